@@ -1,0 +1,477 @@
+//! Decryption: encrypted chunks, in order, to a verified file under a safe, fresh name.
+//!
+//! ```text
+//! push(chunk) ──► [SHA-512 of file, SHA-256 of chunk] ──► [Poly1305 + XSalsa20 + write] ──► .part file
+//!                        thread 1                                thread 2
+//! finish(): digest == description? tag verifies? ──► fsync ──► link to `name` / `name_N.ext`
+//! ```
+//!
+//! Nothing appears under the final name unless the SHA-512 of the encrypted file and the
+//! Poly1305 tag both verify; on any failure the temporary file is removed.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{bounded, Receiver, Sender};
+use subtle::ConstantTimeEq;
+
+use crate::digest::{sha256, Sha512, SHA256_LEN, SHA512_LEN};
+use crate::error::ChunkerError;
+use crate::header::{FileHeader, MAX_HEADER_LEN};
+use crate::name::{persist_no_clobber, sanitize_file_name};
+use crate::plan::{DEFAULT_MAX_FILE_SIZE, HARD_MAX_FILE_SIZE, LENGTH_PREFIX_LEN, MAX_CHUNK_SIZE};
+use crate::secretbox::{SbKey, SbNonce, SecretBoxStream, AUTH_TAG_LEN};
+use crate::sodium;
+
+/// Chunks queued between the caller and each stage.
+const QUEUE: usize = 2;
+
+/// What the decryptor needs to know about the file, all from the description.
+#[derive(Debug, Clone)]
+pub struct DecryptParams {
+    /// File key.
+    pub key: SbKey,
+    /// File nonce.
+    pub nonce: SbNonce,
+    /// Size of every chunk, in order (their sum is the encrypted size).
+    pub chunk_sizes: Vec<u32>,
+    /// SHA-512 of the encrypted file.
+    pub digest: [u8; SHA512_LEN],
+    /// SHA-256 of every chunk, when they should be checked here too.
+    pub chunk_digests: Option<Vec<[u8; SHA256_LEN]>>,
+}
+
+/// Where and how the plaintext is written.
+#[derive(Debug, Clone)]
+pub struct DecryptOptions {
+    /// Directory of the output (and of the temporary file, so the final rename is atomic).
+    pub dir: PathBuf,
+    /// Use this name instead of the one in the file header (still sanitized).
+    pub file_name: Option<String>,
+    /// Refuse files whose content is larger (capped at the 5 GiB hard limit).
+    pub max_file_size: u64,
+}
+
+impl DecryptOptions {
+    /// Output into `dir` under the sender's (sanitized) name, 1 GiB limit.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self {
+            dir: dir.into(),
+            file_name: None,
+            max_file_size: DEFAULT_MAX_FILE_SIZE,
+        }
+    }
+}
+
+/// The verified result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecryptedFile {
+    /// Where the file now is (never a path that existed before).
+    pub path: PathBuf,
+    /// The header as the sender wrote it (name not sanitized).
+    pub header: FileHeader,
+    /// Bytes of content.
+    pub size: u64,
+}
+
+/// A streaming decryptor: [`Decryptor::push`] every chunk in order, then
+/// [`Decryptor::finish`]. Dropping it before `finish` succeeds removes the partial output.
+#[derive(Debug)]
+pub struct Decryptor {
+    chunk_sizes: Vec<u32>,
+    pushed: usize,
+    expected_digest: [u8; SHA512_LEN],
+    opts: DecryptOptions,
+    to_hasher: Option<Sender<Vec<u8>>>,
+    /// `None` from the hasher: it stopped because the writer did.
+    hasher: Option<JoinHandle<Result<Option<[u8; SHA512_LEN]>, ChunkerError>>>,
+    writer: Option<JoinHandle<Result<(FileHeader, u64), ChunkerError>>>,
+    recycled: Receiver<Vec<u8>>,
+    temp: TempFile,
+    failed: Option<ChunkerError>,
+}
+
+impl Decryptor {
+    /// Checks the layout and creates the temporary output file in `opts.dir`.
+    pub fn new(params: DecryptParams, opts: DecryptOptions) -> Result<Self, ChunkerError> {
+        let enc_size = check_layout(&params)?;
+        let max = opts.max_file_size.min(HARD_MAX_FILE_SIZE);
+        // Padding is less than one chunk, so a larger file cannot hold at most `max` bytes;
+        // the exact content size is checked against `max` once the length prefix is read.
+        if enc_size > max + u64::from(MAX_CHUNK_SIZE) {
+            return Err(ChunkerError::FileTooLarge {
+                size: enc_size,
+                max,
+            });
+        }
+        let (temp, file) = TempFile::create(&opts.dir)?;
+        let (to_hasher, hasher_in) = bounded::<Vec<u8>>(QUEUE);
+        let (to_writer, writer_in) = bounded::<Vec<u8>>(QUEUE);
+        let (recycle, recycled) = bounded::<Vec<u8>>(QUEUE);
+        let chunk_digests = params.chunk_digests.clone();
+
+        let hasher = std::thread::Builder::new()
+            .name("xftp-verify".into())
+            .spawn(move || {
+                let mut h = Sha512::new();
+                for (index, chunk) in hasher_in.into_iter().enumerate() {
+                    h.update(&chunk);
+                    if let Some(expected) = chunk_digests.as_ref().and_then(|d| d.get(index)) {
+                        if !bool::from(sha256(&chunk).ct_eq(expected)) {
+                            return Err(ChunkerError::ChunkDigest { index });
+                        }
+                    }
+                    if to_writer.send(chunk).is_err() {
+                        // The writer stopped; its own error is the one to report.
+                        return Ok(None);
+                    }
+                }
+                Ok(Some(h.finish()))
+            })
+            .map_err(|e| ChunkerError::io("cannot start thread for", &opts.dir, e))?;
+
+        let mut writer = PlainWriter {
+            stream: SecretBoxStream::new(&params.key, &params.nonce),
+            stream_len: enc_size - AUTH_TAG_LEN as u64,
+            tag: Vec::with_capacity(AUTH_TAG_LEN),
+            state: PlainState::Prefix(Vec::with_capacity(LENGTH_PREFIX_LEN as usize + MAX_HEADER_LEN)),
+            header: None,
+            written: 0,
+            max_content: max,
+            file,
+            path: temp.path.clone(),
+        };
+        let writer = std::thread::Builder::new()
+            .name("xftp-decrypt".into())
+            .spawn(move || {
+                for mut chunk in writer_in {
+                    writer.chunk(&mut chunk)?;
+                    let _ = recycle.try_send(chunk);
+                }
+                writer.finish()
+            })
+            .map_err(|e| ChunkerError::io("cannot start thread for", &opts.dir, e))?;
+
+        Ok(Self {
+            chunk_sizes: params.chunk_sizes,
+            pushed: 0,
+            expected_digest: params.digest,
+            opts,
+            to_hasher: Some(to_hasher),
+            hasher: Some(hasher),
+            writer: Some(writer),
+            recycled,
+            temp,
+            failed: None,
+        })
+    }
+
+    /// Number of chunks pushed so far.
+    pub fn chunks_pushed(&self) -> usize {
+        self.pushed
+    }
+
+    /// A buffer the decryptor no longer needs, to receive the next chunk into.
+    pub fn recycled_buffer(&self) -> Option<Vec<u8>> {
+        self.recycled.try_recv().ok()
+    }
+
+    /// Adds the next chunk (in order). Fails at once on a wrong size; errors of the
+    /// background stages surface on a later `push` or in `finish`.
+    pub fn push(&mut self, chunk: Vec<u8>) -> Result<(), ChunkerError> {
+        if let Some(e) = self.failed.take() {
+            self.failed = Some(ChunkerError::Cancelled);
+            return Err(e);
+        }
+        let index = self.pushed;
+        let Some(&expected) = self.chunk_sizes.get(index) else {
+            return Err(self.fail(ChunkerError::TooManyChunks {
+                count: self.chunk_sizes.len(),
+            }));
+        };
+        if chunk.len() as u64 != u64::from(expected) {
+            return Err(self.fail(ChunkerError::ChunkSize {
+                index,
+                expected: u64::from(expected),
+                actual: chunk.len() as u64,
+            }));
+        }
+        let sent = self
+            .to_hasher
+            .as_ref()
+            .is_some_and(|tx| tx.send(chunk).is_ok());
+        if !sent {
+            let e = self.stop().err().unwrap_or(ChunkerError::Worker("decrypt"));
+            return Err(self.fail(e));
+        }
+        self.pushed += 1;
+        Ok(())
+    }
+
+    /// Verifies digest and tag and moves the file to its final name in `opts.dir`.
+    pub fn finish(mut self) -> Result<DecryptedFile, ChunkerError> {
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
+        if self.pushed != self.chunk_sizes.len() {
+            return Err(ChunkerError::MissingChunks {
+                received: self.pushed,
+                count: self.chunk_sizes.len(),
+            });
+        }
+        let (digest, header, size) = self.stop()?;
+        if !bool::from(digest.ct_eq(&self.expected_digest)) {
+            return Err(ChunkerError::DigestMismatch);
+        }
+        let name = sanitize_file_name(self.opts.file_name.as_deref().unwrap_or(&header.name));
+        let path = persist_no_clobber(&self.temp.path, &self.opts.dir, &name)
+            .map_err(|e| ChunkerError::io("cannot move the received file into", &self.opts.dir, e))?;
+        self.temp.persisted = true;
+        Ok(DecryptedFile { path, header, size })
+    }
+
+    /// Closes the input and collects both stages. The digest error (a corrupted or foreign
+    /// chunk) outranks the writer's, which is usually its consequence.
+    fn stop(&mut self) -> Result<([u8; SHA512_LEN], FileHeader, u64), ChunkerError> {
+        self.to_hasher = None;
+        let hashed = join(self.hasher.take(), "verify");
+        let written = join(self.writer.take(), "decrypt");
+        match (hashed?, written) {
+            (Some(digest), Ok((header, size))) => Ok((digest, header, size)),
+            (Some(digest), Err(_)) if !bool::from(digest.ct_eq(&self.expected_digest)) => {
+                Err(ChunkerError::DigestMismatch)
+            }
+            (_, Err(e)) => Err(e),
+            (None, Ok(_)) => Err(ChunkerError::Worker("verify")),
+        }
+    }
+
+    fn fail(&mut self, e: ChunkerError) -> ChunkerError {
+        self.to_hasher = None;
+        self.failed = Some(ChunkerError::Cancelled);
+        e
+    }
+}
+
+fn join<T>(
+    handle: Option<JoinHandle<Result<T, ChunkerError>>>,
+    what: &'static str,
+) -> Result<T, ChunkerError> {
+    handle
+        .ok_or(ChunkerError::Cancelled)?
+        .join()
+        .map_err(|_| ChunkerError::Worker(what))?
+}
+
+/// Checks the chunk list from a description before anything is allocated; returns the
+/// encrypted size.
+fn check_layout(params: &DecryptParams) -> Result<u64, ChunkerError> {
+    if params.chunk_sizes.is_empty() {
+        return Err(ChunkerError::BadLayout("no chunks"));
+    }
+    if params.chunk_sizes.len() as u64 > HARD_MAX_FILE_SIZE / 65536 + 1 {
+        return Err(ChunkerError::BadLayout("too many chunks"));
+    }
+    if let Some(d) = &params.chunk_digests {
+        if d.len() != params.chunk_sizes.len() {
+            return Err(ChunkerError::BadLayout("one digest per chunk is needed"));
+        }
+    }
+    let mut total = 0u64;
+    for &s in &params.chunk_sizes {
+        if s == 0 || s > MAX_CHUNK_SIZE {
+            return Err(ChunkerError::BadLayout("chunk size out of range"));
+        }
+        total += u64::from(s);
+    }
+    let last = params.chunk_sizes[params.chunk_sizes.len() - 1];
+    if (last as usize) < AUTH_TAG_LEN || total < LENGTH_PREFIX_LEN + AUTH_TAG_LEN as u64 {
+        return Err(ChunkerError::BadLayout("too small to hold a file"));
+    }
+    Ok(total)
+}
+
+/// Where the writer is in the plaintext stream.
+#[derive(Debug)]
+enum PlainState {
+    /// Collecting the length prefix and header.
+    Prefix(Vec<u8>),
+    /// Writing content; this many bytes remain.
+    Content(u64),
+    /// Past the content: `#` padding, ignored.
+    Padding,
+}
+
+/// The decrypting stage: MAC, decrypt in place, split off prefix and padding, write content.
+struct PlainWriter {
+    stream: SecretBoxStream,
+    stream_len: u64,
+    tag: Vec<u8>,
+    state: PlainState,
+    header: Option<FileHeader>,
+    written: u64,
+    max_content: u64,
+    file: File,
+    path: PathBuf,
+}
+
+impl PlainWriter {
+    fn chunk(&mut self, chunk: &mut [u8]) -> Result<(), ChunkerError> {
+        let pos = self.stream.position();
+        let body_len = (self.stream_len.saturating_sub(pos) as usize).min(chunk.len());
+        let (body, tail) = chunk.split_at_mut(body_len);
+        if !body.is_empty() {
+            self.stream.authenticate(body);
+            self.stream.keystream().apply_at(pos, body);
+            self.plain(body)?;
+        }
+        self.tag.extend_from_slice(tail);
+        Ok(())
+    }
+
+    fn plain(&mut self, mut data: &[u8]) -> Result<(), ChunkerError> {
+        while !data.is_empty() {
+            match &mut self.state {
+                PlainState::Prefix(prefix) => {
+                    let cap = LENGTH_PREFIX_LEN as usize + MAX_HEADER_LEN;
+                    let take = (cap - prefix.len()).min(data.len());
+                    prefix.extend_from_slice(&data[..take]);
+                    data = &data[take..];
+                    let prefix = std::mem::take(prefix);
+                    if let Some((header_end, content)) = self.parse_prefix(&prefix)? {
+                        self.state = PlainState::Content(content);
+                        // Bytes collected past the header belong to the content.
+                        let extra = prefix[header_end..].to_vec();
+                        self.plain(&extra)?;
+                    } else {
+                        self.state = PlainState::Prefix(prefix);
+                    }
+                }
+                PlainState::Content(remaining) => {
+                    let n = (*remaining).min(data.len() as u64) as usize;
+                    self.file
+                        .write_all(&data[..n])
+                        .map_err(|e| ChunkerError::io("cannot write", &self.path, e))?;
+                    *remaining -= n as u64;
+                    self.written += n as u64;
+                    if *remaining == 0 {
+                        self.state = PlainState::Padding;
+                    }
+                    data = &data[n..];
+                }
+                PlainState::Padding => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// Parses `L ‖ header` once enough bytes are there: returns where the header ends and how
+    /// much content follows, or `None` to wait for more.
+    fn parse_prefix(&mut self, prefix: &[u8]) -> Result<Option<(usize, u64)>, ChunkerError> {
+        let Some(len_bytes) = prefix.get(..LENGTH_PREFIX_LEN as usize) else {
+            return Ok(None);
+        };
+        let mut l = [0u8; 8];
+        l.copy_from_slice(len_bytes);
+        let payload_len = u64::from_be_bytes(l);
+        if payload_len > self.stream_len - LENGTH_PREFIX_LEN {
+            return Err(ChunkerError::BadPayload("length prefix larger than the file"));
+        }
+        let avail = (prefix.len() - LENGTH_PREFIX_LEN as usize).min(payload_len as usize);
+        let header_bytes = &prefix[LENGTH_PREFIX_LEN as usize..LENGTH_PREFIX_LEN as usize + avail];
+        match FileHeader::decode_prefix(header_bytes)? {
+            Some((header, used)) => {
+                let content = payload_len - used as u64;
+                if content > self.max_content {
+                    return Err(ChunkerError::FileTooLarge {
+                        size: content,
+                        max: self.max_content,
+                    });
+                }
+                self.header = Some(header);
+                Ok(Some((LENGTH_PREFIX_LEN as usize + used, content)))
+            }
+            None if avail == payload_len as usize || avail == MAX_HEADER_LEN => {
+                Err(ChunkerError::BadPayload("file header is truncated"))
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn finish(self) -> Result<(FileHeader, u64), ChunkerError> {
+        let Self {
+            stream,
+            stream_len,
+            tag,
+            state,
+            header,
+            written,
+            file,
+            path,
+            ..
+        } = self;
+        if stream.position() != stream_len {
+            return Err(ChunkerError::BadPayload("the encrypted stream ended early"));
+        }
+        if !stream.verify(&tag) {
+            return Err(ChunkerError::AuthTag);
+        }
+        let header = match (header, state) {
+            (Some(h), PlainState::Padding | PlainState::Content(0)) => h,
+            _ => {
+                return Err(ChunkerError::BadPayload(
+                    "the content is shorter than its length",
+                ))
+            }
+        };
+        file.sync_all()
+            .map_err(|e| ChunkerError::io("cannot sync", &path, e))?;
+        Ok((header, written))
+    }
+}
+
+/// The `.part` file; removed on drop unless it was moved to its final name.
+#[derive(Debug)]
+struct TempFile {
+    path: PathBuf,
+    persisted: bool,
+}
+
+impl TempFile {
+    fn create(dir: &Path) -> Result<(Self, File), ChunkerError> {
+        for _ in 0..16 {
+            let mut rnd = [0u8; 8];
+            sodium::random_bytes(&mut rnd);
+            let name = format!(".xftp-{:016x}.part", u64::from_le_bytes(rnd));
+            let path = dir.join(name);
+            match OpenOptions::new().write(true).create_new(true).open(&path) {
+                Ok(file) => {
+                    return Ok((
+                        Self {
+                            path,
+                            persisted: false,
+                        },
+                        file,
+                    ))
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(ChunkerError::io("cannot create a file in", dir, e)),
+            }
+        }
+        Err(ChunkerError::io(
+            "cannot create a file in",
+            dir,
+            std::io::Error::new(std::io::ErrorKind::AlreadyExists, "no free temporary name"),
+        ))
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.persisted {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
