@@ -1,1 +1,34 @@
-//! placeholder
+//! The sans-IO XFTP protocol: the reference's binary and text encodings, keys, server
+//! addresses and file descriptions. No sockets, no clock, no files: bytes in, values out.
+//!
+//! ```text
+//!   bytes ──Reader──► Decode ──► values ──Encode──► bytes          (encoding, keys)
+//!   "xftp://hash@host:port"  ◄──►  ServerAddress / XftpServer      (address)
+//!   YAML / web link  ◄──►  FileDescription ──► ValidFileDescription (description)
+//! ```
+//!
+//! ```
+//! use xftp_proto::description::{FileParty, ValidFileDescription};
+//!
+//! let yaml = std::fs::read_to_string(concat!(
+//!     env!("CARGO_MANIFEST_DIR"), "/../testdata/xftp/description.yaml"))?;
+//! let desc = ValidFileDescription::from_yaml(&yaml)?.for_party(FileParty::Recipient)?;
+//! assert_eq!(desc.chunks.len(), 4);
+//! assert_eq!(desc.to_yaml(), yaml); // canonical: byte-identical to the reference
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod address;
+pub mod base64url;
+pub mod description;
+pub mod encoding;
+mod error;
+pub mod keys;
+pub mod size;
+
+pub use address::{ServerAddress, TransportHost, XftpServer};
+pub use description::{DescriptionError, FileDescription, FileParty, ValidFileDescription};
+pub use encoding::{Decode, Encode, Reader};
+pub use error::{AddressError, DecodeError, EncodeError};
+pub use keys::{KeyAlgorithm, PrivateKey, PublicKey};
