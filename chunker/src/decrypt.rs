@@ -136,7 +136,9 @@ impl Decryptor {
             stream: SecretBoxStream::new(&params.key, &params.nonce),
             stream_len: enc_size - AUTH_TAG_LEN as u64,
             tag: Vec::with_capacity(AUTH_TAG_LEN),
-            state: PlainState::Prefix(Vec::with_capacity(LENGTH_PREFIX_LEN as usize + MAX_HEADER_LEN)),
+            state: PlainState::Prefix(Vec::with_capacity(
+                LENGTH_PREFIX_LEN as usize + MAX_HEADER_LEN,
+            )),
             header: None,
             written: 0,
             max_content: max,
@@ -146,11 +148,24 @@ impl Decryptor {
         let writer = std::thread::Builder::new()
             .name("xftp-decrypt".into())
             .spawn(move || {
+                // A payload error may be the effect of a corrupted chunk, which only the
+                // file digest can tell: keep draining so the digest is computed over
+                // everything. Local I/O errors stop the pipeline at once.
+                let mut data_error = None;
                 for mut chunk in writer_in {
-                    writer.chunk(&mut chunk)?;
+                    if data_error.is_none() {
+                        match writer.chunk(&mut chunk) {
+                            Ok(()) => {}
+                            Err(e @ ChunkerError::Io { .. }) => return Err(e),
+                            Err(e) => data_error = Some(e),
+                        }
+                    }
                     let _ = recycle.try_send(chunk);
                 }
-                writer.finish()
+                match data_error {
+                    Some(e) => Err(e),
+                    None => writer.finish(),
+                }
             })
             .map_err(|e| ChunkerError::io("cannot start thread for", &opts.dir, e))?;
 
@@ -226,8 +241,9 @@ impl Decryptor {
             return Err(ChunkerError::DigestMismatch);
         }
         let name = sanitize_file_name(self.opts.file_name.as_deref().unwrap_or(&header.name));
-        let path = persist_no_clobber(&self.temp.path, &self.opts.dir, &name)
-            .map_err(|e| ChunkerError::io("cannot move the received file into", &self.opts.dir, e))?;
+        let path = persist_no_clobber(&self.temp.path, &self.opts.dir, &name).map_err(|e| {
+            ChunkerError::io("cannot move the received file into", &self.opts.dir, e)
+        })?;
         self.temp.persisted = true;
         Ok(DecryptedFile { path, header, size })
     }
@@ -377,7 +393,9 @@ impl PlainWriter {
         l.copy_from_slice(len_bytes);
         let payload_len = u64::from_be_bytes(l);
         if payload_len > self.stream_len - LENGTH_PREFIX_LEN {
-            return Err(ChunkerError::BadPayload("length prefix larger than the file"));
+            return Err(ChunkerError::BadPayload(
+                "length prefix larger than the file",
+            ));
         }
         let avail = (prefix.len() - LENGTH_PREFIX_LEN as usize).min(payload_len as usize);
         let header_bytes = &prefix[LENGTH_PREFIX_LEN as usize..LENGTH_PREFIX_LEN as usize + avail];

@@ -368,9 +368,10 @@ impl FileEncryptor {
             // The pipeline ended early: the reader stopped with an error.
             Err(_) => {
                 self.received = self.plan.chunk_count();
-                Some(Err(self.join_reader().err().unwrap_or(
-                    ChunkerError::Worker("encryption pipeline"),
-                )))
+                Some(Err(self
+                    .join_reader()
+                    .err()
+                    .unwrap_or(ChunkerError::Worker("encryption pipeline"))))
             }
         }
     }

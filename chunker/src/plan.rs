@@ -19,8 +19,12 @@ pub const CHUNK_SIZE_1M: u32 = 1024 * 1024;
 /// 4 MiB, the largest chunk a relay accepts.
 pub const CHUNK_SIZE_4M: u32 = 4 * 1024 * 1024;
 /// Every chunk size relays accept, smallest first.
-pub const ALLOWED_CHUNK_SIZES: [u32; 4] =
-    [CHUNK_SIZE_64K, CHUNK_SIZE_256K, CHUNK_SIZE_1M, CHUNK_SIZE_4M];
+pub const ALLOWED_CHUNK_SIZES: [u32; 4] = [
+    CHUNK_SIZE_64K,
+    CHUNK_SIZE_256K,
+    CHUNK_SIZE_1M,
+    CHUNK_SIZE_4M,
+];
 /// The largest chunk: buffers never need to be bigger.
 pub const MAX_CHUNK_SIZE: u32 = CHUNK_SIZE_4M;
 
@@ -109,15 +113,16 @@ impl FilePlan {
         }
         let header = header.encode()?;
         let payload = LENGTH_PREFIX_LEN + header.len() as u64 + file_size + AUTH_TAG_LEN as u64;
-        let chunk_sizes = match mode {
-            ChunkMode::Split => prepare_chunk_sizes(payload),
-            ChunkMode::Single => vec![single_chunk_size(payload).ok_or(
-                ChunkerError::TooLargeForSingleChunk {
-                    size: payload,
-                    max: u64::from(MAX_CHUNK_SIZE),
-                },
-            )?],
-        };
+        let chunk_sizes =
+            match mode {
+                ChunkMode::Split => prepare_chunk_sizes(payload),
+                ChunkMode::Single => vec![single_chunk_size(payload).ok_or(
+                    ChunkerError::TooLargeForSingleChunk {
+                        size: payload,
+                        max: u64::from(MAX_CHUNK_SIZE),
+                    },
+                )?],
+            };
         Ok(Self::from_parts(header, file_size, chunk_sizes))
     }
 

@@ -130,7 +130,11 @@ fn file_encryption_matches_every_case_and_decrypts_back() {
         {
             source.read_chunk(i, Some(&summary.tag), &mut buf).unwrap();
             let end = off as usize + buf.len();
-            assert_eq!(buf, encrypted[off as usize..end], "{name}: chunk {i} regenerated");
+            assert_eq!(
+                buf,
+                encrypted[off as usize..end],
+                "{name}: chunk {i} regenerated"
+            );
         }
 
         // And decrypts back to the same content and header.
@@ -153,7 +157,11 @@ fn file_encryption_matches_every_case_and_decrypts_back() {
         assert_eq!(done.header.name, name);
         assert_eq!(done.header.extra, extra);
         assert_eq!(done.path, out.join(name));
-        assert_eq!(std::fs::read(&done.path).unwrap(), content, "{name}: round trip");
+        assert_eq!(
+            std::fs::read(&done.path).unwrap(),
+            content,
+            "{name}: round trip"
+        );
         assert_eq!(std::fs::read_dir(&out).unwrap().count(), 1, "no leftovers");
     }
     assert!(full_ciphertexts >= 3);

@@ -34,7 +34,10 @@ pub enum TransportHost {
 impl TransportHost {
     fn parse(text: &str) -> Option<Self> {
         if let Some(inner) = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
-            return inner.parse::<Ipv6Addr>().ok().map(|a| Self::Ipv6(a.segments()));
+            return inner
+                .parse::<Ipv6Addr>()
+                .ok()
+                .map(|a| Self::Ipv6(a.segments()));
         }
         if let Ok(a) = text.parse::<Ipv4Addr>() {
             return Some(Self::Ipv4(a.octets()));
@@ -230,8 +233,7 @@ impl FromStr for ServerAddress {
 /// Printable ASCII without whitespace, `@`, `:` or `/`, as the reference allows.
 fn valid_password(p: &str) -> bool {
     !p.is_empty()
-        && p
-            .bytes()
+        && p.bytes()
             .all(|b| b.is_ascii_graphic() && !matches!(b, b'@' | b':' | b'/'))
 }
 
@@ -271,7 +273,9 @@ mod tests {
 
     #[test]
     fn parses_and_formats() {
-        let a: ServerAddress = "xftp://abc=:hunter2@example1.com,[::1]:8443".parse().unwrap();
+        let a: ServerAddress = "xftp://abc=:hunter2@example1.com,[::1]:8443"
+            .parse()
+            .unwrap();
         assert_eq!(a.password.as_deref(), Some("hunter2"));
         assert_eq!(a.server.hosts.len(), 2);
         assert_eq!(a.server.port, "8443");

@@ -116,7 +116,8 @@ impl<'a> Reader<'a> {
 
 /// Appends a shortString (1 length byte + bytes).
 pub fn put_short(out: &mut Vec<u8>, bytes: &[u8]) -> Result<(), EncodeError> {
-    let len = u8::try_from(bytes.len()).map_err(|_| EncodeError::TooLongShort { len: bytes.len() })?;
+    let len =
+        u8::try_from(bytes.len()).map_err(|_| EncodeError::TooLongShort { len: bytes.len() })?;
     out.push(len);
     out.extend_from_slice(bytes);
     Ok(())
@@ -188,7 +189,10 @@ impl<T: Decode> Decode for Option<T> {
         match r.byte()? {
             b'0' => Ok(None),
             b'1' => Ok(Some(T::decode(r)?)),
-            byte => Err(DecodeError::BadTag { what: "Maybe", byte }),
+            byte => Err(DecodeError::BadTag {
+                what: "Maybe",
+                byte,
+            }),
         }
     }
 }
@@ -298,8 +302,14 @@ mod tests {
     #[test]
     fn truncated_inputs_are_errors() {
         assert_eq!(u32::from_bytes(&[0, 1]), Err(DecodeError::Eof(2)));
-        assert_eq!(ShortString::from_bytes(&[5, b'a']), Err(DecodeError::Eof(4)));
-        assert_eq!(Large::from_bytes(&[0xff, 0xff]), Err(DecodeError::Eof(65535)));
+        assert_eq!(
+            ShortString::from_bytes(&[5, b'a']),
+            Err(DecodeError::Eof(4))
+        );
+        assert_eq!(
+            Large::from_bytes(&[0xff, 0xff]),
+            Err(DecodeError::Eof(65535))
+        );
         assert_eq!(
             Option::<u16>::from_bytes(b"2"),
             Err(DecodeError::BadTag {
@@ -307,7 +317,10 @@ mod tests {
                 byte: b'2'
             })
         );
-        assert_eq!(NonEmpty::<u16>::from_bytes(&[0]), Err(DecodeError::EmptyList));
+        assert_eq!(
+            NonEmpty::<u16>::from_bytes(&[0]),
+            Err(DecodeError::EmptyList)
+        );
         assert_eq!(u16::from_bytes(&[0, 1, 2]), Err(DecodeError::Trailing(1)));
     }
 

@@ -177,7 +177,19 @@ impl PrivateKey {
         }
         let alg = KeyAlgorithm::from_oid(der[11]).ok_or(bad("unknown key algorithm"))?;
         let n = alg.key_len();
-        let head = [0x30, (n + 14) as u8, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65];
+        let head = [
+            0x30,
+            (n + 14) as u8,
+            0x02,
+            0x01,
+            0x00,
+            0x30,
+            0x05,
+            0x06,
+            0x03,
+            0x2b,
+            0x65,
+        ];
         if der[..11] != head || der[12..16] != [0x04, (n + 2) as u8, 0x04, n as u8] {
             return Err(bad("not a PKCS#8 curve private key"));
         }

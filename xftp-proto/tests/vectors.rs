@@ -30,7 +30,10 @@ fn key_der_encodings() {
     let ed = &p["ed25519"];
     let sender_pub = PublicKey::from_raw(KeyAlgorithm::Ed25519, &hex(&ed["senderPubHex"])).unwrap();
     assert_eq!(sender_pub.to_der(), hex(&ed["senderPubDerHex"]));
-    assert_eq!(PublicKey::from_der(&hex(&ed["senderPubDerHex"])).unwrap(), sender_pub);
+    assert_eq!(
+        PublicKey::from_der(&hex(&ed["senderPubDerHex"])).unwrap(),
+        sender_pub
+    );
     let sender_priv =
         PrivateKey::from_raw(KeyAlgorithm::Ed25519, &hex(&ed["senderSeedHex"])).unwrap();
     assert_eq!(sender_priv.to_der(), hex(&ed["senderPrivDerHex"]));
@@ -45,7 +48,9 @@ fn key_der_encodings() {
     let a_priv = PrivateKey::from_raw(KeyAlgorithm::X25519, &hex(&x["aPrivHex"])).unwrap();
     assert_eq!(a_priv.to_der(), hex(&x["aPrivDerHex"]));
     assert_eq!(
-        PrivateKey::from_der(&hex(&x["aPrivDerHex"])).unwrap().algorithm(),
+        PrivateKey::from_der(&hex(&x["aPrivDerHex"]))
+            .unwrap()
+            .algorithm(),
         KeyAlgorithm::X25519
     );
 
@@ -79,13 +84,22 @@ fn primitive_encodings() {
     put_large(&mut large, &[7u8; 300]).unwrap();
     assert_eq!(large[..2], hex(&e["bytes300Prefix"])[..]);
     assert_eq!(Large::from_bytes(&large).unwrap().0.len(), 300);
-    assert_eq!(1_000_000_000_000i64.to_bytes().unwrap(), hex(&e["int64_1e12"]));
+    assert_eq!(
+        1_000_000_000_000i64.to_bytes().unwrap(),
+        hex(&e["int64_1e12"])
+    );
     assert_eq!(513u16.to_bytes().unwrap(), hex(&e["word16_513"]));
     assert_eq!(65536u32.to_bytes().unwrap(), hex(&e["word32_65536"]));
-    assert_eq!(None::<ShortString>.to_bytes().unwrap(), hex(&e["maybeNothing"]));
+    assert_eq!(
+        None::<ShortString>.to_bytes().unwrap(),
+        hex(&e["maybeNothing"])
+    );
     let just = Some(ShortString(b"AB".to_vec()));
     assert_eq!(just.to_bytes().unwrap(), hex(&e["maybeJustAB"]));
-    assert_eq!(Option::<ShortString>::from_bytes(&hex(&e["maybeJustAB"])).unwrap(), just);
+    assert_eq!(
+        Option::<ShortString>::from_bytes(&hex(&e["maybeJustAB"])).unwrap(),
+        just
+    );
     assert_eq!(true.to_bytes().unwrap(), hex(&e["boolTrue"]));
     assert_eq!(
         i64::from_bytes(&hex(&e["int64_1e12"])).unwrap(),
@@ -120,7 +134,10 @@ fn server_addresses() {
             a.server.port_number().to_string(),
             case["port"].as_str().unwrap()
         );
-        assert_eq!(a.server.primary_address(), case["formatted"].as_str().unwrap());
+        assert_eq!(
+            a.server.primary_address(),
+            case["formatted"].as_str().unwrap()
+        );
         assert_eq!(a.to_string(), input, "the full form re-formats exactly");
         let s: XftpServer = input.parse().unwrap();
         assert_eq!(s, a.server);
@@ -148,7 +165,10 @@ fn reference_fixture_decodes_to_the_expected_structure() {
         base64url::encode(&d.key.0),
         "00n8p1tJq5E-SGnHcYTOrS4A9I07gTA_WFD6MTFFFOY="
     );
-    assert_eq!(base64url::encode(&d.nonce), "dPSF-wrQpDiK_K6sYv0BDBZ9S4dg-jmu");
+    assert_eq!(
+        base64url::encode(&d.nonce),
+        "dPSF-wrQpDiK_K6sYv0BDBZ9S4dg-jmu"
+    );
     let sizes: Vec<u64> = d.chunks.iter().map(|c| c.chunk_size).collect();
     let m = 1024 * 1024;
     assert_eq!(sizes, [8 * m, 8 * m, 8 * m, 2 * m]);

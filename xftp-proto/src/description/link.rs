@@ -21,7 +21,10 @@ pub fn encode_web_link(desc: &FileDescription) -> Option<String> {
     // Writing into a Vec cannot fail.
     enc.write_all(yaml.as_bytes()).ok()?;
     let compressed = enc.finish().ok()?;
-    Some(format!("https://{host}/#{}", base64url::encode(&compressed)))
+    Some(format!(
+        "https://{host}/#{}",
+        base64url::encode(&compressed)
+    ))
 }
 
 /// Decodes a web link (padded or unpadded base64url after the `#`) into a description.
@@ -39,7 +42,8 @@ pub fn decode_web_link(link: &str) -> Result<FileDescription, DescriptionError> 
         .or_else(|| link.strip_prefix("http://"))
         .ok_or(bad("not an https:// link"))?;
     let (_, fragment) = rest.split_once('#').ok_or(bad("no '#' part"))?;
-    let compressed = base64url::decode(fragment).ok_or(bad("the part after '#' is not base64url"))?;
+    let compressed =
+        base64url::decode(fragment).ok_or(bad("the part after '#' is not base64url"))?;
     // Inflate at most one byte past the limit, so a deflate bomb stops early.
     let mut yaml = Vec::new();
     DeflateDecoder::new(compressed.as_slice())

@@ -245,10 +245,12 @@ impl FileDescription {
         let redirect = match root.get("redirect") {
             None => None,
             Some(r) => Some(RedirectFileInfo {
-                size: scalar(r, "size")?.parse().map_err(|_| DescriptionError::BadSize {
-                    field: "redirect.size",
-                    value: scalar(r, "size").unwrap_or_default().to_string(),
-                })?,
+                size: scalar(r, "size")?
+                    .parse()
+                    .map_err(|_| DescriptionError::BadSize {
+                        field: "redirect.size",
+                        value: scalar(r, "size").unwrap_or_default().to_string(),
+                    })?,
                 digest: b64_field(scalar(r, "digest")?, "redirect.digest")?,
             }),
         };
@@ -293,14 +295,34 @@ impl FileDescription {
     /// Writes the canonical YAML (byte-identical to the reference's output).
     pub fn to_yaml(&self) -> String {
         let mut out = String::with_capacity(512 + self.chunks.len() * 160);
-        let _ = writeln!(out, "chunkSize: {}", yaml::scalar(&encode_file_size(self.chunk_size)));
-        let _ = writeln!(out, "digest: {}", yaml::scalar(&base64url::encode(&self.digest)));
-        let _ = writeln!(out, "key: {}", yaml::scalar(&base64url::encode(&self.key.0)));
-        let _ = writeln!(out, "nonce: {}", yaml::scalar(&base64url::encode(&self.nonce)));
+        let _ = writeln!(
+            out,
+            "chunkSize: {}",
+            yaml::scalar(&encode_file_size(self.chunk_size))
+        );
+        let _ = writeln!(
+            out,
+            "digest: {}",
+            yaml::scalar(&base64url::encode(&self.digest))
+        );
+        let _ = writeln!(
+            out,
+            "key: {}",
+            yaml::scalar(&base64url::encode(&self.key.0))
+        );
+        let _ = writeln!(
+            out,
+            "nonce: {}",
+            yaml::scalar(&base64url::encode(&self.nonce))
+        );
         let _ = writeln!(out, "party: {}", self.party.as_str());
         if let Some(r) = &self.redirect {
             out.push_str("redirect:\n");
-            let _ = writeln!(out, "  digest: {}", yaml::scalar(&base64url::encode(&r.digest)));
+            let _ = writeln!(
+                out,
+                "  digest: {}",
+                yaml::scalar(&base64url::encode(&r.digest))
+            );
             let _ = writeln!(out, "  size: {}", r.size);
         }
         let groups = self.replica_groups();
@@ -383,17 +405,23 @@ impl ValidFileDescription {
     pub fn check_transferable(&self) -> Result<()> {
         let d = &self.0;
         if d.digest.len() != 64 {
-            return Err(DescriptionError::NotTransferable("file digest is not SHA-512"));
+            return Err(DescriptionError::NotTransferable(
+                "file digest is not SHA-512",
+            ));
         }
         if d.chunks.is_empty() {
             return Err(DescriptionError::NotTransferable("no chunks"));
         }
         for c in &d.chunks {
             if c.digest.len() != 32 {
-                return Err(DescriptionError::NotTransferable("chunk digest is not SHA-256"));
+                return Err(DescriptionError::NotTransferable(
+                    "chunk digest is not SHA-256",
+                ));
             }
             if ![65536u64, 262144, 1048576, 4194304].contains(&c.chunk_size) {
-                return Err(DescriptionError::NotTransferable("chunk size not accepted by relays"));
+                return Err(DescriptionError::NotTransferable(
+                    "chunk size not accepted by relays",
+                ));
             }
             if c.replicas.is_empty() {
                 return Err(DescriptionError::NotTransferable("a chunk has no replica"));
@@ -401,7 +429,9 @@ impl ValidFileDescription {
         }
         if let Some(r) = &d.redirect {
             if r.digest.len() != 64 {
-                return Err(DescriptionError::NotTransferable("redirect digest is not SHA-512"));
+                return Err(DescriptionError::NotTransferable(
+                    "redirect digest is not SHA-512",
+                ));
             }
         }
         Ok(())
@@ -469,7 +499,8 @@ fn parse_entry(text: &str, server: &XftpServer) -> Result<ReplicaEntry> {
         return Err(bad("replica ID is too long"));
     }
     let key_der = base64url::decode(parts[2]).ok_or(bad("replica key is not base64url"))?;
-    let replica_key = PrivateKey::from_der(&key_der).map_err(|_| bad("replica key is not a PKCS#8 key"))?;
+    let replica_key =
+        PrivateKey::from_der(&key_der).map_err(|_| bad("replica key is not a PKCS#8 key"))?;
     let digest = match parts.get(3) {
         Some(d) => Some(base64url::decode(d).ok_or(bad("chunk digest is not base64url"))?),
         None => None,

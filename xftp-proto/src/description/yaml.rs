@@ -93,7 +93,10 @@ impl Builder {
 
     fn open(&mut self, p: Partial, mark: Marker) {
         if self.stack.len() >= MAX_DEPTH {
-            return self.fail(format!("YAML nested deeper than {MAX_DEPTH} at line {}", mark.line()));
+            return self.fail(format!(
+                "YAML nested deeper than {MAX_DEPTH} at line {}",
+                mark.line()
+            ));
         }
         self.stack.push(p);
     }
@@ -142,15 +145,14 @@ pub(crate) fn scalar(s: &str) -> String {
 /// the plain style cannot hold.
 fn plain_is_safe(s: &str) -> bool {
     const SPECIAL: &[&str] = &[
-        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE",
-        "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null",
-        "NULL", "~", "*",
+        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false",
+        "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~", "*",
     ];
     if s.is_empty() || SPECIAL.contains(&s) {
         return false;
     }
-    let numeric = s.bytes().all(|b| b"+-.0123456789eE".contains(&b))
-        && s.bytes().any(|b| b.is_ascii_digit());
+    let numeric =
+        s.bytes().all(|b| b"+-.0123456789eE".contains(&b)) && s.bytes().any(|b| b.is_ascii_digit());
     if numeric {
         return false;
     }
@@ -208,7 +210,11 @@ mod tests {
         assert_eq!(scalar(""), "''");
         for s in ["1023", "yes", "it's: x", "", "-", "#x", "a #b"] {
             let doc = format!("k: {}\n", scalar(s));
-            assert_eq!(parse(&doc).unwrap().get("k"), Some(&Node::Scalar(s.into())), "{s}");
+            assert_eq!(
+                parse(&doc).unwrap().get("k"),
+                Some(&Node::Scalar(s.into())),
+                "{s}"
+            );
         }
     }
 }
