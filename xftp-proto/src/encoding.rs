@@ -295,6 +295,30 @@ impl<T: Decode> Decode for NonEmpty<T> {
     }
 }
 
+/// Pads `msg` to a `block_size` block: `u16 BE length ‖ msg ‖ '#' fill` (the reference's
+/// `pad`, used for every 16 KiB transport block).
+pub fn pad(msg: &[u8], block_size: usize) -> Result<Vec<u8>, EncodeError> {
+    let max = block_size.saturating_sub(2).min(usize::from(u16::MAX));
+    if msg.len() > max {
+        return Err(EncodeError::TooLongForBlock {
+            len: msg.len(),
+            max,
+        });
+    }
+    let mut out = Vec::with_capacity(block_size);
+    out.extend_from_slice(&(msg.len() as u16).to_be_bytes());
+    out.extend_from_slice(msg);
+    out.resize(block_size, b'#');
+    Ok(out)
+}
+
+/// The message inside a padded block. Like the reference, the fill is not inspected.
+pub fn unpad(block: &[u8]) -> Result<&[u8], DecodeError> {
+    let mut r = Reader::new(block);
+    let len = usize::from(u16::decode(&mut r)?);
+    r.take(len)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -40,6 +40,14 @@ pub enum EncodeError {
         /// The length.
         len: usize,
     },
+    /// A message longer than a block can carry.
+    #[error("{len} bytes do not fit a block (at most {max})")]
+    TooLongForBlock {
+        /// The message length.
+        len: usize,
+        /// The most a block holds.
+        max: usize,
+    },
     /// A list with 0 items where NonEmpty is required, or more than 255 items.
     #[error("list of {len} items cannot be encoded (1..=255 allowed)")]
     BadListLen {
