@@ -1,5 +1,7 @@
 //! Bad input to the decryptor: every failure is a typed error and leaves no file behind.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
 mod common;
 
 use std::path::Path;

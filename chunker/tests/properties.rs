@@ -1,6 +1,8 @@
 //! Property tests of the chunk engine: size-plan invariants, padding at lengths around every
 //! boundary, seekable chunks equal to streamed ones, streaming MAC across any split.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
 mod common;
 
 use chunker::plan::{ChunkMode, FilePlan, ALLOWED_CHUNK_SIZES, LENGTH_PREFIX_LEN};

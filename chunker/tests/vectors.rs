@@ -1,5 +1,7 @@
 //! The chunk engine against the reference vectors in `testdata/xftp/`, byte for byte.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
 mod common;
 
 use chunker::{

@@ -312,7 +312,7 @@ mod tests {
     #[test]
     fn order_is_the_references() {
         let p = |s: &str| s.parse::<XftpServer>().unwrap();
-        let mut v = vec![
+        let mut v = [
             p("xftp://abc=@zz.onion"),
             p("xftp://abc=@b.com"),
             p("xftp://abc=@[::1]"),

@@ -1,5 +1,7 @@
 //! Malformed descriptions, links and addresses: a typed error each, never a panic.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
 use xftp_proto::description::{decode_web_link, DescriptionError, MAX_DESCRIPTION_LEN};
 use xftp_proto::{base64url, FileDescription, FileParty, ValidFileDescription};
 

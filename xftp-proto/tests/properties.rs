@@ -1,6 +1,8 @@
 //! Property tests: encode/decode round trips, block padding at every length near the edges,
 //! descriptions through YAML and links, addresses, and parsers that never panic.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
 use proptest::prelude::*;
 use xftp_proto::description::{
     decode_web_link, encode_web_link, FileChunk, FileChunkReplica, FileKey,

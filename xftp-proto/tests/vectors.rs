@@ -1,5 +1,7 @@
 //! xftp-proto against the reference vectors in `testdata/xftp/`, byte for byte.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
 use std::path::PathBuf;
 
 use xftp_proto::description::{decode_web_link, encode_web_link};

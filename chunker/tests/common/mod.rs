@@ -1,5 +1,6 @@
 //! Helpers shared by the chunk-engine integration tests.
 #![allow(dead_code)]
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
 use std::path::PathBuf;
 
