@@ -1,8 +1,8 @@
 //! Decryption: encrypted chunks, in order, to a verified file under a safe, fresh name.
 //!
 //! ```text
-//! push(chunk) ──► [SHA-512 of file, SHA-256 of chunk] ──► [Poly1305 + XSalsa20 + write] ──► .part file
-//!                        thread 1                                thread 2
+//! push(chunk) ──► [SHA-256 of chunk] ──► [SHA-512 of file] ──► [Poly1305 + XSalsa20 + write] ──► .part
+//!                     thread 1              thread 2                   thread 3
 //! finish(): digest == description? tag verifies? ──► fsync ──► link to `name` / `name_N.ext`
 //! ```
 //!
@@ -26,7 +26,7 @@ use crate::secretbox::{SbKey, SbNonce, SecretBoxStream, AUTH_TAG_LEN};
 use crate::sodium;
 
 /// Chunks queued between the caller and each stage.
-const QUEUE: usize = 2;
+const QUEUE: usize = 1;
 
 /// What the decryptor needs to know about the file, all from the description.
 #[derive(Debug, Clone)]
@@ -84,7 +84,8 @@ pub struct Decryptor {
     pushed: usize,
     expected_digest: [u8; SHA512_LEN],
     opts: DecryptOptions,
-    to_hasher: Option<Sender<Vec<u8>>>,
+    to_checker: Option<Sender<Vec<u8>>>,
+    checker: Option<JoinHandle<Result<(), ChunkerError>>>,
     /// `None` from the hasher: it stopped because the writer did.
     hasher: Option<JoinHandle<Result<Option<[u8; SHA512_LEN]>, ChunkerError>>>,
     writer: Option<JoinHandle<Result<(FileHeader, u64), ChunkerError>>>,
@@ -107,22 +108,37 @@ impl Decryptor {
             });
         }
         let (temp, file) = TempFile::create(&opts.dir)?;
+        let (to_checker, checker_in) = bounded::<Vec<u8>>(QUEUE);
         let (to_hasher, hasher_in) = bounded::<Vec<u8>>(QUEUE);
         let (to_writer, writer_in) = bounded::<Vec<u8>>(QUEUE);
         let (recycle, recycled) = bounded::<Vec<u8>>(QUEUE);
         let chunk_digests = params.chunk_digests.clone();
 
-        let hasher = std::thread::Builder::new()
-            .name("xftp-verify".into())
+        // SHA-256 per chunk and SHA-512 over the file run on their own threads: together on
+        // one thread they would be slower than SHA-512 alone, the pipeline's floor.
+        let checker = std::thread::Builder::new()
+            .name("xftp-check".into())
             .spawn(move || {
-                let mut h = Sha512::new();
-                for (index, chunk) in hasher_in.into_iter().enumerate() {
-                    h.update(&chunk);
+                for (index, chunk) in checker_in.into_iter().enumerate() {
                     if let Some(expected) = chunk_digests.as_ref().and_then(|d| d.get(index)) {
                         if !bool::from(sha256(&chunk).ct_eq(expected)) {
                             return Err(ChunkerError::ChunkDigest { index });
                         }
                     }
+                    if to_hasher.send(chunk).is_err() {
+                        break;
+                    }
+                }
+                Ok(())
+            })
+            .map_err(|e| ChunkerError::io("cannot start thread for", &opts.dir, e))?;
+
+        let hasher = std::thread::Builder::new()
+            .name("xftp-verify".into())
+            .spawn(move || {
+                let mut h = Sha512::new();
+                for chunk in hasher_in {
+                    h.update(&chunk);
                     if to_writer.send(chunk).is_err() {
                         // The writer stopped; its own error is the one to report.
                         return Ok(None);
@@ -174,7 +190,8 @@ impl Decryptor {
             pushed: 0,
             expected_digest: params.digest,
             opts,
-            to_hasher: Some(to_hasher),
+            to_checker: Some(to_checker),
+            checker: Some(checker),
             hasher: Some(hasher),
             writer: Some(writer),
             recycled,
@@ -214,7 +231,7 @@ impl Decryptor {
             }));
         }
         let sent = self
-            .to_hasher
+            .to_checker
             .as_ref()
             .is_some_and(|tx| tx.send(chunk).is_ok());
         if !sent {
@@ -251,9 +268,11 @@ impl Decryptor {
     /// Closes the input and collects both stages. The digest error (a corrupted or foreign
     /// chunk) outranks the writer's, which is usually its consequence.
     fn stop(&mut self) -> Result<([u8; SHA512_LEN], FileHeader, u64), ChunkerError> {
-        self.to_hasher = None;
+        self.to_checker = None;
+        let checked = join(self.checker.take(), "check");
         let hashed = join(self.hasher.take(), "verify");
         let written = join(self.writer.take(), "decrypt");
+        checked?;
         match (hashed?, written) {
             (Some(digest), Ok((header, size))) => Ok((digest, header, size)),
             (Some(digest), Err(_)) if !bool::from(digest.ct_eq(&self.expected_digest)) => {
@@ -265,7 +284,7 @@ impl Decryptor {
     }
 
     fn fail(&mut self, e: ChunkerError) -> ChunkerError {
-        self.to_hasher = None;
+        self.to_checker = None;
         self.failed = Some(ChunkerError::Cancelled);
         e
     }

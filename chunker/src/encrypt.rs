@@ -28,7 +28,7 @@ use crate::pool::{BufferPool, PooledBuf};
 use crate::secretbox::{Keystream, SbKey, SbNonce, SecretBoxStream, AUTH_TAG_LEN};
 
 /// Default number of chunk buffers in flight (8 × 4 MiB = 32 MiB at most).
-pub const DEFAULT_WINDOW: usize = 8;
+pub const DEFAULT_WINDOW: usize = 4;
 
 /// How a file is encrypted.
 #[derive(Debug, Clone)]
