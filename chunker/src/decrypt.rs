@@ -91,7 +91,8 @@ pub struct Decryptor {
     writer: Option<JoinHandle<Result<(FileHeader, u64), ChunkerError>>>,
     recycled: Receiver<Vec<u8>>,
     temp: TempFile,
-    failed: Option<ChunkerError>,
+    /// Set once a `push` failed: the pipeline is stopped and the output will be removed.
+    failed: bool,
 }
 
 impl Decryptor {
@@ -197,7 +198,7 @@ impl Decryptor {
             writer: Some(writer),
             recycled,
             temp,
-            failed: None,
+            failed: false,
         })
     }
 
@@ -214,9 +215,8 @@ impl Decryptor {
     /// Adds the next chunk (in order). Fails at once on a wrong size; errors of the
     /// background stages surface on a later `push` or in `finish`.
     pub fn push(&mut self, chunk: Vec<u8>) -> Result<(), ChunkerError> {
-        if let Some(e) = self.failed.take() {
-            self.failed = Some(ChunkerError::Cancelled);
-            return Err(e);
+        if self.failed {
+            return Err(ChunkerError::AlreadyFailed);
         }
         let index = self.pushed;
         let Some(&expected) = self.chunk_sizes.get(index) else {
@@ -245,8 +245,8 @@ impl Decryptor {
 
     /// Verifies digest and tag and moves the file to its final name in `opts.dir`.
     pub fn finish(mut self) -> Result<DecryptedFile, ChunkerError> {
-        if let Some(e) = self.failed.take() {
-            return Err(e);
+        if self.failed {
+            return Err(ChunkerError::AlreadyFailed);
         }
         if self.pushed != self.chunk_sizes.len() {
             return Err(ChunkerError::MissingChunks {
@@ -286,7 +286,7 @@ impl Decryptor {
 
     fn fail(&mut self, e: ChunkerError) -> ChunkerError {
         self.to_checker = None;
-        self.failed = Some(ChunkerError::Cancelled);
+        self.failed = true;
         e
     }
 }
@@ -296,7 +296,7 @@ fn join<T>(
     what: &'static str,
 ) -> Result<T, ChunkerError> {
     handle
-        .ok_or(ChunkerError::Cancelled)?
+        .ok_or(ChunkerError::AlreadyFailed)?
         .join()
         .map_err(|_| ChunkerError::Worker(what))?
 }

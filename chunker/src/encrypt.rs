@@ -376,7 +376,9 @@ impl FileEncryptor {
         }
     }
 
-    /// Drains any chunks not yet taken (dropping them) and returns the digest and tag.
+    /// Drains any chunks not yet taken (dropping them) and returns the digest and tag. Chunks
+    /// the caller still holds occupy the window: with `window` of them held, this waits for
+    /// them forever, so drop them or detach them with [`EncryptedChunk::into_vec`] first.
     pub fn finish(mut self) -> Result<EncryptedFile, ChunkerError> {
         while let Some(chunk) = self.next_chunk() {
             chunk?;

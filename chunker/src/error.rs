@@ -102,6 +102,9 @@ pub enum ChunkerError {
     /// The consumer stopped taking chunks (it was dropped); not an error of the data.
     #[error("cancelled")]
     Cancelled,
+    /// A `push` already failed; the decryptor stopped and its output was discarded.
+    #[error("the decryptor stopped after an earlier error")]
+    AlreadyFailed,
     /// A worker thread panicked; a bug.
     #[error("internal error: {0} thread failed")]
     Worker(&'static str),
