@@ -5,6 +5,9 @@
 //!   bytes ──Reader──► Decode ──► values ──Encode──► bytes          (encoding, keys)
 //!   "xftp://hash@host:port"  ◄──►  ServerAddress / XftpServer      (address)
 //!   YAML / web link  ◄──►  FileDescription ──► ValidFileDescription (description)
+//!   16 KiB block ◄──► Transmission ◄──► Command / Response          (transmission, command)
+//!   hello / server handshake / client handshake                     (handshake)
+//!   Ed25519 / Ed448 / X25519 (OpenSSL), X25519 authenticator        (crypto)
 //! ```
 //!
 //! ```
@@ -21,14 +24,20 @@
 
 pub mod address;
 pub mod base64url;
+pub mod command;
+pub mod crypto;
 pub mod description;
 pub mod encoding;
 mod error;
+pub mod handshake;
 pub mod keys;
 pub mod size;
+pub mod transmission;
 
 pub use address::{ServerAddress, TransportHost, XftpServer};
+pub use command::{CmdError, Command, FileInfo, Response, XftpError};
 pub use description::{DescriptionError, FileDescription, FileParty, ValidFileDescription};
 pub use encoding::{Decode, Encode, Reader};
 pub use error::{AddressError, DecodeError, EncodeError};
 pub use keys::{KeyAlgorithm, PrivateKey, PublicKey};
+pub use transmission::{Transmission, XFTP_BLOCK_SIZE};

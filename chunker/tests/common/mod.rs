@@ -21,7 +21,11 @@ pub fn load_json(name: &str) -> serde_json::Value {
 
 /// The vectors' content rule: byte i = (i*31 + seed*7 + (i>>8)) mod 256, seed = len mod 251.
 pub fn pattern(len: usize) -> Vec<u8> {
-    let seed = len % 251;
+    pattern_seeded(len, len % 251)
+}
+
+/// The content rule with an explicit seed.
+pub fn pattern_seeded(len: usize, seed: usize) -> Vec<u8> {
     (0..len)
         .map(|i| ((i * 31 + seed * 7 + (i >> 8)) % 256) as u8)
         .collect()

@@ -1,0 +1,179 @@
+//! The asymmetric cryptography of the protocol, on OpenSSL: Ed25519 and Ed448 signatures,
+//! X25519 key agreement, and the 80-byte X25519 command authenticator.
+//!
+//! OpenSSL is used because it is the only maintained Rust-reachable library with Ed448, which
+//! official relays use for their certificates and handshake signatures; it is linked for TLS
+//! anyway.
+
+use chunker::secretbox::{SbKey, SbNonce, SecretBoxStream};
+use openssl::derive::Deriver;
+use openssl::pkey::{Id, PKey, Private, Public};
+use openssl::sign::{Signer, Verifier};
+use subtle::ConstantTimeEq;
+use zeroize::Zeroize;
+
+use crate::keys::{KeyAlgorithm, PrivateKey, PublicKey};
+
+/// A cryptographic operation failed or a key has the wrong algorithm.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CryptoError {
+    /// The key cannot be used for this operation (e.g. an X25519 key to sign).
+    #[error("a {0:?} key cannot be used here")]
+    WrongAlgorithm(KeyAlgorithm),
+    /// OpenSSL refused the key or the operation.
+    #[error("crypto library error: {0}")]
+    Library(String),
+}
+
+impl From<openssl::error::ErrorStack> for CryptoError {
+    fn from(e: openssl::error::ErrorStack) -> Self {
+        Self::Library(e.to_string())
+    }
+}
+
+fn id(alg: KeyAlgorithm) -> Id {
+    match alg {
+        KeyAlgorithm::Ed25519 => Id::ED25519,
+        KeyAlgorithm::Ed448 => Id::ED448,
+        KeyAlgorithm::X25519 => Id::X25519,
+        KeyAlgorithm::X448 => Id::X448,
+    }
+}
+
+fn openssl_private(key: &PrivateKey) -> Result<PKey<Private>, CryptoError> {
+    Ok(PKey::private_key_from_raw_bytes(
+        key.raw(),
+        id(key.algorithm()),
+    )?)
+}
+
+fn openssl_public(key: &PublicKey) -> Result<PKey<Public>, CryptoError> {
+    Ok(PKey::public_key_from_raw_bytes(
+        key.raw(),
+        id(key.algorithm()),
+    )?)
+}
+
+/// A fresh key pair of `alg`.
+pub fn generate(alg: KeyAlgorithm) -> Result<(PublicKey, PrivateKey), CryptoError> {
+    let pkey = match alg {
+        KeyAlgorithm::Ed25519 => PKey::generate_ed25519()?,
+        KeyAlgorithm::Ed448 => PKey::generate_ed448()?,
+        KeyAlgorithm::X25519 => PKey::generate_x25519()?,
+        KeyAlgorithm::X448 => PKey::generate_x448()?,
+    };
+    let mut raw = pkey.raw_private_key()?;
+    let private = PrivateKey::from_raw(alg, &raw).map_err(|e| CryptoError::Library(e.to_string()));
+    raw.zeroize();
+    let public = PublicKey::from_raw(alg, &pkey.raw_public_key()?)
+        .map_err(|e| CryptoError::Library(e.to_string()))?;
+    Ok((public, private?))
+}
+
+/// The public key of a private key.
+pub fn public_key(key: &PrivateKey) -> Result<PublicKey, CryptoError> {
+    let pkey = openssl_private(key)?;
+    PublicKey::from_raw(key.algorithm(), &pkey.raw_public_key()?)
+        .map_err(|e| CryptoError::Library(e.to_string()))
+}
+
+/// Signs `msg` with an Ed25519 (64-byte signature) or Ed448 (114-byte) key.
+pub fn sign(key: &PrivateKey, msg: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    match key.algorithm() {
+        KeyAlgorithm::Ed25519 | KeyAlgorithm::Ed448 => {}
+        other => return Err(CryptoError::WrongAlgorithm(other)),
+    }
+    let pkey = openssl_private(key)?;
+    Ok(Signer::new_without_digest(&pkey)?.sign_oneshot_to_vec(msg)?)
+}
+
+/// Checks a signature; any failure (wrong algorithm, malformed key or signature) is `false`.
+pub fn verify(key: &PublicKey, msg: &[u8], sig: &[u8]) -> bool {
+    let expected = match key.algorithm() {
+        KeyAlgorithm::Ed25519 => 64,
+        KeyAlgorithm::Ed448 => 114,
+        _ => return false,
+    };
+    if sig.len() != expected {
+        return false;
+    }
+    let Ok(pkey) = openssl_public(key) else {
+        return false;
+    };
+    Verifier::new_without_digest(&pkey)
+        .and_then(|mut v| v.verify_oneshot(sig, msg))
+        .unwrap_or(false)
+}
+
+/// X25519 / X448 shared secret of our private key and the peer's public key.
+pub fn dh(ours: &PrivateKey, theirs: &PublicKey) -> Result<Vec<u8>, CryptoError> {
+    let pair = match (ours.algorithm(), theirs.algorithm()) {
+        (KeyAlgorithm::X25519, KeyAlgorithm::X25519) | (KeyAlgorithm::X448, KeyAlgorithm::X448) => {
+            (openssl_private(ours)?, openssl_public(theirs)?)
+        }
+        (a, _) => return Err(CryptoError::WrongAlgorithm(a)),
+    };
+    let mut d = Deriver::new(&pair.0)?;
+    d.set_peer(&pair.1)?;
+    Ok(d.derive_to_vec()?)
+}
+
+/// Bytes of the X25519 command authenticator: 16-byte tag ‖ 64-byte encrypted SHA-512.
+pub const AUTHENTICATOR_LEN: usize = 80;
+
+/// The deniable X25519 authenticator: `crypto_box(DH, nonce = corrId zero-padded to 24 bytes,
+/// SHA-512(signed))`, tag first.
+pub fn authenticator(
+    shared: &[u8],
+    corr_id: &[u8],
+    signed: &[u8],
+) -> Option<[u8; AUTHENTICATOR_LEN]> {
+    let key: [u8; 32] = shared.try_into().ok()?;
+    let mut nonce = [0u8; 24];
+    let n = corr_id.len().min(24);
+    nonce[..n].copy_from_slice(&corr_id[..n]);
+    let mut body = chunker::digest::sha512(signed);
+    let mut s = SecretBoxStream::new(&SbKey::from_bytes(key), &SbNonce(nonce));
+    s.encrypt_in_place(&mut body);
+    let mut out = [0u8; AUTHENTICATOR_LEN];
+    out[..16].copy_from_slice(&s.tag());
+    out[16..].copy_from_slice(&body);
+    Some(out)
+}
+
+/// Checks an X25519 authenticator in constant time.
+pub fn verify_authenticator(shared: &[u8], corr_id: &[u8], signed: &[u8], auth: &[u8]) -> bool {
+    match authenticator(shared, corr_id, signed) {
+        Some(expected) => auth.len() == AUTHENTICATOR_LEN && bool::from(expected.ct_eq(auth)),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_verify_every_algorithm() {
+        for alg in [KeyAlgorithm::Ed25519, KeyAlgorithm::Ed448] {
+            let (pk, sk) = generate(alg).unwrap();
+            assert_eq!(public_key(&sk).unwrap(), pk);
+            let sig = sign(&sk, b"msg").unwrap();
+            assert!(verify(&pk, b"msg", &sig));
+            assert!(!verify(&pk, b"msh", &sig));
+        }
+        let (_, x) = generate(KeyAlgorithm::X25519).unwrap();
+        assert!(sign(&x, b"m").is_err());
+    }
+
+    #[test]
+    fn dh_agrees_and_authenticator_verifies() {
+        let (pa, sa) = generate(KeyAlgorithm::X25519).unwrap();
+        let (pb, sb) = generate(KeyAlgorithm::X25519).unwrap();
+        let s1 = dh(&sa, &pb).unwrap();
+        assert_eq!(s1, dh(&sb, &pa).unwrap());
+        let a = authenticator(&s1, b"corr", b"signed").unwrap();
+        assert!(verify_authenticator(&s1, b"corr", b"signed", &a));
+        assert!(!verify_authenticator(&s1, b"corr", b"signeD", &a));
+    }
+}
