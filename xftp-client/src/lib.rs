@@ -1,0 +1,542 @@
+//! The async XFTP client: one TLS + HTTP/2 connection per relay, the handshake with identity
+//! pinning, and the chunk commands (create, add recipients, upload, download with transit
+//! decryption, acknowledge, delete, ping).
+//!
+//! ```text
+//! XftpConnection::connect(addr) ─► TLS (pinned to the key hash) ─► h2 ─► hello / handshake
+//!      .create / .upload / .download / .ack / .delete / .ping ─► signed 16 KiB blocks
+//! ```
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use chunker::secretbox::{SbKey, SbNonce, SecretBoxStream};
+use h2::client::SendRequest;
+use h2::{RecvStream, SendStream};
+use tokio::net::TcpStream;
+use xftp_proto::command::{Command, FileInfo, Response, XftpError};
+use xftp_proto::crypto;
+use xftp_proto::handshake::{
+    decode_signed_key, ClientHandshake, ServerHandshake, VersionRange, CURRENT_VERSION,
+};
+use xftp_proto::{
+    KeyAlgorithm, PrivateKey, PublicKey, ServerAddress, Transmission, XFTP_BLOCK_SIZE,
+};
+
+/// Time allowed to connect and handshake.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(45);
+/// Time allowed for a command without a chunk.
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Client errors; [`ClientError::is_retriable`] tells transient from permanent.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// Could not reach the relay.
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        /// Where.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// TLS failed, or the relay is not the one in the address.
+    #[error(transparent)]
+    Tls(#[from] transport::TlsError),
+    /// The HTTP/2 layer failed.
+    #[error("HTTP/2: {0}")]
+    Http(String),
+    /// The handshake failed (version, session, signature).
+    #[error("handshake: {0}")]
+    Handshake(String),
+    /// The relay answered with an error.
+    #[error("relay error: {0}")]
+    Relay(XftpError),
+    /// The relay answered something unexpected.
+    #[error("unexpected response: {0}")]
+    Unexpected(String),
+    /// A timeout.
+    #[error("timed out: {0}")]
+    Timeout(&'static str),
+}
+
+impl ClientError {
+    /// Whether trying again (maybe on a new connection) can help.
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            Self::Connect { .. } | Self::Http(_) | Self::Timeout(_) => true,
+            Self::Relay(e) => matches!(
+                e,
+                XftpError::Timeout | XftpError::FileIo | XftpError::Internal | XftpError::Session
+            ),
+            _ => false,
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, ClientError>;
+
+/// A connection to one relay.
+#[derive(Debug, Clone)]
+pub struct XftpConnection {
+    send: SendRequest<Bytes>,
+    session_id: Vec<u8>,
+    version: u16,
+    server_dh: PublicKey,
+    authority: String,
+    _driver: Arc<tokio::task::JoinHandle<()>>,
+}
+
+/// IDs of a created chunk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkIds {
+    /// Sender ID.
+    pub sender_id: Vec<u8>,
+    /// Recipient IDs, in key order.
+    pub recipient_ids: Vec<Vec<u8>>,
+}
+
+impl XftpConnection {
+    /// Connects to `addr` (or to `connect_to` instead of its host, for tests and proxies),
+    /// pins its identity and performs the handshake.
+    pub async fn connect(addr: &ServerAddress, connect_to: Option<SocketAddr>) -> Result<Self> {
+        tokio::time::timeout(CONNECT_TIMEOUT, Self::connect_inner(addr, connect_to))
+            .await
+            .map_err(|_| ClientError::Timeout("connect"))?
+    }
+
+    async fn connect_inner(addr: &ServerAddress, connect_to: Option<SocketAddr>) -> Result<Self> {
+        let host = addr.server.host().to_string();
+        let port = addr.server.port_number();
+        let target = match connect_to {
+            Some(a) => a.to_string(),
+            None => format!(
+                "{}:{port}",
+                host.trim_start_matches('[').trim_end_matches(']')
+            ),
+        };
+        let tcp = TcpStream::connect(&target)
+            .await
+            .map_err(|source| ClientError::Connect {
+                addr: target.clone(),
+                source,
+            })?;
+        let _ = tcp.set_nodelay(true);
+        let connector = transport::client_connector()?;
+        let tls = transport::connect(&connector, tcp, &addr.server.key_hash).await?;
+        let session_id = transport::session_id(tls.ssl());
+        let leaf = tls
+            .ssl()
+            .peer_certificate()
+            .ok_or_else(|| ClientError::Handshake("no server certificate".into()))?;
+        let leaf_key = leaf
+            .public_key()
+            .map_err(|e| ClientError::Handshake(e.to_string()))?;
+        let (send, conn) = h2::client::Builder::new()
+            .initial_window_size(4 * 1024 * 1024 + 64 * 1024)
+            .initial_connection_window_size(16 * 1024 * 1024)
+            .max_frame_size(1024 * 1024)
+            .max_send_buffer_size(1024 * 1024)
+            .handshake::<_, Bytes>(tls)
+            .await
+            .map_err(|e| ClientError::Http(e.to_string()))?;
+        let driver = tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let mut c = Self {
+            send,
+            session_id,
+            version: 0,
+            server_dh: PublicKey::from_raw(KeyAlgorithm::X25519, &[0; 32])
+                .map_err(|e| ClientError::Handshake(e.to_string()))?,
+            authority: format!("{host}:{port}"),
+            _driver: Arc::new(driver),
+        };
+        // Hello: an empty body; the relay answers with its handshake.
+        let (_, body) = c.post(Bytes::new(), None).await?;
+        let block = read_exact(body, XFTP_BLOCK_SIZE).await?;
+        let hs = ServerHandshake::decode_block(&block.0)
+            .map_err(|e| ClientError::Handshake(e.to_string()))?;
+        if hs.session_id != c.session_id {
+            return Err(ClientError::Handshake(
+                "the relay's session id differs from ours".into(),
+            ));
+        }
+        let version = hs
+            .versions
+            .negotiate(&VersionRange {
+                min: 1,
+                max: CURRENT_VERSION,
+            })
+            .ok_or_else(|| ClientError::Handshake("no common protocol version".into()))?;
+        if hs.cert_chain.len() != 2
+            || openssl::sha::sha256(&hs.cert_chain[1]).as_slice() != addr.server.key_hash
+        {
+            return Err(ClientError::Handshake(
+                "the handshake's certificate is not the relay's identity".into(),
+            ));
+        }
+        let (spki, _, sig) =
+            decode_signed_key(&hs.signed_key).map_err(|e| ClientError::Handshake(e.to_string()))?;
+        let verified = openssl::sign::Verifier::new_without_digest(&leaf_key)
+            .and_then(|mut v| v.verify_oneshot(&sig, &spki))
+            .unwrap_or(false);
+        if !verified {
+            return Err(ClientError::Handshake(
+                "the session key is not signed by the relay".into(),
+            ));
+        }
+        c.server_dh =
+            PublicKey::from_der(&spki).map_err(|e| ClientError::Handshake(e.to_string()))?;
+        c.version = version;
+        let ch = ClientHandshake {
+            version,
+            key_hash: addr.server.key_hash.clone(),
+        };
+        let block = ch
+            .encode_block()
+            .map_err(|e| ClientError::Handshake(e.to_string()))?;
+        let (_, body) = c.post(Bytes::from(block), None).await?;
+        let (reply, _) = read_all(body, XFTP_BLOCK_SIZE).await?;
+        if !reply.is_empty() {
+            return Err(ClientError::Handshake(
+                String::from_utf8_lossy(&reply[..reply.len().min(64)])
+                    .trim_end_matches('#')
+                    .to_string(),
+            ));
+        }
+        Ok(c)
+    }
+
+    /// The negotiated protocol version.
+    pub fn version(&self) -> u16 {
+        self.version
+    }
+
+    /// The session id (tls-unique).
+    pub fn session_id(&self) -> &[u8] {
+        &self.session_id
+    }
+
+    /// The relay's handshake X25519 key.
+    pub fn server_dh_key(&self) -> &PublicKey {
+        &self.server_dh
+    }
+
+    /// Sends one transmission (signed with `key` when given) and returns the response and the
+    /// rest of the response body.
+    pub async fn command(
+        &self,
+        entity_id: &[u8],
+        key: Option<&PrivateKey>,
+        cmd: &Command,
+        chunk: Option<Bytes>,
+    ) -> Result<(Response, RecvStream, Option<Bytes>)> {
+        let mut t = Transmission {
+            authenticator: Vec::new(),
+            session_id: self.session_id.clone(),
+            corr_id: Vec::new(),
+            entity_id: entity_id.to_vec(),
+            command: cmd
+                .encode()
+                .map_err(|e| ClientError::Unexpected(e.to_string()))?,
+        };
+        if let Some(k) = key {
+            let signed = t
+                .signed_bytes()
+                .map_err(|e| ClientError::Unexpected(e.to_string()))?;
+            t.authenticator =
+                crypto::sign(k, &signed).map_err(|e| ClientError::Unexpected(e.to_string()))?;
+        }
+        self.transmit(&t, chunk).await
+    }
+
+    /// Sends a prepared transmission (tests use this to send malformed or foreign ones).
+    pub async fn transmit(
+        &self,
+        t: &Transmission,
+        chunk: Option<Bytes>,
+    ) -> Result<(Response, RecvStream, Option<Bytes>)> {
+        let block = t
+            .encode_block()
+            .map_err(|e| ClientError::Unexpected(e.to_string()))?;
+        self.transmit_raw(Bytes::from(block), chunk).await
+    }
+
+    /// Sends raw request bytes (a block, maybe malformed) and decodes the response block.
+    pub async fn transmit_raw(
+        &self,
+        head: Bytes,
+        chunk: Option<Bytes>,
+    ) -> Result<(Response, RecvStream, Option<Bytes>)> {
+        let (_, body) = self.post(head, chunk).await?;
+        let (block, body, extra) = read_exact(body, XFTP_BLOCK_SIZE)
+            .await
+            .map(|(b, e)| (b, e.0, e.1))?;
+        let t = Transmission::decode_block(&block)
+            .map_err(|e| ClientError::Unexpected(format!("response block: {e}")))?;
+        if t.session_id != self.session_id {
+            return Err(ClientError::Relay(XftpError::Session));
+        }
+        let resp = Response::decode(&t.command)
+            .map_err(|e| ClientError::Unexpected(format!("response: {e}")))?;
+        Ok((resp, body, extra))
+    }
+
+    async fn post(
+        &self,
+        head: Bytes,
+        chunk: Option<Bytes>,
+    ) -> Result<(http::response::Parts, RecvStream)> {
+        let mut send = self
+            .send
+            .clone()
+            .ready()
+            .await
+            .map_err(|e| ClientError::Http(e.to_string()))?;
+        let req = http::Request::builder()
+            .method("POST")
+            .uri(format!("https://{}/", self.authority))
+            .body(())
+            .map_err(|e| ClientError::Http(e.to_string()))?;
+        let (resp, mut stream) = send
+            .send_request(req, false)
+            .map_err(|e| ClientError::Http(e.to_string()))?;
+        send_data(&mut stream, head).await?;
+        if let Some(c) = chunk {
+            send_data(&mut stream, c).await?;
+        }
+        stream
+            .send_data(Bytes::new(), true)
+            .map_err(|e| ClientError::Http(e.to_string()))?;
+        let resp = resp.await.map_err(|e| ClientError::Http(e.to_string()))?;
+        let (parts, body) = resp.into_parts();
+        Ok((parts, body))
+    }
+
+    /// FNEW: creates a chunk record with one recipient per key.
+    pub async fn create(
+        &self,
+        sender_key: &PrivateKey,
+        size: u32,
+        digest: [u8; 32],
+        recipient_keys: Vec<PublicKey>,
+        password: Option<&str>,
+    ) -> Result<ChunkIds> {
+        let info = FileInfo {
+            sender_key: crypto::public_key(sender_key)
+                .map_err(|e| ClientError::Unexpected(e.to_string()))?,
+            size,
+            digest: digest.to_vec(),
+        };
+        let cmd = Command::New {
+            info,
+            recipient_keys,
+            basic_auth: password.map(|p| p.as_bytes().to_vec()),
+        };
+        match self.command(&[], Some(sender_key), &cmd, None).await?.0 {
+            Response::Sids {
+                sender_id,
+                recipient_ids,
+            } => Ok(ChunkIds {
+                sender_id,
+                recipient_ids,
+            }),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// FADD: adds recipients.
+    pub async fn add_recipients(
+        &self,
+        sender_id: &[u8],
+        sender_key: &PrivateKey,
+        keys: Vec<PublicKey>,
+    ) -> Result<Vec<Vec<u8>>> {
+        match self
+            .command(
+                sender_id,
+                Some(sender_key),
+                &Command::Add {
+                    recipient_keys: keys,
+                },
+                None,
+            )
+            .await?
+            .0
+        {
+            Response::Rids(ids) => Ok(ids),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// FPUT: uploads the chunk bytes.
+    pub async fn upload(
+        &self,
+        sender_id: &[u8],
+        sender_key: &PrivateKey,
+        chunk: Bytes,
+    ) -> Result<()> {
+        expect_ok(
+            self.command(sender_id, Some(sender_key), &Command::Put, Some(chunk))
+                .await?
+                .0,
+        )
+    }
+
+    /// FGET: downloads `size` bytes of a chunk, decrypting the transit encryption.
+    pub async fn download(
+        &self,
+        recipient_id: &[u8],
+        recipient_key: &PrivateKey,
+        size: u32,
+    ) -> Result<Vec<u8>> {
+        let (dh_pub, dh_priv) = crypto::generate(KeyAlgorithm::X25519)
+            .map_err(|e| ClientError::Unexpected(e.to_string()))?;
+        let (resp, body, extra) = self
+            .command(
+                recipient_id,
+                Some(recipient_key),
+                &Command::Get { dh_key: dh_pub },
+                None,
+            )
+            .await?;
+        let Response::File { dh_key, nonce } = resp else {
+            return Err(unexpected(resp));
+        };
+        let shared =
+            crypto::dh(&dh_priv, &dh_key).map_err(|_| ClientError::Relay(XftpError::Crypto))?;
+        let key: [u8; 32] = shared
+            .try_into()
+            .map_err(|_| ClientError::Relay(XftpError::Crypto))?;
+        let expected = size as usize + 16;
+        let (mut sealed, _) = read_all_with(body, extra, expected + 1).await?;
+        if sealed.len() != expected {
+            return Err(ClientError::Relay(XftpError::Size));
+        }
+        let tag = sealed.split_off(size as usize);
+        let mut plain = vec![0u8; size as usize];
+        let mut s = SecretBoxStream::new(&SbKey::from_bytes(key), &SbNonce(nonce));
+        s.decrypt_to(&sealed, &mut plain);
+        if !s.verify(&tag) {
+            return Err(ClientError::Relay(XftpError::Crypto));
+        }
+        Ok(plain)
+    }
+
+    /// FACK.
+    pub async fn ack(&self, recipient_id: &[u8], recipient_key: &PrivateKey) -> Result<()> {
+        expect_ok(
+            self.command(recipient_id, Some(recipient_key), &Command::Ack, None)
+                .await?
+                .0,
+        )
+    }
+
+    /// FDEL.
+    pub async fn delete(&self, sender_id: &[u8], sender_key: &PrivateKey) -> Result<()> {
+        expect_ok(
+            self.command(sender_id, Some(sender_key), &Command::Del, None)
+                .await?
+                .0,
+        )
+    }
+
+    /// PING.
+    pub async fn ping(&self) -> Result<()> {
+        match self.command(&[], None, &Command::Ping, None).await?.0 {
+            Response::Pong => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+}
+
+fn unexpected(r: Response) -> ClientError {
+    match r {
+        Response::Err(e) => ClientError::Relay(e),
+        other => ClientError::Unexpected(format!("{other:?}")),
+    }
+}
+
+fn expect_ok(r: Response) -> Result<()> {
+    match r {
+        Response::Ok => Ok(()),
+        other => Err(unexpected(other)),
+    }
+}
+
+async fn send_data(stream: &mut SendStream<Bytes>, mut data: Bytes) -> Result<()> {
+    while !data.is_empty() {
+        stream.reserve_capacity(data.len());
+        let cap = match std::future::poll_fn(|cx| stream.poll_capacity(cx)).await {
+            Some(Ok(n)) => n,
+            Some(Err(e)) => return Err(ClientError::Http(e.to_string())),
+            None => return Err(ClientError::Http("stream closed".into())),
+        };
+        if cap == 0 {
+            continue;
+        }
+        let piece = data.split_to(cap.min(data.len()));
+        stream
+            .send_data(piece, false)
+            .map_err(|e| ClientError::Http(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Reads exactly `n` bytes; returns them, the stream and any bytes read past them.
+async fn read_exact(
+    mut body: RecvStream,
+    n: usize,
+) -> Result<(Vec<u8>, (RecvStream, Option<Bytes>))> {
+    let mut buf = BytesMut::with_capacity(n);
+    while buf.len() < n {
+        match body.data().await {
+            None => break,
+            Some(Err(e)) => return Err(ClientError::Http(e.to_string())),
+            Some(Ok(mut b)) => {
+                let _ = body.flow_control().release_capacity(b.len());
+                let need = n - buf.len();
+                if b.len() > need {
+                    let rest = b.split_off(need);
+                    buf.extend_from_slice(&b);
+                    return Ok((buf.to_vec(), (body, Some(rest))));
+                }
+                buf.extend_from_slice(&b);
+            }
+        }
+    }
+    if buf.len() != n {
+        return Err(ClientError::Unexpected(format!(
+            "response of {} bytes, expected {n}",
+            buf.len()
+        )));
+    }
+    Ok((buf.to_vec(), (body, None)))
+}
+
+/// Reads the rest of a body, at most `limit` bytes.
+async fn read_all(body: RecvStream, limit: usize) -> Result<(Vec<u8>, RecvStream)> {
+    read_all_with(body, None, limit).await
+}
+
+async fn read_all_with(
+    mut body: RecvStream,
+    first: Option<Bytes>,
+    limit: usize,
+) -> Result<(Vec<u8>, RecvStream)> {
+    let mut buf = Vec::new();
+    if let Some(f) = first {
+        buf.extend_from_slice(&f);
+    }
+    while let Some(piece) = body.data().await {
+        let b = piece.map_err(|e| ClientError::Http(e.to_string()))?;
+        let _ = body.flow_control().release_capacity(b.len());
+        if buf.len() + b.len() > limit {
+            return Err(ClientError::Relay(XftpError::Size));
+        }
+        buf.extend_from_slice(&b);
+    }
+    Ok((buf, body))
+}

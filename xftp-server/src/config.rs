@@ -1,0 +1,401 @@
+//! `file-server.ini`: the reference's sections and keys, parsed strictly (an unknown or
+//! invalid setting is an error that names it).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use xftp_proto::size::parse_file_size;
+
+/// The config file's name, as the reference calls it.
+pub const CONFIG_FILE: &str = "file-server.ini";
+/// The store log's name.
+pub const STORE_LOG_FILE: &str = "file-server-store.log";
+/// Default config directory.
+pub const DEFAULT_CFG_PATH: &str = "/etc/opt/simplex-xftp";
+/// Default state directory.
+pub const DEFAULT_LOG_PATH: &str = "/var/opt/simplex-xftp";
+
+/// A config problem, naming the section and key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A line is not `[section]`, `key = value`, a comment or blank.
+    #[error("{path}:{line}: cannot parse {text:?}")]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// The line.
+        text: String,
+    },
+    /// A key this relay does not know.
+    #[error("unknown setting [{section}] {key}")]
+    Unknown {
+        /// Section.
+        section: String,
+        /// Key.
+        key: String,
+    },
+    /// A known key with a value that does not parse.
+    #[error("invalid value {value:?} for [{section}] {key}: {expected}")]
+    Invalid {
+        /// Section.
+        section: String,
+        /// Key.
+        key: String,
+        /// The value.
+        value: String,
+        /// What is expected.
+        expected: &'static str,
+    },
+    /// A required key is missing.
+    #[error("missing setting [{section}] {key}")]
+    Missing {
+        /// Section.
+        section: &'static str,
+        /// Key.
+        key: &'static str,
+    },
+}
+
+/// Every key the reference's `file-server.ini` has, by section.
+const KNOWN: &[(&str, &[&str])] = &[
+    (
+        "INFORMATION",
+        &[
+            "source_code",
+            "usage_conditions",
+            "condition_amendments",
+            "server_country",
+            "operator",
+            "operator_country",
+            "website",
+            "admin_simplex",
+            "admin_email",
+            "complaints_simplex",
+            "complaints_email",
+            "hosting",
+            "hosting_country",
+        ],
+    ),
+    (
+        "STORE_LOG",
+        &[
+            "enable",
+            "store_files",
+            "db_connection",
+            "db_schema",
+            "db_pool_size",
+            "db_store_log",
+            "expire_files_hours",
+            "log_stats",
+            "prometheus_interval",
+        ],
+    ),
+    (
+        "AUTH",
+        &[
+            "new_files",
+            "create_password",
+            "control_port_admin_password",
+            "control_port_user_password",
+        ],
+    ),
+    (
+        "TRANSPORT",
+        &["host", "port", "log_tls_errors", "control_port"],
+    ),
+    ("FILES", &["path", "storage_quota"]),
+    ("INACTIVE_CLIENTS", &["disconnect", "ttl", "check_interval"]),
+    ("WEB", &["static_path", "http", "https", "cert", "key"]),
+];
+
+/// The relay's settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Append changes to the store log and replay it at start.
+    pub store_log: bool,
+    /// Hours a chunk lives after FNEW.
+    pub expire_files_hours: u64,
+    /// Write daily statistics.
+    pub log_stats: bool,
+    /// Accept FNEW at all.
+    pub new_files: bool,
+    /// Password required for FNEW.
+    pub create_password: Option<String>,
+    /// Password of the control port's admin.
+    pub control_port_admin_password: Option<String>,
+    /// Host printed in the address.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// Log TLS handshake failures.
+    pub log_tls_errors: bool,
+    /// Control port on 127.0.0.1.
+    pub control_port: Option<u16>,
+    /// Directory of chunk files.
+    pub files_path: PathBuf,
+    /// Bytes of chunks the relay accepts in total.
+    pub storage_quota: u64,
+    /// Close connections idle for `inactive_ttl`.
+    pub inactive_disconnect: bool,
+    /// Seconds of idleness before a connection is closed.
+    pub inactive_ttl: u64,
+    /// Seconds between idleness checks.
+    pub inactive_check_interval: u64,
+    /// Web: static files, certificate and key for browser clients.
+    pub web_static_path: Option<PathBuf>,
+    /// Web certificate (enables SNI web mode).
+    pub web_cert: Option<PathBuf>,
+    /// Web key.
+    pub web_key: Option<PathBuf>,
+}
+
+/// The parsed INI: section → key → value.
+pub type Ini = BTreeMap<String, BTreeMap<String, String>>;
+
+/// Reads an INI text: `[section]`, `key = value` (or `key: value`), `#`/`;` comments.
+pub fn parse_ini(text: &str, path: &Path) -> Result<Ini, ConfigError> {
+    let mut ini = Ini::new();
+    let mut section = String::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            section = name.trim().to_string();
+            ini.entry(section.clone()).or_default();
+            continue;
+        }
+        let Some((k, v)) = line.split_once(['=', ':']) else {
+            return Err(ConfigError::Syntax {
+                path: path.to_path_buf(),
+                line: i + 1,
+                text: raw.to_string(),
+            });
+        };
+        if section.is_empty() {
+            return Err(ConfigError::Syntax {
+                path: path.to_path_buf(),
+                line: i + 1,
+                text: raw.to_string(),
+            });
+        }
+        ini.entry(section.clone())
+            .or_default()
+            .insert(k.trim().to_string(), v.trim().to_string());
+    }
+    Ok(ini)
+}
+
+impl Config {
+    /// Reads `file-server.ini` from `cfg_dir`.
+    pub fn load(cfg_dir: &Path) -> Result<Self, ConfigError> {
+        let path = cfg_dir.join(CONFIG_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        Self::from_ini(&parse_ini(&text, &path)?)
+    }
+
+    /// Builds the settings from a parsed INI, checking every key.
+    pub fn from_ini(ini: &Ini) -> Result<Self, ConfigError> {
+        for (section, keys) in ini {
+            let known = KNOWN.iter().find(|(s, _)| s == section).map(|(_, k)| *k);
+            for key in keys.keys() {
+                if !known.is_some_and(|k| k.contains(&key.as_str())) {
+                    return Err(ConfigError::Unknown {
+                        section: section.clone(),
+                        key: key.clone(),
+                    });
+                }
+            }
+        }
+        let get = |s: &str, k: &str| ini.get(s).and_then(|m| m.get(k)).map(String::as_str);
+        let invalid = |s: &str, k: &str, v: &str, expected| ConfigError::Invalid {
+            section: s.into(),
+            key: k.into(),
+            value: v.into(),
+            expected,
+        };
+        let onoff = |s: &str, k: &str, default: bool| match get(s, k) {
+            None => Ok(default),
+            Some("on") => Ok(true),
+            Some("off") => Ok(false),
+            Some(v) => Err(invalid(s, k, v, "on or off")),
+        };
+        let number = |s: &str, k: &str, default: u64| match get(s, k) {
+            None => Ok(default),
+            Some(v) => v.parse::<u64>().map_err(|_| invalid(s, k, v, "a number")),
+        };
+        let port = |s: &str, k: &str| -> Result<Option<u16>, ConfigError> {
+            match get(s, k) {
+                None | Some("") => Ok(None),
+                Some(v) => v
+                    .parse::<u16>()
+                    .ok()
+                    .filter(|&p| p > 0)
+                    .map(Some)
+                    .ok_or_else(|| invalid(s, k, v, "a port number")),
+            }
+        };
+        if let Some(store) = get("STORE_LOG", "store_files") {
+            if store != "memory" {
+                return Err(invalid(
+                    "STORE_LOG",
+                    "store_files",
+                    store,
+                    "memory (database storage is not supported yet)",
+                ));
+            }
+        }
+        let password = match get("AUTH", "create_password") {
+            None | Some("") => None,
+            Some(p)
+                if p.bytes()
+                    .all(|b| b.is_ascii_graphic() && !matches!(b, b'@' | b':' | b'/')) =>
+            {
+                Some(p.to_string())
+            }
+            Some(p) => {
+                return Err(invalid(
+                    "AUTH",
+                    "create_password",
+                    p,
+                    "printable ASCII without spaces, '@', ':' or '/'",
+                ))
+            }
+        };
+        let files_path = get("FILES", "path")
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from)
+            .ok_or(ConfigError::Missing {
+                section: "FILES",
+                key: "path",
+            })?;
+        let storage_quota = match get("FILES", "storage_quota") {
+            None | Some("") => u64::MAX,
+            Some(q) => parse_file_size(q)
+                .ok_or_else(|| invalid("FILES", "storage_quota", q, "a size like 100gb"))?,
+        };
+        let path_opt = |s: &str, k: &str| get(s, k).filter(|v| !v.is_empty()).map(PathBuf::from);
+        Ok(Self {
+            store_log: onoff("STORE_LOG", "enable", false)?,
+            expire_files_hours: number("STORE_LOG", "expire_files_hours", 48)?,
+            log_stats: onoff("STORE_LOG", "log_stats", false)?,
+            new_files: onoff("AUTH", "new_files", true)?,
+            create_password: password,
+            control_port_admin_password: get("AUTH", "control_port_admin_password")
+                .filter(|p| !p.is_empty())
+                .map(str::to_string),
+            host: get("TRANSPORT", "host").unwrap_or("localhost").to_string(),
+            port: port("TRANSPORT", "port")?.unwrap_or(443),
+            log_tls_errors: onoff("TRANSPORT", "log_tls_errors", false)?,
+            control_port: port("TRANSPORT", "control_port")?,
+            files_path,
+            storage_quota,
+            inactive_disconnect: onoff("INACTIVE_CLIENTS", "disconnect", false)?,
+            inactive_ttl: number("INACTIVE_CLIENTS", "ttl", 21600)?,
+            inactive_check_interval: number("INACTIVE_CLIENTS", "check_interval", 3600)?,
+            web_static_path: path_opt("WEB", "static_path"),
+            web_cert: path_opt("WEB", "cert"),
+            web_key: path_opt("WEB", "key"),
+        })
+    }
+}
+
+/// The `file-server.ini` that `init` writes.
+pub fn default_ini(
+    files_path: &Path,
+    quota: &str,
+    host: &str,
+    store_log: bool,
+    password: Option<&str>,
+) -> String {
+    format!(
+        "[INFORMATION]\n\
+         # source_code: https://github.com/...\n\
+         \n\
+         [STORE_LOG]\n\
+         # The store log keeps chunk records across restarts.\n\
+         enable = {}\n\
+         # Chunks are deleted this long after they were created.\n\
+         expire_files_hours = 48\n\
+         log_stats = off\n\
+         \n\
+         [AUTH]\n\
+         # Set new_files = off to stop accepting uploads (downloads still work).\n\
+         new_files = on\n\
+         {}\n\
+         \n\
+         [TRANSPORT]\n\
+         # host is only used to print the server address.\n\
+         host = {host}\n\
+         port = 443\n\
+         log_tls_errors = off\n\
+         # control_port = 5226\n\
+         \n\
+         [FILES]\n\
+         path = {}\n\
+         storage_quota = {quota}\n\
+         \n\
+         [INACTIVE_CLIENTS]\n\
+         disconnect = off\n\
+         # ttl = 21600\n\
+         # check_interval = 3600\n",
+        if store_log { "on" } else { "off" },
+        match password {
+            Some(p) => format!("create_password = {p}"),
+            None => "# create_password = password to upload files".to_string(),
+        },
+        files_path.display(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::from_ini(&parse_ini(text, Path::new("t.ini"))?)
+    }
+
+    #[test]
+    fn defaults_and_errors() {
+        let c = parse("[FILES]\npath = /tmp/x\n").unwrap();
+        assert_eq!(c.port, 443);
+        assert_eq!(c.expire_files_hours, 48);
+        assert!(c.new_files);
+        let e = parse("[FILES]\npath = /x\n[AUTH]\nnew_file = on\n").unwrap_err();
+        assert!(e.to_string().contains("[AUTH] new_file"), "{e}");
+        let e = parse("[FILES]\npath = /x\nstorage_quota = lots\n").unwrap_err();
+        assert!(e.to_string().contains("storage_quota"), "{e}");
+        let e = parse("[FILES]\npath = /x\n[TRANSPORT]\nport = 0\n").unwrap_err();
+        assert!(e.to_string().contains("port"), "{e}");
+        assert!(
+            parse("[TRANSPORT]\nport = 1\n").is_err(),
+            "files path is required"
+        );
+        let text = default_ini(
+            Path::new("/srv/files"),
+            "10gb",
+            "example.com",
+            true,
+            Some("pw"),
+        );
+        let c = parse(&text).unwrap();
+        assert_eq!(c.storage_quota, 10 << 30);
+        assert_eq!(c.create_password.as_deref(), Some("pw"));
+        assert!(c.store_log);
+    }
+}

@@ -1,0 +1,232 @@
+//! A drop-in SimpleX XFTP relay.
+//!
+//! ```text
+//!  TCP ─► TLS (transport) ─► HTTP/2 (net) ─► handshake ─► Relay::handle (relay)
+//!                                                          │ verify ─► dispatch
+//!                                           Store (memory + store log) │ ChunkStorage (dir)
+//! ```
+//!
+//! Same commands, errors, config file, certificates and store log as the reference relay.
+
+pub mod config;
+pub mod net;
+pub mod relay;
+pub mod storage;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use transport::Identity;
+use xftp_proto::{KeyAlgorithm, PrivateKey};
+
+use crate::config::{Config, STORE_LOG_FILE};
+use crate::net::Endpoint;
+use crate::relay::{Clock, Relay};
+use crate::storage::DirStorage;
+use crate::store::{open_store, Store};
+
+/// How often expired chunks are removed.
+pub const EXPIRE_INTERVAL: Duration = Duration::from_secs(2 * 3600);
+
+/// Start-up failures, each naming what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// `file-server.ini` is missing or wrong.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// Certificates are missing or wrong.
+    #[error(transparent)]
+    Identity(#[from] transport::IdentityError),
+    /// TLS could not be configured.
+    #[error(transparent)]
+    Tls(#[from] transport::TlsError),
+    /// A file or socket operation failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// Crypto set-up failed.
+    #[error("crypto: {0}")]
+    Crypto(String),
+}
+
+fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> StartError {
+    let context = context.into();
+    move |source| StartError::Io { context, source }
+}
+
+/// A running relay.
+#[derive(Debug)]
+pub struct ServerHandle {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// `xftp://fingerprint@host:port`.
+    pub address: String,
+    /// The relay (for stats and tests).
+    pub relay: Arc<Relay>,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl ServerHandle {
+    /// Stops accepting, lets open requests finish, and returns when done.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// Starts the relay from a config dir (certificates, `file-server.ini`) and a state dir (store
+/// log). `bind` overrides the configured port (tests use `127.0.0.1:0`).
+pub async fn start(
+    cfg_dir: &Path,
+    log_dir: &Path,
+    clock: Arc<dyn Clock>,
+    bind: Option<SocketAddr>,
+) -> Result<ServerHandle, StartError> {
+    let config = Config::load(cfg_dir)?;
+    let identity = Identity::load(cfg_dir)?;
+    let fingerprint = identity.fingerprint()?;
+    let acceptor = transport::server_acceptor(&identity)?;
+    let online_key = online_private_key(&identity)?;
+    let endpoint = Arc::new(Endpoint {
+        acceptor,
+        chain_der: identity.chain_der()?,
+        key_hash: identity.key_hash()?.to_vec(),
+        online_key,
+    });
+
+    std::fs::create_dir_all(log_dir)
+        .map_err(io_err(format!("cannot create {}", log_dir.display())))?;
+    let storage = Arc::new(DirStorage::new(&config.files_path).map_err(io_err(format!(
+        "cannot use files path {}",
+        config.files_path.display()
+    )))?);
+    let store = if config.store_log {
+        let path = log_dir.join(STORE_LOG_FILE);
+        let suffix = backup_suffix(clock.now());
+        let (store, replay) =
+            open_store(&path, &suffix).map_err(io_err(format!("store log {}", path.display())))?;
+        for (line, why) in &replay.skipped {
+            tracing::warn!("store log line {line} skipped: {why}");
+        }
+        tracing::info!(
+            "store log: {} records replayed, {} files",
+            replay.applied,
+            store.len()
+        );
+        store
+    } else {
+        Store::new(None)
+    };
+    let relay = Arc::new(
+        Relay::new(config.clone(), store, storage, clock)
+            .map_err(|e| StartError::Crypto(e.to_string()))?,
+    );
+    let orphans = relay
+        .remove_orphans()
+        .map_err(io_err("cannot clean the files path"))?;
+    if orphans > 0 {
+        tracing::info!("removed {orphans} chunk files without a record");
+    }
+    let (expired, bytes) = relay.expire();
+    tracing::info!("Expiration check: {expired} files, {bytes} bytes reclaimed");
+
+    let bind = bind.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], config.port)));
+    let listener = TcpListener::bind(bind)
+        .await
+        .map_err(io_err(format!("cannot listen on {bind}")))?;
+    let addr = listener.local_addr().map_err(io_err("listener address"))?;
+    let address = format!("xftp://{fingerprint}@{}:{}", config.host, addr.port());
+    let (shutdown, stop) = watch::channel(false);
+    let expiring = relay.clone();
+    let mut stop_expiry = stop.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(EXPIRE_INTERVAL) => {
+                    let r = expiring.clone();
+                    if let Ok((n, b)) = tokio::task::spawn_blocking(move || r.expire()).await {
+                        tracing::info!("Expiration check: {n} files, {b} bytes reclaimed");
+                    }
+                }
+                _ = stop_expiry.changed() => return,
+            }
+        }
+    });
+    let task = tokio::spawn(net::serve(relay.clone(), endpoint, listener, stop));
+    Ok(ServerHandle {
+        addr,
+        address,
+        relay,
+        shutdown,
+        task,
+    })
+}
+
+/// The online key as a protocol private key (Ed25519 or Ed448).
+fn online_private_key(identity: &Identity) -> Result<PrivateKey, StartError> {
+    let raw = identity
+        .key
+        .raw_private_key()
+        .map_err(|e| StartError::Crypto(e.to_string()))?;
+    let alg = match identity.key.id() {
+        openssl::pkey::Id::ED25519 => KeyAlgorithm::Ed25519,
+        openssl::pkey::Id::ED448 => KeyAlgorithm::Ed448,
+        _ => {
+            return Err(StartError::Crypto(
+                "server.key must be Ed25519 or Ed448".into(),
+            ))
+        }
+    };
+    PrivateKey::from_raw(alg, &raw).map_err(|e| StartError::Crypto(e.to_string()))
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ`-like suffix for store-log backups (UTC, from epoch seconds).
+fn backup_suffix(now: u64) -> String {
+    let days = now / 86400;
+    let secs = now % 86400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}{:02}{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+/// Paths from the environment, as the reference reads them.
+pub fn default_dirs() -> (PathBuf, PathBuf) {
+    let cfg = std::env::var_os("XFTP_SERVER_CFG_PATH")
+        .map_or_else(|| PathBuf::from(config::DEFAULT_CFG_PATH), PathBuf::from);
+    let log = std::env::var_os("XFTP_SERVER_LOG_PATH")
+        .map_or_else(|| PathBuf::from(config::DEFAULT_LOG_PATH), PathBuf::from);
+    (cfg, log)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn backup_suffix_is_a_utc_date() {
+        assert_eq!(super::backup_suffix(1_754_467_200), "2025-08-06T080000Z");
+        assert_eq!(super::backup_suffix(0), "1970-01-01T000000Z");
+    }
+}

@@ -1,0 +1,154 @@
+//! `xftp-server`: init a relay's certificates and config, or start it.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use transport::{Identity, SignAlgorithm};
+use xftp_server::config::{default_ini, CONFIG_FILE};
+use xftp_server::relay::SystemClock;
+
+/// SimpleX XFTP relay, compatible with the reference xftp-server.
+#[derive(Parser, Debug)]
+#[command(name = "xftp-server", version, about, long_about = None)]
+struct Args {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Create certificates and file-server.ini in $XFTP_SERVER_CFG_PATH (default /etc/opt/simplex-xftp).
+    Init {
+        /// Where chunk files are stored.
+        #[arg(short = 'p', long = "path")]
+        files_path: PathBuf,
+        /// Storage quota, e.g. 100gb.
+        #[arg(short = 'q', long = "quota", default_value = "10gb")]
+        quota: String,
+        /// The server's IP address (printed in its address; the certificate CN).
+        #[arg(long, conflicts_with = "fqdn")]
+        ip: Option<String>,
+        /// The server's domain name.
+        #[arg(short = 'n', long)]
+        fqdn: Option<String>,
+        /// Identity key algorithm: ED448 (default) or ED25519.
+        #[arg(short = 'a', long = "sign-algorithm", default_value = "ED448")]
+        algorithm: SignAlgorithm,
+        /// Do not keep a store log (chunks are forgotten on restart).
+        #[arg(long)]
+        disable_store_log: bool,
+        /// Password required to upload (put it in the address as xftp://fp:password@host).
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// Start the relay.
+    Start {
+        /// Listen on this address instead of 0.0.0.0:<port from file-server.ini>.
+        #[arg(long)]
+        bind: Option<std::net::SocketAddr>,
+    },
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("XFTP_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xftp-server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let (cfg_dir, log_dir) = xftp_server::default_dirs();
+    match args.command {
+        Cmd::Init {
+            files_path,
+            quota,
+            ip,
+            fqdn,
+            algorithm,
+            disable_store_log,
+            password,
+        } => {
+            if cfg_dir.join(CONFIG_FILE).exists() {
+                return Err(format!(
+                    "{} exists: the relay is already initialized (remove the directory to start over)",
+                    cfg_dir.join(CONFIG_FILE).display()
+                )
+                .into());
+            }
+            if xftp_proto::size::parse_file_size(&quota).is_none() {
+                return Err(format!("invalid quota {quota:?} (e.g. 100gb)").into());
+            }
+            let host = fqdn.or(ip).unwrap_or_else(|| "localhost".into());
+            std::fs::create_dir_all(&cfg_dir)?;
+            std::fs::create_dir_all(&log_dir)?;
+            std::fs::create_dir_all(&files_path)?;
+            let (identity, ca_key) = Identity::generate(algorithm, &host)?;
+            identity.write_new(&ca_key, &cfg_dir)?;
+            let files_path = std::fs::canonicalize(&files_path)?;
+            let ini = default_ini(
+                &files_path,
+                &quota,
+                &host,
+                !disable_store_log,
+                password.as_deref(),
+            );
+            std::fs::write(cfg_dir.join(CONFIG_FILE), ini)?;
+            println!(
+                "Server initialized, please provide additional server information in {}.",
+                cfg_dir.join(CONFIG_FILE).display()
+            );
+            println!(
+                "Store CA private key {} offline, it is not needed to run the server.",
+                cfg_dir.join("ca.key").display()
+            );
+            println!("Fingerprint: {}", identity.fingerprint()?);
+            println!("Server address: xftp://{}@{host}", identity.fingerprint()?);
+            Ok(())
+        }
+        Cmd::Start { bind } => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(async {
+                let handle =
+                    xftp_server::start(&cfg_dir, &log_dir, Arc::new(SystemClock), bind).await?;
+                println!("Listening on {}", handle.addr);
+                println!("Server address: {}", handle.address);
+                wait_for_signal().await;
+                eprintln!("xftp-server: shutting down");
+                handle.shutdown().await;
+                Ok::<(), Box<dyn std::error::Error>>(())
+            })
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let term = signal(SignalKind::terminate());
+    let ctrl_c = tokio::signal::ctrl_c();
+    match term {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = ctrl_c => {}
+            }
+        }
+        Err(_) => {
+            let _ = ctrl_c.await;
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! A real `xftp-server` process on 127.0.0.1 in temporary directories.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use xftp_client::XftpConnection;
+use xftp_proto::ServerAddress;
+
+pub struct TestRelay {
+    pub dir: tempfile::TempDir,
+    pub child: Option<Child>,
+    pub addr: SocketAddr,
+    pub address: String,
+}
+
+pub struct InitOpts {
+    pub quota: &'static str,
+    pub password: Option<&'static str>,
+    pub store_log: bool,
+    pub algorithm: &'static str,
+}
+
+impl Default for InitOpts {
+    fn default() -> Self {
+        Self {
+            quota: "1gb",
+            password: None,
+            store_log: true,
+            algorithm: "ED25519",
+        }
+    }
+}
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_xftp-server")
+}
+
+impl TestRelay {
+    pub fn cfg(&self) -> PathBuf {
+        self.dir.path().join("cfg")
+    }
+    pub fn log(&self) -> PathBuf {
+        self.dir.path().join("log")
+    }
+    pub fn files(&self) -> PathBuf {
+        self.dir.path().join("files")
+    }
+
+    /// `init` in a fresh directory, then `start`.
+    pub fn init_and_start(opts: InitOpts) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(bin());
+        cmd.env("XFTP_SERVER_CFG_PATH", dir.path().join("cfg"))
+            .env("XFTP_SERVER_LOG_PATH", dir.path().join("log"))
+            .args(["init", "-p"])
+            .arg(dir.path().join("files"))
+            .args(["-q", opts.quota, "--ip", "127.0.0.1", "-a", opts.algorithm]);
+        if !opts.store_log {
+            cmd.arg("--disable-store-log");
+        }
+        if let Some(p) = opts.password {
+            cmd.args(["--password", p]);
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "init failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut relay = Self {
+            dir,
+            child: None,
+            addr: "127.0.0.1:1".parse().unwrap(),
+            address: String::new(),
+        };
+        relay.start();
+        relay
+    }
+
+    /// Uses an existing config directory (e.g. with reference certificates).
+    pub fn with_dir(dir: tempfile::TempDir) -> Self {
+        let mut relay = Self {
+            dir,
+            child: None,
+            addr: "127.0.0.1:1".parse().unwrap(),
+            address: String::new(),
+        };
+        relay.start();
+        relay
+    }
+
+    pub fn start(&mut self) {
+        let mut child = Command::new(bin())
+            .env("XFTP_SERVER_CFG_PATH", self.cfg())
+            .env("XFTP_SERVER_LOG_PATH", self.log())
+            .args(["start", "--bind", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let (mut addr, mut address) = (None, None);
+        while addr.is_none() || address.is_none() {
+            assert!(Instant::now() < deadline, "relay did not start");
+            let Some(Ok(line)) = lines.next() else {
+                panic!("relay exited before printing its address");
+            };
+            if let Some(a) = line.strip_prefix("Listening on ") {
+                addr = Some(a.parse().unwrap());
+            }
+            if let Some(a) = line.strip_prefix("Server address: ") {
+                address = Some(a.to_string());
+            }
+        }
+        self.addr = addr.unwrap();
+        self.address = address.unwrap();
+        self.child = Some(child);
+    }
+
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM and wait.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill").arg(c.id().to_string()).status();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn server_address(&self) -> ServerAddress {
+        self.address.parse().unwrap()
+    }
+
+    pub async fn connect(&self) -> XftpConnection {
+        XftpConnection::connect(&self.server_address(), Some(self.addr))
+            .await
+            .unwrap()
+    }
+
+    pub fn set_ini(&self, section: &str, key: &str, value: &str) {
+        let path = self.cfg().join("file-server.ini");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut out = String::new();
+        let mut in_section = false;
+        let mut done = false;
+        for line in text.lines() {
+            if line.starts_with('[') {
+                if in_section && !done {
+                    out.push_str(&format!("{key} = {value}\n"));
+                    done = true;
+                }
+                in_section = line == format!("[{section}]");
+            } else if in_section && line.split('=').next().unwrap_or("").trim() == key {
+                out.push_str(&format!("{key} = {value}\n"));
+                done = true;
+                continue;
+            }
+            out.push_str(line);
+            out.push('\n');
+        }
+        if !done {
+            out.push_str(&format!("[{section}]\n{key} = {value}\n"));
+        }
+        std::fs::write(path, out).unwrap();
+    }
+
+    pub fn chunk_files(&self) -> Vec<PathBuf> {
+        list(&self.files())
+    }
+}
+
+pub fn list(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default()
+}
+
+impl Drop for TestRelay {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
