@@ -2,6 +2,7 @@
 //! request and response bodies with flow control.
 
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,6 +28,8 @@ use crate::relay::{BodySource, Relay, ResponseBody, Session};
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Time allowed to receive a request's command block.
 const REQUEST_HEAD_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long requests in flight may take to finish after a shutdown signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// Concurrent connections accepted.
 pub const MAX_CONNECTIONS: usize = 4096;
 /// Concurrent requests per connection.
@@ -141,6 +144,7 @@ async fn connection(
             dh_key: None,
         })
     }));
+    let in_flight = Arc::new(AtomicUsize::new(0));
     let idle = relay
         .config
         .inactive_disconnect
@@ -154,9 +158,21 @@ async fn connection(
         };
         tokio::select! {
             _ = shutdown.changed() => {
+                // Idle connections close at once; requests in flight get a grace period
+                // (the connection must be driven for their responses to go out).
+                if in_flight.load(Ordering::SeqCst) == 0 {
+                    return Ok(());
+                }
                 conn.graceful_shutdown();
-                // Finish the streams in flight.
-                while let Some(r) = conn.accept().await { if r.is_err() { break } }
+                let drain = async {
+                    while in_flight.load(Ordering::SeqCst) > 0 {
+                        tokio::select! {
+                            r = conn.accept() => if !matches!(r, Some(Ok(_))) { break },
+                            _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+                        }
+                    }
+                };
+                let _ = tokio::time::timeout(SHUTDOWN_GRACE, drain).await;
                 return Ok(());
             }
             req = next => match req {
@@ -165,8 +181,11 @@ async fn connection(
                 Some(Some(Err(e))) => return Err(format!("HTTP/2: {e}")),
                 Some(Some(Ok((request, respond)))) => {
                     let (relay, endpoint, state, sid) = (relay.clone(), endpoint.clone(), state.clone(), session_id.clone());
+                    let counter = in_flight.clone();
+                    counter.fetch_add(1, Ordering::SeqCst);
                     tokio::spawn(async move {
                         request_task(relay, endpoint, state, sid, request.into_body(), respond).await;
+                        counter.fetch_sub(1, Ordering::SeqCst);
                     });
                 }
             }

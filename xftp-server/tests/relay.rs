@@ -1,0 +1,642 @@
+//! The real `xftp-server` binary on 127.0.0.1, driven by the client library: full transfers,
+//! every error row, persistence, crashes, quota, passwords, reference certificates.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on purpose
+
+mod common;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use chunker::{
+    encrypt_file, DecryptOptions, DecryptParams, Decryptor, EncryptOptions, SbKey, SbNonce,
+};
+use common::{InitOpts, TestRelay};
+use xftp_client::{ClientError, XftpConnection};
+use xftp_proto::command::{CmdError, Command, Response, XftpError};
+use xftp_proto::{crypto, KeyAlgorithm, PrivateKey, PublicKey, Transmission};
+
+fn ed25519() -> (PublicKey, PrivateKey) {
+    crypto::generate(KeyAlgorithm::Ed25519).unwrap()
+}
+
+fn relay_err<T: std::fmt::Debug>(r: Result<T, ClientError>) -> XftpError {
+    match r {
+        Err(ClientError::Relay(e)) => e,
+        other => panic!("expected a relay error, got {other:?}"),
+    }
+}
+
+struct SentChunk {
+    sender_id: Vec<u8>,
+    sender_key: PrivateKey,
+    recipients: Vec<(Vec<u8>, PrivateKey)>,
+    size: u32,
+}
+
+struct SentFile {
+    key: SbKey,
+    nonce: SbNonce,
+    digest: [u8; 64],
+    chunks: Vec<SentChunk>,
+}
+
+/// Encrypts `path` and uploads every chunk with `n` recipients.
+async fn send_file(c: &XftpConnection, path: &Path, n: usize) -> SentFile {
+    let key = SbKey::generate();
+    let nonce = SbNonce::generate();
+    let mut enc = encrypt_file(path, &key, &nonce, &EncryptOptions::default()).unwrap();
+    let mut chunks = Vec::new();
+    for chunk in enc.by_ref() {
+        let chunk = chunk.unwrap();
+        let (_, sender_key) = ed25519();
+        let rcps: Vec<(PublicKey, PrivateKey)> = (0..n).map(|_| ed25519()).collect();
+        let size = chunk.data().len() as u32;
+        let ids = c
+            .create(
+                &sender_key,
+                size,
+                chunk.sha256,
+                rcps.iter().map(|r| r.0.clone()).collect(),
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(ids.recipient_ids.len(), n);
+        c.upload(
+            &ids.sender_id,
+            &sender_key,
+            Bytes::copy_from_slice(chunk.data()),
+        )
+        .await
+        .unwrap();
+        chunks.push(SentChunk {
+            sender_id: ids.sender_id,
+            sender_key,
+            recipients: ids
+                .recipient_ids
+                .into_iter()
+                .zip(rcps.into_iter().map(|r| r.1))
+                .collect(),
+            size,
+        });
+    }
+    let summary = enc.finish().unwrap();
+    SentFile {
+        key,
+        nonce,
+        digest: summary.digest,
+        chunks,
+    }
+}
+
+/// Downloads every chunk as recipient `r` and decrypts into `out`.
+async fn receive_file(c: &XftpConnection, f: &SentFile, r: usize, out: &Path) -> Vec<u8> {
+    let params = DecryptParams {
+        key: f.key.clone(),
+        nonce: f.nonce,
+        chunk_sizes: f.chunks.iter().map(|c| c.size).collect(),
+        digest: f.digest,
+        chunk_digests: None,
+    };
+    std::fs::create_dir_all(out).unwrap();
+    let mut dec = Decryptor::new(params, DecryptOptions::new(out)).unwrap();
+    for ch in &f.chunks {
+        let (rid, rkey) = &ch.recipients[r];
+        dec.push(c.download(rid, rkey, ch.size).await.unwrap())
+            .unwrap();
+    }
+    let done = dec.finish().unwrap();
+    let bytes = std::fs::read(&done.path).unwrap();
+    std::fs::remove_file(done.path).unwrap();
+    bytes
+}
+
+fn noise(len: usize, mut x: u64) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn full_transfers_with_one_and_three_recipients() {
+    let relay = TestRelay::init_and_start(InitOpts::default());
+    let c = relay.connect().await;
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("report.bin");
+    let content = noise(5_000_000, 7);
+    std::fs::write(&src, &content).unwrap();
+
+    for n in [1usize, 3] {
+        let f = send_file(&c, &src, n).await;
+        assert_eq!(f.chunks.len(), 2, "5 MB is a 4 MiB and a 1 MiB chunk");
+        for r in 0..n {
+            assert_eq!(
+                receive_file(&c, &f, r, &dir.path().join("out")).await,
+                content
+            );
+        }
+        // Idempotent re-upload.
+        let ch = &f.chunks[0];
+        let data = c
+            .download(&ch.recipients[0].0, &ch.recipients[0].1, ch.size)
+            .await
+            .unwrap();
+        c.upload(&ch.sender_id, &ch.sender_key, Bytes::from(data))
+            .await
+            .unwrap();
+        // A recipient that acknowledged can no longer download; the others still can.
+        c.ack(&ch.recipients[0].0, &ch.recipients[0].1)
+            .await
+            .unwrap();
+        let e = relay_err(
+            c.download(&ch.recipients[0].0, &ch.recipients[0].1, ch.size)
+                .await,
+        );
+        assert_eq!(e, XftpError::Auth);
+        if n == 3 {
+            assert!(c
+                .download(&ch.recipients[2].0, &ch.recipients[2].1, ch.size)
+                .await
+                .is_ok());
+        }
+        // Delete: every recipient loses access and the chunk files go.
+        for ch in &f.chunks {
+            c.delete(&ch.sender_id, &ch.sender_key).await.unwrap();
+            let (rid, rkey) = ch.recipients.last().unwrap();
+            assert_eq!(
+                relay_err(c.download(rid, rkey, ch.size).await),
+                XftpError::Auth
+            );
+            assert_eq!(
+                relay_err(c.delete(&ch.sender_id, &ch.sender_key).await),
+                XftpError::Auth
+            );
+        }
+    }
+    assert!(
+        relay.chunk_files().is_empty(),
+        "deleted chunks leave no files"
+    );
+}
+
+#[tokio::test]
+async fn every_error_row() {
+    let relay = TestRelay::init_and_start(InitOpts::default());
+    let c = relay.connect().await;
+    let (_, skey) = ed25519();
+    let (rpub, rkey) = ed25519();
+    let data = noise(65536, 1);
+    let digest = openssl::sha::sha256(&data);
+
+    // SIZE: a size relays do not accept; bodies shorter or longer than declared.
+    let e = relay_err(
+        c.create(&skey, 1000, digest, vec![rpub.clone()], None)
+            .await,
+    );
+    assert_eq!(e, XftpError::Size);
+    let ids = c
+        .create(&skey, 65536, digest, vec![rpub.clone()], None)
+        .await
+        .unwrap();
+    let e = relay_err(
+        c.upload(&ids.sender_id, &skey, Bytes::from(data[..1000].to_vec()))
+            .await,
+    );
+    assert_eq!(e, XftpError::Size);
+    let mut long = data.clone();
+    long.extend_from_slice(&[0; 10]);
+    assert_eq!(
+        relay_err(c.upload(&ids.sender_id, &skey, Bytes::from(long)).await),
+        XftpError::Size
+    );
+
+    // NO_FILE: download before upload.
+    assert_eq!(
+        relay_err(c.download(&ids.recipient_ids[0], &rkey, 65536).await),
+        XftpError::NoFile
+    );
+
+    // DIGEST: wrong content.
+    let e = relay_err(
+        c.upload(&ids.sender_id, &skey, Bytes::from(noise(65536, 2)))
+            .await,
+    );
+    assert_eq!(e, XftpError::Digest);
+    assert!(
+        relay.chunk_files().is_empty(),
+        "failed uploads leave no file"
+    );
+    c.upload(&ids.sender_id, &skey, Bytes::from(data.clone()))
+        .await
+        .unwrap();
+
+    // AUTH: signed by the wrong key; unknown IDs (sender and recipient).
+    let (_, other) = ed25519();
+    assert_eq!(
+        relay_err(c.delete(&ids.sender_id, &other).await),
+        XftpError::Auth
+    );
+    assert_eq!(relay_err(c.delete(&[1; 16], &skey).await), XftpError::Auth);
+    assert_eq!(
+        relay_err(c.download(&[2; 16], &rkey, 65536).await),
+        XftpError::Auth
+    );
+    // A recipient ID used as a sender ID.
+    assert_eq!(
+        relay_err(c.delete(&ids.recipient_ids[0], &rkey).await),
+        XftpError::Auth
+    );
+
+    // CMD errors.
+    let cmd = |e| XftpError::Cmd(e);
+    let raw = |entity: &[u8], key: Option<&PrivateKey>, command: &[u8]| {
+        let mut t = Transmission {
+            authenticator: vec![],
+            session_id: c.session_id().to_vec(),
+            corr_id: b"1".to_vec(),
+            entity_id: entity.to_vec(),
+            command: command.to_vec(),
+        };
+        if let Some(k) = key {
+            t.authenticator = crypto::sign(k, &t.signed_bytes().unwrap()).unwrap();
+        }
+        t
+    };
+    let answer = |t: Transmission| {
+        let c = c.clone();
+        async move { c.transmit(&t, None).await.unwrap().0 }
+    };
+    assert_eq!(
+        answer(raw(&ids.sender_id, Some(&skey), b"NOPE")).await,
+        Response::Err(cmd(CmdError::Unknown))
+    );
+    assert_eq!(
+        answer(raw(&ids.sender_id, Some(&skey), b"FPUT x")).await,
+        Response::Err(cmd(CmdError::Syntax))
+    );
+    assert_eq!(
+        answer(raw(&ids.sender_id, None, b"FDEL")).await,
+        Response::Err(cmd(CmdError::NoAuth))
+    );
+    assert_eq!(
+        answer(raw(&[], Some(&skey), b"FDEL")).await,
+        Response::Err(cmd(CmdError::NoAuth))
+    );
+    let fnew = Command::New {
+        info: xftp_proto::FileInfo {
+            sender_key: crypto::public_key(&skey).unwrap(),
+            size: 65536,
+            digest: digest.to_vec(),
+        },
+        recipient_keys: vec![rpub.clone()],
+        basic_auth: None,
+    }
+    .encode()
+    .unwrap();
+    assert_eq!(
+        answer(raw(&[], None, &fnew)).await,
+        Response::Err(cmd(CmdError::NoAuth))
+    );
+    assert_eq!(
+        answer(raw(b"id", Some(&skey), &fnew)).await,
+        Response::Err(cmd(CmdError::HasAuth))
+    );
+    assert_eq!(
+        answer(raw(&[], Some(&skey), b"PING")).await,
+        Response::Err(cmd(CmdError::HasAuth))
+    );
+    assert_eq!(
+        answer(raw(b"id", None, b"PING")).await,
+        Response::Err(cmd(CmdError::HasAuth))
+    );
+    assert_eq!(answer(raw(&[], None, b"PING")).await, Response::Pong);
+
+    // SESSION: a transmission signed for another TLS session.
+    let mut foreign = raw(&ids.sender_id, None, b"FDEL");
+    foreign.session_id = vec![7; 32];
+    foreign.authenticator = crypto::sign(&skey, &foreign.signed_bytes().unwrap()).unwrap();
+    assert_eq!(answer(foreign).await, Response::Err(XftpError::Session));
+    // ... including one signed on a real, other connection.
+    let c2 = relay.connect().await;
+    let mut t = raw(&ids.sender_id, None, b"FDEL");
+    t.session_id = c2.session_id().to_vec();
+    t.authenticator = crypto::sign(&skey, &t.signed_bytes().unwrap()).unwrap();
+    assert_eq!(answer(t).await, Response::Err(XftpError::Session));
+
+    // BLOCK: a head that is not one padded 16 KiB block with one transmission.
+    let short = c
+        .transmit_raw(Bytes::from_static(b"short"), None)
+        .await
+        .unwrap()
+        .0;
+    assert_eq!(short, Response::Err(XftpError::Block));
+    let mut two = raw(&[], None, b"PING").encode_block().unwrap();
+    two[2] = 2;
+    assert_eq!(
+        c.transmit_raw(Bytes::from(two), None).await.unwrap().0,
+        Response::Err(XftpError::Block)
+    );
+
+    // The chunk survived all of it.
+    assert_eq!(
+        c.download(&ids.recipient_ids[0], &rkey, 65536)
+            .await
+            .unwrap(),
+        data
+    );
+}
+
+#[tokio::test]
+async fn wrong_fingerprint_is_refused() {
+    let relay = TestRelay::init_and_start(InitOpts::default());
+    let mut addr = relay.server_address();
+    addr.server.key_hash[0] ^= 1;
+    let err = XftpConnection::connect(&addr, Some(relay.addr))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ClientError::Tls(transport::TlsError::Identity(_))),
+        "{err}"
+    );
+    assert!(!err.is_retriable());
+}
+
+async fn one_chunk(
+    c: &XftpConnection,
+    seed: u64,
+) -> (Vec<u8>, PrivateKey, Vec<u8>, PrivateKey, Vec<u8>) {
+    let (_, skey) = ed25519();
+    let (rpub, rkey) = ed25519();
+    let data = noise(65536, seed);
+    let ids = c
+        .create(&skey, 65536, openssl::sha::sha256(&data), vec![rpub], None)
+        .await
+        .unwrap();
+    c.upload(&ids.sender_id, &skey, Bytes::from(data.clone()))
+        .await
+        .unwrap();
+    (
+        ids.sender_id,
+        skey,
+        ids.recipient_ids[0].clone(),
+        rkey,
+        data,
+    )
+}
+
+#[tokio::test]
+async fn restart_with_store_log_keeps_files_and_without_forgets_them() {
+    let mut relay = TestRelay::init_and_start(InitOpts::default());
+    let c = relay.connect().await;
+    let (_, _, rid, rkey, data) = one_chunk(&c, 3).await;
+    // One acknowledged, one deleted: the restart must remember those too.
+    let (_, _, rid2, rkey2, _) = one_chunk(&c, 4).await;
+    c.ack(&rid2, &rkey2).await.unwrap();
+    relay.stop();
+    relay.start();
+    let c = relay.connect().await;
+    assert_eq!(c.download(&rid, &rkey, 65536).await.unwrap(), data);
+    assert_eq!(
+        relay_err(c.download(&rid2, &rkey2, 65536).await),
+        XftpError::Auth
+    );
+    // The log was compacted and a backup kept.
+    let logs: Vec<String> = common::list(&relay.log())
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        logs.iter().any(|n| n == "file-server-store.log"),
+        "{logs:?}"
+    );
+    assert!(
+        logs.iter()
+            .any(|n| n.starts_with("file-server-store.log.") && !n.ends_with(".start")),
+        "{logs:?}"
+    );
+
+    let mut relay = TestRelay::init_and_start(InitOpts {
+        store_log: false,
+        ..InitOpts::default()
+    });
+    let c = relay.connect().await;
+    let (_, _, rid, rkey, _) = one_chunk(&c, 5).await;
+    relay.stop();
+    relay.start();
+    let c = relay.connect().await;
+    assert_eq!(
+        relay_err(c.download(&rid, &rkey, 65536).await),
+        XftpError::Auth
+    );
+    assert!(
+        relay.chunk_files().is_empty(),
+        "forgotten chunks are removed, not left as orphans"
+    );
+}
+
+#[tokio::test]
+async fn kill9_during_upload_then_reupload() {
+    let mut relay = TestRelay::init_and_start(InitOpts::default());
+    let c = relay.connect().await;
+    let (_, skey) = ed25519();
+    let (rpub, rkey) = ed25519();
+    let data = noise(4 << 20, 9);
+    let ids = c
+        .create(
+            &skey,
+            4 << 20,
+            openssl::sha::sha256(&data),
+            vec![rpub],
+            None,
+        )
+        .await
+        .unwrap();
+    let upload = {
+        let (c, sid, skey, data) = (c.clone(), ids.sender_id.clone(), skey.clone(), data.clone());
+        tokio::spawn(async move { c.upload(&sid, &skey, Bytes::from(data)).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    relay.kill9();
+    let _ = upload.await;
+    // Whatever the kill interrupted, plant what a torn write leaves: a partial chunk file for
+    // this record and a file no record knows.
+    let location = relay
+        .files()
+        .join(xftp_proto::base64url::encode(&ids.sender_id));
+    if !location.exists() {
+        std::fs::write(&location, &data[..1000]).unwrap();
+    }
+    std::fs::write(
+        relay.files().join(xftp_proto::base64url::encode(&[5; 16])),
+        b"orphan",
+    )
+    .unwrap();
+    relay.start();
+    let files = relay.chunk_files();
+    assert!(
+        files.is_empty(),
+        "no orphan or partial chunk stays: {files:?}"
+    );
+    let c = relay.connect().await;
+    c.upload(&ids.sender_id, &skey, Bytes::from(data.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        c.download(&ids.recipient_ids[0], &rkey, 4 << 20)
+            .await
+            .unwrap(),
+        data
+    );
+}
+
+#[tokio::test]
+async fn quota_is_reserved_and_released() {
+    let relay = TestRelay::init_and_start(InitOpts {
+        quota: "128kb",
+        ..InitOpts::default()
+    });
+    let c = relay.connect().await;
+    let (s1, k1, ..) = one_chunk(&c, 1).await;
+    one_chunk(&c, 2).await;
+    let (_, skey) = ed25519();
+    let (rpub, _) = ed25519();
+    let data = noise(65536, 3);
+    let ids = c
+        .create(&skey, 65536, openssl::sha::sha256(&data), vec![rpub], None)
+        .await
+        .unwrap();
+    let e = relay_err(
+        c.upload(&ids.sender_id, &skey, Bytes::from(data.clone()))
+            .await,
+    );
+    assert_eq!(e, XftpError::Quota);
+    c.delete(&s1, &k1).await.unwrap();
+    c.upload(&ids.sender_id, &skey, Bytes::from(data))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn password_and_new_files_off() {
+    let mut relay = TestRelay::init_and_start(InitOpts {
+        password: Some("s3cret"),
+        ..InitOpts::default()
+    });
+    let c = relay.connect().await;
+    let (_, skey) = ed25519();
+    let (rpub, _) = ed25519();
+    let d = [0u8; 32];
+    assert_eq!(
+        relay_err(c.create(&skey, 65536, d, vec![rpub.clone()], None).await),
+        XftpError::Auth
+    );
+    assert_eq!(
+        relay_err(
+            c.create(&skey, 65536, d, vec![rpub.clone()], Some("wrong"))
+                .await
+        ),
+        XftpError::Auth
+    );
+    c.create(&skey, 65536, d, vec![rpub.clone()], Some("s3cret"))
+        .await
+        .unwrap();
+
+    relay.stop();
+    relay.set_ini("AUTH", "new_files", "off");
+    relay.start();
+    let c = relay.connect().await;
+    let e = relay_err(c.create(&skey, 65536, d, vec![rpub], Some("s3cret")).await);
+    assert_eq!(e, XftpError::Auth);
+}
+
+#[tokio::test]
+async fn reference_certificates_are_served_with_their_fingerprint() {
+    let certs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/xftp/certs");
+    for (ca, crt, key) in [
+        ("ca.crt", "server.crt", "server.key"),
+        ("ed25519_ca.crt", "ed25519_server.crt", "ed25519_server.key"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("cfg");
+        std::fs::create_dir_all(&cfg).unwrap();
+        std::fs::copy(certs.join(ca), cfg.join("ca.crt")).unwrap();
+        std::fs::copy(certs.join(crt), cfg.join("server.crt")).unwrap();
+        std::fs::copy(certs.join(key), cfg.join("server.key")).unwrap();
+        std::fs::write(
+            cfg.join("file-server.ini"),
+            format!(
+                "[STORE_LOG]\nenable = on\n[TRANSPORT]\nhost = localhost\n[FILES]\npath = {}\n",
+                dir.path().join("files").display()
+            ),
+        )
+        .unwrap();
+        let der = openssl::x509::X509::from_pem(&std::fs::read(certs.join(ca)).unwrap())
+            .unwrap()
+            .to_der()
+            .unwrap();
+        let fp = xftp_proto::base64url::encode(&openssl::sha::sha256(&der));
+        let relay = TestRelay::with_dir(dir);
+        assert_eq!(
+            relay.address,
+            format!("xftp://{fp}@localhost:{}", relay.addr.port())
+        );
+        let c = relay.connect().await;
+        c.ping().await.unwrap();
+        let (_, _, rid, rkey, data) = one_chunk(&c, 11).await;
+        assert_eq!(c.download(&rid, &rkey, 65536).await.unwrap(), data);
+    }
+}
+
+/// A clock the test moves.
+struct FakeClock(AtomicU64);
+
+impl xftp_server::relay::Clock for FakeClock {
+    fn now(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+#[tokio::test]
+async fn expiry_with_a_fake_clock() {
+    // In-process relay so the clock can be moved.
+    let relay = TestRelay::init_and_start(InitOpts::default());
+    let (cfg, log) = (relay.cfg(), relay.log());
+    let mut relay = relay;
+    relay.kill9();
+    let clock = Arc::new(FakeClock(AtomicU64::new(1_754_467_200 + 1800)));
+    let handle = xftp_server::start(
+        &cfg,
+        &log,
+        clock.clone(),
+        Some("127.0.0.1:0".parse().unwrap()),
+    )
+    .await
+    .unwrap();
+    let addr: xftp_proto::ServerAddress = handle.address.parse().unwrap();
+    let c = XftpConnection::connect(&addr, Some(handle.addr))
+        .await
+        .unwrap();
+    let (_, _, rid, rkey, data) = one_chunk(&c, 21).await;
+    assert_eq!(handle.relay.store().used(), 65536);
+    // 48 h later (created_at rounds down to the hour, +1 h grace): still there.
+    clock.0.fetch_add(48 * 3600, Ordering::SeqCst);
+    assert_eq!(handle.relay.expire().0, 0);
+    assert_eq!(c.download(&rid, &rkey, 65536).await.unwrap(), data);
+    clock.0.fetch_add(3 * 3600, Ordering::SeqCst);
+    assert_eq!(handle.relay.expire(), (1, 65536));
+    assert_eq!(
+        relay_err(c.download(&rid, &rkey, 65536).await),
+        XftpError::Auth
+    );
+    assert_eq!(handle.relay.store().used(), 0, "expiry releases quota");
+    assert!(relay.chunk_files().is_empty());
+    handle.shutdown().await;
+}
