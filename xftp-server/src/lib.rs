@@ -9,6 +9,7 @@
 //! Same commands, errors, config file, certificates and store log as the reference relay.
 
 pub mod config;
+pub mod control;
 pub mod net;
 pub mod relay;
 pub mod storage;
@@ -163,6 +164,14 @@ pub async fn start(
             }
         }
     });
+    if let Some(port) = config.control_port {
+        let control = TcpListener::bind(("127.0.0.1", port))
+            .await
+            .map_err(io_err(format!(
+                "cannot listen on control port 127.0.0.1:{port}"
+            )))?;
+        tokio::spawn(control::serve(relay.clone(), control, stop.clone()));
+    }
     let task = tokio::spawn(net::serve(relay.clone(), endpoint, listener, stop));
     Ok(ServerHandle {
         addr,

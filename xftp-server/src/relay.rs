@@ -524,6 +524,11 @@ impl Relay {
         ))
     }
 
+    /// Deletes a chunk and its file (FDEL, expiry, control port).
+    pub fn delete_chunk(&self, sender_id: &[u8]) -> Result<(), XftpError> {
+        self.delete(sender_id)
+    }
+
     fn delete(&self, sender_id: &[u8]) -> Result<(), XftpError> {
         let rec = self
             .store()

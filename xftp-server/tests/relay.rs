@@ -640,3 +640,83 @@ async fn expiry_with_a_fake_clock() {
     assert!(relay.chunk_files().is_empty());
     handle.shutdown().await;
 }
+
+/// Sends control-port lines and returns the answers (after the two greeting lines).
+fn control(port: u16, lines: &[&str]) -> Vec<String> {
+    use std::io::{BufRead, BufReader, Write};
+    let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    tcp.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let mut reader = BufReader::new(tcp.try_clone().unwrap());
+    let mut line = String::new();
+    for _ in 0..2 {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+    }
+    let mut answers = Vec::new();
+    for l in lines {
+        tcp.write_all(format!("{l}\n").as_bytes()).unwrap();
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        answers.push(line.trim_end().to_string());
+    }
+    answers
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn control_port_blocks_and_deletes() {
+    let mut relay = TestRelay::init_and_start(InitOpts::default());
+    relay.stop();
+    let port = free_port();
+    relay.set_ini("TRANSPORT", "control_port", &port.to_string());
+    relay.set_ini("AUTH", "control_port_admin_password", "adminpw");
+    relay.start();
+    let c = relay.connect().await;
+    let (_, _, rid, rkey, _) = one_chunk(&c, 31).await;
+    let (_, _, rid2, rkey2, _) = one_chunk(&c, 32).await;
+    let r = xftp_proto::base64url::encode(&rid);
+    let r2 = xftp_proto::base64url::encode(&rid2);
+    let answers = control(
+        port,
+        &[
+            &format!("block {r} reason=spam"),
+            "auth wrong",
+            "auth adminpw",
+            &format!("block {r} reason=spam"),
+            &format!("delete {r2}"),
+            "stats",
+            "bogus",
+        ],
+    );
+    assert_eq!(answers[..5], ["AUTH", "AUTH", "ok", "ok", "ok"]);
+    assert!(answers[5].contains("filesCount=1"), "{}", answers[5]);
+    assert!(answers[6].starts_with("error:"));
+    let e = relay_err(c.download(&rid, &rkey, 65536).await);
+    assert_eq!(
+        e,
+        XftpError::Blocked(xftp_proto::command::BlockingInfo {
+            reason: xftp_proto::command::BlockingReason::Spam,
+            notice: None
+        })
+    );
+    assert_eq!(
+        relay_err(c.download(&rid2, &rkey2, 65536).await),
+        XftpError::Auth
+    );
+    // Blocking survives a restart (FBLK in the store log).
+    relay.stop();
+    relay.start();
+    let c = relay.connect().await;
+    assert!(matches!(
+        relay_err(c.download(&rid, &rkey, 65536).await),
+        XftpError::Blocked(_)
+    ));
+}
