@@ -34,12 +34,13 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 pub const MAX_CONNECTIONS: usize = 4096;
 /// Concurrent requests per connection.
 const MAX_STREAMS: u32 = 16;
-/// Stream window: a whole 4 MiB chunk in flight.
-const STREAM_WINDOW: u32 = 4 * 1024 * 1024 + XFTP_BLOCK_SIZE as u32 + 1024;
-/// Connection window: several chunks in flight.
-const CONN_WINDOW: u32 = 16 * 1024 * 1024;
-/// Largest HTTP/2 frame either side may send.
-const MAX_FRAME: u32 = 1024 * 1024;
+/// Stream window: what one upload may have in flight. The window is also what the relay may
+/// have to buffer per stream, so it bounds memory: 64 concurrent uploads x 1 MiB.
+const STREAM_WINDOW: u32 = 1024 * 1024;
+/// Connection window: several streams in flight.
+const CONN_WINDOW: u32 = 4 * 1024 * 1024;
+/// Largest HTTP/2 frame either side may send: four frames fill a stream window.
+const MAX_FRAME: u32 = 256 * 1024;
 
 /// What the server needs to serve TLS and sign handshakes.
 pub struct Endpoint {

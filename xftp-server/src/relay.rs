@@ -428,7 +428,7 @@ impl Relay {
         size: u64,
         body: &mut B,
     ) -> Result<[u8; 32], XftpError> {
-        let (tx, mut rx) = mpsc::channel::<Bytes>(8);
+        let (tx, mut rx) = mpsc::channel::<Bytes>(2);
         let storage = self.storage.clone();
         let id = id.to_vec();
         let writer = tokio::task::spawn_blocking(move || -> Result<[u8; 32], XftpError> {
@@ -495,7 +495,7 @@ impl Relay {
         let mut nonce = [0u8; 24];
         openssl::rand::rand_bytes(&mut nonce).map_err(|_| XftpError::Internal)?;
         let size = u64::from(rec.info.size);
-        let (tx, rx) = mpsc::channel::<Result<Bytes, String>>(4);
+        let (tx, rx) = mpsc::channel::<Result<Bytes, String>>(2);
         let mut stream = SecretBoxStream::new(&SbKey::from_bytes(key), &SbNonce(nonce));
         tokio::task::spawn_blocking(move || {
             let mut left = size;
