@@ -40,8 +40,8 @@ fn proc_usage(pid: u32) -> ((f64, f64), u64) {
 }
 
 fn chunk_data(client: usize, chunk: usize) -> Vec<u8> {
-    let mut x =
-        (client as u64 + 1) * 0x9e37_79b9_7f4a_7c15 ^ (chunk as u64 + 1) * 0xbf58_476d_1ce4_e5b9;
+    let mut x = ((client as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15))
+        ^ ((chunk as u64 + 1).wrapping_mul(0xbf58_476d_1ce4_e5b9));
     let mut data = vec![0u8; CHUNK];
     for w in data.chunks_exact_mut(8) {
         x ^= x << 13;
