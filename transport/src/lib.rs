@@ -18,6 +18,6 @@ pub mod tls;
 
 pub use identity::{fingerprint, Identity, IdentityError, SignAlgorithm};
 pub use tls::{
-    client_connector, connect, server_acceptor, session_id, verify_server_chain, TlsError,
-    ALPN_XFTP,
+    client_connector, connect, server_acceptor, server_acceptor_with_web, session_id,
+    verify_server_chain, TlsError, WebCertificate, ALPN_XFTP,
 };

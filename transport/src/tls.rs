@@ -42,27 +42,120 @@ pub enum TlsError {
 
 /// The relay's TLS acceptor for `identity`.
 pub fn server_acceptor(identity: &Identity) -> Result<SslAcceptor, TlsError> {
+    server_acceptor_with_web(identity, None)
+}
+
+/// A browser-facing certificate (RSA or ECDSA, from a web CA) and its key.
+#[derive(Clone)]
+pub struct WebCertificate {
+    /// Leaf first, then intermediates.
+    pub chain: Vec<X509>,
+    /// The leaf's private key.
+    pub key: openssl::pkey::PKey<openssl::pkey::Private>,
+}
+
+impl std::fmt::Debug for WebCertificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WebCertificate { .. }")
+    }
+}
+
+impl WebCertificate {
+    /// Loads a PEM chain and a PEM key.
+    pub fn load(
+        cert: &std::path::Path,
+        key: &std::path::Path,
+    ) -> Result<Self, crate::IdentityError> {
+        let read = |p: &std::path::Path| {
+            std::fs::read(p).map_err(|source| crate::IdentityError::Io {
+                path: p.to_path_buf(),
+                source,
+            })
+        };
+        let invalid = |p: &std::path::Path, reason: String| crate::IdentityError::Invalid {
+            path: p.to_path_buf(),
+            reason,
+        };
+        let chain = X509::stack_from_pem(&read(cert)?).map_err(|e| invalid(cert, e.to_string()))?;
+        if chain.is_empty() {
+            return Err(invalid(cert, "no certificate".into()));
+        }
+        let key_pem = read(key)?;
+        let pkey = openssl::pkey::PKey::private_key_from_pem(&key_pem)
+            .map_err(|e| invalid(key, e.to_string()))?;
+        let cert_key = chain[0].public_key()?;
+        if !pkey.public_eq(&cert_key) {
+            return Err(invalid(
+                key,
+                "does not belong to the web certificate".into(),
+            ));
+        }
+        Ok(Self { chain, key: pkey })
+    }
+}
+
+/// Browser suites, groups and signature schemes, added when a web certificate is configured.
+const WEB_TLS13_SUITES: &str =
+    "TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256";
+const WEB_TLS12_CIPHERS: &str = "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256";
+const WEB_GROUPS: &str = "X25519:X448:P-256:P-384:P-521";
+const WEB_SIGALGS: &str = "ed25519:ed448:ECDSA+SHA256:ECDSA+SHA384:ECDSA+SHA512:RSA-PSS+SHA256:RSA-PSS+SHA384:RSA-PSS+SHA512:RSA+SHA256:RSA+SHA384:RSA+SHA512";
+
+/// The relay's acceptor; with `web`, clients that send SNI (browsers) get the web certificate
+/// and the wider browser parameters, while native clients (no SNI) still get the XFTP chain
+/// with ChaCha20 (the only suite they offer).
+pub fn server_acceptor_with_web(
+    identity: &Identity,
+    web: Option<&WebCertificate>,
+) -> Result<SslAcceptor, TlsError> {
     let mut b = SslAcceptor::mozilla_modern_v5(SslMethod::tls_server())?;
     b.set_min_proto_version(Some(SslVersion::TLS1_2))?;
     b.set_max_proto_version(Some(SslVersion::TLS1_3))?;
-    b.set_ciphersuites(TLS13_SUITES)?;
-    b.set_cipher_list(TLS12_CIPHERS)?;
-    b.set_groups_list(GROUPS)?;
-    b.set_sigalgs_list(SIGALGS)?;
+    if web.is_some() {
+        b.set_ciphersuites(WEB_TLS13_SUITES)?;
+        b.set_cipher_list(WEB_TLS12_CIPHERS)?;
+        b.set_groups_list(WEB_GROUPS)?;
+        b.set_sigalgs_list(WEB_SIGALGS)?;
+    } else {
+        b.set_ciphersuites(TLS13_SUITES)?;
+        b.set_cipher_list(TLS12_CIPHERS)?;
+        b.set_groups_list(GROUPS)?;
+        b.set_sigalgs_list(SIGALGS)?;
+    }
+    if let Some(web) = web {
+        let mut w = openssl::ssl::SslContext::builder(SslMethod::tls_server())?;
+        w.set_certificate(&web.chain[0])?;
+        for c in &web.chain[1..] {
+            w.add_extra_chain_cert(c.clone())?;
+        }
+        w.set_private_key(&web.key)?;
+        w.check_private_key()?;
+        w.set_alpn_select_callback(select_alpn);
+        let web_ctx = w.build();
+        b.set_servername_callback(move |ssl, _| {
+            if ssl.servername(openssl::ssl::NameType::HOST_NAME).is_some() {
+                ssl.set_ssl_context(&web_ctx)
+                    .map_err(|_| openssl::ssl::SniError::ALERT_FATAL)?;
+            }
+            Ok(())
+        });
+    }
     b.set_certificate(&identity.server)?;
     b.add_extra_chain_cert(identity.ca.clone())?;
     b.set_private_key(&identity.key)?;
     b.check_private_key()?;
     b.set_verify(SslVerifyMode::NONE);
-    b.set_alpn_select_callback(|_, client| {
-        for ours in SERVER_ALPN {
-            if alpn_offers(client, ours) {
-                return Ok(ours_static(ours));
-            }
-        }
-        Err(AlpnError::NOACK)
-    });
+    b.set_alpn_select_callback(select_alpn);
     Ok(b.build())
+}
+
+fn select_alpn<'a>(_: &mut openssl::ssl::SslRef, client: &'a [u8]) -> Result<&'a [u8], AlpnError> {
+    for ours in SERVER_ALPN {
+        if alpn_offers(client, ours) {
+            return Ok(ours_static(ours));
+        }
+    }
+    Err(AlpnError::NOACK)
 }
 
 fn ours_static(p: &[u8]) -> &'static [u8] {

@@ -19,7 +19,7 @@ use tokio::net::TcpStream;
 use xftp_proto::command::{Command, FileInfo, Response, XftpError};
 use xftp_proto::crypto;
 use xftp_proto::handshake::{
-    decode_signed_key, ClientHandshake, ServerHandshake, VersionRange, CURRENT_VERSION,
+    decode_signed_key, ClientHandshake, ClientHello, ServerHandshake, VersionRange, CURRENT_VERSION,
 };
 use xftp_proto::{
     KeyAlgorithm, PrivateKey, PublicKey, ServerAddress, Transmission, XFTP_BLOCK_SIZE,
@@ -101,12 +101,32 @@ impl XftpConnection {
     /// Connects to `addr` (or to `connect_to` instead of its host, for tests and proxies),
     /// pins its identity and performs the handshake.
     pub async fn connect(addr: &ServerAddress, connect_to: Option<SocketAddr>) -> Result<Self> {
-        tokio::time::timeout(CONNECT_TIMEOUT, Self::connect_inner(addr, connect_to))
+        tokio::time::timeout(CONNECT_TIMEOUT, Self::connect_inner(addr, connect_to, None))
             .await
             .map_err(|_| ClientError::Timeout("connect"))?
     }
 
-    async fn connect_inner(addr: &ServerAddress, connect_to: Option<SocketAddr>) -> Result<Self> {
+    /// Connects the way a browser does: SNI `web.sni`, the relay's web certificate checked
+    /// against `web.ca` and the host name, a web challenge whose signature by the relay's
+    /// online key proves the XFTP identity, and the web handshake headers.
+    pub async fn connect_web(
+        addr: &ServerAddress,
+        connect_to: Option<SocketAddr>,
+        web: &WebOptions,
+    ) -> Result<Self> {
+        tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            Self::connect_inner(addr, connect_to, Some(web)),
+        )
+        .await
+        .map_err(|_| ClientError::Timeout("connect"))?
+    }
+
+    async fn connect_inner(
+        addr: &ServerAddress,
+        connect_to: Option<SocketAddr>,
+        web: Option<&WebOptions>,
+    ) -> Result<Self> {
         let host = addr.server.host().to_string();
         let port = addr.server.port_number();
         let target = match connect_to {
@@ -123,16 +143,15 @@ impl XftpConnection {
                 source,
             })?;
         let _ = tcp.set_nodelay(true);
-        let connector = transport::client_connector()?;
-        let tls = transport::connect(&connector, tcp, &addr.server.key_hash).await?;
+        let tls = match web {
+            None => {
+                let connector = transport::client_connector()?;
+                transport::connect(&connector, tcp, &addr.server.key_hash).await?
+            }
+            Some(w) => web_tls(tcp, w).await?,
+        };
         let session_id = transport::session_id(tls.ssl());
-        let leaf = tls
-            .ssl()
-            .peer_certificate()
-            .ok_or_else(|| ClientError::Handshake("no server certificate".into()))?;
-        let leaf_key = leaf
-            .public_key()
-            .map_err(|e| ClientError::Handshake(e.to_string()))?;
+        let tls_leaf_der = tls.ssl().peer_certificate().and_then(|c| c.to_der().ok());
         let (send, conn) = h2::client::Builder::new()
             .initial_window_size(4 * 1024 * 1024 + 64 * 1024)
             .initial_connection_window_size(16 * 1024 * 1024)
@@ -153,11 +172,53 @@ impl XftpConnection {
             authority: format!("{host}:{port}"),
             _driver: Arc::new(driver),
         };
-        // Hello: an empty body; the relay answers with its handshake.
-        let (_, body) = c.post(Bytes::new(), None).await?;
+        // Hello: an empty body (or a web challenge); the relay answers with its handshake.
+        let mut challenge = [0u8; 32];
+        let (hello, hello_header) = match web {
+            None => (Bytes::new(), None),
+            Some(_) => {
+                openssl::rand::rand_bytes(&mut challenge)
+                    .map_err(|e| ClientError::Handshake(e.to_string()))?;
+                let block = ClientHello::Web(challenge)
+                    .encode()
+                    .map_err(|e| ClientError::Handshake(e.to_string()))?;
+                (Bytes::from(block), Some("xftp-web-hello"))
+            }
+        };
+        let (_, body) = c.post_with(hello, None, hello_header).await?;
         let block = read_exact(body, XFTP_BLOCK_SIZE).await?;
         let hs = ServerHandshake::decode_block(&block.0)
             .map_err(|e| ClientError::Handshake(e.to_string()))?;
+        // The online (leaf) certificate of the XFTP chain signs the session key and the proof.
+        let leaf = hs
+            .cert_chain
+            .first()
+            .and_then(|der| openssl::x509::X509::from_der(der).ok())
+            .ok_or_else(|| ClientError::Handshake("no certificate in the handshake".into()))?;
+        let leaf_key = leaf
+            .public_key()
+            .map_err(|e| ClientError::Handshake(e.to_string()))?;
+        match web {
+            // Natively, it must be the very certificate TLS was authenticated with.
+            None if tls_leaf_der.as_deref() != hs.cert_chain.first().map(Vec::as_slice) => {
+                return Err(ClientError::Handshake(
+                    "the handshake's certificate is not the TLS certificate".into(),
+                ));
+            }
+            None => {}
+            Some(_) => {
+                let mut msg = challenge.to_vec();
+                msg.extend_from_slice(&c.session_id);
+                let proven = openssl::sign::Verifier::new_without_digest(&leaf_key)
+                    .and_then(|mut v| v.verify_oneshot(&hs.web_identity_proof, &msg))
+                    .unwrap_or(false);
+                if !proven {
+                    return Err(ClientError::Handshake(
+                        "the web identity proof does not verify".into(),
+                    ));
+                }
+            }
+        }
         if hs.session_id != c.session_id {
             return Err(ClientError::Handshake(
                 "the relay's session id differs from ours".into(),
@@ -197,7 +258,9 @@ impl XftpConnection {
         let block = ch
             .encode_block()
             .map_err(|e| ClientError::Handshake(e.to_string()))?;
-        let (_, body) = c.post(Bytes::from(block), None).await?;
+        let (_, body) = c
+            .post_with(Bytes::from(block), None, web.map(|_| "xftp-handshake"))
+            .await?;
         let (reply, _) = read_all(body, XFTP_BLOCK_SIZE).await?;
         if !reply.is_empty() {
             return Err(ClientError::Handshake(
@@ -289,17 +352,28 @@ impl XftpConnection {
         head: Bytes,
         chunk: Option<Bytes>,
     ) -> Result<(http::response::Parts, RecvStream)> {
+        self.post_with(head, chunk, None).await
+    }
+
+    async fn post_with(
+        &self,
+        head: Bytes,
+        chunk: Option<Bytes>,
+        header: Option<&'static str>,
+    ) -> Result<(http::response::Parts, RecvStream)> {
         let mut send = self
             .send
             .clone()
             .ready()
             .await
             .map_err(|e| ClientError::Http(e.to_string()))?;
-        let req = http::Request::builder()
+        let mut req = http::Request::builder()
             .method("POST")
-            .uri(format!("https://{}/", self.authority))
-            .body(())
-            .map_err(|e| ClientError::Http(e.to_string()))?;
+            .uri(format!("https://{}/", self.authority));
+        if let Some(h) = header {
+            req = req.header(h, "1");
+        }
+        let req = req.body(()).map_err(|e| ClientError::Http(e.to_string()))?;
         let (resp, mut stream) = send
             .send_request(req, false)
             .map_err(|e| ClientError::Http(e.to_string()))?;
@@ -450,6 +524,37 @@ impl XftpConnection {
             other => Err(unexpected(other)),
         }
     }
+}
+
+/// How to connect as a browser does.
+#[derive(Debug, Clone)]
+pub struct WebOptions {
+    /// The host name sent as SNI and checked in the web certificate.
+    pub sni: String,
+    /// The web CA to trust (browsers use their own store).
+    pub ca: openssl::x509::X509,
+}
+
+async fn web_tls(tcp: TcpStream, web: &WebOptions) -> Result<tokio_openssl::SslStream<TcpStream>> {
+    use openssl::ssl::{SslConnector, SslMethod};
+    let tls_err = |e: openssl::error::ErrorStack| ClientError::Tls(transport::TlsError::Config(e));
+    let mut b = SslConnector::builder(SslMethod::tls_client()).map_err(tls_err)?;
+    let mut store = openssl::x509::store::X509StoreBuilder::new().map_err(tls_err)?;
+    store.add_cert(web.ca.clone()).map_err(tls_err)?;
+    b.set_verify_cert_store(store.build()).map_err(tls_err)?;
+    b.set_alpn_protos(b"\x02h2").map_err(tls_err)?;
+    let ssl = b
+        .build()
+        .configure()
+        .map_err(tls_err)?
+        .into_ssl(&web.sni)
+        .map_err(tls_err)?;
+    let mut tls = tokio_openssl::SslStream::new(ssl, tcp).map_err(tls_err)?;
+    std::pin::Pin::new(&mut tls)
+        .connect()
+        .await
+        .map_err(|e| ClientError::Tls(transport::TlsError::Handshake(e.to_string())))?;
+    Ok(tls)
 }
 
 fn unexpected(r: Response) -> ClientError {

@@ -97,13 +97,25 @@ pub async fn start(
     let config = Config::load(cfg_dir)?;
     let identity = Identity::load(cfg_dir)?;
     let fingerprint = identity.fingerprint()?;
-    let acceptor = transport::server_acceptor(&identity)?;
+    let web = match (&config.web_cert, &config.web_key) {
+        (Some(cert), Some(key)) => Some(transport::WebCertificate::load(cert, key)?),
+        (None, None) => None,
+        _ => {
+            return Err(StartError::Config(config::ConfigError::Missing {
+                section: "WEB",
+                key: "cert and key (both or neither)",
+            }))
+        }
+    };
+    let acceptor = transport::server_acceptor_with_web(&identity, web.as_ref())?;
     let online_key = online_private_key(&identity)?;
     let endpoint = Arc::new(Endpoint {
         acceptor,
         chain_der: identity.chain_der()?,
         key_hash: identity.key_hash()?.to_vec(),
         online_key,
+        web_enabled: web.is_some(),
+        static_path: config.web_static_path.clone(),
     });
 
     std::fs::create_dir_all(log_dir)

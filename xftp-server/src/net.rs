@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use h2::server::SendResponse;
 use h2::{RecvStream, SendStream};
-use openssl::ssl::{Ssl, SslAcceptor};
+use openssl::ssl::{NameType, Ssl, SslAcceptor};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Mutex, Semaphore};
 use tokio_openssl::SslStream;
@@ -50,8 +50,12 @@ pub struct Endpoint {
     pub chain_der: Vec<Vec<u8>>,
     /// SHA-256 of the CA certificate.
     pub key_hash: Vec<u8>,
-    /// The online key (signs the handshake's X25519 key).
+    /// The online key (signs the handshake's X25519 key and web identity proofs).
     pub online_key: PrivateKey,
+    /// A web certificate is configured: SNI connections are browser connections.
+    pub web_enabled: bool,
+    /// Directory of the static pages served to browsers.
+    pub static_path: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -121,6 +125,8 @@ async fn connection(
         .map_err(|e| format!("TLS handshake: {e}"))?;
     let session_id = transport::session_id(tls.ssl());
     let has_alpn = tls.ssl().selected_alpn_protocol().is_some();
+    // Browsers send SNI and get the web certificate; native clients send none.
+    let web = endpoint.web_enabled && tls.ssl().servername(NameType::HOST_NAME).is_some();
     let mut conn = tokio::time::timeout(
         HANDSHAKE_TIMEOUT,
         h2::server::Builder::new()
@@ -185,7 +191,7 @@ async fn connection(
                     let counter = in_flight.clone();
                     counter.fetch_add(1, Ordering::SeqCst);
                     tokio::spawn(async move {
-                        request_task(relay, endpoint, state, sid, request.into_body(), respond).await;
+                        request_task(relay, endpoint, state, sid, web, request, respond).await;
                         counter.fetch_sub(1, Ordering::SeqCst);
                     });
                 }
@@ -243,18 +249,54 @@ async fn request_task(
     endpoint: Arc<Endpoint>,
     state: Arc<Mutex<HandshakeState>>,
     session_id: Vec<u8>,
-    mut body: RecvStream,
+    web: bool,
+    request: http::Request<RecvStream>,
     respond: SendResponse<Bytes>,
 ) {
+    let (parts, mut body) = request.into_parts();
+    if web {
+        match parts.method {
+            http::Method::OPTIONS => return send_status(respond, 200, true, None).await,
+            http::Method::GET => {
+                let file = endpoint
+                    .static_path
+                    .as_deref()
+                    .map(|root| static_file(root, parts.uri.path()));
+                return match file {
+                    Some(Ok((bytes, mime))) => {
+                        send_status(respond, 200, true, Some((bytes, mime))).await
+                    }
+                    Some(Err(code)) => send_status(respond, code, true, None).await,
+                    None => send_status(respond, 404, true, None).await,
+                };
+            }
+            http::Method::POST => {}
+            _ => return send_status(respond, 405, true, None).await,
+        }
+    }
     let head = match tokio::time::timeout(REQUEST_HEAD_TIMEOUT, read_head(&mut body)).await {
         Ok(Ok(h)) => h,
         _ => return,
     };
     let (head, leftover) = head;
     let mut guard = state.lock().await;
+    let web_hello = web && parts.headers.contains_key("xftp-web-hello");
+    let web_handshake = web && parts.headers.contains_key("xftp-handshake");
+    if web_hello {
+        // A web client may start over on a reused connection.
+        *guard = HandshakeState::New;
+    }
     let (block, out) = match &*guard {
+        HandshakeState::New if web && !web_hello => {
+            drop(guard);
+            (pad(b"SESSION", XFTP_BLOCK_SIZE).ok(), ResponseBody::None)
+        }
+        HandshakeState::Sent(..) if web && !web_handshake => {
+            drop(guard);
+            (pad(b"SESSION", XFTP_BLOCK_SIZE).ok(), ResponseBody::None)
+        }
         HandshakeState::New | HandshakeState::Sent(..) => {
-            let reply = handshake_step(&endpoint, &mut guard, &session_id, &head);
+            let reply = handshake_step(&endpoint, &mut guard, &session_id, &head, web);
             drop(guard);
             (reply, ResponseBody::None)
         }
@@ -269,7 +311,7 @@ async fn request_task(
                         command: Response::Err(e).encode().unwrap_or_default(),
                         ..Transmission::default()
                     };
-                    send(respond, reply.encode_block().ok(), ResponseBody::None).await;
+                    send(respond, reply.encode_block().ok(), ResponseBody::None, web).await;
                     return;
                 }
             };
@@ -281,7 +323,99 @@ async fn request_task(
             (reply.encode_block().ok(), out)
         }
     };
-    send(respond, block, out).await;
+    send(respond, block, out, web).await;
+}
+
+/// Reads a static file under `root` for `path`; `Err(403)` for paths that try to leave it,
+/// `Err(404)` for missing files.
+fn static_file(root: &std::path::Path, path: &str) -> Result<(Vec<u8>, &'static str), u16> {
+    let decoded = percent_decode(path).ok_or(403u16)?;
+    let mut rel = std::path::PathBuf::new();
+    for seg in decoded.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => return Err(403),
+            s if s.contains(['\\', '\0']) => return Err(403),
+            s => rel.push(s),
+        }
+    }
+    let root = std::fs::canonicalize(root).map_err(|_| 404u16)?;
+    let mut full = root.join(&rel);
+    if full.is_dir() {
+        full.push("index.html");
+    }
+    let full = std::fs::canonicalize(&full).map_err(|_| 404u16)?;
+    if !full.starts_with(&root) {
+        return Err(403); // a symlink out of the static directory
+    }
+    let bytes = std::fs::read(&full).map_err(|_| 404u16)?;
+    let mime = match full.extension().and_then(|e| e.to_str()) {
+        Some("html") => "text/html; charset=utf-8",
+        Some("css") => "text/css",
+        Some("js") => "text/javascript",
+        Some("json") => "application/json",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        Some("ico") => "image/x-icon",
+        Some("txt") => "text/plain; charset=utf-8",
+        Some("wasm") => "application/wasm",
+        _ => "application/octet-stream",
+    };
+    Ok((bytes, mime))
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let h = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(h, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn with_cors(mut b: http::response::Builder, web: bool) -> http::response::Builder {
+    if web {
+        b = b
+            .header("Access-Control-Allow-Origin", "*")
+            .header("Access-Control-Expose-Headers", "*")
+            .header("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+            .header("Access-Control-Allow-Headers", "*")
+            .header("Access-Control-Max-Age", "86400");
+    }
+    b
+}
+
+/// A plain HTTP answer (preflight, static page, error status).
+async fn send_status(
+    mut respond: SendResponse<Bytes>,
+    status: u16,
+    web: bool,
+    body: Option<(Vec<u8>, &'static str)>,
+) {
+    let mut b = with_cors(http::Response::builder().status(status), web);
+    if let Some((_, mime)) = &body {
+        b = b.header("Content-Type", *mime);
+    }
+    let Ok(response) = b.body(()) else {
+        return;
+    };
+    let end = body.is_none();
+    let Ok(mut stream) = respond.send_response(response, end) else {
+        return;
+    };
+    if let Some((bytes, _)) = body {
+        if send_data(&mut stream, Bytes::from(bytes)).await {
+            let _ = stream.send_data(Bytes::new(), true);
+        }
+    }
 }
 
 /// One step of the handshake; returns the response body (`Some(vec![])` = empty body).
@@ -290,14 +424,25 @@ fn handshake_step(
     state: &mut HandshakeState,
     session_id: &[u8],
     head: &[u8],
+    web: bool,
 ) -> Option<Vec<u8>> {
     let fail = |e: XftpError| pad(e.to_string().as_bytes(), XFTP_BLOCK_SIZE).ok();
     // A hello (empty or '0'/'1' block) while the handshake is not accepted: (re)send ours.
     if let Ok(hello) = ClientHello::decode(head) {
-        if matches!(hello, ClientHello::Web(_)) && head.len() == XFTP_BLOCK_SIZE {
-            // Web clients are served only with SNI, which is not implemented yet.
-            return fail(XftpError::Session);
-        }
+        let proof = match hello {
+            ClientHello::Web(_) if !web => return fail(XftpError::Session),
+            ClientHello::Web(challenge) => {
+                // Proves to a browser, which trusts the web certificate, that the relay also
+                // holds the XFTP identity's online key.
+                let mut msg = challenge.to_vec();
+                msg.extend_from_slice(session_id);
+                match crypto::sign(&endpoint.online_key, &msg) {
+                    Ok(sig) => sig,
+                    Err(_) => return fail(XftpError::Internal),
+                }
+            }
+            ClientHello::Plain => Vec::new(),
+        };
         let (priv_key, pub_key) = match &*state {
             HandshakeState::Sent(k, p) => (k.clone(), p.clone()),
             _ => match crypto::generate(KeyAlgorithm::X25519) {
@@ -317,7 +462,7 @@ fn handshake_step(
             session_id: session_id.to_vec(),
             cert_chain: endpoint.chain_der.clone(),
             signed_key: encode_signed_key(&spki, endpoint.online_key.algorithm(), &sig),
-            web_identity_proof: Vec::new(),
+            web_identity_proof: proof,
         };
         *state = HandshakeState::Sent(priv_key, pub_key);
         return hs.encode_block().ok();
@@ -345,8 +490,13 @@ fn handshake_step(
 }
 
 /// Sends a 200 response: the block, then the chunk if any, with flow control.
-async fn send(mut respond: SendResponse<Bytes>, block: Option<Vec<u8>>, out: ResponseBody) {
-    let Ok(response) = http::Response::builder().status(200).body(()) else {
+async fn send(
+    mut respond: SendResponse<Bytes>,
+    block: Option<Vec<u8>>,
+    out: ResponseBody,
+    web: bool,
+) {
+    let Ok(response) = with_cors(http::Response::builder().status(200), web).body(()) else {
         return;
     };
     let Ok(mut stream) = respond.send_response(response, false) else {

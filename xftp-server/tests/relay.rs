@@ -720,3 +720,121 @@ async fn control_port_blocks_and_deletes() {
         XftpError::Blocked(_)
     ));
 }
+
+/// A browser-like HTTP/2 request over TLS with SNI: (status, headers, body).
+async fn web_request(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> (u16, http::HeaderMap, Vec<u8>) {
+    use openssl::ssl::{SslConnector, SslMethod};
+    let certs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/xftp/certs");
+    let ca =
+        openssl::x509::X509::from_pem(&std::fs::read(certs.join("web_ca.crt")).unwrap()).unwrap();
+    let mut b = SslConnector::builder(SslMethod::tls_client()).unwrap();
+    let mut store = openssl::x509::store::X509StoreBuilder::new().unwrap();
+    store.add_cert(ca).unwrap();
+    b.set_verify_cert_store(store.build()).unwrap();
+    b.set_alpn_protos(b"\x02h2").unwrap();
+    let ssl = b
+        .build()
+        .configure()
+        .unwrap()
+        .into_ssl("localhost")
+        .unwrap();
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut tls = tokio_openssl::SslStream::new(ssl, tcp).unwrap();
+    std::pin::Pin::new(&mut tls).connect().await.unwrap();
+    let (send, conn) = h2::client::handshake(tls).await.unwrap();
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let mut send = send.ready().await.unwrap();
+    let mut req = http::Request::builder()
+        .method(method)
+        .uri(format!("https://localhost{path}"));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let (resp, mut stream) = send
+        .send_request(req.body(()).unwrap(), body.is_empty())
+        .unwrap();
+    if !body.is_empty() {
+        stream.send_data(Bytes::from(body), true).unwrap();
+    }
+    let resp = resp.await.unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let mut rb = resp.into_body();
+    let mut out = Vec::new();
+    while let Some(piece) = rb.data().await {
+        let piece = piece.unwrap();
+        let _ = rb.flow_control().release_capacity(piece.len());
+        out.extend_from_slice(&piece);
+    }
+    (status, headers, out)
+}
+
+#[tokio::test]
+async fn web_mode_for_browsers() {
+    let certs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/xftp/certs");
+    let mut relay = TestRelay::init_and_start(InitOpts::default());
+    relay.stop();
+    let site = relay.dir.path().join("www");
+    std::fs::create_dir_all(&site).unwrap();
+    std::fs::write(site.join("index.html"), b"<h1>XFTP</h1>").unwrap();
+    std::fs::write(relay.dir.path().join("secret.txt"), b"not for the web").unwrap();
+    relay.set_ini("WEB", "cert", certs.join("web.crt").to_str().unwrap());
+    relay.set_ini("WEB", "key", certs.join("web.key").to_str().unwrap());
+    relay.set_ini("WEB", "static_path", site.to_str().unwrap());
+    relay.start();
+
+    // A browser-like client: SNI, web certificate, identity proof, web headers.
+    let web = xftp_client::WebOptions {
+        sni: "localhost".into(),
+        ca: openssl::x509::X509::from_pem(&std::fs::read(certs.join("web_ca.crt")).unwrap())
+            .unwrap(),
+    };
+    let c = XftpConnection::connect_web(&relay.server_address(), Some(relay.addr), &web)
+        .await
+        .unwrap();
+    c.ping().await.unwrap();
+    let (_, _, rid, rkey, data) = one_chunk(&c, 41).await;
+    assert_eq!(c.download(&rid, &rkey, 65536).await.unwrap(), data);
+    // Native clients on the same port still get the XFTP chain.
+    let native = relay.connect().await;
+    assert_eq!(native.download(&rid, &rkey, 65536).await.unwrap(), data);
+
+    // Preflight and CORS.
+    let (status, headers, _) = web_request(relay.addr, "OPTIONS", "/", &[], vec![]).await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["access-control-allow-origin"], "*");
+    assert_eq!(headers["access-control-expose-headers"], "*");
+    // Static pages, and nothing outside the static directory.
+    let (status, headers, body) = web_request(relay.addr, "GET", "/", &[], vec![]).await;
+    assert_eq!((status, body.as_slice()), (200, &b"<h1>XFTP</h1>"[..]));
+    assert_eq!(headers["access-control-allow-origin"], "*");
+    for bad in [
+        "/../secret.txt",
+        "/%2e%2e/secret.txt",
+        "/a/../../secret.txt",
+    ] {
+        let (status, _, body) = web_request(relay.addr, "GET", bad, &[], vec![]).await;
+        assert_eq!(status, 403, "{bad}");
+        assert!(body.is_empty());
+    }
+    assert_eq!(
+        web_request(relay.addr, "GET", "/missing.html", &[], vec![])
+            .await
+            .0,
+        404
+    );
+    // A browser request without the hello header before a handshake: SESSION.
+    let block = xftp_proto::encoding::pad(b"0", xftp_proto::XFTP_BLOCK_SIZE).unwrap();
+    let (status, headers, body) = web_request(relay.addr, "POST", "/", &[], block).await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["access-control-allow-origin"], "*");
+    assert_eq!(xftp_proto::encoding::unpad(&body).unwrap(), b"SESSION");
+}
