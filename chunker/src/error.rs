@@ -111,7 +111,8 @@ pub enum ChunkerError {
 }
 
 impl ChunkerError {
-    pub(crate) fn io(context: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+    /// An I/O error while doing `context` on `path`.
+    pub fn io(context: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
         Self::Io {
             context,
             path: path.into(),

@@ -7,6 +7,8 @@
 //!      .create / .upload / .download / .ack / .delete / .ping ─► signed 16 KiB blocks
 //! ```
 
+pub mod agent;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;

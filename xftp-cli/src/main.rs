@@ -1,0 +1,612 @@
+//! `xftp`: send, receive, delete and inspect files over SimpleX XFTP relays, benchmark them, or
+//! run a zero-config demo with an embedded relay.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+use xftp_client::agent::{self, AgentError, Pool, Progress, RecvOptions, SendOptions};
+use xftp_proto::description::{decode_web_link, encode_web_link, MAX_DESCRIPTION_LEN};
+use xftp_proto::size::{encode_file_size, parse_file_size};
+use xftp_proto::{FileDescription, FileParty, ServerAddress, ValidFileDescription};
+
+/// Send files end-to-end encrypted over SimpleX XFTP relays.
+#[derive(Parser, Debug)]
+#[command(name = "xftp", version, about, long_about = None)]
+struct Args {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Encrypt and upload FILE; write one description per recipient into DIR/<name>.xftp/.
+    Send {
+        /// The file to send.
+        file: PathBuf,
+        /// Where to write the descriptions (default: the current directory).
+        dir: Option<PathBuf>,
+        /// Number of recipients (one description each).
+        #[arg(short = 'n', long = "number", default_value_t = 1)]
+        recipients: usize,
+        /// Relays, separated by ';' (default: $XFTP_SERVERS or ~/.config/xftp/servers).
+        #[arg(short = 's', long = "servers")]
+        servers: Option<String>,
+        /// Attempts per relay operation.
+        #[arg(short = 'r', long = "retry", default_value_t = 3)]
+        retries: u32,
+        /// Chunks uploaded at once.
+        #[arg(long, default_value_t = 8)]
+        parallel: usize,
+    },
+    /// Download and decrypt the file of a recipient description (a file or a web link) into DIR.
+    Recv {
+        /// The description file, or an https:// web link.
+        description: String,
+        /// Where to save the file (default: ~/Downloads if it exists, else the current directory).
+        dir: Option<PathBuf>,
+        /// Attempts per relay operation.
+        #[arg(short = 'r', long = "retry", default_value_t = 3)]
+        retries: u32,
+        /// Chunks downloaded at once.
+        #[arg(long, default_value_t = 8)]
+        parallel: usize,
+        /// Delete the description file after the download without asking (it is single-use).
+        #[arg(short = 'y', long)]
+        yes: bool,
+    },
+    /// Delete a sent file from its relays (needs the sender description, snd.xftp.private).
+    Del {
+        /// The sender description.
+        description: PathBuf,
+        /// Attempts per relay operation.
+        #[arg(short = 'r', long = "retry", default_value_t = 3)]
+        retries: u32,
+        /// Delete the description file afterwards without asking.
+        #[arg(short = 'y', long)]
+        yes: bool,
+    },
+    /// Show what a description holds.
+    Info {
+        /// The description file or web link.
+        description: String,
+    },
+    /// Zero-config demo: an embedded relay on 127.0.0.1, a generated file sent and received.
+    Demo {
+        /// Size of the generated file.
+        #[arg(long, default_value = "256mb")]
+        size: String,
+    },
+    /// Measure upload and download throughput (embedded relay unless --server is given).
+    Bench {
+        /// Size of each generated file.
+        #[arg(long, default_value = "1gb")]
+        size: String,
+        /// A relay to use instead of the embedded one.
+        #[arg(long)]
+        server: Option<String>,
+        /// Chunks transferred at once.
+        #[arg(long, default_value_t = 8)]
+        parallel: usize,
+    },
+}
+
+/// Exit codes (documented in the README).
+mod exit {
+    pub const FAILURE: u8 = 1;
+    pub const DESCRIPTION: u8 = 3;
+    pub const RELAY: u8 = 4;
+    pub const INTEGRITY: u8 = 5;
+}
+
+#[derive(Debug)]
+struct CliError {
+    code: u8,
+    message: String,
+}
+
+impl<E: std::fmt::Display> From<E> for CliError {
+    fn from(e: E) -> Self {
+        Self {
+            code: exit::FAILURE,
+            message: e.to_string(),
+        }
+    }
+}
+
+fn agent_err(e: AgentError) -> CliError {
+    use chunker::ChunkerError as C;
+    let code = match &e {
+        AgentError::Description(_) => exit::DESCRIPTION,
+        AgentError::Client(_) | AgentError::NoServers => exit::RELAY,
+        AgentError::ChunkDigest(_)
+        | AgentError::Chunker(C::DigestMismatch | C::AuthTag | C::BadPayload(_)) => exit::INTEGRITY,
+        _ => exit::FAILURE,
+    };
+    let message = match &e {
+        AgentError::Client(xftp_client::ClientError::Relay(xftp_proto::XftpError::Auth)) => {
+            "the relay refused the request: the file was deleted or has expired, or the description is not valid for it (AUTH)".to_string()
+        }
+        _ => e.to_string(),
+    };
+    CliError { code, message }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("xftp: {e}");
+            return ExitCode::from(exit::FAILURE);
+        }
+    };
+    match rt.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xftp: {}", e.message);
+            ExitCode::from(e.code)
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), CliError> {
+    match args.command {
+        Cmd::Send {
+            file,
+            dir,
+            recipients,
+            servers,
+            retries,
+            parallel,
+        } => {
+            let servers = resolve_servers(servers.as_deref())?;
+            let opts = SendOptions {
+                recipients: recipients.max(1),
+                retries,
+                parallel,
+                ..SendOptions::default()
+            };
+            println!("Encrypting and uploading file...");
+            let sent = agent::send_file(
+                Arc::new(Pool::default()),
+                &file,
+                &servers,
+                &opts,
+                percent("Uploaded"),
+            )
+            .await
+            .map_err(agent_err)?;
+            let dir = dir.unwrap_or_else(|| PathBuf::from("."));
+            write_descriptions(&file, &dir, &sent)?;
+            Ok(())
+        }
+        Cmd::Recv {
+            description,
+            dir,
+            retries,
+            parallel,
+            yes,
+        } => {
+            let desc = read_description(&description)?;
+            let desc = desc.for_party(FileParty::Recipient).map_err(desc_err)?;
+            let dir = dir.unwrap_or_else(default_download_dir);
+            let opts = RecvOptions {
+                retries,
+                parallel,
+                ..RecvOptions::default()
+            };
+            let file = agent::receive_file(
+                Arc::new(Pool::default()),
+                &desc,
+                &dir,
+                &opts,
+                percent("Downloaded"),
+            )
+            .await
+            .map_err(agent_err)?;
+            println!("File downloaded: {}", file.path.display());
+            if yes && !description.starts_with("https://") {
+                std::fs::remove_file(&description)?;
+                println!("File description {description} is deleted.");
+            }
+            Ok(())
+        }
+        Cmd::Del {
+            description,
+            retries,
+            yes,
+        } => {
+            let text = read_limited(&description)?;
+            let desc = ValidFileDescription::from_yaml(&text)
+                .and_then(|d| d.for_party(FileParty::Sender))
+                .map_err(desc_err)?;
+            agent::delete_file(Arc::new(Pool::default()), &desc, retries)
+                .await
+                .map_err(agent_err)?;
+            println!("File deleted!");
+            if yes {
+                std::fs::remove_file(&description)?;
+            }
+            Ok(())
+        }
+        Cmd::Info { description } => {
+            let desc = read_description(&description)?;
+            print_info(&desc);
+            Ok(())
+        }
+        Cmd::Demo { size } => demo(&size, None, 8, true).await,
+        Cmd::Bench {
+            size,
+            server,
+            parallel,
+        } => demo(&size, server.as_deref(), parallel, false).await,
+    }
+}
+
+fn desc_err(e: xftp_proto::DescriptionError) -> CliError {
+    CliError {
+        code: exit::DESCRIPTION,
+        message: e.to_string(),
+    }
+}
+
+fn read_limited(path: &Path) -> Result<String, CliError> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if meta.len() > MAX_DESCRIPTION_LEN as u64 {
+        return Err(desc_err(xftp_proto::DescriptionError::TooLarge {
+            len: meta.len() as usize,
+            max: MAX_DESCRIPTION_LEN,
+        }));
+    }
+    Ok(std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?)
+}
+
+fn read_description(arg: &str) -> Result<ValidFileDescription, CliError> {
+    let desc = if arg.starts_with("https://") || arg.starts_with("http://") {
+        decode_web_link(arg).map_err(desc_err)?
+    } else {
+        FileDescription::from_yaml(&read_limited(Path::new(arg))?).map_err(desc_err)?
+    };
+    desc.validate().map_err(desc_err)
+}
+
+fn resolve_servers(arg: Option<&str>) -> Result<Vec<ServerAddress>, CliError> {
+    let text = match arg {
+        Some(s) => s.to_string(),
+        None => match std::env::var("XFTP_SERVERS") {
+            Ok(s) => s,
+            Err(_) => {
+                let path = std::env::var_os("HOME")
+                    .map(|h| PathBuf::from(h).join(".config/xftp/servers"))
+                    .filter(|p| p.exists())
+                    .ok_or("no relays: pass -s 'xftp://...;xftp://...', set XFTP_SERVERS, or list them in ~/.config/xftp/servers")?;
+                std::fs::read_to_string(path)?
+            }
+        },
+    };
+    let servers: Vec<ServerAddress> = text
+        .split([';', '\n'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty() && !s.starts_with('#'))
+        .map(|s| s.parse::<ServerAddress>())
+        .collect::<Result<_, _>>()?;
+    if servers.is_empty() {
+        return Err("no relays given".into());
+    }
+    Ok(servers)
+}
+
+fn default_download_dir() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(|h| PathBuf::from(h).join("Downloads"))
+        .filter(|p| p.is_dir())
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Prints `<label> NN%` at every 10% step.
+fn percent(label: &'static str) -> impl Fn(Progress) + Send + Sync + 'static {
+    let last = std::sync::Mutex::new(0u64);
+    move |p: Progress| {
+        let pct = p.done * 100 / p.total.max(1);
+        let mut l = last.lock().unwrap_or_else(|e| e.into_inner());
+        if pct / 10 > *l / 10 || (pct == 100 && *l != 100) {
+            *l = pct;
+            eprintln!("{label} {pct}%");
+        }
+    }
+}
+
+fn write_descriptions(
+    file: &Path,
+    dir: &Path,
+    sent: &agent::SentFile,
+) -> Result<PathBuf, CliError> {
+    let name = file
+        .file_name()
+        .map(|n| chunker::name::sanitize_file_name(&n.to_string_lossy()))
+        .unwrap_or_else(|| "file".into());
+    let mut out = None;
+    for n in 0..chunker::name::MAX_UNIQUE_ATTEMPTS {
+        let candidate = dir.join(format!("{}.xftp", chunker::name::numbered_name(&name, n)));
+        match std::fs::create_dir(&candidate) {
+            Ok(()) => {
+                out = Some(candidate);
+                break;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(format!("{}: {e}", candidate.display()).into()),
+        }
+    }
+    let out = out.ok_or("no free name for the description directory")?;
+    let snd = out.join("snd.xftp.private");
+    write_private(&snd, sent.sender.to_yaml().as_bytes())?;
+    println!("Sender file description: {}", snd.display());
+    println!("Pass file descriptions to the recipient(s):");
+    for (i, r) in sent.recipients.iter().enumerate() {
+        let path = out.join(format!("rcv{}.xftp", i + 1));
+        write_private(&path, r.to_yaml().as_bytes())?;
+        println!("{}", path.display());
+    }
+    if let Some(link) = sent.recipients.first().and_then(encode_web_link) {
+        println!("Web link: {link}");
+    }
+    Ok(out)
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    f.write_all(bytes)?;
+    Ok(())
+}
+
+fn print_info(desc: &ValidFileDescription) {
+    let party = match desc.party {
+        FileParty::Sender => "sender",
+        FileParty::Recipient => "recipient",
+    };
+    println!("File description for {party}");
+    println!("File download size: {}", encode_file_size(desc.size));
+    println!("File server(s):");
+    let mut per_server: Vec<(String, u64)> = Vec::new();
+    for chunk in &desc.chunks {
+        for r in &chunk.replicas {
+            let s = r.server.to_string();
+            match per_server.iter_mut().find(|(k, _)| *k == s) {
+                Some((_, size)) => *size += chunk.chunk_size,
+                None => per_server.push((s, chunk.chunk_size)),
+            }
+        }
+    }
+    for (s, size) in per_server {
+        println!("{s}: {}", encode_file_size(size));
+    }
+    if let Some(r) = &desc.redirect {
+        println!("Redirects to a file of {}", encode_file_size(r.size));
+    }
+}
+
+/// The demo and the benchmark: an embedded relay (or `server`), a generated file, send,
+/// receive, verify, report.
+async fn demo(
+    size: &str,
+    server: Option<&str>,
+    parallel: usize,
+    verbose: bool,
+) -> Result<(), CliError> {
+    let bytes =
+        parse_file_size(size).ok_or_else(|| format!("invalid size {size:?} (e.g. 256mb, 1gb)"))?;
+    let work = TempWork::new()?;
+    let (addr, relay) = match server {
+        Some(s) => (s.parse::<ServerAddress>()?, None),
+        None => {
+            let handle = embedded_relay(work.path()).await?;
+            if verbose {
+                println!("Started an embedded relay: {}", handle.address);
+            }
+            (handle.address.parse::<ServerAddress>()?, Some(handle))
+        }
+    };
+    let src = work.path().join("demo-file.bin");
+    generate(&src, bytes)?;
+    let src_digest = file_sha256(&src)?;
+    if verbose {
+        println!(
+            "Generated {} of random data: {}",
+            encode_file_size(bytes),
+            src.display()
+        );
+    }
+    let pool = Arc::new(Pool::default());
+    let opts = SendOptions {
+        parallel,
+        encrypt: chunker::EncryptOptions {
+            max_file_size: chunker::plan::HARD_MAX_FILE_SIZE,
+            ..chunker::EncryptOptions::default()
+        },
+        ..SendOptions::default()
+    };
+    let t = Instant::now();
+    let sent = agent::send_file(pool.clone(), &src, &[addr], &opts, |_| {})
+        .await
+        .map_err(agent_err)?;
+    let up = t.elapsed().as_secs_f64();
+    let desc = sent.recipients[0].clone().validate().map_err(desc_err)?;
+    let out = work.path().join("received");
+    std::fs::create_dir_all(&out)?;
+    let ropts = RecvOptions {
+        parallel,
+        max_file_size: chunker::plan::HARD_MAX_FILE_SIZE,
+        ..RecvOptions::default()
+    };
+    let t = Instant::now();
+    let got = agent::receive_file(pool.clone(), &desc, &out, &ropts, |_| {})
+        .await
+        .map_err(agent_err)?;
+    let down = t.elapsed().as_secs_f64();
+    let same = file_sha256(&got.path)? == src_digest;
+    let sender = sent.sender.validate().map_err(desc_err)?;
+    agent::delete_file(pool, &sender, 3)
+        .await
+        .map_err(agent_err)?;
+    let mb = bytes as f64 / 1e6;
+    let link = encode_web_link(&sent.recipients[0]).unwrap_or_default();
+    if verbose {
+        println!(
+            "Sent in {up:.2} s ({:.0} MB/s): {} chunks, description of {} bytes",
+            mb / up,
+            desc.chunks.len(),
+            desc.to_yaml().len()
+        );
+        println!(
+            "Web link ({} characters): {}...",
+            link.len(),
+            &link[..link.len().min(60)]
+        );
+        println!(
+            "Received and verified in {down:.2} s ({:.0} MB/s): {}",
+            mb / down,
+            got.path.display()
+        );
+    }
+    let (cpu, peak) = self_usage();
+    println!(
+        "upload {:.0} MB/s, download {:.0} MB/s, {} in {:.2} s send + receive, CPU {cpu:.2} s, peak memory {:.0} MiB{}",
+        mb / up,
+        mb / down,
+        encode_file_size(bytes),
+        up + down,
+        peak as f64 / 1024.0,
+        if relay.is_some() { " (client and embedded relay)" } else { "" }
+    );
+    if let Some(r) = relay {
+        r.shutdown().await;
+    }
+    if !same {
+        return Err(CliError {
+            code: exit::INTEGRITY,
+            message: "the received file differs from the one sent".into(),
+        });
+    }
+    if verbose {
+        println!("Demo complete: the file went through the relay end-to-end encrypted and came back identical.");
+    }
+    Ok(())
+}
+
+async fn embedded_relay(dir: &Path) -> Result<xftp_server::ServerHandle, CliError> {
+    let cfg = dir.join("relay-cfg");
+    let files = dir.join("relay-files");
+    std::fs::create_dir_all(&cfg)?;
+    std::fs::create_dir_all(&files)?;
+    let (identity, ca_key) =
+        transport::Identity::generate(transport::SignAlgorithm::Ed25519, "127.0.0.1")?;
+    identity.write_new(&ca_key, &cfg)?;
+    let ini = xftp_server::config::default_ini(&files, "100gb", "127.0.0.1", false, None);
+    std::fs::write(cfg.join(xftp_server::config::CONFIG_FILE), ini)?;
+    let handle = xftp_server::start(
+        &cfg,
+        &dir.join("relay-log"),
+        Arc::new(xftp_server::relay::SystemClock),
+        Some("127.0.0.1:0".parse()?),
+    )
+    .await?;
+    Ok(handle)
+}
+
+fn generate(path: &Path, size: u64) -> Result<(), CliError> {
+    use std::io::Write;
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut seed = [0u8; 8];
+    chunker::SbNonce::generate().0[..8]
+        .iter()
+        .zip(seed.iter_mut())
+        .for_each(|(a, b)| *b = *a);
+    let mut x = u64::from_le_bytes(seed) | 1;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut left = size;
+    while left > 0 {
+        for w in buf.chunks_exact_mut(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            w.copy_from_slice(&x.to_le_bytes());
+        }
+        let n = left.min(buf.len() as u64) as usize;
+        f.write_all(&buf[..n])?;
+        left -= n as u64;
+    }
+    f.flush()?;
+    Ok(())
+}
+
+fn file_sha256(path: &Path) -> Result<[u8; 32], CliError> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut h = chunker::digest::Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finish())
+}
+
+/// (CPU seconds, peak RSS in KiB) of this process, from /proc.
+fn self_usage() -> (f64, u64) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(") ")
+        .map(|(_, r)| r.split(' ').collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let peak = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0);
+    ((ticks(11) + ticks(12)) / 100.0, peak)
+}
+
+/// A private working directory removed at the end.
+struct TempWork(PathBuf);
+
+impl TempWork {
+    fn new() -> Result<Self, CliError> {
+        let mut rnd = [0u8; 8];
+        rnd.copy_from_slice(&chunker::SbNonce::generate().0[..8]);
+        let path = std::env::temp_dir().join(format!("xftp-demo-{:016x}", u64::from_le_bytes(rnd)));
+        std::fs::create_dir(&path)?;
+        Ok(Self(path))
+    }
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempWork {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

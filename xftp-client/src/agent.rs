@@ -1,0 +1,579 @@
+//! The upload and download agents: whole files over one or more relays.
+//!
+//! ```text
+//! send:  encryptor thread ─chunks─► up to `parallel` uploads (FNEW + FPUT, retries, reconnect)
+//!        ─► sender description + one recipient description per recipient
+//! recv:  up to `parallel` FGETs (transit-decrypted, SHA-256 checked, replica fallback)
+//!        ─► reorder window ─► Decryptor (verifies SHA-512 + tag) ─► FACK
+//! ```
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use chunker::{
+    encrypt_file, ChunkerError, DecryptOptions, DecryptParams, DecryptedFile, Decryptor,
+    EncryptOptions, SbKey, SbNonce,
+};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use xftp_proto::description::{FileChunk, FileChunkReplica, FileKey};
+use xftp_proto::{
+    crypto, FileDescription, FileParty, KeyAlgorithm, PrivateKey, ServerAddress,
+    ValidFileDescription, XftpServer,
+};
+
+use crate::{ClientError, XftpConnection};
+
+/// Agent errors.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// A relay or connection error that retries did not fix.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// Encryption or decryption failed (wrong key, corrupted data, disk).
+    #[error(transparent)]
+    Chunker(#[from] ChunkerError),
+    /// The description cannot be used.
+    #[error(transparent)]
+    Description(#[from] xftp_proto::DescriptionError),
+    /// A downloaded chunk does not match its digest on any replica.
+    #[error("chunk {0} digest mismatch on every replica")]
+    ChunkDigest(usize),
+    /// No relays to send to.
+    #[error("no servers to upload to")]
+    NoServers,
+    /// An internal task failed.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Progress of a transfer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Encrypted bytes transferred.
+    pub done: u64,
+    /// Encrypted bytes in all.
+    pub total: u64,
+}
+
+/// Connections by relay, opened on demand and replaced after failures.
+#[derive(Debug, Default)]
+pub struct Pool {
+    conns: tokio::sync::Mutex<HashMap<String, XftpConnection>>,
+}
+
+impl Pool {
+    /// A connection to `addr`, reusing an open one.
+    pub async fn get(&self, addr: &ServerAddress) -> Result<XftpConnection, ClientError> {
+        let key = addr.server.to_string();
+        let mut conns = self.conns.lock().await;
+        if let Some(c) = conns.get(&key) {
+            return Ok(c.clone());
+        }
+        let c = XftpConnection::connect(addr, None).await?;
+        conns.insert(key, c.clone());
+        Ok(c)
+    }
+
+    /// Forgets the connection to `addr` (the next `get` reconnects).
+    pub async fn reset(&self, addr: &ServerAddress) {
+        self.conns.lock().await.remove(&addr.server.to_string());
+    }
+}
+
+/// Runs `op` with up to `retries` attempts, reconnecting and backing off exponentially
+/// (100 ms, 200 ms, ... up to 10 s) after retriable errors.
+pub async fn with_retry<T, F, Fut>(
+    pool: &Pool,
+    addr: &ServerAddress,
+    retries: u32,
+    op: F,
+) -> Result<T, ClientError>
+where
+    F: Fn(XftpConnection) -> Fut,
+    Fut: std::future::Future<Output = Result<T, ClientError>>,
+{
+    let mut delay = Duration::from_millis(100);
+    let mut attempt = 1;
+    loop {
+        let result = match pool.get(addr).await {
+            Ok(c) => op(c).await,
+            Err(e) => Err(e),
+        };
+        match result {
+            Err(e) if e.is_retriable() && attempt < retries.max(1) => {
+                pool.reset(addr).await;
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(10));
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// How to send.
+#[derive(Debug, Clone)]
+pub struct SendOptions {
+    /// Recipient descriptions to create.
+    pub recipients: usize,
+    /// Attempts per relay operation.
+    pub retries: u32,
+    /// Chunks uploaded at once.
+    pub parallel: usize,
+    /// Encryption options (size limit, file name).
+    pub encrypt: EncryptOptions,
+}
+
+impl Default for SendOptions {
+    fn default() -> Self {
+        Self {
+            recipients: 1,
+            retries: 3,
+            parallel: 8,
+            encrypt: EncryptOptions::default(),
+        }
+    }
+}
+
+/// The descriptions of a sent file.
+#[derive(Debug, Clone)]
+pub struct SentFile {
+    /// For deleting the file (keep private).
+    pub sender: FileDescription,
+    /// One per recipient.
+    pub recipients: Vec<FileDescription>,
+}
+
+struct UploadedChunk {
+    index: usize,
+    size: u32,
+    digest: [u8; 32],
+    server: XftpServer,
+    sender_id: Vec<u8>,
+    sender_key: PrivateKey,
+    recipients: Vec<(Vec<u8>, PrivateKey)>,
+}
+
+/// Encrypts and uploads `path`, spreading chunks over `servers` (round robin), uploading each
+/// chunk as soon as it is encrypted.
+pub async fn send_file(
+    pool: Arc<Pool>,
+    path: &Path,
+    servers: &[ServerAddress],
+    opts: &SendOptions,
+    progress: impl Fn(Progress) + Send + Sync + 'static,
+) -> Result<SentFile, AgentError> {
+    if servers.is_empty() {
+        return Err(AgentError::NoServers);
+    }
+    let key = SbKey::generate();
+    let nonce = SbNonce::generate();
+    let mut enc = encrypt_file(path, &key, &nonce, &opts.encrypt)?;
+    let total = enc.plan().enc_size();
+    let parallel = opts.parallel.max(1);
+    // The encryptor runs on its own threads; chunks come over a channel no longer than the
+    // upload window, so memory stays bounded.
+    let (tx, mut rx) = mpsc::channel(parallel);
+    let encryptor = tokio::task::spawn_blocking(move || {
+        for chunk in enc.by_ref() {
+            let item = chunk.map(|c| (c.index, c.sha256, Bytes::from(c.into_vec())));
+            let failed = item.is_err();
+            if tx.blocking_send(item).is_err() || failed {
+                break;
+            }
+        }
+        enc.finish()
+    });
+    let done = Arc::new(Mutex::new(0u64));
+    let progress = Arc::new(progress);
+    let mut uploads = JoinSet::new();
+    let mut results = Vec::new();
+    let mut next_server = 0usize;
+    loop {
+        // Keep at most `parallel` uploads running.
+        while uploads.len() >= parallel {
+            if let Some(r) = uploads.join_next().await {
+                results.push(r.map_err(|e| AgentError::Internal(e.to_string()))??);
+            }
+        }
+        let Some(item) = rx.recv().await else { break };
+        let (index, digest, data) = item?;
+        let addr = servers[next_server % servers.len()].clone();
+        next_server += 1;
+        let (pool, n, retries) = (pool.clone(), opts.recipients, opts.retries);
+        let (done, progress) = (done.clone(), progress.clone());
+        uploads.spawn(async move {
+            let r = upload_chunk(&pool, &addr, index, digest, data, n, retries).await;
+            if let Ok(c) = &r {
+                let mut d = done.lock().unwrap_or_else(|p| p.into_inner());
+                *d += u64::from(c.size);
+                progress(Progress { done: *d, total });
+            }
+            r
+        });
+    }
+    while let Some(r) = uploads.join_next().await {
+        results.push(r.map_err(|e| AgentError::Internal(e.to_string()))??);
+    }
+    let summary = encryptor
+        .await
+        .map_err(|e| AgentError::Internal(e.to_string()))??;
+    results.sort_by_key(|c| c.index);
+    Ok(descriptions(
+        &key,
+        &nonce,
+        &summary,
+        results,
+        opts.recipients,
+    ))
+}
+
+async fn upload_chunk(
+    pool: &Pool,
+    addr: &ServerAddress,
+    index: usize,
+    digest: [u8; 32],
+    data: Bytes,
+    recipients: usize,
+    retries: u32,
+) -> Result<UploadedChunk, AgentError> {
+    let gen =
+        || crypto::generate(KeyAlgorithm::Ed25519).map_err(|e| AgentError::Internal(e.to_string()));
+    let (_, sender_key) = gen()?;
+    let mut rcps = Vec::with_capacity(recipients);
+    for _ in 0..recipients {
+        rcps.push(gen()?);
+    }
+    let size = data.len() as u32;
+    let password = addr.password.clone();
+    // FNEW carries at most 200 recipient keys (as the reference agent); FADD adds the rest.
+    let first: Vec<_> = rcps.iter().take(200).map(|r| r.0.clone()).collect();
+    let ids = with_retry(pool, addr, retries, |c| {
+        let (k, keys, pw) = (sender_key.clone(), first.clone(), password.clone());
+        async move { c.create(&k, size, digest, keys, pw.as_deref()).await }
+    })
+    .await?;
+    let mut rids = ids.recipient_ids;
+    for batch in rcps[rids.len().min(rcps.len())..].chunks(200) {
+        let keys: Vec<_> = batch.iter().map(|r| r.0.clone()).collect();
+        let more = with_retry(pool, addr, retries, |c| {
+            let (k, keys, sid) = (sender_key.clone(), keys.clone(), ids.sender_id.clone());
+            async move { c.add_recipients(&sid, &k, keys).await }
+        })
+        .await?;
+        rids.extend(more);
+    }
+    with_retry(pool, addr, retries, |c| {
+        let (k, sid, data) = (sender_key.clone(), ids.sender_id.clone(), data.clone());
+        async move { c.upload(&sid, &k, data).await }
+    })
+    .await?;
+    Ok(UploadedChunk {
+        index,
+        size,
+        digest,
+        server: addr.server.clone(),
+        sender_id: ids.sender_id,
+        sender_key,
+        recipients: rids
+            .into_iter()
+            .zip(rcps.into_iter().map(|r| r.1))
+            .collect(),
+    })
+}
+
+fn descriptions(
+    key: &SbKey,
+    nonce: &SbNonce,
+    summary: &chunker::EncryptedFile,
+    chunks: Vec<UploadedChunk>,
+    recipients: usize,
+) -> SentFile {
+    let base = |party, chunks| FileDescription {
+        party,
+        size: summary.plan.enc_size(),
+        digest: summary.digest.to_vec(),
+        key: FileKey(*key.as_bytes()),
+        nonce: nonce.0,
+        chunk_size: summary
+            .plan
+            .chunk_sizes()
+            .first()
+            .map_or(0, |&s| u64::from(s)),
+        chunks,
+        redirect: None,
+    };
+    let chunk = |c: &UploadedChunk, id: &[u8], k: &PrivateKey| FileChunk {
+        chunk_no: c.index as u32 + 1,
+        chunk_size: u64::from(c.size),
+        digest: c.digest.to_vec(),
+        replicas: vec![FileChunkReplica {
+            server: c.server.clone(),
+            replica_id: id.to_vec(),
+            replica_key: k.clone(),
+        }],
+    };
+    let sender = base(
+        FileParty::Sender,
+        chunks
+            .iter()
+            .map(|c| chunk(c, &c.sender_id, &c.sender_key))
+            .collect(),
+    );
+    let recipients = (0..recipients)
+        .map(|r| {
+            base(
+                FileParty::Recipient,
+                chunks
+                    .iter()
+                    .map(|c| chunk(c, &c.recipients[r].0, &c.recipients[r].1))
+                    .collect(),
+            )
+        })
+        .collect();
+    SentFile { sender, recipients }
+}
+
+/// How to receive.
+#[derive(Debug, Clone)]
+pub struct RecvOptions {
+    /// Attempts per relay operation.
+    pub retries: u32,
+    /// Chunks downloaded at once (also the reorder window).
+    pub parallel: usize,
+    /// Largest file accepted.
+    pub max_file_size: u64,
+    /// Send FACK for every chunk after the file verified.
+    pub ack: bool,
+}
+
+impl Default for RecvOptions {
+    fn default() -> Self {
+        Self {
+            retries: 3,
+            parallel: 8,
+            max_file_size: chunker::plan::DEFAULT_MAX_FILE_SIZE,
+            ack: true,
+        }
+    }
+}
+
+/// Downloads, verifies and decrypts the file of a recipient description into `dir`; follows
+/// one level of redirect.
+pub async fn receive_file(
+    pool: Arc<Pool>,
+    desc: &ValidFileDescription,
+    dir: &Path,
+    opts: &RecvOptions,
+    progress: impl Fn(Progress) + Send + Sync + 'static,
+) -> Result<DecryptedFile, AgentError> {
+    let progress = Arc::new(progress);
+    let desc = desc.clone().for_party(FileParty::Recipient)?;
+    desc.check_transferable()?;
+    let Some(redirect) = desc.redirect.clone() else {
+        return receive_direct(pool, &desc, dir, opts, progress).await;
+    };
+    // The description points at another description: fetch it into a private temp dir.
+    let tmp = tempfile_dir(dir)?;
+    let inner = receive_direct(pool.clone(), &desc, tmp.path(), opts, Arc::new(|_| {})).await?;
+    let text = std::fs::read_to_string(&inner.path)
+        .map_err(|e| AgentError::Chunker(ChunkerError::io("cannot read", &inner.path, e)))?;
+    let real = ValidFileDescription::from_yaml(&text)?.for_party(FileParty::Recipient)?;
+    real.check_transferable()?;
+    if real.redirect.is_some() {
+        return Err(AgentError::Description(
+            xftp_proto::DescriptionError::NotTransferable("redirect chain too long"),
+        ));
+    }
+    if real.size != redirect.size || real.digest != redirect.digest {
+        return Err(AgentError::Description(
+            xftp_proto::DescriptionError::NotTransferable(
+                "the redirected description does not match the redirect's size and digest",
+            ),
+        ));
+    }
+    receive_direct(pool, &real, dir, opts, progress).await
+}
+
+fn tempfile_dir(dir: &Path) -> Result<TempDir, AgentError> {
+    let mut rnd = [0u8; 8];
+    openssl::rand::rand_bytes(&mut rnd).map_err(|e| AgentError::Internal(e.to_string()))?;
+    let path = dir.join(format!(".xftp-redirect-{:016x}", u64::from_le_bytes(rnd)));
+    std::fs::create_dir(&path)
+        .map_err(|e| AgentError::Chunker(ChunkerError::io("cannot create", &path, e)))?;
+    Ok(TempDir(path))
+}
+
+/// A directory removed on drop.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+async fn receive_direct(
+    pool: Arc<Pool>,
+    desc: &FileDescription,
+    dir: &Path,
+    opts: &RecvOptions,
+    progress: Arc<dyn Fn(Progress) + Send + Sync>,
+) -> Result<DecryptedFile, AgentError> {
+    let sizes: Vec<u32> = desc
+        .chunks
+        .iter()
+        .map(|c| u32::try_from(c.chunk_size).map_err(|_| AgentError::Internal("chunk size".into())))
+        .collect::<Result<_, _>>()?;
+    let digest: [u8; 64] = desc
+        .digest
+        .clone()
+        .try_into()
+        .map_err(|_| AgentError::Internal("digest length".into()))?;
+    let params = DecryptParams {
+        key: SbKey::from_bytes(desc.key.0),
+        nonce: SbNonce(desc.nonce),
+        chunk_sizes: sizes,
+        digest,
+        // Every chunk's SHA-256 is checked on arrival below.
+        chunk_digests: None,
+    };
+    let mut dec_opts = DecryptOptions::new(dir);
+    dec_opts.max_file_size = opts.max_file_size;
+    let mut dec = Decryptor::new(params, dec_opts)?;
+    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(2);
+    let decrypting = tokio::task::spawn_blocking(move || {
+        while let Some(data) = rx.blocking_recv() {
+            dec.push(data)?;
+        }
+        dec.finish()
+    });
+
+    let chunks = Arc::new(desc.chunks.clone());
+    let parallel = opts.parallel.max(1);
+    let total = desc.size;
+    let mut done = 0u64;
+    let mut next_spawn = 0usize;
+    let mut next_push = 0usize;
+    let mut pending: BTreeMap<usize, Vec<u8>> = BTreeMap::new();
+    let mut running = JoinSet::new();
+    let mut used: Vec<Option<usize>> = vec![None; chunks.len()];
+    while next_push < chunks.len() {
+        // Spawn within the reorder window only, so at most `parallel` chunks are held.
+        while next_spawn < chunks.len() && next_spawn < next_push + parallel {
+            let (pool, chunks, retries, i) =
+                (pool.clone(), chunks.clone(), opts.retries, next_spawn);
+            running.spawn(async move { (i, download_chunk(&pool, &chunks[i], i, retries).await) });
+            next_spawn += 1;
+        }
+        let Some(joined) = running.join_next().await else {
+            break;
+        };
+        let (i, result) = joined.map_err(|e| AgentError::Internal(e.to_string()))?;
+        let (replica, data) = result?;
+        used[i] = Some(replica);
+        done += data.len() as u64;
+        progress(Progress { done, total });
+        pending.insert(i, data);
+        while let Some(data) = pending.remove(&next_push) {
+            if tx.send(data).await.is_err() {
+                break; // the decryptor failed; its error is reported below
+            }
+            next_push += 1;
+        }
+        if tx.is_closed() {
+            break;
+        }
+    }
+    drop(tx);
+    running.abort_all();
+    let file = decrypting
+        .await
+        .map_err(|e| AgentError::Internal(e.to_string()))??;
+    if opts.ack {
+        for (chunk, replica) in desc.chunks.iter().zip(used) {
+            if let Some(r) = replica.and_then(|r| chunk.replicas.get(r)) {
+                let addr = ServerAddress {
+                    server: r.server.clone(),
+                    password: None,
+                };
+                // Best effort: the file is already verified and saved.
+                let _ = with_retry(&pool, &addr, opts.retries, |c| {
+                    let (id, k) = (r.replica_id.clone(), r.replica_key.clone());
+                    async move { c.ack(&id, &k).await }
+                })
+                .await;
+            }
+        }
+    }
+    Ok(file)
+}
+
+/// Downloads a chunk from its first working replica; returns the replica used and the bytes.
+async fn download_chunk(
+    pool: &Pool,
+    chunk: &FileChunk,
+    index: usize,
+    retries: u32,
+) -> Result<(usize, Vec<u8>), AgentError> {
+    let size =
+        u32::try_from(chunk.chunk_size).map_err(|_| AgentError::Internal("chunk size".into()))?;
+    let mut last = None;
+    for (r, replica) in chunk.replicas.iter().enumerate() {
+        let addr = ServerAddress {
+            server: replica.server.clone(),
+            password: None,
+        };
+        let got = with_retry(pool, &addr, retries, |c| {
+            let (id, k) = (replica.replica_id.clone(), replica.replica_key.clone());
+            async move { c.download(&id, &k, size).await }
+        })
+        .await;
+        match got {
+            Ok(data) if openssl::sha::sha256(&data).as_slice() == chunk.digest.as_slice() => {
+                return Ok((r, data))
+            }
+            Ok(_) => last = Some(AgentError::ChunkDigest(index)),
+            Err(e) => last = Some(AgentError::Client(e)),
+        }
+    }
+    Err(last.unwrap_or(AgentError::ChunkDigest(index)))
+}
+
+/// Deletes every chunk of a sender description.
+pub async fn delete_file(
+    pool: Arc<Pool>,
+    desc: &ValidFileDescription,
+    retries: u32,
+) -> Result<(), AgentError> {
+    let desc = desc.clone().for_party(FileParty::Sender)?;
+    for chunk in &desc.chunks {
+        for replica in &chunk.replicas {
+            let addr = ServerAddress {
+                server: replica.server.clone(),
+                password: None,
+            };
+            let r = with_retry(&pool, &addr, retries, |c| {
+                let (id, k) = (replica.replica_id.clone(), replica.replica_key.clone());
+                async move { c.delete(&id, &k).await }
+            })
+            .await;
+            match r {
+                // Already gone (deleted or expired) is what we wanted.
+                Ok(()) | Err(ClientError::Relay(xftp_proto::XftpError::Auth)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    Ok(())
+}
