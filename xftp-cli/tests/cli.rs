@@ -1,0 +1,215 @@
+//! The `xftp` binary end to end against a relay on 127.0.0.1 (started in-process).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on purpose
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+fn xftp(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xftp"))
+        .args(args)
+        .env_remove("XFTP_SERVERS")
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+async fn relay(dir: &Path) -> xftp_server::ServerHandle {
+    let cfg = dir.join("cfg");
+    std::fs::create_dir_all(&cfg).unwrap();
+    let (id, ca) =
+        transport::Identity::generate(transport::SignAlgorithm::Ed25519, "127.0.0.1").unwrap();
+    id.write_new(&ca, &cfg).unwrap();
+    let ini = xftp_server::config::default_ini(&dir.join("files"), "1gb", "127.0.0.1", true, None);
+    std::fs::write(cfg.join("file-server.ini"), ini).unwrap();
+    xftp_server::start(
+        &cfg,
+        &dir.join("log"),
+        Arc::new(xftp_server::relay::SystemClock),
+        Some("127.0.0.1:0".parse().unwrap()),
+    )
+    .await
+    .unwrap()
+}
+
+fn noise(len: usize) -> Vec<u8> {
+    let mut x = 0x1234_5678_9abc_def1u64;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn send_info_recv_del() {
+    let dir = tempfile::tempdir().unwrap();
+    let handle = relay(dir.path()).await;
+    let addr = handle.address.clone();
+    let p = |s: &str| dir.path().join(s);
+    std::fs::create_dir_all(p("out")).unwrap();
+    std::fs::create_dir_all(p("descs")).unwrap();
+
+    for (name, len) in [
+        ("empty.bin", 0usize),
+        ("one.bin", 1),
+        ("report.pdf", 5_000_000),
+    ] {
+        let src = p(name);
+        let content = noise(len);
+        std::fs::write(&src, &content).unwrap();
+        let o = tokio::task::spawn_blocking({
+            let (src, descs, addr) = (src.clone(), p("descs"), addr.clone());
+            move || {
+                xftp(&[
+                    "send",
+                    src.to_str().unwrap(),
+                    descs.to_str().unwrap(),
+                    "-n",
+                    "3",
+                    "-s",
+                    &addr,
+                ])
+            }
+        })
+        .await
+        .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        let out = text(&o);
+        let d = p("descs").join(format!("{name}.xftp"));
+        assert!(out.contains(&format!(
+            "Sender file description: {}",
+            d.join("snd.xftp.private").display()
+        )));
+        assert!(out.contains("Pass file descriptions to the recipient(s):"));
+        for i in 1..=3 {
+            assert!(d.join(format!("rcv{i}.xftp")).exists());
+        }
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(d.join("snd.xftp.private"))
+                .unwrap()
+                .permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o600);
+
+        let rcv1 = d.join("rcv1.xftp");
+        let o = xftp(&["info", rcv1.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(
+            text(&o).contains("File description for recipient"),
+            "{}",
+            text(&o)
+        );
+
+        // Receive with the description file; it is deleted afterwards (-y).
+        let o = tokio::task::spawn_blocking({
+            let (rcv1, out) = (rcv1.clone(), p("out"));
+            move || xftp(&["recv", rcv1.to_str().unwrap(), out.to_str().unwrap(), "-y"])
+        })
+        .await
+        .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        assert_eq!(std::fs::read(p("out").join(name)).unwrap(), content);
+        assert!(!rcv1.exists());
+
+        // Receive again with the web link: the name is taken, so a suffix is added.
+        let link = out
+            .lines()
+            .find_map(|l| l.strip_prefix("Web link: "))
+            .unwrap()
+            .to_string();
+        let o = tokio::task::spawn_blocking({
+            let out = p("out");
+            move || xftp(&["recv", &link, out.to_str().unwrap()])
+        })
+        .await
+        .unwrap();
+        // rcv1's recipient acknowledged its chunks, so its link no longer works.
+        assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+
+        // The sender description is not for receiving.
+        let snd = d.join("snd.xftp.private");
+        let o = xftp(&["recv", snd.to_str().unwrap(), p("out").to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+        assert!(text(&o).contains("sender description"), "{}", text(&o));
+
+        // rcv2 works, into a name that exists already.
+        let o = tokio::task::spawn_blocking({
+            let (r, out) = (d.join("rcv2.xftp"), p("out"));
+            move || xftp(&["recv", r.to_str().unwrap(), out.to_str().unwrap()])
+        })
+        .await
+        .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        assert_eq!(
+            std::fs::read(p("out").join(chunker::name::numbered_name(name, 1))).unwrap(),
+            content
+        );
+
+        // Delete; then the third recipient gets a clear error and no file.
+        let o = tokio::task::spawn_blocking({
+            let snd = snd.clone();
+            move || xftp(&["del", snd.to_str().unwrap()])
+        })
+        .await
+        .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(text(&o).contains("File deleted!"));
+        let before: Vec<PathBuf> = std::fs::read_dir(p("out"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        let o = tokio::task::spawn_blocking({
+            let (r, out) = (d.join("rcv3.xftp"), p("out"));
+            move || xftp(&["recv", r.to_str().unwrap(), out.to_str().unwrap()])
+        })
+        .await
+        .unwrap();
+        assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+        assert!(text(&o).contains("deleted or has expired"), "{}", text(&o));
+        let after: Vec<PathBuf> = std::fs::read_dir(p("out"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        assert_eq!(
+            before.len(),
+            after.len(),
+            "a failed receive leaves nothing behind"
+        );
+    }
+    handle.shutdown().await;
+}
+
+#[test]
+fn bad_descriptions_and_no_servers() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.xftp");
+    std::fs::write(&bad, "party: recipient\nsize: 1mb\n").unwrap();
+    let o = xftp(&["recv", bad.to_str().unwrap(), dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let o = xftp(&["info", "https://host/#not-deflate"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let f = dir.path().join("f");
+    std::fs::write(&f, b"x").unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_xftp"))
+        .args(["send", f.to_str().unwrap()])
+        .env_remove("XFTP_SERVERS")
+        .env("HOME", dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("no relays"), "{}", text(&o));
+}
