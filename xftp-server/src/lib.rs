@@ -30,7 +30,36 @@ use crate::config::{Config, STORE_LOG_FILE};
 use crate::net::Endpoint;
 use crate::relay::{Clock, Relay};
 use crate::storage::DirStorage;
-use crate::store::{open_store, Store};
+use crate::store::{open_store, MetadataStore, Store};
+
+/// Daily statistics, written when `[STORE_LOG] log_stats = on`.
+pub const STATS_FILE: &str = "file-server-stats.daily.log";
+/// How often a statistics line is written.
+pub const STATS_INTERVAL: Duration = Duration::from_secs(86400);
+
+/// One CSV line: date, then the day's created, recipients, uploaded, deleted, downloads, acks,
+/// then the current chunk count and stored bytes, then the day's expired.
+pub fn stats_line(now: u64, last: &[u64; 7], current: &[u64; 7], count: u64, size: u64) -> String {
+    let d: Vec<u64> = last
+        .iter()
+        .zip(current)
+        .map(|(a, b)| b.saturating_sub(*a))
+        .collect();
+    let date = &backup_suffix(now)[..10];
+    format!(
+        "{date},{},{},{},{},{},{},{count},{size},{}",
+        d[0], d[1], d[2], d[3], d[4], d[5], d[6]
+    )
+}
+
+fn append_line(path: &Path, line: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    writeln!(f, "{line}")
+}
 
 /// How often expired chunks are removed.
 pub const EXPIRE_INTERVAL: Duration = Duration::from_secs(2 * 3600);
@@ -124,7 +153,7 @@ pub async fn start(
         "cannot use files path {}",
         config.files_path.display()
     )))?);
-    let store = if config.store_log {
+    let store: Box<dyn MetadataStore> = if config.store_log {
         let path = log_dir.join(STORE_LOG_FILE);
         let suffix = backup_suffix(clock.now());
         let (store, replay) =
@@ -137,9 +166,9 @@ pub async fn start(
             replay.applied,
             store.len()
         );
-        store
+        Box::new(store)
     } else {
-        Store::new(None)
+        Box::new(Store::new(None))
     };
     let relay = Arc::new(
         Relay::new(config.clone(), store, storage, clock)
@@ -176,6 +205,28 @@ pub async fn start(
             }
         }
     });
+    if config.log_stats {
+        let (relay, path, mut stop) = (relay.clone(), log_dir.join(STATS_FILE), stop.clone());
+        tokio::spawn(async move {
+            let mut last = relay.stats.snapshot();
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(STATS_INTERVAL) => {}
+                    _ = stop.changed() => return,
+                }
+                let now = relay.stats.snapshot();
+                let (count, size) = {
+                    let s = relay.store();
+                    (s.len() as u64, s.used())
+                };
+                let line = stats_line(relay.clock.now(), &last, &now, count, size);
+                if let Err(e) = append_line(&path, &line) {
+                    tracing::warn!("cannot write {}: {e}", path.display());
+                }
+                last = now;
+            }
+        });
+    }
     if let Some(port) = config.control_port {
         let control = TcpListener::bind(("127.0.0.1", port))
             .await
@@ -245,6 +296,18 @@ pub fn default_dirs() -> (PathBuf, PathBuf) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn stats_lines_are_daily_deltas() {
+        let line = super::stats_line(
+            1_754_467_200,
+            &[1, 2, 3, 4, 5, 6, 7],
+            &[2, 4, 6, 8, 10, 12, 14],
+            9,
+            65536,
+        );
+        assert_eq!(line, "2025-08-06,1,2,3,4,5,6,9,65536,7");
+    }
+
     #[test]
     fn backup_suffix_is_a_utc_date() {
         assert_eq!(super::backup_suffix(1_754_467_200), "2025-08-06T080000Z");

@@ -21,7 +21,7 @@ use xftp_proto::{KeyAlgorithm, PrivateKey, PublicKey, Transmission};
 
 use crate::config::Config;
 use crate::storage::ChunkStorage;
-use crate::store::{FileRec, Id, Status, Store};
+use crate::store::{FileRec, Id, MetadataStore, Status};
 
 /// Bytes of generated IDs.
 pub const ID_LEN: usize = 16;
@@ -67,6 +67,22 @@ pub struct Stats {
     pub expired: AtomicU64,
 }
 
+impl Stats {
+    /// The counters now: created, recipients, uploads, deletes, downloads, acks, expired.
+    pub fn snapshot(&self) -> [u64; 7] {
+        [
+            &self.files_created,
+            &self.recipients,
+            &self.uploads,
+            &self.deletes,
+            &self.downloads,
+            &self.acks,
+            &self.expired,
+        ]
+        .map(|c| c.load(Ordering::Relaxed))
+    }
+}
+
 /// A source of request-body bytes after the command block.
 pub trait BodySource: Send {
     /// The next piece, `None` at the end.
@@ -98,7 +114,7 @@ pub struct Relay {
     /// Settings.
     pub config: Config,
     /// Chunk records.
-    pub store: Mutex<Store>,
+    pub store: Mutex<Box<dyn MetadataStore>>,
     /// Chunk bytes.
     pub storage: Arc<dyn ChunkStorage>,
     /// Time.
@@ -122,7 +138,7 @@ impl Relay {
     /// A relay over `store` and `storage`.
     pub fn new(
         config: Config,
-        store: Store,
+        store: Box<dyn MetadataStore>,
         storage: Arc<dyn ChunkStorage>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, crypto::CryptoError> {
@@ -140,7 +156,7 @@ impl Relay {
 
     /// The store, even if a thread panicked while holding it (its data stays consistent:
     /// every mutation is a single map operation after the log write).
-    pub fn store(&self) -> MutexGuard<'_, Store> {
+    pub fn store(&self) -> MutexGuard<'_, Box<dyn MetadataStore>> {
         self.store.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -264,7 +280,7 @@ impl Relay {
         t: &Transmission,
         signed: &[u8],
     ) -> Result<FileRec, XftpError> {
-        let rec = self.store().file(&t.entity_id).cloned();
+        let rec = self.store().file(&t.entity_id);
         match rec {
             Some(rec) if self.verify(session, &rec.info.sender_key, t, signed) => {
                 self.check_status(session, &rec)?;
@@ -287,7 +303,7 @@ impl Relay {
         let found = self
             .store()
             .recipient(&t.entity_id)
-            .map(|(r, f)| (r.key.clone(), f.clone()));
+            .map(|(r, f)| (r.key, f));
         match found {
             Some((key, rec)) if self.verify(session, &key, t, signed) => {
                 self.check_status(session, &rec)?;
@@ -322,7 +338,7 @@ impl Relay {
         let now = self.clock.now();
         let created_at = now - now % 3600;
         let mut store = self.store();
-        let sender_id = fresh_id(&store)?;
+        let sender_id = fresh_id(&**store)?;
         store
             .add_file(FileRec {
                 sender_id: sender_id.clone(),
@@ -350,7 +366,7 @@ impl Relay {
         let mut taken = HashSet::new();
         let mut rcps = Vec::with_capacity(keys.len());
         for key in keys {
-            let id = loop_fresh(&store, &mut taken)?;
+            let id = loop_fresh(&**store, &mut taken)?;
             rcps.push((id, key));
         }
         let ids: Vec<Id> = rcps.iter().map(|(id, _)| id.clone()).collect();
@@ -546,12 +562,10 @@ impl Relay {
     pub fn expire(&self) -> (usize, u64) {
         let ttl = self.config.expire_files_hours * 3600;
         let now = self.clock.now();
-        let old: Vec<(Id, u64)> = self
+        // Expired when createdAt + 1 h < now - ttl (createdAt is rounded down to the hour).
+        let old = self
             .store()
-            .files()
-            .filter(|f| f.created_at + 3600 < now.saturating_sub(ttl))
-            .map(|f| (f.sender_id.clone(), u64::from(f.info.size)))
-            .collect();
+            .created_before(now.saturating_sub(ttl).saturating_sub(3600));
         let mut bytes = 0;
         let mut count = 0;
         for (id, size) in old {
@@ -605,11 +619,11 @@ fn random_id() -> Result<Id, XftpError> {
 }
 
 /// A sender ID not in use (3 tries, like the reference).
-fn fresh_id(store: &Store) -> Result<Id, XftpError> {
+fn fresh_id(store: &dyn MetadataStore) -> Result<Id, XftpError> {
     loop_fresh(store, &mut HashSet::new())
 }
 
-fn loop_fresh(store: &Store, taken: &mut HashSet<Id>) -> Result<Id, XftpError> {
+fn loop_fresh(store: &dyn MetadataStore, taken: &mut HashSet<Id>) -> Result<Id, XftpError> {
     for _ in 0..3 {
         let id = random_id()?;
         if !store.id_taken(&id) && taken.insert(id.clone()) {

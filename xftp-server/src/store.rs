@@ -84,6 +84,48 @@ pub enum StoreError {
     Duplicate,
 }
 
+/// Chunk metadata behind the relay: the embedded [`Store`] keeps it in memory with the store
+/// log; a scale-out deployment can keep it in a database behind the same calls. Reads return
+/// copies so that an implementation need not hold records in memory.
+pub trait MetadataStore: Send + std::fmt::Debug {
+    /// A chunk by sender ID.
+    fn file(&self, sender_id: &[u8]) -> Option<FileRec>;
+    /// A recipient and its chunk.
+    fn recipient(&self, rid: &[u8]) -> Option<(Recipient, FileRec)>;
+    /// Whether an ID is taken as a sender or recipient ID.
+    fn id_taken(&self, id: &[u8]) -> bool;
+    /// FNEW.
+    fn add_file(&mut self, rec: FileRec) -> Result<(), StoreError>;
+    /// FADD.
+    fn add_recipients(
+        &mut self,
+        sender_id: &[u8],
+        rcps: Vec<(Id, PublicKey)>,
+    ) -> Result<(), StoreError>;
+    /// Reserves quota for an upload; `false` if it would exceed `quota`.
+    fn reserve(&mut self, size: u64, quota: u64) -> bool;
+    /// Gives back a reservation of a failed upload.
+    fn release(&mut self, size: u64);
+    /// FPUT completed.
+    fn set_path(&mut self, sender_id: &[u8], path: PathBuf) -> Result<(), StoreError>;
+    /// FDEL (and expiry): removes the record and its recipients; returns it.
+    fn delete_file(&mut self, sender_id: &[u8]) -> Result<FileRec, StoreError>;
+    /// Blocks a chunk.
+    fn block_file(&mut self, sender_id: &[u8], info: BlockingInfo) -> Result<(), StoreError>;
+    /// FACK: removes one recipient.
+    fn ack(&mut self, rid: &[u8]) -> Result<(), StoreError>;
+    /// Bytes counted against the quota.
+    fn used(&self) -> u64;
+    /// Number of chunks.
+    fn len(&self) -> usize;
+    /// Whether there are no chunks.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Sender IDs and sizes of chunks created before `created_before` (epoch seconds).
+    fn created_before(&self, created_before: u64) -> Vec<(Id, u64)>;
+}
+
 impl Store {
     /// An empty store, logging to `log` if given.
     pub fn new(log: Option<StoreLog>) -> Self {
@@ -91,69 +133,6 @@ impl Store {
             log,
             ..Self::default()
         }
-    }
-
-    /// A chunk by sender ID.
-    pub fn file(&self, sender_id: &[u8]) -> Option<&FileRec> {
-        self.files.get(sender_id)
-    }
-
-    /// A recipient and its chunk.
-    pub fn recipient(&self, rid: &[u8]) -> Option<(&Recipient, &FileRec)> {
-        let r = self.recipients.get(rid)?;
-        Some((r, self.files.get(&r.sender_id)?))
-    }
-
-    /// Number of chunks.
-    pub fn len(&self) -> usize {
-        self.files.len()
-    }
-
-    /// Whether there are no chunks.
-    pub fn is_empty(&self) -> bool {
-        self.files.is_empty()
-    }
-
-    /// Bytes counted against the quota.
-    pub fn used(&self) -> u64 {
-        self.used
-    }
-
-    /// Whether an ID is taken as a sender or recipient ID.
-    pub fn id_taken(&self, id: &[u8]) -> bool {
-        self.files.contains_key(id) || self.recipients.contains_key(id)
-    }
-
-    /// Every chunk (for expiry and compaction).
-    pub fn files(&self) -> impl Iterator<Item = &FileRec> {
-        self.files.values()
-    }
-
-    /// FNEW.
-    pub fn add_file(&mut self, rec: FileRec) -> Result<(), StoreError> {
-        if self.id_taken(&rec.sender_id) {
-            return Err(StoreError::Duplicate);
-        }
-        self.write_log(&fnew_line(&rec))?;
-        self.files.insert(rec.sender_id.clone(), rec);
-        Ok(())
-    }
-
-    /// FADD.
-    pub fn add_recipients(
-        &mut self,
-        sender_id: &[u8],
-        rcps: Vec<(Id, PublicKey)>,
-    ) -> Result<(), StoreError> {
-        if !self.files.contains_key(sender_id) {
-            return Err(StoreError::NotFound);
-        }
-        if rcps.iter().any(|(id, _)| self.id_taken(id)) {
-            return Err(StoreError::Duplicate);
-        }
-        self.write_log(&fadd_line(sender_id, &rcps))?;
-        self.insert_recipients(sender_id, rcps);
-        Ok(())
     }
 
     fn insert_recipients(&mut self, sender_id: &[u8], rcps: Vec<(Id, PublicKey)>) {
@@ -172,47 +151,6 @@ impl Store {
         }
     }
 
-    /// Reserves quota for an upload; `false` if it would exceed `quota`.
-    pub fn reserve(&mut self, size: u64, quota: u64) -> bool {
-        match self.used.checked_add(size) {
-            Some(total) if total <= quota => {
-                self.used = total;
-                true
-            }
-            _ => false,
-        }
-    }
-
-    /// Gives back a reservation of a failed upload.
-    pub fn release(&mut self, size: u64) {
-        self.used = self.used.saturating_sub(size);
-    }
-
-    /// FPUT completed.
-    pub fn set_path(&mut self, sender_id: &[u8], path: PathBuf) -> Result<(), StoreError> {
-        if !self.files.contains_key(sender_id) {
-            return Err(StoreError::NotFound);
-        }
-        self.write_log(&format!(
-            "FPUT {} {}",
-            b64(sender_id),
-            b64(path.to_string_lossy().as_bytes())
-        ))?;
-        if let Some(f) = self.files.get_mut(sender_id) {
-            f.path = Some(path);
-        }
-        Ok(())
-    }
-
-    /// FDEL (and expiry): removes the record and its recipients; returns it.
-    pub fn delete_file(&mut self, sender_id: &[u8]) -> Result<FileRec, StoreError> {
-        if !self.files.contains_key(sender_id) {
-            return Err(StoreError::NotFound);
-        }
-        self.write_log(&format!("FDEL {}", b64(sender_id)))?;
-        self.remove_file(sender_id).ok_or(StoreError::NotFound)
-    }
-
     fn remove_file(&mut self, sender_id: &[u8]) -> Option<FileRec> {
         let rec = self.files.remove(sender_id)?;
         for rid in &rec.recipients {
@@ -224,30 +162,9 @@ impl Store {
         Some(rec)
     }
 
-    /// FBLK: blocks a chunk.
-    pub fn block_file(&mut self, sender_id: &[u8], info: BlockingInfo) -> Result<(), StoreError> {
-        if !self.files.contains_key(sender_id) {
-            return Err(StoreError::NotFound);
-        }
-        self.write_log(&format!("FBLK {} {info}", b64(sender_id)))?;
-        if let Some(f) = self.files.get_mut(sender_id) {
-            f.status = Status::Blocked(info);
-        }
-        Ok(())
-    }
-
-    /// FACK: removes one recipient.
-    pub fn ack(&mut self, rid: &[u8]) -> Result<(), StoreError> {
-        if !self.recipients.contains_key(rid) {
-            return Err(StoreError::NotFound);
-        }
-        self.write_log(&format!("FACK {}", b64(rid)))?;
-        if let Some(r) = self.recipients.remove(rid) {
-            if let Some(f) = self.files.get_mut(&r.sender_id) {
-                f.recipients.remove(rid);
-            }
-        }
-        Ok(())
+    /// Every chunk (for expiry and compaction).
+    pub fn files(&self) -> impl Iterator<Item = &FileRec> {
+        self.files.values()
     }
 
     fn write_log(&mut self, line: &str) -> Result<(), StoreError> {
@@ -381,6 +298,136 @@ impl Store {
     /// Attaches the log after replay and compaction.
     pub fn set_log(&mut self, log: StoreLog) {
         self.log = Some(log);
+    }
+}
+
+impl MetadataStore for Store {
+    /// A chunk by sender ID.
+    fn file(&self, sender_id: &[u8]) -> Option<FileRec> {
+        self.files.get(sender_id).cloned()
+    }
+
+    /// A recipient and its chunk.
+    fn recipient(&self, rid: &[u8]) -> Option<(Recipient, FileRec)> {
+        let r = self.recipients.get(rid)?;
+        Some((r.clone(), self.files.get(&r.sender_id)?.clone()))
+    }
+
+    /// Number of chunks.
+    fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    /// Bytes counted against the quota.
+    fn used(&self) -> u64 {
+        self.used
+    }
+
+    /// Whether an ID is taken as a sender or recipient ID.
+    fn id_taken(&self, id: &[u8]) -> bool {
+        self.files.contains_key(id) || self.recipients.contains_key(id)
+    }
+
+    /// FNEW.
+    fn add_file(&mut self, rec: FileRec) -> Result<(), StoreError> {
+        if self.id_taken(&rec.sender_id) {
+            return Err(StoreError::Duplicate);
+        }
+        self.write_log(&fnew_line(&rec))?;
+        self.files.insert(rec.sender_id.clone(), rec);
+        Ok(())
+    }
+
+    /// FADD.
+    fn add_recipients(
+        &mut self,
+        sender_id: &[u8],
+        rcps: Vec<(Id, PublicKey)>,
+    ) -> Result<(), StoreError> {
+        if !self.files.contains_key(sender_id) {
+            return Err(StoreError::NotFound);
+        }
+        if rcps.iter().any(|(id, _)| self.id_taken(id)) {
+            return Err(StoreError::Duplicate);
+        }
+        self.write_log(&fadd_line(sender_id, &rcps))?;
+        self.insert_recipients(sender_id, rcps);
+        Ok(())
+    }
+
+    /// Reserves quota for an upload; `false` if it would exceed `quota`.
+    fn reserve(&mut self, size: u64, quota: u64) -> bool {
+        match self.used.checked_add(size) {
+            Some(total) if total <= quota => {
+                self.used = total;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Gives back a reservation of a failed upload.
+    fn release(&mut self, size: u64) {
+        self.used = self.used.saturating_sub(size);
+    }
+
+    /// FPUT completed.
+    fn set_path(&mut self, sender_id: &[u8], path: PathBuf) -> Result<(), StoreError> {
+        if !self.files.contains_key(sender_id) {
+            return Err(StoreError::NotFound);
+        }
+        self.write_log(&format!(
+            "FPUT {} {}",
+            b64(sender_id),
+            b64(path.to_string_lossy().as_bytes())
+        ))?;
+        if let Some(f) = self.files.get_mut(sender_id) {
+            f.path = Some(path);
+        }
+        Ok(())
+    }
+
+    /// FDEL (and expiry): removes the record and its recipients; returns it.
+    fn delete_file(&mut self, sender_id: &[u8]) -> Result<FileRec, StoreError> {
+        if !self.files.contains_key(sender_id) {
+            return Err(StoreError::NotFound);
+        }
+        self.write_log(&format!("FDEL {}", b64(sender_id)))?;
+        self.remove_file(sender_id).ok_or(StoreError::NotFound)
+    }
+
+    /// FBLK: blocks a chunk.
+    fn block_file(&mut self, sender_id: &[u8], info: BlockingInfo) -> Result<(), StoreError> {
+        if !self.files.contains_key(sender_id) {
+            return Err(StoreError::NotFound);
+        }
+        self.write_log(&format!("FBLK {} {info}", b64(sender_id)))?;
+        if let Some(f) = self.files.get_mut(sender_id) {
+            f.status = Status::Blocked(info);
+        }
+        Ok(())
+    }
+
+    /// FACK: removes one recipient.
+    fn ack(&mut self, rid: &[u8]) -> Result<(), StoreError> {
+        if !self.recipients.contains_key(rid) {
+            return Err(StoreError::NotFound);
+        }
+        self.write_log(&format!("FACK {}", b64(rid)))?;
+        if let Some(r) = self.recipients.remove(rid) {
+            if let Some(f) = self.files.get_mut(&r.sender_id) {
+                f.recipients.remove(rid);
+            }
+        }
+        Ok(())
+    }
+
+    fn created_before(&self, created_before: u64) -> Vec<(Id, u64)> {
+        self.files
+            .values()
+            .filter(|f| f.created_at < created_before)
+            .map(|f| (f.sender_id.clone(), u64::from(f.info.size)))
+            .collect()
     }
 }
 
