@@ -218,7 +218,7 @@ impl Relay {
             }
             Command::Del => {
                 let rec = self.sender_file(session, t, &signed)?;
-                self.delete(&rec.sender_id)?;
+                self.delete_chunk(&rec.sender_id)?;
                 self.stats.deletes.fetch_add(1, Ordering::Relaxed);
                 Ok((Response::Ok, ResponseBody::None))
             }
@@ -542,10 +542,6 @@ impl Relay {
 
     /// Deletes a chunk and its file (FDEL, expiry, control port).
     pub fn delete_chunk(&self, sender_id: &[u8]) -> Result<(), XftpError> {
-        self.delete(sender_id)
-    }
-
-    fn delete(&self, sender_id: &[u8]) -> Result<(), XftpError> {
         let rec = self
             .store()
             .delete_file(sender_id)
@@ -569,7 +565,7 @@ impl Relay {
         let mut bytes = 0;
         let mut count = 0;
         for (id, size) in old {
-            if self.delete(&id).is_ok() {
+            if self.delete_chunk(&id).is_ok() {
                 count += 1;
                 bytes += size;
             }

@@ -838,3 +838,84 @@ async fn web_mode_for_browsers() {
     assert_eq!(headers["access-control-allow-origin"], "*");
     assert_eq!(xftp_proto::encoding::unpad(&body).unwrap(), b"SESSION");
 }
+
+#[tokio::test]
+async fn ed448_and_x25519_command_authentication() {
+    let relay = TestRelay::init_and_start(InitOpts::default());
+    let c = relay.connect().await;
+    let data = noise(65536, 51);
+    let digest = openssl::sha::sha256(&data);
+    // Ed448 sender and recipient keys (114-byte signatures).
+    let (_, s448) = crypto::generate(KeyAlgorithm::Ed448).unwrap();
+    let (r448pub, r448) = crypto::generate(KeyAlgorithm::Ed448).unwrap();
+    let ids = c
+        .create(&s448, 65536, digest, vec![r448pub], None)
+        .await
+        .unwrap();
+    c.upload(&ids.sender_id, &s448, Bytes::from(data.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        c.download(&ids.recipient_ids[0], &r448, 65536)
+            .await
+            .unwrap(),
+        data
+    );
+
+    // An X25519 sender key: the 80-byte authenticator over DH with the handshake key.
+    let (xpub, xpriv) = crypto::generate(KeyAlgorithm::X25519).unwrap();
+    let (rpub, _) = ed25519();
+    let shared = crypto::dh(&xpriv, c.server_dh_key()).unwrap();
+    let fnew = Command::New {
+        info: xftp_proto::FileInfo {
+            sender_key: xpub,
+            size: 65536,
+            digest: digest.to_vec(),
+        },
+        recipient_keys: vec![rpub],
+        basic_auth: None,
+    };
+    let mut t = Transmission {
+        authenticator: vec![],
+        session_id: c.session_id().to_vec(),
+        corr_id: b"corr-1".to_vec(),
+        entity_id: vec![],
+        command: fnew.encode().unwrap(),
+    };
+    let signed = t.signed_bytes().unwrap();
+    t.authenticator = crypto::authenticator(&shared, &t.corr_id, &signed)
+        .unwrap()
+        .to_vec();
+    let (resp, ..) = c.transmit(&t, None).await.unwrap();
+    let Response::Sids { sender_id, .. } = resp else {
+        panic!("X25519-authenticated FNEW refused: {resp:?}");
+    };
+    // A wrong authenticator is AUTH, like a bad signature.
+    t.authenticator[20] ^= 1;
+    assert_eq!(
+        c.transmit(&t, None).await.unwrap().0,
+        Response::Err(XftpError::Auth)
+    );
+    // And the relay's key of another connection does not work.
+    let other = relay.connect().await;
+    let wrong = crypto::dh(&xpriv, other.server_dh_key()).unwrap();
+    let mut t2 = Transmission {
+        authenticator: vec![],
+        session_id: c.session_id().to_vec(),
+        corr_id: b"corr-2".to_vec(),
+        entity_id: sender_id,
+        command: Command::Del.encode().unwrap(),
+    };
+    let signed = t2.signed_bytes().unwrap();
+    t2.authenticator = crypto::authenticator(&wrong, &t2.corr_id, &signed)
+        .unwrap()
+        .to_vec();
+    assert_eq!(
+        c.transmit(&t2, None).await.unwrap().0,
+        Response::Err(XftpError::Auth)
+    );
+    t2.authenticator = crypto::authenticator(&shared, &t2.corr_id, &signed)
+        .unwrap()
+        .to_vec();
+    assert_eq!(c.transmit(&t2, None).await.unwrap().0, Response::Ok);
+}
