@@ -63,15 +63,21 @@ pub struct PublicKey {
     raw: Vec<u8>,
 }
 
+/// The raw bytes of an `alg` key, checked for length.
+fn checked_raw(alg: KeyAlgorithm, raw: &[u8]) -> Result<Vec<u8>, DecodeError> {
+    if raw.len() == alg.key_len() {
+        Ok(raw.to_vec())
+    } else {
+        Err(DecodeError::BadKey("wrong key length for the algorithm"))
+    }
+}
+
 impl PublicKey {
     /// Wraps raw key bytes, checking their length for the algorithm.
     pub fn from_raw(alg: KeyAlgorithm, raw: &[u8]) -> Result<Self, DecodeError> {
-        if raw.len() != alg.key_len() {
-            return Err(DecodeError::BadKey("wrong key length for the algorithm"));
-        }
         Ok(Self {
             alg,
-            raw: raw.to_vec(),
+            raw: checked_raw(alg, raw)?,
         })
     }
 
@@ -139,12 +145,9 @@ pub struct PrivateKey {
 impl PrivateKey {
     /// Wraps raw private key bytes, checking their length for the algorithm.
     pub fn from_raw(alg: KeyAlgorithm, raw: &[u8]) -> Result<Self, DecodeError> {
-        if raw.len() != alg.key_len() {
-            return Err(DecodeError::BadKey("wrong key length for the algorithm"));
-        }
         Ok(Self {
             alg,
-            raw: raw.to_vec(),
+            raw: checked_raw(alg, raw)?,
         })
     }
 

@@ -280,18 +280,11 @@ impl Relay {
         t: &Transmission,
         signed: &[u8],
     ) -> Result<FileRec, XftpError> {
-        let rec = self.store().file(&t.entity_id);
-        match rec {
-            Some(rec) if self.verify(session, &rec.info.sender_key, t, signed) => {
-                self.check_status(session, &rec)?;
-                Ok(rec)
-            }
-            Some(_) => Err(XftpError::Auth),
-            None => {
-                self.dummy_verify(t, signed);
-                Err(XftpError::Auth)
-            }
-        }
+        let found = self
+            .store()
+            .file(&t.entity_id)
+            .map(|f| (f.info.sender_key.clone(), f));
+        self.authorize(session, found, t, signed)
     }
 
     fn recipient_file(
@@ -304,6 +297,18 @@ impl Relay {
             .store()
             .recipient(&t.entity_id)
             .map(|(r, f)| (r.key, f));
+        self.authorize(session, found, t, signed)
+    }
+
+    /// The record if the transmission is signed by its key and the record is usable;
+    /// unknown IDs get a dummy verification and the same `AUTH` as bad signatures.
+    fn authorize(
+        &self,
+        session: &Session,
+        found: Option<(PublicKey, FileRec)>,
+        t: &Transmission,
+        signed: &[u8],
+    ) -> Result<FileRec, XftpError> {
         match found {
             Some((key, rec)) if self.verify(session, &key, t, signed) => {
                 self.check_status(session, &rec)?;
