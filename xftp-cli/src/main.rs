@@ -40,6 +40,9 @@ enum Cmd {
         /// Chunks uploaded at once.
         #[arg(long, default_value_t = 8)]
         parallel: usize,
+        /// Store every chunk on this many relays (recipients fall back to the next one).
+        #[arg(long, default_value_t = 1)]
+        replicas: usize,
     },
     /// Download and decrypt the file of a recipient description (a file or a web link) into DIR.
     Recv {
@@ -164,12 +167,14 @@ async fn run(args: Args) -> Result<(), CliError> {
             servers,
             retries,
             parallel,
+            replicas,
         } => {
             let servers = resolve_servers(servers.as_deref())?;
             let opts = SendOptions {
                 recipients: recipients.max(1),
                 retries,
                 parallel,
+                replicas,
                 ..SendOptions::default()
             };
             println!("Encrypting and uploading file...");

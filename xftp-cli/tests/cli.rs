@@ -213,3 +213,74 @@ fn bad_descriptions_and_no_servers() {
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).contains("no relays"), "{}", text(&o));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn replicas_survive_a_stopped_relay_and_chunks_spread_over_relays() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut relays = Vec::new();
+    for i in 0..3 {
+        let d = dir.path().join(format!("relay{i}"));
+        std::fs::create_dir_all(&d).unwrap();
+        relays.push(relay(&d).await);
+    }
+    let servers = relays
+        .iter()
+        .map(|r| r.address.clone())
+        .collect::<Vec<_>>()
+        .join(";");
+    let src = dir.path().join("video.bin");
+    let content = noise(9_000_000); // 3 chunks: 4 MiB, 4 MiB, 1 MiB
+    std::fs::write(&src, &content).unwrap();
+    let descs = dir.path().join("descs");
+    std::fs::create_dir_all(&descs).unwrap();
+    let o = tokio::task::spawn_blocking({
+        let (src, descs, servers) = (src.clone(), descs.clone(), servers.clone());
+        move || {
+            xftp(&[
+                "send",
+                src.to_str().unwrap(),
+                descs.to_str().unwrap(),
+                "-s",
+                &servers,
+                "--replicas",
+                "2",
+            ])
+        }
+    })
+    .await
+    .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let rcv = descs.join("video.bin.xftp/rcv1.xftp");
+    let o = xftp(&["info", rcv.to_str().unwrap()]);
+    let info = text(&o);
+    for r in &relays {
+        assert!(
+            info.contains(&r.address[..30]),
+            "every relay holds chunks: {info}"
+        );
+    }
+    // Stop the relay that holds the first replica of chunk 1.
+    let first = relays.remove(0);
+    first.shutdown().await;
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let o = tokio::task::spawn_blocking({
+        let (rcv, out) = (rcv.clone(), out.clone());
+        move || {
+            xftp(&[
+                "recv",
+                rcv.to_str().unwrap(),
+                out.to_str().unwrap(),
+                "-r",
+                "1",
+            ])
+        }
+    })
+    .await
+    .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(std::fs::read(out.join("video.bin")).unwrap(), content);
+    for r in relays {
+        r.shutdown().await;
+    }
+}

@@ -124,6 +124,8 @@ pub struct SendOptions {
     pub retries: u32,
     /// Chunks uploaded at once.
     pub parallel: usize,
+    /// Relays each chunk is stored on (a recipient falls back to the next one).
+    pub replicas: usize,
     /// Encryption options (size limit, file name).
     pub encrypt: EncryptOptions,
 }
@@ -134,6 +136,7 @@ impl Default for SendOptions {
             recipients: 1,
             retries: 3,
             parallel: 8,
+            replicas: 1,
             encrypt: EncryptOptions::default(),
         }
     }
@@ -148,10 +151,16 @@ pub struct SentFile {
     pub recipients: Vec<FileDescription>,
 }
 
+/// One chunk, stored on one or more relays.
 struct UploadedChunk {
     index: usize,
     size: u32,
     digest: [u8; 32],
+    replicas: Vec<UploadedReplica>,
+}
+
+/// One copy of a chunk on one relay.
+struct UploadedReplica {
     server: XftpServer,
     sender_id: Vec<u8>,
     sender_key: PrivateKey,
@@ -169,6 +178,13 @@ pub async fn send_file(
 ) -> Result<SentFile, AgentError> {
     if servers.is_empty() {
         return Err(AgentError::NoServers);
+    }
+    let replicas = opts.replicas.max(1);
+    if replicas > servers.len() {
+        return Err(AgentError::Internal(format!(
+            "{replicas} replicas need at least as many relays ({} given)",
+            servers.len()
+        )));
     }
     let key = SbKey::generate();
     let nonce = SbNonce::generate();
@@ -202,18 +218,28 @@ pub async fn send_file(
         }
         let Some(item) = rx.recv().await else { break };
         let (index, digest, data) = item?;
-        let addr = servers[next_server % servers.len()].clone();
+        // Consecutive relays for the replicas, rotating the first one chunk by chunk.
+        let addrs: Vec<ServerAddress> = (0..replicas)
+            .map(|r| servers[(next_server + r) % servers.len()].clone())
+            .collect();
         next_server += 1;
         let (pool, n, retries) = (pool.clone(), opts.recipients, opts.retries);
         let (done, progress) = (done.clone(), progress.clone());
         uploads.spawn(async move {
-            let r = upload_chunk(&pool, &addr, index, digest, data, n, retries).await;
-            if let Ok(c) = &r {
-                let mut d = done.lock().unwrap_or_else(|p| p.into_inner());
-                *d += u64::from(c.size);
-                progress(Progress { done: *d, total });
+            let mut copies = Vec::with_capacity(addrs.len());
+            for addr in &addrs {
+                copies.push(upload_replica(&pool, addr, digest, data.clone(), n, retries).await?);
             }
-            r
+            let size = data.len() as u32;
+            let mut d = done.lock().unwrap_or_else(|p| p.into_inner());
+            *d += u64::from(size);
+            progress(Progress { done: *d, total });
+            Ok::<_, AgentError>(UploadedChunk {
+                index,
+                size,
+                digest,
+                replicas: copies,
+            })
         });
     }
     while let Some(r) = uploads.join_next().await {
@@ -232,15 +258,14 @@ pub async fn send_file(
     ))
 }
 
-async fn upload_chunk(
+async fn upload_replica(
     pool: &Pool,
     addr: &ServerAddress,
-    index: usize,
     digest: [u8; 32],
     data: Bytes,
     recipients: usize,
     retries: u32,
-) -> Result<UploadedChunk, AgentError> {
+) -> Result<UploadedReplica, AgentError> {
     let gen =
         || crypto::generate(KeyAlgorithm::Ed25519).map_err(|e| AgentError::Internal(e.to_string()));
     let (_, sender_key) = gen()?;
@@ -272,10 +297,7 @@ async fn upload_chunk(
         async move { c.upload(&sid, &k, data).await }
     })
     .await?;
-    Ok(UploadedChunk {
-        index,
-        size,
-        digest,
+    Ok(UploadedReplica {
         server: addr.server.clone(),
         sender_id: ids.sender_id,
         sender_key,
@@ -307,30 +329,39 @@ fn descriptions(
         chunks,
         redirect: None,
     };
-    let chunk = |c: &UploadedChunk, id: &[u8], k: &PrivateKey| FileChunk {
-        chunk_no: c.index as u32 + 1,
-        chunk_size: u64::from(c.size),
-        digest: c.digest.to_vec(),
-        replicas: vec![FileChunkReplica {
-            server: c.server.clone(),
-            replica_id: id.to_vec(),
-            replica_key: k.clone(),
-        }],
-    };
+    // `who(replica)` picks the ID and key of the party the description is for.
+    let chunk =
+        |c: &UploadedChunk, who: &dyn Fn(&UploadedReplica) -> (Vec<u8>, PrivateKey)| FileChunk {
+            chunk_no: c.index as u32 + 1,
+            chunk_size: u64::from(c.size),
+            digest: c.digest.to_vec(),
+            replicas: c
+                .replicas
+                .iter()
+                .map(|r| {
+                    let (replica_id, replica_key) = who(r);
+                    FileChunkReplica {
+                        server: r.server.clone(),
+                        replica_id,
+                        replica_key,
+                    }
+                })
+                .collect(),
+        };
     let sender = base(
         FileParty::Sender,
         chunks
             .iter()
-            .map(|c| chunk(c, &c.sender_id, &c.sender_key))
+            .map(|c| chunk(c, &|r| (r.sender_id.clone(), r.sender_key.clone())))
             .collect(),
     );
     let recipients = (0..recipients)
-        .map(|r| {
+        .map(|i| {
             base(
                 FileParty::Recipient,
                 chunks
                     .iter()
-                    .map(|c| chunk(c, &c.recipients[r].0, &c.recipients[r].1))
+                    .map(|c| chunk(c, &|r| r.recipients[i].clone()))
                     .collect(),
             )
         })
