@@ -43,6 +43,10 @@ enum Cmd {
         /// Store every chunk on this many relays (recipients fall back to the next one).
         #[arg(long, default_value_t = 1)]
         replicas: usize,
+        /// Descriptions whose web link would be longer than this many characters are replaced
+        /// by a small redirect description (the full one is uploaded as a file).
+        #[arg(long, default_value_t = 4000)]
+        link_limit: usize,
     },
     /// Download and decrypt the file of a recipient description (a file or a web link) into DIR.
     Recv {
@@ -168,6 +172,7 @@ async fn run(args: Args) -> Result<(), CliError> {
             retries,
             parallel,
             replicas,
+            link_limit,
         } => {
             let servers = resolve_servers(servers.as_deref())?;
             let opts = SendOptions {
@@ -178,15 +183,13 @@ async fn run(args: Args) -> Result<(), CliError> {
                 ..SendOptions::default()
             };
             println!("Encrypting and uploading file...");
-            let sent = agent::send_file(
-                Arc::new(Pool::default()),
-                &file,
-                &servers,
-                &opts,
-                percent("Uploaded"),
-            )
-            .await
-            .map_err(agent_err)?;
+            let pool = Arc::new(Pool::default());
+            let sent = agent::send_file(pool.clone(), &file, &servers, &opts, percent("Uploaded"))
+                .await
+                .map_err(agent_err)?;
+            let sent = agent::redirect_large(pool, sent, &servers, &opts, link_limit)
+                .await
+                .map_err(agent_err)?;
             let dir = dir.unwrap_or_else(|| PathBuf::from("."));
             write_descriptions(&file, &dir, &sent)?;
             Ok(())

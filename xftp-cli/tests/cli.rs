@@ -284,3 +284,62 @@ async fn replicas_survive_a_stopped_relay_and_chunks_spread_over_relays() {
         r.shutdown().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn large_descriptions_go_through_a_redirect() {
+    let dir = tempfile::tempdir().unwrap();
+    let handle = relay(dir.path()).await;
+    let src = dir.path().join("big.bin");
+    let content = noise(9_000_000);
+    std::fs::write(&src, &content).unwrap();
+    let descs = dir.path().join("descs");
+    std::fs::create_dir_all(&descs).unwrap();
+    let o = tokio::task::spawn_blocking({
+        let (src, descs, addr) = (src.clone(), descs.clone(), handle.address.clone());
+        move || {
+            xftp(&[
+                "send",
+                src.to_str().unwrap(),
+                descs.to_str().unwrap(),
+                "-s",
+                &addr,
+                "--link-limit",
+                "300",
+            ])
+        }
+    })
+    .await
+    .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let rcv = descs.join("big.bin.xftp/rcv1.xftp");
+    let yaml = std::fs::read_to_string(&rcv).unwrap();
+    let small = xftp_proto::FileDescription::from_yaml(&yaml).unwrap();
+    assert_eq!(small.chunks.len(), 1, "the redirect is one chunk: {yaml}");
+    let redirect = small.redirect.expect("a redirect description");
+    assert_eq!(
+        redirect.size,
+        9 << 20,
+        "it points at the 9 MiB encrypted file"
+    );
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let o = tokio::task::spawn_blocking({
+        let (rcv, out) = (rcv.clone(), out.clone());
+        move || xftp(&["recv", rcv.to_str().unwrap(), out.to_str().unwrap()])
+    })
+    .await
+    .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(std::fs::read(out.join("big.bin")).unwrap(), content);
+    let left: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(
+        left.len(),
+        1,
+        "only the file, no redirect leftovers: {left:?}"
+    );
+    handle.shutdown().await;
+}

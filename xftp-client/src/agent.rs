@@ -608,3 +608,52 @@ pub async fn delete_file(
     }
     Ok(())
 }
+
+/// Replaces every recipient description whose web link would be longer than `link_limit`
+/// characters by a redirect: the description itself is uploaded as a one-chunk file and the
+/// recipient gets a small description of that upload, carrying the size and digest of the real
+/// file. Recipients follow one redirect ([`receive_file`]).
+pub async fn redirect_large(
+    pool: Arc<Pool>,
+    sent: SentFile,
+    servers: &[ServerAddress],
+    opts: &SendOptions,
+    link_limit: usize,
+) -> Result<SentFile, AgentError> {
+    let mut recipients = Vec::with_capacity(sent.recipients.len());
+    for desc in sent.recipients {
+        let link_len = xftp_proto::description::encode_web_link(&desc).map_or(0, |l| l.len());
+        if link_len <= link_limit {
+            recipients.push(desc);
+            continue;
+        }
+        let dir = tempfile_dir(&std::env::temp_dir())?;
+        let yaml = dir.path().join("direct.yaml");
+        std::fs::write(&yaml, desc.to_yaml())
+            .map_err(|e| AgentError::Chunker(ChunkerError::io("cannot write", &yaml, e)))?;
+        let inner_opts = SendOptions {
+            recipients: 1,
+            encrypt: EncryptOptions {
+                mode: chunker::ChunkMode::Single,
+                file_name: Some("direct.yaml".into()),
+                ..EncryptOptions::default()
+            },
+            ..opts.clone()
+        };
+        let inner = send_file(pool.clone(), &yaml, servers, &inner_opts, |_| {}).await?;
+        let mut small = inner
+            .recipients
+            .into_iter()
+            .next()
+            .ok_or_else(|| AgentError::Internal("no recipient description".into()))?;
+        small.redirect = Some(xftp_proto::description::RedirectFileInfo {
+            size: desc.size,
+            digest: desc.digest.clone(),
+        });
+        recipients.push(small);
+    }
+    Ok(SentFile {
+        sender: sent.sender,
+        recipients,
+    })
+}
