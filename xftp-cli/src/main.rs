@@ -38,7 +38,7 @@ enum Cmd {
         #[arg(short = 'r', long = "retry", default_value_t = 3)]
         retries: u32,
         /// Chunks uploaded at once.
-        #[arg(long, default_value_t = 8)]
+        #[arg(long, default_value_t = 4)]
         parallel: usize,
         /// Store every chunk on this many relays (recipients fall back to the next one).
         #[arg(long, default_value_t = 1)]
@@ -58,7 +58,7 @@ enum Cmd {
         #[arg(short = 'r', long = "retry", default_value_t = 3)]
         retries: u32,
         /// Chunks downloaded at once.
-        #[arg(long, default_value_t = 8)]
+        #[arg(long, default_value_t = 4)]
         parallel: usize,
         /// Delete the description file after the download without asking (it is single-use).
         #[arg(short = 'y', long)]
@@ -95,7 +95,7 @@ enum Cmd {
         #[arg(long)]
         server: Option<String>,
         /// Chunks transferred at once.
-        #[arg(long, default_value_t = 8)]
+        #[arg(long, default_value_t = 4)]
         parallel: usize,
     },
 }
@@ -248,7 +248,7 @@ async fn run(args: Args) -> Result<(), CliError> {
             print_info(&desc);
             Ok(())
         }
-        Cmd::Demo { size } => demo(&size, None, 8, true).await,
+        Cmd::Demo { size } => demo(&size, None, 4, true).await,
         Cmd::Bench {
             size,
             server,

@@ -135,7 +135,7 @@ impl Default for SendOptions {
         Self {
             recipients: 1,
             retries: 3,
-            parallel: 8,
+            parallel: 4,
             replicas: 1,
             encrypt: EncryptOptions::default(),
         }
@@ -193,7 +193,7 @@ pub async fn send_file(
     let parallel = opts.parallel.max(1);
     // The encryptor runs on its own threads; chunks come over a channel no longer than the
     // upload window, so memory stays bounded.
-    let (tx, mut rx) = mpsc::channel(parallel);
+    let (tx, mut rx) = mpsc::channel(2);
     let encryptor = tokio::task::spawn_blocking(move || {
         for chunk in enc.by_ref() {
             let item = chunk.map(|c| (c.index, c.sha256, Bytes::from(c.into_vec())));
@@ -386,7 +386,7 @@ impl Default for RecvOptions {
     fn default() -> Self {
         Self {
             retries: 3,
-            parallel: 8,
+            parallel: 4,
             max_file_size: chunker::plan::DEFAULT_MAX_FILE_SIZE,
             ack: true,
         }

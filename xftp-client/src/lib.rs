@@ -487,18 +487,20 @@ impl XftpConnection {
             .try_into()
             .map_err(|_| ClientError::Relay(XftpError::Crypto))?;
         let expected = size as usize + 16;
-        let (mut sealed, _) = read_all_with(body, extra, expected + 1).await?;
+        let (mut sealed, _) = read_all_with(body, extra, expected + 1, expected).await?;
         if sealed.len() != expected {
             return Err(ClientError::Relay(XftpError::Size));
         }
-        let tag = sealed.split_off(size as usize);
-        let mut plain = vec![0u8; size as usize];
+        // Decrypt in place: one chunk-sized buffer per download.
+        let (body, tag) = sealed.split_at_mut(size as usize);
         let mut s = SecretBoxStream::new(&SbKey::from_bytes(key), &SbNonce(nonce));
-        s.decrypt_to(&sealed, &mut plain);
-        if !s.verify(&tag) {
+        s.authenticate(body);
+        s.keystream().apply_at(0, body);
+        if !s.verify(tag) {
             return Err(ClientError::Relay(XftpError::Crypto));
         }
-        Ok(plain)
+        sealed.truncate(size as usize);
+        Ok(sealed)
     }
 
     /// FACK.
@@ -625,15 +627,18 @@ async fn read_exact(
 
 /// Reads the rest of a body, at most `limit` bytes.
 async fn read_all(body: RecvStream, limit: usize) -> Result<(Vec<u8>, RecvStream)> {
-    read_all_with(body, None, limit).await
+    read_all_with(body, None, limit, 0).await
 }
 
+/// Reads the rest of a body into a buffer of `capacity` (the expected size, so it never grows
+/// past it), failing beyond `limit` bytes.
 async fn read_all_with(
     mut body: RecvStream,
     first: Option<Bytes>,
     limit: usize,
+    capacity: usize,
 ) -> Result<(Vec<u8>, RecvStream)> {
-    let mut buf = Vec::new();
+    let mut buf = Vec::with_capacity(capacity.min(limit));
     if let Some(f) = first {
         buf.extend_from_slice(&f);
     }
