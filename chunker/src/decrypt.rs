@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! push(chunk) ──► [SHA-256 of chunk] ──► [SHA-512 of file] ──► [Poly1305 + XSalsa20 + write] ──► .part
-//!                     thread 1              thread 2                   thread 3
+//!                 thread 1 (only with        thread 2                   thread 3
+//!                 chunk digests)
 //! finish(): digest == description? tag verifies? ──► fsync ──► link to `name` / `name_N.ext`
 //! ```
 //!
@@ -109,30 +110,37 @@ impl Decryptor {
             });
         }
         let (temp, file) = TempFile::create(&opts.dir)?;
-        let (to_checker, checker_in) = bounded::<Vec<u8>>(QUEUE);
         let (to_hasher, hasher_in) = bounded::<Vec<u8>>(QUEUE);
         let (to_writer, writer_in) = bounded::<Vec<u8>>(QUEUE);
         let (recycle, recycled) = bounded::<Vec<u8>>(QUEUE);
-        let chunk_digests = params.chunk_digests.clone();
 
         // SHA-256 per chunk and SHA-512 over the file run on their own threads: together on
-        // one thread they would be slower than SHA-512 alone, the pipeline's floor.
-        let checker = std::thread::Builder::new()
-            .name("xftp-check".into())
-            .spawn(move || {
-                for (index, chunk) in checker_in.into_iter().enumerate() {
-                    if let Some(expected) = chunk_digests.as_ref().and_then(|d| d.get(index)) {
-                        if !bool::from(sha256(&chunk).ct_eq(expected)) {
-                            return Err(ChunkerError::ChunkDigest { index });
+        // one thread they would be slower than SHA-512 alone, the pipeline's floor. Without
+        // chunk digests (a downloader checks them on arrival) there is no SHA-256 stage, and
+        // one chunk buffer less in flight.
+        let (to_checker, checker) = match params.chunk_digests.clone() {
+            None => (to_hasher, None),
+            Some(digests) => {
+                let (to_checker, checker_in) = bounded::<Vec<u8>>(QUEUE);
+                let checker = std::thread::Builder::new()
+                    .name("xftp-check".into())
+                    .spawn(move || {
+                        for (index, chunk) in checker_in.into_iter().enumerate() {
+                            if let Some(expected) = digests.get(index) {
+                                if !bool::from(sha256(&chunk).ct_eq(expected)) {
+                                    return Err(ChunkerError::ChunkDigest { index });
+                                }
+                            }
+                            if to_hasher.send(chunk).is_err() {
+                                break;
+                            }
                         }
-                    }
-                    if to_hasher.send(chunk).is_err() {
-                        break;
-                    }
-                }
-                Ok(())
-            })
-            .map_err(|e| ChunkerError::io("cannot start thread for", &opts.dir, e))?;
+                        Ok(())
+                    })
+                    .map_err(|e| ChunkerError::io("cannot start thread for", &opts.dir, e))?;
+                (to_checker, Some(checker))
+            }
+        };
 
         let hasher = std::thread::Builder::new()
             .name("xftp-verify".into())
@@ -193,7 +201,7 @@ impl Decryptor {
             expected_digest: params.digest,
             opts,
             to_checker: Some(to_checker),
-            checker: Some(checker),
+            checker,
             hasher: Some(hasher),
             writer: Some(writer),
             recycled,
@@ -270,7 +278,10 @@ impl Decryptor {
     /// chunk) outranks the writer's, which is usually its consequence.
     fn stop(&mut self) -> Result<([u8; SHA512_LEN], FileHeader, u64), ChunkerError> {
         self.to_checker = None;
-        let checked = join(self.checker.take(), "check");
+        let checked = match self.checker.take() {
+            Some(c) => join(Some(c), "check"),
+            None => Ok(()),
+        };
         let hashed = join(self.hasher.take(), "verify");
         let written = join(self.writer.take(), "decrypt");
         checked?;

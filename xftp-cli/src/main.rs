@@ -141,7 +141,22 @@ fn agent_err(e: AgentError) -> CliError {
     CliError { code, message }
 }
 
+/// One malloc arena for the whole client. Chunk buffers are allocated on one thread and freed
+/// on another; with glibc's default of one arena per thread each arena keeps its own freed
+/// chunks. Measured on a 1 GiB `recv`: peak RSS 79-87 MB with the default, 62.6 MB with one
+/// arena, at the same speed.
+#[allow(unsafe_code)]
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: called first thing in main, before any other thread exists; mallopt only tunes
+    // glibc's allocator and has no memory-safety preconditions.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}
+
 fn main() -> ExitCode {
+    limit_malloc_arenas();
     let args = Args::parse();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

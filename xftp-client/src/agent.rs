@@ -482,7 +482,7 @@ async fn receive_direct(
     let mut dec_opts = DecryptOptions::new(dir);
     dec_opts.max_file_size = opts.max_file_size;
     let mut dec = Decryptor::new(params, dec_opts)?;
-    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(2);
+    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(1);
     let decrypting = tokio::task::spawn_blocking(move || {
         while let Some(data) = rx.blocking_recv() {
             dec.push(data)?;

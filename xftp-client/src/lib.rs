@@ -155,10 +155,11 @@ impl XftpConnection {
         let session_id = transport::session_id(tls.ssl());
         let tls_leaf_der = tls.ssl().peer_certificate().and_then(|c| c.to_der().ok());
         let (send, conn) = h2::client::Builder::new()
-            .initial_window_size(4 * 1024 * 1024 + 64 * 1024)
-            .initial_connection_window_size(16 * 1024 * 1024)
-            .max_frame_size(1024 * 1024)
-            .max_send_buffer_size(1024 * 1024)
+            // What the relay may send ahead of our reads, per download and in all: memory.
+            .initial_window_size(1024 * 1024)
+            .initial_connection_window_size(4 * 1024 * 1024)
+            .max_frame_size(256 * 1024)
+            .max_send_buffer_size(256 * 1024)
             .handshake::<_, Bytes>(tls)
             .await
             .map_err(|e| ClientError::Http(e.to_string()))?;
