@@ -53,6 +53,11 @@ pub struct DecryptOptions {
     pub file_name: Option<String>,
     /// Refuse files whose content is larger (capped at the 5 GiB hard limit).
     pub max_file_size: u64,
+    /// Makes the decryption resumable: the partial output is `dir/<name>` (with a
+    /// `<name>.state` beside it) and is kept when the decryptor is dropped or fails for any
+    /// reason but an integrity failure; a new decryptor with the same name continues after the
+    /// chunks already on disk ([`Decryptor::resumed_chunks`]).
+    pub resume_name: Option<String>,
 }
 
 impl DecryptOptions {
@@ -62,6 +67,7 @@ impl DecryptOptions {
             dir: dir.into(),
             file_name: None,
             max_file_size: DEFAULT_MAX_FILE_SIZE,
+            resume_name: None,
         }
     }
 }
@@ -94,6 +100,8 @@ pub struct Decryptor {
     temp: TempFile,
     /// Set once a `push` failed: the pipeline is stopped and the output will be removed.
     failed: bool,
+    /// Chunks whose plaintext was already on disk from an earlier, interrupted decryption.
+    resumed: usize,
 }
 
 impl Decryptor {
@@ -109,7 +117,23 @@ impl Decryptor {
                 max,
             });
         }
-        let (temp, file) = TempFile::create(&opts.dir)?;
+        let (temp, file, on_disk) = match &opts.resume_name {
+            None => {
+                let (t, f) = TempFile::create(&opts.dir)?;
+                (t, f, None)
+            }
+            Some(name) => TempFile::open_resumable(&opts.dir, name)?,
+        };
+        let resume = on_disk
+            .and_then(|(prefix, len)| plan_resume(&params.chunk_sizes, enc_size, prefix, len));
+        let mut file = file;
+        let skip = resume.as_ref().map_or(0, |r| r.keep);
+        {
+            use std::io::{Seek, SeekFrom};
+            file.set_len(skip)
+                .and_then(|()| file.seek(SeekFrom::Start(skip)).map(|_| ()))
+                .map_err(|e| ChunkerError::io("cannot prepare", &temp.path, e))?;
+        }
         let (to_hasher, hasher_in) = bounded::<Vec<u8>>(QUEUE);
         let (to_writer, writer_in) = bounded::<Vec<u8>>(QUEUE);
         let (recycle, recycled) = bounded::<Vec<u8>>(QUEUE);
@@ -170,6 +194,8 @@ impl Decryptor {
             syncer: Syncer::start(&file, &temp.path)?,
             file,
             path: temp.path.clone(),
+            skip,
+            state_path: temp.state_path(),
         };
         let writer = std::thread::Builder::new()
             .name("xftp-decrypt".into())
@@ -195,8 +221,8 @@ impl Decryptor {
             })
             .map_err(|e| ChunkerError::io("cannot start thread for", &opts.dir, e))?;
 
-        Ok(Self {
-            chunk_sizes: params.chunk_sizes,
+        let mut dec = Self {
+            chunk_sizes: params.chunk_sizes.clone(),
             pushed: 0,
             expected_digest: params.digest,
             opts,
@@ -207,7 +233,56 @@ impl Decryptor {
             recycled,
             temp,
             failed: false,
-        })
+            resumed: 0,
+        };
+        if let Some(r) = resume {
+            dec.replay(&params, &r)?;
+        }
+        Ok(dec)
+    }
+
+    /// Feeds the chunks whose plaintext is already on disk back through the pipeline: their
+    /// ciphertext is regenerated from the plaintext (the keystream is known), so the digest and
+    /// the tag cover them, and the writer skips what is already written.
+    fn replay(&mut self, params: &DecryptParams, r: &Resume) -> Result<(), ChunkerError> {
+        use std::os::unix::fs::FileExt;
+        let part = File::open(&self.temp.path)
+            .map_err(|e| ChunkerError::io("cannot read", &self.temp.path, e))?;
+        let keystream = crate::secretbox::Keystream::new(&params.key, &params.nonce);
+        let prefix_len = r.prefix.len() as u64;
+        let mut offset = 0u64;
+        for &size in &params.chunk_sizes[..r.chunks] {
+            let mut buf = vec![0u8; size as usize];
+            let mut at = 0usize;
+            // Stream bytes: prefix, then content from the partial file, then '#' padding.
+            while at < buf.len() {
+                let pos = offset + at as u64;
+                if pos < prefix_len {
+                    let n = ((prefix_len - pos) as usize).min(buf.len() - at);
+                    buf[at..at + n].copy_from_slice(&r.prefix[pos as usize..pos as usize + n]);
+                    at += n;
+                } else if pos - prefix_len < r.content_len {
+                    let n = ((r.content_len - (pos - prefix_len)) as usize).min(buf.len() - at);
+                    part.read_exact_at(&mut buf[at..at + n], pos - prefix_len)
+                        .map_err(|e| ChunkerError::io("cannot read", &self.temp.path, e))?;
+                    at += n;
+                } else {
+                    buf[at..].fill(b'#');
+                    at = buf.len();
+                }
+            }
+            keystream.apply_at(offset, &mut buf);
+            self.push(buf)?;
+            offset += u64::from(size);
+        }
+        self.resumed = r.chunks;
+        Ok(())
+    }
+
+    /// Chunks already decrypted by an earlier, interrupted run (resumable mode): push only the
+    /// chunks after them.
+    pub fn resumed_chunks(&self) -> usize {
+        self.resumed
     }
 
     /// Number of chunks pushed so far.
@@ -262,8 +337,17 @@ impl Decryptor {
                 count: self.chunk_sizes.len(),
             });
         }
-        let (digest, header, size) = self.stop()?;
+        let (digest, header, size) = match self.stop() {
+            Ok(v) => v,
+            Err(e) => {
+                if is_integrity(&e) {
+                    self.temp.discard();
+                }
+                return Err(e);
+            }
+        };
         if !bool::from(digest.ct_eq(&self.expected_digest)) {
+            self.temp.discard();
             return Err(ChunkerError::DigestMismatch);
         }
         let name = sanitize_file_name(self.opts.file_name.as_deref().unwrap_or(&header.name));
@@ -271,6 +355,7 @@ impl Decryptor {
             ChunkerError::io("cannot move the received file into", &self.opts.dir, e)
         })?;
         self.temp.persisted = true;
+        self.temp.remove_state();
         Ok(DecryptedFile { path, header, size })
     }
 
@@ -298,7 +383,76 @@ impl Decryptor {
     fn fail(&mut self, e: ChunkerError) -> ChunkerError {
         self.to_checker = None;
         self.failed = true;
+        if is_integrity(&e) {
+            self.temp.discard();
+        }
         e
+    }
+}
+
+/// Errors that mean the data (not the network or the disk) is wrong: a partial output is not
+/// worth keeping after them.
+fn is_integrity(e: &ChunkerError) -> bool {
+    matches!(
+        e,
+        ChunkerError::DigestMismatch
+            | ChunkerError::AuthTag
+            | ChunkerError::BadPayload(_)
+            | ChunkerError::ChunkDigest { .. }
+            | ChunkerError::ChunkSize { .. }
+            | ChunkerError::TooManyChunks { .. }
+            | ChunkerError::FileTooLarge { .. }
+    )
+}
+
+/// What can be reused from an interrupted decryption.
+#[derive(Debug)]
+struct Resume {
+    /// `L ‖ header`, from the state file.
+    prefix: Vec<u8>,
+    /// Whole chunks covered by the partial output.
+    chunks: usize,
+    /// Content bytes of those chunks (the partial output is cut to this).
+    keep: u64,
+    /// Content bytes of the whole file.
+    content_len: u64,
+}
+
+/// Works out how many leading chunks the partial output covers (never the last one, which
+/// holds the tag); `None` if the state is unusable, which restarts from scratch.
+fn plan_resume(sizes: &[u32], enc_size: u64, prefix: Vec<u8>, on_disk: u64) -> Option<Resume> {
+    let l = u64::from_be_bytes(prefix.get(..8)?.try_into().ok()?);
+    let (_, used) = FileHeader::decode_prefix(prefix.get(8..)?).ok()??;
+    if 8 + used != prefix.len() || l < used as u64 || l > enc_size - AUTH_TAG_LEN as u64 - 8 {
+        return None;
+    }
+    let p = prefix.len() as u64;
+    let content_len = l - used as u64;
+    let (mut chunks, mut keep, mut end) = (0, 0, 0u64);
+    for &size in &sizes[..sizes.len().saturating_sub(1)] {
+        end += u64::from(size);
+        let content_end = end.min(p + content_len).saturating_sub(p);
+        if content_end > on_disk {
+            break;
+        }
+        chunks += 1;
+        keep = content_end;
+    }
+    (chunks > 0).then_some(Resume {
+        prefix,
+        chunks,
+        keep,
+        content_len,
+    })
+}
+
+impl Drop for Decryptor {
+    fn drop(&mut self) {
+        // Let the stages finish what they hold before the partial output is removed or left
+        // for a resume; they end as soon as the input is closed.
+        if self.hasher.is_some() || self.writer.is_some() {
+            let _ = self.stop();
+        }
     }
 }
 
@@ -363,6 +517,10 @@ struct PlainWriter {
     file: File,
     path: PathBuf,
     syncer: Syncer,
+    /// Content bytes already on disk from an interrupted run: counted, not written again.
+    skip: u64,
+    /// Where the prefix is saved for a later resume (resumable mode only).
+    state_path: Option<PathBuf>,
 }
 
 /// Bytes written between two background `fdatasync` requests.
@@ -460,8 +618,9 @@ impl PlainWriter {
                 }
                 PlainState::Content(remaining) => {
                     let n = (*remaining).min(data.len() as u64) as usize;
+                    let on_disk = (self.skip.saturating_sub(self.written) as usize).min(n);
                     self.file
-                        .write_all(&data[..n])
+                        .write_all(&data[on_disk..n])
                         .map_err(|e| ChunkerError::io("cannot write", &self.path, e))?;
                     *remaining -= n as u64;
                     self.written += n as u64;
@@ -503,7 +662,13 @@ impl PlainWriter {
                     });
                 }
                 self.header = Some(header);
-                Ok(Some((LENGTH_PREFIX_LEN as usize + used, content)))
+                let end = LENGTH_PREFIX_LEN as usize + used;
+                if let Some(state) = &self.state_path {
+                    // Best effort: without it a later run starts from scratch.
+                    let hex: String = prefix[..end].iter().map(|b| format!("{b:02x}")).collect();
+                    let _ = std::fs::write(state, hex);
+                }
+                Ok(Some((end, content)))
             }
             None if avail == payload_len as usize || avail == MAX_HEADER_LEN => {
                 Err(ChunkerError::BadPayload("file header is truncated"))
@@ -551,6 +716,8 @@ impl PlainWriter {
 struct TempFile {
     path: PathBuf,
     persisted: bool,
+    /// Resumable mode: keep the partial output (and its state) unless discarded.
+    keep: bool,
 }
 
 impl TempFile {
@@ -566,6 +733,7 @@ impl TempFile {
                         Self {
                             path,
                             persisted: false,
+                            keep: false,
                         },
                         file,
                     ))
@@ -582,9 +750,74 @@ impl TempFile {
     }
 }
 
+impl TempFile {
+    /// Opens (or creates) the partial output `dir/name` of a resumable decryption; returns the
+    /// saved prefix and the content bytes on disk if an earlier run left them.
+    #[allow(clippy::type_complexity)]
+    fn open_resumable(
+        dir: &Path,
+        name: &str,
+    ) -> Result<(Self, File, Option<(Vec<u8>, u64)>), ChunkerError> {
+        let name = crate::name::sanitize_file_name(name);
+        let path = dir.join(&name);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| ChunkerError::io("cannot open", &path, e))?;
+        let temp = Self {
+            path,
+            persisted: false,
+            keep: true,
+        };
+        let len = file
+            .metadata()
+            .map_err(|e| ChunkerError::io("cannot stat", &temp.path, e))?
+            .len();
+        let prefix = temp
+            .state_path()
+            .and_then(|s| std::fs::read_to_string(s).ok())
+            .and_then(|hex| {
+                (0..hex.trim().len())
+                    .step_by(2)
+                    .map(|i| {
+                        hex.get(i..i + 2)
+                            .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    })
+                    .collect::<Option<Vec<u8>>>()
+            });
+        Ok((temp, file, prefix.map(|p| (p, len))))
+    }
+
+    /// The state file of a resumable partial output.
+    fn state_path(&self) -> Option<PathBuf> {
+        self.keep.then(|| {
+            let mut p = self.path.clone().into_os_string();
+            p.push(".state");
+            PathBuf::from(p)
+        })
+    }
+
+    fn remove_state(&self) {
+        if let Some(s) = self.state_path() {
+            let _ = std::fs::remove_file(s);
+        }
+    }
+
+    /// Removes the partial output and its state now (an integrity failure: nothing to resume).
+    fn discard(&mut self) {
+        self.remove_state();
+        let _ = std::fs::remove_file(&self.path);
+        self.keep = false;
+        self.persisted = true;
+    }
+}
+
 impl Drop for TempFile {
     fn drop(&mut self) {
-        if !self.persisted {
+        if !self.persisted && !self.keep {
             let _ = std::fs::remove_file(&self.path);
         }
     }

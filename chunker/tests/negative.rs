@@ -331,3 +331,65 @@ fn hostile_encrypt(
     let digest = chunker::digest::sha512(&plain);
     (plan.chunk_sizes().to_vec(), digest, plain)
 }
+
+#[test]
+fn an_interrupted_decryption_resumes_after_the_chunks_on_disk() {
+    let f = fixture(9_000_000); // 3 chunks: 4 MiB, 4 MiB, 1 MiB
+    let (key, nonce) = vector_key_nonce();
+    let opts = || DecryptOptions {
+        resume_name: Some(".xftp-test.part".into()),
+        ..DecryptOptions::new(&f.out)
+    };
+    // First run: two chunks, then the process "dies" (the decryptor is dropped).
+    let mut dec = Decryptor::new(params(&f, key.clone(), nonce), opts()).unwrap();
+    assert_eq!(dec.resumed_chunks(), 0);
+    dec.push(f.chunks[0].clone()).unwrap();
+    dec.push(f.chunks[1].clone()).unwrap();
+    drop(dec);
+    assert!(
+        f.out.join(".xftp-test.part").exists(),
+        "the partial output is kept"
+    );
+    assert!(f.out.join(".xftp-test.part.state").exists());
+    // Second run: only the last chunk is needed.
+    let mut dec = Decryptor::new(params(&f, key.clone(), nonce), opts()).unwrap();
+    assert_eq!(dec.resumed_chunks(), 2);
+    dec.push(f.chunks[2].clone()).unwrap();
+    let done = dec.finish().unwrap();
+    assert_eq!(std::fs::read(&done.path).unwrap(), f.content);
+    let names: Vec<_> = std::fs::read_dir(&f.out)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(
+        names.len(),
+        1,
+        "state and partial output are gone: {names:?}"
+    );
+}
+
+#[test]
+fn a_corrupted_partial_output_fails_verification_and_is_discarded() {
+    let f = fixture(9_000_000);
+    let (key, nonce) = vector_key_nonce();
+    let opts = || DecryptOptions {
+        resume_name: Some(".xftp-test.part".into()),
+        ..DecryptOptions::new(&f.out)
+    };
+    let mut dec = Decryptor::new(params(&f, key.clone(), nonce), opts()).unwrap();
+    dec.push(f.chunks[0].clone()).unwrap();
+    dec.push(f.chunks[1].clone()).unwrap();
+    drop(dec);
+    // Damage a byte of what is on disk.
+    let part = f.out.join(".xftp-test.part");
+    let mut bytes = std::fs::read(&part).unwrap();
+    bytes[1000] ^= 1;
+    std::fs::write(&part, bytes).unwrap();
+    let mut dec = Decryptor::new(params(&f, key, nonce), opts()).unwrap();
+    assert_eq!(dec.resumed_chunks(), 2);
+    dec.push(f.chunks[2].clone()).unwrap();
+    let err = dec.finish().unwrap_err();
+    assert!(matches!(err, ChunkerError::DigestMismatch), "{err:?}");
+    assert_empty(&f.out);
+}
