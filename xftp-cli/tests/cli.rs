@@ -343,3 +343,93 @@ async fn large_descriptions_go_through_a_redirect() {
     );
     handle.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_interrupted_recv_resumes_without_downloading_verified_chunks_again() {
+    use std::sync::atomic::Ordering;
+    let dir = tempfile::tempdir().unwrap();
+    let (a_dir, b_dir) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::create_dir_all(&a_dir).unwrap();
+    std::fs::create_dir_all(&b_dir).unwrap();
+    let a = relay(&a_dir).await;
+    let b = relay(&b_dir).await;
+    let b_addr = b.addr;
+    // 5 chunks of 4 MiB, alternating: A holds 1, 3, 5 and B holds 2 and 4.
+    let src = dir.path().join("movie.bin");
+    let content = noise(20_000_000);
+    std::fs::write(&src, &content).unwrap();
+    let descs = dir.path().join("descs");
+    std::fs::create_dir_all(&descs).unwrap();
+    let servers = format!("{};{}", a.address, b.address);
+    let o = tokio::task::spawn_blocking({
+        let (src, descs) = (src.clone(), descs.clone());
+        move || {
+            xftp(&[
+                "send",
+                src.to_str().unwrap(),
+                descs.to_str().unwrap(),
+                "-s",
+                &servers,
+            ])
+        }
+    })
+    .await
+    .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let rcv = descs.join("movie.bin.xftp/rcv1.xftp");
+
+    // B goes away: the download stops at chunk 2 with a network error, chunk 1 on disk.
+    b.shutdown().await;
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let recv = {
+        let (rcv, out) = (rcv.clone(), out.clone());
+        move || {
+            xftp(&[
+                "recv",
+                rcv.to_str().unwrap(),
+                out.to_str().unwrap(),
+                "-r",
+                "1",
+                "--parallel",
+                "1",
+            ])
+        }
+    };
+    let o = tokio::task::spawn_blocking(recv.clone()).await.unwrap();
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    let partial: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(partial.iter().any(|n| n.ends_with(".part")), "{partial:?}");
+
+    // B is back (same store, same port): the second run continues after chunk 1.
+    let b = xftp_server::start(
+        &b_dir.join("cfg"),
+        &b_dir.join("log"),
+        Arc::new(xftp_server::relay::SystemClock),
+        Some(b_addr),
+    )
+    .await
+    .unwrap();
+    let a_before = a.relay.stats.downloads.load(Ordering::SeqCst);
+    let o = tokio::task::spawn_blocking(recv).await.unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(std::fs::read(out.join("movie.bin")).unwrap(), content);
+    let a_second_run = a.relay.stats.downloads.load(Ordering::SeqCst) - a_before;
+    assert_eq!(
+        a_second_run, 2,
+        "chunk 1 was not downloaded again, only chunks 3 and 5"
+    );
+    assert_eq!(b.relay.stats.downloads.load(Ordering::SeqCst), 2);
+    let left: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(left.len(), 1, "no partial output or state left: {left:?}");
+    a.shutdown().await;
+    b.shutdown().await;
+}

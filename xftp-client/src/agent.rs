@@ -380,6 +380,9 @@ pub struct RecvOptions {
     pub max_file_size: u64,
     /// Send FACK for every chunk after the file verified.
     pub ack: bool,
+    /// Keep a partial download (`DIR/.xftp-<digest>.part`) when interrupted and continue it
+    /// the next time the same description is received into the same directory.
+    pub resume: bool,
 }
 
 impl Default for RecvOptions {
@@ -389,6 +392,7 @@ impl Default for RecvOptions {
             parallel: 4,
             max_file_size: chunker::plan::DEFAULT_MAX_FILE_SIZE,
             ack: true,
+            resume: true,
         }
     }
 }
@@ -481,7 +485,17 @@ async fn receive_direct(
     };
     let mut dec_opts = DecryptOptions::new(dir);
     dec_opts.max_file_size = opts.max_file_size;
-    let mut dec = Decryptor::new(params, dec_opts)?;
+    let part_name = opts.resume.then(|| {
+        // Named after the file digest: the same description resumes into the same file.
+        let id: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+        format!(".xftp-{id}.part")
+    });
+    dec_opts.resume_name = part_name.clone();
+    // Opening may replay a partial output from an earlier run: blocking work.
+    let mut dec = tokio::task::spawn_blocking(move || Decryptor::new(params, dec_opts))
+        .await
+        .map_err(|e| AgentError::Internal(e.to_string()))??;
+    let resumed = dec.resumed_chunks();
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(1);
     let decrypting = tokio::task::spawn_blocking(move || {
         while let Some(data) = rx.blocking_recv() {
@@ -493,12 +507,13 @@ async fn receive_direct(
     let chunks = Arc::new(desc.chunks.clone());
     let parallel = opts.parallel.max(1);
     let total = desc.size;
-    let mut done = 0u64;
-    let mut next_spawn = 0usize;
-    let mut next_push = 0usize;
+    let mut done: u64 = desc.chunks[..resumed].iter().map(|c| c.chunk_size).sum();
+    let mut next_spawn = resumed;
+    let mut next_push = resumed;
     let mut pending: BTreeMap<usize, Vec<u8>> = BTreeMap::new();
     let mut running = JoinSet::new();
     let mut used: Vec<Option<usize>> = vec![None; chunks.len()];
+    let mut failure = None;
     while next_push < chunks.len() {
         // Spawn within the reorder window only, so at most `parallel` chunks are held.
         while next_spawn < chunks.len() && next_spawn < next_push + parallel {
@@ -510,8 +525,17 @@ async fn receive_direct(
         let Some(joined) = running.join_next().await else {
             break;
         };
-        let (i, result) = joined.map_err(|e| AgentError::Internal(e.to_string()))?;
-        let (replica, data) = result?;
+        let (i, replica, data) = match joined {
+            Ok((i, Ok((replica, data)))) => (i, replica, data),
+            Ok((_, Err(e))) => {
+                failure = Some(e);
+                break;
+            }
+            Err(e) => {
+                failure = Some(AgentError::Internal(e.to_string()));
+                break;
+            }
+        };
         used[i] = Some(replica);
         done += data.len() as u64;
         progress(Progress { done, total });
@@ -528,12 +552,33 @@ async fn receive_direct(
     }
     drop(tx);
     running.abort_all();
-    let file = decrypting
+    let decrypted = decrypting
         .await
-        .map_err(|e| AgentError::Internal(e.to_string()))??;
+        .map_err(|e| AgentError::Internal(e.to_string()))?;
+    if let Some(e) = failure {
+        // Keep the partial output for a later resume only if trying again can help.
+        let retriable = matches!(&e, AgentError::Client(c) if c.is_retriable());
+        if !retriable {
+            if let Some(name) = &part_name {
+                let part = dir.join(name);
+                let _ = std::fs::remove_file(&part);
+                let mut state = part.into_os_string();
+                state.push(".state");
+                let _ = std::fs::remove_file(state);
+            }
+        }
+        return Err(e);
+    }
+    let file = decrypted?;
     if opts.ack {
         for (chunk, replica) in desc.chunks.iter().zip(used) {
-            if let Some(r) = replica.and_then(|r| chunk.replicas.get(r)) {
+            // Chunks of an earlier, interrupted run: which replica served them is unknown,
+            // and acknowledging every one of ours is harmless once the file is saved.
+            let acks: Vec<&FileChunkReplica> = match replica {
+                Some(r) => chunk.replicas.get(r).into_iter().collect(),
+                None => chunk.replicas.iter().collect(),
+            };
+            for r in acks {
                 let addr = ServerAddress {
                     server: r.server.clone(),
                     password: None,
