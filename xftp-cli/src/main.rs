@@ -190,11 +190,18 @@ async fn run(args: Args) -> Result<(), CliError> {
             link_limit,
         } => {
             let servers = resolve_servers(servers.as_deref())?;
+            let dir = dir.unwrap_or_else(|| PathBuf::from("."));
+            let name = file
+                .file_name()
+                .map(|n| chunker::name::sanitize_file_name(&n.to_string_lossy()))
+                .unwrap_or_else(|| "file".into());
             let opts = SendOptions {
                 recipients: recipients.max(1),
                 retries,
                 parallel,
                 replicas,
+                // Running the same send again continues an interrupted one.
+                state: Some(dir.join(format!(".{name}.xftp-send"))),
                 ..SendOptions::default()
             };
             println!("Encrypting and uploading file...");
@@ -205,7 +212,6 @@ async fn run(args: Args) -> Result<(), CliError> {
             let sent = agent::redirect_large(pool, sent, &servers, &opts, link_limit)
                 .await
                 .map_err(agent_err)?;
-            let dir = dir.unwrap_or_else(|| PathBuf::from("."));
             write_descriptions(&file, &dir, &sent)?;
             Ok(())
         }

@@ -433,3 +433,76 @@ async fn an_interrupted_recv_resumes_without_downloading_verified_chunks_again()
     a.shutdown().await;
     b.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_interrupted_send_resumes_without_creating_sent_chunks_again() {
+    use std::sync::atomic::Ordering;
+    let dir = tempfile::tempdir().unwrap();
+    let (a_dir, b_dir) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::create_dir_all(&a_dir).unwrap();
+    std::fs::create_dir_all(&b_dir).unwrap();
+    let a = relay(&a_dir).await;
+    let b = relay(&b_dir).await;
+    let b_addr = b.addr;
+    let servers = format!("{};{}", a.address, b.address);
+    b.shutdown().await;
+    let src = dir.path().join("album.bin");
+    let content = noise(20_000_000); // 5 chunks: A gets 1, 3, 5; B gets 2, 4
+    std::fs::write(&src, &content).unwrap();
+    let descs = dir.path().join("descs");
+    std::fs::create_dir_all(&descs).unwrap();
+    let send = {
+        let (src, descs) = (src.clone(), descs.clone());
+        move || {
+            xftp(&[
+                "send",
+                src.to_str().unwrap(),
+                descs.to_str().unwrap(),
+                "-s",
+                &servers,
+                "-r",
+                "1",
+            ])
+        }
+    };
+    let o = tokio::task::spawn_blocking(send.clone()).await.unwrap();
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    let state = descs.join(".album.bin.xftp-send");
+    assert!(state.exists(), "the send state is kept");
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&state).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600, "it holds keys");
+    let created_first = a.relay.stats.files_created.load(Ordering::SeqCst);
+    assert!(created_first >= 1, "some chunks reached A");
+
+    let b = xftp_server::start(
+        &b_dir.join("cfg"),
+        &b_dir.join("log"),
+        Arc::new(xftp_server::relay::SystemClock),
+        Some(b_addr),
+    )
+    .await
+    .unwrap();
+    let o = tokio::task::spawn_blocking(send).await.unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!state.exists(), "the state is removed after success");
+    let created_total = a.relay.stats.files_created.load(Ordering::SeqCst);
+    assert_eq!(
+        created_total, 3,
+        "A's chunks were created once: {created_first} then {created_total}"
+    );
+    assert_eq!(b.relay.stats.files_created.load(Ordering::SeqCst), 2);
+
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let o = tokio::task::spawn_blocking({
+        let (rcv, out) = (descs.join("album.bin.xftp/rcv1.xftp"), out.clone());
+        move || xftp(&["recv", rcv.to_str().unwrap(), out.to_str().unwrap()])
+    })
+    .await
+    .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(std::fs::read(out.join("album.bin")).unwrap(), content);
+    a.shutdown().await;
+    b.shutdown().await;
+}

@@ -128,6 +128,10 @@ pub struct SendOptions {
     pub replicas: usize,
     /// Encryption options (size limit, file name).
     pub encrypt: EncryptOptions,
+    /// Makes the send resumable: the key, nonce and every uploaded chunk are recorded here
+    /// (mode 0600: it holds keys), and a send with the same file and state continues without
+    /// creating or uploading those chunks again. Removed after success.
+    pub state: Option<std::path::PathBuf>,
 }
 
 impl Default for SendOptions {
@@ -138,6 +142,7 @@ impl Default for SendOptions {
             parallel: 4,
             replicas: 1,
             encrypt: EncryptOptions::default(),
+            state: None,
         }
     }
 }
@@ -186,8 +191,13 @@ pub async fn send_file(
             servers.len()
         )));
     }
-    let key = SbKey::generate();
-    let nonce = SbNonce::generate();
+    let (key, nonce, mut state) = match &opts.state {
+        Some(p) => {
+            let s = SendState::open(p, path, opts.recipients, replicas)?;
+            (s.key.clone(), s.nonce, Some(s))
+        }
+        None => (SbKey::generate(), SbNonce::generate(), None),
+    };
     let mut enc = encrypt_file(path, &key, &nonce, &opts.encrypt)?;
     let total = enc.plan().enc_size();
     let parallel = opts.parallel.max(1);
@@ -209,15 +219,36 @@ pub async fn send_file(
     let mut uploads = JoinSet::new();
     let mut results = Vec::new();
     let mut next_server = 0usize;
+    let mut failure: Option<AgentError> = None;
     loop {
         // Keep at most `parallel` uploads running.
-        while uploads.len() >= parallel {
+        while uploads.len() >= parallel && failure.is_none() {
             if let Some(r) = uploads.join_next().await {
-                results.push(r.map_err(|e| AgentError::Internal(e.to_string()))??);
+                settle(r, &mut state, &mut results, &mut failure);
             }
+        }
+        if failure.is_some() {
+            break;
         }
         let Some(item) = rx.recv().await else { break };
         let (index, digest, data) = item?;
+        if let Some(prev) = state.as_mut().and_then(|s| s.done.remove(&index)) {
+            // Uploaded by an interrupted run: the same key and nonce give the same chunk.
+            if prev.digest != digest {
+                if let Some(s) = state.take() {
+                    s.remove();
+                }
+                return Err(AgentError::Chunker(ChunkerError::SourceChanged(
+                    "the file differs from the interrupted send; its state was removed, send again",
+                )));
+            }
+            next_server += 1;
+            let mut d = done.lock().unwrap_or_else(|p| p.into_inner());
+            *d += u64::from(prev.size);
+            progress(Progress { done: *d, total });
+            results.push(prev);
+            continue;
+        }
         // Consecutive relays for the replicas, rotating the first one chunk by chunk.
         let addrs: Vec<ServerAddress> = (0..replicas)
             .map(|r| servers[(next_server + r) % servers.len()].clone())
@@ -242,13 +273,22 @@ pub async fn send_file(
             })
         });
     }
+    // Let every started upload end, recording the ones that succeeded, so that a resumed
+    // send does not repeat them even when another one failed.
     while let Some(r) = uploads.join_next().await {
-        results.push(r.map_err(|e| AgentError::Internal(e.to_string()))??);
+        settle(r, &mut state, &mut results, &mut failure);
+    }
+    drop(rx);
+    if let Some(e) = failure {
+        return Err(e);
     }
     let summary = encryptor
         .await
         .map_err(|e| AgentError::Internal(e.to_string()))??;
     results.sort_by_key(|c| c.index);
+    if let Some(s) = state {
+        s.remove();
+    }
     Ok(descriptions(
         &key,
         &nonce,
@@ -256,6 +296,202 @@ pub async fn send_file(
         results,
         opts.recipients,
     ))
+}
+
+/// Takes the outcome of one chunk upload: records a success, keeps the first failure.
+fn settle(
+    joined: Result<Result<UploadedChunk, AgentError>, tokio::task::JoinError>,
+    state: &mut Option<SendState>,
+    results: &mut Vec<UploadedChunk>,
+    failure: &mut Option<AgentError>,
+) {
+    let outcome = joined
+        .map_err(|e| AgentError::Internal(e.to_string()))
+        .and_then(|r| r)
+        .and_then(|chunk| record(state, &chunk).map(|()| chunk));
+    match outcome {
+        Ok(chunk) => results.push(chunk),
+        Err(e) => {
+            failure.get_or_insert(e);
+        }
+    }
+}
+
+fn record(state: &mut Option<SendState>, chunk: &UploadedChunk) -> Result<(), AgentError> {
+    match state {
+        Some(s) => s
+            .record(chunk)
+            .map_err(|e| AgentError::Chunker(ChunkerError::io("cannot write", &s.path, e))),
+        None => Ok(()),
+    }
+}
+
+/// The record of a resumable send: the file's identity, the key and nonce, and every chunk
+/// uploaded so far (a `replica` line per copy, then a `chunk` line that commits them).
+struct SendState {
+    path: std::path::PathBuf,
+    file: std::fs::File,
+    key: SbKey,
+    nonce: SbNonce,
+    done: HashMap<usize, UploadedChunk>,
+}
+
+impl SendState {
+    /// Continues the state at `path` if it belongs to this file and these settings; starts a
+    /// new one otherwise.
+    fn open(
+        path: &Path,
+        source: &Path,
+        recipients: usize,
+        replicas: usize,
+    ) -> Result<Self, AgentError> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let io = |e| AgentError::Chunker(ChunkerError::io("cannot use the send state", path, e));
+        let meta = std::fs::metadata(source)
+            .map_err(|e| AgentError::Chunker(ChunkerError::io("cannot stat", source, e)))?;
+        let mtime = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        let identity = format!("{} {mtime} {recipients} {replicas}", meta.len());
+        if let Some(s) = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|t| Self::parse(&t, &identity))
+        {
+            let file = std::fs::OpenOptions::new()
+                .append(true)
+                .open(path)
+                .map_err(io)?;
+            let (key, nonce, done) = s;
+            return Ok(Self {
+                path: path.to_path_buf(),
+                file,
+                key,
+                nonce,
+                done,
+            });
+        }
+        let key = SbKey::generate();
+        let nonce = SbNonce::generate();
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(io)?;
+        let header = format!(
+            "xftp-send v1 {identity} {} {}\n",
+            xftp_proto::base64url::encode(key.as_bytes()),
+            xftp_proto::base64url::encode(&nonce.0)
+        );
+        file.write_all(header.as_bytes())
+            .and_then(|()| file.sync_data())
+            .map_err(io)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            file,
+            key,
+            nonce,
+            done: HashMap::new(),
+        })
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn parse(
+        text: &str,
+        identity: &str,
+    ) -> Option<(SbKey, SbNonce, HashMap<usize, UploadedChunk>)> {
+        use xftp_proto::base64url::decode;
+        let mut lines = text.lines();
+        let header = lines.next()?.strip_prefix("xftp-send v1 ")?;
+        let (id, keys) = header.rsplit_once(' ').and_then(|(rest, nonce)| {
+            let (id, key) = rest.rsplit_once(' ')?;
+            Some((id, (key, nonce)))
+        })?;
+        if id != identity {
+            return None;
+        }
+        let key = SbKey::from_bytes(decode(keys.0)?.try_into().ok()?);
+        let nonce = SbNonce(decode(keys.1)?.try_into().ok()?);
+        let mut replicas: HashMap<usize, Vec<UploadedReplica>> = HashMap::new();
+        let mut done = HashMap::new();
+        for line in lines {
+            let mut w = line.split(' ');
+            match w.next()? {
+                "replica" => {
+                    let index: usize = w.next()?.parse().ok()?;
+                    let server: XftpServer = w.next()?.parse().ok()?;
+                    let sender_id = decode(w.next()?)?;
+                    let sender_key = PrivateKey::from_der(&decode(w.next()?)?).ok()?;
+                    let mut rcps = Vec::new();
+                    for item in w.next()?.split(',') {
+                        let (rid, rkey) = item.split_once(':')?;
+                        rcps.push((decode(rid)?, PrivateKey::from_der(&decode(rkey)?).ok()?));
+                    }
+                    replicas.entry(index).or_default().push(UploadedReplica {
+                        server,
+                        sender_id,
+                        sender_key,
+                        recipients: rcps,
+                    });
+                }
+                "chunk" => {
+                    let index: usize = w.next()?.parse().ok()?;
+                    let size: u32 = w.next()?.parse().ok()?;
+                    let digest: [u8; 32] = decode(w.next()?)?.try_into().ok()?;
+                    let copies = replicas.remove(&index)?;
+                    done.insert(
+                        index,
+                        UploadedChunk {
+                            index,
+                            size,
+                            digest,
+                            replicas: copies,
+                        },
+                    );
+                }
+                // A torn last line: ignore it, that chunk is sent again.
+                _ => {}
+            }
+        }
+        Some((key, nonce, done))
+    }
+
+    fn record(&mut self, c: &UploadedChunk) -> std::io::Result<()> {
+        use std::io::Write;
+        use xftp_proto::base64url::encode;
+        let mut text = String::new();
+        for r in &c.replicas {
+            let rcps: Vec<String> = r
+                .recipients
+                .iter()
+                .map(|(id, k)| format!("{}:{}", encode(id), encode(&k.to_der())))
+                .collect();
+            text.push_str(&format!(
+                "replica {} {} {} {} {}\n",
+                c.index,
+                r.server,
+                encode(&r.sender_id),
+                encode(&r.sender_key.to_der()),
+                rcps.join(",")
+            ));
+        }
+        text.push_str(&format!(
+            "chunk {} {} {}\n",
+            c.index,
+            c.size,
+            encode(&c.digest)
+        ));
+        self.file.write_all(text.as_bytes())?;
+        self.file.sync_data()
+    }
+
+    fn remove(self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
 }
 
 async fn upload_replica(
@@ -678,6 +914,7 @@ pub async fn redirect_large(
             .map_err(|e| AgentError::Chunker(ChunkerError::io("cannot write", &yaml, e)))?;
         let inner_opts = SendOptions {
             recipients: 1,
+            state: None,
             encrypt: EncryptOptions {
                 mode: chunker::ChunkMode::Single,
                 file_name: Some("direct.yaml".into()),

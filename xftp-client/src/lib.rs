@@ -380,13 +380,15 @@ impl XftpConnection {
         let (resp, mut stream) = send
             .send_request(req, false)
             .map_err(|e| ClientError::Http(e.to_string()))?;
-        send_data(&mut stream, head).await?;
-        if let Some(c) = chunk {
-            send_data(&mut stream, c).await?;
+        // The end of the request travels with its last bytes: a relay may answer (and close
+        // the stream) as soon as it has the command block.
+        match chunk {
+            None => send_data(&mut stream, head, true).await?,
+            Some(c) => {
+                send_data(&mut stream, head, false).await?;
+                send_data(&mut stream, c, true).await?;
+            }
         }
-        stream
-            .send_data(Bytes::new(), true)
-            .map_err(|e| ClientError::Http(e.to_string()))?;
         let resp = resp.await.map_err(|e| ClientError::Http(e.to_string()))?;
         let (parts, body) = resp.into_parts();
         Ok((parts, body))
@@ -576,7 +578,14 @@ fn expect_ok(r: Response) -> Result<()> {
     }
 }
 
-async fn send_data(stream: &mut SendStream<Bytes>, mut data: Bytes) -> Result<()> {
+/// Sends `data` within the peer's flow-control window; `end` closes the request with the last
+/// piece.
+async fn send_data(stream: &mut SendStream<Bytes>, mut data: Bytes, end: bool) -> Result<()> {
+    if data.is_empty() && end {
+        return stream
+            .send_data(Bytes::new(), true)
+            .map_err(|e| ClientError::Http(e.to_string()));
+    }
     while !data.is_empty() {
         stream.reserve_capacity(data.len());
         let cap = match std::future::poll_fn(|cx| stream.poll_capacity(cx)).await {
@@ -589,7 +598,7 @@ async fn send_data(stream: &mut SendStream<Bytes>, mut data: Bytes) -> Result<()
         }
         let piece = data.split_to(cap.min(data.len()));
         stream
-            .send_data(piece, false)
+            .send_data(piece, end && data.is_empty())
             .map_err(|e| ClientError::Http(e.to_string()))?;
     }
     Ok(())

@@ -123,32 +123,23 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 .enable_all()
                 .build()?;
             rt.block_on(async {
+                // Handlers first: a signal that arrives as soon as the address is printed
+                // must stop the relay gracefully, not kill it.
+                use tokio::signal::unix::{signal, SignalKind};
+                let mut term = signal(SignalKind::terminate())?;
+                let mut int = signal(SignalKind::interrupt())?;
                 let handle =
                     xftp_server::start(&cfg_dir, &log_dir, Arc::new(SystemClock), bind).await?;
                 println!("Listening on {}", handle.addr);
                 println!("Server address: {}", handle.address);
-                wait_for_signal().await;
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
                 eprintln!("xftp-server: shutting down");
                 handle.shutdown().await;
                 Ok::<(), Box<dyn std::error::Error>>(())
             })
-        }
-    }
-}
-
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let term = signal(SignalKind::terminate());
-    let ctrl_c = tokio::signal::ctrl_c();
-    match term {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = ctrl_c => {}
-            }
-        }
-        Err(_) => {
-            let _ = ctrl_c.await;
         }
     }
 }
