@@ -305,19 +305,26 @@ fn read_description(arg: &str) -> Result<ValidFileDescription, CliError> {
     desc.validate().map_err(desc_err)
 }
 
+/// The SimpleX preset relays, as the reference CLI has them (`Client/Presets.hs`).
+const PRESET_SERVERS: [&str; 6] = [
+    "xftp://da1aH3nOT-9G8lV7bWamhxpDYdJ1xmW7j3JpGaDR5Ug=@xftp1.simplex.im,blisztokwh6alt5oem45f2eksm2xdowxszmhjesntcyolmhutoon7sid.onion",
+    "xftp://5vog2Imy1ExJB_7zDZrkV1KDWi96jYFyy9CL6fndBVw=@xftp2.simplex.im,jk6jybnel5hin2am5omd7g3hyvb4tfkyl7ea4vx5ldi7gpvz5ogqtcqd.onion",
+    "xftp://PYa32DdYNFWi0uZZOprWQoQpIk5qyjRJ3EF7bVpbsn8=@xftp3.simplex.im,pqhchr4bpkzef5wra4hnmzvppn5j5mjrpzkh5ixx6mhylnxxd6lmwnad.onion",
+    "xftp://k_GgQl40UZVV0Y4BX9ZTyMVqX5ZewcLW0waQIl7AYDE=@xftp4.simplex.im,q2lrjgiyo2efyweksavwxh3dlsrxetaxjztde2x5nateugrtrwzvmdid.onion",
+    "xftp://-bIo6o8wuVc4wpZkZD3tH-rCeYaeER_0lz1ffQcSJDs=@xftp5.simplex.im,2kikdbdhlrluburwt6q6rnoxvezcm2ifx2hj463jlunkeftlzm7hf3qd.onion",
+    "xftp://6nSvtY9pJn6PXWTAIMNl95E1Kk1vD7FM2TeOA64CFLg=@xftp6.simplex.im,tg3fmu6houq7vfqlsipm2qqzhtpgxesnuydqozx3khojxydhs53sbbyd.onion",
+];
+
+/// Relays from `-s`, else `$XFTP_SERVERS`, else `~/.config/xftp/servers`, else the presets.
 fn resolve_servers(arg: Option<&str>) -> Result<Vec<ServerAddress>, CliError> {
-    let text = match arg {
-        Some(s) => s.to_string(),
-        None => match std::env::var("XFTP_SERVERS") {
-            Ok(s) => s,
-            Err(_) => {
-                let path = std::env::var_os("HOME")
-                    .map(|h| PathBuf::from(h).join(".config/xftp/servers"))
-                    .filter(|p| p.exists())
-                    .ok_or("no relays: pass -s 'xftp://...;xftp://...', set XFTP_SERVERS, or list them in ~/.config/xftp/servers")?;
-                std::fs::read_to_string(path)?
-            }
-        },
+    let config = std::env::var_os("HOME")
+        .map(|h| PathBuf::from(h).join(".config/xftp/servers"))
+        .filter(|p| p.exists());
+    let text = match (arg, std::env::var("XFTP_SERVERS"), config) {
+        (Some(s), _, _) => s.to_string(),
+        (None, Ok(s), _) => s,
+        (None, Err(_), Some(path)) => std::fs::read_to_string(path)?,
+        (None, Err(_), None) => PRESET_SERVERS.join(";"),
     };
     let servers: Vec<ServerAddress> = text
         .split([';', '\n'])
@@ -326,9 +333,21 @@ fn resolve_servers(arg: Option<&str>) -> Result<Vec<ServerAddress>, CliError> {
         .map(|s| s.parse::<ServerAddress>())
         .collect::<Result<_, _>>()?;
     if servers.is_empty() {
-        return Err("no relays given".into());
+        return Err("no relays given: pass -s 'xftp://...;xftp://...', set XFTP_SERVERS, or list them in ~/.config/xftp/servers".into());
     }
     Ok(servers)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn presets_parse() {
+        let servers = super::resolve_servers(Some(&super::PRESET_SERVERS.join(";"))).unwrap();
+        assert_eq!(servers.len(), 6);
+        assert!(servers
+            .iter()
+            .all(|s| s.server.hosts.len() == 2 && s.server.key_hash.len() == 32));
+    }
 }
 
 fn default_download_dir() -> PathBuf {
