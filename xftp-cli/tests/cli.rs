@@ -502,3 +502,121 @@ async fn an_interrupted_send_resumes_without_creating_sent_chunks_again() {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+struct FakeClock(std::sync::atomic::AtomicU64);
+
+impl xftp_server::relay::Clock for FakeClock {
+    fn now(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+async fn relay_with_clock(dir: &Path, clock: Arc<FakeClock>) -> xftp_server::ServerHandle {
+    let first = relay(dir).await; // writes certificates and config
+    first.shutdown().await;
+    xftp_server::start(
+        &dir.join("cfg"),
+        &dir.join("log"),
+        clock,
+        Some("127.0.0.1:0".parse().unwrap()),
+    )
+    .await
+    .unwrap()
+}
+
+async fn send_one(dir: &Path, addr: &str, name: &str, content: &[u8]) -> PathBuf {
+    let src = dir.join(name);
+    std::fs::write(&src, content).unwrap();
+    let descs = dir.join("descs");
+    std::fs::create_dir_all(&descs).unwrap();
+    let o = tokio::task::spawn_blocking({
+        let (src, descs, addr) = (src.clone(), descs.clone(), addr.to_string());
+        move || {
+            xftp(&[
+                "send",
+                src.to_str().unwrap(),
+                descs.to_str().unwrap(),
+                "-s",
+                &addr,
+            ])
+        }
+    })
+    .await
+    .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    descs.join(format!("{name}.xftp/rcv1.xftp"))
+}
+
+async fn recv(rcv: &Path, out: &Path) -> Output {
+    std::fs::create_dir_all(out).unwrap();
+    let (rcv, out) = (rcv.to_path_buf(), out.to_path_buf());
+    tokio::task::spawn_blocking(move || {
+        xftp(&[
+            "recv",
+            rcv.to_str().unwrap(),
+            out.to_str().unwrap(),
+            "-r",
+            "1",
+        ])
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_corrupted_chunk_on_the_relay_fails_with_a_digest_error_and_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let handle = relay(dir.path()).await;
+    let rcv = send_one(dir.path(), &handle.address, "data.bin", &noise(5_000_000)).await;
+    // Flip one byte of one stored chunk.
+    let chunk = std::fs::read_dir(dir.path().join("files"))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    let mut bytes = std::fs::read(&chunk).unwrap();
+    bytes[12345] ^= 0x40;
+    std::fs::write(&chunk, bytes).unwrap();
+    let out = dir.path().join("out");
+    let o = recv(&rcv, &out).await;
+    assert_eq!(o.status.code(), Some(5), "{}", text(&o));
+    assert!(text(&o).contains("digest"), "{}", text(&o));
+    assert_eq!(
+        std::fs::read_dir(&out).unwrap().count(),
+        0,
+        "no output, no partial file"
+    );
+    handle.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_file_gives_a_clear_message() {
+    use std::sync::atomic::Ordering;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(FakeClock(std::sync::atomic::AtomicU64::new(1_754_467_200)));
+    let handle = relay_with_clock(dir.path(), clock.clone()).await;
+    let rcv = send_one(dir.path(), &handle.address, "old.bin", &noise(100_000)).await;
+    clock.0.fetch_add(50 * 3600, Ordering::SeqCst);
+    assert_eq!(handle.relay.expire().0, 2, "both 64 KiB chunks expired");
+    let out = dir.path().join("out");
+    let o = recv(&rcv, &out).await;
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    assert!(text(&o).contains("deleted or has expired"), "{}", text(&o));
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0);
+    handle.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_300_mb_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let handle = relay(dir.path()).await;
+    let content = noise(300_000_000);
+    let rcv = send_one(dir.path(), &handle.address, "big.iso", &content).await;
+    let out = dir.path().join("out");
+    let o = recv(&rcv, &out).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let got = std::fs::read(out.join("big.iso")).unwrap();
+    assert!(got == content, "300 MB came back different");
+    handle.shutdown().await;
+}
