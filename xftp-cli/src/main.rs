@@ -338,18 +338,6 @@ fn resolve_servers(arg: Option<&str>) -> Result<Vec<ServerAddress>, CliError> {
     Ok(servers)
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn presets_parse() {
-        let servers = super::resolve_servers(Some(&super::PRESET_SERVERS.join(";"))).unwrap();
-        assert_eq!(servers.len(), 6);
-        assert!(servers
-            .iter()
-            .all(|s| s.server.hosts.len() == 2 && s.server.key_hash.len() == 32));
-    }
-}
-
 fn default_download_dir() -> PathBuf {
     std::env::var_os("HOME")
         .map(|h| PathBuf::from(h).join("Downloads"))
@@ -656,5 +644,17 @@ impl TempWork {
 impl Drop for TempWork {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn presets_parse() {
+        let servers = super::resolve_servers(Some(&super::PRESET_SERVERS.join(";"))).unwrap();
+        assert_eq!(servers.len(), 6);
+        assert!(servers
+            .iter()
+            .all(|s| s.server.hosts.len() == 2 && s.server.key_hash.len() == 32));
     }
 }
