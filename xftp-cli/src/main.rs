@@ -16,6 +16,9 @@ use xftp_proto::{FileDescription, FileParty, ServerAddress, ValidFileDescription
 #[derive(Parser, Debug)]
 #[command(name = "xftp", version, about, long_about = None)]
 struct Args {
+    /// Print results as one JSON object (for scripts) instead of text.
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -178,6 +181,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), CliError> {
+    let json = args.json;
     match args.command {
         Cmd::Send {
             file,
@@ -204,15 +208,23 @@ async fn run(args: Args) -> Result<(), CliError> {
                 state: Some(dir.join(format!(".{name}.xftp-send"))),
                 ..SendOptions::default()
             };
-            println!("Encrypting and uploading file...");
+            if !json {
+                println!("Encrypting and uploading file...");
+            }
             let pool = Arc::new(Pool::default());
-            let sent = agent::send_file(pool.clone(), &file, &servers, &opts, percent("Uploaded"))
-                .await
-                .map_err(agent_err)?;
+            let sent = agent::send_file(
+                pool.clone(),
+                &file,
+                &servers,
+                &opts,
+                progress("Uploaded", json),
+            )
+            .await
+            .map_err(agent_err)?;
             let sent = agent::redirect_large(pool, sent, &servers, &opts, link_limit)
                 .await
                 .map_err(agent_err)?;
-            write_descriptions(&file, &dir, &sent)?;
+            write_descriptions(&file, &dir, &sent, json)?;
             Ok(())
         }
         Cmd::Recv {
@@ -235,14 +247,27 @@ async fn run(args: Args) -> Result<(), CliError> {
                 &desc,
                 &dir,
                 &opts,
-                percent("Downloaded"),
+                progress("Downloaded", json),
             )
             .await
             .map_err(agent_err)?;
-            println!("File downloaded: {}", file.path.display());
-            if yes && !description.starts_with("https://") {
+            let deleted = yes && !description.starts_with("https://");
+            if deleted {
                 std::fs::remove_file(&description)?;
-                println!("File description {description} is deleted.");
+            }
+            if json {
+                let v = serde_json::json!({
+                    "file": file.path,
+                    "size": file.size,
+                    "senderName": file.header.name,
+                    "descriptionDeleted": deleted,
+                });
+                println!("{v}");
+            } else {
+                println!("File downloaded: {}", file.path.display());
+                if deleted {
+                    println!("File description {description} is deleted.");
+                }
             }
             Ok(())
         }
@@ -258,7 +283,11 @@ async fn run(args: Args) -> Result<(), CliError> {
             agent::delete_file(Arc::new(Pool::default()), &desc, retries)
                 .await
                 .map_err(agent_err)?;
-            println!("File deleted!");
+            if json {
+                println!("{}", serde_json::json!({ "deleted": true }));
+            } else {
+                println!("File deleted!");
+            }
             if yes {
                 std::fs::remove_file(&description)?;
             }
@@ -266,7 +295,7 @@ async fn run(args: Args) -> Result<(), CliError> {
         }
         Cmd::Info { description } => {
             let desc = read_description(&description)?;
-            print_info(&desc);
+            print_info(&desc, json);
             Ok(())
         }
         Cmd::Demo { size } => demo(&size, None, 4, true).await,
@@ -345,10 +374,33 @@ fn default_download_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
-/// Prints `<label> NN%` at every 10% step.
-fn percent(label: &'static str) -> impl Fn(Progress) + Send + Sync + 'static {
+/// Progress: a bar with bytes, rate and ETA on a terminal; `<label> NN%` lines every 10%
+/// otherwise; nothing with `--json`.
+fn progress(label: &'static str, json: bool) -> impl Fn(Progress) + Send + Sync + 'static {
+    use std::io::IsTerminal;
+    let bar = (!json && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_message(label);
+        bar
+    });
     let last = std::sync::Mutex::new(0u64);
     move |p: Progress| {
+        if let Some(bar) = &bar {
+            bar.set_length(p.total);
+            bar.set_position(p.done);
+            if p.done >= p.total {
+                bar.finish();
+            }
+            return;
+        }
+        if json {
+            return;
+        }
         let pct = p.done * 100 / p.total.max(1);
         let mut l = last.lock().unwrap_or_else(|e| e.into_inner());
         if pct / 10 > *l / 10 || (pct == 100 && *l != 100) {
@@ -362,6 +414,7 @@ fn write_descriptions(
     file: &Path,
     dir: &Path,
     sent: &agent::SentFile,
+    json: bool,
 ) -> Result<PathBuf, CliError> {
     let name = file
         .file_name()
@@ -382,15 +435,31 @@ fn write_descriptions(
     let out = out.ok_or("no free name for the description directory")?;
     let snd = out.join("snd.xftp.private");
     write_private(&snd, sent.sender.to_yaml().as_bytes())?;
-    println!("Sender file description: {}", snd.display());
-    println!("Pass file descriptions to the recipient(s):");
+    let mut rcv = Vec::new();
     for (i, r) in sent.recipients.iter().enumerate() {
         let path = out.join(format!("rcv{}.xftp", i + 1));
         write_private(&path, r.to_yaml().as_bytes())?;
-        println!("{}", path.display());
+        rcv.push(path);
     }
-    if let Some(link) = sent.recipients.first().and_then(encode_web_link) {
-        println!("Web link: {link}");
+    let link = sent.recipients.first().and_then(encode_web_link);
+    if json {
+        let v = serde_json::json!({
+            "sender": snd,
+            "recipients": rcv,
+            "webLink": link,
+            "size": sent.sender.size,
+            "chunks": sent.sender.chunks.len(),
+        });
+        println!("{v}");
+    } else {
+        println!("Sender file description: {}", snd.display());
+        println!("Pass file descriptions to the recipient(s):");
+        for p in &rcv {
+            println!("{}", p.display());
+        }
+        if let Some(link) = link {
+            println!("Web link: {link}");
+        }
     }
     Ok(out)
 }
@@ -408,11 +477,29 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
     Ok(())
 }
 
-fn print_info(desc: &ValidFileDescription) {
+fn print_info(desc: &ValidFileDescription, json: bool) {
     let party = match desc.party {
         FileParty::Sender => "sender",
         FileParty::Recipient => "recipient",
     };
+    if json {
+        let servers: Vec<String> = desc
+            .chunks
+            .iter()
+            .flat_map(|c| c.replicas.iter().map(|r| r.server.to_string()))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let v = serde_json::json!({
+            "party": party,
+            "size": desc.size,
+            "chunks": desc.chunks.len(),
+            "servers": servers,
+            "redirect": desc.redirect.as_ref().map(|r| r.size),
+        });
+        println!("{v}");
+        return;
+    }
     println!("File description for {party}");
     println!("File download size: {}", encode_file_size(desc.size));
     println!("File server(s):");

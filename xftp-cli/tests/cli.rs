@@ -620,3 +620,60 @@ async fn a_300_mb_file() {
     assert!(got == content, "300 MB came back different");
     handle.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_output_for_scripts() {
+    let dir = tempfile::tempdir().unwrap();
+    let handle = relay(dir.path()).await;
+    let src = dir.path().join("notes.txt");
+    std::fs::write(&src, b"hello over xftp").unwrap();
+    let descs = dir.path().join("descs");
+    std::fs::create_dir_all(&descs).unwrap();
+    let o = tokio::task::spawn_blocking({
+        let (src, descs, addr) = (src.clone(), descs.clone(), handle.address.clone());
+        move || {
+            xftp(&[
+                "--json",
+                "send",
+                src.to_str().unwrap(),
+                descs.to_str().unwrap(),
+                "-s",
+                &addr,
+                "-n",
+                "2",
+            ])
+        }
+    })
+    .await
+    .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value =
+        serde_json::from_slice(&o.stdout).expect("stdout is one JSON object");
+    assert_eq!(v["recipients"].as_array().unwrap().len(), 2);
+    assert!(v["webLink"]
+        .as_str()
+        .unwrap()
+        .starts_with("https://127.0.0.1/#"));
+    let rcv = v["recipients"][0].as_str().unwrap().to_string();
+    let o = xftp(&["--json", "info", &rcv]);
+    let info: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(info["party"], "recipient");
+    assert_eq!(info["size"], 65536);
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let o = tokio::task::spawn_blocking({
+        let out = out.clone();
+        move || xftp(&["--json", "recv", &rcv, out.to_str().unwrap(), "-y"])
+    })
+    .await
+    .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["senderName"], "notes.txt");
+    assert_eq!(r["descriptionDeleted"], true);
+    assert_eq!(
+        std::fs::read(r["file"].as_str().unwrap()).unwrap(),
+        b"hello over xftp"
+    );
+    handle.shutdown().await;
+}
