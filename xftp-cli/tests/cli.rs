@@ -677,3 +677,142 @@ async fn json_output_for_scripts() {
     );
     handle.shutdown().await;
 }
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+/// Runs `xftp args` in the background and kills it with SIGKILL once `ready()` holds (polled
+/// for at most 20 s); returns whether `ready` was seen before the process ended.
+fn kill9_when(args: &[&str], ready: impl Fn() -> bool) -> bool {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xftp"))
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let seen = loop {
+        if ready() {
+            break true;
+        }
+        if child.try_wait().unwrap().is_some() || std::time::Instant::now() > deadline {
+            break false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    };
+    let _ = child.kill(); // SIGKILL
+    let _ = child.wait();
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigkilled_recv_and_send_resume() {
+    use std::sync::atomic::Ordering;
+    let dir = tempfile::tempdir().unwrap();
+    let (a_dir, b_dir) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::create_dir_all(&a_dir).unwrap();
+    std::fs::create_dir_all(&b_dir).unwrap();
+    let a = relay(&a_dir).await;
+    let b = relay(&b_dir).await;
+    let b_addr = b.addr;
+    let servers = format!("{};{}", a.address, b.address);
+    let (b_cfg, b_log) = (b_dir.join("cfg"), b_dir.join("log"));
+    let restart_b = || {
+        xftp_server::start(
+            &b_cfg,
+            &b_log,
+            Arc::new(xftp_server::relay::SystemClock),
+            Some(b_addr),
+        )
+    };
+
+    // send: B is down, so the run retries it with back-off while A's chunks are recorded;
+    // it is killed then.
+    b.shutdown().await;
+    let src = dir.path().join("set.bin");
+    let content = noise(20_000_000); // 5 chunks of 4 MiB: A gets 1, 3, 5
+    std::fs::write(&src, &content).unwrap();
+    let descs = dir.path().join("descs");
+    std::fs::create_dir_all(&descs).unwrap();
+    let state = descs.join(".set.bin.xftp-send");
+    let send_args: Vec<String> = [
+        "send",
+        src.to_str().unwrap(),
+        descs.to_str().unwrap(),
+        "-s",
+        &servers,
+        "-r",
+        "8",
+    ]
+    .map(String::from)
+    .to_vec();
+    let seen = tokio::task::spawn_blocking({
+        let (args, state) = (send_args.clone(), state.clone());
+        move || {
+            kill9_when(&strs(&args), || {
+                std::fs::read_to_string(&state).is_ok_and(|s| s.matches("\nchunk ").count() >= 2)
+            })
+        }
+    })
+    .await
+    .unwrap();
+    assert!(seen, "the send recorded chunks before it was killed");
+    let created_before = a.relay.stats.files_created.load(Ordering::SeqCst);
+    let b = restart_b().await.unwrap();
+    let o = tokio::task::spawn_blocking(move || xftp(&strs(&send_args)))
+        .await
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let created_after = a.relay.stats.files_created.load(Ordering::SeqCst);
+    assert!(
+        created_after - created_before <= 1,
+        "recorded chunks were not created again"
+    );
+
+    // recv: B goes down again; the run gets chunk 1 from A, retries chunk 2, and is killed.
+    b.shutdown().await;
+    let rcv = descs.join("set.bin.xftp/rcv1.xftp");
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let recv_args: Vec<String> = [
+        "recv",
+        rcv.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "-r",
+        "8",
+        "--parallel",
+        "1",
+    ]
+    .map(String::from)
+    .to_vec();
+    let seen = tokio::task::spawn_blocking({
+        let (args, out) = (recv_args.clone(), out.clone());
+        move || {
+            kill9_when(&strs(&args), || {
+                std::fs::read_dir(&out).unwrap().flatten().any(|e| {
+                    let n = e.file_name().to_string_lossy().into_owned();
+                    n.ends_with(".part") && e.metadata().is_ok_and(|m| m.len() >= 4_000_000)
+                })
+            })
+        }
+    })
+    .await
+    .unwrap();
+    assert!(seen, "chunk 1 was on disk before the kill");
+    let b = restart_b().await.unwrap();
+    let a_before = a.relay.stats.downloads.load(Ordering::SeqCst);
+    let o = tokio::task::spawn_blocking(move || xftp(&strs(&recv_args)))
+        .await
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(std::fs::read(out.join("set.bin")).unwrap(), content);
+    let a_after = a.relay.stats.downloads.load(Ordering::SeqCst);
+    assert_eq!(
+        a_after - a_before,
+        2,
+        "only chunks 3 and 5 came from A again, not chunk 1"
+    );
+    a.shutdown().await;
+    b.shutdown().await;
+}

@@ -326,6 +326,12 @@ fn record(state: &mut Option<SendState>, chunk: &UploadedChunk) -> Result<(), Ag
     }
 }
 
+/// One line of a send state after the header.
+enum StateLine {
+    Replica(usize, UploadedReplica),
+    Chunk(usize, u32, [u8; 32]),
+}
+
 /// The record of a resumable send: the file's identity, the key and nonce, and every chunk
 /// uploaded so far (a `replica` line per copy, then a `chunk` line that commits them).
 struct SendState {
@@ -418,46 +424,61 @@ impl SendState {
         let nonce = SbNonce(decode(keys.1)?.try_into().ok()?);
         let mut replicas: HashMap<usize, Vec<UploadedReplica>> = HashMap::new();
         let mut done = HashMap::new();
+        // A line that does not parse (a torn last line after a kill) is skipped: the chunk
+        // it belonged to has no commit line and is simply sent again.
         for line in lines {
-            let mut w = line.split(' ');
-            match w.next()? {
-                "replica" => {
-                    let index: usize = w.next()?.parse().ok()?;
-                    let server: XftpServer = w.next()?.parse().ok()?;
-                    let sender_id = decode(w.next()?)?;
-                    let sender_key = PrivateKey::from_der(&decode(w.next()?)?).ok()?;
-                    let mut rcps = Vec::new();
-                    for item in w.next()?.split(',') {
-                        let (rid, rkey) = item.split_once(':')?;
-                        rcps.push((decode(rid)?, PrivateKey::from_der(&decode(rkey)?).ok()?));
-                    }
-                    replicas.entry(index).or_default().push(UploadedReplica {
-                        server,
-                        sender_id,
-                        sender_key,
-                        recipients: rcps,
-                    });
-                }
-                "chunk" => {
-                    let index: usize = w.next()?.parse().ok()?;
-                    let size: u32 = w.next()?.parse().ok()?;
-                    let digest: [u8; 32] = decode(w.next()?)?.try_into().ok()?;
-                    let copies = replicas.remove(&index)?;
-                    done.insert(
-                        index,
-                        UploadedChunk {
+            match Self::parse_line(line) {
+                Some(StateLine::Replica(index, r)) => replicas.entry(index).or_default().push(r),
+                Some(StateLine::Chunk(index, size, digest)) => {
+                    if let Some(copies) = replicas.remove(&index) {
+                        done.insert(
                             index,
-                            size,
-                            digest,
-                            replicas: copies,
-                        },
-                    );
+                            UploadedChunk {
+                                index,
+                                size,
+                                digest,
+                                replicas: copies,
+                            },
+                        );
+                    }
                 }
-                // A torn last line: ignore it, that chunk is sent again.
-                _ => {}
+                None => {}
             }
         }
         Some((key, nonce, done))
+    }
+
+    fn parse_line(line: &str) -> Option<StateLine> {
+        use xftp_proto::base64url::decode;
+        let mut w = line.split(' ');
+        match w.next()? {
+            "replica" => {
+                let index: usize = w.next()?.parse().ok()?;
+                let server: XftpServer = w.next()?.parse().ok()?;
+                let sender_id = decode(w.next()?)?;
+                let sender_key = PrivateKey::from_der(&decode(w.next()?)?).ok()?;
+                let mut recipients = Vec::new();
+                for item in w.next()?.split(',') {
+                    let (rid, rkey) = item.split_once(':')?;
+                    recipients.push((decode(rid)?, PrivateKey::from_der(&decode(rkey)?).ok()?));
+                }
+                Some(StateLine::Replica(
+                    index,
+                    UploadedReplica {
+                        server,
+                        sender_id,
+                        sender_key,
+                        recipients,
+                    },
+                ))
+            }
+            "chunk" => Some(StateLine::Chunk(
+                w.next()?.parse().ok()?,
+                w.next()?.parse().ok()?,
+                decode(w.next()?)?.try_into().ok()?,
+            )),
+            _ => None,
+        }
     }
 
     fn record(&mut self, c: &UploadedChunk) -> std::io::Result<()> {
