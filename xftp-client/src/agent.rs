@@ -872,12 +872,23 @@ async fn download_chunk(
             async move { c.download(&id, &k, size).await }
         })
         .await;
-        match got {
-            Ok(data) if openssl::sha::sha256(&data).as_slice() == chunk.digest.as_slice() => {
-                return Ok((r, data))
+        let checked = match got {
+            Ok(data) => {
+                let expected = chunk.digest.clone();
+                // SHA-256 of 4 MiB takes milliseconds: not on the threads that drive I/O.
+                tokio::task::spawn_blocking(move || {
+                    let ok = openssl::sha::sha256(&data).as_slice() == expected.as_slice();
+                    (ok, data)
+                })
+                .await
+                .map_err(|e| AgentError::Internal(e.to_string()))
             }
-            Ok(_) => last = Some(AgentError::ChunkDigest(index)),
-            Err(e) => last = Some(AgentError::Client(e)),
+            Err(e) => Err(AgentError::Client(e)),
+        };
+        match checked {
+            Ok((true, data)) => return Ok((r, data)),
+            Ok((false, _)) => last = Some(AgentError::ChunkDigest(index)),
+            Err(e) => last = Some(e),
         }
     }
     Err(last.unwrap_or(AgentError::ChunkDigest(index)))

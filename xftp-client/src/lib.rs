@@ -494,16 +494,21 @@ impl XftpConnection {
         if sealed.len() != expected {
             return Err(ClientError::Relay(XftpError::Size));
         }
-        // Decrypt in place: one chunk-sized buffer per download.
-        let (body, tag) = sealed.split_at_mut(size as usize);
-        let mut s = SecretBoxStream::new(&SbKey::from_bytes(key), &SbNonce(nonce));
-        s.authenticate(body);
-        s.keystream().apply_at(0, body);
-        if !s.verify(tag) {
-            return Err(ClientError::Relay(XftpError::Crypto));
-        }
-        sealed.truncate(size as usize);
-        Ok(sealed)
+        // Decrypt in place (one chunk-sized buffer per download), off the async threads that
+        // drive the connections.
+        tokio::task::spawn_blocking(move || {
+            let (body, tag) = sealed.split_at_mut(size as usize);
+            let mut s = SecretBoxStream::new(&SbKey::from_bytes(key), &SbNonce(nonce));
+            s.authenticate(body);
+            s.keystream().apply_at(0, body);
+            if !s.verify(tag) {
+                return Err(ClientError::Relay(XftpError::Crypto));
+            }
+            sealed.truncate(size as usize);
+            Ok(sealed)
+        })
+        .await
+        .map_err(|e| ClientError::Unexpected(e.to_string()))?
     }
 
     /// FACK.
