@@ -112,18 +112,7 @@ async fn send_info_recv_del() {
             text(&o)
         );
 
-        // Receive with the description file; it is deleted afterwards (-y).
-        let o = tokio::task::spawn_blocking({
-            let (rcv1, out) = (rcv1.clone(), p("out"));
-            move || xftp(&["recv", rcv1.to_str().unwrap(), out.to_str().unwrap(), "-y"])
-        })
-        .await
-        .unwrap();
-        assert!(o.status.success(), "{}", text(&o));
-        assert_eq!(std::fs::read(p("out").join(name)).unwrap(), content);
-        assert!(!rcv1.exists());
-
-        // Receive again with the web link: the name is taken, so a suffix is added.
+        // Receive with the web link printed by send (it carries rcv1's description).
         let link = out
             .lines()
             .find_map(|l| l.strip_prefix("Web link: "))
@@ -135,8 +124,19 @@ async fn send_info_recv_del() {
         })
         .await
         .unwrap();
-        // rcv1's recipient acknowledged its chunks, so its link no longer works.
+        assert!(o.status.success(), "{}", text(&o));
+        assert_eq!(std::fs::read(p("out").join(name)).unwrap(), content);
+
+        // The link's recipient acknowledged its chunks: rcv1 no longer works, and with -y the
+        // description is kept when the receive fails.
+        let o = tokio::task::spawn_blocking({
+            let (rcv1, out) = (rcv1.clone(), p("out"));
+            move || xftp(&["recv", rcv1.to_str().unwrap(), out.to_str().unwrap(), "-y"])
+        })
+        .await
+        .unwrap();
         assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+        assert!(rcv1.exists());
 
         // The sender description is not for receiving.
         let snd = d.join("snd.xftp.private");
@@ -144,14 +144,15 @@ async fn send_info_recv_del() {
         assert_eq!(o.status.code(), Some(3), "{}", text(&o));
         assert!(text(&o).contains("sender description"), "{}", text(&o));
 
-        // rcv2 works, into a name that exists already.
+        // rcv2 works, into a name that exists already; -y deletes the used description.
         let o = tokio::task::spawn_blocking({
             let (r, out) = (d.join("rcv2.xftp"), p("out"));
-            move || xftp(&["recv", r.to_str().unwrap(), out.to_str().unwrap()])
+            move || xftp(&["recv", r.to_str().unwrap(), out.to_str().unwrap(), "-y"])
         })
         .await
         .unwrap();
         assert!(o.status.success(), "{}", text(&o));
+        assert!(!d.join("rcv2.xftp").exists());
         assert_eq!(
             std::fs::read(p("out").join(chunker::name::numbered_name(name, 1))).unwrap(),
             content
@@ -191,6 +192,41 @@ async fn send_info_recv_del() {
         );
     }
     handle.shutdown().await;
+}
+
+#[test]
+fn reference_descriptions_are_read() {
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../testdata/xftp/reference_file_description.yaml"
+    );
+    let o = xftp(&["info", fixture]);
+    assert!(o.status.success(), "{}", text(&o));
+    let info = text(&o);
+    assert!(info.contains("File description for recipient"), "{info}");
+    assert!(info.contains("File download size: 26mb"), "{info}");
+    assert!(info.contains("xftp://abc=@example1.com: 16mb"), "{info}");
+    // Its digests are placeholders (3 bytes): recv refuses it before contacting anything.
+    let dir = tempfile::tempdir().unwrap();
+    let o = xftp(&["recv", fixture, dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        text(&o).contains("cannot be used for a transfer"),
+        "{}",
+        text(&o)
+    );
+    let o = xftp(&[
+        "info",
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../testdata/xftp/description.yaml"
+        ),
+    ]);
+    assert!(
+        text(&o).contains("File download size: 13mb"),
+        "{}",
+        text(&o)
+    );
 }
 
 #[test]
