@@ -754,9 +754,19 @@ async fn receive_direct(
         .map_err(|e| AgentError::Internal(e.to_string()))??;
     let resumed = dec.resumed_chunks();
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(1);
+    // Buffers the decryptor is done with go back to the downloads.
+    let free: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
+    let returned = free.clone();
+    let keep = opts.parallel.max(1) + 1;
     let decrypting = tokio::task::spawn_blocking(move || {
         while let Some(data) = rx.blocking_recv() {
             dec.push(data)?;
+            while let Some(buf) = dec.recycled_buffer() {
+                let mut f = returned.lock().unwrap_or_else(|p| p.into_inner());
+                if f.len() < keep {
+                    f.push(buf);
+                }
+            }
         }
         dec.finish()
     });
@@ -776,7 +786,14 @@ async fn receive_direct(
         while next_spawn < chunks.len() && next_spawn < next_push + parallel {
             let (pool, chunks, retries, i) =
                 (pool.clone(), chunks.clone(), opts.retries, next_spawn);
-            running.spawn(async move { (i, download_chunk(&pool, &chunks[i], i, retries).await) });
+            let buf = free
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .pop()
+                .unwrap_or_default();
+            running.spawn(
+                async move { (i, download_chunk(&pool, &chunks[i], i, retries, buf).await) },
+            );
             next_spawn += 1;
         }
         let Some(joined) = running.join_next().await else {
@@ -858,7 +875,9 @@ async fn download_chunk(
     chunk: &FileChunk,
     index: usize,
     retries: u32,
+    buf: Vec<u8>,
 ) -> Result<(usize, Vec<u8>), AgentError> {
+    let spare = Mutex::new(Some(buf));
     let size =
         u32::try_from(chunk.chunk_size).map_err(|_| AgentError::Internal("chunk size".into()))?;
     let mut last = None;
@@ -869,7 +888,12 @@ async fn download_chunk(
         };
         let got = with_retry(pool, &addr, retries, |c| {
             let (id, k) = (replica.replica_id.clone(), replica.replica_key.clone());
-            async move { c.download(&id, &k, size).await }
+            let buf = spare
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take()
+                .unwrap_or_default();
+            async move { c.download_into(&id, &k, size, buf).await }
         })
         .await;
         let checked = match got {

@@ -471,6 +471,19 @@ impl XftpConnection {
         recipient_key: &PrivateKey,
         size: u32,
     ) -> Result<Vec<u8>> {
+        self.download_into(recipient_id, recipient_key, size, Vec::new())
+            .await
+    }
+
+    /// Like [`XftpConnection::download`], receiving into `buf` (reused buffers avoid fresh
+    /// allocations for every chunk).
+    pub async fn download_into(
+        &self,
+        recipient_id: &[u8],
+        recipient_key: &PrivateKey,
+        size: u32,
+        buf: Vec<u8>,
+    ) -> Result<Vec<u8>> {
         let (dh_pub, dh_priv) = crypto::generate(KeyAlgorithm::X25519)
             .map_err(|e| ClientError::Unexpected(e.to_string()))?;
         let (resp, body, extra) = self
@@ -490,7 +503,7 @@ impl XftpConnection {
             .try_into()
             .map_err(|_| ClientError::Relay(XftpError::Crypto))?;
         let expected = size as usize + 16;
-        let (mut sealed, _) = read_all_with(body, extra, expected + 1, expected).await?;
+        let (mut sealed, _) = read_all_with(body, extra, expected + 1, buf, expected).await?;
         if sealed.len() != expected {
             return Err(ClientError::Relay(XftpError::Size));
         }
@@ -642,7 +655,7 @@ async fn read_exact(
 
 /// Reads the rest of a body, at most `limit` bytes.
 async fn read_all(body: RecvStream, limit: usize) -> Result<(Vec<u8>, RecvStream)> {
-    read_all_with(body, None, limit, 0).await
+    read_all_with(body, None, limit, Vec::new(), 0).await
 }
 
 /// Reads the rest of a body into a buffer of `capacity` (the expected size, so it never grows
@@ -651,9 +664,11 @@ async fn read_all_with(
     mut body: RecvStream,
     first: Option<Bytes>,
     limit: usize,
+    mut buf: Vec<u8>,
     capacity: usize,
 ) -> Result<(Vec<u8>, RecvStream)> {
-    let mut buf = Vec::with_capacity(capacity.min(limit));
+    buf.clear();
+    buf.reserve(capacity.min(limit));
     if let Some(f) = first {
         buf.extend_from_slice(&f);
     }
