@@ -11,7 +11,6 @@
 //! Poly1305 tag both verify; on any failure the temporary file is removed.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 
@@ -192,7 +191,7 @@ impl Decryptor {
             written: 0,
             max_content: max,
             syncer: Syncer::start(&file, &temp.path)?,
-            file,
+            out: crate::output::Output::new(file, &temp.path, skip),
             path: temp.path.clone(),
             skip,
             state_path: temp.state_path(),
@@ -514,7 +513,7 @@ struct PlainWriter {
     header: Option<FileHeader>,
     written: u64,
     max_content: u64,
-    file: File,
+    out: crate::output::Output,
     path: PathBuf,
     syncer: Syncer,
     /// Content bytes already on disk from an interrupted run: counted, not written again.
@@ -595,7 +594,10 @@ impl PlainWriter {
             self.plain(body)?;
         }
         self.tag.extend_from_slice(tail);
-        Ok(())
+        // A chunk boundary: what it decrypted is in the file, ready for a resume.
+        self.out
+            .checkpoint()
+            .map_err(|e| ChunkerError::io("cannot write", &self.path, e))
     }
 
     fn plain(&mut self, mut data: &[u8]) -> Result<(), ChunkerError> {
@@ -619,8 +621,8 @@ impl PlainWriter {
                 PlainState::Content(remaining) => {
                     let n = (*remaining).min(data.len() as u64) as usize;
                     let on_disk = (self.skip.saturating_sub(self.written) as usize).min(n);
-                    self.file
-                        .write_all(&data[on_disk..n])
+                    self.out
+                        .write(&data[on_disk..n])
                         .map_err(|e| ChunkerError::io("cannot write", &self.path, e))?;
                     *remaining -= n as u64;
                     self.written += n as u64;
@@ -685,7 +687,7 @@ impl PlainWriter {
             state,
             header,
             written,
-            file,
+            out,
             path,
             mut syncer,
             ..
@@ -705,6 +707,9 @@ impl PlainWriter {
                 ))
             }
         };
+        let file = out
+            .finish()
+            .map_err(|e| ChunkerError::io("cannot write", &path, e))?;
         file.sync_all()
             .map_err(|e| ChunkerError::io("cannot sync", &path, e))?;
         Ok((header, written))

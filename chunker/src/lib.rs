@@ -47,6 +47,7 @@ pub mod encrypt;
 mod error;
 pub mod header;
 pub mod name;
+mod output;
 pub mod plan;
 mod pool;
 pub mod secretbox;
