@@ -19,6 +19,9 @@ struct Args {
     /// Print results as one JSON object (for scripts) instead of text.
     #[arg(long, global = true)]
     json: bool,
+    /// Say more: the relays used, chunk counts and timings.
+    #[arg(short = 'v', long, global = true)]
+    verbose: bool,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -182,6 +185,7 @@ fn main() -> ExitCode {
 
 async fn run(args: Args) -> Result<(), CliError> {
     let json = args.json;
+    let verbose = args.verbose && !json;
     match args.command {
         Cmd::Send {
             file,
@@ -211,6 +215,12 @@ async fn run(args: Args) -> Result<(), CliError> {
             if !json {
                 println!("Encrypting and uploading file...");
             }
+            if verbose {
+                for srv in &servers {
+                    eprintln!("relay: {}", srv.server);
+                }
+            }
+            let started = std::time::Instant::now();
             let pool = Arc::new(Pool::default());
             let sent = agent::send_file(
                 pool.clone(),
@@ -224,6 +234,14 @@ async fn run(args: Args) -> Result<(), CliError> {
             let sent = agent::redirect_large(pool, sent, &servers, &opts, link_limit)
                 .await
                 .map_err(agent_err)?;
+            if verbose {
+                eprintln!(
+                    "uploaded {} chunks ({}) in {:.2} s",
+                    sent.sender.chunks.len(),
+                    encode_file_size(sent.sender.size),
+                    started.elapsed().as_secs_f64()
+                );
+            }
             write_descriptions(&file, &dir, &sent, json)?;
             Ok(())
         }
@@ -237,6 +255,10 @@ async fn run(args: Args) -> Result<(), CliError> {
             let desc = read_description(&description)?;
             let desc = desc.for_party(FileParty::Recipient).map_err(desc_err)?;
             let dir = dir.unwrap_or_else(default_download_dir);
+            if verbose {
+                print_info(&desc, false);
+            }
+            let started = std::time::Instant::now();
             let opts = RecvOptions {
                 retries,
                 parallel,
@@ -254,6 +276,12 @@ async fn run(args: Args) -> Result<(), CliError> {
             let deleted = yes && !description.starts_with("https://");
             if deleted {
                 std::fs::remove_file(&description)?;
+            }
+            if verbose {
+                eprintln!(
+                    "downloaded and verified in {:.2} s",
+                    started.elapsed().as_secs_f64()
+                );
             }
             if json {
                 let v = serde_json::json!({

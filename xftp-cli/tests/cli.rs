@@ -55,7 +55,7 @@ fn noise(len: usize) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread")]
 async fn send_info_recv_del() {
     let dir = tempfile::tempdir().unwrap();
-    let handle = relay(dir.path()).await;
+    let handle = RelayProcess::start(&dir.path().join("relay"), free_port());
     let addr = handle.address.clone();
     let p = |s: &str| dir.path().join(s);
     std::fs::create_dir_all(p("out")).unwrap();
@@ -191,7 +191,7 @@ async fn send_info_recv_del() {
             "a failed receive leaves nothing behind"
         );
     }
-    handle.shutdown().await;
+    drop(handle);
 }
 
 #[test]
@@ -320,7 +320,7 @@ async fn replicas_survive_a_stopped_relay_and_chunks_spread_over_relays() {
 #[tokio::test(flavor = "multi_thread")]
 async fn large_descriptions_go_through_a_redirect() {
     let dir = tempfile::tempdir().unwrap();
-    let handle = relay(dir.path()).await;
+    let handle = RelayProcess::start(&dir.path().join("relay"), free_port());
     let src = dir.path().join("big.bin");
     let content = noise(9_000_000);
     std::fs::write(&src, &content).unwrap();
@@ -373,7 +373,7 @@ async fn large_descriptions_go_through_a_redirect() {
         1,
         "only the file, no redirect leftovers: {left:?}"
     );
-    handle.shutdown().await;
+    drop(handle);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -602,10 +602,10 @@ async fn recv(rcv: &Path, out: &Path) -> Output {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_corrupted_chunk_on_the_relay_fails_with_a_digest_error_and_no_file() {
     let dir = tempfile::tempdir().unwrap();
-    let handle = relay(dir.path()).await;
+    let handle = RelayProcess::start(&dir.path().join("relay"), free_port());
     let rcv = send_one(dir.path(), &handle.address, "data.bin", &noise(5_000_000)).await;
     // Flip one byte of one stored chunk.
-    let chunk = std::fs::read_dir(dir.path().join("files"))
+    let chunk = std::fs::read_dir(dir.path().join("relay/files"))
         .unwrap()
         .flatten()
         .next()
@@ -623,7 +623,7 @@ async fn a_corrupted_chunk_on_the_relay_fails_with_a_digest_error_and_no_file() 
         0,
         "no output, no partial file"
     );
-    handle.shutdown().await;
+    drop(handle);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -646,7 +646,7 @@ async fn an_expired_file_gives_a_clear_message() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_300_mb_file() {
     let dir = tempfile::tempdir().unwrap();
-    let handle = relay(dir.path()).await;
+    let handle = RelayProcess::start(&dir.path().join("relay"), free_port());
     let content = noise(300_000_000);
     let rcv = send_one(dir.path(), &handle.address, "big.iso", &content).await;
     let out = dir.path().join("out");
@@ -654,13 +654,13 @@ async fn a_300_mb_file() {
     assert!(o.status.success(), "{}", text(&o));
     let got = std::fs::read(out.join("big.iso")).unwrap();
     assert!(got == content, "300 MB came back different");
-    handle.shutdown().await;
+    drop(handle);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn json_output_for_scripts() {
     let dir = tempfile::tempdir().unwrap();
-    let handle = relay(dir.path()).await;
+    let handle = RelayProcess::start(&dir.path().join("relay"), free_port());
     let src = dir.path().join("notes.txt");
     std::fs::write(&src, b"hello over xftp").unwrap();
     let descs = dir.path().join("descs");
@@ -711,7 +711,7 @@ async fn json_output_for_scripts() {
         std::fs::read(r["file"].as_str().unwrap()).unwrap(),
         b"hello over xftp"
     );
-    handle.shutdown().await;
+    drop(handle);
 }
 
 /// The counter's value once it has not changed for 300 ms (at most 5 s).
@@ -887,4 +887,164 @@ async fn sigkilled_recv_and_send_resume() {
     );
     a.shutdown().await;
     b.shutdown().await;
+}
+
+/// A real `xftp-server` process (built by `cargo test --workspace`, next to `xftp`).
+struct RelayProcess {
+    child: std::process::Child,
+    address: String,
+    cfg: PathBuf,
+}
+
+impl RelayProcess {
+    fn start(dir: &Path, control_port: u16) -> Self {
+        let bin = Path::new(env!("CARGO_BIN_EXE_xftp")).with_file_name("xftp-server");
+        assert!(
+            bin.exists(),
+            "{} is missing: run `cargo test --workspace`",
+            bin.display()
+        );
+        let (cfg, log) = (dir.join("cfg"), dir.join("log"));
+        let o = Command::new(&bin)
+            .env("XFTP_SERVER_CFG_PATH", &cfg)
+            .env("XFTP_SERVER_LOG_PATH", &log)
+            .args(["init", "-p"])
+            .arg(dir.join("files"))
+            .args(["--ip", "127.0.0.1", "-a", "ED25519"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        let ini = cfg.join("file-server.ini");
+        let text = std::fs::read_to_string(&ini).unwrap().replace(
+            "# control_port = 5226",
+            &format!("control_port = {control_port}"),
+        );
+        std::fs::write(&ini, text).unwrap();
+        let mut child = Command::new(&bin)
+            .env("XFTP_SERVER_CFG_PATH", &cfg)
+            .env("XFTP_SERVER_LOG_PATH", &log)
+            .args(["start", "--bind", "127.0.0.1:0"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        use std::io::BufRead;
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let address = loop {
+            let line = lines.next().expect("relay printed its address").unwrap();
+            if let Some(a) = line.strip_prefix("Server address: ") {
+                break a.to_string();
+            }
+        };
+        Self {
+            child,
+            address,
+            cfg,
+        }
+    }
+
+    /// `fileDownloads` from the control port.
+    fn downloads(port: u16) -> u64 {
+        use std::io::{BufRead, Write};
+        let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        tcp.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let mut r = std::io::BufReader::new(tcp.try_clone().unwrap());
+        let mut line = String::new();
+        for _ in 0..2 {
+            line.clear();
+            r.read_line(&mut line).unwrap();
+        }
+        tcp.write_all(b"stats\n").unwrap();
+        line.clear();
+        r.read_line(&mut line).unwrap();
+        line.split(' ')
+            .find_map(|kv| kv.strip_prefix("fileDownloads="))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("stats line")
+    }
+}
+
+impl Drop for RelayProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = &self.cfg;
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Both relays are real processes; the relay a recipient prefers is killed right after it
+/// served its first chunk, and every other chunk comes from its second copy.
+#[test]
+fn a_relay_killed_during_recv_with_replicas() {
+    let dir = tempfile::tempdir().unwrap();
+    let ports = [free_port(), free_port()];
+    let mut relays = vec![
+        RelayProcess::start(&dir.path().join("a"), ports[0]),
+        RelayProcess::start(&dir.path().join("b"), ports[1]),
+    ];
+    let src = dir.path().join("clip.bin");
+    let content = noise(20_000_000); // 5 chunks, each on both relays
+    std::fs::write(&src, &content).unwrap();
+    let descs = dir.path().join("descs");
+    std::fs::create_dir_all(&descs).unwrap();
+    let servers = format!("{};{}", relays[0].address, relays[1].address);
+    let o = xftp(&[
+        "send",
+        src.to_str().unwrap(),
+        descs.to_str().unwrap(),
+        "-s",
+        &servers,
+        "--replicas",
+        "2",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let rcv = descs.join("clip.bin.xftp/rcv1.xftp");
+    // The description lists replicas grouped by relay, so every chunk's first copy is on the
+    // same relay: that is the one to kill.
+    let desc =
+        xftp_proto::FileDescription::from_yaml(&std::fs::read_to_string(&rcv).unwrap()).unwrap();
+    let first = desc.chunks[0].replicas[0].server.to_string();
+    let x = relays
+        .iter()
+        .position(|r| r.address == first)
+        .expect("a relay of ours");
+    let (px, py) = (ports[x], ports[1 - x]);
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let recv = Command::new(env!("CARGO_BIN_EXE_xftp"))
+        .args([
+            "recv",
+            rcv.to_str().unwrap(),
+            out.to_str().unwrap(),
+            "--parallel",
+            "1",
+            "-r",
+            "1",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while RelayProcess::downloads(px) == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let killed = relays.remove(x);
+    drop(killed); // SIGKILL
+    let o = recv.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(std::fs::read(out.join("clip.bin")).unwrap(), content);
+    // The other relay holds only second copies: everything it served was a fallback, and the
+    // chunks the killed relay had not served yet (at least the last ones) came from it.
+    let from_y = RelayProcess::downloads(py);
+    assert!(from_y >= 1, "no chunk fell back: {}", text(&o));
 }

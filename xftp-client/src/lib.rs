@@ -32,6 +32,12 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(45);
 /// Time allowed for a command without a chunk.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Time allowed for a command that moves `bytes` of chunk: the reference's 30 s plus 5 ms per
+/// KiB (about 50 s for 4 MiB), so a relay that stops answering cannot hang a transfer.
+pub fn transfer_timeout(bytes: usize) -> Duration {
+    COMMAND_TIMEOUT + Duration::from_millis(5 * (bytes as u64).div_ceil(1024))
+}
+
 /// Client errors; [`ClientError::is_retriable`] tells transient from permanent.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -336,10 +342,14 @@ impl XftpConnection {
         head: Bytes,
         chunk: Option<Bytes>,
     ) -> Result<(Response, RecvStream, Option<Bytes>)> {
-        let (_, body) = self.post(head, chunk).await?;
-        let (block, body, extra) = read_exact(body, XFTP_BLOCK_SIZE)
+        let limit = transfer_timeout(chunk.as_ref().map_or(0, Bytes::len));
+        let exchange = async {
+            let (_, body) = self.post(head, chunk).await?;
+            read_exact(body, XFTP_BLOCK_SIZE).await
+        };
+        let (block, (body, extra)) = tokio::time::timeout(limit, exchange)
             .await
-            .map(|(b, e)| (b, e.0, e.1))?;
+            .map_err(|_| ClientError::Timeout("relay response"))??;
         let t = Transmission::decode_block(&block)
             .map_err(|e| ClientError::Unexpected(format!("response block: {e}")))?;
         if t.session_id != self.session_id {
@@ -503,7 +513,12 @@ impl XftpConnection {
             .try_into()
             .map_err(|_| ClientError::Relay(XftpError::Crypto))?;
         let expected = size as usize + 16;
-        let (mut sealed, _) = read_all_with(body, extra, expected + 1, buf, expected).await?;
+        let (mut sealed, _) = tokio::time::timeout(
+            transfer_timeout(expected),
+            read_all_with(body, extra, expected + 1, buf, expected),
+        )
+        .await
+        .map_err(|_| ClientError::Timeout("chunk download"))??;
         if sealed.len() != expected {
             return Err(ClientError::Relay(XftpError::Size));
         }
