@@ -14,6 +14,7 @@
 //!   threads, bounded memory) and [`ChunkSource`] to regenerate any chunk from the source.
 //! * [`decrypt`]: the streaming, verifying decryptor.
 //! * [`name`]: sanitizing received file names, writing without overwriting.
+//! * [`output`]: writing files with `O_DIRECT` where possible (decryptor output, relay chunks).
 //!
 //! ```no_run
 //! use chunker::{encrypt_file, Decryptor, DecryptOptions, DecryptParams, EncryptOptions,
@@ -47,7 +48,7 @@ pub mod encrypt;
 mod error;
 pub mod header;
 pub mod name;
-mod output;
+pub mod output;
 pub mod plan;
 mod pool;
 pub mod secretbox;

@@ -15,11 +15,11 @@ use std::path::Path;
 
 /// Alignment of direct writes (covers 512- and 4096-byte logical blocks).
 const ALIGN: usize = 4096;
-/// Bytes staged before a direct write.
-const STAGE: usize = 1 << 20;
+/// Bytes staged before a direct write, by default.
+pub const DEFAULT_STAGE: usize = 1 << 20;
 
-/// Where decrypted content goes.
-pub(crate) struct Output {
+/// A file written from its start or from `pos`, directly where possible.
+pub struct Output {
     /// Buffered handle: fallback writes, truncation, sync.
     file: File,
     /// Direct handle and its aligned staging buffer, while direct I/O works.
@@ -28,17 +28,35 @@ pub(crate) struct Output {
     pos: u64,
 }
 
+impl std::fmt::Debug for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Output")
+            .field("direct", &self.direct.is_some())
+            .field("pos", &self.pos)
+            .finish()
+    }
+}
+
 struct Direct {
     file: File,
     raw: Vec<u8>,
     start: usize,
     len: usize,
+    /// Staging capacity (a multiple of the alignment).
+    stage: usize,
 }
 
 impl Output {
     /// Writes at `pos` onwards in `file`; tries a direct handle on `path` when `pos` is
     /// block aligned (a fresh file or a resume at a block boundary).
-    pub(crate) fn new(file: File, path: &Path, pos: u64) -> Self {
+    pub fn new(file: File, path: &Path, pos: u64) -> Self {
+        Self::with_stage(file, path, pos, DEFAULT_STAGE)
+    }
+
+    /// Like [`Output::new`] with `stage` bytes of staging (rounded up to the alignment): less
+    /// memory per file for a relay with many uploads at once.
+    pub fn with_stage(file: File, path: &Path, pos: u64, stage: usize) -> Self {
+        let stage = stage.max(1).div_ceil(ALIGN) * ALIGN;
         let direct = (pos % ALIGN as u64 == 0)
             .then(|| {
                 OpenOptions::new()
@@ -49,13 +67,14 @@ impl Output {
             })
             .flatten()
             .map(|file| {
-                let raw = vec![0u8; STAGE + ALIGN];
+                let raw = vec![0u8; stage + ALIGN];
                 let start = raw.as_ptr().align_offset(ALIGN);
                 Direct {
                     file,
                     raw,
                     start,
                     len: 0,
+                    stage,
                 }
             })
             .filter(|d| d.start <= ALIGN);
@@ -63,18 +82,18 @@ impl Output {
     }
 
     /// Appends `data`.
-    pub(crate) fn write(&mut self, mut data: &[u8]) -> io::Result<()> {
+    pub fn write(&mut self, mut data: &[u8]) -> io::Result<()> {
         while !data.is_empty() {
             let Some(d) = &mut self.direct else {
                 self.file.write_all_at(data, self.pos)?;
                 self.pos += data.len() as u64;
                 return Ok(());
             };
-            let n = (STAGE - d.len).min(data.len());
+            let n = (d.stage - d.len).min(data.len());
             d.raw[d.start + d.len..d.start + d.len + n].copy_from_slice(&data[..n]);
             d.len += n;
             data = &data[n..];
-            if d.len == STAGE {
+            if d.len == d.stage {
                 self.flush(false)?;
             }
         }
@@ -117,7 +136,7 @@ impl Output {
     /// interrupted decryption can resume after this chunk): the staged bytes are written with
     /// the last partial block padded, the padding is cut off, and that partial block stays
     /// staged to be written again, completed, by the next flush.
-    pub(crate) fn checkpoint(&mut self) -> io::Result<()> {
+    pub fn checkpoint(&mut self) -> io::Result<()> {
         let Some(d) = &self.direct else {
             return Ok(());
         };
@@ -142,7 +161,7 @@ impl Output {
     }
 
     /// Writes the rest and cuts the file to the content's length; returns the buffered handle.
-    pub(crate) fn finish(mut self) -> io::Result<File> {
+    pub fn finish(mut self) -> io::Result<File> {
         self.flush(true)?;
         self.file.set_len(self.pos)?;
         Ok(self.file)
