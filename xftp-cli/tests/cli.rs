@@ -69,22 +69,16 @@ async fn send_info_recv_del() {
         let src = p(name);
         let content = noise(len);
         std::fs::write(&src, &content).unwrap();
-        let o = tokio::task::spawn_blocking({
-            let (src, descs, addr) = (src.clone(), p("descs"), addr.clone());
-            move || {
-                xftp(&[
-                    "send",
-                    src.to_str().unwrap(),
-                    descs.to_str().unwrap(),
-                    "-n",
-                    "3",
-                    "-s",
-                    &addr,
-                ])
-            }
-        })
-        .await
-        .unwrap();
+        let o = run(&[
+            "send",
+            src.to_str().unwrap(),
+            p("descs").to_str().unwrap(),
+            "-n",
+            "3",
+            "-s",
+            &addr,
+        ])
+        .await;
         assert!(o.status.success(), "{}", text(&o));
         let out = text(&o);
         let d = p("descs").join(format!("{name}.xftp"));
@@ -129,12 +123,13 @@ async fn send_info_recv_del() {
 
         // The link's recipient acknowledged its chunks: rcv1 no longer works, and with -y the
         // description is kept when the receive fails.
-        let o = tokio::task::spawn_blocking({
-            let (rcv1, out) = (rcv1.clone(), p("out"));
-            move || xftp(&["recv", rcv1.to_str().unwrap(), out.to_str().unwrap(), "-y"])
-        })
-        .await
-        .unwrap();
+        let o = run(&[
+            "recv",
+            rcv1.to_str().unwrap(),
+            p("out").to_str().unwrap(),
+            "-y",
+        ])
+        .await;
         assert_eq!(o.status.code(), Some(4), "{}", text(&o));
         assert!(rcv1.exists());
 
@@ -145,12 +140,13 @@ async fn send_info_recv_del() {
         assert!(text(&o).contains("sender description"), "{}", text(&o));
 
         // rcv2 works, into a name that exists already; -y deletes the used description.
-        let o = tokio::task::spawn_blocking({
-            let (r, out) = (d.join("rcv2.xftp"), p("out"));
-            move || xftp(&["recv", r.to_str().unwrap(), out.to_str().unwrap(), "-y"])
-        })
-        .await
-        .unwrap();
+        let o = run(&[
+            "recv",
+            d.join("rcv2.xftp").to_str().unwrap(),
+            p("out").to_str().unwrap(),
+            "-y",
+        ])
+        .await;
         assert!(o.status.success(), "{}", text(&o));
         assert!(!d.join("rcv2.xftp").exists());
         assert_eq!(
@@ -172,12 +168,12 @@ async fn send_info_recv_del() {
             .flatten()
             .map(|e| e.path())
             .collect();
-        let o = tokio::task::spawn_blocking({
-            let (r, out) = (d.join("rcv3.xftp"), p("out"));
-            move || xftp(&["recv", r.to_str().unwrap(), out.to_str().unwrap()])
-        })
-        .await
-        .unwrap();
+        let o = run(&[
+            "recv",
+            d.join("rcv3.xftp").to_str().unwrap(),
+            p("out").to_str().unwrap(),
+        ])
+        .await;
         assert_eq!(o.status.code(), Some(4), "{}", text(&o));
         assert!(text(&o).contains("deleted or has expired"), "{}", text(&o));
         let after: Vec<PathBuf> = std::fs::read_dir(p("out"))
@@ -265,22 +261,16 @@ async fn replicas_survive_a_stopped_relay_and_chunks_spread_over_relays() {
     std::fs::write(&src, &content).unwrap();
     let descs = dir.path().join("descs");
     std::fs::create_dir_all(&descs).unwrap();
-    let o = tokio::task::spawn_blocking({
-        let (src, descs, servers) = (src.clone(), descs.clone(), servers.clone());
-        move || {
-            xftp(&[
-                "send",
-                src.to_str().unwrap(),
-                descs.to_str().unwrap(),
-                "-s",
-                &servers,
-                "--replicas",
-                "2",
-            ])
-        }
-    })
-    .await
-    .unwrap();
+    let o = run(&[
+        "send",
+        src.to_str().unwrap(),
+        descs.to_str().unwrap(),
+        "-s",
+        &servers,
+        "--replicas",
+        "2",
+    ])
+    .await;
     assert!(o.status.success(), "{}", text(&o));
     let rcv = descs.join("video.bin.xftp/rcv1.xftp");
     let o = xftp(&["info", rcv.to_str().unwrap()]);
@@ -296,20 +286,14 @@ async fn replicas_survive_a_stopped_relay_and_chunks_spread_over_relays() {
     first.shutdown().await;
     let out = dir.path().join("out");
     std::fs::create_dir_all(&out).unwrap();
-    let o = tokio::task::spawn_blocking({
-        let (rcv, out) = (rcv.clone(), out.clone());
-        move || {
-            xftp(&[
-                "recv",
-                rcv.to_str().unwrap(),
-                out.to_str().unwrap(),
-                "-r",
-                "1",
-            ])
-        }
-    })
-    .await
-    .unwrap();
+    let o = run(&[
+        "recv",
+        rcv.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "-r",
+        "1",
+    ])
+    .await;
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(std::fs::read(out.join("video.bin")).unwrap(), content);
     for r in relays {
@@ -326,22 +310,16 @@ async fn large_descriptions_go_through_a_redirect() {
     std::fs::write(&src, &content).unwrap();
     let descs = dir.path().join("descs");
     std::fs::create_dir_all(&descs).unwrap();
-    let o = tokio::task::spawn_blocking({
-        let (src, descs, addr) = (src.clone(), descs.clone(), handle.address.clone());
-        move || {
-            xftp(&[
-                "send",
-                src.to_str().unwrap(),
-                descs.to_str().unwrap(),
-                "-s",
-                &addr,
-                "--link-limit",
-                "300",
-            ])
-        }
-    })
-    .await
-    .unwrap();
+    let o = run(&[
+        "send",
+        src.to_str().unwrap(),
+        descs.to_str().unwrap(),
+        "-s",
+        &handle.address,
+        "--link-limit",
+        "300",
+    ])
+    .await;
     assert!(o.status.success(), "{}", text(&o));
     let rcv = descs.join("big.bin.xftp/rcv1.xftp");
     let yaml = std::fs::read_to_string(&rcv).unwrap();
@@ -355,12 +333,7 @@ async fn large_descriptions_go_through_a_redirect() {
     );
     let out = dir.path().join("out");
     std::fs::create_dir_all(&out).unwrap();
-    let o = tokio::task::spawn_blocking({
-        let (rcv, out) = (rcv.clone(), out.clone());
-        move || xftp(&["recv", rcv.to_str().unwrap(), out.to_str().unwrap()])
-    })
-    .await
-    .unwrap();
+    let o = run(&["recv", rcv.to_str().unwrap(), out.to_str().unwrap()]).await;
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(std::fs::read(out.join("big.bin")).unwrap(), content);
     let left: Vec<_> = std::fs::read_dir(&out)
@@ -393,20 +366,14 @@ async fn an_interrupted_recv_resumes_without_downloading_verified_chunks_again()
     let descs = dir.path().join("descs");
     std::fs::create_dir_all(&descs).unwrap();
     let servers = format!("{};{}", a.address, b.address);
-    let o = tokio::task::spawn_blocking({
-        let (src, descs) = (src.clone(), descs.clone());
-        move || {
-            xftp(&[
-                "send",
-                src.to_str().unwrap(),
-                descs.to_str().unwrap(),
-                "-s",
-                &servers,
-            ])
-        }
-    })
-    .await
-    .unwrap();
+    let o = run(&[
+        "send",
+        src.to_str().unwrap(),
+        descs.to_str().unwrap(),
+        "-s",
+        &servers,
+    ])
+    .await;
     assert!(o.status.success(), "{}", text(&o));
     let rcv = descs.join("movie.bin.xftp/rcv1.xftp");
 
@@ -527,12 +494,12 @@ async fn an_interrupted_send_resumes_without_creating_sent_chunks_again() {
 
     let out = dir.path().join("out");
     std::fs::create_dir_all(&out).unwrap();
-    let o = tokio::task::spawn_blocking({
-        let (rcv, out) = (descs.join("album.bin.xftp/rcv1.xftp"), out.clone());
-        move || xftp(&["recv", rcv.to_str().unwrap(), out.to_str().unwrap()])
-    })
-    .await
-    .unwrap();
+    let o = run(&[
+        "recv",
+        descs.join("album.bin.xftp/rcv1.xftp").to_str().unwrap(),
+        out.to_str().unwrap(),
+    ])
+    .await;
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(std::fs::read(out.join("album.bin")).unwrap(), content);
     a.shutdown().await;
@@ -565,20 +532,14 @@ async fn send_one(dir: &Path, addr: &str, name: &str, content: &[u8]) -> PathBuf
     std::fs::write(&src, content).unwrap();
     let descs = dir.join("descs");
     std::fs::create_dir_all(&descs).unwrap();
-    let o = tokio::task::spawn_blocking({
-        let (src, descs, addr) = (src.clone(), descs.clone(), addr.to_string());
-        move || {
-            xftp(&[
-                "send",
-                src.to_str().unwrap(),
-                descs.to_str().unwrap(),
-                "-s",
-                &addr,
-            ])
-        }
-    })
-    .await
-    .unwrap();
+    let o = run(&[
+        "send",
+        src.to_str().unwrap(),
+        descs.to_str().unwrap(),
+        "-s",
+        addr,
+    ])
+    .await;
     assert!(o.status.success(), "{}", text(&o));
     descs.join(format!("{name}.xftp/rcv1.xftp"))
 }
@@ -665,23 +626,17 @@ async fn json_output_for_scripts() {
     std::fs::write(&src, b"hello over xftp").unwrap();
     let descs = dir.path().join("descs");
     std::fs::create_dir_all(&descs).unwrap();
-    let o = tokio::task::spawn_blocking({
-        let (src, descs, addr) = (src.clone(), descs.clone(), handle.address.clone());
-        move || {
-            xftp(&[
-                "--json",
-                "send",
-                src.to_str().unwrap(),
-                descs.to_str().unwrap(),
-                "-s",
-                &addr,
-                "-n",
-                "2",
-            ])
-        }
-    })
-    .await
-    .unwrap();
+    let o = run(&[
+        "--json",
+        "send",
+        src.to_str().unwrap(),
+        descs.to_str().unwrap(),
+        "-s",
+        &handle.address,
+        "-n",
+        "2",
+    ])
+    .await;
     assert!(o.status.success(), "{}", text(&o));
     let v: serde_json::Value =
         serde_json::from_slice(&o.stdout).expect("stdout is one JSON object");
@@ -887,6 +842,14 @@ async fn sigkilled_recv_and_send_resume() {
     );
     a.shutdown().await;
     b.shutdown().await;
+}
+
+/// Runs `xftp args` on a blocking thread (the relay may live in this test's runtime).
+async fn run(args: &[&str]) -> Output {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || xftp(&strs(&args)))
+        .await
+        .unwrap()
 }
 
 /// A real `xftp-server` process (built by `cargo test --workspace`, next to `xftp`).
