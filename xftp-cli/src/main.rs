@@ -748,7 +748,9 @@ impl TempWork {
         let mut rnd = [0u8; 8];
         rnd.copy_from_slice(&chunker::SbNonce::generate().0[..8]);
         let path = std::env::temp_dir().join(format!("xftp-demo-{:016x}", u64::from_le_bytes(rnd)));
-        std::fs::create_dir(&path)?;
+        // Private: it holds the embedded relay's keys and the demo's descriptions.
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new().mode(0o700).create(&path)?;
         Ok(Self(path))
     }
     fn path(&self) -> &Path {

@@ -695,7 +695,11 @@ fn tempfile_dir(dir: &Path) -> Result<TempDir, AgentError> {
     let mut rnd = [0u8; 8];
     openssl::rand::rand_bytes(&mut rnd).map_err(|e| AgentError::Internal(e.to_string()))?;
     let path = dir.join(format!(".xftp-redirect-{:016x}", u64::from_le_bytes(rnd)));
-    std::fs::create_dir(&path)
+    // Private: it holds a whole description (file key and replica keys) for a while.
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&path)
         .map_err(|e| AgentError::Chunker(ChunkerError::io("cannot create", &path, e)))?;
     Ok(TempDir(path))
 }
