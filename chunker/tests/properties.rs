@@ -151,20 +151,7 @@ fn padding_round_trips_around_every_boundary() {
         // And the decryptor gives the content back.
         let out = dir.path().join(format!("o{payload}"));
         std::fs::create_dir(&out).unwrap();
-        let params = DecryptParams {
-            key: key.clone(),
-            nonce,
-            chunk_sizes: summary.plan.chunk_sizes().to_vec(),
-            digest: summary.digest,
-            chunk_digests: Some(summary.chunk_digests.clone()),
-        };
-        let mut dec = Decryptor::new(params, DecryptOptions::new(&out)).unwrap();
-        let mut at = 0;
-        for &c in summary.plan.chunk_sizes() {
-            dec.push(enc[at..at + c as usize].to_vec()).unwrap();
-            at += c as usize;
-        }
-        let done = dec.finish().unwrap();
+        let done = common::decrypt_whole(&key, &nonce, &summary, &enc, &out);
         assert_eq!(std::fs::read(done.path).unwrap(), content);
         checked += 1;
     }

@@ -5,8 +5,8 @@
 mod common;
 
 use chunker::{
-    digest::sha256, encrypt_file_to_vec, prepare_chunk_sizes, ChunkSource, DecryptOptions,
-    DecryptParams, Decryptor, EncryptOptions, FileHeader,
+    digest::sha256, encrypt_file_to_vec, prepare_chunk_sizes, ChunkSource, EncryptOptions,
+    FileHeader,
 };
 use common::{b64u, load_json, pattern, testdata, vector_key_nonce};
 
@@ -142,20 +142,7 @@ fn file_encryption_matches_every_case_and_decrypts_back() {
         // And decrypts back to the same content and header.
         let out = dir.path().join(format!("out-{len}"));
         std::fs::create_dir(&out).unwrap();
-        let params = DecryptParams {
-            key: key.clone(),
-            nonce,
-            chunk_sizes: summary.plan.chunk_sizes().to_vec(),
-            digest: summary.digest,
-            chunk_digests: Some(summary.chunk_digests.clone()),
-        };
-        let mut dec = Decryptor::new(params, DecryptOptions::new(&out)).unwrap();
-        let mut at = 0usize;
-        for &s in summary.plan.chunk_sizes() {
-            dec.push(encrypted[at..at + s as usize].to_vec()).unwrap();
-            at += s as usize;
-        }
-        let done = dec.finish().unwrap();
+        let done = common::decrypt_whole(&key, &nonce, &summary, &encrypted, &out);
         assert_eq!(done.header.name, name);
         assert_eq!(done.header.extra, extra);
         assert_eq!(done.path, out.join(name));

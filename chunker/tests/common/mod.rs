@@ -63,3 +63,28 @@ pub fn noise(len: usize, mut seed: u64) -> Vec<u8> {
     out.truncate(len);
     out
 }
+
+/// Decrypts an encrypted file (all chunks in one buffer) of `summary` into `out`, checking
+/// the chunk digests too.
+pub fn decrypt_whole(
+    key: &SbKey,
+    nonce: &SbNonce,
+    summary: &chunker::EncryptedFile,
+    encrypted: &[u8],
+    out: &std::path::Path,
+) -> chunker::DecryptedFile {
+    let params = chunker::DecryptParams {
+        key: key.clone(),
+        nonce: *nonce,
+        chunk_sizes: summary.plan.chunk_sizes().to_vec(),
+        digest: summary.digest,
+        chunk_digests: Some(summary.chunk_digests.clone()),
+    };
+    let mut dec = chunker::Decryptor::new(params, chunker::DecryptOptions::new(out)).unwrap();
+    let mut at = 0usize;
+    for &s in summary.plan.chunk_sizes() {
+        dec.push(encrypted[at..at + s as usize].to_vec()).unwrap();
+        at += s as usize;
+    }
+    dec.finish().unwrap()
+}
