@@ -7,11 +7,11 @@ const GB: u64 = 1024 * MB;
 
 /// Formats a size the way the reference does.
 pub fn encode_file_size(bytes: u64) -> String {
-    if bytes % KB != 0 {
+    if !bytes.is_multiple_of(KB) {
         bytes.to_string()
-    } else if bytes % MB != 0 {
+    } else if !bytes.is_multiple_of(MB) {
         format!("{}kb", bytes / KB)
-    } else if bytes % GB != 0 {
+    } else if !bytes.is_multiple_of(GB) {
         format!("{}mb", bytes / MB)
     } else {
         format!("{}gb", bytes / GB)
