@@ -116,6 +116,21 @@ const KNOWN: &[(&str, &[&str])] = &[
     ("FILES", &["path", "storage_quota"]),
     ("INACTIVE_CLIENTS", &["disconnect", "ttl", "check_interval"]),
     ("WEB", &["static_path", "http", "https", "cert", "key"]),
+    // This relay's own protections (the reference has no such section).
+    (
+        "LIMITS",
+        &[
+            "expire_unuploaded_hours",
+            "max_connections",
+            "max_connections_per_ip",
+            "handshake_timeout",
+            "idle_timeout",
+            "new_files_per_second",
+            "new_files_burst",
+            "max_downloads_per_connection",
+            "stall_timeout",
+        ],
+    ),
 ];
 
 /// The relay's settings.
@@ -157,6 +172,46 @@ pub struct Config {
     pub web_cert: Option<PathBuf>,
     /// Web key.
     pub web_key: Option<PathBuf>,
+    /// Hours after which a chunk that was registered but never uploaded is removed.
+    pub expire_unuploaded_hours: u64,
+    /// Resource limits per connection and address.
+    pub limits: Limits,
+}
+
+/// Protections against clients that try to exhaust the relay (`[LIMITS]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Connections open at once.
+    pub max_connections: usize,
+    /// Connections open at once from one IP address.
+    pub max_connections_per_ip: usize,
+    /// Seconds from TCP accept to a finished XFTP handshake.
+    pub handshake_timeout: u64,
+    /// Seconds a connection may stay open with no request in progress.
+    pub idle_timeout: u64,
+    /// FNEW per second per connection (an address gets four times as much).
+    pub new_files_per_second: u32,
+    /// FNEW burst per connection (an address gets four times as much).
+    pub new_files_burst: u32,
+    /// FGET responses streamed at once on one connection (more wait).
+    pub max_downloads_per_connection: usize,
+    /// Seconds a request or response body may make no progress before it is reset.
+    pub stall_timeout: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_connections: 4096,
+            max_connections_per_ip: 256,
+            handshake_timeout: 30,
+            idle_timeout: 600,
+            new_files_per_second: 100,
+            new_files_burst: 1000,
+            max_downloads_per_connection: 8,
+            stall_timeout: 60,
+        }
+    }
 }
 
 /// The parsed INI: section → key → value.
@@ -289,6 +344,32 @@ impl Config {
                 .ok_or_else(|| invalid("FILES", "storage_quota", q, "a size like 100gb"))?,
         };
         let path_opt = |s: &str, k: &str| get(s, k).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let d = Limits::default();
+        let positive = |k: &str, default: u64| match number("LIMITS", k, default)? {
+            0 => Err(invalid("LIMITS", k, "0", "a number greater than 0")),
+            n => Ok(n),
+        };
+        let small = |k: &str, default: u32| -> Result<u32, ConfigError> {
+            let n = positive(k, u64::from(default))?;
+            u32::try_from(n).map_err(|_| invalid("LIMITS", k, &n.to_string(), "a smaller number"))
+        };
+        let count = |k: &str, default: usize| -> Result<usize, ConfigError> {
+            let n = positive(k, default as u64)?;
+            usize::try_from(n).map_err(|_| invalid("LIMITS", k, &n.to_string(), "a smaller number"))
+        };
+        let limits = Limits {
+            max_connections: count("max_connections", d.max_connections)?,
+            max_connections_per_ip: count("max_connections_per_ip", d.max_connections_per_ip)?,
+            handshake_timeout: positive("handshake_timeout", d.handshake_timeout)?,
+            idle_timeout: positive("idle_timeout", d.idle_timeout)?,
+            new_files_per_second: small("new_files_per_second", d.new_files_per_second)?,
+            new_files_burst: small("new_files_burst", d.new_files_burst)?,
+            max_downloads_per_connection: count(
+                "max_downloads_per_connection",
+                d.max_downloads_per_connection,
+            )?,
+            stall_timeout: positive("stall_timeout", d.stall_timeout)?,
+        };
         Ok(Self {
             store_log: onoff("STORE_LOG", "enable", false)?,
             expire_files_hours: number("STORE_LOG", "expire_files_hours", 48)?,
@@ -310,6 +391,8 @@ impl Config {
             web_static_path: path_opt("WEB", "static_path"),
             web_cert: path_opt("WEB", "cert"),
             web_key: path_opt("WEB", "key"),
+            expire_unuploaded_hours: positive("expire_unuploaded_hours", 1)?,
+            limits,
         })
     }
 }
@@ -352,7 +435,19 @@ pub fn default_ini(
          [INACTIVE_CLIENTS]\n\
          disconnect = off\n\
          # ttl = 21600\n\
-         # check_interval = 3600\n",
+         # check_interval = 3600\n\
+         \n\
+         [LIMITS]\n\
+         # This relay's protections against clients that try to exhaust it (docs/LIMITS.md).\n\
+         # expire_unuploaded_hours = 1\n\
+         # max_connections = 4096\n\
+         # max_connections_per_ip = 256\n\
+         # handshake_timeout = 30\n\
+         # idle_timeout = 600\n\
+         # new_files_per_second = 100\n\
+         # new_files_burst = 1000\n\
+         # max_downloads_per_connection = 8\n\
+         # stall_timeout = 60\n",
         if store_log { "on" } else { "off" },
         match password {
             Some(p) => format!("create_password = {p}"),

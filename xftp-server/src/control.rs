@@ -62,8 +62,8 @@ async fn session(relay: Arc<Relay>, tcp: tokio::net::TcpStream) -> std::io::Resu
             },
             "stats" | "stats-rts" => stats(&relay),
             "delete" | "block" if !admin => "AUTH".to_string(),
-            "delete" => delete(&relay, arg),
-            "block" => block(&relay, arg),
+            "delete" => delete(&relay, arg).await,
+            "block" => block(&relay, arg).await,
             "help" => "commands: auth <password>, stats, delete <recipientId>, block <recipientId> reason=spam|content[,notice=<json>], quit".to_string(),
             "quit" => {
                 write.write_all(b"bye\n").await?;
@@ -104,9 +104,9 @@ fn sender_of(relay: &Relay, rid_text: &str) -> Result<Vec<u8>, String> {
         .ok_or_else(|| "error: no such recipient ID".to_string())
 }
 
-fn delete(relay: &Relay, arg: &str) -> String {
+async fn delete(relay: &Relay, arg: &str) -> String {
     match sender_of(relay, arg.trim()) {
-        Ok(sid) => match relay.delete_chunk(&sid) {
+        Ok(sid) => match relay.delete_chunk_async(&sid).await {
             Ok(()) => "ok".into(),
             Err(e) => format!("error: {e}"),
         },
@@ -114,7 +114,7 @@ fn delete(relay: &Relay, arg: &str) -> String {
     }
 }
 
-fn block(relay: &Relay, arg: &str) -> String {
+async fn block(relay: &Relay, arg: &str) -> String {
     let Some((rid, info)) = arg.trim().split_once(' ') else {
         return "error: usage: block <recipientId> reason=spam|content[,notice=<json>]".into();
     };
@@ -122,10 +122,16 @@ fn block(relay: &Relay, arg: &str) -> String {
         return "error: invalid blocking info".into();
     };
     match sender_of(relay, rid) {
-        Ok(sid) => match relay.store().block_file(&sid, info) {
-            Ok(()) => "ok".into(),
-            Err(e) => format!("error: {e}"),
-        },
+        Ok(sid) => {
+            let blocked = relay.store().block_file(&sid, info);
+            match blocked {
+                Ok(durable) => match durable.wait().await {
+                    Ok(()) => "ok".into(),
+                    Err(e) => format!("error: {e}"),
+                },
+                Err(e) => format!("error: {e}"),
+            }
+        }
         Err(e) => e,
     }
 }

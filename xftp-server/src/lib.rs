@@ -87,11 +87,64 @@ pub enum StartError {
     /// Crypto set-up failed.
     #[error("crypto: {0}")]
     Crypto(String),
+    /// Another relay process uses the same folders.
+    #[error("{0} is locked by another running xftp-server; stop it first (nothing was changed)")]
+    Locked(PathBuf),
+    /// The files folder holds chunks but there is no store log to say what they are.
+    #[error(
+        "the store log {log} is missing but {files} holds {chunks} chunk files: is \
+         XFTP_SERVER_LOG_PATH right? Starting would forget them; to start anyway (they are moved \
+         to {files}/quarantine, not deleted) run `xftp-server start --allow-missing-store-log`"
+    )]
+    MissingStoreLog {
+        /// Where the log was expected.
+        log: PathBuf,
+        /// The files folder.
+        files: PathBuf,
+        /// How many chunk files it holds.
+        chunks: usize,
+    },
 }
 
 fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> StartError {
     let context = context.into();
     move |source| StartError::Io { context, source }
+}
+
+/// How to start.
+#[derive(Debug, Clone, Default)]
+pub struct StartOptions {
+    /// Listen here instead of `0.0.0.0:<port from file-server.ini>` (tests use `127.0.0.1:0`).
+    pub bind: Option<SocketAddr>,
+    /// Start even though the store log is missing while the files folder holds chunks.
+    pub allow_missing_store_log: bool,
+}
+
+/// Exclusive locks on the state and files folders, held while the relay runs.
+#[derive(Debug)]
+struct FolderLocks(#[allow(dead_code)] Vec<std::fs::File>);
+
+/// Name of the lock file in the log folder and (hidden) in the files folder.
+pub const LOCK_FILE: &str = "xftp-server.lock";
+
+fn lock_folder(dir: &Path, name: &str) -> Result<std::fs::File, StartError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = dir.join(name);
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&path)
+        .map_err(io_err(format!("cannot open {}", path.display())))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StartError::Locked(dir.to_path_buf())),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(io_err(format!("cannot lock {}", path.display()))(e))
+        }
+    }
 }
 
 /// A running relay.
@@ -105,6 +158,7 @@ pub struct ServerHandle {
     pub relay: Arc<Relay>,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<()>,
+    _locks: FolderLocks,
 }
 
 impl ServerHandle {
@@ -123,7 +177,25 @@ pub async fn start(
     clock: Arc<dyn Clock>,
     bind: Option<SocketAddr>,
 ) -> Result<ServerHandle, StartError> {
+    let opts = StartOptions {
+        bind,
+        ..StartOptions::default()
+    };
+    start_with(cfg_dir, log_dir, clock, &opts).await
+}
+
+/// [`start`] with all options. Nothing on disk is changed before the ports are bound and the
+/// folders are locked, so a second start by mistake fails without harming the running relay.
+pub async fn start_with(
+    cfg_dir: &Path,
+    log_dir: &Path,
+    clock: Arc<dyn Clock>,
+    opts: &StartOptions,
+) -> Result<ServerHandle, StartError> {
     let config = Config::load(cfg_dir)?;
+    warn_if_readable_by_others(&cfg_dir.join(config::CONFIG_FILE));
+    warn_if_readable_by_others(&cfg_dir.join("server.key"));
+    raise_fd_limit();
     let identity = Identity::load(cfg_dir)?;
     let fingerprint = identity.fingerprint()?;
     let web = match (&config.web_cert, &config.web_key) {
@@ -147,14 +219,58 @@ pub async fn start(
         static_path: config.web_static_path.clone(),
     });
 
+    let bind = opts
+        .bind
+        .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], config.port)));
+    let listener = TcpListener::bind(bind)
+        .await
+        .map_err(io_err(format!("cannot listen on {bind}")))?;
+    let control = match config.control_port {
+        Some(port) => Some(
+            TcpListener::bind(("127.0.0.1", port))
+                .await
+                .map_err(io_err(format!(
+                    "cannot listen on control port 127.0.0.1:{port}"
+                )))?,
+        ),
+        None => None,
+    };
+
     std::fs::create_dir_all(log_dir)
         .map_err(io_err(format!("cannot create {}", log_dir.display())))?;
+    std::fs::create_dir_all(&config.files_path).map_err(io_err(format!(
+        "cannot create files path {}",
+        config.files_path.display()
+    )))?;
+    let mut locks = vec![lock_folder(log_dir, LOCK_FILE)?];
+    if std::fs::canonicalize(log_dir).ok() != std::fs::canonicalize(&config.files_path).ok() {
+        locks.push(lock_folder(&config.files_path, &format!(".{LOCK_FILE}"))?);
+    }
+    let locks = FolderLocks(locks);
     let storage = Arc::new(DirStorage::new(&config.files_path).map_err(io_err(format!(
         "cannot use files path {}",
         config.files_path.display()
     )))?);
     let store: Box<dyn MetadataStore> = if config.store_log {
         let path = log_dir.join(STORE_LOG_FILE);
+        let log_exists = path.exists() || path.with_extension("log.start").exists();
+        if !log_exists && !opts.allow_missing_store_log {
+            use crate::storage::ChunkStorage;
+            let chunks = storage
+                .list()
+                .map_err(io_err(format!(
+                    "cannot list {}",
+                    config.files_path.display()
+                )))?
+                .len();
+            if chunks > 0 {
+                return Err(StartError::MissingStoreLog {
+                    log: path,
+                    files: config.files_path.clone(),
+                    chunks,
+                });
+            }
+        }
         let suffix = backup_suffix(clock.now());
         let (store, replay) =
             open_store(&path, &suffix).map_err(io_err(format!("store log {}", path.display())))?;
@@ -174,19 +290,43 @@ pub async fn start(
         Relay::new(config.clone(), store, storage, clock)
             .map_err(|e| StartError::Crypto(e.to_string()))?,
     );
-    let orphans = relay
-        .remove_orphans()
-        .map_err(io_err("cannot clean the files path"))?;
-    if orphans > 0 {
-        tracing::info!("removed {orphans} chunk files without a record");
+    let rel = relay.clone();
+    let (reconciled, expired) = tokio::task::spawn_blocking(move || {
+        let r = rel.reconcile_storage();
+        (r, rel.expire())
+    })
+    .await
+    .map_err(|e| StartError::Crypto(e.to_string()))?;
+    let r = reconciled.map_err(io_err("cannot reconcile the files path with the store log"))?;
+    if r.uncommitted + r.partial > 0 {
+        tracing::info!("removed {} unfinished uploads", r.uncommitted + r.partial);
     }
-    let (expired, bytes) = relay.expire();
+    if r.adopted > 0 {
+        tracing::warn!(
+            "{} chunk files matched records that had lost their upload line: kept",
+            r.adopted
+        );
+    }
+    if r.quarantined > 0 {
+        tracing::warn!(
+            "{} chunk files have no store-log record: moved to {} (not served; delete them once \
+             you know they are not needed)",
+            r.quarantined,
+            config
+                .files_path
+                .join(crate::storage::QUARANTINE_DIR)
+                .display()
+        );
+    }
+    if r.forgotten > 0 {
+        tracing::info!(
+            "store log off: removed {} chunk files of an earlier run",
+            r.forgotten
+        );
+    }
+    let (expired, bytes) = expired;
     tracing::info!("Expiration check: {expired} files, {bytes} bytes reclaimed");
 
-    let bind = bind.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], config.port)));
-    let listener = TcpListener::bind(bind)
-        .await
-        .map_err(io_err(format!("cannot listen on {bind}")))?;
     let addr = listener.local_addr().map_err(io_err("listener address"))?;
     let address = format!("xftp://{fingerprint}@{}:{}", config.host, addr.port());
     let (shutdown, stop) = watch::channel(false);
@@ -227,12 +367,7 @@ pub async fn start(
             }
         });
     }
-    if let Some(port) = config.control_port {
-        let control = TcpListener::bind(("127.0.0.1", port))
-            .await
-            .map_err(io_err(format!(
-                "cannot listen on control port 127.0.0.1:{port}"
-            )))?;
+    if let Some(control) = control {
         tokio::spawn(control::serve(relay.clone(), control, stop.clone()));
     }
     let task = tokio::spawn(net::serve(relay.clone(), endpoint, listener, stop));
@@ -242,7 +377,29 @@ pub async fn start(
         relay,
         shutdown,
         task,
+        _locks: locks,
     })
+}
+
+/// Warns when a file holding secrets can be read by other users.
+fn warn_if_readable_by_others(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(path) {
+        if meta.permissions().mode() & 0o004 != 0 {
+            tracing::warn!(
+                "{} is readable by every user; it holds secrets: chmod o-rwx it",
+                path.display()
+            );
+        }
+    }
+}
+
+/// Raises the soft limit of open files to the hard limit: every connection is a descriptor.
+fn raise_fd_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) => tracing::debug!("open files limit: {n}"),
+        Err(e) => tracing::warn!("cannot raise the open files limit: {e}"),
+    }
 }
 
 /// The online key as a protocol private key (Ed25519 or Ed448).

@@ -48,6 +48,10 @@ enum Cmd {
         /// Listen on this address instead of 0.0.0.0:<port from file-server.ini>.
         #[arg(long)]
         bind: Option<std::net::SocketAddr>,
+        /// Start even though the store log is missing while the files folder holds chunks
+        /// (they are moved to the quarantine folder, not deleted).
+        #[arg(long)]
+        allow_missing_store_log: bool,
     },
 }
 
@@ -105,7 +109,8 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 !disable_store_log,
                 password.as_deref(),
             );
-            std::fs::write(cfg_dir.join(CONFIG_FILE), ini)?;
+            // It may hold the upload password and the control port's passwords.
+            write_private(&cfg_dir.join(CONFIG_FILE), ini.as_bytes())?;
             println!(
                 "Server initialized, please provide additional server information in {}.",
                 cfg_dir.join(CONFIG_FILE).display()
@@ -118,7 +123,14 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             println!("Server address: xftp://{}@{host}", identity.fingerprint()?);
             Ok(())
         }
-        Cmd::Start { bind } => {
+        Cmd::Start {
+            bind,
+            allow_missing_store_log,
+        } => {
+            let opts = xftp_server::StartOptions {
+                bind,
+                allow_missing_store_log,
+            };
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
@@ -129,7 +141,8 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 let mut term = signal(SignalKind::terminate())?;
                 let mut int = signal(SignalKind::interrupt())?;
                 let handle =
-                    xftp_server::start(&cfg_dir, &log_dir, Arc::new(SystemClock), bind).await?;
+                    xftp_server::start_with(&cfg_dir, &log_dir, Arc::new(SystemClock), &opts)
+                        .await?;
                 println!("Listening on {}", handle.addr);
                 println!("Server address: {}", handle.address);
                 tokio::select! {
@@ -142,4 +155,17 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             })
         }
     }
+}
+
+/// Creates `path` (which must not exist) readable by the owner only.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
 }

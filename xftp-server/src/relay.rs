@@ -21,7 +21,7 @@ use xftp_proto::{KeyAlgorithm, PrivateKey, PublicKey, Transmission};
 
 use crate::config::Config;
 use crate::storage::ChunkStorage;
-use crate::store::{FileRec, Id, MetadataStore, Status};
+use crate::store::{Durable, FileRec, Id, MetadataStore, Status, StoreError};
 
 /// Bytes of generated IDs.
 pub const ID_LEN: usize = 16;
@@ -205,11 +205,11 @@ impl Relay {
                 if !self.verify(session, &info.sender_key, t, &signed) {
                     return Err(XftpError::Auth);
                 }
-                self.new_file(info, recipient_keys, basic_auth)
+                self.new_file(info, recipient_keys, basic_auth).await
             }
             Command::Add { recipient_keys } => {
                 let rec = self.sender_file(session, t, &signed)?;
-                let ids = self.add_recipients(&rec.sender_id, recipient_keys)?;
+                let ids = self.add_recipients(&rec.sender_id, recipient_keys).await?;
                 Ok((Response::Rids(ids), ResponseBody::None))
             }
             Command::Put => {
@@ -218,7 +218,7 @@ impl Relay {
             }
             Command::Del => {
                 let rec = self.sender_file(session, t, &signed)?;
-                self.delete_chunk(&rec.sender_id)?;
+                self.delete_chunk_async(&rec.sender_id).await?;
                 self.stats.deletes.fetch_add(1, Ordering::Relaxed);
                 Ok((Response::Ok, ResponseBody::None))
             }
@@ -228,9 +228,11 @@ impl Relay {
             }
             Command::Ack => {
                 self.recipient_file(session, t, &signed)?;
-                self.store()
+                let durable = self
+                    .store()
                     .ack(&t.entity_id)
-                    .map_err(|_| XftpError::Auth)?;
+                    .map_err(|e| store_failure("FACK", e))?;
+                durable.wait().await.map_err(|e| store_failure("FACK", e))?;
                 self.stats.acks.fetch_add(1, Ordering::Relaxed);
                 Ok((Response::Ok, ResponseBody::None))
             }
@@ -322,7 +324,7 @@ impl Relay {
         }
     }
 
-    fn new_file(
+    async fn new_file(
         &self,
         info: FileInfo,
         recipient_keys: Vec<PublicKey>,
@@ -342,20 +344,25 @@ impl Relay {
         }
         let now = self.clock.now();
         let created_at = now - now % 3600;
-        let mut store = self.store();
-        let sender_id = fresh_id(&**store)?;
-        store
-            .add_file(FileRec {
-                sender_id: sender_id.clone(),
-                info,
-                path: None,
-                recipients: BTreeSet::new(),
-                created_at,
-                status: Status::Active,
-            })
-            .map_err(|_| XftpError::Internal)?;
-        drop(store);
-        let recipient_ids = self.add_recipients(&sender_id, recipient_keys)?;
+        let durable = {
+            let mut store = self.store();
+            let sender_id = fresh_id(&**store)?;
+            let durable = store
+                .add_file(FileRec {
+                    sender_id: sender_id.clone(),
+                    info,
+                    path: None,
+                    recipients: BTreeSet::new(),
+                    created_at,
+                    status: Status::Active,
+                })
+                .map_err(|e| store_failure("FNEW", e))?;
+            (sender_id, durable)
+        };
+        let (sender_id, durable) = durable;
+        let recipient_ids = self.add_recipients(&sender_id, recipient_keys).await?;
+        // Synced with (or before) the FADD record.
+        durable.wait().await.map_err(|e| store_failure("FNEW", e))?;
         self.stats.files_created.fetch_add(1, Ordering::Relaxed);
         Ok((
             Response::Sids {
@@ -366,101 +373,147 @@ impl Relay {
         ))
     }
 
-    fn add_recipients(&self, sender_id: &[u8], keys: Vec<PublicKey>) -> Result<Vec<Id>, XftpError> {
-        let mut store = self.store();
-        let mut taken = HashSet::new();
-        let mut rcps = Vec::with_capacity(keys.len());
-        for key in keys {
-            let id = loop_fresh(&**store, &mut taken)?;
-            rcps.push((id, key));
-        }
-        let ids: Vec<Id> = rcps.iter().map(|(id, _)| id.clone()).collect();
-        let n = ids.len() as u64;
-        store
-            .add_recipients(sender_id, rcps)
-            .map_err(|_| XftpError::Internal)?;
-        self.stats.recipients.fetch_add(n, Ordering::Relaxed);
+    async fn add_recipients(
+        &self,
+        sender_id: &[u8],
+        keys: Vec<PublicKey>,
+    ) -> Result<Vec<Id>, XftpError> {
+        let (ids, durable) = {
+            let mut store = self.store();
+            let mut taken = HashSet::new();
+            let mut rcps = Vec::with_capacity(keys.len());
+            for key in keys {
+                let id = loop_fresh(&**store, &mut taken)?;
+                rcps.push((id, key));
+            }
+            let ids: Vec<Id> = rcps.iter().map(|(id, _)| id.clone()).collect();
+            let durable = store
+                .add_recipients(sender_id, rcps)
+                .map_err(|e| store_failure("FADD", e))?;
+            (ids, durable)
+        };
+        durable.wait().await.map_err(|e| store_failure("FADD", e))?;
+        self.stats
+            .recipients
+            .fetch_add(ids.len() as u64, Ordering::Relaxed);
         Ok(ids)
     }
 
-    async fn put<B: BodySource>(
+    /// FPUT of the chunk `rec` (a snapshot taken when the command was authorized: it is read
+    /// again once this upload holds the chunk, so a stale one cannot overwrite a finished
+    /// upload).
+    #[doc(hidden)]
+    pub async fn put<B: BodySource>(
         &self,
         rec: FileRec,
         body: &mut B,
     ) -> Result<(Response, ResponseBody), XftpError> {
         let size = u64::from(rec.info.size);
-        if rec.path.is_some() {
-            // Idempotent retry: the content never changes.
-            drain(body, size).await?;
-            return Ok((Response::Ok, ResponseBody::None));
-        }
         let id = rec.sender_id.clone();
-        let fresh = self
-            .uploading
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id.clone());
-        if !fresh {
+        let Some(_claim) = UploadClaim::take(&self.uploading, &id) else {
+            // Another upload of this chunk is running.
             drain(body, size).await?;
             return Err(XftpError::FileIo);
+        };
+        let current = self.store().file(&id);
+        match current {
+            None => {
+                drain(body, size).await?;
+                Err(XftpError::Auth)
+            }
+            Some(f) if f.path.is_some() => {
+                // Idempotent retry: the content never changes.
+                drain(body, size).await?;
+                Ok((Response::Ok, ResponseBody::None))
+            }
+            Some(f) => {
+                self.receive(&f, body).await?;
+                Ok((Response::Ok, ResponseBody::None))
+            }
         }
-        let result = self.receive(&rec, body).await;
-        self.uploading
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&id);
-        result.map(|()| (Response::Ok, ResponseBody::None))
     }
 
     async fn receive<B: BodySource>(&self, rec: &FileRec, body: &mut B) -> Result<(), XftpError> {
         let size = u64::from(rec.info.size);
-        if !self.store().reserve(size, self.config.storage_quota) {
+        let quota = self.config.storage_quota;
+        if self.store().used().saturating_add(size) > quota {
             drain(body, size).await?;
             return Err(XftpError::Quota);
         }
         let id = rec.sender_id.clone();
-        let outcome =
-            tokio::time::timeout(FILE_RECEIVE_TIMEOUT, self.write_chunk(&id, size, body)).await;
-        let outcome = match outcome {
-            Ok(Ok(digest)) if bool::from(digest.ct_eq(rec.info.digest.as_slice())) => Ok(()),
-            Ok(Ok(_)) => Err(XftpError::Digest),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(XftpError::Timeout),
+        // Quota is taken as bytes arrive, so uploads that never send hold none of it.
+        let reserved = Reservation {
+            relay: self,
+            bytes: AtomicU64::new(0),
         };
-        let outcome = outcome.and_then(|()| {
-            self.store()
-                .set_path(&id, self.storage.location(&id))
-                .map_err(|_| XftpError::FileIo)
-        });
-        if outcome.is_err() {
-            self.store().release(size);
-            let storage = self.storage.clone();
-            let _ = tokio::task::spawn_blocking(move || storage.delete(&id)).await;
-        } else {
-            self.stats.uploads.fetch_add(1, Ordering::Relaxed);
+        let written = tokio::time::timeout(
+            FILE_RECEIVE_TIMEOUT,
+            self.write_chunk(&id, size, &rec.info.digest, body, &reserved),
+        )
+        .await
+        .unwrap_or(Err(XftpError::Timeout));
+        written?;
+        // The chunk is committed under its ID; the FPUT record makes it downloadable.
+        let recorded = self.store().set_path(&id, self.storage.location(&id));
+        match recorded {
+            Ok(durable) => {
+                reserved.keep();
+                durable.wait().await.map_err(|e| store_failure("FPUT", e))?;
+                self.stats.uploads.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(e) => {
+                let err = store_failure("FPUT", e);
+                let storage = self.storage.clone();
+                let _ = tokio::task::spawn_blocking(move || storage.delete(&id)).await;
+                Err(err)
+            }
         }
-        outcome
     }
 
-    /// Streams the body into storage with SHA-256; exactly `size` bytes or `SIZE`.
+    /// Streams the body into storage with SHA-256 and commits the chunk only if it is exactly
+    /// `size` bytes with the expected digest.
     async fn write_chunk<B: BodySource>(
         &self,
         id: &[u8],
         size: u64,
+        digest: &[u8],
         body: &mut B,
-    ) -> Result<[u8; 32], XftpError> {
-        let (tx, mut rx) = mpsc::channel::<Bytes>(2);
+        reserved: &Reservation<'_>,
+    ) -> Result<(), XftpError> {
+        enum Piece {
+            Data(Bytes),
+            End,
+        }
+        let (tx, mut rx) = mpsc::channel::<Piece>(2);
         let storage = self.storage.clone();
-        let id = id.to_vec();
-        let writer = tokio::task::spawn_blocking(move || -> Result<[u8; 32], XftpError> {
-            let mut sink = storage.create(&id).map_err(|_| XftpError::FileIo)?;
+        let (id, expected) = (id.to_vec(), digest.to_vec());
+        let writer = tokio::task::spawn_blocking(move || -> Result<(), XftpError> {
+            let mut sink = storage
+                .create(&id)
+                .map_err(|e| io_failure("FPUT create", e))?;
             let mut sha = chunker::digest::Sha256::new();
-            while let Some(piece) = rx.blocking_recv() {
-                sha.update(&piece);
-                sink.write_all(&piece).map_err(|_| XftpError::FileIo)?;
+            let mut written = 0u64;
+            loop {
+                match rx.blocking_recv() {
+                    Some(Piece::Data(piece)) => {
+                        sha.update(&piece);
+                        written += piece.len() as u64;
+                        sink.write_all(&piece)
+                            .map_err(|e| io_failure("FPUT write", e))?;
+                    }
+                    Some(Piece::End) => break,
+                    // The request failed: dropping the sink removes the partial upload.
+                    None => return Err(XftpError::Internal),
+                }
             }
-            sink.commit().map_err(|_| XftpError::FileIo)?;
-            Ok(sha.finish())
+            if written != size {
+                return Err(XftpError::Size);
+            }
+            if !bool::from(sha.finish().ct_eq(expected.as_slice())) {
+                return Err(XftpError::Digest);
+            }
+            sink.commit().map_err(|e| io_failure("FPUT commit", e))
         });
         let mut received = 0u64;
         let mut result = Ok(());
@@ -472,11 +525,18 @@ impl Relay {
                         result = Err(XftpError::Size);
                         break;
                     }
-                    if tx.send(piece).await.is_err() {
+                    if !reserved.add(piece.len() as u64) {
+                        result = Err(XftpError::Quota);
+                        break;
+                    }
+                    if tx.send(Piece::Data(piece)).await.is_err() {
                         break; // the writer failed; its error is reported below
                     }
                 }
-                Ok(None) => break,
+                Ok(None) => {
+                    let _ = tx.send(Piece::End).await;
+                    break;
+                }
                 Err(_) => {
                     result = Err(XftpError::Timeout);
                     break;
@@ -484,13 +544,9 @@ impl Relay {
             }
         }
         drop(tx);
-        let written = writer.await.map_err(|_| XftpError::Internal)?;
+        let written = writer.await.map_err(|e| internal_failure("FPUT", e))?;
         result?;
-        let digest = written?;
-        if received != size {
-            return Err(XftpError::Size);
-        }
-        Ok(digest)
+        written
     }
 
     fn get(
@@ -504,18 +560,31 @@ impl Relay {
         if client_key.algorithm() != KeyAlgorithm::X25519 {
             return Err(XftpError::Cmd(CmdError::Syntax));
         }
-        let mut reader = self
-            .storage
-            .open(&rec.sender_id)
-            .map_err(|_| XftpError::Auth)?;
+        let size = u64::from(rec.info.size);
+        let (mut reader, stored) = match self.storage.open(&rec.sender_id) {
+            Ok(r) => r,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                // Deleted meanwhile (FDEL or expiry), or lost on disk.
+                if self.store().file(&rec.sender_id).is_some() {
+                    tracing::error!("FGET: the chunk file of a stored chunk is missing");
+                }
+                return Err(XftpError::Auth);
+            }
+            Err(e) => return Err(io_failure("FGET open", e)),
+        };
+        if stored != size {
+            tracing::error!(
+                "FGET: chunk file has {stored} bytes, its record {size}: not served (damaged on disk)"
+            );
+            return Err(XftpError::FileIo);
+        }
         let (server_pub, server_priv) =
-            crypto::generate(KeyAlgorithm::X25519).map_err(|_| XftpError::Internal)?;
+            crypto::generate(KeyAlgorithm::X25519).map_err(|e| internal_failure("FGET", e))?;
         let shared =
             crypto::dh(&server_priv, &client_key).map_err(|_| XftpError::Cmd(CmdError::Syntax))?;
         let key: [u8; 32] = shared.try_into().map_err(|_| XftpError::Internal)?;
         let mut nonce = [0u8; 24];
-        openssl::rand::rand_bytes(&mut nonce).map_err(|_| XftpError::Internal)?;
-        let size = u64::from(rec.info.size);
+        openssl::rand::rand_bytes(&mut nonce).map_err(|e| internal_failure("FGET", e))?;
         let (tx, rx) = mpsc::channel::<Result<Bytes, String>>(2);
         let mut stream = SecretBoxStream::new(&SbKey::from_bytes(key), &SbNonce(nonce));
         tokio::task::spawn_blocking(move || {
@@ -524,6 +593,7 @@ impl Relay {
                 let n = left.min(SEND_PIECE as u64) as usize;
                 let mut piece = vec![0u8; n];
                 if let Err(e) = reader.read_exact(&mut piece) {
+                    tracing::error!("FGET: reading a chunk file failed: {e}");
                     let _ = tx.blocking_send(Err(e.to_string()));
                     return;
                 }
@@ -545,28 +615,65 @@ impl Relay {
         ))
     }
 
-    /// Deletes a chunk and its file (FDEL, expiry, control port).
-    pub fn delete_chunk(&self, sender_id: &[u8]) -> Result<(), XftpError> {
-        let rec = self
-            .store()
+    /// Removes a chunk's record; the caller deletes its file once the record is durable.
+    fn delete_record(
+        &self,
+        sender_id: &[u8],
+        op: &'static str,
+    ) -> Result<(FileRec, Durable), XftpError> {
+        self.store()
             .delete_file(sender_id)
-            .map_err(|_| XftpError::Auth)?;
+            .map_err(|e| store_failure(op, e))
+    }
+
+    /// Deletes a chunk and its file (FDEL, control port), from async code.
+    pub async fn delete_chunk_async(&self, sender_id: &[u8]) -> Result<(), XftpError> {
+        let (rec, durable) = self.delete_record(sender_id, "FDEL")?;
+        durable.wait().await.map_err(|e| store_failure("FDEL", e))?;
         if rec.path.is_some() {
-            self.storage
-                .delete(sender_id)
-                .map_err(|_| XftpError::FileIo)?;
+            let (storage, id) = (self.storage.clone(), sender_id.to_vec());
+            tokio::task::spawn_blocking(move || storage.delete(&id))
+                .await
+                .map_err(|e| internal_failure("FDEL", e))?
+                .map_err(|e| io_failure("FDEL unlink", e))?;
         }
         Ok(())
     }
 
-    /// Deletes chunks created more than `expire_files_hours` ago; returns (count, bytes).
+    /// Deletes a chunk and its file, blocking (expiry).
+    pub fn delete_chunk(&self, sender_id: &[u8]) -> Result<(), XftpError> {
+        let (rec, durable) = self.delete_record(sender_id, "expire")?;
+        durable
+            .wait_blocking()
+            .map_err(|e| store_failure("expire", e))?;
+        if rec.path.is_some() {
+            self.storage
+                .delete(sender_id)
+                .map_err(|e| io_failure("expire unlink", e))?;
+        }
+        Ok(())
+    }
+
+    /// Deletes chunks created more than `expire_files_hours` ago, and chunks never uploaded
+    /// after `expire_unuploaded_hours`; returns (count, bytes). Blocks: run it on a blocking
+    /// thread.
     pub fn expire(&self) -> (usize, u64) {
-        let ttl = self.config.expire_files_hours * 3600;
         let now = self.clock.now();
         // Expired when createdAt + 1 h < now - ttl (createdAt is rounded down to the hour).
-        let old = self
+        let cutoff = |hours: u64| now.saturating_sub(hours * 3600).saturating_sub(3600);
+        let mut old = self
             .store()
-            .created_before(now.saturating_sub(ttl).saturating_sub(3600));
+            .created_before(cutoff(self.config.expire_files_hours));
+        let unuploaded = cutoff(self.config.expire_unuploaded_hours);
+        {
+            let store = self.store();
+            let seen: HashSet<Id> = old.iter().map(|(id, _)| id.clone()).collect();
+            for (id, _) in store.created_before(unuploaded) {
+                if !seen.contains(&id) && store.file(&id).is_some_and(|f| f.path.is_none()) {
+                    old.push((id, 0));
+                }
+            }
+        }
         let mut bytes = 0;
         let mut count = 0;
         for (id, size) in old {
@@ -581,21 +688,169 @@ impl Relay {
         (count, bytes)
     }
 
-    /// Removes stored chunks that have no completed record (half-written uploads, chunks of
-    /// deleted or forgotten records); returns how many.
-    pub fn remove_orphans(&self) -> std::io::Result<usize> {
-        let stored = self.storage.list()?;
-        let store = self.store();
-        let orphans: Vec<Id> = stored
-            .into_iter()
-            .filter(|id| store.file(id).is_none_or(|f| f.path.is_none()))
-            .collect();
-        drop(store);
-        for id in &orphans {
-            self.storage.delete(id)?;
+    /// Brings the files folder in line with the records at start: uploads that were never
+    /// committed are removed; a chunk whose record lost its upload line but whose bytes match
+    /// the record is adopted; a chunk without a record is moved to the quarantine folder (or,
+    /// with the store log off, where forgetting chunks at restart is the configuration,
+    /// deleted). Nothing the relay does not understand is deleted.
+    pub fn reconcile_storage(&self) -> std::io::Result<Reconciled> {
+        let mut report = Reconciled {
+            uncommitted: self.storage.remove_uncommitted()?,
+            ..Reconciled::default()
+        };
+        for id in self.storage.list()? {
+            let rec = self.store().file(&id);
+            match rec {
+                Some(f) if f.path.is_some() => {}
+                Some(f) if self.stored_chunk_matches(&f) => {
+                    let durable = self
+                        .store()
+                        .set_path(&id, self.storage.location(&id))
+                        .map_err(std::io::Error::other)?;
+                    durable.wait_blocking().map_err(std::io::Error::other)?;
+                    report.adopted += 1;
+                }
+                Some(_) => {
+                    // An upload of a known chunk that never completed.
+                    self.storage.delete(&id)?;
+                    report.partial += 1;
+                }
+                None if !self.config.store_log => {
+                    self.storage.delete(&id)?;
+                    report.forgotten += 1;
+                }
+                None => {
+                    let to = self.storage.quarantine(&id)?;
+                    tracing::warn!("chunk file without a store-log record moved to {to}");
+                    report.quarantined += 1;
+                }
+            }
         }
-        Ok(orphans.len())
+        Ok(report)
     }
+
+    fn stored_chunk_matches(&self, f: &FileRec) -> bool {
+        let Ok((mut reader, len)) = self.storage.open(&f.sender_id) else {
+            return false;
+        };
+        if len != u64::from(f.info.size) {
+            return false;
+        }
+        let mut sha = chunker::digest::Sha256::new();
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => sha.update(&buf[..n]),
+                Err(_) => return false,
+            }
+        }
+        bool::from(sha.finish().ct_eq(f.info.digest.as_slice()))
+    }
+}
+
+/// What [`Relay::reconcile_storage`] did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Reconciled {
+    /// Uploads never committed, removed.
+    pub uncommitted: usize,
+    /// Committed chunks of records without an upload record, whose bytes match: kept.
+    pub adopted: usize,
+    /// Chunks of records without an upload record that do not match: removed.
+    pub partial: usize,
+    /// Chunks without a record moved to the quarantine folder.
+    pub quarantined: usize,
+    /// Chunks without a record deleted because the store log is off.
+    pub forgotten: usize,
+}
+
+/// The right to upload one chunk; given back on drop (also when the request is cancelled).
+struct UploadClaim<'a> {
+    set: &'a Mutex<HashSet<Id>>,
+    id: Id,
+}
+
+impl<'a> UploadClaim<'a> {
+    fn take(set: &'a Mutex<HashSet<Id>>, id: &[u8]) -> Option<Self> {
+        let fresh = set
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_vec());
+        fresh.then(|| Self {
+            set,
+            id: id.to_vec(),
+        })
+    }
+}
+
+impl Drop for UploadClaim<'_> {
+    fn drop(&mut self) {
+        self.set
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.id);
+    }
+}
+
+/// Quota taken by an upload so far; given back on drop unless kept.
+struct Reservation<'a> {
+    relay: &'a Relay,
+    bytes: AtomicU64,
+}
+
+impl Reservation<'_> {
+    /// Takes `n` more bytes; `false` if the quota is exhausted.
+    fn add(&self, n: u64) -> bool {
+        let ok = self
+            .relay
+            .store()
+            .reserve(n, self.relay.config.storage_quota);
+        if ok {
+            self.bytes.fetch_add(n, Ordering::Relaxed);
+        }
+        ok
+    }
+
+    /// The upload is stored: its bytes stay counted.
+    fn keep(&self) {
+        self.bytes.store(0, Ordering::Relaxed);
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        let n = self.bytes.load(Ordering::Relaxed);
+        if n > 0 {
+            self.relay.store().release(n);
+        }
+    }
+}
+
+/// Logs why a store change failed (never keys) and maps it to the protocol error.
+fn store_failure(op: &'static str, e: StoreError) -> XftpError {
+    match e {
+        StoreError::NotFound => XftpError::Auth,
+        StoreError::Log(e) => {
+            tracing::error!("{op}: store log: {e}");
+            XftpError::FileIo
+        }
+        StoreError::Duplicate => {
+            tracing::error!("{op}: ID collision");
+            XftpError::Internal
+        }
+    }
+}
+
+/// Logs a file operation's failure and answers FILE_IO.
+fn io_failure(op: &'static str, e: std::io::Error) -> XftpError {
+    tracing::error!("{op}: {e}");
+    XftpError::FileIo
+}
+
+/// Logs an internal failure and answers INTERNAL.
+fn internal_failure(op: &'static str, e: impl std::fmt::Display) -> XftpError {
+    tracing::error!("{op}: {e}");
+    XftpError::Internal
 }
 
 /// The credential rules: which commands must, and must not, carry a signature and an ID.

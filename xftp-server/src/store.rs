@@ -15,6 +15,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use xftp_proto::base64url;
 use xftp_proto::command::{BlockingInfo, FileInfo};
@@ -95,25 +96,25 @@ pub trait MetadataStore: Send + std::fmt::Debug {
     /// Whether an ID is taken as a sender or recipient ID.
     fn id_taken(&self, id: &[u8]) -> bool;
     /// FNEW.
-    fn add_file(&mut self, rec: FileRec) -> Result<(), StoreError>;
+    fn add_file(&mut self, rec: FileRec) -> Result<Durable, StoreError>;
     /// FADD.
     fn add_recipients(
         &mut self,
         sender_id: &[u8],
         rcps: Vec<(Id, PublicKey)>,
-    ) -> Result<(), StoreError>;
+    ) -> Result<Durable, StoreError>;
     /// Reserves quota for an upload; `false` if it would exceed `quota`.
     fn reserve(&mut self, size: u64, quota: u64) -> bool;
     /// Gives back a reservation of a failed upload.
     fn release(&mut self, size: u64);
     /// FPUT completed.
-    fn set_path(&mut self, sender_id: &[u8], path: PathBuf) -> Result<(), StoreError>;
+    fn set_path(&mut self, sender_id: &[u8], path: PathBuf) -> Result<Durable, StoreError>;
     /// FDEL (and expiry): removes the record and its recipients; returns it.
-    fn delete_file(&mut self, sender_id: &[u8]) -> Result<FileRec, StoreError>;
+    fn delete_file(&mut self, sender_id: &[u8]) -> Result<(FileRec, Durable), StoreError>;
     /// Blocks a chunk.
-    fn block_file(&mut self, sender_id: &[u8], info: BlockingInfo) -> Result<(), StoreError>;
+    fn block_file(&mut self, sender_id: &[u8], info: BlockingInfo) -> Result<Durable, StoreError>;
     /// FACK: removes one recipient.
-    fn ack(&mut self, rid: &[u8]) -> Result<(), StoreError>;
+    fn ack(&mut self, rid: &[u8]) -> Result<Durable, StoreError>;
     /// Bytes counted against the quota.
     fn used(&self) -> u64;
     /// Number of chunks.
@@ -167,11 +168,16 @@ impl Store {
         self.files.values()
     }
 
-    fn write_log(&mut self, line: &str) -> Result<(), StoreError> {
-        if let Some(log) = &mut self.log {
-            log.append(line)?;
+    fn write_log(&mut self, line: &str) -> Result<Durable, StoreError> {
+        match &mut self.log {
+            Some(log) => Ok(log.append(line)?),
+            None => Ok(Durable::done()),
         }
-        Ok(())
+    }
+
+    /// The store log, if there is one.
+    pub fn log(&self) -> Option<&StoreLog> {
+        self.log.as_ref()
     }
 
     /// Applies one store-log line (replay); `Err` names what is wrong with it.
@@ -329,13 +335,13 @@ impl MetadataStore for Store {
     }
 
     /// FNEW.
-    fn add_file(&mut self, rec: FileRec) -> Result<(), StoreError> {
+    fn add_file(&mut self, rec: FileRec) -> Result<Durable, StoreError> {
         if self.id_taken(&rec.sender_id) {
             return Err(StoreError::Duplicate);
         }
-        self.write_log(&fnew_line(&rec))?;
+        let durable = self.write_log(&fnew_line(&rec))?;
         self.files.insert(rec.sender_id.clone(), rec);
-        Ok(())
+        Ok(durable)
     }
 
     /// FADD.
@@ -343,16 +349,16 @@ impl MetadataStore for Store {
         &mut self,
         sender_id: &[u8],
         rcps: Vec<(Id, PublicKey)>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Durable, StoreError> {
         if !self.files.contains_key(sender_id) {
             return Err(StoreError::NotFound);
         }
         if rcps.iter().any(|(id, _)| self.id_taken(id)) {
             return Err(StoreError::Duplicate);
         }
-        self.write_log(&fadd_line(sender_id, &rcps))?;
+        let durable = self.write_log(&fadd_line(sender_id, &rcps))?;
         self.insert_recipients(sender_id, rcps);
-        Ok(())
+        Ok(durable)
     }
 
     /// Reserves quota for an upload; `false` if it would exceed `quota`.
@@ -372,11 +378,11 @@ impl MetadataStore for Store {
     }
 
     /// FPUT completed.
-    fn set_path(&mut self, sender_id: &[u8], path: PathBuf) -> Result<(), StoreError> {
+    fn set_path(&mut self, sender_id: &[u8], path: PathBuf) -> Result<Durable, StoreError> {
         if !self.files.contains_key(sender_id) {
             return Err(StoreError::NotFound);
         }
-        self.write_log(&format!(
+        let durable = self.write_log(&format!(
             "FPUT {} {}",
             b64(sender_id),
             b64(path.to_string_lossy().as_bytes())
@@ -384,42 +390,43 @@ impl MetadataStore for Store {
         if let Some(f) = self.files.get_mut(sender_id) {
             f.path = Some(path);
         }
-        Ok(())
+        Ok(durable)
     }
 
     /// FDEL (and expiry): removes the record and its recipients; returns it.
-    fn delete_file(&mut self, sender_id: &[u8]) -> Result<FileRec, StoreError> {
+    fn delete_file(&mut self, sender_id: &[u8]) -> Result<(FileRec, Durable), StoreError> {
         if !self.files.contains_key(sender_id) {
             return Err(StoreError::NotFound);
         }
-        self.write_log(&format!("FDEL {}", b64(sender_id)))?;
-        self.remove_file(sender_id).ok_or(StoreError::NotFound)
+        let durable = self.write_log(&format!("FDEL {}", b64(sender_id)))?;
+        let rec = self.remove_file(sender_id).ok_or(StoreError::NotFound)?;
+        Ok((rec, durable))
     }
 
     /// FBLK: blocks a chunk.
-    fn block_file(&mut self, sender_id: &[u8], info: BlockingInfo) -> Result<(), StoreError> {
+    fn block_file(&mut self, sender_id: &[u8], info: BlockingInfo) -> Result<Durable, StoreError> {
         if !self.files.contains_key(sender_id) {
             return Err(StoreError::NotFound);
         }
-        self.write_log(&format!("FBLK {} {info}", b64(sender_id)))?;
+        let durable = self.write_log(&format!("FBLK {} {info}", b64(sender_id)))?;
         if let Some(f) = self.files.get_mut(sender_id) {
             f.status = Status::Blocked(info);
         }
-        Ok(())
+        Ok(durable)
     }
 
     /// FACK: removes one recipient.
-    fn ack(&mut self, rid: &[u8]) -> Result<(), StoreError> {
+    fn ack(&mut self, rid: &[u8]) -> Result<Durable, StoreError> {
         if !self.recipients.contains_key(rid) {
             return Err(StoreError::NotFound);
         }
-        self.write_log(&format!("FACK {}", b64(rid)))?;
+        let durable = self.write_log(&format!("FACK {}", b64(rid)))?;
         if let Some(r) = self.recipients.remove(rid) {
             if let Some(f) = self.files.get_mut(&r.sender_id) {
                 f.recipients.remove(rid);
             }
         }
-        Ok(())
+        Ok(durable)
     }
 
     fn created_before(&self, created_before: u64) -> Vec<(Id, u64)> {
@@ -463,36 +470,250 @@ fn fadd_line(sender_id: &[u8], rcps: &[(Id, PublicKey)]) -> String {
     format!("FADD {} {}", b64(sender_id), items.join(","))
 }
 
-/// The append-only store log. Every line is written and synced before the change it records
-/// is acknowledged.
+/// Where the store log's bytes go: the log file, or (in tests) a file that fails on demand.
+pub trait LogFile: Send + Sync + std::fmt::Debug {
+    /// Appends `buf` at the end (all of it, or an error; a part may have been written).
+    fn append(&self, buf: &[u8]) -> io::Result<()>;
+    /// Makes everything appended so far durable.
+    fn sync(&self) -> io::Result<()>;
+    /// Cuts the file back to `len` bytes (removes a partly written record).
+    fn truncate(&self, len: u64) -> io::Result<()>;
+}
+
+impl LogFile for File {
+    fn append(&self, buf: &[u8]) -> io::Result<()> {
+        (&mut &*self).write_all(buf)
+    }
+    fn sync(&self) -> io::Result<()> {
+        self.sync_data()
+    }
+    fn truncate(&self, len: u64) -> io::Result<()> {
+        self.set_len(len)
+    }
+}
+
+/// Progress of the group commit: what was written, what is durable, and whether syncing failed.
+#[derive(Debug, Default, Clone)]
+struct SyncProgress {
+    written: u64,
+    synced: u64,
+    failed: Option<String>,
+    stop: bool,
+    fsyncs: u64,
+}
+
+/// The group committer: one thread that syncs the log whenever records were appended since the
+/// last sync, so that many records written meanwhile share one fsync. Nothing waits for it on
+/// the async threads: a change is acknowledged when [`Durable::wait`] returns.
+#[derive(Debug)]
+pub struct Syncer {
+    state: std::sync::Mutex<SyncProgress>,
+    wake: std::sync::Condvar,
+    durable: tokio::sync::watch::Sender<(u64, bool)>,
+}
+
+impl Syncer {
+    fn start(file: Arc<dyn LogFile>) -> io::Result<Arc<Self>> {
+        let (durable, _) = tokio::sync::watch::channel((0, false));
+        let syncer = Arc::new(Self {
+            state: std::sync::Mutex::new(SyncProgress::default()),
+            wake: std::sync::Condvar::new(),
+            durable,
+        });
+        let me = syncer.clone();
+        std::thread::Builder::new()
+            .name("store-log-sync".into())
+            .spawn(move || me.run(&*file))?;
+        Ok(syncer)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, SyncProgress> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn run(&self, file: &dyn LogFile) {
+        loop {
+            let target = {
+                let mut s = self.lock();
+                while s.written == s.synced && !s.stop && s.failed.is_none() {
+                    s = self.wake.wait(s).unwrap_or_else(|p| p.into_inner());
+                }
+                if s.failed.is_some() || (s.stop && s.written == s.synced) {
+                    return;
+                }
+                s.written
+            };
+            let result = file.sync();
+            let mut s = self.lock();
+            s.fsyncs += 1;
+            match result {
+                Ok(()) => s.synced = target,
+                Err(e) => {
+                    // Whether the records reached the disk is unknown (and Linux may forget
+                    // the error): nothing more is acknowledged until a restart replays the log.
+                    tracing::error!(
+                        "store log fsync failed: {e}; refusing changes until the relay restarts"
+                    );
+                    s.failed = Some(e.to_string());
+                }
+            }
+            // `send_replace`: the value must change even while nobody is subscribed.
+            self.durable.send_replace((s.synced, s.failed.is_some()));
+            self.wake.notify_all();
+        }
+    }
+
+    fn written(&self, seq: u64) {
+        self.lock().written = seq;
+        self.wake.notify_all();
+    }
+
+    fn failure(&self) -> Option<String> {
+        self.lock().failed.clone()
+    }
+
+    /// How many fsyncs ran (for tests and statistics).
+    pub fn fsyncs(&self) -> u64 {
+        self.lock().fsyncs
+    }
+
+    fn stop(&self) {
+        self.lock().stop = true;
+        self.wake.notify_all();
+    }
+}
+
+/// A change that is in memory and written to the log; [`Durable::wait`] returns once its record
+/// is on disk. Acknowledge the change only after that.
+#[derive(Debug)]
+#[must_use = "a change may be acknowledged only after it is durable"]
+pub struct Durable(Option<(u64, Arc<Syncer>)>);
+
+impl Durable {
+    /// Nothing to wait for (no log, or nothing written).
+    pub fn done() -> Self {
+        Self(None)
+    }
+
+    /// Waits (without blocking a thread) until the record is synced.
+    pub async fn wait(self) -> Result<(), StoreError> {
+        let Some((seq, syncer)) = self.0 else {
+            return Ok(());
+        };
+        let mut rx = syncer.durable.subscribe();
+        let r = rx
+            .wait_for(|&(synced, failed)| synced >= seq || failed)
+            .await;
+        match r {
+            Ok(v) if v.0 >= seq => Ok(()),
+            _ => Err(StoreError::Log(io::Error::other(
+                syncer
+                    .failure()
+                    .unwrap_or_else(|| "store log closed".into()),
+            ))),
+        }
+    }
+
+    /// Like [`Durable::wait`], blocking the calling thread (for blocking tasks).
+    pub fn wait_blocking(self) -> Result<(), StoreError> {
+        let Some((seq, syncer)) = self.0 else {
+            return Ok(());
+        };
+        let mut s = syncer.lock();
+        while s.synced < seq && s.failed.is_none() {
+            s = syncer.wake.wait(s).unwrap_or_else(|p| p.into_inner());
+        }
+        if s.synced >= seq {
+            Ok(())
+        } else {
+            Err(StoreError::Log(io::Error::other(
+                s.failed.clone().unwrap_or_default(),
+            )))
+        }
+    }
+}
+
+/// The append-only store log. A record is either appended whole or cut back (and the change
+/// refused); it is acknowledged only after the group committer synced it.
 #[derive(Debug)]
 pub struct StoreLog {
-    file: File,
+    file: Arc<dyn LogFile>,
     path: PathBuf,
+    /// Bytes of whole records: where a failed append is cut back to.
+    len: u64,
+    /// Records appended.
+    seq: u64,
+    /// Set when a failed append could not be cut back: the log's end is unknown.
+    broken: Option<String>,
+    syncer: Arc<Syncer>,
 }
 
 impl StoreLog {
-    /// Opens (creating) the log for appending.
+    /// Opens (creating, mode 0640) the log for appending.
     pub fn open(path: &Path) -> io::Result<Self> {
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o640)
+            .open(path)?;
+        let len = file.metadata()?.len();
+        Self::with_file(Arc::new(file), path, len)
+    }
+
+    /// A log over any [`LogFile`] whose whole records end at `len` (tests inject failures).
+    pub fn with_file(file: Arc<dyn LogFile>, path: &Path, len: u64) -> io::Result<Self> {
+        let syncer = Syncer::start(file.clone())?;
         Ok(Self {
             file,
             path: path.to_path_buf(),
+            len,
+            seq: 0,
+            broken: None,
+            syncer,
         })
     }
 
-    /// Appends one line and syncs it.
-    pub fn append(&mut self, line: &str) -> io::Result<()> {
+    /// Appends one record; on failure cuts the log back to its last whole record and returns
+    /// the error (the caller must not make the change).
+    pub fn append(&mut self, line: &str) -> io::Result<Durable> {
+        if let Some(why) = self.broken.clone().or_else(|| self.syncer.failure()) {
+            return Err(io::Error::other(format!(
+                "store log unusable after an earlier failure ({why}); restart the relay"
+            )));
+        }
         let mut buf = String::with_capacity(line.len() + 1);
         buf.push_str(line);
         buf.push('\n');
-        self.file.write_all(buf.as_bytes())?;
-        self.file.sync_data()
+        if let Err(e) = self.file.append(buf.as_bytes()) {
+            if let Err(t) = self.file.truncate(self.len) {
+                tracing::error!(
+                    "store log: cannot cut back a failed record ({t}); refusing changes until the relay restarts"
+                );
+                self.broken = Some(format!("append failed: {e}; cut back failed: {t}"));
+            }
+            return Err(e);
+        }
+        self.len += buf.len() as u64;
+        self.seq += 1;
+        self.syncer.written(self.seq);
+        Ok(Durable(Some((self.seq, self.syncer.clone()))))
     }
 
     /// The log's path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The group committer (statistics).
+    pub fn syncer(&self) -> &Arc<Syncer> {
+        &self.syncer
+    }
+}
+
+impl Drop for StoreLog {
+    fn drop(&mut self) {
+        self.syncer.stop();
     }
 }
 
@@ -505,6 +726,38 @@ pub struct Replay {
     pub skipped: Vec<(usize, &'static str)>,
 }
 
+/// Record tags, each followed by a space.
+const TAGS: [&str; 6] = ["FNEW ", "FADD ", "FPUT ", "FDEL ", "FBLK ", "FACK "];
+
+/// Applies a whole record that follows a torn one on the same line (the last one that parses).
+fn glued_record(store: &mut Store, line: &str) -> Option<()> {
+    let mut starts: Vec<usize> = TAGS
+        .iter()
+        .flat_map(|t| line.match_indices(t).map(|(i, _)| i))
+        .filter(|&i| i > 0)
+        .collect();
+    starts.sort_unstable();
+    starts
+        .into_iter()
+        .rev()
+        .find_map(|i| store.apply_line(&line[i..]).ok())
+}
+
+/// Creates (replacing) a file readable by the relay's user and group only: the log holds keys.
+fn private_file(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    // A leftover from a crash keeps its old mode when reopened: start afresh.
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o640)
+        .open(path)
+}
+
 /// Replays the log at `path` into a new store, compacts it (via `<log>.start`, which survives
 /// a crash during compaction), and returns the store with the fresh log attached.
 pub fn open_store(path: &Path, backup_suffix: &str) -> io::Result<(Store, Replay)> {
@@ -514,7 +767,7 @@ pub fn open_store(path: &Path, backup_suffix: &str) -> io::Result<(Store, Replay
         if path.exists() {
             std::fs::rename(path, &start)?;
         } else {
-            File::create(&start)?.sync_all()?;
+            private_file(&start)?.sync_all()?;
         }
     }
     let mut store = Store::new(None);
@@ -529,13 +782,23 @@ pub fn open_store(path: &Path, backup_suffix: &str) -> io::Result<(Store, Replay
         }
         match store.apply_line(text) {
             Ok(()) => replay.applied += 1,
-            Err(why) => replay.skipped.push((i + 1, why)),
+            Err(why) => match glued_record(&mut store, text) {
+                // An older relay appended the next record to a torn one: keep the whole one.
+                Some(()) => {
+                    replay.applied += 1;
+                    replay.skipped.push((
+                        i + 1,
+                        "torn record before a whole one (that one was applied)",
+                    ));
+                }
+                None => replay.skipped.push((i + 1, why)),
+            },
         }
     }
     // Write the compacted log next to the final name, then swap it in.
     let tmp = path.with_extension("log.new");
     {
-        let mut f = File::create(&tmp)?;
+        let mut f = private_file(&tmp)?;
         let mut text = String::new();
         for l in store.snapshot_lines() {
             text.push_str(&l);
@@ -580,19 +843,22 @@ mod tests {
         let log_path = dir.path().join("file-server-store.log");
         let (mut s, _) = open_store(&log_path, "b1").unwrap();
         let key = PublicKey::from_raw(KeyAlgorithm::Ed25519, &[9; 32]).unwrap();
-        s.add_file(rec(1)).unwrap();
-        s.add_file(rec(2)).unwrap();
-        s.add_recipients(
-            &[1; 16],
-            vec![(vec![11; 16], key.clone()), (vec![12; 16], key.clone())],
-        )
-        .unwrap();
+        let _ = s.add_file(rec(1)).unwrap();
+        let _ = s.add_file(rec(2)).unwrap();
+        let _ = s
+            .add_recipients(
+                &[1; 16],
+                vec![(vec![11; 16], key.clone()), (vec![12; 16], key.clone())],
+            )
+            .unwrap();
         assert!(s.reserve(65536, u64::MAX));
-        s.set_path(&[1; 16], dir.path().join("x")).unwrap();
-        s.ack(&[12; 16]).unwrap();
-        s.delete_file(&[2; 16]).unwrap();
-        s.add_file(rec(3)).unwrap();
+        let _ = s.set_path(&[1; 16], dir.path().join("x")).unwrap();
+        let _ = s.ack(&[12; 16]).unwrap();
+        let _ = s.delete_file(&[2; 16]).unwrap();
+        let _ = s.add_file(rec(3)).unwrap();
         s.block_file(&[3; 16], "reason=spam".parse().unwrap())
+            .unwrap()
+            .wait_blocking()
             .unwrap();
         let before = s.snapshot_lines();
         drop(s);
@@ -616,12 +882,189 @@ mod tests {
         assert_eq!(s3.snapshot_lines(), before);
     }
 
+    /// A log file that fails on demand: a partial append, a failed cut-back, a held or
+    /// failed fsync.
+    #[derive(Debug, Default)]
+    struct Faulty {
+        bytes: std::sync::Mutex<Vec<u8>>,
+        /// The next append writes this many bytes, then fails with ENOSPC.
+        torn_after: std::sync::Mutex<Option<usize>>,
+        fail_truncate: std::sync::atomic::AtomicBool,
+        fail_sync: std::sync::atomic::AtomicBool,
+        hold_sync: std::sync::Mutex<bool>,
+        released: std::sync::Condvar,
+    }
+
+    impl LogFile for Faulty {
+        fn append(&self, buf: &[u8]) -> io::Result<()> {
+            let mut bytes = self.bytes.lock().unwrap();
+            if let Some(n) = self.torn_after.lock().unwrap().take() {
+                bytes.extend_from_slice(&buf[..n.min(buf.len())]);
+                return Err(io::Error::from_raw_os_error(libc::ENOSPC));
+            }
+            bytes.extend_from_slice(buf);
+            Ok(())
+        }
+        fn sync(&self) -> io::Result<()> {
+            let mut held = self.hold_sync.lock().unwrap();
+            while *held {
+                held = self.released.wait(held).unwrap();
+            }
+            if self.fail_sync.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(io::Error::from_raw_os_error(libc::EIO));
+            }
+            Ok(())
+        }
+        fn truncate(&self, len: u64) -> io::Result<()> {
+            if self.fail_truncate.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(io::Error::from_raw_os_error(libc::EIO));
+            }
+            self.bytes.lock().unwrap().truncate(len as usize);
+            Ok(())
+        }
+    }
+
+    fn faulty_store() -> (Store, Arc<Faulty>) {
+        let file = Arc::new(Faulty::default());
+        let log = StoreLog::with_file(file.clone(), Path::new("faulty.log"), 0).unwrap();
+        (Store::new(Some(log)), file)
+    }
+
+    /// Replays what the faulty file holds into a fresh store.
+    fn replay(file: &Faulty) -> (Store, Replay) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("file-server-store.log");
+        std::fs::write(&path, &*file.bytes.lock().unwrap()).unwrap();
+        open_store(&path, "b").unwrap()
+    }
+
+    #[test]
+    fn a_failed_append_is_cut_back_and_refused_and_later_records_survive() {
+        let (mut s, file) = faulty_store();
+        s.add_file(rec(1)).unwrap().wait_blocking().unwrap();
+        // The disk fills in the middle of the next record.
+        *file.torn_after.lock().unwrap() = Some(20);
+        assert!(matches!(s.add_file(rec(2)), Err(StoreError::Log(_))));
+        assert!(s.file(&[2; 16]).is_none(), "a refused change is not made");
+        // Space again: the next change is acknowledged and must survive a restart.
+        s.add_file(rec(3)).unwrap().wait_blocking().unwrap();
+        assert!(s.reserve(65536, u64::MAX));
+        s.set_path(&[3; 16], PathBuf::from("/files/x"))
+            .unwrap()
+            .wait_blocking()
+            .unwrap();
+        let (r, replayed) = replay(&file);
+        assert!(replayed.skipped.is_empty(), "{:?}", replayed.skipped);
+        assert!(r.file(&[1; 16]).is_some());
+        assert!(r.file(&[2; 16]).is_none());
+        assert_eq!(
+            r.file(&[3; 16]).unwrap().path,
+            Some(PathBuf::from("/files/x"))
+        );
+    }
+
+    #[test]
+    fn a_log_that_cannot_be_cut_back_refuses_every_later_change() {
+        let (mut s, file) = faulty_store();
+        *file.torn_after.lock().unwrap() = Some(7);
+        file.fail_truncate
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        assert!(s.add_file(rec(1)).is_err());
+        file.fail_truncate
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        // The log's end is unknown: appending now would glue a record to the torn one.
+        assert!(matches!(s.add_file(rec(2)), Err(StoreError::Log(_))));
+        assert!(s.is_empty());
+    }
+
+    #[test]
+    fn a_failed_fsync_fails_the_waiting_changes_and_refuses_later_ones() {
+        let (mut s, file) = faulty_store();
+        file.fail_sync
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let d = s.add_file(rec(1)).unwrap();
+        assert!(d.wait_blocking().is_err(), "not acknowledged: not durable");
+        assert!(matches!(s.add_file(rec(2)), Err(StoreError::Log(_))));
+    }
+
+    #[test]
+    fn group_commit_acknowledges_only_after_the_sync_and_shares_it() {
+        let (mut s, file) = faulty_store();
+        *file.hold_sync.lock().unwrap() = true;
+        let tickets: Vec<Durable> = (1..=20).map(|i| s.add_file(rec(i)).unwrap()).collect();
+        let syncer = s.log().unwrap().syncer().clone();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut waits: Vec<_> = tickets.into_iter().map(|d| Box::pin(d.wait())).collect();
+            // Nothing is acknowledged while the sync is held.
+            for w in &mut waits {
+                let pending =
+                    tokio::time::timeout(std::time::Duration::from_millis(20), w.as_mut());
+                assert!(pending.await.is_err(), "acknowledged before its fsync");
+            }
+            *file.hold_sync.lock().unwrap() = false;
+            file.released.notify_all();
+            for w in waits {
+                w.await.unwrap();
+            }
+        });
+        // 20 records, at most two fsyncs (one may have started before the rest were written).
+        assert!(syncer.fsyncs() <= 2, "{} fsyncs", syncer.fsyncs());
+    }
+
+    #[test]
+    fn a_change_waited_for_after_its_sync_finished_is_acknowledged_at_once() {
+        let (mut s, _file) = faulty_store();
+        let d = s.add_file(rec(1)).unwrap();
+        let syncer = s.log().unwrap().syncer().clone();
+        for _ in 0..500 {
+            if syncer.fsyncs() > 0 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        assert!(syncer.fsyncs() > 0, "the committer never synced");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let waited = rt.block_on(async {
+            tokio::time::timeout(std::time::Duration::from_secs(5), d.wait()).await
+        });
+        assert!(matches!(waited, Ok(Ok(()))), "{waited:?}");
+    }
+
+    #[test]
+    fn a_whole_record_glued_to_a_torn_one_is_recovered() {
+        let dir = tempfile::tempdir().unwrap();
+        let log_path = dir.path().join("file-server-store.log");
+        let whole = fnew_line(&rec(4));
+        std::fs::write(&log_path, format!("FNEW AAAA{whole}\n")).unwrap();
+        let (s, replay) = open_store(&log_path, "b1").unwrap();
+        assert!(s.file(&[4; 16]).is_some());
+        assert_eq!(replay.applied, 1);
+    }
+
+    #[test]
+    fn the_log_is_not_readable_by_others() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let log_path = dir.path().join("file-server-store.log");
+        let (mut s, _) = open_store(&log_path, "b1").unwrap();
+        s.add_file(rec(1)).unwrap().wait_blocking().unwrap();
+        let mode = std::fs::metadata(&log_path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o007, 0, "mode {mode:o}");
+    }
+
     #[test]
     fn leftover_start_file_is_used() {
         let dir = tempfile::tempdir().unwrap();
         let log_path = dir.path().join("file-server-store.log");
         let (mut s, _) = open_store(&log_path, "b1").unwrap();
-        s.add_file(rec(7)).unwrap();
+        s.add_file(rec(7)).unwrap().wait_blocking().unwrap();
         drop(s);
         // Simulate a crash right after the rename to .start, before the new log was complete.
         std::fs::rename(&log_path, log_path.with_extension("log.start")).unwrap();

@@ -13,21 +13,10 @@ use bytes::Bytes;
 use chunker::{
     encrypt_file, DecryptOptions, DecryptParams, Decryptor, EncryptOptions, SbKey, SbNonce,
 };
-use common::{InitOpts, TestRelay};
+use common::{ed25519, noise, one_chunk, relay_err, InitOpts, TestRelay};
 use xftp_client::{ClientError, XftpConnection};
 use xftp_proto::command::{CmdError, Command, Response, XftpError};
 use xftp_proto::{crypto, KeyAlgorithm, PrivateKey, PublicKey, Transmission};
-
-fn ed25519() -> (PublicKey, PrivateKey) {
-    crypto::generate(KeyAlgorithm::Ed25519).unwrap()
-}
-
-fn relay_err<T: std::fmt::Debug>(r: Result<T, ClientError>) -> XftpError {
-    match r {
-        Err(ClientError::Relay(e)) => e,
-        other => panic!("expected a relay error, got {other:?}"),
-    }
-}
 
 struct SentChunk {
     sender_id: Vec<u8>,
@@ -112,17 +101,6 @@ async fn receive_file(c: &XftpConnection, f: &SentFile, r: usize, out: &Path) ->
     let bytes = std::fs::read(&done.path).unwrap();
     std::fs::remove_file(done.path).unwrap();
     bytes
-}
-
-fn noise(len: usize, mut x: u64) -> Vec<u8> {
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 #[tokio::test]
@@ -369,29 +347,6 @@ async fn wrong_fingerprint_is_refused() {
     assert!(!err.is_retriable());
 }
 
-async fn one_chunk(
-    c: &XftpConnection,
-    seed: u64,
-) -> (Vec<u8>, PrivateKey, Vec<u8>, PrivateKey, Vec<u8>) {
-    let (_, skey) = ed25519();
-    let (rpub, rkey) = ed25519();
-    let data = noise(65536, seed);
-    let ids = c
-        .create(&skey, 65536, openssl::sha::sha256(&data), vec![rpub], None)
-        .await
-        .unwrap();
-    c.upload(&ids.sender_id, &skey, Bytes::from(data.clone()))
-        .await
-        .unwrap();
-    (
-        ids.sender_id,
-        skey,
-        ids.recipient_ids[0].clone(),
-        rkey,
-        data,
-    )
-}
-
 #[tokio::test]
 async fn restart_with_store_log_keeps_files_and_without_forgets_them() {
     let mut relay = TestRelay::init_and_start(InitOpts::default());
@@ -485,6 +440,12 @@ async fn kill9_during_upload_then_reupload() {
         files.is_empty(),
         "no orphan or partial chunk stays: {files:?}"
     );
+    // The partial upload of a known record is removed; the file nobody knows is kept aside.
+    let kept = relay
+        .files()
+        .join("quarantine")
+        .join(xftp_proto::base64url::encode(&[5; 16]));
+    assert_eq!(std::fs::read(kept).unwrap(), b"orphan");
     let c = relay.connect().await;
     c.upload(&ids.sender_id, &skey, Bytes::from(data.clone()))
         .await

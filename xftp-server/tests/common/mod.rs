@@ -7,8 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use xftp_client::XftpConnection;
-use xftp_proto::ServerAddress;
+use bytes::Bytes;
+use xftp_client::{ClientError, XftpConnection};
+use xftp_proto::command::XftpError;
+use xftp_proto::{crypto, KeyAlgorithm, PrivateKey, PublicKey, ServerAddress};
 
 pub struct TestRelay {
     pub dir: tempfile::TempDir,
@@ -187,8 +189,17 @@ impl TestRelay {
         std::fs::write(path, out).unwrap();
     }
 
+    /// Committed chunk files (not the lock, uploads in progress or the quarantine folder).
     pub fn chunk_files(&self) -> Vec<PathBuf> {
         list(&self.files())
+            .into_iter()
+            .filter(|p| {
+                p.is_file()
+                    && p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| !n.starts_with('.') && !n.contains(".upload"))
+            })
+            .collect()
     }
 }
 
@@ -202,4 +213,49 @@ impl Drop for TestRelay {
     fn drop(&mut self) {
         self.kill9();
     }
+}
+
+pub fn ed25519() -> (PublicKey, PrivateKey) {
+    crypto::generate(KeyAlgorithm::Ed25519).unwrap()
+}
+
+pub fn relay_err<T: std::fmt::Debug>(r: Result<T, ClientError>) -> XftpError {
+    match r {
+        Err(ClientError::Relay(e)) => e,
+        other => panic!("expected a relay error, got {other:?}"),
+    }
+}
+
+pub fn noise(len: usize, mut x: u64) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+pub async fn one_chunk(
+    c: &XftpConnection,
+    seed: u64,
+) -> (Vec<u8>, PrivateKey, Vec<u8>, PrivateKey, Vec<u8>) {
+    let (_, skey) = ed25519();
+    let (rpub, rkey) = ed25519();
+    let data = noise(65536, seed);
+    let ids = c
+        .create(&skey, 65536, openssl::sha::sha256(&data), vec![rpub], None)
+        .await
+        .unwrap();
+    c.upload(&ids.sender_id, &skey, Bytes::from(data.clone()))
+        .await
+        .unwrap();
+    (
+        ids.sender_id,
+        skey,
+        ids.recipient_ids[0].clone(),
+        rkey,
+        data,
+    )
 }
