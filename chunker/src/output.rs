@@ -57,7 +57,8 @@ impl Output {
     /// memory per file for a relay with many uploads at once.
     pub fn with_stage(file: File, path: &Path, pos: u64, stage: usize) -> Self {
         let stage = stage.max(1).div_ceil(ALIGN) * ALIGN;
-        let direct = pos.is_multiple_of(ALIGN as u64)
+        let direct = pos
+            .is_multiple_of(ALIGN as u64)
             .then(|| {
                 OpenOptions::new()
                     .write(true)

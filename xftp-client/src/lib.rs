@@ -109,9 +109,27 @@ impl XftpConnection {
     /// Connects to `addr` (or to `connect_to` instead of its host, for tests and proxies),
     /// pins its identity and performs the handshake.
     pub async fn connect(addr: &ServerAddress, connect_to: Option<SocketAddr>) -> Result<Self> {
-        tokio::time::timeout(CONNECT_TIMEOUT, Self::connect_inner(addr, connect_to, None))
-            .await
-            .map_err(|_| ClientError::Timeout("connect"))?
+        tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            Self::connect_inner(addr, connect_to, None, None),
+        )
+        .await
+        .map_err(|_| ClientError::Timeout("connect"))?
+    }
+
+    /// Like [`XftpConnection::connect`], from the local address `local` (a multi-homed host,
+    /// or a test that needs another source address).
+    pub async fn connect_from(
+        addr: &ServerAddress,
+        connect_to: Option<SocketAddr>,
+        local: std::net::IpAddr,
+    ) -> Result<Self> {
+        tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            Self::connect_inner(addr, connect_to, None, Some(local)),
+        )
+        .await
+        .map_err(|_| ClientError::Timeout("connect"))?
     }
 
     /// Connects the way a browser does: SNI `web.sni`, the relay's web certificate checked
@@ -124,7 +142,7 @@ impl XftpConnection {
     ) -> Result<Self> {
         tokio::time::timeout(
             CONNECT_TIMEOUT,
-            Self::connect_inner(addr, connect_to, Some(web)),
+            Self::connect_inner(addr, connect_to, Some(web), None),
         )
         .await
         .map_err(|_| ClientError::Timeout("connect"))?
@@ -134,6 +152,7 @@ impl XftpConnection {
         addr: &ServerAddress,
         connect_to: Option<SocketAddr>,
         web: Option<&WebOptions>,
+        local: Option<std::net::IpAddr>,
     ) -> Result<Self> {
         let host = addr.server.host().to_string();
         let port = addr.server.port_number();
@@ -144,12 +163,32 @@ impl XftpConnection {
                 host.trim_start_matches('[').trim_end_matches(']')
             ),
         };
-        let tcp = TcpStream::connect(&target)
-            .await
-            .map_err(|source| ClientError::Connect {
-                addr: target.clone(),
-                source,
-            })?;
+        let connect_err = |source| ClientError::Connect {
+            addr: target.clone(),
+            source,
+        };
+        let tcp = match local {
+            None => TcpStream::connect(&target).await.map_err(connect_err)?,
+            Some(ip) => {
+                let remote = tokio::net::lookup_host(&target)
+                    .await
+                    .map_err(connect_err)?
+                    .find(|a| a.is_ipv4() == ip.is_ipv4())
+                    .ok_or_else(|| {
+                        connect_err(std::io::Error::other(
+                            "no address of the local address's family",
+                        ))
+                    })?;
+                let socket = if ip.is_ipv4() {
+                    tokio::net::TcpSocket::new_v4()
+                } else {
+                    tokio::net::TcpSocket::new_v6()
+                }
+                .map_err(connect_err)?;
+                socket.bind(SocketAddr::new(ip, 0)).map_err(connect_err)?;
+                socket.connect(remote).await.map_err(connect_err)?
+            }
+        };
         let _ = tcp.set_nodelay(true);
         let tls = match web {
             None => {
@@ -322,6 +361,49 @@ impl XftpConnection {
                 crypto::sign(k, &signed).map_err(|e| ClientError::Unexpected(e.to_string()))?;
         }
         self.transmit(&t, chunk).await
+    }
+
+    /// Starts an FPUT and returns its open request stream without sending any chunk bytes
+    /// (tests of relays against uploads that stall; dropping the stream cancels the upload).
+    #[doc(hidden)]
+    pub async fn begin_upload(
+        &self,
+        sender_id: &[u8],
+        sender_key: &PrivateKey,
+    ) -> Result<h2::SendStream<Bytes>> {
+        let mut t = Transmission {
+            authenticator: Vec::new(),
+            session_id: self.session_id.clone(),
+            corr_id: Vec::new(),
+            entity_id: sender_id.to_vec(),
+            command: Command::Put
+                .encode()
+                .map_err(|e| ClientError::Unexpected(e.to_string()))?,
+        };
+        let signed = t
+            .signed_bytes()
+            .map_err(|e| ClientError::Unexpected(e.to_string()))?;
+        t.authenticator = crypto::sign(sender_key, &signed)
+            .map_err(|e| ClientError::Unexpected(e.to_string()))?;
+        let block = t
+            .encode_block()
+            .map_err(|e| ClientError::Unexpected(e.to_string()))?;
+        let mut send = self
+            .send
+            .clone()
+            .ready()
+            .await
+            .map_err(|e| ClientError::Http(e.to_string()))?;
+        let req = http::Request::builder()
+            .method("POST")
+            .uri(format!("https://{}/", self.authority))
+            .body(())
+            .map_err(|e| ClientError::Http(e.to_string()))?;
+        let (_, mut stream) = send
+            .send_request(req, false)
+            .map_err(|e| ClientError::Http(e.to_string()))?;
+        send_data(&mut stream, Bytes::from(block), false).await?;
+        Ok(stream)
     }
 
     /// Sends a prepared transmission (tests use this to send malformed or foreign ones).

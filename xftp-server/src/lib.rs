@@ -10,6 +10,7 @@
 
 pub mod config;
 pub mod control;
+pub mod limits;
 pub mod net;
 pub mod relay;
 pub mod storage;
@@ -61,8 +62,8 @@ fn append_line(path: &Path, line: &str) -> std::io::Result<()> {
     writeln!(f, "{line}")
 }
 
-/// How often expired chunks are removed.
-pub const EXPIRE_INTERVAL: Duration = Duration::from_secs(2 * 3600);
+/// How often expired chunks (and chunks registered but never uploaded) are removed.
+pub const EXPIRE_INTERVAL: Duration = Duration::from_secs(15 * 60);
 
 /// Start-up failures, each naming what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -156,6 +157,8 @@ pub struct ServerHandle {
     pub address: String,
     /// The relay (for stats and tests).
     pub relay: Arc<Relay>,
+    /// Connection admission and limits (for stats and tests).
+    pub admission: Arc<limits::Admission>,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<()>,
     _locks: FolderLocks,
@@ -370,15 +373,57 @@ pub async fn start_with(
     if let Some(control) = control {
         tokio::spawn(control::serve(relay.clone(), control, stop.clone()));
     }
-    let task = tokio::spawn(net::serve(relay.clone(), endpoint, listener, stop));
+    let admission = Arc::new(limits::Admission::new(
+        config.limits.clone(),
+        net::connection_cap(config.limits.max_connections),
+    ));
+    {
+        // Give memory of closed connections back to the system (glibc keeps freed heap).
+        let (admission, mut stop) = (admission.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut last = 0;
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(TRIM_INTERVAL) => {}
+                    _ = stop.changed() => return,
+                }
+                let open = admission.open();
+                if open < last {
+                    let _ = tokio::task::spawn_blocking(trim_heap).await;
+                }
+                last = open;
+            }
+        });
+    }
+    let task = tokio::spawn(net::serve(
+        relay.clone(),
+        endpoint,
+        listener,
+        admission.clone(),
+        stop,
+    ));
     Ok(ServerHandle {
         addr,
         address,
         relay,
+        admission,
         shutdown,
         task,
         _locks: locks,
     })
+}
+
+/// How often the heap is trimmed after connections closed.
+const TRIM_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Returns free heap memory to the system.
+#[allow(unsafe_code)]
+fn trim_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks glibc's own free lists; it has no preconditions.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// Warns when a file holding secrets can be read by other users.

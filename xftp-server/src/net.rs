@@ -1,8 +1,7 @@
 //! The network front end: TCP → TLS → HTTP/2, the per-connection handshake, and streaming of
 //! request and response bodies with flow control.
 
-use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +10,7 @@ use h2::server::SendResponse;
 use h2::{RecvStream, SendStream};
 use openssl::ssl::{NameType, Ssl, SslAcceptor};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Mutex, Semaphore};
+use tokio::sync::{watch, Mutex};
 use tokio_openssl::SslStream;
 use xftp_proto::command::{Response, XftpError};
 use xftp_proto::crypto;
@@ -22,25 +21,25 @@ use xftp_proto::handshake::{
 };
 use xftp_proto::{KeyAlgorithm, PrivateKey, PublicKey, Transmission, XFTP_BLOCK_SIZE};
 
+use subtle::ConstantTimeEq;
+
+use crate::limits::{Admission, ConnLimits, Ticket};
 use crate::relay::{BodySource, Relay, ResponseBody, Session};
 
-/// Time allowed for the TLS and HTTP/2 handshakes.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
-/// Time allowed to receive a request's command block.
-const REQUEST_HEAD_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long requests in flight may take to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
-/// Concurrent connections accepted.
-pub const MAX_CONNECTIONS: usize = 4096;
 /// Concurrent requests per connection.
 const MAX_STREAMS: u32 = 16;
 /// Stream window: what one upload may have in flight. The window is also what the relay may
 /// have to buffer per stream, so it bounds memory: 64 concurrent uploads x 1 MiB.
 const STREAM_WINDOW: u32 = 1024 * 1024;
-/// Connection window: several streams in flight.
+/// Connection window: several streams in flight (and what one connection may make the relay
+/// buffer of request bodies it has not read yet).
 const CONN_WINDOW: u32 = 4 * 1024 * 1024;
 /// Largest HTTP/2 frame either side may send: four frames fill a stream window.
 const MAX_FRAME: u32 = 256 * 1024;
+/// Descriptors kept free for chunk files, the store log and accepting while full.
+const FD_RESERVE: u64 = 128;
 
 /// What the server needs to serve TLS and sign handshakes.
 pub struct Endpoint {
@@ -64,7 +63,7 @@ impl std::fmt::Debug for Endpoint {
     }
 }
 
-/// Handshake state of one connection.
+/// Handshake state of one connection (the reference's states).
 #[derive(Debug)]
 enum HandshakeState {
     /// Nothing yet.
@@ -73,6 +72,21 @@ enum HandshakeState {
     Sent(PrivateKey, PublicKey),
     /// Done.
     Accepted(Session),
+    /// The ALPN is neither XFTP nor a browser's: every request gets an empty answer.
+    Unsupported,
+}
+
+/// The connection cap that the open-files limit can carry.
+pub fn connection_cap(configured: usize) -> usize {
+    let soft = rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft);
+    let carried = usize::try_from(soft.saturating_sub(FD_RESERVE).max(16)).unwrap_or(usize::MAX);
+    if carried < configured {
+        tracing::warn!(
+            "[LIMITS] max_connections = {configured} needs more open files than allowed ({soft}): \
+             {carried} connections at most"
+        );
+    }
+    configured.min(carried)
 }
 
 /// Serves until `shutdown` becomes true; then stops accepting and waits for open requests.
@@ -80,28 +94,54 @@ pub async fn serve(
     relay: Arc<Relay>,
     endpoint: Arc<Endpoint>,
     listener: TcpListener,
+    admission: Arc<Admission>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let mut tasks = tokio::task::JoinSet::new();
+    let mut backoff = Duration::from_millis(10);
     loop {
         tokio::select! {
             _ = shutdown.changed() => break,
             accepted = listener.accept() => {
-                let Ok((tcp, _)) = accepted else { continue };
-                let Ok(permit) = limit.clone().try_acquire_owned() else {
-                    drop(tcp); // over the connection cap
-                    continue;
+                let (tcp, peer) = match accepted {
+                    Ok(a) => {
+                        backoff = Duration::from_millis(10);
+                        a
+                    }
+                    Err(e) => {
+                        // Out of descriptors (or memory): the pending connection stays queued
+                        // and accept fails again at once; wait instead of spinning.
+                        if !matches!(
+                            e.kind(),
+                            std::io::ErrorKind::ConnectionAborted | std::io::ErrorKind::ConnectionReset
+                        ) {
+                            tracing::warn!("accept: {e}; retrying in {backoff:?}");
+                            tokio::select! {
+                                _ = tokio::time::sleep(backoff) => {}
+                                _ = shutdown.changed() => break,
+                            }
+                            backoff = (backoff * 2).min(Duration::from_secs(1));
+                        }
+                        continue;
+                    }
+                };
+                let ticket = match admission.admit(peer.ip()) {
+                    Ok(t) => t,
+                    Err(why) => {
+                        tracing::debug!("connection from {} refused: {why:?}", peer.ip());
+                        drop(tcp);
+                        continue;
+                    }
                 };
                 let _ = tcp.set_nodelay(true);
                 let (relay, endpoint, stop) = (relay.clone(), endpoint.clone(), shutdown.clone());
                 tasks.spawn(async move {
-                    if let Err(e) = connection(relay.clone(), endpoint, tcp, stop).await {
+                    if let Err(e) = connection(relay.clone(), endpoint, tcp, &ticket, stop).await {
                         if relay.config.log_tls_errors {
                             tracing::info!("connection ended: {e}");
                         }
                     }
-                    drop(permit);
+                    drop(ticket);
                 });
             }
             Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
@@ -115,53 +155,86 @@ async fn connection(
     relay: Arc<Relay>,
     endpoint: Arc<Endpoint>,
     tcp: TcpStream,
+    ticket: &Ticket,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), String> {
+    let limits = &relay.config.limits;
+    // From TCP accept to a finished XFTP handshake (or, for a browser, a first answer).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(limits.handshake_timeout);
     let ssl = Ssl::new(endpoint.acceptor.context()).map_err(|e| e.to_string())?;
     let mut tls = SslStream::new(ssl, tcp).map_err(|e| e.to_string())?;
-    tokio::time::timeout(HANDSHAKE_TIMEOUT, Pin::new(&mut tls).accept())
-        .await
-        .map_err(|_| "TLS handshake timed out".to_string())?
-        .map_err(|e| format!("TLS handshake: {e}"))?;
+    // Until its first request a connection may be evicted to make room for another address.
+    let evicted = || async { ticket.control.closed().await };
+    tokio::select! {
+        r = tokio::time::timeout_at(deadline, std::pin::Pin::new(&mut tls).accept()) => r
+            .map_err(|_| "TLS handshake timed out".to_string())?
+            .map_err(|e| format!("TLS handshake: {e}"))?,
+        _ = evicted() => return Err("evicted before the TLS handshake finished".into()),
+    }
     let session_id = transport::session_id(tls.ssl());
-    let has_alpn = tls.ssl().selected_alpn_protocol().is_some();
+    let alpn = tls.ssl().selected_alpn_protocol().map(<[u8]>::to_vec);
     // Browsers send SNI and get the web certificate; native clients send none.
     let web = endpoint.web_enabled && tls.ssl().servername(NameType::HOST_NAME).is_some();
-    let mut conn = tokio::time::timeout(
-        HANDSHAKE_TIMEOUT,
-        h2::server::Builder::new()
-            .initial_window_size(STREAM_WINDOW)
-            .initial_connection_window_size(CONN_WINDOW)
-            .max_frame_size(MAX_FRAME)
-            .max_concurrent_streams(MAX_STREAMS)
-            .max_header_list_size(16 * 1024)
-            .max_send_buffer_size(MAX_FRAME as usize)
-            .handshake::<_, Bytes>(tls),
-    )
-    .await
-    .map_err(|_| "HTTP/2 handshake timed out".to_string())?
-    .map_err(|e| format!("HTTP/2 handshake: {e}"))?;
-    // Without ALPN the client is a legacy v1 client: no handshake.
-    let state = Arc::new(Mutex::new(if has_alpn {
-        HandshakeState::New
-    } else {
-        HandshakeState::Accepted(Session {
+    let h2 = h2::server::Builder::new()
+        .initial_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONN_WINDOW)
+        .max_frame_size(MAX_FRAME)
+        .max_concurrent_streams(MAX_STREAMS)
+        .max_header_list_size(16 * 1024)
+        .max_send_buffer_size(MAX_FRAME as usize)
+        .handshake::<_, Bytes>(tls);
+    let mut conn = tokio::select! {
+        r = tokio::time::timeout_at(deadline, h2) => r
+            .map_err(|_| "HTTP/2 handshake timed out".to_string())?
+            .map_err(|e| format!("HTTP/2 handshake: {e}"))?,
+        _ = evicted() => return Err("evicted before the HTTP/2 handshake finished".into()),
+    };
+    // As the reference: no ALPN is a legacy v1 client (no handshake); xftp/1, http/1.1 and a
+    // browser's h2 do the handshake; anything else gets empty answers.
+    let initial = match alpn.as_deref() {
+        None => HandshakeState::Accepted(Session {
             id: session_id.clone(),
             version: 1,
             dh_key: None,
-        })
-    }));
+            limits: ticket.limits.clone(),
+        }),
+        Some(b"xftp/1") | Some(b"http/1.1") => HandshakeState::New,
+        Some(b"h2") if web => HandshakeState::New,
+        Some(_) => HandshakeState::Unsupported,
+    };
+    let established = Arc::new(AtomicBool::new(!matches!(initial, HandshakeState::New)));
+    let state = Arc::new(Mutex::new(initial));
     let in_flight = Arc::new(AtomicUsize::new(0));
-    let idle = relay
-        .config
-        .inactive_disconnect
-        .then(|| Duration::from_secs(relay.config.inactive_ttl.max(1)));
+    let ctx = Arc::new(RequestCtx {
+        relay: relay.clone(),
+        endpoint,
+        state,
+        session_id,
+        web,
+        limits: ticket.limits.clone(),
+        established: established.clone(),
+    });
+    // A connection with no request in progress is closed after the idle time (and after the
+    // reference's inactive-client time when that is on).
+    let mut idle_ttl = Duration::from_secs(limits.idle_timeout);
+    if relay.config.inactive_disconnect {
+        idle_ttl = idle_ttl.min(Duration::from_secs(relay.config.inactive_ttl.max(1)));
+    }
+    let mut last_active = tokio::time::Instant::now();
+    ticket.control.set_idle(true);
     loop {
-        let next = async {
-            match idle {
-                Some(ttl) => tokio::time::timeout(ttl, conn.accept()).await.ok(),
-                None => Some(conn.accept().await),
-            }
+        let busy = in_flight.load(Ordering::SeqCst) > 0;
+        if busy {
+            last_active = tokio::time::Instant::now();
+        }
+        ticket.control.set_idle(!busy);
+        // Re-check every second while busy (requests end without waking this loop).
+        let wake = if busy {
+            tokio::time::Instant::now() + Duration::from_secs(1)
+        } else if !established.load(Ordering::SeqCst) {
+            deadline.min(last_active + idle_ttl)
+        } else {
+            last_active + idle_ttl
         };
         tokio::select! {
             _ = shutdown.changed() => {
@@ -182,16 +255,34 @@ async fn connection(
                 let _ = tokio::time::timeout(SHUTDOWN_GRACE, drain).await;
                 return Ok(());
             }
-            req = next => match req {
-                None => return Ok(()), // idle for too long
-                Some(None) => return Ok(()),
-                Some(Some(Err(e))) => return Err(format!("HTTP/2: {e}")),
-                Some(Some(Ok((request, respond)))) => {
-                    let (relay, endpoint, state, sid) = (relay.clone(), endpoint.clone(), state.clone(), session_id.clone());
+            _ = ticket.control.closed() => {
+                // Evicted to make room for another address (only ever while idle).
+                if in_flight.load(Ordering::SeqCst) == 0 {
+                    return Ok(());
+                }
+            }
+            _ = tokio::time::sleep_until(wake) => {
+                if in_flight.load(Ordering::SeqCst) > 0 {
+                    continue;
+                }
+                if !established.load(Ordering::SeqCst) && tokio::time::Instant::now() >= deadline {
+                    return Err("no XFTP handshake before the deadline".into());
+                }
+                if tokio::time::Instant::now() >= last_active + idle_ttl {
+                    return Ok(()); // idle for too long
+                }
+            }
+            req = conn.accept() => match req {
+                None => return Ok(()),
+                Some(Err(e)) => return Err(format!("HTTP/2: {e}")),
+                Some(Ok((request, respond))) => {
+                    last_active = tokio::time::Instant::now();
+                    let ctx = ctx.clone();
                     let counter = in_flight.clone();
                     counter.fetch_add(1, Ordering::SeqCst);
+                    ticket.control.set_idle(false);
                     tokio::spawn(async move {
-                        request_task(relay, endpoint, state, sid, web, request, respond).await;
+                        request_task(&ctx, request, respond).await;
                         counter.fetch_sub(1, Ordering::SeqCst);
                     });
                 }
@@ -200,10 +291,23 @@ async fn connection(
     }
 }
 
+/// What a request needs of its connection.
+struct RequestCtx {
+    relay: Arc<Relay>,
+    endpoint: Arc<Endpoint>,
+    state: Arc<Mutex<HandshakeState>>,
+    session_id: Vec<u8>,
+    web: bool,
+    limits: Arc<ConnLimits>,
+    /// Set when the handshake is done (or a browser got an answer): the deadline is met.
+    established: Arc<AtomicBool>,
+}
+
 /// The request body after the command block.
 struct H2Body {
     stream: RecvStream,
     leftover: Option<Bytes>,
+    stall: Duration,
 }
 
 impl BodySource for H2Body {
@@ -211,14 +315,24 @@ impl BodySource for H2Body {
         if let Some(b) = self.leftover.take() {
             return Ok(Some(b));
         }
-        match self.stream.data().await {
-            None => Ok(None),
-            Some(Ok(b)) => {
+        match tokio::time::timeout(self.stall, self.stream.data()).await {
+            Err(_) => Err("the upload stalled".into()),
+            Ok(None) => Ok(None),
+            Ok(Some(Ok(b))) => {
                 let _ = self.stream.flow_control().release_capacity(b.len());
                 Ok(Some(b))
             }
-            Some(Err(e)) => Err(e.to_string()),
+            Ok(Some(Err(e))) => Err(e.to_string()),
         }
+    }
+}
+
+/// No body (commands other than FPUT: whatever a client sent after the block is discarded).
+struct NoBody;
+
+impl BodySource for NoBody {
+    async fn next_piece(&mut self) -> Result<Option<Bytes>, String> {
+        Ok(None)
     }
 }
 
@@ -245,59 +359,104 @@ async fn read_head(stream: &mut RecvStream) -> Result<(Vec<u8>, Option<Bytes>), 
 }
 
 async fn request_task(
-    relay: Arc<Relay>,
-    endpoint: Arc<Endpoint>,
-    state: Arc<Mutex<HandshakeState>>,
-    session_id: Vec<u8>,
-    web: bool,
+    ctx: &RequestCtx,
     request: http::Request<RecvStream>,
     respond: SendResponse<Bytes>,
 ) {
     let (parts, mut body) = request.into_parts();
+    let web = ctx.web;
+    let stall = Duration::from_secs(ctx.relay.config.limits.stall_timeout);
     if web {
         match parts.method {
-            http::Method::OPTIONS => return send_status(respond, 200, true, None).await,
+            http::Method::OPTIONS => {
+                ctx.established.store(true, Ordering::SeqCst);
+                return send_status(respond, 200, Cors::Preflight, None, stall).await;
+            }
             http::Method::GET => {
-                let file = endpoint
+                ctx.established.store(true, Ordering::SeqCst);
+                let file = ctx
+                    .endpoint
                     .static_path
                     .as_deref()
                     .map(|root| static_file(root, parts.uri.path()));
                 return match file {
                     Some(Ok((bytes, mime))) => {
-                        send_status(respond, 200, true, Some((bytes, mime))).await
+                        send_status(respond, 200, Cors::None, Some((bytes, mime)), stall).await
                     }
-                    Some(Err(code)) => send_status(respond, code, true, None).await,
-                    None => send_status(respond, 404, true, None).await,
+                    // The reference leaves such a request unanswered; a status is kinder to
+                    // the browser (docs/COMPATIBILITY.md).
+                    Some(Err(code)) => send_status(respond, code, Cors::None, None, stall).await,
+                    None => send_status(respond, 404, Cors::None, None, stall).await,
                 };
             }
-            http::Method::POST => {}
-            _ => return send_status(respond, 405, true, None).await,
+            _ => {}
         }
     }
-    let head = match tokio::time::timeout(REQUEST_HEAD_TIMEOUT, read_head(&mut body)).await {
+    let head = match tokio::time::timeout(stall, read_head(&mut body)).await {
         Ok(Ok(h)) => h,
         _ => return,
     };
     let (head, leftover) = head;
-    let mut guard = state.lock().await;
+    let mut guard = ctx.state.lock().await;
     let web_hello = web && parts.headers.contains_key("xftp-web-hello");
     let web_handshake = web && parts.headers.contains_key("xftp-handshake");
-    if web_hello {
-        // A web client may start over on a reused connection.
-        *guard = HandshakeState::New;
-    }
     let (block, out) = match &*guard {
-        HandshakeState::New if web && !web_hello => {
+        HandshakeState::Unsupported => {
             drop(guard);
-            (pad(b"SESSION", XFTP_BLOCK_SIZE).ok(), ResponseBody::None)
+            drop(body);
+            drop(leftover);
+            return send_status(respond, 200, cors(web), None, stall).await;
         }
-        HandshakeState::Sent(..) if web && !web_handshake => {
-            drop(guard);
-            (pad(b"SESSION", XFTP_BLOCK_SIZE).ok(), ResponseBody::None)
+        HandshakeState::New if web && !web_hello => (fail(XftpError::Session), ResponseBody::None),
+        HandshakeState::New => {
+            let reply = hello(&ctx.endpoint, &mut guard, &ctx.session_id, &head, web, None);
+            (reply, ResponseBody::None)
         }
-        HandshakeState::New | HandshakeState::Sent(..) => {
-            let reply = handshake_step(&endpoint, &mut guard, &session_id, &head, web);
-            drop(guard);
+        HandshakeState::Sent(key, _) if web_hello => {
+            let key = key.clone();
+            let reply = hello(
+                &ctx.endpoint,
+                &mut guard,
+                &ctx.session_id,
+                &head,
+                web,
+                Some(key),
+            );
+            (reply, ResponseBody::None)
+        }
+        HandshakeState::Sent(key, _) => {
+            let key = key.clone();
+            let reply = client_handshake(
+                &ctx.endpoint,
+                &mut guard,
+                &ctx.session_id,
+                &head,
+                key,
+                &ctx.limits,
+            );
+            if matches!(&*guard, HandshakeState::Accepted(_)) {
+                ctx.established.store(true, Ordering::SeqCst);
+            }
+            (reply, ResponseBody::None)
+        }
+        // A browser tab joining a connection another tab set up: the connection keeps its key.
+        HandshakeState::Accepted(session) if web_hello => {
+            let key = session.dh_key.clone();
+            let reply = hello(&ctx.endpoint, &mut guard, &ctx.session_id, &head, web, key);
+            (reply, ResponseBody::None)
+        }
+        HandshakeState::Accepted(Session {
+            dh_key: Some(key), ..
+        }) if web_handshake => {
+            let key = key.clone();
+            let reply = client_handshake(
+                &ctx.endpoint,
+                &mut guard,
+                &ctx.session_id,
+                &head,
+                key,
+                &ctx.limits,
+            );
             (reply, ResponseBody::None)
         }
         HandshakeState::Accepted(session) => {
@@ -311,21 +470,42 @@ async fn request_task(
                         command: Response::Err(e).encode().unwrap_or_default(),
                         ..Transmission::default()
                     };
-                    send(respond, reply.encode_block().ok(), ResponseBody::None, web).await;
+                    drop(body);
+                    drop(leftover);
+                    send(
+                        respond,
+                        reply.encode_block().ok(),
+                        ResponseBody::None,
+                        web,
+                        stall,
+                    )
+                    .await;
                     return;
                 }
             };
-            let mut src = H2Body {
-                stream: body,
-                leftover,
+            let (reply, out) = if t.command.starts_with(b"FPUT") {
+                let mut src = H2Body {
+                    stream: body,
+                    leftover,
+                    stall,
+                };
+                ctx.relay.handle(&session, t, &mut src).await
+            } else {
+                // Nothing more is read: dropping the stream and the bytes past the block
+                // returns their buffers.
+                drop(body);
+                drop(leftover);
+                ctx.relay.handle(&session, t, &mut NoBody).await
             };
-            let (reply, out) = relay.handle(&session, t, &mut src).await;
-            (reply.encode_block().ok(), out)
+            send(respond, reply.encode_block().ok(), out, web, stall).await;
+            return;
         }
     };
-    send(respond, block, out, web).await;
+    drop(guard);
+    drop(body);
+    drop(leftover);
+    send(respond, block, out, web, stall).await;
 }
-
 /// Reads a static file under `root` for `path`; `Err(403)` for paths that try to leave it,
 /// `Err(404)` for missing files.
 fn static_file(root: &std::path::Path, path: &str) -> Result<(Vec<u8>, &'static str), u16> {
@@ -381,14 +561,40 @@ fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-fn with_cors(mut b: http::response::Builder, web: bool) -> http::response::Builder {
+/// Which CORS headers a response carries (browsers only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cors {
+    /// None (native clients).
+    None,
+    /// Allow-Origin and Expose-Headers, as the reference's answers.
+    Plain,
+    /// The reference's preflight answer.
+    Preflight,
+}
+
+fn cors(web: bool) -> Cors {
     if web {
-        b = b
-            .header("Access-Control-Allow-Origin", "*")
-            .header("Access-Control-Expose-Headers", "*")
-            .header("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-            .header("Access-Control-Allow-Headers", "*")
-            .header("Access-Control-Max-Age", "86400");
+        Cors::Plain
+    } else {
+        Cors::None
+    }
+}
+
+fn with_cors(mut b: http::response::Builder, cors: Cors) -> http::response::Builder {
+    match cors {
+        Cors::None => {}
+        Cors::Plain => {
+            b = b
+                .header("Access-Control-Allow-Origin", "*")
+                .header("Access-Control-Expose-Headers", "*");
+        }
+        Cors::Preflight => {
+            b = b
+                .header("Access-Control-Allow-Origin", "*")
+                .header("Access-Control-Allow-Methods", "POST, OPTIONS")
+                .header("Access-Control-Allow-Headers", "*")
+                .header("Access-Control-Max-Age", "86400");
+        }
     }
     b
 }
@@ -397,10 +603,11 @@ fn with_cors(mut b: http::response::Builder, web: bool) -> http::response::Build
 async fn send_status(
     mut respond: SendResponse<Bytes>,
     status: u16,
-    web: bool,
+    cors: Cors,
     body: Option<(Vec<u8>, &'static str)>,
+    stall: Duration,
 ) {
-    let mut b = with_cors(http::Response::builder().status(status), web);
+    let mut b = with_cors(http::Response::builder().status(status), cors);
     if let Some((_, mime)) = &body {
         b = b.header("Content-Type", *mime);
     }
@@ -412,26 +619,35 @@ async fn send_status(
         return;
     };
     if let Some((bytes, _)) = body {
-        if send_data(&mut stream, Bytes::from(bytes)).await {
+        if send_data(&mut stream, Bytes::from(bytes), stall).await {
             let _ = stream.send_data(Bytes::new(), true);
+        } else {
+            stream.send_reset(h2::Reason::CANCEL);
         }
     }
 }
 
-/// One step of the handshake; returns the response body (`Some(vec![])` = empty body).
-fn handshake_step(
+/// A padded error block.
+fn fail(e: XftpError) -> Option<Vec<u8>> {
+    pad(e.to_string().as_bytes(), XFTP_BLOCK_SIZE).ok()
+}
+
+/// The client's hello: answers with the server handshake, signing the connection's X25519
+/// key (the one already sent or accepted on this connection, if any: as the reference, a
+/// connection keeps one key).
+fn hello(
     endpoint: &Endpoint,
     state: &mut HandshakeState,
     session_id: &[u8],
     head: &[u8],
     web: bool,
+    key: Option<PrivateKey>,
 ) -> Option<Vec<u8>> {
-    let fail = |e: XftpError| pad(e.to_string().as_bytes(), XFTP_BLOCK_SIZE).ok();
-    // A hello (empty or '0'/'1' block) while the handshake is not accepted: (re)send ours.
-    if let Ok(hello) = ClientHello::decode(head) {
-        let proof = match hello {
-            ClientHello::Web(_) if !web => return fail(XftpError::Session),
-            ClientHello::Web(challenge) => {
+    let proof = if head.is_empty() {
+        Vec::new()
+    } else if web {
+        match ClientHello::decode(head) {
+            Ok(ClientHello::Web(challenge)) => {
                 // Proves to a browser, which trusts the web certificate, that the relay also
                 // holds the XFTP identity's online key.
                 let mut msg = challenge.to_vec();
@@ -441,47 +657,63 @@ fn handshake_step(
                     Err(_) => return fail(XftpError::Internal),
                 }
             }
-            ClientHello::Plain => Vec::new(),
-        };
-        let (priv_key, pub_key) = match &*state {
-            HandshakeState::Sent(k, p) => (k.clone(), p.clone()),
-            _ => match crypto::generate(KeyAlgorithm::X25519) {
-                Ok((p, k)) => (k, p),
-                Err(_) => return fail(XftpError::Internal),
-            },
-        };
-        let spki = pub_key.to_der();
-        let Ok(sig) = crypto::sign(&endpoint.online_key, &spki) else {
-            return fail(XftpError::Internal);
-        };
-        let hs = ServerHandshake {
-            versions: VersionRange {
-                min: MIN_VERSION,
-                max: CURRENT_VERSION,
-            },
-            session_id: session_id.to_vec(),
-            cert_chain: endpoint.chain_der.clone(),
-            signed_key: encode_signed_key(&spki, endpoint.online_key.algorithm(), &sig),
-            web_identity_proof: proof,
-        };
-        *state = HandshakeState::Sent(priv_key, pub_key);
-        return hs.encode_block().ok();
-    }
-    let HandshakeState::Sent(priv_key, _) = &*state else {
+            Ok(ClientHello::Plain) => Vec::new(),
+            Err(_) => return fail(XftpError::Handshake),
+        }
+    } else {
         return fail(XftpError::Handshake);
     };
+    let (priv_key, pub_key) = match (&*state, key) {
+        (HandshakeState::Sent(k, p), _) => (k.clone(), p.clone()),
+        (_, Some(k)) => match crypto::public_key(&k) {
+            Ok(p) => (k, p),
+            Err(_) => return fail(XftpError::Internal),
+        },
+        (_, None) => match crypto::generate(KeyAlgorithm::X25519) {
+            Ok((p, k)) => (k, p),
+            Err(_) => return fail(XftpError::Internal),
+        },
+    };
+    let spki = pub_key.to_der();
+    let Ok(sig) = crypto::sign(&endpoint.online_key, &spki) else {
+        return fail(XftpError::Internal);
+    };
+    let hs = ServerHandshake {
+        versions: VersionRange {
+            min: MIN_VERSION,
+            max: CURRENT_VERSION,
+        },
+        session_id: session_id.to_vec(),
+        cert_chain: endpoint.chain_der.clone(),
+        signed_key: encode_signed_key(&spki, endpoint.online_key.algorithm(), &sig),
+        web_identity_proof: proof,
+    };
+    *state = HandshakeState::Sent(priv_key, pub_key);
+    hs.encode_block().ok()
+}
+
+/// The client's handshake block: accepts the connection with `key`; an empty answer.
+fn client_handshake(
+    endpoint: &Endpoint,
+    state: &mut HandshakeState,
+    session_id: &[u8],
+    head: &[u8],
+    key: PrivateKey,
+    limits: &Arc<ConnLimits>,
+) -> Option<Vec<u8>> {
     if head.len() != XFTP_BLOCK_SIZE {
         return fail(XftpError::Handshake);
     }
     match ClientHandshake::decode_block(head) {
         Ok(ch)
-            if ch.key_hash == endpoint.key_hash
+            if bool::from(ch.key_hash.ct_eq(&endpoint.key_hash))
                 && (MIN_VERSION..=CURRENT_VERSION).contains(&ch.version) =>
         {
             *state = HandshakeState::Accepted(Session {
                 id: session_id.to_vec(),
                 version: ch.version,
-                dh_key: Some(priv_key.clone()),
+                dh_key: Some(key),
+                limits: limits.clone(),
             });
             Some(Vec::new())
         }
@@ -489,44 +721,49 @@ fn handshake_step(
     }
 }
 
-/// Sends a 200 response: the block, then the chunk if any, with flow control.
+/// Sends a 200 response: the block, then the chunk if any, with flow control. A peer that
+/// takes nothing for the stall time gets the stream reset (and its buffers freed).
 async fn send(
     mut respond: SendResponse<Bytes>,
     block: Option<Vec<u8>>,
     out: ResponseBody,
     web: bool,
+    stall: Duration,
 ) {
-    let Ok(response) = with_cors(http::Response::builder().status(200), web).body(()) else {
+    let Ok(response) = with_cors(http::Response::builder().status(200), cors(web)).body(()) else {
         return;
     };
     let Ok(mut stream) = respond.send_response(response, false) else {
         return;
     };
     let block = block.unwrap_or_default();
-    let ok = send_data(&mut stream, Bytes::from(block)).await;
-    if ok {
-        if let ResponseBody::Chunk(mut rx) = out {
-            while let Some(piece) = rx.recv().await {
-                let sent = match piece {
-                    Ok(p) => send_data(&mut stream, p).await,
-                    Err(_) => false,
-                };
-                if !sent {
-                    stream.send_reset(h2::Reason::INTERNAL_ERROR);
-                    return;
-                }
+    if !send_data(&mut stream, Bytes::from(block), stall).await {
+        stream.send_reset(h2::Reason::CANCEL);
+        return;
+    }
+    if let ResponseBody::Chunk(mut rx) = out {
+        while let Some(piece) = rx.recv().await {
+            let sent = match piece {
+                Ok(p) => send_data(&mut stream, p, stall).await,
+                Err(_) => false,
+            };
+            if !sent {
+                stream.send_reset(h2::Reason::INTERNAL_ERROR);
+                return;
             }
         }
     }
     let _ = stream.send_data(Bytes::new(), true);
 }
 
-/// Sends `data` respecting the peer's flow-control window, so nothing is buffered beyond it.
-async fn send_data(stream: &mut SendStream<Bytes>, mut data: Bytes) -> bool {
+/// Sends `data` respecting the peer's flow-control window, so nothing is buffered beyond it;
+/// `false` if the stream failed or the peer took nothing for `stall`.
+async fn send_data(stream: &mut SendStream<Bytes>, mut data: Bytes, stall: Duration) -> bool {
     while !data.is_empty() {
         stream.reserve_capacity(data.len());
-        let cap = match std::future::poll_fn(|cx| stream.poll_capacity(cx)).await {
-            Some(Ok(n)) => n,
+        let capacity = std::future::poll_fn(|cx| stream.poll_capacity(cx));
+        let cap = match tokio::time::timeout(stall, capacity).await {
+            Ok(Some(Ok(n))) => n,
             _ => return false,
         };
         if cap == 0 {

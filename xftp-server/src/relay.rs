@@ -20,6 +20,7 @@ use xftp_proto::handshake::BLOCKED_FILES_VERSION;
 use xftp_proto::{KeyAlgorithm, PrivateKey, PublicKey, Transmission};
 
 use crate::config::Config;
+use crate::limits::{ConnLimits, DownloadSlot};
 use crate::storage::ChunkStorage;
 use crate::store::{Durable, FileRec, Id, MetadataStore, Status, StoreError};
 
@@ -107,6 +108,8 @@ pub struct Session {
     pub version: u16,
     /// The X25519 key of the handshake (for X25519 command authenticators).
     pub dh_key: Option<PrivateKey>,
+    /// The rate and download limits of the connection.
+    pub limits: Arc<ConnLimits>,
 }
 
 /// The relay.
@@ -202,6 +205,8 @@ impl Relay {
                 recipient_keys,
                 basic_auth,
             } => {
+                // Registrations are paced per connection and address (a flood waits).
+                session.limits.new_file().await;
                 if !self.verify(session, &info.sender_key, t, &signed) {
                     return Err(XftpError::Auth);
                 }
@@ -224,7 +229,8 @@ impl Relay {
             }
             Command::Get { dh_key } => {
                 let rec = self.recipient_file(session, t, &signed)?;
-                self.get(rec, dh_key)
+                let slot = session.limits.download().await.ok_or(XftpError::Internal)?;
+                self.get(rec, dh_key, slot)
             }
             Command::Ack => {
                 self.recipient_file(session, t, &signed)?;
@@ -489,9 +495,8 @@ impl Relay {
         let storage = self.storage.clone();
         let (id, expected) = (id.to_vec(), digest.to_vec());
         let writer = tokio::task::spawn_blocking(move || -> Result<(), XftpError> {
-            let mut sink = storage
-                .create(&id)
-                .map_err(|e| io_failure("FPUT create", e))?;
+            // Created at the first byte: an upload that sends nothing holds no file or buffer.
+            let mut sink = None;
             let mut sha = chunker::digest::Sha256::new();
             let mut written = 0u64;
             loop {
@@ -499,7 +504,15 @@ impl Relay {
                     Some(Piece::Data(piece)) => {
                         sha.update(&piece);
                         written += piece.len() as u64;
-                        sink.write_all(&piece)
+                        let out = match &mut sink {
+                            Some(s) => s,
+                            None => sink.insert(
+                                storage
+                                    .create(&id)
+                                    .map_err(|e| io_failure("FPUT create", e))?,
+                            ),
+                        };
+                        out.write_all(&piece)
                             .map_err(|e| io_failure("FPUT write", e))?;
                     }
                     Some(Piece::End) => break,
@@ -513,7 +526,9 @@ impl Relay {
             if !bool::from(sha.finish().ct_eq(expected.as_slice())) {
                 return Err(XftpError::Digest);
             }
-            sink.commit().map_err(|e| io_failure("FPUT commit", e))
+            sink.ok_or(XftpError::Size)?
+                .commit()
+                .map_err(|e| io_failure("FPUT commit", e))
         });
         let mut received = 0u64;
         let mut result = Ok(());
@@ -553,6 +568,7 @@ impl Relay {
         &self,
         rec: FileRec,
         client_key: PublicKey,
+        slot: DownloadSlot,
     ) -> Result<(Response, ResponseBody), XftpError> {
         if rec.path.is_none() {
             return Err(XftpError::NoFile);
@@ -585,9 +601,12 @@ impl Relay {
         let key: [u8; 32] = shared.try_into().map_err(|_| XftpError::Internal)?;
         let mut nonce = [0u8; 24];
         openssl::rand::rand_bytes(&mut nonce).map_err(|e| internal_failure("FGET", e))?;
-        let (tx, rx) = mpsc::channel::<Result<Bytes, String>>(2);
+        // One piece queued while the next is read and encrypted: about 1 MiB per download
+        // with the one being sent and HTTP/2's buffer, held while the download lasts.
+        let (tx, rx) = mpsc::channel::<Result<Bytes, String>>(1);
         let mut stream = SecretBoxStream::new(&SbKey::from_bytes(key), &SbNonce(nonce));
         tokio::task::spawn_blocking(move || {
+            let _slot = slot;
             let mut left = size;
             while left > 0 {
                 let n = left.min(SEND_PIECE as u64) as usize;

@@ -17,6 +17,8 @@ pub struct TestRelay {
     pub child: Option<Child>,
     pub addr: SocketAddr,
     pub address: String,
+    /// A command (and arguments) the relay is started under, e.g. `prlimit --nofile=...`.
+    pub wrapper: Vec<String>,
 }
 
 pub struct InitOpts {
@@ -78,6 +80,7 @@ impl TestRelay {
             child: None,
             addr: "127.0.0.1:1".parse().unwrap(),
             address: String::new(),
+            wrapper: Vec::new(),
         };
         relay.start();
         relay
@@ -90,13 +93,22 @@ impl TestRelay {
             child: None,
             addr: "127.0.0.1:1".parse().unwrap(),
             address: String::new(),
+            wrapper: Vec::new(),
         };
         relay.start();
         relay
     }
 
     pub fn start(&mut self) {
-        let mut child = Command::new(bin())
+        let mut cmd = match self.wrapper.split_first() {
+            Some((w, args)) => {
+                let mut c = Command::new(w);
+                c.args(args).arg(bin());
+                c
+            }
+            None => Command::new(bin()),
+        };
+        let mut child = cmd
             .env("XFTP_SERVER_CFG_PATH", self.cfg())
             .env("XFTP_SERVER_LOG_PATH", self.log())
             .args(["start", "--bind", "127.0.0.1:0"])
@@ -258,4 +270,18 @@ pub async fn one_chunk(
         rkey,
         data,
     )
+}
+
+/// ((user, system) CPU seconds, VmRSS in kB) of a process.
+pub fn cpu_and_rss(pid: u32) -> (f64, u64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat.rsplit_once(") ").unwrap().1.split(' ').collect();
+    let cpu = (fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap()) / 100.0;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let rss = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+        .unwrap_or(0);
+    (cpu, rss)
 }
