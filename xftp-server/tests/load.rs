@@ -4,6 +4,7 @@
 //! cargo test --release -p xftp-server --test load -- --ignored --nocapture
 //! ```
 //!
+//! Runs twice, with the `[LIMITS]` protections off and on, and prints both (their cost).
 //! 64 concurrent clients, each on its own connection, upload 16 chunks of 4 MiB, then all
 //! download theirs; every digest is checked, nothing may be lost. Prints upload and download
 //! throughput, the relay's CPU seconds per GiB and its peak memory (VmHWM), and fails if the
@@ -52,13 +53,61 @@ fn chunk_data(client: usize, chunk: usize) -> Vec<u8> {
     data
 }
 
+/// `[LIMITS]` so large that no protection can act (the run without protections).
+const NO_LIMITS: [(&str, &str); 6] = [
+    ("max_connections_per_ip", "100000"),
+    ("new_files_per_second", "1000000"),
+    ("new_files_burst", "1000000"),
+    ("max_downloads_per_connection", "1000"),
+    ("idle_timeout", "100000"),
+    ("handshake_timeout", "100000"),
+];
+
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "load test: run on demand with --release"]
 async fn sixty_four_clients_sixteen_chunks_each() {
-    let relay = TestRelay::init_and_start(InitOpts {
+    // Protections on (the defaults) and off, alternating, in the same run: their cost is the
+    // difference of the averages.
+    let mut on = (0.0, 0.0);
+    let mut off = (0.0, 0.0);
+    for round in 0..2 {
+        let mut add = |sum: &mut (f64, f64), r: (f64, f64)| {
+            sum.0 += r.0 / 2.0;
+            sum.1 += r.1 / 2.0;
+        };
+        if round == 0 {
+            add(&mut on, load("protections on (defaults)", &[]).await);
+            add(&mut off, load("protections off", &NO_LIMITS).await);
+        } else {
+            add(&mut off, load("protections off", &NO_LIMITS).await);
+            add(&mut on, load("protections on (defaults)", &[]).await);
+        }
+    }
+    println!(
+        "average: on {:.0}/{:.0} MB/s, off {:.0}/{:.0} MB/s (upload/download)",
+        on.0, on.1, off.0, off.1
+    );
+    println!(
+        "protections on/off: upload {:.1}%, download {:.1}%",
+        100.0 * on.0 / off.0,
+        100.0 * on.1 / off.1
+    );
+}
+
+/// One load run; returns (upload MB/s, download MB/s).
+async fn load(label: &str, limits: &[(&str, &str)]) -> (f64, f64) {
+    let mut relay = TestRelay::init_and_start(InitOpts {
         quota: "8gb",
         ..InitOpts::default()
     });
+    relay.stop();
+    for (k, v) in limits {
+        relay.set_ini("LIMITS", k, v);
+    }
+    relay.start();
+    // Start with no dirty pages of an earlier run being written back.
+    let _ = std::process::Command::new("sync").status();
+    println!("== {label}");
     let pid = relay.child.as_ref().unwrap().id();
     let run = async {
         // Connect everyone first.
@@ -155,8 +204,9 @@ async fn sixty_four_clients_sixteen_chunks_each() {
             "relay peak memory {peak_kb} kB over 200 MiB"
         );
         assert!(relay.chunk_files().is_empty(), "all chunks were deleted");
+        (mb / up_secs, mb / down_secs)
     };
     tokio::time::timeout(Duration::from_secs(900), run)
         .await
-        .expect("load test finished within 15 minutes");
+        .expect("load test finished within 15 minutes")
 }
