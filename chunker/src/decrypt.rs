@@ -20,7 +20,7 @@ use subtle::ConstantTimeEq;
 use crate::digest::{sha256, Sha512, SHA256_LEN, SHA512_LEN};
 use crate::error::ChunkerError;
 use crate::header::{FileHeader, MAX_HEADER_LEN};
-use crate::name::{persist_no_clobber, sanitize_file_name};
+use crate::name::{persist_no_clobber, sanitize_component, sanitize_file_name};
 use crate::plan::{DEFAULT_MAX_FILE_SIZE, HARD_MAX_FILE_SIZE, LENGTH_PREFIX_LEN, MAX_CHUNK_SIZE};
 use crate::secretbox::{SbKey, SbNonce, SecretBoxStream, AUTH_TAG_LEN};
 use crate::sodium;
@@ -126,6 +126,14 @@ impl Decryptor {
         let resume = on_disk
             .and_then(|(prefix, len)| plan_resume(&params.chunk_sizes, enc_size, prefix, len));
         let mut file = file;
+        // Replay reads the partial output through this handle, never by its name again.
+        let replay_from = match &resume {
+            Some(_) => Some(
+                file.try_clone()
+                    .map_err(|e| ChunkerError::io("cannot open", &temp.path, e))?,
+            ),
+            None => None,
+        };
         let skip = resume.as_ref().map_or(0, |r| r.keep);
         {
             use std::io::{Seek, SeekFrom};
@@ -234,8 +242,8 @@ impl Decryptor {
             failed: false,
             resumed: 0,
         };
-        if let Some(r) = resume {
-            dec.replay(&params, &r)?;
+        if let (Some(r), Some(part)) = (resume, replay_from) {
+            dec.replay(&params, &r, &part)?;
         }
         Ok(dec)
     }
@@ -243,10 +251,13 @@ impl Decryptor {
     /// Feeds the chunks whose plaintext is already on disk back through the pipeline: their
     /// ciphertext is regenerated from the plaintext (the keystream is known), so the digest and
     /// the tag cover them, and the writer skips what is already written.
-    fn replay(&mut self, params: &DecryptParams, r: &Resume) -> Result<(), ChunkerError> {
+    fn replay(
+        &mut self,
+        params: &DecryptParams,
+        r: &Resume,
+        part: &File,
+    ) -> Result<(), ChunkerError> {
         use std::os::unix::fs::FileExt;
-        let part = File::open(&self.temp.path)
-            .map_err(|e| ChunkerError::io("cannot read", &self.temp.path, e))?;
         let keystream = crate::secretbox::Keystream::new(&params.key, &params.nonce);
         let prefix_len = r.prefix.len() as u64;
         let mut offset = 0u64;
@@ -349,7 +360,11 @@ impl Decryptor {
             self.temp.discard();
             return Err(ChunkerError::DigestMismatch);
         }
-        let name = sanitize_file_name(self.opts.file_name.as_deref().unwrap_or(&header.name));
+        // A name chosen here is only made a safe component; the sender's is made visible too.
+        let name = match self.opts.file_name.as_deref() {
+            Some(n) => sanitize_component(n),
+            None => sanitize_file_name(&header.name),
+        };
         let path = persist_no_clobber(&self.temp.path, &self.opts.dir, &name).map_err(|e| {
             ChunkerError::io("cannot move the received file into", &self.opts.dir, e)
         })?;
@@ -668,7 +683,7 @@ impl PlainWriter {
                 if let Some(state) = &self.state_path {
                     // Best effort: without it a later run starts from scratch.
                     let hex: String = prefix[..end].iter().map(|b| format!("{b:02x}")).collect();
-                    let _ = std::fs::write(state, hex);
+                    let _ = replace_file(state, &hex);
                 }
                 Ok(Some((end, content)))
             }
@@ -713,6 +728,48 @@ impl PlainWriter {
         file.sync_all()
             .map_err(|e| ChunkerError::io("cannot sync", &path, e))?;
         Ok((header, written))
+    }
+}
+
+/// Reads a small text file without following a link at its name.
+fn read_nofollow(path: &Path) -> Option<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .ok()?;
+    if !f.metadata().ok()?.file_type().is_file() {
+        return None;
+    }
+    let mut text = String::new();
+    f.take(64 * 1024).read_to_string(&mut text).ok()?;
+    Some(text)
+}
+
+/// Replaces `path` with `text` by writing a new private file and renaming it over the name, so
+/// that nothing planted at the name (a link) is written through.
+fn replace_file(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut rnd = [0u8; 8];
+    sodium::random_bytes(&mut rnd);
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".{:016x}", u64::from_le_bytes(rnd)));
+    let tmp = PathBuf::from(tmp);
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    let written = f.write_all(text.as_bytes()).and_then(|()| f.sync_data());
+    match written.and_then(|()| std::fs::rename(&tmp, path)) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
     }
 }
 
@@ -763,15 +820,30 @@ impl TempFile {
         dir: &Path,
         name: &str,
     ) -> Result<(Self, File, Option<(Vec<u8>, u64)>), ChunkerError> {
-        let name = crate::name::sanitize_file_name(name);
+        use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+        let name = sanitize_component(name);
         let path = dir.join(&name);
+        // The name is predictable: never follow a link planted there, and use only a plain
+        // file that is ours alone (not a hard link to a file elsewhere).
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(&path)
             .map_err(|e| ChunkerError::io("cannot open", &path, e))?;
+        let meta = file
+            .metadata()
+            .map_err(|e| ChunkerError::io("cannot stat", &path, e))?;
+        if !meta.file_type().is_file() || meta.nlink() != 1 {
+            return Err(ChunkerError::io(
+                "refusing to use",
+                &path,
+                std::io::Error::other("not a plain file of its own (a link or a device)"),
+            ));
+        }
         let temp = Self {
             path,
             persisted: false,
@@ -783,7 +855,7 @@ impl TempFile {
             .len();
         let prefix = temp
             .state_path()
-            .and_then(|s| std::fs::read_to_string(s).ok())
+            .and_then(|s| read_nofollow(&s))
             .and_then(|hex| {
                 (0..hex.trim().len())
                     .step_by(2)

@@ -22,7 +22,7 @@ use crossbeam_channel::{bounded, Receiver};
 use crate::digest::{sha256, Sha512, SHA256_LEN, SHA512_LEN};
 use crate::error::ChunkerError;
 use crate::header::FileHeader;
-use crate::name::sanitize_file_name;
+use crate::name::sanitize_component;
 use crate::plan::{ChunkMode, FilePlan, DEFAULT_MAX_FILE_SIZE};
 use crate::pool::{BufferPool, PooledBuf};
 use crate::secretbox::{Keystream, SbKey, SbNonce, SecretBoxStream, AUTH_TAG_LEN};
@@ -119,8 +119,8 @@ impl PlainSource {
             ));
         }
         let name = match &opts.file_name {
-            Some(n) => sanitize_file_name(n),
-            None => sanitize_file_name(
+            Some(n) => sanitize_component(n),
+            None => sanitize_component(
                 &path
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())

@@ -46,7 +46,7 @@ pub enum ChunkerError {
     #[error("the source file changed while it was being sent: {0}")]
     SourceChanged(&'static str),
     /// A chunk index outside the plan.
-    #[error("chunk {index} does not exist (the file has {count} chunks)")]
+    #[error("chunk {} does not exist (the file has {count} chunks)", .index + 1)]
     NoSuchChunk {
         /// Requested index.
         index: usize,
@@ -59,7 +59,7 @@ pub enum ChunkerError {
     BadLayout(&'static str),
     /// A chunk arrived with a length other than the description says (truncated download or a
     /// chunk for another file).
-    #[error("chunk {index} has {actual} bytes, expected {expected}")]
+    #[error("chunk {} has {actual} bytes, expected {expected}", .index + 1)]
     ChunkSize {
         /// Chunk index (0-based).
         index: usize,
@@ -84,7 +84,7 @@ pub enum ChunkerError {
     },
     /// The SHA-256 of a chunk differs from the one in the description: corrupted or swapped
     /// chunk.
-    #[error("chunk {index} digest mismatch")]
+    #[error("chunk {} digest mismatch", .index + 1)]
     ChunkDigest {
         /// Chunk index (0-based).
         index: usize,

@@ -12,11 +12,11 @@ pub const FALLBACK_NAME: &str = "file";
 /// How many `_N` suffixes are tried before giving up.
 pub const MAX_UNIQUE_ATTEMPTS: u32 = 10_000;
 
-/// Reduces a received name to a single safe file-name component: only the last component of
-/// any `/` or `\` path survives; control characters are removed; `.`/`..`/empty names become
+/// Reduces a name to a single safe file-name component: only the last component of any `/`
+/// or `\` path survives; control characters are removed; `.`/`..`/empty names become
 /// [`FALLBACK_NAME`]; the result is at most [`MAX_NAME_LEN`] bytes, keeping the extension
-/// when it is short.
-pub fn sanitize_file_name(raw: &str) -> String {
+/// when it is short. For names this side chose; received names need [`sanitize_file_name`].
+pub fn sanitize_component(raw: &str) -> String {
     let last = raw
         .rsplit(['/', '\\'])
         .find(|c| !c.trim().is_empty())
@@ -27,6 +27,48 @@ pub fn sanitize_file_name(raw: &str) -> String {
         return FALLBACK_NAME.to_string();
     }
     cap_len(trimmed, MAX_NAME_LEN)
+}
+
+/// Reduces a name someone else chose to a safe, visible file name: [`sanitize_component`],
+/// and also without Unicode format characters (bidirectional overrides and isolates, zero-width
+/// characters: a name must read as what it is) and without leading dots (no hidden files,
+/// no `.bashrc`).
+pub fn sanitize_file_name(raw: &str) -> String {
+    let visible: String = raw.chars().filter(|&c| !is_format_char(c)).collect();
+    let component = sanitize_component(&visible);
+    let undotted = component.trim_start_matches(|c: char| c == '.' || c.is_whitespace());
+    if undotted.is_empty() {
+        return FALLBACK_NAME.to_string();
+    }
+    undotted.to_string()
+}
+
+/// Unicode general category Cf (format characters), as of Unicode 15.
+fn is_format_char(c: char) -> bool {
+    matches!(
+        u32::from(c),
+        0x00AD
+            | 0x0600..=0x0605
+            | 0x061C
+            | 0x06DD
+            | 0x070F
+            | 0x0890..=0x0891
+            | 0x08E2
+            | 0x180E
+            | 0x200B..=0x200F
+            | 0x202A..=0x202E
+            | 0x2060..=0x2064
+            | 0x2066..=0x206F
+            | 0xFEFF
+            | 0xFFF9..=0xFFFB
+            | 0x110BD
+            | 0x110CD
+            | 0x13430..=0x1343F
+            | 0x1BCA0..=0x1BCA3
+            | 0x1D173..=0x1D17A
+            | 0xE0001
+            | 0xE0020..=0xE007F
+    )
 }
 
 /// Truncates `name` to at most `max` bytes on a character boundary, keeping an extension of up
@@ -115,7 +157,18 @@ mod tests {
         assert_eq!(sanitize_file_name(""), FALLBACK_NAME);
         assert_eq!(sanitize_file_name("/"), FALLBACK_NAME);
         assert_eq!(sanitize_file_name("\u{1b}[31m"), "[31m");
-        assert_eq!(sanitize_file_name(".bashrc"), ".bashrc");
+        assert_eq!(sanitize_file_name(".bashrc"), "bashrc");
+        assert_eq!(sanitize_file_name("...ssh"), "ssh");
+        assert_eq!(sanitize_file_name(". .x"), "x");
+        assert_eq!(sanitize_component(".bashrc"), ".bashrc");
+        // Right-to-left override: "photo\u{202E}gpj.exe" would display as "photoexe.jpg".
+        assert_eq!(sanitize_file_name("photo\u{202E}gpj.exe"), "photogpj.exe");
+        assert_eq!(
+            sanitize_file_name("a\u{200B}b\u{2066}c\u{2069}\u{FEFF}.txt"),
+            "abc.txt"
+        );
+        assert_eq!(sanitize_file_name("\u{202E}\u{200F}"), FALLBACK_NAME);
+        assert_eq!(sanitize_file_name("résumé 名前.pdf"), "résumé 名前.pdf");
         let long = format!("{}.jpeg", "é".repeat(150));
         let s = sanitize_file_name(&long);
         assert!(s.len() <= MAX_NAME_LEN && s.ends_with(".jpeg"), "{s}");

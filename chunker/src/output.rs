@@ -57,16 +57,26 @@ impl Output {
     /// memory per file for a relay with many uploads at once.
     pub fn with_stage(file: File, path: &Path, pos: u64, stage: usize) -> Self {
         let stage = stage.max(1).div_ceil(ALIGN) * ALIGN;
+        // The direct handle is opened by name: it must be the very file `file` is (nothing
+        // swapped in meanwhile, no link followed).
+        let same = |d: &File| {
+            use std::os::unix::fs::MetadataExt;
+            match (file.metadata(), d.metadata()) {
+                (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+                _ => false,
+            }
+        };
         let direct = pos
             .is_multiple_of(ALIGN as u64)
             .then(|| {
                 OpenOptions::new()
                     .write(true)
-                    .custom_flags(libc::O_DIRECT)
+                    .custom_flags(libc::O_DIRECT | libc::O_NOFOLLOW)
                     .open(path)
                     .ok()
             })
             .flatten()
+            .filter(same)
             .map(|file| {
                 let raw = vec![0u8; stage + ALIGN];
                 let start = raw.as_ptr().align_offset(ALIGN);

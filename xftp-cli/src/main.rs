@@ -7,6 +7,27 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use clap::{Parser, Subcommand};
+
+/// `println!` that ends the program quietly when stdout is closed (`xftp info ... | head`)
+/// instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout(), $($arg)*) {
+            output_failed(e);
+        }
+    }};
+}
+
+/// `eprintln!` likewise for stderr.
+macro_rules! tell {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stderr(), $($arg)*) {
+            output_failed(e);
+        }
+    }};
+}
 use xftp_client::agent::{self, AgentError, Pool, Progress, RecvOptions, SendOptions};
 use xftp_proto::description::{decode_web_link, encode_web_link, MAX_DESCRIPTION_LEN};
 use xftp_proto::size::{encode_file_size, parse_file_size};
@@ -138,8 +159,16 @@ fn agent_err(e: AgentError) -> CliError {
         | AgentError::Chunker(C::DigestMismatch | C::AuthTag | C::BadPayload(_)) => exit::INTEGRITY,
         _ => exit::FAILURE,
     };
+    use xftp_client::ClientError::Relay;
+    use xftp_proto::XftpError;
     let message = match &e {
-        AgentError::Client(xftp_client::ClientError::Relay(xftp_proto::XftpError::Auth)) => {
+        AgentError::Client(Relay(XftpError::FileIo)) => {
+            "the relay could not store or read the file (FILE_IO): it may be out of disk space; try again later or use another relay".to_string()
+        }
+        AgentError::Client(Relay(XftpError::Quota)) => {
+            "the relay is full (QUOTA): it accepts no more files now; use another relay".to_string()
+        }
+        AgentError::Client(Relay(XftpError::Auth)) => {
             "the relay refused the request: the file was deleted or has expired, or the description is not valid for it (AUTH)".to_string()
         }
         _ => e.to_string(),
@@ -170,14 +199,17 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("xftp: {e}");
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr(), "xftp: {e}");
             return ExitCode::from(exit::FAILURE);
         }
     };
     match rt.block_on(run(args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("xftp: {}", e.message);
+            // The exit code carries the failure even if stderr is gone.
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr(), "xftp: {}", e.message);
             ExitCode::from(e.code)
         }
     }
@@ -199,9 +231,11 @@ async fn run(args: Args) -> Result<(), CliError> {
         } => {
             let servers = resolve_servers(servers.as_deref())?;
             let dir = dir.unwrap_or_else(|| PathBuf::from("."));
+            // As the reference: a description folder that does not exist yet is created.
+            std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
             let name = file
                 .file_name()
-                .map(|n| chunker::name::sanitize_file_name(&n.to_string_lossy()))
+                .map(|n| chunker::name::sanitize_component(&n.to_string_lossy()))
                 .unwrap_or_else(|| "file".into());
             let opts = SendOptions {
                 recipients: recipients.max(1),
@@ -213,11 +247,11 @@ async fn run(args: Args) -> Result<(), CliError> {
                 ..SendOptions::default()
             };
             if !json {
-                println!("Encrypting and uploading file...");
+                say!("Encrypting and uploading file...");
             }
             if verbose {
                 for srv in &servers {
-                    eprintln!("relay: {}", srv.server);
+                    tell!("relay: {}", srv.server);
                 }
             }
             let started = std::time::Instant::now();
@@ -235,7 +269,7 @@ async fn run(args: Args) -> Result<(), CliError> {
                 .await
                 .map_err(agent_err)?;
             if verbose {
-                eprintln!(
+                tell!(
                     "uploaded {} chunks ({}) in {:.2} s",
                     sent.sender.chunks.len(),
                     encode_file_size(sent.sender.size),
@@ -254,7 +288,25 @@ async fn run(args: Args) -> Result<(), CliError> {
         } => {
             let desc = read_description(&description)?;
             let desc = desc.for_party(FileParty::Recipient).map_err(desc_err)?;
-            let dir = dir.unwrap_or_else(default_download_dir);
+            // A folder saves under the sender's name; a path that is not a folder saves as
+            // that name (as the reference), never replacing an existing file.
+            let (dir, file_name) = match dir {
+                None => (default_download_dir(), None),
+                Some(p) if p.is_dir() => (p, None),
+                Some(p) => {
+                    let name = p
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .ok_or_else(|| format!("{}: not a file name", p.display()))?;
+                    let parent = match p.parent() {
+                        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+                        _ => PathBuf::from("."),
+                    };
+                    std::fs::create_dir_all(&parent)
+                        .map_err(|e| format!("{}: {e}", parent.display()))?;
+                    (parent, Some(name))
+                }
+            };
             if verbose {
                 print_info(&desc, false);
             }
@@ -262,6 +314,7 @@ async fn run(args: Args) -> Result<(), CliError> {
             let opts = RecvOptions {
                 retries,
                 parallel,
+                file_name,
                 ..RecvOptions::default()
             };
             let file = agent::receive_file(
@@ -278,7 +331,7 @@ async fn run(args: Args) -> Result<(), CliError> {
                 std::fs::remove_file(&description)?;
             }
             if verbose {
-                eprintln!(
+                tell!(
                     "downloaded and verified in {:.2} s",
                     started.elapsed().as_secs_f64()
                 );
@@ -290,11 +343,11 @@ async fn run(args: Args) -> Result<(), CliError> {
                     "senderName": file.header.name,
                     "descriptionDeleted": deleted,
                 });
-                println!("{v}");
+                say!("{v}");
             } else {
-                println!("File downloaded: {}", file.path.display());
+                say!("File downloaded: {}", file.path.display());
                 if deleted {
-                    println!("File description {description} is deleted.");
+                    say!("File description {description} is deleted.");
                 }
             }
             Ok(())
@@ -312,9 +365,9 @@ async fn run(args: Args) -> Result<(), CliError> {
                 .await
                 .map_err(agent_err)?;
             if json {
-                println!("{}", serde_json::json!({ "deleted": true }));
+                say!("{}", serde_json::json!({ "deleted": true }));
             } else {
-                println!("File deleted!");
+                say!("File deleted!");
             }
             if yes {
                 std::fs::remove_file(&description)?;
@@ -335,6 +388,17 @@ async fn run(args: Args) -> Result<(), CliError> {
     }
 }
 
+/// A closed stdout or stderr: the reader went away, so there is no one to tell; stop quietly.
+fn output_failed(e: std::io::Error) {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    // Any other output error: say so once on stderr if possible, and stop.
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "xftp: cannot write output: {e}");
+    std::process::exit(i32::from(exit::FAILURE));
+}
+
 fn desc_err(e: xftp_proto::DescriptionError) -> CliError {
     CliError {
         code: exit::DESCRIPTION,
@@ -342,15 +406,27 @@ fn desc_err(e: xftp_proto::DescriptionError) -> CliError {
     }
 }
 
+/// Reads a description file, at most [`MAX_DESCRIPTION_LEN`] bytes whatever it is (a pipe or
+/// a device reports no size).
 fn read_limited(path: &Path) -> Result<String, CliError> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    if meta.len() > MAX_DESCRIPTION_LEN as u64 {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_DESCRIPTION_LEN as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if bytes.len() > MAX_DESCRIPTION_LEN {
         return Err(desc_err(xftp_proto::DescriptionError::TooLarge {
-            len: meta.len() as usize,
+            len: bytes.len(),
             max: MAX_DESCRIPTION_LEN,
         }));
     }
-    Ok(std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?)
+    String::from_utf8(bytes).map_err(|_| {
+        CliError::from(format!(
+            "{}: not a text file (a description is YAML)",
+            path.display()
+        ))
+    })
 }
 
 fn read_description(arg: &str) -> Result<ValidFileDescription, CliError> {
@@ -433,7 +509,7 @@ fn progress(label: &'static str, json: bool) -> impl Fn(Progress) + Send + Sync 
         let mut l = last.lock().unwrap_or_else(|e| e.into_inner());
         if pct / 10 > *l / 10 || (pct == 100 && *l != 100) {
             *l = pct;
-            eprintln!("{label} {pct}%");
+            tell!("{label} {pct}%");
         }
     }
 }
@@ -446,7 +522,7 @@ fn write_descriptions(
 ) -> Result<PathBuf, CliError> {
     let name = file
         .file_name()
-        .map(|n| chunker::name::sanitize_file_name(&n.to_string_lossy()))
+        .map(|n| chunker::name::sanitize_component(&n.to_string_lossy()))
         .unwrap_or_else(|| "file".into());
     let mut out = None;
     for n in 0..chunker::name::MAX_UNIQUE_ATTEMPTS {
@@ -478,15 +554,17 @@ fn write_descriptions(
             "size": sent.sender.size,
             "chunks": sent.sender.chunks.len(),
         });
-        println!("{v}");
+        say!("{v}");
     } else {
-        println!("Sender file description: {}", snd.display());
-        println!("Pass file descriptions to the recipient(s):");
+        say!("Sender file description: {}", snd.display());
+        say!("Pass file descriptions to the recipient(s):");
         for p in &rcv {
-            println!("{}", p.display());
+            say!("{}", p.display());
         }
         if let Some(link) = link {
-            println!("Web link: {link}");
+            // As the reference: the label, then the link alone on its line (easy to copy).
+            say!("Web link:");
+            say!("{link}");
         }
     }
     Ok(out)
@@ -525,12 +603,12 @@ fn print_info(desc: &ValidFileDescription, json: bool) {
             "servers": servers,
             "redirect": desc.redirect.as_ref().map(|r| r.size),
         });
-        println!("{v}");
+        say!("{v}");
         return;
     }
-    println!("File description for {party}");
-    println!("File download size: {}", encode_file_size(desc.size));
-    println!("File server(s):");
+    say!("File description for {party}");
+    say!("File download size: {}", encode_file_size(desc.size));
+    say!("File server(s):");
     let mut per_server: Vec<(String, u64)> = Vec::new();
     for chunk in &desc.chunks {
         for r in &chunk.replicas {
@@ -542,10 +620,10 @@ fn print_info(desc: &ValidFileDescription, json: bool) {
         }
     }
     for (s, size) in per_server {
-        println!("{s}: {}", encode_file_size(size));
+        say!("{s}: {}", encode_file_size(size));
     }
     if let Some(r) = &desc.redirect {
-        println!("Redirects to a file of {}", encode_file_size(r.size));
+        say!("Redirects to a file of {}", encode_file_size(r.size));
     }
 }
 
@@ -565,7 +643,7 @@ async fn demo(
         None => {
             let handle = embedded_relay(work.path()).await?;
             if verbose {
-                println!("Started an embedded relay: {}", handle.address);
+                say!("Started an embedded relay: {}", handle.address);
             }
             (handle.address.parse::<ServerAddress>()?, Some(handle))
         }
@@ -574,7 +652,7 @@ async fn demo(
     generate(&src, bytes)?;
     let src_digest = file_sha256(&src)?;
     if verbose {
-        println!(
+        say!(
             "Generated {} of random data: {}",
             encode_file_size(bytes),
             src.display()
@@ -615,25 +693,25 @@ async fn demo(
     let mb = bytes as f64 / 1e6;
     let link = encode_web_link(&sent.recipients[0]).unwrap_or_default();
     if verbose {
-        println!(
+        say!(
             "Sent in {up:.2} s ({:.0} MB/s): {} chunks, description of {} bytes",
             mb / up,
             desc.chunks.len(),
             desc.to_yaml().len()
         );
-        println!(
+        say!(
             "Web link ({} characters): {}...",
             link.len(),
             &link[..link.len().min(60)]
         );
-        println!(
+        say!(
             "Received and verified in {down:.2} s ({:.0} MB/s): {}",
             mb / down,
             got.path.display()
         );
     }
     let (cpu, peak) = self_usage();
-    println!(
+    say!(
         "upload {:.0} MB/s, download {:.0} MB/s, {} in {:.2} s send + receive, CPU {cpu:.2} s, peak memory {:.0} MiB{}",
         mb / up,
         mb / down,
@@ -652,7 +730,7 @@ async fn demo(
         });
     }
     if verbose {
-        println!("Demo complete: the file went through the relay end-to-end encrypted and came back identical.");
+        say!("Demo complete: the file went through the relay end-to-end encrypted and came back identical.");
     }
     Ok(())
 }

@@ -106,12 +106,12 @@ async fn send_info_recv_del() {
             text(&o)
         );
 
-        // Receive with the web link printed by send (it carries rcv1's description).
-        let link = out
-            .lines()
-            .find_map(|l| l.strip_prefix("Web link: "))
-            .unwrap()
-            .to_string();
+        // Receive with the web link printed by send (it carries rcv1's description), on the
+        // line after its label as the reference prints it.
+        let mut lines = out.lines();
+        assert!(lines.any(|l| l == "Web link:"), "{out}");
+        let link = lines.next().unwrap().to_string();
+        assert!(link.starts_with("https://"), "{link}");
         let o = tokio::task::spawn_blocking({
             let out = p("out");
             move || xftp(&["recv", &link, out.to_str().unwrap()])
@@ -1010,4 +1010,162 @@ fn a_relay_killed_during_recv_with_replicas() {
     // chunks the killed relay had not served yet (at least the last ones) came from it.
     let from_y = RelayProcess::downloads(py);
     assert!(from_y >= 1, "no chunk fell back: {}", text(&o));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn recv_never_writes_through_a_link_planted_at_its_resume_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let handle = relay(dir.path()).await;
+    let rcv = send_one(dir.path(), &handle.address, "data.bin", &noise(300_000)).await;
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    // Someone who can write to the download folder plants the predictable resume name.
+    let text_desc = std::fs::read_to_string(&rcv).unwrap();
+    let desc = xftp_proto::ValidFileDescription::from_yaml(&text_desc).unwrap();
+    let id: String = desc.digest[..12]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let victim = dir.path().join("victim.txt");
+    std::fs::write(&victim, b"precious").unwrap();
+    std::os::unix::fs::symlink(&victim, out.join(format!(".xftp-{id}.part"))).unwrap();
+    let o = recv(&rcv, &out).await;
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("refusing") || text(&o).contains("link"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+    handle.shutdown().await;
+}
+
+#[test]
+fn info_reads_at_most_a_description_from_a_device() {
+    let t = std::time::Instant::now();
+    let o = xftp(&["info", "/dev/zero"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        text(&o).contains("more than the 4194304 allowed"),
+        "{}",
+        text(&o)
+    );
+    // Bounded: 4 MiB read, not gigabytes (generous for a slow debug build).
+    assert!(t.elapsed() < std::time::Duration::from_secs(10));
+}
+
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/xftp");
+    let desc = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .expect("a reference description in testdata/xftp");
+    for _ in 0..3 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_xftp"))
+            .args(["info", desc.to_str().unwrap()])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take()); // the reader is gone (`xftp info ... | true`)
+        let o = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!err.contains("panicked"), "{err}");
+        assert_eq!(o.status.code(), Some(0), "{err}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn received_names_lose_leading_dots_and_format_characters() {
+    let dir = tempfile::tempdir().unwrap();
+    let handle = relay(dir.path()).await;
+    for (sent, saved) in [
+        (".bashrc", "bashrc"),
+        ("photo\u{202E}gpj.exe", "photogpj.exe"),
+    ] {
+        let rcv = send_one(dir.path(), &handle.address, sent, b"content").await;
+        let out = dir.path().join(format!("out-{saved}"));
+        let o = recv(&rcv, &out).await;
+        assert!(o.status.success(), "{}", text(&o));
+        let names: Vec<String> = std::fs::read_dir(&out)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, vec![saved.to_string()]);
+    }
+    handle.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn send_creates_its_folder_and_recv_saves_as_a_new_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let handle = relay(dir.path()).await;
+    let src = dir.path().join("report.pdf");
+    std::fs::write(&src, noise(100_000)).unwrap();
+    let descs = dir.path().join("a/b/descs");
+    let o = run(&[
+        "send",
+        src.to_str().unwrap(),
+        descs.to_str().unwrap(),
+        "-n",
+        "2",
+        "-s",
+        &handle.address,
+    ])
+    .await;
+    assert!(o.status.success(), "{}", text(&o));
+    // A path that does not exist: the file is saved as that path (its folder created).
+    let target = dir.path().join("new/dir/copy.pdf");
+    let rcv = descs.join("report.pdf.xftp/rcv1.xftp");
+    let o = run(&["recv", rcv.to_str().unwrap(), target.to_str().unwrap()]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(std::fs::read(&target).unwrap(), noise(100_000));
+    // An existing file at the path is never replaced.
+    let rcv2 = descs.join("report.pdf.xftp/rcv2.xftp");
+    let o = run(&["recv", rcv2.to_str().unwrap(), target.to_str().unwrap()]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(std::fs::read(&target).unwrap(), noise(100_000));
+    assert_eq!(
+        std::fs::read(dir.path().join("new/dir/copy_1.pdf")).unwrap(),
+        noise(100_000)
+    );
+    handle.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_relay_out_of_disk_space_is_reported_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = dir.path().join("files");
+    std::fs::create_dir_all(&files).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+        .arg(&files)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("skipped: mounting a tmpfs needs root (CI runs this test as root)");
+        return;
+    }
+    let handle = relay(dir.path()).await;
+    let src = dir.path().join("big.bin");
+    std::fs::write(&src, noise(6_000_000)).unwrap();
+    let o = run(&[
+        "send",
+        src.to_str().unwrap(),
+        dir.path().to_str().unwrap(),
+        "-s",
+        &handle.address,
+        "-r",
+        "1",
+    ])
+    .await;
+    handle.shutdown().await;
+    let _ = Command::new("umount").arg("-l").arg(&files).status();
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    assert!(text(&o).contains("FILE_IO"), "{}", text(&o));
+    assert!(!text(&o).contains("stream closed"), "{}", text(&o));
 }

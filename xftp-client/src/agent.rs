@@ -39,8 +39,9 @@ pub enum AgentError {
     /// The description cannot be used.
     #[error(transparent)]
     Description(#[from] xftp_proto::DescriptionError),
-    /// A downloaded chunk does not match its digest on any replica.
-    #[error("chunk {0} digest mismatch on every replica")]
+    /// A downloaded chunk does not match its digest on any replica (0-based index; the
+    /// message counts from 1, as every other message).
+    #[error("chunk {} digest mismatch on every replica", .0 + 1)]
     ChunkDigest(usize),
     /// No relays to send to.
     #[error("no servers to upload to")]
@@ -59,28 +60,57 @@ pub struct Progress {
     pub total: u64,
 }
 
+/// One relay's connection slot: tasks wanting the same relay wait for one connect; other
+/// relays are not held up by it.
+type Slot = Arc<tokio::sync::Mutex<Option<XftpConnection>>>;
+
 /// Connections by relay, opened on demand and replaced after failures.
 #[derive(Debug, Default)]
 pub struct Pool {
-    conns: tokio::sync::Mutex<HashMap<String, XftpConnection>>,
+    slots: Mutex<HashMap<String, Slot>>,
+    /// Where to connect instead of each relay's host (tests, proxies), by relay.
+    connect_to: Mutex<HashMap<String, std::net::SocketAddr>>,
 }
 
 impl Pool {
+    fn slot(&self, addr: &ServerAddress) -> Slot {
+        self.slots
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(addr.server.to_string())
+            .or_default()
+            .clone()
+    }
+
     /// A connection to `addr`, reusing an open one.
     pub async fn get(&self, addr: &ServerAddress) -> Result<XftpConnection, ClientError> {
-        let key = addr.server.to_string();
-        let mut conns = self.conns.lock().await;
-        if let Some(c) = conns.get(&key) {
+        let slot = self.slot(addr);
+        let mut conn = slot.lock().await;
+        if let Some(c) = &*conn {
             return Ok(c.clone());
         }
-        let c = XftpConnection::connect(addr, None).await?;
-        conns.insert(key, c.clone());
+        let to = self
+            .connect_to
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&addr.server.to_string())
+            .copied();
+        let c = XftpConnection::connect(addr, to).await?;
+        *conn = Some(c.clone());
         Ok(c)
+    }
+
+    /// Connects to `to` instead of the host in `addr` (tests, port forwards).
+    pub fn route(&self, addr: &ServerAddress, to: std::net::SocketAddr) {
+        self.connect_to
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(addr.server.to_string(), to);
     }
 
     /// Forgets the connection to `addr` (the next `get` reconnects).
     pub async fn reset(&self, addr: &ServerAddress) {
-        self.conns.lock().await.remove(&addr.server.to_string());
+        self.slot(addr).lock().await.take();
     }
 }
 
@@ -289,13 +319,7 @@ pub async fn send_file(
     if let Some(s) = state {
         s.remove();
     }
-    Ok(descriptions(
-        &key,
-        &nonce,
-        &summary,
-        results,
-        opts.recipients,
-    ))
+    descriptions(&key, &nonce, &summary, results, opts.recipients)
 }
 
 /// Takes the outcome of one chunk upload: records a success, keeps the first failure.
@@ -364,7 +388,7 @@ impl SendState {
         let identity = format!("{} {mtime} {recipients} {replicas}", meta.len());
         if let Some(s) = std::fs::read_to_string(path)
             .ok()
-            .and_then(|t| Self::parse(&t, &identity))
+            .and_then(|t| Self::parse(&t, &identity, recipients, replicas))
         {
             let file = std::fs::OpenOptions::new()
                 .append(true)
@@ -409,6 +433,8 @@ impl SendState {
     fn parse(
         text: &str,
         identity: &str,
+        recipients: usize,
+        copies: usize,
     ) -> Option<(SbKey, SbNonce, HashMap<usize, UploadedChunk>)> {
         use xftp_proto::base64url::decode;
         let mut lines = text.lines();
@@ -430,7 +456,11 @@ impl SendState {
             match Self::parse_line(line) {
                 Some(StateLine::Replica(index, r)) => replicas.entry(index).or_default().push(r),
                 Some(StateLine::Chunk(index, size, digest)) => {
-                    if let Some(copies) = replicas.remove(&index) {
+                    // A chunk whose lines do not add up (a damaged state) is sent again.
+                    let whole = |c: &Vec<UploadedReplica>| {
+                        c.len() == copies && c.iter().all(|r| r.recipients.len() == recipients)
+                    };
+                    if let Some(copies) = replicas.remove(&index).filter(whole) {
                         done.insert(
                             index,
                             UploadedChunk {
@@ -540,13 +570,27 @@ async fn upload_replica(
     })
     .await?;
     let mut rids = ids.recipient_ids;
-    for batch in rcps[rids.len().min(rcps.len())..].chunks(200) {
+    if rids.len() != first.len() {
+        return Err(AgentError::Client(ClientError::Unexpected(format!(
+            "the relay returned {} recipient IDs for {} keys",
+            rids.len(),
+            first.len()
+        ))));
+    }
+    for batch in rcps[rids.len()..].chunks(200) {
         let keys: Vec<_> = batch.iter().map(|r| r.0.clone()).collect();
         let more = with_retry(pool, addr, retries, |c| {
             let (k, keys, sid) = (sender_key.clone(), keys.clone(), ids.sender_id.clone());
             async move { c.add_recipients(&sid, &k, keys).await }
         })
         .await?;
+        if more.len() != batch.len() {
+            return Err(AgentError::Client(ClientError::Unexpected(format!(
+                "the relay returned {} recipient IDs for {} keys",
+                more.len(),
+                batch.len()
+            ))));
+        }
         rids.extend(more);
     }
     with_retry(pool, addr, retries, |c| {
@@ -571,7 +615,18 @@ fn descriptions(
     summary: &chunker::EncryptedFile,
     chunks: Vec<UploadedChunk>,
     recipients: usize,
-) -> SentFile {
+) -> Result<SentFile, AgentError> {
+    // Every replica must carry one recipient ID per recipient (checked when uploaded and when
+    // a send state is read; checked here so that nothing can index past them).
+    if let Some(c) = chunks
+        .iter()
+        .find(|c| c.replicas.iter().any(|r| r.recipients.len() != recipients))
+    {
+        return Err(AgentError::Internal(format!(
+            "chunk {} lacks recipient IDs",
+            c.index + 1
+        )));
+    }
     let base = |party, chunks| FileDescription {
         party,
         size: summary.plan.enc_size(),
@@ -618,12 +673,18 @@ fn descriptions(
                 FileParty::Recipient,
                 chunks
                     .iter()
-                    .map(|c| chunk(c, &|r| r.recipients[i].clone()))
+                    .map(|c| {
+                        chunk(c, &|r| {
+                            r.recipients.get(i).cloned().unwrap_or_else(|| {
+                                (r.sender_id.clone(), r.sender_key.clone()) // not reached
+                            })
+                        })
+                    })
                     .collect(),
             )
         })
         .collect();
-    SentFile { sender, recipients }
+    Ok(SentFile { sender, recipients })
 }
 
 /// How to receive.
@@ -640,6 +701,8 @@ pub struct RecvOptions {
     /// Keep a partial download (`DIR/.xftp-<digest>.part`) when interrupted and continue it
     /// the next time the same description is received into the same directory.
     pub resume: bool,
+    /// Save under this name instead of the sender's (still never replacing a file).
+    pub file_name: Option<String>,
 }
 
 impl Default for RecvOptions {
@@ -650,6 +713,7 @@ impl Default for RecvOptions {
             max_file_size: chunker::plan::DEFAULT_MAX_FILE_SIZE,
             ack: true,
             resume: true,
+            file_name: None,
         }
     }
 }
@@ -671,7 +735,18 @@ pub async fn receive_file(
     };
     // The description points at another description: fetch it into a private temp dir.
     let tmp = tempfile_dir(dir)?;
-    let inner = receive_direct(pool.clone(), &desc, tmp.path(), opts, Arc::new(|_| {})).await?;
+    let inner_opts = RecvOptions {
+        file_name: None,
+        ..opts.clone()
+    };
+    let inner = receive_direct(
+        pool.clone(),
+        &desc,
+        tmp.path(),
+        &inner_opts,
+        Arc::new(|_| {}),
+    )
+    .await?;
     let text = std::fs::read_to_string(&inner.path)
         .map_err(|e| AgentError::Chunker(ChunkerError::io("cannot read", &inner.path, e)))?;
     let real = ValidFileDescription::from_yaml(&text)?.for_party(FileParty::Recipient)?;
@@ -746,6 +821,7 @@ async fn receive_direct(
     };
     let mut dec_opts = DecryptOptions::new(dir);
     dec_opts.max_file_size = opts.max_file_size;
+    dec_opts.file_name = opts.file_name.clone();
     let part_name = opts.resume.then(|| {
         // Named after the file digest: the same description resumes into the same file.
         let id: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();

@@ -474,12 +474,20 @@ impl XftpConnection {
             .map_err(|e| ClientError::Http(e.to_string()))?;
         // The end of the request travels with its last bytes: a relay may answer (and close
         // the stream) as soon as it has the command block.
-        match chunk {
-            None => send_data(&mut stream, head, true).await?,
-            Some(c) => {
-                send_data(&mut stream, head, false).await?;
-                send_data(&mut stream, c, true).await?;
-            }
+        let sent = match chunk {
+            None => send_data(&mut stream, head, true).await,
+            Some(c) => match send_data(&mut stream, head, false).await {
+                Ok(()) => send_data(&mut stream, c, true).await,
+                Err(e) => Err(e),
+            },
+        };
+        if let Err(e) = sent {
+            // A relay that refuses an upload (full disk, quota) answers and closes the stream
+            // before it has the whole chunk: its answer says more than "stream closed".
+            return match tokio::time::timeout(Duration::from_secs(5), resp).await {
+                Ok(Ok(r)) => Ok(r.into_parts()),
+                _ => Err(e),
+            };
         }
         let resp = resp.await.map_err(|e| ClientError::Http(e.to_string()))?;
         let (parts, body) = resp.into_parts();

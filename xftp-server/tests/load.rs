@@ -71,7 +71,7 @@ async fn sixty_four_clients_sixteen_chunks_each() {
     let mut on = (0.0, 0.0);
     let mut off = (0.0, 0.0);
     for round in 0..2 {
-        let mut add = |sum: &mut (f64, f64), r: (f64, f64)| {
+        let add = |sum: &mut (f64, f64), r: (f64, f64)| {
             sum.0 += r.0 / 2.0;
             sum.1 += r.1 / 2.0;
         };
