@@ -1075,3 +1075,79 @@ pub async fn redirect_large(
         recipients,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// A state line for chunk 0 with `n` recipients on `server`.
+    fn replica_line(server: &str, n: usize) -> String {
+        use xftp_proto::base64url::encode;
+        let key = |_| crypto::generate(KeyAlgorithm::Ed25519).unwrap().1;
+        let rcps: Vec<String> = (0..n)
+            .map(|i| format!("{}:{}", encode(&[i as u8; 16]), encode(&key(i).to_der())))
+            .collect();
+        format!(
+            "replica 0 {server} {} {} {}",
+            encode(&[9; 16]),
+            encode(&key(0).to_der()),
+            rcps.join(",")
+        )
+    }
+
+    #[test]
+    fn a_damaged_send_state_sends_the_chunk_again_instead_of_failing_later() {
+        use xftp_proto::base64url::encode;
+        let server = "xftp://LcJUMfVhwD8yxjAiSaDzzGF3-kLG4Uh9Fd2tV3kYU7s=@127.0.0.1:443";
+        let header = format!("xftp-send v1 ID {} {}", encode(&[1; 32]), encode(&[2; 24]));
+        let chunk = format!("chunk 0 65536 {}", encode(&[3; 32]));
+        // One recipient ID where the send has two: the chunk is not taken as done.
+        let text = format!("{header}\n{}\n{chunk}\n", replica_line(server, 1));
+        let (_, _, done) = SendState::parse(&text, "ID", 2, 1).unwrap();
+        assert!(done.is_empty());
+        // Whole: taken.
+        let text = format!("{header}\n{}\n{chunk}\n", replica_line(server, 2));
+        let (_, _, done) = SendState::parse(&text, "ID", 2, 1).unwrap();
+        assert_eq!(done.len(), 1);
+        // Fewer copies than replicas: sent again.
+        let (_, _, done) = SendState::parse(&text, "ID", 2, 2).unwrap();
+        assert!(done.is_empty());
+        // Garbage lines and a torn last line are skipped; a wrong identity starts afresh.
+        let text = format!(
+            "{header}\nreplica x y\n{}\n{chunk}\nchunk 0 6",
+            replica_line(server, 2)
+        );
+        assert_eq!(SendState::parse(&text, "ID", 2, 1).unwrap().2.len(), 1);
+        assert!(SendState::parse(&text, "OTHER", 2, 1).is_none());
+    }
+
+    #[test]
+    fn descriptions_refuse_replicas_without_every_recipient() {
+        let (_, k) = crypto::generate(KeyAlgorithm::Ed25519).unwrap();
+        let chunk = UploadedChunk {
+            index: 0,
+            size: 65536,
+            digest: [0; 32],
+            replicas: vec![UploadedReplica {
+                server: "xftp://LcJUMfVhwD8yxjAiSaDzzGF3-kLG4Uh9Fd2tV3kYU7s=@127.0.0.1:443"
+                    .parse()
+                    .unwrap(),
+                sender_id: vec![1; 16],
+                sender_key: k.clone(),
+                recipients: vec![(vec![2; 16], k)],
+            }],
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("f");
+        std::fs::write(&src, b"x").unwrap();
+        let (key, nonce) = (SbKey::generate(), SbNonce::generate());
+        let mut enc = encrypt_file(&src, &key, &nonce, &EncryptOptions::default()).unwrap();
+        for c in enc.by_ref() {
+            c.unwrap();
+        }
+        let summary = enc.finish().unwrap();
+        let r = descriptions(&key, &nonce, &summary, vec![chunk], 2);
+        assert!(matches!(r, Err(AgentError::Internal(_))));
+    }
+}
