@@ -404,7 +404,7 @@ async fn fewer_recipient_ids_than_keys_is_an_error_not_a_panic() {
     let r = agent::send_file(
         Scripted::pool(&[&relay]),
         &file(dir.path(), 10_000),
-        &[relay.address.clone()],
+        std::slice::from_ref(&relay.address),
         &opts(2, 1),
         |_| {},
     )
@@ -426,7 +426,7 @@ async fn a_dropped_connection_is_retried_on_a_new_one_and_a_refusal_is_not() {
     let sent = agent::send_file(
         Scripted::pool(&[&relay]),
         &src,
-        &[relay.address.clone()],
+        std::slice::from_ref(&relay.address),
         &opts(1, 3),
         |_| {},
     )
@@ -458,7 +458,7 @@ async fn a_dropped_connection_is_retried_on_a_new_one_and_a_refusal_is_not() {
     let r = agent::send_file(
         Scripted::pool(&[&relay]),
         &src,
-        &[relay.address.clone()],
+        std::slice::from_ref(&relay.address),
         &opts(1, 3),
         |_| {},
     )
@@ -533,7 +533,7 @@ async fn a_download_keeps_its_partial_file_only_when_trying_again_can_help() {
     let sent = agent::send_file(
         Scripted::pool(&[&relay]),
         &src,
-        &[relay.address.clone()],
+        std::slice::from_ref(&relay.address),
         &opts(1, 1),
         |_| {},
     )
