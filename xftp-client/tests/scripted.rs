@@ -653,3 +653,42 @@ async fn a_description_too_long_for_a_link_goes_through_a_redirect() {
         "the redirect's temporary folder is removed"
     );
 }
+
+#[tokio::test]
+async fn a_relay_that_never_answers_does_not_hold_up_connections_to_others() {
+    let good = Scripted::start().await;
+    // Accepts TCP and then says nothing: a connect to it hangs until its timeout.
+    let silent = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_addr = silent.local_addr().unwrap();
+    let silent_address: ServerAddress = format!(
+        "xftp://LcJUMfVhwD8yxjAiSaDzzGF3-kLG4Uh9Fd2tV3kYU7s=@127.0.0.1:{}",
+        silent_addr.port()
+    )
+    .parse()
+    .unwrap();
+    let _held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((s, _)) = silent.accept().await {
+            open.push(s);
+        }
+    });
+    let pool = Scripted::pool(&[&good]);
+    pool.route(&silent_address, silent_addr);
+    let stuck = {
+        let (pool, a) = (pool.clone(), silent_address.clone());
+        tokio::spawn(async move { pool.get(&a).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let t = std::time::Instant::now();
+    let c = tokio::time::timeout(std::time::Duration::from_secs(10), pool.get(&good.address))
+        .await
+        .expect("a connect to another relay waited for the silent one")
+        .unwrap();
+    c.ping().await.unwrap();
+    assert!(t.elapsed() < std::time::Duration::from_secs(10));
+    assert!(
+        !stuck.is_finished(),
+        "the silent relay's connect is still pending"
+    );
+    stuck.abort();
+}

@@ -598,7 +598,9 @@ impl Relay {
             crypto::generate(KeyAlgorithm::X25519).map_err(|e| internal_failure("FGET", e))?;
         let shared =
             crypto::dh(&server_priv, &client_key).map_err(|_| XftpError::Cmd(CmdError::Syntax))?;
-        let key: [u8; 32] = shared.try_into().map_err(|_| XftpError::Internal)?;
+        let key: [u8; 32] = shared
+            .try_into()
+            .map_err(|_| internal_failure("FGET", "the shared secret is not 32 bytes"))?;
         let mut nonce = [0u8; 24];
         openssl::rand::rand_bytes(&mut nonce).map_err(|e| internal_failure("FGET", e))?;
         // One piece queued while the next is read and encrypted: about 1 MiB per download
@@ -889,7 +891,7 @@ fn check_credentials(cmd: &Command, t: &Transmission) -> Result<(), XftpError> {
 
 fn random_id() -> Result<Id, XftpError> {
     let mut id = vec![0u8; ID_LEN];
-    openssl::rand::rand_bytes(&mut id).map_err(|_| XftpError::Internal)?;
+    openssl::rand::rand_bytes(&mut id).map_err(|e| internal_failure("random ID", e))?;
     Ok(id)
 }
 

@@ -362,3 +362,18 @@ async fn a_full_log_disk_refuses_changes_and_loses_no_acknowledged_upload() {
     }
     relay.stop();
 }
+
+#[test]
+fn files_holding_secrets_are_not_readable_by_others() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut relay = TestRelay::init_and_start(InitOpts {
+        password: Some("s3cret"),
+        ..InitOpts::default()
+    });
+    relay.stop();
+    let mode = |p: PathBuf| std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(relay.cfg().join("file-server.ini")), 0o600);
+    assert_eq!(mode(relay.cfg().join("server.key")), 0o600);
+    assert_eq!(mode(relay.cfg().join("ca.key")), 0o600);
+    assert_eq!(mode(relay.log().join(LOG)) & 0o007, 0);
+}
