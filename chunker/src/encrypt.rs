@@ -82,6 +82,14 @@ impl EncryptedChunk {
     }
 }
 
+/// The chunk bytes; a consumer can hold the chunk itself (e.g. `Bytes::from_owner`) so that its
+/// buffer goes back to the pool when the last reference is dropped.
+impl AsRef<[u8]> for EncryptedChunk {
+    fn as_ref(&self) -> &[u8] {
+        self.data.as_slice()
+    }
+}
+
 /// What the sender keeps after encrypting: enough to write the description and to regenerate
 /// any chunk from the source (see [`ChunkSource`]).
 #[derive(Debug, Clone, PartialEq, Eq)]

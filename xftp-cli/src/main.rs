@@ -667,11 +667,14 @@ async fn demo(
         },
         ..SendOptions::default()
     };
+    // CPU of the transfers alone, apart from making and checking the test file.
+    let (cpu_start, _) = self_usage();
     let t = Instant::now();
     let sent = agent::send_file(pool.clone(), &src, &[addr], &opts, |_| {})
         .await
         .map_err(agent_err)?;
     let up = t.elapsed().as_secs_f64();
+    let (cpu_sent, _) = self_usage();
     let desc = sent.recipients[0].clone().validate().map_err(desc_err)?;
     let out = work.path().join("received");
     std::fs::create_dir_all(&out)?;
@@ -685,6 +688,7 @@ async fn demo(
         .await
         .map_err(agent_err)?;
     let down = t.elapsed().as_secs_f64();
+    let (cpu_received, _) = self_usage();
     let same = file_sha256(&got.path)? == src_digest;
     let sender = sent.sender.validate().map_err(desc_err)?;
     agent::delete_file(pool, &sender, 3)
@@ -712,11 +716,14 @@ async fn demo(
     }
     let (cpu, peak) = self_usage();
     say!(
-        "upload {:.0} MB/s, download {:.0} MB/s, {} in {:.2} s send + receive, CPU {cpu:.2} s, peak memory {:.0} MiB{}",
+        "upload {:.0} MB/s, download {:.0} MB/s, {} in {:.2} s send + receive, CPU {cpu:.2} s (upload {:.2} s, download {:.2} s, making and checking the test file {:.2} s), peak memory {:.0} MiB{}",
         mb / up,
         mb / down,
         encode_file_size(bytes),
         up + down,
+        cpu_sent - cpu_start,
+        cpu_received - cpu_sent,
+        cpu - (cpu_received - cpu_start),
         peak as f64 / 1024.0,
         if relay.is_some() { " (client and embedded relay)" } else { "" }
     );

@@ -228,15 +228,19 @@ pub async fn send_file(
         }
         None => (SbKey::generate(), SbNonce::generate(), None),
     };
-    let mut enc = encrypt_file(path, &key, &nonce, &opts.encrypt)?;
-    let total = enc.plan().enc_size();
     let parallel = opts.parallel.max(1);
+    // Uploads hold their chunk's pooled buffer (returned when the upload drops it), so the
+    // pool covers the uploads, the channel below and the encryptor's own stages.
+    let mut enc_opts = opts.encrypt.clone();
+    enc_opts.window = enc_opts.window.max(parallel + 3);
+    let mut enc = encrypt_file(path, &key, &nonce, &enc_opts)?;
+    let total = enc.plan().enc_size();
     // The encryptor runs on its own threads; chunks come over a channel no longer than the
     // upload window, so memory stays bounded.
     let (tx, mut rx) = mpsc::channel(2);
     let encryptor = tokio::task::spawn_blocking(move || {
         for chunk in enc.by_ref() {
-            let item = chunk.map(|c| (c.index, c.sha256, Bytes::from(c.into_vec())));
+            let item = chunk.map(|c| (c.index, c.sha256, Bytes::from_owner(c)));
             let failed = item.is_err();
             if tx.blocking_send(item).is_err() || failed {
                 break;
@@ -966,29 +970,20 @@ async fn download_chunk(
             server: replica.server.clone(),
             password: None,
         };
-        let got = with_retry(pool, &addr, retries, |c| {
+        // Transit decryption and the chunk's SHA-256 in one blocking pass.
+        let checked = with_retry(pool, &addr, retries, |c| {
             let (id, k) = (replica.replica_id.clone(), replica.replica_key.clone());
             let buf = spare
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .take()
                 .unwrap_or_default();
-            async move { c.download_into(&id, &k, size, buf).await }
+            let digest = chunk.digest.clone();
+            async move { c.download_checked(&id, &k, size, buf, Some(digest)).await }
         })
-        .await;
-        let checked = match got {
-            Ok(data) => {
-                let expected = chunk.digest.clone();
-                // SHA-256 of 4 MiB takes milliseconds: not on the threads that drive I/O.
-                tokio::task::spawn_blocking(move || {
-                    let ok = openssl::sha::sha256(&data).as_slice() == expected.as_slice();
-                    (ok, data)
-                })
-                .await
-                .map_err(|e| AgentError::Internal(e.to_string()))
-            }
-            Err(e) => Err(AgentError::Client(e)),
-        };
+        .await
+        .map(|(data, ok)| (ok, data))
+        .map_err(AgentError::Client);
         match checked {
             Ok((true, data)) => return Ok((r, data)),
             Ok((false, _)) => last = Some(AgentError::ChunkDigest(index)),

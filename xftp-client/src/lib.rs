@@ -388,22 +388,32 @@ impl XftpConnection {
         let block = t
             .encode_block()
             .map_err(|e| ClientError::Unexpected(e.to_string()))?;
+        let (_, mut stream) = self.open_post(None).await?;
+        send_data(&mut stream, Bytes::from(block), false).await?;
+        Ok(stream)
+    }
+
+    /// Starts a POST (with an optional handshake header); returns the response to come and
+    /// the request body stream.
+    async fn open_post(
+        &self,
+        header: Option<&'static str>,
+    ) -> Result<(h2::client::ResponseFuture, SendStream<Bytes>)> {
         let mut send = self
             .send
             .clone()
             .ready()
             .await
             .map_err(|e| ClientError::Http(e.to_string()))?;
-        let req = http::Request::builder()
+        let mut req = http::Request::builder()
             .method("POST")
-            .uri(format!("https://{}/", self.authority))
-            .body(())
-            .map_err(|e| ClientError::Http(e.to_string()))?;
-        let (_, mut stream) = send
-            .send_request(req, false)
-            .map_err(|e| ClientError::Http(e.to_string()))?;
-        send_data(&mut stream, Bytes::from(block), false).await?;
-        Ok(stream)
+            .uri(format!("https://{}/", self.authority));
+        if let Some(h) = header {
+            req = req.header(h, "1");
+        }
+        let req = req.body(()).map_err(|e| ClientError::Http(e.to_string()))?;
+        send.send_request(req, false)
+            .map_err(|e| ClientError::Http(e.to_string()))
     }
 
     /// Sends a prepared transmission (tests use this to send malformed or foreign ones).
@@ -456,22 +466,7 @@ impl XftpConnection {
         chunk: Option<Bytes>,
         header: Option<&'static str>,
     ) -> Result<(http::response::Parts, RecvStream)> {
-        let mut send = self
-            .send
-            .clone()
-            .ready()
-            .await
-            .map_err(|e| ClientError::Http(e.to_string()))?;
-        let mut req = http::Request::builder()
-            .method("POST")
-            .uri(format!("https://{}/", self.authority));
-        if let Some(h) = header {
-            req = req.header(h, "1");
-        }
-        let req = req.body(()).map_err(|e| ClientError::Http(e.to_string()))?;
-        let (resp, mut stream) = send
-            .send_request(req, false)
-            .map_err(|e| ClientError::Http(e.to_string()))?;
+        let (resp, mut stream) = self.open_post(header).await?;
         // The end of the request travels with its last bytes: a relay may answer (and close
         // the stream) as soon as it has the command block.
         let sent = match chunk {
@@ -584,6 +579,22 @@ impl XftpConnection {
         size: u32,
         buf: Vec<u8>,
     ) -> Result<Vec<u8>> {
+        self.download_checked(recipient_id, recipient_key, size, buf, None)
+            .await
+            .map(|(data, _)| data)
+    }
+
+    /// [`XftpConnection::download_into`], also computing the chunk's SHA-256 in the same pass
+    /// off the async threads when `sha256` is given; returns the bytes and whether the digest
+    /// matched (always `true` without one).
+    pub async fn download_checked(
+        &self,
+        recipient_id: &[u8],
+        recipient_key: &PrivateKey,
+        size: u32,
+        buf: Vec<u8>,
+        sha256: Option<Vec<u8>>,
+    ) -> Result<(Vec<u8>, bool)> {
         let (dh_pub, dh_priv) = crypto::generate(KeyAlgorithm::X25519)
             .map_err(|e| ClientError::Unexpected(e.to_string()))?;
         let (resp, body, extra) = self
@@ -623,7 +634,8 @@ impl XftpConnection {
                 return Err(ClientError::Relay(XftpError::Crypto));
             }
             sealed.truncate(size as usize);
-            Ok(sealed)
+            let matches = sha256.is_none_or(|d| openssl::sha::sha256(&sealed).as_slice() == d);
+            Ok((sealed, matches))
         })
         .await
         .map_err(|e| ClientError::Unexpected(e.to_string()))?

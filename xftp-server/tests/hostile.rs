@@ -227,37 +227,40 @@ async fn silent_and_idle_connections_are_closed() {
     assert!(idle.ping().await.is_err(), "an idle connection stayed open");
 }
 
+/// A registered 4 MiB chunk: its IDs, sender key, recipient key and bytes.
+async fn register(
+    c: &XftpConnection,
+    seed: u64,
+) -> (
+    xftp_client::ChunkIds,
+    xftp_proto::PrivateKey,
+    xftp_proto::PrivateKey,
+    Vec<u8>,
+) {
+    let (_, skey) = ed25519();
+    let (rpub, rkey) = ed25519();
+    let data = noise(4 << 20, seed);
+    let digest = openssl::sha::sha256(&data);
+    let ids = c
+        .create(&skey, 4 << 20, digest, vec![rpub], None)
+        .await
+        .unwrap();
+    (ids, skey, rkey, data)
+}
+
 #[tokio::test]
 async fn uploads_that_never_send_hold_no_quota() {
     let relay = relay_with(&[], "8mb");
     let c = relay.connect().await;
     // Three 4 MiB registrations with uploads started that never send a byte: 12 MiB > quota.
     let mut stalled = Vec::new();
-    for i in 0..3 {
-        let (_, skey) = ed25519();
-        let (rpub, _) = ed25519();
-        let digest = openssl::sha::sha256(&noise(4 << 20, 50 + i));
-        let ids = c
-            .create(&skey, 4 << 20, digest, vec![rpub], None)
-            .await
-            .unwrap();
+    for seed in 50..53 {
+        let (ids, skey, _, _) = register(&c, seed).await;
         stalled.push(c.begin_upload(&ids.sender_id, &skey).await.unwrap());
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     let good = relay.connect().await;
-    let (_, skey) = ed25519();
-    let (rpub, rkey) = ed25519();
-    let data = noise(4 << 20, 60);
-    let ids = good
-        .create(
-            &skey,
-            4 << 20,
-            openssl::sha::sha256(&data),
-            vec![rpub],
-            None,
-        )
-        .await
-        .unwrap();
+    let (ids, skey, rkey, data) = register(&good, 60).await;
     good.upload(&ids.sender_id, &skey, Bytes::from(data.clone()))
         .await
         .unwrap();
@@ -268,35 +271,11 @@ async fn uploads_that_never_send_hold_no_quota() {
         data
     );
     // The quota still holds against real bytes: a second real chunk fits, a third does not.
-    let (_, skey) = ed25519();
-    let (rpub, _) = ed25519();
-    let data = noise(4 << 20, 61);
-    let ids = good
-        .create(
-            &skey,
-            4 << 20,
-            openssl::sha::sha256(&data),
-            vec![rpub],
-            None,
-        )
-        .await
-        .unwrap();
+    let (ids, skey, _, data) = register(&good, 61).await;
     good.upload(&ids.sender_id, &skey, Bytes::from(data))
         .await
         .unwrap();
-    let (_, skey) = ed25519();
-    let (rpub, _) = ed25519();
-    let data = noise(4 << 20, 62);
-    let ids = good
-        .create(
-            &skey,
-            4 << 20,
-            openssl::sha::sha256(&data),
-            vec![rpub],
-            None,
-        )
-        .await
-        .unwrap();
+    let (ids, skey, _, data) = register(&good, 62).await;
     assert_eq!(
         relay_err(good.upload(&ids.sender_id, &skey, Bytes::from(data)).await),
         XftpError::Quota
