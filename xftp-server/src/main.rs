@@ -55,7 +55,23 @@ enum Cmd {
     },
 }
 
+/// Keeps freed chunk buffers in the heap instead of returning them to the system at once:
+/// request data arrives in fresh 256 KiB HTTP/2 frames, and with glibc's defaults each one was
+/// mapped, faulted in page by page and unmapped again (a tenth of the relay's upload CPU).
+/// Memory of closed connections is still given back by the periodic trim (`lib.rs`).
+#[allow(unsafe_code)]
+fn tune_malloc() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: called first thing in main, before any other thread exists; mallopt only tunes
+    // glibc's allocator and has no memory-safety preconditions.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 16 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 128 << 20);
+    }
+}
+
 fn main() -> ExitCode {
+    tune_malloc();
     let args = Args::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
