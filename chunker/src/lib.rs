@@ -47,6 +47,7 @@ pub mod digest;
 pub mod encrypt;
 mod error;
 pub mod header;
+pub mod mac;
 pub mod name;
 pub mod output;
 pub mod plan;

@@ -18,7 +18,8 @@
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use crate::sodium::{self, Poly1305, BLOCK_LEN, KEY_LEN, NONCE_LEN, TAG_LEN};
+use crate::mac::Poly1305;
+use crate::sodium::{self, BLOCK_LEN, KEY_LEN, NONCE_LEN, TAG_LEN};
 
 /// Bytes of a secretbox key.
 pub const SB_KEY_LEN: usize = KEY_LEN;
