@@ -120,3 +120,14 @@ impl ChunkerError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ChunkerError;
+
+    #[test]
+    fn chunk_numbers_in_messages_count_from_one() {
+        let e = ChunkerError::ChunkDigest { index: 0 };
+        assert_eq!(e.to_string(), "chunk 1 digest mismatch");
+    }
+}

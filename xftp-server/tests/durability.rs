@@ -270,6 +270,8 @@ async fn a_truncated_chunk_file_is_refused_with_an_error_not_a_stream_reset() {
         relay_err(c.download(&rid, &rkey, 65536).await),
         XftpError::FileIo
     );
+    let logged = relay.logged();
+    assert!(logged.contains("not served (damaged on disk)"), "{logged}");
     // The connection is still good.
     let (_, _, rid2, rkey2, data2) = one_chunk(&c, 9).await;
     assert_eq!(c.download(&rid2, &rkey2, 65536).await.unwrap(), data2);
@@ -341,6 +343,13 @@ async fn a_full_log_disk_refuses_changes_and_loses_no_acknowledged_upload() {
         }
     }
     assert!(refused > 0, "the full disk refused nothing");
+    // The cause is logged with the operation.
+    let logged = relay.logged();
+    assert!(
+        logged.contains("FNEW: store log") || logged.contains("FADD: store log"),
+        "{logged}"
+    );
+    assert!(logged.contains("No space left on device"), "{logged}");
     // Space again: the next changes are acknowledged ...
     std::fs::remove_file(&filler).unwrap();
     let (_, _, rid, rkey, data) = one_chunk(&c, 200).await;
@@ -376,4 +385,17 @@ fn files_holding_secrets_are_not_readable_by_others() {
     assert_eq!(mode(relay.cfg().join("server.key")), 0o600);
     assert_eq!(mode(relay.cfg().join("ca.key")), 0o600);
     assert_eq!(mode(relay.log().join(LOG)) & 0o007, 0);
+    // An ini made readable by others is warned about at start.
+    std::fs::set_permissions(
+        relay.cfg().join("file-server.ini"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    relay.start();
+    relay.stop();
+    let logged = relay.logged();
+    assert!(
+        logged.contains("file-server.ini is readable by every user"),
+        "{logged}"
+    );
 }

@@ -113,7 +113,7 @@ impl TestRelay {
             .env("XFTP_SERVER_LOG_PATH", self.log())
             .args(["start", "--bind", "127.0.0.1:0"])
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(self.stderr_file())
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
@@ -135,6 +135,24 @@ impl TestRelay {
         self.addr = addr.unwrap();
         self.address = address.unwrap();
         self.child = Some(child);
+    }
+
+    /// Where the relay's log lines (stderr) go, appended across starts.
+    pub fn stderr_path(&self) -> PathBuf {
+        self.dir.path().join("relay.stderr")
+    }
+
+    fn stderr_file(&self) -> Stdio {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.stderr_path())
+            .map_or_else(|_| Stdio::null(), Stdio::from)
+    }
+
+    /// Everything the relay logged so far.
+    pub fn logged(&self) -> String {
+        std::fs::read_to_string(self.stderr_path()).unwrap_or_default()
     }
 
     pub fn kill9(&mut self) {
