@@ -400,32 +400,30 @@ async fn request_task(
     let mut guard = ctx.state.lock().await;
     let web_hello = web && parts.headers.contains_key("xftp-web-hello");
     let web_handshake = web && parts.headers.contains_key("xftp-handshake");
-    let (block, out) = match &*guard {
-        HandshakeState::Unsupported => {
+    // The reference's handshake states: what this request is, given the connection's state.
+    let step = match &*guard {
+        HandshakeState::Unsupported => Step::Empty,
+        HandshakeState::New if web && !web_hello => Step::Fail(XftpError::Session),
+        HandshakeState::New => Step::Hello(None),
+        HandshakeState::Sent(key, _) if web_hello => Step::Hello(Some(key.clone())),
+        HandshakeState::Sent(key, _) => Step::Accept(key.clone()),
+        // A browser tab joining a connection another tab set up: the connection keeps its key.
+        HandshakeState::Accepted(session) if web_hello => Step::Hello(session.dh_key.clone()),
+        HandshakeState::Accepted(Session {
+            dh_key: Some(key), ..
+        }) if web_handshake => Step::Accept(key.clone()),
+        HandshakeState::Accepted(session) => Step::Command(session.clone()),
+    };
+    let block = match step {
+        Step::Empty => {
             drop(guard);
             drop(body);
             drop(leftover);
             return send_status(respond, 200, cors(web), None, stall).await;
         }
-        HandshakeState::New if web && !web_hello => (fail(XftpError::Session), ResponseBody::None),
-        HandshakeState::New => {
-            let reply = hello(&ctx.endpoint, &mut guard, &ctx.session_id, &head, web, None);
-            (reply, ResponseBody::None)
-        }
-        HandshakeState::Sent(key, _) if web_hello => {
-            let key = key.clone();
-            let reply = hello(
-                &ctx.endpoint,
-                &mut guard,
-                &ctx.session_id,
-                &head,
-                web,
-                Some(key),
-            );
-            (reply, ResponseBody::None)
-        }
-        HandshakeState::Sent(key, _) => {
-            let key = key.clone();
+        Step::Fail(e) => fail(e),
+        Step::Hello(key) => hello(&ctx.endpoint, &mut guard, &ctx.session_id, &head, web, key),
+        Step::Accept(key) => {
             let reply = client_handshake(
                 &ctx.endpoint,
                 &mut guard,
@@ -437,30 +435,9 @@ async fn request_task(
             if matches!(&*guard, HandshakeState::Accepted(_)) {
                 ctx.established.store(true, Ordering::SeqCst);
             }
-            (reply, ResponseBody::None)
+            reply
         }
-        // A browser tab joining a connection another tab set up: the connection keeps its key.
-        HandshakeState::Accepted(session) if web_hello => {
-            let key = session.dh_key.clone();
-            let reply = hello(&ctx.endpoint, &mut guard, &ctx.session_id, &head, web, key);
-            (reply, ResponseBody::None)
-        }
-        HandshakeState::Accepted(Session {
-            dh_key: Some(key), ..
-        }) if web_handshake => {
-            let key = key.clone();
-            let reply = client_handshake(
-                &ctx.endpoint,
-                &mut guard,
-                &ctx.session_id,
-                &head,
-                key,
-                &ctx.limits,
-            );
-            (reply, ResponseBody::None)
-        }
-        HandshakeState::Accepted(session) => {
-            let session = session.clone();
+        Step::Command(session) => {
             drop(guard);
             let t = match Transmission::decode_block(&head) {
                 Ok(t) => t,
@@ -504,7 +481,21 @@ async fn request_task(
     drop(guard);
     drop(body);
     drop(leftover);
-    send(respond, block, out, web, stall).await;
+    send(respond, block, ResponseBody::None, web, stall).await;
+}
+
+/// What a request is in the handshake's state machine.
+enum Step {
+    /// An empty answer (an ALPN that is neither XFTP nor a browser's).
+    Empty,
+    /// An error block.
+    Fail(XftpError),
+    /// A hello: answer with the server handshake, reusing this key if given.
+    Hello(Option<PrivateKey>),
+    /// A client handshake block to accept with this key.
+    Accept(PrivateKey),
+    /// A command on an accepted connection.
+    Command(Session),
 }
 /// Reads a static file under `root` for `path`; `Err(403)` for paths that try to leave it,
 /// `Err(404)` for missing files.

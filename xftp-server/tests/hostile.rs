@@ -8,8 +8,7 @@
 mod common;
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -307,31 +306,10 @@ async fn registrations_are_paced_per_connection() {
     );
 }
 
-struct FakeClock(AtomicU64);
-
-impl xftp_server::relay::Clock for FakeClock {
-    fn now(&self) -> u64 {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
 #[tokio::test]
 async fn registrations_never_uploaded_expire_within_hours() {
     let mut relay = TestRelay::init_and_start(InitOpts::default());
-    relay.kill9();
-    let clock = Arc::new(FakeClock(AtomicU64::new(1_754_467_200 + 1800)));
-    let handle = xftp_server::start(
-        &relay.cfg(),
-        &relay.log(),
-        clock.clone(),
-        Some("127.0.0.1:0".parse().unwrap()),
-    )
-    .await
-    .unwrap();
-    let addr: xftp_proto::ServerAddress = handle.address.parse().unwrap();
-    let c = XftpConnection::connect(&addr, Some(handle.addr))
-        .await
-        .unwrap();
+    let (handle, clock, c) = common::in_process_with_clock(&mut relay, 1_754_467_200 + 1800).await;
     let (_, _, rid, rkey, data) = common::one_chunk(&c, 70).await;
     let (_, skey) = ed25519();
     let (rpub, _) = ed25519();

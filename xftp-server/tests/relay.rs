@@ -6,8 +6,7 @@
 mod common;
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 use chunker::{
@@ -556,35 +555,11 @@ async fn reference_certificates_are_served_with_their_fingerprint() {
     }
 }
 
-/// A clock the test moves.
-struct FakeClock(AtomicU64);
-
-impl xftp_server::relay::Clock for FakeClock {
-    fn now(&self) -> u64 {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
 #[tokio::test]
 async fn expiry_with_a_fake_clock() {
     // In-process relay so the clock can be moved.
-    let relay = TestRelay::init_and_start(InitOpts::default());
-    let (cfg, log) = (relay.cfg(), relay.log());
-    let mut relay = relay;
-    relay.kill9();
-    let clock = Arc::new(FakeClock(AtomicU64::new(1_754_467_200 + 1800)));
-    let handle = xftp_server::start(
-        &cfg,
-        &log,
-        clock.clone(),
-        Some("127.0.0.1:0".parse().unwrap()),
-    )
-    .await
-    .unwrap();
-    let addr: xftp_proto::ServerAddress = handle.address.parse().unwrap();
-    let c = XftpConnection::connect(&addr, Some(handle.addr))
-        .await
-        .unwrap();
+    let mut relay = TestRelay::init_and_start(InitOpts::default());
+    let (handle, clock, c) = common::in_process_with_clock(&mut relay, 1_754_467_200 + 1800).await;
     let (_, _, rid, rkey, data) = one_chunk(&c, 21).await;
     assert_eq!(handle.relay.store().used(), 65536);
     // 48 h later (created_at rounds down to the hour, +1 h grace): still there.

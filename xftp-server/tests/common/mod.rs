@@ -303,3 +303,39 @@ pub fn cpu_and_rss(pid: u32) -> (f64, u64) {
         .unwrap_or(0);
     (cpu, rss)
 }
+
+/// A clock the test moves.
+pub struct FakeClock(pub std::sync::atomic::AtomicU64);
+
+impl xftp_server::relay::Clock for FakeClock {
+    fn now(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// Stops the relay process and starts its folders in this process with a clock the test moves
+/// (at `start` epoch seconds); returns the handle, the clock and a connection.
+pub async fn in_process_with_clock(
+    relay: &mut TestRelay,
+    start: u64,
+) -> (
+    xftp_server::ServerHandle,
+    std::sync::Arc<FakeClock>,
+    XftpConnection,
+) {
+    relay.kill9();
+    let clock = std::sync::Arc::new(FakeClock(std::sync::atomic::AtomicU64::new(start)));
+    let handle = xftp_server::start(
+        &relay.cfg(),
+        &relay.log(),
+        clock.clone(),
+        Some("127.0.0.1:0".parse().unwrap()),
+    )
+    .await
+    .unwrap();
+    let addr: ServerAddress = handle.address.parse().unwrap();
+    let c = XftpConnection::connect(&addr, Some(handle.addr))
+        .await
+        .unwrap();
+    (handle, clock, c)
+}
