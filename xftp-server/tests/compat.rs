@@ -52,26 +52,11 @@ impl Raw {
 
     /// POSTs `body` with an optional header; returns status and body.
     async fn post(&mut self, header: Option<&str>, body: Vec<u8>) -> (u16, Vec<u8>) {
-        let mut send = self.0.clone().ready().await.unwrap();
         let mut req = http::Request::post("https://localhost/");
         if let Some(h) = header {
             req = req.header(h, "1");
         }
-        let (resp, mut stream) = send
-            .send_request(req.body(()).unwrap(), body.is_empty())
-            .unwrap();
-        if !body.is_empty() {
-            stream.send_data(Bytes::from(body), true).unwrap();
-        }
-        let resp = resp.await.unwrap();
-        let status = resp.status().as_u16();
-        let mut rb = resp.into_body();
-        let mut out = Vec::new();
-        while let Some(piece) = rb.data().await {
-            let piece = piece.unwrap();
-            let _ = rb.flow_control().release_capacity(piece.len());
-            out.extend_from_slice(&piece);
-        }
+        let (status, _, out) = common::exchange(&self.0, req.body(()).unwrap(), body).await;
         (status, out)
     }
 }

@@ -57,12 +57,7 @@ async fn tcp_from(local: IpAddr, to: SocketAddr) -> tokio::net::TcpStream {
 
 /// A TLS + HTTP/2 connection that never lets the relay send (zero stream window).
 async fn zero_window_connection(relay: &TestRelay) -> h2::client::SendRequest<Bytes> {
-    let tcp = tokio::net::TcpStream::connect(relay.addr).await.unwrap();
-    let connector = transport::client_connector().unwrap();
-    let key_hash = relay.server_address().server.key_hash.clone();
-    let tls = transport::connect(&connector, tcp, &key_hash)
-        .await
-        .unwrap();
+    let tls = common::tls_to(relay).await;
     let (send, conn) = h2::client::Builder::new()
         .initial_window_size(0)
         .handshake::<_, Bytes>(tls)
@@ -198,12 +193,7 @@ async fn silent_and_idle_connections_are_closed() {
     // Plain TCP that never starts TLS.
     let mut plain = tokio::net::TcpStream::connect(relay.addr).await.unwrap();
     // TLS and HTTP/2 done, but no XFTP handshake.
-    let tcp = tokio::net::TcpStream::connect(relay.addr).await.unwrap();
-    let connector = transport::client_connector().unwrap();
-    let key_hash = relay.server_address().server.key_hash.clone();
-    let tls = transport::connect(&connector, tcp, &key_hash)
-        .await
-        .unwrap();
+    let tls = common::tls_to(&relay).await;
     let (_send, h2conn) = h2::client::handshake(tls).await.unwrap();
     let t = Instant::now();
     assert!(closed_within(&mut plain, Duration::from_secs(6)).await);

@@ -687,30 +687,13 @@ async fn web_request(
     tokio::spawn(async move {
         let _ = conn.await;
     });
-    let mut send = send.ready().await.unwrap();
     let mut req = http::Request::builder()
         .method(method)
         .uri(format!("https://localhost{path}"));
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    let (resp, mut stream) = send
-        .send_request(req.body(()).unwrap(), body.is_empty())
-        .unwrap();
-    if !body.is_empty() {
-        stream.send_data(Bytes::from(body), true).unwrap();
-    }
-    let resp = resp.await.unwrap();
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    let mut rb = resp.into_body();
-    let mut out = Vec::new();
-    while let Some(piece) = rb.data().await {
-        let piece = piece.unwrap();
-        let _ = rb.flow_control().release_capacity(piece.len());
-        out.extend_from_slice(&piece);
-    }
-    (status, headers, out)
+    common::exchange(&send, req.body(()).unwrap(), body).await
 }
 
 #[tokio::test]

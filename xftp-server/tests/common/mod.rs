@@ -339,3 +339,37 @@ pub async fn in_process_with_clock(
         .unwrap();
     (handle, clock, c)
 }
+
+/// Sends one request (the body, if any, ends it) and returns status, headers and body.
+pub async fn exchange(
+    send: &h2::client::SendRequest<Bytes>,
+    req: http::Request<()>,
+    body: Vec<u8>,
+) -> (u16, http::HeaderMap, Vec<u8>) {
+    let mut send = send.clone().ready().await.unwrap();
+    let (resp, mut stream) = send.send_request(req, body.is_empty()).unwrap();
+    if !body.is_empty() {
+        stream.send_data(Bytes::from(body), true).unwrap();
+    }
+    let resp = resp.await.unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let mut rb = resp.into_body();
+    let mut out = Vec::new();
+    while let Some(piece) = rb.data().await {
+        let piece = piece.unwrap();
+        let _ = rb.flow_control().release_capacity(piece.len());
+        out.extend_from_slice(&piece);
+    }
+    (status, headers, out)
+}
+
+/// A native TLS connection to the relay (identity checked), before HTTP/2.
+pub async fn tls_to(relay: &TestRelay) -> tokio_openssl::SslStream<tokio::net::TcpStream> {
+    let tcp = tokio::net::TcpStream::connect(relay.addr).await.unwrap();
+    let connector = transport::client_connector().unwrap();
+    let key_hash = relay.server_address().server.key_hash.clone();
+    transport::connect(&connector, tcp, &key_hash)
+        .await
+        .unwrap()
+}
