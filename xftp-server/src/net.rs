@@ -221,6 +221,8 @@ async fn connection(
         idle_ttl = idle_ttl.min(Duration::from_secs(relay.config.inactive_ttl.max(1)));
     }
     let mut last_active = tokio::time::Instant::now();
+    // Set when the relay asked this connection to make room: it closes once idle.
+    let mut evicted = false;
     ticket.control.set_idle(true);
     loop {
         let busy = in_flight.load(Ordering::SeqCst) > 0;
@@ -255,15 +257,20 @@ async fn connection(
                 let _ = tokio::time::timeout(SHUTDOWN_GRACE, drain).await;
                 return Ok(());
             }
-            _ = ticket.control.closed() => {
-                // Evicted to make room for another address (only ever while idle).
+            _ = ticket.control.closed(), if !evicted => {
+                // Evicted to make room for another address (chosen while idle; a request that
+                // started meanwhile finishes first).
                 if in_flight.load(Ordering::SeqCst) == 0 {
                     return Ok(());
                 }
+                evicted = true;
             }
             _ = tokio::time::sleep_until(wake) => {
                 if in_flight.load(Ordering::SeqCst) > 0 {
                     continue;
+                }
+                if evicted {
+                    return Ok(());
                 }
                 if !established.load(Ordering::SeqCst) && tokio::time::Instant::now() >= deadline {
                     return Err("no XFTP handshake before the deadline".into());
