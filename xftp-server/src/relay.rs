@@ -724,10 +724,14 @@ impl Relay {
             match rec {
                 Some(f) if f.path.is_some() => {}
                 Some(f) if self.stored_chunk_matches(&f) => {
-                    let durable = self
-                        .store()
-                        .set_path(&id, self.storage.location(&id))
-                        .map_err(std::io::Error::other)?;
+                    let durable = {
+                        let mut store = self.store();
+                        // Counted against the quota like every stored chunk.
+                        store.reserve(u64::from(f.info.size), u64::MAX);
+                        store
+                            .set_path(&id, self.storage.location(&id))
+                            .map_err(std::io::Error::other)?
+                    };
                     durable.wait_blocking().map_err(std::io::Error::other)?;
                     report.adopted += 1;
                 }

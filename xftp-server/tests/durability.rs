@@ -188,13 +188,26 @@ async fn a_damaged_record_quarantines_its_chunk_and_a_lost_upload_line_is_recove
         })
         .collect();
     std::fs::write(&log, damaged.join("\n") + "\n").unwrap();
+    // Room for exactly one 64 KiB chunk: B's, once it is recovered.
+    relay.set_ini("FILES", "storage_quota", "64kb");
     relay.start();
     // A's record is unusable: its chunk is kept aside, not deleted.
     let kept = relay.files().join("quarantine").join(&a);
     assert_eq!(std::fs::read(kept).unwrap(), data_a);
-    // B's bytes match its record: it is recovered and downloadable.
+    // B's bytes match its record: it is recovered and downloadable, and counted in the quota.
     let c = relay.connect().await;
     assert_eq!(c.download(&rid_b, &rkey_b, 65536).await.unwrap(), data_b);
+    let (_, skey) = ed25519();
+    let (rpub, _) = ed25519();
+    let data = noise(65536, 7);
+    let ids = c
+        .create(&skey, 65536, openssl::sha::sha256(&data), vec![rpub], None)
+        .await
+        .unwrap();
+    assert_eq!(
+        relay_err(c.upload(&ids.sender_id, &skey, Bytes::from(data)).await),
+        XftpError::Quota
+    );
 }
 
 /// Request-body bytes from memory.
