@@ -612,8 +612,17 @@ impl Relay {
             let mut left = size;
             while left > 0 {
                 let n = left.min(SEND_PIECE as u64) as usize;
-                let mut piece = vec![0u8; n];
-                if let Err(e) = reader.read_exact(&mut piece) {
+                // Read into spare capacity: no zero-filling of a buffer about to be overwritten.
+                let mut piece = Vec::with_capacity(n);
+                let read = (&mut reader).take(n as u64).read_to_end(&mut piece);
+                let short = matches!(read, Ok(got) if got != n);
+                if let Err(e) = read.and_then(|_| {
+                    if short {
+                        Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof))
+                    } else {
+                        Ok(())
+                    }
+                }) {
                     tracing::error!("FGET: reading a chunk file failed: {e}");
                     let _ = tx.blocking_send(Err(e.to_string()));
                     return;
