@@ -299,7 +299,9 @@ pub async fn start_with(
         (r, rel.expire())
     })
     .await
-    .map_err(|e| StartError::Crypto(e.to_string()))?;
+    .map_err(|e| {
+        io_err("the start-up check of the files path failed")(std::io::Error::other(e.to_string()))
+    })?;
     let r = reconciled.map_err(io_err("cannot reconcile the files path with the store log"))?;
     if r.uncommitted + r.partial > 0 {
         tracing::info!("removed {} unfinished uploads", r.uncommitted + r.partial);
