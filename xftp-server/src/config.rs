@@ -128,6 +128,8 @@ const KNOWN: &[(&str, &[&str])] = &[
             "new_files_per_second",
             "new_files_burst",
             "max_downloads_per_connection",
+            "max_downloads_per_ip",
+            "max_downloads",
             "stall_timeout",
         ],
     ),
@@ -195,6 +197,10 @@ pub struct Limits {
     pub new_files_burst: u32,
     /// FGET responses streamed at once on one connection (more wait).
     pub max_downloads_per_connection: usize,
+    /// FGET responses streamed at once to one address (each holds about 1 MiB of buffers).
+    pub max_downloads_per_ip: usize,
+    /// FGET responses streamed at once in all (bounds their buffers).
+    pub max_downloads: usize,
     /// Seconds a request or response body may make no progress before it is reset.
     pub stall_timeout: u64,
 }
@@ -209,6 +215,8 @@ impl Default for Limits {
             new_files_per_second: 100,
             new_files_burst: 1000,
             max_downloads_per_connection: 8,
+            max_downloads_per_ip: 64,
+            max_downloads: 512,
             stall_timeout: 60,
         }
     }
@@ -368,6 +376,8 @@ impl Config {
                 "max_downloads_per_connection",
                 d.max_downloads_per_connection,
             )?,
+            max_downloads_per_ip: count("max_downloads_per_ip", d.max_downloads_per_ip)?,
+            max_downloads: count("max_downloads", d.max_downloads)?,
             stall_timeout: positive("stall_timeout", d.stall_timeout)?,
         };
         Ok(Self {
@@ -447,6 +457,8 @@ pub fn default_ini(
          # new_files_per_second = 100\n\
          # new_files_burst = 1000\n\
          # max_downloads_per_connection = 8\n\
+         # max_downloads_per_ip = 64\n\
+         # max_downloads = 512\n\
          # stall_timeout = 60\n",
         if store_log { "on" } else { "off" },
         match password {
@@ -463,6 +475,24 @@ mod tests {
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::from_ini(&parse_ini(text, Path::new("t.ini"))?)
+    }
+
+    #[test]
+    fn limits_are_read_and_checked() {
+        let c = parse(
+            "[FILES]\npath = /x\n[LIMITS]\nmax_downloads_per_ip = 128\nmax_downloads = 1024\n\
+             new_files_per_second = 5\nexpire_unuploaded_hours = 3\n",
+        )
+        .unwrap();
+        assert_eq!(c.limits.max_downloads_per_ip, 128);
+        assert_eq!(c.limits.max_downloads, 1024);
+        assert_eq!(c.limits.new_files_per_second, 5);
+        assert_eq!(c.limits.max_connections, 4096, "defaults for the rest");
+        assert_eq!(c.expire_unuploaded_hours, 3);
+        let e = parse("[FILES]\npath = /x\n[LIMITS]\nmax_downloads = 0\n").unwrap_err();
+        assert!(e.to_string().contains("[LIMITS] max_downloads"), "{e}");
+        let e = parse("[FILES]\npath = /x\n[LIMITS]\nnew_files_burst = 5000000000\n").unwrap_err();
+        assert!(e.to_string().contains("new_files_burst"), "{e}");
     }
 
     #[test]
@@ -489,6 +519,11 @@ mod tests {
             Some("pw"),
         );
         let c = parse(&text).unwrap();
+        assert_eq!(
+            c.limits,
+            Limits::default(),
+            "init writes the limits commented out"
+        );
         assert_eq!(c.storage_quota, 10 << 30);
         assert_eq!(c.create_password.as_deref(), Some("pw"));
         assert!(c.store_log);

@@ -14,10 +14,6 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use crate::config::Limits;
 
-/// Downloads one address may stream at once (each holds about 1 MiB of buffers).
-pub const DOWNLOADS_PER_ADDRESS: usize = 64;
-/// Downloads the relay streams at once (bounds their buffers to about 512 MiB).
-pub const DOWNLOADS_IN_ALL: usize = 512;
 /// An address's FNEW allowance is this multiple of a connection's.
 const ADDRESS_RATE_FACTOR: f64 = 4.0;
 /// Idle entries of addresses are pruned once this many are kept.
@@ -160,6 +156,7 @@ impl Admission {
     /// Admission under `limits`, with at most `max_connections` open (the configured cap, less
     /// what the open-files limit cannot carry).
     pub fn new(limits: Limits, max_connections: usize) -> Self {
+        let downloads = Arc::new(Semaphore::new(limits.max_downloads));
         Self {
             limits,
             max_connections,
@@ -168,7 +165,7 @@ impl Admission {
                 peers: HashMap::new(),
             }),
             next_id: AtomicU64::new(1),
-            downloads: Arc::new(Semaphore::new(DOWNLOADS_IN_ALL)),
+            downloads,
             refused: AtomicU64::new(0),
             evicted: AtomicU64::new(0),
         }
@@ -231,7 +228,7 @@ impl Admission {
                 rate * ADDRESS_RATE_FACTOR,
                 burst * ADDRESS_RATE_FACTOR,
             ))),
-            downloads: Arc::new(Semaphore::new(DOWNLOADS_PER_ADDRESS)),
+            downloads: Arc::new(Semaphore::new(self.limits.max_downloads_per_ip)),
         });
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let control = Arc::new(ConnControl::new());
