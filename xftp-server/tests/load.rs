@@ -54,8 +54,10 @@ fn chunk_data(client: usize, chunk: usize) -> Vec<u8> {
 }
 
 /// `[LIMITS]` so large that no protection can act (the run without protections).
-const NO_LIMITS: [(&str, &str); 6] = [
+const NO_LIMITS: [(&str, &str); 8] = [
     ("max_connections_per_ip", "100000"),
+    ("max_downloads_per_ip", "100000"),
+    ("max_downloads", "100000"),
     ("new_files_per_second", "1000000"),
     ("new_files_burst", "1000000"),
     ("max_downloads_per_connection", "1000"),
