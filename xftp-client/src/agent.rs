@@ -620,17 +620,6 @@ fn descriptions(
     chunks: Vec<UploadedChunk>,
     recipients: usize,
 ) -> Result<SentFile, AgentError> {
-    // Every replica must carry one recipient ID per recipient (checked when uploaded and when
-    // a send state is read; checked here so that nothing can index past them).
-    if let Some(c) = chunks
-        .iter()
-        .find(|c| c.replicas.iter().any(|r| r.recipients.len() != recipients))
-    {
-        return Err(AgentError::Internal(format!(
-            "chunk {} lacks recipient IDs",
-            c.index + 1
-        )));
-    }
     let base = |party, chunks| FileDescription {
         party,
         size: summary.plan.enc_size(),
@@ -645,49 +634,48 @@ fn descriptions(
         chunks,
         redirect: None,
     };
-    // `who(replica)` picks the ID and key of the party the description is for.
-    let chunk =
-        |c: &UploadedChunk, who: &dyn Fn(&UploadedReplica) -> (Vec<u8>, PrivateKey)| FileChunk {
-            chunk_no: c.index as u32 + 1,
-            chunk_size: u64::from(c.size),
-            digest: c.digest.to_vec(),
-            replicas: c
-                .replicas
-                .iter()
-                .map(|r| {
-                    let (replica_id, replica_key) = who(r);
-                    FileChunkReplica {
-                        server: r.server.clone(),
-                        replica_id,
-                        replica_key,
-                    }
-                })
-                .collect(),
-        };
-    let sender = base(
-        FileParty::Sender,
+    // `who(replica)` picks the ID and key of the party the description is for; a replica
+    // without them (checked when uploaded and when a send state is read) is an error.
+    type Who<'a> = &'a dyn Fn(&UploadedReplica) -> Option<(Vec<u8>, PrivateKey)>;
+    let party_chunks = |who: Who<'_>| -> Result<Vec<FileChunk>, AgentError> {
         chunks
             .iter()
-            .map(|c| chunk(c, &|r| (r.sender_id.clone(), r.sender_key.clone())))
-            .collect(),
+            .map(|c| {
+                let replicas = c
+                    .replicas
+                    .iter()
+                    .map(|r| {
+                        who(r).map(|(replica_id, replica_key)| FileChunkReplica {
+                            server: r.server.clone(),
+                            replica_id,
+                            replica_key,
+                        })
+                    })
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| {
+                        AgentError::Internal(format!("chunk {} lacks recipient IDs", c.index + 1))
+                    })?;
+                Ok(FileChunk {
+                    chunk_no: c.index as u32 + 1,
+                    chunk_size: u64::from(c.size),
+                    digest: c.digest.to_vec(),
+                    replicas,
+                })
+            })
+            .collect()
+    };
+    let sender = base(
+        FileParty::Sender,
+        party_chunks(&|r| Some((r.sender_id.clone(), r.sender_key.clone())))?,
     );
     let recipients = (0..recipients)
         .map(|i| {
-            base(
+            Ok(base(
                 FileParty::Recipient,
-                chunks
-                    .iter()
-                    .map(|c| {
-                        chunk(c, &|r| {
-                            r.recipients.get(i).cloned().unwrap_or_else(|| {
-                                (r.sender_id.clone(), r.sender_key.clone()) // not reached
-                            })
-                        })
-                    })
-                    .collect(),
-            )
+                party_chunks(&|r| r.recipients.get(i).cloned())?,
+            ))
         })
-        .collect();
+        .collect::<Result<_, AgentError>>()?;
     Ok(SentFile { sender, recipients })
 }
 

@@ -514,6 +514,16 @@ async fn a_download_falls_back_to_the_next_replica() {
     assert_eq!((bad.seen("FACK"), good.seen("FACK")), (0, 1));
 }
 
+/// A progress callback that replaces the relay's script once the first chunk has arrived.
+fn after_first_chunk(relay: &Scripted, script: Script) -> impl Fn(agent::Progress) + Send + Sync {
+    let pending = Mutex::new(Some((relay.state.clone(), script)));
+    move |_| {
+        if let Some((state, script)) = pending.lock().unwrap().take() {
+            state.lock().unwrap().script = script;
+        }
+    }
+}
+
 /// The partial download file of a description in `dir`, if one is kept.
 fn kept_part(dir: &Path) -> bool {
     std::fs::read_dir(dir).unwrap().flatten().any(|e| {
@@ -550,24 +560,12 @@ async fn a_download_keeps_its_partial_file_only_when_trying_again_can_help() {
     };
     // A connection lost on the second chunk (the first is on disk): retriable, so the
     // partial file stays ...
-    let fail_second = {
-        let st = relay.state.clone();
-        move || {
-            st.lock().unwrap().script = vec![("FGET", 1, Fault::Drop)];
-        }
-    };
-    let progress_hook = Arc::new(Mutex::new(Some(fail_second)));
-    let hook = progress_hook.clone();
     let r = agent::receive_file(
         Scripted::pool(&[&relay]),
         &desc,
         &out,
         &recv_opts,
-        move |_| {
-            if let Some(f) = hook.lock().unwrap().take() {
-                f();
-            }
-        },
+        after_first_chunk(&relay, vec![("FGET", 1, Fault::Drop)]),
     )
     .await;
     assert!(
@@ -593,23 +591,12 @@ async fn a_download_keeps_its_partial_file_only_when_trying_again_can_help() {
     // A refusal (the file is gone): nothing to resume, nothing kept.
     let out2 = dir.path().join("out2");
     std::fs::create_dir_all(&out2).unwrap();
-    let progress_hook = Arc::new(Mutex::new(Some({
-        let st = relay.state.clone();
-        move || {
-            st.lock().unwrap().script = vec![("FGET", 10, Fault::Error(XftpError::Auth))];
-        }
-    })));
-    let hook = progress_hook.clone();
     let r = agent::receive_file(
         Scripted::pool(&[&relay]),
         &desc,
         &out2,
         &recv_opts,
-        move |_| {
-            if let Some(f) = hook.lock().unwrap().take() {
-                f();
-            }
-        },
+        after_first_chunk(&relay, vec![("FGET", 10, Fault::Error(XftpError::Auth))]),
     )
     .await;
     assert!(r.is_err());

@@ -137,8 +137,6 @@ pub struct Admission {
     state: Mutex<State>,
     next_id: AtomicU64,
     downloads: Arc<Semaphore>,
-    /// Connections refused (over a cap) and evicted, since start.
-    pub refused: AtomicU64,
     /// Idle connections closed to make room for another address.
     pub evicted: AtomicU64,
 }
@@ -166,7 +164,6 @@ impl Admission {
             }),
             next_id: AtomicU64::new(1),
             downloads,
-            refused: AtomicU64::new(0),
             evicted: AtomicU64::new(0),
         }
     }
@@ -188,7 +185,6 @@ impl Admission {
         let mut st = self.lock();
         let mine = st.peers.get(&key).map_or(0, |p| p.conns.len());
         if mine >= self.limits.max_connections_per_ip {
-            self.refused.fetch_add(1, Ordering::Relaxed);
             return Err(Refusal::AddressFull);
         }
         if st.total >= self.max_connections {
@@ -209,7 +205,6 @@ impl Admission {
                     self.evicted.fetch_add(1, Ordering::Relaxed);
                 }
                 None => {
-                    self.refused.fetch_add(1, Ordering::Relaxed);
                     return Err(Refusal::RelayFull);
                 }
             }
@@ -288,18 +283,6 @@ pub struct ConnLimits {
 }
 
 impl ConnLimits {
-    /// Limits for a connection that was not admitted through [`Admission`] (tests, tools).
-    pub fn unlimited() -> Arc<Self> {
-        let many = Semaphore::MAX_PERMITS;
-        Arc::new(Self {
-            bucket: Mutex::new(Bucket::new(f64::MAX, f64::MAX)),
-            address_bucket: Arc::new(Mutex::new(Bucket::new(f64::MAX, f64::MAX))),
-            downloads: Arc::new(Semaphore::new(many)),
-            address_downloads: Arc::new(Semaphore::new(many)),
-            all_downloads: Arc::new(Semaphore::new(many)),
-        })
-    }
-
     /// Waits until this connection and its address may register another chunk.
     pub async fn new_file(&self) {
         let now = Instant::now();
