@@ -57,6 +57,27 @@ pub struct DecryptOptions {
     /// reason but an integrity failure; a new decryptor with the same name continues after the
     /// chunks already on disk ([`Decryptor::resumed_chunks`]).
     pub resume_name: Option<String>,
+    /// Where every pushed buffer goes once its chunk is written, so a caller can receive the
+    /// next chunk into it (chunks replayed from a partial output are not handed over). Without
+    /// one, [`Decryptor::recycled_buffer`] offers a few of them.
+    pub recycle: Option<Recycler>,
+}
+
+/// Takes back the chunk buffers the decryptor is done with (called on its writer thread).
+#[derive(Clone)]
+pub struct Recycler(std::sync::Arc<dyn Fn(Vec<u8>) + Send + Sync>);
+
+impl Recycler {
+    /// Calls `f` with every buffer the decryptor is done with.
+    pub fn new(f: impl Fn(Vec<u8>) + Send + Sync + 'static) -> Self {
+        Self(std::sync::Arc::new(f))
+    }
+}
+
+impl std::fmt::Debug for Recycler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Recycler")
+    }
 }
 
 impl DecryptOptions {
@@ -67,6 +88,7 @@ impl DecryptOptions {
             file_name: None,
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             resume_name: None,
+            recycle: None,
         }
     }
 }
@@ -135,6 +157,8 @@ impl Decryptor {
             None => None,
         };
         let skip = resume.as_ref().map_or(0, |r| r.keep);
+        let replayed = resume.as_ref().map_or(0, |r| r.chunks);
+        let recycler = opts.recycle.clone();
         {
             use std::io::{Seek, SeekFrom};
             file.set_len(skip)
@@ -211,7 +235,7 @@ impl Decryptor {
                 // file digest can tell: keep draining so the digest is computed over
                 // everything. Local I/O errors stop the pipeline at once.
                 let mut data_error = None;
-                for mut chunk in writer_in {
+                for (index, mut chunk) in writer_in.into_iter().enumerate() {
                     if data_error.is_none() {
                         match writer.chunk(&mut chunk) {
                             Ok(()) => {}
@@ -219,7 +243,15 @@ impl Decryptor {
                             Err(e) => data_error = Some(e),
                         }
                     }
-                    let _ = recycle.try_send(chunk);
+                    match &recycler {
+                        // Replayed chunks were allocated here, not by the caller: handing
+                        // them over would add buffers to the caller's budget.
+                        Some(r) if index >= replayed => (r.0)(chunk),
+                        Some(_) => {}
+                        None => {
+                            let _ = recycle.try_send(chunk);
+                        }
+                    }
                 }
                 match data_error {
                     Some(e) => Err(e),
@@ -300,7 +332,8 @@ impl Decryptor {
         self.pushed
     }
 
-    /// A buffer the decryptor no longer needs, to receive the next chunk into.
+    /// A buffer the decryptor no longer needs, to receive the next chunk into (never one when
+    /// [`DecryptOptions::recycle`] is set).
     pub fn recycled_buffer(&self) -> Option<Vec<u8>> {
         self.recycled.try_recv().ok()
     }

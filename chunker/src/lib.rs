@@ -55,7 +55,7 @@ mod pool;
 pub mod secretbox;
 mod sodium;
 
-pub use decrypt::{DecryptOptions, DecryptParams, DecryptedFile, Decryptor};
+pub use decrypt::{DecryptOptions, DecryptParams, DecryptedFile, Decryptor, Recycler};
 pub use encrypt::{
     encrypt_file, encrypt_file_to_vec, ChunkSource, EncryptOptions, EncryptedChunk, EncryptedFile,
     FileEncryptor,

@@ -370,6 +370,46 @@ fn an_interrupted_decryption_resumes_after_the_chunks_on_disk() {
 }
 
 #[test]
+fn every_pushed_buffer_goes_back_to_the_recycler_but_no_replayed_one() {
+    use std::sync::{Arc, Mutex};
+    let f = fixture(9_000_000); // 3 chunks
+    let (key, nonce) = vector_key_nonce();
+    let back: Arc<Mutex<Vec<(usize, usize)>>> = Arc::default();
+    let opts = || {
+        let back = back.clone();
+        DecryptOptions {
+            resume_name: Some(".xftp-test.part".into()),
+            recycle: Some(chunker::Recycler::new(move |b: Vec<u8>| {
+                back.lock().unwrap().push((b.as_ptr() as usize, b.len()))
+            })),
+            ..DecryptOptions::new(&f.out)
+        }
+    };
+    // A first run hands back both of its buffers, the very allocations pushed.
+    let mut dec = Decryptor::new(params(&f, key.clone(), nonce), opts()).unwrap();
+    let (a, b) = (f.chunks[0].clone(), f.chunks[1].clone());
+    let pushed = [
+        (a.as_ptr() as usize, a.len()),
+        (b.as_ptr() as usize, b.len()),
+    ];
+    dec.push(a).unwrap();
+    dec.push(b).unwrap();
+    drop(dec); // joins the writer: both buffers are through
+    assert_eq!(*back.lock().unwrap(), pushed);
+    // The resumed run replays two chunks from disk (its own allocations: not handed over)
+    // and hands back only the one pushed.
+    back.lock().unwrap().clear();
+    let mut dec = Decryptor::new(params(&f, key, nonce), opts()).unwrap();
+    assert_eq!(dec.resumed_chunks(), 2);
+    let c = f.chunks[2].clone();
+    let last = (c.as_ptr() as usize, c.len());
+    dec.push(c).unwrap();
+    let done = dec.finish().unwrap();
+    assert_eq!(std::fs::read(&done.path).unwrap(), f.content);
+    assert_eq!(*back.lock().unwrap(), [last]);
+}
+
+#[test]
 fn a_corrupted_partial_output_fails_verification_and_is_discarded() {
     let f = fixture(9_000_000);
     let (key, nonce) = vector_key_nonce();

@@ -786,6 +786,10 @@ impl Drop for TempDir {
     }
 }
 
+/// Chunk buffers a download may use beyond one per parallel download: they keep the
+/// decryptor's hashing and writing stages fed while the downloads continue.
+const RECV_PIPELINE_BUFFERS: usize = 3;
+
 async fn receive_direct(
     pool: Arc<Pool>,
     desc: &FileDescription,
@@ -820,31 +824,31 @@ async fn receive_direct(
         format!(".xftp-{id}.part")
     });
     dec_opts.resume_name = part_name.clone();
+    // Chunk buffers circulate: download -> reorder window -> decryptor -> back here. At most
+    // `budget` of them ever exist, so memory does not grow with the decryptor's queues.
+    let (free_tx, mut free_rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    dec_opts.recycle = Some(chunker::Recycler::new(move |buf| {
+        let _ = free_tx.send(buf);
+    }));
     // Opening may replay a partial output from an earlier run: blocking work.
     let mut dec = tokio::task::spawn_blocking(move || Decryptor::new(params, dec_opts))
         .await
         .map_err(|e| AgentError::Internal(e.to_string()))??;
     let resumed = dec.resumed_chunks();
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(1);
-    // Buffers the decryptor is done with go back to the downloads.
-    let free: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
-    let returned = free.clone();
-    let keep = opts.parallel.max(1) + 1;
     let decrypting = tokio::task::spawn_blocking(move || {
         while let Some(data) = rx.blocking_recv() {
             dec.push(data)?;
-            while let Some(buf) = dec.recycled_buffer() {
-                let mut f = returned.lock().unwrap_or_else(|p| p.into_inner());
-                if f.len() < keep {
-                    f.push(buf);
-                }
-            }
         }
         dec.finish()
     });
 
     let chunks = Arc::new(desc.chunks.clone());
     let parallel = opts.parallel.max(1);
+    // The downloads plus what keeps the decryptor's two stages busy.
+    let budget = parallel + RECV_PIPELINE_BUFFERS;
+    let mut allocated = 0usize;
+    let mut spare: Vec<Vec<u8>> = Vec::new();
     let total = desc.size;
     let mut done: u64 = desc.chunks[..resumed].iter().map(|c| c.chunk_size).sum();
     let mut next_spawn = resumed;
@@ -854,21 +858,43 @@ async fn receive_direct(
     let mut used: Vec<Option<usize>> = vec![None; chunks.len()];
     let mut failure = None;
     while next_push < chunks.len() {
-        // Spawn within the reorder window only, so at most `parallel` chunks are held.
+        // Spawn within the reorder window only, so at most `parallel` chunks are held, and
+        // only with a buffer to receive into.
         while next_spawn < chunks.len() && next_spawn < next_push + parallel {
+            let buf = match spare.pop().or_else(|| free_rx.try_recv().ok()) {
+                Some(b) => b,
+                None if allocated < budget => {
+                    allocated += 1;
+                    Vec::new()
+                }
+                None => break,
+            };
             let (pool, chunks, retries, i) =
                 (pool.clone(), chunks.clone(), opts.retries, next_spawn);
-            let buf = free
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .pop()
-                .unwrap_or_default();
             running.spawn(
                 async move { (i, download_chunk(&pool, &chunks[i], i, retries, buf).await) },
             );
             next_spawn += 1;
         }
-        let Some(joined) = running.join_next().await else {
+        let starved = next_spawn < chunks.len() && next_spawn < next_push + parallel;
+        let joined = tokio::select! {
+            joined = running.join_next(), if !running.is_empty() => joined,
+            buf = free_rx.recv(), if starved => {
+                match buf {
+                    Some(b) => {
+                        spare.push(b);
+                        continue;
+                    }
+                    // The decryptor stopped; its error is reported below.
+                    None => break,
+                }
+            }
+            else => {
+                failure = Some(AgentError::Internal("receive stalled with nothing running".into()));
+                break;
+            }
+        };
+        let Some(joined) = joined else {
             break;
         };
         let (i, replica, data) = match joined {
