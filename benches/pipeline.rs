@@ -9,11 +9,11 @@ use std::hint::black_box;
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 
-use chunker::digest::Sha512;
 use chunker::{
     encrypt_file, DecryptOptions, DecryptParams, Decryptor, EncryptOptions, SbKey, SbNonce,
 };
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use simplex_crypto::digest::Sha512;
 
 const SIZE: usize = 256 << 20;
 const PIECE: usize = 4 << 20;

@@ -5,9 +5,9 @@
 
 use std::hint::black_box;
 
-use chunker::digest;
-use chunker::{Keystream, SbKey, SbNonce, SecretBoxStream};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use simplex_crypto::digest;
+use simplex_crypto::{Keystream, SbKey, SbNonce, SecretBoxStream};
 
 const LEN: usize = 4 << 20;
 
@@ -37,14 +37,14 @@ fn mac(c: &mut Criterion) {
     let buf = vec![0x5au8; LEN];
     g.bench_function("openssl streaming (used)", |b| {
         b.iter(|| {
-            let mut m = chunker::mac::Poly1305::new(&[3; 32]);
+            let mut m = simplex_crypto::mac::Poly1305::new(&[3; 32]);
             m.update(&buf);
             black_box(m.finalize())
         })
     });
     g.bench_function("libsodium streaming", |b| {
         b.iter(|| {
-            let mut m = chunker::mac::Poly1305::libsodium(&[3; 32]);
+            let mut m = simplex_crypto::mac::Poly1305::libsodium(&[3; 32]);
             m.update(&buf);
             black_box(m.finalize())
         })

@@ -17,11 +17,11 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::time::Instant;
 
-use chunker::digest::{Sha256, Sha512};
 use chunker::{
     encrypt_file, DecryptOptions, DecryptParams, Decryptor, EncryptOptions, SbKey, SbNonce,
     SecretBoxStream,
 };
+use simplex_crypto::digest::{Sha256, Sha512};
 
 const PIECE: usize = 4 << 20;
 

@@ -17,13 +17,12 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{bounded, Receiver, Sender};
 use subtle::ConstantTimeEq;
 
-use crate::digest::{sha256, Sha512, SHA256_LEN, SHA512_LEN};
 use crate::error::ChunkerError;
 use crate::header::{FileHeader, MAX_HEADER_LEN};
 use crate::name::{persist_no_clobber, sanitize_component, sanitize_file_name};
 use crate::plan::{DEFAULT_MAX_FILE_SIZE, HARD_MAX_FILE_SIZE, LENGTH_PREFIX_LEN, MAX_CHUNK_SIZE};
-use crate::secretbox::{SbKey, SbNonce, SecretBoxStream, AUTH_TAG_LEN};
-use crate::sodium;
+use simplex_crypto::digest::{sha256, Sha512, SHA256_LEN, SHA512_LEN};
+use simplex_crypto::secretbox::{SbKey, SbNonce, SecretBoxStream, AUTH_TAG_LEN};
 
 /// Chunks queued between the caller and each stage.
 const QUEUE: usize = 1;
@@ -290,7 +289,7 @@ impl Decryptor {
         part: &File,
     ) -> Result<(), ChunkerError> {
         use std::os::unix::fs::FileExt;
-        let keystream = crate::secretbox::Keystream::new(&params.key, &params.nonce);
+        let keystream = simplex_crypto::Keystream::new(&params.key, &params.nonce);
         let prefix_len = r.prefix.len() as u64;
         let mut offset = 0u64;
         for &size in &params.chunk_sizes[..r.chunks] {
@@ -787,7 +786,7 @@ fn replace_file(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut rnd = [0u8; 8];
-    sodium::random_bytes(&mut rnd);
+    simplex_crypto::random_bytes(&mut rnd);
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(format!(".{:016x}", u64::from_le_bytes(rnd)));
     let tmp = PathBuf::from(tmp);
@@ -819,7 +818,7 @@ impl TempFile {
     fn create(dir: &Path) -> Result<(Self, File), ChunkerError> {
         for _ in 0..16 {
             let mut rnd = [0u8; 8];
-            sodium::random_bytes(&mut rnd);
+            simplex_crypto::random_bytes(&mut rnd);
             let name = format!(".xftp-{:016x}.part", u64::from_le_bytes(rnd));
             let path = dir.join(name);
             match OpenOptions::new().write(true).create_new(true).open(&path) {

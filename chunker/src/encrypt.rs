@@ -19,13 +19,13 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::{bounded, Receiver};
 
-use crate::digest::{sha256, Sha512, SHA256_LEN, SHA512_LEN};
 use crate::error::ChunkerError;
 use crate::header::FileHeader;
 use crate::name::sanitize_component;
 use crate::plan::{ChunkMode, FilePlan, DEFAULT_MAX_FILE_SIZE};
 use crate::pool::{BufferPool, PooledBuf};
-use crate::secretbox::{Keystream, SbKey, SbNonce, SecretBoxStream, AUTH_TAG_LEN};
+use simplex_crypto::digest::{sha256, Sha512, SHA256_LEN, SHA512_LEN};
+use simplex_crypto::secretbox::{Keystream, SbKey, SbNonce, SecretBoxStream, AUTH_TAG_LEN};
 
 /// Default number of chunk buffers in flight (8 × 4 MiB = 32 MiB at most).
 pub const DEFAULT_WINDOW: usize = 4;

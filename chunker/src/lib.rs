@@ -8,8 +8,9 @@
 //! ```
 //!
 //! * [`plan`]: payload size → chunk sizes (64 KiB / 256 KiB / 1 MiB / 4 MiB), padding.
-//! * [`secretbox`]: the reference's secretbox variant (key = HSalsa20(K, 0), tag at the end),
-//!   streamed and seekable.
+//! * The secretbox stream itself (key = HSalsa20(K, 0), tag at the end, seekable), the digests
+//!   and the libsodium bindings are in `simplex-crypto`; the size limits in
+//!   `simplex_codec::limits`.
 //! * [`encrypt`]: the pipelined encryptor (read → encrypt → SHA-256 → SHA-512 on separate
 //!   threads, bounded memory) and [`ChunkSource`] to regenerate any chunk from the source.
 //! * [`decrypt`]: the streaming, verifying decryptor.
@@ -43,17 +44,13 @@
 //! ```
 
 pub mod decrypt;
-pub mod digest;
 pub mod encrypt;
 mod error;
 pub mod header;
-pub mod mac;
 pub mod name;
 pub mod output;
 pub mod plan;
 mod pool;
-pub mod secretbox;
-mod sodium;
 
 pub use decrypt::{DecryptOptions, DecryptParams, DecryptedFile, Decryptor, Recycler};
 pub use encrypt::{
@@ -64,4 +61,5 @@ pub use error::ChunkerError;
 pub use header::FileHeader;
 pub use plan::{prepare_chunk_sizes, single_chunk_size, ChunkMode, FilePlan};
 pub use pool::PooledBuf;
-pub use secretbox::{Keystream, SbKey, SbNonce, SecretBoxStream};
+// The key types of this crate's API, defined in `simplex-crypto`.
+pub use simplex_crypto::{Keystream, SbKey, SbNonce, SecretBoxStream};

@@ -8,32 +8,15 @@
 
 use crate::error::ChunkerError;
 use crate::header::FileHeader;
-use crate::secretbox::AUTH_TAG_LEN;
+use simplex_crypto::secretbox::AUTH_TAG_LEN;
 
-/// 64 KiB, the smallest chunk a relay accepts.
-pub const CHUNK_SIZE_64K: u32 = 64 * 1024;
-/// 256 KiB.
-pub const CHUNK_SIZE_256K: u32 = 256 * 1024;
-/// 1 MiB.
-pub const CHUNK_SIZE_1M: u32 = 1024 * 1024;
-/// 4 MiB, the largest chunk a relay accepts.
-pub const CHUNK_SIZE_4M: u32 = 4 * 1024 * 1024;
-/// Every chunk size relays accept, smallest first.
-pub const ALLOWED_CHUNK_SIZES: [u32; 4] = [
-    CHUNK_SIZE_64K,
-    CHUNK_SIZE_256K,
-    CHUNK_SIZE_1M,
-    CHUNK_SIZE_4M,
-];
-/// The largest chunk: buffers never need to be bigger.
-pub const MAX_CHUNK_SIZE: u32 = CHUNK_SIZE_4M;
+pub use simplex_codec::limits::{
+    is_allowed_chunk_size, ALLOWED_CHUNK_SIZES, CHUNK_SIZE_1M, CHUNK_SIZE_256K, CHUNK_SIZE_4M,
+    CHUNK_SIZE_64K, DEFAULT_MAX_FILE_SIZE, HARD_MAX_FILE_SIZE, MAX_CHUNK_SIZE,
+};
 
 /// Bytes of the Int64 length prefix in front of the header.
 pub const LENGTH_PREFIX_LEN: u64 = 8;
-/// Default largest file the engine accepts (the reference CLI's soft limit).
-pub const DEFAULT_MAX_FILE_SIZE: u64 = 1 << 30;
-/// The reference agent's hard limit; no configuration may exceed it.
-pub const HARD_MAX_FILE_SIZE: u64 = 5 << 30;
 
 /// Splits a payload of `payload` bytes into chunk sizes, exactly as the reference does: one
 /// pair of adjacent sizes chosen from the whole payload, big chunks first, a last big chunk
@@ -67,11 +50,6 @@ pub fn single_chunk_size(payload: u64) -> Option<u32> {
         .iter()
         .copied()
         .find(|&s| u64::from(s) >= payload)
-}
-
-/// Whether `size` is one of the four sizes relays accept.
-pub fn is_allowed_chunk_size(size: u32) -> bool {
-    ALLOWED_CHUNK_SIZES.contains(&size)
 }
 
 /// How chunks are sized.

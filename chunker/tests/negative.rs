@@ -133,7 +133,7 @@ fn flipped_bit_with_a_matching_digest_fails_on_the_tag() {
     let mut chunks = f.chunks.clone();
     chunks[1][7] ^= 1;
     let mut p = params(&f, key, nonce);
-    p.digest = chunker::digest::sha512(&chunks.concat());
+    p.digest = simplex_crypto::digest::sha512(&chunks.concat());
     let err = decrypt(&f, p, chunks).unwrap_err();
     assert!(matches!(err, ChunkerError::AuthTag), "{err:?}");
     assert_empty(&f.out);
@@ -148,7 +148,7 @@ fn flipped_tag_fails() {
     let n = last.len();
     last[n - 1] ^= 0x80;
     let mut p = params(&f, key, nonce);
-    p.digest = chunker::digest::sha512(&chunks.concat());
+    p.digest = simplex_crypto::digest::sha512(&chunks.concat());
     let err = decrypt(&f, p, chunks).unwrap_err();
     assert!(matches!(err, ChunkerError::AuthTag), "{err:?}");
     assert_empty(&f.out);
@@ -328,7 +328,7 @@ fn hostile_encrypt(
     let mut s = chunker::SecretBoxStream::new(key, nonce);
     s.encrypt_in_place(&mut plain);
     plain.extend(s.tag());
-    let digest = chunker::digest::sha512(&plain);
+    let digest = simplex_crypto::digest::sha512(&plain);
     (plan.chunk_sizes().to_vec(), digest, plain)
 }
 

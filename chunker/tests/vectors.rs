@@ -1,14 +1,13 @@
-//! The chunk engine against the reference vectors in `testdata/xftp/`, byte for byte.
+//! The chunk engine against the reference vectors in `testdata/xftp/`, byte for byte (the
+//! transit encryption vector is checked in `simplex-crypto`).
 
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
 mod common;
 
-use chunker::{
-    digest::sha256, encrypt_file_to_vec, prepare_chunk_sizes, ChunkSource, EncryptOptions,
-    FileHeader,
-};
+use chunker::{encrypt_file_to_vec, prepare_chunk_sizes, ChunkSource, EncryptOptions, FileHeader};
 use common::{b64u, load_json, pattern, testdata, vector_key_nonce};
+use simplex_crypto::digest::sha256;
 
 #[test]
 fn vector_files_are_the_reference_copies() {
@@ -154,44 +153,4 @@ fn file_encryption_matches_every_case_and_decrypts_back() {
         assert_eq!(std::fs::read_dir(&out).unwrap().count(), 1, "no leftovers");
     }
     assert!(full_ciphertexts >= 3);
-}
-
-#[test]
-fn transit_encryption_of_a_chunk() {
-    // The relay re-encrypts a chunk for FGET with the X25519 secret: same secretbox, tag last.
-    let v = load_json("protocol.json");
-    let t = &v["transportChunk"];
-    let key: [u8; 32] = hex::decode(t["dhSecretHex"].as_str().unwrap())
-        .unwrap()
-        .try_into()
-        .unwrap();
-    let nonce: [u8; 24] = hex::decode(t["nonceHex"].as_str().unwrap())
-        .unwrap()
-        .try_into()
-        .unwrap();
-    assert_eq!(
-        t["plainRule"],
-        "pattern(65536, seed 3) as in file_encryption"
-    );
-    let plain = common::pattern_seeded(65536, 3);
-    assert_eq!(
-        hex::encode(sha256(&plain)),
-        t["plainSha256"].as_str().unwrap()
-    );
-    let key = chunker::SbKey::from_bytes(key);
-    let nonce = chunker::SbNonce(nonce);
-    let sealed = chunker::secretbox::seal(&key, &nonce, &plain);
-    assert_eq!(sealed.len() as u64, t["encryptedLen"].as_u64().unwrap());
-    assert_eq!(
-        hex::encode(sha256(&sealed)),
-        t["encryptedSha256"].as_str().unwrap()
-    );
-    assert_eq!(
-        hex::encode(&sealed[sealed.len() - 16..]),
-        t["encryptedLast16Hex"].as_str().unwrap()
-    );
-    assert_eq!(
-        chunker::secretbox::open(&key, &nonce, &sealed).unwrap(),
-        plain
-    );
 }

@@ -791,7 +791,7 @@ fn generate(path: &Path, size: u64) -> Result<(), CliError> {
 fn file_sha256(path: &Path) -> Result<[u8; 32], CliError> {
     use std::io::Read;
     let mut f = std::fs::File::open(path)?;
-    let mut h = chunker::digest::Sha256::new();
+    let mut h = simplex_crypto::digest::Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
         let n = f.read(&mut buf)?;

@@ -17,13 +17,11 @@ use chunker::{
     encrypt_file, ChunkerError, DecryptOptions, DecryptParams, DecryptedFile, Decryptor,
     EncryptOptions, SbKey, SbNonce,
 };
+use simplex_crypto::{KeyAlgorithm, PrivateKey};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use xftp_proto::description::{FileChunk, FileChunkReplica, FileKey};
-use xftp_proto::{
-    crypto, FileDescription, FileParty, KeyAlgorithm, PrivateKey, ServerAddress,
-    ValidFileDescription, XftpServer,
-};
+use xftp_proto::{FileDescription, FileParty, ServerAddress, ValidFileDescription, XftpServer};
 
 use crate::{ClientError, XftpConnection};
 
@@ -418,8 +416,8 @@ impl SendState {
             .map_err(io)?;
         let header = format!(
             "xftp-send v1 {identity} {} {}\n",
-            xftp_proto::base64url::encode(key.as_bytes()),
-            xftp_proto::base64url::encode(&nonce.0)
+            simplex_codec::base64url::encode(key.as_bytes()),
+            simplex_codec::base64url::encode(&nonce.0)
         );
         file.write_all(header.as_bytes())
             .and_then(|()| file.sync_data())
@@ -440,7 +438,7 @@ impl SendState {
         recipients: usize,
         copies: usize,
     ) -> Option<(SbKey, SbNonce, HashMap<usize, UploadedChunk>)> {
-        use xftp_proto::base64url::decode;
+        use simplex_codec::base64url::decode;
         let mut lines = text.lines();
         let header = lines.next()?.strip_prefix("xftp-send v1 ")?;
         let (id, keys) = header.rsplit_once(' ').and_then(|(rest, nonce)| {
@@ -483,7 +481,7 @@ impl SendState {
     }
 
     fn parse_line(line: &str) -> Option<StateLine> {
-        use xftp_proto::base64url::decode;
+        use simplex_codec::base64url::decode;
         let mut w = line.split(' ');
         match w.next()? {
             "replica" => {
@@ -516,8 +514,8 @@ impl SendState {
     }
 
     fn record(&mut self, c: &UploadedChunk) -> std::io::Result<()> {
+        use simplex_codec::base64url::encode;
         use std::io::Write;
-        use xftp_proto::base64url::encode;
         let mut text = String::new();
         for r in &c.replicas {
             let rcps: Vec<String> = r
@@ -557,8 +555,10 @@ async fn upload_replica(
     recipients: usize,
     retries: u32,
 ) -> Result<UploadedReplica, AgentError> {
-    let gen =
-        || crypto::generate(KeyAlgorithm::Ed25519).map_err(|e| AgentError::Internal(e.to_string()));
+    let gen = || {
+        simplex_crypto::generate(KeyAlgorithm::Ed25519)
+            .map_err(|e| AgentError::Internal(e.to_string()))
+    };
     let (_, sender_key) = gen()?;
     let mut rcps = Vec::with_capacity(recipients);
     for _ in 0..recipients {
@@ -1092,8 +1092,8 @@ mod tests {
 
     /// A state line for chunk 0 with `n` recipients on `server`.
     fn replica_line(server: &str, n: usize) -> String {
-        use xftp_proto::base64url::encode;
-        let key = |_| crypto::generate(KeyAlgorithm::Ed25519).unwrap().1;
+        use simplex_codec::base64url::encode;
+        let key = |_| simplex_crypto::generate(KeyAlgorithm::Ed25519).unwrap().1;
         let rcps: Vec<String> = (0..n)
             .map(|i| format!("{}:{}", encode(&[i as u8; 16]), encode(&key(i).to_der())))
             .collect();
@@ -1107,7 +1107,7 @@ mod tests {
 
     #[test]
     fn a_damaged_send_state_sends_the_chunk_again_instead_of_failing_later() {
-        use xftp_proto::base64url::encode;
+        use simplex_codec::base64url::encode;
         let server = "xftp://LcJUMfVhwD8yxjAiSaDzzGF3-kLG4Uh9Fd2tV3kYU7s=@127.0.0.1:443";
         let header = format!("xftp-send v1 ID {} {}", encode(&[1; 32]), encode(&[2; 24]));
         let chunk = format!("chunk 0 65536 {}", encode(&[3; 32]));
@@ -1133,7 +1133,7 @@ mod tests {
 
     #[test]
     fn descriptions_refuse_replicas_without_every_recipient() {
-        let (_, k) = crypto::generate(KeyAlgorithm::Ed25519).unwrap();
+        let (_, k) = simplex_crypto::generate(KeyAlgorithm::Ed25519).unwrap();
         let chunk = UploadedChunk {
             index: 0,
             size: 65536,

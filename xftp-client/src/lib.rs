@@ -14,18 +14,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use chunker::secretbox::{SbKey, SbNonce, SecretBoxStream};
 use h2::client::SendRequest;
 use h2::{RecvStream, SendStream};
+use simplex_crypto::transit;
+use simplex_crypto::SbNonce;
+use simplex_crypto::{KeyAlgorithm, PrivateKey, PublicKey};
 use tokio::net::TcpStream;
 use xftp_proto::command::{Command, FileInfo, Response, XftpError};
-use xftp_proto::crypto;
 use xftp_proto::handshake::{
     decode_signed_key, ClientHandshake, ClientHello, ServerHandshake, VersionRange, CURRENT_VERSION,
 };
-use xftp_proto::{
-    KeyAlgorithm, PrivateKey, PublicKey, ServerAddress, Transmission, XFTP_BLOCK_SIZE,
-};
+use xftp_proto::{ServerAddress, Transmission, XFTP_BLOCK_SIZE};
 
 /// Time allowed to connect and handshake.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(45);
@@ -357,8 +356,8 @@ impl XftpConnection {
             let signed = t
                 .signed_bytes()
                 .map_err(|e| ClientError::Unexpected(e.to_string()))?;
-            t.authenticator =
-                crypto::sign(k, &signed).map_err(|e| ClientError::Unexpected(e.to_string()))?;
+            t.authenticator = simplex_crypto::sign(k, &signed)
+                .map_err(|e| ClientError::Unexpected(e.to_string()))?;
         }
         self.transmit(&t, chunk).await
     }
@@ -383,7 +382,7 @@ impl XftpConnection {
         let signed = t
             .signed_bytes()
             .map_err(|e| ClientError::Unexpected(e.to_string()))?;
-        t.authenticator = crypto::sign(sender_key, &signed)
+        t.authenticator = simplex_crypto::sign(sender_key, &signed)
             .map_err(|e| ClientError::Unexpected(e.to_string()))?;
         let block = t
             .encode_block()
@@ -499,7 +498,7 @@ impl XftpConnection {
         password: Option<&str>,
     ) -> Result<ChunkIds> {
         let info = FileInfo {
-            sender_key: crypto::public_key(sender_key)
+            sender_key: simplex_crypto::public_key(sender_key)
                 .map_err(|e| ClientError::Unexpected(e.to_string()))?,
             size,
             digest: digest.to_vec(),
@@ -595,7 +594,7 @@ impl XftpConnection {
         buf: Vec<u8>,
         sha256: Option<Vec<u8>>,
     ) -> Result<(Vec<u8>, bool)> {
-        let (dh_pub, dh_priv) = crypto::generate(KeyAlgorithm::X25519)
+        let (dh_pub, dh_priv) = simplex_crypto::generate(KeyAlgorithm::X25519)
             .map_err(|e| ClientError::Unexpected(e.to_string()))?;
         let (resp, body, extra) = self
             .command(
@@ -608,11 +607,8 @@ impl XftpConnection {
         let Response::File { dh_key, nonce } = resp else {
             return Err(unexpected(resp));
         };
-        let shared =
-            crypto::dh(&dh_priv, &dh_key).map_err(|_| ClientError::Relay(XftpError::Crypto))?;
-        let key: [u8; 32] = shared
-            .try_into()
-            .map_err(|_| ClientError::Relay(XftpError::Crypto))?;
+        let key =
+            transit::key(&dh_priv, &dh_key).map_err(|_| ClientError::Relay(XftpError::Crypto))?;
         let expected = size as usize + 16;
         let (mut sealed, _) = tokio::time::timeout(
             transfer_timeout(expected),
@@ -626,14 +622,8 @@ impl XftpConnection {
         // Decrypt in place (one chunk-sized buffer per download), off the async threads that
         // drive the connections.
         tokio::task::spawn_blocking(move || {
-            let (body, tag) = sealed.split_at_mut(size as usize);
-            let mut s = SecretBoxStream::new(&SbKey::from_bytes(key), &SbNonce(nonce));
-            s.authenticate(body);
-            s.keystream().apply_at(0, body);
-            if !s.verify(tag) {
-                return Err(ClientError::Relay(XftpError::Crypto));
-            }
-            sealed.truncate(size as usize);
+            transit::open_in_place(&key, &SbNonce(nonce), &mut sealed)
+                .map_err(|_| ClientError::Relay(XftpError::Crypto))?;
             let matches = sha256.is_none_or(|d| openssl::sha::sha256(&sealed).as_slice() == d);
             Ok((sealed, matches))
         })

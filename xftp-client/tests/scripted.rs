@@ -11,7 +11,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
-use chunker::secretbox::{SbKey, SbNonce, SecretBoxStream};
+use simplex_crypto::secretbox::{SbKey, SbNonce, SecretBoxStream};
+use simplex_crypto::{KeyAlgorithm, PrivateKey, PublicKey};
 use tokio::net::TcpListener;
 use xftp_client::agent::{self, AgentError, Pool, RecvOptions, SendOptions};
 use xftp_client::ClientError;
@@ -19,10 +20,7 @@ use xftp_proto::command::{Command, Response, XftpError};
 use xftp_proto::handshake::{
     encode_signed_key, ClientHandshake, ServerHandshake, VersionRange, CURRENT_VERSION, MIN_VERSION,
 };
-use xftp_proto::{
-    crypto, KeyAlgorithm, PrivateKey, PublicKey, ServerAddress, Transmission, ValidFileDescription,
-    XFTP_BLOCK_SIZE,
-};
+use xftp_proto::{ServerAddress, Transmission, ValidFileDescription, XFTP_BLOCK_SIZE};
 
 /// What the relay does with one command instead of the normal answer.
 #[derive(Debug, Clone)]
@@ -144,7 +142,7 @@ async fn serve(
     let Ok(mut conn) = h2::server::handshake(tls).await else {
         return;
     };
-    let (dh_pub, _) = crypto::generate(KeyAlgorithm::X25519).unwrap();
+    let (dh_pub, _) = simplex_crypto::generate(KeyAlgorithm::X25519).unwrap();
     let hello_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     // Each request on its own task: the connection must keep being driven for bodies to flow.
     let (gone_tx, mut gone) = tokio::sync::mpsc::channel::<()>(1);
@@ -214,7 +212,7 @@ async fn request(
     if !ctx.hello_done.load(Ordering::SeqCst) {
         if bytes.is_empty() {
             let spki = ctx.dh_pub.to_der();
-            let sig = crypto::sign(&ctx.online, &spki).unwrap();
+            let sig = simplex_crypto::sign(&ctx.online, &spki).unwrap();
             let hs = ServerHandshake {
                 versions: VersionRange {
                     min: MIN_VERSION,
@@ -333,8 +331,8 @@ fn execute(
             let Some(mut data) = data else {
                 return (Response::Err(XftpError::Auth), None);
             };
-            let (server_pub, server_priv) = crypto::generate(KeyAlgorithm::X25519).unwrap();
-            let key: [u8; 32] = crypto::dh(&server_priv, &dh_key)
+            let (server_pub, server_priv) = simplex_crypto::generate(KeyAlgorithm::X25519).unwrap();
+            let key: [u8; 32] = simplex_crypto::dh(&server_priv, &dh_key)
                 .unwrap()
                 .try_into()
                 .unwrap();

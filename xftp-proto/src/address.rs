@@ -9,8 +9,8 @@ use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
-use crate::base64url;
 use crate::error::AddressError;
+use simplex_codec::base64url;
 
 /// Port used when an address has none.
 pub const DEFAULT_PORT: u16 = 443;

@@ -3,9 +3,9 @@
 
 use std::fmt;
 
-use crate::encoding::{put_short, Decode, Encode, NonEmpty, Reader, ShortString};
-use crate::error::{DecodeError, EncodeError};
-use crate::keys::PublicKey;
+use simplex_codec::encoding::{put_short, Decode, Encode, NonEmpty, Reader, ShortString};
+use simplex_codec::{DecodeError, EncodeError};
+use simplex_crypto::keys::PublicKey;
 
 /// What a chunk is, as the sender declares it in FNEW.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,10 +8,12 @@
 //! signedKey       = SEQUENCE { SPKI(X25519), AlgorithmIdentifier(Ed25519|Ed448), BIT STRING sig }
 //! ```
 
-use crate::encoding::{pad, put_large, put_short, unpad, Decode, Encode, Large, NonEmpty, Reader};
-use crate::error::{DecodeError, EncodeError};
-use crate::keys::{KeyAlgorithm, PublicKey};
 use crate::transmission::XFTP_BLOCK_SIZE;
+use simplex_codec::encoding::{
+    pad, put_large, put_short, unpad, Decode, Encode, Large, NonEmpty, Reader,
+};
+use simplex_codec::{DecodeError, EncodeError};
+use simplex_crypto::keys::{KeyAlgorithm, PublicKey};
 
 /// Lowest protocol version the relay speaks.
 pub const MIN_VERSION: u16 = 1;

@@ -1,14 +1,15 @@
-//! The sans-IO XFTP protocol: the reference's binary and text encodings, keys, server
+//! The sans-IO XFTP protocol: commands and responses, transmissions, the handshake, server
 //! addresses and file descriptions. No sockets, no clock, no files: bytes in, values out.
 //!
 //! ```text
-//!   bytes ──Reader──► Decode ──► values ──Encode──► bytes          (encoding, keys)
 //!   "xftp://hash@host:port"  ◄──►  ServerAddress / XftpServer      (address)
 //!   YAML / web link  ◄──►  FileDescription ──► ValidFileDescription (description)
 //!   16 KiB block ◄──► Transmission ◄──► Command / Response          (transmission, command)
 //!   hello / server handshake / client handshake                     (handshake)
-//!   Ed25519 / Ed448 / X25519 (OpenSSL), X25519 authenticator        (crypto)
 //! ```
+//!
+//! The binary encoding itself is `simplex-codec`; keys, signatures and the X25519 authenticator
+//! are `simplex-crypto`.
 //!
 //! ```
 //! use xftp_proto::description::{FileParty, ValidFileDescription};
@@ -23,21 +24,15 @@
 #![forbid(unsafe_code)]
 
 pub mod address;
-pub mod base64url;
 pub mod command;
-pub mod crypto;
 pub mod description;
-pub mod encoding;
 mod error;
 pub mod handshake;
-pub mod keys;
 pub mod size;
 pub mod transmission;
 
 pub use address::{ServerAddress, TransportHost, XftpServer};
 pub use command::{CmdError, Command, FileInfo, Response, XftpError};
 pub use description::{DescriptionError, FileDescription, FileParty, ValidFileDescription};
-pub use encoding::{Decode, Encode, Reader};
-pub use error::{AddressError, DecodeError, EncodeError};
-pub use keys::{KeyAlgorithm, PrivateKey, PublicKey};
+pub use error::AddressError;
 pub use transmission::{Transmission, XFTP_BLOCK_SIZE};

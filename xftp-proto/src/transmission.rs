@@ -8,11 +8,10 @@
 //! ```
 
 use crate::command::XftpError;
-use crate::encoding::{pad, put_large, put_short, unpad, Reader};
-use crate::error::EncodeError;
+use simplex_codec::encoding::{pad, put_large, put_short, unpad, Reader};
+use simplex_codec::EncodeError;
 
-/// Bytes of every transport block.
-pub const XFTP_BLOCK_SIZE: usize = 16384;
+pub use simplex_codec::limits::XFTP_BLOCK_SIZE;
 
 /// One transmission.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -2,8 +2,9 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
+use simplex_codec::base64url;
 use xftp_proto::description::{decode_web_link, DescriptionError, MAX_DESCRIPTION_LEN};
-use xftp_proto::{base64url, FileDescription, FileParty, ValidFileDescription};
+use xftp_proto::{FileDescription, FileParty, ValidFileDescription};
 
 fn fixture() -> String {
     let path = concat!(

@@ -4,15 +4,14 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
 use proptest::prelude::*;
+use simplex_codec::encoding::{pad, unpad, Large, NonEmpty, ShortString};
+use simplex_codec::{Decode, Encode};
+use simplex_crypto::{KeyAlgorithm, PrivateKey, PublicKey};
 use xftp_proto::description::{
     decode_web_link, encode_web_link, FileChunk, FileChunkReplica, FileKey,
 };
-use xftp_proto::encoding::{pad, unpad, Large, NonEmpty, ShortString};
 use xftp_proto::size::{encode_file_size, parse_file_size};
-use xftp_proto::{
-    Decode, Encode, FileDescription, FileParty, KeyAlgorithm, PrivateKey, PublicKey, ServerAddress,
-    TransportHost, XftpServer,
-};
+use xftp_proto::{FileDescription, FileParty, ServerAddress, TransportHost, XftpServer};
 
 fn alg() -> impl Strategy<Value = KeyAlgorithm> {
     prop_oneof![

@@ -3,10 +3,10 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
+use simplex_crypto::{KeyAlgorithm, PrivateKey, PublicKey};
 use xftp_proto::command::{CmdError, Command, FileInfo, Response, XftpError};
-use xftp_proto::crypto;
 use xftp_proto::handshake::{ClientHandshake, ClientHello, VersionRange};
-use xftp_proto::{KeyAlgorithm, PrivateKey, PublicKey, Transmission, XFTP_BLOCK_SIZE};
+use xftp_proto::{Transmission, XFTP_BLOCK_SIZE};
 
 fn json() -> serde_json::Value {
     let p = concat!(
@@ -41,10 +41,10 @@ fn keys(p: &serde_json::Value) -> Keys {
 fn ed25519_is_deterministic_and_matches() {
     let p = json();
     let k = keys(&p);
-    assert_eq!(crypto::public_key(&k.sender).unwrap(), k.sender_pub);
-    let sig = crypto::sign(&k.sender, b"abc").unwrap();
+    assert_eq!(simplex_crypto::public_key(&k.sender).unwrap(), k.sender_pub);
+    let sig = simplex_crypto::sign(&k.sender, b"abc").unwrap();
     assert_eq!(sig, hex(&p["ed25519"]["signatureOfAbcHex"]));
-    assert!(crypto::verify(&k.sender_pub, b"abc", &sig));
+    assert!(simplex_crypto::verify(&k.sender_pub, b"abc", &sig));
 }
 
 #[test]
@@ -53,11 +53,20 @@ fn x25519_shared_secret() {
     let x = &p["x25519"];
     let a = PrivateKey::from_raw(KeyAlgorithm::X25519, &hex(&x["aPrivHex"])).unwrap();
     let b = PrivateKey::from_raw(KeyAlgorithm::X25519, &hex(&x["bPrivHex"])).unwrap();
-    assert_eq!(crypto::public_key(&b).unwrap().raw(), hex(&x["bPubHex"]));
+    assert_eq!(
+        simplex_crypto::public_key(&b).unwrap().raw(),
+        hex(&x["bPubHex"])
+    );
     let b_pub = PublicKey::from_raw(KeyAlgorithm::X25519, &hex(&x["bPubHex"])).unwrap();
-    assert_eq!(crypto::dh(&a, &b_pub).unwrap(), hex(&x["dhSecretHex"]));
-    let a_pub = crypto::public_key(&a).unwrap();
-    assert_eq!(crypto::dh(&b, &a_pub).unwrap(), hex(&x["dhSecretHex"]));
+    assert_eq!(
+        simplex_crypto::dh(&a, &b_pub).unwrap(),
+        hex(&x["dhSecretHex"])
+    );
+    let a_pub = simplex_crypto::public_key(&a).unwrap();
+    assert_eq!(
+        simplex_crypto::dh(&b, &a_pub).unwrap(),
+        hex(&x["dhSecretHex"])
+    );
 }
 
 #[test]
@@ -116,7 +125,8 @@ fn every_command_and_signed_block() {
             command: bytes,
         };
         if cmd != Command::Ping {
-            tr.authenticator = crypto::sign(&k.sender, &tr.signed_bytes().unwrap()).unwrap();
+            tr.authenticator =
+                simplex_crypto::sign(&k.sender, &tr.signed_bytes().unwrap()).unwrap();
         }
         let batch = tr.encode_batch().unwrap();
         assert_eq!(batch, hex(&case["blockUnpaddedHex"]), "{name}: block");
@@ -127,7 +137,7 @@ fn every_command_and_signed_block() {
         let back = Transmission::decode_block(&block).unwrap();
         assert_eq!(back, tr);
         if cmd != Command::Ping {
-            assert!(crypto::verify(
+            assert!(simplex_crypto::verify(
                 &k.sender_pub,
                 &back.signed_bytes().unwrap(),
                 &back.authenticator
@@ -175,7 +185,7 @@ fn handshake_encodings() {
     );
     // A padded hello without a challenge is the Maybe tag '0'.
     let plain =
-        xftp_proto::encoding::pad(&hex(&h["clientHelloNoWebHex"]), XFTP_BLOCK_SIZE).unwrap();
+        simplex_codec::encoding::pad(&hex(&h["clientHelloNoWebHex"]), XFTP_BLOCK_SIZE).unwrap();
     assert_eq!(ClientHello::decode(&plain).unwrap(), ClientHello::Plain);
     assert_eq!(ClientHello::decode(&[]).unwrap(), ClientHello::Plain);
     let web = ClientHello::Web([5; 32]).encode().unwrap();

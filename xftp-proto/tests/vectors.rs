@@ -4,13 +4,12 @@
 
 use std::path::PathBuf;
 
+use simplex_codec::encoding::{put_large, Large, NonEmpty, ShortString};
+use simplex_codec::{base64url, Decode, Encode};
+use simplex_crypto::{KeyAlgorithm, PrivateKey, PublicKey};
 use xftp_proto::description::{decode_web_link, encode_web_link};
-use xftp_proto::encoding::{put_large, Large, NonEmpty, ShortString};
 use xftp_proto::size::{encode_file_size, parse_file_size};
-use xftp_proto::{
-    base64url, Decode, Encode, FileDescription, FileParty, KeyAlgorithm, PrivateKey, PublicKey,
-    ServerAddress, ValidFileDescription, XftpServer,
-};
+use xftp_proto::{FileDescription, FileParty, ServerAddress, ValidFileDescription, XftpServer};
 
 fn testdata(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -12,10 +12,10 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use simplex_codec::base64url;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use xftp_proto::base64url;
 use xftp_proto::command::BlockingInfo;
 
 use crate::relay::Relay;

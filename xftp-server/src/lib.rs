@@ -21,11 +21,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use simplex_crypto::{KeyAlgorithm, PrivateKey};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use transport::Identity;
-use xftp_proto::{KeyAlgorithm, PrivateKey};
 
 use crate::config::{Config, STORE_LOG_FILE};
 use crate::net::Endpoint;

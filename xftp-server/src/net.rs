@@ -9,17 +9,17 @@ use bytes::{Bytes, BytesMut};
 use h2::server::SendResponse;
 use h2::{RecvStream, SendStream};
 use openssl::ssl::{NameType, Ssl, SslAcceptor};
+use simplex_codec::encoding::pad;
+use simplex_crypto::{KeyAlgorithm, PrivateKey, PublicKey};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Mutex};
 use tokio_openssl::SslStream;
 use xftp_proto::command::{Response, XftpError};
-use xftp_proto::crypto;
-use xftp_proto::encoding::pad;
 use xftp_proto::handshake::{
     encode_signed_key, ClientHandshake, ClientHello, ServerHandshake, VersionRange,
     CURRENT_VERSION, MIN_VERSION,
 };
-use xftp_proto::{KeyAlgorithm, PrivateKey, PublicKey, Transmission, XFTP_BLOCK_SIZE};
+use xftp_proto::{Transmission, XFTP_BLOCK_SIZE};
 
 use subtle::ConstantTimeEq;
 
@@ -650,7 +650,7 @@ fn hello(
                 // holds the XFTP identity's online key.
                 let mut msg = challenge.to_vec();
                 msg.extend_from_slice(session_id);
-                match crypto::sign(&endpoint.online_key, &msg) {
+                match simplex_crypto::sign(&endpoint.online_key, &msg) {
                     Ok(sig) => sig,
                     Err(_) => return fail(XftpError::Internal),
                 }
@@ -663,17 +663,17 @@ fn hello(
     };
     let (priv_key, pub_key) = match (&*state, key) {
         (HandshakeState::Sent(k, p), _) => (k.clone(), p.clone()),
-        (_, Some(k)) => match crypto::public_key(&k) {
+        (_, Some(k)) => match simplex_crypto::public_key(&k) {
             Ok(p) => (k, p),
             Err(_) => return fail(XftpError::Internal),
         },
-        (_, None) => match crypto::generate(KeyAlgorithm::X25519) {
+        (_, None) => match simplex_crypto::generate(KeyAlgorithm::X25519) {
             Ok((p, k)) => (k, p),
             Err(_) => return fail(XftpError::Internal),
         },
     };
     let spki = pub_key.to_der();
-    let Ok(sig) = crypto::sign(&endpoint.online_key, &spki) else {
+    let Ok(sig) = simplex_crypto::sign(&endpoint.online_key, &spki) else {
         return fail(XftpError::Internal);
     };
     let hs = ServerHandshake {

@@ -10,14 +10,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use chunker::plan::is_allowed_chunk_size;
-use chunker::secretbox::{SbKey, SbNonce, SecretBoxStream};
+use simplex_codec::limits::is_allowed_chunk_size;
+use simplex_crypto::transit::{self, TransitEncryptor};
+use simplex_crypto::SbNonce;
+use simplex_crypto::{KeyAlgorithm, PrivateKey, PublicKey};
 use subtle::ConstantTimeEq;
 use tokio::sync::mpsc;
 use xftp_proto::command::{CmdError, Command, FileInfo, Response, XftpError};
-use xftp_proto::crypto;
 use xftp_proto::handshake::BLOCKED_FILES_VERSION;
-use xftp_proto::{KeyAlgorithm, PrivateKey, PublicKey, Transmission};
+use xftp_proto::Transmission;
 
 use crate::config::Config;
 use crate::limits::{ConnLimits, DownloadSlot};
@@ -144,7 +145,7 @@ impl Relay {
         store: Box<dyn MetadataStore>,
         storage: Arc<dyn ChunkStorage>,
         clock: Arc<dyn Clock>,
-    ) -> Result<Self, crypto::CryptoError> {
+    ) -> Result<Self, simplex_crypto::CryptoError> {
         Ok(Self {
             config,
             store: Mutex::new(store),
@@ -152,8 +153,8 @@ impl Relay {
             clock,
             stats: Stats::default(),
             uploading: Mutex::new(HashSet::new()),
-            dummy_ed25519: crypto::generate(KeyAlgorithm::Ed25519)?.0,
-            dummy_ed448: crypto::generate(KeyAlgorithm::Ed448)?.0,
+            dummy_ed25519: simplex_crypto::generate(KeyAlgorithm::Ed25519)?.0,
+            dummy_ed448: simplex_crypto::generate(KeyAlgorithm::Ed448)?.0,
         })
     }
 
@@ -250,11 +251,18 @@ impl Relay {
     fn verify(&self, session: &Session, key: &PublicKey, t: &Transmission, signed: &[u8]) -> bool {
         match key.algorithm() {
             KeyAlgorithm::Ed25519 | KeyAlgorithm::Ed448 => {
-                crypto::verify(key, signed, &t.authenticator)
+                simplex_crypto::verify(key, signed, &t.authenticator)
             }
             KeyAlgorithm::X25519 => match &session.dh_key {
-                Some(ours) => crypto::dh(ours, key)
-                    .map(|s| crypto::verify_authenticator(&s, &t.corr_id, signed, &t.authenticator))
+                Some(ours) => simplex_crypto::dh(ours, key)
+                    .map(|s| {
+                        simplex_crypto::verify_authenticator(
+                            &s,
+                            &t.corr_id,
+                            signed,
+                            &t.authenticator,
+                        )
+                    })
                     .unwrap_or(false),
                 None => false,
             },
@@ -269,7 +277,7 @@ impl Relay {
         } else {
             &self.dummy_ed25519
         };
-        let _ = crypto::verify(key, signed, &t.authenticator);
+        let _ = simplex_crypto::verify(key, signed, &t.authenticator);
     }
 
     fn check_status(&self, session: &Session, rec: &FileRec) -> Result<(), XftpError> {
@@ -497,7 +505,7 @@ impl Relay {
         let writer = tokio::task::spawn_blocking(move || -> Result<(), XftpError> {
             // Created at the first byte: an upload that sends nothing holds no file or buffer.
             let mut sink = None;
-            let mut sha = chunker::digest::Sha256::new();
+            let mut sha = simplex_crypto::digest::Sha256::new();
             let mut written = 0u64;
             loop {
                 match rx.blocking_recv() {
@@ -594,19 +602,15 @@ impl Relay {
             );
             return Err(XftpError::FileIo);
         }
-        let (server_pub, server_priv) =
-            crypto::generate(KeyAlgorithm::X25519).map_err(|e| internal_failure("FGET", e))?;
-        let shared =
-            crypto::dh(&server_priv, &client_key).map_err(|_| XftpError::Cmd(CmdError::Syntax))?;
-        let key: [u8; 32] = shared
-            .try_into()
-            .map_err(|_| internal_failure("FGET", "the shared secret is not 32 bytes"))?;
-        let mut nonce = [0u8; 24];
-        openssl::rand::rand_bytes(&mut nonce).map_err(|e| internal_failure("FGET", e))?;
+        let (server_pub, server_priv) = simplex_crypto::generate(KeyAlgorithm::X25519)
+            .map_err(|e| internal_failure("FGET", e))?;
+        let key = transit::key(&server_priv, &client_key)
+            .map_err(|_| XftpError::Cmd(CmdError::Syntax))?;
+        let nonce = SbNonce::generate();
         // One piece queued while the next is read and encrypted: about 1 MiB per download
         // with the one being sent and HTTP/2's buffer, held while the download lasts.
         let (tx, rx) = mpsc::channel::<Result<Bytes, String>>(1);
-        let mut stream = SecretBoxStream::new(&SbKey::from_bytes(key), &SbNonce(nonce));
+        let mut stream = TransitEncryptor::new(&key, &nonce);
         tokio::task::spawn_blocking(move || {
             let _slot = slot;
             let mut left = size;
@@ -639,7 +643,7 @@ impl Relay {
         Ok((
             Response::File {
                 dh_key: server_pub,
-                nonce,
+                nonce: nonce.0,
             },
             ResponseBody::Chunk(rx),
         ))
@@ -770,7 +774,7 @@ impl Relay {
         if len != u64::from(f.info.size) {
             return false;
         }
-        let mut sha = chunker::digest::Sha256::new();
+        let mut sha = simplex_crypto::digest::Sha256::new();
         let mut buf = vec![0u8; 256 * 1024];
         loop {
             match reader.read(&mut buf) {

@@ -5,7 +5,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-use xftp_proto::base64url;
+use simplex_codec::base64url;
 
 /// Chunk storage. Methods block: the relay calls them from blocking tasks.
 pub trait ChunkStorage: Send + Sync + 'static {

@@ -17,9 +17,9 @@ use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use xftp_proto::base64url;
+use simplex_codec::base64url;
+use simplex_crypto::PublicKey;
 use xftp_proto::command::{BlockingInfo, FileInfo};
-use xftp_proto::PublicKey;
 
 /// A chunk ID (16 random bytes).
 pub type Id = Vec<u8>;
@@ -820,7 +820,7 @@ pub fn open_store(path: &Path, backup_suffix: &str) -> io::Result<(Store, Replay
 #[cfg(test)]
 mod tests {
     use super::*;
-    use xftp_proto::KeyAlgorithm;
+    use simplex_crypto::KeyAlgorithm;
 
     fn rec(id: u8) -> FileRec {
         FileRec {

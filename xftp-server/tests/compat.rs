@@ -11,7 +11,7 @@ use std::path::Path;
 use bytes::Bytes;
 use common::{InitOpts, TestRelay};
 use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode};
-use xftp_proto::encoding::{pad, unpad};
+use simplex_codec::encoding::{pad, unpad};
 use xftp_proto::handshake::{ClientHandshake, ClientHello, ServerHandshake, CURRENT_VERSION};
 use xftp_proto::{Transmission, XFTP_BLOCK_SIZE};
 

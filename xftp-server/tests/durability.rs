@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use common::{ed25519, noise, one_chunk, relay_err, InitOpts, TestRelay};
-use xftp_proto::base64url;
+use simplex_codec::base64url;
 use xftp_proto::command::{FileInfo, Response, XftpError};
 use xftp_server::config::{parse_ini, Config};
 use xftp_server::relay::{BodySource, Relay, SystemClock};

@@ -222,8 +222,8 @@ async fn register(
     seed: u64,
 ) -> (
     xftp_client::ChunkIds,
-    xftp_proto::PrivateKey,
-    xftp_proto::PrivateKey,
+    simplex_crypto::PrivateKey,
+    simplex_crypto::PrivateKey,
     Vec<u8>,
 ) {
     let (_, skey) = ed25519();

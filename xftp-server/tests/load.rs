@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use common::{InitOpts, TestRelay};
-use xftp_proto::{crypto, KeyAlgorithm};
+use simplex_crypto::KeyAlgorithm;
 
 const CLIENTS: usize = 64;
 const CHUNKS: usize = 16;
@@ -126,8 +126,8 @@ async fn load(label: &str, limits: &[(&str, &str)]) -> (f64, f64) {
                 for j in 0..CHUNKS {
                     let data = chunk_data(i, j);
                     let digest = openssl::sha::sha256(&data);
-                    let (_, skey) = crypto::generate(KeyAlgorithm::Ed25519).unwrap();
-                    let (rpub, rkey) = crypto::generate(KeyAlgorithm::Ed25519).unwrap();
+                    let (_, skey) = simplex_crypto::generate(KeyAlgorithm::Ed25519).unwrap();
+                    let (rpub, rkey) = simplex_crypto::generate(KeyAlgorithm::Ed25519).unwrap();
                     let ids = c
                         .create(&skey, CHUNK as u32, digest, vec![rpub], None)
                         .await

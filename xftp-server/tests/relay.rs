@@ -13,9 +13,10 @@ use chunker::{
     encrypt_file, DecryptOptions, DecryptParams, Decryptor, EncryptOptions, SbKey, SbNonce,
 };
 use common::{ed25519, noise, one_chunk, relay_err, InitOpts, TestRelay};
+use simplex_crypto::{KeyAlgorithm, PrivateKey, PublicKey};
 use xftp_client::{ClientError, XftpConnection};
 use xftp_proto::command::{CmdError, Command, Response, XftpError};
-use xftp_proto::{crypto, KeyAlgorithm, PrivateKey, PublicKey, Transmission};
+use xftp_proto::Transmission;
 
 struct SentChunk {
     sender_id: Vec<u8>,
@@ -243,7 +244,7 @@ async fn every_error_row() {
             command: command.to_vec(),
         };
         if let Some(k) = key {
-            t.authenticator = crypto::sign(k, &t.signed_bytes().unwrap()).unwrap();
+            t.authenticator = simplex_crypto::sign(k, &t.signed_bytes().unwrap()).unwrap();
         }
         t
     };
@@ -269,7 +270,7 @@ async fn every_error_row() {
     );
     let fnew = Command::New {
         info: xftp_proto::FileInfo {
-            sender_key: crypto::public_key(&skey).unwrap(),
+            sender_key: simplex_crypto::public_key(&skey).unwrap(),
             size: 65536,
             digest: digest.to_vec(),
         },
@@ -299,13 +300,13 @@ async fn every_error_row() {
     // SESSION: a transmission signed for another TLS session.
     let mut foreign = raw(&ids.sender_id, None, b"FDEL");
     foreign.session_id = vec![7; 32];
-    foreign.authenticator = crypto::sign(&skey, &foreign.signed_bytes().unwrap()).unwrap();
+    foreign.authenticator = simplex_crypto::sign(&skey, &foreign.signed_bytes().unwrap()).unwrap();
     assert_eq!(answer(foreign).await, Response::Err(XftpError::Session));
     // ... including one signed on a real, other connection.
     let c2 = relay.connect().await;
     let mut t = raw(&ids.sender_id, None, b"FDEL");
     t.session_id = c2.session_id().to_vec();
-    t.authenticator = crypto::sign(&skey, &t.signed_bytes().unwrap()).unwrap();
+    t.authenticator = simplex_crypto::sign(&skey, &t.signed_bytes().unwrap()).unwrap();
     assert_eq!(answer(t).await, Response::Err(XftpError::Session));
 
     // BLOCK: a head that is not one padded 16 KiB block with one transmission.
@@ -424,12 +425,14 @@ async fn kill9_during_upload_then_reupload() {
     // this record and a file no record knows.
     let location = relay
         .files()
-        .join(xftp_proto::base64url::encode(&ids.sender_id));
+        .join(simplex_codec::base64url::encode(&ids.sender_id));
     if !location.exists() {
         std::fs::write(&location, &data[..1000]).unwrap();
     }
     std::fs::write(
-        relay.files().join(xftp_proto::base64url::encode(&[5; 16])),
+        relay
+            .files()
+            .join(simplex_codec::base64url::encode(&[5; 16])),
         b"orphan",
     )
     .unwrap();
@@ -443,7 +446,7 @@ async fn kill9_during_upload_then_reupload() {
     let kept = relay
         .files()
         .join("quarantine")
-        .join(xftp_proto::base64url::encode(&[5; 16]));
+        .join(simplex_codec::base64url::encode(&[5; 16]));
     assert_eq!(std::fs::read(kept).unwrap(), b"orphan");
     let c = relay.connect().await;
     c.upload(&ids.sender_id, &skey, Bytes::from(data.clone()))
@@ -542,7 +545,7 @@ async fn reference_certificates_are_served_with_their_fingerprint() {
             .unwrap()
             .to_der()
             .unwrap();
-        let fp = xftp_proto::base64url::encode(&openssl::sha::sha256(&der));
+        let fp = simplex_codec::base64url::encode(&openssl::sha::sha256(&der));
         let relay = TestRelay::with_dir(dir);
         assert_eq!(
             relay.address,
@@ -618,8 +621,8 @@ async fn control_port_blocks_and_deletes() {
     let c = relay.connect().await;
     let (_, _, rid, rkey, _) = one_chunk(&c, 31).await;
     let (_, _, rid2, rkey2, _) = one_chunk(&c, 32).await;
-    let r = xftp_proto::base64url::encode(&rid);
-    let r2 = xftp_proto::base64url::encode(&rid2);
+    let r = simplex_codec::base64url::encode(&rid);
+    let r2 = simplex_codec::base64url::encode(&rid2);
     let answers = control(
         port,
         &[
@@ -756,11 +759,11 @@ async fn web_mode_for_browsers() {
         404
     );
     // A browser request without the hello header before a handshake: SESSION.
-    let block = xftp_proto::encoding::pad(b"0", xftp_proto::XFTP_BLOCK_SIZE).unwrap();
+    let block = simplex_codec::encoding::pad(b"0", xftp_proto::XFTP_BLOCK_SIZE).unwrap();
     let (status, headers, body) = web_request(relay.addr, "POST", "/", &[], block).await;
     assert_eq!(status, 200);
     assert_eq!(headers["access-control-allow-origin"], "*");
-    assert_eq!(xftp_proto::encoding::unpad(&body).unwrap(), b"SESSION");
+    assert_eq!(simplex_codec::encoding::unpad(&body).unwrap(), b"SESSION");
 }
 
 #[tokio::test]
@@ -770,8 +773,8 @@ async fn ed448_and_x25519_command_authentication() {
     let data = noise(65536, 51);
     let digest = openssl::sha::sha256(&data);
     // Ed448 sender and recipient keys (114-byte signatures).
-    let (_, s448) = crypto::generate(KeyAlgorithm::Ed448).unwrap();
-    let (r448pub, r448) = crypto::generate(KeyAlgorithm::Ed448).unwrap();
+    let (_, s448) = simplex_crypto::generate(KeyAlgorithm::Ed448).unwrap();
+    let (r448pub, r448) = simplex_crypto::generate(KeyAlgorithm::Ed448).unwrap();
     let ids = c
         .create(&s448, 65536, digest, vec![r448pub], None)
         .await
@@ -787,9 +790,9 @@ async fn ed448_and_x25519_command_authentication() {
     );
 
     // An X25519 sender key: the 80-byte authenticator over DH with the handshake key.
-    let (xpub, xpriv) = crypto::generate(KeyAlgorithm::X25519).unwrap();
+    let (xpub, xpriv) = simplex_crypto::generate(KeyAlgorithm::X25519).unwrap();
     let (rpub, _) = ed25519();
-    let shared = crypto::dh(&xpriv, c.server_dh_key()).unwrap();
+    let shared = simplex_crypto::dh(&xpriv, c.server_dh_key()).unwrap();
     let fnew = Command::New {
         info: xftp_proto::FileInfo {
             sender_key: xpub,
@@ -807,7 +810,7 @@ async fn ed448_and_x25519_command_authentication() {
         command: fnew.encode().unwrap(),
     };
     let signed = t.signed_bytes().unwrap();
-    t.authenticator = crypto::authenticator(&shared, &t.corr_id, &signed)
+    t.authenticator = simplex_crypto::authenticator(&shared, &t.corr_id, &signed)
         .unwrap()
         .to_vec();
     let (resp, ..) = c.transmit(&t, None).await.unwrap();
@@ -822,7 +825,7 @@ async fn ed448_and_x25519_command_authentication() {
     );
     // And the relay's key of another connection does not work.
     let other = relay.connect().await;
-    let wrong = crypto::dh(&xpriv, other.server_dh_key()).unwrap();
+    let wrong = simplex_crypto::dh(&xpriv, other.server_dh_key()).unwrap();
     let mut t2 = Transmission {
         authenticator: vec![],
         session_id: c.session_id().to_vec(),
@@ -831,14 +834,14 @@ async fn ed448_and_x25519_command_authentication() {
         command: Command::Del.encode().unwrap(),
     };
     let signed = t2.signed_bytes().unwrap();
-    t2.authenticator = crypto::authenticator(&wrong, &t2.corr_id, &signed)
+    t2.authenticator = simplex_crypto::authenticator(&wrong, &t2.corr_id, &signed)
         .unwrap()
         .to_vec();
     assert_eq!(
         c.transmit(&t2, None).await.unwrap().0,
         Response::Err(XftpError::Auth)
     );
-    t2.authenticator = crypto::authenticator(&shared, &t2.corr_id, &signed)
+    t2.authenticator = simplex_crypto::authenticator(&shared, &t2.corr_id, &signed)
         .unwrap()
         .to_vec();
     assert_eq!(c.transmit(&t2, None).await.unwrap().0, Response::Ok);

@@ -8,7 +8,7 @@ use flate2::write::DeflateEncoder;
 use flate2::Compression;
 
 use super::{DescriptionError, FileDescription, MAX_DESCRIPTION_LEN};
-use crate::base64url;
+use simplex_codec::base64url;
 
 /// Longest link accepted (deflate rarely compresses descriptions below a third).
 pub const MAX_LINK_LEN: usize = MAX_DESCRIPTION_LEN;

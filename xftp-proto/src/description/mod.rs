@@ -20,9 +20,9 @@ use std::fmt::Write as _;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::address::XftpServer;
-use crate::base64url;
-use crate::keys::PrivateKey;
 use crate::size::{encode_file_size, parse_file_size};
+use simplex_codec::base64url;
+use simplex_crypto::keys::PrivateKey;
 use yaml::Node;
 
 pub use link::{decode_web_link, encode_web_link, MAX_LINK_LEN};

@@ -8,9 +8,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use simplex_crypto::{KeyAlgorithm, PrivateKey, PublicKey};
 use xftp_client::{ClientError, XftpConnection};
 use xftp_proto::command::XftpError;
-use xftp_proto::{crypto, KeyAlgorithm, PrivateKey, PublicKey, ServerAddress};
+use xftp_proto::ServerAddress;
 
 pub struct TestRelay {
     pub dir: tempfile::TempDir,
@@ -246,7 +247,7 @@ impl Drop for TestRelay {
 }
 
 pub fn ed25519() -> (PublicKey, PrivateKey) {
-    crypto::generate(KeyAlgorithm::Ed25519).unwrap()
+    simplex_crypto::generate(KeyAlgorithm::Ed25519).unwrap()
 }
 
 pub fn relay_err<T: std::fmt::Debug>(r: Result<T, ClientError>) -> XftpError {

@@ -9,8 +9,8 @@
 
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use crate::encoding::{put_short, Decode, Encode, Reader};
-use crate::error::{DecodeError, EncodeError};
+use simplex_codec::encoding::put_short;
+use simplex_codec::{Decode, DecodeError, Encode, EncodeError, Reader};
 
 /// The curve algorithms of the protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

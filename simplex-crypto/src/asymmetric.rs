@@ -1,35 +1,19 @@
-//! The asymmetric cryptography of the protocol, on OpenSSL: Ed25519 and Ed448 signatures,
-//! X25519 key agreement, and the 80-byte X25519 command authenticator.
+//! The asymmetric cryptography of the protocols, on OpenSSL: key generation, Ed25519 and Ed448
+//! signatures, X25519 and X448 key agreement, and the 80-byte X25519 command authenticator.
 //!
 //! OpenSSL is used because it is the only maintained Rust-reachable library with Ed448, which
 //! official relays use for their certificates and handshake signatures; it is linked for TLS
 //! anyway.
 
-use chunker::secretbox::{SbKey, SbNonce, SecretBoxStream};
 use openssl::derive::Deriver;
 use openssl::pkey::{Id, PKey, Private, Public};
 use openssl::sign::{Signer, Verifier};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroize;
 
+use crate::error::CryptoError;
 use crate::keys::{KeyAlgorithm, PrivateKey, PublicKey};
-
-/// A cryptographic operation failed or a key has the wrong algorithm.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CryptoError {
-    /// The key cannot be used for this operation (e.g. an X25519 key to sign).
-    #[error("a {0:?} key cannot be used here")]
-    WrongAlgorithm(KeyAlgorithm),
-    /// OpenSSL refused the key or the operation.
-    #[error("crypto library error: {0}")]
-    Library(String),
-}
-
-impl From<openssl::error::ErrorStack> for CryptoError {
-    fn from(e: openssl::error::ErrorStack) -> Self {
-        Self::Library(e.to_string())
-    }
-}
+use crate::secretbox::{SbKey, SbNonce, SecretBoxStream};
 
 fn id(alg: KeyAlgorithm) -> Id {
     match alg {
@@ -132,7 +116,7 @@ pub fn authenticator(
     let mut nonce = [0u8; 24];
     let n = corr_id.len().min(24);
     nonce[..n].copy_from_slice(&corr_id[..n]);
-    let mut body = chunker::digest::sha512(signed);
+    let mut body = crate::digest::sha512(signed);
     let mut s = SecretBoxStream::new(&SbKey::from_bytes(key), &SbNonce(nonce));
     s.encrypt_in_place(&mut body);
     let mut out = [0u8; AUTHENTICATOR_LEN];

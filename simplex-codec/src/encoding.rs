@@ -295,10 +295,13 @@ impl<T: Decode> Decode for NonEmpty<T> {
     }
 }
 
+/// The longest message [`pad`] accepts, as the reference (`maxMsgLen = 65535 - 2`).
+pub const MAX_PADDED_MSG: usize = 65533;
+
 /// Pads `msg` to a `block_size` block: `u16 BE length ‖ msg ‖ '#' fill` (the reference's
-/// `pad`, used for every 16 KiB transport block).
+/// `pad`, used for every 16 KiB transport block and the end-to-end bodies).
 pub fn pad(msg: &[u8], block_size: usize) -> Result<Vec<u8>, EncodeError> {
-    let max = block_size.saturating_sub(2).min(usize::from(u16::MAX));
+    let max = block_size.saturating_sub(2).min(MAX_PADDED_MSG);
     if msg.len() > max {
         return Err(EncodeError::TooLongForBlock {
             len: msg.len(),
