@@ -1,0 +1,17 @@
+//! The sans-IO SimpleX Messaging Protocol (SMP): versions, transmissions and the batched
+//! 16 KiB blocks they travel in. No sockets, no clock: bytes in, values out.
+//!
+//! ```text
+//!   16 KiB block ◄──► 1..255 transmissions (block)     pack(): the reference's batching
+//!   transmission ◄──► authorization, ids, command bytes (transmission)
+//!   version ranges, what each version changed          (version)
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod block;
+pub mod transmission;
+pub mod version;
+
+pub use block::{decode_block, encode_block, pack, Packed, BATCH_ROOM};
+pub use transmission::{AuthKind, Transmission};
+pub use version::{Version, VersionRange};
