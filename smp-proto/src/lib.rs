@@ -4,14 +4,23 @@
 //! ```text
 //!   16 KiB block ◄──► 1..255 transmissions (block)     pack(): the reference's batching
 //!   transmission ◄──► authorization, ids, command bytes (transmission)
+//!   command bytes ◄──► Command, credential checks        (command)
+//!   ERR's words ◄──► ErrorType                         (error)
+//!   relay message bytes ◄──► BrokerMsg                 (response)
 //!   version ranges, what each version changed          (version)
 //! ```
 #![forbid(unsafe_code)]
 
 pub mod block;
+pub mod command;
+pub mod error;
+pub mod response;
 pub mod transmission;
 pub mod version;
 
 pub use block::{decode_block, encode_block, pack, Packed, BATCH_ROOM};
+pub use command::Command;
+pub use error::{CommandError, ErrorType};
+pub use response::BrokerMsg;
 pub use transmission::{AuthKind, Transmission};
 pub use version::{Version, VersionRange};

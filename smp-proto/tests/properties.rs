@@ -52,3 +52,29 @@ proptest! {
         prop_assert_eq!(Transmission::decode(&bytes, v).unwrap(), t);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+
+    #[test]
+    fn command_and_message_parsers_are_total(
+        tag in prop_oneof![
+            Just(&b"NEW "[..]), Just(&b"KEY "[..]), Just(&b"RKEY "[..]), Just(&b"LSET "[..]),
+            Just(&b"NKEY "[..]), Just(&b"ACK "[..]), Just(&b"SEND "[..]), Just(&b"PFWD "[..]),
+            Just(&b"IDS "[..]), Just(&b"MSG "[..]), Just(&b"LNK "[..]), Just(&b"NMSG "[..]),
+            Just(&b"ERR "[..]), Just(&b"SOK "[..]), Just(&b""[..]),
+        ],
+        rest in proptest::collection::vec(any::<u8>(), 0..300),
+        v in 6u16..=18,
+    ) {
+        let bytes = [tag, &rest[..]].concat();
+        if let Ok(c) = smp_proto::Command::parse(v, &bytes) {
+            let _ = c.encode(v);
+            let _ = c.check_credentials(true, b"x");
+        }
+        if let Some(m) = smp_proto::BrokerMsg::parse(v, &bytes) {
+            let again = m.encode(v).unwrap();
+            prop_assert_eq!(smp_proto::BrokerMsg::parse(v, &again), Some(m));
+        }
+    }
+}

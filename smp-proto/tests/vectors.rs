@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 use smp_proto::block::{decode_content, encode_content};
-use smp_proto::{pack, AuthKind, Packed, Transmission};
+use smp_proto::{pack, AuthKind, BrokerMsg, Command, ErrorType, Packed, Transmission};
 
 fn json(name: &str) -> Value {
     let p = format!("{}/../testdata/smp/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -189,5 +189,41 @@ fn server_syntax_requests_and_responses_frame_byte_for_byte() {
             "{name}"
         );
         assert_eq!(Transmission::decode(&bytes, 18).unwrap(), r);
+    }
+}
+
+/// What a relay with no queues answers, as the reference's serverSyntaxTests expect: parse
+/// errors and credential errors first, PONG for PING, AUTH for everything else.
+fn answer_without_queues(t: &Transmission) -> BrokerMsg {
+    let has_auth = t.auth_kind().unwrap() != AuthKind::None;
+    match Command::parse(18, &t.command).and_then(|c| {
+        c.check_credentials(has_auth, &t.entity_id)?;
+        Ok(c)
+    }) {
+        Err(e) => BrokerMsg::Err(e),
+        Ok(Command::Ping) => BrokerMsg::Pong,
+        Ok(_) => BrokerMsg::Err(ErrorType::Auth),
+    }
+}
+
+#[test]
+fn server_syntax_answers_come_from_parsing_and_credentials() {
+    let v = json("server_syntax.json");
+    for c in v["cases"].as_array().unwrap() {
+        let name = format!("{} / {}", c["group"], c["name"]);
+        let t = Transmission::decode(&hx(&c["request"]["transmissionHex"]), 18).unwrap();
+        let answer = answer_without_queues(&t);
+        assert_eq!(
+            answer.encode(18).unwrap(),
+            c["response"]["command"].as_str().unwrap().as_bytes(),
+            "{name}"
+        );
+        // What parses re-encodes to the same bytes.
+        if let Ok(cmd) = Command::parse(18, &t.command) {
+            assert_eq!(cmd.encode(18).unwrap(), t.command, "{name}");
+        }
+        // And the client side reads the answer back.
+        let resp = c["response"]["command"].as_str().unwrap().as_bytes();
+        assert_eq!(BrokerMsg::parse(18, resp), Some(answer), "{name}");
     }
 }
