@@ -8,12 +8,14 @@
 //!   ERR's words ◄──► ErrorType                         (error)
 //!   relay message bytes ◄──► BrokerMsg                 (response)
 //!   version ranges, what each version changed          (version)
+//!   server / client hello, block encryption chains     (handshake)
 //! ```
 #![forbid(unsafe_code)]
 
 pub mod block;
 pub mod command;
 pub mod error;
+pub mod handshake;
 pub mod response;
 pub mod transmission;
 pub mod version;

@@ -227,3 +227,62 @@ fn server_syntax_answers_come_from_parsing_and_credentials() {
         assert_eq!(BrokerMsg::parse(18, resp), Some(answer), "{name}");
     }
 }
+
+#[test]
+fn hellos_of_the_reference_test_client_and_server() {
+    use smp_proto::handshake::{ClientHello, ServerHello};
+    let v = json("encoding.json");
+    let h = &v["handshake"];
+    // The key hash is the SHA-256 of the whole CA certificate's DER.
+    let ca = std::fs::read(format!(
+        "{}/../testdata/xftp/certs/ca.crt",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let ca = pem_to_der(&ca);
+    assert_eq!(
+        simplex_crypto::digest::sha256(&ca).to_vec(),
+        hx(&h["keyHash"]["hex"])
+    );
+    let hello = &h["testClientHello"];
+    let content = hx(&hello["contentHex"]);
+    let parsed = ClientHello::decode(&content).unwrap();
+    assert_eq!(parsed.version, 18);
+    assert_eq!(parsed.key_hash, hx(&h["keyHash"]["hex"]));
+    assert_eq!(parsed.session_key, None, "the test client sends no key");
+    assert!(!parsed.proxy_server && parsed.service.is_none());
+    assert!(!parsed.encrypts_blocks());
+    assert_eq!(parsed.encode().unwrap(), content);
+
+    // The server hello: range, session id, then the chain [server.crt, ca.crt] and the key.
+    let s = &h["testServerHelloPrefix"];
+    let chain = hx(&s["certChainHex"]);
+    let session_id = vec![0xab; 32];
+    let signed_key = vec![0xcd; 120];
+    let mut content = vec![0, 6, 0, 18, 32];
+    content.extend_from_slice(&session_id);
+    content.extend_from_slice(&chain);
+    content.extend_from_slice(&[0, 120]);
+    content.extend_from_slice(&signed_key);
+    let hello = ServerHello::decode(&content).unwrap();
+    let (certs, key) = hello.auth.clone().unwrap();
+    assert_eq!(certs.len(), 2);
+    assert_eq!(
+        certs[0].len() as u64,
+        s["serverCrtDerLength"].as_u64().unwrap()
+    );
+    assert_eq!(certs[1].len() as u64, s["caCrtDerLength"].as_u64().unwrap());
+    assert_eq!(certs[1], ca, "the chain ends with the CA of the key hash");
+    assert_eq!(key, signed_key);
+    assert_eq!(hello.encode().unwrap(), content);
+}
+
+/// The DER inside a PEM file (base64 between the armour lines).
+fn pem_to_der(pem: &[u8]) -> Vec<u8> {
+    use base64::Engine;
+    let text = std::str::from_utf8(pem).unwrap();
+    let b64: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap()
+}
