@@ -1,0 +1,915 @@
+//! The relay's command processing, without sockets: a connection hands in a transmission and
+//! gets back what to answer; messages for other connections (MSG deliveries, END, DELD) go
+//! through their push channels.
+//!
+//! ```text
+//! transmission ─► authorization length ─► Command::parse (UNKNOWN / SYNTAX)
+//!   ─► check_credentials ─► find the queue (by recipient, sender, link or notifier id)
+//!   ─► verify (signature or X25519 authenticator; a dummy check for unknown ids) ─► run
+//! ```
+//!
+//! Semantics follow simplexmq 6.5.5 `Server.hs`: one subscriber per queue (END to the one
+//! before), the next message only after ACK, the 128-message quota with its marker, SUB and
+//! GET never mixed on one connection, SEND unauthorized until the queue is secured.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use simplex_codec::encoding::pad;
+use simplex_crypto::{cryptobox, KeyAlgorithm, PrivateKey, PublicKey, SbNonce};
+use smp_proto::command::{LinkData, NewQueue, QueueRequest};
+use smp_proto::response::QueueIds;
+use smp_proto::transmission::{AuthKind, Transmission};
+use smp_proto::{BrokerMsg, Command, CommandError, ErrorType, Version};
+use tokio::sync::mpsc;
+
+use crate::queue::{
+    max_message_len, Message, MsgQueue, Notifier, QueueMode, QueueRec, Status, Written, ID_LEN,
+    RCV_MSG_PADDED,
+};
+
+/// A connection's id within the relay.
+pub type ConnId = u64;
+
+/// One transmission for a client: corrId (empty for pushes), entity id and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    /// Echoed correlation id; empty in pushes.
+    pub corr_id: Vec<u8>,
+    /// Queue id (or empty).
+    pub entity_id: Vec<u8>,
+    /// The message.
+    pub msg: BrokerMsg,
+}
+
+/// Queues waiting for a connection's pushes: bounded, never blocking the sender.
+pub const PUSH_QUEUE: usize = 256;
+
+/// What the relay needs to know about a connection.
+#[derive(Debug)]
+pub struct Conn {
+    /// Its id.
+    pub id: ConnId,
+    /// The negotiated version.
+    pub version: Version,
+    /// tls-unique.
+    pub session_id: Vec<u8>,
+    /// The relay's X25519 session key, for clients that authorize with authenticators.
+    pub session_key: Option<PrivateKey>,
+}
+
+/// Settings of the relay that commands depend on.
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// `[AUTH] new_queues`.
+    pub allow_new_queues: bool,
+    /// `[AUTH] create_password`.
+    pub create_password: Option<Vec<u8>>,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        Self {
+            allow_new_queues: true,
+            create_password: None,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Queue {
+    rec: QueueRec,
+    msgs: MsgQueue,
+}
+
+/// A recipient's subscription: which connection, and the message delivered but not ACKed.
+#[derive(Debug, Clone)]
+struct Sub {
+    conn: ConnId,
+    delivered: Option<[u8; ID_LEN]>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    queues: HashMap<Vec<u8>, Queue>,
+    by_sender: HashMap<Vec<u8>, Vec<u8>>,
+    by_link: HashMap<Vec<u8>, Vec<u8>>,
+    by_notifier: HashMap<Vec<u8>, Vec<u8>>,
+    /// SUB subscriptions by recipient id.
+    subs: HashMap<Vec<u8>, Sub>,
+    /// GET "subscriptions" (they only block SUB on the same connection), with the message
+    /// delivered by GET.
+    gets: HashMap<(ConnId, Vec<u8>), Option<[u8; ID_LEN]>>,
+    /// Queues each connection is subscribed to, for clean-up when it closes.
+    conn_subs: HashMap<ConnId, HashSet<Vec<u8>>>,
+    pushers: HashMap<ConnId, (Version, mpsc::Sender<Outgoing>)>,
+}
+
+/// The relay: queues, messages and subscriptions, shared by all connections.
+#[derive(Debug)]
+pub struct Relay {
+    state: Mutex<State>,
+    config: RelayConfig,
+    next_conn: AtomicU64,
+    dummy_ed25519: PublicKey,
+    dummy_ed448: PublicKey,
+    dummy_x25519: PublicKey,
+    dummy_dh: PrivateKey,
+    clock: fn() -> i64,
+}
+
+fn system_seconds() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn random_id() -> Vec<u8> {
+    let mut id = vec![0u8; ID_LEN];
+    simplex_crypto::random_bytes(&mut id);
+    id
+}
+
+fn err(e: ErrorType) -> BrokerMsg {
+    BrokerMsg::Err(e)
+}
+
+impl Relay {
+    /// A relay with no queues.
+    pub fn new(config: RelayConfig) -> Result<Arc<Self>, simplex_crypto::CryptoError> {
+        Self::with_clock(config, system_seconds)
+    }
+
+    /// With a clock (seconds since the epoch) for tests.
+    pub fn with_clock(
+        config: RelayConfig,
+        clock: fn() -> i64,
+    ) -> Result<Arc<Self>, simplex_crypto::CryptoError> {
+        use simplex_crypto::generate;
+        Ok(Arc::new(Self {
+            state: Mutex::default(),
+            config,
+            next_conn: AtomicU64::new(1),
+            dummy_ed25519: generate(KeyAlgorithm::Ed25519)?.0,
+            dummy_ed448: generate(KeyAlgorithm::Ed448)?.0,
+            dummy_x25519: generate(KeyAlgorithm::X25519)?.0,
+            dummy_dh: generate(KeyAlgorithm::X25519)?.1,
+            clock,
+        }))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Registers a connection; pushes for it arrive on the returned receiver.
+    pub fn connect(&self, version: Version) -> (ConnId, mpsc::Receiver<Outgoing>) {
+        let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::channel(PUSH_QUEUE);
+        self.lock().pushers.insert(id, (version, tx));
+        (id, rx)
+    }
+
+    /// Forgets a closed connection and its subscriptions.
+    pub fn disconnect(&self, conn: ConnId) {
+        let mut st = self.lock();
+        st.pushers.remove(&conn);
+        if let Some(queues) = st.conn_subs.remove(&conn) {
+            for q in queues {
+                if st.subs.get(&q).is_some_and(|s| s.conn == conn) {
+                    st.subs.remove(&q);
+                }
+            }
+        }
+        st.gets.retain(|(c, _), _| *c != conn);
+    }
+
+    /// Queues stored.
+    pub fn queue_count(&self) -> usize {
+        self.lock().queues.len()
+    }
+
+    /// Handles one transmission; returns the answers for this connection, in order (a SUB
+    /// may add the first message as a second answer).
+    pub fn handle(&self, conn: &Conn, t: &Transmission) -> Vec<Outgoing> {
+        let reply = |msg| Outgoing {
+            corr_id: t.corr_id.clone(),
+            entity_id: t.entity_id.clone(),
+            msg,
+        };
+        let auth = match t.auth_kind() {
+            Ok(a) => a,
+            Err(_) => {
+                return vec![Outgoing {
+                    corr_id: t.corr_id.clone(),
+                    entity_id: Vec::new(),
+                    msg: err(ErrorType::Block),
+                }]
+            }
+        };
+        let cmd = match Command::parse(conn.version, &t.command).and_then(|c| {
+            c.check_credentials(auth != AuthKind::None, &t.entity_id)
+                .map(|()| c)
+        }) {
+            Ok(c) => c,
+            Err(e) => return vec![reply(err(e))],
+        };
+        let authorized = match t.authorized(&conn.session_id) {
+            Ok(a) => a,
+            Err(_) => return vec![reply(err(ErrorType::Block))],
+        };
+        let v = Verifier {
+            relay: self,
+            conn,
+            t,
+            authorized: &authorized,
+        };
+        self.run(conn, t, &v, cmd)
+            .into_iter()
+            .map(|(corr, msg)| Outgoing {
+                corr_id: if corr { t.corr_id.clone() } else { Vec::new() },
+                entity_id: t.entity_id.clone(),
+                msg,
+            })
+            .collect()
+    }
+
+    /// Runs a parsed command; `(true, msg)` answers with the command's corrId, `(false, msg)`
+    /// is a message with an empty corrId (the first MSG after SUB).
+    fn run(
+        &self,
+        conn: &Conn,
+        t: &Transmission,
+        v: &Verifier<'_>,
+        cmd: Command,
+    ) -> Vec<(bool, BrokerMsg)> {
+        let one = |m| vec![(true, m)];
+        let id = &t.entity_id;
+        match cmd {
+            Command::Ping => one(BrokerMsg::Pong),
+            Command::New(n) => {
+                if !v.verify(&n.rcv_auth_key) {
+                    return one(err(ErrorType::Auth));
+                }
+                one(self.create(conn, &t.corr_id, n))
+            }
+            Command::Send { notification, body } => one(self.send(conn, v, id, notification, body)),
+            Command::Skey(k) => one(self.secure_by_sender(v, id, k, false)),
+            Command::Lkey(k) => one(self.secure_by_sender(v, id, k, true)),
+            Command::Lget => {
+                let st = self.lock();
+                let Some(q) = st.by_link.get(id).and_then(|r| st.queues.get(r)) else {
+                    v.dummy();
+                    return one(err(ErrorType::Auth));
+                };
+                one(match (&q.rec.link, q.rec.is_contact()) {
+                    (Some((_, d)), true) => BrokerMsg::Lnk(q.rec.sender_id.clone(), d.clone()),
+                    _ => err(ErrorType::Auth),
+                })
+            }
+            Command::Nsub => {
+                let st = self.lock();
+                let n = st
+                    .by_notifier
+                    .get(id)
+                    .and_then(|r| st.queues.get(r))
+                    .and_then(|q| q.rec.notifier.clone());
+                match n {
+                    Some(n) if v.verify(&n.key) => one(BrokerMsg::Sok(None)),
+                    Some(_) => one(err(ErrorType::Auth)),
+                    None => {
+                        v.dummy();
+                        one(err(ErrorType::Auth))
+                    }
+                }
+            }
+            // No service certificates: service commands fail their verification.
+            Command::Subs | Command::Nsubs => one(err(ErrorType::Service)),
+            // Private routing is not implemented yet.
+            Command::Prxy(_) | Command::Pfwd(..) | Command::Rfwd(_) => {
+                one(err(ErrorType::Cmd(CommandError::Prohibited)))
+            }
+            cmd => self.recipient(conn, v, id, cmd),
+        }
+    }
+
+    fn create(&self, conn: &Conn, corr_id: &[u8], n: NewQueue) -> BrokerMsg {
+        let allowed = self.config.allow_new_queues
+            && self
+                .config
+                .create_password
+                .as_ref()
+                .is_none_or(|p| n.basic_auth.as_ref() == Some(p));
+        if !allowed {
+            return err(ErrorType::Auth);
+        }
+        let Ok((srv_pub, srv_priv)) = simplex_crypto::generate(KeyAlgorithm::X25519) else {
+            return err(ErrorType::Internal);
+        };
+        let Ok(rcv_dh_secret) = cryptobox::shared_key(&srv_priv, &n.rcv_dh_key) else {
+            return err(ErrorType::Internal);
+        };
+        let ntf = match &n.ntf_creds {
+            None => None,
+            Some((key, dh)) => {
+                let Ok((pub_, priv_)) = simplex_crypto::generate(KeyAlgorithm::X25519) else {
+                    return err(ErrorType::Internal);
+                };
+                let Ok(secret) = cryptobox::shared_key(&priv_, dh) else {
+                    return err(ErrorType::Internal);
+                };
+                Some((key.clone(), secret, pub_))
+            }
+        };
+        // A sender id chosen by the client must be SHA3-384(corrId)[..24]: a NEW cannot be
+        // used to probe whether some queue id exists.
+        let (client_ids, sender_id, link) = match &n.request {
+            Some(QueueRequest::Messaging(Some((sid, d)))) => {
+                (true, sid.clone(), Some((random_id(), d.clone())))
+            }
+            Some(QueueRequest::Contact(Some((lid, sid, d)))) => {
+                (true, sid.clone(), Some((lid.clone(), d.clone())))
+            }
+            _ => (false, random_id(), None),
+        };
+        if client_ids {
+            let expected = simplex_crypto::digest::sha3_384(corr_id);
+            if !expected.is_ok_and(|h| h[..24] == sender_id[..]) {
+                return err(ErrorType::Cmd(CommandError::Prohibited));
+            }
+        }
+        let mode = n.request.as_ref().map(|r| match r {
+            QueueRequest::Messaging(_) => QueueMode::Messaging,
+            QueueRequest::Contact(_) => QueueMode::Contact,
+        });
+        let mut st = self.lock();
+        for _ in 0..3 {
+            let rcv_id = random_id();
+            let (sender_id, link) = if client_ids {
+                (sender_id.clone(), link.clone())
+            } else {
+                (random_id(), None)
+            };
+            let notifier_id = ntf.as_ref().map(|_| random_id());
+            let taken = st.queues.contains_key(&rcv_id)
+                || st.by_sender.contains_key(&sender_id)
+                || link
+                    .as_ref()
+                    .is_some_and(|(l, _)| st.by_link.contains_key(l))
+                || notifier_id
+                    .as_ref()
+                    .is_some_and(|n| st.by_notifier.contains_key(n));
+            if taken {
+                if client_ids {
+                    return err(ErrorType::Auth);
+                }
+                continue;
+            }
+            let rec = QueueRec {
+                rcv_id: rcv_id.clone(),
+                recipient_keys: vec![n.rcv_auth_key.clone()],
+                rcv_dh_secret: rcv_dh_secret.clone(),
+                sender_id: sender_id.clone(),
+                sender_key: None,
+                mode,
+                link: link.clone(),
+                notifier: match (&ntf, &notifier_id) {
+                    (Some((key, secret, _)), Some(id)) => Some(Notifier {
+                        id: id.clone(),
+                        key: key.clone(),
+                        dh_secret: secret.clone(),
+                    }),
+                    _ => None,
+                },
+                status: Status::Active,
+                updated_at: Some(day((self.clock)())),
+            };
+            st.by_sender.insert(sender_id.clone(), rcv_id.clone());
+            if let Some((l, _)) = &link {
+                st.by_link.insert(l.clone(), rcv_id.clone());
+            }
+            if let Some(nid) = &notifier_id {
+                st.by_notifier.insert(nid.clone(), rcv_id.clone());
+            }
+            st.queues.insert(
+                rcv_id.clone(),
+                Queue {
+                    rec,
+                    msgs: MsgQueue::default(),
+                },
+            );
+            if n.subscribe {
+                st.subs.insert(
+                    rcv_id.clone(),
+                    Sub {
+                        conn: conn.id,
+                        delivered: None,
+                    },
+                );
+                st.conn_subs
+                    .entry(conn.id)
+                    .or_default()
+                    .insert(rcv_id.clone());
+            }
+            return BrokerMsg::Ids(QueueIds {
+                rcv_id,
+                snd_id: sender_id,
+                srv_dh_key: srv_pub,
+                messaging: mode.map(|m| m == QueueMode::Messaging),
+                link_id: link.map(|(l, _)| l),
+                service_id: None,
+                ntf_creds: match (notifier_id, ntf) {
+                    (Some(id), Some((_, _, pub_))) => Some((id, pub_)),
+                    _ => None,
+                },
+            });
+        }
+        err(ErrorType::Internal)
+    }
+
+    fn send(
+        &self,
+        conn: &Conn,
+        v: &Verifier<'_>,
+        sid: &[u8],
+        notification: bool,
+        body: Vec<u8>,
+    ) -> BrokerMsg {
+        let mut st = self.lock();
+        let Some(rid) = st.by_sender.get(sid).cloned() else {
+            v.dummy();
+            return err(ErrorType::Auth);
+        };
+        let Some(q) = st.queues.get_mut(&rid) else {
+            return err(ErrorType::Internal);
+        };
+        let authorized = match &q.rec.sender_key {
+            None => v.t.authorization.is_empty(),
+            Some(k) => v.verify(k),
+        };
+        if !authorized {
+            return err(ErrorType::Auth);
+        }
+        if body.len() > max_message_len(conn.version) {
+            return err(ErrorType::LargeMsg);
+        }
+        match &q.rec.status {
+            Status::Off => return err(ErrorType::Auth),
+            Status::Blocked(info) => return err(ErrorType::Blocked(info.clone())),
+            Status::Active => {}
+        }
+        if q.rec.link.is_some() && q.rec.is_secured_messaging() {
+            // The link has served its purpose: a secured messaging queue's data is deleted.
+            if let Some((l, _)) = q.rec.link.take() {
+                st.by_link.remove(&l);
+            }
+        }
+        let Some(q) = st.queues.get_mut(&rid) else {
+            return err(ErrorType::Internal);
+        };
+        let mut id = [0u8; ID_LEN];
+        simplex_crypto::random_bytes(&mut id);
+        let msg = Message {
+            id,
+            ts: (self.clock)(),
+            body: Some((notification, body)),
+        };
+        match q.msgs.write(msg) {
+            Written::Quota => err(ErrorType::Quota),
+            Written::Stored(was_empty) => {
+                if was_empty {
+                    self.try_deliver(&mut st, &rid);
+                }
+                BrokerMsg::Ok
+            }
+        }
+    }
+
+    /// Pushes the first message to the queue's subscriber if it has nothing unacknowledged.
+    fn try_deliver(&self, st: &mut State, rid: &[u8]) {
+        let Some(sub) = st.subs.get(rid).cloned() else {
+            return;
+        };
+        if sub.delivered.is_some() {
+            return;
+        }
+        let Some(q) = st.queues.get(rid) else {
+            return;
+        };
+        let Some(m) = q.msgs.peek().cloned() else {
+            return;
+        };
+        let Some((_, tx)) = st.pushers.get(&sub.conn) else {
+            return;
+        };
+        let msg = encrypt_msg(&q.rec, &m);
+        let push = Outgoing {
+            corr_id: Vec::new(),
+            entity_id: rid.to_vec(),
+            msg,
+        };
+        // A connection too slow to take it gets the message on its next SUB or ACK.
+        if tx.try_send(push).is_ok() {
+            if let Some(s) = st.subs.get_mut(rid) {
+                s.delivered = Some(m.id);
+            }
+        }
+    }
+
+    fn secure_by_sender(
+        &self,
+        v: &Verifier<'_>,
+        id: &[u8],
+        k: PublicKey,
+        by_link: bool,
+    ) -> BrokerMsg {
+        let mut st = self.lock();
+        let index = if by_link { &st.by_link } else { &st.by_sender };
+        let Some(rid) = index.get(id).cloned() else {
+            v.dummy();
+            return err(ErrorType::Auth);
+        };
+        let Some(q) = st.queues.get_mut(&rid) else {
+            return err(ErrorType::Internal);
+        };
+        // Only a messaging queue, not yet secured or secured with this same key.
+        let allowed = q.rec.mode == Some(QueueMode::Messaging)
+            && q.rec.sender_key.as_ref().is_none_or(|s| *s == k);
+        if !allowed {
+            v.dummy();
+            return err(ErrorType::Auth);
+        }
+        if !v.verify(&k) {
+            return err(ErrorType::Auth);
+        }
+        q.rec.sender_key = Some(k);
+        if by_link {
+            match &q.rec.link {
+                Some((_, d)) => BrokerMsg::Lnk(q.rec.sender_id.clone(), d.clone()),
+                None => err(ErrorType::Auth),
+            }
+        } else {
+            BrokerMsg::Ok
+        }
+    }
+
+    /// Commands of the recipient, signed with one of its keys.
+    fn recipient(
+        &self,
+        conn: &Conn,
+        v: &Verifier<'_>,
+        rid: &[u8],
+        cmd: Command,
+    ) -> Vec<(bool, BrokerMsg)> {
+        let one = |m| vec![(true, m)];
+        let mut st = self.lock();
+        let Some(q) = st.queues.get(rid) else {
+            v.dummy();
+            return one(err(ErrorType::Auth));
+        };
+        if !q.rec.recipient_keys.iter().any(|k| v.verify(k)) {
+            return one(err(ErrorType::Auth));
+        }
+        if let Status::Blocked(info) = &q.rec.status {
+            if !matches!(cmd, Command::Off | Command::Del) {
+                return one(err(ErrorType::Blocked(info.clone())));
+            }
+        }
+        let st = &mut *st;
+        match cmd {
+            Command::Sub => self.subscribe(st, conn, rid),
+            Command::Get => one(self.get(st, conn, rid)),
+            Command::Ack(msg_id) => one(self.ack(st, conn, rid, &msg_id)),
+            Command::Key(k) => one(match st.queues.get_mut(rid) {
+                Some(q) => match &q.rec.sender_key {
+                    Some(s) if *s != k => err(ErrorType::Auth),
+                    _ => {
+                        q.rec.sender_key = Some(k);
+                        BrokerMsg::Ok
+                    }
+                },
+                None => err(ErrorType::Internal),
+            }),
+            Command::Rkey(keys) => one(match st.queues.get_mut(rid) {
+                Some(q) if q.rec.mode == Some(QueueMode::Contact) => {
+                    q.rec.recipient_keys = keys;
+                    BrokerMsg::Ok
+                }
+                _ => err(ErrorType::Auth),
+            }),
+            Command::Lset(lid, data) => one(self.set_link(st, rid, lid, data)),
+            Command::Ldel => {
+                if let Some((l, _)) = st.queues.get_mut(rid).and_then(|q| q.rec.link.take()) {
+                    st.by_link.remove(&l);
+                }
+                one(BrokerMsg::Ok)
+            }
+            Command::Nkey(key, dh) => one(self.add_notifier(st, rid, key, &dh)),
+            Command::Ndel => {
+                if let Some(n) = st.queues.get_mut(rid).and_then(|q| q.rec.notifier.take()) {
+                    st.by_notifier.remove(&n.id);
+                }
+                one(BrokerMsg::Ok)
+            }
+            Command::Off => {
+                if let Some(q) = st.queues.get_mut(rid) {
+                    if q.rec.status == Status::Active {
+                        q.rec.status = Status::Off;
+                    }
+                }
+                one(BrokerMsg::Ok)
+            }
+            Command::Del => {
+                self.delete_queue(st, conn, rid);
+                one(BrokerMsg::Ok)
+            }
+            Command::Que => one(match st.queues.get(rid) {
+                Some(q) => BrokerMsg::Info(
+                    format!(
+                        "{{\"qiSnd\":{},\"qiNtf\":{},\"qiSize\":{}}}",
+                        q.rec.sender_key.is_some(),
+                        q.rec.notifier.is_some(),
+                        q.msgs.len()
+                    )
+                    .into_bytes(),
+                ),
+                None => err(ErrorType::Internal),
+            }),
+            _ => one(err(ErrorType::Internal)),
+        }
+    }
+
+    fn subscribe(&self, st: &mut State, conn: &Conn, rid: &[u8]) -> Vec<(bool, BrokerMsg)> {
+        let key = (conn.id, rid.to_vec());
+        if st.gets.contains_key(&key) {
+            return vec![(true, err(ErrorType::Cmd(CommandError::Prohibited)))];
+        }
+        let previous = st.subs.insert(
+            rid.to_vec(),
+            Sub {
+                conn: conn.id,
+                delivered: None,
+            },
+        );
+        st.conn_subs
+            .entry(conn.id)
+            .or_default()
+            .insert(rid.to_vec());
+        if let Some(p) = previous.filter(|p| p.conn != conn.id) {
+            if let Some(set) = st.conn_subs.get_mut(&p.conn) {
+                set.remove(rid);
+            }
+            if let Some((_, tx)) = st.pushers.get(&p.conn) {
+                let _ = tx.try_send(Outgoing {
+                    corr_id: Vec::new(),
+                    entity_id: rid.to_vec(),
+                    msg: BrokerMsg::End,
+                });
+            }
+        }
+        let mut out = vec![(true, BrokerMsg::Sok(None))];
+        if let Some(q) = st.queues.get(rid) {
+            if let Some(m) = q.msgs.peek() {
+                out.push((false, encrypt_msg(&q.rec, m)));
+                let id = m.id;
+                if let Some(s) = st.subs.get_mut(rid) {
+                    s.delivered = Some(id);
+                }
+            }
+        }
+        out
+    }
+
+    fn get(&self, st: &mut State, conn: &Conn, rid: &[u8]) -> BrokerMsg {
+        if st.subs.get(rid).is_some_and(|s| s.conn == conn.id) {
+            return err(ErrorType::Cmd(CommandError::Prohibited));
+        }
+        let Some(q) = st.queues.get(rid) else {
+            return err(ErrorType::Internal);
+        };
+        match q.msgs.peek() {
+            Some(m) => {
+                let msg = encrypt_msg(&q.rec, m);
+                st.gets.insert((conn.id, rid.to_vec()), Some(m.id));
+                msg
+            }
+            None => {
+                st.gets.entry((conn.id, rid.to_vec())).or_insert(None);
+                BrokerMsg::Ok
+            }
+        }
+    }
+
+    fn ack(&self, st: &mut State, conn: &Conn, rid: &[u8], msg_id: &[u8]) -> BrokerMsg {
+        let matches =
+            |d: &Option<[u8; ID_LEN]>| d.is_some_and(|d| msg_id.is_empty() || d[..] == *msg_id);
+        let get_key = (conn.id, rid.to_vec());
+        if let Some(d) = st.gets.get(&get_key) {
+            if !matches(d) {
+                return err(ErrorType::NoMsg);
+            }
+            let delivered = d.unwrap_or_default();
+            st.gets.insert(get_key, None);
+            if let Some(q) = st.queues.get_mut(rid) {
+                q.msgs.delete(&delivered);
+            }
+            return BrokerMsg::Ok;
+        }
+        let Some(sub) = st.subs.get(rid).filter(|s| s.conn == conn.id).cloned() else {
+            return err(ErrorType::NoMsg);
+        };
+        if !matches(&sub.delivered) {
+            return err(ErrorType::NoMsg);
+        }
+        let delivered = sub.delivered.unwrap_or_default();
+        let Some(q) = st.queues.get_mut(rid) else {
+            return err(ErrorType::Internal);
+        };
+        q.msgs.delete(&delivered);
+        let next = q.msgs.peek().cloned();
+        let answer = match &next {
+            Some(m) => encrypt_msg(&q.rec, m),
+            None => BrokerMsg::Ok,
+        };
+        if let Some(s) = st.subs.get_mut(rid) {
+            s.delivered = next.map(|m| m.id);
+        }
+        answer
+    }
+
+    fn set_link(&self, st: &mut State, rid: &[u8], lid: Vec<u8>, data: LinkData) -> BrokerMsg {
+        let Some(q) = st.queues.get_mut(rid) else {
+            return err(ErrorType::Internal);
+        };
+        if q.rec.is_secured_messaging() {
+            return err(ErrorType::Auth);
+        }
+        match &q.rec.link {
+            // The link id never changes, nor the fixed data.
+            Some((l, d)) if *l != lid || d.fixed != data.fixed => return err(ErrorType::Auth),
+            _ => {}
+        }
+        q.rec.link = Some((lid.clone(), data));
+        st.by_link.insert(lid, rid.to_vec());
+        BrokerMsg::Ok
+    }
+
+    fn add_notifier(
+        &self,
+        st: &mut State,
+        rid: &[u8],
+        key: PublicKey,
+        dh: &PublicKey,
+    ) -> BrokerMsg {
+        let Ok((pub_, priv_)) = simplex_crypto::generate(KeyAlgorithm::X25519) else {
+            return err(ErrorType::Internal);
+        };
+        let Ok(secret) = cryptobox::shared_key(&priv_, dh) else {
+            return err(ErrorType::Internal);
+        };
+        for _ in 0..3 {
+            let id = random_id();
+            if st.by_notifier.contains_key(&id) {
+                continue;
+            }
+            let Some(q) = st.queues.get_mut(rid) else {
+                return err(ErrorType::Internal);
+            };
+            if let Some(old) = q.rec.notifier.take() {
+                st.by_notifier.remove(&old.id);
+            }
+            let Some(q) = st.queues.get_mut(rid) else {
+                return err(ErrorType::Internal);
+            };
+            q.rec.notifier = Some(Notifier {
+                id: id.clone(),
+                key,
+                dh_secret: secret,
+            });
+            st.by_notifier.insert(id.clone(), rid.to_vec());
+            return BrokerMsg::Nid(id, pub_);
+        }
+        err(ErrorType::Internal)
+    }
+
+    fn delete_queue(&self, st: &mut State, conn: &Conn, rid: &[u8]) {
+        let Some(q) = st.queues.remove(rid) else {
+            return;
+        };
+        st.by_sender.remove(&q.rec.sender_id);
+        if let Some((l, _)) = &q.rec.link {
+            st.by_link.remove(l);
+        }
+        if let Some(n) = &q.rec.notifier {
+            st.by_notifier.remove(&n.id);
+        }
+        if let Some(sub) = st.subs.remove(rid) {
+            if let Some(set) = st.conn_subs.get_mut(&sub.conn) {
+                set.remove(rid);
+            }
+            if sub.conn != conn.id {
+                if let Some((_, tx)) = st.pushers.get(&sub.conn) {
+                    let _ = tx.try_send(Outgoing {
+                        corr_id: Vec::new(),
+                        entity_id: rid.to_vec(),
+                        msg: BrokerMsg::Deld,
+                    });
+                }
+            }
+        }
+        st.gets.retain(|(_, r), _| r != rid);
+    }
+}
+
+/// Seconds at the start of the day of `t`.
+fn day(t: i64) -> i64 {
+    t - t.rem_euclid(86_400)
+}
+
+/// The MSG for the recipient: `crypto_box(rcvDhSecret, msgId, pad(ts ‖ flags ‖ ' ' ‖ body))`,
+/// or for the quota marker `pad("QUOTA " ‖ ts)`.
+pub fn encrypt_msg(rec: &QueueRec, m: &Message) -> BrokerMsg {
+    let mut plain = Vec::with_capacity(16 + m.body.as_ref().map_or(0, |b| b.1.len()));
+    match &m.body {
+        Some((notification, body)) => {
+            plain.extend_from_slice(&m.ts.to_be_bytes());
+            plain.push(if *notification { b'T' } else { b'F' });
+            plain.push(b' ');
+            plain.extend_from_slice(body);
+        }
+        None => {
+            plain.extend_from_slice(b"QUOTA ");
+            plain.extend_from_slice(&m.ts.to_be_bytes());
+        }
+    }
+    match pad(&plain, RCV_MSG_PADDED) {
+        Ok(padded) => BrokerMsg::Msg(
+            m.id.to_vec(),
+            cryptobox::seal(&rec.rcv_dh_secret, &SbNonce(m.id), &padded),
+        ),
+        Err(_) => BrokerMsg::Err(ErrorType::Internal),
+    }
+}
+
+/// Checks a transmission's authorization against a key, as the reference does.
+struct Verifier<'a> {
+    relay: &'a Relay,
+    conn: &'a Conn,
+    t: &'a Transmission,
+    authorized: &'a [u8],
+}
+
+impl Verifier<'_> {
+    /// Whether the transmission is authorized by `key`.
+    fn verify(&self, key: &PublicKey) -> bool {
+        let auth = &self.t.authorization;
+        match self.t.auth_kind() {
+            Ok(AuthKind::Signature) => {
+                let matches = matches!(
+                    (key.algorithm(), auth.len()),
+                    (KeyAlgorithm::Ed25519, 64) | (KeyAlgorithm::Ed448, 114)
+                );
+                if matches {
+                    simplex_crypto::verify(key, self.authorized, auth)
+                } else {
+                    self.dummy();
+                    false
+                }
+            }
+            Ok(AuthKind::Authenticator) => match (&self.conn.session_key, key.algorithm()) {
+                (Some(ours), KeyAlgorithm::X25519) => simplex_crypto::dh(ours, key)
+                    .map(|s| {
+                        simplex_crypto::verify_authenticator(
+                            &s,
+                            &self.t.corr_id,
+                            self.authorized,
+                            auth,
+                        )
+                    })
+                    .unwrap_or(false),
+                _ => {
+                    self.dummy();
+                    false
+                }
+            },
+            _ => false,
+        }
+    }
+
+    /// The same work as a real check, for ids that do not exist (no timing oracle).
+    fn dummy(&self) {
+        let auth = &self.t.authorization;
+        let _ = match auth.len() {
+            64 => simplex_crypto::verify(&self.relay.dummy_ed25519, self.authorized, auth),
+            114 => simplex_crypto::verify(&self.relay.dummy_ed448, self.authorized, auth),
+            80 => simplex_crypto::dh(&self.relay.dummy_dh, &self.relay.dummy_x25519)
+                .map(|s| {
+                    simplex_crypto::verify_authenticator(&s, &self.t.corr_id, self.authorized, auth)
+                })
+                .unwrap_or(false),
+            _ => false,
+        };
+    }
+}
