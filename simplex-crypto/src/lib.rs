@@ -6,6 +6,7 @@
 //!   secretbox stream: XSalsa20-Poly1305, tag last, seekable          (secretbox, libsodium)
 //!   crypto_box: the same keyed by a DH secret, tag first             (cryptobox)
 //!   the XFTP relay's download encryption                             (transit)
+//!   a relay's session key signed with its online key (X.509 DER)     (signed)
 //!   Poly1305 (mac), SHA-256 / SHA-512 (digest)                       (OpenSSL, libsodium)
 //!   HKDF-SHA512 and AES-256-GCM for the double ratchet               (hkdf, aead; OpenSSL)
 //! ```
@@ -35,6 +36,7 @@ pub mod hkdf;
 pub mod keys;
 pub mod mac;
 pub mod secretbox;
+pub mod signed;
 mod sodium;
 pub mod transit;
 

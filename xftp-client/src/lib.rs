@@ -22,7 +22,7 @@ use simplex_crypto::{KeyAlgorithm, PrivateKey, PublicKey};
 use tokio::net::TcpStream;
 use xftp_proto::command::{Command, FileInfo, Response, XftpError};
 use xftp_proto::handshake::{
-    decode_signed_key, ClientHandshake, ClientHello, ServerHandshake, VersionRange, CURRENT_VERSION,
+    ClientHandshake, ClientHello, ServerHandshake, VersionRange, CURRENT_VERSION,
 };
 use xftp_proto::{ServerAddress, Transmission, XFTP_BLOCK_SIZE};
 
@@ -285,8 +285,8 @@ impl XftpConnection {
                 "the handshake's certificate is not the relay's identity".into(),
             ));
         }
-        let (spki, _, sig) =
-            decode_signed_key(&hs.signed_key).map_err(|e| ClientError::Handshake(e.to_string()))?;
+        let (spki, _, sig) = simplex_crypto::signed::decode_signed_key(&hs.signed_key)
+            .map_err(|e| ClientError::Handshake(e.to_string()))?;
         let verified = openssl::sign::Verifier::new_without_digest(&leaf_key)
             .and_then(|mut v| v.verify_oneshot(&sig, &spki))
             .unwrap_or(false);

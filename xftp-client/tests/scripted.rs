@@ -18,7 +18,7 @@ use xftp_client::agent::{self, AgentError, Pool, RecvOptions, SendOptions};
 use xftp_client::ClientError;
 use xftp_proto::command::{Command, Response, XftpError};
 use xftp_proto::handshake::{
-    encode_signed_key, ClientHandshake, ServerHandshake, VersionRange, CURRENT_VERSION, MIN_VERSION,
+    ClientHandshake, ServerHandshake, VersionRange, CURRENT_VERSION, MIN_VERSION,
 };
 use xftp_proto::{ServerAddress, Transmission, ValidFileDescription, XFTP_BLOCK_SIZE};
 
@@ -220,7 +220,11 @@ async fn request(
                 },
                 session_id: ctx.session_id.clone(),
                 cert_chain: ctx.chain.to_vec(),
-                signed_key: encode_signed_key(&spki, KeyAlgorithm::Ed25519, &sig),
+                signed_key: simplex_crypto::signed::encode_signed_key(
+                    &spki,
+                    KeyAlgorithm::Ed25519,
+                    &sig,
+                ),
                 web_identity_proof: Vec::new(),
             };
             answer(hs.encode_block().unwrap(), None);

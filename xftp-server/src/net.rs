@@ -16,8 +16,7 @@ use tokio::sync::{watch, Mutex};
 use tokio_openssl::SslStream;
 use xftp_proto::command::{Response, XftpError};
 use xftp_proto::handshake::{
-    encode_signed_key, ClientHandshake, ClientHello, ServerHandshake, VersionRange,
-    CURRENT_VERSION, MIN_VERSION,
+    ClientHandshake, ClientHello, ServerHandshake, VersionRange, CURRENT_VERSION, MIN_VERSION,
 };
 use xftp_proto::{Transmission, XFTP_BLOCK_SIZE};
 
@@ -683,7 +682,11 @@ fn hello(
         },
         session_id: session_id.to_vec(),
         cert_chain: endpoint.chain_der.clone(),
-        signed_key: encode_signed_key(&spki, endpoint.online_key.algorithm(), &sig),
+        signed_key: simplex_crypto::signed::encode_signed_key(
+            &spki,
+            endpoint.online_key.algorithm(),
+            &sig,
+        ),
         web_identity_proof: proof,
     };
     *state = HandshakeState::Sent(priv_key, pub_key);
