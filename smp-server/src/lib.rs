@@ -7,7 +7,68 @@
 //!                                    └─► pushes to other connections (MSG, END, DELD)
 //! ```
 
+pub mod net;
 pub mod queue;
 pub mod relay;
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+
 pub use relay::{Conn, ConnId, Outgoing, Relay, RelayConfig};
+
+/// Why the relay could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The identity (certificates, keys) is unusable.
+    #[error("identity: {0}")]
+    Identity(String),
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A running relay.
+#[derive(Debug)]
+pub struct Running {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The queues and messages.
+    pub relay: Arc<Relay>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops accepting connections.
+    pub fn stop(self) {
+        self.task.abort();
+    }
+}
+
+/// Binds `addr` and serves SMP with `identity` until stopped.
+pub async fn start(
+    addr: SocketAddr,
+    identity: &transport::Identity,
+    config: RelayConfig,
+) -> Result<Running, StartError> {
+    let id = |e: &dyn std::fmt::Display| StartError::Identity(e.to_string());
+    let endpoint = Arc::new(net::Endpoint {
+        acceptor: transport::smp_server_acceptor(identity).map_err(|e| id(&e))?,
+        chain_der: identity.chain_der().map_err(|e| id(&e))?,
+        key_hash: identity.key_hash().map_err(|e| id(&e))?,
+        online_key: identity.online_key().map_err(|e| id(&e))?,
+    });
+    let relay = Relay::new(config).map_err(|e| id(&e))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| StartError::Bind { addr, source })?;
+    let task = tokio::spawn(net::serve(listener, endpoint, relay.clone()));
+    Ok(Running { addr, relay, task })
+}

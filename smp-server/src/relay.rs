@@ -209,6 +209,14 @@ impl Relay {
                 }]
             }
         };
+        if conn.version < smp_proto::version::IMPLIED_SESSION_ID && t.session_id != conn.session_id
+        {
+            return vec![Outgoing {
+                corr_id: t.corr_id.clone(),
+                entity_id: Vec::new(),
+                msg: err(ErrorType::Session),
+            }];
+        }
         let cmd = match Command::parse(conn.version, &t.command).and_then(|c| {
             c.check_credentials(auth != AuthKind::None, &t.entity_id)
                 .map(|()| c)

@@ -101,6 +101,26 @@ impl Identity {
         Ok(openssl::sha::sha256(&self.ca.to_der()?))
     }
 
+    /// The online key as the protocol crates use it (it signs handshake session keys).
+    pub fn online_key(&self) -> Result<simplex_crypto::PrivateKey, IdentityError> {
+        use simplex_crypto::KeyAlgorithm;
+        let alg = match self.key.id() {
+            openssl::pkey::Id::ED25519 => KeyAlgorithm::Ed25519,
+            openssl::pkey::Id::ED448 => KeyAlgorithm::Ed448,
+            _ => {
+                return Err(IdentityError::Invalid {
+                    path: "server.key".into(),
+                    reason: "the online key must be Ed25519 or Ed448".into(),
+                })
+            }
+        };
+        let raw = self.key.raw_private_key()?;
+        simplex_crypto::PrivateKey::from_raw(alg, &raw).map_err(|e| IdentityError::Invalid {
+            path: "server.key".into(),
+            reason: e.to_string(),
+        })
+    }
+
     /// DER of the chain as presented: online certificate, then CA.
     pub fn chain_der(&self) -> Result<Vec<Vec<u8>>, IdentityError> {
         Ok(vec![self.server.to_der()?, self.ca.to_der()?])

@@ -15,6 +15,8 @@ use crate::identity::Identity;
 
 /// ALPN of native XFTP clients.
 pub const ALPN_XFTP: &[u8] = b"xftp/1";
+/// ALPN of SMP clients (without it, a relay offers only the legacy version).
+pub const ALPN_SMP: &[u8] = b"smp/1";
 /// The relay's ALPN preference: the first of these the client offers is chosen.
 const SERVER_ALPN: [&[u8]; 3] = [b"xftp/1", b"h2", b"http/1.1"];
 /// TLS 1.3 suites: ChaCha20-Poly1305 only.
@@ -149,6 +151,30 @@ pub fn server_acceptor_with_web(
     Ok(b.build())
 }
 
+/// The SMP relay's acceptor: the same TLS as the XFTP relay, ALPN `smp/1` or none.
+pub fn smp_server_acceptor(identity: &Identity) -> Result<SslAcceptor, TlsError> {
+    let mut b = SslAcceptor::mozilla_modern_v5(SslMethod::tls_server())?;
+    b.set_min_proto_version(Some(SslVersion::TLS1_2))?;
+    b.set_max_proto_version(Some(SslVersion::TLS1_3))?;
+    b.set_ciphersuites(TLS13_SUITES)?;
+    b.set_cipher_list(TLS12_CIPHERS)?;
+    b.set_groups_list(GROUPS)?;
+    b.set_sigalgs_list(SIGALGS)?;
+    b.set_certificate(&identity.server)?;
+    b.add_extra_chain_cert(identity.ca.clone())?;
+    b.set_private_key(&identity.key)?;
+    b.check_private_key()?;
+    b.set_verify(SslVerifyMode::NONE);
+    b.set_alpn_select_callback(|_, client| {
+        if alpn_offers(client, ALPN_SMP) {
+            Ok(ALPN_SMP)
+        } else {
+            Err(AlpnError::NOACK)
+        }
+    });
+    Ok(b.build())
+}
+
 fn select_alpn<'a>(_: &mut openssl::ssl::SslRef, client: &'a [u8]) -> Result<&'a [u8], AlpnError> {
     for ours in SERVER_ALPN {
         if alpn_offers(client, ours) {
@@ -184,6 +210,11 @@ fn alpn_offers(mut list: &[u8], proto: &[u8]) -> bool {
 /// A client connector: ChaCha20 only, X25519/X448, Ed25519/Ed448, ALPN `xftp/1`. Certificate
 /// checks are done by [`verify_server_chain`] against the address's key hash, not by web PKI.
 pub fn client_connector() -> Result<SslConnector, TlsError> {
+    client_connector_for(ALPN_XFTP)
+}
+
+/// A client connector offering `alpn` (`xftp/1` or `smp/1`).
+pub fn client_connector_for(alpn_proto: &[u8]) -> Result<SslConnector, TlsError> {
     let mut b = SslConnector::builder(SslMethod::tls_client())?;
     b.set_min_proto_version(Some(SslVersion::TLS1_2))?;
     b.set_max_proto_version(Some(SslVersion::TLS1_3))?;
@@ -192,8 +223,8 @@ pub fn client_connector() -> Result<SslConnector, TlsError> {
     b.set_groups_list(GROUPS)?;
     b.set_sigalgs_list(SIGALGS)?;
     b.set_verify(SslVerifyMode::NONE);
-    let mut alpn = vec![ALPN_XFTP.len() as u8];
-    alpn.extend_from_slice(ALPN_XFTP);
+    let mut alpn = vec![alpn_proto.len() as u8];
+    alpn.extend_from_slice(alpn_proto);
     b.set_alpn_protos(&alpn)?;
     Ok(b.build())
 }

@@ -21,7 +21,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use simplex_crypto::{KeyAlgorithm, PrivateKey};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -212,7 +211,9 @@ pub async fn start_with(
         }
     };
     let acceptor = transport::server_acceptor_with_web(&identity, web.as_ref())?;
-    let online_key = online_private_key(&identity)?;
+    let online_key = identity
+        .online_key()
+        .map_err(|e| StartError::Crypto(e.to_string()))?;
     let endpoint = Arc::new(Endpoint {
         acceptor,
         chain_der: identity.chain_der()?,
@@ -450,23 +451,6 @@ fn raise_fd_limit() {
 }
 
 /// The online key as a protocol private key (Ed25519 or Ed448).
-fn online_private_key(identity: &Identity) -> Result<PrivateKey, StartError> {
-    let raw = identity
-        .key
-        .raw_private_key()
-        .map_err(|e| StartError::Crypto(e.to_string()))?;
-    let alg = match identity.key.id() {
-        openssl::pkey::Id::ED25519 => KeyAlgorithm::Ed25519,
-        openssl::pkey::Id::ED448 => KeyAlgorithm::Ed448,
-        _ => {
-            return Err(StartError::Crypto(
-                "server.key must be Ed25519 or Ed448".into(),
-            ))
-        }
-    };
-    PrivateKey::from_raw(alg, &raw).map_err(|e| StartError::Crypto(e.to_string()))
-}
-
 /// `YYYY-MM-DDTHH:MM:SSZ`-like suffix for store-log backups (UTC, from epoch seconds).
 fn backup_suffix(now: u64) -> String {
     let days = now / 86400;

@@ -1,0 +1,289 @@
+//! The relay on the network: TLS, the SMP handshake, then blocks both ways.
+//!
+//! ```text
+//! accept ─► TLS (ALPN smp/1: versions 6..18; none: 6 only) ─► server hello (session key
+//!   signed with the online key) ─► client hello (version, key hash, its session key)
+//!   ─► reader: block ─► decrypt (v11+ with a key) ─► transmissions ─► Relay::handle
+//!   ─► writer: answers and pushes, batched into blocks as the reference packs them
+//! ```
+//!
+//! A client that does not read blocks its own reader (bounded queue), never the relay.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use simplex_codec::encoding::{pad, unpad};
+use simplex_codec::limits::SMP_BLOCK_SIZE;
+use simplex_crypto::{KeyAlgorithm, PrivateKey};
+use smp_proto::block::{decode_content, encode_content, pack, Packed};
+use smp_proto::handshake::{block_chains, BlockChain, ClientHello, ServerHello};
+use smp_proto::transmission::Transmission;
+use smp_proto::version::IMPLIED_SESSION_ID;
+use smp_proto::{BrokerMsg, ErrorType, Version, VersionRange};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+use crate::relay::{Conn, Outgoing, Relay};
+
+/// Time allowed from TCP accept to a finished SMP handshake.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Answers waiting for the writer, per connection.
+const ANSWER_QUEUE: usize = 16;
+
+/// What a listening relay needs.
+pub struct Endpoint {
+    /// TLS acceptor with the relay's identity.
+    pub acceptor: openssl::ssl::SslAcceptor,
+    /// DER of [online certificate, CA].
+    pub chain_der: Vec<Vec<u8>>,
+    /// SHA-256 of the CA certificate: what clients pin.
+    pub key_hash: [u8; 32],
+    /// The online key, to sign session keys.
+    pub online_key: PrivateKey,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint").finish_non_exhaustive()
+    }
+}
+
+/// Accepts connections until the listener fails.
+pub async fn serve(listener: TcpListener, endpoint: Arc<Endpoint>, relay: Arc<Relay>) {
+    loop {
+        let (tcp, peer) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let (endpoint, relay) = (endpoint.clone(), relay.clone());
+        tokio::spawn(async move {
+            if let Err(e) = connection(tcp, &endpoint, relay).await {
+                tracing::debug!("connection from {peer}: {e}");
+            }
+        });
+    }
+}
+
+/// Why a connection ended.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnError {
+    /// TLS failed.
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// The handshake took too long.
+    #[error("handshake timed out")]
+    Timeout,
+    /// The client's hello is malformed, offers no common version or pins another relay.
+    #[error("handshake: {0}")]
+    Handshake(&'static str),
+    /// Reading or writing failed (also a normal close).
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+    /// A block could not be decrypted.
+    #[error("bad block")]
+    Block,
+}
+
+struct Session {
+    version: Version,
+    session_id: Vec<u8>,
+    server_key: Option<PrivateKey>,
+    chains: Option<(BlockChain, BlockChain)>,
+}
+
+async fn connection(
+    tcp: TcpStream,
+    endpoint: &Endpoint,
+    relay: Arc<Relay>,
+) -> Result<(), ConnError> {
+    let _ = tcp.set_nodelay(true);
+    let ssl = openssl::ssl::Ssl::new(endpoint.acceptor.context())
+        .map_err(|e| ConnError::Tls(e.to_string()))?;
+    let mut tls =
+        tokio_openssl::SslStream::new(ssl, tcp).map_err(|e| ConnError::Tls(e.to_string()))?;
+    let session = tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
+        std::pin::Pin::new(&mut tls)
+            .accept()
+            .await
+            .map_err(|e| ConnError::Tls(e.to_string()))?;
+        handshake(&mut tls, endpoint).await
+    })
+    .await
+    .map_err(|_| ConnError::Timeout)??;
+    run(tls, session, relay).await
+}
+
+async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
+    tls: &mut tokio_openssl::SslStream<S>,
+    endpoint: &Endpoint,
+) -> Result<Session, ConnError> {
+    let range = if tls.ssl().selected_alpn_protocol() == Some(transport::ALPN_SMP) {
+        VersionRange::SUPPORTED
+    } else {
+        VersionRange::LEGACY
+    };
+    let session_id = transport::session_id(tls.ssl());
+    let (server_pub, server_key) = simplex_crypto::generate(KeyAlgorithm::X25519)
+        .map_err(|_| ConnError::Handshake("key generation failed"))?;
+    let signed = simplex_crypto::signed::sign_key(&endpoint.online_key, &server_pub)
+        .map_err(|_| ConnError::Handshake("signing the session key failed"))?;
+    let hello = ServerHello {
+        range,
+        session_id: session_id.clone(),
+        auth: Some((endpoint.chain_der.clone(), signed)),
+    };
+    let content = hello
+        .encode()
+        .map_err(|_| ConnError::Handshake("server hello too large"))?;
+    let block = pad(&content, SMP_BLOCK_SIZE)
+        .map_err(|_| ConnError::Handshake("server hello too large"))?;
+    tls.write_all(&block).await?;
+    tls.flush().await?;
+    let mut block = vec![0u8; SMP_BLOCK_SIZE];
+    tls.read_exact(&mut block).await?;
+    let client = unpad(&block)
+        .ok()
+        .and_then(|c| ClientHello::decode(c).ok())
+        .ok_or(ConnError::Handshake("malformed client hello"))?;
+    if !range.contains(client.version) {
+        return Err(ConnError::Handshake("no common version"));
+    }
+    if client.key_hash[..] != endpoint.key_hash[..] {
+        return Err(ConnError::Handshake(
+            "the client expects another relay (key hash)",
+        ));
+    }
+    let chains = if client.encrypts_blocks() {
+        let theirs = client.session_key.as_ref().ok_or(ConnError::Block)?;
+        let secret = simplex_crypto::dh(&server_key, theirs).map_err(|_| ConnError::Block)?;
+        Some(block_chains(&session_id, &secret).map_err(|_| ConnError::Block)?)
+    } else {
+        None
+    };
+    let server_key = (client.version >= IMPLIED_SESSION_ID).then_some(server_key);
+    Ok(Session {
+        version: client.version,
+        session_id,
+        server_key,
+        chains,
+    })
+}
+
+async fn run<S: AsyncRead + AsyncWrite + Send + 'static>(
+    tls: tokio_openssl::SslStream<S>,
+    session: Session,
+    relay: Arc<Relay>,
+) -> Result<(), ConnError> {
+    let (conn_id, mut pushes) = relay.connect(session.version);
+    let conn = Conn {
+        id: conn_id,
+        version: session.version,
+        session_id: session.session_id,
+        session_key: session.server_key,
+    };
+    let (mut send_chain, mut recv_chain) = match session.chains {
+        Some((s, r)) => (Some(s), Some(r)),
+        None => (None, None),
+    };
+    let version = session.version;
+    let (mut rd, mut wr) = tokio::io::split(tls);
+    let (tx, mut rx) = mpsc::channel::<Vec<Outgoing>>(ANSWER_QUEUE);
+    let writer = tokio::spawn(async move {
+        loop {
+            let batch = tokio::select! {
+                a = rx.recv() => match a {
+                    Some(a) => a,
+                    None => break,
+                },
+                p = pushes.recv() => match p {
+                    Some(p) => vec![p],
+                    None => break,
+                },
+            };
+            write_batch(&mut wr, &mut send_chain, version, batch).await?;
+        }
+        Ok::<(), ConnError>(())
+    });
+    let result = async {
+        let mut block = vec![0u8; SMP_BLOCK_SIZE];
+        loop {
+            rd.read_exact(&mut block).await?;
+            let content = match &mut recv_chain {
+                Some(chain) => chain.open(&block).map_err(|_| ConnError::Block)?,
+                None => unpad(&block).map_err(|_| ConnError::Block)?.to_vec(),
+            };
+            let answers = match decode_content(&content) {
+                Ok(items) => {
+                    let mut out = Vec::with_capacity(items.len());
+                    for bytes in items {
+                        match Transmission::decode(bytes, version) {
+                            Ok(t) => out.extend(relay.handle(&conn, &t)),
+                            Err(_) => out.push(block_error()),
+                        }
+                    }
+                    out
+                }
+                Err(_) => vec![block_error()],
+            };
+            if tx.send(answers).await.is_err() {
+                return Ok::<(), ConnError>(());
+            }
+        }
+    }
+    .await;
+    drop(tx);
+    relay.disconnect(conn_id);
+    let _ = writer.await;
+    result
+}
+
+fn block_error() -> Outgoing {
+    Outgoing {
+        corr_id: Vec::new(),
+        entity_id: Vec::new(),
+        msg: BrokerMsg::Err(ErrorType::Block),
+    }
+}
+
+async fn write_batch<W: AsyncWrite + Unpin>(
+    wr: &mut W,
+    chain: &mut Option<BlockChain>,
+    version: Version,
+    batch: Vec<Outgoing>,
+) -> Result<(), ConnError> {
+    let encoded: Vec<Vec<u8>> = batch
+        .into_iter()
+        .filter_map(|o| {
+            let command = o.msg.encode(version).ok()?;
+            Transmission {
+                corr_id: o.corr_id,
+                entity_id: o.entity_id,
+                command,
+                ..Transmission::default()
+            }
+            .encode(version)
+            .ok()
+        })
+        .collect();
+    let lengths: Vec<usize> = encoded.iter().map(Vec::len).collect();
+    for p in pack(&lengths) {
+        let Packed::Block { first, count } = p else {
+            // Never happens: relay messages always fit a block.
+            continue;
+        };
+        let content =
+            encode_content(&encoded[first..first + count]).map_err(|_| ConnError::Block)?;
+        let block = match chain {
+            Some(c) => c.seal(&content).map_err(|_| ConnError::Block)?,
+            None => pad(&content, SMP_BLOCK_SIZE).map_err(|_| ConnError::Block)?,
+        };
+        wr.write_all(&block).await?;
+    }
+    wr.flush().await?;
+    Ok(())
+}
