@@ -1,8 +1,10 @@
 //! `file-server.ini`: the reference's sections and keys, parsed strictly (an unknown or
 //! invalid setting is an error that names it).
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+use relay_config::Settings;
+pub use relay_config::{parse_ini, ConfigError, Ini};
 
 use xftp_proto::size::parse_file_size;
 
@@ -14,57 +16,6 @@ pub const STORE_LOG_FILE: &str = "file-server-store.log";
 pub const DEFAULT_CFG_PATH: &str = "/etc/opt/simplex-xftp";
 /// Default state directory.
 pub const DEFAULT_LOG_PATH: &str = "/var/opt/simplex-xftp";
-
-/// A config problem, naming the section and key.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// A line is not `[section]`, `key = value`, a comment or blank.
-    #[error("{path}:{line}: cannot parse {text:?}")]
-    Syntax {
-        /// The file.
-        path: PathBuf,
-        /// 1-based line.
-        line: usize,
-        /// The line.
-        text: String,
-    },
-    /// A key this relay does not know.
-    #[error("unknown setting [{section}] {key}")]
-    Unknown {
-        /// Section.
-        section: String,
-        /// Key.
-        key: String,
-    },
-    /// A known key with a value that does not parse.
-    #[error("invalid value {value:?} for [{section}] {key}: {expected}")]
-    Invalid {
-        /// Section.
-        section: String,
-        /// Key.
-        key: String,
-        /// The value.
-        value: String,
-        /// What is expected.
-        expected: &'static str,
-    },
-    /// A required key is missing.
-    #[error("missing setting [{section}] {key}")]
-    Missing {
-        /// Section.
-        section: &'static str,
-        /// Key.
-        key: &'static str,
-    },
-}
 
 /// Every key the reference's `file-server.ini` has, by section.
 const KNOWN: &[(&str, &[&str])] = &[
@@ -222,44 +173,6 @@ impl Default for Limits {
     }
 }
 
-/// The parsed INI: section → key → value.
-pub type Ini = BTreeMap<String, BTreeMap<String, String>>;
-
-/// Reads an INI text: `[section]`, `key = value` (or `key: value`), `#`/`;` comments.
-pub fn parse_ini(text: &str, path: &Path) -> Result<Ini, ConfigError> {
-    let mut ini = Ini::new();
-    let mut section = String::new();
-    for (i, raw) in text.lines().enumerate() {
-        let line = raw.trim();
-        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
-            continue;
-        }
-        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            section = name.trim().to_string();
-            ini.entry(section.clone()).or_default();
-            continue;
-        }
-        let Some((k, v)) = line.split_once(['=', ':']) else {
-            return Err(ConfigError::Syntax {
-                path: path.to_path_buf(),
-                line: i + 1,
-                text: raw.to_string(),
-            });
-        };
-        if section.is_empty() {
-            return Err(ConfigError::Syntax {
-                path: path.to_path_buf(),
-                line: i + 1,
-                text: raw.to_string(),
-            });
-        }
-        ini.entry(section.clone())
-            .or_default()
-            .insert(k.trim().to_string(), v.trim().to_string());
-    }
-    Ok(ini)
-}
-
 impl Config {
     /// Reads `file-server.ini` from `cfg_dir`.
     pub fn load(cfg_dir: &Path) -> Result<Self, ConfigError> {
@@ -273,45 +186,12 @@ impl Config {
 
     /// Builds the settings from a parsed INI, checking every key.
     pub fn from_ini(ini: &Ini) -> Result<Self, ConfigError> {
-        for (section, keys) in ini {
-            let known = KNOWN.iter().find(|(s, _)| s == section).map(|(_, k)| *k);
-            for key in keys.keys() {
-                if !known.is_some_and(|k| k.contains(&key.as_str())) {
-                    return Err(ConfigError::Unknown {
-                        section: section.clone(),
-                        key: key.clone(),
-                    });
-                }
-            }
-        }
-        let get = |s: &str, k: &str| ini.get(s).and_then(|m| m.get(k)).map(String::as_str);
-        let invalid = |s: &str, k: &str, v: &str, expected| ConfigError::Invalid {
-            section: s.into(),
-            key: k.into(),
-            value: v.into(),
-            expected,
-        };
-        let onoff = |s: &str, k: &str, default: bool| match get(s, k) {
-            None => Ok(default),
-            Some("on") => Ok(true),
-            Some("off") => Ok(false),
-            Some(v) => Err(invalid(s, k, v, "on or off")),
-        };
-        let number = |s: &str, k: &str, default: u64| match get(s, k) {
-            None => Ok(default),
-            Some(v) => v.parse::<u64>().map_err(|_| invalid(s, k, v, "a number")),
-        };
-        let port = |s: &str, k: &str| -> Result<Option<u16>, ConfigError> {
-            match get(s, k) {
-                None | Some("") => Ok(None),
-                Some(v) => v
-                    .parse::<u16>()
-                    .ok()
-                    .filter(|&p| p > 0)
-                    .map(Some)
-                    .ok_or_else(|| invalid(s, k, v, "a port number")),
-            }
-        };
+        let cfg = Settings::new(ini, KNOWN)?;
+        let get = |s: &str, k: &str| cfg.get(s, k);
+        let invalid = Settings::invalid;
+        let onoff = |s: &str, k: &str, default: bool| cfg.on_off(s, k, default);
+        let number = |s: &str, k: &str, default: u64| cfg.number(s, k, default);
+        let port = |s: &str, k: &str| cfg.port(s, k);
         if let Some(store) = get("STORE_LOG", "store_files") {
             if store != "memory" {
                 return Err(invalid(
@@ -322,23 +202,7 @@ impl Config {
                 ));
             }
         }
-        let password = match get("AUTH", "create_password") {
-            None | Some("") => None,
-            Some(p)
-                if p.bytes()
-                    .all(|b| b.is_ascii_graphic() && !matches!(b, b'@' | b':' | b'/')) =>
-            {
-                Some(p.to_string())
-            }
-            Some(p) => {
-                return Err(invalid(
-                    "AUTH",
-                    "create_password",
-                    p,
-                    "printable ASCII without spaces, '@', ':' or '/'",
-                ))
-            }
-        };
+        let password = cfg.password("AUTH", "create_password")?;
         let files_path = get("FILES", "path")
             .filter(|p| !p.is_empty())
             .map(PathBuf::from)
@@ -351,7 +215,7 @@ impl Config {
             Some(q) => parse_file_size(q)
                 .ok_or_else(|| invalid("FILES", "storage_quota", q, "a size like 100gb"))?,
         };
-        let path_opt = |s: &str, k: &str| get(s, k).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let path_opt = |s: &str, k: &str| cfg.path(s, k);
         let d = Limits::default();
         let positive = |k: &str, default: u64| match number("LIMITS", k, default)? {
             0 => Err(invalid("LIMITS", k, "0", "a number greater than 0")),
