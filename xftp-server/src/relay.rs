@@ -239,7 +239,10 @@ impl Relay {
                     .store()
                     .ack(&t.entity_id)
                     .map_err(|e| store_failure("FACK", e))?;
-                durable.wait().await.map_err(|e| store_failure("FACK", e))?;
+                durable
+                    .wait()
+                    .await
+                    .map_err(|e| store_failure("FACK", StoreError::Log(e)))?;
                 self.stats.acks.fetch_add(1, Ordering::Relaxed);
                 Ok((Response::Ok, ResponseBody::None))
             }
@@ -376,7 +379,10 @@ impl Relay {
         let (sender_id, durable) = durable;
         let recipient_ids = self.add_recipients(&sender_id, recipient_keys).await?;
         // Synced with (or before) the FADD record.
-        durable.wait().await.map_err(|e| store_failure("FNEW", e))?;
+        durable
+            .wait()
+            .await
+            .map_err(|e| store_failure("FNEW", StoreError::Log(e)))?;
         self.stats.files_created.fetch_add(1, Ordering::Relaxed);
         Ok((
             Response::Sids {
@@ -406,7 +412,10 @@ impl Relay {
                 .map_err(|e| store_failure("FADD", e))?;
             (ids, durable)
         };
-        durable.wait().await.map_err(|e| store_failure("FADD", e))?;
+        durable
+            .wait()
+            .await
+            .map_err(|e| store_failure("FADD", StoreError::Log(e)))?;
         self.stats
             .recipients
             .fetch_add(ids.len() as u64, Ordering::Relaxed);
@@ -472,7 +481,10 @@ impl Relay {
         match recorded {
             Ok(durable) => {
                 reserved.keep();
-                durable.wait().await.map_err(|e| store_failure("FPUT", e))?;
+                durable
+                    .wait()
+                    .await
+                    .map_err(|e| store_failure("FPUT", StoreError::Log(e)))?;
                 self.stats.uploads.fetch_add(1, Ordering::Relaxed);
                 Ok(())
             }
@@ -663,7 +675,10 @@ impl Relay {
     /// Deletes a chunk and its file (FDEL, control port), from async code.
     pub async fn delete_chunk_async(&self, sender_id: &[u8]) -> Result<(), XftpError> {
         let (rec, durable) = self.delete_record(sender_id, "FDEL")?;
-        durable.wait().await.map_err(|e| store_failure("FDEL", e))?;
+        durable
+            .wait()
+            .await
+            .map_err(|e| store_failure("FDEL", StoreError::Log(e)))?;
         if rec.path.is_some() {
             let (storage, id) = (self.storage.clone(), sender_id.to_vec());
             tokio::task::spawn_blocking(move || storage.delete(&id))
@@ -679,7 +694,7 @@ impl Relay {
         let (rec, durable) = self.delete_record(sender_id, "expire")?;
         durable
             .wait_blocking()
-            .map_err(|e| store_failure("expire", e))?;
+            .map_err(|e| store_failure("expire", StoreError::Log(e)))?;
         if rec.path.is_some() {
             self.storage
                 .delete(sender_id)
