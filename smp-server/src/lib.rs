@@ -10,6 +10,7 @@
 pub mod net;
 pub mod queue;
 pub mod relay;
+pub mod storelog;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,6 +23,14 @@ pub enum StartError {
     /// The identity (certificates, keys) is unusable.
     #[error("identity: {0}")]
     Identity(String),
+    /// The store log could not be read, compacted or opened.
+    #[error("store log {path}: {source}")]
+    StoreLog {
+        /// The log.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -49,11 +58,22 @@ impl Running {
     }
 }
 
-/// Binds `addr` and serves SMP with `identity` until stopped.
+/// Binds `addr` and serves SMP with `identity` until stopped, queues in memory only.
 pub async fn start(
     addr: SocketAddr,
     identity: &transport::Identity,
     config: RelayConfig,
+) -> Result<Running, StartError> {
+    start_with_log(addr, identity, config, None).await
+}
+
+/// As [`start`], replaying and compacting the store log at `store_log` first (the previous
+/// log is kept as `<log>.<seconds>`) and appending every queue change to it.
+pub async fn start_with_log(
+    addr: SocketAddr,
+    identity: &transport::Identity,
+    config: RelayConfig,
+    store_log: Option<&std::path::Path>,
 ) -> Result<Running, StartError> {
     let id = |e: &dyn std::fmt::Display| StartError::Identity(e.to_string());
     let endpoint = Arc::new(net::Endpoint {
@@ -62,10 +82,38 @@ pub async fn start(
         key_hash: identity.key_hash().map_err(|e| id(&e))?,
         online_key: identity.online_key().map_err(|e| id(&e))?,
     });
-    let relay = Relay::new(config).map_err(|e| id(&e))?;
+    // Bind first: a second relay started by mistake fails here, before touching the log.
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| StartError::Bind { addr, source })?;
+    let mut store = storelog::QueueStore::default();
+    let log = match store_log {
+        None => None,
+        Some(path) => {
+            let suffix = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0)
+                .to_string();
+            let (log, replay) =
+                store_log::open_log(&mut store, path, &suffix).map_err(|source| {
+                    StartError::StoreLog {
+                        path: path.to_path_buf(),
+                        source,
+                    }
+                })?;
+            for (line, why) in &replay.skipped {
+                tracing::warn!("store log line {line} skipped: {why}");
+            }
+            tracing::info!(
+                "store log: {} records replayed, {} queues",
+                replay.applied,
+                store.queues.len()
+            );
+            Some(log)
+        }
+    };
+    let relay = Relay::with_store(config, store, log, relay::system_seconds).map_err(|e| id(&e))?;
     let addr = listener
         .local_addr()
         .map_err(|source| StartError::Bind { addr, source })?;

@@ -217,12 +217,17 @@ async fn run<S: AsyncRead + AsyncWrite + Send + 'static>(
                 Some(chain) => chain.open(&block).map_err(|_| ConnError::Block)?,
                 None => unpad(&block).map_err(|_| ConnError::Block)?.to_vec(),
             };
+            let mut durables = Vec::new();
             let answers = match decode_content(&content) {
                 Ok(items) => {
                     let mut out = Vec::with_capacity(items.len());
                     for bytes in items {
                         match Transmission::decode(bytes, version) {
-                            Ok(t) => out.extend(relay.handle(&conn, &t)),
+                            Ok(t) => {
+                                let (answers, durable) = relay.handle(&conn, &t);
+                                out.extend(answers);
+                                durables.push(durable);
+                            }
                             Err(_) => out.push(block_error()),
                         }
                     }
@@ -230,6 +235,11 @@ async fn run<S: AsyncRead + AsyncWrite + Send + 'static>(
                 }
                 Err(_) => vec![block_error()],
             };
+            // Nothing is acknowledged before its store-log record is on disk; if the log
+            // failed, the connection ends without the answers.
+            for d in durables {
+                d.wait().await?;
+            }
             if tx.send(answers).await.is_err() {
                 return Ok::<(), ConnError>(());
             }

@@ -25,9 +25,11 @@ use smp_proto::{BrokerMsg, Command, CommandError, ErrorType, Version};
 use tokio::sync::mpsc;
 
 use crate::queue::{
-    max_message_len, Message, MsgQueue, Notifier, QueueMode, QueueRec, Status, Written, ID_LEN,
+    max_message_len, Message, Notifier, QueueMode, QueueRec, Status, Written, ID_LEN,
     RCV_MSG_PADDED,
 };
+use crate::storelog::{self, QueueStore};
+use store_log::{Durable, StoreLog};
 
 /// A connection's id within the relay.
 pub type ConnId = u64;
@@ -77,12 +79,6 @@ impl Default for RelayConfig {
     }
 }
 
-#[derive(Debug)]
-struct Queue {
-    rec: QueueRec,
-    msgs: MsgQueue,
-}
-
 /// A recipient's subscription: which connection, and the message delivered but not ACKed.
 #[derive(Debug, Clone)]
 struct Sub {
@@ -92,10 +88,9 @@ struct Sub {
 
 #[derive(Debug, Default)]
 struct State {
-    queues: HashMap<Vec<u8>, Queue>,
-    by_sender: HashMap<Vec<u8>, Vec<u8>>,
-    by_link: HashMap<Vec<u8>, Vec<u8>>,
-    by_notifier: HashMap<Vec<u8>, Vec<u8>>,
+    store: QueueStore,
+    /// Every change to a queue record is appended here before it is made.
+    log: Option<StoreLog>,
     /// SUB subscriptions by recipient id.
     subs: HashMap<Vec<u8>, Sub>,
     /// GET "subscriptions" (they only block SUB on the same connection), with the message
@@ -119,7 +114,8 @@ pub struct Relay {
     clock: fn() -> i64,
 }
 
-fn system_seconds() -> i64 {
+/// Seconds since the epoch, from the system clock.
+pub fn system_seconds() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -137,19 +133,26 @@ fn err(e: ErrorType) -> BrokerMsg {
 }
 
 impl Relay {
-    /// A relay with no queues.
+    /// A relay with no queues and no store log.
     pub fn new(config: RelayConfig) -> Result<Arc<Self>, simplex_crypto::CryptoError> {
-        Self::with_clock(config, system_seconds)
+        Self::with_store(config, QueueStore::default(), None, system_seconds)
     }
 
-    /// With a clock (seconds since the epoch) for tests.
-    pub fn with_clock(
+    /// A relay with the queues replayed from its store log (which receives every change), and
+    /// a clock (seconds since the epoch).
+    pub fn with_store(
         config: RelayConfig,
+        store: QueueStore,
+        log: Option<StoreLog>,
         clock: fn() -> i64,
     ) -> Result<Arc<Self>, simplex_crypto::CryptoError> {
         use simplex_crypto::generate;
         Ok(Arc::new(Self {
-            state: Mutex::default(),
+            state: Mutex::new(State {
+                store,
+                log,
+                ..State::default()
+            }),
             config,
             next_conn: AtomicU64::new(1),
             dummy_ed25519: generate(KeyAlgorithm::Ed25519)?.0,
@@ -188,12 +191,29 @@ impl Relay {
 
     /// Queues stored.
     pub fn queue_count(&self) -> usize {
-        self.lock().queues.len()
+        self.lock().store.queues.len()
+    }
+
+    /// The records that recreate every queue (what compaction writes).
+    pub fn snapshot_lines(&self) -> Vec<String> {
+        store_log::LogState::snapshot_lines(&self.lock().store)
     }
 
     /// Handles one transmission; returns the answers for this connection, in order (a SUB
-    /// may add the first message as a second answer).
-    pub fn handle(&self, conn: &Conn, t: &Transmission) -> Vec<Outgoing> {
+    /// may add the first message as a second answer), and the store-log record the answers
+    /// must wait for: send them only after [`Durable::wait`].
+    pub fn handle(&self, conn: &Conn, t: &Transmission) -> (Vec<Outgoing>, Durable) {
+        let durable = std::cell::RefCell::new(None);
+        let answers = self.handle_with(conn, t, &durable);
+        (answers, durable.into_inner().unwrap_or_else(Durable::done))
+    }
+
+    fn handle_with(
+        &self,
+        conn: &Conn,
+        t: &Transmission,
+        durable: &std::cell::RefCell<Option<Durable>>,
+    ) -> Vec<Outgoing> {
         let reply = |msg| Outgoing {
             corr_id: t.corr_id.clone(),
             entity_id: t.entity_id.clone(),
@@ -233,6 +253,7 @@ impl Relay {
             conn,
             t,
             authorized: &authorized,
+            durable,
         };
         self.run(conn, t, &v, cmd)
             .into_iter()
@@ -261,14 +282,19 @@ impl Relay {
                 if !v.verify(&n.rcv_auth_key) {
                     return one(err(ErrorType::Auth));
                 }
-                one(self.create(conn, &t.corr_id, n))
+                one(self.create(conn, v, n))
             }
             Command::Send { notification, body } => one(self.send(conn, v, id, notification, body)),
             Command::Skey(k) => one(self.secure_by_sender(v, id, k, false)),
             Command::Lkey(k) => one(self.secure_by_sender(v, id, k, true)),
             Command::Lget => {
                 let st = self.lock();
-                let Some(q) = st.by_link.get(id).and_then(|r| st.queues.get(r)) else {
+                let Some(q) = st
+                    .store
+                    .by_link
+                    .get(id)
+                    .and_then(|r| st.store.queues.get(r))
+                else {
                     v.dummy();
                     return one(err(ErrorType::Auth));
                 };
@@ -280,9 +306,10 @@ impl Relay {
             Command::Nsub => {
                 let st = self.lock();
                 let n = st
+                    .store
                     .by_notifier
                     .get(id)
-                    .and_then(|r| st.queues.get(r))
+                    .and_then(|r| st.store.queues.get(r))
                     .and_then(|q| q.rec.notifier.clone());
                 match n {
                     Some(n) if v.verify(&n.key) => one(BrokerMsg::Sok(None)),
@@ -303,7 +330,8 @@ impl Relay {
         }
     }
 
-    fn create(&self, conn: &Conn, corr_id: &[u8], n: NewQueue) -> BrokerMsg {
+    fn create(&self, conn: &Conn, v: &Verifier<'_>, n: NewQueue) -> BrokerMsg {
+        let corr_id = &v.t.corr_id;
         let allowed = self.config.allow_new_queues
             && self
                 .config
@@ -361,14 +389,14 @@ impl Relay {
                 (random_id(), None)
             };
             let notifier_id = ntf.as_ref().map(|_| random_id());
-            let taken = st.queues.contains_key(&rcv_id)
-                || st.by_sender.contains_key(&sender_id)
+            let taken = st.store.queues.contains_key(&rcv_id)
+                || st.store.by_sender.contains_key(&sender_id)
                 || link
                     .as_ref()
-                    .is_some_and(|(l, _)| st.by_link.contains_key(l))
+                    .is_some_and(|(l, _)| st.store.by_link.contains_key(l))
                 || notifier_id
                     .as_ref()
-                    .is_some_and(|n| st.by_notifier.contains_key(n));
+                    .is_some_and(|n| st.store.by_notifier.contains_key(n));
             if taken {
                 if client_ids {
                     return err(ErrorType::Auth);
@@ -394,20 +422,10 @@ impl Relay {
                 status: Status::Active,
                 updated_at: Some(day((self.clock)())),
             };
-            st.by_sender.insert(sender_id.clone(), rcv_id.clone());
-            if let Some((l, _)) = &link {
-                st.by_link.insert(l.clone(), rcv_id.clone());
+            if !v.log(&mut st, storelog::create_line(&rec)) {
+                return err(ErrorType::Internal);
             }
-            if let Some(nid) = &notifier_id {
-                st.by_notifier.insert(nid.clone(), rcv_id.clone());
-            }
-            st.queues.insert(
-                rcv_id.clone(),
-                Queue {
-                    rec,
-                    msgs: MsgQueue::default(),
-                },
-            );
+            st.store.insert(rec);
             if n.subscribe {
                 st.subs.insert(
                     rcv_id.clone(),
@@ -446,11 +464,11 @@ impl Relay {
         body: Vec<u8>,
     ) -> BrokerMsg {
         let mut st = self.lock();
-        let Some(rid) = st.by_sender.get(sid).cloned() else {
+        let Some(rid) = st.store.by_sender.get(sid).cloned() else {
             v.dummy();
             return err(ErrorType::Auth);
         };
-        let Some(q) = st.queues.get_mut(&rid) else {
+        let Some(q) = st.store.queues.get_mut(&rid) else {
             return err(ErrorType::Internal);
         };
         let authorized = match &q.rec.sender_key {
@@ -470,11 +488,18 @@ impl Relay {
         }
         if q.rec.link.is_some() && q.rec.is_secured_messaging() {
             // The link has served its purpose: a secured messaging queue's data is deleted.
-            if let Some((l, _)) = q.rec.link.take() {
-                st.by_link.remove(&l);
+            if v.log(&mut st, storelog::rid_line("LDELETE", &rid)) {
+                if let Some((l, _)) = st
+                    .store
+                    .queues
+                    .get_mut(&rid)
+                    .and_then(|q| q.rec.link.take())
+                {
+                    st.store.by_link.remove(&l);
+                }
             }
         }
-        let Some(q) = st.queues.get_mut(&rid) else {
+        let Some(q) = st.store.queues.get_mut(&rid) else {
             return err(ErrorType::Internal);
         };
         let mut id = [0u8; ID_LEN];
@@ -503,7 +528,7 @@ impl Relay {
         if sub.delivered.is_some() {
             return;
         }
-        let Some(q) = st.queues.get(rid) else {
+        let Some(q) = st.store.queues.get(rid) else {
             return;
         };
         let Some(m) = q.msgs.peek().cloned() else {
@@ -534,12 +559,16 @@ impl Relay {
         by_link: bool,
     ) -> BrokerMsg {
         let mut st = self.lock();
-        let index = if by_link { &st.by_link } else { &st.by_sender };
+        let index = if by_link {
+            &st.store.by_link
+        } else {
+            &st.store.by_sender
+        };
         let Some(rid) = index.get(id).cloned() else {
             v.dummy();
             return err(ErrorType::Auth);
         };
-        let Some(q) = st.queues.get_mut(&rid) else {
+        let Some(q) = st.store.queues.get_mut(&rid) else {
             return err(ErrorType::Internal);
         };
         // Only a messaging queue, not yet secured or secured with this same key.
@@ -552,6 +581,14 @@ impl Relay {
         if !v.verify(&k) {
             return err(ErrorType::Auth);
         }
+        if q.rec.sender_key.is_none() {
+            if !v.log(&mut st, storelog::secure_line(&rid, &k)) {
+                return err(ErrorType::Internal);
+            }
+        }
+        let Some(q) = st.store.queues.get_mut(&rid) else {
+            return err(ErrorType::Internal);
+        };
         q.rec.sender_key = Some(k);
         if by_link {
             match &q.rec.link {
@@ -573,7 +610,7 @@ impl Relay {
     ) -> Vec<(bool, BrokerMsg)> {
         let one = |m| vec![(true, m)];
         let mut st = self.lock();
-        let Some(q) = st.queues.get(rid) else {
+        let Some(q) = st.store.queues.get(rid) else {
             v.dummy();
             return one(err(ErrorType::Auth));
         };
@@ -590,50 +627,105 @@ impl Relay {
             Command::Sub => self.subscribe(st, conn, rid),
             Command::Get => one(self.get(st, conn, rid)),
             Command::Ack(msg_id) => one(self.ack(st, conn, rid, &msg_id)),
-            Command::Key(k) => one(match st.queues.get_mut(rid) {
-                Some(q) => match &q.rec.sender_key {
-                    Some(s) if *s != k => err(ErrorType::Auth),
-                    _ => {
-                        q.rec.sender_key = Some(k);
+            Command::Key(k) => {
+                let current = st.store.queues.get(rid).map(|q| q.rec.sender_key.clone());
+                one(match current {
+                    Some(Some(s)) if s != k => err(ErrorType::Auth),
+                    Some(Some(_)) => BrokerMsg::Ok,
+                    Some(None) => {
+                        if !v.log(st, storelog::secure_line(rid, &k)) {
+                            return one(err(ErrorType::Internal));
+                        }
+                        if let Some(q) = st.store.queues.get_mut(rid) {
+                            q.rec.sender_key = Some(k);
+                        }
                         BrokerMsg::Ok
                     }
-                },
-                None => err(ErrorType::Internal),
-            }),
-            Command::Rkey(keys) => one(match st.queues.get_mut(rid) {
-                Some(q) if q.rec.mode == Some(QueueMode::Contact) => {
-                    q.rec.recipient_keys = keys;
-                    BrokerMsg::Ok
+                    None => err(ErrorType::Internal),
+                })
+            }
+            Command::Rkey(keys) => {
+                let contact = st
+                    .store
+                    .queues
+                    .get(rid)
+                    .is_some_and(|q| q.rec.mode == Some(QueueMode::Contact));
+                if !contact {
+                    return one(err(ErrorType::Auth));
                 }
-                _ => err(ErrorType::Auth),
-            }),
-            Command::Lset(lid, data) => one(self.set_link(st, rid, lid, data)),
-            Command::Ldel => {
-                if let Some((l, _)) = st.queues.get_mut(rid).and_then(|q| q.rec.link.take()) {
-                    st.by_link.remove(&l);
+                if !v.log(st, storelog::keys_line(rid, &keys)) {
+                    return one(err(ErrorType::Internal));
+                }
+                if let Some(q) = st.store.queues.get_mut(rid) {
+                    q.rec.recipient_keys = keys;
                 }
                 one(BrokerMsg::Ok)
             }
-            Command::Nkey(key, dh) => one(self.add_notifier(st, rid, key, &dh)),
+            Command::Lset(lid, data) => one(self.set_link(st, v, rid, lid, data)),
+            Command::Ldel => {
+                let has_link = st
+                    .store
+                    .queues
+                    .get(rid)
+                    .is_some_and(|q| q.rec.link.is_some());
+                if has_link {
+                    if !v.log(st, storelog::rid_line("LDELETE", rid)) {
+                        return one(err(ErrorType::Internal));
+                    }
+                    if let Some((l, _)) =
+                        st.store.queues.get_mut(rid).and_then(|q| q.rec.link.take())
+                    {
+                        st.store.by_link.remove(&l);
+                    }
+                }
+                one(BrokerMsg::Ok)
+            }
+            Command::Nkey(key, dh) => one(self.add_notifier(st, v, rid, key, &dh)),
             Command::Ndel => {
-                if let Some(n) = st.queues.get_mut(rid).and_then(|q| q.rec.notifier.take()) {
-                    st.by_notifier.remove(&n.id);
+                let has = st
+                    .store
+                    .queues
+                    .get(rid)
+                    .is_some_and(|q| q.rec.notifier.is_some());
+                if has {
+                    if !v.log(st, storelog::rid_line("NDELETE", rid)) {
+                        return one(err(ErrorType::Internal));
+                    }
+                    if let Some(n) = st
+                        .store
+                        .queues
+                        .get_mut(rid)
+                        .and_then(|q| q.rec.notifier.take())
+                    {
+                        st.store.by_notifier.remove(&n.id);
+                    }
                 }
                 one(BrokerMsg::Ok)
             }
             Command::Off => {
-                if let Some(q) = st.queues.get_mut(rid) {
-                    if q.rec.status == Status::Active {
+                let active = st
+                    .store
+                    .queues
+                    .get(rid)
+                    .is_some_and(|q| q.rec.status == Status::Active);
+                if active {
+                    if !v.log(st, storelog::rid_line("SUSPEND", rid)) {
+                        return one(err(ErrorType::Internal));
+                    }
+                    if let Some(q) = st.store.queues.get_mut(rid) {
                         q.rec.status = Status::Off;
                     }
                 }
                 one(BrokerMsg::Ok)
             }
             Command::Del => {
+                if !v.log(st, storelog::rid_line("DELETE", rid)) {
+                    return one(err(ErrorType::Internal));
+                }
                 self.delete_queue(st, conn, rid);
                 one(BrokerMsg::Ok)
             }
-            Command::Que => one(match st.queues.get(rid) {
+            Command::Que => one(match st.store.queues.get(rid) {
                 Some(q) => BrokerMsg::Info(
                     format!(
                         "{{\"qiSnd\":{},\"qiNtf\":{},\"qiSize\":{}}}",
@@ -678,7 +770,7 @@ impl Relay {
             }
         }
         let mut out = vec![(true, BrokerMsg::Sok(None))];
-        if let Some(q) = st.queues.get(rid) {
+        if let Some(q) = st.store.queues.get(rid) {
             if let Some(m) = q.msgs.peek() {
                 out.push((false, encrypt_msg(&q.rec, m)));
                 let id = m.id;
@@ -694,7 +786,7 @@ impl Relay {
         if st.subs.get(rid).is_some_and(|s| s.conn == conn.id) {
             return err(ErrorType::Cmd(CommandError::Prohibited));
         }
-        let Some(q) = st.queues.get(rid) else {
+        let Some(q) = st.store.queues.get(rid) else {
             return err(ErrorType::Internal);
         };
         match q.msgs.peek() {
@@ -720,7 +812,7 @@ impl Relay {
             }
             let delivered = d.unwrap_or_default();
             st.gets.insert(get_key, None);
-            if let Some(q) = st.queues.get_mut(rid) {
+            if let Some(q) = st.store.queues.get_mut(rid) {
                 q.msgs.delete(&delivered);
             }
             return BrokerMsg::Ok;
@@ -732,7 +824,7 @@ impl Relay {
             return err(ErrorType::NoMsg);
         }
         let delivered = sub.delivered.unwrap_or_default();
-        let Some(q) = st.queues.get_mut(rid) else {
+        let Some(q) = st.store.queues.get_mut(rid) else {
             return err(ErrorType::Internal);
         };
         q.msgs.delete(&delivered);
@@ -747,8 +839,15 @@ impl Relay {
         answer
     }
 
-    fn set_link(&self, st: &mut State, rid: &[u8], lid: Vec<u8>, data: LinkData) -> BrokerMsg {
-        let Some(q) = st.queues.get_mut(rid) else {
+    fn set_link(
+        &self,
+        st: &mut State,
+        v: &Verifier<'_>,
+        rid: &[u8],
+        lid: Vec<u8>,
+        data: LinkData,
+    ) -> BrokerMsg {
+        let Some(q) = st.store.queues.get_mut(rid) else {
             return err(ErrorType::Internal);
         };
         if q.rec.is_secured_messaging() {
@@ -759,14 +858,20 @@ impl Relay {
             Some((l, d)) if *l != lid || d.fixed != data.fixed => return err(ErrorType::Auth),
             _ => {}
         }
-        q.rec.link = Some((lid.clone(), data));
-        st.by_link.insert(lid, rid.to_vec());
+        if !v.log(st, storelog::link_line(rid, &lid, &data)) {
+            return err(ErrorType::Internal);
+        }
+        if let Some(q) = st.store.queues.get_mut(rid) {
+            q.rec.link = Some((lid.clone(), data));
+        }
+        st.store.by_link.insert(lid, rid.to_vec());
         BrokerMsg::Ok
     }
 
     fn add_notifier(
         &self,
         st: &mut State,
+        v: &Verifier<'_>,
         rid: &[u8],
         key: PublicKey,
         dh: &PublicKey,
@@ -779,39 +884,32 @@ impl Relay {
         };
         for _ in 0..3 {
             let id = random_id();
-            if st.by_notifier.contains_key(&id) {
+            if st.store.by_notifier.contains_key(&id) {
                 continue;
             }
-            let Some(q) = st.queues.get_mut(rid) else {
-                return err(ErrorType::Internal);
-            };
-            if let Some(old) = q.rec.notifier.take() {
-                st.by_notifier.remove(&old.id);
-            }
-            let Some(q) = st.queues.get_mut(rid) else {
-                return err(ErrorType::Internal);
-            };
-            q.rec.notifier = Some(Notifier {
+            let n = Notifier {
                 id: id.clone(),
                 key,
                 dh_secret: secret,
-            });
-            st.by_notifier.insert(id.clone(), rid.to_vec());
+            };
+            if !v.log(st, storelog::notifier_line(rid, &n)) {
+                return err(ErrorType::Internal);
+            }
+            let Some(q) = st.store.queues.get_mut(rid) else {
+                return err(ErrorType::Internal);
+            };
+            if let Some(old) = q.rec.notifier.replace(n) {
+                st.store.by_notifier.remove(&old.id);
+            }
+            st.store.by_notifier.insert(id.clone(), rid.to_vec());
             return BrokerMsg::Nid(id, pub_);
         }
         err(ErrorType::Internal)
     }
 
     fn delete_queue(&self, st: &mut State, conn: &Conn, rid: &[u8]) {
-        let Some(q) = st.queues.remove(rid) else {
+        if st.store.remove(rid).is_none() {
             return;
-        };
-        st.by_sender.remove(&q.rec.sender_id);
-        if let Some((l, _)) = &q.rec.link {
-            st.by_link.remove(l);
-        }
-        if let Some(n) = &q.rec.notifier {
-            st.by_notifier.remove(&n.id);
         }
         if let Some(sub) = st.subs.remove(rid) {
             if let Some(set) = st.conn_subs.get_mut(&sub.conn) {
@@ -867,9 +965,29 @@ struct Verifier<'a> {
     conn: &'a Conn,
     t: &'a Transmission,
     authorized: &'a [u8],
+    /// The store-log record this command wrote.
+    durable: &'a std::cell::RefCell<Option<Durable>>,
 }
 
 impl Verifier<'_> {
+    /// Appends a record before the change is made; `false` (and a logged cause) if it could
+    /// not be written: the change must then not be made.
+    fn log(&self, st: &mut State, line: String) -> bool {
+        let Some(log) = st.log.as_mut() else {
+            return true;
+        };
+        match log.append(&line) {
+            Ok(d) => {
+                *self.durable.borrow_mut() = Some(d);
+                true
+            }
+            Err(e) => {
+                tracing::error!("store log: cannot write a record: {e}");
+                false
+            }
+        }
+    }
+
     /// Whether the transmission is authorized by `key`.
     fn verify(&self, key: &PublicKey) -> bool {
         let auth = &self.t.authorization;

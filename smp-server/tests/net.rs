@@ -171,3 +171,107 @@ async fn bad_input_gets_an_error_or_a_closed_connection_and_others_keep_working(
     assert_eq!(other.call(None, b"", &Command::Ping).await, BrokerMsg::Pong);
     running.stop();
 }
+
+#[tokio::test]
+async fn queues_and_keys_survive_a_restart_with_the_store_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("smp-server-store.log");
+    let (identity, _) = transport::Identity::generate(SignAlgorithm::Ed25519, "localhost").unwrap();
+    let key_hash = identity.key_hash().unwrap();
+    let start = || {
+        smp_server::start_with_log(
+            "127.0.0.1:0".parse().unwrap(),
+            &identity,
+            smp_server::RelayConfig::default(),
+            Some(&log),
+        )
+    };
+    let running = start().await.unwrap();
+    let (rk_pub, rk) = generate(KeyAlgorithm::Ed25519).unwrap();
+    let (dh_pub, dh) = generate(KeyAlgorithm::X25519).unwrap();
+    let (sk_pub, sk) = generate(KeyAlgorithm::Ed448).unwrap();
+    let ids = {
+        let mut r = connect(running.addr, &key_hash, true).await;
+        let mut s = connect(running.addr, &key_hash, true).await;
+        let BrokerMsg::Ids(ids) = r
+            .call(Some(&rk), b"", &new_cmd(&rk_pub, &dh_pub, false))
+            .await
+        else {
+            panic!()
+        };
+        assert_eq!(
+            s.call(Some(&sk), &ids.snd_id, &Command::Skey(sk_pub.clone()))
+                .await,
+            BrokerMsg::Ok
+        );
+        // A second queue, deleted: it must not come back.
+        let BrokerMsg::Ids(gone) = r
+            .call(Some(&rk), b"", &new_cmd(&rk_pub, &dh_pub, false))
+            .await
+        else {
+            panic!()
+        };
+        assert_eq!(
+            r.call(Some(&rk), &gone.rcv_id, &Command::Del).await,
+            BrokerMsg::Ok
+        );
+        ids
+    };
+    running.stop();
+    let running = start().await.unwrap();
+    assert_eq!(running.relay.queue_count(), 1);
+    let mut r = connect(running.addr, &key_hash, true).await;
+    let mut s = connect(running.addr, &key_hash, true).await;
+    // The queue is still secured with the sender's key, and the recipient's key still works.
+    assert_eq!(
+        s.call(
+            None,
+            &ids.snd_id,
+            &Command::Send {
+                notification: false,
+                body: b"x".to_vec()
+            }
+        )
+        .await,
+        BrokerMsg::Err(ErrorType::Auth)
+    );
+    assert_eq!(
+        s.call(
+            Some(&sk),
+            &ids.snd_id,
+            &Command::Send {
+                notification: false,
+                body: b"after".to_vec()
+            }
+        )
+        .await,
+        BrokerMsg::Ok
+    );
+    let t = r.transmission(Some(&rk), &ids.rcv_id, &Command::Sub);
+    r.send_block(&[t]).await;
+    let mut got = r.recv_block().await;
+    if got.len() < 2 {
+        got.extend(r.recv_block().await);
+    }
+    let BrokerMsg::Msg(id, enc) = &got[1].2 else {
+        panic!("{got:?}")
+    };
+    // The relay's DH secret survived too: the message decrypts with the recipient's key.
+    let key = cryptobox::shared_key(&dh, &ids.srv_dh_key).unwrap();
+    let padded = cryptobox::open(&key, &SbNonce(id.clone().try_into().unwrap()), enc).unwrap();
+    assert_eq!(&unpad(&padded).unwrap()[8..], b"F after");
+    // The previous log is kept beside the compacted one.
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names
+            .iter()
+            .filter(|n| n.starts_with("smp-server-store.log."))
+            .count()
+            >= 1,
+        "{names:?}"
+    );
+    running.stop();
+}

@@ -59,7 +59,7 @@ impl Client {
         if let Some(k) = key {
             t.authorization = sign(k, &t.authorized(&self.conn.session_id).unwrap()).unwrap();
         }
-        relay.handle(&self.conn, &t)
+        relay.handle(&self.conn, &t).0
     }
 
     fn one(
@@ -414,7 +414,7 @@ fn every_server_syntax_case_of_the_reference_is_answered_byte_for_byte() {
         let name = format!("{} / {}", case["group"], case["name"]);
         let req = hex::decode(case["request"]["transmissionHex"].as_str().unwrap()).unwrap();
         let t = Transmission::decode(&req, V).unwrap();
-        let out = relay.handle(&c.conn, &t);
+        let out = relay.handle(&c.conn, &t).0;
         assert_eq!(out.len(), 1, "{name}");
         let resp = Transmission {
             corr_id: out[0].corr_id.clone(),

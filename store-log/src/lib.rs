@@ -363,7 +363,13 @@ pub fn open_log<S: LogState>(
         f.sync_all()?;
     }
     std::fs::rename(&tmp, path)?;
-    let backup = path.with_extension(format!("log.{backup_suffix}"));
+    // Never replace an earlier backup (two starts within one second share a suffix).
+    let mut backup = path.with_extension(format!("log.{backup_suffix}"));
+    let mut n = 1;
+    while backup.exists() {
+        backup = path.with_extension(format!("log.{backup_suffix}.{n}"));
+        n += 1;
+    }
     std::fs::rename(&start, backup)?;
     if let Some(dir) = path.parent() {
         File::open(dir)?.sync_all()?;
