@@ -581,10 +581,8 @@ impl Relay {
         if !v.verify(&k) {
             return err(ErrorType::Auth);
         }
-        if q.rec.sender_key.is_none() {
-            if !v.log(&mut st, storelog::secure_line(&rid, &k)) {
-                return err(ErrorType::Internal);
-            }
+        if q.rec.sender_key.is_none() && !v.log(&mut st, storelog::secure_line(&rid, &k)) {
+            return err(ErrorType::Internal);
         }
         let Some(q) = st.store.queues.get_mut(&rid) else {
             return err(ErrorType::Internal);
