@@ -7,6 +7,7 @@
 //!                                    └─► pushes to other connections (MSG, END, DELD)
 //! ```
 
+pub mod config;
 pub mod net;
 pub mod queue;
 pub mod relay;
@@ -44,17 +45,21 @@ pub enum StartError {
 /// A running relay.
 #[derive(Debug)]
 pub struct Running {
-    /// Where it listens.
+    /// Where it listens (the first address).
     pub addr: SocketAddr,
+    /// Every address it listens on.
+    pub addrs: Vec<SocketAddr>,
     /// The queues and messages.
     pub relay: Arc<Relay>,
-    task: tokio::task::JoinHandle<()>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
     /// Stops accepting connections.
     pub fn stop(self) {
-        self.task.abort();
+        for t in self.tasks {
+            t.abort();
+        }
     }
 }
 
@@ -75,6 +80,16 @@ pub async fn start_with_log(
     config: RelayConfig,
     store_log: Option<&std::path::Path>,
 ) -> Result<Running, StartError> {
+    start_on(&[addr], identity, config, store_log).await
+}
+
+/// As [`start_with_log`], listening on several addresses (the ini's `port = 5223,443`).
+pub async fn start_on(
+    addrs: &[SocketAddr],
+    identity: &transport::Identity,
+    config: RelayConfig,
+    store_log: Option<&std::path::Path>,
+) -> Result<Running, StartError> {
     let id = |e: &dyn std::fmt::Display| StartError::Identity(e.to_string());
     let endpoint = Arc::new(net::Endpoint {
         acceptor: transport::smp_server_acceptor(identity).map_err(|e| id(&e))?,
@@ -83,9 +98,13 @@ pub async fn start_with_log(
         online_key: identity.online_key().map_err(|e| id(&e))?,
     });
     // Bind first: a second relay started by mistake fails here, before touching the log.
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|source| StartError::Bind { addr, source })?;
+    let mut listeners = Vec::with_capacity(addrs.len());
+    for &addr in addrs {
+        let l = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Bind { addr, source })?;
+        listeners.push(l);
+    }
     let mut store = storelog::QueueStore::default();
     let log = match store_log {
         None => None,
@@ -114,9 +133,22 @@ pub async fn start_with_log(
         }
     };
     let relay = Relay::with_store(config, store, log, relay::system_seconds).map_err(|e| id(&e))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|source| StartError::Bind { addr, source })?;
-    let task = tokio::spawn(net::serve(listener, endpoint, relay.clone()));
-    Ok(Running { addr, relay, task })
+    let mut bound = Vec::with_capacity(listeners.len());
+    let mut tasks = Vec::with_capacity(listeners.len());
+    for (l, &addr) in listeners.into_iter().zip(addrs) {
+        bound.push(
+            l.local_addr()
+                .map_err(|source| StartError::Bind { addr, source })?,
+        );
+        tasks.push(tokio::spawn(net::serve(l, endpoint.clone(), relay.clone())));
+    }
+    let addr = *bound
+        .first()
+        .ok_or_else(|| StartError::Identity("no address to listen on".into()))?;
+    Ok(Running {
+        addr,
+        addrs: bound,
+        relay,
+        tasks,
+    })
 }

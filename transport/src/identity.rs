@@ -131,15 +131,17 @@ impl Identity {
         alg: SignAlgorithm,
         common_name: &str,
     ) -> Result<(Self, PKey<Private>), IdentityError> {
+        Self::generate_with_ca_name(alg, "SimpleX XFTP server CA", common_name)
+    }
+
+    /// As [`Identity::generate`], naming the CA (`SimpleX SMP server CA` for SMP relays).
+    pub fn generate_with_ca_name(
+        alg: SignAlgorithm,
+        ca_name: &str,
+        common_name: &str,
+    ) -> Result<(Self, PKey<Private>), IdentityError> {
         let ca_key = new_key(alg)?;
-        let ca = build_cert(
-            &ca_key,
-            &ca_key,
-            None,
-            "SimpleX XFTP server CA",
-            CA_DAYS,
-            true,
-        )?;
+        let ca = build_cert(&ca_key, &ca_key, None, ca_name, CA_DAYS, true)?;
         let key = new_key(alg)?;
         let server = build_cert(&key, &ca_key, Some(&ca), common_name, SERVER_DAYS, false)?;
         Ok((Self { ca, server, key }, ca_key))

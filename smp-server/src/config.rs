@@ -1,0 +1,269 @@
+//! `smp-server.ini`: every section and key of the reference's file, read strictly (an unknown
+//! or invalid setting is an error that names it). Settings this relay does not implement yet
+//! are refused with a clear message when they ask for something other than the default.
+
+use std::path::{Path, PathBuf};
+
+use relay_config::Settings;
+pub use relay_config::{parse_ini, ConfigError, Ini};
+
+/// The config file's name, as the reference calls it.
+pub const CONFIG_FILE: &str = "smp-server.ini";
+/// The store log's name.
+pub const STORE_LOG_FILE: &str = "smp-server-store.log";
+/// Default config directory.
+pub const DEFAULT_CFG_PATH: &str = "/etc/opt/simplex";
+/// Default state directory.
+pub const DEFAULT_LOG_PATH: &str = "/var/opt/simplex";
+/// The reference's default ports.
+pub const DEFAULT_PORTS: &str = "5223,443";
+
+/// Every key of the reference's `smp-server.ini`, by section.
+const KNOWN: &[(&str, &[&str])] = &[
+    (
+        "INFORMATION",
+        &[
+            "source_code",
+            "usage_conditions",
+            "condition_amendments",
+            "server_country",
+            "operator",
+            "operator_country",
+            "website",
+            "admin_simplex",
+            "admin_email",
+            "complaints_simplex",
+            "complaints_email",
+            "hosting",
+            "hosting_country",
+        ],
+    ),
+    (
+        "STORE_LOG",
+        &[
+            "enable",
+            "store_queues",
+            "store_messages",
+            "db_connection",
+            "db_schema",
+            "db_pool_size",
+            "db_store_log",
+            "db_deleted_ttl",
+            "restore_messages",
+            "expire_messages_days",
+            "expire_messages_on_start",
+            "expire_messages_on_send",
+            "expire_ntfs_hours",
+            "log_stats",
+            "prometheus_interval",
+        ],
+    ),
+    (
+        "AUTH",
+        &[
+            "new_queues",
+            "create_password",
+            "control_port_admin_password",
+            "control_port_user_password",
+            "daily_block_queue_quota",
+        ],
+    ),
+    (
+        "TRANSPORT",
+        &[
+            "host",
+            "port",
+            "log_tls_errors",
+            "websockets",
+            "control_port",
+            "accept_service_credentials",
+        ],
+    ),
+    (
+        "PROXY",
+        &[
+            "socks_proxy",
+            "socks_mode",
+            "host_mode",
+            "required_host_mode",
+            "own_server_domains",
+            "client_concurrency",
+        ],
+    ),
+    ("INACTIVE_CLIENTS", &["disconnect", "ttl", "check_interval"]),
+    ("WEB", &["static_path", "http", "https", "cert", "key"]),
+];
+
+/// The relay's settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `[STORE_LOG] enable`: keep queue records in the store log.
+    pub store_log: bool,
+    /// `[STORE_LOG] expire_messages_days`.
+    pub expire_messages_days: u64,
+    /// `[AUTH] new_queues`.
+    pub new_queues: bool,
+    /// `[AUTH] create_password`.
+    pub create_password: Option<String>,
+    /// `[TRANSPORT] host`: printed in the address.
+    pub host: String,
+    /// `[TRANSPORT] port`: one or more ports.
+    pub ports: Vec<u16>,
+    /// `[INACTIVE_CLIENTS]`: disconnect, ttl, check_interval (seconds).
+    pub inactive: Option<(u64, u64)>,
+}
+
+impl Config {
+    /// Reads `smp-server.ini` from `cfg_dir`.
+    pub fn load(cfg_dir: &Path) -> Result<Self, ConfigError> {
+        let path = cfg_dir.join(CONFIG_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        Self::from_ini(&parse_ini(&text, &path)?)
+    }
+
+    /// Builds the settings from a parsed INI, checking every key.
+    pub fn from_ini(ini: &Ini) -> Result<Self, ConfigError> {
+        let cfg = Settings::new(ini, KNOWN)?;
+        let not_yet = |s: &str, k: &str, allowed: &[&str], what: &'static str| match cfg.get(s, k) {
+            Some(v) if !allowed.contains(&v) => Err(Settings::invalid(s, k, v, what)),
+            _ => Ok(()),
+        };
+        not_yet(
+            "STORE_LOG",
+            "store_queues",
+            &["memory"],
+            "memory (database storage is not supported yet)",
+        )?;
+        not_yet(
+            "STORE_LOG",
+            "store_messages",
+            &["memory"],
+            "memory (the journal store is not supported yet)",
+        )?;
+        not_yet(
+            "TRANSPORT",
+            "websockets",
+            &["off"],
+            "off (websockets are not supported)",
+        )?;
+        let list = cfg.non_empty("TRANSPORT", "port").unwrap_or(DEFAULT_PORTS);
+        let ports = list
+            .split(',')
+            .map(|p| p.trim().parse::<u16>().ok().filter(|&p| p > 0))
+            .collect::<Option<Vec<u16>>>()
+            .filter(|ps| !ps.is_empty())
+            .ok_or_else(|| {
+                Settings::invalid("TRANSPORT", "port", list, "ports separated by commas")
+            })?;
+        let inactive = if cfg.on_off("INACTIVE_CLIENTS", "disconnect", false)? {
+            Some((
+                cfg.number("INACTIVE_CLIENTS", "ttl", 21_600)?,
+                cfg.number("INACTIVE_CLIENTS", "check_interval", 3_600)?,
+            ))
+        } else {
+            None
+        };
+        Ok(Self {
+            store_log: cfg.on_off("STORE_LOG", "enable", false)?,
+            expire_messages_days: cfg.number("STORE_LOG", "expire_messages_days", 21)?,
+            new_queues: cfg.on_off("AUTH", "new_queues", true)?,
+            create_password: cfg.password("AUTH", "create_password")?,
+            host: cfg
+                .non_empty("TRANSPORT", "host")
+                .unwrap_or("localhost")
+                .to_string(),
+            ports,
+            inactive,
+        })
+    }
+}
+
+/// The `smp-server.ini` that `init` writes.
+pub fn default_ini(host: &str, store_log: bool, password: Option<&str>, log_dir: &Path) -> String {
+    let on_off = |b: bool| if b { "on" } else { "off" };
+    let password_line = match password {
+        Some(p) => format!("create_password = {p}"),
+        None => "# create_password = password to create new queues (any printable ASCII characters without whitespace, '@', ':' and '/')".to_string(),
+    };
+    let static_path = PathBuf::from(log_dir).join("www");
+    format!(
+        "[INFORMATION]\n\
+         # AGPLv3 license requires that you make any source code modifications\n\
+         # available to the end users of the server.\n\
+         # source_code = URI\n\
+         \n\
+         [STORE_LOG]\n\
+         # Use `enable = on` to use append-only log to preserve and restore queue records on restart.\n\
+         # Log is compacted on start (deleted objects are removed).\n\
+         enable = {store_log}\n\
+         \n\
+         # Queue storage mode: `memory` (database is not supported by this relay yet).\n\
+         store_queues = memory\n\
+         \n\
+         # Message storage mode: `memory` (journal is not supported by this relay yet).\n\
+         store_messages = memory\n\
+         \n\
+         # Messages expiration period.\n\
+         expire_messages_days = 21\n\
+         \n\
+         [AUTH]\n\
+         # Set new_queues option to off to completely prohibit creating new messaging queues.\n\
+         new_queues = on\n\
+         \n\
+         # Use create_password option to enable basic auth to create new messaging queues.\n\
+         # The password should be used as part of server address in client configuration:\n\
+         # smp://fingerprint:password@host1,host2\n\
+         {password_line}\n\
+         \n\
+         [TRANSPORT]\n\
+         # Host is only used to print server address on start.\n\
+         # You can specify multiple server ports.\n\
+         host = {host}\n\
+         port = {DEFAULT_PORTS}\n\
+         log_tls_errors = off\n\
+         websockets = off\n\
+         \n\
+         [INACTIVE_CLIENTS]\n\
+         # TTL and interval to check inactive clients\n\
+         disconnect = off\n\
+         # ttl = 21600\n\
+         # check_interval = 3600\n\
+         \n\
+         [WEB]\n\
+         # static_path = {static_path}\n",
+        store_log = on_off(store_log),
+        static_path = static_path.display(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_written_ini_reads_back_and_bad_settings_are_named() {
+        let text = default_ini("relay.example", true, Some("secret"), Path::new("/var/x"));
+        let c = Config::from_ini(&parse_ini(&text, Path::new("t")).unwrap()).unwrap();
+        assert!(c.store_log && c.new_queues);
+        assert_eq!(c.ports, [5223, 443]);
+        assert_eq!(c.create_password.as_deref(), Some("secret"));
+        assert_eq!(c.host, "relay.example");
+        for (ini, named) in [
+            (
+                "[STORE_LOG]\nstore_messages = journal\n",
+                "[STORE_LOG] store_messages",
+            ),
+            ("[TRANSPORT]\nport = 5223,x\n", "[TRANSPORT] port"),
+            ("[AUTH]\nnew_queue = on\n", "[AUTH] new_queue"),
+            ("[AUTH]\ncreate_password = a b\n", "[AUTH] create_password"),
+        ] {
+            let e = Config::from_ini(&parse_ini(ini, Path::new("t")).unwrap())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(named), "{e}");
+        }
+    }
+}

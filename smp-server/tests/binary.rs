@@ -1,0 +1,135 @@
+//! The `smp-server` binary as an operator runs it: init, start, the printed address, the
+//! store log across a kill -9, and strict config errors.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command as Process, Stdio};
+
+use simplex_crypto::{generate, KeyAlgorithm};
+use smp_proto::command::{NewQueue, QueueRequest};
+use smp_proto::{BrokerMsg, Command};
+
+fn smp_server(cfg: &std::path::Path, log: &std::path::Path) -> Process {
+    let mut p = Process::new(env!("CARGO_BIN_EXE_smp-server"));
+    p.env("SMP_SERVER_CFG_PATH", cfg)
+        .env("SMP_SERVER_LOG_PATH", log);
+    p
+}
+
+/// Starts the relay on an ephemeral port; returns the process and where it listens.
+fn start(cfg: &std::path::Path, log: &std::path::Path) -> (Child, std::net::SocketAddr, String) {
+    let mut child = smp_server(cfg, log)
+        .args(["start", "--bind", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let listening = lines.next().unwrap().unwrap();
+    let addr = listening
+        .strip_prefix("Listening on ")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let address = lines.next().unwrap().unwrap();
+    (child, addr, address)
+}
+
+fn key_hash(cfg: &std::path::Path) -> [u8; 32] {
+    let fp = std::fs::read_to_string(cfg.join("fingerprint")).unwrap();
+    simplex_codec::base64url::decode(fp.trim())
+        .unwrap()
+        .try_into()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn init_start_and_a_queue_that_survives_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, log) = (dir.path().join("cfg"), dir.path().join("log"));
+    let out = smp_server(&cfg, &log)
+        .args(["init", "-l", "--ip", "127.0.0.1", "-a", "ED25519"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let fp = std::fs::read_to_string(cfg.join("fingerprint")).unwrap();
+    assert!(
+        text.contains(&format!("Server address: smp://{}@127.0.0.1", fp.trim())),
+        "{text}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(cfg.join("smp-server.ini"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o077, 0, "the ini is private");
+    // A second init refuses to overwrite.
+    assert!(!smp_server(&cfg, &log)
+        .arg("init")
+        .output()
+        .unwrap()
+        .status
+        .success());
+
+    let (mut child, addr, address) = start(&cfg, &log);
+    assert!(address.starts_with("Server address: smp://"), "{address}");
+    let kh = key_hash(&cfg);
+    let (rk_pub, rk) = generate(KeyAlgorithm::Ed25519).unwrap();
+    let dh_pub = generate(KeyAlgorithm::X25519).unwrap().0;
+    let new = Command::New(NewQueue {
+        rcv_auth_key: rk_pub,
+        rcv_dh_key: dh_pub,
+        basic_auth: None,
+        subscribe: false,
+        request: Some(QueueRequest::Messaging(None)),
+        ntf_creds: None,
+    });
+    let ids = {
+        let mut c = common::connect(addr, &kh, true).await;
+        let BrokerMsg::Ids(ids) = c.call(Some(&rk), b"", &new).await else {
+            panic!()
+        };
+        ids
+    };
+    // Answered IDS means the CREATE record is on disk: kill -9 loses nothing.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (mut child, addr, _) = start(&cfg, &log);
+    let mut c = common::connect(addr, &kh, true).await;
+    assert_eq!(
+        c.call(Some(&rk), &ids.rcv_id, &Command::Sub).await,
+        BrokerMsg::Sok(None)
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn a_bad_setting_is_named_and_nothing_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, log) = (dir.path().join("cfg"), dir.path().join("log"));
+    assert!(smp_server(&cfg, &log)
+        .args(["init"])
+        .output()
+        .unwrap()
+        .status
+        .success());
+    let ini = cfg.join("smp-server.ini");
+    let text = std::fs::read_to_string(&ini).unwrap();
+    std::fs::write(&ini, text.replace("new_queues = on", "new_queues = maybe")).unwrap();
+    let out = smp_server(&cfg, &log)
+        .args(["start", "--bind", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("[AUTH] new_queues"), "{err}");
+}
