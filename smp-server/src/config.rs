@@ -11,6 +11,8 @@ pub use relay_config::{parse_ini, ConfigError, Ini};
 pub const CONFIG_FILE: &str = "smp-server.ini";
 /// The store log's name.
 pub const STORE_LOG_FILE: &str = "smp-server-store.log";
+/// The message snapshot written at shutdown and restored at start.
+pub const MESSAGES_FILE: &str = "smp-server-messages.log";
 /// Default config directory.
 pub const DEFAULT_CFG_PATH: &str = "/etc/opt/simplex";
 /// Default state directory.
@@ -99,6 +101,9 @@ const KNOWN: &[(&str, &[&str])] = &[
 pub struct Config {
     /// `[STORE_LOG] enable`: keep queue records in the store log.
     pub store_log: bool,
+    /// `[STORE_LOG] restore_messages`: save messages at shutdown, restore them at start
+    /// (default: as `enable`).
+    pub restore_messages: bool,
     /// `[STORE_LOG] expire_messages_days`.
     pub expire_messages_days: u64,
     /// `[AUTH] new_queues`.
@@ -166,8 +171,10 @@ impl Config {
         } else {
             None
         };
+        let store_log = cfg.on_off("STORE_LOG", "enable", false)?;
         Ok(Self {
-            store_log: cfg.on_off("STORE_LOG", "enable", false)?,
+            store_log,
+            restore_messages: cfg.on_off("STORE_LOG", "restore_messages", store_log)?,
             expire_messages_days: cfg.number("STORE_LOG", "expire_messages_days", 21)?,
             new_queues: cfg.on_off("AUTH", "new_queues", true)?,
             create_password: cfg.password("AUTH", "create_password")?,
@@ -205,6 +212,10 @@ pub fn default_ini(host: &str, store_log: bool, password: Option<&str>, log_dir:
          \n\
          # Message storage mode: `memory` (journal is not supported by this relay yet).\n\
          store_messages = memory\n\
+         \n\
+         # When store_messages is `memory`, undelivered messages are optionally saved and restored\n\
+         # when the server restarts, they are preserved in the .bak file until the next restart.\n\
+         restore_messages = {store_log}\n\
          \n\
          # Messages expiration period.\n\
          expire_messages_days = 21\n\

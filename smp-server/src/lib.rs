@@ -61,6 +61,51 @@ impl Running {
             t.abort();
         }
     }
+
+    /// A graceful stop: no more connections, no more acknowledged changes to messages, and
+    /// every stored message saved to `messages` (when given) for the next start. Returns how
+    /// many messages were saved.
+    pub fn shutdown(self, messages: Option<&std::path::Path>) -> std::io::Result<usize> {
+        for t in &self.tasks {
+            t.abort();
+        }
+        let lines = self.relay.close_and_snapshot_messages();
+        if let Some(path) = messages {
+            write_snapshot(path, &lines)?;
+        }
+        Ok(lines.len())
+    }
+}
+
+/// Writes the message snapshot next to its final name, syncs it, then renames it in place.
+fn write_snapshot(path: &std::path::Path, lines: &[String]) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("log.new");
+    {
+        let mut f = store_log::private_file(&tmp)?;
+        let mut text = String::new();
+        for l in lines {
+            text.push_str(l);
+            text.push('\n');
+        }
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// Where a relay keeps its state.
+#[derive(Debug, Clone, Default)]
+pub struct StartOptions {
+    /// The queue store log (`smp-server-store.log`).
+    pub store_log: Option<std::path::PathBuf>,
+    /// The message snapshot (`smp-server-messages.log`) restored at start, written at
+    /// shutdown; after restoring, it is kept as `<file>.bak` until the next start.
+    pub messages: Option<std::path::PathBuf>,
 }
 
 /// Binds `addr` and serves SMP with `identity` until stopped, queues in memory only.
@@ -80,7 +125,11 @@ pub async fn start_with_log(
     config: RelayConfig,
     store_log: Option<&std::path::Path>,
 ) -> Result<Running, StartError> {
-    start_on(&[addr], identity, config, store_log).await
+    let opts = StartOptions {
+        store_log: store_log.map(std::path::Path::to_path_buf),
+        messages: None,
+    };
+    start_on(&[addr], identity, config, &opts).await
 }
 
 /// As [`start_with_log`], listening on several addresses (the ini's `port = 5223,443`).
@@ -88,8 +137,9 @@ pub async fn start_on(
     addrs: &[SocketAddr],
     identity: &transport::Identity,
     config: RelayConfig,
-    store_log: Option<&std::path::Path>,
+    opts: &StartOptions,
 ) -> Result<Running, StartError> {
+    let store_log = opts.store_log.as_deref();
     let id = |e: &dyn std::fmt::Display| StartError::Identity(e.to_string());
     let endpoint = Arc::new(net::Endpoint {
         acceptor: transport::smp_server_acceptor(identity).map_err(|e| id(&e))?,
@@ -133,6 +183,19 @@ pub async fn start_on(
         }
     };
     let relay = Relay::with_store(config, store, log, relay::system_seconds).map_err(|e| id(&e))?;
+    if let Some(path) = opts.messages.as_deref().filter(|p| p.exists()) {
+        let io = |source| StartError::StoreLog {
+            path: path.to_path_buf(),
+            source,
+        };
+        let text = std::fs::read_to_string(path).map_err(io)?;
+        let (restored, skipped) = relay.restore_messages(text.lines());
+        for (line, why) in &skipped {
+            tracing::warn!("{}: line {line} skipped: {why}", path.display());
+        }
+        tracing::info!("restored {restored} messages from {}", path.display());
+        std::fs::rename(path, path.with_extension("log.bak")).map_err(io)?;
+    }
     let mut bound = Vec::with_capacity(listeners.len());
     let mut tasks = Vec::with_capacity(listeners.len());
     for (l, &addr) in listeners.into_iter().zip(addrs) {

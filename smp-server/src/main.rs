@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use smp_server::config::{default_ini, Config, CONFIG_FILE, STORE_LOG_FILE};
+use smp_server::config::{default_ini, Config, CONFIG_FILE, MESSAGES_FILE, STORE_LOG_FILE};
 use transport::{Identity, SignAlgorithm};
 
 /// SimpleX SMP relay, compatible with the reference smp-server.
@@ -139,7 +139,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                     .map(|p| SocketAddr::from(([0, 0, 0, 0], *p)))
                     .collect(),
             };
-            let store_log = config.store_log.then(|| log_dir.join(STORE_LOG_FILE));
+            let opts = smp_server::StartOptions {
+                store_log: config.store_log.then(|| log_dir.join(STORE_LOG_FILE)),
+                messages: config.restore_messages.then(|| log_dir.join(MESSAGES_FILE)),
+            };
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
@@ -147,9 +150,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 use tokio::signal::unix::{signal, SignalKind};
                 let mut term = signal(SignalKind::terminate())?;
                 let mut int = signal(SignalKind::interrupt())?;
-                let running =
-                    smp_server::start_on(&addrs, &identity, relay_config, store_log.as_deref())
-                        .await?;
+                let running = smp_server::start_on(&addrs, &identity, relay_config, &opts).await?;
                 for a in &running.addrs {
                     println!("Listening on {a}");
                 }
@@ -167,7 +168,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                     _ = int.recv() => {}
                 }
                 eprintln!("smp-server: shutting down");
-                running.stop();
+                let saved = running.shutdown(opts.messages.as_deref())?;
+                if opts.messages.is_some() {
+                    eprintln!("smp-server: {saved} undelivered messages saved");
+                }
                 Ok::<(), Box<dyn std::error::Error>>(())
             })
         }

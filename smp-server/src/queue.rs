@@ -183,6 +183,20 @@ impl MsgQueue {
         }
     }
 
+    /// Puts back a message from the snapshot, in order, whatever the quota (a restored quota
+    /// marker blocks writing again until the queue is empty).
+    pub fn restore(&mut self, msg: Message) {
+        if msg.body.is_none() {
+            self.over_quota = true;
+        }
+        self.messages.push_back(msg);
+    }
+
+    /// The stored messages, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = &Message> {
+        self.messages.iter()
+    }
+
     /// Messages stored (the marker included).
     pub fn len(&self) -> usize {
         self.messages.len()

@@ -99,6 +99,9 @@ struct State {
     /// Queues each connection is subscribed to, for clean-up when it closes.
     conn_subs: HashMap<ConnId, HashSet<Vec<u8>>>,
     pushers: HashMap<ConnId, (Version, mpsc::Sender<Outgoing>)>,
+    /// Set when the messages were saved for a shutdown: nothing that changes them is
+    /// acknowledged any more.
+    closing: bool,
 }
 
 /// The relay: queues, messages and subscriptions, shared by all connections.
@@ -192,6 +195,48 @@ impl Relay {
     /// Queues stored.
     pub fn queue_count(&self) -> usize {
         self.lock().store.queues.len()
+    }
+
+    /// Stops acknowledging anything that changes messages and returns every stored message as
+    /// `smp-server-messages.log` lines (the shutdown snapshot): what was answered OK is in it,
+    /// what comes later is refused.
+    pub fn close_and_snapshot_messages(&self) -> Vec<String> {
+        let mut st = self.lock();
+        st.closing = true;
+        let mut rids: Vec<&Vec<u8>> = st.store.queues.keys().collect();
+        rids.sort();
+        let mut lines = Vec::new();
+        for rid in rids {
+            if let Some(q) = st.store.queues.get(rid) {
+                lines.extend(q.msgs.iter().map(|m| storelog::message_line(rid, m)));
+            }
+        }
+        lines
+    }
+
+    /// Puts back the messages of a shutdown snapshot; returns (restored, skipped with why).
+    pub fn restore_messages<'a>(
+        &self,
+        lines: impl Iterator<Item = &'a str>,
+    ) -> (usize, Vec<(usize, &'static str)>) {
+        let mut st = self.lock();
+        let (mut restored, mut skipped) = (0, Vec::new());
+        for (i, line) in lines.enumerate() {
+            if line.is_empty() {
+                continue;
+            }
+            match storelog::parse_message_line(line) {
+                Ok((rid, m)) => match st.store.queues.get_mut(&rid) {
+                    Some(q) => {
+                        q.msgs.restore(m);
+                        restored += 1;
+                    }
+                    None => skipped.push((i + 1, "message of an unknown queue")),
+                },
+                Err(why) => skipped.push((i + 1, why)),
+            }
+        }
+        (restored, skipped)
     }
 
     /// The records that recreate every queue (what compaction writes).
@@ -464,6 +509,9 @@ impl Relay {
         body: Vec<u8>,
     ) -> BrokerMsg {
         let mut st = self.lock();
+        if st.closing {
+            return err(ErrorType::Internal);
+        }
         let Some(rid) = st.store.by_sender.get(sid).cloned() else {
             v.dummy();
             return err(ErrorType::Auth);
@@ -608,6 +656,9 @@ impl Relay {
     ) -> Vec<(bool, BrokerMsg)> {
         let one = |m| vec![(true, m)];
         let mut st = self.lock();
+        if st.closing {
+            return one(err(ErrorType::Internal));
+        }
         let Some(q) = st.store.queues.get(rid) else {
             v.dummy();
             return one(err(ErrorType::Auth));

@@ -19,7 +19,7 @@ use simplex_codec::base64url;
 use simplex_crypto::{PublicKey, SbKey};
 use smp_proto::command::LinkData;
 
-use crate::queue::{MsgQueue, Notifier, QueueMode, QueueRec, Status};
+use crate::queue::{Message, MsgQueue, Notifier, QueueMode, QueueRec, Status, ID_LEN};
 
 /// A queue: its record and its messages.
 #[derive(Debug)]
@@ -252,6 +252,55 @@ fn parse_status(s: &str) -> Result<Status, &'static str> {
             _ => Err("bad status"),
         },
     }
+}
+
+/// One line of `smp-server-messages.log` (the reference's `MLRv3`):
+/// `v3 <rid> <msgId> <seconds> flags=<T|F> <body>` or `v3 <rid> <msgId> <seconds> quota`.
+pub fn message_line(rid: &[u8], m: &Message) -> String {
+    match &m.body {
+        Some((notification, body)) => format!(
+            "v3 {} {} {} flags={} {}",
+            b64(rid),
+            b64(&m.id),
+            m.ts,
+            if *notification { 'T' } else { 'F' },
+            b64(body)
+        ),
+        None => format!("v3 {} {} {} quota", b64(rid), b64(&m.id), m.ts),
+    }
+}
+
+/// Parses a message line: the queue and the message.
+pub fn parse_message_line(line: &str) -> Result<(Vec<u8>, Message), &'static str> {
+    let w: Vec<&str> = line.split(' ').collect();
+    if w.first() != Some(&"v3") || w.len() < 5 {
+        return Err("not a v3 message record");
+    }
+    let rid = id(w[1])?;
+    let msg_id: [u8; ID_LEN] = id(w[2])?.try_into().map_err(|_| "bad message id length")?;
+    let ts: i64 = w[3].parse().map_err(|_| "bad timestamp")?;
+    let body = match &w[4..] {
+        ["quota"] => None,
+        [flags, body] => {
+            let notification = match flags.strip_prefix("flags=").and_then(|f| f.chars().next()) {
+                Some('T') => true,
+                Some('F') => false,
+                _ => return Err("bad flags"),
+            };
+            Some((notification, id(body)?))
+        }
+        // Records written before message flags existed.
+        [body] => Some((false, id(body)?)),
+        _ => return Err("bad message record"),
+    };
+    Ok((
+        rid,
+        Message {
+            id: msg_id,
+            ts,
+            body,
+        },
+    ))
 }
 
 impl QueueStore {

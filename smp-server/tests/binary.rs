@@ -133,3 +133,89 @@ fn a_bad_setting_is_named_and_nothing_starts() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("[AUTH] new_queues"), "{err}");
 }
+
+/// Sends SIGTERM and waits for a clean exit.
+fn terminate(mut child: Child) {
+    let ok = Process::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let status = child.wait().unwrap();
+    assert!(status.success(), "graceful exit: {status}");
+}
+
+#[tokio::test]
+async fn messages_survive_a_graceful_restart_and_acknowledged_ones_do_not_come_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, log) = (dir.path().join("cfg"), dir.path().join("log"));
+    let out = smp_server(&cfg, &log)
+        .args(["init", "-l", "-a", "ED25519"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let kh = key_hash(&cfg);
+    let (rk_pub, rk) = generate(KeyAlgorithm::Ed25519).unwrap();
+    let (dh_pub, dh) = generate(KeyAlgorithm::X25519).unwrap();
+    let new = Command::New(NewQueue {
+        rcv_auth_key: rk_pub,
+        rcv_dh_key: dh_pub,
+        basic_auth: None,
+        subscribe: false,
+        request: Some(QueueRequest::Messaging(None)),
+        ntf_creds: None,
+    });
+    let send = |b: &[u8]| Command::Send {
+        notification: false,
+        body: b.to_vec(),
+    };
+    let (child, addr, _) = start(&cfg, &log);
+    let ids = {
+        let mut c = common::connect(addr, &kh, true).await;
+        let BrokerMsg::Ids(ids) = c.call(Some(&rk), b"", &new).await else {
+            panic!()
+        };
+        for b in [&b"one"[..], b"two", b"three"] {
+            assert_eq!(c.call(None, &ids.snd_id, &send(b)).await, BrokerMsg::Ok);
+        }
+        ids
+    };
+    terminate(child);
+    assert!(log.join("smp-server-messages.log").exists());
+
+    // After the restart the three messages are there, in order; "one" is acknowledged.
+    let (child, addr, _) = start(&cfg, &log);
+    let open = |m: &BrokerMsg| {
+        let BrokerMsg::Msg(id, enc) = m else {
+            panic!("{m:?}")
+        };
+        let key = simplex_crypto::cryptobox::shared_key(&dh, &ids.srv_dh_key).unwrap();
+        let nonce = simplex_crypto::SbNonce(id.clone().try_into().unwrap());
+        let padded = simplex_crypto::cryptobox::open(&key, &nonce, enc).unwrap();
+        let body = simplex_codec::encoding::unpad(&padded).unwrap()[10..].to_vec();
+        (id.clone(), body)
+    };
+    {
+        let mut c = common::connect(addr, &kh, true).await;
+        let t = c.transmission(Some(&rk), &ids.rcv_id, &Command::Sub);
+        c.send_block(&[t]).await;
+        let got = c.recv_block().await;
+        let (id, body) = open(&got[1].2);
+        assert_eq!(body, b"one");
+        let (_, body) = open(&c.call(Some(&rk), &ids.rcv_id, &Command::Ack(id)).await);
+        assert_eq!(body, b"two");
+    }
+    terminate(child);
+    // "one" was acknowledged: it never comes back; "two" (delivered, not acknowledged) does.
+    let (child, addr, _) = start(&cfg, &log);
+    let mut c = common::connect(addr, &kh, true).await;
+    let t = c.transmission(Some(&rk), &ids.rcv_id, &Command::Sub);
+    c.send_block(&[t]).await;
+    let got = c.recv_block().await;
+    let (id, body) = open(&got[1].2);
+    assert_eq!(body, b"two");
+    let (_, body) = open(&c.call(Some(&rk), &ids.rcv_id, &Command::Ack(id)).await);
+    assert_eq!(body, b"three");
+    terminate(child);
+}

@@ -429,3 +429,34 @@ fn every_server_syntax_case_of_the_reference_is_answered_byte_for_byte() {
         );
     }
 }
+
+#[test]
+fn after_the_shutdown_snapshot_nothing_changing_messages_is_acknowledged() {
+    let relay = Relay::new(RelayConfig::default()).unwrap();
+    let (mut r, mut s) = (client(&relay), client(&relay));
+    let q = new_queue(&relay, &mut r, false, KeyAlgorithm::Ed25519);
+    assert_eq!(
+        s.one(&relay, None, &q.snd_id, &send(b"kept")),
+        BrokerMsg::Ok
+    );
+    let lines = relay.close_and_snapshot_messages();
+    assert_eq!(lines.len(), 1);
+    assert!(lines[0].starts_with("v3 "), "{}", lines[0]);
+    // A SEND or an ACK now would not be in the snapshot: refused, not acknowledged.
+    assert_eq!(
+        s.one(&relay, None, &q.snd_id, &send(b"late")),
+        err(ErrorType::Internal)
+    );
+    assert_eq!(
+        r.one(&relay, Some(&q.rcv_key), &q.rcv_id, &Command::Sub),
+        err(ErrorType::Internal)
+    );
+    // The snapshot restores into a relay with the same queues.
+    let again = Relay::new(RelayConfig::default()).unwrap();
+    let (restored, skipped) = again.restore_messages(lines.iter().map(String::as_str));
+    assert_eq!(
+        (restored, skipped.len()),
+        (0, 1),
+        "no such queue in an empty relay"
+    );
+}
