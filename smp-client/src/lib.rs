@@ -1,0 +1,425 @@
+//! An SMP client connection: TLS, the handshake, block encryption, and requests pipelined and
+//! batched over one connection, with pushes (MSG, END, DELD) delivered as events.
+//!
+//! ```text
+//! call / call_many ─► encode + sign ─► writer task: everything queued is packed into blocks
+//!                                      as the reference packs them (135 signed SUBs a block)
+//! reader task: block ─► transmissions ─► corrId known? answer the waiting call : Event
+//! ```
+//!
+//! ```no_run
+//! # async fn f() -> Result<(), smp_client::ClientError> {
+//! use smp_proto::{BrokerMsg, Command};
+//! let key_hash = [0u8; 32]; // from the relay's address
+//! let (client, mut events) =
+//!     smp_client::SmpClient::connect("127.0.0.1:5223".parse().unwrap(), &key_hash, Default::default()).await?;
+//! assert_eq!(client.call(None, b"", &Command::Ping).await?, BrokerMsg::Pong);
+//! # Ok(()) }
+//! ```
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use simplex_codec::encoding::{pad, unpad};
+use simplex_codec::limits::SMP_BLOCK_SIZE;
+use simplex_crypto::{KeyAlgorithm, PrivateKey, PublicKey};
+use smp_proto::block::{decode_content, encode_content, pack, Packed};
+use smp_proto::handshake::{block_chains, BlockChain, ClientHello, ServerHello};
+use smp_proto::transmission::Transmission;
+use smp_proto::{BrokerMsg, Command, ErrorType, Version, VersionRange};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+
+/// What a connection needs besides the relay's address.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// Time allowed for TCP, TLS and the SMP handshake.
+    pub connect_timeout: Duration,
+    /// Time allowed for each answer.
+    pub response_timeout: Duration,
+    /// Versions offered (the reference's 6..18 by default).
+    pub versions: VersionRange,
+    /// Pushes waiting to be taken from the event channel.
+    pub event_queue: usize,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(30),
+            response_timeout: Duration::from_secs(30),
+            versions: VersionRange::SUPPORTED,
+            event_queue: 1024,
+        }
+    }
+}
+
+/// Why a call or a connection failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClientError {
+    /// Connecting, reading or writing failed; retrying on a new connection may help.
+    #[error("network: {0}")]
+    Network(String),
+    /// TLS failed or the relay is not the one in the address.
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// The SMP handshake failed (no common version, bad signature, ...).
+    #[error("handshake: {0}")]
+    Handshake(String),
+    /// No answer in time.
+    #[error("no answer within the timeout")]
+    Timeout,
+    /// The connection is closed.
+    #[error("the connection is closed")]
+    Closed,
+    /// A block or answer that does not parse.
+    #[error("bad answer from the relay")]
+    BadAnswer,
+    /// A command that cannot be encoded.
+    #[error("cannot encode the command")]
+    Encode,
+}
+
+impl ClientError {
+    /// Whether trying again (on a new connection) may succeed.
+    pub fn is_retriable(&self) -> bool {
+        matches!(self, Self::Network(_) | Self::Timeout | Self::Closed)
+    }
+}
+
+/// A message the relay sent without being asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A message on a subscribed queue (recipient id, message id, encrypted body).
+    Msg(Vec<u8>, Vec<u8>, Vec<u8>),
+    /// Another connection subscribed to the queue.
+    End(Vec<u8>),
+    /// The queue was deleted by another connection.
+    Deld(Vec<u8>),
+    /// Anything else, with its entity id.
+    Other(Vec<u8>, BrokerMsg),
+}
+
+type Pending = Arc<Mutex<HashMap<Vec<u8>, oneshot::Sender<BrokerMsg>>>>;
+
+/// One connection to an SMP relay.
+#[derive(Debug, Clone)]
+pub struct SmpClient {
+    version: Version,
+    session_id: Vec<u8>,
+    outgoing: mpsc::Sender<Vec<u8>>,
+    pending: Pending,
+    response_timeout: Duration,
+}
+
+/// A request for [`SmpClient::call_many`]: authorizing key, entity id, command.
+pub type Request<'a> = (Option<&'a PrivateKey>, &'a [u8], &'a Command);
+
+impl SmpClient {
+    /// Connects to the relay at `addr` whose identity hashes to `key_hash`.
+    pub async fn connect(
+        addr: SocketAddr,
+        key_hash: &[u8; 32],
+        opts: ConnectOptions,
+    ) -> Result<(Self, mpsc::Receiver<Event>), ClientError> {
+        tokio::time::timeout(
+            opts.connect_timeout,
+            Self::connect_inner(addr, key_hash, &opts),
+        )
+        .await
+        .map_err(|_| ClientError::Timeout)?
+    }
+
+    async fn connect_inner(
+        addr: SocketAddr,
+        key_hash: &[u8; 32],
+        opts: &ConnectOptions,
+    ) -> Result<(Self, mpsc::Receiver<Event>), ClientError> {
+        let net = |e: std::io::Error| ClientError::Network(e.to_string());
+        let tcp = TcpStream::connect(addr).await.map_err(net)?;
+        let _ = tcp.set_nodelay(true);
+        let connector = transport::client_connector_for(transport::ALPN_SMP)
+            .map_err(|e| ClientError::Tls(e.to_string()))?;
+        let mut tls = transport::connect(&connector, tcp, key_hash)
+            .await
+            .map_err(|e| ClientError::Tls(e.to_string()))?;
+        let session_id = transport::session_id(tls.ssl());
+        let mut block = vec![0u8; SMP_BLOCK_SIZE];
+        tls.read_exact(&mut block).await.map_err(net)?;
+        let hello = unpad(&block)
+            .ok()
+            .and_then(|c| ServerHello::decode(c).ok())
+            .ok_or_else(|| ClientError::Handshake("malformed server hello".into()))?;
+        if hello.session_id != session_id {
+            return Err(ClientError::Handshake(
+                "the session id is not the TLS session's".into(),
+            ));
+        }
+        let version = hello
+            .range
+            .highest_common(opts.versions)
+            .ok_or_else(|| ClientError::Handshake("no common version".into()))?;
+        let (my_pub, my_priv) = simplex_crypto::generate(KeyAlgorithm::X25519)
+            .map_err(|e| ClientError::Handshake(e.to_string()))?;
+        let mut chains = None;
+        let mut session_key = None;
+        if let Some((chain, signed)) = &hello.auth {
+            let signer = online_key(chain)?;
+            let server_key =
+                simplex_crypto::signed::verify_signed_key(signed, &signer).map_err(|_| {
+                    ClientError::Handshake("the session key is not signed by the relay".into())
+                })?;
+            if version >= smp_proto::version::BLOCK_ENCRYPTION {
+                let secret = simplex_crypto::dh(&my_priv, &server_key)
+                    .map_err(|e| ClientError::Handshake(e.to_string()))?;
+                chains = Some(
+                    block_chains(&session_id, &secret)
+                        .map_err(|e| ClientError::Handshake(e.to_string()))?,
+                );
+            }
+            session_key = Some(my_pub);
+        }
+        let client = ClientHello {
+            version,
+            key_hash: key_hash.to_vec(),
+            session_key: if version >= smp_proto::version::IMPLIED_SESSION_ID {
+                session_key
+            } else {
+                None
+            },
+            proxy_server: false,
+            service: None,
+        };
+        let content = client.encode().map_err(|_| ClientError::Encode)?;
+        let block = pad(&content, SMP_BLOCK_SIZE).map_err(|_| ClientError::Encode)?;
+        tls.write_all(&block).await.map_err(net)?;
+        // Server → client chain first, client → server second.
+        let (recv_chain, send_chain) = match chains {
+            Some((s, c)) => (Some(s), Some(c)),
+            None => (None, None),
+        };
+        let (rd, wr) = tokio::io::split(tls);
+        let pending: Pending = Arc::default();
+        let (out_tx, out_rx) = mpsc::channel::<Vec<u8>>(1024);
+        let (ev_tx, ev_rx) = mpsc::channel(opts.event_queue.max(1));
+        tokio::spawn(writer(wr, out_rx, send_chain));
+        tokio::spawn(reader(rd, recv_chain, version, pending.clone(), ev_tx));
+        Ok((
+            Self {
+                version,
+                session_id,
+                outgoing: out_tx,
+                pending,
+                response_timeout: opts.response_timeout,
+            },
+            ev_rx,
+        ))
+    }
+
+    /// The negotiated version.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// Sends one command and waits for its answer.
+    pub async fn call(
+        &self,
+        key: Option<&PrivateKey>,
+        entity: &[u8],
+        cmd: &Command,
+    ) -> Result<BrokerMsg, ClientError> {
+        let mut answers = self.call_many(&[(key, entity, cmd)]).await;
+        answers.pop().unwrap_or(Err(ClientError::Closed))
+    }
+
+    /// Sends many commands at once (they travel in as few blocks as the packing allows) and
+    /// waits for every answer, in order.
+    pub async fn call_many(&self, reqs: &[Request<'_>]) -> Vec<Result<BrokerMsg, ClientError>> {
+        let mut waits = Vec::with_capacity(reqs.len());
+        for (key, entity, cmd) in reqs {
+            waits.push(self.enqueue(*key, entity, cmd).await);
+        }
+        let mut out = Vec::with_capacity(waits.len());
+        for w in waits {
+            out.push(match w {
+                Err(e) => Err(e),
+                Ok((corr, rx)) => match tokio::time::timeout(self.response_timeout, rx).await {
+                    Ok(Ok(m)) => Ok(m),
+                    Ok(Err(_)) => Err(ClientError::Closed),
+                    Err(_) => {
+                        self.forget(&corr);
+                        Err(ClientError::Timeout)
+                    }
+                },
+            });
+        }
+        out
+    }
+
+    fn forget(&self, corr: &[u8]) {
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(corr);
+    }
+
+    async fn enqueue(
+        &self,
+        key: Option<&PrivateKey>,
+        entity: &[u8],
+        cmd: &Command,
+    ) -> Result<(Vec<u8>, oneshot::Receiver<BrokerMsg>), ClientError> {
+        let mut corr_id = vec![0u8; 24];
+        simplex_crypto::random_bytes(&mut corr_id);
+        let mut t = Transmission {
+            corr_id: corr_id.clone(),
+            entity_id: entity.to_vec(),
+            command: cmd.encode(self.version).map_err(|_| ClientError::Encode)?,
+            session_id: if self.version < smp_proto::version::IMPLIED_SESSION_ID {
+                self.session_id.clone()
+            } else {
+                Vec::new()
+            },
+            ..Transmission::default()
+        };
+        if let Some(k) = key {
+            let signed = t
+                .authorized(&self.session_id)
+                .map_err(|_| ClientError::Encode)?;
+            t.authorization = simplex_crypto::sign(k, &signed).map_err(|_| ClientError::Encode)?;
+        }
+        let bytes = t.encode(self.version).map_err(|_| ClientError::Encode)?;
+        let (tx, rx) = oneshot::channel();
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(corr_id.clone(), tx);
+        if self.outgoing.send(bytes).await.is_err() {
+            self.forget(&corr_id);
+            return Err(ClientError::Closed);
+        }
+        Ok((corr_id, rx))
+    }
+}
+
+/// The online certificate's public key (the first of the chain).
+fn online_key(chain: &[Vec<u8>]) -> Result<PublicKey, ClientError> {
+    let bad = || ClientError::Handshake("bad certificate in the server hello".into());
+    let cert = openssl::x509::X509::from_der(chain.first().ok_or_else(bad)?).map_err(|_| bad())?;
+    let key = cert.public_key().map_err(|_| bad())?;
+    let alg = match key.id() {
+        openssl::pkey::Id::ED25519 => KeyAlgorithm::Ed25519,
+        openssl::pkey::Id::ED448 => KeyAlgorithm::Ed448,
+        _ => return Err(bad()),
+    };
+    let raw = key.raw_public_key().map_err(|_| bad())?;
+    PublicKey::from_raw(alg, &raw).map_err(|_| bad())
+}
+
+/// Packs everything queued into blocks and writes them.
+async fn writer<W: tokio::io::AsyncWrite + Unpin>(
+    mut wr: W,
+    mut rx: mpsc::Receiver<Vec<u8>>,
+    mut chain: Option<BlockChain>,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < 4096 {
+            match rx.try_recv() {
+                Ok(t) => batch.push(t),
+                Err(_) => break,
+            }
+        }
+        let lengths: Vec<usize> = batch.iter().map(Vec::len).collect();
+        for p in pack(&lengths) {
+            // A transmission too large for a block is dropped: its call times out.
+            let Packed::Block { first, count } = p else {
+                continue;
+            };
+            let Ok(content) = encode_content(&batch[first..first + count]) else {
+                return;
+            };
+            let block = match &mut chain {
+                Some(c) => match c.seal(&content) {
+                    Ok(b) => b,
+                    Err(_) => return,
+                },
+                None => match pad(&content, SMP_BLOCK_SIZE) {
+                    Ok(b) => b,
+                    Err(_) => return,
+                },
+            };
+            if wr.write_all(&block).await.is_err() {
+                return;
+            }
+        }
+        if wr.flush().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Reads blocks; answers go to their callers, pushes to the event channel.
+async fn reader<R: tokio::io::AsyncRead + Unpin>(
+    mut rd: R,
+    mut chain: Option<BlockChain>,
+    version: Version,
+    pending: Pending,
+    events: mpsc::Sender<Event>,
+) {
+    let mut block = vec![0u8; SMP_BLOCK_SIZE];
+    loop {
+        if rd.read_exact(&mut block).await.is_err() {
+            break;
+        }
+        let content = match &mut chain {
+            Some(c) => match c.open(&block) {
+                Ok(c) => c,
+                Err(_) => break,
+            },
+            None => match unpad(&block) {
+                Ok(c) => c.to_vec(),
+                Err(_) => break,
+            },
+        };
+        let Ok(items) = decode_content(&content) else {
+            break;
+        };
+        for bytes in items {
+            let Ok(t) = Transmission::decode(bytes, version) else {
+                continue;
+            };
+            let msg =
+                BrokerMsg::parse(version, &t.command).unwrap_or(BrokerMsg::Err(ErrorType::Block));
+            let waiting = if t.corr_id.is_empty() {
+                None
+            } else {
+                pending
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&t.corr_id)
+            };
+            match waiting {
+                Some(tx) => {
+                    let _ = tx.send(msg);
+                }
+                None => {
+                    let ev = match msg {
+                        BrokerMsg::Msg(id, body) => Event::Msg(t.entity_id, id, body),
+                        BrokerMsg::End => Event::End(t.entity_id),
+                        BrokerMsg::Deld => Event::Deld(t.entity_id),
+                        other => Event::Other(t.entity_id, other),
+                    };
+                    if events.send(ev).await.is_err() {
+                        // Nobody listens for pushes any more; answers still matter.
+                    }
+                }
+            }
+        }
+    }
+    // Closed: every waiting call fails now rather than at its timeout.
+    pending.lock().unwrap_or_else(|p| p.into_inner()).clear();
+}

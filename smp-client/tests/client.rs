@@ -1,0 +1,135 @@
+//! The client against a real relay on 127.0.0.1: a message between two connections, batched
+//! calls, pushes as events, and what callers see when the relay goes away.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
+use simplex_crypto::{generate, KeyAlgorithm};
+use smp_client::{ClientError, ConnectOptions, Event, SmpClient};
+use smp_proto::command::{NewQueue, QueueRequest};
+use smp_proto::{BrokerMsg, Command};
+
+async fn relay() -> (smp_server::Running, [u8; 32]) {
+    let (identity, _) =
+        transport::Identity::generate(transport::SignAlgorithm::Ed448, "localhost").unwrap();
+    let kh = identity.key_hash().unwrap();
+    let r = smp_server::start(
+        "127.0.0.1:0".parse().unwrap(),
+        &identity,
+        Default::default(),
+    )
+    .await
+    .unwrap();
+    (r, kh)
+}
+
+fn new(subscribe: bool) -> (Command, simplex_crypto::PrivateKey) {
+    let (rk_pub, rk) = generate(KeyAlgorithm::Ed25519).unwrap();
+    let dh_pub = generate(KeyAlgorithm::X25519).unwrap().0;
+    (
+        Command::New(NewQueue {
+            rcv_auth_key: rk_pub,
+            rcv_dh_key: dh_pub,
+            basic_auth: None,
+            subscribe,
+            request: Some(QueueRequest::Messaging(None)),
+            ntf_creds: None,
+        }),
+        rk,
+    )
+}
+
+#[tokio::test]
+async fn messages_arrive_as_events_and_calls_batch() {
+    let (running, kh) = relay().await;
+    let (r, mut events) = SmpClient::connect(running.addr, &kh, ConnectOptions::default())
+        .await
+        .unwrap();
+    let (s, _) = SmpClient::connect(running.addr, &kh, ConnectOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(r.version(), 18);
+    let (cmd, rk) = new(true);
+    let BrokerMsg::Ids(ids) = r.call(Some(&rk), b"", &cmd).await.unwrap() else {
+        panic!()
+    };
+    let send = Command::Send {
+        notification: false,
+        body: b"hello".to_vec(),
+    };
+    assert_eq!(
+        s.call(None, &ids.snd_id, &send).await.unwrap(),
+        BrokerMsg::Ok
+    );
+    let Event::Msg(rid, msg_id, _) = events.recv().await.unwrap() else {
+        panic!()
+    };
+    assert_eq!(rid, ids.rcv_id);
+    assert_eq!(
+        r.call(Some(&rk), &ids.rcv_id, &Command::Ack(msg_id))
+            .await
+            .unwrap(),
+        BrokerMsg::Ok
+    );
+
+    // 300 queues created and subscribed with one call each of call_many.
+    let news: Vec<(Command, simplex_crypto::PrivateKey)> = (0..300).map(|_| new(false)).collect();
+    let reqs: Vec<smp_client::Request<'_>> =
+        news.iter().map(|(c, k)| (Some(k), &b""[..], c)).collect();
+    let answers = r.call_many(&reqs).await;
+    let rids: Vec<Vec<u8>> = answers
+        .into_iter()
+        .map(|a| match a.unwrap() {
+            BrokerMsg::Ids(q) => q.rcv_id,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    let sub = Command::Sub;
+    let reqs: Vec<smp_client::Request<'_>> = rids
+        .iter()
+        .zip(&news)
+        .map(|(id, (_, k))| (Some(k), &id[..], &sub))
+        .collect();
+    for a in r.call_many(&reqs).await {
+        assert_eq!(a.unwrap(), BrokerMsg::Sok(None));
+    }
+    // A second connection subscribing ends the first one's subscription: an END event.
+    let (other, _) = SmpClient::connect(running.addr, &kh, ConnectOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        other
+            .call(Some(&news[0].1), &rids[0], &Command::Sub)
+            .await
+            .unwrap(),
+        BrokerMsg::Sok(None)
+    );
+    assert_eq!(events.recv().await.unwrap(), Event::End(rids[0].clone()));
+    running.stop();
+}
+
+#[tokio::test]
+async fn a_relay_that_goes_away_fails_calls_promptly() {
+    let (running, kh) = relay().await;
+    let (c, _events) = SmpClient::connect(running.addr, &kh, ConnectOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        c.call(None, b"", &Command::Ping).await.unwrap(),
+        BrokerMsg::Pong
+    );
+    let addr = running.addr;
+    running.stop();
+    // The listener is gone: a new connection is refused (retriable).
+    let e = SmpClient::connect(addr, &kh, ConnectOptions::default())
+        .await
+        .unwrap_err();
+    assert!(e.is_retriable(), "{e}");
+    // A wrong identity is not retriable.
+    let (running, _) = relay().await;
+    let e = SmpClient::connect(running.addr, &[9; 32], ConnectOptions::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ClientError::Tls(_)), "{e}");
+    assert!(!e.is_retriable());
+    running.stop();
+}
