@@ -141,9 +141,9 @@ impl SmpClient {
         let net = |e: std::io::Error| ClientError::Network(e.to_string());
         let tcp = TcpStream::connect(addr).await.map_err(net)?;
         let _ = tcp.set_nodelay(true);
-        let connector = transport::client_connector_for(transport::ALPN_SMP)
+        let connector = transport::shared_client_connector(transport::ALPN_SMP)
             .map_err(|e| ClientError::Tls(e.to_string()))?;
-        let mut tls = transport::connect(&connector, tcp, key_hash)
+        let mut tls = transport::connect(connector, tcp, key_hash)
             .await
             .map_err(|e| ClientError::Tls(e.to_string()))?;
         let session_id = transport::session_id(tls.ssl());

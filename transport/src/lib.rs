@@ -19,6 +19,6 @@ pub mod tls;
 pub use identity::{fingerprint, Identity, IdentityError, SignAlgorithm};
 pub use tls::{
     client_connector, client_connector_for, connect, server_acceptor, server_acceptor_with_web,
-    session_id, smp_server_acceptor, verify_server_chain, TlsError, WebCertificate, ALPN_SMP,
-    ALPN_XFTP,
+    session_id, shared_client_connector, smp_server_acceptor, verify_server_chain, TlsError,
+    WebCertificate, ALPN_SMP, ALPN_XFTP,
 };

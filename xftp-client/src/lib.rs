@@ -191,8 +191,8 @@ impl XftpConnection {
         let _ = tcp.set_nodelay(true);
         let tls = match web {
             None => {
-                let connector = transport::client_connector()?;
-                transport::connect(&connector, tcp, &addr.server.key_hash).await?
+                let connector = transport::shared_client_connector(transport::ALPN_XFTP)?;
+                transport::connect(connector, tcp, &addr.server.key_hash).await?
             }
             Some(w) => web_tls(tcp, w).await?,
         };
