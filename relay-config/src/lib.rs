@@ -102,6 +102,37 @@ pub fn parse_ini(text: &str, path: &Path) -> Result<Ini, ConfigError> {
     Ok(ini)
 }
 
+/// The `[INFORMATION]` keys both reference relays accept (operator and hosting details).
+pub const INFORMATION_KEYS: &[&str] = &[
+    "source_code",
+    "usage_conditions",
+    "condition_amendments",
+    "server_country",
+    "operator",
+    "operator_country",
+    "website",
+    "admin_simplex",
+    "admin_email",
+    "complaints_simplex",
+    "complaints_email",
+    "hosting",
+    "hosting_country",
+];
+
+/// Creates `path`, which must not exist, readable by the owner only (an ini may hold
+/// passwords), with `bytes`, synced.
+pub fn write_new_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
 /// A parsed INI whose keys were all checked against the relay's table of known keys.
 #[derive(Debug, Clone, Copy)]
 pub struct Settings<'a> {

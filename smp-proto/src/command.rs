@@ -15,6 +15,7 @@ use simplex_codec::{Decode, Encode, Reader};
 use simplex_crypto::{KeyAlgorithm, PublicKey};
 
 use crate::error::{CommandError, ErrorType};
+use crate::parse::{maybe, put_maybe_short, short, sp, x25519};
 use crate::version::Version;
 
 /// From here NEW carries the queue request data (v15: short links).
@@ -211,7 +212,7 @@ impl Command {
                 Some(Self::Lset(id, link_data(&mut r)?))
             }),
             b"LDEL" => Some(Self::Ldel),
-            b"NKEY" => sp_key(&mut r).and_then(|k| Some(Self::Nkey(k, dh_key(&mut r)?))),
+            b"NKEY" => sp_key(&mut r).and_then(|k| Some(Self::Nkey(k, x25519(&mut r)?))),
             b"NDEL" => Some(Self::Ndel),
             b"GET" => Some(Self::Get),
             b"ACK" => sp(&mut r).and_then(|()| short(&mut r)).map(Self::Ack),
@@ -228,7 +229,7 @@ impl Command {
             b"PRXY" => sp(&mut r).map(|()| Self::Prxy(r.rest().to_vec())),
             b"PFWD" => sp(&mut r).and_then(|()| {
                 let version = u16::decode(&mut r).ok()?;
-                let key = dh_key(&mut r)?;
+                let key = x25519(&mut r)?;
                 Some(Self::Pfwd(version, key, r.rest().to_vec()))
             }),
             b"RFWD" => sp(&mut r).map(|()| Self::Rfwd(r.rest().to_vec())),
@@ -249,7 +250,7 @@ impl Command {
                 n.rcv_auth_key.encode(&mut out)?;
                 n.rcv_dh_key.encode(&mut out)?;
                 if v >= SENDER_SECURES {
-                    encode_maybe_short(&mut out, n.basic_auth.as_deref())?;
+                    put_maybe_short(&mut out, n.basic_auth.as_deref())?;
                     out.push(if n.subscribe { b'S' } else { b'C' });
                     if v >= SHORT_LINKS {
                         match &n.request {
@@ -341,20 +342,6 @@ impl Command {
     }
 }
 
-fn encode_maybe_short(
-    out: &mut Vec<u8>,
-    v: Option<&[u8]>,
-) -> Result<(), simplex_codec::EncodeError> {
-    match v {
-        None => out.push(b'0'),
-        Some(b) => {
-            out.push(b'1');
-            put_short(out, b)?;
-        }
-    }
-    Ok(())
-}
-
 fn encode_request(out: &mut Vec<u8>, q: &QueueRequest) -> Result<(), simplex_codec::EncodeError> {
     match q {
         QueueRequest::Messaging(d) => {
@@ -386,14 +373,6 @@ fn encode_request(out: &mut Vec<u8>, q: &QueueRequest) -> Result<(), simplex_cod
     Ok(())
 }
 
-fn sp(r: &mut Reader<'_>) -> Option<()> {
-    (r.byte().ok()? == b' ').then_some(())
-}
-
-fn short(r: &mut Reader<'_>) -> Option<Vec<u8>> {
-    r.short_bytes().ok().map(<[u8]>::to_vec)
-}
-
 fn is_auth_key(k: &PublicKey) -> bool {
     k.algorithm() != KeyAlgorithm::X448
 }
@@ -408,25 +387,10 @@ fn sp_key(r: &mut Reader<'_>) -> Option<PublicKey> {
     auth_key(r)
 }
 
-/// An X25519 key.
-fn dh_key(r: &mut Reader<'_>) -> Option<PublicKey> {
-    PublicKey::decode(r)
-        .ok()
-        .filter(|k| k.algorithm() == KeyAlgorithm::X25519)
-}
-
 fn link_data(r: &mut Reader<'_>) -> Option<LinkData> {
     let fixed = r.large_bytes().ok()?.to_vec();
     let user = r.large_bytes().ok()?.to_vec();
     Some(LinkData { fixed, user })
-}
-
-fn maybe<T>(r: &mut Reader<'_>, f: impl FnOnce(&mut Reader<'_>) -> Option<T>) -> Option<Option<T>> {
-    match r.byte().ok()? {
-        b'0' => Some(None),
-        b'1' => f(r).map(Some),
-        _ => None,
-    }
 }
 
 fn read_basic_auth(r: &mut Reader<'_>) -> Option<Vec<u8>> {
@@ -440,7 +404,7 @@ fn read_basic_auth(r: &mut Reader<'_>) -> Option<Vec<u8>> {
 fn parse_new(v: Version, r: &mut Reader<'_>) -> Option<Command> {
     sp(r)?;
     let rcv_auth_key = auth_key(r)?;
-    let rcv_dh_key = dh_key(r)?;
+    let rcv_dh_key = x25519(r)?;
     let (basic_auth, subscribe, request, ntf_creds);
     if v >= SENDER_SECURES {
         basic_auth = maybe(r, read_basic_auth)?;
@@ -448,7 +412,7 @@ fn parse_new(v: Version, r: &mut Reader<'_>) -> Option<Command> {
         if v >= SHORT_LINKS {
             request = maybe(r, queue_request)?;
             ntf_creds = if v >= NEW_NTF_CREDS {
-                maybe(r, |r| Some((auth_key(r)?, dh_key(r)?)))?
+                maybe(r, |r| Some((auth_key(r)?, x25519(r)?)))?
             } else {
                 None
             };

@@ -16,6 +16,7 @@ pub mod block;
 pub mod command;
 pub mod error;
 pub mod handshake;
+mod parse;
 pub mod response;
 pub mod transmission;
 pub mod version;

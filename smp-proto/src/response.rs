@@ -10,10 +10,11 @@
 
 use simplex_codec::encoding::{put_large, put_short};
 use simplex_codec::{Decode, Encode, EncodeError, Reader};
-use simplex_crypto::{KeyAlgorithm, PublicKey};
+use simplex_crypto::PublicKey;
 
 use crate::command::{LinkData, SENDER_SECURES, SHORT_LINKS};
 use crate::error::ErrorType;
+use crate::parse::{maybe, put_maybe_short, short, sp, x25519};
 use crate::version::{Version, SERVICE_CERTS};
 
 /// From here DELD exists (older clients get END).
@@ -99,9 +100,9 @@ impl BrokerMsg {
                         None => out.push(b'0'),
                         Some(m) => out.extend_from_slice(if m { b"1M" } else { b"1C" }),
                     }
-                    maybe_short(&mut out, q.link_id.as_deref())?;
+                    put_maybe_short(&mut out, q.link_id.as_deref())?;
                     if v >= SERVICE_CERTS {
-                        maybe_short(&mut out, q.service_id.as_deref())?;
+                        put_maybe_short(&mut out, q.service_id.as_deref())?;
                     }
                     if v >= NEW_NTF_CREDS {
                         match &q.ntf_creds {
@@ -125,7 +126,7 @@ impl BrokerMsg {
             }
             Self::Sok(service) if v >= SERVICE_CERTS => {
                 out.extend_from_slice(b"SOK ");
-                maybe_short(&mut out, service.as_deref())?;
+                put_maybe_short(&mut out, service.as_deref())?;
             }
             Self::Sok(_) | Self::Ok => out.extend_from_slice(b"OK"),
             Self::Soks(n) => {
@@ -283,37 +284,4 @@ impl BrokerMsg {
 fn tagged(out: &mut Vec<u8>, tag: &[u8], rest: &[u8]) {
     out.extend_from_slice(tag);
     out.extend_from_slice(rest);
-}
-
-fn maybe_short(out: &mut Vec<u8>, v: Option<&[u8]>) -> Result<(), EncodeError> {
-    match v {
-        None => out.push(b'0'),
-        Some(b) => {
-            out.push(b'1');
-            put_short(out, b)?;
-        }
-    }
-    Ok(())
-}
-
-fn sp(r: &mut Reader<'_>) -> Option<()> {
-    (r.byte().ok()? == b' ').then_some(())
-}
-
-fn short(r: &mut Reader<'_>) -> Option<Vec<u8>> {
-    r.short_bytes().ok().map(<[u8]>::to_vec)
-}
-
-fn x25519(r: &mut Reader<'_>) -> Option<PublicKey> {
-    PublicKey::decode(r)
-        .ok()
-        .filter(|k| k.algorithm() == KeyAlgorithm::X25519)
-}
-
-fn maybe<T>(r: &mut Reader<'_>, f: impl FnOnce(&mut Reader<'_>) -> Option<T>) -> Option<Option<T>> {
-    match r.byte().ok()? {
-        b'0' => Some(None),
-        b'1' => f(r).map(Some),
-        _ => None,
-    }
 }

@@ -22,24 +22,7 @@ pub const DEFAULT_PORTS: &str = "5223,443";
 
 /// Every key of the reference's `smp-server.ini`, by section.
 const KNOWN: &[(&str, &[&str])] = &[
-    (
-        "INFORMATION",
-        &[
-            "source_code",
-            "usage_conditions",
-            "condition_amendments",
-            "server_country",
-            "operator",
-            "operator_country",
-            "website",
-            "admin_simplex",
-            "admin_email",
-            "complaints_simplex",
-            "complaints_email",
-            "hosting",
-            "hosting_country",
-        ],
-    ),
+    ("INFORMATION", relay_config::INFORMATION_KEYS),
     (
         "STORE_LOG",
         &[

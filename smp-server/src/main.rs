@@ -1,7 +1,7 @@
 //! `smp-server`: init a relay's certificates and config, or start it.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -108,7 +108,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 Identity::generate_with_ca_name(algorithm, "SimpleX SMP server CA", &host)?;
             identity.write_new(&ca_key, &cfg_dir)?;
             let ini = default_ini(&host, store_log, password.as_deref(), &log_dir);
-            write_private(&ini_path, ini.as_bytes())?;
+            relay_config::write_new_private(&ini_path, ini.as_bytes())?;
             println!(
                 "Server initialized, please provide additional server information in {}.",
                 ini_path.display()
@@ -189,17 +189,4 @@ fn address(
         Some(p) => format!("smp://{fp}:{p}@{host}"),
         None => format!("smp://{fp}@{host}"),
     })
-}
-
-/// Creates `path` (which must not exist) readable by the owner only.
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()
 }

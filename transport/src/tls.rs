@@ -142,13 +142,22 @@ pub fn server_acceptor_with_web(
             Ok(())
         });
     }
+    set_identity(&mut b, identity)?;
+    b.set_alpn_select_callback(select_alpn);
+    Ok(b.build())
+}
+
+/// The relay's chain [online, CA] and online key; clients present no certificates.
+fn set_identity(
+    b: &mut openssl::ssl::SslAcceptorBuilder,
+    identity: &Identity,
+) -> Result<(), TlsError> {
     b.set_certificate(&identity.server)?;
     b.add_extra_chain_cert(identity.ca.clone())?;
     b.set_private_key(&identity.key)?;
     b.check_private_key()?;
     b.set_verify(SslVerifyMode::NONE);
-    b.set_alpn_select_callback(select_alpn);
-    Ok(b.build())
+    Ok(())
 }
 
 /// The SMP relay's acceptor: the same TLS as the XFTP relay, ALPN `smp/1` or none.
@@ -160,11 +169,7 @@ pub fn smp_server_acceptor(identity: &Identity) -> Result<SslAcceptor, TlsError>
     b.set_cipher_list(TLS12_CIPHERS)?;
     b.set_groups_list(GROUPS)?;
     b.set_sigalgs_list(SIGALGS)?;
-    b.set_certificate(&identity.server)?;
-    b.add_extra_chain_cert(identity.ca.clone())?;
-    b.set_private_key(&identity.key)?;
-    b.check_private_key()?;
-    b.set_verify(SslVerifyMode::NONE);
+    set_identity(&mut b, identity)?;
     b.set_alpn_select_callback(|_, client| {
         if alpn_offers(client, ALPN_SMP) {
             Ok(ALPN_SMP)

@@ -19,24 +19,7 @@ pub const DEFAULT_LOG_PATH: &str = "/var/opt/simplex-xftp";
 
 /// Every key the reference's `file-server.ini` has, by section.
 const KNOWN: &[(&str, &[&str])] = &[
-    (
-        "INFORMATION",
-        &[
-            "source_code",
-            "usage_conditions",
-            "condition_amendments",
-            "server_country",
-            "operator",
-            "operator_country",
-            "website",
-            "admin_simplex",
-            "admin_email",
-            "complaints_simplex",
-            "complaints_email",
-            "hosting",
-            "hosting_country",
-        ],
-    ),
+    ("INFORMATION", relay_config::INFORMATION_KEYS),
     (
         "STORE_LOG",
         &[

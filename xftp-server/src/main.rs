@@ -126,7 +126,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 password.as_deref(),
             );
             // It may hold the upload password and the control port's passwords.
-            write_private(&cfg_dir.join(CONFIG_FILE), ini.as_bytes())?;
+            relay_config::write_new_private(&cfg_dir.join(CONFIG_FILE), ini.as_bytes())?;
             println!(
                 "Server initialized, please provide additional server information in {}.",
                 cfg_dir.join(CONFIG_FILE).display()
@@ -171,17 +171,4 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             })
         }
     }
-}
-
-/// Creates `path` (which must not exist) readable by the owner only.
-fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()
 }
