@@ -119,10 +119,7 @@ pub fn server_acceptor_with_web(
         b.set_groups_list(WEB_GROUPS)?;
         b.set_sigalgs_list(WEB_SIGALGS)?;
     } else {
-        b.set_ciphersuites(TLS13_SUITES)?;
-        b.set_cipher_list(TLS12_CIPHERS)?;
-        b.set_groups_list(GROUPS)?;
-        b.set_sigalgs_list(SIGALGS)?;
+        native_params(&mut b)?;
     }
     if let Some(web) = web {
         let mut w = openssl::ssl::SslContext::builder(SslMethod::tls_server())?;
@@ -147,6 +144,15 @@ pub fn server_acceptor_with_web(
     Ok(b.build())
 }
 
+/// What native SimpleX clients speak: ChaCha20-Poly1305, X25519/X448, Ed25519/Ed448.
+fn native_params(b: &mut openssl::ssl::SslContextBuilder) -> Result<(), TlsError> {
+    b.set_ciphersuites(TLS13_SUITES)?;
+    b.set_cipher_list(TLS12_CIPHERS)?;
+    b.set_groups_list(GROUPS)?;
+    b.set_sigalgs_list(SIGALGS)?;
+    Ok(())
+}
+
 /// The relay's chain [online, CA] and online key; clients present no certificates.
 fn set_identity(
     b: &mut openssl::ssl::SslAcceptorBuilder,
@@ -165,10 +171,7 @@ pub fn smp_server_acceptor(identity: &Identity) -> Result<SslAcceptor, TlsError>
     let mut b = SslAcceptor::mozilla_modern_v5(SslMethod::tls_server())?;
     b.set_min_proto_version(Some(SslVersion::TLS1_2))?;
     b.set_max_proto_version(Some(SslVersion::TLS1_3))?;
-    b.set_ciphersuites(TLS13_SUITES)?;
-    b.set_cipher_list(TLS12_CIPHERS)?;
-    b.set_groups_list(GROUPS)?;
-    b.set_sigalgs_list(SIGALGS)?;
+    native_params(&mut b)?;
     set_identity(&mut b, identity)?;
     b.set_alpn_select_callback(|_, client| {
         if alpn_offers(client, ALPN_SMP) {
@@ -242,10 +245,7 @@ pub fn client_connector_for(alpn_proto: &[u8]) -> Result<SslConnector, TlsError>
     let mut b = SslConnector::builder(SslMethod::tls_client())?;
     b.set_min_proto_version(Some(SslVersion::TLS1_2))?;
     b.set_max_proto_version(Some(SslVersion::TLS1_3))?;
-    b.set_ciphersuites(TLS13_SUITES)?;
-    b.set_cipher_list(TLS12_CIPHERS)?;
-    b.set_groups_list(GROUPS)?;
-    b.set_sigalgs_list(SIGALGS)?;
+    native_params(&mut b)?;
     b.set_verify(SslVerifyMode::NONE);
     let mut alpn = vec![alpn_proto.len() as u8];
     alpn.extend_from_slice(alpn_proto);
