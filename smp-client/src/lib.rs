@@ -33,6 +33,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 
+mod session;
+pub use session::Session;
+
 /// What a connection needs besides the relay's address.
 #[derive(Debug, Clone)]
 pub struct ConnectOptions {
@@ -101,6 +104,10 @@ pub enum Event {
     Deld(Vec<u8>),
     /// Anything else, with its entity id.
     Other(Vec<u8>, BrokerMsg),
+    /// (Sessions) the connection was lost; reconnecting.
+    Disconnected,
+    /// (Sessions) connected again, with this many queues subscribed again.
+    Reconnected(usize),
 }
 
 type Pending = Arc<Mutex<HashMap<Vec<u8>, oneshot::Sender<BrokerMsg>>>>;
@@ -113,6 +120,7 @@ pub struct SmpClient {
     outgoing: mpsc::Sender<Vec<u8>>,
     pending: Pending,
     response_timeout: Duration,
+    closed: tokio::sync::watch::Receiver<bool>,
 }
 
 /// A request for [`SmpClient::call_many`]: authorizing key, entity id, command.
@@ -203,10 +211,15 @@ impl SmpClient {
         };
         let (rd, wr) = tokio::io::split(tls);
         let pending: Pending = Arc::default();
+        let pending_r = pending.clone();
         let (out_tx, out_rx) = mpsc::channel::<Vec<u8>>(1024);
         let (ev_tx, ev_rx) = mpsc::channel(opts.event_queue.max(1));
+        let (closed_tx, closed) = tokio::sync::watch::channel(false);
         tokio::spawn(writer(wr, out_rx, send_chain));
-        tokio::spawn(reader(rd, recv_chain, version, pending.clone(), ev_tx));
+        tokio::spawn(async move {
+            reader(rd, recv_chain, version, pending_r, ev_tx).await;
+            closed_tx.send_replace(true);
+        });
         Ok((
             Self {
                 version,
@@ -214,9 +227,21 @@ impl SmpClient {
                 outgoing: out_tx,
                 pending,
                 response_timeout: opts.response_timeout,
+                closed,
             },
             ev_rx,
         ))
+    }
+
+    /// Resolves once the connection is closed (by the relay, the network or an error).
+    pub async fn closed(&self) {
+        let mut rx = self.closed.clone();
+        let _ = rx.wait_for(|c| *c).await;
+    }
+
+    /// Whether the connection is closed.
+    pub fn is_closed(&self) -> bool {
+        *self.closed.borrow()
     }
 
     /// The negotiated version.

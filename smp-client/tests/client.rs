@@ -133,3 +133,60 @@ async fn a_relay_that_goes_away_fails_calls_promptly() {
     assert!(!e.is_retriable());
     running.stop();
 }
+
+#[tokio::test]
+async fn a_session_reconnects_and_subscribes_again_after_the_relay_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("smp-server-store.log");
+    let (identity, _) =
+        transport::Identity::generate(transport::SignAlgorithm::Ed25519, "localhost").unwrap();
+    let kh = identity.key_hash().unwrap();
+    let start = |addr: std::net::SocketAddr| {
+        smp_server::start_with_log(addr, &identity, Default::default(), Some(&log))
+    };
+    let running = start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let addr = running.addr;
+    let opts = ConnectOptions {
+        response_timeout: std::time::Duration::from_secs(20),
+        ..ConnectOptions::default()
+    };
+    let (session, mut events) = smp_client::Session::connect(addr, &kh, opts).await.unwrap();
+    let (cmd, rk) = new(false);
+    let BrokerMsg::Ids(ids) = session.call(Some(&rk), b"", &cmd).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        session.subscribe(&rk, &ids.rcv_id).await.unwrap(),
+        BrokerMsg::Sok(None)
+    );
+    assert_eq!(session.subscriptions(), 1);
+
+    // The relay stops (closing every connection) and comes back on the same address.
+    running.stop();
+    assert_eq!(events.recv().await.unwrap(), Event::Disconnected);
+    let running = start(addr).await.unwrap();
+    assert_eq!(events.recv().await.unwrap(), Event::Reconnected(1));
+
+    // Without any SUB from the test, a message sent now arrives.
+    let (s, _) = SmpClient::connect(addr, &kh, ConnectOptions::default())
+        .await
+        .unwrap();
+    let send = Command::Send {
+        notification: false,
+        body: b"after restart".to_vec(),
+    };
+    assert_eq!(
+        s.call(None, &ids.snd_id, &send).await.unwrap(),
+        BrokerMsg::Ok
+    );
+    match events.recv().await.unwrap() {
+        Event::Msg(rid, _, _) => assert_eq!(rid, ids.rcv_id),
+        other => panic!("{other:?}"),
+    }
+    // Calls go through the new connection.
+    assert_eq!(
+        session.call(None, b"", &Command::Ping).await.unwrap(),
+        BrokerMsg::Pong
+    );
+    running.stop();
+}

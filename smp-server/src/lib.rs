@@ -52,11 +52,13 @@ pub struct Running {
     /// The queues and messages.
     pub relay: Arc<Relay>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl Running {
-    /// Stops accepting connections.
+    /// Stops accepting connections and closes every open one.
     pub fn stop(self) {
+        self.stop.send_replace(true);
         for t in self.tasks {
             t.abort();
         }
@@ -73,6 +75,7 @@ impl Running {
         if let Some(path) = messages {
             write_snapshot(path, &lines)?;
         }
+        self.stop.send_replace(true);
         Ok(lines.len())
     }
 }
@@ -198,12 +201,18 @@ pub async fn start_on(
     }
     let mut bound = Vec::with_capacity(listeners.len());
     let mut tasks = Vec::with_capacity(listeners.len());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
     for (l, &addr) in listeners.into_iter().zip(addrs) {
         bound.push(
             l.local_addr()
                 .map_err(|source| StartError::Bind { addr, source })?,
         );
-        tasks.push(tokio::spawn(net::serve(l, endpoint.clone(), relay.clone())));
+        tasks.push(tokio::spawn(net::serve(
+            l,
+            endpoint.clone(),
+            relay.clone(),
+            stopped.clone(),
+        )));
     }
     let addr = *bound
         .first()
@@ -213,5 +222,6 @@ pub async fn start_on(
         addrs: bound,
         relay,
         tasks,
+        stop,
     })
 }

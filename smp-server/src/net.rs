@@ -50,7 +50,14 @@ impl std::fmt::Debug for Endpoint {
 }
 
 /// Accepts connections until the listener fails.
-pub async fn serve(listener: TcpListener, endpoint: Arc<Endpoint>, relay: Arc<Relay>) {
+/// Accepts connections until the listener fails or `stop` turns true (which also closes
+/// every connection).
+pub async fn serve(
+    listener: TcpListener,
+    endpoint: Arc<Endpoint>,
+    relay: Arc<Relay>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) {
     loop {
         let (tcp, peer) = match listener.accept().await {
             Ok(c) => c,
@@ -60,9 +67,12 @@ pub async fn serve(listener: TcpListener, endpoint: Arc<Endpoint>, relay: Arc<Re
                 continue;
             }
         };
-        let (endpoint, relay) = (endpoint.clone(), relay.clone());
+        if *stop.borrow() {
+            return;
+        }
+        let (endpoint, relay, stop) = (endpoint.clone(), relay.clone(), stop.clone());
         tokio::spawn(async move {
-            if let Err(e) = connection(tcp, &endpoint, relay).await {
+            if let Err(e) = connection(tcp, &endpoint, relay, stop).await {
                 tracing::debug!("connection from {peer}: {e}");
             }
         });
@@ -100,6 +110,7 @@ async fn connection(
     tcp: TcpStream,
     endpoint: &Endpoint,
     relay: Arc<Relay>,
+    stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), ConnError> {
     let _ = tcp.set_nodelay(true);
     let ssl = openssl::ssl::Ssl::new(endpoint.acceptor.context())
@@ -115,7 +126,7 @@ async fn connection(
     })
     .await
     .map_err(|_| ConnError::Timeout)??;
-    run(tls, session, relay).await
+    run(tls, session, relay, stop).await
 }
 
 async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
@@ -178,6 +189,7 @@ async fn run<S: AsyncRead + AsyncWrite + Send + 'static>(
     tls: tokio_openssl::SslStream<S>,
     session: Session,
     relay: Arc<Relay>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), ConnError> {
     let (conn_id, mut pushes) = relay.connect(session.version);
     let conn = Conn {
@@ -209,7 +221,7 @@ async fn run<S: AsyncRead + AsyncWrite + Send + 'static>(
         }
         Ok::<(), ConnError>(())
     });
-    let result = async {
+    let reading = async {
         let mut block = vec![0u8; SMP_BLOCK_SIZE];
         loop {
             rd.read_exact(&mut block).await?;
@@ -244,8 +256,12 @@ async fn run<S: AsyncRead + AsyncWrite + Send + 'static>(
                 return Ok::<(), ConnError>(());
             }
         }
-    }
-    .await;
+    };
+    let result = tokio::select! {
+        r = reading => r,
+        // The relay is stopping: the connection closes (after the message snapshot).
+        _ = stop.wait_for(|s| *s) => Ok(()),
+    };
     drop(tx);
     relay.disconnect(conn_id);
     let _ = writer.await;

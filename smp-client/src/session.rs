@@ -1,0 +1,203 @@
+//! A connection to one relay that comes back by itself: when it is lost, the session
+//! reconnects with back-off (100 ms doubling to 10 s) and subscribes every queue again, in
+//! batches, before calls go through it again.
+//!
+//! ```text
+//! subscribe(key, rid) ─► SUB ─► remembered ─┐
+//! connection lost ─► Event::Disconnected ─► reconnect ─► SUB all remembered ─► Event::Reconnected
+//! ```
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use simplex_crypto::PrivateKey;
+use smp_proto::{BrokerMsg, Command};
+use tokio::sync::{mpsc, watch};
+
+use crate::{ClientError, ConnectOptions, Event, SmpClient};
+
+/// Longest wait between reconnection attempts.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+/// A self-healing connection to one relay.
+#[derive(Debug, Clone)]
+pub struct Session {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    addr: SocketAddr,
+    key_hash: [u8; 32],
+    opts: ConnectOptions,
+    /// The live connection; `None` while reconnecting.
+    current: watch::Sender<Option<SmpClient>>,
+    /// Queues to subscribe again after a reconnection: recipient id → key.
+    subs: Mutex<HashMap<Vec<u8>, PrivateKey>>,
+    events: mpsc::Sender<Event>,
+}
+
+impl Session {
+    /// Connects (the first connection must succeed) and keeps the session alive from then on.
+    pub async fn connect(
+        addr: SocketAddr,
+        key_hash: &[u8; 32],
+        opts: ConnectOptions,
+    ) -> Result<(Self, mpsc::Receiver<Event>), ClientError> {
+        let (client, events) = SmpClient::connect(addr, key_hash, opts.clone()).await?;
+        let (ev_tx, ev_rx) = mpsc::channel(opts.event_queue.max(1));
+        forward(events, ev_tx.clone());
+        let (current, _) = watch::channel(Some(client));
+        let inner = Arc::new(Inner {
+            addr,
+            key_hash: *key_hash,
+            opts,
+            current,
+            subs: Mutex::default(),
+            events: ev_tx,
+        });
+        tokio::spawn(supervise(Arc::downgrade(&inner)));
+        Ok((Self { inner }, ev_rx))
+    }
+
+    /// The live connection, waiting (up to the response timeout) while reconnecting.
+    async fn client(&self) -> Result<SmpClient, ClientError> {
+        let mut rx = self.inner.current.subscribe();
+        let wait = async {
+            rx.wait_for(|c| c.as_ref().is_some_and(|c| !c.is_closed()))
+                .await
+                .map(|c| c.clone())
+        };
+        match tokio::time::timeout(self.inner.opts.response_timeout, wait).await {
+            Ok(Ok(c)) => c.ok_or(ClientError::Closed),
+            Ok(Err(_)) => Err(ClientError::Closed),
+            Err(_) => Err(ClientError::Timeout),
+        }
+    }
+
+    /// Sends one command on the live connection.
+    pub async fn call(
+        &self,
+        key: Option<&PrivateKey>,
+        entity: &[u8],
+        cmd: &Command,
+    ) -> Result<BrokerMsg, ClientError> {
+        self.client().await?.call(key, entity, cmd).await
+    }
+
+    /// Subscribes a queue and remembers it, so that it is subscribed again after a
+    /// reconnection. Returns the relay's answer (SOK, or an error).
+    pub async fn subscribe(
+        &self,
+        key: &PrivateKey,
+        rcv_id: &[u8],
+    ) -> Result<BrokerMsg, ClientError> {
+        let answer = self.call(Some(key), rcv_id, &Command::Sub).await?;
+        if matches!(answer, BrokerMsg::Sok(_) | BrokerMsg::Ok) {
+            self.inner
+                .subs
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(rcv_id.to_vec(), key.clone());
+        }
+        Ok(answer)
+    }
+
+    /// Stops subscribing a queue again after reconnections (after DEL, or END).
+    pub fn forget(&self, rcv_id: &[u8]) {
+        self.inner
+            .subs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(rcv_id);
+    }
+
+    /// Queues the session subscribes.
+    pub fn subscriptions(&self) -> usize {
+        self.inner
+            .subs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
+    }
+}
+
+fn forward(mut from: mpsc::Receiver<Event>, to: mpsc::Sender<Event>) {
+    tokio::spawn(async move {
+        while let Some(ev) = from.recv().await {
+            if to.send(ev).await.is_err() {
+                break;
+            }
+        }
+    });
+}
+
+/// Watches the connection and brings it back; ends when the session is dropped.
+async fn supervise(weak: std::sync::Weak<Inner>) {
+    loop {
+        let Some(client) = weak.upgrade().and_then(|i| i.current.borrow().clone()) else {
+            return;
+        };
+        client.closed().await;
+        let Some(inner) = weak.upgrade() else { return };
+        inner.current.send_replace(None);
+        let _ = inner.events.send(Event::Disconnected).await;
+        drop(inner);
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let Some(inner) = weak.upgrade() else { return };
+            match SmpClient::connect(inner.addr, &inner.key_hash, inner.opts.clone()).await {
+                Ok((client, events)) => {
+                    forward(events, inner.events.clone());
+                    let resubscribed = resubscribe(&inner, &client).await;
+                    inner.current.send_replace(Some(client));
+                    let _ = inner.events.send(Event::Reconnected(resubscribed)).await;
+                    break;
+                }
+                Err(e) if !e.is_retriable() => {
+                    // Another relay at this address now (identity changed): keep trying
+                    // slowly; every call meanwhile fails with a timeout.
+                    backoff = MAX_BACKOFF;
+                }
+                Err(_) => {}
+            }
+            drop(inner);
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+}
+
+/// Subscribes every remembered queue on a new connection (batched by `call_many`); returns
+/// how many the relay accepted. Queues the relay no longer knows (AUTH) are forgotten.
+async fn resubscribe(inner: &Inner, client: &SmpClient) -> usize {
+    let subs: Vec<(Vec<u8>, PrivateKey)> = inner
+        .subs
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .map(|(r, k)| (r.clone(), k.clone()))
+        .collect();
+    let sub = Command::Sub;
+    let mut ok = 0;
+    for chunk in subs.chunks(1000) {
+        let reqs: Vec<crate::Request<'_>> =
+            chunk.iter().map(|(r, k)| (Some(k), &r[..], &sub)).collect();
+        for ((rid, _), answer) in chunk.iter().zip(client.call_many(&reqs).await) {
+            match answer {
+                Ok(BrokerMsg::Sok(_) | BrokerMsg::Ok) => ok += 1,
+                Ok(BrokerMsg::Err(smp_proto::ErrorType::Auth)) => {
+                    inner
+                        .subs
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(rid);
+                }
+                _ => {}
+            }
+        }
+    }
+    ok
+}
