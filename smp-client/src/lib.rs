@@ -121,6 +121,18 @@ pub struct SmpClient {
     pending: Pending,
     response_timeout: Duration,
     closed: tokio::sync::watch::Receiver<bool>,
+    /// When the last clone is dropped, the connection closes.
+    _closer: Arc<Closer>,
+}
+
+/// Ends the connection's reader (and so the connection) when the last client clone goes.
+#[derive(Debug)]
+struct Closer(tokio::sync::watch::Sender<bool>);
+
+impl Drop for Closer {
+    fn drop(&mut self) {
+        self.0.send_replace(true);
+    }
 }
 
 /// A request for [`SmpClient::call_many`]: authorizing key, entity id, command.
@@ -215,9 +227,14 @@ impl SmpClient {
         let (out_tx, out_rx) = mpsc::channel::<Vec<u8>>(1024);
         let (ev_tx, ev_rx) = mpsc::channel(opts.event_queue.max(1));
         let (closed_tx, closed) = tokio::sync::watch::channel(false);
+        let (drop_tx, mut dropped) = tokio::sync::watch::channel(false);
         tokio::spawn(writer(wr, out_rx, send_chain));
         tokio::spawn(async move {
-            reader(rd, recv_chain, version, pending_r, ev_tx).await;
+            tokio::select! {
+                () = reader(rd, recv_chain, version, pending_r.clone(), ev_tx) => {}
+                _ = dropped.wait_for(|d| *d) => {}
+            }
+            pending_r.lock().unwrap_or_else(|p| p.into_inner()).clear();
             closed_tx.send_replace(true);
         });
         Ok((
@@ -228,6 +245,7 @@ impl SmpClient {
                 pending,
                 response_timeout: opts.response_timeout,
                 closed,
+                _closer: Arc::new(Closer(drop_tx)),
             },
             ev_rx,
         ))
@@ -242,6 +260,11 @@ impl SmpClient {
     /// Whether the connection is closed.
     pub fn is_closed(&self) -> bool {
         *self.closed.borrow()
+    }
+
+    /// A signal that turns true when the connection closes, without keeping it open.
+    pub fn closed_signal(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.closed.clone()
     }
 
     /// The negotiated version.

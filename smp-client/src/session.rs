@@ -137,10 +137,14 @@ fn forward(mut from: mpsc::Receiver<Event>, to: mpsc::Sender<Event>) {
 /// Watches the connection and brings it back; ends when the session is dropped.
 async fn supervise(weak: std::sync::Weak<Inner>) {
     loop {
-        let Some(client) = weak.upgrade().and_then(|i| i.current.borrow().clone()) else {
+        // Only the signal is held here: dropping the session closes its connection.
+        let Some(mut closed) = weak
+            .upgrade()
+            .and_then(|i| i.current.borrow().as_ref().map(SmpClient::closed_signal))
+        else {
             return;
         };
-        client.closed().await;
+        let _ = closed.wait_for(|c| *c).await;
         let Some(inner) = weak.upgrade() else { return };
         inner.current.send_replace(None);
         let _ = inner.events.send(Event::Disconnected).await;

@@ -190,3 +190,42 @@ async fn a_session_reconnects_and_subscribes_again_after_the_relay_restarts() {
     );
     running.stop();
 }
+
+#[tokio::test]
+async fn dropping_the_client_or_the_session_closes_the_connection() {
+    let (running, kh) = relay().await;
+    let wait_for = |n: usize| {
+        let relay = running.relay.clone();
+        async move {
+            // The relay notices the close asynchronously: bounded wait for its count.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while relay.connection_count() != n {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "still {} connections",
+                    relay.connection_count()
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+    };
+    let (c, _events) = SmpClient::connect(running.addr, &kh, ConnectOptions::default())
+        .await
+        .unwrap();
+    let (session, _ev) = smp_client::Session::connect(running.addr, &kh, ConnectOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        c.call(None, b"", &Command::Ping).await.unwrap(),
+        BrokerMsg::Pong
+    );
+    wait_for(2).await;
+    let other = c.clone();
+    drop(c);
+    wait_for(2).await; // a clone keeps it open
+    drop(other);
+    wait_for(1).await;
+    drop(session);
+    wait_for(0).await;
+    running.stop();
+}

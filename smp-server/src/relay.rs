@@ -192,6 +192,11 @@ impl Relay {
         st.gets.retain(|(c, _), _| *c != conn);
     }
 
+    /// Connections open now.
+    pub fn connection_count(&self) -> usize {
+        self.lock().pushers.len()
+    }
+
     /// Queues stored.
     pub fn queue_count(&self) -> usize {
         self.lock().store.queues.len()
