@@ -5,6 +5,7 @@
 //!   message ──pad──► fixed-size block ──unpad──► message      (encoding::pad / unpad)
 //!   bytes ◄──► "base64url=" text                              (base64url)
 //!   block size, chunk sizes, file size limits                 (limits)
+//!   version ranges and their negotiation                      (version)
 //! ```
 //!
 //! ```
@@ -27,6 +28,7 @@ pub mod base64url;
 pub mod encoding;
 mod error;
 pub mod limits;
+pub mod version;
 
 pub use encoding::{Decode, Encode, Reader};
 pub use error::{DecodeError, EncodeError};

@@ -54,7 +54,7 @@ impl Default for ConnectOptions {
         Self {
             connect_timeout: Duration::from_secs(30),
             response_timeout: Duration::from_secs(30),
-            versions: VersionRange::SUPPORTED,
+            versions: smp_proto::version::SUPPORTED,
             event_queue: 1024,
         }
     }

@@ -15,8 +15,6 @@
 //! | 17 | notifier credentials in NEW |
 //! | 18 | client notices in BLOCKED |
 
-use simplex_codec::{Decode, DecodeError, Encode, EncodeError, Reader};
-
 /// An SMP relay protocol version.
 pub type Version = u16;
 
@@ -31,80 +29,27 @@ pub const BLOCK_ENCRYPTION: Version = 11;
 /// From here a non-empty authorization is followed by the service-signature slot.
 pub const SERVICE_CERTS: Version = 16;
 
-/// A range of versions, `min ..= max`, encoded as two Word16.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct VersionRange {
-    /// Lowest supported.
-    pub min: Version,
-    /// Highest supported.
-    pub max: Version,
-}
+pub use simplex_codec::version::VersionRange;
 
-impl VersionRange {
-    /// `min ..= max`; `None` if empty.
-    pub fn new(min: Version, max: Version) -> Option<Self> {
-        (min <= max).then_some(Self { min, max })
-    }
+/// What our relay and client speak: 6 ..= 18.
+pub const SUPPORTED: VersionRange = VersionRange {
+    min: MIN_VERSION,
+    max: MAX_VERSION,
+};
 
-    /// What our relay and client speak: 6 ..= 18.
-    pub const SUPPORTED: Self = Self {
-        min: MIN_VERSION,
-        max: MAX_VERSION,
-    };
-
-    /// The only range offered to a client that negotiated no ALPN.
-    pub const LEGACY: Self = Self {
-        min: MIN_VERSION,
-        max: MIN_VERSION,
-    };
-
-    /// The highest version both ranges contain, as both ends pick it.
-    pub fn highest_common(self, other: Self) -> Option<Version> {
-        let max = self.max.min(other.max);
-        (max >= self.min.max(other.min)).then_some(max)
-    }
-
-    /// Whether `v` is in the range.
-    pub fn contains(self, v: Version) -> bool {
-        self.min <= v && v <= self.max
-    }
-}
-
-impl Encode for VersionRange {
-    fn encode(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-        self.min.encode(out)?;
-        self.max.encode(out)
-    }
-}
-
-impl Decode for VersionRange {
-    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let min = u16::decode(r)?;
-        let max = u16::decode(r)?;
-        Self::new(min, max).ok_or(DecodeError::BadTag {
-            what: "version range (min above max)",
-            byte: 0,
-        })
-    }
-}
+/// The only range offered to a client that negotiated no ALPN.
+pub const LEGACY: VersionRange = VersionRange {
+    min: MIN_VERSION,
+    max: MIN_VERSION,
+};
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn negotiation_picks_the_highest_common_version() {
-        let ours = VersionRange::SUPPORTED;
-        assert_eq!(ours.highest_common(VersionRange::new(1, 4).unwrap()), None);
-        assert_eq!(
-            ours.highest_common(VersionRange::new(6, 30).unwrap()),
-            Some(18)
-        );
-        assert_eq!(ours.highest_common(VersionRange::LEGACY), Some(6));
-        assert_eq!(
-            VersionRange::from_bytes(&[0, 6, 0, 18]).unwrap(),
-            VersionRange::SUPPORTED
-        );
-        assert!(VersionRange::from_bytes(&[0, 7, 0, 6]).is_err());
+    fn the_reference_ranges() {
+        assert_eq!((SUPPORTED.min, SUPPORTED.max), (6, 18));
+        assert_eq!(SUPPORTED.highest_common(LEGACY), Some(6));
     }
 }

@@ -19,7 +19,7 @@ use smp_proto::block::{decode_content, encode_content, pack, Packed};
 use smp_proto::handshake::{block_chains, BlockChain, ClientHello, ServerHello};
 use smp_proto::transmission::Transmission;
 use smp_proto::version::IMPLIED_SESSION_ID;
-use smp_proto::{BrokerMsg, ErrorType, Version, VersionRange};
+use smp_proto::{BrokerMsg, ErrorType, Version};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -134,9 +134,9 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     endpoint: &Endpoint,
 ) -> Result<Session, ConnError> {
     let range = if tls.ssl().selected_alpn_protocol() == Some(transport::ALPN_SMP) {
-        VersionRange::SUPPORTED
+        smp_proto::version::SUPPORTED
     } else {
-        VersionRange::LEGACY
+        smp_proto::version::LEGACY
     };
     let session_id = transport::session_id(tls.ssl());
     let (server_pub, server_key) = simplex_crypto::generate(KeyAlgorithm::X25519)

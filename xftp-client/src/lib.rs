@@ -273,7 +273,7 @@ impl XftpConnection {
         }
         let version = hs
             .versions
-            .negotiate(&VersionRange {
+            .highest_common(VersionRange {
                 min: 1,
                 max: CURRENT_VERSION,
             })

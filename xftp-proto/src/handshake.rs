@@ -23,22 +23,7 @@ pub const BLOCKED_FILES_VERSION: u16 = 3;
 /// Highest protocol version spoken here.
 pub const CURRENT_VERSION: u16 = 3;
 
-/// An inclusive version range.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct VersionRange {
-    /// Lowest.
-    pub min: u16,
-    /// Highest.
-    pub max: u16,
-}
-
-impl VersionRange {
-    /// The highest version both ranges contain.
-    pub fn negotiate(&self, other: &VersionRange) -> Option<u16> {
-        let v = self.max.min(other.max);
-        (v >= self.min.max(other.min)).then_some(v)
-    }
-}
+pub use simplex_codec::version::VersionRange;
 
 /// The client's first request: empty (native clients) or a web challenge.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -190,7 +175,10 @@ mod tests {
     #[test]
     fn versions() {
         let server = VersionRange { min: 1, max: 3 };
-        assert_eq!(server.negotiate(&VersionRange { min: 2, max: 5 }), Some(3));
-        assert_eq!(server.negotiate(&VersionRange { min: 4, max: 5 }), None);
+        assert_eq!(
+            server.highest_common(VersionRange { min: 2, max: 5 }),
+            Some(3)
+        );
+        assert_eq!(server.highest_common(VersionRange { min: 4, max: 5 }), None);
     }
 }

@@ -203,7 +203,7 @@ fn handshake_encodings() {
     }
     assert_eq!(vr, hex(&h["versionRange1to3Hex"]));
     assert_eq!(
-        VersionRange { min: 1, max: 3 }.negotiate(&VersionRange { min: 1, max: 3 }),
+        VersionRange { min: 1, max: 3 }.highest_common(VersionRange { min: 1, max: 3 }),
         Some(3)
     );
 }
