@@ -47,6 +47,10 @@ pub struct ConnectOptions {
     pub versions: VersionRange,
     /// Pushes waiting to be taken from the event channel.
     pub event_queue: usize,
+    /// Sessions send PING this often when idle and reconnect if it gets no answer (the
+    /// reference agent pings every 10 minutes; the relay drops idle connections without
+    /// subscriptions).
+    pub keep_alive: Duration,
 }
 
 impl Default for ConnectOptions {
@@ -56,6 +60,7 @@ impl Default for ConnectOptions {
             response_timeout: Duration::from_secs(30),
             versions: smp_proto::version::SUPPORTED,
             event_queue: 1024,
+            keep_alive: Duration::from_secs(600),
         }
     }
 }
@@ -84,6 +89,9 @@ pub enum ClientError {
     /// A command that cannot be encoded.
     #[error("cannot encode the command")]
     Encode,
+    /// A transmission larger than a block (the reference's `TELargeMsg`).
+    #[error("the command does not fit a transport block")]
+    TooLarge,
 }
 
 impl ClientError {
@@ -122,7 +130,7 @@ pub struct SmpClient {
     response_timeout: Duration,
     closed: tokio::sync::watch::Receiver<bool>,
     /// When the last clone is dropped, the connection closes.
-    _closer: Arc<Closer>,
+    closer: Arc<Closer>,
 }
 
 /// Ends the connection's reader (and so the connection) when the last client clone goes.
@@ -245,7 +253,7 @@ impl SmpClient {
                 pending,
                 response_timeout: opts.response_timeout,
                 closed,
-                _closer: Arc::new(Closer(drop_tx)),
+                closer: Arc::new(Closer(drop_tx)),
             },
             ev_rx,
         ))
@@ -260,6 +268,11 @@ impl SmpClient {
     /// Whether the connection is closed.
     pub fn is_closed(&self) -> bool {
         *self.closed.borrow()
+    }
+
+    /// Closes the connection now (for every clone): waiting calls fail with `Closed`.
+    pub fn abort(&self) {
+        self.closer.0.send_replace(true);
     }
 
     /// A signal that turns true when the connection closes, without keeping it open.
@@ -340,6 +353,9 @@ impl SmpClient {
             t.authorization = simplex_crypto::sign(k, &signed).map_err(|_| ClientError::Encode)?;
         }
         let bytes = t.encode(self.version).map_err(|_| ClientError::Encode)?;
+        if bytes.len() + 2 > smp_proto::BATCH_ROOM {
+            return Err(ClientError::TooLarge);
+        }
         let (tx, rx) = oneshot::channel();
         self.pending
             .lock()
@@ -383,7 +399,7 @@ async fn writer<W: tokio::io::AsyncWrite + Unpin>(
         }
         let lengths: Vec<usize> = batch.iter().map(Vec::len).collect();
         for p in pack(&lengths) {
-            // A transmission too large for a block is dropped: its call times out.
+            // Never happens: `enqueue` refuses transmissions larger than a block.
             let Packed::Block { first, count } = p else {
                 continue;
             };

@@ -144,7 +144,25 @@ async fn supervise(weak: std::sync::Weak<Inner>) {
         else {
             return;
         };
-        let _ = closed.wait_for(|c| *c).await;
+        // Keep-alive: a PING when the interval passes; no answer means a dead connection.
+        loop {
+            let interval = match weak.upgrade() {
+                Some(i) => i.opts.keep_alive,
+                None => return,
+            };
+            let closing = async { closed.wait_for(|c| *c).await.is_ok() };
+            tokio::select! {
+                _ = closing => break,
+                () = tokio::time::sleep(interval) => {
+                    let Some(client) = weak.upgrade().and_then(|i| i.current.borrow().clone()) else {
+                        return;
+                    };
+                    if !matches!(client.call(None, b"", &Command::Ping).await, Ok(BrokerMsg::Pong)) {
+                        client.abort();
+                    }
+                }
+            }
+        }
         let Some(inner) = weak.upgrade() else { return };
         inner.current.send_replace(None);
         let _ = inner.events.send(Event::Disconnected).await;

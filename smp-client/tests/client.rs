@@ -229,3 +229,34 @@ async fn dropping_the_client_or_the_session_closes_the_connection() {
     wait_for(0).await;
     running.stop();
 }
+
+#[tokio::test]
+async fn keep_alive_pings_and_oversized_commands_fail_at_once() {
+    let (running, kh) = relay().await;
+    let opts = ConnectOptions {
+        keep_alive: std::time::Duration::from_millis(50),
+        ..ConnectOptions::default()
+    };
+    let (session, mut events) = smp_client::Session::connect(running.addr, &kh, opts)
+        .await
+        .unwrap();
+    // Several keep-alive rounds pass; the connection stays (no Disconnected event).
+    let quiet = tokio::time::timeout(std::time::Duration::from_millis(400), events.recv()).await;
+    assert!(quiet.is_err(), "no event while idle: {quiet:?}");
+    assert_eq!(
+        session.call(None, b"", &Command::Ping).await.unwrap(),
+        BrokerMsg::Pong
+    );
+    // A SEND larger than a block is refused before it is sent, not left to time out.
+    let big = Command::Send {
+        notification: false,
+        body: vec![0; 17_000],
+    };
+    let started = std::time::Instant::now();
+    assert_eq!(
+        session.call(None, b"q", &big).await,
+        Err(ClientError::TooLarge)
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    running.stop();
+}
