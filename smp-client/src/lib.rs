@@ -47,7 +47,7 @@ pub struct ConnectOptions {
     pub versions: VersionRange,
     /// Pushes waiting to be taken from the event channel.
     pub event_queue: usize,
-    /// Sessions send PING this often when idle and reconnect if it gets no answer (the
+    /// Sessions send PING this often and reconnect if it gets no answer (the
     /// reference agent pings every 10 minutes; the relay drops idle connections without
     /// subscriptions).
     pub keep_alive: Duration,
