@@ -75,8 +75,7 @@ async fn create_queues(c: &SmpClient, n: usize, subscribe: bool) -> Vec<Queue> {
     out
 }
 
-/// Receivers ACK every message; returns a counter of delivered messages and, per message,
-/// the latency if the body starts with a send time (microseconds since `origin`).
+/// Receivers ACK every message and count what was delivered.
 fn spawn_receiver(
     client: Arc<SmpClient>,
     mut events: tokio::sync::mpsc::Receiver<Event>,
@@ -132,7 +131,6 @@ async fn run(scale: usize) {
     let mut receivers = Vec::new();
     let mut all: Vec<(usize, Queue)> = Vec::new();
     let delivered = Arc::new(AtomicU64::new(0));
-    let mut key_maps = Vec::new();
     for i in 0..conns {
         let (c, ev) = SmpClient::connect(addr, &kh, opts())
             .await
@@ -144,7 +142,6 @@ async fn run(scale: usize) {
             .map(|q| (q.rcv_id.clone(), q.key.clone()))
             .collect();
         let keys = Arc::new(keys);
-        key_maps.push(keys.clone());
         spawn_receiver(c.clone(), ev, keys, delivered.clone());
         receivers.push(c);
         all.extend(qs.into_iter().map(|q| (i, q)));
@@ -205,7 +202,6 @@ async fn run(scale: usize) {
     let n_lat = (20_000 / scale).min(got as usize);
     let interval = Duration::from_secs_f64(1.0 / target);
     let mut lat = Vec::with_capacity(n_lat);
-    let base = delivered.load(Ordering::Relaxed);
     let mut next = Instant::now();
     for i in 0..n_lat {
         let (_, q) = &all[i % all.len()];
@@ -232,7 +228,6 @@ async fn run(scale: usize) {
             tokio::time::sleep(wait).await;
         }
     }
-    let _ = base;
     lat.sort();
     let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
     println!(
@@ -291,6 +286,5 @@ async fn run(scale: usize) {
         "memory: {:.1} KiB per idle connection, both ends in this process (RSS {rss2} -> {rss3} KiB for {n_conn})",
         rss3.saturating_sub(rss2) as f64 / n_conn as f64
     );
-    let _ = key_maps;
     relay.stop();
 }

@@ -24,6 +24,9 @@ pub enum StartError {
     /// The identity (certificates, keys) is unusable.
     #[error("identity: {0}")]
     Identity(String),
+    /// Another relay process uses the same state folder.
+    #[error("{0} is locked by another running smp-server; stop it first (nothing was changed)")]
+    Locked(std::path::PathBuf),
     /// The store log could not be read, compacted or opened.
     #[error("store log {path}: {source}")]
     StoreLog {
@@ -53,7 +56,12 @@ pub struct Running {
     pub relay: Arc<Relay>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     stop: tokio::sync::watch::Sender<bool>,
+    /// Locks on the state folders, released when the relay is dropped.
+    _locks: Vec<std::fs::File>,
 }
+
+/// The lock file in the state folder.
+pub const LOCK_FILE: &str = "smp-server.lock";
 
 impl Running {
     /// Stops accepting connections and closes every open one.
@@ -158,6 +166,27 @@ pub async fn start_on(
             .map_err(|source| StartError::Bind { addr, source })?;
         listeners.push(l);
     }
+    // ... and one relay per state folder: the lock is taken before the log or the message
+    // snapshot is read, and held while the relay runs.
+    let mut locks = Vec::new();
+    let state_files = [opts.store_log.as_deref(), opts.messages.as_deref()];
+    let mut dirs: Vec<&std::path::Path> = state_files
+        .iter()
+        .flatten()
+        .filter_map(|p| p.parent())
+        .collect();
+    dirs.dedup();
+    for dir in dirs {
+        let lock =
+            store_log::lock_folder(dir, LOCK_FILE).map_err(|source| match source.kind() {
+                std::io::ErrorKind::WouldBlock => StartError::Locked(dir.to_path_buf()),
+                _ => StartError::StoreLog {
+                    path: dir.join(LOCK_FILE),
+                    source,
+                },
+            })?;
+        locks.push(lock);
+    }
     let mut store = storelog::QueueStore::default();
     let log = match store_log {
         None => None,
@@ -223,5 +252,6 @@ pub async fn start_on(
         relay,
         tasks,
         stop,
+        _locks: locks,
     })
 }

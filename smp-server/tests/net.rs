@@ -275,3 +275,39 @@ async fn queues_and_keys_survive_a_restart_with_the_store_log() {
     );
     running.stop();
 }
+
+#[tokio::test]
+async fn a_second_relay_on_the_same_state_folder_is_refused_before_touching_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("smp-server-store.log");
+    let (identity, _) = transport::Identity::generate(SignAlgorithm::Ed25519, "localhost").unwrap();
+    let start = || {
+        smp_server::start_with_log(
+            "127.0.0.1:0".parse().unwrap(),
+            &identity,
+            smp_server::RelayConfig::default(),
+            Some(&log),
+        )
+    };
+    let first = start().await.unwrap();
+    let before: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    let inode = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&log).unwrap());
+    // Another port, the same folder: refused, and the live log is not compacted or renamed.
+    let e = start().await.unwrap_err();
+    assert!(matches!(e, smp_server::StartError::Locked(_)), "{e}");
+    let after: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(before, after);
+    assert_eq!(
+        inode,
+        std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&log).unwrap())
+    );
+    first.stop();
+    // Once the first has stopped, the folder is free again.
+    start().await.unwrap().stop();
+}

@@ -294,6 +294,25 @@ fn glued_record<S: LogState>(store: &mut S, line: &str) -> Option<()> {
         .find_map(|i| store.apply_line(&line[i..]).ok())
 }
 
+/// Takes an exclusive lock on `dir/name` (created mode 0600, never through a symlink), held
+/// while the returned file stays open: a second relay process on the same folder gets an error
+/// of kind `WouldBlock` before it touches anything.
+pub fn lock_folder(dir: &Path, name: &str) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(dir.join(name))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(io::ErrorKind::WouldBlock.into()),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
+    }
+}
+
 /// Creates (replacing) a file readable by the relay's user and group only: the log holds keys.
 pub fn private_file(path: &Path) -> io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;

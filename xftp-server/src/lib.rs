@@ -128,23 +128,10 @@ struct FolderLocks(#[allow(dead_code)] Vec<std::fs::File>);
 pub const LOCK_FILE: &str = "xftp-server.lock";
 
 fn lock_folder(dir: &Path, name: &str) -> Result<std::fs::File, StartError> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let path = dir.join(name);
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&path)
-        .map_err(io_err(format!("cannot open {}", path.display())))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(StartError::Locked(dir.to_path_buf())),
-        Err(std::fs::TryLockError::Error(e)) => {
-            Err(io_err(format!("cannot lock {}", path.display()))(e))
-        }
-    }
+    store_log::lock_folder(dir, name).map_err(|e| match e.kind() {
+        std::io::ErrorKind::WouldBlock => StartError::Locked(dir.to_path_buf()),
+        _ => io_err(format!("cannot lock {}", dir.join(name).display()))(e),
+    })
 }
 
 /// A running relay.
