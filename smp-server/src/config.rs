@@ -87,8 +87,15 @@ pub struct Config {
     /// `[STORE_LOG] restore_messages`: save messages at shutdown, restore them at start
     /// (default: as `enable`).
     pub restore_messages: bool,
-    /// `[STORE_LOG] expire_messages_days`.
+    /// `[STORE_LOG] expire_messages_days` (0: never).
     pub expire_messages_days: u64,
+    /// `[STORE_LOG] expire_messages_on_start`.
+    pub expire_on_start: bool,
+    /// `[STORE_LOG] expire_messages_on_send`.
+    pub expire_on_send: bool,
+    /// `[STORE_LOG] store_messages = journal`: messages in per-queue journal files (the store
+    /// log is then always used for queues, as in the reference).
+    pub journal: bool,
     /// `[AUTH] new_queues`.
     pub new_queues: bool,
     /// `[AUTH] create_password`.
@@ -128,9 +135,10 @@ impl Config {
         not_yet(
             "STORE_LOG",
             "store_messages",
-            &["memory"],
-            "memory (the journal store is not supported yet)",
+            &["memory", "journal"],
+            "memory or journal (database storage is not supported yet)",
         )?;
+        let journal = cfg.get("STORE_LOG", "store_messages") == Some("journal");
         not_yet(
             "TRANSPORT",
             "websockets",
@@ -154,11 +162,14 @@ impl Config {
         } else {
             None
         };
-        let store_log = cfg.on_off("STORE_LOG", "enable", false)?;
+        let store_log = cfg.on_off("STORE_LOG", "enable", false)? || journal;
         Ok(Self {
             store_log,
-            restore_messages: cfg.on_off("STORE_LOG", "restore_messages", store_log)?,
+            restore_messages: !journal && cfg.on_off("STORE_LOG", "restore_messages", store_log)?,
             expire_messages_days: cfg.number("STORE_LOG", "expire_messages_days", 21)?,
+            expire_on_start: cfg.on_off("STORE_LOG", "expire_messages_on_start", true)?,
+            expire_on_send: cfg.on_off("STORE_LOG", "expire_messages_on_send", true)?,
+            journal,
             new_queues: cfg.on_off("AUTH", "new_queues", true)?,
             create_password: cfg.password("AUTH", "create_password")?,
             host: cfg
@@ -193,7 +204,7 @@ pub fn default_ini(host: &str, store_log: bool, password: Option<&str>, log_dir:
          # Queue storage mode: `memory` (database is not supported by this relay yet).\n\
          store_queues = memory\n\
          \n\
-         # Message storage mode: `memory` (journal is not supported by this relay yet).\n\
+         # Message storage mode: `memory` or `journal`.\n\
          store_messages = memory\n\
          \n\
          # When store_messages is `memory`, undelivered messages are optionally saved and restored\n\
@@ -245,9 +256,21 @@ mod tests {
         assert_eq!(c.ports, [5223, 443]);
         assert_eq!(c.create_password.as_deref(), Some("secret"));
         assert_eq!(c.host, "relay.example");
+        assert!(!c.journal && c.restore_messages && c.expire_on_send && c.expire_on_start);
+        // The journal implies the store log (queues must outlive their journals) and no
+        // snapshot file.
+        let j = Config::from_ini(
+            &parse_ini(
+                "[STORE_LOG]\nenable = off\nstore_messages = journal\nexpire_messages_on_send = off\n",
+                Path::new("t"),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        assert!(j.journal && j.store_log && !j.restore_messages && !j.expire_on_send);
         for (ini, named) in [
             (
-                "[STORE_LOG]\nstore_messages = journal\n",
+                "[STORE_LOG]\nstore_messages = database\n",
                 "[STORE_LOG] store_messages",
             ),
             ("[TRANSPORT]\nport = 5223,x\n", "[TRANSPORT] port"),

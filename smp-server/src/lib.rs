@@ -8,6 +8,7 @@
 //! ```
 
 pub mod config;
+pub mod journal;
 pub mod net;
 pub mod queue;
 pub mod relay;
@@ -35,6 +36,9 @@ pub enum StartError {
         /// Why.
         source: std::io::Error,
     },
+    /// The message store cannot be used as configured.
+    #[error("{0}")]
+    Store(String),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -117,6 +121,107 @@ pub struct StartOptions {
     /// The message snapshot (`smp-server-messages.log`) restored at start, written at
     /// shutdown; after restoring, it is kept as `<file>.bak` until the next start.
     pub messages: Option<std::path::PathBuf>,
+    /// The journal folder (`messages`): every message written to its queue's journal before it
+    /// is acknowledged (instead of the snapshot).
+    pub journal: Option<std::path::PathBuf>,
+    /// Drop expired messages before serving (`expire_messages_on_start`).
+    pub expire_on_start: bool,
+}
+
+/// How often expired messages are dropped (the reference's interval).
+pub const EXPIRE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(7200);
+
+/// Takes the lock on a state folder (for tools that change it while no relay runs).
+pub fn lock_state(dir: &std::path::Path) -> Result<std::fs::File, StartError> {
+    store_log::lock_folder(dir, LOCK_FILE).map_err(|source| match source.kind() {
+        std::io::ErrorKind::WouldBlock => StartError::Locked(dir.to_path_buf()),
+        _ => StartError::StoreLog {
+            path: dir.join(LOCK_FILE),
+            source,
+        },
+    })
+}
+
+/// The queues of a store log, read without changing it.
+fn read_queues(store_log: &std::path::Path) -> Result<storelog::QueueStore, StartError> {
+    let mut store = storelog::QueueStore::default();
+    let replay =
+        store_log::replay_file(&mut store, store_log).map_err(|source| StartError::StoreLog {
+            path: store_log.to_path_buf(),
+            source,
+        })?;
+    for (line, why) in &replay.skipped {
+        tracing::warn!("store log line {line} skipped: {why}");
+    }
+    Ok(store)
+}
+
+fn no_expiry() -> RelayConfig {
+    RelayConfig {
+        message_ttl: None,
+        expire_on_send: false,
+        ..RelayConfig::default()
+    }
+}
+
+/// `smp-server journal import`: writes the messages of a snapshot file into a new journal
+/// folder, then renames the file to `.bak`. Returns (imported, skipped lines with why).
+pub fn import_journal(
+    store_log: &std::path::Path,
+    messages: &std::path::Path,
+    journal_dir: &std::path::Path,
+) -> Result<(usize, Vec<(usize, String)>), StartError> {
+    let dir = journal_dir.parent().unwrap_or(std::path::Path::new("."));
+    let _lock = lock_state(dir)?;
+    let io = |path: &std::path::Path| {
+        let path = path.to_path_buf();
+        move |source| StartError::StoreLog { path, source }
+    };
+    let relay = Relay::with_store(
+        no_expiry(),
+        read_queues(store_log)?,
+        None,
+        relay::system_seconds,
+    )
+    .map_err(|e| StartError::Identity(e.to_string()))?;
+    relay.attach_journal(journal::JournalStore::open(journal_dir).map_err(io(journal_dir))?);
+    let text = std::fs::read_to_string(messages).map_err(io(messages))?;
+    let (restored, skipped) = relay.restore_messages(text.lines());
+    relay.journal_synced().map_err(io(journal_dir))?;
+    std::fs::rename(messages, messages.with_extension("log.bak")).map_err(io(messages))?;
+    Ok((restored, skipped))
+}
+
+/// `smp-server journal export`: writes every journaled message to a snapshot file (the
+/// journal is left as it is). Returns how many.
+pub fn export_journal(
+    store_log: &std::path::Path,
+    journal_dir: &std::path::Path,
+    messages: &std::path::Path,
+) -> Result<usize, StartError> {
+    let dir = journal_dir.parent().unwrap_or(std::path::Path::new("."));
+    let _lock = lock_state(dir)?;
+    let relay = Relay::with_store(
+        no_expiry(),
+        read_queues(store_log)?,
+        None,
+        relay::system_seconds,
+    )
+    .map_err(|e| StartError::Identity(e.to_string()))?;
+    let js = journal::JournalStore::open(journal_dir).map_err(|source| StartError::StoreLog {
+        path: journal_dir.to_path_buf(),
+        source,
+    })?;
+    let (_, notes) = relay.attach_journal(js);
+    for n in &notes {
+        tracing::warn!("{n}");
+    }
+    let lines = relay.snapshot_messages();
+    write_snapshot(messages, &lines).map_err(|source| StartError::StoreLog {
+        path: messages.to_path_buf(),
+        source,
+    })?;
+    Ok(lines.len())
 }
 
 /// Binds `addr` and serves SMP with `identity` until stopped, queues in memory only.
@@ -138,7 +243,7 @@ pub async fn start_with_log(
 ) -> Result<Running, StartError> {
     let opts = StartOptions {
         store_log: store_log.map(std::path::Path::to_path_buf),
-        messages: None,
+        ..StartOptions::default()
     };
     start_on(&[addr], identity, config, &opts).await
 }
@@ -152,6 +257,11 @@ pub async fn start_on(
 ) -> Result<Running, StartError> {
     let store_log = opts.store_log.as_deref();
     let id = |e: &dyn std::fmt::Display| StartError::Identity(e.to_string());
+    if opts.journal.is_some() && opts.messages.is_some() {
+        return Err(StartError::Store(
+            "messages are kept either in the journal or in the snapshot file, not both".into(),
+        ));
+    }
     let endpoint = Arc::new(net::Endpoint {
         acceptor: transport::smp_server_acceptor(identity).map_err(|e| id(&e))?,
         chain_der: identity.chain_der().map_err(|e| id(&e))?,
@@ -169,7 +279,11 @@ pub async fn start_on(
     // ... and one relay per state folder: the lock is taken before the log or the message
     // snapshot is read, and held while the relay runs.
     let mut locks = Vec::new();
-    let state_files = [opts.store_log.as_deref(), opts.messages.as_deref()];
+    let state_files = [
+        opts.store_log.as_deref(),
+        opts.messages.as_deref(),
+        opts.journal.as_deref(),
+    ];
     let mut dirs: Vec<&std::path::Path> = state_files
         .iter()
         .flatten()
@@ -228,8 +342,41 @@ pub async fn start_on(
         tracing::info!("restored {restored} messages from {}", path.display());
         std::fs::rename(path, path.with_extension("log.bak")).map_err(io)?;
     }
+    if let Some(dir) = opts.journal.as_deref() {
+        let js = journal::JournalStore::open(dir).map_err(|source| StartError::StoreLog {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let (loaded, notes) = relay.attach_journal(js);
+        for n in &notes {
+            tracing::warn!("{n}");
+        }
+        tracing::info!("journal: {loaded} messages in {}", dir.display());
+    }
+    if let (true, Some(ttl)) = (opts.expire_on_start, relay.message_ttl()) {
+        let (expired, stored) = relay.expire_messages(relay::system_seconds() - ttl);
+        tracing::info!("expired {expired} messages, {stored} stored");
+    }
     let mut bound = Vec::with_capacity(listeners.len());
-    let mut tasks = Vec::with_capacity(listeners.len());
+    let mut tasks = Vec::with_capacity(listeners.len() + 1);
+    if let Some(ttl) = relay.message_ttl() {
+        let relay = relay.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(EXPIRE_INTERVAL);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let r = relay.clone();
+                let done = tokio::task::spawn_blocking(move || {
+                    r.expire_messages(relay::system_seconds() - ttl)
+                })
+                .await;
+                if let Ok((expired, stored)) = done {
+                    tracing::info!("expired {expired} messages, {stored} stored");
+                }
+            }
+        }));
+    }
     let (stop, stopped) = tokio::sync::watch::channel(false);
     for (l, &addr) in listeners.into_iter().zip(addrs) {
         bound.push(

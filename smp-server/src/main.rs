@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use smp_server::config::{default_ini, Config, CONFIG_FILE, MESSAGES_FILE, STORE_LOG_FILE};
+use smp_server::journal::MESSAGES_DIR;
 use transport::{Identity, SignAlgorithm};
 
 /// SimpleX SMP relay, compatible with the reference smp-server.
@@ -42,6 +43,27 @@ enum Cmd {
         #[arg(long)]
         bind: Option<SocketAddr>,
     },
+    /// Move messages between the snapshot file (`store_messages = memory`) and the journal
+    /// folder (`store_messages = journal`), or delete the journal. The relay must be stopped.
+    Journal {
+        #[command(subcommand)]
+        action: JournalCmd,
+        /// Do not ask for confirmation.
+        #[arg(short = 'y', long, global = true)]
+        yes: bool,
+    },
+}
+
+#[derive(Subcommand, Debug, Clone, Copy)]
+enum JournalCmd {
+    /// Write the messages of smp-server-messages.log into the journal folder `messages`
+    /// (the file is kept as .bak); then set `store_messages = journal`.
+    Import,
+    /// Write every journaled message to smp-server-messages.log (the journal is kept: delete
+    /// it with `journal delete`); then set `store_messages = memory`.
+    Export,
+    /// Delete the journal folder and every message in it.
+    Delete,
 }
 
 fn main() -> ExitCode {
@@ -124,12 +146,17 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             );
             Ok(())
         }
+        Cmd::Journal { action, yes } => journal_command(action, yes, &log_dir),
         Cmd::Start { bind } => {
             let config = Config::load(&cfg_dir)?;
             let identity = Identity::load(&cfg_dir)?;
+            check_message_store(&config, &log_dir)?;
             let relay_config = smp_server::RelayConfig {
                 allow_new_queues: config.new_queues,
                 create_password: config.create_password.clone().map(String::into_bytes),
+                message_ttl: (config.expire_messages_days > 0)
+                    .then(|| config.expire_messages_days as i64 * 86_400),
+                expire_on_send: config.expire_on_send,
             };
             let addrs: Vec<SocketAddr> = match bind {
                 Some(a) => vec![a],
@@ -142,6 +169,8 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             let opts = smp_server::StartOptions {
                 store_log: config.store_log.then(|| log_dir.join(STORE_LOG_FILE)),
                 messages: config.restore_messages.then(|| log_dir.join(MESSAGES_FILE)),
+                journal: config.journal.then(|| log_dir.join(MESSAGES_DIR)),
+                expire_on_start: config.expire_on_start,
             };
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -176,6 +205,135 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             })
         }
     }
+}
+
+/// The reference's checks that the messages on disk match `store_messages`.
+fn check_message_store(config: &Config, log_dir: &std::path::Path) -> Result<(), String> {
+    let file = log_dir.join(MESSAGES_FILE);
+    let dir = log_dir.join(MESSAGES_DIR);
+    let (file_exists, dir_exists) = (file.exists(), dir.is_dir());
+    if file_exists && dir_exists {
+        return Err(format!(
+            "both {} file and {} directory are present; keep one (`smp-server journal export` \
+             then `journal delete`, or `journal import`)",
+            file.display(),
+            dir.display()
+        ));
+    }
+    if config.journal && file_exists {
+        return Err(format!(
+            "store_messages is `journal` with {} present: set store_messages to `memory` or \
+             run `smp-server journal import` to migrate",
+            file.display()
+        ));
+    }
+    if !config.journal && dir_exists {
+        return Err(format!(
+            "store_messages is `memory` with the {} directory present: set store_messages to \
+             `journal` or run `smp-server journal export` to migrate",
+            dir.display()
+        ));
+    }
+    if config.journal && !dir_exists {
+        println!(
+            "store_messages is `journal`, {} directory will be created.",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+fn confirm(question: &str, yes: bool) -> Result<(), String> {
+    if yes {
+        return Ok(());
+    }
+    println!("{question}\nContinue (y/N)?");
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| e.to_string())?;
+    if matches!(answer.trim(), "y" | "Y" | "yes") {
+        Ok(())
+    } else {
+        Err("nothing was changed".into())
+    }
+}
+
+fn journal_command(
+    action: JournalCmd,
+    yes: bool,
+    log_dir: &std::path::Path,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let file = log_dir.join(MESSAGES_FILE);
+    let dir = log_dir.join(MESSAGES_DIR);
+    let store_log = log_dir.join(STORE_LOG_FILE);
+    if file.exists() && dir.is_dir() && !matches!(action, JournalCmd::Delete) {
+        return Err(format!(
+            "both {} and {} are present: configure the message store first",
+            file.display(),
+            dir.display()
+        )
+        .into());
+    }
+    match action {
+        JournalCmd::Import => {
+            if dir.is_dir() {
+                return Err(format!("{} directory already exists", dir.display()).into());
+            }
+            if !file.exists() {
+                return Err(format!("{} file does not exist", file.display()).into());
+            }
+            confirm(
+                &format!(
+                    "Messages of {} will be imported to the journal directory {}.",
+                    file.display(),
+                    dir.display()
+                ),
+                yes,
+            )?;
+            let (restored, skipped) = smp_server::import_journal(&store_log, &file, &dir)?;
+            for (line, why) in &skipped {
+                eprintln!("{}: line {line} skipped: {why}", file.display());
+            }
+            println!("Import completed: {restored} messages; set store_messages = journal");
+        }
+        JournalCmd::Export => {
+            if file.exists() {
+                return Err(format!("{} file already exists", file.display()).into());
+            }
+            if !dir.is_dir() {
+                return Err(format!("{} directory does not exist", dir.display()).into());
+            }
+            confirm(
+                &format!(
+                    "The journal directory {} will be exported to {}.",
+                    dir.display(),
+                    file.display()
+                ),
+                yes,
+            )?;
+            let n = smp_server::export_journal(&store_log, &dir, &file)?;
+            println!(
+                "Export completed: {n} messages; set store_messages = memory and delete the journal (`smp-server journal delete`)"
+            );
+        }
+        JournalCmd::Delete => {
+            if !dir.is_dir() {
+                return Err(format!("{} directory does not exist", dir.display()).into());
+            }
+            confirm(
+                &format!(
+                    "The journal directory {} will be permanently deleted. THIS CANNOT BE UNDONE!",
+                    dir.display()
+                ),
+                yes,
+            )?;
+            let _lock = smp_server::lock_state(log_dir)?;
+            std::fs::remove_dir_all(&dir)?;
+            println!("Deleted all messages in journal {}", dir.display());
+        }
+    }
+    Ok(())
 }
 
 /// `smp://<fingerprint>[:password]@<host>` as the reference prints it.

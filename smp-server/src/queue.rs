@@ -149,6 +149,16 @@ pub enum Written {
 }
 
 impl MsgQueue {
+    /// What [`MsgQueue::write`] would store: `Some(true)` the message, `Some(false)` the quota
+    /// marker, `None` nothing.
+    pub fn would_store(&self) -> Option<bool> {
+        if self.over_quota {
+            None
+        } else {
+            Some(self.messages.len() < QUEUE_QUOTA)
+        }
+    }
+
     /// Stores a message (or the quota marker in its place).
     pub fn write(&mut self, msg: Message) -> Written {
         if self.over_quota {

@@ -24,6 +24,7 @@ use smp_proto::transmission::{AuthKind, Transmission};
 use smp_proto::{BrokerMsg, Command, CommandError, ErrorType, Version};
 use tokio::sync::mpsc;
 
+use crate::journal::JournalStore;
 use crate::queue::{
     max_message_len, Message, Notifier, QueueMode, QueueRec, Status, Written, ID_LEN,
     RCV_MSG_PADDED,
@@ -68,13 +69,22 @@ pub struct RelayConfig {
     pub allow_new_queues: bool,
     /// `[AUTH] create_password`.
     pub create_password: Option<Vec<u8>>,
+    /// `[STORE_LOG] expire_messages_days`, in seconds (`None`: messages never expire).
+    pub message_ttl: Option<i64>,
+    /// `[STORE_LOG] expire_messages_on_send`: a SEND first drops its queue's expired messages.
+    pub expire_on_send: bool,
 }
+
+/// Messages expire after 21 days, as in the reference.
+pub const DEFAULT_MESSAGE_TTL: i64 = 21 * 86_400;
 
 impl Default for RelayConfig {
     fn default() -> Self {
         Self {
             allow_new_queues: true,
             create_password: None,
+            message_ttl: Some(DEFAULT_MESSAGE_TTL),
+            expire_on_send: true,
         }
     }
 }
@@ -91,6 +101,8 @@ struct State {
     store: QueueStore,
     /// Every change to a queue record is appended here before it is made.
     log: Option<StoreLog>,
+    /// The journal message store, when messages are kept in journal files.
+    journal: Option<JournalStore>,
     /// SUB subscriptions by recipient id.
     subs: HashMap<Vec<u8>, Sub>,
     /// GET "subscriptions" (they only block SUB on the same connection), with the message
@@ -192,6 +204,11 @@ impl Relay {
         st.gets.retain(|(c, _), _| *c != conn);
     }
 
+    /// `[STORE_LOG] expire_messages_days` in seconds.
+    pub fn message_ttl(&self) -> Option<i64> {
+        self.config.message_ttl
+    }
+
     /// Connections open now.
     pub fn connection_count(&self) -> usize {
         self.lock().pushers.len()
@@ -202,12 +219,106 @@ impl Relay {
         self.lock().store.queues.len()
     }
 
+    /// Keeps messages in journal files from now on, first loading every queue's journal.
+    /// Returns the messages loaded and what was repaired (for the log).
+    pub fn attach_journal(&self, journal: JournalStore) -> (usize, Vec<String>) {
+        let mut st = self.lock();
+        let (mut count, mut notes) = (0, Vec::new());
+        for (rid, q) in st.store.queues.iter_mut() {
+            match journal.load(rid) {
+                Ok(loaded) => {
+                    notes.extend(loaded.repaired);
+                    count += loaded.messages.len();
+                    for m in loaded.messages {
+                        q.msgs.restore(m);
+                    }
+                    q.journal = loaded.journal;
+                }
+                Err(e) => notes.push(format!(
+                    "journal of {} not loaded: {e}",
+                    journal.queue_dir(rid).display()
+                )),
+            }
+        }
+        st.journal = Some(journal);
+        (count, notes)
+    }
+
+    /// Drops messages stored before `before` (seconds) from every queue; returns (expired,
+    /// still stored). Takes the lock for a bounded number of queues at a time.
+    pub fn expire_messages(&self, before: i64) -> (usize, usize) {
+        let rids: Vec<Vec<u8>> = self.lock().store.queues.keys().cloned().collect();
+        let (mut expired, mut stored) = (0, 0);
+        for chunk in rids.chunks(1000) {
+            let mut st = self.lock();
+            for rid in chunk {
+                expired += Self::expire_queue(&mut st, rid, before);
+                stored += st.store.queues.get(rid).map_or(0, |q| q.msgs.len());
+            }
+        }
+        (expired, stored)
+    }
+
+    /// Drops the queue's messages stored before `before`, oldest first; stops at the first
+    /// one the journal cannot drop.
+    fn expire_queue(st: &mut State, rid: &[u8], before: i64) -> usize {
+        let State { store, journal, .. } = st;
+        let Some(q) = store.queues.get_mut(rid) else {
+            return 0;
+        };
+        let mut n = 0;
+        while let Some(m) = q.msgs.peek().filter(|m| m.ts < before) {
+            let id = m.id;
+            if let (Some(js), Some(j)) = (journal.as_ref(), q.journal.as_mut()) {
+                if let Err(e) = js.delete_tip(rid, j) {
+                    tracing::error!("journal: cannot expire a message: {e}");
+                    break;
+                }
+            }
+            q.msgs.delete(&id);
+            n += 1;
+        }
+        n
+    }
+
+    /// Removes the oldest message if it has this id, from the journal first.
+    fn delete_msg(st: &mut State, rid: &[u8], id: &[u8; ID_LEN]) -> Result<(), ErrorType> {
+        let State { store, journal, .. } = st;
+        let Some(q) = store.queues.get_mut(rid) else {
+            return Ok(());
+        };
+        if q.msgs.peek().is_none_or(|m| m.id != *id) {
+            return Ok(());
+        }
+        if let (Some(js), Some(j)) = (journal.as_ref(), q.journal.as_mut()) {
+            if let Err(e) = js.delete_tip(rid, j) {
+                tracing::error!("journal: cannot delete a message: {e}");
+                return Err(ErrorType::Store("deleteMsg".into()));
+            }
+        }
+        q.msgs.delete(id);
+        Ok(())
+    }
+
     /// Stops acknowledging anything that changes messages and returns every stored message as
     /// `smp-server-messages.log` lines (the shutdown snapshot): what was answered OK is in it,
     /// what comes later is refused.
     pub fn close_and_snapshot_messages(&self) -> Vec<String> {
         let mut st = self.lock();
         st.closing = true;
+        if st.journal.is_some() {
+            // Every message is in its journal already.
+            return Vec::new();
+        }
+        Self::message_lines(&st)
+    }
+
+    /// Every stored message as a `smp-server-messages.log` line, queue by queue.
+    pub fn snapshot_messages(&self) -> Vec<String> {
+        Self::message_lines(&self.lock())
+    }
+
+    fn message_lines(st: &State) -> Vec<String> {
         let mut rids: Vec<&Vec<u8>> = st.store.queues.keys().collect();
         rids.sort();
         let mut lines = Vec::new();
@@ -219,29 +330,43 @@ impl Relay {
         lines
     }
 
-    /// Puts back the messages of a shutdown snapshot; returns (restored, skipped with why).
+    /// Puts back the messages of a shutdown snapshot (into the journal too, when there is
+    /// one: then wait for [`Relay::journal_synced`]); returns (restored, skipped with why).
     pub fn restore_messages<'a>(
         &self,
         lines: impl Iterator<Item = &'a str>,
-    ) -> (usize, Vec<(usize, &'static str)>) {
+    ) -> (usize, Vec<(usize, String)>) {
         let mut st = self.lock();
+        let State { store, journal, .. } = &mut *st;
         let (mut restored, mut skipped) = (0, Vec::new());
         for (i, line) in lines.enumerate() {
             if line.is_empty() {
                 continue;
             }
             match storelog::parse_message_line(line) {
-                Ok((rid, m)) => match st.store.queues.get_mut(&rid) {
+                Ok((rid, m)) => match store.queues.get_mut(&rid) {
                     Some(q) => {
+                        if let Some(js) = journal.as_ref() {
+                            if let Err(e) = js.write(&rid, &mut q.journal, &m) {
+                                skipped.push((i + 1, format!("not written to the journal: {e}")));
+                                continue;
+                            }
+                        }
                         q.msgs.restore(m);
                         restored += 1;
                     }
-                    None => skipped.push((i + 1, "message of an unknown queue")),
+                    None => skipped.push((i + 1, "message of an unknown queue".into())),
                 },
-                Err(why) => skipped.push((i + 1, why)),
+                Err(why) => skipped.push((i + 1, why.into())),
             }
         }
         (restored, skipped)
+    }
+
+    /// Waits until everything written to the journal so far is on disk.
+    pub fn journal_synced(&self) -> std::io::Result<()> {
+        let ticket = self.lock().journal.as_ref().map(JournalStore::ticket);
+        ticket.map_or(Ok(()), Durable::wait_blocking)
     }
 
     /// The records that recreate every queue (what compaction writes).
@@ -552,16 +677,37 @@ impl Relay {
                 }
             }
         }
-        let Some(q) = st.store.queues.get_mut(&rid) else {
-            return err(ErrorType::Internal);
-        };
+        let now = (self.clock)();
+        if let (true, Some(ttl)) = (self.config.expire_on_send, self.config.message_ttl) {
+            if Self::expire_queue(&mut st, &rid, now - ttl) > 0 && st.journal.is_some() {
+                v.journaled(&st);
+            }
+        }
         let mut id = [0u8; ID_LEN];
         simplex_crypto::random_bytes(&mut id);
         let msg = Message {
             id,
-            ts: (self.clock)(),
+            ts: now,
             body: Some((notification, body)),
         };
+        let State { store, journal, .. } = &mut *st;
+        let Some(q) = store.queues.get_mut(&rid) else {
+            return err(ErrorType::Internal);
+        };
+        if let (Some(js), Some(stores)) = (journal.as_ref(), q.msgs.would_store()) {
+            let marker;
+            let written = if stores {
+                &msg
+            } else {
+                marker = Message { body: None, ..msg };
+                &marker
+            };
+            if let Err(e) = js.write(&rid, &mut q.journal, written) {
+                tracing::error!("journal: cannot write a message: {e}");
+                return err(ErrorType::Store("writeMsg".into()));
+            }
+            v.add_durable(js.ticket());
+        }
         match q.msgs.write(msg) {
             Written::Quota => err(ErrorType::Quota),
             Written::Stored(was_empty) => {
@@ -680,7 +826,7 @@ impl Relay {
         match cmd {
             Command::Sub => self.subscribe(st, conn, rid),
             Command::Get => one(self.get(st, conn, rid)),
-            Command::Ack(msg_id) => one(self.ack(st, conn, rid, &msg_id)),
+            Command::Ack(msg_id) => one(self.ack(st, conn, v, rid, &msg_id)),
             Command::Key(k) => {
                 let current = st.store.queues.get(rid).map(|q| q.rec.sender_key.clone());
                 one(match current {
@@ -856,7 +1002,14 @@ impl Relay {
         }
     }
 
-    fn ack(&self, st: &mut State, conn: &Conn, rid: &[u8], msg_id: &[u8]) -> BrokerMsg {
+    fn ack(
+        &self,
+        st: &mut State,
+        conn: &Conn,
+        v: &Verifier<'_>,
+        rid: &[u8],
+        msg_id: &[u8],
+    ) -> BrokerMsg {
         let matches =
             |d: &Option<[u8; ID_LEN]>| d.is_some_and(|d| msg_id.is_empty() || d[..] == *msg_id);
         let get_key = (conn.id, rid.to_vec());
@@ -865,10 +1018,11 @@ impl Relay {
                 return err(ErrorType::NoMsg);
             }
             let delivered = d.unwrap_or_default();
-            st.gets.insert(get_key, None);
-            if let Some(q) = st.store.queues.get_mut(rid) {
-                q.msgs.delete(&delivered);
+            if let Err(e) = Self::delete_msg(st, rid, &delivered) {
+                return err(e);
             }
+            v.journaled(st);
+            st.gets.insert(get_key, None);
             return BrokerMsg::Ok;
         }
         let Some(sub) = st.subs.get(rid).filter(|s| s.conn == conn.id).cloned() else {
@@ -878,10 +1032,13 @@ impl Relay {
             return err(ErrorType::NoMsg);
         }
         let delivered = sub.delivered.unwrap_or_default();
+        if let Err(e) = Self::delete_msg(st, rid, &delivered) {
+            return err(e);
+        }
+        v.journaled(st);
         let Some(q) = st.store.queues.get_mut(rid) else {
             return err(ErrorType::Internal);
         };
-        q.msgs.delete(&delivered);
         let next = q.msgs.peek().cloned();
         let answer = match &next {
             Some(m) => encrypt_msg(&q.rec, m),
@@ -965,6 +1122,9 @@ impl Relay {
         if st.store.remove(rid).is_none() {
             return;
         }
+        if let Some(js) = &st.journal {
+            js.remove(rid);
+        }
         if let Some(sub) = st.subs.remove(rid) {
             if let Some(set) = st.conn_subs.get_mut(&sub.conn) {
                 set.remove(rid);
@@ -1024,6 +1184,22 @@ struct Verifier<'a> {
 }
 
 impl Verifier<'_> {
+    /// The answer waits for `d` too.
+    fn add_durable(&self, d: Durable) {
+        let mut cur = self.durable.borrow_mut();
+        *cur = Some(match cur.take() {
+            Some(c) => c.and(d),
+            None => d,
+        });
+    }
+
+    /// The answer waits for the journal writes made so far (when messages are journaled).
+    fn journaled(&self, st: &State) {
+        if let Some(js) = &st.journal {
+            self.add_durable(js.ticket());
+        }
+    }
+
     /// Appends a record before the change is made; `false` (and a logged cause) if it could
     /// not be written: the change must then not be made.
     fn log(&self, st: &mut State, line: String) -> bool {
@@ -1032,7 +1208,7 @@ impl Verifier<'_> {
         };
         match log.append(&line) {
             Ok(d) => {
-                *self.durable.borrow_mut() = Some(d);
+                self.add_durable(d);
                 true
             }
             Err(e) => {

@@ -28,6 +28,8 @@ pub struct Queue {
     pub rec: QueueRec,
     /// Messages (in memory).
     pub msgs: MsgQueue,
+    /// Their journal files, with the journal store, once the queue had a message.
+    pub journal: Option<Box<crate::journal::QueueJournal>>,
 }
 
 /// Queue records by recipient id, with the other ids' indexes.
@@ -257,29 +259,40 @@ fn parse_status(s: &str) -> Result<Status, &'static str> {
 /// One line of `smp-server-messages.log` (the reference's `MLRv3`):
 /// `v3 <rid> <msgId> <seconds> flags=<T|F> <body>` or `v3 <rid> <msgId> <seconds> quota`.
 pub fn message_line(rid: &[u8], m: &Message) -> String {
+    format!("v3 {} {}", b64(rid), journal_line(m))
+}
+
+/// A message as the journal store writes it (and the snapshot after `v3 <rid> `):
+/// `<id> <ts> flags=<T|F> <body>`, or `<id> <ts> quota` for the quota marker.
+pub fn journal_line(m: &Message) -> String {
     match &m.body {
         Some((notification, body)) => format!(
-            "v3 {} {} {} flags={} {}",
-            b64(rid),
+            "{} {} flags={} {}",
             b64(&m.id),
             m.ts,
             if *notification { 'T' } else { 'F' },
             b64(body)
         ),
-        None => format!("v3 {} {} {} quota", b64(rid), b64(&m.id), m.ts),
+        None => format!("{} {} quota", b64(&m.id), m.ts),
     }
 }
 
 /// Parses a message line: the queue and the message.
 pub fn parse_message_line(line: &str) -> Result<(Vec<u8>, Message), &'static str> {
+    let rest = line.strip_prefix("v3 ").ok_or("not a v3 message record")?;
+    let (rid, rest) = rest.split_once(' ').ok_or("not a v3 message record")?;
+    Ok((id(rid)?, parse_journal_line(rest)?))
+}
+
+/// Parses a message written by [`journal_line`] (or by the reference before message flags).
+pub fn parse_journal_line(line: &str) -> Result<Message, &'static str> {
     let w: Vec<&str> = line.split(' ').collect();
-    if w.first() != Some(&"v3") || w.len() < 5 {
-        return Err("not a v3 message record");
+    if w.len() < 3 {
+        return Err("bad message record");
     }
-    let rid = id(w[1])?;
-    let msg_id: [u8; ID_LEN] = id(w[2])?.try_into().map_err(|_| "bad message id length")?;
-    let ts: i64 = w[3].parse().map_err(|_| "bad timestamp")?;
-    let body = match &w[4..] {
+    let msg_id: [u8; ID_LEN] = id(w[0])?.try_into().map_err(|_| "bad message id length")?;
+    let ts: i64 = w[1].parse().map_err(|_| "bad timestamp")?;
+    let body = match &w[2..] {
         ["quota"] => None,
         [flags, body] => {
             let notification = match flags.strip_prefix("flags=").and_then(|f| f.chars().next()) {
@@ -293,14 +306,11 @@ pub fn parse_message_line(line: &str) -> Result<(Vec<u8>, Message), &'static str
         [body] => Some((false, id(body)?)),
         _ => return Err("bad message record"),
     };
-    Ok((
-        rid,
-        Message {
-            id: msg_id,
-            ts,
-            body,
-        },
-    ))
+    Ok(Message {
+        id: msg_id,
+        ts,
+        body,
+    })
 }
 
 impl QueueStore {
@@ -319,6 +329,7 @@ impl QueueStore {
             Queue {
                 rec,
                 msgs: MsgQueue::default(),
+                journal: None,
             },
         );
     }

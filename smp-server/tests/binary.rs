@@ -28,9 +28,10 @@ fn start(cfg: &std::path::Path, log: &std::path::Path) -> (Child, std::net::Sock
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let listening = lines.next().unwrap().unwrap();
-    let addr = listening
-        .strip_prefix("Listening on ")
+    // Notes about the stores may come first.
+    let addr = lines
+        .by_ref()
+        .find_map(|l| l.unwrap().strip_prefix("Listening on ").map(str::to_string))
         .unwrap()
         .parse()
         .unwrap();
@@ -218,4 +219,153 @@ async fn messages_survive_a_graceful_restart_and_acknowledged_ones_do_not_come_b
     let (_, body) = open(&c.call(Some(&rk), &ids.rcv_id, &Command::Ack(id)).await);
     assert_eq!(body, b"three");
     terminate(child);
+}
+
+fn set_store_messages(cfg: &std::path::Path, mode: &str) {
+    let ini = cfg.join("smp-server.ini");
+    let text = std::fs::read_to_string(&ini).unwrap();
+    let text = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("store_messages") {
+                format!("store_messages = {mode}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&ini, text).unwrap();
+}
+
+#[tokio::test]
+async fn journaled_messages_survive_kill_9_and_move_to_the_snapshot_and_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, log) = (dir.path().join("cfg"), dir.path().join("log"));
+    let out = smp_server(&cfg, &log)
+        .args(["init", "-l", "-a", "ED25519"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    set_store_messages(&cfg, "journal");
+    let kh = key_hash(&cfg);
+    let (rk_pub, rk) = generate(KeyAlgorithm::Ed25519).unwrap();
+    let (dh_pub, dh) = generate(KeyAlgorithm::X25519).unwrap();
+    let new = Command::New(NewQueue {
+        rcv_auth_key: rk_pub,
+        rcv_dh_key: dh_pub,
+        basic_auth: None,
+        subscribe: false,
+        request: Some(QueueRequest::Messaging(None)),
+        ntf_creds: None,
+    });
+    let send = |i: usize| Command::Send {
+        notification: false,
+        body: format!("message {i}").into_bytes(),
+    };
+    let open = |srv_dh: &simplex_crypto::PublicKey, m: &BrokerMsg| {
+        let BrokerMsg::Msg(id, enc) = m else {
+            panic!("{m:?}")
+        };
+        let key = simplex_crypto::cryptobox::shared_key(&dh, srv_dh).unwrap();
+        let nonce = simplex_crypto::SbNonce(id.clone().try_into().unwrap());
+        let padded = simplex_crypto::cryptobox::open(&key, &nonce, enc).unwrap();
+        let body = simplex_codec::encoding::unpad(&padded).unwrap()[10..].to_vec();
+        (id.clone(), String::from_utf8(body).unwrap())
+    };
+    // Receives after SUB and ACKs `n` messages; returns the body of the next one.
+    async fn take(
+        c: &mut common::TestClient,
+        rk: &simplex_crypto::PrivateKey,
+        rid: &[u8],
+        n: usize,
+        open: &dyn Fn(&BrokerMsg) -> (Vec<u8>, String),
+    ) -> Vec<String> {
+        let t = c.transmission(Some(rk), rid, &Command::Sub);
+        c.send_block(&[t]).await;
+        let got = c.recv_block().await;
+        assert_eq!(got.len(), 2, "SOK and the first message: {got:?}");
+        let mut m = got[1].2.clone();
+        let mut bodies = Vec::new();
+        for _ in 0..n {
+            let (id, body) = open(&m);
+            bodies.push(body);
+            m = c.call(Some(rk), rid, &Command::Ack(id)).await;
+        }
+        bodies.push(open(&m).1);
+        bodies
+    }
+
+    let (mut child, addr, _) = start(&cfg, &log);
+    assert!(log.join("messages").is_dir());
+    let mut c = common::connect(addr, &kh, true).await;
+    let BrokerMsg::Ids(ids) = c.call(Some(&rk), b"", &new).await else {
+        panic!()
+    };
+    let open = |m: &BrokerMsg| open(&ids.srv_dh_key, m);
+    for i in 0..100 {
+        assert_eq!(c.call(None, &ids.snd_id, &send(i)).await, BrokerMsg::Ok);
+    }
+    let got = take(&mut c, &rk, &ids.rcv_id, 30, &open).await;
+    assert_eq!(got[29], "message 29");
+    assert_eq!(got[30], "message 30");
+    // Every answered SEND and ACK is on disk: kill -9 loses none and repeats none.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    drop(c);
+
+    let (mut child, addr, _) = start(&cfg, &log);
+    let mut c = common::connect(addr, &kh, true).await;
+    let got = take(&mut c, &rk, &ids.rcv_id, 10, &open).await;
+    assert_eq!(got.first().map(String::as_str), Some("message 30"));
+    assert_eq!(got.last().map(String::as_str), Some("message 40"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    drop(c);
+
+    // A relay set to `memory` refuses to start beside a journal; export moves the messages.
+    set_store_messages(&cfg, "memory");
+    let out = smp_server(&cfg, &log)
+        .args(["start", "--bind", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("journal export"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for args in [["journal", "export", "-y"], ["journal", "delete", "-y"]] {
+        let out = smp_server(&cfg, &log).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let (child, addr, _) = start(&cfg, &log);
+    let mut c = common::connect(addr, &kh, true).await;
+    let got = take(&mut c, &rk, &ids.rcv_id, 1, &open).await;
+    assert_eq!(got, ["message 40", "message 41"]);
+    terminate(child);
+    drop(c);
+
+    // ... and import moves them back.
+    let out = smp_server(&cfg, &log)
+        .args(["journal", "import", "-y"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    set_store_messages(&cfg, "journal");
+    let (mut child, addr, _) = start(&cfg, &log);
+    let mut c = common::connect(addr, &kh, true).await;
+    let got = take(&mut c, &rk, &ids.rcv_id, 58, &open).await;
+    assert_eq!(got.first().map(String::as_str), Some("message 41"));
+    assert_eq!(got.last().map(String::as_str), Some("message 99"));
+    child.kill().unwrap();
+    child.wait().unwrap();
 }

@@ -334,6 +334,7 @@ fn new_queue_rules() {
     let relay = Relay::new(RelayConfig {
         allow_new_queues: true,
         create_password: Some(b"pass".to_vec()),
+        ..RelayConfig::default()
     })
     .unwrap();
     let mut c = client(&relay);
@@ -459,4 +460,47 @@ fn after_the_shutdown_snapshot_nothing_changing_messages_is_acknowledged() {
         (0, 1),
         "no such queue in an empty relay"
     );
+}
+
+static NOW: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(1_700_000_000);
+
+fn test_clock() -> i64 {
+    NOW.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+#[test]
+fn messages_expire_after_the_ttl_on_send_and_in_the_sweep() {
+    let config = RelayConfig {
+        message_ttl: Some(21 * 86_400),
+        ..RelayConfig::default()
+    };
+    let store = smp_server::storelog::QueueStore::default();
+    let relay = Relay::with_store(config, store, None, test_clock).unwrap();
+    let mut c = client(&relay);
+    let q = new_queue(&relay, &mut c, false, KeyAlgorithm::Ed25519);
+    for b in [&b"old 1"[..], b"old 2"] {
+        assert_eq!(c.one(&relay, None, &q.snd_id, &send(b)), BrokerMsg::Ok);
+    }
+    NOW.fetch_add(10 * 86_400, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+        c.one(&relay, None, &q.snd_id, &send(b"newer")),
+        BrokerMsg::Ok
+    );
+    // 22 days after the first two: the next SEND drops them first.
+    NOW.fetch_add(12 * 86_400, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(c.one(&relay, None, &q.snd_id, &send(b"new")), BrokerMsg::Ok);
+    let first = c.one(&relay, Some(&q.rcv_key), &q.rcv_id, &Command::Get);
+    assert!(open_msg(&q, &first).1.ends_with(b"newer"));
+    // The sweep drops "newer" 21 days after it was sent, and keeps "new".
+    NOW.fetch_add(10 * 86_400, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(relay.expire_messages(test_clock() - 21 * 86_400), (1, 1));
+    // The GET's message is gone: its ACK is still OK (as in the reference), the next GET
+    // gets "new".
+    let id = open_msg(&q, &first).0;
+    assert_eq!(
+        c.one(&relay, Some(&q.rcv_key), &q.rcv_id, &Command::Ack(id)),
+        BrokerMsg::Ok
+    );
+    let next = c.one(&relay, Some(&q.rcv_key), &q.rcv_id, &Command::Get);
+    assert!(open_msg(&q, &next).1.ends_with(b"new"));
 }

@@ -70,6 +70,13 @@ pub struct Syncer {
 
 impl Syncer {
     fn start(file: Arc<dyn LogFile>) -> io::Result<Arc<Self>> {
+        Self::spawn("store-log-sync", file)
+    }
+
+    /// A group committer over any [`LogFile`] (only its `sync` is called), on a thread named
+    /// `name`. Changes written to the file are marked with [`Syncer::ticket`]; stop the thread
+    /// with [`Syncer::stop`].
+    pub fn spawn(name: &str, file: Arc<dyn LogFile>) -> io::Result<Arc<Self>> {
         let (durable, _) = tokio::sync::watch::channel((0, false));
         let syncer = Arc::new(Self {
             state: std::sync::Mutex::new(SyncProgress::default()),
@@ -78,7 +85,7 @@ impl Syncer {
         });
         let me = syncer.clone();
         std::thread::Builder::new()
-            .name("store-log-sync".into())
+            .name(name.into())
             .spawn(move || me.run(&*file))?;
         Ok(syncer)
     }
@@ -124,6 +131,18 @@ impl Syncer {
         self.wake.notify_all();
     }
 
+    /// Marks a change written to the file: the returned [`Durable`] completes after the next
+    /// sync that starts from now on. For syncers made with [`Syncer::spawn`] only.
+    pub fn ticket(self: &Arc<Self>) -> Durable {
+        let seq = {
+            let mut s = self.lock();
+            s.written += 1;
+            s.written
+        };
+        self.wake.notify_all();
+        Durable(vec![(seq, self.clone())])
+    }
+
     fn failure(&self) -> Option<String> {
         self.lock().failed.clone()
     }
@@ -133,57 +152,79 @@ impl Syncer {
         self.lock().fsyncs
     }
 
-    fn stop(&self) {
+    /// Why syncing stopped, if it failed: nothing more may be acknowledged.
+    pub fn failed(&self) -> Option<String> {
+        self.failure()
+    }
+
+    /// Ends the thread once everything written is synced.
+    pub fn stop(&self) {
         self.lock().stop = true;
         self.wake.notify_all();
     }
 }
 
-/// A change that is in memory and written to the log; [`Durable::wait`] returns once its record
-/// is on disk. Acknowledge the change only after that.
+/// A change that is in memory and written to one or more logs; [`Durable::wait`] returns once
+/// every record is on disk. Acknowledge the change only after that.
 #[derive(Debug)]
 #[must_use = "a change may be acknowledged only after it is durable"]
-pub struct Durable(Option<(u64, Arc<Syncer>)>);
+pub struct Durable(Vec<(u64, Arc<Syncer>)>);
 
 impl Durable {
     /// Nothing to wait for (no log, or nothing written).
     pub fn done() -> Self {
-        Self(None)
+        Self(Vec::new())
     }
 
-    /// Waits (without blocking a thread) until the record is synced.
-    pub async fn wait(self) -> io::Result<()> {
-        let Some((seq, syncer)) = self.0 else {
-            return Ok(());
-        };
-        let mut rx = syncer.durable.subscribe();
-        let r = rx
-            .wait_for(|&(synced, failed)| synced >= seq || failed)
-            .await;
-        match r {
-            Ok(v) if v.0 >= seq => Ok(()),
-            _ => Err(io::Error::other(
-                syncer
-                    .failure()
-                    .unwrap_or_else(|| "store log closed".into()),
-            )),
+    /// Waits for this and `other` (records in different logs, or later records in the same).
+    pub fn and(mut self, other: Durable) -> Durable {
+        for (seq, syncer) in other.0 {
+            match self.0.iter_mut().find(|(_, s)| Arc::ptr_eq(s, &syncer)) {
+                Some(t) => t.0 = t.0.max(seq),
+                None => self.0.push((seq, syncer)),
+            }
         }
+        self
+    }
+
+    /// Whether there is nothing to wait for.
+    pub fn is_done(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Waits (without blocking a thread) until the records are synced.
+    pub async fn wait(self) -> io::Result<()> {
+        for (seq, syncer) in self.0 {
+            let mut rx = syncer.durable.subscribe();
+            let r = rx
+                .wait_for(|&(synced, failed)| synced >= seq || failed)
+                .await;
+            match r {
+                Ok(v) if v.0 >= seq => {}
+                _ => {
+                    return Err(io::Error::other(
+                        syncer
+                            .failure()
+                            .unwrap_or_else(|| "store log closed".into()),
+                    ))
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Like [`Durable::wait`], blocking the calling thread (for blocking tasks).
     pub fn wait_blocking(self) -> io::Result<()> {
-        let Some((seq, syncer)) = self.0 else {
-            return Ok(());
-        };
-        let mut s = syncer.lock();
-        while s.synced < seq && s.failed.is_none() {
-            s = syncer.wake.wait(s).unwrap_or_else(|p| p.into_inner());
+        for (seq, syncer) in self.0 {
+            let mut s = syncer.lock();
+            while s.synced < seq && s.failed.is_none() {
+                s = syncer.wake.wait(s).unwrap_or_else(|p| p.into_inner());
+            }
+            if s.synced < seq {
+                return Err(io::Error::other(s.failed.clone().unwrap_or_default()));
+            }
         }
-        if s.synced >= seq {
-            Ok(())
-        } else {
-            Err(io::Error::other(s.failed.clone().unwrap_or_default()))
-        }
+        Ok(())
     }
 }
 
@@ -251,7 +292,7 @@ impl StoreLog {
         self.len += buf.len() as u64;
         self.seq += 1;
         self.syncer.written(self.seq);
-        Ok(Durable(Some((self.seq, self.syncer.clone()))))
+        Ok(Durable(vec![(self.seq, self.syncer.clone())]))
     }
 
     /// The log's path.
@@ -292,6 +333,35 @@ fn glued_record<S: LogState>(store: &mut S, line: &str) -> Option<()> {
         .into_iter()
         .rev()
         .find_map(|i| store.apply_line(&line[i..]).ok())
+}
+
+/// Replays a log into `store` without changing the file (for tools that only read it).
+pub fn replay_file<S: LogState>(store: &mut S, path: &Path) -> io::Result<Replay> {
+    let mut replay = Replay::default();
+    let reader = BufReader::new(File::open(path)?);
+    for (i, line) in reader.split(b'\n').enumerate() {
+        let line = line?;
+        let text = String::from_utf8_lossy(&line);
+        let text = text.trim_end_matches('\r');
+        if text.is_empty() {
+            continue;
+        }
+        match store.apply_line(text) {
+            Ok(()) => replay.applied += 1,
+            Err(why) => match glued_record(store, text) {
+                // An older relay appended the next record to a torn one: keep the whole one.
+                Some(()) => {
+                    replay.applied += 1;
+                    replay.skipped.push((
+                        i + 1,
+                        "torn record before a whole one (that one was applied)",
+                    ));
+                }
+                None => replay.skipped.push((i + 1, why)),
+            },
+        }
+    }
+    Ok(replay)
 }
 
 /// Takes an exclusive lock on `dir/name` (created mode 0600, never through a symlink), held
@@ -345,30 +415,7 @@ pub fn open_log<S: LogState>(
             private_file(&start)?.sync_all()?;
         }
     }
-    let mut replay = Replay::default();
-    let reader = BufReader::new(File::open(&start)?);
-    for (i, line) in reader.split(b'\n').enumerate() {
-        let line = line?;
-        let text = String::from_utf8_lossy(&line);
-        let text = text.trim_end_matches('\r');
-        if text.is_empty() {
-            continue;
-        }
-        match store.apply_line(text) {
-            Ok(()) => replay.applied += 1,
-            Err(why) => match glued_record(store, text) {
-                // An older relay appended the next record to a torn one: keep the whole one.
-                Some(()) => {
-                    replay.applied += 1;
-                    replay.skipped.push((
-                        i + 1,
-                        "torn record before a whole one (that one was applied)",
-                    ));
-                }
-                None => replay.skipped.push((i + 1, why)),
-            },
-        }
-    }
+    let replay = replay_file(store, &start)?;
     // Write the compacted log next to the final name, then swap it in.
     let tmp = path.with_extension("log.new");
     {
