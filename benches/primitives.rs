@@ -107,5 +107,61 @@ fn hashes(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, stream, mac, secretbox, hashes);
+/// Ed25519 verification of SMP commands: one signature, and a block of 135 (a batch of SUBs).
+fn ed25519(c: &mut Criterion) {
+    use simplex_crypto::{generate, sign, verify, KeyAlgorithm};
+    let mut g = c.benchmark_group("ed25519_verify");
+    let n = 135;
+    let keys: Vec<_> = (0..n)
+        .map(|_| generate(KeyAlgorithm::Ed25519).expect("key"))
+        .collect();
+    let msgs: Vec<Vec<u8>> = (0..n)
+        .map(|i| format!("transmission {i}").into_bytes())
+        .collect();
+    let sigs: Vec<Vec<u8>> = keys
+        .iter()
+        .zip(&msgs)
+        .map(|((_, k), m)| sign(k, m).expect("sign"))
+        .collect();
+    g.bench_function("openssl, one (used)", |b| {
+        b.iter(|| black_box(verify(&keys[0].0, &msgs[0], &sigs[0])))
+    });
+    let vks: Vec<ed25519_dalek::VerifyingKey> = keys
+        .iter()
+        .map(|(p, _)| {
+            ed25519_dalek::VerifyingKey::from_bytes(p.raw().try_into().expect("32")).expect("key")
+        })
+        .collect();
+    let dsigs: Vec<ed25519_dalek::Signature> = sigs
+        .iter()
+        .map(|s| ed25519_dalek::Signature::from_slice(s).expect("sig"))
+        .collect();
+    g.bench_function("dalek, one", |b| {
+        b.iter(|| black_box(vks[0].verify_strict(&msgs[0], &dsigs[0]).is_ok()))
+    });
+    g.bench_function("dalek, one (key decoded each time)", |b| {
+        b.iter(|| {
+            let k =
+                ed25519_dalek::VerifyingKey::from_bytes(keys[0].0.raw().try_into().expect("32"))
+                    .expect("key");
+            black_box(k.verify_strict(&msgs[0], &dsigs[0]).is_ok())
+        })
+    });
+    g.throughput(Throughput::Elements(n as u64));
+    g.bench_function("dalek, batch of 135", |b| {
+        let m: Vec<&[u8]> = msgs.iter().map(Vec::as_slice).collect();
+        b.iter(|| black_box(ed25519_dalek::verify_batch(&m, &dsigs, &vks).is_ok()))
+    });
+    g.bench_function("openssl, 135 one by one", |b| {
+        b.iter(|| {
+            keys.iter()
+                .zip(&msgs)
+                .zip(&sigs)
+                .all(|(((p, _), m), s)| verify(p, m, s))
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, stream, mac, secretbox, hashes, ed25519);
 criterion_main!(benches);

@@ -41,7 +41,8 @@ mod sodium;
 pub mod transit;
 
 pub use asymmetric::{
-    authenticator, dh, generate, public_key, sign, verify, verify_authenticator, AUTHENTICATOR_LEN,
+    authenticator, dh, generate, public_key, sign, verify, verify_authenticator, verify_many,
+    AUTHENTICATOR_LEN,
 };
 pub use error::CryptoError;
 pub use keys::{KeyAlgorithm, PrivateKey, PublicKey};

@@ -30,6 +30,8 @@ use crate::relay::{Conn, Outgoing, Relay};
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Answers waiting for the writer, per connection.
 const ANSWER_QUEUE: usize = 16;
+/// Transmissions the writer gathers before it writes (a few blocks' worth).
+const WRITE_BATCH: usize = 1024;
 
 /// What a listening relay needs.
 pub struct Endpoint {
@@ -207,7 +209,7 @@ async fn run<S: AsyncRead + AsyncWrite + Send + 'static>(
     let (tx, mut rx) = mpsc::channel::<Vec<Outgoing>>(ANSWER_QUEUE);
     let writer = tokio::spawn(async move {
         loop {
-            let batch = tokio::select! {
+            let mut batch = tokio::select! {
                 a = rx.recv() => match a {
                     Some(a) => a,
                     None => break,
@@ -217,6 +219,17 @@ async fn run<S: AsyncRead + AsyncWrite + Send + 'static>(
                     None => break,
                 },
             };
+            // Whatever else is ready goes into the same blocks: pushes (MSG, END) to many
+            // queues then cost one block, not one each.
+            while batch.len() < WRITE_BATCH {
+                if let Ok(a) = rx.try_recv() {
+                    batch.extend(a);
+                } else if let Ok(p) = pushes.try_recv() {
+                    batch.push(p);
+                } else {
+                    break;
+                }
+            }
             write_batch(&mut wr, &mut send_chain, version, batch).await?;
         }
         Ok::<(), ConnError>(())
@@ -229,19 +242,29 @@ async fn run<S: AsyncRead + AsyncWrite + Send + 'static>(
                 Some(chain) => chain.open(&block).map_err(|_| ConnError::Block)?,
                 None => unpad(&block).map_err(|_| ConnError::Block)?.to_vec(),
             };
-            let mut durables = Vec::new();
+            let mut durable = store_log::Durable::done();
             let answers = match decode_content(&content) {
                 Ok(items) => {
                     let mut out = Vec::with_capacity(items.len());
+                    // Runs of well-formed transmissions are handled together (their
+                    // signatures are checked in one batch); a malformed one answers in place.
+                    let mut run = Vec::with_capacity(items.len());
                     for bytes in items {
                         match Transmission::decode(bytes, version) {
-                            Ok(t) => {
-                                let (answers, durable) = relay.handle(&conn, &t);
-                                out.extend(answers);
-                                durables.push(durable);
+                            Ok(t) => run.push(t),
+                            Err(_) => {
+                                let (a, d) = relay.handle_block(&conn, &run);
+                                out.extend(a);
+                                durable = durable.and(d);
+                                run.clear();
+                                out.push(block_error());
                             }
-                            Err(_) => out.push(block_error()),
                         }
+                    }
+                    if !run.is_empty() {
+                        let (a, d) = relay.handle_block(&conn, &run);
+                        out.extend(a);
+                        durable = durable.and(d);
                     }
                     out
                 }
@@ -249,9 +272,7 @@ async fn run<S: AsyncRead + AsyncWrite + Send + 'static>(
             };
             // Nothing is acknowledged before its store-log record is on disk; if the log
             // failed, the connection ends without the answers.
-            for d in durables {
-                d.wait().await?;
-            }
+            durable.wait().await?;
             if tx.send(answers).await.is_err() {
                 return Ok::<(), ConnError>(());
             }

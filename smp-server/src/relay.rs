@@ -378,9 +378,138 @@ impl Relay {
     /// may add the first message as a second answer), and the store-log record the answers
     /// must wait for: send them only after [`Durable::wait`].
     pub fn handle(&self, conn: &Conn, t: &Transmission) -> (Vec<Outgoing>, Durable) {
+        self.handle_block(conn, std::slice::from_ref(t))
+    }
+
+    /// Handles the transmissions of one block, in order, as [`Relay::handle`] does each; the
+    /// signatures are checked first, outside the lock and in one batch.
+    pub fn handle_block(&self, conn: &Conn, ts: &[Transmission]) -> (Vec<Outgoing>, Durable) {
+        let pre = self.precheck(conn, ts);
+        let mut out = Vec::with_capacity(ts.len());
+        let mut durable = Durable::done();
+        for (t, pre) in ts.iter().zip(&pre) {
+            let d = std::cell::RefCell::new(None);
+            out.extend(self.handle_with(conn, t, &d, pre));
+            if let Some(d) = d.into_inner() {
+                durable = durable.and(d);
+            }
+        }
+        (out, durable)
+    }
+
+    /// Checks the signatures of a block before its commands run: the keys are looked up under
+    /// the lock, then verified without it (Ed25519 in one batch), and unknown ids get their
+    /// dummy check here too. A key that changes meanwhile is checked again under the lock.
+    fn precheck(&self, conn: &Conn, ts: &[Transmission]) -> Vec<Pre> {
+        let mut pres: Vec<Pre> = ts.iter().map(|_| Pre::default()).collect();
+        // (transmission, signed bytes, candidate keys; none = unknown id: dummy check)
+        let mut wanted: Vec<(usize, Vec<u8>, Option<Vec<PublicKey>>)> = Vec::new();
+        {
+            let st = self.lock();
+            for (i, t) in ts.iter().enumerate() {
+                if t.authorization.is_empty() {
+                    continue;
+                }
+                let Ok(cmd) = Command::parse(conn.version, &t.command) else {
+                    continue;
+                };
+                let Ok(authorized) = t.authorized(&conn.session_id) else {
+                    continue;
+                };
+                let id = &t.entity_id;
+                let keys = match cmd {
+                    Command::Ping
+                    | Command::Lget
+                    | Command::Subs
+                    | Command::Nsubs
+                    | Command::Prxy(_)
+                    | Command::Pfwd(..)
+                    | Command::Rfwd(_) => continue,
+                    Command::New(n) => Some(vec![n.rcv_auth_key]),
+                    Command::Skey(k) | Command::Lkey(k) => Some(vec![k]),
+                    Command::Send { .. } => match st
+                        .store
+                        .by_sender
+                        .get(id)
+                        .and_then(|r| st.store.queues.get(r))
+                    {
+                        Some(q) => match &q.rec.sender_key {
+                            Some(k) => Some(vec![k.clone()]),
+                            None => continue,
+                        },
+                        None => None,
+                    },
+                    Command::Nsub => st
+                        .store
+                        .by_notifier
+                        .get(id)
+                        .and_then(|r| st.store.queues.get(r))
+                        .and_then(|q| q.rec.notifier.as_ref())
+                        .map(|n| vec![n.key.clone()]),
+                    _ => st
+                        .store
+                        .queues
+                        .get(id)
+                        .map(|q| q.rec.recipient_keys.clone()),
+                };
+                wanted.push((i, authorized, keys));
+            }
+        }
         let durable = std::cell::RefCell::new(None);
-        let answers = self.handle_with(conn, t, &durable);
-        (answers, durable.into_inner().unwrap_or_else(Durable::done))
+        let mut batch: Vec<(usize, PublicKey)> = Vec::new();
+        for (i, authorized, keys) in &wanted {
+            let t = &ts[*i];
+            let empty = Pre::default();
+            let v = Verifier {
+                relay: self,
+                conn,
+                t,
+                authorized,
+                durable: &durable,
+                pre: &empty,
+            };
+            match keys {
+                None => {
+                    v.dummy();
+                    pres[*i].dummy_done = true;
+                }
+                Some(keys) => {
+                    for k in keys {
+                        let sig_fits = matches!(
+                            (k.algorithm(), t.authorization.len()),
+                            (KeyAlgorithm::Ed25519, 64)
+                        );
+                        if sig_fits && t.auth_kind() == Ok(AuthKind::Signature) {
+                            batch.push((*i, k.clone()));
+                        } else {
+                            let ok = v.verify(k);
+                            pres[*i].checked.push((k.clone(), ok));
+                        }
+                    }
+                }
+            }
+        }
+        if !batch.is_empty() {
+            let signed: Vec<&[u8]> = batch
+                .iter()
+                .map(|(i, _)| {
+                    wanted
+                        .iter()
+                        .find(|w| w.0 == *i)
+                        .map_or(&[][..], |w| w.1.as_slice())
+                })
+                .collect();
+            let items: Vec<(&PublicKey, &[u8], &[u8])> = batch
+                .iter()
+                .zip(&signed)
+                .map(|((i, k), m)| (k, *m, ts[*i].authorization.as_slice()))
+                .collect();
+            let results = simplex_crypto::verify_many(&items);
+            for ((i, k), ok) in batch.into_iter().zip(results) {
+                pres[i].checked.push((k, ok));
+            }
+        }
+        pres
     }
 
     fn handle_with(
@@ -388,6 +517,7 @@ impl Relay {
         conn: &Conn,
         t: &Transmission,
         durable: &std::cell::RefCell<Option<Durable>>,
+        pre: &Pre,
     ) -> Vec<Outgoing> {
         let reply = |msg| Outgoing {
             corr_id: t.corr_id.clone(),
@@ -429,6 +559,7 @@ impl Relay {
             t,
             authorized: &authorized,
             durable,
+            pre,
         };
         self.run(conn, t, &v, cmd)
             .into_iter()
@@ -1173,6 +1304,15 @@ pub fn encrypt_msg(rec: &QueueRec, m: &Message) -> BrokerMsg {
     }
 }
 
+/// Signature checks made before the lock was taken.
+#[derive(Debug, Default)]
+struct Pre {
+    /// Keys already checked, with the result.
+    checked: Vec<(PublicKey, bool)>,
+    /// The dummy check for an unknown id was made.
+    dummy_done: bool,
+}
+
 /// Checks a transmission's authorization against a key, as the reference does.
 struct Verifier<'a> {
     relay: &'a Relay,
@@ -1181,6 +1321,8 @@ struct Verifier<'a> {
     authorized: &'a [u8],
     /// The store-log record this command wrote.
     durable: &'a std::cell::RefCell<Option<Durable>>,
+    /// What was checked before the lock.
+    pre: &'a Pre,
 }
 
 impl Verifier<'_> {
@@ -1220,6 +1362,9 @@ impl Verifier<'_> {
 
     /// Whether the transmission is authorized by `key`.
     fn verify(&self, key: &PublicKey) -> bool {
+        if let Some((_, ok)) = self.pre.checked.iter().find(|(k, _)| k == key) {
+            return *ok;
+        }
         let auth = &self.t.authorization;
         match self.t.auth_kind() {
             Ok(AuthKind::Signature) => {
@@ -1256,6 +1401,9 @@ impl Verifier<'_> {
 
     /// The same work as a real check, for ids that do not exist (no timing oracle).
     fn dummy(&self) {
+        if self.pre.dummy_done {
+            return;
+        }
         let auth = &self.t.authorization;
         let _ = match auth.len() {
             64 => simplex_crypto::verify(&self.relay.dummy_ed25519, self.authorized, auth),
