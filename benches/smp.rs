@@ -1,11 +1,12 @@
 //! The SMP relay under load, on this machine: `cargo bench --bench smp [-- --quick]`.
 //!
-//! Everything runs in this process on 127.0.0.1 (relay, senders, receivers share the cores):
+//! Phases 1-2 run in this process on 127.0.0.1 (relay, senders, receivers share the cores):
 //! - throughput: SEND -> MSG -> ACK of 1 KB messages over 100 connections (50 senders,
 //!   50 receivers) and 1,000 queues;
 //! - latency at half that load (p50 / p99 from SEND to the receiver's MSG);
 //! - time to subscribe 100,000 queues on one connection;
-//! - relay memory per idle queue and per idle connection (process RSS deltas).
+//! - relay memory per idle queue and per idle connection (10,000 of them), measured as the RSS
+//!   of a relay in its own process (this bench binary re-run with `SMP_BENCH_RELAY=1`).
 //!
 //! `--quick` uses a tenth of the sizes (for a smoke run).
 
@@ -25,8 +26,9 @@ struct Queue {
     key: PrivateKey,
 }
 
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
+/// Resident memory of a process, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()
@@ -75,7 +77,9 @@ async fn create_queues(c: &SmpClient, n: usize, subscribe: bool) -> Vec<Queue> {
     out
 }
 
-/// Receivers ACK every message and count what was delivered.
+/// Receivers ACK every message and count what was delivered. Each queue's messages are
+/// handled by their own task (as an agent's per-queue workers do), so the ACKs of many queues
+/// are in flight together and share blocks.
 fn spawn_receiver(
     client: Arc<SmpClient>,
     mut events: tokio::sync::mpsc::Receiver<Event>,
@@ -87,21 +91,66 @@ fn spawn_receiver(
             let Event::Msg(rid, mut msg_id, _) = ev else {
                 continue;
             };
-            let Some(key) = keys.get(&rid) else { continue };
-            // ACK; the answer may be the next message of the queue.
-            loop {
-                delivered.fetch_add(1, Ordering::Relaxed);
-                match client.call(Some(key), &rid, &Command::Ack(msg_id)).await {
-                    Ok(BrokerMsg::Msg(next, _)) => msg_id = next,
-                    _ => break,
+            let (client, keys, delivered) = (client.clone(), keys.clone(), delivered.clone());
+            tokio::spawn(async move {
+                let Some(key) = keys.get(&rid) else { return };
+                // ACK; the answer may be the next message of the queue.
+                loop {
+                    delivered.fetch_add(1, Ordering::Relaxed);
+                    match client.call(Some(key), &rid, &Command::Ack(msg_id)).await {
+                        Ok(BrokerMsg::Msg(next, _)) => msg_id = next,
+                        _ => break,
+                    }
                 }
-            }
+            });
         }
     });
 }
 
+/// The relay alone, in a child process (for memory figures): prints its address and key
+/// hash, serves until killed.
+async fn relay_process() {
+    let (identity, _) =
+        transport::Identity::generate(transport::SignAlgorithm::Ed25519, "localhost").expect("id");
+    let kh = identity.key_hash().expect("hash");
+    let relay = smp_server::start(
+        "127.0.0.1:0".parse().expect("addr"),
+        &identity,
+        Default::default(),
+    )
+    .await
+    .expect("relay");
+    println!("{} {}", relay.addr, hex::encode(kh));
+    std::future::pending::<()>().await;
+}
+
+/// Starts [`relay_process`]; returns the child, its address and key hash.
+fn spawn_relay_process() -> (std::process::Child, std::net::SocketAddr, [u8; 32]) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(std::env::current_exe().expect("exe"))
+        .env("SMP_BENCH_RELAY", "1")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("relay process");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("relay address");
+    let (addr, kh) = line.trim().split_once(' ').expect("address line");
+    let kh: [u8; 32] = hex::decode(kh).expect("hex").try_into().expect("32");
+    (child, addr.parse().expect("addr"), kh)
+}
+
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
+    if std::env::var_os("SMP_BENCH_RELAY").is_some() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(relay_process());
+        return;
+    }
     let scale = if quick { 10 } else { 1 };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -197,6 +246,16 @@ async fn run(scale: usize) {
         all.len()
     );
 
+    let tr = &relay.relay.traffic;
+    let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    println!(
+        "relay blocks: {} in carrying {} transmissions, {} out carrying {}",
+        get(&tr.blocks_in),
+        get(&tr.transmissions_in),
+        get(&tr.blocks_out),
+        get(&tr.transmissions_out)
+    );
+
     // 2. Latency at half that load: one message at a time per queue, paced.
     let target = (rate / 2.0).max(1.0);
     let n_lat = (20_000 / scale).min(got as usize);
@@ -239,14 +298,19 @@ async fn run(scale: usize) {
     drop(senders);
     drop(receivers);
 
-    // 3. Subscribing 100,000 queues on one connection, and memory per idle queue.
+    relay.stop();
+
+    // 3. Subscribing 100,000 queues on one connection, and memory per idle queue: the relay
+    // in its own process, as deployed.
+    let (mut child, addr, kh) = spawn_relay_process();
+    let pid = child.id();
     let n_sub = 100_000 / scale;
     let (c, _ev) = SmpClient::connect(addr, &kh, opts())
         .await
         .expect("connect");
-    let rss0 = rss_kib();
+    let rss0 = rss_kib(pid);
     let qs = create_queues(&c, n_sub, false).await;
-    let rss1 = rss_kib();
+    let rss1 = rss_kib(pid);
     let (c2, _ev2) = SmpClient::connect(addr, &kh, opts())
         .await
         .expect("connect");
@@ -264,15 +328,14 @@ async fn run(scale: usize) {
         .count();
     println!("subscribe: {ok} of {n_sub} queues in {sub_secs:.2} s on one connection");
     println!(
-        "memory: {:.0} bytes per idle queue (RSS {} -> {} KiB for {n_sub} queues, client keys included)",
+        "relay memory: {:.0} bytes per idle queue (relay RSS {rss0} -> {rss1} KiB for {n_sub} queues)",
         (rss1.saturating_sub(rss0) * 1024) as f64 / n_sub as f64,
-        rss0,
-        rss1
     );
+    drop((c, c2));
 
-    // 4. Memory per idle connection.
-    let n_conn = 1000 / scale;
-    let rss2 = rss_kib();
+    // 4. Memory per idle connection: 10,000 connections that completed the handshake.
+    let n_conn = 10_000 / scale;
+    let rss2 = rss_kib(pid);
     let mut idle = Vec::with_capacity(n_conn);
     for _ in 0..n_conn {
         idle.push(
@@ -281,10 +344,12 @@ async fn run(scale: usize) {
                 .expect("connect"),
         );
     }
-    let rss3 = rss_kib();
+    let rss3 = rss_kib(pid);
     println!(
-        "memory: {:.1} KiB per idle connection, both ends in this process (RSS {rss2} -> {rss3} KiB for {n_conn})",
+        "relay memory: {:.1} KiB per idle connection (relay RSS {rss2} -> {rss3} KiB for {n_conn} connections)",
         rss3.saturating_sub(rss2) as f64 / n_conn as f64
     );
-    relay.stop();
+    drop(idle);
+    let _ = child.kill();
+    let _ = child.wait();
 }

@@ -70,12 +70,9 @@ pub fn sign(key: &PrivateKey, msg: &[u8]) -> Result<Vec<u8>, CryptoError> {
     match key.algorithm() {
         KeyAlgorithm::Ed25519 => {
             use ed25519_dalek::Signer as _;
-            let mut seed: [u8; 32] = key
-                .raw()
-                .try_into()
-                .map_err(|_| CryptoError::Library("Ed25519 key length".into()))?;
-            let sk = ed25519_dalek::SigningKey::from_bytes(&seed);
-            seed.zeroize();
+            let sk = key
+                .ed25519()
+                .ok_or_else(|| CryptoError::Library("Ed25519 key length".into()))?;
             Ok(sk.sign(msg).to_bytes().to_vec())
         }
         KeyAlgorithm::Ed448 => {

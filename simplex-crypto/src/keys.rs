@@ -135,12 +135,25 @@ impl Decode for PublicKey {
 
 /// A private key (an Ed25519/Ed448 seed or an X25519/X448 scalar). Zeroized on drop; its
 /// `Debug` output never shows the key.
-#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct PrivateKey {
     #[zeroize(skip)]
     alg: KeyAlgorithm,
     raw: Vec<u8>,
+    /// An Ed25519 key ready to sign (its public half derived once); it zeroizes itself.
+    #[zeroize(skip)]
+    signing: std::sync::OnceLock<Box<ed25519_dalek::SigningKey>>,
 }
+
+/// Keys compare in constant time, by algorithm and bytes.
+impl PartialEq for PrivateKey {
+    fn eq(&self, other: &Self) -> bool {
+        use subtle::ConstantTimeEq;
+        self.alg == other.alg && bool::from(self.raw.ct_eq(&other.raw))
+    }
+}
+
+impl Eq for PrivateKey {}
 
 impl PrivateKey {
     /// Wraps raw private key bytes, checking their length for the algorithm.
@@ -148,7 +161,20 @@ impl PrivateKey {
         Ok(Self {
             alg,
             raw: checked_raw(alg, raw)?,
+            signing: std::sync::OnceLock::new(),
         })
+    }
+
+    /// The Ed25519 signing key (computed on first use); `None` for other algorithms.
+    pub(crate) fn ed25519(&self) -> Option<&ed25519_dalek::SigningKey> {
+        if self.alg != KeyAlgorithm::Ed25519 {
+            return None;
+        }
+        let seed: &[u8; 32] = self.raw.as_slice().try_into().ok()?;
+        Some(
+            self.signing
+                .get_or_init(|| Box::new(ed25519_dalek::SigningKey::from_bytes(seed))),
+        )
     }
 
     /// The algorithm.

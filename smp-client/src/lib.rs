@@ -391,6 +391,8 @@ async fn writer<W: tokio::io::AsyncWrite + Unpin>(
 ) {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
+        // Requests made by other tasks meanwhile share the block (one turn, no timer).
+        tokio::task::yield_now().await;
         while batch.len() < 4096 {
             match rx.try_recv() {
                 Ok(t) => batch.push(t),

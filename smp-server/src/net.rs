@@ -9,6 +9,7 @@
 //!
 //! A client that does not read blocks its own reader (bounded queue), never the relay.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -207,6 +208,7 @@ async fn run<S: AsyncRead + AsyncWrite + Send + 'static>(
     let version = session.version;
     let (mut rd, mut wr) = tokio::io::split(tls);
     let (tx, mut rx) = mpsc::channel::<Vec<Outgoing>>(ANSWER_QUEUE);
+    let writer_relay = relay.clone();
     let writer = tokio::spawn(async move {
         loop {
             let mut batch = tokio::select! {
@@ -220,7 +222,9 @@ async fn run<S: AsyncRead + AsyncWrite + Send + 'static>(
                 },
             };
             // Whatever else is ready goes into the same blocks: pushes (MSG, END) to many
-            // queues then cost one block, not one each.
+            // queues then cost one block, not one each. Other tasks first get one turn to add
+            // to it (no timer: an idle relay answers at once).
+            tokio::task::yield_now().await;
             while batch.len() < WRITE_BATCH {
                 if let Ok(a) = rx.try_recv() {
                     batch.extend(a);
@@ -230,21 +234,34 @@ async fn run<S: AsyncRead + AsyncWrite + Send + 'static>(
                     break;
                 }
             }
-            write_batch(&mut wr, &mut send_chain, version, batch).await?;
+            let n = batch.len() as u64;
+            let blocks = write_batch(&mut wr, &mut send_chain, version, batch).await?;
+            let tr = &writer_relay.traffic;
+            tr.transmissions_out.fetch_add(n, Ordering::Relaxed);
+            tr.blocks_out.fetch_add(blocks, Ordering::Relaxed);
         }
         Ok::<(), ConnError>(())
     });
     let reading = async {
-        let mut block = vec![0u8; SMP_BLOCK_SIZE];
         loop {
-            rd.read_exact(&mut block).await?;
+            // An idle connection holds no block buffer: it is taken when a block starts.
+            let first = rd.read_u8().await?;
+            let mut block = vec![0u8; SMP_BLOCK_SIZE];
+            block[0] = first;
+            rd.read_exact(&mut block[1..]).await?;
             let content = match &mut recv_chain {
                 Some(chain) => chain.open(&block).map_err(|_| ConnError::Block)?,
                 None => unpad(&block).map_err(|_| ConnError::Block)?.to_vec(),
             };
             let mut durable = store_log::Durable::done();
+            relay.traffic.blocks_in.fetch_add(1, Ordering::Relaxed);
             let answers = match decode_content(&content) {
                 Ok(items) => {
+                    let n = items.len() as u64;
+                    relay
+                        .traffic
+                        .transmissions_in
+                        .fetch_add(n, Ordering::Relaxed);
                     let mut out = Vec::with_capacity(items.len());
                     // Runs of well-formed transmissions are handled together (their
                     // signatures are checked in one batch); a malformed one answers in place.
@@ -302,7 +319,8 @@ async fn write_batch<W: AsyncWrite + Unpin>(
     chain: &mut Option<BlockChain>,
     version: Version,
     batch: Vec<Outgoing>,
-) -> Result<(), ConnError> {
+) -> Result<u64, ConnError> {
+    let mut blocks = 0;
     let encoded: Vec<Vec<u8>> = batch
         .into_iter()
         .filter_map(|o| {
@@ -330,7 +348,8 @@ async fn write_batch<W: AsyncWrite + Unpin>(
             None => pad(&content, SMP_BLOCK_SIZE).map_err(|_| ConnError::Block)?,
         };
         wr.write_all(&block).await?;
+        blocks += 1;
     }
     wr.flush().await?;
-    Ok(())
+    Ok(blocks)
 }

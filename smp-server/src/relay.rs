@@ -116,9 +116,24 @@ struct State {
     closing: bool,
 }
 
+/// Traffic counters (blocks and transmissions each way), for statistics and benchmarks.
+#[derive(Debug, Default)]
+pub struct Traffic {
+    /// Blocks received.
+    pub blocks_in: AtomicU64,
+    /// Blocks sent.
+    pub blocks_out: AtomicU64,
+    /// Transmissions received.
+    pub transmissions_in: AtomicU64,
+    /// Transmissions sent (answers and pushes).
+    pub transmissions_out: AtomicU64,
+}
+
 /// The relay: queues, messages and subscriptions, shared by all connections.
 #[derive(Debug)]
 pub struct Relay {
+    /// Blocks and transmissions each way.
+    pub traffic: Traffic,
     state: Mutex<State>,
     config: RelayConfig,
     next_conn: AtomicU64,
@@ -169,6 +184,7 @@ impl Relay {
                 ..State::default()
             }),
             config,
+            traffic: Traffic::default(),
             next_conn: AtomicU64::new(1),
             dummy_ed25519: generate(KeyAlgorithm::Ed25519)?.0,
             dummy_ed448: generate(KeyAlgorithm::Ed448)?.0,

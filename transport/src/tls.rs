@@ -173,6 +173,9 @@ pub fn smp_server_acceptor(identity: &Identity) -> Result<SslAcceptor, TlsError>
     b.set_max_proto_version(Some(SslVersion::TLS1_3))?;
     native_params(&mut b)?;
     set_identity(&mut b, identity)?;
+    // Most SMP connections sit idle (subscribed, waiting): their TLS read and write buffers
+    // (~33 KiB) are freed between records.
+    b.set_mode(openssl::ssl::SslMode::RELEASE_BUFFERS);
     b.set_alpn_select_callback(|_, client| {
         if alpn_offers(client, ALPN_SMP) {
             Ok(ALPN_SMP)
