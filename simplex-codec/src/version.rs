@@ -24,6 +24,11 @@ impl VersionRange {
         (max >= self.min.max(other.min)).then_some(max)
     }
 
+    /// The versions both ranges contain.
+    pub fn intersect(self, other: Self) -> Option<Self> {
+        Self::new(self.min.max(other.min), self.max.min(other.max))
+    }
+
     /// Whether `v` is in the range.
     pub fn contains(self, v: u16) -> bool {
         self.min <= v && v <= self.max

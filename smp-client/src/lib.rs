@@ -33,6 +33,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 
+pub mod proxy;
 mod session;
 pub use session::Session;
 
@@ -51,6 +52,9 @@ pub struct ConnectOptions {
     /// reference agent pings every 10 minutes; the relay drops idle connections without
     /// subscriptions).
     pub keep_alive: Duration,
+    /// Connect as a relay forwarding its clients' commands (the hello's proxy-server flag,
+    /// v14+): blocks are then not encrypted, RFWD carries its own encryption.
+    pub proxy_server: bool,
 }
 
 impl Default for ConnectOptions {
@@ -61,8 +65,22 @@ impl Default for ConnectOptions {
             versions: smp_proto::version::SUPPORTED,
             event_queue: 1024,
             keep_alive: Duration::from_secs(600),
+            proxy_server: false,
         }
     }
+}
+
+/// What the relay proved in its hello (v7+).
+#[derive(Debug, Clone)]
+pub struct ServerAuth {
+    /// Its certificate chain (online certificate first).
+    pub chain: Vec<Vec<u8>>,
+    /// Its X25519 session key signed by the online key (DER), as sent.
+    pub signed_key: Vec<u8>,
+    /// The session key.
+    pub session_key: PublicKey,
+    /// DH of the session key and this client's handshake key.
+    pub session_secret: simplex_crypto::SbKey,
 }
 
 /// Why a call or a connection failed.
@@ -125,6 +143,8 @@ type Pending = Arc<Mutex<HashMap<Vec<u8>, oneshot::Sender<BrokerMsg>>>>;
 pub struct SmpClient {
     version: Version,
     session_id: Vec<u8>,
+    server_range: VersionRange,
+    server_auth: Option<Arc<ServerAuth>>,
     outgoing: mpsc::Sender<Vec<u8>>,
     pending: Pending,
     response_timeout: Duration,
@@ -194,13 +214,24 @@ impl SmpClient {
             .map_err(|e| ClientError::Handshake(e.to_string()))?;
         let mut chains = None;
         let mut session_key = None;
+        let mut server_auth = None;
         if let Some((chain, signed)) = &hello.auth {
             let signer = online_key(chain)?;
             let server_key =
                 simplex_crypto::signed::verify_signed_key(signed, &signer).map_err(|_| {
                     ClientError::Handshake("the session key is not signed by the relay".into())
                 })?;
-            if version >= smp_proto::version::BLOCK_ENCRYPTION {
+            let session_secret = simplex_crypto::cryptobox::shared_key(&my_priv, &server_key)
+                .map_err(|e| ClientError::Handshake(e.to_string()))?;
+            server_auth = Some(Arc::new(ServerAuth {
+                chain: chain.clone(),
+                signed_key: signed.clone(),
+                session_key: server_key.clone(),
+                session_secret,
+            }));
+            let proxy =
+                opts.proxy_server && version >= smp_proto::handshake::PROXY_SERVER_HANDSHAKE;
+            if version >= smp_proto::version::BLOCK_ENCRYPTION && !proxy {
                 let secret = simplex_crypto::dh(&my_priv, &server_key)
                     .map_err(|e| ClientError::Handshake(e.to_string()))?;
                 chains = Some(
@@ -218,7 +249,8 @@ impl SmpClient {
             } else {
                 None
             },
-            proxy_server: false,
+            proxy_server: opts.proxy_server
+                && version >= smp_proto::handshake::PROXY_SERVER_HANDSHAKE,
             service: None,
         };
         let content = client.encode().map_err(|_| ClientError::Encode)?;
@@ -249,6 +281,8 @@ impl SmpClient {
             Self {
                 version,
                 session_id,
+                server_range: hello.range,
+                server_auth,
                 outgoing: out_tx,
                 pending,
                 response_timeout: opts.response_timeout,
@@ -283,6 +317,40 @@ impl SmpClient {
     /// The negotiated version.
     pub fn version(&self) -> Version {
         self.version
+    }
+
+    /// The TLS session id (tls-unique).
+    pub fn session_id(&self) -> &[u8] {
+        &self.session_id
+    }
+
+    /// The versions the relay offered.
+    pub fn server_range(&self) -> VersionRange {
+        self.server_range
+    }
+
+    /// What the relay proved in its hello (v7+).
+    pub fn server_auth(&self) -> Option<&ServerAuth> {
+        self.server_auth.as_deref()
+    }
+
+    /// Sends one command with a chosen 24-byte corrId (private routing uses it as a nonce).
+    pub async fn call_with_corr_id(
+        &self,
+        corr_id: [u8; 24],
+        key: Option<&PrivateKey>,
+        entity: &[u8],
+        cmd: &Command,
+    ) -> Result<BrokerMsg, ClientError> {
+        let (corr, rx) = self.enqueue_as(corr_id.to_vec(), key, entity, cmd).await?;
+        match tokio::time::timeout(self.response_timeout, rx).await {
+            Ok(Ok(m)) => Ok(m),
+            Ok(Err(_)) => Err(ClientError::Closed),
+            Err(_) => {
+                self.forget(&corr);
+                Err(ClientError::Timeout)
+            }
+        }
     }
 
     /// Sends one command and waits for its answer.
@@ -335,6 +403,16 @@ impl SmpClient {
     ) -> Result<(Vec<u8>, oneshot::Receiver<BrokerMsg>), ClientError> {
         let mut corr_id = vec![0u8; 24];
         simplex_crypto::random_bytes(&mut corr_id);
+        self.enqueue_as(corr_id, key, entity, cmd).await
+    }
+
+    async fn enqueue_as(
+        &self,
+        corr_id: Vec<u8>,
+        key: Option<&PrivateKey>,
+        entity: &[u8],
+        cmd: &Command,
+    ) -> Result<(Vec<u8>, oneshot::Receiver<BrokerMsg>), ClientError> {
         let mut t = Transmission {
             corr_id: corr_id.clone(),
             entity_id: entity.to_vec(),
@@ -370,7 +448,7 @@ impl SmpClient {
 }
 
 /// The online certificate's public key (the first of the chain).
-fn online_key(chain: &[Vec<u8>]) -> Result<PublicKey, ClientError> {
+pub(crate) fn online_key(chain: &[Vec<u8>]) -> Result<PublicKey, ClientError> {
     let bad = || ClientError::Handshake("bad certificate in the server hello".into());
     let cert = openssl::x509::X509::from_der(chain.first().ok_or_else(bad)?).map_err(|_| bad())?;
     let key = cert.public_key().map_err(|_| bad())?;

@@ -17,6 +17,7 @@ pub mod command;
 pub mod error;
 pub mod handshake;
 mod parse;
+pub mod proxy;
 pub mod response;
 pub mod transmission;
 pub mod version;

@@ -10,6 +10,7 @@
 pub mod config;
 pub mod journal;
 pub mod net;
+pub mod proxy;
 pub mod queue;
 pub mod relay;
 pub mod storelog;
@@ -267,6 +268,11 @@ pub async fn start_on(
         chain_der: identity.chain_der().map_err(|e| id(&e))?,
         key_hash: identity.key_hash().map_err(|e| id(&e))?,
         online_key: identity.online_key().map_err(|e| id(&e))?,
+        // Private routing is always offered, as by the reference (allowSMPProxy = True),
+        // with the same password as creating queues.
+        proxy: Some(Arc::new(proxy::ProxyAgent::new(
+            config.create_password.clone(),
+        ))),
     });
     // Bind first: a second relay started by mistake fails here, before touching the log.
     let mut listeners = Vec::with_capacity(addrs.len());

@@ -20,7 +20,7 @@ use smp_proto::block::{decode_content, encode_content, pack, Packed};
 use smp_proto::handshake::{block_chains, BlockChain, ClientHello, ServerHello};
 use smp_proto::transmission::Transmission;
 use smp_proto::version::IMPLIED_SESSION_ID;
-use smp_proto::{BrokerMsg, ErrorType, Version};
+use smp_proto::{BrokerMsg, Command, ErrorType, Version};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -44,6 +44,8 @@ pub struct Endpoint {
     pub key_hash: [u8; 32],
     /// The online key, to sign session keys.
     pub online_key: PrivateKey,
+    /// Private routing for this relay's clients (PRXY / PFWD); `None`: refused.
+    pub proxy: Option<Arc<crate::proxy::ProxyAgent>>,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -106,6 +108,7 @@ struct Session {
     version: Version,
     session_id: Vec<u8>,
     server_key: Option<PrivateKey>,
+    session_secret: Option<simplex_crypto::SbKey>,
     chains: Option<(BlockChain, BlockChain)>,
 }
 
@@ -129,7 +132,7 @@ async fn connection(
     })
     .await
     .map_err(|_| ConnError::Timeout)??;
-    run(tls, session, relay, stop).await
+    run(tls, session, relay, endpoint.proxy.clone(), stop).await
 }
 
 async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
@@ -179,11 +182,19 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     } else {
         None
     };
+    let session_secret = match &client.session_key {
+        Some(theirs) if client.version >= IMPLIED_SESSION_ID => Some(
+            simplex_crypto::cryptobox::shared_key(&server_key, theirs)
+                .map_err(|_| ConnError::Block)?,
+        ),
+        _ => None,
+    };
     let server_key = (client.version >= IMPLIED_SESSION_ID).then_some(server_key);
     Ok(Session {
         version: client.version,
         session_id,
         server_key,
+        session_secret,
         chains,
     })
 }
@@ -192,14 +203,17 @@ async fn run<S: AsyncRead + AsyncWrite + Send + 'static>(
     tls: tokio_openssl::SslStream<S>,
     session: Session,
     relay: Arc<Relay>,
+    proxy: Option<Arc<crate::proxy::ProxyAgent>>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), ConnError> {
+    let proxied = Arc::new(tokio::sync::Semaphore::new(crate::proxy::PER_CONNECTION));
     let (conn_id, mut pushes) = relay.connect(session.version);
     let conn = Conn {
         id: conn_id,
         version: session.version,
         session_id: session.session_id,
         session_key: session.server_key,
+        session_secret: session.session_secret,
     };
     let (mut send_chain, mut recv_chain) = match session.chains {
         Some((s, r)) => (Some(s), Some(r)),
@@ -268,7 +282,33 @@ async fn run<S: AsyncRead + AsyncWrite + Send + 'static>(
                     let mut run = Vec::with_capacity(items.len());
                     for bytes in items {
                         match Transmission::decode(bytes, version) {
-                            Ok(t) => run.push(t),
+                            Ok(t) => match (&proxy, proxy_command(&t, &conn)) {
+                                (Some(agent), Some(cmd)) => {
+                                    // Answered when the other relay answers; at most
+                                    // PER_CONNECTION wait at once.
+                                    let permit = proxied.clone().acquire_owned().await;
+                                    let (agent, tx) = (agent.clone(), tx.clone());
+                                    tokio::spawn(async move {
+                                        let msg = match cmd {
+                                            Command::Prxy(body) => agent.prxy(&body).await,
+                                            Command::Pfwd(v, key, enc) => {
+                                                agent
+                                                    .pfwd(&t.entity_id, &t.corr_id, v, key, enc)
+                                                    .await
+                                            }
+                                            _ => BrokerMsg::Err(ErrorType::Internal),
+                                        };
+                                        let answer = Outgoing {
+                                            corr_id: t.corr_id,
+                                            entity_id: t.entity_id,
+                                            msg,
+                                        };
+                                        let _ = tx.send(vec![answer]).await;
+                                        drop(permit);
+                                    });
+                                }
+                                _ => run.push(t),
+                            },
                             Err(_) => {
                                 let (a, d) = relay.handle_block(&conn, &run);
                                 out.extend(a);
@@ -304,6 +344,20 @@ async fn run<S: AsyncRead + AsyncWrite + Send + 'static>(
     relay.disconnect(conn_id);
     let _ = writer.await;
     result
+}
+
+/// A well-formed PRXY or PFWD (the proxy answers them asynchronously).
+fn proxy_command(t: &Transmission, conn: &Conn) -> Option<Command> {
+    if !matches!(t.command.get(..4), Some(b"PRXY" | b"PFWD")) {
+        return None;
+    }
+    if conn.version < IMPLIED_SESSION_ID && t.session_id != conn.session_id {
+        return None;
+    }
+    let cmd = Command::parse(conn.version, &t.command).ok()?;
+    cmd.check_credentials(!t.authorization.is_empty(), &t.entity_id)
+        .ok()?;
+    Some(cmd)
 }
 
 fn block_error() -> Outgoing {

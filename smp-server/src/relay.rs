@@ -16,9 +16,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use simplex_codec::encoding::pad;
+use simplex_codec::encoding::{pad, unpad};
 use simplex_crypto::{cryptobox, KeyAlgorithm, PrivateKey, PublicKey, SbNonce};
 use smp_proto::command::{LinkData, NewQueue, QueueRequest};
+use smp_proto::error::ProxyError;
 use smp_proto::response::QueueIds;
 use smp_proto::transmission::{AuthKind, Transmission};
 use smp_proto::{BrokerMsg, Command, CommandError, ErrorType, Version};
@@ -60,6 +61,9 @@ pub struct Conn {
     pub session_id: Vec<u8>,
     /// The relay's X25519 session key, for clients that authorize with authenticators.
     pub session_key: Option<PrivateKey>,
+    /// The session secret with the client's handshake key (DH with `session_key`): what a
+    /// proxy's forwarded transmissions (RFWD) are encrypted with.
+    pub session_secret: Option<simplex_crypto::SbKey>,
 }
 
 /// Settings of the relay that commands depend on.
@@ -644,11 +648,122 @@ impl Relay {
             }
             // No service certificates: service commands fail their verification.
             Command::Subs | Command::Nsubs => one(err(ErrorType::Service)),
-            // Private routing is not implemented yet.
-            Command::Prxy(_) | Command::Pfwd(..) | Command::Rfwd(_) => {
-                one(err(ErrorType::Cmd(CommandError::Prohibited)))
-            }
+            Command::Rfwd(enc) => one(self.forwarded(conn, v, &enc)),
+            // The proxy commands are served by the connection (they wait for another relay);
+            // without a proxy they are refused as the reference refuses them.
+            Command::Prxy(_) => one(err(ErrorType::Proxy(ProxyError::BasicAuth))),
+            Command::Pfwd(..) => one(err(ErrorType::Proxy(ProxyError::NoSession))),
             cmd => self.recipient(conn, v, id, cmd),
+        }
+    }
+
+    /// RFWD: a transmission a proxy forwards from its client (the destination side of private
+    /// routing). Only SEND, SKEY, LKEY and LGET may come this way, one per RFWD.
+    fn forwarded(&self, conn: &Conn, v: &Verifier<'_>, enc: &[u8]) -> BrokerMsg {
+        use smp_proto::proxy::{reverse_nonce, FwdResponse, FwdTransmission, PADDED_PROXIED_LEN};
+        let no_auth = || {
+            err(ErrorType::Proxy(ProxyError::Broker(
+                b"TRANSPORT NO_AUTH".to_vec(),
+            )))
+        };
+        let (Some(server_key), Some(secret)) = (&conn.session_key, &conn.session_secret) else {
+            return no_auth();
+        };
+        let Ok(proxy_nonce) = <[u8; 24]>::try_from(v.t.corr_id.as_slice()) else {
+            return err(ErrorType::Crypto);
+        };
+        let Ok(plain) = cryptobox::open(secret, &SbNonce(proxy_nonce), enc) else {
+            return err(ErrorType::Crypto);
+        };
+        let Ok(fwd) = FwdTransmission::decode(&plain) else {
+            return err(ErrorType::Cmd(CommandError::Syntax));
+        };
+        let Ok(client_nonce) = <[u8; 24]>::try_from(fwd.corr_id.as_slice()) else {
+            return err(ErrorType::Crypto);
+        };
+        let Ok(client_secret) = cryptobox::shared_key(server_key, &fwd.key) else {
+            return err(ErrorType::Crypto);
+        };
+        let content = cryptobox::open(&client_secret, &SbNonce(client_nonce), &fwd.enc)
+            .ok()
+            .and_then(|p| unpad(&p).ok().map(<[u8]>::to_vec));
+        let Some(content) = content else {
+            return err(ErrorType::Crypto);
+        };
+        let version = fwd.version;
+        if !smp_proto::version::SUPPORTED.contains(version) {
+            return no_auth();
+        }
+        let t = match smp_proto::block::decode_content(&content).as_deref() {
+            Ok([one]) => Transmission::decode(one, version),
+            _ => return err(ErrorType::Block),
+        };
+        // The forwarded transmission runs as if the client were connected at its version,
+        // on this (the proxy's) session.
+        let inner = Conn {
+            id: conn.id,
+            version,
+            session_id: conn.session_id.clone(),
+            session_key: conn.session_key.clone(),
+            session_secret: None,
+        };
+        let answer = match t {
+            Err(_) => Outgoing {
+                corr_id: Vec::new(),
+                entity_id: Vec::new(),
+                msg: err(ErrorType::Block),
+            },
+            Ok(t) => {
+                let allowed = matches!(
+                    Command::parse(version, &t.command),
+                    Ok(Command::Send { .. } | Command::Skey(_) | Command::Lkey(_) | Command::Lget)
+                ) || Command::parse(version, &t.command).is_err();
+                if allowed {
+                    let (mut answers, d) = self.handle_block(&inner, std::slice::from_ref(&t));
+                    v.add_durable(d);
+                    if answers.is_empty() {
+                        return err(ErrorType::Internal);
+                    }
+                    answers.swap_remove(0)
+                } else {
+                    Outgoing {
+                        corr_id: t.corr_id.clone(),
+                        entity_id: t.entity_id.clone(),
+                        msg: err(ErrorType::Cmd(CommandError::Prohibited)),
+                    }
+                }
+            }
+        };
+        let encoded = answer.msg.encode(version).ok().and_then(|command| {
+            let t = Transmission {
+                corr_id: answer.corr_id,
+                entity_id: answer.entity_id,
+                command,
+                ..Transmission::default()
+            };
+            let bytes = t.encode(version).ok()?;
+            let content = smp_proto::block::encode_content(&[bytes]).ok()?;
+            pad(&content, PADDED_PROXIED_LEN).ok()
+        });
+        let Some(padded) = encoded else {
+            return err(ErrorType::Block);
+        };
+        let to_client = cryptobox::seal(
+            &client_secret,
+            &SbNonce(reverse_nonce(&client_nonce)),
+            &padded,
+        );
+        let response = FwdResponse {
+            corr_id: fwd.corr_id,
+            enc: to_client,
+        };
+        match response.encode() {
+            Ok(r) => BrokerMsg::Rres(cryptobox::seal(
+                secret,
+                &SbNonce(reverse_nonce(&proxy_nonce)),
+                &r,
+            )),
+            Err(_) => err(ErrorType::Internal),
         }
     }
 

@@ -34,6 +34,7 @@ fn client(relay: &Relay) -> Client {
             version: V,
             session_id: vec![id as u8; 32],
             session_key: None,
+            session_secret: None,
         },
         pushes,
         corr: 0,
