@@ -55,6 +55,8 @@ pub struct ConnectOptions {
     /// Connect as a relay forwarding its clients' commands (the hello's proxy-server flag,
     /// v14+): blocks are then not encrypted, RFWD carries its own encryption.
     pub proxy_server: bool,
+    /// Connect through this SOCKS5 proxy (Tor), host names resolved by the proxy.
+    pub socks: Option<transport::SocksProxy>,
 }
 
 impl Default for ConnectOptions {
@@ -66,6 +68,7 @@ impl Default for ConnectOptions {
             event_queue: 1024,
             keep_alive: Duration::from_secs(600),
             proxy_server: false,
+            socks: None,
         }
     }
 }
@@ -173,21 +176,41 @@ impl SmpClient {
         key_hash: &[u8; 32],
         opts: ConnectOptions,
     ) -> Result<(Self, mpsc::Receiver<Event>), ClientError> {
+        Self::connect_host(&addr.ip().to_string(), addr.port(), key_hash, opts).await
+    }
+
+    /// Connects to the relay at `host:port` (a name, an address, or an onion host with a
+    /// SOCKS proxy in `opts`) whose identity hashes to `key_hash`.
+    pub async fn connect_host(
+        host: &str,
+        port: u16,
+        key_hash: &[u8; 32],
+        opts: ConnectOptions,
+    ) -> Result<(Self, mpsc::Receiver<Event>), ClientError> {
         tokio::time::timeout(
             opts.connect_timeout,
-            Self::connect_inner(addr, key_hash, &opts),
+            Self::connect_inner(host, port, key_hash, &opts),
         )
         .await
         .map_err(|_| ClientError::Timeout)?
     }
 
     async fn connect_inner(
-        addr: SocketAddr,
+        host: &str,
+        port: u16,
         key_hash: &[u8; 32],
         opts: &ConnectOptions,
     ) -> Result<(Self, mpsc::Receiver<Event>), ClientError> {
         let net = |e: std::io::Error| ClientError::Network(e.to_string());
-        let tcp = TcpStream::connect(addr).await.map_err(net)?;
+        let tcp = match &opts.socks {
+            Some(proxy) => transport::socks::connect(proxy, host, port)
+                .await
+                .map_err(net)?,
+            None => {
+                let bare = host.trim_start_matches('[').trim_end_matches(']');
+                TcpStream::connect((bare, port)).await.map_err(net)?
+            }
+        };
         let _ = tcp.set_nodelay(true);
         let connector = transport::shared_client_connector(transport::ALPN_SMP)
             .map_err(|e| ClientError::Tls(e.to_string()))?;

@@ -52,18 +52,15 @@ pub async fn proxy_session(
     };
     let s = ProxiedSession::decode(&pkey).map_err(|_| ClientError::BadAnswer)?;
     let bad = |what: &str| ClientError::Handshake(format!("proxied relay: {what}"));
-    let ca = s.chain.last().ok_or_else(|| bad("no certificate"))?;
-    if s.chain.len() < 2 || openssl::sha::sha256(ca)[..] != dest.key_hash[..] {
-        return Err(bad("its identity is not the one in the address"));
-    }
-    let signed_by_ca = (|| {
-        let ca = openssl::x509::X509::from_der(ca).ok()?;
-        let online = openssl::x509::X509::from_der(s.chain.first()?).ok()?;
-        online.verify(&*ca.public_key().ok()?).ok()
-    })();
-    if signed_by_ca != Some(true) {
-        return Err(bad("the online certificate is not signed by its identity"));
-    }
+    // The same identity check as a direct TLS connection makes.
+    let certs: Result<Vec<openssl::x509::X509>, _> = s
+        .chain
+        .iter()
+        .map(|c| openssl::x509::X509::from_der(c))
+        .collect();
+    let certs = certs.map_err(|_| bad("a certificate does not parse"))?;
+    transport::tls::verify_chain(&certs, &dest.key_hash)
+        .map_err(|e| bad(&format!("its identity is not the one in the address: {e}")))?;
     let signer = online_key(&s.chain)?;
     let server_key = simplex_crypto::signed::verify_signed_key(&s.signed_key, &signer)
         .map_err(|_| bad("the session key is not signed"))?;

@@ -265,3 +265,62 @@ async fn keep_alive_pings_and_oversized_commands_fail_at_once() {
     assert!(started.elapsed() < std::time::Duration::from_secs(1));
     running.stop();
 }
+
+/// Debian's microsocks on a free port of 127.0.0.1 (`.ci/run` installs it).
+fn microsocks() -> (std::process::Child, std::net::SocketAddr) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = std::process::Command::new("microsocks")
+        .args(["-i", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("microsocks is needed for this test: apt-get install microsocks (.ci/run does)");
+    (child, std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+}
+
+#[tokio::test]
+async fn a_relay_reached_through_a_socks5_proxy_by_name() {
+    let (relay, kh) = relay().await;
+    let (mut proxy, proxy_addr) = microsocks();
+    let opts = ConnectOptions {
+        socks: Some(transport::SocksProxy {
+            addr: proxy_addr,
+            auth: transport::SocksAuth::Isolate,
+        }),
+        ..ConnectOptions::default()
+    };
+    // The proxy may take a moment to listen.
+    let mut connected = None;
+    for _ in 0..200 {
+        match SmpClient::connect_host("localhost", relay.addr.port(), &kh, opts.clone()).await {
+            Ok(c) => {
+                connected = Some(c);
+                break;
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
+        }
+    }
+    let (c, _events) = connected.expect("no connection through the proxy");
+    assert_eq!(
+        c.call(None, b"", &Command::Ping).await.unwrap(),
+        BrokerMsg::Pong
+    );
+    let (cmd, key) = new(false);
+    assert!(matches!(
+        c.call(Some(&key), b"", &cmd).await.unwrap(),
+        BrokerMsg::Ids(_)
+    ));
+    assert_eq!(relay.relay.connection_count(), 1);
+    // The connection runs through the proxy: stopping the proxy ends it.
+    proxy.kill().unwrap();
+    proxy.wait().unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(10), c.closed())
+        .await
+        .expect("the connection outlived its proxy");
+    let again = SmpClient::connect_host("localhost", relay.addr.port(), &kh, opts).await;
+    assert!(matches!(again, Err(ClientError::Network(_))), "{again:?}");
+}

@@ -14,9 +14,11 @@
 //! through tls-unique and official relays use Ed448 certificates; rustls exposes neither.
 
 pub mod identity;
+pub mod socks;
 pub mod tls;
 
 pub use identity::{fingerprint, Identity, IdentityError, SignAlgorithm};
+pub use socks::{SocksAuth, SocksProxy};
 pub use tls::{
     client_connector, client_connector_for, connect, server_acceptor, server_acceptor_with_web,
     session_id, shared_client_connector, smp_server_acceptor, verify_server_chain, TlsError,

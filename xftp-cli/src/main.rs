@@ -43,6 +43,14 @@ struct Args {
     /// Say more: the relays used, chunk counts and timings.
     #[arg(short = 'v', long, global = true)]
     verbose: bool,
+    /// Connect to relays through Tor's SOCKS5 proxy at 127.0.0.1:9050 (each connection on its
+    /// own circuit).
+    #[arg(short = 'x', global = true, conflicts_with = "socks_proxy")]
+    tor: bool,
+    /// Connect to relays through this SOCKS5 proxy (IP:PORT); relay host names, .onion ones
+    /// too, are resolved by the proxy.
+    #[arg(long = "socks-proxy", global = true, value_name = "IP:PORT")]
+    socks_proxy: Option<String>,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -217,6 +225,17 @@ fn main() -> ExitCode {
 
 async fn run(args: Args) -> Result<(), CliError> {
     let json = args.json;
+    let socks = match (&args.socks_proxy, args.tor) {
+        (Some(p), _) => Some(transport::SocksProxy::parse(p)?),
+        (None, true) => Some(transport::SocksProxy::tor_default()),
+        (None, false) => None,
+    };
+    let new_pool = || {
+        Arc::new(match &socks {
+            Some(p) => Pool::with_socks(p.clone()),
+            None => Pool::default(),
+        })
+    };
     let verbose = args.verbose && !json;
     match args.command {
         Cmd::Send {
@@ -255,7 +274,7 @@ async fn run(args: Args) -> Result<(), CliError> {
                 }
             }
             let started = std::time::Instant::now();
-            let pool = Arc::new(Pool::default());
+            let pool = new_pool();
             let sent = agent::send_file(
                 pool.clone(),
                 &file,
@@ -317,15 +336,10 @@ async fn run(args: Args) -> Result<(), CliError> {
                 file_name,
                 ..RecvOptions::default()
             };
-            let file = agent::receive_file(
-                Arc::new(Pool::default()),
-                &desc,
-                &dir,
-                &opts,
-                progress("Downloaded", json),
-            )
-            .await
-            .map_err(agent_err)?;
+            let file =
+                agent::receive_file(new_pool(), &desc, &dir, &opts, progress("Downloaded", json))
+                    .await
+                    .map_err(agent_err)?;
             let deleted = yes && !description.starts_with("https://");
             if deleted {
                 std::fs::remove_file(&description)?;
@@ -361,7 +375,7 @@ async fn run(args: Args) -> Result<(), CliError> {
             let desc = ValidFileDescription::from_yaml(&text)
                 .and_then(|d| d.for_party(FileParty::Sender))
                 .map_err(desc_err)?;
-            agent::delete_file(Arc::new(Pool::default()), &desc, retries)
+            agent::delete_file(new_pool(), &desc, retries)
                 .await
                 .map_err(agent_err)?;
             if json {

@@ -1169,3 +1169,84 @@ async fn a_relay_out_of_disk_space_is_reported_as_such() {
     assert!(text(&o).contains("FILE_IO"), "{}", text(&o));
     assert!(!text(&o).contains("stream closed"), "{}", text(&o));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn send_and_recv_through_a_socks5_proxy() {
+    let dir = tempfile::tempdir().unwrap();
+    let handle = relay(dir.path()).await;
+    let port = free_port();
+    let mut proxy = Command::new("microsocks")
+        .args(["-i", "127.0.0.1", "-p", &port.to_string()])
+        .spawn()
+        .expect("microsocks is needed for this test: apt-get install microsocks (.ci/run does)");
+    let socks = format!("127.0.0.1:{port}");
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(&socks).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let content = noise(300_000);
+    let src = dir.path().join("via-proxy.bin");
+    std::fs::write(&src, &content).unwrap();
+    let descs = dir.path().join("descs");
+    std::fs::create_dir_all(&descs).unwrap();
+    let o = run(&[
+        "send",
+        src.to_str().unwrap(),
+        descs.to_str().unwrap(),
+        "-s",
+        &handle.address,
+        "--socks-proxy",
+        &socks,
+    ])
+    .await;
+    assert!(o.status.success(), "{}", text(&o));
+    let rcv = descs.join("via-proxy.bin.xftp/rcv1.xftp");
+    // The proxy gone, a download through it fails as a relay problem and writes nothing...
+    proxy.kill().unwrap();
+    proxy.wait().unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let o = run(&[
+        "recv",
+        rcv.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "-r",
+        "1",
+        "--socks-proxy",
+        &socks,
+    ])
+    .await;
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    assert!(
+        text(&o).contains("SOCKS5") || text(&o).contains(&socks),
+        "{}",
+        text(&o)
+    );
+    // ... and with the proxy back, it works.
+    let mut proxy = Command::new("microsocks")
+        .args(["-i", "127.0.0.1", "-p", &port.to_string()])
+        .spawn()
+        .unwrap();
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(&socks).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let o = run(&[
+        "recv",
+        rcv.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "-y",
+        "--socks-proxy",
+        &socks,
+    ])
+    .await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(std::fs::read(out.join("via-proxy.bin")).unwrap(), content);
+    proxy.kill().unwrap();
+    proxy.wait().unwrap();
+    handle.shutdown().await;
+}

@@ -68,9 +68,19 @@ pub struct Pool {
     slots: Mutex<HashMap<String, Slot>>,
     /// Where to connect instead of each relay's host (tests, proxies), by relay.
     connect_to: Mutex<HashMap<String, std::net::SocketAddr>>,
+    /// Every connection through this SOCKS5 proxy (Tor).
+    socks: Option<transport::SocksProxy>,
 }
 
 impl Pool {
+    /// A pool whose connections all go through a SOCKS5 proxy.
+    pub fn with_socks(proxy: transport::SocksProxy) -> Self {
+        Self {
+            socks: Some(proxy),
+            ..Self::default()
+        }
+    }
+
     fn slot(&self, addr: &ServerAddress) -> Slot {
         self.slots
             .lock()
@@ -93,7 +103,10 @@ impl Pool {
             .unwrap_or_else(|p| p.into_inner())
             .get(&addr.server.to_string())
             .copied();
-        let c = XftpConnection::connect(addr, to).await?;
+        let c = match &self.socks {
+            Some(p) => XftpConnection::connect_socks(addr, to, p).await?,
+            None => XftpConnection::connect(addr, to).await?,
+        };
         *conn = Some(c.clone());
         Ok(c)
     }

@@ -110,7 +110,22 @@ impl XftpConnection {
     pub async fn connect(addr: &ServerAddress, connect_to: Option<SocketAddr>) -> Result<Self> {
         tokio::time::timeout(
             CONNECT_TIMEOUT,
-            Self::connect_inner(addr, connect_to, None, None),
+            Self::connect_inner(addr, connect_to, None, None, None),
+        )
+        .await
+        .map_err(|_| ClientError::Timeout("connect"))?
+    }
+
+    /// Like [`XftpConnection::connect`], through a SOCKS5 proxy (Tor): the relay's host name
+    /// is resolved by the proxy.
+    pub async fn connect_socks(
+        addr: &ServerAddress,
+        connect_to: Option<SocketAddr>,
+        socks: &transport::SocksProxy,
+    ) -> Result<Self> {
+        tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            Self::connect_inner(addr, connect_to, None, None, Some(socks)),
         )
         .await
         .map_err(|_| ClientError::Timeout("connect"))?
@@ -125,7 +140,7 @@ impl XftpConnection {
     ) -> Result<Self> {
         tokio::time::timeout(
             CONNECT_TIMEOUT,
-            Self::connect_inner(addr, connect_to, None, Some(local)),
+            Self::connect_inner(addr, connect_to, None, Some(local), None),
         )
         .await
         .map_err(|_| ClientError::Timeout("connect"))?
@@ -141,7 +156,7 @@ impl XftpConnection {
     ) -> Result<Self> {
         tokio::time::timeout(
             CONNECT_TIMEOUT,
-            Self::connect_inner(addr, connect_to, Some(web), None),
+            Self::connect_inner(addr, connect_to, Some(web), None, None),
         )
         .await
         .map_err(|_| ClientError::Timeout("connect"))?
@@ -152,6 +167,7 @@ impl XftpConnection {
         connect_to: Option<SocketAddr>,
         web: Option<&WebOptions>,
         local: Option<std::net::IpAddr>,
+        socks: Option<&transport::SocksProxy>,
     ) -> Result<Self> {
         let host = addr.server.host().to_string();
         let port = addr.server.port_number();
@@ -166,9 +182,23 @@ impl XftpConnection {
             addr: target.clone(),
             source,
         };
-        let tcp = match local {
-            None => TcpStream::connect(&target).await.map_err(connect_err)?,
-            Some(ip) => {
+        let tcp = match (local, socks) {
+            (_, Some(proxy)) => {
+                let (h, p) = match connect_to {
+                    Some(a) => (a.ip().to_string(), a.port()),
+                    None => (
+                        host.trim_start_matches('[')
+                            .trim_end_matches(']')
+                            .to_string(),
+                        port,
+                    ),
+                };
+                transport::socks::connect(proxy, &h, p)
+                    .await
+                    .map_err(connect_err)?
+            }
+            (None, None) => TcpStream::connect(&target).await.map_err(connect_err)?,
+            (Some(ip), None) => {
                 let remote = tokio::net::lookup_host(&target)
                     .await
                     .map_err(connect_err)?
