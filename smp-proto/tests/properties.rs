@@ -54,6 +54,27 @@ proptest! {
 }
 
 proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn private_routing_parsers_are_total(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+        use smp_proto::proxy::{FwdResponse, FwdTransmission, ProxiedSession, ProxyRequest};
+        if let Ok(r) = ProxyRequest::decode(&bytes) {
+            prop_assert_eq!(r.encode().unwrap(), bytes.clone());
+        }
+        if let Ok(s) = ProxiedSession::decode(&bytes) {
+            prop_assert_eq!(s.encode().unwrap(), bytes.clone());
+        }
+        if let Ok(f) = FwdTransmission::decode(&bytes) {
+            let _ = f.encode();
+        }
+        if let Ok(f) = FwdResponse::decode(&bytes) {
+            prop_assert_eq!(f.encode().unwrap(), bytes.clone());
+        }
+    }
+}
+
+proptest! {
     #![proptest_config(ProptestConfig::with_cases(3000))]
 
     #[test]

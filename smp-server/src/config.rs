@@ -77,7 +77,12 @@ const KNOWN: &[(&str, &[&str])] = &[
     ),
     ("INACTIVE_CLIENTS", &["disconnect", "ttl", "check_interval"]),
     ("WEB", &["static_path", "http", "https", "cert", "key"]),
+    // Not in the reference (which ignores sections it does not know).
+    ("LIMITS", &["max_connections"]),
 ];
+
+/// Connections open at once by default (each idle one costs about 31 KiB).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 100_000;
 
 /// The relay's settings.
 #[derive(Debug, Clone)]
@@ -106,6 +111,8 @@ pub struct Config {
     pub ports: Vec<u16>,
     /// `[INACTIVE_CLIENTS]`: disconnect, ttl, check_interval (seconds).
     pub inactive: Option<(u64, u64)>,
+    /// `[LIMITS] max_connections` (ours): connections open at once; more are closed at accept.
+    pub max_connections: usize,
 }
 
 impl Config {
@@ -178,6 +185,11 @@ impl Config {
                 .to_string(),
             ports,
             inactive,
+            max_connections: cfg.number(
+                "LIMITS",
+                "max_connections",
+                DEFAULT_MAX_CONNECTIONS as u64,
+            )? as usize,
         })
     }
 }
@@ -257,6 +269,7 @@ mod tests {
         assert_eq!(c.create_password.as_deref(), Some("secret"));
         assert_eq!(c.host, "relay.example");
         assert!(!c.journal && c.restore_messages && c.expire_on_send && c.expire_on_start);
+        assert_eq!(c.max_connections, DEFAULT_MAX_CONNECTIONS);
         // The journal implies the store log (queues must outlive their journals) and no
         // snapshot file.
         let j = Config::from_ini(

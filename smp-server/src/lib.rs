@@ -127,6 +127,11 @@ pub struct StartOptions {
     pub journal: Option<std::path::PathBuf>,
     /// Drop expired messages before serving (`expire_messages_on_start`).
     pub expire_on_start: bool,
+    /// `[INACTIVE_CLIENTS]`: close connections without subscriptions silent this long.
+    pub inactive_ttl: Option<std::time::Duration>,
+    /// Connections open at once (`None`: [`config::DEFAULT_MAX_CONNECTIONS`]); also capped by
+    /// the open-file limit.
+    pub max_connections: Option<usize>,
 }
 
 /// How often expired messages are dropped (the reference's interval).
@@ -272,6 +277,11 @@ pub async fn start_on(
         // with the same password as creating queues.
         proxy: Some(Arc::new(proxy::ProxyAgent::new(
             config.create_password.clone(),
+        ))),
+        inactive_ttl: opts.inactive_ttl,
+        connections: Arc::new(tokio::sync::Semaphore::new(net::connection_cap(
+            opts.max_connections
+                .unwrap_or(config::DEFAULT_MAX_CONNECTIONS),
         ))),
     });
     // Bind first: a second relay started by mistake fails here, before touching the log.

@@ -171,6 +171,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 messages: config.restore_messages.then(|| log_dir.join(MESSAGES_FILE)),
                 journal: config.journal.then(|| log_dir.join(MESSAGES_DIR)),
                 expire_on_start: config.expire_on_start,
+                inactive_ttl: config
+                    .inactive
+                    .map(|(ttl, _)| std::time::Duration::from_secs(ttl.max(1))),
+                max_connections: Some(config.max_connections),
             };
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

@@ -46,6 +46,27 @@ pub struct Endpoint {
     pub online_key: PrivateKey,
     /// Private routing for this relay's clients (PRXY / PFWD); `None`: refused.
     pub proxy: Option<Arc<crate::proxy::ProxyAgent>>,
+    /// Connections without subscriptions are closed after this long without a block.
+    pub inactive_ttl: Option<Duration>,
+    /// One permit per open connection; when none is left, new ones are closed at accept.
+    pub connections: Arc<tokio::sync::Semaphore>,
+}
+
+/// File descriptors kept for everything but client connections (logs, journals, listeners,
+/// proxy connections).
+const FD_RESERVE: u64 = 256;
+
+/// The configured connection cap, lowered to what the open-file limit carries.
+pub fn connection_cap(configured: usize) -> usize {
+    let soft = rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft);
+    let carried = usize::try_from(soft.saturating_sub(FD_RESERVE).max(16)).unwrap_or(usize::MAX);
+    if carried < configured {
+        tracing::warn!(
+            "[LIMITS] max_connections = {configured} needs more open files than allowed ({soft}): \
+             {carried} connections at most"
+        );
+    }
+    configured.min(carried)
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -75,11 +96,17 @@ pub async fn serve(
         if *stop.borrow() {
             return;
         }
+        let Ok(permit) = endpoint.connections.clone().try_acquire_owned() else {
+            tracing::debug!("connection from {peer} closed: the connection limit is reached");
+            drop(tcp);
+            continue;
+        };
         let (endpoint, relay, stop) = (endpoint.clone(), relay.clone(), stop.clone());
         tokio::spawn(async move {
             if let Err(e) = connection(tcp, &endpoint, relay, stop).await {
                 tracing::debug!("connection from {peer}: {e}");
             }
+            drop(permit);
         });
     }
 }
@@ -132,7 +159,15 @@ async fn connection(
     })
     .await
     .map_err(|_| ConnError::Timeout)??;
-    run(tls, session, relay, endpoint.proxy.clone(), stop).await
+    run(
+        tls,
+        session,
+        relay,
+        endpoint.proxy.clone(),
+        endpoint.inactive_ttl,
+        stop,
+    )
+    .await
 }
 
 async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
@@ -204,6 +239,7 @@ async fn run<S: AsyncRead + AsyncWrite + Send + 'static>(
     session: Session,
     relay: Arc<Relay>,
     proxy: Option<Arc<crate::proxy::ProxyAgent>>,
+    inactive_ttl: Option<Duration>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), ConnError> {
     let proxied = Arc::new(tokio::sync::Semaphore::new(crate::proxy::PER_CONNECTION));
@@ -259,7 +295,20 @@ async fn run<S: AsyncRead + AsyncWrite + Send + 'static>(
     let reading = async {
         loop {
             // An idle connection holds no block buffer: it is taken when a block starts.
-            let first = rd.read_u8().await?;
+            let first = match inactive_ttl {
+                None => rd.read_u8().await?,
+                Some(ttl) => loop {
+                    match tokio::time::timeout(ttl, rd.read_u8()).await {
+                        Ok(byte) => break byte?,
+                        // Silent too long and nothing to deliver to it: closed, as the
+                        // reference closes inactive clients without subscriptions.
+                        Err(_) if !relay.has_subscriptions(conn_id) => {
+                            return Ok::<(), ConnError>(());
+                        }
+                        Err(_) => {}
+                    }
+                },
+            };
             let mut block = vec![0u8; SMP_BLOCK_SIZE];
             block[0] = first;
             rd.read_exact(&mut block[1..]).await?;

@@ -22,6 +22,9 @@ use smp_proto::{BrokerMsg, Command, ErrorType, Version, VersionRange};
 
 /// Proxied commands one connection may have waiting for other relays at once.
 pub const PER_CONNECTION: usize = 32;
+/// Destination relays connected at once (clients choose them: this bounds what they can make
+/// the relay hold open).
+pub const MAX_DESTINATIONS: usize = 1024;
 
 /// The connections to destination relays, shared by every client of this relay.
 #[derive(Debug)]
@@ -112,6 +115,14 @@ impl ProxyAgent {
         let mut relays = self.relays.lock().await;
         if let Some(c) = relays.get(server).filter(|c| !c.is_closed()) {
             return Ok(c.clone());
+        }
+        if relays.len() >= MAX_DESTINATIONS {
+            relays.retain(|_, c| !c.is_closed());
+            if relays.len() >= MAX_DESTINATIONS {
+                return Err(ClientError::Network(
+                    "too many destination relays connected".into(),
+                ));
+            }
         }
         let key_hash: [u8; 32] = server
             .key_hash

@@ -229,6 +229,13 @@ impl Relay {
         self.config.message_ttl
     }
 
+    /// Whether a connection has subscribed (SUB) or is reading by GET from any queue.
+    pub fn has_subscriptions(&self, conn: ConnId) -> bool {
+        let st = self.lock();
+        st.conn_subs.get(&conn).is_some_and(|s| !s.is_empty())
+            || st.gets.keys().any(|(c, _)| *c == conn)
+    }
+
     /// Connections open now.
     pub fn connection_count(&self) -> usize {
         self.lock().pushers.len()

@@ -311,3 +311,97 @@ async fn a_second_relay_on_the_same_state_folder_is_refused_before_touching_the_
     // Once the first has stopped, the folder is free again.
     start().await.unwrap().stop();
 }
+
+async fn relay_with(opts: smp_server::StartOptions) -> (smp_server::Running, [u8; 32]) {
+    let (identity, _) =
+        transport::Identity::generate(transport::SignAlgorithm::Ed25519, "localhost").unwrap();
+    let kh = identity.key_hash().unwrap();
+    let r = smp_server::start_on(
+        &["127.0.0.1:0".parse().unwrap()],
+        &identity,
+        smp_server::RelayConfig::default(),
+        &opts,
+    )
+    .await
+    .unwrap();
+    (r, kh)
+}
+
+#[tokio::test]
+async fn inactive_connections_without_subscriptions_are_closed_and_subscribed_ones_kept() {
+    use smp_client::{ConnectOptions, SmpClient};
+    let ttl = std::time::Duration::from_millis(300);
+    let (relay, kh) = relay_with(smp_server::StartOptions {
+        inactive_ttl: Some(ttl),
+        ..Default::default()
+    })
+    .await;
+    let (idle, _) = SmpClient::connect(relay.addr, &kh, ConnectOptions::default())
+        .await
+        .unwrap();
+    let (subscribed, _) = SmpClient::connect(relay.addr, &kh, ConnectOptions::default())
+        .await
+        .unwrap();
+    let (rk_pub, rk) = simplex_crypto::generate(simplex_crypto::KeyAlgorithm::Ed25519).unwrap();
+    let dh = simplex_crypto::generate(simplex_crypto::KeyAlgorithm::X25519)
+        .unwrap()
+        .0;
+    let new = smp_proto::Command::New(smp_proto::command::NewQueue {
+        rcv_auth_key: rk_pub,
+        rcv_dh_key: dh,
+        basic_auth: None,
+        subscribe: true,
+        request: Some(smp_proto::command::QueueRequest::Messaging(None)),
+        ntf_creds: None,
+    });
+    assert!(matches!(
+        subscribed.call(Some(&rk), b"", &new).await.unwrap(),
+        smp_proto::BrokerMsg::Ids(_)
+    ));
+    tokio::time::timeout(std::time::Duration::from_secs(10), idle.closed())
+        .await
+        .expect("the idle connection without subscriptions was closed");
+    // Several inactivity periods later the subscribed one is still served.
+    tokio::time::sleep(ttl * 3).await;
+    assert_eq!(
+        subscribed
+            .call(None, b"", &smp_proto::Command::Ping)
+            .await
+            .unwrap(),
+        smp_proto::BrokerMsg::Pong
+    );
+    relay.stop();
+}
+
+#[tokio::test]
+async fn connections_beyond_the_limit_are_closed_at_accept() {
+    use smp_client::{ConnectOptions, SmpClient};
+    let (relay, kh) = relay_with(smp_server::StartOptions {
+        max_connections: Some(2),
+        ..Default::default()
+    })
+    .await;
+    let opts = || ConnectOptions {
+        connect_timeout: std::time::Duration::from_secs(5),
+        ..ConnectOptions::default()
+    };
+    let (a, _) = SmpClient::connect(relay.addr, &kh, opts()).await.unwrap();
+    let (b, _) = SmpClient::connect(relay.addr, &kh, opts()).await.unwrap();
+    assert!(SmpClient::connect(relay.addr, &kh, opts()).await.is_err());
+    assert_eq!(
+        b.call(None, b"", &smp_proto::Command::Ping).await.unwrap(),
+        smp_proto::BrokerMsg::Pong
+    );
+    // A closed connection frees its place.
+    drop(a);
+    let mut third = None;
+    for _ in 0..100 {
+        if let Ok(c) = SmpClient::connect(relay.addr, &kh, opts()).await {
+            third = Some(c);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(third.is_some(), "the freed place was not reused");
+    relay.stop();
+}
