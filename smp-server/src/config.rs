@@ -113,6 +113,14 @@ pub struct Config {
     pub inactive: Option<(u64, u64)>,
     /// `[LIMITS] max_connections` (ours): connections open at once; more are closed at accept.
     pub max_connections: usize,
+    /// `[TRANSPORT] control_port`.
+    pub control_port: Option<u16>,
+    /// `[AUTH] control_port_admin_password`, `control_port_user_password`.
+    pub control_passwords: (Option<String>, Option<String>),
+    /// `[AUTH] daily_block_queue_quota` (default 20).
+    pub daily_block_quota: u64,
+    /// `[STORE_LOG] log_stats`.
+    pub log_stats: bool,
 }
 
 impl Config {
@@ -190,6 +198,18 @@ impl Config {
                 "max_connections",
                 DEFAULT_MAX_CONNECTIONS as u64,
             )? as usize,
+            control_port: match cfg.non_empty("TRANSPORT", "control_port") {
+                None => None,
+                Some(v) => Some(v.parse::<u16>().map_err(|_| {
+                    Settings::invalid("TRANSPORT", "control_port", v, "a port number")
+                })?),
+            },
+            control_passwords: (
+                cfg.password("AUTH", "control_port_admin_password")?,
+                cfg.password("AUTH", "control_port_user_password")?,
+            ),
+            daily_block_quota: cfg.number("AUTH", "daily_block_queue_quota", 20)?,
+            log_stats: cfg.on_off("STORE_LOG", "log_stats", false)?,
         })
     }
 }

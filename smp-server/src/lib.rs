@@ -8,11 +8,13 @@
 //! ```
 
 pub mod config;
+pub mod control;
 pub mod journal;
 pub mod net;
 pub mod proxy;
 pub mod queue;
 pub mod relay;
+pub mod stats;
 pub mod storelog;
 
 use std::net::SocketAddr;
@@ -59,6 +61,8 @@ pub struct Running {
     pub addrs: Vec<SocketAddr>,
     /// The queues and messages.
     pub relay: Arc<Relay>,
+    /// Where the control port listens, when it is on.
+    pub control_addr: Option<SocketAddr>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     stop: tokio::sync::watch::Sender<bool>,
     /// Locks on the state folders, released when the relay is dropped.
@@ -114,6 +118,18 @@ fn write_snapshot(path: &std::path::Path, lines: &[String]) -> std::io::Result<(
     Ok(())
 }
 
+/// Appends one line to a file (created 0640).
+fn append_line(path: &std::path::Path, line: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o640)
+        .open(path)?;
+    f.write_all(format!("{line}\n").as_bytes())
+}
+
 /// Where a relay keeps its state.
 #[derive(Debug, Clone, Default)]
 pub struct StartOptions {
@@ -132,6 +148,10 @@ pub struct StartOptions {
     /// Connections open at once (`None`: [`config::DEFAULT_MAX_CONNECTIONS`]); also capped by
     /// the open-file limit.
     pub max_connections: Option<usize>,
+    /// The control port on 127.0.0.1 (port 0: any free port, see [`Running::control_addr`]).
+    pub control: Option<(u16, control::ControlConfig)>,
+    /// `log_stats = on`: one line a day (at midnight UTC) appended to this file.
+    pub stats_log: Option<std::path::PathBuf>,
 }
 
 /// How often expired messages are dropped (the reference's interval).
@@ -268,22 +288,12 @@ pub async fn start_on(
             "messages are kept either in the journal or in the snapshot file, not both".into(),
         ));
     }
-    let endpoint = Arc::new(net::Endpoint {
-        acceptor: transport::smp_server_acceptor(identity).map_err(|e| id(&e))?,
-        chain_der: identity.chain_der().map_err(|e| id(&e))?,
-        key_hash: identity.key_hash().map_err(|e| id(&e))?,
-        online_key: identity.online_key().map_err(|e| id(&e))?,
-        // Private routing is always offered, as by the reference (allowSMPProxy = True),
-        // with the same password as creating queues.
-        proxy: Some(Arc::new(proxy::ProxyAgent::new(
-            config.create_password.clone(),
-        ))),
-        inactive_ttl: opts.inactive_ttl,
-        connections: Arc::new(tokio::sync::Semaphore::new(net::connection_cap(
-            opts.max_connections
-                .unwrap_or(config::DEFAULT_MAX_CONNECTIONS),
-        ))),
-    });
+    // The identity is checked before anything else is touched.
+    let acceptor = transport::smp_server_acceptor(identity).map_err(|e| id(&e))?;
+    let chain_der = identity.chain_der().map_err(|e| id(&e))?;
+    let key_hash = identity.key_hash().map_err(|e| id(&e))?;
+    let online_key = identity.online_key().map_err(|e| id(&e))?;
+    let create_password = config.create_password.clone();
     // Bind first: a second relay started by mistake fails here, before touching the log.
     let mut listeners = Vec::with_capacity(addrs.len());
     for &addr in addrs {
@@ -373,8 +383,57 @@ pub async fn start_on(
         let (expired, stored) = relay.expire_messages(relay::system_seconds() - ttl);
         tracing::info!("expired {expired} messages, {stored} stored");
     }
+    let endpoint = Arc::new(net::Endpoint {
+        acceptor,
+        chain_der,
+        key_hash,
+        online_key,
+        // Private routing is always offered, as by the reference (allowSMPProxy = True),
+        // with the same password as creating queues.
+        proxy: Some(Arc::new(proxy::ProxyAgent::new(
+            create_password,
+            relay.stats.clone(),
+        ))),
+        inactive_ttl: opts.inactive_ttl,
+        connections: Arc::new(tokio::sync::Semaphore::new(net::connection_cap(
+            opts.max_connections
+                .unwrap_or(config::DEFAULT_MAX_CONNECTIONS),
+        ))),
+    });
     let mut bound = Vec::with_capacity(listeners.len());
-    let mut tasks = Vec::with_capacity(listeners.len() + 1);
+    let mut tasks = Vec::with_capacity(listeners.len() + 4);
+    let mut control_addr = None;
+    if let Some((port, cfg)) = &opts.control {
+        let l = control::bind(*port)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: SocketAddr::from(([127, 0, 0, 1], *port)),
+                source,
+            })?;
+        control_addr = l.local_addr().ok();
+        tasks.push(tokio::spawn(control::serve(
+            l,
+            relay.clone(),
+            Arc::new(cfg.clone()),
+        )));
+    }
+    if let Some(path) = opts.stats_log.clone() {
+        let relay = relay.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                // The next midnight UTC, as the reference (log_stats start time 0).
+                let now = relay::system_seconds();
+                let wait = 86_400 - now.rem_euclid(86_400);
+                tokio::time::sleep(std::time::Duration::from_secs(wait as u64)).await;
+                let line = relay.daily_stats_line();
+                let path = path.clone();
+                let written = tokio::task::spawn_blocking(move || append_line(&path, &line)).await;
+                if let Ok(Err(e)) = written {
+                    tracing::error!("stats log: {e}");
+                }
+            }
+        }));
+    }
     if let Some(ttl) = relay.message_ttl() {
         let relay = relay.clone();
         tasks.push(tokio::spawn(async move {
@@ -413,6 +472,7 @@ pub async fn start_on(
         addr,
         addrs: bound,
         relay,
+        control_addr,
         tasks,
         stop,
         _locks: locks,

@@ -175,6 +175,19 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                     .inactive
                     .map(|(ttl, _)| std::time::Duration::from_secs(ttl.max(1))),
                 max_connections: Some(config.max_connections),
+                control: config.control_port.map(|port| {
+                    (
+                        port,
+                        smp_server::control::ControlConfig {
+                            admin_password: config.control_passwords.0.clone(),
+                            user_password: config.control_passwords.1.clone(),
+                            daily_block_quota: config.daily_block_quota,
+                        },
+                    )
+                }),
+                stats_log: config
+                    .log_stats
+                    .then(|| log_dir.join(smp_server::stats::STATS_FILE)),
             };
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

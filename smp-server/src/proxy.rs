@@ -30,6 +30,7 @@ pub const MAX_DESTINATIONS: usize = 1024;
 #[derive(Debug)]
 pub struct ProxyAgent {
     basic_auth: Option<Vec<u8>>,
+    stats: std::sync::Arc<crate::stats::Stats>,
     opts: ConnectOptions,
     relays: tokio::sync::Mutex<HashMap<ServerAddr, SmpClient>>,
     sessions: std::sync::Mutex<HashMap<Vec<u8>, SmpClient>>,
@@ -53,9 +54,10 @@ fn client_error(e: &ClientError) -> BrokerMsg {
 
 impl ProxyAgent {
     /// A proxy that requires `basic_auth` (the relay's `create_password`) when set.
-    pub fn new(basic_auth: Option<Vec<u8>>) -> Self {
+    pub fn new(basic_auth: Option<Vec<u8>>, stats: std::sync::Arc<crate::stats::Stats>) -> Self {
         Self {
             basic_auth,
+            stats,
             opts: ConnectOptions {
                 connect_timeout: Duration::from_secs(15),
                 response_timeout: Duration::from_secs(30),
@@ -70,6 +72,26 @@ impl ProxyAgent {
 
     /// Answers PRXY.
     pub async fn prxy(&self, body: &[u8]) -> BrokerMsg {
+        use crate::stats::proxy::*;
+        let r = self.prxy_inner(body).await;
+        let p = &self.stats.p_relays;
+        let outcome = match &r {
+            BrokerMsg::Pkey(_) => SUCCESSES,
+            BrokerMsg::Err(ErrorType::Proxy(ProxyError::BasicAuth)) => return r,
+            BrokerMsg::Err(ErrorType::Proxy(ProxyError::Broker(b)))
+                if b.starts_with(b"TRANSPORT VERSION") =>
+            {
+                ERRORS_COMPAT
+            }
+            BrokerMsg::Err(ErrorType::Proxy(ProxyError::Broker(_))) => ERRORS_CONNECT,
+            _ => ERRORS_OTHER,
+        };
+        p[REQUESTS].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        p[outcome].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        r
+    }
+
+    async fn prxy_inner(&self, body: &[u8]) -> BrokerMsg {
         let Ok(req) = ProxyRequest::decode(body) else {
             return BrokerMsg::Err(ErrorType::Cmd(smp_proto::CommandError::Syntax));
         };
@@ -163,6 +185,37 @@ impl ProxyAgent {
 
     /// Answers PFWD: forwards the client's encrypted transmission to the destination.
     pub async fn pfwd(
+        &self,
+        session_id: &[u8],
+        corr_id: &[u8],
+        version: Version,
+        key: PublicKey,
+        enc: Vec<u8>,
+    ) -> BrokerMsg {
+        use crate::stats::proxy::*;
+        let r = self
+            .pfwd_inner(session_id, corr_id, version, key, enc)
+            .await;
+        let outcome = match &r {
+            // The destination's own refusals are successes of the proxy, as in the reference.
+            BrokerMsg::Pres(_) | BrokerMsg::Err(ErrorType::Proxy(ProxyError::Protocol(_))) => {
+                SUCCESSES
+            }
+            BrokerMsg::Err(ErrorType::Proxy(ProxyError::NoSession)) => ERRORS_CONNECT,
+            BrokerMsg::Err(ErrorType::Proxy(ProxyError::Broker(b)))
+                if b.starts_with(b"TRANSPORT VERSION") =>
+            {
+                ERRORS_COMPAT
+            }
+            _ => ERRORS_OTHER,
+        };
+        let p = &self.stats.p_msg_fwds;
+        p[REQUESTS].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        p[outcome].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        r
+    }
+
+    async fn pfwd_inner(
         &self,
         session_id: &[u8],
         corr_id: &[u8],

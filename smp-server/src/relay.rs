@@ -138,6 +138,10 @@ pub struct Traffic {
 pub struct Relay {
     /// Blocks and transmissions each way.
     pub traffic: Traffic,
+    /// Command counters (daily statistics, control port).
+    pub stats: Arc<crate::stats::Stats>,
+    /// When the counters started (seconds since the epoch).
+    started: AtomicU64,
     state: Mutex<State>,
     config: RelayConfig,
     next_conn: AtomicU64,
@@ -189,6 +193,8 @@ impl Relay {
             }),
             config,
             traffic: Traffic::default(),
+            stats: Arc::default(),
+            started: AtomicU64::new(clock().max(0) as u64),
             next_conn: AtomicU64::new(1),
             dummy_ed25519: generate(KeyAlgorithm::Ed25519)?.0,
             dummy_ed448: generate(KeyAlgorithm::Ed448)?.0,
@@ -236,6 +242,162 @@ impl Relay {
             || st.gets.keys().any(|(c, _)| *c == conn)
     }
 
+    /// The recipient id of the queue with this sender or link id (what operators see).
+    fn by_sender_or_link(st: &State, id: &[u8]) -> Option<Vec<u8>> {
+        st.store
+            .by_sender
+            .get(id)
+            .or_else(|| st.store.by_link.get(id))
+            .cloned()
+    }
+
+    /// Control port `status`: the queue's status, day of the last change and mode.
+    pub fn admin_status(&self, sender_id: &[u8]) -> Result<String, &'static str> {
+        let st = self.lock();
+        let rid = Self::by_sender_or_link(&st, sender_id).ok_or("AUTH")?;
+        let q = st.store.queues.get(&rid).ok_or("AUTH")?;
+        let status = match &q.rec.status {
+            Status::Active => "EntityActive".to_string(),
+            Status::Off => "EntityOff".to_string(),
+            Status::Blocked(info) => format!("EntityBlocked {}", String::from_utf8_lossy(info)),
+        };
+        let mode = match q.rec.mode {
+            Some(QueueMode::Messaging) => "Just QMMessaging",
+            Some(QueueMode::Contact) => "Just QMContact",
+            None => "Nothing",
+        };
+        let updated = q
+            .rec
+            .updated_at
+            .map_or("Nothing".to_string(), |t| format!("Just {t}"));
+        Ok(format!(
+            "status: {status}, updatedAt: {updated}, queueMode: {mode}"
+        ))
+    }
+
+    /// Control port `delete`: deletes the queue (its subscriber gets DELD); returns how many
+    /// messages went with it. Blocks until the store-log record is on disk.
+    pub fn admin_delete(&self, sender_id: &[u8]) -> Result<usize, String> {
+        let durable = {
+            let mut st = self.lock();
+            let rid = Self::by_sender_or_link(&st, sender_id).ok_or("AUTH")?;
+            let d = match st.log.as_mut() {
+                Some(log) => log
+                    .append(&storelog::rid_line("DELETE", &rid))
+                    .map_err(|e| e.to_string())?,
+                None => Durable::done(),
+            };
+            let n = st.store.queues.get(&rid).map_or(0, |q| q.msgs.len());
+            self.stats.inc(|s| &s.q_deleted_all);
+            let nobody = Conn {
+                id: 0,
+                version: 0,
+                session_id: Vec::new(),
+                session_key: None,
+                session_secret: None,
+            };
+            self.delete_queue(&mut st, &nobody, &rid);
+            (d, n)
+        };
+        durable.0.wait_blocking().map_err(|e| e.to_string())?;
+        Ok(durable.1)
+    }
+
+    /// Control port `block` / `unblock`: `Some(info)` blocks the queue (its subscriber gets
+    /// ERR BLOCKED), `None` unblocks it. Returns the status before.
+    pub fn admin_block(&self, sender_id: &[u8], info: Option<&[u8]>) -> Result<Status, String> {
+        let (durable, before) = {
+            let mut st = self.lock();
+            let rid = Self::by_sender_or_link(&st, sender_id).ok_or("AUTH")?;
+            let before = st
+                .store
+                .queues
+                .get(&rid)
+                .map(|q| q.rec.status.clone())
+                .ok_or("AUTH")?;
+            let (line, after) = match info {
+                Some(i) => (
+                    format!(
+                        "BLOCK {} {}",
+                        base64url_of(&rid),
+                        String::from_utf8_lossy(i)
+                    ),
+                    Status::Blocked(i.to_vec()),
+                ),
+                None => (storelog::rid_line("UNBLOCK", &rid), Status::Active),
+            };
+            if before == after
+                || (info.is_none()
+                    && before != Status::Active
+                    && !matches!(before, Status::Blocked(_)))
+            {
+                return Ok(before);
+            }
+            let d = match st.log.as_mut() {
+                Some(log) => log.append(&line).map_err(|e| e.to_string())?,
+                None => Durable::done(),
+            };
+            if let Some(q) = st.store.queues.get_mut(&rid) {
+                q.rec.status = after.clone();
+            }
+            if let (Some(i), Some(sub)) = (info, st.subs.get(&rid)) {
+                if let Some((_, tx)) = st.pushers.get(&sub.conn) {
+                    let _ = tx.try_send(Outgoing {
+                        corr_id: Vec::new(),
+                        entity_id: rid.clone(),
+                        msg: err(ErrorType::Blocked(i.to_vec())),
+                    });
+                }
+            }
+            if info.is_some() {
+                self.stats.inc(|s| &s.q_blocked);
+            }
+            (d, before)
+        };
+        durable.wait_blocking().map_err(|e| e.to_string())?;
+        Ok(before)
+    }
+
+    /// When the counters started, as `YYYY-MM-DD HH:MM:SS UTC`.
+    pub fn started(&self) -> String {
+        let t = self.started.load(Ordering::Relaxed) as i64;
+        let s = t.rem_euclid(86_400);
+        format!(
+            "{} {:02}:{:02}:{:02} UTC",
+            crate::stats::iso_date(t),
+            s / 3600,
+            s / 60 % 60,
+            s % 60
+        )
+    }
+
+    /// The daily statistics line, starting a new period.
+    pub fn daily_stats_line(&self) -> String {
+        let now = (self.clock)();
+        let from = self.started.swap(now.max(0) as u64, Ordering::Relaxed) as i64;
+        let (queues, messages) = self.counts();
+        let (_, _, monthday) = crate::stats::civil_date(now.div_euclid(86_400));
+        self.stats.daily_line(
+            &crate::stats::iso_date(from),
+            crate::stats::iso_weekday(now),
+            monthday,
+            queues,
+            messages,
+        )
+    }
+
+    /// Subscriptions (SUB) held now.
+    pub fn subscription_count(&self) -> usize {
+        self.lock().subs.len()
+    }
+
+    /// Queues stored and messages stored (the quota markers included).
+    pub fn counts(&self) -> (usize, usize) {
+        let st = self.lock();
+        let messages = st.store.queues.values().map(|q| q.msgs.len()).sum();
+        (st.store.queues.len(), messages)
+    }
+
     /// Connections open now.
     pub fn connection_count(&self) -> usize {
         self.lock().pushers.len()
@@ -279,7 +441,11 @@ impl Relay {
         for chunk in rids.chunks(1000) {
             let mut st = self.lock();
             for rid in chunk {
-                expired += Self::expire_queue(&mut st, rid, before);
+                let n = Self::expire_queue(&mut st, rid, before);
+                self.stats
+                    .msg_expired
+                    .fetch_add(n as u64, Ordering::Relaxed);
+                expired += n;
                 stored += st.store.queues.get(rid).map_or(0, |q| q.msgs.len());
             }
         }
@@ -308,15 +474,21 @@ impl Relay {
         n
     }
 
-    /// Removes the oldest message if it has this id, from the journal first.
-    fn delete_msg(st: &mut State, rid: &[u8], id: &[u8; ID_LEN]) -> Result<(), ErrorType> {
+    /// Removes the oldest message if it has this id, from the journal first; `Ok(true)` if a
+    /// message (not the quota marker) was removed.
+    fn delete_msg(st: &mut State, rid: &[u8], id: &[u8; ID_LEN]) -> Result<bool, ErrorType> {
         let State { store, journal, .. } = st;
         let Some(q) = store.queues.get_mut(rid) else {
-            return Ok(());
+            return Ok(false);
         };
-        if q.msgs.peek().is_none_or(|m| m.id != *id) {
-            return Ok(());
-        }
+        let Some(marker) = q
+            .msgs
+            .peek()
+            .filter(|m| m.id == *id)
+            .map(|m| m.body.is_none())
+        else {
+            return Ok(false);
+        };
         if let (Some(js), Some(j)) = (journal.as_ref(), q.journal.as_mut()) {
             if let Err(e) = js.delete_tip(rid, j) {
                 tracing::error!("journal: cannot delete a message: {e}");
@@ -324,7 +496,7 @@ impl Relay {
             }
         }
         q.msgs.delete(id);
-        Ok(())
+        Ok(!marker)
     }
 
     /// Stops acknowledging anything that changes messages and returns every stored message as
@@ -655,7 +827,10 @@ impl Relay {
             }
             // No service certificates: service commands fail their verification.
             Command::Subs | Command::Nsubs => one(err(ErrorType::Service)),
-            Command::Rfwd(enc) => one(self.forwarded(conn, v, &enc)),
+            Command::Rfwd(enc) => {
+                self.stats.inc(|s| &s.p_msg_fwds_recv);
+                one(self.forwarded(conn, v, &enc))
+            }
             // The proxy commands are served by the connection (they wait for another relay);
             // without a proxy they are refused as the reference refuses them.
             Command::Prxy(_) => one(err(ErrorType::Proxy(ProxyError::BasicAuth))),
@@ -870,6 +1045,7 @@ impl Relay {
                 return err(ErrorType::Internal);
             }
             st.store.insert(rec);
+            self.stats.inc(|s| &s.q_created);
             if n.subscribe {
                 st.subs.insert(
                     rcv_id.clone(),
@@ -923,9 +1099,11 @@ impl Relay {
             Some(k) => v.verify(k),
         };
         if !authorized {
+            self.stats.inc(|s| &s.msg_sent_auth);
             return err(ErrorType::Auth);
         }
         if body.len() > max_message_len(conn.version) {
+            self.stats.inc(|s| &s.msg_sent_large);
             return err(ErrorType::LargeMsg);
         }
         match &q.rec.status {
@@ -948,7 +1126,11 @@ impl Relay {
         }
         let now = (self.clock)();
         if let (true, Some(ttl)) = (self.config.expire_on_send, self.config.message_ttl) {
-            if Self::expire_queue(&mut st, &rid, now - ttl) > 0 && st.journal.is_some() {
+            let n = Self::expire_queue(&mut st, &rid, now - ttl);
+            if n > 0 {
+                self.stats
+                    .msg_expired
+                    .fetch_add(n as u64, Ordering::Relaxed);
                 v.journaled(&st);
             }
         }
@@ -978,8 +1160,13 @@ impl Relay {
             v.add_durable(js.ticket());
         }
         match q.msgs.write(msg) {
-            Written::Quota => err(ErrorType::Quota),
+            Written::Quota => {
+                self.stats.inc(|s| &s.msg_sent_quota);
+                err(ErrorType::Quota)
+            }
             Written::Stored(was_empty) => {
+                self.stats.inc(|s| &s.msg_sent);
+                self.stats.active_queue(&rid);
                 if was_empty {
                     self.try_deliver(&mut st, &rid);
                 }
@@ -1049,8 +1236,11 @@ impl Relay {
         if !v.verify(&k) {
             return err(ErrorType::Auth);
         }
-        if q.rec.sender_key.is_none() && !v.log(&mut st, storelog::secure_line(&rid, &k)) {
-            return err(ErrorType::Internal);
+        if q.rec.sender_key.is_none() {
+            if !v.log(&mut st, storelog::secure_line(&rid, &k)) {
+                return err(ErrorType::Internal);
+            }
+            self.stats.inc(|s| &s.q_secured);
         }
         let Some(q) = st.store.queues.get_mut(&rid) else {
             return err(ErrorType::Internal);
@@ -1084,6 +1274,11 @@ impl Relay {
             return one(err(ErrorType::Auth));
         };
         if !q.rec.recipient_keys.iter().any(|k| v.verify(k)) {
+            match cmd {
+                Command::Sub => self.stats.inc(|s| &s.q_sub_auth),
+                Command::Get => self.stats.inc(|s| &s.msg_get_auth),
+                _ => {}
+            }
             return one(err(ErrorType::Auth));
         }
         if let Status::Blocked(info) = &q.rec.status {
@@ -1105,6 +1300,7 @@ impl Relay {
                         if !v.log(st, storelog::secure_line(rid, &k)) {
                             return one(err(ErrorType::Internal));
                         }
+                        self.stats.inc(|s| &s.q_secured);
                         if let Some(q) = st.store.queues.get_mut(rid) {
                             q.rec.sender_key = Some(k);
                         }
@@ -1191,6 +1387,17 @@ impl Relay {
                 if !v.log(st, storelog::rid_line("DELETE", rid)) {
                     return one(err(ErrorType::Internal));
                 }
+                let secured = st
+                    .store
+                    .queues
+                    .get(rid)
+                    .is_some_and(|q| q.rec.sender_key.is_some());
+                self.stats.inc(|s| &s.q_deleted_all);
+                if secured {
+                    self.stats.inc(|s| &s.q_deleted_secured);
+                } else {
+                    self.stats.inc(|s| &s.q_deleted_new);
+                }
                 self.delete_queue(st, conn, rid);
                 one(BrokerMsg::Ok)
             }
@@ -1213,7 +1420,13 @@ impl Relay {
     fn subscribe(&self, st: &mut State, conn: &Conn, rid: &[u8]) -> Vec<(bool, BrokerMsg)> {
         let key = (conn.id, rid.to_vec());
         if st.gets.contains_key(&key) {
+            self.stats.inc(|s| &s.q_sub_prohibited);
             return vec![(true, err(ErrorType::Cmd(CommandError::Prohibited)))];
+        }
+        if st.subs.get(rid).is_some_and(|s| s.conn == conn.id) {
+            self.stats.inc(|s| &s.q_sub_duplicate);
+        } else {
+            self.stats.inc(|s| &s.q_sub);
         }
         let previous = st.subs.insert(
             rid.to_vec(),
@@ -1236,6 +1449,7 @@ impl Relay {
                     entity_id: rid.to_vec(),
                     msg: BrokerMsg::End,
                 });
+                self.stats.inc(|s| &s.q_sub_end);
             }
         }
         let mut out = vec![(true, BrokerMsg::Sok(None))];
@@ -1253,6 +1467,7 @@ impl Relay {
 
     fn get(&self, st: &mut State, conn: &Conn, rid: &[u8]) -> BrokerMsg {
         if st.subs.get(rid).is_some_and(|s| s.conn == conn.id) {
+            self.stats.inc(|s| &s.msg_get_prohibited);
             return err(ErrorType::Cmd(CommandError::Prohibited));
         }
         let Some(q) = st.store.queues.get(rid) else {
@@ -1260,11 +1475,13 @@ impl Relay {
         };
         match q.msgs.peek() {
             Some(m) => {
+                self.stats.inc(|s| &s.msg_get);
                 let msg = encrypt_msg(&q.rec, m);
                 st.gets.insert((conn.id, rid.to_vec()), Some(m.id));
                 msg
             }
             None => {
+                self.stats.inc(|s| &s.msg_get_no_msg);
                 st.gets.entry((conn.id, rid.to_vec())).or_insert(None);
                 BrokerMsg::Ok
             }
@@ -1287,8 +1504,13 @@ impl Relay {
                 return err(ErrorType::NoMsg);
             }
             let delivered = d.unwrap_or_default();
-            if let Err(e) = Self::delete_msg(st, rid, &delivered) {
-                return err(e);
+            match Self::delete_msg(st, rid, &delivered) {
+                Err(e) => return err(e),
+                Ok(true) => {
+                    self.stats.inc(|s| &s.msg_recv_get);
+                    self.stats.active_queue(rid);
+                }
+                Ok(false) => {}
             }
             v.journaled(st);
             st.gets.insert(get_key, None);
@@ -1301,8 +1523,13 @@ impl Relay {
             return err(ErrorType::NoMsg);
         }
         let delivered = sub.delivered.unwrap_or_default();
-        if let Err(e) = Self::delete_msg(st, rid, &delivered) {
-            return err(e);
+        match Self::delete_msg(st, rid, &delivered) {
+            Err(e) => return err(e),
+            Ok(true) => {
+                self.stats.inc(|s| &s.msg_recv);
+                self.stats.active_queue(rid);
+            }
+            Ok(false) => {}
         }
         v.journaled(st);
         let Some(q) = st.store.queues.get_mut(rid) else {
@@ -1410,6 +1637,10 @@ impl Relay {
         }
         st.gets.retain(|(_, r), _| r != rid);
     }
+}
+
+fn base64url_of(b: &[u8]) -> String {
+    simplex_codec::base64url::encode(b)
 }
 
 /// Seconds at the start of the day of `t`.
