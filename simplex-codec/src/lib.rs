@@ -24,6 +24,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod address;
 pub mod base64url;
 pub mod encoding;
 mod error;

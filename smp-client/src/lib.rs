@@ -179,6 +179,30 @@ impl SmpClient {
         Self::connect_host(&addr.ip().to_string(), addr.port(), key_hash, opts).await
     }
 
+    /// Connects to a relay by its address, trying its hosts in order (`.onion` hosts only
+    /// through a SOCKS proxy).
+    pub async fn connect_server(
+        server: &smp_proto::address::SmpServer,
+        opts: ConnectOptions,
+    ) -> Result<(Self, mpsc::Receiver<Event>), ClientError> {
+        let kh = server
+            .key_hash_array()
+            .ok_or_else(|| ClientError::Handshake("the key hash is not 32 bytes".into()))?;
+        let mut last = ClientError::Network("no host to connect to".into());
+        for host in server.connect_hosts() {
+            if host.ends_with(".onion") && opts.socks.is_none() {
+                last = ClientError::Network(format!("{host} needs a SOCKS proxy (Tor)"));
+                continue;
+            }
+            match Self::connect_host(&host, server.port_number(), &kh, opts.clone()).await {
+                Ok(c) => return Ok(c),
+                Err(e) if e.is_retriable() => last = e,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last)
+    }
+
     /// Connects to the relay at `host:port` (a name, an address, or an onion host with a
     /// SOCKS proxy in `opts`) whose identity hashes to `key_hash`.
     pub async fn connect_host(

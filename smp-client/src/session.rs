@@ -27,10 +27,28 @@ pub struct Session {
     inner: Arc<Inner>,
 }
 
+/// Where a session connects.
+#[derive(Debug, Clone)]
+enum Target {
+    Addr(SocketAddr, [u8; 32]),
+    Server(smp_proto::address::SmpServer),
+}
+
+impl Target {
+    async fn connect(
+        &self,
+        opts: &ConnectOptions,
+    ) -> Result<(SmpClient, mpsc::Receiver<Event>), ClientError> {
+        match self {
+            Self::Addr(a, kh) => SmpClient::connect(*a, kh, opts.clone()).await,
+            Self::Server(s) => SmpClient::connect_server(s, opts.clone()).await,
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Inner {
-    addr: SocketAddr,
-    key_hash: [u8; 32],
+    target: Target,
     opts: ConnectOptions,
     /// The live connection; `None` while reconnecting.
     current: watch::Sender<Option<SmpClient>>,
@@ -46,13 +64,27 @@ impl Session {
         key_hash: &[u8; 32],
         opts: ConnectOptions,
     ) -> Result<(Self, mpsc::Receiver<Event>), ClientError> {
-        let (client, events) = SmpClient::connect(addr, key_hash, opts.clone()).await?;
+        Self::start(Target::Addr(addr, *key_hash), opts).await
+    }
+
+    /// As [`Session::connect`], to a relay by its `smp://` address (hosts tried in order).
+    pub async fn connect_server(
+        server: &smp_proto::address::SmpServer,
+        opts: ConnectOptions,
+    ) -> Result<(Self, mpsc::Receiver<Event>), ClientError> {
+        Self::start(Target::Server(server.clone()), opts).await
+    }
+
+    async fn start(
+        target: Target,
+        opts: ConnectOptions,
+    ) -> Result<(Self, mpsc::Receiver<Event>), ClientError> {
+        let (client, events) = target.connect(&opts).await?;
         let (ev_tx, ev_rx) = mpsc::channel(opts.event_queue.max(1));
         forward(events, ev_tx.clone());
         let (current, _) = watch::channel(Some(client));
         let inner = Arc::new(Inner {
-            addr,
-            key_hash: *key_hash,
+            target,
             opts,
             current,
             subs: Mutex::default(),
@@ -170,7 +202,7 @@ async fn supervise(weak: std::sync::Weak<Inner>) {
         let mut backoff = Duration::from_millis(100);
         loop {
             let Some(inner) = weak.upgrade() else { return };
-            match SmpClient::connect(inner.addr, &inner.key_hash, inner.opts.clone()).await {
+            match inner.target.connect(&inner.opts).await {
                 Ok((client, events)) => {
                     forward(events, inner.events.clone());
                     let resubscribed = resubscribe(&inner, &client).await;

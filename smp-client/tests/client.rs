@@ -324,3 +324,36 @@ async fn a_relay_reached_through_a_socks5_proxy_by_name() {
     let again = SmpClient::connect_host("localhost", relay.addr.port(), &kh, opts).await;
     assert!(matches!(again, Err(ClientError::Network(_))), "{again:?}");
 }
+
+#[tokio::test]
+async fn a_relay_reached_by_its_address_tries_each_host() {
+    let (relay, kh) = relay().await;
+    let fp = simplex_codec::base64url::encode(&kh);
+    let port = relay.addr.port();
+    // Nothing listens on 127.0.0.2 (the relay is on 127.0.0.1): the next host is used.
+    let server: smp_proto::address::SmpServer = format!("smp://{fp}@127.0.0.2,127.0.0.1:{port}")
+        .parse()
+        .unwrap();
+    let (c, _) = SmpClient::connect_server(&server, ConnectOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        c.call(None, b"", &Command::Ping).await.unwrap(),
+        BrokerMsg::Pong
+    );
+    let (s, _) = smp_client::Session::connect_server(&server, ConnectOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        s.call(None, b"", &Command::Ping).await.unwrap(),
+        BrokerMsg::Pong
+    );
+    // An onion host needs Tor.
+    let onion: smp_proto::address::SmpServer = format!("smp://{fp}@abcdefghij234567.onion")
+        .parse()
+        .unwrap();
+    let e = SmpClient::connect_server(&onion, ConnectOptions::default())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("SOCKS"), "{e}");
+}

@@ -12,6 +12,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod address;
 pub mod block;
 pub mod command;
 pub mod error;

@@ -6,74 +6,15 @@
 
 use std::cmp::Ordering;
 use std::fmt;
-use std::net::{Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
 use crate::error::AddressError;
 use simplex_codec::base64url;
 
+pub use simplex_codec::address::{TransportHost, MAX_ADDRESS_LEN};
+
 /// Port used when an address has none.
 pub const DEFAULT_PORT: u16 = 443;
-/// Longest address text accepted.
-pub const MAX_ADDRESS_LEN: usize = 2048;
-
-/// One host of a server. The variant order is the reference's, which decides how replica
-/// groups are ordered in descriptions.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum TransportHost {
-    /// Dotted IPv4.
-    Ipv4([u8; 4]),
-    /// IPv6 (written in brackets).
-    Ipv6([u16; 8]),
-    /// A Tor `.onion` name.
-    Onion(String),
-    /// A DNS name.
-    Domain(String),
-}
-
-impl TransportHost {
-    fn parse(text: &str) -> Option<Self> {
-        if let Some(inner) = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
-            return inner
-                .parse::<Ipv6Addr>()
-                .ok()
-                .map(|a| Self::Ipv6(a.segments()));
-        }
-        if let Ok(a) = text.parse::<Ipv4Addr>() {
-            return Some(Self::Ipv4(a.octets()));
-        }
-        if let Ok(a) = text.parse::<Ipv6Addr>() {
-            return Some(Self::Ipv6(a.segments()));
-        }
-        let valid = !text.is_empty()
-            && text
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
-        if !valid {
-            return None;
-        }
-        Some(if text.ends_with(".onion") {
-            Self::Onion(text.to_string())
-        } else {
-            Self::Domain(text.to_string())
-        })
-    }
-
-    /// The host as it is written in an address (IPv6 in brackets).
-    pub fn to_address_string(&self) -> String {
-        self.to_string()
-    }
-}
-
-impl fmt::Display for TransportHost {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Ipv4(o) => write!(f, "{}", Ipv4Addr::from(*o)),
-            Self::Ipv6(s) => write!(f, "[{}]", Ipv6Addr::from(*s)),
-            Self::Onion(h) | Self::Domain(h) => f.write_str(h),
-        }
-    }
-}
 
 /// A server as descriptions name it: identity, hosts and port (no password).
 ///
@@ -109,19 +50,6 @@ impl XftpServer {
             self.port_number()
         )
     }
-
-    fn write_hosts_port(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, h) in self.hosts.iter().enumerate() {
-            if i > 0 {
-                f.write_str(",")?;
-            }
-            write!(f, "{h}")?;
-        }
-        if !self.port.is_empty() {
-            write!(f, ":{}", self.port)?;
-        }
-        Ok(())
-    }
 }
 
 impl PartialOrd for XftpServer {
@@ -141,8 +69,7 @@ impl Ord for XftpServer {
 
 impl fmt::Display for XftpServer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "xftp://{}@", base64url::encode(&self.key_hash))?;
-        self.write_hosts_port(f)
+        simplex_codec::address::write(f, "xftp", &self.key_hash, None, &self.hosts, &self.port)
     }
 }
 
@@ -179,12 +106,9 @@ impl fmt::Debug for ServerAddress {
 
 impl fmt::Display for ServerAddress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "xftp://{}", base64url::encode(&self.server.key_hash))?;
-        if let Some(p) = &self.password {
-            write!(f, ":{p}")?;
-        }
-        f.write_str("@")?;
-        self.server.write_hosts_port(f)
+        let s = &self.server;
+        let password = self.password.as_deref();
+        simplex_codec::address::write(f, "xftp", &s.key_hash, password, &s.hosts, &s.port)
     }
 }
 
@@ -192,78 +116,24 @@ impl FromStr for ServerAddress {
     type Err = AddressError;
 
     fn from_str(input: &str) -> Result<Self, Self::Err> {
-        let err = |reason| AddressError::new(input, reason);
-        if input.len() > MAX_ADDRESS_LEN {
-            return Err(err("too long"));
-        }
-        let rest = input
-            .strip_prefix("xftp://")
-            .ok_or(err("must start with xftp://"))?;
-        let (auth, location) = rest.split_once('@').ok_or(err("missing '@'"))?;
-        let (hash_text, password) = match auth.split_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (auth, None),
-        };
-        let key_hash = base64url::decode(hash_text).ok_or(err("key hash is not base64url"))?;
-        let password = match password {
-            None => None,
-            Some(p) if valid_password(p) => Some(p.to_string()),
-            Some(_) => return Err(err("invalid password characters")),
-        };
-        let (hosts_text, port) = split_port(location).ok_or(err("invalid port"))?;
-        let hosts = hosts_text
-            .split(',')
-            .map(TransportHost::parse)
-            .collect::<Option<Vec<_>>>()
-            .ok_or(err("invalid host"))?;
-        if hosts.is_empty() {
-            return Err(err("no host"));
-        }
+        let a = simplex_codec::address::parse(input, "xftp").map_err(|why| {
+            AddressError::new(
+                input,
+                if why == "wrong scheme" {
+                    "must start with xftp://"
+                } else {
+                    why
+                },
+            )
+        })?;
         Ok(Self {
             server: XftpServer {
-                key_hash,
-                hosts,
-                port: port.to_string(),
+                key_hash: a.key_hash,
+                hosts: a.hosts,
+                port: a.port,
             },
-            password,
+            password: a.password,
         })
-    }
-}
-
-/// Printable ASCII without whitespace, `@`, `:` or `/`, as the reference allows.
-fn valid_password(p: &str) -> bool {
-    !p.is_empty()
-        && p.bytes()
-            .all(|b| b.is_ascii_graphic() && !matches!(b, b'@' | b':' | b'/'))
-}
-
-/// Splits `hosts[:port]`, leaving bracketed or bare IPv6 hosts intact.
-fn split_port(location: &str) -> Option<(&str, &str)> {
-    let last_start = location.rfind(',').map_or(0, |i| i + 1);
-    let last = &location[last_start..];
-    let port_sep = if last.starts_with('[') {
-        // `[v6]` or `[v6]:port`
-        let after = last.find(']')? + 1;
-        match last[after..].chars().next() {
-            None => None,
-            Some(':') => Some(last_start + after),
-            Some(_) => return None,
-        }
-    } else if last.matches(':').count() > 1 {
-        None // a bare IPv6 address takes no port
-    } else {
-        last.rfind(':').map(|i| last_start + i)
-    };
-    match port_sep {
-        None => Some((location, "")),
-        Some(i) => {
-            let port = &location[i + 1..];
-            let ok = !port.is_empty()
-                && port.len() <= 5
-                && port.bytes().all(|b| b.is_ascii_digit())
-                && port.parse::<u16>().is_ok_and(|p| p > 0);
-            ok.then_some((&location[..i], port))
-        }
     }
 }
 
