@@ -357,3 +357,100 @@ async fn a_relay_reached_by_its_address_tries_each_host() {
         .unwrap_err();
     assert!(e.to_string().contains("SOCKS"), "{e}");
 }
+
+/// A TCP forwarder to `upstream` whose current connections can be frozen: bytes stop flowing
+/// both ways but the sockets stay open (a relay that hangs, a dead NAT mapping). Connections
+/// made after the freeze flow normally.
+async fn freezable_forwarder(
+    upstream: std::net::SocketAddr,
+) -> (std::net::SocketAddr, tokio::sync::watch::Sender<u32>) {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    // Each freeze bumps the generation; a connection from an older generation stops.
+    let (gen_tx, gen_rx) = tokio::sync::watch::channel(0u32);
+    tokio::spawn(async move {
+        while let Ok((mut down, _)) = l.accept().await {
+            let mut gen = gen_rx.clone();
+            let born = *gen.borrow();
+            tokio::spawn(async move {
+                let Ok(mut up) = tokio::net::TcpStream::connect(upstream).await else {
+                    return;
+                };
+                let frozen = async move {
+                    let _ = gen.wait_for(|g| *g != born).await.map(|_| ());
+                };
+                tokio::select! {
+                    _ = tokio::io::copy_bidirectional(&mut down, &mut up) => {}
+                    () = frozen => {
+                        // Frozen: hold both sockets open, move nothing.
+                        std::future::pending::<()>().await;
+                    }
+                }
+            });
+        }
+    });
+    (addr, gen_tx)
+}
+
+/// The next Disconnected or Reconnected event (within 10 s).
+async fn connection_event(events: &mut tokio::sync::mpsc::Receiver<Event>) -> Event {
+    let fut = async {
+        loop {
+            match events.recv().await {
+                Some(e @ (Event::Disconnected | Event::Reconnected(_))) => return e,
+                Some(_) => continue,
+                None => panic!("events ended"),
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), fut)
+        .await
+        .expect("no connection event")
+}
+
+#[tokio::test]
+async fn a_session_notices_a_silent_relay_and_reconnects_and_resubscribes() {
+    let (running, kh) = relay().await;
+    let (via, freeze) = freezable_forwarder(running.addr).await;
+    let opts = ConnectOptions {
+        keep_alive: std::time::Duration::from_millis(100),
+        response_timeout: std::time::Duration::from_millis(300),
+        ..ConnectOptions::default()
+    };
+    let (session, mut events) = smp_client::Session::connect(via, &kh, opts).await.unwrap();
+    let (cmd, key) = new(false);
+    let BrokerMsg::Ids(ids) = session.call(Some(&key), b"", &cmd).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        session.subscribe(&key, &ids.rcv_id).await.unwrap(),
+        BrokerMsg::Sok(None)
+    );
+    // The path goes silent without closing: the keep-alive PING gets no answer.
+    freeze.send_modify(|g| *g += 1);
+    assert_eq!(connection_event(&mut events).await, Event::Disconnected);
+    assert_eq!(connection_event(&mut events).await, Event::Reconnected(1));
+    // The queue is subscribed again on the new connection: a message arrives as an event.
+    let (sender, _) = SmpClient::connect(running.addr, &kh, ConnectOptions::default())
+        .await
+        .unwrap();
+    let send = Command::Send {
+        notification: false,
+        body: b"after the freeze".to_vec(),
+    };
+    assert_eq!(
+        sender.call(None, &ids.snd_id, &send).await.unwrap(),
+        BrokerMsg::Ok
+    );
+    let got = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            if let Some(Event::Msg(rid, ..)) = events.recv().await {
+                return rid;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(got, ids.rcv_id);
+    running.stop();
+}
