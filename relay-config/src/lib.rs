@@ -1,6 +1,7 @@
 //! The relays' configuration files (`file-server.ini`, `smp-server.ini`): INI read strictly,
 //! as the reference relays do. An unknown section or key, or a value that does not parse, is
-//! an error that names `[SECTION] key`; nothing is silently ignored.
+//! an error that names `[SECTION] key`; nothing is silently ignored. Also the few operational
+//! helpers both relays need: the open-files limit and connection cap, civil dates.
 //!
 //! ```
 //! use relay_config::{parse_ini, Settings};
@@ -118,6 +119,43 @@ pub const INFORMATION_KEYS: &[&str] = &[
     "hosting",
     "hosting_country",
 ];
+
+/// Raises the soft limit of open files to the hard limit: every connection is a descriptor.
+pub fn raise_fd_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) => tracing::debug!("open files limit: {n}"),
+        Err(e) => tracing::warn!("cannot raise the open files limit: {e}"),
+    }
+}
+
+/// Days since 1970-01-01 as (year, month, day), proleptic Gregorian (H. Hinnant's algorithm),
+/// for the relays' dated file names and statistics.
+pub fn civil_date(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// `[LIMITS] max_connections` lowered to what the open-files limit carries, keeping `reserve`
+/// descriptors for everything else (logs, listeners, outgoing connections); warns when lowered.
+pub fn connection_cap(configured: usize, reserve: u64) -> usize {
+    let soft = rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft);
+    let carried = usize::try_from(soft.saturating_sub(reserve).max(16)).unwrap_or(usize::MAX);
+    if carried < configured {
+        tracing::warn!(
+            "[LIMITS] max_connections = {configured} needs more open files than allowed ({soft}): \
+             {carried} connections at most"
+        );
+    }
+    configured.min(carried)
+}
 
 /// Creates `path`, which must not exist, readable by the owner only (an ini may hold
 /// passwords), with `bytes`, synced.

@@ -182,12 +182,22 @@ fn read_queues(store_log: &std::path::Path) -> Result<storelog::QueueStore, Star
     Ok(store)
 }
 
-fn no_expiry() -> RelayConfig {
-    RelayConfig {
+/// A relay with the queues of `store_log`, for offline tools: nothing expires, nothing is
+/// logged, the state folder's lock is held.
+fn offline_relay(
+    store_log: &std::path::Path,
+    journal_dir: &std::path::Path,
+) -> Result<(Arc<Relay>, std::fs::File), StartError> {
+    let dir = journal_dir.parent().unwrap_or(std::path::Path::new("."));
+    let lock = lock_state(dir)?;
+    let config = RelayConfig {
         message_ttl: None,
         expire_on_send: false,
         ..RelayConfig::default()
-    }
+    };
+    let relay = Relay::with_store(config, read_queues(store_log)?, None, relay::system_seconds)
+        .map_err(|e| StartError::Identity(e.to_string()))?;
+    Ok((relay, lock))
 }
 
 /// `smp-server journal import`: writes the messages of a snapshot file into a new journal
@@ -197,19 +207,11 @@ pub fn import_journal(
     messages: &std::path::Path,
     journal_dir: &std::path::Path,
 ) -> Result<(usize, Vec<(usize, String)>), StartError> {
-    let dir = journal_dir.parent().unwrap_or(std::path::Path::new("."));
-    let _lock = lock_state(dir)?;
+    let (relay, _lock) = offline_relay(store_log, journal_dir)?;
     let io = |path: &std::path::Path| {
         let path = path.to_path_buf();
         move |source| StartError::StoreLog { path, source }
     };
-    let relay = Relay::with_store(
-        no_expiry(),
-        read_queues(store_log)?,
-        None,
-        relay::system_seconds,
-    )
-    .map_err(|e| StartError::Identity(e.to_string()))?;
     relay.attach_journal(journal::JournalStore::open(journal_dir).map_err(io(journal_dir))?);
     let text = std::fs::read_to_string(messages).map_err(io(messages))?;
     let (restored, skipped) = relay.restore_messages(text.lines());
@@ -225,15 +227,7 @@ pub fn export_journal(
     journal_dir: &std::path::Path,
     messages: &std::path::Path,
 ) -> Result<usize, StartError> {
-    let dir = journal_dir.parent().unwrap_or(std::path::Path::new("."));
-    let _lock = lock_state(dir)?;
-    let relay = Relay::with_store(
-        no_expiry(),
-        read_queues(store_log)?,
-        None,
-        relay::system_seconds,
-    )
-    .map_err(|e| StartError::Identity(e.to_string()))?;
+    let (relay, _lock) = offline_relay(store_log, journal_dir)?;
     let js = journal::JournalStore::open(journal_dir).map_err(|source| StartError::StoreLog {
         path: journal_dir.to_path_buf(),
         source,

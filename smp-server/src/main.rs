@@ -151,6 +151,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             let config = Config::load(&cfg_dir)?;
             let identity = Identity::load(&cfg_dir)?;
             check_message_store(&config, &log_dir)?;
+            relay_config::raise_fd_limit();
             let relay_config = smp_server::RelayConfig {
                 allow_new_queues: config.new_queues,
                 create_password: config.create_password.clone().map(String::into_bytes),

@@ -58,15 +58,7 @@ const FD_RESERVE: u64 = 256;
 
 /// The configured connection cap, lowered to what the open-file limit carries.
 pub fn connection_cap(configured: usize) -> usize {
-    let soft = rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft);
-    let carried = usize::try_from(soft.saturating_sub(FD_RESERVE).max(16)).unwrap_or(usize::MAX);
-    if carried < configured {
-        tracing::warn!(
-            "[LIMITS] max_connections = {configured} needs more open files than allowed ({soft}): \
-             {carried} connections at most"
-        );
-    }
-    configured.min(carried)
+    relay_config::connection_cap(configured, FD_RESERVE)
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -75,7 +67,6 @@ impl std::fmt::Debug for Endpoint {
     }
 }
 
-/// Accepts connections until the listener fails.
 /// Accepts connections until the listener fails or `stop` turns true (which also closes
 /// every connection).
 pub async fn serve(

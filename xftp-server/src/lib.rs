@@ -184,7 +184,7 @@ pub async fn start_with(
     let config = Config::load(cfg_dir)?;
     warn_if_readable_by_others(&cfg_dir.join(config::CONFIG_FILE));
     warn_if_readable_by_others(&cfg_dir.join("server.key"));
-    raise_fd_limit();
+    relay_config::raise_fd_limit();
     let identity = Identity::load(cfg_dir)?;
     let fingerprint = identity.fingerprint()?;
     let web = match (&config.web_cert, &config.web_key) {
@@ -429,29 +429,11 @@ fn warn_if_readable_by_others(path: &Path) {
     }
 }
 
-/// Raises the soft limit of open files to the hard limit: every connection is a descriptor.
-fn raise_fd_limit() {
-    match rlimit::increase_nofile_limit(u64::MAX) {
-        Ok(n) => tracing::debug!("open files limit: {n}"),
-        Err(e) => tracing::warn!("cannot raise the open files limit: {e}"),
-    }
-}
-
 /// The online key as a protocol private key (Ed25519 or Ed448).
 /// `YYYY-MM-DDTHH:MM:SSZ`-like suffix for store-log backups (UTC, from epoch seconds).
 fn backup_suffix(now: u64) -> String {
-    let days = now / 86400;
     let secs = now % 86400;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (y, m, d) = relay_config::civil_date((now / 86400) as i64);
     format!(
         "{y:04}-{m:02}-{d:02}T{:02}{:02}{:02}Z",
         secs / 3600,

@@ -77,15 +77,7 @@ enum HandshakeState {
 
 /// The connection cap that the open-files limit can carry.
 pub fn connection_cap(configured: usize) -> usize {
-    let soft = rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft);
-    let carried = usize::try_from(soft.saturating_sub(FD_RESERVE).max(16)).unwrap_or(usize::MAX);
-    if carried < configured {
-        tracing::warn!(
-            "[LIMITS] max_connections = {configured} needs more open files than allowed ({soft}): \
-             {carried} connections at most"
-        );
-    }
-    configured.min(carried)
+    relay_config::connection_cap(configured, FD_RESERVE)
 }
 
 /// Serves until `shutdown` becomes true; then stops accepting and waits for open requests.
