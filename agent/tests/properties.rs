@@ -1,0 +1,31 @@
+//! Every agent decoder over arbitrary input: an error or a value, never a panic; what parses
+//! writes back to something that parses to the same value.
+
+use agent::links::{ConnectionRequest, QueueUri, ShortLink};
+use proptest::prelude::*;
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+
+    #[test]
+    fn text_links_never_panic(s in "(smp://|simplex:/|https://)?[-A-Za-z0-9_=%&;#/?:@,.+ ]{0,200}") {
+        if let Ok(q) = QueueUri::parse(&s) {
+            prop_assert_eq!(QueueUri::parse(&q.to_uri()).ok(), Some(q));
+        }
+        if let Ok(r) = ConnectionRequest::parse(&s) {
+            let again = ConnectionRequest::parse(&r.to_uri());
+            prop_assert!(again.is_ok());
+        }
+        let _ = ShortLink::parse(&s);
+    }
+
+    #[test]
+    fn binary_links_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+        if let Ok(r) = ConnectionRequest::decode(&bytes) {
+            let _ = r.encode();
+        }
+        if let Ok(l) = ShortLink::decode(&bytes) {
+            prop_assert_eq!(l.encode().ok(), Some(bytes.clone()));
+        }
+    }
+}
