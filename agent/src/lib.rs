@@ -7,5 +7,6 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod envelope;
 pub mod links;
 pub mod ratchet;

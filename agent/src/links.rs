@@ -517,6 +517,16 @@ impl E2eParams {
     }
 }
 
+/// The binary form of a relay (`smpEncode` of ProtocolServer), for other agent encodings.
+pub fn encode_server(server: &LinkServer, out: &mut Vec<u8>) -> Result<()> {
+    server.encode_into(out)
+}
+
+/// Parses the binary form of a relay.
+pub fn decode_server(r: &mut Reader<'_>) -> Result<LinkServer> {
+    LinkServer::decode_from(r)
+}
+
 /// What kind of connection a request opens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RequestKind {

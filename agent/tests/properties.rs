@@ -1,6 +1,7 @@
 //! Every agent decoder over arbitrary input: an error or a value, never a panic; what parses
 //! writes back to something that parses to the same value.
 
+use agent::envelope::{AgentMessage, Envelope};
 use agent::links::{ConnectionRequest, QueueUri, ShortLink};
 use proptest::prelude::*;
 
@@ -27,5 +28,13 @@ proptest! {
         if let Ok(l) = ShortLink::decode(&bytes) {
             prop_assert_eq!(l.encode().ok(), Some(bytes.clone()));
         }
+        if let Ok(e) = Envelope::decode(&bytes) {
+            let _ = e.encode();
+        }
+        if let Ok(m) = AgentMessage::decode(&bytes) {
+            let _ = m.encode();
+        }
+        let secret = simplex_crypto::SbKey::from_bytes([3; 32]);
+        let _ = agent::envelope::open(&bytes, &secret);
     }
 }
