@@ -7,6 +7,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod agent;
 pub mod envelope;
 pub mod links;
 pub mod ratchet;

@@ -1,0 +1,798 @@
+//! The agent over real relays: duplex connections by invitation (both roles) on the fast
+//! handshake of agent v6+ (queues secured by their senders with SKEY), and ratchet-encrypted
+//! messages with sequential ids and previous-message hashes.
+//!
+//! ```text
+//! A create_invitation: NEW Qa, X448 keys ─► link (Qa URI + e2e params)
+//! B join(link, infoB):  SKEY Qa; NEW Qb; X3DH; SEND Qa: confirmation(ratchet(Qb info, infoB))
+//! A ◄ MSG Qa: X3DH, ratchet ─► Confirmation(infoB);  A allow(infoA): SKEY Qb; SEND Qb:
+//!   confirmation(ratchet(infoA)) ─► Connected
+//! B ◄ MSG Qb ─► Info(infoA), Connected
+//! send: SEND ratchet('M' id hash 'M' body) ─► the peer's Message event, after which it ACKs
+//! ```
+//!
+//! State is kept in memory in this version: the SQLCipher store (issue 9) is the next step.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use simplex_codec::encoding::unpad;
+use simplex_codec::version::VersionRange;
+use simplex_crypto::{cryptobox, generate, KeyAlgorithm, PrivateKey, PublicKey, SbKey, SbNonce};
+use smp_client::{ConnectOptions, Event, Session};
+use smp_proto::address::SmpServer;
+use smp_proto::command::{NewQueue, QueueRequest};
+use smp_proto::{BrokerMsg, Command};
+use tokio::sync::mpsc;
+
+use crate::envelope::{self, AgentMessage, Envelope, PrivHeader, QueueInfo, RatchetParams};
+use crate::links::{ConnectionRequest, E2eParams, LinkServer, QueueMode, QueueUri, RequestKind};
+use crate::ratchet::{self, RandomKeys, Ratchet, SkippedKeys, Versions};
+
+/// Agent protocol versions this agent speaks.
+pub const AGENT_VERSIONS: VersionRange = VersionRange { min: 2, max: 7 };
+/// E2E (ratchet) versions.
+pub const E2E_VERSIONS: VersionRange = VersionRange { min: 2, max: 3 };
+/// SMP client versions of the queue URIs this agent publishes.
+pub const SMP_CLIENT_VERSIONS: VersionRange = VersionRange { min: 1, max: 4 };
+/// The agent version from which senders secure queues (SKEY, no HELLO).
+const FAST_HANDSHAKE: u16 = 6;
+
+/// Ratchet plaintext sizes.
+const CONN_INFO_LEN: usize = 14832;
+const AGENT_MSG_LEN: usize = 15840;
+
+/// A connection's id in this agent.
+pub type ConnId = u64;
+
+/// What the agent tells its user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentEvent {
+    /// (initiator) The joiner's confirmation arrived with its info: call [`Agent::allow`].
+    Confirmation {
+        /// The connection.
+        conn: ConnId,
+        /// The joiner's connection info (its profile, opaque here).
+        info: Vec<u8>,
+    },
+    /// (joiner) The initiator's info arrived.
+    Info {
+        /// The connection.
+        conn: ConnId,
+        /// The initiator's connection info.
+        info: Vec<u8>,
+    },
+    /// Both directions work.
+    Connected {
+        /// The connection.
+        conn: ConnId,
+    },
+    /// A message.
+    Message {
+        /// The connection.
+        conn: ConnId,
+        /// The sender's sequential id.
+        msg_id: i64,
+        /// The body.
+        body: Vec<u8>,
+        /// `None` if ids and hashes continue as expected, else what is wrong.
+        integrity: Option<String>,
+    },
+    /// Something failed on a connection (the connection stays usable where it can).
+    Error {
+        /// The connection (0: not known).
+        conn: ConnId,
+        /// What.
+        error: String,
+    },
+}
+
+/// Why an agent call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AgentError {
+    /// The relay could not be reached or answered an error.
+    #[error("relay: {0}")]
+    Relay(String),
+    /// A link that cannot be used.
+    #[error("link: {0}")]
+    Link(String),
+    /// No such connection, or not in a state for this.
+    #[error("connection: {0}")]
+    Connection(&'static str),
+    /// Encryption failed.
+    #[error("crypto: {0}")]
+    Crypto(String),
+}
+
+type Result<T> = std::result::Result<T, AgentError>;
+
+fn crypto(e: impl std::fmt::Display) -> AgentError {
+    AgentError::Crypto(e.to_string())
+}
+
+/// A queue this agent receives from.
+#[derive(Clone)]
+struct RcvQueue {
+    server: SmpServer,
+    rcv_id: Vec<u8>,
+    snd_id: Vec<u8>,
+    rcv_key: PrivateKey,
+    /// Server-to-recipient secret (MSG bodies).
+    rcv_secret: SbKey,
+    /// Our per-queue e2e key (its public half is in the link or the queue info).
+    e2e_key: PrivateKey,
+}
+
+/// A queue this agent sends to.
+#[derive(Clone)]
+struct SndQueue {
+    server: SmpServer,
+    snd_id: Vec<u8>,
+    snd_key: PrivateKey,
+    /// Our per-queue e2e public key (in the confirmation's header).
+    e2e_pub: PublicKey,
+    /// DH of our per-queue key and the recipient's.
+    e2e_secret: SbKey,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Status {
+    /// Initiator: invitation published, waiting for the confirmation.
+    Invited,
+    /// Initiator: confirmation received, waiting for `allow`.
+    Confirmed,
+    /// Joiner: confirmation sent, waiting for the initiator's.
+    Joined,
+    /// Both ways.
+    Connected,
+}
+
+struct Conn {
+    status: Status,
+    rcv: RcvQueue,
+    snd: Option<SndQueue>,
+    /// Initiator's X3DH keys until the confirmation.
+    x3dh: Option<(PrivateKey, PrivateKey)>,
+    /// The joiner's reply queues, until `allow`.
+    reply: Vec<QueueInfo>,
+    ratchet: Option<Ratchet>,
+    skipped: SkippedKeys,
+    agent_version: u16,
+    snd_msg_id: i64,
+    snd_prev_hash: Vec<u8>,
+    rcv_msg_id: i64,
+    rcv_prev_hash: Vec<u8>,
+    /// The per-queue secret with the peer's key from its confirmation (later messages do not
+    /// repeat the key).
+    rcv_peer_secret: Option<SbKey>,
+}
+
+struct State {
+    conns: HashMap<ConnId, Conn>,
+    by_rcv: HashMap<Vec<u8>, ConnId>,
+    next: ConnId,
+}
+
+/// A MSG from a relay: the relay, recipient id, message id, encrypted body.
+type Incoming = (SmpServer, Vec<u8>, Vec<u8>, Vec<u8>);
+
+struct Inner {
+    server: SmpServer,
+    opts: ConnectOptions,
+    sessions: tokio::sync::Mutex<HashMap<String, Session>>,
+    state: Mutex<State>,
+    events: mpsc::Sender<AgentEvent>,
+    incoming: mpsc::Sender<Incoming>,
+}
+
+/// The agent.
+#[derive(Clone)]
+pub struct Agent {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Agent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Agent").finish_non_exhaustive()
+    }
+}
+
+fn x25519() -> Result<(PublicKey, PrivateKey)> {
+    generate(KeyAlgorithm::X25519).map_err(crypto)
+}
+
+fn link_server(s: &SmpServer) -> LinkServer {
+    LinkServer {
+        hosts: s.hosts.iter().map(ToString::to_string).collect(),
+        port: s.port.clone(),
+        key_hash: s.key_hash.clone(),
+    }
+}
+
+fn smp_server(s: &LinkServer) -> Result<SmpServer> {
+    let text = format!(
+        "smp://{}@{}{}",
+        simplex_codec::base64url::encode(&s.key_hash),
+        s.hosts.join(","),
+        if s.port.is_empty() {
+            String::new()
+        } else {
+            format!(":{}", s.port)
+        }
+    );
+    text.parse().map_err(|e| AgentError::Link(format!("{e}")))
+}
+
+impl Agent {
+    /// Starts an agent that creates its queues on `server`.
+    pub fn start(server: SmpServer, opts: ConnectOptions) -> (Self, mpsc::Receiver<AgentEvent>) {
+        let (events, events_rx) = mpsc::channel(1024);
+        let (incoming, mut incoming_rx) = mpsc::channel(1024);
+        let agent = Self {
+            inner: Arc::new(Inner {
+                server,
+                opts,
+                sessions: tokio::sync::Mutex::default(),
+                state: Mutex::new(State {
+                    conns: HashMap::new(),
+                    by_rcv: HashMap::new(),
+                    next: 1,
+                }),
+                events,
+                incoming,
+            }),
+        };
+        // One task processes every received message in order, then ACKs it.
+        let weak = Arc::downgrade(&agent.inner);
+        tokio::spawn(async move {
+            while let Some((server, rid, msg_id, body)) = incoming_rx.recv().await {
+                let Some(inner) = weak.upgrade() else { return };
+                let agent = Agent { inner };
+                agent.received(&server, rid, msg_id, body).await;
+            }
+        });
+        (agent, events_rx)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    async fn event(&self, e: AgentEvent) {
+        let _ = self.inner.events.send(e).await;
+    }
+
+    /// The session with a relay, connected on first use; its MSG events feed the agent.
+    async fn session(&self, server: &SmpServer) -> Result<Session> {
+        let key = server.to_string();
+        let mut sessions = self.inner.sessions.lock().await;
+        if let Some(s) = sessions.get(&key) {
+            return Ok(s.clone());
+        }
+        let (s, mut events) = Session::connect_server(server, self.inner.opts.clone())
+            .await
+            .map_err(|e| AgentError::Relay(e.to_string()))?;
+        let incoming = self.inner.incoming.clone();
+        let srv = server.clone();
+        tokio::spawn(async move {
+            while let Some(ev) = events.recv().await {
+                if let Event::Msg(rid, msg_id, body) = ev {
+                    if incoming
+                        .send((srv.clone(), rid, msg_id, body))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            }
+        });
+        sessions.insert(key, s.clone());
+        Ok(s)
+    }
+
+    async fn call(
+        &self,
+        server: &SmpServer,
+        key: Option<&PrivateKey>,
+        entity: &[u8],
+        cmd: &Command,
+    ) -> Result<BrokerMsg> {
+        let s = self.session(server).await?;
+        match s.call(key, entity, cmd).await {
+            Ok(BrokerMsg::Err(e)) => Err(AgentError::Relay(format!("{e:?}"))),
+            Ok(m) => Ok(m),
+            Err(e) => Err(AgentError::Relay(e.to_string())),
+        }
+    }
+
+    /// Creates a messaging queue on this agent's relay and subscribes to it.
+    async fn new_queue(&self) -> Result<RcvQueue> {
+        let server = self.inner.server.clone();
+        let (rk_pub, rcv_key) = generate(KeyAlgorithm::Ed25519).map_err(crypto)?;
+        let (dh_pub, dh_priv) = x25519()?;
+        let new = Command::New(NewQueue {
+            rcv_auth_key: rk_pub,
+            rcv_dh_key: dh_pub,
+            basic_auth: server.password.clone().map(String::into_bytes),
+            subscribe: false,
+            request: Some(QueueRequest::Messaging(None)),
+            ntf_creds: None,
+        });
+        let BrokerMsg::Ids(ids) = self.call(&server, Some(&rcv_key), b"", &new).await? else {
+            return Err(AgentError::Relay("unexpected answer to NEW".into()));
+        };
+        let rcv_secret = cryptobox::shared_key(&dh_priv, &ids.srv_dh_key).map_err(crypto)?;
+        let session = self.session(&server).await?;
+        session
+            .subscribe(&rcv_key, &ids.rcv_id)
+            .await
+            .map_err(|e| AgentError::Relay(e.to_string()))?;
+        Ok(RcvQueue {
+            server,
+            rcv_id: ids.rcv_id,
+            snd_id: ids.snd_id,
+            rcv_key,
+            rcv_secret,
+            e2e_key: x25519()?.1,
+        })
+    }
+
+    fn add_conn(&self, conn: Conn) -> ConnId {
+        let mut st = self.lock();
+        let id = st.next;
+        st.next += 1;
+        st.by_rcv.insert(conn.rcv.rcv_id.clone(), id);
+        st.conns.insert(id, conn);
+        id
+    }
+
+    /// Creates a one-time invitation: its link, to pass to the other party.
+    pub async fn create_invitation(&self) -> Result<(ConnId, String)> {
+        let rcv = self.new_queue().await?;
+        let (k1_pub, k1) = generate(KeyAlgorithm::X448).map_err(crypto)?;
+        let (k2_pub, k2) = generate(KeyAlgorithm::X448).map_err(crypto)?;
+        let e2e_pub = simplex_crypto::public_key(&rcv.e2e_key).map_err(crypto)?;
+        let link = ConnectionRequest {
+            kind: RequestKind::Invitation(E2eParams {
+                versions: E2E_VERSIONS,
+                key1: k1_pub,
+                key2: k2_pub,
+                kem: None,
+            }),
+            versions: AGENT_VERSIONS,
+            queues: vec![QueueUri {
+                versions: SMP_CLIENT_VERSIONS,
+                server: link_server(&rcv.server),
+                sender_id: rcv.snd_id.clone(),
+                dh_key: e2e_pub,
+                mode: Some(QueueMode::Messaging),
+            }],
+            client_data: None,
+        };
+        let id = self.add_conn(Conn {
+            status: Status::Invited,
+            rcv,
+            snd: None,
+            x3dh: Some((k1, k2)),
+            reply: Vec::new(),
+            ratchet: None,
+            skipped: SkippedKeys::new(),
+            agent_version: AGENT_VERSIONS.max,
+            snd_msg_id: 0,
+            snd_prev_hash: Vec::new(),
+            rcv_msg_id: 0,
+            rcv_prev_hash: Vec::new(),
+            rcv_peer_secret: None,
+        });
+        Ok((id, link.to_uri()))
+    }
+
+    /// Secures a queue of the peer with a new sender key (SKEY) and returns it.
+    async fn secure(
+        &self,
+        server: SmpServer,
+        snd_id: Vec<u8>,
+        their_e2e: &PublicKey,
+    ) -> Result<SndQueue> {
+        let (sk_pub, snd_key) = generate(KeyAlgorithm::Ed25519).map_err(crypto)?;
+        self.call(&server, Some(&snd_key), &snd_id, &Command::Skey(sk_pub))
+            .await?;
+        let (e2e_pub, e2e_priv) = x25519()?;
+        let e2e_secret = cryptobox::shared_key(&e2e_priv, their_e2e).map_err(crypto)?;
+        Ok(SndQueue {
+            server,
+            snd_id,
+            snd_key,
+            e2e_pub,
+            e2e_secret,
+        })
+    }
+
+    /// Seals and sends an envelope to the peer's queue.
+    async fn send_envelope(&self, q: &SndQueue, env: &Envelope, confirmation: bool) -> Result<()> {
+        let mut nonce = [0u8; 24];
+        simplex_crypto::random_bytes(&mut nonce);
+        let body = envelope::seal(
+            SMP_CLIENT_VERSIONS.max,
+            confirmation.then_some(&q.e2e_pub),
+            &q.e2e_secret,
+            &nonce,
+            &PrivHeader::None,
+            &env.encode().map_err(crypto)?,
+            if confirmation {
+                envelope::CONFIRMATION_LEN
+            } else {
+                envelope::MESSAGE_LEN
+            },
+        )
+        .map_err(crypto)?;
+        let send = Command::Send {
+            notification: false,
+            body,
+        };
+        self.call(&q.server, Some(&q.snd_key), &q.snd_id, &send)
+            .await
+            .map(|_| ())
+    }
+
+    /// Joins an invitation with this side's info (its profile); the initiator's info and the
+    /// connection follow as events.
+    pub async fn join(&self, link: &str, info: &[u8]) -> Result<ConnId> {
+        let req = ConnectionRequest::parse(link).map_err(|e| AgentError::Link(e.to_string()))?;
+        let RequestKind::Invitation(e2e) = &req.kind else {
+            return Err(AgentError::Link(
+                "contact addresses are not supported yet".into(),
+            ));
+        };
+        let agent_version = req
+            .versions
+            .highest_common(AGENT_VERSIONS)
+            .filter(|&v| v >= FAST_HANDSHAKE)
+            .ok_or(AgentError::Link(
+                "no common agent version (6+ needed)".into(),
+            ))?;
+        let e2e_version = e2e
+            .versions
+            .highest_common(E2E_VERSIONS)
+            .ok_or(AgentError::Link("no common e2e version".into()))?;
+        let qa = req
+            .queues
+            .first()
+            .ok_or(AgentError::Link("no queue".into()))?;
+        let server_a = smp_server(&qa.server)?;
+        let snd = self
+            .secure(server_a, qa.sender_id.clone(), &qa.dh_key)
+            .await?;
+        let rcv = self.new_queue().await?;
+        // X3DH as the joiner, and the sending ratchet against the initiator's key 2.
+        let (b1_pub, b1) = generate(KeyAlgorithm::X448).map_err(crypto)?;
+        let (b2_pub, b2) = generate(KeyAlgorithm::X448).map_err(crypto)?;
+        let x = ratchet::x3dh_joiner(&b1, &b2, &e2e.key1, &e2e.key2).map_err(crypto)?;
+        let versions = Versions {
+            current: e2e_version,
+            max_supported: E2E_VERSIONS.max,
+        };
+        let mut rc = Ratchet::init_snd(
+            versions,
+            e2e.key2.clone(),
+            generate(KeyAlgorithm::X448).map_err(crypto)?.1,
+            &x,
+        )
+        .map_err(crypto)?;
+        let reply = QueueInfo {
+            version: SMP_CLIENT_VERSIONS.max,
+            server: link_server(&rcv.server),
+            sender_id: rcv.snd_id.clone(),
+            dh_key: simplex_crypto::public_key(&rcv.e2e_key).map_err(crypto)?,
+            mode: Some(QueueMode::Messaging),
+        };
+        let am = AgentMessage::ConnInfoReply(vec![reply], info.to_vec())
+            .encode()
+            .map_err(crypto)?;
+        let enc = rc
+            .encrypt(&am, CONN_INFO_LEN, E2E_VERSIONS.max)
+            .map_err(crypto)?;
+        let env = Envelope::Confirmation {
+            version: agent_version,
+            e2e: Some(RatchetParams {
+                version: e2e_version,
+                key1: b1_pub,
+                key2: b2_pub,
+                kem: None,
+            }),
+            enc,
+        };
+        self.send_envelope(&snd, &env, true).await?;
+        Ok(self.add_conn(Conn {
+            status: Status::Joined,
+            rcv,
+            snd: Some(snd),
+            x3dh: None,
+            reply: Vec::new(),
+            ratchet: Some(rc),
+            skipped: SkippedKeys::new(),
+            agent_version,
+            snd_msg_id: 1,
+            snd_prev_hash: simplex_crypto::digest::sha256(&am).to_vec(),
+            rcv_msg_id: 0,
+            rcv_prev_hash: Vec::new(),
+            rcv_peer_secret: None,
+        }))
+    }
+
+    /// (initiator) Accepts the joiner's confirmation with this side's info: secures the
+    /// joiner's reply queue and sends the initiator's confirmation.
+    pub async fn allow(&self, conn: ConnId, info: &[u8]) -> Result<()> {
+        let reply = {
+            let st = self.lock();
+            let c = st
+                .conns
+                .get(&conn)
+                .ok_or(AgentError::Connection("unknown"))?;
+            if c.status != Status::Confirmed {
+                return Err(AgentError::Connection("no confirmation to allow"));
+            }
+            c.reply
+                .first()
+                .cloned()
+                .ok_or(AgentError::Connection("no reply queue"))?
+        };
+        let server = smp_server(&reply.server)?;
+        let snd = self
+            .secure(server, reply.sender_id.clone(), &reply.dh_key)
+            .await?;
+        let am = AgentMessage::ConnInfo(info.to_vec())
+            .encode()
+            .map_err(crypto)?;
+        let env = {
+            let mut st = self.lock();
+            let c = st
+                .conns
+                .get_mut(&conn)
+                .ok_or(AgentError::Connection("unknown"))?;
+            let rc = c
+                .ratchet
+                .as_mut()
+                .ok_or(AgentError::Connection("no ratchet"))?;
+            let enc = rc
+                .encrypt(&am, CONN_INFO_LEN, E2E_VERSIONS.max)
+                .map_err(crypto)?;
+            c.snd_msg_id = 1;
+            c.snd_prev_hash = simplex_crypto::digest::sha256(&am).to_vec();
+            Envelope::Confirmation {
+                version: c.agent_version,
+                e2e: None,
+                enc,
+            }
+        };
+        self.send_envelope(&snd, &env, true).await?;
+        {
+            let mut st = self.lock();
+            if let Some(c) = st.conns.get_mut(&conn) {
+                c.snd = Some(snd);
+                c.status = Status::Connected;
+                c.reply.clear();
+            }
+        }
+        self.event(AgentEvent::Connected { conn }).await;
+        Ok(())
+    }
+
+    /// Sends a message; returns its id (delivery is the relay's OK).
+    pub async fn send(&self, conn: ConnId, body: &[u8]) -> Result<i64> {
+        let (q, env, id) = {
+            let mut st = self.lock();
+            let c = st
+                .conns
+                .get_mut(&conn)
+                .ok_or(AgentError::Connection("unknown"))?;
+            if c.status != Status::Connected {
+                return Err(AgentError::Connection("not connected"));
+            }
+            let q = c
+                .snd
+                .clone()
+                .ok_or(AgentError::Connection("no send queue"))?;
+            let id = c.snd_msg_id + 1;
+            let mut amsg = vec![b'M'];
+            amsg.extend_from_slice(body);
+            let am = AgentMessage::Message {
+                snd_msg_id: id,
+                prev_hash: c.snd_prev_hash.clone(),
+                body: amsg,
+            }
+            .encode()
+            .map_err(crypto)?;
+            let rc = c
+                .ratchet
+                .as_mut()
+                .ok_or(AgentError::Connection("no ratchet"))?;
+            let enc = rc
+                .encrypt(&am, AGENT_MSG_LEN, E2E_VERSIONS.max)
+                .map_err(crypto)?;
+            c.snd_msg_id = id;
+            c.snd_prev_hash = simplex_crypto::digest::sha256(&am).to_vec();
+            let env = Envelope::Message {
+                version: c.agent_version,
+                enc,
+            };
+            (q, env, id)
+        };
+        self.send_envelope(&q, &env, false).await?;
+        Ok(id)
+    }
+
+    /// Handles a MSG from a relay, then ACKs it (the answer may be the next message).
+    async fn received(&self, server: &SmpServer, rid: Vec<u8>, msg_id: Vec<u8>, body: Vec<u8>) {
+        let (mut msg_id, mut body) = (msg_id, body);
+        loop {
+            let key = {
+                let st = self.lock();
+                st.by_rcv
+                    .get(&rid)
+                    .and_then(|c| st.conns.get(c))
+                    .map(|c| (c.rcv.rcv_key.clone(), c.rcv.rcv_secret.clone()))
+            };
+            let Some((rcv_key, secret)) = key else { return };
+            if let Err(e) = self.process(&rid, &secret, &msg_id, &body).await {
+                let conn = self.lock().by_rcv.get(&rid).copied().unwrap_or(0);
+                self.event(AgentEvent::Error {
+                    conn,
+                    error: e.to_string(),
+                })
+                .await;
+            }
+            // Acknowledged after it was handled; the answer may carry the next message.
+            match self
+                .call(server, Some(&rcv_key), &rid, &Command::Ack(msg_id.clone()))
+                .await
+            {
+                Ok(BrokerMsg::Msg(next_id, next_body)) => {
+                    msg_id = next_id;
+                    body = next_body;
+                }
+                _ => return,
+            }
+        }
+    }
+
+    async fn process(&self, rid: &[u8], secret: &SbKey, msg_id: &[u8], enc: &[u8]) -> Result<()> {
+        // Server-to-recipient layer.
+        let nonce: [u8; 24] = msg_id
+            .try_into()
+            .map_err(|_| AgentError::Crypto("message id length".into()))?;
+        let padded = cryptobox::open(secret, &SbNonce(nonce), enc).map_err(crypto)?;
+        let plain = unpad(&padded).map_err(crypto)?;
+        if plain.starts_with(b"QUOTA ") {
+            return Ok(());
+        }
+        // Int64 timestamp ‖ flags ‖ ' ' ‖ SEND body.
+        let send_body = plain
+            .get(10..)
+            .ok_or(AgentError::Crypto("short message".into()))?;
+        let (_, sender_key) = envelope::public_header(send_body).map_err(crypto)?;
+        let mut events = Vec::new();
+        {
+            let mut st = self.lock();
+            let conn = *st
+                .by_rcv
+                .get(rid)
+                .ok_or(AgentError::Connection("unknown queue"))?;
+            let c = st
+                .conns
+                .get_mut(&conn)
+                .ok_or(AgentError::Connection("unknown"))?;
+            let qsecret = match &sender_key {
+                Some(k) => cryptobox::shared_key(&c.rcv.e2e_key, k).map_err(crypto)?,
+                None => c
+                    .snd_peer_secret()
+                    .ok_or(AgentError::Connection("no per-queue key yet"))?,
+            };
+            let opened = envelope::open(send_body, &qsecret).map_err(crypto)?;
+            if sender_key.is_some() {
+                c.rcv_peer_secret = Some(qsecret);
+            }
+            let env = Envelope::decode(&opened.envelope).map_err(crypto)?;
+            match env {
+                Envelope::Confirmation {
+                    e2e: Some(p), enc, ..
+                } if c.status == Status::Invited => {
+                    let (k1, k2) = c.x3dh.take().ok_or(AgentError::Connection("no keys"))?;
+                    let x = ratchet::x3dh_initiator(&k1, &k2, &p.key1, &p.key2).map_err(crypto)?;
+                    let versions = Versions {
+                        current: p.version,
+                        max_supported: E2E_VERSIONS.max,
+                    };
+                    let rc = Ratchet::init_rcv(versions, k2, &x);
+                    let d = rc
+                        .decrypt(&c.skipped, &enc, &mut RandomKeys)
+                        .map_err(crypto)?;
+                    let plain = d.message.map_err(crypto)?;
+                    d.diff.apply(&mut c.skipped);
+                    c.ratchet = Some(d.ratchet);
+                    match AgentMessage::decode(&plain).map_err(crypto)? {
+                        AgentMessage::ConnInfoReply(queues, info) => {
+                            c.reply = queues;
+                            c.rcv_msg_id = 1;
+                            c.rcv_prev_hash = simplex_crypto::digest::sha256(&plain).to_vec();
+                            c.status = Status::Confirmed;
+                            events.push(AgentEvent::Confirmation { conn, info });
+                        }
+                        _ => return Err(AgentError::Connection("unexpected confirmation")),
+                    }
+                }
+                Envelope::Confirmation { e2e: None, enc, .. } if c.status == Status::Joined => {
+                    let plain = c.decrypt(&enc)?;
+                    match AgentMessage::decode(&plain).map_err(crypto)? {
+                        AgentMessage::ConnInfo(info) => {
+                            c.rcv_msg_id = 1;
+                            c.rcv_prev_hash = simplex_crypto::digest::sha256(&plain).to_vec();
+                            c.status = Status::Connected;
+                            events.push(AgentEvent::Info { conn, info });
+                            events.push(AgentEvent::Connected { conn });
+                        }
+                        _ => return Err(AgentError::Connection("unexpected confirmation")),
+                    }
+                }
+                Envelope::Message { enc, .. } if c.status == Status::Connected => {
+                    let plain = c.decrypt(&enc)?;
+                    if let AgentMessage::Message {
+                        snd_msg_id,
+                        prev_hash,
+                        body,
+                    } = AgentMessage::decode(&plain).map_err(crypto)?
+                    {
+                        let integrity = if snd_msg_id == c.rcv_msg_id + 1 {
+                            (prev_hash != c.rcv_prev_hash)
+                                .then(|| "bad previous-message hash".to_string())
+                        } else if snd_msg_id <= c.rcv_msg_id {
+                            Some(format!("duplicate or earlier message {snd_msg_id}"))
+                        } else {
+                            Some(format!(
+                                "skipped messages {}..{}",
+                                c.rcv_msg_id + 1,
+                                snd_msg_id - 1
+                            ))
+                        };
+                        c.rcv_msg_id = c.rcv_msg_id.max(snd_msg_id);
+                        c.rcv_prev_hash = simplex_crypto::digest::sha256(&plain).to_vec();
+                        if let Some(user) = body.strip_prefix(b"M") {
+                            events.push(AgentEvent::Message {
+                                conn,
+                                msg_id: snd_msg_id,
+                                body: user.to_vec(),
+                                integrity,
+                            });
+                        }
+                    }
+                }
+                _ => return Err(AgentError::Connection("unexpected message for the state")),
+            }
+        }
+        for e in events {
+            self.event(e).await;
+        }
+        Ok(())
+    }
+}
+
+impl Conn {
+    /// The per-queue secret of messages the peer sends without a key in the header.
+    fn snd_peer_secret(&self) -> Option<SbKey> {
+        self.rcv_peer_secret.clone()
+    }
+
+    fn decrypt(&mut self, enc: &[u8]) -> Result<Vec<u8>> {
+        let rc = self
+            .ratchet
+            .as_ref()
+            .ok_or(AgentError::Connection("no ratchet"))?;
+        let d = rc
+            .decrypt(&self.skipped, enc, &mut RandomKeys)
+            .map_err(crypto)?;
+        d.diff.apply(&mut self.skipped);
+        self.ratchet = Some(d.ratchet);
+        d.message.map_err(crypto)
+    }
+}

@@ -1,0 +1,111 @@
+//! Two agents over two real relays on 127.0.0.1 (each party's queue on its own relay): an
+//! invitation joined, both confirmations, then messages both ways, in order, with integrity.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
+use std::time::Duration;
+
+use agent::agent::{Agent, AgentEvent};
+use smp_client::ConnectOptions;
+use tokio::sync::mpsc::Receiver;
+
+async fn relay() -> (smp_server::Running, smp_proto::address::SmpServer) {
+    let (identity, _) =
+        transport::Identity::generate(transport::SignAlgorithm::Ed448, "localhost").unwrap();
+    let kh = identity.key_hash().unwrap();
+    let running = smp_server::start(
+        "127.0.0.1:0".parse().unwrap(),
+        &identity,
+        smp_server::RelayConfig::default(),
+    )
+    .await
+    .unwrap();
+    let address = format!(
+        "smp://{}@127.0.0.1:{}",
+        simplex_codec::base64url::encode(&kh),
+        running.addr.port()
+    );
+    (running, address.parse().unwrap())
+}
+
+async fn next(events: &mut Receiver<AgentEvent>) -> AgentEvent {
+    tokio::time::timeout(Duration::from_secs(20), events.recv())
+        .await
+        .expect("an agent event in time")
+        .expect("events open")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn invitation_handshake_and_messages_across_two_relays() {
+    let (relay_a, server_a) = relay().await;
+    let (relay_b, server_b) = relay().await;
+    let (alice, mut alice_events) = Agent::start(server_a, ConnectOptions::default());
+    let (bob, mut bob_events) = Agent::start(server_b, ConnectOptions::default());
+
+    let (conn_a, link) = alice.create_invitation().await.unwrap();
+    assert!(
+        link.starts_with("simplex:/invitation#/?v=2-7&smp="),
+        "{link}"
+    );
+    let conn_b = bob.join(&link, b"bob's profile").await.unwrap();
+
+    assert_eq!(
+        next(&mut alice_events).await,
+        AgentEvent::Confirmation {
+            conn: conn_a,
+            info: b"bob's profile".to_vec()
+        }
+    );
+    alice.allow(conn_a, b"alice's profile").await.unwrap();
+    assert_eq!(
+        next(&mut alice_events).await,
+        AgentEvent::Connected { conn: conn_a }
+    );
+    assert_eq!(
+        next(&mut bob_events).await,
+        AgentEvent::Info {
+            conn: conn_b,
+            info: b"alice's profile".to_vec()
+        }
+    );
+    assert_eq!(
+        next(&mut bob_events).await,
+        AgentEvent::Connected { conn: conn_b }
+    );
+
+    // Messages both ways, interleaved: each arrives once, in order, with ids continuing from
+    // the confirmation (id 1) and good hashes.
+    for round in 0..20 {
+        let a = alice
+            .send(conn_a, format!("a{round}").as_bytes())
+            .await
+            .unwrap();
+        let b = bob
+            .send(conn_b, format!("b{round}").as_bytes())
+            .await
+            .unwrap();
+        assert_eq!((a, b), (round + 2, round + 2));
+    }
+    for round in 0..20i64 {
+        assert_eq!(
+            next(&mut bob_events).await,
+            AgentEvent::Message {
+                conn: conn_b,
+                msg_id: round + 2,
+                body: format!("a{round}").into_bytes(),
+                integrity: None
+            }
+        );
+        assert_eq!(
+            next(&mut alice_events).await,
+            AgentEvent::Message {
+                conn: conn_a,
+                msg_id: round + 2,
+                body: format!("b{round}").into_bytes(),
+                integrity: None
+            }
+        );
+    }
+    relay_a.stop();
+    relay_b.stop();
+}
