@@ -102,6 +102,9 @@ pub enum AgentError {
     /// Encryption failed.
     #[error("crypto: {0}")]
     Crypto(String),
+    /// The store failed: nothing was sent.
+    #[error("store: {0}")]
+    Store(String),
 }
 
 type Result<T> = std::result::Result<T, AgentError>;
@@ -179,6 +182,8 @@ type Incoming = (SmpServer, Vec<u8>, Vec<u8>, Vec<u8>);
 struct Inner {
     server: SmpServer,
     opts: ConnectOptions,
+    /// Where connections are kept (none: in memory only).
+    store: Option<Mutex<crate::store::Store>>,
     sessions: tokio::sync::Mutex<HashMap<String, Session>>,
     state: Mutex<State>,
     events: mpsc::Sender<AgentEvent>,
@@ -224,19 +229,67 @@ fn smp_server(s: &LinkServer) -> Result<SmpServer> {
 }
 
 impl Agent {
-    /// Starts an agent that creates its queues on `server`.
+    /// Starts an agent that creates its queues on `server`, keeping its state in memory only.
     pub fn start(server: SmpServer, opts: ConnectOptions) -> (Self, mpsc::Receiver<AgentEvent>) {
+        Self::with_store(server, opts, None, HashMap::new())
+    }
+
+    /// Opens an agent on its store: every stored connection is loaded and its queue subscribed
+    /// again (on the relays that can be reached now; the others when they reconnect).
+    pub async fn open(
+        server: SmpServer,
+        opts: ConnectOptions,
+        store: crate::store::Store,
+    ) -> Result<(Self, mpsc::Receiver<AgentEvent>)> {
+        let mut conns = HashMap::new();
+        for (id, state) in store
+            .load_all()
+            .map_err(|e| AgentError::Store(e.to_string()))?
+        {
+            conns.insert(id, persist::decode(&state)?);
+        }
+        let queues: Vec<(SmpServer, PrivateKey, Vec<u8>)> = conns
+            .values()
+            .map(|c| {
+                (
+                    c.rcv.server.clone(),
+                    c.rcv.rcv_key.clone(),
+                    c.rcv.rcv_id.clone(),
+                )
+            })
+            .collect();
+        let (agent, events) = Self::with_store(server, opts, Some(store), conns);
+        for (server, key, rid) in queues {
+            let session = agent.session(&server).await?;
+            session
+                .subscribe(&key, &rid)
+                .await
+                .map_err(|e| AgentError::Relay(e.to_string()))?;
+        }
+        Ok((agent, events))
+    }
+
+    fn with_store(
+        server: SmpServer,
+        opts: ConnectOptions,
+        store: Option<crate::store::Store>,
+        conns: HashMap<ConnId, Conn>,
+    ) -> (Self, mpsc::Receiver<AgentEvent>) {
         let (events, events_rx) = mpsc::channel(1024);
         let (incoming, mut incoming_rx) = mpsc::channel(1024);
         let agent = Self {
             inner: Arc::new(Inner {
                 server,
                 opts,
+                store: store.map(Mutex::new),
                 sessions: tokio::sync::Mutex::default(),
                 state: Mutex::new(State {
-                    conns: HashMap::new(),
-                    by_rcv: HashMap::new(),
-                    next: 1,
+                    next: conns.keys().max().map_or(1, |m| m + 1),
+                    by_rcv: conns
+                        .iter()
+                        .map(|(id, c)| (c.rcv.rcv_id.clone(), *id))
+                        .collect(),
+                    conns,
                 }),
                 events,
                 incoming,
@@ -338,13 +391,28 @@ impl Agent {
         })
     }
 
-    fn add_conn(&self, conn: Conn) -> ConnId {
+    /// Adds a connection and stores it before anything is sent for it.
+    fn add_conn(&self, conn: Conn) -> Result<ConnId> {
         let mut st = self.lock();
         let id = st.next;
+        self.persist(id, &conn)?;
         st.next += 1;
         st.by_rcv.insert(conn.rcv.rcv_id.clone(), id);
         st.conns.insert(id, conn);
-        id
+        Ok(id)
+    }
+
+    /// Stores a connection's state (committed before the caller acts on the network).
+    fn persist(&self, id: ConnId, conn: &Conn) -> Result<()> {
+        if let Some(store) = &self.inner.store {
+            let state = persist::encode(conn)?;
+            store
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .save(id, &state)
+                .map_err(|e| AgentError::Store(e.to_string()))?;
+        }
+        Ok(())
     }
 
     /// Creates a one-time invitation: its link, to pass to the other party.
@@ -384,7 +452,7 @@ impl Agent {
             rcv_msg_id: 0,
             rcv_prev_hash: Vec::new(),
             rcv_peer_secret: None,
-        });
+        })?;
         Ok((id, link.to_uri()))
     }
 
@@ -503,11 +571,10 @@ impl Agent {
             }),
             enc,
         };
-        self.send_envelope(&snd, &env, true).await?;
-        Ok(self.add_conn(Conn {
+        let id = self.add_conn(Conn {
             status: Status::Joined,
             rcv,
-            snd: Some(snd),
+            snd: Some(snd.clone()),
             x3dh: None,
             reply: Vec::new(),
             ratchet: Some(rc),
@@ -518,7 +585,9 @@ impl Agent {
             rcv_msg_id: 0,
             rcv_prev_hash: Vec::new(),
             rcv_peer_secret: None,
-        }))
+        })?;
+        self.send_envelope(&snd, &env, true).await?;
+        Ok(id)
     }
 
     /// (initiator) Accepts the joiner's confirmation with this side's info: secures the
@@ -560,21 +629,18 @@ impl Agent {
                 .map_err(crypto)?;
             c.snd_msg_id = 1;
             c.snd_prev_hash = simplex_crypto::digest::sha256(&am).to_vec();
-            Envelope::Confirmation {
+            c.snd = Some(snd.clone());
+            c.status = Status::Connected;
+            c.reply.clear();
+            let env = Envelope::Confirmation {
                 version: c.agent_version,
                 e2e: None,
                 enc,
-            }
+            };
+            self.persist(conn, c)?;
+            env
         };
         self.send_envelope(&snd, &env, true).await?;
-        {
-            let mut st = self.lock();
-            if let Some(c) = st.conns.get_mut(&conn) {
-                c.snd = Some(snd);
-                c.status = Status::Connected;
-                c.reply.clear();
-            }
-        }
         self.event(AgentEvent::Connected { conn }).await;
         Ok(())
     }
@@ -617,6 +683,7 @@ impl Agent {
                 version: c.agent_version,
                 enc,
             };
+            self.persist(conn, c)?;
             (q, env, id)
         };
         self.send_envelope(&q, &env, false).await?;
@@ -769,6 +836,8 @@ impl Agent {
                 }
                 _ => return Err(AgentError::Connection("unexpected message for the state")),
             }
+            // Stored before the message is acknowledged.
+            self.persist(conn, c)?;
         }
         for e in events {
             self.event(e).await;
@@ -794,5 +863,290 @@ impl Conn {
         d.diff.apply(&mut self.skipped);
         self.ratchet = Some(d.ratchet);
         d.message.map_err(crypto)
+    }
+}
+
+/// The stored form of a connection (version 1): every field the agent needs after a restart.
+mod persist {
+    use super::*;
+    use crate::ratchet::{MessageKey, RcvRatchet, SndRatchet};
+    use simplex_codec::Reader;
+    use zeroize::Zeroizing;
+
+    const VERSION: u8 = 1;
+
+    #[derive(Default)]
+    struct W(Vec<u8>);
+
+    impl W {
+        fn u8(&mut self, v: u8) {
+            self.0.push(v);
+        }
+        fn u16(&mut self, v: u16) {
+            self.0.extend_from_slice(&v.to_be_bytes());
+        }
+        fn u32(&mut self, v: u32) {
+            self.0.extend_from_slice(&v.to_be_bytes());
+        }
+        fn i64(&mut self, v: i64) {
+            self.0.extend_from_slice(&v.to_be_bytes());
+        }
+        fn blob(&mut self, b: &[u8]) {
+            self.u32(b.len() as u32);
+            self.0.extend_from_slice(b);
+        }
+        fn fixed(&mut self, b: &[u8]) {
+            self.0.extend_from_slice(b);
+        }
+        fn flag(&mut self, b: bool) {
+            self.u8(u8::from(b));
+        }
+    }
+
+    struct R<'a>(Reader<'a>);
+
+    fn bad<E>(_: E) -> AgentError {
+        AgentError::Connection("stored connection does not parse")
+    }
+
+    impl<'a> R<'a> {
+        fn u8(&mut self) -> Result<u8> {
+            self.0.byte().map_err(bad)
+        }
+        fn u16(&mut self) -> Result<u16> {
+            Ok(u16::from_be_bytes(self.0.take_array().map_err(bad)?))
+        }
+        fn u32(&mut self) -> Result<u32> {
+            Ok(u32::from_be_bytes(self.0.take_array().map_err(bad)?))
+        }
+        fn i64(&mut self) -> Result<i64> {
+            Ok(i64::from_be_bytes(self.0.take_array().map_err(bad)?))
+        }
+        fn blob(&mut self) -> Result<&'a [u8]> {
+            let n = self.u32()? as usize;
+            self.0.take(n).map_err(bad)
+        }
+        fn key32(&mut self) -> Result<Zeroizing<[u8; 32]>> {
+            Ok(Zeroizing::new(self.0.take_array().map_err(bad)?))
+        }
+        fn flag(&mut self) -> Result<bool> {
+            match self.u8()? {
+                0 => Ok(false),
+                1 => Ok(true),
+                _ => Err(bad(())),
+            }
+        }
+        fn private(&mut self) -> Result<PrivateKey> {
+            PrivateKey::from_der(self.blob()?).map_err(bad)
+        }
+        fn public(&mut self) -> Result<PublicKey> {
+            PublicKey::from_der(self.blob()?).map_err(bad)
+        }
+        fn server(&mut self) -> Result<SmpServer> {
+            std::str::from_utf8(self.blob()?)
+                .map_err(bad)?
+                .parse()
+                .map_err(bad)
+        }
+        fn secret(&mut self) -> Result<SbKey> {
+            Ok(SbKey::from_bytes(self.0.take_array().map_err(bad)?))
+        }
+    }
+
+    pub(super) fn encode(c: &Conn) -> Result<Vec<u8>> {
+        let mut w = W::default();
+        w.u8(VERSION);
+        w.u8(match c.status {
+            Status::Invited => 0,
+            Status::Confirmed => 1,
+            Status::Joined => 2,
+            Status::Connected => 3,
+        });
+        let q = &c.rcv;
+        w.blob(q.server.to_string().as_bytes());
+        w.blob(&q.rcv_id);
+        w.blob(&q.snd_id);
+        w.blob(&q.rcv_key.to_der());
+        w.fixed(q.rcv_secret.as_bytes());
+        w.blob(&q.e2e_key.to_der());
+        w.flag(c.snd.is_some());
+        if let Some(s) = &c.snd {
+            w.blob(s.server.to_string().as_bytes());
+            w.blob(&s.snd_id);
+            w.blob(&s.snd_key.to_der());
+            w.blob(&s.e2e_pub.to_der());
+            w.fixed(s.e2e_secret.as_bytes());
+        }
+        w.flag(c.x3dh.is_some());
+        if let Some((k1, k2)) = &c.x3dh {
+            w.blob(&k1.to_der());
+            w.blob(&k2.to_der());
+        }
+        w.u32(c.reply.len() as u32);
+        for r in &c.reply {
+            let mut b = Vec::new();
+            r.encode_into(&mut b).map_err(crypto)?;
+            w.blob(&b);
+        }
+        w.flag(c.ratchet.is_some());
+        if let Some(rc) = &c.ratchet {
+            w.u16(rc.version.current);
+            w.u16(rc.version.max_supported);
+            w.blob(&rc.ad);
+            w.blob(&rc.dhrs.to_der());
+            w.fixed(&rc.rk[..]);
+            w.flag(rc.snd.is_some());
+            if let Some(s) = &rc.snd {
+                w.blob(&s.dhrr.to_der());
+                w.fixed(&s.ck[..]);
+                w.fixed(&s.hk[..]);
+            }
+            w.flag(rc.rcv.is_some());
+            if let Some(r) = &rc.rcv {
+                w.fixed(&r.ck[..]);
+                w.fixed(&r.hk[..]);
+            }
+            w.u32(rc.ns);
+            w.u32(rc.nr);
+            w.u32(rc.pn);
+            w.fixed(&rc.nhks[..]);
+            w.fixed(&rc.nhkr[..]);
+        }
+        w.u32(c.skipped.len() as u32);
+        for (hk, keys) in &c.skipped {
+            w.fixed(hk);
+            w.u32(keys.len() as u32);
+            for (n, k) in keys {
+                w.u32(*n);
+                w.fixed(&k.key[..]);
+                w.fixed(&k.iv[..]);
+            }
+        }
+        w.u16(c.agent_version);
+        w.i64(c.snd_msg_id);
+        w.blob(&c.snd_prev_hash);
+        w.i64(c.rcv_msg_id);
+        w.blob(&c.rcv_prev_hash);
+        w.flag(c.rcv_peer_secret.is_some());
+        if let Some(s) = &c.rcv_peer_secret {
+            w.fixed(s.as_bytes());
+        }
+        Ok(w.0)
+    }
+
+    pub(super) fn decode(bytes: &[u8]) -> Result<Conn> {
+        let mut r = R(Reader::new(bytes));
+        if r.u8()? != VERSION {
+            return Err(AgentError::Connection(
+                "stored connection of an unknown version",
+            ));
+        }
+        let status = match r.u8()? {
+            0 => Status::Invited,
+            1 => Status::Confirmed,
+            2 => Status::Joined,
+            3 => Status::Connected,
+            _ => return Err(bad(())),
+        };
+        let rcv = RcvQueue {
+            server: r.server()?,
+            rcv_id: r.blob()?.to_vec(),
+            snd_id: r.blob()?.to_vec(),
+            rcv_key: r.private()?,
+            rcv_secret: r.secret()?,
+            e2e_key: r.private()?,
+        };
+        let snd = if r.flag()? {
+            Some(SndQueue {
+                server: r.server()?,
+                snd_id: r.blob()?.to_vec(),
+                snd_key: r.private()?,
+                e2e_pub: r.public()?,
+                e2e_secret: r.secret()?,
+            })
+        } else {
+            None
+        };
+        let x3dh = if r.flag()? {
+            Some((r.private()?, r.private()?))
+        } else {
+            None
+        };
+        let n = r.u32()?;
+        let mut reply = Vec::new();
+        for _ in 0..n {
+            let b = r.blob()?;
+            reply.push(QueueInfo::decode_from(&mut Reader::new(b)).map_err(bad)?);
+        }
+        let ratchet = if r.flag()? {
+            let version = Versions {
+                current: r.u16()?,
+                max_supported: r.u16()?,
+            };
+            let ad = r.blob()?.to_vec();
+            let dhrs = r.private()?;
+            let rk = r.key32()?;
+            let snd = if r.flag()? {
+                Some(SndRatchet {
+                    dhrr: r.public()?,
+                    ck: r.key32()?,
+                    hk: r.key32()?,
+                })
+            } else {
+                None
+            };
+            let rcv = if r.flag()? {
+                Some(RcvRatchet {
+                    ck: r.key32()?,
+                    hk: r.key32()?,
+                })
+            } else {
+                None
+            };
+            Some(Ratchet {
+                version,
+                ad,
+                dhrs,
+                rk,
+                snd,
+                rcv,
+                ns: r.u32()?,
+                nr: r.u32()?,
+                pn: r.u32()?,
+                nhks: r.key32()?,
+                nhkr: r.key32()?,
+            })
+        } else {
+            None
+        };
+        let mut skipped = SkippedKeys::new();
+        for _ in 0..r.u32()? {
+            let hk: [u8; 32] = r.0.take_array().map_err(bad)?;
+            let mut keys = std::collections::BTreeMap::new();
+            for _ in 0..r.u32()? {
+                let n = r.u32()?;
+                let key = r.key32()?;
+                let iv = Zeroizing::new(r.0.take_array().map_err(bad)?);
+                keys.insert(n, MessageKey { key, iv });
+            }
+            skipped.insert(hk, keys);
+        }
+        let c = Conn {
+            status,
+            rcv,
+            snd,
+            x3dh,
+            reply,
+            ratchet,
+            skipped,
+            agent_version: r.u16()?,
+            snd_msg_id: r.i64()?,
+            snd_prev_hash: r.blob()?.to_vec(),
+            rcv_msg_id: r.i64()?,
+            rcv_prev_hash: r.blob()?.to_vec(),
+            rcv_peer_secret: if r.flag()? { Some(r.secret()?) } else { None },
+        };
+        r.0.finish().map_err(bad)?;
+        Ok(c)
     }
 }

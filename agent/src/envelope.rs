@@ -60,7 +60,8 @@ pub struct QueueInfo {
 }
 
 impl QueueInfo {
-    fn encode_into(&self, out: &mut Vec<u8>) -> Result<()> {
+    /// Appends the binary form.
+    pub fn encode_into(&self, out: &mut Vec<u8>) -> Result<()> {
         if self.version < 2 {
             return Err(EnvelopeError::Malformed(
                 "queue info before client version 2",
@@ -81,7 +82,8 @@ impl QueueInfo {
         Ok(())
     }
 
-    fn decode_from(r: &mut Reader<'_>) -> Result<Self> {
+    /// Reads the binary form.
+    pub fn decode_from(r: &mut Reader<'_>) -> Result<Self> {
         let bad = malformed("queue info");
         let version = u16::decode(r).map_err(&bad)?;
         if version < 2 {

@@ -11,3 +11,4 @@ pub mod agent;
 pub mod envelope;
 pub mod links;
 pub mod ratchet;
+pub mod store;

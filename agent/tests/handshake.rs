@@ -109,3 +109,90 @@ async fn invitation_handshake_and_messages_across_two_relays() {
     relay_a.stop();
     relay_b.stop();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_restarted_from_its_encrypted_store_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("alice.db");
+    let (relay, server) = relay().await;
+    let open = |key: &str| agent::store::Store::open(&db, Some(key)).unwrap();
+    let (alice, mut alice_events) = Agent::open(
+        server.clone(),
+        ConnectOptions::default(),
+        open("alice's key"),
+    )
+    .await
+    .unwrap();
+    let (bob, mut bob_events) = Agent::start(server.clone(), ConnectOptions::default());
+    let (conn_a, link) = alice.create_invitation().await.unwrap();
+    let conn_b = bob.join(&link, b"bob").await.unwrap();
+    assert!(matches!(
+        next(&mut alice_events).await,
+        AgentEvent::Confirmation { .. }
+    ));
+    alice.allow(conn_a, b"alice").await.unwrap();
+    assert_eq!(
+        next(&mut alice_events).await,
+        AgentEvent::Connected { conn: conn_a }
+    );
+    assert!(matches!(
+        next(&mut bob_events).await,
+        AgentEvent::Info { .. }
+    ));
+    assert_eq!(
+        next(&mut bob_events).await,
+        AgentEvent::Connected { conn: conn_b }
+    );
+    alice.send(conn_a, b"before").await.unwrap();
+    assert!(matches!(
+        next(&mut bob_events).await,
+        AgentEvent::Message { msg_id: 2, .. }
+    ));
+
+    // Alice stops; Bob writes meanwhile; the relay keeps the messages.
+    drop(alice);
+    drop(alice_events);
+    for i in 0..5 {
+        bob.send(conn_b, format!("while away {i}").as_bytes())
+            .await
+            .unwrap();
+    }
+    // The database is encrypted: the sqlite3 tool cannot read it.
+    let out = std::process::Command::new("sqlite3")
+        .arg(&db)
+        .arg("SELECT count(*) FROM connections;")
+        .output()
+        .expect("sqlite3 is needed for this test: apt-get install sqlite3 (.ci/run does)");
+    assert!(!out.status.success(), "sqlite3 read the encrypted database");
+
+    let (alice, mut alice_events) = Agent::open(
+        server.clone(),
+        ConnectOptions::default(),
+        open("alice's key"),
+    )
+    .await
+    .unwrap();
+    for i in 0..5i64 {
+        assert_eq!(
+            next(&mut alice_events).await,
+            AgentEvent::Message {
+                conn: conn_a,
+                msg_id: i + 2,
+                body: format!("while away {i}").into_bytes(),
+                integrity: None
+            }
+        );
+    }
+    // And she continues where she stopped.
+    assert_eq!(alice.send(conn_a, b"after").await.unwrap(), 3);
+    assert_eq!(
+        next(&mut bob_events).await,
+        AgentEvent::Message {
+            conn: conn_b,
+            msg_id: 3,
+            body: b"after".to_vec(),
+            integrity: None
+        }
+    );
+    relay.stop();
+}

@@ -1,0 +1,192 @@
+//! The agent's store: SQLite through rusqlite, built with SQLCipher so that a database key
+//! encrypts the whole file. Every change a network action depends on is committed first
+//! (`synchronous = FULL`), so a killed process resumes from what it last told the network.
+//!
+//! ```text
+//! schema v1:  migrations(version)                       applied migrations
+//!             connections(conn_id PRIMARY KEY, state)  one row per connection: its queues,
+//!                                                       keys, ratchet and message counters
+//!                                                       (the agent's versioned binary encoding)
+//! ```
+
+use std::path::Path;
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+/// Why the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The file is not a database, or the key is wrong.
+    #[error("cannot open the database (wrong key, or not an agent database): {0}")]
+    Open(String),
+    /// A query failed (disk full, I/O error, ...).
+    #[error("database: {0}")]
+    Db(#[from] rusqlite::Error),
+    /// The file could not be created.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// The database is from a newer version of this program.
+    #[error("the database has schema version {0}, newer than this program's {1}")]
+    TooNew(i64, i64),
+}
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+/// Schema migrations, in order; each runs in its own transaction.
+const MIGRATIONS: &[&str] = &[
+    // v1
+    "CREATE TABLE connections (
+        conn_id INTEGER PRIMARY KEY,
+        state BLOB NOT NULL
+     );",
+];
+
+/// The agent's database.
+#[derive(Debug)]
+pub struct Store {
+    db: Connection,
+}
+
+impl Store {
+    /// Opens (creating, mode 0600) the database at `path`, encrypted with `key` when given.
+    pub fn open(path: &Path, key: Option<&str>) -> Result<Self> {
+        if !path.exists() {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)?;
+        }
+        let db = Connection::open(path)?;
+        if let Some(k) = key {
+            db.pragma_update(None, "key", k)?;
+        }
+        // The first read tells a wrong key (or a plain database opened with one).
+        db.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map_err(|e| StoreError::Open(e.to_string()))?;
+        db.pragma_update(None, "journal_mode", "WAL")?;
+        db.pragma_update(None, "synchronous", "FULL")?;
+        db.pragma_update(None, "foreign_keys", "ON")?;
+        let mut store = Self { db };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// The applied schema version.
+    pub fn schema_version(&self) -> Result<i64> {
+        Ok(self
+            .db
+            .query_row("SELECT max(version) FROM migrations", [], |r| {
+                r.get::<_, Option<i64>>(0)
+            })?
+            .unwrap_or(0))
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        self.db.execute_batch(
+            "CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY);",
+        )?;
+        let current = self.schema_version()?;
+        let known = MIGRATIONS.len() as i64;
+        if current > known {
+            return Err(StoreError::TooNew(current, known));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+            let tx = self.db.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.execute(
+                "INSERT INTO migrations (version) VALUES (?1)",
+                [i as i64 + 1],
+            )?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// Stores a connection's state (replacing the previous one), durably.
+    pub fn save(&self, conn_id: u64, state: &[u8]) -> Result<()> {
+        self.db.execute(
+            "INSERT INTO connections (conn_id, state) VALUES (?1, ?2)
+             ON CONFLICT (conn_id) DO UPDATE SET state = excluded.state",
+            params![conn_id as i64, state],
+        )?;
+        Ok(())
+    }
+
+    /// Deletes a connection.
+    pub fn delete(&self, conn_id: u64) -> Result<()> {
+        self.db.execute(
+            "DELETE FROM connections WHERE conn_id = ?1",
+            [conn_id as i64],
+        )?;
+        Ok(())
+    }
+
+    /// One connection's state.
+    pub fn load(&self, conn_id: u64) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT state FROM connections WHERE conn_id = ?1",
+                [conn_id as i64],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Every connection, by id.
+    pub fn load_all(&self) -> Result<Vec<(u64, Vec<u8>)>> {
+        let mut q = self
+            .db
+            .prepare("SELECT conn_id, state FROM connections ORDER BY conn_id")?;
+        let rows = q.query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// Changes the database key (the whole file is re-encrypted).
+    pub fn rekey(&self, new_key: &str) -> Result<()> {
+        self.db.pragma_update(None, "rekey", new_key)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encrypted_store_round_trip_wrong_key_and_rekey() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.db");
+        {
+            let s = Store::open(&path, Some("first key")).unwrap();
+            assert_eq!(s.schema_version().unwrap(), 1);
+            s.save(1, b"state one").unwrap();
+            s.save(2, b"state two").unwrap();
+            s.save(1, b"state one, later").unwrap();
+            s.delete(2).unwrap();
+        }
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "the database is private");
+        // The file holds no plaintext.
+        let raw = std::fs::read(&path).unwrap();
+        assert!(!raw.windows(9).any(|w| w == b"state one"));
+        assert!(!raw.starts_with(b"SQLite format 3"));
+        assert!(matches!(
+            Store::open(&path, Some("wrong key")),
+            Err(StoreError::Open(_))
+        ));
+        assert!(matches!(Store::open(&path, None), Err(StoreError::Open(_))));
+        let s = Store::open(&path, Some("first key")).unwrap();
+        assert_eq!(s.load_all().unwrap(), [(1, b"state one, later".to_vec())]);
+        s.rekey("second key").unwrap();
+        drop(s);
+        assert!(Store::open(&path, Some("first key")).is_err());
+        let s = Store::open(&path, Some("second key")).unwrap();
+        assert_eq!(s.load(1).unwrap().unwrap(), b"state one, later");
+    }
+}
