@@ -78,6 +78,16 @@ pub enum AgentEvent {
         /// `None` if ids and hashes continue as expected, else what is wrong.
         integrity: Option<String>,
     },
+    /// A request to a contact address: accept it with [`Agent::accept`] or ignore it with
+    /// [`Agent::reject`].
+    Request {
+        /// The address.
+        address: ConnId,
+        /// The request, for accept/reject.
+        request: u64,
+        /// The requester's connection info.
+        info: Vec<u8>,
+    },
     /// Something failed on a connection (the connection stays usable where it can).
     Error {
         /// The connection (0: not known).
@@ -148,6 +158,8 @@ enum Status {
     Joined,
     /// Both ways.
     Connected,
+    /// A contact address: requests to it become [`AgentEvent::Request`].
+    Address,
 }
 
 struct Conn {
@@ -172,6 +184,9 @@ struct Conn {
 
 struct State {
     conns: HashMap<ConnId, Conn>,
+    /// Requests to addresses not yet accepted or rejected: their invitation links.
+    requests: HashMap<u64, String>,
+    next_request: u64,
     by_rcv: HashMap<Vec<u8>, ConnId>,
     next: ConnId,
 }
@@ -284,6 +299,8 @@ impl Agent {
                 store: store.map(Mutex::new),
                 sessions: tokio::sync::Mutex::default(),
                 state: Mutex::new(State {
+                    requests: HashMap::new(),
+                    next_request: 1,
                     next: conns.keys().max().map_or(1, |m| m + 1),
                     by_rcv: conns
                         .iter()
@@ -360,7 +377,7 @@ impl Agent {
     }
 
     /// Creates a messaging queue on this agent's relay and subscribes to it.
-    async fn new_queue(&self) -> Result<RcvQueue> {
+    async fn new_queue(&self, mode: QueueMode) -> Result<RcvQueue> {
         let server = self.inner.server.clone();
         let (rk_pub, rcv_key) = generate(KeyAlgorithm::Ed25519).map_err(crypto)?;
         let (dh_pub, dh_priv) = x25519()?;
@@ -369,7 +386,10 @@ impl Agent {
             rcv_dh_key: dh_pub,
             basic_auth: server.password.clone().map(String::into_bytes),
             subscribe: false,
-            request: Some(QueueRequest::Messaging(None)),
+            request: Some(match mode {
+                QueueMode::Messaging => QueueRequest::Messaging(None),
+                QueueMode::Contact => QueueRequest::Contact(None),
+            }),
             ntf_creds: None,
         });
         let BrokerMsg::Ids(ids) = self.call(&server, Some(&rcv_key), b"", &new).await? else {
@@ -417,7 +437,7 @@ impl Agent {
 
     /// Creates a one-time invitation: its link, to pass to the other party.
     pub async fn create_invitation(&self) -> Result<(ConnId, String)> {
-        let rcv = self.new_queue().await?;
+        let rcv = self.new_queue(QueueMode::Messaging).await?;
         let (k1_pub, k1) = generate(KeyAlgorithm::X448).map_err(crypto)?;
         let (k2_pub, k2) = generate(KeyAlgorithm::X448).map_err(crypto)?;
         let e2e_pub = simplex_crypto::public_key(&rcv.e2e_key).map_err(crypto)?;
@@ -454,6 +474,108 @@ impl Agent {
             rcv_peer_secret: None,
         })?;
         Ok((id, link.to_uri()))
+    }
+
+    /// Creates a contact address: a link anyone can use to ask for a connection.
+    pub async fn create_address(&self) -> Result<(ConnId, String)> {
+        let rcv = self.new_queue(QueueMode::Contact).await?;
+        let link = ConnectionRequest {
+            kind: RequestKind::Contact,
+            versions: AGENT_VERSIONS,
+            queues: vec![QueueUri {
+                versions: SMP_CLIENT_VERSIONS,
+                server: link_server(&rcv.server),
+                sender_id: rcv.snd_id.clone(),
+                dh_key: simplex_crypto::public_key(&rcv.e2e_key).map_err(crypto)?,
+                mode: Some(QueueMode::Contact),
+            }],
+            client_data: None,
+        };
+        let id = self.add_conn(Conn {
+            status: Status::Address,
+            rcv,
+            snd: None,
+            x3dh: None,
+            reply: Vec::new(),
+            ratchet: None,
+            skipped: SkippedKeys::new(),
+            agent_version: AGENT_VERSIONS.max,
+            snd_msg_id: 0,
+            snd_prev_hash: Vec::new(),
+            rcv_msg_id: 0,
+            rcv_prev_hash: Vec::new(),
+            rcv_peer_secret: None,
+        })?;
+        Ok((id, link.to_uri()))
+    }
+
+    /// Accepts a request to an address with this side's info: joins the requester's
+    /// invitation (the connection then completes as for [`Agent::join`]).
+    pub async fn accept(&self, request: u64, info: &[u8]) -> Result<ConnId> {
+        let link = self
+            .lock()
+            .requests
+            .remove(&request)
+            .ok_or(AgentError::Connection("no such request"))?;
+        self.join(&link, info).await
+    }
+
+    /// Rejects a request (nothing is sent: the requester is not told).
+    pub fn reject(&self, request: u64) -> Result<()> {
+        self.lock()
+            .requests
+            .remove(&request)
+            .map(|_| ())
+            .ok_or(AgentError::Connection("no such request"))
+    }
+
+    /// Asks for a connection through a contact address: our own invitation, sent to the
+    /// address with our info, encrypted for the address's queue with a one-time key.
+    async fn request_contact(&self, req: &ConnectionRequest, info: &[u8]) -> Result<ConnId> {
+        let q = req
+            .queues
+            .first()
+            .ok_or(AgentError::Link("no queue".into()))?;
+        let agent_version = req
+            .versions
+            .highest_common(AGENT_VERSIONS)
+            .filter(|&v| v >= FAST_HANDSHAKE)
+            .ok_or(AgentError::Link(
+                "no common agent version (6+ needed)".into(),
+            ))?;
+        let (id, invitation) = self.create_invitation().await?;
+        let env = Envelope::Invitation {
+            version: agent_version,
+            link: invitation,
+            conn_info: info.to_vec(),
+        };
+        let (one_pub, one_priv) = x25519()?;
+        let secret = cryptobox::shared_key(&one_priv, &q.dh_key).map_err(crypto)?;
+        let mut nonce = [0u8; 24];
+        simplex_crypto::random_bytes(&mut nonce);
+        let body = envelope::seal(
+            SMP_CLIENT_VERSIONS.max,
+            Some(&one_pub),
+            &secret,
+            &nonce,
+            &PrivHeader::None,
+            &env.encode().map_err(crypto)?,
+            envelope::CONFIRMATION_LEN,
+        )
+        .map_err(crypto)?;
+        // An address queue is never secured: the SEND is not signed.
+        let server = smp_server(&q.server)?;
+        self.call(
+            &server,
+            None,
+            &q.sender_id,
+            &Command::Send {
+                notification: false,
+                body,
+            },
+        )
+        .await?;
+        Ok(id)
     }
 
     /// Secures a queue of the peer with a new sender key (SKEY) and returns it.
@@ -509,9 +631,7 @@ impl Agent {
     pub async fn join(&self, link: &str, info: &[u8]) -> Result<ConnId> {
         let req = ConnectionRequest::parse(link).map_err(|e| AgentError::Link(e.to_string()))?;
         let RequestKind::Invitation(e2e) = &req.kind else {
-            return Err(AgentError::Link(
-                "contact addresses are not supported yet".into(),
-            ));
+            return self.request_contact(&req, info).await;
         };
         let agent_version = req
             .versions
@@ -532,7 +652,7 @@ impl Agent {
         let snd = self
             .secure(server_a, qa.sender_id.clone(), &qa.dh_key)
             .await?;
-        let rcv = self.new_queue().await?;
+        let rcv = self.new_queue(QueueMode::Messaging).await?;
         // X3DH as the joiner, and the sending ratchet against the initiator's key 2.
         let (b1_pub, b1) = generate(KeyAlgorithm::X448).map_err(crypto)?;
         let (b2_pub, b2) = generate(KeyAlgorithm::X448).map_err(crypto)?;
@@ -740,6 +860,7 @@ impl Agent {
             .ok_or(AgentError::Crypto("short message".into()))?;
         let (_, sender_key) = envelope::public_header(send_body).map_err(crypto)?;
         let mut events = Vec::new();
+        let mut new_request = None;
         {
             let mut st = self.lock();
             let conn = *st
@@ -802,6 +923,14 @@ impl Agent {
                         _ => return Err(AgentError::Connection("unexpected confirmation")),
                     }
                 }
+                Envelope::Invitation {
+                    link, conn_info, ..
+                } if c.status == Status::Address => {
+                    ConnectionRequest::parse(&link).map_err(|e| AgentError::Link(e.to_string()))?;
+                    // Each request has its own one-time key: no secret to keep.
+                    c.rcv_peer_secret = None;
+                    new_request = Some((link, conn_info));
+                }
                 Envelope::Message { enc, .. } if c.status == Status::Connected => {
                     let plain = c.decrypt(&enc)?;
                     if let AgentMessage::Message {
@@ -838,6 +967,16 @@ impl Agent {
             }
             // Stored before the message is acknowledged.
             self.persist(conn, c)?;
+            if let Some((link, info)) = new_request {
+                let request = st.next_request;
+                st.next_request += 1;
+                st.requests.insert(request, link);
+                events.push(AgentEvent::Request {
+                    address: conn,
+                    request,
+                    info,
+                });
+            }
         }
         for e in events {
             self.event(e).await;
@@ -961,6 +1100,7 @@ mod persist {
             Status::Confirmed => 1,
             Status::Joined => 2,
             Status::Connected => 3,
+            Status::Address => 4,
         });
         let q = &c.rcv;
         w.blob(q.server.to_string().as_bytes());
@@ -1046,6 +1186,7 @@ mod persist {
             1 => Status::Confirmed,
             2 => Status::Joined,
             3 => Status::Connected,
+            4 => Status::Address,
             _ => return Err(bad(())),
         };
         let rcv = RcvQueue {

@@ -196,3 +196,66 @@ async fn an_agent_restarted_from_its_encrypted_store_goes_on() {
     );
     relay.stop();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_contact_address_with_one_request_accepted_and_one_rejected() {
+    let (relay, server) = relay().await;
+    let (alice, mut alice_events) = Agent::start(server.clone(), ConnectOptions::default());
+    let (bob, mut bob_events) = Agent::start(server.clone(), ConnectOptions::default());
+    let (carol, mut carol_events) = Agent::start(server.clone(), ConnectOptions::default());
+    let (address, link) = alice.create_address().await.unwrap();
+    assert!(link.starts_with("simplex:/contact#/?v=2-7&smp="), "{link}");
+
+    let conn_b = bob.join(&link, b"bob").await.unwrap();
+    let AgentEvent::Request {
+        address: a,
+        request,
+        info,
+    } = next(&mut alice_events).await
+    else {
+        panic!()
+    };
+    assert_eq!((a, info.as_slice()), (address, &b"bob"[..]));
+    let conn_a = alice.accept(request, b"alice").await.unwrap();
+    // Bob made the invitation Alice joined: he confirms as its initiator.
+    assert_eq!(
+        next(&mut bob_events).await,
+        AgentEvent::Confirmation {
+            conn: conn_b,
+            info: b"alice".to_vec()
+        }
+    );
+    bob.allow(conn_b, b"bob").await.unwrap();
+    assert_eq!(
+        next(&mut bob_events).await,
+        AgentEvent::Connected { conn: conn_b }
+    );
+    assert_eq!(
+        next(&mut alice_events).await,
+        AgentEvent::Info {
+            conn: conn_a,
+            info: b"bob".to_vec()
+        }
+    );
+    assert_eq!(
+        next(&mut alice_events).await,
+        AgentEvent::Connected { conn: conn_a }
+    );
+    bob.send(conn_b, b"hi alice").await.unwrap();
+    assert!(matches!(
+        next(&mut alice_events).await,
+        AgentEvent::Message { conn, ref body, integrity: None, .. } if conn == conn_a && body == b"hi alice"
+    ));
+
+    // Carol's request is rejected: nothing reaches her, her connection stays pending.
+    carol.join(&link, b"carol").await.unwrap();
+    let AgentEvent::Request { request, info, .. } = next(&mut alice_events).await else {
+        panic!()
+    };
+    assert_eq!(info, b"carol");
+    alice.reject(request).unwrap();
+    assert!(alice.accept(request, b"alice").await.is_err());
+    let quiet = tokio::time::timeout(Duration::from_millis(300), carol_events.recv()).await;
+    assert!(quiet.is_err(), "no event for a rejected request: {quiet:?}");
+    relay.stop();
+}
