@@ -67,7 +67,8 @@ pub enum AgentEvent {
         /// The connection.
         conn: ConnId,
     },
-    /// A message.
+    /// A message: store it, then acknowledge it with [`Agent::ack`] (until then the relay
+    /// keeps it and nothing more arrives on that connection; after a restart it comes again).
     Message {
         /// The connection.
         conn: ConnId,
@@ -87,6 +88,13 @@ pub enum AgentEvent {
         request: u64,
         /// The requester's connection info.
         info: Vec<u8>,
+    },
+    /// The relay accepted a message.
+    Sent {
+        /// The connection.
+        conn: ConnId,
+        /// Its id.
+        msg_id: i64,
     },
     /// Something failed on a connection (the connection stays usable where it can).
     Error {
@@ -182,8 +190,21 @@ struct Conn {
     rcv_peer_secret: Option<SbKey>,
 }
 
+/// A message handed to the user and not yet acknowledged by it (the relay waits for the ACK).
+#[derive(Clone)]
+struct Awaiting {
+    server: SmpServer,
+    rid: Vec<u8>,
+    rcv_key: PrivateKey,
+    relay_msg_id: Vec<u8>,
+    msg_id: i64,
+}
+
 struct State {
     conns: HashMap<ConnId, Conn>,
+    awaiting: HashMap<ConnId, Awaiting>,
+    /// Without a store: received messages not yet acknowledged by the user.
+    unacked: HashMap<(ConnId, Vec<u8>), crate::store::Received>,
     /// Requests to addresses not yet accepted or rejected: their invitation links.
     requests: HashMap<u64, String>,
     next_request: u64,
@@ -199,6 +220,10 @@ struct Inner {
     opts: ConnectOptions,
     /// Where connections are kept (none: in memory only).
     store: Option<Mutex<crate::store::Store>>,
+    /// Each connection's delivery task.
+    delivery: Mutex<HashMap<ConnId, mpsc::Sender<Outgoing>>>,
+    /// Set by [`Agent::close`]: nothing more is processed or sent.
+    closed: std::sync::atomic::AtomicBool,
     sessions: tokio::sync::Mutex<HashMap<String, Session>>,
     state: Mutex<State>,
     events: mpsc::Sender<AgentEvent>,
@@ -273,7 +298,17 @@ impl Agent {
                 )
             })
             .collect();
+        let pending = store
+            .pending()
+            .map_err(|e| AgentError::Store(e.to_string()))?;
         let (agent, events) = Self::with_store(server, opts, Some(store), conns);
+        // Messages committed but not accepted by the relay before the stop go out first.
+        for (conn, msg_id, body) in pending {
+            let q = agent.lock().conns.get(&conn).and_then(|c| c.snd.clone());
+            if let Some(q) = q {
+                agent.deliver(conn, q, msg_id, body).await;
+            }
+        }
         for (server, key, rid) in queues {
             let session = agent.session(&server).await?;
             session
@@ -297,8 +332,12 @@ impl Agent {
                 server,
                 opts,
                 store: store.map(Mutex::new),
+                delivery: Mutex::default(),
                 sessions: tokio::sync::Mutex::default(),
+                closed: std::sync::atomic::AtomicBool::new(false),
                 state: Mutex::new(State {
+                    awaiting: HashMap::new(),
+                    unacked: HashMap::new(),
                     requests: HashMap::new(),
                     next_request: 1,
                     next: conns.keys().max().map_or(1, |m| m + 1),
@@ -318,10 +357,68 @@ impl Agent {
             while let Some((server, rid, msg_id, body)) = incoming_rx.recv().await {
                 let Some(inner) = weak.upgrade() else { return };
                 let agent = Agent { inner };
+                if agent.is_closed() {
+                    return;
+                }
                 agent.received(&server, rid, msg_id, body).await;
             }
         });
         (agent, events_rx)
+    }
+
+    fn is_closed(&self) -> bool {
+        self.inner.closed.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Stops the agent: its relay connections close, nothing more is processed or sent (what
+    /// was committed is sent again by the next [`Agent::open`]).
+    pub async fn close(&self) {
+        self.inner
+            .closed
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.inner.sessions.lock().await.clear();
+        self.inner
+            .delivery
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
+    /// The user has stored message `msg_id` of `conn`: the relay may drop it, and the next one
+    /// (if any) is delivered.
+    pub async fn ack(&self, conn: ConnId, msg_id: i64) -> Result<()> {
+        let a = {
+            let mut st = self.lock();
+            match st.awaiting.get(&conn) {
+                Some(a) if a.msg_id == msg_id => {}
+                _ => return Err(AgentError::Connection("no such message to acknowledge")),
+            }
+            let a = st
+                .awaiting
+                .remove(&conn)
+                .ok_or(AgentError::Connection("gone"))?;
+            st.unacked.remove(&(conn, a.relay_msg_id.clone()));
+            a
+        };
+        if let Some(store) = &self.inner.store {
+            store
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .acknowledged(conn, &a.relay_msg_id)
+                .map_err(|e| AgentError::Store(e.to_string()))?;
+        }
+        let answer = self
+            .call(
+                &a.server,
+                Some(&a.rcv_key),
+                &a.rid,
+                &Command::Ack(a.relay_msg_id),
+            )
+            .await?;
+        if let BrokerMsg::Msg(next_id, next_body) = answer {
+            self.received(&a.server, a.rid, next_id, next_body).await;
+        }
+        Ok(())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -334,6 +431,9 @@ impl Agent {
 
     /// The session with a relay, connected on first use; its MSG events feed the agent.
     async fn session(&self, server: &SmpServer) -> Result<Session> {
+        if self.is_closed() {
+            return Err(AgentError::Connection("the agent is closed"));
+        }
         let key = server.to_string();
         let mut sessions = self.inner.sessions.lock().await;
         if let Some(s) = sessions.get(&key) {
@@ -601,22 +701,7 @@ impl Agent {
 
     /// Seals and sends an envelope to the peer's queue.
     async fn send_envelope(&self, q: &SndQueue, env: &Envelope, confirmation: bool) -> Result<()> {
-        let mut nonce = [0u8; 24];
-        simplex_crypto::random_bytes(&mut nonce);
-        let body = envelope::seal(
-            SMP_CLIENT_VERSIONS.max,
-            confirmation.then_some(&q.e2e_pub),
-            &q.e2e_secret,
-            &nonce,
-            &PrivHeader::None,
-            &env.encode().map_err(crypto)?,
-            if confirmation {
-                envelope::CONFIRMATION_LEN
-            } else {
-                envelope::MESSAGE_LEN
-            },
-        )
-        .map_err(crypto)?;
+        let body = seal_for(q, env, confirmation)?;
         let send = Command::Send {
             notification: false,
             body,
@@ -765,9 +850,11 @@ impl Agent {
         Ok(())
     }
 
-    /// Sends a message; returns its id (delivery is the relay's OK).
+    /// Sends a message: it is encrypted and committed with the connection's state, returned
+    /// with its id at once, and delivered in order by the connection's delivery task (also
+    /// after a restart) - [`AgentEvent::Sent`] when the relay has it.
     pub async fn send(&self, conn: ConnId, body: &[u8]) -> Result<i64> {
-        let (q, env, id) = {
+        let (q, id, sealed) = {
             let mut st = self.lock();
             let c = st
                 .conns
@@ -790,24 +877,63 @@ impl Agent {
             }
             .encode()
             .map_err(crypto)?;
-            let rc = c
+            // The new state is computed apart and kept only once it is committed.
+            let mut rc = c
                 .ratchet
-                .as_mut()
+                .clone()
                 .ok_or(AgentError::Connection("no ratchet"))?;
             let enc = rc
                 .encrypt(&am, AGENT_MSG_LEN, E2E_VERSIONS.max)
                 .map_err(crypto)?;
-            c.snd_msg_id = id;
-            c.snd_prev_hash = simplex_crypto::digest::sha256(&am).to_vec();
             let env = Envelope::Message {
                 version: c.agent_version,
                 enc,
             };
-            self.persist(conn, c)?;
-            (q, env, id)
+            let sealed = seal_for(&q, &env, false)?;
+            let old = (c.ratchet.replace(rc), c.snd_msg_id, c.snd_prev_hash.clone());
+            c.snd_msg_id = id;
+            c.snd_prev_hash = simplex_crypto::digest::sha256(&am).to_vec();
+            if let Err(e) = self.persist_pending(conn, c, id, &sealed) {
+                (c.ratchet, c.snd_msg_id, c.snd_prev_hash) = old;
+                return Err(e);
+            }
+            (q, id, sealed)
         };
-        self.send_envelope(&q, &env, false).await?;
+        self.deliver(conn, q, id, sealed).await;
         Ok(id)
+    }
+
+    /// Stores a connection's state with a message to send.
+    fn persist_pending(&self, id: ConnId, conn: &Conn, msg_id: i64, body: &[u8]) -> Result<()> {
+        if let Some(store) = &self.inner.store {
+            let state = persist::encode(conn)?;
+            store
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .save_with_pending(id, &state, msg_id, body)
+                .map_err(|e| AgentError::Store(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// Hands a sealed message to the connection's delivery task (started on first use).
+    async fn deliver(&self, conn: ConnId, q: SndQueue, msg_id: i64, body: Vec<u8>) {
+        let tx = {
+            let mut workers = self
+                .inner
+                .delivery
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            workers
+                .entry(conn)
+                .or_insert_with(|| {
+                    let (tx, rx) = mpsc::channel(DELIVERY_QUEUE);
+                    tokio::spawn(delivery(Arc::downgrade(&self.inner), conn, q, rx));
+                    tx
+                })
+                .clone()
+        };
+        let _ = tx.send((msg_id, body)).await;
     }
 
     /// Handles a MSG from a relay, then ACKs it (the answer may be the next message).
@@ -822,13 +948,38 @@ impl Agent {
                     .map(|c| (c.rcv.rcv_key.clone(), c.rcv.rcv_secret.clone()))
             };
             let Some((rcv_key, secret)) = key else { return };
-            if let Err(e) = self.process(&rid, &secret, &msg_id, &body).await {
-                let conn = self.lock().by_rcv.get(&rid).copied().unwrap_or(0);
-                self.event(AgentEvent::Error {
-                    conn,
-                    error: e.to_string(),
-                })
-                .await;
+            match self.process(&rid, &secret, &msg_id, &body).await {
+                Ok(Some((conn, r))) => {
+                    // The user acknowledges it (Agent::ack); the relay waits until then. The
+                    // acknowledgement is possible as soon as the event is out.
+                    self.lock().awaiting.insert(
+                        conn,
+                        Awaiting {
+                            server: server.clone(),
+                            rid,
+                            rcv_key,
+                            relay_msg_id: msg_id,
+                            msg_id: r.msg_id,
+                        },
+                    );
+                    self.event(AgentEvent::Message {
+                        conn,
+                        msg_id: r.msg_id,
+                        body: r.body,
+                        integrity: r.integrity,
+                    })
+                    .await;
+                    return;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    let conn = self.lock().by_rcv.get(&rid).copied().unwrap_or(0);
+                    self.event(AgentEvent::Error {
+                        conn,
+                        error: e.to_string(),
+                    })
+                    .await;
+                }
             }
             // Acknowledged after it was handled; the answer may carry the next message.
             match self
@@ -844,7 +995,15 @@ impl Agent {
         }
     }
 
-    async fn process(&self, rid: &[u8], secret: &SbKey, msg_id: &[u8], enc: &[u8]) -> Result<()> {
+    /// Handles one message; `Some((conn, msg_id))` when it went to the user, who acknowledges
+    /// it, `None` when the relay can be ACKed now.
+    async fn process(
+        &self,
+        rid: &[u8],
+        secret: &SbKey,
+        msg_id: &[u8],
+        enc: &[u8],
+    ) -> Result<Option<(ConnId, crate::store::Received)>> {
         // Server-to-recipient layer.
         let nonce: [u8; 24] = msg_id
             .try_into()
@@ -852,7 +1011,23 @@ impl Agent {
         let padded = cryptobox::open(secret, &SbNonce(nonce), enc).map_err(crypto)?;
         let plain = unpad(&padded).map_err(crypto)?;
         if plain.starts_with(b"QUOTA ") {
-            return Ok(());
+            return Ok(None);
+        }
+        // A message handed to the user before a restart and not acknowledged: the same again
+        // (the ratchet has moved past it).
+        let conn_of = self.lock().by_rcv.get(rid).copied();
+        if let Some(conn) = conn_of {
+            let again = match &self.inner.store {
+                Some(store) => store
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .received(conn, msg_id)
+                    .map_err(|e| AgentError::Store(e.to_string()))?,
+                None => self.lock().unacked.get(&(conn, msg_id.to_vec())).cloned(),
+            };
+            if let Some(r) = again {
+                return Ok(Some((conn, r)));
+            }
         }
         // Int64 timestamp ‖ flags ‖ ' ' ‖ SEND body.
         let send_body = plain
@@ -861,6 +1036,7 @@ impl Agent {
         let (_, sender_key) = envelope::public_header(send_body).map_err(crypto)?;
         let mut events = Vec::new();
         let mut new_request = None;
+        let mut for_user = None;
         {
             let mut st = self.lock();
             let conn = *st
@@ -954,8 +1130,8 @@ impl Agent {
                         c.rcv_msg_id = c.rcv_msg_id.max(snd_msg_id);
                         c.rcv_prev_hash = simplex_crypto::digest::sha256(&plain).to_vec();
                         if let Some(user) = body.strip_prefix(b"M") {
-                            events.push(AgentEvent::Message {
-                                conn,
+                            for_user = Some(crate::store::Received {
+                                relay_msg_id: msg_id.to_vec(),
                                 msg_id: snd_msg_id,
                                 body: user.to_vec(),
                                 integrity,
@@ -966,7 +1142,22 @@ impl Agent {
                 _ => return Err(AgentError::Connection("unexpected message for the state")),
             }
             // Stored before the message is acknowledged.
-            self.persist(conn, c)?;
+            match &for_user {
+                Some(r) => match &self.inner.store {
+                    Some(store) => {
+                        let state = persist::encode(c)?;
+                        store
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .save_with_received(conn, &state, r)
+                            .map_err(|e| AgentError::Store(e.to_string()))?;
+                    }
+                    None => {
+                        st.unacked.insert((conn, msg_id.to_vec()), r.clone());
+                    }
+                },
+                None => self.persist(conn, c)?,
+            }
             if let Some((link, info)) = new_request {
                 let request = st.next_request;
                 st.next_request += 1;
@@ -981,7 +1172,7 @@ impl Agent {
         for e in events {
             self.event(e).await;
         }
-        Ok(())
+        Ok(for_user.map(|r| (conn_of.unwrap_or(0), r)))
     }
 }
 
@@ -1002,6 +1193,124 @@ impl Conn {
         d.diff.apply(&mut self.skipped);
         self.ratchet = Some(d.ratchet);
         d.message.map_err(crypto)
+    }
+}
+
+/// Seals an envelope for the peer's queue (the per-queue e2e layer).
+fn seal_for(q: &SndQueue, env: &Envelope, confirmation: bool) -> Result<Vec<u8>> {
+    let mut nonce = [0u8; 24];
+    simplex_crypto::random_bytes(&mut nonce);
+    envelope::seal(
+        SMP_CLIENT_VERSIONS.max,
+        confirmation.then_some(&q.e2e_pub),
+        &q.e2e_secret,
+        &nonce,
+        &PrivHeader::None,
+        &env.encode().map_err(crypto)?,
+        if confirmation {
+            envelope::CONFIRMATION_LEN
+        } else {
+            envelope::MESSAGE_LEN
+        },
+    )
+    .map_err(crypto)
+}
+
+/// A sealed message and its id, for a delivery task.
+type Outgoing = (i64, Vec<u8>);
+
+/// Messages waiting for a connection's delivery task.
+const DELIVERY_QUEUE: usize = 1024;
+/// Messages sent in one pipelined batch.
+const DELIVERY_BATCH: usize = 64;
+
+/// Delivers a connection's messages in order: pipelined in batches, each removed from the
+/// store once the relay accepted it; failures are retried with back-off, in order.
+async fn delivery(
+    inner: std::sync::Weak<Inner>,
+    conn: ConnId,
+    q: SndQueue,
+    mut rx: mpsc::Receiver<(i64, Vec<u8>)>,
+) {
+    let mut batch: std::collections::VecDeque<(i64, Vec<u8>)> = Default::default();
+    let mut backoff = std::time::Duration::from_millis(100);
+    loop {
+        if batch.is_empty() {
+            match rx.recv().await {
+                Some(m) => batch.push_back(m),
+                None => return,
+            }
+        }
+        while batch.len() < DELIVERY_BATCH {
+            match rx.try_recv() {
+                Ok(m) => batch.push_back(m),
+                Err(_) => break,
+            }
+        }
+        let Some(inner) = inner.upgrade() else { return };
+        let agent = Agent { inner };
+        if agent.is_closed() {
+            return;
+        }
+        let session = match agent.session(&q.server).await {
+            Ok(s) => s,
+            Err(e) => {
+                agent
+                    .event(AgentEvent::Error {
+                        conn,
+                        error: e.to_string(),
+                    })
+                    .await;
+                drop(agent);
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(std::time::Duration::from_secs(30));
+                continue;
+            }
+        };
+        let cmds: Vec<Command> = batch
+            .iter()
+            .map(|(_, body)| Command::Send {
+                notification: false,
+                body: body.clone(),
+            })
+            .collect();
+        let reqs: Vec<smp_client::Request<'_>> = cmds
+            .iter()
+            .map(|c| (Some(&q.snd_key), &q.snd_id[..], c))
+            .collect();
+        let answers = session.call_many(&reqs).await;
+        let mut failed = None;
+        for answer in answers {
+            match answer {
+                Ok(BrokerMsg::Ok) => {
+                    let Some((id, _)) = batch.pop_front() else {
+                        break;
+                    };
+                    if let Some(store) = &agent.inner.store {
+                        let done = store
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .sent(conn, id);
+                        if let Err(e) = done {
+                            failed = Some(e.to_string());
+                            break;
+                        }
+                    }
+                    agent.event(AgentEvent::Sent { conn, msg_id: id }).await;
+                    backoff = std::time::Duration::from_millis(100);
+                }
+                other => {
+                    failed = Some(format!("{other:?}"));
+                    break;
+                }
+            }
+        }
+        if let Some(error) = failed {
+            agent.event(AgentEvent::Error { conn, error }).await;
+            drop(agent);
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(std::time::Duration::from_secs(30));
+        }
     }
 }
 

@@ -39,7 +39,36 @@ const MIGRATIONS: &[&str] = &[
         conn_id INTEGER PRIMARY KEY,
         state BLOB NOT NULL
      );",
+    // v2: messages encrypted and committed, not yet accepted by the relay
+    "CREATE TABLE pending_sends (
+        conn_id INTEGER NOT NULL REFERENCES connections ON DELETE CASCADE,
+        msg_id INTEGER NOT NULL,
+        body BLOB NOT NULL,
+        PRIMARY KEY (conn_id, msg_id)
+     );",
+    // v3: messages decrypted and handed to the user, not yet acknowledged by it
+    "CREATE TABLE received (
+        conn_id INTEGER NOT NULL REFERENCES connections ON DELETE CASCADE,
+        relay_msg_id BLOB NOT NULL,
+        msg_id INTEGER NOT NULL,
+        body BLOB NOT NULL,
+        integrity TEXT,
+        PRIMARY KEY (conn_id, relay_msg_id)
+     );",
 ];
+
+/// A received message waiting for the user's acknowledgement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    /// The relay's message id (what is ACKed).
+    pub relay_msg_id: Vec<u8>,
+    /// The sender's sequential id.
+    pub msg_id: i64,
+    /// The body.
+    pub body: Vec<u8>,
+    /// What was wrong with ids or hashes, if anything.
+    pub integrity: Option<String>,
+}
 
 /// The agent's database.
 #[derive(Debug)]
@@ -116,6 +145,101 @@ impl Store {
         Ok(())
     }
 
+    /// Stores a connection's state and a message to send, in one transaction (the message is
+    /// sent after this, and again after a restart until the relay accepts it).
+    pub fn save_with_pending(
+        &mut self,
+        conn_id: u64,
+        state: &[u8],
+        msg_id: i64,
+        body: &[u8],
+    ) -> Result<()> {
+        let tx = self.db.transaction()?;
+        tx.execute(
+            "INSERT INTO connections (conn_id, state) VALUES (?1, ?2)
+             ON CONFLICT (conn_id) DO UPDATE SET state = excluded.state",
+            params![conn_id as i64, state],
+        )?;
+        tx.execute(
+            "INSERT OR REPLACE INTO pending_sends (conn_id, msg_id, body) VALUES (?1, ?2, ?3)",
+            params![conn_id as i64, msg_id, body],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Stores a connection's state with a message decrypted for the user, in one transaction
+    /// (the relay is ACKed only once the user acknowledged it).
+    pub fn save_with_received(&mut self, conn_id: u64, state: &[u8], r: &Received) -> Result<()> {
+        let tx = self.db.transaction()?;
+        tx.execute(
+            "INSERT INTO connections (conn_id, state) VALUES (?1, ?2)
+             ON CONFLICT (conn_id) DO UPDATE SET state = excluded.state",
+            params![conn_id as i64, state],
+        )?;
+        tx.execute(
+            "INSERT OR REPLACE INTO received (conn_id, relay_msg_id, msg_id, body, integrity)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                conn_id as i64,
+                r.relay_msg_id,
+                r.msg_id,
+                r.body,
+                r.integrity
+            ],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A received message by the relay's id (to hand it again after a restart).
+    pub fn received(&self, conn_id: u64, relay_msg_id: &[u8]) -> Result<Option<Received>> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT msg_id, body, integrity FROM received WHERE conn_id = ?1 AND relay_msg_id = ?2",
+                params![conn_id as i64, relay_msg_id],
+                |r| {
+                    Ok(Received {
+                        relay_msg_id: relay_msg_id.to_vec(),
+                        msg_id: r.get(0)?,
+                        body: r.get(1)?,
+                        integrity: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// The user acknowledged a received message.
+    pub fn acknowledged(&self, conn_id: u64, relay_msg_id: &[u8]) -> Result<()> {
+        self.db.execute(
+            "DELETE FROM received WHERE conn_id = ?1 AND relay_msg_id = ?2",
+            params![conn_id as i64, relay_msg_id],
+        )?;
+        Ok(())
+    }
+
+    /// The relay accepted a message: it is no longer pending.
+    pub fn sent(&self, conn_id: u64, msg_id: i64) -> Result<()> {
+        self.db.execute(
+            "DELETE FROM pending_sends WHERE conn_id = ?1 AND msg_id = ?2",
+            params![conn_id as i64, msg_id],
+        )?;
+        Ok(())
+    }
+
+    /// Messages not yet accepted by the relay, oldest first.
+    pub fn pending(&self) -> Result<Vec<(u64, i64, Vec<u8>)>> {
+        let mut q = self
+            .db
+            .prepare("SELECT conn_id, msg_id, body FROM pending_sends ORDER BY conn_id, msg_id")?;
+        let rows = q.query_map([], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?))
+        })?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
     /// Deletes a connection.
     pub fn delete(&self, conn_id: u64) -> Result<()> {
         self.db.execute(
@@ -163,7 +287,7 @@ mod tests {
         let path = dir.path().join("agent.db");
         {
             let s = Store::open(&path, Some("first key")).unwrap();
-            assert_eq!(s.schema_version().unwrap(), 1);
+            assert_eq!(s.schema_version().unwrap(), 3);
             s.save(1, b"state one").unwrap();
             s.save(2, b"state two").unwrap();
             s.save(1, b"state one, later").unwrap();

@@ -28,11 +28,17 @@ async fn relay() -> (smp_server::Running, smp_proto::address::SmpServer) {
     (running, address.parse().unwrap())
 }
 
+/// The next event other than `Sent` (delivery reports are checked where they matter).
 async fn next(events: &mut Receiver<AgentEvent>) -> AgentEvent {
-    tokio::time::timeout(Duration::from_secs(20), events.recv())
-        .await
-        .expect("an agent event in time")
-        .expect("events open")
+    loop {
+        let e = tokio::time::timeout(Duration::from_secs(20), events.recv())
+            .await
+            .expect("an agent event in time")
+            .expect("events open");
+        if !matches!(e, AgentEvent::Sent { .. }) {
+            return e;
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -96,6 +102,7 @@ async fn invitation_handshake_and_messages_across_two_relays() {
                 integrity: None
             }
         );
+        bob.ack(conn_b, round + 2).await.unwrap();
         assert_eq!(
             next(&mut alice_events).await,
             AgentEvent::Message {
@@ -105,7 +112,10 @@ async fn invitation_handshake_and_messages_across_two_relays() {
                 integrity: None
             }
         );
+        alice.ack(conn_a, round + 2).await.unwrap();
     }
+    // Only the message handed out can be acknowledged.
+    assert!(alice.ack(conn_a, 99).await.is_err());
     relay_a.stop();
     relay_b.stop();
 }
@@ -148,15 +158,24 @@ async fn an_agent_restarted_from_its_encrypted_store_goes_on() {
         next(&mut bob_events).await,
         AgentEvent::Message { msg_id: 2, .. }
     ));
+    bob.ack(conn_b, 2).await.unwrap();
 
-    // Alice stops; Bob writes meanwhile; the relay keeps the messages.
-    drop(alice);
-    drop(alice_events);
+    // Bob writes; Alice gets the first message but stops before acknowledging it.
     for i in 0..5 {
         bob.send(conn_b, format!("while away {i}").as_bytes())
             .await
             .unwrap();
     }
+    let away = |i: i64| AgentEvent::Message {
+        conn: conn_a,
+        msg_id: i + 2,
+        body: format!("while away {i}").into_bytes(),
+        integrity: None,
+    };
+    assert_eq!(next(&mut alice_events).await, away(0));
+    alice.close().await;
+    drop(alice);
+    drop(alice_events);
     // The database is encrypted: the sqlite3 tool cannot read it.
     let out = std::process::Command::new("sqlite3")
         .arg(&db)
@@ -165,6 +184,7 @@ async fn an_agent_restarted_from_its_encrypted_store_goes_on() {
         .expect("sqlite3 is needed for this test: apt-get install sqlite3 (.ci/run does)");
     assert!(!out.status.success(), "sqlite3 read the encrypted database");
 
+    // Reopened, she gets the unacknowledged message again, then the rest, in order.
     let (alice, mut alice_events) = Agent::open(
         server.clone(),
         ConnectOptions::default(),
@@ -173,15 +193,8 @@ async fn an_agent_restarted_from_its_encrypted_store_goes_on() {
     .await
     .unwrap();
     for i in 0..5i64 {
-        assert_eq!(
-            next(&mut alice_events).await,
-            AgentEvent::Message {
-                conn: conn_a,
-                msg_id: i + 2,
-                body: format!("while away {i}").into_bytes(),
-                integrity: None
-            }
-        );
+        assert_eq!(next(&mut alice_events).await, away(i));
+        alice.ack(conn_a, i + 2).await.unwrap();
     }
     // And she continues where she stopped.
     assert_eq!(alice.send(conn_a, b"after").await.unwrap(), 3);
@@ -246,6 +259,7 @@ async fn a_contact_address_with_one_request_accepted_and_one_rejected() {
         next(&mut alice_events).await,
         AgentEvent::Message { conn, ref body, integrity: None, .. } if conn == conn_a && body == b"hi alice"
     ));
+    alice.ack(conn_a, 2).await.unwrap();
 
     // Carol's request is rejected: nothing reaches her, her connection stays pending.
     carol.join(&link, b"carol").await.unwrap();

@@ -119,6 +119,17 @@ impl Session {
         self.client().await?.call(key, entity, cmd).await
     }
 
+    /// Sends many commands on the live connection, in order, in as few blocks as they fit.
+    pub async fn call_many(
+        &self,
+        reqs: &[crate::Request<'_>],
+    ) -> Vec<Result<BrokerMsg, ClientError>> {
+        match self.client().await {
+            Ok(c) => c.call_many(reqs).await,
+            Err(e) => reqs.iter().map(|_| Err(e.clone())).collect(),
+        }
+    }
+
     /// Subscribes a queue and remembers it, so that it is subscribed again after a
     /// reconnection. Returns the relay's answer (SOK, or an error).
     pub async fn subscribe(

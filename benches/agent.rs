@@ -1,0 +1,148 @@
+//! The agent end to end on this machine: `cargo bench --bench agent [-- --quick]`.
+//!
+//! One relay in this process on 127.0.0.1, two agents: connection set-up time (invitation to
+//! both sides connected), messages per second through one connection (encrypt, send, receive,
+//! decrypt, store, ACK) with each agent's encrypted store and without, and the store's size per
+//! connection.
+
+use std::time::{Duration, Instant};
+
+use agent::agent::{Agent, AgentEvent};
+use smp_client::ConnectOptions;
+use tokio::sync::mpsc::Receiver;
+
+async fn next(events: &mut Receiver<AgentEvent>) -> AgentEvent {
+    loop {
+        let e = tokio::time::timeout(Duration::from_secs(60), events.recv())
+            .await
+            .expect("event in time")
+            .expect("events open");
+        if !matches!(e, AgentEvent::Sent { .. }) {
+            return e;
+        }
+    }
+}
+
+async fn connect(
+    alice: &Agent,
+    ae: &mut Receiver<AgentEvent>,
+    bob: &Agent,
+    be: &mut Receiver<AgentEvent>,
+) -> (u64, u64) {
+    let (ca, link) = alice.create_invitation().await.expect("invitation");
+    let cb = bob.join(&link, b"bob").await.expect("join");
+    assert!(matches!(next(ae).await, AgentEvent::Confirmation { .. }));
+    alice.allow(ca, b"alice").await.expect("allow");
+    assert!(matches!(next(ae).await, AgentEvent::Connected { .. }));
+    assert!(matches!(next(be).await, AgentEvent::Info { .. }));
+    assert!(matches!(next(be).await, AgentEvent::Connected { .. }));
+    (ca, cb)
+}
+
+async fn run(scale: usize) {
+    let (identity, _) =
+        transport::Identity::generate(transport::SignAlgorithm::Ed25519, "localhost").expect("id");
+    let kh = identity.key_hash().expect("hash");
+    let relay = smp_server::start(
+        "127.0.0.1:0".parse().expect("addr"),
+        &identity,
+        Default::default(),
+    )
+    .await
+    .expect("relay");
+    let server: smp_proto::address::SmpServer = format!(
+        "smp://{}@127.0.0.1:{}",
+        simplex_codec::base64url::encode(&kh),
+        relay.addr.port()
+    )
+    .parse()
+    .expect("address");
+    let dir = tempfile::tempdir().expect("tmp");
+    let opts = ConnectOptions::default;
+    for durable in [true, false] {
+        let (alice, mut ae, bob, mut be) = if durable {
+            let a = agent::store::Store::open(&dir.path().join("a.db"), Some("key a")).expect("db");
+            let b = agent::store::Store::open(&dir.path().join("b.db"), Some("key b")).expect("db");
+            let (alice, ae) = Agent::open(server.clone(), opts(), a).await.expect("open");
+            let (bob, be) = Agent::open(server.clone(), opts(), b).await.expect("open");
+            (alice, ae, bob, be)
+        } else {
+            let (alice, ae) = Agent::start(server.clone(), opts());
+            let (bob, be) = Agent::start(server.clone(), opts());
+            (alice, ae, bob, be)
+        };
+        let label = if durable {
+            "encrypted store"
+        } else {
+            "in memory"
+        };
+        let n_conn = 20 / scale.min(20) + 2;
+        let mut times = Vec::new();
+        let mut conn = None;
+        for _ in 0..n_conn {
+            let t0 = Instant::now();
+            conn = Some(connect(&alice, &mut ae, &bob, &mut be).await);
+            times.push(t0.elapsed());
+        }
+        times.sort();
+        println!(
+            "{label}: connection set-up (invitation to both connected) median {:.1} ms, max {:.1} ms over {n_conn}",
+            times[times.len() / 2].as_secs_f64() * 1e3,
+            times[times.len() - 1].as_secs_f64() * 1e3
+        );
+        let (ca, _) = conn.expect("a connection");
+        let n = 2000 / scale;
+        let body = vec![0x61u8; 1024];
+        let t0 = Instant::now();
+        let sender = {
+            let alice = alice.clone();
+            let body = body.clone();
+            tokio::spawn(async move {
+                for _ in 0..n {
+                    alice.send(ca, &body).await.expect("send");
+                }
+            })
+        };
+        let mut got = 0;
+        let cb = conn.expect("a connection").1;
+        while got < n {
+            if let AgentEvent::Message {
+                integrity, msg_id, ..
+            } = next(&mut be).await
+            {
+                assert!(integrity.is_none());
+                bob.ack(cb, msg_id).await.expect("ack");
+                got += 1;
+            }
+        }
+        sender.await.expect("sender");
+        let secs = t0.elapsed().as_secs_f64();
+        println!(
+            "{label}: {n} messages of 1 KB through one connection in {secs:.2} s: {:.0} msgs/s",
+            n as f64 / secs
+        );
+        if durable {
+            let size = std::fs::metadata(dir.path().join("a.db"))
+                .map(|m| m.len())
+                .unwrap_or(0)
+                + std::fs::metadata(dir.path().join("a.db-wal"))
+                    .map(|m| m.len())
+                    .unwrap_or(0);
+            println!(
+                "{label}: store of one side: {} KiB for {n_conn} connections ({:.1} KiB each, WAL included)",
+                size / 1024,
+                size as f64 / 1024.0 / n_conn as f64
+            );
+        }
+    }
+    relay.stop();
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(run(if quick { 10 } else { 1 }));
+}
