@@ -91,6 +91,8 @@ async fn run(scale: usize) {
             times[times.len() - 1].as_secs_f64() * 1e3
         );
         let (ca, _) = conn.expect("a connection");
+        // The sender's events (Sent reports) must be read, or its delivery waits for room.
+        let drain = tokio::spawn(async move { while ae.recv().await.is_some() {} });
         let n = 2000 / scale;
         let body = vec![0x61u8; 1024];
         let t0 = Instant::now();
@@ -116,22 +118,18 @@ async fn run(scale: usize) {
             }
         }
         sender.await.expect("sender");
+        drain.abort();
         let secs = t0.elapsed().as_secs_f64();
         println!(
             "{label}: {n} messages of 1 KB through one connection in {secs:.2} s: {:.0} msgs/s",
             n as f64 / secs
         );
         if durable {
-            let size = std::fs::metadata(dir.path().join("a.db"))
-                .map(|m| m.len())
-                .unwrap_or(0)
-                + std::fs::metadata(dir.path().join("a.db-wal"))
-                    .map(|m| m.len())
-                    .unwrap_or(0);
+            let live = alice.store_bytes().expect("store size");
             println!(
-                "{label}: store of one side: {} KiB for {n_conn} connections ({:.1} KiB each, WAL included)",
-                size / 1024,
-                size as f64 / 1024.0 / n_conn as f64
+                "{label}: store of one side: {} KiB of live pages for {n_conn} connections ({:.1} KiB each)",
+                live / 1024,
+                live as f64 / 1024.0 / n_conn as f64
             );
         }
     }

@@ -270,6 +270,7 @@ fn smp_server(s: &LinkServer) -> Result<SmpServer> {
 
 impl Agent {
     /// Starts an agent that creates its queues on `server`, keeping its state in memory only.
+    /// Its events must be read: when 1,024 wait, the agent waits for room.
     pub fn start(server: SmpServer, opts: ConnectOptions) -> (Self, mpsc::Receiver<AgentEvent>) {
         Self::with_store(server, opts, None, HashMap::new())
     }
@@ -364,6 +365,18 @@ impl Agent {
             }
         });
         (agent, events_rx)
+    }
+
+    /// Bytes of the store's pages in use (0 without a store).
+    pub fn store_bytes(&self) -> Result<u64> {
+        match &self.inner.store {
+            None => Ok(0),
+            Some(s) => s
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .live_bytes()
+                .map_err(|e| AgentError::Store(e.to_string())),
+        }
     }
 
     fn is_closed(&self) -> bool {

@@ -270,6 +270,23 @@ impl Store {
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 
+    /// Bytes of pages in use (the file also keeps freed pages for reuse).
+    pub fn live_bytes(&self) -> Result<u64> {
+        // SQLCipher answers some of these as text.
+        let get = |p: &str| -> Result<i64> {
+            let v: rusqlite::types::Value = self
+                .db
+                .query_row(&format!("PRAGMA {p}"), [], |r| r.get(0))?;
+            Ok(match v {
+                rusqlite::types::Value::Integer(i) => i,
+                rusqlite::types::Value::Text(t) => t.trim().parse().unwrap_or(0),
+                _ => 0,
+            })
+        };
+        let used = get("page_count")? - get("freelist_count")?;
+        Ok((used.max(0) * get("page_size")?) as u64)
+    }
+
     /// Changes the database key (the whole file is re-encrypted).
     pub fn rekey(&self, new_key: &str) -> Result<()> {
         self.db.pragma_update(None, "rekey", new_key)?;
