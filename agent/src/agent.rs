@@ -572,19 +572,8 @@ impl Agent {
             client_data: None,
         };
         let id = self.add_conn(Conn {
-            status: Status::Invited,
-            rcv,
-            snd: None,
             x3dh: Some((k1, k2)),
-            reply: Vec::new(),
-            ratchet: None,
-            skipped: SkippedKeys::new(),
-            agent_version: AGENT_VERSIONS.max,
-            snd_msg_id: 0,
-            snd_prev_hash: Vec::new(),
-            rcv_msg_id: 0,
-            rcv_prev_hash: Vec::new(),
-            rcv_peer_secret: None,
+            ..Conn::new(Status::Invited, rcv, AGENT_VERSIONS.max)
         })?;
         Ok((id, link.to_uri()))
     }
@@ -604,21 +593,7 @@ impl Agent {
             }],
             client_data: None,
         };
-        let id = self.add_conn(Conn {
-            status: Status::Address,
-            rcv,
-            snd: None,
-            x3dh: None,
-            reply: Vec::new(),
-            ratchet: None,
-            skipped: SkippedKeys::new(),
-            agent_version: AGENT_VERSIONS.max,
-            snd_msg_id: 0,
-            snd_prev_hash: Vec::new(),
-            rcv_msg_id: 0,
-            rcv_prev_hash: Vec::new(),
-            rcv_peer_secret: None,
-        })?;
+        let id = self.add_conn(Conn::new(Status::Address, rcv, AGENT_VERSIONS.max))?;
         Ok((id, link.to_uri()))
     }
 
@@ -790,19 +765,11 @@ impl Agent {
             enc,
         };
         let id = self.add_conn(Conn {
-            status: Status::Joined,
-            rcv,
             snd: Some(snd.clone()),
-            x3dh: None,
-            reply: Vec::new(),
             ratchet: Some(rc),
-            skipped: SkippedKeys::new(),
-            agent_version,
             snd_msg_id: 1,
             snd_prev_hash: simplex_crypto::digest::sha256(&am).to_vec(),
-            rcv_msg_id: 0,
-            rcv_prev_hash: Vec::new(),
-            rcv_peer_secret: None,
+            ..Conn::new(Status::Joined, rcv, agent_version)
         })?;
         self.send_envelope(&snd, &env, true).await?;
         Ok(id)
@@ -1190,6 +1157,25 @@ impl Agent {
 }
 
 impl Conn {
+    /// A connection with its receiving queue and nothing else yet.
+    fn new(status: Status, rcv: RcvQueue, agent_version: u16) -> Self {
+        Self {
+            status,
+            rcv,
+            snd: None,
+            x3dh: None,
+            reply: Vec::new(),
+            ratchet: None,
+            skipped: SkippedKeys::new(),
+            agent_version,
+            snd_msg_id: 0,
+            snd_prev_hash: Vec::new(),
+            rcv_msg_id: 0,
+            rcv_prev_hash: Vec::new(),
+            rcv_peer_secret: None,
+        }
+    }
+
     /// The per-queue secret of messages the peer sends without a key in the header.
     fn snd_peer_secret(&self) -> Option<SbKey> {
         self.rcv_peer_secret.clone()

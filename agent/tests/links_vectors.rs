@@ -9,13 +9,11 @@ use agent::links::{ConnectionRequest, QueueMode, QueueUri, RequestKind};
 use serde_json::Value;
 use simplex_codec::Reader;
 
-fn links() -> Value {
-    let path = format!("{}/../testdata/smp/links.json", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
+mod common;
+use common::hx;
 
-fn hx(v: &Value) -> Vec<u8> {
-    hex::decode(v.as_str().unwrap()).unwrap()
+fn links() -> Value {
+    common::load("smp/links.json")
 }
 
 fn range(r: simplex_codec::version::VersionRange) -> String {

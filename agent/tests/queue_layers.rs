@@ -7,30 +7,13 @@
 use agent::envelope::{self, AgentMessage, Envelope, PrivHeader};
 use agent::links::{ConnectionRequest, QueueMode, RequestKind};
 use serde_json::Value;
-use simplex_crypto::{KeyAlgorithm, PrivateKey, PublicKey, SbKey};
+use simplex_crypto::SbKey;
+
+mod common;
+use common::{hx, key};
 
 fn load(name: &str) -> Value {
-    let path = format!("{}/../testdata/agent/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-fn hx(v: &Value) -> Vec<u8> {
-    hex::decode(v.as_str().unwrap()).unwrap()
-}
-
-fn key(file: &Value, label: &str) -> (PublicKey, PrivateKey) {
-    let k = file["fixedKeys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["label"] == label)
-        .unwrap_or_else(|| panic!("no key {label}"));
-    let alg = match k["alg"].as_str().unwrap() {
-        "X25519" => KeyAlgorithm::X25519,
-        _ => KeyAlgorithm::X448,
-    };
-    let private = PrivateKey::from_raw(alg, &hx(&k["privRawHex"])).unwrap();
-    (simplex_crypto::public_key(&private).unwrap(), private)
+    common::load(&format!("agent/{name}"))
 }
 
 fn ratchet_message(ratchet: &Value, id: &str) -> Value {
@@ -60,16 +43,7 @@ fn send_bodies_envelopes_and_the_reply_queue() {
     let (alice_b_pub, alice_b) = key(&q, "e2e/alice/queue-b-e2e-dh");
     let secret_b = simplex_crypto::cryptobox::shared_key(&alice_b, &bob_b_pub).unwrap();
 
-    let (bob_x1, _) = {
-        let k = r["fixedKeys"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|k| k["label"] == "v3/bob/x3dh-1")
-            .unwrap();
-        let p = PrivateKey::from_raw(KeyAlgorithm::X448, &hx(&k["privRawHex"])).unwrap();
-        (simplex_crypto::public_key(&p).unwrap(), p)
-    };
+    let (bob_x1, _) = key(&r, "v3/bob/x3dh-1");
 
     for c in q["e2e"]["cases"].as_array().unwrap() {
         let name = c["name"].as_str().unwrap();

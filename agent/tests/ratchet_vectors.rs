@@ -11,28 +11,13 @@ use agent::ratchet::{
     x3dh_initiator, x3dh_joiner, KeyGen, Ratchet, RatchetError, SkippedKeys, Versions,
 };
 use serde_json::Value;
-use simplex_crypto::{KeyAlgorithm, PrivateKey, PublicKey};
+use simplex_crypto::{PrivateKey, PublicKey};
+
+mod common;
+use common::{hx, key};
 
 fn load(name: &str) -> Value {
-    let path = format!("{}/../testdata/agent/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-fn hx(v: &Value) -> Vec<u8> {
-    hex::decode(v.as_str().unwrap()).unwrap()
-}
-
-fn key(file: &Value, label: &str) -> (PublicKey, PrivateKey) {
-    let k = file["fixedKeys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["label"] == label)
-        .unwrap_or_else(|| panic!("no key {label}"));
-    let private = PrivateKey::from_raw(KeyAlgorithm::X448, &hx(&k["privRawHex"])).unwrap();
-    let public = simplex_crypto::public_key(&private).unwrap();
-    assert_eq!(public.raw(), hx(&k["pubRawHex"]), "{label}");
-    (public, private)
+    common::load(&format!("agent/{name}"))
 }
 
 /// The vectors' ratchet keys, in the order the side needs them.
