@@ -72,7 +72,8 @@ pub enum AgentEvent {
     Message {
         /// The connection.
         conn: ConnId,
-        /// The sender's sequential id.
+        /// The sender's sequential id (the agent's own messages, such as A_QCONT, take ids
+        /// too, so the user's may skip one; `integrity` covers the whole sequence).
         msg_id: i64,
         /// The body.
         body: Vec<u8>,
@@ -95,6 +96,11 @@ pub enum AgentEvent {
         conn: ConnId,
         /// Its id.
         msg_id: i64,
+    },
+    /// The peer drained the queue that was full (QUOTA): delivery goes on now (A_QCONT).
+    SendingResumed {
+        /// The connection.
+        conn: ConnId,
     },
     /// Something failed on a connection (the connection stays usable where it can).
     Error {
@@ -221,7 +227,7 @@ struct Inner {
     /// Where connections are kept (none: in memory only).
     store: Option<Mutex<crate::store::Store>>,
     /// Each connection's delivery task.
-    delivery: Mutex<HashMap<ConnId, mpsc::Sender<Outgoing>>>,
+    delivery: Mutex<HashMap<ConnId, Worker>>,
     /// Set by [`Agent::close`]: nothing more is processed or sent.
     closed: std::sync::atomic::AtomicBool,
     sessions: tokio::sync::Mutex<HashMap<String, Session>>,
@@ -365,6 +371,23 @@ impl Agent {
             }
         });
         (agent, events_rx)
+    }
+
+    /// The connections, with whether each is connected both ways.
+    pub fn connections(&self) -> Vec<(ConnId, bool)> {
+        let st = self.lock();
+        let mut v: Vec<(ConnId, bool)> = st
+            .conns
+            .iter()
+            .map(|(id, c)| (*id, c.status == Status::Connected))
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// The id the next message sent on `conn` will get.
+    pub fn next_msg_id(&self, conn: ConnId) -> Option<i64> {
+        self.lock().conns.get(&conn).map(|c| c.snd_msg_id + 1)
     }
 
     /// Bytes of the store's pages in use (0 without a store).
@@ -834,6 +857,15 @@ impl Agent {
     /// with its id at once, and delivered in order by the connection's delivery task (also
     /// after a restart) - [`AgentEvent::Sent`] when the relay has it.
     pub async fn send(&self, conn: ConnId, body: &[u8]) -> Result<i64> {
+        let mut amsg = Vec::with_capacity(body.len() + 1);
+        amsg.push(b'M');
+        amsg.extend_from_slice(body);
+        self.send_agent_message(conn, amsg).await
+    }
+
+    /// Sends an agent message (`amsg`: the message's tag and content, e.g. `M` and the user's
+    /// body, or `QC` and a queue address) with the connection's next message id.
+    async fn send_agent_message(&self, conn: ConnId, amsg: Vec<u8>) -> Result<i64> {
         let (q, id, sealed) = {
             let mut st = self.lock();
             let c = st
@@ -848,8 +880,6 @@ impl Agent {
                 .clone()
                 .ok_or(AgentError::Connection("no send queue"))?;
             let id = c.snd_msg_id + 1;
-            let mut amsg = vec![b'M'];
-            amsg.extend_from_slice(body);
             let am = AgentMessage::Message {
                 snd_msg_id: id,
                 prev_hash: c.snd_prev_hash.clone(),
@@ -908,12 +938,48 @@ impl Agent {
                 .entry(conn)
                 .or_insert_with(|| {
                     let (tx, rx) = mpsc::channel(DELIVERY_QUEUE);
-                    tokio::spawn(delivery(Arc::downgrade(&self.inner), conn, q, rx));
-                    tx
+                    let wake = Arc::new(tokio::sync::Notify::new());
+                    let worker = delivery(Arc::downgrade(&self.inner), conn, q, rx, wake.clone());
+                    tokio::spawn(worker);
+                    Worker { tx, wake }
                 })
+                .tx
                 .clone()
         };
         let _ = tx.send((msg_id, body)).await;
+    }
+
+    /// The peer drained the queue we send to (A_QCONT): a delivery waiting after QUOTA goes on
+    /// at once.
+    fn continue_sending(&self, conn: ConnId) {
+        let workers = self
+            .inner
+            .delivery
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(w) = workers.get(&conn) {
+            w.wake.notify_one();
+        }
+    }
+
+    /// The relay delivered the quota marker of one of our queues: everything before it has been
+    /// received, so the peer may send again - tell it (A_QCONT with the queue's sender address,
+    /// committed before the marker is acknowledged).
+    async fn queue_drained(&self, rid: &[u8]) -> Result<()> {
+        let target = {
+            let st = self.lock();
+            st.by_rcv.get(rid).and_then(|id| {
+                let c = st.conns.get(id)?;
+                let ready = c.status == Status::Connected && c.snd.is_some();
+                ready.then(|| (*id, c.rcv.server.clone(), c.rcv.snd_id.clone()))
+            })
+        };
+        let Some((conn, server, snd_id)) = target else {
+            return Ok(());
+        };
+        let mut amsg = b"QC".to_vec();
+        encode_queue_address(&server, &snd_id, &mut amsg)?;
+        self.send_agent_message(conn, amsg).await.map(|_| ())
     }
 
     /// Handles a MSG from a relay, then ACKs it (the answer may be the next message).
@@ -991,6 +1057,7 @@ impl Agent {
         let padded = cryptobox::open(secret, &SbNonce(nonce), enc).map_err(crypto)?;
         let plain = unpad(&padded).map_err(crypto)?;
         if plain.starts_with(b"QUOTA ") {
+            self.queue_drained(rid).await?;
             return Ok(None);
         }
         // A message handed to the user before a restart and not acknowledged: the same again
@@ -1017,6 +1084,7 @@ impl Agent {
         let mut events = Vec::new();
         let mut new_request = None;
         let mut for_user = None;
+        let mut wake = None;
         {
             let mut st = self.lock();
             let conn = *st
@@ -1109,7 +1177,21 @@ impl Agent {
                         };
                         c.rcv_msg_id = c.rcv_msg_id.max(snd_msg_id);
                         c.rcv_prev_hash = simplex_crypto::digest::sha256(&plain).to_vec();
-                        if let Some(user) = body.strip_prefix(b"M") {
+                        if let Some(addr) = body.strip_prefix(b"QC") {
+                            let (server, snd_id) = decode_queue_address(addr)?;
+                            match &c.snd {
+                                Some(q)
+                                    if link_server(&q.server) == server && q.snd_id == snd_id =>
+                                {
+                                    wake = Some(conn);
+                                }
+                                _ => {
+                                    return Err(AgentError::Connection(
+                                        "QCONT: queue address not found",
+                                    ))
+                                }
+                            }
+                        } else if let Some(user) = body.strip_prefix(b"M") {
                             for_user = Some(crate::store::Received {
                                 relay_msg_id: msg_id.to_vec(),
                                 msg_id: snd_msg_id,
@@ -1148,6 +1230,10 @@ impl Agent {
                     info,
                 });
             }
+        }
+        if let Some(conn) = wake {
+            self.continue_sending(conn);
+            events.push(AgentEvent::SendingResumed { conn });
         }
         for e in events {
             self.event(e).await;
@@ -1220,97 +1306,134 @@ type Outgoing = (i64, Vec<u8>);
 
 /// Messages waiting for a connection's delivery task.
 const DELIVERY_QUEUE: usize = 1024;
-/// Messages sent in one pipelined batch.
-const DELIVERY_BATCH: usize = 64;
+/// A connection's delivery task: its queue of sealed messages and its wake-up after QUOTA.
+struct Worker {
+    tx: mpsc::Sender<Outgoing>,
+    wake: Arc<tokio::sync::Notify>,
+}
 
-/// Delivers a connection's messages in order: pipelined in batches, each removed from the
-/// store once the relay accepted it; failures are retried with back-off, in order.
+/// How long a delivery refused with QUOTA waits for the peer's A_QCONT before trying again: 1 s
+/// at first, doubling up to a minute. Without the timer two peers whose queues both filled
+/// would wait for each other: each one's A_QCONT is queued behind its own refused message.
+const QUOTA_RETRY: (std::time::Duration, std::time::Duration) = (
+    std::time::Duration::from_secs(1),
+    std::time::Duration::from_secs(60),
+);
+
+/// Delivers a connection's messages in order, one at a time as the reference agent does: a
+/// message goes out only after the relay accepted the one before it, so a refused message
+/// (QUOTA, a lost connection) can never be overtaken by a later one - with several SENDs in
+/// flight, one refused with QUOTA could be followed by one accepted after the peer drained the
+/// queue, and the peer would see a gap and then an old message. Each message is removed from
+/// the store once the relay has it; failures are retried, in order: after QUOTA when the peer
+/// says it drained the queue (A_QCONT) or after [`QUOTA_RETRY`], otherwise with back-off.
 async fn delivery(
     inner: std::sync::Weak<Inner>,
     conn: ConnId,
     q: SndQueue,
-    mut rx: mpsc::Receiver<(i64, Vec<u8>)>,
+    mut rx: mpsc::Receiver<Outgoing>,
+    wake: Arc<tokio::sync::Notify>,
 ) {
-    let mut batch: std::collections::VecDeque<(i64, Vec<u8>)> = Default::default();
-    let mut backoff = std::time::Duration::from_millis(100);
+    const FIRST_BACKOFF: std::time::Duration = std::time::Duration::from_millis(100);
+    let mut backoff = FIRST_BACKOFF;
+    let mut quota_wait = QUOTA_RETRY.0;
+    let mut next: Option<Outgoing> = None;
     loop {
-        if batch.is_empty() {
-            match rx.recv().await {
-                Some(m) => batch.push_back(m),
+        let (id, body) = match next.take() {
+            Some(m) => m,
+            None => match rx.recv().await {
+                Some(m) => m,
                 None => return,
-            }
-        }
-        while batch.len() < DELIVERY_BATCH {
-            match rx.try_recv() {
-                Ok(m) => batch.push_back(m),
-                Err(_) => break,
-            }
-        }
+            },
+        };
         let Some(inner) = inner.upgrade() else { return };
         let agent = Agent { inner };
         if agent.is_closed() {
             return;
         }
-        let session = match agent.session(&q.server).await {
-            Ok(s) => s,
-            Err(e) => {
+        let cmd = Command::Send {
+            notification: false,
+            body,
+        };
+        let answer = match agent.session(&q.server).await {
+            Ok(session) => session.call(Some(&q.snd_key), &q.snd_id, &cmd).await,
+            Err(e) => Err(smp_client::ClientError::Network(e.to_string())),
+        };
+        let Command::Send { body, .. } = cmd else {
+            return;
+        };
+        let wait = match answer {
+            Ok(BrokerMsg::Ok) => {
+                let done = match &agent.inner.store {
+                    Some(store) => store
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .sent(conn, id)
+                        .map_err(|e| e.to_string()),
+                    None => Ok(()),
+                };
+                match done {
+                    Ok(()) => {
+                        agent.event(AgentEvent::Sent { conn, msg_id: id }).await;
+                        backoff = FIRST_BACKOFF;
+                        quota_wait = QUOTA_RETRY.0;
+                        continue;
+                    }
+                    // Sent, but still in the store: it would go again after a restart (and be
+                    // dropped there as a duplicate); nothing to resend now.
+                    Err(error) => {
+                        agent.event(AgentEvent::Error { conn, error }).await;
+                        continue;
+                    }
+                }
+            }
+            Ok(BrokerMsg::Err(smp_proto::ErrorType::Quota)) => {
                 agent
                     .event(AgentEvent::Error {
                         conn,
-                        error: e.to_string(),
+                        error: format!("message {id}: the peer's queue is full (QUOTA), waiting"),
                     })
                     .await;
-                drop(agent);
-                tokio::time::sleep(backoff).await;
+                None
+            }
+            other => {
+                agent
+                    .event(AgentEvent::Error {
+                        conn,
+                        error: format!("message {id}: {other:?}, retrying"),
+                    })
+                    .await;
+                let b = backoff;
                 backoff = (backoff * 2).min(std::time::Duration::from_secs(30));
-                continue;
+                Some(b)
             }
         };
-        let cmds: Vec<Command> = batch
-            .iter()
-            .map(|(_, body)| Command::Send {
-                notification: false,
-                body: body.clone(),
-            })
-            .collect();
-        let reqs: Vec<smp_client::Request<'_>> = cmds
-            .iter()
-            .map(|c| (Some(&q.snd_key), &q.snd_id[..], c))
-            .collect();
-        let answers = session.call_many(&reqs).await;
-        let mut failed = None;
-        for answer in answers {
-            match answer {
-                Ok(BrokerMsg::Ok) => {
-                    let Some((id, _)) = batch.pop_front() else {
-                        break;
-                    };
-                    if let Some(store) = &agent.inner.store {
-                        let done = store
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .sent(conn, id);
-                        if let Err(e) = done {
-                            failed = Some(e.to_string());
-                            break;
-                        }
-                    }
-                    agent.event(AgentEvent::Sent { conn, msg_id: id }).await;
-                    backoff = std::time::Duration::from_millis(100);
-                }
-                other => {
-                    failed = Some(format!("{other:?}"));
-                    break;
-                }
+        drop(agent);
+        next = Some((id, body));
+        match wait {
+            Some(b) => tokio::time::sleep(b).await,
+            None => {
+                let _ = tokio::time::timeout(quota_wait, wake.notified()).await;
+                quota_wait = (quota_wait * 2).min(QUOTA_RETRY.1);
             }
         }
-        if let Some(error) = failed {
-            agent.event(AgentEvent::Error { conn, error }).await;
-            drop(agent);
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(std::time::Duration::from_secs(30));
-        }
     }
+}
+
+/// A queue's address as its sender knows it (`SndQAddr`: relay, sender id), as in A_QCONT.
+fn encode_queue_address(server: &SmpServer, snd_id: &[u8], out: &mut Vec<u8>) -> Result<()> {
+    crate::links::encode_server(&link_server(server), out).map_err(crypto)?;
+    let len = u8::try_from(snd_id.len()).map_err(|_| AgentError::Crypto("queue id".into()))?;
+    out.push(len);
+    out.extend_from_slice(snd_id);
+    Ok(())
+}
+
+fn decode_queue_address(bytes: &[u8]) -> Result<(LinkServer, Vec<u8>)> {
+    let mut r = simplex_codec::Reader::new(bytes);
+    let server = crate::links::decode_server(&mut r).map_err(crypto)?;
+    let id = r.short_bytes().map_err(crypto)?.to_vec();
+    Ok((server, id))
 }
 
 /// The stored form of a connection (version 1): every field the agent needs after a restart.

@@ -273,3 +273,95 @@ async fn a_contact_address_with_one_request_accepted_and_one_rejected() {
     assert!(quiet.is_err(), "no event for a rejected request: {quiet:?}");
     relay.stop();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_peer_offline_for_200_messages_gets_them_all_after_quota_and_qcont() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("bob.db");
+    let (relay, server) = relay().await;
+    let open = || agent::store::Store::open(&db, Some("bob's key")).unwrap();
+    let (alice, mut alice_events) = Agent::start(server.clone(), ConnectOptions::default());
+    let (bob, mut bob_events) = Agent::open(server.clone(), ConnectOptions::default(), open())
+        .await
+        .unwrap();
+    let (conn_a, link) = alice.create_invitation().await.unwrap();
+    let conn_b = bob.join(&link, b"bob").await.unwrap();
+    assert!(matches!(
+        next(&mut alice_events).await,
+        AgentEvent::Confirmation { .. }
+    ));
+    alice.allow(conn_a, b"alice").await.unwrap();
+    assert!(matches!(
+        next(&mut alice_events).await,
+        AgentEvent::Connected { .. }
+    ));
+    assert!(matches!(
+        next(&mut bob_events).await,
+        AgentEvent::Info { .. }
+    ));
+    assert!(matches!(
+        next(&mut bob_events).await,
+        AgentEvent::Connected { .. }
+    ));
+    bob.close().await;
+    drop(bob);
+    drop(bob_events);
+
+    // 200 messages while Bob is away: the relay takes 128, then answers QUOTA.
+    for i in 0..200 {
+        alice.send(conn_a, format!("{i}").as_bytes()).await.unwrap();
+    }
+    loop {
+        match next(&mut alice_events).await {
+            AgentEvent::Error { error, .. } if error.contains("QUOTA") => break,
+            AgentEvent::Error { error, .. } => panic!("{error}"),
+            _ => {}
+        }
+    }
+
+    // Back, Bob drains the queue; at the quota marker he sends A_QCONT and Alice goes on at once
+    // (her own retry timer would wait longer): all 200 arrive, in order, intact.
+    let (bob, mut bob_events) = Agent::open(server.clone(), ConnectOptions::default(), open())
+        .await
+        .unwrap();
+    let mut resumed = false;
+    for i in 0..200i64 {
+        let msg = next(&mut bob_events).await;
+        assert_eq!(
+            msg,
+            AgentEvent::Message {
+                conn: conn_b,
+                msg_id: i + 2,
+                body: format!("{i}").into_bytes(),
+                integrity: None,
+            }
+        );
+        bob.ack(conn_b, i + 2).await.unwrap();
+        if i == 128 {
+            // Message 129 was the one refused: it came only after A_QCONT reached Alice.
+            while !resumed {
+                match next(&mut alice_events).await {
+                    AgentEvent::SendingResumed { conn } => resumed = conn == conn_a,
+                    AgentEvent::Error { error, .. } if error.contains("QUOTA") => {}
+                    other => panic!("{other:?}"),
+                }
+            }
+        }
+    }
+    assert!(resumed);
+    // A_QCONT took Bob's message id 2: his next message is 3, and Alice sees no gap.
+    assert_eq!(bob.send(conn_b, b"thanks").await.unwrap(), 3);
+    loop {
+        match next(&mut alice_events).await {
+            AgentEvent::Message {
+                msg_id, integrity, ..
+            } => {
+                assert_eq!((msg_id, integrity), (3, None));
+                break;
+            }
+            AgentEvent::Error { error, .. } if error.contains("QUOTA") => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    relay.stop();
+}
