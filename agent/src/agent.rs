@@ -97,6 +97,18 @@ pub enum AgentEvent {
         /// Its id.
         msg_id: i64,
     },
+    /// The connection to a relay was lost: these connections receive nothing until [`Up`].
+    ///
+    /// [`Up`]: AgentEvent::Up
+    Down {
+        /// The connections whose receiving queue is on that relay.
+        conns: Vec<ConnId>,
+    },
+    /// Connected to the relay again and subscribed: these connections receive again.
+    Up {
+        /// The connections whose receiving queue is on that relay.
+        conns: Vec<ConnId>,
+    },
     /// The peer drained the queue that was full (QUOTA): delivery goes on now (A_QCONT).
     SendingResumed {
         /// The connection.
@@ -479,22 +491,53 @@ impl Agent {
             .await
             .map_err(|e| AgentError::Relay(e.to_string()))?;
         let incoming = self.inner.incoming.clone();
+        let weak = Arc::downgrade(&self.inner);
         let srv = server.clone();
         tokio::spawn(async move {
             while let Some(ev) = events.recv().await {
-                if let Event::Msg(rid, msg_id, body) = ev {
-                    if incoming
-                        .send((srv.clone(), rid, msg_id, body))
-                        .await
-                        .is_err()
-                    {
-                        return;
+                let up = match ev {
+                    Event::Msg(rid, msg_id, body) => {
+                        if incoming
+                            .send((srv.clone(), rid, msg_id, body))
+                            .await
+                            .is_err()
+                        {
+                            return;
+                        }
+                        continue;
                     }
+                    Event::Disconnected => false,
+                    Event::Reconnected(_) => true,
+                    _ => continue,
+                };
+                let Some(inner) = weak.upgrade() else { return };
+                let agent = Agent { inner };
+                let conns = agent.receiving_on(&srv);
+                if !conns.is_empty() {
+                    let e = if up {
+                        AgentEvent::Up { conns }
+                    } else {
+                        AgentEvent::Down { conns }
+                    };
+                    agent.event(e).await;
                 }
             }
         });
         sessions.insert(key, s.clone());
         Ok(s)
+    }
+
+    /// The connections that receive on `server`.
+    fn receiving_on(&self, server: &SmpServer) -> Vec<ConnId> {
+        let st = self.lock();
+        let mut v: Vec<ConnId> = st
+            .conns
+            .iter()
+            .filter(|(_, c)| &c.rcv.server == server)
+            .map(|(id, _)| *id)
+            .collect();
+        v.sort_unstable();
+        v
     }
 
     async fn call(
