@@ -109,6 +109,15 @@ pub enum AgentEvent {
         /// The connections whose receiving queue is on that relay.
         conns: Vec<ConnId>,
     },
+    /// The peer confirmed that it received and stored a message (a delivery receipt, A_RCVD).
+    Delivered {
+        /// The connection.
+        conn: ConnId,
+        /// The message's id.
+        msg_id: i64,
+        /// `false`: the receipt's hash is not the message's (the reference's MRBadMsgHash).
+        ok: bool,
+    },
     /// The peer drained the queue that was full (QUOTA): delivery goes on now (A_QCONT).
     SendingResumed {
         /// The connection.
@@ -216,6 +225,8 @@ struct Awaiting {
     rcv_key: PrivateKey,
     relay_msg_id: Vec<u8>,
     msg_id: i64,
+    /// SHA-256 of the agent message, for a delivery receipt.
+    msg_hash: Vec<u8>,
 }
 
 struct State {
@@ -228,7 +239,13 @@ struct State {
     next_request: u64,
     by_rcv: HashMap<Vec<u8>, ConnId>,
     next: ConnId,
+    /// Without a store: hashes of sent messages awaiting the peer's receipt (the newest
+    /// [`RECEIPT_HASHES`] per connection).
+    sent_hashes: HashMap<ConnId, std::collections::BTreeMap<i64, Vec<u8>>>,
 }
+
+/// Without a store, the hashes kept per connection for receipts.
+const RECEIPT_HASHES: usize = 4096;
 
 /// A MSG from a relay: the relay, recipient id, message id, encrypted body.
 type Incoming = (SmpServer, Vec<u8>, Vec<u8>, Vec<u8>);
@@ -360,6 +377,7 @@ impl Agent {
                     requests: HashMap::new(),
                     next_request: 1,
                     next: conns.keys().max().map_or(1, |m| m + 1),
+                    sent_hashes: HashMap::new(),
                     by_rcv: conns
                         .iter()
                         .map(|(id, c)| (c.rcv.rcv_id.clone(), *id))
@@ -467,6 +485,40 @@ impl Agent {
             self.received(&a.server, a.rid, next_id, next_body).await;
         }
         Ok(())
+    }
+
+    /// As [`Agent::ack`], and sends the peer a delivery receipt (A_RCVD) for the message with
+    /// `info` (opaque to the agent; the chat sends none). The receipt is committed before the
+    /// acknowledgement, so a restart in between sends it once more at worst.
+    pub async fn ack_with_receipt(&self, conn: ConnId, msg_id: i64, info: &[u8]) -> Result<()> {
+        let (hash, version) = {
+            let st = self.lock();
+            let hash = st
+                .awaiting
+                .get(&conn)
+                .filter(|a| a.msg_id == msg_id)
+                .map(|a| a.msg_hash.clone())
+                .ok_or(AgentError::Connection("no such message to acknowledge"))?;
+            let c = st
+                .conns
+                .get(&conn)
+                .ok_or(AgentError::Connection("unknown"))?;
+            (hash, c.agent_version)
+        };
+        if version < RECEIPTS_AGENT_VERSION {
+            return Err(AgentError::Connection(
+                "the peer's agent does not take delivery receipts",
+            ));
+        }
+        if hash.is_empty() {
+            return Err(AgentError::Connection(
+                "no hash kept for this message (received by an older version)",
+            ));
+        }
+        let mut amsg = vec![b'V'];
+        encode_receipts(&[(msg_id, &hash, info)], &mut amsg)?;
+        self.send_agent_message(conn, amsg, false).await?;
+        self.ack(conn, msg_id).await
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -903,12 +955,13 @@ impl Agent {
         let mut amsg = Vec::with_capacity(body.len() + 1);
         amsg.push(b'M');
         amsg.extend_from_slice(body);
-        self.send_agent_message(conn, amsg).await
+        self.send_agent_message(conn, amsg, true).await
     }
 
     /// Sends an agent message (`amsg`: the message's tag and content, e.g. `M` and the user's
-    /// body, or `QC` and a queue address) with the connection's next message id.
-    async fn send_agent_message(&self, conn: ConnId, amsg: Vec<u8>) -> Result<i64> {
+    /// body, or `QC` and a queue address) with the connection's next message id; `receipt`: keep
+    /// its hash for the peer's delivery receipt (user messages).
+    async fn send_agent_message(&self, conn: ConnId, amsg: Vec<u8>, receipt: bool) -> Result<i64> {
         let (q, id, sealed) = {
             let mut st = self.lock();
             let c = st
@@ -946,9 +999,17 @@ impl Agent {
             let old = (c.ratchet.replace(rc), c.snd_msg_id, c.snd_prev_hash.clone());
             c.snd_msg_id = id;
             c.snd_prev_hash = simplex_crypto::digest::sha256(&am).to_vec();
-            if let Err(e) = self.persist_pending(conn, c, id, &sealed) {
+            let hash = receipt.then(|| c.snd_prev_hash.clone());
+            if let Err(e) = self.persist_pending(conn, c, id, &sealed, hash.as_deref()) {
                 (c.ratchet, c.snd_msg_id, c.snd_prev_hash) = old;
                 return Err(e);
+            }
+            if let (Some(hash), None) = (hash, &self.inner.store) {
+                let kept = st.sent_hashes.entry(conn).or_default();
+                kept.insert(id, hash);
+                while kept.len() > RECEIPT_HASHES {
+                    kept.pop_first();
+                }
             }
             (q, id, sealed)
         };
@@ -957,13 +1018,20 @@ impl Agent {
     }
 
     /// Stores a connection's state with a message to send.
-    fn persist_pending(&self, id: ConnId, conn: &Conn, msg_id: i64, body: &[u8]) -> Result<()> {
+    fn persist_pending(
+        &self,
+        id: ConnId,
+        conn: &Conn,
+        msg_id: i64,
+        body: &[u8],
+        receipt_hash: Option<&[u8]>,
+    ) -> Result<()> {
         if let Some(store) = &self.inner.store {
             let state = persist::encode(conn)?;
             store
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .save_with_pending(id, &state, msg_id, body)
+                .save_with_pending(id, &state, msg_id, body, receipt_hash)
                 .map_err(|e| AgentError::Store(e.to_string()))?;
         }
         Ok(())
@@ -1022,7 +1090,7 @@ impl Agent {
         };
         let mut amsg = b"QC".to_vec();
         encode_queue_address(&server, &snd_id, &mut amsg)?;
-        self.send_agent_message(conn, amsg).await.map(|_| ())
+        self.send_agent_message(conn, amsg, false).await.map(|_| ())
     }
 
     /// Handles a MSG from a relay, then ACKs it (the answer may be the next message).
@@ -1049,6 +1117,7 @@ impl Agent {
                             rcv_key,
                             relay_msg_id: msg_id,
                             msg_id: r.msg_id,
+                            msg_hash: r.msg_hash,
                         },
                     );
                     self.event(AgentEvent::Message {
@@ -1128,6 +1197,8 @@ impl Agent {
         let mut new_request = None;
         let mut for_user = None;
         let mut wake = None;
+        let mut failure = None;
+        let mut receipts_in: Vec<(i64, Vec<u8>)> = Vec::new();
         {
             let mut st = self.lock();
             let conn = *st
@@ -1199,48 +1270,75 @@ impl Agent {
                     new_request = Some((link, conn_info));
                 }
                 Envelope::Message { enc, .. } if c.status == Status::Connected => {
-                    let plain = c.decrypt(&enc)?;
-                    if let AgentMessage::Message {
-                        snd_msg_id,
-                        prev_hash,
-                        body,
-                    } = AgentMessage::decode(&plain).map_err(crypto)?
-                    {
-                        let integrity = if snd_msg_id == c.rcv_msg_id + 1 {
-                            (prev_hash != c.rcv_prev_hash)
-                                .then(|| "bad previous-message hash".to_string())
-                        } else if snd_msg_id <= c.rcv_msg_id {
-                            Some(format!("duplicate or earlier message {snd_msg_id}"))
-                        } else {
-                            Some(format!(
-                                "skipped messages {}..{}",
-                                c.rcv_msg_id + 1,
-                                snd_msg_id - 1
-                            ))
-                        };
-                        c.rcv_msg_id = c.rcv_msg_id.max(snd_msg_id);
-                        c.rcv_prev_hash = simplex_crypto::digest::sha256(&plain).to_vec();
-                        if let Some(addr) = body.strip_prefix(b"QC") {
-                            let (server, snd_id) = decode_queue_address(addr)?;
-                            match &c.snd {
-                                Some(q)
-                                    if link_server(&q.server) == server && q.snd_id == snd_id =>
-                                {
-                                    wake = Some(conn);
+                    // From here the ratchet may have moved: whatever is wrong with the message,
+                    // the state is committed below and the error reported after that.
+                    let decoded = c.decrypt(&enc).and_then(|plain| {
+                        let m = AgentMessage::decode(&plain).map_err(crypto)?;
+                        Ok((plain, m))
+                    });
+                    match decoded {
+                        Err(e) => failure = Some(e),
+                        Ok((
+                            plain,
+                            AgentMessage::Message {
+                                snd_msg_id,
+                                prev_hash,
+                                body,
+                            },
+                        )) => {
+                            let integrity = if snd_msg_id == c.rcv_msg_id + 1 {
+                                (prev_hash != c.rcv_prev_hash)
+                                    .then(|| "bad previous-message hash".to_string())
+                            } else if snd_msg_id <= c.rcv_msg_id {
+                                Some(format!("duplicate or earlier message {snd_msg_id}"))
+                            } else {
+                                Some(format!(
+                                    "skipped messages {}..{}",
+                                    c.rcv_msg_id + 1,
+                                    snd_msg_id - 1
+                                ))
+                            };
+                            let msg_hash = simplex_crypto::digest::sha256(&plain).to_vec();
+                            c.rcv_msg_id = c.rcv_msg_id.max(snd_msg_id);
+                            c.rcv_prev_hash = msg_hash.clone();
+                            if let Some(user) = body.strip_prefix(b"M") {
+                                for_user = Some(crate::store::Received {
+                                    relay_msg_id: msg_id.to_vec(),
+                                    msg_id: snd_msg_id,
+                                    body: user.to_vec(),
+                                    integrity,
+                                    msg_hash,
+                                });
+                            } else if let Some(addr) = body.strip_prefix(b"QC") {
+                                match decode_queue_address(addr) {
+                                    Ok((server, snd_id))
+                                        if c.snd.as_ref().is_some_and(|q| {
+                                            link_server(&q.server) == server && q.snd_id == snd_id
+                                        }) =>
+                                    {
+                                        wake = Some(conn);
+                                    }
+                                    _ => {
+                                        failure = Some(AgentError::Connection(
+                                            "QCONT: queue address not found",
+                                        ))
+                                    }
                                 }
-                                _ => {
-                                    return Err(AgentError::Connection(
-                                        "QCONT: queue address not found",
-                                    ))
+                            } else if let Some(list) = body.strip_prefix(b"V") {
+                                match decode_receipts(list) {
+                                    Ok(receipts) => receipts_in = receipts,
+                                    Err(e) => failure = Some(e),
                                 }
+                            } else {
+                                failure = Some(AgentError::Connection(
+                                    "an agent message this agent does not handle",
+                                ));
                             }
-                        } else if let Some(user) = body.strip_prefix(b"M") {
-                            for_user = Some(crate::store::Received {
-                                relay_msg_id: msg_id.to_vec(),
-                                msg_id: snd_msg_id,
-                                body: user.to_vec(),
-                                integrity,
-                            });
+                        }
+                        Ok(_) => {
+                            failure = Some(AgentError::Connection(
+                                "a connection message after the connection was made",
+                            ))
                         }
                     }
                 }
@@ -1263,6 +1361,44 @@ impl Agent {
                 },
                 None => self.persist(conn, c)?,
             }
+            // Delivery receipts for messages we sent: the hash must be the one we kept.
+            for (id, hash) in receipts_in {
+                let kept = match &self.inner.store {
+                    Some(store) => store
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .sent_hash(conn, id)
+                        .map_err(|e| AgentError::Store(e.to_string()))?,
+                    None => st.sent_hashes.get(&conn).and_then(|m| m.get(&id)).cloned(),
+                };
+                let Some(kept) = kept else {
+                    events.push(AgentEvent::Error {
+                        conn,
+                        error: format!("a receipt for message {id}, unknown or already confirmed"),
+                    });
+                    continue;
+                };
+                let ok = kept == hash;
+                if ok {
+                    match &self.inner.store {
+                        Some(store) => store
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .delivered(conn, id)
+                            .map_err(|e| AgentError::Store(e.to_string()))?,
+                        None => {
+                            if let Some(m) = st.sent_hashes.get_mut(&conn) {
+                                m.remove(&id);
+                            }
+                        }
+                    }
+                }
+                events.push(AgentEvent::Delivered {
+                    conn,
+                    msg_id: id,
+                    ok,
+                });
+            }
             if let Some((link, info)) = new_request {
                 let request = st.next_request;
                 st.next_request += 1;
@@ -1280,6 +1416,9 @@ impl Agent {
         }
         for e in events {
             self.event(e).await;
+        }
+        if let Some(e) = failure {
+            return Err(e);
         }
         Ok(for_user.map(|r| (conn_of.unwrap_or(0), r)))
     }
@@ -1461,6 +1600,46 @@ async fn delivery(
             }
         }
     }
+}
+
+/// The first agent version with delivery receipts (`deliveryRcptsSMPAgentVersion`).
+const RECEIPTS_AGENT_VERSION: u16 = 4;
+
+/// Receipts as A_RCVD carries them after its `V`: a count, then per receipt the sender's message
+/// id (Int64), the message's hash (shortString) and the receipt info (Large).
+fn encode_receipts(receipts: &[(i64, &[u8], &[u8])], out: &mut Vec<u8>) -> Result<()> {
+    let bad = |what: &str| AgentError::Crypto(format!("receipt: {what}"));
+    out.push(u8::try_from(receipts.len()).map_err(|_| bad("too many"))?);
+    for (id, hash, info) in receipts {
+        out.extend_from_slice(&id.to_be_bytes());
+        out.push(u8::try_from(hash.len()).map_err(|_| bad("hash"))?);
+        out.extend_from_slice(hash);
+        let len = u16::try_from(info.len()).map_err(|_| bad("info longer than 65,535 bytes"))?;
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(info);
+    }
+    Ok(())
+}
+
+/// The receipts of an A_RCVD (after its `V`): (message id, hash) each; at least one.
+fn decode_receipts(bytes: &[u8]) -> Result<Vec<(i64, Vec<u8>)>> {
+    let bad = |_| AgentError::Crypto("malformed receipt".into());
+    let mut r = simplex_codec::Reader::new(bytes);
+    let n = r.byte().map_err(bad)?;
+    if n == 0 {
+        return Err(AgentError::Crypto(
+            "a receipt message without receipts".into(),
+        ));
+    }
+    let mut out = Vec::with_capacity(usize::from(n));
+    for _ in 0..n {
+        let id = i64::from_be_bytes(r.take_array::<8>().map_err(bad)?);
+        let hash = r.short_bytes().map_err(bad)?.to_vec();
+        let _info = r.large_bytes().map_err(bad)?;
+        out.push((id, hash));
+    }
+    r.finish().map_err(bad)?;
+    Ok(out)
 }
 
 /// A queue's address as its sender knows it (`SndQAddr`: relay, sender id), as in A_QCONT.
@@ -1763,5 +1942,46 @@ mod persist {
         };
         r.0.finish().map_err(bad)?;
         Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn receipts_and_queue_addresses_round_trip() {
+        let mut out = Vec::new();
+        encode_receipts(&[(5, &[1; 32], b"info"), (-1, b"", b"")], &mut out).unwrap();
+        // count, Int64 id, shortString hash, Large info - twice.
+        assert_eq!(out.len(), 1 + (8 + 1 + 32 + 2 + 4) + (8 + 1 + 2));
+        assert_eq!(
+            decode_receipts(&out).unwrap(),
+            [(5, vec![1; 32]), (-1, vec![])]
+        );
+        assert!(decode_receipts(&[0]).is_err(), "NonEmpty");
+        assert!(decode_receipts(&out[..out.len() - 1]).is_err());
+        let mut long = out.clone();
+        long.push(0);
+        assert!(decode_receipts(&long).is_err(), "trailing bytes");
+
+        let server: SmpServer =
+            "smp://AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=@a.example,b.example:5224"
+                .parse()
+                .unwrap();
+        let mut addr = Vec::new();
+        encode_queue_address(&server, b"sender id", &mut addr).unwrap();
+        let (s, id) = decode_queue_address(&addr).unwrap();
+        assert_eq!((s, id), (link_server(&server), b"sender id".to_vec()));
+    }
+
+    proptest! {
+        #[test]
+        fn agent_message_decoders_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = decode_receipts(&bytes);
+            let _ = decode_queue_address(&bytes);
+        }
     }
 }

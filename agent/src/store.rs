@@ -55,7 +55,24 @@ const MIGRATIONS: &[&str] = &[
         integrity TEXT,
         PRIMARY KEY (conn_id, relay_msg_id)
      );",
+    "ALTER TABLE received ADD COLUMN msg_hash BLOB;
+     CREATE TABLE sent_hashes (
+        conn_id INTEGER NOT NULL REFERENCES connections ON DELETE CASCADE,
+        msg_id INTEGER NOT NULL,
+        msg_hash BLOB NOT NULL,
+        sent_at INTEGER NOT NULL,
+        PRIMARY KEY (conn_id, msg_id)
+     );",
 ];
+
+/// How long the hash of a sent message is kept for the peer's delivery receipt.
+pub const RECEIPT_WAIT_SECS: i64 = 30 * 86_400;
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
 
 /// A received message waiting for the user's acknowledgement.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +85,8 @@ pub struct Received {
     pub body: Vec<u8>,
     /// What was wrong with ids or hashes, if anything.
     pub integrity: Option<String>,
+    /// SHA-256 of the agent message (what a delivery receipt carries).
+    pub msg_hash: Vec<u8>,
 }
 
 /// The agent's database.
@@ -101,6 +120,11 @@ impl Store {
         db.pragma_update(None, "foreign_keys", "ON")?;
         let mut store = Self { db };
         store.migrate()?;
+        // Hashes of messages whose receipt never came.
+        store.db.execute(
+            "DELETE FROM sent_hashes WHERE sent_at < ?1",
+            [now_secs() - RECEIPT_WAIT_SECS],
+        )?;
         Ok(store)
     }
 
@@ -153,6 +177,7 @@ impl Store {
         state: &[u8],
         msg_id: i64,
         body: &[u8],
+        receipt_hash: Option<&[u8]>,
     ) -> Result<()> {
         let tx = self.db.transaction()?;
         tx.execute(
@@ -164,6 +189,13 @@ impl Store {
             "INSERT OR REPLACE INTO pending_sends (conn_id, msg_id, body) VALUES (?1, ?2, ?3)",
             params![conn_id as i64, msg_id, body],
         )?;
+        if let Some(hash) = receipt_hash {
+            tx.execute(
+                "INSERT OR REPLACE INTO sent_hashes (conn_id, msg_id, msg_hash, sent_at)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![conn_id as i64, msg_id, hash, now_secs()],
+            )?;
+        }
         tx.commit()?;
         Ok(())
     }
@@ -178,14 +210,16 @@ impl Store {
             params![conn_id as i64, state],
         )?;
         tx.execute(
-            "INSERT OR REPLACE INTO received (conn_id, relay_msg_id, msg_id, body, integrity)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT OR REPLACE INTO received
+             (conn_id, relay_msg_id, msg_id, body, integrity, msg_hash)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
                 conn_id as i64,
                 r.relay_msg_id,
                 r.msg_id,
                 r.body,
-                r.integrity
+                r.integrity,
+                r.msg_hash
             ],
         )?;
         tx.commit()?;
@@ -197,7 +231,8 @@ impl Store {
         Ok(self
             .db
             .query_row(
-                "SELECT msg_id, body, integrity FROM received WHERE conn_id = ?1 AND relay_msg_id = ?2",
+                "SELECT msg_id, body, integrity, msg_hash FROM received
+                 WHERE conn_id = ?1 AND relay_msg_id = ?2",
                 params![conn_id as i64, relay_msg_id],
                 |r| {
                     Ok(Received {
@@ -205,6 +240,8 @@ impl Store {
                         msg_id: r.get(0)?,
                         body: r.get(1)?,
                         integrity: r.get(2)?,
+                        // Stored before schema v4: no hash, so no receipt can match it.
+                        msg_hash: r.get::<_, Option<Vec<u8>>>(3)?.unwrap_or_default(),
                     })
                 },
             )
@@ -224,6 +261,27 @@ impl Store {
     pub fn sent(&self, conn_id: u64, msg_id: i64) -> Result<()> {
         self.db.execute(
             "DELETE FROM pending_sends WHERE conn_id = ?1 AND msg_id = ?2",
+            params![conn_id as i64, msg_id],
+        )?;
+        Ok(())
+    }
+
+    /// The hash of sent message `msg_id`, kept for the peer's delivery receipt.
+    pub fn sent_hash(&self, conn_id: u64, msg_id: i64) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT msg_hash FROM sent_hashes WHERE conn_id = ?1 AND msg_id = ?2",
+                params![conn_id as i64, msg_id],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// The peer confirmed sent message `msg_id` with a matching hash: its hash goes.
+    pub fn delivered(&self, conn_id: u64, msg_id: i64) -> Result<()> {
+        self.db.execute(
+            "DELETE FROM sent_hashes WHERE conn_id = ?1 AND msg_id = ?2",
             params![conn_id as i64, msg_id],
         )?;
         Ok(())
@@ -304,7 +362,7 @@ mod tests {
         let path = dir.path().join("agent.db");
         {
             let s = Store::open(&path, Some("first key")).unwrap();
-            assert_eq!(s.schema_version().unwrap(), 3);
+            assert_eq!(s.schema_version().unwrap(), 4);
             s.save(1, b"state one").unwrap();
             s.save(2, b"state two").unwrap();
             s.save(1, b"state one, later").unwrap();
@@ -329,5 +387,43 @@ mod tests {
         assert!(Store::open(&path, Some("first key")).is_err());
         let s = Store::open(&path, Some("second key")).unwrap();
         assert_eq!(s.load(1).unwrap().unwrap(), b"state one, later");
+    }
+
+    #[test]
+    fn a_version_3_database_is_migrated_keeping_its_messages() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.db");
+        {
+            // What the previous version left: schema 3 with a message not yet acknowledged.
+            let db = Connection::open(&path).unwrap();
+            db.pragma_update(None, "key", "k").unwrap();
+            db.execute_batch("CREATE TABLE migrations (version INTEGER PRIMARY KEY);")
+                .unwrap();
+            for (i, sql) in MIGRATIONS[..3].iter().enumerate() {
+                db.execute_batch(sql).unwrap();
+                db.execute("INSERT INTO migrations VALUES (?1)", [i as i64 + 1])
+                    .unwrap();
+            }
+            db.execute("INSERT INTO connections VALUES (7, x'00')", [])
+                .unwrap();
+            db.execute(
+                "INSERT INTO received VALUES (7, x'0102', 5, x'6869', NULL)",
+                [],
+            )
+            .unwrap();
+        }
+        let mut s = Store::open(&path, Some("k")).unwrap();
+        assert_eq!(s.schema_version().unwrap(), 4);
+        let r = s.received(7, &[1, 2]).unwrap().unwrap();
+        assert_eq!(
+            (r.msg_id, r.body.as_slice(), r.msg_hash.len()),
+            (5, &b"hi"[..], 0)
+        );
+        // The new table works: a hash kept with a pending message, gone once delivered.
+        s.save_with_pending(7, b"\x00", 6, b"sealed", Some(&[9; 32]))
+            .unwrap();
+        assert_eq!(s.sent_hash(7, 6).unwrap(), Some(vec![9; 32]));
+        s.delivered(7, 6).unwrap();
+        assert_eq!(s.sent_hash(7, 6).unwrap(), None);
     }
 }

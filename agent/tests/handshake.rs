@@ -365,3 +365,88 @@ async fn a_peer_offline_for_200_messages_gets_them_all_after_quota_and_qcont() {
     }
     relay.stop();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn delivery_receipts_reach_the_sender_also_across_its_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("alice.db");
+    let (relay, server) = relay().await;
+    let open = || agent::store::Store::open(&db, Some("alice's key")).unwrap();
+    let (alice, mut ae) = Agent::open(server.clone(), ConnectOptions::default(), open())
+        .await
+        .unwrap();
+    let (bob, mut be) = Agent::start(server.clone(), ConnectOptions::default());
+    let (ca, link) = alice.create_invitation().await.unwrap();
+    let cb = bob.join(&link, b"bob").await.unwrap();
+    assert!(matches!(
+        next(&mut ae).await,
+        AgentEvent::Confirmation { .. }
+    ));
+    alice.allow(ca, b"alice").await.unwrap();
+    assert!(matches!(next(&mut ae).await, AgentEvent::Connected { .. }));
+    assert!(matches!(next(&mut be).await, AgentEvent::Info { .. }));
+    assert!(matches!(next(&mut be).await, AgentEvent::Connected { .. }));
+
+    for body in ["one", "two", "three"] {
+        alice.send(ca, body.as_bytes()).await.unwrap();
+    }
+    // Bob: a receipt for the first, none for the second; the third waits.
+    for id in [2, 3] {
+        assert!(matches!(next(&mut be).await, AgentEvent::Message { msg_id, .. } if msg_id == id));
+        if id == 2 {
+            bob.ack_with_receipt(cb, 2, b"receipt info").await.unwrap();
+        } else {
+            bob.ack(cb, 3).await.unwrap();
+        }
+    }
+    assert_eq!(
+        next(&mut ae).await,
+        AgentEvent::Delivered {
+            conn: ca,
+            msg_id: 2,
+            ok: true
+        }
+    );
+    // A receipt only for a message being acknowledged.
+    assert!(bob.ack_with_receipt(cb, 2, b"").await.is_err());
+
+    // Alice restarts; the receipt for message 4 finds its hash in her store.
+    alice.close().await;
+    drop(alice);
+    drop(ae);
+    let (alice, mut ae) = Agent::open(server.clone(), ConnectOptions::default(), open())
+        .await
+        .unwrap();
+    assert!(matches!(
+        next(&mut be).await,
+        AgentEvent::Message { msg_id: 4, .. }
+    ));
+    bob.ack_with_receipt(cb, 4, b"").await.unwrap();
+    let delivered = loop {
+        match next(&mut ae).await {
+            AgentEvent::Up { .. } | AgentEvent::Down { .. } => {}
+            e => break e,
+        }
+    };
+    assert_eq!(
+        delivered,
+        AgentEvent::Delivered {
+            conn: ca,
+            msg_id: 4,
+            ok: true
+        }
+    );
+    // The receipts took Bob's ids 2 and 3: his next message is 4, and Alice sees no gap.
+    assert_eq!(bob.send(cb, b"hi").await.unwrap(), 4);
+    assert_eq!(
+        next(&mut ae).await,
+        AgentEvent::Message {
+            conn: ca,
+            msg_id: 4,
+            body: b"hi".to_vec(),
+            integrity: None
+        }
+    );
+    alice.ack(ca, 4).await.unwrap();
+    relay.stop();
+}
