@@ -91,6 +91,8 @@ async fn run(scale: usize) {
             times[times.len() - 1].as_secs_f64() * 1e3
         );
         let (ca, _) = conn.expect("a connection");
+        // The store right after the set-ups: what a connection costs on its own.
+        let live_setup = alice.store_bytes().expect("store size");
         // The sender's events (Sent reports) must be read, or its delivery waits for room.
         let drain = tokio::spawn(async move { while ae.recv().await.is_some() {} });
         let n = 2000 / scale;
@@ -127,9 +129,12 @@ async fn run(scale: usize) {
         if durable {
             let live = alice.store_bytes().expect("store size");
             println!(
-                "{label}: store of one side: {} KiB of live pages for {n_conn} connections ({:.1} KiB each)",
+                "{label}: store of one side: {} KiB of live pages for {n_conn} connections ({:.1} KiB each); \
+                 {} KiB after sending {n} messages (the hashes kept for delivery receipts, {:.0} bytes per message)",
+                live_setup / 1024,
+                live_setup as f64 / 1024.0 / n_conn as f64,
                 live / 1024,
-                live as f64 / 1024.0 / n_conn as f64
+                live.saturating_sub(live_setup) as f64 / n as f64
             );
         }
     }

@@ -125,6 +125,14 @@ impl Store {
             "DELETE FROM sent_hashes WHERE sent_at < ?1",
             [now_secs() - RECEIPT_WAIT_SECS],
         )?;
+        // A connection has at most one received message waiting for the user (the relay sends
+        // the next only after the ACK): older rows are acknowledged ones whose unsynced
+        // deletion was lost in a crash.
+        store.db.execute(
+            "DELETE FROM received WHERE EXISTS (SELECT 1 FROM received AS later
+               WHERE later.conn_id = received.conn_id AND later.msg_id > received.msg_id)",
+            [],
+        )?;
         Ok(store)
     }
 
@@ -248,22 +256,39 @@ impl Store {
             .optional()?)
     }
 
-    /// The user acknowledged a received message.
-    pub fn acknowledged(&self, conn_id: u64, relay_msg_id: &[u8]) -> Result<()> {
-        self.db.execute(
-            "DELETE FROM received WHERE conn_id = ?1 AND relay_msg_id = ?2",
-            params![conn_id as i64, relay_msg_id],
-        )?;
-        Ok(())
+    /// Runs `f` without waiting for the disk (`synchronous = NORMAL`: in WAL mode the commit is
+    /// durable with the next synced one). Only for changes whose loss in a crash is harmless.
+    fn unsynced<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        self.db.pragma_update(None, "synchronous", "NORMAL")?;
+        let r = f(&self.db);
+        self.db.pragma_update(None, "synchronous", "FULL")?;
+        r
     }
 
-    /// The relay accepted a message: it is no longer pending.
+    /// The user acknowledged a received message. Not synced: if the deletion is lost, the row
+    /// stays behind but is never handed out (the relay was ACKed and does not send it again),
+    /// and [`Store::open`] removes it once a later message of its connection is stored.
+    pub fn acknowledged(&self, conn_id: u64, relay_msg_id: &[u8]) -> Result<()> {
+        self.unsynced(|db| {
+            db.execute(
+                "DELETE FROM received WHERE conn_id = ?1 AND relay_msg_id = ?2",
+                params![conn_id as i64, relay_msg_id],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The relay accepted a message: it is no longer pending. Not synced: if the deletion is
+    /// lost, the message is sent again after a restart and the peer drops it as a duplicate
+    /// (as when the process dies between the relay's OK and this call).
     pub fn sent(&self, conn_id: u64, msg_id: i64) -> Result<()> {
-        self.db.execute(
-            "DELETE FROM pending_sends WHERE conn_id = ?1 AND msg_id = ?2",
-            params![conn_id as i64, msg_id],
-        )?;
-        Ok(())
+        self.unsynced(|db| {
+            db.execute(
+                "DELETE FROM pending_sends WHERE conn_id = ?1 AND msg_id = ?2",
+                params![conn_id as i64, msg_id],
+            )?;
+            Ok(())
+        })
     }
 
     /// The hash of sent message `msg_id`, kept for the peer's delivery receipt.
@@ -425,5 +450,35 @@ mod tests {
         assert_eq!(s.sent_hash(7, 6).unwrap(), Some(vec![9; 32]));
         s.delivered(7, 6).unwrap();
         assert_eq!(s.sent_hash(7, 6).unwrap(), None);
+    }
+
+    #[test]
+    fn acknowledged_rows_left_by_a_crash_are_removed_at_open_but_the_waiting_one_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.db");
+        let row = |id: u8| Received {
+            relay_msg_id: vec![id],
+            msg_id: i64::from(id),
+            body: vec![id],
+            integrity: None,
+            msg_hash: vec![id; 32],
+        };
+        {
+            let mut s = Store::open(&path, Some("k")).unwrap();
+            s.save(1, b"one").unwrap();
+            s.save(2, b"two").unwrap();
+            // Connection 1: message 5 acknowledged (its deletion lost), 6 waiting.
+            s.save_with_received(1, b"one", &row(5)).unwrap();
+            s.save_with_received(1, b"one", &row(6)).unwrap();
+            // Connection 2: message 3 waiting.
+            s.save_with_received(2, b"two", &row(3)).unwrap();
+        }
+        let s = Store::open(&path, Some("k")).unwrap();
+        assert_eq!(s.received(1, &[5]).unwrap(), None);
+        assert_eq!(s.received(1, &[6]).unwrap(), Some(row(6)));
+        assert_eq!(s.received(2, &[3]).unwrap(), Some(row(3)));
+        // Deletions that do not wait for the disk still take effect.
+        s.acknowledged(1, &[6]).unwrap();
+        assert_eq!(s.received(1, &[6]).unwrap(), None);
     }
 }
