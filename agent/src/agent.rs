@@ -609,6 +609,21 @@ impl Agent {
 
     /// Creates a messaging queue on this agent's relay and subscribes to it.
     async fn new_queue(&self, mode: QueueMode) -> Result<RcvQueue> {
+        let request = match mode {
+            QueueMode::Messaging => QueueRequest::Messaging(None),
+            QueueMode::Contact => QueueRequest::Contact(None),
+        };
+        Ok(self.new_queue_with(request, None, x25519()?.1).await?.0)
+    }
+
+    /// Creates a queue (with link data: `corr_id` chose its sender id) and subscribes to it;
+    /// also returns the relay's link id.
+    async fn new_queue_with(
+        &self,
+        request: QueueRequest,
+        corr_id: Option<[u8; 24]>,
+        e2e_key: PrivateKey,
+    ) -> Result<(RcvQueue, Option<Vec<u8>>)> {
         let server = self.inner.server.clone();
         let (rk_pub, rcv_key) = generate(KeyAlgorithm::Ed25519).map_err(crypto)?;
         let (dh_pub, dh_priv) = x25519()?;
@@ -617,13 +632,23 @@ impl Agent {
             rcv_dh_key: dh_pub,
             basic_auth: server.password.clone().map(String::into_bytes),
             subscribe: false,
-            request: Some(match mode {
-                QueueMode::Messaging => QueueRequest::Messaging(None),
-                QueueMode::Contact => QueueRequest::Contact(None),
-            }),
+            request: Some(request),
             ntf_creds: None,
         });
-        let BrokerMsg::Ids(ids) = self.call(&server, Some(&rcv_key), b"", &new).await? else {
+        let answer = match corr_id {
+            None => self.call(&server, Some(&rcv_key), b"", &new).await?,
+            Some(corr) => match self
+                .session(&server)
+                .await?
+                .call_with_corr_id(corr, Some(&rcv_key), b"", &new)
+                .await
+            {
+                Ok(BrokerMsg::Err(e)) => return Err(AgentError::Relay(format!("{e:?}"))),
+                Ok(m) => m,
+                Err(e) => return Err(AgentError::Relay(e.to_string())),
+            },
+        };
+        let BrokerMsg::Ids(ids) = answer else {
             return Err(AgentError::Relay("unexpected answer to NEW".into()));
         };
         let rcv_secret = cryptobox::shared_key(&dh_priv, &ids.srv_dh_key).map_err(crypto)?;
@@ -632,14 +657,17 @@ impl Agent {
             .subscribe(&rcv_key, &ids.rcv_id)
             .await
             .map_err(|e| AgentError::Relay(e.to_string()))?;
-        Ok(RcvQueue {
-            server,
-            rcv_id: ids.rcv_id,
-            snd_id: ids.snd_id,
-            rcv_key,
-            rcv_secret,
-            e2e_key: x25519()?.1,
-        })
+        Ok((
+            RcvQueue {
+                server,
+                rcv_id: ids.rcv_id,
+                snd_id: ids.snd_id,
+                rcv_key,
+                rcv_secret,
+                e2e_key,
+            },
+            ids.link_id,
+        ))
     }
 
     /// Adds a connection and stores it before anything is sent for it.
@@ -668,51 +696,172 @@ impl Agent {
 
     /// Creates a one-time invitation: its link, to pass to the other party.
     pub async fn create_invitation(&self) -> Result<(ConnId, String)> {
-        let rcv = self.new_queue(QueueMode::Messaging).await?;
-        let (k1_pub, k1) = generate(KeyAlgorithm::X448).map_err(crypto)?;
-        let (k2_pub, k2) = generate(KeyAlgorithm::X448).map_err(crypto)?;
-        let e2e_pub = simplex_crypto::public_key(&rcv.e2e_key).map_err(crypto)?;
-        let link = ConnectionRequest {
-            kind: RequestKind::Invitation(E2eParams {
-                versions: E2E_VERSIONS,
-                key1: k1_pub,
-                key2: k2_pub,
-                kem: None,
-            }),
-            versions: AGENT_VERSIONS,
-            queues: vec![QueueUri {
-                versions: SMP_CLIENT_VERSIONS,
-                server: link_server(&rcv.server),
-                sender_id: rcv.snd_id.clone(),
-                dh_key: e2e_pub,
-                mode: Some(QueueMode::Messaging),
-            }],
-            client_data: None,
-        };
-        let id = self.add_conn(Conn {
-            x3dh: Some((k1, k2)),
-            ..Conn::new(Status::Invited, rcv, AGENT_VERSIONS.max)
-        })?;
-        Ok((id, link.to_uri()))
+        let (id, full, _) = self.create_link(QueueMode::Messaging, None).await?;
+        Ok((id, full))
+    }
+
+    /// As [`Agent::create_invitation`], with a short link too: the relay keeps the invitation
+    /// and `user_data` (e.g. the chat's profile) encrypted under a key only the link holds, and
+    /// the first party to use the link secures the queue (LKEY). Needs an SMP v15+ relay.
+    /// Returns the connection, the full link and the short link.
+    pub async fn create_invitation_with_short_link(
+        &self,
+        user_data: &[u8],
+    ) -> Result<(ConnId, String, String)> {
+        let (id, full, short) = self
+            .create_link(QueueMode::Messaging, Some(user_data))
+            .await?;
+        Ok((id, full, short.unwrap_or_default()))
     }
 
     /// Creates a contact address: a link anyone can use to ask for a connection.
     pub async fn create_address(&self) -> Result<(ConnId, String)> {
-        let rcv = self.new_queue(QueueMode::Contact).await?;
-        let link = ConnectionRequest {
-            kind: RequestKind::Contact,
+        let (id, full, _) = self.create_link(QueueMode::Contact, None).await?;
+        Ok((id, full))
+    }
+
+    /// As [`Agent::create_address`], with a short link too (the address and `user_data`
+    /// readable with LGET by anyone holding the link). Returns the connection, the full link
+    /// and the short link.
+    pub async fn create_address_with_short_link(
+        &self,
+        user_data: &[u8],
+    ) -> Result<(ConnId, String, String)> {
+        let (id, full, short) = self
+            .create_link(QueueMode::Contact, Some(user_data))
+            .await?;
+        Ok((id, full, short.unwrap_or_default()))
+    }
+
+    /// A new receiving queue and its link (an invitation or an address), with a short link when
+    /// `short` holds the user data for it.
+    async fn create_link(
+        &self,
+        mode: QueueMode,
+        short: Option<&[u8]>,
+    ) -> Result<(ConnId, String, Option<String>)> {
+        let (e2e_pub, e2e_key) = x25519()?;
+        let x3dh = match mode {
+            QueueMode::Messaging => Some((
+                generate(KeyAlgorithm::X448).map_err(crypto)?,
+                generate(KeyAlgorithm::X448).map_err(crypto)?,
+            )),
+            QueueMode::Contact => None,
+        };
+        let server = link_server(&self.inner.server);
+        let build = |sender_id: Vec<u8>| ConnectionRequest {
+            kind: match &x3dh {
+                Some(((k1_pub, _), (k2_pub, _))) => RequestKind::Invitation(E2eParams {
+                    versions: E2E_VERSIONS,
+                    key1: k1_pub.clone(),
+                    key2: k2_pub.clone(),
+                    kem: None,
+                }),
+                None => RequestKind::Contact,
+            },
             versions: AGENT_VERSIONS,
             queues: vec![QueueUri {
                 versions: SMP_CLIENT_VERSIONS,
-                server: link_server(&rcv.server),
-                sender_id: rcv.snd_id.clone(),
-                dh_key: simplex_crypto::public_key(&rcv.e2e_key).map_err(crypto)?,
-                mode: Some(QueueMode::Contact),
+                server: server.clone(),
+                sender_id,
+                dh_key: e2e_pub.clone(),
+                mode: Some(mode),
             }],
             client_data: None,
         };
-        let id = self.add_conn(Conn::new(Status::Address, rcv, AGENT_VERSIONS.max))?;
-        Ok((id, link.to_uri()))
+        let (rcv, link, short_link) = match short {
+            None => {
+                let request = match mode {
+                    QueueMode::Messaging => QueueRequest::Messaging(None),
+                    QueueMode::Contact => QueueRequest::Contact(None),
+                };
+                let (rcv, _) = self.new_queue_with(request, None, e2e_key).await?;
+                let link = build(rcv.snd_id.clone());
+                (rcv, link, None)
+            }
+            Some(user_data) => {
+                use crate::shortlink::{self as sl, ConnLinkData, ContactData, FixedLinkData};
+                let link_err = |e: sl::LinkDataError| AgentError::Link(e.to_string());
+                // The relay takes a sender id we chose only as SHA3-384(corrId)[..24].
+                let mut corr = [0u8; 24];
+                simplex_crypto::random_bytes(&mut corr);
+                let sid = simplex_crypto::digest::sha3_384(&corr).map_err(crypto)?[..24].to_vec();
+                let link = build(sid.clone());
+                let (root_pub, root) = generate(KeyAlgorithm::Ed25519).map_err(crypto)?;
+                let fixed = FixedLinkData {
+                    versions: AGENT_VERSIONS,
+                    root_key: root_pub,
+                    request: link.clone(),
+                    entity_id: None,
+                };
+                let user = match mode {
+                    QueueMode::Messaging => ConnLinkData::Invitation {
+                        versions: AGENT_VERSIONS,
+                        user_data: user_data.to_vec(),
+                    },
+                    QueueMode::Contact => ConnLinkData::Contact {
+                        versions: AGENT_VERSIONS,
+                        data: ContactData {
+                            direct: true,
+                            owners: Vec::new(),
+                            relays: Vec::new(),
+                            user_data: user_data.to_vec(),
+                        },
+                    },
+                };
+                let (link_key, fd, md) =
+                    sl::sign_link_data(&root, &fixed, &user).map_err(link_err)?;
+                let (key, contact_id) = match mode {
+                    QueueMode::Messaging => {
+                        (sl::invitation_key(&link_key).map_err(link_err)?, None)
+                    }
+                    QueueMode::Contact => {
+                        let (id, key) = sl::contact_link_id_and_key(&link_key).map_err(link_err)?;
+                        (key, Some(id))
+                    }
+                };
+                let data = smp_proto::command::LinkData {
+                    fixed: sl::encrypt(&key, &fd, sl::FIXED_DATA_LEN).map_err(link_err)?,
+                    user: sl::encrypt(&key, &md, sl::USER_DATA_LEN).map_err(link_err)?,
+                };
+                let request = match &contact_id {
+                    None => QueueRequest::Messaging(Some((sid.clone(), data))),
+                    Some(id) => QueueRequest::Contact(Some((id.clone(), sid.clone(), data))),
+                };
+                let (rcv, link_id) = self.new_queue_with(request, Some(corr), e2e_key).await?;
+                if rcv.snd_id != sid {
+                    return Err(AgentError::Relay("the relay changed the sender id".into()));
+                }
+                let link_id = match (contact_id, link_id) {
+                    (None, Some(id)) => Some(id),
+                    (Some(ours), Some(theirs)) if ours == theirs => None,
+                    _ => {
+                        return Err(AgentError::Relay(
+                            "no or a wrong link id from the relay".into(),
+                        ))
+                    }
+                };
+                let short = crate::links::ShortLink {
+                    simplex_scheme: false,
+                    kind: match mode {
+                        QueueMode::Messaging => crate::links::ShortLinkKind::Invitation,
+                        QueueMode::Contact => crate::links::ShortLinkKind::Contact,
+                    },
+                    server: server.clone(),
+                    link_id,
+                    link_key,
+                };
+                (rcv, link, Some(short.to_link()))
+            }
+        };
+        let id = match x3dh {
+            Some(((_, k1), (_, k2))) => self.add_conn(Conn {
+                x3dh: Some((k1, k2)),
+                ..Conn::new(Status::Invited, rcv, AGENT_VERSIONS.max)
+            })?,
+            None => self.add_conn(Conn::new(Status::Address, rcv, AGENT_VERSIONS.max))?,
+        };
+        Ok((id, link.to_uri(), short_link))
     }
 
     /// Accepts a request to an address with this side's info: joins the requester's
@@ -790,10 +939,17 @@ impl Agent {
         server: SmpServer,
         snd_id: Vec<u8>,
         their_e2e: &PublicKey,
+        secured_with: Option<PrivateKey>,
     ) -> Result<SndQueue> {
-        let (sk_pub, snd_key) = generate(KeyAlgorithm::Ed25519).map_err(crypto)?;
-        self.call(&server, Some(&snd_key), &snd_id, &Command::Skey(sk_pub))
-            .await?;
+        let snd_key = match secured_with {
+            Some(k) => k,
+            None => {
+                let (sk_pub, snd_key) = generate(KeyAlgorithm::Ed25519).map_err(crypto)?;
+                self.call(&server, Some(&snd_key), &snd_id, &Command::Skey(sk_pub))
+                    .await?;
+                snd_key
+            }
+        };
         let (e2e_pub, e2e_priv) = x25519()?;
         let e2e_secret = cryptobox::shared_key(&e2e_priv, their_e2e).map_err(crypto)?;
         Ok(SndQueue {
@@ -820,9 +976,106 @@ impl Agent {
     /// Joins an invitation with this side's info (its profile); the initiator's info and the
     /// connection follow as events.
     pub async fn join(&self, link: &str, info: &[u8]) -> Result<ConnId> {
+        if let Ok(short) = crate::links::ShortLink::parse(link) {
+            let (req, _, snd_key) = self.resolve_short(&short).await?;
+            return self.join_request(&req, info, snd_key).await;
+        }
         let req = ConnectionRequest::parse(link).map_err(|e| AgentError::Link(e.to_string()))?;
+        self.join_request(&req, info, None).await
+    }
+
+    /// The full link behind a contact address's short link and the owner's user data (LGET:
+    /// nothing changes at the relay). Invitation short links cannot be looked at without being
+    /// used: join them.
+    pub async fn resolve_address(&self, link: &str) -> Result<(String, Vec<u8>)> {
+        let short =
+            crate::links::ShortLink::parse(link).map_err(|e| AgentError::Link(e.to_string()))?;
+        if short.kind == crate::links::ShortLinkKind::Invitation {
+            return Err(AgentError::Link(
+                "a one-time invitation is used up when it is read: join it".into(),
+            ));
+        }
+        let (req, user, _) = self.resolve_short(&short).await?;
+        Ok((req.to_uri(), user))
+    }
+
+    /// Fetches and checks a short link's data: the full link, the user data and, for an
+    /// invitation, the sender key that LKEY secured the queue with.
+    async fn resolve_short(
+        &self,
+        link: &crate::links::ShortLink,
+    ) -> Result<(ConnectionRequest, Vec<u8>, Option<PrivateKey>)> {
+        use crate::shortlink as sl;
+        let link_err = |e: sl::LinkDataError| AgentError::Link(e.to_string());
+        if link.server.key_hash.is_empty() {
+            return Err(AgentError::Link(
+                "a short link to a preset relay (no key hash): preset relays are not configured"
+                    .into(),
+            ));
+        }
+        let server = smp_server(&link.server)?;
+        let (answer, key, snd_key) = match link.kind {
+            crate::links::ShortLinkKind::Invitation => {
+                let id = link
+                    .link_id
+                    .as_deref()
+                    .ok_or(AgentError::Link("an invitation without a link id".into()))?;
+                let (sk_pub, snd_key) = generate(KeyAlgorithm::Ed25519).map_err(crypto)?;
+                let answer = self
+                    .call(&server, Some(&snd_key), id, &Command::Lkey(sk_pub))
+                    .await?;
+                let key = sl::invitation_key(&link.link_key).map_err(link_err)?;
+                (answer, key, Some(snd_key))
+            }
+            _ => {
+                let (id, key) = sl::contact_link_id_and_key(&link.link_key).map_err(link_err)?;
+                (
+                    self.call(&server, None, &id, &Command::Lget).await?,
+                    key,
+                    None,
+                )
+            }
+        };
+        let BrokerMsg::Lnk(sid, data) = answer else {
+            return Err(AgentError::Relay("unexpected answer to LKEY/LGET".into()));
+        };
+        let (fixed, user) = sl::decrypt_link_data(&link.link_key, &key, &data.fixed, &data.user)
+            .map_err(link_err)?;
+        // The data must point at the queue the relay answered for.
+        let q = fixed
+            .request
+            .queues
+            .first()
+            .ok_or(AgentError::Link("no queue".into()))?;
+        let first_host = link.server.hosts.first();
+        if q.sender_id != sid || !first_host.is_some_and(|h| q.server.hosts.contains(h)) {
+            return Err(AgentError::Link(
+                "the link data is for another queue".into(),
+            ));
+        }
+        let invitation = matches!(fixed.request.kind, RequestKind::Invitation(_));
+        if invitation != (link.kind == crate::links::ShortLinkKind::Invitation) {
+            return Err(AgentError::Link("the link data is of another kind".into()));
+        }
+        if let sl::ConnLinkData::Contact { data, .. } = &user {
+            if !data.direct {
+                return Err(AgentError::Link(
+                    "this address takes requests only through its relays".into(),
+                ));
+            }
+        }
+        Ok((fixed.request, user.user_data().to_vec(), snd_key))
+    }
+
+    /// Joins a full link; `snd_key`: the queue is already secured with it (LKEY).
+    async fn join_request(
+        &self,
+        req: &ConnectionRequest,
+        info: &[u8],
+        snd_key: Option<PrivateKey>,
+    ) -> Result<ConnId> {
         let RequestKind::Invitation(e2e) = &req.kind else {
-            return self.request_contact(&req, info).await;
+            return self.request_contact(req, info).await;
         };
         let agent_version = req
             .versions
@@ -841,7 +1094,7 @@ impl Agent {
             .ok_or(AgentError::Link("no queue".into()))?;
         let server_a = smp_server(&qa.server)?;
         let snd = self
-            .secure(server_a, qa.sender_id.clone(), &qa.dh_key)
+            .secure(server_a, qa.sender_id.clone(), &qa.dh_key, snd_key)
             .await?;
         let rcv = self.new_queue(QueueMode::Messaging).await?;
         // X3DH as the joiner, and the sending ratchet against the initiator's key 2.
@@ -912,7 +1165,7 @@ impl Agent {
         };
         let server = smp_server(&reply.server)?;
         let snd = self
-            .secure(server, reply.sender_id.clone(), &reply.dh_key)
+            .secure(server, reply.sender_id.clone(), &reply.dh_key, None)
             .await?;
         let am = AgentMessage::ConnInfo(info.to_vec())
             .encode()

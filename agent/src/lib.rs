@@ -11,4 +11,5 @@ pub mod agent;
 pub mod envelope;
 pub mod links;
 pub mod ratchet;
+pub mod shortlink;
 pub mod store;

@@ -646,21 +646,25 @@ impl ConnectionRequest {
     /// Parses the binary form (a queue without a mode is a contact queue, as the reference
     /// patches it).
     pub fn decode(bytes: &[u8]) -> Result<Self> {
+        Self::decode_from(&mut Reader::new(bytes))
+    }
+
+    /// As [`ConnectionRequest::decode`], from a reader (what follows is left in it).
+    pub fn decode_from(r: &mut Reader<'_>) -> Result<Self> {
         let bad = |_| LinkError("bad binary request");
-        let mut r = Reader::new(bytes);
         let invitation = match r.byte().map_err(bad)? {
             b'I' => true,
             b'C' => false,
             _ => return Err(LinkError("bad request mode")),
         };
-        let versions = VersionRange::decode(&mut r).map_err(bad)?;
+        let versions = VersionRange::decode(r).map_err(bad)?;
         let n = r.byte().map_err(bad)?;
         if n == 0 {
             return Err(LinkError("no queue"));
         }
         let mut queues = Vec::with_capacity(usize::from(n));
         for _ in 0..n {
-            let mut q = QueueUri::decode_from(&mut r)?;
+            let mut q = QueueUri::decode_from(r)?;
             q.mode.get_or_insert(QueueMode::Contact);
             queues.push(q);
         }
@@ -670,7 +674,7 @@ impl ConnectionRequest {
             _ => return Err(LinkError("bad Maybe")),
         };
         let kind = if invitation {
-            RequestKind::Invitation(E2eParams::decode_from(&mut r)?)
+            RequestKind::Invitation(E2eParams::decode_from(r)?)
         } else {
             RequestKind::Contact
         };
@@ -852,11 +856,18 @@ impl ShortLink {
 
     /// Parses the binary form (as an `https://` link).
     pub fn decode(bytes: &[u8]) -> Result<Self> {
-        let bad = |_| LinkError("bad binary short link");
         let mut r = Reader::new(bytes);
+        let link = Self::decode_from(&mut r)?;
+        r.finish().map_err(|_| LinkError("bad binary short link"))?;
+        Ok(link)
+    }
+
+    /// As [`ShortLink::decode`], from a reader (what follows is left in it).
+    pub fn decode_from(r: &mut Reader<'_>) -> Result<Self> {
+        let bad = |_| LinkError("bad binary short link");
         let (kind, server, link_id) = match r.byte().map_err(bad)? {
             b'I' => {
-                let server = LinkServer::decode_from(&mut r)?;
+                let server = LinkServer::decode_from(r)?;
                 let id = r.short_bytes().map_err(bad)?.to_vec();
                 (ShortLinkKind::Invitation, server, Some(id))
             }
@@ -868,12 +879,11 @@ impl ShortLink {
                     b'R' => ShortLinkKind::Relay,
                     _ => return Err(LinkError("bad short link type")),
                 };
-                (kind, LinkServer::decode_from(&mut r)?, None)
+                (kind, LinkServer::decode_from(r)?, None)
             }
             _ => return Err(LinkError("bad short link tag")),
         };
         let link_key = r.short_bytes().map_err(bad)?.to_vec();
-        r.finish().map_err(bad)?;
         Ok(Self {
             simplex_scheme: false,
             kind,

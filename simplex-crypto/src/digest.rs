@@ -86,8 +86,24 @@ pub fn sha3_384(data: &[u8]) -> Result<[u8; 48], crate::CryptoError> {
     Ok(out)
 }
 
+/// SHA3-256 (a short link's key is the SHA3-256 of its fixed data).
+pub fn sha3_256(data: &[u8]) -> Result<[u8; 32], crate::CryptoError> {
+    let d = openssl::hash::hash(openssl::hash::MessageDigest::sha3_256(), data)?;
+    let mut out = [0u8; 32];
+    out.copy_from_slice(&d);
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn sha3_256_known_answer() {
+        assert_eq!(
+            hex::encode(super::sha3_256(b"abc").unwrap()),
+            "3a985da74fe225b2045c172d6bd390bd855f086e3e9d525b46bfe24511431532"
+        );
+    }
+
     #[test]
     fn sha3_384_known_answer() {
         assert_eq!(

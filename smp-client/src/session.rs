@@ -119,6 +119,21 @@ impl Session {
         self.client().await?.call(key, entity, cmd).await
     }
 
+    /// Sends one command with a chosen 24-byte corrId on the live connection (NEW with link
+    /// data: the sender id is derived from it).
+    pub async fn call_with_corr_id(
+        &self,
+        corr_id: [u8; 24],
+        key: Option<&PrivateKey>,
+        entity: &[u8],
+        cmd: &Command,
+    ) -> Result<BrokerMsg, ClientError> {
+        self.client()
+            .await?
+            .call_with_corr_id(corr_id, key, entity, cmd)
+            .await
+    }
+
     /// Sends many commands on the live connection, in order, in as few blocks as they fit.
     pub async fn call_many(
         &self,

@@ -1,0 +1,114 @@
+//! Short links over a real relay on 127.0.0.1: a one-time invitation joined by its short link
+//! (LKEY secures the queue and returns the encrypted invitation; the link then works no more),
+//! and a contact address looked at (LGET) and requested by its short link.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
+use std::time::Duration;
+
+use agent::agent::{Agent, AgentEvent};
+use smp_client::ConnectOptions;
+use tokio::sync::mpsc::Receiver;
+
+async fn relay() -> (smp_server::Running, smp_proto::address::SmpServer) {
+    let (identity, _) =
+        transport::Identity::generate(transport::SignAlgorithm::Ed25519, "localhost").unwrap();
+    let kh = identity.key_hash().unwrap();
+    let running = smp_server::start(
+        "127.0.0.1:0".parse().unwrap(),
+        &identity,
+        smp_server::RelayConfig::default(),
+    )
+    .await
+    .unwrap();
+    let address = format!(
+        "smp://{}@127.0.0.1:{}",
+        simplex_codec::base64url::encode(&kh),
+        running.addr.port()
+    );
+    (running, address.parse().unwrap())
+}
+
+async fn next(events: &mut Receiver<AgentEvent>) -> AgentEvent {
+    loop {
+        let e = tokio::time::timeout(Duration::from_secs(20), events.recv())
+            .await
+            .expect("an agent event in time")
+            .expect("events open");
+        if !matches!(e, AgentEvent::Sent { .. }) {
+            return e;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_invitation_joined_by_its_short_link_and_an_address_requested_by_its_short_link() {
+    let (relay, server) = relay().await;
+    let (alice, mut ae) = Agent::start(server.clone(), ConnectOptions::default());
+    let (bob, mut be) = Agent::start(server.clone(), ConnectOptions::default());
+    let (carol, _ce) = Agent::start(server.clone(), ConnectOptions::default());
+
+    // The invitation: full and short link; the short one has the relay's link id and key.
+    let (ca, full, short) = alice
+        .create_invitation_with_short_link(b"alice's profile")
+        .await
+        .unwrap();
+    assert!(full.starts_with("simplex:/invitation#/?v="), "{full}");
+    assert!(short.starts_with("https://127.0.0.1/i#"), "{short}");
+    assert!(short.contains("?p=") && short.contains("&c="), "{short}");
+    // An invitation cannot be looked at without being used.
+    assert!(carol.resolve_address(&short).await.is_err());
+
+    let cb = bob.join(&short, b"bob").await.unwrap();
+    assert_eq!(
+        next(&mut ae).await,
+        AgentEvent::Confirmation {
+            conn: ca,
+            info: b"bob".to_vec()
+        }
+    );
+    alice.allow(ca, b"alice").await.unwrap();
+    assert_eq!(next(&mut ae).await, AgentEvent::Connected { conn: ca });
+    assert!(matches!(next(&mut be).await, AgentEvent::Info { .. }));
+    assert_eq!(next(&mut be).await, AgentEvent::Connected { conn: cb });
+    bob.send(cb, b"joined by a short link").await.unwrap();
+    assert!(matches!(
+        next(&mut ae).await,
+        AgentEvent::Message { ref body, integrity: None, .. } if body == b"joined by a short link"
+    ));
+    // Used once: the queue is secured, so a second party cannot take it.
+    let again = carol.join(&short, b"carol").await;
+    assert!(again.is_err(), "{again:?}");
+
+    // The address: anyone can read it and its user data, then ask to connect.
+    let (address, full, short) = alice
+        .create_address_with_short_link(b"alice's address profile")
+        .await
+        .unwrap();
+    assert!(short.starts_with("https://127.0.0.1/a#"), "{short}");
+    let (resolved, user_data) = carol.resolve_address(&short).await.unwrap();
+    assert_eq!(resolved, full);
+    assert_eq!(user_data, b"alice's address profile");
+    carol.join(&short, b"carol").await.unwrap();
+    loop {
+        match next(&mut ae).await {
+            AgentEvent::Request {
+                address: a, info, ..
+            } => {
+                assert_eq!((a, info.as_slice()), (address, &b"carol"[..]));
+                break;
+            }
+            AgentEvent::Message { .. } => alice.ack(ca, 2).await.unwrap(),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    // A link whose key was changed finds no data (contact: another link id) or data that does
+    // not match (the key is the hash of the data).
+    let key_at = short.find('#').unwrap() + 10;
+    let mut bad = short.clone().into_bytes();
+    bad[key_at] = if bad[key_at] == b'A' { b'B' } else { b'A' };
+    let bad = String::from_utf8(bad).unwrap();
+    assert!(carol.resolve_address(&bad).await.is_err());
+    relay.stop();
+}
