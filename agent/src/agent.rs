@@ -215,6 +215,9 @@ struct Conn {
     /// The per-queue secret with the peer's key from its confirmation (later messages do not
     /// repeat the key).
     rcv_peer_secret: Option<SbKey>,
+    /// The relay's id of the last message handled (committed with its effects): the same id
+    /// again is a redelivery after an ACK that never reached the relay, and is only ACKed.
+    last_relay_msg_id: Vec<u8>,
 }
 
 /// A message handed to the user and not yet acknowledged by it (the relay waits for the ACK).
@@ -337,7 +340,35 @@ impl Agent {
         let pending = store
             .pending()
             .map_err(|e| AgentError::Store(e.to_string()))?;
+        let requests = store
+            .requests()
+            .map_err(|e| AgentError::Store(e.to_string()))?;
         let (agent, events) = Self::with_store(server, opts, Some(store), conns);
+        // Requests to addresses not yet answered are announced again (by a task: the events
+        // channel is not read before this returns).
+        if !requests.is_empty() {
+            let mut again = Vec::with_capacity(requests.len());
+            {
+                let mut st = agent.lock();
+                for (request, address, link, info) in requests {
+                    st.next_request = st.next_request.max(request + 1);
+                    st.requests.insert(request, link);
+                    again.push(AgentEvent::Request {
+                        address,
+                        request,
+                        info,
+                    });
+                }
+            }
+            let tx = agent.inner.events.clone();
+            tokio::spawn(async move {
+                for e in again {
+                    if tx.send(e).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
         // Messages committed but not accepted by the relay before the stop go out first.
         for (conn, msg_id, body) in pending {
             let q = agent.lock().conns.get(&conn).and_then(|c| c.snd.clone());
@@ -866,22 +897,37 @@ impl Agent {
 
     /// Accepts a request to an address with this side's info: joins the requester's
     /// invitation (the connection then completes as for [`Agent::join`]).
+    /// The request stays until the join succeeded (it can be accepted again after a failure).
     pub async fn accept(&self, request: u64, info: &[u8]) -> Result<ConnId> {
         let link = self
             .lock()
             .requests
-            .remove(&request)
+            .get(&request)
+            .cloned()
             .ok_or(AgentError::Connection("no such request"))?;
-        self.join(&link, info).await
+        let conn = self.join(&link, info).await?;
+        self.forget_request(request)?;
+        Ok(conn)
     }
 
     /// Rejects a request (nothing is sent: the requester is not told).
     pub fn reject(&self, request: u64) -> Result<()> {
-        self.lock()
-            .requests
-            .remove(&request)
-            .map(|_| ())
-            .ok_or(AgentError::Connection("no such request"))
+        if !self.lock().requests.contains_key(&request) {
+            return Err(AgentError::Connection("no such request"));
+        }
+        self.forget_request(request)
+    }
+
+    fn forget_request(&self, request: u64) -> Result<()> {
+        if let Some(store) = &self.inner.store {
+            store
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .delete_request(request)
+                .map_err(|e| AgentError::Store(e.to_string()))?;
+        }
+        self.lock().requests.remove(&request);
+        Ok(())
     }
 
     /// Asks for a connection through a contact address: our own invitation, sent to the
@@ -1462,6 +1508,11 @@ impl Agent {
                 .conns
                 .get_mut(&conn)
                 .ok_or(AgentError::Connection("unknown"))?;
+            if !msg_id.is_empty() && c.last_relay_msg_id == msg_id {
+                // Handled before the last stop; only the ACK was missing.
+                return Ok(None);
+            }
+            c.last_relay_msg_id = msg_id.to_vec();
             let qsecret = match &sender_key {
                 Some(k) => cryptobox::shared_key(&c.rcv.e2e_key, k).map_err(crypto)?,
                 None => c
@@ -1654,6 +1705,14 @@ impl Agent {
             }
             if let Some((link, info)) = new_request {
                 let request = st.next_request;
+                // Kept before the relay is ACKed: a request survives a restart.
+                if let Some(store) = &self.inner.store {
+                    store
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .save_request(request, conn, &link, &info)
+                        .map_err(|e| AgentError::Store(e.to_string()))?;
+                }
                 st.next_request += 1;
                 st.requests.insert(request, link);
                 events.push(AgentEvent::Request {
@@ -1694,6 +1753,7 @@ impl Conn {
             rcv_msg_id: 0,
             rcv_prev_hash: Vec::new(),
             rcv_peer_secret: None,
+            last_relay_msg_id: Vec::new(),
         }
     }
 
@@ -1918,7 +1978,8 @@ mod persist {
     use simplex_codec::Reader;
     use zeroize::Zeroizing;
 
-    const VERSION: u8 = 1;
+    /// Version 2 added the relay's id of the last message received.
+    const VERSION: u8 = 2;
 
     #[derive(Default)]
     struct W(Vec<u8>);
@@ -2077,12 +2138,14 @@ mod persist {
         if let Some(s) = &c.rcv_peer_secret {
             w.fixed(s.as_bytes());
         }
+        w.blob(&c.last_relay_msg_id);
         Ok(w.0)
     }
 
     pub(super) fn decode(bytes: &[u8]) -> Result<Conn> {
         let mut r = R(Reader::new(bytes));
-        if r.u8()? != VERSION {
+        let version = r.u8()?;
+        if !(1..=VERSION).contains(&version) {
             return Err(AgentError::Connection(
                 "stored connection of an unknown version",
             ));
@@ -2192,6 +2255,11 @@ mod persist {
             rcv_msg_id: r.i64()?,
             rcv_prev_hash: r.blob()?.to_vec(),
             rcv_peer_secret: if r.flag()? { Some(r.secret()?) } else { None },
+            last_relay_msg_id: if version >= 2 {
+                r.blob()?.to_vec()
+            } else {
+                Vec::new()
+            },
         };
         r.0.finish().map_err(bad)?;
         Ok(c)
@@ -2228,6 +2296,34 @@ mod tests {
         encode_queue_address(&server, b"sender id", &mut addr).unwrap();
         let (s, id) = decode_queue_address(&addr).unwrap();
         assert_eq!((s, id), (link_server(&server), b"sender id".to_vec()));
+    }
+
+    #[test]
+    fn a_connection_stored_by_version_1_is_read() {
+        let server: SmpServer = "smp://AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=@a.example"
+            .parse()
+            .unwrap();
+        let rcv = RcvQueue {
+            server,
+            rcv_id: vec![1; 24],
+            snd_id: vec![2; 24],
+            rcv_key: generate(KeyAlgorithm::Ed25519).unwrap().1,
+            rcv_secret: SbKey::from_bytes([3; 32]),
+            e2e_key: x25519().unwrap().1,
+        };
+        let mut c = Conn::new(Status::Address, rcv, 7);
+        c.last_relay_msg_id = vec![4; 24];
+        let v2 = persist::encode(&c).unwrap();
+        let back = persist::decode(&v2).unwrap();
+        assert_eq!(back.last_relay_msg_id, vec![4; 24]);
+        // Version 1: the same without the last field (its 4-byte length and 24 bytes).
+        let mut v1 = v2[..v2.len() - 28].to_vec();
+        v1[0] = 1;
+        let old = persist::decode(&v1).unwrap();
+        assert!(old.last_relay_msg_id.is_empty());
+        assert_eq!((old.status, old.agent_version), (Status::Address, 7));
+        v1[0] = 3;
+        assert!(persist::decode(&v1).is_err(), "a newer version is refused");
     }
 
     proptest! {

@@ -63,6 +63,12 @@ const MIGRATIONS: &[&str] = &[
         sent_at INTEGER NOT NULL,
         PRIMARY KEY (conn_id, msg_id)
      );",
+    "CREATE TABLE requests (
+        request_id INTEGER PRIMARY KEY,
+        address INTEGER NOT NULL REFERENCES connections ON DELETE CASCADE,
+        link TEXT NOT NULL,
+        info BLOB NOT NULL
+     );",
 ];
 
 /// How long the hash of a sent message is kept for the peer's delivery receipt.
@@ -88,6 +94,10 @@ pub struct Received {
     /// SHA-256 of the agent message (what a delivery receipt carries).
     pub msg_hash: Vec<u8>,
 }
+
+/// A request to an address kept until it is answered: id, address, the requester's
+/// invitation link, its info.
+pub type StoredRequest = (u64, u64, String, Vec<u8>);
 
 /// The agent's database.
 #[derive(Debug)]
@@ -312,6 +322,39 @@ impl Store {
         Ok(())
     }
 
+    /// Keeps a request to an address until it is accepted or rejected.
+    pub fn save_request(&self, id: u64, address: u64, link: &str, info: &[u8]) -> Result<()> {
+        self.db.execute(
+            "INSERT OR REPLACE INTO requests (request_id, address, link, info)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![id as i64, address as i64, link, info],
+        )?;
+        Ok(())
+    }
+
+    /// A request was accepted or rejected.
+    pub fn delete_request(&self, id: u64) -> Result<()> {
+        self.db
+            .execute("DELETE FROM requests WHERE request_id = ?1", [id as i64])?;
+        Ok(())
+    }
+
+    /// Requests not yet accepted or rejected, oldest first.
+    pub fn requests(&self) -> Result<Vec<StoredRequest>> {
+        let mut q = self
+            .db
+            .prepare("SELECT request_id, address, link, info FROM requests ORDER BY request_id")?;
+        let rows = q.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)? as u64,
+                r.get::<_, i64>(1)? as u64,
+                r.get(2)?,
+                r.get(3)?,
+            ))
+        })?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
     /// Messages not yet accepted by the relay, oldest first.
     pub fn pending(&self) -> Result<Vec<(u64, i64, Vec<u8>)>> {
         let mut q = self
@@ -387,7 +430,7 @@ mod tests {
         let path = dir.path().join("agent.db");
         {
             let s = Store::open(&path, Some("first key")).unwrap();
-            assert_eq!(s.schema_version().unwrap(), 4);
+            assert_eq!(s.schema_version().unwrap(), 5);
             s.save(1, b"state one").unwrap();
             s.save(2, b"state two").unwrap();
             s.save(1, b"state one, later").unwrap();
@@ -438,7 +481,7 @@ mod tests {
             .unwrap();
         }
         let mut s = Store::open(&path, Some("k")).unwrap();
-        assert_eq!(s.schema_version().unwrap(), 4);
+        assert_eq!(s.schema_version().unwrap(), 5);
         let r = s.received(7, &[1, 2]).unwrap().unwrap();
         assert_eq!(
             (r.msg_id, r.body.as_slice(), r.msg_hash.len()),

@@ -450,3 +450,62 @@ async fn delivery_receipts_reach_the_sender_also_across_its_restart() {
     alice.ack(ca, 4).await.unwrap();
     relay.stop();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_to_an_address_survives_the_owners_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("alice.db");
+    let (relay, server) = relay().await;
+    let open = || agent::store::Store::open(&db, Some("alice's key")).unwrap();
+    let (alice, mut ae) = Agent::open(server.clone(), ConnectOptions::default(), open())
+        .await
+        .unwrap();
+    let (bob, mut be) = Agent::start(server.clone(), ConnectOptions::default());
+    let (address, link) = alice.create_address().await.unwrap();
+    let cb = bob.join(&link, b"bob").await.unwrap();
+    let AgentEvent::Request { request, .. } = next(&mut ae).await else {
+        panic!()
+    };
+    // Alice stops before answering; the relay was ACKed, so only her store has the request.
+    alice.close().await;
+    drop(alice);
+    drop(ae);
+    let (alice, mut ae) = Agent::open(server.clone(), ConnectOptions::default(), open())
+        .await
+        .unwrap();
+    assert_eq!(
+        next(&mut ae).await,
+        AgentEvent::Request {
+            address,
+            request,
+            info: b"bob".to_vec()
+        }
+    );
+    let ca = alice.accept(request, b"alice").await.unwrap();
+    // Answered: it is gone, also from the store.
+    assert!(alice.accept(request, b"alice").await.is_err());
+    assert!(matches!(
+        next(&mut be).await,
+        AgentEvent::Confirmation { conn, .. } if conn == cb
+    ));
+    bob.allow(cb, b"bob").await.unwrap();
+    assert_eq!(next(&mut be).await, AgentEvent::Connected { conn: cb });
+    let e = next(&mut ae).await;
+    assert!(
+        matches!(e, AgentEvent::Info { conn, .. } if conn == ca),
+        "{e:?}"
+    );
+    assert_eq!(next(&mut ae).await, AgentEvent::Connected { conn: ca });
+    alice.close().await;
+    drop(alice);
+    drop(ae);
+    let (_alice, mut ae) = Agent::open(server.clone(), ConnectOptions::default(), open())
+        .await
+        .unwrap();
+    let quiet = tokio::time::timeout(Duration::from_millis(300), ae.recv()).await;
+    assert!(
+        !matches!(quiet, Ok(Some(AgentEvent::Request { .. }))),
+        "an answered request came again: {quiet:?}"
+    );
+    relay.stop();
+}
