@@ -27,7 +27,7 @@ use tokio::sync::mpsc;
 
 use crate::envelope::{self, AgentMessage, Envelope, PrivHeader, QueueInfo, RatchetParams};
 use crate::links::{ConnectionRequest, E2eParams, LinkServer, QueueMode, QueueUri, RequestKind};
-use crate::ratchet::{self, RandomKeys, Ratchet, SkippedKeys, Versions};
+use crate::ratchet::{self, RandomKeys, Ratchet, RatchetError, SkippedKeys, Versions};
 
 /// Agent protocol versions this agent speaks.
 pub const AGENT_VERSIONS: VersionRange = VersionRange { min: 2, max: 7 };
@@ -109,6 +109,16 @@ pub enum AgentEvent {
         /// The connections whose receiving queue is on that relay.
         conns: Vec<ConnId>,
     },
+    /// The connection's ratchet re-synchronisation state changed (RSYNC): `Allowed` or
+    /// `Required` call for [`Agent::synchronize_ratchet`].
+    RatchetSync {
+        /// The connection.
+        conn: ConnId,
+        /// The new state.
+        state: SyncState,
+        /// The decryption error that caused it, if any.
+        error: Option<String>,
+    },
     /// The peer confirmed that it received and stored a message (a delivery receipt, A_RCVD).
     Delivered {
         /// The connection.
@@ -130,6 +140,21 @@ pub enum AgentEvent {
         /// What.
         error: String,
     },
+}
+
+/// Where a connection is in ratchet re-synchronisation (the reference's `RatchetSyncState`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncState {
+    /// In step.
+    Ok,
+    /// A message did not decrypt in a way a re-synchronisation may fix: the user may start one.
+    Allowed,
+    /// The ratchets are out of step: sending is stopped until a re-synchronisation.
+    Required,
+    /// We sent new ratchet keys and wait for the peer's.
+    Started,
+    /// Both sides have new ratchets; back to `Ok` with the first message that decrypts.
+    Agreed,
 }
 
 /// Why an agent call failed.
@@ -218,7 +243,16 @@ struct Conn {
     /// The relay's id of the last message handled (committed with its effects): the same id
     /// again is a redelivery after an ACK that never reached the relay, and is only ACKed.
     last_relay_msg_id: Vec<u8>,
+    /// Ratchet re-synchronisation.
+    sync: SyncState,
+    /// Our new X448 keys while `sync` is `Started`.
+    sync_keys: Option<(PrivateKey, PrivateKey)>,
+    /// Hashes of the peer's ratchet keys already used (a repeated AgentRatchetKey is ignored).
+    sync_key_hashes: Vec<[u8; 32]>,
 }
+
+/// How many of the peer's ratchet-key hashes are remembered.
+const SYNC_KEY_HASHES: usize = 16;
 
 /// A message handed to the user and not yet acknowledged by it (the relay waits for the ACK).
 #[derive(Clone)]
@@ -550,6 +584,97 @@ impl Agent {
         encode_receipts(&[(msg_id, &hash, info)], &mut amsg)?;
         self.send_agent_message(conn, amsg, false).await?;
         self.ack(conn, msg_id).await
+    }
+
+    /// Starts a ratchet re-synchronisation (the reference's `synchronizeRatchet`): new X448
+    /// keys to the peer in an AgentRatchetKey; the connection is `Agreed` when the peer's keys
+    /// come back and `Ok` with the first message that decrypts. Allowed when a decryption error
+    /// made the state `Allowed` or `Required`, or with `force`.
+    pub async fn synchronize_ratchet(&self, conn: ConnId, force: bool) -> Result<()> {
+        let sent = {
+            let mut st = self.lock();
+            let c = st
+                .conns
+                .get_mut(&conn)
+                .ok_or(AgentError::Connection("unknown"))?;
+            if c.status != Status::Connected {
+                return Err(AgentError::Connection("not connected"));
+            }
+            if !force && !matches!(c.sync, SyncState::Allowed | SyncState::Required) {
+                return Err(AgentError::Connection(
+                    "re-synchronisation is not needed (use force)",
+                ));
+            }
+            let (k1_pub, k1) = generate(KeyAlgorithm::X448).map_err(crypto)?;
+            let (k2_pub, k2) = generate(KeyAlgorithm::X448).map_err(crypto)?;
+            let before = (c.sync, c.sync_keys.take());
+            c.sync = SyncState::Started;
+            c.sync_keys = Some((k1, k2));
+            match self.commit_ratchet_key(conn, c, &(k1_pub, k2_pub)) {
+                Ok(sent) => sent,
+                Err(e) => {
+                    (c.sync, c.sync_keys) = before;
+                    return Err(e);
+                }
+            }
+        };
+        self.deliver(conn, sent.q, sent.msg_id, sent.sealed).await;
+        Ok(())
+    }
+
+    /// Seals an AgentRatchetKey with our new public keys (per-queue layer only) as the next
+    /// message and commits it with the connection's state; the caller delivers it.
+    fn commit_ratchet_key(
+        &self,
+        conn: ConnId,
+        c: &mut Conn,
+        keys: &(PublicKey, PublicKey),
+    ) -> Result<RatchetKeySent> {
+        let q = c
+            .snd
+            .clone()
+            .ok_or(AgentError::Connection("no send queue"))?;
+        let env = Envelope::RatchetKey {
+            version: c.agent_version,
+            e2e: RatchetParams {
+                version: E2E_VERSIONS.max,
+                key1: keys.0.clone(),
+                key2: keys.1.clone(),
+                kem: None,
+            },
+            // The encoded AgentRatchetInfo "" - it takes a message id and its hash is the next
+            // message's previous hash, as in the reference.
+            info: b"R".to_vec(),
+        };
+        let sealed = seal_for(&q, &env, false)?;
+        let before = (c.snd_msg_id, c.snd_prev_hash.clone());
+        let id = c.snd_msg_id + 1;
+        c.snd_msg_id = id;
+        c.snd_prev_hash = simplex_crypto::digest::sha256(b"R").to_vec();
+        if let Err(e) = self.persist_pending(conn, c, id, &sealed, None) {
+            (c.snd_msg_id, c.snd_prev_hash) = before;
+            return Err(e);
+        }
+        Ok(RatchetKeySent {
+            q,
+            msg_id: id,
+            sealed,
+        })
+    }
+
+    /// EREADY with the last id received: the new ratchet works on this side.
+    async fn send_eready(&self, conn: ConnId) {
+        let last = self.lock().conns.get(&conn).map(|c| c.rcv_msg_id);
+        let Some(last) = last else { return };
+        let mut amsg = vec![b'E'];
+        amsg.extend_from_slice(&last.to_be_bytes());
+        if let Err(e) = self.send_agent_message(conn, amsg, false).await {
+            self.event(AgentEvent::Error {
+                conn,
+                error: format!("EREADY: {e}"),
+            })
+            .await;
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -1251,6 +1376,15 @@ impl Agent {
     /// with its id at once, and delivered in order by the connection's delivery task (also
     /// after a restart) - [`AgentEvent::Sent`] when the relay has it.
     pub async fn send(&self, conn: ConnId, body: &[u8]) -> Result<i64> {
+        let sync = self.lock().conns.get(&conn).map(|c| c.sync);
+        if matches!(
+            sync,
+            Some(SyncState::Required | SyncState::Started | SyncState::Agreed)
+        ) {
+            return Err(AgentError::Connection(
+                "the ratchet is being re-synchronised: sending waits for it",
+            ));
+        }
         let mut amsg = Vec::with_capacity(body.len() + 1);
         amsg.push(b'M');
         amsg.extend_from_slice(body);
@@ -1498,6 +1632,9 @@ impl Agent {
         let mut wake = None;
         let mut failure = None;
         let mut receipts_in: Vec<(i64, Vec<u8>)> = Vec::new();
+        let mut eready = None;
+        let mut reply_keys: Option<(PublicKey, PublicKey)> = None;
+        let mut ratchet_key_sent: Option<RatchetKeySent> = None;
         {
             let mut st = self.lock();
             let conn = *st
@@ -1574,9 +1711,43 @@ impl Agent {
                     new_request = Some((link, conn_info));
                 }
                 Envelope::Message { enc, .. } if c.status == Status::Connected => {
+                    // A ratchet set up as receiving has not sent EREADY (re-synchronisation).
+                    let receiving_only = c.ratchet.as_ref().is_some_and(|r| r.snd.is_none());
                     // From here the ratchet may have moved: whatever is wrong with the message,
                     // the state is committed below and the error reported after that.
-                    let decoded = c.decrypt(&enc).and_then(|plain| {
+                    let decrypted = c.decrypt_ratchet(&enc);
+                    if let Err(e) = &decrypted {
+                        let next = match e {
+                            RatchetError::Header | RatchetError::TooManySkipped(_) => {
+                                Some(SyncState::Required)
+                            }
+                            RatchetError::Earlier(_) | RatchetError::Decrypt => {
+                                Some(SyncState::Allowed)
+                            }
+                            _ => None,
+                        };
+                        let may_change = matches!(
+                            c.sync,
+                            SyncState::Ok | SyncState::Allowed | SyncState::Required
+                        );
+                        if let (Some(state), true) = (next, may_change) {
+                            c.sync = state;
+                            events.push(AgentEvent::RatchetSync {
+                                conn,
+                                state,
+                                error: Some(e.to_string()),
+                            });
+                        }
+                    } else if !matches!(c.sync, SyncState::Ok | SyncState::Started) {
+                        c.sync = SyncState::Ok;
+                        c.sync_keys = None;
+                        events.push(AgentEvent::RatchetSync {
+                            conn,
+                            state: SyncState::Ok,
+                            error: None,
+                        });
+                    }
+                    let decoded = decrypted.map_err(crypto).and_then(|plain| {
                         let m = AgentMessage::decode(&plain).map_err(crypto)?;
                         Ok((plain, m))
                     });
@@ -1628,6 +1799,12 @@ impl Agent {
                                         ))
                                     }
                                 }
+                            } else if body.first() == Some(&b'E') {
+                                // EREADY: the peer's new ratchet works; answer once if ours
+                                // was set up as receiving.
+                                if receiving_only {
+                                    eready = Some(conn);
+                                }
                             } else if let Some(list) = body.strip_prefix(b"V") {
                                 match decode_receipts(list) {
                                     Ok(receipts) => receipts_in = receipts,
@@ -1646,7 +1823,37 @@ impl Agent {
                         }
                     }
                 }
+                Envelope::RatchetKey { e2e, .. } if c.status == Status::Connected => {
+                    match new_ratchet_key(c, &e2e) {
+                        Ok(KeyOutcome::Ignored) => {}
+                        Ok(KeyOutcome::Agreed { reply, send_eready }) => {
+                            events.push(AgentEvent::RatchetSync {
+                                conn,
+                                state: SyncState::Agreed,
+                                error: None,
+                            });
+                            if send_eready {
+                                eready = Some(conn);
+                            }
+                            reply_keys = reply;
+                        }
+                        Err(e) => {
+                            if c.sync == SyncState::Required {
+                                events.push(AgentEvent::RatchetSync {
+                                    conn,
+                                    state: SyncState::Required,
+                                    error: Some(e.to_string()),
+                                });
+                            }
+                            failure = Some(e);
+                        }
+                    }
+                }
                 _ => return Err(AgentError::Connection("unexpected message for the state")),
+            }
+            // Our new ratchet keys (a reply to the peer's) are committed with the state.
+            if let Some(keys) = &reply_keys {
+                ratchet_key_sent = Some(self.commit_ratchet_key(conn, c, keys)?);
             }
             // Stored before the message is acknowledged.
             match &for_user {
@@ -1663,6 +1870,7 @@ impl Agent {
                         st.unacked.insert((conn, msg_id.to_vec()), r.clone());
                     }
                 },
+                None if ratchet_key_sent.is_some() => {}
                 None => self.persist(conn, c)?,
             }
             // Delivery receipts for messages we sent: the hash must be the one we kept.
@@ -1726,6 +1934,14 @@ impl Agent {
             self.continue_sending(conn);
             events.push(AgentEvent::SendingResumed { conn });
         }
+        if let Some(RatchetKeySent { q, msg_id, sealed }) = ratchet_key_sent {
+            if let Some(conn) = conn_of {
+                self.deliver(conn, q, msg_id, sealed).await;
+            }
+        }
+        if let Some(conn) = eready {
+            self.send_eready(conn).await;
+        }
         for e in events {
             self.event(e).await;
         }
@@ -1754,6 +1970,9 @@ impl Conn {
             rcv_prev_hash: Vec::new(),
             rcv_peer_secret: None,
             last_relay_msg_id: Vec::new(),
+            sync: SyncState::Ok,
+            sync_keys: None,
+            sync_key_hashes: Vec::new(),
         }
     }
 
@@ -1763,16 +1982,16 @@ impl Conn {
     }
 
     fn decrypt(&mut self, enc: &[u8]) -> Result<Vec<u8>> {
-        let rc = self
-            .ratchet
-            .as_ref()
-            .ok_or(AgentError::Connection("no ratchet"))?;
-        let d = rc
-            .decrypt(&self.skipped, enc, &mut RandomKeys)
-            .map_err(crypto)?;
+        self.decrypt_ratchet(enc).map_err(crypto)
+    }
+
+    /// Decrypts with the ratchet, keeping the ratchet's own error (for re-synchronisation).
+    fn decrypt_ratchet(&mut self, enc: &[u8]) -> std::result::Result<Vec<u8>, RatchetError> {
+        let rc = self.ratchet.as_ref().ok_or(RatchetError::State)?;
+        let d = rc.decrypt(&self.skipped, enc, &mut RandomKeys)?;
         d.diff.apply(&mut self.skipped);
         self.ratchet = Some(d.ratchet);
-        d.message.map_err(crypto)
+        d.message
     }
 }
 
@@ -1915,6 +2134,92 @@ async fn delivery(
     }
 }
 
+/// An AgentRatchetKey committed to be sent.
+struct RatchetKeySent {
+    q: SndQueue,
+    msg_id: i64,
+    sealed: Vec<u8>,
+}
+
+/// What the peer's new ratchet keys led to.
+enum KeyOutcome {
+    /// Keys already used.
+    Ignored,
+    /// New ratchets: our keys to send back (when we did not start), EREADY to send (when ours
+    /// is the sending side).
+    Agreed {
+        reply: Option<(PublicKey, PublicKey)>,
+        send_eready: bool,
+    },
+}
+
+/// SHA-256 of two ratchet keys' raw bytes: which side of a re-synchronisation takes which role.
+fn rk_hash(k1: &PublicKey, k2: &PublicKey) -> [u8; 32] {
+    let mut b = k1.raw().to_vec();
+    b.extend_from_slice(k2.raw());
+    simplex_crypto::digest::sha256(&b)
+}
+
+/// The peer's AgentRatchetKey (the reference's `newRatchetKey`): with our keys (the ones we
+/// sent when we started, or new ones to send back) both sides build new ratchets, the side with
+/// the smaller key hash as receiver.
+fn new_ratchet_key(c: &mut Conn, e2e: &RatchetParams) -> Result<KeyOutcome> {
+    let theirs = rk_hash(&e2e.key1, &e2e.key2);
+    if c.sync_key_hashes.contains(&theirs) {
+        return Ok(KeyOutcome::Ignored);
+    }
+    c.sync_key_hashes.push(theirs);
+    if c.sync_key_hashes.len() > SYNC_KEY_HASHES {
+        c.sync_key_hashes.remove(0);
+    }
+    if !(E2E_VERSIONS.min..=E2E_VERSIONS.max).contains(&e2e.version) {
+        return Err(AgentError::Connection(
+            "ratchet keys of an unknown e2e version",
+        ));
+    }
+    // A post-quantum proposal (`e2e.kem`) is answered without KEM: we never offer it.
+    let (k1, k2, reply) = match c.sync {
+        SyncState::Ok | SyncState::Allowed | SyncState::Required => {
+            let (p1, k1) = generate(KeyAlgorithm::X448).map_err(crypto)?;
+            let (p2, k2) = generate(KeyAlgorithm::X448).map_err(crypto)?;
+            (k1, k2, Some((p1, p2)))
+        }
+        SyncState::Started => {
+            let (k1, k2) = c
+                .sync_keys
+                .take()
+                .ok_or(AgentError::Connection("re-synchronisation keys lost"))?;
+            (k1, k2, None)
+        }
+        SyncState::Agreed => {
+            c.sync = SyncState::Required;
+            return Err(AgentError::Crypto(
+                "RATCHET_SYNC: new ratchet keys after the agreement".into(),
+            ));
+        }
+    };
+    let versions = Versions {
+        current: e2e.version,
+        max_supported: E2E_VERSIONS.max,
+    };
+    let p1 = simplex_crypto::public_key(&k1).map_err(crypto)?;
+    let p2 = simplex_crypto::public_key(&k2).map_err(crypto)?;
+    let (rc, send_eready) = if rk_hash(&p1, &p2) <= theirs {
+        let x = ratchet::x3dh_initiator(&k1, &k2, &e2e.key1, &e2e.key2).map_err(crypto)?;
+        (Ratchet::init_rcv(versions, k2, &x), false)
+    } else {
+        let x = ratchet::x3dh_joiner(&k1, &k2, &e2e.key1, &e2e.key2).map_err(crypto)?;
+        let dh = generate(KeyAlgorithm::X448).map_err(crypto)?.1;
+        let rc = Ratchet::init_snd(versions, e2e.key2.clone(), dh, &x).map_err(crypto)?;
+        (rc, true)
+    };
+    c.ratchet = Some(rc);
+    c.skipped = SkippedKeys::new();
+    c.sync = SyncState::Agreed;
+    c.sync_keys = None;
+    Ok(KeyOutcome::Agreed { reply, send_eready })
+}
+
 /// The first agent version with delivery receipts (`deliveryRcptsSMPAgentVersion`).
 const RECEIPTS_AGENT_VERSION: u16 = 4;
 
@@ -1978,8 +2283,9 @@ mod persist {
     use simplex_codec::Reader;
     use zeroize::Zeroizing;
 
-    /// Version 2 added the relay's id of the last message received.
-    const VERSION: u8 = 2;
+    /// Version 2 added the relay's id of the last message received, version 3 the ratchet
+    /// re-synchronisation state.
+    const VERSION: u8 = 3;
 
     #[derive(Default)]
     struct W(Vec<u8>);
@@ -2139,6 +2445,22 @@ mod persist {
             w.fixed(s.as_bytes());
         }
         w.blob(&c.last_relay_msg_id);
+        w.u8(match c.sync {
+            SyncState::Ok => 0,
+            SyncState::Allowed => 1,
+            SyncState::Required => 2,
+            SyncState::Started => 3,
+            SyncState::Agreed => 4,
+        });
+        w.flag(c.sync_keys.is_some());
+        if let Some((k1, k2)) = &c.sync_keys {
+            w.blob(&k1.to_der());
+            w.blob(&k2.to_der());
+        }
+        w.u32(c.sync_key_hashes.len() as u32);
+        for h in &c.sync_key_hashes {
+            w.fixed(h);
+        }
         Ok(w.0)
     }
 
@@ -2260,7 +2582,31 @@ mod persist {
             } else {
                 Vec::new()
             },
+            sync: SyncState::Ok,
+            sync_keys: None,
+            sync_key_hashes: Vec::new(),
         };
+        let mut c = c;
+        if version >= 3 {
+            c.sync = match r.u8()? {
+                0 => SyncState::Ok,
+                1 => SyncState::Allowed,
+                2 => SyncState::Required,
+                3 => SyncState::Started,
+                4 => SyncState::Agreed,
+                _ => return Err(AgentError::Connection("stored sync state unknown")),
+            };
+            if r.flag()? {
+                c.sync_keys = Some((r.private()?, r.private()?));
+            }
+            let n = r.u32()?;
+            if n as usize > SYNC_KEY_HASHES {
+                return Err(AgentError::Connection("stored sync hashes: too many"));
+            }
+            for _ in 0..n {
+                c.sync_key_hashes.push(r.0.take_array().map_err(bad)?);
+            }
+        }
         r.0.finish().map_err(bad)?;
         Ok(c)
     }
@@ -2313,16 +2659,25 @@ mod tests {
         };
         let mut c = Conn::new(Status::Address, rcv, 7);
         c.last_relay_msg_id = vec![4; 24];
-        let v2 = persist::encode(&c).unwrap();
-        let back = persist::decode(&v2).unwrap();
+        c.sync = SyncState::Required;
+        c.sync_key_hashes = vec![[5; 32]];
+        let v3 = persist::encode(&c).unwrap();
+        let back = persist::decode(&v3).unwrap();
         assert_eq!(back.last_relay_msg_id, vec![4; 24]);
-        // Version 1: the same without the last field (its 4-byte length and 24 bytes).
+        assert_eq!(back.sync, SyncState::Required);
+        assert_eq!(back.sync_key_hashes, [[5; 32]]);
+        // Version 2: without the sync fields (state, no keys, one hash).
+        let mut v2 = v3[..v3.len() - (1 + 1 + 4 + 32)].to_vec();
+        v2[0] = 2;
+        let old = persist::decode(&v2).unwrap();
+        assert_eq!((old.sync, old.last_relay_msg_id.len()), (SyncState::Ok, 24));
+        // Version 1: also without the relay id (its 4-byte length and 24 bytes).
         let mut v1 = v2[..v2.len() - 28].to_vec();
         v1[0] = 1;
         let old = persist::decode(&v1).unwrap();
         assert!(old.last_relay_msg_id.is_empty());
         assert_eq!((old.status, old.agent_version), (Status::Address, 7));
-        v1[0] = 3;
+        v1[0] = 4;
         assert!(persist::decode(&v1).is_err(), "a newer version is refused");
     }
 
