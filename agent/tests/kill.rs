@@ -74,22 +74,32 @@ fn read_log(path: &Path) -> Vec<Line> {
 }
 
 /// Checks the log and returns the distinct messages and the last id: ids only go up, except
-/// that the last one may come again (redelivery after a restart); each body is its id; the
-/// agent reported every message intact. Ids the agent used for its own messages (A_QCONT) are
-/// not the user's, so an id may be missing - but then the agent, which checks the whole
-/// sequence, would have said so if a message had been lost.
+/// that the last one may come again (redelivery after a restart); the agent reported every
+/// message intact. Ids the agent used for its own messages (A_QCONT) are not the user's, so an
+/// id may be missing - but then the agent, which checks the whole sequence, would have said so
+/// if a message had been lost. Each body is the id the sender expected for it: the id itself,
+/// or less when one of the agent's own messages took that id in the meantime - so bodies go up
+/// with the ids and never exceed them.
 fn check(lines: &[Line]) -> (usize, i64) {
     let mut last = 1;
+    let mut last_body = 0;
     let mut distinct = 0;
     for (i, (id, body, integrity)) in lines.iter().enumerate() {
         let near = || &lines[i.saturating_sub(8)..(i + 8).min(lines.len())];
-        assert_eq!(body, &id.to_string(), "body of {id}");
+        let body: i64 = body.parse().unwrap();
         assert_eq!(integrity, "ok", "message {id}; lines near it: {:?}", near());
         if *id > last {
+            assert!(
+                body > last_body && body <= *id,
+                "body {body} of message {id}; lines near it: {:?}",
+                near()
+            );
             distinct += 1;
             last = *id;
+            last_body = body;
         } else {
             assert_eq!(*id, last, "{id} after {last}; lines near it: {:?}", near());
+            assert_eq!(body, last_body, "message {id} again, another body");
         }
     }
     (distinct, last)
