@@ -109,6 +109,15 @@ pub enum AgentEvent {
         /// The connections whose receiving queue is on that relay.
         conns: Vec<ConnId>,
     },
+    /// A queue rotation moved on (SWITCH).
+    Switch {
+        /// The connection.
+        conn: ConnId,
+        /// Our receiving queue or the peer's.
+        direction: QueueDirection,
+        /// How far.
+        phase: SwitchPhase,
+    },
     /// The connection's ratchet re-synchronisation state changed (RSYNC): `Allowed` or
     /// `Required` call for [`Agent::synchronize_ratchet`].
     RatchetSync {
@@ -155,6 +164,28 @@ pub enum SyncState {
     Started,
     /// Both sides have new ratchets; back to `Ok` with the first message that decrypts.
     Agreed,
+}
+
+/// Which of a connection's queues a rotation moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueDirection {
+    /// Ours, receiving (we started the rotation).
+    Receiving,
+    /// The peer's, that we send to.
+    Sending,
+}
+
+/// How far a queue rotation is (the reference's SWITCH phases).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SwitchPhase {
+    /// The new queue exists (receiving: QADD sent; sending: QKEY sent).
+    Started,
+    /// Receiving: the sender's key came (QKEY); the queue is being secured.
+    Confirmed,
+    /// Receiving: the new queue is secured and the sender told to use it (QUSE).
+    Secured,
+    /// Receiving: the old queue is deleted; sending: messages go to the new queue (QTEST).
+    Completed,
 }
 
 /// Why an agent call failed.
@@ -249,6 +280,22 @@ struct Conn {
     sync_keys: Option<(PrivateKey, PrivateKey)>,
     /// Hashes of the peer's ratchet keys already used (a repeated AgentRatchetKey is ignored).
     sync_key_hashes: Vec<[u8; 32]>,
+    /// Queue rotation, our side as recipient: the queue replacing `rcv` (QADD sent).
+    rcv_next: Option<NextRcv>,
+    /// The queue `rcv` replaced, with its per-queue secret: read until empty, then deleted.
+    rcv_old: Option<(RcvQueue, Option<SbKey>)>,
+    /// Queue rotation, our side as sender: the queue replacing `snd` (QKEY sent, until QUSE).
+    snd_next: Option<SndQueue>,
+    /// The queue `snd` replaced: messages sealed for it before the switch still go there.
+    snd_old: Option<SndQueue>,
+}
+
+/// A receiving queue that will replace the current one.
+#[derive(Clone)]
+struct NextRcv {
+    queue: RcvQueue,
+    /// The sender's per-queue secret, from its QKEY (then the queue is secured and QUSE sent).
+    peer_secret: Option<SbKey>,
 }
 
 /// How many of the peer's ratchet-key hashes are remembered.
@@ -276,6 +323,9 @@ struct State {
     next_request: u64,
     by_rcv: HashMap<Vec<u8>, ConnId>,
     next: ConnId,
+    /// A message that arrived on a connection's new queue (rotation) while its current queue
+    /// still held messages: handled once those are read, so that the order holds.
+    deferred: HashMap<ConnId, Incoming>,
     /// Without a store: hashes of sent messages awaiting the peer's receipt (the newest
     /// [`RECEIPT_HASHES`] per connection).
     sent_hashes: HashMap<ConnId, std::collections::BTreeMap<i64, Vec<u8>>>,
@@ -363,13 +413,8 @@ impl Agent {
         }
         let queues: Vec<(SmpServer, PrivateKey, Vec<u8>)> = conns
             .values()
-            .map(|c| {
-                (
-                    c.rcv.server.clone(),
-                    c.rcv.rcv_key.clone(),
-                    c.rcv.rcv_id.clone(),
-                )
-            })
+            .flat_map(|c| c.rcv_queues())
+            .map(|q| (q.server.clone(), q.rcv_key.clone(), q.rcv_id.clone()))
             .collect();
         let pending = store
             .pending()
@@ -404,8 +449,15 @@ impl Agent {
             });
         }
         // Messages committed but not accepted by the relay before the stop go out first.
-        for (conn, msg_id, body) in pending {
-            let q = agent.lock().conns.get(&conn).and_then(|c| c.snd.clone());
+        for (conn, msg_id, body, snd_id) in pending {
+            // The queue it was sealed for: the current one, or the one a rotation replaced.
+            let q = agent.lock().conns.get(&conn).and_then(|c| {
+                let old = c
+                    .snd_old
+                    .as_ref()
+                    .filter(|o| Some(&o.snd_id) == snd_id.as_ref());
+                old.or(c.snd.as_ref()).cloned()
+            });
             if let Some(q) = q {
                 agent.deliver(conn, q, msg_id, body).await;
             }
@@ -443,9 +495,12 @@ impl Agent {
                     next_request: 1,
                     next: conns.keys().max().map_or(1, |m| m + 1),
                     sent_hashes: HashMap::new(),
+                    deferred: HashMap::new(),
                     by_rcv: conns
                         .iter()
-                        .map(|(id, c)| (c.rcv.rcv_id.clone(), *id))
+                        .flat_map(|(id, c)| {
+                            c.rcv_queues().into_iter().map(|q| (q.rcv_id.clone(), *id))
+                        })
                         .collect(),
                     conns,
                 }),
@@ -546,8 +601,11 @@ impl Agent {
                 &Command::Ack(a.relay_msg_id),
             )
             .await?;
-        if let BrokerMsg::Msg(next_id, next_body) = answer {
-            self.received(&a.server, a.rid, next_id, next_body).await;
+        match answer {
+            BrokerMsg::Msg(next_id, next_body) => {
+                self.received(&a.server, a.rid, next_id, next_body).await;
+            }
+            _ => self.after_ack(&a.rid).await,
         }
         Ok(())
     }
@@ -584,6 +642,235 @@ impl Agent {
         encode_receipts(&[(msg_id, &hash, info)], &mut amsg)?;
         self.send_agent_message(conn, amsg, false).await?;
         self.ack(conn, msg_id).await
+    }
+
+    /// Moves the connection's receiving queue to a new queue on `server` (queue rotation, as
+    /// the reference's `switchConnection`): QADD to the peer, its QKEY, KEY on the new queue,
+    /// QUSE, the peer's first message on the new queue; the old queue is read until empty and
+    /// deleted. Progress comes as [`AgentEvent::Switch`].
+    pub async fn switch_connection(&self, conn: ConnId, server: SmpServer) -> Result<()> {
+        let (old_server, old_snd_id) = {
+            let st = self.lock();
+            let c = st
+                .conns
+                .get(&conn)
+                .ok_or(AgentError::Connection("unknown"))?;
+            if c.status != Status::Connected {
+                return Err(AgentError::Connection("not connected"));
+            }
+            if c.rcv_next.is_some() || c.rcv_old.is_some() {
+                return Err(AgentError::Connection(
+                    "the connection is already switching",
+                ));
+            }
+            if matches!(
+                c.sync,
+                SyncState::Required | SyncState::Started | SyncState::Agreed
+            ) {
+                return Err(AgentError::Connection(
+                    "the ratchet is being re-synchronised",
+                ));
+            }
+            (c.rcv.server.clone(), c.rcv.snd_id.clone())
+        };
+        let (e2e_pub, e2e_key) = x25519()?;
+        let (queue, _) = self
+            .new_queue_with(&server, QueueRequest::Messaging(None), None, e2e_key)
+            .await?;
+        let uri = QueueUri {
+            versions: SMP_CLIENT_VERSIONS,
+            server: link_server(&queue.server),
+            sender_id: queue.snd_id.clone(),
+            dh_key: e2e_pub,
+            mode: Some(QueueMode::Messaging),
+        };
+        let mut qadd = b"QA".to_vec();
+        qadd.push(1);
+        uri.encode_into(&mut qadd)
+            .map_err(|e| AgentError::Link(e.to_string()))?;
+        qadd.push(b'1');
+        encode_queue_address(&old_server, &old_snd_id, &mut qadd)?;
+        let rid = queue.rcv_id.clone();
+        {
+            let mut st = self.lock();
+            st.by_rcv.insert(rid.clone(), conn);
+            if let Some(c) = st.conns.get_mut(&conn) {
+                c.rcv_next = Some(NextRcv {
+                    queue: queue.clone(),
+                    peer_secret: None,
+                });
+            }
+        }
+        // The new queue is committed with the QADD that announces it.
+        if let Err(e) = self.send_agent_message(conn, qadd, false).await {
+            let mut st = self.lock();
+            st.by_rcv.remove(&rid);
+            if let Some(c) = st.conns.get_mut(&conn) {
+                c.rcv_next = None;
+            }
+            return Err(e);
+        }
+        self.event(AgentEvent::Switch {
+            conn,
+            direction: QueueDirection::Receiving,
+            phase: SwitchPhase::Started,
+        })
+        .await;
+        Ok(())
+    }
+
+    /// After the sender's QKEY: secures the new queue with its key (KEY) and tells it to use
+    /// the queue (QUSE).
+    async fn secure_next_queue(&self, conn: ConnId, s: SecureNext) {
+        let step = async {
+            self.call(
+                &s.server,
+                Some(&s.rcv_key),
+                &s.rcv_id,
+                &Command::Key(s.sender_key.clone()),
+            )
+            .await?;
+            let mut quse = b"QU".to_vec();
+            quse.push(1);
+            encode_queue_address(&s.server, &s.snd_id, &mut quse)?;
+            quse.push(b'T');
+            self.send_agent_message(conn, quse, false).await
+        };
+        match step.await {
+            Ok(_) => {
+                self.event(AgentEvent::Switch {
+                    conn,
+                    direction: QueueDirection::Receiving,
+                    phase: SwitchPhase::Secured,
+                })
+                .await
+            }
+            Err(e) => {
+                self.event(AgentEvent::Error {
+                    conn,
+                    error: format!("queue rotation, securing the new queue: {e}"),
+                })
+                .await
+            }
+        }
+    }
+
+    /// Deletes the replaced receiving queue once the relay says it is empty (QUE); called when
+    /// the new queue takes over and after each message read from the old one.
+    async fn retire_old_queue(&self, conn: ConnId) {
+        let old = {
+            let st = self.lock();
+            st.conns
+                .get(&conn)
+                .and_then(|c| c.rcv_old.as_ref().map(|(q, _)| q.clone()))
+        };
+        let Some(old) = old else { return };
+        let info = self
+            .call(&old.server, Some(&old.rcv_key), &old.rcv_id, &Command::Que)
+            .await;
+        let empty = match &info {
+            Ok(BrokerMsg::Info(json)) => queue_size(json) == Some(0),
+            _ => false,
+        };
+        if !empty {
+            return;
+        }
+        let deleted = self
+            .call(&old.server, Some(&old.rcv_key), &old.rcv_id, &Command::Del)
+            .await;
+        if let Err(e) = deleted {
+            self.event(AgentEvent::Error {
+                conn,
+                error: format!("queue rotation, deleting the old queue: {e}"),
+            })
+            .await;
+            return;
+        }
+        if let Ok(session) = self.session(&old.server).await {
+            session.forget(&old.rcv_id);
+        }
+        let persisted = {
+            let mut st = self.lock();
+            st.by_rcv.remove(&old.rcv_id);
+            match st.conns.get_mut(&conn) {
+                Some(c) => {
+                    c.rcv_old = None;
+                    self.persist(conn, c)
+                }
+                None => Ok(()),
+            }
+        };
+        let e = match persisted {
+            Ok(()) => AgentEvent::Switch {
+                conn,
+                direction: QueueDirection::Receiving,
+                phase: SwitchPhase::Completed,
+            },
+            Err(e) => AgentEvent::Error {
+                conn,
+                error: e.to_string(),
+            },
+        };
+        self.event(e).await;
+    }
+
+    /// If `rid` is a secured queue that replaces a connection's current one: the connection and
+    /// its current queue.
+    fn replacing(&self, rid: &[u8]) -> Option<(ConnId, RcvQueue)> {
+        let st = self.lock();
+        let conn = *st.by_rcv.get(rid)?;
+        let c = st.conns.get(&conn)?;
+        let next = c.rcv_next.as_ref()?;
+        (next.queue.rcv_id == rid && next.peer_secret.is_some()).then(|| (conn, c.rcv.clone()))
+    }
+
+    /// Whether the relay holds no message in `q` (QUE); `false` when it cannot tell.
+    async fn queue_empty(&self, q: &RcvQueue) -> bool {
+        match self
+            .call(&q.server, Some(&q.rcv_key), &q.rcv_id, &Command::Que)
+            .await
+        {
+            Ok(BrokerMsg::Info(json)) => queue_size(&json) == Some(0),
+            _ => false,
+        }
+    }
+
+    /// After a message of `rid` was ACKed: if it is a replaced queue, maybe it can go now; if
+    /// it is a current queue with a message waiting on its replacement, maybe that can come.
+    async fn after_ack(&self, rid: &[u8]) {
+        let waiting = {
+            let st = self.lock();
+            st.by_rcv.get(rid).copied().filter(|c| {
+                st.deferred.contains_key(c) && st.conns.get(c).is_some_and(|c| c.rcv.rcv_id == rid)
+            })
+        };
+        if let Some(conn) = waiting {
+            let current = self.lock().conns.get(&conn).map(|c| c.rcv.clone());
+            if let Some(current) = current {
+                if self.queue_empty(&current).await {
+                    let msg = self.lock().deferred.remove(&conn);
+                    if let Some(msg) = msg {
+                        // Through the queue of received messages (not a direct call: this
+                        // runs inside the handling of another message).
+                        let incoming = self.inner.incoming.clone();
+                        tokio::spawn(async move {
+                            let _ = incoming.send(msg).await;
+                        });
+                    }
+                }
+            }
+        }
+        let conn = {
+            let st = self.lock();
+            st.by_rcv.get(rid).copied().filter(|c| {
+                st.conns
+                    .get(c)
+                    .is_some_and(|c| c.rcv_old.as_ref().is_some_and(|(q, _)| q.rcv_id == rid))
+            })
+        };
+        if let Some(conn) = conn {
+            self.retire_old_queue(conn).await;
+        }
     }
 
     /// Starts a ratchet re-synchronisation (the reference's `synchronizeRatchet`): new X448
@@ -651,7 +938,7 @@ impl Agent {
         let id = c.snd_msg_id + 1;
         c.snd_msg_id = id;
         c.snd_prev_hash = simplex_crypto::digest::sha256(b"R").to_vec();
-        if let Err(e) = self.persist_pending(conn, c, id, &sealed, None) {
+        if let Err(e) = self.persist_pending(conn, c, id, &sealed, None, &q.snd_id) {
             (c.snd_msg_id, c.snd_prev_hash) = before;
             return Err(e);
         }
@@ -769,18 +1056,23 @@ impl Agent {
             QueueMode::Messaging => QueueRequest::Messaging(None),
             QueueMode::Contact => QueueRequest::Contact(None),
         };
-        Ok(self.new_queue_with(request, None, x25519()?.1).await?.0)
+        let server = self.inner.server.clone();
+        Ok(self
+            .new_queue_with(&server, request, None, x25519()?.1)
+            .await?
+            .0)
     }
 
     /// Creates a queue (with link data: `corr_id` chose its sender id) and subscribes to it;
     /// also returns the relay's link id.
     async fn new_queue_with(
         &self,
+        server: &SmpServer,
         request: QueueRequest,
         corr_id: Option<[u8; 24]>,
         e2e_key: PrivateKey,
     ) -> Result<(RcvQueue, Option<Vec<u8>>)> {
-        let server = self.inner.server.clone();
+        let server = server.clone();
         let (rk_pub, rcv_key) = generate(KeyAlgorithm::Ed25519).map_err(crypto)?;
         let (dh_pub, dh_priv) = x25519()?;
         let new = Command::New(NewQueue {
@@ -931,7 +1223,9 @@ impl Agent {
                     QueueMode::Messaging => QueueRequest::Messaging(None),
                     QueueMode::Contact => QueueRequest::Contact(None),
                 };
-                let (rcv, _) = self.new_queue_with(request, None, e2e_key).await?;
+                let (rcv, _) = self
+                    .new_queue_with(&self.inner.server, request, None, e2e_key)
+                    .await?;
                 let link = build(rcv.snd_id.clone());
                 (rcv, link, None)
             }
@@ -984,7 +1278,9 @@ impl Agent {
                     None => QueueRequest::Messaging(Some((sid.clone(), data))),
                     Some(id) => QueueRequest::Contact(Some((id.clone(), sid.clone(), data))),
                 };
-                let (rcv, link_id) = self.new_queue_with(request, Some(corr), e2e_key).await?;
+                let (rcv, link_id) = self
+                    .new_queue_with(&self.inner.server, request, Some(corr), e2e_key)
+                    .await?;
                 if rcv.snd_id != sid {
                     return Err(AgentError::Relay("the relay changed the sender id".into()));
                 }
@@ -1433,7 +1729,7 @@ impl Agent {
             c.snd_msg_id = id;
             c.snd_prev_hash = simplex_crypto::digest::sha256(&am).to_vec();
             let hash = receipt.then(|| c.snd_prev_hash.clone());
-            if let Err(e) = self.persist_pending(conn, c, id, &sealed, hash.as_deref()) {
+            if let Err(e) = self.persist_pending(conn, c, id, &sealed, hash.as_deref(), &q.snd_id) {
                 (c.ratchet, c.snd_msg_id, c.snd_prev_hash) = old;
                 return Err(e);
             }
@@ -1458,13 +1754,14 @@ impl Agent {
         msg_id: i64,
         body: &[u8],
         receipt_hash: Option<&[u8]>,
+        snd_id: &[u8],
     ) -> Result<()> {
         if let Some(store) = &self.inner.store {
             let state = persist::encode(conn)?;
             store
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .save_with_pending(id, &state, msg_id, body, receipt_hash)
+                .save_with_pending(id, &state, msg_id, body, receipt_hash, snd_id)
                 .map_err(|e| AgentError::Store(e.to_string()))?;
         }
         Ok(())
@@ -1483,14 +1780,14 @@ impl Agent {
                 .or_insert_with(|| {
                     let (tx, rx) = mpsc::channel(DELIVERY_QUEUE);
                     let wake = Arc::new(tokio::sync::Notify::new());
-                    let worker = delivery(Arc::downgrade(&self.inner), conn, q, rx, wake.clone());
+                    let worker = delivery(Arc::downgrade(&self.inner), conn, rx, wake.clone());
                     tokio::spawn(worker);
                     Worker { tx, wake }
                 })
                 .tx
                 .clone()
         };
-        let _ = tx.send((msg_id, body)).await;
+        let _ = tx.send((msg_id, q, body)).await;
     }
 
     /// The peer drained the queue we send to (A_QCONT): a delivery waiting after QUOTA goes on
@@ -1529,13 +1826,24 @@ impl Agent {
     /// Handles a MSG from a relay, then ACKs it (the answer may be the next message).
     async fn received(&self, server: &SmpServer, rid: Vec<u8>, msg_id: Vec<u8>, body: Vec<u8>) {
         let (mut msg_id, mut body) = (msg_id, body);
+        // The first message on a queue that replaces ours waits until the current queue is
+        // empty: the peer sent everything there before it, and it must not overtake it.
+        if let Some((conn, current)) = self.replacing(&rid) {
+            if !self.queue_empty(&current).await {
+                self.lock()
+                    .deferred
+                    .insert(conn, (server.clone(), rid, msg_id, body));
+                return;
+            }
+        }
         loop {
             let key = {
                 let st = self.lock();
                 st.by_rcv
                     .get(&rid)
                     .and_then(|c| st.conns.get(c))
-                    .map(|c| (c.rcv.rcv_key.clone(), c.rcv.rcv_secret.clone()))
+                    .and_then(|c| c.rcv_queue(&rid))
+                    .map(|q| (q.rcv_key.clone(), q.rcv_secret.clone()))
             };
             let Some((rcv_key, secret)) = key else { return };
             match self.process(&rid, &secret, &msg_id, &body).await {
@@ -1581,7 +1889,11 @@ impl Agent {
                     msg_id = next_id;
                     body = next_body;
                 }
-                _ => return,
+                Ok(_) => {
+                    self.after_ack(&rid).await;
+                    return;
+                }
+                Err(_) => return,
             }
         }
     }
@@ -1635,6 +1947,10 @@ impl Agent {
         let mut eready = None;
         let mut reply_keys: Option<(PublicKey, PublicKey)> = None;
         let mut ratchet_key_sent: Option<RatchetKeySent> = None;
+        let mut retire = None;
+        let mut then_send: Vec<Vec<u8>> = Vec::new();
+        let mut secure_next: Option<SecureNext> = None;
+        let mut switch_events: Vec<(QueueDirection, SwitchPhase)> = Vec::new();
         {
             let mut st = self.lock();
             let conn = *st
@@ -1650,15 +1966,35 @@ impl Agent {
                 return Ok(None);
             }
             c.last_relay_msg_id = msg_id.to_vec();
-            let qsecret = match &sender_key {
-                Some(k) => cryptobox::shared_key(&c.rcv.e2e_key, k).map_err(crypto)?,
-                None => c
+            let on_next = c.rcv_next.as_ref().filter(|n| n.queue.rcv_id == rid);
+            let on_old = c.rcv_old.as_ref().filter(|(q, _)| q.rcv_id == rid);
+            let qsecret = match (&sender_key, on_next, on_old) {
+                (_, Some(n), _) => n.peer_secret.clone().ok_or(AgentError::Connection(
+                    "a message on a queue not yet secured",
+                ))?,
+                (_, _, Some((_, secret))) => secret
+                    .clone()
+                    .ok_or(AgentError::Connection("no per-queue key for the old queue"))?,
+                (Some(k), None, None) => {
+                    cryptobox::shared_key(&c.rcv.e2e_key, k).map_err(crypto)?
+                }
+                (None, None, None) => c
                     .snd_peer_secret()
                     .ok_or(AgentError::Connection("no per-queue key yet"))?,
             };
             let opened = envelope::open(send_body, &qsecret).map_err(crypto)?;
-            if sender_key.is_some() {
+            if sender_key.is_some() && on_next.is_none() && on_old.is_none() {
                 c.rcv_peer_secret = Some(qsecret);
+            }
+            // The first message on the queue that replaces ours: it is ours now; the old one
+            // is read until empty, then deleted.
+            if on_next.is_some() {
+                if let Some(next) = c.rcv_next.take() {
+                    let old_q = std::mem::replace(&mut c.rcv, next.queue);
+                    let old_secret = std::mem::replace(&mut c.rcv_peer_secret, next.peer_secret);
+                    c.rcv_old = Some((old_q, old_secret));
+                    retire = Some(conn);
+                }
             }
             let env = Envelope::decode(&opened.envelope).map_err(crypto)?;
             match env {
@@ -1799,6 +2135,39 @@ impl Agent {
                                         ))
                                     }
                                 }
+                            } else if let Some(rest) = body.strip_prefix(b"QA") {
+                                match q_add(c, rest) {
+                                    Ok(qkey) => {
+                                        then_send.push(qkey);
+                                        switch_events
+                                            .push((QueueDirection::Sending, SwitchPhase::Started));
+                                    }
+                                    Err(e) => failure = Some(e),
+                                }
+                            } else if let Some(rest) = body.strip_prefix(b"QK") {
+                                match q_key(c, rest) {
+                                    Ok(secure) => {
+                                        secure_next = Some(secure);
+                                        switch_events.push((
+                                            QueueDirection::Receiving,
+                                            SwitchPhase::Confirmed,
+                                        ));
+                                    }
+                                    Err(e) => failure = Some(e),
+                                }
+                            } else if let Some(rest) = body.strip_prefix(b"QU") {
+                                match q_use(c, rest) {
+                                    Ok(qtest) => {
+                                        then_send.push(qtest);
+                                        switch_events.push((
+                                            QueueDirection::Sending,
+                                            SwitchPhase::Completed,
+                                        ));
+                                    }
+                                    Err(e) => failure = Some(e),
+                                }
+                            } else if body.starts_with(b"QT") {
+                                // QTEST: its arrival on the new queue was the point.
                             } else if body.first() == Some(&b'E') {
                                 // EREADY: the peer's new ratchet works; answer once if ours
                                 // was set up as receiving.
@@ -1942,6 +2311,31 @@ impl Agent {
         if let Some(conn) = eready {
             self.send_eready(conn).await;
         }
+        if let Some(conn) = conn_of {
+            for (direction, phase) in switch_events {
+                self.event(AgentEvent::Switch {
+                    conn,
+                    direction,
+                    phase,
+                })
+                .await;
+            }
+            for amsg in then_send {
+                if let Err(e) = self.send_agent_message(conn, amsg, false).await {
+                    self.event(AgentEvent::Error {
+                        conn,
+                        error: format!("queue rotation: {e}"),
+                    })
+                    .await;
+                }
+            }
+            if let Some(secure) = secure_next {
+                self.secure_next_queue(conn, secure).await;
+            }
+            if retire.is_some() {
+                self.retire_old_queue(conn).await;
+            }
+        }
         for e in events {
             self.event(e).await;
         }
@@ -1973,12 +2367,39 @@ impl Conn {
             sync: SyncState::Ok,
             sync_keys: None,
             sync_key_hashes: Vec::new(),
+            rcv_next: None,
+            rcv_old: None,
+            snd_next: None,
+            snd_old: None,
         }
     }
 
     /// The per-queue secret of messages the peer sends without a key in the header.
     fn snd_peer_secret(&self) -> Option<SbKey> {
         self.rcv_peer_secret.clone()
+    }
+
+    /// Our receiving queue with recipient id `rid`: the current one, the one replacing it, or
+    /// the one it replaced.
+    fn rcv_queue(&self, rid: &[u8]) -> Option<&RcvQueue> {
+        if self.rcv.rcv_id == rid {
+            Some(&self.rcv)
+        } else if let Some(n) = self.rcv_next.as_ref().filter(|n| n.queue.rcv_id == rid) {
+            Some(&n.queue)
+        } else {
+            self.rcv_old
+                .as_ref()
+                .filter(|(q, _)| q.rcv_id == rid)
+                .map(|(q, _)| q)
+        }
+    }
+
+    /// Every receiving queue (to subscribe).
+    fn rcv_queues(&self) -> Vec<&RcvQueue> {
+        let mut v = vec![&self.rcv];
+        v.extend(self.rcv_next.as_ref().map(|n| &n.queue));
+        v.extend(self.rcv_old.as_ref().map(|(q, _)| q));
+        v
     }
 
     fn decrypt(&mut self, enc: &[u8]) -> Result<Vec<u8>> {
@@ -2016,7 +2437,8 @@ fn seal_for(q: &SndQueue, env: &Envelope, confirmation: bool) -> Result<Vec<u8>>
 }
 
 /// A sealed message and its id, for a delivery task.
-type Outgoing = (i64, Vec<u8>);
+/// A sealed message for the delivery task: its id, the queue it is sealed for, the body.
+type Outgoing = (i64, SndQueue, Vec<u8>);
 
 /// Messages waiting for a connection's delivery task.
 const DELIVERY_QUEUE: usize = 1024;
@@ -2044,7 +2466,6 @@ const QUOTA_RETRY: (std::time::Duration, std::time::Duration) = (
 async fn delivery(
     inner: std::sync::Weak<Inner>,
     conn: ConnId,
-    q: SndQueue,
     mut rx: mpsc::Receiver<Outgoing>,
     wake: Arc<tokio::sync::Notify>,
 ) {
@@ -2053,7 +2474,7 @@ async fn delivery(
     let mut quota_wait = QUOTA_RETRY.0;
     let mut next: Option<Outgoing> = None;
     loop {
-        let (id, body) = match next.take() {
+        let (id, q, body) = match next.take() {
             Some(m) => m,
             None => match rx.recv().await {
                 Some(m) => m,
@@ -2123,7 +2544,7 @@ async fn delivery(
             }
         };
         drop(agent);
-        next = Some((id, body));
+        next = Some((id, q, body));
         match wait {
             Some(b) => tokio::time::sleep(b).await,
             None => {
@@ -2132,6 +2553,129 @@ async fn delivery(
             }
         }
     }
+}
+
+/// What securing the replacing queue needs (after the sender's QKEY).
+struct SecureNext {
+    server: SmpServer,
+    rcv_id: Vec<u8>,
+    rcv_key: PrivateKey,
+    snd_id: Vec<u8>,
+    sender_key: PublicKey,
+}
+
+fn malformed_rotation<E>(what: &'static str) -> impl Fn(E) -> AgentError {
+    move |_| AgentError::Connection(what)
+}
+
+/// QADD (the peer moves its receiving queue): a queue of ours to send to next, and the QKEY
+/// with our new sender key and per-queue key to send back (through the current queue).
+fn q_add(c: &mut Conn, rest: &[u8]) -> Result<Vec<u8>> {
+    let bad = malformed_rotation("malformed QADD");
+    let mut r = simplex_codec::Reader::new(rest);
+    if r.byte().map_err(&bad)? == 0 {
+        return Err(AgentError::Connection("QADD without a queue"));
+    }
+    let uri = QueueUri::decode_from(&mut r).map_err(|e| AgentError::Link(e.to_string()))?;
+    if r.byte().map_err(&bad)? != b'1' {
+        return Err(AgentError::Connection(
+            "adding a queue without replacing one is not supported",
+        ));
+    }
+    let old_server =
+        crate::links::decode_server(&mut r).map_err(|e| AgentError::Link(e.to_string()))?;
+    let old_id = r.short_bytes().map_err(&bad)?.to_vec();
+    let current = c
+        .snd
+        .as_ref()
+        .ok_or(AgentError::Connection("no send queue"))?;
+    if link_server(&current.server) != old_server || current.snd_id != old_id {
+        return Err(AgentError::Connection(
+            "QADD: the replaced queue is not this connection's",
+        ));
+    }
+    let (sk_pub, snd_key) = generate(KeyAlgorithm::Ed25519).map_err(crypto)?;
+    let (e2e_pub, e2e_priv) = x25519()?;
+    let e2e_secret = cryptobox::shared_key(&e2e_priv, &uri.dh_key).map_err(crypto)?;
+    let info = QueueInfo {
+        version: uri.versions.max.min(SMP_CLIENT_VERSIONS.max),
+        server: uri.server.clone(),
+        sender_id: uri.sender_id.clone(),
+        dh_key: e2e_pub.clone(),
+        mode: Some(QueueMode::Messaging),
+    };
+    c.snd_next = Some(SndQueue {
+        server: smp_server(&uri.server)?,
+        snd_id: uri.sender_id,
+        snd_key,
+        e2e_pub,
+        e2e_secret,
+    });
+    let mut qkey = b"QK".to_vec();
+    qkey.push(1);
+    info.encode_into(&mut qkey).map_err(crypto)?;
+    simplex_codec::encoding::put_short(&mut qkey, &sk_pub.to_der()).map_err(crypto)?;
+    Ok(qkey)
+}
+
+/// QKEY (the sender's keys for our replacing queue): the per-queue secret, and what securing
+/// the queue (KEY) needs.
+fn q_key(c: &mut Conn, rest: &[u8]) -> Result<SecureNext> {
+    let bad = malformed_rotation("malformed QKEY");
+    let mut r = simplex_codec::Reader::new(rest);
+    if r.byte().map_err(&bad)? == 0 {
+        return Err(AgentError::Connection("QKEY without a queue"));
+    }
+    let info = QueueInfo::decode_from(&mut r).map_err(crypto)?;
+    let sender_key = PublicKey::from_der(r.short_bytes().map_err(&bad)?)
+        .map_err(|_| AgentError::Connection("QKEY: bad key"))?;
+    let next = c
+        .rcv_next
+        .as_mut()
+        .filter(|n| link_server(&n.queue.server) == info.server && n.queue.snd_id == info.sender_id)
+        .ok_or(AgentError::Connection("QKEY: no such queue being added"))?;
+    if next.peer_secret.is_some() {
+        return Err(AgentError::Connection("QKEY: the queue is already secured"));
+    }
+    next.peer_secret =
+        Some(cryptobox::shared_key(&next.queue.e2e_key, &info.dh_key).map_err(crypto)?);
+    Ok(SecureNext {
+        server: next.queue.server.clone(),
+        rcv_id: next.queue.rcv_id.clone(),
+        rcv_key: next.queue.rcv_key.clone(),
+        snd_id: next.queue.snd_id.clone(),
+        sender_key,
+    })
+}
+
+/// QUSE (the peer secured the new queue): send to it from now on, starting with QTEST; the old
+/// queue keeps only what was sealed for it already.
+fn q_use(c: &mut Conn, rest: &[u8]) -> Result<Vec<u8>> {
+    let bad = malformed_rotation("malformed QUSE");
+    let mut r = simplex_codec::Reader::new(rest);
+    if r.byte().map_err(&bad)? == 0 {
+        return Err(AgentError::Connection("QUSE without a queue"));
+    }
+    let server =
+        crate::links::decode_server(&mut r).map_err(|e| AgentError::Link(e.to_string()))?;
+    let id = r.short_bytes().map_err(&bad)?.to_vec();
+    let _primary = r.byte().map_err(&bad)?;
+    let matches = c
+        .snd_next
+        .as_ref()
+        .is_some_and(|q| link_server(&q.server) == server && q.snd_id == id);
+    if !matches {
+        return Err(AgentError::Connection("QUSE: no such queue being added"));
+    }
+    let next = c
+        .snd_next
+        .take()
+        .ok_or(AgentError::Connection("QUSE: gone"))?;
+    c.snd_old = c.snd.replace(next.clone());
+    let mut qtest = b"QT".to_vec();
+    qtest.push(1);
+    encode_queue_address(&next.server, &next.snd_id, &mut qtest)?;
+    Ok(qtest)
 }
 
 /// An AgentRatchetKey committed to be sent.
@@ -2151,6 +2695,18 @@ enum KeyOutcome {
         reply: Option<(PublicKey, PublicKey)>,
         send_eready: bool,
     },
+}
+
+/// `qiSize` from a QUE answer's JSON.
+fn queue_size(json: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(json).ok()?;
+    let at = text.find("\"qiSize\":")? + "\"qiSize\":".len();
+    let digits: String = text[at..]
+        .trim_start()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
 }
 
 /// SHA-256 of two ratchet keys' raw bytes: which side of a re-synchronisation takes which role.
@@ -2284,8 +2840,8 @@ mod persist {
     use zeroize::Zeroizing;
 
     /// Version 2 added the relay's id of the last message received, version 3 the ratchet
-    /// re-synchronisation state.
-    const VERSION: u8 = 3;
+    /// re-synchronisation state, version 4 the queues of a rotation.
+    const VERSION: u8 = 4;
 
     #[derive(Default)]
     struct W(Vec<u8>);
@@ -2365,6 +2921,44 @@ mod persist {
         }
     }
 
+    fn put_rcv(w: &mut W, q: &RcvQueue) {
+        w.blob(q.server.to_string().as_bytes());
+        w.blob(&q.rcv_id);
+        w.blob(&q.snd_id);
+        w.blob(&q.rcv_key.to_der());
+        w.fixed(q.rcv_secret.as_bytes());
+        w.blob(&q.e2e_key.to_der());
+    }
+
+    fn get_rcv(r: &mut R<'_>) -> Result<RcvQueue> {
+        Ok(RcvQueue {
+            server: r.server()?,
+            rcv_id: r.blob()?.to_vec(),
+            snd_id: r.blob()?.to_vec(),
+            rcv_key: r.private()?,
+            rcv_secret: r.secret()?,
+            e2e_key: r.private()?,
+        })
+    }
+
+    fn put_snd(w: &mut W, s: &SndQueue) {
+        w.blob(s.server.to_string().as_bytes());
+        w.blob(&s.snd_id);
+        w.blob(&s.snd_key.to_der());
+        w.blob(&s.e2e_pub.to_der());
+        w.fixed(s.e2e_secret.as_bytes());
+    }
+
+    fn get_snd(r: &mut R<'_>) -> Result<SndQueue> {
+        Ok(SndQueue {
+            server: r.server()?,
+            snd_id: r.blob()?.to_vec(),
+            snd_key: r.private()?,
+            e2e_pub: r.public()?,
+            e2e_secret: r.secret()?,
+        })
+    }
+
     pub(super) fn encode(c: &Conn) -> Result<Vec<u8>> {
         let mut w = W::default();
         w.u8(VERSION);
@@ -2375,13 +2969,7 @@ mod persist {
             Status::Connected => 3,
             Status::Address => 4,
         });
-        let q = &c.rcv;
-        w.blob(q.server.to_string().as_bytes());
-        w.blob(&q.rcv_id);
-        w.blob(&q.snd_id);
-        w.blob(&q.rcv_key.to_der());
-        w.fixed(q.rcv_secret.as_bytes());
-        w.blob(&q.e2e_key.to_der());
+        put_rcv(&mut w, &c.rcv);
         w.flag(c.snd.is_some());
         if let Some(s) = &c.snd {
             w.blob(s.server.to_string().as_bytes());
@@ -2461,6 +3049,28 @@ mod persist {
         for h in &c.sync_key_hashes {
             w.fixed(h);
         }
+        w.flag(c.rcv_next.is_some());
+        if let Some(n) = &c.rcv_next {
+            put_rcv(&mut w, &n.queue);
+            w.flag(n.peer_secret.is_some());
+            if let Some(k) = &n.peer_secret {
+                w.fixed(k.as_bytes());
+            }
+        }
+        w.flag(c.rcv_old.is_some());
+        if let Some((q, secret)) = &c.rcv_old {
+            put_rcv(&mut w, q);
+            w.flag(secret.is_some());
+            if let Some(k) = secret {
+                w.fixed(k.as_bytes());
+            }
+        }
+        for q in [&c.snd_next, &c.snd_old] {
+            w.flag(q.is_some());
+            if let Some(q) = q {
+                put_snd(&mut w, q);
+            }
+        }
         Ok(w.0)
     }
 
@@ -2480,14 +3090,7 @@ mod persist {
             4 => Status::Address,
             _ => return Err(bad(())),
         };
-        let rcv = RcvQueue {
-            server: r.server()?,
-            rcv_id: r.blob()?.to_vec(),
-            snd_id: r.blob()?.to_vec(),
-            rcv_key: r.private()?,
-            rcv_secret: r.secret()?,
-            e2e_key: r.private()?,
-        };
+        let rcv = get_rcv(&mut r)?;
         let snd = if r.flag()? {
             Some(SndQueue {
                 server: r.server()?,
@@ -2585,6 +3188,10 @@ mod persist {
             sync: SyncState::Ok,
             sync_keys: None,
             sync_key_hashes: Vec::new(),
+            rcv_next: None,
+            rcv_old: None,
+            snd_next: None,
+            snd_old: None,
         };
         let mut c = c;
         if version >= 3 {
@@ -2606,6 +3213,28 @@ mod persist {
             for _ in 0..n {
                 c.sync_key_hashes.push(r.0.take_array().map_err(bad)?);
             }
+        }
+        if version >= 4 {
+            if r.flag()? {
+                let queue = get_rcv(&mut r)?;
+                let peer_secret = if r.flag()? { Some(r.secret()?) } else { None };
+                c.rcv_next = Some(NextRcv { queue, peer_secret });
+            }
+            if r.flag()? {
+                let q = get_rcv(&mut r)?;
+                let secret = if r.flag()? { Some(r.secret()?) } else { None };
+                c.rcv_old = Some((q, secret));
+            }
+            c.snd_next = if r.flag()? {
+                Some(get_snd(&mut r)?)
+            } else {
+                None
+            };
+            c.snd_old = if r.flag()? {
+                Some(get_snd(&mut r)?)
+            } else {
+                None
+            };
         }
         r.0.finish().map_err(bad)?;
         Ok(c)
@@ -2661,7 +3290,12 @@ mod tests {
         c.last_relay_msg_id = vec![4; 24];
         c.sync = SyncState::Required;
         c.sync_key_hashes = vec![[5; 32]];
-        let v3 = persist::encode(&c).unwrap();
+        let v4 = persist::encode(&c).unwrap();
+        let back = persist::decode(&v4).unwrap();
+        assert!(back.rcv_next.is_none() && back.snd_old.is_none());
+        // Version 3: without the four rotation flags.
+        let mut v3 = v4[..v4.len() - 4].to_vec();
+        v3[0] = 3;
         let back = persist::decode(&v3).unwrap();
         assert_eq!(back.last_relay_msg_id, vec![4; 24]);
         assert_eq!(back.sync, SyncState::Required);
@@ -2677,7 +3311,7 @@ mod tests {
         let old = persist::decode(&v1).unwrap();
         assert!(old.last_relay_msg_id.is_empty());
         assert_eq!((old.status, old.agent_version), (Status::Address, 7));
-        v1[0] = 4;
+        v1[0] = 5;
         assert!(persist::decode(&v1).is_err(), "a newer version is refused");
     }
 

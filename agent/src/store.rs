@@ -69,6 +69,7 @@ const MIGRATIONS: &[&str] = &[
         link TEXT NOT NULL,
         info BLOB NOT NULL
      );",
+    "ALTER TABLE pending_sends ADD COLUMN snd_id BLOB;",
 ];
 
 /// How long the hash of a sent message is kept for the peer's delivery receipt.
@@ -98,6 +99,10 @@ pub struct Received {
 /// A request to an address kept until it is answered: id, address, the requester's
 /// invitation link, its info.
 pub type StoredRequest = (u64, u64, String, Vec<u8>);
+
+/// A message not yet accepted by the relay: connection, message id, sealed body, the sender
+/// id of its queue.
+pub type PendingSend = (u64, i64, Vec<u8>, Option<Vec<u8>>);
 
 /// The agent's database.
 #[derive(Debug)]
@@ -196,6 +201,7 @@ impl Store {
         msg_id: i64,
         body: &[u8],
         receipt_hash: Option<&[u8]>,
+        snd_id: &[u8],
     ) -> Result<()> {
         let tx = self.db.transaction()?;
         tx.execute(
@@ -204,8 +210,9 @@ impl Store {
             params![conn_id as i64, state],
         )?;
         tx.execute(
-            "INSERT OR REPLACE INTO pending_sends (conn_id, msg_id, body) VALUES (?1, ?2, ?3)",
-            params![conn_id as i64, msg_id, body],
+            "INSERT OR REPLACE INTO pending_sends (conn_id, msg_id, body, snd_id)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![conn_id as i64, msg_id, body, snd_id],
         )?;
         if let Some(hash) = receipt_hash {
             tx.execute(
@@ -355,13 +362,14 @@ impl Store {
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 
-    /// Messages not yet accepted by the relay, oldest first.
-    pub fn pending(&self) -> Result<Vec<(u64, i64, Vec<u8>)>> {
-        let mut q = self
-            .db
-            .prepare("SELECT conn_id, msg_id, body FROM pending_sends ORDER BY conn_id, msg_id")?;
+    /// Messages not yet accepted by the relay, oldest first, with the sender id of the queue
+    /// each is sealed for (`None`: stored before schema v6, the connection's queue).
+    pub fn pending(&self) -> Result<Vec<PendingSend>> {
+        let mut q = self.db.prepare(
+            "SELECT conn_id, msg_id, body, snd_id FROM pending_sends ORDER BY conn_id, msg_id",
+        )?;
         let rows = q.query_map([], |r| {
-            Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?))
+            Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?, r.get(3)?))
         })?;
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
@@ -430,7 +438,7 @@ mod tests {
         let path = dir.path().join("agent.db");
         {
             let s = Store::open(&path, Some("first key")).unwrap();
-            assert_eq!(s.schema_version().unwrap(), 5);
+            assert_eq!(s.schema_version().unwrap(), 6);
             s.save(1, b"state one").unwrap();
             s.save(2, b"state two").unwrap();
             s.save(1, b"state one, later").unwrap();
@@ -481,14 +489,14 @@ mod tests {
             .unwrap();
         }
         let mut s = Store::open(&path, Some("k")).unwrap();
-        assert_eq!(s.schema_version().unwrap(), 5);
+        assert_eq!(s.schema_version().unwrap(), 6);
         let r = s.received(7, &[1, 2]).unwrap().unwrap();
         assert_eq!(
             (r.msg_id, r.body.as_slice(), r.msg_hash.len()),
             (5, &b"hi"[..], 0)
         );
         // The new table works: a hash kept with a pending message, gone once delivered.
-        s.save_with_pending(7, b"\x00", 6, b"sealed", Some(&[9; 32]))
+        s.save_with_pending(7, b"\x00", 6, b"sealed", Some(&[9; 32]), b"queue")
             .unwrap();
         assert_eq!(s.sent_hash(7, 6).unwrap(), Some(vec![9; 32]));
         s.delivered(7, 6).unwrap();
