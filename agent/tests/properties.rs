@@ -36,5 +36,9 @@ proptest! {
         }
         let secret = simplex_crypto::SbKey::from_bytes([3; 32]);
         let _ = agent::envelope::open(&bytes, &secret);
+        let _ = agent::envelope::public_header(&bytes);
+        let _ = agent::envelope::QueueInfo::decode_from(&mut simplex_codec::Reader::new(&bytes));
+        let _ = agent::shortlink::FixedLinkData::decode(&bytes);
+        let _ = agent::shortlink::ConnLinkData::decode(&bytes);
     }
 }
