@@ -53,14 +53,21 @@ pub fn generate(alg: KeyAlgorithm) -> Result<(PublicKey, PrivateKey), CryptoErro
     raw.zeroize();
     let public = PublicKey::from_raw(alg, &pkey.raw_public_key()?)
         .map_err(|e| CryptoError::Library(e.to_string()))?;
-    Ok((public, private?))
+    let private = private?;
+    private.cache_public(&public);
+    Ok((public, private))
 }
 
-/// The public key of a private key.
+/// The public key of a private key (derived once per key, then remembered with it).
 pub fn public_key(key: &PrivateKey) -> Result<PublicKey, CryptoError> {
+    if let Some(p) = key.cached_public() {
+        return Ok(p.clone());
+    }
     let pkey = openssl_private(key)?;
-    PublicKey::from_raw(key.algorithm(), &pkey.raw_public_key()?)
-        .map_err(|e| CryptoError::Library(e.to_string()))
+    let public = PublicKey::from_raw(key.algorithm(), &pkey.raw_public_key()?)
+        .map_err(|e| CryptoError::Library(e.to_string()))?;
+    key.cache_public(&public);
+    Ok(public)
 }
 
 /// Signs `msg` with an Ed25519 (64-byte signature) or Ed448 (114-byte) key. Ed25519 runs on
@@ -232,6 +239,25 @@ mod tests {
         // A wrong-length signature, too.
         sigs[7].pop();
         assert!(!good(&sigs)[7]);
+    }
+
+    #[test]
+    fn the_remembered_public_key_is_the_derived_one() {
+        for alg in [
+            KeyAlgorithm::Ed25519,
+            KeyAlgorithm::Ed448,
+            KeyAlgorithm::X25519,
+            KeyAlgorithm::X448,
+        ] {
+            let (public, private) = generate(alg).unwrap();
+            // A copy from the raw bytes knows nothing and derives it.
+            let fresh = PrivateKey::from_raw(alg, private.raw()).unwrap();
+            assert!(fresh.cached_public().is_none());
+            assert_eq!(public_key(&fresh).unwrap(), public);
+            assert_eq!(fresh.cached_public(), Some(&public));
+            assert_eq!(public_key(&private).unwrap(), public);
+            assert_eq!(public_key(&private.clone()).unwrap(), public);
+        }
     }
 
     #[test]

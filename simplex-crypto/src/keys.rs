@@ -143,6 +143,10 @@ pub struct PrivateKey {
     /// An Ed25519 key ready to sign (its public half derived once); it zeroizes itself.
     #[zeroize(skip)]
     signing: std::sync::OnceLock<Box<ed25519_dalek::SigningKey>>,
+    /// The public half, derived once (a scalar multiplication: the ratchet puts its key's
+    /// public half in every message header).
+    #[zeroize(skip)]
+    public: std::sync::OnceLock<PublicKey>,
 }
 
 /// Keys compare in constant time, by algorithm and bytes.
@@ -162,6 +166,7 @@ impl PrivateKey {
             alg,
             raw: checked_raw(alg, raw)?,
             signing: std::sync::OnceLock::new(),
+            public: std::sync::OnceLock::new(),
         })
     }
 
@@ -180,6 +185,16 @@ impl PrivateKey {
     /// The algorithm.
     pub fn algorithm(&self) -> KeyAlgorithm {
         self.alg
+    }
+
+    /// The public half if it was derived (or given) before.
+    pub(crate) fn cached_public(&self) -> Option<&PublicKey> {
+        self.public.get()
+    }
+
+    /// Remembers the public half (from key generation or the first derivation).
+    pub(crate) fn cache_public(&self, public: &PublicKey) {
+        let _ = self.public.set(public.clone());
     }
 
     /// The raw private key bytes.
