@@ -251,6 +251,9 @@ enum Status {
     Connected,
     /// A contact address: requests to it become [`AgentEvent::Request`].
     Address,
+    /// Legacy handshake (peers before agent v6): confirmations exchanged, queues secured by
+    /// their recipients (KEY); connected once the HELLOs are through.
+    AwaitingHello,
 }
 
 struct Conn {
@@ -288,6 +291,11 @@ struct Conn {
     snd_next: Option<SndQueue>,
     /// The queue `snd` replaced: messages sealed for it before the switch still go there.
     snd_old: Option<SndQueue>,
+    /// Legacy handshake, initiator: the joiner's sender key from its confirmation, to secure our
+    /// queue with (KEY) when the user allows the connection.
+    legacy_peer_key: Option<PublicKey>,
+    /// Legacy handshake: our HELLO is sent.
+    hello_sent: bool,
 }
 
 /// A receiving queue that will replace the current one.
@@ -949,6 +957,26 @@ impl Agent {
         })
     }
 
+    /// HELLO (legacy handshake): our side's queue is secured.
+    async fn send_hello(&self, conn: ConnId) {
+        match self.send_agent_message(conn, b"H".to_vec(), false).await {
+            Ok(_) => {
+                let mut st = self.lock();
+                if let Some(c) = st.conns.get_mut(&conn) {
+                    c.hello_sent = true;
+                    let _ = self.persist(conn, c);
+                }
+            }
+            Err(e) => {
+                self.event(AgentEvent::Error {
+                    conn,
+                    error: format!("HELLO: {e}"),
+                })
+                .await
+            }
+        }
+    }
+
     /// EREADY with the last id received: the new ratchet works on this side.
     async fn send_eready(&self, conn: ConnId) {
         let last = self.lock().conns.get(&conn).map(|c| c.rcv_msg_id);
@@ -1428,6 +1456,20 @@ impl Agent {
         })
     }
 
+    /// Legacy handshake: a confirmation with our sender key in the private header, sent
+    /// unsigned (the queue is not secured yet: its recipient secures it with this key).
+    async fn send_legacy_confirmation(&self, q: &SndQueue, env: &Envelope) -> Result<()> {
+        let key = simplex_crypto::public_key(&q.snd_key).map_err(crypto)?;
+        let body = seal_with(q, env, true, &PrivHeader::SenderKey(key))?;
+        let send = Command::Send {
+            notification: true,
+            body,
+        };
+        self.call(&q.server, None, &q.snd_id, &send)
+            .await
+            .map(|_| ())
+    }
+
     /// Seals and sends an envelope to the peer's queue.
     async fn send_envelope(&self, q: &SndQueue, env: &Envelope, confirmation: bool) -> Result<()> {
         let body = seal_for(q, env, confirmation)?;
@@ -1547,10 +1589,7 @@ impl Agent {
         let agent_version = req
             .versions
             .highest_common(AGENT_VERSIONS)
-            .filter(|&v| v >= FAST_HANDSHAKE)
-            .ok_or(AgentError::Link(
-                "no common agent version (6+ needed)".into(),
-            ))?;
+            .ok_or(AgentError::Link("no common agent version".into()))?;
         let e2e_version = e2e
             .versions
             .highest_common(E2E_VERSIONS)
@@ -1560,6 +1599,13 @@ impl Agent {
             .first()
             .ok_or(AgentError::Link("no queue".into()))?;
         let server_a = smp_server(&qa.server)?;
+        // Older agents, or a queue its sender may not secure: the legacy handshake - our key
+        // goes in the confirmation and the initiator secures its queue with it (KEY).
+        let legacy = agent_version < FAST_HANDSHAKE || qa.mode != Some(QueueMode::Messaging);
+        let snd_key = match (legacy, snd_key) {
+            (true, None) => Some(generate(KeyAlgorithm::Ed25519).map_err(crypto)?.1),
+            (_, k) => k,
+        };
         let snd = self
             .secure(server_a, qa.sender_id.clone(), &qa.dh_key, snd_key)
             .await?;
@@ -1609,7 +1655,11 @@ impl Agent {
             snd_prev_hash: simplex_crypto::digest::sha256(&am).to_vec(),
             ..Conn::new(Status::Joined, rcv, agent_version)
         })?;
-        self.send_envelope(&snd, &env, true).await?;
+        if legacy {
+            self.send_legacy_confirmation(&snd, &env).await?;
+        } else {
+            self.send_envelope(&snd, &env, true).await?;
+        }
         Ok(id)
     }
 
@@ -1630,9 +1680,31 @@ impl Agent {
                 .cloned()
                 .ok_or(AgentError::Connection("no reply queue"))?
         };
+        let (legacy_key, rcv) = {
+            let st = self.lock();
+            let c = st
+                .conns
+                .get(&conn)
+                .ok_or(AgentError::Connection("unknown"))?;
+            (c.legacy_peer_key.clone(), c.rcv.clone())
+        };
         let server = smp_server(&reply.server)?;
+        let secured_with = match &legacy_key {
+            // Legacy: we secure our queue with the joiner's key, the joiner secures its own.
+            Some(k) => {
+                self.call(
+                    &rcv.server,
+                    Some(&rcv.rcv_key),
+                    &rcv.rcv_id,
+                    &Command::Key(k.clone()),
+                )
+                .await?;
+                Some(generate(KeyAlgorithm::Ed25519).map_err(crypto)?.1)
+            }
+            None => None,
+        };
         let snd = self
-            .secure(server, reply.sender_id.clone(), &reply.dh_key, None)
+            .secure(server, reply.sender_id.clone(), &reply.dh_key, secured_with)
             .await?;
         let am = AgentMessage::ConnInfo(info.to_vec())
             .encode()
@@ -1653,7 +1725,12 @@ impl Agent {
             c.snd_msg_id = 1;
             c.snd_prev_hash = simplex_crypto::digest::sha256(&am).to_vec();
             c.snd = Some(snd.clone());
-            c.status = Status::Connected;
+            c.status = if legacy_key.is_some() {
+                Status::AwaitingHello
+            } else {
+                Status::Connected
+            };
+            c.legacy_peer_key = None;
             c.reply.clear();
             let env = Envelope::Confirmation {
                 version: c.agent_version,
@@ -1663,8 +1740,13 @@ impl Agent {
             self.persist(conn, c)?;
             env
         };
-        self.send_envelope(&snd, &env, true).await?;
-        self.event(AgentEvent::Connected { conn }).await;
+        if legacy_key.is_some() {
+            // Connected when the joiner's HELLO comes and ours is sent.
+            self.send_legacy_confirmation(&snd, &env).await?;
+        } else {
+            self.send_envelope(&snd, &env, true).await?;
+            self.event(AgentEvent::Connected { conn }).await;
+        }
         Ok(())
     }
 
@@ -1672,7 +1754,15 @@ impl Agent {
     /// with its id at once, and delivered in order by the connection's delivery task (also
     /// after a restart) - [`AgentEvent::Sent`] when the relay has it.
     pub async fn send(&self, conn: ConnId, body: &[u8]) -> Result<i64> {
-        let sync = self.lock().conns.get(&conn).map(|c| c.sync);
+        let (sync, status) = match self.lock().conns.get(&conn) {
+            Some(c) => (Some(c.sync), Some(c.status)),
+            None => (None, None),
+        };
+        if status == Some(Status::AwaitingHello) {
+            return Err(AgentError::Connection(
+                "not connected yet (waiting for HELLO)",
+            ));
+        }
         if matches!(
             sync,
             Some(SyncState::Required | SyncState::Started | SyncState::Agreed)
@@ -1697,7 +1787,7 @@ impl Agent {
                 .conns
                 .get_mut(&conn)
                 .ok_or(AgentError::Connection("unknown"))?;
-            if c.status != Status::Connected {
+            if !matches!(c.status, Status::Connected | Status::AwaitingHello) {
                 return Err(AgentError::Connection("not connected"));
             }
             let q = c
@@ -1951,6 +2041,9 @@ impl Agent {
         let mut then_send: Vec<Vec<u8>> = Vec::new();
         let mut secure_next: Option<SecureNext> = None;
         let mut switch_events: Vec<(QueueDirection, SwitchPhase)> = Vec::new();
+        let mut legacy_secure: Option<(RcvQueue, PublicKey)> = None;
+        let mut hello = None;
+        let mut connected_now = false;
         {
             let mut st = self.lock();
             let conn = *st
@@ -1997,9 +2090,16 @@ impl Agent {
                 }
             }
             let env = Envelope::decode(&opened.envelope).map_err(crypto)?;
+            // Legacy handshake: the sender's key for us to secure the queue with.
+            let legacy_key = match &opened.priv_header {
+                PrivHeader::SenderKey(k) => Some(k.clone()),
+                PrivHeader::None => None,
+            };
             match env {
                 Envelope::Confirmation {
-                    e2e: Some(p), enc, ..
+                    version,
+                    e2e: Some(p),
+                    enc,
                 } if c.status == Status::Invited => {
                     let (k1, k2) = c.x3dh.take().ok_or(AgentError::Connection("no keys"))?;
                     let x = ratchet::x3dh_initiator(&k1, &k2, &p.key1, &p.key2).map_err(crypto)?;
@@ -2017,6 +2117,8 @@ impl Agent {
                     match AgentMessage::decode(&plain).map_err(crypto)? {
                         AgentMessage::ConnInfoReply(queues, info) => {
                             c.reply = queues;
+                            c.legacy_peer_key = legacy_key;
+                            c.agent_version = c.agent_version.min(version.max(AGENT_VERSIONS.min));
                             c.rcv_msg_id = 1;
                             c.rcv_prev_hash = simplex_crypto::digest::sha256(&plain).to_vec();
                             c.status = Status::Confirmed;
@@ -2031,9 +2133,19 @@ impl Agent {
                         AgentMessage::ConnInfo(info) => {
                             c.rcv_msg_id = 1;
                             c.rcv_prev_hash = simplex_crypto::digest::sha256(&plain).to_vec();
-                            c.status = Status::Connected;
                             events.push(AgentEvent::Info { conn, info });
-                            events.push(AgentEvent::Connected { conn });
+                            match legacy_key {
+                                // Legacy: secure our queue with the initiator's key, then
+                                // HELLO; connected when its HELLO comes back.
+                                Some(k) => {
+                                    c.status = Status::AwaitingHello;
+                                    legacy_secure = Some((c.rcv.clone(), k));
+                                }
+                                None => {
+                                    c.status = Status::Connected;
+                                    events.push(AgentEvent::Connected { conn });
+                                }
+                            }
                         }
                         _ => return Err(AgentError::Connection("unexpected confirmation")),
                     }
@@ -2046,7 +2158,9 @@ impl Agent {
                     c.rcv_peer_secret = None;
                     new_request = Some((link, conn_info));
                 }
-                Envelope::Message { enc, .. } if c.status == Status::Connected => {
+                Envelope::Message { enc, .. }
+                    if matches!(c.status, Status::Connected | Status::AwaitingHello) =>
+                {
                     // A ratchet set up as receiving has not sent EREADY (re-synchronisation).
                     let receiving_only = c.ratchet.as_ref().is_some_and(|r| r.snd.is_none());
                     // From here the ratchet may have moved: whatever is wrong with the message,
@@ -2165,6 +2279,15 @@ impl Agent {
                                         ));
                                     }
                                     Err(e) => failure = Some(e),
+                                }
+                            } else if body.first() == Some(&b'H') {
+                                // HELLO (legacy handshake): the peer's queue is secured.
+                                if c.status == Status::AwaitingHello {
+                                    if !c.hello_sent {
+                                        hello = Some(conn);
+                                    }
+                                    c.status = Status::Connected;
+                                    connected_now = true;
                                 }
                             } else if body.starts_with(b"QT") {
                                 // QTEST: its arrival on the new queue was the point.
@@ -2311,6 +2434,28 @@ impl Agent {
         if let Some(conn) = eready {
             self.send_eready(conn).await;
         }
+        if let (Some(conn), Some((q, key))) = (conn_of, legacy_secure) {
+            // Legacy joiner: KEY on our queue with the initiator's key, then our HELLO.
+            let secured = self
+                .call(&q.server, Some(&q.rcv_key), &q.rcv_id, &Command::Key(key))
+                .await;
+            match secured {
+                Ok(_) => self.send_hello(conn).await,
+                Err(e) => {
+                    self.event(AgentEvent::Error {
+                        conn,
+                        error: format!("securing our queue (legacy handshake): {e}"),
+                    })
+                    .await
+                }
+            }
+        }
+        if let Some(conn) = hello {
+            self.send_hello(conn).await;
+        }
+        if let (Some(conn), true) = (conn_of, connected_now) {
+            self.event(AgentEvent::Connected { conn }).await;
+        }
         if let Some(conn) = conn_of {
             for (direction, phase) in switch_events {
                 self.event(AgentEvent::Switch {
@@ -2371,6 +2516,8 @@ impl Conn {
             rcv_old: None,
             snd_next: None,
             snd_old: None,
+            legacy_peer_key: None,
+            hello_sent: false,
         }
     }
 
@@ -2418,6 +2565,16 @@ impl Conn {
 
 /// Seals an envelope for the peer's queue (the per-queue e2e layer).
 fn seal_for(q: &SndQueue, env: &Envelope, confirmation: bool) -> Result<Vec<u8>> {
+    seal_with(q, env, confirmation, &PrivHeader::None)
+}
+
+/// As [`seal_for`] with a private header (the legacy confirmation carries our sender key).
+fn seal_with(
+    q: &SndQueue,
+    env: &Envelope,
+    confirmation: bool,
+    header: &PrivHeader,
+) -> Result<Vec<u8>> {
     let mut nonce = [0u8; 24];
     simplex_crypto::random_bytes(&mut nonce);
     envelope::seal(
@@ -2425,7 +2582,7 @@ fn seal_for(q: &SndQueue, env: &Envelope, confirmation: bool) -> Result<Vec<u8>>
         confirmation.then_some(&q.e2e_pub),
         &q.e2e_secret,
         &nonce,
-        &PrivHeader::None,
+        header,
         &env.encode().map_err(crypto)?,
         if confirmation {
             envelope::CONFIRMATION_LEN
@@ -2436,7 +2593,6 @@ fn seal_for(q: &SndQueue, env: &Envelope, confirmation: bool) -> Result<Vec<u8>>
     .map_err(crypto)
 }
 
-/// A sealed message and its id, for a delivery task.
 /// A sealed message for the delivery task: its id, the queue it is sealed for, the body.
 type Outgoing = (i64, SndQueue, Vec<u8>);
 
@@ -2840,8 +2996,9 @@ mod persist {
     use zeroize::Zeroizing;
 
     /// Version 2 added the relay's id of the last message received, version 3 the ratchet
-    /// re-synchronisation state, version 4 the queues of a rotation.
-    const VERSION: u8 = 4;
+    /// re-synchronisation state, version 4 the queues of a rotation, version 5 the legacy
+    /// handshake's peer key and HELLO flag.
+    const VERSION: u8 = 5;
 
     #[derive(Default)]
     struct W(Vec<u8>);
@@ -2968,6 +3125,7 @@ mod persist {
             Status::Joined => 2,
             Status::Connected => 3,
             Status::Address => 4,
+            Status::AwaitingHello => 5,
         });
         put_rcv(&mut w, &c.rcv);
         w.flag(c.snd.is_some());
@@ -3071,6 +3229,11 @@ mod persist {
                 put_snd(&mut w, q);
             }
         }
+        w.flag(c.legacy_peer_key.is_some());
+        if let Some(k) = &c.legacy_peer_key {
+            w.blob(&k.to_der());
+        }
+        w.flag(c.hello_sent);
         Ok(w.0)
     }
 
@@ -3088,6 +3251,7 @@ mod persist {
             2 => Status::Joined,
             3 => Status::Connected,
             4 => Status::Address,
+            5 => Status::AwaitingHello,
             _ => return Err(bad(())),
         };
         let rcv = get_rcv(&mut r)?;
@@ -3192,6 +3356,8 @@ mod persist {
             rcv_old: None,
             snd_next: None,
             snd_old: None,
+            legacy_peer_key: None,
+            hello_sent: false,
         };
         let mut c = c;
         if version >= 3 {
@@ -3235,6 +3401,10 @@ mod persist {
             } else {
                 None
             };
+        }
+        if version >= 5 {
+            c.legacy_peer_key = if r.flag()? { Some(r.public()?) } else { None };
+            c.hello_sent = r.flag()?;
         }
         r.0.finish().map_err(bad)?;
         Ok(c)
@@ -3290,9 +3460,15 @@ mod tests {
         c.last_relay_msg_id = vec![4; 24];
         c.sync = SyncState::Required;
         c.sync_key_hashes = vec![[5; 32]];
-        let v4 = persist::encode(&c).unwrap();
+        c.hello_sent = true;
+        let v5 = persist::encode(&c).unwrap();
+        let back = persist::decode(&v5).unwrap();
+        assert!(back.hello_sent && back.legacy_peer_key.is_none());
+        // Version 4: without the legacy-handshake fields (two flags).
+        let mut v4 = v5[..v5.len() - 2].to_vec();
+        v4[0] = 4;
         let back = persist::decode(&v4).unwrap();
-        assert!(back.rcv_next.is_none() && back.snd_old.is_none());
+        assert!(back.rcv_next.is_none() && back.snd_old.is_none() && !back.hello_sent);
         // Version 3: without the four rotation flags.
         let mut v3 = v4[..v4.len() - 4].to_vec();
         v3[0] = 3;
@@ -3311,7 +3487,7 @@ mod tests {
         let old = persist::decode(&v1).unwrap();
         assert!(old.last_relay_msg_id.is_empty());
         assert_eq!((old.status, old.agent_version), (Status::Address, 7));
-        v1[0] = 5;
+        v1[0] = 6;
         assert!(persist::decode(&v1).is_err(), "a newer version is refused");
     }
 

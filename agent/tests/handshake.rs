@@ -509,3 +509,59 @@ async fn a_request_to_an_address_survives_the_owners_restart() {
     );
     relay.stop();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_legacy_handshake_with_a_peer_offering_agent_versions_before_6() {
+    let (relay, server) = relay().await;
+    let (alice, mut ae) = Agent::start(server.clone(), ConnectOptions::default());
+    let (bob, mut be) = Agent::start(server.clone(), ConnectOptions::default());
+    let (ca, link) = alice.create_invitation().await.unwrap();
+    // The link as an agent of v2-v5 would write it: no sender-secured queues (SKEY), so the
+    // joiner's key travels in its confirmation and each side secures its own queue (KEY),
+    // then HELLO both ways.
+    assert!(link.contains("#/?v=2-7&"), "{link}");
+    let old = link.replace("#/?v=2-7&", "#/?v=2-5&");
+    let cb = bob.join(&old, b"bob").await.unwrap();
+    assert_eq!(
+        next(&mut ae).await,
+        AgentEvent::Confirmation {
+            conn: ca,
+            info: b"bob".to_vec()
+        }
+    );
+    alice.allow(ca, b"alice").await.unwrap();
+    assert_eq!(
+        next(&mut be).await,
+        AgentEvent::Info {
+            conn: cb,
+            info: b"alice".to_vec()
+        }
+    );
+    // Not connected until the HELLOs: sending waits.
+    assert!(bob.send(cb, b"too early").await.is_err());
+    assert_eq!(next(&mut ae).await, AgentEvent::Connected { conn: ca });
+    assert_eq!(next(&mut be).await, AgentEvent::Connected { conn: cb });
+    // HELLO took message id 2 on both sides: the first user message is 3, intact.
+    assert_eq!(bob.send(cb, b"hi").await.unwrap(), 3);
+    assert_eq!(
+        next(&mut ae).await,
+        AgentEvent::Message {
+            conn: ca,
+            msg_id: 3,
+            body: b"hi".to_vec(),
+            integrity: None
+        }
+    );
+    alice.ack(ca, 3).await.unwrap();
+    assert_eq!(alice.send(ca, b"hello bob").await.unwrap(), 3);
+    assert_eq!(
+        next(&mut be).await,
+        AgentEvent::Message {
+            conn: cb,
+            msg_id: 3,
+            body: b"hello bob".to_vec(),
+            integrity: None
+        }
+    );
+    relay.stop();
+}
