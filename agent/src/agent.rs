@@ -78,7 +78,7 @@ pub enum AgentEvent {
         /// The body.
         body: Vec<u8>,
         /// `None` if ids and hashes continue as expected, else what is wrong.
-        integrity: Option<String>,
+        integrity: Option<IntegrityError>,
     },
     /// A request to a contact address: accept it with [`Agent::accept`] or ignore it with
     /// [`Agent::reject`].
@@ -149,6 +149,82 @@ pub enum AgentEvent {
         /// What.
         error: String,
     },
+}
+
+/// What is wrong with a received message's id or previous-message hash (the reference's
+/// `MsgErrorType`); the message is handed out all the same.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IntegrityError {
+    /// Messages `from..=to` never came (yet).
+    Skipped {
+        /// The first id missing.
+        from: i64,
+        /// The last id missing.
+        to: i64,
+    },
+    /// An id lower than the previous message's.
+    BadId(i64),
+    /// The previous message's id again.
+    Duplicate,
+    /// The next id, but its previous-message hash is not the previous message's.
+    BadHash,
+}
+
+impl IntegrityError {
+    /// The reference's `checkMsgIntegrity`: `prev` is the previous message's id and hash, `id`
+    /// and `claimed` this message's id and previous-message hash.
+    pub fn check(prev: i64, id: i64, prev_hash: &[u8], claimed: &[u8]) -> Option<Self> {
+        if id == prev + 1 && prev_hash == claimed {
+            None
+        } else if id < prev {
+            Some(Self::BadId(id))
+        } else if id == prev {
+            Some(Self::Duplicate)
+        } else if id > prev + 1 {
+            Some(Self::Skipped {
+                from: prev + 1,
+                to: id - 1,
+            })
+        } else {
+            Some(Self::BadHash)
+        }
+    }
+
+    /// The stored form (`received.integrity`).
+    pub fn to_stored(&self) -> String {
+        match self {
+            Self::Skipped { from, to } => format!("skipped {from} {to}"),
+            Self::BadId(id) => format!("bad_id {id}"),
+            Self::Duplicate => "duplicate".into(),
+            Self::BadHash => "bad_hash".into(),
+        }
+    }
+
+    /// Reads the stored form.
+    pub fn from_stored(s: &str) -> Option<Self> {
+        let mut w = s.split(' ');
+        Some(match w.next()? {
+            "skipped" => Self::Skipped {
+                from: w.next()?.parse().ok()?,
+                to: w.next()?.parse().ok()?,
+            },
+            "bad_id" => Self::BadId(w.next()?.parse().ok()?),
+            "duplicate" => Self::Duplicate,
+            "bad_hash" => Self::BadHash,
+            _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for IntegrityError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Skipped { from, to } => write!(f, "skipped messages {from}..{to}"),
+            Self::BadId(id) => write!(f, "message {id} has an earlier id than the previous one"),
+            Self::Duplicate => write!(f, "the previous message's id again"),
+            Self::BadHash => write!(f, "bad previous-message hash"),
+        }
+    }
 }
 
 /// Where a connection is in ratchet re-synchronisation (the reference's `RatchetSyncState`).
@@ -2211,20 +2287,15 @@ impl Agent {
                                 body,
                             },
                         )) => {
-                            let integrity = if snd_msg_id == c.rcv_msg_id + 1 {
-                                (prev_hash != c.rcv_prev_hash)
-                                    .then(|| "bad previous-message hash".to_string())
-                            } else if snd_msg_id <= c.rcv_msg_id {
-                                Some(format!("duplicate or earlier message {snd_msg_id}"))
-                            } else {
-                                Some(format!(
-                                    "skipped messages {}..{}",
-                                    c.rcv_msg_id + 1,
-                                    snd_msg_id - 1
-                                ))
-                            };
+                            let integrity = IntegrityError::check(
+                                c.rcv_msg_id,
+                                snd_msg_id,
+                                &c.rcv_prev_hash,
+                                &prev_hash,
+                            );
                             let msg_hash = simplex_crypto::digest::sha256(&plain).to_vec();
-                            c.rcv_msg_id = c.rcv_msg_id.max(snd_msg_id);
+                            // As the reference: the last id and hash are this message's.
+                            c.rcv_msg_id = snd_msg_id;
                             c.rcv_prev_hash = msg_hash.clone();
                             if let Some(user) = body.strip_prefix(b"M") {
                                 for_user = Some(crate::store::Received {
@@ -3441,6 +3512,38 @@ mod tests {
         encode_queue_address(&server, b"sender id", &mut addr).unwrap();
         let (s, id) = decode_queue_address(&addr).unwrap();
         assert_eq!((s, id), (link_server(&server), b"sender id".to_vec()));
+    }
+
+    #[test]
+    fn integrity_as_the_reference_checks_it() {
+        let (h, other) = (b"hash".as_slice(), b"other".as_slice());
+        assert_eq!(IntegrityError::check(4, 5, h, h), None);
+        assert_eq!(
+            IntegrityError::check(4, 5, h, other),
+            Some(IntegrityError::BadHash)
+        );
+        assert_eq!(
+            IntegrityError::check(4, 3, h, h),
+            Some(IntegrityError::BadId(3))
+        );
+        assert_eq!(
+            IntegrityError::check(4, 4, h, h),
+            Some(IntegrityError::Duplicate)
+        );
+        assert_eq!(
+            IntegrityError::check(4, 7, h, h),
+            Some(IntegrityError::Skipped { from: 5, to: 6 })
+        );
+        for e in [
+            IntegrityError::Skipped { from: 5, to: 6 },
+            IntegrityError::BadId(-3),
+            IntegrityError::Duplicate,
+            IntegrityError::BadHash,
+        ] {
+            assert_eq!(IntegrityError::from_stored(&e.to_stored()), Some(e));
+        }
+        assert_eq!(IntegrityError::from_stored("skipped 5"), None);
+        assert_eq!(IntegrityError::from_stored("something"), None);
     }
 
     #[test]

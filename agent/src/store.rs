@@ -91,7 +91,7 @@ pub struct Received {
     /// The body.
     pub body: Vec<u8>,
     /// What was wrong with ids or hashes, if anything.
-    pub integrity: Option<String>,
+    pub integrity: Option<crate::agent::IntegrityError>,
     /// SHA-256 of the agent message (what a delivery receipt carries).
     pub msg_hash: Vec<u8>,
 }
@@ -243,7 +243,9 @@ impl Store {
                 r.relay_msg_id,
                 r.msg_id,
                 r.body,
-                r.integrity,
+                r.integrity
+                    .as_ref()
+                    .map(crate::agent::IntegrityError::to_stored),
                 r.msg_hash
             ],
         )?;
@@ -264,7 +266,9 @@ impl Store {
                         relay_msg_id: relay_msg_id.to_vec(),
                         msg_id: r.get(0)?,
                         body: r.get(1)?,
-                        integrity: r.get(2)?,
+                        integrity: r
+                            .get::<_, Option<String>>(2)?
+                            .and_then(|t| crate::agent::IntegrityError::from_stored(&t)),
                         // Stored before schema v4: no hash, so no receipt can match it.
                         msg_hash: r.get::<_, Option<Vec<u8>>>(3)?.unwrap_or_default(),
                     })

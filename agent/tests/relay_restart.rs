@@ -8,7 +8,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use agent::agent::{Agent, AgentEvent};
+use agent::agent::{Agent, AgentEvent, IntegrityError};
 use smp_client::ConnectOptions;
 use tokio::sync::mpsc::Receiver;
 
@@ -30,7 +30,7 @@ async fn next(events: &mut Receiver<AgentEvent>) -> AgentEvent {
 async fn message_counting(
     events: &mut Receiver<AgentEvent>,
     ups: &mut usize,
-) -> (i64, Vec<u8>, Option<String>) {
+) -> (i64, Vec<u8>, Option<IntegrityError>) {
     loop {
         match next(events).await {
             AgentEvent::Message {
@@ -48,7 +48,7 @@ async fn message_counting(
     }
 }
 
-async fn message(events: &mut Receiver<AgentEvent>) -> (i64, Vec<u8>, Option<String>) {
+async fn message(events: &mut Receiver<AgentEvent>) -> (i64, Vec<u8>, Option<IntegrityError>) {
     let mut ups = 0;
     let m = message_counting(events, &mut ups).await;
     assert_eq!(ups, 0, "an Up event without a Down");

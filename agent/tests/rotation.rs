@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use agent::agent::{Agent, AgentEvent, QueueDirection, SwitchPhase};
+use agent::agent::{Agent, AgentEvent, IntegrityError, QueueDirection, SwitchPhase};
 use smp_client::ConnectOptions;
 use tokio::sync::mpsc::Receiver;
 
@@ -48,7 +48,7 @@ async fn message(
     agent: &Agent,
     events: &mut Receiver<AgentEvent>,
     switches: &mut Vec<(QueueDirection, SwitchPhase)>,
-) -> (Vec<u8>, Option<String>) {
+) -> (Vec<u8>, Option<IntegrityError>) {
     loop {
         match next(events).await {
             AgentEvent::Message {

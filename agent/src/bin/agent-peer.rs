@@ -8,7 +8,8 @@
 //!
 //! After connecting, each side sends messages until its message ids reach `count + 1` (the body
 //! of each is its id, so a restart continues where the agent is) and appends every received
-//! message to `--out` as `<id> <body> <integrity>` (`ok`, or the agent's report), synced, before
+//! message to `--out` as `<id> <body> <integrity>` (`ok`, or the agent's report in its stored
+//! form, e.g. `skipped 5 6`), synced, before
 //! acknowledging it. The agent's errors go to stderr.
 
 use std::io::Write;
@@ -137,7 +138,7 @@ async fn main() -> Result<(), String> {
                 integrity,
             } => {
                 // Stored (synced) before it is acknowledged.
-                let integrity = integrity.unwrap_or_else(|| "ok".into());
+                let integrity = integrity.map_or_else(|| "ok".into(), |e| e.to_stored());
                 writeln!(
                     out,
                     "{msg_id} {} {integrity}",
