@@ -372,7 +372,14 @@ struct Conn {
     legacy_peer_key: Option<PublicKey>,
     /// Legacy handshake: our HELLO is sent.
     hello_sent: bool,
+    /// SHA-256 of the last ratchet messages decrypted (in memory only): one of them again is a
+    /// replay, dropped without disturbing the ratchet's state (the reference checks the same
+    /// hash in its store before it reports a decryption error).
+    recent: std::collections::VecDeque<[u8; 32]>,
 }
+
+/// How many decrypted messages' hashes a connection remembers against replays.
+const RECENT_HASHES: usize = 256;
 
 /// A receiving queue that will replace the current one.
 #[derive(Clone)]
@@ -1994,6 +2001,9 @@ impl Agent {
         let (mut msg_id, mut body) = (msg_id, body);
         // The first message on a queue that replaces ours waits until the current queue is
         // empty: the peer sent everything there before it, and it must not overtake it.
+        if self.is_closed() {
+            return;
+        }
         if let Some((conn, current)) = self.replacing(&rid) {
             if !self.queue_empty(&current).await {
                 self.lock()
@@ -2003,6 +2013,10 @@ impl Agent {
             }
         }
         loop {
+            // Closed: nothing more is handled (the relay delivers it again to the next start).
+            if self.is_closed() {
+                return;
+            }
             let key = {
                 let st = self.lock();
                 st.by_rcv
@@ -2239,9 +2253,20 @@ impl Agent {
                 {
                     // A ratchet set up as receiving has not sent EREADY (re-synchronisation).
                     let receiving_only = c.ratchet.as_ref().is_some_and(|r| r.snd.is_none());
+                    let enc_hash = simplex_crypto::digest::sha256(&enc);
+                    if c.recent.contains(&enc_hash) {
+                        // A replay (a hostile relay, or a resend of a message we had): dropped.
+                        return Err(AgentError::Crypto("a replayed message, dropped".into()));
+                    }
                     // From here the ratchet may have moved: whatever is wrong with the message,
                     // the state is committed below and the error reported after that.
                     let decrypted = c.decrypt_ratchet(&enc);
+                    if decrypted.is_ok() {
+                        c.recent.push_back(enc_hash);
+                        if c.recent.len() > RECENT_HASHES {
+                            c.recent.pop_front();
+                        }
+                    }
                     if let Err(e) = &decrypted {
                         let next = match e {
                             RatchetError::Header | RatchetError::TooManySkipped(_) => {
@@ -2589,6 +2614,7 @@ impl Conn {
             snd_old: None,
             legacy_peer_key: None,
             hello_sent: false,
+            recent: std::collections::VecDeque::new(),
         }
     }
 
@@ -3429,6 +3455,7 @@ mod persist {
             snd_old: None,
             legacy_peer_key: None,
             hello_sent: false,
+            recent: std::collections::VecDeque::new(),
         };
         let mut c = c;
         if version >= 3 {

@@ -217,6 +217,30 @@ impl MsgQueue {
         self.messages.is_empty()
     }
 
+    /// (Feature `hostile`, tests only) swaps the two oldest messages; `false` with fewer.
+    #[cfg(feature = "hostile")]
+    pub fn hostile_swap_oldest(&mut self) -> bool {
+        if self.messages.len() < 2 {
+            return false;
+        }
+        self.messages.swap(0, 1);
+        true
+    }
+
+    /// (Feature `hostile`, tests only) appends a copy of the oldest message's body under
+    /// `new_id`, as a relay replaying it would.
+    #[cfg(feature = "hostile")]
+    pub fn hostile_replay_oldest(&mut self, new_id: [u8; ID_LEN]) -> bool {
+        let Some(first) = self.messages.front().cloned() else {
+            return false;
+        };
+        self.messages.push_back(Message {
+            id: new_id,
+            ..first
+        });
+        true
+    }
+
     /// Drops messages older than `before` (seconds); returns how many.
     pub fn expire(&mut self, before: i64) -> usize {
         let n = self.messages.iter().take_while(|m| m.ts < before).count();

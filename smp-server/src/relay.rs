@@ -408,6 +408,44 @@ impl Relay {
         self.lock().store.queues.len()
     }
 
+    /// (Feature `hostile`, tests only) misbehaves like a hostile relay: in every queue with
+    /// two or more messages and no subscriber, the two oldest change places. Returns how many
+    /// queues were touched. Messages in memory only (not the journal).
+    #[cfg(feature = "hostile")]
+    pub fn hostile_reorder(&self) -> usize {
+        let mut st = self.lock();
+        let State { store, subs, .. } = &mut *st;
+        store
+            .queues
+            .iter_mut()
+            .filter(|(rid, _)| !subs.contains_key(*rid))
+            .filter(|(_, q)| q.msgs.len() >= 2)
+            .map(|(_, q)| q.msgs.hostile_swap_oldest())
+            .filter(|done| *done)
+            .count()
+    }
+
+    /// (Feature `hostile`, tests only) misbehaves like a hostile relay: every queue with a
+    /// message and no subscriber gets a copy of its oldest message again, under a new id.
+    /// Returns how many queues were touched. Messages in memory only (not the journal).
+    #[cfg(feature = "hostile")]
+    pub fn hostile_replay(&self) -> usize {
+        let mut st = self.lock();
+        let State { store, subs, .. } = &mut *st;
+        let mut n = 0;
+        for (rid, q) in store.queues.iter_mut() {
+            if subs.contains_key(rid) {
+                continue;
+            }
+            let mut id = [0u8; ID_LEN];
+            simplex_crypto::random_bytes(&mut id);
+            if q.msgs.hostile_replay_oldest(id) {
+                n += 1;
+            }
+        }
+        n
+    }
+
     /// Keeps messages in journal files from now on, first loading every queue's journal.
     /// Returns the messages loaded and what was repaired (for the log).
     pub fn attach_journal(&self, journal: JournalStore) -> (usize, Vec<String>) {
