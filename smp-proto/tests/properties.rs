@@ -95,7 +95,15 @@ proptest! {
         }
         if let Some(m) = smp_proto::BrokerMsg::parse(v, &bytes) {
             let again = m.encode(v).unwrap();
-            prop_assert_eq!(smp_proto::BrokerMsg::parse(v, &again), Some(m));
+            // Below the service-certificate version SOK goes out as OK, as the reference's
+            // encoder writes it (its parser takes SOK at any version).
+            let expected = match m {
+                smp_proto::BrokerMsg::Sok(_) if v < smp_proto::version::SERVICE_CERTS => {
+                    smp_proto::BrokerMsg::Ok
+                }
+                m => m,
+            };
+            prop_assert_eq!(smp_proto::BrokerMsg::parse(v, &again), Some(expected));
         }
     }
 }
