@@ -455,6 +455,25 @@ impl std::fmt::Debug for Agent {
     }
 }
 
+/// Runs `f` on the store. A store call may wait for the disk: on a multi-threaded runtime the
+/// worker hands its other tasks to another thread meanwhile, so that relays, sockets and the
+/// other connections keep moving.
+fn on_store<T>(
+    store: &Mutex<crate::store::Store>,
+    f: impl FnOnce(&mut crate::store::Store) -> std::result::Result<T, crate::store::StoreError>,
+) -> Result<T> {
+    let run = || {
+        f(&mut store.lock().unwrap_or_else(|p| p.into_inner()))
+            .map_err(|e| AgentError::Store(e.to_string()))
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(run)
+        }
+        _ => run(),
+    }
+}
+
 fn x25519() -> Result<(PublicKey, PrivateKey)> {
     generate(KeyAlgorithm::X25519).map_err(crypto)
 }
@@ -635,11 +654,7 @@ impl Agent {
     pub fn store_bytes(&self) -> Result<u64> {
         match &self.inner.store {
             None => Ok(0),
-            Some(s) => s
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .live_bytes()
-                .map_err(|e| AgentError::Store(e.to_string())),
+            Some(s) => on_store(s, |db| db.live_bytes()),
         }
     }
 
@@ -677,22 +692,26 @@ impl Agent {
             st.unacked.remove(&(conn, a.relay_msg_id.clone()));
             a
         };
-        if let Some(store) = &self.inner.store {
-            store
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .acknowledged(conn, &a.relay_msg_id)
-                .map_err(|e| AgentError::Store(e.to_string()))?;
+        // The stored copy goes while the ACK travels (its loss in a crash is harmless: see
+        // `Store::acknowledged`); the relay's answer may carry the next message.
+        let ack = Command::Ack(a.relay_msg_id.clone());
+        let (answer, forgotten) = tokio::join!(
+            self.call(&a.server, Some(&a.rcv_key), &a.rid, &ack),
+            async {
+                match &self.inner.store {
+                    Some(store) => on_store(store, |db| db.acknowledged(conn, &a.relay_msg_id)),
+                    None => Ok(()),
+                }
+            }
+        );
+        if let Err(e) = forgotten {
+            self.event(AgentEvent::Error {
+                conn,
+                error: format!("acknowledged message {msg_id} stays in the store: {e}"),
+            })
+            .await;
         }
-        let answer = self
-            .call(
-                &a.server,
-                Some(&a.rcv_key),
-                &a.rid,
-                &Command::Ack(a.relay_msg_id),
-            )
-            .await?;
-        match answer {
+        match answer? {
             BrokerMsg::Msg(next_id, next_body) => {
                 self.received(&a.server, a.rid, next_id, next_body).await;
             }
@@ -1244,11 +1263,7 @@ impl Agent {
     fn persist(&self, id: ConnId, conn: &Conn) -> Result<()> {
         if let Some(store) = &self.inner.store {
             let state = persist::encode(conn)?;
-            store
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .save(id, &state)
-                .map_err(|e| AgentError::Store(e.to_string()))?;
+            on_store(store, |db| db.save(id, &state))?;
         }
         Ok(())
     }
@@ -1452,11 +1467,7 @@ impl Agent {
 
     fn forget_request(&self, request: u64) -> Result<()> {
         if let Some(store) = &self.inner.store {
-            store
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .delete_request(request)
-                .map_err(|e| AgentError::Store(e.to_string()))?;
+            on_store(store, |db| db.delete_request(request))?;
         }
         self.lock().requests.remove(&request);
         Ok(())
@@ -1931,11 +1942,9 @@ impl Agent {
     ) -> Result<()> {
         if let Some(store) = &self.inner.store {
             let state = persist::encode(conn)?;
-            store
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .save_with_pending(id, &state, msg_id, body, receipt_hash, snd_id)
-                .map_err(|e| AgentError::Store(e.to_string()))?;
+            on_store(store, |db| {
+                db.save_with_pending(id, &state, msg_id, body, receipt_hash, snd_id)
+            })?;
         }
         Ok(())
     }
@@ -2102,11 +2111,7 @@ impl Agent {
         let conn_of = self.lock().by_rcv.get(rid).copied();
         if let Some(conn) = conn_of {
             let again = match &self.inner.store {
-                Some(store) => store
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .received(conn, msg_id)
-                    .map_err(|e| AgentError::Store(e.to_string()))?,
+                Some(store) => on_store(store, |db| db.received(conn, msg_id))?,
                 None => self.lock().unacked.get(&(conn, msg_id.to_vec())).cloned(),
             };
             if let Some(r) = again {
@@ -2448,11 +2453,7 @@ impl Agent {
                 Some(r) => match &self.inner.store {
                     Some(store) => {
                         let state = persist::encode(c)?;
-                        store
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .save_with_received(conn, &state, r)
-                            .map_err(|e| AgentError::Store(e.to_string()))?;
+                        on_store(store, |db| db.save_with_received(conn, &state, r))?;
                     }
                     None => {
                         st.unacked.insert((conn, msg_id.to_vec()), r.clone());
@@ -2464,11 +2465,7 @@ impl Agent {
             // Delivery receipts for messages we sent: the hash must be the one we kept.
             for (id, hash) in receipts_in {
                 let kept = match &self.inner.store {
-                    Some(store) => store
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .sent_hash(conn, id)
-                        .map_err(|e| AgentError::Store(e.to_string()))?,
+                    Some(store) => on_store(store, |db| db.sent_hash(conn, id))?,
                     None => st.sent_hashes.get(&conn).and_then(|m| m.get(&id)).cloned(),
                 };
                 let Some(kept) = kept else {
@@ -2481,11 +2478,7 @@ impl Agent {
                 let ok = kept == hash;
                 if ok {
                     match &self.inner.store {
-                        Some(store) => store
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .delivered(conn, id)
-                            .map_err(|e| AgentError::Store(e.to_string()))?,
+                        Some(store) => on_store(store, |db| db.delivered(conn, id))?,
                         None => {
                             if let Some(m) = st.sent_hashes.get_mut(&conn) {
                                 m.remove(&id);
@@ -2503,11 +2496,7 @@ impl Agent {
                 let request = st.next_request;
                 // Kept before the relay is ACKed: a request survives a restart.
                 if let Some(store) = &self.inner.store {
-                    store
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .save_request(request, conn, &link, &info)
-                        .map_err(|e| AgentError::Store(e.to_string()))?;
+                    on_store(store, |db| db.save_request(request, conn, &link, &info))?;
                 }
                 st.next_request += 1;
                 st.requests.insert(request, link);
@@ -2753,11 +2742,9 @@ async fn delivery(
         let wait = match answer {
             Ok(BrokerMsg::Ok) => {
                 let done = match &agent.inner.store {
-                    Some(store) => store
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .sent(conn, id)
-                        .map_err(|e| e.to_string()),
+                    Some(store) => {
+                        on_store(store, |db| db.sent(conn, id)).map_err(|e| e.to_string())
+                    }
                     None => Ok(()),
                 };
                 match done {
