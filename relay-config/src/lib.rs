@@ -128,20 +128,8 @@ pub fn raise_fd_limit() {
     }
 }
 
-/// Days since 1970-01-01 as (year, month, day), proleptic Gregorian (H. Hinnant's algorithm),
-/// for the relays' dated file names and statistics.
-pub fn civil_date(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
+/// Days since 1970-01-01 as (year, month, day), for the relays' dated file names and statistics.
+pub use simplex_codec::time::civil_date;
 
 /// `[LIMITS] max_connections` lowered to what the open-files limit carries, keeping `reserve`
 /// descriptors for everything else (logs, listeners, outgoing connections); warns when lowered.

@@ -29,6 +29,7 @@ pub mod base64url;
 pub mod encoding;
 mod error;
 pub mod limits;
+pub mod time;
 pub mod version;
 
 pub use encoding::{Decode, Encode, Reader};

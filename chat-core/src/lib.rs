@@ -1,0 +1,13 @@
+//! The SimpleX chat layer above the agent: the chat protocol's JSON events (what an agent
+//! message body carries between two chat clients), their batches, and - growing - contacts,
+//! messages and files sent as XFTP descriptions.
+//!
+//! - [`protocol`]: chat messages (`{"v","msgId","event","params"}`), every event of the
+//!   reference's protocol as a type, the element forms a peer may send (JSON objects and arrays,
+//!   binary batches, forwarded and signed elements);
+//! - [`batch`]: packing encoded messages into agent messages as the reference does.
+
+pub mod batch;
+pub mod protocol;
+
+pub use protocol::{ChatEvent, ChatMessage, MsgContainer, MsgContent, ProtocolError};
