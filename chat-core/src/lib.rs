@@ -5,9 +5,15 @@
 //! - [`protocol`]: chat messages (`{"v","msgId","event","params"}`), every event of the
 //!   reference's protocol as a type, the element forms a peer may send (JSON objects and arrays,
 //!   binary batches, forwarded and signed elements);
-//! - [`batch`]: packing encoded messages into agent messages as the reference does.
+//! - [`batch`]: packing encoded messages into agent messages as the reference does;
+//! - [`command`]: the terminal's and the bot API's command syntax;
+//! - [`store`]: the chat database (user, contacts, requests, chat items);
+//! - [`chat`]: the engine - commands in, responses and events out, over the agent.
 
 pub mod batch;
+pub mod chat;
+pub mod command;
 pub mod protocol;
+pub mod store;
 
 pub use protocol::{ChatEvent, ChatMessage, MsgContainer, MsgContent, ProtocolError};

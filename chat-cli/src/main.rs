@@ -1,0 +1,216 @@
+//! `simplex-chat`: the terminal chat client. Commands on stdin (one per line), output lines as
+//! the reference CLI prints them on stdout.
+
+mod view;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use chat_core::chat::{Chat, ChatConfig, Response};
+use chat_core::protocol::Profile;
+use clap::Parser;
+use smp_proto::address::SmpServer;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+/// The reference release whose chat protocol and bot API this client implements (launchers
+/// of bot libraries read the first line of `--version`).
+const REFERENCE_VERSION: &str = "7.0.0.0";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "simplex-chat",
+    disable_version_flag = true,
+    about = "SimpleX Chat terminal client: contacts and messages over SMP relays, end-to-end encrypted",
+    long_about = "SimpleX Chat terminal client.\n\nType commands and messages on stdin, one per line: \
+/c creates a one-time invitation link, /c <link> connects through one, /ad creates a contact \
+address, @name text sends a message, /q quits. The databases are <prefix>_chat.db and \
+<prefix>_agent.db."
+)]
+struct Args {
+    /// Database prefix: <prefix>_chat.db and <prefix>_agent.db.
+    #[arg(short = 'd', long = "database", default_value_os_t = default_prefix())]
+    database: PathBuf,
+    /// Database key: both databases are encrypted with it (SQLCipher).
+    #[arg(short = 'k', long = "key")]
+    key: Option<String>,
+    /// SMP relays, separated by ';' or ',' (smp://<key hash>@<host>[:port]); new queues are
+    /// created on the first.
+    #[arg(short = 's', long = "server")]
+    server: Option<String>,
+    /// Create a bot user with this display name on the first start (no prompt).
+    #[arg(long = "create-bot-display-name")]
+    create_bot_display_name: Option<String>,
+    /// Run this one command, print what it answers, wait --time seconds for events, exit.
+    #[arg(short = 'e', long = "execute")]
+    execute: Option<String>,
+    /// Seconds to wait after --execute.
+    #[arg(short = 't', long = "time", default_value_t = 3)]
+    time: u64,
+    /// Print the version (the reference release implemented, then this program's) and exit.
+    #[arg(short = 'v', long = "version")]
+    version: bool,
+}
+
+fn default_prefix() -> PathBuf {
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
+    home.join(".simplex").join("simplex_v1")
+}
+
+/// Lines to stdout, one writer at a time, flushed at once (stdout may be a pipe).
+#[derive(Clone)]
+struct Out(Arc<Mutex<std::io::Stdout>>);
+
+impl Out {
+    fn lines(&self, lines: &[String]) {
+        let out = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut w = out.lock();
+        for l in lines {
+            let _ = writeln!(w, "{l}");
+        }
+        let _ = w.flush();
+    }
+
+    fn prompt(&self, s: &str) {
+        let out = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut w = out.lock();
+        let _ = write!(w, "{s}");
+        let _ = w.flush();
+    }
+}
+
+/// The forms the reference does not echo: the sent item is printed instead.
+fn is_send_form(line: &str) -> bool {
+    line.starts_with('@')
+}
+
+fn fail(msg: &str) -> ! {
+    eprintln!("simplex-chat: {msg}");
+    std::process::exit(1)
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    if args.version {
+        println!("SimpleX Chat v{REFERENCE_VERSION}");
+        println!(
+            "simplex-chat {} (this implementation; chat protocol versions {}-{})",
+            env!("CARGO_PKG_VERSION"),
+            chat_core::protocol::CHAT_VERSIONS.min,
+            chat_core::protocol::CHAT_VERSIONS.max
+        );
+        return;
+    }
+    let Some(servers) = args.server.as_deref() else {
+        fail("no SMP relay: give one with -s smp://<key hash>@<host>[:port]")
+    };
+    let first = servers
+        .split([';', ','])
+        .map(str::trim)
+        .find(|s| !s.is_empty())
+        .unwrap_or_default();
+    let smp_server: SmpServer = first
+        .parse()
+        .unwrap_or_else(|e| fail(&format!("bad SMP relay address {first:?}: {e}")));
+    if let Some(dir) = args.database.parent() {
+        if !dir.as_os_str().is_empty() {
+            if let Err(e) = std::fs::create_dir_all(dir) {
+                fail(&format!("cannot create {}: {e}", dir.display()));
+            }
+        }
+    }
+    let config = ChatConfig {
+        db_prefix: args.database.clone(),
+        db_key: args.key.clone(),
+        smp_server,
+        connect: smp_client::ConnectOptions::default(),
+    };
+    let out = Out(Arc::new(Mutex::new(std::io::stdout())));
+    let mut input = BufReader::new(tokio::io::stdin()).lines();
+
+    let new_user = match Chat::stored_user(&config) {
+        Ok(Some(_)) => None,
+        Ok(None) => Some(match &args.create_bot_display_name {
+            Some(name) => Profile {
+                display_name: name.clone(),
+                peer_type: Some("bot".into()),
+                ..Profile::default()
+            },
+            None => {
+                out.lines(&[
+                    "No user profiles found, it will be created now.".into(),
+                    "Please choose your display name.".into(),
+                    "It will be sent to your contacts when you connect.".into(),
+                    "It is only stored on your device and you can change it later.".into(),
+                ]);
+                loop {
+                    out.prompt("display name: ");
+                    match input.next_line().await {
+                        Ok(Some(l)) if !l.trim().is_empty() && !l.contains('\'') => {
+                            break Profile {
+                                display_name: l.trim().to_string(),
+                                ..Profile::default()
+                            }
+                        }
+                        Ok(Some(_)) => out.lines(&["invalid display name".into()]),
+                        _ => fail("no display name given"),
+                    }
+                }
+            }
+        }),
+        Err(e) => fail(&e.to_string()),
+    };
+    let (chat, mut events) = match Chat::open(&config, new_user).await {
+        Ok(c) => c,
+        Err(e) => fail(&e.to_string()),
+    };
+    let p = chat.profile();
+    out.lines(&[format!(
+        "Current user: {}",
+        view::full_name(&p.display_name, &p)
+    )]);
+    {
+        let out = out.clone();
+        tokio::spawn(async move {
+            while let Some(e) = events.recv().await {
+                out.lines(&view::event(&e));
+            }
+        });
+    }
+
+    if let Some(cmd) = &args.execute {
+        out.lines(std::slice::from_ref(cmd));
+        match chat.execute_line(cmd).await {
+            Ok(r) => out.lines(&view::response(&r)),
+            Err(e) => out.lines(&view::error(&e)),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(args.time)).await;
+        return;
+    }
+
+    loop {
+        let line = match input.next_line().await {
+            Ok(Some(l)) => l,
+            Ok(None) => break,
+            Err(e) => fail(&format!("reading input: {e}")),
+        };
+        if line.trim().is_empty() {
+            continue;
+        }
+        let echoed = !is_send_form(&line);
+        if echoed {
+            out.lines(std::slice::from_ref(&line));
+        }
+        match chat.execute_line(&line).await {
+            Ok(Response::Quit) => break,
+            Ok(r) => out.lines(&view::response(&r)),
+            Err(e) => {
+                if !echoed {
+                    out.lines(std::slice::from_ref(&line));
+                }
+                out.lines(&view::error(&e));
+            }
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! Output lines as the reference terminal prints them (its View.hs; testdata/chat/
+//! cli_transcripts.md).
+
+use chat_core::chat::{ChatError, Event, Response};
+use chat_core::command::view_name;
+use chat_core::protocol::Profile;
+use chat_core::store::{ChatItem, Contact};
+
+/// `alice (Alice)`, or `alice` when the full name is empty or the same.
+pub fn full_name(name: &str, p: &Profile) -> String {
+    if p.full_name.is_empty() || p.full_name == name {
+        view_name(name)
+    } else {
+        format!("{} ({})", view_name(name), p.full_name)
+    }
+}
+
+fn contact_name(c: &Contact) -> String {
+    full_name(&c.local_name, &c.profile)
+}
+
+/// `HH:MM ` in local time for today's items, `MM-DD ` for older ones.
+fn time_prefix(ms: i64) -> String {
+    use chrono::TimeZone;
+    let now = chrono::Local::now();
+    match chrono::Local.timestamp_millis_opt(ms).single() {
+        Some(t) if t.date_naive() == now.date_naive() => t.format("%H:%M ").to_string(),
+        Some(t) => t.format("%m-%d ").to_string(),
+        None => String::new(),
+    }
+}
+
+fn item_line(c: &Contact, item: &ChatItem) -> String {
+    let text = item.content.text_shown();
+    if item.sent {
+        format!(
+            "{}@{} {text}",
+            time_prefix(item.item_ts),
+            view_name(&c.local_name)
+        )
+    } else {
+        format!(
+            "{}{}> {text}",
+            time_prefix(item.item_ts),
+            view_name(&c.local_name)
+        )
+    }
+}
+
+fn link_block(head: &str, link: &str, how: &str, more: &[&str]) -> Vec<String> {
+    let mut v = vec![
+        head.to_string(),
+        String::new(),
+        link.to_string(),
+        String::new(),
+    ];
+    v.push(how.to_string());
+    v.extend(more.iter().map(|s| s.to_string()));
+    v
+}
+
+const ADDRESS_TAIL: [&str; 3] = [
+    "to show it again: /sa",
+    "to share with your contacts: /profile_address on",
+    "to delete it: /da (accepted contacts will remain connected)",
+];
+
+/// The lines of a command's response.
+pub fn response(r: &Response) -> Vec<String> {
+    match r {
+        Response::Invitation(link) => link_block(
+            "pass this invitation link to your contact (via another channel): ",
+            link,
+            "and ask them to connect: /c <invitation_link_above>",
+            &[],
+        ),
+        Response::ConfirmationSent => vec!["confirmation sent!".into()],
+        Response::RequestSent => vec!["connection request sent!".into()],
+        Response::AddressCreated(link) => link_block(
+            "Your new chat address is created!",
+            link,
+            "Anybody can send you contact requests with: /c <contact_link_above>",
+            &ADDRESS_TAIL,
+        ),
+        Response::Address(link) => link_block(
+            "Your chat address:",
+            link,
+            "Anybody can send you contact requests with: /c <contact_link_above>",
+            &ADDRESS_TAIL,
+        ),
+        Response::Accepting(c) => vec![format!(
+            "{}: accepting contact request, you can send messages to contact",
+            contact_name(c)
+        )],
+        Response::Rejected(name) => vec![format!("{}: contact request rejected", view_name(name))],
+        Response::Sent(c, item) => vec![item_line(c, item)],
+        Response::Profile(p, Some(n)) => vec![format!(
+            "user profile is changed to {} (your {n} contacts are notified)",
+            full_name(&p.display_name, p)
+        )],
+        Response::Profile(p, None) => vec![
+            format!("Display name: {}", p.display_name),
+            format!("Full name: {}", p.full_name),
+        ],
+        Response::Contacts(cs) => cs.iter().map(contact_name).collect(),
+        Response::Items(items) => items.iter().map(|(c, i)| item_line(c, i)).collect(),
+        Response::Quit => Vec::new(),
+    }
+}
+
+/// The lines of an event.
+pub fn event(e: &Event) -> Vec<String> {
+    match e {
+        Event::ContactConnected(c) => vec![format!("{}: contact is connected", contact_name(c))],
+        Event::Received(c, item) => vec![item_line(c, item)],
+        Event::Request(req) => {
+            let n = view_name(&req.local_name);
+            vec![
+                format!(
+                    "{} wants to connect to you!",
+                    full_name(&req.local_name, &req.profile)
+                ),
+                format!("to accept: /ac {n}"),
+                format!("to reject: /rc {n} (the sender will NOT be notified)"),
+            ]
+        }
+        Event::ProfileUpdated(c, p) => vec![format!(
+            "contact {} updated profile: {}",
+            view_name(&c.local_name),
+            full_name(&p.display_name, p)
+        )],
+        Event::Error(e) => vec![format!("error: {e}")],
+    }
+}
+
+/// The lines of a failed command.
+pub fn error(e: &ChatError) -> Vec<String> {
+    match e {
+        ChatError::Command(c) => vec![format!("invalid chat command: {c}")],
+        other => vec![format!("chat error: {other}")],
+    }
+}

@@ -1,0 +1,509 @@
+//! The chat engine: commands in, responses and events out, over the agent.
+//!
+//! Connections: our invitation (`/c`) becomes a contact when the peer's confirmation brings
+//! its profile (`x.info`), which we allow with ours; joining an invitation (`/c link`) sends
+//! our `x.info` and the contact appears with the inviter's profile; a request to our address
+//! (`x.contact`) waits for `/ac` or `/rc`; a request we sent to an address is confirmed by its
+//! owner. Messages: `x.msg.new` with text is stored as a chat item before the agent
+//! acknowledges it to the relay (nothing acknowledged is lost).
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use agent::agent::{Agent, AgentEvent, ConnId};
+use smp_client::ConnectOptions;
+use smp_proto::address::SmpServer;
+use tokio::sync::mpsc;
+
+use crate::command::Command;
+use crate::protocol::{
+    parse_chat_messages, ChatEvent, ChatMessage, MsgContainer, MsgContent, Profile, B64,
+};
+use crate::store::{ChatItem, ChatStore, Contact, ContactRequest, PendingKind};
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ChatError {
+    /// No contact by that name.
+    #[error("no contact {0}")]
+    NoContact(String),
+    /// No request by that name.
+    #[error("no contact request from {0}")]
+    NoRequest(String),
+    /// The contact is not connected yet.
+    #[error("contact {0} is not connected yet")]
+    NotReady(String),
+    /// `/ad` when an address exists.
+    #[error("you already have a chat address, to show it: /sa")]
+    AddressExists,
+    /// `/sa` without an address.
+    #[error("no chat address, to create: /ad")]
+    NoAddress,
+    /// The agent failed.
+    #[error("agent: {0}")]
+    Agent(String),
+    /// The database failed.
+    #[error("{0}")]
+    Store(#[from] crate::store::StoreError),
+    /// The line is not a command.
+    #[error("{0}")]
+    Command(#[from] crate::command::CommandError),
+}
+
+type Result<T> = std::result::Result<T, ChatError>;
+
+fn agent_err(e: impl std::fmt::Display) -> ChatError {
+    ChatError::Agent(e.to_string())
+}
+
+/// What a command answers.
+// Built once per command and moved to the view: the size of the largest variant is no cost.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum Response {
+    /// A one-time invitation link.
+    Invitation(String),
+    /// Joined an invitation.
+    ConfirmationSent,
+    /// Sent a request to an address.
+    RequestSent,
+    /// A new address.
+    AddressCreated(String),
+    /// The address.
+    Address(String),
+    /// A request accepted: the contact is connecting.
+    Accepting(Contact),
+    /// A request rejected (its local name).
+    Rejected(String),
+    /// A message sent.
+    Sent(Contact, ChatItem),
+    /// The profile (after a change: how many contacts were told).
+    Profile(Profile, Option<usize>),
+    /// The contacts.
+    Contacts(Vec<Contact>),
+    /// Chat items, oldest first, with their contacts.
+    Items(Vec<(Contact, ChatItem)>),
+    /// `/q`.
+    Quit,
+}
+
+/// What happens without a command.
+#[allow(clippy::large_enum_variant)] // one per event, moved once
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A contact connected.
+    ContactConnected(Contact),
+    /// A message arrived.
+    Received(Contact, ChatItem),
+    /// Someone asks to connect through our address.
+    Request(ContactRequest),
+    /// A contact changed its profile.
+    ProfileUpdated(Contact, Profile),
+    /// Something went wrong in the background.
+    Error(String),
+}
+
+/// Where and how a chat runs.
+#[derive(Debug, Clone)]
+pub struct ChatConfig {
+    /// Database prefix: `<prefix>_chat.db` and `<prefix>_agent.db`.
+    pub db_prefix: PathBuf,
+    /// Database key (SQLCipher), for both databases.
+    pub db_key: Option<String>,
+    /// The SMP relay new queues are created on.
+    pub smp_server: SmpServer,
+    /// Connection options.
+    pub connect: ConnectOptions,
+}
+
+struct Inner {
+    agent: Agent,
+    store: Mutex<ChatStore>,
+    profile: Mutex<Profile>,
+    events: mpsc::Sender<Event>,
+}
+
+/// A running chat.
+#[derive(Clone)]
+pub struct Chat {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Chat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Chat").finish_non_exhaustive()
+    }
+}
+
+/// A link as the terminal prints it: the `https://simplex.chat` scheme.
+pub fn display_link(link: &str) -> String {
+    match link.strip_prefix("simplex:") {
+        Some(rest) => format!("https://simplex.chat{rest}"),
+        None => link.to_string(),
+    }
+}
+
+fn new_shared_msg_id() -> B64 {
+    let mut id = vec![0u8; 12];
+    simplex_crypto::random_bytes(&mut id);
+    B64(id)
+}
+
+impl Chat {
+    /// The stored user's profile, if the database has one (before [`Chat::open`]).
+    pub fn stored_user(config: &ChatConfig) -> Result<Option<Profile>> {
+        let path = db_path(config, "chat");
+        if !path.exists() {
+            return Ok(None);
+        }
+        Ok(ChatStore::open(&path, config.db_key.as_deref())?.user()?)
+    }
+
+    /// Opens the databases and starts the agent; `new_user` creates the user when the
+    /// database has none. Events must be read.
+    pub async fn open(
+        config: &ChatConfig,
+        new_user: Option<Profile>,
+    ) -> Result<(Self, mpsc::Receiver<Event>)> {
+        let store = ChatStore::open(&db_path(config, "chat"), config.db_key.as_deref())?;
+        let profile = match (store.user()?, new_user) {
+            (Some(p), _) => p,
+            (None, Some(p)) => {
+                store.set_user(&p)?;
+                p
+            }
+            (None, None) => {
+                return Err(ChatError::Command(crate::command::CommandError(
+                    "no user profile: create one first".into(),
+                )))
+            }
+        };
+        let agent_store =
+            agent::store::Store::open(&db_path(config, "agent"), config.db_key.as_deref())
+                .map_err(agent_err)?;
+        let (agent, agent_events) = Agent::open(
+            config.smp_server.clone(),
+            config.connect.clone(),
+            agent_store,
+        )
+        .await
+        .map_err(agent_err)?;
+        let (tx, rx) = mpsc::channel(1024);
+        let chat = Self {
+            inner: Arc::new(Inner {
+                agent,
+                store: Mutex::new(store),
+                profile: Mutex::new(profile),
+                events: tx,
+            }),
+        };
+        tokio::spawn(chat.clone().run(agent_events));
+        Ok((chat, rx))
+    }
+
+    /// The user's profile.
+    pub fn profile(&self) -> Profile {
+        self.inner
+            .profile
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn store(&self) -> std::sync::MutexGuard<'_, ChatStore> {
+        self.inner.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn info(&self) -> Vec<u8> {
+        ChatMessage::new(
+            None,
+            ChatEvent::Info {
+                profile: self.profile(),
+            },
+        )
+        .encode()
+    }
+
+    /// Parses and runs one command line.
+    pub async fn execute_line(&self, line: &str) -> Result<Response> {
+        let cmd = crate::command::parse(line)?;
+        self.execute(cmd).await
+    }
+
+    /// Runs a command.
+    pub async fn execute(&self, cmd: Command) -> Result<Response> {
+        let agent = &self.inner.agent;
+        match cmd {
+            Command::CreateInvitation => {
+                let (conn, link) = agent.create_invitation().await.map_err(agent_err)?;
+                self.store()
+                    .add_pending(conn, PendingKind::Invitation, Some(&link))?;
+                Ok(Response::Invitation(display_link(&link)))
+            }
+            Command::Connect(link) => {
+                let address = link.contains("/contact");
+                let info = if address {
+                    ChatMessage::new(
+                        None,
+                        ChatEvent::Contact {
+                            profile: self.profile(),
+                            contact_req_id: Some(new_shared_msg_id()),
+                            welcome_msg_id: None,
+                            request_msg: None,
+                        },
+                    )
+                    .encode()
+                } else {
+                    self.info()
+                };
+                let conn = agent.join(&link, &info).await.map_err(agent_err)?;
+                let kind = if address {
+                    PendingKind::JoinedAddress
+                } else {
+                    PendingKind::JoinedInvitation
+                };
+                self.store().add_pending(conn, kind, None)?;
+                Ok(if address {
+                    Response::RequestSent
+                } else {
+                    Response::ConfirmationSent
+                })
+            }
+            Command::CreateAddress => {
+                if self.store().address()?.is_some() {
+                    return Err(ChatError::AddressExists);
+                }
+                let (conn, link) = agent.create_address().await.map_err(agent_err)?;
+                self.store()
+                    .add_pending(conn, PendingKind::Address, Some(&link))?;
+                Ok(Response::AddressCreated(display_link(&link)))
+            }
+            Command::ShowAddress => match self.store().address()? {
+                Some((_, link)) => Ok(Response::Address(display_link(&link))),
+                None => Err(ChatError::NoAddress),
+            },
+            Command::Accept(name) => {
+                let req = self
+                    .store()
+                    .request_by_name(&name)?
+                    .ok_or(ChatError::NoRequest(name))?;
+                let conn = agent
+                    .accept(req.request_id, &self.info())
+                    .await
+                    .map_err(agent_err)?;
+                let contact = self.store().request_accepted(&req, conn)?;
+                Ok(Response::Accepting(contact))
+            }
+            Command::Reject(name) => {
+                let req = self
+                    .store()
+                    .request_by_name(&name)?
+                    .ok_or(ChatError::NoRequest(name))?;
+                agent.reject(req.request_id).map_err(agent_err)?;
+                self.store().delete_request(req.request_id)?;
+                Ok(Response::Rejected(req.local_name))
+            }
+            Command::SendText { to, text } => {
+                let contact = self
+                    .store()
+                    .contact_by_name(&to)?
+                    .ok_or_else(|| ChatError::NoContact(to.clone()))?;
+                let conn = match (contact.ready, contact.conn_id) {
+                    (true, Some(c)) => c,
+                    _ => return Err(ChatError::NotReady(to)),
+                };
+                let content = MsgContent::text(text);
+                let id = new_shared_msg_id();
+                let msg = ChatMessage::new(
+                    Some(id.clone()),
+                    ChatEvent::MsgNew(MsgContainer::simple(content.clone())),
+                );
+                let agent_msg_id = agent.send(conn, &msg.encode()).await.map_err(agent_err)?;
+                let item = self.store().add_item(
+                    contact.contact_id,
+                    true,
+                    Some(&id.0),
+                    Some(agent_msg_id),
+                    &content,
+                )?;
+                Ok(Response::Sent(contact, item))
+            }
+            Command::SetProfile {
+                display_name,
+                full_name,
+            } => {
+                let mut p = self.profile();
+                p.display_name = display_name;
+                p.full_name = full_name;
+                self.store().set_user(&p)?;
+                *self.inner.profile.lock().unwrap_or_else(|e| e.into_inner()) = p.clone();
+                let contacts = self.store().contacts()?;
+                let info = self.info();
+                let mut told = 0;
+                for c in contacts.iter().filter(|c| c.ready) {
+                    if let Some(conn) = c.conn_id {
+                        if agent.send(conn, &info).await.is_ok() {
+                            told += 1;
+                        }
+                    }
+                }
+                Ok(Response::Profile(p, Some(told)))
+            }
+            Command::ShowProfile => Ok(Response::Profile(self.profile(), None)),
+            Command::Contacts => Ok(Response::Contacts(self.store().contacts()?)),
+            Command::Tail { contact, count } => {
+                let store = self.store();
+                let contacts = match contact {
+                    Some(n) => vec![store.contact_by_name(&n)?.ok_or(ChatError::NoContact(n))?],
+                    None => store.contacts()?,
+                };
+                let mut items = Vec::new();
+                for c in contacts {
+                    for i in store.items(c.contact_id, count)? {
+                        items.push((c.clone(), i));
+                    }
+                }
+                items.sort_by_key(|(_, i)| i.item_id);
+                let skip = items.len().saturating_sub(count);
+                Ok(Response::Items(items.split_off(skip)))
+            }
+            Command::Quit => Ok(Response::Quit),
+        }
+    }
+
+    async fn emit(&self, e: Event) {
+        let _ = self.inner.events.send(e).await;
+    }
+
+    /// Handles the agent's events until it stops.
+    async fn run(self, mut events: mpsc::Receiver<AgentEvent>) {
+        while let Some(e) = events.recv().await {
+            if let Err(err) = self.handle(e).await {
+                self.emit(Event::Error(err.to_string())).await;
+            }
+        }
+    }
+
+    fn peer_profile(info: &[u8]) -> Result<Profile> {
+        match ChatMessage::decode(info).map(|m| m.event) {
+            Ok(ChatEvent::Info { profile } | ChatEvent::Contact { profile, .. }) => Ok(profile),
+            Ok(other) => Err(ChatError::Agent(format!(
+                "unexpected {} in a connection's info",
+                other.name()
+            ))),
+            Err(e) => Err(ChatError::Agent(format!("connection info: {e}"))),
+        }
+    }
+
+    async fn handle(&self, e: AgentEvent) -> Result<()> {
+        let agent = &self.inner.agent;
+        match e {
+            // The peer joined our invitation, or the owner of an address we asked accepted.
+            AgentEvent::Confirmation { conn, info } => {
+                let profile = Self::peer_profile(&info)?;
+                let pending = self.store().pending(conn)?;
+                if matches!(
+                    pending,
+                    Some(PendingKind::Invitation | PendingKind::JoinedAddress)
+                ) {
+                    self.store().add_contact(conn, &profile)?;
+                }
+                agent.allow(conn, &self.info()).await.map_err(agent_err)?;
+            }
+            // The inviter's profile (we joined), or a requester's (we accepted).
+            AgentEvent::Info { conn, info } => {
+                let profile = Self::peer_profile(&info)?;
+                let existing = self.store().contact_by_conn(conn)?;
+                match existing {
+                    Some(c) => self.store().set_contact_profile(c.contact_id, &profile)?,
+                    None => {
+                        self.store().add_contact(conn, &profile)?;
+                    }
+                }
+            }
+            AgentEvent::Connected { conn } => {
+                let contact = self.store().contact_by_conn(conn)?;
+                if let Some(mut c) = contact {
+                    self.store().set_ready(c.contact_id)?;
+                    c.ready = true;
+                    self.emit(Event::ContactConnected(c)).await;
+                }
+            }
+            AgentEvent::Request {
+                address,
+                request,
+                info,
+            } => {
+                if self.store().has_request(request)? {
+                    return Ok(()); // announced again after a restart: already listed
+                }
+                let _ = address;
+                let profile = Self::peer_profile(&info)?;
+                let req = self.store().add_request(request, &profile)?;
+                self.emit(Event::Request(req)).await;
+            }
+            AgentEvent::Message {
+                conn, msg_id, body, ..
+            } => {
+                let outcome = self.received(conn, &body).await;
+                // Stored (or not ours to store): the relay may drop it.
+                agent.ack(conn, msg_id).await.map_err(agent_err)?;
+                outcome?;
+            }
+            AgentEvent::Error { conn, error } => {
+                self.emit(Event::Error(format!("connection {conn}: {error}")))
+                    .await;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    async fn received(&self, conn: ConnId, body: &[u8]) -> Result<()> {
+        let Some(contact) = self.store().contact_by_conn(conn)? else {
+            return Err(ChatError::Agent(format!(
+                "a message on connection {conn}, which is no contact"
+            )));
+        };
+        for parsed in parse_chat_messages(body) {
+            let msg = match parsed {
+                Ok(p) => p.msg,
+                Err(e) => {
+                    self.emit(Event::Error(format!(
+                        "{}: {e}",
+                        crate::command::view_name(&contact.local_name)
+                    )))
+                    .await;
+                    continue;
+                }
+            };
+            match msg.event {
+                ChatEvent::MsgNew(c) => {
+                    let item = self.store().add_item(
+                        contact.contact_id,
+                        false,
+                        msg.msg_id.as_ref().map(|i| i.0.as_slice()),
+                        None,
+                        &c.content,
+                    )?;
+                    self.emit(Event::Received(contact.clone(), item)).await;
+                }
+                ChatEvent::Info { profile } if profile != contact.profile => {
+                    self.store()
+                        .set_contact_profile(contact.contact_id, &profile)?;
+                    self.emit(Event::ProfileUpdated(contact.clone(), profile))
+                        .await;
+                }
+                // Other events come with the features that use them.
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+fn db_path(config: &ChatConfig, which: &str) -> PathBuf {
+    let mut p = config.db_prefix.clone().into_os_string();
+    p.push(format!("_{which}.db"));
+    PathBuf::from(p)
+}

@@ -1,0 +1,215 @@
+//! Chat commands as typed in the terminal or sent through the bot API (`cmd`), in the
+//! reference's syntax (spec §7). Names may be quoted: `@'John Doe' hi`.
+
+/// A parsed command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `/c`, `/connect`, `/_connect <userId>`: a one-time invitation.
+    CreateInvitation,
+    /// `/c <link>`, `/connect <link>`, `/_connect <userId> <link>`: join an invitation or
+    /// request a contact through an address.
+    Connect(String),
+    /// `/ad`, `/address`, `/_address <userId>`.
+    CreateAddress,
+    /// `/sa`, `/show_address`, `/_show_address <userId>`.
+    ShowAddress,
+    /// `/ac <name>`, `/accept <name>`.
+    Accept(String),
+    /// `/rc <name>`, `/reject <name>`.
+    Reject(String),
+    /// `@<name> <text>`.
+    SendText {
+        /// The contact's local name.
+        to: String,
+        /// The message.
+        text: String,
+    },
+    /// `/p <name> [full name]`, `/profile ...`: change the profile.
+    SetProfile {
+        /// The display name.
+        display_name: String,
+        /// The full name (may be empty).
+        full_name: String,
+    },
+    /// `/p`, `/profile`: show the profile.
+    ShowProfile,
+    /// `/contacts`.
+    Contacts,
+    /// `/t`, `/tail [@name] [n]`.
+    Tail {
+        /// A contact's chat, or every chat.
+        contact: Option<String>,
+        /// How many items.
+        count: usize,
+    },
+    /// `/q`, `/quit`.
+    Quit,
+}
+
+/// Why a line is not a command.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct CommandError(pub String);
+
+/// A name at the start of `s` (`bob`, `'John Doe'`), and what follows it (after one space).
+fn name(s: &str) -> Result<(String, &str), CommandError> {
+    if let Some(rest) = s.strip_prefix('\'') {
+        let end = rest
+            .find('\'')
+            .ok_or_else(|| CommandError("unterminated quoted name".into()))?;
+        let n = &rest[..end];
+        if n.is_empty() {
+            return Err(CommandError("empty name".into()));
+        }
+        let after = &rest[end + 1..];
+        let after = after.strip_prefix(' ').unwrap_or(after);
+        return Ok((n.to_string(), after));
+    }
+    let end = s.find(' ').unwrap_or(s.len());
+    let n = &s[..end];
+    if n.is_empty() {
+        return Err(CommandError("no name".into()));
+    }
+    Ok((n.to_string(), s[end..].strip_prefix(' ').unwrap_or("")))
+}
+
+/// A name as the reference shows it: quoted when it has a space.
+pub fn view_name(n: &str) -> String {
+    if n.contains(' ') {
+        format!("'{n}'")
+    } else {
+        n.to_string()
+    }
+}
+
+/// Parses one input line.
+pub fn parse(line: &str) -> Result<Command, CommandError> {
+    let line = line.trim_end_matches(['\r', '\n']);
+    let bad = |what: &str| CommandError(format!("{what}: {line}"));
+    if let Some(rest) = line.strip_prefix('@') {
+        let (to, text) = name(rest)?;
+        if text.trim().is_empty() {
+            return Err(bad("no message"));
+        }
+        return Ok(Command::SendText {
+            to,
+            text: text.to_string(),
+        });
+    }
+    let (word, args) = line.split_once(' ').unwrap_or((line, ""));
+    let args = args.trim();
+    let one_arg = |args: &str| -> Result<String, CommandError> {
+        let a = args.strip_prefix('@').unwrap_or(args);
+        let (n, rest) = name(a)?;
+        if !rest.trim().is_empty() {
+            return Err(bad("unexpected text after the name"));
+        }
+        Ok(n)
+    };
+    Ok(match word {
+        "/c" | "/connect" if args.is_empty() => Command::CreateInvitation,
+        "/c" | "/connect" => Command::Connect(args.to_string()),
+        "/_connect" => match args.split_once(' ') {
+            None if args.parse::<u64>().is_ok() => Command::CreateInvitation,
+            Some((uid, link)) if uid.parse::<u64>().is_ok() && !link.trim().is_empty() => {
+                Command::Connect(link.trim().to_string())
+            }
+            _ => return Err(bad("usage: /_connect <userId> [link]")),
+        },
+        "/ad" | "/address" if args.is_empty() => Command::CreateAddress,
+        "/_address" if args.parse::<u64>().is_ok() => Command::CreateAddress,
+        "/sa" | "/show_address" if args.is_empty() => Command::ShowAddress,
+        "/_show_address" if args.parse::<u64>().is_ok() => Command::ShowAddress,
+        "/ac" | "/accept" => Command::Accept(one_arg(args)?),
+        "/rc" | "/reject" => Command::Reject(one_arg(args)?),
+        "/p" | "/profile" if args.is_empty() => Command::ShowProfile,
+        "/p" | "/profile" => {
+            let (display_name, full) = name(args)?;
+            Command::SetProfile {
+                display_name,
+                full_name: full.trim().to_string(),
+            }
+        }
+        "/contacts" if args.is_empty() => Command::Contacts,
+        "/t" | "/tail" => {
+            let mut contact = None;
+            let mut count = 10;
+            let mut rest = args;
+            if let Some(r) = rest.strip_prefix('@') {
+                let (n, after) = name(r)?;
+                contact = Some(n);
+                rest = after.trim();
+            }
+            if !rest.is_empty() {
+                count = rest.parse().map_err(|_| bad("bad count"))?;
+            }
+            Command::Tail { contact, count }
+        }
+        "/q" | "/quit" if args.is_empty() => Command::Quit,
+        _ => return Err(bad("invalid chat command")),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_parse_as_typed() {
+        assert_eq!(parse("/c"), Ok(Command::CreateInvitation));
+        assert_eq!(parse("/_connect 1"), Ok(Command::CreateInvitation));
+        assert_eq!(
+            parse("/c https://simplex.chat/invitation#/?v=2"),
+            Ok(Command::Connect(
+                "https://simplex.chat/invitation#/?v=2".into()
+            ))
+        );
+        assert_eq!(
+            parse("/_connect 1 simplex:/contact#/?v=2"),
+            Ok(Command::Connect("simplex:/contact#/?v=2".into()))
+        );
+        assert_eq!(
+            parse("@bob hello there 🙂"),
+            Ok(Command::SendText {
+                to: "bob".into(),
+                text: "hello there 🙂".into()
+            })
+        );
+        assert_eq!(
+            parse("@'John Doe' hi"),
+            Ok(Command::SendText {
+                to: "John Doe".into(),
+                text: "hi".into()
+            })
+        );
+        assert_eq!(parse("/ac bob"), Ok(Command::Accept("bob".into())));
+        assert_eq!(parse("/rc @cath"), Ok(Command::Reject("cath".into())));
+        assert_eq!(
+            parse("/p alice Alice Smith"),
+            Ok(Command::SetProfile {
+                display_name: "alice".into(),
+                full_name: "Alice Smith".into()
+            })
+        );
+        assert_eq!(
+            parse("/tail @bob 3"),
+            Ok(Command::Tail {
+                contact: Some("bob".into()),
+                count: 3
+            })
+        );
+        for bad in [
+            "",
+            "hello",
+            "@bob",
+            "@'bob hi",
+            "/ac",
+            "/c1",
+            "/_connect x",
+            "/t x",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(view_name("John Doe"), "'John Doe'");
+    }
+}

@@ -1,0 +1,560 @@
+//! The chat database (`<prefix>_chat.db`, beside the agent's `<prefix>_agent.db`): the user,
+//! contacts, pending connections, requests to our address and chat items. SQLite through
+//! rusqlite with SQLCipher (the same key as the agent's database), migrations from v1.
+//!
+//! ```text
+//! schema v1: users(user_id, profile JSON)
+//!            contacts(contact_id, local_name UNIQUE, profile JSON, conn_id UNIQUE, ready)
+//!            pending(conn_id, kind: invitation | joined_invitation | joined_address | address,
+//!                    link)
+//!            requests(request_id = the agent's, local_name UNIQUE, profile JSON)
+//!            chat_items(item_id, contact_id, sent, shared_msg_id, agent_msg_id,
+//!                       content JSON, item_ts ms)
+//! ```
+//! Contact ids start at 2 (the reference gives the user's own contact id 1).
+
+use std::path::Path;
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::protocol::{MsgContent, Profile};
+
+/// Why the chat store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Not a chat database, or the wrong key.
+    #[error("cannot open the chat database (wrong key, or not a chat database): {0}")]
+    Open(String),
+    /// A query failed.
+    #[error("chat database: {0}")]
+    Db(#[from] rusqlite::Error),
+    /// The file could not be created.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// Stored JSON that does not read back (a damaged row).
+    #[error("chat database: stored {0} does not read back")]
+    Corrupt(&'static str),
+    /// From a newer version of this program.
+    #[error("the chat database has schema version {0}, newer than this program's {1}")]
+    TooNew(i64, i64),
+}
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+const MIGRATIONS: &[&str] = &["CREATE TABLE users (
+        user_id INTEGER PRIMARY KEY,
+        profile TEXT NOT NULL
+     );
+     CREATE TABLE contacts (
+        contact_id INTEGER PRIMARY KEY,
+        local_name TEXT NOT NULL UNIQUE,
+        profile TEXT NOT NULL,
+        conn_id INTEGER UNIQUE,
+        ready INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL
+     );
+     CREATE TABLE pending (
+        conn_id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        link TEXT,
+        created_at INTEGER NOT NULL
+     );
+     CREATE TABLE requests (
+        request_id INTEGER PRIMARY KEY,
+        local_name TEXT NOT NULL UNIQUE,
+        profile TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+     );
+     CREATE TABLE chat_items (
+        item_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        contact_id INTEGER NOT NULL REFERENCES contacts ON DELETE CASCADE,
+        sent INTEGER NOT NULL,
+        shared_msg_id BLOB,
+        agent_msg_id INTEGER,
+        content TEXT NOT NULL,
+        item_ts INTEGER NOT NULL
+     );
+     CREATE INDEX chat_items_contact ON chat_items (contact_id, item_id);"];
+
+/// A pending connection's kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PendingKind {
+    /// Our one-time invitation, not yet joined.
+    Invitation,
+    /// We joined someone's one-time invitation.
+    JoinedInvitation,
+    /// We sent a request to someone's address.
+    JoinedAddress,
+    /// Our contact address.
+    Address,
+}
+
+impl PendingKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Invitation => "invitation",
+            Self::JoinedInvitation => "joined_invitation",
+            Self::JoinedAddress => "joined_address",
+            Self::Address => "address",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "invitation" => Self::Invitation,
+            "joined_invitation" => Self::JoinedInvitation,
+            "joined_address" => Self::JoinedAddress,
+            "address" => Self::Address,
+            _ => return None,
+        })
+    }
+}
+
+/// A contact.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Contact {
+    /// Its id (from 2).
+    pub contact_id: i64,
+    /// The unique local name commands use (`bob`, `bob_1`, `'John Doe'`).
+    pub local_name: String,
+    /// Its profile.
+    pub profile: Profile,
+    /// The agent connection.
+    pub conn_id: Option<u64>,
+    /// Both sides connected.
+    pub ready: bool,
+}
+
+/// A chat item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatItem {
+    /// Its id (one sequence for all chats).
+    pub item_id: i64,
+    /// The contact.
+    pub contact_id: i64,
+    /// Sent by us.
+    pub sent: bool,
+    /// The shared message id.
+    pub shared_msg_id: Option<Vec<u8>>,
+    /// The content.
+    pub content: MsgContent,
+    /// When (ms since the epoch): sent, or received.
+    pub item_ts: i64,
+}
+
+/// A request to our address.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContactRequest {
+    /// The agent's request id.
+    pub request_id: u64,
+    /// Its unique local name.
+    pub local_name: String,
+    /// The requester's profile.
+    pub profile: Profile,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn profile_json(p: &Profile) -> Result<String> {
+    serde_json::to_string(p).map_err(|_| StoreError::Corrupt("profile"))
+}
+
+fn profile_from(s: &str) -> Result<Profile> {
+    serde_json::from_str(s).map_err(|_| StoreError::Corrupt("profile"))
+}
+
+/// The chat database.
+#[derive(Debug)]
+pub struct ChatStore {
+    db: Connection,
+}
+
+impl ChatStore {
+    /// Opens (creating, mode 0600) the database at `path`, encrypted with `key` when given.
+    pub fn open(path: &Path, key: Option<&str>) -> Result<Self> {
+        if !path.exists() {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)?;
+        }
+        let db = Connection::open(path)?;
+        if let Some(k) = key {
+            db.pragma_update(None, "key", k)?;
+        }
+        db.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map_err(|e| StoreError::Open(e.to_string()))?;
+        db.pragma_update(None, "journal_mode", "WAL")?;
+        db.pragma_update(None, "synchronous", "FULL")?;
+        db.pragma_update(None, "foreign_keys", "ON")?;
+        let mut store = Self { db };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        self.db.execute_batch(
+            "CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY);",
+        )?;
+        let current: i64 = self
+            .db
+            .query_row("SELECT max(version) FROM migrations", [], |r| {
+                r.get::<_, Option<i64>>(0)
+            })?
+            .unwrap_or(0);
+        let known = MIGRATIONS.len() as i64;
+        if current > known {
+            return Err(StoreError::TooNew(current, known));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+            let tx = self.db.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.execute(
+                "INSERT INTO migrations (version) VALUES (?1)",
+                [i as i64 + 1],
+            )?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// The user's profile, if one was created.
+    pub fn user(&self) -> Result<Option<Profile>> {
+        self.db
+            .query_row("SELECT profile FROM users WHERE user_id = 1", [], |r| {
+                r.get::<_, String>(0)
+            })
+            .optional()?
+            .map(|s| profile_from(&s))
+            .transpose()
+    }
+
+    /// Creates or replaces the user's profile.
+    pub fn set_user(&self, p: &Profile) -> Result<()> {
+        self.db.execute(
+            "INSERT INTO users (user_id, profile) VALUES (1, ?1)
+             ON CONFLICT (user_id) DO UPDATE SET profile = excluded.profile",
+            [profile_json(p)?],
+        )?;
+        Ok(())
+    }
+
+    /// A local name not yet used by a contact or request: `base`, else `base_1`, `base_2`...
+    fn unique_name(&self, base: &str) -> Result<String> {
+        let taken = |n: &str| -> Result<bool> {
+            Ok(self.db.query_row(
+                "SELECT EXISTS (SELECT 1 FROM contacts WHERE local_name = ?1)
+                     OR EXISTS (SELECT 1 FROM requests WHERE local_name = ?1)",
+                [n],
+                |r| r.get::<_, bool>(0),
+            )?)
+        };
+        if !taken(base)? {
+            return Ok(base.to_string());
+        }
+        for i in 1..=100_000 {
+            let n = format!("{base}_{i}");
+            if !taken(&n)? {
+                return Ok(n);
+            }
+        }
+        Err(StoreError::Corrupt("local names (100,000 alike)"))
+    }
+
+    /// Records a pending connection.
+    pub fn add_pending(&self, conn_id: u64, kind: PendingKind, link: Option<&str>) -> Result<()> {
+        self.db.execute(
+            "INSERT OR REPLACE INTO pending (conn_id, kind, link, created_at)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![conn_id as i64, kind.as_str(), link, now_ms()],
+        )?;
+        Ok(())
+    }
+
+    /// A pending connection's kind.
+    pub fn pending(&self, conn_id: u64) -> Result<Option<PendingKind>> {
+        let kind: Option<String> = self
+            .db
+            .query_row(
+                "SELECT kind FROM pending WHERE conn_id = ?1",
+                [conn_id as i64],
+                |r| r.get(0),
+            )
+            .optional()?;
+        kind.map(|k| PendingKind::parse(&k).ok_or(StoreError::Corrupt("pending kind")))
+            .transpose()
+    }
+
+    /// Our contact address: its connection and link.
+    pub fn address(&self) -> Result<Option<(u64, String)>> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT conn_id, link FROM pending WHERE kind = 'address'",
+                [],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?)),
+            )
+            .optional()?)
+    }
+
+    /// Forgets a pending connection.
+    pub fn delete_pending(&self, conn_id: u64) -> Result<()> {
+        self.db
+            .execute("DELETE FROM pending WHERE conn_id = ?1", [conn_id as i64])?;
+        Ok(())
+    }
+
+    /// A new contact on `conn_id` (the pending row goes in the same transaction).
+    pub fn add_contact(&mut self, conn_id: u64, profile: &Profile) -> Result<Contact> {
+        let name = self.unique_name(&profile.display_name)?;
+        let tx = self.db.transaction()?;
+        let next: i64 = tx.query_row(
+            "SELECT max(1, coalesce(max(contact_id), 1)) + 1 FROM contacts",
+            [],
+            |r| r.get(0),
+        )?;
+        tx.execute(
+            "INSERT INTO contacts (contact_id, local_name, profile, conn_id, ready, created_at)
+             VALUES (?1, ?2, ?3, ?4, 0, ?5)",
+            params![next, name, profile_json(profile)?, conn_id as i64, now_ms()],
+        )?;
+        tx.execute("DELETE FROM pending WHERE conn_id = ?1", [conn_id as i64])?;
+        tx.commit()?;
+        Ok(Contact {
+            contact_id: next,
+            local_name: name,
+            profile: profile.clone(),
+            conn_id: Some(conn_id),
+            ready: false,
+        })
+    }
+
+    fn contact_row(
+        r: &rusqlite::Row<'_>,
+    ) -> rusqlite::Result<(i64, String, String, Option<i64>, bool)> {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+    }
+
+    fn contact_from(
+        (contact_id, local_name, profile, conn, ready): (i64, String, String, Option<i64>, bool),
+    ) -> Result<Contact> {
+        Ok(Contact {
+            contact_id,
+            local_name,
+            profile: profile_from(&profile)?,
+            conn_id: conn.map(|c| c as u64),
+            ready,
+        })
+    }
+
+    fn contact_where(&self, clause: &str, arg: rusqlite::types::Value) -> Result<Option<Contact>> {
+        let sql = format!(
+            "SELECT contact_id, local_name, profile, conn_id, ready FROM contacts WHERE {clause}"
+        );
+        self.db
+            .query_row(&sql, [arg], Self::contact_row)
+            .optional()?
+            .map(Self::contact_from)
+            .transpose()
+    }
+
+    /// The contact on an agent connection.
+    pub fn contact_by_conn(&self, conn_id: u64) -> Result<Option<Contact>> {
+        self.contact_where("conn_id = ?1", (conn_id as i64).into())
+    }
+
+    /// The contact with a local name.
+    pub fn contact_by_name(&self, name: &str) -> Result<Option<Contact>> {
+        self.contact_where("local_name = ?1", name.to_string().into())
+    }
+
+    /// The contact with an id.
+    pub fn contact(&self, contact_id: i64) -> Result<Option<Contact>> {
+        self.contact_where("contact_id = ?1", contact_id.into())
+    }
+
+    /// All contacts, by name.
+    pub fn contacts(&self) -> Result<Vec<Contact>> {
+        let mut st = self.db.prepare(
+            "SELECT contact_id, local_name, profile, conn_id, ready FROM contacts
+             ORDER BY local_name",
+        )?;
+        let rows = st.query_map([], Self::contact_row)?;
+        rows.map(|r| Self::contact_from(r?)).collect()
+    }
+
+    /// Marks a contact connected.
+    pub fn set_ready(&self, contact_id: i64) -> Result<()> {
+        self.db.execute(
+            "UPDATE contacts SET ready = 1 WHERE contact_id = ?1",
+            [contact_id],
+        )?;
+        Ok(())
+    }
+
+    /// Updates a contact's profile (its local name stays).
+    pub fn set_contact_profile(&self, contact_id: i64, p: &Profile) -> Result<()> {
+        self.db.execute(
+            "UPDATE contacts SET profile = ?2 WHERE contact_id = ?1",
+            params![contact_id, profile_json(p)?],
+        )?;
+        Ok(())
+    }
+
+    /// Records a request to our address under a unique local name.
+    pub fn add_request(&self, request_id: u64, profile: &Profile) -> Result<ContactRequest> {
+        let name = self.unique_name(&profile.display_name)?;
+        self.db.execute(
+            "INSERT OR REPLACE INTO requests (request_id, local_name, profile, created_at)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![request_id as i64, name, profile_json(profile)?, now_ms()],
+        )?;
+        Ok(ContactRequest {
+            request_id,
+            local_name: name,
+            profile: profile.clone(),
+        })
+    }
+
+    /// A request by its local name.
+    pub fn request_by_name(&self, name: &str) -> Result<Option<ContactRequest>> {
+        self.db
+            .query_row(
+                "SELECT request_id, local_name, profile FROM requests WHERE local_name = ?1",
+                [name],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                },
+            )
+            .optional()?
+            .map(|(id, local_name, p)| {
+                Ok(ContactRequest {
+                    request_id: id as u64,
+                    local_name,
+                    profile: profile_from(&p)?,
+                })
+            })
+            .transpose()
+    }
+
+    /// Whether a request is kept (an agent request announced again after a restart).
+    pub fn has_request(&self, request_id: u64) -> Result<bool> {
+        Ok(self.db.query_row(
+            "SELECT EXISTS (SELECT 1 FROM requests WHERE request_id = ?1)",
+            [request_id as i64],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// An accepted request becomes a contact on `conn_id`, in one transaction.
+    pub fn request_accepted(&mut self, req: &ContactRequest, conn_id: u64) -> Result<Contact> {
+        let tx = self.db.transaction()?;
+        let next: i64 = tx.query_row(
+            "SELECT max(1, coalesce(max(contact_id), 1)) + 1 FROM contacts",
+            [],
+            |r| r.get(0),
+        )?;
+        tx.execute(
+            "DELETE FROM requests WHERE request_id = ?1",
+            [req.request_id as i64],
+        )?;
+        tx.execute(
+            "INSERT INTO contacts (contact_id, local_name, profile, conn_id, ready, created_at)
+             VALUES (?1, ?2, ?3, ?4, 0, ?5)",
+            params![
+                next,
+                req.local_name,
+                profile_json(&req.profile)?,
+                conn_id as i64,
+                now_ms()
+            ],
+        )?;
+        tx.commit()?;
+        Ok(Contact {
+            contact_id: next,
+            local_name: req.local_name.clone(),
+            profile: req.profile.clone(),
+            conn_id: Some(conn_id),
+            ready: false,
+        })
+    }
+
+    /// Forgets a request.
+    pub fn delete_request(&self, request_id: u64) -> Result<()> {
+        self.db.execute(
+            "DELETE FROM requests WHERE request_id = ?1",
+            [request_id as i64],
+        )?;
+        Ok(())
+    }
+
+    /// Stores a chat item; returns it with its id.
+    pub fn add_item(
+        &self,
+        contact_id: i64,
+        sent: bool,
+        shared_msg_id: Option<&[u8]>,
+        agent_msg_id: Option<i64>,
+        content: &MsgContent,
+    ) -> Result<ChatItem> {
+        let json = serde_json::to_string(content).map_err(|_| StoreError::Corrupt("content"))?;
+        let ts = now_ms();
+        self.db.execute(
+            "INSERT INTO chat_items (contact_id, sent, shared_msg_id, agent_msg_id, content, item_ts)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![contact_id, sent, shared_msg_id, agent_msg_id, json, ts],
+        )?;
+        Ok(ChatItem {
+            item_id: self.db.last_insert_rowid(),
+            contact_id,
+            sent,
+            shared_msg_id: shared_msg_id.map(<[u8]>::to_vec),
+            content: content.clone(),
+            item_ts: ts,
+        })
+    }
+
+    /// The last `n` items of a contact's chat, oldest first.
+    pub fn items(&self, contact_id: i64, n: usize) -> Result<Vec<ChatItem>> {
+        let mut st = self.db.prepare(
+            "SELECT item_id, sent, shared_msg_id, content, item_ts FROM chat_items
+             WHERE contact_id = ?1 ORDER BY item_id DESC LIMIT ?2",
+        )?;
+        let rows = st.query_map(params![contact_id, n as i64], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, bool>(1)?,
+                r.get::<_, Option<Vec<u8>>>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, i64>(4)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (item_id, sent, shared_msg_id, content, item_ts) = row?;
+            out.push(ChatItem {
+                item_id,
+                contact_id,
+                sent,
+                shared_msg_id,
+                content: serde_json::from_str(&content)
+                    .map_err(|_| StoreError::Corrupt("content"))?,
+                item_ts,
+            });
+        }
+        out.reverse();
+        Ok(out)
+    }
+}
