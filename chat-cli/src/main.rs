@@ -38,6 +38,12 @@ struct Args {
     /// created on the first.
     #[arg(short = 's', long = "server")]
     server: Option<String>,
+    /// XFTP relays for files, separated by ';' or ',' (xftp://<key hash>@<host>[:port]).
+    #[arg(long = "xftp-server", alias = "xftp-servers")]
+    xftp_server: Option<String>,
+    /// Where received files are saved when /fr names no path.
+    #[arg(long = "files-folder", default_value = ".")]
+    files_folder: PathBuf,
     /// Create a bot user with this display name on the first start (no prompt).
     #[arg(long = "create-bot-display-name")]
     create_bot_display_name: Option<String>,
@@ -81,7 +87,7 @@ impl Out {
 
 /// The forms the reference does not echo: the sent item is printed instead.
 fn is_send_form(line: &str) -> bool {
-    line.starts_with('@')
+    line.starts_with('@') || line.starts_with("/f ") || line.starts_with("/file ")
 }
 
 fn fail(msg: &str) -> ! {
@@ -120,11 +126,26 @@ async fn main() {
             }
         }
     }
+    let xftp_servers = args
+        .xftp_server
+        .as_deref()
+        .unwrap_or_default()
+        .split([';', ','])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse()
+                .unwrap_or_else(|e| fail(&format!("bad XFTP relay address {s:?}: {e}")))
+        })
+        .collect();
     let config = ChatConfig {
         db_prefix: args.database.clone(),
         db_key: args.key.clone(),
         smp_server,
         connect: smp_client::ConnectOptions::default(),
+        xftp_servers,
+        files_folder: args.files_folder.clone(),
+        max_file_size: chunker::plan::DEFAULT_MAX_FILE_SIZE,
     };
     let out = Out(Arc::new(Mutex::new(std::io::stdout())));
     let mut input = BufReader::new(tokio::io::stdin()).lines();

@@ -104,6 +104,43 @@ pub fn response(r: &Response) -> Vec<String> {
         ],
         Response::Contacts(cs) => cs.iter().map(contact_name).collect(),
         Response::Items(items) => items.iter().map(|(c, i)| item_line(c, i)).collect(),
+        Response::FileSending {
+            contact,
+            item,
+            file_id,
+            path,
+        } => vec![
+            format!(
+                "{}/f @{} {path}",
+                time_prefix(item.item_ts),
+                view_name(&contact.local_name)
+            ),
+            format!("use /fc {file_id} to cancel sending"),
+        ],
+        Response::FileAccepted {
+            file_id,
+            contact,
+            shown,
+        } => vec![format!(
+            "saving file {file_id} from {} to {shown}",
+            view_name(&contact.local_name)
+        )],
+        Response::FileCancelled {
+            file_id,
+            name,
+            sent: true,
+            ..
+        } => vec![format!("cancelled sending file {file_id} ({name})")],
+        Response::FileCancelled {
+            file_id,
+            name,
+            contact,
+            ..
+        } => vec![format!(
+            "cancelled receiving file {file_id} ({name}) from {}",
+            view_name(&contact.local_name)
+        )],
+        Response::FileStatus(line) => vec![line.clone()],
         Response::Quit => Vec::new(),
     }
 }
@@ -129,6 +166,36 @@ pub fn event(e: &Event) -> Vec<String> {
             view_name(&c.local_name),
             full_name(&p.display_name, p)
         )],
+        Event::FileOffered {
+            contact,
+            file_id,
+            name,
+            size,
+        } => vec![
+            format!(
+                "{}{}> sends file {name} ({} / {size} bytes)",
+                time_prefix(chrono::Local::now().timestamp_millis()),
+                view_name(&contact.local_name),
+                chat_core::files::size_text(*size)
+            ),
+            format!("use /fr {file_id} [<dir>/ | <path>] to receive it"),
+        ],
+        Event::FileUploaded(id, name, c) => vec![format!(
+            "completed uploading file {id} ({name}) for {}",
+            view_name(&c.local_name)
+        )],
+        Event::FileReceiving(id, name, c) => vec![format!(
+            "started receiving file {id} ({name}) from {}",
+            view_name(&c.local_name)
+        )],
+        Event::FileReceived(id, name, c) => vec![format!(
+            "completed receiving file {id} ({name}) from {}",
+            view_name(&c.local_name)
+        )],
+        Event::FileCancelledBySender(id, name, c) => vec![format!(
+            "{} cancelled sending file {id} ({name})",
+            view_name(&c.local_name)
+        )],
         Event::Error(e) => vec![format!("error: {e}")],
     }
 }
@@ -137,6 +204,7 @@ pub fn event(e: &Event) -> Vec<String> {
 pub fn error(e: &ChatError) -> Vec<String> {
     match e {
         ChatError::Command(c) => vec![format!("invalid chat command: {c}")],
+        ChatError::FileCancelled(_) | ChatError::NoFile(_) => vec![e.to_string()],
         other => vec![format!("chat error: {other}")],
     }
 }

@@ -48,6 +48,18 @@ pub enum ChatError {
     /// The line is not a command.
     #[error("{0}")]
     Command(#[from] crate::command::CommandError),
+    /// No file with that number.
+    #[error("file {0} not found")]
+    NoFile(i64),
+    /// Files need an XFTP relay.
+    #[error("no XFTP relay configured (--xftp-server)")]
+    NoXftpServers,
+    /// A file could not be sent or received.
+    #[error("{0}")]
+    File(String),
+    /// The sender cancelled the file.
+    #[error("file cancelled: {0}")]
+    FileCancelled(String),
 }
 
 type Result<T> = std::result::Result<T, ChatError>;
@@ -83,6 +95,39 @@ pub enum Response {
     Contacts(Vec<Contact>),
     /// Chat items, oldest first, with their contacts.
     Items(Vec<(Contact, ChatItem)>),
+    /// A file is being sent (`/f`): the offer's item, the file's number, the path as given.
+    FileSending {
+        /// The contact.
+        contact: Contact,
+        /// The offer.
+        item: ChatItem,
+        /// The file's number.
+        file_id: i64,
+        /// The path as typed.
+        path: String,
+    },
+    /// A file accepted (`/fr`): where it is saved, as the user sees it.
+    FileAccepted {
+        /// The file's number.
+        file_id: i64,
+        /// The sender.
+        contact: Contact,
+        /// The destination as shown.
+        shown: String,
+    },
+    /// A transfer cancelled (`/fc`).
+    FileCancelled {
+        /// The file's number.
+        file_id: i64,
+        /// Its name.
+        name: String,
+        /// We were sending it.
+        sent: bool,
+        /// The other side.
+        contact: Contact,
+    },
+    /// `/fs`: the status line.
+    FileStatus(String),
     /// `/q`.
     Quit,
 }
@@ -99,6 +144,25 @@ pub enum Event {
     Request(ContactRequest),
     /// A contact changed its profile.
     ProfileUpdated(Contact, Profile),
+    /// A contact offers a file.
+    FileOffered {
+        /// The sender.
+        contact: Contact,
+        /// The file's number.
+        file_id: i64,
+        /// Its (sanitized) name.
+        name: String,
+        /// Its size.
+        size: u64,
+    },
+    /// A file we send is uploaded and its description sent: number, name, recipient.
+    FileUploaded(i64, String, Contact),
+    /// A download started: number, name, sender.
+    FileReceiving(i64, String, Contact),
+    /// A file is saved and verified: number, name, sender.
+    FileReceived(i64, String, Contact),
+    /// The sender cancelled a file it offered: number, name, sender.
+    FileCancelledBySender(i64, String, Contact),
     /// Something went wrong in the background.
     Error(String),
 }
@@ -114,19 +178,35 @@ pub struct ChatConfig {
     pub smp_server: SmpServer,
     /// Connection options.
     pub connect: ConnectOptions,
+    /// XFTP relays files are uploaded to (chunks spread over them).
+    pub xftp_servers: Vec<xftp_proto::address::ServerAddress>,
+    /// Where received files are saved when `/fr` names no path.
+    pub files_folder: PathBuf,
+    /// The largest file accepted for download.
+    pub max_file_size: u64,
 }
 
-struct Inner {
-    agent: Agent,
+pub(crate) struct Inner {
+    pub(crate) agent: Agent,
     store: Mutex<ChatStore>,
     profile: Mutex<Profile>,
     events: mpsc::Sender<Event>,
+    pub(crate) pool: Arc<xftp_client::agent::Pool>,
+    pub(crate) xftp_servers: Vec<xftp_proto::address::ServerAddress>,
+    pub(crate) files_folder: PathBuf,
+    pub(crate) max_file_size: u64,
+    /// Resumable upload state (keys: mode 0600 files in a 0700 folder).
+    pub(crate) state_dir: PathBuf,
+    /// Running uploads and downloads, by file.
+    pub(crate) transfers: Mutex<std::collections::HashMap<i64, tokio::task::JoinHandle<()>>>,
+    /// Their progress, by file.
+    pub(crate) progress: Mutex<std::collections::HashMap<i64, xftp_client::agent::Progress>>,
 }
 
 /// A running chat.
 #[derive(Clone)]
 pub struct Chat {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 impl std::fmt::Debug for Chat {
@@ -143,7 +223,7 @@ pub fn display_link(link: &str) -> String {
     }
 }
 
-fn new_shared_msg_id() -> B64 {
+pub(crate) fn new_shared_msg_id() -> B64 {
     let mut id = vec![0u8; 12];
     simplex_crypto::random_bytes(&mut id);
     B64(id)
@@ -195,9 +275,17 @@ impl Chat {
                 store: Mutex::new(store),
                 profile: Mutex::new(profile),
                 events: tx,
+                pool: Arc::new(xftp_client::agent::Pool::default()),
+                xftp_servers: config.xftp_servers.clone(),
+                files_folder: config.files_folder.clone(),
+                max_file_size: config.max_file_size,
+                state_dir: db_path(config, "xftp"),
+                transfers: Mutex::new(std::collections::HashMap::new()),
+                progress: Mutex::new(std::collections::HashMap::new()),
             }),
         };
         tokio::spawn(chat.clone().run(agent_events));
+        chat.resume_transfers()?;
         Ok((chat, rx))
     }
 
@@ -210,7 +298,7 @@ impl Chat {
             .clone()
     }
 
-    fn store(&self) -> std::sync::MutexGuard<'_, ChatStore> {
+    pub(crate) fn store(&self) -> std::sync::MutexGuard<'_, ChatStore> {
         self.inner.store.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -367,11 +455,15 @@ impl Chat {
                 let skip = items.len().saturating_sub(count);
                 Ok(Response::Items(items.split_off(skip)))
             }
+            Command::SendFile { to, path } => self.send_file(to, path).await,
+            Command::ReceiveFile { file_id, path } => self.receive_file(file_id, path).await,
+            Command::CancelFile(id) => self.cancel_file(id).await,
+            Command::FileStatus(id) => self.file_status(id),
             Command::Quit => Ok(Response::Quit),
         }
     }
 
-    async fn emit(&self, e: Event) {
+    pub(crate) async fn emit(&self, e: Event) {
         let _ = self.inner.events.send(e).await;
     }
 
@@ -486,7 +578,26 @@ impl Chat {
                         None,
                         &c.content,
                     )?;
-                    self.emit(Event::Received(contact.clone(), item)).await;
+                    let item_id = item.item_id;
+                    if c.file.is_none() || !c.content.text_shown().is_empty() {
+                        self.emit(Event::Received(contact.clone(), item)).await;
+                    }
+                    if let Some(inv) = &c.file {
+                        if let Err(e) = self
+                            .file_offered(&contact, msg.msg_id.as_ref(), inv, item_id)
+                            .await
+                        {
+                            self.emit(Event::Error(e.to_string())).await;
+                        }
+                    }
+                }
+                ChatEvent::MsgFileDescr { msg_id, file_descr } => {
+                    if let Err(e) = self.file_descr_part(&contact, &msg_id, &file_descr) {
+                        self.emit(Event::Error(e.to_string())).await;
+                    }
+                }
+                ChatEvent::FileCancel { msg_id } => {
+                    self.file_cancelled_by_sender(&contact, &msg_id).await?;
                 }
                 ChatEvent::Info { profile } if profile != contact.profile => {
                     self.store()
@@ -502,7 +613,7 @@ impl Chat {
     }
 }
 
-fn db_path(config: &ChatConfig, which: &str) -> PathBuf {
+pub(crate) fn db_path(config: &ChatConfig, which: &str) -> PathBuf {
     let mut p = config.db_prefix.clone().into_os_string();
     p.push(format!("_{which}.db"));
     PathBuf::from(p)

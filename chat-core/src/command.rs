@@ -42,6 +42,24 @@ pub enum Command {
         /// How many items.
         count: usize,
     },
+    /// `/f @name path`, `/file @name path`.
+    SendFile {
+        /// The contact.
+        to: String,
+        /// The file.
+        path: String,
+    },
+    /// `/fr N [path]`, `/freceive N [path]`.
+    ReceiveFile {
+        /// The file's number.
+        file_id: i64,
+        /// A directory (ending in `/` or existing) or a file path.
+        path: Option<String>,
+    },
+    /// `/fc N`, `/fcancel N`.
+    CancelFile(i64),
+    /// `/fs N`, `/fstatus N`.
+    FileStatus(i64),
     /// `/q`, `/quit`.
     Quit,
 }
@@ -145,6 +163,30 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             }
             Command::Tail { contact, count }
         }
+        "/f" | "/file" => {
+            let a = args
+                .strip_prefix('@')
+                .ok_or_else(|| bad("usage: /f @name path"))?;
+            let (to, path) = name(a)?;
+            if path.trim().is_empty() {
+                return Err(bad("no file"));
+            }
+            Command::SendFile {
+                to,
+                path: path.trim().to_string(),
+            }
+        }
+        "/fr" | "/freceive" => {
+            let (n, path) = args.split_once(' ').unwrap_or((args, ""));
+            let file_id = n.parse().map_err(|_| bad("usage: /fr N [path]"))?;
+            let path = path.trim();
+            Command::ReceiveFile {
+                file_id,
+                path: (!path.is_empty()).then(|| path.to_string()),
+            }
+        }
+        "/fc" | "/fcancel" => Command::CancelFile(args.parse().map_err(|_| bad("usage: /fc N"))?),
+        "/fs" | "/fstatus" => Command::FileStatus(args.parse().map_err(|_| bad("usage: /fs N"))?),
         "/q" | "/quit" if args.is_empty() => Command::Quit,
         _ => return Err(bad("invalid chat command")),
     })

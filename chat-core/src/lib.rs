@@ -8,11 +8,13 @@
 //! - [`batch`]: packing encoded messages into agent messages as the reference does;
 //! - [`command`]: the terminal's and the bot API's command syntax;
 //! - [`store`]: the chat database (user, contacts, requests, chat items);
-//! - [`chat`]: the engine - commands in, responses and events out, over the agent.
+//! - [`chat`]: the engine - commands in, responses and events out, over the agent;
+//! - [`files`]: files to contacts over XFTP.
 
 pub mod batch;
 pub mod chat;
 pub mod command;
+pub mod files;
 pub mod protocol;
 pub mod store;
 

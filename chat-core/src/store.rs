@@ -41,7 +41,8 @@ pub enum StoreError {
 
 type Result<T> = std::result::Result<T, StoreError>;
 
-const MIGRATIONS: &[&str] = &["CREATE TABLE users (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE users (
         user_id INTEGER PRIMARY KEY,
         profile TEXT NOT NULL
      );
@@ -74,7 +75,120 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE users (
         content TEXT NOT NULL,
         item_ts INTEGER NOT NULL
      );
-     CREATE INDEX chat_items_contact ON chat_items (contact_id, item_id);"];
+     CREATE INDEX chat_items_contact ON chat_items (contact_id, item_id);",
+    // v2: files sent and received over XFTP
+    "CREATE TABLE files (
+        file_id INTEGER PRIMARY KEY,
+        contact_id INTEGER NOT NULL REFERENCES contacts ON DELETE CASCADE,
+        sent INTEGER NOT NULL,
+        shared_msg_id BLOB NOT NULL,
+        name TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        path TEXT,
+        status TEXT NOT NULL,
+        descr TEXT NOT NULL DEFAULT '',
+        descr_parts INTEGER NOT NULL DEFAULT 0,
+        descr_complete INTEGER NOT NULL DEFAULT 0,
+        sender_descr TEXT,
+        created_at INTEGER NOT NULL
+     );
+     CREATE INDEX files_msg ON files (contact_id, shared_msg_id);
+     ALTER TABLE chat_items ADD COLUMN file_id INTEGER;",
+];
+
+/// Where a file transfer stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileStatus {
+    /// Sending: being encrypted and uploaded.
+    Uploading,
+    /// Sending: uploaded; the recipient's description is being sent.
+    Uploaded,
+    /// Sending: the recipient has its description. Receiving: saved and verified.
+    Complete,
+    /// Cancelled by the sender.
+    Cancelled,
+    /// Failed (the reason was reported).
+    Failed,
+    /// Receiving: offered, not accepted.
+    Offered,
+    /// Receiving: accepted, waiting for the description or downloading.
+    Accepted,
+}
+
+impl FileStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Uploading => "uploading",
+            Self::Uploaded => "uploaded",
+            Self::Complete => "complete",
+            Self::Cancelled => "cancelled",
+            Self::Failed => "failed",
+            Self::Offered => "offered",
+            Self::Accepted => "accepted",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "uploading" => Self::Uploading,
+            "uploaded" => Self::Uploaded,
+            "complete" => Self::Complete,
+            "cancelled" => Self::Cancelled,
+            "failed" => Self::Failed,
+            "offered" => Self::Offered,
+            "accepted" => Self::Accepted,
+            _ => return None,
+        })
+    }
+}
+
+/// A file to record.
+#[derive(Debug, Clone, Copy)]
+pub struct NewFile<'a> {
+    /// The contact.
+    pub contact_id: i64,
+    /// Sent by us.
+    pub sent: bool,
+    /// The offer's shared message id.
+    pub shared_msg_id: &'a [u8],
+    /// The name.
+    pub name: &'a str,
+    /// The size.
+    pub size: u64,
+    /// Sending: the source.
+    pub path: Option<&'a str>,
+    /// The first status.
+    pub status: FileStatus,
+}
+
+/// A file sent or received.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileTransfer {
+    /// Its id (`/fr 1`).
+    pub file_id: i64,
+    /// The contact.
+    pub contact_id: i64,
+    /// Sent by us.
+    pub sent: bool,
+    /// The shared id of the message that offered it.
+    pub shared_msg_id: Vec<u8>,
+    /// The name (received names sanitized).
+    pub name: String,
+    /// Its size.
+    pub size: u64,
+    /// Sending: the source; receiving: where it is saved (once accepted).
+    pub path: Option<String>,
+    /// Where it stands.
+    pub status: FileStatus,
+    /// Receiving: the description so far; sending: the recipient's description.
+    pub descr: String,
+    /// Receiving: description parts so far.
+    pub descr_parts: i64,
+    /// Receiving: the description is whole.
+    pub descr_complete: bool,
+    /// Sending: our own description (to delete the chunks).
+    pub sender_descr: Option<String>,
+}
 
 /// A pending connection's kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -556,5 +670,158 @@ impl ChatStore {
         }
         out.reverse();
         Ok(out)
+    }
+
+    /// Records a file; its id.
+    pub fn add_file(&self, f: &NewFile<'_>) -> Result<i64> {
+        self.db.execute(
+            "INSERT INTO files (contact_id, sent, shared_msg_id, name, size, path, status, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                f.contact_id,
+                f.sent,
+                f.shared_msg_id,
+                f.name,
+                f.size as i64,
+                f.path,
+                f.status.as_str(),
+                now_ms()
+            ],
+        )?;
+        Ok(self.db.last_insert_rowid())
+    }
+
+    fn file_where(
+        &self,
+        clause: &str,
+        args: &[&dyn rusqlite::ToSql],
+    ) -> Result<Option<FileTransfer>> {
+        let sql = format!(
+            "SELECT file_id, contact_id, sent, shared_msg_id, name, size, path, status, descr,
+                    descr_parts, descr_complete, sender_descr FROM files WHERE {clause}"
+        );
+        let row = self
+            .db
+            .query_row(&sql, args, |r| {
+                Ok((
+                    (
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, bool>(2)?,
+                        r.get::<_, Vec<u8>>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, i64>(5)?,
+                    ),
+                    (
+                        r.get::<_, Option<String>>(6)?,
+                        r.get::<_, String>(7)?,
+                        r.get::<_, String>(8)?,
+                        r.get::<_, i64>(9)?,
+                        r.get::<_, bool>(10)?,
+                        r.get::<_, Option<String>>(11)?,
+                    ),
+                ))
+            })
+            .optional()?;
+        let Some((
+            (file_id, contact_id, sent, shared_msg_id, name, size),
+            (path, status, descr, descr_parts, descr_complete, sender_descr),
+        )) = row
+        else {
+            return Ok(None);
+        };
+        Ok(Some(FileTransfer {
+            file_id,
+            contact_id,
+            sent,
+            shared_msg_id,
+            name,
+            size: size.max(0) as u64,
+            path,
+            status: FileStatus::parse(&status).ok_or(StoreError::Corrupt("file status"))?,
+            descr,
+            descr_parts,
+            descr_complete,
+            sender_descr,
+        }))
+    }
+
+    /// A file by id.
+    pub fn file(&self, file_id: i64) -> Result<Option<FileTransfer>> {
+        self.file_where("file_id = ?1", &[&file_id])
+    }
+
+    /// The file a contact offered with a message.
+    pub fn file_by_msg(
+        &self,
+        contact_id: i64,
+        sent: bool,
+        shared_msg_id: &[u8],
+    ) -> Result<Option<FileTransfer>> {
+        self.file_where(
+            "contact_id = ?1 AND sent = ?2 AND shared_msg_id = ?3",
+            &[&contact_id, &sent, &shared_msg_id],
+        )
+    }
+
+    /// Files in a status (to resume them after a start).
+    pub fn files_in(&self, status: FileStatus) -> Result<Vec<i64>> {
+        let mut st = self
+            .db
+            .prepare("SELECT file_id FROM files WHERE status = ?1 ORDER BY file_id")?;
+        let ids = st.query_map([status.as_str()], |r| r.get(0))?;
+        Ok(ids.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Sets a file's status.
+    pub fn set_file_status(&self, file_id: i64, status: FileStatus) -> Result<()> {
+        self.db.execute(
+            "UPDATE files SET status = ?2 WHERE file_id = ?1",
+            params![file_id, status.as_str()],
+        )?;
+        Ok(())
+    }
+
+    /// Sets a received file's destination and status.
+    pub fn set_file_path(&self, file_id: i64, path: &str, status: FileStatus) -> Result<()> {
+        self.db.execute(
+            "UPDATE files SET path = ?2, status = ?3 WHERE file_id = ?1",
+            params![file_id, path, status.as_str()],
+        )?;
+        Ok(())
+    }
+
+    /// A sent file is uploaded: both descriptions are kept.
+    pub fn file_uploaded(&self, file_id: i64, sender: &str, recipient: &str) -> Result<()> {
+        self.db.execute(
+            "UPDATE files SET sender_descr = ?2, descr = ?3, status = 'uploaded' WHERE file_id = ?1",
+            params![file_id, sender, recipient],
+        )?;
+        Ok(())
+    }
+
+    /// One more part of a received file's description.
+    pub fn add_descr_part(
+        &self,
+        file_id: i64,
+        text: &str,
+        parts: i64,
+        complete: bool,
+    ) -> Result<()> {
+        self.db.execute(
+            "UPDATE files SET descr = descr || ?2, descr_parts = ?3, descr_complete = ?4
+             WHERE file_id = ?1",
+            params![file_id, text, parts, complete],
+        )?;
+        Ok(())
+    }
+
+    /// Links a chat item to its file.
+    pub fn set_item_file(&self, item_id: i64, file_id: i64) -> Result<()> {
+        self.db.execute(
+            "UPDATE chat_items SET file_id = ?2 WHERE item_id = ?1",
+            params![item_id, file_id],
+        )?;
+        Ok(())
     }
 }

@@ -1,0 +1,234 @@
+//! Helpers of the end-to-end tests: `simplex-chat` processes driven through stdin/stdout,
+//! relays on 127.0.0.1.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// How long one expected line may take.
+pub const LINE_WAIT: Duration = Duration::from_secs(30);
+
+pub struct Client {
+    pub name: &'static str,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    pub lines: mpsc::Receiver<String>,
+}
+
+impl Client {
+    pub fn start(dir: &std::path::Path, name: &'static str, server: &str) -> Self {
+        Self::start_with(dir, name, server, &[])
+    }
+
+    /// With more options (`--xftp-server`, `--files-folder`, ...).
+    pub fn start_with(
+        dir: &std::path::Path,
+        name: &'static str,
+        server: &str,
+        more: &[&str],
+    ) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_simplex-chat"))
+            .args(["-d", &dir.join(name).to_string_lossy(), "-s", server])
+            .args(more)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("simplex-chat starts");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut r = BufReader::new(stdout);
+            let mut buf = Vec::new();
+            loop {
+                buf.clear();
+                match r.read_until(b'\n', &mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {
+                        let l = String::from_utf8_lossy(&buf);
+                        // Compared without trailing spaces, as the reference's harness does.
+                        if tx.send(l.trim_end().to_string()).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        Self {
+            name,
+            child,
+            stdin: Some(stdin),
+            lines,
+        }
+    }
+
+    pub fn type_line(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        writeln!(stdin, "{line}").expect("stdin open");
+        stdin.flush().expect("flush");
+    }
+
+    pub fn next(&mut self) -> String {
+        let line = self
+            .lines
+            .recv_timeout(LINE_WAIT)
+            .unwrap_or_else(|e| panic!("{}: no line in time ({e})", self.name));
+        // CHAT_TEST_ECHO=1 shows every line read (debugging a transcript).
+        if std::env::var_os("CHAT_TEST_ECHO").is_some() {
+            eprintln!("{}| {line}", self.name);
+        }
+        line
+    }
+
+    pub fn expect(&mut self, expected: &str) {
+        let got = self.next();
+        assert_eq!(got, expected, "{}", self.name);
+    }
+
+    /// A chat item line: `HH:MM ` then `rest`.
+    pub fn expect_item(&mut self, rest: &str) {
+        let got = self.next();
+        let b = got.as_bytes();
+        assert!(
+            got.len() > 6
+                && b[..2].iter().all(u8::is_ascii_digit)
+                && b[2] == b':'
+                && b[3..5].iter().all(u8::is_ascii_digit)
+                && b[5] == b' ',
+            "{}: no time prefix in {got:?}",
+            self.name
+        );
+        assert_eq!(&got[6..], rest, "{}", self.name);
+    }
+
+    /// Lines until one ending with `expected` (the first start's banner; the prompt
+    /// `display name: ` has no line end of its own when input is not a terminal).
+    pub fn skip_to(&mut self, expected: &str) {
+        for _ in 0..50 {
+            if self.next().ends_with(expected) {
+                return;
+            }
+        }
+        panic!("{}: never printed {expected:?}", self.name);
+    }
+
+    /// Creates the profile on the first start: display name at the prompt, then the full name.
+    pub fn create_profile(&mut self, display: &str, full: &str) {
+        self.type_line(display);
+        self.skip_to(&format!("Current user: {display}"));
+        self.type_line(&format!("/p {display} {full}"));
+        self.expect(&format!("/p {display} {full}"));
+        self.expect(&format!(
+            "user profile is changed to {display} ({full}) (your 0 contacts are notified)"
+        ));
+    }
+
+    /// A link block: the head line, empty, the link, empty, then `tail` lines; the link.
+    pub fn link_block(&mut self, head: &str, tail: &[&str]) -> String {
+        self.expect(head);
+        self.expect("");
+        let link = self.next();
+        self.expect("");
+        for t in tail {
+            self.expect(t);
+        }
+        link
+    }
+
+    /// Closes stdin (the client exits at end of input) and waits.
+    pub fn stop(mut self) {
+        drop(self.stdin.take());
+        let deadline = std::time::Instant::now() + LINE_WAIT;
+        loop {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("{}: did not exit at end of input", self.name);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An SMP relay on 127.0.0.1 in a runtime of its own; its address.
+pub fn relay() -> (tokio::runtime::Runtime, smp_server::Running, String) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (identity, _) =
+        transport::Identity::generate(transport::SignAlgorithm::Ed448, "localhost").expect("id");
+    let kh = identity.key_hash().expect("hash");
+    let running = rt
+        .block_on(smp_server::start(
+            "127.0.0.1:0".parse().expect("addr"),
+            &identity,
+            smp_server::RelayConfig::default(),
+        ))
+        .expect("relay");
+    let address = format!(
+        "smp://{}@127.0.0.1:{}",
+        simplex_codec::base64url::encode(&kh),
+        running.addr.port()
+    );
+    (rt, running, address)
+}
+
+pub fn connect(a: &mut Client, b: &mut Client, a_full: &str, b_full: &str) -> String {
+    a.type_line("/c");
+    a.expect("/c");
+    let link = a.link_block(
+        "pass this invitation link to your contact (via another channel):",
+        &["and ask them to connect: /c <invitation_link_above>"],
+    );
+    assert!(
+        link.starts_with("https://simplex.chat/invitation#/?v="),
+        "{link}"
+    );
+    b.type_line(&format!("/c {link}"));
+    b.expect(&format!("/c {link}"));
+    b.expect("confirmation sent!");
+    b.expect(&format!("{} ({a_full}): contact is connected", a.name));
+    a.expect(&format!("{} ({b_full}): contact is connected", b.name));
+    link
+}
+
+/// An XFTP relay on 127.0.0.1 (files in `dir`) started in `rt`; its address.
+pub fn xftp_relay(
+    rt: &tokio::runtime::Runtime,
+    dir: &std::path::Path,
+) -> (xftp_server::ServerHandle, String) {
+    let cfg = dir.join("xftp-cfg");
+    let files = dir.join("xftp-files");
+    std::fs::create_dir_all(&cfg).expect("cfg dir");
+    std::fs::create_dir_all(&files).expect("files dir");
+    let (identity, ca_key) =
+        transport::Identity::generate(transport::SignAlgorithm::Ed25519, "127.0.0.1")
+            .expect("identity");
+    identity.write_new(&ca_key, &cfg).expect("certificates");
+    let ini = xftp_server::config::default_ini(&files, "10gb", "127.0.0.1", false, None);
+    std::fs::write(cfg.join(xftp_server::config::CONFIG_FILE), ini).expect("ini");
+    let handle = rt
+        .block_on(xftp_server::start(
+            &cfg,
+            &dir.join("xftp-log"),
+            std::sync::Arc::new(xftp_server::relay::SystemClock),
+            Some("127.0.0.1:0".parse().expect("addr")),
+        ))
+        .expect("xftp relay");
+    let address = handle.address.clone();
+    (handle, address)
+}

@@ -1,0 +1,678 @@
+//! Files to contacts over XFTP, as the reference sends them (spec §6.3):
+//!
+//! 1. `/f @bob path`: the offer goes at once as `x.msg.new` with the file's name and size and an
+//!    empty description (`fileDescrPartNo 0`: "it comes over XFTP"), while our XFTP pipeline
+//!    encrypts and uploads the file (no encrypted copy on disk; resumable from a state file);
+//! 2. uploaded: the recipient's own description is sent as `x.msg.file.descr` in parts of
+//!    14,000 characters, numbered from 1, the last marked complete;
+//! 3. the recipient collects the parts in order (a lost or reordered part fails the file with a
+//!    clear error; a repeated one is ignored), and `/fr N [path]` downloads, verifies and saves
+//!    under a sanitized name that replaces nothing;
+//! 4. `/fc N`: the sender deletes the uploaded chunks and sends `x.file.cancel`; a recipient's
+//!    cancel stops its download and leaves the file to be received again.
+//!
+//! Transfers in progress continue after a restart.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use xftp_client::agent::{Progress, RecvOptions, SendOptions};
+use xftp_proto::description::ValidFileDescription;
+
+use crate::chat::{Chat, ChatError, Event, Response};
+use crate::protocol::{
+    ChatEvent, ChatMessage, FileDescr, FileInvitation, MsgContainer, MsgContent, B64,
+};
+use crate::store::{Contact, FileStatus, FileTransfer, NewFile};
+
+/// Characters of a description per `x.msg.file.descr` (the reference's part size).
+pub const DESCR_PART_LEN: usize = 14_000;
+
+/// The longest description a recipient collects (a redirect keeps real ones far below).
+pub const MAX_DESCR_LEN: usize = 4 << 20;
+
+/// `266.0 KiB`, `17.0 MiB`, `12 bytes`: sizes as the reference prints them.
+pub fn size_text(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} bytes");
+    }
+    let mut v = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    format!("{v:.1} {}", UNITS[unit])
+}
+
+/// What a file transfer shows for `/fs`.
+pub fn status_line(f: &FileTransfer, progress: Option<Progress>) -> String {
+    let percent = |p: Progress| {
+        p.done
+            .saturating_mul(100)
+            .checked_div(p.total)
+            .unwrap_or(0)
+            .min(100)
+    };
+    let size = size_text(f.size);
+    if f.sent {
+        let head = format!("sending file {} ({})", f.file_id, f.name);
+        match f.status {
+            FileStatus::Uploading => match progress {
+                Some(p) if p.done > 0 => format!("{head} in progress {}% of {size}", percent(p)),
+                _ => format!("{head} just started"),
+            },
+            FileStatus::Uploaded => format!("{head} in progress 100% of {size}"),
+            FileStatus::Complete => format!("{head} complete"),
+            FileStatus::Cancelled => format!("{head} cancelled"),
+            _ => format!("{head} failed"),
+        }
+    } else {
+        let head = format!("receiving file {} ({})", f.file_id, f.name);
+        match f.status {
+            FileStatus::Offered => format!(
+                "{head} not accepted yet, use /fr {} to receive file",
+                f.file_id
+            ),
+            FileStatus::Accepted => match progress {
+                Some(p) if p.done > 0 => format!("{head} progress {}% of {size}", percent(p)),
+                _ => format!("{head} just started"),
+            },
+            FileStatus::Complete => format!(
+                "{head} complete, path: {}",
+                f.path.as_deref().unwrap_or_default()
+            ),
+            FileStatus::Cancelled => format!("{head} cancelled"),
+            _ => format!("{head} failed"),
+        }
+    }
+}
+
+/// Where a received file goes: the directory, the name, and the path as the user sees it.
+fn destination(folder: &Path, name: &str, given: Option<&str>) -> (PathBuf, String, String) {
+    let (dir, name, shown_dir) = match given {
+        None => (folder.to_path_buf(), name.to_string(), None),
+        Some(p) if p.ends_with('/') || Path::new(p).is_dir() => (
+            PathBuf::from(p),
+            name.to_string(),
+            Some(p.trim_end_matches('/').to_string()),
+        ),
+        Some(p) => {
+            let path = Path::new(p);
+            let dir = match path.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+                _ => PathBuf::from("."),
+            };
+            let file = path
+                .file_name()
+                .map(|n| chunker::name::sanitize_component(&n.to_string_lossy()))
+                .unwrap_or_else(|| name.to_string());
+            let shown = path
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .map(|d| d.to_string_lossy().into_owned());
+            (dir, file, shown)
+        }
+    };
+    // The first name nothing holds (the download never replaces a file either).
+    let mut chosen = name.clone();
+    for n in 0..chunker::name::MAX_UNIQUE_ATTEMPTS {
+        let candidate = chunker::name::numbered_name(&name, n);
+        if std::fs::symlink_metadata(dir.join(&candidate)).is_err() {
+            chosen = candidate;
+            break;
+        }
+    }
+    let shown = match shown_dir {
+        Some(d) => format!("{d}/{chosen}"),
+        None => chosen.clone(),
+    };
+    (dir, chosen, shown)
+}
+
+impl Chat {
+    fn transfer_progress(&self, file_id: i64) -> Option<Progress> {
+        self.inner
+            .progress
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&file_id)
+            .copied()
+    }
+
+    fn set_progress(inner: &Arc<crate::chat::Inner>, file_id: i64, p: Progress) {
+        inner
+            .progress
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(file_id, p);
+    }
+
+    fn stop_transfer(&self, file_id: i64) {
+        if let Some(h) = self
+            .inner
+            .transfers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&file_id)
+        {
+            h.abort();
+        }
+    }
+
+    fn file(&self, file_id: i64) -> Result<FileTransfer, ChatError> {
+        self.store()
+            .file(file_id)?
+            .ok_or(ChatError::NoFile(file_id))
+    }
+
+    /// `/f @name path`.
+    pub(crate) async fn send_file(&self, to: String, path: String) -> Result<Response, ChatError> {
+        if self.inner.xftp_servers.is_empty() {
+            return Err(ChatError::NoXftpServers);
+        }
+        let contact = self.ready_contact(&to)?;
+        let meta = std::fs::metadata(&path)
+            .map_err(|e| ChatError::File(format!("cannot read {path}: {e}")))?;
+        if !meta.is_file() {
+            return Err(ChatError::File(format!("{path} is not a file")));
+        }
+        if meta.len() == 0 {
+            return Err(ChatError::File(format!("{path} is empty")));
+        }
+        let name = chunker::name::sanitize_component(&path);
+        let source = std::fs::canonicalize(&path)
+            .map_err(|e| ChatError::File(format!("cannot read {path}: {e}")))?;
+        let shared = crate::chat::new_shared_msg_id();
+        let file_id = self.store().add_file(&NewFile {
+            contact_id: contact.contact_id,
+            sent: true,
+            shared_msg_id: &shared.0,
+            name: &name,
+            size: meta.len(),
+            path: Some(&source.to_string_lossy()),
+            status: FileStatus::Uploading,
+        })?;
+        let content = MsgContent::File {
+            text: String::new(),
+        };
+        let mut container = MsgContainer::simple(content.clone());
+        container.file = Some(FileInvitation {
+            file_name: name.clone(),
+            file_size: meta.len() as i64,
+            file_digest: None,
+            file_conn_req: None,
+            file_inline: None,
+            file_descr: Some(FileDescr {
+                file_descr_text: String::new(),
+                file_descr_part_no: 0,
+                file_descr_complete: false,
+            }),
+        });
+        let msg = ChatMessage::new(Some(shared.clone()), ChatEvent::MsgNew(container));
+        let conn = contact
+            .conn_id
+            .ok_or_else(|| ChatError::NotReady(to.clone()))?;
+        let agent_msg_id = match self.inner.agent.send(conn, &msg.encode()).await {
+            Ok(id) => id,
+            Err(e) => {
+                self.store().set_file_status(file_id, FileStatus::Failed)?;
+                return Err(ChatError::Agent(e.to_string()));
+            }
+        };
+        let item = self.store().add_item(
+            contact.contact_id,
+            true,
+            Some(&shared.0),
+            Some(agent_msg_id),
+            &content,
+        )?;
+        self.store().set_item_file(item.item_id, file_id)?;
+        self.spawn_upload(file_id);
+        Ok(Response::FileSending {
+            contact,
+            item,
+            file_id,
+            path,
+        })
+    }
+
+    pub(crate) fn ready_contact(&self, name: &str) -> Result<Contact, ChatError> {
+        let contact = self
+            .store()
+            .contact_by_name(name)?
+            .ok_or_else(|| ChatError::NoContact(name.to_string()))?;
+        if !contact.ready || contact.conn_id.is_none() {
+            return Err(ChatError::NotReady(name.to_string()));
+        }
+        Ok(contact)
+    }
+
+    fn state_path(&self, file_id: i64) -> PathBuf {
+        self.inner.state_dir.join(format!("{file_id}.snd"))
+    }
+
+    /// Starts (or resumes) a file's upload in the background.
+    pub(crate) fn spawn_upload(&self, file_id: i64) {
+        let chat = self.clone();
+        let h = tokio::spawn(async move {
+            if let Err(e) = chat.upload(file_id).await {
+                let _ = chat.store().set_file_status(file_id, FileStatus::Failed);
+                chat.emit(Event::Error(format!("sending file {file_id}: {e}")))
+                    .await;
+            }
+            chat.forget_transfer(file_id);
+        });
+        self.keep_transfer(file_id, h);
+    }
+
+    fn keep_transfer(&self, file_id: i64, h: tokio::task::JoinHandle<()>) {
+        self.inner
+            .transfers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(file_id, h);
+    }
+
+    fn forget_transfer(&self, file_id: i64) {
+        self.inner
+            .transfers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&file_id);
+    }
+
+    async fn upload(&self, file_id: i64) -> Result<(), ChatError> {
+        let f = self.file(file_id)?;
+        if f.status == FileStatus::Uploading {
+            let source = f.path.clone().ok_or(ChatError::File("no source".into()))?;
+            std::fs::create_dir_all(&self.inner.state_dir)
+                .map_err(|e| ChatError::File(format!("{}: {e}", self.inner.state_dir.display())))?;
+            let opts = SendOptions {
+                recipients: 1,
+                state: Some(self.state_path(file_id)),
+                ..SendOptions::default()
+            };
+            let inner = self.inner.clone();
+            let sent = xftp_client::agent::send_file(
+                self.inner.pool.clone(),
+                Path::new(&source),
+                &self.inner.xftp_servers,
+                &opts,
+                move |p| Self::set_progress(&inner, file_id, p),
+            )
+            .await
+            .map_err(|e| ChatError::File(e.to_string()))?;
+            let recipient = sent
+                .recipients
+                .first()
+                .ok_or(ChatError::File("no recipient description".into()))?;
+            self.store()
+                .file_uploaded(file_id, &sent.sender.to_yaml(), &recipient.to_yaml())?;
+        }
+        let f = self.file(file_id)?;
+        if f.status != FileStatus::Uploaded {
+            return Ok(());
+        }
+        let contact = self
+            .store()
+            .contact(f.contact_id)?
+            .ok_or_else(|| ChatError::NoContact(f.contact_id.to_string()))?;
+        let conn = contact
+            .conn_id
+            .ok_or_else(|| ChatError::NotReady(contact.local_name.clone()))?;
+        let text: Vec<char> = f.descr.chars().collect();
+        let parts: Vec<String> = text
+            .chunks(DESCR_PART_LEN)
+            .map(|c| c.iter().collect())
+            .collect();
+        let n = parts.len();
+        for (i, part) in parts.into_iter().enumerate() {
+            let msg = ChatMessage::new(
+                None,
+                ChatEvent::MsgFileDescr {
+                    msg_id: B64(f.shared_msg_id.clone()),
+                    file_descr: FileDescr {
+                        file_descr_text: part,
+                        file_descr_part_no: i as i64 + 1,
+                        file_descr_complete: i + 1 == n,
+                    },
+                },
+            );
+            self.inner
+                .agent
+                .send(conn, &msg.encode())
+                .await
+                .map_err(|e| ChatError::Agent(e.to_string()))?;
+        }
+        self.store()
+            .set_file_status(file_id, FileStatus::Complete)?;
+        let _ = std::fs::remove_file(self.state_path(file_id));
+        self.emit(Event::FileUploaded(f.file_id, f.name, contact))
+            .await;
+        Ok(())
+    }
+
+    /// `/fr N [path]`.
+    pub(crate) async fn receive_file(
+        &self,
+        file_id: i64,
+        path: Option<String>,
+    ) -> Result<Response, ChatError> {
+        let f = self.file(file_id)?;
+        if f.sent {
+            return Err(ChatError::File(format!(
+                "file {file_id} is one you send, not one you receive"
+            )));
+        }
+        match f.status {
+            FileStatus::Offered => {}
+            FileStatus::Cancelled => return Err(ChatError::FileCancelled(f.name)),
+            FileStatus::Accepted | FileStatus::Complete => {
+                return Err(ChatError::File(format!(
+                    "file {file_id} is already accepted"
+                )))
+            }
+            _ => return Err(ChatError::File(format!("file {file_id} failed"))),
+        }
+        let contact = self
+            .store()
+            .contact(f.contact_id)?
+            .ok_or_else(|| ChatError::NoContact(f.contact_id.to_string()))?;
+        let (dir, name, shown) = destination(&self.inner.files_folder, &f.name, path.as_deref());
+        let full = dir.join(&name);
+        self.store()
+            .set_file_path(file_id, &full.to_string_lossy(), FileStatus::Accepted)?;
+        if f.descr_complete {
+            self.spawn_download(file_id);
+        }
+        Ok(Response::FileAccepted {
+            file_id,
+            contact,
+            shown,
+        })
+    }
+
+    pub(crate) fn spawn_download(&self, file_id: i64) {
+        let chat = self.clone();
+        let h = tokio::spawn(async move {
+            if let Err(e) = chat.download(file_id).await {
+                let _ = chat.store().set_file_status(file_id, FileStatus::Failed);
+                chat.emit(Event::Error(format!("receiving file {file_id}: {e}")))
+                    .await;
+            }
+            chat.forget_transfer(file_id);
+        });
+        self.keep_transfer(file_id, h);
+    }
+
+    async fn download(&self, file_id: i64) -> Result<(), ChatError> {
+        let f = self.file(file_id)?;
+        let contact = self
+            .store()
+            .contact(f.contact_id)?
+            .ok_or_else(|| ChatError::NoContact(f.contact_id.to_string()))?;
+        let target = PathBuf::from(f.path.clone().ok_or(ChatError::File("no path".into()))?);
+        let dir = target
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| f.name.clone());
+        let desc = ValidFileDescription::from_yaml(&f.descr)
+            .map_err(|e| ChatError::File(format!("bad description: {e}")))?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| ChatError::File(format!("{}: {e}", dir.display())))?;
+        self.emit(Event::FileReceiving(
+            f.file_id,
+            f.name.clone(),
+            contact.clone(),
+        ))
+        .await;
+        let opts = RecvOptions {
+            file_name: Some(name),
+            max_file_size: self.inner.max_file_size,
+            ..RecvOptions::default()
+        };
+        let inner = self.inner.clone();
+        let got = xftp_client::agent::receive_file(
+            self.inner.pool.clone(),
+            &desc,
+            &dir,
+            &opts,
+            move |p| Self::set_progress(&inner, file_id, p),
+        )
+        .await
+        .map_err(|e| ChatError::File(e.to_string()))?;
+        // The decrypted size is the sender's own header's: it must be what the offer said.
+        if got.size != f.size {
+            let _ = std::fs::remove_file(&got.path);
+            return Err(ChatError::File(format!(
+                "the file has {} bytes, the offer said {}: not saved",
+                got.size, f.size
+            )));
+        }
+        self.store()
+            .set_file_path(file_id, &got.path.to_string_lossy(), FileStatus::Complete)?;
+        self.emit(Event::FileReceived(f.file_id, f.name, contact))
+            .await;
+        Ok(())
+    }
+
+    /// `/fc N`.
+    pub(crate) async fn cancel_file(&self, file_id: i64) -> Result<Response, ChatError> {
+        let f = self.file(file_id)?;
+        let contact = self
+            .store()
+            .contact(f.contact_id)?
+            .ok_or_else(|| ChatError::NoContact(f.contact_id.to_string()))?;
+        if f.sent {
+            if matches!(f.status, FileStatus::Cancelled | FileStatus::Failed) {
+                return Err(ChatError::File(format!("file {file_id} is not being sent")));
+            }
+            self.stop_transfer(file_id);
+            self.store()
+                .set_file_status(file_id, FileStatus::Cancelled)?;
+            if let Some(conn) = contact.conn_id {
+                let msg = ChatMessage::new(
+                    None,
+                    ChatEvent::FileCancel {
+                        msg_id: B64(f.shared_msg_id.clone()),
+                    },
+                );
+                self.inner
+                    .agent
+                    .send(conn, &msg.encode())
+                    .await
+                    .map_err(|e| ChatError::Agent(e.to_string()))?;
+            }
+            // The uploaded chunks go (retried in the background; the relay expires them anyway).
+            if let Some(yaml) = f.sender_descr.clone() {
+                let pool = self.inner.pool.clone();
+                let chat = self.clone();
+                tokio::spawn(async move {
+                    let r = match ValidFileDescription::from_yaml(&yaml) {
+                        Ok(d) => xftp_client::agent::delete_file(pool, &d, 5)
+                            .await
+                            .map_err(|e| e.to_string()),
+                        Err(e) => Err(e.to_string()),
+                    };
+                    if let Err(e) = r {
+                        chat.emit(Event::Error(format!(
+                            "deleting the chunks of file {file_id}: {e}"
+                        )))
+                        .await;
+                    }
+                });
+            }
+            let _ = std::fs::remove_file(self.state_path(file_id));
+        } else {
+            if f.status != FileStatus::Accepted {
+                return Err(ChatError::File(format!(
+                    "file {file_id} is not being received"
+                )));
+            }
+            self.stop_transfer(file_id);
+            // It may be received again: back to offered (a partial download stays for resume).
+            self.store().set_file_status(file_id, FileStatus::Offered)?;
+        }
+        Ok(Response::FileCancelled {
+            file_id,
+            name: f.name,
+            sent: f.sent,
+            contact,
+        })
+    }
+
+    /// `/fs N`.
+    pub(crate) fn file_status(&self, file_id: i64) -> Result<Response, ChatError> {
+        let f = self.file(file_id)?;
+        Ok(Response::FileStatus(status_line(
+            &f,
+            self.transfer_progress(file_id),
+        )))
+    }
+
+    /// A file offered with a message we received.
+    pub(crate) async fn file_offered(
+        &self,
+        contact: &Contact,
+        shared: Option<&B64>,
+        inv: &FileInvitation,
+        item_id: i64,
+    ) -> Result<(), ChatError> {
+        let Some(shared) = shared else {
+            return Err(ChatError::File("a file offer without a message id".into()));
+        };
+        if inv.file_descr.is_none() {
+            // A legacy offer over an SMP file connection: not accepted (files come over XFTP).
+            return Err(ChatError::File(format!(
+                "{} offers {} the legacy way (not over XFTP): not supported",
+                contact.local_name, inv.file_name
+            )));
+        }
+        if inv.file_size <= 0 {
+            return Err(ChatError::File("a file offer with no size".into()));
+        }
+        let name = chunker::name::sanitize_file_name(&inv.file_name);
+        let file_id = self.store().add_file(&NewFile {
+            contact_id: contact.contact_id,
+            sent: false,
+            shared_msg_id: &shared.0,
+            name: &name,
+            size: inv.file_size as u64,
+            path: None,
+            status: FileStatus::Offered,
+        })?;
+        self.store().set_item_file(item_id, file_id)?;
+        self.emit(Event::FileOffered {
+            contact: contact.clone(),
+            file_id,
+            name,
+            size: inv.file_size as u64,
+        })
+        .await;
+        Ok(())
+    }
+
+    /// One part of a description for a file we were offered.
+    pub(crate) fn file_descr_part(
+        &self,
+        contact: &Contact,
+        shared: &B64,
+        d: &FileDescr,
+    ) -> Result<(), ChatError> {
+        let Some(f) = self
+            .store()
+            .file_by_msg(contact.contact_id, false, &shared.0)?
+        else {
+            return Err(ChatError::File(
+                "a description for a file never offered".into(),
+            ));
+        };
+        if matches!(f.status, FileStatus::Failed | FileStatus::Cancelled) || f.descr_complete {
+            return Ok(());
+        }
+        if d.file_descr_part_no <= f.descr_parts {
+            return Ok(()); // sent again after the sender's restart
+        }
+        if d.file_descr_part_no != f.descr_parts + 1 {
+            self.store()
+                .set_file_status(f.file_id, FileStatus::Failed)?;
+            return Err(ChatError::File(format!(
+                "file {} ({}): description part {} arrived after part {} - a part was lost or \
+                 reordered; nothing will be saved",
+                f.file_id, f.name, d.file_descr_part_no, f.descr_parts
+            )));
+        }
+        if f.descr.len() + d.file_descr_text.len() > MAX_DESCR_LEN {
+            self.store()
+                .set_file_status(f.file_id, FileStatus::Failed)?;
+            return Err(ChatError::File(format!(
+                "file {} ({}): the description is too long",
+                f.file_id, f.name
+            )));
+        }
+        self.store().add_descr_part(
+            f.file_id,
+            &d.file_descr_text,
+            d.file_descr_part_no,
+            d.file_descr_complete,
+        )?;
+        if d.file_descr_complete && f.status == FileStatus::Accepted {
+            self.spawn_download(f.file_id);
+        }
+        Ok(())
+    }
+
+    /// The sender cancelled a file it offered.
+    pub(crate) async fn file_cancelled_by_sender(
+        &self,
+        contact: &Contact,
+        shared: &B64,
+    ) -> Result<(), ChatError> {
+        let Some(f) = self
+            .store()
+            .file_by_msg(contact.contact_id, false, &shared.0)?
+        else {
+            return Ok(());
+        };
+        if f.status == FileStatus::Complete {
+            return Ok(());
+        }
+        self.stop_transfer(f.file_id);
+        self.store()
+            .set_file_status(f.file_id, FileStatus::Cancelled)?;
+        self.emit(Event::FileCancelledBySender(
+            f.file_id,
+            f.name,
+            contact.clone(),
+        ))
+        .await;
+        Ok(())
+    }
+
+    /// Transfers that were running when the process stopped go on.
+    pub(crate) fn resume_transfers(&self) -> Result<(), ChatError> {
+        let (up, uploaded, down) = {
+            let s = self.store();
+            (
+                s.files_in(FileStatus::Uploading)?,
+                s.files_in(FileStatus::Uploaded)?,
+                s.files_in(FileStatus::Accepted)?,
+            )
+        };
+        for id in up.into_iter().chain(uploaded) {
+            self.spawn_upload(id);
+        }
+        for id in down {
+            if self.file(id)?.descr_complete {
+                self.spawn_download(id);
+            }
+        }
+        Ok(())
+    }
+}
