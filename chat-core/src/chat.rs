@@ -279,7 +279,11 @@ impl Chat {
                 xftp_servers: config.xftp_servers.clone(),
                 files_folder: config.files_folder.clone(),
                 max_file_size: config.max_file_size,
-                state_dir: db_path(config, "xftp"),
+                state_dir: {
+                    let mut p = config.db_prefix.clone().into_os_string();
+                    p.push("_xftp");
+                    PathBuf::from(p)
+                },
                 transfers: Mutex::new(std::collections::HashMap::new()),
                 progress: Mutex::new(std::collections::HashMap::new()),
             }),

@@ -287,8 +287,17 @@ impl Chat {
         let f = self.file(file_id)?;
         if f.status == FileStatus::Uploading {
             let source = f.path.clone().ok_or(ChatError::File("no source".into()))?;
-            std::fs::create_dir_all(&self.inner.state_dir)
-                .map_err(|e| ChatError::File(format!("{}: {e}", self.inner.state_dir.display())))?;
+            {
+                use std::os::unix::fs::DirBuilderExt;
+                // Upload state holds the file's key: a folder only the user reads.
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(&self.inner.state_dir)
+                    .map_err(|e| {
+                        ChatError::File(format!("{}: {e}", self.inner.state_dir.display()))
+                    })?;
+            }
             let opts = SendOptions {
                 recipients: 1,
                 state: Some(self.state_path(file_id)),
@@ -375,6 +384,14 @@ impl Chat {
                 )))
             }
             _ => return Err(ChatError::File(format!("file {file_id} failed"))),
+        }
+        if f.size > self.inner.max_file_size {
+            return Err(ChatError::File(format!(
+                "file {file_id} ({}) has {}, more than the {} this client accepts",
+                f.name,
+                size_text(f.size),
+                size_text(self.inner.max_file_size)
+            )));
         }
         let contact = self
             .store()

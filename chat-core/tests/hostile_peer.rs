@@ -1,0 +1,225 @@
+//! A hostile peer: a bare agent that connects to a chat like any contact and then sends what
+//! no honest client sends - a file description with a part missing, parts of a file never
+//! offered, malformed chat JSON, a file bigger than the recipient accepts, a legacy offer. The
+//! chat reports each with a clear error, saves nothing and keeps working.
+
+use std::time::Duration;
+
+use agent::agent::{Agent, AgentEvent, ConnId};
+use chat_core::chat::{Chat, ChatConfig, ChatError, Event, Response};
+use chat_core::protocol::{
+    ChatEvent, ChatMessage, FileDescr, FileInvitation, MsgContainer, MsgContent, Profile, B64,
+};
+use smp_client::ConnectOptions;
+use tokio::sync::mpsc::Receiver;
+
+async fn relay() -> (smp_server::Running, smp_proto::address::SmpServer) {
+    let (identity, _) =
+        transport::Identity::generate(transport::SignAlgorithm::Ed25519, "localhost").expect("id");
+    let kh = identity.key_hash().expect("hash");
+    let running = smp_server::start(
+        "127.0.0.1:0".parse().expect("addr"),
+        &identity,
+        smp_server::RelayConfig::default(),
+    )
+    .await
+    .expect("relay");
+    let address = format!(
+        "smp://{}@127.0.0.1:{}",
+        simplex_codec::base64url::encode(&kh),
+        running.addr.port()
+    );
+    (running, address.parse().expect("address"))
+}
+
+async fn chat_event(events: &mut Receiver<Event>) -> Event {
+    tokio::time::timeout(Duration::from_secs(20), events.recv())
+        .await
+        .expect("a chat event in time")
+        .expect("events open")
+}
+
+async fn agent_event(events: &mut Receiver<AgentEvent>) -> AgentEvent {
+    loop {
+        let e = tokio::time::timeout(Duration::from_secs(20), events.recv())
+            .await
+            .expect("an agent event in time")
+            .expect("events open");
+        if !matches!(e, AgentEvent::Sent { .. } | AgentEvent::Delivered { .. }) {
+            return e;
+        }
+    }
+}
+
+fn msg(id: Option<&[u8]>, event: ChatEvent) -> Vec<u8> {
+    ChatMessage::new(id.map(|i| B64(i.to_vec())), event).encode()
+}
+
+fn offer(size: i64, with_descr: bool) -> ChatEvent {
+    let mut c = MsgContainer::simple(MsgContent::File {
+        text: String::new(),
+    });
+    c.file = Some(FileInvitation {
+        file_name: "../../etc/passwd".into(),
+        file_size: size,
+        file_digest: None,
+        file_conn_req: None,
+        file_inline: None,
+        file_descr: with_descr.then(|| FileDescr {
+            file_descr_text: String::new(),
+            file_descr_part_no: 0,
+            file_descr_complete: false,
+        }),
+    });
+    ChatEvent::MsgNew(c)
+}
+
+fn part(msg_id: &[u8], no: i64, complete: bool) -> ChatEvent {
+    ChatEvent::MsgFileDescr {
+        msg_id: B64(msg_id.to_vec()),
+        file_descr: FileDescr {
+            file_descr_text: "xftp: garbage\n".into(),
+            file_descr_part_no: no,
+            file_descr_complete: complete,
+        },
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_peer_gets_clear_errors_and_nothing_is_saved() {
+    let (relay, server) = relay().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let folder = dir.path().join("files");
+    std::fs::create_dir_all(&folder).expect("folder");
+    let config = ChatConfig {
+        db_prefix: dir.path().join("alice"),
+        db_key: None,
+        smp_server: server.clone(),
+        connect: ConnectOptions::default(),
+        xftp_servers: Vec::new(),
+        files_folder: folder.clone(),
+        max_file_size: 1 << 20,
+    };
+    let alice_profile = Profile {
+        display_name: "alice".into(),
+        full_name: "Alice".into(),
+        ..Profile::default()
+    };
+    let (alice, mut events) = Chat::open(&config, Some(alice_profile))
+        .await
+        .expect("chat");
+    let (mallory, mut mallory_events) = Agent::start(server, ConnectOptions::default());
+
+    // Mallory connects like anyone.
+    let Response::Invitation(link) = alice.execute_line("/c").await.expect("/c") else {
+        panic!("an invitation")
+    };
+    let info = msg(
+        None,
+        ChatEvent::Info {
+            profile: Profile {
+                display_name: "mallory".into(),
+                full_name: String::new(),
+                ..Profile::default()
+            },
+        },
+    );
+    let conn: ConnId = mallory.join(&link, &info).await.expect("join");
+    assert!(matches!(
+        agent_event(&mut mallory_events).await,
+        AgentEvent::Info { .. }
+    ));
+    assert!(matches!(
+        agent_event(&mut mallory_events).await,
+        AgentEvent::Connected { .. }
+    ));
+    assert!(
+        matches!(chat_event(&mut events).await, Event::ContactConnected(c) if c.local_name == "mallory")
+    );
+
+    // A description part 2 after none: the file fails, and stays failed.
+    mallory
+        .send(conn, &msg(Some(b"file-one-id!"), offer(100, true)))
+        .await
+        .expect("send");
+    let Event::FileOffered { file_id, name, .. } = chat_event(&mut events).await else {
+        panic!("an offer")
+    };
+    assert_eq!(
+        name, "passwd",
+        "the received name is sanitized to one component"
+    );
+    mallory
+        .send(conn, &msg(None, part(b"file-one-id!", 2, true)))
+        .await
+        .expect("send");
+    let Event::Error(e) = chat_event(&mut events).await else {
+        panic!("an error")
+    };
+    assert!(e.contains("lost or reordered"), "{e}");
+    let r = alice.execute_line(&format!("/fr {file_id}")).await;
+    assert!(
+        matches!(r, Err(ChatError::File(ref e)) if e.contains("failed")),
+        "{r:?}"
+    );
+
+    // A part for a file never offered; malformed JSON; an offer without XFTP.
+    mallory
+        .send(conn, &msg(None, part(b"never-offered", 1, true)))
+        .await
+        .expect("send");
+    assert!(
+        matches!(chat_event(&mut events).await, Event::Error(e) if e.contains("never offered"))
+    );
+    mallory
+        .send(
+            conn,
+            br#"{"v":"1","event":"x.msg.new","params":{"content":7}}"#,
+        )
+        .await
+        .expect("send");
+    assert!(
+        matches!(chat_event(&mut events).await, Event::Error(e) if e.contains("content")),
+        "malformed content is reported"
+    );
+    mallory
+        .send(conn, &msg(Some(b"legacy-offer"), offer(100, false)))
+        .await
+        .expect("send");
+    assert!(
+        matches!(chat_event(&mut events).await, Event::Error(e) if e.contains("legacy")),
+        "legacy offers are refused"
+    );
+
+    // Bigger than alice accepts: refused at /fr with the sizes.
+    mallory
+        .send(conn, &msg(Some(b"huge-file-id"), offer(5 << 30, true)))
+        .await
+        .expect("send");
+    let Event::FileOffered { file_id, .. } = chat_event(&mut events).await else {
+        panic!("an offer")
+    };
+    let r = alice.execute_line(&format!("/fr {file_id}")).await;
+    assert!(
+        matches!(r, Err(ChatError::File(ref e)) if e.contains("5.0 GiB, more than the 1.0 MiB")),
+        "{r:?}"
+    );
+
+    // Still a working chat: a message goes through, and nothing was written.
+    mallory
+        .send(
+            conn,
+            &msg(
+                Some(b"plain-text-1"),
+                ChatEvent::MsgNew(MsgContainer::simple(MsgContent::text("hi"))),
+            ),
+        )
+        .await
+        .expect("send");
+    assert!(matches!(
+        chat_event(&mut events).await,
+        Event::Received(_, item) if item.content == MsgContent::text("hi")
+    ));
+    assert_eq!(std::fs::read_dir(&folder).expect("folder").count(), 0);
+    relay.stop();
+}
