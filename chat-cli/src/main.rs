@@ -1,6 +1,7 @@
 //! `simplex-chat`: the terminal chat client. Commands on stdin (one per line), output lines as
 //! the reference CLI prints them on stdout.
 
+mod demo;
 mod view;
 
 use std::io::Write;
@@ -56,6 +57,22 @@ struct Args {
     /// Print the version (the reference release implemented, then this program's) and exit.
     #[arg(short = 'v', long = "version")]
     version: bool,
+    #[command(subcommand)]
+    command: Option<Sub>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Sub {
+    /// Zero-config demo: SMP and XFTP relays on 127.0.0.1, alice and bob connected, text
+    /// messages and a file from alice to bob, compared with plain xftp send + recv.
+    Demo {
+        /// Size of the file sent (e.g. 64mb, 1gb).
+        #[arg(long, default_value = "64mb")]
+        size: String,
+        /// Text messages sent.
+        #[arg(long, default_value_t = 1000)]
+        messages: usize,
+    },
 }
 
 fn default_prefix() -> PathBuf {
@@ -106,6 +123,15 @@ async fn main() {
             chat_core::protocol::CHAT_VERSIONS.min,
             chat_core::protocol::CHAT_VERSIONS.max
         );
+        return;
+    }
+    if let Some(Sub::Demo { size, messages }) = &args.command {
+        let Some(bytes) = xftp_proto::size::parse_file_size(size) else {
+            fail(&format!("invalid size {size:?} (e.g. 64mb, 1gb)"))
+        };
+        if let Err(e) = demo::run(bytes, *messages).await {
+            fail(&e)
+        }
         return;
     }
     let Some(servers) = args.server.as_deref() else {
