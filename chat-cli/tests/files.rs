@@ -157,3 +157,105 @@ fn files_sent_received_and_cancelled() {
     smp.stop();
     rt.block_on(xftp.shutdown());
 }
+
+/// Whether `dir` holds a partial download (`.xftp-<digest>.part`).
+fn has_partial(dir: &std::path::Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().ends_with(".part"))
+    })
+}
+
+#[test]
+fn transfers_survive_sigkill_of_sender_and_recipient() {
+    let (rt, smp, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (xftp, xftp_address) = xftp_relay(&rt, dir.path());
+    let recv = dir.path().join("recv");
+    std::fs::create_dir_all(&recv).expect("recv");
+    let alice_args = ["--xftp-server", xftp_address.as_str()];
+    let bob_args = ["--xftp-server", xftp_address.as_str()];
+    let mut alice = Client::start_with(dir.path(), "alice", &server, &alice_args);
+    let mut bob = Client::start_with(dir.path(), "bob", &server, &bob_args);
+    alice.create_profile("alice", "Alice");
+    bob.create_profile("bob", "Bob");
+    connect(&mut alice, &mut bob, "Alice", "Bob");
+
+    let src = dir.path().join("big.bin");
+    let content = pseudo_random(48 << 20, 11);
+    std::fs::write(&src, &content).expect("write");
+    let src_arg = src.to_string_lossy().into_owned();
+
+    // The sender dies during the upload (its resumable state is on disk) and starts again.
+    alice.type_line(&format!("/f @bob {src_arg}"));
+    alice.expect_item(&format!("/f @bob {src_arg}"));
+    alice.expect("use /fc 1 to cancel sending");
+    bob.expect_item("alice> sends file big.bin (48.0 MiB / 50331648 bytes)");
+    bob.expect("use /fr 1 [<dir>/ | <path>] to receive it");
+    let state = dir.path().join("alice_xftp").join("1.snd");
+    let in_progress = state.exists();
+    alice.kill();
+    let mut alice = Client::start_with(dir.path(), "alice", &server, &alice_args);
+    alice.expect("Current user: alice (Alice)");
+    alice.expect("completed uploading file 1 (big.bin) for bob");
+    assert!(
+        !state.exists(),
+        "the upload state goes once the upload is done"
+    );
+
+    // The recipient dies during the download (the partial file stays) and starts again.
+    let recv_arg = format!("{}/", recv.to_string_lossy());
+    bob.type_line(&format!("/fr 1 {recv_arg}"));
+    bob.expect(&format!("/fr 1 {recv_arg}"));
+    let started = lines(&mut bob, 2);
+    assert!(started.contains("started receiving file 1 (big.bin) from alice"));
+    // Wait until some of it is on disk, then kill.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !has_partial(&recv) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    bob.kill();
+    let partial_at_kill = has_partial(&recv);
+    let mut bob = Client::start_with(dir.path(), "bob", &server, &bob_args);
+    bob.expect("Current user: bob (Bob)");
+    bob.expect("started receiving file 1 (big.bin) from alice");
+    bob.expect("completed receiving file 1 (big.bin) from alice");
+    let saved = recv.join("big.bin");
+    assert!(
+        std::fs::read(&saved).expect("saved") == content,
+        "byte-identical after the restarts"
+    );
+    assert!(!has_partial(&recv), "no partial file left");
+    // Not started over: the relay holds the file's chunks, plus at most the few that were in
+    // flight at the kill (uploaded again after the restart) - not a second copy.
+    let relay_files = walk_count(&dir.path().join("xftp-files"));
+    let chunks = chunker::plan::prepare_chunk_sizes(content.len() as u64 + 1024).len();
+    let in_flight = xftp_client::agent::SendOptions::default().parallel;
+    eprintln!("chunk files on the relay: {relay_files} for {chunks} chunks");
+    assert!(
+        relay_files <= chunks + in_flight,
+        "{relay_files} chunk files for {chunks} chunks: the upload started over"
+    );
+    assert!(in_progress, "the kill came during the upload");
+    assert!(partial_at_kill, "the kill came during the download");
+    alice.stop();
+    smp.stop();
+    rt.block_on(xftp.shutdown());
+}
+
+fn walk_count(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .flatten()
+            .map(|e| {
+                let p = e.path();
+                if p.is_dir() {
+                    walk_count(&p)
+                } else {
+                    1
+                }
+            })
+            .sum()
+    })
+}

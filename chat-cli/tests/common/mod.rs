@@ -138,6 +138,12 @@ impl Client {
         link
     }
 
+    /// SIGKILL, as a crash.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Closes stdin (the client exits at end of input) and waits.
     pub fn stop(mut self) {
         drop(self.stdin.take());
