@@ -104,6 +104,63 @@ pub type StoredRequest = (u64, u64, String, Vec<u8>);
 /// id of its queue.
 pub type PendingSend = (u64, i64, Vec<u8>, Option<Vec<u8>>);
 
+/// Opens (creating, mode 0600) an SQLite database at `path`, encrypted with `key` when given
+/// (SQLCipher), in WAL mode with `synchronous = FULL` and foreign keys on. A wrong key, or a
+/// file that is not a database, is [`StoreError::Open`]. The chat database opens the same way.
+pub fn open_connection(path: &Path, key: Option<&str>) -> Result<Connection> {
+    if !path.exists() {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)?;
+    }
+    let db = Connection::open(path)?;
+    if let Some(k) = key {
+        db.pragma_update(None, "key", k)?;
+    }
+    // The first read tells a wrong key (or a plain database opened with one).
+    db.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map_err(|e| StoreError::Open(e.to_string()))?;
+    db.pragma_update(None, "journal_mode", "WAL")?;
+    db.pragma_update(None, "synchronous", "FULL")?;
+    db.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(db)
+}
+
+/// The applied schema version of a database (0: none).
+pub fn schema_version_of(db: &Connection) -> Result<i64> {
+    Ok(db
+        .query_row("SELECT max(version) FROM migrations", [], |r| {
+            r.get::<_, Option<i64>>(0)
+        })?
+        .unwrap_or(0))
+}
+
+/// Applies the `migrations` not yet applied, in order, each in its own transaction; refuses a
+/// database from a newer program ([`StoreError::TooNew`]).
+pub fn migrate(db: &mut Connection, migrations: &[&str]) -> Result<()> {
+    db.execute_batch("CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY);")?;
+    let current = schema_version_of(db)?;
+    let known = migrations.len() as i64;
+    if current > known {
+        return Err(StoreError::TooNew(current, known));
+    }
+    for (i, sql) in migrations.iter().enumerate().skip(current as usize) {
+        let tx = db.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.execute(
+            "INSERT INTO migrations (version) VALUES (?1)",
+            [i as i64 + 1],
+        )?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
 /// The agent's database.
 #[derive(Debug)]
 pub struct Store {
@@ -113,31 +170,12 @@ pub struct Store {
 impl Store {
     /// Opens (creating, mode 0600) the database at `path`, encrypted with `key` when given.
     pub fn open(path: &Path, key: Option<&str>) -> Result<Self> {
-        if !path.exists() {
-            use std::os::unix::fs::OpenOptionsExt;
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(path)?;
-        }
-        let db = Connection::open(path)?;
-        if let Some(k) = key {
-            db.pragma_update(None, "key", k)?;
-        }
-        // The first read tells a wrong key (or a plain database opened with one).
-        db.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
-            r.get::<_, i64>(0)
-        })
-        .map_err(|e| StoreError::Open(e.to_string()))?;
-        db.pragma_update(None, "journal_mode", "WAL")?;
-        db.pragma_update(None, "synchronous", "FULL")?;
-        db.pragma_update(None, "foreign_keys", "ON")?;
+        let mut db = open_connection(path, key)?;
+        migrate(&mut db, MIGRATIONS)?;
         // SQLCipher's `secure_delete` stays on: freed pages (old ratchet states, acknowledged
         // messages) are overwritten, not left for whoever later holds the key (forward secrecy);
         // it costs ~30 us per deleted 16 KB message (measured with the agent bench).
-        let mut store = Self { db };
-        store.migrate()?;
+        let store = Self { db };
         // Hashes of messages whose receipt never came.
         store.db.execute(
             "DELETE FROM sent_hashes WHERE sent_at < ?1",
@@ -156,33 +194,7 @@ impl Store {
 
     /// The applied schema version.
     pub fn schema_version(&self) -> Result<i64> {
-        Ok(self
-            .db
-            .query_row("SELECT max(version) FROM migrations", [], |r| {
-                r.get::<_, Option<i64>>(0)
-            })?
-            .unwrap_or(0))
-    }
-
-    fn migrate(&mut self) -> Result<()> {
-        self.db.execute_batch(
-            "CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY);",
-        )?;
-        let current = self.schema_version()?;
-        let known = MIGRATIONS.len() as i64;
-        if current > known {
-            return Err(StoreError::TooNew(current, known));
-        }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-            let tx = self.db.transaction()?;
-            tx.execute_batch(sql)?;
-            tx.execute(
-                "INSERT INTO migrations (version) VALUES (?1)",
-                [i as i64 + 1],
-            )?;
-            tx.commit()?;
-        }
-        Ok(())
+        schema_version_of(&self.db)
     }
 
     /// Stores a connection's state (replacing the previous one), durably.

@@ -7,44 +7,14 @@ use std::time::Duration;
 
 use agent::agent::{Agent, AgentEvent};
 use smp_client::ConnectOptions;
-use tokio::sync::mpsc::Receiver;
 
-async fn relay() -> (smp_server::Running, smp_proto::address::SmpServer) {
-    let (identity, _) =
-        transport::Identity::generate(transport::SignAlgorithm::Ed448, "localhost").unwrap();
-    let kh = identity.key_hash().unwrap();
-    let running = smp_server::start(
-        "127.0.0.1:0".parse().unwrap(),
-        &identity,
-        smp_server::RelayConfig::default(),
-    )
-    .await
-    .unwrap();
-    let address = format!(
-        "smp://{}@127.0.0.1:{}",
-        simplex_codec::base64url::encode(&kh),
-        running.addr.port()
-    );
-    (running, address.parse().unwrap())
-}
-
-/// The next event other than `Sent` (delivery reports are checked where they matter).
-async fn next(events: &mut Receiver<AgentEvent>) -> AgentEvent {
-    loop {
-        let e = tokio::time::timeout(Duration::from_secs(20), events.recv())
-            .await
-            .expect("an agent event in time")
-            .expect("events open");
-        if !matches!(e, AgentEvent::Sent { .. }) {
-            return e;
-        }
-    }
-}
+mod common;
+use common::next;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn invitation_handshake_and_messages_across_two_relays() {
-    let (relay_a, server_a) = relay().await;
-    let (relay_b, server_b) = relay().await;
+    let (relay_a, server_a) = common::relay_with(transport::SignAlgorithm::Ed448).await;
+    let (relay_b, server_b) = common::relay_with(transport::SignAlgorithm::Ed448).await;
     let (alice, mut alice_events) = Agent::start(server_a, ConnectOptions::default());
     let (bob, mut bob_events) = Agent::start(server_b, ConnectOptions::default());
 
@@ -124,7 +94,7 @@ async fn invitation_handshake_and_messages_across_two_relays() {
 async fn an_agent_restarted_from_its_encrypted_store_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("alice.db");
-    let (relay, server) = relay().await;
+    let (relay, server) = common::relay_with(transport::SignAlgorithm::Ed448).await;
     let open = |key: &str| agent::store::Store::open(&db, Some(key)).unwrap();
     let (alice, mut alice_events) = Agent::open(
         server.clone(),
@@ -212,7 +182,7 @@ async fn an_agent_restarted_from_its_encrypted_store_goes_on() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_contact_address_with_one_request_accepted_and_one_rejected() {
-    let (relay, server) = relay().await;
+    let (relay, server) = common::relay_with(transport::SignAlgorithm::Ed448).await;
     let (alice, mut alice_events) = Agent::start(server.clone(), ConnectOptions::default());
     let (bob, mut bob_events) = Agent::start(server.clone(), ConnectOptions::default());
     let (carol, mut carol_events) = Agent::start(server.clone(), ConnectOptions::default());
@@ -278,7 +248,7 @@ async fn a_contact_address_with_one_request_accepted_and_one_rejected() {
 async fn a_peer_offline_for_200_messages_gets_them_all_after_quota_and_qcont() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("bob.db");
-    let (relay, server) = relay().await;
+    let (relay, server) = common::relay_with(transport::SignAlgorithm::Ed448).await;
     let open = || agent::store::Store::open(&db, Some("bob's key")).unwrap();
     let (alice, mut alice_events) = Agent::start(server.clone(), ConnectOptions::default());
     let (bob, mut bob_events) = Agent::open(server.clone(), ConnectOptions::default(), open())
@@ -370,7 +340,7 @@ async fn a_peer_offline_for_200_messages_gets_them_all_after_quota_and_qcont() {
 async fn delivery_receipts_reach_the_sender_also_across_its_restart() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("alice.db");
-    let (relay, server) = relay().await;
+    let (relay, server) = common::relay_with(transport::SignAlgorithm::Ed448).await;
     let open = || agent::store::Store::open(&db, Some("alice's key")).unwrap();
     let (alice, mut ae) = Agent::open(server.clone(), ConnectOptions::default(), open())
         .await
@@ -455,7 +425,7 @@ async fn delivery_receipts_reach_the_sender_also_across_its_restart() {
 async fn a_request_to_an_address_survives_the_owners_restart() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("alice.db");
-    let (relay, server) = relay().await;
+    let (relay, server) = common::relay_with(transport::SignAlgorithm::Ed448).await;
     let open = || agent::store::Store::open(&db, Some("alice's key")).unwrap();
     let (alice, mut ae) = Agent::open(server.clone(), ConnectOptions::default(), open())
         .await
@@ -512,7 +482,7 @@ async fn a_request_to_an_address_survives_the_owners_restart() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_legacy_handshake_with_a_peer_offering_agent_versions_before_6() {
-    let (relay, server) = relay().await;
+    let (relay, server) = common::relay_with(transport::SignAlgorithm::Ed448).await;
     let (alice, mut ae) = Agent::start(server.clone(), ConnectOptions::default());
     let (bob, mut be) = Agent::start(server.clone(), ConnectOptions::default());
     let (ca, link) = alice.create_invitation().await.unwrap();

@@ -9,20 +9,9 @@ use std::time::Duration;
 
 use agent::agent::{Agent, AgentEvent, IntegrityError};
 use smp_client::ConnectOptions;
-use tokio::sync::mpsc::Receiver;
 
-async fn next(events: &mut Receiver<AgentEvent>) -> AgentEvent {
-    loop {
-        let e = tokio::time::timeout(Duration::from_secs(20), events.recv())
-            .await
-            .expect("an agent event in time")
-            .expect("events open");
-        match e {
-            AgentEvent::Sent { .. } | AgentEvent::Up { .. } | AgentEvent::Down { .. } => {}
-            e => return e,
-        }
-    }
-}
+mod common;
+use common::next;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn reordered_and_replayed_messages_are_reported_and_the_connection_goes_on() {
@@ -49,16 +38,7 @@ async fn reordered_and_replayed_messages_are_reported_and_the_connection_goes_on
     let (bob, mut be) = Agent::open(server.clone(), ConnectOptions::default(), open())
         .await
         .unwrap();
-    let (ca, link) = alice.create_invitation().await.unwrap();
-    let cb = bob.join(&link, b"bob").await.unwrap();
-    assert!(matches!(
-        next(&mut ae).await,
-        AgentEvent::Confirmation { .. }
-    ));
-    alice.allow(ca, b"alice").await.unwrap();
-    assert_eq!(next(&mut ae).await, AgentEvent::Connected { conn: ca });
-    assert!(matches!(next(&mut be).await, AgentEvent::Info { .. }));
-    assert_eq!(next(&mut be).await, AgentEvent::Connected { conn: cb });
+    let (ca, cb) = common::connect(&alice, &mut ae, &bob, &mut be).await;
 
     // One message through, acknowledged: Bob's queue is empty before he goes away.
     alice.send(ca, b"hi").await.unwrap();

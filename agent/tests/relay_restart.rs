@@ -12,6 +12,8 @@ use agent::agent::{Agent, AgentEvent, IntegrityError};
 use smp_client::ConnectOptions;
 use tokio::sync::mpsc::Receiver;
 
+mod common;
+
 async fn next(events: &mut Receiver<AgentEvent>) -> AgentEvent {
     loop {
         let e = tokio::time::timeout(Duration::from_secs(30), events.recv())
@@ -87,16 +89,7 @@ async fn a_relay_restarted_mid_conversation_loses_nothing() {
     let (bob, mut be) = Agent::open(server.clone(), ConnectOptions::default(), store)
         .await
         .unwrap();
-    let (ca, link) = alice.create_invitation().await.unwrap();
-    let cb = bob.join(&link, b"bob").await.unwrap();
-    assert!(matches!(
-        next(&mut ae).await,
-        AgentEvent::Confirmation { .. }
-    ));
-    alice.allow(ca, b"alice").await.unwrap();
-    assert_eq!(next(&mut ae).await, AgentEvent::Connected { conn: ca });
-    assert!(matches!(next(&mut be).await, AgentEvent::Info { .. }));
-    assert_eq!(next(&mut be).await, AgentEvent::Connected { conn: cb });
+    let (ca, cb) = common::connect(&alice, &mut ae, &bob, &mut be).await;
 
     // A conversation, with one message to Bob left unacknowledged at the relay.
     for i in 2..7i64 {

@@ -11,18 +11,8 @@ use agent::agent::{Agent, AgentEvent, SyncState};
 use smp_client::ConnectOptions;
 use tokio::sync::mpsc::Receiver;
 
-async fn next(events: &mut Receiver<AgentEvent>) -> AgentEvent {
-    loop {
-        let e = tokio::time::timeout(Duration::from_secs(20), events.recv())
-            .await
-            .expect("an agent event in time")
-            .expect("events open");
-        match e {
-            AgentEvent::Sent { .. } | AgentEvent::Up { .. } | AgentEvent::Down { .. } => {}
-            e => return e,
-        }
-    }
-}
+mod common;
+use common::next;
 
 /// Waits for a message, acknowledges it and returns its body (errors and sync states on the
 /// way are returned too, in `seen`).
@@ -90,16 +80,7 @@ async fn a_database_restored_from_an_old_copy_recovers_by_resynchronisation() {
         .await
         .unwrap();
     let (bob, mut be) = Agent::start(server.clone(), ConnectOptions::default());
-    let (ca, link) = alice.create_invitation().await.unwrap();
-    let cb = bob.join(&link, b"bob").await.unwrap();
-    assert!(matches!(
-        next(&mut ae).await,
-        AgentEvent::Confirmation { .. }
-    ));
-    alice.allow(ca, b"alice").await.unwrap();
-    assert_eq!(next(&mut ae).await, AgentEvent::Connected { conn: ca });
-    assert!(matches!(next(&mut be).await, AgentEvent::Info { .. }));
-    assert_eq!(next(&mut be).await, AgentEvent::Connected { conn: cb });
+    let (ca, cb) = common::connect(&alice, &mut ae, &bob, &mut be).await;
     let mut seen = Vec::new();
     alice.send(ca, b"a1").await.unwrap();
     assert_eq!(message(&bob, &mut be, &mut seen).await, b"a1");

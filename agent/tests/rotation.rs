@@ -5,43 +5,12 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
-use std::time::Duration;
-
 use agent::agent::{Agent, AgentEvent, IntegrityError, QueueDirection, SwitchPhase};
 use smp_client::ConnectOptions;
 use tokio::sync::mpsc::Receiver;
 
-async fn relay() -> (smp_server::Running, smp_proto::address::SmpServer) {
-    let (identity, _) =
-        transport::Identity::generate(transport::SignAlgorithm::Ed25519, "localhost").unwrap();
-    let kh = identity.key_hash().unwrap();
-    let running = smp_server::start(
-        "127.0.0.1:0".parse().unwrap(),
-        &identity,
-        smp_server::RelayConfig::default(),
-    )
-    .await
-    .unwrap();
-    let address = format!(
-        "smp://{}@127.0.0.1:{}",
-        simplex_codec::base64url::encode(&kh),
-        running.addr.port()
-    );
-    (running, address.parse().unwrap())
-}
-
-async fn next(events: &mut Receiver<AgentEvent>) -> AgentEvent {
-    loop {
-        let e = tokio::time::timeout(Duration::from_secs(20), events.recv())
-            .await
-            .expect("an agent event in time")
-            .expect("events open");
-        match e {
-            AgentEvent::Sent { .. } | AgentEvent::Up { .. } | AgentEvent::Down { .. } => {}
-            e => return e,
-        }
-    }
-}
+mod common;
+use common::{next, relay};
 
 /// The next message (acknowledged); switch events on the way are collected.
 async fn message(
@@ -94,16 +63,7 @@ async fn a_connection_moves_to_a_second_relay_mid_conversation() {
     let (bob, mut be) = Agent::open(server1.clone(), ConnectOptions::default(), open())
         .await
         .unwrap();
-    let (ca, link) = alice.create_invitation().await.unwrap();
-    let cb = bob.join(&link, b"bob").await.unwrap();
-    assert!(matches!(
-        next(&mut ae).await,
-        AgentEvent::Confirmation { .. }
-    ));
-    alice.allow(ca, b"alice").await.unwrap();
-    assert_eq!(next(&mut ae).await, AgentEvent::Connected { conn: ca });
-    assert!(matches!(next(&mut be).await, AgentEvent::Info { .. }));
-    assert_eq!(next(&mut be).await, AgentEvent::Connected { conn: cb });
+    let (ca, cb) = common::connect(&alice, &mut ae, &bob, &mut be).await;
     let (mut a_sw, mut b_sw) = (Vec::new(), Vec::new());
     bob.send(cb, b"before").await.unwrap();
     assert_eq!(

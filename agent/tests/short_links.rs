@@ -4,42 +4,11 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
-use std::time::Duration;
-
 use agent::agent::{Agent, AgentEvent};
 use smp_client::ConnectOptions;
-use tokio::sync::mpsc::Receiver;
 
-async fn relay() -> (smp_server::Running, smp_proto::address::SmpServer) {
-    let (identity, _) =
-        transport::Identity::generate(transport::SignAlgorithm::Ed25519, "localhost").unwrap();
-    let kh = identity.key_hash().unwrap();
-    let running = smp_server::start(
-        "127.0.0.1:0".parse().unwrap(),
-        &identity,
-        smp_server::RelayConfig::default(),
-    )
-    .await
-    .unwrap();
-    let address = format!(
-        "smp://{}@127.0.0.1:{}",
-        simplex_codec::base64url::encode(&kh),
-        running.addr.port()
-    );
-    (running, address.parse().unwrap())
-}
-
-async fn next(events: &mut Receiver<AgentEvent>) -> AgentEvent {
-    loop {
-        let e = tokio::time::timeout(Duration::from_secs(20), events.recv())
-            .await
-            .expect("an agent event in time")
-            .expect("events open");
-        if !matches!(e, AgentEvent::Sent { .. }) {
-            return e;
-        }
-    }
-}
+mod common;
+use common::{next, relay};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_invitation_joined_by_its_short_link_and_an_address_requested_by_its_short_link() {

@@ -39,6 +39,18 @@ pub enum StoreError {
     TooNew(i64, i64),
 }
 
+impl From<agent::store::StoreError> for StoreError {
+    fn from(e: agent::store::StoreError) -> Self {
+        use agent::store::StoreError as A;
+        match e {
+            A::Open(m) => Self::Open(m),
+            A::Db(e) => Self::Db(e),
+            A::Io(e) => Self::Io(e),
+            A::TooNew(have, known) => Self::TooNew(have, known),
+        }
+    }
+}
+
 type Result<T> = std::result::Result<T, StoreError>;
 
 const MIGRATIONS: &[&str] = &[
@@ -288,56 +300,12 @@ pub struct ChatStore {
 }
 
 impl ChatStore {
-    /// Opens (creating, mode 0600) the database at `path`, encrypted with `key` when given.
+    /// Opens (creating, mode 0600) the database at `path`, encrypted with `key` when given,
+    /// as the agent opens its own (the same pragmas, the same migration bookkeeping).
     pub fn open(path: &Path, key: Option<&str>) -> Result<Self> {
-        if !path.exists() {
-            use std::os::unix::fs::OpenOptionsExt;
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(path)?;
-        }
-        let db = Connection::open(path)?;
-        if let Some(k) = key {
-            db.pragma_update(None, "key", k)?;
-        }
-        db.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
-            r.get::<_, i64>(0)
-        })
-        .map_err(|e| StoreError::Open(e.to_string()))?;
-        db.pragma_update(None, "journal_mode", "WAL")?;
-        db.pragma_update(None, "synchronous", "FULL")?;
-        db.pragma_update(None, "foreign_keys", "ON")?;
-        let mut store = Self { db };
-        store.migrate()?;
-        Ok(store)
-    }
-
-    fn migrate(&mut self) -> Result<()> {
-        self.db.execute_batch(
-            "CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY);",
-        )?;
-        let current: i64 = self
-            .db
-            .query_row("SELECT max(version) FROM migrations", [], |r| {
-                r.get::<_, Option<i64>>(0)
-            })?
-            .unwrap_or(0);
-        let known = MIGRATIONS.len() as i64;
-        if current > known {
-            return Err(StoreError::TooNew(current, known));
-        }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-            let tx = self.db.transaction()?;
-            tx.execute_batch(sql)?;
-            tx.execute(
-                "INSERT INTO migrations (version) VALUES (?1)",
-                [i as i64 + 1],
-            )?;
-            tx.commit()?;
-        }
-        Ok(())
+        let mut db = agent::store::open_connection(path, key)?;
+        agent::store::migrate(&mut db, MIGRATIONS)?;
+        Ok(Self { db })
     }
 
     /// The user's profile, if one was created.
