@@ -16,22 +16,7 @@ use common::next;
 #[tokio::test(flavor = "multi_thread")]
 async fn reordered_and_replayed_messages_are_reported_and_the_connection_goes_on() {
     let dir = tempfile::tempdir().unwrap();
-    let (identity, _) =
-        transport::Identity::generate(transport::SignAlgorithm::Ed25519, "localhost").unwrap();
-    let relay = smp_server::start(
-        "127.0.0.1:0".parse().unwrap(),
-        &identity,
-        smp_server::RelayConfig::default(),
-    )
-    .await
-    .unwrap();
-    let server: smp_proto::address::SmpServer = format!(
-        "smp://{}@127.0.0.1:{}",
-        simplex_codec::base64url::encode(&identity.key_hash().unwrap()),
-        relay.addr.port()
-    )
-    .parse()
-    .unwrap();
+    let (relay, server) = common::relay().await;
     let db = dir.path().join("bob.db");
     let open = || agent::store::Store::open(&db, Some("bob's key")).unwrap();
     let (alice, mut ae) = Agent::start(server.clone(), ConnectOptions::default());

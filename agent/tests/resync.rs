@@ -58,22 +58,7 @@ async fn a_database_restored_from_an_old_copy_recovers_by_resynchronisation() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("alice.db");
     let old_copy = dir.path().join("alice-old.db");
-    let (identity, _) =
-        transport::Identity::generate(transport::SignAlgorithm::Ed25519, "localhost").unwrap();
-    let relay = smp_server::start(
-        "127.0.0.1:0".parse().unwrap(),
-        &identity,
-        smp_server::RelayConfig::default(),
-    )
-    .await
-    .unwrap();
-    let server: smp_proto::address::SmpServer = format!(
-        "smp://{}@127.0.0.1:{}",
-        simplex_codec::base64url::encode(&identity.key_hash().unwrap()),
-        relay.addr.port()
-    )
-    .parse()
-    .unwrap();
+    let (relay, server) = common::relay().await;
     let open =
         |path: &std::path::Path| agent::store::Store::open(path, Some("alice's key")).unwrap();
     let (alice, mut ae) = Agent::open(server.clone(), ConnectOptions::default(), open(&db))
