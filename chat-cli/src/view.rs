@@ -30,21 +30,39 @@ fn time_prefix(ms: i64) -> String {
     }
 }
 
-fn item_line(c: &Contact, item: &ChatItem) -> String {
-    let text = item.content.text_shown();
-    if item.sent {
+/// An item's lines: `HH:MM @bob text` or `HH:MM bob> text`, after `marker` (`[edited] `);
+/// a quote goes on the first line (`> quoted` or `>> quoted` when the item's author wrote
+/// it) and the text on the next, indented by 6 spaces.
+fn item_lines_marked(c: &Contact, item: &ChatItem, marker: &str) -> Vec<String> {
+    let head = if item.sent {
         format!(
-            "{}@{} {text}",
+            "{}@{} ",
             time_prefix(item.item_ts),
             view_name(&c.local_name)
         )
     } else {
         format!(
-            "{}{}> {text}",
+            "{}{}> ",
             time_prefix(item.item_ts),
             view_name(&c.local_name)
         )
+    };
+    let text = item.content.text_shown();
+    match &item.quote {
+        Some(q) => vec![
+            format!(
+                "{head}{marker}{} {}",
+                if q.by_author { ">>" } else { ">" },
+                q.content.text_shown()
+            ),
+            format!("      {text}"),
+        ],
+        None => vec![format!("{head}{marker}{text}")],
     }
+}
+
+fn item_lines(c: &Contact, item: &ChatItem) -> Vec<String> {
+    item_lines_marked(c, item, "")
 }
 
 fn link_block(head: &str, link: &str, how: &str, more: &[&str]) -> Vec<String> {
@@ -93,7 +111,9 @@ pub fn response(r: &Response) -> Vec<String> {
             contact_name(c)
         )],
         Response::Rejected(name) => vec![format!("{}: contact request rejected", view_name(name))],
-        Response::Sent(c, item) => vec![item_line(c, item)],
+        Response::Sent(c, item) => item_lines(c, item),
+        Response::Updated(c, item) => item_lines_marked(c, item, "[edited] "),
+        Response::Note(text) => vec![text.clone()],
         Response::Profile(p, Some(n)) => vec![format!(
             "user profile is changed to {} (your {n} contacts are notified)",
             full_name(&p.display_name, p)
@@ -103,7 +123,7 @@ pub fn response(r: &Response) -> Vec<String> {
             format!("Full name: {}", p.full_name),
         ],
         Response::Contacts(cs) => cs.iter().map(contact_name).collect(),
-        Response::Items(items) => items.iter().map(|(c, i)| item_line(c, i)).collect(),
+        Response::Items(items) => items.iter().flat_map(|(c, i)| item_lines(c, i)).collect(),
         Response::FileSending {
             contact,
             item,
@@ -149,7 +169,17 @@ pub fn response(r: &Response) -> Vec<String> {
 pub fn event(e: &Event) -> Vec<String> {
     match e {
         Event::ContactConnected(c) => vec![format!("{}: contact is connected", contact_name(c))],
-        Event::Received(c, item) => vec![item_line(c, item)],
+        Event::Received(c, item) => item_lines(c, item),
+        Event::Updated(c, item) => item_lines_marked(c, item, "[edited] "),
+        Event::Deleted(c, Some(item)) => {
+            let mut shown = item.clone();
+            shown.quote = None;
+            item_lines_marked(c, &shown, "[marked deleted] ")
+        }
+        Event::Deleted(c, None) => vec![format!(
+            "{}> [deleted - original message not found]",
+            view_name(&c.local_name)
+        )],
         Event::Request(req) => {
             let n = view_name(&req.local_name);
             vec![
@@ -204,7 +234,10 @@ pub fn event(e: &Event) -> Vec<String> {
 pub fn error(e: &ChatError) -> Vec<String> {
     match e {
         ChatError::Command(c) => vec![format!("invalid chat command: {c}")],
-        ChatError::FileCancelled(_) | ChatError::NoFile(_) => vec![e.to_string()],
+        ChatError::FileCancelled(_)
+        | ChatError::NoFile(_)
+        | ChatError::CannotUpdate
+        | ChatError::CannotDelete => vec![e.to_string()],
         other => vec![format!("chat error: {other}")],
     }
 }

@@ -16,9 +16,7 @@ use smp_proto::address::SmpServer;
 use tokio::sync::mpsc;
 
 use crate::command::Command;
-use crate::protocol::{
-    parse_chat_messages, ChatEvent, ChatMessage, MsgContainer, MsgContent, Profile, B64,
-};
+use crate::protocol::{parse_chat_messages, ChatEvent, ChatMessage, MsgContent, Profile, B64};
 use crate::store::{ChatItem, ChatStore, Contact, ContactRequest, PendingKind};
 
 /// Why a command failed.
@@ -60,6 +58,18 @@ pub enum ChatError {
     /// The sender cancelled the file.
     #[error("file cancelled: {0}")]
     FileCancelled(String),
+    /// No chat item with that id in the chat.
+    #[error("no chat item {0}")]
+    NoItem(i64),
+    /// Only one's own messages can be edited.
+    #[error("cannot update this item")]
+    CannotUpdate,
+    /// Only one's own messages can be deleted for everyone.
+    #[error("cannot delete this item")]
+    CannotDelete,
+    /// No message starts with the text given.
+    #[error("no message starting with {0:?}")]
+    NoQuotedMessage(String),
 }
 
 type Result<T> = std::result::Result<T, ChatError>;
@@ -128,6 +138,10 @@ pub enum Response {
     },
     /// `/fs`: the status line.
     FileStatus(String),
+    /// An own message edited.
+    Updated(Contact, ChatItem),
+    /// A one-line answer (`message deleted`, `message didn't change`, ...).
+    Note(String),
     /// `/q`.
     Quit,
 }
@@ -163,6 +177,10 @@ pub enum Event {
     FileReceived(i64, String, Contact),
     /// The sender cancelled a file it offered: number, name, sender.
     FileCancelledBySender(i64, String, Contact),
+    /// A contact edited a message.
+    Updated(Contact, ChatItem),
+    /// A contact deleted a message for everyone (none: we no longer had it).
+    Deleted(Contact, Option<ChatItem>),
     /// Something went wrong in the background.
     Error(String),
 }
@@ -400,26 +418,28 @@ impl Chat {
                     .store()
                     .contact_by_name(&to)?
                     .ok_or_else(|| ChatError::NoContact(to.clone()))?;
-                let conn = match (contact.ready, contact.conn_id) {
-                    (true, Some(c)) => c,
-                    _ => return Err(ChatError::NotReady(to)),
-                };
-                let content = MsgContent::text(text);
-                let id = new_shared_msg_id();
-                let msg = ChatMessage::new(
-                    Some(id.clone()),
-                    ChatEvent::MsgNew(MsgContainer::simple(content.clone())),
-                );
-                let agent_msg_id = agent.send(conn, &msg.encode()).await.map_err(agent_err)?;
-                let item = self.store().add_item(
-                    contact.contact_id,
-                    true,
-                    Some(&id.0),
-                    Some(agent_msg_id),
-                    &content,
-                )?;
-                Ok(Response::Sent(contact, item))
+                self.send_content(contact, MsgContent::text(text), None)
+                    .await
             }
+            Command::ApiSend { contact_id, text } => self.api_send(contact_id, text).await,
+            Command::SendQuote {
+                to,
+                prefix,
+                own,
+                text,
+            } => self.send_quote(to, prefix, own, text).await,
+            Command::UpdateItem {
+                contact_id,
+                item_id,
+                text,
+            } => self.update_item(contact_id, item_id, text).await,
+            Command::EditLatest { to, prefix, text } => self.edit_latest(to, prefix, text).await,
+            Command::DeleteItem {
+                contact_id,
+                item_id,
+                broadcast,
+            } => self.delete_item(contact_id, item_id, broadcast).await,
+            Command::DeleteLatest { to, prefix } => self.delete_latest(to, prefix).await,
             Command::SetProfile {
                 display_name,
                 full_name,
@@ -575,13 +595,7 @@ impl Chat {
             };
             match msg.event {
                 ChatEvent::MsgNew(c) => {
-                    let item = self.store().add_item(
-                        contact.contact_id,
-                        false,
-                        msg.msg_id.as_ref().map(|i| i.0.as_slice()),
-                        None,
-                        &c.content,
-                    )?;
+                    let item = self.received_new(&contact, msg.msg_id.as_ref(), &c).await?;
                     let item_id = item.item_id;
                     if c.file.is_none() || !c.content.text_shown().is_empty() {
                         self.emit(Event::Received(contact.clone(), item)).await;
@@ -600,6 +614,8 @@ impl Chat {
                         self.emit(Event::Error(e.to_string())).await;
                     }
                 }
+                ChatEvent::MsgUpdate(u) => self.received_update(&contact, &u).await?,
+                ChatEvent::MsgDel { msg_id, .. } => self.received_delete(&contact, &msg_id).await?,
                 ChatEvent::FileCancel { msg_id } => {
                     self.file_cancelled_by_sender(&contact, &msg_id).await?;
                 }

@@ -24,6 +24,58 @@ pub enum Command {
         /// The message.
         text: String,
     },
+    /// `/_send @<contactId> text <text>`.
+    ApiSend {
+        /// The contact's id.
+        contact_id: i64,
+        /// The message.
+        text: String,
+    },
+    /// `> @name (prefix) text` and `>> @name (prefix) text`.
+    SendQuote {
+        /// The contact.
+        to: String,
+        /// The start of the quoted message.
+        prefix: String,
+        /// Quote our own latest sent message (`>>`), not the contact's.
+        own: bool,
+        /// The reply.
+        text: String,
+    },
+    /// `/_update item @<contactId> <itemId> text <text>`.
+    UpdateItem {
+        /// The contact's id.
+        contact_id: i64,
+        /// The item.
+        item_id: i64,
+        /// The new text.
+        text: String,
+    },
+    /// `! @name [(prefix)] text`.
+    EditLatest {
+        /// The contact.
+        to: String,
+        /// The start of the message edited (none: the latest sent).
+        prefix: Option<String>,
+        /// The new text.
+        text: String,
+    },
+    /// `/_delete item @<contactId> <itemId> internal|broadcast`.
+    DeleteItem {
+        /// The contact's id.
+        contact_id: i64,
+        /// The item.
+        item_id: i64,
+        /// For everyone (`broadcast`), or here only (`internal`).
+        broadcast: bool,
+    },
+    /// A backslash, `@name prefix`: delete for everyone.
+    DeleteLatest {
+        /// The contact.
+        to: String,
+        /// The start of the message.
+        prefix: String,
+    },
     /// `/p <name> [full name]`, `/profile ...`: change the profile.
     SetProfile {
         /// The display name.
@@ -91,6 +143,22 @@ fn name(s: &str) -> Result<(String, &str), CommandError> {
     Ok((n.to_string(), s[end..].strip_prefix(' ').unwrap_or("")))
 }
 
+/// `(text) rest`: the text in parentheses and what follows it.
+fn paren(s: &str) -> Option<(String, &str)> {
+    let inner = s.strip_prefix('(')?;
+    let end = inner.find(')')?;
+    let rest = &inner[end + 1..];
+    Some((
+        inner[..end].to_string(),
+        rest.strip_prefix(' ').unwrap_or(rest),
+    ))
+}
+
+/// `@<contactId>`.
+fn contact_ref(s: &str) -> Option<i64> {
+    s.strip_prefix('@')?.parse().ok()
+}
+
 /// A name as the reference shows it: quoted when it has a space.
 pub fn view_name(n: &str) -> String {
     if n.contains(' ') {
@@ -114,6 +182,50 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             text: text.to_string(),
         });
     }
+    // Quoted replies: `> @name (prefix) text`, `>> @name (prefix) text`.
+    let quoting = line
+        .strip_prefix(">> @")
+        .map(|r| (r, true))
+        .or_else(|| line.strip_prefix("> @").map(|r| (r, false)));
+    if let Some((rest, own)) = quoting {
+        let (to, after) = name(rest)?;
+        let (prefix, text) =
+            paren(after).ok_or_else(|| bad("usage: > @name (quoted text) reply"))?;
+        if text.trim().is_empty() {
+            return Err(bad("no message"));
+        }
+        return Ok(Command::SendQuote {
+            to,
+            prefix,
+            own,
+            text: text.to_string(),
+        });
+    }
+    if let Some(rest) = line.strip_prefix("! @") {
+        let (to, after) = name(rest)?;
+        let (prefix, text) = match paren(after) {
+            Some((p, t)) => (Some(p), t),
+            None => (None, after),
+        };
+        if text.trim().is_empty() {
+            return Err(bad("no message"));
+        }
+        return Ok(Command::EditLatest {
+            to,
+            prefix,
+            text: text.to_string(),
+        });
+    }
+    if let Some(rest) = line.strip_prefix("\\ @") {
+        let (to, prefix) = name(rest)?;
+        if prefix.is_empty() {
+            return Err(bad("usage: \\ @name message-start"));
+        }
+        return Ok(Command::DeleteLatest {
+            to,
+            prefix: prefix.to_string(),
+        });
+    }
     let (word, args) = line.split_once(' ').unwrap_or((line, ""));
     let args = args.trim();
     let one_arg = |args: &str| -> Result<String, CommandError> {
@@ -134,6 +246,59 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             }
             _ => return Err(bad("usage: /_connect <userId> [link]")),
         },
+        "/_send" => {
+            let (r, rest) = args
+                .split_once(' ')
+                .ok_or_else(|| bad("usage: /_send @<contactId> text <message>"))?;
+            let contact_id = contact_ref(r).ok_or_else(|| bad("bad chat reference"))?;
+            let text = rest
+                .strip_prefix("text ")
+                .ok_or_else(|| bad("only the text form of /_send is supported"))?;
+            Command::ApiSend {
+                contact_id,
+                text: text.to_string(),
+            }
+        }
+        "/_update" => {
+            let mut p = args.splitn(4, ' ');
+            let (Some("item"), Some(r), Some(id), Some(rest)) =
+                (p.next(), p.next(), p.next(), p.next())
+            else {
+                return Err(bad(
+                    "usage: /_update item @<contactId> <itemId> text <message>",
+                ));
+            };
+            let contact_id = contact_ref(r).ok_or_else(|| bad("bad chat reference"))?;
+            let item_id = id.parse().map_err(|_| bad("bad item id"))?;
+            let text = rest
+                .strip_prefix("text ")
+                .ok_or_else(|| bad("only the text form of /_update is supported"))?;
+            Command::UpdateItem {
+                contact_id,
+                item_id,
+                text: text.to_string(),
+            }
+        }
+        "/_delete" => {
+            let p: Vec<&str> = args.split(' ').collect();
+            let ["item", r, id, mode] = p[..] else {
+                return Err(bad(
+                    "usage: /_delete item @<contactId> <itemId> internal|broadcast",
+                ));
+            };
+            let contact_id = contact_ref(r).ok_or_else(|| bad("bad chat reference"))?;
+            let item_id = id.parse().map_err(|_| bad("bad item id"))?;
+            let broadcast = match mode {
+                "broadcast" => true,
+                "internal" => false,
+                _ => return Err(bad("delete mode: internal or broadcast")),
+            };
+            Command::DeleteItem {
+                contact_id,
+                item_id,
+                broadcast,
+            }
+        }
         "/ad" | "/address" if args.is_empty() => Command::CreateAddress,
         "/_address" if args.parse::<u64>().is_ok() => Command::CreateAddress,
         "/sa" | "/show_address" if args.is_empty() => Command::ShowAddress,
@@ -240,7 +405,66 @@ mod tests {
                 count: 3
             })
         );
+        assert_eq!(
+            parse("> @alice (hello) all good - you?"),
+            Ok(Command::SendQuote {
+                to: "alice".into(),
+                prefix: "hello".into(),
+                own: false,
+                text: "all good - you?".into()
+            })
+        );
+        assert_eq!(
+            parse(">> @alice (all good) will tell more"),
+            Ok(Command::SendQuote {
+                to: "alice".into(),
+                prefix: "all good".into(),
+                own: true,
+                text: "will tell more".into()
+            })
+        );
+        assert_eq!(
+            parse("/_update item @2 8 text hey 👋"),
+            Ok(Command::UpdateItem {
+                contact_id: 2,
+                item_id: 8,
+                text: "hey 👋".into()
+            })
+        );
+        assert_eq!(
+            parse("/_delete item @2 9 broadcast"),
+            Ok(Command::DeleteItem {
+                contact_id: 2,
+                item_id: 9,
+                broadcast: true
+            })
+        );
+        assert_eq!(
+            parse("! @bob (hi) hello there"),
+            Ok(Command::EditLatest {
+                to: "bob".into(),
+                prefix: Some("hi".into()),
+                text: "hello there".into()
+            })
+        );
+        assert_eq!(
+            parse("\\ @bob hi there"),
+            Ok(Command::DeleteLatest {
+                to: "bob".into(),
+                prefix: "hi there".into()
+            })
+        );
+        assert_eq!(
+            parse("/_send @2 text hello! how are you?"),
+            Ok(Command::ApiSend {
+                contact_id: 2,
+                text: "hello! how are you?".into()
+            })
+        );
         for bad in [
+            "> @bob hi",
+            "/_delete item @2 9 all",
+            "/_send @x text hi",
             "",
             "hello",
             "@bob",

@@ -23,7 +23,7 @@ use crate::chat::{Chat, ChatError, Event, Response};
 use crate::protocol::{
     ChatEvent, ChatMessage, FileDescr, FileInvitation, MsgContainer, MsgContent, B64,
 };
-use crate::store::{Contact, FileStatus, FileTransfer, NewFile};
+use crate::store::{Contact, FileStatus, FileTransfer, NewFile, NewItem};
 
 /// Characters of a description per `x.msg.file.descr` (the reference's part size).
 pub const DESCR_PART_LEN: usize = 14_000;
@@ -221,13 +221,15 @@ impl Chat {
                 return Err(ChatError::Agent(e.to_string()));
             }
         };
-        let item = self.store().add_item(
-            contact.contact_id,
-            true,
-            Some(&shared.0),
-            Some(agent_msg_id),
-            &content,
-        )?;
+        let item = self.store().add_item(&NewItem {
+            contact_id: contact.contact_id,
+            sent: true,
+            shared_msg_id: Some(&shared.0),
+            agent_msg_id: Some(agent_msg_id),
+            content: &content,
+            quote: None,
+            edited: false,
+        })?;
         self.store().set_item_file(item.item_id, file_id)?;
         self.spawn_upload(file_id);
         Ok(Response::FileSending {

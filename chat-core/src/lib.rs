@@ -15,6 +15,7 @@ pub mod batch;
 pub mod chat;
 pub mod command;
 pub mod files;
+pub mod messages;
 pub mod protocol;
 pub mod store;
 

@@ -106,6 +106,11 @@ const MIGRATIONS: &[&str] = &[
      );
      CREATE INDEX files_msg ON files (contact_id, shared_msg_id);
      ALTER TABLE chat_items ADD COLUMN file_id INTEGER;",
+    // v3: quotes, edits, deletions for everyone
+    "ALTER TABLE chat_items ADD COLUMN quote TEXT;
+     ALTER TABLE chat_items ADD COLUMN edited INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE chat_items ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
+     CREATE INDEX chat_items_shared ON chat_items (contact_id, shared_msg_id);",
 ];
 
 /// Where a file transfer stands.
@@ -251,6 +256,18 @@ pub struct Contact {
     pub ready: bool,
 }
 
+/// What an item quotes: the quoted content as it was, and whether the item's own author
+/// wrote it (shown `>>`, else `>`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ItemQuote {
+    /// The quoted message's shared id, when known.
+    pub shared_msg_id: Option<crate::protocol::B64>,
+    /// Its content when quoted.
+    pub content: MsgContent,
+    /// Written by the quoting item's author.
+    pub by_author: bool,
+}
+
 /// A chat item.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChatItem {
@@ -266,7 +283,37 @@ pub struct ChatItem {
     pub content: MsgContent,
     /// When (ms since the epoch): sent, or received.
     pub item_ts: i64,
+    /// What it quotes.
+    pub quote: Option<ItemQuote>,
+    /// Edited since.
+    pub edited: bool,
+    /// Deleted for everyone by its sender (kept, marked).
+    pub deleted: bool,
 }
+
+/// A chat item to store.
+#[derive(Debug, Clone, Copy)]
+pub struct NewItem<'a> {
+    /// The contact.
+    pub contact_id: i64,
+    /// Sent by us.
+    pub sent: bool,
+    /// The shared message id.
+    pub shared_msg_id: Option<&'a [u8]>,
+    /// The agent's message id (sent items).
+    pub agent_msg_id: Option<i64>,
+    /// The content.
+    pub content: &'a MsgContent,
+    /// What it quotes.
+    pub quote: Option<&'a ItemQuote>,
+    /// Arrived as an edit of a message we no longer have.
+    pub edited: bool,
+}
+
+type ItemRow = (
+    (i64, i64, bool, Option<Vec<u8>>),
+    (String, i64, Option<String>, bool, bool),
+);
 
 /// A request to our address.
 #[derive(Debug, Clone, PartialEq)]
@@ -583,61 +630,158 @@ impl ChatStore {
     }
 
     /// Stores a chat item; returns it with its id.
-    pub fn add_item(
-        &self,
-        contact_id: i64,
-        sent: bool,
-        shared_msg_id: Option<&[u8]>,
-        agent_msg_id: Option<i64>,
-        content: &MsgContent,
-    ) -> Result<ChatItem> {
-        let json = serde_json::to_string(content).map_err(|_| StoreError::Corrupt("content"))?;
+    pub fn add_item(&self, item: &NewItem<'_>) -> Result<ChatItem> {
+        let json =
+            serde_json::to_string(item.content).map_err(|_| StoreError::Corrupt("content"))?;
+        let quote = item
+            .quote
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|_| StoreError::Corrupt("quote"))?;
         let ts = now_ms();
         self.db.execute(
-            "INSERT INTO chat_items (contact_id, sent, shared_msg_id, agent_msg_id, content, item_ts)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![contact_id, sent, shared_msg_id, agent_msg_id, json, ts],
+            "INSERT INTO chat_items
+               (contact_id, sent, shared_msg_id, agent_msg_id, content, item_ts, quote, edited)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                item.contact_id,
+                item.sent,
+                item.shared_msg_id,
+                item.agent_msg_id,
+                json,
+                ts,
+                quote,
+                item.edited
+            ],
         )?;
         Ok(ChatItem {
             item_id: self.db.last_insert_rowid(),
+            contact_id: item.contact_id,
+            sent: item.sent,
+            shared_msg_id: item.shared_msg_id.map(<[u8]>::to_vec),
+            content: item.content.clone(),
+            item_ts: ts,
+            quote: item.quote.cloned(),
+            edited: item.edited,
+            deleted: false,
+        })
+    }
+
+    const ITEM_COLUMNS: &'static str =
+        "item_id, contact_id, sent, shared_msg_id, content, item_ts, quote, edited, deleted";
+
+    fn item_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ItemRow> {
+        Ok((
+            (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?),
+            (r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?),
+        ))
+    }
+
+    fn item_from(row: ItemRow) -> Result<ChatItem> {
+        let (
+            (item_id, contact_id, sent, shared_msg_id),
+            (content, item_ts, quote, edited, deleted),
+        ) = row;
+        Ok(ChatItem {
+            item_id,
             contact_id,
             sent,
-            shared_msg_id: shared_msg_id.map(<[u8]>::to_vec),
-            content: content.clone(),
-            item_ts: ts,
+            shared_msg_id,
+            content: serde_json::from_str(&content).map_err(|_| StoreError::Corrupt("content"))?,
+            item_ts,
+            quote: quote
+                .map(|q| serde_json::from_str(&q))
+                .transpose()
+                .map_err(|_| StoreError::Corrupt("quote"))?,
+            edited,
+            deleted,
         })
+    }
+
+    fn items_where(&self, clause: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<ChatItem>> {
+        let sql = format!(
+            "SELECT {} FROM chat_items WHERE {clause}",
+            Self::ITEM_COLUMNS
+        );
+        let mut st = self.db.prepare(&sql)?;
+        let rows = st.query_map(args, Self::item_row)?;
+        rows.map(|r| Self::item_from(r?)).collect()
     }
 
     /// The last `n` items of a contact's chat, oldest first.
     pub fn items(&self, contact_id: i64, n: usize) -> Result<Vec<ChatItem>> {
-        let mut st = self.db.prepare(
-            "SELECT item_id, sent, shared_msg_id, content, item_ts FROM chat_items
-             WHERE contact_id = ?1 ORDER BY item_id DESC LIMIT ?2",
+        let mut v = self.items_where(
+            "contact_id = ?1 ORDER BY item_id DESC LIMIT ?2",
+            &[&contact_id, &(n as i64)],
         )?;
-        let rows = st.query_map(params![contact_id, n as i64], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, bool>(1)?,
-                r.get::<_, Option<Vec<u8>>>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, i64>(4)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (item_id, sent, shared_msg_id, content, item_ts) = row?;
-            out.push(ChatItem {
-                item_id,
-                contact_id,
-                sent,
-                shared_msg_id,
-                content: serde_json::from_str(&content)
-                    .map_err(|_| StoreError::Corrupt("content"))?,
-                item_ts,
-            });
-        }
-        out.reverse();
-        Ok(out)
+        v.reverse();
+        Ok(v)
+    }
+
+    /// An item of a contact's chat by id.
+    pub fn item(&self, contact_id: i64, item_id: i64) -> Result<Option<ChatItem>> {
+        Ok(self
+            .items_where("contact_id = ?1 AND item_id = ?2", &[&contact_id, &item_id])?
+            .pop())
+    }
+
+    /// The item of a shared message id (sent by us or received).
+    pub fn item_by_shared(
+        &self,
+        contact_id: i64,
+        sent: bool,
+        shared_msg_id: &[u8],
+    ) -> Result<Option<ChatItem>> {
+        Ok(self
+            .items_where(
+                "contact_id = ?1 AND sent = ?2 AND shared_msg_id = ?3
+                 ORDER BY item_id DESC LIMIT 1",
+                &[&contact_id, &sent, &shared_msg_id],
+            )?
+            .pop())
+    }
+
+    /// The latest item sent (or received) in a chat whose text starts with `prefix`, not
+    /// deleted (among the last 1,000).
+    pub fn latest_item(
+        &self,
+        contact_id: i64,
+        sent: bool,
+        prefix: Option<&str>,
+    ) -> Result<Option<ChatItem>> {
+        let recent = self.items_where(
+            "contact_id = ?1 AND sent = ?2 AND deleted = 0 ORDER BY item_id DESC LIMIT 1000",
+            &[&contact_id, &sent],
+        )?;
+        Ok(recent
+            .into_iter()
+            .find(|i| prefix.is_none_or(|p| i.content.text_shown().starts_with(p))))
+    }
+
+    /// An edit: the new content, marked edited.
+    pub fn update_item(&self, item_id: i64, content: &MsgContent) -> Result<()> {
+        let json = serde_json::to_string(content).map_err(|_| StoreError::Corrupt("content"))?;
+        self.db.execute(
+            "UPDATE chat_items SET content = ?2, edited = 1 WHERE item_id = ?1",
+            params![item_id, json],
+        )?;
+        Ok(())
+    }
+
+    /// Deleted for everyone by its sender: kept, marked.
+    pub fn mark_item_deleted(&self, item_id: i64) -> Result<()> {
+        self.db.execute(
+            "UPDATE chat_items SET deleted = 1 WHERE item_id = ?1",
+            [item_id],
+        )?;
+        Ok(())
+    }
+
+    /// Deleted here only.
+    pub fn delete_item(&self, item_id: i64) -> Result<()> {
+        self.db
+            .execute("DELETE FROM chat_items WHERE item_id = ?1", [item_id])?;
+        Ok(())
     }
 
     /// Records a file; its id.

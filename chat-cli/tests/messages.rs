@@ -1,0 +1,153 @@
+//! Sections 3, 4 and 5 of `testdata/chat/cli_transcripts.md` with real `simplex-chat`
+//! processes: quoted replies, edits and deletions, with the API forms (`/_send`,
+//! `/_update item`, `/_delete item`) and the typed ones (`>`, `>>`, `!`, `\`). Item ids are
+//! this implementation's (one sequence per database, without the reference's seven
+//! informational items at the start of a chat): the reference's 8, 9, ... are 1, 2, ... here.
+
+mod common;
+
+use common::{connect, relay, Client};
+
+fn pair(dir: &std::path::Path, server: &str) -> (Client, Client) {
+    let mut alice = Client::start(dir, "alice", server);
+    let mut bob = Client::start(dir, "bob", server);
+    alice.create_profile("alice", "Alice");
+    bob.create_profile("bob", "Bob");
+    connect(&mut alice, &mut bob, "Alice", "Bob");
+    (alice, bob)
+}
+
+#[test]
+fn quoted_replies() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob) = pair(dir.path(), &server);
+    alice.type_line("/_send @2 text hello! how are you?");
+    alice.expect("/_send @2 text hello! how are you?");
+    alice.expect_item("@bob hello! how are you?");
+    bob.expect_item("alice> hello! how are you?");
+    bob.type_line("@alice hi!");
+    bob.expect_item("@alice hi!");
+    alice.expect_item("bob> hi!");
+    bob.type_line("> @alice (hello) all good - you?");
+    bob.expect_item("@alice > hello! how are you?");
+    bob.expect("      all good - you?");
+    alice.expect_item("bob> > hello! how are you?");
+    alice.expect("      all good - you?");
+    bob.type_line(">> @alice (all good) will tell more");
+    bob.expect_item("@alice >> all good - you?");
+    bob.expect("      will tell more");
+    alice.expect_item("bob> >> all good - you?");
+    alice.expect("      will tell more");
+    relay.stop();
+}
+
+#[test]
+fn edits() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob) = pair(dir.path(), &server);
+    alice.type_line("@bob hello 🙂");
+    alice.expect_item("@bob hello 🙂");
+    bob.expect_item("alice> hello 🙂");
+    bob.type_line("> @alice (hello) hi alice");
+    bob.expect_item("@alice > hello 🙂");
+    bob.expect("      hi alice");
+    alice.expect_item("bob> > hello 🙂");
+    alice.expect("      hi alice");
+    alice.type_line("/_update item @2 1 text hello 🙂");
+    alice.expect("/_update item @2 1 text hello 🙂");
+    alice.expect("message didn't change");
+    alice.type_line("/_update item @2 1 text hey 👋");
+    alice.expect("/_update item @2 1 text hey 👋");
+    alice.expect_item("@bob [edited] hey 👋");
+    bob.expect_item("alice> [edited] hey 👋");
+    bob.type_line("> @alice (hey) hey alice");
+    bob.expect_item("@alice > hey 👋");
+    bob.expect("      hey alice");
+    alice.expect_item("bob> > hey 👋");
+    alice.expect("      hey alice");
+    alice.type_line("/_update item @2 1 text greetings 🤝");
+    alice.expect("/_update item @2 1 text greetings 🤝");
+    alice.expect_item("@bob [edited] greetings 🤝");
+    bob.expect_item("alice> [edited] greetings 🤝");
+    alice.type_line("/_update item @2 2 text updating bob's message");
+    alice.expect("/_update item @2 2 text updating bob's message");
+    alice.expect("cannot update this item");
+    bob.type_line("/_update item @2 2 text hey Alice");
+    bob.expect("/_update item @2 2 text hey Alice");
+    bob.expect_item("@alice [edited] > hello 🙂");
+    bob.expect("      hey Alice");
+    alice.expect_item("bob> [edited] > hello 🙂");
+    alice.expect("      hey Alice");
+    bob.type_line("/_update item @2 3 text greetings Alice");
+    bob.expect("/_update item @2 3 text greetings Alice");
+    bob.expect_item("@alice [edited] > hey 👋");
+    bob.expect("      greetings Alice");
+    alice.expect_item("bob> [edited] > hey 👋");
+    alice.expect("      greetings Alice");
+
+    // The typed forms, echoed.
+    alice.type_line("! @bob (greetings) hi again");
+    alice.expect("! @bob (greetings) hi again");
+    alice.expect_item("@bob [edited] hi again");
+    bob.expect_item("alice> [edited] hi again");
+    alice.type_line("\\ @bob hi again");
+    alice.expect("\\ @bob hi again");
+    alice.expect("message marked deleted");
+    bob.expect_item("alice> [marked deleted] hi again");
+    relay.stop();
+}
+
+#[test]
+fn deletions() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob) = pair(dir.path(), &server);
+    alice.type_line("@bob hello 🙂");
+    alice.expect_item("@bob hello 🙂");
+    bob.expect_item("alice> hello 🙂");
+    bob.type_line("> @alice (hello 🙂) hey alic");
+    bob.expect_item("@alice > hello 🙂");
+    bob.expect("      hey alic");
+    alice.expect_item("bob> > hello 🙂");
+    alice.expect("      hey alic");
+    alice.type_line("/_delete item @2 1 internal");
+    alice.expect("/_delete item @2 1 internal");
+    alice.expect("message deleted");
+    alice.type_line("/_delete item @2 2 internal");
+    alice.expect("/_delete item @2 2 internal");
+    alice.expect("message deleted");
+    bob.type_line("/_update item @2 2 text hey alice");
+    bob.expect("/_update item @2 2 text hey alice");
+    bob.expect_item("@alice [edited] > hello 🙂");
+    bob.expect("      hey alice");
+    // Alice had deleted her copy: the edit comes as a new item, without the quote.
+    alice.expect_item("bob> [edited] hey alice");
+    bob.type_line("/_delete item @2 2 broadcast");
+    bob.expect("/_delete item @2 2 broadcast");
+    bob.expect("message marked deleted");
+    alice.expect_item("bob> [marked deleted] hey alice");
+    alice.type_line("/_delete item @2 3 internal");
+    alice.expect("/_delete item @2 3 internal");
+    alice.expect("message deleted");
+    bob.type_line("> @alice (hello 🙂) do you receive my messages?");
+    bob.expect_item("@alice > hello 🙂");
+    bob.expect("      do you receive my messages?");
+    alice.expect_item("bob> > hello 🙂");
+    alice.expect("      do you receive my messages?");
+    alice.type_line("/_delete item @2 4 broadcast");
+    alice.expect("/_delete item @2 4 broadcast");
+    alice.expect("cannot delete this item");
+    bob.type_line("@alice how are you?");
+    bob.expect_item("@alice how are you?");
+    alice.expect_item("bob> how are you?");
+    alice.type_line("/_delete item @2 5 internal");
+    alice.expect("/_delete item @2 5 internal");
+    alice.expect("message deleted");
+    bob.type_line("/_delete item @2 4 broadcast");
+    bob.expect("/_delete item @2 4 broadcast");
+    bob.expect("message marked deleted");
+    alice.expect("bob> [deleted - original message not found]");
+    relay.stop();
+}
