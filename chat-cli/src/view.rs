@@ -34,7 +34,9 @@ fn time_prefix(ms: i64) -> String {
 /// a quote goes on the first line (`> quoted` or `>> quoted` when the item's author wrote
 /// it) and the text on the next, indented by 6 spaces.
 fn item_lines_marked(c: &Contact, item: &ChatItem, marker: &str) -> Vec<String> {
-    let head = if item.sent {
+    let head = if c.contact_id == chat_core::store::NOTES {
+        format!("{}* ", time_prefix(item.item_ts))
+    } else if item.sent {
         format!(
             "{}@{} ",
             time_prefix(item.item_ts),
@@ -114,6 +116,7 @@ pub fn response(r: &Response) -> Vec<String> {
         Response::Sent(c, item) => item_lines(c, item),
         Response::Updated(c, item) => item_lines_marked(c, item, "[edited] "),
         Response::Note(text) => vec![text.clone()],
+        Response::Silent => Vec::new(),
         Response::Profile(p, Some(n)) => vec![format!(
             "user profile is changed to {} (your {n} contacts are notified)",
             full_name(&p.display_name, p)

@@ -151,3 +151,53 @@ fn deletions() {
     alice.expect("bob> [deleted - original message not found]");
     relay.stop();
 }
+
+/// Section 6: private notes.
+#[test]
+fn private_notes() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut alice = Client::start(dir.path(), "alice", &server);
+    alice.create_profile("alice", "Alice");
+    alice.type_line("/contacts");
+    alice.expect("/contacts");
+    alice.type_line("/* keep in mind");
+    alice.expect_item("* keep in mind");
+    alice.type_line("/tail");
+    alice.expect("/tail");
+    alice.expect_item("* keep in mind");
+    alice.type_line("/chats");
+    alice.expect("/chats");
+    alice.expect_item("* keep in mind");
+    alice.type_line("/? keep");
+    alice.expect("/? keep");
+    alice.expect_item("* keep in mind");
+    alice.type_line("/_read chat *1");
+    alice.expect("/_read chat *1");
+    alice.expect("ok");
+    alice.type_line("/_unread chat *1 on");
+    alice.expect("/_unread chat *1 on");
+    alice.expect("ok");
+    alice.type_line("/_delete item *1 1 internal");
+    alice.expect("/_delete item *1 1 internal");
+    alice.expect("message deleted");
+    alice.type_line("/tail");
+    alice.expect("/tail");
+    alice.type_line("/chats");
+    alice.expect("/chats");
+    alice.type_line("/* ahoy!");
+    alice.expect_item("* ahoy!");
+    alice.type_line("/_update item *1 2 text Greetings.");
+    alice.expect("/_update item *1 2 text Greetings.");
+    alice.type_line("/tail *");
+    alice.expect("/tail *");
+    alice.expect_item("* Greetings.");
+    alice.type_line("/clear *");
+    alice.expect("/clear *");
+    alice.expect("notes: all messages are removed");
+    alice.type_line("/tail *");
+    alice.expect("/tail *");
+    alice.type_line("/q");
+    alice.expect("/q");
+    relay.stop();
+}

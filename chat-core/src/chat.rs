@@ -142,6 +142,8 @@ pub enum Response {
     Updated(Contact, ChatItem),
     /// A one-line answer (`message deleted`, `message didn't change`, ...).
     Note(String),
+    /// Nothing to print (a note edited).
+    Silent,
     /// `/q`.
     Quit,
 }
@@ -465,9 +467,21 @@ impl Chat {
             Command::Contacts => Ok(Response::Contacts(self.store().contacts()?)),
             Command::Tail { contact, count } => {
                 let store = self.store();
-                let contacts = match contact {
-                    Some(n) => vec![store.contact_by_name(&n)?.ok_or(ChatError::NoContact(n))?],
-                    None => store.contacts()?,
+                let notes = || -> Result<Contact> {
+                    store
+                        .contact(crate::store::NOTES)?
+                        .ok_or_else(|| ChatError::NoContact("*".into()))
+                };
+                let contacts = match contact.as_deref() {
+                    Some("*") => vec![notes()?],
+                    Some(n) => vec![store
+                        .contact_by_name(n)?
+                        .ok_or_else(|| ChatError::NoContact(n.to_string()))?],
+                    None => {
+                        let mut all = store.contacts()?;
+                        all.push(notes()?);
+                        all
+                    }
                 };
                 let mut items = Vec::new();
                 for c in contacts {
@@ -483,6 +497,20 @@ impl Chat {
             Command::ReceiveFile { file_id, path } => self.receive_file(file_id, path).await,
             Command::CancelFile(id) => self.cancel_file(id).await,
             Command::FileStatus(id) => self.file_status(id),
+            Command::AddNote(text) => self.add_note(text),
+            Command::Chats => self.chats(),
+            Command::Search(text) => self.search(&text),
+            Command::ReadChat(id) => {
+                self.chat_exists(id)?;
+                self.store().set_unread(id, false)?;
+                Ok(Response::Note("ok".into()))
+            }
+            Command::UnreadChat(id, on) => {
+                self.chat_exists(id)?;
+                self.store().set_unread(id, on)?;
+                Ok(Response::Note("ok".into()))
+            }
+            Command::ClearChat(name) => self.clear_chat(name),
             Command::Quit => Ok(Response::Quit),
         }
     }

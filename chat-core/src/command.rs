@@ -87,6 +87,18 @@ pub enum Command {
     ShowProfile,
     /// `/contacts`.
     Contacts,
+    /// `/* text`: a private note.
+    AddNote(String),
+    /// `/chats`: each chat's latest item.
+    Chats,
+    /// `/? text`, `/search text`: items containing the text.
+    Search(String),
+    /// `/_read chat <ref>`.
+    ReadChat(i64),
+    /// `/_unread chat <ref> on|off`.
+    UnreadChat(i64, bool),
+    /// `/clear *`, `/clear @name`: remove a chat's items.
+    ClearChat(Option<String>),
     /// `/t`, `/tail [@name] [n]`.
     Tail {
         /// A contact's chat, or every chat.
@@ -154,8 +166,11 @@ fn paren(s: &str) -> Option<(String, &str)> {
     ))
 }
 
-/// `@<contactId>`.
+/// `@<contactId>`, or `*<n>` for the note folder.
 fn contact_ref(s: &str) -> Option<i64> {
+    if s.starts_with('*') {
+        return (s == "*1").then_some(crate::store::NOTES);
+    }
     s.strip_prefix('@')?.parse().ok()
 }
 
@@ -181,6 +196,12 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             to,
             text: text.to_string(),
         });
+    }
+    if let Some(rest) = line.strip_prefix("/* ") {
+        if rest.trim().is_empty() {
+            return Err(bad("no note"));
+        }
+        return Ok(Command::AddNote(rest.to_string()));
     }
     // Quoted replies: `> @name (prefix) text`, `>> @name (prefix) text`.
     let quoting = line
@@ -314,11 +335,36 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             }
         }
         "/contacts" if args.is_empty() => Command::Contacts,
+        "/chats" if args.is_empty() => Command::Chats,
+        "/?" | "/search" if !args.is_empty() => Command::Search(args.to_string()),
+        "/_read" => match args.split_once(' ') {
+            Some(("chat", r)) => {
+                Command::ReadChat(contact_ref(r).ok_or_else(|| bad("bad chat reference"))?)
+            }
+            _ => return Err(bad("usage: /_read chat <chat>")),
+        },
+        "/_unread" => {
+            let p: Vec<&str> = args.split(' ').collect();
+            let ["chat", r, on] = p[..] else {
+                return Err(bad("usage: /_unread chat <chat> on|off"));
+            };
+            let id = contact_ref(r).ok_or_else(|| bad("bad chat reference"))?;
+            match on {
+                "on" => Command::UnreadChat(id, true),
+                "off" => Command::UnreadChat(id, false),
+                _ => return Err(bad("usage: /_unread chat <chat> on|off")),
+            }
+        }
+        "/clear" if args == "*" => Command::ClearChat(None),
+        "/clear" => Command::ClearChat(Some(one_arg(args)?)),
         "/t" | "/tail" => {
             let mut contact = None;
             let mut count = 10;
             let mut rest = args;
-            if let Some(r) = rest.strip_prefix('@') {
+            if let Some(r) = rest.strip_prefix('*') {
+                contact = Some("*".to_string());
+                rest = r.trim();
+            } else if let Some(r) = rest.strip_prefix('@') {
                 let (n, after) = name(r)?;
                 contact = Some(n);
                 rest = after.trim();

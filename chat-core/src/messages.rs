@@ -6,7 +6,7 @@ use crate::chat::{Chat, ChatError, Event, Response};
 use crate::protocol::{
     ChatEvent, ChatMessage, MsgContainer, MsgContent, MsgRef, MsgUpdate, QuotedMsg, B64,
 };
-use crate::store::{ChatItem, Contact, ItemQuote, NewItem};
+use crate::store::{ChatItem, Contact, ItemQuote, NewItem, NOTES};
 use simplex_codec::time::UtcTime;
 
 fn utc_of_ms(ms: i64) -> UtcTime {
@@ -138,12 +138,77 @@ impl Chat {
         self.edit(contact, item, text).await
     }
 
+    /// `/* text`: a note to self, stored only.
+    pub(crate) fn add_note(&self, text: String) -> Result<Response, ChatError> {
+        let notes = self.contact_by_id(NOTES)?;
+        let content = MsgContent::text(text);
+        let item = self.store().add_item(&NewItem {
+            contact_id: NOTES,
+            sent: true,
+            shared_msg_id: None,
+            agent_msg_id: None,
+            content: &content,
+            quote: None,
+            edited: false,
+        })?;
+        Ok(Response::Sent(notes, item))
+    }
+
+    /// Items with the contact (or note folder) they belong to.
+    fn with_chats(&self, items: Vec<ChatItem>) -> Result<Vec<(Contact, ChatItem)>, ChatError> {
+        let mut out = Vec::with_capacity(items.len());
+        for i in items {
+            if let Some(c) = self.store().contact(i.contact_id)? {
+                out.push((c, i));
+            }
+        }
+        Ok(out)
+    }
+
+    /// `/chats`: each chat's latest item, the most recent first.
+    pub(crate) fn chats(&self) -> Result<Response, ChatError> {
+        let heads = self.store().chat_heads()?;
+        Ok(Response::Items(self.with_chats(heads)?))
+    }
+
+    /// `/? text`.
+    pub(crate) fn search(&self, text: &str) -> Result<Response, ChatError> {
+        let found = self.store().search(text)?;
+        Ok(Response::Items(self.with_chats(found)?))
+    }
+
+    pub(crate) fn chat_exists(&self, id: i64) -> Result<(), ChatError> {
+        self.contact_by_id(id).map(|_| ())
+    }
+
+    /// `/clear *`, `/clear @name`.
+    pub(crate) fn clear_chat(&self, name: Option<String>) -> Result<Response, ChatError> {
+        let (id, shown) = match name {
+            None => (NOTES, "notes".to_string()),
+            Some(n) => {
+                let c = self
+                    .store()
+                    .contact_by_name(&n)?
+                    .ok_or_else(|| ChatError::NoContact(n.clone()))?;
+                (c.contact_id, crate::command::view_name(&c.local_name))
+            }
+        };
+        self.store().clear_chat(id)?;
+        Ok(Response::Note(format!("{shown}: all messages are removed")))
+    }
+
     async fn edit(
         &self,
         contact: Contact,
         item: ChatItem,
         text: String,
     ) -> Result<Response, ChatError> {
+        if contact.contact_id == NOTES {
+            // A note: changed here, nothing to tell anyone, nothing printed.
+            self.store()
+                .update_item(item.item_id, &MsgContent::text(text))?;
+            return Ok(Response::Silent);
+        }
         if !item.sent || item.deleted {
             return Err(ChatError::CannotUpdate);
         }

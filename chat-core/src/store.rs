@@ -111,7 +111,15 @@ const MIGRATIONS: &[&str] = &[
      ALTER TABLE chat_items ADD COLUMN edited INTEGER NOT NULL DEFAULT 0;
      ALTER TABLE chat_items ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
      CREATE INDEX chat_items_shared ON chat_items (contact_id, shared_msg_id);",
+    // v4: the note folder (`*`) is contact 1, as the user's own contact in the reference;
+    // chats marked unread
+    "INSERT OR IGNORE INTO contacts (contact_id, local_name, profile, conn_id, ready, created_at)
+        VALUES (1, '*', '{\"displayName\":\"*\",\"fullName\":\"\"}', NULL, 0, 0);
+     CREATE TABLE unread_chats (contact_id INTEGER PRIMARY KEY REFERENCES contacts ON DELETE CASCADE);",
 ];
+
+/// The chat of private notes (`*`, `*1` in API commands).
+pub const NOTES: i64 = 1;
 
 /// Where a file transfer stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -500,9 +508,12 @@ impl ChatStore {
         self.contact_where("conn_id = ?1", (conn_id as i64).into())
     }
 
-    /// The contact with a local name.
+    /// The contact with a local name (not the note folder).
     pub fn contact_by_name(&self, name: &str) -> Result<Option<Contact>> {
-        self.contact_where("local_name = ?1", name.to_string().into())
+        self.contact_where(
+            "local_name = ?1 AND contact_id > 1",
+            name.to_string().into(),
+        )
     }
 
     /// The contact with an id.
@@ -514,7 +525,7 @@ impl ChatStore {
     pub fn contacts(&self) -> Result<Vec<Contact>> {
         let mut st = self.db.prepare(
             "SELECT contact_id, local_name, profile, conn_id, ready FROM contacts
-             ORDER BY local_name",
+             WHERE contact_id > 1 ORDER BY local_name",
         )?;
         let rows = st.query_map([], Self::contact_row)?;
         rows.map(|r| Self::contact_from(r?)).collect()
@@ -775,6 +786,64 @@ impl ChatStore {
             [item_id],
         )?;
         Ok(())
+    }
+
+    /// Items whose text contains `text`, oldest first (among the last 10,000).
+    pub fn search(&self, text: &str) -> Result<Vec<ChatItem>> {
+        let mut v: Vec<ChatItem> = self
+            .items_where("1 ORDER BY item_id DESC LIMIT 10000", &[])?
+            .into_iter()
+            .filter(|i| !i.deleted && i.content.text_shown().contains(text))
+            .collect();
+        v.reverse();
+        Ok(v)
+    }
+
+    /// Each chat's latest item, the most recent chat first.
+    pub fn chat_heads(&self) -> Result<Vec<ChatItem>> {
+        let mut st = self.db.prepare(
+            "SELECT max(item_id) FROM chat_items GROUP BY contact_id ORDER BY max(item_id) DESC",
+        )?;
+        let ids: Vec<i64> = st
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.extend(self.items_where("item_id = ?1", &[&id])?);
+        }
+        Ok(out)
+    }
+
+    /// Removes every item of a chat.
+    pub fn clear_chat(&self, contact_id: i64) -> Result<()> {
+        self.db
+            .execute("DELETE FROM chat_items WHERE contact_id = ?1", [contact_id])?;
+        Ok(())
+    }
+
+    /// Marks a chat unread (or read).
+    pub fn set_unread(&self, contact_id: i64, unread: bool) -> Result<()> {
+        if unread {
+            self.db.execute(
+                "INSERT OR IGNORE INTO unread_chats (contact_id) VALUES (?1)",
+                [contact_id],
+            )?;
+        } else {
+            self.db.execute(
+                "DELETE FROM unread_chats WHERE contact_id = ?1",
+                [contact_id],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Whether a chat is marked unread.
+    pub fn is_unread(&self, contact_id: i64) -> Result<bool> {
+        Ok(self.db.query_row(
+            "SELECT EXISTS (SELECT 1 FROM unread_chats WHERE contact_id = ?1)",
+            [contact_id],
+            |r| r.get(0),
+        )?)
     }
 
     /// Deleted here only.
