@@ -590,7 +590,12 @@ impl Chat {
                 conn, msg_id, body, ..
             } => {
                 let outcome = self.received(conn, &body).await;
-                // Stored (or not ours to store): the relay may drop it.
+                // A message our database could not store is not acknowledged: the relay keeps
+                // it and hands it again after a restart (nothing acknowledged is lost).
+                if let Err(e @ ChatError::Store(_)) = outcome {
+                    return Err(e);
+                }
+                // Stored, or reported as not ours to store: the relay may drop it.
                 agent.ack(conn, msg_id).await.map_err(agent_err)?;
                 outcome?;
             }
