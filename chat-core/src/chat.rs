@@ -313,6 +313,23 @@ impl Chat {
         Ok((chat, rx))
     }
 
+    /// Stops: no more messages are handled or sent (transfers in progress stop too); what is
+    /// stored stays for the next [`Chat::open`].
+    pub async fn close(&self) {
+        let running: Vec<_> = self
+            .inner
+            .transfers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain()
+            .map(|(_, h)| h)
+            .collect();
+        for h in running {
+            h.abort();
+        }
+        self.inner.agent.close().await;
+    }
+
     /// The user's profile.
     pub fn profile(&self) -> Profile {
         self.inner
