@@ -2,6 +2,7 @@
 //! the reference CLI prints them on stdout.
 
 mod demo;
+mod presets;
 mod view;
 
 use std::io::Write;
@@ -35,11 +36,11 @@ struct Args {
     /// Database key: both databases are encrypted with it (SQLCipher).
     #[arg(short = 'k', long = "key")]
     key: Option<String>,
-    /// SMP relays, separated by ';' or ',' (smp://<key hash>@<host>[:port]); new queues are
-    /// created on the first.
+    /// SMP relays, separated by ';' (smp://<key hash>@<host>[,<onion host>][:port]); new
+    /// queues are created on the first. Default: one of the reference clients' preset relays.
     #[arg(short = 's', long = "server")]
     server: Option<String>,
-    /// XFTP relays for files, separated by ';' or ',' (xftp://<key hash>@<host>[:port]).
+    /// XFTP relays for files, separated by ';' (xftp://<key hash>@<host>[,<onion host>][:port]).
     #[arg(long = "xftp-server", alias = "xftp-servers")]
     xftp_server: Option<String>,
     /// Where received files are saved when /fr names no path.
@@ -139,11 +140,13 @@ async fn main() {
         }
         return;
     }
-    let Some(servers) = args.server.as_deref() else {
-        fail("no SMP relay: give one with -s smp://<key hash>@<host>[:port]")
-    };
+    let servers = args
+        .server
+        .clone()
+        .unwrap_or_else(|| presets::random_smp_relay().to_string());
+    // ',' separates a relay's hosts; ';' separates relays.
     let first = servers
-        .split([';', ','])
+        .split(';')
         .map(str::trim)
         .find(|s| !s.is_empty())
         .unwrap_or_default();
@@ -161,7 +164,7 @@ async fn main() {
         .xftp_server
         .as_deref()
         .unwrap_or_default()
-        .split([';', ','])
+        .split(';')
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|s| {
