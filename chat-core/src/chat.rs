@@ -330,6 +330,13 @@ impl Chat {
         self.inner.agent.close().await;
     }
 
+    /// The contact with a local name, or [`ChatError::NoContact`].
+    pub(crate) fn contact_named(&self, name: &str) -> Result<Contact> {
+        self.store()
+            .contact_by_name(name)?
+            .ok_or_else(|| ChatError::NoContact(name.to_string()))
+    }
+
     /// The user's profile.
     pub fn profile(&self) -> Profile {
         self.inner
@@ -433,10 +440,7 @@ impl Chat {
                 Ok(Response::Rejected(req.local_name))
             }
             Command::SendText { to, text } => {
-                let contact = self
-                    .store()
-                    .contact_by_name(&to)?
-                    .ok_or_else(|| ChatError::NoContact(to.clone()))?;
+                let contact = self.contact_named(&to)?;
                 self.send_content(contact, MsgContent::text(text), None)
                     .await
             }

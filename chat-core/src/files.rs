@@ -241,10 +241,7 @@ impl Chat {
     }
 
     pub(crate) fn ready_contact(&self, name: &str) -> Result<Contact, ChatError> {
-        let contact = self
-            .store()
-            .contact_by_name(name)?
-            .ok_or_else(|| ChatError::NoContact(name.to_string()))?;
+        let contact = self.contact_named(name)?;
         if !contact.ready || contact.conn_id.is_none() {
             return Err(ChatError::NotReady(name.to_string()));
         }

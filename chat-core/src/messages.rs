@@ -93,10 +93,7 @@ impl Chat {
         own: bool,
         text: String,
     ) -> Result<Response, ChatError> {
-        let contact = self
-            .store()
-            .contact_by_name(&to)?
-            .ok_or_else(|| ChatError::NoContact(to.clone()))?;
+        let contact = self.contact_named(&to)?;
         let quoted = self
             .store()
             .latest_item(contact.contact_id, own, Some(&prefix))?
@@ -127,10 +124,7 @@ impl Chat {
         prefix: Option<String>,
         text: String,
     ) -> Result<Response, ChatError> {
-        let contact = self
-            .store()
-            .contact_by_name(&to)?
-            .ok_or_else(|| ChatError::NoContact(to.clone()))?;
+        let contact = self.contact_named(&to)?;
         let item = self
             .store()
             .latest_item(contact.contact_id, true, prefix.as_deref())?
@@ -186,10 +180,7 @@ impl Chat {
         let (id, shown) = match name {
             None => (NOTES, "notes".to_string()),
             Some(n) => {
-                let c = self
-                    .store()
-                    .contact_by_name(&n)?
-                    .ok_or_else(|| ChatError::NoContact(n.clone()))?;
+                let c = self.contact_named(&n)?;
                 (c.contact_id, crate::command::view_name(&c.local_name))
             }
         };
@@ -272,10 +263,7 @@ impl Chat {
         to: String,
         prefix: String,
     ) -> Result<Response, ChatError> {
-        let contact = self
-            .store()
-            .contact_by_name(&to)?
-            .ok_or_else(|| ChatError::NoContact(to.clone()))?;
+        let contact = self.contact_named(&to)?;
         let item = self
             .store()
             .latest_item(contact.contact_id, true, Some(&prefix))?
