@@ -567,10 +567,14 @@ impl Chat {
             AgentEvent::Confirmation { conn, info } => {
                 let profile = Self::peer_profile(&info)?;
                 let pending = self.store().pending(conn)?;
-                if matches!(
-                    pending,
-                    Some(PendingKind::Invitation | PendingKind::JoinedAddress)
-                ) {
+                // Once only: a confirmation announced again after a restart finds the contact.
+                let known = self.store().contact_by_conn(conn)?.is_some();
+                if !known
+                    && matches!(
+                        pending,
+                        Some(PendingKind::Invitation | PendingKind::JoinedAddress)
+                    )
+                {
                     self.store().add_contact(conn, &profile)?;
                 }
                 agent.allow(conn, &self.info()).await.map_err(agent_err)?;
@@ -595,14 +599,13 @@ impl Chat {
                 }
             }
             AgentEvent::Request {
-                address,
+                address: _,
                 request,
                 info,
             } => {
                 if self.store().has_request(request)? {
                     return Ok(()); // announced again after a restart: already listed
                 }
-                let _ = address;
                 let profile = Self::peer_profile(&info)?;
                 let req = self.store().add_request(request, &profile)?;
                 self.emit(Event::Request(req)).await;
