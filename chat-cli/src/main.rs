@@ -7,7 +7,6 @@ mod view;
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 
 use chat_core::chat::{Chat, ChatConfig, Response};
 use chat_core::protocol::Profile;
@@ -81,23 +80,22 @@ fn default_prefix() -> PathBuf {
     home.join(".simplex").join("simplex_v1")
 }
 
-/// Lines to stdout, one writer at a time, flushed at once (stdout may be a pipe).
-#[derive(Clone)]
-struct Out(Arc<Mutex<std::io::Stdout>>);
+/// Lines to stdout, a block at a time under stdout's own lock, flushed at once (stdout may be a
+/// pipe).
+#[derive(Clone, Copy)]
+struct Out;
 
 impl Out {
-    fn lines(&self, lines: &[String]) {
-        let out = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let mut w = out.lock();
+    fn lines(self, lines: &[String]) {
+        let mut w = std::io::stdout().lock();
         for l in lines {
             let _ = writeln!(w, "{l}");
         }
         let _ = w.flush();
     }
 
-    fn prompt(&self, s: &str) {
-        let out = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let mut w = out.lock();
+    fn prompt(self, s: &str) {
+        let mut w = std::io::stdout().lock();
         let _ = write!(w, "{s}");
         let _ = w.flush();
     }
@@ -181,10 +179,11 @@ async fn main() {
         files_folder: args.files_folder.clone(),
         max_file_size: chunker::plan::DEFAULT_MAX_FILE_SIZE,
     };
-    let out = Out(Arc::new(Mutex::new(std::io::stdout())));
+    let out = Out;
     let mut input = BufReader::new(tokio::io::stdin()).lines();
 
-    let new_user = match Chat::stored_user(&config) {
+    let store = Chat::open_store(&config).unwrap_or_else(|e| fail(&e.to_string()));
+    let new_user = match store.user() {
         Ok(Some(_)) => None,
         Ok(None) => Some(match &args.create_bot_display_name {
             Some(name) => Profile {
@@ -216,7 +215,7 @@ async fn main() {
         }),
         Err(e) => fail(&e.to_string()),
     };
-    let (chat, mut events) = match Chat::open(&config, new_user).await {
+    let (chat, mut events) = match Chat::open_on(store, &config, new_user).await {
         Ok(c) => c,
         Err(e) => fail(&e.to_string()),
     };
@@ -226,7 +225,6 @@ async fn main() {
         view::full_name(&p.display_name, &p)
     )]);
     {
-        let out = out.clone();
         tokio::spawn(async move {
             while let Some(e) = events.recv().await {
                 out.lines(&view::event(&e));

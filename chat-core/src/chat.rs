@@ -250,13 +250,13 @@ pub(crate) fn new_shared_msg_id() -> B64 {
 }
 
 impl Chat {
-    /// The stored user's profile, if the database has one (before [`Chat::open`]).
-    pub fn stored_user(config: &ChatConfig) -> Result<Option<Profile>> {
-        let path = db_path(config, "chat");
-        if !path.exists() {
-            return Ok(None);
-        }
-        Ok(ChatStore::open(&path, config.db_key.as_deref())?.user()?)
+    /// Opens (creating) the chat database of `config`, to see whether it has a user before
+    /// [`Chat::open_on`] (which takes it over: the key is derived once).
+    pub fn open_store(config: &ChatConfig) -> Result<ChatStore> {
+        Ok(ChatStore::open(
+            &db_path(config, "chat"),
+            config.db_key.as_deref(),
+        )?)
     }
 
     /// Opens the databases and starts the agent; `new_user` creates the user when the
@@ -265,7 +265,15 @@ impl Chat {
         config: &ChatConfig,
         new_user: Option<Profile>,
     ) -> Result<(Self, mpsc::Receiver<Event>)> {
-        let store = ChatStore::open(&db_path(config, "chat"), config.db_key.as_deref())?;
+        Self::open_on(Self::open_store(config)?, config, new_user).await
+    }
+
+    /// [`Chat::open`] on a chat database already open ([`Chat::open_store`]).
+    pub async fn open_on(
+        store: ChatStore,
+        config: &ChatConfig,
+        new_user: Option<Profile>,
+    ) -> Result<(Self, mpsc::Receiver<Event>)> {
         let profile = match (store.user()?, new_user) {
             (Some(p), _) => p,
             (None, Some(p)) => {

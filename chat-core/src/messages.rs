@@ -102,6 +102,20 @@ impl Chat {
             .await
     }
 
+    /// A chat and one of its items, by ids.
+    fn contact_item(
+        &self,
+        contact_id: i64,
+        item_id: i64,
+    ) -> Result<(Contact, ChatItem), ChatError> {
+        let contact = self.contact_by_id(contact_id)?;
+        let item = self
+            .store()
+            .item(contact_id, item_id)?
+            .ok_or(ChatError::NoItem(item_id))?;
+        Ok((contact, item))
+    }
+
     /// `/_update item @<contactId> <itemId> text <text>`.
     pub(crate) async fn update_item(
         &self,
@@ -109,11 +123,7 @@ impl Chat {
         item_id: i64,
         text: String,
     ) -> Result<Response, ChatError> {
-        let contact = self.contact_by_id(contact_id)?;
-        let item = self
-            .store()
-            .item(contact_id, item_id)?
-            .ok_or(ChatError::NoItem(item_id))?;
+        let (contact, item) = self.contact_item(contact_id, item_id)?;
         self.edit(contact, item, text).await
     }
 
@@ -244,11 +254,7 @@ impl Chat {
         item_id: i64,
         broadcast: bool,
     ) -> Result<Response, ChatError> {
-        let contact = self.contact_by_id(contact_id)?;
-        let item = self
-            .store()
-            .item(contact_id, item_id)?
-            .ok_or(ChatError::NoItem(item_id))?;
+        let (contact, item) = self.contact_item(contact_id, item_id)?;
         if broadcast {
             self.delete_for_everyone(contact, item).await
         } else {
