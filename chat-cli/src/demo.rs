@@ -162,7 +162,7 @@ pub async fn run(size: u64, messages: usize) -> DemoResult<()> {
         .map_err(err)?;
 
     let t0 = Instant::now();
-    let Response::Invitation(link) = alice
+    let Response::Invitation { link, .. } = alice
         .execute(Command::CreateInvitation)
         .await
         .map_err(err)?

@@ -3,6 +3,7 @@
 
 mod demo;
 mod presets;
+mod server;
 mod view;
 
 use std::io::Write;
@@ -16,7 +17,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// The reference release whose chat protocol and bot API this client implements (launchers
 /// of bot libraries read the first line of `--version`).
-const REFERENCE_VERSION: &str = "7.0.0.0";
+const REFERENCE_VERSION: &str = chat_core::api::REFERENCE_VERSION;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -54,6 +55,10 @@ struct Args {
     /// Seconds to wait after --execute.
     #[arg(short = 't', long = "time", default_value_t = 3)]
     time: u64,
+    /// Serve the WebSocket bot API on ws://127.0.0.1:PORT instead of the terminal (0: any free
+    /// port, printed). Requests {"corrId","cmd"}, responses {"corrId","resp"}, events {"resp"}.
+    #[arg(short = 'p', long = "chat-server-port")]
+    chat_server_port: Option<u16>,
     /// Print the version (the reference release implemented, then this program's) and exit.
     #[arg(short = 'v', long = "version")]
     version: bool,
@@ -109,6 +114,22 @@ fn is_send_form(line: &str) -> bool {
         || line.starts_with(">> @")
         || line.starts_with("/f ")
         || line.starts_with("/file ")
+}
+
+/// SIGINT or SIGTERM.
+async fn shutdown() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
+    }
 }
 
 fn fail(msg: &str) -> ! {
@@ -224,6 +245,20 @@ async fn main() {
         "Current user: {}",
         view::full_name(&p.display_name, &p)
     )]);
+    if let Some(port) = args.chat_server_port {
+        // A bot's chat: no terminal (stdin is not read, so its end does not stop the chat).
+        let listener = server::bind(port)
+            .await
+            .unwrap_or_else(|e| fail(&format!("cannot listen on 127.0.0.1:{port}: {e}")));
+        let bound = listener.local_addr().map_or(port, |a| a.port());
+        out.lines(&[format!("chat server listening on ws://127.0.0.1:{bound}")]);
+        tokio::select! {
+            () = server::serve(chat.clone(), events, listener) => {}
+            _ = shutdown() => {}
+        }
+        chat.close().await;
+        return;
+    }
     {
         tokio::spawn(async move {
             while let Some(e) = events.recv().await {
@@ -235,7 +270,7 @@ async fn main() {
     if let Some(cmd) = &args.execute {
         out.lines(std::slice::from_ref(cmd));
         match chat.execute_line(cmd).await {
-            Ok(r) => out.lines(&view::response(&r)),
+            Ok(r) => out.lines(&view::response(&r, &chat.profile())),
             Err(e) => out.lines(&view::error(&e)),
         }
         tokio::time::sleep(std::time::Duration::from_secs(args.time)).await;
@@ -257,7 +292,7 @@ async fn main() {
         }
         match chat.execute_line(&line).await {
             Ok(Response::Quit) => break,
-            Ok(r) => out.lines(&view::response(&r)),
+            Ok(r) => out.lines(&view::response(&r, &chat.profile())),
             Err(e) => {
                 if !echoed {
                     out.lines(std::slice::from_ref(&line));

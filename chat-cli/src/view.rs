@@ -86,16 +86,16 @@ const ADDRESS_TAIL: [&str; 3] = [
 ];
 
 /// The lines of a command's response.
-pub fn response(r: &Response) -> Vec<String> {
+pub fn response(r: &Response, user: &Profile) -> Vec<String> {
     match r {
-        Response::Invitation(link) => link_block(
+        Response::Invitation { link, .. } => link_block(
             "pass this invitation link to your contact (via another channel): ",
             link,
             "and ask them to connect: /c <invitation_link_above>",
             &[],
         ),
-        Response::ConfirmationSent => vec!["confirmation sent!".into()],
-        Response::RequestSent => vec!["connection request sent!".into()],
+        Response::ConfirmationSent(_) => vec!["confirmation sent!".into()],
+        Response::RequestSent(_) => vec!["connection request sent!".into()],
         Response::AddressCreated(link) => link_block(
             "Your new chat address is created!",
             link,
@@ -112,16 +112,54 @@ pub fn response(r: &Response) -> Vec<String> {
             "{}: accepting contact request, you can send messages to contact",
             contact_name(c)
         )],
-        Response::Rejected(name) => vec![format!("{}: contact request rejected", view_name(name))],
-        Response::Sent(c, item) => item_lines(c, item),
-        Response::Updated(c, item) => item_lines_marked(c, item, "[edited] "),
-        Response::Note(text) => vec![text.clone()],
-        Response::Silent => Vec::new(),
-        Response::Profile(p, Some(n)) => vec![format!(
-            "user profile is changed to {} (your {n} contacts are notified)",
-            full_name(&p.display_name, p)
+        Response::Rejected(req) => vec![format!(
+            "{}: contact request rejected",
+            view_name(&req.local_name)
         )],
-        Response::Profile(p, None) => vec![
+        Response::Sent(c, item) => item_lines(c, item),
+        Response::SentMany(c, items) => items.iter().flat_map(|i| item_lines(c, i)).collect(),
+        Response::Updated(c, item) => item_lines_marked(c, item, "[edited] "),
+        Response::NoteUpdated(..) => Vec::new(),
+        Response::NotChanged(..) => vec!["message didn't change".into()],
+        Response::Deleted { items, .. } => items
+            .iter()
+            .map(|(_, now)| match now {
+                Some(_) => "message marked deleted".to_string(),
+                None => "message deleted".to_string(),
+            })
+            .collect(),
+        Response::Cleared(c) => vec![format!(
+            "{}: all messages are removed",
+            if c.contact_id == chat_core::store::NOTES {
+                "notes".to_string()
+            } else {
+                view_name(&c.local_name)
+            }
+        )],
+        Response::Ok => vec!["ok".into()],
+        Response::ProfileChanged { to, told, .. } => vec![format!(
+            "user profile is changed to {} (your {told} contacts are notified)",
+            full_name(&to.display_name, to)
+        )],
+        Response::ProfileUnchanged => vec!["user profile did not change".into()],
+        Response::ActiveUser => vec![format!(
+            "user profile: {}",
+            full_name(&user.display_name, user)
+        )],
+        Response::Users { .. } => vec![format!("{} (active)", full_name(&user.display_name, user))],
+        Response::Version => vec![format!(
+            "SimpleX Chat v{}",
+            chat_core::api::REFERENCE_VERSION
+        )],
+        Response::Running => vec!["chat is running".into()],
+        Response::Chats(chats) => chats
+            .iter()
+            .flat_map(|(c, items, _)| match items.last() {
+                Some(i) => item_lines(c, i),
+                None => vec![contact_name(c)],
+            })
+            .collect(),
+        Response::Profile(p) => vec![
             format!("Display name: {}", p.display_name),
             format!("Full name: {}", p.full_name),
         ],
@@ -202,6 +240,7 @@ pub fn event(e: &Event) -> Vec<String> {
         Event::FileOffered {
             contact,
             file_id,
+            item_id: _,
             name,
             size,
         } => vec![

@@ -19,6 +19,9 @@ use crate::command::Command;
 use crate::protocol::{parse_chat_messages, ChatEvent, ChatMessage, MsgContent, Profile, B64};
 use crate::store::{ChatItem, ChatStore, Contact, ContactRequest, PendingKind};
 
+/// The chat database's user id (one user per database).
+pub const USER_ID: i64 = 1;
+
 /// Why a command failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ChatError {
@@ -28,6 +31,12 @@ pub enum ChatError {
     /// No request by that name.
     #[error("no contact request from {0}")]
     NoRequest(String),
+    /// No request with that id.
+    #[error("no contact request {0}")]
+    NoRequestId(u64),
+    /// A display name that cannot be used.
+    #[error("invalid display name: {0:?}")]
+    InvalidName(String),
     /// The contact is not connected yet.
     #[error("contact {0} is not connected yet")]
     NotReady(String),
@@ -83,24 +92,55 @@ fn agent_err(e: impl std::fmt::Display) -> ChatError {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Response {
-    /// A one-time invitation link.
-    Invitation(String),
-    /// Joined an invitation.
-    ConfirmationSent,
-    /// Sent a request to an address.
-    RequestSent,
+    /// A one-time invitation link (as shown) and its pending connection.
+    Invitation {
+        /// The link as the terminal shows it.
+        link: String,
+        /// The agent connection waiting for the peer.
+        conn: ConnId,
+    },
+    /// Joined an invitation (the pending connection).
+    ConfirmationSent(ConnId),
+    /// Sent a request to an address (the pending connection).
+    RequestSent(ConnId),
     /// A new address.
     AddressCreated(String),
     /// The address.
     Address(String),
     /// A request accepted: the contact is connecting.
     Accepting(Contact),
-    /// A request rejected (its local name).
-    Rejected(String),
+    /// A request rejected.
+    Rejected(ContactRequest),
     /// A message sent.
     Sent(Contact, ChatItem),
-    /// The profile (after a change: how many contacts were told).
-    Profile(Profile, Option<usize>),
+    /// Several messages sent at once (`/_send ... json [...]`).
+    SentMany(Contact, Vec<ChatItem>),
+    /// The profile changed; how many contacts were told.
+    ProfileChanged {
+        /// Before.
+        from: Profile,
+        /// Now.
+        to: Profile,
+        /// Contacts told.
+        told: usize,
+    },
+    /// A profile change that changes nothing.
+    ProfileUnchanged,
+    /// The profile (`/p`).
+    Profile(Profile),
+    /// The user (`/user`).
+    ActiveUser,
+    /// The users (`/users`): one, with its unread chats.
+    Users {
+        /// Chats marked unread.
+        unread: usize,
+    },
+    /// The version (`/v`).
+    Version,
+    /// `/_start` when the chat runs (it starts with the process).
+    Running,
+    /// Chats with their latest items (`/_get chats`): (contact, items, unread).
+    Chats(Vec<(Contact, Vec<ChatItem>, bool)>),
     /// The contacts.
     Contacts(Vec<Contact>),
     /// Chat items, oldest first, with their contacts.
@@ -140,10 +180,21 @@ pub enum Response {
     FileStatus(String),
     /// An own message edited.
     Updated(Contact, ChatItem),
-    /// A one-line answer (`message deleted`, `message didn't change`, ...).
-    Note(String),
-    /// Nothing to print (a note edited).
-    Silent,
+    /// A private note edited (nothing printed).
+    NoteUpdated(Contact, ChatItem),
+    /// An edit that changes nothing.
+    NotChanged(Contact, ChatItem),
+    /// Items deleted: each as it was, and as it is when kept marked (deleted for everyone).
+    Deleted {
+        /// The chat.
+        contact: Contact,
+        /// The items.
+        items: Vec<(ChatItem, Option<ChatItem>)>,
+    },
+    /// A chat's items removed (`/clear`).
+    Cleared(Contact),
+    /// Done.
+    Ok,
     /// `/q`.
     Quit,
 }
@@ -164,6 +215,8 @@ pub enum Event {
     FileOffered {
         /// The sender.
         contact: Contact,
+        /// The offer's chat item.
+        item_id: i64,
         /// The file's number.
         file_id: i64,
         /// Its (sanitized) name.
@@ -345,6 +398,16 @@ impl Chat {
             .ok_or_else(|| ChatError::NoContact(name.to_string()))
     }
 
+    /// A running transfer's encrypted bytes: done so far, in all.
+    pub fn file_progress(&self, file_id: i64) -> Option<(u64, u64)> {
+        self.inner
+            .progress
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&file_id)
+            .map(|p| (p.done, p.total))
+    }
+
     /// The user's profile.
     pub fn profile(&self) -> Profile {
         self.inner
@@ -382,7 +445,10 @@ impl Chat {
                 let (conn, link) = agent.create_invitation().await.map_err(agent_err)?;
                 self.store()
                     .add_pending(conn, PendingKind::Invitation, Some(&link))?;
-                Ok(Response::Invitation(display_link(&link)))
+                Ok(Response::Invitation {
+                    link: display_link(&link),
+                    conn,
+                })
             }
             Command::Connect(link) => {
                 let address = link.contains("/contact");
@@ -408,9 +474,9 @@ impl Chat {
                 };
                 self.store().add_pending(conn, kind, None)?;
                 Ok(if address {
-                    Response::RequestSent
+                    Response::RequestSent(conn)
                 } else {
-                    Response::ConfirmationSent
+                    Response::ConfirmationSent(conn)
                 })
             }
             Command::CreateAddress => {
@@ -431,21 +497,28 @@ impl Chat {
                     .store()
                     .request_by_name(&name)?
                     .ok_or(ChatError::NoRequest(name))?;
-                let conn = agent
-                    .accept(req.request_id, &self.info())
-                    .await
-                    .map_err(agent_err)?;
-                let contact = self.store().request_accepted(&req, conn)?;
-                Ok(Response::Accepting(contact))
+                self.accept(req).await
+            }
+            Command::AcceptId(id) => {
+                let req = self
+                    .store()
+                    .request(id)?
+                    .ok_or(ChatError::NoRequestId(id))?;
+                self.accept(req).await
             }
             Command::Reject(name) => {
                 let req = self
                     .store()
                     .request_by_name(&name)?
                     .ok_or(ChatError::NoRequest(name))?;
-                agent.reject(req.request_id).map_err(agent_err)?;
-                self.store().delete_request(req.request_id)?;
-                Ok(Response::Rejected(req.local_name))
+                self.reject(req)
+            }
+            Command::RejectId(id) => {
+                let req = self
+                    .store()
+                    .request(id)?
+                    .ok_or(ChatError::NoRequestId(id))?;
+                self.reject(req)
             }
             Command::SendText { to, text } => {
                 let contact = self.contact_named(&to)?;
@@ -453,6 +526,9 @@ impl Chat {
                     .await
             }
             Command::ApiSend { contact_id, text } => self.api_send(contact_id, text).await,
+            Command::ApiSendJson { chat_id, messages } => {
+                self.api_send_json(chat_id, messages).await
+            }
             Command::SendQuote {
                 to,
                 prefix,
@@ -467,9 +543,9 @@ impl Chat {
             Command::EditLatest { to, prefix, text } => self.edit_latest(to, prefix, text).await,
             Command::DeleteItem {
                 contact_id,
-                item_id,
-                broadcast,
-            } => self.delete_item(contact_id, item_id, broadcast).await,
+                item_ids,
+                mode,
+            } => self.delete_items(contact_id, item_ids, mode).await,
             Command::DeleteLatest { to, prefix } => self.delete_latest(to, prefix).await,
             Command::SetProfile {
                 display_name,
@@ -478,21 +554,18 @@ impl Chat {
                 let mut p = self.profile();
                 p.display_name = display_name;
                 p.full_name = full_name;
-                self.store().set_user(&p)?;
-                *self.inner.profile.lock().unwrap_or_else(|e| e.into_inner()) = p.clone();
-                let contacts = self.store().contacts()?;
-                let info = self.info();
-                let mut told = 0;
-                for c in contacts.iter().filter(|c| c.ready) {
-                    if let Some(conn) = c.conn_id {
-                        if agent.send(conn, &info).await.is_ok() {
-                            told += 1;
-                        }
-                    }
-                }
-                Ok(Response::Profile(p, Some(told)))
+                self.set_profile(p).await
             }
-            Command::ShowProfile => Ok(Response::Profile(self.profile(), None)),
+            Command::SetProfileJson(p) => self.set_profile(p).await,
+            Command::ShowProfile => Ok(Response::Profile(self.profile())),
+            Command::ShowUser => Ok(Response::ActiveUser),
+            Command::ListUsers => {
+                let unread = self.store().unread_count()?;
+                Ok(Response::Users { unread })
+            }
+            Command::Version => Ok(Response::Version),
+            Command::StartChat => Ok(Response::Running),
+            Command::GetChats { count } => self.api_chats(count),
             Command::Contacts => Ok(Response::Contacts(self.store().contacts()?)),
             Command::Tail { contact, count } => {
                 let store = self.store();
@@ -532,16 +605,57 @@ impl Chat {
             Command::ReadChat(id) => {
                 self.chat_exists(id)?;
                 self.store().set_unread(id, false)?;
-                Ok(Response::Note("ok".into()))
+                Ok(Response::Ok)
             }
             Command::UnreadChat(id, on) => {
                 self.chat_exists(id)?;
                 self.store().set_unread(id, on)?;
-                Ok(Response::Note("ok".into()))
+                Ok(Response::Ok)
             }
             Command::ClearChat(name) => self.clear_chat(name),
             Command::Quit => Ok(Response::Quit),
         }
+    }
+
+    async fn accept(&self, req: ContactRequest) -> Result<Response> {
+        let conn = self
+            .inner
+            .agent
+            .accept(req.request_id, &self.info())
+            .await
+            .map_err(agent_err)?;
+        let contact = self.store().request_accepted(&req, conn)?;
+        Ok(Response::Accepting(contact))
+    }
+
+    fn reject(&self, req: ContactRequest) -> Result<Response> {
+        self.inner.agent.reject(req.request_id).map_err(agent_err)?;
+        self.store().delete_request(req.request_id)?;
+        Ok(Response::Rejected(req))
+    }
+
+    /// A new profile, stored and sent to every connected contact.
+    async fn set_profile(&self, p: Profile) -> Result<Response> {
+        let from = self.profile();
+        if p == from {
+            return Ok(Response::ProfileUnchanged);
+        }
+        if p.display_name.trim().is_empty() || p.display_name.contains('\'') {
+            return Err(ChatError::InvalidName(p.display_name));
+        }
+        self.store().set_user(&p)?;
+        *self.inner.profile.lock().unwrap_or_else(|e| e.into_inner()) = p.clone();
+        let contacts = self.store().contacts()?;
+        let info = self.info();
+        let mut told = 0;
+        for c in contacts.iter().filter(|c| c.ready) {
+            if let Some(conn) = c.conn_id {
+                if self.inner.agent.send(conn, &info).await.is_ok() {
+                    told += 1;
+                }
+            }
+        }
+        Ok(Response::ProfileChanged { from, to: p, told })
     }
 
     pub(crate) async fn emit(&self, e: Event) {

@@ -1,8 +1,63 @@
 //! Chat commands as typed in the terminal or sent through the bot API (`cmd`), in the
 //! reference's syntax (spec §7). Names may be quoted: `@'John Doe' hi`.
 
+/// How `/_delete item` deletes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteMode {
+    /// For everyone: the contact keeps the item marked deleted (`broadcast`).
+    Broadcast,
+    /// Here only, removed (`internal`).
+    Internal,
+    /// Here only, kept marked deleted (`internalMark`).
+    InternalMark,
+}
+
+/// One message of `/_send ... json [...]` (the bot API's ComposedMessage).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Composed {
+    /// A file to send (`fileSource.filePath`, or the legacy `filePath`).
+    pub file: Option<String>,
+    /// The item of the chat it quotes.
+    pub quoted_item_id: Option<i64>,
+    /// The content.
+    pub content: crate::protocol::MsgContent,
+}
+
+impl Composed {
+    fn from_json(v: &serde_json::Value) -> Result<Self, String> {
+        let o = v.as_object().ok_or("a composed message is a JSON object")?;
+        let content = o
+            .get("msgContent")
+            .ok_or("msgContent is required")
+            .and_then(|c| {
+                serde_json::from_value(c.clone()).map_err(|_| "msgContent is not a message content")
+            })?;
+        let file = match (o.get("fileSource"), o.get("filePath")) {
+            (Some(src), _) if !src.is_null() => Some(
+                src.get("filePath")
+                    .and_then(|p| p.as_str())
+                    .ok_or("fileSource needs filePath")?
+                    .to_string(),
+            ),
+            (_, Some(p)) if !p.is_null() => {
+                Some(p.as_str().ok_or("filePath is a string")?.to_string())
+            }
+            _ => None,
+        };
+        let quoted_item_id = match o.get("quotedItemId") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(q) => Some(q.as_i64().ok_or("quotedItemId is a number")?),
+        };
+        Ok(Self {
+            file,
+            quoted_item_id,
+            content,
+        })
+    }
+}
+
 /// A parsed command.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     /// `/c`, `/connect`, `/_connect <userId>`: a one-time invitation.
     CreateInvitation,
@@ -15,8 +70,34 @@ pub enum Command {
     ShowAddress,
     /// `/ac <name>`, `/accept <name>`.
     Accept(String),
+    /// `/_accept <contactReqId>`.
+    AcceptId(u64),
     /// `/rc <name>`, `/reject <name>`.
     Reject(String),
+    /// `/_reject <contactReqId>`.
+    RejectId(u64),
+    /// `/user`.
+    ShowUser,
+    /// `/users`.
+    ListUsers,
+    /// `/v`, `/version`.
+    Version,
+    /// `/_start`.
+    StartChat,
+    /// `/_get chats <userId> [pcc=on] count=<n> <query>`.
+    GetChats {
+        /// How many chats (the most recent).
+        count: usize,
+    },
+    /// `/_profile <userId> <json(profile)>`.
+    SetProfileJson(crate::protocol::Profile),
+    /// `/_send <chatRef> json [<ComposedMessage>, ...]`.
+    ApiSendJson {
+        /// The contact (or 1, the note folder, as `*1`).
+        chat_id: i64,
+        /// The messages.
+        messages: Vec<Composed>,
+    },
     /// `@<name> <text>`.
     SendText {
         /// The contact's local name.
@@ -60,14 +141,14 @@ pub enum Command {
         /// The new text.
         text: String,
     },
-    /// `/_delete item @<contactId> <itemId> internal|broadcast`.
+    /// `/_delete item @<contactId> <itemId>[,<itemId>...] internal|internalMark|broadcast`.
     DeleteItem {
         /// The contact's id.
         contact_id: i64,
-        /// The item.
-        item_id: i64,
-        /// For everyone (`broadcast`), or here only (`internal`).
-        broadcast: bool,
+        /// The items.
+        item_ids: Vec<i64>,
+        /// How.
+        mode: DeleteMode,
     },
     /// A backslash, `@name prefix`: delete for everyone.
     DeleteLatest {
@@ -183,6 +264,14 @@ pub fn view_name(n: &str) -> String {
     }
 }
 
+/// The most items one `/_delete item` may name.
+pub const MAX_DELETE_ITEMS: usize = 200;
+
+/// The user id of an API command: the database's one user.
+fn user_id(s: &str) -> bool {
+    s.parse::<i64>() == Ok(crate::chat::USER_ID)
+}
+
 /// Parses one input line.
 pub fn parse(line: &str) -> Result<Command, CommandError> {
     let line = line.trim_end_matches(['\r', '\n']);
@@ -261,8 +350,9 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
         "/c" | "/connect" if args.is_empty() => Command::CreateInvitation,
         "/c" | "/connect" => Command::Connect(args.to_string()),
         "/_connect" => match args.split_once(' ') {
-            None if args.parse::<u64>().is_ok() => Command::CreateInvitation,
-            Some((uid, link)) if uid.parse::<u64>().is_ok() && !link.trim().is_empty() => {
+            None if user_id(args) => Command::CreateInvitation,
+            Some((uid, "incognito=off")) if user_id(uid) => Command::CreateInvitation,
+            Some((uid, link)) if user_id(uid) && !link.trim().is_empty() => {
                 Command::Connect(link.trim().to_string())
             }
             _ => return Err(bad("usage: /_connect <userId> [link]")),
@@ -270,14 +360,41 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
         "/_send" => {
             let (r, rest) = args
                 .split_once(' ')
-                .ok_or_else(|| bad("usage: /_send @<contactId> text <message>"))?;
+                .ok_or_else(|| bad("usage: /_send @<contactId> json [<message>, ...]"))?;
             let contact_id = contact_ref(r).ok_or_else(|| bad("bad chat reference"))?;
-            let text = rest
-                .strip_prefix("text ")
-                .ok_or_else(|| bad("only the text form of /_send is supported"))?;
-            Command::ApiSend {
-                contact_id,
-                text: text.to_string(),
+            // Options before `json` (live=on, ttl=N, sign=on) change nothing in a direct chat
+            // here: messages are sent whole, without a timer.
+            let mut rest = rest;
+            while let Some((opt, more)) = rest.split_once(' ') {
+                if opt == "live=on" || opt == "sign=on" || opt.starts_with("ttl=") {
+                    rest = more;
+                } else {
+                    break;
+                }
+            }
+            if let Some(text) = rest.strip_prefix("text ") {
+                Command::ApiSend {
+                    contact_id,
+                    text: text.to_string(),
+                }
+            } else if let Some(json) = rest.strip_prefix("json ") {
+                let v: serde_json::Value =
+                    serde_json::from_str(json).map_err(|e| bad(&format!("bad JSON ({e})")))?;
+                let list = v
+                    .as_array()
+                    .filter(|l| !l.is_empty())
+                    .ok_or_else(|| bad("json: a non-empty list of messages"))?;
+                let messages = list
+                    .iter()
+                    .map(Composed::from_json)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| bad(&e))?;
+                Command::ApiSendJson {
+                    chat_id: contact_id,
+                    messages,
+                }
+            } else {
+                return Err(bad("usage: /_send @<contactId> json [<message>, ...]"));
             }
         }
         "/_update" => {
@@ -291,41 +408,104 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             };
             let contact_id = contact_ref(r).ok_or_else(|| bad("bad chat reference"))?;
             let item_id = id.parse().map_err(|_| bad("bad item id"))?;
-            let text = rest
-                .strip_prefix("text ")
-                .ok_or_else(|| bad("only the text form of /_update is supported"))?;
+            let rest = rest.strip_prefix("live=on ").unwrap_or(rest);
+            let text = if let Some(t) = rest.strip_prefix("text ") {
+                t.to_string()
+            } else if let Some(json) = rest.strip_prefix("json ") {
+                let v: serde_json::Value =
+                    serde_json::from_str(json).map_err(|e| bad(&format!("bad JSON ({e})")))?;
+                let content: crate::protocol::MsgContent = v
+                    .get("msgContent")
+                    .and_then(|c| serde_json::from_value(c.clone()).ok())
+                    .ok_or_else(|| bad("json: an object with msgContent"))?;
+                content.text_shown().to_string()
+            } else {
+                return Err(bad(
+                    "usage: /_update item @<contactId> <itemId> json <message>",
+                ));
+            };
             Command::UpdateItem {
                 contact_id,
                 item_id,
-                text: text.to_string(),
+                text,
             }
         }
         "/_delete" => {
             let p: Vec<&str> = args.split(' ').collect();
-            let ["item", r, id, mode] = p[..] else {
+            let ["item", r, ids, mode] = p[..] else {
                 return Err(bad(
-                    "usage: /_delete item @<contactId> <itemId> internal|broadcast",
+                    "usage: /_delete item @<contactId> <itemId>[,<itemId>...] internal|internalMark|broadcast",
                 ));
             };
             let contact_id = contact_ref(r).ok_or_else(|| bad("bad chat reference"))?;
-            let item_id = id.parse().map_err(|_| bad("bad item id"))?;
-            let broadcast = match mode {
-                "broadcast" => true,
-                "internal" => false,
-                _ => return Err(bad("delete mode: internal or broadcast")),
+            let item_ids = ids
+                .split(',')
+                .map(|i| i.parse::<i64>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| bad("bad item id"))?;
+            if item_ids.len() > MAX_DELETE_ITEMS {
+                return Err(bad("too many items"));
+            }
+            let mode = match mode {
+                "broadcast" => DeleteMode::Broadcast,
+                "internal" => DeleteMode::Internal,
+                "internalMark" => DeleteMode::InternalMark,
+                _ => return Err(bad("delete mode: internal, internalMark or broadcast")),
             };
             Command::DeleteItem {
                 contact_id,
-                item_id,
-                broadcast,
+                item_ids,
+                mode,
             }
         }
         "/ad" | "/address" if args.is_empty() => Command::CreateAddress,
-        "/_address" if args.parse::<u64>().is_ok() => Command::CreateAddress,
+        "/_address" if user_id(args) => Command::CreateAddress,
         "/sa" | "/show_address" if args.is_empty() => Command::ShowAddress,
-        "/_show_address" if args.parse::<u64>().is_ok() => Command::ShowAddress,
+        "/_show_address" if user_id(args) => Command::ShowAddress,
         "/ac" | "/accept" => Command::Accept(one_arg(args)?),
         "/rc" | "/reject" => Command::Reject(one_arg(args)?),
+        "/_accept" => Command::AcceptId(
+            args.strip_prefix("incognito=off ")
+                .unwrap_or(args)
+                .parse()
+                .map_err(|_| bad("usage: /_accept <contactReqId>"))?,
+        ),
+        "/_reject" => Command::RejectId(
+            args.parse()
+                .map_err(|_| bad("usage: /_reject <contactReqId>"))?,
+        ),
+        "/user" if args.is_empty() => Command::ShowUser,
+        "/users" if args.is_empty() => Command::ListUsers,
+        "/v" | "/version" if args.is_empty() => Command::Version,
+        "/_start" => Command::StartChat,
+        "/_contacts" if user_id(args) => Command::Contacts,
+        "/_profile" => {
+            let (uid, json) = args
+                .split_once(' ')
+                .ok_or_else(|| bad("usage: /_profile <userId> <json(profile)>"))?;
+            if !user_id(uid) {
+                return Err(bad("no such user"));
+            }
+            Command::SetProfileJson(
+                serde_json::from_str(json).map_err(|e| bad(&format!("bad profile ({e})")))?,
+            )
+        }
+        "/_get" => {
+            let mut p = args.split(' ');
+            let (Some("chats"), Some(uid)) = (p.next(), p.next()) else {
+                return Err(bad(
+                    "usage: /_get chats <userId> [pcc=on] count=<n> <query>",
+                ));
+            };
+            if !user_id(uid) {
+                return Err(bad("no such user"));
+            }
+            let count = p
+                .find_map(|w| w.strip_prefix("count="))
+                .and_then(|c| c.parse::<usize>().ok())
+                .ok_or_else(|| bad("usage: /_get chats <userId> [pcc=on] count=<n> <query>"))?;
+            Command::GetChats { count }
+        }
         "/p" | "/profile" if args.is_empty() => Command::ShowProfile,
         "/p" | "/profile" => {
             let (display_name, full) = name(args)?;
@@ -481,9 +661,63 @@ mod tests {
             parse("/_delete item @2 9 broadcast"),
             Ok(Command::DeleteItem {
                 contact_id: 2,
-                item_id: 9,
-                broadcast: true
+                item_ids: vec![9],
+                mode: DeleteMode::Broadcast
             })
+        );
+        assert_eq!(
+            parse("/_delete item @2 9,10 internalMark"),
+            Ok(Command::DeleteItem {
+                contact_id: 2,
+                item_ids: vec![9, 10],
+                mode: DeleteMode::InternalMark
+            })
+        );
+        // The bot API's forms, as the Python library renders them (spaces after ':' and ',').
+        assert_eq!(
+            parse(
+                r#"/_send @2 json [{"msgContent": {"type": "text", "text": "hello"}, "mentions": {}}]"#
+            ),
+            Ok(Command::ApiSendJson {
+                chat_id: 2,
+                messages: vec![Composed {
+                    file: None,
+                    quoted_item_id: None,
+                    content: crate::protocol::MsgContent::text("hello"),
+                }]
+            })
+        );
+        assert_eq!(
+            parse(
+                r#"/_send @2 live=on json [{"fileSource":{"filePath":"/tmp/a b.txt"},"quotedItemId":5,"msgContent":{"type":"file","text":""}}]"#
+            ),
+            Ok(Command::ApiSendJson {
+                chat_id: 2,
+                messages: vec![Composed {
+                    file: Some("/tmp/a b.txt".into()),
+                    quoted_item_id: Some(5),
+                    content: crate::protocol::MsgContent::File {
+                        text: String::new()
+                    },
+                }]
+            })
+        );
+        assert_eq!(
+            parse(
+                r#"/_update item @2 8 json {"msgContent":{"type":"text","text":"hey"},"mentions":{}}"#
+            ),
+            Ok(Command::UpdateItem {
+                contact_id: 2,
+                item_id: 8,
+                text: "hey".into()
+            })
+        );
+        assert_eq!(parse("/_accept 7"), Ok(Command::AcceptId(7)));
+        assert_eq!(parse("/_reject 7"), Ok(Command::RejectId(7)));
+        assert_eq!(parse("/_contacts 1"), Ok(Command::Contacts));
+        assert_eq!(
+            parse(r#"/_get chats 1 pcc=on count=5 {"type": "search", "search": "bob"}"#),
+            Ok(Command::GetChats { count: 5 })
         );
         assert_eq!(
             parse("! @bob (hi) hello there"),
@@ -510,7 +744,13 @@ mod tests {
         for bad in [
             "> @bob hi",
             "/_delete item @2 9 all",
+            "/_delete item @2 9,x internal",
             "/_send @x text hi",
+            "/_send @2 json []",
+            "/_send @2 json {\"msgContent\":1}",
+            "/_send @2 json [{\"text\":\"no content\"}]",
+            "/_contacts 2",
+            "/_address 3",
             "",
             "hello",
             "@bob",

@@ -23,7 +23,7 @@ use crate::chat::{Chat, ChatError, Event, Response};
 use crate::protocol::{
     ChatEvent, ChatMessage, FileDescr, FileInvitation, MsgContainer, MsgContent, B64,
 };
-use crate::store::{Contact, FileStatus, FileTransfer, NewFile, NewItem};
+use crate::store::{ChatItem, Contact, FileStatus, FileTransfer, NewFile, NewItem};
 
 /// Characters of a description per `x.msg.file.descr` (the reference's part size).
 pub const DESCR_PART_LEN: usize = 14_000;
@@ -169,10 +169,27 @@ impl Chat {
 
     /// `/f @name path`.
     pub(crate) async fn send_file(&self, to: String, path: String) -> Result<Response, ChatError> {
+        let contact = self.ready_contact(&to)?;
+        let content = MsgContent::File {
+            text: String::new(),
+        };
+        self.send_file_to(contact, path, content).await
+    }
+
+    /// Offers a file to a contact with `content` (a file, or an image or voice with its
+    /// preview), then uploads it.
+    pub(crate) async fn send_file_to(
+        &self,
+        contact: Contact,
+        path: String,
+        content: MsgContent,
+    ) -> Result<Response, ChatError> {
         if self.inner.xftp_servers.is_empty() {
             return Err(ChatError::NoXftpServers);
         }
-        let contact = self.ready_contact(&to)?;
+        if !contact.ready {
+            return Err(ChatError::NotReady(contact.local_name));
+        }
         let meta = std::fs::metadata(&path)
             .map_err(|e| ChatError::File(format!("cannot read {path}: {e}")))?;
         if !meta.is_file() {
@@ -194,9 +211,6 @@ impl Chat {
             path: Some(&source.to_string_lossy()),
             status: FileStatus::Uploading,
         })?;
-        let content = MsgContent::File {
-            text: String::new(),
-        };
         let mut container = MsgContainer::simple(content.clone());
         container.file = Some(FileInvitation {
             file_name: name.clone(),
@@ -213,7 +227,7 @@ impl Chat {
         let msg = ChatMessage::new(Some(shared.clone()), ChatEvent::MsgNew(container));
         let conn = contact
             .conn_id
-            .ok_or_else(|| ChatError::NotReady(to.clone()))?;
+            .ok_or_else(|| ChatError::NotReady(contact.local_name.clone()))?;
         let agent_msg_id = match self.inner.agent.send(conn, &msg.encode()).await {
             Ok(id) => id,
             Err(e) => {
@@ -231,6 +245,10 @@ impl Chat {
             edited: false,
         })?;
         self.store().set_item_file(item.item_id, file_id)?;
+        let item = ChatItem {
+            file_id: Some(file_id),
+            ..item
+        };
         self.spawn_upload(file_id);
         Ok(Response::FileSending {
             contact,
@@ -586,6 +604,7 @@ impl Chat {
         self.store().set_item_file(item_id, file_id)?;
         self.emit(Event::FileOffered {
             contact: contact.clone(),
+            item_id,
             file_id,
             name,
             size: inv.file_size as u64,

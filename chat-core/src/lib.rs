@@ -5,12 +5,14 @@
 //! - [`protocol`]: chat messages (`{"v","msgId","event","params"}`), every event of the
 //!   reference's protocol as a type, the element forms a peer may send (JSON objects and arrays,
 //!   binary batches, forwarded and signed elements);
+//! - [`api`]: the WebSocket bot API's JSON for responses, events and errors;
 //! - [`batch`]: packing encoded messages into agent messages as the reference does;
 //! - [`command`]: the terminal's and the bot API's command syntax;
 //! - [`store`]: the chat database (user, contacts, requests, chat items);
 //! - [`chat`]: the engine - commands in, responses and events out, over the agent;
 //! - [`files`]: files to contacts over XFTP.
 
+pub mod api;
 pub mod batch;
 pub mod chat;
 pub mod command;

@@ -3,6 +3,7 @@
 //! everyone: the recipient keeps the item, marked).
 
 use crate::chat::{Chat, ChatError, Event, Response};
+use crate::command::{Composed, DeleteMode};
 use crate::protocol::{
     ChatEvent, ChatMessage, MsgContainer, MsgContent, MsgRef, MsgUpdate, QuotedMsg, B64,
 };
@@ -84,6 +85,71 @@ impl Chat {
             .await
     }
 
+    /// `/_send <chatRef> json [...]`: each message in turn (a file offered as `/f` does,
+    /// with the message's content); all are checked first.
+    pub(crate) async fn api_send_json(
+        &self,
+        chat_id: i64,
+        messages: Vec<Composed>,
+    ) -> Result<Response, ChatError> {
+        let contact = self.contact_by_id(chat_id)?;
+        let mut quotes = Vec::with_capacity(messages.len());
+        for m in &messages {
+            quotes.push(match m.quoted_item_id {
+                Some(id) => Some(
+                    self.store()
+                        .item(chat_id, id)?
+                        .ok_or(ChatError::NoItem(id))?,
+                ),
+                None => None,
+            });
+            if m.file.is_some() && chat_id == NOTES {
+                return Err(ChatError::File("files in notes are not supported".into()));
+            }
+        }
+        let mut sent = Vec::with_capacity(messages.len());
+        for (m, quoted) in messages.into_iter().zip(quotes) {
+            let r = match (&m.file, chat_id == NOTES) {
+                (Some(path), _) => {
+                    self.send_file_to(contact.clone(), path.clone(), m.content)
+                        .await?
+                }
+                (None, true) => self.add_note_content(m.content)?,
+                (None, false) => {
+                    self.send_content(contact.clone(), m.content, quoted)
+                        .await?
+                }
+            };
+            match r {
+                Response::Sent(_, item) | Response::FileSending { item, .. } => sent.push(item),
+                _ => {}
+            }
+        }
+        Ok(Response::SentMany(contact, sent))
+    }
+
+    /// `/_get chats`: the `count` most recent chats with their latest item, and whether each
+    /// is marked unread.
+    pub(crate) fn api_chats(&self, count: usize) -> Result<Response, ChatError> {
+        let store = self.store();
+        let mut chats = Vec::new();
+        let mut contacts = store.contacts()?;
+        if let Some(notes) = store.contact(NOTES)? {
+            contacts.push(notes);
+        }
+        for c in contacts {
+            let items = store.items(c.contact_id, 1)?;
+            let unread = store.is_unread(c.contact_id)?;
+            chats.push((c, items, unread));
+        }
+        let ts = |(c, items, _): &(Contact, Vec<ChatItem>, bool)| {
+            items.last().map_or(c.created_at, |i| i.item_ts)
+        };
+        chats.sort_by_key(|c| std::cmp::Reverse(ts(c)));
+        chats.truncate(count);
+        Ok(Response::Chats(chats))
+    }
+
     /// `> @name (prefix) text` (the latest received message starting with `prefix`) and
     /// `>> @name (prefix) text` (our own latest sent one).
     pub(crate) async fn send_quote(
@@ -144,8 +210,11 @@ impl Chat {
 
     /// `/* text`: a note to self, stored only.
     pub(crate) fn add_note(&self, text: String) -> Result<Response, ChatError> {
+        self.add_note_content(MsgContent::text(text))
+    }
+
+    fn add_note_content(&self, content: MsgContent) -> Result<Response, ChatError> {
         let notes = self.contact_by_id(NOTES)?;
-        let content = MsgContent::text(text);
         let item = self.store().add_item(&NewItem {
             contact_id: NOTES,
             sent: true,
@@ -187,15 +256,12 @@ impl Chat {
 
     /// `/clear *`, `/clear @name`.
     pub(crate) fn clear_chat(&self, name: Option<String>) -> Result<Response, ChatError> {
-        let (id, shown) = match name {
-            None => (NOTES, "notes".to_string()),
-            Some(n) => {
-                let c = self.contact_named(&n)?;
-                (c.contact_id, crate::command::view_name(&c.local_name))
-            }
+        let contact = match name {
+            None => self.contact_by_id(NOTES)?,
+            Some(n) => self.contact_named(&n)?,
         };
-        self.store().clear_chat(id)?;
-        Ok(Response::Note(format!("{shown}: all messages are removed")))
+        self.store().clear_chat(contact.contact_id)?;
+        Ok(Response::Cleared(contact))
     }
 
     async fn edit(
@@ -206,16 +272,21 @@ impl Chat {
     ) -> Result<Response, ChatError> {
         if contact.contact_id == NOTES {
             // A note: changed here, nothing to tell anyone, nothing printed.
-            self.store()
-                .update_item(item.item_id, &MsgContent::text(text))?;
-            return Ok(Response::Silent);
+            let content = MsgContent::text(text);
+            self.store().update_item(item.item_id, &content)?;
+            let item = ChatItem {
+                content,
+                edited: true,
+                ..item
+            };
+            return Ok(Response::NoteUpdated(contact, item));
         }
         if !item.sent || item.deleted {
             return Err(ChatError::CannotUpdate);
         }
         let content = MsgContent::text(text);
         if content == item.content {
-            return Ok(Response::Note("message didn't change".into()));
+            return Ok(Response::NotChanged(contact, item));
         }
         let (Some(shared), Some(conn)) = (item.shared_msg_id.clone(), contact.conn_id) else {
             return Err(ChatError::CannotUpdate);
@@ -247,20 +318,48 @@ impl Chat {
         Ok(Response::Updated(contact, item))
     }
 
-    /// `/_delete item @<contactId> <itemId> internal|broadcast`.
-    pub(crate) async fn delete_item(
+    /// `/_delete item @<contactId> <itemId>[,<itemId>...] internal|internalMark|broadcast`:
+    /// every item is checked before any is deleted.
+    pub(crate) async fn delete_items(
         &self,
         contact_id: i64,
-        item_id: i64,
-        broadcast: bool,
+        item_ids: Vec<i64>,
+        mode: DeleteMode,
     ) -> Result<Response, ChatError> {
-        let (contact, item) = self.contact_item(contact_id, item_id)?;
-        if broadcast {
-            self.delete_for_everyone(contact, item).await
-        } else {
-            self.store().delete_item(item.item_id)?;
-            Ok(Response::Note("message deleted".into()))
+        let contact = self.contact_by_id(contact_id)?;
+        let mut items = Vec::with_capacity(item_ids.len());
+        for id in item_ids {
+            let item = self
+                .store()
+                .item(contact_id, id)?
+                .ok_or(ChatError::NoItem(id))?;
+            if mode == DeleteMode::Broadcast && (!item.sent || item.deleted) {
+                return Err(ChatError::CannotDelete);
+            }
+            items.push(item);
         }
+        let mut done = Vec::with_capacity(items.len());
+        for item in items {
+            done.push(match mode {
+                DeleteMode::Broadcast => self.broadcast_delete(&contact, item).await?,
+                DeleteMode::Internal => {
+                    self.store().delete_item(item.item_id)?;
+                    (item, None)
+                }
+                DeleteMode::InternalMark => {
+                    self.store().mark_item_deleted(item.item_id)?;
+                    let marked = ChatItem {
+                        deleted: true,
+                        ..item.clone()
+                    };
+                    (item, Some(marked))
+                }
+            });
+        }
+        Ok(Response::Deleted {
+            contact,
+            items: done,
+        })
     }
 
     /// `\ @name prefix`: our latest sent message starting with `prefix`, for everyone.
@@ -282,6 +381,19 @@ impl Chat {
         contact: Contact,
         item: ChatItem,
     ) -> Result<Response, ChatError> {
+        let done = self.broadcast_delete(&contact, item).await?;
+        Ok(Response::Deleted {
+            contact,
+            items: vec![done],
+        })
+    }
+
+    /// Tells the contact, then marks the item deleted here: (as it was, as it is).
+    async fn broadcast_delete(
+        &self,
+        contact: &Contact,
+        item: ChatItem,
+    ) -> Result<(ChatItem, Option<ChatItem>), ChatError> {
         if !item.sent || item.deleted {
             return Err(ChatError::CannotDelete);
         }
@@ -302,7 +414,11 @@ impl Chat {
             .await
             .map_err(|e| ChatError::Agent(e.to_string()))?;
         self.store().mark_item_deleted(item.item_id)?;
-        Ok(Response::Note("message marked deleted".into()))
+        let marked = ChatItem {
+            deleted: true,
+            ..item.clone()
+        };
+        Ok((item, Some(marked)))
     }
 
     /// A message from a contact: stored (with what it quotes), then shown.

@@ -262,6 +262,8 @@ pub struct Contact {
     pub conn_id: Option<u64>,
     /// Both sides connected.
     pub ready: bool,
+    /// When it was created (ms since the epoch).
+    pub created_at: i64,
 }
 
 /// What an item quotes: the quoted content as it was, and whether the item's own author
@@ -297,6 +299,8 @@ pub struct ChatItem {
     pub edited: bool,
     /// Deleted for everyone by its sender (kept, marked).
     pub deleted: bool,
+    /// The file it offers.
+    pub file_id: Option<i64>,
 }
 
 /// A chat item to store.
@@ -318,9 +322,11 @@ pub struct NewItem<'a> {
     pub edited: bool,
 }
 
+type ContactRow = (i64, String, String, Option<i64>, bool, i64);
+
 type ItemRow = (
     (i64, i64, bool, Option<Vec<u8>>),
-    (String, i64, Option<String>, bool, bool),
+    (String, i64, Option<String>, bool, bool, Option<i64>),
 );
 
 /// A request to our address.
@@ -332,6 +338,8 @@ pub struct ContactRequest {
     pub local_name: String,
     /// The requester's profile.
     pub profile: Profile,
+    /// When it arrived (ms since the epoch).
+    pub created_at: i64,
 }
 
 fn now_ms() -> i64 {
@@ -458,10 +466,17 @@ impl ChatStore {
             [],
             |r| r.get(0),
         )?;
+        let created_at = now_ms();
         tx.execute(
             "INSERT INTO contacts (contact_id, local_name, profile, conn_id, ready, created_at)
              VALUES (?1, ?2, ?3, ?4, 0, ?5)",
-            params![next, name, profile_json(profile)?, conn_id as i64, now_ms()],
+            params![
+                next,
+                name,
+                profile_json(profile)?,
+                conn_id as i64,
+                created_at
+            ],
         )?;
         tx.execute("DELETE FROM pending WHERE conn_id = ?1", [conn_id as i64])?;
         tx.commit()?;
@@ -471,17 +486,23 @@ impl ChatStore {
             profile: profile.clone(),
             conn_id: Some(conn_id),
             ready: false,
+            created_at,
         })
     }
 
-    fn contact_row(
-        r: &rusqlite::Row<'_>,
-    ) -> rusqlite::Result<(i64, String, String, Option<i64>, bool)> {
-        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+    fn contact_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ContactRow> {
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+        ))
     }
 
     fn contact_from(
-        (contact_id, local_name, profile, conn, ready): (i64, String, String, Option<i64>, bool),
+        (contact_id, local_name, profile, conn, ready, created_at): ContactRow,
     ) -> Result<Contact> {
         Ok(Contact {
             contact_id,
@@ -489,12 +510,13 @@ impl ChatStore {
             profile: profile_from(&profile)?,
             conn_id: conn.map(|c| c as u64),
             ready,
+            created_at,
         })
     }
 
     fn contact_where(&self, clause: &str, arg: rusqlite::types::Value) -> Result<Option<Contact>> {
         let sql = format!(
-            "SELECT contact_id, local_name, profile, conn_id, ready FROM contacts WHERE {clause}"
+            "SELECT contact_id, local_name, profile, conn_id, ready, created_at FROM contacts WHERE {clause}"
         );
         self.db
             .query_row(&sql, [arg], Self::contact_row)
@@ -524,7 +546,7 @@ impl ChatStore {
     /// All contacts, by name.
     pub fn contacts(&self) -> Result<Vec<Contact>> {
         let mut st = self.db.prepare(
-            "SELECT contact_id, local_name, profile, conn_id, ready FROM contacts
+            "SELECT contact_id, local_name, profile, conn_id, ready, created_at FROM contacts
              WHERE contact_id > 1 ORDER BY local_name",
         )?;
         let rows = st.query_map([], Self::contact_row)?;
@@ -552,38 +574,54 @@ impl ChatStore {
     /// Records a request to our address under a unique local name.
     pub fn add_request(&self, request_id: u64, profile: &Profile) -> Result<ContactRequest> {
         let name = self.unique_name(&profile.display_name)?;
+        let created_at = now_ms();
         self.db.execute(
             "INSERT OR REPLACE INTO requests (request_id, local_name, profile, created_at)
              VALUES (?1, ?2, ?3, ?4)",
-            params![request_id as i64, name, profile_json(profile)?, now_ms()],
+            params![request_id as i64, name, profile_json(profile)?, created_at],
         )?;
         Ok(ContactRequest {
             request_id,
             local_name: name,
             profile: profile.clone(),
+            created_at,
         })
     }
 
     /// A request by its local name.
     pub fn request_by_name(&self, name: &str) -> Result<Option<ContactRequest>> {
+        self.request_where("local_name = ?1", name.to_string().into())
+    }
+
+    /// A request by its id (the agent's, `contactRequestId` in the bot API).
+    pub fn request(&self, request_id: u64) -> Result<Option<ContactRequest>> {
+        self.request_where("request_id = ?1", (request_id as i64).into())
+    }
+
+    fn request_where(
+        &self,
+        clause: &str,
+        arg: rusqlite::types::Value,
+    ) -> Result<Option<ContactRequest>> {
+        let sql = format!(
+            "SELECT request_id, local_name, profile, created_at FROM requests WHERE {clause}"
+        );
         self.db
-            .query_row(
-                "SELECT request_id, local_name, profile FROM requests WHERE local_name = ?1",
-                [name],
-                |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                    ))
-                },
-            )
+            .query_row(&sql, [arg], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
+            })
             .optional()?
-            .map(|(id, local_name, p)| {
+            .map(|(id, local_name, p, created_at)| {
                 Ok(ContactRequest {
                     request_id: id as u64,
                     local_name,
                     profile: profile_from(&p)?,
+                    created_at,
                 })
             })
             .transpose()
@@ -610,6 +648,7 @@ impl ChatStore {
             "DELETE FROM requests WHERE request_id = ?1",
             [req.request_id as i64],
         )?;
+        let created_at = now_ms();
         tx.execute(
             "INSERT INTO contacts (contact_id, local_name, profile, conn_id, ready, created_at)
              VALUES (?1, ?2, ?3, ?4, 0, ?5)",
@@ -618,7 +657,7 @@ impl ChatStore {
                 req.local_name,
                 profile_json(&req.profile)?,
                 conn_id as i64,
-                now_ms()
+                created_at
             ],
         )?;
         tx.commit()?;
@@ -628,6 +667,7 @@ impl ChatStore {
             profile: req.profile.clone(),
             conn_id: Some(conn_id),
             ready: false,
+            created_at,
         })
     }
 
@@ -675,23 +715,31 @@ impl ChatStore {
             quote: item.quote.cloned(),
             edited: item.edited,
             deleted: false,
+            file_id: None,
         })
     }
 
     const ITEM_COLUMNS: &'static str =
-        "item_id, contact_id, sent, shared_msg_id, content, item_ts, quote, edited, deleted";
+        "item_id, contact_id, sent, shared_msg_id, content, item_ts, quote, edited, deleted, file_id";
 
     fn item_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ItemRow> {
         Ok((
             (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?),
-            (r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?),
+            (
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+                r.get(8)?,
+                r.get(9)?,
+            ),
         ))
     }
 
     fn item_from(row: ItemRow) -> Result<ChatItem> {
         let (
             (item_id, contact_id, sent, shared_msg_id),
-            (content, item_ts, quote, edited, deleted),
+            (content, item_ts, quote, edited, deleted, file_id),
         ) = row;
         Ok(ChatItem {
             item_id,
@@ -706,6 +754,7 @@ impl ChatStore {
                 .map_err(|_| StoreError::Corrupt("quote"))?,
             edited,
             deleted,
+            file_id,
         })
     }
 
@@ -844,6 +893,37 @@ impl ChatStore {
             [contact_id],
             |r| r.get(0),
         )?)
+    }
+
+    /// How many chats are marked unread.
+    pub fn unread_count(&self) -> Result<usize> {
+        let n: i64 = self
+            .db
+            .query_row("SELECT count(*) FROM unread_chats", [], |r| r.get(0))?;
+        Ok(n as usize)
+    }
+
+    /// The item that offers a file.
+    pub fn item_by_file(&self, file_id: i64) -> Result<Option<ChatItem>> {
+        Ok(self
+            .items_where("file_id = ?1 ORDER BY item_id LIMIT 1", &[&file_id])?
+            .pop())
+    }
+
+    /// A pending connection's kind, link and creation time.
+    pub fn pending_conn(&self, conn_id: u64) -> Result<Option<(PendingKind, Option<String>, i64)>> {
+        self.db
+            .query_row(
+                "SELECT kind, link, created_at FROM pending WHERE conn_id = ?1",
+                [conn_id as i64],
+                |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?
+            .map(|(k, link, at)| {
+                let kind = PendingKind::parse(&k).ok_or(StoreError::Corrupt("pending kind"))?;
+                Ok((kind, link, at))
+            })
+            .transpose()
     }
 
     /// Deleted here only.

@@ -111,7 +111,7 @@ async fn a_hostile_peer_gets_clear_errors_and_nothing_is_saved() {
     let (mallory, mut mallory_events) = Agent::start(server, ConnectOptions::default());
 
     // Mallory connects like anyone.
-    let Response::Invitation(link) = alice.execute_line("/c").await.expect("/c") else {
+    let Response::Invitation { link, .. } = alice.execute_line("/c").await.expect("/c") else {
         panic!("an invitation")
     };
     let info = msg(

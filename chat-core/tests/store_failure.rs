@@ -61,7 +61,8 @@ async fn a_message_the_database_cannot_store_is_kept_at_the_relay() {
     let (bob, mut be) = Chat::open(&config(dir.path(), "bob", &server), Some(user("bob")))
         .await
         .expect("bob");
-    let Ok(Response::Invitation(link)) = alice.execute(Command::CreateInvitation).await else {
+    let Ok(Response::Invitation { link, .. }) = alice.execute(Command::CreateInvitation).await
+    else {
         panic!("an invitation")
     };
     bob.execute(Command::Connect(link)).await.expect("join");

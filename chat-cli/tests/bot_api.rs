@@ -1,0 +1,423 @@
+//! The WebSocket bot API (`-p`) with two real `simplex-chat` processes (stdin closed: a bot's
+//! chat keeps running), our SMP and XFTP relays on 127.0.0.1, and WebSocket clients: an
+//! address, a request accepted by id, messages with a quote, an edit and a deletion, a file
+//! both ways through the API, contacts and chats, concurrent requests and bad requests. Every
+//! frame received is checked against `testdata/chat/bot_api.json` (documented type, required
+//! keys, recursively), and each command's answer against that command's response tags.
+
+mod common;
+#[path = "common/schema.rs"]
+mod schema;
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use common::{relay, xftp_relay, Client};
+use futures_util::{SinkExt, StreamExt};
+use schema::Schema;
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+struct Bot {
+    name: &'static str,
+    ws: Ws,
+    schema: std::sync::Arc<Schema>,
+    /// Events read while waiting for something else.
+    events: VecDeque<Value>,
+    next_corr: u64,
+}
+
+impl Bot {
+    async fn connect(name: &'static str, port: u16, schema: std::sync::Arc<Schema>) -> Self {
+        let (ws, _) = tokio_tungstenite::client_async(
+            format!("ws://127.0.0.1:{port}"),
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .expect("connect"),
+        )
+        .await
+        .expect("websocket handshake");
+        Self {
+            name,
+            ws,
+            schema,
+            events: VecDeque::new(),
+            next_corr: 0,
+        }
+    }
+
+    /// The next frame, checked: (corrId, resp).
+    async fn frame(&mut self) -> (Option<Value>, Value) {
+        loop {
+            let msg = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .unwrap_or_else(|_| panic!("{}: nothing received in time", self.name))
+                .expect("open")
+                .expect("frame");
+            let Message::Text(t) = msg else { continue };
+            let v: Value = serde_json::from_str(&t).expect("JSON frame");
+            let corr = v.get("corrId").cloned();
+            let resp = v["resp"].clone();
+            // Events carry no corrId at all (absent, not null).
+            let event = corr.is_none();
+            // `/v`'s answer is undocumented (bot_api.json's transport notes describe it); the
+            // test checks its keys itself.
+            if !event && resp["type"] == "versionInfo" {
+                return (corr, resp);
+            }
+            if let Err(e) = self.schema.check(&resp, event) {
+                // A failed command answers with chatCmdError, documented as a response; an
+                // invalid frame gets it without corrId.
+                if !(event
+                    && resp["type"] == "chatCmdError"
+                    && self.schema.check(&resp, false).is_ok())
+                {
+                    panic!("{}: {e}\n{resp:#}", self.name);
+                }
+            }
+            return (corr, resp);
+        }
+    }
+
+    async fn send_raw(&mut self, text: &str) {
+        self.ws
+            .send(Message::text(text.to_string()))
+            .await
+            .expect("send");
+    }
+
+    /// Sends `cmd`; its corrId.
+    async fn request(&mut self, cmd: &str) -> String {
+        self.next_corr += 1;
+        let corr = self.next_corr.to_string();
+        let text = json!({"corrId": corr, "cmd": cmd}).to_string();
+        self.send_raw(&text).await;
+        corr
+    }
+
+    /// The response to `corr`, keeping events for later.
+    async fn response(&mut self, corr: &str) -> Value {
+        loop {
+            match self.frame().await {
+                (Some(c), resp) if c == corr => return resp,
+                (Some(c), resp) => panic!(
+                    "{}: response to {c} while waiting for {corr}: {resp}",
+                    self.name
+                ),
+                (None, e) => self.events.push_back(e),
+            }
+        }
+    }
+
+    /// Runs a documented command (`api`: its name in bot_api.json): the response, whose tag
+    /// must be one the command documents.
+    async fn cmd(&mut self, api: &str, cmd: &str) -> Value {
+        let corr = self.request(cmd).await;
+        let resp = self.response(&corr).await;
+        let tag = resp["type"].as_str().unwrap_or_default().to_string();
+        assert!(
+            self.schema.response_tags(api).contains(&tag),
+            "{}: {cmd} answered {tag}, not a tag of {api}: {resp}",
+            self.name
+        );
+        resp
+    }
+
+    /// Like [`Bot::cmd`], expecting `tag`.
+    async fn ok(&mut self, api: &str, cmd: &str, tag: &str) -> Value {
+        let resp = self.cmd(api, cmd).await;
+        assert_eq!(resp["type"], tag, "{}: {cmd}: {resp:#}", self.name);
+        resp
+    }
+
+    /// The next event with `tag` (others are kept in order).
+    async fn event(&mut self, tag: &str) -> Value {
+        if let Some(i) = self.events.iter().position(|e| e["type"] == tag) {
+            return self.events.remove(i).expect("index");
+        }
+        loop {
+            match self.frame().await {
+                (None, e) if e["type"] == tag => return e,
+                (None, e) => self.events.push_back(e),
+                (Some(c), resp) => panic!("{}: unexpected response to {c}: {resp}", self.name),
+            }
+        }
+    }
+}
+
+fn start(dir: &std::path::Path, name: &'static str, server: &str, xftp: &str) -> (Client, u16) {
+    let mut c = Client::start_with(
+        dir,
+        name,
+        server,
+        &[
+            "--create-bot-display-name",
+            name,
+            "--xftp-server",
+            xftp,
+            "-p",
+            "0",
+        ],
+    );
+    c.close_stdin();
+    for _ in 0..10 {
+        let line = c.next();
+        if let Some(port) = line.strip_prefix("chat server listening on ws://127.0.0.1:") {
+            return (c, port.parse().expect("port"));
+        }
+    }
+    panic!("{name}: no listening line");
+}
+
+fn text_message(text: &str) -> String {
+    json!([{"msgContent": {"type": "text", "text": text}, "mentions": {}}]).to_string()
+}
+
+fn item_text(a_chat_item: &Value) -> &str {
+    a_chat_item["chatItem"]["meta"]["itemText"]
+        .as_str()
+        .unwrap_or_default()
+}
+
+#[test]
+fn bot_api_over_websocket() {
+    let (rt, smp, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (xftp, xftp_address) = xftp_relay(&rt, dir.path());
+    let (mut alice_p, alice_port) = start(dir.path(), "alice", &server, &xftp_address);
+    let (mut bob_p, bob_port) = start(dir.path(), "bob", &server, &xftp_address);
+    let schema = std::sync::Arc::new(Schema::load());
+    let client_rt = tokio::runtime::Runtime::new().expect("runtime");
+    client_rt.block_on(async {
+        let mut alice = Bot::connect("alice", alice_port, schema.clone()).await;
+        let mut bob = Bot::connect("bob", bob_port, schema.clone()).await;
+
+        // The version line bot libraries read (undocumented, used by simploxide).
+        let corr = alice.request("/v").await;
+        let v = alice.response(&corr).await;
+        assert_eq!(v["type"], "versionInfo");
+        assert_eq!(v["versionInfo"]["version"], "7.0.0.0");
+
+        let user = alice.ok("ShowActiveUser", "/user", "activeUser").await;
+        assert_eq!(user["user"]["profile"]["displayName"], "alice");
+        assert_eq!(user["user"]["profile"]["peerType"], "bot");
+        let user_id = user["user"]["userId"].as_i64().expect("userId");
+        alice.ok("ListUsers", "/users", "usersList").await;
+
+        // An address, a request to it accepted by id.
+        let created = alice
+            .ok("APICreateMyAddress", &format!("/_address {user_id}"), "userContactLinkCreated")
+            .await;
+        let link = created["connLinkContact"]["connFullLink"]
+            .as_str()
+            .expect("link")
+            .to_string();
+        let shown = alice
+            .ok("APIShowMyAddress", &format!("/_show_address {user_id}"), "userContactLink")
+            .await;
+        assert_eq!(shown["contactLink"]["connLinkContact"]["connFullLink"], link.as_str());
+        let sent = bob.ok("APIConnect", &format!("/_connect 1 {link}"), "sentInvitation").await;
+        assert_eq!(sent["connection"]["viaContactUri"], true);
+        let req = alice.event("receivedContactRequest").await;
+        assert_eq!(req["contactRequest"]["profile"]["displayName"], "bob");
+        let req_id = req["contactRequest"]["contactRequestId"].as_i64().expect("id");
+        let accepting = alice
+            .ok("APIAcceptContact", &format!("/_accept {req_id}"), "acceptingContactRequest")
+            .await;
+        let bob_id = accepting["contact"]["contactId"].as_i64().expect("contactId");
+        let connected = alice.event("contactConnected").await;
+        assert_eq!(connected["contact"]["localDisplayName"], "bob");
+        let connected = bob.event("contactConnected").await;
+        assert_eq!(connected["contact"]["localDisplayName"], "alice");
+        let alice_id = connected["contact"]["contactId"].as_i64().expect("contactId");
+        let missing = alice
+            .ok("APIRejectContact", "/_reject 999999", "chatCmdError")
+            .await;
+        assert_eq!(missing["chatError"]["storeError"]["type"], "contactRequestNotFound");
+
+        // Messages: sent, received, quoted, edited, deleted for everyone.
+        let sent = bob
+            .ok(
+                "APISendMessages",
+                &format!("/_send @{alice_id} json {}", text_message("hello alice")),
+                "newChatItems",
+            )
+            .await;
+        assert_eq!(item_text(&sent["chatItems"][0]), "hello alice");
+        let bob_item = sent["chatItems"][0]["chatItem"]["meta"]["itemId"].as_i64().expect("id");
+        let got = alice.event("newChatItems").await;
+        assert_eq!(item_text(&got["chatItems"][0]), "hello alice");
+        assert_eq!(got["chatItems"][0]["chatItem"]["chatDir"]["type"], "directRcv");
+        let got_id = got["chatItems"][0]["chatItem"]["meta"]["itemId"].as_i64().expect("id");
+        let reply = json!([{"quotedItemId": got_id,
+            "msgContent": {"type": "text", "text": "hi bob"}, "mentions": {}}]);
+        let sent = alice
+            .ok("APISendMessages", &format!("/_send @{bob_id} json {reply}"), "newChatItems")
+            .await;
+        assert_eq!(
+            sent["chatItems"][0]["chatItem"]["quotedItem"]["content"]["text"],
+            "hello alice"
+        );
+        let got = bob.event("newChatItems").await;
+        assert_eq!(item_text(&got["chatItems"][0]), "hi bob");
+        assert_eq!(got["chatItems"][0]["chatItem"]["quotedItem"]["chatDir"]["type"], "directSnd");
+
+        let edit = json!({"msgContent": {"type": "text", "text": "hello, alice"}, "mentions": {}});
+        let updated = bob
+            .ok(
+                "APIUpdateChatItem",
+                &format!("/_update item @{alice_id} {bob_item} json {edit}"),
+                "chatItemUpdated",
+            )
+            .await;
+        assert_eq!(updated["chatItem"]["chatItem"]["meta"]["itemEdited"], true);
+        let got = alice.event("chatItemUpdated").await;
+        assert_eq!(item_text(&got["chatItem"]), "hello, alice");
+        bob.ok(
+            "APIUpdateChatItem",
+            &format!("/_update item @{alice_id} {bob_item} json {edit}"),
+            "chatItemNotChanged",
+        )
+        .await;
+        let deleted = bob
+            .ok(
+                "APIDeleteChatItem",
+                &format!("/_delete item @{alice_id} {bob_item} broadcast"),
+                "chatItemsDeleted",
+            )
+            .await;
+        assert_eq!(deleted["byUser"], true);
+        let got = alice.event("chatItemsDeleted").await;
+        assert_eq!(got["byUser"], false);
+        assert_eq!(
+            got["chatItemDeletions"][0]["toChatItem"]["chatItem"]["meta"]["itemDeleted"]["type"],
+            "deleted"
+        );
+        let refused = alice
+            .ok(
+                "APIDeleteChatItem",
+                &format!("/_delete item @{bob_id} {got_id} broadcast"),
+                "chatCmdError",
+            )
+            .await;
+        assert_eq!(refused["chatError"]["errorType"]["type"], "invalidChatItemDelete");
+
+        // A file through the API: offered, accepted, received byte-identical.
+        let src = dir.path().join("report.bin");
+        let bytes: Vec<u8> = (0..300_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+        std::fs::write(&src, &bytes).expect("write");
+        let file_msg = json!([{"fileSource": {"filePath": src.to_string_lossy()},
+            "msgContent": {"type": "file", "text": ""}, "mentions": {}}]);
+        let sent = bob
+            .ok("APISendMessages", &format!("/_send @{alice_id} json {file_msg}"), "newChatItems")
+            .await;
+        assert_eq!(sent["chatItems"][0]["chatItem"]["file"]["fileName"], "report.bin");
+        let offer = alice.event("newChatItems").await;
+        let file = &offer["chatItems"][0]["chatItem"]["file"];
+        assert_eq!(file["fileSize"], 300_000);
+        assert_eq!(file["fileStatus"]["type"], "rcvInvitation");
+        let file_id = file["fileId"].as_i64().expect("fileId");
+        bob.event("sndFileCompleteXFTP").await;
+        let into = dir.path().join("alice-got");
+        std::fs::create_dir_all(&into).expect("dir");
+        let accepted = alice
+            .ok(
+                "ReceiveFile",
+                &format!("/freceive {file_id} {}/", into.to_string_lossy()),
+                "rcvFileAccepted",
+            )
+            .await;
+        assert_eq!(accepted["chatItem"]["chatItem"]["file"]["fileId"], file_id);
+        alice.event("rcvFileStart").await;
+        let done = alice.event("rcvFileComplete").await;
+        assert_eq!(done["chatItem"]["chatItem"]["file"]["fileStatus"]["type"], "rcvComplete");
+        assert_eq!(std::fs::read(into.join("report.bin")).expect("saved"), bytes);
+        alice
+            .ok("CancelFile", "/fcancel 4242", "chatCmdError")
+            .await;
+
+        // Lists.
+        let contacts = alice
+            .ok("APIListContacts", &format!("/_contacts {user_id}"), "contactsList")
+            .await;
+        assert_eq!(contacts["contacts"][0]["localDisplayName"], "bob");
+        let chats = alice
+            .ok(
+                "APIGetChats",
+                r#"/_get chats 1 count=10 {"type": "filters", "favorite": false, "unread": false}"#,
+                "apiChats",
+            )
+            .await;
+        assert_eq!(chats["chats"][0]["chatInfo"]["contact"]["localDisplayName"], "bob");
+
+        // A profile change reaches the contact.
+        let updated = alice
+            .ok(
+                "APIUpdateProfile",
+                r#"/_profile 1 {"displayName": "alice", "fullName": "Alice Bot", "peerType": "bot"}"#,
+                "userProfileUpdated",
+            )
+            .await;
+        assert_eq!(updated["toProfile"]["fullName"], "Alice Bot");
+        let got = bob.event("contactUpdated").await;
+        assert_eq!(got["toContact"]["profile"]["fullName"], "Alice Bot");
+        alice
+            .ok(
+                "APIUpdateProfile",
+                r#"/_profile 1 {"displayName": "alice", "fullName": "Alice Bot", "peerType": "bot"}"#,
+                "userProfileNoChange",
+            )
+            .await;
+
+        // A one-time invitation (its pending connection).
+        let inv = bob.ok("APIAddContact", "/_connect 1", "invitation").await;
+        assert_eq!(inv["connection"]["pccConnStatus"]["type"], "new");
+
+        // Concurrent requests: 20 in flight, each answered once under its corrId.
+        let mut corrs = Vec::new();
+        for i in 0..20 {
+            let cmd = if i % 2 == 0 { "/user".to_string() } else { format!("/_contacts {user_id}") };
+            corrs.push((alice.request(&cmd).await, i % 2 == 0));
+        }
+        let mut answered = std::collections::HashMap::new();
+        while answered.len() < corrs.len() {
+            match alice.frame().await {
+                (Some(c), resp) => {
+                    let c = c.as_str().expect("corrId").to_string();
+                    assert!(answered.insert(c, resp["type"].clone()).is_none(), "answered twice");
+                }
+                (None, e) => alice.events.push_back(e),
+            }
+        }
+        for (c, user) in corrs {
+            let want = if user { "activeUser" } else { "contactsList" };
+            assert_eq!(answered[&c], want, "request {c}");
+        }
+
+        // Bad requests: a command that does not parse (answered under its corrId), a frame
+        // that is no request (answered without one); the connection keeps working.
+        let bad = alice.request("/no-such-command").await;
+        let resp = alice.response(&bad).await;
+        assert_eq!(resp["type"], "chatCmdError");
+        assert_eq!(resp["chatError"]["errorType"]["type"], "commandError");
+        alice.send_raw("this is not JSON").await;
+        let (corr, resp) = alice.frame().await;
+        assert_eq!(corr, None);
+        assert_eq!(resp["type"], "chatCmdError");
+        alice.ok("ShowActiveUser", "/user", "activeUser").await;
+        let unknown_chat = alice
+            .ok("APISendMessages", &format!("/_send @999 json {}", text_message("x")), "chatCmdError")
+            .await;
+        assert_eq!(unknown_chat["chatError"]["type"], "errorStore");
+    });
+    assert!(
+        alice_p.running() && bob_p.running(),
+        "stdin at EOF does not stop a bot's chat"
+    );
+    rt.block_on(xftp.shutdown());
+    smp.stop();
+}

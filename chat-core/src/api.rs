@@ -1,0 +1,714 @@
+//! The WebSocket bot API's JSON (the reference's `bots/api` types): responses to commands and
+//! events, each an object tagged by `type`, with the keys the 7.0 API documents
+//! (`testdata/chat/bot_api.json` lists them; the tests check every object emitted against
+//! it). Values this implementation does not track are given as the reference gives them for
+//! a direct chat without the feature: no incognito profile, no post-quantum encryption, no
+//! chat tags, default preferences.
+
+use serde_json::{json, Map, Value};
+use simplex_codec::time::UtcTime;
+
+use crate::chat::{Chat, ChatError, Event, Response, USER_ID};
+use crate::protocol::{Profile, CHAT_VERSIONS};
+use crate::store::{ChatItem, Contact, ContactRequest, FileStatus, PendingKind, NOTES};
+
+/// The reference release whose bot API this implements (`/v`, and the first line of
+/// `simplex-chat --version`, which bot launchers read).
+pub const REFERENCE_VERSION: &str = "7.0.0.0";
+
+/// An ISO-8601 UTC time of milliseconds since the epoch.
+fn ts(ms: i64) -> Value {
+    Value::String(
+        UtcTime {
+            secs: ms.div_euclid(1000),
+            nanos: (ms.rem_euclid(1000) as u32) * 1_000_000,
+        }
+        .to_string(),
+    )
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn version_range() -> Value {
+    json!({"minVersion": CHAT_VERSIONS.min, "maxVersion": CHAT_VERSIONS.max})
+}
+
+/// A profile as sent (`Profile`).
+pub fn profile(p: &Profile) -> Value {
+    serde_json::to_value(p)
+        .unwrap_or_else(|_| json!({"displayName": p.display_name, "fullName": p.full_name}))
+}
+
+/// A profile as stored (`LocalProfile`): the profile with its id and local alias.
+fn local_profile(profile_id: i64, p: &Profile) -> Value {
+    let mut v = match profile(p) {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    v.insert("profileId".into(), profile_id.into());
+    v.insert("localAlias".into(), "".into());
+    Value::Object(v)
+}
+
+const FEATURES: [(&str, &str); 7] = [
+    ("timedMessages", "yes"),
+    ("fullDelete", "no"),
+    ("reactions", "yes"),
+    ("voice", "yes"),
+    ("files", "always"),
+    ("calls", "yes"),
+    ("sessions", "no"),
+];
+
+fn full_preferences() -> Value {
+    let mut m = Map::new();
+    for (f, allow) in FEATURES {
+        m.insert(f.into(), json!({ "allow": allow }));
+    }
+    m.insert("commands".into(), json!([]));
+    Value::Object(m)
+}
+
+fn merged_preferences() -> Value {
+    let mut m = Map::new();
+    for (f, allow) in FEATURES {
+        let on = allow != "no";
+        m.insert(
+            f.into(),
+            json!({
+                "enabled": {"forUser": on, "forContact": on},
+                "userPreference": {"type": "user", "preference": {"allow": allow}},
+                "contactPreference": {"allow": allow},
+            }),
+        );
+    }
+    Value::Object(m)
+}
+
+/// The user (`User`).
+pub fn user(chat: &Chat) -> Value {
+    let p = chat.profile();
+    json!({
+        "userId": USER_ID,
+        "agentUserId": 1,
+        "userContactId": NOTES,
+        "localDisplayName": p.display_name,
+        "profile": local_profile(NOTES, &p),
+        "fullPreferences": full_preferences(),
+        "activeUser": true,
+        "activeOrder": 1,
+        "showNtfs": true,
+        "sendRcptsContacts": false,
+        "sendRcptsSmallGroups": false,
+        "autoAcceptMemberContacts": false,
+        "userChatRelay": false,
+        "clientService": false,
+    })
+}
+
+fn connection(c: &Contact, conn: u64) -> Value {
+    json!({
+        "connId": conn,
+        "agentConnId": conn.to_string(),
+        "connChatVersion": CHAT_VERSIONS.max,
+        "peerChatVRange": version_range(),
+        "connLevel": 0,
+        "viaGroupLink": false,
+        "connType": "contact",
+        "connStatus": {"type": if c.ready { "ready" } else { "joined" }},
+        "contactConnInitiated": false,
+        "localAlias": "",
+        "entityId": c.contact_id,
+        "pqSupport": false,
+        "pqEncryption": false,
+        "authErrCounter": 0,
+        "quotaErrCounter": 0,
+        "createdAt": ts(c.created_at),
+    })
+}
+
+/// A contact (`Contact`).
+pub fn contact(c: &Contact) -> Value {
+    let mut v = json!({
+        "contactId": c.contact_id,
+        "localDisplayName": c.local_name,
+        "profile": local_profile(c.contact_id, &c.profile),
+        "contactUsed": true,
+        "contactStatus": "active",
+        "chatSettings": {"enableNtfs": "all", "favorite": false},
+        "userPreferences": {},
+        "mergedPreferences": merged_preferences(),
+        "createdAt": ts(c.created_at),
+        "updatedAt": ts(c.created_at),
+        "contactGrpInvSent": false,
+        "chatTags": [],
+        "chatDeleted": false,
+    });
+    if let Some(conn) = c.conn_id {
+        v["activeConn"] = connection(c, conn);
+    }
+    v
+}
+
+fn note_folder(chat: &Chat, c: &Contact) -> Value {
+    let unread = chat.store().is_unread(NOTES).unwrap_or(false);
+    json!({
+        "noteFolderId": NOTES,
+        "userId": USER_ID,
+        "createdAt": ts(c.created_at),
+        "updatedAt": ts(c.created_at),
+        "chatTs": ts(c.created_at),
+        "favorite": false,
+        "unread": unread,
+    })
+}
+
+/// A chat (`ChatInfo`): a contact's, or the note folder.
+pub fn chat_info(chat: &Chat, c: &Contact) -> Value {
+    if c.contact_id == NOTES {
+        json!({"type": "local", "noteFolder": note_folder(chat, c)})
+    } else {
+        json!({"type": "direct", "contact": contact(c)})
+    }
+}
+
+fn file_status(sent: bool, s: FileStatus) -> &'static str {
+    match (sent, s) {
+        (true, FileStatus::Uploading | FileStatus::Uploaded) => "sndTransfer",
+        (true, FileStatus::Complete) => "sndComplete",
+        (true, FileStatus::Cancelled) => "sndCancelled",
+        (_, FileStatus::Failed) if sent => "sndError",
+        (_, FileStatus::Failed) => "rcvError",
+        (false, FileStatus::Offered) => "rcvInvitation",
+        (false, FileStatus::Accepted) => "rcvAccepted",
+        (false, FileStatus::Complete) => "rcvComplete",
+        (false, FileStatus::Cancelled) => "rcvCancelled",
+        // Statuses of the other direction do not occur; shown as the nearest.
+        (true, _) => "sndStored",
+        (false, _) => "rcvInvitation",
+    }
+}
+
+/// An item's file (`CIFile`).
+fn ci_file(chat: &Chat, file_id: i64) -> Option<Value> {
+    let f = chat.store().file(file_id).ok()??;
+    let status = file_status(f.sent, f.status);
+    let mut st = json!({ "type": status });
+    match status {
+        "sndTransfer" => {
+            let (done, total) = chat.file_progress(file_id).unwrap_or((0, f.size));
+            st["sndProgress"] = done.into();
+            st["sndTotal"] = total.into();
+        }
+        "sndError" => st["sndFileError"] = json!({"type": "other", "fileError": "failed"}),
+        "rcvError" => st["rcvFileError"] = json!({"type": "other", "fileError": "failed"}),
+        _ => {}
+    }
+    let mut v = json!({
+        "fileId": f.file_id,
+        "fileName": f.name,
+        "fileSize": f.size,
+        "fileStatus": st,
+        "fileProtocol": "XFTP",
+    });
+    if let Some(p) = &f.path {
+        v["fileSource"] = json!({ "filePath": p });
+    }
+    Some(v)
+}
+
+fn direction(c: &Contact, sent: bool) -> Value {
+    let t = match (c.contact_id == NOTES, sent) {
+        (true, _) => "localSnd",
+        (false, true) => "directSnd",
+        (false, false) => "directRcv",
+    };
+    json!({ "type": t })
+}
+
+/// A chat item (`ChatItem`).
+pub fn chat_item(chat: &Chat, c: &Contact, item: &ChatItem) -> Value {
+    let notes = c.contact_id == NOTES;
+    let status = match (notes, item.sent) {
+        (true, _) => json!({"type": "sndNew"}),
+        (false, true) => json!({"type": "sndSent", "sndProgress": "complete"}),
+        (false, false) => json!({"type": "rcvNew"}),
+    };
+    let mut meta = json!({
+        "itemId": item.item_id,
+        "itemTs": ts(item.item_ts),
+        "itemText": item.content.text_shown(),
+        "itemStatus": status,
+        "itemEdited": item.edited,
+        "userMention": false,
+        "hasLink": false,
+        "deletable": true,
+        "editable": item.sent && !item.deleted,
+        "showGroupAsSender": false,
+        "createdAt": ts(item.item_ts),
+        "updatedAt": ts(item.item_ts),
+    });
+    if let Some(id) = &item.shared_msg_id {
+        meta["itemSharedMsgId"] = simplex_codec::base64url::encode(id).into();
+    }
+    if item.deleted {
+        meta["itemDeleted"] = json!({"type": "deleted", "chatType": "direct"});
+    }
+    let content_tag = if item.sent {
+        "sndMsgContent"
+    } else {
+        "rcvMsgContent"
+    };
+    let mut v = json!({
+        "chatDir": direction(c, item.sent),
+        "meta": meta,
+        "content": {"type": content_tag, "msgContent": item.content},
+        "mentions": {},
+        "reactions": [],
+    });
+    if let Some(q) = &item.quote {
+        // Sent by us when the quoting item's author wrote it and we wrote the item, or when
+        // neither holds.
+        let quoted_by_us = item.sent == q.by_author;
+        let quoted = q.shared_msg_id.as_ref().and_then(|id| {
+            chat.store()
+                .item_by_shared(c.contact_id, quoted_by_us, &id.0)
+                .ok()?
+        });
+        let mut qv = json!({
+            "chatDir": direction(c, quoted_by_us),
+            "sentAt": ts(quoted.as_ref().map_or(item.item_ts, |i| i.item_ts)),
+            "content": q.content,
+        });
+        if let Some(i) = quoted {
+            qv["itemId"] = i.item_id.into();
+        }
+        if let Some(id) = &q.shared_msg_id {
+            qv["sharedMsgId"] = simplex_codec::base64url::encode(&id.0).into();
+        }
+        v["quotedItem"] = qv;
+    }
+    if let Some(f) = item.file_id.and_then(|id| ci_file(chat, id)) {
+        v["file"] = f;
+    }
+    v
+}
+
+/// A chat item with its chat (`AChatItem`).
+pub fn a_chat_item(chat: &Chat, c: &Contact, item: &ChatItem) -> Value {
+    json!({"chatInfo": chat_info(chat, c), "chatItem": chat_item(chat, c, item)})
+}
+
+fn pending_connection(chat: &Chat, conn: u64) -> Value {
+    let (kind, at) = match chat.store().pending_conn(conn) {
+        Ok(Some((kind, _, at))) => (Some(kind), at),
+        _ => (None, now_ms()),
+    };
+    let status = match kind {
+        Some(PendingKind::Invitation | PendingKind::Address) | None => "new",
+        Some(PendingKind::JoinedInvitation | PendingKind::JoinedAddress) => "joined",
+    };
+    json!({
+        "pccConnId": conn,
+        "pccAgentConnId": conn.to_string(),
+        "pccConnStatus": {"type": status},
+        "viaContactUri": kind == Some(PendingKind::JoinedAddress),
+        "localAlias": "",
+        "createdAt": ts(at),
+        "updatedAt": ts(at),
+    })
+}
+
+/// A request to the user's address (`UserContactRequest`).
+pub fn contact_request(r: &ContactRequest) -> Value {
+    json!({
+        "contactRequestId": r.request_id,
+        "agentInvitationId": r.request_id.to_string(),
+        "cReqChatVRange": version_range(),
+        "localDisplayName": r.local_name,
+        "profileId": r.request_id,
+        "profile": local_profile(r.request_id as i64, &r.profile),
+        "createdAt": ts(r.created_at),
+        "updatedAt": ts(r.created_at),
+        "pqSupport": false,
+    })
+}
+
+fn store_error(kind: &str, key: &str, value: Value) -> Value {
+    let mut e = json!({ "type": kind });
+    if !key.is_empty() {
+        e[key] = value;
+    }
+    json!({"type": "errorStore", "storeError": e})
+}
+
+fn chat_error_type(kind: &str, fields: Value) -> Value {
+    let mut e = json!({ "type": kind });
+    if let (Value::Object(m), Value::Object(f)) = (&mut e, fields) {
+        m.extend(f);
+    }
+    json!({"type": "error", "errorType": e})
+}
+
+/// An error (`ChatError`).
+pub fn chat_error(e: &ChatError) -> Value {
+    match e {
+        ChatError::NoContact(n) => {
+            store_error("contactNotFoundByName", "contactName", n.as_str().into())
+        }
+        ChatError::NoRequest(n) => store_error(
+            "contactRequestNotFoundByName",
+            "contactName",
+            n.as_str().into(),
+        ),
+        ChatError::NoRequestId(id) => {
+            store_error("contactRequestNotFound", "contactRequestId", (*id).into())
+        }
+        ChatError::NotReady(n) => store_error("contactNotReady", "contactName", n.as_str().into()),
+        ChatError::AddressExists => store_error("duplicateContactLink", "", Value::Null),
+        ChatError::NoAddress => store_error("userContactLinkNotFound", "", Value::Null),
+        ChatError::NoFile(id) => store_error("fileNotFound", "fileId", (*id).into()),
+        ChatError::NoItem(id) => store_error("chatItemNotFound", "itemId", (*id).into()),
+        ChatError::NoQuotedMessage(t) => {
+            store_error("chatItemNotFoundByText", "text", t.as_str().into())
+        }
+        ChatError::InvalidName(n) => chat_error_type(
+            "invalidDisplayName",
+            json!({"displayName": n, "validName": n.replace('\'', "").trim()}),
+        ),
+        ChatError::Agent(m) => json!({
+            "type": "errorAgent",
+            "agentError": {"type": "INTERNAL", "internalErr": m},
+            "agentConnId": "",
+        }),
+        ChatError::Command(c) => chat_error_type("commandError", json!({"message": c.0})),
+        ChatError::FileCancelled(m) => chat_error_type("fileCancelled", json!({ "message": m })),
+        ChatError::CannotUpdate => chat_error_type("invalidChatItemUpdate", json!({})),
+        ChatError::CannotDelete => chat_error_type("invalidChatItemDelete", json!({})),
+        ChatError::NoXftpServers | ChatError::File(_) | ChatError::Store(_) => {
+            chat_error_type("internalError", json!({"message": e.to_string()}))
+        }
+    }
+}
+
+fn tagged(tag: &str, fields: Value) -> Value {
+    let mut v = json!({ "type": tag });
+    if let (Value::Object(m), Value::Object(f)) = (&mut v, fields) {
+        m.extend(f);
+    }
+    v
+}
+
+fn items(chat: &Chat, c: &Contact, list: &[ChatItem]) -> Value {
+    Value::Array(list.iter().map(|i| a_chat_item(chat, c, i)).collect())
+}
+
+/// The item offering a file, with its chat.
+fn file_item(chat: &Chat, file_id: i64) -> Option<(Contact, ChatItem)> {
+    let item = chat.store().item_by_file(file_id).ok()??;
+    let c = chat.store().contact(item.contact_id).ok()??;
+    Some((c, item))
+}
+
+fn rcv_file_transfer(chat: &Chat, file_id: i64, sender: &Contact) -> Value {
+    let f = chat.store().file(file_id).ok().flatten();
+    let (name, size, status, path) = match &f {
+        Some(f) => (f.name.clone(), f.size, f.status, f.path.clone()),
+        None => (String::new(), 0, FileStatus::Cancelled, None),
+    };
+    let mut st = json!({"type": match status {
+        FileStatus::Offered => "new",
+        FileStatus::Accepted => "accepted",
+        FileStatus::Complete => "complete",
+        _ => "cancelled",
+    }});
+    if st["type"] != "new" && st["type"] != "cancelled" {
+        st["filePath"] = path.unwrap_or_default().into();
+    }
+    json!({
+        "fileId": file_id,
+        "fileInvitation": {"fileName": name, "fileSize": size},
+        "fileStatus": st,
+        "fileType": "normal",
+        "senderDisplayName": sender.local_name,
+        "chunkSize": u64::from(chunker::plan::MAX_CHUNK_SIZE),
+        "cancelled": status == FileStatus::Cancelled,
+    })
+}
+
+fn file_meta(chat: &Chat, file_id: i64) -> Value {
+    let f = chat.store().file(file_id).ok().flatten();
+    json!({
+        "fileId": file_id,
+        "fileName": f.as_ref().map_or(String::new(), |f| f.name.clone()),
+        "filePath": f.as_ref().and_then(|f| f.path.clone()).unwrap_or_default(),
+        "fileSize": f.as_ref().map_or(0, |f| f.size),
+        "chunkSize": u64::from(chunker::plan::MAX_CHUNK_SIZE),
+        "cancelled": f.as_ref().is_some_and(|f| f.status == FileStatus::Cancelled),
+    })
+}
+
+/// A command's response (`resp` of the answer to a `{corrId, cmd}` request).
+pub fn response(chat: &Chat, r: &Response) -> Value {
+    let u = user(chat);
+    match r {
+        Response::Invitation { link, conn } => tagged(
+            "invitation",
+            json!({"user": u, "connLinkInvitation": {"connFullLink": link},
+                   "connection": pending_connection(chat, *conn)}),
+        ),
+        Response::ConfirmationSent(conn) => tagged(
+            "sentConfirmation",
+            json!({"user": u, "connection": pending_connection(chat, *conn)}),
+        ),
+        Response::RequestSent(conn) => tagged(
+            "sentInvitation",
+            json!({"user": u, "connection": pending_connection(chat, *conn)}),
+        ),
+        Response::AddressCreated(link) => tagged(
+            "userContactLinkCreated",
+            json!({"user": u, "connLinkContact": {"connFullLink": link}}),
+        ),
+        Response::Address(link) => {
+            let id = chat.store().address().ok().flatten().map_or(0, |(c, _)| c);
+            tagged(
+                "userContactLink",
+                json!({"user": u, "contactLink": {
+                    "userContactLinkId": id,
+                    "connLinkContact": {"connFullLink": link},
+                    "shortLinkDataSet": false,
+                    "shortLinkLargeDataSet": false,
+                    "addressSettings": {"businessAddress": false},
+                }}),
+            )
+        }
+        Response::Accepting(c) => tagged(
+            "acceptingContactRequest",
+            json!({"user": u, "contact": contact(c)}),
+        ),
+        Response::Rejected(req) => tagged(
+            "contactRequestRejected",
+            json!({"user": u, "contactRequest": contact_request(req)}),
+        ),
+        Response::Sent(c, item)
+        | Response::FileSending {
+            contact: c, item, ..
+        } => tagged(
+            "newChatItems",
+            json!({"user": u, "chatItems": items(chat, c, std::slice::from_ref(item))}),
+        ),
+        Response::SentMany(c, list) => tagged(
+            "newChatItems",
+            json!({"user": u, "chatItems": items(chat, c, list)}),
+        ),
+        Response::ProfileChanged { from, to, told } => tagged(
+            "userProfileUpdated",
+            json!({"user": u, "fromProfile": profile(from), "toProfile": profile(to),
+                   "updateSummary": {"updateSuccesses": told, "updateFailures": 0,
+                                     "changedContacts": []}}),
+        ),
+        Response::ProfileUnchanged => tagged("userProfileNoChange", json!({ "user": u })),
+        Response::Profile(p) => tagged("userProfile", json!({"user": u, "profile": profile(p)})),
+        Response::ActiveUser => tagged("activeUser", json!({ "user": u })),
+        Response::Users { unread } => tagged(
+            "usersList",
+            json!({"users": [{"user": u, "unreadCount": unread}]}),
+        ),
+        Response::Version => tagged(
+            "versionInfo",
+            json!({"versionInfo": {
+                "version": REFERENCE_VERSION,
+                "simplexmqVersion": env!("CARGO_PKG_VERSION"),
+                "simplexmqCommit": "",
+            }, "chatMigrations": [], "agentMigrations": []}),
+        ),
+        Response::Running => tagged("chatRunning", json!({})),
+        Response::Chats(list) => {
+            let chats: Vec<Value> = list
+                .iter()
+                .map(|(c, its, unread)| {
+                    json!({
+                        "chatInfo": chat_info(chat, c),
+                        "chatItems": its.iter().map(|i| chat_item(chat, c, i)).collect::<Vec<_>>(),
+                        "chatStats": {"unreadCount": 0, "unreadMentions": 0, "reportsCount": 0,
+                                      "minUnreadItemId": 0, "unreadChat": unread},
+                    })
+                })
+                .collect();
+            tagged("apiChats", json!({"user": u, "chats": chats}))
+        }
+        Response::Contacts(cs) => tagged(
+            "contactsList",
+            json!({"user": u, "contacts": cs.iter().map(contact).collect::<Vec<_>>()}),
+        ),
+        Response::Items(list) => tagged(
+            "chatItems",
+            json!({"user": u, "chatItems":
+                list.iter().map(|(c, i)| a_chat_item(chat, c, i)).collect::<Vec<_>>()}),
+        ),
+        Response::FileAccepted { file_id, .. } => match file_item(chat, *file_id) {
+            Some((c, item)) => tagged(
+                "rcvFileAccepted",
+                json!({"user": u, "chatItem": a_chat_item(chat, &c, &item)}),
+            ),
+            None => tagged("cmdOk", json!({ "user_": u })),
+        },
+        Response::FileCancelled {
+            file_id,
+            sent,
+            contact: c,
+            ..
+        } => {
+            let item = file_item(chat, *file_id).map(|(c, i)| a_chat_item(chat, &c, &i));
+            if *sent {
+                let mut v = tagged(
+                    "sndFileCancelled",
+                    json!({"user": u, "fileTransferMeta": file_meta(chat, *file_id),
+                           "sndFileTransfers": []}),
+                );
+                if let Some(i) = item {
+                    v["chatItem_"] = i;
+                }
+                v
+            } else {
+                let mut v = tagged(
+                    "rcvFileCancelled",
+                    json!({"user": u, "rcvFileTransfer": rcv_file_transfer(chat, *file_id, c)}),
+                );
+                if let Some(i) = item {
+                    v["chatItem_"] = i;
+                }
+                v
+            }
+        }
+        Response::FileStatus(line) => {
+            tagged("fileTransferStatus", json!({"user": u, "status": line}))
+        }
+        Response::Updated(c, item) | Response::NoteUpdated(c, item) => tagged(
+            "chatItemUpdated",
+            json!({"user": u, "chatItem": a_chat_item(chat, c, item)}),
+        ),
+        Response::NotChanged(c, item) => tagged(
+            "chatItemNotChanged",
+            json!({"user": u, "chatItem": a_chat_item(chat, c, item)}),
+        ),
+        Response::Deleted { contact: c, items } => tagged(
+            "chatItemsDeleted",
+            json!({"user": u, "chatItemDeletions": deletions(chat, c, items),
+                   "byUser": true, "timed": false}),
+        ),
+        Response::Cleared(c) => tagged(
+            "chatCleared",
+            json!({"user": u, "chatInfo": chat_info(chat, c)}),
+        ),
+        Response::Ok | Response::Quit => tagged("cmdOk", json!({ "user_": u })),
+    }
+}
+
+fn deletions(chat: &Chat, c: &Contact, list: &[(ChatItem, Option<ChatItem>)]) -> Value {
+    Value::Array(
+        list.iter()
+            .map(|(was, now)| {
+                let mut d = json!({ "deletedChatItem": a_chat_item(chat, c, was) });
+                if let Some(now) = now {
+                    d["toChatItem"] = a_chat_item(chat, c, now);
+                }
+                d
+            })
+            .collect(),
+    )
+}
+
+/// A command's failure (`chatCmdError`).
+pub fn command_error(e: &ChatError) -> Value {
+    tagged("chatCmdError", json!({ "chatError": chat_error(e) }))
+}
+
+/// An event (`resp` of a message without `corrId`); none for what the API does not report.
+pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
+    let u = user(chat);
+    let item_event = |tag: &str, file_id: i64| {
+        file_item(chat, file_id).map(|(c, i)| {
+            tagged(
+                tag,
+                json!({"user": u.clone(), "chatItem": a_chat_item(chat, &c, &i)}),
+            )
+        })
+    };
+    Some(match e {
+        Event::ContactConnected(c) => tagged(
+            "contactConnected",
+            json!({"user": u, "contact": contact(c)}),
+        ),
+        Event::Received(c, item) => tagged(
+            "newChatItems",
+            json!({"user": u, "chatItems": items(chat, c, std::slice::from_ref(item))}),
+        ),
+        Event::Request(req) => tagged(
+            "receivedContactRequest",
+            json!({"user": u, "contactRequest": contact_request(req)}),
+        ),
+        Event::ProfileUpdated(c, p) => {
+            let to = Contact {
+                profile: p.clone(),
+                ..c.clone()
+            };
+            tagged(
+                "contactUpdated",
+                json!({"user": u, "fromContact": contact(c), "toContact": contact(&to)}),
+            )
+        }
+        Event::FileOffered {
+            contact: c,
+            item_id,
+            ..
+        } => {
+            let item = chat.store().item(c.contact_id, *item_id).ok()??;
+            tagged(
+                "newChatItems",
+                json!({"user": u, "chatItems": items(chat, c, std::slice::from_ref(&item))}),
+            )
+        }
+        Event::FileUploaded(id, ..) => {
+            let mut v = item_event("sndFileCompleteXFTP", *id)?;
+            v["fileTransferMeta"] = file_meta(chat, *id);
+            v
+        }
+        Event::FileReceiving(id, ..) => item_event("rcvFileStart", *id)?,
+        Event::FileReceived(id, ..) => item_event("rcvFileComplete", *id)?,
+        Event::FileCancelledBySender(id, _, c) => {
+            let mut v = item_event("rcvFileSndCancelled", *id)?;
+            v["rcvFileTransfer"] = rcv_file_transfer(chat, *id, c);
+            v
+        }
+        Event::Updated(c, item) => tagged(
+            "chatItemUpdated",
+            json!({"user": u, "chatItem": a_chat_item(chat, c, item)}),
+        ),
+        Event::Deleted(c, Some(item)) => {
+            let was = ChatItem {
+                deleted: false,
+                ..item.clone()
+            };
+            tagged(
+                "chatItemsDeleted",
+                json!({"user": u, "chatItemDeletions": deletions(chat, c, &[(was, Some(item.clone()))]),
+                       "byUser": false, "timed": false}),
+            )
+        }
+        Event::Deleted(c, None) => tagged(
+            "messageError",
+            json!({"user": u, "severity": "warning",
+                   "errorMessage": format!("{} deleted a message this chat no longer has",
+                                           c.local_name)}),
+        ),
+        Event::Error(m) => tagged(
+            "messageError",
+            json!({"user": u, "severity": "error", "errorMessage": m}),
+        ),
+    })
+}
