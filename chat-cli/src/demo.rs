@@ -152,6 +152,7 @@ pub async fn run(size: u64, messages: usize) -> DemoResult<()> {
             xftp_servers: vec![xftp_address.clone()],
             files_folder: folder,
             max_file_size: chunker::plan::DEFAULT_MAX_FILE_SIZE,
+            auto_accept_size: 0,
         })
     };
     let (alice, mut ae) = Chat::open(&config("alice")?, Some(user("alice", "Alice")))

@@ -36,13 +36,37 @@ struct Args {
     /// Database key: both databases are encrypted with it (SQLCipher).
     #[arg(short = 'k', long = "key")]
     key: Option<String>,
-    /// SMP relays, separated by ';' (smp://<key hash>@<host>[,<onion host>][:port]); new
-    /// queues are created on the first. Default: one of the reference clients' preset relays.
+    /// SMP relays, separated by spaces (quote the list) or ';'
+    /// (smp://<key hash>@<host>[,<onion host>][:port]); new queues are created on one of them,
+    /// chosen at random at start. Default: the reference clients' preset relays.
     #[arg(short = 's', long = "server")]
     server: Option<String>,
-    /// XFTP relays for files, separated by ';' (xftp://<key hash>@<host>[,<onion host>][:port]).
+    /// XFTP relays for files, separated by spaces (quote the list) or ';'
+    /// (xftp://<key hash>@<host>[,<onion host>][:port]); chunks are spread over them.
+    /// Default: the reference clients' preset relays.
     #[arg(long = "xftp-server", alias = "xftp-servers")]
     xftp_server: Option<String>,
+    /// Connect to relays through Tor's SOCKS5 proxy at 127.0.0.1:9050 (each connection on its
+    /// own circuit).
+    #[arg(short = 'x', conflicts_with = "socks_proxy")]
+    tor: bool,
+    /// Connect to relays through this SOCKS5 proxy: IP:PORT, or :PORT on 127.0.0.1.
+    #[arg(long = "socks-proxy", value_name = "SOCKS5")]
+    socks_proxy: Option<String>,
+    /// Accept files up to 1 MB without /fr (saved into --files-folder).
+    #[arg(short = 'a', conflicts_with = "auto_accept_files")]
+    auto_accept_1mb: bool,
+    /// Accept files up to this many bytes (or 10mb, 1gb, ...) without /fr.
+    #[arg(long = "auto-accept-files", value_name = "FILE_SIZE")]
+    auto_accept_files: Option<String>,
+    /// Accepted for compatibility: database migrations are always applied at start (each in a
+    /// transaction; an older program refuses a newer database).
+    #[arg(short = 'y', long = "yes-migrate")]
+    yes_migrate: bool,
+    /// This device's name, shown to a desktop or mobile controller (accepted for
+    /// compatibility: remote control is not implemented).
+    #[arg(long = "device-name", value_name = "DEVICE")]
+    device_name: Option<String>,
     /// Where received files are saved when /fr names no path.
     #[arg(long = "files-folder", default_value = ".")]
     files_folder: PathBuf,
@@ -116,6 +140,13 @@ fn is_send_form(line: &str) -> bool {
         || line.starts_with("/file ")
 }
 
+/// The relays of a list separated by spaces or ';'.
+fn relay_list(list: &str) -> impl Iterator<Item = &str> {
+    list.split([' ', ';', '\n'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
 /// SIGINT or SIGTERM.
 async fn shutdown() {
     let term = async {
@@ -159,19 +190,41 @@ async fn main() {
         }
         return;
     }
-    let servers = args
-        .server
-        .clone()
-        .unwrap_or_else(|| presets::random_smp_relay().to_string());
-    // ',' separates a relay's hosts; ';' separates relays.
-    let first = servers
-        .split(';')
-        .map(str::trim)
-        .find(|s| !s.is_empty())
-        .unwrap_or_default();
-    let smp_server: SmpServer = first
-        .parse()
-        .unwrap_or_else(|e| fail(&format!("bad SMP relay address {first:?}: {e}")));
+    // ',' separates a relay's hosts; spaces (as the reference) or ';' separate relays.
+    let smp_servers: Vec<SmpServer> = match &args.server {
+        Some(list) => relay_list(list)
+            .map(|s| {
+                s.parse()
+                    .unwrap_or_else(|e| fail(&format!("bad SMP relay address {s:?}: {e}")))
+            })
+            .collect(),
+        None => presets::SMP_RELAYS
+            .iter()
+            .filter_map(|s| s.parse().ok())
+            .collect(),
+    };
+    if smp_servers.is_empty() {
+        fail("no SMP relay given (-s)");
+    }
+    let smp_server = smp_servers[presets::random_index(smp_servers.len())].clone();
+    let socks = match (&args.socks_proxy, args.tor) {
+        (Some(p), _) => Some(
+            transport::SocksProxy::parse(&match p.strip_prefix(':') {
+                Some(port) => format!("127.0.0.1:{port}"),
+                None => p.clone(),
+            })
+            .unwrap_or_else(|e| fail(&e)),
+        ),
+        (None, true) => Some(transport::SocksProxy::tor_default()),
+        (None, false) => None,
+    };
+    let auto_accept = match (&args.auto_accept_files, args.auto_accept_1mb) {
+        (Some(s), _) => xftp_proto::size::parse_file_size(s)
+            .unwrap_or_else(|| fail(&format!("invalid size {s:?} (e.g. 1048576, 10mb)"))),
+        (None, true) => 1024 * 1024,
+        (None, false) => 0,
+    };
+    let _ = (args.yes_migrate, &args.device_name);
     if let Some(dir) = args.database.parent() {
         if !dir.as_os_str().is_empty() {
             if let Err(e) = std::fs::create_dir_all(dir) {
@@ -179,13 +232,11 @@ async fn main() {
             }
         }
     }
-    let xftp_servers = args
+    let xftp_list = args
         .xftp_server
-        .as_deref()
-        .unwrap_or_default()
-        .split(';')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
+        .clone()
+        .unwrap_or_else(|| xftp_client::PRESET_RELAYS.join(" "));
+    let xftp_servers = relay_list(&xftp_list)
         .map(|s| {
             s.parse()
                 .unwrap_or_else(|e| fail(&format!("bad XFTP relay address {s:?}: {e}")))
@@ -195,7 +246,11 @@ async fn main() {
         db_prefix: args.database.clone(),
         db_key: args.key.clone(),
         smp_server,
-        connect: smp_client::ConnectOptions::default(),
+        connect: smp_client::ConnectOptions {
+            socks,
+            ..smp_client::ConnectOptions::default()
+        },
+        auto_accept_size: auto_accept,
         xftp_servers,
         files_folder: args.files_folder.clone(),
         max_file_size: chunker::plan::DEFAULT_MAX_FILE_SIZE,

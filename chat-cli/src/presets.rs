@@ -17,11 +17,11 @@ pub const SMP_RELAYS: &[&str] = &[
     "smp://N_McQS3F9TGoh4ER0QstUf55kGnNSd-wXfNPZ7HukcM=@smp19.simplex.im,i53bbtoqhlc365k6kxzwdp5w3cdt433s7bwh3y32rcbml2vztiyyz5id.onion",
 ];
 
-/// One preset relay, chosen at random.
-pub fn random_smp_relay() -> &'static str {
+/// A random index below `n` (n > 0).
+pub fn random_index(n: usize) -> usize {
     let mut b = [0u8; 8];
     simplex_crypto::random_bytes(&mut b);
-    SMP_RELAYS[(u64::from_le_bytes(b) % SMP_RELAYS.len() as u64) as usize]
+    (u64::from_le_bytes(b) % n.max(1) as u64) as usize
 }
 
 #[cfg(test)]
@@ -35,6 +35,8 @@ mod tests {
             assert_eq!(s.hosts.len(), 2, "{r}");
             assert!(s.hosts[0].to_string().ends_with(".simplex.im"), "{r}");
         }
-        assert!(SMP_RELAYS.contains(&random_smp_relay()));
+        for n in 1..20 {
+            assert!(random_index(n) < n);
+        }
     }
 }

@@ -252,6 +252,14 @@ pub fn event(e: &Event) -> Vec<String> {
             ),
             format!("use /fr {file_id} [<dir>/ | <path>] to receive it"),
         ],
+        Event::FileAutoAccepted {
+            file_id,
+            contact,
+            shown,
+        } => vec![format!(
+            "saving file {file_id} from {} to {shown}",
+            view_name(&contact.local_name)
+        )],
         Event::FileUploaded(id, name, c) => vec![format!(
             "completed uploading file {id} ({name}) for {}",
             view_name(&c.local_name)

@@ -259,3 +259,85 @@ fn walk_count(dir: &std::path::Path) -> usize {
             .sum()
     })
 }
+
+/// Files of 70 KB and 100 MB, accepted without /fr (`--auto-accept-files`), saved into the
+/// files folder byte-identical; a file over the limit waits for /fr.
+#[test]
+fn sizes_and_auto_accept() {
+    let (rt, smp, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (xftp, xftp_address) = xftp_relay(&rt, dir.path());
+    let folder = dir.path().join("bob-files");
+    std::fs::create_dir_all(&folder).expect("folder");
+    let folder_arg = folder.to_string_lossy().into_owned();
+    let mut alice = Client::start_with(
+        dir.path(),
+        "alice",
+        &server,
+        &["--xftp-server", &xftp_address],
+    );
+    let mut bob = Client::start_with(
+        dir.path(),
+        "bob",
+        &server,
+        &[
+            "--xftp-server",
+            &xftp_address,
+            "--files-folder",
+            &folder_arg,
+            "--auto-accept-files",
+            "100000000",
+        ],
+    );
+    alice.create_profile("alice", "Alice");
+    bob.create_profile("bob", "Bob");
+    connect(&mut alice, &mut bob, "Alice", "Bob");
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(&src).expect("src");
+    for (n, (name, size, shown)) in [
+        ("small.bin", 70_000usize, "68.4 KiB / 70000 bytes"),
+        ("large.bin", 100_000_000, "95.4 MiB / 100000000 bytes"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = n + 1;
+        let path = src.join(name);
+        let content = pseudo_random(size, id as u64);
+        std::fs::write(&path, &content).expect("write");
+        let arg = path.to_string_lossy().into_owned();
+        alice.type_line(&format!("/f @bob {arg}"));
+        alice.expect_item(&format!("/f @bob {arg}"));
+        alice.expect(&format!("use /fc {id} to cancel sending"));
+        bob.expect_item(&format!("alice> sends file {name} ({shown})"));
+        bob.expect(&format!("use /fr {id} [<dir>/ | <path>] to receive it"));
+        assert_eq!(
+            lines(&mut bob, 3),
+            set(&[
+                format!("saving file {id} from alice to {name}"),
+                format!("started receiving file {id} ({name}) from alice"),
+                format!("completed receiving file {id} ({name}) from alice"),
+            ])
+        );
+        alice.expect(&format!("completed uploading file {id} ({name}) for bob"));
+        assert!(
+            std::fs::read(folder.join(name)).expect("saved") == content,
+            "{name}: byte-identical"
+        );
+    }
+    // One byte over the limit: offered, not accepted.
+    let over = src.join("over.bin");
+    std::fs::write(&over, pseudo_random(100_000_001, 9)).expect("write");
+    let arg = over.to_string_lossy().into_owned();
+    alice.type_line(&format!("/f @bob {arg}"));
+    alice.expect_item(&format!("/f @bob {arg}"));
+    alice.expect("use /fc 3 to cancel sending");
+    bob.expect_item("alice> sends file over.bin (95.4 MiB / 100000001 bytes)");
+    bob.expect("use /fr 3 [<dir>/ | <path>] to receive it");
+    alice.expect("completed uploading file 3 (over.bin) for bob");
+    bob.type_line("/fs 3");
+    bob.expect("/fs 3");
+    bob.expect("receiving file 3 (over.bin) not accepted yet, use /fr 3 to receive file");
+    smp.stop();
+    rt.block_on(xftp.shutdown());
+}

@@ -678,6 +678,7 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
             v["fileTransferMeta"] = file_meta(chat, *id);
             v
         }
+        Event::FileAutoAccepted { file_id, .. } => item_event("rcvFileAccepted", *file_id)?,
         Event::FileReceiving(id, ..) => item_event("rcvFileStart", *id)?,
         Event::FileReceived(id, ..) => item_event("rcvFileComplete", *id)?,
         Event::FileCancelledBySender(id, _, c) => {

@@ -224,6 +224,15 @@ pub enum Event {
         /// Its size.
         size: u64,
     },
+    /// A file offered was accepted without `/fr` (its size is within the auto-accept limit).
+    FileAutoAccepted {
+        /// The file's number.
+        file_id: i64,
+        /// The sender.
+        contact: Contact,
+        /// Where it is saved, as shown.
+        shown: String,
+    },
     /// A file we send is uploaded and its description sent: number, name, recipient.
     FileUploaded(i64, String, Contact),
     /// A download started: number, name, sender.
@@ -257,6 +266,8 @@ pub struct ChatConfig {
     pub files_folder: PathBuf,
     /// The largest file accepted for download.
     pub max_file_size: u64,
+    /// Files up to this size are accepted when offered (0: none), saved into `files_folder`.
+    pub auto_accept_size: u64,
 }
 
 pub(crate) struct Inner {
@@ -268,6 +279,7 @@ pub(crate) struct Inner {
     pub(crate) xftp_servers: Vec<xftp_proto::address::ServerAddress>,
     pub(crate) files_folder: PathBuf,
     pub(crate) max_file_size: u64,
+    pub(crate) auto_accept_size: u64,
     /// Resumable upload state (keys: mode 0600 files in a 0700 folder).
     pub(crate) state_dir: PathBuf,
     /// Running uploads and downloads, by file.
@@ -356,10 +368,14 @@ impl Chat {
                 store: Mutex::new(store),
                 profile: Mutex::new(profile),
                 events: tx,
-                pool: Arc::new(xftp_client::agent::Pool::default()),
+                pool: Arc::new(match &config.connect.socks {
+                    Some(p) => xftp_client::agent::Pool::with_socks(p.clone()),
+                    None => xftp_client::agent::Pool::default(),
+                }),
                 xftp_servers: config.xftp_servers.clone(),
                 files_folder: config.files_folder.clone(),
                 max_file_size: config.max_file_size,
+                auto_accept_size: config.auto_accept_size,
                 state_dir: {
                     let mut p = config.db_prefix.clone().into_os_string();
                     p.push("_xftp");

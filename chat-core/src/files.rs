@@ -610,6 +610,23 @@ impl Chat {
             size: inv.file_size as u64,
         })
         .await;
+        let size = inv.file_size as u64;
+        if size <= self.inner.auto_accept_size && size <= self.inner.max_file_size {
+            // Accepted as `/fr N` would (into the files folder, under a name not taken).
+            if let Response::FileAccepted {
+                file_id,
+                contact,
+                shown,
+            } = self.receive_file(file_id, None).await?
+            {
+                self.emit(Event::FileAutoAccepted {
+                    file_id,
+                    contact,
+                    shown,
+                })
+                .await;
+            }
+        }
         Ok(())
     }
 

@@ -25,6 +25,7 @@ fn config(dir: &std::path::Path, name: &str, server: &smp_proto::address::SmpSer
         xftp_servers: Vec::new(),
         files_folder: dir.to_path_buf(),
         max_file_size: 1 << 20,
+        auto_accept_size: 0,
     }
 }
 
