@@ -650,6 +650,18 @@ impl Agent {
         self.lock().conns.get(&conn).map(|c| c.snd_msg_id + 1)
     }
 
+    /// Whether message `msg_id` of `conn` is still waiting to be accepted by the relay (in
+    /// the store's pending sends; without a store: unknown, false).
+    pub fn is_pending(&self, conn: ConnId, msg_id: i64) -> Result<bool> {
+        match &self.inner.store {
+            Some(store) => {
+                let pending = on_store(store, |db| db.pending())?;
+                Ok(pending.iter().any(|p| p.0 == conn && p.1 == msg_id))
+            }
+            None => Ok(false),
+        }
+    }
+
     /// Bytes of the store's pages in use (0 without a store).
     pub fn store_bytes(&self) -> Result<u64> {
         match &self.inner.store {
@@ -1455,6 +1467,59 @@ impl Agent {
         let conn = self.join(&link, info).await?;
         self.forget_request(request)?;
         Ok(conn)
+    }
+
+    /// Deletes a connection (a contact deleted, an address or invitation withdrawn): forgotten
+    /// in the store first, so that nothing of it is subscribed or sent after a restart, then
+    /// its receiving queues deleted on their relays (DEL) - the peer's messages to it fail from
+    /// then on. Messages not yet delivered to the peer are dropped. A relay that cannot be
+    /// reached keeps the queue until its expiry: reported as an error, the connection is gone
+    /// here either way.
+    pub async fn delete_connection(&self, conn: ConnId) -> Result<()> {
+        if !self.lock().conns.contains_key(&conn) {
+            return Err(AgentError::Connection("no such connection"));
+        }
+        if let Some(store) = &self.inner.store {
+            on_store(store, |db| db.delete(conn))?;
+        }
+        let queues = {
+            let mut st = self.lock();
+            let mut queues = Vec::new();
+            if let Some(c) = st.conns.remove(&conn) {
+                queues.push(c.rcv);
+                queues.extend(c.rcv_old.map(|(q, _)| q));
+                queues.extend(c.rcv_next.map(|n| n.queue));
+            }
+            for q in &queues {
+                st.by_rcv.remove(&q.rcv_id);
+            }
+            st.awaiting.remove(&conn);
+            st.deferred.remove(&conn);
+            st.unacked.retain(|(c, _), _| *c != conn);
+            queues
+        };
+        // The delivery task ends with its channel.
+        self.inner
+            .delivery
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&conn);
+        let mut failed = None;
+        for q in queues {
+            if let Ok(session) = self.session(&q.server).await {
+                session.forget(&q.rcv_id);
+            }
+            if let Err(e) = self
+                .call(&q.server, Some(&q.rcv_key), &q.rcv_id, &Command::Del)
+                .await
+            {
+                failed = Some(e);
+            }
+        }
+        match failed {
+            None => Ok(()),
+            Some(e) => Err(e),
+        }
     }
 
     /// Rejects a request (nothing is sent: the requester is not told).
@@ -2725,7 +2790,7 @@ async fn delivery(
         };
         let Some(inner) = inner.upgrade() else { return };
         let agent = Agent { inner };
-        if agent.is_closed() {
+        if agent.is_closed() || !agent.lock().conns.contains_key(&conn) {
             return;
         }
         let cmd = Command::Send {

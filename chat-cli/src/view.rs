@@ -137,6 +137,9 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
             }
         )],
         Response::Ok => vec!["ok".into()],
+        Response::ContactDeleted(c) => {
+            vec![format!("{}: contact is deleted", view_name(&c.local_name))]
+        }
         Response::ProfileChanged { to, told, .. } => vec![format!(
             "user profile is changed to {} (your {told} contacts are notified)",
             full_name(&to.display_name, to)
@@ -237,6 +240,9 @@ pub fn event(e: &Event) -> Vec<String> {
             view_name(&c.local_name),
             full_name(&p.display_name, p)
         )],
+        Event::ContactDeletedByContact(c) => {
+            vec![format!("{} deleted contact with you", contact_name(c))]
+        }
         Event::FileOffered {
             contact,
             file_id,

@@ -413,6 +413,18 @@ fn bot_api_over_websocket() {
             .ok("APISendMessages", &format!("/_send @999 json {}", text_message("x")), "chatCmdError")
             .await;
         assert_eq!(unknown_chat["chatError"]["type"], "errorStore");
+
+        // The contact deleted: bob is told, his contact is kept, marked.
+        let deleted = alice
+            .ok("APIDeleteChat", &format!("/_delete @{bob_id} full"), "contactDeleted")
+            .await;
+        assert_eq!(deleted["contact"]["localDisplayName"], "bob");
+        let told = bob.event("contactDeletedByContact").await;
+        assert_eq!(told["contact"]["contactStatus"], "deleted");
+        let contacts = alice
+            .ok("APIListContacts", &format!("/_contacts {user_id}"), "contactsList")
+            .await;
+        assert_eq!(contacts["contacts"], json!([]));
     });
     assert!(
         alice_p.running() && bob_p.running(),

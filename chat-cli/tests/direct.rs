@@ -117,3 +117,60 @@ fn address_with_requests_accepted_and_rejected() {
     );
     relay.stop();
 }
+
+/// `/d @bob`: bob is told (`x.direct.del`) and keeps the chat, marked; alice's connection and
+/// its queue on the relay are deleted once the notice is sent; nothing of it comes back after
+/// a restart.
+#[test]
+fn contact_deleted_and_told() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut alice = Client::start(dir.path(), "alice", &server);
+    let mut bob = Client::start(dir.path(), "bob", &server);
+    alice.create_profile("alice", "Alice");
+    bob.create_profile("bob", "Bob");
+    connect(&mut alice, &mut bob, "Alice", "Bob");
+    alice.type_line("@bob hi");
+    alice.expect_item("@bob hi");
+    bob.expect_item("alice> hi");
+    assert_eq!(relay.relay.queue_count(), 2, "one receiving queue each");
+
+    alice.type_line("/d @bob");
+    alice.expect("/d @bob");
+    alice.expect("bob: contact is deleted");
+    bob.expect("alice (Alice) deleted contact with you");
+    // Both sides delete their receiving queue on the relay (alice once her notice is sent, bob
+    // once he has read it).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while relay.relay.queue_count() > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(
+        relay.relay.queue_count(),
+        0,
+        "both queues deleted on the relay"
+    );
+    bob.type_line("@alice are you there?");
+    bob.expect("@alice are you there?");
+    bob.expect("chat error: contact alice deleted the conversation: messages cannot be sent");
+    bob.type_line("/tail @alice");
+    bob.expect("/tail @alice");
+    bob.expect_item("alice> hi");
+    alice.type_line("/contacts");
+    alice.expect("/contacts");
+    alice.type_line("@bob hello?");
+    alice.expect("@bob hello?");
+    alice.expect("chat error: no contact bob");
+
+    // After a restart: nothing of bob, no error from a connection that is gone.
+    alice.stop();
+    let mut alice = Client::start(dir.path(), "alice", &server);
+    alice.expect("Current user: alice (Alice)");
+    alice.type_line("/contacts");
+    alice.expect("/contacts");
+    alice.type_line("/p");
+    alice.expect("/p");
+    alice.expect("Display name: alice");
+    alice.expect("Full name: Alice");
+    relay.stop();
+}

@@ -138,7 +138,7 @@ pub fn contact(c: &Contact) -> Value {
         "localDisplayName": c.local_name,
         "profile": local_profile(c.contact_id, &c.profile),
         "contactUsed": true,
-        "contactStatus": "active",
+        "contactStatus": if c.deleted_by_contact { "deleted" } else { "active" },
         "chatSettings": {"enableNtfs": "all", "favorite": false},
         "userPreferences": {},
         "mergedPreferences": merged_preferences(),
@@ -369,6 +369,9 @@ pub fn chat_error(e: &ChatError) -> Value {
             store_error("contactRequestNotFound", "contactRequestId", (*id).into())
         }
         ChatError::NotReady(n) => store_error("contactNotReady", "contactName", n.as_str().into()),
+        ChatError::ContactDeleted(n) => {
+            store_error("contactNotReady", "contactName", n.as_str().into())
+        }
         ChatError::AddressExists => store_error("duplicateContactLink", "", Value::Null),
         ChatError::NoAddress => store_error("userContactLinkNotFound", "", Value::Null),
         ChatError::NoFile(id) => store_error("fileNotFound", "fileId", (*id).into()),
@@ -605,6 +608,9 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
             "chatCleared",
             json!({"user": u, "chatInfo": chat_info(chat, c)}),
         ),
+        Response::ContactDeleted(c) => {
+            tagged("contactDeleted", json!({"user": u, "contact": contact(c)}))
+        }
         Response::Ok | Response::Quit => tagged("cmdOk", json!({ "user_": u })),
     }
 }
@@ -662,6 +668,10 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
                 json!({"user": u, "fromContact": contact(c), "toContact": contact(&to)}),
             )
         }
+        Event::ContactDeletedByContact(c) => tagged(
+            "contactDeletedByContact",
+            json!({"user": u, "contact": contact(c)}),
+        ),
         Event::FileOffered {
             contact: c,
             item_id,

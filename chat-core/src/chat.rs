@@ -31,6 +31,9 @@ pub enum ChatError {
     /// No request by that name.
     #[error("no contact request from {0}")]
     NoRequest(String),
+    /// The contact deleted the conversation.
+    #[error("contact {0} deleted the conversation: messages cannot be sent")]
+    ContactDeleted(String),
     /// No request with that id.
     #[error("no contact request {0}")]
     NoRequestId(u64),
@@ -193,6 +196,8 @@ pub enum Response {
     },
     /// A chat's items removed (`/clear`).
     Cleared(Contact),
+    /// A contact deleted (`/d @name`).
+    ContactDeleted(Contact),
     /// Done.
     Ok,
     /// `/q`.
@@ -211,6 +216,8 @@ pub enum Event {
     Request(ContactRequest),
     /// A contact changed its profile.
     ProfileUpdated(Contact, Profile),
+    /// A contact deleted the conversation (`x.direct.del`): kept, marked.
+    ContactDeletedByContact(Contact),
     /// A contact offers a file.
     FileOffered {
         /// The sender.
@@ -385,6 +392,7 @@ impl Chat {
                 progress: Mutex::new(std::collections::HashMap::new()),
             }),
         };
+        chat.resume_deletions().await?;
         tokio::spawn(chat.clone().run(agent_events));
         chat.resume_transfers()?;
         Ok((chat, rx))
@@ -629,8 +637,84 @@ impl Chat {
                 Ok(Response::Ok)
             }
             Command::ClearChat(name) => self.clear_chat(name),
+            Command::DeleteContact {
+                name,
+                id,
+                notify,
+                messages_only,
+            } => {
+                let contact = match (name, id) {
+                    (Some(n), _) => self.contact_named(&n)?,
+                    (None, Some(id)) if id > crate::store::NOTES => self
+                        .store()
+                        .contact(id)?
+                        .ok_or_else(|| ChatError::NoContact(format!("@{id}")))?,
+                    _ => return Err(ChatError::NoContact("*".into())),
+                };
+                if messages_only {
+                    self.store().clear_chat(contact.contact_id)?;
+                    return Ok(Response::Cleared(contact));
+                }
+                self.delete_contact(contact, notify).await
+            }
             Command::Quit => Ok(Response::Quit),
         }
+    }
+
+    /// Deletes a contact with its chat: told with `x.direct.del` (`notify`, when connected),
+    /// its connection deleted once that is sent (at once otherwise). The deletion is recorded
+    /// before anything is sent: a restart finishes it.
+    async fn delete_contact(&self, contact: Contact, notify: bool) -> Result<Response> {
+        let files = self.store().files_of(contact.contact_id)?;
+        for file_id in files {
+            self.stop_transfer(file_id);
+        }
+        let conn = contact.conn_id;
+        let mut after = None;
+        if let (true, true, Some(c)) = (notify, contact.ready, conn) {
+            let msg = ChatMessage::new(None, ChatEvent::DirectDel).encode();
+            // Not told (the relay is unreachable) is no reason to keep the contact.
+            after = self.inner.agent.send(c, &msg).await.ok();
+        }
+        self.store()
+            .delete_contact(contact.contact_id, conn, after)?;
+        if let (Some(c), None) = (conn, after) {
+            self.finish_deletion(c).await;
+        }
+        Ok(Response::ContactDeleted(contact))
+    }
+
+    /// Deletes a connection recorded for deletion (its agent connection and relay queues).
+    async fn finish_deletion(&self, conn: ConnId) {
+        match self.inner.agent.delete_connection(conn).await {
+            Ok(()) => {}
+            // Already gone (deleted before a restart).
+            Err(agent::agent::AgentError::Connection(_)) => {}
+            Err(e) => {
+                self.emit(Event::Error(format!("deleting connection {conn}: {e}")))
+                    .await;
+            }
+        }
+        let done = self.store().conn_deleted(conn);
+        if let Err(e) = done {
+            self.emit(Event::Error(e.to_string())).await;
+        }
+    }
+
+    /// Deletions a restart interrupted: those whose message was sent (or need none) now; the
+    /// others when the agent reports the message sent.
+    async fn resume_deletions(&self) -> Result<()> {
+        let list = self.store().conn_deletions()?;
+        for (conn, after) in list {
+            let waiting = match after {
+                Some(m) => self.inner.agent.is_pending(conn, m).map_err(agent_err)?,
+                None => false,
+            };
+            if !waiting {
+                self.finish_deletion(conn).await;
+            }
+        }
+        Ok(())
     }
 
     async fn accept(&self, req: ContactRequest) -> Result<Response> {
@@ -759,11 +843,24 @@ impl Chat {
                 }
                 // Stored, or reported as not ours to store: the relay may drop it.
                 agent.ack(conn, msg_id).await.map_err(agent_err)?;
+                // The contact deleted the conversation with this message.
+                let deletion = self.store().conn_deletion(conn)?;
+                if deletion == Some(None) {
+                    self.finish_deletion(conn).await;
+                }
                 outcome?;
             }
             AgentEvent::Error { conn, error } => {
                 self.emit(Event::Error(format!("connection {conn}: {error}")))
                     .await;
+            }
+            AgentEvent::Sent { conn, msg_id } => {
+                let deletion = self.store().conn_deletion(conn)?;
+                if let Some(Some(after)) = deletion {
+                    if msg_id >= after {
+                        self.finish_deletion(conn).await;
+                    }
+                }
             }
             _ => {}
         }
@@ -772,6 +869,9 @@ impl Chat {
 
     async fn received(&self, conn: ConnId, body: &[u8]) -> Result<()> {
         let Some(contact) = self.store().contact_by_conn(conn)? else {
+            if self.store().conn_deletion(conn)?.is_some() {
+                return Ok(()); // a contact being deleted: nothing more is shown
+            }
             return Err(ChatError::Agent(format!(
                 "a message on connection {conn}, which is no contact"
             )));
@@ -813,6 +913,21 @@ impl Chat {
                 ChatEvent::MsgDel { msg_id, .. } => self.received_delete(&contact, &msg_id).await?,
                 ChatEvent::FileCancel { msg_id } => {
                     self.file_cancelled_by_sender(&contact, &msg_id).await?;
+                }
+                ChatEvent::DirectDel => {
+                    if let Some(c) = contact.conn_id {
+                        self.store()
+                            .contact_deleted_by_contact(contact.contact_id, c)?;
+                        let gone = Contact {
+                            conn_id: None,
+                            ready: false,
+                            deleted_by_contact: true,
+                            ..contact.clone()
+                        };
+                        self.emit(Event::ContactDeletedByContact(gone)).await;
+                    }
+                    // Nothing after it is read: the connection goes.
+                    break;
                 }
                 ChatEvent::Info { profile } if profile != contact.profile => {
                     self.store()

@@ -180,6 +180,17 @@ pub enum Command {
     UnreadChat(i64, bool),
     /// `/clear *`, `/clear @name`: remove a chat's items.
     ClearChat(Option<String>),
+    /// `/d @name`, `/delete @name`, `/_delete @<contactId> full|entity|messages [notify=off]`.
+    DeleteContact {
+        /// By name.
+        name: Option<String>,
+        /// By id.
+        id: Option<i64>,
+        /// Tell the contact (`x.direct.del`).
+        notify: bool,
+        /// Only the chat's items (`messages`).
+        messages_only: bool,
+    },
     /// `/t`, `/tail [@name] [n]`.
     Tail {
         /// A contact's chat, or every chat.
@@ -428,6 +439,47 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 contact_id,
                 item_id,
                 text,
+            }
+        }
+        "/d" | "/delete" => {
+            let (target, notify) = match args.strip_suffix(" notify=off") {
+                Some(t) => (t, false),
+                None => (args, true),
+            };
+            if target.starts_with('#') {
+                return Err(bad("groups are not supported yet"));
+            }
+            Command::DeleteContact {
+                name: Some(one_arg(target)?),
+                id: None,
+                notify,
+                messages_only: false,
+            }
+        }
+        "/_delete" if args.starts_with('@') => {
+            let mut p = args.split(' ');
+            let id = p
+                .next()
+                .and_then(contact_ref)
+                .ok_or_else(|| bad("bad chat reference"))?;
+            let (messages_only, mut notify) = match p.next() {
+                Some("full" | "entity") => (false, true),
+                Some("messages") => (true, false),
+                _ => return Err(bad("usage: /_delete @<contactId> full|entity|messages")),
+            };
+            match p.next() {
+                None => {}
+                Some("notify=off") if !messages_only => notify = false,
+                Some("notify=on") if !messages_only => {}
+                Some(_) => {
+                    return Err(bad("usage: /_delete @<contactId> full|entity [notify=off]"))
+                }
+            }
+            Command::DeleteContact {
+                name: None,
+                id: Some(id),
+                notify,
+                messages_only,
             }
         }
         "/_delete" => {
@@ -712,6 +764,33 @@ mod tests {
                 text: "hey".into()
             })
         );
+        assert_eq!(
+            parse("/d @'John Doe'"),
+            Ok(Command::DeleteContact {
+                name: Some("John Doe".into()),
+                id: None,
+                notify: true,
+                messages_only: false
+            })
+        );
+        assert_eq!(
+            parse("/_delete @3 full notify=off"),
+            Ok(Command::DeleteContact {
+                name: None,
+                id: Some(3),
+                notify: false,
+                messages_only: false
+            })
+        );
+        assert_eq!(
+            parse("/_delete @3 messages"),
+            Ok(Command::DeleteContact {
+                name: None,
+                id: Some(3),
+                notify: false,
+                messages_only: true
+            })
+        );
         assert_eq!(parse("/_accept 7"), Ok(Command::AcceptId(7)));
         assert_eq!(parse("/_reject 7"), Ok(Command::RejectId(7)));
         assert_eq!(parse("/_contacts 1"), Ok(Command::Contacts));
@@ -750,6 +829,8 @@ mod tests {
             "/_send @2 json {\"msgContent\":1}",
             "/_send @2 json [{\"text\":\"no content\"}]",
             "/_contacts 2",
+            "/_delete @2 everything",
+            "/d #team",
             "/_address 3",
             "",
             "hello",

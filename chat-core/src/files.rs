@@ -149,7 +149,7 @@ impl Chat {
             .insert(file_id, p);
     }
 
-    fn stop_transfer(&self, file_id: i64) {
+    pub(crate) fn stop_transfer(&self, file_id: i64) {
         if let Some(h) = self
             .inner
             .transfers
@@ -186,6 +186,9 @@ impl Chat {
     ) -> Result<Response, ChatError> {
         if self.inner.xftp_servers.is_empty() {
             return Err(ChatError::NoXftpServers);
+        }
+        if contact.deleted_by_contact {
+            return Err(ChatError::ContactDeleted(contact.local_name));
         }
         if !contact.ready {
             return Err(ChatError::NotReady(contact.local_name));
@@ -260,6 +263,9 @@ impl Chat {
 
     pub(crate) fn ready_contact(&self, name: &str) -> Result<Contact, ChatError> {
         let contact = self.contact_named(name)?;
+        if contact.deleted_by_contact {
+            return Err(ChatError::ContactDeleted(contact.local_name));
+        }
         if !contact.ready || contact.conn_id.is_none() {
             return Err(ChatError::NotReady(name.to_string()));
         }

@@ -31,6 +31,9 @@ impl Chat {
         content: MsgContent,
         quoted: Option<ChatItem>,
     ) -> Result<Response, ChatError> {
+        if contact.deleted_by_contact {
+            return Err(ChatError::ContactDeleted(contact.local_name));
+        }
         let conn = match (contact.ready, contact.conn_id) {
             (true, Some(c)) => c,
             _ => return Err(ChatError::NotReady(contact.local_name)),

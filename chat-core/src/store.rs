@@ -116,6 +116,13 @@ const MIGRATIONS: &[&str] = &[
     "INSERT OR IGNORE INTO contacts (contact_id, local_name, profile, conn_id, ready, created_at)
         VALUES (1, '*', '{\"displayName\":\"*\",\"fullName\":\"\"}', NULL, 0, 0);
      CREATE TABLE unread_chats (contact_id INTEGER PRIMARY KEY REFERENCES contacts ON DELETE CASCADE);",
+    // v5: deleted contacts - by the user (the agent connection is deleted once the message
+    // telling the contact is sent: `after_msg_id`), or by the contact (kept, marked)
+    "CREATE TABLE conn_deletions (
+        conn_id INTEGER PRIMARY KEY,
+        after_msg_id INTEGER
+     );
+     ALTER TABLE contacts ADD COLUMN deleted_by_contact INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// The chat of private notes (`*`, `*1` in API commands).
@@ -264,6 +271,8 @@ pub struct Contact {
     pub ready: bool,
     /// When it was created (ms since the epoch).
     pub created_at: i64,
+    /// The contact deleted the conversation (`x.direct.del`): nothing can be sent.
+    pub deleted_by_contact: bool,
 }
 
 /// What an item quotes: the quoted content as it was, and whether the item's own author
@@ -322,7 +331,7 @@ pub struct NewItem<'a> {
     pub edited: bool,
 }
 
-type ContactRow = (i64, String, String, Option<i64>, bool, i64);
+type ContactRow = (i64, String, String, Option<i64>, bool, i64, bool);
 
 type ItemRow = (
     (i64, i64, bool, Option<Vec<u8>>),
@@ -487,6 +496,7 @@ impl ChatStore {
             conn_id: Some(conn_id),
             ready: false,
             created_at,
+            deleted_by_contact: false,
         })
     }
 
@@ -498,11 +508,12 @@ impl ChatStore {
             r.get(3)?,
             r.get(4)?,
             r.get(5)?,
+            r.get(6)?,
         ))
     }
 
     fn contact_from(
-        (contact_id, local_name, profile, conn, ready, created_at): ContactRow,
+        (contact_id, local_name, profile, conn, ready, created_at, deleted_by_contact): ContactRow,
     ) -> Result<Contact> {
         Ok(Contact {
             contact_id,
@@ -511,12 +522,14 @@ impl ChatStore {
             conn_id: conn.map(|c| c as u64),
             ready,
             created_at,
+            deleted_by_contact,
         })
     }
 
     fn contact_where(&self, clause: &str, arg: rusqlite::types::Value) -> Result<Option<Contact>> {
         let sql = format!(
-            "SELECT contact_id, local_name, profile, conn_id, ready, created_at FROM contacts WHERE {clause}"
+            "SELECT contact_id, local_name, profile, conn_id, ready, created_at, deleted_by_contact
+             FROM contacts WHERE {clause}"
         );
         self.db
             .query_row(&sql, [arg], Self::contact_row)
@@ -546,8 +559,8 @@ impl ChatStore {
     /// All contacts, by name.
     pub fn contacts(&self) -> Result<Vec<Contact>> {
         let mut st = self.db.prepare(
-            "SELECT contact_id, local_name, profile, conn_id, ready, created_at FROM contacts
-             WHERE contact_id > 1 ORDER BY local_name",
+            "SELECT contact_id, local_name, profile, conn_id, ready, created_at, deleted_by_contact
+             FROM contacts WHERE contact_id > 1 ORDER BY local_name",
         )?;
         let rows = st.query_map([], Self::contact_row)?;
         rows.map(|r| Self::contact_from(r?)).collect()
@@ -668,6 +681,7 @@ impl ChatStore {
             conn_id: Some(conn_id),
             ready: false,
             created_at,
+            deleted_by_contact: false,
         })
     }
 
@@ -924,6 +938,89 @@ impl ChatStore {
                 Ok((kind, link, at))
             })
             .transpose()
+    }
+
+    /// Deletes a contact with its chat, files and unread mark; its agent connection is
+    /// recorded for deletion once message `after_msg_id` is sent (none: at once), in the same
+    /// transaction.
+    pub fn delete_contact(
+        &mut self,
+        contact_id: i64,
+        conn_id: Option<u64>,
+        after_msg_id: Option<i64>,
+    ) -> Result<()> {
+        let tx = self.db.transaction()?;
+        if let Some(conn) = conn_id {
+            tx.execute(
+                "INSERT OR REPLACE INTO conn_deletions (conn_id, after_msg_id) VALUES (?1, ?2)",
+                params![conn as i64, after_msg_id],
+            )?;
+        }
+        tx.execute("DELETE FROM chat_items WHERE contact_id = ?1", [contact_id])?;
+        tx.execute("DELETE FROM files WHERE contact_id = ?1", [contact_id])?;
+        tx.execute(
+            "DELETE FROM unread_chats WHERE contact_id = ?1",
+            [contact_id],
+        )?;
+        tx.execute("DELETE FROM contacts WHERE contact_id = ?1", [contact_id])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The contact deleted the conversation: kept (with its chat), marked, without a
+    /// connection; the connection is recorded for deletion.
+    pub fn contact_deleted_by_contact(&mut self, contact_id: i64, conn_id: u64) -> Result<()> {
+        let tx = self.db.transaction()?;
+        tx.execute(
+            "INSERT OR REPLACE INTO conn_deletions (conn_id, after_msg_id) VALUES (?1, NULL)",
+            [conn_id as i64],
+        )?;
+        tx.execute(
+            "UPDATE contacts SET deleted_by_contact = 1, ready = 0, conn_id = NULL
+             WHERE contact_id = ?1",
+            [contact_id],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Connections to delete: (connection, delete after this message is sent).
+    pub fn conn_deletions(&self) -> Result<Vec<(u64, Option<i64>)>> {
+        let mut st = self
+            .db
+            .prepare("SELECT conn_id, after_msg_id FROM conn_deletions")?;
+        let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// A connection to delete, if it is one: after which message.
+    pub fn conn_deletion(&self, conn_id: u64) -> Result<Option<Option<i64>>> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT after_msg_id FROM conn_deletions WHERE conn_id = ?1",
+                [conn_id as i64],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// The connection is deleted.
+    pub fn conn_deleted(&self, conn_id: u64) -> Result<()> {
+        self.db.execute(
+            "DELETE FROM conn_deletions WHERE conn_id = ?1",
+            [conn_id as i64],
+        )?;
+        Ok(())
+    }
+
+    /// Files of a contact (to stop their transfers).
+    pub fn files_of(&self, contact_id: i64) -> Result<Vec<i64>> {
+        let mut st = self
+            .db
+            .prepare("SELECT file_id FROM files WHERE contact_id = ?1")?;
+        let rows = st.query_map([contact_id], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Deleted here only.
