@@ -650,6 +650,15 @@ impl Agent {
         self.lock().conns.get(&conn).map(|c| c.snd_msg_id + 1)
     }
 
+    /// SHA-256 of the connection's ratchet associated data (both identity keys): the same on
+    /// both sides of a connection, and only there - the source of the security code the users
+    /// compare (`/code`). None before the ratchet exists.
+    pub fn ratchet_ad_hash(&self, conn: ConnId) -> Option<[u8; 32]> {
+        let st = self.lock();
+        let r = st.conns.get(&conn)?.ratchet.as_ref()?;
+        Some(simplex_crypto::digest::sha256(&r.ad))
+    }
+
     /// Whether message `msg_id` of `conn` is still waiting to be accepted by the relay (in
     /// the store's pending sends; without a store: unknown, false).
     pub fn is_pending(&self, conn: ConnId, msg_id: i64) -> Result<bool> {

@@ -137,6 +137,18 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
             }
         )],
         Response::Ok => vec!["ok".into()],
+        Response::SecurityCode(c, code) => {
+            let n = view_name(&c.local_name);
+            vec![
+                format!("{n} security code:"),
+                code.clone(),
+                format!("pass this code to your contact and use /verify {n} <code from your contact> to verify"),
+            ]
+        }
+        Response::Verified { verified: true, .. } => vec!["connection verified".into()],
+        Response::Verified { code, .. } => {
+            vec![format!("connection not verified, current code is {code}")]
+        }
         Response::ContactDeleted(c) => {
             vec![format!("{}: contact is deleted", view_name(&c.local_name))]
         }

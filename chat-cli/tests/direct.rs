@@ -174,3 +174,44 @@ fn contact_deleted_and_told() {
     alice.expect("Full name: Alice");
     relay.stop();
 }
+
+/// `/code` shows the same security code on both sides; `/verify` with it verifies the
+/// connection, with another code it says so and shows the current one.
+#[test]
+fn security_codes_match_and_verify() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut alice = Client::start(dir.path(), "alice", &server);
+    let mut bob = Client::start(dir.path(), "bob", &server);
+    alice.create_profile("alice", "Alice");
+    bob.create_profile("bob", "Bob");
+    connect(&mut alice, &mut bob, "Alice", "Bob");
+    alice.type_line("/code @bob");
+    alice.expect("/code @bob");
+    alice.expect("bob security code:");
+    let code = alice.next();
+    alice.expect(
+        "pass this code to your contact and use /verify bob <code from your contact> to verify",
+    );
+    assert!(
+        code.len() > 80
+            && code
+                .split(' ')
+                .all(|g| g.len() <= 5 && g.bytes().all(|b| b.is_ascii_digit())),
+        "{code}"
+    );
+    bob.type_line("/code alice");
+    bob.expect("/code alice");
+    bob.expect("alice security code:");
+    bob.expect(&code);
+    bob.expect(
+        "pass this code to your contact and use /verify alice <code from your contact> to verify",
+    );
+    bob.type_line(&format!("/verify @alice {code}"));
+    bob.expect(&format!("/verify @alice {code}"));
+    bob.expect("connection verified");
+    bob.type_line("/verify @alice 12345 67890");
+    bob.expect("/verify @alice 12345 67890");
+    bob.expect(&format!("connection not verified, current code is {code}"));
+    relay.stop();
+}

@@ -611,6 +611,14 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
         Response::ContactDeleted(c) => {
             tagged("contactDeleted", json!({"user": u, "contact": contact(c)}))
         }
+        Response::SecurityCode(c, code) => tagged(
+            "contactCode",
+            json!({"user": u, "contact": contact(c), "connectionCode": code}),
+        ),
+        Response::Verified { verified, code } => tagged(
+            "connectionVerified",
+            json!({"user": u, "verified": verified, "expectedCode": code}),
+        ),
         Response::Ok | Response::Quit => tagged("cmdOk", json!({ "user_": u })),
     }
 }

@@ -198,6 +198,15 @@ pub enum Response {
     Cleared(Contact),
     /// A contact deleted (`/d @name`).
     ContactDeleted(Contact),
+    /// `/code @name`: the connection's security code.
+    SecurityCode(Contact, String),
+    /// `/verify @name [code]`: verified, or not (and the current code).
+    Verified {
+        /// The code given matches (and is now recorded).
+        verified: bool,
+        /// The connection's code.
+        code: String,
+    },
     /// Done.
     Ok,
     /// `/q`.
@@ -637,6 +646,30 @@ impl Chat {
                 Ok(Response::Ok)
             }
             Command::ClearChat(name) => self.clear_chat(name),
+            Command::ShowCode(name) => {
+                let contact = self.contact_named(&name)?;
+                let code = self.security_code(&contact)?;
+                Ok(Response::SecurityCode(contact, code))
+            }
+            Command::Verify { name, code } => {
+                let contact = self.contact_named(&name)?;
+                let current = self.security_code(&contact)?;
+                // Compared as digits only: spaces and line breaks as the user typed them.
+                let digits = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>();
+                let verified = code.as_deref().is_some_and(|c| {
+                    simplex_crypto::ct_eq(digits(c).as_bytes(), digits(&current).as_bytes())
+                });
+                let stored = if verified {
+                    Some(current.as_str())
+                } else {
+                    None
+                };
+                self.store().set_verified_code(contact.contact_id, stored)?;
+                Ok(Response::Verified {
+                    verified,
+                    code: current,
+                })
+            }
             Command::DeleteContact {
                 name,
                 id,
@@ -659,6 +692,17 @@ impl Chat {
             }
             Command::Quit => Ok(Response::Quit),
         }
+    }
+
+    /// The security code of a contact's connection: the SHA-256 of its ratchet's associated
+    /// data (both sides' identity keys) read as one big-endian number, in decimal, in groups
+    /// of 5 digits - the same on both sides.
+    fn security_code(&self, contact: &Contact) -> Result<String> {
+        let hash = contact
+            .conn_id
+            .and_then(|c| self.inner.agent.ratchet_ad_hash(c))
+            .ok_or_else(|| ChatError::NotReady(contact.local_name.clone()))?;
+        Ok(verification_code(&hash))
     }
 
     /// Deletes a contact with its chat: told with `x.direct.del` (`notify`, when connected),
@@ -943,8 +987,53 @@ impl Chat {
     }
 }
 
+/// Bytes read as a big-endian number, in decimal, in groups of 5 digits from the left (the
+/// reference's verification code format).
+pub fn verification_code(bytes: &[u8]) -> String {
+    // Repeated division of the base-256 number by 10.
+    let mut n: Vec<u8> = bytes.iter().copied().skip_while(|b| *b == 0).collect();
+    let mut digits = Vec::new();
+    while !n.is_empty() {
+        let mut rem = 0u32;
+        for b in n.iter_mut() {
+            let cur = (rem << 8) | u32::from(*b);
+            *b = (cur / 10) as u8;
+            rem = cur % 10;
+        }
+        digits.push(b'0' + rem as u8);
+        let zeros = n.iter().take_while(|b| **b == 0).count();
+        n.drain(..zeros);
+    }
+    if digits.is_empty() {
+        digits.push(b'0');
+    }
+    digits.reverse();
+    digits
+        .chunks(5)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 pub(crate) fn db_path(config: &ChatConfig, which: &str) -> PathBuf {
     let mut p = config.db_prefix.clone().into_os_string();
     p.push(format!("_{which}.db"));
     PathBuf::from(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::verification_code;
+
+    #[test]
+    fn verification_codes_are_the_number_in_groups_of_five() {
+        assert_eq!(verification_code(&[]), "0");
+        assert_eq!(verification_code(&[0, 1, 0]), "256");
+        assert_eq!(verification_code(&[0x01, 0x86, 0xa0]), "10000 0");
+        assert_eq!(
+            verification_code(&[0xff; 32]),
+            "11579 20892 37316 19542 35709 85008 68790 78532 69984 66564 05640 39457 58400 \
+             79131 29639 935"
+        );
+    }
 }

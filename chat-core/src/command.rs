@@ -180,6 +180,15 @@ pub enum Command {
     UnreadChat(i64, bool),
     /// `/clear *`, `/clear @name`: remove a chat's items.
     ClearChat(Option<String>),
+    /// `/code @name`: the connection's security code.
+    ShowCode(String),
+    /// `/verify @name [code]`: compare with the contact's code (none: clear verification).
+    Verify {
+        /// The contact.
+        name: String,
+        /// The code the contact shows.
+        code: Option<String>,
+    },
     /// `/d @name`, `/delete @name`, `/_delete @<contactId> full|entity|messages [notify=off]`.
     DeleteContact {
         /// By name.
@@ -439,6 +448,16 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 contact_id,
                 item_id,
                 text,
+            }
+        }
+        "/code" => Command::ShowCode(one_arg(args)?),
+        "/verify" => {
+            let a = args.strip_prefix('@').unwrap_or(args);
+            let (n, rest) = name(a)?;
+            let code = rest.trim();
+            Command::Verify {
+                name: n,
+                code: (!code.is_empty()).then(|| code.to_string()),
             }
         }
         "/d" | "/delete" => {

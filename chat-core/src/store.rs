@@ -123,6 +123,8 @@ const MIGRATIONS: &[&str] = &[
         after_msg_id INTEGER
      );
      ALTER TABLE contacts ADD COLUMN deleted_by_contact INTEGER NOT NULL DEFAULT 0;",
+    // v6: the security code the user verified (`/verify`)
+    "ALTER TABLE contacts ADD COLUMN verified_code TEXT;",
 ];
 
 /// The chat of private notes (`*`, `*1` in API commands).
@@ -1010,6 +1012,28 @@ impl ChatStore {
         self.db.execute(
             "DELETE FROM conn_deletions WHERE conn_id = ?1",
             [conn_id as i64],
+        )?;
+        Ok(())
+    }
+
+    /// The security code verified with a contact (none: not verified).
+    pub fn verified_code(&self, contact_id: i64) -> Result<Option<String>> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT verified_code FROM contacts WHERE contact_id = ?1",
+                [contact_id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
+    /// Records (or clears) the verified security code.
+    pub fn set_verified_code(&self, contact_id: i64, code: Option<&str>) -> Result<()> {
+        self.db.execute(
+            "UPDATE contacts SET verified_code = ?2 WHERE contact_id = ?1",
+            params![contact_id, code],
         )?;
         Ok(())
     }

@@ -52,3 +52,9 @@ pub use secretbox::{Keystream, SbKey, SbNonce, SecretBoxStream};
 pub fn random_bytes(buf: &mut [u8]) {
     sodium::random_bytes(buf)
 }
+
+/// Whether `a` and `b` are equal, in time that depends on their lengths only.
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}
