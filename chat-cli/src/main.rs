@@ -2,18 +2,18 @@
 //! the reference CLI prints them on stdout.
 
 mod demo;
+mod input;
 mod presets;
 mod server;
 mod view;
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use chat_core::chat::{Chat, ChatConfig, Response};
 use chat_core::protocol::Profile;
 use clap::Parser;
+use input::{Input, Out};
 use smp_proto::address::SmpServer;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// The reference release whose chat protocol and bot API this client implements (launchers
 /// of bot libraries read the first line of `--version`).
@@ -107,27 +107,6 @@ enum Sub {
 fn default_prefix() -> PathBuf {
     let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
     home.join(".simplex").join("simplex_v1")
-}
-
-/// Lines to stdout, a block at a time under stdout's own lock, flushed at once (stdout may be a
-/// pipe).
-#[derive(Clone, Copy)]
-struct Out;
-
-impl Out {
-    fn lines(self, lines: &[String]) {
-        let mut w = std::io::stdout().lock();
-        for l in lines {
-            let _ = writeln!(w, "{l}");
-        }
-        let _ = w.flush();
-    }
-
-    fn prompt(self, s: &str) {
-        let mut w = std::io::stdout().lock();
-        let _ = write!(w, "{s}");
-        let _ = w.flush();
-    }
 }
 
 /// The forms the reference does not echo: the sent item is printed instead.
@@ -255,8 +234,14 @@ async fn main() {
         files_folder: args.files_folder.clone(),
         max_file_size: chunker::plan::DEFAULT_MAX_FILE_SIZE,
     };
-    let out = Out;
-    let mut input = BufReader::new(tokio::io::stdin()).lines();
+    let out = Out::default();
+    // A bot's chat (-p) and a one-command run (-e) read plain lines (the display name at a
+    // first start, if asked); a terminal gets the line editor.
+    let mut input = if args.chat_server_port.is_some() || args.execute.is_some() {
+        Input::plain()
+    } else {
+        Input::open(&out)
+    };
 
     let store = Chat::open_store(&config).unwrap_or_else(|e| fail(&e.to_string()));
     let new_user = match store.user() {
@@ -275,8 +260,7 @@ async fn main() {
                     "It is only stored on your device and you can change it later.".into(),
                 ]);
                 loop {
-                    out.prompt("display name: ");
-                    match input.next_line().await {
+                    match input.read("display name: ").await {
                         Ok(Some(l)) if !l.trim().is_empty() && !l.contains('\'') => {
                             break Profile {
                                 display_name: l.trim().to_string(),
@@ -315,6 +299,7 @@ async fn main() {
         return;
     }
     {
+        let out = out.clone();
         tokio::spawn(async move {
             while let Some(e) = events.recv().await {
                 out.lines(&view::event(&e));
@@ -333,7 +318,7 @@ async fn main() {
     }
 
     loop {
-        let line = match input.next_line().await {
+        let line = match input.read("").await {
             Ok(Some(l)) => l,
             Ok(None) => break,
             Err(e) => fail(&format!("reading input: {e}")),
@@ -341,11 +326,20 @@ async fn main() {
         if line.trim().is_empty() {
             continue;
         }
-        let echoed = !is_send_form(&line);
-        if echoed {
+        // The line editor leaves the typed line on the screen: that is its echo.
+        let echoed = !is_send_form(&line) || input.shows_typed();
+        if echoed && !input.shows_typed() {
             out.lines(std::slice::from_ref(&line));
         }
-        match chat.execute_line(&line).await {
+        let cmd = chat_core::command::parse(&line);
+        if !matches!(cmd, Ok(chat_core::command::Command::Quit)) {
+            input.read_ahead();
+        }
+        let result = match cmd {
+            Ok(c) => chat.execute(c).await,
+            Err(e) => Err(e.into()),
+        };
+        match result {
             Ok(Response::Quit) => break,
             Ok(r) => out.lines(&view::response(&r, &chat.profile())),
             Err(e) => {
