@@ -137,6 +137,26 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
             }
         )],
         Response::Ok => vec!["ok".into()],
+        Response::ConnectionPlan { plan, .. } => plan.lines(),
+        Response::ContactInfo { contact, verified } => {
+            let mut v = vec![format!("contact ID: {}", contact.contact_id)];
+            v.push(match &contact.incognito {
+                Some(p) => format!(
+                    "you've shared incognito profile with this contact: {}",
+                    p.display_name
+                ),
+                None => "you've shared main profile with this contact".into(),
+            });
+            v.push(if *verified {
+                "connection verified".into()
+            } else {
+                "connection not verified, use /code command to see security code".into()
+            });
+            if contact.deleted_by_contact {
+                v.push("the contact deleted the conversation".into());
+            }
+            v
+        }
         Response::SecurityCode(c, code) => {
             let n = view_name(&c.local_name);
             vec![
@@ -224,7 +244,20 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
 /// The lines of an event.
 pub fn event(e: &Event) -> Vec<String> {
     match e {
-        Event::ContactConnected(c) => vec![format!("{}: contact is connected", contact_name(c))],
+        Event::ContactConnected(c) => match &c.incognito {
+            Some(p) => vec![
+                format!(
+                    "{}: contact is connected, your incognito profile for this contact is {}",
+                    contact_name(c),
+                    p.display_name
+                ),
+                format!(
+                    "use /i {} to print out this incognito profile again",
+                    view_name(&c.local_name)
+                ),
+            ],
+            None => vec![format!("{}: contact is connected", contact_name(c))],
+        },
         Event::Received(c, item) => item_lines(c, item),
         Event::Updated(c, item) => item_lines_marked(c, item, "[edited] "),
         Event::Deleted(c, Some(item)) => {
@@ -302,6 +335,7 @@ pub fn event(e: &Event) -> Vec<String> {
 pub fn error(e: &ChatError) -> Vec<String> {
     match e {
         ChatError::Command(c) => vec![format!("invalid chat command: {c}")],
+        ChatError::LinkUsed(plan) => plan.lines(),
         ChatError::FileCancelled(_)
         | ChatError::NoFile(_)
         | ChatError::CannotUpdate

@@ -215,3 +215,106 @@ fn security_codes_match_and_verify() {
     bob.expect(&format!("connection not verified, current code is {code}"));
     relay.stop();
 }
+
+/// Links of one's own and links already used are recognised (`/_connect plan`, and `/c`
+/// refuses them with what they are).
+#[test]
+fn own_and_used_links_are_recognised() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut alice = Client::start(dir.path(), "alice", &server);
+    let mut bob = Client::start(dir.path(), "bob", &server);
+    alice.create_profile("alice", "Alice");
+    bob.create_profile("bob", "Bob");
+    alice.type_line("/c");
+    alice.expect("/c");
+    let link = alice.link_block(
+        "pass this invitation link to your contact (via another channel):",
+        &["and ask them to connect: /c <invitation_link_above>"],
+    );
+    alice.type_line(&format!("/c {link}"));
+    alice.expect(&format!("/c {link}"));
+    alice.expect("invitation link: own link");
+    bob.type_line(&format!("/_connect plan 1 {link}"));
+    bob.expect(&format!("/_connect plan 1 {link}"));
+    bob.expect("invitation link: ok to connect");
+    bob.type_line(&format!("/c {link}"));
+    bob.expect(&format!("/c {link}"));
+    bob.expect("confirmation sent!");
+    bob.expect("alice (Alice): contact is connected");
+    alice.expect("bob (Bob): contact is connected");
+    bob.type_line(&format!("/c {link}"));
+    bob.expect(&format!("/c {link}"));
+    bob.expect("invitation link: known contact alice");
+    bob.expect("use @alice <message> to send messages");
+
+    alice.type_line("/ad");
+    alice.expect("/ad");
+    let tail = [
+        "Anybody can send you contact requests with: /c <contact_link_above>",
+        "to show it again: /sa",
+        "to share with your contacts: /profile_address on",
+        "to delete it: /da (accepted contacts will remain connected)",
+    ];
+    let address = alice.link_block("Your new chat address is created!", &tail);
+    alice.type_line(&format!("/_connect plan 1 {address}"));
+    alice.expect(&format!("/_connect plan 1 {address}"));
+    alice.expect("contact address: own address");
+    relay.stop();
+}
+
+/// An incognito invitation (`/c i`): bob knows alice only by a random profile; alice's
+/// profile changes are not sent to him.
+#[test]
+fn incognito_invitation() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut alice = Client::start(dir.path(), "alice", &server);
+    let mut bob = Client::start(dir.path(), "bob", &server);
+    alice.create_profile("alice", "Alice");
+    bob.create_profile("bob", "Bob");
+    alice.type_line("/c i");
+    alice.expect("/c i");
+    let link = alice.link_block(
+        "pass this invitation link to your contact (via another channel):",
+        &["and ask them to connect: /c <invitation_link_above>"],
+    );
+    bob.type_line(&format!("/c {link}"));
+    bob.expect(&format!("/c {link}"));
+    bob.expect("confirmation sent!");
+    let line = alice.next();
+    let incognito = line
+        .strip_prefix(
+            "bob (Bob): contact is connected, your incognito profile for this contact is ",
+        )
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_string();
+    assert!(
+        !incognito.is_empty() && !incognito.contains("alice"),
+        "{incognito}"
+    );
+    alice.expect("use /i bob to print out this incognito profile again");
+    bob.expect(&format!("{incognito}: contact is connected"));
+    bob.type_line(&format!("@{incognito} hi"));
+    bob.expect_item(&format!("@{incognito} hi"));
+    alice.expect_item("bob> hi");
+    alice.type_line("@bob hello");
+    alice.expect_item("@bob hello");
+    bob.expect_item(&format!("{incognito}> hello"));
+    alice.type_line("/i bob");
+    alice.expect("/i bob");
+    alice.expect("contact ID: 2");
+    alice.expect(&format!(
+        "you've shared incognito profile with this contact: {incognito}"
+    ));
+    alice.expect("connection not verified, use /code command to see security code");
+    bob.type_line(&format!("/i {incognito}"));
+    bob.expect(&format!("/i {incognito}"));
+    bob.expect("contact ID: 2");
+    bob.expect("you've shared main profile with this contact");
+    bob.expect("connection not verified, use /code command to see security code");
+    alice.type_line("/p alice Alice Smith");
+    alice.expect("/p alice Alice Smith");
+    alice.expect("user profile is changed to alice (Alice Smith) (your 0 contacts are notified)");
+    relay.stop();
+}

@@ -8,7 +8,7 @@
 use serde_json::{json, Map, Value};
 use simplex_codec::time::UtcTime;
 
-use crate::chat::{Chat, ChatError, Event, Response, USER_ID};
+use crate::chat::{Chat, ChatError, Event, LinkPlan, LinkStatus, Response, USER_ID};
 use crate::protocol::{Profile, CHAT_VERSIONS};
 use crate::store::{ChatItem, Contact, ContactRequest, FileStatus, PendingKind, NOTES};
 
@@ -383,6 +383,9 @@ pub fn chat_error(e: &ChatError) -> Value {
             "invalidDisplayName",
             json!({"displayName": n, "validName": n.replace('\'', "").trim()}),
         ),
+        ChatError::LinkUsed(plan) => {
+            chat_error_type("commandError", json!({"message": plan.lines().join("; ")}))
+        }
         ChatError::Agent(m) => json!({
             "type": "errorAgent",
             "agentError": {"type": "INTERNAL", "internalErr": m},
@@ -611,6 +614,13 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
         Response::ContactDeleted(c) => {
             tagged("contactDeleted", json!({"user": u, "contact": contact(c)}))
         }
+        Response::ContactInfo { contact: c, .. } => {
+            let mut v = tagged("contactInfo", json!({"user": u, "contact": contact(c)}));
+            if let Some(p) = &c.incognito {
+                v["customUserProfile"] = profile(p);
+            }
+            v
+        }
         Response::SecurityCode(c, code) => tagged(
             "contactCode",
             json!({"user": u, "contact": contact(c), "connectionCode": code}),
@@ -619,8 +629,42 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
             "connectionVerified",
             json!({"user": u, "verified": verified, "expectedCode": code}),
         ),
+        Response::ConnectionPlan { link, plan } => tagged(
+            "connectionPlan",
+            json!({"user": u, "connLink": {"connFullLink": link},
+                   "connectionPlan": connection_plan(plan)}),
+        ),
         Response::Ok | Response::Quit => tagged("cmdOk", json!({ "user_": u })),
     }
+}
+
+/// A link's plan (`ConnectionPlan`).
+pub fn connection_plan(plan: &LinkPlan) -> Value {
+    let (kind, key, status) = match plan {
+        LinkPlan::Invitation(s) => ("invitationLink", "invitationLinkPlan", s),
+        LinkPlan::Address(s) => ("contactAddress", "contactAddressPlan", s),
+    };
+    let inner = match (plan, status) {
+        (_, LinkStatus::Ok) => json!({"type": "ok"}),
+        (_, LinkStatus::Own) => json!({"type": "ownLink"}),
+        (LinkPlan::Invitation(_), LinkStatus::Connecting(c)) => {
+            let mut v = json!({"type": "connecting"});
+            if let Some(c) = c {
+                v["contact_"] = contact(c);
+            }
+            v
+        }
+        (LinkPlan::Address(_), LinkStatus::Connecting(None)) => {
+            json!({"type": "connectingConfirmReconnect"})
+        }
+        (LinkPlan::Address(_), LinkStatus::Connecting(Some(c))) => {
+            json!({"type": "connectingProhibit", "contact": contact(c)})
+        }
+        (_, LinkStatus::Known(c)) => json!({"type": "known", "contact": contact(c)}),
+    };
+    let mut v = json!({ "type": kind });
+    v[key] = inner;
+    v
 }
 
 fn deletions(chat: &Chat, c: &Contact, list: &[(ChatItem, Option<ChatItem>)]) -> Value {
@@ -654,10 +698,16 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
         })
     };
     Some(match e {
-        Event::ContactConnected(c) => tagged(
-            "contactConnected",
-            json!({"user": u, "contact": contact(c)}),
-        ),
+        Event::ContactConnected(c) => {
+            let mut v = tagged(
+                "contactConnected",
+                json!({"user": u, "contact": contact(c)}),
+            );
+            if let Some(p) = &c.incognito {
+                v["userCustomProfile"] = profile(p);
+            }
+            v
+        }
         Event::Received(c, item) => tagged(
             "newChatItems",
             json!({"user": u, "chatItems": items(chat, c, std::slice::from_ref(item))}),

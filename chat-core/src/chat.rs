@@ -34,6 +34,9 @@ pub enum ChatError {
     /// The contact deleted the conversation.
     #[error("contact {0} deleted the conversation: messages cannot be sent")]
     ContactDeleted(String),
+    /// `/c` with a link of ours or one already used.
+    #[error("{}", .0.lines().join("\n"))]
+    LinkUsed(Box<LinkPlan>),
     /// No request with that id.
     #[error("no contact request {0}")]
     NoRequestId(u64),
@@ -198,8 +201,22 @@ pub enum Response {
     Cleared(Contact),
     /// A contact deleted (`/d @name`).
     ContactDeleted(Contact),
+    /// `/_connect plan`: what a link is to us.
+    ConnectionPlan {
+        /// The link, as shown.
+        link: String,
+        /// What it is.
+        plan: LinkPlan,
+    },
     /// `/code @name`: the connection's security code.
     SecurityCode(Contact, String),
+    /// `/i @name`: the contact, and whether its connection is verified.
+    ContactInfo {
+        /// The contact.
+        contact: Contact,
+        /// The security code is verified.
+        verified: bool,
+    },
     /// `/verify @name [code]`: verified, or not (and the current code).
     Verified {
         /// The code given matches (and is now recorded).
@@ -211,6 +228,64 @@ pub enum Response {
     Ok,
     /// `/q`.
     Quit,
+}
+
+/// What a link is to us (the reference's connection plan, seed v5.4).
+#[derive(Debug, Clone, PartialEq)]
+pub enum LinkPlan {
+    /// A one-time invitation link.
+    Invitation(LinkStatus),
+    /// A contact address.
+    Address(LinkStatus),
+}
+
+/// Where a link stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LinkStatus {
+    /// New to us: connecting is fine.
+    Ok,
+    /// Our own invitation or address.
+    Own,
+    /// Used already, the contact not connected yet (if there is one yet).
+    Connecting(Option<Contact>),
+    /// Used already: this contact.
+    Known(Contact),
+}
+
+impl LinkPlan {
+    /// Connecting by the link is fine: a new link, or an address whose request is still
+    /// unanswered (asking again is allowed, as the reference's "allowed to reconnect").
+    pub fn is_ok(&self) -> bool {
+        matches!(
+            self,
+            Self::Invitation(LinkStatus::Ok)
+                | Self::Address(LinkStatus::Ok | LinkStatus::Connecting(None))
+        )
+    }
+
+    /// The lines the reference prints for it (`invitation link: own link`, ...).
+    pub fn lines(&self) -> Vec<String> {
+        let (head, own, status) = match self {
+            Self::Invitation(s) => ("invitation link: ", "own link", s),
+            Self::Address(s) => ("contact address: ", "own address", s),
+        };
+        let name = |c: &Contact| crate::command::view_name(&c.local_name);
+        match status {
+            LinkStatus::Ok => vec![format!("{head}ok to connect")],
+            LinkStatus::Own => vec![format!("{head}{own}")],
+            LinkStatus::Connecting(None) => match self {
+                Self::Invitation(_) => vec![format!("{head}connecting")],
+                Self::Address(_) => vec![format!("{head}connecting, allowed to reconnect")],
+            },
+            LinkStatus::Connecting(Some(c)) => {
+                vec![format!("{head}connecting to contact {}", name(c))]
+            }
+            LinkStatus::Known(c) => vec![
+                format!("{head}known contact {}", name(c)),
+                format!("use @{} <message> to send messages", name(c)),
+            ],
+        }
+    }
 }
 
 /// What happens without a command.
@@ -455,13 +530,13 @@ impl Chat {
     }
 
     fn info(&self) -> Vec<u8> {
-        ChatMessage::new(
-            None,
-            ChatEvent::Info {
-                profile: self.profile(),
-            },
-        )
-        .encode()
+        self.info_as(None)
+    }
+
+    /// `x.info` with the user's profile, or with an incognito one.
+    fn info_as(&self, incognito: Option<&Profile>) -> Vec<u8> {
+        let profile = incognito.cloned().unwrap_or_else(|| self.profile());
+        ChatMessage::new(None, ChatEvent::Info { profile }).encode()
     }
 
     /// Parses and runs one command line.
@@ -476,49 +551,42 @@ impl Chat {
         match cmd {
             Command::CreateInvitation => {
                 let (conn, link) = agent.create_invitation().await.map_err(agent_err)?;
-                self.store()
-                    .add_pending(conn, PendingKind::Invitation, Some(&link))?;
+                self.store().add_pending(
+                    conn,
+                    PendingKind::Invitation,
+                    Some(&display_link(&link)),
+                )?;
                 Ok(Response::Invitation {
                     link: display_link(&link),
                     conn,
                 })
             }
-            Command::Connect(link) => {
-                let address = link.contains("/contact");
-                let info = if address {
-                    ChatMessage::new(
-                        None,
-                        ChatEvent::Contact {
-                            profile: self.profile(),
-                            contact_req_id: Some(new_shared_msg_id()),
-                            welcome_msg_id: None,
-                            request_msg: None,
-                        },
-                    )
-                    .encode()
-                } else {
-                    self.info()
-                };
-                let conn = agent.join(&link, &info).await.map_err(agent_err)?;
-                let kind = if address {
-                    PendingKind::JoinedAddress
-                } else {
-                    PendingKind::JoinedInvitation
-                };
-                self.store().add_pending(conn, kind, None)?;
-                Ok(if address {
-                    Response::RequestSent(conn)
-                } else {
-                    Response::ConfirmationSent(conn)
+            Command::ConnectPlan(link) => {
+                let plan = self.connection_plan(&link)?;
+                Ok(Response::ConnectionPlan {
+                    link: display_link(link.trim()),
+                    plan,
                 })
             }
+            Command::CreateInvitationIncognito => {
+                let (conn, link) = agent.create_invitation().await.map_err(agent_err)?;
+                let store = self.store();
+                store.add_pending(conn, PendingKind::Invitation, Some(&display_link(&link)))?;
+                store.set_pending_incognito(conn, &crate::incognito::random_profile())?;
+                Ok(Response::Invitation {
+                    link: display_link(&link),
+                    conn,
+                })
+            }
+            Command::ConnectIncognito(link) => self.connect(link, true).await,
+            Command::Connect(link) => self.connect(link, false).await,
             Command::CreateAddress => {
                 if self.store().address()?.is_some() {
                     return Err(ChatError::AddressExists);
                 }
                 let (conn, link) = agent.create_address().await.map_err(agent_err)?;
                 self.store()
-                    .add_pending(conn, PendingKind::Address, Some(&link))?;
+                    .add_pending(conn, PendingKind::Address, Some(&display_link(&link)))?;
                 Ok(Response::AddressCreated(display_link(&link)))
             }
             Command::ShowAddress => match self.store().address()? {
@@ -646,6 +714,11 @@ impl Chat {
                 Ok(Response::Ok)
             }
             Command::ClearChat(name) => self.clear_chat(name),
+            Command::ContactInfo(name) => {
+                let contact = self.contact_named(&name)?;
+                let verified = self.store().verified_code(contact.contact_id)?.is_some();
+                Ok(Response::ContactInfo { contact, verified })
+            }
             Command::ShowCode(name) => {
                 let contact = self.contact_named(&name)?;
                 let code = self.security_code(&contact)?;
@@ -692,6 +765,78 @@ impl Chat {
             }
             Command::Quit => Ok(Response::Quit),
         }
+    }
+
+    /// Joins an invitation or asks through an address, with the user's profile or (`incognito`)
+    /// a random one for this contact only. A link of ours, or one already used, is refused
+    /// with what it is.
+    async fn connect(&self, link: String, incognito: bool) -> Result<Response> {
+        let plan = self.connection_plan(&link)?;
+        if !plan.is_ok() {
+            return Err(ChatError::LinkUsed(Box::new(plan)));
+        }
+        let address = link.contains("/contact");
+        let shown_as = incognito.then(crate::incognito::random_profile);
+        let profile = shown_as.clone().unwrap_or_else(|| self.profile());
+        let info = if address {
+            ChatMessage::new(
+                None,
+                ChatEvent::Contact {
+                    profile,
+                    contact_req_id: Some(new_shared_msg_id()),
+                    welcome_msg_id: None,
+                    request_msg: None,
+                },
+            )
+            .encode()
+        } else {
+            self.info_as(shown_as.as_ref())
+        };
+        let conn = self
+            .inner
+            .agent
+            .join(&link, &info)
+            .await
+            .map_err(agent_err)?;
+        let kind = if address {
+            PendingKind::JoinedAddress
+        } else {
+            PendingKind::JoinedInvitation
+        };
+        let store = self.store();
+        store.add_pending(conn, kind, Some(&display_link(link.trim())))?;
+        if let Some(p) = &shown_as {
+            store.set_pending_incognito(conn, p)?;
+        }
+        Ok(if address {
+            Response::RequestSent(conn)
+        } else {
+            Response::ConfirmationSent(conn)
+        })
+    }
+
+    /// What `link` is to us: ours, used already (by a contact or a connection in progress),
+    /// or new. Links are compared as shown (`https://simplex.chat/...`).
+    fn connection_plan(&self, link: &str) -> Result<LinkPlan> {
+        let shown = display_link(link.trim());
+        let address = shown.contains("/contact");
+        let store = self.store();
+        let status = match store.pending_by_link(&shown)? {
+            Some((_, PendingKind::Invitation | PendingKind::Address)) => LinkStatus::Own,
+            Some((_, PendingKind::JoinedInvitation | PendingKind::JoinedAddress)) => {
+                LinkStatus::Connecting(None)
+            }
+            None => match store.contact_by_link(&shown)? {
+                Some(c) if c.ready => LinkStatus::Known(c),
+                Some(c) => LinkStatus::Connecting(Some(c)),
+                None => LinkStatus::Ok,
+            },
+        };
+        Ok(if address {
+            LinkPlan::Address(status)
+        } else {
+            LinkPlan::Invitation(status)
+        })
     }
 
     /// The security code of a contact's connection: the SHA-256 of its ratchet's associated
@@ -792,7 +937,8 @@ impl Chat {
         let contacts = self.store().contacts()?;
         let info = self.info();
         let mut told = 0;
-        for c in contacts.iter().filter(|c| c.ready) {
+        // Incognito contacts know another profile: they are not told.
+        for c in contacts.iter().filter(|c| c.ready && c.incognito.is_none()) {
             if let Some(conn) = c.conn_id {
                 if self.inner.agent.send(conn, &info).await.is_ok() {
                     told += 1;
@@ -843,7 +989,14 @@ impl Chat {
                 {
                     self.store().add_contact(conn, &profile)?;
                 }
-                agent.allow(conn, &self.info()).await.map_err(agent_err)?;
+                let incognito = self
+                    .store()
+                    .contact_by_conn(conn)?
+                    .and_then(|c| c.incognito);
+                agent
+                    .allow(conn, &self.info_as(incognito.as_ref()))
+                    .await
+                    .map_err(agent_err)?;
             }
             // The inviter's profile (we joined), or a requester's (we accepted).
             AgentEvent::Info { conn, info } => {

@@ -64,6 +64,13 @@ pub enum Command {
     /// `/c <link>`, `/connect <link>`, `/_connect <userId> <link>`: join an invitation or
     /// request a contact through an address.
     Connect(String),
+    /// `/c i`, `/connect incognito`, `/_connect 1 incognito=on`: a one-time invitation with a
+    /// random profile for this contact.
+    CreateInvitationIncognito,
+    /// `/c i <link>`, `/connect incognito <link>`: join with a random profile.
+    ConnectIncognito(String),
+    /// `/_connect plan <userId> <link>`: what the link is to us.
+    ConnectPlan(String),
     /// `/ad`, `/address`, `/_address <userId>`.
     CreateAddress,
     /// `/sa`, `/show_address`, `/_show_address <userId>`.
@@ -180,6 +187,8 @@ pub enum Command {
     UnreadChat(i64, bool),
     /// `/clear *`, `/clear @name`: remove a chat's items.
     ClearChat(Option<String>),
+    /// `/i @name`, `/info @name`: about a contact.
+    ContactInfo(String),
     /// `/code @name`: the connection's security code.
     ShowCode(String),
     /// `/verify @name [code]`: compare with the contact's code (none: clear verification).
@@ -368,10 +377,24 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
     };
     Ok(match word {
         "/c" | "/connect" if args.is_empty() => Command::CreateInvitation,
+        "/c" | "/connect" if args == "i" || args == "incognito" => {
+            Command::CreateInvitationIncognito
+        }
+        "/c" | "/connect" if args.starts_with("i ") || args.starts_with("incognito ") => {
+            let link = args.split_once(' ').map_or("", |(_, l)| l.trim());
+            Command::ConnectIncognito(link.to_string())
+        }
         "/c" | "/connect" => Command::Connect(args.to_string()),
         "/_connect" => match args.split_once(' ') {
             None if user_id(args) => Command::CreateInvitation,
             Some((uid, "incognito=off")) if user_id(uid) => Command::CreateInvitation,
+            Some((uid, "incognito=on")) if user_id(uid) => Command::CreateInvitationIncognito,
+            Some(("plan", rest)) => match rest.split_once(' ') {
+                Some((uid, link)) if user_id(uid) && !link.trim().is_empty() => {
+                    Command::ConnectPlan(link.trim().to_string())
+                }
+                _ => return Err(bad("usage: /_connect plan <userId> <link>")),
+            },
             Some((uid, link)) if user_id(uid) && !link.trim().is_empty() => {
                 Command::Connect(link.trim().to_string())
             }
@@ -451,6 +474,7 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             }
         }
         "/code" => Command::ShowCode(one_arg(args)?),
+        "/i" | "/info" => Command::ContactInfo(one_arg(args)?),
         "/verify" => {
             let a = args.strip_prefix('@').unwrap_or(args);
             let (n, rest) = name(a)?;
@@ -809,6 +833,23 @@ mod tests {
                 notify: false,
                 messages_only: true
             })
+        );
+        assert_eq!(
+            parse("/_connect plan 1 https://simplex.chat/contact#/?v=2"),
+            Ok(Command::ConnectPlan(
+                "https://simplex.chat/contact#/?v=2".into()
+            ))
+        );
+        assert_eq!(parse("/c i"), Ok(Command::CreateInvitationIncognito));
+        assert_eq!(
+            parse("/_connect 1 incognito=on"),
+            Ok(Command::CreateInvitationIncognito)
+        );
+        assert_eq!(
+            parse("/connect incognito https://simplex.chat/invitation#/?v=2"),
+            Ok(Command::ConnectIncognito(
+                "https://simplex.chat/invitation#/?v=2".into()
+            ))
         );
         assert_eq!(parse("/_accept 7"), Ok(Command::AcceptId(7)));
         assert_eq!(parse("/_reject 7"), Ok(Command::RejectId(7)));

@@ -17,6 +17,7 @@ pub mod batch;
 pub mod chat;
 pub mod command;
 pub mod files;
+pub mod incognito;
 pub mod messages;
 pub mod protocol;
 pub mod store;

@@ -125,6 +125,14 @@ const MIGRATIONS: &[&str] = &[
      ALTER TABLE contacts ADD COLUMN deleted_by_contact INTEGER NOT NULL DEFAULT 0;",
     // v6: the security code the user verified (`/verify`)
     "ALTER TABLE contacts ADD COLUMN verified_code TEXT;",
+    // v7: the link a contact came by (ours or the one we joined), as shown: a link used again
+    // is recognised (`/_connect plan`)
+    "ALTER TABLE contacts ADD COLUMN via_link TEXT;
+     CREATE INDEX contacts_via_link ON contacts (via_link);",
+    // v8: incognito connections - the random profile shown to that one contact instead of the
+    // user's
+    "ALTER TABLE pending ADD COLUMN incognito TEXT;
+     ALTER TABLE contacts ADD COLUMN incognito TEXT;",
 ];
 
 /// The chat of private notes (`*`, `*1` in API commands).
@@ -275,6 +283,9 @@ pub struct Contact {
     pub created_at: i64,
     /// The contact deleted the conversation (`x.direct.del`): nothing can be sent.
     pub deleted_by_contact: bool,
+    /// The random profile this contact knows us by (an incognito connection), instead of the
+    /// user's.
+    pub incognito: Option<Profile>,
 }
 
 /// What an item quotes: the quoted content as it was, and whether the item's own author
@@ -333,7 +344,16 @@ pub struct NewItem<'a> {
     pub edited: bool,
 }
 
-type ContactRow = (i64, String, String, Option<i64>, bool, i64, bool);
+type ContactRow = (
+    i64,
+    String,
+    String,
+    Option<i64>,
+    bool,
+    i64,
+    bool,
+    Option<String>,
+);
 
 type ItemRow = (
     (i64, i64, bool, Option<Vec<u8>>),
@@ -435,6 +455,15 @@ impl ChatStore {
         Ok(())
     }
 
+    /// The random profile a pending connection shows instead of the user's.
+    pub fn set_pending_incognito(&self, conn_id: u64, p: &Profile) -> Result<()> {
+        self.db.execute(
+            "UPDATE pending SET incognito = ?2 WHERE conn_id = ?1",
+            params![conn_id as i64, profile_json(p)?],
+        )?;
+        Ok(())
+    }
+
     /// A pending connection's kind.
     pub fn pending(&self, conn_id: u64) -> Result<Option<PendingKind>> {
         let kind: Option<String> = self
@@ -478,18 +507,34 @@ impl ChatStore {
             |r| r.get(0),
         )?;
         let created_at = now_ms();
+        // The link of the pending connection (our invitation, or the link we joined) - not of
+        // our address, which stays for further requests.
+        let (via_link, incognito): (Option<String>, Option<String>) = tx
+            .query_row(
+                "SELECT link, incognito FROM pending WHERE conn_id = ?1 AND kind != 'address'",
+                [conn_id as i64],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?
+            .unwrap_or_default();
         tx.execute(
-            "INSERT INTO contacts (contact_id, local_name, profile, conn_id, ready, created_at)
-             VALUES (?1, ?2, ?3, ?4, 0, ?5)",
+            "INSERT INTO contacts
+               (contact_id, local_name, profile, conn_id, ready, created_at, via_link, incognito)
+             VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7)",
             params![
                 next,
                 name,
                 profile_json(profile)?,
                 conn_id as i64,
-                created_at
+                created_at,
+                via_link,
+                incognito
             ],
         )?;
-        tx.execute("DELETE FROM pending WHERE conn_id = ?1", [conn_id as i64])?;
+        tx.execute(
+            "DELETE FROM pending WHERE conn_id = ?1 AND kind != 'address'",
+            [conn_id as i64],
+        )?;
         tx.commit()?;
         Ok(Contact {
             contact_id: next,
@@ -499,6 +544,7 @@ impl ChatStore {
             ready: false,
             created_at,
             deleted_by_contact: false,
+            incognito: incognito.map(|p| profile_from(&p)).transpose()?,
         })
     }
 
@@ -511,11 +557,12 @@ impl ChatStore {
             r.get(4)?,
             r.get(5)?,
             r.get(6)?,
+            r.get(7)?,
         ))
     }
 
     fn contact_from(
-        (contact_id, local_name, profile, conn, ready, created_at, deleted_by_contact): ContactRow,
+        (contact_id, local_name, profile, conn, ready, created_at, deleted_by_contact, incognito): ContactRow,
     ) -> Result<Contact> {
         Ok(Contact {
             contact_id,
@@ -525,12 +572,14 @@ impl ChatStore {
             ready,
             created_at,
             deleted_by_contact,
+            incognito: incognito.map(|p| profile_from(&p)).transpose()?,
         })
     }
 
     fn contact_where(&self, clause: &str, arg: rusqlite::types::Value) -> Result<Option<Contact>> {
         let sql = format!(
-            "SELECT contact_id, local_name, profile, conn_id, ready, created_at, deleted_by_contact
+            "SELECT contact_id, local_name, profile, conn_id, ready, created_at, deleted_by_contact,
+                    incognito
              FROM contacts WHERE {clause}"
         );
         self.db
@@ -561,7 +610,8 @@ impl ChatStore {
     /// All contacts, by name.
     pub fn contacts(&self) -> Result<Vec<Contact>> {
         let mut st = self.db.prepare(
-            "SELECT contact_id, local_name, profile, conn_id, ready, created_at, deleted_by_contact
+            "SELECT contact_id, local_name, profile, conn_id, ready, created_at, deleted_by_contact,
+                    incognito
              FROM contacts WHERE contact_id > 1 ORDER BY local_name",
         )?;
         let rows = st.query_map([], Self::contact_row)?;
@@ -684,6 +734,7 @@ impl ChatStore {
             ready: false,
             created_at,
             deleted_by_contact: false,
+            incognito: None,
         })
     }
 
@@ -1036,6 +1087,32 @@ impl ChatStore {
             params![contact_id, code],
         )?;
         Ok(())
+    }
+
+    /// The contact that came by `link` (as shown), if any.
+    pub fn contact_by_link(&self, link: &str) -> Result<Option<Contact>> {
+        self.contact_where(
+            "via_link = ?1 AND contact_id > 1 ORDER BY contact_id DESC LIMIT 1",
+            link.to_string().into(),
+        )
+    }
+
+    /// A pending connection with `link` (as shown): its connection and kind.
+    pub fn pending_by_link(&self, link: &str) -> Result<Option<(u64, PendingKind)>> {
+        self.db
+            .query_row(
+                "SELECT conn_id, kind FROM pending WHERE link = ?1 LIMIT 1",
+                [link],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?)),
+            )
+            .optional()?
+            .map(|(c, k)| {
+                Ok((
+                    c,
+                    PendingKind::parse(&k).ok_or(StoreError::Corrupt("pending kind"))?,
+                ))
+            })
+            .transpose()
     }
 
     /// Files of a contact (to stop their transfers).
