@@ -341,3 +341,60 @@ fn sizes_and_auto_accept() {
     smp.stop();
     rt.block_on(xftp.shutdown());
 }
+
+/// The sender cancels during the upload: the recipient is told, and the chunks already on the
+/// relay are deleted (the upload state recorded them); the recipient cannot receive it.
+#[test]
+fn cancel_during_upload_deletes_the_uploaded_chunks() {
+    let (rt, smp, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (xftp, xftp_address) = xftp_relay(&rt, dir.path());
+    let args = ["--xftp-server", xftp_address.as_str()];
+    let mut alice = Client::start_with(dir.path(), "alice", &server, &args);
+    let mut bob = Client::start_with(dir.path(), "bob", &server, &args);
+    alice.create_profile("alice", "Alice");
+    bob.create_profile("bob", "Bob");
+    connect(&mut alice, &mut bob, "Alice", "Bob");
+    let src = dir.path().join("big.bin");
+    std::fs::write(&src, pseudo_random(100 << 20, 5)).expect("write");
+    let arg = src.to_string_lossy().into_owned();
+    alice.type_line(&format!("/f @bob {arg}"));
+    alice.expect_item(&format!("/f @bob {arg}"));
+    alice.expect("use /fc 1 to cancel sending");
+    // Cancel once more chunks are recorded as uploaded than can be in flight: if they were not
+    // deleted, more would be left than in-flight uploads can explain.
+    let relay_files = dir.path().join("xftp-files");
+    let state = dir.path().join("alice_xftp").join("1.snd");
+    let in_flight = xftp_client::agent::SendOptions::default().parallel;
+    let recorded = || {
+        std::fs::read_to_string(&state).map_or(0, |t| {
+            t.lines().filter(|l| l.starts_with("replica ")).count()
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while recorded() <= in_flight && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let in_progress = state.exists() && recorded() > in_flight;
+    alice.type_line("/fc 1");
+    alice.expect("/fc 1");
+    alice.expect("cancelled sending file 1 (big.bin)");
+    bob.expect_item("alice> sends file big.bin (100.0 MiB / 104857600 bytes)");
+    bob.expect("use /fr 1 [<dir>/ | <path>] to receive it");
+    bob.expect("alice cancelled sending file 1 (big.bin)");
+    // Chunks whose upload was under way at the cancel are not recorded yet: they expire.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while walk_count(&relay_files) > in_flight && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let left = walk_count(&relay_files);
+    eprintln!("chunk files left on the relay after the cancel: {left}");
+    assert!(left <= in_flight, "{left} chunk files left on the relay");
+    assert!(in_progress, "the cancel came during the upload");
+    assert!(!state.exists(), "the upload state goes");
+    bob.type_line("/fr 1");
+    bob.expect("/fr 1");
+    bob.expect("file cancelled: big.bin");
+    smp.stop();
+    rt.block_on(xftp.shutdown());
+}

@@ -529,7 +529,21 @@ impl Chat {
                     .await
                     .map_err(|e| ChatError::Agent(e.to_string()))?;
             }
-            // The uploaded chunks go (retried in the background; the relay expires them anyway).
+            // The uploaded chunks go (retried in the background; the relay expires them anyway):
+            // all of them once the upload finished, else those the upload state recorded.
+            if f.sender_descr.is_none() {
+                let pool = self.inner.pool.clone();
+                let chat = self.clone();
+                let state = self.state_path(file_id);
+                tokio::spawn(async move {
+                    if let Err(e) = xftp_client::agent::delete_partial_send(pool, &state, 5).await {
+                        chat.emit(Event::Error(format!(
+                            "deleting the chunks of file {file_id}: {e}"
+                        )))
+                        .await;
+                    }
+                });
+            }
             if let Some(yaml) = f.sender_descr.clone() {
                 let pool = self.inner.pool.clone();
                 let chat = self.clone();
@@ -547,8 +561,8 @@ impl Chat {
                         .await;
                     }
                 });
+                let _ = std::fs::remove_file(self.state_path(file_id));
             }
-            let _ = std::fs::remove_file(self.state_path(file_id));
         } else {
             if f.status != FileStatus::Accepted {
                 return Err(ChatError::File(format!(

@@ -1020,6 +1020,49 @@ async fn download_chunk(
     Err(last.unwrap_or(AgentError::ChunkDigest(index)))
 }
 
+/// Deletes every chunk replica a resumable send recorded in its state file at `state` (an
+/// upload given up before it finished: nothing else knows these chunks), then the state file.
+/// Replicas already gone count as deleted. The number of replicas deleted.
+pub async fn delete_partial_send(
+    pool: Arc<Pool>,
+    state: &Path,
+    retries: u32,
+) -> Result<usize, AgentError> {
+    let text = match std::fs::read_to_string(state) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => {
+            return Err(AgentError::Chunker(ChunkerError::io(
+                "cannot read the send state",
+                state,
+                e,
+            )))
+        }
+    };
+    let mut deleted = 0;
+    // Every replica line, committed or not: an uncommitted one was created on its relay too.
+    for line in text.lines().skip(1) {
+        let Some(StateLine::Replica(_, r)) = SendState::parse_line(line) else {
+            continue;
+        };
+        let addr = ServerAddress {
+            server: r.server.clone(),
+            password: None,
+        };
+        let res = with_retry(&pool, &addr, retries, |c| {
+            let (id, k) = (r.sender_id.clone(), r.sender_key.clone());
+            async move { c.delete(&id, &k).await }
+        })
+        .await;
+        match res {
+            Ok(()) | Err(ClientError::Relay(xftp_proto::XftpError::Auth)) => deleted += 1,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let _ = std::fs::remove_file(state);
+    Ok(deleted)
+}
+
 /// Deletes every chunk of a sender description.
 pub async fn delete_file(
     pool: Arc<Pool>,
