@@ -157,6 +157,8 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
             }
             v
         }
+        // As the reference without --reactions: reactions are not printed.
+        Response::Reaction { .. } => Vec::new(),
         Response::SecurityCode(c, code) => {
             let n = view_name(&c.local_name);
             vec![
@@ -260,6 +262,7 @@ pub fn event(e: &Event) -> Vec<String> {
         },
         Event::Received(c, item) => item_lines(c, item),
         Event::Updated(c, item) => item_lines_marked(c, item, "[edited] "),
+        Event::Reaction { .. } => Vec::new(),
         Event::Deleted(c, Some(item)) => {
             let mut shown = item.clone();
             shown.quote = None;

@@ -266,6 +266,31 @@ fn bot_api_over_websocket() {
         assert_eq!(item_text(&got["chatItems"][0]), "hi bob");
         assert_eq!(got["chatItems"][0]["chatItem"]["quotedItem"]["chatDir"]["type"], "directSnd");
 
+        // A reaction to bob's message, and its count on the item.
+        let thumbs = json!({"type": "emoji", "emoji": "👍"});
+        let reacted = alice
+            .ok(
+                "APIChatItemReaction",
+                &format!("/_reaction @{bob_id} {got_id} on {thumbs}"),
+                "chatItemReaction",
+            )
+            .await;
+        assert_eq!(reacted["added"], true);
+        let reactions = &reacted["reaction"]["chatReaction"]["chatItem"]["reactions"];
+        assert_eq!(reactions[0]["totalReacted"], 1, "{reactions}");
+        assert_eq!(reactions[0]["userReacted"], true);
+        let got = bob.event("chatItemReaction").await;
+        assert_eq!(got["reaction"]["chatReaction"]["reaction"]["emoji"], "👍");
+        assert_eq!(got["reaction"]["chatReaction"]["chatItem"]["meta"]["itemId"], bob_item);
+        let bad = alice
+            .ok(
+                "APIChatItemReaction",
+                &format!(r#"/_reaction @{bob_id} {got_id} on {{"type": "emoji", "emoji": "hello"}}"#),
+                "chatCmdError",
+            )
+            .await;
+        assert_eq!(bad["chatError"]["errorType"]["type"], "commandError");
+
         let edit = json!({"msgContent": {"type": "text", "text": "hello, alice"}, "mentions": {}});
         let updated = bob
             .ok(

@@ -384,7 +384,9 @@ fn cancel_during_upload_deletes_the_uploaded_chunks() {
     bob.expect("alice cancelled sending file 1 (big.bin)");
     // Chunks whose upload was under way at the cancel are not recorded yet: they expire.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while walk_count(&relay_files) > in_flight && std::time::Instant::now() < deadline {
+    while (walk_count(&relay_files) > in_flight || state.exists())
+        && std::time::Instant::now() < deadline
+    {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     let left = walk_count(&relay_files);

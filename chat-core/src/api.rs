@@ -268,7 +268,7 @@ pub fn chat_item(chat: &Chat, c: &Contact, item: &ChatItem) -> Value {
         "meta": meta,
         "content": {"type": content_tag, "msgContent": item.content},
         "mentions": {},
-        "reactions": [],
+        "reactions": reactions(chat, item.item_id),
     });
     if let Some(q) = &item.quote {
         // Sent by us when the quoting item's author wrote it and we wrote the item, or when
@@ -296,6 +296,32 @@ pub fn chat_item(chat: &Chat, c: &Contact, item: &ChatItem) -> Value {
         v["file"] = f;
     }
     v
+}
+
+/// An item's reactions (`[CIReactionCount]`).
+fn reactions(chat: &Chat, item_id: i64) -> Value {
+    let list = chat.store().reactions(item_id).unwrap_or_default();
+    Value::Array(
+        list.into_iter()
+            .filter_map(|(r, total, ours)| {
+                let reaction: Value = serde_json::from_str(&r).ok()?;
+                Some(json!({"reaction": reaction, "userReacted": ours, "totalReacted": total}))
+            })
+            .collect(),
+    )
+}
+
+/// A reaction with its chat and item (`ACIReaction`).
+fn a_reaction(chat: &Chat, c: &Contact, item: &ChatItem, reaction: &Value, by_us: bool) -> Value {
+    json!({
+        "chatInfo": chat_info(chat, c),
+        "chatReaction": {
+            "chatDir": direction(c, by_us),
+            "chatItem": chat_item(chat, c, item),
+            "sentAt": ts(now_ms()),
+            "reaction": reaction,
+        },
+    })
 }
 
 /// A chat item with its chat (`AChatItem`).
@@ -394,6 +420,10 @@ pub fn chat_error(e: &ChatError) -> Value {
         ChatError::Command(c) => chat_error_type("commandError", json!({"message": c.0})),
         ChatError::FileCancelled(m) => chat_error_type("fileCancelled", json!({ "message": m })),
         ChatError::CannotUpdate => chat_error_type("invalidChatItemUpdate", json!({})),
+        ChatError::CannotReact => chat_error_type(
+            "commandError",
+            json!({"message": "cannot react to this item"}),
+        ),
         ChatError::CannotDelete => chat_error_type("invalidChatItemDelete", json!({})),
         ChatError::NoXftpServers | ChatError::File(_) | ChatError::Store(_) => {
             chat_error_type("internalError", json!({"message": e.to_string()}))
@@ -621,6 +651,16 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
             }
             v
         }
+        Response::Reaction {
+            contact: c,
+            item,
+            reaction,
+            added,
+        } => tagged(
+            "chatItemReaction",
+            json!({"user": u, "added": added,
+                   "reaction": a_reaction(chat, c, item, reaction, true)}),
+        ),
         Response::SecurityCode(c, code) => tagged(
             "contactCode",
             json!({"user": u, "contact": contact(c), "connectionCode": code}),
@@ -754,6 +794,16 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
             v["rcvFileTransfer"] = rcv_file_transfer(chat, *id, c);
             v
         }
+        Event::Reaction {
+            contact: c,
+            item,
+            reaction,
+            added,
+        } => tagged(
+            "chatItemReaction",
+            json!({"user": u, "added": added,
+                   "reaction": a_reaction(chat, c, item, reaction, false)}),
+        ),
         Event::Updated(c, item) => tagged(
             "chatItemUpdated",
             json!({"user": u, "chatItem": a_chat_item(chat, c, item)}),

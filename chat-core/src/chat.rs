@@ -37,6 +37,10 @@ pub enum ChatError {
     /// `/c` with a link of ours or one already used.
     #[error("{}", .0.lines().join("\n"))]
     LinkUsed(Box<LinkPlan>),
+    /// A reaction to an item that cannot take one (deleted, a note, not connected), or too
+    /// many.
+    #[error("cannot react to this item")]
+    CannotReact,
     /// No request with that id.
     #[error("no contact request {0}")]
     NoRequestId(u64),
@@ -210,6 +214,17 @@ pub enum Response {
     },
     /// `/code @name`: the connection's security code.
     SecurityCode(Contact, String),
+    /// A reaction of ours added or removed (the item as it now is).
+    Reaction {
+        /// The chat.
+        contact: Contact,
+        /// The item reacted to.
+        item: ChatItem,
+        /// The reaction (`{"type":"emoji","emoji":"👍"}`).
+        reaction: serde_json::Value,
+        /// Added (or removed).
+        added: bool,
+    },
     /// `/i @name`: the contact, and whether its connection is verified.
     ContactInfo {
         /// The contact.
@@ -334,6 +349,17 @@ pub enum Event {
     FileCancelledBySender(i64, String, Contact),
     /// A contact edited a message.
     Updated(Contact, ChatItem),
+    /// A contact reacted to a message (or took the reaction back).
+    Reaction {
+        /// The contact.
+        contact: Contact,
+        /// The item reacted to.
+        item: ChatItem,
+        /// The reaction.
+        reaction: serde_json::Value,
+        /// Added (or removed).
+        added: bool,
+    },
     /// A contact deleted a message for everyone (none: we no longer had it).
     Deleted(Contact, Option<ChatItem>),
     /// Something went wrong in the background.
@@ -714,6 +740,36 @@ impl Chat {
                 Ok(Response::Ok)
             }
             Command::ClearChat(name) => self.clear_chat(name),
+            Command::Reaction {
+                contact_id,
+                item_id,
+                add,
+                reaction,
+            } => {
+                let contact = self
+                    .store()
+                    .contact(contact_id)?
+                    .ok_or_else(|| ChatError::NoContact(format!("@{contact_id}")))?;
+                let item = self
+                    .store()
+                    .item(contact_id, item_id)?
+                    .ok_or(ChatError::NoItem(item_id))?;
+                self.react(contact, item, reaction, add).await
+            }
+            Command::ReactLatest {
+                to,
+                prefix,
+                add,
+                emoji,
+            } => {
+                let contact = self.contact_named(&to)?;
+                let item = self
+                    .store()
+                    .latest_item(contact.contact_id, false, Some(&prefix))?
+                    .ok_or(ChatError::NoQuotedMessage(prefix))?;
+                let reaction = serde_json::json!({"type": "emoji", "emoji": emoji});
+                self.react(contact, item, reaction, add).await
+            }
             Command::ContactInfo(name) => {
                 let contact = self.contact_named(&name)?;
                 let verified = self.store().verified_code(contact.contact_id)?.is_some();
@@ -837,6 +893,88 @@ impl Chat {
         } else {
             LinkPlan::Invitation(status)
         })
+    }
+
+    /// Reacts to an item of a contact's chat (sent or received), telling the contact.
+    async fn react(
+        &self,
+        contact: Contact,
+        item: ChatItem,
+        reaction: serde_json::Value,
+        add: bool,
+    ) -> Result<Response> {
+        let key = reaction_key(&reaction).ok_or_else(|| {
+            ChatError::Command(crate::command::CommandError(
+                "a reaction is {\"type\":\"emoji\",\"emoji\":\"...\"} with one emoji".into(),
+            ))
+        })?;
+        let (Some(shared), Some(conn), true) = (
+            item.shared_msg_id.clone(),
+            contact.conn_id,
+            contact.ready && !item.deleted,
+        ) else {
+            return Err(ChatError::CannotReact);
+        };
+        if add && self.store().reaction_count(item.item_id, true)? >= MAX_REACTIONS {
+            return Err(ChatError::CannotReact);
+        }
+        let msg = ChatMessage::new(
+            None,
+            ChatEvent::MsgReact {
+                msg_id: B64(shared),
+                member_id: None,
+                scope: None,
+                reaction: reaction.clone(),
+                add,
+            },
+        );
+        self.inner
+            .agent
+            .send(conn, &msg.encode())
+            .await
+            .map_err(agent_err)?;
+        self.store().set_reaction(item.item_id, true, &key, add)?;
+        Ok(Response::Reaction {
+            contact,
+            item,
+            reaction,
+            added: add,
+        })
+    }
+
+    /// A contact's reaction: to one of our messages or one of its own, found by shared id;
+    /// unknown messages and malformed reactions are ignored (as the reference does).
+    async fn received_reaction(
+        &self,
+        contact: &Contact,
+        msg_id: &B64,
+        reaction: &serde_json::Value,
+        add: bool,
+    ) -> Result<()> {
+        let Some(key) = reaction_key(reaction) else {
+            return Ok(());
+        };
+        let item = {
+            let store = self.store();
+            match store.item_by_shared(contact.contact_id, true, &msg_id.0)? {
+                Some(i) => Some(i),
+                None => store.item_by_shared(contact.contact_id, false, &msg_id.0)?,
+            }
+        };
+        let Some(item) = item else { return Ok(()) };
+        if add && self.store().reaction_count(item.item_id, false)? >= MAX_REACTIONS {
+            return Ok(());
+        }
+        if self.store().set_reaction(item.item_id, false, &key, add)? {
+            self.emit(Event::Reaction {
+                contact: contact.clone(),
+                item,
+                reaction: reaction.clone(),
+                added: add,
+            })
+            .await;
+        }
+        Ok(())
     }
 
     /// The security code of a contact's connection: the SHA-256 of its ratchet's associated
@@ -1108,6 +1246,15 @@ impl Chat {
                 }
                 ChatEvent::MsgUpdate(u) => self.received_update(&contact, &u).await?,
                 ChatEvent::MsgDel { msg_id, .. } => self.received_delete(&contact, &msg_id).await?,
+                ChatEvent::MsgReact {
+                    msg_id,
+                    reaction,
+                    add,
+                    ..
+                } => {
+                    self.received_reaction(&contact, &msg_id, &reaction, add)
+                        .await?;
+                }
                 ChatEvent::FileCancel { msg_id } => {
                     self.file_cancelled_by_sender(&contact, &msg_id).await?;
                 }
@@ -1138,6 +1285,21 @@ impl Chat {
         }
         Ok(())
     }
+}
+
+/// The most reactions one side may put on one item.
+pub const MAX_REACTIONS: i64 = 3;
+
+/// A reaction as stored (its canonical JSON), if it is an emoji reaction of one short emoji.
+pub fn reaction_key(r: &serde_json::Value) -> Option<String> {
+    let emoji = r.get("emoji")?.as_str()?;
+    let ok = r.get("type")?.as_str()? == "emoji"
+        && !emoji.is_empty()
+        && emoji.len() <= 32
+        && !emoji
+            .chars()
+            .any(|c| c.is_alphanumeric() || c.is_whitespace() || c.is_control());
+    ok.then(|| serde_json::json!({"type": "emoji", "emoji": emoji}).to_string())
 }
 
 /// Bytes read as a big-endian number, in decimal, in groups of 5 digits from the left (the

@@ -189,6 +189,29 @@ pub enum Command {
     ClearChat(Option<String>),
     /// `/i @name`, `/info @name`: about a contact.
     ContactInfo(String),
+    /// `/_reaction @<contactId> <itemId> on|off <json(reaction)>`.
+    Reaction {
+        /// The contact.
+        contact_id: i64,
+        /// The item.
+        item_id: i64,
+        /// Added (or removed).
+        add: bool,
+        /// `{"type":"emoji","emoji":"👍"}`.
+        reaction: serde_json::Value,
+    },
+    /// `+1 @name text` (👍; `+<emoji> @name text` for another), `-1 @name text` removes: to
+    /// the contact's latest message starting with `text`.
+    ReactLatest {
+        /// The contact.
+        to: String,
+        /// The start of the message.
+        prefix: String,
+        /// Added (or removed).
+        add: bool,
+        /// The emoji.
+        emoji: String,
+    },
     /// `/code @name`: the connection's security code.
     ShowCode(String),
     /// `/verify @name [code]`: compare with the contact's code (none: clear verification).
@@ -355,6 +378,27 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             text: text.to_string(),
         });
     }
+    // Reactions: `+1 @bob hello`, `+🚀 @bob hello`, `-1 @bob hello`.
+    if let Some((head, rest)) = line.split_once(" @") {
+        let sign = head.chars().next();
+        if matches!(sign, Some('+' | '-')) && head.len() > 1 && !head.contains(' ') {
+            let add = sign == Some('+');
+            let emoji = match &head[1..] {
+                "1" => "👍".to_string(),
+                e => e.to_string(),
+            };
+            let (to, prefix) = name(rest)?;
+            if prefix.trim().is_empty() {
+                return Err(bad("usage: +1 @name message-start"));
+            }
+            return Ok(Command::ReactLatest {
+                to,
+                prefix: prefix.to_string(),
+                add,
+                emoji,
+            });
+        }
+    }
     if let Some(rest) = line.strip_prefix("\\ @") {
         let (to, prefix) = name(rest)?;
         if prefix.is_empty() {
@@ -474,6 +518,28 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             }
         }
         "/code" => Command::ShowCode(one_arg(args)?),
+        "/_reaction" => {
+            let mut p = args.splitn(4, ' ');
+            let (Some(r), Some(id), Some(on), Some(json)) =
+                (p.next(), p.next(), p.next(), p.next())
+            else {
+                return Err(bad("usage: /_reaction @<contactId> <itemId> on|off <json>"));
+            };
+            let contact_id = contact_ref(r).ok_or_else(|| bad("bad chat reference"))?;
+            let item_id = id.parse().map_err(|_| bad("bad item id"))?;
+            let add = match on {
+                "on" => true,
+                "off" => false,
+                _ => return Err(bad("usage: /_reaction @<contactId> <itemId> on|off <json>")),
+            };
+            Command::Reaction {
+                contact_id,
+                item_id,
+                add,
+                reaction: serde_json::from_str(json)
+                    .map_err(|e| bad(&format!("bad reaction ({e})")))?,
+            }
+        }
         "/i" | "/info" => Command::ContactInfo(one_arg(args)?),
         "/verify" => {
             let a = args.strip_prefix('@').unwrap_or(args);
@@ -850,6 +916,33 @@ mod tests {
             Ok(Command::ConnectIncognito(
                 "https://simplex.chat/invitation#/?v=2".into()
             ))
+        );
+        assert_eq!(
+            parse("+1 @bob hello"),
+            Ok(Command::ReactLatest {
+                to: "bob".into(),
+                prefix: "hello".into(),
+                add: true,
+                emoji: "👍".into()
+            })
+        );
+        assert_eq!(
+            parse("-🚀 @'John Doe' hi"),
+            Ok(Command::ReactLatest {
+                to: "John Doe".into(),
+                prefix: "hi".into(),
+                add: false,
+                emoji: "🚀".into()
+            })
+        );
+        assert_eq!(
+            parse(r#"/_reaction @2 8 on {"type": "emoji", "emoji": "👍"}"#),
+            Ok(Command::Reaction {
+                contact_id: 2,
+                item_id: 8,
+                add: true,
+                reaction: serde_json::json!({"type": "emoji", "emoji": "👍"})
+            })
         );
         assert_eq!(parse("/_accept 7"), Ok(Command::AcceptId(7)));
         assert_eq!(parse("/_reject 7"), Ok(Command::RejectId(7)));

@@ -133,6 +133,14 @@ const MIGRATIONS: &[&str] = &[
     // user's
     "ALTER TABLE pending ADD COLUMN incognito TEXT;
      ALTER TABLE contacts ADD COLUMN incognito TEXT;",
+    // v9: reactions to chat items, ours and the contact's (one of each emoji per side)
+    "CREATE TABLE reactions (
+        item_id INTEGER NOT NULL REFERENCES chat_items ON DELETE CASCADE,
+        by_us INTEGER NOT NULL,
+        reaction TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (item_id, by_us, reaction)
+     );",
 ];
 
 /// The chat of private notes (`*`, `*1` in API commands).
@@ -1113,6 +1121,48 @@ impl ChatStore {
                 ))
             })
             .transpose()
+    }
+
+    /// Adds (or removes) a reaction to an item, ours or the contact's; whether it changed.
+    pub fn set_reaction(
+        &self,
+        item_id: i64,
+        by_us: bool,
+        reaction: &str,
+        add: bool,
+    ) -> Result<bool> {
+        let n = if add {
+            self.db.execute(
+                "INSERT OR IGNORE INTO reactions (item_id, by_us, reaction, created_at)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![item_id, by_us, reaction, now_ms()],
+            )?
+        } else {
+            self.db.execute(
+                "DELETE FROM reactions WHERE item_id = ?1 AND by_us = ?2 AND reaction = ?3",
+                params![item_id, by_us, reaction],
+            )?
+        };
+        Ok(n > 0)
+    }
+
+    /// An item's reactions: (reaction JSON, how many, whether one is ours), oldest first.
+    pub fn reactions(&self, item_id: i64) -> Result<Vec<(String, i64, bool)>> {
+        let mut st = self.db.prepare_cached(
+            "SELECT reaction, count(*), max(by_us) FROM reactions WHERE item_id = ?1
+             GROUP BY reaction ORDER BY min(created_at)",
+        )?;
+        let rows = st.query_map([item_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// How many reactions one side has on an item (a bound against floods).
+    pub fn reaction_count(&self, item_id: i64, by_us: bool) -> Result<i64> {
+        Ok(self.db.query_row(
+            "SELECT count(*) FROM reactions WHERE item_id = ?1 AND by_us = ?2",
+            params![item_id, by_us],
+            |r| r.get(0),
+        )?)
     }
 
     /// Files of a contact (to stop their transfers).
