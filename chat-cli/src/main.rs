@@ -2,6 +2,7 @@
 //! the reference CLI prints them on stdout.
 
 mod demo;
+mod help;
 mod input;
 mod presets;
 mod server;

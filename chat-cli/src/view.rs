@@ -159,6 +159,7 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
         }
         // As the reference without --reactions: reactions are not printed.
         Response::Reaction { .. } => Vec::new(),
+        Response::Help(topic) => crate::help::lines(topic.as_deref()),
         Response::SecurityCode(c, code) => {
             let n = view_name(&c.local_name);
             vec![

@@ -400,3 +400,66 @@ fn cancel_during_upload_deletes_the_uploaded_chunks() {
     smp.stop();
     rt.block_on(xftp.shutdown());
 }
+
+/// 1 GiB from alice to bob through the chat, received byte-identical (compared by SHA-256 as
+/// it is written and read back: the test itself holds no more than a buffer of it).
+#[test]
+fn a_1_gib_file() {
+    use std::io::{Read, Write};
+    let (rt, smp, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (xftp, xftp_address) = xftp_relay(&rt, dir.path());
+    let args = ["--xftp-server", xftp_address.as_str()];
+    let mut alice = Client::start_with(dir.path(), "alice", &server, &args);
+    let mut bob = Client::start_with(dir.path(), "bob", &server, &args);
+    alice.create_profile("alice", "Alice");
+    bob.create_profile("bob", "Bob");
+    connect(&mut alice, &mut bob, "Alice", "Bob");
+    let src = dir.path().join("gib.bin");
+    let mut sent_hash = simplex_crypto::digest::Sha256::new();
+    {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&src).expect("create"));
+        for i in 0..1024u64 {
+            let block = pseudo_random(1 << 20, i + 1);
+            sent_hash.update(&block);
+            f.write_all(&block).expect("write");
+        }
+        f.flush().expect("flush");
+    }
+    let arg = src.to_string_lossy().into_owned();
+    alice.type_line(&format!("/f @bob {arg}"));
+    alice.expect_item(&format!("/f @bob {arg}"));
+    alice.expect("use /fc 1 to cancel sending");
+    bob.expect_item("alice> sends file gib.bin (1.0 GiB / 1073741824 bytes)");
+    bob.expect("use /fr 1 [<dir>/ | <path>] to receive it");
+    let recv = dir.path().join("recv");
+    std::fs::create_dir_all(&recv).expect("recv");
+    let recv_arg = format!("{}/", recv.to_string_lossy());
+    bob.type_line(&format!("/fr 1 {recv_arg}"));
+    bob.expect(&format!("/fr 1 {recv_arg}"));
+    let saved = recv.join("gib.bin");
+    let mut got = lines(&mut bob, 3);
+    assert!(got.remove(&format!(
+        "saving file 1 from alice to {}",
+        saved.to_string_lossy()
+    )));
+    assert!(got.remove("started receiving file 1 (gib.bin) from alice"));
+    assert!(got.remove("completed receiving file 1 (gib.bin) from alice"));
+    alice.expect("completed uploading file 1 (gib.bin) for bob");
+    let mut got_hash = simplex_crypto::digest::Sha256::new();
+    let mut f = std::fs::File::open(&saved).expect("saved");
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    loop {
+        let n = f.read(&mut buf).expect("read");
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+        got_hash.update(&buf[..n]);
+    }
+    assert_eq!(total, 1 << 30);
+    assert!(got_hash.finish() == sent_hash.finish(), "byte-identical");
+    smp.stop();
+    rt.block_on(xftp.shutdown());
+}

@@ -661,6 +661,10 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
             json!({"user": u, "added": added,
                    "reaction": a_reaction(chat, c, item, reaction, true)}),
         ),
+        Response::Help(topic) => tagged(
+            "chatHelp",
+            json!({"helpSection": topic.clone().unwrap_or_else(|| "main".into())}),
+        ),
         Response::SecurityCode(c, code) => tagged(
             "contactCode",
             json!({"user": u, "contact": contact(c), "connectionCode": code}),

@@ -214,6 +214,8 @@ pub enum Response {
     },
     /// `/code @name`: the connection's security code.
     SecurityCode(Contact, String),
+    /// `/help [topic]`.
+    Help(Option<String>),
     /// A reaction of ours added or removed (the item as it now is).
     Reaction {
         /// The chat.
@@ -770,6 +772,7 @@ impl Chat {
                 let reaction = serde_json::json!({"type": "emoji", "emoji": emoji});
                 self.react(contact, item, reaction, add).await
             }
+            Command::Help(topic) => Ok(Response::Help(topic)),
             Command::ContactInfo(name) => {
                 let contact = self.contact_named(&name)?;
                 let verified = self.store().verified_code(contact.contact_id)?.is_some();

@@ -212,6 +212,8 @@ pub enum Command {
         /// The emoji.
         emoji: String,
     },
+    /// `/help [topic]`, `/h`, `/?` alone: the commands, by topic.
+    Help(Option<String>),
     /// `/code @name`: the connection's security code.
     ShowCode(String),
     /// `/verify @name [code]`: compare with the contact's code (none: clear verification).
@@ -518,6 +520,8 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             }
         }
         "/code" => Command::ShowCode(one_arg(args)?),
+        "/help" | "/h" => Command::Help((!args.is_empty()).then(|| args.to_string())),
+        "/?" if args.is_empty() => Command::Help(None),
         "/_reaction" => {
             let mut p = args.splitn(4, ' ');
             let (Some(r), Some(id), Some(on), Some(json)) =
@@ -944,6 +948,12 @@ mod tests {
                 reaction: serde_json::json!({"type": "emoji", "emoji": "👍"})
             })
         );
+        assert_eq!(
+            parse("/help files"),
+            Ok(Command::Help(Some("files".into())))
+        );
+        assert_eq!(parse("/?"), Ok(Command::Help(None)));
+        assert_eq!(parse("/accept bob"), Ok(Command::Accept("bob".into())));
         assert_eq!(parse("/_accept 7"), Ok(Command::AcceptId(7)));
         assert_eq!(parse("/_reject 7"), Ok(Command::RejectId(7)));
         assert_eq!(parse("/_contacts 1"), Ok(Command::Contacts));

@@ -1,0 +1,95 @@
+//! `/help [topic]`: the commands this client has, by topic.
+
+const MAIN: &[&str] = &[
+    "Commands (names with spaces are quoted: @'John Doe'):",
+    "  /c                      one-time invitation link; /c <link> connects by one",
+    "  /c i                    the same with a random profile for this contact (incognito)",
+    "  /ad, /sa                create, show your contact address; /ac name, /rc name answer requests",
+    "  @name text              send a message; /tail [@name] [n] shows the last ones",
+    "  > @name (start) text    reply quoting their message; >> quotes your own",
+    "  ! @name [(start)] text  edit your message; \\ @name start deletes it for both",
+    "  +1 @name start          react with a thumbs up (-1 takes it back)",
+    "  /* text                 a private note; /tail * lists them",
+    "  /contacts, /chats       contacts; each chat's latest message",
+    "  /? text, /search text   find messages",
+    "  /i @name, /code @name   contact info; the security code to compare",
+    "  /verify @name <code>    mark the connection verified",
+    "  /d @name                delete a contact (they are told)",
+    "  /p [name [full name]]   show or change your profile",
+    "  /q                      quit",
+    "More: /help files, /help address, /help api",
+];
+
+const FILES: &[&str] = &[
+    "Files (over XFTP relays; --xftp-server, or the preset relays):",
+    "  /f @name <path>         send a file",
+    "  /fr <n> [dir/ | path]   receive file n (into --files-folder without a path)",
+    "  /fc <n>                 cancel sending or receiving file n",
+    "  /fs <n>                 status of file n",
+    "Start with -a to accept files up to 1 MB at once (--auto-accept-files SIZE for another limit).",
+];
+
+const ADDRESS: &[&str] = &[
+    "Your contact address:",
+    "  /ad                     create it; anybody with it can ask to connect",
+    "  /sa                     show it",
+    "  /ac name, /rc name      accept or reject a request (the sender is not told of a rejection)",
+    "  /_connect plan 1 <link> what a link is to you: your own, known, or new",
+];
+
+const API: &[&str] = &[
+    "Bots: start with -p PORT for the WebSocket API on 127.0.0.1 (stdin is then not read).",
+    "Send {\"corrId\":\"1\",\"cmd\":\"/_send @2 json [...]\"}; answers carry the corrId, events do not.",
+    "API commands: /user, /_address 1, /_connect 1 [link], /_accept <id>, /_contacts 1,",
+    "  /_send, /_update item, /_delete item, /_reaction, /freceive, /fcancel, /_get chats, /_profile 1.",
+];
+
+/// The help text for `topic` (none: the main one).
+pub fn lines(topic: Option<&str>) -> Vec<String> {
+    let text = match topic.map(str::trim) {
+        None | Some("") => MAIN,
+        Some("files" | "file") => FILES,
+        Some("address" | "addresses") => ADDRESS,
+        Some("api" | "bot" | "bots") => API,
+        Some(other) => {
+            return vec![format!(
+                "no help on {other:?}: try /help, /help files, /help address, /help api"
+            )]
+        }
+    };
+    text.iter().map(|s| (*s).to_string()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_command_named_in_the_help_parses() {
+        for topic in [None, Some("files"), Some("address")] {
+            for l in lines(topic).iter().filter(|l| l.starts_with("  ")) {
+                let cmd = l.trim_start().split("  ").next().unwrap_or_default();
+                // The first form of each line, with placeholders filled in.
+                let first = cmd.split(", ").next().unwrap_or_default();
+                let example = first
+                    .replace("[@name] [n]", "")
+                    .replace("[(start)] ", "")
+                    .replace("[name [full name]]", "")
+                    .replace("[dir/ | path]", "")
+                    .replace("<link>", "https://simplex.chat/invitation#/?v=2")
+                    .replace("<path>", "/tmp/x")
+                    .replace("<code>", "12345")
+                    .replace("<n>", "1")
+                    .replace("(start)", "(hi)")
+                    .replace("start", "hi")
+                    .replace("name", "bob");
+                let example = example.trim();
+                assert!(
+                    chat_core::command::parse(example).is_ok(),
+                    "{example:?} from {l:?}"
+                );
+            }
+        }
+        assert_eq!(lines(Some("nothing")).len(), 1);
+    }
+}
