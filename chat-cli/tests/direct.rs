@@ -7,16 +7,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::{connect, relay, Client};
+use common::{alice_and_bob, connect, invitation_link, relay, Client, ADDRESS_TAIL};
 
 #[test]
 fn invitation_messages_and_a_restart() {
     let (_rt, relay, server) = relay();
     let dir = tempfile::tempdir().expect("tmp");
-    let mut alice = Client::start(dir.path(), "alice", &server);
-    let mut bob = Client::start(dir.path(), "bob", &server);
-    alice.create_profile("alice", "Alice");
-    bob.create_profile("bob", "Bob");
+    let (mut alice, mut bob) = alice_and_bob(dir.path(), &server, &[]);
     connect(&mut alice, &mut bob, "Alice", "Bob");
 
     alice.type_line("@bob hello there 🙂");
@@ -64,13 +61,7 @@ fn address_with_requests_accepted_and_rejected() {
 
     alice.type_line("/ad");
     alice.expect("/ad");
-    let tail = [
-        "Anybody can send you contact requests with: /c <contact_link_above>",
-        "to show it again: /sa",
-        "to share with your contacts: /profile_address on",
-        "to delete it: /da (accepted contacts will remain connected)",
-    ];
-    let address = alice.link_block("Your new chat address is created!", &tail);
+    let address = alice.link_block("Your new chat address is created!", &ADDRESS_TAIL);
     assert!(
         address.starts_with("https://simplex.chat/contact#/?v="),
         "{address}"
@@ -110,7 +101,10 @@ fn address_with_requests_accepted_and_rejected() {
 
     alice.type_line("/_show_address 1");
     alice.expect("/_show_address 1");
-    assert_eq!(alice.link_block("Your chat address:", &tail), address);
+    assert_eq!(
+        alice.link_block("Your chat address:", &ADDRESS_TAIL),
+        address
+    );
     assert!(
         cath.lines.recv_timeout(Duration::from_millis(300)).is_err(),
         "cath hears nothing"
@@ -125,10 +119,7 @@ fn address_with_requests_accepted_and_rejected() {
 fn contact_deleted_and_told() {
     let (_rt, relay, server) = relay();
     let dir = tempfile::tempdir().expect("tmp");
-    let mut alice = Client::start(dir.path(), "alice", &server);
-    let mut bob = Client::start(dir.path(), "bob", &server);
-    alice.create_profile("alice", "Alice");
-    bob.create_profile("bob", "Bob");
+    let (mut alice, mut bob) = alice_and_bob(dir.path(), &server, &[]);
     connect(&mut alice, &mut bob, "Alice", "Bob");
     alice.type_line("@bob hi");
     alice.expect_item("@bob hi");
@@ -181,10 +172,7 @@ fn contact_deleted_and_told() {
 fn security_codes_match_and_verify() {
     let (_rt, relay, server) = relay();
     let dir = tempfile::tempdir().expect("tmp");
-    let mut alice = Client::start(dir.path(), "alice", &server);
-    let mut bob = Client::start(dir.path(), "bob", &server);
-    alice.create_profile("alice", "Alice");
-    bob.create_profile("bob", "Bob");
+    let (mut alice, mut bob) = alice_and_bob(dir.path(), &server, &[]);
     connect(&mut alice, &mut bob, "Alice", "Bob");
     alice.type_line("/code @bob");
     alice.expect("/code @bob");
@@ -222,16 +210,10 @@ fn security_codes_match_and_verify() {
 fn own_and_used_links_are_recognised() {
     let (_rt, relay, server) = relay();
     let dir = tempfile::tempdir().expect("tmp");
-    let mut alice = Client::start(dir.path(), "alice", &server);
-    let mut bob = Client::start(dir.path(), "bob", &server);
-    alice.create_profile("alice", "Alice");
-    bob.create_profile("bob", "Bob");
+    let (mut alice, mut bob) = alice_and_bob(dir.path(), &server, &[]);
     alice.type_line("/c");
     alice.expect("/c");
-    let link = alice.link_block(
-        "pass this invitation link to your contact (via another channel):",
-        &["and ask them to connect: /c <invitation_link_above>"],
-    );
+    let link = invitation_link(&mut alice);
     alice.type_line(&format!("/c {link}"));
     alice.expect(&format!("/c {link}"));
     alice.expect("invitation link: own link");
@@ -250,13 +232,7 @@ fn own_and_used_links_are_recognised() {
 
     alice.type_line("/ad");
     alice.expect("/ad");
-    let tail = [
-        "Anybody can send you contact requests with: /c <contact_link_above>",
-        "to show it again: /sa",
-        "to share with your contacts: /profile_address on",
-        "to delete it: /da (accepted contacts will remain connected)",
-    ];
-    let address = alice.link_block("Your new chat address is created!", &tail);
+    let address = alice.link_block("Your new chat address is created!", &ADDRESS_TAIL);
     alice.type_line(&format!("/_connect plan 1 {address}"));
     alice.expect(&format!("/_connect plan 1 {address}"));
     alice.expect("contact address: own address");
@@ -269,16 +245,10 @@ fn own_and_used_links_are_recognised() {
 fn incognito_invitation() {
     let (_rt, relay, server) = relay();
     let dir = tempfile::tempdir().expect("tmp");
-    let mut alice = Client::start(dir.path(), "alice", &server);
-    let mut bob = Client::start(dir.path(), "bob", &server);
-    alice.create_profile("alice", "Alice");
-    bob.create_profile("bob", "Bob");
+    let (mut alice, mut bob) = alice_and_bob(dir.path(), &server, &[]);
     alice.type_line("/c i");
     alice.expect("/c i");
-    let link = alice.link_block(
-        "pass this invitation link to your contact (via another channel):",
-        &["and ask them to connect: /c <invitation_link_above>"],
-    );
+    let link = invitation_link(&mut alice);
     bob.type_line(&format!("/c {link}"));
     bob.expect(&format!("/c {link}"));
     bob.expect("confirmation sent!");

@@ -7,7 +7,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{connect, relay, xftp_relay, Client};
+use common::{alice_and_bob, connect, relay, xftp_relay, Client};
 
 fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
     let mut x = seed | 1;
@@ -350,10 +350,7 @@ fn cancel_during_upload_deletes_the_uploaded_chunks() {
     let dir = tempfile::tempdir().expect("tmp");
     let (xftp, xftp_address) = xftp_relay(&rt, dir.path());
     let args = ["--xftp-server", xftp_address.as_str()];
-    let mut alice = Client::start_with(dir.path(), "alice", &server, &args);
-    let mut bob = Client::start_with(dir.path(), "bob", &server, &args);
-    alice.create_profile("alice", "Alice");
-    bob.create_profile("bob", "Bob");
+    let (mut alice, mut bob) = alice_and_bob(dir.path(), &server, &args);
     connect(&mut alice, &mut bob, "Alice", "Bob");
     let src = dir.path().join("big.bin");
     std::fs::write(&src, pseudo_random(100 << 20, 5)).expect("write");
@@ -410,10 +407,7 @@ fn a_1_gib_file() {
     let dir = tempfile::tempdir().expect("tmp");
     let (xftp, xftp_address) = xftp_relay(&rt, dir.path());
     let args = ["--xftp-server", xftp_address.as_str()];
-    let mut alice = Client::start_with(dir.path(), "alice", &server, &args);
-    let mut bob = Client::start_with(dir.path(), "bob", &server, &args);
-    alice.create_profile("alice", "Alice");
-    bob.create_profile("bob", "Bob");
+    let (mut alice, mut bob) = alice_and_bob(dir.path(), &server, &args);
     connect(&mut alice, &mut bob, "Alice", "Bob");
     let src = dir.path().join("gib.bin");
     let mut sent_hash = simplex_crypto::digest::Sha256::new();

@@ -324,6 +324,23 @@ fn a_reaction(chat: &Chat, c: &Contact, item: &ChatItem, reaction: &Value, by_us
     })
 }
 
+/// `chatItemReaction`: a reaction added or removed, ours (`by_us`) or the contact's.
+fn reaction_response(
+    chat: &Chat,
+    user: Value,
+    c: &Contact,
+    item: &ChatItem,
+    reaction: &Value,
+    added: bool,
+    by_us: bool,
+) -> Value {
+    tagged(
+        "chatItemReaction",
+        json!({"user": user, "added": added,
+               "reaction": a_reaction(chat, c, item, reaction, by_us)}),
+    )
+}
+
 /// A chat item with its chat (`AChatItem`).
 pub fn a_chat_item(chat: &Chat, c: &Contact, item: &ChatItem) -> Value {
     json!({"chatInfo": chat_info(chat, c), "chatItem": chat_item(chat, c, item)})
@@ -656,11 +673,7 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
             item,
             reaction,
             added,
-        } => tagged(
-            "chatItemReaction",
-            json!({"user": u, "added": added,
-                   "reaction": a_reaction(chat, c, item, reaction, true)}),
-        ),
+        } => reaction_response(chat, u, c, item, reaction, *added, true),
         Response::Help(topic) => tagged(
             "chatHelp",
             json!({"helpSection": topic.clone().unwrap_or_else(|| "main".into())}),
@@ -803,11 +816,7 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
             item,
             reaction,
             added,
-        } => tagged(
-            "chatItemReaction",
-            json!({"user": u, "added": added,
-                   "reaction": a_reaction(chat, c, item, reaction, false)}),
-        ),
+        } => reaction_response(chat, u, c, item, reaction, *added, false),
         Event::Updated(c, item) => tagged(
             "chatItemUpdated",
             json!({"user": u, "chatItem": a_chat_item(chat, c, item)}),

@@ -504,7 +504,16 @@ impl Chat {
                 progress: Mutex::new(std::collections::HashMap::new()),
             }),
         };
-        chat.resume_deletions().await?;
+        // In the background: deleting on a relay that cannot be reached waits for its timeout.
+        {
+            let chat = chat.clone();
+            tokio::spawn(async move {
+                if let Err(e) = chat.resume_deletions().await {
+                    chat.emit(Event::Error(format!("resuming deletions: {e}")))
+                        .await;
+                }
+            });
+        }
         tokio::spawn(chat.clone().run(agent_events));
         chat.resume_transfers()?;
         Ok((chat, rx))

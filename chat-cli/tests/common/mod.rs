@@ -203,6 +203,31 @@ pub fn relay() -> (tokio::runtime::Runtime, smp_server::Running, String) {
     (rt, running, address)
 }
 
+/// alice (Alice) and bob (Bob) on `server`, profiles created, not connected yet.
+pub fn alice_and_bob(dir: &std::path::Path, server: &str, more: &[&str]) -> (Client, Client) {
+    let mut alice = Client::start_with(dir, "alice", server, more);
+    let mut bob = Client::start_with(dir, "bob", server, more);
+    alice.create_profile("alice", "Alice");
+    bob.create_profile("bob", "Bob");
+    (alice, bob)
+}
+
+/// The lines after an address link (`/ad`, `/sa`).
+pub const ADDRESS_TAIL: [&str; 4] = [
+    "Anybody can send you contact requests with: /c <contact_link_above>",
+    "to show it again: /sa",
+    "to share with your contacts: /profile_address on",
+    "to delete it: /da (accepted contacts will remain connected)",
+];
+
+/// The invitation link block after `/c` (or `/c i`); the link.
+pub fn invitation_link(a: &mut Client) -> String {
+    a.link_block(
+        "pass this invitation link to your contact (via another channel):",
+        &["and ask them to connect: /c <invitation_link_above>"],
+    )
+}
+
 pub fn connect(a: &mut Client, b: &mut Client, a_full: &str, b_full: &str) -> String {
     a.type_line("/c");
     a.expect("/c");
