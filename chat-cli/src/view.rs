@@ -85,6 +85,14 @@ const ADDRESS_TAIL: [&str; 3] = [
     "to delete it: /da (accepted contacts will remain connected)",
 ];
 
+/// `saving file N from bob to <where>` (`/fr`, or accepted automatically).
+fn saving(file_id: i64, contact: &Contact, shown: &str) -> Vec<String> {
+    vec![format!(
+        "saving file {file_id} from {} to {shown}",
+        view_name(&contact.local_name)
+    )]
+}
+
 /// The lines of a command's response.
 pub fn response(r: &Response, user: &Profile) -> Vec<String> {
     match r {
@@ -220,10 +228,7 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
             file_id,
             contact,
             shown,
-        } => vec![format!(
-            "saving file {file_id} from {} to {shown}",
-            view_name(&contact.local_name)
-        )],
+        } => saving(*file_id, contact, shown),
         Response::FileCancelled {
             file_id,
             name,
@@ -311,10 +316,7 @@ pub fn event(e: &Event) -> Vec<String> {
             file_id,
             contact,
             shown,
-        } => vec![format!(
-            "saving file {file_id} from {} to {shown}",
-            view_name(&contact.local_name)
-        )],
+        } => saving(*file_id, contact, shown),
         Event::FileUploaded(id, name, c) => vec![format!(
             "completed uploading file {id} ({name}) for {}",
             view_name(&c.local_name)

@@ -30,33 +30,32 @@ fn set(items: &[String]) -> BTreeSet<String> {
     items.iter().cloned().collect()
 }
 
+/// alice and bob with an XFTP relay; bob saves into `folder` (created), with `more` options.
+fn with_files_folder(
+    dir: &std::path::Path,
+    server: &str,
+    xftp: &str,
+    folder: &std::path::Path,
+    more: &[&str],
+) -> (Client, Client) {
+    std::fs::create_dir_all(folder).expect("folder");
+    let folder_arg = folder.to_string_lossy().into_owned();
+    let mut alice = Client::start_with(dir, "alice", server, &["--xftp-server", xftp]);
+    let mut bob_args = vec!["--xftp-server", xftp, "--files-folder", &folder_arg];
+    bob_args.extend_from_slice(more);
+    let mut bob = Client::start_with(dir, "bob", server, &bob_args);
+    alice.create_profile("alice", "Alice");
+    bob.create_profile("bob", "Bob");
+    (alice, bob)
+}
+
 #[test]
 fn files_sent_received_and_cancelled() {
     let (rt, smp, server) = relay();
     let dir = tempfile::tempdir().expect("tmp");
     let (xftp, xftp_address) = xftp_relay(&rt, dir.path());
     let folder = dir.path().join("bob-files");
-    std::fs::create_dir_all(&folder).expect("folder");
-    let folder_arg = folder.to_string_lossy().into_owned();
-    let mut alice = Client::start_with(
-        dir.path(),
-        "alice",
-        &server,
-        &["--xftp-server", &xftp_address],
-    );
-    let mut bob = Client::start_with(
-        dir.path(),
-        "bob",
-        &server,
-        &[
-            "--xftp-server",
-            &xftp_address,
-            "--files-folder",
-            &folder_arg,
-        ],
-    );
-    alice.create_profile("alice", "Alice");
-    bob.create_profile("bob", "Bob");
+    let (mut alice, mut bob) = with_files_folder(dir.path(), &server, &xftp_address, &folder, &[]);
     connect(&mut alice, &mut bob, "Alice", "Bob");
 
     let src = dir.path().join("src");
@@ -268,29 +267,13 @@ fn sizes_and_auto_accept() {
     let dir = tempfile::tempdir().expect("tmp");
     let (xftp, xftp_address) = xftp_relay(&rt, dir.path());
     let folder = dir.path().join("bob-files");
-    std::fs::create_dir_all(&folder).expect("folder");
-    let folder_arg = folder.to_string_lossy().into_owned();
-    let mut alice = Client::start_with(
+    let (mut alice, mut bob) = with_files_folder(
         dir.path(),
-        "alice",
         &server,
-        &["--xftp-server", &xftp_address],
+        &xftp_address,
+        &folder,
+        &["--auto-accept-files", "100000000"],
     );
-    let mut bob = Client::start_with(
-        dir.path(),
-        "bob",
-        &server,
-        &[
-            "--xftp-server",
-            &xftp_address,
-            "--files-folder",
-            &folder_arg,
-            "--auto-accept-files",
-            "100000000",
-        ],
-    );
-    alice.create_profile("alice", "Alice");
-    bob.create_profile("bob", "Bob");
     connect(&mut alice, &mut bob, "Alice", "Bob");
     let src = dir.path().join("src");
     std::fs::create_dir_all(&src).expect("src");
