@@ -365,6 +365,23 @@ fn bot_api_over_websocket() {
             .ok("CancelFile", "/fcancel 4242", "chatCmdError")
             .await;
 
+        // An image (the terminal's /img, through the API): offered as an image with its file.
+        let png = dir.path().join("cat.png");
+        std::fs::write(&png, [0x89, b'P', b'N', b'G', 1, 2, 3]).expect("write");
+        let corr = bob.request(&format!("/img @alice {}", png.to_string_lossy())).await;
+        let sent = bob.response(&corr).await;
+        assert_eq!(sent["type"], "newChatItems", "{sent}");
+        let offer = alice.event("newChatItems").await;
+        let item = &offer["chatItems"][0]["chatItem"];
+        assert_eq!(item["content"]["msgContent"]["type"], "image");
+        assert!(item["content"]["msgContent"]["image"]
+            .as_str()
+            .is_some_and(|i| i.starts_with("data:image/png;base64,")));
+        assert_eq!(item["file"]["fileName"], "cat.png");
+        let corr = bob.request(&format!("/img @alice {}", src.to_string_lossy())).await;
+        let refused = bob.response(&corr).await;
+        assert_eq!(refused["type"], "chatCmdError", "not an image: {refused}");
+
         // Lists.
         let contacts = alice
             .ok("APIListContacts", &format!("/_contacts {user_id}"), "contactsList")

@@ -734,6 +734,7 @@ impl Chat {
                 Ok(Response::Items(items.split_off(skip)))
             }
             Command::SendFile { to, path } => self.send_file(to, path).await,
+            Command::SendImage { to, path } => self.send_image(to, path).await,
             Command::ReceiveFile { file_id, path } => self.receive_file(file_id, path).await,
             Command::CancelFile(id) => self.cancel_file(id).await,
             Command::FileStatus(id) => self.file_status(id),

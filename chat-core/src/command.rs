@@ -248,6 +248,13 @@ pub enum Command {
         /// The file.
         path: String,
     },
+    /// `/img @name path`, `/image @name path`: an image file, marked as an image.
+    SendImage {
+        /// The contact.
+        to: String,
+        /// The image file.
+        path: String,
+    },
     /// `/fr N [path]`, `/freceive N [path]`.
     ReceiveFile {
         /// The file's number.
@@ -719,7 +726,7 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             }
             Command::Tail { contact, count }
         }
-        "/f" | "/file" => {
+        "/f" | "/file" | "/img" | "/image" => {
             let a = args
                 .strip_prefix('@')
                 .ok_or_else(|| bad("usage: /f @name path"))?;
@@ -727,9 +734,11 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             if path.trim().is_empty() {
                 return Err(bad("no file"));
             }
-            Command::SendFile {
-                to,
-                path: path.trim().to_string(),
+            let path = path.trim().to_string();
+            if word.starts_with("/i") {
+                Command::SendImage { to, path }
+            } else {
+                Command::SendFile { to, path }
             }
         }
         "/fr" | "/freceive" => {
@@ -954,6 +963,13 @@ mod tests {
         );
         assert_eq!(parse("/?"), Ok(Command::Help(None)));
         assert_eq!(parse("/accept bob"), Ok(Command::Accept("bob".into())));
+        assert_eq!(
+            parse("/img @bob ./cat.png"),
+            Ok(Command::SendImage {
+                to: "bob".into(),
+                path: "./cat.png".into()
+            })
+        );
         assert_eq!(parse("/_accept 7"), Ok(Command::AcceptId(7)));
         assert_eq!(parse("/_reject 7"), Ok(Command::RejectId(7)));
         assert_eq!(parse("/_contacts 1"), Ok(Command::Contacts));

@@ -131,6 +131,9 @@ fn destination(folder: &Path, name: &str, given: Option<&str>) -> (PathBuf, Stri
     (dir, chosen, shown)
 }
 
+/// The preview sent with `/img`: a 1x1 transparent PNG (a terminal makes no thumbnails).
+pub const IMAGE_PREVIEW: &str = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
+
 impl Chat {
     fn transfer_progress(&self, file_id: i64) -> Option<Progress> {
         self.inner
@@ -172,6 +175,30 @@ impl Chat {
         let contact = self.ready_contact(&to)?;
         let content = MsgContent::File {
             text: String::new(),
+        };
+        self.send_file_to(contact, path, content).await
+    }
+
+    /// `/img @name path`: an image file, offered as an image (`"type":"image"`) with a fixed
+    /// small preview, as the reference's terminal client sends images (it makes no
+    /// thumbnails); the file itself goes over XFTP as any file.
+    pub(crate) async fn send_image(&self, to: String, path: String) -> Result<Response, ChatError> {
+        let ext = Path::new(&path)
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        if !matches!(
+            ext.as_deref(),
+            Some("jpg" | "jpeg" | "png" | "gif" | "webp" | "bmp" | "heic" | "heif")
+        ) {
+            return Err(ChatError::File(format!(
+                "{path} is not an image (jpg, jpeg, png, gif, webp, bmp, heic)"
+            )));
+        }
+        let contact = self.ready_contact(&to)?;
+        let content = MsgContent::Image {
+            text: String::new(),
+            image: IMAGE_PREVIEW.to_string(),
         };
         self.send_file_to(contact, path, content).await
     }
