@@ -85,6 +85,71 @@ const ADDRESS_TAIL: [&str; 3] = [
     "to delete it: /da (accepted contacts will remain connected)",
 ];
 
+/// The user's profile changed, as the reference says what changed: the name, else the full
+/// name, else the image, else the address in the profile.
+fn profile_changed(from: &Profile, to: &Profile, told: usize) -> Vec<String> {
+    let notified = format!(" (your {told} contacts are notified)");
+    let same_name = from.display_name == to.display_name;
+    if !same_name {
+        return vec![format!(
+            "user profile is changed to {}{notified}",
+            full_name(&to.display_name, to)
+        )];
+    }
+    if from.full_name != to.full_name {
+        let what = if to.full_name.is_empty() || to.full_name == to.display_name {
+            "removed".to_string()
+        } else {
+            format!("changed to {}", to.full_name)
+        };
+        return vec![format!("user full name {what}{notified}")];
+    }
+    if from.image != to.image {
+        return vec![match to.image {
+            None => "profile image removed".into(),
+            Some(_) => "profile image updated".into(),
+        }];
+    }
+    if from.contact_link != to.contact_link {
+        return vec![match to.contact_link {
+            None => "contact address removed".into(),
+            Some(_) => "new contact address set".into(),
+        }];
+    }
+    Vec::new()
+}
+
+/// A contact's new profile, as the reference says what changed.
+fn contact_updated(c: &Contact, new: &Contact) -> Vec<String> {
+    let n = view_name(&c.local_name);
+    let (from, to) = (&c.profile, &new.profile);
+    if from.display_name != to.display_name {
+        return vec![
+            format!("contact {n} changed to {}", full_name(&new.local_name, to)),
+            format!(
+                "use @{} <message> to send messages",
+                view_name(&new.local_name)
+            ),
+        ];
+    }
+    if from.full_name != to.full_name {
+        return vec![
+            if to.full_name.is_empty() || to.full_name == to.display_name {
+                format!("contact {n} removed full name")
+            } else {
+                format!("contact {n} updated full name: {}", to.full_name)
+            },
+        ];
+    }
+    if from.contact_link != to.contact_link {
+        return vec![match to.contact_link {
+            None => format!("{n} removed contact address"),
+            Some(_) => format!("{n} set new contact address, use /info {n} to view"),
+        }];
+    }
+    Vec::new()
+}
+
 /// `saving file N from bob to <where>` (`/fr`, or accepted automatically).
 fn saving(file_id: i64, contact: &Contact, shown: &str) -> Vec<String> {
     vec![format!(
@@ -116,6 +181,22 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
             "Anybody can send you contact requests with: /c <contact_link_above>",
             &ADDRESS_TAIL,
         ),
+        Response::AddressDeleted => vec![
+            "Your chat address is deleted - accepted contacts will remain connected.".into(),
+            "To create a new chat address use /ad".into(),
+        ],
+        Response::AddressSettings(_, s) => {
+            let mut v = vec![match &s.auto_accept {
+                Some(a) if a.accept_incognito => "auto_accept on, incognito".to_string(),
+                Some(_) => "auto_accept on".to_string(),
+                None => "auto_accept off".to_string(),
+            }];
+            if let (Some(_), Some(r)) = (&s.auto_accept, &s.auto_reply) {
+                v.push("auto reply:".into());
+                v.push(r.text_shown());
+            }
+            v
+        }
         Response::Accepting(c) => vec![format!(
             "{}: accepting contact request, you can send messages to contact",
             contact_name(c)
@@ -183,10 +264,7 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
         Response::ContactDeleted(c) => {
             vec![format!("{}: contact is deleted", view_name(&c.local_name))]
         }
-        Response::ProfileChanged { to, told, .. } => vec![format!(
-            "user profile is changed to {} (your {told} contacts are notified)",
-            full_name(&to.display_name, to)
-        )],
+        Response::ProfileChanged { from, to, told } => profile_changed(from, to, *told),
         Response::ProfileUnchanged => vec!["user profile did not change".into()],
         Response::ActiveUser => vec![format!(
             "user profile: {}",
@@ -268,6 +346,11 @@ pub fn event(e: &Event) -> Vec<String> {
         },
         Event::Received(c, item) => item_lines(c, item),
         Event::Updated(c, item) => item_lines_marked(c, item, "[edited] "),
+        Event::AutoReplySent(c, item) => item_lines(c, item),
+        Event::AutoAccepted(c) => vec![format!(
+            "{}: accepting contact request, you can send messages to contact",
+            contact_name(c)
+        )],
         Event::Reaction { .. } => Vec::new(),
         Event::Deleted(c, Some(item)) => {
             let mut shown = item.clone();
@@ -289,11 +372,7 @@ pub fn event(e: &Event) -> Vec<String> {
                 format!("to reject: /rc {n} (the sender will NOT be notified)"),
             ]
         }
-        Event::ProfileUpdated(c, p) => vec![format!(
-            "contact {} updated profile: {}",
-            view_name(&c.local_name),
-            full_name(&p.display_name, p)
-        )],
+        Event::ProfileUpdated { from, to } => contact_updated(from, to),
         Event::ContactDeletedByContact(c) => {
             vec![format!("{} deleted contact with you", contact_name(c))]
         }

@@ -220,6 +220,17 @@ fn bot_api_over_websocket() {
             .ok("APIShowMyAddress", &format!("/_show_address {user_id}"), "userContactLink")
             .await;
         assert_eq!(shown["contactLink"]["connLinkContact"]["connFullLink"], link.as_str());
+        let settings = alice
+            .ok(
+                "APISetAddressSettings",
+                r#"/_address_settings 1 {"businessAddress": false}"#,
+                "userContactLinkUpdated",
+            )
+            .await;
+        assert_eq!(
+            settings["contactLink"]["addressSettings"],
+            json!({"businessAddress": false})
+        );
         let sent = bob.ok("APIConnect", &format!("/_connect 1 {link}"), "sentInvitation").await;
         assert_eq!(sent["connection"]["viaContactUri"], true);
         let req = alice.event("receivedContactRequest").await;
@@ -467,6 +478,18 @@ fn bot_api_over_websocket() {
             .ok("APIListContacts", &format!("/_contacts {user_id}"), "contactsList")
             .await;
         assert_eq!(contacts["contacts"], json!([]));
+
+        // The address in the profile, then deleted.
+        let updated = alice
+            .ok("APISetProfileAddress", "/_profile_address 1 on", "userProfileUpdated")
+            .await;
+        assert_eq!(updated["toProfile"]["contactLink"], link.as_str());
+        alice
+            .ok("APIDeleteMyAddress", "/_delete_address 1", "userContactLinkDeleted")
+            .await;
+        alice
+            .ok("APIShowMyAddress", "/_show_address 1", "chatCmdError")
+            .await;
     });
     assert!(
         alice_p.running() && bob_p.running(),

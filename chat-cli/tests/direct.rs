@@ -285,6 +285,80 @@ fn incognito_invitation() {
     bob.expect("connection not verified, use /code command to see security code");
     alice.type_line("/p alice Alice Smith");
     alice.expect("/p alice Alice Smith");
-    alice.expect("user profile is changed to alice (Alice Smith) (your 0 contacts are notified)");
+    alice.expect("user full name changed to Alice Smith (your 0 contacts are notified)");
+    relay.stop();
+}
+
+/// The address's settings: requests accepted at once with an auto-reply, then by hand with a
+/// random profile; the address put in the profile; a contact renaming itself; the address
+/// deleted.
+#[test]
+fn address_settings_and_profile_changes() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob) = alice_and_bob(dir.path(), &server, &[]);
+    let mut cath = Client::start(dir.path(), "cath", &server);
+    cath.create_profile("cath", "Catherine");
+    alice.type_line("/ad");
+    alice.expect("/ad");
+    let address = alice.link_block("Your new chat address is created!", &ADDRESS_TAIL);
+    alice.type_line("/auto_accept on Hello, I am a bot");
+    alice.expect("/auto_accept on Hello, I am a bot");
+    alice.expect("auto_accept on");
+    alice.expect("auto reply:");
+    alice.expect("Hello, I am a bot");
+
+    bob.type_line(&format!("/c {address}"));
+    bob.expect(&format!("/c {address}"));
+    bob.expect("connection request sent!");
+    alice.expect("bob (Bob): accepting contact request, you can send messages to contact");
+    alice.expect("bob (Bob): contact is connected");
+    alice.expect_item("@bob Hello, I am a bot");
+    bob.expect("alice (Alice): contact is connected");
+    bob.expect_item("alice> Hello, I am a bot");
+
+    alice.type_line("/pa on");
+    alice.expect("/pa on");
+    alice.expect("new contact address set");
+    bob.expect("alice set new contact address, use /info alice to view");
+
+    bob.type_line("/p robert Robert");
+    bob.expect("/p robert Robert");
+    bob.expect("user profile is changed to robert (Robert) (your 1 contacts are notified)");
+    alice.expect("contact bob changed to robert (Robert)");
+    alice.expect("use @robert <message> to send messages");
+    alice.type_line("@robert hi");
+    alice.expect_item("@robert hi");
+    bob.expect_item("alice> hi");
+
+    alice.type_line("/auto_accept off");
+    alice.expect("/auto_accept off");
+    alice.expect("auto_accept off");
+    cath.type_line(&format!("/c {address}"));
+    cath.expect(&format!("/c {address}"));
+    cath.expect("connection request sent!");
+    alice.expect("cath (Catherine) wants to connect to you!");
+    alice.expect("to accept: /ac cath");
+    alice.expect("to reject: /rc cath (the sender will NOT be notified)");
+    alice.type_line("/ac i cath");
+    alice.expect("/ac i cath");
+    alice.expect("cath (Catherine): accepting contact request, you can send messages to contact");
+    let line = alice.next();
+    let incognito = line
+        .strip_prefix(
+            "cath (Catherine): contact is connected, your incognito profile for this contact is ",
+        )
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_string();
+    alice.expect("use /i cath to print out this incognito profile again");
+    cath.expect(&format!("{incognito}: contact is connected"));
+
+    alice.type_line("/da");
+    alice.expect("/da");
+    alice.expect("Your chat address is deleted - accepted contacts will remain connected.");
+    alice.expect("To create a new chat address use /ad");
+    alice.type_line("/sa");
+    alice.expect("/sa");
+    alice.expect("chat error: no chat address, to create: /ad");
     relay.stop();
 }

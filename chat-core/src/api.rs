@@ -346,6 +346,18 @@ pub fn a_chat_item(chat: &Chat, c: &Contact, item: &ChatItem) -> Value {
     json!({"chatInfo": chat_info(chat, c), "chatItem": chat_item(chat, c, item)})
 }
 
+/// The address with its settings (`UserContactLink`).
+fn contact_link(chat: &Chat, link: &str, settings: &crate::command::AddressSettings) -> Value {
+    let id = chat.store().address().ok().flatten().map_or(0, |(c, _)| c);
+    json!({
+        "userContactLinkId": id,
+        "connLinkContact": {"connFullLink": link},
+        "shortLinkDataSet": false,
+        "shortLinkLargeDataSet": false,
+        "addressSettings": settings,
+    })
+}
+
 fn pending_connection(chat: &Chat, conn: u64) -> Value {
     let (kind, at) = match chat.store().pending_conn(conn) {
         Ok(Some((kind, _, at))) => (Some(kind), at),
@@ -526,19 +538,15 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
             "userContactLinkCreated",
             json!({"user": u, "connLinkContact": {"connFullLink": link}}),
         ),
-        Response::Address(link) => {
-            let id = chat.store().address().ok().flatten().map_or(0, |(c, _)| c);
-            tagged(
-                "userContactLink",
-                json!({"user": u, "contactLink": {
-                    "userContactLinkId": id,
-                    "connLinkContact": {"connFullLink": link},
-                    "shortLinkDataSet": false,
-                    "shortLinkLargeDataSet": false,
-                    "addressSettings": {"businessAddress": false},
-                }}),
-            )
-        }
+        Response::Address(link) => tagged(
+            "userContactLink",
+            json!({"user": u, "contactLink": contact_link(chat, link, &chat.address_settings().unwrap_or_default())}),
+        ),
+        Response::AddressSettings(link, settings) => tagged(
+            "userContactLinkUpdated",
+            json!({"user": u, "contactLink": contact_link(chat, link, settings)}),
+        ),
+        Response::AddressDeleted => tagged("userContactLinkDeleted", json!({ "user": u })),
         Response::Accepting(c) => tagged(
             "acceptingContactRequest",
             json!({"user": u, "contact": contact(c)}),
@@ -769,20 +777,22 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
             "newChatItems",
             json!({"user": u, "chatItems": items(chat, c, std::slice::from_ref(item))}),
         ),
+        Event::AutoAccepted(c) => tagged(
+            "acceptingContactRequest",
+            json!({"user": u, "contact": contact(c)}),
+        ),
+        Event::AutoReplySent(c, item) => tagged(
+            "newChatItems",
+            json!({"user": u, "chatItems": items(chat, c, std::slice::from_ref(item))}),
+        ),
         Event::Request(req) => tagged(
             "receivedContactRequest",
             json!({"user": u, "contactRequest": contact_request(req)}),
         ),
-        Event::ProfileUpdated(c, p) => {
-            let to = Contact {
-                profile: p.clone(),
-                ..c.clone()
-            };
-            tagged(
-                "contactUpdated",
-                json!({"user": u, "fromContact": contact(c), "toContact": contact(&to)}),
-            )
-        }
+        Event::ProfileUpdated { from, to } => tagged(
+            "contactUpdated",
+            json!({"user": u, "fromContact": contact(from), "toContact": contact(to)}),
+        ),
         Event::ContactDeletedByContact(c) => tagged(
             "contactDeletedByContact",
             json!({"user": u, "contact": contact(c)}),

@@ -117,6 +117,10 @@ pub enum Response {
     AddressCreated(String),
     /// The address.
     Address(String),
+    /// The address deleted.
+    AddressDeleted,
+    /// The address's settings changed: the address and the settings now.
+    AddressSettings(String, crate::command::AddressSettings),
     /// A request accepted: the contact is connecting.
     Accepting(Contact),
     /// A request rejected.
@@ -315,8 +319,15 @@ pub enum Event {
     Received(Contact, ChatItem),
     /// Someone asks to connect through our address.
     Request(ContactRequest),
+    /// A request accepted at once (the address's auto-accept).
+    AutoAccepted(Contact),
     /// A contact changed its profile.
-    ProfileUpdated(Contact, Profile),
+    ProfileUpdated {
+        /// Before.
+        from: Contact,
+        /// Now (renamed when the display name changed).
+        to: Contact,
+    },
     /// A contact deleted the conversation (`x.direct.del`): kept, marked.
     ContactDeletedByContact(Contact),
     /// A contact offers a file.
@@ -351,6 +362,8 @@ pub enum Event {
     FileCancelledBySender(i64, String, Contact),
     /// A contact edited a message.
     Updated(Contact, ChatItem),
+    /// The address's auto-reply sent to a contact accepted automatically.
+    AutoReplySent(Contact, ChatItem),
     /// A contact reacted to a message (or took the reaction back).
     Reaction {
         /// The contact.
@@ -625,6 +638,46 @@ impl Chat {
                 self.store()
                     .add_pending(conn, PendingKind::Address, Some(&display_link(&link)))?;
                 Ok(Response::AddressCreated(display_link(&link)))
+            }
+            Command::DeleteAddress => {
+                let (conn, _) = self.store().address()?.ok_or(ChatError::NoAddress)?;
+                match agent.delete_connection(conn).await {
+                    // Gone here either way: the relay expires a queue it could not delete.
+                    Ok(()) | Err(agent::agent::AgentError::Connection(_)) => {}
+                    Err(e) => {
+                        self.emit(Event::Error(format!("deleting the address queue: {e}")))
+                            .await;
+                    }
+                }
+                let store = self.store();
+                store.delete_pending(conn)?;
+                store.set_setting(ADDRESS_SETTINGS, None)?;
+                Ok(Response::AddressDeleted)
+            }
+            Command::AddressSettings(settings) => {
+                let (_, link) = self.store().address()?.ok_or(ChatError::NoAddress)?;
+                let json =
+                    serde_json::to_string(&settings).map_err(|e| ChatError::File(e.to_string()))?;
+                self.store().set_setting(ADDRESS_SETTINGS, Some(&json))?;
+                Ok(Response::AddressSettings(display_link(&link), settings))
+            }
+            Command::ProfileAddress(on) => {
+                let link = match (on, self.store().address()?) {
+                    (true, Some((_, l))) => Some(display_link(&l)),
+                    (true, None) => return Err(ChatError::NoAddress),
+                    (false, _) => None,
+                };
+                let mut p = self.profile();
+                p.contact_link = link;
+                self.set_profile(p).await
+            }
+            Command::AcceptIncognito(name) => {
+                let req = self
+                    .store()
+                    .request_by_name(&name)?
+                    .ok_or(ChatError::NoRequest(name))?;
+                self.accept_as(req, Some(crate::incognito::random_profile()))
+                    .await
             }
             Command::ShowAddress => match self.store().address()? {
                 Some((_, link)) => Ok(Response::Address(display_link(&link))),
@@ -1058,14 +1111,32 @@ impl Chat {
     }
 
     async fn accept(&self, req: ContactRequest) -> Result<Response> {
+        self.accept_as(req, None).await
+    }
+
+    /// Accepts a request, showing the contact the user's profile or (`incognito`) a random one.
+    async fn accept_as(&self, req: ContactRequest, incognito: Option<Profile>) -> Result<Response> {
         let conn = self
             .inner
             .agent
-            .accept(req.request_id, &self.info())
+            .accept(req.request_id, &self.info_as(incognito.as_ref()))
             .await
             .map_err(agent_err)?;
-        let contact = self.store().request_accepted(&req, conn)?;
+        let mut contact = self.store().request_accepted(&req, conn)?;
+        if let Some(p) = incognito {
+            self.store().set_contact_incognito(contact.contact_id, &p)?;
+            contact.incognito = Some(p);
+        }
         Ok(Response::Accepting(contact))
+    }
+
+    /// The address's settings (none set: requests wait for `/ac`).
+    pub(crate) fn address_settings(&self) -> Result<crate::command::AddressSettings> {
+        Ok(self
+            .store()
+            .setting(ADDRESS_SETTINGS)?
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or_default())
     }
 
     fn reject(&self, req: ContactRequest) -> Result<Response> {
@@ -1154,7 +1225,9 @@ impl Chat {
                 let profile = Self::peer_profile(&info)?;
                 let existing = self.store().contact_by_conn(conn)?;
                 match existing {
-                    Some(c) => self.store().set_contact_profile(c.contact_id, &profile)?,
+                    Some(c) => {
+                        self.store().set_contact_profile(c.contact_id, &profile)?;
+                    }
                     None => {
                         self.store().add_contact(conn, &profile)?;
                     }
@@ -1165,7 +1238,18 @@ impl Chat {
                 if let Some(mut c) = contact {
                     self.store().set_ready(c.contact_id)?;
                     c.ready = true;
-                    self.emit(Event::ContactConnected(c)).await;
+                    let reply = self.store().take_send_on_connect(c.contact_id)?;
+                    self.emit(Event::ContactConnected(c.clone())).await;
+                    // The address's auto-reply, once the contact accepted automatically is here.
+                    if let Some(content) = reply.and_then(|r| serde_json::from_str(&r).ok()) {
+                        match self.send_content(c, content, None).await {
+                            Ok(Response::Sent(c, item)) => {
+                                self.emit(Event::AutoReplySent(c, item)).await;
+                            }
+                            Ok(_) => {}
+                            Err(e) => self.emit(Event::Error(format!("auto-reply: {e}"))).await,
+                        }
+                    }
                 }
             }
             AgentEvent::Request {
@@ -1178,7 +1262,23 @@ impl Chat {
                 }
                 let profile = Self::peer_profile(&info)?;
                 let req = self.store().add_request(request, &profile)?;
-                self.emit(Event::Request(req)).await;
+                let settings = self.address_settings()?;
+                match settings.auto_accept {
+                    Some(auto) => {
+                        let incognito =
+                            auto.accept_incognito.then(crate::incognito::random_profile);
+                        if let Response::Accepting(c) = self.accept_as(req, incognito).await? {
+                            if let Some(reply) = &settings.auto_reply {
+                                let json = serde_json::to_string(reply)
+                                    .map_err(|e| ChatError::File(e.to_string()))?;
+                                self.store()
+                                    .set_send_on_connect(c.contact_id, Some(&json))?;
+                            }
+                            self.emit(Event::AutoAccepted(c)).await;
+                        }
+                    }
+                    None => self.emit(Event::Request(req)).await,
+                }
             }
             AgentEvent::Message {
                 conn, msg_id, body, ..
@@ -1287,10 +1387,19 @@ impl Chat {
                     break;
                 }
                 ChatEvent::Info { profile } if profile != contact.profile => {
-                    self.store()
+                    let name = self
+                        .store()
                         .set_contact_profile(contact.contact_id, &profile)?;
-                    self.emit(Event::ProfileUpdated(contact.clone(), profile))
-                        .await;
+                    let to = Contact {
+                        local_name: name,
+                        profile,
+                        ..contact.clone()
+                    };
+                    self.emit(Event::ProfileUpdated {
+                        from: contact.clone(),
+                        to,
+                    })
+                    .await;
                 }
                 // Other events come with the features that use them.
                 _ => {}
@@ -1299,6 +1408,9 @@ impl Chat {
         Ok(())
     }
 }
+
+/// The settings key of the address's settings.
+const ADDRESS_SETTINGS: &str = "address_settings";
 
 /// The most reactions one side may put on one item.
 pub const MAX_REACTIONS: i64 = 3;

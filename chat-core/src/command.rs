@@ -56,6 +56,30 @@ impl Composed {
     }
 }
 
+/// The address's settings (the bot API's AddressSettings).
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AddressSettings {
+    /// A business address (its chats are business chats): not supported, kept false.
+    #[serde(default)]
+    pub business_address: bool,
+    /// Accept requests at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_accept: Option<AutoAccept>,
+    /// Sent to each contact accepted automatically, once connected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_reply: Option<crate::protocol::MsgContent>,
+}
+
+/// Accepting requests at once.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AutoAccept {
+    /// With a random profile for each contact.
+    #[serde(default)]
+    pub accept_incognito: bool,
+}
+
 /// A parsed command.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
@@ -77,6 +101,16 @@ pub enum Command {
     ShowAddress,
     /// `/ac <name>`, `/accept <name>`.
     Accept(String),
+    /// `/ac i <name>`: accept with a random profile for this contact.
+    AcceptIncognito(String),
+    /// `/da`, `/delete_address`, `/_delete_address <userId>`.
+    DeleteAddress,
+    /// `/_address_settings <userId> <json>`, `/auto_accept on [incognito=on] [text]`,
+    /// `/auto_accept off`.
+    AddressSettings(AddressSettings),
+    /// `/pa on|off`, `/profile_address on|off`, `/_profile_address <userId> on|off`: the
+    /// address in the profile (contacts see it).
+    ProfileAddress(bool),
     /// `/_accept <contactReqId>`.
     AcceptId(u64),
     /// `/rc <name>`, `/reject <name>`.
@@ -634,7 +668,62 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
         "/_address" if user_id(args) => Command::CreateAddress,
         "/sa" | "/show_address" if args.is_empty() => Command::ShowAddress,
         "/_show_address" if user_id(args) => Command::ShowAddress,
+        "/ac" | "/accept" if args.starts_with("i ") || args.starts_with("incognito ") => {
+            let rest = args.split_once(' ').map_or("", |(_, r)| r);
+            Command::AcceptIncognito(one_arg(rest)?)
+        }
         "/ac" | "/accept" => Command::Accept(one_arg(args)?),
+        "/da" | "/delete_address" if args.is_empty() => Command::DeleteAddress,
+        "/_delete_address" if user_id(args) => Command::DeleteAddress,
+        "/pa" | "/profile_address" | "/_profile_address" => {
+            let on = if word == "/_profile_address" {
+                match args.split_once(' ') {
+                    Some((uid, on)) if user_id(uid) => on,
+                    _ => return Err(bad("usage: /_profile_address <userId> on|off")),
+                }
+            } else {
+                args
+            };
+            match on {
+                "on" => Command::ProfileAddress(true),
+                "off" => Command::ProfileAddress(false),
+                _ => return Err(bad("usage: /pa on|off")),
+            }
+        }
+        "/_address_settings" => {
+            let (uid, json) = args
+                .split_once(' ')
+                .ok_or_else(|| bad("usage: /_address_settings <userId> <json>"))?;
+            if !user_id(uid) {
+                return Err(bad("no such user"));
+            }
+            Command::AddressSettings(
+                serde_json::from_str(json).map_err(|e| bad(&format!("bad settings ({e})")))?,
+            )
+        }
+        "/auto_accept" => {
+            let mut words = args.splitn(2, ' ');
+            match words.next() {
+                Some("off") => Command::AddressSettings(AddressSettings::default()),
+                Some("on") => {
+                    let mut rest = words.next().unwrap_or("").trim();
+                    let mut incognito = false;
+                    if let Some(r) = rest.strip_prefix("incognito=on") {
+                        incognito = true;
+                        rest = r.trim();
+                    }
+                    Command::AddressSettings(AddressSettings {
+                        business_address: false,
+                        auto_accept: Some(AutoAccept {
+                            accept_incognito: incognito,
+                        }),
+                        auto_reply: (!rest.is_empty())
+                            .then(|| crate::protocol::MsgContent::text(rest)),
+                    })
+                }
+                _ => return Err(bad("usage: /auto_accept on [incognito=on] [reply] | off")),
+            }
+        }
         "/rc" | "/reject" => Command::Reject(one_arg(args)?),
         "/_accept" => Command::AcceptId(
             args.strip_prefix("incognito=off ")
@@ -969,6 +1058,37 @@ mod tests {
                 to: "bob".into(),
                 path: "./cat.png".into()
             })
+        );
+        assert_eq!(parse("/da"), Ok(Command::DeleteAddress));
+        assert_eq!(parse("/_delete_address 1"), Ok(Command::DeleteAddress));
+        assert_eq!(parse("/pa on"), Ok(Command::ProfileAddress(true)));
+        assert_eq!(
+            parse("/_profile_address 1 off"),
+            Ok(Command::ProfileAddress(false))
+        );
+        assert_eq!(
+            parse("/ac i bob"),
+            Ok(Command::AcceptIncognito("bob".into()))
+        );
+        assert_eq!(
+            parse("/auto_accept on incognito=on Hello there"),
+            Ok(Command::AddressSettings(AddressSettings {
+                business_address: false,
+                auto_accept: Some(AutoAccept {
+                    accept_incognito: true
+                }),
+                auto_reply: Some(crate::protocol::MsgContent::text("Hello there")),
+            }))
+        );
+        assert_eq!(
+            parse(
+                r#"/_address_settings 1 {"businessAddress": false, "autoAccept": {"acceptIncognito": false}, "autoReply": {"type": "text", "text": "Hello"}}"#
+            ),
+            Ok(Command::AddressSettings(AddressSettings {
+                business_address: false,
+                auto_accept: Some(AutoAccept::default()),
+                auto_reply: Some(crate::protocol::MsgContent::text("Hello")),
+            }))
         );
         assert_eq!(parse("/_accept 7"), Ok(Command::AcceptId(7)));
         assert_eq!(parse("/_reject 7"), Ok(Command::RejectId(7)));

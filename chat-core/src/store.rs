@@ -141,6 +141,10 @@ const MIGRATIONS: &[&str] = &[
         created_at INTEGER NOT NULL,
         PRIMARY KEY (item_id, by_us, reaction)
      );",
+    // v10: the address's settings (auto-accept, auto-reply) and, per contact accepted
+    // automatically, the reply still to send once it is connected
+    "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+     ALTER TABLE contacts ADD COLUMN send_on_connect TEXT;",
 ];
 
 /// The chat of private notes (`*`, `*1` in API commands).
@@ -463,6 +467,67 @@ impl ChatStore {
         Ok(())
     }
 
+    /// A setting (JSON), if set.
+    pub fn setting(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .db
+            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    /// Sets (or, with none, removes) a setting.
+    pub fn set_setting(&self, key: &str, value: Option<&str>) -> Result<()> {
+        match value {
+            Some(v) => self.db.execute(
+                "INSERT OR REPLACE INTO settings (key, value) VALUES (?1, ?2)",
+                params![key, v],
+            )?,
+            None => self
+                .db
+                .execute("DELETE FROM settings WHERE key = ?1", [key])?,
+        };
+        Ok(())
+    }
+
+    /// A message to send to a contact once it is connected (an auto-reply), or none.
+    pub fn set_send_on_connect(&self, contact_id: i64, content: Option<&str>) -> Result<()> {
+        self.db.execute(
+            "UPDATE contacts SET send_on_connect = ?2 WHERE contact_id = ?1",
+            params![contact_id, content],
+        )?;
+        Ok(())
+    }
+
+    /// The message to send once connected (taken: cleared in the same statement's transaction).
+    pub fn take_send_on_connect(&mut self, contact_id: i64) -> Result<Option<String>> {
+        let tx = self.db.transaction()?;
+        let v: Option<String> = tx
+            .query_row(
+                "SELECT send_on_connect FROM contacts WHERE contact_id = ?1",
+                [contact_id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        tx.execute(
+            "UPDATE contacts SET send_on_connect = NULL WHERE contact_id = ?1",
+            [contact_id],
+        )?;
+        tx.commit()?;
+        Ok(v)
+    }
+
+    /// Records the random profile an accepted contact knows us by.
+    pub fn set_contact_incognito(&self, contact_id: i64, p: &Profile) -> Result<()> {
+        self.db.execute(
+            "UPDATE contacts SET incognito = ?2 WHERE contact_id = ?1",
+            params![contact_id, profile_json(p)?],
+        )?;
+        Ok(())
+    }
+
     /// The random profile a pending connection shows instead of the user's.
     pub fn set_pending_incognito(&self, conn_id: u64, p: &Profile) -> Result<()> {
         self.db.execute(
@@ -636,12 +701,25 @@ impl ChatStore {
     }
 
     /// Updates a contact's profile (its local name stays).
-    pub fn set_contact_profile(&self, contact_id: i64, p: &Profile) -> Result<()> {
-        self.db.execute(
-            "UPDATE contacts SET profile = ?2 WHERE contact_id = ?1",
-            params![contact_id, profile_json(p)?],
+    /// A contact's new profile; a new display name renames it (unique, as a new contact's):
+    /// its local name now.
+    pub fn set_contact_profile(&self, contact_id: i64, p: &Profile) -> Result<String> {
+        let (name, old): (String, String) = self.db.query_row(
+            "SELECT local_name, profile FROM contacts WHERE contact_id = ?1",
+            [contact_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        Ok(())
+        let renamed = profile_from(&old)?.display_name != p.display_name;
+        let name = if renamed {
+            self.unique_name(&p.display_name)?
+        } else {
+            name
+        };
+        self.db.execute(
+            "UPDATE contacts SET profile = ?2, local_name = ?3 WHERE contact_id = ?1",
+            params![contact_id, profile_json(p)?, name],
+        )?;
+        Ok(name)
     }
 
     /// Records a request to our address under a unique local name.

@@ -122,7 +122,7 @@ impl Client {
         self.type_line(&format!("/p {display} {full}"));
         self.expect(&format!("/p {display} {full}"));
         self.expect(&format!(
-            "user profile is changed to {display} ({full}) (your 0 contacts are notified)"
+            "user full name changed to {full} (your 0 contacts are notified)"
         ));
     }
 
