@@ -5,9 +5,10 @@
 //! no `corrId`.
 //!
 //! Limits (a client cannot take the chat down): frames up to [`MAX_FRAME`], at most
-//! [`MAX_CLIENTS`] connections, [`MAX_IN_FLIGHT`] commands running per connection (further
-//! requests wait), and a client that does not read its events for [`CLIENT_QUEUE`] messages
-//! is disconnected. Events wait (the chat is held up, as the reference's bounded queue does)
+//! [`MAX_CLIENTS`] connections (and as many more in their handshake, which must finish within
+//! [`HANDSHAKE_TIMEOUT`]), [`MAX_IN_FLIGHT`] commands running per connection (further requests
+//! wait), and a client that does not read its events for [`CLIENT_QUEUE`] messages is
+//! disconnected. Events wait (the chat is held up, as the reference's bounded queue does)
 //! while no client is connected, so a bot that connects late still gets them.
 
 use std::sync::{Arc, Mutex};
@@ -29,6 +30,10 @@ pub const MAX_CLIENTS: usize = 64;
 pub const MAX_IN_FLIGHT: usize = 16;
 /// Messages queued for one connection before it is dropped as not reading.
 pub const CLIENT_QUEUE: usize = 4096;
+/// Time for the WebSocket handshake.
+pub const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Connections at once, handshakes included.
+const MAX_CONNECTIONS: usize = 2 * MAX_CLIENTS;
 
 struct Client {
     id: u64,
@@ -57,6 +62,7 @@ pub async fn bind(port: u16) -> std::io::Result<TcpListener> {
 pub async fn serve(chat: Chat, events: mpsc::Receiver<Event>, listener: TcpListener) {
     let clients: Shared = Arc::default();
     let (count_tx, count_rx) = watch::channel(0usize);
+    let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     tokio::spawn(dispatch(chat.clone(), events, clients.clone(), count_rx));
     loop {
         let (stream, peer) = match listener.accept().await {
@@ -73,6 +79,13 @@ pub async fn serve(chat: Chat, events: mpsc::Receiver<Event>, listener: TcpListe
             );
             continue;
         }
+        // Connections still in their handshake count too.
+        let Ok(slot) = connections.clone().try_acquire_owned() else {
+            eprintln!(
+                "simplex-chat: refused a bot API connection from {peer}: too many connecting"
+            );
+            continue;
+        };
         let chat = chat.clone();
         let clients = clients.clone();
         let count_tx = count_tx.clone();
@@ -80,6 +93,7 @@ pub async fn serve(chat: Chat, events: mpsc::Receiver<Event>, listener: TcpListe
             if let Err(e) = client(chat, stream, clients, count_tx).await {
                 eprintln!("simplex-chat: bot API connection from {peer}: {e}");
             }
+            drop(slot);
         });
     }
 }
@@ -144,9 +158,14 @@ async fn client(
     let config = WebSocketConfig::default()
         .max_frame_size(Some(MAX_FRAME))
         .max_message_size(Some(MAX_FRAME));
-    let ws = tokio_tungstenite::accept_async_with_config(stream, Some(config))
-        .await
-        .map_err(|e| format!("handshake: {e}"))?;
+    // A connection that does not finish its handshake in time is closed: it holds a task.
+    let ws = tokio::time::timeout(
+        HANDSHAKE_TIMEOUT,
+        tokio_tungstenite::accept_async_with_config(stream, Some(config)),
+    )
+    .await
+    .map_err(|_| "no WebSocket handshake in time".to_string())?
+    .map_err(|e| format!("handshake: {e}"))?;
     let (mut sink, mut source) = ws.split();
     let (tx, mut rx) = mpsc::channel::<String>(CLIENT_QUEUE);
     let close = Arc::new(Notify::new());

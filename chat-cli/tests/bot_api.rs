@@ -393,11 +393,20 @@ fn bot_api_over_websocket() {
         let refused = bob.response(&corr).await;
         assert_eq!(refused["type"], "chatCmdError", "not an image: {refused}");
 
-        // Lists.
+        // Lists, with a bot's own data on a contact.
+        alice
+            .ok(
+                "APISetContactCustomData",
+                &format!(r#"/_set custom @{bob_id} {{"tier": "gold"}}"#),
+                "cmdOk",
+            )
+            .await;
         let contacts = alice
             .ok("APIListContacts", &format!("/_contacts {user_id}"), "contactsList")
             .await;
         assert_eq!(contacts["contacts"][0]["localDisplayName"], "bob");
+        assert_eq!(contacts["contacts"][0]["customData"], json!({"tier": "gold"}));
+        alice.ok("APISetActiveUser", "/_user 1", "activeUser").await;
         let chats = alice
             .ok(
                 "APIGetChats",

@@ -151,6 +151,13 @@ pub fn contact(c: &Contact) -> Value {
     if let Some(conn) = c.conn_id {
         v["activeConn"] = connection(c, conn);
     }
+    if let Some(d) = c
+        .custom_data
+        .as_deref()
+        .and_then(|d| serde_json::from_str::<Value>(d).ok())
+    {
+        v["customData"] = d;
+    }
     v
 }
 

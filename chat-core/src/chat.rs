@@ -836,6 +836,15 @@ impl Chat {
                 self.react(contact, item, reaction, add).await
             }
             Command::Help(topic) => Ok(Response::Help(topic)),
+            Command::SetCustomData { contact_id, data } => {
+                if contact_id <= crate::store::NOTES || self.store().contact(contact_id)?.is_none()
+                {
+                    return Err(ChatError::NoContact(format!("@{contact_id}")));
+                }
+                let json = data.map(|d| d.to_string());
+                self.store().set_custom_data(contact_id, json.as_deref())?;
+                Ok(Response::Ok)
+            }
             Command::ContactInfo(name) => {
                 let contact = self.contact_named(&name)?;
                 let verified = self.store().verified_code(contact.contact_id)?.is_some();

@@ -221,6 +221,13 @@ pub enum Command {
     UnreadChat(i64, bool),
     /// `/clear *`, `/clear @name`: remove a chat's items.
     ClearChat(Option<String>),
+    /// `/_set custom @<contactId> [json]`: a bot's own data about a contact (none: cleared).
+    SetCustomData {
+        /// The contact.
+        contact_id: i64,
+        /// A JSON object.
+        data: Option<serde_json::Value>,
+    },
     /// `/i @name`, `/info @name`: about a contact.
     ContactInfo(String),
     /// `/_reaction @<contactId> <itemId> on|off <json(reaction)>`.
@@ -358,6 +365,9 @@ pub fn view_name(n: &str) -> String {
         n.to_string()
     }
 }
+
+/// The largest custom data of a contact (`/_set custom`).
+pub const MAX_CUSTOM_DATA: usize = 64 * 1024;
 
 /// The most items one `/_delete item` may name.
 pub const MAX_DELETE_ITEMS: usize = 200;
@@ -751,6 +761,26 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 serde_json::from_str(json).map_err(|e| bad(&format!("bad profile ({e})")))?,
             )
         }
+        "/_set" if args.starts_with("custom @") => {
+            let rest = &args["custom ".len()..];
+            let (r, json) = rest.split_once(' ').unwrap_or((rest, ""));
+            let contact_id = contact_ref(r).ok_or_else(|| bad("bad chat reference"))?;
+            let data = if json.trim().is_empty() {
+                None
+            } else {
+                if json.len() > MAX_CUSTOM_DATA {
+                    return Err(bad("custom data over 64 KiB"));
+                }
+                let v: serde_json::Value =
+                    serde_json::from_str(json).map_err(|e| bad(&format!("bad JSON ({e})")))?;
+                if !v.is_object() {
+                    return Err(bad("custom data is a JSON object"));
+                }
+                Some(v)
+            };
+            Command::SetCustomData { contact_id, data }
+        }
+        "/_user" if user_id(args.split(' ').next().unwrap_or_default()) => Command::ShowUser,
         "/_get" => {
             let mut p = args.split(' ');
             let (Some("chats"), Some(uid)) = (p.next(), p.next()) else {
@@ -1090,6 +1120,22 @@ mod tests {
                 auto_reply: Some(crate::protocol::MsgContent::text("Hello")),
             }))
         );
+        assert_eq!(
+            parse(r#"/_set custom @2 {"k": "v"}"#),
+            Ok(Command::SetCustomData {
+                contact_id: 2,
+                data: Some(serde_json::json!({"k": "v"}))
+            })
+        );
+        assert_eq!(
+            parse("/_set custom @2"),
+            Ok(Command::SetCustomData {
+                contact_id: 2,
+                data: None
+            })
+        );
+        assert!(parse("/_set custom @2 [1]").is_err());
+        assert_eq!(parse("/_user 1"), Ok(Command::ShowUser));
         assert_eq!(parse("/_accept 7"), Ok(Command::AcceptId(7)));
         assert_eq!(parse("/_reject 7"), Ok(Command::RejectId(7)));
         assert_eq!(parse("/_contacts 1"), Ok(Command::Contacts));

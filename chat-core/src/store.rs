@@ -145,6 +145,8 @@ const MIGRATIONS: &[&str] = &[
     // automatically, the reply still to send once it is connected
     "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
      ALTER TABLE contacts ADD COLUMN send_on_connect TEXT;",
+    // v11: a bot's own data about a contact (`/_set custom`), JSON
+    "ALTER TABLE contacts ADD COLUMN custom_data TEXT;",
 ];
 
 /// The chat of private notes (`*`, `*1` in API commands).
@@ -298,6 +300,8 @@ pub struct Contact {
     /// The random profile this contact knows us by (an incognito connection), instead of the
     /// user's.
     pub incognito: Option<Profile>,
+    /// A bot's own data about the contact (a JSON object), if set.
+    pub custom_data: Option<String>,
 }
 
 /// What an item quotes: the quoted content as it was, and whether the item's own author
@@ -364,6 +368,7 @@ type ContactRow = (
     bool,
     i64,
     bool,
+    Option<String>,
     Option<String>,
 );
 
@@ -519,6 +524,15 @@ impl ChatStore {
         Ok(v)
     }
 
+    /// Sets (or clears) a contact's custom data (a JSON object).
+    pub fn set_custom_data(&self, contact_id: i64, json: Option<&str>) -> Result<()> {
+        self.db.execute(
+            "UPDATE contacts SET custom_data = ?2 WHERE contact_id = ?1",
+            params![contact_id, json],
+        )?;
+        Ok(())
+    }
+
     /// Records the random profile an accepted contact knows us by.
     pub fn set_contact_incognito(&self, contact_id: i64, p: &Profile) -> Result<()> {
         self.db.execute(
@@ -618,6 +632,7 @@ impl ChatStore {
             created_at,
             deleted_by_contact: false,
             incognito: incognito.map(|p| profile_from(&p)).transpose()?,
+            custom_data: None,
         })
     }
 
@@ -631,11 +646,22 @@ impl ChatStore {
             r.get(5)?,
             r.get(6)?,
             r.get(7)?,
+            r.get(8)?,
         ))
     }
 
     fn contact_from(
-        (contact_id, local_name, profile, conn, ready, created_at, deleted_by_contact, incognito): ContactRow,
+        (
+            contact_id,
+            local_name,
+            profile,
+            conn,
+            ready,
+            created_at,
+            deleted_by_contact,
+            incognito,
+            custom_data,
+        ): ContactRow,
     ) -> Result<Contact> {
         Ok(Contact {
             contact_id,
@@ -646,13 +672,14 @@ impl ChatStore {
             created_at,
             deleted_by_contact,
             incognito: incognito.map(|p| profile_from(&p)).transpose()?,
+            custom_data,
         })
     }
 
     fn contact_where(&self, clause: &str, arg: rusqlite::types::Value) -> Result<Option<Contact>> {
         let sql = format!(
             "SELECT contact_id, local_name, profile, conn_id, ready, created_at, deleted_by_contact,
-                    incognito
+                    incognito, custom_data
              FROM contacts WHERE {clause}"
         );
         self.db
@@ -684,7 +711,7 @@ impl ChatStore {
     pub fn contacts(&self) -> Result<Vec<Contact>> {
         let mut st = self.db.prepare(
             "SELECT contact_id, local_name, profile, conn_id, ready, created_at, deleted_by_contact,
-                    incognito
+                    incognito, custom_data
              FROM contacts WHERE contact_id > 1 ORDER BY local_name",
         )?;
         let rows = st.query_map([], Self::contact_row)?;
@@ -821,6 +848,7 @@ impl ChatStore {
             created_at,
             deleted_by_contact: false,
             incognito: None,
+            custom_data: None,
         })
     }
 
