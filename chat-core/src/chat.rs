@@ -1139,6 +1139,36 @@ impl Chat {
         Ok(Response::Accepting(contact))
     }
 
+    /// A request to our address: accepted at once when the address says so (its auto-reply
+    /// kept for when the contact is connected), else shown for `/ac` or `/rc`.
+    async fn request_arrived(&self, req: ContactRequest) -> Result<()> {
+        let settings = self.address_settings()?;
+        let Some(auto) = settings.auto_accept else {
+            self.emit(Event::Request(req)).await;
+            return Ok(());
+        };
+        let incognito = auto.accept_incognito.then(crate::incognito::random_profile);
+        match self.accept_as(req.clone(), incognito).await {
+            Ok(Response::Accepting(c)) => {
+                if let Some(reply) = &settings.auto_reply {
+                    let json =
+                        serde_json::to_string(reply).map_err(|e| ChatError::File(e.to_string()))?;
+                    self.store()
+                        .set_send_on_connect(c.contact_id, Some(&json))?;
+                }
+                self.emit(Event::AutoAccepted(c)).await;
+            }
+            Ok(_) => {}
+            // Not accepted (the relay unreachable): shown as a request, for /ac.
+            Err(e) => {
+                let what = format!("accepting {}: {e}", req.local_name);
+                self.emit(Event::Error(what)).await;
+                self.emit(Event::Request(req)).await;
+            }
+        }
+        Ok(())
+    }
+
     /// The address's settings (none set: requests wait for `/ac`).
     pub(crate) fn address_settings(&self) -> Result<crate::command::AddressSettings> {
         Ok(self
@@ -1266,28 +1296,18 @@ impl Chat {
                 request,
                 info,
             } => {
-                if self.store().has_request(request)? {
-                    return Ok(()); // announced again after a restart: already listed
-                }
-                let profile = Self::peer_profile(&info)?;
-                let req = self.store().add_request(request, &profile)?;
-                let settings = self.address_settings()?;
-                match settings.auto_accept {
-                    Some(auto) => {
-                        let incognito =
-                            auto.accept_incognito.then(crate::incognito::random_profile);
-                        if let Response::Accepting(c) = self.accept_as(req, incognito).await? {
-                            if let Some(reply) = &settings.auto_reply {
-                                let json = serde_json::to_string(reply)
-                                    .map_err(|e| ChatError::File(e.to_string()))?;
-                                self.store()
-                                    .set_send_on_connect(c.contact_id, Some(&json))?;
-                            }
-                            self.emit(Event::AutoAccepted(c)).await;
-                        }
+                // Announced again after a restart: already listed - unless the address accepts
+                // at once and the accept did not happen before the restart.
+                let known = self.store().request(request)?;
+                let req = match known {
+                    Some(r) if self.address_settings()?.auto_accept.is_some() => r,
+                    Some(_) => return Ok(()),
+                    None => {
+                        let profile = Self::peer_profile(&info)?;
+                        self.store().add_request(request, &profile)?
                     }
-                    None => self.emit(Event::Request(req)).await,
-                }
+                };
+                self.request_arrived(req).await?;
             }
             AgentEvent::Message {
                 conn, msg_id, body, ..
