@@ -679,7 +679,8 @@ impl Agent {
         }
     }
 
-    fn is_closed(&self) -> bool {
+    /// Whether [`Agent::close`] was called.
+    pub fn is_closed(&self) -> bool {
         self.inner.closed.load(std::sync::atomic::Ordering::SeqCst)
     }
 

@@ -352,6 +352,8 @@ pub fn event(e: &Event) -> Vec<String> {
             contact_name(c)
         )],
         Event::Reaction { .. } => Vec::new(),
+        // Disappearing messages go without a word, as in the reference.
+        Event::TimedDeleted(..) => Vec::new(),
         Event::Deleted(c, Some(item)) => {
             let mut shown = item.clone();
             shown.quote = None;

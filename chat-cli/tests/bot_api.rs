@@ -277,6 +277,27 @@ fn bot_api_over_websocket() {
         assert_eq!(item_text(&got["chatItems"][0]), "hi bob");
         assert_eq!(got["chatItems"][0]["chatItem"]["quotedItem"]["chatDir"]["type"], "directSnd");
 
+        // A disappearing message: timed on both sides, then gone from both.
+        let sent = alice
+            .ok(
+                "APISendMessages",
+                &format!("/_send @{bob_id} ttl=1 json {}", text_message("gone soon")),
+                "newChatItems",
+            )
+            .await;
+        assert_eq!(sent["chatItems"][0]["chatItem"]["meta"]["itemTimed"]["ttl"], 1);
+        let got = bob.event("newChatItems").await;
+        assert_eq!(item_text(&got["chatItems"][0]), "gone soon");
+        assert_eq!(got["chatItems"][0]["chatItem"]["meta"]["itemTimed"]["ttl"], 1);
+        for side in [&mut alice, &mut bob] {
+            let gone = side.event("chatItemsDeleted").await;
+            assert_eq!(gone["timed"], true);
+            assert_eq!(
+                item_text(&gone["chatItemDeletions"][0]["deletedChatItem"]),
+                "gone soon"
+            );
+        }
+
         // A reaction to bob's message, and its count on the item.
         let thumbs = json!({"type": "emoji", "emoji": "👍"});
         let reacted = alice

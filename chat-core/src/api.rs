@@ -265,6 +265,9 @@ pub fn chat_item(chat: &Chat, c: &Contact, item: &ChatItem) -> Value {
     if item.deleted {
         meta["itemDeleted"] = json!({"type": "deleted", "chatType": "direct"});
     }
+    if let Some((ttl, at)) = item.timed {
+        meta["itemTimed"] = json!({"ttl": ttl, "deleteAt": ts(at)});
+    }
     let content_tag = if item.sent {
         "sndMsgContent"
     } else {
@@ -847,6 +850,15 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
                 "chatItemsDeleted",
                 json!({"user": u, "chatItemDeletions": deletions(chat, c, &[(was, Some(item.clone()))]),
                        "byUser": false, "timed": false}),
+            )
+        }
+        Event::TimedDeleted(c, list) => {
+            let gone: Vec<(ChatItem, Option<ChatItem>)> =
+                list.iter().map(|i| (i.clone(), None)).collect();
+            tagged(
+                "chatItemsDeleted",
+                json!({"user": u, "chatItemDeletions": deletions(chat, c, &gone),
+                       "byUser": false, "timed": true}),
             )
         }
         Event::Deleted(c, None) => tagged(

@@ -364,6 +364,8 @@ pub enum Event {
     Updated(Contact, ChatItem),
     /// The address's auto-reply sent to a contact accepted automatically.
     AutoReplySent(Contact, ChatItem),
+    /// Disappearing messages went (their time was up).
+    TimedDeleted(Contact, Vec<ChatItem>),
     /// A contact reacted to a message (or took the reaction back).
     Reaction {
         /// The contact.
@@ -414,6 +416,8 @@ pub(crate) struct Inner {
     pub(crate) auto_accept_size: u64,
     /// Resumable upload state (keys: mode 0600 files in a 0700 folder).
     pub(crate) state_dir: PathBuf,
+    /// Woken when a disappearing message's timer is set.
+    pub(crate) timers: tokio::sync::Notify,
     /// Running uploads and downloads, by file.
     pub(crate) transfers: Mutex<std::collections::HashMap<i64, tokio::task::JoinHandle<()>>>,
     /// Their progress, by file.
@@ -513,6 +517,7 @@ impl Chat {
                     p.push("_xftp");
                     PathBuf::from(p)
                 },
+                timers: tokio::sync::Notify::new(),
                 transfers: Mutex::new(std::collections::HashMap::new()),
                 progress: Mutex::new(std::collections::HashMap::new()),
             }),
@@ -528,6 +533,7 @@ impl Chat {
             });
         }
         tokio::spawn(chat.clone().run(agent_events));
+        tokio::spawn(chat.clone().delete_timed());
         chat.resume_transfers()?;
         Ok((chat, rx))
     }
@@ -547,6 +553,8 @@ impl Chat {
             h.abort();
         }
         self.inner.agent.close().await;
+        // The disappearing-message task sees the agent closed and ends.
+        self.inner.timers.notify_one();
     }
 
     /// The contact with a local name, or [`ChatError::NoContact`].
@@ -717,9 +725,11 @@ impl Chat {
                     .await
             }
             Command::ApiSend { contact_id, text } => self.api_send(contact_id, text).await,
-            Command::ApiSendJson { chat_id, messages } => {
-                self.api_send_json(chat_id, messages).await
-            }
+            Command::ApiSendJson {
+                chat_id,
+                ttl,
+                messages,
+            } => self.api_send_json(chat_id, ttl, messages).await,
             Command::SendQuote {
                 to,
                 prefix,
@@ -1209,6 +1219,55 @@ impl Chat {
         Ok(Response::ProfileChanged { from, to: p, told })
     }
 
+    /// Deletes disappearing messages when their time comes (woken early when a new timer is
+    /// set), until the chat closes.
+    async fn delete_timed(self) {
+        loop {
+            let now = now_ms();
+            let expired = self.store().expired_items(now);
+            match expired {
+                Ok(items) if !items.is_empty() => {
+                    let mut by_chat: std::collections::BTreeMap<i64, Vec<ChatItem>> =
+                        std::collections::BTreeMap::new();
+                    for i in items {
+                        if self.store().delete_item(i.item_id).is_ok() {
+                            by_chat.entry(i.contact_id).or_default().push(i);
+                        }
+                    }
+                    for (contact_id, items) in by_chat {
+                        let contact = self.store().contact(contact_id).ok().flatten();
+                        if let Some(c) = contact {
+                            self.emit(Event::TimedDeleted(c, items)).await;
+                        }
+                    }
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => self.emit(Event::Error(e.to_string())).await,
+            }
+            let next = self.store().next_delete_at().ok().flatten();
+            // At most a minute at a time: the clock may jump.
+            let wait = next.map_or(60_000, |at| (at - now).clamp(0, 60_000)) as u64;
+            tokio::select! {
+                () = tokio::time::sleep(std::time::Duration::from_millis(wait)) => {}
+                () = self.inner.timers.notified() => {}
+            }
+            if self.inner.agent.is_closed() {
+                return;
+            }
+        }
+    }
+
+    /// Makes an item disappear after `ttl` seconds; the item with its timer.
+    pub(crate) fn set_timer(&self, item: ChatItem, ttl: i64) -> Result<ChatItem> {
+        let at = self.store().set_item_timer(item.item_id, ttl)?;
+        self.inner.timers.notify_one();
+        Ok(ChatItem {
+            timed: Some((ttl, at)),
+            ..item
+        })
+    }
+
     pub(crate) async fn emit(&self, e: Event) {
         let _ = self.inner.events.send(e).await;
     }
@@ -1482,6 +1541,12 @@ pub fn verification_code(bytes: &[u8]) -> String {
         .map(|c| String::from_utf8_lossy(c).into_owned())
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 pub(crate) fn db_path(config: &ChatConfig, which: &str) -> PathBuf {

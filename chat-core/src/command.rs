@@ -136,6 +136,8 @@ pub enum Command {
     ApiSendJson {
         /// The contact (or 1, the note folder, as `*1`).
         chat_id: i64,
+        /// Disappearing after this many seconds (`ttl=N`).
+        ttl: Option<i64>,
         /// The messages.
         messages: Vec<Composed>,
     },
@@ -366,6 +368,9 @@ pub fn view_name(n: &str) -> String {
     }
 }
 
+/// The longest time to live of a disappearing message: a year, in seconds.
+pub const MAX_TTL: i64 = 365 * 24 * 3600;
+
 /// The largest custom data of a contact (`/_set custom`).
 pub const MAX_CUSTOM_DATA: usize = 64 * 1024;
 
@@ -502,11 +507,19 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 .split_once(' ')
                 .ok_or_else(|| bad("usage: /_send @<contactId> json [<message>, ...]"))?;
             let contact_id = contact_ref(r).ok_or_else(|| bad("bad chat reference"))?;
-            // Options before `json` (live=on, ttl=N, sign=on) change nothing in a direct chat
-            // here: messages are sent whole, without a timer.
+            // Options before `json`: `ttl=N` makes the messages disappear; `live=on` and
+            // `sign=on` change nothing here (messages are sent whole; signing is for channels).
             let mut rest = rest;
+            let mut ttl = None;
             while let Some((opt, more)) = rest.split_once(' ') {
-                if opt == "live=on" || opt == "sign=on" || opt.starts_with("ttl=") {
+                if let Some(t) = opt.strip_prefix("ttl=") {
+                    let t: i64 = t.parse().map_err(|_| bad("ttl: seconds"))?;
+                    if !(1..=MAX_TTL).contains(&t) {
+                        return Err(bad("ttl: 1 second to 1 year"));
+                    }
+                    ttl = Some(t);
+                    rest = more;
+                } else if opt == "live=on" || opt == "sign=on" {
                     rest = more;
                 } else {
                     break;
@@ -531,6 +544,7 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                     .map_err(|e| bad(&e))?;
                 Command::ApiSendJson {
                     chat_id: contact_id,
+                    ttl,
                     messages,
                 }
             } else {
@@ -973,6 +987,7 @@ mod tests {
             ),
             Ok(Command::ApiSendJson {
                 chat_id: 2,
+                ttl: None,
                 messages: vec![Composed {
                     file: None,
                     quoted_item_id: None,
@@ -982,10 +997,11 @@ mod tests {
         );
         assert_eq!(
             parse(
-                r#"/_send @2 live=on json [{"fileSource":{"filePath":"/tmp/a b.txt"},"quotedItemId":5,"msgContent":{"type":"file","text":""}}]"#
+                r#"/_send @2 live=on ttl=60 json [{"fileSource":{"filePath":"/tmp/a b.txt"},"quotedItemId":5,"msgContent":{"type":"file","text":""}}]"#
             ),
             Ok(Command::ApiSendJson {
                 chat_id: 2,
+                ttl: Some(60),
                 messages: vec![Composed {
                     file: Some("/tmp/a b.txt".into()),
                     quoted_item_id: Some(5),

@@ -31,6 +31,18 @@ impl Chat {
         content: MsgContent,
         quoted: Option<ChatItem>,
     ) -> Result<Response, ChatError> {
+        self.send_content_timed(contact, content, quoted, None)
+            .await
+    }
+
+    /// [`Chat::send_content`], disappearing after `ttl` seconds on both sides when given.
+    pub(crate) async fn send_content_timed(
+        &self,
+        contact: Contact,
+        content: MsgContent,
+        quoted: Option<ChatItem>,
+        ttl: Option<i64>,
+    ) -> Result<Response, ChatError> {
         if contact.deleted_by_contact {
             return Err(ChatError::ContactDeleted(contact.local_name));
         }
@@ -39,6 +51,7 @@ impl Chat {
             _ => return Err(ChatError::NotReady(contact.local_name)),
         };
         let mut container = MsgContainer::simple(content.clone());
+        container.ttl = ttl;
         let mut quote = None;
         if let Some(q) = &quoted {
             container.quote = Some(QuotedMsg {
@@ -74,6 +87,10 @@ impl Chat {
             quote: quote.as_ref(),
             edited: false,
         })?;
+        let item = match ttl {
+            Some(t) => self.set_timer(item, t)?,
+            None => item,
+        };
         Ok(Response::Sent(contact, item))
     }
 
@@ -93,6 +110,7 @@ impl Chat {
     pub(crate) async fn api_send_json(
         &self,
         chat_id: i64,
+        ttl: Option<i64>,
         messages: Vec<Composed>,
     ) -> Result<Response, ChatError> {
         let contact = self.contact_by_id(chat_id)?;
@@ -119,7 +137,7 @@ impl Chat {
                 }
                 (None, true) => self.add_note_content(m.content)?,
                 (None, false) => {
-                    self.send_content(contact.clone(), m.content, quoted)
+                    self.send_content_timed(contact.clone(), m.content, quoted, ttl)
                         .await?
                 }
             };
@@ -446,7 +464,11 @@ impl Chat {
             quote: quote.as_ref(),
             edited: false,
         })?;
-        Ok(item)
+        // A disappearing message: gone here too after its time (from when it arrived).
+        match c.ttl {
+            Some(t) if (1..=crate::command::MAX_TTL).contains(&t) => self.set_timer(item, t),
+            _ => Ok(item),
+        }
     }
 
     /// A contact edited one of its messages; one we no longer have comes as a new item.

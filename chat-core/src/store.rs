@@ -147,6 +147,10 @@ const MIGRATIONS: &[&str] = &[
      ALTER TABLE contacts ADD COLUMN send_on_connect TEXT;",
     // v11: a bot's own data about a contact (`/_set custom`), JSON
     "ALTER TABLE contacts ADD COLUMN custom_data TEXT;",
+    // v12: disappearing messages - the item's time to live (seconds) and when it goes
+    "ALTER TABLE chat_items ADD COLUMN ttl INTEGER;
+     ALTER TABLE chat_items ADD COLUMN delete_at INTEGER;
+     CREATE INDEX chat_items_delete_at ON chat_items (delete_at) WHERE delete_at IS NOT NULL;",
 ];
 
 /// The chat of private notes (`*`, `*1` in API commands).
@@ -339,6 +343,8 @@ pub struct ChatItem {
     pub deleted: bool,
     /// The file it offers.
     pub file_id: Option<i64>,
+    /// A disappearing message: its time to live (seconds) and when it goes (ms).
+    pub timed: Option<(i64, i64)>,
 }
 
 /// A chat item to store.
@@ -375,6 +381,7 @@ type ContactRow = (
 type ItemRow = (
     (i64, i64, bool, Option<Vec<u8>>),
     (String, i64, Option<String>, bool, bool, Option<i64>),
+    (Option<i64>, Option<i64>),
 );
 
 /// A request to our address.
@@ -897,11 +904,13 @@ impl ChatStore {
             edited: item.edited,
             deleted: false,
             file_id: None,
+            timed: None,
         })
     }
 
     const ITEM_COLUMNS: &'static str =
-        "item_id, contact_id, sent, shared_msg_id, content, item_ts, quote, edited, deleted, file_id";
+        "item_id, contact_id, sent, shared_msg_id, content, item_ts, quote, edited, deleted, file_id,
+         ttl, delete_at";
 
     fn item_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ItemRow> {
         Ok((
@@ -914,6 +923,7 @@ impl ChatStore {
                 r.get(8)?,
                 r.get(9)?,
             ),
+            (r.get(10)?, r.get(11)?),
         ))
     }
 
@@ -921,6 +931,7 @@ impl ChatStore {
         let (
             (item_id, contact_id, sent, shared_msg_id),
             (content, item_ts, quote, edited, deleted, file_id),
+            (ttl, delete_at),
         ) = row;
         Ok(ChatItem {
             item_id,
@@ -936,6 +947,7 @@ impl ChatStore {
             edited,
             deleted,
             file_id,
+            timed: ttl.zip(delete_at),
         })
     }
 
@@ -1269,6 +1281,33 @@ impl ChatStore {
             params![item_id, by_us],
             |r| r.get(0),
         )?)
+    }
+
+    /// Makes an item disappear `ttl` seconds from now; when.
+    pub fn set_item_timer(&self, item_id: i64, ttl: i64) -> Result<i64> {
+        let at = now_ms().saturating_add(ttl.saturating_mul(1000));
+        self.db.execute(
+            "UPDATE chat_items SET ttl = ?2, delete_at = ?3 WHERE item_id = ?1",
+            params![item_id, ttl, at],
+        )?;
+        Ok(at)
+    }
+
+    /// When the next disappearing message goes (ms), if any.
+    pub fn next_delete_at(&self) -> Result<Option<i64>> {
+        Ok(self.db.query_row(
+            "SELECT min(delete_at) FROM chat_items WHERE delete_at IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Disappearing messages whose time has come (up to 1,000 at a time).
+    pub fn expired_items(&self, now: i64) -> Result<Vec<ChatItem>> {
+        self.items_where(
+            "delete_at IS NOT NULL AND delete_at <= ?1 ORDER BY delete_at LIMIT 1000",
+            &[&now],
+        )
     }
 
     /// Files of a contact (to stop their transfers).
