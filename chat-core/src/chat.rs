@@ -1224,6 +1224,7 @@ impl Chat {
     async fn delete_timed(self) {
         loop {
             let now = now_ms();
+            let mut stuck = false;
             let expired = self.store().expired_items(now);
             match expired {
                 Ok(items) if !items.is_empty() => {
@@ -1234,20 +1235,29 @@ impl Chat {
                             by_chat.entry(i.contact_id).or_default().push(i);
                         }
                     }
+                    let progressed = !by_chat.is_empty();
                     for (contact_id, items) in by_chat {
                         let contact = self.store().contact(contact_id).ok().flatten();
                         if let Some(c) = contact {
                             self.emit(Event::TimedDeleted(c, items)).await;
                         }
                     }
-                    continue;
+                    // None could be deleted (the database failing): wait, do not spin.
+                    if progressed {
+                        continue;
+                    }
+                    stuck = true;
                 }
                 Ok(_) => {}
                 Err(e) => self.emit(Event::Error(e.to_string())).await,
             }
             let next = self.store().next_delete_at().ok().flatten();
             // At most a minute at a time: the clock may jump.
-            let wait = next.map_or(60_000, |at| (at - now).clamp(0, 60_000)) as u64;
+            let wait = if stuck {
+                1_000
+            } else {
+                next.map_or(60_000, |at| (at - now).clamp(0, 60_000)) as u64
+            };
             tokio::select! {
                 () = tokio::time::sleep(std::time::Duration::from_millis(wait)) => {}
                 () = self.inner.timers.notified() => {}
