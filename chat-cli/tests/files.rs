@@ -30,6 +30,33 @@ fn set(items: &[String]) -> BTreeSet<String> {
     items.iter().cloned().collect()
 }
 
+/// Relays on 127.0.0.1 and alice and bob connected, with files over the XFTP relay.
+struct Connected {
+    rt: tokio::runtime::Runtime,
+    smp: smp_server::Running,
+    xftp: xftp_server::ServerHandle,
+    dir: tempfile::TempDir,
+    alice: Client,
+    bob: Client,
+}
+
+fn connected_with_xftp() -> Connected {
+    let (rt, smp, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (xftp, xftp_address) = xftp_relay(&rt, dir.path());
+    let args = ["--xftp-server", xftp_address.as_str()];
+    let (mut alice, mut bob) = alice_and_bob(dir.path(), &server, &args);
+    connect(&mut alice, &mut bob, "Alice", "Bob");
+    Connected {
+        rt,
+        smp,
+        xftp,
+        dir,
+        alice,
+        bob,
+    }
+}
+
 /// alice and bob with an XFTP relay; bob saves into `folder` (created), with `more` options.
 fn with_files_folder(
     dir: &std::path::Path,
@@ -329,12 +356,14 @@ fn sizes_and_auto_accept() {
 /// relay are deleted (the upload state recorded them); the recipient cannot receive it.
 #[test]
 fn cancel_during_upload_deletes_the_uploaded_chunks() {
-    let (rt, smp, server) = relay();
-    let dir = tempfile::tempdir().expect("tmp");
-    let (xftp, xftp_address) = xftp_relay(&rt, dir.path());
-    let args = ["--xftp-server", xftp_address.as_str()];
-    let (mut alice, mut bob) = alice_and_bob(dir.path(), &server, &args);
-    connect(&mut alice, &mut bob, "Alice", "Bob");
+    let Connected {
+        rt,
+        smp,
+        xftp,
+        dir,
+        mut alice,
+        mut bob,
+    } = connected_with_xftp();
     let src = dir.path().join("big.bin");
     std::fs::write(&src, pseudo_random(100 << 20, 5)).expect("write");
     let arg = src.to_string_lossy().into_owned();
@@ -386,12 +415,14 @@ fn cancel_during_upload_deletes_the_uploaded_chunks() {
 #[test]
 fn a_1_gib_file() {
     use std::io::{Read, Write};
-    let (rt, smp, server) = relay();
-    let dir = tempfile::tempdir().expect("tmp");
-    let (xftp, xftp_address) = xftp_relay(&rt, dir.path());
-    let args = ["--xftp-server", xftp_address.as_str()];
-    let (mut alice, mut bob) = alice_and_bob(dir.path(), &server, &args);
-    connect(&mut alice, &mut bob, "Alice", "Bob");
+    let Connected {
+        rt,
+        smp,
+        xftp,
+        dir,
+        mut alice,
+        mut bob,
+    } = connected_with_xftp();
     let src = dir.path().join("gib.bin");
     let mut sent_hash = simplex_crypto::digest::Sha256::new();
     {
