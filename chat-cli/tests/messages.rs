@@ -6,13 +6,10 @@
 
 mod common;
 
-use common::{connect, relay, Client};
+use common::{alice_and_bob, connect, relay, Client};
 
 fn pair(dir: &std::path::Path, server: &str) -> (Client, Client) {
-    let mut alice = Client::start(dir, "alice", server);
-    let mut bob = Client::start(dir, "bob", server);
-    alice.create_profile("alice", "Alice");
-    bob.create_profile("bob", "Bob");
+    let (mut alice, mut bob) = alice_and_bob(dir, server, &[]);
     connect(&mut alice, &mut bob, "Alice", "Bob");
     (alice, bob)
 }

@@ -10,7 +10,7 @@ use simplex_codec::time::UtcTime;
 
 use crate::chat::{Chat, ChatError, Event, LinkPlan, LinkStatus, Response, USER_ID};
 use crate::protocol::{Profile, CHAT_VERSIONS};
-use crate::store::{ChatItem, Contact, ContactRequest, FileStatus, PendingKind, NOTES};
+use crate::store::{now_ms, ChatItem, Contact, ContactRequest, FileStatus, PendingKind, NOTES};
 
 /// The reference release whose bot API this implements (`/v`, and the first line of
 /// `simplex-chat --version`, which bot launchers read).
@@ -18,19 +18,7 @@ pub const REFERENCE_VERSION: &str = "7.0.0.0";
 
 /// An ISO-8601 UTC time of milliseconds since the epoch.
 fn ts(ms: i64) -> Value {
-    Value::String(
-        UtcTime {
-            secs: ms.div_euclid(1000),
-            nanos: (ms.rem_euclid(1000) as u32) * 1_000_000,
-        }
-        .to_string(),
-    )
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+    Value::String(UtcTime::from_millis(ms).to_string())
 }
 
 fn version_range() -> Value {
@@ -207,9 +195,9 @@ fn ci_file(chat: &Chat, file_id: i64) -> Option<Value> {
     let mut st = json!({ "type": status });
     match status {
         "sndTransfer" => {
-            let (done, total) = chat.file_progress(file_id).unwrap_or((0, f.size));
-            st["sndProgress"] = done.into();
-            st["sndTotal"] = total.into();
+            let p = chat.transfer_progress(file_id);
+            st["sndProgress"] = p.map_or(0, |p| p.done).into();
+            st["sndTotal"] = p.map_or(f.size, |p| p.total).into();
         }
         "sndError" => st["sndFileError"] = json!({"type": "other", "fileError": "failed"}),
         "rcvError" => st["rcvFileError"] = json!({"type": "other", "fileError": "failed"}),
@@ -412,11 +400,7 @@ fn store_error(kind: &str, key: &str, value: Value) -> Value {
 }
 
 fn chat_error_type(kind: &str, fields: Value) -> Value {
-    let mut e = json!({ "type": kind });
-    if let (Value::Object(m), Value::Object(f)) = (&mut e, fields) {
-        m.extend(f);
-    }
-    json!({"type": "error", "errorType": e})
+    json!({"type": "error", "errorType": tagged(kind, fields)})
 }
 
 /// An error (`ChatError`).

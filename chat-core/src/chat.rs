@@ -564,16 +564,6 @@ impl Chat {
             .ok_or_else(|| ChatError::NoContact(name.to_string()))
     }
 
-    /// A running transfer's encrypted bytes: done so far, in all.
-    pub fn file_progress(&self, file_id: i64) -> Option<(u64, u64)> {
-        self.inner
-            .progress
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&file_id)
-            .map(|p| (p.done, p.total))
-    }
-
     /// The user's profile.
     pub fn profile(&self) -> Profile {
         self.inner
@@ -1003,8 +993,8 @@ impl Chat {
         if add && self.store().reaction_count(item.item_id, true)? >= MAX_REACTIONS {
             return Err(ChatError::CannotReact);
         }
-        let msg = ChatMessage::new(
-            None,
+        self.send_event(
+            conn,
             ChatEvent::MsgReact {
                 msg_id: B64(shared),
                 member_id: None,
@@ -1012,12 +1002,8 @@ impl Chat {
                 reaction: reaction.clone(),
                 add,
             },
-        );
-        self.inner
-            .agent
-            .send(conn, &msg.encode())
-            .await
-            .map_err(agent_err)?;
+        )
+        .await?;
         self.store().set_reaction(item.item_id, true, &key, add)?;
         Ok(Response::Reaction {
             contact,
@@ -1084,9 +1070,8 @@ impl Chat {
         let conn = contact.conn_id;
         let mut after = None;
         if let (true, true, Some(c)) = (notify, contact.ready, conn) {
-            let msg = ChatMessage::new(None, ChatEvent::DirectDel).encode();
             // Not told (the relay is unreachable) is no reason to keep the contact.
-            after = self.inner.agent.send(c, &msg).await.ok();
+            after = self.send_event(c, ChatEvent::DirectDel).await.ok();
         }
         self.store()
             .delete_contact(contact.contact_id, conn, after)?;
@@ -1151,8 +1136,11 @@ impl Chat {
 
     /// A request to our address: accepted at once when the address says so (its auto-reply
     /// kept for when the contact is connected), else shown for `/ac` or `/rc`.
-    async fn request_arrived(&self, req: ContactRequest) -> Result<()> {
-        let settings = self.address_settings()?;
+    async fn request_arrived(
+        &self,
+        req: ContactRequest,
+        settings: crate::command::AddressSettings,
+    ) -> Result<()> {
         let Some(auto) = settings.auto_accept else {
             self.emit(Event::Request(req)).await;
             return Ok(());
@@ -1219,11 +1207,22 @@ impl Chat {
         Ok(Response::ProfileChanged { from, to: p, told })
     }
 
+    /// Sends an event that carries no message id of its own (an edit, a deletion, a
+    /// reaction, ...) to a contact's connection; the agent's message id.
+    pub(crate) async fn send_event(&self, conn: ConnId, event: ChatEvent) -> Result<i64> {
+        let msg = ChatMessage::new(None, event);
+        self.inner
+            .agent
+            .send(conn, &msg.encode())
+            .await
+            .map_err(agent_err)
+    }
+
     /// Deletes disappearing messages when their time comes (woken early when a new timer is
     /// set), until the chat closes.
     async fn delete_timed(self) {
         loop {
-            let now = now_ms();
+            let now = crate::store::now_ms();
             let mut stuck = false;
             let expired = self.store().expired_items(now);
             match expired {
@@ -1368,15 +1367,16 @@ impl Chat {
                 // Announced again after a restart: already listed - unless the address accepts
                 // at once and the accept did not happen before the restart.
                 let known = self.store().request(request)?;
+                let settings = self.address_settings()?;
                 let req = match known {
-                    Some(r) if self.address_settings()?.auto_accept.is_some() => r,
+                    Some(r) if settings.auto_accept.is_some() => r,
                     Some(_) => return Ok(()),
                     None => {
                         let profile = Self::peer_profile(&info)?;
                         self.store().add_request(request, &profile)?
                     }
                 };
-                self.request_arrived(req).await?;
+                self.request_arrived(req, settings).await?;
             }
             AgentEvent::Message {
                 conn, msg_id, body, ..
@@ -1551,12 +1551,6 @@ pub fn verification_code(bytes: &[u8]) -> String {
         .map(|c| String::from_utf8_lossy(c).into_owned())
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 pub(crate) fn db_path(config: &ChatConfig, which: &str) -> PathBuf {

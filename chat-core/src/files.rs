@@ -135,7 +135,8 @@ fn destination(folder: &Path, name: &str, given: Option<&str>) -> (PathBuf, Stri
 pub const IMAGE_PREVIEW: &str = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
 
 impl Chat {
-    fn transfer_progress(&self, file_id: i64) -> Option<Progress> {
+    /// A running transfer's progress (encrypted bytes done, in all).
+    pub(crate) fn transfer_progress(&self, file_id: i64) -> Option<Progress> {
         self.inner
             .progress
             .lock()
@@ -544,17 +545,13 @@ impl Chat {
             self.store()
                 .set_file_status(file_id, FileStatus::Cancelled)?;
             if let Some(conn) = contact.conn_id {
-                let msg = ChatMessage::new(
-                    None,
+                self.send_event(
+                    conn,
                     ChatEvent::FileCancel {
                         msg_id: B64(f.shared_msg_id.clone()),
                     },
-                );
-                self.inner
-                    .agent
-                    .send(conn, &msg.encode())
-                    .await
-                    .map_err(|e| ChatError::Agent(e.to_string()))?;
+                )
+                .await?;
             }
             // The uploaded chunks go (retried in the background; the relay expires them anyway):
             // all of them once the upload finished, else those the upload state recorded.

@@ -10,13 +10,6 @@ use crate::protocol::{
 use crate::store::{ChatItem, Contact, ItemQuote, NewItem, NOTES};
 use simplex_codec::time::UtcTime;
 
-fn utc_of_ms(ms: i64) -> UtcTime {
-    UtcTime {
-        secs: ms.div_euclid(1000),
-        nanos: (ms.rem_euclid(1000) as u32) * 1_000_000,
-    }
-}
-
 impl Chat {
     fn contact_by_id(&self, contact_id: i64) -> Result<Contact, ChatError> {
         self.store()
@@ -57,7 +50,7 @@ impl Chat {
             container.quote = Some(QuotedMsg {
                 msg_ref: MsgRef {
                     msg_id: q.shared_msg_id.clone().map(B64),
-                    sent_at: utc_of_ms(q.item_ts),
+                    sent_at: UtcTime::from_millis(q.item_ts),
                     // Whether the quoting side (we) sent the quoted message.
                     sent: q.sent,
                     member_id: None,
@@ -312,8 +305,8 @@ impl Chat {
         let (Some(shared), Some(conn)) = (item.shared_msg_id.clone(), contact.conn_id) else {
             return Err(ChatError::CannotUpdate);
         };
-        let msg = ChatMessage::new(
-            None,
+        self.send_event(
+            conn,
             ChatEvent::MsgUpdate(MsgUpdate {
                 msg_id: B64(shared),
                 content: content.clone(),
@@ -324,12 +317,8 @@ impl Chat {
                 as_group: None,
                 prefs: None,
             }),
-        );
-        self.inner
-            .agent
-            .send(conn, &msg.encode())
-            .await
-            .map_err(|e| ChatError::Agent(e.to_string()))?;
+        )
+        .await?;
         self.store().update_item(item.item_id, &content)?;
         let item = ChatItem {
             content,
@@ -421,19 +410,15 @@ impl Chat {
         let (Some(shared), Some(conn)) = (item.shared_msg_id.clone(), contact.conn_id) else {
             return Err(ChatError::CannotDelete);
         };
-        let msg = ChatMessage::new(
-            None,
+        self.send_event(
+            conn,
             ChatEvent::MsgDel {
                 msg_id: B64(shared),
                 member_id: None,
                 scope: None,
             },
-        );
-        self.inner
-            .agent
-            .send(conn, &msg.encode())
-            .await
-            .map_err(|e| ChatError::Agent(e.to_string()))?;
+        )
+        .await?;
         self.store().mark_item_deleted(item.item_id)?;
         let marked = ChatItem {
             deleted: true,

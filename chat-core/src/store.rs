@@ -397,7 +397,8 @@ pub struct ContactRequest {
     pub created_at: i64,
 }
 
-fn now_ms() -> i64 {
+/// Milliseconds since the epoch, now.
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)

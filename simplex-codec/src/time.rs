@@ -44,6 +44,14 @@ pub struct UtcTime {
 pub struct TimeError(pub String);
 
 impl UtcTime {
+    /// The instant `ms` milliseconds from the epoch (negative before).
+    pub fn from_millis(ms: i64) -> Self {
+        Self {
+            secs: ms.div_euclid(1000),
+            nanos: (ms.rem_euclid(1000) as u32) * 1_000_000,
+        }
+    }
+
     /// The current time.
     pub fn now() -> Self {
         match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {

@@ -1020,6 +1020,30 @@ async fn download_chunk(
     Err(last.unwrap_or(AgentError::ChunkDigest(index)))
 }
 
+/// Deletes one chunk replica as its sender; one already gone (deleted or expired) counts as
+/// deleted.
+async fn delete_replica(
+    pool: &Arc<Pool>,
+    server: &XftpServer,
+    id: &[u8],
+    key: &PrivateKey,
+    retries: u32,
+) -> Result<(), AgentError> {
+    let addr = ServerAddress {
+        server: server.clone(),
+        password: None,
+    };
+    let r = with_retry(pool, &addr, retries, |c| {
+        let (id, k) = (id.to_vec(), key.clone());
+        async move { c.delete(&id, &k).await }
+    })
+    .await;
+    match r {
+        Ok(()) | Err(ClientError::Relay(xftp_proto::XftpError::Auth)) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Deletes every chunk replica a resumable send recorded in its state file at `state` (an
 /// upload given up before it finished: nothing else knows these chunks), then the state file.
 /// Replicas already gone count as deleted. The number of replicas deleted.
@@ -1045,19 +1069,8 @@ pub async fn delete_partial_send(
         let Some(StateLine::Replica(_, r)) = SendState::parse_line(line) else {
             continue;
         };
-        let addr = ServerAddress {
-            server: r.server.clone(),
-            password: None,
-        };
-        let res = with_retry(&pool, &addr, retries, |c| {
-            let (id, k) = (r.sender_id.clone(), r.sender_key.clone());
-            async move { c.delete(&id, &k).await }
-        })
-        .await;
-        match res {
-            Ok(()) | Err(ClientError::Relay(xftp_proto::XftpError::Auth)) => deleted += 1,
-            Err(e) => return Err(e.into()),
-        }
+        delete_replica(&pool, &r.server, &r.sender_id, &r.sender_key, retries).await?;
+        deleted += 1;
     }
     let _ = std::fs::remove_file(state);
     Ok(deleted)
@@ -1072,20 +1085,14 @@ pub async fn delete_file(
     let desc = desc.clone().for_party(FileParty::Sender)?;
     for chunk in &desc.chunks {
         for replica in &chunk.replicas {
-            let addr = ServerAddress {
-                server: replica.server.clone(),
-                password: None,
-            };
-            let r = with_retry(&pool, &addr, retries, |c| {
-                let (id, k) = (replica.replica_id.clone(), replica.replica_key.clone());
-                async move { c.delete(&id, &k).await }
-            })
-            .await;
-            match r {
-                // Already gone (deleted or expired) is what we wanted.
-                Ok(()) | Err(ClientError::Relay(xftp_proto::XftpError::Auth)) => {}
-                Err(e) => return Err(e.into()),
-            }
+            delete_replica(
+                &pool,
+                &replica.server,
+                &replica.replica_id,
+                &replica.replica_key,
+                retries,
+            )
+            .await?;
         }
     }
     Ok(())
