@@ -3,7 +3,8 @@
 
 use chat_core::chat::{ChatError, Event, Response};
 use chat_core::command::view_name;
-use chat_core::protocol::Profile;
+use chat_core::group_store::{Group, MemberCategory, MemberStatus};
+use chat_core::protocol::{GroupMemberRole, Profile};
 use chat_core::store::{ChatItem, Contact};
 
 /// `alice (Alice)`, or `alice` when the full name is empty or the same.
@@ -323,8 +324,108 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
             view_name(&contact.local_name)
         )],
         Response::FileStatus(line) => vec![line.clone()],
+        Response::GroupCreated(g) => vec![
+            format!("group {} is created", full_group(g)),
+            format!(
+                "to add members use /a {n} <name> or /create link #{n}",
+                n = view_name(&g.local_name)
+            ),
+        ],
+        Response::GroupInvitationSent { group, contact, .. } => vec![format!(
+            "invitation to join the group #{} sent to {}",
+            view_name(&group.local_name),
+            view_name(&contact.local_name)
+        )],
+        // The reference prints nothing until connected.
+        Response::GroupJoining(_) => Vec::new(),
+        Response::GroupSent(g, item) => vec![format!(
+            "{}#{} {}",
+            time_prefix(item.item_ts),
+            view_name(&g.local_name),
+            item.content.text_shown()
+        )],
+        Response::Groups(list) if list.is_empty() => {
+            vec!["you have no groups!".into(), "to create: /g <name>".into()]
+        }
+        Response::Groups(list) => list.iter().map(|(g, n)| group_line(g, *n)).collect(),
+        Response::Members(g, members) => {
+            let mut v = vec![member_line(
+                &full_name(&user.display_name, user),
+                g.role,
+                Some("you"),
+                g.status,
+            )];
+            for m in members {
+                if matches!(m.status, MemberStatus::Left | MemberStatus::Removed) {
+                    continue;
+                }
+                let category = match m.category {
+                    MemberCategory::Invitee => Some("invited"),
+                    MemberCategory::Host => Some("host"),
+                    _ => None,
+                };
+                v.push(member_line(
+                    &full_name(&m.local_name, &m.profile),
+                    m.role,
+                    category,
+                    m.status,
+                ));
+            }
+            v
+        }
         Response::Quit => Vec::new(),
     }
+}
+
+/// `#team`, or `#team (Full Name)` when the full name says more.
+fn full_group(g: &Group) -> String {
+    let n = view_name(&g.local_name);
+    if g.profile.full_name.is_empty() || g.profile.full_name == g.local_name {
+        format!("#{n}")
+    } else {
+        format!("#{n} ({})", g.profile.full_name)
+    }
+}
+
+/// A line of `/gs`.
+fn group_line(g: &Group, members: usize) -> String {
+    let n = view_name(&g.local_name);
+    let delete = |why: &str| format!(" ({why}, delete local copy: /d #{n})");
+    let tail = match g.status {
+        MemberStatus::Invited => {
+            return format!(
+                "{} - you are invited (/j {n} to join, /d #{n} to delete invitation)",
+                full_group(g)
+            )
+        }
+        MemberStatus::Removed => delete("you are removed"),
+        MemberStatus::Left => delete("you left"),
+        MemberStatus::GroupDeleted => delete("group deleted"),
+        _ => format!(" ({members} member{})", if members == 1 { "" } else { "s" }),
+    };
+    format!("{}{tail}", full_group(g))
+}
+
+/// A line of `/ms`: `bob (Bob): admin, invited, connected`.
+fn member_line(
+    name: &str,
+    role: GroupMemberRole,
+    category: Option<&str>,
+    status: MemberStatus,
+) -> String {
+    let status = match status {
+        MemberStatus::Invited => Some("not yet joined"),
+        MemberStatus::Connected => Some("connected"),
+        MemberStatus::Creator => Some("created group"),
+        MemberStatus::Removed => Some("removed"),
+        MemberStatus::Left => Some("left"),
+        _ => None,
+    };
+    let parts: Vec<&str> = [Some(role.name()), category, status]
+        .into_iter()
+        .flatten()
+        .collect();
+    format!("{name}: {}", parts.join(", "))
 }
 
 /// The lines of an event.
@@ -414,6 +515,55 @@ pub fn event(e: &Event) -> Vec<String> {
             "{} cancelled sending file {id} ({name})",
             view_name(&c.local_name)
         )],
+        Event::GroupInvited {
+            group,
+            contact,
+            role,
+        } => vec![
+            format!(
+                "{}: {} invites you to join the group as {}",
+                full_group(group),
+                view_name(&contact.local_name),
+                role.name()
+            ),
+            format!("use /j {} to accept", view_name(&group.local_name)),
+        ],
+        Event::UserJoinedGroup(g, _) => {
+            vec![format!(
+                "#{}: you joined the group",
+                view_name(&g.local_name)
+            )]
+        }
+        Event::MemberJoined(g, m) => vec![format!(
+            "#{}: {} joined the group",
+            view_name(&g.local_name),
+            view_name(&m.local_name)
+        )],
+        Event::MemberAnnounced { group, by, member } => vec![format!(
+            "#{}: {} added {} to the group (connecting...)",
+            view_name(&group.local_name),
+            view_name(&by.local_name),
+            full_name(&member.local_name, &member.profile)
+        )],
+        Event::MemberConnected(g, m) => vec![match m.category {
+            MemberCategory::Post => format!(
+                "#{}: new member {} is connected",
+                view_name(&g.local_name),
+                view_name(&m.local_name)
+            ),
+            _ => format!(
+                "#{}: member {} is connected",
+                view_name(&g.local_name),
+                full_name(&m.local_name, &m.profile)
+            ),
+        }],
+        Event::GroupReceived(g, m, item) => vec![format!(
+            "{}#{} {}> {}",
+            time_prefix(item.item_ts),
+            view_name(&g.local_name),
+            view_name(&m.local_name),
+            item.content.text_shown()
+        )],
         Event::Error(e) => vec![format!("error: {e}")],
     }
 }
@@ -426,7 +576,14 @@ pub fn error(e: &ChatError) -> Vec<String> {
         ChatError::FileCancelled(_)
         | ChatError::NoFile(_)
         | ChatError::CannotUpdate
-        | ChatError::CannotDelete => vec![e.to_string()],
+        | ChatError::CannotDelete
+        | ChatError::NoGroup(_)
+        | ChatError::GroupRole(..)
+        | ChatError::GroupCannotSend(_)
+        | ChatError::GroupNotJoined(_)
+        | ChatError::GroupNotActive(_)
+        | ChatError::AlreadyMember(..)
+        | ChatError::GroupContactRole(_) => vec![e.to_string()],
         other => vec![format!("chat error: {other}")],
     }
 }

@@ -9,7 +9,8 @@ use serde_json::{json, Map, Value};
 use simplex_codec::time::UtcTime;
 
 use crate::chat::{Chat, ChatError, Event, LinkPlan, LinkStatus, Response, USER_ID};
-use crate::protocol::{Profile, CHAT_VERSIONS};
+use crate::group_store::{Group, Member, MemberCategory, MemberStatus};
+use crate::protocol::{GroupMemberRole, Profile, CHAT_VERSIONS};
 use crate::store::{now_ms, ChatItem, Contact, ContactRequest, FileStatus, PendingKind, NOTES};
 
 /// The reference release whose bot API this implements (`/v`, and the first line of
@@ -403,9 +404,140 @@ fn chat_error_type(kind: &str, fields: Value) -> Value {
     json!({"type": "error", "errorType": tagged(kind, fields)})
 }
 
+/// The preferences a group of ours has (`FullGroupPreferences`): the reference's defaults for
+/// a new group.
+fn full_group_preferences() -> Value {
+    let on = json!({"enable": "on"});
+    let off = json!({"enable": "off"});
+    json!({
+        "timedMessages": off, "directMessages": on, "fullDelete": off, "reactions": on,
+        "voice": on, "files": on, "simplexLinks": on, "reports": on, "history": on,
+        "support": off, "sessions": off, "comments": off, "signMessages": off, "commands": [],
+    })
+}
+
+/// Our membership in a group (`GroupMember` of category `user`).
+fn membership(chat: &Chat, g: &Group) -> Value {
+    let p = chat.profile();
+    json!({
+        "groupMemberId": 0,
+        "groupId": g.group_id,
+        "indexInGroup": 0,
+        "memberId": simplex_codec::base64url::encode(&g.member_id.0),
+        "memberRole": g.role,
+        "memberCategory": "user",
+        "memberStatus": g.status.as_str(),
+        "memberSettings": {"showMessages": true},
+        "blockedByAdmin": false,
+        "invitedBy": {"type": if g.status == MemberStatus::Creator { "user" } else { "unknown" }},
+        "localDisplayName": p.display_name,
+        "memberProfile": local_profile(NOTES, &p),
+        "memberContactProfileId": NOTES,
+        "memberChatVRange": version_range(),
+        "createdAt": ts(g.created_at),
+        "updatedAt": ts(g.created_at),
+    })
+}
+
+/// A group (`GroupInfo`).
+pub fn group_info(chat: &Chat, g: &Group) -> Value {
+    let members = chat.store().current_members(g).unwrap_or(0);
+    json!({
+        "groupId": g.group_id,
+        "useRelays": false,
+        "localDisplayName": g.local_name,
+        "groupProfile": serde_json::to_value(&g.profile).unwrap_or(Value::Null),
+        "localAlias": "",
+        "fullGroupPreferences": full_group_preferences(),
+        "membership": membership(chat, g),
+        "chatSettings": {"enableNtfs": "all", "favorite": false},
+        "createdAt": ts(g.created_at),
+        "updatedAt": ts(g.created_at),
+        "chatTags": [],
+        "groupSummary": {"currentMembers": members},
+        "membersRequireAttention": 0,
+    })
+}
+
+/// A member (`GroupMember`).
+pub fn group_member(m: &Member) -> Value {
+    // Profile ids: a contact's own; a member who is no contact, a range of its own.
+    let profile_id = m.contact_id.unwrap_or(1_000_000_000 + m.group_member_id);
+    let invited_by = match m.category {
+        MemberCategory::Invitee => json!({"type": "user"}),
+        _ => json!({"type": "unknown"}),
+    };
+    let mut v = json!({
+        "groupMemberId": m.group_member_id,
+        "groupId": m.group_id,
+        "indexInGroup": m.group_member_id,
+        "memberId": simplex_codec::base64url::encode(&m.member_id.0),
+        "memberRole": m.role,
+        "memberCategory": m.category.as_str(),
+        "memberStatus": m.status.as_str(),
+        "memberSettings": {"showMessages": true},
+        "blockedByAdmin": false,
+        "invitedBy": invited_by,
+        "localDisplayName": m.local_name,
+        "memberProfile": local_profile(profile_id, &m.profile),
+        "memberContactProfileId": profile_id,
+        "memberChatVRange": version_range(),
+        "createdAt": ts(m.created_at),
+        "updatedAt": ts(m.created_at),
+    });
+    if let Some(id) = m.invited_by {
+        v["invitedByGroupMemberId"] = id.into();
+    }
+    if let Some(c) = m.contact_id {
+        v["memberContactId"] = c.into();
+    }
+    v
+}
+
+/// A group's item with its chat (`AChatItem`): sent by us, or by `member`.
+pub fn group_chat_item(chat: &Chat, g: &Group, member: Option<&Member>, item: &ChatItem) -> Value {
+    // The item's own fields as a direct chat's; the direction is the group's.
+    let placeholder = Contact {
+        contact_id: 0,
+        local_name: String::new(),
+        profile: Profile::default(),
+        conn_id: None,
+        ready: true,
+        created_at: item.item_ts,
+        deleted_by_contact: false,
+        incognito: None,
+        custom_data: None,
+    };
+    let mut v = chat_item(chat, &placeholder, item);
+    v["chatDir"] = match member {
+        Some(m) => json!({"type": "groupRcv", "groupMember": group_member(m)}),
+        None => json!({"type": "groupSnd"}),
+    };
+    json!({
+        "chatInfo": {"type": "group", "groupInfo": group_info(chat, g)},
+        "chatItem": v,
+    })
+}
+
 /// An error (`ChatError`).
 pub fn chat_error(e: &ChatError) -> Value {
     match e {
+        ChatError::NoGroup(n) => store_error("groupNotFoundByName", "groupName", n.as_str().into()),
+        ChatError::GroupNotActive(_) => chat_error_type("groupMemberNotActive", json!({})),
+        ChatError::AlreadyMember(c, _) => {
+            chat_error_type("groupDuplicateMember", json!({ "contactName": c }))
+        }
+        ChatError::GroupContactRole(c) => {
+            chat_error_type("groupContactRole", json!({ "contactName": c }))
+        }
+        // The reference's groupUserRole and groupNotJoined carry the whole group; the message
+        // says the same here.
+        ChatError::GroupRole(..)
+        | ChatError::GroupCannotSend(_)
+        | ChatError::GroupNotInvited(_)
+        | ChatError::GroupNotJoined(_) => {
+            chat_error_type("commandError", json!({"message": e.to_string()}))
+        }
         ChatError::NoContact(n) => {
             store_error("contactNotFoundByName", "contactName", n.as_str().into())
         }
@@ -693,6 +825,37 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
             json!({"user": u, "connLink": {"connFullLink": link},
                    "connectionPlan": connection_plan(plan)}),
         ),
+        Response::GroupCreated(g) => tagged(
+            "groupCreated",
+            json!({"user": u, "groupInfo": group_info(chat, g)}),
+        ),
+        Response::GroupInvitationSent {
+            group,
+            contact: c,
+            member,
+        } => tagged(
+            "sentGroupInvitation",
+            json!({"user": u, "groupInfo": group_info(chat, group), "contact": contact(c),
+                   "member": group_member(member)}),
+        ),
+        Response::GroupJoining(g) => tagged(
+            "userAcceptedGroupSent",
+            json!({"user": u, "groupInfo": group_info(chat, g)}),
+        ),
+        Response::GroupSent(g, item) => tagged(
+            "newChatItems",
+            json!({"user": u, "chatItems": [group_chat_item(chat, g, None, item)]}),
+        ),
+        Response::Groups(list) => tagged(
+            "groupsList",
+            json!({"user": u, "groups":
+                list.iter().map(|(g, _)| group_info(chat, g)).collect::<Vec<_>>()}),
+        ),
+        Response::Members(g, members) => tagged(
+            "groupMembers",
+            json!({"user": u, "group": {"groupInfo": group_info(chat, g),
+                   "members": members.iter().map(group_member).collect::<Vec<_>>()}}),
+        ),
         Response::Ok | Response::Quit => tagged("cmdOk", json!({ "user_": u })),
     }
 }
@@ -850,6 +1013,44 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
             json!({"user": u, "severity": "warning",
                    "errorMessage": format!("{} deleted a message this chat no longer has",
                                            c.local_name)}),
+        ),
+        Event::GroupInvited {
+            group,
+            contact: c,
+            role,
+        } => {
+            let host = chat
+                .store()
+                .members(group.group_id)
+                .ok()
+                .and_then(|ms| ms.into_iter().find(|m| m.category == MemberCategory::Host));
+            tagged(
+                "receivedGroupInvitation",
+                json!({"user": u, "groupInfo": group_info(chat, group), "contact": contact(c),
+                       "fromMemberRole": host.map_or(GroupMemberRole::Admin, |h| h.role),
+                       "memberRole": role}),
+            )
+        }
+        Event::UserJoinedGroup(g, host) => tagged(
+            "userJoinedGroup",
+            json!({"user": u, "groupInfo": group_info(chat, g), "hostMember": group_member(host)}),
+        ),
+        Event::MemberJoined(g, m) => tagged(
+            "joinedGroupMember",
+            json!({"user": u, "groupInfo": group_info(chat, g), "member": group_member(m)}),
+        ),
+        Event::MemberAnnounced { group, by, member } => tagged(
+            "joinedGroupMemberConnecting",
+            json!({"user": u, "groupInfo": group_info(chat, group), "hostMember": group_member(by),
+                   "member": group_member(member)}),
+        ),
+        Event::MemberConnected(g, m) => tagged(
+            "connectedToGroupMember",
+            json!({"user": u, "groupInfo": group_info(chat, g), "member": group_member(m)}),
+        ),
+        Event::GroupReceived(g, m, item) => tagged(
+            "newChatItems",
+            json!({"user": u, "chatItems": [group_chat_item(chat, g, Some(m), item)]}),
         ),
         Event::Error(m) => tagged(
             "messageError",

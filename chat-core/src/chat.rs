@@ -89,11 +89,35 @@ pub enum ChatError {
     /// No message starts with the text given.
     #[error("no message starting with {0:?}")]
     NoQuotedMessage(String),
+    /// No group by that name.
+    #[error("no group #{0}")]
+    NoGroup(String),
+    /// Our role in the group is too low for the action.
+    #[error("#{0}: you have insufficient permissions for this action, the required role is {role}", role = .1.name())]
+    GroupRole(String, crate::protocol::GroupMemberRole),
+    /// Our role does not allow sending (an observer), or a member's does not.
+    #[error("#{0}: you don't have permission to send messages")]
+    GroupCannotSend(String),
+    /// Not invited to the group (or joined already).
+    #[error("you are not invited to the group #{0} or have joined it already")]
+    GroupNotInvited(String),
+    /// Invited, not joined yet (sending to the group).
+    #[error("you did not join this group, use /join #{0}")]
+    GroupNotJoined(String),
+    /// Our membership is not active (not connected yet, left, removed).
+    #[error("you cannot invite other members yet, try later")]
+    GroupNotActive(String),
+    /// The contact is in the group already.
+    #[error("contact {0} is already in the group")]
+    AlreadyMember(String, String),
+    /// A contact or member acting beyond its role in a group (a hostile peer).
+    #[error("contact {0} has insufficient permissions for this group action")]
+    GroupContactRole(String),
 }
 
 type Result<T> = std::result::Result<T, ChatError>;
 
-fn agent_err(e: impl std::fmt::Display) -> ChatError {
+pub(crate) fn agent_err(e: impl std::fmt::Display) -> ChatError {
     ChatError::Agent(e.to_string())
 }
 
@@ -245,6 +269,25 @@ pub enum Response {
         /// The connection's code.
         code: String,
     },
+    /// `/g`: a group created.
+    GroupCreated(crate::group_store::Group),
+    /// `/a`: the invitation sent to the contact.
+    GroupInvitationSent {
+        /// The group.
+        group: crate::group_store::Group,
+        /// The contact invited.
+        contact: Contact,
+        /// Its membership.
+        member: crate::group_store::Member,
+    },
+    /// `/j`: joining (nothing printed until connected).
+    GroupJoining(crate::group_store::Group),
+    /// A message sent to a group.
+    GroupSent(crate::group_store::Group, ChatItem),
+    /// `/gs`: the groups with how many are in each.
+    Groups(Vec<(crate::group_store::Group, usize)>),
+    /// `/ms`: the group and its members (not us).
+    Members(crate::group_store::Group, Vec<crate::group_store::Member>),
     /// Done.
     Ok,
     /// `/q`.
@@ -379,6 +422,36 @@ pub enum Event {
     },
     /// A contact deleted a message for everyone (none: we no longer had it).
     Deleted(Contact, Option<ChatItem>),
+    /// A contact invites us to a group.
+    GroupInvited {
+        /// The group.
+        group: crate::group_store::Group,
+        /// The contact (the host).
+        contact: Contact,
+        /// The role offered.
+        role: crate::protocol::GroupMemberRole,
+    },
+    /// We are connected to our host: in the group.
+    UserJoinedGroup(crate::group_store::Group, crate::group_store::Member),
+    /// A contact we invited joined.
+    MemberJoined(crate::group_store::Group, crate::group_store::Member),
+    /// A member announced a new member it invited.
+    MemberAnnounced {
+        /// The group.
+        group: crate::group_store::Group,
+        /// Who added it.
+        by: crate::group_store::Member,
+        /// The new member.
+        member: crate::group_store::Member,
+    },
+    /// A member introduced to us (or we to it) is connected.
+    MemberConnected(crate::group_store::Group, crate::group_store::Member),
+    /// A group message arrived.
+    GroupReceived(
+        crate::group_store::Group,
+        crate::group_store::Member,
+        ChatItem,
+    ),
     /// Something went wrong in the background.
     Error(String),
 }
@@ -895,6 +968,16 @@ impl Chat {
                 self.delete_contact(contact, notify).await
             }
             Command::Quit => Ok(Response::Quit),
+            Command::NewGroup { name, full_name } => self.new_group(name, full_name),
+            Command::AddMember {
+                group,
+                contact,
+                role,
+            } => self.add_member(group, contact, role).await,
+            Command::JoinGroup(group) => self.join_group(group).await,
+            Command::SendGroup { group, text } => self.send_group_text(group, text).await,
+            Command::ListGroups => self.list_groups(),
+            Command::ListMembers(group) => self.list_members(group),
         }
     }
 
@@ -1306,6 +1389,10 @@ impl Chat {
         match e {
             // The peer joined our invitation, or the owner of an address we asked accepted.
             AgentEvent::Confirmation { conn, info } => {
+                let member = self.store().member_by_conn(conn)?;
+                if let Some(m) = member {
+                    return self.member_confirmation(m, &info).await;
+                }
                 let profile = Self::peer_profile(&info)?;
                 let pending = self.store().pending(conn)?;
                 // Once only: a confirmation announced again after a restart finds the contact.
@@ -1329,6 +1416,10 @@ impl Chat {
             }
             // The inviter's profile (we joined), or a requester's (we accepted).
             AgentEvent::Info { conn, info } => {
+                // A member's `x.ok` or `x.grp.mem.info`: its profile came with the introduction.
+                if self.store().member_by_conn(conn)?.is_some() {
+                    return Ok(());
+                }
                 let profile = Self::peer_profile(&info)?;
                 let existing = self.store().contact_by_conn(conn)?;
                 match existing {
@@ -1341,6 +1432,10 @@ impl Chat {
                 }
             }
             AgentEvent::Connected { conn } => {
+                let member = self.store().member_by_conn(conn)?;
+                if let Some(m) = member {
+                    return self.member_connected(m).await;
+                }
                 let contact = self.store().contact_by_conn(conn)?;
                 if let Some(mut c) = contact {
                     self.store().set_ready(c.contact_id)?;
@@ -1414,7 +1509,12 @@ impl Chat {
     }
 
     async fn received(&self, conn: ConnId, body: &[u8]) -> Result<()> {
-        let Some(contact) = self.store().contact_by_conn(conn)? else {
+        let contact = self.store().contact_by_conn(conn)?;
+        let Some(contact) = contact else {
+            let member = self.store().member_by_conn(conn)?;
+            if let Some(m) = member {
+                return self.member_received(m, body).await;
+            }
             if self.store().conn_deletion(conn)?.is_some() {
                 return Ok(()); // a contact being deleted: nothing more is shown
             }
@@ -1468,6 +1568,14 @@ impl Chat {
                 }
                 ChatEvent::FileCancel { msg_id } => {
                     self.file_cancelled_by_sender(&contact, &msg_id).await?;
+                }
+                ChatEvent::GrpInv(inv) => {
+                    if let Err(e) = self.received_group_invitation(&contact, inv).await {
+                        if matches!(e, ChatError::Store(_)) {
+                            return Err(e);
+                        }
+                        self.emit(Event::Error(e.to_string())).await;
+                    }
                 }
                 ChatEvent::DirectDel => {
                     if let Some(c) = contact.conn_id {

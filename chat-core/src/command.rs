@@ -311,6 +311,36 @@ pub enum Command {
     FileStatus(i64),
     /// `/q`, `/quit`.
     Quit,
+    /// `/g name [full name]`, `/group #name [full name]`: a new group, ours.
+    NewGroup {
+        /// Its name.
+        name: String,
+        /// Its full name (may be empty).
+        full_name: String,
+    },
+    /// `/a group contact [role]`, `/add #group @contact [role]`: invite a contact (as a
+    /// member unless another role is named).
+    AddMember {
+        /// The group.
+        group: String,
+        /// The contact.
+        contact: String,
+        /// The role offered.
+        role: crate::protocol::GroupMemberRole,
+    },
+    /// `/j group`, `/join #group`: accept an invitation.
+    JoinGroup(String),
+    /// `#group text`: a message to the group.
+    SendGroup {
+        /// The group.
+        group: String,
+        /// The text.
+        text: String,
+    },
+    /// `/gs`, `/groups`.
+    ListGroups,
+    /// `/ms group`, `/members #group`.
+    ListMembers(String),
 }
 
 /// Why a line is not a command.
@@ -457,6 +487,16 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             });
         }
     }
+    if let Some(rest) = line.strip_prefix('#') {
+        let (group, text) = name(rest)?;
+        if text.trim().is_empty() {
+            return Err(bad("no message"));
+        }
+        return Ok(Command::SendGroup {
+            group,
+            text: text.to_string(),
+        });
+    }
     if let Some(rest) = line.strip_prefix("\\ @") {
         let (to, prefix) = name(rest)?;
         if prefix.is_empty() {
@@ -469,6 +509,14 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
     }
     let (word, args) = line.split_once(' ').unwrap_or((line, ""));
     let args = args.trim();
+    let one_group = |args: &str| -> Result<String, CommandError> {
+        let a = args.strip_prefix('#').unwrap_or(args);
+        let (n, rest) = name(a)?;
+        if !rest.trim().is_empty() {
+            return Err(bad("unexpected text after the group's name"));
+        }
+        Ok(n)
+    };
     let one_arg = |args: &str| -> Result<String, CommandError> {
         let a = args.strip_prefix('@').unwrap_or(args);
         let (n, rest) = name(a)?;
@@ -585,6 +633,33 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             }
         }
         "/code" => Command::ShowCode(one_arg(args)?),
+        "/g" | "/group" => {
+            let (n, full) = name(args.strip_prefix('#').unwrap_or(args))?;
+            Command::NewGroup {
+                name: n,
+                full_name: full.trim().to_string(),
+            }
+        }
+        "/a" | "/add" => {
+            let usage =
+                || bad("usage: /a <group> <contact> [owner|admin|moderator|member|observer]");
+            let (group, rest) = name(args.strip_prefix('#').unwrap_or(args))?;
+            let (contact, rest) =
+                name(rest.strip_prefix('@').unwrap_or(rest)).map_err(|_| usage())?;
+            let role = match rest.trim() {
+                "" => crate::protocol::GroupMemberRole::Member,
+                r => serde_json::from_value(serde_json::Value::String(r.to_string()))
+                    .map_err(|_| usage())?,
+            };
+            Command::AddMember {
+                group,
+                contact,
+                role,
+            }
+        }
+        "/j" | "/join" => Command::JoinGroup(one_group(args)?),
+        "/gs" | "/groups" if args.is_empty() => Command::ListGroups,
+        "/ms" | "/members" => Command::ListMembers(one_group(args)?),
         "/help" | "/h" => Command::Help((!args.is_empty()).then(|| args.to_string())),
         "/?" if args.is_empty() => Command::Help(None),
         "/_reaction" => {

@@ -10,13 +10,16 @@
 //! - [`command`]: the terminal's and the bot API's command syntax;
 //! - [`store`]: the chat database (user, contacts, requests, chat items);
 //! - [`chat`]: the engine - commands in, responses and events out, over the agent;
-//! - [`files`]: files to contacts over XFTP.
+//! - [`files`]: files to contacts over XFTP;
+//! - [`groups`], [`group_store`]: groups - members, introductions, group messages.
 
 pub mod api;
 pub mod batch;
 pub mod chat;
 pub mod command;
 pub mod files;
+pub mod group_store;
+pub mod groups;
 pub mod incognito;
 pub mod messages;
 pub mod protocol;

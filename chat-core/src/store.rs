@@ -53,7 +53,7 @@ impl From<agent::store::StoreError> for StoreError {
 
 type Result<T> = std::result::Result<T, StoreError>;
 
-const MIGRATIONS: &[&str] = &[
+pub(crate) const MIGRATIONS: &[&str] = &[
     "CREATE TABLE users (
         user_id INTEGER PRIMARY KEY,
         profile TEXT NOT NULL
@@ -151,6 +151,72 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE chat_items ADD COLUMN ttl INTEGER;
      ALTER TABLE chat_items ADD COLUMN delete_at INTEGER;
      CREATE INDEX chat_items_delete_at ON chat_items (delete_at) WHERE delete_at IS NOT NULL;",
+    // v13: groups - the group (our membership in it), its members (each on its own agent
+    // connection), the host's record of introductions; chat items of a group (contact_id
+    // NULL, group_id and the sending member), so chat_items is rebuilt with contact_id
+    // nullable (foreign keys are off while migrations run, so reactions keep their items)
+    "CREATE TABLE groups (
+        group_id INTEGER PRIMARY KEY,
+        local_name TEXT NOT NULL UNIQUE,
+        profile TEXT NOT NULL,
+        member_id BLOB NOT NULL,
+        role TEXT NOT NULL,
+        status TEXT NOT NULL,
+        conn_request TEXT,
+        created_at INTEGER NOT NULL
+     );
+     CREATE TABLE group_members (
+        group_member_id INTEGER PRIMARY KEY,
+        group_id INTEGER NOT NULL REFERENCES groups ON DELETE CASCADE,
+        member_id BLOB NOT NULL,
+        role TEXT NOT NULL,
+        category TEXT NOT NULL,
+        status TEXT NOT NULL,
+        profile TEXT NOT NULL,
+        local_name TEXT NOT NULL,
+        conn_id INTEGER UNIQUE,
+        contact_id INTEGER REFERENCES contacts ON DELETE SET NULL,
+        invited_by INTEGER,
+        created_at INTEGER NOT NULL,
+        UNIQUE (group_id, member_id)
+     );
+     CREATE INDEX group_members_name ON group_members (local_name);
+     CREATE TABLE group_intros (
+        re_member INTEGER NOT NULL REFERENCES group_members ON DELETE CASCADE,
+        to_member INTEGER NOT NULL REFERENCES group_members ON DELETE CASCADE,
+        status TEXT NOT NULL,
+        PRIMARY KEY (re_member, to_member)
+     );
+     CREATE TABLE chat_items_v13 (
+        item_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        contact_id INTEGER REFERENCES contacts ON DELETE CASCADE,
+        sent INTEGER NOT NULL,
+        shared_msg_id BLOB,
+        agent_msg_id INTEGER,
+        content TEXT NOT NULL,
+        item_ts INTEGER NOT NULL,
+        file_id INTEGER,
+        quote TEXT,
+        edited INTEGER NOT NULL DEFAULT 0,
+        deleted INTEGER NOT NULL DEFAULT 0,
+        ttl INTEGER,
+        delete_at INTEGER,
+        group_id INTEGER REFERENCES groups ON DELETE CASCADE,
+        group_member_id INTEGER REFERENCES group_members ON DELETE SET NULL,
+        CHECK ((contact_id IS NULL) != (group_id IS NULL))
+     );
+     INSERT INTO chat_items_v13 (item_id, contact_id, sent, shared_msg_id, agent_msg_id, content,
+                                 item_ts, file_id, quote, edited, deleted, ttl, delete_at)
+        SELECT item_id, contact_id, sent, shared_msg_id, agent_msg_id, content, item_ts, file_id,
+               quote, edited, deleted, ttl, delete_at FROM chat_items;
+     DROP TABLE chat_items;
+     ALTER TABLE chat_items_v13 RENAME TO chat_items;
+     CREATE INDEX chat_items_contact ON chat_items (contact_id, item_id);
+     CREATE INDEX chat_items_shared ON chat_items (contact_id, shared_msg_id);
+     CREATE INDEX chat_items_delete_at ON chat_items (delete_at) WHERE delete_at IS NOT NULL;
+     CREATE INDEX chat_items_group ON chat_items (group_id, item_id) WHERE group_id IS NOT NULL;
+     CREATE INDEX chat_items_group_shared ON chat_items (group_id, group_member_id, shared_msg_id)
+        WHERE group_id IS NOT NULL;",
 ];
 
 /// The chat of private notes (`*`, `*1` in API commands).
@@ -345,6 +411,10 @@ pub struct ChatItem {
     pub file_id: Option<i64>,
     /// A disappearing message: its time to live (seconds) and when it goes (ms).
     pub timed: Option<(i64, i64)>,
+    /// The group of a group item (its `contact_id` is then 0).
+    pub group_id: Option<i64>,
+    /// The member who sent a received group item.
+    pub group_member_id: Option<i64>,
 }
 
 /// A chat item to store.
@@ -378,10 +448,10 @@ type ContactRow = (
     Option<String>,
 );
 
-type ItemRow = (
+pub(crate) type ItemRow = (
     (i64, i64, bool, Option<Vec<u8>>),
     (String, i64, Option<String>, bool, bool, Option<i64>),
-    (Option<i64>, Option<i64>),
+    (Option<i64>, Option<i64>, Option<i64>, Option<i64>),
 );
 
 /// A request to our address.
@@ -404,18 +474,18 @@ pub(crate) fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-fn profile_json(p: &Profile) -> Result<String> {
+pub(crate) fn profile_json(p: &Profile) -> Result<String> {
     serde_json::to_string(p).map_err(|_| StoreError::Corrupt("profile"))
 }
 
-fn profile_from(s: &str) -> Result<Profile> {
+pub(crate) fn profile_from(s: &str) -> Result<Profile> {
     serde_json::from_str(s).map_err(|_| StoreError::Corrupt("profile"))
 }
 
 /// The chat database.
 #[derive(Debug)]
 pub struct ChatStore {
-    db: Connection,
+    pub(crate) db: Connection,
 }
 
 impl ChatStore {
@@ -423,7 +493,19 @@ impl ChatStore {
     /// as the agent opens its own (the same pragmas, the same migration bookkeeping).
     pub fn open(path: &Path, key: Option<&str>) -> Result<Self> {
         let mut db = agent::store::open_connection(path, key)?;
+        // Off while the schema changes: a table rebuilt (v13) is dropped and replaced, which
+        // with foreign keys on would delete the rows that refer to it.
+        db.pragma_update(None, "foreign_keys", "OFF")?;
         agent::store::migrate(&mut db, MIGRATIONS)?;
+        let broken: Option<String> = db
+            .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+            .optional()?;
+        if let Some(table) = broken {
+            return Err(StoreError::Open(format!(
+                "the chat database's table {table} refers to rows that do not exist"
+            )));
+        }
+        db.pragma_update(None, "foreign_keys", "ON")?;
         Ok(Self { db })
     }
 
@@ -448,12 +530,16 @@ impl ChatStore {
         Ok(())
     }
 
-    /// A local name not yet used by a contact or request: `base`, else `base_1`, `base_2`...
-    fn unique_name(&self, base: &str) -> Result<String> {
+    /// A local name not yet used by a contact, request, group or member who is no contact
+    /// (one namespace, as the reference's): `base`, else `base_1`, `base_2`...
+    pub(crate) fn unique_name(&self, base: &str) -> Result<String> {
         let taken = |n: &str| -> Result<bool> {
             Ok(self.db.query_row(
                 "SELECT EXISTS (SELECT 1 FROM contacts WHERE local_name = ?1)
-                     OR EXISTS (SELECT 1 FROM requests WHERE local_name = ?1)",
+                     OR EXISTS (SELECT 1 FROM requests WHERE local_name = ?1)
+                     OR EXISTS (SELECT 1 FROM group_members
+                                WHERE local_name = ?1 AND contact_id IS NULL)
+                     OR EXISTS (SELECT 1 FROM groups WHERE local_name = ?1)",
                 [n],
                 |r| r.get::<_, bool>(0),
             )?)
@@ -906,14 +992,16 @@ impl ChatStore {
             deleted: false,
             file_id: None,
             timed: None,
+            group_id: None,
+            group_member_id: None,
         })
     }
 
-    const ITEM_COLUMNS: &'static str =
-        "item_id, contact_id, sent, shared_msg_id, content, item_ts, quote, edited, deleted, file_id,
-         ttl, delete_at";
+    pub(crate) const ITEM_COLUMNS: &'static str =
+        "item_id, coalesce(contact_id, 0), sent, shared_msg_id, content, item_ts, quote, edited,
+         deleted, file_id, ttl, delete_at, group_id, group_member_id";
 
-    fn item_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ItemRow> {
+    pub(crate) fn item_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ItemRow> {
         Ok((
             (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?),
             (
@@ -924,15 +1012,15 @@ impl ChatStore {
                 r.get(8)?,
                 r.get(9)?,
             ),
-            (r.get(10)?, r.get(11)?),
+            (r.get(10)?, r.get(11)?, r.get(12)?, r.get(13)?),
         ))
     }
 
-    fn item_from(row: ItemRow) -> Result<ChatItem> {
+    pub(crate) fn item_from(row: ItemRow) -> Result<ChatItem> {
         let (
             (item_id, contact_id, sent, shared_msg_id),
             (content, item_ts, quote, edited, deleted, file_id),
-            (ttl, delete_at),
+            (ttl, delete_at, group_id, group_member_id),
         ) = row;
         Ok(ChatItem {
             item_id,
@@ -949,10 +1037,16 @@ impl ChatStore {
             deleted,
             file_id,
             timed: ttl.zip(delete_at),
+            group_id,
+            group_member_id,
         })
     }
 
-    fn items_where(&self, clause: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<ChatItem>> {
+    pub(crate) fn items_where(
+        &self,
+        clause: &str,
+        args: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<ChatItem>> {
         let sql = format!(
             "SELECT {} FROM chat_items WHERE {clause}",
             Self::ITEM_COLUMNS
@@ -1034,7 +1128,10 @@ impl ChatStore {
     /// Items whose text contains `text`, oldest first (among the last 10,000).
     pub fn search(&self, text: &str) -> Result<Vec<ChatItem>> {
         let mut v: Vec<ChatItem> = self
-            .items_where("1 ORDER BY item_id DESC LIMIT 10000", &[])?
+            .items_where(
+                "contact_id IS NOT NULL ORDER BY item_id DESC LIMIT 10000",
+                &[],
+            )?
             .into_iter()
             .filter(|i| !i.deleted && i.content.text_shown().contains(text))
             .collect();
@@ -1045,7 +1142,8 @@ impl ChatStore {
     /// Each chat's latest item, the most recent chat first.
     pub fn chat_heads(&self) -> Result<Vec<ChatItem>> {
         let mut st = self.db.prepare(
-            "SELECT max(item_id) FROM chat_items GROUP BY contact_id ORDER BY max(item_id) DESC",
+            "SELECT max(item_id) FROM chat_items WHERE contact_id IS NOT NULL
+             GROUP BY contact_id ORDER BY max(item_id) DESC",
         )?;
         let ids: Vec<i64> = st
             .query_map([], |r| r.get(0))?

@@ -88,6 +88,27 @@ impl Client {
         assert_eq!(got, expected, "{}", self.name);
     }
 
+    /// These lines in any order (printed by concurrent events); item lines (`HH:MM ` then
+    /// the text) are written as `~ text`.
+    pub fn expect_unordered(&mut self, expected: &[&str]) {
+        let mut left: Vec<&str> = expected.to_vec();
+        while !left.is_empty() {
+            let got = self.next();
+            let b = got.as_bytes();
+            let timed = got.len() > 6 && b[2] == b':' && b[5] == b' ';
+            let pos = left.iter().position(|e| match e.strip_prefix("~ ") {
+                Some(rest) => timed && &got[6..] == rest,
+                None => got == *e,
+            });
+            match pos {
+                Some(i) => {
+                    left.remove(i);
+                }
+                None => panic!("{}: unexpected {got:?}, waiting for {left:?}", self.name),
+            }
+        }
+    }
+
     /// A chat item line: `HH:MM ` then `rest`.
     pub fn expect_item(&mut self, rest: &str) {
         let got = self.next();

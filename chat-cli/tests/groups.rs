@@ -1,0 +1,145 @@
+//! Groups with real `simplex-chat` processes (the reference's `testGroupShared` and
+//! `createGroup3` lines): a group created, two contacts added as admins, the second
+//! introduced to the first by the host, messages from each member to all, the lists, roles
+//! refused, and a member restarted keeping its membership.
+
+mod common;
+
+use common::{alice_and_bob, connect, relay, Client};
+
+/// alice's group `team` with bob and cath, as `createGroup3`.
+fn team(dir: &std::path::Path, server: &str) -> (Client, Client, Client) {
+    let (mut alice, mut bob) = alice_and_bob(dir, server, &[]);
+    let mut cath = Client::start(dir, "cath", server);
+    cath.create_profile("cath", "Catherine");
+    connect(&mut alice, &mut bob, "Alice", "Bob");
+    connect(&mut alice, &mut cath, "Alice", "Catherine");
+    alice.type_line("/g team");
+    alice.expect("/g team");
+    alice.expect("group #team is created");
+    alice.expect("to add members use /a team <name> or /create link #team");
+    alice.type_line("/a team bob admin");
+    alice.expect("/a team bob admin");
+    alice.expect("invitation to join the group #team sent to bob");
+    bob.expect("#team: alice invites you to join the group as admin");
+    bob.expect("use /j team to accept");
+    bob.type_line("/j team");
+    bob.expect("/j team");
+    alice.expect("#team: bob joined the group");
+    bob.expect("#team: you joined the group");
+    alice.type_line("/a team cath admin");
+    alice.expect("/a team cath admin");
+    alice.expect("invitation to join the group #team sent to cath");
+    cath.expect("#team: alice invites you to join the group as admin");
+    cath.expect("use /j team to accept");
+    cath.type_line("/j team");
+    cath.expect("/j team");
+    alice.expect("#team: cath joined the group");
+    cath.expect("#team: you joined the group");
+    cath.expect("#team: member bob (Bob) is connected");
+    bob.expect("#team: alice added cath (Catherine) to the group (connecting...)");
+    bob.expect("#team: new member cath is connected");
+    (alice, bob, cath)
+}
+
+fn send(from: &mut Client, text: &str, to: &mut [&mut Client]) {
+    from.type_line(&format!("#team {text}"));
+    from.expect(&format!("#team {text}"));
+    from.expect_item(&format!("#team {text}"));
+    for c in to.iter_mut() {
+        c.expect_item(&format!("#team {}> {text}", from.name));
+    }
+}
+
+#[test]
+fn three_members_talk() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob, mut cath) = team(dir.path(), &server);
+    send(&mut alice, "hello", &mut [&mut bob, &mut cath]);
+    send(&mut bob, "hi there", &mut [&mut alice, &mut cath]);
+    send(&mut cath, "hey team", &mut [&mut alice, &mut bob]);
+
+    alice.type_line("/gs");
+    alice.expect("/gs");
+    alice.expect("#team (3 members)");
+    alice.type_line("/ms team");
+    alice.expect("/ms team");
+    alice.expect("alice (Alice): owner, you, created group");
+    alice.expect("bob (Bob): admin, invited, connected");
+    alice.expect("cath (Catherine): admin, invited, connected");
+    bob.type_line("/ms team");
+    bob.expect("/ms team");
+    bob.expect("bob (Bob): admin, you, connected");
+    bob.expect("alice (Alice): owner, host, connected");
+    bob.expect("cath (Catherine): admin, connected");
+    cath.type_line("/ms #team");
+    cath.expect("/ms #team");
+    cath.expect("cath (Catherine): admin, you, connected");
+    cath.expect("alice (Alice): owner, host, connected");
+    cath.expect("bob (Bob): admin, connected");
+
+    // Roles: an admin cannot make an owner; a contact already in the group is refused.
+    bob.type_line("/g club");
+    bob.expect("/g club");
+    bob.expect("group #club is created");
+    bob.expect("to add members use /a club <name> or /create link #club");
+    alice.type_line("/a team bob");
+    alice.expect("/a team bob");
+    alice.expect("contact bob is already in the group");
+    alice.type_line("#nope hi");
+    alice.expect("#nope hi");
+    alice.expect("no group #nope");
+    bob.type_line("/gs");
+    bob.expect("/gs");
+    bob.expect("#club (1 member)");
+    bob.expect("#team (3 members)");
+
+    // cath restarts: still a member, messages both ways.
+    cath.stop();
+    let mut cath = Client::start(dir.path(), "cath", &server);
+    cath.skip_to("Current user: cath (Catherine)");
+    send(&mut alice, "welcome back", &mut [&mut bob, &mut cath]);
+    send(&mut cath, "thanks", &mut [&mut alice, &mut bob]);
+    relay.stop();
+}
+
+#[test]
+fn invitations_checked() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob) = alice_and_bob(dir.path(), &server, &[]);
+    connect(&mut alice, &mut bob, "Alice", "Bob");
+    alice.type_line("/g team Our Team");
+    alice.expect("/g team Our Team");
+    alice.expect("group #team (Our Team) is created");
+    alice.expect("to add members use /a team <name> or /create link #team");
+    alice.type_line("/a team bob");
+    alice.expect("/a team bob");
+    alice.expect("invitation to join the group #team sent to bob");
+    bob.expect("#team (Our Team): alice invites you to join the group as member");
+    bob.expect("use /j team to accept");
+    // Not joined yet: listed as invited, nothing can be sent.
+    bob.type_line("/gs");
+    bob.expect("/gs");
+    bob.expect(
+        "#team (Our Team) - you are invited (/j team to join, /d #team to delete invitation)",
+    );
+    bob.type_line("#team hi");
+    bob.expect("#team hi");
+    bob.expect("you did not join this group, use /join #team");
+    bob.type_line("/j team");
+    bob.expect("/j team");
+    alice.expect("#team: bob joined the group");
+    bob.expect("#team: you joined the group");
+    // A member cannot add admins.
+    bob.type_line("/a team alice admin");
+    bob.expect("/a team alice admin");
+    bob.expect(
+        "#team: you have insufficient permissions for this action, the required role is admin",
+    );
+    bob.type_line("/j team");
+    bob.expect("/j team");
+    bob.expect("chat error: you are not invited to the group #team or have joined it already");
+    relay.stop();
+}

@@ -1,0 +1,742 @@
+//! Groups in the chat database (schema v13): each group with our membership in it (our member
+//! id, role and status), its members - each on its own agent connection once connected - and,
+//! on the member who invited a newcomer, the introductions it made.
+//!
+//! ```text
+//! groups(group_id, local_name UNIQUE, profile JSON, member_id, role, status, conn_request,
+//!        created_at)
+//! group_members(group_member_id, group_id, member_id, role, category, status, profile JSON,
+//!               local_name, conn_id UNIQUE, contact_id, invited_by, created_at)
+//! group_intros(re_member, to_member, status)
+//! chat_items(... group_id, group_member_id)   -- a group item: contact_id NULL
+//! ```
+//! Names of groups and of members who are no contact share the contacts' namespace, as the
+//! reference's `display_names`: a member called as a contact is `bob_1`.
+
+use rusqlite::{params, OptionalExtension};
+
+use crate::protocol::{GroupMemberRole, GroupProfile, MemberId, MsgContent, Profile, B64};
+use crate::store::{
+    now_ms, profile_from, profile_json, ChatItem, ChatStore, ItemQuote, StoreError,
+};
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+/// How a member came to be known to us (the reference's `GroupMemberCategory`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberCategory {
+    /// We invited it.
+    Invitee,
+    /// It invited us.
+    Host,
+    /// It was in the group before us; our host introduced it.
+    Pre,
+    /// It joined after us; announced by the member who invited it.
+    Post,
+}
+
+impl MemberCategory {
+    /// The reference's JSON name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Invitee => "invitee",
+            Self::Host => "host",
+            Self::Pre => "pre",
+            Self::Post => "post",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "invitee" => Self::Invitee,
+            "host" => Self::Host,
+            "pre" => Self::Pre,
+            "post" => Self::Post,
+            _ => return None,
+        })
+    }
+}
+
+/// Where a member (or our membership) stands (the reference's `GroupMemberStatus`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberStatus {
+    /// Invited, not joined yet.
+    Invited,
+    /// Introduced to us; our invitation for it sent to the host.
+    IntroInvited,
+    /// Joined (the connection is being made).
+    Accepted,
+    /// Announced by the member who invited it.
+    Announced,
+    /// Connected.
+    Connected,
+    /// Left the group.
+    Left,
+    /// Removed.
+    Removed,
+    /// The group was deleted.
+    GroupDeleted,
+    /// We created the group.
+    Creator,
+}
+
+impl MemberStatus {
+    /// The reference's JSON name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Invited => "invited",
+            Self::IntroInvited => "intro-inv",
+            Self::Accepted => "accepted",
+            Self::Announced => "announced",
+            Self::Connected => "connected",
+            Self::Left => "left",
+            Self::Removed => "removed",
+            Self::GroupDeleted => "deleted",
+            Self::Creator => "creator",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "invited" => Self::Invited,
+            "intro-inv" => Self::IntroInvited,
+            "accepted" => Self::Accepted,
+            "announced" => Self::Announced,
+            "connected" => Self::Connected,
+            "left" => Self::Left,
+            "removed" => Self::Removed,
+            "deleted" => Self::GroupDeleted,
+            "creator" => Self::Creator,
+            _ => return None,
+        })
+    }
+
+    /// Still in the group (not invited only, not gone).
+    pub fn is_current(self) -> bool {
+        !matches!(
+            self,
+            Self::Invited | Self::Left | Self::Removed | Self::GroupDeleted
+        )
+    }
+}
+
+fn role_from(s: &str) -> Result<GroupMemberRole> {
+    serde_json::from_value(serde_json::Value::String(s.to_string()))
+        .map_err(|_| StoreError::Corrupt("member role"))
+}
+
+/// A group, with our membership in it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    /// Its id.
+    pub group_id: i64,
+    /// The unique local name commands use (`team`, `team_1`).
+    pub local_name: String,
+    /// Its profile.
+    pub profile: GroupProfile,
+    /// Our member id in it.
+    pub member_id: MemberId,
+    /// Our role.
+    pub role: GroupMemberRole,
+    /// Our membership's status.
+    pub status: MemberStatus,
+    /// The invitation to join (until we join).
+    pub conn_request: Option<String>,
+    /// When it was created here (ms since the epoch).
+    pub created_at: i64,
+}
+
+/// A member of a group other than us.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Member {
+    /// Its id here.
+    pub group_member_id: i64,
+    /// The group.
+    pub group_id: i64,
+    /// Its member id (the same on every member).
+    pub member_id: MemberId,
+    /// Its role.
+    pub role: GroupMemberRole,
+    /// How we know it.
+    pub category: MemberCategory,
+    /// Where it stands.
+    pub status: MemberStatus,
+    /// Its profile.
+    pub profile: Profile,
+    /// Its local name (its contact's when it is one).
+    pub local_name: String,
+    /// Its agent connection.
+    pub conn_id: Option<u64>,
+    /// The contact it is.
+    pub contact_id: Option<i64>,
+    /// The member who invited or introduced it (none: we did).
+    pub invited_by: Option<i64>,
+    /// When we learnt of it (ms).
+    pub created_at: i64,
+}
+
+/// A member to record.
+#[derive(Debug, Clone)]
+pub struct NewMember<'a> {
+    /// The group.
+    pub group_id: i64,
+    /// Its member id.
+    pub member_id: &'a MemberId,
+    /// Its role.
+    pub role: GroupMemberRole,
+    /// How we know it.
+    pub category: MemberCategory,
+    /// Where it stands.
+    pub status: MemberStatus,
+    /// Its profile.
+    pub profile: &'a Profile,
+    /// Its agent connection.
+    pub conn_id: Option<u64>,
+    /// The contact it is (then it goes by the contact's name).
+    pub contact_id: Option<i64>,
+    /// The member who invited or introduced it.
+    pub invited_by: Option<i64>,
+}
+
+const GROUP_COLUMNS: &str =
+    "group_id, local_name, profile, member_id, role, status, conn_request, created_at";
+const MEMBER_COLUMNS: &str = "group_member_id, group_id, member_id, role, category, status,
+     profile, local_name, conn_id, contact_id, invited_by, created_at";
+
+type GroupRow = (
+    i64,
+    String,
+    String,
+    Vec<u8>,
+    String,
+    String,
+    Option<String>,
+    i64,
+);
+
+type MemberRow = (
+    (i64, i64, Vec<u8>, String, String, String),
+    (String, String, Option<i64>, Option<i64>, Option<i64>, i64),
+);
+
+fn group_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<GroupRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+    ))
+}
+
+fn group_from(
+    (group_id, local_name, profile, member_id, role, status, conn_request, created_at): GroupRow,
+) -> Result<Group> {
+    Ok(Group {
+        group_id,
+        local_name,
+        profile: serde_json::from_str(&profile)
+            .map_err(|_| StoreError::Corrupt("group profile"))?,
+        member_id: B64(member_id),
+        role: role_from(&role)?,
+        status: MemberStatus::parse(&status).ok_or(StoreError::Corrupt("membership status"))?,
+        conn_request,
+        created_at,
+    })
+}
+
+fn member_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MemberRow> {
+    Ok((
+        (
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+        ),
+        (
+            r.get(6)?,
+            r.get(7)?,
+            r.get(8)?,
+            r.get(9)?,
+            r.get(10)?,
+            r.get(11)?,
+        ),
+    ))
+}
+
+fn member_from(
+    (
+        (group_member_id, group_id, member_id, role, category, status),
+        (profile, local_name, conn_id, contact_id, invited_by, created_at),
+    ): MemberRow,
+) -> Result<Member> {
+    Ok(Member {
+        group_member_id,
+        group_id,
+        member_id: B64(member_id),
+        role: role_from(&role)?,
+        category: MemberCategory::parse(&category).ok_or(StoreError::Corrupt("member category"))?,
+        status: MemberStatus::parse(&status).ok_or(StoreError::Corrupt("member status"))?,
+        profile: profile_from(&profile)?,
+        local_name,
+        conn_id: conn_id.map(|c| c as u64),
+        contact_id,
+        invited_by,
+        created_at,
+    })
+}
+
+impl ChatStore {
+    /// Records a group (a new one of ours, or one we are invited to) under a unique local
+    /// name.
+    pub fn add_group(
+        &self,
+        profile: &GroupProfile,
+        member_id: &MemberId,
+        role: GroupMemberRole,
+        status: MemberStatus,
+        conn_request: Option<&str>,
+    ) -> Result<Group> {
+        let name = self.unique_name(&profile.display_name)?;
+        let json =
+            serde_json::to_string(profile).map_err(|_| StoreError::Corrupt("group profile"))?;
+        let created_at = now_ms();
+        self.db.execute(
+            "INSERT INTO groups
+               (local_name, profile, member_id, role, status, conn_request, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                name,
+                json,
+                member_id.0,
+                role.name(),
+                status.as_str(),
+                conn_request,
+                created_at
+            ],
+        )?;
+        Ok(Group {
+            group_id: self.db.last_insert_rowid(),
+            local_name: name,
+            profile: profile.clone(),
+            member_id: member_id.clone(),
+            role,
+            status,
+            conn_request: conn_request.map(str::to_string),
+            created_at,
+        })
+    }
+
+    fn group_where(&self, clause: &str, arg: rusqlite::types::Value) -> Result<Option<Group>> {
+        let sql = format!("SELECT {GROUP_COLUMNS} FROM groups WHERE {clause}");
+        self.db
+            .query_row(&sql, [arg], group_row)
+            .optional()?
+            .map(group_from)
+            .transpose()
+    }
+
+    /// The group with an id.
+    pub fn group(&self, group_id: i64) -> Result<Option<Group>> {
+        self.group_where("group_id = ?1", group_id.into())
+    }
+
+    /// The group with a local name.
+    pub fn group_by_name(&self, name: &str) -> Result<Option<Group>> {
+        self.group_where("local_name = ?1", name.to_string().into())
+    }
+
+    /// All groups, by name.
+    pub fn groups(&self) -> Result<Vec<Group>> {
+        let sql = format!("SELECT {GROUP_COLUMNS} FROM groups ORDER BY lower(local_name)");
+        let mut st = self.db.prepare(&sql)?;
+        let rows = st.query_map([], group_row)?;
+        rows.map(|r| group_from(r?)).collect()
+    }
+
+    /// Our membership's new status; joining forgets the invitation.
+    pub fn set_group_status(&self, group_id: i64, status: MemberStatus) -> Result<()> {
+        self.db.execute(
+            "UPDATE groups SET status = ?2,
+               conn_request = CASE WHEN ?2 = 'invited' THEN conn_request END
+             WHERE group_id = ?1",
+            params![group_id, status.as_str()],
+        )?;
+        Ok(())
+    }
+
+    /// Records a member; one who is a contact goes by the contact's name.
+    pub fn add_member(&self, m: &NewMember<'_>) -> Result<Member> {
+        let contact_name = match m.contact_id {
+            Some(c) => self
+                .db
+                .query_row(
+                    "SELECT local_name FROM contacts WHERE contact_id = ?1",
+                    [c],
+                    |r| r.get::<_, String>(0),
+                )
+                .optional()?,
+            None => None,
+        };
+        let name = match contact_name {
+            Some(n) => n,
+            None => self.unique_name(&m.profile.display_name)?,
+        };
+        let created_at = now_ms();
+        self.db.execute(
+            "INSERT INTO group_members
+               (group_id, member_id, role, category, status, profile, local_name, conn_id,
+                contact_id, invited_by, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![
+                m.group_id,
+                m.member_id.0,
+                m.role.name(),
+                m.category.as_str(),
+                m.status.as_str(),
+                profile_json(m.profile)?,
+                name,
+                m.conn_id.map(|c| c as i64),
+                m.contact_id,
+                m.invited_by,
+                created_at
+            ],
+        )?;
+        Ok(Member {
+            group_member_id: self.db.last_insert_rowid(),
+            group_id: m.group_id,
+            member_id: m.member_id.clone(),
+            role: m.role,
+            category: m.category,
+            status: m.status,
+            profile: m.profile.clone(),
+            local_name: name,
+            conn_id: m.conn_id,
+            contact_id: m.contact_id,
+            invited_by: m.invited_by,
+            created_at,
+        })
+    }
+
+    fn member_where(&self, clause: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Option<Member>> {
+        Ok(self.members_where(clause, args)?.pop())
+    }
+
+    fn members_where(&self, clause: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<Member>> {
+        let sql = format!("SELECT {MEMBER_COLUMNS} FROM group_members WHERE {clause}");
+        let mut st = self.db.prepare(&sql)?;
+        let rows = st.query_map(args, member_row)?;
+        rows.map(|r| member_from(r?)).collect()
+    }
+
+    /// A member by its id here.
+    pub fn member(&self, group_member_id: i64) -> Result<Option<Member>> {
+        self.member_where("group_member_id = ?1", &[&group_member_id])
+    }
+
+    /// The member on an agent connection.
+    pub fn member_by_conn(&self, conn_id: u64) -> Result<Option<Member>> {
+        self.member_where("conn_id = ?1", &[&(conn_id as i64)])
+    }
+
+    /// A group's member by its member id.
+    pub fn member_by_member_id(
+        &self,
+        group_id: i64,
+        member_id: &MemberId,
+    ) -> Result<Option<Member>> {
+        self.member_where(
+            "group_id = ?1 AND member_id = ?2",
+            &[&group_id, &member_id.0],
+        )
+    }
+
+    /// A group's member by local name (the latest one when several went by it).
+    pub fn member_by_name(&self, group_id: i64, name: &str) -> Result<Option<Member>> {
+        self.member_where(
+            "group_id = ?1 AND local_name = ?2 ORDER BY group_member_id",
+            &[&group_id, &name],
+        )
+    }
+
+    /// A group's members in the order we learnt of them.
+    pub fn members(&self, group_id: i64) -> Result<Vec<Member>> {
+        self.members_where("group_id = ?1 ORDER BY group_member_id", &[&group_id])
+    }
+
+    /// A member's new status.
+    pub fn set_member_status(&self, group_member_id: i64, status: MemberStatus) -> Result<()> {
+        self.db.execute(
+            "UPDATE group_members SET status = ?2 WHERE group_member_id = ?1",
+            params![group_member_id, status.as_str()],
+        )?;
+        Ok(())
+    }
+
+    /// A member's agent connection.
+    pub fn set_member_conn(&self, group_member_id: i64, conn_id: u64) -> Result<()> {
+        self.db.execute(
+            "UPDATE group_members SET conn_id = ?2 WHERE group_member_id = ?1",
+            params![group_member_id, conn_id as i64],
+        )?;
+        Ok(())
+    }
+
+    /// How many are in a group now: us and the members still in it.
+    pub fn current_members(&self, group: &Group) -> Result<usize> {
+        let members = self.members(group.group_id)?;
+        let us = usize::from(group.status.is_current());
+        Ok(us + members.iter().filter(|m| m.status.is_current()).count())
+    }
+
+    /// Records that the host introduced `re_member` to the new member `to_member`.
+    pub fn add_intro(&self, re_member: i64, to_member: i64) -> Result<()> {
+        self.db.execute(
+            "INSERT INTO group_intros (re_member, to_member, status) VALUES (?1, ?2, 'new')
+             ON CONFLICT DO NOTHING",
+            params![re_member, to_member],
+        )?;
+        Ok(())
+    }
+
+    /// An introduction's new status (`inv-forwarded`, `re-con`, `to-con`, `con`).
+    pub fn set_intro_status(&self, re_member: i64, to_member: i64, status: &str) -> Result<bool> {
+        Ok(self.db.execute(
+            "UPDATE group_intros SET status = ?3 WHERE re_member = ?1 AND to_member = ?2",
+            params![re_member, to_member, status],
+        )? > 0)
+    }
+
+    /// An introduction's status, if it was made.
+    pub fn intro_status(&self, re_member: i64, to_member: i64) -> Result<Option<String>> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT status FROM group_intros WHERE re_member = ?1 AND to_member = ?2",
+                params![re_member, to_member],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Stores a group item: sent by us (`member` none) or received from a member.
+    pub fn add_group_item(
+        &self,
+        group_id: i64,
+        member: Option<i64>,
+        shared_msg_id: Option<&[u8]>,
+        content: &MsgContent,
+        quote: Option<&ItemQuote>,
+    ) -> Result<ChatItem> {
+        let json = serde_json::to_string(content).map_err(|_| StoreError::Corrupt("content"))?;
+        let quote_json = quote
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|_| StoreError::Corrupt("quote"))?;
+        let ts = now_ms();
+        self.db.execute(
+            "INSERT INTO chat_items
+               (group_id, group_member_id, sent, shared_msg_id, content, item_ts, quote)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                group_id,
+                member,
+                member.is_none(),
+                shared_msg_id,
+                json,
+                ts,
+                quote_json
+            ],
+        )?;
+        Ok(ChatItem {
+            item_id: self.db.last_insert_rowid(),
+            contact_id: 0,
+            sent: member.is_none(),
+            shared_msg_id: shared_msg_id.map(<[u8]>::to_vec),
+            content: content.clone(),
+            item_ts: ts,
+            quote: quote.cloned(),
+            edited: false,
+            deleted: false,
+            file_id: None,
+            timed: None,
+            group_id: Some(group_id),
+            group_member_id: member,
+        })
+    }
+
+    /// The last `n` items of a group, oldest first.
+    pub fn group_items(&self, group_id: i64, n: usize) -> Result<Vec<ChatItem>> {
+        let mut v = self.items_where(
+            "group_id = ?1 ORDER BY item_id DESC LIMIT ?2",
+            &[&group_id, &(n as i64)],
+        )?;
+        v.reverse();
+        Ok(v)
+    }
+
+    /// Whether a member's message with this shared id is stored already (it may come both
+    /// directly and forwarded by the host).
+    pub fn has_group_message(
+        &self,
+        group_id: i64,
+        member: i64,
+        shared_msg_id: &[u8],
+    ) -> Result<bool> {
+        Ok(self.db.query_row(
+            "SELECT EXISTS (SELECT 1 FROM chat_items
+               WHERE group_id = ?1 AND group_member_id = ?2 AND shared_msg_id = ?3)",
+            params![group_id, member, shared_msg_id],
+            |r| r.get(0),
+        )?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::NewItem;
+
+    fn profile(name: &str) -> Profile {
+        Profile {
+            display_name: name.into(),
+            full_name: String::new(),
+            ..Profile::default()
+        }
+    }
+
+    /// A database of schema v12 with a contact, an item and its reaction upgrades to v13 with
+    /// both kept (the items table is rebuilt with foreign keys off), then takes group items.
+    #[test]
+    fn v12_database_upgrades_keeping_items_and_reactions() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("t_chat.db");
+        {
+            let mut db = agent::store::open_connection(&path, None).expect("open");
+            agent::store::migrate(&mut db, &crate::store::MIGRATIONS[..12]).expect("v12");
+            db.execute_batch(
+                "INSERT INTO contacts (contact_id, local_name, profile, conn_id, ready, created_at)
+                   VALUES (2, 'bob', '{\"displayName\":\"bob\",\"fullName\":\"\"}', 7, 1, 0);
+                 INSERT INTO chat_items (item_id, contact_id, sent, content, item_ts)
+                   VALUES (5, 2, 1, '{\"type\":\"text\",\"text\":\"hi\"}', 1);
+                 INSERT INTO reactions (item_id, by_us, reaction, created_at)
+                   VALUES (5, 0, '{\"type\":\"emoji\",\"emoji\":\"👍\"}', 1);",
+            )
+            .expect("rows");
+        }
+        let store = ChatStore::open(&path, None).expect("upgrade");
+        let items = store.items(2, 10).expect("items");
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].item_id, 5);
+        assert_eq!(items[0].content.text_shown(), "hi");
+        assert_eq!(store.reactions(5).expect("reactions").len(), 1);
+        // Foreign keys are on again: an item of no contact is refused.
+        assert!(store
+            .add_item(&NewItem {
+                contact_id: 99,
+                sent: true,
+                shared_msg_id: None,
+                agent_msg_id: None,
+                content: &MsgContent::text("x"),
+                quote: None,
+                edited: false,
+            })
+            .is_err());
+        let g = store
+            .add_group(
+                &GroupProfile {
+                    display_name: "bob".into(),
+                    ..GroupProfile::default()
+                },
+                &B64(vec![1; 12]),
+                GroupMemberRole::Owner,
+                MemberStatus::Creator,
+                None,
+            )
+            .expect("group");
+        // One namespace with contacts, as the reference's.
+        assert_eq!(g.local_name, "bob_1");
+        let item = store
+            .add_group_item(
+                g.group_id,
+                None,
+                Some(b"m1"),
+                &MsgContent::text("to all"),
+                None,
+            )
+            .expect("group item");
+        assert_eq!(item.group_id, Some(g.group_id));
+        assert_eq!(
+            store.group_items(g.group_id, 10).expect("items"),
+            vec![item]
+        );
+        // Group items stay out of the contacts' chats.
+        assert_eq!(store.chat_heads().expect("heads").len(), 1);
+        assert_eq!(store.items(2, 10).expect("items").len(), 1);
+    }
+
+    #[test]
+    fn members_by_contact_name_or_a_unique_one() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut store = ChatStore::open(&dir.path().join("t_chat.db"), None).expect("open");
+        let bob = store.add_contact(7, &profile("bob")).expect("contact");
+        let g = store
+            .add_group(
+                &GroupProfile {
+                    display_name: "team".into(),
+                    ..GroupProfile::default()
+                },
+                &B64(vec![1; 12]),
+                GroupMemberRole::Owner,
+                MemberStatus::Creator,
+                None,
+            )
+            .expect("group");
+        let add = |id: u8, contact: Option<i64>, name: &str| {
+            store
+                .add_member(&NewMember {
+                    group_id: g.group_id,
+                    member_id: &B64(vec![id; 12]),
+                    role: GroupMemberRole::Member,
+                    category: MemberCategory::Post,
+                    status: MemberStatus::Announced,
+                    profile: &profile(name),
+                    conn_id: None,
+                    contact_id: contact,
+                    invited_by: None,
+                })
+                .expect("member")
+        };
+        assert_eq!(add(2, Some(bob.contact_id), "bob").local_name, "bob");
+        assert_eq!(add(3, None, "bob").local_name, "bob_1");
+        assert_eq!(add(4, None, "cath").local_name, "cath");
+        // The same member id twice in a group is refused.
+        assert!(store
+            .add_member(&NewMember {
+                group_id: g.group_id,
+                member_id: &B64(vec![4; 12]),
+                role: GroupMemberRole::Member,
+                category: MemberCategory::Post,
+                status: MemberStatus::Announced,
+                profile: &profile("dan"),
+                conn_id: None,
+                contact_id: None,
+                invited_by: None,
+            })
+            .is_err());
+        // A contact named as a member who is no contact gets the next name.
+        assert_eq!(
+            store
+                .add_contact(8, &profile("cath"))
+                .expect("c")
+                .local_name,
+            "cath_1"
+        );
+        assert_eq!(store.current_members(&g).expect("n"), 4);
+    }
+}

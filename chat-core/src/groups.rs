@@ -1,0 +1,708 @@
+//! Groups (the reference's flow, spec section 6.4): every member connects to every other
+//! member; the member who invites a newcomer introduces it to the others.
+//!
+//! 1. `/a team bob`: a new invitation connection for bob's membership, its link sent to the
+//!    contact in `x.grp.inv` (our member id and role, bob's, the group profile).
+//! 2. `/j team` (bob): joins that link with `x.grp.acpt {memberId}`; the host allows with
+//!    `x.ok`; both connected: "you joined the group" / "bob joined the group".
+//! 3. The host sends `x.grp.mem.new` (bob's member info) to every connected member and one
+//!    `x.grp.mem.intro` per connected member to bob.
+//! 4. For each intro bob makes an invitation connection and answers `x.grp.mem.inv` with its
+//!    link; the host forwards it in `x.grp.mem.fwd` to that member, who joins it with
+//!    `x.grp.mem.info {memberId, profile}`; bob allows with his own `x.grp.mem.info`.
+//! 5. Connected, both tell the member who introduced them with `x.grp.mem.con`.
+//!
+//! Group messages go to every connected member; a member's message is stored once even if it
+//! arrives twice.
+
+use crate::chat::{agent_err, new_shared_msg_id, Chat, ChatError, Event, Response};
+use crate::group_store::{Group, Member, MemberCategory, MemberStatus, NewMember};
+use crate::protocol::{
+    parse_chat_messages, ChatEvent, ChatMessage, ChatVersions, GroupInvitation, GroupMemberRole,
+    GroupProfile, IntroInvitation, MemberIdRole, MemberInfo, MsgContainer, MsgContent, B64,
+    CHAT_VERSIONS,
+};
+use crate::store::Contact;
+
+type Result<T> = std::result::Result<T, ChatError>;
+
+/// A new member id: 12 random bytes, as the reference's.
+fn new_member_id() -> B64 {
+    let mut id = vec![0u8; 12];
+    simplex_crypto::random_bytes(&mut id);
+    B64(id)
+}
+
+fn member_info(m: &Member) -> MemberInfo {
+    MemberInfo {
+        member_id: m.member_id.clone(),
+        member_role: m.role,
+        v: Some(ChatVersions(CHAT_VERSIONS)),
+        profile: m.profile.clone(),
+        member_key: None,
+    }
+}
+
+/// Our membership can act in the group (created it, or joined and connected).
+fn active(g: &Group) -> bool {
+    matches!(g.status, MemberStatus::Creator | MemberStatus::Connected)
+}
+
+impl Chat {
+    pub(crate) fn group_named(&self, name: &str) -> Result<Group> {
+        self.store()
+            .group_by_name(name)?
+            .ok_or_else(|| ChatError::NoGroup(name.to_string()))
+    }
+
+    fn group_of(&self, m: &Member) -> Result<Group> {
+        self.store()
+            .group(m.group_id)?
+            .ok_or_else(|| ChatError::NoGroup(format!("#{}", m.group_id)))
+    }
+
+    /// `/g name [full name]`.
+    pub(crate) fn new_group(&self, name: String, full_name: String) -> Result<Response> {
+        if name.is_empty() || name.starts_with(['#', '@']) || name.chars().any(char::is_control) {
+            return Err(ChatError::InvalidName(name));
+        }
+        let profile = GroupProfile {
+            display_name: name,
+            full_name,
+            ..GroupProfile::default()
+        };
+        let g = self.store().add_group(
+            &profile,
+            &new_member_id(),
+            GroupMemberRole::Owner,
+            MemberStatus::Creator,
+            None,
+        )?;
+        Ok(Response::GroupCreated(g))
+    }
+
+    /// `/a group contact role`.
+    pub(crate) async fn add_member(
+        &self,
+        group: String,
+        contact: String,
+        role: GroupMemberRole,
+    ) -> Result<Response> {
+        let g = self.group_named(&group)?;
+        if !active(&g) {
+            return Err(ChatError::GroupNotActive(g.local_name));
+        }
+        let required = role.max(GroupMemberRole::Admin);
+        if g.role < required {
+            return Err(ChatError::GroupRole(g.local_name, required));
+        }
+        let c = self.contact_named(&contact)?;
+        let conn = match (c.ready, c.conn_id) {
+            (true, Some(conn)) => conn,
+            _ => return Err(ChatError::NotReady(c.local_name)),
+        };
+        let existing = self
+            .store()
+            .members(g.group_id)?
+            .into_iter()
+            .find(|m| m.contact_id == Some(c.contact_id) && m.status != MemberStatus::Left);
+        if let Some(m) = existing {
+            if m.status != MemberStatus::Removed {
+                return Err(ChatError::AlreadyMember(c.local_name, g.local_name));
+            }
+        }
+        let (member_conn, link) = self
+            .inner
+            .agent
+            .create_invitation()
+            .await
+            .map_err(agent_err)?;
+        let member_id = new_member_id();
+        let (m, size) = {
+            let store = self.store();
+            let m = store.add_member(&NewMember {
+                group_id: g.group_id,
+                member_id: &member_id,
+                role,
+                category: MemberCategory::Invitee,
+                status: MemberStatus::Invited,
+                profile: &c.profile,
+                conn_id: Some(member_conn),
+                contact_id: Some(c.contact_id),
+                invited_by: None,
+            })?;
+            (m, store.current_members(&g)?)
+        };
+        let inv = GroupInvitation {
+            from_member: MemberIdRole {
+                member_id: g.member_id.clone(),
+                member_role: g.role,
+            },
+            invited_member: MemberIdRole {
+                member_id,
+                member_role: role,
+            },
+            conn_request: link,
+            group_profile: g.profile.clone(),
+            business: None,
+            group_link_id: None,
+            group_size: Some(size as i64),
+        };
+        self.send_event(conn, ChatEvent::GrpInv(inv)).await?;
+        Ok(Response::GroupInvitationSent {
+            group: g,
+            contact: c,
+            member: m,
+        })
+    }
+
+    /// `/j group`.
+    pub(crate) async fn join_group(&self, group: String) -> Result<Response> {
+        let g = self.group_named(&group)?;
+        let link = match (&g.status, &g.conn_request) {
+            (MemberStatus::Invited, Some(l)) => l.clone(),
+            _ => return Err(ChatError::GroupNotInvited(g.local_name)),
+        };
+        let host = self
+            .store()
+            .members(g.group_id)?
+            .into_iter()
+            .find(|m| m.category == MemberCategory::Host)
+            .ok_or_else(|| ChatError::GroupNotInvited(g.local_name.clone()))?;
+        let info = ChatMessage::new(
+            None,
+            ChatEvent::GrpAcpt {
+                member_id: g.member_id.clone(),
+            },
+        )
+        .encode();
+        let conn = self
+            .inner
+            .agent
+            .join(&link, &info)
+            .await
+            .map_err(agent_err)?;
+        {
+            let store = self.store();
+            store.set_member_conn(host.group_member_id, conn)?;
+            store.set_member_status(host.group_member_id, MemberStatus::Accepted)?;
+            store.set_group_status(g.group_id, MemberStatus::Accepted)?;
+        }
+        let g = self.group_named(&g.local_name)?;
+        Ok(Response::GroupJoining(g))
+    }
+
+    /// `#group text`.
+    pub(crate) async fn send_group_text(&self, group: String, text: String) -> Result<Response> {
+        let g = self.group_named(&group)?;
+        self.send_group_content(g, MsgContent::text(text)).await
+    }
+
+    /// Stores `content` as sent to the group, then sends it to every connected member (a
+    /// member that cannot be reached now is reported, the others still get it).
+    pub(crate) async fn send_group_content(
+        &self,
+        g: Group,
+        content: MsgContent,
+    ) -> Result<Response> {
+        match g.status {
+            MemberStatus::Creator | MemberStatus::Connected => {}
+            MemberStatus::Invited => return Err(ChatError::GroupNotJoined(g.local_name)),
+            _ => return Err(ChatError::GroupNotActive(g.local_name)),
+        }
+        if g.role < GroupMemberRole::Author {
+            return Err(ChatError::GroupCannotSend(g.local_name));
+        }
+        let id = new_shared_msg_id();
+        let item = self
+            .store()
+            .add_group_item(g.group_id, None, Some(&id.0), &content, None)?;
+        let body = ChatMessage::new(
+            Some(id),
+            ChatEvent::MsgNew(MsgContainer::simple(content.clone())),
+        )
+        .encode();
+        self.broadcast(&g, &body, None).await;
+        Ok(Response::GroupSent(g, item))
+    }
+
+    /// Sends an encoded message to every connected member but `except`.
+    async fn broadcast(&self, g: &Group, body: &[u8], except: Option<i64>) {
+        let members = self.store().members(g.group_id);
+        let members = match members {
+            Ok(m) => m,
+            Err(e) => {
+                self.emit(Event::Error(e.to_string())).await;
+                return;
+            }
+        };
+        for m in members {
+            if Some(m.group_member_id) == except || m.status != MemberStatus::Connected {
+                continue;
+            }
+            let Some(conn) = m.conn_id else { continue };
+            if let Err(e) = self.inner.agent.send(conn, body).await {
+                self.emit(Event::Error(format!(
+                    "#{} {}: {e}",
+                    g.local_name, m.local_name
+                )))
+                .await;
+            }
+        }
+    }
+
+    /// `/gs`.
+    pub(crate) fn list_groups(&self) -> Result<Response> {
+        let store = self.store();
+        let groups = store.groups()?;
+        let mut out = Vec::with_capacity(groups.len());
+        for g in groups {
+            let n = store.current_members(&g)?;
+            out.push((g, n));
+        }
+        Ok(Response::Groups(out))
+    }
+
+    /// `/ms group`.
+    pub(crate) fn list_members(&self, group: String) -> Result<Response> {
+        let g = self.group_named(&group)?;
+        let members = self.store().members(g.group_id)?;
+        Ok(Response::Members(g, members))
+    }
+
+    /// `x.grp.inv` from a contact: the invitation is kept for `/j`.
+    pub(crate) async fn received_group_invitation(
+        &self,
+        contact: &Contact,
+        inv: GroupInvitation,
+    ) -> Result<()> {
+        let from = inv.from_member.member_role;
+        let role = inv.invited_member.member_role;
+        if from < GroupMemberRole::Admin || from < role {
+            return Err(ChatError::GroupContactRole(contact.local_name.clone()));
+        }
+        if !inv.conn_request.contains("/invitation") {
+            return Err(ChatError::Agent(format!(
+                "x.grp.inv from {}: not an invitation link",
+                contact.local_name
+            )));
+        }
+        let g = {
+            let store = self.store();
+            let g = store.add_group(
+                &inv.group_profile,
+                &inv.invited_member.member_id,
+                role,
+                MemberStatus::Invited,
+                Some(&inv.conn_request),
+            )?;
+            store.add_member(&NewMember {
+                group_id: g.group_id,
+                member_id: &inv.from_member.member_id,
+                role: from,
+                category: MemberCategory::Host,
+                status: MemberStatus::Invited,
+                profile: &contact.profile,
+                conn_id: None,
+                contact_id: Some(contact.contact_id),
+                invited_by: None,
+            })?;
+            g
+        };
+        self.emit(Event::GroupInvited {
+            group: g,
+            contact: contact.clone(),
+            role,
+        })
+        .await;
+        Ok(())
+    }
+
+    /// A confirmation on a member's connection: the invitee's `x.grp.acpt` (we allow with
+    /// `x.ok`), or an introduced member's `x.grp.mem.info` (we allow with ours).
+    pub(crate) async fn member_confirmation(&self, m: Member, info: &[u8]) -> Result<()> {
+        let g = self.group_of(&m)?;
+        let event = ChatMessage::decode(info)
+            .map_err(|e| ChatError::Agent(format!("member confirmation: {e}")))?
+            .event;
+        let reply = match (m.category, event) {
+            (MemberCategory::Invitee, ChatEvent::GrpAcpt { member_id }) => {
+                if member_id != m.member_id {
+                    return Err(ChatError::Agent(
+                        "x.grp.acpt: member id is different from expected".into(),
+                    ));
+                }
+                self.store()
+                    .set_member_status(m.group_member_id, MemberStatus::Accepted)?;
+                ChatEvent::Ok
+            }
+            (
+                MemberCategory::Pre | MemberCategory::Post,
+                ChatEvent::GrpMemInfo { member_id, .. },
+            ) => {
+                if member_id != m.member_id {
+                    return Err(ChatError::Agent(
+                        "x.grp.mem.info: member id is different from expected".into(),
+                    ));
+                }
+                ChatEvent::GrpMemInfo {
+                    member_id: g.member_id.clone(),
+                    profile: self.profile(),
+                }
+            }
+            (_, other) => {
+                return Err(ChatError::Agent(format!(
+                    "unexpected {} in a group member's confirmation",
+                    other.name()
+                )))
+            }
+        };
+        let conn = m
+            .conn_id
+            .ok_or_else(|| ChatError::Agent("member without a connection".into()))?;
+        self.inner
+            .agent
+            .allow(conn, &ChatMessage::new(None, reply).encode())
+            .await
+            .map_err(agent_err)
+    }
+
+    /// A member's connection is up.
+    pub(crate) async fn member_connected(&self, m: Member) -> Result<()> {
+        let mut g = self.group_of(&m)?;
+        self.store()
+            .set_member_status(m.group_member_id, MemberStatus::Connected)?;
+        let m = Member {
+            status: MemberStatus::Connected,
+            ..m
+        };
+        match m.category {
+            MemberCategory::Host => {
+                self.store()
+                    .set_group_status(g.group_id, MemberStatus::Connected)?;
+                g.status = MemberStatus::Connected;
+                g.conn_request = None;
+                self.emit(Event::UserJoinedGroup(g, m)).await;
+            }
+            MemberCategory::Invitee => {
+                self.emit(Event::MemberJoined(g.clone(), m.clone())).await;
+                self.introduce(&g, &m).await?;
+            }
+            MemberCategory::Pre | MemberCategory::Post => {
+                self.emit(Event::MemberConnected(g.clone(), m.clone()))
+                    .await;
+                // Tell the member who introduced us, so it stops forwarding between us.
+                let via = match m.category {
+                    MemberCategory::Pre => self
+                        .store()
+                        .members(g.group_id)?
+                        .into_iter()
+                        .find(|h| h.category == MemberCategory::Host),
+                    _ => match m.invited_by {
+                        Some(id) => self.store().member(id)?,
+                        None => None,
+                    },
+                };
+                if let Some(conn) = via.and_then(|v| v.conn_id) {
+                    self.send_event(
+                        conn,
+                        ChatEvent::GrpMemCon {
+                            member_id: m.member_id.clone(),
+                        },
+                    )
+                    .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The host's part once a new member is connected: announce it to the others and
+    /// introduce the others to it.
+    async fn introduce(&self, g: &Group, new: &Member) -> Result<()> {
+        let others: Vec<Member> = self
+            .store()
+            .members(g.group_id)?
+            .into_iter()
+            .filter(|o| {
+                o.group_member_id != new.group_member_id
+                    && o.status == MemberStatus::Connected
+                    && o.conn_id.is_some()
+            })
+            .collect();
+        let announce = ChatMessage::new(
+            None,
+            ChatEvent::GrpMemNew {
+                member_info: member_info(new),
+                scope: None,
+            },
+        )
+        .encode();
+        let Some(new_conn) = new.conn_id else {
+            return Ok(());
+        };
+        for o in &others {
+            if let Some(conn) = o.conn_id {
+                if let Err(e) = self.inner.agent.send(conn, &announce).await {
+                    self.emit(Event::Error(format!(
+                        "#{} {}: {e}",
+                        g.local_name, o.local_name
+                    )))
+                    .await;
+                }
+            }
+        }
+        for o in &others {
+            self.store()
+                .add_intro(o.group_member_id, new.group_member_id)?;
+            self.send_event(
+                new_conn,
+                ChatEvent::GrpMemIntro {
+                    member_info: member_info(o),
+                    member_restrictions: None,
+                },
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// The sender may introduce a member with `role`: an admin at least, and not below it.
+    fn check_host_role(m: &Member, role: GroupMemberRole) -> Result<()> {
+        if m.role < GroupMemberRole::Admin || m.role < role {
+            return Err(ChatError::GroupContactRole(m.local_name.clone()));
+        }
+        Ok(())
+    }
+
+    /// Messages on a member's connection.
+    pub(crate) async fn member_received(&self, m: Member, body: &[u8]) -> Result<()> {
+        let g = self.group_of(&m)?;
+        for parsed in parse_chat_messages(body) {
+            let msg = match parsed {
+                Ok(p) => p.msg,
+                Err(e) => {
+                    self.emit(Event::Error(format!(
+                        "#{} {}: {e}",
+                        g.local_name, m.local_name
+                    )))
+                    .await;
+                    continue;
+                }
+            };
+            let outcome = self.member_event(&g, &m, msg).await;
+            match outcome {
+                Err(e @ ChatError::Store(_)) => return Err(e),
+                Err(e) => {
+                    self.emit(Event::Error(format!(
+                        "#{} {}: {e}",
+                        g.local_name, m.local_name
+                    )))
+                    .await;
+                }
+                Ok(()) => {}
+            }
+        }
+        Ok(())
+    }
+
+    async fn member_event(&self, g: &Group, m: &Member, msg: ChatMessage) -> Result<()> {
+        match msg.event {
+            ChatEvent::MsgNew(c) => {
+                if m.role < GroupMemberRole::Author {
+                    return Err(ChatError::GroupCannotSend(m.local_name.clone()));
+                }
+                if let Some(id) = &msg.msg_id {
+                    if self
+                        .store()
+                        .has_group_message(g.group_id, m.group_member_id, &id.0)?
+                    {
+                        return Ok(()); // the same message by another path
+                    }
+                }
+                let item = self.store().add_group_item(
+                    g.group_id,
+                    Some(m.group_member_id),
+                    msg.msg_id.as_ref().map(|i| i.0.as_slice()),
+                    &c.content,
+                    None,
+                )?;
+                self.emit(Event::GroupReceived(g.clone(), m.clone(), item))
+                    .await;
+            }
+            ChatEvent::GrpMemNew { member_info, .. } => {
+                Self::check_host_role(m, member_info.member_role)?;
+                if member_info.member_id == g.member_id {
+                    return Ok(());
+                }
+                if self
+                    .store()
+                    .member_by_member_id(g.group_id, &member_info.member_id)?
+                    .is_some()
+                {
+                    return Err(ChatError::Agent(
+                        "x.grp.mem.new: member already exists".into(),
+                    ));
+                }
+                let new = self.store().add_member(&NewMember {
+                    group_id: g.group_id,
+                    member_id: &member_info.member_id,
+                    role: member_info.member_role,
+                    category: MemberCategory::Post,
+                    status: MemberStatus::Announced,
+                    profile: &member_info.profile,
+                    conn_id: None,
+                    contact_id: None,
+                    invited_by: Some(m.group_member_id),
+                })?;
+                self.emit(Event::MemberAnnounced {
+                    group: g.clone(),
+                    by: m.clone(),
+                    member: new,
+                })
+                .await;
+            }
+            ChatEvent::GrpMemIntro { member_info, .. } => {
+                if m.category != MemberCategory::Host {
+                    return Err(ChatError::Agent(
+                        "x.grp.mem.intro can be only sent by host member".into(),
+                    ));
+                }
+                Self::check_host_role(m, member_info.member_role)?;
+                if self
+                    .store()
+                    .member_by_member_id(g.group_id, &member_info.member_id)?
+                    .is_some()
+                {
+                    return Ok(()); // introduced already (announced again after a restart)
+                }
+                let (conn, link) = self
+                    .inner
+                    .agent
+                    .create_invitation()
+                    .await
+                    .map_err(agent_err)?;
+                self.store().add_member(&NewMember {
+                    group_id: g.group_id,
+                    member_id: &member_info.member_id,
+                    role: member_info.member_role,
+                    category: MemberCategory::Pre,
+                    status: MemberStatus::IntroInvited,
+                    profile: &member_info.profile,
+                    conn_id: Some(conn),
+                    contact_id: None,
+                    invited_by: Some(m.group_member_id),
+                })?;
+                let host_conn = m
+                    .conn_id
+                    .ok_or_else(|| ChatError::Agent("host without a connection".into()))?;
+                self.send_event(
+                    host_conn,
+                    ChatEvent::GrpMemInv {
+                        member_id: member_info.member_id,
+                        member_intro: IntroInvitation {
+                            group_conn_req: link,
+                            direct_conn_req: None,
+                        },
+                    },
+                )
+                .await?;
+            }
+            ChatEvent::GrpMemInv {
+                member_id,
+                member_intro,
+            } => {
+                if m.category != MemberCategory::Invitee {
+                    return Err(ChatError::Agent(
+                        "x.grp.mem.inv can be only sent by invitee member".into(),
+                    ));
+                }
+                let re = self
+                    .store()
+                    .member_by_member_id(g.group_id, &member_id)?
+                    .ok_or_else(|| {
+                        ChatError::Agent("x.grp.mem.inv: referenced member does not exist".into())
+                    })?;
+                let conn = re.conn_id.ok_or_else(|| {
+                    ChatError::Agent("x.grp.mem.inv: the member has no connection".into())
+                })?;
+                self.send_event(
+                    conn,
+                    ChatEvent::GrpMemFwd {
+                        member_info: member_info(m),
+                        member_intro,
+                    },
+                )
+                .await?;
+                self.store()
+                    .set_intro_status(re.group_member_id, m.group_member_id, "inv-fwd")?;
+            }
+            ChatEvent::GrpMemFwd {
+                member_info,
+                member_intro,
+            } => {
+                Self::check_host_role(m, member_info.member_role)?;
+                if !member_intro.group_conn_req.contains("/invitation") {
+                    return Err(ChatError::Agent(
+                        "x.grp.mem.fwd: not an invitation link".into(),
+                    ));
+                }
+                let existing = self
+                    .store()
+                    .member_by_member_id(g.group_id, &member_info.member_id)?;
+                let to = match existing {
+                    Some(t) if t.conn_id.is_some() => return Ok(()), // joined already
+                    Some(t) => t,
+                    None => self.store().add_member(&NewMember {
+                        group_id: g.group_id,
+                        member_id: &member_info.member_id,
+                        role: member_info.member_role,
+                        category: MemberCategory::Post,
+                        status: MemberStatus::Announced,
+                        profile: &member_info.profile,
+                        conn_id: None,
+                        contact_id: None,
+                        invited_by: Some(m.group_member_id),
+                    })?,
+                };
+                let info = ChatMessage::new(
+                    None,
+                    ChatEvent::GrpMemInfo {
+                        member_id: g.member_id.clone(),
+                        profile: self.profile(),
+                    },
+                )
+                .encode();
+                let conn = self
+                    .inner
+                    .agent
+                    .join(&member_intro.group_conn_req, &info)
+                    .await
+                    .map_err(agent_err)?;
+                self.store().set_member_conn(to.group_member_id, conn)?;
+            }
+            ChatEvent::GrpMemCon { member_id } => {
+                let Some(other) = self.store().member_by_member_id(g.group_id, &member_id)? else {
+                    return Ok(());
+                };
+                // Whichever side tells first, the introduction ends connected once both did.
+                let (re, to) = if m.category == MemberCategory::Invitee {
+                    (other.group_member_id, m.group_member_id)
+                } else {
+                    (m.group_member_id, other.group_member_id)
+                };
+                let now = self.store().intro_status(re, to)?;
+                let next = match (now.as_deref(), m.category == MemberCategory::Invitee) {
+                    (Some("re-con"), true) | (Some("to-con"), false) => "con",
+                    (Some("con"), _) => "con",
+                    (_, true) => "to-con",
+                    (_, false) => "re-con",
+                };
+                self.store().set_intro_status(re, to, next)?;
+            }
+            // Other events come with the features that use them.
+            _ => {}
+        }
+        Ok(())
+    }
+}
