@@ -113,6 +113,7 @@ fn default_prefix() -> PathBuf {
 /// The forms the reference does not echo: the sent item is printed instead.
 fn is_send_form(line: &str) -> bool {
     line.starts_with('@')
+        || line.starts_with('#')
         || line.starts_with("/* ")
         || line.starts_with("> @")
         || line.starts_with(">> @")

@@ -373,6 +373,41 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
             }
             v
         }
+        Response::MemberRemoved(g, m) => vec![format!(
+            "#{}: you removed {} from the group",
+            view_name(&g.local_name),
+            view_name(&m.local_name)
+        )],
+        Response::LeftGroup(g) => vec![
+            format!("#{}: you left the group", view_name(&g.local_name)),
+            format!("use /d #{} to delete the group", view_name(&g.local_name)),
+        ],
+        Response::GroupDeleted(g) => {
+            vec![format!(
+                "#{}: you deleted the group",
+                view_name(&g.local_name)
+            )]
+        }
+        Response::RoleChanged {
+            group,
+            member,
+            from,
+            to,
+        } if from == to => {
+            let _ = member;
+            vec![format!(
+                "#{}: member role did not change",
+                view_name(&group.local_name)
+            )]
+        }
+        Response::RoleChanged {
+            group, member, to, ..
+        } => vec![format!(
+            "#{}: you changed the role of {} to {}",
+            view_name(&group.local_name),
+            view_name(&member.local_name),
+            to.name()
+        )],
         Response::Quit => Vec::new(),
     }
 }
@@ -564,6 +599,53 @@ pub fn event(e: &Event) -> Vec<String> {
             view_name(&m.local_name),
             item.content.text_shown()
         )],
+        Event::RemovedFromGroup(g, by) => vec![
+            format!(
+                "#{}: {} removed you from the group",
+                view_name(&g.local_name),
+                view_name(&by.local_name)
+            ),
+            format!("use /d #{} to delete the group", view_name(&g.local_name)),
+        ],
+        Event::MemberRemovedBy { group, by, member } => vec![format!(
+            "#{}: {} removed {} from the group",
+            view_name(&group.local_name),
+            view_name(&by.local_name),
+            view_name(&member.local_name)
+        )],
+        Event::MemberLeft(g, m) => vec![format!(
+            "#{}: {} left the group",
+            view_name(&g.local_name),
+            view_name(&m.local_name)
+        )],
+        Event::GroupDeletedBy(g, by) => vec![
+            format!(
+                "#{}: {} deleted the group",
+                view_name(&g.local_name),
+                view_name(&by.local_name)
+            ),
+            format!(
+                "use /d #{} to delete the local copy of the group",
+                view_name(&g.local_name)
+            ),
+        ],
+        Event::RoleChangedBy {
+            group,
+            by,
+            member,
+            from,
+            to,
+        } => vec![format!(
+            "#{}: {} changed {} from {} to {}",
+            view_name(&group.local_name),
+            view_name(&by.local_name),
+            match member {
+                Some(m) => format!("the role of {}", view_name(&m.local_name)),
+                None => "your role".into(),
+            },
+            from.name(),
+            to.name()
+        )],
         Event::Error(e) => vec![format!("error: {e}")],
     }
 }
@@ -583,7 +665,9 @@ pub fn error(e: &ChatError) -> Vec<String> {
         | ChatError::GroupNotJoined(_)
         | ChatError::GroupNotActive(_)
         | ChatError::AlreadyMember(..)
-        | ChatError::GroupContactRole(_) => vec![e.to_string()],
+        | ChatError::GroupContactRole(_)
+        | ChatError::NotCurrentMember
+        | ChatError::NotGroupMember(_) => vec![e.to_string()],
         other => vec![format!("chat error: {other}")],
     }
 }

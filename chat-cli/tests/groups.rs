@@ -44,7 +44,6 @@ fn team(dir: &std::path::Path, server: &str) -> (Client, Client, Client) {
 
 fn send(from: &mut Client, text: &str, to: &mut [&mut Client]) {
     from.type_line(&format!("#team {text}"));
-    from.expect(&format!("#team {text}"));
     from.expect_item(&format!("#team {text}"));
     for c in to.iter_mut() {
         c.expect_item(&format!("#team {}> {text}", from.name));
@@ -141,5 +140,106 @@ fn invitations_checked() {
     bob.type_line("/j team");
     bob.expect("/j team");
     bob.expect("chat error: you are not invited to the group #team or have joined it already");
+    relay.stop();
+}
+
+#[test]
+fn roles_removal_and_leaving() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob, mut cath) = team(dir.path(), &server);
+    alice.type_line("/mr team bob observer");
+    alice.expect("/mr team bob observer");
+    alice.expect("#team: you changed the role of bob to observer");
+    bob.expect("#team: alice changed your role from admin to observer");
+    cath.expect("#team: alice changed the role of bob from admin to observer");
+    bob.type_line("#team hello");
+    bob.expect("#team hello");
+    bob.expect("#team: you don't have permission to send messages");
+    bob.type_line("/rm team cath");
+    bob.expect("/rm team cath");
+    bob.expect(
+        "#team: you have insufficient permissions for this action, the required role is admin",
+    );
+    alice.type_line("/mr team bob admin");
+    alice.expect("/mr team bob admin");
+    alice.expect("#team: you changed the role of bob to admin");
+    bob.expect("#team: alice changed your role from observer to admin");
+    cath.expect("#team: alice changed the role of bob from observer to admin");
+    alice.type_line("/mr team bob admin");
+    alice.expect("/mr team bob admin");
+    alice.expect("#team: member role did not change");
+
+    // An admin removes an admin: everyone is told, the member too.
+    bob.type_line("/rm team cath");
+    bob.expect("/rm team cath");
+    bob.expect("#team: you removed cath from the group");
+    alice.expect("#team: bob removed cath from the group");
+    cath.expect("#team: bob removed you from the group");
+    cath.expect("use /d #team to delete the group");
+    send(&mut bob, "hi", &mut [&mut alice]);
+    cath.type_line("#team hello");
+    cath.expect("#team hello");
+    cath.expect("bad chat command: not current member");
+    cath.type_line("/gs");
+    cath.expect("/gs");
+    cath.expect("#team (you are removed, delete local copy: /d #team)");
+    cath.type_line("/d #team");
+    cath.expect("/d #team");
+    cath.expect("#team: you deleted the group");
+    cath.type_line("/gs");
+    cath.expect("/gs");
+    cath.expect("you have no groups!");
+    cath.expect("to create: /g <name>");
+
+    // bob leaves.
+    bob.type_line("/l team");
+    bob.expect("/l team");
+    bob.expect("#team: you left the group");
+    bob.expect("use /d #team to delete the group");
+    alice.expect("#team: bob left the group");
+    bob.type_line("#team anyone?");
+    bob.expect("#team anyone?");
+    bob.expect("bad chat command: not current member");
+    alice.type_line("/ms team");
+    alice.expect("/ms team");
+    alice.expect("alice (Alice): owner, you, created group");
+    alice.type_line("/gs");
+    alice.expect("/gs");
+    alice.expect("#team (1 member)");
+    relay.stop();
+}
+
+#[test]
+fn owner_deletes_the_group() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob, mut cath) = team(dir.path(), &server);
+    // Only an owner deletes an active group for everyone.
+    bob.type_line("/d #team");
+    bob.expect("/d #team");
+    bob.expect(
+        "#team: you have insufficient permissions for this action, the required role is owner",
+    );
+    alice.type_line("/d #team");
+    alice.expect("/d #team");
+    alice.expect("#team: you deleted the group");
+    for c in [&mut bob, &mut cath] {
+        c.expect("#team: alice deleted the group");
+        c.expect("use /d #team to delete the local copy of the group");
+    }
+    alice.type_line("#team hi");
+    alice.expect("#team hi");
+    alice.expect("no group #team");
+    cath.type_line("#team hi");
+    cath.expect("#team hi");
+    cath.expect("bad chat command: not current member");
+    bob.type_line("/d #team");
+    bob.expect("/d #team");
+    bob.expect("#team: you deleted the group");
+    // The contacts stay.
+    alice.type_line("@bob still here");
+    alice.expect_item("@bob still here");
+    bob.expect_item("alice> still here");
     relay.stop();
 }

@@ -523,6 +523,10 @@ pub fn group_chat_item(chat: &Chat, g: &Group, member: Option<&Member>, item: &C
 pub fn chat_error(e: &ChatError) -> Value {
     match e {
         ChatError::NoGroup(n) => store_error("groupNotFoundByName", "groupName", n.as_str().into()),
+        ChatError::NotCurrentMember => {
+            chat_error_type("commandError", json!({"message": "not current member"}))
+        }
+        ChatError::NotGroupMember(_) => chat_error_type("groupMemberNotFound", json!({})),
         ChatError::GroupNotActive(_) => chat_error_type("groupMemberNotActive", json!({})),
         ChatError::AlreadyMember(c, _) => {
             chat_error_type("groupDuplicateMember", json!({ "contactName": c }))
@@ -856,6 +860,26 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
             json!({"user": u, "group": {"groupInfo": group_info(chat, g),
                    "members": members.iter().map(group_member).collect::<Vec<_>>()}}),
         ),
+        Response::MemberRemoved(g, m) => tagged(
+            "userDeletedMembers",
+            json!({"user": u, "groupInfo": group_info(chat, g), "members": [group_member(m)],
+                   "withMessages": false, "msgSigned": false}),
+        ),
+        Response::LeftGroup(g) => tagged(
+            "leftMemberUser",
+            json!({"user": u, "groupInfo": group_info(chat, g)}),
+        ),
+        Response::GroupDeleted(g) => tagged(
+            "groupDeletedUser",
+            json!({"user": u, "groupInfo": group_info(chat, g), "msgSigned": false}),
+        ),
+        Response::RoleChanged {
+            group, member, to, ..
+        } => tagged(
+            "membersRoleUser",
+            json!({"user": u, "groupInfo": group_info(chat, group), "members": [group_member(member)],
+                   "toRole": to, "msgSigned": false}),
+        ),
         Response::Ok | Response::Quit => tagged("cmdOk", json!({ "user_": u })),
     }
 }
@@ -1051,6 +1075,36 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
         Event::GroupReceived(g, m, item) => tagged(
             "newChatItems",
             json!({"user": u, "chatItems": [group_chat_item(chat, g, Some(m), item)]}),
+        ),
+        Event::RemovedFromGroup(g, by) => tagged(
+            "deletedMemberUser",
+            json!({"user": u, "groupInfo": group_info(chat, g), "member": group_member(by),
+                   "withMessages": false}),
+        ),
+        Event::MemberRemovedBy { group, by, member } => tagged(
+            "deletedMember",
+            json!({"user": u, "groupInfo": group_info(chat, group), "byMember": group_member(by),
+                   "deletedMember": group_member(member), "withMessages": false}),
+        ),
+        Event::MemberLeft(g, m) => tagged(
+            "leftMember",
+            json!({"user": u, "groupInfo": group_info(chat, g), "member": group_member(m)}),
+        ),
+        Event::GroupDeletedBy(g, m) => tagged(
+            "groupDeleted",
+            json!({"user": u, "groupInfo": group_info(chat, g), "member": group_member(m)}),
+        ),
+        Event::RoleChangedBy {
+            group,
+            by,
+            member,
+            from,
+            to,
+        } => tagged(
+            "memberRole",
+            json!({"user": u, "groupInfo": group_info(chat, group), "byMember": group_member(by),
+                   "member": member.as_ref().map_or_else(|| membership(chat, group), group_member),
+                   "fromRole": from, "toRole": to}),
         ),
         Event::Error(m) => tagged(
             "messageError",

@@ -110,6 +110,12 @@ pub enum ChatError {
     /// The contact is in the group already.
     #[error("contact {0} is already in the group")]
     AlreadyMember(String, String),
+    /// Left, removed, or the group deleted: nothing can be done in it but deleting it.
+    #[error("bad chat command: not current member")]
+    NotCurrentMember,
+    /// No member by that name in the group.
+    #[error("contact {0} is not a group member")]
+    NotGroupMember(String),
     /// A contact or member acting beyond its role in a group (a hostile peer).
     #[error("contact {0} has insufficient permissions for this group action")]
     GroupContactRole(String),
@@ -288,6 +294,23 @@ pub enum Response {
     Groups(Vec<(crate::group_store::Group, usize)>),
     /// `/ms`: the group and its members (not us).
     Members(crate::group_store::Group, Vec<crate::group_store::Member>),
+    /// `/rm`: a member removed.
+    MemberRemoved(crate::group_store::Group, crate::group_store::Member),
+    /// `/l`: we left.
+    LeftGroup(crate::group_store::Group),
+    /// `/d #group`: deleted (for everyone when we owned it and were in it).
+    GroupDeleted(crate::group_store::Group),
+    /// `/mr`: a member's role changed (or not, when it had that role).
+    RoleChanged {
+        /// The group.
+        group: crate::group_store::Group,
+        /// The member, with its new role.
+        member: crate::group_store::Member,
+        /// Its role before.
+        from: crate::protocol::GroupMemberRole,
+        /// Its role now.
+        to: crate::protocol::GroupMemberRole,
+    },
     /// Done.
     Ok,
     /// `/q`.
@@ -452,6 +475,34 @@ pub enum Event {
         crate::group_store::Member,
         ChatItem,
     ),
+    /// A member removed us from a group.
+    RemovedFromGroup(crate::group_store::Group, crate::group_store::Member),
+    /// A member removed another.
+    MemberRemovedBy {
+        /// The group.
+        group: crate::group_store::Group,
+        /// Who removed it.
+        by: crate::group_store::Member,
+        /// The member removed.
+        member: crate::group_store::Member,
+    },
+    /// A member left.
+    MemberLeft(crate::group_store::Group, crate::group_store::Member),
+    /// The owner deleted the group.
+    GroupDeletedBy(crate::group_store::Group, crate::group_store::Member),
+    /// A member changed a member's role (ours: `member` none).
+    RoleChangedBy {
+        /// The group.
+        group: crate::group_store::Group,
+        /// Who changed it.
+        by: crate::group_store::Member,
+        /// Whose (none: ours).
+        member: Option<crate::group_store::Member>,
+        /// The role before.
+        from: crate::protocol::GroupMemberRole,
+        /// The role now.
+        to: crate::protocol::GroupMemberRole,
+    },
     /// Something went wrong in the background.
     Error(String),
 }
@@ -978,6 +1029,14 @@ impl Chat {
             Command::SendGroup { group, text } => self.send_group_text(group, text).await,
             Command::ListGroups => self.list_groups(),
             Command::ListMembers(group) => self.list_members(group),
+            Command::RemoveMember { group, member } => self.remove_member(group, member).await,
+            Command::LeaveGroup(group) => self.leave_group(group).await,
+            Command::DeleteGroup(group) => self.delete_group(group).await,
+            Command::MemberRole {
+                group,
+                member,
+                role,
+            } => self.change_role(group, member, role).await,
         }
     }
 
@@ -1165,7 +1224,7 @@ impl Chat {
     }
 
     /// Deletes a connection recorded for deletion (its agent connection and relay queues).
-    async fn finish_deletion(&self, conn: ConnId) {
+    pub(crate) async fn finish_deletion(&self, conn: ConnId) {
         match self.inner.agent.delete_connection(conn).await {
             Ok(()) => {}
             // Already gone (deleted before a restart).
@@ -1483,7 +1542,15 @@ impl Chat {
                     return Err(e);
                 }
                 // Stored, or reported as not ours to store: the relay may drop it.
-                agent.ack(conn, msg_id).await.map_err(agent_err)?;
+                if let Err(e) = agent.ack(conn, msg_id).await {
+                    // The connection deleted meanwhile (its group or contact deleted while the
+                    // message came): nothing is left to acknowledge.
+                    let orphan = self.store().contact_by_conn(conn)?.is_none()
+                        && self.store().member_by_conn(conn)?.is_none();
+                    if !orphan {
+                        return Err(agent_err(e));
+                    }
+                }
                 // The contact deleted the conversation with this message.
                 let deletion = self.store().conn_deletion(conn)?;
                 if deletion == Some(None) {
@@ -1517,6 +1584,17 @@ impl Chat {
             }
             if self.store().conn_deletion(conn)?.is_some() {
                 return Ok(()); // a contact being deleted: nothing more is shown
+            }
+            // Deleted already (a group's or contact's connection deleted while this message
+            // was on its way to us).
+            if !self
+                .inner
+                .agent
+                .connections()
+                .iter()
+                .any(|(c, _)| *c == conn)
+            {
+                return Ok(());
             }
             return Err(ChatError::Agent(format!(
                 "a message on connection {conn}, which is no contact"

@@ -341,6 +341,26 @@ pub enum Command {
     ListGroups,
     /// `/ms group`, `/members #group`.
     ListMembers(String),
+    /// `/rm group member`, `/remove #group @member`.
+    RemoveMember {
+        /// The group.
+        group: String,
+        /// The member.
+        member: String,
+    },
+    /// `/l group`, `/leave #group`.
+    LeaveGroup(String),
+    /// `/d #group`, `/delete #group`.
+    DeleteGroup(String),
+    /// `/mr group member role`, `/member role #group @member role`.
+    MemberRole {
+        /// The group.
+        group: String,
+        /// The member.
+        member: String,
+        /// The new role.
+        role: crate::protocol::GroupMemberRole,
+    },
 }
 
 /// Why a line is not a command.
@@ -509,6 +529,18 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
     }
     let (word, args) = line.split_once(' ').unwrap_or((line, ""));
     let args = args.trim();
+    let member_role = |args: &str| -> Result<Command, CommandError> {
+        let usage = || bad("usage: /mr <group> <member> owner|admin|moderator|member|observer");
+        let (group, rest) = name(args.strip_prefix('#').unwrap_or(args))?;
+        let (member, rest) = name(rest.strip_prefix('@').unwrap_or(rest)).map_err(|_| usage())?;
+        let role = serde_json::from_value(serde_json::Value::String(rest.trim().to_string()))
+            .map_err(|_| usage())?;
+        Ok(Command::MemberRole {
+            group,
+            member,
+            role,
+        })
+    };
     let one_group = |args: &str| -> Result<String, CommandError> {
         let a = args.strip_prefix('#').unwrap_or(args);
         let (n, rest) = name(a)?;
@@ -660,6 +692,16 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
         "/j" | "/join" => Command::JoinGroup(one_group(args)?),
         "/gs" | "/groups" if args.is_empty() => Command::ListGroups,
         "/ms" | "/members" => Command::ListMembers(one_group(args)?),
+        "/l" | "/leave" => Command::LeaveGroup(one_group(args)?),
+        "/rm" | "/remove" => {
+            let (group, rest) = name(args.strip_prefix('#').unwrap_or(args))?;
+            Command::RemoveMember {
+                group,
+                member: one_arg(rest)?,
+            }
+        }
+        "/mr" => member_role(args)?,
+        "/member" if args.starts_with("role ") => member_role(&args[5..])?,
         "/help" | "/h" => Command::Help((!args.is_empty()).then(|| args.to_string())),
         "/?" if args.is_empty() => Command::Help(None),
         "/_reaction" => {
@@ -699,8 +741,8 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 Some(t) => (t, false),
                 None => (args, true),
             };
-            if target.starts_with('#') {
-                return Err(bad("groups are not supported yet"));
+            if let Some(g) = target.strip_prefix('#') {
+                return Ok(Command::DeleteGroup(one_group(g)?));
             }
             Command::DeleteContact {
                 name: Some(one_arg(target)?),

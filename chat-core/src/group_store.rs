@@ -487,6 +487,97 @@ impl ChatStore {
         Ok(())
     }
 
+    /// A member's new role.
+    pub fn set_member_role(&self, group_member_id: i64, role: GroupMemberRole) -> Result<()> {
+        self.db.execute(
+            "UPDATE group_members SET role = ?2 WHERE group_member_id = ?1",
+            params![group_member_id, role.name()],
+        )?;
+        Ok(())
+    }
+
+    /// Our new role in a group.
+    pub fn set_group_role(&self, group_id: i64, role: GroupMemberRole) -> Result<()> {
+        self.db.execute(
+            "UPDATE groups SET role = ?2 WHERE group_id = ?1",
+            params![group_id, role.name()],
+        )?;
+        Ok(())
+    }
+
+    /// A member gone (left, removed): its new status, its connection recorded for deletion
+    /// (once message `after` is sent on it, if given) and no longer the member's - in one
+    /// transaction, so a restart finishes the deletion.
+    pub fn member_gone(
+        &mut self,
+        m: &Member,
+        status: MemberStatus,
+        after_msg_id: Option<i64>,
+    ) -> Result<()> {
+        let tx = self.db.transaction()?;
+        if let Some(conn) = m.conn_id {
+            tx.execute(
+                "INSERT OR REPLACE INTO conn_deletions (conn_id, after_msg_id) VALUES (?1, ?2)",
+                params![conn as i64, after_msg_id],
+            )?;
+        }
+        tx.execute(
+            "UPDATE group_members SET status = ?2, conn_id = NULL WHERE group_member_id = ?1",
+            params![m.group_member_id, status.as_str()],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Our membership ended (left, removed, the group deleted): our status, every member's
+    /// connection recorded for deletion (after the message sent on it, if any).
+    pub fn membership_ended(
+        &mut self,
+        group_id: i64,
+        status: MemberStatus,
+        conns: &[(u64, Option<i64>)],
+    ) -> Result<()> {
+        let tx = self.db.transaction()?;
+        for (conn, after) in conns {
+            tx.execute(
+                "INSERT OR REPLACE INTO conn_deletions (conn_id, after_msg_id) VALUES (?1, ?2)",
+                params![*conn as i64, after],
+            )?;
+        }
+        tx.execute(
+            "UPDATE group_members SET conn_id = NULL WHERE group_id = ?1",
+            [group_id],
+        )?;
+        tx.execute(
+            "UPDATE groups SET status = ?2, conn_request = NULL WHERE group_id = ?1",
+            params![group_id, status.as_str()],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Deletes a group here: its items, members and introductions; the members' remaining
+    /// connections recorded for deletion (after the message sent on each, if any).
+    pub fn delete_group(&mut self, group_id: i64, conns: &[(u64, Option<i64>)]) -> Result<()> {
+        let tx = self.db.transaction()?;
+        for (conn, after) in conns {
+            tx.execute(
+                "INSERT OR REPLACE INTO conn_deletions (conn_id, after_msg_id) VALUES (?1, ?2)",
+                params![*conn as i64, after],
+            )?;
+        }
+        tx.execute("DELETE FROM chat_items WHERE group_id = ?1", [group_id])?;
+        tx.execute(
+            "DELETE FROM group_intros WHERE re_member IN
+               (SELECT group_member_id FROM group_members WHERE group_id = ?1)",
+            [group_id],
+        )?;
+        tx.execute("DELETE FROM group_members WHERE group_id = ?1", [group_id])?;
+        tx.execute("DELETE FROM groups WHERE group_id = ?1", [group_id])?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// How many are in a group now: us and the members still in it.
     pub fn current_members(&self, group: &Group) -> Result<usize> {
         let members = self.members(group.group_id)?;

@@ -48,6 +48,23 @@ fn active(g: &Group) -> bool {
     matches!(g.status, MemberStatus::Creator | MemberStatus::Connected)
 }
 
+/// Our membership can act, or the reference's error for why not.
+fn check_current(g: &Group) -> Result<()> {
+    match g.status {
+        MemberStatus::Creator | MemberStatus::Connected => Ok(()),
+        MemberStatus::Invited => Err(ChatError::GroupNotJoined(g.local_name.clone())),
+        MemberStatus::Left | MemberStatus::Removed | MemberStatus::GroupDeleted => {
+            Err(ChatError::NotCurrentMember)
+        }
+        _ => Err(ChatError::GroupNotActive(g.local_name.clone())),
+    }
+}
+
+/// Still in the group (not gone, not only invited).
+fn member_current(m: &Member) -> bool {
+    m.status.is_current()
+}
+
 impl Chat {
     pub(crate) fn group_named(&self, name: &str) -> Result<Group> {
         self.store()
@@ -205,11 +222,7 @@ impl Chat {
         g: Group,
         content: MsgContent,
     ) -> Result<Response> {
-        match g.status {
-            MemberStatus::Creator | MemberStatus::Connected => {}
-            MemberStatus::Invited => return Err(ChatError::GroupNotJoined(g.local_name)),
-            _ => return Err(ChatError::GroupNotActive(g.local_name)),
-        }
+        check_current(&g)?;
         if g.role < GroupMemberRole::Author {
             return Err(ChatError::GroupCannotSend(g.local_name));
         }
@@ -222,33 +235,203 @@ impl Chat {
             ChatEvent::MsgNew(MsgContainer::simple(content.clone())),
         )
         .encode();
-        self.broadcast(&g, &body, None).await;
+        self.broadcast(&g, &body).await?;
         Ok(Response::GroupSent(g, item))
     }
 
-    /// Sends an encoded message to every connected member but `except`.
-    async fn broadcast(&self, g: &Group, body: &[u8], except: Option<i64>) {
-        let members = self.store().members(g.group_id);
-        let members = match members {
-            Ok(m) => m,
-            Err(e) => {
-                self.emit(Event::Error(e.to_string())).await;
-                return;
-            }
-        };
+    /// Sends an encoded message to every connected member: each member's connection and
+    /// the agent's id of the message on it (none where it could not be sent - reported; the
+    /// others still get it).
+    async fn broadcast(&self, g: &Group, body: &[u8]) -> Result<Vec<(Member, Option<i64>)>> {
+        let members = self.store().members(g.group_id)?;
+        let mut sent = Vec::with_capacity(members.len());
         for m in members {
-            if Some(m.group_member_id) == except || m.status != MemberStatus::Connected {
+            if m.status != MemberStatus::Connected {
                 continue;
             }
             let Some(conn) = m.conn_id else { continue };
-            if let Err(e) = self.inner.agent.send(conn, body).await {
-                self.emit(Event::Error(format!(
-                    "#{} {}: {e}",
-                    g.local_name, m.local_name
-                )))
-                .await;
+            let id = match self.inner.agent.send(conn, body).await {
+                Ok(id) => Some(id),
+                Err(e) => {
+                    self.emit(Event::Error(format!(
+                        "#{} {}: {e}",
+                        g.local_name, m.local_name
+                    )))
+                    .await;
+                    None
+                }
+            };
+            sent.push((m, id));
+        }
+        Ok(sent)
+    }
+
+    /// A group's member by name, or the reference's error.
+    fn member_named(&self, g: &Group, name: &str) -> Result<Member> {
+        self.store()
+            .member_by_name(g.group_id, name)?
+            .ok_or_else(|| ChatError::NotGroupMember(name.to_string()))
+    }
+
+    /// `/rm group member`: everyone (the member too) is told, then its connection goes.
+    pub(crate) async fn remove_member(&self, group: String, member: String) -> Result<Response> {
+        let g = self.group_named(&group)?;
+        check_current(&g)?;
+        let m = self.member_named(&g, &member)?;
+        if !member_current(&m) && m.status != MemberStatus::Invited {
+            return Err(ChatError::NotGroupMember(member));
+        }
+        let required = m.role.max(GroupMemberRole::Admin);
+        if g.role < required {
+            return Err(ChatError::GroupRole(g.local_name, required));
+        }
+        let body = ChatMessage::new(
+            Some(new_shared_msg_id()),
+            ChatEvent::GrpMemDel {
+                member_id: m.member_id.clone(),
+                messages: false,
+            },
+        )
+        .encode();
+        let sent = self.broadcast(&g, &body).await?;
+        let after = sent
+            .iter()
+            .find(|(s, _)| s.group_member_id == m.group_member_id)
+            .and_then(|(_, id)| *id);
+        self.store().member_gone(&m, MemberStatus::Removed, after)?;
+        if after.is_none() {
+            if let Some(conn) = m.conn_id {
+                self.finish_deletion(conn).await;
             }
         }
+        Ok(Response::MemberRemoved(g, m))
+    }
+
+    /// `/l group`: everyone is told, then every connection of the group goes.
+    pub(crate) async fn leave_group(&self, group: String) -> Result<Response> {
+        let mut g = self.group_named(&group)?;
+        check_current(&g)?;
+        let body = ChatMessage::new(Some(new_shared_msg_id()), ChatEvent::GrpLeave).encode();
+        self.end_membership(&g, Some(&body), MemberStatus::Left, None)
+            .await?;
+        g.status = MemberStatus::Left;
+        Ok(Response::LeftGroup(g))
+    }
+
+    /// Sends `body` (if any) to every connected member, then records our membership ended
+    /// and each member's connection for deletion once that message is sent on it. `arrived`:
+    /// the connection a message ending it came on, deleted once that message is acknowledged.
+    async fn end_membership(
+        &self,
+        g: &Group,
+        body: Option<&[u8]>,
+        status: MemberStatus,
+        arrived: Option<u64>,
+    ) -> Result<()> {
+        let sent = match body {
+            Some(b) => self.broadcast(g, b).await?,
+            None => Vec::new(),
+        };
+        let conns = self.group_conns(g, &sent)?;
+        self.store().membership_ended(g.group_id, status, &conns)?;
+        let now: Vec<_> = conns
+            .into_iter()
+            .filter(|(c, _)| Some(*c) != arrived)
+            .collect();
+        self.finish_unsent(&now).await;
+        Ok(())
+    }
+
+    /// Every member connection of a group, with the message sent on it (from `sent`).
+    fn group_conns(
+        &self,
+        g: &Group,
+        sent: &[(Member, Option<i64>)],
+    ) -> Result<Vec<(u64, Option<i64>)>> {
+        Ok(self
+            .store()
+            .members(g.group_id)?
+            .into_iter()
+            .filter_map(|m| {
+                let conn = m.conn_id?;
+                let after = sent
+                    .iter()
+                    .find(|(s, _)| s.group_member_id == m.group_member_id)
+                    .and_then(|(_, id)| *id);
+                Some((conn, after))
+            })
+            .collect())
+    }
+
+    /// Deletes at once the recorded connections that wait for no message.
+    async fn finish_unsent(&self, conns: &[(u64, Option<i64>)]) {
+        for (conn, after) in conns {
+            if after.is_none() {
+                self.finish_deletion(*conn).await;
+            }
+        }
+    }
+
+    /// `/d #group`: an owner of an active group deletes it for everyone; otherwise (invited,
+    /// left, removed, deleted) only the local copy goes.
+    pub(crate) async fn delete_group(&self, group: String) -> Result<Response> {
+        let g = self.group_named(&group)?;
+        let mut sent = Vec::new();
+        if active(&g) {
+            if g.role < GroupMemberRole::Owner {
+                return Err(ChatError::GroupRole(g.local_name, GroupMemberRole::Owner));
+            }
+            let body = ChatMessage::new(Some(new_shared_msg_id()), ChatEvent::GrpDel).encode();
+            sent = self.broadcast(&g, &body).await?;
+        }
+        let conns = self.group_conns(&g, &sent)?;
+        self.store().delete_group(g.group_id, &conns)?;
+        self.finish_unsent(&conns).await;
+        Ok(Response::GroupDeleted(g))
+    }
+
+    /// `/mr group member role`.
+    pub(crate) async fn change_role(
+        &self,
+        group: String,
+        member: String,
+        role: GroupMemberRole,
+    ) -> Result<Response> {
+        let g = self.group_named(&group)?;
+        check_current(&g)?;
+        let m = self.member_named(&g, &member)?;
+        if !member_current(&m) {
+            return Err(ChatError::NotGroupMember(member));
+        }
+        let required = m.role.max(role).max(GroupMemberRole::Admin);
+        if g.role < required {
+            return Err(ChatError::GroupRole(g.local_name, required));
+        }
+        if m.role == role {
+            return Ok(Response::RoleChanged {
+                group: g,
+                member: m.clone(),
+                from: role,
+                to: role,
+            });
+        }
+        self.store().set_member_role(m.group_member_id, role)?;
+        let body = ChatMessage::new(
+            Some(new_shared_msg_id()),
+            ChatEvent::GrpMemRole {
+                member_id: m.member_id.clone(),
+                role,
+            },
+        )
+        .encode();
+        self.broadcast(&g, &body).await?;
+        let from = m.role;
+        Ok(Response::RoleChanged {
+            group: g,
+            member: Member { role, ..m },
+            from,
+            to: role,
+        })
     }
 
     /// `/gs`.
@@ -699,6 +882,93 @@ impl Chat {
                     (_, false) => "re-con",
                 };
                 self.store().set_intro_status(re, to, next)?;
+            }
+            ChatEvent::GrpMemDel { member_id, .. } => {
+                if member_id == g.member_id {
+                    if m.role < GroupMemberRole::Admin || m.role < g.role {
+                        return Err(ChatError::GroupContactRole(m.local_name.clone()));
+                    }
+                    self.end_membership(g, None, MemberStatus::Removed, m.conn_id)
+                        .await?;
+                    let mut g = g.clone();
+                    g.status = MemberStatus::Removed;
+                    self.emit(Event::RemovedFromGroup(g, m.clone())).await;
+                    return Ok(());
+                }
+                let Some(gone) = self.store().member_by_member_id(g.group_id, &member_id)? else {
+                    return Err(ChatError::Agent(
+                        "x.grp.mem.del with unknown member ID".into(),
+                    ));
+                };
+                if m.role < GroupMemberRole::Admin || m.role < gone.role {
+                    return Err(ChatError::GroupContactRole(m.local_name.clone()));
+                }
+                if !member_current(&gone) && gone.status != MemberStatus::Invited {
+                    return Ok(()); // gone already
+                }
+                self.store()
+                    .member_gone(&gone, MemberStatus::Removed, None)?;
+                if let Some(conn) = gone.conn_id {
+                    self.finish_deletion(conn).await;
+                }
+                self.emit(Event::MemberRemovedBy {
+                    group: g.clone(),
+                    by: m.clone(),
+                    member: gone,
+                })
+                .await;
+            }
+            ChatEvent::GrpLeave => {
+                // Its connection goes once this message is acknowledged.
+                self.store().member_gone(m, MemberStatus::Left, None)?;
+                self.emit(Event::MemberLeft(g.clone(), m.clone())).await;
+            }
+            ChatEvent::GrpDel => {
+                if m.role != GroupMemberRole::Owner {
+                    return Err(ChatError::GroupContactRole(m.local_name.clone()));
+                }
+                self.end_membership(g, None, MemberStatus::GroupDeleted, m.conn_id)
+                    .await?;
+                let mut g = g.clone();
+                g.status = MemberStatus::GroupDeleted;
+                self.emit(Event::GroupDeletedBy(g, m.clone())).await;
+            }
+            ChatEvent::GrpMemRole { member_id, role } => {
+                let target = if member_id == g.member_id {
+                    None
+                } else {
+                    let t = self
+                        .store()
+                        .member_by_member_id(g.group_id, &member_id)?
+                        .ok_or_else(|| {
+                            ChatError::Agent("x.grp.mem.role with unknown member ID".into())
+                        })?;
+                    Some(t)
+                };
+                let from = target.as_ref().map_or(g.role, |t| t.role);
+                if m.role < GroupMemberRole::Admin || m.role < from || m.role < role {
+                    return Err(ChatError::GroupContactRole(m.local_name.clone()));
+                }
+                let mut g = g.clone();
+                let target = match target {
+                    Some(t) => {
+                        self.store().set_member_role(t.group_member_id, role)?;
+                        Some(Member { role, ..t })
+                    }
+                    None => {
+                        self.store().set_group_role(g.group_id, role)?;
+                        g.role = role;
+                        None
+                    }
+                };
+                self.emit(Event::RoleChangedBy {
+                    group: g,
+                    by: m.clone(),
+                    member: target,
+                    from,
+                    to: role,
+                })
+                .await;
             }
             // Other events come with the features that use them.
             _ => {}
