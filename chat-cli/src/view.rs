@@ -592,12 +592,18 @@ pub fn event(e: &Event) -> Vec<String> {
                 full_name(&m.local_name, &m.profile)
             ),
         }],
+        // ` [>>]`: forwarded by a member (the host) until the author's connection is up.
         Event::GroupReceived(g, m, item) => vec![format!(
-            "{}#{} {}> {}",
+            "{}#{} {}> {}{}",
             time_prefix(item.item_ts),
             view_name(&g.local_name),
             view_name(&m.local_name),
-            item.content.text_shown()
+            item.content.text_shown(),
+            if item.forwarded_by.is_some() {
+                " [>>]"
+            } else {
+                ""
+            }
         )],
         Event::RemovedFromGroup(g, by) => vec![
             format!(

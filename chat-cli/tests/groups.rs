@@ -243,3 +243,58 @@ fn owner_deletes_the_group() {
     bob.expect_item("alice> still here");
     relay.stop();
 }
+
+/// A member stopped (SIGSTOP) while a new member is introduced to it gets the new member's
+/// message through the host, marked forwarded (` [>>]`), once it runs again; after the two
+/// connect (and tell the host), messages go directly and are not forwarded.
+#[test]
+fn host_forwards_until_members_connect() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob) = alice_and_bob(dir.path(), &server, &[]);
+    let mut cath = Client::start(dir.path(), "cath", &server);
+    cath.create_profile("cath", "Catherine");
+    connect(&mut alice, &mut bob, "Alice", "Bob");
+    connect(&mut alice, &mut cath, "Alice", "Catherine");
+    alice.type_line("/g team");
+    alice.expect("/g team");
+    alice.expect("group #team is created");
+    alice.expect("to add members use /a team <name> or /create link #team");
+    alice.type_line("/a team bob admin");
+    alice.expect("/a team bob admin");
+    alice.expect("invitation to join the group #team sent to bob");
+    bob.expect("#team: alice invites you to join the group as admin");
+    bob.expect("use /j team to accept");
+    bob.type_line("/j team");
+    bob.expect("/j team");
+    alice.expect("#team: bob joined the group");
+    bob.expect("#team: you joined the group");
+
+    bob.signal("STOP");
+    alice.type_line("/a team cath");
+    alice.expect("/a team cath");
+    alice.expect("invitation to join the group #team sent to cath");
+    cath.expect("#team: alice invites you to join the group as member");
+    cath.expect("use /j team to accept");
+    cath.type_line("/j team");
+    cath.expect("/j team");
+    alice.expect("#team: cath joined the group");
+    cath.expect("#team: you joined the group");
+    cath.type_line("#team hi");
+    cath.expect_item("#team hi");
+    alice.expect_item("#team cath> hi");
+
+    bob.signal("CONT");
+    bob.expect("#team: alice added cath (Catherine) to the group (connecting...)");
+    bob.expect_unordered(&[
+        "~ #team cath> hi [>>]",
+        "#team: new member cath is connected",
+    ]);
+    cath.expect("#team: member bob (Bob) is connected");
+    // bob's x.grp.mem.con reaches alice before this message (one connection, in order):
+    // from here alice forwards nothing between them.
+    send(&mut bob, "ping", &mut [&mut alice, &mut cath]);
+    send(&mut cath, "direct", &mut [&mut alice, &mut bob]);
+    send(&mut alice, "all here", &mut [&mut bob, &mut cath]);
+    relay.stop();
+}

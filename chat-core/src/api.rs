@@ -257,6 +257,9 @@ pub fn chat_item(chat: &Chat, c: &Contact, item: &ChatItem) -> Value {
     if let Some((ttl, at)) = item.timed {
         meta["itemTimed"] = json!({"ttl": ttl, "deleteAt": ts(at)});
     }
+    if let Some(by) = item.forwarded_by {
+        meta["forwardedByMember"] = by.into();
+    }
     let content_tag = if item.sent {
         "sndMsgContent"
     } else {

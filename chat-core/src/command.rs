@@ -1268,6 +1268,55 @@ mod tests {
             })
         );
         assert!(parse("/_set custom @2 [1]").is_err());
+        // Groups, in the reference's short and long forms.
+        use crate::protocol::GroupMemberRole as R;
+        let new_group = |n: &str, f: &str| Command::NewGroup {
+            name: n.into(),
+            full_name: f.into(),
+        };
+        assert_eq!(parse("/g team"), Ok(new_group("team", "")));
+        assert_eq!(
+            parse("/group #team Our Team"),
+            Ok(new_group("team", "Our Team"))
+        );
+        let add = |role| Command::AddMember {
+            group: "team".into(),
+            contact: "bob".into(),
+            role,
+        };
+        assert_eq!(parse("/a team bob"), Ok(add(R::Member)));
+        assert_eq!(parse("/add #team @bob observer"), Ok(add(R::Observer)));
+        assert_eq!(parse("/j team"), Ok(Command::JoinGroup("team".into())));
+        assert_eq!(parse("/join #team"), Ok(Command::JoinGroup("team".into())));
+        assert_eq!(
+            parse("#team hello all"),
+            Ok(Command::SendGroup {
+                group: "team".into(),
+                text: "hello all".into()
+            })
+        );
+        assert_eq!(parse("/gs"), Ok(Command::ListGroups));
+        assert_eq!(
+            parse("/members #team"),
+            Ok(Command::ListMembers("team".into()))
+        );
+        assert_eq!(
+            parse("/remove #team @bob"),
+            Ok(Command::RemoveMember {
+                group: "team".into(),
+                member: "bob".into()
+            })
+        );
+        assert_eq!(parse("/l team"), Ok(Command::LeaveGroup("team".into())));
+        assert_eq!(parse("/d #team"), Ok(Command::DeleteGroup("team".into())));
+        assert_eq!(
+            parse("/member role #team @bob admin"),
+            Ok(Command::MemberRole {
+                group: "team".into(),
+                member: "bob".into(),
+                role: R::Admin
+            })
+        );
         assert_eq!(parse("/_user 1"), Ok(Command::ShowUser));
         assert_eq!(parse("/_accept 7"), Ok(Command::AcceptId(7)));
         assert_eq!(parse("/_reject 7"), Ok(Command::RejectId(7)));
@@ -1308,7 +1357,11 @@ mod tests {
             "/_send @2 json [{\"text\":\"no content\"}]",
             "/_contacts 2",
             "/_delete @2 everything",
-            "/d #team",
+            "/a team bob chief",
+            "/mr team bob",
+            "/rm team",
+            "#team",
+            "/ms team extra",
             "/_address 3",
             "",
             "hello",

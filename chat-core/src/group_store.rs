@@ -615,7 +615,8 @@ impl ChatStore {
             .optional()?)
     }
 
-    /// Stores a group item: sent by us (`member` none) or received from a member.
+    /// Stores a group item: sent by us (`member` none) or received from a member (directly,
+    /// or forwarded by the member `forwarded_by`).
     pub fn add_group_item(
         &self,
         group_id: i64,
@@ -623,6 +624,7 @@ impl ChatStore {
         shared_msg_id: Option<&[u8]>,
         content: &MsgContent,
         quote: Option<&ItemQuote>,
+        forwarded_by: Option<i64>,
     ) -> Result<ChatItem> {
         let json = serde_json::to_string(content).map_err(|_| StoreError::Corrupt("content"))?;
         let quote_json = quote
@@ -632,8 +634,9 @@ impl ChatStore {
         let ts = now_ms();
         self.db.execute(
             "INSERT INTO chat_items
-               (group_id, group_member_id, sent, shared_msg_id, content, item_ts, quote)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+               (group_id, group_member_id, sent, shared_msg_id, content, item_ts, quote,
+                forwarded_by)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 group_id,
                 member,
@@ -641,7 +644,8 @@ impl ChatStore {
                 shared_msg_id,
                 json,
                 ts,
-                quote_json
+                quote_json,
+                forwarded_by
             ],
         )?;
         Ok(ChatItem {
@@ -658,7 +662,32 @@ impl ChatStore {
             timed: None,
             group_id: Some(group_id),
             group_member_id: member,
+            forwarded_by,
         })
+    }
+
+    /// The members a host forwards `member`'s messages to: those introduced to each other
+    /// whose connection neither side has reported yet (`x.grp.mem.con`).
+    pub fn forward_targets(&self, member: i64) -> Result<Vec<Member>> {
+        let mut st = self.db.prepare(
+            "SELECT re_member FROM group_intros
+               WHERE to_member = ?1 AND status NOT IN ('re-con', 'to-con', 'con')
+             UNION
+             SELECT to_member FROM group_intros
+               WHERE re_member = ?1 AND status NOT IN ('re-con', 'to-con', 'con')",
+        )?;
+        let ids: Vec<i64> = st
+            .query_map([member], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(m) = self.member(id)? {
+                if m.status == MemberStatus::Connected && m.conn_id.is_some() {
+                    out.push(m);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// The last `n` items of a group, oldest first.
@@ -758,6 +787,7 @@ mod tests {
                 None,
                 Some(b"m1"),
                 &MsgContent::text("to all"),
+                None,
                 None,
             )
             .expect("group item");

@@ -60,6 +60,29 @@ fn check_current(g: &Group) -> Result<()> {
     }
 }
 
+/// What a host forwards between members not connected yet (the reference's list), and what
+/// it takes when forwarded.
+fn forwardable(e: &ChatEvent) -> bool {
+    matches!(
+        e,
+        ChatEvent::MsgNew(_)
+            | ChatEvent::MsgFileDescr { .. }
+            | ChatEvent::MsgUpdate(_)
+            | ChatEvent::MsgDel { .. }
+            | ChatEvent::MsgReact { .. }
+            | ChatEvent::FileCancel { .. }
+            | ChatEvent::Info { .. }
+            | ChatEvent::GrpMemNew { .. }
+            | ChatEvent::GrpMemRole { .. }
+            | ChatEvent::GrpMemRestrict { .. }
+            | ChatEvent::GrpMemDel { .. }
+            | ChatEvent::GrpLeave
+            | ChatEvent::GrpDel
+            | ChatEvent::GrpInfo { .. }
+            | ChatEvent::GrpPrefs { .. }
+    )
+}
+
 /// Still in the group (not gone, not only invited).
 fn member_current(m: &Member) -> bool {
     m.status.is_current()
@@ -227,9 +250,9 @@ impl Chat {
             return Err(ChatError::GroupCannotSend(g.local_name));
         }
         let id = new_shared_msg_id();
-        let item = self
-            .store()
-            .add_group_item(g.group_id, None, Some(&id.0), &content, None)?;
+        let item =
+            self.store()
+                .add_group_item(g.group_id, None, Some(&id.0), &content, None, None)?;
         let body = ChatMessage::new(
             Some(id),
             ChatEvent::MsgNew(MsgContainer::simple(content.clone())),
@@ -673,7 +696,11 @@ impl Chat {
                     continue;
                 }
             };
-            let outcome = self.member_event(&g, &m, msg).await;
+            // A host forwards what a member sends to the members it introduced and who are
+            // not connected to it yet.
+            let copy =
+                (g.role >= GroupMemberRole::Admin && forwardable(&msg.event)).then(|| msg.clone());
+            let outcome = self.member_event(&g, &m, msg, None).await;
             match outcome {
                 Err(e @ ChatError::Store(_)) => return Err(e),
                 Err(e) => {
@@ -683,14 +710,89 @@ impl Chat {
                     )))
                     .await;
                 }
-                Ok(()) => {}
+                Ok(()) => {
+                    if let Some(orig) = copy {
+                        self.forward(&g, &m, orig).await?;
+                    }
+                }
             }
         }
         Ok(())
     }
 
-    async fn member_event(&self, g: &Group, m: &Member, msg: ChatMessage) -> Result<()> {
+    /// Forwards a member's message (`x.grp.msg.forward`) to the members introduced to it or
+    /// it to them, whose direct connection is not reported yet.
+    async fn forward(&self, g: &Group, m: &Member, msg: ChatMessage) -> Result<()> {
+        let targets = self.store().forward_targets(m.group_member_id)?;
+        if targets.is_empty() {
+            return Ok(());
+        }
+        let body = ChatMessage::new(
+            None,
+            ChatEvent::GrpMsgForward {
+                member_id: Some(m.member_id.clone()),
+                member_name: Some(m.profile.display_name.clone()),
+                msg: Box::new(msg),
+                msg_ts: simplex_codec::time::UtcTime::from_millis(crate::store::now_ms()),
+            },
+        )
+        .encode();
+        for t in targets {
+            let Some(conn) = t.conn_id else { continue };
+            if let Err(e) = self.inner.agent.send(conn, &body).await {
+                self.emit(Event::Error(format!(
+                    "#{} {}: forwarding: {e}",
+                    g.local_name, t.local_name
+                )))
+                .await;
+            }
+        }
+        Ok(())
+    }
+
+    /// One event from member `m` - directly, or forwarded by the host `forwarded_by`.
+    async fn member_event(
+        &self,
+        g: &Group,
+        m: &Member,
+        msg: ChatMessage,
+        forwarded_by: Option<&Member>,
+    ) -> Result<()> {
+        // The connection the message came on.
+        let arrived = forwarded_by.unwrap_or(m).conn_id;
         match msg.event {
+            ChatEvent::GrpMsgForward {
+                member_id,
+                msg: inner,
+                ..
+            } => {
+                if forwarded_by.is_some() {
+                    return Ok(()); // forwarded messages never nest
+                }
+                if m.role < GroupMemberRole::Admin {
+                    return Err(ChatError::GroupContactRole(m.local_name.clone()));
+                }
+                let Some(member_id) = member_id else {
+                    return Ok(()); // from a channel: not supported
+                };
+                let author = self
+                    .store()
+                    .member_by_member_id(g.group_id, &member_id)?
+                    .ok_or_else(|| {
+                        ChatError::Agent("x.grp.msg.forward from an unknown member".into())
+                    })?;
+                if author.group_member_id == m.group_member_id || !member_current(&author) {
+                    return Ok(());
+                }
+                // Only what a member may say to the whole group is taken when forwarded.
+                if !forwardable(&inner.event) {
+                    return Err(ChatError::Agent(format!(
+                        "x.grp.msg.forward: {} is not forwarded",
+                        inner.event.name()
+                    )));
+                }
+                Box::pin(self.member_event(g, &author, *inner, Some(m))).await?;
+            }
             ChatEvent::MsgNew(c) => {
                 if m.role < GroupMemberRole::Author {
                     return Err(ChatError::GroupCannotSend(m.local_name.clone()));
@@ -709,6 +811,7 @@ impl Chat {
                     msg.msg_id.as_ref().map(|i| i.0.as_slice()),
                     &c.content,
                     None,
+                    forwarded_by.map(|f| f.group_member_id),
                 )?;
                 self.emit(Event::GroupReceived(g.clone(), m.clone(), item))
                     .await;
@@ -888,7 +991,7 @@ impl Chat {
                     if m.role < GroupMemberRole::Admin || m.role < g.role {
                         return Err(ChatError::GroupContactRole(m.local_name.clone()));
                     }
-                    self.end_membership(g, None, MemberStatus::Removed, m.conn_id)
+                    self.end_membership(g, None, MemberStatus::Removed, arrived)
                         .await?;
                     let mut g = g.clone();
                     g.status = MemberStatus::Removed;
@@ -919,15 +1022,19 @@ impl Chat {
                 .await;
             }
             ChatEvent::GrpLeave => {
-                // Its connection goes once this message is acknowledged.
+                // Its connection goes once this message is acknowledged (at once when the
+                // host forwarded it).
                 self.store().member_gone(m, MemberStatus::Left, None)?;
+                if let (Some(_), Some(conn)) = (forwarded_by, m.conn_id) {
+                    self.finish_deletion(conn).await;
+                }
                 self.emit(Event::MemberLeft(g.clone(), m.clone())).await;
             }
             ChatEvent::GrpDel => {
                 if m.role != GroupMemberRole::Owner {
                     return Err(ChatError::GroupContactRole(m.local_name.clone()));
                 }
-                self.end_membership(g, None, MemberStatus::GroupDeleted, m.conn_id)
+                self.end_membership(g, None, MemberStatus::GroupDeleted, arrived)
                     .await?;
                 let mut g = g.clone();
                 g.status = MemberStatus::GroupDeleted;

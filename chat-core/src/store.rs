@@ -217,6 +217,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
      CREATE INDEX chat_items_group ON chat_items (group_id, item_id) WHERE group_id IS NOT NULL;
      CREATE INDEX chat_items_group_shared ON chat_items (group_id, group_member_id, shared_msg_id)
         WHERE group_id IS NOT NULL;",
+    // v14: a group item that a member (the host) forwarded, not its author directly
+    "ALTER TABLE chat_items ADD COLUMN forwarded_by INTEGER;",
 ];
 
 /// The chat of private notes (`*`, `*1` in API commands).
@@ -415,6 +417,8 @@ pub struct ChatItem {
     pub group_id: Option<i64>,
     /// The member who sent a received group item.
     pub group_member_id: Option<i64>,
+    /// The member who forwarded it (`x.grp.msg.forward`), when it did not come directly.
+    pub forwarded_by: Option<i64>,
 }
 
 /// A chat item to store.
@@ -451,7 +455,13 @@ type ContactRow = (
 pub(crate) type ItemRow = (
     (i64, i64, bool, Option<Vec<u8>>),
     (String, i64, Option<String>, bool, bool, Option<i64>),
-    (Option<i64>, Option<i64>, Option<i64>, Option<i64>),
+    (
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+    ),
 );
 
 /// A request to our address.
@@ -994,12 +1004,13 @@ impl ChatStore {
             timed: None,
             group_id: None,
             group_member_id: None,
+            forwarded_by: None,
         })
     }
 
     pub(crate) const ITEM_COLUMNS: &'static str =
         "item_id, coalesce(contact_id, 0), sent, shared_msg_id, content, item_ts, quote, edited,
-         deleted, file_id, ttl, delete_at, group_id, group_member_id";
+         deleted, file_id, ttl, delete_at, group_id, group_member_id, forwarded_by";
 
     pub(crate) fn item_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ItemRow> {
         Ok((
@@ -1012,7 +1023,7 @@ impl ChatStore {
                 r.get(8)?,
                 r.get(9)?,
             ),
-            (r.get(10)?, r.get(11)?, r.get(12)?, r.get(13)?),
+            (r.get(10)?, r.get(11)?, r.get(12)?, r.get(13)?, r.get(14)?),
         ))
     }
 
@@ -1020,7 +1031,7 @@ impl ChatStore {
         let (
             (item_id, contact_id, sent, shared_msg_id),
             (content, item_ts, quote, edited, deleted, file_id),
-            (ttl, delete_at, group_id, group_member_id),
+            (ttl, delete_at, group_id, group_member_id, forwarded_by),
         ) = row;
         Ok(ChatItem {
             item_id,
@@ -1039,6 +1050,7 @@ impl ChatStore {
             timed: ttl.zip(delete_at),
             group_id,
             group_member_id,
+            forwarded_by,
         })
     }
 
