@@ -1192,14 +1192,9 @@ impl ChatEvent {
                 msg,
                 msg_ts,
             } => {
-                if let Some(id) = member_id {
-                    put(&mut o, "memberId", id);
-                    put(
-                        &mut o,
-                        "memberName",
-                        &member_name.clone().unwrap_or_default(),
-                    );
-                }
+                // As the reference's encoder: each key only when present.
+                put_opt(&mut o, "memberId", member_id);
+                put_opt(&mut o, "memberName", member_name);
                 o.insert("msg".into(), msg.to_json());
                 o.insert("msgTs".into(), msg_ts.to_string().into());
             }
@@ -1322,16 +1317,18 @@ impl ChatEvent {
             },
             "x.grp.msg.forward" => {
                 let member_id: Option<MemberId> = p.opt("memberId")?;
-                let member_name = match member_id {
-                    Some(_) => Some(p.opt::<String>("memberName")?.unwrap_or_default()),
-                    None => None,
-                };
+                let member_name: Option<String> = p.opt("memberName")?;
                 let msg = params.get("msg").ok_or_else(|| p.bad("no msg"))?;
                 let ts: String = p.req("msgTs")?;
+                let msg = ChatMessage::from_json(msg)?;
+                // Forwarded messages never nest.
+                if matches!(msg.event, Self::GrpMsgForward { .. }) {
+                    return Err(p.bad("a forwarded message inside a forwarded message"));
+                }
                 Self::GrpMsgForward {
                     member_id,
                     member_name,
-                    msg: Box::new(ChatMessage::from_json(msg)?),
+                    msg: Box::new(msg),
                     msg_ts: UtcTime::parse(&ts).map_err(|e| p.bad(e.to_string()))?,
                 }
             }
