@@ -378,6 +378,38 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
             view_name(&g.local_name),
             view_name(&m.local_name)
         )],
+        Response::MembersRemoved(g, ms) => ms
+            .iter()
+            .map(|m| {
+                format!(
+                    "#{}: you removed {} from the group",
+                    view_name(&g.local_name),
+                    view_name(&m.local_name)
+                )
+            })
+            .collect(),
+        Response::MembersRoleChanged { group, members, to } => members
+            .iter()
+            .map(|m| {
+                format!(
+                    "#{}: you changed the role of {} to {}",
+                    view_name(&group.local_name),
+                    view_name(&m.local_name),
+                    to.name()
+                )
+            })
+            .collect(),
+        Response::GroupSentMany(g, items) => items
+            .iter()
+            .map(|item| {
+                format!(
+                    "{}#{} {}",
+                    time_prefix(item.item_ts),
+                    view_name(&g.local_name),
+                    item.content.text_shown()
+                )
+            })
+            .collect(),
         Response::LeftGroup(g) => vec![
             format!("#{}: you left the group", view_name(&g.local_name)),
             format!("use /d #{} to delete the group", view_name(&g.local_name)),

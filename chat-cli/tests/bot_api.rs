@@ -528,3 +528,168 @@ fn bot_api_over_websocket() {
     rt.block_on(xftp.shutdown());
     smp.stop();
 }
+
+/// Groups through the API: created, a contact added and joining, messages both ways, the
+/// lists, a role change, a removal and deletion - every frame checked against the schema.
+#[test]
+fn bot_api_groups() {
+    let (rt, smp, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (xftp, xftp_address) = xftp_relay(&rt, dir.path());
+    let (mut alice_p, alice_port) = start(dir.path(), "alice", &server, &xftp_address);
+    let (mut bob_p, bob_port) = start(dir.path(), "bob", &server, &xftp_address);
+    let schema = std::sync::Arc::new(Schema::load());
+    let client_rt = tokio::runtime::Runtime::new().expect("runtime");
+    client_rt.block_on(async {
+        let mut alice = Bot::connect("alice", alice_port, schema.clone()).await;
+        let mut bob = Bot::connect("bob", bob_port, schema.clone()).await;
+        let inv = alice.ok("APIAddContact", "/_connect 1", "invitation").await;
+        let link = inv["connLinkInvitation"]["connFullLink"]
+            .as_str()
+            .expect("link")
+            .to_string();
+        bob.ok(
+            "APIConnect",
+            &format!("/_connect 1 {link}"),
+            "sentConfirmation",
+        )
+        .await;
+        let bob_contact = alice.event("contactConnected").await["contact"]["contactId"]
+            .as_i64()
+            .expect("contactId");
+        bob.event("contactConnected").await;
+
+        let created = alice
+            .ok(
+                "APINewGroup",
+                r#"/_group 1 {"displayName": "team", "fullName": "Our Team"}"#,
+                "groupCreated",
+            )
+            .await;
+        assert_eq!(created["groupInfo"]["groupProfile"]["fullName"], "Our Team");
+        assert_eq!(created["groupInfo"]["membership"]["memberRole"], "owner");
+        let g = created["groupInfo"]["groupId"].as_i64().expect("groupId");
+        let added = alice
+            .ok(
+                "APIAddMember",
+                &format!("/_add #{g} {bob_contact} admin"),
+                "sentGroupInvitation",
+            )
+            .await;
+        assert_eq!(added["member"]["memberRole"], "admin");
+        assert_eq!(added["member"]["memberStatus"], "invited");
+        let bob_member = added["member"]["groupMemberId"]
+            .as_i64()
+            .expect("member id");
+        let invited = bob.event("receivedGroupInvitation").await;
+        assert_eq!(invited["memberRole"], "admin");
+        assert_eq!(invited["fromMemberRole"], "owner");
+        let bob_g = invited["groupInfo"]["groupId"].as_i64().expect("groupId");
+        assert_eq!(
+            invited["groupInfo"]["membership"]["memberStatus"],
+            "invited"
+        );
+        bob.ok(
+            "APIJoinGroup",
+            &format!("/_join #{bob_g}"),
+            "userAcceptedGroupSent",
+        )
+        .await;
+        let joined = alice.event("joinedGroupMember").await;
+        assert_eq!(joined["member"]["memberStatus"], "connected");
+        let host = bob.event("userJoinedGroup").await;
+        assert_eq!(host["hostMember"]["memberCategory"], "host");
+        assert_eq!(host["groupInfo"]["membership"]["memberStatus"], "connected");
+
+        let sent = alice
+            .ok(
+                "APISendMessages",
+                &format!("/_send #{g} json {}", text_message("hello team")),
+                "newChatItems",
+            )
+            .await;
+        assert_eq!(
+            sent["chatItems"][0]["chatItem"]["chatDir"]["type"],
+            "groupSnd"
+        );
+        assert_eq!(sent["chatItems"][0]["chatInfo"]["type"], "group");
+        let got = bob.event("newChatItems").await;
+        assert_eq!(item_text(&got["chatItems"][0]), "hello team");
+        let dir = &got["chatItems"][0]["chatItem"]["chatDir"];
+        assert_eq!(dir["type"], "groupRcv");
+        assert_eq!(dir["groupMember"]["localDisplayName"], "alice");
+        bob.ok(
+            "APISendMessages",
+            &format!("/_send #{bob_g} json {}", text_message("hi alice")),
+            "newChatItems",
+        )
+        .await;
+        let got = alice.event("newChatItems").await;
+        assert_eq!(item_text(&got["chatItems"][0]), "hi alice");
+
+        let members = alice
+            .ok("APIListMembers", &format!("/_members #{g}"), "groupMembers")
+            .await;
+        assert_eq!(
+            members["group"]["members"].as_array().map(Vec::len),
+            Some(1)
+        );
+        let groups = bob.ok("APIListGroups", "/_groups 1", "groupsList").await;
+        assert_eq!(groups["groups"][0]["groupSummary"]["currentMembers"], 2);
+
+        let role = alice
+            .ok(
+                "APIMembersRole",
+                &format!("/_member role #{g} {bob_member} observer"),
+                "membersRoleUser",
+            )
+            .await;
+        assert_eq!(role["members"][0]["memberRole"], "observer");
+        let changed = bob.event("memberRole").await;
+        assert_eq!(changed["fromRole"], "admin");
+        assert_eq!(changed["toRole"], "observer");
+        assert_eq!(changed["member"]["memberCategory"], "user");
+        bob.ok(
+            "APISendMessages",
+            &format!("/_send #{bob_g} json {}", text_message("may I?")),
+            "chatCmdError",
+        )
+        .await;
+        alice
+            .ok(
+                "APIAddMember",
+                &format!("/_add #9999 {bob_contact} member"),
+                "chatCmdError",
+            )
+            .await;
+
+        let removed = alice
+            .ok(
+                "APIRemoveMembers",
+                &format!("/_remove #{g} {bob_member}"),
+                "userDeletedMembers",
+            )
+            .await;
+        assert_eq!(removed["members"][0]["groupMemberId"], bob_member);
+        let gone = bob.event("deletedMemberUser").await;
+        assert_eq!(gone["groupInfo"]["membership"]["memberStatus"], "removed");
+        bob.ok(
+            "APIDeleteChat",
+            &format!("/_delete #{bob_g} full"),
+            "groupDeletedUser",
+        )
+        .await;
+        alice
+            .ok(
+                "APIDeleteChat",
+                &format!("/_delete #{g} full"),
+                "groupDeletedUser",
+            )
+            .await;
+        let groups = alice.ok("APIListGroups", "/_groups 1", "groupsList").await;
+        assert_eq!(groups["groups"], json!([]));
+    });
+    assert!(alice_p.running() && bob_p.running());
+    rt.block_on(xftp.shutdown());
+    smp.stop();
+}

@@ -868,6 +868,23 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
             json!({"user": u, "groupInfo": group_info(chat, g), "members": [group_member(m)],
                    "withMessages": false, "msgSigned": false}),
         ),
+        Response::MembersRemoved(g, ms) => tagged(
+            "userDeletedMembers",
+            json!({"user": u, "groupInfo": group_info(chat, g),
+                   "members": ms.iter().map(group_member).collect::<Vec<_>>(),
+                   "withMessages": false, "msgSigned": false}),
+        ),
+        Response::MembersRoleChanged { group, members, to } => tagged(
+            "membersRoleUser",
+            json!({"user": u, "groupInfo": group_info(chat, group),
+                   "members": members.iter().map(group_member).collect::<Vec<_>>(),
+                   "toRole": to, "msgSigned": false}),
+        ),
+        Response::GroupSentMany(g, items) => tagged(
+            "newChatItems",
+            json!({"user": u, "chatItems":
+                items.iter().map(|i| group_chat_item(chat, g, None, i)).collect::<Vec<_>>()}),
+        ),
         Response::LeftGroup(g) => tagged(
             "leftMemberUser",
             json!({"user": u, "groupInfo": group_info(chat, g)}),

@@ -296,6 +296,19 @@ pub enum Response {
     Members(crate::group_store::Group, Vec<crate::group_store::Member>),
     /// `/rm`: a member removed.
     MemberRemoved(crate::group_store::Group, crate::group_store::Member),
+    /// `/_remove`: members removed.
+    MembersRemoved(crate::group_store::Group, Vec<crate::group_store::Member>),
+    /// `/_member role`: members' roles changed.
+    MembersRoleChanged {
+        /// The group.
+        group: crate::group_store::Group,
+        /// The members, with their new role.
+        members: Vec<crate::group_store::Member>,
+        /// The role.
+        to: crate::protocol::GroupMemberRole,
+    },
+    /// `/_send #`: messages sent to a group.
+    GroupSentMany(crate::group_store::Group, Vec<ChatItem>),
     /// `/l`: we left.
     LeftGroup(crate::group_store::Group),
     /// `/d #group`: deleted (for everyone when we owned it and were in it).
@@ -1037,6 +1050,16 @@ impl Chat {
                 member,
                 role,
             } => self.change_role(group, member, role).await,
+            c @ (Command::ApiNewGroup(_)
+            | Command::ApiAddMember { .. }
+            | Command::ApiJoinGroup(_)
+            | Command::ApiMembersRole { .. }
+            | Command::ApiRemoveMembers { .. }
+            | Command::ApiLeaveGroup(_)
+            | Command::ApiListMembers(_)
+            | Command::ApiListGroups
+            | Command::ApiDeleteGroup(_)
+            | Command::ApiSendGroup { .. }) => self.api_group_command(c).await,
         }
     }
 

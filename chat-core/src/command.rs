@@ -352,6 +352,50 @@ pub enum Command {
     LeaveGroup(String),
     /// `/d #group`, `/delete #group`.
     DeleteGroup(String),
+    /// `/_group <userId> <json(groupProfile)>`: a new group with that profile.
+    ApiNewGroup(crate::protocol::GroupProfile),
+    /// `/_add #<groupId> <contactId> <role>`.
+    ApiAddMember {
+        /// The group.
+        group_id: i64,
+        /// The contact.
+        contact_id: i64,
+        /// The role offered.
+        role: crate::protocol::GroupMemberRole,
+    },
+    /// `/_join #<groupId>`.
+    ApiJoinGroup(i64),
+    /// `/_member role #<groupId> <memberId>[,...] <role>`.
+    ApiMembersRole {
+        /// The group.
+        group_id: i64,
+        /// The members (group member ids).
+        members: Vec<i64>,
+        /// The new role.
+        role: crate::protocol::GroupMemberRole,
+    },
+    /// `/_remove #<groupId> <memberId>[,...]`.
+    ApiRemoveMembers {
+        /// The group.
+        group_id: i64,
+        /// The members (group member ids).
+        members: Vec<i64>,
+    },
+    /// `/_leave #<groupId>`.
+    ApiLeaveGroup(i64),
+    /// `/_members #<groupId>`.
+    ApiListMembers(i64),
+    /// `/_groups <userId>`.
+    ApiListGroups,
+    /// `/_delete #<groupId> full|entity`.
+    ApiDeleteGroup(i64),
+    /// `/_send #<groupId> json [...]`: messages to a group.
+    ApiSendGroup {
+        /// The group.
+        group_id: i64,
+        /// The messages.
+        messages: Vec<Composed>,
+    },
     /// `/mr group member role`, `/member role #group @member role`.
     MemberRole {
         /// The group.
@@ -399,6 +443,25 @@ fn paren(s: &str) -> Option<(String, &str)> {
         inner[..end].to_string(),
         rest.strip_prefix(' ').unwrap_or(rest),
     ))
+}
+
+/// `#<groupId>`.
+fn group_ref(s: &str) -> Option<i64> {
+    s.strip_prefix('#')?.parse().ok()
+}
+
+/// `1,2,3`: at most 200 ids.
+fn id_list(s: &str) -> Option<Vec<i64>> {
+    let ids = s
+        .split(',')
+        .map(|i| i.parse::<i64>().ok())
+        .collect::<Option<Vec<_>>>()?;
+    (!ids.is_empty() && ids.len() <= MAX_DELETE_ITEMS).then_some(ids)
+}
+
+/// A role's name.
+fn parse_role(s: &str) -> Option<crate::protocol::GroupMemberRole> {
+    serde_json::from_value(serde_json::Value::String(s.to_string())).ok()
 }
 
 /// `@<contactId>`, or `*<n>` for the note folder.
@@ -582,6 +645,41 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             }
             _ => return Err(bad("usage: /_connect <userId> [link]")),
         },
+        "/_send" if args.starts_with('#') => {
+            let usage = || bad("usage: /_send #<groupId> json [<message>, ...]");
+            let (r, mut rest) = args.split_once(' ').ok_or_else(usage)?;
+            let group_id = group_ref(r).ok_or_else(|| bad("bad chat reference"))?;
+            while let Some(more) = rest
+                .strip_prefix("live=on ")
+                .or_else(|| rest.strip_prefix("sign=on "))
+            {
+                rest = more;
+            }
+            if rest.starts_with("ttl=") {
+                return Err(bad("disappearing messages in groups are not supported yet"));
+            }
+            let messages = if let Some(text) = rest.strip_prefix("text ") {
+                vec![Composed {
+                    file: None,
+                    quoted_item_id: None,
+                    content: crate::protocol::MsgContent::text(text),
+                }]
+            } else if let Some(json) = rest.strip_prefix("json ") {
+                let v: serde_json::Value =
+                    serde_json::from_str(json).map_err(|e| bad(&format!("bad JSON ({e})")))?;
+                let list = v
+                    .as_array()
+                    .filter(|l| !l.is_empty())
+                    .ok_or_else(|| bad("json: a non-empty list of messages"))?;
+                list.iter()
+                    .map(Composed::from_json)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| bad(&e))?
+            } else {
+                return Err(usage());
+            };
+            Command::ApiSendGroup { group_id, messages }
+        }
         "/_send" => {
             let (r, rest) = args
                 .split_once(' ')
@@ -749,6 +847,70 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 id: None,
                 notify,
                 messages_only: false,
+            }
+        }
+        "/_group" => match args.split_once(' ') {
+            Some((uid, json)) if user_id(uid) => Command::ApiNewGroup(
+                serde_json::from_str(json).map_err(|e| bad(&format!("bad group profile ({e})")))?,
+            ),
+            _ => return Err(bad("usage: /_group <userId> <json(groupProfile)>")),
+        },
+        "/_add" => {
+            let p: Vec<&str> = args.split(' ').collect();
+            let [g, c, role] = p[..] else {
+                return Err(bad("usage: /_add #<groupId> <contactId> <role>"));
+            };
+            Command::ApiAddMember {
+                group_id: group_ref(g).ok_or_else(|| bad("bad group reference"))?,
+                contact_id: c.parse().map_err(|_| bad("bad contact id"))?,
+                role: parse_role(role).ok_or_else(|| bad("bad role"))?,
+            }
+        }
+        "/_join" => {
+            Command::ApiJoinGroup(group_ref(args).ok_or_else(|| bad("usage: /_join #<groupId>"))?)
+        }
+        "/_leave" => {
+            Command::ApiLeaveGroup(group_ref(args).ok_or_else(|| bad("usage: /_leave #<groupId>"))?)
+        }
+        "/_members" => Command::ApiListMembers(
+            group_ref(args).ok_or_else(|| bad("usage: /_members #<groupId>"))?,
+        ),
+        "/_groups" if user_id(args) => Command::ApiListGroups,
+        "/_member" => {
+            let p: Vec<&str> = args.split(' ').collect();
+            let ["role", g, ids, role] = p[..] else {
+                return Err(bad(
+                    "usage: /_member role #<groupId> <memberId>[,...] <role>",
+                ));
+            };
+            Command::ApiMembersRole {
+                group_id: group_ref(g).ok_or_else(|| bad("bad group reference"))?,
+                members: id_list(ids).ok_or_else(|| bad("bad member ids"))?,
+                role: parse_role(role).ok_or_else(|| bad("bad role"))?,
+            }
+        }
+        "/_remove" => {
+            let p: Vec<&str> = args.split(' ').collect();
+            let (g, ids) =
+                match p[..] {
+                    [g, ids] | [g, ids, "messages=off"] => (g, ids),
+                    [_, _, "messages=on"] => return Err(bad(
+                        "messages=on: deleting a removed member's messages is not supported yet",
+                    )),
+                    _ => return Err(bad("usage: /_remove #<groupId> <memberId>[,...]")),
+                };
+            Command::ApiRemoveMembers {
+                group_id: group_ref(g).ok_or_else(|| bad("bad group reference"))?,
+                members: id_list(ids).ok_or_else(|| bad("bad member ids"))?,
+            }
+        }
+        "/_delete" if args.starts_with('#') => {
+            let p: Vec<&str> = args.split(' ').collect();
+            match p[..] {
+                [g, "full" | "entity"] | [g, "full" | "entity", "notify=on" | "notify=off"] => {
+                    Command::ApiDeleteGroup(group_ref(g).ok_or_else(|| bad("bad group reference"))?)
+                }
+                _ => return Err(bad("usage: /_delete #<groupId> full|entity")),
             }
         }
         "/_delete" if args.starts_with('@') => {

@@ -103,14 +103,23 @@ impl Chat {
 
     /// `/g name [full name]`.
     pub(crate) fn new_group(&self, name: String, full_name: String) -> Result<Response> {
-        if name.is_empty() || name.starts_with(['#', '@']) || name.chars().any(char::is_control) {
-            return Err(ChatError::InvalidName(name));
-        }
-        let profile = GroupProfile {
+        self.new_group_profile(GroupProfile {
             display_name: name,
             full_name,
             ..GroupProfile::default()
-        };
+        })
+    }
+
+    /// `/_group 1 <json>`, `/g`: a new group of ours with this profile.
+    pub(crate) fn new_group_profile(&self, profile: GroupProfile) -> Result<Response> {
+        let name = &profile.display_name;
+        if name.is_empty()
+            || name.starts_with(['#', '@', '\''])
+            || name.chars().any(char::is_control)
+            || name.len() > 1024
+        {
+            return Err(ChatError::InvalidName(name.clone()));
+        }
         let g = self.store().add_group(
             &profile,
             &new_member_id(),
@@ -296,13 +305,33 @@ impl Chat {
             .ok_or_else(|| ChatError::NotGroupMember(name.to_string()))
     }
 
+    /// The group with an id (API commands).
+    pub(crate) fn group_by_id(&self, group_id: i64) -> Result<Group> {
+        self.store()
+            .group(group_id)?
+            .ok_or_else(|| ChatError::NoGroup(format!("#{group_id}")))
+    }
+
+    /// A member of `g` by its id (API commands).
+    pub(crate) fn member_by_id(&self, g: &Group, group_member_id: i64) -> Result<Member> {
+        self.store()
+            .member(group_member_id)?
+            .filter(|m| m.group_id == g.group_id)
+            .ok_or_else(|| ChatError::NotGroupMember(format!("#{group_member_id}")))
+    }
+
     /// `/rm group member`: everyone (the member too) is told, then its connection goes.
     pub(crate) async fn remove_member(&self, group: String, member: String) -> Result<Response> {
         let g = self.group_named(&group)?;
-        check_current(&g)?;
         let m = self.member_named(&g, &member)?;
+        self.remove(g, m).await
+    }
+
+    /// Removes a member (`/rm`, `/_remove`).
+    pub(crate) async fn remove(&self, g: Group, m: Member) -> Result<Response> {
+        check_current(&g)?;
         if !member_current(&m) && m.status != MemberStatus::Invited {
-            return Err(ChatError::NotGroupMember(member));
+            return Err(ChatError::NotGroupMember(m.local_name));
         }
         let required = m.role.max(GroupMemberRole::Admin);
         if g.role < required {
@@ -421,10 +450,20 @@ impl Chat {
         role: GroupMemberRole,
     ) -> Result<Response> {
         let g = self.group_named(&group)?;
-        check_current(&g)?;
         let m = self.member_named(&g, &member)?;
+        self.set_role(g, m, role).await
+    }
+
+    /// Changes a member's role (`/mr`, `/_member role`).
+    pub(crate) async fn set_role(
+        &self,
+        g: Group,
+        m: Member,
+        role: GroupMemberRole,
+    ) -> Result<Response> {
+        check_current(&g)?;
         if !member_current(&m) {
-            return Err(ChatError::NotGroupMember(member));
+            return Err(ChatError::NotGroupMember(m.local_name));
         }
         let required = m.role.max(role).max(GroupMemberRole::Admin);
         if g.role < required {
@@ -1081,5 +1120,89 @@ impl Chat {
             _ => {}
         }
         Ok(())
+    }
+}
+
+impl Chat {
+    /// The bot API's group commands (`/_group`, `/_add`, `/_join`, `/_member role`,
+    /// `/_remove`, `/_leave`, `/_members`, `/_groups`, `/_delete #`, `/_send #`): ids
+    /// resolved, then the same work as the terminal's commands.
+    pub(crate) async fn api_group_command(&self, cmd: crate::command::Command) -> Result<Response> {
+        use crate::command::Command as C;
+        match cmd {
+            C::ApiNewGroup(profile) => self.new_group_profile(profile),
+            C::ApiAddMember {
+                group_id,
+                contact_id,
+                role,
+            } => {
+                let g = self.group_by_id(group_id)?;
+                let c = self
+                    .store()
+                    .contact(contact_id)?
+                    .filter(|c| c.contact_id != crate::store::NOTES)
+                    .ok_or_else(|| ChatError::NoContact(format!("@{contact_id}")))?;
+                self.add_member(g.local_name, c.local_name, role).await
+            }
+            C::ApiJoinGroup(id) => self.join_group(self.group_by_id(id)?.local_name).await,
+            C::ApiLeaveGroup(id) => self.leave_group(self.group_by_id(id)?.local_name).await,
+            C::ApiListMembers(id) => self.list_members(self.group_by_id(id)?.local_name),
+            C::ApiListGroups => self.list_groups(),
+            C::ApiDeleteGroup(id) => self.delete_group(self.group_by_id(id)?.local_name).await,
+            C::ApiMembersRole {
+                group_id,
+                members,
+                role,
+            } => {
+                let g = self.group_by_id(group_id)?;
+                let mut changed = Vec::with_capacity(members.len());
+                for id in members {
+                    let m = self.member_by_id(&g, id)?;
+                    let g = self.group_by_id(group_id)?;
+                    if let Response::RoleChanged { member, .. } = self.set_role(g, m, role).await? {
+                        changed.push(member);
+                    }
+                }
+                Ok(Response::MembersRoleChanged {
+                    group: self.group_by_id(group_id)?,
+                    members: changed,
+                    to: role,
+                })
+            }
+            C::ApiRemoveMembers { group_id, members } => {
+                let g = self.group_by_id(group_id)?;
+                let mut removed = Vec::with_capacity(members.len());
+                for id in members {
+                    let m = self.member_by_id(&g, id)?;
+                    if let Response::MemberRemoved(_, m) = self.remove(g.clone(), m).await? {
+                        removed.push(m);
+                    }
+                }
+                Ok(Response::MembersRemoved(g, removed))
+            }
+            C::ApiSendGroup { group_id, messages } => {
+                let g = self.group_by_id(group_id)?;
+                if messages
+                    .iter()
+                    .any(|m| m.file.is_some() || m.quoted_item_id.is_some())
+                {
+                    return Err(ChatError::File(
+                        "files and quotes in groups are not supported yet".into(),
+                    ));
+                }
+                let mut items = Vec::with_capacity(messages.len());
+                for m in messages {
+                    if let Response::GroupSent(_, item) =
+                        self.send_group_content(g.clone(), m.content).await?
+                    {
+                        items.push(item);
+                    }
+                }
+                Ok(Response::GroupSentMany(g, items))
+            }
+            other => Err(ChatError::Command(crate::command::CommandError(format!(
+                "not a group command: {other:?}"
+            )))),
+        }
     }
 }
