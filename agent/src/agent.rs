@@ -2136,12 +2136,16 @@ impl Agent {
                 }
                 Ok(None) => {}
                 Err(e) => {
-                    let conn = self.lock().by_rcv.get(&rid).copied().unwrap_or(0);
-                    self.event(AgentEvent::Error {
-                        conn,
-                        error: e.to_string(),
-                    })
-                    .await;
+                    // None: the queue's connection was deleted while the relay delivered
+                    // this message - nobody to tell.
+                    let conn = self.lock().by_rcv.get(&rid).copied();
+                    if let Some(conn) = conn {
+                        self.event(AgentEvent::Error {
+                            conn,
+                            error: e.to_string(),
+                        })
+                        .await;
+                    }
                 }
             }
             // Acknowledged after it was handled; the answer may carry the next message.

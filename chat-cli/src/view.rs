@@ -364,12 +364,16 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
                     MemberCategory::Host => Some("host"),
                     _ => None,
                 };
-                v.push(member_line(
+                let mut line = member_line(
                     &full_name(&m.local_name, &m.profile),
                     m.role,
                     category,
                     m.status,
-                ));
+                );
+                if !m.show_messages {
+                    line.push_str(", blocked");
+                }
+                v.push(line);
             }
             v
         }
@@ -631,10 +635,12 @@ pub fn event(e: &Event) -> Vec<String> {
             view_name(&g.local_name),
             view_name(&m.local_name),
             item.content.text_shown(),
-            if item.forwarded_by.is_some() {
-                " [>>]"
-            } else {
-                ""
+            match (item.forwarded_by.is_some(), m.show_messages) {
+                (false, true) => "",
+                (true, true) => " [>>]",
+                // Blocked by us: shown marked and without notice, as the reference.
+                (false, false) => " [blocked] <muted>",
+                (true, false) => " [>>] [blocked] <muted>",
             }
         )],
         Event::RemovedFromGroup(g, by) => vec![
@@ -705,6 +711,7 @@ pub fn error(e: &ChatError) -> Vec<String> {
         | ChatError::AlreadyMember(..)
         | ChatError::GroupContactRole(_)
         | ChatError::NotCurrentMember
+        | ChatError::BlockForSelf(..)
         | ChatError::NotGroupMember(_) => vec![e.to_string()],
         other => vec![format!("chat error: {other}")],
     }

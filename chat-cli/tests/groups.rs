@@ -298,3 +298,37 @@ fn host_forwards_until_members_connect() {
     send(&mut alice, "all here", &mut [&mut bob, &mut cath]);
     relay.stop();
 }
+
+/// A member hides another's messages for itself (`/block`); admins may not (they block for
+/// all), as the reference.
+#[test]
+fn blocking_a_member_for_oneself() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob, mut cath) = team(dir.path(), &server);
+    alice.type_line("/mr team cath member");
+    alice.expect("/mr team cath member");
+    alice.expect("#team: you changed the role of cath to member");
+    cath.expect("#team: alice changed your role from admin to member");
+    bob.expect("#team: alice changed the role of cath from admin to member");
+    cath.type_line("/block #team alice");
+    cath.expect("/block #team alice");
+    cath.expect("ok");
+    cath.type_line("/ms team");
+    cath.expect("/ms team");
+    cath.expect("cath (Catherine): member, you, connected");
+    cath.expect("alice (Alice): owner, host, connected, blocked");
+    cath.expect("bob (Bob): admin, connected");
+    alice.type_line("#team test 1");
+    alice.expect_item("#team test 1");
+    bob.expect_item("#team alice> test 1");
+    cath.expect_item("#team alice> test 1 [blocked] <muted>");
+    bob.type_line("/block #team alice");
+    bob.expect("/block #team alice");
+    bob.expect("admins or above can't block member for self, use /block for all #team alice");
+    cath.type_line("/unblock #team alice");
+    cath.expect("/unblock #team alice");
+    cath.expect("ok");
+    send(&mut alice, "test 2", &mut [&mut bob, &mut cath]);
+    relay.stop();
+}

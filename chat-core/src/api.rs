@@ -478,7 +478,7 @@ pub fn group_member(m: &Member) -> Value {
         "memberRole": m.role,
         "memberCategory": m.category.as_str(),
         "memberStatus": m.status.as_str(),
-        "memberSettings": {"showMessages": true},
+        "memberSettings": {"showMessages": m.show_messages},
         "blockedByAdmin": false,
         "invitedBy": invited_by,
         "localDisplayName": m.local_name,
@@ -530,6 +530,9 @@ pub fn chat_error(e: &ChatError) -> Value {
             chat_error_type("commandError", json!({"message": "not current member"}))
         }
         ChatError::NotGroupMember(_) => chat_error_type("groupMemberNotFound", json!({})),
+        ChatError::BlockForSelf(..) => {
+            chat_error_type("commandError", json!({"message": e.to_string()}))
+        }
         ChatError::GroupNotActive(_) => chat_error_type("groupMemberNotActive", json!({})),
         ChatError::AlreadyMember(c, _) => {
             chat_error_type("groupDuplicateMember", json!({ "contactName": c }))

@@ -110,6 +110,9 @@ pub enum ChatError {
     /// The contact is in the group already.
     #[error("contact {0} is already in the group")]
     AlreadyMember(String, String),
+    /// Admins block members for all, not for themselves.
+    #[error("admins or above can't block member for self, use /block for all #{0} {1}")]
+    BlockForSelf(String, String),
     /// Left, removed, or the group deleted: nothing can be done in it but deleting it.
     #[error("bad chat command: not current member")]
     NotCurrentMember,
@@ -1050,6 +1053,11 @@ impl Chat {
                 member,
                 role,
             } => self.change_role(group, member, role).await,
+            Command::BlockMember {
+                group,
+                member,
+                block,
+            } => self.block_member(group, member, block),
             c @ (Command::ApiNewGroup(_)
             | Command::ApiAddMember { .. }
             | Command::ApiJoinGroup(_)
@@ -1582,8 +1590,17 @@ impl Chat {
                 outcome?;
             }
             AgentEvent::Error { conn, error } => {
-                self.emit(Event::Error(format!("connection {conn}: {error}")))
-                    .await;
+                // Shown for contacts and connections being made; a group member's are not
+                // (as the reference, which silences them), nor those of connections deleted
+                // since (a peer's queue gone while a message to it was on its way).
+                let shown = {
+                    let store = self.store();
+                    store.contact_by_conn(conn)?.is_some() || store.pending(conn)?.is_some()
+                };
+                if shown {
+                    self.emit(Event::Error(format!("connection {conn}: {error}")))
+                        .await;
+                }
             }
             AgentEvent::Sent { conn, msg_id } => {
                 let deletion = self.store().conn_deletion(conn)?;

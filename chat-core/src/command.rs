@@ -352,6 +352,16 @@ pub enum Command {
     LeaveGroup(String),
     /// `/d #group`, `/delete #group`.
     DeleteGroup(String),
+    /// `/block #group member`, `/unblock #group member`: hide (or show again) a member's
+    /// messages, for us only.
+    BlockMember {
+        /// The group.
+        group: String,
+        /// The member.
+        member: String,
+        /// Hide (or show).
+        block: bool,
+    },
     /// `/_group <userId> <json(groupProfile)>`: a new group with that profile.
     ApiNewGroup(crate::protocol::GroupProfile),
     /// `/_add #<groupId> <contactId> <role>`.
@@ -791,6 +801,17 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
         "/gs" | "/groups" if args.is_empty() => Command::ListGroups,
         "/ms" | "/members" => Command::ListMembers(one_group(args)?),
         "/l" | "/leave" => Command::LeaveGroup(one_group(args)?),
+        "/block" | "/unblock" if args.starts_with("for all ") => {
+            return Err(bad("blocking a member for all is not supported yet"))
+        }
+        "/block" | "/unblock" => {
+            let (group, rest) = name(args.strip_prefix('#').unwrap_or(args))?;
+            Command::BlockMember {
+                group,
+                member: one_arg(rest)?,
+                block: word == "/block",
+            }
+        }
         "/rm" | "/remove" => {
             let (group, rest) = name(args.strip_prefix('#').unwrap_or(args))?;
             Command::RemoveMember {

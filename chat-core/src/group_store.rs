@@ -173,6 +173,8 @@ pub struct Member {
     pub invited_by: Option<i64>,
     /// When we learnt of it (ms).
     pub created_at: i64,
+    /// Its messages are shown (not blocked by us with `/block`).
+    pub show_messages: bool,
 }
 
 /// A member to record.
@@ -201,7 +203,7 @@ pub struct NewMember<'a> {
 const GROUP_COLUMNS: &str =
     "group_id, local_name, profile, member_id, role, status, conn_request, created_at";
 const MEMBER_COLUMNS: &str = "group_member_id, group_id, member_id, role, category, status,
-     profile, local_name, conn_id, contact_id, invited_by, created_at";
+     profile, local_name, conn_id, contact_id, invited_by, created_at, show_messages";
 
 type GroupRow = (
     i64,
@@ -217,6 +219,7 @@ type GroupRow = (
 type MemberRow = (
     (i64, i64, Vec<u8>, String, String, String),
     (String, String, Option<i64>, Option<i64>, Option<i64>, i64),
+    bool,
 );
 
 fn group_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<GroupRow> {
@@ -266,6 +269,7 @@ fn member_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MemberRow> {
             r.get(10)?,
             r.get(11)?,
         ),
+        r.get(12)?,
     ))
 }
 
@@ -273,6 +277,7 @@ fn member_from(
     (
         (group_member_id, group_id, member_id, role, category, status),
         (profile, local_name, conn_id, contact_id, invited_by, created_at),
+        show_messages,
     ): MemberRow,
 ) -> Result<Member> {
     Ok(Member {
@@ -288,6 +293,7 @@ fn member_from(
         contact_id,
         invited_by,
         created_at,
+        show_messages,
     })
 }
 
@@ -420,6 +426,7 @@ impl ChatStore {
             contact_id: m.contact_id,
             invited_by: m.invited_by,
             created_at,
+            show_messages: true,
         })
     }
 
@@ -483,6 +490,15 @@ impl ChatStore {
         self.db.execute(
             "UPDATE group_members SET conn_id = ?2 WHERE group_member_id = ?1",
             params![group_member_id, conn_id as i64],
+        )?;
+        Ok(())
+    }
+
+    /// Shows or hides (blocks, for us only) a member's messages.
+    pub fn set_show_messages(&self, group_member_id: i64, show: bool) -> Result<()> {
+        self.db.execute(
+            "UPDATE group_members SET show_messages = ?2 WHERE group_member_id = ?1",
+            params![group_member_id, show],
         )?;
         Ok(())
     }

@@ -305,6 +305,23 @@ impl Chat {
             .ok_or_else(|| ChatError::NotGroupMember(name.to_string()))
     }
 
+    /// `/block #group member` (`/unblock`): a member's messages hidden for us - received and
+    /// kept, shown `[blocked]`. Admins block for all instead, as the reference.
+    pub(crate) fn block_member(
+        &self,
+        group: String,
+        member: String,
+        block: bool,
+    ) -> Result<Response> {
+        let g = self.group_named(&group)?;
+        let m = self.member_named(&g, &member)?;
+        if g.role >= GroupMemberRole::Admin {
+            return Err(ChatError::BlockForSelf(g.local_name, m.local_name));
+        }
+        self.store().set_show_messages(m.group_member_id, !block)?;
+        Ok(Response::Ok)
+    }
+
     /// The group with an id (API commands).
     pub(crate) fn group_by_id(&self, group_id: i64) -> Result<Group> {
         self.store()

@@ -219,6 +219,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         WHERE group_id IS NOT NULL;",
     // v14: a group item that a member (the host) forwarded, not its author directly
     "ALTER TABLE chat_items ADD COLUMN forwarded_by INTEGER;",
+    // v15: a member's messages hidden for us (`/block #g member`)
+    "ALTER TABLE group_members ADD COLUMN show_messages INTEGER NOT NULL DEFAULT 1;",
 ];
 
 /// The chat of private notes (`*`, `*1` in API commands).

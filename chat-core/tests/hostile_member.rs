@@ -1,0 +1,367 @@
+//! A hostile group member: a bare agent that joins alice's group as an ordinary member and then
+//! sends what only admins, owners or hosts may - an introduction of an owner, a message
+//! "forwarded" from bob, bob's removal, the group's deletion, a role change - and malformed
+//! group events. alice refuses each with a clear error and changes nothing; bob stays an
+//! admin; the group keeps working. Removed, mallory can no longer reach the group.
+
+use std::time::Duration;
+
+use agent::agent::{Agent, AgentEvent, ConnId};
+use chat_core::chat::{Chat, ChatConfig, Event, Response};
+use chat_core::group_store::MemberStatus;
+use chat_core::protocol::{
+    ChatEvent, ChatMessage, ChatVersions, GroupMemberRole, MemberInfo, MsgContainer, MsgContent,
+    Profile, B64, CHAT_VERSIONS,
+};
+use smp_client::ConnectOptions;
+use tokio::sync::mpsc::Receiver;
+
+async fn relay() -> (smp_server::Running, smp_proto::address::SmpServer) {
+    let (identity, _) =
+        transport::Identity::generate(transport::SignAlgorithm::Ed25519, "localhost").expect("id");
+    let kh = identity.key_hash().expect("hash");
+    let running = smp_server::start(
+        "127.0.0.1:0".parse().expect("addr"),
+        &identity,
+        smp_server::RelayConfig::default(),
+    )
+    .await
+    .expect("relay");
+    let address = format!(
+        "smp://{}@127.0.0.1:{}",
+        simplex_codec::base64url::encode(&kh),
+        running.addr.port()
+    );
+    (running, address.parse().expect("address"))
+}
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// The next chat event that `pick` selects (others are skipped and returned too).
+async fn until<T>(
+    events: &mut Receiver<Event>,
+    mut pick: impl FnMut(&Event) -> Option<T>,
+) -> (T, Vec<Event>) {
+    let mut skipped = Vec::new();
+    loop {
+        let e = tokio::time::timeout(WAIT, events.recv())
+            .await
+            .expect("a chat event in time")
+            .expect("events open");
+        if let Some(t) = pick(&e) {
+            return (t, skipped);
+        }
+        skipped.push(e);
+    }
+}
+
+/// The next agent event that is not a delivery report.
+async fn agent_event(events: &mut Receiver<AgentEvent>) -> AgentEvent {
+    loop {
+        let e = tokio::time::timeout(WAIT, events.recv())
+            .await
+            .expect("an agent event in time")
+            .expect("events open");
+        if !matches!(e, AgentEvent::Sent { .. } | AgentEvent::Delivered { .. }) {
+            return e;
+        }
+    }
+}
+
+fn profile(name: &str) -> Profile {
+    Profile {
+        display_name: name.into(),
+        full_name: String::new(),
+        ..Profile::default()
+    }
+}
+
+fn config(dir: &std::path::Path, name: &str, server: &smp_proto::address::SmpServer) -> ChatConfig {
+    ChatConfig {
+        db_prefix: dir.join(name),
+        db_key: None,
+        smp_server: server.clone(),
+        connect: ConnectOptions::default(),
+        xftp_servers: Vec::new(),
+        files_folder: dir.join(format!("{name}_files")),
+        max_file_size: 1 << 20,
+        auto_accept_size: 0,
+    }
+}
+
+fn msg(event: ChatEvent) -> Vec<u8> {
+    ChatMessage::new(None, event).encode()
+}
+
+fn text(id: &[u8], t: &str) -> ChatMessage {
+    ChatMessage::new(
+        Some(B64(id.to_vec())),
+        ChatEvent::MsgNew(MsgContainer::simple(MsgContent::text(t))),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_beyond_its_role_changes_nothing() {
+    let (relay, server) = relay().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let (alice, mut a_ev) = Chat::open(
+        &config(dir.path(), "alice", &server),
+        Some(profile("alice")),
+    )
+    .await
+    .expect("alice");
+    let (bob, mut b_ev) = Chat::open(&config(dir.path(), "bob", &server), Some(profile("bob")))
+        .await
+        .expect("bob");
+    let (mallory, mut m_ev) = Agent::start(server, ConnectOptions::default());
+
+    // bob and mallory are alice's contacts.
+    let Response::Invitation { link, .. } = alice.execute_line("/c").await.expect("/c") else {
+        panic!("an invitation")
+    };
+    bob.execute_line(&format!("/c {link}")).await.expect("join");
+    until(&mut a_ev, |e| {
+        matches!(e, Event::ContactConnected(_)).then_some(())
+    })
+    .await;
+    until(&mut b_ev, |e| {
+        matches!(e, Event::ContactConnected(_)).then_some(())
+    })
+    .await;
+    let Response::Invitation { link, .. } = alice.execute_line("/c").await.expect("/c") else {
+        panic!("an invitation")
+    };
+    let contact_conn: ConnId = mallory
+        .join(
+            &link,
+            &msg(ChatEvent::Info {
+                profile: profile("mallory"),
+            }),
+        )
+        .await
+        .expect("join");
+    assert!(matches!(
+        agent_event(&mut m_ev).await,
+        AgentEvent::Info { .. }
+    ));
+    assert!(matches!(
+        agent_event(&mut m_ev).await,
+        AgentEvent::Connected { .. }
+    ));
+    until(&mut a_ev, |e| {
+        matches!(e, Event::ContactConnected(c) if c.local_name == "mallory").then_some(())
+    })
+    .await;
+
+    // The group: bob an admin, mallory a member.
+    alice.execute_line("/g team").await.expect("/g");
+    alice
+        .execute_line("/a team bob admin")
+        .await
+        .expect("/a bob");
+    until(&mut b_ev, |e| {
+        matches!(e, Event::GroupInvited { .. }).then_some(())
+    })
+    .await;
+    bob.execute_line("/j team").await.expect("/j");
+    until(&mut a_ev, |e| {
+        matches!(e, Event::MemberJoined(..)).then_some(())
+    })
+    .await;
+    until(&mut b_ev, |e| {
+        matches!(e, Event::UserJoinedGroup(..)).then_some(())
+    })
+    .await;
+    alice
+        .execute_line("/a team mallory")
+        .await
+        .expect("/a mallory");
+    let inv = match agent_event(&mut m_ev).await {
+        AgentEvent::Message {
+            conn, msg_id, body, ..
+        } if conn == contact_conn => {
+            mallory.ack(conn, msg_id).await.expect("ack");
+            match ChatMessage::decode(&body).expect("chat message").event {
+                ChatEvent::GrpInv(inv) => inv,
+                other => panic!("{other:?}"),
+            }
+        }
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(inv.invited_member.member_role, GroupMemberRole::Member);
+    let mallory_id = inv.invited_member.member_id.clone();
+    let alice_id = inv.from_member.member_id.clone();
+    let conn = mallory
+        .join(
+            &inv.conn_request,
+            &msg(ChatEvent::GrpAcpt {
+                member_id: mallory_id.clone(),
+            }),
+        )
+        .await
+        .expect("join the group");
+    assert!(matches!(
+        agent_event(&mut m_ev).await,
+        AgentEvent::Info { .. }
+    ));
+    assert!(matches!(
+        agent_event(&mut m_ev).await,
+        AgentEvent::Connected { .. }
+    ));
+    until(&mut a_ev, |e| {
+        matches!(e, Event::MemberJoined(_, m) if m.local_name == "mallory").then_some(())
+    })
+    .await;
+    // bob learns of mallory from alice; his member id is in the introduction to mallory.
+    until(&mut b_ev, |e| {
+        matches!(e, Event::MemberAnnounced { .. }).then_some(())
+    })
+    .await;
+    let bob_id = loop {
+        match agent_event(&mut m_ev).await {
+            AgentEvent::Message {
+                conn: c,
+                msg_id,
+                body,
+                ..
+            } if c == conn => {
+                mallory.ack(c, msg_id).await.expect("ack");
+                if let Ok(m) = ChatMessage::decode(&body) {
+                    if let ChatEvent::GrpMemIntro { member_info, .. } = m.event {
+                        break member_info.member_id;
+                    }
+                }
+            }
+            other => panic!("{other:?}"),
+        }
+    };
+
+    // What a member may not do, then one message it may send.
+    let fake_owner = MemberInfo {
+        member_id: B64(vec![9; 12]),
+        member_role: GroupMemberRole::Owner,
+        v: Some(ChatVersions(CHAT_VERSIONS)),
+        profile: profile("eve"),
+        member_key: None,
+    };
+    let hostile: Vec<Vec<u8>> = vec![
+        msg(ChatEvent::GrpMemNew {
+            member_info: fake_owner,
+            scope: None,
+        }),
+        msg(ChatEvent::GrpMsgForward {
+            member_id: Some(bob_id.clone()),
+            member_name: Some("bob".into()),
+            msg: Box::new(text(b"not-from-bob", "bob never wrote this")),
+            msg_ts: simplex_codec::time::UtcTime::from_millis(0),
+        }),
+        msg(ChatEvent::GrpMemDel {
+            member_id: bob_id.clone(),
+            messages: false,
+        }),
+        msg(ChatEvent::GrpDel),
+        msg(ChatEvent::GrpMemRole {
+            member_id: bob_id.clone(),
+            role: GroupMemberRole::Observer,
+        }),
+        msg(ChatEvent::GrpMemRole {
+            member_id: alice_id.clone(),
+            role: GroupMemberRole::Observer,
+        }),
+        br#"{"v":"1","event":"x.grp.mem.intro","params":{}}"#.to_vec(),
+        br#"{"v":"1","event":"x.grp.mem.del","params":{"memberId":7}}"#.to_vec(),
+        text(b"mallory-says", "just a member").encode(),
+    ];
+    for body in hostile {
+        mallory.send(conn, &body).await.expect("send");
+    }
+    let ((), seen) = until(&mut a_ev, |e| {
+        matches!(e, Event::GroupReceived(_, m, i) if m.local_name == "mallory"
+            && i.content.text_shown() == "just a member")
+        .then_some(())
+    })
+    .await;
+    let errors = seen.iter().filter(|e| matches!(e, Event::Error(_))).count();
+    assert_eq!(errors, 8, "one clear error per refused event: {seen:?}");
+    assert!(
+        seen.iter().all(|e| matches!(e, Event::Error(_))),
+        "nothing else happened: {seen:?}"
+    );
+    let Response::Members(g, members) = alice.execute_line("/ms team").await.expect("/ms") else {
+        panic!("members")
+    };
+    assert_eq!(g.status, MemberStatus::Creator);
+    assert_eq!(g.role, GroupMemberRole::Owner);
+    let roles: Vec<_> = members
+        .iter()
+        .map(|m| (m.local_name.as_str(), m.role, m.status))
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            ("bob", GroupMemberRole::Admin, MemberStatus::Connected),
+            ("mallory", GroupMemberRole::Member, MemberStatus::Connected)
+        ]
+    );
+    // The group works: bob hears alice.
+    alice.execute_line("#team still here").await.expect("send");
+    let (heard, _) = until(&mut b_ev, |e| match e {
+        Event::GroupReceived(_, m, i) if m.local_name == "alice" => Some(i.content.text_shown()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(heard, "still here");
+
+    // Removed, mallory's connection is gone: what it sends reaches no one.
+    alice.execute_line("/rm team mallory").await.expect("/rm");
+    loop {
+        match agent_event(&mut m_ev).await {
+            AgentEvent::Message {
+                conn: c,
+                msg_id,
+                body,
+                ..
+            } if c == conn => {
+                let _ = mallory.ack(c, msg_id).await;
+                if matches!(
+                    ChatMessage::decode(&body).map(|m| m.event),
+                    Ok(ChatEvent::GrpMemDel { .. })
+                ) {
+                    break;
+                }
+            }
+            AgentEvent::Message {
+                conn: c, msg_id, ..
+            } => {
+                let _ = mallory.ack(c, msg_id).await;
+            }
+            _ => {}
+        }
+    }
+    let _ = mallory
+        .send(conn, &text(b"after-removal", "still here?").encode())
+        .await;
+    bob.execute_line("#team after mallory").await.expect("send");
+    let (heard, skipped) = until(&mut a_ev, |e| match e {
+        Event::GroupReceived(_, m, i) if m.local_name == "bob" => Some(i.content.text_shown()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(heard, "after mallory");
+    assert!(
+        !skipped
+            .iter()
+            .any(|e| matches!(e, Event::GroupReceived(_, m, _) if m.local_name == "mallory")),
+        "{skipped:?}"
+    );
+    let Response::Members(_, members) = alice.execute_line("/ms team").await.expect("/ms") else {
+        panic!("members")
+    };
+    assert!(members.iter().any(|m| m.local_name == "mallory"
+        && m.status == MemberStatus::Removed
+        && m.conn_id.is_none()));
+    alice.close().await;
+    bob.close().await;
+    mallory.close().await;
+    relay.stop();
+}
