@@ -332,3 +332,50 @@ fn blocking_a_member_for_oneself() {
     send(&mut alice, "test 2", &mut [&mut bob, &mut cath]);
     relay.stop();
 }
+
+/// A new member gets the group's recent messages from the host (v5.5), forwarded with their
+/// authors, then talks with everyone.
+#[test]
+fn new_member_gets_the_history() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob) = alice_and_bob(dir.path(), &server, &[]);
+    let mut cath = Client::start(dir.path(), "cath", &server);
+    cath.create_profile("cath", "Catherine");
+    connect(&mut alice, &mut bob, "Alice", "Bob");
+    connect(&mut alice, &mut cath, "Alice", "Catherine");
+    alice.type_line("/g team");
+    alice.expect("/g team");
+    alice.expect("group #team is created");
+    alice.expect("to add members use /a team <name> or /create link #team");
+    alice.type_line("/a team bob");
+    alice.expect("/a team bob");
+    alice.expect("invitation to join the group #team sent to bob");
+    bob.expect("#team: alice invites you to join the group as member");
+    bob.expect("use /j team to accept");
+    bob.type_line("/j team");
+    bob.expect("/j team");
+    alice.expect("#team: bob joined the group");
+    bob.expect("#team: you joined the group");
+    send(&mut alice, "hello", &mut [&mut bob]);
+    send(&mut bob, "hi there", &mut [&mut alice]);
+
+    alice.type_line("/a team cath");
+    alice.expect("/a team cath");
+    alice.expect("invitation to join the group #team sent to cath");
+    cath.expect("#team: alice invites you to join the group as member");
+    cath.expect("use /j team to accept");
+    cath.type_line("/j team");
+    cath.expect("/j team");
+    alice.expect("#team: cath joined the group");
+    cath.expect("#team: you joined the group");
+    cath.expect_unordered(&[
+        "~ #team alice> hello [>>]",
+        "~ #team bob> hi there [>>]",
+        "#team: member bob (Bob) is connected",
+    ]);
+    bob.expect("#team: alice added cath (Catherine) to the group (connecting...)");
+    bob.expect("#team: new member cath is connected");
+    send(&mut cath, "thanks", &mut [&mut alice, &mut bob]);
+    relay.stop();
+}

@@ -83,6 +83,21 @@ fn forwardable(e: &ChatEvent) -> bool {
     )
 }
 
+/// How many recent messages a new member gets (the reference's count).
+pub const HISTORY_ITEMS: usize = 100;
+
+/// The group sends its recent history to new members: on unless its preferences say
+/// `"history": {"enable": "off"}` (on in groups created here, as the reference's new groups).
+fn history_on(g: &Group) -> bool {
+    g.profile
+        .group_preferences
+        .as_ref()
+        .and_then(|p| p.get("history"))
+        .and_then(|h| h.get("enable"))
+        .and_then(|e| e.as_str())
+        != Some("off")
+}
+
 /// Still in the group (not gone, not only invited).
 fn member_current(m: &Member) -> bool {
     m.status.is_current()
@@ -726,6 +741,47 @@ impl Chat {
             )
             .await?;
         }
+        if history_on(g) {
+            self.send_history(g, new_conn).await?;
+        }
+        Ok(())
+    }
+
+    /// The recent history for a new member (v5.5): the last [`HISTORY_ITEMS`] messages of the
+    /// group, each forwarded (`x.grp.msg.forward`) with its author and time, after the
+    /// introductions (so every author is known by then).
+    async fn send_history(&self, g: &Group, conn: u64) -> Result<()> {
+        let items = self.store().group_items(g.group_id, HISTORY_ITEMS)?;
+        let me = self.profile();
+        for item in items {
+            let Some(shared) = item.shared_msg_id.clone() else {
+                continue;
+            };
+            if item.deleted || item.file_id.is_some() {
+                continue;
+            }
+            let (member_id, name) = match item.group_member_id {
+                None => (g.member_id.clone(), me.display_name.clone()),
+                Some(id) => match self.store().member(id)? {
+                    Some(a) => (a.member_id, a.profile.display_name),
+                    None => continue,
+                },
+            };
+            let inner = ChatMessage::new(
+                Some(B64(shared)),
+                ChatEvent::MsgNew(MsgContainer::simple(item.content.clone())),
+            );
+            self.send_event(
+                conn,
+                ChatEvent::GrpMsgForward {
+                    member_id: Some(member_id),
+                    member_name: Some(name),
+                    msg: Box::new(inner),
+                    msg_ts: simplex_codec::time::UtcTime::from_millis(item.item_ts),
+                },
+            )
+            .await?;
+        }
         Ok(())
     }
 
@@ -837,7 +893,8 @@ impl Chat {
                     .ok_or_else(|| {
                         ChatError::Agent("x.grp.msg.forward from an unknown member".into())
                     })?;
-                if author.group_member_id == m.group_member_id || !member_current(&author) {
+                // The host's own messages come forwarded too, in the history it sends.
+                if !member_current(&author) {
                     return Ok(());
                 }
                 // Only what a member may say to the whole group is taken when forwarded.
