@@ -735,7 +735,15 @@ impl Agent {
         }
         match answer? {
             BrokerMsg::Msg(next_id, next_body) => {
-                self.received(&a.server, a.rid, next_id, next_body).await;
+                // Handed to the task that handles every received message, not handled here:
+                // the caller is the application handling the previous message, and handling
+                // emits an event into the application's own queue - when that queue is full
+                // (a burst of delivery reports), waiting here would never end.
+                let incoming = self.inner.incoming.clone();
+                let msg = (a.server.clone(), a.rid, next_id, next_body);
+                tokio::spawn(async move {
+                    let _ = incoming.send(msg).await;
+                });
             }
             _ => self.after_ack(&a.rid).await,
         }
