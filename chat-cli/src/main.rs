@@ -2,6 +2,7 @@
 //! the reference CLI prints them on stdout.
 
 mod demo;
+mod group_bench;
 mod help;
 mod input;
 mod presets;
@@ -103,6 +104,17 @@ enum Sub {
         #[arg(long, default_value_t = 1000)]
         messages: usize,
     },
+    /// Group benchmark: an SMP relay on 127.0.0.1, a host and N members in this process, the
+    /// group built until every pair is connected, messages fanned out; times and memory
+    /// printed.
+    GroupBench {
+        /// Members besides the host (2 to 200).
+        #[arg(long, default_value_t = 50)]
+        members: usize,
+        /// Messages sent by the host, then by one member.
+        #[arg(long, default_value_t = 100)]
+        messages: usize,
+    },
 }
 
 fn default_prefix() -> PathBuf {
@@ -167,6 +179,12 @@ async fn main() {
             fail(&format!("invalid size {size:?} (e.g. 64mb, 1gb)"))
         };
         if let Err(e) = demo::run(bytes, *messages).await {
+            fail(&e)
+        }
+        return;
+    }
+    if let Some(Sub::GroupBench { members, messages }) = &args.command {
+        if let Err(e) = group_bench::run(*members, *messages).await {
             fail(&e)
         }
         return;
