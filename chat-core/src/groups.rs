@@ -760,11 +760,15 @@ impl Chat {
             if item.deleted || item.file_id.is_some() {
                 continue;
             }
+            // Only authors the new member was introduced to (connected members; not those
+            // who left, were removed or are still joining): it would not know the others.
             let (member_id, name) = match item.group_member_id {
                 None => (g.member_id.clone(), me.display_name.clone()),
                 Some(id) => match self.store().member(id)? {
-                    Some(a) => (a.member_id, a.profile.display_name),
-                    None => continue,
+                    Some(a) if a.status == MemberStatus::Connected => {
+                        (a.member_id, a.profile.display_name)
+                    }
+                    _ => continue,
                 },
             };
             let inner = ChatMessage::new(
