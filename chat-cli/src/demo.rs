@@ -91,12 +91,8 @@ fn mb_per_s(bytes: u64, d: Duration) -> f64 {
     bytes as f64 / 1e6 / d.as_secs_f64().max(1e-9)
 }
 
-/// Runs the demo: `messages` texts and a file of `size` bytes.
-pub async fn run(size: u64, messages: usize) -> DemoResult<()> {
-    let work = tempfile::tempdir().map_err(err)?;
-    let dir = work.path();
-
-    // Relays.
+/// An SMP relay on 127.0.0.1 with a new identity, and its address.
+pub async fn start_smp() -> DemoResult<(smp_server::Running, String)> {
     let (identity, _) =
         transport::Identity::generate(transport::SignAlgorithm::Ed25519, "localhost")
             .map_err(err)?;
@@ -108,11 +104,21 @@ pub async fn run(size: u64, messages: usize) -> DemoResult<()> {
     )
     .await
     .map_err(err)?;
-    let smp_address = format!(
+    let address = format!(
         "smp://{}@127.0.0.1:{}",
         simplex_codec::base64url::encode(&kh),
         smp.addr.port()
     );
+    Ok((smp, address))
+}
+
+/// Runs the demo: `messages` texts and a file of `size` bytes.
+pub async fn run(size: u64, messages: usize) -> DemoResult<()> {
+    let work = tempfile::tempdir().map_err(err)?;
+    let dir = work.path();
+
+    // Relays.
+    let (smp, smp_address) = start_smp().await?;
     let cfg = dir.join("xftp-cfg");
     let files = dir.join("xftp-files");
     std::fs::create_dir_all(&cfg).map_err(err)?;

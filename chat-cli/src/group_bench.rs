@@ -66,22 +66,7 @@ pub async fn run(members: usize, messages: usize) -> BenchResult<()> {
     }
     let work = tempfile::tempdir().map_err(err)?;
     let dir = work.path();
-    let (identity, _) =
-        transport::Identity::generate(transport::SignAlgorithm::Ed25519, "localhost")
-            .map_err(err)?;
-    let kh = identity.key_hash().map_err(err)?;
-    let smp = smp_server::start(
-        "127.0.0.1:0".parse().map_err(err)?,
-        &identity,
-        smp_server::RelayConfig::default(),
-    )
-    .await
-    .map_err(err)?;
-    let smp_address = format!(
-        "smp://{}@127.0.0.1:{}",
-        simplex_codec::base64url::encode(&kh),
-        smp.addr.port()
-    );
+    let (smp, smp_address) = crate::demo::start_smp().await?;
     println!("Started an SMP relay: {smp_address}");
 
     // Chat 0 is the host, 1..=members the members.

@@ -7,35 +7,58 @@ mod common;
 
 use common::{alice_and_bob, connect, relay, Client};
 
-/// alice's group `team` with bob and cath, as `createGroup3`.
-fn team(dir: &std::path::Path, server: &str) -> (Client, Client, Client) {
+/// alice, bob and cath (Catherine), alice connected to both.
+fn three(dir: &std::path::Path, server: &str) -> (Client, Client, Client) {
     let (mut alice, mut bob) = alice_and_bob(dir, server, &[]);
     let mut cath = Client::start(dir, "cath", server);
     cath.create_profile("cath", "Catherine");
     connect(&mut alice, &mut bob, "Alice", "Bob");
     connect(&mut alice, &mut cath, "Alice", "Catherine");
-    alice.type_line("/g team");
-    alice.expect("/g team");
-    alice.expect("group #team is created");
-    alice.expect("to add members use /a team <name> or /create link #team");
-    alice.type_line("/a team bob admin");
-    alice.expect("/a team bob admin");
-    alice.expect("invitation to join the group #team sent to bob");
-    bob.expect("#team: alice invites you to join the group as admin");
-    bob.expect("use /j team to accept");
-    bob.type_line("/j team");
-    bob.expect("/j team");
-    alice.expect("#team: bob joined the group");
-    bob.expect("#team: you joined the group");
-    alice.type_line("/a team cath admin");
-    alice.expect("/a team cath admin");
-    alice.expect("invitation to join the group #team sent to cath");
-    cath.expect("#team: alice invites you to join the group as admin");
-    cath.expect("use /j team to accept");
-    cath.type_line("/j team");
-    cath.expect("/j team");
-    alice.expect("#team: cath joined the group");
-    cath.expect("#team: you joined the group");
+    (alice, bob, cath)
+}
+
+/// `/g team` by `host`.
+fn create_team(host: &mut Client) {
+    host.type_line("/g team");
+    host.expect("/g team");
+    host.expect("group #team is created");
+    host.expect("to add members use /a team <name> or /create link #team");
+}
+
+/// `host` invites `c` to `team` as `role` (the default, member, when empty).
+fn invite(host: &mut Client, c: &mut Client, role: &str) {
+    let cmd = format!("/a team {} {role}", c.name);
+    let cmd = cmd.trim_end();
+    host.type_line(cmd);
+    host.expect(cmd);
+    host.expect(&format!(
+        "invitation to join the group #team sent to {}",
+        c.name
+    ));
+    let role = if role.is_empty() { "member" } else { role };
+    c.expect(&format!(
+        "#team: {} invites you to join the group as {role}",
+        host.name
+    ));
+    c.expect("use /j team to accept");
+}
+
+/// `c` joins `team`: `host` and `c` see it (lines about other members follow).
+fn join(host: &mut Client, c: &mut Client) {
+    c.type_line("/j team");
+    c.expect("/j team");
+    host.expect(&format!("#team: {} joined the group", c.name));
+    c.expect("#team: you joined the group");
+}
+
+/// alice's group `team` with bob and cath, as `createGroup3`.
+fn team(dir: &std::path::Path, server: &str) -> (Client, Client, Client) {
+    let (mut alice, mut bob, mut cath) = three(dir, server);
+    create_team(&mut alice);
+    invite(&mut alice, &mut bob, "admin");
+    join(&mut alice, &mut bob);
+    invite(&mut alice, &mut cath, "admin");
+    join(&mut alice, &mut cath);
     cath.expect("#team: member bob (Bob) is connected");
     bob.expect("#team: alice added cath (Catherine) to the group (connecting...)");
     bob.expect("#team: new member cath is connected");
@@ -251,35 +274,14 @@ fn owner_deletes_the_group() {
 fn host_forwards_until_members_connect() {
     let (_rt, relay, server) = relay();
     let dir = tempfile::tempdir().expect("tmp");
-    let (mut alice, mut bob) = alice_and_bob(dir.path(), &server, &[]);
-    let mut cath = Client::start(dir.path(), "cath", &server);
-    cath.create_profile("cath", "Catherine");
-    connect(&mut alice, &mut bob, "Alice", "Bob");
-    connect(&mut alice, &mut cath, "Alice", "Catherine");
-    alice.type_line("/g team");
-    alice.expect("/g team");
-    alice.expect("group #team is created");
-    alice.expect("to add members use /a team <name> or /create link #team");
-    alice.type_line("/a team bob admin");
-    alice.expect("/a team bob admin");
-    alice.expect("invitation to join the group #team sent to bob");
-    bob.expect("#team: alice invites you to join the group as admin");
-    bob.expect("use /j team to accept");
-    bob.type_line("/j team");
-    bob.expect("/j team");
-    alice.expect("#team: bob joined the group");
-    bob.expect("#team: you joined the group");
+    let (mut alice, mut bob, mut cath) = three(dir.path(), &server);
+    create_team(&mut alice);
+    invite(&mut alice, &mut bob, "admin");
+    join(&mut alice, &mut bob);
 
     bob.signal("STOP");
-    alice.type_line("/a team cath");
-    alice.expect("/a team cath");
-    alice.expect("invitation to join the group #team sent to cath");
-    cath.expect("#team: alice invites you to join the group as member");
-    cath.expect("use /j team to accept");
-    cath.type_line("/j team");
-    cath.expect("/j team");
-    alice.expect("#team: cath joined the group");
-    cath.expect("#team: you joined the group");
+    invite(&mut alice, &mut cath, "");
+    join(&mut alice, &mut cath);
     cath.type_line("#team hi");
     cath.expect_item("#team hi");
     alice.expect_item("#team cath> hi");
@@ -339,36 +341,15 @@ fn blocking_a_member_for_oneself() {
 fn new_member_gets_the_history() {
     let (_rt, relay, server) = relay();
     let dir = tempfile::tempdir().expect("tmp");
-    let (mut alice, mut bob) = alice_and_bob(dir.path(), &server, &[]);
-    let mut cath = Client::start(dir.path(), "cath", &server);
-    cath.create_profile("cath", "Catherine");
-    connect(&mut alice, &mut bob, "Alice", "Bob");
-    connect(&mut alice, &mut cath, "Alice", "Catherine");
-    alice.type_line("/g team");
-    alice.expect("/g team");
-    alice.expect("group #team is created");
-    alice.expect("to add members use /a team <name> or /create link #team");
-    alice.type_line("/a team bob");
-    alice.expect("/a team bob");
-    alice.expect("invitation to join the group #team sent to bob");
-    bob.expect("#team: alice invites you to join the group as member");
-    bob.expect("use /j team to accept");
-    bob.type_line("/j team");
-    bob.expect("/j team");
-    alice.expect("#team: bob joined the group");
-    bob.expect("#team: you joined the group");
+    let (mut alice, mut bob, mut cath) = three(dir.path(), &server);
+    create_team(&mut alice);
+    invite(&mut alice, &mut bob, "");
+    join(&mut alice, &mut bob);
     send(&mut alice, "hello", &mut [&mut bob]);
     send(&mut bob, "hi there", &mut [&mut alice]);
 
-    alice.type_line("/a team cath");
-    alice.expect("/a team cath");
-    alice.expect("invitation to join the group #team sent to cath");
-    cath.expect("#team: alice invites you to join the group as member");
-    cath.expect("use /j team to accept");
-    cath.type_line("/j team");
-    cath.expect("/j team");
-    alice.expect("#team: cath joined the group");
-    cath.expect("#team: you joined the group");
+    invite(&mut alice, &mut cath, "");
+    join(&mut alice, &mut cath);
     cath.expect_unordered(&[
         "~ #team alice> hello [>>]",
         "~ #team bob> hi there [>>]",

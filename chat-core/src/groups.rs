@@ -789,6 +789,22 @@ impl Chat {
         Ok(())
     }
 
+    /// Records a member `by` announced (`x.grp.mem.new`) or forwarded (`x.grp.mem.fwd`): one
+    /// who joined after us.
+    fn add_announced(&self, g: &Group, by: &Member, info: &MemberInfo) -> Result<Member> {
+        Ok(self.store().add_member(&NewMember {
+            group_id: g.group_id,
+            member_id: &info.member_id,
+            role: info.member_role,
+            category: MemberCategory::Post,
+            status: MemberStatus::Announced,
+            profile: &info.profile,
+            conn_id: None,
+            contact_id: None,
+            invited_by: Some(by.group_member_id),
+        })?)
+    }
+
     /// The sender may introduce a member with `role`: an admin at least, and not below it.
     fn check_host_role(m: &Member, role: GroupMemberRole) -> Result<()> {
         if m.role < GroupMemberRole::Admin || m.role < role {
@@ -947,17 +963,7 @@ impl Chat {
                         "x.grp.mem.new: member already exists".into(),
                     ));
                 }
-                let new = self.store().add_member(&NewMember {
-                    group_id: g.group_id,
-                    member_id: &member_info.member_id,
-                    role: member_info.member_role,
-                    category: MemberCategory::Post,
-                    status: MemberStatus::Announced,
-                    profile: &member_info.profile,
-                    conn_id: None,
-                    contact_id: None,
-                    invited_by: Some(m.group_member_id),
-                })?;
+                let new = self.add_announced(g, m, &member_info)?;
                 self.emit(Event::MemberAnnounced {
                     group: g.clone(),
                     by: m.clone(),
@@ -1056,17 +1062,7 @@ impl Chat {
                 let to = match existing {
                     Some(t) if t.conn_id.is_some() => return Ok(()), // joined already
                     Some(t) => t,
-                    None => self.store().add_member(&NewMember {
-                        group_id: g.group_id,
-                        member_id: &member_info.member_id,
-                        role: member_info.member_role,
-                        category: MemberCategory::Post,
-                        status: MemberStatus::Announced,
-                        profile: &member_info.profile,
-                        conn_id: None,
-                        contact_id: None,
-                        invited_by: Some(m.group_member_id),
-                    })?,
+                    None => self.add_announced(g, m, &member_info)?,
                 };
                 let info = ChatMessage::new(
                     None,

@@ -4,6 +4,8 @@
 //! group events. alice refuses each with a clear error and changes nothing; bob stays an
 //! admin; the group keeps working. Removed, mallory can no longer reach the group.
 
+mod common;
+
 use std::time::Duration;
 
 use agent::agent::{Agent, AgentEvent, ConnId};
@@ -13,27 +15,9 @@ use chat_core::protocol::{
     ChatEvent, ChatMessage, ChatVersions, GroupMemberRole, MemberInfo, MsgContainer, MsgContent,
     Profile, B64, CHAT_VERSIONS,
 };
+use common::relay;
 use smp_client::ConnectOptions;
 use tokio::sync::mpsc::Receiver;
-
-async fn relay() -> (smp_server::Running, smp_proto::address::SmpServer) {
-    let (identity, _) =
-        transport::Identity::generate(transport::SignAlgorithm::Ed25519, "localhost").expect("id");
-    let kh = identity.key_hash().expect("hash");
-    let running = smp_server::start(
-        "127.0.0.1:0".parse().expect("addr"),
-        &identity,
-        smp_server::RelayConfig::default(),
-    )
-    .await
-    .expect("relay");
-    let address = format!(
-        "smp://{}@127.0.0.1:{}",
-        simplex_codec::base64url::encode(&kh),
-        running.addr.port()
-    );
-    (running, address.parse().expect("address"))
-}
 
 const WAIT: Duration = Duration::from_secs(20);
 

@@ -3,6 +3,8 @@
 //! offered, malformed chat JSON, a file bigger than the recipient accepts, a legacy offer. The
 //! chat reports each with a clear error, saves nothing and keeps working.
 
+mod common;
+
 use std::time::Duration;
 
 use agent::agent::{Agent, AgentEvent, ConnId};
@@ -10,27 +12,9 @@ use chat_core::chat::{Chat, ChatConfig, ChatError, Event, Response};
 use chat_core::protocol::{
     ChatEvent, ChatMessage, FileDescr, FileInvitation, MsgContainer, MsgContent, Profile, B64,
 };
+use common::relay;
 use smp_client::ConnectOptions;
 use tokio::sync::mpsc::Receiver;
-
-async fn relay() -> (smp_server::Running, smp_proto::address::SmpServer) {
-    let (identity, _) =
-        transport::Identity::generate(transport::SignAlgorithm::Ed25519, "localhost").expect("id");
-    let kh = identity.key_hash().expect("hash");
-    let running = smp_server::start(
-        "127.0.0.1:0".parse().expect("addr"),
-        &identity,
-        smp_server::RelayConfig::default(),
-    )
-    .await
-    .expect("relay");
-    let address = format!(
-        "smp://{}@127.0.0.1:{}",
-        simplex_codec::base64url::encode(&kh),
-        running.addr.port()
-    );
-    (running, address.parse().expect("address"))
-}
 
 async fn chat_event(events: &mut Receiver<Event>) -> Event {
     tokio::time::timeout(Duration::from_secs(20), events.recv())
