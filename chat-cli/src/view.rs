@@ -712,6 +712,7 @@ pub fn error(e: &ChatError) -> Vec<String> {
         | ChatError::GroupContactRole(_)
         | ChatError::NotCurrentMember
         | ChatError::BlockForSelf(..)
+        | ChatError::IncognitoContact
         | ChatError::NotGroupMember(_) => vec![e.to_string()],
         other => vec![format!("chat error: {other}")],
     }

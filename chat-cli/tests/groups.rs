@@ -360,3 +360,30 @@ fn new_member_gets_the_history() {
     send(&mut cath, "thanks", &mut [&mut alice, &mut bob]);
     relay.stop();
 }
+
+/// A contact who knows us by a random profile cannot be invited to a group that knows us by
+/// our main profile (it would learn it), as the reference refuses.
+#[test]
+fn incognito_contacts_are_not_invited() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob) = alice_and_bob(dir.path(), &server, &[]);
+    alice.type_line("/c i");
+    alice.expect("/c i");
+    let link = common::invitation_link(&mut alice);
+    bob.type_line(&format!("/c {link}"));
+    bob.expect(&format!("/c {link}"));
+    bob.expect("confirmation sent!");
+    let line = alice.next();
+    assert!(
+        line.starts_with("bob (Bob): contact is connected, your incognito profile"),
+        "{line}"
+    );
+    alice.expect("use /i bob to print out this incognito profile again");
+    bob.next(); // "<random name>: contact is connected"
+    create_team(&mut alice);
+    alice.type_line("/a team bob");
+    alice.expect("/a team bob");
+    alice.expect("you're using your main profile for this group - prohibited to invite contacts to whom you are connected incognito");
+    relay.stop();
+}

@@ -530,6 +530,7 @@ pub fn chat_error(e: &ChatError) -> Value {
             chat_error_type("commandError", json!({"message": "not current member"}))
         }
         ChatError::NotGroupMember(_) => chat_error_type("groupMemberNotFound", json!({})),
+        ChatError::IncognitoContact => chat_error_type("contactIncognitoCantInvite", json!({})),
         ChatError::BlockForSelf(..) => {
             chat_error_type("commandError", json!({"message": e.to_string()}))
         }

@@ -110,6 +110,9 @@ pub enum ChatError {
     /// The contact is in the group already.
     #[error("contact {0} is already in the group")]
     AlreadyMember(String, String),
+    /// A group with a contact we are incognito with (our main profile would reach it).
+    #[error("you're using your main profile for this group - prohibited to invite contacts to whom you are connected incognito")]
+    IncognitoContact,
     /// Admins block members for all, not for themselves.
     #[error("admins or above can't block member for self, use /block for all #{0} {1}")]
     BlockForSelf(String, String),

@@ -165,6 +165,11 @@ impl Chat {
             (true, Some(conn)) => conn,
             _ => return Err(ChatError::NotReady(c.local_name)),
         };
+        // The group knows us by our main profile: a contact who knows us by a random one
+        // would learn it (the reference refuses the same).
+        if c.incognito.is_some() {
+            return Err(ChatError::IncognitoContact);
+        }
         let existing = self
             .store()
             .members(g.group_id)?
@@ -233,6 +238,18 @@ impl Chat {
             .into_iter()
             .find(|m| m.category == MemberCategory::Host)
             .ok_or_else(|| ChatError::GroupNotInvited(g.local_name.clone()))?;
+        // Members are introduced to us with our main profile: not to a group of a contact
+        // who knows us by a random one (incognito groups are still to come).
+        let incognito = match host.contact_id {
+            Some(id) => self
+                .store()
+                .contact(id)?
+                .is_some_and(|c| c.incognito.is_some()),
+            None => false,
+        };
+        if incognito {
+            return Err(ChatError::IncognitoContact);
+        }
         let info = ChatMessage::new(
             None,
             ChatEvent::GrpAcpt {
