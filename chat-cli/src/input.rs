@@ -26,6 +26,8 @@ impl Out {
         if lines.is_empty() {
             return;
         }
+        // Names and texts come from peers: no terminal control sequences reach the screen.
+        let lines: Vec<String> = lines.iter().map(|l| printable(l)).collect();
         let mut printer = self.printer.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(p) = printer.as_mut() {
             let mut text = lines.join("\n");
@@ -36,11 +38,26 @@ impl Out {
         }
         drop(printer);
         let mut w = std::io::stdout().lock();
-        for l in lines {
+        for l in &lines {
             let _ = writeln!(w, "{l}");
         }
         let _ = w.flush();
     }
+}
+
+/// A line as printed: control characters (escape sequences, carriage returns) a peer put in
+/// a name or a message become U+FFFD; line breaks and tabs in a message stay (its lines are shown one
+/// under the other, as the reference shows them).
+fn printable(l: &str) -> String {
+    l.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                '\u{FFFD}'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 /// Lines typed.
@@ -145,5 +162,17 @@ impl Input {
                 Ok(lines.recv().await.flatten())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn control_characters_are_not_printed() {
+        assert_eq!(
+            super::printable("#team \u{1b}[2Jevil\r> hi\nsecond line\u{7}"),
+            "#team \u{FFFD}[2Jevil\u{FFFD}> hi\nsecond line\u{FFFD}"
+        );
+        assert_eq!(super::printable("alice> hello 👋"), "alice> hello 👋");
     }
 }

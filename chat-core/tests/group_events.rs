@@ -1,4 +1,4 @@
-//! The x.grp.* events the reference's tests do not pin (testdata/chat/group_events.json,
+//! The x.grp.* events the reference's tests do not pin (testdata/chat-ours/group_events.json,
 //! written from the reference's encoder): each decodes to the event its description states
 //! and, where marked `both`, re-encodes to equal JSON.
 
@@ -7,7 +7,7 @@ use serde_json::Value;
 
 fn cases() -> Vec<Value> {
     let path = format!(
-        "{}/../testdata/chat/group_events.json",
+        "{}/../testdata/chat-ours/group_events.json",
         env!("CARGO_MANIFEST_DIR")
     );
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));

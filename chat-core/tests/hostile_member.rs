@@ -9,13 +9,13 @@ mod common;
 use std::time::Duration;
 
 use agent::agent::{Agent, AgentEvent, ConnId};
-use chat_core::chat::{Chat, ChatConfig, Event, Response};
+use chat_core::chat::{Chat, Event, Response};
 use chat_core::group_store::MemberStatus;
 use chat_core::protocol::{
     ChatEvent, ChatMessage, ChatVersions, GroupMemberRole, MemberInfo, MsgContainer, MsgContent,
-    Profile, B64, CHAT_VERSIONS,
+    B64, CHAT_VERSIONS,
 };
-use common::relay;
+use common::{config, profile, relay};
 use smp_client::ConnectOptions;
 use tokio::sync::mpsc::Receiver;
 
@@ -49,27 +49,6 @@ async fn agent_event(events: &mut Receiver<AgentEvent>) -> AgentEvent {
         if !matches!(e, AgentEvent::Sent { .. } | AgentEvent::Delivered { .. }) {
             return e;
         }
-    }
-}
-
-fn profile(name: &str) -> Profile {
-    Profile {
-        display_name: name.into(),
-        full_name: String::new(),
-        ..Profile::default()
-    }
-}
-
-fn config(dir: &std::path::Path, name: &str, server: &smp_proto::address::SmpServer) -> ChatConfig {
-    ChatConfig {
-        db_prefix: dir.join(name),
-        db_key: None,
-        smp_server: server.clone(),
-        connect: ConnectOptions::default(),
-        xftp_servers: Vec::new(),
-        files_folder: dir.join(format!("{name}_files")),
-        max_file_size: 1 << 20,
-        auto_accept_size: 0,
     }
 }
 

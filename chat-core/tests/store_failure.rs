@@ -1,12 +1,14 @@
 //! A chat database that fails while a message is stored: the message is reported, not
 //! acknowledged to the relay, and shown after the next start - nothing acknowledged is lost.
 
+mod common;
+
 use std::time::Duration;
 
-use chat_core::chat::{Chat, ChatConfig, Event, Response};
+use chat_core::chat::{Chat, Event, Response};
 use chat_core::command::Command;
-use chat_core::protocol::{MsgContent, Profile};
-use smp_client::ConnectOptions;
+use chat_core::protocol::MsgContent;
+use common::{config, profile as user};
 use tokio::sync::mpsc::Receiver;
 
 async fn event(events: &mut Receiver<Event>) -> Event {
@@ -14,27 +16,6 @@ async fn event(events: &mut Receiver<Event>) -> Event {
         .await
         .expect("an event in time")
         .expect("events open")
-}
-
-fn config(dir: &std::path::Path, name: &str, server: &smp_proto::address::SmpServer) -> ChatConfig {
-    ChatConfig {
-        db_prefix: dir.join(name),
-        db_key: None,
-        smp_server: server.clone(),
-        connect: ConnectOptions::default(),
-        xftp_servers: Vec::new(),
-        files_folder: dir.to_path_buf(),
-        max_file_size: 1 << 20,
-        auto_accept_size: 0,
-    }
-}
-
-fn user(name: &str) -> Profile {
-    Profile {
-        display_name: name.into(),
-        full_name: String::new(),
-        ..Profile::default()
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

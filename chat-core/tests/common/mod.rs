@@ -20,3 +20,31 @@ pub async fn relay() -> (smp_server::Running, smp_proto::address::SmpServer) {
     );
     (running, address.parse().expect("address"))
 }
+
+/// A chat's configuration: databases `<dir>/<name>_*.db`, files in `<dir>/<name>_files`, no
+/// XFTP relay, files up to 1 MiB.
+pub fn config(
+    dir: &std::path::Path,
+    name: &str,
+    server: &smp_proto::address::SmpServer,
+) -> chat_core::chat::ChatConfig {
+    chat_core::chat::ChatConfig {
+        db_prefix: dir.join(name),
+        db_key: None,
+        smp_server: server.clone(),
+        connect: smp_client::ConnectOptions::default(),
+        xftp_servers: Vec::new(),
+        files_folder: dir.join(format!("{name}_files")),
+        max_file_size: 1 << 20,
+        auto_accept_size: 0,
+    }
+}
+
+/// A profile with this display name and no full name.
+pub fn profile(name: &str) -> chat_core::protocol::Profile {
+    chat_core::protocol::Profile {
+        display_name: name.into(),
+        full_name: String::new(),
+        ..chat_core::protocol::Profile::default()
+    }
+}
