@@ -1,7 +1,7 @@
 //! Output lines as the reference terminal prints them (its View.hs; testdata/chat/
 //! cli_transcripts.md).
 
-use chat_core::chat::{ChatError, Event, Response};
+use chat_core::chat::{ChatError, Event, FilePeer, Response};
 use chat_core::command::view_name;
 use chat_core::group_store::{Group, MemberCategory, MemberStatus};
 use chat_core::protocol::{GroupMemberRole, Profile};
@@ -152,11 +152,19 @@ fn contact_updated(c: &Contact, new: &Contact) -> Vec<String> {
 }
 
 /// `saving file N from bob to <where>` (`/fr`, or accepted automatically).
-fn saving(file_id: i64, contact: &Contact, shown: &str) -> Vec<String> {
+fn saving(file_id: i64, peer: &FilePeer, shown: &str) -> Vec<String> {
     vec![format!(
         "saving file {file_id} from {} to {shown}",
-        view_name(&contact.local_name)
+        peer_name(peer)
     )]
+}
+
+/// The other side of a transfer as lines name it: `bob`, `#team`.
+fn peer_name(peer: &FilePeer) -> String {
+    match peer {
+        FilePeer::Group(g) => format!("#{}", view_name(&g.local_name)),
+        p => view_name(p.name()),
+    }
 }
 
 /// The lines of a command's response.
@@ -305,9 +313,23 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
         ],
         Response::FileAccepted {
             file_id,
-            contact,
+            peer,
             shown,
-        } => saving(*file_id, contact, shown),
+        } => saving(*file_id, peer, shown),
+        Response::FileCancelled {
+            file_id,
+            name,
+            sent: true,
+            members,
+            ..
+        } if !members.is_empty() => vec![format!(
+            "cancelled sending file {file_id} ({name}) to {}",
+            members
+                .iter()
+                .map(|m| view_name(m))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )],
         Response::FileCancelled {
             file_id,
             name,
@@ -317,12 +339,32 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
         Response::FileCancelled {
             file_id,
             name,
-            contact,
+            peer,
             ..
         } => vec![format!(
             "cancelled receiving file {file_id} ({name}) from {}",
-            view_name(&contact.local_name)
+            peer_name(peer)
         )],
+        Response::GroupFileSending {
+            group,
+            item,
+            file_id,
+            path,
+        } => {
+            let g = view_name(&group.local_name);
+            let t = time_prefix(item.item_ts);
+            let text = item.content.text_shown();
+            let mut lines = Vec::new();
+            if !text.is_empty() {
+                lines.push(format!("{t}#{g} {text}"));
+            }
+            lines.push(format!("{t}/f #{g} {path}"));
+            lines.push(format!("use /fc {file_id} to cancel sending"));
+            lines
+        }
+        Response::GroupUpdated { from, to } => {
+            chat_core::group_prefs::update_lines(&from.profile, &to.profile)
+        }
         Response::FileStatus(line) => vec![line.clone()],
         Response::GroupCreated(g) => vec![
             format!("group {} is created", full_group(g)),
@@ -567,25 +609,60 @@ pub fn event(e: &Event) -> Vec<String> {
         ],
         Event::FileAutoAccepted {
             file_id,
-            contact,
+            peer,
             shown,
-        } => saving(*file_id, contact, shown),
-        Event::FileUploaded(id, name, c) => vec![format!(
+        } => saving(*file_id, peer, shown),
+        Event::FileUploaded(id, name, p) => vec![format!(
             "completed uploading file {id} ({name}) for {}",
-            view_name(&c.local_name)
+            peer_name(p)
         )],
-        Event::FileReceiving(id, name, c) => vec![format!(
+        Event::FileReceiving(id, name, p) => vec![format!(
             "started receiving file {id} ({name}) from {}",
-            view_name(&c.local_name)
+            peer_name(p)
         )],
-        Event::FileReceived(id, name, c) => vec![format!(
+        Event::FileReceived(id, name, p) => vec![format!(
             "completed receiving file {id} ({name}) from {}",
-            view_name(&c.local_name)
+            peer_name(p)
         )],
-        Event::FileCancelledBySender(id, name, c) => vec![format!(
+        Event::FileCancelledBySender(id, name, p) => vec![format!(
             "{} cancelled sending file {id} ({name})",
-            view_name(&c.local_name)
+            peer_name(p)
         )],
+        // ` [>>]` on both lines when the host forwarded it (the history, as the reference).
+        Event::GroupFileOffered {
+            group,
+            member,
+            item,
+            file_id,
+            name,
+            size,
+            forwarded,
+        } => {
+            let mark = if *forwarded { " [>>]" } else { "" };
+            vec![
+                format!(
+                    "{}#{} {}> sends file {name} ({} / {size} bytes){mark}",
+                    time_prefix(item.item_ts),
+                    view_name(&group.local_name),
+                    view_name(&member.local_name),
+                    chat_core::files::size_text(*size)
+                ),
+                format!("use /fr {file_id} [<dir>/ | <path>] to receive it{mark}"),
+            ]
+        }
+        Event::GroupUpdatedBy { from, to, by } => {
+            let lines = chat_core::group_prefs::update_lines(&from.profile, &to.profile);
+            if lines.is_empty() {
+                return Vec::new();
+            }
+            let mut all = vec![format!(
+                "{} updated group #{}:",
+                view_name(&by.local_name),
+                view_name(&to.local_name)
+            )];
+            all.extend(lines);
+            all
+        }
         Event::GroupInvited {
             group,
             contact,
@@ -711,6 +788,7 @@ pub fn error(e: &ChatError) -> Vec<String> {
         | ChatError::AlreadyMember(..)
         | ChatError::GroupContactRole(_)
         | ChatError::NotCurrentMember
+        | ChatError::FeatureNotAllowed(_)
         | ChatError::BlockForSelf(..)
         | ChatError::IncognitoContact
         | ChatError::NotGroupMember(_) => vec![e.to_string()],

@@ -5,12 +5,17 @@
 
 mod common;
 
-use common::{alice_and_bob, connect, relay, Client};
+use common::{alice_and_bob, connect, relay, xftp_relay, Client};
 
 /// alice, bob and cath (Catherine), alice connected to both.
 fn three(dir: &std::path::Path, server: &str) -> (Client, Client, Client) {
-    let (mut alice, mut bob) = alice_and_bob(dir, server, &[]);
-    let mut cath = Client::start(dir, "cath", server);
+    three_with(dir, server, &[])
+}
+
+/// alice, bob and cath (Catherine) started with `more` options, alice connected to both.
+fn three_with(dir: &std::path::Path, server: &str, more: &[&str]) -> (Client, Client, Client) {
+    let (mut alice, mut bob) = alice_and_bob(dir, server, more);
+    let mut cath = Client::start_with(dir, "cath", server, more);
     cath.create_profile("cath", "Catherine");
     connect(&mut alice, &mut bob, "Alice", "Bob");
     connect(&mut alice, &mut cath, "Alice", "Catherine");
@@ -53,7 +58,12 @@ fn join(host: &mut Client, c: &mut Client) {
 
 /// alice's group `team` with bob and cath, as `createGroup3`.
 fn team(dir: &std::path::Path, server: &str) -> (Client, Client, Client) {
-    let (mut alice, mut bob, mut cath) = three(dir, server);
+    team_with(dir, server, &[])
+}
+
+/// [`team`] with `more` options for every process.
+fn team_with(dir: &std::path::Path, server: &str, more: &[&str]) -> (Client, Client, Client) {
+    let (mut alice, mut bob, mut cath) = three_with(dir, server, more);
     create_team(&mut alice);
     invite(&mut alice, &mut bob, "admin");
     join(&mut alice, &mut bob);
@@ -385,5 +395,139 @@ fn incognito_contacts_are_not_invited() {
     alice.type_line("/a team bob");
     alice.expect("/a team bob");
     alice.expect("you're using your main profile for this group - prohibited to invite contacts to whom you are connected incognito");
+    relay.stop();
+}
+
+fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// `c` receives file `n` into `dir` as `saved`, from `from`; the bytes are `expected`.
+fn receive(c: &mut Client, n: u32, name: &str, from: &str, dir: &std::path::Path, saved: &str) {
+    let d = dir.to_string_lossy();
+    c.type_line(&format!("/fr {n} {d}/"));
+    c.expect(&format!("/fr {n} {d}/"));
+    c.expect_unordered(&[
+        format!("saving file {n} from {from} to {d}/{saved}").as_str(),
+        format!("started receiving file {n} ({name}) from {from}").as_str(),
+    ]);
+    c.expect(&format!(
+        "completed receiving file {n} ({name}) from {from}"
+    ));
+}
+
+/// Files in a group, as the reference's `testXFTPGroupFileTransfer`, `testGroupHistory*File`
+/// and `testProhibitFiles`: one upload, each member receives it with its own description;
+/// a member who joins later gets both files in the history (the host's own file with a spare
+/// description, a member's with the host's description after the host downloaded it) and
+/// receives them; the sender cancels and a member that did not receive it is told; files
+/// prohibited by the owner are refused.
+#[test]
+fn files_in_a_group() {
+    let (rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (_xftp, xftp_address) = xftp_relay(&rt, dir.path());
+    let args = ["--xftp-server", xftp_address.as_str()];
+    let (mut alice, mut bob, mut cath) = team_with(dir.path(), &server, &args);
+    let src = dir.path().join("src");
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&src).expect("src");
+    std::fs::create_dir_all(&out).expect("out");
+    let f = pseudo_random(300_000, 7);
+    let g = pseudo_random(100_000, 11);
+    std::fs::write(src.join("f.bin"), &f).expect("write");
+    std::fs::write(src.join("g.bin"), &g).expect("write");
+    let f_path = src.join("f.bin").to_string_lossy().into_owned();
+    let g_path = src.join("g.bin").to_string_lossy().into_owned();
+
+    alice.type_line(&format!("/f #team {f_path}"));
+    alice.expect_item(&format!("/f #team {f_path}"));
+    alice.expect("use /fc 1 to cancel sending");
+    for c in [&mut bob, &mut cath] {
+        c.expect_item("#team alice> sends file f.bin (293.0 KiB / 300000 bytes)");
+        c.expect("use /fr 1 [<dir>/ | <path>] to receive it");
+    }
+    alice.expect("completed uploading file 1 (f.bin) for #team");
+    receive(&mut bob, 1, "f.bin", "alice", &out, "f.bin");
+    receive(&mut cath, 1, "f.bin", "alice", &out, "f_1.bin");
+    assert_eq!(std::fs::read(out.join("f.bin")).expect("bob's"), f);
+    assert_eq!(std::fs::read(out.join("f_1.bin")).expect("cath's"), f);
+    alice.type_line("/fs 1");
+    alice.expect("/fs 1");
+    alice.expect("sending file 1 (f.bin) complete");
+
+    // A member's file; the host receives it (its description still serves the history).
+    bob.type_line(&format!("/f #team {g_path}"));
+    bob.expect_item(&format!("/f #team {g_path}"));
+    bob.expect("use /fc 2 to cancel sending");
+    for c in [&mut alice, &mut cath] {
+        c.expect_item("#team bob> sends file g.bin (97.7 KiB / 100000 bytes)");
+        c.expect("use /fr 2 [<dir>/ | <path>] to receive it");
+    }
+    bob.expect("completed uploading file 2 (g.bin) for #team");
+    receive(&mut alice, 2, "g.bin", "bob", &out, "g.bin");
+    assert_eq!(std::fs::read(out.join("g.bin")).expect("alice's"), g);
+
+    // dan joins later: both files come in the history, forwarded by alice.
+    let mut dan = Client::start_with(dir.path(), "dan", &server, &args);
+    dan.create_profile("dan", "Daniel");
+    connect(&mut alice, &mut dan, "Alice", "Daniel");
+    invite(&mut alice, &mut dan, "");
+    join(&mut alice, &mut dan);
+    dan.expect_unordered(&[
+        "~ #team alice> sends file f.bin (293.0 KiB / 300000 bytes) [>>]",
+        "use /fr 1 [<dir>/ | <path>] to receive it [>>]",
+        "~ #team bob> sends file g.bin (97.7 KiB / 100000 bytes) [>>]",
+        "use /fr 2 [<dir>/ | <path>] to receive it [>>]",
+        "#team: member bob (Bob) is connected",
+        "#team: member cath (Catherine) is connected",
+    ]);
+    for c in [&mut bob, &mut cath] {
+        c.expect("#team: alice added dan (Daniel) to the group (connecting...)");
+        c.expect("#team: new member dan is connected");
+    }
+    receive(&mut dan, 1, "f.bin", "alice", &out, "f_2.bin");
+    receive(&mut dan, 2, "g.bin", "bob", &out, "g_1.bin");
+    assert_eq!(std::fs::read(out.join("f_2.bin")).expect("dan's"), f);
+    assert_eq!(std::fs::read(out.join("g_1.bin")).expect("dan's"), g);
+
+    // bob cancels: the members it was offered to are named; cath, who did not take it, is
+    // told and cannot receive it any more.
+    bob.type_line("/fc 2");
+    bob.expect("/fc 2");
+    bob.expect("cancelled sending file 2 (g.bin) to alice, cath");
+    cath.expect("bob cancelled sending file 2 (g.bin)");
+    cath.type_line(&format!("/fr 2 {}/", out.to_string_lossy()));
+    cath.expect(&format!("/fr 2 {}/", out.to_string_lossy()));
+    cath.expect("file cancelled: g.bin");
+
+    // Files prohibited by the owner: refused when sending.
+    alice.type_line("/set files #team off");
+    alice.expect("/set files #team off");
+    alice.expect("updated group preferences:");
+    alice.expect("Files and media: off");
+    for c in [&mut bob, &mut cath, &mut dan] {
+        c.expect("alice updated group #team:");
+        c.expect("updated group preferences:");
+        c.expect("Files and media: off");
+    }
+    bob.type_line(&format!("/f #team {g_path}"));
+    bob.expect(&format!("/f #team {g_path}"));
+    bob.expect("bad chat command: feature not allowed Files and media");
+    // Only the owner changes preferences.
+    bob.type_line("/set files #team on");
+    bob.expect("/set files #team on");
+    bob.expect(
+        "#team: you have insufficient permissions for this action, the required role is owner",
+    );
+    send(&mut dan, "thanks", &mut [&mut alice, &mut bob, &mut cath]);
     relay.stop();
 }

@@ -407,18 +407,6 @@ fn chat_error_type(kind: &str, fields: Value) -> Value {
     json!({"type": "error", "errorType": tagged(kind, fields)})
 }
 
-/// The preferences a group of ours has (`FullGroupPreferences`): the reference's defaults for
-/// a new group.
-fn full_group_preferences() -> Value {
-    let on = json!({"enable": "on"});
-    let off = json!({"enable": "off"});
-    json!({
-        "timedMessages": off, "directMessages": on, "fullDelete": off, "reactions": on,
-        "voice": on, "files": on, "simplexLinks": on, "reports": on, "history": on,
-        "support": off, "sessions": off, "comments": off, "signMessages": off, "commands": [],
-    })
-}
-
 /// Our membership in a group (`GroupMember` of category `user`).
 fn membership(chat: &Chat, g: &Group) -> Value {
     let p = chat.profile();
@@ -451,7 +439,7 @@ pub fn group_info(chat: &Chat, g: &Group) -> Value {
         "localDisplayName": g.local_name,
         "groupProfile": serde_json::to_value(&g.profile).unwrap_or(Value::Null),
         "localAlias": "",
-        "fullGroupPreferences": full_group_preferences(),
+        "fullGroupPreferences": crate::group_prefs::full_preferences(&g.profile),
         "membership": membership(chat, g),
         "chatSettings": {"enableNtfs": "all", "favorite": false},
         "createdAt": ts(g.created_at),
@@ -526,6 +514,10 @@ pub fn group_chat_item(chat: &Chat, g: &Group, member: Option<&Member>, item: &C
 pub fn chat_error(e: &ChatError) -> Value {
     match e {
         ChatError::NoGroup(n) => store_error("groupNotFoundByName", "groupName", n.as_str().into()),
+        ChatError::FeatureNotAllowed(f) => chat_error_type(
+            "commandError",
+            json!({ "message": format!("feature not allowed {f}") }),
+        ),
         ChatError::NotCurrentMember => {
             chat_error_type("commandError", json!({"message": "not current member"}))
         }
@@ -609,14 +601,22 @@ fn items(chat: &Chat, c: &Contact, list: &[ChatItem]) -> Value {
     Value::Array(list.iter().map(|i| a_chat_item(chat, c, i)).collect())
 }
 
-/// The item offering a file, with its chat.
-fn file_item(chat: &Chat, file_id: i64) -> Option<(Contact, ChatItem)> {
+/// The item offering a file, with its chat (`AChatItem`): a contact's or a group's.
+fn file_item(chat: &Chat, file_id: i64) -> Option<Value> {
     let item = chat.store().item_by_file(file_id).ok()??;
+    if let Some(group_id) = item.group_id {
+        let g = chat.store().group(group_id).ok()??;
+        let m = match item.group_member_id {
+            Some(id) => chat.store().member(id).ok()?,
+            None => None,
+        };
+        return Some(group_chat_item(chat, &g, m.as_ref(), &item));
+    }
     let c = chat.store().contact(item.contact_id).ok()??;
-    Some((c, item))
+    Some(a_chat_item(chat, &c, &item))
 }
 
-fn rcv_file_transfer(chat: &Chat, file_id: i64, sender: &Contact) -> Value {
+fn rcv_file_transfer(chat: &Chat, file_id: i64, sender: &str) -> Value {
     let f = chat.store().file(file_id).ok().flatten();
     let (name, size, status, path) = match &f {
         Some(f) => (f.name.clone(), f.size, f.status, f.path.clone()),
@@ -636,7 +636,7 @@ fn rcv_file_transfer(chat: &Chat, file_id: i64, sender: &Contact) -> Value {
         "fileInvitation": {"fileName": name, "fileSize": size},
         "fileStatus": st,
         "fileType": "normal",
-        "senderDisplayName": sender.local_name,
+        "senderDisplayName": sender,
         "chunkSize": u64::from(chunker::plan::MAX_CHUNK_SIZE),
         "cancelled": status == FileStatus::Cancelled,
     })
@@ -749,19 +749,16 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
                 list.iter().map(|(c, i)| a_chat_item(chat, c, i)).collect::<Vec<_>>()}),
         ),
         Response::FileAccepted { file_id, .. } => match file_item(chat, *file_id) {
-            Some((c, item)) => tagged(
-                "rcvFileAccepted",
-                json!({"user": u, "chatItem": a_chat_item(chat, &c, &item)}),
-            ),
+            Some(item) => tagged("rcvFileAccepted", json!({"user": u, "chatItem": item})),
             None => tagged("cmdOk", json!({ "user_": u })),
         },
         Response::FileCancelled {
             file_id,
             sent,
-            contact: c,
+            peer,
             ..
         } => {
-            let item = file_item(chat, *file_id).map(|(c, i)| a_chat_item(chat, &c, &i));
+            let item = file_item(chat, *file_id);
             if *sent {
                 let mut v = tagged(
                     "sndFileCancelled",
@@ -775,7 +772,8 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
             } else {
                 let mut v = tagged(
                     "rcvFileCancelled",
-                    json!({"user": u, "rcvFileTransfer": rcv_file_transfer(chat, *file_id, c)}),
+                    json!({"user": u,
+                           "rcvFileTransfer": rcv_file_transfer(chat, *file_id, peer.name())}),
                 );
                 if let Some(i) = item {
                     v["chatItem_"] = i;
@@ -852,6 +850,15 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
         Response::GroupJoining(g) => tagged(
             "userAcceptedGroupSent",
             json!({"user": u, "groupInfo": group_info(chat, g)}),
+        ),
+        Response::GroupFileSending { group, item, .. } => tagged(
+            "newChatItems",
+            json!({"user": u, "chatItems": [group_chat_item(chat, group, None, item)]}),
+        ),
+        Response::GroupUpdated { from, to } => tagged(
+            "groupUpdated",
+            json!({"user": u, "fromGroup": group_info(chat, from), "toGroup": group_info(chat, to),
+                   "msgSigned": false}),
         ),
         Response::GroupSent(g, item) => tagged(
             "newChatItems",
@@ -960,12 +967,7 @@ pub fn command_error(e: &ChatError) -> Value {
 pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
     let u = user(chat);
     let item_event = |tag: &str, file_id: i64| {
-        file_item(chat, file_id).map(|(c, i)| {
-            tagged(
-                tag,
-                json!({"user": u.clone(), "chatItem": a_chat_item(chat, &c, &i)}),
-            )
-        })
+        file_item(chat, file_id).map(|i| tagged(tag, json!({"user": u.clone(), "chatItem": i})))
     };
     Some(match e {
         Event::ContactConnected(c) => {
@@ -1023,7 +1025,7 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
         Event::FileReceived(id, ..) => item_event("rcvFileComplete", *id)?,
         Event::FileCancelledBySender(id, _, c) => {
             let mut v = item_event("rcvFileSndCancelled", *id)?;
-            v["rcvFileTransfer"] = rcv_file_transfer(chat, *id, c);
+            v["rcvFileTransfer"] = rcv_file_transfer(chat, *id, c.name());
             v
         }
         Event::Reaction {
@@ -1095,6 +1097,20 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
         Event::MemberConnected(g, m) => tagged(
             "connectedToGroupMember",
             json!({"user": u, "groupInfo": group_info(chat, g), "member": group_member(m)}),
+        ),
+        Event::GroupFileOffered {
+            group,
+            member,
+            item,
+            ..
+        } => tagged(
+            "newChatItems",
+            json!({"user": u, "chatItems": [group_chat_item(chat, group, Some(member), item)]}),
+        ),
+        Event::GroupUpdatedBy { from, to, by } => tagged(
+            "groupUpdated",
+            json!({"user": u, "fromGroup": group_info(chat, from), "toGroup": group_info(chat, to),
+                   "member_": group_member(by)}),
         ),
         Event::GroupReceived(g, m, item) => tagged(
             "newChatItems",

@@ -122,6 +122,9 @@ pub enum ChatError {
     /// No member by that name in the group.
     #[error("contact {0} is not a group member")]
     NotGroupMember(String),
+    /// The group's preferences do not allow it (`/f #g` when files are off).
+    #[error("bad chat command: feature not allowed {0}")]
+    FeatureNotAllowed(String),
     /// A contact or member acting beyond its role in a group (a hostile peer).
     #[error("contact {0} has insufficient permissions for this group action")]
     GroupContactRole(String),
@@ -131,6 +134,28 @@ type Result<T> = std::result::Result<T, ChatError>;
 
 pub(crate) fn agent_err(e: impl std::fmt::Display) -> ChatError {
     ChatError::Agent(e.to_string())
+}
+
+/// The other side of a file transfer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FilePeer {
+    /// A contact.
+    Contact(Contact),
+    /// A group member (who sends it to us).
+    Member(crate::group_store::Group, crate::group_store::Member),
+    /// A group (we send to it).
+    Group(crate::group_store::Group),
+}
+
+impl FilePeer {
+    /// The name lines show: the contact's, the member's, or the group's.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Contact(c) => &c.local_name,
+            Self::Member(_, m) => &m.local_name,
+            Self::Group(g) => &g.local_name,
+        }
+    }
 }
 
 /// What a command answers.
@@ -206,12 +231,23 @@ pub enum Response {
         /// The path as typed.
         path: String,
     },
+    /// A file is being sent to a group (`/f #group`).
+    GroupFileSending {
+        /// The group.
+        group: crate::group_store::Group,
+        /// The offer.
+        item: ChatItem,
+        /// The file's number.
+        file_id: i64,
+        /// The path as typed.
+        path: String,
+    },
     /// A file accepted (`/fr`): where it is saved, as the user sees it.
     FileAccepted {
         /// The file's number.
         file_id: i64,
         /// The sender.
-        contact: Contact,
+        peer: FilePeer,
         /// The destination as shown.
         shown: String,
     },
@@ -224,7 +260,9 @@ pub enum Response {
         /// We were sending it.
         sent: bool,
         /// The other side.
-        contact: Contact,
+        peer: FilePeer,
+        /// A group file we sent: the members it was offered to.
+        members: Vec<String>,
     },
     /// `/fs`: the status line.
     FileStatus(String),
@@ -296,6 +334,13 @@ pub enum Response {
     GroupJoining(crate::group_store::Group),
     /// A message sent to a group.
     GroupSent(crate::group_store::Group, ChatItem),
+    /// The group's profile or preferences changed by us (`/set files #g off`).
+    GroupUpdated {
+        /// Before.
+        from: crate::group_store::Group,
+        /// Now.
+        to: crate::group_store::Group,
+    },
     /// `/gs`: the groups with how many are in each.
     Groups(Vec<(crate::group_store::Group, usize)>),
     /// `/ms`: the group and its members (not us).
@@ -428,23 +473,40 @@ pub enum Event {
         /// Its size.
         size: u64,
     },
+    /// A group member offers a file (directly, or forwarded by the host: `forwarded`).
+    GroupFileOffered {
+        /// The group.
+        group: crate::group_store::Group,
+        /// The sender.
+        member: crate::group_store::Member,
+        /// The offer's chat item.
+        item: ChatItem,
+        /// The file's number.
+        file_id: i64,
+        /// Its (sanitized) name.
+        name: String,
+        /// Its size.
+        size: u64,
+        /// Forwarded by the host (the history, or a member not connected yet).
+        forwarded: bool,
+    },
     /// A file offered was accepted without `/fr` (its size is within the auto-accept limit).
     FileAutoAccepted {
         /// The file's number.
         file_id: i64,
         /// The sender.
-        contact: Contact,
+        peer: FilePeer,
         /// Where it is saved, as shown.
         shown: String,
     },
     /// A file we send is uploaded and its description sent: number, name, recipient.
-    FileUploaded(i64, String, Contact),
+    FileUploaded(i64, String, FilePeer),
     /// A download started: number, name, sender.
-    FileReceiving(i64, String, Contact),
+    FileReceiving(i64, String, FilePeer),
     /// A file is saved and verified: number, name, sender.
-    FileReceived(i64, String, Contact),
+    FileReceived(i64, String, FilePeer),
     /// The sender cancelled a file it offered: number, name, sender.
-    FileCancelledBySender(i64, String, Contact),
+    FileCancelledBySender(i64, String, FilePeer),
     /// A contact edited a message.
     Updated(Contact, ChatItem),
     /// The address's auto-reply sent to a contact accepted automatically.
@@ -488,6 +550,15 @@ pub enum Event {
     },
     /// A member introduced to us (or we to it) is connected.
     MemberConnected(crate::group_store::Group, crate::group_store::Member),
+    /// An owner changed the group's profile or preferences (`x.grp.info`).
+    GroupUpdatedBy {
+        /// Before.
+        from: crate::group_store::Group,
+        /// Now.
+        to: crate::group_store::Group,
+        /// The owner.
+        by: crate::group_store::Member,
+    },
     /// A group message arrived.
     GroupReceived(
         crate::group_store::Group,
@@ -1061,6 +1132,19 @@ impl Chat {
                 member,
                 block,
             } => self.block_member(group, member, block),
+            Command::SendGroupFile { group, path, image } => {
+                self.send_group_file(group, path, image).await
+            }
+            Command::SetGroupFeature {
+                group,
+                feature,
+                on,
+                role,
+            } => self.set_group_feature(group, feature, on, role).await,
+            Command::ApiGroupProfile { group_id, profile } => {
+                let g = self.group_by_id(group_id)?;
+                self.update_group_profile(g, profile).await
+            }
             c @ (Command::ApiNewGroup(_)
             | Command::ApiAddMember { .. }
             | Command::ApiJoinGroup(_)

@@ -362,6 +362,34 @@ pub enum Command {
         /// Hide (or show).
         block: bool,
     },
+    /// `/f #group path` (`/img #group path`: an image).
+    SendGroupFile {
+        /// The group.
+        group: String,
+        /// The file.
+        path: String,
+        /// Offered as an image.
+        image: bool,
+    },
+    /// `/set files #group on|off [role]` and the other features (`voice`, `delete`,
+    /// `direct`, `links`, `history`, `reactions`, `reports`).
+    SetGroupFeature {
+        /// The group.
+        group: String,
+        /// The feature.
+        feature: crate::group_prefs::Feature,
+        /// On or off.
+        on: bool,
+        /// On for this role and above only.
+        role: Option<crate::protocol::GroupMemberRole>,
+    },
+    /// `/_group_profile #<groupId> <json(groupProfile)>`.
+    ApiGroupProfile {
+        /// The group.
+        group_id: i64,
+        /// Its new profile.
+        profile: crate::protocol::GroupProfile,
+    },
     /// `/_group <userId> <json(groupProfile)>`: a new group with that profile.
     ApiNewGroup(crate::protocol::GroupProfile),
     /// `/_add #<groupId> <contactId> <role>`.
@@ -870,6 +898,47 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 messages_only: false,
             }
         }
+        "/_group_profile" => match args.split_once(' ') {
+            Some((g, json)) if group_ref(g).is_some() => Command::ApiGroupProfile {
+                group_id: group_ref(g).unwrap_or_default(),
+                profile: serde_json::from_str(json)
+                    .map_err(|e| bad(&format!("bad group profile ({e})")))?,
+            },
+            _ => {
+                return Err(bad(
+                    "usage: /_group_profile #<groupId> <json(groupProfile)>",
+                ))
+            }
+        },
+        "/set" if args.contains(" #") => {
+            let (word, rest) = args.split_once(" #").unwrap_or_default();
+            let feature = crate::group_prefs::feature_by_word(word).ok_or_else(|| {
+                bad("usage: /set voice|files|delete|direct|links|history|reactions|reports #group on|off [role]")
+            })?;
+            let (group, rest) = name(rest)?;
+            let mut p = rest.split_whitespace();
+            let on = match p.next() {
+                Some("on") => true,
+                Some("off") => false,
+                _ => return Err(bad("on or off")),
+            };
+            let role = match p.next() {
+                None => None,
+                Some(r) if feature.has_role => {
+                    Some(parse_role(r).ok_or_else(|| bad(&format!("no role {r}")))?)
+                }
+                Some(_) => return Err(bad("this feature takes no role")),
+            };
+            if p.next().is_some() {
+                return Err(bad("too many words"));
+            }
+            Command::SetGroupFeature {
+                group,
+                feature,
+                on,
+                role,
+            }
+        }
         "/_group" => match args.split_once(' ') {
             Some((uid, json)) if user_id(uid) => Command::ApiNewGroup(
                 serde_json::from_str(json).map_err(|e| bad(&format!("bad group profile ({e})")))?,
@@ -1158,6 +1227,17 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 count = rest.parse().map_err(|_| bad("bad count"))?;
             }
             Command::Tail { contact, count }
+        }
+        "/f" | "/file" | "/img" | "/image" if args.starts_with('#') => {
+            let (group, path) = name(&args[1..])?;
+            if path.trim().is_empty() {
+                return Err(bad("no file"));
+            }
+            Command::SendGroupFile {
+                group,
+                path: path.trim().to_string(),
+                image: word.starts_with("/i"),
+            }
         }
         "/f" | "/file" | "/img" | "/image" => {
             let a = args
@@ -1491,6 +1571,35 @@ mod tests {
             })
         );
         assert_eq!(parse("/l team"), Ok(Command::LeaveGroup("team".into())));
+        assert_eq!(
+            parse("/f #team ./a b.pdf"),
+            Ok(Command::SendGroupFile {
+                group: "team".into(),
+                path: "./a b.pdf".into(),
+                image: false
+            })
+        );
+        let files = crate::group_prefs::feature("files").expect("files");
+        assert_eq!(
+            parse("/set files #team off"),
+            Ok(Command::SetGroupFeature {
+                group: "team".into(),
+                feature: files,
+                on: false,
+                role: None
+            })
+        );
+        assert_eq!(
+            parse("/set files #'my team' on admin"),
+            Ok(Command::SetGroupFeature {
+                group: "my team".into(),
+                feature: files,
+                on: true,
+                role: Some(R::Admin)
+            })
+        );
+        assert!(parse("/set history #team on admin").is_err());
+        assert!(parse("/set files #team maybe").is_err());
         assert_eq!(parse("/d #team"), Ok(Command::DeleteGroup("team".into())));
         assert_eq!(
             parse("/member role #team @bob admin"),

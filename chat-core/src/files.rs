@@ -19,7 +19,7 @@ use std::sync::Arc;
 use xftp_client::agent::{Progress, RecvOptions, SendOptions};
 use xftp_proto::description::ValidFileDescription;
 
-use crate::chat::{Chat, ChatError, Event, Response};
+use crate::chat::{Chat, ChatError, Event, FilePeer, Response};
 use crate::protocol::{
     ChatEvent, ChatMessage, FileDescr, FileInvitation, MsgContainer, MsgContent, B64,
 };
@@ -131,6 +131,102 @@ fn destination(folder: &Path, name: &str, given: Option<&str>) -> (PathBuf, Stri
     (dir, chosen, shown)
 }
 
+/// How many recipient descriptions a group file is uploaded with for `n` members: the next
+/// power of two, at least 4 (the reference's `roundedFDCount`), so that members who join
+/// later get descriptions of their own and the count tells little about the group's size.
+pub fn rounded_fd_count(n: usize) -> usize {
+    n.max(1).next_power_of_two().max(4)
+}
+
+/// The content an image file is offered with (`/img`): the image type with a fixed small
+/// preview; an error for a file that is no image by its extension.
+pub(crate) fn image_content(path: &str) -> Result<MsgContent, ChatError> {
+    let ext = Path::new(path)
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    if !matches!(
+        ext.as_deref(),
+        Some("jpg" | "jpeg" | "png" | "gif" | "webp" | "bmp" | "heic" | "heif")
+    ) {
+        return Err(ChatError::File(format!(
+            "{path} is not an image (jpg, jpeg, png, gif, webp, bmp, heic)"
+        )));
+    }
+    Ok(MsgContent::Image {
+        text: String::new(),
+        image: IMAGE_PREVIEW.to_string(),
+    })
+}
+
+/// Checks a file to send: its sanitized name, size and canonical path.
+pub(crate) fn file_source(path: &str) -> Result<(String, u64, PathBuf), ChatError> {
+    let meta =
+        std::fs::metadata(path).map_err(|e| ChatError::File(format!("cannot read {path}: {e}")))?;
+    if !meta.is_file() {
+        return Err(ChatError::File(format!("{path} is not a file")));
+    }
+    if meta.len() == 0 {
+        return Err(ChatError::File(format!("{path} is empty")));
+    }
+    let name = chunker::name::sanitize_component(path);
+    let source = std::fs::canonicalize(path)
+        .map_err(|e| ChatError::File(format!("cannot read {path}: {e}")))?;
+    Ok((name, meta.len(), source))
+}
+
+/// `x.msg.new` offering a file over XFTP: name and size, the description to follow
+/// (`fileDescrPartNo 0`).
+pub(crate) fn offer_message(
+    shared: &B64,
+    content: &MsgContent,
+    name: &str,
+    size: u64,
+) -> ChatMessage {
+    let mut container = MsgContainer::simple(content.clone());
+    container.file = Some(FileInvitation {
+        file_name: name.to_string(),
+        file_size: size as i64,
+        file_digest: None,
+        file_conn_req: None,
+        file_inline: None,
+        file_descr: Some(FileDescr {
+            file_descr_text: String::new(),
+            file_descr_part_no: 0,
+            file_descr_complete: false,
+        }),
+    });
+    ChatMessage::new(Some(shared.clone()), ChatEvent::MsgNew(container))
+}
+
+/// A recipient description as `x.msg.file.descr` messages: parts of [`DESCR_PART_LEN`]
+/// characters, numbered from 1, the last marked complete.
+pub(crate) fn descr_messages(shared_msg_id: &[u8], descr: &str) -> Vec<ChatMessage> {
+    let text: Vec<char> = descr.chars().collect();
+    let parts: Vec<String> = text
+        .chunks(DESCR_PART_LEN)
+        .map(|c| c.iter().collect())
+        .collect();
+    let n = parts.len();
+    parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, part)| {
+            ChatMessage::new(
+                None,
+                ChatEvent::MsgFileDescr {
+                    msg_id: B64(shared_msg_id.to_vec()),
+                    file_descr: FileDescr {
+                        file_descr_text: part,
+                        file_descr_part_no: i as i64 + 1,
+                        file_descr_complete: i + 1 == n,
+                    },
+                },
+            )
+        })
+        .collect()
+}
+
 /// The preview sent with `/img`: a 1x1 transparent PNG (a terminal makes no thumbnails).
 pub const IMAGE_PREVIEW: &str = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
 
@@ -184,23 +280,8 @@ impl Chat {
     /// small preview, as the reference's terminal client sends images (it makes no
     /// thumbnails); the file itself goes over XFTP as any file.
     pub(crate) async fn send_image(&self, to: String, path: String) -> Result<Response, ChatError> {
-        let ext = Path::new(&path)
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase);
-        if !matches!(
-            ext.as_deref(),
-            Some("jpg" | "jpeg" | "png" | "gif" | "webp" | "bmp" | "heic" | "heif")
-        ) {
-            return Err(ChatError::File(format!(
-                "{path} is not an image (jpg, jpeg, png, gif, webp, bmp, heic)"
-            )));
-        }
+        let content = image_content(&path)?;
         let contact = self.ready_contact(&to)?;
-        let content = MsgContent::Image {
-            text: String::new(),
-            image: IMAGE_PREVIEW.to_string(),
-        };
         self.send_file_to(contact, path, content).await
     }
 
@@ -221,41 +302,20 @@ impl Chat {
         if !contact.ready {
             return Err(ChatError::NotReady(contact.local_name));
         }
-        let meta = std::fs::metadata(&path)
-            .map_err(|e| ChatError::File(format!("cannot read {path}: {e}")))?;
-        if !meta.is_file() {
-            return Err(ChatError::File(format!("{path} is not a file")));
-        }
-        if meta.len() == 0 {
-            return Err(ChatError::File(format!("{path} is empty")));
-        }
-        let name = chunker::name::sanitize_component(&path);
-        let source = std::fs::canonicalize(&path)
-            .map_err(|e| ChatError::File(format!("cannot read {path}: {e}")))?;
+        let (name, size, source) = file_source(&path)?;
         let shared = crate::chat::new_shared_msg_id();
         let file_id = self.store().add_file(&NewFile {
             contact_id: contact.contact_id,
+            group_id: None,
+            group_member_id: None,
             sent: true,
             shared_msg_id: &shared.0,
             name: &name,
-            size: meta.len(),
+            size,
             path: Some(&source.to_string_lossy()),
             status: FileStatus::Uploading,
         })?;
-        let mut container = MsgContainer::simple(content.clone());
-        container.file = Some(FileInvitation {
-            file_name: name.clone(),
-            file_size: meta.len() as i64,
-            file_digest: None,
-            file_conn_req: None,
-            file_inline: None,
-            file_descr: Some(FileDescr {
-                file_descr_text: String::new(),
-                file_descr_part_no: 0,
-                file_descr_complete: false,
-            }),
-        });
-        let msg = ChatMessage::new(Some(shared.clone()), ChatEvent::MsgNew(container));
+        let msg = offer_message(&shared, &content, &name, size);
         let conn = contact
             .conn_id
             .ok_or_else(|| ChatError::NotReady(contact.local_name.clone()))?;
@@ -349,8 +409,14 @@ impl Chat {
                         ChatError::File(format!("{}: {e}", self.inner.state_dir.display()))
                     })?;
             }
+            // A group's file gets a description for every member it was offered to, rounded up
+            // as the reference does, the rest kept for members who join later.
+            let recipients = match f.group_id {
+                Some(_) => rounded_fd_count(self.store().group_file_members(file_id)?.len()),
+                None => 1,
+            };
             let opts = SendOptions {
-                recipients: 1,
+                recipients,
                 state: Some(self.state_path(file_id)),
                 ..SendOptions::default()
             };
@@ -364,16 +430,28 @@ impl Chat {
             )
             .await
             .map_err(|e| ChatError::File(e.to_string()))?;
-            let recipient = sent
-                .recipients
-                .first()
-                .ok_or(ChatError::File("no recipient description".into()))?;
-            self.store()
-                .file_uploaded(file_id, &sent.sender.to_yaml(), &recipient.to_yaml())?;
+            if f.group_id.is_some() {
+                let all: Vec<String> = sent.recipients.iter().map(|d| d.to_yaml()).collect();
+                self.store()
+                    .group_file_uploaded(file_id, &sent.sender.to_yaml(), &all)?;
+            } else {
+                let recipient = sent
+                    .recipients
+                    .first()
+                    .ok_or(ChatError::File("no recipient description".into()))?;
+                self.store().file_uploaded(
+                    file_id,
+                    &sent.sender.to_yaml(),
+                    &recipient.to_yaml(),
+                )?;
+            }
         }
         let f = self.file(file_id)?;
         if f.status != FileStatus::Uploaded {
             return Ok(());
+        }
+        if f.group_id.is_some() {
+            return self.send_group_descriptions(&f).await;
         }
         let contact = self
             .store()
@@ -382,24 +460,7 @@ impl Chat {
         let conn = contact
             .conn_id
             .ok_or_else(|| ChatError::NotReady(contact.local_name.clone()))?;
-        let text: Vec<char> = f.descr.chars().collect();
-        let parts: Vec<String> = text
-            .chunks(DESCR_PART_LEN)
-            .map(|c| c.iter().collect())
-            .collect();
-        let n = parts.len();
-        for (i, part) in parts.into_iter().enumerate() {
-            let msg = ChatMessage::new(
-                None,
-                ChatEvent::MsgFileDescr {
-                    msg_id: B64(f.shared_msg_id.clone()),
-                    file_descr: FileDescr {
-                        file_descr_text: part,
-                        file_descr_part_no: i as i64 + 1,
-                        file_descr_complete: i + 1 == n,
-                    },
-                },
-            );
+        for msg in descr_messages(&f.shared_msg_id, &f.descr) {
             self.inner
                 .agent
                 .send(conn, &msg.encode())
@@ -409,9 +470,31 @@ impl Chat {
         self.store()
             .set_file_status(file_id, FileStatus::Complete)?;
         let _ = std::fs::remove_file(self.state_path(file_id));
-        self.emit(Event::FileUploaded(f.file_id, f.name, contact))
-            .await;
+        self.emit(Event::FileUploaded(
+            f.file_id,
+            f.name,
+            FilePeer::Contact(contact),
+        ))
+        .await;
         Ok(())
+    }
+
+    /// The other side of a transfer: the contact, the group we send to, or the member who
+    /// sends to us.
+    pub(crate) fn file_peer(&self, f: &FileTransfer) -> Result<FilePeer, ChatError> {
+        match (f.group_id, f.group_member_id) {
+            (Some(g), Some(m)) => {
+                let g = self.group_by_id(g)?;
+                let m = self.member_by_id(&g, m)?;
+                Ok(FilePeer::Member(g, m))
+            }
+            (Some(g), None) => Ok(FilePeer::Group(self.group_by_id(g)?)),
+            (None, _) => Ok(FilePeer::Contact(
+                self.store()
+                    .contact(f.contact_id)?
+                    .ok_or_else(|| ChatError::NoContact(f.contact_id.to_string()))?,
+            )),
+        }
     }
 
     /// `/fr N [path]`.
@@ -444,10 +527,7 @@ impl Chat {
                 size_text(self.inner.max_file_size)
             )));
         }
-        let contact = self
-            .store()
-            .contact(f.contact_id)?
-            .ok_or_else(|| ChatError::NoContact(f.contact_id.to_string()))?;
+        let peer = self.file_peer(&f)?;
         let (dir, name, shown) = destination(&self.inner.files_folder, &f.name, path.as_deref());
         let full = dir.join(&name);
         self.store()
@@ -457,7 +537,7 @@ impl Chat {
         }
         Ok(Response::FileAccepted {
             file_id,
-            contact,
+            peer,
             shown,
         })
     }
@@ -477,10 +557,7 @@ impl Chat {
 
     async fn download(&self, file_id: i64) -> Result<(), ChatError> {
         let f = self.file(file_id)?;
-        let contact = self
-            .store()
-            .contact(f.contact_id)?
-            .ok_or_else(|| ChatError::NoContact(f.contact_id.to_string()))?;
+        let peer = self.file_peer(&f)?;
         let target = PathBuf::from(f.path.clone().ok_or(ChatError::File("no path".into()))?);
         let dir = target
             .parent()
@@ -497,12 +574,16 @@ impl Chat {
         self.emit(Event::FileReceiving(
             f.file_id,
             f.name.clone(),
-            contact.clone(),
+            peer.clone(),
         ))
         .await;
         let opts = RecvOptions {
             file_name: Some(name),
             max_file_size: self.inner.max_file_size,
+            // A group file's description may serve a member who joins later (the host sends
+            // the history with it): its chunks are not acknowledged, as the reference's agent
+            // acknowledges none.
+            ack: f.group_id.is_none(),
             ..RecvOptions::default()
         };
         let inner = self.inner.clone();
@@ -525,7 +606,7 @@ impl Chat {
         }
         self.store()
             .set_file_path(file_id, &got.path.to_string_lossy(), FileStatus::Complete)?;
-        self.emit(Event::FileReceived(f.file_id, f.name, contact))
+        self.emit(Event::FileReceived(f.file_id, f.name, peer))
             .await;
         Ok(())
     }
@@ -533,10 +614,8 @@ impl Chat {
     /// `/fc N`.
     pub(crate) async fn cancel_file(&self, file_id: i64) -> Result<Response, ChatError> {
         let f = self.file(file_id)?;
-        let contact = self
-            .store()
-            .contact(f.contact_id)?
-            .ok_or_else(|| ChatError::NoContact(f.contact_id.to_string()))?;
+        let peer = self.file_peer(&f)?;
+        let mut members = Vec::new();
         if f.sent {
             if matches!(f.status, FileStatus::Cancelled | FileStatus::Failed) {
                 return Err(ChatError::File(format!("file {file_id} is not being sent")));
@@ -544,14 +623,17 @@ impl Chat {
             self.stop_transfer(file_id);
             self.store()
                 .set_file_status(file_id, FileStatus::Cancelled)?;
-            if let Some(conn) = contact.conn_id {
-                self.send_event(
-                    conn,
-                    ChatEvent::FileCancel {
-                        msg_id: B64(f.shared_msg_id.clone()),
-                    },
-                )
-                .await?;
+            let cancel = ChatEvent::FileCancel {
+                msg_id: B64(f.shared_msg_id.clone()),
+            };
+            match &peer {
+                FilePeer::Contact(contact) => {
+                    if let Some(conn) = contact.conn_id {
+                        self.send_event(conn, cancel).await?;
+                    }
+                }
+                FilePeer::Group(g) => members = self.cancel_group_file(g, &f, cancel).await?,
+                FilePeer::Member(..) => {}
             }
             // The uploaded chunks go (retried in the background; the relay expires them anyway):
             // all of them once the upload finished, else those the upload state recorded.
@@ -601,7 +683,8 @@ impl Chat {
             file_id,
             name: f.name,
             sent: f.sent,
-            contact,
+            peer,
+            members,
         })
     }
 
@@ -638,6 +721,8 @@ impl Chat {
         let name = chunker::name::sanitize_file_name(&inv.file_name);
         let file_id = self.store().add_file(&NewFile {
             contact_id: contact.contact_id,
+            group_id: None,
+            group_member_id: None,
             sent: false,
             shared_msg_id: &shared.0,
             name: &name,
@@ -657,19 +742,26 @@ impl Chat {
         let size = inv.file_size as u64;
         if size <= self.inner.auto_accept_size && size <= self.inner.max_file_size {
             // Accepted as `/fr N` would (into the files folder, under a name not taken).
-            if let Response::FileAccepted {
+            self.auto_accept(file_id).await?;
+        }
+        Ok(())
+    }
+
+    /// Accepts an offered file as `/fr N` would (into the files folder, under a name not
+    /// taken), and says so.
+    pub(crate) async fn auto_accept(&self, file_id: i64) -> Result<(), ChatError> {
+        if let Response::FileAccepted {
+            file_id,
+            peer,
+            shown,
+        } = self.receive_file(file_id, None).await?
+        {
+            self.emit(Event::FileAutoAccepted {
                 file_id,
-                contact,
+                peer,
                 shown,
-            } = self.receive_file(file_id, None).await?
-            {
-                self.emit(Event::FileAutoAccepted {
-                    file_id,
-                    contact,
-                    shown,
-                })
-                .await;
-            }
+            })
+            .await;
         }
         Ok(())
     }
@@ -681,10 +773,19 @@ impl Chat {
         shared: &B64,
         d: &FileDescr,
     ) -> Result<(), ChatError> {
-        let Some(f) = self
+        let f = self
             .store()
-            .file_by_msg(contact.contact_id, false, &shared.0)?
-        else {
+            .file_by_msg(contact.contact_id, false, &shared.0)?;
+        self.descr_part_of(f, d)
+    }
+
+    /// One part of a description for `f` (none: a file never offered).
+    pub(crate) fn descr_part_of(
+        &self,
+        f: Option<FileTransfer>,
+        d: &FileDescr,
+    ) -> Result<(), ChatError> {
+        let Some(f) = f else {
             return Err(ChatError::File(
                 "a description for a file never offered".into(),
             ));
@@ -730,24 +831,30 @@ impl Chat {
         contact: &Contact,
         shared: &B64,
     ) -> Result<(), ChatError> {
-        let Some(f) = self
+        let f = self
             .store()
-            .file_by_msg(contact.contact_id, false, &shared.0)?
-        else {
+            .file_by_msg(contact.contact_id, false, &shared.0)?;
+        self.cancelled_by_sender(f, FilePeer::Contact(contact.clone()))
+            .await
+    }
+
+    /// The sender cancelled `f` (none: a file never offered).
+    pub(crate) async fn cancelled_by_sender(
+        &self,
+        f: Option<FileTransfer>,
+        peer: FilePeer,
+    ) -> Result<(), ChatError> {
+        let Some(f) = f else {
             return Ok(());
         };
-        if f.status == FileStatus::Complete {
+        if matches!(f.status, FileStatus::Complete | FileStatus::Cancelled) {
             return Ok(());
         }
         self.stop_transfer(f.file_id);
         self.store()
             .set_file_status(f.file_id, FileStatus::Cancelled)?;
-        self.emit(Event::FileCancelledBySender(
-            f.file_id,
-            f.name,
-            contact.clone(),
-        ))
-        .await;
+        self.emit(Event::FileCancelledBySender(f.file_id, f.name, peer))
+            .await;
         Ok(())
     }
 

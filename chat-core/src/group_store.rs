@@ -512,6 +512,17 @@ impl ChatStore {
         Ok(())
     }
 
+    /// The group's new profile (its local name stays).
+    pub fn set_group_profile(&self, group_id: i64, profile: &GroupProfile) -> Result<()> {
+        let json =
+            serde_json::to_string(profile).map_err(|_| StoreError::Corrupt("group profile"))?;
+        self.db.execute(
+            "UPDATE groups SET profile = ?2 WHERE group_id = ?1",
+            params![group_id, json],
+        )?;
+        Ok(())
+    }
+
     /// Our new role in a group.
     pub fn set_group_role(&self, group_id: i64, role: GroupMemberRole) -> Result<()> {
         self.db.execute(

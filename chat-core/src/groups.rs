@@ -49,7 +49,7 @@ fn active(g: &Group) -> bool {
 }
 
 /// Our membership can act, or the reference's error for why not.
-fn check_current(g: &Group) -> Result<()> {
+pub(crate) fn check_current(g: &Group) -> Result<()> {
     match g.status {
         MemberStatus::Creator | MemberStatus::Connected => Ok(()),
         MemberStatus::Invited => Err(ChatError::GroupNotJoined(g.local_name.clone())),
@@ -89,13 +89,8 @@ pub const HISTORY_ITEMS: usize = 100;
 /// The group sends its recent history to new members: on unless its preferences say
 /// `"history": {"enable": "off"}` (on in groups created here, as the reference's new groups).
 fn history_on(g: &Group) -> bool {
-    g.profile
-        .group_preferences
-        .as_ref()
-        .and_then(|p| p.get("history"))
-        .and_then(|h| h.get("enable"))
-        .and_then(|e| e.as_str())
-        != Some("off")
+    crate::group_prefs::feature("history")
+        .is_none_or(|h| crate::group_prefs::state(&g.profile, h).on)
 }
 
 /// Still in the group (not gone, not only invited).
@@ -306,7 +301,11 @@ impl Chat {
     /// Sends an encoded message to every connected member: each member's connection and
     /// the agent's id of the message on it (none where it could not be sent - reported; the
     /// others still get it).
-    async fn broadcast(&self, g: &Group, body: &[u8]) -> Result<Vec<(Member, Option<i64>)>> {
+    pub(crate) async fn broadcast(
+        &self,
+        g: &Group,
+        body: &[u8],
+    ) -> Result<Vec<(Member, Option<i64>)>> {
         let members = self.store().members(g.group_id)?;
         let mut sent = Vec::with_capacity(members.len());
         for m in members {
@@ -759,7 +758,7 @@ impl Chat {
             .await?;
         }
         if history_on(g) {
-            self.send_history(g, new_conn).await?;
+            self.send_history(g, new, new_conn).await?;
         }
         Ok(())
     }
@@ -767,14 +766,20 @@ impl Chat {
     /// The recent history for a new member (v5.5): the last [`HISTORY_ITEMS`] messages of the
     /// group, each forwarded (`x.grp.msg.forward`) with its author and time, after the
     /// introductions (so every author is known by then).
-    async fn send_history(&self, g: &Group, conn: u64) -> Result<()> {
+    async fn send_history(&self, g: &Group, new: &Member, conn: u64) -> Result<()> {
         let items = self.store().group_items(g.group_id, HISTORY_ITEMS)?;
         let me = self.profile();
         for item in items {
             let Some(shared) = item.shared_msg_id.clone() else {
                 continue;
             };
-            if item.deleted || item.file_id.is_some() {
+            if item.deleted {
+                continue;
+            }
+            // A file goes with a description of the new member's own; one that cannot be
+            // received any more goes as its text only, or not at all.
+            let file = self.history_file(&item, new.group_member_id)?;
+            if file.is_none() && item.file_id.is_some() && item.content.text_shown().is_empty() {
                 continue;
             }
             // Only authors the new member was introduced to (connected members; not those
@@ -788,20 +793,25 @@ impl Chat {
                     _ => continue,
                 },
             };
-            let inner = ChatMessage::new(
-                Some(B64(shared)),
-                ChatEvent::MsgNew(MsgContainer::simple(item.content.clone())),
-            );
-            self.send_event(
-                conn,
-                ChatEvent::GrpMsgForward {
-                    member_id: Some(member_id),
-                    member_name: Some(name),
-                    msg: Box::new(inner),
-                    msg_ts: simplex_codec::time::UtcTime::from_millis(item.item_ts),
-                },
-            )
-            .await?;
+            let msgs = match &file {
+                Some((f, descr)) => Self::history_file_messages(&item, &shared, f, descr),
+                None => vec![ChatMessage::new(
+                    Some(B64(shared)),
+                    ChatEvent::MsgNew(MsgContainer::simple(item.content.clone())),
+                )],
+            };
+            for inner in msgs {
+                self.send_event(
+                    conn,
+                    ChatEvent::GrpMsgForward {
+                        member_id: Some(member_id.clone()),
+                        member_name: Some(name.clone()),
+                        msg: Box::new(inner),
+                        msg_ts: simplex_codec::time::UtcTime::from_millis(item.item_ts),
+                    },
+                )
+                .await?;
+            }
         }
         Ok(())
     }
@@ -947,6 +957,9 @@ impl Chat {
                 if m.role < GroupMemberRole::Author {
                     return Err(ChatError::GroupCannotSend(m.local_name.clone()));
                 }
+                if c.file.is_some() {
+                    self.check_group_file_allowed(g, m)?;
+                }
                 if let Some(id) = &msg.msg_id {
                     if self
                         .store()
@@ -963,8 +976,36 @@ impl Chat {
                     None,
                     forwarded_by.map(|f| f.group_member_id),
                 )?;
-                self.emit(Event::GroupReceived(g.clone(), m.clone(), item))
-                    .await;
+                if c.file.is_none() || !c.content.text_shown().is_empty() {
+                    self.emit(Event::GroupReceived(g.clone(), m.clone(), item.clone()))
+                        .await;
+                }
+                if let Some(inv) = &c.file {
+                    self.group_file_offered(
+                        g,
+                        m,
+                        msg.msg_id.as_ref(),
+                        inv,
+                        &item,
+                        forwarded_by.is_some(),
+                    )
+                    .await?;
+                }
+            }
+            ChatEvent::MsgFileDescr { msg_id, file_descr } => {
+                self.group_descr_part(
+                    g,
+                    m,
+                    &msg_id,
+                    &file_descr,
+                    forwarded_by.map(|f| f.group_member_id),
+                )?;
+            }
+            ChatEvent::FileCancel { msg_id } => {
+                self.group_file_cancelled(g, m, &msg_id).await?;
+            }
+            ChatEvent::GrpInfo { group_profile } => {
+                self.group_profile_received(g, m, group_profile).await?;
             }
             ChatEvent::GrpMemNew { member_info, .. } => {
                 Self::check_host_role(m, member_info.member_role)?;
@@ -1273,20 +1314,25 @@ impl Chat {
             }
             C::ApiSendGroup { group_id, messages } => {
                 let g = self.group_by_id(group_id)?;
-                if messages
-                    .iter()
-                    .any(|m| m.file.is_some() || m.quoted_item_id.is_some())
-                {
+                if messages.iter().any(|m| m.quoted_item_id.is_some()) {
                     return Err(ChatError::File(
-                        "files and quotes in groups are not supported yet".into(),
+                        "quotes in groups are not supported yet".into(),
                     ));
                 }
                 let mut items = Vec::with_capacity(messages.len());
                 for m in messages {
-                    if let Response::GroupSent(_, item) =
-                        self.send_group_content(g.clone(), m.content).await?
-                    {
-                        items.push(item);
+                    let r = match m.file {
+                        Some(path) => {
+                            self.send_group_file_content(g.clone(), path, m.content)
+                                .await?
+                        }
+                        None => self.send_group_content(g.clone(), m.content).await?,
+                    };
+                    match r {
+                        Response::GroupSent(_, item) | Response::GroupFileSending { item, .. } => {
+                            items.push(item)
+                        }
+                        _ => {}
                     }
                 }
                 Ok(Response::GroupSentMany(g, items))

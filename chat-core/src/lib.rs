@@ -18,6 +18,8 @@ pub mod batch;
 pub mod chat;
 pub mod command;
 pub mod files;
+pub mod group_files;
+pub mod group_prefs;
 pub mod group_store;
 pub mod groups;
 pub mod incognito;

@@ -221,6 +221,51 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     "ALTER TABLE chat_items ADD COLUMN forwarded_by INTEGER;",
     // v15: a member's messages hidden for us (`/block #g member`)
     "ALTER TABLE group_members ADD COLUMN show_messages INTEGER NOT NULL DEFAULT 1;",
+    // v16: files in groups - a file is a contact's or a group's (rebuilt with contact_id
+    // nullable; a received group file records the member who offered it); a file sent to a
+    // group keeps the members it was offered to and every recipient description of its
+    // upload (one per member, the rest spare for members who join later)
+    "CREATE TABLE files_v16 (
+        file_id INTEGER PRIMARY KEY,
+        contact_id INTEGER REFERENCES contacts ON DELETE CASCADE,
+        group_id INTEGER REFERENCES groups ON DELETE CASCADE,
+        group_member_id INTEGER REFERENCES group_members ON DELETE SET NULL,
+        sent INTEGER NOT NULL,
+        shared_msg_id BLOB NOT NULL,
+        name TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        path TEXT,
+        status TEXT NOT NULL,
+        descr TEXT NOT NULL DEFAULT '',
+        descr_parts INTEGER NOT NULL DEFAULT 0,
+        descr_complete INTEGER NOT NULL DEFAULT 0,
+        sender_descr TEXT,
+        created_at INTEGER NOT NULL,
+        descr_via INTEGER,
+        CHECK ((contact_id IS NULL) != (group_id IS NULL))
+     );
+     INSERT INTO files_v16 (file_id, contact_id, sent, shared_msg_id, name, size, path, status,
+                            descr, descr_parts, descr_complete, sender_descr, created_at)
+        SELECT file_id, contact_id, sent, shared_msg_id, name, size, path, status, descr,
+               descr_parts, descr_complete, sender_descr, created_at FROM files;
+     DROP TABLE files;
+     ALTER TABLE files_v16 RENAME TO files;
+     CREATE INDEX files_msg ON files (contact_id, shared_msg_id);
+     CREATE INDEX files_group_msg ON files (group_id, group_member_id, shared_msg_id)
+        WHERE group_id IS NOT NULL;
+     CREATE TABLE group_file_members (
+        file_id INTEGER NOT NULL REFERENCES files ON DELETE CASCADE,
+        group_member_id INTEGER NOT NULL REFERENCES group_members ON DELETE CASCADE,
+        PRIMARY KEY (file_id, group_member_id)
+     );
+     CREATE TABLE group_file_descrs (
+        file_id INTEGER NOT NULL REFERENCES files ON DELETE CASCADE,
+        descr_no INTEGER NOT NULL,
+        descr TEXT NOT NULL,
+        group_member_id INTEGER REFERENCES group_members ON DELETE SET NULL,
+        sent INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (file_id, descr_no)
+     );",
 ];
 
 /// The chat of private notes (`*`, `*1` in API commands).
@@ -275,8 +320,12 @@ impl FileStatus {
 /// A file to record.
 #[derive(Debug, Clone, Copy)]
 pub struct NewFile<'a> {
-    /// The contact.
+    /// The contact (0 for a group's file).
     pub contact_id: i64,
+    /// The group, for a group's file.
+    pub group_id: Option<i64>,
+    /// A received group file: the member who offered it.
+    pub group_member_id: Option<i64>,
     /// Sent by us.
     pub sent: bool,
     /// The offer's shared message id.
@@ -296,8 +345,12 @@ pub struct NewFile<'a> {
 pub struct FileTransfer {
     /// Its id (`/fr 1`).
     pub file_id: i64,
-    /// The contact.
+    /// The contact (0 for a group's file).
     pub contact_id: i64,
+    /// The group, for a group's file.
+    pub group_id: Option<i64>,
+    /// A received group file: the member who offered it.
+    pub group_member_id: Option<i64>,
     /// Sent by us.
     pub sent: bool,
     /// The shared id of the message that offered it.
@@ -1442,17 +1495,20 @@ impl ChatStore {
     /// Records a file; its id.
     pub fn add_file(&self, f: &NewFile<'_>) -> Result<i64> {
         self.db.execute(
-            "INSERT INTO files (contact_id, sent, shared_msg_id, name, size, path, status, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT INTO files (contact_id, sent, shared_msg_id, name, size, path, status, created_at,
+                                group_id, group_member_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
-                f.contact_id,
+                (f.group_id.is_none()).then_some(f.contact_id),
                 f.sent,
                 f.shared_msg_id,
                 f.name,
                 f.size as i64,
                 f.path,
                 f.status.as_str(),
-                now_ms()
+                now_ms(),
+                f.group_id,
+                f.group_member_id
             ],
         )?;
         Ok(self.db.last_insert_rowid())
@@ -1464,8 +1520,9 @@ impl ChatStore {
         args: &[&dyn rusqlite::ToSql],
     ) -> Result<Option<FileTransfer>> {
         let sql = format!(
-            "SELECT file_id, contact_id, sent, shared_msg_id, name, size, path, status, descr,
-                    descr_parts, descr_complete, sender_descr FROM files WHERE {clause}"
+            "SELECT file_id, IFNULL(contact_id, 0), sent, shared_msg_id, name, size, path, status,
+                    descr, descr_parts, descr_complete, sender_descr, group_id, group_member_id
+             FROM files WHERE {clause}"
         );
         let row = self
             .db
@@ -1487,12 +1544,14 @@ impl ChatStore {
                         r.get::<_, bool>(10)?,
                         r.get::<_, Option<String>>(11)?,
                     ),
+                    (r.get::<_, Option<i64>>(12)?, r.get::<_, Option<i64>>(13)?),
                 ))
             })
             .optional()?;
         let Some((
             (file_id, contact_id, sent, shared_msg_id, name, size),
             (path, status, descr, descr_parts, descr_complete, sender_descr),
+            (group_id, group_member_id),
         )) = row
         else {
             return Ok(None);
@@ -1500,6 +1559,8 @@ impl ChatStore {
         Ok(Some(FileTransfer {
             file_id,
             contact_id,
+            group_id,
+            group_member_id,
             sent,
             shared_msg_id,
             name,
@@ -1529,6 +1590,175 @@ impl ChatStore {
             "contact_id = ?1 AND sent = ?2 AND shared_msg_id = ?3",
             &[&contact_id, &sent, &shared_msg_id],
         )
+    }
+
+    /// The file a group member offered with a message.
+    pub fn group_file_by_msg(
+        &self,
+        group_id: i64,
+        group_member_id: i64,
+        shared_msg_id: &[u8],
+    ) -> Result<Option<FileTransfer>> {
+        self.file_where(
+            "group_id = ?1 AND group_member_id = ?2 AND sent = 0 AND shared_msg_id = ?3",
+            &[&group_id, &group_member_id, &shared_msg_id],
+        )
+    }
+
+    /// A file we sent to a group, by the offer's message id.
+    pub fn own_group_file_by_msg(
+        &self,
+        group_id: i64,
+        shared_msg_id: &[u8],
+    ) -> Result<Option<FileTransfer>> {
+        self.file_where(
+            "group_id = ?1 AND sent = 1 AND shared_msg_id = ?2",
+            &[&group_id, &shared_msg_id],
+        )
+    }
+
+    /// The members a group file was offered to.
+    pub fn add_group_file_members(&mut self, file_id: i64, members: &[i64]) -> Result<()> {
+        let tx = self.db.transaction()?;
+        for m in members {
+            tx.execute(
+                "INSERT OR IGNORE INTO group_file_members (file_id, group_member_id) VALUES (?1, ?2)",
+                params![file_id, m],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The members a group file was offered to.
+    pub fn group_file_members(&self, file_id: i64) -> Result<Vec<i64>> {
+        let mut st = self.db.prepare(
+            "SELECT group_member_id FROM group_file_members WHERE file_id = ?1
+             ORDER BY group_member_id",
+        )?;
+        let rows = st.query_map([file_id], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// A group file is uploaded: its sender description and the recipients' - one for each
+    /// member it was offered to (in member order), the rest spare; all in one transaction.
+    pub fn group_file_uploaded(
+        &mut self,
+        file_id: i64,
+        sender: &str,
+        recipients: &[String],
+    ) -> Result<()> {
+        let tx = self.db.transaction()?;
+        let members: Vec<i64> = {
+            let mut st = tx.prepare(
+                "SELECT group_member_id FROM group_file_members WHERE file_id = ?1
+                 ORDER BY group_member_id",
+            )?;
+            let rows = st.query_map([file_id], |r| r.get(0))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        for (i, d) in recipients.iter().enumerate() {
+            tx.execute(
+                "INSERT OR REPLACE INTO group_file_descrs (file_id, descr_no, descr, group_member_id)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![file_id, i as i64, d, members.get(i)],
+            )?;
+        }
+        tx.execute(
+            "UPDATE files SET sender_descr = ?2, status = 'uploaded' WHERE file_id = ?1",
+            params![file_id, sender],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Descriptions of a group file assigned to members and not sent yet: (number, member,
+    /// description).
+    pub fn group_file_unsent(&self, file_id: i64) -> Result<Vec<(i64, i64, String)>> {
+        let mut st = self.db.prepare(
+            "SELECT descr_no, group_member_id, descr FROM group_file_descrs
+             WHERE file_id = ?1 AND group_member_id IS NOT NULL AND sent = 0 ORDER BY descr_no",
+        )?;
+        let rows = st.query_map([file_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Which way a received group file's description comes: 0 from its author, else the
+    /// member (the host) that forwards it; none before its first part.
+    pub fn descr_via(&self, file_id: i64) -> Result<Option<i64>> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT descr_via FROM files WHERE file_id = ?1",
+                [file_id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
+    /// Records which way a group file's description comes (its first part).
+    pub fn set_descr_via(&self, file_id: i64, via: i64) -> Result<()> {
+        self.db.execute(
+            "UPDATE files SET descr_via = ?2 WHERE file_id = ?1",
+            params![file_id, via],
+        )?;
+        Ok(())
+    }
+
+    /// A description of a group file was sent to its member.
+    pub fn group_file_descr_sent(&self, file_id: i64, descr_no: i64) -> Result<()> {
+        self.db.execute(
+            "UPDATE group_file_descrs SET sent = 1 WHERE file_id = ?1 AND descr_no = ?2",
+            params![file_id, descr_no],
+        )?;
+        Ok(())
+    }
+
+    /// A description of a group file for a member who joined later (its history): a spare
+    /// one, now the member's; once none is spare, the one of the member it went to first (a
+    /// recipient description can be downloaded more than once, as the reference reuses it).
+    pub fn group_file_descr_for(
+        &self,
+        file_id: i64,
+        group_member_id: i64,
+    ) -> Result<Option<String>> {
+        let mine: Option<String> = self
+            .db
+            .query_row(
+                "SELECT descr FROM group_file_descrs WHERE file_id = ?1 AND group_member_id = ?2",
+                params![file_id, group_member_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if mine.is_some() {
+            return Ok(mine);
+        }
+        let spare: Option<(i64, String)> = self
+            .db
+            .query_row(
+                "SELECT descr_no, descr FROM group_file_descrs
+                 WHERE file_id = ?1 AND group_member_id IS NULL ORDER BY descr_no LIMIT 1",
+                [file_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        if let Some((no, d)) = spare {
+            self.db.execute(
+                "UPDATE group_file_descrs SET group_member_id = ?3, sent = 1
+                 WHERE file_id = ?1 AND descr_no = ?2",
+                params![file_id, no, group_member_id],
+            )?;
+            return Ok(Some(d));
+        }
+        Ok(self
+            .db
+            .query_row(
+                "SELECT descr FROM group_file_descrs WHERE file_id = ?1 ORDER BY descr_no LIMIT 1",
+                [file_id],
+                |r| r.get(0),
+            )
+            .optional()?)
     }
 
     /// Files in a status (to resume them after a start).

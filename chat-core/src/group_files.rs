@@ -1,0 +1,420 @@
+//! Files in groups, and the group's profile and preferences.
+//!
+//! A file to a group (`/f #team path`) is offered to every connected member in one
+//! `x.msg.new`, encrypted and uploaded to XFTP **once**, with one recipient description per
+//! member it was offered to - the count rounded up to a power of two, at least 4, as the
+//! reference's `roundedFDCount` - and each member gets its own description (`x.msg.file.descr`
+//! in parts). The spare descriptions serve members who join later: the host sends them the
+//! file in the group's history, forwarded with its author, followed by a description of
+//! their own (a received file: the host's own description, as the reference does; so group
+//! downloads do not acknowledge their chunks).
+//!
+//! The owner's `/set files #team off` (and the other features) changes the group's profile
+//! and sends it whole (`x.grp.info`); a file is then refused when sending
+//! (`bad chat command: feature not allowed Files and media`) and when receiving.
+
+use crate::chat::{Chat, ChatError, Event, FilePeer, Response};
+use crate::files::{descr_messages, file_source, offer_message};
+use crate::group_prefs::{self, Feature};
+use crate::group_store::{Group, Member, MemberStatus};
+use crate::protocol::{
+    ChatEvent, ChatMessage, FileDescr, FileInvitation, GroupMemberRole, GroupProfile, MsgContent,
+    B64,
+};
+use crate::store::{ChatItem, FileStatus, FileTransfer, NewFile};
+
+type Result<T> = std::result::Result<T, ChatError>;
+
+/// The files feature.
+fn files_feature() -> Feature {
+    group_prefs::FEATURES[5]
+}
+
+impl Chat {
+    /// `/f #group path` (`image`: `/img #group path`).
+    pub(crate) async fn send_group_file(
+        &self,
+        group: String,
+        path: String,
+        image: bool,
+    ) -> Result<Response> {
+        let content = if image {
+            crate::files::image_content(&path)?
+        } else {
+            MsgContent::File {
+                text: String::new(),
+            }
+        };
+        let g = self.group_named(&group)?;
+        self.send_group_file_content(g, path, content).await
+    }
+
+    /// Offers a file with `content` to the group's connected members, then uploads it once.
+    pub(crate) async fn send_group_file_content(
+        &self,
+        g: Group,
+        path: String,
+        content: MsgContent,
+    ) -> Result<Response> {
+        crate::groups::check_current(&g)?;
+        if g.role < GroupMemberRole::Author {
+            return Err(ChatError::GroupCannotSend(g.local_name));
+        }
+        let files = files_feature();
+        if !group_prefs::allowed(&g.profile, files, g.role) {
+            return Err(ChatError::FeatureNotAllowed(files.name.to_string()));
+        }
+        if self.inner.xftp_servers.is_empty() {
+            return Err(ChatError::NoXftpServers);
+        }
+        let (name, size, source) = file_source(&path)?;
+        let shared = crate::chat::new_shared_msg_id();
+        let file_id = self.store().add_file(&NewFile {
+            contact_id: 0,
+            group_id: Some(g.group_id),
+            group_member_id: None,
+            sent: true,
+            shared_msg_id: &shared.0,
+            name: &name,
+            size,
+            path: Some(&source.to_string_lossy()),
+            status: FileStatus::Uploading,
+        })?;
+        let item =
+            self.store()
+                .add_group_item(g.group_id, None, Some(&shared.0), &content, None, None)?;
+        self.store().set_item_file(item.item_id, file_id)?;
+        let body = offer_message(&shared, &content, &name, size).encode();
+        let sent = self.broadcast(&g, &body).await?;
+        let members: Vec<i64> = sent
+            .iter()
+            .filter(|(_, id)| id.is_some())
+            .map(|(m, _)| m.group_member_id)
+            .collect();
+        self.store().add_group_file_members(file_id, &members)?;
+        self.spawn_upload(file_id);
+        let item = ChatItem {
+            file_id: Some(file_id),
+            ..item
+        };
+        Ok(Response::GroupFileSending {
+            group: g,
+            item,
+            file_id,
+            path,
+        })
+    }
+
+    /// A group file is uploaded: each member it was offered to gets its own description
+    /// (those not sent yet: after a restart the rest go on).
+    pub(crate) async fn send_group_descriptions(&self, f: &FileTransfer) -> Result<()> {
+        let g = self.group_by_id(f.group_id.unwrap_or_default())?;
+        let unsent = self.store().group_file_unsent(f.file_id)?;
+        for (no, member_id, descr) in unsent {
+            let m = self.store().member(member_id)?;
+            if let Some(conn) = m
+                .as_ref()
+                .filter(|m| m.status.is_current())
+                .and_then(|m| m.conn_id)
+            {
+                for msg in descr_messages(&f.shared_msg_id, &descr) {
+                    if let Err(e) = self.inner.agent.send(conn, &msg.encode()).await {
+                        let name = m.as_ref().map_or(String::new(), |m| m.local_name.clone());
+                        self.emit(Event::Error(format!(
+                            "#{} {name}: sending the description of file {}: {e}",
+                            g.local_name, f.file_id
+                        )))
+                        .await;
+                        break;
+                    }
+                }
+            }
+            // Sent, or its member is gone: it is not tried again.
+            self.store().group_file_descr_sent(f.file_id, no)?;
+        }
+        self.store()
+            .set_file_status(f.file_id, FileStatus::Complete)?;
+        let _ = std::fs::remove_file(self.inner.state_dir.join(format!("{}.snd", f.file_id)));
+        self.emit(Event::FileUploaded(
+            f.file_id,
+            f.name.clone(),
+            FilePeer::Group(g),
+        ))
+        .await;
+        Ok(())
+    }
+
+    /// `/fc N` for a file we sent to a group: the members are told (`x.file.cancel`); the
+    /// names of the members it was offered to.
+    pub(crate) async fn cancel_group_file(
+        &self,
+        g: &Group,
+        f: &FileTransfer,
+        cancel: ChatEvent,
+    ) -> Result<Vec<String>> {
+        let body = ChatMessage::new(None, cancel).encode();
+        if crate::groups::check_current(g).is_ok() {
+            self.broadcast(g, &body).await?;
+        }
+        let mut names = Vec::new();
+        let members = self.store().group_file_members(f.file_id)?;
+        for id in members {
+            if let Some(m) = self.store().member(id)? {
+                names.push(m.local_name);
+            }
+        }
+        Ok(names)
+    }
+
+    /// A member offers a file in the group (`item` holds the message; `forwarded`: the
+    /// host forwarded it).
+    pub(crate) async fn group_file_offered(
+        &self,
+        g: &Group,
+        m: &Member,
+        shared: Option<&B64>,
+        inv: &FileInvitation,
+        item: &ChatItem,
+        forwarded: bool,
+    ) -> Result<()> {
+        let Some(shared) = shared else {
+            return Err(ChatError::File("a file offer without a message id".into()));
+        };
+        if inv.file_descr.is_none() {
+            return Err(ChatError::File(format!(
+                "{} offers {} the legacy way (not over XFTP): not supported",
+                m.local_name, inv.file_name
+            )));
+        }
+        if inv.file_size <= 0 {
+            return Err(ChatError::File("a file offer with no size".into()));
+        }
+        let name = chunker::name::sanitize_file_name(&inv.file_name);
+        let size = inv.file_size as u64;
+        let file_id = self.store().add_file(&NewFile {
+            contact_id: 0,
+            group_id: Some(g.group_id),
+            group_member_id: Some(m.group_member_id),
+            sent: false,
+            shared_msg_id: &shared.0,
+            name: &name,
+            size,
+            path: None,
+            status: FileStatus::Offered,
+        })?;
+        self.store().set_item_file(item.item_id, file_id)?;
+        self.emit(Event::GroupFileOffered {
+            group: g.clone(),
+            member: m.clone(),
+            item: ChatItem {
+                file_id: Some(file_id),
+                ..item.clone()
+            },
+            file_id,
+            name,
+            size,
+            forwarded,
+        })
+        .await;
+        // Not from a member we hide.
+        if m.show_messages
+            && size <= self.inner.auto_accept_size
+            && size <= self.inner.max_file_size
+        {
+            self.auto_accept(file_id).await?;
+        }
+        Ok(())
+    }
+
+    /// A part of a description for a file a member offered, directly (`via` none) or
+    /// forwarded by the host `via`: the parts of one file all come one way (the author's
+    /// own description, or the host's), parts of the other are ignored.
+    pub(crate) fn group_descr_part(
+        &self,
+        g: &Group,
+        m: &Member,
+        shared: &B64,
+        d: &FileDescr,
+        via: Option<i64>,
+    ) -> Result<()> {
+        let f = self
+            .store()
+            .group_file_by_msg(g.group_id, m.group_member_id, &shared.0)?;
+        if let Some(f) = &f {
+            let via = via.unwrap_or(0);
+            // (The store's lock is not held across the arms.)
+            let first = self.store().descr_via(f.file_id)?;
+            match first {
+                Some(v) if v != via => return Ok(()),
+                Some(_) => {}
+                None => self.store().set_descr_via(f.file_id, via)?,
+            }
+        }
+        self.descr_part_of(f, d)
+    }
+
+    /// A member cancelled a file it offered in the group.
+    pub(crate) async fn group_file_cancelled(
+        &self,
+        g: &Group,
+        m: &Member,
+        shared: &B64,
+    ) -> Result<()> {
+        let f = self
+            .store()
+            .group_file_by_msg(g.group_id, m.group_member_id, &shared.0)?;
+        self.cancelled_by_sender(f, FilePeer::Member(g.clone(), m.clone()))
+            .await
+    }
+
+    /// The file of a history item for a new member: the offer and a description of the
+    /// member's own (none: no file, or it cannot be received - cancelled, failed, not uploaded
+    /// or its description incomplete).
+    pub(crate) fn history_file(
+        &self,
+        item: &ChatItem,
+        new_member: i64,
+    ) -> Result<Option<(FileTransfer, String)>> {
+        let Some(file_id) = item.file_id else {
+            return Ok(None);
+        };
+        let Some(f) = self.store().file(file_id)? else {
+            return Ok(None);
+        };
+        if matches!(f.status, FileStatus::Cancelled | FileStatus::Failed) {
+            return Ok(None);
+        }
+        let descr = if f.sent {
+            if f.status != FileStatus::Complete {
+                return Ok(None);
+            }
+            self.store().group_file_descr_for(file_id, new_member)?
+        } else {
+            f.descr_complete.then(|| f.descr.clone())
+        };
+        Ok(descr.map(|d| (f, d)))
+    }
+
+    /// The messages of a history item with its file: the offer, then the description's
+    /// parts (each to be forwarded with the item's author).
+    pub(crate) fn history_file_messages(
+        item: &ChatItem,
+        shared: &[u8],
+        f: &FileTransfer,
+        descr: &str,
+    ) -> Vec<ChatMessage> {
+        let mut msgs = vec![offer_message(
+            &B64(shared.to_vec()),
+            &item.content,
+            &f.name,
+            f.size,
+        )];
+        msgs.extend(descr_messages(shared, descr));
+        msgs
+    }
+
+    /// `/set files #team off [role]` and the other features: the owner changes the group's
+    /// preferences and sends the profile to the members.
+    pub(crate) async fn set_group_feature(
+        &self,
+        group: String,
+        feature: Feature,
+        on: bool,
+        role: Option<GroupMemberRole>,
+    ) -> Result<Response> {
+        let g = self.group_named(&group)?;
+        let profile = group_prefs::with_state(&g.profile, feature, on, role);
+        self.update_group_profile(g, profile).await
+    }
+
+    /// `/_group_profile #1 <json>`, `/set ...`: the owner's new profile for the group, sent to
+    /// every member (`x.grp.info`).
+    pub(crate) async fn update_group_profile(
+        &self,
+        g: Group,
+        profile: GroupProfile,
+    ) -> Result<Response> {
+        let gone = matches!(
+            g.status,
+            MemberStatus::Left | MemberStatus::Removed | MemberStatus::GroupDeleted
+        );
+        if g.role != GroupMemberRole::Owner && !gone {
+            return Err(ChatError::GroupRole(g.local_name, GroupMemberRole::Owner));
+        }
+        if profile.display_name != g.profile.display_name {
+            return Err(ChatError::File(
+                "changing a group's name is not supported yet".into(),
+            ));
+        }
+        self.store().set_group_profile(g.group_id, &profile)?;
+        let to = Group {
+            profile: profile.clone(),
+            ..g.clone()
+        };
+        if !gone {
+            let body = ChatMessage::new(
+                None,
+                ChatEvent::GrpInfo {
+                    group_profile: profile,
+                },
+            )
+            .encode();
+            self.broadcast(&to, &body).await?;
+        }
+        Ok(Response::GroupUpdated { from: g, to })
+    }
+
+    /// `x.grp.info` from a member: an owner's new profile of the group.
+    pub(crate) async fn group_profile_received(
+        &self,
+        g: &Group,
+        m: &Member,
+        profile: GroupProfile,
+    ) -> Result<()> {
+        if m.role < GroupMemberRole::Owner {
+            return Err(ChatError::GroupContactRole(m.local_name.clone()));
+        }
+        // The group keeps the name we know it by.
+        let profile = GroupProfile {
+            display_name: g.profile.display_name.clone(),
+            ..profile
+        };
+        if profile == g.profile {
+            return Ok(());
+        }
+        self.store().set_group_profile(g.group_id, &profile)?;
+        let to = Group {
+            profile,
+            ..g.clone()
+        };
+        self.emit(Event::GroupUpdatedBy {
+            from: g.clone(),
+            to,
+            by: m.clone(),
+        })
+        .await;
+        Ok(())
+    }
+
+    /// A member's message carries a file the group's preferences prohibit for its role:
+    /// refused, as the reference does (its "received, prohibited").
+    pub(crate) fn check_group_file_allowed(&self, g: &Group, m: &Member) -> Result<()> {
+        let files = files_feature();
+        if group_prefs::allowed(&g.profile, files, m.role) {
+            Ok(())
+        } else {
+            Err(ChatError::File(format!(
+                "{}: received, prohibited",
+                files.name
+            )))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn files_feature_is_files() {
+        assert_eq!(super::files_feature().key, "files");
+    }
+}
