@@ -1,7 +1,7 @@
 //! A hostile group member: a bare agent that joins alice's group as an ordinary member and then
 //! sends what only admins, owners or hosts may - an introduction of an owner, a message
-//! "forwarded" from bob, bob's removal, the group's deletion, a role change - and malformed
-//! group events. alice refuses each with a clear error and changes nothing; bob stays an
+//! "forwarded" from bob, bob's removal, the group's deletion, a role change, a new group profile,
+//! a file while the owner prohibits files - and malformed group events. alice refuses each with a clear error and changes nothing; bob stays an
 //! admin; the group keeps working. Removed, mallory can no longer reach the group.
 
 mod common;
@@ -199,6 +199,13 @@ async fn a_member_beyond_its_role_changes_nothing() {
         }
     };
 
+    // Files are off in the group (the owner's x.grp.info reaches bob and mallory).
+    let r = alice
+        .execute_line("/set files #team off")
+        .await
+        .expect("/set files");
+    assert!(matches!(r, Response::GroupUpdated { .. }), "{r:?}");
+
     // What a member may not do, then one message it may send.
     let fake_owner = MemberInfo {
         member_id: B64(vec![9; 12]),
@@ -233,6 +240,9 @@ async fn a_member_beyond_its_role_changes_nothing() {
         }),
         br#"{"v":"1","event":"x.grp.mem.intro","params":{}}"#.to_vec(),
         br#"{"v":"1","event":"x.grp.mem.del","params":{"memberId":7}}"#.to_vec(),
+        // A file while files are prohibited; the group's profile changed by a member.
+        br#"{"v":"1","msgId":"AQID","event":"x.msg.new","params":{"content":{"type":"file","text":""},"file":{"fileName":"x.bin","fileSize":10,"fileDescr":{"fileDescrText":"","fileDescrPartNo":0,"fileDescrComplete":false}}}}"#.to_vec(),
+        br#"{"v":"1","event":"x.grp.info","params":{"groupProfile":{"displayName":"team","fullName":"","groupPreferences":{"files":{"enable":"on"}}}}}"#.to_vec(),
         text(b"mallory-says", "just a member").encode(),
     ];
     for body in hostile {
@@ -245,7 +255,22 @@ async fn a_member_beyond_its_role_changes_nothing() {
     })
     .await;
     let errors = seen.iter().filter(|e| matches!(e, Event::Error(_))).count();
-    assert_eq!(errors, 8, "one clear error per refused event: {seen:?}");
+    assert_eq!(errors, 10, "one clear error per refused event: {seen:?}");
+    assert!(
+        seen.iter().any(|e| matches!(e, Event::Error(t)
+            if t.contains("Files and media: received, prohibited"))),
+        "{seen:?}"
+    );
+    // No file was recorded, and files are still off.
+    assert!(alice.execute_line("/fs 1").await.is_err());
+    let r = alice
+        .execute_line("/f #team Cargo.toml")
+        .await
+        .expect_err("files are off");
+    assert_eq!(
+        r.to_string(),
+        "bad chat command: feature not allowed Files and media"
+    );
     assert!(
         seen.iter().all(|e| matches!(e, Event::Error(_))),
         "nothing else happened: {seen:?}"
