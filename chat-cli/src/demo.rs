@@ -39,7 +39,7 @@ async fn wait_for<T>(
     }
 }
 
-fn generate(path: &Path, size: u64) -> DemoResult<()> {
+pub(crate) fn generate(path: &Path, size: u64) -> DemoResult<()> {
     use std::io::Write;
     let mut f = std::io::BufWriter::new(std::fs::File::create(path).map_err(err)?);
     let mut seed = [0u8; 8];
@@ -61,7 +61,7 @@ fn generate(path: &Path, size: u64) -> DemoResult<()> {
     f.flush().map_err(err)
 }
 
-fn same_content(a: &Path, b: &Path) -> DemoResult<bool> {
+pub(crate) fn same_content(a: &Path, b: &Path) -> DemoResult<bool> {
     use std::io::Read;
     let (mut fa, mut fb) = (
         std::fs::File::open(a).map_err(err)?,
@@ -113,12 +113,13 @@ pub async fn start_smp() -> DemoResult<(smp_server::Running, String)> {
 }
 
 /// Runs the demo: `messages` texts and a file of `size` bytes.
-pub async fn run(size: u64, messages: usize) -> DemoResult<()> {
-    let work = tempfile::tempdir().map_err(err)?;
-    let dir = work.path();
-
-    // Relays.
-    let (smp, smp_address) = start_smp().await?;
+/// An XFTP relay on 127.0.0.1 with a new identity, its files under `dir`; its address.
+pub async fn start_xftp(
+    dir: &Path,
+) -> DemoResult<(
+    xftp_server::ServerHandle,
+    xftp_proto::address::ServerAddress,
+)> {
     let cfg = dir.join("xftp-cfg");
     let files = dir.join("xftp-files");
     std::fs::create_dir_all(&cfg).map_err(err)?;
@@ -137,9 +138,19 @@ pub async fn run(size: u64, messages: usize) -> DemoResult<()> {
     )
     .await
     .map_err(err)?;
+    let address = xftp.address.parse().map_err(err)?;
+    Ok((xftp, address))
+}
+
+pub async fn run(size: u64, messages: usize) -> DemoResult<()> {
+    let work = tempfile::tempdir().map_err(err)?;
+    let dir = work.path();
+
+    // Relays.
+    let (smp, smp_address) = start_smp().await?;
+    let (xftp, xftp_address) = start_xftp(dir).await?;
     println!("Started an SMP relay: {smp_address}");
     println!("Started an XFTP relay: {}", xftp.address);
-    let xftp_address: xftp_proto::address::ServerAddress = xftp.address.parse().map_err(err)?;
 
     // Two users.
     let user = |name: &str, full: &str| Profile {

@@ -4,6 +4,9 @@
 //! until every pair is connected (N*(N-1)/2 member connections besides the host's N). Then the
 //! host, and one member, each send messages to the group, timed until every member has them;
 //! the process's resident memory and the host's databases are measured before and after.
+//! With `--file`, an XFTP relay runs too and the host sends a file of that size to the group:
+//! one upload, then every member downloads it at once; the times, what the relay stored and
+//! served, and the process's CPU time are printed, each copy compared with the original.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -32,6 +35,40 @@ struct Counts {
     received: HashMap<usize, usize>,
     /// Invitations not yet answered: the chat's index.
     to_join: Vec<usize>,
+    /// The host's file is uploaded (its descriptions sent).
+    uploaded: bool,
+    /// Members that saved the file.
+    files_received: usize,
+}
+
+/// CPU time of this process (user + system), from /proc (in USER_HZ, 100 a second).
+fn cpu_secs() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // After the command's name (in parentheses, which may hold spaces).
+    let rest = &s[s.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = f.get(11)?.parse().ok()?;
+    let stime: f64 = f.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
+/// Bytes of the files under `dir` (one level deep: the relay's chunk folders).
+fn tree_bytes(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.filter_map(Result::ok) {
+            match e.file_type() {
+                Ok(t) if t.is_dir() => stack.push(e.path()),
+                Ok(t) if t.is_file() => total += e.metadata().map_or(0, |m| m.len()),
+                _ => {}
+            }
+        }
+    }
+    total
 }
 
 /// Resident memory of this process (kB), from /proc.
@@ -59,8 +96,9 @@ fn db_bytes(dir: &Path, name: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// Runs the bench with `members` members and `messages` messages from each sender.
-pub async fn run(members: usize, messages: usize) -> BenchResult<()> {
+/// Runs the bench with `members` members and `messages` messages from each sender, then (a
+/// size given) a file of `file_bytes` from the host to the group.
+pub async fn run(members: usize, messages: usize, file_bytes: Option<u64>) -> BenchResult<()> {
     if !(2..=200).contains(&members) || !(1..=10_000).contains(&messages) {
         return Err("--members 2 to 200, --messages 1 to 10,000".into());
     }
@@ -68,6 +106,14 @@ pub async fn run(members: usize, messages: usize) -> BenchResult<()> {
     let dir = work.path();
     let (smp, smp_address) = crate::demo::start_smp().await?;
     println!("Started an SMP relay: {smp_address}");
+    let xftp = match file_bytes {
+        Some(_) => {
+            let (handle, address) = crate::demo::start_xftp(dir).await?;
+            println!("Started an XFTP relay: {}", handle.address);
+            Some((handle, address))
+        }
+        None => None,
+    };
 
     // Chat 0 is the host, 1..=members the members.
     let names: Vec<String> = (0..=members)
@@ -87,9 +133,9 @@ pub async fn run(members: usize, messages: usize) -> BenchResult<()> {
             db_key: None,
             smp_server: smp_address.parse().map_err(err)?,
             connect: smp_client::ConnectOptions::default(),
-            xftp_servers: Vec::new(),
+            xftp_servers: xftp.iter().map(|(_, a)| a.clone()).collect(),
             files_folder: dir.join(format!("{name}-files")),
-            max_file_size: 1 << 20,
+            max_file_size: chunker::plan::DEFAULT_MAX_FILE_SIZE,
             auto_accept_size: 0,
         };
         let profile = Profile {
@@ -149,6 +195,8 @@ pub async fn run(members: usize, messages: usize) -> BenchResult<()> {
                 Event::MemberJoined(..) => counts.joined_host += 1,
                 Event::UserJoinedGroup(..) | Event::MemberConnected(..) => counts.member_links += 1,
                 Event::GroupReceived(..) => *counts.received.entry(i).or_default() += 1,
+                Event::FileUploaded(..) => counts.uploaded = true,
+                Event::FileReceived(..) => counts.files_received += 1,
                 Event::Error(e) => return Err(format!("chat {i}: {e}")),
                 _ => {}
             }
@@ -267,8 +315,67 @@ pub async fn run(members: usize, messages: usize) -> BenchResult<()> {
         host_db_after.saturating_sub(host_db_before) as f64 / 1024.0,
         host_db_after.saturating_sub(host_db_before) as f64 / 1024.0 / members as f64
     );
+    if let (Some(size), true) = (file_bytes, xftp.is_some()) {
+        let source = dir.join("group-file.bin");
+        crate::demo::generate(&source, size)?;
+        let cpu0 = cpu_secs();
+        let t0 = Instant::now();
+        host.execute(Command::SendGroupFile {
+            group: "bench".into(),
+            path: source.to_string_lossy().into_owned(),
+            image: false,
+        })
+        .await
+        .map_err(err)?;
+        until(&mut rx, &mut counts, "the upload", |c| c.uploaded).await?;
+        let upload = t0.elapsed();
+        let stored = tree_bytes(&dir.join("xftp-files"));
+        let cpu1 = cpu_secs();
+        let t1 = Instant::now();
+        for (i, chat) in chats.iter().enumerate().skip(1) {
+            std::fs::create_dir_all(dir.join(format!("{}-files", names[i]))).map_err(err)?;
+            chat.execute(Command::ReceiveFile {
+                file_id: 1,
+                path: None,
+            })
+            .await
+            .map_err(|e| format!("m{i}: {e}"))?;
+        }
+        until(&mut rx, &mut counts, "the downloads", |c| {
+            c.files_received >= members
+        })
+        .await?;
+        let download = t1.elapsed();
+        let cpu2 = cpu_secs();
+        for name in names.iter().skip(1) {
+            let copy = dir.join(format!("{name}-files")).join("group-file.bin");
+            if !crate::demo::same_content(&source, &copy)? {
+                return Err(format!("{name}'s copy differs from the file sent"));
+            }
+        }
+        let mb = size as f64 / 1e6;
+        println!(
+            "a {} file to {members} members: uploaded once in {:.2} s ({:.0} MB/s), the relay stored {:.1} MB; {members} downloads at once in {:.2} s ({:.0} MB/s served); all {members} copies identical",
+            chat_core::files::size_text(size),
+            upload.as_secs_f64(),
+            mb / upload.as_secs_f64().max(1e-9),
+            stored as f64 / 1e6,
+            download.as_secs_f64(),
+            mb * members as f64 / download.as_secs_f64().max(1e-9),
+        );
+        if let (Some(a), Some(b), Some(c)) = (cpu0, cpu1, cpu2) {
+            println!(
+                "CPU of the process (relays and all clients): {:.2} s for the upload, {:.2} s for the downloads",
+                b - a,
+                c - b
+            );
+        }
+    }
     for chat in &chats {
         chat.close().await;
+    }
+    if let Some((handle, _)) = xftp {
+        handle.shutdown().await;
     }
     smp.stop();
     Ok(())

@@ -114,6 +114,10 @@ enum Sub {
         /// Messages sent by the host, then by one member.
         #[arg(long, default_value_t = 100)]
         messages: usize,
+        /// Then a file of this size (e.g. 100mb) from the host to the group, over an XFTP
+        /// relay on 127.0.0.1: one upload, every member downloading.
+        #[arg(long)]
+        file: Option<String>,
     },
 }
 
@@ -183,8 +187,20 @@ async fn main() {
         }
         return;
     }
-    if let Some(Sub::GroupBench { members, messages }) = &args.command {
-        if let Err(e) = group_bench::run(*members, *messages).await {
+    if let Some(Sub::GroupBench {
+        members,
+        messages,
+        file,
+    }) = &args.command
+    {
+        let file_bytes = match file {
+            None => None,
+            Some(s) => match xftp_proto::size::parse_file_size(s) {
+                Some(b) => Some(b),
+                None => fail(&format!("invalid size {s:?} (e.g. 100mb)")),
+            },
+        };
+        if let Err(e) = group_bench::run(*members, *messages, file_bytes).await {
             fail(&e)
         }
         return;
