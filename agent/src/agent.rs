@@ -1300,7 +1300,7 @@ impl Agent {
 
     /// Creates a one-time invitation: its link, to pass to the other party.
     pub async fn create_invitation(&self) -> Result<(ConnId, String)> {
-        let (id, full, _) = self.create_link(QueueMode::Messaging, None).await?;
+        let (id, full, _) = self.create_link(QueueMode::Messaging, None, None).await?;
         Ok((id, full))
     }
 
@@ -1313,14 +1313,23 @@ impl Agent {
         user_data: &[u8],
     ) -> Result<(ConnId, String, String)> {
         let (id, full, short) = self
-            .create_link(QueueMode::Messaging, Some(user_data))
+            .create_link(QueueMode::Messaging, Some(user_data), None)
             .await?;
         Ok((id, full, short.unwrap_or_default()))
     }
 
     /// Creates a contact address: a link anyone can use to ask for a connection.
     pub async fn create_address(&self) -> Result<(ConnId, String)> {
-        let (id, full, _) = self.create_link(QueueMode::Contact, None).await?;
+        let (id, full, _) = self.create_link(QueueMode::Contact, None, None).await?;
+        Ok((id, full))
+    }
+
+    /// A contact address whose link carries `client_data` (the link's `data` parameter, e.g. a
+    /// group link's `{"type":"group","groupLinkId":"..."}`), read by whoever uses it.
+    pub async fn create_address_with_data(&self, client_data: &str) -> Result<(ConnId, String)> {
+        let (id, full, _) = self
+            .create_link(QueueMode::Contact, None, Some(client_data.to_string()))
+            .await?;
         Ok((id, full))
     }
 
@@ -1332,7 +1341,7 @@ impl Agent {
         user_data: &[u8],
     ) -> Result<(ConnId, String, String)> {
         let (id, full, short) = self
-            .create_link(QueueMode::Contact, Some(user_data))
+            .create_link(QueueMode::Contact, Some(user_data), None)
             .await?;
         Ok((id, full, short.unwrap_or_default()))
     }
@@ -1343,6 +1352,7 @@ impl Agent {
         &self,
         mode: QueueMode,
         short: Option<&[u8]>,
+        client_data: Option<String>,
     ) -> Result<(ConnId, String, Option<String>)> {
         let (e2e_pub, e2e_key) = x25519()?;
         let x3dh = match mode {
@@ -1371,7 +1381,7 @@ impl Agent {
                 dh_key: e2e_pub.clone(),
                 mode: Some(mode),
             }],
-            client_data: None,
+            client_data: client_data.clone(),
         };
         let (rcv, link, short_link) = match short {
             None => {

@@ -362,6 +362,39 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
             lines.push(format!("use /fc {file_id} to cancel sending"));
             lines
         }
+        Response::GroupLink {
+            group,
+            link,
+            role,
+            created,
+        } => {
+            let n = view_name(&group.local_name);
+            vec![
+                if *created {
+                    "Group link is created!".into()
+                } else {
+                    "Group link:".into()
+                },
+                String::new(),
+                link.clone(),
+                String::new(),
+                format!(
+                    "Anybody can connect to you and join group as {} with: /c <group_link_above>",
+                    role.name()
+                ),
+                format!("to show it again: /show link #{n}"),
+                format!(
+                    "to delete it: /delete link #{n} (joined members will remain connected to you)"
+                ),
+            ]
+        }
+        Response::GroupLinkDeleted(g) => vec![
+            "Group link is deleted - joined members will remain connected.".into(),
+            format!(
+                "To create a new group link use /create link #{}",
+                view_name(&g.local_name)
+            ),
+        ],
         Response::GroupUpdated { from, to } => {
             chat_core::group_prefs::update_lines(&from.profile, &to.profile)
         }
@@ -650,6 +683,17 @@ pub fn event(e: &Event) -> Vec<String> {
                 format!("use /fr {file_id} [<dir>/ | <path>] to receive it{mark}"),
             ]
         }
+        Event::GroupJoinRequest(g, m) => vec![format!(
+            "{}: accepting request to join group #{}...",
+            full_name(&m.local_name, &m.profile),
+            view_name(&g.local_name)
+        )],
+        Event::GroupLinkJoining(g) => {
+            vec![format!(
+                "#{}: joining the group...",
+                view_name(&g.local_name)
+            )]
+        }
         Event::GroupUpdatedBy { from, to, by } => {
             let lines = chat_core::group_prefs::update_lines(&from.profile, &to.profile);
             if lines.is_empty() {
@@ -789,6 +833,9 @@ pub fn error(e: &ChatError) -> Vec<String> {
         | ChatError::GroupContactRole(_)
         | ChatError::NotCurrentMember
         | ChatError::FeatureNotAllowed(_)
+        | ChatError::GroupLinkExists(_)
+        | ChatError::NoGroupLink(_)
+        | ChatError::GroupLinkRole(..)
         | ChatError::BlockForSelf(..)
         | ChatError::IncognitoContact
         | ChatError::NotGroupMember(_) => vec![e.to_string()],

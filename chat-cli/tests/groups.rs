@@ -531,3 +531,83 @@ fn files_in_a_group() {
     send(&mut dan, "thanks", &mut [&mut alice, &mut bob, &mut cath]);
     relay.stop();
 }
+
+/// Joining through a group link, as the reference's `testGroupLink*NoContact` lines: the
+/// admin accepts at once, the joiner is introduced to the members and gets the history; the
+/// link is shown, refused twice, deleted; members who joined through it need not be contacts.
+#[test]
+fn group_link() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob) = alice_and_bob(dir.path(), &server, &[]);
+    let mut cath = Client::start(dir.path(), "cath", &server);
+    cath.create_profile("cath", "Catherine");
+    create_team(&mut alice);
+    alice.type_line("/show link #team");
+    alice.expect("/show link #team");
+    alice.expect("no group link, to create: /create link #team");
+    alice.type_line("/create link #team");
+    alice.expect("/create link #team");
+    alice.expect("Group link is created!");
+    alice.expect("");
+    let link = alice.next();
+    assert!(
+        link.starts_with("https://simplex.chat/contact#/?v="),
+        "{link}"
+    );
+    assert!(link.contains("data="), "{link}");
+    alice.expect("");
+    alice.expect("Anybody can connect to you and join group as member with: /c <group_link_above>");
+    alice.expect("to show it again: /show link #team");
+    alice.expect("to delete it: /delete link #team (joined members will remain connected to you)");
+    alice.type_line("/create link #team");
+    alice.expect("/create link #team");
+    alice.expect("you already have link for this group, to show: /show link #team");
+
+    bob.type_line(&format!("/c {link}"));
+    bob.expect(&format!("/c {link}"));
+    bob.expect("connection request sent!");
+    alice.expect("bob (Bob): accepting request to join group #team...");
+    alice.expect("#team: bob joined the group");
+    bob.expect("#team: joining the group...");
+    bob.expect("#team: you joined the group");
+    send(&mut bob, "hey now", &mut [&mut alice]);
+
+    cath.type_line(&format!("/c {link}"));
+    cath.expect(&format!("/c {link}"));
+    cath.expect("connection request sent!");
+    alice.expect("cath (Catherine): accepting request to join group #team...");
+    alice.expect("#team: cath joined the group");
+    cath.expect_unordered(&[
+        "#team: joining the group...",
+        "#team: you joined the group",
+        "~ #team bob> hey now [>>]",
+        "#team: member bob (Bob) is connected",
+    ]);
+    bob.expect("#team: alice added cath (Catherine) to the group (connecting...)");
+    bob.expect("#team: new member cath is connected");
+    send(&mut cath, "hi all", &mut [&mut alice, &mut bob]);
+    send(&mut alice, "welcome", &mut [&mut bob, &mut cath]);
+    // The host's profile came after the link's name only.
+    cath.type_line("/ms team");
+    cath.expect("/ms team");
+    cath.expect("cath (Catherine): member, you, connected");
+    cath.expect("alice (Alice): owner, host, connected");
+    cath.expect("bob (Bob): member, connected");
+
+    alice.type_line("/show link #team");
+    alice.expect("/show link #team");
+    alice.expect("Group link:");
+    alice.expect("");
+    alice.expect(&link);
+    alice.skip_to("to delete it: /delete link #team (joined members will remain connected to you)");
+    alice.type_line("/delete link #team");
+    alice.expect("/delete link #team");
+    alice.expect("Group link is deleted - joined members will remain connected.");
+    alice.expect("To create a new group link use /create link #team");
+    alice.type_line("/delete link #team");
+    alice.expect("/delete link #team");
+    alice.expect("no group link, to create: /create link #team");
+    send(&mut bob, "still here", &mut [&mut alice, &mut cath]);
+    relay.stop();
+}

@@ -514,6 +514,11 @@ pub fn group_chat_item(chat: &Chat, g: &Group, member: Option<&Member>, item: &C
 pub fn chat_error(e: &ChatError) -> Value {
     match e {
         ChatError::NoGroup(n) => store_error("groupNotFoundByName", "groupName", n.as_str().into()),
+        ChatError::GroupLinkExists(_) => chat_error_type("groupLinkExists", json!({})),
+        ChatError::NoGroupLink(_) => store_error("groupLinkNotFound", "", Value::Null),
+        ChatError::GroupLinkRole(_, r) => {
+            chat_error_type("groupMemberInitialRole", json!({ "initialRole": r }))
+        }
         ChatError::FeatureNotAllowed(f) => chat_error_type(
             "commandError",
             json!({ "message": format!("feature not allowed {f}") }),
@@ -855,6 +860,38 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
             "newChatItems",
             json!({"user": u, "chatItems": [group_chat_item(chat, group, None, item)]}),
         ),
+        Response::GroupLink {
+            group,
+            link,
+            role,
+            created,
+        } => {
+            let id = chat
+                .store()
+                .group_link_id(group.group_id)
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            tagged(
+                if *created {
+                    "groupLinkCreated"
+                } else {
+                    "groupLink"
+                },
+                json!({"user": u, "groupInfo": group_info(chat, group), "groupLink": {
+                    "userContactLinkId": group.group_id,
+                    "connLinkContact": {"connFullLink": link},
+                    "shortLinkDataSet": false,
+                    "shortLinkLargeDataSet": false,
+                    "groupLinkId": simplex_codec::base64url::encode(&id),
+                    "acceptMemberRole": role,
+                }}),
+            )
+        }
+        Response::GroupLinkDeleted(g) => tagged(
+            "groupLinkDeleted",
+            json!({"user": u, "groupInfo": group_info(chat, g)}),
+        ),
         Response::GroupUpdated { from, to } => tagged(
             "groupUpdated",
             json!({"user": u, "fromGroup": group_info(chat, from), "toGroup": group_info(chat, to),
@@ -1107,6 +1144,20 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
             "newChatItems",
             json!({"user": u, "chatItems": [group_chat_item(chat, group, Some(member), item)]}),
         ),
+        // Not among the documented events.
+        Event::GroupJoinRequest(..) => return None,
+        Event::GroupLinkJoining(g) => {
+            let host = chat
+                .store()
+                .members(g.group_id)
+                .ok()?
+                .into_iter()
+                .find(|m| m.category == crate::group_store::MemberCategory::Host)?;
+            tagged(
+                "groupLinkConnecting",
+                json!({"user": u, "groupInfo": group_info(chat, g), "hostMember": group_member(&host)}),
+            )
+        }
         Event::GroupUpdatedBy { from, to, by } => tagged(
             "groupUpdated",
             json!({"user": u, "fromGroup": group_info(chat, from), "toGroup": group_info(chat, to),

@@ -122,6 +122,15 @@ pub enum ChatError {
     /// No member by that name in the group.
     #[error("contact {0} is not a group member")]
     NotGroupMember(String),
+    /// `/create link` with a role joiners cannot get.
+    #[error("#{0}: initial role for group member cannot be {role}", role = .1.name())]
+    GroupLinkRole(String, crate::protocol::GroupMemberRole),
+    /// `/create link` twice.
+    #[error("you already have link for this group, to show: /show link #{0}")]
+    GroupLinkExists(String),
+    /// `/show link`, `/delete link` without one.
+    #[error("no group link, to create: /create link #{0}")]
+    NoGroupLink(String),
     /// The group's preferences do not allow it (`/f #g` when files are off).
     #[error("bad chat command: feature not allowed {0}")]
     FeatureNotAllowed(String),
@@ -334,6 +343,19 @@ pub enum Response {
     GroupJoining(crate::group_store::Group),
     /// A message sent to a group.
     GroupSent(crate::group_store::Group, ChatItem),
+    /// `/create link #g`, `/show link #g`: the group's link.
+    GroupLink {
+        /// The group.
+        group: crate::group_store::Group,
+        /// The link.
+        link: String,
+        /// The role joiners get.
+        role: crate::protocol::GroupMemberRole,
+        /// Just created.
+        created: bool,
+    },
+    /// `/delete link #g`.
+    GroupLinkDeleted(crate::group_store::Group),
     /// The group's profile or preferences changed by us (`/set files #g off`).
     GroupUpdated {
         /// Before.
@@ -550,6 +572,10 @@ pub enum Event {
     },
     /// A member introduced to us (or we to it) is connected.
     MemberConnected(crate::group_store::Group, crate::group_store::Member),
+    /// A request through our group link, accepted: the new member.
+    GroupJoinRequest(crate::group_store::Group, crate::group_store::Member),
+    /// The host accepted our request through its group link: joining.
+    GroupLinkJoining(crate::group_store::Group),
     /// An owner changed the group's profile or preferences (`x.grp.info`).
     GroupUpdatedBy {
         /// Before.
@@ -796,7 +822,7 @@ impl Chat {
     }
 
     /// `x.info` with the user's profile, or with an incognito one.
-    fn info_as(&self, incognito: Option<&Profile>) -> Vec<u8> {
+    pub(crate) fn info_as(&self, incognito: Option<&Profile>) -> Vec<u8> {
         let profile = incognito.cloned().unwrap_or_else(|| self.profile());
         ChatMessage::new(None, ChatEvent::Info { profile }).encode()
     }
@@ -1141,6 +1167,9 @@ impl Chat {
                 on,
                 role,
             } => self.set_group_feature(group, feature, on, role).await,
+            Command::CreateGroupLink { group, role } => self.create_group_link(group, role).await,
+            Command::ShowGroupLink(group) => self.show_group_link(group),
+            Command::DeleteGroupLink(group) => self.delete_group_link(group).await,
             Command::ApiGroupProfile { group_id, profile } => {
                 let g = self.group_by_id(group_id)?;
                 self.update_group_profile(g, profile).await
@@ -1167,6 +1196,11 @@ impl Chat {
             return Err(ChatError::LinkUsed(Box::new(plan)));
         }
         let address = link.contains("/contact");
+        if incognito && crate::group_links::is_group_link(&link) {
+            return Err(ChatError::File(
+                "joining a group incognito is not supported yet".into(),
+            ));
+        }
         let shown_as = incognito.then(crate::incognito::random_profile);
         let profile = shown_as.clone().unwrap_or_else(|| self.profile());
         let info = if address {
@@ -1568,7 +1602,21 @@ impl Chat {
             AgentEvent::Confirmation { conn, info } => {
                 let member = self.store().member_by_conn(conn)?;
                 if let Some(m) = member {
+                    if m.category == crate::group_store::MemberCategory::Host {
+                        // A group link's host announced again after a restart: allowed again.
+                        if let Ok(ChatEvent::GrpLinkInv(inv)) =
+                            ChatMessage::decode(&info).map(|m| m.event)
+                        {
+                            return self.joined_via_link(conn, inv, None).await;
+                        }
+                    }
                     return self.member_confirmation(m, &info).await;
+                }
+                let pending = self.store().pending(conn)?;
+                if let (Some(PendingKind::JoinedAddress), Ok(ChatEvent::GrpLinkInv(inv))) =
+                    (pending, ChatMessage::decode(&info).map(|m| m.event))
+                {
+                    return self.joined_via_link(conn, inv, None).await;
                 }
                 let profile = Self::peer_profile(&info)?;
                 let pending = self.store().pending(conn)?;
@@ -1632,10 +1680,16 @@ impl Chat {
                 }
             }
             AgentEvent::Request {
-                address: _,
+                address,
                 request,
                 info,
             } => {
+                let link = self.store().group_link_by_conn(address)?;
+                if let Some((group_id, role)) = link {
+                    return self
+                        .group_join_request(group_id, role, request, &info)
+                        .await;
+                }
                 // Announced again after a restart: already listed - unless the address accepts
                 // at once and the accept did not happen before the restart.
                 let known = self.store().request(request)?;

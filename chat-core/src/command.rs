@@ -383,6 +383,17 @@ pub enum Command {
         /// On for this role and above only.
         role: Option<crate::protocol::GroupMemberRole>,
     },
+    /// `/create link #group [role]`: a link anyone can join the group through.
+    CreateGroupLink {
+        /// The group.
+        group: String,
+        /// The role joiners get (member by default, or observer).
+        role: crate::protocol::GroupMemberRole,
+    },
+    /// `/show link #group`.
+    ShowGroupLink(String),
+    /// `/delete link #group`.
+    DeleteGroupLink(String),
     /// `/_group_profile #<groupId> <json(groupProfile)>`.
     ApiGroupProfile {
         /// The group.
@@ -882,6 +893,20 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 name: n,
                 code: (!code.is_empty()).then(|| code.to_string()),
             }
+        }
+        "/create" if args.starts_with("link #") => {
+            let (group, rest) = name(&args["link #".len()..])?;
+            let role = match rest.trim() {
+                "" => crate::protocol::GroupMemberRole::Member,
+                r => parse_role(r).ok_or_else(|| bad(&format!("no role {r}")))?,
+            };
+            Command::CreateGroupLink { group, role }
+        }
+        "/show" if args.starts_with("link #") => {
+            Command::ShowGroupLink(one_group(&args["link ".len()..])?)
+        }
+        "/delete" if args.starts_with("link #") => {
+            Command::DeleteGroupLink(one_group(&args["link ".len()..])?)
         }
         "/d" | "/delete" => {
             let (target, notify) = match args.strip_suffix(" notify=off") {
@@ -1599,6 +1624,28 @@ mod tests {
             })
         );
         assert!(parse("/set history #team on admin").is_err());
+        assert_eq!(
+            parse("/create link #team"),
+            Ok(Command::CreateGroupLink {
+                group: "team".into(),
+                role: R::Member
+            })
+        );
+        assert_eq!(
+            parse("/create link #team observer"),
+            Ok(Command::CreateGroupLink {
+                group: "team".into(),
+                role: R::Observer
+            })
+        );
+        assert_eq!(
+            parse("/show link #team"),
+            Ok(Command::ShowGroupLink("team".into()))
+        );
+        assert_eq!(
+            parse("/delete link #team"),
+            Ok(Command::DeleteGroupLink("team".into()))
+        );
         assert!(parse("/set files #team maybe").is_err());
         assert_eq!(parse("/d #team"), Ok(Command::DeleteGroup("team".into())));
         assert_eq!(

@@ -512,6 +512,124 @@ impl ChatStore {
         Ok(())
     }
 
+    /// A group's link: its connection, the link and the role joiners get.
+    pub fn add_group_link(
+        &self,
+        group_id: i64,
+        conn_id: u64,
+        link: &str,
+        link_id: &[u8],
+        role: GroupMemberRole,
+    ) -> Result<()> {
+        self.db.execute(
+            "INSERT INTO group_links (group_id, conn_id, link, link_id, role, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                group_id,
+                conn_id as i64,
+                link,
+                link_id,
+                role.name(),
+                now_ms()
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// A group's link: (connection, link, role).
+    pub fn group_link(&self, group_id: i64) -> Result<Option<(u64, String, GroupMemberRole)>> {
+        let row = self
+            .db
+            .query_row(
+                "SELECT conn_id, link, role FROM group_links WHERE group_id = ?1",
+                [group_id],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                },
+            )
+            .optional()?;
+        row.map(|(c, l, r)| Ok((c as u64, l, role_from(&r)?)))
+            .transpose()
+    }
+
+    /// A group link's id (`groupLinkId`).
+    pub fn group_link_id(&self, group_id: i64) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT link_id FROM group_links WHERE group_id = ?1",
+                [group_id],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// The group whose link is on this connection, and the role joiners get.
+    pub fn group_link_by_conn(&self, conn_id: u64) -> Result<Option<(i64, GroupMemberRole)>> {
+        let row = self
+            .db
+            .query_row(
+                "SELECT group_id, role FROM group_links WHERE conn_id = ?1",
+                [conn_id as i64],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+            )
+            .optional()?;
+        row.map(|(g, r)| Ok((g, role_from(&r)?))).transpose()
+    }
+
+    /// A group's link is gone.
+    pub fn delete_group_link(&self, group_id: i64) -> Result<()> {
+        self.db
+            .execute("DELETE FROM group_links WHERE group_id = ?1", [group_id])?;
+        Ok(())
+    }
+
+    /// Records the agent's request a member joined through (the group link).
+    pub fn set_join_request(&self, group_member_id: i64, request: u64) -> Result<()> {
+        self.db.execute(
+            "UPDATE group_members SET join_request = ?2 WHERE group_member_id = ?1",
+            params![group_member_id, request as i64],
+        )?;
+        Ok(())
+    }
+
+    /// The member who joined through this request.
+    pub fn member_by_join_request(&self, request: u64) -> Result<Option<Member>> {
+        self.member_where("join_request = ?1", &[&(request as i64)])
+    }
+
+    /// The member joined through our group link.
+    pub fn joined_via_link(&self, group_member_id: i64) -> Result<bool> {
+        Ok(self.db.query_row(
+            "SELECT join_request IS NOT NULL FROM group_members WHERE group_member_id = ?1",
+            [group_member_id],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// A member's new profile (the host's, after `x.grp.link.mem`): a member who is no
+    /// contact goes by the new name (made unique).
+    pub fn set_member_profile(&self, m: &Member, profile: &Profile) -> Result<Member> {
+        let name = if m.contact_id.is_none() && profile.display_name != m.profile.display_name {
+            self.unique_name(&profile.display_name)?
+        } else {
+            m.local_name.clone()
+        };
+        self.db.execute(
+            "UPDATE group_members SET profile = ?2, local_name = ?3 WHERE group_member_id = ?1",
+            params![m.group_member_id, profile_json(profile)?, name],
+        )?;
+        Ok(Member {
+            profile: profile.clone(),
+            local_name: name,
+            ..m.clone()
+        })
+    }
+
     /// The group's new profile (its local name stays).
     pub fn set_group_profile(&self, group_id: i64, profile: &GroupProfile) -> Result<()> {
         let json =

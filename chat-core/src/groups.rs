@@ -27,7 +27,7 @@ use crate::store::Contact;
 type Result<T> = std::result::Result<T, ChatError>;
 
 /// A new member id: 12 random bytes, as the reference's.
-fn new_member_id() -> B64 {
+pub(crate) fn new_member_id() -> B64 {
     let mut id = vec![0u8; 12];
     simplex_crypto::random_bytes(&mut id);
     B64(id)
@@ -428,6 +428,8 @@ impl Chat {
         status: MemberStatus,
         arrived: Option<u64>,
     ) -> Result<()> {
+        // Nobody joins through our link any more.
+        self.drop_group_link(g).await?;
         let sent = match body {
             Some(b) => self.broadcast(g, b).await?,
             None => Vec::new(),
@@ -679,6 +681,7 @@ impl Chat {
             }
             MemberCategory::Invitee => {
                 self.emit(Event::MemberJoined(g.clone(), m.clone())).await;
+                self.send_link_host_profile(&m).await?;
                 self.introduce(&g, &m).await?;
             }
             MemberCategory::Pre | MemberCategory::Post => {
@@ -1003,6 +1006,12 @@ impl Chat {
             }
             ChatEvent::FileCancel { msg_id } => {
                 self.group_file_cancelled(g, m, &msg_id).await?;
+            }
+            ChatEvent::GrpLinkMem { profile } => {
+                if forwarded_by.is_some() {
+                    return Ok(());
+                }
+                self.host_profile_received(m, profile)?;
             }
             ChatEvent::GrpInfo { group_profile } => {
                 self.group_profile_received(g, m, group_profile).await?;

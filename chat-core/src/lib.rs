@@ -19,6 +19,7 @@ pub mod chat;
 pub mod command;
 pub mod files;
 pub mod group_files;
+pub mod group_links;
 pub mod group_prefs;
 pub mod group_store;
 pub mod groups;

@@ -724,6 +724,30 @@ pub struct GroupInvitation {
     pub group_size: Option<i64>,
 }
 
+/// The host's answer to a request through a group link (`x.grp.link.inv`, in its
+/// confirmation): the group and the member the joiner becomes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupLinkInvitation {
+    /// The host.
+    pub from_member: MemberIdRole,
+    /// The host's name (its profile follows in `x.grp.link.mem`).
+    pub from_member_name: String,
+    /// The joiner.
+    pub invited_member: MemberIdRole,
+    /// The group.
+    pub group_profile: GroupProfile,
+    /// `accepted`, or `pending` / `pending_review` when the host's admins review joiners.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted: Option<String>,
+    /// Business chat data (kept as written).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub business: Option<Value>,
+    /// Members in the group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_size: Option<i64>,
+}
+
 /// A member as introduced to others.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -839,6 +863,13 @@ pub enum ChatEvent {
     DirectDel,
     /// `x.grp.inv`.
     GrpInv(GroupInvitation),
+    /// `x.grp.link.inv`: the host accepted a request through its group link.
+    GrpLinkInv(GroupLinkInvitation),
+    /// `x.grp.link.mem`: the host's profile, to a member who joined through its group link.
+    GrpLinkMem {
+        /// The host's profile in the group.
+        profile: Profile,
+    },
     /// `x.grp.acpt`.
     GrpAcpt {
         /// The accepting member.
@@ -1032,6 +1063,8 @@ impl ChatEvent {
             Self::Contact { .. } => "x.contact",
             Self::DirectDel => "x.direct.del",
             Self::GrpInv(_) => "x.grp.inv",
+            Self::GrpLinkInv(_) => "x.grp.link.inv",
+            Self::GrpLinkMem { .. } => "x.grp.link.mem",
             Self::GrpAcpt { .. } => "x.grp.acpt",
             Self::GrpMemNew { .. } => "x.grp.mem.new",
             Self::GrpMemIntro { .. } => "x.grp.mem.intro",
@@ -1121,6 +1154,8 @@ impl ChatEvent {
                 }
             }
             Self::GrpInv(inv) => put(&mut o, "groupInvitation", inv),
+            Self::GrpLinkInv(inv) => put(&mut o, "groupLinkInvitation", inv),
+            Self::GrpLinkMem { profile } => put(&mut o, "profile", profile),
             Self::GrpAcpt { member_id }
             | Self::GrpMemCon { member_id }
             | Self::GrpMemConAll { member_id } => put(&mut o, "memberId", member_id),
@@ -1260,6 +1295,10 @@ impl ChatEvent {
             }
             "x.direct.del" => Self::DirectDel,
             "x.grp.inv" => Self::GrpInv(p.req("groupInvitation")?),
+            "x.grp.link.inv" => Self::GrpLinkInv(p.req("groupLinkInvitation")?),
+            "x.grp.link.mem" => Self::GrpLinkMem {
+                profile: p.req("profile")?,
+            },
             "x.grp.acpt" => Self::GrpAcpt {
                 member_id: p.req("memberId")?,
             },

@@ -266,6 +266,20 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         sent INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (file_id, descr_no)
      );",
+    // v17: group links - a group's contact address (its link carries the group link id); a
+    // member who joined through it keeps the agent's request id (a request announced again
+    // after a restart is not accepted twice)
+    "CREATE TABLE group_links (
+        group_id INTEGER PRIMARY KEY REFERENCES groups ON DELETE CASCADE,
+        conn_id INTEGER NOT NULL UNIQUE,
+        link TEXT NOT NULL,
+        link_id BLOB NOT NULL,
+        role TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+     );
+     ALTER TABLE group_members ADD COLUMN join_request INTEGER;
+     CREATE UNIQUE INDEX group_members_join_request ON group_members (join_request)
+        WHERE join_request IS NOT NULL;",
 ];
 
 /// The chat of private notes (`*`, `*1` in API commands).

@@ -1,0 +1,286 @@
+//! Group links, as the reference's (chat v3+, "fast" joining): an admin's `/create link #team`
+//! makes a contact address whose link carries `data={"type":"group","groupLinkId":...}`.
+//! Whoever connects to it (`/c <link>`) sends its profile in the request (`x.contact`); the
+//! admin accepts at once, answering `x.grp.link.inv` (the group, the member id and role the
+//! joiner gets, the admin's name) on the new connection, which is the joiner's member
+//! connection from then on. The joiner creates the group, allows with its profile (`x.info`);
+//! once connected, the admin sends its profile (`x.grp.link.mem`), then introduces the joiner
+//! to the members and sends the history, as for a member invited with `/a`.
+
+use crate::chat::{agent_err, Chat, ChatError, Event, Response};
+use crate::group_store::{Group, Member, MemberCategory, MemberStatus, NewMember};
+use crate::protocol::{
+    ChatEvent, ChatMessage, GroupLinkInvitation, GroupMemberRole, MemberIdRole, Profile,
+};
+
+type Result<T> = std::result::Result<T, ChatError>;
+
+/// A new group link id: 16 random bytes, as the reference's.
+fn new_link_id() -> Vec<u8> {
+    let mut id = vec![0u8; 16];
+    simplex_crypto::random_bytes(&mut id);
+    id
+}
+
+/// The link's `data`: the reference's `CRDataGroup`.
+fn link_data(link_id: &[u8]) -> String {
+    serde_json::json!({
+        "type": "group",
+        "groupLinkId": simplex_codec::base64url::encode(link_id),
+    })
+    .to_string()
+}
+
+/// A link is a group link (its `data` names a group link id).
+pub fn is_group_link(link: &str) -> bool {
+    agent::links::ConnectionRequest::parse(link.trim())
+        .ok()
+        .and_then(|r| r.client_data)
+        .and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok())
+        .is_some_and(|v| v.get("groupLinkId").is_some())
+}
+
+impl Chat {
+    /// `/create link #team [role]`.
+    pub(crate) async fn create_group_link(
+        &self,
+        group: String,
+        role: GroupMemberRole,
+    ) -> Result<Response> {
+        let g = self.group_named(&group)?;
+        crate::groups::check_current(&g)?;
+        if g.role < GroupMemberRole::Admin {
+            return Err(ChatError::GroupRole(g.local_name, GroupMemberRole::Admin));
+        }
+        if role > GroupMemberRole::Member || role < GroupMemberRole::Observer {
+            return Err(ChatError::GroupLinkRole(g.local_name, role));
+        }
+        if self.store().group_link(g.group_id)?.is_some() {
+            return Err(ChatError::GroupLinkExists(g.local_name));
+        }
+        let link_id = new_link_id();
+        let (conn, link) = self
+            .inner
+            .agent
+            .create_address_with_data(&link_data(&link_id))
+            .await
+            .map_err(agent_err)?;
+        let shown = crate::chat::display_link(&link);
+        self.store()
+            .add_group_link(g.group_id, conn, &shown, &link_id, role)?;
+        Ok(Response::GroupLink {
+            group: g,
+            link: shown,
+            role,
+            created: true,
+        })
+    }
+
+    /// `/show link #team`.
+    pub(crate) fn show_group_link(&self, group: String) -> Result<Response> {
+        let g = self.group_named(&group)?;
+        let (_, link, role) = self
+            .store()
+            .group_link(g.group_id)?
+            .ok_or_else(|| ChatError::NoGroupLink(g.local_name.clone()))?;
+        Ok(Response::GroupLink {
+            group: g,
+            link,
+            role,
+            created: false,
+        })
+    }
+
+    /// `/delete link #team`: members who joined stay.
+    pub(crate) async fn delete_group_link(&self, group: String) -> Result<Response> {
+        let g = self.group_named(&group)?;
+        if g.role < GroupMemberRole::Admin {
+            return Err(ChatError::GroupRole(g.local_name, GroupMemberRole::Admin));
+        }
+        if !self.drop_group_link(&g).await? {
+            return Err(ChatError::NoGroupLink(g.local_name));
+        }
+        Ok(Response::GroupLinkDeleted(g))
+    }
+
+    /// Deletes a group's link, if it has one (also when our membership ends).
+    pub(crate) async fn drop_group_link(&self, g: &Group) -> Result<bool> {
+        let Some((conn, _, _)) = self.store().group_link(g.group_id)? else {
+            return Ok(false);
+        };
+        self.store().delete_group_link(g.group_id)?;
+        if let Err(e) = self.inner.agent.delete_connection(conn).await {
+            self.emit(Event::Error(format!(
+                "#{}: deleting the group link: {e}",
+                g.local_name
+            )))
+            .await;
+        }
+        Ok(true)
+    }
+
+    /// A request through our group link: accepted at once as a new member with the link's
+    /// role (not when we can no longer add members).
+    pub(crate) async fn group_join_request(
+        &self,
+        group_id: i64,
+        role: GroupMemberRole,
+        request: u64,
+        info: &[u8],
+    ) -> Result<()> {
+        if self.store().member_by_join_request(request)?.is_some() {
+            return Ok(()); // accepted before a restart
+        }
+        let g = self.group_by_id(group_id)?;
+        let profile = match ChatMessage::decode(info).map(|m| m.event) {
+            Ok(ChatEvent::Contact { profile, .. } | ChatEvent::Info { profile }) => profile,
+            Ok(other) => {
+                let _ = self.inner.agent.reject(request);
+                return Err(ChatError::Agent(format!(
+                    "#{}: a request through the group link with {}",
+                    g.local_name,
+                    other.name()
+                )));
+            }
+            Err(e) => {
+                let _ = self.inner.agent.reject(request);
+                return Err(ChatError::Agent(format!(
+                    "#{}: a request through the group link: {e}",
+                    g.local_name
+                )));
+            }
+        };
+        if crate::groups::check_current(&g).is_err() || g.role < GroupMemberRole::Admin {
+            let _ = self.inner.agent.reject(request);
+            return Ok(());
+        }
+        let member_id = crate::groups::new_member_id();
+        let m = self.store().add_member(&NewMember {
+            group_id: g.group_id,
+            member_id: &member_id,
+            role,
+            category: MemberCategory::Invitee,
+            status: MemberStatus::Accepted,
+            profile: &profile,
+            conn_id: None,
+            contact_id: None,
+            invited_by: None,
+        })?;
+        self.store().set_join_request(m.group_member_id, request)?;
+        let members = self.store().current_members(&g)?;
+        let inv = GroupLinkInvitation {
+            from_member: MemberIdRole {
+                member_id: g.member_id.clone(),
+                member_role: g.role,
+            },
+            from_member_name: self.profile().display_name,
+            invited_member: MemberIdRole {
+                member_id,
+                member_role: role,
+            },
+            group_profile: g.profile.clone(),
+            accepted: Some("accepted".into()),
+            business: None,
+            group_size: Some(members as i64),
+        };
+        let reply = ChatMessage::new(None, ChatEvent::GrpLinkInv(inv)).encode();
+        let conn = self
+            .inner
+            .agent
+            .accept(request, &reply)
+            .await
+            .map_err(agent_err)?;
+        self.store().set_member_conn(m.group_member_id, conn)?;
+        self.emit(Event::GroupJoinRequest(g, m)).await;
+        Ok(())
+    }
+
+    /// The host accepted our request through its group link (`x.grp.link.inv` in its
+    /// confirmation): the group is ours to join, on this connection.
+    pub(crate) async fn joined_via_link(
+        &self,
+        conn: u64,
+        inv: GroupLinkInvitation,
+        incognito: Option<Profile>,
+    ) -> Result<()> {
+        let from = inv.from_member.member_role;
+        let role = inv.invited_member.member_role;
+        if from < GroupMemberRole::Admin || role > GroupMemberRole::Member || from < role {
+            return Err(ChatError::Agent(format!(
+                "x.grp.link.inv: a {} cannot admit a {}",
+                from.name(),
+                role.name()
+            )));
+        }
+        if !matches!(inv.accepted.as_deref(), None | Some("accepted")) {
+            return Err(ChatError::Agent(
+                "x.grp.link.inv: joining after the admins' review is not supported".into(),
+            ));
+        }
+        if self.store().member_by_conn(conn)?.is_none() {
+            let host_profile = Profile {
+                display_name: inv.from_member_name.clone(),
+                full_name: String::new(),
+                ..Profile::default()
+            };
+            let g = {
+                let store = self.store();
+                let g = store.add_group(
+                    &inv.group_profile,
+                    &inv.invited_member.member_id,
+                    role,
+                    MemberStatus::Accepted,
+                    None,
+                )?;
+                store.add_member(&NewMember {
+                    group_id: g.group_id,
+                    member_id: &inv.from_member.member_id,
+                    role: from,
+                    category: MemberCategory::Host,
+                    status: MemberStatus::Accepted,
+                    profile: &host_profile,
+                    conn_id: Some(conn),
+                    contact_id: None,
+                    invited_by: None,
+                })?;
+                store.delete_pending(conn)?;
+                g
+            };
+            self.emit(Event::GroupLinkJoining(g)).await;
+        }
+        self.inner
+            .agent
+            .allow(conn, &self.info_as(incognito.as_ref()))
+            .await
+            .map_err(agent_err)
+    }
+
+    /// `x.grp.link.mem` from the host that admitted us through its link: its profile.
+    pub(crate) fn host_profile_received(&self, m: &Member, profile: Profile) -> Result<()> {
+        if m.category != MemberCategory::Host {
+            return Err(ChatError::Agent(
+                "x.grp.link.mem can be only sent by the host".into(),
+            ));
+        }
+        self.store().set_member_profile(m, &profile)?;
+        Ok(())
+    }
+
+    /// Once a member who joined through our link is connected: our profile first (it knows
+    /// only our name).
+    pub(crate) async fn send_link_host_profile(&self, m: &Member) -> Result<()> {
+        if !self.store().joined_via_link(m.group_member_id)? {
+            return Ok(());
+        }
+        if let Some(conn) = m.conn_id {
+            self.send_event(
+                conn,
+                ChatEvent::GrpLinkMem {
+                    profile: self.profile(),
+                },
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
