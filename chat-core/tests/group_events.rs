@@ -75,6 +75,22 @@ fn check_meaning(id: &str, m: &ChatMessage) {
         "x.grp.msg.forward from the channel" => assert!(matches!(ev,
             ChatEvent::GrpMsgForward { member_id: None, member_name: None, msg, .. }
                 if matches!(msg.event, ChatEvent::MsgNew(_)))),
+        "x.grp.link.inv" => match ev {
+            ChatEvent::GrpLinkInv(inv) => {
+                assert_eq!(inv.from_member.member_id, id1234());
+                assert_eq!(inv.from_member.member_role, GroupMemberRole::Admin);
+                assert_eq!(inv.from_member_name, "alice");
+                assert_eq!(inv.invited_member.member_id, B64(vec![5, 6, 7, 8]));
+                assert_eq!(inv.invited_member.member_role, GroupMemberRole::Member);
+                assert_eq!(inv.group_profile.display_name, "team");
+                assert_eq!(inv.accepted.as_deref(), Some("accepted"));
+                assert_eq!(inv.group_size, Some(2));
+            }
+            other => panic!("{id}: {other:?}"),
+        },
+        "x.grp.link.mem" => assert!(matches!(ev,
+            ChatEvent::GrpLinkMem { profile } if profile.display_name == "alice"
+                && profile.full_name == "Alice")),
         other => panic!("no meaning written for case {other:?}"),
     }
 }
@@ -82,7 +98,7 @@ fn check_meaning(id: &str, m: &ChatMessage) {
 #[test]
 fn every_case_decodes_and_re_encodes() {
     let cases = cases();
-    assert_eq!(cases.len(), 9);
+    assert_eq!(cases.len(), 11);
     for c in cases {
         let id = c["id"].as_str().expect("id");
         let json = c["json"].as_str().expect("json");
