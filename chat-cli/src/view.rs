@@ -388,6 +388,16 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
                 ),
             ]
         }
+        Response::BlockedForAll { group, member } => vec![format!(
+            "#{}: you {} {}",
+            view_name(&group.local_name),
+            if member.blocked_by_admin {
+                "blocked"
+            } else {
+                "unblocked"
+            },
+            view_name(&member.local_name)
+        )],
         Response::GroupLinkDeleted(g) => vec![
             "Group link is deleted - joined members will remain connected.".into(),
             format!(
@@ -447,6 +457,9 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
                 );
                 if !m.show_messages {
                     line.push_str(", blocked");
+                }
+                if m.blocked_by_admin {
+                    line.push_str(", blocked by admin");
                 }
                 v.push(line);
             }
@@ -756,13 +769,31 @@ pub fn event(e: &Event) -> Vec<String> {
             view_name(&g.local_name),
             view_name(&m.local_name),
             item.content.text_shown(),
-            match (item.forwarded_by.is_some(), m.show_messages) {
-                (false, true) => "",
-                (true, true) => " [>>]",
-                // Blocked by us: shown marked and without notice, as the reference.
-                (false, false) => " [blocked] <muted>",
-                (true, false) => " [>>] [blocked] <muted>",
+            match (
+                item.forwarded_by.is_some(),
+                m.show_messages,
+                m.blocked_by_admin
+            ) {
+                (false, true, false) => "",
+                (true, true, false) => " [>>]",
+                // Blocked by a moderator for all, or by us: shown marked and without
+                // notice, as the reference.
+                (false, _, true) => " [blocked by admin] <muted>",
+                (true, _, true) => " [>>] [blocked by admin] <muted>",
+                (false, false, false) => " [blocked] <muted>",
+                (true, false, false) => " [>>] [blocked] <muted>",
             }
+        )],
+        Event::MemberBlockedBy { group, by, member } => vec![format!(
+            "#{}: {} {} {}",
+            view_name(&group.local_name),
+            view_name(&by.local_name),
+            if member.blocked_by_admin {
+                "blocked"
+            } else {
+                "unblocked"
+            },
+            view_name(&member.local_name)
         )],
         Event::RemovedFromGroup(g, by) => vec![
             format!(

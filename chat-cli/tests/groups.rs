@@ -611,3 +611,60 @@ fn group_link() {
     send(&mut bob, "still here", &mut [&mut alice, &mut cath]);
     relay.stop();
 }
+
+/// A moderator or above blocks a member for all, as the reference's `testBlockForAll*`: every
+/// other member sees its messages marked, the member is not told; a member who joins later
+/// learns it with the introduction; another admin unblocks.
+#[test]
+fn blocking_a_member_for_all() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob, mut cath) = team(dir.path(), &server);
+    send(&mut bob, "1", &mut [&mut alice, &mut cath]);
+    alice.type_line("/block for all #team bob");
+    alice.expect("/block for all #team bob");
+    alice.expect("#team: you blocked bob");
+    cath.expect("#team: alice blocked bob");
+    alice.type_line("/ms team");
+    alice.expect("/ms team");
+    alice.expect("alice (Alice): owner, you, created group");
+    alice.expect("bob (Bob): admin, invited, connected, blocked by admin");
+    alice.expect("cath (Catherine): admin, invited, connected");
+    bob.type_line("#team 2");
+    bob.expect_item("#team 2");
+    alice.expect_item("#team bob> 2 [blocked by admin] <muted>");
+    cath.expect_item("#team bob> 2 [blocked by admin] <muted>");
+
+    // dan joins: bob is blocked for him too, and its messages are not in the history.
+    let mut dan = Client::start(dir.path(), "dan", &server);
+    dan.create_profile("dan", "Daniel");
+    connect(&mut alice, &mut dan, "Alice", "Daniel");
+    invite(&mut alice, &mut dan, "");
+    join(&mut alice, &mut dan);
+    dan.expect_unordered(&[
+        "#team: member bob (Bob) is connected",
+        "#team: member cath (Catherine) is connected",
+    ]);
+    for c in [&mut bob, &mut cath] {
+        c.expect("#team: alice added dan (Daniel) to the group (connecting...)");
+        c.expect("#team: new member dan is connected");
+    }
+    bob.type_line("#team 3");
+    bob.expect_item("#team 3");
+    for c in [&mut alice, &mut cath, &mut dan] {
+        c.expect_item("#team bob> 3 [blocked by admin] <muted>");
+    }
+    // A member cannot block; another admin unblocks.
+    dan.type_line("/block for all #team cath");
+    dan.expect("/block for all #team cath");
+    dan.expect(
+        "#team: you have insufficient permissions for this action, the required role is moderator",
+    );
+    cath.type_line("/unblock for all #team bob");
+    cath.expect("/unblock for all #team bob");
+    cath.expect("#team: you unblocked bob");
+    alice.expect("#team: cath unblocked bob");
+    dan.expect("#team: cath unblocked bob");
+    send(&mut bob, "4", &mut [&mut alice, &mut cath, &mut dan]);
+    relay.stop();
+}

@@ -467,7 +467,7 @@ pub fn group_member(m: &Member) -> Value {
         "memberCategory": m.category.as_str(),
         "memberStatus": m.status.as_str(),
         "memberSettings": {"showMessages": m.show_messages},
-        "blockedByAdmin": false,
+        "blockedByAdmin": m.blocked_by_admin,
         "invitedBy": invited_by,
         "localDisplayName": m.local_name,
         "memberProfile": local_profile(profile_id, &m.profile),
@@ -888,6 +888,12 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
                 }}),
             )
         }
+        Response::BlockedForAll { group, member } => tagged(
+            "membersBlockedForAllUser",
+            json!({"user": u, "groupInfo": group_info(chat, group),
+                   "members": [group_member(member)], "blocked": member.blocked_by_admin,
+                   "msgSigned": false}),
+        ),
         Response::GroupLinkDeleted(g) => tagged(
             "groupLinkDeleted",
             json!({"user": u, "groupInfo": group_info(chat, g)}),
@@ -1143,6 +1149,11 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
         } => tagged(
             "newChatItems",
             json!({"user": u, "chatItems": [group_chat_item(chat, group, Some(member), item)]}),
+        ),
+        Event::MemberBlockedBy { group, by, member } => tagged(
+            "memberBlockedForAll",
+            json!({"user": u, "groupInfo": group_info(chat, group), "byMember": group_member(by),
+                   "member": group_member(member), "blocked": member.blocked_by_admin}),
         ),
         // Not among the documented events.
         Event::GroupJoinRequest(..) => return None,

@@ -343,6 +343,13 @@ pub enum Response {
     GroupJoining(crate::group_store::Group),
     /// A message sent to a group.
     GroupSent(crate::group_store::Group, ChatItem),
+    /// `/block for all #g m`, `/unblock for all #g m`: the member as it is now.
+    BlockedForAll {
+        /// The group.
+        group: crate::group_store::Group,
+        /// The member.
+        member: crate::group_store::Member,
+    },
     /// `/create link #g`, `/show link #g`: the group's link.
     GroupLink {
         /// The group.
@@ -572,6 +579,15 @@ pub enum Event {
     },
     /// A member introduced to us (or we to it) is connected.
     MemberConnected(crate::group_store::Group, crate::group_store::Member),
+    /// A moderator blocked (or unblocked) a member for all.
+    MemberBlockedBy {
+        /// The group.
+        group: crate::group_store::Group,
+        /// The moderator.
+        by: crate::group_store::Member,
+        /// The member as it is now.
+        member: crate::group_store::Member,
+    },
     /// A request through our group link, accepted: the new member.
     GroupJoinRequest(crate::group_store::Group, crate::group_store::Member),
     /// The host accepted our request through its group link: joining.
@@ -1167,6 +1183,11 @@ impl Chat {
                 on,
                 role,
             } => self.set_group_feature(group, feature, on, role).await,
+            Command::BlockForAll {
+                group,
+                member,
+                block,
+            } => self.block_for_all(group, member, block).await,
             Command::CreateGroupLink { group, role } => self.create_group_link(group, role).await,
             Command::ShowGroupLink(group) => self.show_group_link(group),
             Command::DeleteGroupLink(group) => self.delete_group_link(group).await,

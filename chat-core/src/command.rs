@@ -383,6 +383,15 @@ pub enum Command {
         /// On for this role and above only.
         role: Option<crate::protocol::GroupMemberRole>,
     },
+    /// `/block for all #group member`, `/unblock for all #group member`.
+    BlockForAll {
+        /// The group.
+        group: String,
+        /// The member.
+        member: String,
+        /// Block (or unblock).
+        block: bool,
+    },
     /// `/create link #group [role]`: a link anyone can join the group through.
     CreateGroupLink {
         /// The group.
@@ -841,7 +850,13 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
         "/ms" | "/members" => Command::ListMembers(one_group(args)?),
         "/l" | "/leave" => Command::LeaveGroup(one_group(args)?),
         "/block" | "/unblock" if args.starts_with("for all ") => {
-            return Err(bad("blocking a member for all is not supported yet"))
+            let a = &args["for all ".len()..];
+            let (group, rest) = name(a.strip_prefix('#').unwrap_or(a))?;
+            Command::BlockForAll {
+                group,
+                member: one_arg(rest)?,
+                block: word == "/block",
+            }
         }
         "/block" | "/unblock" => {
             let (group, rest) = name(args.strip_prefix('#').unwrap_or(args))?;

@@ -175,6 +175,8 @@ pub struct Member {
     pub created_at: i64,
     /// Its messages are shown (not blocked by us with `/block`).
     pub show_messages: bool,
+    /// Blocked for all by a moderator or above (`/block for all`, `x.grp.mem.restrict`).
+    pub blocked_by_admin: bool,
 }
 
 /// A member to record.
@@ -203,7 +205,8 @@ pub struct NewMember<'a> {
 const GROUP_COLUMNS: &str =
     "group_id, local_name, profile, member_id, role, status, conn_request, created_at";
 const MEMBER_COLUMNS: &str = "group_member_id, group_id, member_id, role, category, status,
-     profile, local_name, conn_id, contact_id, invited_by, created_at, show_messages";
+     profile, local_name, conn_id, contact_id, invited_by, created_at, show_messages,
+     blocked_by_admin";
 
 type GroupRow = (
     i64,
@@ -219,7 +222,7 @@ type GroupRow = (
 type MemberRow = (
     (i64, i64, Vec<u8>, String, String, String),
     (String, String, Option<i64>, Option<i64>, Option<i64>, i64),
-    bool,
+    (bool, bool),
 );
 
 fn group_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<GroupRow> {
@@ -269,7 +272,7 @@ fn member_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MemberRow> {
             r.get(10)?,
             r.get(11)?,
         ),
-        r.get(12)?,
+        (r.get(12)?, r.get(13)?),
     ))
 }
 
@@ -277,7 +280,7 @@ fn member_from(
     (
         (group_member_id, group_id, member_id, role, category, status),
         (profile, local_name, conn_id, contact_id, invited_by, created_at),
-        show_messages,
+        (show_messages, blocked_by_admin),
     ): MemberRow,
 ) -> Result<Member> {
     Ok(Member {
@@ -294,6 +297,7 @@ fn member_from(
         invited_by,
         created_at,
         show_messages,
+        blocked_by_admin,
     })
 }
 
@@ -427,6 +431,7 @@ impl ChatStore {
             invited_by: m.invited_by,
             created_at,
             show_messages: true,
+            blocked_by_admin: false,
         })
     }
 
@@ -637,6 +642,15 @@ impl ChatStore {
         self.db.execute(
             "UPDATE groups SET profile = ?2 WHERE group_id = ?1",
             params![group_id, json],
+        )?;
+        Ok(())
+    }
+
+    /// A member blocked (or unblocked) for all.
+    pub fn set_blocked_by_admin(&self, group_member_id: i64, blocked: bool) -> Result<()> {
+        self.db.execute(
+            "UPDATE group_members SET blocked_by_admin = ?2 WHERE group_member_id = ?1",
+            params![group_member_id, blocked],
         )?;
         Ok(())
     }

@@ -93,6 +93,13 @@ fn history_on(g: &Group) -> bool {
         .is_none_or(|h| crate::group_prefs::state(&g.profile, h).on)
 }
 
+/// `memberRestrictions` of a member blocked for all (or not).
+fn restrictions(blocked: bool) -> crate::protocol::MemberRestrictions {
+    crate::protocol::MemberRestrictions {
+        restriction: if blocked { "blocked" } else { "unrestricted" }.into(),
+    }
+}
+
 /// Still in the group (not gone, not only invited).
 fn member_current(m: &Member) -> bool {
     m.status.is_current()
@@ -351,6 +358,61 @@ impl Chat {
         }
         self.store().set_show_messages(m.group_member_id, !block)?;
         Ok(Response::Ok)
+    }
+
+    /// `/block for all #group member` (`/unblock for all`): a moderator or above hides a
+    /// member's messages for every member (`x.grp.mem.restrict` to all but that member, who
+    /// is not told).
+    pub(crate) async fn block_for_all(
+        &self,
+        group: String,
+        member: String,
+        block: bool,
+    ) -> Result<Response> {
+        let g = self.group_named(&group)?;
+        check_current(&g)?;
+        if g.role < GroupMemberRole::Moderator {
+            return Err(ChatError::GroupRole(
+                g.local_name,
+                GroupMemberRole::Moderator,
+            ));
+        }
+        let m = self.member_named(&g, &member)?;
+        if m.role > g.role {
+            return Err(ChatError::GroupRole(g.local_name, m.role));
+        }
+        self.store()
+            .set_blocked_by_admin(m.group_member_id, block)?;
+        let body = ChatMessage::new(
+            None,
+            ChatEvent::GrpMemRestrict {
+                member_id: m.member_id.clone(),
+                member_restrictions: restrictions(block),
+            },
+        )
+        .encode();
+        let members = self.store().members(g.group_id)?;
+        for o in members {
+            if o.group_member_id == m.group_member_id || o.status != MemberStatus::Connected {
+                continue;
+            }
+            if let Some(conn) = o.conn_id {
+                if let Err(e) = self.inner.agent.send(conn, &body).await {
+                    self.emit(Event::Error(format!(
+                        "#{} {}: {e}",
+                        g.local_name, o.local_name
+                    )))
+                    .await;
+                }
+            }
+        }
+        Ok(Response::BlockedForAll {
+            group: g,
+            member: Member {
+                blocked_by_admin: block,
+                ..m
+            },
+        })
     }
 
     /// The group with an id (API commands).
@@ -755,7 +817,7 @@ impl Chat {
                 new_conn,
                 ChatEvent::GrpMemIntro {
                     member_info: member_info(o),
-                    member_restrictions: None,
+                    member_restrictions: o.blocked_by_admin.then(|| restrictions(true)),
                 },
             )
             .await?;
@@ -790,7 +852,8 @@ impl Chat {
             let (member_id, name) = match item.group_member_id {
                 None => (g.member_id.clone(), me.display_name.clone()),
                 Some(id) => match self.store().member(id)? {
-                    Some(a) if a.status == MemberStatus::Connected => {
+                    // Not what a member blocked for all said.
+                    Some(a) if a.status == MemberStatus::Connected && !a.blocked_by_admin => {
                         (a.member_id, a.profile.display_name)
                     }
                     _ => continue,
@@ -1007,6 +1070,43 @@ impl Chat {
             ChatEvent::FileCancel { msg_id } => {
                 self.group_file_cancelled(g, m, &msg_id).await?;
             }
+            ChatEvent::GrpMemRestrict {
+                member_id,
+                member_restrictions,
+            } => {
+                if member_id == g.member_id {
+                    return Ok(()); // about us: we are not told, nothing changes here
+                }
+                let target = self
+                    .store()
+                    .member_by_member_id(g.group_id, &member_id)?
+                    .ok_or_else(|| {
+                        ChatError::Agent("x.grp.mem.restrict with unknown member ID".into())
+                    })?;
+                if m.role < GroupMemberRole::Moderator || m.role < target.role {
+                    return Err(ChatError::GroupContactRole(m.local_name.clone()));
+                }
+                let blocked = match member_restrictions.restriction.as_str() {
+                    "blocked" => true,
+                    "unrestricted" => false,
+                    other => {
+                        return Err(ChatError::Agent(format!(
+                            "x.grp.mem.restrict: unknown restriction {other:?}"
+                        )))
+                    }
+                };
+                self.store()
+                    .set_blocked_by_admin(target.group_member_id, blocked)?;
+                self.emit(Event::MemberBlockedBy {
+                    group: g.clone(),
+                    by: m.clone(),
+                    member: Member {
+                        blocked_by_admin: blocked,
+                        ..target
+                    },
+                })
+                .await;
+            }
             ChatEvent::GrpLinkMem { profile } => {
                 if forwarded_by.is_some() {
                     return Ok(());
@@ -1038,7 +1138,10 @@ impl Chat {
                 })
                 .await;
             }
-            ChatEvent::GrpMemIntro { member_info, .. } => {
+            ChatEvent::GrpMemIntro {
+                member_info,
+                member_restrictions,
+            } => {
                 if m.category != MemberCategory::Host {
                     return Err(ChatError::Agent(
                         "x.grp.mem.intro can be only sent by host member".into(),
@@ -1058,7 +1161,7 @@ impl Chat {
                     .create_invitation()
                     .await
                     .map_err(agent_err)?;
-                self.store().add_member(&NewMember {
+                let new = self.store().add_member(&NewMember {
                     group_id: g.group_id,
                     member_id: &member_info.member_id,
                     role: member_info.member_role,
@@ -1069,6 +1172,11 @@ impl Chat {
                     contact_id: None,
                     invited_by: Some(m.group_member_id),
                 })?;
+                // Blocked for all before we joined.
+                if member_restrictions.is_some_and(|r| r.restriction == "blocked") {
+                    self.store()
+                        .set_blocked_by_admin(new.group_member_id, true)?;
+                }
                 let host_conn = m
                     .conn_id
                     .ok_or_else(|| ChatError::Agent("host without a connection".into()))?;

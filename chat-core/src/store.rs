@@ -280,6 +280,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
      ALTER TABLE group_members ADD COLUMN join_request INTEGER;
      CREATE UNIQUE INDEX group_members_join_request ON group_members (join_request)
         WHERE join_request IS NOT NULL;",
+    // v18: a member blocked for all by a moderator or above (`x.grp.mem.restrict`)
+    "ALTER TABLE group_members ADD COLUMN blocked_by_admin INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// The chat of private notes (`*`, `*1` in API commands).

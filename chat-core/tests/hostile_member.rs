@@ -1,8 +1,9 @@
 //! A hostile group member: a bare agent that joins alice's group as an ordinary member and then
 //! sends what only admins, owners or hosts may - an introduction of an owner, a message
-//! "forwarded" from bob, bob's removal, the group's deletion, a role change, a new group profile,
-//! a file while the owner prohibits files - and malformed group events. alice refuses each with a clear error and changes nothing; bob stays an
-//! admin; the group keeps working. Removed, mallory can no longer reach the group.
+//! "forwarded" from bob, bob's removal, bob blocked for all, the group's deletion, a role change,
+//! a new group profile, a file while the owner prohibits files - and malformed group events.
+//! alice refuses each with a clear error and changes nothing; bob stays an admin; the group
+//! keeps working. Removed, mallory can no longer reach the group.
 
 mod common;
 
@@ -230,6 +231,12 @@ async fn a_member_beyond_its_role_changes_nothing() {
             messages: false,
         }),
         msg(ChatEvent::GrpDel),
+        msg(ChatEvent::GrpMemRestrict {
+            member_id: bob_id.clone(),
+            member_restrictions: chat_core::protocol::MemberRestrictions {
+                restriction: "blocked".into(),
+            },
+        }),
         msg(ChatEvent::GrpMemRole {
             member_id: bob_id.clone(),
             role: GroupMemberRole::Observer,
@@ -255,7 +262,7 @@ async fn a_member_beyond_its_role_changes_nothing() {
     })
     .await;
     let errors = seen.iter().filter(|e| matches!(e, Event::Error(_))).count();
-    assert_eq!(errors, 10, "one clear error per refused event: {seen:?}");
+    assert_eq!(errors, 11, "one clear error per refused event: {seen:?}");
     assert!(
         seen.iter().any(|e| matches!(e, Event::Error(t)
             if t.contains("Files and media: received, prohibited"))),
