@@ -229,6 +229,7 @@ pub async fn run(members: usize, messages: usize, file_bytes: Option<u64>) -> Be
     host.execute(Command::NewGroup {
         name: "bench".into(),
         full_name: String::new(),
+        incognito: false,
     })
     .await
     .map_err(err)?;

@@ -159,6 +159,15 @@ fn saving(file_id: i64, peer: &FilePeer, shown: &str) -> Vec<String> {
     )]
 }
 
+/// `i ` before a group's items when we are incognito in it, as the reference marks them.
+fn inc(g: &Group) -> &'static str {
+    if g.incognito.is_some() {
+        "i "
+    } else {
+        ""
+    }
+}
+
 /// The other side of a transfer as lines name it: `bob`, `#team`.
 fn peer_name(peer: &FilePeer) -> String {
     match peer {
@@ -177,7 +186,8 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
             &[],
         ),
         Response::ConfirmationSent(_) => vec!["confirmation sent!".into()],
-        Response::RequestSent(_) => vec!["connection request sent!".into()],
+        Response::RequestSent(_, false) => vec!["connection request sent!".into()],
+        Response::RequestSent(_, true) => vec!["connection request sent incognito!".into()],
         Response::AddressCreated(link) => link_block(
             "Your new chat address is created!",
             link,
@@ -352,7 +362,7 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
             path,
         } => {
             let g = view_name(&group.local_name);
-            let t = time_prefix(item.item_ts);
+            let t = format!("{}{}", time_prefix(item.item_ts), inc(group));
             let text = item.content.text_shown();
             let mut lines = Vec::new();
             if !text.is_empty() {
@@ -409,6 +419,21 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
             chat_core::group_prefs::update_lines(&from.profile, &to.profile)
         }
         Response::FileStatus(line) => vec![line.clone()],
+        // Incognito: members join by link only.
+        Response::GroupCreated(g) if g.incognito.is_some() => {
+            let n = view_name(&g.local_name);
+            let p = g
+                .incognito
+                .as_ref()
+                .map_or(String::new(), |p| p.display_name.clone());
+            vec![
+                format!(
+                    "group #{n} is created, your incognito profile for this group is {}",
+                    view_name(&p)
+                ),
+                format!("to add members use /create link #{n}"),
+            ]
+        }
         Response::GroupCreated(g) => vec![
             format!("group {} is created", full_group(g)),
             format!(
@@ -424,8 +449,9 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
         // The reference prints nothing until connected.
         Response::GroupJoining(_) => Vec::new(),
         Response::GroupSent(g, item) => vec![format!(
-            "{}#{} {}",
+            "{}{}#{} {}",
             time_prefix(item.item_ts),
+            inc(g),
             view_name(&g.local_name),
             item.content.text_shown()
         )],
@@ -562,7 +588,9 @@ fn group_line(g: &Group, members: usize) -> String {
         MemberStatus::GroupDeleted => delete("group deleted"),
         _ => format!(" ({members} member{})", if members == 1 { "" } else { "s" }),
     };
-    format!("{}{tail}", full_group(g))
+    // `i `: our membership is incognito.
+    let mark = if g.incognito.is_some() { "i " } else { "" };
+    format!("{mark}{}{tail}", full_group(g))
 }
 
 /// A line of `/ms`: `bob (Bob): admin, invited, connected`.
@@ -687,8 +715,9 @@ pub fn event(e: &Event) -> Vec<String> {
             let mark = if *forwarded { " [>>]" } else { "" };
             vec![
                 format!(
-                    "{}#{} {}> sends file {name} ({} / {size} bytes){mark}",
+                    "{}{}#{} {}> sends file {name} ({} / {size} bytes){mark}",
                     time_prefix(item.item_ts),
+                    inc(group),
                     view_name(&group.local_name),
                     view_name(&member.local_name),
                     chat_core::files::size_text(*size)
@@ -733,12 +762,17 @@ pub fn event(e: &Event) -> Vec<String> {
             ),
             format!("use /j {} to accept", view_name(&group.local_name)),
         ],
-        Event::UserJoinedGroup(g, _) => {
-            vec![format!(
+        Event::UserJoinedGroup(g, _) => match &g.incognito {
+            Some(p) => vec![format!(
+                "#{}: you joined the group incognito as {}",
+                view_name(&g.local_name),
+                view_name(&p.display_name)
+            )],
+            None => vec![format!(
                 "#{}: you joined the group",
                 view_name(&g.local_name)
-            )]
-        }
+            )],
+        },
         Event::MemberJoined(g, m) => vec![format!(
             "#{}: {} joined the group",
             view_name(&g.local_name),
@@ -764,8 +798,9 @@ pub fn event(e: &Event) -> Vec<String> {
         }],
         // ` [>>]`: forwarded by a member (the host) until the author's connection is up.
         Event::GroupReceived(g, m, item) => vec![format!(
-            "{}#{} {}> {}{}",
+            "{}{}#{} {}> {}{}",
             time_prefix(item.item_ts),
+            inc(g),
             view_name(&g.local_name),
             view_name(&m.local_name),
             item.content.text_shown(),
@@ -864,6 +899,7 @@ pub fn error(e: &ChatError) -> Vec<String> {
         | ChatError::GroupContactRole(_)
         | ChatError::NotCurrentMember
         | ChatError::FeatureNotAllowed(_)
+        | ChatError::GroupIncognitoCantInvite
         | ChatError::GroupLinkExists(_)
         | ChatError::NoGroupLink(_)
         | ChatError::GroupLinkRole(..)

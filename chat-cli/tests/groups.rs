@@ -668,3 +668,90 @@ fn blocking_a_member_for_all() {
     send(&mut bob, "4", &mut [&mut alice, &mut cath, &mut dan]);
     relay.stop();
 }
+
+/// Incognito groups, as the reference's `testGroupLinkNoContactHostIncognito` and
+/// `...InviteeIncognito`: the creator is a random profile in the group and adds members only
+/// by link (a contact would learn who it is); a member joins incognito with `/c i`; neither
+/// main profile reaches the others; items are marked `i `.
+#[test]
+fn incognito_group() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob) = alice_and_bob(dir.path(), &server, &[]);
+    let mut cath = Client::start(dir.path(), "cath", &server);
+    cath.create_profile("cath", "Catherine");
+    connect(&mut alice, &mut bob, "Alice", "Bob");
+    alice.type_line("/g i team");
+    alice.expect("/g i team");
+    let created = alice.next();
+    let alias = created
+        .strip_prefix("group #team is created, your incognito profile for this group is ")
+        .unwrap_or_else(|| panic!("{created}"))
+        .to_string();
+    assert_ne!(alias, "alice");
+    alice.expect("to add members use /create link #team");
+    alice.type_line("/a team bob");
+    alice.expect("/a team bob");
+    alice.expect(
+        "you are using an incognito profile for this group - prohibited to invite contacts",
+    );
+    alice.type_line("/gs");
+    alice.expect("/gs");
+    alice.expect("i #team (1 member)");
+
+    alice.type_line("/create link #team");
+    alice.expect("/create link #team");
+    alice.expect("Group link is created!");
+    alice.expect("");
+    let link = alice.next();
+    alice.skip_to("to delete it: /delete link #team (joined members will remain connected to you)");
+
+    // cath joins with her profile: she knows alice only by the alias.
+    cath.type_line(&format!("/c {link}"));
+    cath.expect(&format!("/c {link}"));
+    cath.expect("connection request sent!");
+    alice.expect("cath (Catherine): accepting request to join group #team...");
+    alice.expect("#team: cath joined the group");
+    cath.expect("#team: joining the group...");
+    cath.expect("#team: you joined the group");
+    alice.type_line("#team hello");
+    alice.expect_item("i #team hello");
+    cath.expect_item(&format!("#team {alias}> hello"));
+    cath.type_line("#team hi there");
+    cath.expect_item("#team hi there");
+    alice.expect_item("i #team cath> hi there");
+
+    // bob joins incognito: nobody learns he is bob.
+    bob.type_line(&format!("/c i {link}"));
+    bob.expect(&format!("/c i {link}"));
+    bob.expect("connection request sent incognito!");
+    bob.expect("#team: joining the group...");
+    let joined = bob.next();
+    let bob_alias = joined
+        .strip_prefix("#team: you joined the group incognito as ")
+        .unwrap_or_else(|| panic!("{joined}"))
+        .to_string();
+    assert_ne!(bob_alias, "bob");
+    alice.expect(&format!(
+        "{bob_alias}: accepting request to join group #team..."
+    ));
+    alice.expect(&format!("#team: {bob_alias} joined the group"));
+    bob.expect_unordered(&[
+        format!("~ i #team {alias}> hello [>>]").as_str(),
+        "~ i #team cath> hi there [>>]",
+        "#team: member cath (Catherine) is connected",
+    ]);
+    cath.expect(&format!(
+        "#team: {alias} added {bob_alias} to the group (connecting...)"
+    ));
+    cath.expect(&format!("#team: new member {bob_alias} is connected"));
+    bob.type_line("#team hey");
+    bob.expect_item("i #team hey");
+    alice.expect_item(&format!("i #team {bob_alias}> hey"));
+    cath.expect_item(&format!("#team {bob_alias}> hey"));
+    // Their contact is untouched.
+    alice.type_line("@bob still friends");
+    alice.expect_item("@bob still friends");
+    bob.expect_item("alice> still friends");
+    relay.stop();
+}

@@ -409,7 +409,7 @@ fn chat_error_type(kind: &str, fields: Value) -> Value {
 
 /// Our membership in a group (`GroupMember` of category `user`).
 fn membership(chat: &Chat, g: &Group) -> Value {
-    let p = chat.profile();
+    let p = g.incognito.clone().unwrap_or_else(|| chat.profile());
     json!({
         "groupMemberId": 0,
         "groupId": g.group_id,
@@ -514,6 +514,9 @@ pub fn group_chat_item(chat: &Chat, g: &Group, member: Option<&Member>, item: &C
 pub fn chat_error(e: &ChatError) -> Value {
     match e {
         ChatError::NoGroup(n) => store_error("groupNotFoundByName", "groupName", n.as_str().into()),
+        ChatError::GroupIncognitoCantInvite => {
+            chat_error_type("groupIncognitoCantInvite", json!({}))
+        }
         ChatError::GroupLinkExists(_) => chat_error_type("groupLinkExists", json!({})),
         ChatError::NoGroupLink(_) => store_error("groupLinkNotFound", "", Value::Null),
         ChatError::GroupLinkRole(_, r) => {
@@ -672,7 +675,7 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
             "sentConfirmation",
             json!({"user": u, "connection": pending_connection(chat, *conn)}),
         ),
-        Response::RequestSent(conn) => tagged(
+        Response::RequestSent(conn, _) => tagged(
             "sentInvitation",
             json!({"user": u, "connection": pending_connection(chat, *conn)}),
         ),

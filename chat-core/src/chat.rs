@@ -110,6 +110,9 @@ pub enum ChatError {
     /// The contact is in the group already.
     #[error("contact {0} is already in the group")]
     AlreadyMember(String, String),
+    /// `/a` in a group we are incognito in (the contact would learn who we are).
+    #[error("you are using an incognito profile for this group - prohibited to invite contacts")]
+    GroupIncognitoCantInvite,
     /// A group with a contact we are incognito with (our main profile would reach it).
     #[error("you're using your main profile for this group - prohibited to invite contacts to whom you are connected incognito")]
     IncognitoContact,
@@ -146,6 +149,8 @@ pub(crate) fn agent_err(e: impl std::fmt::Display) -> ChatError {
 }
 
 /// The other side of a file transfer.
+// Built once per event and moved to the view: the size of the largest variant is no cost.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum FilePeer {
     /// A contact.
@@ -182,7 +187,7 @@ pub enum Response {
     /// Joined an invitation (the pending connection).
     ConfirmationSent(ConnId),
     /// Sent a request to an address (the pending connection).
-    RequestSent(ConnId),
+    RequestSent(ConnId, bool),
     /// A new address.
     AddressCreated(String),
     /// The address.
@@ -1151,7 +1156,11 @@ impl Chat {
                 self.delete_contact(contact, notify).await
             }
             Command::Quit => Ok(Response::Quit),
-            Command::NewGroup { name, full_name } => self.new_group(name, full_name),
+            Command::NewGroup {
+                name,
+                full_name,
+                incognito,
+            } => self.new_group(name, full_name, incognito),
             Command::AddMember {
                 group,
                 contact,
@@ -1217,11 +1226,6 @@ impl Chat {
             return Err(ChatError::LinkUsed(Box::new(plan)));
         }
         let address = link.contains("/contact");
-        if incognito && crate::group_links::is_group_link(&link) {
-            return Err(ChatError::File(
-                "joining a group incognito is not supported yet".into(),
-            ));
-        }
         let shown_as = incognito.then(crate::incognito::random_profile);
         let profile = shown_as.clone().unwrap_or_else(|| self.profile());
         let info = if address {
@@ -1255,7 +1259,7 @@ impl Chat {
             store.set_pending_incognito(conn, p)?;
         }
         Ok(if address {
-            Response::RequestSent(conn)
+            Response::RequestSent(conn, shown_as.is_some())
         } else {
             Response::ConfirmationSent(conn)
         })
@@ -1628,7 +1632,8 @@ impl Chat {
                         if let Ok(ChatEvent::GrpLinkInv(inv)) =
                             ChatMessage::decode(&info).map(|m| m.event)
                         {
-                            return self.joined_via_link(conn, inv, None).await;
+                            let g = self.group_of(&m)?;
+                            return self.joined_via_link(conn, inv, g.incognito).await;
                         }
                     }
                     return self.member_confirmation(m, &info).await;
@@ -1637,7 +1642,8 @@ impl Chat {
                 if let (Some(PendingKind::JoinedAddress), Ok(ChatEvent::GrpLinkInv(inv))) =
                     (pending, ChatMessage::decode(&info).map(|m| m.event))
                 {
-                    return self.joined_via_link(conn, inv, None).await;
+                    let incognito = self.store().pending_incognito(conn)?;
+                    return self.joined_via_link(conn, inv, incognito).await;
                 }
                 let profile = Self::peer_profile(&info)?;
                 let pending = self.store().pending(conn)?;

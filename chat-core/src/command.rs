@@ -317,6 +317,8 @@ pub enum Command {
         name: String,
         /// Its full name (may be empty).
         full_name: String,
+        /// `/g i name`: our membership is incognito (a random profile; members join by link).
+        incognito: bool,
     },
     /// `/a group contact [role]`, `/add #group @contact [role]`: invite a contact (as a
     /// member unless another role is named).
@@ -822,10 +824,15 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
         }
         "/code" => Command::ShowCode(one_arg(args)?),
         "/g" | "/group" => {
+            let (incognito, args) = match args.strip_prefix("i ") {
+                Some(rest) => (true, rest.trim_start()),
+                None => (false, args),
+            };
             let (n, full) = name(args.strip_prefix('#').unwrap_or(args))?;
             Command::NewGroup {
                 name: n,
                 full_name: full.trim().to_string(),
+                incognito,
             }
         }
         "/a" | "/add" => {
@@ -1576,7 +1583,16 @@ mod tests {
         let new_group = |n: &str, f: &str| Command::NewGroup {
             name: n.into(),
             full_name: f.into(),
+            incognito: false,
         };
+        assert_eq!(
+            parse("/g i team"),
+            Ok(Command::NewGroup {
+                name: "team".into(),
+                full_name: String::new(),
+                incognito: true
+            })
+        );
         assert_eq!(parse("/g team"), Ok(new_group("team", "")));
         assert_eq!(
             parse("/group #team Our Team"),

@@ -173,7 +173,7 @@ impl Chat {
                 member_id: g.member_id.clone(),
                 member_role: g.role,
             },
-            from_member_name: self.profile().display_name,
+            from_member_name: self.profile_in(&g).display_name,
             invited_member: MemberIdRole {
                 member_id,
                 member_role: role,
@@ -244,7 +244,13 @@ impl Chat {
                     invited_by: None,
                 })?;
                 store.delete_pending(conn)?;
-                g
+                if let Some(p) = &incognito {
+                    store.set_group_incognito(g.group_id, p)?;
+                }
+                Group {
+                    incognito: incognito.clone(),
+                    ..g
+                }
             };
             self.emit(Event::GroupLinkJoining(g)).await;
         }
@@ -273,10 +279,11 @@ impl Chat {
             return Ok(());
         }
         if let Some(conn) = m.conn_id {
+            let g = self.group_of(m)?;
             self.send_event(
                 conn,
                 ChatEvent::GrpLinkMem {
-                    profile: self.profile(),
+                    profile: self.profile_in(&g),
                 },
             )
             .await?;

@@ -144,6 +144,8 @@ pub struct Group {
     pub conn_request: Option<String>,
     /// When it was created here (ms since the epoch).
     pub created_at: i64,
+    /// The random profile the group knows us by (incognito membership).
+    pub incognito: Option<Profile>,
 }
 
 /// A member of a group other than us.
@@ -203,7 +205,7 @@ pub struct NewMember<'a> {
 }
 
 const GROUP_COLUMNS: &str =
-    "group_id, local_name, profile, member_id, role, status, conn_request, created_at";
+    "group_id, local_name, profile, member_id, role, status, conn_request, created_at, incognito";
 const MEMBER_COLUMNS: &str = "group_member_id, group_id, member_id, role, category, status,
      profile, local_name, conn_id, contact_id, invited_by, created_at, show_messages,
      blocked_by_admin";
@@ -217,6 +219,7 @@ type GroupRow = (
     String,
     Option<String>,
     i64,
+    Option<String>,
 );
 
 type MemberRow = (
@@ -235,11 +238,12 @@ fn group_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<GroupRow> {
         r.get(5)?,
         r.get(6)?,
         r.get(7)?,
+        r.get(8)?,
     ))
 }
 
 fn group_from(
-    (group_id, local_name, profile, member_id, role, status, conn_request, created_at): GroupRow,
+    (group_id, local_name, profile, member_id, role, status, conn_request, created_at, incognito): GroupRow,
 ) -> Result<Group> {
     Ok(Group {
         group_id,
@@ -251,6 +255,7 @@ fn group_from(
         status: MemberStatus::parse(&status).ok_or(StoreError::Corrupt("membership status"))?,
         conn_request,
         created_at,
+        incognito: incognito.as_deref().map(profile_from).transpose()?,
     })
 }
 
@@ -339,7 +344,17 @@ impl ChatStore {
             status,
             conn_request: conn_request.map(str::to_string),
             created_at,
+            incognito: None,
         })
+    }
+
+    /// Our membership in a group is incognito: the group knows us by `p`.
+    pub fn set_group_incognito(&self, group_id: i64, p: &Profile) -> Result<()> {
+        self.db.execute(
+            "UPDATE groups SET incognito = ?2 WHERE group_id = ?1",
+            params![group_id, profile_json(p)?],
+        )?;
+        Ok(())
     }
 
     fn group_where(&self, clause: &str, arg: rusqlite::types::Value) -> Result<Option<Group>> {

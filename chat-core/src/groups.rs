@@ -112,19 +112,40 @@ impl Chat {
             .ok_or_else(|| ChatError::NoGroup(name.to_string()))
     }
 
-    fn group_of(&self, m: &Member) -> Result<Group> {
+    pub(crate) fn group_of(&self, m: &Member) -> Result<Group> {
         self.store()
             .group(m.group_id)?
             .ok_or_else(|| ChatError::NoGroup(format!("#{}", m.group_id)))
     }
 
-    /// `/g name [full name]`.
-    pub(crate) fn new_group(&self, name: String, full_name: String) -> Result<Response> {
-        self.new_group_profile(GroupProfile {
+    /// `/g name [full name]` (`incognito`: `/g i name`, we are a random profile in it).
+    pub(crate) fn new_group(
+        &self,
+        name: String,
+        full_name: String,
+        incognito: bool,
+    ) -> Result<Response> {
+        let r = self.new_group_profile(GroupProfile {
             display_name: name,
             full_name,
             ..GroupProfile::default()
-        })
+        })?;
+        match r {
+            Response::GroupCreated(g) if incognito => {
+                let p = crate::incognito::random_profile();
+                self.store().set_group_incognito(g.group_id, &p)?;
+                Ok(Response::GroupCreated(Group {
+                    incognito: Some(p),
+                    ..g
+                }))
+            }
+            r => Ok(r),
+        }
+    }
+
+    /// The profile the group knows us by: our incognito one in it, else the user's.
+    pub(crate) fn profile_in(&self, g: &Group) -> crate::protocol::Profile {
+        g.incognito.clone().unwrap_or_else(|| self.profile())
     }
 
     /// `/_group 1 <json>`, `/g`: a new group of ours with this profile.
@@ -157,6 +178,10 @@ impl Chat {
         let g = self.group_named(&group)?;
         if !active(&g) {
             return Err(ChatError::GroupNotActive(g.local_name));
+        }
+        // The contact would learn who we are in the group.
+        if g.incognito.is_some() {
+            return Err(ChatError::GroupIncognitoCantInvite);
         }
         let required = role.max(GroupMemberRole::Admin);
         if g.role < required {
@@ -704,7 +729,7 @@ impl Chat {
                 }
                 ChatEvent::GrpMemInfo {
                     member_id: g.member_id.clone(),
-                    profile: self.profile(),
+                    profile: self.profile_in(&g),
                 }
             }
             (_, other) => {
@@ -833,7 +858,7 @@ impl Chat {
     /// introductions (so every author is known by then).
     async fn send_history(&self, g: &Group, new: &Member, conn: u64) -> Result<()> {
         let items = self.store().group_items(g.group_id, HISTORY_ITEMS)?;
-        let me = self.profile();
+        let me = self.profile_in(g);
         for item in items {
             let Some(shared) = item.shared_msg_id.clone() else {
                 continue;
@@ -1243,7 +1268,7 @@ impl Chat {
                     None,
                     ChatEvent::GrpMemInfo {
                         member_id: g.member_id.clone(),
-                        profile: self.profile(),
+                        profile: self.profile_in(g),
                     },
                 )
                 .encode();

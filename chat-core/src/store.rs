@@ -282,6 +282,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         WHERE join_request IS NOT NULL;",
     // v18: a member blocked for all by a moderator or above (`x.grp.mem.restrict`)
     "ALTER TABLE group_members ADD COLUMN blocked_by_admin INTEGER NOT NULL DEFAULT 0;",
+    // v19: incognito membership - the random profile the group knows us by (`/g i`, a group
+    // link joined with `/c i`)
+    "ALTER TABLE groups ADD COLUMN incognito TEXT;",
 ];
 
 /// The chat of private notes (`*`, `*1` in API commands).
@@ -724,6 +727,20 @@ impl ChatStore {
             params![conn_id as i64, profile_json(p)?],
         )?;
         Ok(())
+    }
+
+    /// The random profile a pending connection shows instead of the user's.
+    pub fn pending_incognito(&self, conn_id: u64) -> Result<Option<Profile>> {
+        let p: Option<String> = self
+            .db
+            .query_row(
+                "SELECT incognito FROM pending WHERE conn_id = ?1",
+                [conn_id as i64],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        p.as_deref().map(profile_from).transpose()
     }
 
     /// A pending connection's kind.
