@@ -5,83 +5,8 @@
 
 mod common;
 
+use common::groups::*;
 use common::{alice_and_bob, connect, relay, xftp_relay, Client};
-
-/// alice, bob and cath (Catherine), alice connected to both.
-fn three(dir: &std::path::Path, server: &str) -> (Client, Client, Client) {
-    three_with(dir, server, &[])
-}
-
-/// alice, bob and cath (Catherine) started with `more` options, alice connected to both.
-fn three_with(dir: &std::path::Path, server: &str, more: &[&str]) -> (Client, Client, Client) {
-    let (mut alice, mut bob) = alice_and_bob(dir, server, more);
-    let mut cath = Client::start_with(dir, "cath", server, more);
-    cath.create_profile("cath", "Catherine");
-    connect(&mut alice, &mut bob, "Alice", "Bob");
-    connect(&mut alice, &mut cath, "Alice", "Catherine");
-    (alice, bob, cath)
-}
-
-/// `/g team` by `host`.
-fn create_team(host: &mut Client) {
-    host.type_line("/g team");
-    host.expect("/g team");
-    host.expect("group #team is created");
-    host.expect("to add members use /a team <name> or /create link #team");
-}
-
-/// `host` invites `c` to `team` as `role` (the default, member, when empty).
-fn invite(host: &mut Client, c: &mut Client, role: &str) {
-    let cmd = format!("/a team {} {role}", c.name);
-    let cmd = cmd.trim_end();
-    host.type_line(cmd);
-    host.expect(cmd);
-    host.expect(&format!(
-        "invitation to join the group #team sent to {}",
-        c.name
-    ));
-    let role = if role.is_empty() { "member" } else { role };
-    c.expect(&format!(
-        "#team: {} invites you to join the group as {role}",
-        host.name
-    ));
-    c.expect("use /j team to accept");
-}
-
-/// `c` joins `team`: `host` and `c` see it (lines about other members follow).
-fn join(host: &mut Client, c: &mut Client) {
-    c.type_line("/j team");
-    c.expect("/j team");
-    host.expect(&format!("#team: {} joined the group", c.name));
-    c.expect("#team: you joined the group");
-}
-
-/// alice's group `team` with bob and cath, as `createGroup3`.
-fn team(dir: &std::path::Path, server: &str) -> (Client, Client, Client) {
-    team_with(dir, server, &[])
-}
-
-/// [`team`] with `more` options for every process.
-fn team_with(dir: &std::path::Path, server: &str, more: &[&str]) -> (Client, Client, Client) {
-    let (mut alice, mut bob, mut cath) = three_with(dir, server, more);
-    create_team(&mut alice);
-    invite(&mut alice, &mut bob, "admin");
-    join(&mut alice, &mut bob);
-    invite(&mut alice, &mut cath, "admin");
-    join(&mut alice, &mut cath);
-    cath.expect("#team: member bob (Bob) is connected");
-    bob.expect("#team: alice added cath (Catherine) to the group (connecting...)");
-    bob.expect("#team: new member cath is connected");
-    (alice, bob, cath)
-}
-
-fn send(from: &mut Client, text: &str, to: &mut [&mut Client]) {
-    from.type_line(&format!("#team {text}"));
-    from.expect_item(&format!("#team {text}"));
-    for c in to.iter_mut() {
-        c.expect_item(&format!("#team {}> {text}", from.name));
-    }
-}
 
 #[test]
 fn three_members_talk() {
@@ -396,32 +321,6 @@ fn incognito_contacts_are_not_invited() {
     alice.expect("/a team bob");
     alice.expect("you're using your main profile for this group - prohibited to invite contacts to whom you are connected incognito");
     relay.stop();
-}
-
-fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
-/// `c` receives file `n` into `dir` as `saved`, from `from`; the bytes are `expected`.
-fn receive(c: &mut Client, n: u32, name: &str, from: &str, dir: &std::path::Path, saved: &str) {
-    let d = dir.to_string_lossy();
-    c.type_line(&format!("/fr {n} {d}/"));
-    c.expect(&format!("/fr {n} {d}/"));
-    c.expect_unordered(&[
-        format!("saving file {n} from {from} to {d}/{saved}").as_str(),
-        format!("started receiving file {n} ({name}) from {from}").as_str(),
-    ]);
-    c.expect(&format!(
-        "completed receiving file {n} ({name}) from {from}"
-    ));
 }
 
 /// Files in a group, as the reference's `testXFTPGroupFileTransfer`, `testGroupHistory*File`

@@ -866,12 +866,26 @@ impl ChatStore {
 
     /// The last `n` items of a group, oldest first.
     pub fn group_items(&self, group_id: i64, n: usize) -> Result<Vec<ChatItem>> {
+        self.group_items_upto(group_id, n, i64::MAX)
+    }
+
+    /// The last `n` items of a group up to item `last` (included), oldest first.
+    pub fn group_items_upto(&self, group_id: i64, n: usize, last: i64) -> Result<Vec<ChatItem>> {
         let mut v = self.items_where(
-            "group_id = ?1 ORDER BY item_id DESC LIMIT ?2",
-            &[&group_id, &(n as i64)],
+            "group_id = ?1 AND item_id <= ?3 ORDER BY item_id DESC LIMIT ?2",
+            &[&group_id, &(n as i64), &last],
         )?;
         v.reverse();
         Ok(v)
+    }
+
+    /// The id of a group's latest item (0: none).
+    pub fn last_group_item_id(&self, group_id: i64) -> Result<i64> {
+        Ok(self.db.query_row(
+            "SELECT IFNULL(max(item_id), 0) FROM chat_items WHERE group_id = ?1",
+            [group_id],
+            |r| r.get(0),
+        )?)
     }
 
     /// Whether a member's message with this shared id is stored already (it may come both

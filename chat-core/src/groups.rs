@@ -767,9 +767,12 @@ impl Chat {
                 self.emit(Event::UserJoinedGroup(g, m)).await;
             }
             MemberCategory::Invitee => {
+                // The history is what the group had when the member joined: a message sent
+                // from here goes to it directly (it is connected), not in the history too.
+                let history_upto = self.store().last_group_item_id(g.group_id)?;
                 self.emit(Event::MemberJoined(g.clone(), m.clone())).await;
                 self.send_link_host_profile(&m).await?;
-                self.introduce(&g, &m).await?;
+                self.introduce(&g, &m, history_upto).await?;
             }
             MemberCategory::Pre | MemberCategory::Post => {
                 self.emit(Event::MemberConnected(g.clone(), m.clone()))
@@ -802,7 +805,7 @@ impl Chat {
 
     /// The host's part once a new member is connected: announce it to the others and
     /// introduce the others to it.
-    async fn introduce(&self, g: &Group, new: &Member) -> Result<()> {
+    async fn introduce(&self, g: &Group, new: &Member, history_upto: i64) -> Result<()> {
         let others: Vec<Member> = self
             .store()
             .members(g.group_id)?
@@ -848,7 +851,7 @@ impl Chat {
             .await?;
         }
         if history_on(g) {
-            self.send_history(g, new, new_conn).await?;
+            self.send_history(g, new, new_conn, history_upto).await?;
         }
         Ok(())
     }
@@ -856,8 +859,10 @@ impl Chat {
     /// The recent history for a new member (v5.5): the last [`HISTORY_ITEMS`] messages of the
     /// group, each forwarded (`x.grp.msg.forward`) with its author and time, after the
     /// introductions (so every author is known by then).
-    async fn send_history(&self, g: &Group, new: &Member, conn: u64) -> Result<()> {
-        let items = self.store().group_items(g.group_id, HISTORY_ITEMS)?;
+    async fn send_history(&self, g: &Group, new: &Member, conn: u64, upto: i64) -> Result<()> {
+        let items = self
+            .store()
+            .group_items_upto(g.group_id, HISTORY_ITEMS, upto)?;
         let me = self.profile_in(g);
         for item in items {
             let Some(shared) = item.shared_msg_id.clone() else {

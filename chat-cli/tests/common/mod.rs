@@ -2,6 +2,8 @@
 //! relays on 127.0.0.1.
 #![allow(dead_code)]
 
+pub mod groups;
+
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
