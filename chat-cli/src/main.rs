@@ -133,6 +133,7 @@ fn is_send_form(line: &str) -> bool {
         || line.starts_with("/* ")
         || line.starts_with("> @")
         || line.starts_with(">> @")
+        || line.starts_with("> #")
         || line.starts_with("/f ")
         || line.starts_with("/file ")
 }

@@ -159,6 +159,44 @@ fn saving(file_id: i64, peer: &FilePeer, shown: &str) -> Vec<String> {
     )]
 }
 
+/// A group item's lines: `#team text` (ours) or `#team bob> text`, `marker` before the text
+/// (`[edited] `), `suffix` after each line (` [>>]`); a quote first as `> bob quoted`.
+fn group_item_lines(
+    g: &Group,
+    author: Option<&str>,
+    item: &ChatItem,
+    marker: &str,
+    suffix: &str,
+) -> Vec<String> {
+    let head = match author {
+        None => format!(
+            "{}{}#{} ",
+            time_prefix(item.item_ts),
+            inc(g),
+            view_name(&g.local_name)
+        ),
+        Some(name) => format!(
+            "{}{}#{} {}> ",
+            time_prefix(item.item_ts),
+            inc(g),
+            view_name(&g.local_name),
+            view_name(name)
+        ),
+    };
+    let text = item.content.text_shown();
+    match &item.quote {
+        Some(q) => vec![
+            format!(
+                "{head}{marker}> {} {}{suffix}",
+                q.member_name.as_deref().map_or("?".to_string(), view_name),
+                q.content.text_shown()
+            ),
+            format!("      {text}{suffix}"),
+        ],
+        None => vec![format!("{head}{marker}{text}{suffix}")],
+    }
+}
+
 /// `i ` before a group's items when we are incognito in it, as the reference marks them.
 fn inc(g: &Group) -> &'static str {
     if g.incognito.is_some() {
@@ -448,13 +486,35 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
         )],
         // The reference prints nothing until connected.
         Response::GroupJoining(_) => Vec::new(),
-        Response::GroupSent(g, item) => vec![format!(
-            "{}{}#{} {}",
-            time_prefix(item.item_ts),
-            inc(g),
-            view_name(&g.local_name),
-            item.content.text_shown()
-        )],
+        Response::GroupSent(g, item) => group_item_lines(g, None, item, "", ""),
+        Response::GroupItemUpdated(g, item) => group_item_lines(g, None, item, "[edited] ", ""),
+        Response::GroupItemDeleted {
+            moderated: false, ..
+        } => vec!["message marked deleted".into()],
+        Response::GroupItemDeleted {
+            moderated: true, ..
+        } => {
+            vec!["message marked deleted by you".into()]
+        }
+        Response::GroupItems(g, list) => list
+            .iter()
+            .flat_map(|(m, i)| {
+                let mut suffix = String::new();
+                if i.forwarded_by.is_some() {
+                    suffix.push_str(" [>>]");
+                }
+                if let Some(m) = m {
+                    if m.blocked_by_admin {
+                        suffix.push_str(" [blocked by admin]");
+                    } else if !m.show_messages {
+                        suffix.push_str(" [blocked]");
+                    }
+                }
+                let marker = if i.deleted { "[marked deleted] " } else { "" };
+                let name = m.as_ref().map(|m| m.local_name.as_str());
+                group_item_lines(g, name, i, marker, &suffix)
+            })
+            .collect(),
         Response::Groups(list) if list.is_empty() => {
             vec!["you have no groups!".into(), "to create: /g <name>".into()]
         }
@@ -797,17 +857,15 @@ pub fn event(e: &Event) -> Vec<String> {
             ),
         }],
         // ` [>>]`: forwarded by a member (the host) until the author's connection is up.
-        Event::GroupReceived(g, m, item) => vec![format!(
-            "{}{}#{} {}> {}{}",
-            time_prefix(item.item_ts),
-            inc(g),
-            view_name(&g.local_name),
-            view_name(&m.local_name),
-            item.content.text_shown(),
+        Event::GroupReceived(g, m, item) => group_item_lines(
+            g,
+            Some(&m.local_name),
+            item,
+            "",
             match (
                 item.forwarded_by.is_some(),
                 m.show_messages,
-                m.blocked_by_admin
+                m.blocked_by_admin,
             ) {
                 (false, true, false) => "",
                 (true, true, false) => " [>>]",
@@ -817,8 +875,30 @@ pub fn event(e: &Event) -> Vec<String> {
                 (true, _, true) => " [>>] [blocked by admin] <muted>",
                 (false, false, false) => " [blocked] <muted>",
                 (true, false, false) => " [>>] [blocked] <muted>",
-            }
-        )],
+            },
+        ),
+        Event::GroupItemUpdated(g, m, item) => {
+            group_item_lines(g, Some(&m.local_name), item, "[edited] ", "")
+        }
+        Event::GroupItemDeleted {
+            group,
+            author,
+            item,
+            by,
+            own_name,
+        } => {
+            let marker = match by {
+                Some(b) => format!("[marked deleted by {}] ", view_name(&b.local_name)),
+                None => "[marked deleted] ".to_string(),
+            };
+            // Ours, deleted by a moderator: under our name, as the reference shows it.
+            let name = match (author, by) {
+                (Some(a), _) => Some(a.local_name.as_str()),
+                (None, Some(_)) => Some(own_name.as_str()),
+                (None, None) => None,
+            };
+            group_item_lines(group, name, item, &marker, "")
+        }
         Event::MemberBlockedBy { group, by, member } => vec![format!(
             "#{}: {} {} {}",
             view_name(&group.local_name),

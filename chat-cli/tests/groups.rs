@@ -654,3 +654,67 @@ fn incognito_group() {
     bob.expect_item("alice> still friends");
     relay.stop();
 }
+
+/// Replies, edits and deletions in a group, as the reference's `testGroupMessageQuotedReply`,
+/// `...Update` and `...Delete` lines; a moderator deletes a member's message; `/tail #team`.
+#[test]
+fn quotes_edits_deletions() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob, mut cath) = team(dir.path(), &server);
+    send(&mut alice, "hello!", &mut [&mut bob, &mut cath]);
+    alice.type_line("! #team hey 👋");
+    alice.expect("! #team hey 👋");
+    alice.expect_item("#team [edited] hey 👋");
+    bob.expect_item("#team alice> [edited] hey 👋");
+    cath.expect_item("#team alice> [edited] hey 👋");
+
+    bob.type_line("> #team @alice (hey) hi alice");
+    bob.expect_item("#team > alice hey 👋");
+    bob.expect("      hi alice");
+    for c in [&mut alice, &mut cath] {
+        c.expect_item("#team bob> > alice hey 👋");
+        c.expect("      hi alice");
+    }
+    // Quoting one's own message.
+    alice.type_line("> #team (hey) and welcome");
+    alice.expect_item("#team > alice hey 👋");
+    alice.expect("      and welcome");
+    for c in [&mut bob, &mut cath] {
+        c.expect_item("#team alice> > alice hey 👋");
+        c.expect("      and welcome");
+    }
+
+    send(&mut cath, "how are you?", &mut [&mut alice, &mut bob]);
+    cath.type_line("\\ #team how");
+    cath.expect("\\ #team how");
+    cath.expect("message marked deleted");
+    alice.expect_item("#team cath> [marked deleted] how are you?");
+    bob.expect_item("#team cath> [marked deleted] how are you?");
+
+    // A moderator deletes a member's message; a member may not.
+    alice.type_line("/mr team cath member");
+    alice.expect("/mr team cath member");
+    alice.expect("#team: you changed the role of cath to member");
+    cath.expect("#team: alice changed your role from admin to member");
+    bob.expect("#team: alice changed the role of cath from admin to member");
+    send(&mut cath, "spam spam", &mut [&mut alice, &mut bob]);
+    cath.type_line("\\\\ #team bob hi");
+    cath.expect("\\\\ #team bob hi");
+    cath.expect(
+        "#team: you have insufficient permissions for this action, the required role is moderator",
+    );
+    bob.type_line("\\\\ #team cath spam");
+    bob.expect("\\\\ #team cath spam");
+    bob.expect("message marked deleted by you");
+    alice.expect_item("#team cath> [marked deleted by bob] spam spam");
+    cath.expect_item("#team cath> [marked deleted by bob] spam spam");
+
+    bob.type_line("/tail #team 3");
+    bob.expect("/tail #team 3");
+    bob.expect_item("#team alice> > alice hey 👋");
+    bob.expect("      and welcome");
+    bob.expect_item("#team cath> [marked deleted] how are you?");
+    bob.expect_item("#team cath> [marked deleted] spam spam");
+    relay.stop();
+}

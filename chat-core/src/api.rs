@@ -891,6 +891,17 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
                 }}),
             )
         }
+        Response::GroupItemUpdated(g, item) => tagged(
+            "chatItemUpdated",
+            json!({"user": u, "chatItem": group_chat_item(chat, g, None, item)}),
+        ),
+        Response::GroupItemDeleted { .. } => tagged("cmdOk", json!({ "user_": u })),
+        Response::GroupItems(g, list) => tagged(
+            "chatItems",
+            json!({"user": u, "chatItems": list.iter()
+                .map(|(m, i)| group_chat_item(chat, g, m.as_ref(), i))
+                .collect::<Vec<_>>()}),
+        ),
         Response::BlockedForAll { group, member } => tagged(
             "membersBlockedForAllUser",
             json!({"user": u, "groupInfo": group_info(chat, group),
@@ -1153,6 +1164,33 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
             "newChatItems",
             json!({"user": u, "chatItems": [group_chat_item(chat, group, Some(member), item)]}),
         ),
+        Event::GroupItemUpdated(g, m, item) => tagged(
+            "chatItemUpdated",
+            json!({"user": u, "chatItem": group_chat_item(chat, g, Some(m), item)}),
+        ),
+        Event::GroupItemDeleted {
+            group,
+            author,
+            item,
+            by,
+            ..
+        } => {
+            let was = ChatItem {
+                deleted: false,
+                ..item.clone()
+            };
+            let mut v = tagged(
+                "chatItemsDeleted",
+                json!({"user": u, "chatItemDeletions": [{
+                    "deletedChatItem": group_chat_item(chat, group, author.as_ref(), &was),
+                    "toChatItem": group_chat_item(chat, group, author.as_ref(), item),
+                }], "byUser": false, "timed": false}),
+            );
+            if let Some(m) = by {
+                v["byMember"] = group_member(m);
+            }
+            v
+        }
         Event::MemberBlockedBy { group, by, member } => tagged(
             "memberBlockedForAll",
             json!({"user": u, "groupInfo": group_info(chat, group), "byMember": group_member(by),

@@ -348,6 +348,20 @@ pub enum Response {
     GroupJoining(crate::group_store::Group),
     /// A message sent to a group.
     GroupSent(crate::group_store::Group, ChatItem),
+    /// `! #g text`: our message edited.
+    GroupItemUpdated(crate::group_store::Group, ChatItem),
+    /// `\ #g text`: our message deleted for everyone (`moderated`: a member's, by us).
+    GroupItemDeleted {
+        /// The group.
+        group: crate::group_store::Group,
+        /// A member's message, deleted by us as a moderator.
+        moderated: bool,
+    },
+    /// `/tail #g`: items with their authors (none: ours), oldest first.
+    GroupItems(
+        crate::group_store::Group,
+        Vec<(Option<crate::group_store::Member>, ChatItem)>,
+    ),
     /// `/block for all #g m`, `/unblock for all #g m`: the member as it is now.
     BlockedForAll {
         /// The group.
@@ -584,6 +598,25 @@ pub enum Event {
     },
     /// A member introduced to us (or we to it) is connected.
     MemberConnected(crate::group_store::Group, crate::group_store::Member),
+    /// A member edited its message.
+    GroupItemUpdated(
+        crate::group_store::Group,
+        crate::group_store::Member,
+        ChatItem,
+    ),
+    /// A message deleted for everyone: by its author, or (`by`) by a moderator.
+    GroupItemDeleted {
+        /// The group.
+        group: crate::group_store::Group,
+        /// Its author (none: we wrote it).
+        author: Option<crate::group_store::Member>,
+        /// The item, marked deleted.
+        item: ChatItem,
+        /// The moderator who deleted it.
+        by: Option<crate::group_store::Member>,
+        /// Our name in the group (our message deleted by a moderator is shown under it).
+        own_name: String,
+    },
     /// A moderator blocked (or unblocked) a member for all.
     MemberBlockedBy {
         /// The group.
@@ -1192,6 +1225,23 @@ impl Chat {
                 on,
                 role,
             } => self.set_group_feature(group, feature, on, role).await,
+            Command::SendGroupQuote {
+                group,
+                member,
+                prefix,
+                text,
+            } => self.send_group_quote(group, member, prefix, text).await,
+            Command::EditGroupLatest {
+                group,
+                prefix,
+                text,
+            } => self.edit_group_latest(group, prefix, text).await,
+            Command::DeleteGroupLatest {
+                group,
+                member,
+                prefix,
+            } => self.delete_group_latest(group, member, prefix).await,
+            Command::TailGroup { group, count } => self.group_tail(group, count),
             Command::BlockForAll {
                 group,
                 member,

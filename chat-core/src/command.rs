@@ -385,6 +385,44 @@ pub enum Command {
         /// On for this role and above only.
         role: Option<crate::protocol::GroupMemberRole>,
     },
+    /// `> #group [@member] (prefix) text`: a reply quoting the member's latest message that
+    /// starts with `prefix` (ours without a member).
+    SendGroupQuote {
+        /// The group.
+        group: String,
+        /// The quoted message's author (none: us).
+        member: Option<String>,
+        /// The start of the quoted message.
+        prefix: String,
+        /// The reply.
+        text: String,
+    },
+    /// `! #group [(prefix)] text`: our latest message (starting with `prefix`) edited.
+    EditGroupLatest {
+        /// The group.
+        group: String,
+        /// The start of the message edited (none: the latest).
+        prefix: Option<String>,
+        /// The new text.
+        text: String,
+    },
+    /// `\ #group prefix`: our latest message starting with `prefix` deleted for everyone;
+    /// `\\ #group member prefix`: a member's, by a moderator.
+    DeleteGroupLatest {
+        /// The group.
+        group: String,
+        /// The author (none: us).
+        member: Option<String>,
+        /// The start of the message.
+        prefix: String,
+    },
+    /// `/tail #group [n]`.
+    TailGroup {
+        /// The group.
+        group: String,
+        /// How many items.
+        count: usize,
+    },
     /// `/block for all #group member`, `/unblock for all #group member`.
     BlockForAll {
         /// The group.
@@ -574,6 +612,67 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             return Err(bad("no note"));
         }
         return Ok(Command::AddNote(rest.to_string()));
+    }
+    // Group replies, edits and deletions: `> #team @bob (prefix) text`, `> #team (prefix)
+    // text`, `! #team [(prefix)] text`, `\ #team prefix`, `\\ #team bob prefix`.
+    if let Some(rest) = line.strip_prefix("> #") {
+        let (group, after) = name(rest)?;
+        let (member, after) = match after.strip_prefix('@') {
+            Some(r) => {
+                let (m, a) = name(r)?;
+                (Some(m), a)
+            }
+            None => (None, after),
+        };
+        let (prefix, text) =
+            paren(after).ok_or_else(|| bad("usage: > #group [@member] (quoted text) reply"))?;
+        if text.trim().is_empty() {
+            return Err(bad("no message"));
+        }
+        return Ok(Command::SendGroupQuote {
+            group,
+            member,
+            prefix,
+            text: text.to_string(),
+        });
+    }
+    if let Some(rest) = line.strip_prefix("! #") {
+        let (group, after) = name(rest)?;
+        let (prefix, text) = match paren(after) {
+            Some((p, t)) => (Some(p), t),
+            None => (None, after),
+        };
+        if text.trim().is_empty() {
+            return Err(bad("no message"));
+        }
+        return Ok(Command::EditGroupLatest {
+            group,
+            prefix,
+            text: text.to_string(),
+        });
+    }
+    if let Some(rest) = line.strip_prefix("\\\\ #") {
+        let (group, after) = name(rest)?;
+        let (member, prefix) = name(after.strip_prefix('@').unwrap_or(after))?;
+        if prefix.is_empty() {
+            return Err(bad("usage: \\\\ #group member message-start"));
+        }
+        return Ok(Command::DeleteGroupLatest {
+            group,
+            member: Some(member),
+            prefix: prefix.to_string(),
+        });
+    }
+    if let Some(rest) = line.strip_prefix("\\ #") {
+        let (group, prefix) = name(rest)?;
+        if prefix.is_empty() {
+            return Err(bad("usage: \\ #group message-start"));
+        }
+        return Ok(Command::DeleteGroupLatest {
+            group,
+            member: None,
+            prefix: prefix.to_string(),
+        });
     }
     // Quoted replies: `> @name (prefix) text`, `>> @name (prefix) text`.
     let quoting = line
@@ -1258,6 +1357,14 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
         }
         "/clear" if args == "*" => Command::ClearChat(None),
         "/clear" => Command::ClearChat(Some(one_arg(args)?)),
+        "/t" | "/tail" if args.starts_with('#') => {
+            let (group, rest) = name(&args[1..])?;
+            let count = match rest.trim() {
+                "" => 10,
+                n => n.parse().map_err(|_| bad("bad count"))?,
+            };
+            Command::TailGroup { group, count }
+        }
         "/t" | "/tail" => {
             let mut contact = None;
             let mut count = 10;

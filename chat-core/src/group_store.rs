@@ -879,6 +879,61 @@ impl ChatStore {
         Ok(v)
     }
 
+    /// The latest item of a group not deleted, ours (`author` none) or a member's, that starts
+    /// with `prefix` (any, without one).
+    pub fn latest_group_item(
+        &self,
+        group_id: i64,
+        author: Option<i64>,
+        prefix: Option<&str>,
+    ) -> Result<Option<ChatItem>> {
+        let recent = match author {
+            None => self.items_where(
+                "group_id = ?1 AND sent = 1 AND deleted = 0 ORDER BY item_id DESC LIMIT 1000",
+                &[&group_id],
+            )?,
+            Some(m) => self.items_where(
+                "group_id = ?1 AND group_member_id = ?2 AND sent = 0 AND deleted = 0
+                 ORDER BY item_id DESC LIMIT 1000",
+                &[&group_id, &m],
+            )?,
+        };
+        Ok(recent
+            .into_iter()
+            .find(|i| prefix.is_none_or(|p| i.content.text_shown().starts_with(p))))
+    }
+
+    /// The latest group item not deleted that starts with `prefix`, whoever wrote it.
+    pub fn latest_group_item_any(&self, group_id: i64, prefix: &str) -> Result<Option<ChatItem>> {
+        let recent = self.items_where(
+            "group_id = ?1 AND deleted = 0 ORDER BY item_id DESC LIMIT 1000",
+            &[&group_id],
+        )?;
+        Ok(recent
+            .into_iter()
+            .find(|i| i.content.text_shown().starts_with(prefix)))
+    }
+
+    /// A group item by its shared id: ours (`author` none) or a member's.
+    pub fn group_item_by_shared(
+        &self,
+        group_id: i64,
+        author: Option<i64>,
+        shared_msg_id: &[u8],
+    ) -> Result<Option<ChatItem>> {
+        Ok(match author {
+            None => self.items_where(
+                "group_id = ?1 AND sent = 1 AND shared_msg_id = ?2 LIMIT 1",
+                &[&group_id, &shared_msg_id],
+            )?,
+            Some(m) => self.items_where(
+                "group_id = ?1 AND group_member_id = ?2 AND sent = 0 AND shared_msg_id = ?3 LIMIT 1",
+                &[&group_id, &m, &shared_msg_id],
+            )?,
+        }
+        .pop())
+    }
+
     /// The id of a group's latest item (0: none).
     pub fn last_group_item_id(&self, group_id: i64) -> Result<i64> {
         Ok(self.db.query_row(

@@ -313,19 +313,31 @@ impl Chat {
         g: Group,
         content: MsgContent,
     ) -> Result<Response> {
+        self.send_group_container(g, MsgContainer::simple(content), None)
+            .await
+    }
+
+    /// Stores and sends a message (`container`, with what it quotes) to the group.
+    pub(crate) async fn send_group_container(
+        &self,
+        g: Group,
+        container: MsgContainer,
+        quote: Option<&crate::store::ItemQuote>,
+    ) -> Result<Response> {
         check_current(&g)?;
         if g.role < GroupMemberRole::Author {
             return Err(ChatError::GroupCannotSend(g.local_name));
         }
         let id = new_shared_msg_id();
-        let item =
-            self.store()
-                .add_group_item(g.group_id, None, Some(&id.0), &content, None, None)?;
-        let body = ChatMessage::new(
-            Some(id),
-            ChatEvent::MsgNew(MsgContainer::simple(content.clone())),
-        )
-        .encode();
+        let item = self.store().add_group_item(
+            g.group_id,
+            None,
+            Some(&id.0),
+            &container.content,
+            quote,
+            None,
+        )?;
+        let body = ChatMessage::new(Some(id), ChatEvent::MsgNew(container)).encode();
         self.broadcast(&g, &body).await?;
         Ok(Response::GroupSent(g, item))
     }
@@ -1064,12 +1076,16 @@ impl Chat {
                         return Ok(()); // the same message by another path
                     }
                 }
+                let quote = match &c.quote {
+                    Some(q) => Some(self.received_group_quote(g, q)?),
+                    None => None,
+                };
                 let item = self.store().add_group_item(
                     g.group_id,
                     Some(m.group_member_id),
                     msg.msg_id.as_ref().map(|i| i.0.as_slice()),
                     &c.content,
-                    None,
+                    quote.as_ref(),
                     forwarded_by.map(|f| f.group_member_id),
                 )?;
                 if c.file.is_none() || !c.content.text_shown().is_empty() {
@@ -1087,6 +1103,14 @@ impl Chat {
                     )
                     .await?;
                 }
+            }
+            ChatEvent::MsgUpdate(u) => {
+                self.group_update_received(g, m, u, forwarded_by).await?;
+            }
+            ChatEvent::MsgDel {
+                msg_id, member_id, ..
+            } => {
+                self.group_delete_received(g, m, &msg_id, member_id).await?;
             }
             ChatEvent::MsgFileDescr { msg_id, file_descr } => {
                 self.group_descr_part(

@@ -20,6 +20,7 @@ pub mod command;
 pub mod files;
 pub mod group_files;
 pub mod group_links;
+pub mod group_msgs;
 pub mod group_prefs;
 pub mod group_store;
 pub mod groups;

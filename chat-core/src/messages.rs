@@ -61,6 +61,8 @@ impl Chat {
                 shared_msg_id: q.shared_msg_id.clone().map(B64),
                 content: q.content.clone(),
                 by_author: q.sent,
+                member_id: None,
+                member_name: None,
             });
         }
         let id = crate::chat::new_shared_msg_id();
@@ -439,6 +441,8 @@ impl Chat {
             content: q.content.clone(),
             // `sent` is from the quoting side, the item's author.
             by_author: q.msg_ref.sent,
+            member_id: None,
+            member_name: None,
         });
         let item = self.store().add_item(&NewItem {
             contact_id: contact.contact_id,

@@ -460,6 +460,12 @@ pub struct ItemQuote {
     pub content: MsgContent,
     /// Written by the quoting item's author.
     pub by_author: bool,
+    /// In a group: the member who wrote it (ours when it is our message).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_id: Option<crate::protocol::B64>,
+    /// In a group: that member's name here when the item was made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_name: Option<String>,
 }
 
 /// A chat item.

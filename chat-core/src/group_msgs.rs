@@ -1,0 +1,301 @@
+//! Quotes, edits and deletions in groups, and `/tail #group`, with the reference's events:
+//! a quote names the quoted message's author (`msgRef.memberId`); an edit (`x.msg.update`)
+//! and a deletion (`x.msg.del`) come from the message's author, or - a deletion with
+//! `memberId` - from a moderator or above deleting a member's message (not one above its
+//! own role). What a member changes in someone else's name is refused.
+
+use crate::chat::{Chat, ChatError, Event, Response};
+use crate::group_store::{Group, Member};
+use crate::protocol::{
+    ChatEvent, ChatMessage, GroupMemberRole, MsgContainer, MsgContent, MsgRef, MsgUpdate,
+    QuotedMsg, B64,
+};
+use crate::store::{ChatItem, ItemQuote};
+use simplex_codec::time::UtcTime;
+
+type Result<T> = std::result::Result<T, ChatError>;
+
+impl Chat {
+    /// `> #team [@member] (prefix) text`: a reply quoting the member's latest message that
+    /// starts with `prefix` (ours, without a member).
+    pub(crate) async fn send_group_quote(
+        &self,
+        group: String,
+        member: Option<String>,
+        prefix: String,
+        text: String,
+    ) -> Result<Response> {
+        let g = self.group_named(&group)?;
+        let (author, member_id, member_name) = match &member {
+            None => (None, g.member_id.clone(), self.profile_in(&g).display_name),
+            Some(n) => {
+                let m = self.member_by_name(&g, n)?;
+                (Some(m.group_member_id), m.member_id, m.local_name)
+            }
+        };
+        let quoted = self
+            .store()
+            .latest_group_item(g.group_id, author, Some(&prefix))?
+            .ok_or(ChatError::NoQuotedMessage(prefix))?;
+        let shared = quoted.shared_msg_id.clone().map(B64);
+        let quote = QuotedMsg {
+            msg_ref: MsgRef {
+                msg_id: shared.clone(),
+                sent_at: UtcTime::from_millis(quoted.item_ts),
+                sent: quoted.sent,
+                member_id: Some(member_id.clone()),
+            },
+            content: quoted.content.clone(),
+        };
+        let item_quote = ItemQuote {
+            shared_msg_id: shared,
+            content: quoted.content,
+            by_author: quoted.sent,
+            member_id: Some(member_id),
+            member_name: Some(member_name),
+        };
+        let mut container = MsgContainer::simple(MsgContent::text(text));
+        container.quote = Some(quote);
+        self.send_group_container(g, container, Some(&item_quote))
+            .await
+    }
+
+    /// The quote of a message received in the group, with the quoted author's name here.
+    pub(crate) fn received_group_quote(&self, g: &Group, q: &QuotedMsg) -> Result<ItemQuote> {
+        let name = match &q.msg_ref.member_id {
+            Some(id) if *id == g.member_id => Some(self.profile_in(g).display_name),
+            Some(id) => self
+                .store()
+                .member_by_member_id(g.group_id, id)?
+                .map(|m| m.local_name),
+            None => None,
+        };
+        Ok(ItemQuote {
+            shared_msg_id: q.msg_ref.msg_id.clone(),
+            content: q.content.clone(),
+            by_author: q.msg_ref.sent,
+            member_id: q.msg_ref.member_id.clone(),
+            member_name: name,
+        })
+    }
+
+    /// A member of the group by name.
+    fn member_by_name(&self, g: &Group, name: &str) -> Result<Member> {
+        self.store()
+            .member_by_name(g.group_id, name)?
+            .ok_or_else(|| ChatError::NotGroupMember(name.to_string()))
+    }
+
+    /// `! #team [(prefix)] text`: our latest message (starting with `prefix`) edited for
+    /// every member.
+    pub(crate) async fn edit_group_latest(
+        &self,
+        group: String,
+        prefix: Option<String>,
+        text: String,
+    ) -> Result<Response> {
+        let g = self.group_named(&group)?;
+        crate::groups::check_current(&g)?;
+        let item = self
+            .store()
+            .latest_group_item(g.group_id, None, prefix.as_deref())?
+            .ok_or(ChatError::NoQuotedMessage(prefix.unwrap_or_default()))?;
+        let content = MsgContent::text(text);
+        if content == item.content {
+            return Err(ChatError::CannotUpdate);
+        }
+        let shared = item.shared_msg_id.clone().ok_or(ChatError::CannotUpdate)?;
+        let body = ChatMessage::new(
+            None,
+            ChatEvent::MsgUpdate(MsgUpdate {
+                msg_id: B64(shared),
+                content: content.clone(),
+                mentions: Default::default(),
+                ttl: None,
+                live: None,
+                scope: None,
+                as_group: None,
+                prefs: None,
+            }),
+        )
+        .encode();
+        self.broadcast(&g, &body).await?;
+        self.store().update_item(item.item_id, &content)?;
+        Ok(Response::GroupItemUpdated(
+            g,
+            ChatItem {
+                content,
+                edited: true,
+                ..item
+            },
+        ))
+    }
+
+    /// `\ #team prefix`: our latest message starting with `prefix`, deleted for everyone;
+    /// `\\ #team member prefix`: a member's, by a moderator or above.
+    pub(crate) async fn delete_group_latest(
+        &self,
+        group: String,
+        member: Option<String>,
+        prefix: String,
+    ) -> Result<Response> {
+        let g = self.group_named(&group)?;
+        crate::groups::check_current(&g)?;
+        let (author, member_id) = match &member {
+            None => (None, None),
+            Some(n) => {
+                let m = self.member_by_name(&g, n)?;
+                if g.role < GroupMemberRole::Moderator {
+                    return Err(ChatError::GroupRole(
+                        g.local_name,
+                        GroupMemberRole::Moderator,
+                    ));
+                }
+                if m.role > g.role {
+                    return Err(ChatError::GroupRole(g.local_name, m.role));
+                }
+                (Some(m.group_member_id), Some(m.member_id))
+            }
+        };
+        let item = self
+            .store()
+            .latest_group_item(g.group_id, author, Some(&prefix))?
+            .ok_or(ChatError::NoQuotedMessage(prefix))?;
+        let shared = item.shared_msg_id.clone().ok_or(ChatError::CannotDelete)?;
+        let body = ChatMessage::new(
+            None,
+            ChatEvent::MsgDel {
+                msg_id: B64(shared),
+                member_id: member_id.clone(),
+                scope: None,
+            },
+        )
+        .encode();
+        self.broadcast(&g, &body).await?;
+        self.store().mark_item_deleted(item.item_id)?;
+        Ok(Response::GroupItemDeleted {
+            group: g,
+            moderated: member_id.is_some(),
+        })
+    }
+
+    /// `x.msg.update` from a member: its own message edited (one we no longer have comes as
+    /// a new item).
+    pub(crate) async fn group_update_received(
+        &self,
+        g: &Group,
+        m: &Member,
+        u: MsgUpdate,
+        forwarded_by: Option<&Member>,
+    ) -> Result<()> {
+        let existing =
+            self.store()
+                .group_item_by_shared(g.group_id, Some(m.group_member_id), &u.msg_id.0)?;
+        let item = match existing {
+            Some(item) if item.deleted => return Ok(()),
+            Some(item) if item.content == u.content => return Ok(()), // the same edit twice
+            Some(item) => {
+                self.store().update_item(item.item_id, &u.content)?;
+                ChatItem {
+                    content: u.content,
+                    edited: true,
+                    ..item
+                }
+            }
+            None => {
+                let item = self.store().add_group_item(
+                    g.group_id,
+                    Some(m.group_member_id),
+                    Some(&u.msg_id.0),
+                    &u.content,
+                    None,
+                    forwarded_by.map(|f| f.group_member_id),
+                )?;
+                self.store().update_item(item.item_id, &u.content)?;
+                ChatItem {
+                    edited: true,
+                    ..item
+                }
+            }
+        };
+        self.emit(Event::GroupItemUpdated(g.clone(), m.clone(), item))
+            .await;
+        Ok(())
+    }
+
+    /// `x.msg.del` from a member: its own message, or (with `memberId`) another's deleted by
+    /// a moderator or above.
+    pub(crate) async fn group_delete_received(
+        &self,
+        g: &Group,
+        m: &Member,
+        shared: &B64,
+        member_id: Option<B64>,
+    ) -> Result<()> {
+        // The author: the sender, or the member the moderator names (us, or another).
+        let (author, author_id): (Option<Member>, Option<i64>) = match &member_id {
+            None => (Some(m.clone()), Some(m.group_member_id)),
+            Some(id) if *id == m.member_id => (Some(m.clone()), Some(m.group_member_id)),
+            Some(id) if *id == g.member_id => {
+                if m.role < GroupMemberRole::Moderator || m.role < g.role {
+                    return Err(ChatError::GroupContactRole(m.local_name.clone()));
+                }
+                (None, None)
+            }
+            Some(id) => {
+                let a = self
+                    .store()
+                    .member_by_member_id(g.group_id, id)?
+                    .ok_or_else(|| ChatError::Agent("x.msg.del with unknown member ID".into()))?;
+                if m.role < GroupMemberRole::Moderator || m.role < a.role {
+                    return Err(ChatError::GroupContactRole(m.local_name.clone()));
+                }
+                let id = a.group_member_id;
+                (Some(a), Some(id))
+            }
+        };
+        let moderated = author
+            .as_ref()
+            .is_none_or(|a| a.group_member_id != m.group_member_id);
+        let item = self
+            .store()
+            .group_item_by_shared(g.group_id, author_id, &shared.0)?;
+        let Some(item) = item else {
+            return Ok(()); // never had it (or it expired)
+        };
+        if item.deleted {
+            return Ok(());
+        }
+        self.store().mark_item_deleted(item.item_id)?;
+        self.emit(Event::GroupItemDeleted {
+            group: g.clone(),
+            author,
+            item: ChatItem {
+                deleted: true,
+                ..item
+            },
+            by: moderated.then(|| m.clone()),
+            own_name: self.profile_in(g).display_name,
+        })
+        .await;
+        Ok(())
+    }
+
+    /// `/tail #team [n]`: the group's last `n` items with their authors (none: ours).
+    pub(crate) fn group_tail(&self, group: String, count: usize) -> Result<Response> {
+        let g = self.group_named(&group)?;
+        let items = self.store().group_items(g.group_id, count)?;
+        let mut out = Vec::with_capacity(items.len());
+        for i in items {
+            let author = match i.group_member_id {
+                Some(id) => self.store().member(id)?,
+                None => None,
+            };
+            if i.group_member_id.is_some() && author.is_none() {
+                continue;
+            }
+            out.push((author, i));
+        }
+        Ok(Response::GroupItems(g, out))
+    }
+}
