@@ -488,6 +488,13 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
         Response::GroupJoining(_) => Vec::new(),
         Response::GroupSent(g, item) => group_item_lines(g, None, item, "", ""),
         Response::GroupItemUpdated(g, item) => group_item_lines(g, None, item, "[edited] ", ""),
+        Response::GroupReaction {
+            reaction, added, ..
+        } => vec![format!(
+            "{} {}",
+            if *added { "added" } else { "removed" },
+            reaction["emoji"].as_str().unwrap_or_default()
+        )],
         Response::GroupItemDeleted {
             moderated: false, ..
         } => vec!["message marked deleted".into()],
@@ -877,6 +884,8 @@ pub fn event(e: &Event) -> Vec<String> {
                 (true, false, false) => " [>>] [blocked] <muted>",
             },
         ),
+        // Shown by the reference only with --reactions (not implemented here).
+        Event::GroupReaction { .. } => Vec::new(),
         Event::GroupItemUpdated(g, m, item) => {
             group_item_lines(g, Some(&m.local_name), item, "[edited] ", "")
         }

@@ -710,6 +710,14 @@ fn quotes_edits_deletions() {
     alice.expect_item("#team cath> [marked deleted by bob] spam spam");
     cath.expect_item("#team cath> [marked deleted by bob] spam spam");
 
+    // Reactions: the reactor's line; members see them with the item.
+    bob.type_line("+1 #team hey");
+    bob.expect("+1 #team hey");
+    bob.expect("added 👍");
+    bob.type_line("-1 #team hey");
+    bob.expect("-1 #team hey");
+    bob.expect("removed 👍");
+
     bob.type_line("/tail #team 3");
     bob.expect("/tail #team 3");
     bob.expect_item("#team alice> > alice hey 👋");

@@ -326,6 +326,38 @@ fn a_reaction(chat: &Chat, c: &Contact, item: &ChatItem, reaction: &Value, by_us
     })
 }
 
+/// `chatItemReaction` in a group: ours (`by` none) or a member's.
+fn group_reaction(
+    chat: &Chat,
+    user: Value,
+    g: &Group,
+    by: Option<&Member>,
+    item: &ChatItem,
+    reaction: &Value,
+    added: bool,
+) -> Value {
+    let author = match item.group_member_id {
+        Some(id) => chat.store().member(id).ok().flatten(),
+        None => None,
+    };
+    let a = group_chat_item(chat, g, author.as_ref(), item);
+    tagged(
+        "chatItemReaction",
+        json!({"user": user, "added": added, "reaction": {
+            "chatInfo": a["chatInfo"],
+            "chatReaction": {
+                "chatDir": match by {
+                    Some(m) => json!({"type": "groupRcv", "groupMember": group_member(m)}),
+                    None => json!({"type": "groupSnd"}),
+                },
+                "chatItem": a["chatItem"],
+                "sentAt": ts(now_ms()),
+                "reaction": reaction,
+            },
+        }}),
+    )
+}
+
 /// `chatItemReaction`: a reaction added or removed, ours (`by_us`) or the contact's.
 fn reaction_response(
     chat: &Chat,
@@ -891,6 +923,12 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
                 }}),
             )
         }
+        Response::GroupReaction {
+            group,
+            item,
+            reaction,
+            added,
+        } => group_reaction(chat, u, group, None, item, reaction, *added),
         Response::GroupItemUpdated(g, item) => tagged(
             "chatItemUpdated",
             json!({"user": u, "chatItem": group_chat_item(chat, g, None, item)}),
@@ -1164,6 +1202,13 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
             "newChatItems",
             json!({"user": u, "chatItems": [group_chat_item(chat, group, Some(member), item)]}),
         ),
+        Event::GroupReaction {
+            group,
+            member,
+            item,
+            reaction,
+            added,
+        } => group_reaction(chat, u, group, Some(member), item, reaction, *added),
         Event::GroupItemUpdated(g, m, item) => tagged(
             "chatItemUpdated",
             json!({"user": u, "chatItem": group_chat_item(chat, g, Some(m), item)}),

@@ -350,6 +350,17 @@ pub enum Response {
     GroupSent(crate::group_store::Group, ChatItem),
     /// `! #g text`: our message edited.
     GroupItemUpdated(crate::group_store::Group, ChatItem),
+    /// `+1 #g text`: our reaction added (or removed).
+    GroupReaction {
+        /// The group.
+        group: crate::group_store::Group,
+        /// The item reacted to.
+        item: ChatItem,
+        /// `{"type":"emoji","emoji":"👍"}`.
+        reaction: serde_json::Value,
+        /// Added (or removed).
+        added: bool,
+    },
     /// `\ #g text`: our message deleted for everyone (`moderated`: a member's, by us).
     GroupItemDeleted {
         /// The group.
@@ -598,6 +609,19 @@ pub enum Event {
     },
     /// A member introduced to us (or we to it) is connected.
     MemberConnected(crate::group_store::Group, crate::group_store::Member),
+    /// A member reacted to a message of the group.
+    GroupReaction {
+        /// The group.
+        group: crate::group_store::Group,
+        /// The member.
+        member: crate::group_store::Member,
+        /// The item reacted to.
+        item: ChatItem,
+        /// `{"type":"emoji","emoji":"👍"}`.
+        reaction: serde_json::Value,
+        /// Added (or removed).
+        added: bool,
+    },
     /// A member edited its message.
     GroupItemUpdated(
         crate::group_store::Group,
@@ -1242,6 +1266,12 @@ impl Chat {
                 prefix,
             } => self.delete_group_latest(group, member, prefix).await,
             Command::TailGroup { group, count } => self.group_tail(group, count),
+            Command::GroupReactLatest {
+                group,
+                prefix,
+                add,
+                emoji,
+            } => self.react_group_latest(group, prefix, add, emoji).await,
             Command::BlockForAll {
                 group,
                 member,

@@ -416,6 +416,18 @@ pub enum Command {
         /// The start of the message.
         prefix: String,
     },
+    /// `+1 #group text` (👍; `+<emoji>` for another, `-1` removes): to the group's latest
+    /// message starting with `text`.
+    GroupReactLatest {
+        /// The group.
+        group: String,
+        /// The start of the message.
+        prefix: String,
+        /// Added (or removed).
+        add: bool,
+        /// The emoji.
+        emoji: String,
+    },
     /// `/tail #group [n]`.
     TailGroup {
         /// The group.
@@ -707,6 +719,26 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             prefix,
             text: text.to_string(),
         });
+    }
+    // Reactions in a group: `+1 #team hello`, `-1 #team hello`.
+    if let Some((head, rest)) = line.split_once(" #") {
+        let sign = head.chars().next();
+        if matches!(sign, Some('+' | '-')) && head.len() > 1 && !head.contains(' ') {
+            let emoji = match &head[1..] {
+                "1" => "👍".to_string(),
+                e => e.to_string(),
+            };
+            let (group, prefix) = name(rest)?;
+            if prefix.trim().is_empty() {
+                return Err(bad("usage: +1 #group message-start"));
+            }
+            return Ok(Command::GroupReactLatest {
+                group,
+                prefix: prefix.to_string(),
+                add: sign == Some('+'),
+                emoji,
+            });
+        }
     }
     // Reactions: `+1 @bob hello`, `+🚀 @bob hello`, `-1 @bob hello`.
     if let Some((head, rest)) = line.split_once(" @") {

@@ -281,6 +281,121 @@ impl Chat {
         Ok(())
     }
 
+    /// `+1 #team prefix` (`-1` removes; `+<emoji>` for another): a reaction to the latest
+    /// message of the group starting with `prefix`, told to every member.
+    pub(crate) async fn react_group_latest(
+        &self,
+        group: String,
+        prefix: String,
+        add: bool,
+        emoji: String,
+    ) -> Result<Response> {
+        let g = self.group_named(&group)?;
+        crate::groups::check_current(&g)?;
+        let reactions = crate::group_prefs::feature("reactions").ok_or(ChatError::CannotReact)?;
+        if !crate::group_prefs::allowed(&g.profile, reactions, g.role) {
+            return Err(ChatError::FeatureNotAllowed(reactions.name.to_string()));
+        }
+        let reaction = serde_json::json!({"type": "emoji", "emoji": emoji});
+        let key = crate::chat::reaction_key(&reaction).ok_or(ChatError::CannotReact)?;
+        let item = self
+            .store()
+            .latest_group_item_any(g.group_id, &prefix)?
+            .ok_or(ChatError::NoQuotedMessage(prefix))?;
+        let author = match item.group_member_id {
+            None => g.member_id.clone(),
+            Some(id) => {
+                self.store()
+                    .member(id)?
+                    .ok_or(ChatError::CannotReact)?
+                    .member_id
+            }
+        };
+        let shared = item.shared_msg_id.clone().ok_or(ChatError::CannotReact)?;
+        if add && self.store().member_reaction_count(item.item_id, 0)? >= crate::chat::MAX_REACTIONS
+        {
+            return Err(ChatError::CannotReact);
+        }
+        let body = ChatMessage::new(
+            None,
+            ChatEvent::MsgReact {
+                msg_id: B64(shared),
+                member_id: Some(author),
+                scope: None,
+                reaction: reaction.clone(),
+                add,
+            },
+        )
+        .encode();
+        self.broadcast(&g, &body).await?;
+        self.store()
+            .set_member_reaction(item.item_id, true, 0, &key, add)?;
+        Ok(Response::GroupReaction {
+            group: g,
+            item,
+            reaction,
+            added: add,
+        })
+    }
+
+    /// `x.msg.react` from a member: to one of our messages or a member's, named by its
+    /// author's member id; unknown messages and malformed reactions are ignored, as the
+    /// reference does, and so are reactions when the group does not allow them.
+    pub(crate) async fn group_reaction_received(
+        &self,
+        g: &Group,
+        m: &Member,
+        shared: &B64,
+        member_id: Option<B64>,
+        reaction: serde_json::Value,
+        add: bool,
+    ) -> Result<()> {
+        let Some(key) = crate::chat::reaction_key(&reaction) else {
+            return Ok(());
+        };
+        let feature = crate::group_prefs::feature("reactions").ok_or(ChatError::CannotReact)?;
+        if !crate::group_prefs::allowed(&g.profile, feature, m.role) {
+            return Ok(());
+        }
+        let author = match &member_id {
+            Some(id) if *id == g.member_id => None,
+            Some(id) => match self.store().member_by_member_id(g.group_id, id)? {
+                Some(a) => Some(a.group_member_id),
+                None => return Ok(()),
+            },
+            None => return Ok(()),
+        };
+        let item = self
+            .store()
+            .group_item_by_shared(g.group_id, author, &shared.0)?;
+        let Some(item) = item else { return Ok(()) };
+        if item.deleted {
+            return Ok(());
+        }
+        if add
+            && self
+                .store()
+                .member_reaction_count(item.item_id, m.group_member_id)?
+                >= crate::chat::MAX_REACTIONS
+        {
+            return Ok(());
+        }
+        if self
+            .store()
+            .set_member_reaction(item.item_id, false, m.group_member_id, &key, add)?
+        {
+            self.emit(Event::GroupReaction {
+                group: g.clone(),
+                member: m.clone(),
+                item,
+                reaction,
+                added: add,
+            })
+            .await;
+        }
+        Ok(())
+    }
+
     /// `/tail #team [n]`: the group's last `n` items with their authors (none: ours).
     pub(crate) fn group_tail(&self, group: String, count: usize) -> Result<Response> {
         let g = self.group_named(&group)?;

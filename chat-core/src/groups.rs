@@ -1107,6 +1107,16 @@ impl Chat {
             ChatEvent::MsgUpdate(u) => {
                 self.group_update_received(g, m, u, forwarded_by).await?;
             }
+            ChatEvent::MsgReact {
+                msg_id,
+                member_id,
+                reaction,
+                add,
+                ..
+            } => {
+                self.group_reaction_received(g, m, &msg_id, member_id, reaction, add)
+                    .await?;
+            }
             ChatEvent::MsgDel {
                 msg_id, member_id, ..
             } => {

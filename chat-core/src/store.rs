@@ -285,6 +285,20 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // v19: incognito membership - the random profile the group knows us by (`/g i`, a group
     // link joined with `/c i`)
     "ALTER TABLE groups ADD COLUMN incognito TEXT;",
+    // v20: reactions in groups - each member's own (by_member: the reacting member, 0 for us
+    // and for a contact), so the table is rebuilt with the member in its key
+    "CREATE TABLE reactions_v20 (
+        item_id INTEGER NOT NULL REFERENCES chat_items ON DELETE CASCADE,
+        by_us INTEGER NOT NULL,
+        by_member INTEGER NOT NULL DEFAULT 0,
+        reaction TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (item_id, by_us, by_member, reaction)
+     );
+     INSERT INTO reactions_v20 (item_id, by_us, reaction, created_at)
+        SELECT item_id, by_us, reaction, created_at FROM reactions;
+     DROP TABLE reactions;
+     ALTER TABLE reactions_v20 RENAME TO reactions;",
 ];
 
 /// The chat of private notes (`*`, `*1` in API commands).
@@ -1454,19 +1468,41 @@ impl ChatStore {
         reaction: &str,
         add: bool,
     ) -> Result<bool> {
+        self.set_member_reaction(item_id, by_us, 0, reaction, add)
+    }
+
+    /// A group member's reaction (`by_member`: its id; 0 for ours); whether it changed.
+    pub fn set_member_reaction(
+        &self,
+        item_id: i64,
+        by_us: bool,
+        by_member: i64,
+        reaction: &str,
+        add: bool,
+    ) -> Result<bool> {
         let n = if add {
             self.db.execute(
-                "INSERT OR IGNORE INTO reactions (item_id, by_us, reaction, created_at)
-                 VALUES (?1, ?2, ?3, ?4)",
-                params![item_id, by_us, reaction, now_ms()],
+                "INSERT OR IGNORE INTO reactions (item_id, by_us, by_member, reaction, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![item_id, by_us, by_member, reaction, now_ms()],
             )?
         } else {
             self.db.execute(
-                "DELETE FROM reactions WHERE item_id = ?1 AND by_us = ?2 AND reaction = ?3",
-                params![item_id, by_us, reaction],
+                "DELETE FROM reactions
+                 WHERE item_id = ?1 AND by_us = ?2 AND by_member = ?3 AND reaction = ?4",
+                params![item_id, by_us, by_member, reaction],
             )?
         };
         Ok(n > 0)
+    }
+
+    /// How many reactions a group member (0: us) put on an item.
+    pub fn member_reaction_count(&self, item_id: i64, by_member: i64) -> Result<i64> {
+        Ok(self.db.query_row(
+            "SELECT count(*) FROM reactions WHERE item_id = ?1 AND by_member = ?2",
+            params![item_id, by_member],
+            |r| r.get(0),
+        )?)
     }
 
     /// An item's reactions: (reaction JSON, how many, whether one is ours), oldest first.

@@ -306,6 +306,26 @@ async fn a_member_beyond_its_role_changes_nothing() {
     })
     .await;
     assert_eq!(heard, "still here");
+    // A reaction in the group reaches the author, once.
+    let r = bob.execute_line("+1 #team still").await.expect("react");
+    assert!(
+        matches!(r, Response::GroupReaction { added: true, .. }),
+        "{r:?}"
+    );
+    let (emoji, _) = until(&mut a_ev, |e| match e {
+        Event::GroupReaction {
+            member,
+            reaction,
+            item,
+            added: true,
+            ..
+        } if member.local_name == "bob" && item.content.text_shown() == "still here" => {
+            reaction["emoji"].as_str().map(str::to_string)
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(emoji, "👍");
 
     // Removed, mallory's connection is gone: what it sends reaches no one.
     alice.execute_line("/rm team mallory").await.expect("/rm");
