@@ -726,3 +726,35 @@ fn quotes_edits_deletions() {
     bob.expect_item("#team cath> [marked deleted] spam spam");
     relay.stop();
 }
+
+/// The host killed (SIGKILL) as soon as a new member joined, before or while it introduces it
+/// to the others: restarted, it finishes the introductions, and everyone connects.
+#[test]
+fn host_killed_while_introducing() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob, mut cath) = team(dir.path(), &server);
+    send(&mut bob, "before", &mut [&mut alice, &mut cath]);
+    let mut dan = Client::start(dir.path(), "dan", &server);
+    dan.create_profile("dan", "Daniel");
+    connect(&mut alice, &mut dan, "Alice", "Daniel");
+    invite(&mut alice, &mut dan, "");
+    dan.type_line("/j team");
+    dan.expect("/j team");
+    alice.expect("#team: dan joined the group");
+    alice.kill();
+    dan.expect("#team: you joined the group");
+    let mut alice = Client::start(dir.path(), "alice", &server);
+    alice.skip_to("Current user: alice (Alice)");
+    dan.expect_unordered(&[
+        "~ #team bob> before [>>]",
+        "#team: member bob (Bob) is connected",
+        "#team: member cath (Catherine) is connected",
+    ]);
+    for c in [&mut bob, &mut cath] {
+        c.expect("#team: alice added dan (Daniel) to the group (connecting...)");
+        c.expect("#team: new member dan is connected");
+    }
+    send(&mut dan, "all here", &mut [&mut alice, &mut bob, &mut cath]);
+    relay.stop();
+}

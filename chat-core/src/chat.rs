@@ -853,6 +853,15 @@ impl Chat {
         tokio::spawn(chat.clone().run(agent_events));
         tokio::spawn(chat.clone().delete_timed());
         chat.resume_transfers()?;
+        {
+            let chat = chat.clone();
+            tokio::spawn(async move {
+                if let Err(e) = chat.resume_introductions().await {
+                    chat.emit(Event::Error(format!("resuming introductions: {e}")))
+                        .await;
+                }
+            });
+        }
         Ok((chat, rx))
     }
 

@@ -661,6 +661,25 @@ impl ChatStore {
         Ok(())
     }
 
+    /// A new member is being introduced, with the history up to item `upto` (none: done).
+    pub fn set_introducing(&self, group_member_id: i64, upto: Option<i64>) -> Result<()> {
+        self.db.execute(
+            "UPDATE group_members SET introducing = ?2 WHERE group_member_id = ?1",
+            params![group_member_id, upto],
+        )?;
+        Ok(())
+    }
+
+    /// Members whose introduction a restart interrupted: (member, the history's last item).
+    pub fn unfinished_introductions(&self) -> Result<Vec<(i64, i64)>> {
+        let mut st = self.db.prepare(
+            "SELECT group_member_id, introducing FROM group_members
+             WHERE introducing IS NOT NULL ORDER BY group_member_id",
+        )?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// A member blocked (or unblocked) for all.
     pub fn set_blocked_by_admin(&self, group_member_id: i64, blocked: bool) -> Result<()> {
         self.db.execute(

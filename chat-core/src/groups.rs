@@ -782,9 +782,11 @@ impl Chat {
                 // The history is what the group had when the member joined: a message sent
                 // from here goes to it directly (it is connected), not in the history too.
                 let history_upto = self.store().last_group_item_id(g.group_id)?;
+                // Recorded until done: a restart in the middle finishes the introduction.
+                self.store()
+                    .set_introducing(m.group_member_id, Some(history_upto))?;
                 self.emit(Event::MemberJoined(g.clone(), m.clone())).await;
-                self.send_link_host_profile(&m).await?;
-                self.introduce(&g, &m, history_upto).await?;
+                self.finish_introduction(&g, &m, history_upto).await?;
             }
             MemberCategory::Pre | MemberCategory::Post => {
                 self.emit(Event::MemberConnected(g.clone(), m.clone()))
@@ -817,6 +819,33 @@ impl Chat {
 
     /// The host's part once a new member is connected: announce it to the others and
     /// introduce the others to it.
+    /// The host's part for a new member: its profile (joined by our link), the introductions,
+    /// the history; then the member is no longer being introduced. Run again after a restart,
+    /// it skips the members introduced already.
+    async fn finish_introduction(&self, g: &Group, m: &Member, history_upto: i64) -> Result<()> {
+        self.send_link_host_profile(m).await?;
+        self.introduce(g, m, history_upto).await?;
+        self.store().set_introducing(m.group_member_id, None)?;
+        Ok(())
+    }
+
+    /// Introductions a restart interrupted, finished (in the background, after a start).
+    pub(crate) async fn resume_introductions(&self) -> Result<()> {
+        let unfinished = self.store().unfinished_introductions()?;
+        for (member, upto) in unfinished {
+            let Some(m) = self.store().member(member)? else {
+                continue;
+            };
+            let g = self.group_of(&m)?;
+            if m.status != MemberStatus::Connected || !active(&g) {
+                self.store().set_introducing(member, None)?;
+                continue;
+            }
+            self.finish_introduction(&g, &m, upto).await?;
+        }
+        Ok(())
+    }
+
     async fn introduce(&self, g: &Group, new: &Member, history_upto: i64) -> Result<()> {
         let others: Vec<Member> = self
             .store()
@@ -839,7 +868,16 @@ impl Chat {
         let Some(new_conn) = new.conn_id else {
             return Ok(());
         };
+        // Per member: announced to it, recorded, introduced to the newcomer; a member with
+        // the record was done before a restart.
         for o in &others {
+            if self
+                .store()
+                .intro_status(o.group_member_id, new.group_member_id)?
+                .is_some()
+            {
+                continue;
+            }
             if let Some(conn) = o.conn_id {
                 if let Err(e) = self.inner.agent.send(conn, &announce).await {
                     self.emit(Event::Error(format!(
@@ -849,8 +887,6 @@ impl Chat {
                     .await;
                 }
             }
-        }
-        for o in &others {
             self.store()
                 .add_intro(o.group_member_id, new.group_member_id)?;
             self.send_event(
@@ -1185,11 +1221,14 @@ impl Chat {
                 if member_info.member_id == g.member_id {
                     return Ok(());
                 }
-                if self
+                if let Some(known) = self
                     .store()
                     .member_by_member_id(g.group_id, &member_info.member_id)?
-                    .is_some()
                 {
+                    // Announced again by the same host (it restarted while introducing).
+                    if known.invited_by == Some(m.group_member_id) {
+                        return Ok(());
+                    }
                     return Err(ChatError::Agent(
                         "x.grp.mem.new: member already exists".into(),
                     ));

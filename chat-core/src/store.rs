@@ -299,6 +299,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         SELECT item_id, by_us, reaction, created_at FROM reactions;
      DROP TABLE reactions;
      ALTER TABLE reactions_v20 RENAME TO reactions;",
+    // v21: a new member being introduced (the history's last item id) until every member is
+    // introduced and the history sent: a host restarted meanwhile finishes it
+    "ALTER TABLE group_members ADD COLUMN introducing INTEGER;",
 ];
 
 /// The chat of private notes (`*`, `*1` in API commands).
