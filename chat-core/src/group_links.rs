@@ -154,6 +154,17 @@ impl Chat {
             let _ = self.inner.agent.reject(request);
             return Ok(());
         }
+        if self.store().pending_link_joiners(g.group_id)? >= crate::groups::MAX_PENDING_LINK_JOINERS
+        {
+            let _ = self.inner.agent.reject(request);
+            return Err(ChatError::Agent(format!(
+                "#{}: {} members joining through the link are still connecting; a request \
+                 from {} is rejected",
+                g.local_name,
+                crate::groups::MAX_PENDING_LINK_JOINERS,
+                profile.display_name
+            )));
+        }
         let member_id = crate::groups::new_member_id();
         let m = self.store().add_member(&NewMember {
             group_id: g.group_id,

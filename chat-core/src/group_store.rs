@@ -661,6 +661,26 @@ impl ChatStore {
         Ok(())
     }
 
+    /// Groups a contact invited us to that we have not joined (nor deleted).
+    pub fn pending_invitations_from(&self, contact_id: i64) -> Result<i64> {
+        Ok(self.db.query_row(
+            "SELECT count(*) FROM groups g JOIN group_members m ON m.group_id = g.group_id
+             WHERE g.status = 'invited' AND m.category = 'host' AND m.contact_id = ?1",
+            [contact_id],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Members of a group accepted through its link and not connected yet.
+    pub fn pending_link_joiners(&self, group_id: i64) -> Result<i64> {
+        Ok(self.db.query_row(
+            "SELECT count(*) FROM group_members
+             WHERE group_id = ?1 AND join_request IS NOT NULL AND status = 'accepted'",
+            [group_id],
+            |r| r.get(0),
+        )?)
+    }
+
     /// A new member is being introduced, with the history up to item `upto` (none: done).
     pub fn set_introducing(&self, group_member_id: i64, upto: Option<i64>) -> Result<()> {
         self.db.execute(

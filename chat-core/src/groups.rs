@@ -83,6 +83,14 @@ fn forwardable(e: &ChatEvent) -> bool {
     )
 }
 
+/// How many invitations to groups not joined yet one contact may have sent (more are
+/// refused: each would be a group stored here until deleted).
+pub const MAX_PENDING_INVITATIONS: i64 = 20;
+
+/// How many members accepted through a group's link may be connecting at once (more
+/// requests are rejected: each holds a member and a connection).
+pub const MAX_PENDING_LINK_JOINERS: i64 = 64;
+
 /// How many recent messages a new member gets (the reference's count).
 pub const HISTORY_ITEMS: usize = 100;
 
@@ -678,6 +686,13 @@ impl Chat {
         if !inv.conn_request.contains("/invitation") {
             return Err(ChatError::Agent(format!(
                 "x.grp.inv from {}: not an invitation link",
+                contact.local_name
+            )));
+        }
+        if self.store().pending_invitations_from(contact.contact_id)? >= MAX_PENDING_INVITATIONS {
+            return Err(ChatError::Agent(format!(
+                "x.grp.inv from {}: {MAX_PENDING_INVITATIONS} invitations not joined yet, no more \
+                 are kept (join or delete some)",
                 contact.local_name
             )));
         }

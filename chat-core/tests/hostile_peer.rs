@@ -190,6 +190,23 @@ async fn a_hostile_peer_gets_clear_errors_and_nothing_is_saved() {
         "{r:?}"
     );
 
+    // A flood of group invitations: 20 are kept (until joined or deleted), the rest refused.
+    for i in 0..21 {
+        let inv = format!(
+            r#"{{"v":"1","event":"x.grp.inv","params":{{"groupInvitation":{{"fromMember":{{"memberId":"AQID","memberRole":"admin"}},"invitedMember":{{"memberId":"BAUG","memberRole":"member"}},"connRequest":"https://simplex.chat/invitation#/?v=2","groupProfile":{{"displayName":"g{i}","fullName":""}}}}}}}}"#
+        );
+        mallory.send(conn, inv.as_bytes()).await.expect("send");
+    }
+    for i in 0..21 {
+        match chat_event(&mut events).await {
+            Event::GroupInvited { .. } if i < 20 => {}
+            Event::Error(e) if i == 20 => {
+                assert!(e.contains("20 invitations not joined yet"), "{e}")
+            }
+            other => panic!("invitation {i}: {other:?}"),
+        }
+    }
+
     // Still a working chat: a message goes through, and nothing was written.
     mallory
         .send(
