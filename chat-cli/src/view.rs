@@ -197,6 +197,20 @@ fn group_item_lines(
     }
 }
 
+/// What changed in a group's profile: its new name first (`changed to #my_team`), then the
+/// rest as the reference words it.
+fn group_update_lines(from: &Group, to: &Group) -> Vec<String> {
+    let mut lines = Vec::new();
+    if from.profile.display_name != to.profile.display_name {
+        lines.push(format!("changed to {}", full_group(to)));
+    }
+    lines.extend(chat_core::group_prefs::update_lines(
+        &from.profile,
+        &to.profile,
+    ));
+    lines
+}
+
 /// `i ` before a group's items when we are incognito in it, as the reference marks them.
 fn inc(g: &Group) -> &'static str {
     if g.incognito.is_some() {
@@ -453,9 +467,7 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
                 view_name(&g.local_name)
             ),
         ],
-        Response::GroupUpdated { from, to } => {
-            chat_core::group_prefs::update_lines(&from.profile, &to.profile)
-        }
+        Response::GroupUpdated { from, to } => group_update_lines(from, to),
         Response::FileStatus(line) => vec![line.clone()],
         // Incognito: members join by link only.
         Response::GroupCreated(g) if g.incognito.is_some() => {
@@ -804,14 +816,14 @@ pub fn event(e: &Event) -> Vec<String> {
             )]
         }
         Event::GroupUpdatedBy { from, to, by } => {
-            let lines = chat_core::group_prefs::update_lines(&from.profile, &to.profile);
+            let lines = group_update_lines(from, to);
             if lines.is_empty() {
                 return Vec::new();
             }
             let mut all = vec![format!(
                 "{} updated group #{}:",
                 view_name(&by.local_name),
-                view_name(&to.local_name)
+                view_name(&from.local_name)
             )];
             all.extend(lines);
             all

@@ -758,3 +758,63 @@ fn host_killed_while_introducing() {
     send(&mut dan, "all here", &mut [&mut alice, &mut bob, &mut cath]);
     relay.stop();
 }
+
+/// The owner renames the group and sets its welcome message, as the reference's
+/// `testUpdateGroupProfile` and `testGroupDescription` lines; a new member gets the welcome
+/// after the history.
+#[test]
+fn group_name_and_welcome() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob, mut cath) = team(dir.path(), &server);
+    bob.type_line("/gp team my_team");
+    bob.expect("/gp team my_team");
+    bob.expect(
+        "#team: you have insufficient permissions for this action, the required role is owner",
+    );
+    alice.type_line("/gp team my_team");
+    alice.expect("/gp team my_team");
+    alice.expect("changed to #my_team");
+    for c in [&mut bob, &mut cath] {
+        c.expect("alice updated group #team:");
+        c.expect("changed to #my_team");
+    }
+    bob.type_line("#my_team hi");
+    bob.expect_item("#my_team hi");
+    alice.expect_item("#my_team bob> hi");
+    cath.expect_item("#my_team bob> hi");
+
+    alice.type_line("/set welcome my_team Welcome to the team!");
+    alice.expect("/set welcome my_team Welcome to the team!");
+    alice.expect("welcome message changed to:");
+    alice.expect("Welcome to the team!");
+    for c in [&mut bob, &mut cath] {
+        c.expect("alice updated group #my_team:");
+        c.expect("welcome message changed to:");
+        c.expect("Welcome to the team!");
+    }
+
+    let mut dan = Client::start(dir.path(), "dan", &server);
+    dan.create_profile("dan", "Daniel");
+    connect(&mut alice, &mut dan, "Alice", "Daniel");
+    alice.type_line("/a my_team dan");
+    alice.expect("/a my_team dan");
+    alice.expect("invitation to join the group #my_team sent to dan");
+    dan.expect("#my_team: alice invites you to join the group as member");
+    dan.expect("use /j my_team to accept");
+    dan.type_line("/j my_team");
+    dan.expect("/j my_team");
+    alice.expect("#my_team: dan joined the group");
+    dan.expect_unordered(&[
+        "#my_team: you joined the group",
+        "~ #my_team bob> hi [>>]",
+        "~ #my_team alice> Welcome to the team!",
+        "#my_team: member bob (Bob) is connected",
+        "#my_team: member cath (Catherine) is connected",
+    ]);
+    for c in [&mut bob, &mut cath] {
+        c.expect("#my_team: alice added dan (Daniel) to the group (connecting...)");
+        c.expect("#my_team: new member dan is connected");
+    }
+    relay.stop();
+}

@@ -1289,6 +1289,12 @@ impl Chat {
             Command::CreateGroupLink { group, role } => self.create_group_link(group, role).await,
             Command::ShowGroupLink(group) => self.show_group_link(group),
             Command::DeleteGroupLink(group) => self.delete_group_link(group).await,
+            Command::RenameGroup {
+                group,
+                name,
+                full_name,
+            } => self.rename_group(group, name, full_name).await,
+            Command::SetWelcome { group, text } => self.set_welcome(group, Some(text)).await,
             Command::ApiGroupProfile { group_id, profile } => {
                 let g = self.group_by_id(group_id)?;
                 self.update_group_profile(g, profile).await

@@ -455,6 +455,22 @@ pub enum Command {
     ShowGroupLink(String),
     /// `/delete link #group`.
     DeleteGroupLink(String),
+    /// `/gp group name [full name]` (`/group_profile`): rename a group (owners).
+    RenameGroup {
+        /// The group.
+        group: String,
+        /// Its new name.
+        name: String,
+        /// Its new full name (may be empty).
+        full_name: String,
+    },
+    /// `/set welcome #group text`: the welcome message new members get (owners).
+    SetWelcome {
+        /// The group.
+        group: String,
+        /// The message.
+        text: String,
+    },
     /// `/_group_profile #<groupId> <json(groupProfile)>`.
     ApiGroupProfile {
         /// The group.
@@ -1088,6 +1104,26 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 ))
             }
         },
+        "/set" if args.starts_with("welcome ") => {
+            let a = &args["welcome ".len()..];
+            let (group, text) = name(a.strip_prefix('#').unwrap_or(a))?;
+            if text.trim().is_empty() {
+                return Err(bad("usage: /set welcome #group text"));
+            }
+            Command::SetWelcome {
+                group,
+                text: text.to_string(),
+            }
+        }
+        "/gp" | "/group_profile" => {
+            let (group, rest) = name(args.strip_prefix('#').unwrap_or(args))?;
+            let (n, full) = name(rest).map_err(|_| bad("usage: /gp group name [full name]"))?;
+            Command::RenameGroup {
+                group,
+                name: n,
+                full_name: full.trim().to_string(),
+            }
+        }
         "/set" if args.contains(" #") => {
             let (word, rest) = args.split_once(" #").unwrap_or_default();
             let feature = crate::group_prefs::feature_by_word(word).ok_or_else(|| {

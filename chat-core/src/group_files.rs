@@ -313,6 +313,37 @@ impl Chat {
         msgs
     }
 
+    /// `/gp team name [full name]`: the owner renames the group.
+    pub(crate) async fn rename_group(
+        &self,
+        group: String,
+        name: String,
+        full_name: String,
+    ) -> Result<Response> {
+        let g = self.group_named(&group)?;
+        let profile = GroupProfile {
+            display_name: name,
+            full_name,
+            ..g.profile.clone()
+        };
+        self.update_group_profile(g, profile).await
+    }
+
+    /// `/set welcome #team text`: the owner's welcome message (the group's description), sent
+    /// to each new member after the history.
+    pub(crate) async fn set_welcome(
+        &self,
+        group: String,
+        text: Option<String>,
+    ) -> Result<Response> {
+        let g = self.group_named(&group)?;
+        let profile = GroupProfile {
+            description: text,
+            ..g.profile.clone()
+        };
+        self.update_group_profile(g, profile).await
+    }
+
     /// `/set files #team off [role]` and the other features: the owner changes the group's
     /// preferences and sends the profile to the members.
     pub(crate) async fn set_group_feature(
@@ -341,14 +372,17 @@ impl Chat {
         if g.role != GroupMemberRole::Owner && !gone {
             return Err(ChatError::GroupRole(g.local_name, GroupMemberRole::Owner));
         }
-        if profile.display_name != g.profile.display_name {
-            return Err(ChatError::File(
-                "changing a group's name is not supported yet".into(),
-            ));
+        if !crate::groups::valid_group_name(&profile.display_name) {
+            return Err(ChatError::InvalidName(profile.display_name));
         }
-        self.store().set_group_profile(g.group_id, &profile)?;
+        let local_name = {
+            let store = self.store();
+            store.set_group_profile(g.group_id, &profile)?;
+            store.rename_group(g.group_id, &g.local_name, &profile.display_name)?
+        };
         let to = Group {
             profile: profile.clone(),
+            local_name,
             ..g.clone()
         };
         if !gone {
@@ -374,17 +408,26 @@ impl Chat {
         if m.role < GroupMemberRole::Owner {
             return Err(ChatError::GroupContactRole(m.local_name.clone()));
         }
-        // The group keeps the name we know it by.
-        let profile = GroupProfile {
-            display_name: g.profile.display_name.clone(),
-            ..profile
+        // A name that cannot be shown or typed keeps the one we know.
+        let profile = if crate::groups::valid_group_name(&profile.display_name) {
+            profile
+        } else {
+            GroupProfile {
+                display_name: g.profile.display_name.clone(),
+                ..profile
+            }
         };
         if profile == g.profile {
             return Ok(());
         }
-        self.store().set_group_profile(g.group_id, &profile)?;
+        let local_name = {
+            let store = self.store();
+            store.set_group_profile(g.group_id, &profile)?;
+            store.rename_group(g.group_id, &g.local_name, &profile.display_name)?
+        };
         let to = Group {
             profile,
+            local_name,
             ..g.clone()
         };
         self.emit(Event::GroupUpdatedBy {

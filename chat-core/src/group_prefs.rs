@@ -215,7 +215,8 @@ pub fn ttl_text(ttl: i64) -> String {
 /// nothing it shows changed.
 pub fn update_lines(old: &GroupProfile, new: &GroupProfile) -> Vec<String> {
     let mut lines = Vec::new();
-    if old.full_name != new.full_name {
+    // A new name is shown by the view (it knows the name the group goes by here).
+    if old.full_name != new.full_name && old.display_name == new.display_name {
         if new.full_name.is_empty() || new.full_name == new.display_name {
             lines.push("full name removed".to_string());
         } else {

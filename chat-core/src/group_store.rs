@@ -661,6 +661,19 @@ impl ChatStore {
         Ok(())
     }
 
+    /// A group renamed: it goes by `display_name` (made unique); the new local name.
+    pub fn rename_group(&self, group_id: i64, current: &str, display_name: &str) -> Result<String> {
+        if current == display_name {
+            return Ok(current.to_string());
+        }
+        let name = self.unique_name(display_name)?;
+        self.db.execute(
+            "UPDATE groups SET local_name = ?2 WHERE group_id = ?1",
+            params![group_id, name],
+        )?;
+        Ok(name)
+    }
+
     /// Groups a contact invited us to that we have not joined (nor deleted).
     pub fn pending_invitations_from(&self, contact_id: i64) -> Result<i64> {
         Ok(self.db.query_row(

@@ -108,6 +108,14 @@ fn restrictions(blocked: bool) -> crate::protocol::MemberRestrictions {
     }
 }
 
+/// A group's name can be shown on one line and typed in commands.
+pub(crate) fn valid_group_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with(['#', '@', '\''])
+        && !name.chars().any(char::is_control)
+        && name.len() <= 1024
+}
+
 /// Still in the group (not gone, not only invited).
 fn member_current(m: &Member) -> bool {
     m.status.is_current()
@@ -159,11 +167,7 @@ impl Chat {
     /// `/_group 1 <json>`, `/g`: a new group of ours with this profile.
     pub(crate) fn new_group_profile(&self, profile: GroupProfile) -> Result<Response> {
         let name = &profile.display_name;
-        if name.is_empty()
-            || name.starts_with(['#', '@', '\''])
-            || name.chars().any(char::is_control)
-            || name.len() > 1024
-        {
+        if !valid_group_name(name) {
             return Err(ChatError::InvalidName(name.clone()));
         }
         let g = self.store().add_group(
@@ -915,6 +919,18 @@ impl Chat {
         }
         if history_on(g) {
             self.send_history(g, new, new_conn, history_upto).await?;
+        }
+        // The welcome message last, from us.
+        if let Some(welcome) = g.profile.description.as_ref().filter(|d| !d.is_empty()) {
+            let msg = ChatMessage::new(
+                Some(new_shared_msg_id()),
+                ChatEvent::MsgNew(MsgContainer::simple(MsgContent::text(welcome.clone()))),
+            );
+            self.inner
+                .agent
+                .send(new_conn, &msg.encode())
+                .await
+                .map_err(agent_err)?;
         }
         Ok(())
     }
