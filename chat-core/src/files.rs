@@ -532,7 +532,9 @@ impl Chat {
         let full = dir.join(&name);
         self.store()
             .set_file_path(file_id, &full.to_string_lossy(), FileStatus::Accepted)?;
-        if f.descr_complete {
+        // Read again: the description's last part may have come meanwhile (its handler then
+        // saw the file not yet accepted).
+        if self.file(file_id)?.descr_complete {
             self.spawn_download(file_id);
         }
         Ok(Response::FileAccepted {
@@ -542,7 +544,17 @@ impl Chat {
         })
     }
 
+    /// Starts a file's download in the background, unless it runs already (`/fr` and the
+    /// description's last part may both find the file ready).
     pub(crate) fn spawn_download(&self, file_id: i64) {
+        let mut transfers = self
+            .inner
+            .transfers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if transfers.contains_key(&file_id) {
+            return;
+        }
         let chat = self.clone();
         let h = tokio::spawn(async move {
             if let Err(e) = chat.download(file_id).await {
@@ -552,7 +564,7 @@ impl Chat {
             }
             chat.forget_transfer(file_id);
         });
-        self.keep_transfer(file_id, h);
+        transfers.insert(file_id, h);
     }
 
     async fn download(&self, file_id: i64) -> Result<(), ChatError> {
@@ -819,7 +831,9 @@ impl Chat {
             d.file_descr_part_no,
             d.file_descr_complete,
         )?;
-        if d.file_descr_complete && f.status == FileStatus::Accepted {
+        // Read again: `/fr` may have accepted the file meanwhile (it then saw the description
+        // incomplete).
+        if d.file_descr_complete && self.file(f.file_id)?.status == FileStatus::Accepted {
             self.spawn_download(f.file_id);
         }
         Ok(())

@@ -821,6 +821,17 @@ impl ChatStore {
         Ok(())
     }
 
+    /// The introduction was sent to the new member (`new` becomes `intro`; a later status
+    /// stays).
+    pub fn intro_sent(&self, re_member: i64, to_member: i64) -> Result<()> {
+        self.db.execute(
+            "UPDATE group_intros SET status = 'intro'
+             WHERE re_member = ?1 AND to_member = ?2 AND status = 'new'",
+            params![re_member, to_member],
+        )?;
+        Ok(())
+    }
+
     /// An introduction's new status (`inv-forwarded`, `re-con`, `to-con`, `con`).
     pub fn set_intro_status(&self, re_member: i64, to_member: i64, status: &str) -> Result<bool> {
         Ok(self.db.execute(
