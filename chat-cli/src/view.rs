@@ -450,15 +450,18 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
                 ),
             ]
         }
-        Response::BlockedForAll { group, member } => vec![format!(
+        Response::BlockedForAll {
+            group,
+            members,
+            blocked,
+        } => vec![format!(
             "#{}: you {} {}",
             view_name(&group.local_name),
-            if member.blocked_by_admin {
-                "blocked"
-            } else {
-                "unblocked"
-            },
-            view_name(&member.local_name)
+            if *blocked { "blocked" } else { "unblocked" },
+            match &members[..] {
+                [m] => view_name(&m.local_name),
+                ms => format!("{} members", ms.len()),
+            }
         )],
         Response::GroupLinkDeleted(g) => vec![
             "Group link is deleted - joined members will remain connected.".into(),

@@ -655,6 +655,61 @@ fn bot_api_groups() {
             "chatCmdError",
         )
         .await;
+
+        // Blocking for all, the group's link, its profile.
+        let blocked = alice
+            .ok(
+                "APIBlockMembersForAll",
+                &format!("/_block #{g} {bob_member} blocked=on"),
+                "membersBlockedForAllUser",
+            )
+            .await;
+        assert_eq!(blocked["members"][0]["blockedByAdmin"], true);
+        let unblocked = alice
+            .ok(
+                "APIBlockMembersForAll",
+                &format!("/_block #{g} {bob_member} blocked=off"),
+                "membersBlockedForAllUser",
+            )
+            .await;
+        assert_eq!(unblocked["blocked"], false);
+        let link = alice
+            .ok(
+                "APICreateGroupLink",
+                &format!("/_create link #{g} member"),
+                "groupLinkCreated",
+            )
+            .await;
+        let full = link["groupLink"]["connLinkContact"]["connFullLink"]
+            .as_str()
+            .expect("link");
+        assert!(full.contains("data="), "{full}");
+        assert_eq!(link["groupLink"]["acceptMemberRole"], "member");
+        alice
+            .ok("APIGetGroupLink", &format!("/_get link #{g}"), "groupLink")
+            .await;
+        alice
+            .ok(
+                "APIDeleteGroupLink",
+                &format!("/_delete link #{g}"),
+                "groupLinkDeleted",
+            )
+            .await;
+        alice
+            .ok("APIGetGroupLink", &format!("/_get link #{g}"), "chatCmdError")
+            .await;
+        let updated = alice
+            .ok(
+                "APIUpdateGroupProfile",
+                &format!(
+                    r#"/_group_profile #{g} {{"displayName": "team", "fullName": "Our Team", "description": "Welcome!"}}"#
+                ),
+                "groupUpdated",
+            )
+            .await;
+        assert_eq!(updated["toGroup"]["groupProfile"]["description"], "Welcome!");
+        let seen = bob.event("groupUpdated").await;
+        assert_eq!(seen["toGroup"]["groupProfile"]["description"], "Welcome!");
         alice
             .ok(
                 "APIAddMember",

@@ -818,3 +818,44 @@ fn group_name_and_welcome() {
     }
     relay.stop();
 }
+
+/// Disappearing messages in a group (`/set disappear #team on 1s`): the owner's preference
+/// reaches the members, and a message then sent is gone from the sender and the members after
+/// its time (polled with `/tail`, at most 10 s).
+#[test]
+fn disappearing_messages_in_a_group() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob, mut cath) = team(dir.path(), &server);
+    send(&mut alice, "stays", &mut [&mut bob, &mut cath]);
+    alice.type_line("/set disappear #team on 1s");
+    alice.expect("/set disappear #team on 1s");
+    alice.expect("updated group preferences:");
+    alice.expect("Disappearing messages: on (1 sec)");
+    for c in [&mut bob, &mut cath] {
+        c.expect("alice updated group #team:");
+        c.expect("updated group preferences:");
+        c.expect("Disappearing messages: on (1 sec)");
+    }
+    send(&mut alice, "gone soon", &mut [&mut bob, &mut cath]);
+    for c in [&mut alice, &mut bob] {
+        let mut gone = false;
+        for _ in 0..50 {
+            c.type_line("/tail #team 1");
+            c.expect("/tail #team 1");
+            let last = c.next();
+            if last.ends_with("stays") {
+                gone = true;
+                break;
+            }
+            assert!(last.ends_with("gone soon"), "{last}");
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        assert!(gone, "{}: the message did not disappear", c.name);
+    }
+    alice.type_line("/set disappear #team off");
+    alice.expect("/set disappear #team off");
+    alice.expect("updated group preferences:");
+    alice.expect("Disappearing messages: off");
+    relay.stop();
+}

@@ -550,7 +550,11 @@ pub fn chat_error(e: &ChatError) -> Value {
             chat_error_type("groupIncognitoCantInvite", json!({}))
         }
         ChatError::GroupLinkExists(_) => chat_error_type("groupLinkExists", json!({})),
-        ChatError::NoGroupLink(_) => store_error("groupLinkNotFound", "", Value::Null),
+        // The reference's `groupLinkNotFound` carries the group's info, which an error here
+        // does not have: said as a command error.
+        ChatError::NoGroupLink(_) => {
+            chat_error_type("commandError", json!({ "message": e.to_string() }))
+        }
         ChatError::GroupLinkRole(_, r) => {
             chat_error_type("groupMemberInitialRole", json!({ "initialRole": r }))
         }
@@ -940,11 +944,15 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
                 .map(|(m, i)| group_chat_item(chat, g, m.as_ref(), i))
                 .collect::<Vec<_>>()}),
         ),
-        Response::BlockedForAll { group, member } => tagged(
+        Response::BlockedForAll {
+            group,
+            members,
+            blocked,
+        } => tagged(
             "membersBlockedForAllUser",
             json!({"user": u, "groupInfo": group_info(chat, group),
-                   "members": [group_member(member)], "blocked": member.blocked_by_admin,
-                   "msgSigned": false}),
+                   "members": members.iter().map(group_member).collect::<Vec<_>>(),
+                   "blocked": blocked, "msgSigned": false}),
         ),
         Response::GroupLinkDeleted(g) => tagged(
             "groupLinkDeleted",

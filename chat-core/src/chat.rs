@@ -373,12 +373,14 @@ pub enum Response {
         crate::group_store::Group,
         Vec<(Option<crate::group_store::Member>, ChatItem)>,
     ),
-    /// `/block for all #g m`, `/unblock for all #g m`: the member as it is now.
+    /// `/block for all #g m`, `/unblock for all #g m`, `/_block`: the members as they are now.
     BlockedForAll {
         /// The group.
         group: crate::group_store::Group,
-        /// The member.
-        member: crate::group_store::Member,
+        /// The members.
+        members: Vec<crate::group_store::Member>,
+        /// Blocked (or unblocked).
+        blocked: bool,
     },
     /// `/create link #g`, `/show link #g`: the group's link.
     GroupLink {
@@ -1295,6 +1297,11 @@ impl Chat {
                 full_name,
             } => self.rename_group(group, name, full_name).await,
             Command::SetWelcome { group, text } => self.set_welcome(group, Some(text)).await,
+            Command::SetGroupTimed { group, ttl } => {
+                let g = self.group_named(&group)?;
+                let profile = crate::group_prefs::with_timed(&g.profile, ttl);
+                self.update_group_profile(g, profile).await
+            }
             Command::ApiGroupProfile { group_id, profile } => {
                 let g = self.group_by_id(group_id)?;
                 self.update_group_profile(g, profile).await
@@ -1308,6 +1315,10 @@ impl Chat {
             | Command::ApiListMembers(_)
             | Command::ApiListGroups
             | Command::ApiDeleteGroup(_)
+            | Command::ApiBlockMembers { .. }
+            | Command::ApiCreateGroupLink { .. }
+            | Command::ApiDeleteGroupLink(_)
+            | Command::ApiGetGroupLink(_)
             | Command::ApiSendGroup { .. }) => self.api_group_command(c).await,
         }
     }
@@ -1734,6 +1745,16 @@ impl Chat {
                     return self.member_confirmation(m, &info).await;
                 }
                 let pending = self.store().pending(conn)?;
+                if let (Some(PendingKind::JoinedAddress), Ok(ChatEvent::GrpLinkReject { .. })) =
+                    (pending, ChatMessage::decode(&info).map(|m| m.event))
+                {
+                    // The group's admins refused us: nothing joins, the connection goes.
+                    self.store().delete_pending(conn)?;
+                    let _ = self.inner.agent.delete_connection(conn).await;
+                    return Err(ChatError::Agent(
+                        "the group's admins rejected the request to join".into(),
+                    ));
+                }
                 if let (Some(PendingKind::JoinedAddress), Ok(ChatEvent::GrpLinkInv(inv))) =
                     (pending, ChatMessage::decode(&info).map(|m| m.event))
                 {

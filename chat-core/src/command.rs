@@ -464,6 +464,14 @@ pub enum Command {
         /// Its new full name (may be empty).
         full_name: String,
     },
+    /// `/set disappear #group on [ttl]` (seconds, or with `s`, `m`, `h`, `d`, `w`; a day by
+    /// default) or `off`: disappearing messages in the group (owners).
+    SetGroupTimed {
+        /// The group.
+        group: String,
+        /// The time to live (none: off).
+        ttl: Option<i64>,
+    },
     /// `/set welcome #group text`: the welcome message new members get (owners).
     SetWelcome {
         /// The group.
@@ -471,6 +479,26 @@ pub enum Command {
         /// The message.
         text: String,
     },
+    /// `/_block #<groupId> <memberId>[,...] blocked=on|off`: block members for all.
+    ApiBlockMembers {
+        /// The group.
+        group_id: i64,
+        /// The members.
+        members: Vec<i64>,
+        /// Blocked (or unblocked).
+        blocked: bool,
+    },
+    /// `/_create link #<groupId> [role]`.
+    ApiCreateGroupLink {
+        /// The group.
+        group_id: i64,
+        /// The role joiners get.
+        role: crate::protocol::GroupMemberRole,
+    },
+    /// `/_delete link #<groupId>`.
+    ApiDeleteGroupLink(i64),
+    /// `/_get link #<groupId>`.
+    ApiGetGroupLink(i64),
     /// `/_group_profile #<groupId> <json(groupProfile)>`.
     ApiGroupProfile {
         /// The group.
@@ -1104,6 +1132,35 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 ))
             }
         },
+        "/set" if args.starts_with("disappear #") => {
+            let (group, rest) = name(&args["disappear #".len()..])?;
+            let usage = || bad("usage: /set disappear #group on [ttl: 30s, 5m, 1h, 1d, 1w] | off");
+            let mut p = rest.split_whitespace();
+            let ttl = match (p.next(), p.next()) {
+                (Some("off"), None) => None,
+                (Some("on"), None) => Some(86400),
+                (Some("on"), Some(t)) => {
+                    let (n, unit) =
+                        t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+                    let n: i64 = n.parse().map_err(|_| usage())?;
+                    let mult = match unit {
+                        "" | "s" => 1,
+                        "m" => 60,
+                        "h" => 3600,
+                        "d" => 86400,
+                        "w" => 7 * 86400,
+                        _ => return Err(usage()),
+                    };
+                    let secs = n.checked_mul(mult).filter(|s| (1..=MAX_TTL).contains(s));
+                    Some(secs.ok_or_else(usage)?)
+                }
+                _ => return Err(usage()),
+            };
+            if p.next().is_some() {
+                return Err(usage());
+            }
+            Command::SetGroupTimed { group, ttl }
+        }
         "/set" if args.starts_with("welcome ") => {
             let a = &args["welcome ".len()..];
             let (group, text) = name(a.strip_prefix('#').unwrap_or(a))?;
@@ -1176,6 +1233,39 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
         "/_leave" => {
             Command::ApiLeaveGroup(group_ref(args).ok_or_else(|| bad("usage: /_leave #<groupId>"))?)
         }
+        "/_block" => {
+            let p: Vec<&str> = args.split(' ').collect();
+            let usage = || bad("usage: /_block #<groupId> <memberId>[,...] blocked=on|off");
+            let [g, ids, b] = p[..] else {
+                return Err(usage());
+            };
+            Command::ApiBlockMembers {
+                group_id: group_ref(g).ok_or_else(usage)?,
+                members: id_list(ids).ok_or_else(usage)?,
+                blocked: match b {
+                    "blocked=on" => true,
+                    "blocked=off" => false,
+                    _ => return Err(usage()),
+                },
+            }
+        }
+        "/_create" if args.starts_with("link #") => {
+            let (g, role) = args["link ".len()..]
+                .split_once(' ')
+                .unwrap_or((&args["link ".len()..], "member"));
+            Command::ApiCreateGroupLink {
+                group_id: group_ref(g)
+                    .ok_or_else(|| bad("usage: /_create link #<groupId> <role>"))?,
+                role: parse_role(role.trim()).ok_or_else(|| bad("bad role"))?,
+            }
+        }
+        "/_delete" if args.starts_with("link #") => Command::ApiDeleteGroupLink(
+            group_ref(&args["link ".len()..])
+                .ok_or_else(|| bad("usage: /_delete link #<groupId>"))?,
+        ),
+        "/_get" if args.starts_with("link #") => Command::ApiGetGroupLink(
+            group_ref(&args["link ".len()..]).ok_or_else(|| bad("usage: /_get link #<groupId>"))?,
+        ),
         "/_members" => Command::ApiListMembers(
             group_ref(args).ok_or_else(|| bad("usage: /_members #<groupId>"))?,
         ),
@@ -1830,6 +1920,21 @@ mod tests {
             })
         );
         assert!(parse("/set history #team on admin").is_err());
+        assert_eq!(
+            parse("/set disappear #team on 1h"),
+            Ok(Command::SetGroupTimed {
+                group: "team".into(),
+                ttl: Some(3600)
+            })
+        );
+        assert_eq!(
+            parse("/set disappear #team off"),
+            Ok(Command::SetGroupTimed {
+                group: "team".into(),
+                ttl: None
+            })
+        );
+        assert!(parse("/set disappear #team on 2y").is_err());
         assert_eq!(
             parse("/create link #team"),
             Ok(Command::CreateGroupLink {

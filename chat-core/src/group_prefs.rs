@@ -162,6 +162,36 @@ pub fn with_state(
     }
 }
 
+/// `profile` with disappearing messages on after `ttl` seconds, or off.
+pub fn with_timed(profile: &GroupProfile, ttl: Option<i64>) -> GroupProfile {
+    let mut prefs = match &profile.group_preferences {
+        Some(Value::Object(m)) => m.clone(),
+        _ => Map::new(),
+    };
+    let old_ttl = prefs
+        .get("timedMessages")
+        .and_then(|o| o.get("ttl"))
+        .cloned();
+    let p = match ttl {
+        Some(t) => json!({"enable": "on", "ttl": t}),
+        None => match old_ttl {
+            Some(t) => json!({"enable": "off", "ttl": t}),
+            None => json!({"enable": "off"}),
+        },
+    };
+    prefs.insert("timedMessages".to_string(), p);
+    GroupProfile {
+        group_preferences: Some(Value::Object(prefs)),
+        ..profile.clone()
+    }
+}
+
+/// The time to live of a group's messages (seconds), when disappearing messages are on.
+pub fn timed_ttl(profile: &GroupProfile) -> Option<i64> {
+    let s = state(profile, FEATURES[0]);
+    s.on.then_some(s.ttl.unwrap_or(86400))
+}
+
 /// `Files and media: on for admins`, `Disappearing messages: on (1 day)`.
 pub fn state_text(f: Feature, s: State) -> String {
     let mut t = format!("{}: {}", f.name, if s.on { "on" } else { "off" });
@@ -324,6 +354,27 @@ mod tests {
             .and_then(|p| p.get("x"))
             .is_some());
         assert!(update_lines(&theirs, &theirs).is_empty());
+    }
+
+    #[test]
+    fn disappearing() {
+        let p = GroupProfile::default();
+        assert_eq!(timed_ttl(&p), None);
+        let on = with_timed(&p, Some(3600));
+        assert_eq!(timed_ttl(&on), Some(3600));
+        assert_eq!(
+            update_lines(&p, &on),
+            vec![
+                "updated group preferences:",
+                "Disappearing messages: on (1 hour)"
+            ]
+        );
+        let off = with_timed(&on, None);
+        assert_eq!(timed_ttl(&off), None);
+        assert_eq!(
+            update_lines(&on, &off),
+            vec!["updated group preferences:", "Disappearing messages: off"]
+        );
     }
 
     #[test]

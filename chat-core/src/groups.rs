@@ -341,6 +341,10 @@ impl Chat {
             return Err(ChatError::GroupCannotSend(g.local_name));
         }
         let id = new_shared_msg_id();
+        // Disappearing messages on: each message goes with the group's time to live.
+        let mut container = container;
+        let ttl = crate::group_prefs::timed_ttl(&g.profile);
+        container.ttl = ttl;
         let item = self.store().add_group_item(
             g.group_id,
             None,
@@ -351,6 +355,10 @@ impl Chat {
         )?;
         let body = ChatMessage::new(Some(id), ChatEvent::MsgNew(container)).encode();
         self.broadcast(&g, &body).await?;
+        let item = match ttl {
+            Some(t) => self.set_timer(item, t)?,
+            None => item,
+        };
         Ok(Response::GroupSent(g, item))
     }
 
@@ -457,10 +465,11 @@ impl Chat {
         }
         Ok(Response::BlockedForAll {
             group: g,
-            member: Member {
+            members: vec![Member {
                 blocked_by_admin: block,
                 ..m
-            },
+            }],
+            blocked: block,
         })
     }
 
@@ -887,16 +896,18 @@ impl Chat {
         let Some(new_conn) = new.conn_id else {
             return Ok(());
         };
-        // Per member: announced to it, recorded, introduced to the newcomer; a member with
-        // the record was done before a restart.
+        // Per member: recorded (so the host forwards between them from now on), announced to
+        // it, introduced to the newcomer, marked sent. An introduction marked sent was done
+        // before a restart; one only recorded is done again (both sides take a repeat).
         for o in &others {
-            if self
+            let status = self
                 .store()
-                .intro_status(o.group_member_id, new.group_member_id)?
-                .is_some()
-            {
+                .intro_status(o.group_member_id, new.group_member_id)?;
+            if status.is_some_and(|s| s != "new") {
                 continue;
             }
+            self.store()
+                .add_intro(o.group_member_id, new.group_member_id)?;
             if let Some(conn) = o.conn_id {
                 if let Err(e) = self.inner.agent.send(conn, &announce).await {
                     self.emit(Event::Error(format!(
@@ -906,8 +917,6 @@ impl Chat {
                     .await;
                 }
             }
-            self.store()
-                .add_intro(o.group_member_id, new.group_member_id)?;
             self.send_event(
                 new_conn,
                 ChatEvent::GrpMemIntro {
@@ -916,6 +925,8 @@ impl Chat {
                 },
             )
             .await?;
+            self.store()
+                .intro_sent(o.group_member_id, new.group_member_id)?;
         }
         if history_on(g) {
             self.send_history(g, new, new_conn, history_upto).await?;
@@ -1155,6 +1166,13 @@ impl Chat {
                     quote.as_ref(),
                     forwarded_by.map(|f| f.group_member_id),
                 )?;
+                // A disappearing message: gone here too after its time.
+                let item = match c.ttl {
+                    Some(t) if (1..=crate::command::MAX_TTL).contains(&t) => {
+                        self.set_timer(item, t)?
+                    }
+                    _ => item,
+                };
                 if c.file.is_none() || !c.content.text_shown().is_empty() {
                     self.emit(Event::GroupReceived(g.clone(), m.clone(), item.clone()))
                         .await;
@@ -1243,6 +1261,14 @@ impl Chat {
                     return Ok(());
                 }
                 self.host_profile_received(m, profile)?;
+            }
+            // Preferences alone (newer owners send them so): the profile with them.
+            ChatEvent::GrpPrefs { group_preferences } => {
+                let profile = GroupProfile {
+                    group_preferences: Some(group_preferences),
+                    ..g.profile.clone()
+                };
+                self.group_profile_received(g, m, profile).await?;
             }
             ChatEvent::GrpInfo { group_profile } => {
                 self.group_profile_received(g, m, group_profile).await?;
@@ -1531,6 +1557,37 @@ impl Chat {
             C::ApiLeaveGroup(id) => self.leave_group(self.group_by_id(id)?.local_name).await,
             C::ApiListMembers(id) => self.list_members(self.group_by_id(id)?.local_name),
             C::ApiListGroups => self.list_groups(),
+            C::ApiBlockMembers {
+                group_id,
+                members,
+                blocked,
+            } => {
+                let g = self.group_by_id(group_id)?;
+                let mut done = Vec::with_capacity(members.len());
+                for id in members {
+                    let m = self.member_by_id(&g, id)?;
+                    if let Response::BlockedForAll { members, .. } = self
+                        .block_for_all(g.local_name.clone(), m.local_name, blocked)
+                        .await?
+                    {
+                        done.extend(members);
+                    }
+                }
+                Ok(Response::BlockedForAll {
+                    group: g,
+                    members: done,
+                    blocked,
+                })
+            }
+            C::ApiCreateGroupLink { group_id, role } => {
+                self.create_group_link(self.group_by_id(group_id)?.local_name, role)
+                    .await
+            }
+            C::ApiDeleteGroupLink(id) => {
+                self.delete_group_link(self.group_by_id(id)?.local_name)
+                    .await
+            }
+            C::ApiGetGroupLink(id) => self.show_group_link(self.group_by_id(id)?.local_name),
             C::ApiDeleteGroup(id) => self.delete_group(self.group_by_id(id)?.local_name).await,
             C::ApiMembersRole {
                 group_id,

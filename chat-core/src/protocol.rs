@@ -865,6 +865,22 @@ pub enum ChatEvent {
     GrpInv(GroupInvitation),
     /// `x.grp.link.inv`: the host accepted a request through its group link.
     GrpLinkInv(GroupLinkInvitation),
+    /// `x.grp.link.acpt`: the admins accepted a member who joined through a link after their
+    /// review.
+    GrpLinkAcpt {
+        /// `accepted` (or a later kind).
+        acceptance: String,
+        /// The role the member gets.
+        role: GroupMemberRole,
+        /// The member.
+        member_id: MemberId,
+    },
+    /// `x.grp.link.reject`: the host refused a request through its link, in its confirmation
+    /// (kept as written: the group, the member ids, the reason).
+    GrpLinkReject {
+        /// The rejection.
+        group_link_rejection: Value,
+    },
     /// `x.grp.link.mem`: the host's profile, to a member who joined through its group link.
     GrpLinkMem {
         /// The host's profile in the group.
@@ -1065,6 +1081,8 @@ impl ChatEvent {
             Self::GrpInv(_) => "x.grp.inv",
             Self::GrpLinkInv(_) => "x.grp.link.inv",
             Self::GrpLinkMem { .. } => "x.grp.link.mem",
+            Self::GrpLinkAcpt { .. } => "x.grp.link.acpt",
+            Self::GrpLinkReject { .. } => "x.grp.link.reject",
             Self::GrpAcpt { .. } => "x.grp.acpt",
             Self::GrpMemNew { .. } => "x.grp.mem.new",
             Self::GrpMemIntro { .. } => "x.grp.mem.intro",
@@ -1156,6 +1174,18 @@ impl ChatEvent {
             Self::GrpInv(inv) => put(&mut o, "groupInvitation", inv),
             Self::GrpLinkInv(inv) => put(&mut o, "groupLinkInvitation", inv),
             Self::GrpLinkMem { profile } => put(&mut o, "profile", profile),
+            Self::GrpLinkAcpt {
+                acceptance,
+                role,
+                member_id,
+            } => {
+                put(&mut o, "acceptance", acceptance);
+                put(&mut o, "role", role);
+                put(&mut o, "memberId", member_id);
+            }
+            Self::GrpLinkReject {
+                group_link_rejection,
+            } => put(&mut o, "groupLinkRejection", group_link_rejection),
             Self::GrpAcpt { member_id }
             | Self::GrpMemCon { member_id }
             | Self::GrpMemConAll { member_id } => put(&mut o, "memberId", member_id),
@@ -1298,6 +1328,14 @@ impl ChatEvent {
             "x.grp.link.inv" => Self::GrpLinkInv(p.req("groupLinkInvitation")?),
             "x.grp.link.mem" => Self::GrpLinkMem {
                 profile: p.req("profile")?,
+            },
+            "x.grp.link.acpt" => Self::GrpLinkAcpt {
+                acceptance: p.req("acceptance")?,
+                role: p.req("role")?,
+                member_id: p.req("memberId")?,
+            },
+            "x.grp.link.reject" => Self::GrpLinkReject {
+                group_link_rejection: p.req("groupLinkRejection")?,
             },
             "x.grp.acpt" => Self::GrpAcpt {
                 member_id: p.req("memberId")?,

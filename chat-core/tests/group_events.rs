@@ -88,6 +88,9 @@ fn check_meaning(id: &str, m: &ChatMessage) {
             }
             other => panic!("{id}: {other:?}"),
         },
+        "x.grp.link.acpt" => assert!(matches!(ev,
+            ChatEvent::GrpLinkAcpt { acceptance, role: GroupMemberRole::Member, member_id }
+                if acceptance == "accepted" && *member_id == id1234())),
         "x.grp.link.mem" => assert!(matches!(ev,
             ChatEvent::GrpLinkMem { profile } if profile.display_name == "alice"
                 && profile.full_name == "Alice")),
@@ -98,7 +101,7 @@ fn check_meaning(id: &str, m: &ChatMessage) {
 #[test]
 fn every_case_decodes_and_re_encodes() {
     let cases = cases();
-    assert_eq!(cases.len(), 11);
+    assert_eq!(cases.len(), 12);
     for c in cases {
         let id = c["id"].as_str().expect("id");
         let json = c["json"].as_str().expect("json");
