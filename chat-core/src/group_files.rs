@@ -64,6 +64,11 @@ impl Chat {
         if !group_prefs::allowed(&g.profile, files, g.role) {
             return Err(ChatError::FeatureNotAllowed(files.name.to_string()));
         }
+        if let (MsgContent::Voice { .. }, Some(voice)) = (&content, group_prefs::feature("voice")) {
+            if !group_prefs::allowed(&g.profile, voice, g.role) {
+                return Err(ChatError::FeatureNotAllowed(voice.name.to_string()));
+            }
+        }
         if self.inner.xftp_servers.is_empty() {
             return Err(ChatError::NoXftpServers);
         }
@@ -442,14 +447,16 @@ impl Chat {
     /// A member's message carries a file the group's preferences prohibit for its role:
     /// refused, as the reference does (its "received, prohibited").
     pub(crate) fn check_group_file_allowed(&self, g: &Group, m: &Member) -> Result<()> {
-        let files = files_feature();
-        if group_prefs::allowed(&g.profile, files, m.role) {
+        self.check_group_feature(g, m, files_feature())
+    }
+
+    /// A member's message uses a feature the group's preferences prohibit for its role
+    /// (files, voice messages): refused, as the reference does.
+    pub(crate) fn check_group_feature(&self, g: &Group, m: &Member, f: Feature) -> Result<()> {
+        if group_prefs::allowed(&g.profile, f, m.role) {
             Ok(())
         } else {
-            Err(ChatError::File(format!(
-                "{}: received, prohibited",
-                files.name
-            )))
+            Err(ChatError::File(format!("{}: received, prohibited", f.name)))
         }
     }
 }

@@ -1146,6 +1146,11 @@ impl Chat {
                 if c.file.is_some() {
                     self.check_group_file_allowed(g, m)?;
                 }
+                if let (MsgContent::Voice { .. }, Some(voice)) =
+                    (&c.content, crate::group_prefs::feature("voice"))
+                {
+                    self.check_group_feature(g, m, voice)?;
+                }
                 if let Some(id) = &msg.msg_id {
                     if self
                         .store()

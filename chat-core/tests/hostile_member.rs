@@ -206,6 +206,11 @@ async fn a_member_beyond_its_role_changes_nothing() {
         .await
         .expect("/set files");
     assert!(matches!(r, Response::GroupUpdated { .. }), "{r:?}");
+    let r = alice
+        .execute_line("/set voice #team off")
+        .await
+        .expect("/set voice");
+    assert!(matches!(r, Response::GroupUpdated { .. }), "{r:?}");
 
     // What a member may not do, then one message it may send.
     let fake_owner = MemberInfo {
@@ -250,6 +255,7 @@ async fn a_member_beyond_its_role_changes_nothing() {
         // A file while files are prohibited; the group's profile changed by a member.
         br#"{"v":"1","msgId":"AQID","event":"x.msg.new","params":{"content":{"type":"file","text":""},"file":{"fileName":"x.bin","fileSize":10,"fileDescr":{"fileDescrText":"","fileDescrPartNo":0,"fileDescrComplete":false}}}}"#.to_vec(),
         br#"{"v":"1","event":"x.grp.info","params":{"groupProfile":{"displayName":"team","fullName":"","groupPreferences":{"files":{"enable":"on"}}}}}"#.to_vec(),
+        br#"{"v":"1","msgId":"BAUG","event":"x.msg.new","params":{"content":{"type":"voice","text":"","duration":3}}}"#.to_vec(),
         text(b"mallory-says", "just a member").encode(),
     ];
     for body in hostile {
@@ -262,10 +268,15 @@ async fn a_member_beyond_its_role_changes_nothing() {
     })
     .await;
     let errors = seen.iter().filter(|e| matches!(e, Event::Error(_))).count();
-    assert_eq!(errors, 11, "one clear error per refused event: {seen:?}");
+    assert_eq!(errors, 12, "one clear error per refused event: {seen:?}");
     assert!(
         seen.iter().any(|e| matches!(e, Event::Error(t)
             if t.contains("Files and media: received, prohibited"))),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter().any(|e| matches!(e, Event::Error(t)
+            if t.contains("Voice messages: received, prohibited"))),
         "{seen:?}"
     );
     // No file was recorded, and files are still off.
