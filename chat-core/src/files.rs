@@ -159,6 +159,28 @@ pub(crate) fn image_content(path: &str) -> Result<MsgContent, ChatError> {
     })
 }
 
+/// Checks a file offer (`from` offers it): its message id and the sanitized name. A legacy
+/// offer over an SMP file connection is not taken: files come over XFTP.
+pub(crate) fn check_offer<'a>(
+    from: &str,
+    shared: Option<&'a B64>,
+    inv: &FileInvitation,
+) -> Result<(&'a B64, String), ChatError> {
+    let Some(shared) = shared else {
+        return Err(ChatError::File("a file offer without a message id".into()));
+    };
+    if inv.file_descr.is_none() {
+        return Err(ChatError::File(format!(
+            "{from} offers {} the legacy way (not over XFTP): not supported",
+            inv.file_name
+        )));
+    }
+    if inv.file_size <= 0 {
+        return Err(ChatError::File("a file offer with no size".into()));
+    }
+    Ok((shared, chunker::name::sanitize_file_name(&inv.file_name)))
+}
+
 /// Checks a file to send: its sanitized name, size and canonical path.
 pub(crate) fn file_source(path: &str) -> Result<(String, u64, PathBuf), ChatError> {
     let meta =
@@ -717,20 +739,7 @@ impl Chat {
         inv: &FileInvitation,
         item_id: i64,
     ) -> Result<(), ChatError> {
-        let Some(shared) = shared else {
-            return Err(ChatError::File("a file offer without a message id".into()));
-        };
-        if inv.file_descr.is_none() {
-            // A legacy offer over an SMP file connection: not accepted (files come over XFTP).
-            return Err(ChatError::File(format!(
-                "{} offers {} the legacy way (not over XFTP): not supported",
-                contact.local_name, inv.file_name
-            )));
-        }
-        if inv.file_size <= 0 {
-            return Err(ChatError::File("a file offer with no size".into()));
-        }
-        let name = chunker::name::sanitize_file_name(&inv.file_name);
+        let (shared, name) = check_offer(&contact.local_name, shared, inv)?;
         let file_id = self.store().add_file(&NewFile {
             contact_id: contact.contact_id,
             group_id: None,

@@ -182,19 +182,7 @@ impl Chat {
         item: &ChatItem,
         forwarded: bool,
     ) -> Result<()> {
-        let Some(shared) = shared else {
-            return Err(ChatError::File("a file offer without a message id".into()));
-        };
-        if inv.file_descr.is_none() {
-            return Err(ChatError::File(format!(
-                "{} offers {} the legacy way (not over XFTP): not supported",
-                m.local_name, inv.file_name
-            )));
-        }
-        if inv.file_size <= 0 {
-            return Err(ChatError::File("a file offer with no size".into()));
-        }
-        let name = chunker::name::sanitize_file_name(&inv.file_name);
+        let (shared, name) = crate::files::check_offer(&m.local_name, shared, inv)?;
         let size = inv.file_size as u64;
         let file_id = self.store().add_file(&NewFile {
             contact_id: 0,

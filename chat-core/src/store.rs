@@ -1683,18 +1683,6 @@ impl ChatStore {
         )
     }
 
-    /// A file we sent to a group, by the offer's message id.
-    pub fn own_group_file_by_msg(
-        &self,
-        group_id: i64,
-        shared_msg_id: &[u8],
-    ) -> Result<Option<FileTransfer>> {
-        self.file_where(
-            "group_id = ?1 AND sent = 1 AND shared_msg_id = ?2",
-            &[&group_id, &shared_msg_id],
-        )
-    }
-
     /// The members a group file was offered to.
     pub fn add_group_file_members(&mut self, file_id: i64, members: &[i64]) -> Result<()> {
         let tx = self.db.transaction()?;
