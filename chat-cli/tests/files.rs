@@ -7,19 +7,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{alice_and_bob, connect, relay, xftp_relay, Client};
-
-fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
+use common::{alice_and_bob, connect, pseudo_random, relay, xftp_relay, Client};
 
 /// The next `n` lines of `c`, in any order.
 fn lines(c: &mut Client, n: usize) -> BTreeSet<String> {

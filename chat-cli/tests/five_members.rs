@@ -10,8 +10,8 @@
 
 mod common;
 
-use common::groups::{create_team, invite, join, pseudo_random, receive, send};
-use common::{connect, relay, xftp_relay, Client};
+use common::groups::{create_team, invite, join, receive, send};
+use common::{connect, pseudo_random, relay, xftp_relay, Client};
 
 /// The next line of `c` that ends with `tail` (lines printed on a start are skipped).
 fn skip_to_end(c: &mut Client, tail: &str) {

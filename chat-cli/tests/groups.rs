@@ -6,7 +6,7 @@
 mod common;
 
 use common::groups::*;
-use common::{alice_and_bob, connect, relay, xftp_relay, Client};
+use common::{alice_and_bob, connect, pseudo_random, relay, xftp_relay, Client};
 
 #[test]
 fn three_members_talk() {

@@ -78,18 +78,6 @@ pub fn send(from: &mut Client, text: &str, to: &mut [&mut Client]) {
     }
 }
 
-pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 /// `c` receives file `n` into `dir` as `saved`, from `from`; the bytes are `expected`.
 pub fn receive(c: &mut Client, n: u32, name: &str, from: &str, dir: &std::path::Path, saved: &str) {
     let d = dir.to_string_lossy();

@@ -306,3 +306,16 @@ pub fn xftp_relay(
     let address = handle.address.clone();
     (handle, address)
 }
+
+/// Bytes that do not repeat (xorshift from `seed`): file contents of the tests.
+pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
