@@ -107,16 +107,7 @@ impl Chat {
         let shared = item.shared_msg_id.clone().ok_or(ChatError::CannotUpdate)?;
         let body = ChatMessage::new(
             None,
-            ChatEvent::MsgUpdate(MsgUpdate {
-                msg_id: B64(shared),
-                content: content.clone(),
-                mentions: Default::default(),
-                ttl: None,
-                live: None,
-                scope: None,
-                as_group: None,
-                prefs: None,
-            }),
+            ChatEvent::MsgUpdate(MsgUpdate::new(B64(shared), content.clone())),
         )
         .encode();
         self.broadcast(&g, &body).await?;

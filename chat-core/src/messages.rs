@@ -309,16 +309,7 @@ impl Chat {
         };
         self.send_event(
             conn,
-            ChatEvent::MsgUpdate(MsgUpdate {
-                msg_id: B64(shared),
-                content: content.clone(),
-                mentions: Default::default(),
-                ttl: None,
-                live: None,
-                scope: None,
-                as_group: None,
-                prefs: None,
-            }),
+            ChatEvent::MsgUpdate(MsgUpdate::new(B64(shared), content.clone())),
         )
         .await?;
         self.store().update_item(item.item_id, &content)?;

@@ -691,6 +691,22 @@ pub struct MsgUpdate {
     pub prefs: Option<Value>,
 }
 
+impl MsgUpdate {
+    /// An edit of message `msg_id` to `content`, nothing else changed.
+    pub fn new(msg_id: SharedMsgId, content: MsgContent) -> Self {
+        Self {
+            msg_id,
+            content,
+            mentions: BTreeMap::new(),
+            ttl: None,
+            live: None,
+            scope: None,
+            as_group: None,
+            prefs: None,
+        }
+    }
+}
+
 /// A member's id and role.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

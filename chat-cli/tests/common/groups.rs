@@ -78,7 +78,8 @@ pub fn send(from: &mut Client, text: &str, to: &mut [&mut Client]) {
     }
 }
 
-/// `c` receives file `n` into `dir` as `saved`, from `from`; the bytes are `expected`.
+/// `c` receives file `n` (`name`) from `from` into `dir`, saved as `saved`, with the
+/// reference's lines (the caller compares the bytes).
 pub fn receive(c: &mut Client, n: u32, name: &str, from: &str, dir: &std::path::Path, saved: &str) {
     let d = dir.to_string_lossy();
     c.type_line(&format!("/fr {n} {d}/"));
