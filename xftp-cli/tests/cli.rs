@@ -595,7 +595,11 @@ async fn an_expired_file_gives_a_clear_message() {
     let handle = relay_with_clock(dir.path(), clock.clone()).await;
     let rcv = send_one(dir.path(), &handle.address, "old.bin", &noise(100_000)).await;
     clock.0.fetch_add(50 * 3600, Ordering::SeqCst);
-    assert_eq!(handle.relay.expire().0, 2, "both 64 KiB chunks expired");
+    assert_eq!(
+        handle.relay.expire().await.0,
+        2,
+        "both 64 KiB chunks expired"
+    );
     let out = dir.path().join("out");
     let o = recv(&rcv, &out).await;
     assert_eq!(o.status.code(), Some(4), "{}", text(&o));

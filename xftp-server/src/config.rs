@@ -69,11 +69,26 @@ const KNOWN: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// Where chunk records are kept (`[STORE_LOG] store_files`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreFiles {
+    /// In memory, with the store log if `enable = on` (the default).
+    Memory,
+    /// In PostgreSQL (`db_connection`, `db_schema`, `db_pool_size`).
+    Database,
+}
+
 /// The relay's settings.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Append changes to the store log and replay it at start.
+    /// Append changes to the store log and replay it at start (memory store).
     pub store_log: bool,
+    /// Memory or database.
+    pub store_files: StoreFiles,
+    /// The database, for `store_files = database` and `database import|export`.
+    pub db: crate::pg::DbOptions,
+    /// `db_store_log = on`: with the database, committed changes also go to the store log.
+    pub db_store_log: bool,
     /// Hours a chunk lives after FNEW.
     pub expire_files_hours: u64,
     /// Write daily statistics.
@@ -175,16 +190,38 @@ impl Config {
         let onoff = |s: &str, k: &str, default: bool| cfg.on_off(s, k, default);
         let number = |s: &str, k: &str, default: u64| cfg.number(s, k, default);
         let port = |s: &str, k: &str| cfg.port(s, k);
-        if let Some(store) = get("STORE_LOG", "store_files") {
-            if store != "memory" {
+        let store_files = match get("STORE_LOG", "store_files") {
+            None | Some("memory") => StoreFiles::Memory,
+            Some("database") => StoreFiles::Database,
+            Some(other) => {
                 return Err(invalid(
                     "STORE_LOG",
                     "store_files",
-                    store,
-                    "memory (database storage is not supported yet)",
-                ));
+                    other,
+                    "memory or database",
+                ))
             }
-        }
+        };
+        let d = crate::pg::DbOptions::default();
+        let db = crate::pg::DbOptions {
+            connection: get("STORE_LOG", "db_connection")
+                .filter(|c| !c.is_empty())
+                .map_or(d.connection, str::to_string),
+            schema: get("STORE_LOG", "db_schema")
+                .filter(|c| !c.is_empty())
+                .map_or(d.schema, str::to_string),
+            pool_size: match number("STORE_LOG", "db_pool_size", d.pool_size as u64)? {
+                n @ 1..=1000 => n as usize,
+                n => {
+                    return Err(invalid(
+                        "STORE_LOG",
+                        "db_pool_size",
+                        &n.to_string(),
+                        "a number from 1 to 1000",
+                    ))
+                }
+            },
+        };
         let password = cfg.password("AUTH", "create_password")?;
         let files_path = get("FILES", "path")
             .filter(|p| !p.is_empty())
@@ -229,6 +266,9 @@ impl Config {
         };
         Ok(Self {
             store_log: onoff("STORE_LOG", "enable", false)?,
+            store_files,
+            db,
+            db_store_log: onoff("STORE_LOG", "db_store_log", false)?,
             expire_files_hours: number("STORE_LOG", "expire_files_hours", 48)?,
             log_stats: onoff("STORE_LOG", "log_stats", false)?,
             new_files: onoff("AUTH", "new_files", true)?,
@@ -269,6 +309,16 @@ pub fn default_ini(
          [STORE_LOG]\n\
          # The store log keeps chunk records across restarts.\n\
          enable = {}\n\
+         \n\
+         # Chunk records: `memory` (with the store log above) or `database` (PostgreSQL,\n\
+         # docs/SCALING.md; move the records with `xftp-server database import`).\n\
+         store_files = memory\n\
+         # db_connection = postgresql://xftp@/xftp_server_store\n\
+         # db_schema = xftp_server\n\
+         # db_pool_size = 10\n\
+         # With the database, also write its changes to the store log.\n\
+         # db_store_log = off\n\
+         \n\
          # Chunks are deleted this long after they were created.\n\
          expire_files_hours = 48\n\
          log_stats = off\n\
@@ -340,6 +390,30 @@ mod tests {
         assert!(e.to_string().contains("[LIMITS] max_downloads"), "{e}");
         let e = parse("[FILES]\npath = /x\n[LIMITS]\nnew_files_burst = 5000000000\n").unwrap_err();
         assert!(e.to_string().contains("new_files_burst"), "{e}");
+    }
+
+    #[test]
+    fn database_settings_are_the_references() {
+        let c = parse("[FILES]\npath = /x\n").unwrap();
+        assert_eq!(c.store_files, StoreFiles::Memory);
+        assert_eq!(c.db, crate::pg::DbOptions::default());
+        assert_eq!(c.db.schema, "xftp_server");
+        let c = parse(
+            "[FILES]\npath = /x\n[STORE_LOG]\nstore_files = database\n\
+             db_connection = postgresql://u@127.0.0.1:5433/db\ndb_schema = s1\n\
+             db_pool_size = 4\ndb_store_log = on\n",
+        )
+        .unwrap();
+        assert_eq!(c.store_files, StoreFiles::Database);
+        assert_eq!(c.db.connection, "postgresql://u@127.0.0.1:5433/db");
+        assert_eq!((c.db.schema.as_str(), c.db.pool_size), ("s1", 4));
+        assert!(c.db_store_log);
+        let e = parse("[FILES]\npath = /x\n[STORE_LOG]\nstore_files = s3\n").unwrap_err();
+        assert!(e.to_string().contains("store_files"), "{e}");
+        let e = parse("[FILES]\npath = /x\n[STORE_LOG]\ndb_pool_size = 0\n").unwrap_err();
+        assert!(e.to_string().contains("db_pool_size"), "{e}");
+        // The connection string (it may hold a password) never shows in debug output.
+        assert!(!format!("{:?}", c.db).contains("5433"));
     }
 
     #[test]

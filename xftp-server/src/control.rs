@@ -60,7 +60,7 @@ async fn session(relay: Arc<Relay>, tcp: tokio::net::TcpStream) -> std::io::Resu
                 }
                 _ => "AUTH".to_string(),
             },
-            "stats" | "stats-rts" => stats(&relay),
+            "stats" | "stats-rts" => stats(&relay).await,
             "delete" | "block" if !admin => "AUTH".to_string(),
             "delete" => delete(&relay, arg).await,
             "block" => block(&relay, arg).await,
@@ -78,9 +78,12 @@ async fn session(relay: Arc<Relay>, tcp: tokio::net::TcpStream) -> std::io::Resu
     Ok(())
 }
 
-fn stats(relay: &Relay) -> String {
+async fn stats(relay: &Relay) -> String {
     let s = &relay.stats;
-    let store = relay.store();
+    let (count, used) = match (relay.store.count().await, relay.store.used().await) {
+        (Ok(c), Ok(u)) => (c, u),
+        (Err(e), _) | (_, Err(e)) => return format!("error: {e}"),
+    };
     format!(
         "filesCreated={} fileRecipients={} filesUploaded={} fileDownloads={} fileDownloadAcks={} filesDeleted={} filesExpired={} filesCount={} filesSize={}",
         s.files_created.load(Ordering::Relaxed),
@@ -90,23 +93,25 @@ fn stats(relay: &Relay) -> String {
         s.acks.load(Ordering::Relaxed),
         s.deletes.load(Ordering::Relaxed),
         s.expired.load(Ordering::Relaxed),
-        store.len(),
-        store.used(),
+        count,
+        used,
     )
 }
 
-fn sender_of(relay: &Relay, rid_text: &str) -> Result<Vec<u8>, String> {
+async fn sender_of(relay: &Relay, rid_text: &str) -> Result<Vec<u8>, String> {
     let rid = base64url::decode(rid_text).ok_or("error: recipient ID is not base64url")?;
     relay
-        .store()
+        .store
         .recipient(&rid)
+        .await
+        .map_err(|e| format!("error: {e}"))?
         .map(|(r, _)| r.sender_id.clone())
         .ok_or_else(|| "error: no such recipient ID".to_string())
 }
 
 async fn delete(relay: &Relay, arg: &str) -> String {
-    match sender_of(relay, arg.trim()) {
-        Ok(sid) => match relay.delete_chunk_async(&sid).await {
+    match sender_of(relay, arg.trim()).await {
+        Ok(sid) => match relay.delete_chunk(&sid, "delete").await {
             Ok(()) => "ok".into(),
             Err(e) => format!("error: {e}"),
         },
@@ -121,17 +126,11 @@ async fn block(relay: &Relay, arg: &str) -> String {
     let Ok(info) = info.parse::<BlockingInfo>() else {
         return "error: invalid blocking info".into();
     };
-    match sender_of(relay, rid) {
-        Ok(sid) => {
-            let blocked = relay.store().block_file(&sid, info);
-            match blocked {
-                Ok(durable) => match durable.wait().await {
-                    Ok(()) => "ok".into(),
-                    Err(e) => format!("error: {e}"),
-                },
-                Err(e) => format!("error: {e}"),
-            }
-        }
+    match sender_of(relay, rid).await {
+        Ok(sid) => match relay.store.block_file(&sid, info).await {
+            Ok(()) => "ok".into(),
+            Err(e) => format!("error: {e}"),
+        },
         Err(e) => e,
     }
 }

@@ -12,6 +12,7 @@ pub mod config;
 pub mod control;
 pub mod limits;
 pub mod net;
+pub mod pg;
 pub mod relay;
 pub mod storage;
 pub mod store;
@@ -26,11 +27,11 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use transport::Identity;
 
-use crate::config::{Config, STORE_LOG_FILE};
+use crate::config::{Config, StoreFiles, STORE_LOG_FILE};
 use crate::net::Endpoint;
 use crate::relay::{Clock, Relay};
 use crate::storage::DirStorage;
-use crate::store::{open_store, MetadataStore, Store};
+use crate::store::{open_store, MemoryStore, MetadataStore, Store, StoreLog};
 
 /// Daily statistics, written when `[STORE_LOG] log_stats = on`.
 pub const STATS_FILE: &str = "file-server-stats.daily.log";
@@ -104,6 +105,15 @@ pub enum StartError {
         /// How many chunk files it holds.
         chunks: usize,
     },
+    /// `store_files = database` while a store log exists: its records would be ignored.
+    #[error(
+        "the store log {0} exists but store_files is `database`: run `xftp-server database \
+         import` to move its records into the database, or set db_store_log = on"
+    )]
+    StoreLogWithDatabase(PathBuf),
+    /// The database cannot be used.
+    #[error(transparent)]
+    Database(#[from] pg::DbError),
 }
 
 fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> StartError {
@@ -118,6 +128,8 @@ pub struct StartOptions {
     pub bind: Option<SocketAddr>,
     /// Start even though the store log is missing while the files folder holds chunks.
     pub allow_missing_store_log: bool,
+    /// Schema migrations the database lacks: apply them, or refuse to start.
+    pub migrate: pg::Migrate,
 }
 
 /// Exclusive locks on the state and files folders, held while the relay runs.
@@ -242,7 +254,26 @@ pub async fn start_with(
         "cannot use files path {}",
         config.files_path.display()
     )))?);
-    let store: Box<dyn MetadataStore> = if config.store_log {
+    let store: Arc<dyn MetadataStore> = if config.store_files == StoreFiles::Database {
+        let path = log_dir.join(STORE_LOG_FILE);
+        let log = if config.db_store_log {
+            Some(StoreLog::open(&path).map_err(io_err(format!("store log {}", path.display())))?)
+        } else if path.exists() {
+            return Err(StartError::StoreLogWithDatabase(path));
+        } else {
+            None
+        };
+        let store = pg::PgStore::open(&config.db, false, opts.migrate, log).await?;
+        tracing::info!(
+            "chunk records in the database, schema {} ({} chunks)",
+            config.db.schema,
+            store
+                .count()
+                .await
+                .map_err(|e| pg::DbError::Db(e.to_string()))?
+        );
+        Arc::new(store)
+    } else if config.store_log {
         let path = log_dir.join(STORE_LOG_FILE);
         let log_exists = path.exists() || path.with_extension("log.start").exists();
         if !log_exists && !opts.allow_missing_store_log {
@@ -273,24 +304,18 @@ pub async fn start_with(
             replay.applied,
             store.len()
         );
-        Box::new(store)
+        Arc::new(MemoryStore::new(store))
     } else {
-        Box::new(Store::new(None))
+        Arc::new(MemoryStore::new(Store::new(None)))
     };
     let relay = Arc::new(
         Relay::new(config.clone(), store, storage, clock)
             .map_err(|e| StartError::Crypto(e.to_string()))?,
     );
-    let rel = relay.clone();
-    let (reconciled, expired) = tokio::task::spawn_blocking(move || {
-        let r = rel.reconcile_storage();
-        (r, rel.expire())
-    })
-    .await
-    .map_err(|e| {
-        io_err("the start-up check of the files path failed")(std::io::Error::other(e.to_string()))
-    })?;
-    let r = reconciled.map_err(io_err("cannot reconcile the files path with the store log"))?;
+    let r = relay.reconcile_storage().await.map_err(io_err(
+        "cannot reconcile the files path with the chunk records",
+    ))?;
+    let expired = relay.expire().await;
     if r.uncommitted + r.partial > 0 {
         tracing::info!("removed {} unfinished uploads", r.uncommitted + r.partial);
     }
@@ -329,10 +354,8 @@ pub async fn start_with(
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(EXPIRE_INTERVAL) => {
-                    let r = expiring.clone();
-                    if let Ok((n, b)) = tokio::task::spawn_blocking(move || r.expire()).await {
-                        tracing::info!("Expiration check: {n} files, {b} bytes reclaimed");
-                    }
+                    let (n, b) = expiring.expire().await;
+                    tracing::info!("Expiration check: {n} files, {b} bytes reclaimed");
                 }
                 _ = stop_expiry.changed() => return,
             }
@@ -348,10 +371,10 @@ pub async fn start_with(
                     _ = stop.changed() => return,
                 }
                 let now = relay.stats.snapshot();
-                let (count, size) = {
-                    let s = relay.store();
-                    (s.len() as u64, s.used())
-                };
+                let (count, size) = (
+                    relay.store.count().await.unwrap_or(0),
+                    relay.store.used().await.unwrap_or(0),
+                );
                 let line = stats_line(relay.clock.now(), &last, &now, count, size);
                 if let Err(e) = append_line(&path, &line) {
                     tracing::warn!("cannot write {}: {e}", path.display());

@@ -52,7 +52,50 @@ enum Cmd {
         /// (they are moved to the quarantine folder, not deleted).
         #[arg(long)]
         allow_missing_store_log: bool,
+        /// With `store_files = database`: `up` applies schema migrations the database lacks
+        /// (by default the relay refuses to start and names them; a new schema always gets
+        /// them).
+        #[arg(long, value_name = "up")]
+        confirm_migrations: Option<ConfirmMigrations>,
     },
+    /// Move chunk records between the store log and PostgreSQL (`[STORE_LOG] db_*`).
+    Database {
+        #[command(subcommand)]
+        command: DbCmd,
+    },
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum ConfirmMigrations {
+    /// Apply forward migrations.
+    Up,
+}
+
+#[derive(Subcommand, Debug)]
+enum DbCmd {
+    /// Import the store log into the database (creating the schema); the log is then renamed
+    /// to file-server-store.log.bak. Set `store_files = database` before the next start.
+    Import {
+        /// Do not ask for confirmation.
+        #[arg(short = 'y', long)]
+        yes: bool,
+    },
+    /// Export the database to a new store log (which must not exist).
+    Export {
+        /// Do not ask for confirmation.
+        #[arg(short = 'y', long)]
+        yes: bool,
+    },
+}
+
+/// Asks on the terminal; `false` unless the answer is y or yes.
+fn confirm(question: &str) -> bool {
+    use std::io::Write;
+    print!("{question} (y/N) ");
+    let _ = std::io::stdout().flush();
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).is_ok()
+        && matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
 }
 
 /// Keeps freed chunk buffers in the heap instead of returning them to the system at once:
@@ -139,13 +182,19 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             println!("Server address: xftp://{}@{host}", identity.fingerprint()?);
             Ok(())
         }
+        Cmd::Database { command } => database(command, &cfg_dir, &log_dir),
         Cmd::Start {
             bind,
             allow_missing_store_log,
+            confirm_migrations,
         } => {
             let opts = xftp_server::StartOptions {
                 bind,
                 allow_missing_store_log,
+                migrate: match confirm_migrations {
+                    Some(ConfirmMigrations::Up) => xftp_server::pg::Migrate::Up,
+                    None => xftp_server::pg::Migrate::Refuse,
+                },
             };
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -169,6 +218,93 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 handle.shutdown().await;
                 Ok::<(), Box<dyn std::error::Error>>(())
             })
+        }
+    }
+}
+
+fn database(
+    command: DbCmd,
+    cfg_dir: &std::path::Path,
+    log_dir: &std::path::Path,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use xftp_server::config::{Config, STORE_LOG_FILE};
+    let config = Config::load(cfg_dir)?;
+    let log_path = log_dir.join(STORE_LOG_FILE);
+    std::fs::create_dir_all(log_dir)?;
+    // A running relay holds this lock: its records must not move under it.
+    let _lock = store_log::lock_folder(log_dir, xftp_server::LOCK_FILE).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::WouldBlock {
+            format!(
+                "{} is locked by a running xftp-server: stop it first",
+                log_dir.display()
+            )
+        } else {
+            format!("cannot lock {}: {e}", log_dir.display())
+        }
+    })?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    match command {
+        DbCmd::Import { yes } => {
+            if !log_path.exists() {
+                return Err(format!("store log {} does not exist", log_path.display()).into());
+            }
+            if !yes
+                && !confirm(&format!(
+                    "Import store log {} to the PostgreSQL database (schema {})?",
+                    log_path.display(),
+                    config.db.schema
+                ))
+            {
+                println!("Import cancelled.");
+                return Ok(());
+            }
+            println!("Reading store log: {}", log_path.display());
+            let done = rt.block_on(xftp_server::pg::import(&log_path, &config.db, |f, r| {
+                use std::io::Write;
+                print!("  {f} files, {r} recipients\r");
+                let _ = std::io::stdout().flush();
+            }))?;
+            println!();
+            if done.skipped > 0 {
+                println!(
+                    "{} store log lines could not be applied and were not imported",
+                    done.skipped
+                );
+            }
+            println!(
+                "Imported {} files, {} recipients.",
+                done.files, done.recipients
+            );
+            let bak = log_path.with_extension("log.bak");
+            std::fs::rename(&log_path, &bak)?;
+            println!("Store log renamed to {}", bak.display());
+            println!("Set `store_files = database` in [STORE_LOG] of file-server.ini to use it.");
+            Ok(())
+        }
+        DbCmd::Export { yes } => {
+            if log_path.exists() {
+                return Err(format!("store log {} already exists", log_path.display()).into());
+            }
+            if !yes
+                && !confirm(&format!(
+                    "Export the PostgreSQL database (schema {}) to store log {}?",
+                    config.db.schema,
+                    log_path.display()
+                ))
+            {
+                println!("Export cancelled.");
+                return Ok(());
+            }
+            let done = rt.block_on(xftp_server::pg::export(&log_path, &config.db))?;
+            println!(
+                "Exported {} files, {} recipients to {}",
+                done.files,
+                done.recipients,
+                log_path.display()
+            );
+            Ok(())
         }
     }
 }

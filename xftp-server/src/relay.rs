@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashSet};
 use std::future::Future;
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -23,7 +23,7 @@ use xftp_proto::Transmission;
 use crate::config::Config;
 use crate::limits::{ConnLimits, DownloadSlot};
 use crate::storage::ChunkStorage;
-use crate::store::{Durable, FileRec, Id, MetadataStore, Status, StoreError};
+use crate::store::{FileRec, Id, MetadataStore, Status, StoreError};
 
 /// Bytes of generated IDs.
 pub const ID_LEN: usize = 16;
@@ -118,7 +118,7 @@ pub struct Relay {
     /// Settings.
     pub config: Config,
     /// Chunk records.
-    pub store: Mutex<Box<dyn MetadataStore>>,
+    pub store: Arc<dyn MetadataStore>,
     /// Chunk bytes.
     pub storage: Arc<dyn ChunkStorage>,
     /// Time.
@@ -127,6 +127,9 @@ pub struct Relay {
     pub stats: Stats,
     /// Chunks being uploaded right now (a second concurrent FPUT of one chunk is refused).
     uploading: Mutex<HashSet<Id>>,
+    /// Bytes of uploads in progress on this relay, counted against the quota with the store's
+    /// uploaded bytes.
+    reserved: AtomicU64,
     /// Keys for dummy verification, so unknown IDs cost the same as bad signatures.
     dummy_ed25519: PublicKey,
     dummy_ed448: PublicKey,
@@ -142,26 +145,27 @@ impl Relay {
     /// A relay over `store` and `storage`.
     pub fn new(
         config: Config,
-        store: Box<dyn MetadataStore>,
+        store: Arc<dyn MetadataStore>,
         storage: Arc<dyn ChunkStorage>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, simplex_crypto::CryptoError> {
         Ok(Self {
             config,
-            store: Mutex::new(store),
+            store,
             storage,
             clock,
             stats: Stats::default(),
             uploading: Mutex::new(HashSet::new()),
+            reserved: AtomicU64::new(0),
             dummy_ed25519: simplex_crypto::generate(KeyAlgorithm::Ed25519)?.0,
             dummy_ed448: simplex_crypto::generate(KeyAlgorithm::Ed448)?.0,
         })
     }
 
-    /// The store, even if a thread panicked while holding it (its data stays consistent:
-    /// every mutation is a single map operation after the log write).
-    pub fn store(&self) -> MutexGuard<'_, Box<dyn MetadataStore>> {
-        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    /// Bytes counted against the quota: uploaded chunks and uploads in progress here.
+    pub async fn used(&self) -> Result<u64, StoreError> {
+        let stored = self.store.used().await?;
+        Ok(stored.saturating_add(self.reserved.load(Ordering::Relaxed)))
     }
 
     /// Handles one command transmission; returns the response transmission and its body.
@@ -214,35 +218,31 @@ impl Relay {
                 self.new_file(info, recipient_keys, basic_auth).await
             }
             Command::Add { recipient_keys } => {
-                let rec = self.sender_file(session, t, &signed)?;
+                let rec = self.sender_file(session, t, &signed).await?;
                 let ids = self.add_recipients(&rec.sender_id, recipient_keys).await?;
                 Ok((Response::Rids(ids), ResponseBody::None))
             }
             Command::Put => {
-                let rec = self.sender_file(session, t, &signed)?;
+                let rec = self.sender_file(session, t, &signed).await?;
                 self.put(rec, body).await
             }
             Command::Del => {
-                let rec = self.sender_file(session, t, &signed)?;
-                self.delete_chunk_async(&rec.sender_id).await?;
+                let rec = self.sender_file(session, t, &signed).await?;
+                self.delete_chunk(&rec.sender_id, "FDEL").await?;
                 self.stats.deletes.fetch_add(1, Ordering::Relaxed);
                 Ok((Response::Ok, ResponseBody::None))
             }
             Command::Get { dh_key } => {
-                let rec = self.recipient_file(session, t, &signed)?;
+                let rec = self.recipient_file(session, t, &signed).await?;
                 let slot = session.limits.download().await.ok_or(XftpError::Internal)?;
-                self.get(rec, dh_key, slot)
+                self.get(rec, dh_key, slot).await
             }
             Command::Ack => {
-                self.recipient_file(session, t, &signed)?;
-                let durable = self
-                    .store()
+                self.recipient_file(session, t, &signed).await?;
+                self.store
                     .ack(&t.entity_id)
-                    .map_err(|e| store_failure("FACK", e))?;
-                durable
-                    .wait()
                     .await
-                    .map_err(|e| store_failure("FACK", StoreError::Log(e)))?;
+                    .map_err(|e| store_failure("FACK", e))?;
                 self.stats.acks.fetch_add(1, Ordering::Relaxed);
                 Ok((Response::Ok, ResponseBody::None))
             }
@@ -293,28 +293,32 @@ impl Relay {
         }
     }
 
-    fn sender_file(
+    async fn sender_file(
         &self,
         session: &Session,
         t: &Transmission,
         signed: &[u8],
     ) -> Result<FileRec, XftpError> {
         let found = self
-            .store()
+            .store
             .file(&t.entity_id)
+            .await
+            .map_err(|e| store_failure("read", e))?
             .map(|f| (f.info.sender_key.clone(), f));
         self.authorize(session, found, t, signed)
     }
 
-    fn recipient_file(
+    async fn recipient_file(
         &self,
         session: &Session,
         t: &Transmission,
         signed: &[u8],
     ) -> Result<FileRec, XftpError> {
         let found = self
-            .store()
+            .store
             .recipient(&t.entity_id)
+            .await
+            .map_err(|e| store_failure("read", e))?
             .map(|(r, f)| (r.key, f));
         self.authorize(session, found, t, signed)
     }
@@ -361,28 +365,25 @@ impl Relay {
         }
         let now = self.clock.now();
         let created_at = now - now % 3600;
-        let durable = {
-            let mut store = self.store();
-            let sender_id = fresh_id(&**store)?;
-            let durable = store
-                .add_file(FileRec {
-                    sender_id: sender_id.clone(),
-                    info,
-                    path: None,
-                    recipients: BTreeSet::new(),
-                    created_at,
-                    status: Status::Active,
-                })
-                .map_err(|e| store_failure("FNEW", e))?;
-            (sender_id, durable)
+        let mut rec = FileRec {
+            sender_id: Vec::new(),
+            info,
+            path: None,
+            recipients: BTreeSet::new(),
+            created_at,
+            status: Status::Active,
         };
-        let (sender_id, durable) = durable;
+        // A random ID that is taken (never seen in practice) is retried, like the reference.
+        let mut tries = 0;
+        let sender_id = loop {
+            rec.sender_id = random_id()?;
+            match self.store.add_file(rec.clone()).await {
+                Ok(()) => break rec.sender_id,
+                Err(StoreError::Duplicate) if tries < 2 => tries += 1,
+                Err(e) => return Err(store_failure("FNEW", e)),
+            }
+        };
         let recipient_ids = self.add_recipients(&sender_id, recipient_keys).await?;
-        // Synced with (or before) the FADD record.
-        durable
-            .wait()
-            .await
-            .map_err(|e| store_failure("FNEW", StoreError::Log(e)))?;
         self.stats.files_created.fetch_add(1, Ordering::Relaxed);
         Ok((
             Response::Sids {
@@ -398,24 +399,24 @@ impl Relay {
         sender_id: &[u8],
         keys: Vec<PublicKey>,
     ) -> Result<Vec<Id>, XftpError> {
-        let (ids, durable) = {
-            let mut store = self.store();
+        let mut tries = 0;
+        let ids = loop {
             let mut taken = HashSet::new();
             let mut rcps = Vec::with_capacity(keys.len());
-            for key in keys {
-                let id = loop_fresh(&**store, &mut taken)?;
-                rcps.push((id, key));
+            for key in &keys {
+                let id = random_id()?;
+                if !taken.insert(id.clone()) {
+                    return Err(internal_failure("FADD", "a random ID came twice"));
+                }
+                rcps.push((id, key.clone()));
             }
             let ids: Vec<Id> = rcps.iter().map(|(id, _)| id.clone()).collect();
-            let durable = store
-                .add_recipients(sender_id, rcps)
-                .map_err(|e| store_failure("FADD", e))?;
-            (ids, durable)
+            match self.store.add_recipients(sender_id, rcps).await {
+                Ok(()) => break ids,
+                Err(StoreError::Duplicate) if tries < 2 => tries += 1,
+                Err(e) => return Err(store_failure("FADD", e)),
+            }
         };
-        durable
-            .wait()
-            .await
-            .map_err(|e| store_failure("FADD", StoreError::Log(e)))?;
         self.stats
             .recipients
             .fetch_add(ids.len() as u64, Ordering::Relaxed);
@@ -438,7 +439,13 @@ impl Relay {
             drain(body, size).await?;
             return Err(XftpError::FileIo);
         };
-        let current = self.store().file(&id);
+        let current = match self.store.file(&id).await {
+            Ok(c) => c,
+            Err(e) => {
+                drain(body, size).await?;
+                return Err(store_failure("FPUT", e));
+            }
+        };
         match current {
             None => {
                 drain(body, size).await?;
@@ -459,7 +466,14 @@ impl Relay {
     async fn receive<B: BodySource>(&self, rec: &FileRec, body: &mut B) -> Result<(), XftpError> {
         let size = u64::from(rec.info.size);
         let quota = self.config.storage_quota;
-        if self.store().used().saturating_add(size) > quota {
+        let used = match self.used().await {
+            Ok(u) => u,
+            Err(e) => {
+                drain(body, size).await?;
+                return Err(store_failure("FPUT", e));
+            }
+        };
+        if used.saturating_add(size) > quota {
             drain(body, size).await?;
             return Err(XftpError::Quota);
         }
@@ -477,22 +491,24 @@ impl Relay {
         .unwrap_or(Err(XftpError::Timeout));
         written?;
         // The chunk is committed under its ID; the FPUT record makes it downloadable.
-        let recorded = self.store().set_path(&id, self.storage.location(&id));
+        let recorded = self.store.set_path(&id, self.storage.location(&id)).await;
         match recorded {
-            Ok(durable) => {
-                reserved.keep();
-                durable
-                    .wait()
-                    .await
-                    .map_err(|e| store_failure("FPUT", StoreError::Log(e)))?;
+            Ok(()) => {
+                // Counted by the store from now on.
+                drop(reserved);
                 self.stats.uploads.fetch_add(1, Ordering::Relaxed);
                 Ok(())
             }
-            Err(e) => {
-                let err = store_failure("FPUT", e);
+            Err(StoreError::NotFound) => {
+                // Deleted while it was uploaded: its bytes must not stay behind.
                 let storage = self.storage.clone();
                 let _ = tokio::task::spawn_blocking(move || storage.delete(&id)).await;
-                Err(err)
+                Err(XftpError::Auth)
+            }
+            Err(e) => {
+                // Not acknowledged; the bytes stay (a retry or the start-up check settles them:
+                // a database may have committed the record before the failure).
+                Err(store_failure("FPUT", e))
             }
         }
     }
@@ -560,7 +576,7 @@ impl Relay {
                         result = Err(XftpError::Size);
                         break;
                     }
-                    if !reserved.add(piece.len() as u64) {
+                    if !reserved.add(piece.len() as u64).await {
                         result = Err(XftpError::Quota);
                         break;
                     }
@@ -584,7 +600,7 @@ impl Relay {
         written
     }
 
-    fn get(
+    async fn get(
         &self,
         rec: FileRec,
         client_key: PublicKey,
@@ -601,7 +617,7 @@ impl Relay {
             Ok(r) => r,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 // Deleted meanwhile (FDEL or expiry), or lost on disk.
-                if self.store().file(&rec.sender_id).is_some() {
+                if let Ok(Some(_)) = self.store.file(&rec.sender_id).await {
                     tracing::error!("FGET: the chunk file of a stored chunk is missing");
                 }
                 return Err(XftpError::Auth);
@@ -661,74 +677,67 @@ impl Relay {
         ))
     }
 
-    /// Removes a chunk's record; the caller deletes its file once the record is durable.
-    fn delete_record(
-        &self,
-        sender_id: &[u8],
-        op: &'static str,
-    ) -> Result<(FileRec, Durable), XftpError> {
-        self.store()
+    /// Deletes a chunk's record, then its bytes (FDEL, control port, expiry). The bytes are
+    /// removed even when the record says they were never uploaded: an upload whose record
+    /// could not be written leaves them behind.
+    pub async fn delete_chunk(&self, sender_id: &[u8], op: &'static str) -> Result<(), XftpError> {
+        self.store
             .delete_file(sender_id)
-            .map_err(|e| store_failure(op, e))
-    }
-
-    /// Deletes a chunk and its file (FDEL, control port), from async code.
-    pub async fn delete_chunk_async(&self, sender_id: &[u8]) -> Result<(), XftpError> {
-        let (rec, durable) = self.delete_record(sender_id, "FDEL")?;
-        durable
-            .wait()
             .await
-            .map_err(|e| store_failure("FDEL", StoreError::Log(e)))?;
-        if rec.path.is_some() {
-            let (storage, id) = (self.storage.clone(), sender_id.to_vec());
-            tokio::task::spawn_blocking(move || storage.delete(&id))
-                .await
-                .map_err(|e| internal_failure("FDEL", e))?
-                .map_err(|e| io_failure("FDEL unlink", e))?;
-        }
-        Ok(())
-    }
-
-    /// Deletes a chunk and its file, blocking (expiry).
-    pub fn delete_chunk(&self, sender_id: &[u8]) -> Result<(), XftpError> {
-        let (rec, durable) = self.delete_record(sender_id, "expire")?;
-        durable
-            .wait_blocking()
-            .map_err(|e| store_failure("expire", StoreError::Log(e)))?;
-        if rec.path.is_some() {
-            self.storage
-                .delete(sender_id)
-                .map_err(|e| io_failure("expire unlink", e))?;
-        }
-        Ok(())
+            .map_err(|e| store_failure(op, e))?;
+        let (storage, id) = (self.storage.clone(), sender_id.to_vec());
+        tokio::task::spawn_blocking(move || storage.delete(&id))
+            .await
+            .map_err(|e| internal_failure(op, e))?
+            .map_err(|e| io_failure(op, e))
     }
 
     /// Deletes chunks created more than `expire_files_hours` ago, and chunks never uploaded
-    /// after `expire_unuploaded_hours`; returns (count, bytes). Blocks: run it on a blocking
-    /// thread.
-    pub fn expire(&self) -> (usize, u64) {
+    /// after `expire_unuploaded_hours`; returns (count, bytes). With a shared store every
+    /// relay expires the same chunks: the first one deletes each.
+    pub async fn expire(&self) -> (usize, u64) {
+        const BATCH: usize = 1000;
         let now = self.clock.now();
         // Expired when createdAt + 1 h < now - ttl (createdAt is rounded down to the hour).
         let cutoff = |hours: u64| now.saturating_sub(hours * 3600).saturating_sub(3600);
-        let mut old = self
-            .store()
-            .created_before(cutoff(self.config.expire_files_hours));
-        let unuploaded = cutoff(self.config.expire_unuploaded_hours);
-        {
-            let store = self.store();
-            let seen: HashSet<Id> = old.iter().map(|(id, _)| id.clone()).collect();
-            for (id, _) in store.created_before(unuploaded) {
-                if !seen.contains(&id) && store.file(&id).is_some_and(|f| f.path.is_none()) {
-                    old.push((id, 0));
+        let (old, unuploaded) = (
+            cutoff(self.config.expire_files_hours),
+            cutoff(self.config.expire_unuploaded_hours),
+        );
+        let (mut count, mut bytes) = (0, 0);
+        let mut failed = HashSet::new();
+        // Bounded: each round deletes what it found or remembers it as failed.
+        for _ in 0..10_000 {
+            let batch = match self
+                .store
+                .expired(old, unuploaded, BATCH + failed.len())
+                .await
+            {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::error!("expire: {e}");
+                    break;
                 }
+            };
+            let fresh: Vec<(Id, u64)> = batch
+                .into_iter()
+                .filter(|(id, _)| !failed.contains(id))
+                .collect();
+            if fresh.is_empty() {
+                break;
             }
-        }
-        let mut bytes = 0;
-        let mut count = 0;
-        for (id, size) in old {
-            if self.delete_chunk(&id).is_ok() {
-                count += 1;
-                bytes += size;
+            for (id, size) in fresh {
+                match self.delete_chunk(&id, "expire").await {
+                    Ok(()) => {
+                        count += 1;
+                        bytes += size;
+                    }
+                    // Another relay sharing the store deleted it first.
+                    Err(XftpError::Auth) => {}
+                    Err(_) => {
+                        failed.insert(id);
+                    }
+                }
             }
         }
         self.stats
@@ -740,43 +749,59 @@ impl Relay {
     /// Brings the files folder in line with the records at start: uploads that were never
     /// committed are removed; a chunk whose record lost its upload line but whose bytes match
     /// the record is adopted; a chunk without a record is moved to the quarantine folder (or,
-    /// with the store log off, where forgetting chunks at restart is the configuration,
-    /// deleted). Nothing the relay does not understand is deleted.
-    pub fn reconcile_storage(&self) -> std::io::Result<Reconciled> {
+    /// with records that do not outlive the process, where forgetting chunks at restart is the
+    /// configuration, deleted). Nothing the relay does not understand is deleted.
+    pub async fn reconcile_storage(self: &Arc<Self>) -> std::io::Result<Reconciled> {
+        let storage = self.storage.clone();
+        let (uncommitted, ids) = tokio::task::spawn_blocking(move || {
+            Ok::<_, std::io::Error>((storage.remove_uncommitted()?, storage.list()?))
+        })
+        .await
+        .map_err(std::io::Error::other)??;
         let mut report = Reconciled {
-            uncommitted: self.storage.remove_uncommitted()?,
+            uncommitted,
             ..Reconciled::default()
         };
-        for id in self.storage.list()? {
-            let rec = self.store().file(&id);
-            match rec {
-                Some(f) if f.path.is_some() => {}
-                Some(f) if self.stored_chunk_matches(&f) => {
-                    let durable = {
-                        let mut store = self.store();
-                        // Counted against the quota like every stored chunk.
-                        store.reserve(u64::from(f.info.size), u64::MAX);
-                        store
-                            .set_path(&id, self.storage.location(&id))
-                            .map_err(std::io::Error::other)?
-                    };
-                    durable.wait_blocking().map_err(std::io::Error::other)?;
+        let persistent = self.store.persistent();
+        for id in ids {
+            let rec = self.store.file(&id).await.map_err(std::io::Error::other)?;
+            let (relay, chunk) = (self.clone(), id.clone());
+            let step = tokio::task::spawn_blocking(move || -> std::io::Result<Step> {
+                let id = chunk;
+                Ok(match rec {
+                    Some(f) if f.path.is_some() => Step::Keep,
+                    Some(f) if relay.stored_chunk_matches(&f) => Step::Adopt,
+                    Some(_) => {
+                        // An upload of a known chunk that never completed.
+                        relay.storage.delete(&id)?;
+                        Step::Partial
+                    }
+                    None if !persistent => {
+                        relay.storage.delete(&id)?;
+                        Step::Forgotten
+                    }
+                    None => {
+                        let to = relay.storage.quarantine(&id)?;
+                        tracing::warn!("chunk file without a record moved to {to}");
+                        Step::Quarantined
+                    }
+                })
+            })
+            .await
+            .map_err(std::io::Error::other)??;
+            match step {
+                Step::Keep => {}
+                Step::Adopt => {
+                    // Counted against the quota like every stored chunk from now on.
+                    self.store
+                        .set_path(&id, self.storage.location(&id))
+                        .await
+                        .map_err(std::io::Error::other)?;
                     report.adopted += 1;
                 }
-                Some(_) => {
-                    // An upload of a known chunk that never completed.
-                    self.storage.delete(&id)?;
-                    report.partial += 1;
-                }
-                None if !self.config.store_log => {
-                    self.storage.delete(&id)?;
-                    report.forgotten += 1;
-                }
-                None => {
-                    let to = self.storage.quarantine(&id)?;
-                    tracing::warn!("chunk file without a store-log record moved to {to}");
-                    report.quarantined += 1;
-                }
+                Step::Partial => report.partial += 1,
+                Step::Forgotten => report.forgotten += 1,
+                Step::Quarantined => report.quarantined += 1,
             }
         }
         Ok(report)
@@ -800,6 +825,15 @@ impl Relay {
         }
         bool::from(sha.finish().ct_eq(f.info.digest.as_slice()))
     }
+}
+
+/// What the start-up check does with one chunk file.
+enum Step {
+    Keep,
+    Adopt,
+    Partial,
+    Forgotten,
+    Quarantined,
 }
 
 /// What [`Relay::reconcile_storage`] did.
@@ -852,21 +886,31 @@ struct Reservation<'a> {
 }
 
 impl Reservation<'_> {
-    /// Takes `n` more bytes; `false` if the quota is exhausted.
-    fn add(&self, n: u64) -> bool {
-        let ok = self
-            .relay
-            .store()
-            .reserve(n, self.relay.config.storage_quota);
-        if ok {
-            self.bytes.fetch_add(n, Ordering::Relaxed);
+    /// Takes `n` more bytes; `false` if the quota is exhausted (or the store cannot say).
+    async fn add(&self, n: u64) -> bool {
+        let Ok(stored) = self.relay.store.used().await else {
+            return false;
+        };
+        let quota = self.relay.config.storage_quota;
+        let reserved = &self.relay.reserved;
+        let mut current = reserved.load(Ordering::Relaxed);
+        loop {
+            match stored.checked_add(current).and_then(|u| u.checked_add(n)) {
+                Some(total) if total <= quota => {}
+                _ => return false,
+            }
+            match reserved.compare_exchange_weak(
+                current,
+                current + n,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(now) => current = now,
+            }
         }
-        ok
-    }
-
-    /// The upload is stored: its bytes stay counted.
-    fn keep(&self) {
-        self.bytes.store(0, Ordering::Relaxed);
+        self.bytes.fetch_add(n, Ordering::Relaxed);
+        true
     }
 }
 
@@ -874,7 +918,7 @@ impl Drop for Reservation<'_> {
     fn drop(&mut self) {
         let n = self.bytes.load(Ordering::Relaxed);
         if n > 0 {
-            self.relay.store().release(n);
+            self.relay.reserved.fetch_sub(n, Ordering::Relaxed);
         }
     }
 }
@@ -889,6 +933,10 @@ fn store_failure(op: &'static str, e: StoreError) -> XftpError {
         }
         StoreError::Duplicate => {
             tracing::error!("{op}: ID collision");
+            XftpError::Internal
+        }
+        StoreError::Db(e) => {
+            tracing::error!("{op}: {e}");
             XftpError::Internal
         }
     }
@@ -925,21 +973,6 @@ fn random_id() -> Result<Id, XftpError> {
     let mut id = vec![0u8; ID_LEN];
     openssl::rand::rand_bytes(&mut id).map_err(|e| internal_failure("random ID", e))?;
     Ok(id)
-}
-
-/// A sender ID not in use (3 tries, like the reference).
-fn fresh_id(store: &dyn MetadataStore) -> Result<Id, XftpError> {
-    loop_fresh(store, &mut HashSet::new())
-}
-
-fn loop_fresh(store: &dyn MetadataStore, taken: &mut HashSet<Id>) -> Result<Id, XftpError> {
-    for _ in 0..3 {
-        let id = random_id()?;
-        if !store.id_taken(&id) && taken.insert(id.clone()) {
-            return Ok(id);
-        }
-    }
-    Err(XftpError::Internal)
 }
 
 /// Reads and discards the body (at most `size` bytes plus one piece).

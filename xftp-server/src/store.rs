@@ -64,7 +64,7 @@ pub struct Recipient {
 pub struct Store {
     files: HashMap<Id, FileRec>,
     recipients: HashMap<Id, Recipient>,
-    /// Bytes of uploaded (or being uploaded) chunks, for the quota.
+    /// Bytes of uploaded chunks, for the quota.
     used: u64,
     log: Option<StoreLog>,
 }
@@ -81,48 +81,152 @@ pub enum StoreError {
     /// An ID collision (retry with another ID).
     #[error("duplicate ID")]
     Duplicate,
+    /// The database failed or could not be reached (the change is not acknowledged; it was
+    /// made only if the database committed it before the failure).
+    #[error("database: {0}")]
+    Db(String),
 }
 
-/// Chunk metadata behind the relay: the embedded [`Store`] keeps it in memory with the store
-/// log; a scale-out deployment can keep it in a database behind the same calls. Reads return
-/// copies so that an implementation need not hold records in memory.
-pub trait MetadataStore: Send + std::fmt::Debug {
+/// Chunk metadata behind the relay: the embedded [`MemoryStore`] keeps it in memory with the
+/// store log; [`crate::pg::PgStore`] keeps it in PostgreSQL (the reference's schema), where
+/// several relay processes can share it. Every change is durable when its call returns; reads
+/// return copies.
+#[async_trait::async_trait]
+pub trait MetadataStore: Send + Sync + std::fmt::Debug {
     /// A chunk by sender ID.
-    fn file(&self, sender_id: &[u8]) -> Option<FileRec>;
+    async fn file(&self, sender_id: &[u8]) -> Result<Option<FileRec>, StoreError>;
     /// A recipient and its chunk.
-    fn recipient(&self, rid: &[u8]) -> Option<(Recipient, FileRec)>;
-    /// Whether an ID is taken as a sender or recipient ID.
-    fn id_taken(&self, id: &[u8]) -> bool;
-    /// FNEW.
-    fn add_file(&mut self, rec: FileRec) -> Result<Durable, StoreError>;
-    /// FADD.
-    fn add_recipients(
-        &mut self,
+    async fn recipient(&self, rid: &[u8]) -> Result<Option<(Recipient, FileRec)>, StoreError>;
+    /// FNEW; [`StoreError::Duplicate`] if the ID is taken.
+    async fn add_file(&self, rec: FileRec) -> Result<(), StoreError>;
+    /// FADD; [`StoreError::Duplicate`] if an ID is taken (none is added then).
+    async fn add_recipients(
+        &self,
         sender_id: &[u8],
         rcps: Vec<(Id, PublicKey)>,
-    ) -> Result<Durable, StoreError>;
-    /// Reserves quota for an upload; `false` if it would exceed `quota`.
-    fn reserve(&mut self, size: u64, quota: u64) -> bool;
-    /// Gives back a reservation of a failed upload.
-    fn release(&mut self, size: u64);
-    /// FPUT completed.
-    fn set_path(&mut self, sender_id: &[u8], path: PathBuf) -> Result<Durable, StoreError>;
+    ) -> Result<(), StoreError>;
+    /// FPUT completed (a second completion of the same chunk is accepted: its bytes are the
+    /// same, checked against the digest).
+    async fn set_path(&self, sender_id: &[u8], path: PathBuf) -> Result<(), StoreError>;
     /// FDEL (and expiry): removes the record and its recipients; returns it.
-    fn delete_file(&mut self, sender_id: &[u8]) -> Result<(FileRec, Durable), StoreError>;
+    async fn delete_file(&self, sender_id: &[u8]) -> Result<FileRec, StoreError>;
     /// Blocks a chunk.
-    fn block_file(&mut self, sender_id: &[u8], info: BlockingInfo) -> Result<Durable, StoreError>;
+    async fn block_file(&self, sender_id: &[u8], info: BlockingInfo) -> Result<(), StoreError>;
     /// FACK: removes one recipient.
-    fn ack(&mut self, rid: &[u8]) -> Result<Durable, StoreError>;
-    /// Bytes counted against the quota.
-    fn used(&self) -> u64;
+    async fn ack(&self, rid: &[u8]) -> Result<(), StoreError>;
+    /// Bytes of uploaded chunks (of every relay sharing the store; a shared store may answer
+    /// from a recent reading).
+    async fn used(&self) -> Result<u64, StoreError>;
     /// Number of chunks.
-    fn len(&self) -> usize;
-    /// Whether there are no chunks.
-    fn is_empty(&self) -> bool {
-        self.len() == 0
+    async fn count(&self) -> Result<u64, StoreError>;
+    /// Up to `limit` chunks created before `before`, or before `unuploaded_before` and never
+    /// uploaded (epoch seconds): sender IDs and sizes, oldest first.
+    async fn expired(
+        &self,
+        before: u64,
+        unuploaded_before: u64,
+        limit: usize,
+    ) -> Result<Vec<(Id, u64)>, StoreError>;
+    /// Whether records outlive the process (a store log or a database): a chunk file without
+    /// a record is then kept aside rather than deleted.
+    fn persistent(&self) -> bool;
+    /// Whether other relay processes may change the store while this one runs.
+    fn shared(&self) -> bool {
+        false
     }
-    /// Sender IDs and sizes of chunks created before `created_before` (epoch seconds).
-    fn created_before(&self, created_before: u64) -> Vec<(Id, u64)>;
+}
+
+/// The embedded store behind [`MetadataStore`]: [`Store`] under a lock, each change waiting
+/// for its store-log record to be on disk (records of concurrent changes share one fsync).
+#[derive(Debug)]
+pub struct MemoryStore {
+    inner: std::sync::Mutex<Store>,
+}
+
+impl MemoryStore {
+    /// Wraps `store`.
+    pub fn new(store: Store) -> Self {
+        Self {
+            inner: std::sync::Mutex::new(store),
+        }
+    }
+
+    /// The store, even if a thread panicked while holding it (its data stays consistent:
+    /// every mutation is a single map operation after the log write).
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+async fn durable(d: Durable) -> Result<(), StoreError> {
+    d.wait().await.map_err(StoreError::Log)
+}
+
+#[async_trait::async_trait]
+impl MetadataStore for MemoryStore {
+    async fn file(&self, sender_id: &[u8]) -> Result<Option<FileRec>, StoreError> {
+        Ok(self.lock().file(sender_id))
+    }
+
+    async fn recipient(&self, rid: &[u8]) -> Result<Option<(Recipient, FileRec)>, StoreError> {
+        Ok(self.lock().recipient(rid))
+    }
+
+    async fn add_file(&self, rec: FileRec) -> Result<(), StoreError> {
+        let d = self.lock().add_file(rec)?;
+        durable(d).await
+    }
+
+    async fn add_recipients(
+        &self,
+        sender_id: &[u8],
+        rcps: Vec<(Id, PublicKey)>,
+    ) -> Result<(), StoreError> {
+        let d = self.lock().add_recipients(sender_id, rcps)?;
+        durable(d).await
+    }
+
+    async fn set_path(&self, sender_id: &[u8], path: PathBuf) -> Result<(), StoreError> {
+        let d = self.lock().set_path(sender_id, path)?;
+        durable(d).await
+    }
+
+    async fn delete_file(&self, sender_id: &[u8]) -> Result<FileRec, StoreError> {
+        let (rec, d) = self.lock().delete_file(sender_id)?;
+        durable(d).await?;
+        Ok(rec)
+    }
+
+    async fn block_file(&self, sender_id: &[u8], info: BlockingInfo) -> Result<(), StoreError> {
+        let d = self.lock().block_file(sender_id, info)?;
+        durable(d).await
+    }
+
+    async fn ack(&self, rid: &[u8]) -> Result<(), StoreError> {
+        let d = self.lock().ack(rid)?;
+        durable(d).await
+    }
+
+    async fn used(&self) -> Result<u64, StoreError> {
+        Ok(self.lock().used())
+    }
+
+    async fn count(&self) -> Result<u64, StoreError> {
+        Ok(self.lock().len() as u64)
+    }
+
+    async fn expired(
+        &self,
+        before: u64,
+        unuploaded_before: u64,
+        limit: usize,
+    ) -> Result<Vec<(Id, u64)>, StoreError> {
+        Ok(self.lock().expired(before, unuploaded_before, limit))
+    }
+
+    fn persistent(&self) -> bool {
+        self.lock().log().is_some()
+    }
 }
 
 impl Store {
@@ -166,6 +270,14 @@ impl Store {
         self.files.values()
     }
 
+    /// Every recipient with its ID.
+    pub fn recipients(&self) -> Vec<(Id, Recipient)> {
+        self.recipients
+            .iter()
+            .map(|(id, r)| (id.clone(), r.clone()))
+            .collect()
+    }
+
     fn write_log(&mut self, line: &str) -> Result<Durable, StoreError> {
         match &mut self.log {
             Some(log) => Ok(log.append(line)?),
@@ -190,16 +302,7 @@ impl Store {
                 let size: u32 = next()?.parse().map_err(|_| "bad size")?;
                 let digest = unb64(next()?)?;
                 let created_at: u64 = next()?.parse().map_err(|_| "bad time")?;
-                let status = match next().unwrap_or("active") {
-                    "active" => Status::Active,
-                    "off" => Status::Off,
-                    s => Status::Blocked(
-                        s.strip_prefix("blocked,")
-                            .ok_or("bad status")?
-                            .parse()
-                            .map_err(|_| "bad blocking info")?,
-                    ),
-                };
+                let status = parse_status(next().unwrap_or("active"))?;
                 self.files.insert(
                     sender_id.clone(),
                     FileRec {
@@ -289,11 +392,7 @@ impl Store {
                 lines.push(fadd_line(&f.sender_id, batch));
             }
             if let Some(p) = &f.path {
-                lines.push(format!(
-                    "FPUT {} {}",
-                    b64(&f.sender_id),
-                    b64(p.to_string_lossy().as_bytes())
-                ));
+                lines.push(fput_line(&f.sender_id, p));
             }
         }
         lines
@@ -305,35 +404,40 @@ impl Store {
     }
 }
 
-impl MetadataStore for Store {
+impl Store {
     /// A chunk by sender ID.
-    fn file(&self, sender_id: &[u8]) -> Option<FileRec> {
+    pub fn file(&self, sender_id: &[u8]) -> Option<FileRec> {
         self.files.get(sender_id).cloned()
     }
 
     /// A recipient and its chunk.
-    fn recipient(&self, rid: &[u8]) -> Option<(Recipient, FileRec)> {
+    pub fn recipient(&self, rid: &[u8]) -> Option<(Recipient, FileRec)> {
         let r = self.recipients.get(rid)?;
         Some((r.clone(), self.files.get(&r.sender_id)?.clone()))
     }
 
     /// Number of chunks.
-    fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.files.len()
     }
 
-    /// Bytes counted against the quota.
-    fn used(&self) -> u64 {
+    /// Whether there are no chunks.
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    /// Bytes of uploaded chunks.
+    pub fn used(&self) -> u64 {
         self.used
     }
 
     /// Whether an ID is taken as a sender or recipient ID.
-    fn id_taken(&self, id: &[u8]) -> bool {
+    pub fn id_taken(&self, id: &[u8]) -> bool {
         self.files.contains_key(id) || self.recipients.contains_key(id)
     }
 
     /// FNEW.
-    fn add_file(&mut self, rec: FileRec) -> Result<Durable, StoreError> {
+    pub fn add_file(&mut self, rec: FileRec) -> Result<Durable, StoreError> {
         if self.id_taken(&rec.sender_id) {
             return Err(StoreError::Duplicate);
         }
@@ -343,7 +447,7 @@ impl MetadataStore for Store {
     }
 
     /// FADD.
-    fn add_recipients(
+    pub fn add_recipients(
         &mut self,
         sender_id: &[u8],
         rcps: Vec<(Id, PublicKey)>,
@@ -359,54 +463,43 @@ impl MetadataStore for Store {
         Ok(durable)
     }
 
-    /// Reserves quota for an upload; `false` if it would exceed `quota`.
-    fn reserve(&mut self, size: u64, quota: u64) -> bool {
-        match self.used.checked_add(size) {
-            Some(total) if total <= quota => {
-                self.used = total;
-                true
-            }
-            _ => false,
+    /// FPUT completed: the chunk's bytes count as used from now on.
+    pub fn set_path(&mut self, sender_id: &[u8], path: PathBuf) -> Result<Durable, StoreError> {
+        match self.files.get(sender_id) {
+            None => return Err(StoreError::NotFound),
+            Some(f) if f.path.as_ref() == Some(&path) => return Ok(Durable::done()),
+            Some(_) => {}
         }
-    }
-
-    /// Gives back a reservation of a failed upload.
-    fn release(&mut self, size: u64) {
-        self.used = self.used.saturating_sub(size);
-    }
-
-    /// FPUT completed.
-    fn set_path(&mut self, sender_id: &[u8], path: PathBuf) -> Result<Durable, StoreError> {
-        if !self.files.contains_key(sender_id) {
-            return Err(StoreError::NotFound);
-        }
-        let durable = self.write_log(&format!(
-            "FPUT {} {}",
-            b64(sender_id),
-            b64(path.to_string_lossy().as_bytes())
-        ))?;
+        let durable = self.write_log(&fput_line(sender_id, &path))?;
         if let Some(f) = self.files.get_mut(sender_id) {
+            if f.path.is_none() {
+                self.used += u64::from(f.info.size);
+            }
             f.path = Some(path);
         }
         Ok(durable)
     }
 
     /// FDEL (and expiry): removes the record and its recipients; returns it.
-    fn delete_file(&mut self, sender_id: &[u8]) -> Result<(FileRec, Durable), StoreError> {
+    pub fn delete_file(&mut self, sender_id: &[u8]) -> Result<(FileRec, Durable), StoreError> {
         if !self.files.contains_key(sender_id) {
             return Err(StoreError::NotFound);
         }
-        let durable = self.write_log(&format!("FDEL {}", b64(sender_id)))?;
+        let durable = self.write_log(&fdel_line(sender_id))?;
         let rec = self.remove_file(sender_id).ok_or(StoreError::NotFound)?;
         Ok((rec, durable))
     }
 
     /// FBLK: blocks a chunk.
-    fn block_file(&mut self, sender_id: &[u8], info: BlockingInfo) -> Result<Durable, StoreError> {
+    pub fn block_file(
+        &mut self,
+        sender_id: &[u8],
+        info: BlockingInfo,
+    ) -> Result<Durable, StoreError> {
         if !self.files.contains_key(sender_id) {
             return Err(StoreError::NotFound);
         }
-        let durable = self.write_log(&format!("FBLK {} {info}", b64(sender_id)))?;
+        let durable = self.write_log(&fblk_line(sender_id, &info))?;
         if let Some(f) = self.files.get_mut(sender_id) {
             f.status = Status::Blocked(info);
         }
@@ -414,11 +507,11 @@ impl MetadataStore for Store {
     }
 
     /// FACK: removes one recipient.
-    fn ack(&mut self, rid: &[u8]) -> Result<Durable, StoreError> {
+    pub fn ack(&mut self, rid: &[u8]) -> Result<Durable, StoreError> {
         if !self.recipients.contains_key(rid) {
             return Err(StoreError::NotFound);
         }
-        let durable = self.write_log(&format!("FACK {}", b64(rid)))?;
+        let durable = self.write_log(&fack_line(rid))?;
         if let Some(r) = self.recipients.remove(rid) {
             if let Some(f) = self.files.get_mut(&r.sender_id) {
                 f.recipients.remove(rid);
@@ -427,10 +520,19 @@ impl MetadataStore for Store {
         Ok(durable)
     }
 
-    fn created_before(&self, created_before: u64) -> Vec<(Id, u64)> {
-        self.files
+    /// Up to `limit` chunks created before `before`, or before `unuploaded_before` and never
+    /// uploaded: sender IDs and sizes, oldest first.
+    pub fn expired(&self, before: u64, unuploaded_before: u64, limit: usize) -> Vec<(Id, u64)> {
+        let mut old: Vec<&FileRec> = self
+            .files
             .values()
-            .filter(|f| f.created_at < created_before)
+            .filter(|f| {
+                f.created_at < before || (f.created_at < unuploaded_before && f.path.is_none())
+            })
+            .collect();
+        old.sort_by(|a, b| (a.created_at, &a.sender_id).cmp(&(b.created_at, &b.sender_id)));
+        old.into_iter()
+            .take(limit)
             .map(|f| (f.sender_id.clone(), u64::from(f.info.size)))
             .collect()
     }
@@ -444,12 +546,31 @@ fn unb64(s: &str) -> Result<Vec<u8>, &'static str> {
     base64url::decode(s).ok_or("bad base64")
 }
 
-fn fnew_line(f: &FileRec) -> String {
-    let status = match &f.status {
+/// A status as the store log and the database's `status` column write it.
+pub(crate) fn status_text(status: &Status) -> String {
+    match status {
         Status::Active => "active".to_string(),
         Status::Off => "off".to_string(),
         Status::Blocked(info) => format!("blocked,{info}"),
-    };
+    }
+}
+
+/// Reads [`status_text`].
+pub(crate) fn parse_status(s: &str) -> Result<Status, &'static str> {
+    Ok(match s {
+        "active" => Status::Active,
+        "off" => Status::Off,
+        s => Status::Blocked(
+            s.strip_prefix("blocked,")
+                .ok_or("bad status")?
+                .parse()
+                .map_err(|_| "bad blocking info")?,
+        ),
+    })
+}
+
+pub(crate) fn fnew_line(f: &FileRec) -> String {
+    let status = status_text(&f.status);
     format!(
         "FNEW {} {} {} {} {} {status}",
         b64(&f.sender_id),
@@ -460,7 +581,27 @@ fn fnew_line(f: &FileRec) -> String {
     )
 }
 
-fn fadd_line(sender_id: &[u8], rcps: &[(Id, PublicKey)]) -> String {
+pub(crate) fn fput_line(sender_id: &[u8], path: &Path) -> String {
+    format!(
+        "FPUT {} {}",
+        b64(sender_id),
+        b64(path.to_string_lossy().as_bytes())
+    )
+}
+
+pub(crate) fn fdel_line(sender_id: &[u8]) -> String {
+    format!("FDEL {}", b64(sender_id))
+}
+
+pub(crate) fn fblk_line(sender_id: &[u8], info: &BlockingInfo) -> String {
+    format!("FBLK {} {info}", b64(sender_id))
+}
+
+pub(crate) fn fack_line(rid: &[u8]) -> String {
+    format!("FACK {}", b64(rid))
+}
+
+pub(crate) fn fadd_line(sender_id: &[u8], rcps: &[(Id, PublicKey)]) -> String {
     let items: Vec<String> = rcps
         .iter()
         .map(|(rid, key)| format!("{}:{}", b64(rid), b64(&key.to_der())))
@@ -528,7 +669,6 @@ mod tests {
                 vec![(vec![11; 16], key.clone()), (vec![12; 16], key.clone())],
             )
             .unwrap();
-        assert!(s.reserve(65536, u64::MAX));
         let _ = s.set_path(&[1; 16], dir.path().join("x")).unwrap();
         let _ = s.ack(&[12; 16]).unwrap();
         let _ = s.delete_file(&[2; 16]).unwrap();
@@ -625,7 +765,6 @@ mod tests {
         assert!(s.file(&[2; 16]).is_none(), "a refused change is not made");
         // Space again: the next change is acknowledged and must survive a restart.
         s.add_file(rec(3)).unwrap().wait_blocking().unwrap();
-        assert!(s.reserve(65536, u64::MAX));
         s.set_path(&[3; 16], PathBuf::from("/files/x"))
             .unwrap()
             .wait_blocking()

@@ -1,7 +1,8 @@
 //! The relay never loses an acknowledged upload: a second start by mistake, a missing or
 //! damaged store log, a stale upload racing a finished one, a full log disk, a damaged chunk
 //! file. Real relay processes on 127.0.0.1 (and an in-process relay where a race must be
-//! driven deterministically).
+//! driven deterministically). These are the store log's tests: they keep records there even
+//! when the suite runs on the database (whose own are in `database.rs`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on purpose
 
@@ -19,7 +20,7 @@ use xftp_proto::command::{FileInfo, Response, XftpError};
 use xftp_server::config::{parse_ini, Config};
 use xftp_server::relay::{BodySource, Relay, SystemClock};
 use xftp_server::storage::DirStorage;
-use xftp_server::store::{FileRec, Status, Store};
+use xftp_server::store::{FileRec, MemoryStore, Status, Store};
 
 const LOG: &str = "file-server-store.log";
 
@@ -69,7 +70,7 @@ fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
 
 #[tokio::test]
 async fn a_second_start_touches_nothing_and_the_first_relay_loses_nothing() {
-    let mut relay = TestRelay::init_and_start(InitOpts::default());
+    let mut relay = TestRelay::with_store_log(InitOpts::default());
     let c = relay.connect().await;
     let (_, _, rid, rkey, data) = one_chunk(&c, 1).await;
     let before = snapshot(&relay.log());
@@ -102,7 +103,7 @@ async fn a_second_start_touches_nothing_and_the_first_relay_loses_nothing() {
 
 #[tokio::test]
 async fn a_missing_store_log_stops_the_start_and_chunks_are_quarantined_not_deleted() {
-    let mut relay = TestRelay::init_and_start(InitOpts::default());
+    let mut relay = TestRelay::with_store_log(InitOpts::default());
     let c = relay.connect().await;
     let (sid, _, rid, rkey, data) = one_chunk(&c, 3).await;
     relay.stop();
@@ -165,7 +166,7 @@ async fn a_missing_store_log_stops_the_start_and_chunks_are_quarantined_not_dele
 
 #[tokio::test]
 async fn a_damaged_record_quarantines_its_chunk_and_a_lost_upload_line_is_recovered() {
-    let mut relay = TestRelay::init_and_start(InitOpts::default());
+    let mut relay = TestRelay::with_store_log(InitOpts::default());
     let c = relay.connect().await;
     let (sid_a, _, _, _, data_a) = one_chunk(&c, 5).await;
     let (sid_b, _, rid_b, rkey_b, data_b) = one_chunk(&c, 6).await;
@@ -228,7 +229,7 @@ async fn a_stale_upload_cannot_overwrite_or_delete_a_finished_chunk() {
     let storage = Arc::new(DirStorage::new(&files).unwrap());
     let relay = Relay::new(
         config,
-        Box::new(Store::new(None)),
+        Arc::new(MemoryStore::new(Store::new(None))),
         storage,
         Arc::new(SystemClock),
     )
@@ -246,7 +247,7 @@ async fn a_stale_upload_cannot_overwrite_or_delete_a_finished_chunk() {
         created_at: 0,
         status: Status::Active,
     };
-    let _ = relay.store().add_file(rec.clone()).unwrap();
+    relay.store.add_file(rec.clone()).await.unwrap();
     // Both FPUTs were authorized while the chunk was not uploaded yet (`rec` is that
     // snapshot); the first finishes, then the second runs with its stale snapshot and a
     // truncated body.
@@ -265,12 +266,19 @@ async fn a_stale_upload_cannot_overwrite_or_delete_a_finished_chunk() {
         data,
         "the finished chunk changed"
     );
-    assert!(relay.store().file(&[7; 16]).unwrap().path.is_some());
+    assert!(relay
+        .store
+        .file(&[7; 16])
+        .await
+        .unwrap()
+        .unwrap()
+        .path
+        .is_some());
 }
 
 #[tokio::test]
 async fn a_truncated_chunk_file_is_refused_with_an_error_not_a_stream_reset() {
-    let relay = TestRelay::init_and_start(InitOpts::default());
+    let relay = TestRelay::with_store_log(InitOpts::default());
     let c = relay.connect().await;
     let (sid, _, rid, rkey, _) = one_chunk(&c, 8).await;
     let chunk = relay.files().join(base64url::encode(&sid));
@@ -313,7 +321,7 @@ impl Drop for Tmpfs {
 
 #[tokio::test]
 async fn a_full_log_disk_refuses_changes_and_loses_no_acknowledged_upload() {
-    let mut relay = TestRelay::init_and_start(InitOpts::default());
+    let mut relay = TestRelay::with_store_log(InitOpts::default());
     relay.stop();
     // The state folder on a 64 KiB tmpfs, with the existing log moved onto it.
     let saved = relay.dir.path().join("log-saved");
@@ -388,7 +396,7 @@ async fn a_full_log_disk_refuses_changes_and_loses_no_acknowledged_upload() {
 #[test]
 fn files_holding_secrets_are_not_readable_by_others() {
     use std::os::unix::fs::PermissionsExt;
-    let mut relay = TestRelay::init_and_start(InitOpts {
+    let mut relay = TestRelay::with_store_log(InitOpts {
         password: Some("s3cret"),
         ..InitOpts::default()
     });

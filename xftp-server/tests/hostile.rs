@@ -309,12 +309,15 @@ async fn registrations_never_uploaded_expire_within_hours() {
         .unwrap();
     // Three hours on: the registration without an upload is gone, the upload is not.
     clock.0.fetch_add(3 * 3600, Ordering::SeqCst);
-    let relay_state = handle.relay.clone();
-    let (n, _) = tokio::task::spawn_blocking(move || relay_state.expire())
-        .await
-        .unwrap();
+    let (n, _) = handle.relay.expire().await;
     assert_eq!(n, 1);
-    assert!(handle.relay.store().file(&never.sender_id).is_none());
+    assert!(handle
+        .relay
+        .store
+        .file(&never.sender_id)
+        .await
+        .unwrap()
+        .is_none());
     assert_eq!(c.download(&rid, &rkey, 65536).await.unwrap(), data);
     handle.shutdown().await;
 }

@@ -1,6 +1,8 @@
 //! A real `xftp-server` process on 127.0.0.1 in temporary directories.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod pg;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -55,8 +57,36 @@ impl TestRelay {
         self.dir.path().join("files")
     }
 
-    /// `init` in a fresh directory, then `start`.
+    /// `init` in a fresh directory, then `start` (with a store log: in the database instead
+    /// when the suite runs with `XFTP_TEST_STORE=database`).
     pub fn init_and_start(opts: InitOpts) -> Self {
+        let mut relay = Self::init(&opts);
+        if opts.store_log && pg::database_mode() {
+            relay.use_database();
+        }
+        relay.start();
+        relay
+    }
+
+    /// `init` and `start` with the records in the store log, whatever the suite runs on.
+    pub fn with_store_log(opts: InitOpts) -> Self {
+        let mut relay = Self::init(&opts);
+        relay.start();
+        relay
+    }
+
+    /// Keeps chunk records in a fresh schema of the test PostgreSQL server; returns it.
+    pub fn use_database(&self) -> String {
+        let pg = pg::server();
+        let schema = pg.schema();
+        self.set_ini("STORE_LOG", "store_files", "database");
+        self.set_ini("STORE_LOG", "db_connection", &pg.connection());
+        self.set_ini("STORE_LOG", "db_schema", &schema);
+        schema
+    }
+
+    /// `init` in a fresh directory.
+    pub fn init(opts: &InitOpts) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut cmd = Command::new(bin());
         cmd.env("XFTP_SERVER_CFG_PATH", dir.path().join("cfg"))
@@ -76,15 +106,13 @@ impl TestRelay {
             "init failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let mut relay = Self {
+        Self {
             dir,
             child: None,
             addr: "127.0.0.1:1".parse().unwrap(),
             address: String::new(),
             wrapper: Vec::new(),
-        };
-        relay.start();
-        relay
+        }
     }
 
     /// Uses an existing config directory (e.g. with reference certificates).
@@ -136,6 +164,13 @@ impl TestRelay {
         self.addr = addr.unwrap();
         self.address = address.unwrap();
         self.child = Some(child);
+        let ini = std::fs::read_to_string(self.cfg().join("file-server.ini")).unwrap();
+        if ini.lines().any(|l| l.trim() == "store_files = database") {
+            assert!(
+                self.logged().contains("chunk records in the database"),
+                "the relay did not use the database"
+            );
+        }
     }
 
     /// Where the relay's log lines (stderr) go, appended across starts.
