@@ -47,7 +47,20 @@ const KNOWN: &[(&str, &[&str])] = &[
         "TRANSPORT",
         &["host", "port", "log_tls_errors", "control_port"],
     ),
-    ("FILES", &["path", "storage_quota"]),
+    (
+        "FILES",
+        &[
+            "path",
+            "storage_quota",
+            // This relay's: chunks on an S3-compatible store (docs/SCALING.md).
+            "s3_endpoint",
+            "s3_bucket",
+            "s3_region",
+            "s3_prefix",
+            "s3_credentials",
+            "s3_timeout",
+        ],
+    ),
     ("INACTIVE_CLIENTS", &["disconnect", "ttl", "check_interval"]),
     ("WEB", &["static_path", "http", "https", "cert", "key"]),
     // This relay's own protections (the reference has no such section).
@@ -111,6 +124,8 @@ pub struct Config {
     pub files_path: PathBuf,
     /// Bytes of chunks the relay accepts in total.
     pub storage_quota: u64,
+    /// Chunks on an S3-compatible store instead of `files_path` (`[FILES] s3_*`).
+    pub s3: Option<crate::s3::S3Options>,
     /// Close connections idle for `inactive_ttl`.
     pub inactive_disconnect: bool,
     /// Seconds of idleness before a connection is closed.
@@ -236,6 +251,50 @@ impl Config {
                 .ok_or_else(|| invalid("FILES", "storage_quota", q, "a size like 100gb"))?,
         };
         let path_opt = |s: &str, k: &str| cfg.path(s, k);
+        let s3 = match get("FILES", "s3_endpoint").filter(|e| !e.is_empty()) {
+            None => None,
+            Some(endpoint) => {
+                if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+                    return Err(invalid(
+                        "FILES",
+                        "s3_endpoint",
+                        endpoint,
+                        "an http:// or https:// address",
+                    ));
+                }
+                let bucket = get("FILES", "s3_bucket").filter(|b| !b.is_empty()).ok_or(
+                    ConfigError::Missing {
+                        section: "FILES",
+                        key: "s3_bucket (with s3_endpoint)",
+                    },
+                )?;
+                let prefix = get("FILES", "s3_prefix").unwrap_or("");
+                if prefix.starts_with('/') || prefix.contains("..") {
+                    return Err(invalid(
+                        "FILES",
+                        "s3_prefix",
+                        prefix,
+                        "a relative name such as xftp/",
+                    ));
+                }
+                Some(crate::s3::S3Options {
+                    endpoint: endpoint.to_string(),
+                    bucket: bucket.to_string(),
+                    region: get("FILES", "s3_region")
+                        .filter(|r| !r.is_empty())
+                        .unwrap_or("us-east-1")
+                        .to_string(),
+                    prefix: prefix.to_string(),
+                    timeout: match number("FILES", "s3_timeout", 30)? {
+                        0 => {
+                            return Err(invalid("FILES", "s3_timeout", "0", "seconds, at least 1"))
+                        }
+                        n => std::time::Duration::from_secs(n),
+                    },
+                    credentials: path_opt("FILES", "s3_credentials"),
+                })
+            }
+        };
         let d = Limits::default();
         let positive = |k: &str, default: u64| match number("LIMITS", k, default)? {
             0 => Err(invalid("LIMITS", k, "0", "a number greater than 0")),
@@ -282,6 +341,7 @@ impl Config {
             control_port: port("TRANSPORT", "control_port")?,
             files_path,
             storage_quota,
+            s3,
             inactive_disconnect: onoff("INACTIVE_CLIENTS", "disconnect", false)?,
             inactive_ttl: number("INACTIVE_CLIENTS", "ttl", 21600)?,
             inactive_check_interval: number("INACTIVE_CLIENTS", "check_interval", 3600)?,
@@ -338,6 +398,13 @@ pub fn default_ini(
          [FILES]\n\
          path = {}\n\
          storage_quota = {quota}\n\
+         # Chunks on an S3-compatible store instead of the path above (docs/SCALING.md):\n\
+         # s3_endpoint = http://127.0.0.1:3900\n\
+         # s3_bucket = xftp-chunks\n\
+         # s3_region = garage\n\
+         # s3_prefix =\n\
+         # s3_credentials = /etc/opt/simplex-xftp/s3-credentials\n\
+         # s3_timeout = 30\n\
          \n\
          [INACTIVE_CLIENTS]\n\
          disconnect = off\n\
@@ -412,6 +479,21 @@ mod tests {
         assert!(e.to_string().contains("store_files"), "{e}");
         let e = parse("[FILES]\npath = /x\n[STORE_LOG]\ndb_pool_size = 0\n").unwrap_err();
         assert!(e.to_string().contains("db_pool_size"), "{e}");
+        let c = parse(
+            "[FILES]\npath = /x\ns3_endpoint = http://127.0.0.1:3900\ns3_bucket = b\n\
+             s3_region = garage\ns3_prefix = xftp/\n",
+        )
+        .unwrap();
+        let s3 = c.s3.unwrap();
+        assert_eq!((s3.bucket.as_str(), s3.prefix.as_str()), ("b", "xftp/"));
+        assert!(s3.credentials.is_none());
+        let e = parse("[FILES]\npath = /x\ns3_endpoint = http://h:1\n").unwrap_err();
+        assert!(e.to_string().contains("s3_bucket"), "{e}");
+        let e = parse("[FILES]\npath = /x\ns3_endpoint = h:1\ns3_bucket = b\n").unwrap_err();
+        assert!(e.to_string().contains("s3_endpoint"), "{e}");
+        let c =
+            parse("[FILES]\npath = /x\n[STORE_LOG]\ndb_connection = postgresql://u:pw@h:5433/d\n")
+                .unwrap();
         // The connection string (it may hold a password) never shows in debug output.
         assert!(!format!("{:?}", c.db).contains("5433"));
     }

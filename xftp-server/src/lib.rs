@@ -14,6 +14,7 @@ pub mod limits;
 pub mod net;
 pub mod pg;
 pub mod relay;
+pub mod s3;
 pub mod storage;
 pub mod store;
 
@@ -30,7 +31,7 @@ use transport::Identity;
 use crate::config::{Config, StoreFiles, STORE_LOG_FILE};
 use crate::net::Endpoint;
 use crate::relay::{Clock, Relay};
-use crate::storage::DirStorage;
+use crate::storage::{ChunkStorage, DirStorage};
 use crate::store::{open_store, MemoryStore, MetadataStore, Store, StoreLog};
 
 /// Daily statistics, written when `[STORE_LOG] log_stats = on`.
@@ -114,6 +115,9 @@ pub enum StartError {
     /// The database cannot be used.
     #[error(transparent)]
     Database(#[from] pg::DbError),
+    /// The chunk store cannot be used.
+    #[error("{0}")]
+    Chunks(String),
 }
 
 fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> StartError {
@@ -250,10 +254,25 @@ pub async fn start_with(
         locks.push(lock_folder(&config.files_path, &format!(".{LOCK_FILE}"))?);
     }
     let locks = FolderLocks(locks);
-    let storage = Arc::new(DirStorage::new(&config.files_path).map_err(io_err(format!(
-        "cannot use files path {}",
-        config.files_path.display()
-    )))?);
+    let storage: Arc<dyn ChunkStorage> = match &config.s3 {
+        Some(opts) => {
+            let creds = s3::Credentials::load(opts).map_err(StartError::Chunks)?;
+            let s = s3::S3Storage::connect(opts, &creds)
+                .await
+                .map_err(StartError::Chunks)?;
+            tracing::info!(
+                "chunks in bucket {} at {} (prefix {:?})",
+                opts.bucket,
+                opts.endpoint,
+                opts.prefix
+            );
+            Arc::new(s)
+        }
+        None => Arc::new(DirStorage::new(&config.files_path).map_err(io_err(format!(
+            "cannot use files path {}",
+            config.files_path.display()
+        )))?),
+    };
     let store: Arc<dyn MetadataStore> = if config.store_files == StoreFiles::Database {
         let path = log_dir.join(STORE_LOG_FILE);
         let log = if config.db_store_log {
@@ -277,9 +296,10 @@ pub async fn start_with(
         let path = log_dir.join(STORE_LOG_FILE);
         let log_exists = path.exists() || path.with_extension("log.start").exists();
         if !log_exists && !opts.allow_missing_store_log {
-            use crate::storage::ChunkStorage;
-            let chunks = storage
-                .list()
+            let listing = storage.clone();
+            let chunks = tokio::task::spawn_blocking(move || listing.list(false))
+                .await
+                .map_err(|e| io_err("listing the chunks")(std::io::Error::other(e)))?
                 .map_err(io_err(format!(
                     "cannot list {}",
                     config.files_path.display()
@@ -312,36 +332,31 @@ pub async fn start_with(
         Relay::new(config.clone(), store, storage, clock)
             .map_err(|e| StartError::Crypto(e.to_string()))?,
     );
-    let r = relay.reconcile_storage().await.map_err(io_err(
-        "cannot reconcile the files path with the chunk records",
-    ))?;
+    let quarantine = match &config.s3 {
+        Some(s3) => format!("s3://{}/{}{}", s3.bucket, s3.prefix, s3::QUARANTINE_PREFIX),
+        None => config
+            .files_path
+            .join(crate::storage::QUARANTINE_DIR)
+            .display()
+            .to_string(),
+    };
+    if relay.store.shared() && relay.storage.shared() {
+        // Other relays serve the same chunks meanwhile: check in the background, so that a
+        // restarted node takes clients again at once.
+        let relay = relay.clone();
+        tokio::spawn(async move {
+            match relay.reconcile_storage().await {
+                Ok(r) => log_reconciled(&r, &quarantine),
+                Err(e) => tracing::error!("cannot reconcile the chunks with their records: {e}"),
+            }
+        });
+    } else {
+        let r = relay.reconcile_storage().await.map_err(io_err(
+            "cannot reconcile the files path with the chunk records",
+        ))?;
+        log_reconciled(&r, &quarantine);
+    }
     let expired = relay.expire().await;
-    if r.uncommitted + r.partial > 0 {
-        tracing::info!("removed {} unfinished uploads", r.uncommitted + r.partial);
-    }
-    if r.adopted > 0 {
-        tracing::warn!(
-            "{} chunk files matched records that had lost their upload line: kept",
-            r.adopted
-        );
-    }
-    if r.quarantined > 0 {
-        tracing::warn!(
-            "{} chunk files have no store-log record: moved to {} (not served; delete them once \
-             you know they are not needed)",
-            r.quarantined,
-            config
-                .files_path
-                .join(crate::storage::QUARANTINE_DIR)
-                .display()
-        );
-    }
-    if r.forgotten > 0 {
-        tracing::info!(
-            "store log off: removed {} chunk files of an earlier run",
-            r.forgotten
-        );
-    }
     let (expired, bytes) = expired;
     tracing::info!("Expiration check: {expired} files, {bytes} bytes reclaimed");
 
@@ -424,6 +439,32 @@ pub async fn start_with(
         task,
         _locks: locks,
     })
+}
+
+/// Logs what the start-up check of the chunks did.
+fn log_reconciled(r: &relay::Reconciled, quarantine: &str) {
+    if r.uncommitted + r.partial > 0 {
+        tracing::info!("removed {} unfinished uploads", r.uncommitted + r.partial);
+    }
+    if r.adopted > 0 {
+        tracing::warn!(
+            "{} chunks matched records that had lost their upload line: kept",
+            r.adopted
+        );
+    }
+    if r.quarantined > 0 {
+        tracing::warn!(
+            "{} chunks have no record: moved to {quarantine} (not served; delete them once you \
+             know they are not needed)",
+            r.quarantined,
+        );
+    }
+    if r.forgotten > 0 {
+        tracing::info!(
+            "store log off: removed {} chunks of an earlier run",
+            r.forgotten
+        );
+    }
 }
 
 /// How often the heap is trimmed after connections closed.

@@ -613,7 +613,11 @@ impl Relay {
             return Err(XftpError::Cmd(CmdError::Syntax));
         }
         let size = u64::from(rec.info.size);
-        let (mut reader, stored) = match self.storage.open(&rec.sender_id) {
+        let (storage, id) = (self.storage.clone(), rec.sender_id.clone());
+        let opened = tokio::task::spawn_blocking(move || storage.open(&id))
+            .await
+            .map_err(|e| internal_failure("FGET", e))?;
+        let (mut reader, stored) = match opened {
             Ok(r) => r,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 // Deleted meanwhile (FDEL or expiry), or lost on disk.
@@ -753,8 +757,9 @@ impl Relay {
     /// configuration, deleted). Nothing the relay does not understand is deleted.
     pub async fn reconcile_storage(self: &Arc<Self>) -> std::io::Result<Reconciled> {
         let storage = self.storage.clone();
+        let shared = self.store.shared() && self.storage.shared();
         let (uncommitted, ids) = tokio::task::spawn_blocking(move || {
-            Ok::<_, std::io::Error>((storage.remove_uncommitted()?, storage.list()?))
+            Ok::<_, std::io::Error>((storage.remove_uncommitted()?, storage.list(shared)?))
         })
         .await
         .map_err(std::io::Error::other)??;

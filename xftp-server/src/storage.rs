@@ -16,8 +16,10 @@ pub trait ChunkStorage: Send + Sync + 'static {
     fn open(&self, id: &[u8]) -> io::Result<(Box<dyn Read + Send>, u64)>;
     /// Removes the chunk `id` (no error if it is already gone).
     fn delete(&self, id: &[u8]) -> io::Result<()>;
-    /// IDs of every committed chunk (to reconcile with the store log at start).
-    fn list(&self) -> io::Result<Vec<Vec<u8>>>;
+    /// IDs of every committed chunk (to reconcile with the records at start). With
+    /// `settled_only` (records shared by several relays) a store that several relays write
+    /// leaves out the chunks written lately, which another relay may be about to record.
+    fn list(&self, settled_only: bool) -> io::Result<Vec<Vec<u8>>>;
     /// Removes uploads that were never committed (at start, before anything is uploaded);
     /// returns how many.
     fn remove_uncommitted(&self) -> io::Result<usize>;
@@ -26,6 +28,11 @@ pub trait ChunkStorage: Send + Sync + 'static {
     fn quarantine(&self, id: &[u8]) -> io::Result<String>;
     /// The location recorded in the store log.
     fn location(&self, id: &[u8]) -> PathBuf;
+    /// Whether other relay processes may write this storage (a bucket; a folder is locked by
+    /// one relay).
+    fn shared(&self) -> bool {
+        false
+    }
 }
 
 /// A chunk being written. Dropping it without `commit` leaves nothing under the chunk's ID.
@@ -149,7 +156,8 @@ impl ChunkStorage for DirStorage {
         }
     }
 
-    fn list(&self) -> io::Result<Vec<Vec<u8>>> {
+    fn list(&self, _settled_only: bool) -> io::Result<Vec<Vec<u8>>> {
+        // The folder is locked by this relay: nothing is in flight at start.
         let mut ids = Vec::new();
         for entry in fs::read_dir(&self.dir)? {
             let entry = entry?;

@@ -266,8 +266,10 @@ async fn a_relay_killed_on_the_database_loses_nothing_acknowledged() {
 
 #[tokio::test]
 async fn the_database_stopped_during_an_upload_gives_a_retriable_error_and_the_relay_recovers() {
+    // A server of its own: stopping the shared one would fail the other tests.
+    let pg = &pg::own();
     let mut relay = TestRelay::init(&InitOpts::default());
-    relay.use_database();
+    relay.use_database_on(pg);
     relay.start();
     let c = relay.connect().await;
     let (_, skey) = ed25519();
@@ -277,7 +279,6 @@ async fn the_database_stopped_during_an_upload_gives_a_retriable_error_and_the_r
         .create(&skey, 65536, openssl::sha::sha256(&data), vec![rpub], None)
         .await
         .unwrap();
-    let pg = pg::server();
     pg.freeze();
     let started = std::time::Instant::now();
     let put = c

@@ -405,7 +405,10 @@ fn store_log_was_compacted(relay: &TestRelay) {
 
 #[tokio::test]
 async fn kill9_during_upload_then_reupload() {
-    let mut relay = TestRelay::init_and_start(InitOpts::default());
+    let mut relay = TestRelay::init_and_start(InitOpts {
+        local_files: true,
+        ..InitOpts::default()
+    });
     let c = relay.connect().await;
     let (_, skey) = ed25519();
     let (rpub, rkey) = ed25519();

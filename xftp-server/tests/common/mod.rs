@@ -1,6 +1,7 @@
 //! A real `xftp-server` process on 127.0.0.1 in temporary directories.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod garage;
 pub mod pg;
 
 use std::io::{BufRead, BufReader};
@@ -22,6 +23,8 @@ pub struct TestRelay {
     pub address: String,
     /// A command (and arguments) the relay is started under, e.g. `prlimit --nofile=...`.
     pub wrapper: Vec<String>,
+    /// The Garage endpoint and bucket of its chunks, when they are not in the files folder.
+    pub bucket: Option<(String, String)>,
 }
 
 pub struct InitOpts {
@@ -29,6 +32,9 @@ pub struct InitOpts {
     pub password: Option<&'static str>,
     pub store_log: bool,
     pub algorithm: &'static str,
+    /// The test reads or plants chunk files in the files folder: keep chunks there even when
+    /// the suite runs with `XFTP_TEST_CHUNKS=s3`.
+    pub local_files: bool,
 }
 
 impl Default for InitOpts {
@@ -38,6 +44,7 @@ impl Default for InitOpts {
             password: None,
             store_log: true,
             algorithm: "ED25519",
+            local_files: false,
         }
     }
 }
@@ -64,6 +71,9 @@ impl TestRelay {
         if opts.store_log && pg::database_mode() {
             relay.use_database();
         }
+        if !opts.local_files && garage::s3_mode() {
+            relay.use_s3();
+        }
         relay.start();
         relay
     }
@@ -77,12 +87,50 @@ impl TestRelay {
 
     /// Keeps chunk records in a fresh schema of the test PostgreSQL server; returns it.
     pub fn use_database(&self) -> String {
-        let pg = pg::server();
+        self.use_database_on(pg::server())
+    }
+
+    /// Keeps chunk records in a fresh schema of `pg`; returns it.
+    pub fn use_database_on(&self, pg: &pg::Pg) -> String {
         let schema = pg.schema();
         self.set_ini("STORE_LOG", "store_files", "database");
         self.set_ini("STORE_LOG", "db_connection", &pg.connection());
         self.set_ini("STORE_LOG", "db_schema", &schema);
         schema
+    }
+
+    /// Keeps chunks in a fresh bucket of the test Garage; returns it.
+    pub fn use_s3(&mut self) -> String {
+        self.use_s3_on(garage::server())
+    }
+
+    /// Keeps chunks in a fresh bucket of `g`; returns it.
+    pub fn use_s3_on(&mut self, g: &garage::Garage) -> String {
+        use std::os::unix::fs::OpenOptionsExt;
+        let bucket = g.bucket();
+        let creds = self.cfg().join("s3-credentials");
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&creds)
+            .unwrap();
+        std::io::Write::write_all(
+            &mut f,
+            format!(
+                "access_key_id = {}\nsecret_access_key = {}\n",
+                garage::KEY_ID,
+                garage::SECRET
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        self.set_ini("FILES", "s3_endpoint", &g.endpoint());
+        self.set_ini("FILES", "s3_bucket", &bucket);
+        self.set_ini("FILES", "s3_region", garage::REGION);
+        self.set_ini("FILES", "s3_credentials", creds.to_str().unwrap());
+        self.bucket = Some((g.endpoint(), bucket.clone()));
+        bucket
     }
 
     /// `init` in a fresh directory.
@@ -112,6 +160,7 @@ impl TestRelay {
             addr: "127.0.0.1:1".parse().unwrap(),
             address: String::new(),
             wrapper: Vec::new(),
+            bucket: None,
         }
     }
 
@@ -123,6 +172,7 @@ impl TestRelay {
             addr: "127.0.0.1:1".parse().unwrap(),
             address: String::new(),
             wrapper: Vec::new(),
+            bucket: None,
         };
         relay.start();
         relay
@@ -152,7 +202,10 @@ impl TestRelay {
         while addr.is_none() || address.is_none() {
             assert!(Instant::now() < deadline, "relay did not start");
             let Some(Ok(line)) = lines.next() else {
-                panic!("relay exited before printing its address");
+                panic!(
+                    "relay exited before printing its address: {}",
+                    self.logged()
+                );
             };
             if let Some(a) = line.strip_prefix("Listening on ") {
                 addr = Some(a.parse().unwrap());
@@ -165,6 +218,12 @@ impl TestRelay {
         self.address = address.unwrap();
         self.child = Some(child);
         let ini = std::fs::read_to_string(self.cfg().join("file-server.ini")).unwrap();
+        if ini.lines().any(|l| l.starts_with("s3_endpoint = ")) {
+            assert!(
+                self.logged().contains("chunks in bucket"),
+                "the relay did not use the bucket"
+            );
+        }
         if ini.lines().any(|l| l.trim() == "store_files = database") {
             assert!(
                 self.logged().contains("chunk records in the database"),
@@ -255,8 +314,16 @@ impl TestRelay {
         std::fs::write(path, out).unwrap();
     }
 
-    /// Committed chunk files (not the lock, uploads in progress or the quarantine folder).
+    /// Committed chunk files (not the lock, uploads in progress or the quarantine folder);
+    /// in a bucket, its objects outside the quarantine.
     pub fn chunk_files(&self) -> Vec<PathBuf> {
+        if let Some((endpoint, bucket)) = &self.bucket {
+            return garage::objects(endpoint, bucket)
+                .into_iter()
+                .filter(|n| !n.starts_with("quarantine/"))
+                .map(PathBuf::from)
+                .collect();
+        }
         list(&self.files())
             .into_iter()
             .filter(|p| {

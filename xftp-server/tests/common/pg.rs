@@ -241,6 +241,11 @@ impl Pg {
     }
 }
 
+/// A server of the caller's own (for a test that stops it: the shared one serves other tests).
+pub fn own() -> Pg {
+    Pg::start()
+}
+
 /// The test binary's server, started on first use.
 pub fn server() -> &'static Pg {
     static PG: OnceLock<Pg> = OnceLock::new();
