@@ -16,6 +16,7 @@ pub const REGION: &str = "garage";
 
 pub struct Garage {
     pub s3_port: u16,
+    rpc_port: u16,
     bin: PathBuf,
     dir: PathBuf,
     watchdog: Option<std::process::Child>,
@@ -75,24 +76,26 @@ impl Garage {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    fn start() -> Self {
+    /// A node of a cluster of `replication` nodes, started (not yet in a layout).
+    fn spawn_node(replication: usize) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("xftp-garage-")
             .tempdir()
             .unwrap()
             .keep();
-        let mut g = Self {
+        let rpc = free_port();
+        let g = Self {
             s3_port: free_port(),
+            rpc_port: rpc,
             bin: bin(),
             dir,
             watchdog: None,
         };
-        let rpc = free_port();
         let config = format!(
             "metadata_dir = \"{dir}/meta\"\n\
              data_dir = \"{dir}/data\"\n\
              db_engine = \"sqlite\"\n\
-             replication_factor = 1\n\
+             replication_factor = {replication}\n\
              rpc_bind_addr = \"127.0.0.1:{rpc}\"\n\
              rpc_public_addr = \"127.0.0.1:{rpc}\"\n\
              rpc_secret = \"{secret}\"\n\
@@ -115,49 +118,96 @@ impl Garage {
                 .unwrap();
             f.write_all(config.as_bytes()).unwrap();
         }
+        let mut g = g;
+        g.run();
+        g
+    }
+
+    /// Starts the daemon on this node's folder; returns when it answers admin commands. The
+    /// folder is removed once the test process is gone.
+    pub fn run(&mut self) {
         let script = format!(
-            "\"$0\" -c '{cfg}' server > '{dir}/server.log' 2>&1 & g=$!; \
+            "\"$0\" -c '{cfg}' server >> '{dir}/server.log' 2>&1 & g=$!; \
              while [ -d /proc/{parent} ] && kill -0 $g 2>/dev/null; do sleep 0.5; done; \
-             kill $g 2>/dev/null; wait $g; rm -rf '{dir}'",
-            cfg = g.config().display(),
-            dir = g.dir.display(),
+             kill $g 2>/dev/null; wait $g; [ -d /proc/{parent} ] || rm -rf '{dir}'",
+            cfg = self.config().display(),
+            dir = self.dir.display(),
             parent = std::process::id(),
         );
         let child = Command::new("sh")
             .arg("-c")
             .arg(script)
-            .arg(&g.bin)
+            .arg(&self.bin)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        g.watchdog = Some(child);
-        // The node answers admin RPC once it runs.
+        if let Some(mut old) = self.watchdog.replace(child) {
+            let _ = old.wait();
+        }
         let deadline = Instant::now() + Duration::from_secs(60);
-        let node = loop {
-            let status = Command::new(&g.bin)
+        loop {
+            let status = Command::new(&self.bin)
                 .arg("-c")
-                .arg(g.config())
+                .arg(self.config())
                 .arg("status")
                 .stdin(Stdio::null())
                 .output()
                 .unwrap();
             if status.status.success() {
-                break g.admin(&["node", "id", "-q"]).trim().to_string();
+                return;
             }
             assert!(
                 Instant::now() < deadline,
                 "Garage did not start: {}",
-                std::fs::read_to_string(g.dir.join("server.log")).unwrap_or_default()
+                std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
             );
             std::thread::sleep(Duration::from_millis(100));
-        };
-        let id = node.split('@').next().unwrap().to_string();
+        }
+    }
+
+    /// `<node id>@127.0.0.1:<rpc port>`.
+    fn node_addr(&self) -> String {
+        self.admin(&["node", "id", "-q"]).trim().to_string()
+    }
+
+    fn start() -> Self {
+        let g = Self::spawn_node(1);
+        let id = g.node_addr().split('@').next().unwrap().to_string();
         g.admin(&["layout", "assign", "-z", "dc1", "-c", "10G", &id]);
         g.admin(&["layout", "apply", "--version", "1"]);
         g.admin(&["key", "import", "--yes", "-n", "tests", KEY_ID, SECRET]);
         g
+    }
+
+    /// A cluster of `n` nodes, each in its own zone, storing every object on all of them.
+    pub fn cluster(n: usize) -> Vec<Self> {
+        let nodes: Vec<Self> = (0..n).map(|_| Self::spawn_node(n)).collect();
+        let addrs: Vec<String> = nodes.iter().map(Self::node_addr).collect();
+        for a in &addrs[1..] {
+            nodes[0].admin(&["node", "connect", a]);
+        }
+        for (i, a) in addrs.iter().enumerate() {
+            let id = a.split('@').next().unwrap();
+            nodes[0].admin(&["layout", "assign", "-z", &format!("dc{i}"), "-c", "10G", id]);
+        }
+        nodes[0].admin(&["layout", "apply", "--version", "1"]);
+        nodes[0].admin(&["key", "import", "--yes", "-n", "tests", KEY_ID, SECRET]);
+        nodes
+    }
+
+    /// Kills the daemon (SIGKILL); [`Garage::run`] starts it again on the same data.
+    pub fn kill(&mut self) {
+        let pid = self.daemon_pid();
+        assert!(Command::new("kill")
+            .args(["-KILL", &pid])
+            .status()
+            .unwrap()
+            .success());
+        if let Some(mut w) = self.watchdog.take() {
+            let _ = w.wait();
+        }
     }
 
     /// A fresh bucket the test key may use.
