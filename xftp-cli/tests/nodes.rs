@@ -209,7 +209,18 @@ fn haproxy(dir: &Path, port: u16, nodes: &[u16]) -> Haproxy {
 /// Three nodes with one identity, one database schema and one bucket; the address clients
 /// use is HAProxy's.
 fn cluster(dir: &Path, g: &garage::Garage) -> (Vec<Node>, Haproxy, String) {
-    let pg = pg::server();
+    let (nodes, proxy, address) = relays(dir, 3, Some(pg::server()), Some(g));
+    (nodes, proxy.unwrap(), address)
+}
+
+/// `n` relay nodes with one identity (records in `db`, chunks in `s3`, or the embedded
+/// defaults), behind HAProxy when there are several; the address clients use.
+fn relays(
+    dir: &Path,
+    n: usize,
+    db: Option<&pg::Pg>,
+    s3: Option<&garage::Garage>,
+) -> (Vec<Node>, Option<Haproxy>, String) {
     let first = dir.join("n0");
     let o = Command::new(relay_bin())
         .env("XFTP_SERVER_CFG_PATH", first.join("cfg"))
@@ -226,15 +237,19 @@ fn cluster(dir: &Path, g: &garage::Garage) -> (Vec<Node>, Haproxy, String) {
         .unwrap()
         .to_string();
     let ini = first.join("cfg/file-server.ini");
-    let schema = pg.schema();
-    let bucket = g.bucket();
-    set_ini(&ini, "STORE_LOG", "store_files", "database");
-    set_ini(&ini, "STORE_LOG", "db_connection", &pg.connection());
-    set_ini(&ini, "STORE_LOG", "db_schema", &schema);
-    set_ini(&ini, "FILES", "s3_endpoint", &g.endpoint());
-    set_ini(&ini, "FILES", "s3_bucket", &bucket);
-    set_ini(&ini, "FILES", "s3_region", garage::REGION);
-    set_ini(&ini, "FILES", "s3_timeout", "10");
+    if let Some(pg) = db {
+        let schema = pg.schema();
+        set_ini(&ini, "STORE_LOG", "store_files", "database");
+        set_ini(&ini, "STORE_LOG", "db_connection", &pg.connection());
+        set_ini(&ini, "STORE_LOG", "db_schema", &schema);
+    }
+    if let Some(g) = s3 {
+        let bucket = g.bucket();
+        set_ini(&ini, "FILES", "s3_endpoint", &g.endpoint());
+        set_ini(&ini, "FILES", "s3_bucket", &bucket);
+        set_ini(&ini, "FILES", "s3_region", garage::REGION);
+        set_ini(&ini, "FILES", "s3_timeout", "10");
+    }
     {
         use std::io::Write;
         use std::os::unix::fs::OpenOptionsExt;
@@ -253,7 +268,7 @@ fn cluster(dir: &Path, g: &garage::Garage) -> (Vec<Node>, Haproxy, String) {
         .unwrap();
     }
     let mut nodes = Vec::new();
-    for i in 0..3 {
+    for i in 0..n {
         let d = dir.join(format!("n{i}"));
         if i > 0 {
             // The same identity and settings: the configuration folder copied as it is.
@@ -267,12 +282,14 @@ fn cluster(dir: &Path, g: &garage::Garage) -> (Vec<Node>, Haproxy, String) {
         let control = free_port();
         set_ini(&ini, "TRANSPORT", "control_port", &control.to_string());
         set_ini(&ini, "FILES", "path", d.join("files").to_str().unwrap());
-        set_ini(
-            &ini,
-            "FILES",
-            "s3_credentials",
-            d.join("cfg/s3-credentials").to_str().unwrap(),
-        );
+        if s3.is_some() {
+            set_ini(
+                &ini,
+                "FILES",
+                "s3_credentials",
+                d.join("cfg/s3-credentials").to_str().unwrap(),
+            );
+        }
         let mut node = Node {
             dir: d,
             port: free_port(),
@@ -282,10 +299,22 @@ fn cluster(dir: &Path, g: &garage::Garage) -> (Vec<Node>, Haproxy, String) {
         node.start();
         nodes.push(node);
     }
+    if n == 1 {
+        let port = nodes[0].port;
+        return (
+            nodes,
+            None,
+            format!("xftp://{fingerprint}@127.0.0.1:{port}"),
+        );
+    }
     let port = free_port();
     let ports: Vec<u16> = nodes.iter().map(|n| n.port).collect();
     let proxy = haproxy(dir, port, &ports);
-    (nodes, proxy, format!("xftp://{fingerprint}@127.0.0.1:{port}"))
+    (
+        nodes,
+        Some(proxy),
+        format!("xftp://{fingerprint}@127.0.0.1:{port}"),
+    )
 }
 
 #[test]
@@ -423,6 +452,119 @@ fn receive_all(dir: &Path, sent: &[(PathBuf, PathBuf)], r: usize) {
             std::fs::read(out.join(path.file_name().unwrap())).unwrap()
                 == std::fs::read(path).unwrap(),
             "file {i} (recipient {r}): not the bytes sent"
+        );
+    }
+}
+
+/// User + system CPU seconds of a process and of its children it has waited for.
+fn cpu(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = stat.rsplit_once(") ").unwrap().1.split(' ').collect();
+    // utime, stime, cutime, cstime (fields 14-17; 0-based 11-14 after the name).
+    fields[11..15]
+        .iter()
+        .map(|f| f.parse::<f64>().unwrap_or(0.0))
+        .sum::<f64>()
+        / 100.0
+}
+
+/// CPU seconds of a process and its live children.
+fn tree_cpu(pid: u32) -> f64 {
+    let out = Command::new("pgrep")
+        .args(["-P", &pid.to_string()])
+        .output()
+        .unwrap();
+    cpu(pid)
+        + String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.trim().parse::<u32>().ok())
+            .map(cpu)
+            .sum::<f64>()
+}
+
+/// `xftp bench` against one node on local files, one node on PostgreSQL and Garage, and
+/// three nodes behind HAProxy on both; MB/s up and down and CPU per GiB of the relays and of
+/// the stores. `cargo test --release -p xftp-cli --test nodes backends -- --ignored
+/// --nocapture` (XFTP_BENCH_SIZE, default 1gb); figures in docs/BENCHMARKS.md.
+#[test]
+#[ignore = "a benchmark: run it by hand in release"]
+fn bench_backends() {
+    let size = std::env::var("XFTP_BENCH_SIZE").unwrap_or_else(|_| "1gb".into());
+    let bytes = xftp_proto::size::parse_file_size(&size).unwrap() as f64;
+    let gib = bytes / (1u64 << 30) as f64;
+    let pg = pg::own();
+    let g = garage::own();
+    let pg_pid: u32 = std::fs::read_to_string(pg.dir().join("data/postmaster.pid"))
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let garage_pid = || -> u32 {
+        let out = Command::new("pgrep")
+            .args([
+                "-f",
+                &format!("{} server", g.dir().join("garage.toml").display()),
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .next()
+            .unwrap_or(0)
+    };
+    let setups: [(&str, usize, bool); 3] = [
+        ("one node, local files", 1, false),
+        ("one node, PostgreSQL + Garage", 1, true),
+        ("three nodes behind HAProxy, PostgreSQL + Garage", 3, true),
+    ];
+    println!("| setup | upload MB/s | download MB/s | relay CPU s/GiB | PostgreSQL CPU s/GiB | Garage CPU s/GiB |");
+    println!("|---|---|---|---|---|---|");
+    for (name, n, stores) in setups {
+        let dir = tempfile::tempdir().unwrap();
+        let (nodes, _proxy, address) =
+            relays(dir.path(), n, stores.then_some(&pg), stores.then_some(&g));
+        let pids: Vec<u32> = nodes
+            .iter()
+            .map(|n| n.child.as_ref().unwrap().id())
+            .collect();
+        let relay_before: f64 = pids.iter().map(|p| cpu(*p)).sum();
+        let (pg_before, g_before) = (tree_cpu(pg_pid), cpu(garage_pid()));
+        let o = xftp(&["bench", "--size", &size, "--server", &address]);
+        assert!(o.status.success(), "{}", text(&o));
+        let relay_cpu = pids.iter().map(|p| cpu(*p)).sum::<f64>() - relay_before;
+        let (pg_cpu, g_cpu) = (tree_cpu(pg_pid) - pg_before, cpu(garage_pid()) - g_before);
+        let out = text(&o);
+        let line = out
+            .lines()
+            .find(|l| l.starts_with("upload "))
+            .expect("the bench's summary line");
+        let speed = |what: &str| -> String {
+            line.split(", ")
+                .find_map(|p| p.strip_prefix(what))
+                .and_then(|p| p.strip_suffix(" MB/s"))
+                .unwrap_or("?")
+                .to_string()
+        };
+        let per = |s: f64| {
+            if stores || s > 0.0 {
+                format!("{:.2}", s / gib)
+            } else {
+                "-".into()
+            }
+        };
+        println!(
+            "| {name} | {} | {} | {:.2} | {} | {} |",
+            speed("upload "),
+            speed("download "),
+            relay_cpu / gib,
+            if stores { per(pg_cpu) } else { "-".into() },
+            if stores { per(g_cpu) } else { "-".into() },
         );
     }
 }

@@ -95,6 +95,7 @@ impl Garage {
             "metadata_dir = \"{dir}/meta\"\n\
              data_dir = \"{dir}/data\"\n\
              db_engine = \"sqlite\"\n\
+             compression_level = \"none\"\n\
              replication_factor = {replication}\n\
              rpc_bind_addr = \"127.0.0.1:{rpc}\"\n\
              rpc_public_addr = \"127.0.0.1:{rpc}\"\n\
