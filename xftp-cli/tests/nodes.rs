@@ -8,8 +8,12 @@
 
 #[path = "../../xftp-server/tests/common/garage.rs"]
 mod garage;
+#[path = "../../xftp-server/tests/common/ini.rs"]
+mod ini;
 #[path = "../../xftp-server/tests/common/pg.rs"]
 mod pg;
+
+use ini::set_ini;
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -30,6 +34,45 @@ fn text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     )
+}
+
+/// `xftp send` of `path` to `n` recipients through `address`; the folder of the descriptions.
+fn send(path: &Path, descs: &Path, n: usize, address: &str) -> PathBuf {
+    let o = xftp(&[
+        "send",
+        path.to_str().unwrap(),
+        descs.to_str().unwrap(),
+        "-n",
+        &n.to_string(),
+        "-s",
+        address,
+        "-r",
+        "6",
+    ]);
+    assert!(o.status.success(), "send {}: {}", path.display(), text(&o));
+    descs.join(format!(
+        "{}.xftp",
+        path.file_name().unwrap().to_str().unwrap()
+    ))
+}
+
+/// `xftp recv` of a description into a fresh folder `out`; checks the bytes against `path`.
+fn receive(rcv: &Path, out: &Path, path: &Path) {
+    std::fs::create_dir_all(out).unwrap();
+    let o = xftp(&[
+        "recv",
+        rcv.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "-r",
+        "6",
+    ]);
+    assert!(o.status.success(), "recv {}: {}", rcv.display(), text(&o));
+    let got = std::fs::read(out.join(path.file_name().unwrap())).unwrap();
+    assert!(
+        got == std::fs::read(path).unwrap(),
+        "{}: not the bytes sent",
+        rcv.display()
+    );
 }
 
 fn relay_bin() -> PathBuf {
@@ -61,31 +104,6 @@ fn noise(len: usize, mut x: u64) -> Vec<u8> {
             x as u8
         })
         .collect()
-}
-
-fn set_ini(ini: &Path, section: &str, key: &str, value: &str) {
-    let text = std::fs::read_to_string(ini).unwrap();
-    let mut out = String::new();
-    let (mut inside, mut done) = (false, false);
-    for line in text.lines() {
-        if line.starts_with('[') {
-            if inside && !done {
-                out.push_str(&format!("{key} = {value}\n"));
-                done = true;
-            }
-            inside = line == format!("[{section}]");
-        } else if inside && line.split('=').next().unwrap_or("").trim() == key {
-            out.push_str(&format!("{key} = {value}\n"));
-            done = true;
-            continue;
-        }
-        out.push_str(line);
-        out.push('\n');
-    }
-    if !done {
-        out.push_str(&format!("[{section}]\n{key} = {value}\n"));
-    }
-    std::fs::write(ini, out).unwrap();
 }
 
 /// One relay node: its own state folders, the shared identity and settings.
@@ -343,20 +361,8 @@ fn three_nodes_behind_haproxy_lose_nothing_when_one_is_killed_and_restarted() {
         let size = 1_000_000 + (i * 7_919_111) % (max_mb * 1_000_000 - 999_999);
         let path = dir.path().join(format!("f{i}.bin"));
         std::fs::write(&path, noise(size, i as u64)).unwrap();
-        let descs = dir.path().join("descs");
-        let o = xftp(&[
-            "send",
-            path.to_str().unwrap(),
-            descs.to_str().unwrap(),
-            "-n",
-            "3",
-            "-s",
-            &address,
-            "-r",
-            "6",
-        ]);
-        assert!(o.status.success(), "send {i}: {}", text(&o));
-        sent.push((path, descs.join(format!("f{i}.bin.xftp"))));
+        let descs = send(&path, &dir.path().join("descs"), 3, &address);
+        sent.push((path, descs));
     }
     let sending = started.elapsed();
     let started = Instant::now();
@@ -367,21 +373,9 @@ fn three_nodes_behind_haproxy_lose_nothing_when_one_is_killed_and_restarted() {
         if i == 2 * count / 3 {
             nodes[2].start();
         }
-        let want = std::fs::read(path).unwrap();
         for r in 1..=3 {
             let out = dir.path().join(format!("out{i}-{r}"));
-            std::fs::create_dir_all(&out).unwrap();
-            let rcv = descs.join(format!("rcv{r}.xftp"));
-            let o = xftp(&[
-                "recv",
-                rcv.to_str().unwrap(),
-                out.to_str().unwrap(),
-                "-r",
-                "6",
-            ]);
-            assert!(o.status.success(), "recv {i}/{r}: {}", text(&o));
-            let got = std::fs::read(out.join(path.file_name().unwrap())).unwrap();
-            assert!(got == want, "file {i}, recipient {r}: not the bytes sent");
+            receive(&descs.join(format!("rcv{r}.xftp")), &out, path);
             // Disk stays bounded in a big run.
             std::fs::remove_dir_all(&out).unwrap();
         }
@@ -413,20 +407,8 @@ fn a_garage_cluster_with_three_copies_loses_nothing_when_a_node_dies() {
         }
         let path = dir.path().join(format!("g{i}.bin"));
         std::fs::write(&path, noise(1_500_000 + i * 250_000, 100 + i as u64)).unwrap();
-        let descs = dir.path().join("descs");
-        let o = xftp(&[
-            "send",
-            path.to_str().unwrap(),
-            descs.to_str().unwrap(),
-            "-n",
-            "2",
-            "-s",
-            &address,
-            "-r",
-            "6",
-        ]);
-        assert!(o.status.success(), "send {i}: {}", text(&o));
-        sent.push((path, descs.join(format!("g{i}.bin.xftp"))));
+        let descs = send(&path, &dir.path().join("descs"), 2, &address);
+        sent.push((path, descs));
     }
     // Everything is read back while the node is down, and again once it is back.
     receive_all(dir.path(), &sent, 1);
@@ -437,22 +419,8 @@ fn a_garage_cluster_with_three_copies_loses_nothing_when_a_node_dies() {
 /// Receives every file as recipient `r` (each recipient's chunks are acknowledged).
 fn receive_all(dir: &Path, sent: &[(PathBuf, PathBuf)], r: usize) {
     for (i, (path, descs)) in sent.iter().enumerate() {
-        let rcv = descs.join(format!("rcv{r}.xftp"));
         let out = dir.join(format!("gout-{r}-{i}"));
-        std::fs::create_dir_all(&out).unwrap();
-        let o = xftp(&[
-            "recv",
-            rcv.to_str().unwrap(),
-            out.to_str().unwrap(),
-            "-r",
-            "6",
-        ]);
-        assert!(o.status.success(), "recv {i} (recipient {r}): {}", text(&o));
-        assert!(
-            std::fs::read(out.join(path.file_name().unwrap())).unwrap()
-                == std::fs::read(path).unwrap(),
-            "file {i} (recipient {r}): not the bytes sent"
-        );
+        receive(&descs.join(format!("rcv{r}.xftp")), &out, path);
     }
 }
 

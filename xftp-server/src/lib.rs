@@ -94,16 +94,18 @@ pub enum StartError {
     Locked(PathBuf),
     /// The files folder holds chunks but there is no store log to say what they are.
     #[error(
-        "the store log {log} is missing but {files} holds {chunks} chunk files: is \
+        "the store log {log} is missing but {files} holds {chunks} chunks: is \
          XFTP_SERVER_LOG_PATH right? Starting would forget them; to start anyway (they are moved \
-         to {files}/quarantine, not deleted) run `xftp-server start --allow-missing-store-log`"
+         to {quarantine}, not deleted) run `xftp-server start --allow-missing-store-log`"
     )]
     MissingStoreLog {
         /// Where the log was expected.
         log: PathBuf,
-        /// The files folder.
-        files: PathBuf,
-        /// How many chunk files it holds.
+        /// Where the chunks are (the files folder or the bucket).
+        files: String,
+        /// Where they would be moved.
+        quarantine: String,
+        /// How many chunks it holds.
         chunks: usize,
     },
     /// `store_files = database` while a store log exists: its records would be ignored.
@@ -308,7 +310,8 @@ pub async fn start_with(
             if chunks > 0 {
                 return Err(StartError::MissingStoreLog {
                     log: path,
-                    files: config.files_path.clone(),
+                    files: chunk_place(&config),
+                    quarantine: quarantine_place(&config),
                     chunks,
                 });
             }
@@ -332,14 +335,7 @@ pub async fn start_with(
         Relay::new(config.clone(), store, storage, clock)
             .map_err(|e| StartError::Crypto(e.to_string()))?,
     );
-    let quarantine = match &config.s3 {
-        Some(s3) => format!("s3://{}/{}{}", s3.bucket, s3.prefix, s3::QUARANTINE_PREFIX),
-        None => config
-            .files_path
-            .join(crate::storage::QUARANTINE_DIR)
-            .display()
-            .to_string(),
-    };
+    let quarantine = quarantine_place(&config);
     if relay.store.shared() && relay.storage.shared() {
         // Other relays serve the same chunks meanwhile: check in the background, so that a
         // restarted node takes clients again at once.
@@ -439,6 +435,26 @@ pub async fn start_with(
         task,
         _locks: locks,
     })
+}
+
+/// Where the chunks are, for messages.
+fn chunk_place(config: &Config) -> String {
+    match &config.s3 {
+        Some(s3) => format!("s3://{}/{}", s3.bucket, s3.prefix),
+        None => config.files_path.display().to_string(),
+    }
+}
+
+/// Where chunks without a record are moved, for messages.
+fn quarantine_place(config: &Config) -> String {
+    match &config.s3 {
+        Some(s3) => format!("s3://{}/{}{}", s3.bucket, s3.prefix, s3::QUARANTINE_PREFIX),
+        None => config
+            .files_path
+            .join(crate::storage::QUARANTINE_DIR)
+            .display()
+            .to_string(),
+    }
 }
 
 /// Logs what the start-up check of the chunks did.

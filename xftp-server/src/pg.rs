@@ -589,9 +589,17 @@ impl MetadataStore for PgStore {
             .unwrap_or_else(|p| p.into_inner())
             .is_some_and(|at| at.elapsed() < USED_REFRESH);
         if fresh {
-            Ok(self.used.load(Ordering::Relaxed))
-        } else {
-            self.read_used().await
+            return Ok(self.used.load(Ordering::Relaxed));
+        }
+        match self.read_used().await {
+            Ok(u) => Ok(u),
+            Err(e) => {
+                // The last reading with this relay's changes since: an upload in progress is
+                // not refused as over quota because the database is slow; its record will
+                // fail on its own if the database is gone.
+                tracing::warn!("used bytes not read again: {e}");
+                Ok(self.used.load(Ordering::Relaxed))
+            }
         }
     }
 

@@ -243,16 +243,7 @@ fn put_object(bucket: &str, name: &str, data: &'static [u8]) {
             .build()
             .unwrap();
         rt.block_on(async {
-            let store = object_store::aws::AmazonS3Builder::new()
-                .with_endpoint(endpoint)
-                .with_bucket_name(bucket)
-                .with_region(garage::REGION)
-                .with_access_key_id(garage::KEY_ID)
-                .with_secret_access_key(garage::SECRET)
-                .with_allow_http(true)
-                .with_client_options(object_store::ClientOptions::new().with_allow_http(true))
-                .build()
-                .unwrap();
+            let store = garage::client(&endpoint, &bucket);
             store
                 .put(
                     &object_store::path::Path::from(name),

@@ -271,6 +271,20 @@ impl Garage {
     }
 }
 
+/// A client of a bucket with the test key.
+pub fn client(endpoint: &str, bucket: &str) -> object_store::aws::AmazonS3 {
+    object_store::aws::AmazonS3Builder::new()
+        .with_endpoint(endpoint)
+        .with_bucket_name(bucket)
+        .with_region(REGION)
+        .with_access_key_id(KEY_ID)
+        .with_secret_access_key(SECRET)
+        .with_allow_http(true)
+        .with_client_options(object_store::ClientOptions::new().with_allow_http(true))
+        .build()
+        .unwrap()
+}
+
 /// Names of the objects in a bucket of the Garage at `endpoint`.
 pub fn objects(endpoint: &str, bucket: &str) -> Vec<String> {
     {
@@ -284,16 +298,7 @@ pub fn objects(endpoint: &str, bucket: &str) -> Vec<String> {
                 .build()
                 .unwrap();
             rt.block_on(async {
-                let store = object_store::aws::AmazonS3Builder::new()
-                    .with_endpoint(endpoint)
-                    .with_bucket_name(bucket)
-                    .with_region(REGION)
-                    .with_access_key_id(KEY_ID)
-                    .with_secret_access_key(SECRET)
-                    .with_allow_http(true)
-                    .with_client_options(object_store::ClientOptions::new().with_allow_http(true))
-                    .build()
-                    .unwrap();
+                let store = client(&endpoint, &bucket);
                 let mut names = Vec::new();
                 let mut list = store.list(None);
                 while let Some(m) = list.next().await {

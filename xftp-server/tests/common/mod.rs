@@ -2,6 +2,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod garage;
+pub mod ini;
 pub mod pg;
 
 use std::io::{BufRead, BufReader};
@@ -288,30 +289,7 @@ impl TestRelay {
     }
 
     pub fn set_ini(&self, section: &str, key: &str, value: &str) {
-        let path = self.cfg().join("file-server.ini");
-        let text = std::fs::read_to_string(&path).unwrap();
-        let mut out = String::new();
-        let mut in_section = false;
-        let mut done = false;
-        for line in text.lines() {
-            if line.starts_with('[') {
-                if in_section && !done {
-                    out.push_str(&format!("{key} = {value}\n"));
-                    done = true;
-                }
-                in_section = line == format!("[{section}]");
-            } else if in_section && line.split('=').next().unwrap_or("").trim() == key {
-                out.push_str(&format!("{key} = {value}\n"));
-                done = true;
-                continue;
-            }
-            out.push_str(line);
-            out.push('\n');
-        }
-        if !done {
-            out.push_str(&format!("[{section}]\n{key} = {value}\n"));
-        }
-        std::fs::write(path, out).unwrap();
+        ini::set_ini(&self.cfg().join("file-server.ini"), section, key, value);
     }
 
     /// Committed chunk files (not the lock, uploads in progress or the quarantine folder);
