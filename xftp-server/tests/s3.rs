@@ -256,3 +256,100 @@ fn put_object(bucket: &str, name: &str, data: &'static [u8]) {
     .join()
     .unwrap();
 }
+
+/// A second node on the same database and bucket: the first one's configuration folder copied,
+/// with its own state and files folders.
+fn second_node(first: &TestRelay) -> TestRelay {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("cfg")).unwrap();
+    for e in std::fs::read_dir(first.cfg()).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), dir.path().join("cfg").join(e.file_name())).unwrap();
+    }
+    let ini = dir.path().join("cfg/file-server.ini");
+    common::ini::set_ini(
+        &ini,
+        "FILES",
+        "path",
+        dir.path().join("files").to_str().unwrap(),
+    );
+    common::ini::set_ini(
+        &ini,
+        "FILES",
+        "s3_credentials",
+        dir.path().join("cfg/s3-credentials").to_str().unwrap(),
+    );
+    let mut node = TestRelay::with_dir(dir);
+    node.bucket = first.bucket.clone();
+    node
+}
+
+#[tokio::test]
+async fn nodes_on_one_database_and_bucket_share_the_quota_and_expiry() {
+    let mut a = TestRelay::init(&InitOpts::default());
+    a.use_s3();
+    a.use_database();
+    // Room for four 64 KiB chunks in all.
+    a.set_ini("FILES", "storage_quota", "256kb");
+    a.start();
+    let mut b = second_node(&a);
+    let (ca, cb) = (a.connect().await, b.connect().await);
+    // Registered through one node, uploaded through the other, downloaded through the first.
+    let (_, skey) = ed25519();
+    let (rpub, rkey) = ed25519();
+    let data = noise(65536, 40);
+    let ids = ca
+        .create(&skey, 65536, openssl::sha::sha256(&data), vec![rpub], None)
+        .await
+        .unwrap();
+    cb.upload(&ids.sender_id, &skey, Bytes::from(data.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        ca.download(&ids.recipient_ids[0], &rkey, 65536)
+            .await
+            .unwrap(),
+        data
+    );
+    // Three more through the first node fill the quota ...
+    let mut kept = vec![(ids.recipient_ids[0].clone(), rkey, data)];
+    for seed in 41..44 {
+        let (_, _, rid, rkey, data) = one_chunk(&ca, seed).await;
+        kept.push((rid, rkey, data));
+    }
+    // ... and the second node refuses more once its reading of the total is due again (2 s).
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let (_, skey) = ed25519();
+    let (rpub, _) = ed25519();
+    let data = noise(65536, 50);
+    let ids = cb
+        .create(&skey, 65536, openssl::sha::sha256(&data), vec![rpub], None)
+        .await
+        .unwrap();
+    assert_eq!(
+        relay_err(cb.upload(&ids.sender_id, &skey, Bytes::from(data)).await),
+        XftpError::Quota
+    );
+    // Two days on, the second node's expiry removes what the first one stored: the first one
+    // no longer serves it, and the objects are gone.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    // (The node runs its expiry at start.)
+    let (handle, _clock, _c) = common::in_process_with_clock(&mut b, now + 51 * 3600).await;
+    let expired = handle
+        .relay
+        .stats
+        .expired
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert!(expired >= 4, "{expired} expired");
+    for (rid, rkey, _) in &kept {
+        assert_eq!(
+            relay_err(ca.download(rid, rkey, 65536).await),
+            XftpError::Auth
+        );
+    }
+    assert!(a.chunk_files().is_empty(), "{:?}", a.chunk_files());
+    handle.shutdown().await;
+}
