@@ -9,6 +9,16 @@
 //!   of a relay in its own process (this bench binary re-run with `SMP_BENCH_RELAY=1`).
 //!
 //! `--quick` uses a tenth of the sizes (for a smoke run).
+//!
+//! Where the relay keeps its queue records, `SMP_BENCH_STORE`:
+//! - `memory` (default): nowhere (nothing survives a restart);
+//! - `log`: the store log, in a temporary folder;
+//! - `database`: PostgreSQL (`store_queues = database`) at `SMP_BENCH_DB` (a connection string,
+//!   e.g. `postgresql://postgres@127.0.0.1:5432/postgres`), in a new schema `smp_bench_<pid>`
+//!   (dropped by hand afterwards).
+//!
+//! Phase 3 also times creating its queues (NEW, 500 per batch), which is where the store
+//! shows: every NEW is answered after its record is durable.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -107,16 +117,57 @@ fn spawn_receiver(
     });
 }
 
+/// Where the relay keeps its queue records (`SMP_BENCH_STORE`), for a relay started by
+/// process `owner`; `tag` tells two relays of one run apart.
+async fn store_options(owner: u32, tag: &str) -> smp_server::StartOptions {
+    let mode = std::env::var("SMP_BENCH_STORE").unwrap_or_else(|_| "memory".into());
+    match mode.as_str() {
+        "memory" => smp_server::StartOptions::default(),
+        "log" => {
+            let dir = std::env::temp_dir().join(format!("smp-bench-{owner}-{tag}"));
+            std::fs::create_dir_all(&dir).expect("bench folder");
+            smp_server::StartOptions {
+                store_log: Some(dir.join("smp-server-store.log")),
+                ..Default::default()
+            }
+        }
+        "database" => {
+            let db = smp_server::pg::DbOptions {
+                connection: std::env::var("SMP_BENCH_DB")
+                    .expect("SMP_BENCH_STORE=database needs SMP_BENCH_DB (a connection string)"),
+                schema: format!("smp_bench_{owner}_{tag}"),
+                pool_size: 2,
+            };
+            smp_server::pg::create(&db).await.expect("schema");
+            smp_server::StartOptions {
+                database: Some(smp_server::Database {
+                    db,
+                    store_log: None,
+                    deleted_ttl: smp_server::pg::DEFAULT_DELETED_TTL,
+                    migrate: smp_server::pg::Migrate::Up,
+                }),
+                ..Default::default()
+            }
+        }
+        other => panic!("SMP_BENCH_STORE={other}: expected memory, log or database"),
+    }
+}
+
 /// The relay alone, in a child process (for memory figures): prints its address and key
 /// hash, serves until killed.
 async fn relay_process() {
     let (identity, _) =
         transport::Identity::generate(transport::SignAlgorithm::Ed25519, "localhost").expect("id");
     let kh = identity.key_hash().expect("hash");
-    let relay = smp_server::start(
-        "127.0.0.1:0".parse().expect("addr"),
+    let owner = std::env::var("SMP_BENCH_OWNER")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(std::process::id);
+    let relay = smp_server::start_on(
+        &["127.0.0.1:0".parse().expect("addr")],
         &identity,
         Default::default(),
+        &store_options(owner, "process").await,
     )
     .await
     .expect("relay");
@@ -129,6 +180,7 @@ fn spawn_relay_process() -> (std::process::Child, std::net::SocketAddr, [u8; 32]
     use std::io::BufRead;
     let mut child = std::process::Command::new(std::env::current_exe().expect("exe"))
         .env("SMP_BENCH_RELAY", "1")
+        .env("SMP_BENCH_OWNER", std::process::id().to_string())
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("relay process");
@@ -163,10 +215,15 @@ async fn run(scale: usize) {
     let (identity, _) =
         transport::Identity::generate(transport::SignAlgorithm::Ed25519, "localhost").expect("id");
     let kh = identity.key_hash().expect("hash");
-    let relay = smp_server::start(
-        "127.0.0.1:0".parse().expect("addr"),
+    println!(
+        "queue store: {}",
+        std::env::var("SMP_BENCH_STORE").unwrap_or_else(|_| "memory".into())
+    );
+    let relay = smp_server::start_on(
+        &["127.0.0.1:0".parse().expect("addr")],
         &identity,
         Default::default(),
+        &store_options(std::process::id(), "inproc").await,
     )
     .await
     .expect("relay");
@@ -309,8 +366,14 @@ async fn run(scale: usize) {
         .await
         .expect("connect");
     let rss0 = rss_kib(pid);
+    let t0 = Instant::now();
     let qs = create_queues(&c, n_sub, false).await;
+    let new_secs = t0.elapsed().as_secs_f64();
     let rss1 = rss_kib(pid);
+    println!(
+        "create: {n_sub} queues in {new_secs:.2} s on one connection ({:.0} NEW/s)",
+        n_sub as f64 / new_secs
+    );
     let (c2, _ev2) = SmpClient::connect(addr, &kh, opts())
         .await
         .expect("connect");

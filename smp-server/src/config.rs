@@ -121,6 +121,16 @@ pub struct Config {
     pub daily_block_quota: u64,
     /// `[STORE_LOG] log_stats`.
     pub log_stats: bool,
+    /// `[STORE_LOG] store_queues = database`: queue records in PostgreSQL instead of the store
+    /// log; messages in the journal.
+    pub database: bool,
+    /// `[STORE_LOG] db_connection`, `db_schema`, `db_pool_size` (the reference's defaults).
+    pub db: crate::pg::DbOptions,
+    /// `[STORE_LOG] db_store_log`: with the database, also append changes to the store log.
+    pub db_store_log: bool,
+    /// `[STORE_LOG] db_deleted_ttl`: seconds deleted queues stay in the database (the
+    /// reference reads this setting in seconds; default 21 days).
+    pub db_deleted_ttl: u64,
 }
 
 impl Config {
@@ -141,12 +151,18 @@ impl Config {
             Some(v) if !allowed.contains(&v) => Err(Settings::invalid(s, k, v, what)),
             _ => Ok(()),
         };
-        not_yet(
-            "STORE_LOG",
-            "store_queues",
-            &["memory"],
-            "memory (database storage is not supported yet)",
-        )?;
+        let database = match cfg.get("STORE_LOG", "store_queues") {
+            None | Some("memory") => false,
+            Some("database") => true,
+            Some(v) => {
+                return Err(Settings::invalid(
+                    "STORE_LOG",
+                    "store_queues",
+                    v,
+                    "memory or database",
+                ))
+            }
+        };
         not_yet(
             "STORE_LOG",
             "store_messages",
@@ -154,6 +170,35 @@ impl Config {
             "memory or journal (database storage is not supported yet)",
         )?;
         let journal = cfg.get("STORE_LOG", "store_messages") == Some("journal");
+        if database && !journal {
+            // As the reference: queues in the database need messages in the journal.
+            return Err(Settings::invalid(
+                "STORE_LOG",
+                "store_messages",
+                cfg.get("STORE_LOG", "store_messages").unwrap_or("memory"),
+                "journal when store_queues = database (database and memory storage are not compatible)",
+            ));
+        }
+        let d = crate::pg::default_options();
+        let db = crate::pg::DbOptions {
+            connection: cfg
+                .non_empty("STORE_LOG", "db_connection")
+                .map_or(d.connection, str::to_string),
+            schema: cfg
+                .non_empty("STORE_LOG", "db_schema")
+                .map_or(d.schema, str::to_string),
+            pool_size: match cfg.number("STORE_LOG", "db_pool_size", d.pool_size as u64)? {
+                n @ 1..=1000 => n as usize,
+                n => {
+                    return Err(Settings::invalid(
+                        "STORE_LOG",
+                        "db_pool_size",
+                        &n.to_string(),
+                        "a number from 1 to 1000",
+                    ))
+                }
+            },
+        };
         not_yet(
             "TRANSPORT",
             "websockets",
@@ -177,7 +222,7 @@ impl Config {
         } else {
             None
         };
-        let store_log = cfg.on_off("STORE_LOG", "enable", false)? || journal;
+        let store_log = (cfg.on_off("STORE_LOG", "enable", false)? || journal) && !database;
         Ok(Self {
             store_log,
             restore_messages: !journal && cfg.on_off("STORE_LOG", "restore_messages", store_log)?,
@@ -210,6 +255,14 @@ impl Config {
             ),
             daily_block_quota: cfg.number("AUTH", "daily_block_queue_quota", 20)?,
             log_stats: cfg.on_off("STORE_LOG", "log_stats", false)?,
+            db_store_log: database && cfg.on_off("STORE_LOG", "db_store_log", false)?,
+            db_deleted_ttl: cfg.number(
+                "STORE_LOG",
+                "db_deleted_ttl",
+                crate::pg::DEFAULT_DELETED_TTL,
+            )?,
+            database,
+            db,
         })
     }
 }
@@ -233,8 +286,19 @@ pub fn default_ini(host: &str, store_log: bool, password: Option<&str>, log_dir:
          # Log is compacted on start (deleted objects are removed).\n\
          enable = {store_log}\n\
          \n\
-         # Queue storage mode: `memory` (database is not supported by this relay yet).\n\
+         # Queue storage mode: `memory` or `database` (PostgreSQL; needs store_messages = journal).\n\
          store_queues = memory\n\
+         \n\
+         # Database connection settings for PostgreSQL database (`store_queues = database`).\n\
+         # db_connection = postgresql://smp@/smp_server_store\n\
+         # db_schema = smp_server\n\
+         # db_pool_size = 10\n\
+         \n\
+         # Write database changes to store log file\n\
+         # db_store_log = off\n\
+         \n\
+         # Time to retain deleted queues in the database, seconds.\n\
+         # db_deleted_ttl = 1814400\n\
          \n\
          # Message storage mode: `memory` or `journal`.\n\
          store_messages = memory\n\
@@ -301,10 +365,40 @@ mod tests {
         )
         .unwrap();
         assert!(j.journal && j.store_log && !j.restore_messages && !j.expire_on_send);
+        assert!(!c.database);
+        assert_eq!(c.db, crate::pg::default_options());
+        // Queues in the database: no store log, messages in the journal.
+        let d = Config::from_ini(
+            &parse_ini(
+                "[STORE_LOG]\nenable = on\nstore_queues = database\nstore_messages = journal\n\
+                 db_connection = postgresql://u@h/db\ndb_schema = s1\ndb_pool_size = 3\n\
+                 db_store_log = on\n",
+                Path::new("t"),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        assert!(d.journal && !d.store_log && d.db_store_log);
+        assert_eq!(d.db_deleted_ttl, 21 * 86_400);
+        assert!(d.database);
+        let db = d.db;
+        assert_eq!(
+            (db.connection.as_str(), db.schema.as_str(), db.pool_size),
+            ("postgresql://u@h/db", "s1", 3)
+        );
         for (ini, named) in [
             (
                 "[STORE_LOG]\nstore_messages = database\n",
                 "[STORE_LOG] store_messages",
+            ),
+            (
+                "[STORE_LOG]\nstore_queues = database\nstore_messages = memory\n",
+                "[STORE_LOG] store_messages",
+            ),
+            ("[STORE_LOG]\nstore_queues = files\n", "[STORE_LOG] store_queues"),
+            (
+                "[STORE_LOG]\nstore_queues = database\nstore_messages = journal\ndb_pool_size = 0\n",
+                "[STORE_LOG] db_pool_size",
             ),
             ("[TRANSPORT]\nport = 5223,x\n", "[TRANSPORT] port"),
             ("[AUTH]\nnew_queue = on\n", "[AUTH] new_queue"),

@@ -11,6 +11,8 @@ pub mod config;
 pub mod control;
 pub mod journal;
 pub mod net;
+pub mod pg;
+mod pg_schema;
 pub mod proxy;
 pub mod queue;
 pub mod relay;
@@ -42,6 +44,9 @@ pub enum StartError {
     /// The message store cannot be used as configured.
     #[error("{0}")]
     Store(String),
+    /// The queue database cannot be used.
+    #[error(transparent)]
+    Database(#[from] pg::DbError),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -152,6 +157,21 @@ pub struct StartOptions {
     pub control: Option<(u16, control::ControlConfig)>,
     /// `log_stats = on`: one line a day (at midnight UTC) appended to this file.
     pub stats_log: Option<std::path::PathBuf>,
+    /// `store_queues = database`: queue records in PostgreSQL instead of the store log.
+    pub database: Option<Database>,
+}
+
+/// `store_queues = database` and its `db_*` settings.
+#[derive(Debug, Clone)]
+pub struct Database {
+    /// Where the database is.
+    pub db: pg::DbOptions,
+    /// `db_store_log = on`: committed changes also appended to this store log (it must exist).
+    pub store_log: Option<std::path::PathBuf>,
+    /// `db_deleted_ttl`: seconds deleted queues stay in the database.
+    pub deleted_ttl: u64,
+    /// Whether pending schema migrations are applied.
+    pub migrate: pg::Migrate,
 }
 
 /// How often expired messages are dropped (the reference's interval).
@@ -168,8 +188,31 @@ pub fn lock_state(dir: &std::path::Path) -> Result<std::fs::File, StartError> {
     })
 }
 
-/// The queues of a store log, read without changing it.
-fn read_queues(store_log: &std::path::Path) -> Result<storelog::QueueStore, StartError> {
+/// Where the offline tools read the queues from.
+#[derive(Debug, Clone, Copy)]
+pub enum Queues<'a> {
+    /// The store log (`store_queues = memory`).
+    StoreLog(&'a std::path::Path),
+    /// PostgreSQL (`store_queues = database`).
+    Database(&'a pg::DbOptions),
+}
+
+/// The queues, read without changing anything.
+fn read_queues(from: Queues<'_>) -> Result<storelog::QueueStore, StartError> {
+    let store_log = match from {
+        Queues::StoreLog(path) => path,
+        Queues::Database(db) => {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| StartError::Store(e.to_string()))?;
+            let loaded = rt.block_on(pg::load(db, pg::Migrate::Refuse))?;
+            for why in &loaded.skipped {
+                tracing::warn!("database: a queue was not loaded: {why}");
+            }
+            return Ok(loaded.store);
+        }
+    };
     let mut store = storelog::QueueStore::default();
     let replay =
         store_log::replay_file(&mut store, store_log).map_err(|source| StartError::StoreLog {
@@ -182,10 +225,10 @@ fn read_queues(store_log: &std::path::Path) -> Result<storelog::QueueStore, Star
     Ok(store)
 }
 
-/// A relay with the queues of `store_log`, for offline tools: nothing expires, nothing is
-/// logged, the state folder's lock is held.
+/// A relay with the queues, for offline tools: nothing expires, nothing is logged, the state
+/// folder's lock is held.
 fn offline_relay(
-    store_log: &std::path::Path,
+    queues: Queues<'_>,
     journal_dir: &std::path::Path,
 ) -> Result<(Arc<Relay>, std::fs::File), StartError> {
     let dir = journal_dir.parent().unwrap_or(std::path::Path::new("."));
@@ -195,7 +238,7 @@ fn offline_relay(
         expire_on_send: false,
         ..RelayConfig::default()
     };
-    let relay = Relay::with_store(config, read_queues(store_log)?, None, relay::system_seconds)
+    let relay = Relay::with_store(config, read_queues(queues)?, None, relay::system_seconds)
         .map_err(|e| StartError::Identity(e.to_string()))?;
     Ok((relay, lock))
 }
@@ -203,11 +246,11 @@ fn offline_relay(
 /// `smp-server journal import`: writes the messages of a snapshot file into a new journal
 /// folder, then renames the file to `.bak`. Returns (imported, skipped lines with why).
 pub fn import_journal(
-    store_log: &std::path::Path,
+    queues: Queues<'_>,
     messages: &std::path::Path,
     journal_dir: &std::path::Path,
 ) -> Result<(usize, Vec<(usize, String)>), StartError> {
-    let (relay, _lock) = offline_relay(store_log, journal_dir)?;
+    let (relay, _lock) = offline_relay(queues, journal_dir)?;
     let io = |path: &std::path::Path| {
         let path = path.to_path_buf();
         move |source| StartError::StoreLog { path, source }
@@ -223,11 +266,11 @@ pub fn import_journal(
 /// `smp-server journal export`: writes every journaled message to a snapshot file (the
 /// journal is left as it is). Returns how many.
 pub fn export_journal(
-    store_log: &std::path::Path,
+    queues: Queues<'_>,
     journal_dir: &std::path::Path,
     messages: &std::path::Path,
 ) -> Result<usize, StartError> {
-    let (relay, _lock) = offline_relay(store_log, journal_dir)?;
+    let (relay, _lock) = offline_relay(queues, journal_dir)?;
     let js = journal::JournalStore::open(journal_dir).map_err(|source| StartError::StoreLog {
         path: journal_dir.to_path_buf(),
         source,
@@ -277,6 +320,11 @@ pub async fn start_on(
 ) -> Result<Running, StartError> {
     let store_log = opts.store_log.as_deref();
     let id = |e: &dyn std::fmt::Display| StartError::Identity(e.to_string());
+    if opts.database.is_some() && opts.store_log.is_some() {
+        return Err(StartError::Store(
+            "queues are kept either in the store log or in the database, not both".into(),
+        ));
+    }
     if opts.journal.is_some() && opts.messages.is_some() {
         return Err(StartError::Store(
             "messages are kept either in the journal or in the snapshot file, not both".into(),
@@ -303,6 +351,7 @@ pub async fn start_on(
         opts.store_log.as_deref(),
         opts.messages.as_deref(),
         opts.journal.as_deref(),
+        opts.database.as_ref().and_then(|d| d.store_log.as_deref()),
     ];
     let mut dirs: Vec<&std::path::Path> = state_files
         .iter()
@@ -322,9 +371,38 @@ pub async fn start_on(
         locks.push(lock);
     }
     let mut store = storelog::QueueStore::default();
-    let log = match store_log {
-        None => None,
-        Some(path) => {
+    let log = match (store_log, &opts.database) {
+        (_, Some(d)) => {
+            let loaded = pg::load(&d.db, d.migrate).await?;
+            for why in &loaded.skipped {
+                tracing::warn!("database: a queue was not loaded: {why}");
+            }
+            if loaded.services_ignored > 0 {
+                tracing::warn!(
+                    "database: {} queues are associated with services, which this relay does not serve; the association is ignored",
+                    loaded.services_ignored
+                );
+            }
+            store = loaded.store;
+            tracing::info!("database: {} queues", store.queues.len());
+            match pg::compact(&d.db, d.deleted_ttl).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!("database: removed {n} old deleted queues"),
+                Err(e) => tracing::warn!("database: removing old deleted queues: {e}"),
+            }
+            let file = Arc::new(pg::DbLog::open(&d.db, d.store_log.as_deref())?);
+            let path = std::path::Path::new("(database)");
+            Some(
+                store_log::StoreLog::with_file(file, path, 0).map_err(|source| {
+                    StartError::StoreLog {
+                        path: path.to_path_buf(),
+                        source,
+                    }
+                })?,
+            )
+        }
+        (None, None) => None,
+        (Some(path), None) => {
             let suffix = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs())
@@ -442,6 +520,20 @@ pub async fn start_on(
                 .await;
                 if let Ok((expired, stored)) = done {
                     tracing::info!("expired {expired} messages, {stored} stored");
+                }
+            }
+        }));
+    }
+    if let Some(d) = opts.database.clone() {
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(EXPIRE_INTERVAL);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                match pg::compact(&d.db, d.deleted_ttl).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!("database: removed {n} old deleted queues"),
+                    Err(e) => tracing::warn!("database: removing old deleted queues: {e}"),
                 }
             }
         }));

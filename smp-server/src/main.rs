@@ -42,6 +42,30 @@ enum Cmd {
         /// Listen on this address instead of 0.0.0.0 on every port of smp-server.ini.
         #[arg(long)]
         bind: Option<SocketAddr>,
+        /// With `store_queues = database`: apply the schema migrations this relay has and the
+        /// database lacks (`up`); without it the relay refuses to start and names them.
+        #[arg(long = "confirm-migrations", value_name = "up")]
+        confirm_migrations: Option<ConfirmMigrations>,
+    },
+    /// Move queue records between the store log (`store_queues = memory`) and PostgreSQL
+    /// (`store_queues = database`). The relay must be stopped. Messages stay in the journal.
+    Database {
+        #[command(subcommand)]
+        action: DatabaseCmd,
+        /// What to move: `queues` (and `all`, the default, which is the same here: messages
+        /// are never kept in the database by this relay).
+        #[arg(long, global = true, default_value = "all")]
+        table: DatabaseTable,
+        /// Database connection string (default: [STORE_LOG] db_connection, else the
+        /// reference's postgresql://smp@/smp_server_store).
+        #[arg(short = 'd', long = "database", global = true)]
+        connection: Option<String>,
+        /// Database schema (default: [STORE_LOG] db_schema, else smp_server).
+        #[arg(long, global = true)]
+        schema: Option<String>,
+        /// Do not ask for confirmation.
+        #[arg(short = 'y', long, global = true)]
+        yes: bool,
     },
     /// Move messages between the snapshot file (`store_messages = memory`) and the journal
     /// folder (`store_messages = journal`), or delete the journal. The relay must be stopped.
@@ -52,6 +76,32 @@ enum Cmd {
         #[arg(short = 'y', long, global = true)]
         yes: bool,
     },
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy)]
+enum ConfirmMigrations {
+    /// Apply pending migrations.
+    Up,
+}
+
+#[derive(Subcommand, Debug, Clone, Copy)]
+enum DatabaseCmd {
+    /// Write the queues of smp-server-store.log into a new schema (the log is kept as .bak);
+    /// then set `store_queues = database`.
+    Import,
+    /// Write the database's queues to a new smp-server-store.log; then set
+    /// `store_queues = memory`.
+    Export,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+enum DatabaseTable {
+    /// Queue records.
+    Queues,
+    /// Messages (not kept in the database by this relay: refused).
+    Messages,
+    /// Everything this relay keeps in the database: the queue records.
+    All,
 }
 
 #[derive(Subcommand, Debug, Clone, Copy)]
@@ -146,11 +196,38 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             );
             Ok(())
         }
-        Cmd::Journal { action, yes } => journal_command(action, yes, &log_dir),
-        Cmd::Start { bind } => {
+        Cmd::Journal { action, yes } => {
+            let config = Config::load(&cfg_dir)?;
+            journal_command(action, yes, &config, &log_dir)
+        }
+        Cmd::Database {
+            action,
+            table,
+            connection,
+            schema,
+            yes,
+        } => {
+            let config = Config::load(&cfg_dir)?;
+            let mut db = config.db.clone();
+            if let Some(c) = connection {
+                db.connection = c;
+            }
+            if let Some(s) = schema {
+                db.schema = s;
+            }
+            if table == DatabaseTable::Messages {
+                return Err("this relay keeps messages in the journal (store_messages = journal), never in the database: use --table queues".into());
+            }
+            database_command(action, yes, &config, &db, &log_dir)
+        }
+        Cmd::Start {
+            bind,
+            confirm_migrations,
+        } => {
             let config = Config::load(&cfg_dir)?;
             let identity = Identity::load(&cfg_dir)?;
             check_message_store(&config, &log_dir)?;
+            check_queue_store(&config, &log_dir)?;
             relay_config::raise_fd_limit();
             let relay_config = smp_server::RelayConfig {
                 allow_new_queues: config.new_queues,
@@ -189,6 +266,15 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 stats_log: config
                     .log_stats
                     .then(|| log_dir.join(smp_server::stats::STATS_FILE)),
+                database: config.database.then(|| smp_server::Database {
+                    db: config.db.clone(),
+                    store_log: config.db_store_log.then(|| log_dir.join(STORE_LOG_FILE)),
+                    deleted_ttl: config.db_deleted_ttl,
+                    migrate: match confirm_migrations {
+                        Some(ConfirmMigrations::Up) => smp_server::pg::Migrate::Up,
+                        None => smp_server::pg::Migrate::Refuse,
+                    },
+                }),
             };
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -261,6 +347,99 @@ fn check_message_store(config: &Config, log_dir: &std::path::Path) -> Result<(),
     Ok(())
 }
 
+/// The reference's checks that the store log matches `store_queues = database`.
+fn check_queue_store(config: &Config, log_dir: &std::path::Path) -> Result<(), String> {
+    if !config.database {
+        return Ok(());
+    }
+    let log = log_dir.join(STORE_LOG_FILE);
+    match (config.db_store_log, log.exists()) {
+        (true, false) => Err(format!(
+            "db_store_log is `on`, {} does not exist",
+            log.display()
+        )),
+        (false, true) => Err(format!(
+            "store_queues is `database` with {} file present: set store_queues to `memory` or \
+             use `smp-server database import` to migrate",
+            log.display()
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn database_command(
+    action: DatabaseCmd,
+    yes: bool,
+    config: &Config,
+    db: &smp_server::pg::DbOptions,
+    log_dir: &std::path::Path,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let log = log_dir.join(STORE_LOG_FILE);
+    let _lock = smp_server::lock_state(log_dir)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    match action {
+        DatabaseCmd::Import => {
+            if !log.exists() {
+                return Err(format!("{} file does not exist", log.display()).into());
+            }
+            confirm(
+                &format!(
+                    "WARNING: store log file {} will be compacted and imported to the PostgreSQL schema {}.",
+                    log.display(),
+                    db.schema
+                ),
+                yes,
+            )?;
+            let done = rt.block_on(smp_server::pg::import(&log, db))?;
+            for (line, why) in &done.skipped {
+                eprintln!("{}: line {line} skipped: {why}", log.display());
+            }
+            println!(
+                "Import completed: {} queues; the store log is kept as {}",
+                done.queues,
+                done.backup.display()
+            );
+            println!(
+                "{}",
+                if config.database {
+                    "store_queues set to `database`, start the server."
+                } else {
+                    "store_queues set to `memory`, update it to `database` in INI file"
+                }
+            );
+        }
+        DatabaseCmd::Export => {
+            if log.exists() {
+                return Err(format!("{} file already exists", log.display()).into());
+            }
+            confirm(
+                &format!(
+                    "WARNING: the PostgreSQL schema {} will be exported to store log file {}.",
+                    db.schema,
+                    log.display()
+                ),
+                yes,
+            )?;
+            let (n, skipped) = rt.block_on(smp_server::pg::export(&log, db))?;
+            for why in &skipped {
+                eprintln!("a queue was not exported: {why}");
+            }
+            println!("Export completed: {n} queues");
+            println!(
+                "{}",
+                if config.database {
+                    "store_queues set to `database`, update it to `memory` in INI file."
+                } else {
+                    "store_queues set to `memory`, start the server"
+                }
+            );
+        }
+    }
+    Ok(())
+}
+
 fn confirm(question: &str, yes: bool) -> Result<(), String> {
     if yes {
         return Ok(());
@@ -280,11 +459,17 @@ fn confirm(question: &str, yes: bool) -> Result<(), String> {
 fn journal_command(
     action: JournalCmd,
     yes: bool,
+    config: &Config,
     log_dir: &std::path::Path,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let file = log_dir.join(MESSAGES_FILE);
     let dir = log_dir.join(MESSAGES_DIR);
     let store_log = log_dir.join(STORE_LOG_FILE);
+    let queues = if config.database {
+        smp_server::Queues::Database(&config.db)
+    } else {
+        smp_server::Queues::StoreLog(&store_log)
+    };
     if file.exists() && dir.is_dir() && !matches!(action, JournalCmd::Delete) {
         return Err(format!(
             "both {} and {} are present: configure the message store first",
@@ -309,7 +494,7 @@ fn journal_command(
                 ),
                 yes,
             )?;
-            let (restored, skipped) = smp_server::import_journal(&store_log, &file, &dir)?;
+            let (restored, skipped) = smp_server::import_journal(queues, &file, &dir)?;
             for (line, why) in &skipped {
                 eprintln!("{}: line {line} skipped: {why}", file.display());
             }
@@ -330,7 +515,7 @@ fn journal_command(
                 ),
                 yes,
             )?;
-            let n = smp_server::export_journal(&store_log, &dir, &file)?;
+            let n = smp_server::export_journal(queues, &dir, &file)?;
             println!(
                 "Export completed: {n} messages; set store_messages = memory and delete the journal (`smp-server journal delete`)"
             );

@@ -98,13 +98,9 @@ pub fn create_line(q: &QueueRec) -> String {
     if let Some(t) = q.updated_at {
         s.push_str(&format!(" updated_at={t}"));
     }
-    match &q.status {
-        Status::Active => {}
-        Status::Off => s.push_str(" status=off"),
-        Status::Blocked(info) => {
-            s.push_str(" status=blocked,");
-            s.push_str(&String::from_utf8_lossy(info));
-        }
+    if q.status != Status::Active {
+        s.push_str(" status=");
+        s.push_str(&status_text(&q.status));
     }
     s
 }
@@ -347,11 +343,91 @@ impl QueueStore {
         Some(q)
     }
 
-    fn rec_mut(&mut self, rid: &str) -> Result<(Vec<u8>, &mut QueueRec), &'static str> {
-        let rid = id(rid)?;
-        let q = self.queues.get_mut(&rid).ok_or("unknown queue")?;
-        Ok((rid, &mut q.rec))
+    fn rec_mut(&mut self, rid: &[u8]) -> Result<&mut QueueRec, &'static str> {
+        Ok(&mut self.queues.get_mut(rid).ok_or("unknown queue")?.rec)
     }
+}
+
+/// One store-log record, parsed.
+#[derive(Debug)]
+pub enum Record {
+    /// `CREATE`: a new queue.
+    Create(Box<QueueRec>),
+    /// `LINK rid lnk fixed user`.
+    Link(Vec<u8>, Vec<u8>, LinkData),
+    /// `LDELETE rid`.
+    LinkDelete(Vec<u8>),
+    /// `SECURE rid key`.
+    Secure(Vec<u8>, PublicKey),
+    /// `KEYS rid k,k`.
+    Keys(Vec<u8>, Vec<PublicKey>),
+    /// `NOTIFIER rid nid nkey secret`.
+    Notifier(Vec<u8>, Notifier),
+    /// `SUSPEND rid` (off), `BLOCK rid info`, `UNBLOCK rid` (active).
+    Status(Vec<u8>, Status),
+    /// `DELETE rid`.
+    Delete(Vec<u8>),
+    /// `NDELETE rid`.
+    NotifierDelete(Vec<u8>),
+    /// `TIME rid seconds`.
+    Time(Vec<u8>, i64),
+}
+
+/// Parses one store-log line; an error says why it cannot be applied.
+pub fn parse_record(line: &str) -> Result<Record, &'static str> {
+    let (tag, rest) = line.split_once(' ').ok_or("no record tag")?;
+    let args: Vec<&str> = rest.split(' ').collect();
+    let arg = |i: usize| args.get(i).copied().ok_or("missing field");
+    let rid = || id(arg(0)?);
+    Ok(match tag {
+        "CREATE" => Record::Create(Box::new(parse_create(rest)?)),
+        "LINK" => Record::Link(
+            rid()?,
+            id(arg(1)?)?,
+            LinkData {
+                fixed: id(arg(2)?)?,
+                user: id(arg(3)?)?,
+            },
+        ),
+        "LDELETE" => Record::LinkDelete(rid()?),
+        "SECURE" => Record::Secure(rid()?, key(arg(1)?)?),
+        "KEYS" => Record::Keys(rid()?, key_list(arg(1)?)?),
+        "NOTIFIER" => {
+            if args.len() > 4 {
+                return Err("notification services are not supported");
+            }
+            Record::Notifier(rid()?, parse_notifier(arg(1)?, arg(2)?, arg(3)?)?)
+        }
+        "SUSPEND" => Record::Status(rid()?, Status::Off),
+        "BLOCK" => {
+            let info = arg(1)?;
+            if !info.starts_with("reason=") {
+                return Err("bad blocking info");
+            }
+            Record::Status(rid()?, Status::Blocked(info.as_bytes().to_vec()))
+        }
+        "UNBLOCK" => Record::Status(rid()?, Status::Active),
+        "DELETE" => Record::Delete(rid()?),
+        "NDELETE" => Record::NotifierDelete(rid()?),
+        "TIME" => Record::Time(rid()?, arg(1)?.parse().map_err(|_| "bad time")?),
+        "NEW_SERVICE" | "QUEUE_SERVICE" => return Err("services are not supported"),
+        _ => return Err("unknown record"),
+    })
+}
+
+/// The text of a status in the database's `status` column (the reference's `strEncode`):
+/// `active`, `off` or `blocked,<info>`.
+pub fn status_text(s: &Status) -> String {
+    match s {
+        Status::Active => "active".into(),
+        Status::Off => "off".into(),
+        Status::Blocked(info) => format!("blocked,{}", String::from_utf8_lossy(info)),
+    }
+}
+
+/// Parses a status as [`status_text`] writes it.
+pub fn parse_status_text(s: &str) -> Result<Status, &'static str> {
+    parse_status(s)
 }
 
 impl store_log::LogState for QueueStore {
@@ -371,79 +447,44 @@ impl store_log::LogState for QueueStore {
     ];
 
     fn apply_line(&mut self, line: &str) -> Result<(), &'static str> {
-        let (tag, rest) = line.split_once(' ').ok_or("no record tag")?;
-        let args: Vec<&str> = rest.split(' ').collect();
-        let arg = |i: usize| args.get(i).copied().ok_or("missing field");
-        match tag {
-            "CREATE" => {
-                let rec = parse_create(rest)?;
+        match parse_record(line)? {
+            Record::Create(rec) => {
                 if self.queues.contains_key(&rec.rcv_id)
                     || self.by_sender.contains_key(&rec.sender_id)
                 {
                     return Err("duplicate queue id");
                 }
-                self.insert(rec);
+                self.insert(*rec);
             }
-            "LINK" => {
-                let lid = id(arg(1)?)?;
-                let data = LinkData {
-                    fixed: id(arg(2)?)?,
-                    user: id(arg(3)?)?,
-                };
-                let (rid, rec) = self.rec_mut(arg(0)?)?;
+            Record::Link(rid, lid, data) => {
+                let rec = self.rec_mut(&rid)?;
                 rec.link = Some((lid.clone(), data));
                 self.by_link.insert(lid, rid);
             }
-            "LDELETE" => {
-                let (_, rec) = self.rec_mut(arg(0)?)?;
-                if let Some((l, _)) = rec.link.take() {
+            Record::LinkDelete(rid) => {
+                if let Some((l, _)) = self.rec_mut(&rid)?.link.take() {
                     self.by_link.remove(&l);
                 }
             }
-            "SECURE" => {
-                let k = key(arg(1)?)?;
-                self.rec_mut(arg(0)?)?.1.sender_key = Some(k);
-            }
-            "KEYS" => {
-                let ks = key_list(arg(1)?)?;
-                self.rec_mut(arg(0)?)?.1.recipient_keys = ks;
-            }
-            "NOTIFIER" => {
-                if args.len() > 4 {
-                    return Err("notification services are not supported");
-                }
-                let n = parse_notifier(arg(1)?, arg(2)?, arg(3)?)?;
+            Record::Secure(rid, k) => self.rec_mut(&rid)?.sender_key = Some(k),
+            Record::Keys(rid, ks) => self.rec_mut(&rid)?.recipient_keys = ks,
+            Record::Notifier(rid, n) => {
                 let nid = n.id.clone();
-                let (rid, rec) = self.rec_mut(arg(0)?)?;
-                if let Some(old) = rec.notifier.replace(n) {
+                if let Some(old) = self.rec_mut(&rid)?.notifier.replace(n) {
                     self.by_notifier.remove(&old.id);
                 }
                 self.by_notifier.insert(nid, rid);
             }
-            "SUSPEND" => self.rec_mut(arg(0)?)?.1.status = Status::Off,
-            "BLOCK" => {
-                let info = arg(1)?;
-                if !info.starts_with("reason=") {
-                    return Err("bad blocking info");
-                }
-                self.rec_mut(arg(0)?)?.1.status = Status::Blocked(info.as_bytes().to_vec());
+            Record::Status(rid, st) => self.rec_mut(&rid)?.status = st,
+            Record::Delete(rid) => {
+                self.remove(&rid).ok_or("unknown queue")?;
             }
-            "UNBLOCK" => self.rec_mut(arg(0)?)?.1.status = Status::Active,
-            "DELETE" => {
-                self.remove(&id(arg(0)?)?).ok_or("unknown queue")?;
-            }
-            "NDELETE" => {
-                let (_, rec) = self.rec_mut(arg(0)?)?;
-                if let Some(n) = rec.notifier.take() {
+            Record::NotifierDelete(rid) => {
+                if let Some(n) = self.rec_mut(&rid)?.notifier.take() {
                     self.by_notifier.remove(&n.id);
                 }
             }
-            "TIME" => {
-                let t = arg(1)?.parse().map_err(|_| "bad time")?;
-                self.rec_mut(arg(0)?)?.1.updated_at = Some(t);
-            }
-            "NEW_SERVICE" | "QUEUE_SERVICE" => return Err("services are not supported"),
-            _ => return Err("unknown record"),
+            Record::Time(rid, t) => self.rec_mut(&rid)?.updated_at = Some(t),
         }
         Ok(())
     }

@@ -5,47 +5,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command as Process, Stdio};
-
 use simplex_crypto::{generate, KeyAlgorithm};
 use smp_proto::command::{NewQueue, QueueRequest};
 use smp_proto::{BrokerMsg, Command};
 
-fn smp_server(cfg: &std::path::Path, log: &std::path::Path) -> Process {
-    let mut p = Process::new(env!("CARGO_BIN_EXE_smp-server"));
-    p.env("SMP_SERVER_CFG_PATH", cfg)
-        .env("SMP_SERVER_LOG_PATH", log);
-    p
-}
-
-/// Starts the relay on an ephemeral port; returns the process and where it listens.
-fn start(cfg: &std::path::Path, log: &std::path::Path) -> (Child, std::net::SocketAddr, String) {
-    let mut child = smp_server(cfg, log)
-        .args(["start", "--bind", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    // Notes about the stores may come first.
-    let addr = lines
-        .by_ref()
-        .find_map(|l| l.unwrap().strip_prefix("Listening on ").map(str::to_string))
-        .unwrap()
-        .parse()
-        .unwrap();
-    let address = lines.next().unwrap().unwrap();
-    (child, addr, address)
-}
-
-fn key_hash(cfg: &std::path::Path) -> [u8; 32] {
-    let fp = std::fs::read_to_string(cfg.join("fingerprint")).unwrap();
-    simplex_codec::base64url::decode(fp.trim())
-        .unwrap()
-        .try_into()
-        .unwrap()
-}
+use common::bin::{key_hash, smp_server, start, terminate};
 
 #[tokio::test]
 async fn init_start_and_a_queue_that_survives_kill_9() {
@@ -136,16 +100,6 @@ fn a_bad_setting_is_named_and_nothing_starts() {
 }
 
 /// Sends SIGTERM and waits for a clean exit.
-fn terminate(mut child: Child) {
-    let ok = Process::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
-    let status = child.wait().unwrap();
-    assert!(status.success(), "graceful exit: {status}");
-}
 
 #[tokio::test]
 async fn messages_survive_a_graceful_restart_and_acknowledged_ones_do_not_come_back() {

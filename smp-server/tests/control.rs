@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
+mod common;
+
 use simplex_crypto::{generate, KeyAlgorithm};
 use smp_client::{ConnectOptions, SmpClient};
 use smp_proto::command::{NewQueue, QueueRequest};
@@ -61,7 +63,7 @@ async fn an_operator_sees_stats_and_blocks_unblocks_and_deletes_a_queue() {
         )),
         ..Default::default()
     };
-    let relay = smp_server::start_on(
+    let relay = common::start_on(
         &["127.0.0.1:0".parse().unwrap()],
         &identity,
         smp_server::RelayConfig::default(),

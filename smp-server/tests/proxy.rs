@@ -132,7 +132,7 @@ async fn a_relay_with_a_password_proxies_only_for_who_knows_it() {
         create_password: Some(b"secret".to_vec()),
         ..smp_server::RelayConfig::default()
     };
-    let a = smp_server::start("127.0.0.1:0".parse().unwrap(), &identity, config)
+    let a = common::start("127.0.0.1:0".parse().unwrap(), &identity, config)
         .await
         .unwrap();
     let (b, kh_b) = common::relay(transport::SignAlgorithm::Ed25519).await;

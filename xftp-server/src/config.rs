@@ -217,7 +217,7 @@ impl Config {
                 ))
             }
         };
-        let d = crate::pg::DbOptions::default();
+        let d = crate::pg::default_options();
         let db = crate::pg::DbOptions {
             connection: get("STORE_LOG", "db_connection")
                 .filter(|c| !c.is_empty())
@@ -463,7 +463,7 @@ mod tests {
     fn database_settings_are_the_references() {
         let c = parse("[FILES]\npath = /x\n").unwrap();
         assert_eq!(c.store_files, StoreFiles::Memory);
-        assert_eq!(c.db, crate::pg::DbOptions::default());
+        assert_eq!(c.db, crate::pg::default_options());
         assert_eq!(c.db.schema, "xftp_server");
         let c = parse(
             "[FILES]\npath = /x\n[STORE_LOG]\nstore_files = database\n\

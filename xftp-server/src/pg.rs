@@ -5,17 +5,18 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::Pool;
 use futures_util::{pin_mut, TryStreamExt};
+use relay_db::describe;
+pub use relay_db::{DbError, DbOptions, Migrate};
 use simplex_crypto::PublicKey;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{NoTls, Row};
+use tokio_postgres::Row;
 use xftp_proto::command::{BlockingInfo, FileInfo};
 
 use crate::store::{
@@ -28,8 +29,6 @@ pub const DEFAULT_CONNECTION: &str = "postgresql://xftp@/xftp_server_store";
 pub const DEFAULT_SCHEMA: &str = "xftp_server";
 /// The reference's default pool size.
 pub const DEFAULT_POOL_SIZE: usize = 10;
-/// Where libpq on Debian looks for the server's socket when the connection names no host.
-const DEFAULT_SOCKET_DIR: &str = "/var/run/postgresql";
 /// How long one database call may take before the request fails (retriable for the client).
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the used-bytes total of a shared database is reused before it is read again.
@@ -61,208 +60,19 @@ CREATE INDEX idx_files_created_at ON files (created_at);
 ",
 )];
 
-/// `[STORE_LOG] db_*`: where the database is.
-#[derive(Clone, PartialEq, Eq)]
-pub struct DbOptions {
-    /// `db_connection`: a libpq connection string or URL (may hold a password: never logged).
-    pub connection: String,
-    /// `db_schema`.
-    pub schema: String,
-    /// `db_pool_size`.
-    pub pool_size: usize,
-}
+/// The relay's schema: the reference's migrations.
+const SCHEMA: relay_db::Schema = relay_db::Schema {
+    tool: "xftp-server",
+    migrations: MIGRATIONS,
+};
 
-impl Default for DbOptions {
-    fn default() -> Self {
-        Self {
-            connection: DEFAULT_CONNECTION.to_string(),
-            schema: DEFAULT_SCHEMA.to_string(),
-            pool_size: DEFAULT_POOL_SIZE,
-        }
+/// The reference's defaults for the `db_*` settings.
+pub fn default_options() -> DbOptions {
+    DbOptions {
+        connection: DEFAULT_CONNECTION.to_string(),
+        schema: DEFAULT_SCHEMA.to_string(),
+        pool_size: DEFAULT_POOL_SIZE,
     }
-}
-
-impl std::fmt::Debug for DbOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DbOptions")
-            .field("connection", &"<hidden>")
-            .field("schema", &self.schema)
-            .field("pool_size", &self.pool_size)
-            .finish()
-    }
-}
-
-/// What to do with schema migrations this relay has and the database lacks (a schema with
-/// none applied yet always gets them).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Migrate {
-    /// Apply them.
-    Up,
-    /// Refuse to start, naming them.
-    #[default]
-    Refuse,
-}
-
-/// Why the database cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum DbError {
-    /// `db_connection` or `db_schema` is malformed.
-    #[error("[STORE_LOG] {0}")]
-    Config(String),
-    /// The schema is missing.
-    #[error(
-        "the schema {schema} does not exist in the database: create it (CREATE SCHEMA {schema}) \
-         or run `xftp-server database import`"
-    )]
-    NoSchema {
-        /// The schema.
-        schema: String,
-    },
-    /// The database has migrations this relay does not know (a newer relay wrote it).
-    #[error("the database has schema migrations this xftp-server does not know: {0}; use a newer xftp-server")]
-    Unknown(String),
-    /// Migrations are pending and were not confirmed.
-    #[error("the database needs schema migrations {0}: start with --confirm-migrations up")]
-    Pending(String),
-    /// The database failed.
-    #[error("database: {0}")]
-    Db(String),
-}
-
-impl From<tokio_postgres::Error> for DbError {
-    fn from(e: tokio_postgres::Error) -> Self {
-        Self::Db(describe(&e))
-    }
-}
-
-impl From<deadpool_postgres::PoolError> for DbError {
-    fn from(e: deadpool_postgres::PoolError) -> Self {
-        Self::Db(e.to_string())
-    }
-}
-
-/// A database error as the logs show it: the server's message, or what failed on the way.
-fn describe(e: &tokio_postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => format!("{}: {}", db.code().code(), db.message()),
-        None => e.to_string(),
-    }
-}
-
-/// A schema name used in statements: an unquoted SQL identifier only.
-fn check_schema(schema: &str) -> Result<(), DbError> {
-    let mut chars = schema.chars();
-    let ok = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        && schema.len() <= 63;
-    if ok {
-        Ok(())
-    } else {
-        Err(DbError::Config(format!(
-            "db_schema = {schema}: expected a lower-case SQL name (letters, digits, _)"
-        )))
-    }
-}
-
-/// The connection settings, with the reference's defaults for what the string leaves out.
-fn pg_config(opts: &DbOptions) -> Result<tokio_postgres::Config, DbError> {
-    check_schema(&opts.schema)?;
-    let mut config = tokio_postgres::Config::from_str(&opts.connection)
-        .map_err(|e| DbError::Config(format!("db_connection is not a valid connection: {e}")))?;
-    if config.get_hosts().is_empty() {
-        config.host_path(DEFAULT_SOCKET_DIR);
-    }
-    if config.get_user().is_none() {
-        let user = std::env::var("USER")
-            .or_else(|_| std::env::var("LOGNAME"))
-            .map_err(|_| DbError::Config("db_connection names no user".into()))?;
-        config.user(user);
-    }
-    if config.get_connect_timeout().is_none() {
-        config.connect_timeout(Duration::from_secs(5));
-    }
-    config.options(format!("-c search_path={}", opts.schema));
-    config.application_name("xftp-server");
-    Ok(config)
-}
-
-async fn connect_one(config: &tokio_postgres::Config) -> Result<tokio_postgres::Client, DbError> {
-    let (client, connection) = config.connect(NoTls).await?;
-    tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::debug!("database connection closed: {e}");
-        }
-    });
-    Ok(client)
-}
-
-/// Creates the schema if asked, checks it exists and brings its migrations up to date.
-async fn prepare(opts: &DbOptions, create_schema: bool, migrate: Migrate) -> Result<(), DbError> {
-    let config = pg_config(opts)?;
-    let mut client = connect_one(&config).await?;
-    let exists: bool = client
-        .query_one(
-            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1)",
-            &[&opts.schema],
-        )
-        .await?
-        .get(0);
-    if !exists {
-        if !create_schema {
-            return Err(DbError::NoSchema {
-                schema: opts.schema.clone(),
-            });
-        }
-        client
-            .batch_execute(&format!("CREATE SCHEMA {}", opts.schema))
-            .await?;
-    }
-    client
-        .batch_execute(
-            "CREATE TABLE IF NOT EXISTS migrations \
-             (name TEXT NOT NULL PRIMARY KEY, ts TIMESTAMP NOT NULL, down TEXT)",
-        )
-        .await?;
-    let applied: Vec<String> = client
-        .query("SELECT name FROM migrations ORDER BY name", &[])
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    let unknown: Vec<&str> = applied
-        .iter()
-        .map(String::as_str)
-        .filter(|a| !MIGRATIONS.iter().any(|(n, _)| n == a))
-        .collect();
-    if !unknown.is_empty() {
-        return Err(DbError::Unknown(unknown.join(", ")));
-    }
-    let pending: Vec<&(&str, &str)> = MIGRATIONS
-        .iter()
-        .filter(|(n, _)| !applied.iter().any(|a| a == n))
-        .collect();
-    if pending.is_empty() {
-        return Ok(());
-    }
-    // A new, empty schema takes its migrations without asking, as the reference does.
-    if migrate == Migrate::Refuse && !applied.is_empty() {
-        let names: Vec<&str> = pending.iter().map(|(n, _)| *n).collect();
-        return Err(DbError::Pending(names.join(", ")));
-    }
-    for (name, up) in pending {
-        let tx = client.transaction().await?;
-        tx.execute(
-            "INSERT INTO migrations (name, down, ts) VALUES ($1, NULL, now() AT TIME ZONE 'UTC')",
-            &[name],
-        )
-        .await?;
-        tx.batch_execute(up).await?;
-        tx.commit().await?;
-        tracing::info!("database: migration {name} applied");
-    }
-    Ok(())
 }
 
 /// Chunk records in PostgreSQL.
@@ -291,25 +101,8 @@ impl PgStore {
         migrate: Migrate,
         log: Option<StoreLog>,
     ) -> Result<Self, DbError> {
-        if opts.pool_size == 0 {
-            return Err(DbError::Config("db_pool_size must be at least 1".into()));
-        }
-        prepare(opts, create_schema, migrate).await?;
-        let manager = Manager::from_config(
-            pg_config(opts)?,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(opts.pool_size)
-            .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(CALL_TIMEOUT))
-            .create_timeout(Some(Duration::from_secs(5)))
-            .recycle_timeout(Some(Duration::from_secs(5)))
-            .build()
-            .map_err(|e| DbError::Db(e.to_string()))?;
+        let pool = relay_db::pool(opts, SCHEMA.tool, CALL_TIMEOUT)?;
+        SCHEMA.prepare(opts, create_schema, migrate).await?;
         let store = Self {
             pool,
             used: AtomicU64::new(0),
@@ -672,8 +465,8 @@ pub async fn import(
     let mut mem = Store::new(None);
     let replay = store_log::replay_file(&mut mem, log_path)
         .map_err(|e| DbError::Db(format!("cannot read {}: {e}", log_path.display())))?;
-    prepare(opts, true, Migrate::Up).await?;
-    let mut client = connect_one(&pg_config(opts)?).await?;
+    SCHEMA.prepare(opts, true, Migrate::Up).await?;
+    let mut client = relay_db::connect(&relay_db::pg_config(opts, SCHEMA.tool)?).await?;
     let existing: i64 = client
         .query_one("SELECT COUNT(*) FROM files", &[])
         .await?
@@ -749,8 +542,8 @@ pub struct Exported {
 /// FADD lines; streamed, synced before it returns.
 pub async fn export(log_path: &Path, opts: &DbOptions) -> Result<Exported, DbError> {
     use std::io::Write;
-    prepare(opts, false, Migrate::Refuse).await?;
-    let client = connect_one(&pg_config(opts)?).await?;
+    SCHEMA.prepare(opts, false, Migrate::Refuse).await?;
+    let client = relay_db::connect(&relay_db::pg_config(opts, SCHEMA.tool)?).await?;
     let file = {
         use std::os::unix::fs::OpenOptionsExt;
         std::fs::OpenOptions::new()

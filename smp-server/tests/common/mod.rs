@@ -15,11 +15,99 @@ use tokio_openssl::SslStream;
 
 pub const V: u16 = 18;
 
+pub mod bin;
+#[path = "../../../xftp-server/tests/common/ini.rs"]
+pub mod ini;
+#[path = "../../../xftp-server/tests/common/pg.rs"]
+pub mod pg;
+
+/// Whether the suite runs with `store_queues = database` (`SMP_TEST_STORE=database`): every
+/// relay the tests start keeps its queues in a schema of a real PostgreSQL server.
+pub fn database_mode() -> bool {
+    std::env::var("SMP_TEST_STORE").as_deref() == Ok("database")
+}
+
+/// The schema standing for a store log in database mode: the same for the same log, so that
+/// a restarted relay finds its queues.
+fn schema_for(log: Option<&std::path::Path>) -> String {
+    static SCHEMAS: std::sync::Mutex<Vec<(std::path::PathBuf, String)>> =
+        std::sync::Mutex::new(Vec::new());
+    let pg = pg::server();
+    let Some(log) = log else {
+        return pg.schema();
+    };
+    let mut known = SCHEMAS.lock().unwrap();
+    if let Some((_, s)) = known.iter().find(|(p, _)| p == log) {
+        return s.clone();
+    }
+    let s = pg.schema();
+    known.push((log.to_path_buf(), s.clone()));
+    s
+}
+
+/// The database settings of a relay on the test PostgreSQL in `schema`.
+pub fn database(schema: String) -> smp_server::Database {
+    database_on(pg::server(), schema)
+}
+
+/// The database settings of a relay on `pg` in `schema`.
+pub fn database_on(pg: &pg::Pg, schema: String) -> smp_server::Database {
+    smp_server::Database {
+        db: smp_server::pg::DbOptions {
+            connection: pg.connection(),
+            schema,
+            pool_size: 2,
+        },
+        store_log: None,
+        deleted_ttl: smp_server::pg::DEFAULT_DELETED_TTL,
+        migrate: smp_server::pg::Migrate::Up,
+    }
+}
+
+/// `smp_server::start_on` with the queue store the suite runs with: in database mode the
+/// store log (if any) becomes a schema of the test PostgreSQL.
+pub async fn start_on(
+    addrs: &[std::net::SocketAddr],
+    identity: &transport::Identity,
+    config: smp_server::RelayConfig,
+    opts: &smp_server::StartOptions,
+) -> Result<smp_server::Running, smp_server::StartError> {
+    let mut opts = opts.clone();
+    if database_mode() && opts.database.is_none() {
+        let log = opts.store_log.take();
+        opts.database = Some(database(schema_for(log.as_deref())));
+    }
+    smp_server::start_on(addrs, identity, config, &opts).await
+}
+
+/// `smp_server::start_with_log` with the suite's queue store (see [`start_on`]).
+pub async fn start_with_log(
+    addr: std::net::SocketAddr,
+    identity: &transport::Identity,
+    config: smp_server::RelayConfig,
+    log: Option<&std::path::Path>,
+) -> Result<smp_server::Running, smp_server::StartError> {
+    let opts = smp_server::StartOptions {
+        store_log: log.map(std::path::Path::to_path_buf),
+        ..Default::default()
+    };
+    start_on(&[addr], identity, config, &opts).await
+}
+
+/// `smp_server::start` with the suite's queue store (see [`start_on`]).
+pub async fn start(
+    addr: std::net::SocketAddr,
+    identity: &transport::Identity,
+    config: smp_server::RelayConfig,
+) -> Result<smp_server::Running, smp_server::StartError> {
+    start_with_log(addr, identity, config, None).await
+}
+
 /// A relay on 127.0.0.1 with a fresh Ed25519 or Ed448 identity.
 pub async fn relay(alg: transport::SignAlgorithm) -> (smp_server::Running, [u8; 32]) {
     let (identity, _) = transport::Identity::generate(alg, "localhost").unwrap();
     let key_hash = identity.key_hash().unwrap();
-    let running = smp_server::start(
+    let running = start(
         "127.0.0.1:0".parse().unwrap(),
         &identity,
         smp_server::RelayConfig::default(),
