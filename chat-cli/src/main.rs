@@ -85,6 +85,9 @@ struct Args {
     /// port, printed). Requests {"corrId","cmd"}, responses {"corrId","resp"}, events {"resp"}.
     #[arg(short = 'p', long = "chat-server-port")]
     chat_server_port: Option<u16>,
+    /// Show the contacts' and members' message reactions.
+    #[arg(long = "reactions")]
+    reactions: bool,
     /// Print the version (the reference release implemented, then this program's) and exit.
     #[arg(short = 'v', long = "version")]
     version: bool,
@@ -335,11 +338,14 @@ async fn main() {
         chat.close().await;
         return;
     }
+    let shown = view::Shown {
+        reactions: args.reactions,
+    };
     {
         let out = out.clone();
         tokio::spawn(async move {
             while let Some(e) = events.recv().await {
-                out.lines(&view::event(&e));
+                out.lines(&view::event(&e, shown));
             }
         });
     }

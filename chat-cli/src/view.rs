@@ -20,6 +20,52 @@ fn contact_name(c: &Contact) -> String {
     full_name(&c.local_name, &c.profile)
 }
 
+/// What the terminal shows beyond its defaults (the reference's options).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Shown {
+    /// `--reactions`: the contacts' and members' reactions, under the message they react to.
+    pub reactions: bool,
+}
+
+/// A message as a reaction quotes it: its first 120 characters (`...` after a cut), one
+/// entry per line.
+fn preview(item: &ChatItem) -> Vec<String> {
+    let text = item.content.text_shown();
+    let cut: String = text.chars().take(120).collect();
+    let shown = if cut.len() < text.len() {
+        format!("{cut}...")
+    } else {
+        cut
+    };
+    shown.split('\n').map(str::to_string).collect()
+}
+
+/// A received reaction as the reference shows it with `--reactions`: `head` and the quoted
+/// message (`quote`: `>`, `>>`, `> alice`), then `    + 👍` (or `-` when it was removed).
+fn reaction_lines(
+    head: String,
+    quote: &str,
+    item: &ChatItem,
+    reaction: &serde_json::Value,
+    added: bool,
+) -> Vec<String> {
+    let mut lines = preview(item);
+    if let Some(first) = lines.first_mut() {
+        *first = format!("{head}{quote} {first}");
+    }
+    lines.push(format!(
+        "    {} {}",
+        if added { "+" } else { "-" },
+        emoji(reaction)
+    ));
+    lines
+}
+
+/// The reaction's emoji (`?` for a kind this client does not show).
+fn emoji(reaction: &serde_json::Value) -> &str {
+    reaction["emoji"].as_str().unwrap_or("?")
+}
+
 /// `HH:MM ` in local time for today's items, `MM-DD ` for older ones.
 fn time_prefix(ms: i64) -> String {
     use chrono::TimeZone;
@@ -317,8 +363,14 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
             }
             v
         }
-        // As the reference without --reactions: reactions are not printed.
-        Response::Reaction { .. } => Vec::new(),
+        // Our own reaction, as the reference says it.
+        Response::Reaction {
+            reaction, added, ..
+        } => vec![format!(
+            "{} {}",
+            if *added { "added" } else { "removed" },
+            emoji(reaction)
+        )],
         Response::Help(topic) => crate::help::lines(topic.as_deref()),
         Response::SecurityCode(c, code) => {
             let n = view_name(&c.local_name);
@@ -508,7 +560,7 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
         } => vec![format!(
             "{} {}",
             if *added { "added" } else { "removed" },
-            reaction["emoji"].as_str().unwrap_or_default()
+            emoji(reaction)
         )],
         Response::GroupItemDeleted {
             moderated: false, ..
@@ -698,7 +750,7 @@ fn member_line(
 }
 
 /// The lines of an event.
-pub fn event(e: &Event) -> Vec<String> {
+pub fn event(e: &Event, shown: Shown) -> Vec<String> {
     match e {
         Event::ContactConnected(c) => match &c.incognito {
             Some(p) => vec![
@@ -721,6 +773,24 @@ pub fn event(e: &Event) -> Vec<String> {
             "{}: accepting contact request, you can send messages to contact",
             contact_name(c)
         )],
+        // Shown by the reference only with --reactions.
+        Event::Reaction {
+            contact,
+            item,
+            reaction,
+            added,
+            ..
+        } if shown.reactions => reaction_lines(
+            format!(
+                "{}{}> ",
+                time_prefix(chrono::Local::now().timestamp_millis()),
+                view_name(&contact.local_name)
+            ),
+            if item.sent { ">>" } else { ">" },
+            item,
+            reaction,
+            *added,
+        ),
         Event::Reaction { .. } => Vec::new(),
         // Disappearing messages go without a word, as in the reference.
         Event::TimedDeleted(..) => Vec::new(),
@@ -899,7 +969,27 @@ pub fn event(e: &Event) -> Vec<String> {
                 (true, false, false) => " [>>] [blocked] <muted>",
             },
         ),
-        // Shown by the reference only with --reactions (not implemented here).
+        // Shown by the reference only with --reactions.
+        Event::GroupReaction {
+            group,
+            member,
+            item,
+            item_author,
+            reaction,
+            added,
+        } if shown.reactions => reaction_lines(
+            format!(
+                "{}{}#{} {}> ",
+                time_prefix(chrono::Local::now().timestamp_millis()),
+                inc(group),
+                view_name(&group.local_name),
+                view_name(&member.local_name)
+            ),
+            &format!("> {}", view_name(item_author)),
+            item,
+            reaction,
+            *added,
+        ),
         Event::GroupReaction { .. } => Vec::new(),
         Event::GroupItemUpdated(g, m, item) => {
             group_item_lines(g, Some(&m.local_name), item, "[edited] ", "")

@@ -198,3 +198,36 @@ fn private_notes() {
     alice.expect("/q");
     relay.stop();
 }
+
+/// Reactions: the reactor sees `added 👍` / `removed 👍`; with `--reactions` (the reference's
+/// option) the other side sees the message reacted to (`>>`: one it wrote) and the reaction.
+#[test]
+fn reactions_are_shown_with_the_reactions_option() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob) = alice_and_bob(dir.path(), &server, &["--reactions"]);
+    connect(&mut alice, &mut bob, "Alice", "Bob");
+    alice.type_line("@bob hello there");
+    alice.expect_item("@bob hello there");
+    bob.expect_item("alice> hello there");
+    bob.type_line("+1 @alice hello");
+    bob.expect("+1 @alice hello");
+    bob.expect("added 👍");
+    alice.expect_item("bob> >> hello there");
+    alice.expect("    + 👍");
+    bob.type_line("-1 @alice hello");
+    bob.expect("-1 @alice hello");
+    bob.expect("removed 👍");
+    alice.expect_item("bob> >> hello there");
+    alice.expect("    - 👍");
+    // And the other way, with another emoji.
+    bob.type_line("@alice howdy");
+    bob.expect_item("@alice howdy");
+    alice.expect_item("bob> howdy");
+    alice.type_line("+🚀 @bob how");
+    alice.expect("+🚀 @bob how");
+    alice.expect("added 🚀");
+    bob.expect_item("alice> >> howdy");
+    bob.expect("    + 🚀");
+    relay.stop();
+}

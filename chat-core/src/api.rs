@@ -1216,6 +1216,7 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
             item,
             reaction,
             added,
+            ..
         } => group_reaction(chat, u, group, Some(member), item, reaction, *added),
         Event::GroupItemUpdated(g, m, item) => tagged(
             "chatItemUpdated",

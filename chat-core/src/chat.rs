@@ -619,6 +619,8 @@ pub enum Event {
         member: crate::group_store::Member,
         /// The item reacted to.
         item: ChatItem,
+        /// Who wrote that item (our name when it is ours).
+        item_author: String,
         /// `{"type":"emoji","emoji":"👍"}`.
         reaction: serde_json::Value,
         /// Added (or removed).

@@ -348,10 +348,16 @@ impl Chat {
         if !crate::group_prefs::allowed(&g.profile, feature, m.role) {
             return Ok(());
         }
-        let author = match &member_id {
-            Some(id) if *id == g.member_id => None,
+        let (author, author_name) = match &member_id {
+            Some(id) if *id == g.member_id => (
+                None,
+                match &g.incognito {
+                    Some(p) => p.display_name.clone(),
+                    None => self.profile().display_name,
+                },
+            ),
             Some(id) => match self.store().member_by_member_id(g.group_id, id)? {
-                Some(a) => Some(a.group_member_id),
+                Some(a) => (Some(a.group_member_id), a.local_name),
                 None => return Ok(()),
             },
             None => return Ok(()),
@@ -379,6 +385,7 @@ impl Chat {
                 group: g.clone(),
                 member: m.clone(),
                 item,
+                item_author: author_name,
                 reaction,
                 added: add,
             })
