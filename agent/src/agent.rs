@@ -142,6 +142,14 @@ pub enum AgentEvent {
         /// The connection.
         conn: ConnId,
     },
+    /// A message came again - the same bytes (a relay's redelivery, a hostile relay's
+    /// replay, or the sender resending after a restart), or one the ratchet had already
+    /// decrypted: dropped and acknowledged. The reference reports it as `ERR A_DUPLICATE`,
+    /// which its terminal shows only at the debug log level.
+    Duplicate {
+        /// The connection.
+        conn: ConnId,
+    },
     /// Something failed on a connection (the connection stays usable where it can).
     Error {
         /// The connection (0: not known).
@@ -279,6 +287,9 @@ pub enum AgentError {
     /// Encryption failed.
     #[error("crypto: {0}")]
     Crypto(String),
+    /// A message received again (the reference's `A_DUPLICATE`).
+    #[error("duplicate: a message received again, dropped")]
+    Duplicate,
     /// The store failed: nothing was sent.
     #[error("store: {0}")]
     Store(String),
@@ -2158,9 +2169,12 @@ impl Agent {
                     // this message - nobody to tell.
                     let conn = self.lock().by_rcv.get(&rid).copied();
                     if let Some(conn) = conn {
-                        self.event(AgentEvent::Error {
-                            conn,
-                            error: e.to_string(),
+                        self.event(match e {
+                            AgentError::Duplicate => AgentEvent::Duplicate { conn },
+                            e => AgentEvent::Error {
+                                conn,
+                                error: e.to_string(),
+                            },
                         })
                         .await;
                     }
@@ -2358,7 +2372,7 @@ impl Agent {
                     let enc_hash = simplex_crypto::digest::sha256(&enc);
                     if c.recent.contains(&enc_hash) {
                         // A replay (a hostile relay, or a resend of a message we had): dropped.
-                        return Err(AgentError::Crypto("a replayed message, dropped".into()));
+                        return Err(AgentError::Duplicate);
                     }
                     // From here the ratchet may have moved: whatever is wrong with the message,
                     // the state is committed below and the error reported after that.
@@ -2400,10 +2414,15 @@ impl Agent {
                             error: None,
                         });
                     }
-                    let decoded = decrypted.map_err(crypto).and_then(|plain| {
-                        let m = AgentMessage::decode(&plain).map_err(crypto)?;
-                        Ok((plain, m))
-                    });
+                    let decoded = decrypted
+                        .map_err(|e| match e {
+                            RatchetError::Duplicate => AgentError::Duplicate,
+                            e => crypto(e),
+                        })
+                        .and_then(|plain| {
+                            let m = AgentMessage::decode(&plain).map_err(crypto)?;
+                            Ok((plain, m))
+                        });
                     match decoded {
                         Err(e) => failure = Some(e),
                         Ok((

@@ -1875,6 +1875,9 @@ impl Chat {
                 }
                 outcome?;
             }
+            // A message that came again is dropped without a word, as the reference's terminal
+            // does at its default log level (ERR A_DUPLICATE).
+            AgentEvent::Duplicate { .. } => {}
             AgentEvent::Error { conn, error } => {
                 // Shown for contacts and connections being made; a group member's are not
                 // (as the reference, which silences them), nor those of connections deleted
