@@ -15,16 +15,7 @@ use common::bin::{key_hash, smp_server, start, terminate};
 async fn init_start_and_a_queue_that_survives_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let (cfg, log) = (dir.path().join("cfg"), dir.path().join("log"));
-    let out = smp_server(&cfg, &log)
-        .args(["init", "-l", "--ip", "127.0.0.1", "-a", "ED25519"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = common::bin::init(&cfg, &log);
     let fp = std::fs::read_to_string(cfg.join("fingerprint")).unwrap();
     assert!(
         text.contains(&format!("Server address: smp://{}@127.0.0.1", fp.trim())),

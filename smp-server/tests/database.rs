@@ -38,15 +38,7 @@ fn send(body: &[u8]) -> Command {
 /// `smp-server init` in `dir`, with the store log on; returns (cfg, log).
 fn init(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     let (cfg, log) = (dir.join("cfg"), dir.join("log"));
-    let out = smp_server(&cfg, &log)
-        .args(["init", "-l", "--ip", "127.0.0.1", "-a", "ED25519"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::bin::init(&cfg, &log);
     (cfg, log)
 }
 
@@ -312,16 +304,15 @@ async fn the_database_stopped_under_a_command_delays_its_answer_and_loses_nothin
     running.stop();
 }
 
-#[tokio::test]
-async fn a_schema_the_relay_cannot_use_is_refused_with_what_to_do() {
+/// Why a relay on `schema` of the test server does not start.
+async fn refusal(schema: String) -> String {
     let (identity, _) =
         transport::Identity::generate(transport::SignAlgorithm::Ed25519, "localhost").unwrap();
-    let missing = pg::server().schema_name();
     let opts = smp_server::StartOptions {
-        database: Some(common::database(missing.clone())),
+        database: Some(common::database(schema)),
         ..Default::default()
     };
-    let e = smp_server::start_on(
+    smp_server::start_on(
         &["127.0.0.1:0".parse().unwrap()],
         &identity,
         smp_server::RelayConfig::default(),
@@ -329,7 +320,13 @@ async fn a_schema_the_relay_cannot_use_is_refused_with_what_to_do() {
     )
     .await
     .unwrap_err()
-    .to_string();
+    .to_string()
+}
+
+#[tokio::test]
+async fn a_schema_the_relay_cannot_use_is_refused_with_what_to_do() {
+    let missing = pg::server().schema_name();
+    let e = refusal(missing.clone()).await;
     assert!(e.contains(&missing) && e.contains("database import"), "{e}");
     // A schema a newer relay migrated.
     let schema = pg::server().schema();
@@ -339,18 +336,6 @@ async fn a_schema_the_relay_cannot_use_is_refused_with_what_to_do() {
          INSERT INTO {schema}.migrations VALUES ('29990101_future', now(), NULL)"
     ))
     .unwrap();
-    let opts = smp_server::StartOptions {
-        database: Some(common::database(schema)),
-        ..Default::default()
-    };
-    let e = smp_server::start_on(
-        &["127.0.0.1:0".parse().unwrap()],
-        &identity,
-        smp_server::RelayConfig::default(),
-        &opts,
-    )
-    .await
-    .unwrap_err()
-    .to_string();
+    let e = refusal(schema).await;
     assert!(e.contains("29990101_future"), "{e}");
 }

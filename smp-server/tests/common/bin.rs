@@ -52,3 +52,17 @@ pub fn terminate(mut child: Child) {
     let status = child.wait().unwrap();
     assert!(status.success(), "graceful exit: {status}");
 }
+
+/// `smp-server init -l --ip 127.0.0.1 -a ED25519`: what it printed.
+pub fn init(cfg: &std::path::Path, log: &std::path::Path) -> String {
+    let out = smp_server(cfg, log)
+        .args(["init", "-l", "--ip", "127.0.0.1", "-a", "ED25519"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
