@@ -616,9 +616,15 @@ pub async fn import(log_path: &Path, opts: &DbOptions) -> Result<Imported, DbErr
     for chunk in records.chunks(10_000) {
         commit(&mut client, &statements, chunk).await?;
     }
+    // The log moves aside as `<log>.bak` (as the reference), never over an older backup.
     let mut backup = log_path.as_os_str().to_owned();
     backup.push(".bak");
-    let backup = PathBuf::from(backup);
+    let mut backup = PathBuf::from(backup);
+    if backup.exists() {
+        let mut stamped = backup.into_os_string();
+        stamped.push(format!(".{}", now_seconds()));
+        backup = PathBuf::from(stamped);
+    }
     std::fs::rename(log_path, &backup)
         .map_err(|e| DbError::Db(format!("cannot move {}: {e}", log_path.display())))?;
     Ok(Imported {
