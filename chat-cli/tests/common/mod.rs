@@ -74,9 +74,14 @@ impl Client {
     }
 
     pub fn next(&mut self) -> String {
+        self.next_within(LINE_WAIT)
+    }
+
+    /// The next line, waiting at most `wait` (a long transfer's completion).
+    pub fn next_within(&mut self, wait: Duration) -> String {
         let line = self
             .lines
-            .recv_timeout(LINE_WAIT)
+            .recv_timeout(wait)
             .unwrap_or_else(|e| panic!("{}: no line in time ({e})", self.name));
         // CHAT_TEST_ECHO=1 shows every line read (debugging a transcript).
         if std::env::var_os("CHAT_TEST_ECHO").is_some() {
