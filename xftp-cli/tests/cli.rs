@@ -2,25 +2,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on purpose
 
+mod common;
+use common::{text, xftp};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Arc;
-
-fn xftp(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xftp"))
-        .args(args)
-        .env_remove("XFTP_SERVERS")
-        .output()
-        .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 async fn relay(dir: &Path) -> xftp_server::ServerHandle {
     let cfg = dir.join("cfg");

@@ -15,26 +15,13 @@ mod pg;
 
 use ini::set_ini;
 
+mod common;
+use common::{text, xftp};
+
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn xftp(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xftp"))
-        .args(args)
-        .env_remove("XFTP_SERVERS")
-        .output()
-        .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 /// `xftp send` of `path` to `n` recipients through `address`; the folder of the descriptions.
 fn send(path: &Path, descs: &Path, n: usize, address: &str) -> PathBuf {

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use common::pg;
-use common::{ed25519, noise, one_chunk, relay_err, InitOpts, TestRelay};
+use common::{ed25519, noise, one_chunk, registered, relay_err, InitOpts, TestRelay};
 use xftp_client::ClientError;
 use xftp_proto::command::XftpError;
 use xftp_server::store::Store;
@@ -272,17 +272,11 @@ async fn the_database_stopped_during_an_upload_gives_a_retriable_error_and_the_r
     relay.use_database_on(pg);
     relay.start();
     let c = relay.connect().await;
-    let (_, skey) = ed25519();
-    let (rpub, rkey) = ed25519();
-    let data = noise(65536, 5);
-    let ids = c
-        .create(&skey, 65536, openssl::sha::sha256(&data), vec![rpub], None)
-        .await
-        .unwrap();
+    let (sid, skey, rid, rkey, data) = registered(&c, 65536, 5).await;
     pg.freeze();
     let started = std::time::Instant::now();
     let put = c
-        .upload(&ids.sender_id, &skey, bytes::Bytes::from(data.clone()))
+        .upload(&sid, &skey, bytes::Bytes::from(data.clone()))
         .await;
     pg.thaw();
     let err = put.expect_err("an upload while the database is gone is not acknowledged");
@@ -292,15 +286,10 @@ async fn the_database_stopped_during_an_upload_gives_a_retriable_error_and_the_r
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
     // The database is back: the same relay process takes the retry and serves the chunk.
-    c.upload(&ids.sender_id, &skey, bytes::Bytes::from(data.clone()))
+    c.upload(&sid, &skey, bytes::Bytes::from(data.clone()))
         .await
         .unwrap();
-    assert_eq!(
-        c.download(&ids.recipient_ids[0], &rkey, 65536)
-            .await
-            .unwrap(),
-        data
-    );
+    assert_eq!(c.download(&rid, &rkey, 65536).await.unwrap(), data);
     assert!(relay.logged().contains("did not answer in time"));
 }
 

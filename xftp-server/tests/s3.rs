@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use common::garage;
-use common::{ed25519, noise, one_chunk, relay_err, InitOpts, TestRelay};
+use common::{ed25519, noise, one_chunk, registered, relay_err, InitOpts, TestRelay};
 use simplex_codec::base64url;
 use xftp_client::ClientError;
 use xftp_proto::command::XftpError;
@@ -47,36 +47,16 @@ async fn chunks_are_objects_uploaded_whole_after_their_digest_and_read_back_in_r
     let g = garage::server();
     let c = relay.connect().await;
     // 4 MiB: read back in four range reads.
-    let (_, skey) = ed25519();
-    let (rpub, rkey) = ed25519();
-    let data = noise(4 << 20, 3);
-    let ids = c
-        .create(
-            &skey,
-            4 << 20,
-            openssl::sha::sha256(&data),
-            vec![rpub],
-            None,
-        )
-        .await
-        .unwrap();
-    if let Err(e) = c
-        .upload(&ids.sender_id, &skey, Bytes::from(data.clone()))
-        .await
-    {
+    let (sid, skey, rid, rkey, data) = registered(&c, 4 << 20, 3).await;
+    if let Err(e) = c.upload(&sid, &skey, Bytes::from(data.clone())).await {
         panic!("{e:?}: {}", relay.logged());
     }
     assert_eq!(
         g.objects(&bucket),
-        vec![base64url::encode(&ids.sender_id)],
+        vec![base64url::encode(&sid)],
         "one object, named by the sender ID"
     );
-    assert_eq!(
-        c.download(&ids.recipient_ids[0], &rkey, 4 << 20)
-            .await
-            .unwrap(),
-        data
-    );
+    assert_eq!(c.download(&rid, &rkey, 4 << 20).await.unwrap(), data);
     // A body that does not match its digest is refused and leaves nothing behind.
     let (_, skey2) = ed25519();
     let (rpub2, _) = ed25519();
@@ -93,7 +73,7 @@ async fn chunks_are_objects_uploaded_whole_after_their_digest_and_read_back_in_r
     );
     assert_eq!(g.objects(&bucket).len(), 1);
     // FDEL removes the object.
-    c.delete(&ids.sender_id, &skey).await.unwrap();
+    c.delete(&sid, &skey).await.unwrap();
     assert!(g.objects(&bucket).is_empty());
 }
 
@@ -104,24 +84,10 @@ async fn the_store_stopped_gives_retriable_errors_and_a_failed_delete_is_retried
     let (relay, bucket) = relay_on(g, true);
     let c = relay.connect().await;
     let (sid, skey, rid, rkey, data) = one_chunk(&c, 1).await;
-    let (_, skey2) = ed25519();
-    let (rpub2, rkey2) = ed25519();
-    let data2 = noise(65536, 2);
-    let ids2 = c
-        .create(
-            &skey2,
-            65536,
-            openssl::sha::sha256(&data2),
-            vec![rpub2],
-            None,
-        )
-        .await
-        .unwrap();
+    let (sid2, skey2, rid2, rkey2, data2) = registered(&c, 65536, 2).await;
 
     g.freeze();
-    let put = c
-        .upload(&ids2.sender_id, &skey2, Bytes::from(data2.clone()))
-        .await;
+    let put = c.upload(&sid2, &skey2, Bytes::from(data2.clone())).await;
     let get = c.download(&rid, &rkey, 65536).await;
     // The record goes at once; the object when the store is back.
     let del = c.delete(&sid, &skey).await;
@@ -138,15 +104,10 @@ async fn the_store_stopped_gives_retriable_errors_and_a_failed_delete_is_retried
         !g.objects(&bucket).contains(&base64url::encode(&sid))
     });
     // The same relay serves again: the retried upload and the other chunk.
-    c.upload(&ids2.sender_id, &skey2, Bytes::from(data2.clone()))
+    c.upload(&sid2, &skey2, Bytes::from(data2.clone()))
         .await
         .unwrap();
-    assert_eq!(
-        c.download(&ids2.recipient_ids[0], &rkey2, 65536)
-            .await
-            .unwrap(),
-        data2
-    );
+    assert_eq!(c.download(&rid2, &rkey2, 65536).await.unwrap(), data2);
     let _ = data;
     assert!(relay.logged().contains("retrying in the background"));
 }
@@ -295,39 +256,22 @@ async fn nodes_on_one_database_and_bucket_share_the_quota_and_expiry() {
     let mut b = second_node(&a);
     let (ca, cb) = (a.connect().await, b.connect().await);
     // Registered through one node, uploaded through the other, downloaded through the first.
-    let (_, skey) = ed25519();
-    let (rpub, rkey) = ed25519();
-    let data = noise(65536, 40);
-    let ids = ca
-        .create(&skey, 65536, openssl::sha::sha256(&data), vec![rpub], None)
+    let (sid, skey, rid, rkey, data) = registered(&ca, 65536, 40).await;
+    cb.upload(&sid, &skey, Bytes::from(data.clone()))
         .await
         .unwrap();
-    cb.upload(&ids.sender_id, &skey, Bytes::from(data.clone()))
-        .await
-        .unwrap();
-    assert_eq!(
-        ca.download(&ids.recipient_ids[0], &rkey, 65536)
-            .await
-            .unwrap(),
-        data
-    );
+    assert_eq!(ca.download(&rid, &rkey, 65536).await.unwrap(), data);
     // Three more through the first node fill the quota ...
-    let mut kept = vec![(ids.recipient_ids[0].clone(), rkey, data)];
+    let mut kept = vec![(rid, rkey, data)];
     for seed in 41..44 {
         let (_, _, rid, rkey, data) = one_chunk(&ca, seed).await;
         kept.push((rid, rkey, data));
     }
     // ... and the second node refuses more once its reading of the total is due again (2 s).
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    let (_, skey) = ed25519();
-    let (rpub, _) = ed25519();
-    let data = noise(65536, 50);
-    let ids = cb
-        .create(&skey, 65536, openssl::sha::sha256(&data), vec![rpub], None)
-        .await
-        .unwrap();
+    let (sid, skey, _, _, data) = registered(&cb, 65536, 50).await;
     assert_eq!(
-        relay_err(cb.upload(&ids.sender_id, &skey, Bytes::from(data)).await),
+        relay_err(cb.upload(&sid, &skey, Bytes::from(data)).await),
         XftpError::Quota
     );
     // Two days on, the second node's expiry removes what the first one stored: the first one

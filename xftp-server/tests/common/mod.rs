@@ -348,18 +348,18 @@ pub fn noise(len: usize, mut x: u64) -> Vec<u8> {
         .collect()
 }
 
-pub async fn one_chunk(
+/// A chunk of `len` bytes of `noise(len, seed)` registered (FNEW with its digest and one
+/// recipient), not uploaded: (sender id, sender key, recipient id, recipient key, data).
+pub async fn registered(
     c: &XftpConnection,
+    len: u32,
     seed: u64,
 ) -> (Vec<u8>, PrivateKey, Vec<u8>, PrivateKey, Vec<u8>) {
     let (_, skey) = ed25519();
     let (rpub, rkey) = ed25519();
-    let data = noise(65536, seed);
+    let data = noise(len as usize, seed);
     let ids = c
-        .create(&skey, 65536, openssl::sha::sha256(&data), vec![rpub], None)
-        .await
-        .unwrap();
-    c.upload(&ids.sender_id, &skey, Bytes::from(data.clone()))
+        .create(&skey, len, openssl::sha::sha256(&data), vec![rpub], None)
         .await
         .unwrap();
     (
@@ -369,6 +369,18 @@ pub async fn one_chunk(
         rkey,
         data,
     )
+}
+
+/// A 64 KiB chunk registered and uploaded (see [`registered`]).
+pub async fn one_chunk(
+    c: &XftpConnection,
+    seed: u64,
+) -> (Vec<u8>, PrivateKey, Vec<u8>, PrivateKey, Vec<u8>) {
+    let chunk = registered(c, 65536, seed).await;
+    c.upload(&chunk.0, &chunk.1, Bytes::from(chunk.4.clone()))
+        .await
+        .unwrap();
+    chunk
 }
 
 /// ((user, system) CPU seconds, VmRSS in kB) of a process.
