@@ -81,6 +81,10 @@ fn time_prefix(ms: i64) -> String {
 /// a quote goes on the first line (`> quoted` or `>> quoted` when the item's author wrote
 /// it) and the text on the next, indented by 6 spaces.
 fn item_lines_marked(c: &Contact, item: &ChatItem, marker: &str) -> Vec<String> {
+    // The chat banner says nothing in a terminal (the reference's apps draw it).
+    if item.info.is_some() && item.content.text_shown().is_empty() {
+        return Vec::new();
+    }
     let head = if c.contact_id == chat_core::store::NOTES {
         format!("{}* ", time_prefix(item.item_ts))
     } else if item.sent {
@@ -767,6 +771,9 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
             None => vec![format!("{}: contact is connected", contact_name(c))],
         },
         Event::Received(c, item) => item_lines(c, item),
+        // Created when a contact connects; shown by /tail, not as it happens (the reference
+        // shows new items of this kind to apps only).
+        Event::InfoItem(..) => Vec::new(),
         Event::Updated(c, item) => item_lines_marked(c, item, "[edited] "),
         Event::AutoReplySent(c, item) => item_lines(c, item),
         Event::AutoAccepted(c) => vec![format!(

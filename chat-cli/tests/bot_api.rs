@@ -134,6 +134,35 @@ impl Bot {
         resp
     }
 
+    /// The seven informational items a new direct chat starts with (reported as
+    /// `newChatItems` after `contactConnected`): the banner, the encryption notice and the
+    /// five features of two default users, with their ids (one more each).
+    async fn info_items(&mut self) -> i64 {
+        let mut first = None;
+        for (n, (kind, text)) in [
+            ("chatBanner", ""),
+            ("rcvDirectE2EEInfo", "This conversation is protected by end-to-end encryption with perfect forward secrecy, repudiation and break-in recovery."),
+            ("rcvChatFeature", "Disappearing messages: allowed"),
+            ("rcvChatFeature", "Full deletion: off"),
+            ("rcvChatFeature", "Message reactions: enabled"),
+            ("rcvChatFeature", "Voice messages: enabled"),
+            ("rcvChatFeature", "Audio/video calls: enabled"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let e = self.event("newChatItems").await;
+            let item = &e["chatItems"][0]["chatItem"];
+            assert_eq!(item["content"]["type"], kind, "{}: {e}", self.name);
+            assert_eq!(item["meta"]["itemText"], text, "{}", self.name);
+            assert_eq!(item["meta"]["editable"], false, "{}", self.name);
+            let id = item["meta"]["itemId"].as_i64().expect("itemId");
+            let first = *first.get_or_insert(id);
+            assert_eq!(id, first + n as i64, "{}: consecutive ids", self.name);
+        }
+        first.expect("seven items")
+    }
+
     /// The next event with `tag` (others are kept in order).
     async fn event(&mut self, tag: &str) -> Value {
         if let Some(i) = self.events.iter().position(|e| e["type"] == tag) {
@@ -242,8 +271,37 @@ fn bot_api_over_websocket() {
         let bob_id = accepting["contact"]["contactId"].as_i64().expect("contactId");
         let connected = alice.event("contactConnected").await;
         assert_eq!(connected["contact"]["localDisplayName"], "bob");
+        let banner = alice.info_items().await;
         let connected = bob.event("contactConnected").await;
         assert_eq!(connected["contact"]["localDisplayName"], "alice");
+        bob.info_items().await;
+        // Informational items are not messages: not edited, reacted to or quoted.
+        let refused = alice
+            .ok(
+                "APIUpdateChatItem",
+                &format!("/_update item @{bob_id} {banner} text hi"),
+                "chatCmdError",
+            )
+            .await;
+        assert_eq!(refused["chatError"]["errorType"]["type"], "invalidChatItemUpdate");
+        let thumbs = r#"{"type": "emoji", "emoji": "👍"}"#;
+        let feature = banner + 2;
+        alice
+            .ok(
+                "APIChatItemReaction",
+                &format!("/_reaction @{bob_id} {feature} on {thumbs}"),
+                "chatCmdError",
+            )
+            .await;
+        let quote = json!([{"quotedItemId": feature,
+            "msgContent": {"type": "text", "text": "about that"}, "mentions": {}}]);
+        let refused = alice
+            .ok("APISendMessages", &format!("/_send @{bob_id} json {quote}"), "chatCmdError")
+            .await;
+        assert!(
+            refused.to_string().contains("cannot be quoted"),
+            "{refused}"
+        );
         let alice_id = connected["contact"]["contactId"].as_i64().expect("contactId");
         let missing = alice
             .ok("APIRejectContact", "/_reject 999999", "chatCmdError")
@@ -557,7 +615,9 @@ fn bot_api_groups() {
         let bob_contact = alice.event("contactConnected").await["contact"]["contactId"]
             .as_i64()
             .expect("contactId");
+        alice.info_items().await;
         bob.event("contactConnected").await;
+        bob.info_items().await;
 
         let created = alice
             .ok(

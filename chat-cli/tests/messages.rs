@@ -1,8 +1,8 @@
 //! Sections 3, 4 and 5 of `testdata/chat/cli_transcripts.md` with real `simplex-chat`
 //! processes: quoted replies, edits and deletions, with the API forms (`/_send`,
 //! `/_update item`, `/_delete item`) and the typed ones (`>`, `>>`, `!`, `\`). Item ids are
-//! this implementation's (one sequence per database, without the reference's seven
-//! informational items at the start of a chat): the reference's 8, 9, ... are 1, 2, ... here.
+//! the transcripts' own: one sequence per database, and a new chat starts with the
+//! reference's seven informational items, so the first message is 8 on both sides.
 
 mod common;
 
@@ -52,11 +52,11 @@ fn edits() {
     bob.expect("      hi alice");
     alice.expect_item("bob> > hello 🙂");
     alice.expect("      hi alice");
-    alice.type_line("/_update item @2 1 text hello 🙂");
-    alice.expect("/_update item @2 1 text hello 🙂");
+    alice.type_line("/_update item @2 8 text hello 🙂");
+    alice.expect("/_update item @2 8 text hello 🙂");
     alice.expect("message didn't change");
-    alice.type_line("/_update item @2 1 text hey 👋");
-    alice.expect("/_update item @2 1 text hey 👋");
+    alice.type_line("/_update item @2 8 text hey 👋");
+    alice.expect("/_update item @2 8 text hey 👋");
     alice.expect_item("@bob [edited] hey 👋");
     bob.expect_item("alice> [edited] hey 👋");
     bob.type_line("> @alice (hey) hey alice");
@@ -64,21 +64,21 @@ fn edits() {
     bob.expect("      hey alice");
     alice.expect_item("bob> > hey 👋");
     alice.expect("      hey alice");
-    alice.type_line("/_update item @2 1 text greetings 🤝");
-    alice.expect("/_update item @2 1 text greetings 🤝");
+    alice.type_line("/_update item @2 8 text greetings 🤝");
+    alice.expect("/_update item @2 8 text greetings 🤝");
     alice.expect_item("@bob [edited] greetings 🤝");
     bob.expect_item("alice> [edited] greetings 🤝");
-    alice.type_line("/_update item @2 2 text updating bob's message");
-    alice.expect("/_update item @2 2 text updating bob's message");
+    alice.type_line("/_update item @2 9 text updating bob's message");
+    alice.expect("/_update item @2 9 text updating bob's message");
     alice.expect("cannot update this item");
-    bob.type_line("/_update item @2 2 text hey Alice");
-    bob.expect("/_update item @2 2 text hey Alice");
+    bob.type_line("/_update item @2 9 text hey Alice");
+    bob.expect("/_update item @2 9 text hey Alice");
     bob.expect_item("@alice [edited] > hello 🙂");
     bob.expect("      hey Alice");
     alice.expect_item("bob> [edited] > hello 🙂");
     alice.expect("      hey Alice");
-    bob.type_line("/_update item @2 3 text greetings Alice");
-    bob.expect("/_update item @2 3 text greetings Alice");
+    bob.type_line("/_update item @2 10 text greetings Alice");
+    bob.expect("/_update item @2 10 text greetings Alice");
     bob.expect_item("@alice [edited] > hey 👋");
     bob.expect("      greetings Alice");
     alice.expect_item("bob> [edited] > hey 👋");
@@ -109,41 +109,41 @@ fn deletions() {
     bob.expect("      hey alic");
     alice.expect_item("bob> > hello 🙂");
     alice.expect("      hey alic");
-    alice.type_line("/_delete item @2 1 internal");
-    alice.expect("/_delete item @2 1 internal");
+    alice.type_line("/_delete item @2 8 internal");
+    alice.expect("/_delete item @2 8 internal");
     alice.expect("message deleted");
-    alice.type_line("/_delete item @2 2 internal");
-    alice.expect("/_delete item @2 2 internal");
+    alice.type_line("/_delete item @2 9 internal");
+    alice.expect("/_delete item @2 9 internal");
     alice.expect("message deleted");
-    bob.type_line("/_update item @2 2 text hey alice");
-    bob.expect("/_update item @2 2 text hey alice");
+    bob.type_line("/_update item @2 9 text hey alice");
+    bob.expect("/_update item @2 9 text hey alice");
     bob.expect_item("@alice [edited] > hello 🙂");
     bob.expect("      hey alice");
     // Alice had deleted her copy: the edit comes as a new item, without the quote.
     alice.expect_item("bob> [edited] hey alice");
-    bob.type_line("/_delete item @2 2 broadcast");
-    bob.expect("/_delete item @2 2 broadcast");
+    bob.type_line("/_delete item @2 9 broadcast");
+    bob.expect("/_delete item @2 9 broadcast");
     bob.expect("message marked deleted");
     alice.expect_item("bob> [marked deleted] hey alice");
-    alice.type_line("/_delete item @2 3 internal");
-    alice.expect("/_delete item @2 3 internal");
+    alice.type_line("/_delete item @2 10 internal");
+    alice.expect("/_delete item @2 10 internal");
     alice.expect("message deleted");
     bob.type_line("> @alice (hello 🙂) do you receive my messages?");
     bob.expect_item("@alice > hello 🙂");
     bob.expect("      do you receive my messages?");
     alice.expect_item("bob> > hello 🙂");
     alice.expect("      do you receive my messages?");
-    alice.type_line("/_delete item @2 4 broadcast");
-    alice.expect("/_delete item @2 4 broadcast");
+    alice.type_line("/_delete item @2 11 broadcast");
+    alice.expect("/_delete item @2 11 broadcast");
     alice.expect("cannot delete this item");
     bob.type_line("@alice how are you?");
     bob.expect_item("@alice how are you?");
     alice.expect_item("bob> how are you?");
-    alice.type_line("/_delete item @2 5 internal");
-    alice.expect("/_delete item @2 5 internal");
+    alice.type_line("/_delete item @2 12 internal");
+    alice.expect("/_delete item @2 12 internal");
     alice.expect("message deleted");
-    bob.type_line("/_delete item @2 4 broadcast");
-    bob.expect("/_delete item @2 4 broadcast");
+    bob.type_line("/_delete item @2 11 broadcast");
+    bob.expect("/_delete item @2 11 broadcast");
     bob.expect("message marked deleted");
     alice.expect("bob> [deleted - original message not found]");
     relay.stop();

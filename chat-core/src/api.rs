@@ -9,6 +9,7 @@ use serde_json::{json, Map, Value};
 use simplex_codec::time::UtcTime;
 
 use crate::chat::{Chat, ChatError, Event, LinkPlan, LinkStatus, Response, USER_ID};
+use crate::features::{full_preferences, merged_preferences};
 use crate::group_store::{Group, Member, MemberCategory, MemberStatus};
 use crate::protocol::{GroupMemberRole, Profile, CHAT_VERSIONS};
 use crate::store::{now_ms, ChatItem, Contact, ContactRequest, FileStatus, PendingKind, NOTES};
@@ -41,41 +42,6 @@ fn local_profile(profile_id: i64, p: &Profile) -> Value {
     v.insert("profileId".into(), profile_id.into());
     v.insert("localAlias".into(), "".into());
     Value::Object(v)
-}
-
-const FEATURES: [(&str, &str); 7] = [
-    ("timedMessages", "yes"),
-    ("fullDelete", "no"),
-    ("reactions", "yes"),
-    ("voice", "yes"),
-    ("files", "always"),
-    ("calls", "yes"),
-    ("sessions", "no"),
-];
-
-fn full_preferences() -> Value {
-    let mut m = Map::new();
-    for (f, allow) in FEATURES {
-        m.insert(f.into(), json!({ "allow": allow }));
-    }
-    m.insert("commands".into(), json!([]));
-    Value::Object(m)
-}
-
-fn merged_preferences() -> Value {
-    let mut m = Map::new();
-    for (f, allow) in FEATURES {
-        let on = allow != "no";
-        m.insert(
-            f.into(),
-            json!({
-                "enabled": {"forUser": on, "forContact": on},
-                "userPreference": {"type": "user", "preference": {"allow": allow}},
-                "contactPreference": {"allow": allow},
-            }),
-        );
-    }
-    Value::Object(m)
 }
 
 /// The user (`User`).
@@ -130,7 +96,7 @@ pub fn contact(c: &Contact) -> Value {
         "contactStatus": if c.deleted_by_contact { "deleted" } else { "active" },
         "chatSettings": {"enableNtfs": "all", "favorite": false},
         "userPreferences": {},
-        "mergedPreferences": merged_preferences(),
+        "mergedPreferences": merged_preferences(c.profile.preferences.as_ref()),
         "createdAt": ts(c.created_at),
         "updatedAt": ts(c.created_at),
         "contactGrpInvSent": false,
@@ -243,7 +209,7 @@ pub fn chat_item(chat: &Chat, c: &Contact, item: &ChatItem) -> Value {
         "userMention": false,
         "hasLink": false,
         "deletable": true,
-        "editable": item.sent && !item.deleted,
+        "editable": item.sent && !item.deleted && item.info.is_none(),
         "showGroupAsSender": false,
         "createdAt": ts(item.item_ts),
         "updatedAt": ts(item.item_ts),
@@ -265,10 +231,14 @@ pub fn chat_item(chat: &Chat, c: &Contact, item: &ChatItem) -> Value {
     } else {
         "rcvMsgContent"
     };
+    let content = match &item.info {
+        Some(info) => info.clone(),
+        None => json!({"type": content_tag, "msgContent": item.content}),
+    };
     let mut v = json!({
         "chatDir": direction(c, item.sent),
         "meta": meta,
-        "content": {"type": content_tag, "msgContent": item.content},
+        "content": content,
         "mentions": {},
         "reactions": reactions(chat, item.item_id),
     });
@@ -1083,7 +1053,7 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
             }
             v
         }
-        Event::Received(c, item) => tagged(
+        Event::Received(c, item) | Event::InfoItem(c, item) => tagged(
             "newChatItems",
             json!({"user": u, "chatItems": items(chat, c, std::slice::from_ref(item))}),
         ),

@@ -508,6 +508,9 @@ pub enum Event {
     ContactConnected(Contact),
     /// A message arrived.
     Received(Contact, ChatItem),
+    /// An informational item was added to a chat (a new chat's encryption notice and
+    /// features): the API reports it, the terminal does not show it.
+    InfoItem(Contact, ChatItem),
     /// Someone asks to connect through our address.
     Request(ContactRequest),
     /// A request accepted at once (the address's auto-accept).
@@ -1812,6 +1815,18 @@ impl Chat {
                     c.ready = true;
                     let reply = self.store().take_send_on_connect(c.contact_id)?;
                     self.emit(Event::ContactConnected(c.clone())).await;
+                    // The chat's informational items, as the reference creates them when a
+                    // contact connects (the banner only in a chat without items).
+                    let info = {
+                        let mut store = self.store();
+                        let banner = !store.has_items(c.contact_id)?;
+                        let items =
+                            crate::features::start_items(c.profile.preferences.as_ref(), banner);
+                        store.add_info_items(c.contact_id, &items)?
+                    };
+                    for item in info {
+                        self.emit(Event::InfoItem(c.clone(), item)).await;
+                    }
                     // The address's auto-reply, once the contact accepted automatically is here.
                     if let Some(content) = reply.and_then(|r| serde_json::from_str(&r).ok()) {
                         match self.send_content(c, content, None).await {
@@ -1986,14 +2001,23 @@ impl Chat {
                 }
                 ChatEvent::DirectDel => {
                     if let Some(c) = contact.conn_id {
-                        self.store()
-                            .contact_deleted_by_contact(contact.contact_id, c)?;
+                        let noted = {
+                            let mut store = self.store();
+                            store.contact_deleted_by_contact(contact.contact_id, c)?;
+                            store.add_info_items(
+                                contact.contact_id,
+                                &[crate::features::InfoItem::contact_deleted()],
+                            )?
+                        };
                         let gone = Contact {
                             conn_id: None,
                             ready: false,
                             deleted_by_contact: true,
                             ..contact.clone()
                         };
+                        for item in noted {
+                            self.emit(Event::InfoItem(gone.clone(), item)).await;
+                        }
                         self.emit(Event::ContactDeletedByContact(gone)).await;
                     }
                     // Nothing after it is read: the connection goes.

@@ -900,6 +900,7 @@ impl ChatStore {
             group_id: Some(group_id),
             group_member_id: member,
             forwarded_by,
+            info: None,
         })
     }
 

@@ -17,6 +17,7 @@ pub mod api;
 pub mod batch;
 pub mod chat;
 pub mod command;
+pub mod features;
 pub mod files;
 pub mod group_files;
 pub mod group_links;

@@ -112,11 +112,18 @@ impl Chat {
         let mut quotes = Vec::with_capacity(messages.len());
         for m in &messages {
             quotes.push(match m.quoted_item_id {
-                Some(id) => Some(
-                    self.store()
+                Some(id) => {
+                    let item = self
+                        .store()
                         .item(chat_id, id)?
-                        .ok_or(ChatError::NoItem(id))?,
-                ),
+                        .ok_or(ChatError::NoItem(id))?;
+                    if item.info.is_some() {
+                        return Err(ChatError::Command(crate::command::CommandError(format!(
+                            "item {id} is not a message and cannot be quoted"
+                        ))));
+                    }
+                    Some(item)
+                }
                 None => None,
             });
             if m.file.is_some() && chat_id == NOTES {

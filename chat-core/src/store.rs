@@ -302,6 +302,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // v21: a new member being introduced (the history's last item id) until every member is
     // introduced and the history sent: a host restarted meanwhile finishes it
     "ALTER TABLE group_members ADD COLUMN introducing INTEGER;",
+    // v22: informational items (a new direct chat's banner, encryption notice and features):
+    // the item's API content (`CIContent`); NULL for a message
+    "ALTER TABLE chat_items ADD COLUMN info TEXT;",
 ];
 
 /// The chat of private notes (`*`, `*1` in API commands).
@@ -516,6 +519,9 @@ pub struct ChatItem {
     pub group_member_id: Option<i64>,
     /// The member who forwarded it (`x.grp.msg.forward`), when it did not come directly.
     pub forwarded_by: Option<i64>,
+    /// An informational item (not a message): its API content (`CIContent`); its `content`
+    /// is then a text of what it says, never sent, edited, quoted or reacted to.
+    pub info: Option<serde_json::Value>,
 }
 
 /// A chat item to store.
@@ -558,6 +564,7 @@ pub(crate) type ItemRow = (
         Option<i64>,
         Option<i64>,
         Option<i64>,
+        Option<String>,
     ),
 );
 
@@ -1116,12 +1123,65 @@ impl ChatStore {
             group_id: None,
             group_member_id: None,
             forwarded_by: None,
+            info: None,
         })
+    }
+
+    /// Stores the informational items a direct chat starts with, in order; returns them.
+    pub fn add_info_items(
+        &mut self,
+        contact_id: i64,
+        items: &[crate::features::InfoItem],
+    ) -> Result<Vec<ChatItem>> {
+        let tx = self.db.transaction()?;
+        let now = now_ms();
+        let mut out = Vec::with_capacity(items.len());
+        for i in items {
+            let content = MsgContent::text(i.text.clone());
+            let json =
+                serde_json::to_string(&content).map_err(|_| StoreError::Corrupt("content"))?;
+            let info =
+                serde_json::to_string(&i.content).map_err(|_| StoreError::Corrupt("info"))?;
+            let ts = if i.at_epoch { 0 } else { now };
+            tx.execute(
+                "INSERT INTO chat_items (contact_id, sent, content, item_ts, info)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![contact_id, i.sent, json, ts, info],
+            )?;
+            out.push(ChatItem {
+                item_id: tx.last_insert_rowid(),
+                contact_id,
+                sent: i.sent,
+                shared_msg_id: None,
+                content,
+                item_ts: ts,
+                quote: None,
+                edited: false,
+                deleted: false,
+                file_id: None,
+                timed: None,
+                group_id: None,
+                group_member_id: None,
+                forwarded_by: None,
+                info: Some(i.content.clone()),
+            });
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Whether a contact's chat has any item.
+    pub fn has_items(&self, contact_id: i64) -> Result<bool> {
+        Ok(self.db.query_row(
+            "SELECT EXISTS (SELECT 1 FROM chat_items WHERE contact_id = ?1)",
+            [contact_id],
+            |r| r.get(0),
+        )?)
     }
 
     pub(crate) const ITEM_COLUMNS: &'static str =
         "item_id, coalesce(contact_id, 0), sent, shared_msg_id, content, item_ts, quote, edited,
-         deleted, file_id, ttl, delete_at, group_id, group_member_id, forwarded_by";
+         deleted, file_id, ttl, delete_at, group_id, group_member_id, forwarded_by, info";
 
     pub(crate) fn item_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ItemRow> {
         Ok((
@@ -1134,7 +1194,14 @@ impl ChatStore {
                 r.get(8)?,
                 r.get(9)?,
             ),
-            (r.get(10)?, r.get(11)?, r.get(12)?, r.get(13)?, r.get(14)?),
+            (
+                r.get(10)?,
+                r.get(11)?,
+                r.get(12)?,
+                r.get(13)?,
+                r.get(14)?,
+                r.get(15)?,
+            ),
         ))
     }
 
@@ -1142,7 +1209,7 @@ impl ChatStore {
         let (
             (item_id, contact_id, sent, shared_msg_id),
             (content, item_ts, quote, edited, deleted, file_id),
-            (ttl, delete_at, group_id, group_member_id, forwarded_by),
+            (ttl, delete_at, group_id, group_member_id, forwarded_by, info),
         ) = row;
         Ok(ChatItem {
             item_id,
@@ -1162,6 +1229,10 @@ impl ChatStore {
             group_id,
             group_member_id,
             forwarded_by,
+            info: info
+                .map(|i| serde_json::from_str(&i))
+                .transpose()
+                .map_err(|_| StoreError::Corrupt("info"))?,
         })
     }
 
@@ -1221,7 +1292,8 @@ impl ChatStore {
         prefix: Option<&str>,
     ) -> Result<Option<ChatItem>> {
         let recent = self.items_where(
-            "contact_id = ?1 AND sent = ?2 AND deleted = 0 ORDER BY item_id DESC LIMIT 1000",
+            "contact_id = ?1 AND sent = ?2 AND deleted = 0 AND info IS NULL
+             ORDER BY item_id DESC LIMIT 1000",
             &[&contact_id, &sent],
         )?;
         Ok(recent

@@ -121,6 +121,7 @@ async fn a_hostile_peer_gets_clear_errors_and_nothing_is_saved() {
     assert!(
         matches!(chat_event(&mut events).await, Event::ContactConnected(c) if c.local_name == "mallory")
     );
+    common::info_items(&mut events).await;
 
     // A description part 2 after none: the file fails, and stays failed.
     mallory

@@ -49,7 +49,9 @@ async fn a_message_the_database_cannot_store_is_kept_at_the_relay() {
     };
     bob.execute(Command::Connect(link)).await.expect("join");
     assert!(matches!(event(&mut ae).await, Event::ContactConnected(_)));
+    common::info_items(&mut ae).await;
     assert!(matches!(event(&mut be).await, Event::ContactConnected(_)));
+    common::info_items(&mut be).await;
 
     // Alice's chat database refuses new items (as a full disk would).
     let db = rusqlite::Connection::open(dir.path().join("alice_chat.db")).expect("open");

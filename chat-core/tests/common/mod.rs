@@ -48,3 +48,20 @@ pub fn profile(name: &str) -> chat_core::protocol::Profile {
         ..chat_core::protocol::Profile::default()
     }
 }
+
+/// After `ContactConnected`: the seven informational items a new direct chat starts with (the
+/// banner, the encryption notice, five features), each reported as its own event.
+pub async fn info_items(events: &mut tokio::sync::mpsc::Receiver<chat_core::chat::Event>) {
+    for n in 0..7 {
+        let e = tokio::time::timeout(std::time::Duration::from_secs(20), events.recv())
+            .await
+            .expect("an event in time")
+            .expect("events open");
+        match e {
+            chat_core::chat::Event::InfoItem(_, item) => {
+                assert!(item.info.is_some(), "item {n}: {item:?}")
+            }
+            other => panic!("informational item {n} expected, got {other:?}"),
+        }
+    }
+}
