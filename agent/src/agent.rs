@@ -525,6 +525,19 @@ impl Agent {
         opts: ConnectOptions,
         store: crate::store::Store,
     ) -> Result<(Self, mpsc::Receiver<AgentEvent>)> {
+        let (agent, events) = Self::open_stopped(server, opts, store)?;
+        agent.resume().await?;
+        Ok((agent, events))
+    }
+
+    /// Opens an agent on its store without starting it: its connections are loaded (their
+    /// codes and states can be read) but no relay is contacted and nothing is received or sent
+    /// until [`Agent::resume`].
+    pub fn open_stopped(
+        server: SmpServer,
+        opts: ConnectOptions,
+        store: crate::store::Store,
+    ) -> Result<(Self, mpsc::Receiver<AgentEvent>)> {
         let mut conns = HashMap::new();
         for (id, state) in store
             .load_all()
@@ -532,18 +545,41 @@ impl Agent {
         {
             conns.insert(id, persist::decode(&state)?);
         }
-        let queues: Vec<(SmpServer, PrivateKey, Vec<u8>)> = conns
+        let (agent, events) = Self::with_store(server, opts, Some(store), conns);
+        agent
+            .inner
+            .closed
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        Ok((agent, events))
+    }
+
+    /// Starts an agent opened stopped or stopped by [`Agent::close`], as [`Agent::open`]
+    /// starts one: requests to addresses not yet answered are announced again, messages
+    /// committed but not accepted by a relay are sent, and every receiving queue is subscribed
+    /// again (a relay delivers what was not acknowledged before the stop).
+    pub async fn resume(&self) -> Result<()> {
+        let agent = self;
+        {
+            let mut st = agent.lock();
+            st.awaiting.clear();
+            st.unacked.clear();
+            st.deferred.clear();
+        }
+        agent
+            .inner
+            .closed
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        let (pending, requests) = match &agent.inner.store {
+            Some(store) => on_store(store, |db| Ok((db.pending()?, db.requests()?)))?,
+            None => (Vec::new(), Vec::new()),
+        };
+        let queues: Vec<(SmpServer, PrivateKey, Vec<u8>)> = agent
+            .lock()
+            .conns
             .values()
             .flat_map(|c| c.rcv_queues())
             .map(|q| (q.server.clone(), q.rcv_key.clone(), q.rcv_id.clone()))
             .collect();
-        let pending = store
-            .pending()
-            .map_err(|e| AgentError::Store(e.to_string()))?;
-        let requests = store
-            .requests()
-            .map_err(|e| AgentError::Store(e.to_string()))?;
-        let (agent, events) = Self::with_store(server, opts, Some(store), conns);
         // Requests to addresses not yet answered are announced again (by a task: the events
         // channel is not read before this returns).
         if !requests.is_empty() {
@@ -590,7 +626,7 @@ impl Agent {
                 .await
                 .map_err(|e| AgentError::Relay(e.to_string()))?;
         }
-        Ok((agent, events))
+        Ok(())
     }
 
     fn with_store(
@@ -635,8 +671,9 @@ impl Agent {
             while let Some((server, rid, msg_id, body)) = incoming_rx.recv().await {
                 let Some(inner) = weak.upgrade() else { return };
                 let agent = Agent { inner };
+                // Closed: dropped unacknowledged (the relay delivers it again after a resume).
                 if agent.is_closed() {
-                    return;
+                    continue;
                 }
                 agent.received(&server, rid, msg_id, body).await;
             }

@@ -88,6 +88,10 @@ struct Args {
     /// Show the contacts' and members' message reactions.
     #[arg(long = "reactions")]
     reactions: bool,
+    /// Maintenance mode: open the databases without starting the chat - no relay is
+    /// contacted, nothing is received or sent; /_start starts it (/_stop stops it again).
+    #[arg(short = 'm', long = "maintenance")]
+    maintenance: bool,
     /// Print the version (the reference release implemented, then this program's) and exit.
     #[arg(short = 'v', long = "version")]
     version: bool,
@@ -315,10 +319,11 @@ async fn main() {
         }),
         Err(e) => fail(&e.to_string()),
     };
-    let (chat, mut events) = match Chat::open_on(store, &config, new_user).await {
-        Ok(c) => c,
-        Err(e) => fail(&e.to_string()),
-    };
+    let (chat, mut events) =
+        match Chat::open_with(store, &config, new_user, !args.maintenance).await {
+            Ok(c) => c,
+            Err(e) => fail(&e.to_string()),
+        };
     let p = chat.profile();
     out.lines(&[format!(
         "Current user: {}",

@@ -403,6 +403,8 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
             chat_core::api::REFERENCE_VERSION
         )],
         Response::Running => vec!["chat is running".into()],
+        Response::Started => vec!["chat started".into()],
+        Response::Stopped => vec!["chat stopped".into()],
         Response::Chats(chats) => chats
             .iter()
             .flat_map(|(c, items, _)| match items.last() {
@@ -1106,7 +1108,8 @@ pub fn error(e: &ChatError) -> Vec<String> {
         | ChatError::GroupLinkRole(..)
         | ChatError::BlockForSelf(..)
         | ChatError::IncognitoContact
-        | ChatError::NotGroupMember(_) => vec![e.to_string()],
+        | ChatError::NotGroupMember(_)
+        | ChatError::NotStarted => vec![e.to_string()],
         other => vec![format!("chat error: {other}")],
     }
 }

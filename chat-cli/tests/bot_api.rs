@@ -578,6 +578,19 @@ fn bot_api_over_websocket() {
         alice
             .ok("APIShowMyAddress", "/_show_address 1", "chatCmdError")
             .await;
+
+        // Stopped and started again: while stopped what needs a relay is refused.
+        alice.ok("APIStopChat", "/_stop", "chatStopped").await;
+        let refused = alice
+            .ok("APICreateMyAddress", "/_address 1", "chatCmdError")
+            .await;
+        assert_eq!(refused["chatError"]["errorType"]["type"], "chatNotStarted");
+        alice.ok("ListUsers", "/users", "usersList").await;
+        alice.ok("StartChat", "/_start", "chatStarted").await;
+        alice.ok("StartChat", "/_start", "chatRunning").await;
+        alice
+            .ok("APICreateMyAddress", "/_address 1", "userContactLinkCreated")
+            .await;
     });
     assert!(
         alice_p.running() && bob_p.running(),

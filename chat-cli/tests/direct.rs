@@ -376,3 +376,73 @@ fn address_settings_and_profile_changes() {
     alice.expect("chat error: no chat address, to create: /ad");
     relay.stop();
 }
+
+/// `/_stop` and `/_start`, and `-m` (maintenance: the chat opened stopped): while stopped
+/// nothing is received, what needs a relay answers "error: chat not started", what is stored
+/// can be read; started, the messages that waited at the relay arrive and sending works.
+#[test]
+fn stopped_chat_and_maintenance_mode() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob) = alice_and_bob(dir.path(), &server, &[]);
+    connect(&mut alice, &mut bob, "Alice", "Bob");
+
+    alice.type_line("/_stop");
+    alice.expect("/_stop");
+    alice.expect("chat stopped");
+    // Sending needs the chat: the send form is echoed when it fails, then the error.
+    alice.type_line("@bob hi");
+    alice.expect("@bob hi");
+    alice.expect("error: chat not started");
+    alice.type_line("/c");
+    alice.expect("/c");
+    alice.expect("error: chat not started");
+    bob.type_line("@alice are you there?");
+    bob.expect_item("@alice are you there?");
+    // What is stored can be read.
+    alice.type_line("/contacts");
+    alice.expect("/contacts");
+    alice.expect("bob (Bob)");
+    assert!(
+        alice
+            .lines
+            .recv_timeout(Duration::from_millis(500))
+            .is_err(),
+        "nothing received while stopped"
+    );
+    alice.type_line("/_start");
+    alice.expect("/_start");
+    alice.expect("chat started");
+    alice.expect_item("bob> are you there?");
+    alice.type_line("/_start");
+    alice.expect("/_start");
+    alice.expect("chat is running");
+    alice.type_line("@bob back");
+    alice.expect_item("@bob back");
+    bob.expect_item("alice> back");
+
+    // Maintenance mode: started stopped.
+    alice.stop();
+    bob.type_line("@alice and now?");
+    bob.expect_item("@alice and now?");
+    let mut alice = Client::start_with(dir.path(), "alice", &server, &["-m"]);
+    alice.expect("Current user: alice (Alice)");
+    alice.type_line("/tail @bob 1");
+    alice.expect("/tail @bob 1");
+    alice.expect_item("@bob back");
+    assert!(
+        alice
+            .lines
+            .recv_timeout(Duration::from_millis(500))
+            .is_err(),
+        "nothing received in maintenance mode"
+    );
+    alice.type_line("/_start");
+    alice.expect("/_start");
+    alice.expect("chat started");
+    alice.expect_item("bob> and now?");
+    alice.type_line("@bob yes");
+    alice.expect_item("@bob yes");
+    bob.expect_item("alice> yes");
+    relay.stop();
+}

@@ -590,6 +590,7 @@ pub fn chat_error(e: &ChatError) -> Value {
             "agentConnId": "",
         }),
         ChatError::Command(c) => chat_error_type("commandError", json!({"message": c.0})),
+        ChatError::NotStarted => chat_error_type("chatNotStarted", json!({})),
         ChatError::FileCancelled(m) => chat_error_type("fileCancelled", json!({ "message": m })),
         ChatError::CannotUpdate => chat_error_type("invalidChatItemUpdate", json!({})),
         ChatError::CannotReact => chat_error_type(
@@ -739,6 +740,8 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
             }, "chatMigrations": [], "agentMigrations": []}),
         ),
         Response::Running => tagged("chatRunning", json!({})),
+        Response::Started => tagged("chatStarted", json!({})),
+        Response::Stopped => tagged("chatStopped", json!({})),
         Response::Chats(list) => {
             let chats: Vec<Value> = list
                 .iter()

@@ -65,6 +65,9 @@ pub enum ChatError {
     /// The line is not a command.
     #[error("{0}")]
     Command(#[from] crate::command::CommandError),
+    /// The chat is stopped (`/_stop`, or started with `-m`) and the command needs it running.
+    #[error("error: chat not started")]
+    NotStarted,
     /// No file with that number.
     #[error("file {0} not found")]
     NoFile(i64),
@@ -226,8 +229,12 @@ pub enum Response {
     },
     /// The version (`/v`).
     Version,
-    /// `/_start` when the chat runs (it starts with the process).
+    /// `/_start` when the chat runs already.
     Running,
+    /// `/_start`: the stopped chat runs again.
+    Started,
+    /// `/_stop`: the chat is stopped (nothing is received or sent until `/_start`).
+    Stopped,
     /// Chats with their latest items (`/_get chats`): (contact, items, unread).
     Chats(Vec<(Contact, Vec<ChatItem>, bool)>),
     /// The contacts.
@@ -743,6 +750,10 @@ pub(crate) struct Inner {
     pub(crate) state_dir: PathBuf,
     /// Woken when a disappearing message's timer is set.
     pub(crate) timers: tokio::sync::Notify,
+    /// Receiving and sending (false after `/_stop`, or opened stopped).
+    running: std::sync::atomic::AtomicBool,
+    /// Counts starts: a background task of an earlier start ends when it changes.
+    generation: std::sync::atomic::AtomicU64,
     /// Running uploads and downloads, by file.
     pub(crate) transfers: Mutex<std::collections::HashMap<i64, tokio::task::JoinHandle<()>>>,
     /// Their progress, by file.
@@ -800,6 +811,18 @@ impl Chat {
         config: &ChatConfig,
         new_user: Option<Profile>,
     ) -> Result<(Self, mpsc::Receiver<Event>)> {
+        Self::open_with(store, config, new_user, true).await
+    }
+
+    /// Like [`Chat::open_on`]; with `start` false the chat is opened stopped (the reference's
+    /// maintenance mode, `-m`): its databases can be read, no relay is contacted, nothing is
+    /// received or sent until [`Chat::start`] (`/_start`).
+    pub async fn open_with(
+        store: ChatStore,
+        config: &ChatConfig,
+        new_user: Option<Profile>,
+        start: bool,
+    ) -> Result<(Self, mpsc::Receiver<Event>)> {
         let profile = match (store.user()?, new_user) {
             (Some(p), _) => p,
             (None, Some(p)) => {
@@ -815,12 +838,20 @@ impl Chat {
         let agent_store =
             agent::store::Store::open(&db_path(config, "agent"), config.db_key.as_deref())
                 .map_err(agent_err)?;
-        let (agent, agent_events) = Agent::open(
-            config.smp_server.clone(),
-            config.connect.clone(),
-            agent_store,
-        )
-        .await
+        let (agent, agent_events) = if start {
+            Agent::open(
+                config.smp_server.clone(),
+                config.connect.clone(),
+                agent_store,
+            )
+            .await
+        } else {
+            Agent::open_stopped(
+                config.smp_server.clone(),
+                config.connect.clone(),
+                agent_store,
+            )
+        }
         .map_err(agent_err)?;
         let (tx, rx) = mpsc::channel(1024);
         let chat = Self {
@@ -843,13 +874,30 @@ impl Chat {
                     PathBuf::from(p)
                 },
                 timers: tokio::sync::Notify::new(),
+                running: std::sync::atomic::AtomicBool::new(start),
+                generation: std::sync::atomic::AtomicU64::new(0),
                 transfers: Mutex::new(std::collections::HashMap::new()),
                 progress: Mutex::new(std::collections::HashMap::new()),
             }),
         };
+        tokio::spawn(chat.clone().run(agent_events));
+        if start {
+            chat.start_tasks()?;
+        }
+        Ok((chat, rx))
+    }
+
+    /// The work a start resumes: unfinished deletions, disappearing messages, transfers and
+    /// introductions.
+    fn start_tasks(&self) -> Result<()> {
+        let generation = self
+            .inner
+            .generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            + 1;
         // In the background: deleting on a relay that cannot be reached waits for its timeout.
         {
-            let chat = chat.clone();
+            let chat = self.clone();
             tokio::spawn(async move {
                 if let Err(e) = chat.resume_deletions().await {
                     chat.emit(Event::Error(format!("resuming deletions: {e}")))
@@ -857,11 +905,10 @@ impl Chat {
                 }
             });
         }
-        tokio::spawn(chat.clone().run(agent_events));
-        tokio::spawn(chat.clone().delete_timed());
-        chat.resume_transfers()?;
+        tokio::spawn(self.clone().delete_timed(generation));
+        self.resume_transfers()?;
         {
-            let chat = chat.clone();
+            let chat = self.clone();
             tokio::spawn(async move {
                 if let Err(e) = chat.resume_introductions().await {
                     chat.emit(Event::Error(format!("resuming introductions: {e}")))
@@ -869,12 +916,38 @@ impl Chat {
                 }
             });
         }
-        Ok((chat, rx))
+        Ok(())
+    }
+
+    /// Whether the chat runs (not stopped by `/_stop` or opened stopped).
+    pub fn is_running(&self) -> bool {
+        self.inner.running.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// `/_start`: a stopped chat subscribes its queues again, sends what waits and resumes
+    /// its transfers; false when it was running already.
+    pub async fn start(&self) -> Result<bool> {
+        if self
+            .inner
+            .running
+            .swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            return Ok(false);
+        }
+        if let Err(e) = self.inner.agent.resume().await {
+            self.close().await;
+            return Err(agent_err(e));
+        }
+        self.start_tasks()?;
+        Ok(true)
     }
 
     /// Stops: no more messages are handled or sent (transfers in progress stop too); what is
-    /// stored stays for the next [`Chat::open`].
+    /// stored stays for [`Chat::start`] or the next [`Chat::open`].
     pub async fn close(&self) {
+        self.inner
+            .running
+            .store(false, std::sync::atomic::Ordering::SeqCst);
         let running: Vec<_> = self
             .inner
             .transfers
@@ -929,6 +1002,9 @@ impl Chat {
 
     /// Runs a command.
     pub async fn execute(&self, cmd: Command) -> Result<Response> {
+        if !self.is_running() && !cmd.works_stopped() {
+            return Err(ChatError::NotStarted);
+        }
         let agent = &self.inner.agent;
         match cmd {
             Command::CreateInvitation => {
@@ -1089,7 +1165,15 @@ impl Chat {
                 Ok(Response::Users { unread })
             }
             Command::Version => Ok(Response::Version),
-            Command::StartChat => Ok(Response::Running),
+            Command::StartChat => Ok(if self.start().await? {
+                Response::Started
+            } else {
+                Response::Running
+            }),
+            Command::StopChat => {
+                self.close().await;
+                Ok(Response::Stopped)
+            }
             Command::GetChats { count } => self.api_chats(count),
             Command::Contacts => Ok(Response::Contacts(self.store().contacts()?)),
             Command::Tail { contact, count } => {
@@ -1650,7 +1734,7 @@ impl Chat {
 
     /// Deletes disappearing messages when their time comes (woken early when a new timer is
     /// set), until the chat closes.
-    async fn delete_timed(self) {
+    async fn delete_timed(self, generation: u64) {
         loop {
             let now = crate::store::now_ms();
             let mut stuck = false;
@@ -1691,7 +1775,12 @@ impl Chat {
                 () = tokio::time::sleep(std::time::Duration::from_millis(wait)) => {}
                 () = self.inner.timers.notified() => {}
             }
-            if self.inner.agent.is_closed() {
+            let restarted = self
+                .inner
+                .generation
+                .load(std::sync::atomic::Ordering::SeqCst)
+                != generation;
+            if self.inner.agent.is_closed() || restarted {
                 return;
             }
         }

@@ -125,6 +125,8 @@ pub enum Command {
     Version,
     /// `/_start`.
     StartChat,
+    /// `/_stop`.
+    StopChat,
     /// `/_get chats <userId> [pcc=on] count=<n> <query>`.
     GetChats {
         /// How many chats (the most recent).
@@ -650,6 +652,45 @@ fn user_id(s: &str) -> bool {
 }
 
 /// Parses one input line.
+impl Command {
+    /// Whether the command can run while the chat is stopped (`/_stop`, `-m`): it starts or
+    /// stops the chat, or only reads or changes what is stored here - nothing a relay is
+    /// needed for.
+    pub fn works_stopped(&self) -> bool {
+        matches!(
+            self,
+            Command::StartChat
+                | Command::StopChat
+                | Command::Quit
+                | Command::Help(_)
+                | Command::Version
+                | Command::ShowUser
+                | Command::ListUsers
+                | Command::ShowProfile
+                | Command::ShowAddress
+                | Command::Contacts
+                | Command::Chats
+                | Command::GetChats { .. }
+                | Command::Tail { .. }
+                | Command::TailGroup { .. }
+                | Command::Search(_)
+                | Command::AddNote(_)
+                | Command::ReadChat(_)
+                | Command::UnreadChat { .. }
+                | Command::SetCustomData { .. }
+                | Command::ContactInfo(_)
+                | Command::ShowCode(_)
+                | Command::FileStatus(_)
+                | Command::ListGroups
+                | Command::ListMembers(_)
+                | Command::ShowGroupLink(_)
+                | Command::ApiGetGroupLink(_)
+                | Command::ApiListMembers(_)
+                | Command::ApiListGroups
+        )
+    }
+}
+
 pub fn parse(line: &str) -> Result<Command, CommandError> {
     let line = line.trim_end_matches(['\r', '\n']);
     let bad = |what: &str| CommandError(format!("{what}: {line}"));
@@ -1436,6 +1477,7 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
         "/users" if args.is_empty() => Command::ListUsers,
         "/v" | "/version" if args.is_empty() => Command::Version,
         "/_start" => Command::StartChat,
+        "/_stop" if args.is_empty() => Command::StopChat,
         "/_contacts" if user_id(args) => Command::Contacts,
         "/_profile" => {
             let (uid, json) = args
