@@ -404,6 +404,20 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
         )],
         Response::Running => vec!["chat is running".into()],
         Response::Started => vec!["chat started".into()],
+        Response::ContactPrefsUpdated { from, to } => {
+            let lines = chat_core::features::pref_lines(
+                &chat_core::features::Prefs::of(from),
+                &chat_core::features::Prefs::of(to),
+            );
+            let n = view_name(&to.local_name);
+            if lines.is_empty() {
+                vec![format!("your preferences for {n} did not change")]
+            } else {
+                let mut v = vec![format!("you updated preferences for {n}:")];
+                v.extend(lines);
+                v
+            }
+        }
         Response::Stopped => vec!["chat stopped".into()],
         Response::Chats(chats) => chats
             .iter()
@@ -823,7 +837,21 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
                 format!("to reject: /rc {n} (the sender will NOT be notified)"),
             ]
         }
-        Event::ProfileUpdated { from, to } => contact_updated(from, to),
+        Event::ProfileUpdated { from, to } => {
+            let mut v = contact_updated(from, to);
+            let lines = chat_core::features::pref_lines(
+                &chat_core::features::Prefs::of(from),
+                &chat_core::features::Prefs::of(to),
+            );
+            if !lines.is_empty() {
+                v.push(format!(
+                    "{} updated preferences for you:",
+                    view_name(&to.local_name)
+                ));
+                v.extend(lines);
+            }
+            v
+        }
         Event::ContactDeletedByContact(c) => {
             vec![format!("{} deleted contact with you", contact_name(c))]
         }

@@ -555,6 +555,38 @@ fn bot_api_over_websocket() {
             .await;
         assert_eq!(unknown_chat["chatError"]["type"], "errorStore");
 
+        // Preferences for a contact: voice messages refused to bob; bob learns it.
+        let prefs = alice
+            .ok(
+                "APISetContactPrefs",
+                &format!(r#"/_set prefs @{bob_id} {{"voice": {{"allow": "no"}}}}"#),
+                "contactPrefsUpdated",
+            )
+            .await;
+        let voice = &prefs["toContact"]["mergedPreferences"]["voice"];
+        assert_eq!(voice["enabled"], json!({"forUser": false, "forContact": false}));
+        assert_eq!(voice["userPreference"]["type"], "contact");
+        assert_eq!(prefs["toContact"]["userPreferences"]["voice"]["allow"], "no");
+        let item = alice.event("newChatItems").await;
+        assert_eq!(item["chatItems"][0]["chatItem"]["content"]["type"], "sndChatFeature");
+        let updated = bob.event("contactUpdated").await;
+        assert_eq!(
+            updated["toContact"]["mergedPreferences"]["voice"]["contactPreference"]["allow"],
+            "no"
+        );
+        let item = bob.event("newChatItems").await;
+        assert_eq!(
+            item["chatItems"][0]["chatItem"]["meta"]["itemText"],
+            "Voice messages: off"
+        );
+        alice
+            .ok(
+                "APISetContactPrefs",
+                &format!(r#"/_set prefs @{bob_id} {{"voice": {{"allow": "perhaps"}}}}"#),
+                "chatCmdError",
+            )
+            .await;
+
         // The contact deleted: bob is told, his contact is kept, marked.
         let deleted = alice
             .ok("APIDeleteChat", &format!("/_delete @{bob_id} full"), "contactDeleted")

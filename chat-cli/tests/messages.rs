@@ -231,3 +231,48 @@ fn reactions_are_shown_with_the_reactions_option() {
     bob.expect("    + 🚀");
     relay.stop();
 }
+
+/// `/_set prefs` and `/set delete @name`: the reference's lines on both sides (Profiles.hs
+/// `testSetContactPrefs`-like flows), nothing sent when nothing changes, the features' items
+/// in the chat.
+#[test]
+fn contact_preferences() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob) = pair(dir.path(), &server);
+    alice.type_line("/_set prefs @2 {}");
+    alice.expect("/_set prefs @2 {}");
+    alice.expect("your preferences for bob did not change");
+    alice.type_line(r#"/_set prefs @2 {"fullDelete": {"allow": "always"}}"#);
+    alice.expect(r#"/_set prefs @2 {"fullDelete": {"allow": "always"}}"#);
+    alice.expect("you updated preferences for bob:");
+    alice.expect("Full deletion: enabled for contact (you allow: always, contact allows: no)");
+    bob.expect("alice updated preferences for you:");
+    bob.expect("Full deletion: enabled for you (you allow: default (no), contact allows: always)");
+    bob.type_line("/set delete @alice yes");
+    bob.expect("/set delete @alice yes");
+    bob.expect("you updated preferences for alice:");
+    bob.expect("Full deletion: enabled (you allow: yes, contact allows: always)");
+    alice.expect("bob updated preferences for you:");
+    alice.expect("Full deletion: enabled (you allow: always, contact allows: yes)");
+    // Back to the default: off for both.
+    alice.type_line(r#"/_set prefs @2 {"fullDelete": {"allow": "no"}}"#);
+    alice.expect(r#"/_set prefs @2 {"fullDelete": {"allow": "no"}}"#);
+    alice.expect("you updated preferences for bob:");
+    alice.expect("Full deletion: off (you allow: no, contact allows: yes)");
+    bob.expect("alice updated preferences for you:");
+    bob.expect("Full deletion: off (you allow: yes, contact allows: no)");
+    alice.type_line("/set voice @bob hmm");
+    alice.expect("/set voice @bob hmm");
+    alice.expect(
+        "invalid chat command: usage: /set voice|calls|delete|reactions @name [yes|no|always]: \
+         /set voice @bob hmm",
+    );
+    // The chat keeps the changes: after the seven items, alice's own item, bob's, hers.
+    alice.type_line("/tail @bob 3");
+    alice.expect("/tail @bob 3");
+    alice.expect_item("@bob Full deletion: enabled for contact");
+    alice.expect_item("bob> Full deletion: enabled");
+    alice.expect_item("@bob Full deletion: off");
+    relay.stop();
+}

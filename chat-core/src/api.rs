@@ -95,8 +95,8 @@ pub fn contact(c: &Contact) -> Value {
         "contactUsed": true,
         "contactStatus": if c.deleted_by_contact { "deleted" } else { "active" },
         "chatSettings": {"enableNtfs": "all", "favorite": false},
-        "userPreferences": {},
-        "mergedPreferences": merged_preferences(c.profile.preferences.as_ref()),
+        "userPreferences": c.user_prefs.clone().unwrap_or_else(|| json!({})),
+        "mergedPreferences": merged_preferences(&crate::features::Prefs::of(c)),
         "createdAt": ts(c.created_at),
         "updatedAt": ts(c.created_at),
         "contactGrpInvSent": false,
@@ -500,6 +500,7 @@ pub fn group_chat_item(chat: &Chat, g: &Group, member: Option<&Member>, item: &C
         deleted_by_contact: false,
         incognito: None,
         custom_data: None,
+        user_prefs: None,
     };
     let mut v = chat_item(chat, &placeholder, item);
     v["chatDir"] = match member {
@@ -741,6 +742,10 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
         ),
         Response::Running => tagged("chatRunning", json!({})),
         Response::Started => tagged("chatStarted", json!({})),
+        Response::ContactPrefsUpdated { from, to } => tagged(
+            "contactPrefsUpdated",
+            json!({"user": user(chat), "fromContact": contact(from), "toContact": contact(to)}),
+        ),
         Response::Stopped => tagged("chatStopped", json!({})),
         Response::Chats(list) => {
             let chats: Vec<Value> = list

@@ -216,6 +216,14 @@ pub enum Response {
         /// Contacts told.
         told: usize,
     },
+    /// The user's preferences for a contact (`/_set prefs`, `/set voice @bob no`): the
+    /// contact before and after.
+    ContactPrefsUpdated {
+        /// Before.
+        from: Contact,
+        /// Now.
+        to: Contact,
+    },
     /// A profile change that changes nothing.
     ProfileUnchanged,
     /// The profile (`/p`).
@@ -984,14 +992,60 @@ impl Chat {
         self.inner.store.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn info(&self) -> Vec<u8> {
-        self.info_as(None)
-    }
-
     /// `x.info` with the user's profile, or with an incognito one.
     pub(crate) fn info_as(&self, incognito: Option<&Profile>) -> Vec<u8> {
         let profile = incognito.cloned().unwrap_or_else(|| self.profile());
         ChatMessage::new(None, ChatEvent::Info { profile }).encode()
+    }
+
+    /// The profile a contact knows us by: the user's (or the incognito one), with every
+    /// preference once the user set any for it (`/_set prefs`).
+    fn profile_for(&self, c: &Contact) -> Profile {
+        let mut p = c.incognito.clone().unwrap_or_else(|| self.profile());
+        if c.user_prefs.is_some() {
+            p.preferences = Some(crate::features::profile_preferences(c.user_prefs.as_ref()));
+        }
+        p
+    }
+
+    /// `/_set prefs @N {...}`: the user's preferences for a contact; when what the contact
+    /// knows of them changes, it is sent our profile with them (`x.info`) and the chat gets
+    /// an item per feature whose state changed.
+    async fn set_contact_prefs(&self, c: Contact, prefs: serde_json::Value) -> Result<Response> {
+        let (Some(conn), true) = (c.conn_id, c.ready) else {
+            return Err(ChatError::NotReady(c.local_name));
+        };
+        if c.user_prefs.as_ref() == Some(&prefs) {
+            return Ok(Response::ContactPrefsUpdated {
+                from: c.clone(),
+                to: c,
+            });
+        }
+        let to = Contact {
+            user_prefs: Some(prefs.clone()),
+            ..c.clone()
+        };
+        let known = crate::features::profile_preferences(c.user_prefs.as_ref());
+        let changed = crate::features::profile_preferences(Some(&prefs)) != known;
+        self.store().set_contact_user_prefs(c.contact_id, &prefs)?;
+        if changed {
+            let profile = self.profile_for(&to);
+            let info = ChatMessage::new(None, ChatEvent::Info { profile }).encode();
+            if let Err(e) = self.inner.agent.send(conn, &info).await {
+                self.emit(Event::Error(format!("sending preferences: {e}")))
+                    .await;
+            }
+            let changed = crate::features::changed_items(
+                &crate::features::Prefs::of(&c),
+                &crate::features::Prefs::of(&to),
+                true,
+            );
+            let items = self.store().add_info_items(c.contact_id, &changed)?;
+            for item in items {
+                self.emit(Event::InfoItem(to.clone(), item)).await;
+            }
+        }
+        Ok(Response::ContactPrefsUpdated { from: c, to })
     }
 
     /// Parses and runs one command line.
@@ -1254,6 +1308,31 @@ impl Chat {
                 self.react(contact, item, reaction, add).await
             }
             Command::Help(topic) => Ok(Response::Help(topic)),
+            Command::SetContactPrefs { contact_id, prefs } => {
+                let contact = self.contact_by_id(contact_id)?;
+                self.set_contact_prefs(contact, prefs).await
+            }
+            Command::SetContactFeature {
+                name,
+                feature,
+                allow,
+            } => {
+                let contact = self.contact_named(&name)?;
+                let mut prefs = match &contact.user_prefs {
+                    Some(serde_json::Value::Object(m)) => m.clone(),
+                    _ => serde_json::Map::new(),
+                };
+                match allow {
+                    Some(a) => {
+                        prefs.insert(feature.into(), serde_json::json!({ "allow": a }));
+                    }
+                    None => {
+                        prefs.remove(feature);
+                    }
+                }
+                self.set_contact_prefs(contact, serde_json::Value::Object(prefs))
+                    .await
+            }
             Command::SetCustomData { contact_id, data } => {
                 if contact_id <= crate::store::NOTES || self.store().contact(contact_id)?.is_none()
                 {
@@ -1708,11 +1787,17 @@ impl Chat {
         self.store().set_user(&p)?;
         *self.inner.profile.lock().unwrap_or_else(|e| e.into_inner()) = p.clone();
         let contacts = self.store().contacts()?;
-        let info = self.info();
         let mut told = 0;
         // Incognito contacts know another profile: they are not told.
         for c in contacts.iter().filter(|c| c.ready && c.incognito.is_none()) {
             if let Some(conn) = c.conn_id {
+                let info = ChatMessage::new(
+                    None,
+                    ChatEvent::Info {
+                        profile: self.profile_for(c),
+                    },
+                )
+                .encode();
                 if self.inner.agent.send(conn, &info).await.is_ok() {
                     told += 1;
                 }
@@ -1910,7 +1995,7 @@ impl Chat {
                         let mut store = self.store();
                         let banner = !store.has_items(c.contact_id)?;
                         let items =
-                            crate::features::start_items(c.profile.preferences.as_ref(), banner);
+                            crate::features::start_items(&crate::features::Prefs::of(&c), banner);
                         store.add_info_items(c.contact_id, &items)?
                     };
                     for item in info {
@@ -2121,11 +2206,21 @@ impl Chat {
                         profile,
                         ..contact.clone()
                     };
+                    // Its preferences changed what the features are: an item for each.
+                    let changed = crate::features::changed_items(
+                        &crate::features::Prefs::of(&contact),
+                        &crate::features::Prefs::of(&to),
+                        false,
+                    );
+                    let items = self.store().add_info_items(to.contact_id, &changed)?;
                     self.emit(Event::ProfileUpdated {
                         from: contact.clone(),
-                        to,
+                        to: to.clone(),
                     })
                     .await;
+                    for item in items {
+                        self.emit(Event::InfoItem(to.clone(), item)).await;
+                    }
                 }
                 // Other events come with the features that use them.
                 _ => {}

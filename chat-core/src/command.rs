@@ -127,6 +127,24 @@ pub enum Command {
     StartChat,
     /// `/_stop`.
     StopChat,
+    /// `/_set prefs @<contactId> <json>`: the user's chat preferences for a contact.
+    SetContactPrefs {
+        /// The contact.
+        contact_id: i64,
+        /// The preferences (checked: features with `allow` and, for disappearing messages,
+        /// `ttl`).
+        prefs: serde_json::Value,
+    },
+    /// `/set voice|calls|delete|reactions @name [yes|no|always]`: one preference for a contact
+    /// (without a value: back to the default).
+    SetContactFeature {
+        /// The contact.
+        name: String,
+        /// The feature (`voice`, `calls`, `fullDelete`, `reactions`).
+        feature: &'static str,
+        /// The new `allow`, or none for the default.
+        allow: Option<String>,
+    },
     /// `/_get chats <userId> [pcc=on] count=<n> <query>`.
     GetChats {
         /// How many chats (the most recent).
@@ -1201,6 +1219,41 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 return Err(usage());
             }
             Command::SetGroupTimed { group, ttl }
+        }
+        "/set" if args.contains(" @") => {
+            let usage = || bad("usage: /set voice|calls|delete|reactions @name [yes|no|always]");
+            let (word, rest) = args.split_once(" @").unwrap_or_default();
+            let feature = match word {
+                "voice" => "voice",
+                "calls" => "calls",
+                "delete" => "fullDelete",
+                "reactions" => "reactions",
+                _ => return Err(usage()),
+            };
+            let (contact, rest) = name(rest)?;
+            let allow = match rest.trim() {
+                "" => None,
+                a @ ("yes" | "no" | "always") => Some(a.to_string()),
+                _ => return Err(usage()),
+            };
+            Command::SetContactFeature {
+                name: contact,
+                feature,
+                allow,
+            }
+        }
+        "/_set" if args.starts_with("prefs @") => {
+            let rest = &args["prefs ".len()..];
+            let (r, json) = rest
+                .split_once(' ')
+                .ok_or_else(|| bad("usage: /_set prefs @<contactId> <json(preferences)>"))?;
+            let contact_id = contact_ref(r).ok_or_else(|| bad("bad chat reference"))?;
+            let v: serde_json::Value =
+                serde_json::from_str(json).map_err(|e| bad(&format!("bad JSON ({e})")))?;
+            Command::SetContactPrefs {
+                contact_id,
+                prefs: crate::features::parse_preferences(&v).map_err(|e| bad(&e))?,
+            }
         }
         "/set" if args.starts_with("welcome ") => {
             let a = &args["welcome ".len()..];

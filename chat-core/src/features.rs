@@ -42,17 +42,114 @@ pub struct Enabled {
     pub for_contact: bool,
 }
 
-/// The `allow` of one feature in a preferences object (`yes`, `no`, `always`), or the
-/// default; anything else is read as the default, as a preference the reference cannot parse
-/// is dropped.
-fn allow_of(prefs: Option<&Value>, feature: &str, default: &'static str) -> String {
-    prefs
-        .and_then(|p| p.get(feature))
-        .and_then(|f| f.get("allow"))
-        .and_then(Value::as_str)
-        .filter(|a| matches!(*a, "yes" | "no" | "always"))
-        .unwrap_or(default)
-        .to_string()
+/// One feature's preference (`allow`, and the time to live of disappearing messages).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pref {
+    /// `yes`, `no` or `always`.
+    pub allow: String,
+    /// Disappearing messages: seconds.
+    pub ttl: Option<i64>,
+}
+
+impl Pref {
+    /// As the terminal shows a preference: `yes`, `no`, `always`, `yes (30 sec)`.
+    fn text(&self) -> String {
+        match self.ttl {
+            Some(t) if self.allow != "no" => {
+                format!("{} ({})", self.allow, crate::group_prefs::ttl_text(t))
+            }
+            _ => self.allow.clone(),
+        }
+    }
+
+    fn json(&self) -> Value {
+        let mut v = json!({ "allow": self.allow });
+        if let Some(t) = self.ttl {
+            v["ttl"] = t.into();
+        }
+        v
+    }
+}
+
+/// The longest time to live of a disappearing message (a year, as the bot API's `ttl=`).
+const MAX_TTL: i64 = 365 * 24 * 3600;
+
+/// One feature's preference in a preferences object, if it is there and valid; a preference
+/// that cannot be read is left out, as the reference drops what it cannot parse.
+fn pref_in(prefs: Option<&Value>, feature: &str) -> Option<Pref> {
+    let f = prefs?.get(feature)?;
+    let allow = f.get("allow")?.as_str()?;
+    if !matches!(allow, "yes" | "no" | "always") {
+        return None;
+    }
+    let ttl = match f.get("ttl") {
+        None | Some(Value::Null) => None,
+        Some(t) => Some(t.as_i64().filter(|t| (1..=MAX_TTL).contains(t))?),
+    }
+    .filter(|_| feature == "timedMessages");
+    Some(Pref {
+        allow: allow.to_string(),
+        ttl,
+    })
+}
+
+fn default_of(feature: &str) -> &'static str {
+    FEATURES
+        .iter()
+        .find(|(f, _)| *f == feature)
+        .map_or("no", |(_, d)| *d)
+}
+
+fn default_pref(feature: &str) -> Pref {
+    Pref {
+        allow: default_of(feature).to_string(),
+        ttl: None,
+    }
+}
+
+/// What decides a contact's features: its profile's preferences, the user's preferences set
+/// for it (`/_set prefs`; the user's own are the defaults here), and whether it knows an
+/// incognito profile (then the user's choices for it are always its own).
+#[derive(Debug, Clone, Copy)]
+pub struct Prefs<'a> {
+    /// The contact's profile `preferences`.
+    pub contact: Option<&'a Value>,
+    /// The user's preferences for this contact.
+    pub user: Option<&'a Value>,
+    /// Connected with an incognito profile.
+    pub incognito: bool,
+}
+
+impl<'a> Prefs<'a> {
+    /// A contact's.
+    pub fn of(c: &'a crate::store::Contact) -> Self {
+        Prefs {
+            contact: c.profile.preferences.as_ref(),
+            user: c.user_prefs.as_ref(),
+            incognito: c.incognito.is_some(),
+        }
+    }
+
+    /// The user's preference: the one set for the contact, or the default; and whether it
+    /// was set for the contact.
+    fn user_pref(&self, feature: &str) -> (Pref, bool) {
+        match pref_in(self.user, feature) {
+            Some(p) => (p, true),
+            None => (default_pref(feature), self.incognito),
+        }
+    }
+
+    fn contact_pref(&self, feature: &str) -> Pref {
+        pref_in(self.contact, feature).unwrap_or_else(|| default_pref(feature))
+    }
+
+    /// A feature's state for both sides, with its parameter (the user's time to live of
+    /// disappearing messages, when on for the user) - the reference's `featureState`.
+    fn state(&self, feature: &str) -> (Enabled, Option<i64>) {
+        let (user, _) = self.user_pref(feature);
+        let e = enabled(feature, &user.allow, &self.contact_pref(feature).allow);
+        (e, if e.for_user { user.ttl } else { None })
+    }
 }
 
 /// The reference's `prefEnabled`: `always` against `no` leaves the feature to the side that
@@ -71,33 +168,19 @@ fn enabled(feature: &str, user: &str, contact: &str) -> Enabled {
     }
 }
 
-fn default_of(feature: &str) -> &'static str {
-    FEATURES
-        .iter()
-        .find(|(f, _)| *f == feature)
-        .map_or("no", |(_, d)| *d)
-}
-
-/// The user's preferences here: the defaults (this client has no per-user or per-contact
-/// overrides).
-fn user_allow(feature: &str) -> &'static str {
-    default_of(feature)
-}
-
-/// `mergedPreferences` of a contact (`ContactUserPreferences`) given its profile's
-/// preferences.
-pub fn merged_preferences(contact_prefs: Option<&Value>) -> Value {
+/// `mergedPreferences` of a contact (`ContactUserPreferences`).
+pub fn merged_preferences(p: &Prefs<'_>) -> Value {
     let mut m = Map::new();
-    for (f, default) in FEATURES {
-        let user = user_allow(f);
-        let contact = allow_of(contact_prefs, f, default);
-        let e = enabled(f, user, &contact);
+    for (f, _) in FEATURES {
+        let (user, own) = p.user_pref(f);
+        let (e, _) = p.state(f);
         m.insert(
             f.into(),
             json!({
                 "enabled": {"forUser": e.for_user, "forContact": e.for_contact},
-                "userPreference": {"type": "user", "preference": {"allow": user}},
-                "contactPreference": {"allow": contact},
+                "userPreference": {"type": if own { "contact" } else { "user" },
+                                   "preference": user.json()},
+                "contactPreference": p.contact_pref(f).json(),
             }),
         );
     }
@@ -114,11 +197,59 @@ pub fn full_preferences() -> Value {
     Value::Object(m)
 }
 
+/// The preferences a contact is sent in our profile (`x.info`) once the user set any for it:
+/// every feature's, the ones set for it over the defaults.
+pub fn profile_preferences(user: Option<&Value>) -> Value {
+    let p = Prefs {
+        contact: None,
+        user,
+        incognito: false,
+    };
+    let mut m = Map::new();
+    for (f, _) in FEATURES {
+        m.insert(f.into(), p.user_pref(f).0.json());
+    }
+    Value::Object(m)
+}
+
+/// Reads the preferences of `/_set prefs @N <json>`: an object of features, each
+/// `{"allow": "yes|no|always"}` (`"ttl": seconds` for disappearing messages); anything else
+/// is refused with what is wrong.
+pub fn parse_preferences(v: &Value) -> Result<Value, String> {
+    let Some(o) = v.as_object() else {
+        return Err("preferences are a JSON object".into());
+    };
+    let mut out = Map::new();
+    for (k, val) in o {
+        if k == "commands" {
+            continue;
+        }
+        if !FEATURES.iter().any(|(f, _)| f == k) {
+            return Err(format!("unknown feature {k:?}"));
+        }
+        if val.is_null() {
+            continue;
+        }
+        let Some(p) = pref_in(Some(v), k) else {
+            return Err(format!(
+                "{k}: expected {{\"allow\": \"yes|no|always\"}}{}",
+                if k == "timedMessages" {
+                    " with an optional \"ttl\" of 1 second to a year"
+                } else {
+                    ""
+                }
+            ));
+        };
+        out.insert(k.clone(), p.json());
+    }
+    Ok(Value::Object(out))
+}
+
 /// The text of a feature's state (`featureStateText`): `Voice messages: enabled`,
 /// `Full deletion: off`, `... enabled for you`; disappearing messages without a time are
-/// `allowed`.
-fn state_text(name: &str, feature: &str, e: Enabled) -> String {
-    let on = if feature == "timedMessages" {
+/// `allowed`, with one `enabled (1 hour)`.
+fn state_text(name: &str, feature: &str, e: Enabled, param: Option<i64>) -> String {
+    let on = if feature == "timedMessages" && param.is_none() {
         "allowed"
     } else {
         "enabled"
@@ -129,7 +260,44 @@ fn state_text(name: &str, feature: &str, e: Enabled) -> String {
         (true, false) => format!("{on} for you"),
         (false, true) => format!("{on} for contact"),
     };
-    format!("{name}: {state}")
+    let param = match param {
+        Some(t) if e.for_user && feature == "timedMessages" => {
+            format!(" ({})", crate::group_prefs::ttl_text(t))
+        }
+        _ => String::new(),
+    };
+    format!("{name}: {state}{param}")
+}
+
+/// The lines the terminal prints when preferences changed (`viewContactPreferences`): one per
+/// feature whose user's or contact's preference changed, `Full deletion: enabled for contact
+/// (you allow: always, contact allows: no)` (`default (yes)` for the user's default).
+pub fn pref_lines(old: &Prefs<'_>, new: &Prefs<'_>) -> Vec<String> {
+    let mut v = Vec::new();
+    for (f, name) in ITEM_FEATURES {
+        let (user, own) = new.user_pref(f);
+        let contact = new.contact_pref(f);
+        if old.user_pref(f).0 == user && old.contact_pref(f) == contact {
+            continue;
+        }
+        let (e, _) = new.state(f);
+        let state = match (e.for_user, e.for_contact) {
+            (true, true) => "enabled",
+            (false, false) => "off",
+            (true, false) => "enabled for you",
+            (false, true) => "enabled for contact",
+        };
+        let you = if own {
+            user.text()
+        } else {
+            format!("default ({})", user.text())
+        };
+        v.push(format!(
+            "{name}: {state} (you allow: {you}, contact allows: {})",
+            contact.text()
+        ));
+    }
+    v
 }
 
 /// One informational item: sent by us or not, its text (empty for the banner), its API
@@ -164,7 +332,7 @@ impl InfoItem {
 /// The items a direct chat starts with once the contact is connected (the reference's
 /// `CIChatBanner` when the chat has no items yet, `CIRcvDirectE2EEInfo`, then
 /// `createFeatureEnabledItems`).
-pub fn start_items(contact_prefs: Option<&Value>, banner: bool) -> Vec<InfoItem> {
+pub fn start_items(p: &Prefs<'_>, banner: bool) -> Vec<InfoItem> {
     let mut v = Vec::with_capacity(2 + ITEM_FEATURES.len());
     if banner {
         v.push(InfoItem {
@@ -181,29 +349,62 @@ pub fn start_items(contact_prefs: Option<&Value>, banner: bool) -> Vec<InfoItem>
         at_epoch: false,
     });
     for (f, name) in ITEM_FEATURES {
-        let contact = allow_of(contact_prefs, f, default_of(f));
-        let e = enabled(f, user_allow(f), &contact);
-        v.push(InfoItem {
-            sent: false,
-            text: state_text(name, f, e),
-            content: json!({
-                "type": "rcvChatFeature",
-                "feature": f,
-                "enabled": {"forUser": e.for_user, "forContact": e.for_contact},
-            }),
-            at_epoch: false,
-        });
+        v.push(feature_item(false, f, name, p));
     }
     v
+}
+
+fn feature_item(sent: bool, feature: &str, name: &str, p: &Prefs<'_>) -> InfoItem {
+    let (e, param) = p.state(feature);
+    let mut content = json!({
+        "type": if sent { "sndChatFeature" } else { "rcvChatFeature" },
+        "feature": feature,
+        "enabled": {"forUser": e.for_user, "forContact": e.for_contact},
+    });
+    if let Some(t) = param {
+        content["param"] = t.into();
+    }
+    InfoItem {
+        sent,
+        text: state_text(name, feature, e, param),
+        content,
+        at_epoch: false,
+    }
+}
+
+/// The items for the features whose state changed (`createSndFeatureItems` when the user
+/// changed preferences, `createRcvFeatureItems` when the contact did).
+pub fn changed_items(old: &Prefs<'_>, new: &Prefs<'_>, sent: bool) -> Vec<InfoItem> {
+    ITEM_FEATURES
+        .iter()
+        .filter(|(f, _)| old.state(f) != new.state(f))
+        .map(|(f, name)| feature_item(sent, f, name, new))
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn defaults() -> Prefs<'static> {
+        Prefs {
+            contact: None,
+            user: None,
+            incognito: false,
+        }
+    }
+
+    fn contact(v: &Value) -> Prefs<'_> {
+        Prefs {
+            contact: Some(v),
+            user: None,
+            incognito: false,
+        }
+    }
+
     #[test]
     fn default_contacts_get_the_reference_items() {
-        let items = start_items(None, true);
+        let items = start_items(&defaults(), true);
         let texts: Vec<&str> = items.iter().map(|i| i.text.as_str()).collect();
         // The reference tests' `chatFeatures` for two default users, after banner and notice.
         assert_eq!(
@@ -222,14 +423,14 @@ mod tests {
         assert!(items[0].sent && items[0].at_epoch);
         assert_eq!(items[3].content["feature"], "fullDelete");
         assert_eq!(items[3].content["enabled"]["forUser"], false);
-        assert_eq!(start_items(None, false).len(), 6);
+        assert_eq!(start_items(&defaults(), false).len(), 6);
     }
 
     #[test]
     fn a_contact_that_refuses_or_insists_changes_the_state() {
         let prefs = json!({"voice": {"allow": "no"}, "fullDelete": {"allow": "always"},
                            "calls": {"allow": "nonsense"}});
-        let items = start_items(Some(&prefs), false);
+        let items = start_items(&contact(&prefs), false);
         let text = |f: &str| {
             items
                 .iter()
@@ -241,7 +442,7 @@ mod tests {
         // The user's "no" against the contact's "always": the user may, the contact not.
         assert_eq!(text("fullDelete"), "Full deletion: enabled for you");
         assert_eq!(text("calls"), "Audio/video calls: enabled");
-        let merged = merged_preferences(Some(&prefs));
+        let merged = merged_preferences(&contact(&prefs));
         assert_eq!(merged["voice"]["enabled"]["forUser"], false);
         assert_eq!(merged["voice"]["contactPreference"]["allow"], "no");
         assert_eq!(merged["fullDelete"]["enabled"]["forUser"], true);
@@ -249,8 +450,86 @@ mod tests {
         // A contact's "no" turns disappearing messages off for both.
         let timed = json!({"timedMessages": {"allow": "no"}});
         assert_eq!(
-            start_items(Some(&timed), false)[1].text,
+            start_items(&contact(&timed), false)[1].text,
             "Disappearing messages: off"
         );
+    }
+
+    #[test]
+    fn preference_lines_as_the_reference_prints_them() {
+        // alice allows bob full deletion "always"; the defaults otherwise.
+        let set = json!({"fullDelete": {"allow": "always"}});
+        let mine = Prefs {
+            contact: None,
+            user: Some(&set),
+            incognito: false,
+        };
+        assert_eq!(
+            pref_lines(&defaults(), &mine),
+            ["Full deletion: enabled for contact (you allow: always, contact allows: no)"]
+        );
+        // bob gets alice's profile with every preference.
+        let sent = profile_preferences(Some(&set));
+        assert_eq!(sent["fullDelete"]["allow"], "always");
+        assert_eq!(sent["voice"]["allow"], "yes");
+        let theirs = contact(&sent);
+        assert_eq!(
+            pref_lines(&defaults(), &theirs),
+            ["Full deletion: enabled for you (you allow: default (no), contact allows: always)"]
+        );
+        assert_eq!(
+            changed_items(&defaults(), &theirs, false)[0].text,
+            "Full deletion: enabled for you"
+        );
+        // An incognito contact's preferences are the user's own: no "default".
+        let incognito = Prefs {
+            incognito: true,
+            ..theirs
+        };
+        assert_eq!(
+            pref_lines(&defaults(), &incognito),
+            ["Full deletion: enabled for you (you allow: no, contact allows: always)"]
+        );
+        // Disappearing messages with a time.
+        let timed = json!({"timedMessages": {"allow": "yes", "ttl": 30}});
+        let new = Prefs {
+            contact: None,
+            user: Some(&timed),
+            incognito: false,
+        };
+        assert_eq!(
+            pref_lines(&defaults(), &new),
+            ["Disappearing messages: enabled (you allow: yes (30 sec), contact allows: yes)"]
+        );
+        let items = changed_items(&defaults(), &new, true);
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].text, "Disappearing messages: enabled (30 sec)");
+        assert_eq!(items[0].content["type"], "sndChatFeature");
+        assert_eq!(items[0].content["param"], 30);
+        // Nothing changed: nothing printed, no items.
+        assert!(pref_lines(&new, &new).is_empty());
+        assert!(changed_items(&new, &new, true).is_empty());
+        let merged = merged_preferences(&new);
+        assert_eq!(merged["timedMessages"]["userPreference"]["type"], "contact");
+        assert_eq!(
+            merged["timedMessages"]["userPreference"]["preference"]["ttl"],
+            30
+        );
+        assert_eq!(merged["voice"]["userPreference"]["type"], "user");
+    }
+
+    #[test]
+    fn set_preferences_are_checked() {
+        let ok = parse_preferences(&json!({"voice": {"allow": "no"}, "commands": []}));
+        assert_eq!(ok, Ok(json!({"voice": {"allow": "no"}})));
+        for bad in [
+            json!([]),
+            json!({"voice": {"allow": "maybe"}}),
+            json!({"teleport": {"allow": "yes"}}),
+            json!({"timedMessages": {"allow": "yes", "ttl": 0}}),
+            json!({"timedMessages": {"allow": "yes", "ttl": "1h"}}),
+        ] {
+            assert!(parse_preferences(&bad).is_err(), "{bad}");
+        }
     }
 }

@@ -11,7 +11,7 @@ use crate::store::{ChatItem, Contact, ItemQuote, NewItem, NOTES};
 use simplex_codec::time::UtcTime;
 
 impl Chat {
-    fn contact_by_id(&self, contact_id: i64) -> Result<Contact, ChatError> {
+    pub(crate) fn contact_by_id(&self, contact_id: i64) -> Result<Contact, ChatError> {
         self.store()
             .contact(contact_id)?
             .ok_or_else(|| ChatError::NoContact(format!("@{contact_id}")))

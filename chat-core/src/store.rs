@@ -305,6 +305,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // v22: informational items (a new direct chat's banner, encryption notice and features):
     // the item's API content (`CIContent`); NULL for a message
     "ALTER TABLE chat_items ADD COLUMN info TEXT;",
+    // v23: the user's preferences set for a contact (`/_set prefs`), a JSON object
+    "ALTER TABLE contacts ADD COLUMN user_prefs TEXT;",
 ];
 
 /// The chat of private notes (`*`, `*1` in API commands).
@@ -468,6 +470,8 @@ pub struct Contact {
     pub incognito: Option<Profile>,
     /// A bot's own data about the contact (a JSON object), if set.
     pub custom_data: Option<String>,
+    /// The user's chat preferences set for this contact (`/_set prefs`), if any.
+    pub user_prefs: Option<serde_json::Value>,
 }
 
 /// What an item quotes: the quoted content as it was, and whether the item's own author
@@ -551,6 +555,7 @@ type ContactRow = (
     bool,
     i64,
     bool,
+    Option<String>,
     Option<String>,
     Option<String>,
 );
@@ -855,6 +860,7 @@ impl ChatStore {
             deleted_by_contact: false,
             incognito: incognito.map(|p| profile_from(&p)).transpose()?,
             custom_data: None,
+            user_prefs: None,
         })
     }
 
@@ -869,6 +875,7 @@ impl ChatStore {
             r.get(6)?,
             r.get(7)?,
             r.get(8)?,
+            r.get(9)?,
         ))
     }
 
@@ -883,6 +890,7 @@ impl ChatStore {
             deleted_by_contact,
             incognito,
             custom_data,
+            user_prefs,
         ): ContactRow,
     ) -> Result<Contact> {
         Ok(Contact {
@@ -895,13 +903,26 @@ impl ChatStore {
             deleted_by_contact,
             incognito: incognito.map(|p| profile_from(&p)).transpose()?,
             custom_data,
+            user_prefs: user_prefs
+                .map(|p| serde_json::from_str(&p))
+                .transpose()
+                .map_err(|_| StoreError::Corrupt("user_prefs"))?,
         })
+    }
+
+    /// The user's preferences for a contact (`/_set prefs`).
+    pub fn set_contact_user_prefs(&self, contact_id: i64, prefs: &serde_json::Value) -> Result<()> {
+        self.db.execute(
+            "UPDATE contacts SET user_prefs = ?2 WHERE contact_id = ?1",
+            params![contact_id, prefs.to_string()],
+        )?;
+        Ok(())
     }
 
     fn contact_where(&self, clause: &str, arg: rusqlite::types::Value) -> Result<Option<Contact>> {
         let sql = format!(
             "SELECT contact_id, local_name, profile, conn_id, ready, created_at, deleted_by_contact,
-                    incognito, custom_data
+                    incognito, custom_data, user_prefs
              FROM contacts WHERE {clause}"
         );
         self.db
@@ -933,7 +954,7 @@ impl ChatStore {
     pub fn contacts(&self) -> Result<Vec<Contact>> {
         let mut st = self.db.prepare(
             "SELECT contact_id, local_name, profile, conn_id, ready, created_at, deleted_by_contact,
-                    incognito, custom_data
+                    incognito, custom_data, user_prefs
              FROM contacts WHERE contact_id > 1 ORDER BY local_name",
         )?;
         let rows = st.query_map([], Self::contact_row)?;
@@ -1071,6 +1092,7 @@ impl ChatStore {
             deleted_by_contact: false,
             incognito: None,
             custom_data: None,
+            user_prefs: None,
         })
     }
 
