@@ -793,6 +793,21 @@ fn bot_api_groups() {
         alice
             .ok("APIGetGroupLink", &format!("/_get link #{g}"), "groupLink")
             .await;
+        let observer = alice
+            .ok(
+                "APIGroupLinkMemberRole",
+                &format!("/_set link role #{g} observer"),
+                "groupLink",
+            )
+            .await;
+        assert_eq!(observer["groupLink"]["acceptMemberRole"], "observer");
+        alice
+            .ok(
+                "APIGroupLinkMemberRole",
+                &format!("/_set link role #{g} owner"),
+                "chatCmdError",
+            )
+            .await;
         alice
             .ok(
                 "APIDeleteGroupLink",

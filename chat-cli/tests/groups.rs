@@ -500,6 +500,20 @@ fn group_link() {
     alice.expect("");
     alice.expect(&link);
     alice.skip_to("to delete it: /delete link #team (joined members will remain connected to you)");
+    // Joiners from now on come in as observers; an admin role is refused.
+    alice.type_line("/set link role #team observer");
+    alice.expect("/set link role #team observer");
+    alice.expect("Group link:");
+    alice.expect("");
+    alice.expect(&link);
+    alice.expect("");
+    alice.expect(
+        "Anybody can connect to you and join group as observer with: /c <group_link_above>",
+    );
+    alice.skip_to("to delete it: /delete link #team (joined members will remain connected to you)");
+    alice.type_line("/set link role #team admin");
+    alice.expect("/set link role #team admin");
+    alice.expect("#team: initial role for group member cannot be admin");
     alice.type_line("/delete link #team");
     alice.expect("/delete link #team");
     alice.expect("Group link is deleted - joined members will remain connected.");

@@ -523,11 +523,9 @@ pub fn chat_error(e: &ChatError) -> Value {
         ChatError::GroupLinkExists(_) => chat_error_type("groupLinkExists", json!({})),
         // The reference's `groupLinkNotFound` carries the group's info, which an error here
         // does not have: said as a command error.
-        ChatError::NoGroupLink(_) => {
+        // So does `groupMemberInitialRole`.
+        ChatError::NoGroupLink(_) | ChatError::GroupLinkRole(..) => {
             chat_error_type("commandError", json!({ "message": e.to_string() }))
-        }
-        ChatError::GroupLinkRole(_, r) => {
-            chat_error_type("groupMemberInitialRole", json!({ "initialRole": r }))
         }
         ChatError::FeatureNotAllowed(f) => chat_error_type(
             "commandError",

@@ -1487,6 +1487,7 @@ impl Chat {
             | Command::ApiCreateGroupLink { .. }
             | Command::ApiDeleteGroupLink(_)
             | Command::ApiGetGroupLink(_)
+            | Command::GroupLinkRole { .. }
             | Command::ApiSendGroup { .. }) => self.api_group_command(c).await,
         }
     }

@@ -515,6 +515,14 @@ pub enum Command {
         /// The role joiners get.
         role: crate::protocol::GroupMemberRole,
     },
+    /// `/_set link role #<groupId> <role>`, `/set link role #team <role>`: the role the
+    /// group's link gives joiners.
+    GroupLinkRole {
+        /// The group: its id (`/_set`) or its name (`/set`).
+        group: Result<i64, String>,
+        /// The role.
+        role: crate::protocol::GroupMemberRole,
+    },
     /// `/_delete link #<groupId>`.
     ApiDeleteGroupLink(i64),
     /// `/_get link #<groupId>`.
@@ -703,6 +711,7 @@ impl Command {
                 | Command::ListMembers(_)
                 | Command::ShowGroupLink(_)
                 | Command::ApiGetGroupLink(_)
+                | Command::GroupLinkRole { .. }
                 | Command::ApiListMembers(_)
                 | Command::ApiListGroups
         )
@@ -1275,7 +1284,7 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 full_name: full.trim().to_string(),
             }
         }
-        "/set" if args.contains(" #") => {
+        "/set" if args.contains(" #") && !args.starts_with("link role #") => {
             let (word, rest) = args.split_once(" #").unwrap_or_default();
             let feature = crate::group_prefs::feature_by_word(word).ok_or_else(|| {
                 bad("usage: /set voice|files|delete|direct|links|history|reactions|reports #group on|off [role]")
@@ -1352,6 +1361,18 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                     .ok_or_else(|| bad("usage: /_create link #<groupId> <role>"))?,
                 role: parse_role(role.trim()).ok_or_else(|| bad("bad role"))?,
             }
+        }
+        "/_set" | "/set" if args.starts_with("link role #") => {
+            let rest = &args["link role #".len()..];
+            let usage = || bad("usage: /set link role #group observer|member");
+            let (g, role) = rest.rsplit_once(' ').ok_or_else(usage)?;
+            let role = parse_role(role.trim()).ok_or_else(usage)?;
+            let group = if word == "/_set" {
+                Ok(group_ref(&format!("#{g}")).ok_or_else(usage)?)
+            } else {
+                Err(one_group(g)?)
+            };
+            Command::GroupLinkRole { group, role }
         }
         "/_delete" if args.starts_with("link #") => Command::ApiDeleteGroupLink(
             group_ref(&args["link ".len()..])

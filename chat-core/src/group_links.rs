@@ -91,6 +91,26 @@ impl Chat {
         })
     }
 
+    /// `/set link role #team member`: the role the link gives those who join from now on
+    /// (observer or member, as when it is created).
+    pub(crate) fn set_group_link_role(
+        &self,
+        group: String,
+        role: GroupMemberRole,
+    ) -> Result<Response> {
+        let g = self.group_named(&group)?;
+        if g.role < GroupMemberRole::Admin {
+            return Err(ChatError::GroupRole(g.local_name, GroupMemberRole::Admin));
+        }
+        if role > GroupMemberRole::Member || role < GroupMemberRole::Observer {
+            return Err(ChatError::GroupLinkRole(g.local_name, role));
+        }
+        if !self.store().set_group_link_role(g.group_id, role)? {
+            return Err(ChatError::NoGroupLink(g.local_name));
+        }
+        self.show_group_link(g.local_name)
+    }
+
     /// `/delete link #team`: members who joined stay.
     pub(crate) async fn delete_group_link(&self, group: String) -> Result<Response> {
         let g = self.group_named(&group)?;

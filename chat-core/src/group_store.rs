@@ -556,6 +556,14 @@ impl ChatStore {
         Ok(())
     }
 
+    /// The role a group's link gives joiners; false without a link.
+    pub fn set_group_link_role(&self, group_id: i64, role: GroupMemberRole) -> Result<bool> {
+        Ok(self.db.execute(
+            "UPDATE group_links SET role = ?2 WHERE group_id = ?1",
+            params![group_id, role.name()],
+        )? > 0)
+    }
+
     /// A group's link: (connection, link, role).
     pub fn group_link(&self, group_id: i64) -> Result<Option<(u64, String, GroupMemberRole)>> {
         let row = self

@@ -1593,6 +1593,13 @@ impl Chat {
                     .await
             }
             C::ApiGetGroupLink(id) => self.show_group_link(self.group_by_id(id)?.local_name),
+            C::GroupLinkRole { group, role } => {
+                let name = match group {
+                    Ok(id) => self.group_by_id(id)?.local_name,
+                    Err(name) => name,
+                };
+                self.set_group_link_role(name, role)
+            }
             C::ApiDeleteGroup(id) => self.delete_group(self.group_by_id(id)?.local_name).await,
             C::ApiMembersRole {
                 group_id,
