@@ -88,6 +88,19 @@ struct Args {
     /// Show the contacts' and members' message reactions.
     #[arg(long = "reactions")]
     reactions: bool,
+    /// Mark the messages shown here as read (their disappearing timers start then, as they
+    /// do when a bot reads a chat with /_read chat).
+    #[arg(short = 'r', long = "mark-read")]
+    mark_read: bool,
+    /// Accepted for compatibility: this client shows no desktop notifications, so there is
+    /// nothing to mute.
+    #[arg(long = "mute")]
+    mute: bool,
+    /// Accepted for compatibility: this client writes no temporary encrypted files (files are
+    /// encrypted and decrypted as they stream; a partial download stays beside its
+    /// destination, to be resumed and renamed into place).
+    #[arg(long = "temp-folder", value_name = "FOLDER")]
+    temp_folder: Option<PathBuf>,
     /// Maintenance mode: open the databases without starting the chat - no relay is
     /// contacted, nothing is received or sent; /_start starts it (/_stop stops it again).
     #[arg(short = 'm', long = "maintenance")]
@@ -247,7 +260,12 @@ async fn main() {
         (None, true) => 1024 * 1024,
         (None, false) => 0,
     };
-    let _ = (args.yes_migrate, &args.device_name);
+    let _ = (
+        args.yes_migrate,
+        &args.device_name,
+        args.mute,
+        &args.temp_folder,
+    );
     if let Some(dir) = args.database.parent() {
         if !dir.as_os_str().is_empty() {
             if let Err(e) = std::fs::create_dir_all(dir) {
@@ -348,9 +366,21 @@ async fn main() {
     };
     {
         let out = out.clone();
+        let chat = chat.clone();
+        let mark_read = args.mark_read;
         tokio::spawn(async move {
             while let Some(e) = events.recv().await {
-                out.lines(&view::event(&e, shown));
+                let lines = view::event(&e, shown);
+                out.lines(&lines);
+                // The reference's --mark-read: what was shown is read.
+                if mark_read && !lines.is_empty() {
+                    let ids = view::shown_items(&e);
+                    if !ids.is_empty() {
+                        if let Err(err) = chat.mark_items_read(&ids) {
+                            out.lines(&view::error(&err));
+                        }
+                    }
+                }
             }
         });
     }

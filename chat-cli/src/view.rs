@@ -1113,6 +1113,16 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
 }
 
 /// The lines of a failed command.
+/// The received items an event shows (marked read with `-r`).
+pub fn shown_items(e: &Event) -> Vec<i64> {
+    match e {
+        Event::Received(_, item) | Event::GroupReceived(_, _, item) => vec![item.item_id],
+        Event::FileOffered { item_id, .. } => vec![*item_id],
+        Event::GroupFileOffered { item, .. } => vec![item.item_id],
+        _ => Vec::new(),
+    }
+}
+
 pub fn error(e: &ChatError) -> Vec<String> {
     match e {
         ChatError::Command(c) => vec![format!("invalid chat command: {c}")],

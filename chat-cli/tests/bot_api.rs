@@ -346,7 +346,20 @@ fn bot_api_over_websocket() {
         assert_eq!(sent["chatItems"][0]["chatItem"]["meta"]["itemTimed"]["ttl"], 1);
         let got = bob.event("newChatItems").await;
         assert_eq!(item_text(&got["chatItems"][0]), "gone soon");
-        assert_eq!(got["chatItems"][0]["chatItem"]["meta"]["itemTimed"]["ttl"], 1);
+        // Received, not read: its timer waits for the bot to read the chat.
+        let meta = &got["chatItems"][0]["chatItem"]["meta"];
+        assert_eq!(meta["itemTimed"], json!({"ttl": 1}));
+        assert_eq!(meta["itemStatus"]["type"], "rcvNew");
+        let chats = bob
+            .ok("APIGetChats", "/_get chats 1 count=5 {\"type\": \"filters\", \"favorite\": false, \"unread\": false}", "apiChats")
+            .await;
+        let with_alice = chats["chats"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["chatInfo"]["contact"]["contactId"] == alice_id))
+            .expect("the chat with alice");
+        assert!(with_alice["chatStats"]["unreadCount"].as_i64() >= Some(1), "{with_alice}");
+        let corr = bob.request(&format!("/_read chat @{alice_id}")).await;
+        assert_eq!(bob.response(&corr).await["type"], "cmdOk");
         for side in [&mut alice, &mut bob] {
             let gone = side.event("chatItemsDeleted").await;
             assert_eq!(gone["timed"], true);

@@ -840,7 +840,8 @@ fn group_name_and_welcome() {
 fn disappearing_messages_in_a_group() {
     let (_rt, relay, server) = relay();
     let dir = tempfile::tempdir().expect("tmp");
-    let (mut alice, mut bob, mut cath) = team(dir.path(), &server);
+    // -r: what a member sees is read, and a received message's timer starts then.
+    let (mut alice, mut bob, mut cath) = team_with(dir.path(), &server, &["-r"]);
     send(&mut alice, "stays", &mut [&mut bob, &mut cath]);
     alice.type_line("/set disappear #team on 1s");
     alice.expect("/set disappear #team on 1s");

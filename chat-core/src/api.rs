@@ -198,7 +198,8 @@ pub fn chat_item(chat: &Chat, c: &Contact, item: &ChatItem) -> Value {
     let status = match (notes, item.sent) {
         (true, _) => json!({"type": "sndNew"}),
         (false, true) => json!({"type": "sndSent", "sndProgress": "complete"}),
-        (false, false) => json!({"type": "rcvNew"}),
+        (false, false) if item.unread => json!({"type": "rcvNew"}),
+        (false, false) => json!({"type": "rcvRead"}),
     };
     let mut meta = json!({
         "itemId": item.item_id,
@@ -221,7 +222,10 @@ pub fn chat_item(chat: &Chat, c: &Contact, item: &ChatItem) -> Value {
         meta["itemDeleted"] = json!({"type": "deleted", "chatType": "direct"});
     }
     if let Some((ttl, at)) = item.timed {
-        meta["itemTimed"] = json!({"ttl": ttl, "deleteAt": ts(at)});
+        meta["itemTimed"] = json!({ "ttl": ttl });
+        if let Some(at) = at {
+            meta["itemTimed"]["deleteAt"] = ts(at);
+        }
     }
     if let Some(by) = item.forwarded_by {
         meta["forwardedByMember"] = by.into();
@@ -752,8 +756,11 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
                     json!({
                         "chatInfo": chat_info(chat, c),
                         "chatItems": its.iter().map(|i| chat_item(chat, c, i)).collect::<Vec<_>>(),
-                        "chatStats": {"unreadCount": 0, "unreadMentions": 0, "reportsCount": 0,
-                                      "minUnreadItemId": 0, "unreadChat": unread},
+                        "chatStats": {
+                            "unreadCount": chat.store().unread_items(Some(c.contact_id), None)
+                                .unwrap_or(0),
+                            "unreadMentions": 0, "reportsCount": 0,
+                            "minUnreadItemId": 0, "unreadChat": unread},
                     })
                 })
                 .collect();

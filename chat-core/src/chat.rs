@@ -1215,7 +1215,9 @@ impl Chat {
             Command::ShowProfile => Ok(Response::Profile(self.profile())),
             Command::ShowUser => Ok(Response::ActiveUser),
             Command::ListUsers => {
-                let unread = self.store().unread_count()?;
+                let store = self.store();
+                // Received items not read, and chats marked unread.
+                let unread = store.unread_count()? + store.unread_total()? as usize;
                 Ok(Response::Users { unread })
             }
             Command::Version => Ok(Response::Version),
@@ -1268,7 +1270,21 @@ impl Chat {
             Command::Search(text) => self.search(&text),
             Command::ReadChat(id) => {
                 self.chat_exists(id)?;
-                self.store().set_unread(id, false)?;
+                let started = {
+                    let mut store = self.store();
+                    store.set_unread(id, false)?;
+                    store.mark_chat_read(id)?
+                };
+                if started > 0 {
+                    self.inner.timers.notify_one();
+                }
+                Ok(Response::Ok)
+            }
+            Command::ReadGroupChat(id) => {
+                let g = self.group_by_id(id)?;
+                if self.store().mark_group_read(g.group_id)? > 0 {
+                    self.inner.timers.notify_one();
+                }
                 Ok(Response::Ok)
             }
             Command::UnreadChat(id, on) => {
@@ -1877,9 +1893,38 @@ impl Chat {
         let at = self.store().set_item_timer(item.item_id, ttl)?;
         self.inner.timers.notify_one();
         Ok(ChatItem {
-            timed: Some((ttl, at)),
+            timed: Some((ttl, Some(at))),
             ..item
         })
+    }
+
+    /// A received disappearing message: its timer starts when it is read (as the
+    /// reference's), at once when it arrives read.
+    pub(crate) fn set_received_ttl(&self, item: ChatItem, ttl: i64) -> Result<ChatItem> {
+        if !item.unread {
+            return self.set_timer(item, ttl);
+        }
+        self.store().set_item_ttl(item.item_id, ttl)?;
+        Ok(ChatItem {
+            timed: Some((ttl, None)),
+            ..item
+        })
+    }
+
+    /// Items shown to the user (`-r`, the reference's `--mark-read`): read, the timers of
+    /// disappearing ones started.
+    pub fn mark_items_read(&self, item_ids: &[i64]) -> Result<()> {
+        let mut started = 0;
+        {
+            let mut store = self.store();
+            for id in item_ids {
+                started += store.mark_item_read(*id)?;
+            }
+        }
+        if started > 0 {
+            self.inner.timers.notify_one();
+        }
+        Ok(())
     }
 
     pub(crate) async fn emit(&self, e: Event) {

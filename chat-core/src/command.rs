@@ -239,6 +239,8 @@ pub enum Command {
     Search(String),
     /// `/_read chat <ref>`.
     ReadChat(i64),
+    /// `/_read chat #<groupId>`: every received item of a group read.
+    ReadGroupChat(i64),
     /// `/_unread chat <ref> on|off`.
     UnreadChat(i64, bool),
     /// `/clear *`, `/clear @name`: remove a chat's items.
@@ -702,6 +704,7 @@ impl Command {
                 | Command::Search(_)
                 | Command::AddNote(_)
                 | Command::ReadChat(_)
+                | Command::ReadGroupChat(_)
                 | Command::UnreadChat { .. }
                 | Command::SetCustomData { .. }
                 | Command::ContactInfo(_)
@@ -1612,6 +1615,9 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
         "/chats" if args.is_empty() => Command::Chats,
         "/?" | "/search" if !args.is_empty() => Command::Search(args.to_string()),
         "/_read" => match args.split_once(' ') {
+            Some(("chat", r)) if r.starts_with('#') => {
+                Command::ReadGroupChat(group_ref(r).ok_or_else(|| bad("bad chat reference"))?)
+            }
             Some(("chat", r)) => {
                 Command::ReadChat(contact_ref(r).ok_or_else(|| bad("bad chat reference"))?)
             }

@@ -880,8 +880,8 @@ impl ChatStore {
         self.db.execute(
             "INSERT INTO chat_items
                (group_id, group_member_id, sent, shared_msg_id, content, item_ts, quote,
-                forwarded_by)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                forwarded_by, unread)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
                 group_id,
                 member,
@@ -890,7 +890,8 @@ impl ChatStore {
                 json,
                 ts,
                 quote_json,
-                forwarded_by
+                forwarded_by,
+                member.is_some()
             ],
         )?;
         Ok(ChatItem {
@@ -905,6 +906,7 @@ impl ChatStore {
             deleted: false,
             file_id: None,
             timed: None,
+            unread: member.is_some(),
             group_id: Some(group_id),
             group_member_id: member,
             forwarded_by,

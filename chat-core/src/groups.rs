@@ -1171,10 +1171,10 @@ impl Chat {
                     quote.as_ref(),
                     forwarded_by.map(|f| f.group_member_id),
                 )?;
-                // A disappearing message: gone here too after its time.
+                // A disappearing message: gone here too after its time, from when it is read.
                 let item = match c.ttl {
                     Some(t) if (1..=crate::command::MAX_TTL).contains(&t) => {
-                        self.set_timer(item, t)?
+                        self.set_received_ttl(item, t)?
                     }
                     _ => item,
                 };

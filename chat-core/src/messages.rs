@@ -451,9 +451,9 @@ impl Chat {
             quote: quote.as_ref(),
             edited: false,
         })?;
-        // A disappearing message: gone here too after its time (from when it arrived).
+        // A disappearing message: gone here too after its time, from when it is read.
         match c.ttl {
-            Some(t) if (1..=crate::command::MAX_TTL).contains(&t) => self.set_timer(item, t),
+            Some(t) if (1..=crate::command::MAX_TTL).contains(&t) => self.set_received_ttl(item, t),
             _ => Ok(item),
         }
     }

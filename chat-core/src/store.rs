@@ -307,6 +307,10 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     "ALTER TABLE chat_items ADD COLUMN info TEXT;",
     // v23: the user's preferences set for a contact (`/_set prefs`), a JSON object
     "ALTER TABLE contacts ADD COLUMN user_prefs TEXT;",
+    // v24: received items not read yet (`rcvNew`); a received disappearing message's timer
+    // starts when it is read
+    "ALTER TABLE chat_items ADD COLUMN unread INTEGER NOT NULL DEFAULT 0;
+     CREATE INDEX chat_items_unread ON chat_items (contact_id, group_id) WHERE unread = 1;",
 ];
 
 /// The chat of private notes (`*`, `*1` in API commands).
@@ -515,8 +519,11 @@ pub struct ChatItem {
     pub deleted: bool,
     /// The file it offers.
     pub file_id: Option<i64>,
-    /// A disappearing message: its time to live (seconds) and when it goes (ms).
-    pub timed: Option<(i64, i64)>,
+    /// A disappearing message: its time to live (seconds) and when it goes (ms) - not yet
+    /// for a received one not read yet.
+    pub timed: Option<(i64, Option<i64>)>,
+    /// Received and not read yet.
+    pub unread: bool,
     /// The group of a group item (its `contact_id` is then 0).
     pub group_id: Option<i64>,
     /// The member who sent a received group item.
@@ -570,6 +577,7 @@ pub(crate) type ItemRow = (
         Option<i64>,
         Option<i64>,
         Option<String>,
+        bool,
     ),
 );
 
@@ -1115,10 +1123,12 @@ impl ChatStore {
             .transpose()
             .map_err(|_| StoreError::Corrupt("quote"))?;
         let ts = now_ms();
+        let unread = !item.sent && item.contact_id != NOTES;
         self.db.execute(
             "INSERT INTO chat_items
-               (contact_id, sent, shared_msg_id, agent_msg_id, content, item_ts, quote, edited)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+               (contact_id, sent, shared_msg_id, agent_msg_id, content, item_ts, quote, edited,
+                unread)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
                 item.contact_id,
                 item.sent,
@@ -1127,7 +1137,8 @@ impl ChatStore {
                 json,
                 ts,
                 quote,
-                item.edited
+                item.edited,
+                unread
             ],
         )?;
         Ok(ChatItem {
@@ -1142,6 +1153,7 @@ impl ChatStore {
             deleted: false,
             file_id: None,
             timed: None,
+            unread,
             group_id: None,
             group_member_id: None,
             forwarded_by: None,
@@ -1182,6 +1194,7 @@ impl ChatStore {
                 deleted: false,
                 file_id: None,
                 timed: None,
+                unread: false,
                 group_id: None,
                 group_member_id: None,
                 forwarded_by: None,
@@ -1203,7 +1216,8 @@ impl ChatStore {
 
     pub(crate) const ITEM_COLUMNS: &'static str =
         "item_id, coalesce(contact_id, 0), sent, shared_msg_id, content, item_ts, quote, edited,
-         deleted, file_id, ttl, delete_at, group_id, group_member_id, forwarded_by, info";
+         deleted, file_id, ttl, delete_at, group_id, group_member_id, forwarded_by, info,
+         unread";
 
     pub(crate) fn item_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ItemRow> {
         Ok((
@@ -1223,6 +1237,7 @@ impl ChatStore {
                 r.get(13)?,
                 r.get(14)?,
                 r.get(15)?,
+                r.get(16)?,
             ),
         ))
     }
@@ -1231,7 +1246,7 @@ impl ChatStore {
         let (
             (item_id, contact_id, sent, shared_msg_id),
             (content, item_ts, quote, edited, deleted, file_id),
-            (ttl, delete_at, group_id, group_member_id, forwarded_by, info),
+            (ttl, delete_at, group_id, group_member_id, forwarded_by, info, unread),
         ) = row;
         Ok(ChatItem {
             item_id,
@@ -1247,7 +1262,8 @@ impl ChatStore {
             edited,
             deleted,
             file_id,
-            timed: ttl.zip(delete_at),
+            timed: ttl.map(|t| (t, delete_at)),
+            unread,
             group_id,
             group_member_id,
             forwarded_by,
@@ -1629,6 +1645,69 @@ impl ChatStore {
             params![item_id, ttl, at],
         )?;
         Ok(at)
+    }
+
+    /// A received disappearing message not read yet: its time to live, its timer not started.
+    pub fn set_item_ttl(&self, item_id: i64, ttl: i64) -> Result<()> {
+        self.db.execute(
+            "UPDATE chat_items SET ttl = ?2, delete_at = NULL WHERE item_id = ?1",
+            params![item_id, ttl],
+        )?;
+        Ok(())
+    }
+
+    /// Marks read the received items of a chat (`column` is `contact_id` or `group_id`) or
+    /// the items of `ids`, starting the timers of disappearing ones; how many timers started.
+    fn mark_read_where(&mut self, clause: &str, arg: &dyn rusqlite::ToSql) -> Result<usize> {
+        let now = now_ms();
+        let tx = self.db.transaction()?;
+        let timers = tx.execute(
+            &format!(
+                "UPDATE chat_items SET delete_at = ?2 + ttl * 1000
+                 WHERE {clause} AND unread = 1 AND ttl IS NOT NULL AND delete_at IS NULL"
+            ),
+            params![arg, now],
+        )?;
+        tx.execute(
+            &format!("UPDATE chat_items SET unread = 0 WHERE {clause} AND unread = 1"),
+            [arg],
+        )?;
+        tx.commit()?;
+        Ok(timers)
+    }
+
+    /// `/_read chat @N`: every received item of a contact's chat read.
+    pub fn mark_chat_read(&mut self, contact_id: i64) -> Result<usize> {
+        self.mark_read_where("contact_id = ?1", &contact_id)
+    }
+
+    /// `/_read chat #G`: every received item of a group read.
+    pub fn mark_group_read(&mut self, group_id: i64) -> Result<usize> {
+        self.mark_read_where("group_id = ?1", &group_id)
+    }
+
+    /// One item read (shown with `-r`).
+    pub fn mark_item_read(&mut self, item_id: i64) -> Result<usize> {
+        self.mark_read_where("item_id = ?1", &item_id)
+    }
+
+    /// Received items not read yet in a contact's chat (`contact_id`) or a group's.
+    pub fn unread_items(&self, contact_id: Option<i64>, group_id: Option<i64>) -> Result<i64> {
+        Ok(self.db.query_row(
+            "SELECT count(*) FROM chat_items
+             WHERE unread = 1 AND (contact_id = ?1 OR group_id = ?2)",
+            params![contact_id, group_id],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Received items not read yet, in every chat.
+    pub fn unread_total(&self) -> Result<i64> {
+        Ok(self.db.query_row(
+            "SELECT count(*) FROM chat_items WHERE unread = 1",
+            [],
+            |r| r.get(0),
+        )?)
     }
 
     /// When the next disappearing message goes (ms), if any.
