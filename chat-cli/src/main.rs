@@ -181,6 +181,16 @@ async fn shutdown() {
     }
 }
 
+/// A response's lines; a chat page (`/_get chat`) is its JSON, as the reference prints it.
+fn response_lines(chat: &Chat, r: &Response) -> Vec<String> {
+    match r {
+        Response::Chat(..) | Response::GroupChat(..) => {
+            vec![chat_core::api::response(chat, r)["chat"].to_string()]
+        }
+        _ => view::response(r, &chat.profile()),
+    }
+}
+
 fn fail(msg: &str) -> ! {
     eprintln!("simplex-chat: {msg}");
     std::process::exit(1)
@@ -388,7 +398,7 @@ async fn main() {
     if let Some(cmd) = &args.execute {
         out.lines(std::slice::from_ref(cmd));
         match chat.execute_line(cmd).await {
-            Ok(r) => out.lines(&view::response(&r, &chat.profile())),
+            Ok(r) => out.lines(&response_lines(&chat, &r)),
             Err(e) => out.lines(&view::error(&e)),
         }
         tokio::time::sleep(std::time::Duration::from_secs(args.time)).await;
@@ -419,7 +429,7 @@ async fn main() {
         };
         match result {
             Ok(Response::Quit) => break,
-            Ok(r) => out.lines(&view::response(&r, &chat.profile())),
+            Ok(r) => out.lines(&response_lines(&chat, &r)),
             Err(e) => {
                 if !echoed {
                     out.lines(std::slice::from_ref(&line));

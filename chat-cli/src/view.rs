@@ -403,6 +403,8 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
             chat_core::api::REFERENCE_VERSION
         )],
         Response::Running => vec!["chat is running".into()],
+        // Printed as JSON by the caller (it needs the chat for the API's form).
+        Response::Chat(..) | Response::GroupChat(..) => Vec::new(),
         Response::Started => vec!["chat started".into()],
         Response::ContactPrefsUpdated { from, to } => {
             let lines = chat_core::features::pref_lines(

@@ -65,8 +65,14 @@ impl Bot {
             // Events carry no corrId at all (absent, not null).
             let event = corr.is_none();
             // `/v`'s answer is undocumented (bot_api.json's transport notes describe it); the
-            // test checks its keys itself.
+            // test checks its keys itself. So is `/_get chat`'s, whose chat is an `AChat`.
             if !event && resp["type"] == "versionInfo" {
+                return (corr, resp);
+            }
+            if !event && resp["type"] == "apiChat" {
+                if let Err(e) = self.schema.check_type(&resp["chat"], "AChat") {
+                    panic!("{}: {e}\n{resp:#}", self.name);
+                }
                 return (corr, resp);
             }
             if let Err(e) = self.schema.check(&resp, event) {
@@ -360,6 +366,29 @@ fn bot_api_over_websocket() {
         assert!(with_alice["chatStats"]["unreadCount"].as_i64() >= Some(1), "{with_alice}");
         let corr = bob.request(&format!("/_read chat @{alice_id}")).await;
         assert_eq!(bob.response(&corr).await["type"], "cmdOk");
+        // A page of the chat: the last two items, then the one before them, then after.
+        let corr = bob.request(&format!("/_get chat @{alice_id} count=2")).await;
+        let page = bob.response(&corr).await;
+        let items = page["chat"]["chatItems"].as_array().expect("items").clone();
+        assert_eq!(items.len(), 2, "{page}");
+        assert_eq!(items[1]["meta"]["itemText"], "gone soon");
+        assert_eq!(items[1]["meta"]["itemStatus"]["type"], "rcvRead");
+        assert!(items[1]["meta"]["itemTimed"]["deleteAt"].is_string(), "{page}");
+        assert_eq!(page["chat"]["chatStats"]["unreadCount"], 0);
+        let first = items[0]["meta"]["itemId"].as_i64().expect("id");
+        let corr = bob
+            .request(&format!("/_get chat @{alice_id} before={first} count=1"))
+            .await;
+        let before = bob.response(&corr).await;
+        let earlier = before["chat"]["chatItems"][0]["meta"]["itemId"].as_i64();
+        assert!(earlier < Some(first), "{before}");
+        let corr = bob
+            .request(&format!("/_get chat @{alice_id} after={first} count=5"))
+            .await;
+        let after = bob.response(&corr).await;
+        assert_eq!(after["chat"]["chatItems"].as_array().map(Vec::len), Some(1));
+        let corr = bob.request("/_get chat @999 count=5").await;
+        assert_eq!(bob.response(&corr).await["type"], "chatCmdError");
         for side in [&mut alice, &mut bob] {
             let gone = side.event("chatItemsDeleted").await;
             assert_eq!(gone["timed"], true);
@@ -744,6 +773,21 @@ fn bot_api_groups() {
         .await;
         let got = alice.event("newChatItems").await;
         assert_eq!(item_text(&got["chatItems"][0]), "hi alice");
+        // The group's chat as a page: bob's message last, from bob, unread until read.
+        let corr = alice.request(&format!("/_get chat #{g} count=2")).await;
+        let page = alice.response(&corr).await;
+        assert_eq!(page["chat"]["chatInfo"]["type"], "group");
+        let last = &page["chat"]["chatItems"][1];
+        assert_eq!(last["meta"]["itemText"], "hi alice", "{page}");
+        assert_eq!(last["chatDir"]["groupMember"]["localDisplayName"], "bob");
+        assert_eq!(page["chat"]["chatStats"]["unreadCount"], 1);
+        let corr = alice.request(&format!("/_read chat #{g}")).await;
+        assert_eq!(alice.response(&corr).await["type"], "cmdOk");
+        let corr = alice.request(&format!("/_get chat #{g} count=1")).await;
+        assert_eq!(
+            alice.response(&corr).await["chat"]["chatStats"]["unreadCount"],
+            0
+        );
 
         let members = alice
             .ok("APIListMembers", &format!("/_members #{g}"), "groupMembers")

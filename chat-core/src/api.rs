@@ -749,6 +749,30 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
             json!({"user": user(chat), "fromContact": contact(from), "toContact": contact(to)}),
         ),
         Response::Stopped => tagged("chatStopped", json!({})),
+        Response::Chat(c, items) => tagged(
+            "apiChat",
+            json!({"user": u, "chat": {
+                "chatInfo": chat_info(chat, c),
+                "chatItems": items.iter().map(|i| chat_item(chat, c, i)).collect::<Vec<_>>(),
+                "chatStats": {
+                    "unreadCount": chat.store().unread_items(Some(c.contact_id), None).unwrap_or(0),
+                    "unreadMentions": 0, "reportsCount": 0, "minUnreadItemId": 0,
+                    "unreadChat": chat.store().is_unread(c.contact_id).unwrap_or(false)},
+            }}),
+        ),
+        Response::GroupChat(g, items) => tagged(
+            "apiChat",
+            json!({"user": u, "chat": {
+                "chatInfo": {"type": "group", "groupInfo": group_info(chat, g)},
+                "chatItems": items.iter()
+                    .map(|(m, i)| group_chat_item(chat, g, m.as_ref(), i)["chatItem"].clone())
+                    .collect::<Vec<_>>(),
+                "chatStats": {
+                    "unreadCount": chat.store().unread_items(None, Some(g.group_id)).unwrap_or(0),
+                    "unreadMentions": 0, "reportsCount": 0, "minUnreadItemId": 0,
+                    "unreadChat": false},
+            }}),
+        ),
         Response::Chats(list) => {
             let chats: Vec<Value> = list
                 .iter()

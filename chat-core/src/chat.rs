@@ -243,6 +243,13 @@ pub enum Response {
     Started,
     /// `/_stop`: the chat is stopped (nothing is received or sent until `/_start`).
     Stopped,
+    /// A page of a contact's chat, or of the notes (`/_get chat @N`).
+    Chat(Contact, Vec<ChatItem>),
+    /// A page of a group's chat (`/_get chat #G`), each item with its author.
+    GroupChat(
+        crate::group_store::Group,
+        Vec<(Option<crate::group_store::Member>, ChatItem)>,
+    ),
     /// Chats with their latest items (`/_get chats`): (contact, items, unread).
     Chats(Vec<(Contact, Vec<ChatItem>, bool)>),
     /// The contacts.
@@ -1279,6 +1286,42 @@ impl Chat {
                     self.inner.timers.notify_one();
                 }
                 Ok(Response::Ok)
+            }
+            Command::GetChat {
+                id,
+                group: false,
+                count,
+                before,
+                after,
+            } => {
+                self.chat_exists(id)?;
+                let store = self.store();
+                let c = store
+                    .contact(id)?
+                    .ok_or_else(|| ChatError::NoContact(format!("@{id}")))?;
+                let items = store.items_page(false, id, count, before, after)?;
+                Ok(Response::Chat(c, items))
+            }
+            Command::GetChat {
+                id,
+                group: true,
+                count,
+                before,
+                after,
+            } => {
+                let g = self.group_by_id(id)?;
+                let items = self
+                    .store()
+                    .items_page(true, g.group_id, count, before, after)?;
+                let mut out = Vec::with_capacity(items.len());
+                for i in items {
+                    let author = match i.group_member_id {
+                        Some(m) => self.store().member(m)?,
+                        None => None,
+                    };
+                    out.push((author, i));
+                }
+                Ok(Response::GroupChat(g, out))
             }
             Command::ReadGroupChat(id) => {
                 let g = self.group_by_id(id)?;

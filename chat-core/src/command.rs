@@ -239,6 +239,20 @@ pub enum Command {
     Search(String),
     /// `/_read chat <ref>`.
     ReadChat(i64),
+    /// `/_get chat @N|#G|*1 [before=ID|after=ID] count=N`: a page of a chat's items
+    /// (the last ones, or those before or after an item).
+    GetChat {
+        /// A contact's chat (or the notes, 1), or a group's (`group`).
+        id: i64,
+        /// `#G`.
+        group: bool,
+        /// How many.
+        count: usize,
+        /// Items before this one.
+        before: Option<i64>,
+        /// Items after this one.
+        after: Option<i64>,
+    },
     /// `/_read chat #<groupId>`: every received item of a group read.
     ReadGroupChat(i64),
     /// `/_unread chat <ref> on|off`.
@@ -671,6 +685,9 @@ pub const MAX_TTL: i64 = 365 * 24 * 3600;
 /// The largest custom data of a contact (`/_set custom`).
 pub const MAX_CUSTOM_DATA: usize = 64 * 1024;
 
+/// The most items `/_get chat` returns at once.
+pub const MAX_PAGE: usize = 1000;
+
 /// The most items one `/_delete item` may name.
 pub const MAX_DELETE_ITEMS: usize = 200;
 
@@ -705,6 +722,7 @@ impl Command {
                 | Command::AddNote(_)
                 | Command::ReadChat(_)
                 | Command::ReadGroupChat(_)
+                | Command::GetChat { .. }
                 | Command::UnreadChat { .. }
                 | Command::SetCustomData { .. }
                 | Command::ContactInfo(_)
@@ -724,10 +742,20 @@ impl Command {
 pub fn parse(line: &str) -> Result<Command, CommandError> {
     let line = line.trim_end_matches(['\r', '\n']);
     let bad = |what: &str| CommandError(format!("{what}: {line}"));
+    // The reference's forwarding forms (`@bob <- @cath hi`) are not sent as text.
+    let forward = |text: &str| {
+        ["<- @", "<- #", "<- *"]
+            .iter()
+            .any(|p| text.starts_with(p))
+            .then(|| bad("forwarding messages is not supported yet"))
+    };
     if let Some(rest) = line.strip_prefix('@') {
         let (to, text) = name(rest)?;
         if text.trim().is_empty() {
             return Err(bad("no message"));
+        }
+        if let Some(e) = forward(text) {
+            return Err(e);
         }
         return Ok(Command::SendText {
             to,
@@ -880,6 +908,9 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
         let (group, text) = name(rest)?;
         if text.trim().is_empty() {
             return Err(bad("no message"));
+        }
+        if let Some(e) = forward(text) {
+            return Err(e);
         }
         return Ok(Command::SendGroup {
             group,
@@ -1381,6 +1412,35 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             group_ref(&args["link ".len()..])
                 .ok_or_else(|| bad("usage: /_delete link #<groupId>"))?,
         ),
+        "/_get" if args.starts_with("chat ") => {
+            let usage = || {
+                bad("usage: /_get chat @<contactId>|#<groupId>|*1 [before=<id>|after=<id>] count=<n>")
+            };
+            let mut p = args["chat ".len()..].split_whitespace();
+            let r = p.next().ok_or_else(usage)?;
+            let (id, group) = match group_ref(r) {
+                Some(g) => (g, true),
+                None => (contact_ref(r).ok_or_else(usage)?, false),
+            };
+            let (mut count, mut before, mut after) = (None, None, None);
+            for opt in p {
+                let (k, v) = opt.split_once('=').ok_or_else(usage)?;
+                let n: i64 = v.parse().map_err(|_| usage())?;
+                match k {
+                    "count" if (1..=MAX_PAGE as i64).contains(&n) => count = Some(n as usize),
+                    "before" if before.is_none() && after.is_none() => before = Some(n),
+                    "after" if before.is_none() && after.is_none() => after = Some(n),
+                    _ => return Err(usage()),
+                }
+            }
+            Command::GetChat {
+                id,
+                group,
+                count: count.ok_or_else(usage)?,
+                before,
+                after,
+            }
+        }
         "/_get" if args.starts_with("link #") => Command::ApiGetGroupLink(
             group_ref(&args["link ".len()..]).ok_or_else(|| bad("usage: /_get link #<groupId>"))?,
         ),
@@ -1550,7 +1610,7 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             args.parse()
                 .map_err(|_| bad("usage: /_reject <contactReqId>"))?,
         ),
-        "/user" if args.is_empty() => Command::ShowUser,
+        "/user" | "/u" if args.is_empty() => Command::ShowUser,
         "/users" if args.is_empty() => Command::ListUsers,
         "/v" | "/version" if args.is_empty() => Command::Version,
         "/_start" => Command::StartChat,
@@ -1611,7 +1671,7 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 full_name: full.trim().to_string(),
             }
         }
-        "/contacts" if args.is_empty() => Command::Contacts,
+        "/contacts" | "/cs" if args.is_empty() => Command::Contacts,
         "/chats" if args.is_empty() => Command::Chats,
         "/?" | "/search" if !args.is_empty() => Command::Search(args.to_string()),
         "/_read" => match args.split_once(' ') {
@@ -1689,8 +1749,31 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             }
         }
         "/fr" | "/freceive" => {
-            let (n, path) = args.split_once(' ').unwrap_or((args, ""));
+            let (n, mut path) = args.split_once(' ').unwrap_or((args, ""));
             let file_id = n.parse().map_err(|_| bad("usage: /fr N [path]"))?;
+            // The API's options before the path: relays are not approved one by one here,
+            // and a file is never inline; a file encrypted on disk is not supported.
+            loop {
+                path = path.trim_start();
+                let Some((opt, rest)) = [
+                    "approved_relays=on",
+                    "encrypt=off",
+                    "inline=on",
+                    "inline=off",
+                ]
+                .iter()
+                .find_map(|o| path.strip_prefix(o).map(|r| (*o, r)))
+                .or_else(|| path.strip_prefix("encrypt=on").map(|r| ("encrypt=on", r))) else {
+                    break;
+                };
+                if !(rest.is_empty() || rest.starts_with(' ')) {
+                    break;
+                }
+                if opt == "encrypt=on" {
+                    return Err(bad("encrypt=on: files encrypted on disk are not supported"));
+                }
+                path = rest;
+            }
             let path = path.trim();
             Command::ReceiveFile {
                 file_id,
@@ -1707,6 +1790,38 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn api_receive_options_and_forwarding() {
+        assert_eq!(
+            parse("/freceive 3 approved_relays=on inline=off /tmp/got"),
+            Ok(Command::ReceiveFile {
+                file_id: 3,
+                path: Some("/tmp/got".into())
+            })
+        );
+        assert_eq!(
+            parse("/freceive 3 encrypt=off"),
+            Ok(Command::ReceiveFile {
+                file_id: 3,
+                path: None
+            })
+        );
+        // A path that only starts like an option is a path.
+        assert_eq!(
+            parse("/fr 3 inline=onward.txt"),
+            Ok(Command::ReceiveFile {
+                file_id: 3,
+                path: Some("inline=onward.txt".into())
+            })
+        );
+        assert!(parse("/freceive 3 encrypt=on").is_err());
+        assert!(parse("@bob <- @cath hi").is_err());
+        assert!(parse("#team <- #club hi").is_err());
+        assert!(matches!(parse("@bob <-> hi"), Ok(Command::SendText { .. })));
+        assert_eq!(parse("/cs"), Ok(Command::Contacts));
+        assert_eq!(parse("/u"), Ok(Command::ShowUser));
+    }
 
     #[test]
     fn commands_parse_as_typed() {

@@ -1298,6 +1298,34 @@ impl ChatStore {
         Ok(v)
     }
 
+    /// A page of a chat's items (`column` is `contact_id` or `group_id`), oldest first: the
+    /// last `n`, the `n` before item `before`, or the `n` after item `after`.
+    pub fn items_page(
+        &self,
+        group: bool,
+        id: i64,
+        n: usize,
+        before: Option<i64>,
+        after: Option<i64>,
+    ) -> Result<Vec<ChatItem>> {
+        let column = if group { "group_id" } else { "contact_id" };
+        let n = n as i64;
+        match after {
+            Some(a) => self.items_where(
+                &format!("{column} = ?1 AND item_id > ?2 ORDER BY item_id LIMIT ?3"),
+                &[&id, &a, &n],
+            ),
+            None => {
+                let mut v = self.items_where(
+                    &format!("{column} = ?1 AND item_id < ?2 ORDER BY item_id DESC LIMIT ?3"),
+                    &[&id, &before.unwrap_or(i64::MAX), &n],
+                )?;
+                v.reverse();
+                Ok(v)
+            }
+        }
+    }
+
     /// An item of a contact's chat by id.
     pub fn item(&self, contact_id: i64, item_id: i64) -> Result<Option<ChatItem>> {
         Ok(self

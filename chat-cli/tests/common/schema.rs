@@ -48,6 +48,11 @@ impl Schema {
         Ok(tag.to_string())
     }
 
+    /// A value against one of the schema's types (`AChat`, `[ChatItem]`, ...).
+    pub fn check_type(&self, v: &Value, ty: &str) -> Result<(), String> {
+        self.value(v, ty, ty)
+    }
+
     fn fields(&self, obj: &Value, fields: &Value, path: &str) -> Result<(), String> {
         let o = obj
             .as_object()
