@@ -792,6 +792,8 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
         // Created when a contact connects; shown by /tail, not as it happens (the reference
         // shows new items of this kind to apps only).
         Event::InfoItem(..) => Vec::new(),
+        // Delivery receipts are printed by the reference's terminal only in its test view.
+        Event::ItemStatus(..) => Vec::new(),
         Event::Updated(c, item) => item_lines_marked(c, item, "[edited] "),
         Event::AutoReplySent(c, item) => item_lines(c, item),
         Event::AutoAccepted(c) => vec![format!(

@@ -340,6 +340,44 @@ fn bot_api_over_websocket() {
         let got = bob.event("newChatItems").await;
         assert_eq!(item_text(&got["chatItems"][0]), "hi bob");
         assert_eq!(got["chatItems"][0]["chatItem"]["quotedItem"]["chatDir"]["type"], "directSnd");
+        // alice's delivery receipt for bob's message (receipts are on for a new user).
+        assert_eq!(user["user"]["sendRcptsContacts"], true);
+        let status = bob.event("chatItemsStatusesUpdated").await;
+        let meta = &status["chatItems"][0]["chatItem"]["meta"];
+        assert_eq!(meta["itemId"], bob_item);
+        assert_eq!(
+            meta["itemStatus"],
+            json!({"type": "sndRcvd", "msgRcptStatus": "ok", "sndProgress": "complete"})
+        );
+        // Turned off, none comes: alice's receipt would arrive before her next message.
+        let corr = alice.request("/_set receipts contacts 1 off").await;
+        assert_eq!(alice.response(&corr).await["type"], "cmdOk");
+        let sent = bob
+            .ok(
+                "APISendMessages",
+                &format!("/_send @{alice_id} json {}", text_message("no receipt")),
+                "newChatItems",
+            )
+            .await;
+        let quiet = sent["chatItems"][0]["chatItem"]["meta"]["itemId"].as_i64().expect("id");
+        alice.event("newChatItems").await;
+        alice
+            .ok(
+                "APISendMessages",
+                &format!("/_send @{bob_id} json {}", text_message("noted")),
+                "newChatItems",
+            )
+            .await;
+        bob.event("newChatItems").await;
+        let corr = bob.request(&format!("/_get chat @{alice_id} count=2")).await;
+        let page = bob.response(&corr).await;
+        assert_eq!(page["chat"]["chatItems"][0]["meta"]["itemId"], quiet);
+        assert_eq!(
+            page["chat"]["chatItems"][0]["meta"]["itemStatus"]["type"],
+            "sndSent"
+        );
+        let corr = alice.request("/set receipts all on").await;
+        assert_eq!(alice.response(&corr).await["type"], "cmdOk");
 
         // A disappearing message: timed on both sides, then gone from both.
         let sent = alice

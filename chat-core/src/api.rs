@@ -57,7 +57,7 @@ pub fn user(chat: &Chat) -> Value {
         "activeUser": true,
         "activeOrder": 1,
         "showNtfs": true,
-        "sendRcptsContacts": false,
+        "sendRcptsContacts": chat.receipts_on().unwrap_or(true),
         "sendRcptsSmallGroups": false,
         "autoAcceptMemberContacts": false,
         "userChatRelay": false,
@@ -197,7 +197,12 @@ pub fn chat_item(chat: &Chat, c: &Contact, item: &ChatItem) -> Value {
     let notes = c.contact_id == NOTES;
     let status = match (notes, item.sent) {
         (true, _) => json!({"type": "sndNew"}),
-        (false, true) => json!({"type": "sndSent", "sndProgress": "complete"}),
+        (false, true) => match item.receipt {
+            Some(ok) => json!({"type": "sndRcvd",
+                "msgRcptStatus": if ok { "ok" } else { "badMsgHash" },
+                "sndProgress": "complete"}),
+            None => json!({"type": "sndSent", "sndProgress": "complete"}),
+        },
         (false, false) if item.unread => json!({"type": "rcvNew"}),
         (false, false) => json!({"type": "rcvRead"}),
     };
@@ -1090,6 +1095,10 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
             }
             v
         }
+        Event::ItemStatus(c, item) => tagged(
+            "chatItemsStatusesUpdated",
+            json!({"user": u, "chatItems": items(chat, c, std::slice::from_ref(item))}),
+        ),
         Event::Received(c, item) | Event::InfoItem(c, item) => tagged(
             "newChatItems",
             json!({"user": u, "chatItems": items(chat, c, std::slice::from_ref(item))}),

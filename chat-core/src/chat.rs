@@ -530,6 +530,8 @@ pub enum Event {
     ContactConnected(Contact),
     /// A message arrived.
     Received(Contact, ChatItem),
+    /// A sent item's delivery status changed (a delivery receipt came).
+    ItemStatus(Contact, ChatItem),
     /// An informational item was added to a chat (a new chat's encryption notice and
     /// features): the API reports it, the terminal does not show it.
     InfoItem(Contact, ChatItem),
@@ -1322,6 +1324,11 @@ impl Chat {
                     out.push((author, i));
                 }
                 Ok(Response::GroupChat(g, out))
+            }
+            Command::SetReceipts(on) => {
+                self.store()
+                    .set_setting(RECEIPTS_SETTING, Some(if on { "on" } else { "off" }))?;
+                Ok(Response::Ok)
             }
             Command::ReadGroupChat(id) => {
                 let g = self.group_by_id(id)?;
@@ -2136,8 +2143,21 @@ impl Chat {
                 if let Err(e @ ChatError::Store(_)) = outcome {
                     return Err(e);
                 }
-                // Stored, or reported as not ours to store: the relay may drop it.
-                if let Err(e) = agent.ack(conn, msg_id).await {
+                // Stored, or reported as not ours to store: the relay may drop it. With a
+                // delivery receipt (empty info, as the reference's) when one is due and the
+                // contact's agent takes them.
+                let with_receipt = matches!(outcome, Ok(true)) && self.receipts_on()?;
+                let acked = if with_receipt {
+                    match agent.ack_with_receipt(conn, msg_id, b"").await {
+                        Err(agent::agent::AgentError::Connection(_)) => {
+                            agent.ack(conn, msg_id).await
+                        }
+                        other => other,
+                    }
+                } else {
+                    agent.ack(conn, msg_id).await
+                };
+                if let Err(e) = acked {
                     // The connection deleted meanwhile (its group or contact deleted while the
                     // message came): nothing is left to acknowledge.
                     let orphan = self.store().contact_by_conn(conn)?.is_none()
@@ -2152,6 +2172,15 @@ impl Chat {
                     self.finish_deletion(conn).await;
                 }
                 outcome?;
+            }
+            AgentEvent::Delivered { conn, msg_id, ok } => {
+                let contact = self.store().contact_by_conn(conn)?;
+                if let Some(c) = contact {
+                    let item = self.store().set_receipt(c.contact_id, msg_id, ok)?;
+                    if let Some(item) = item {
+                        self.emit(Event::ItemStatus(c, item)).await;
+                    }
+                }
             }
             // A message that came again is dropped without a word, as the reference's terminal
             // does at its default log level (ERR A_DUPLICATE).
@@ -2182,15 +2211,17 @@ impl Chat {
         Ok(())
     }
 
-    async fn received(&self, conn: ConnId, body: &[u8]) -> Result<()> {
+    /// Handles a contact's (or member's) message; whether a delivery receipt is due (the
+    /// reference's: a contact's new message or group invitation, receipts on).
+    async fn received(&self, conn: ConnId, body: &[u8]) -> Result<bool> {
         let contact = self.store().contact_by_conn(conn)?;
         let Some(contact) = contact else {
             let member = self.store().member_by_conn(conn)?;
             if let Some(m) = member {
-                return self.member_received(m, body).await;
+                return self.member_received(m, body).await.map(|()| false);
             }
             if self.store().conn_deletion(conn)?.is_some() {
-                return Ok(()); // a contact being deleted: nothing more is shown
+                return Ok(false); // a contact being deleted: nothing more is shown
             }
             // Deleted already (a group's or contact's connection deleted while this message
             // was on its way to us).
@@ -2201,12 +2232,13 @@ impl Chat {
                 .iter()
                 .any(|(c, _)| *c == conn)
             {
-                return Ok(());
+                return Ok(false);
             }
             return Err(ChatError::Agent(format!(
                 "a message on connection {conn}, which is no contact"
             )));
         };
+        let mut receipt = false;
         for parsed in parse_chat_messages(body) {
             let msg = match parsed {
                 Ok(p) => p.msg,
@@ -2219,6 +2251,7 @@ impl Chat {
                     continue;
                 }
             };
+            receipt |= matches!(msg.event, ChatEvent::MsgNew(_) | ChatEvent::GrpInv(_));
             match msg.event {
                 ChatEvent::MsgNew(c) => {
                     let item = self.received_new(&contact, msg.msg_id.as_ref(), &c).await?;
@@ -2315,9 +2348,18 @@ impl Chat {
                 _ => {}
             }
         }
-        Ok(())
+        Ok(receipt)
+    }
+
+    /// Whether delivery receipts are sent to contacts (on unless turned off, as for the
+    /// reference's new users).
+    pub(crate) fn receipts_on(&self) -> Result<bool> {
+        Ok(self.store().setting(RECEIPTS_SETTING)?.as_deref() != Some("off"))
     }
 }
+
+/// The settings key of the delivery receipts to contacts (`on`/`off`).
+pub(crate) const RECEIPTS_SETTING: &str = "send_receipts_contacts";
 
 /// The settings key of the address's settings.
 const ADDRESS_SETTINGS: &str = "address_settings";

@@ -253,6 +253,9 @@ pub enum Command {
         /// Items after this one.
         after: Option<i64>,
     },
+    /// `/_set receipts contacts 1 on|off`, `/set receipts all on|off`: delivery receipts to
+    /// contacts.
+    SetReceipts(bool),
     /// `/_read chat #<groupId>`: every received item of a group read.
     ReadGroupChat(i64),
     /// `/_unread chat <ref> on|off`.
@@ -722,6 +725,7 @@ impl Command {
                 | Command::AddNote(_)
                 | Command::ReadChat(_)
                 | Command::ReadGroupChat(_)
+                | Command::SetReceipts(_)
                 | Command::GetChat { .. }
                 | Command::UnreadChat { .. }
                 | Command::SetCustomData { .. }
@@ -1284,6 +1288,21 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 feature,
                 allow,
             }
+        }
+        "/_set" | "/set" if args.starts_with("receipts ") => {
+            let usage =
+                || bad("usage: /set receipts all on|off (/_set receipts contacts 1 on|off)");
+            let rest = &args["receipts ".len()..];
+            let on = match rest.split_whitespace().collect::<Vec<_>>()[..] {
+                ["all", on] if word == "/set" => on,
+                ["contacts", uid, on] if word == "/_set" && user_id(uid) => on,
+                _ => return Err(usage()),
+            };
+            Command::SetReceipts(match on {
+                "on" => true,
+                "off" => false,
+                _ => return Err(usage()),
+            })
         }
         "/_set" if args.starts_with("prefs @") => {
             let rest = &args["prefs ".len()..];

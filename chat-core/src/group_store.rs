@@ -907,6 +907,7 @@ impl ChatStore {
             file_id: None,
             timed: None,
             unread: member.is_some(),
+            receipt: None,
             group_id: Some(group_id),
             group_member_id: member,
             forwarded_by,

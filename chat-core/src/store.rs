@@ -311,6 +311,11 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // starts when it is read
     "ALTER TABLE chat_items ADD COLUMN unread INTEGER NOT NULL DEFAULT 0;
      CREATE INDEX chat_items_unread ON chat_items (contact_id, group_id) WHERE unread = 1;",
+    // v25: a sent item's delivery receipt (1: received and stored by the contact, 0: a
+    // receipt whose hash is not the message's); NULL before one comes
+    "ALTER TABLE chat_items ADD COLUMN rcpt INTEGER;
+     CREATE INDEX chat_items_agent_msg ON chat_items (contact_id, agent_msg_id)
+        WHERE agent_msg_id IS NOT NULL;",
 ];
 
 /// The chat of private notes (`*`, `*1` in API commands).
@@ -524,6 +529,9 @@ pub struct ChatItem {
     pub timed: Option<(i64, Option<i64>)>,
     /// Received and not read yet.
     pub unread: bool,
+    /// A sent item's delivery receipt: `true` when the contact stored it, `false` for a
+    /// receipt whose hash is not the message's; none yet.
+    pub receipt: Option<bool>,
     /// The group of a group item (its `contact_id` is then 0).
     pub group_id: Option<i64>,
     /// The member who sent a received group item.
@@ -578,6 +586,7 @@ pub(crate) type ItemRow = (
         Option<i64>,
         Option<String>,
         bool,
+        Option<bool>,
     ),
 );
 
@@ -1154,6 +1163,7 @@ impl ChatStore {
             file_id: None,
             timed: None,
             unread,
+            receipt: None,
             group_id: None,
             group_member_id: None,
             forwarded_by: None,
@@ -1195,6 +1205,7 @@ impl ChatStore {
                 file_id: None,
                 timed: None,
                 unread: false,
+                receipt: None,
                 group_id: None,
                 group_member_id: None,
                 forwarded_by: None,
@@ -1217,7 +1228,7 @@ impl ChatStore {
     pub(crate) const ITEM_COLUMNS: &'static str =
         "item_id, coalesce(contact_id, 0), sent, shared_msg_id, content, item_ts, quote, edited,
          deleted, file_id, ttl, delete_at, group_id, group_member_id, forwarded_by, info,
-         unread";
+         unread, rcpt";
 
     pub(crate) fn item_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ItemRow> {
         Ok((
@@ -1238,6 +1249,7 @@ impl ChatStore {
                 r.get(14)?,
                 r.get(15)?,
                 r.get(16)?,
+                r.get(17)?,
             ),
         ))
     }
@@ -1246,7 +1258,7 @@ impl ChatStore {
         let (
             (item_id, contact_id, sent, shared_msg_id),
             (content, item_ts, quote, edited, deleted, file_id),
-            (ttl, delete_at, group_id, group_member_id, forwarded_by, info, unread),
+            (ttl, delete_at, group_id, group_member_id, forwarded_by, info, unread, receipt),
         ) = row;
         Ok(ChatItem {
             item_id,
@@ -1264,6 +1276,7 @@ impl ChatStore {
             file_id,
             timed: ttl.map(|t| (t, delete_at)),
             unread,
+            receipt,
             group_id,
             group_member_id,
             forwarded_by,
@@ -1736,6 +1749,30 @@ impl ChatStore {
             [],
             |r| r.get(0),
         )?)
+    }
+
+    /// A delivery receipt for the item sent to a contact as agent message `agent_msg_id`: the
+    /// item with it, if there is one.
+    pub fn set_receipt(
+        &self,
+        contact_id: i64,
+        agent_msg_id: i64,
+        ok: bool,
+    ) -> Result<Option<ChatItem>> {
+        let n = self.db.execute(
+            "UPDATE chat_items SET rcpt = ?3
+             WHERE contact_id = ?1 AND agent_msg_id = ?2 AND sent = 1",
+            params![contact_id, agent_msg_id, ok],
+        )?;
+        if n == 0 {
+            return Ok(None);
+        }
+        Ok(self
+            .items_where(
+                "contact_id = ?1 AND agent_msg_id = ?2 AND sent = 1",
+                &[&contact_id, &agent_msg_id],
+            )?
+            .pop())
     }
 
     /// When the next disappearing message goes (ms), if any.
