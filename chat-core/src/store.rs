@@ -1759,11 +1759,16 @@ impl ChatStore {
         agent_msg_id: i64,
         ok: bool,
     ) -> Result<Option<ChatItem>> {
+        // Not waiting for the disk: a receipt's mark lost in a crash only shows the message
+        // as sent instead of delivered (the next synced commit makes it durable).
+        self.db.execute_batch("PRAGMA synchronous = NORMAL")?;
         let n = self.db.execute(
             "UPDATE chat_items SET rcpt = ?3
              WHERE contact_id = ?1 AND agent_msg_id = ?2 AND sent = 1",
             params![contact_id, agent_msg_id, ok],
-        )?;
+        );
+        self.db.execute_batch("PRAGMA synchronous = FULL")?;
+        let n = n?;
         if n == 0 {
             return Ok(None);
         }
