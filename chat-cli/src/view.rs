@@ -114,6 +114,14 @@ fn item_lines_marked(c: &Contact, item: &ChatItem, marker: &str) -> Vec<String> 
     }
 }
 
+/// A muted chat's new lines, each marked ` <muted>` as the reference's terminal marks them.
+fn muted_if(muted: bool, lines: Vec<String>) -> Vec<String> {
+    if !muted {
+        return lines;
+    }
+    lines.into_iter().map(|l| format!("{l} <muted>")).collect()
+}
+
 fn item_lines(c: &Contact, item: &ChatItem) -> Vec<String> {
     item_lines_marked(c, item, "")
 }
@@ -432,7 +440,17 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
             format!("Display name: {}", p.display_name),
             format!("Full name: {}", p.full_name),
         ],
-        Response::Contacts(cs) => cs.iter().map(contact_name).collect(),
+        Response::Contacts(cs) => cs
+            .iter()
+            .map(|c| match c.muted {
+                true => format!(
+                    "{} (muted, you can /unmute @{})",
+                    contact_name(c),
+                    view_name(&c.local_name)
+                ),
+                false => contact_name(c),
+            })
+            .collect(),
         Response::Items(items) => items.iter().flat_map(|(c, i)| item_lines(c, i)).collect(),
         Response::FileSending {
             contact,
@@ -742,6 +760,10 @@ fn group_line(g: &Group, members: usize) -> String {
         MemberStatus::Removed => delete("you are removed"),
         MemberStatus::Left => delete("you left"),
         MemberStatus::GroupDeleted => delete("group deleted"),
+        _ if g.muted => format!(
+            " ({members} member{}, muted, you can /unmute #{n})",
+            if members == 1 { "" } else { "s" }
+        ),
         _ => format!(" ({members} member{})", if members == 1 { "" } else { "s" }),
     };
     // `i `: our membership is incognito.
@@ -788,7 +810,7 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
             ],
             None => vec![format!("{}: contact is connected", contact_name(c))],
         },
-        Event::Received(c, item) => item_lines(c, item),
+        Event::Received(c, item) => muted_if(c.muted, item_lines(c, item)),
         // Created when a contact connects; shown by /tail, not as it happens (the reference
         // shows new items of this kind to apps only).
         Event::InfoItem(..) => Vec::new(),
@@ -865,15 +887,18 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
             item_id: _,
             name,
             size,
-        } => vec![
-            format!(
-                "{}{}> sends file {name} ({} / {size} bytes)",
-                time_prefix(chrono::Local::now().timestamp_millis()),
-                view_name(&contact.local_name),
-                chat_core::files::size_text(*size)
-            ),
-            format!("use /fr {file_id} [<dir>/ | <path>] to receive it"),
-        ],
+        } => muted_if(
+            contact.muted,
+            vec![
+                format!(
+                    "{}{}> sends file {name} ({} / {size} bytes)",
+                    time_prefix(chrono::Local::now().timestamp_millis()),
+                    view_name(&contact.local_name),
+                    chat_core::files::size_text(*size)
+                ),
+                format!("use /fr {file_id} [<dir>/ | <path>] to receive it"),
+            ],
+        ),
         Event::FileAutoAccepted {
             file_id,
             peer,
@@ -906,17 +931,20 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
             forwarded,
         } => {
             let mark = if *forwarded { " [>>]" } else { "" };
-            vec![
-                format!(
-                    "{}{}#{} {}> sends file {name} ({} / {size} bytes){mark}",
-                    time_prefix(item.item_ts),
-                    inc(group),
-                    view_name(&group.local_name),
-                    view_name(&member.local_name),
-                    chat_core::files::size_text(*size)
-                ),
-                format!("use /fr {file_id} [<dir>/ | <path>] to receive it{mark}"),
-            ]
+            muted_if(
+                group.muted,
+                vec![
+                    format!(
+                        "{}{}#{} {}> sends file {name} ({} / {size} bytes){mark}",
+                        time_prefix(item.item_ts),
+                        inc(group),
+                        view_name(&group.local_name),
+                        view_name(&member.local_name),
+                        chat_core::files::size_text(*size)
+                    ),
+                    format!("use /fr {file_id} [<dir>/ | <path>] to receive it{mark}"),
+                ],
+            )
         }
         Event::GroupJoinRequest(g, m) => vec![format!(
             "{}: accepting request to join group #{}...",
@@ -990,25 +1018,29 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
             ),
         }],
         // ` [>>]`: forwarded by a member (the host) until the author's connection is up.
-        Event::GroupReceived(g, m, item) => group_item_lines(
-            g,
-            Some(&m.local_name),
-            item,
-            "",
-            match (
-                item.forwarded_by.is_some(),
-                m.show_messages,
-                m.blocked_by_admin,
-            ) {
-                (false, true, false) => "",
-                (true, true, false) => " [>>]",
-                // Blocked by a moderator for all, or by us: shown marked and without
-                // notice, as the reference.
-                (false, _, true) => " [blocked by admin] <muted>",
-                (true, _, true) => " [>>] [blocked by admin] <muted>",
-                (false, false, false) => " [blocked] <muted>",
-                (true, false, false) => " [>>] [blocked] <muted>",
-            },
+        // A muted group's messages get the mark the blocked ones carry already.
+        Event::GroupReceived(g, m, item) => muted_if(
+            g.muted && m.show_messages && !m.blocked_by_admin,
+            group_item_lines(
+                g,
+                Some(&m.local_name),
+                item,
+                "",
+                match (
+                    item.forwarded_by.is_some(),
+                    m.show_messages,
+                    m.blocked_by_admin,
+                ) {
+                    (false, true, false) => "",
+                    (true, true, false) => " [>>]",
+                    // Blocked by a moderator for all, or by us: shown marked and without
+                    // notice, as the reference.
+                    (false, _, true) => " [blocked by admin] <muted>",
+                    (true, _, true) => " [>>] [blocked by admin] <muted>",
+                    (false, false, false) => " [blocked] <muted>",
+                    (true, false, false) => " [>>] [blocked] <muted>",
+                },
+            ),
         ),
         // Shown by the reference only with --reactions.
         Event::GroupReaction {

@@ -874,3 +874,39 @@ fn disappearing_messages_in_a_group() {
     alice.expect("Disappearing messages: off");
     relay.stop();
 }
+
+/// `/mute #team` and `/unmute #team`, as the reference's `testMuteGroup`: the group's messages
+/// (each line of a quote too) are shown marked `<muted>`, `/gs` says how to unmute; our own
+/// and the other members' lines are unchanged.
+#[test]
+fn muting_a_group() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob, mut cath) = team(dir.path(), &server);
+    send(&mut alice, "hello!", &mut [&mut bob, &mut cath]);
+    bob.type_line("/mute #team");
+    bob.expect("/mute #team");
+    bob.expect("ok");
+    alice.type_line("#team hi");
+    alice.expect_item("#team hi");
+    cath.expect_item("#team alice> hi");
+    bob.expect_item("#team alice> hi <muted>");
+    cath.type_line("> #team (hi) hello too!");
+    cath.expect_item("#team > alice hi");
+    cath.expect("      hello too!");
+    alice.expect_item("#team cath> > alice hi");
+    alice.expect("      hello too!");
+    bob.expect_item("#team cath> > alice hi <muted>");
+    bob.expect("      hello too! <muted>");
+    bob.type_line("/gs");
+    bob.expect("/gs");
+    bob.expect("#team (3 members, muted, you can /unmute #team)");
+    bob.type_line("/unmute #team");
+    bob.expect("/unmute #team");
+    bob.expect("ok");
+    send(&mut alice, "hi again", &mut [&mut bob, &mut cath]);
+    bob.type_line("/gs");
+    bob.expect("/gs");
+    bob.expect("#team (3 members)");
+    relay.stop();
+}

@@ -276,3 +276,37 @@ fn contact_preferences() {
     alice.expect_item("@bob Full deletion: off");
     relay.stop();
 }
+
+/// `/mute @name` and `/unmute @name`, as the reference's `testMuteContact`: the contact's
+/// messages are shown marked `<muted>`, `/contacts` says how to unmute.
+#[test]
+fn muting_a_contact() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob) = pair(dir.path(), &server);
+    alice.type_line("@bob hello");
+    alice.expect_item("@bob hello");
+    bob.expect_item("alice> hello");
+    bob.type_line("/mute @alice");
+    bob.expect("/mute @alice");
+    bob.expect("ok");
+    alice.type_line("@bob hi");
+    alice.expect_item("@bob hi");
+    bob.expect_item("alice> hi <muted>");
+    bob.type_line("/contacts");
+    bob.expect("/contacts");
+    bob.expect("alice (Alice) (muted, you can /unmute @alice)");
+    bob.type_line("/unmute @alice");
+    bob.expect("/unmute @alice");
+    bob.expect("ok");
+    bob.type_line("/contacts");
+    bob.expect("/contacts");
+    bob.expect("alice (Alice)");
+    alice.type_line("@bob hi again");
+    alice.expect_item("@bob hi again");
+    bob.expect_item("alice> hi again");
+    bob.type_line("/mute @nobody");
+    bob.expect("/mute @nobody");
+    bob.expect("chat error: no contact nobody");
+    relay.stop();
+}

@@ -94,7 +94,7 @@ pub fn contact(c: &Contact) -> Value {
         "profile": local_profile(c.contact_id, &c.profile),
         "contactUsed": true,
         "contactStatus": if c.deleted_by_contact { "deleted" } else { "active" },
-        "chatSettings": {"enableNtfs": "all", "favorite": false},
+        "chatSettings": {"enableNtfs": if c.muted { "none" } else { "all" }, "favorite": false},
         "userPreferences": c.user_prefs.clone().unwrap_or_else(|| json!({})),
         "mergedPreferences": merged_preferences(&crate::features::Prefs::of(c)),
         "createdAt": ts(c.created_at),
@@ -452,7 +452,7 @@ pub fn group_info(chat: &Chat, g: &Group) -> Value {
         "localAlias": "",
         "fullGroupPreferences": crate::group_prefs::full_preferences(&g.profile),
         "membership": membership(chat, g),
-        "chatSettings": {"enableNtfs": "all", "favorite": false},
+        "chatSettings": {"enableNtfs": if g.muted { "none" } else { "all" }, "favorite": false},
         "createdAt": ts(g.created_at),
         "updatedAt": ts(g.created_at),
         "chatTags": [],
@@ -510,6 +510,7 @@ pub fn group_chat_item(chat: &Chat, g: &Group, member: Option<&Member>, item: &C
         incognito: None,
         custom_data: None,
         user_prefs: None,
+        muted: false,
     };
     let mut v = chat_item(chat, &placeholder, item);
     v["chatDir"] = match member {

@@ -1325,6 +1325,16 @@ impl Chat {
                 }
                 Ok(Response::GroupChat(g, out))
             }
+            Command::Mute { name, group, muted } => {
+                if group {
+                    let g = self.group_named(&name)?;
+                    self.store().set_group_muted(g.group_id, muted)?;
+                } else {
+                    let c = self.contact_named(&name)?;
+                    self.store().set_contact_muted(c.contact_id, muted)?;
+                }
+                Ok(Response::Ok)
+            }
             Command::SetReceipts(on) => {
                 self.store()
                     .set_setting(RECEIPTS_SETTING, Some(if on { "on" } else { "off" }))?;

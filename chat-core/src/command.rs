@@ -256,6 +256,15 @@ pub enum Command {
     /// `/_set receipts contacts 1 on|off`, `/set receipts all on|off`: delivery receipts to
     /// contacts.
     SetReceipts(bool),
+    /// `/mute @name|#group`, `/unmute ...`: a chat's messages shown marked `<muted>`.
+    Mute {
+        /// The contact or (`group`) the group.
+        name: String,
+        /// `#group`.
+        group: bool,
+        /// Muted, or unmuted.
+        muted: bool,
+    },
     /// `/_read chat #<groupId>`: every received item of a group read.
     ReadGroupChat(i64),
     /// `/_unread chat <ref> on|off`.
@@ -726,6 +735,7 @@ impl Command {
                 | Command::ReadChat(_)
                 | Command::ReadGroupChat(_)
                 | Command::SetReceipts(_)
+                | Command::Mute { .. }
                 | Command::GetChat { .. }
                 | Command::UnreadChat { .. }
                 | Command::SetCustomData { .. }
@@ -1287,6 +1297,17 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 name: contact,
                 feature,
                 allow,
+            }
+        }
+        "/mute" | "/unmute" if !args.is_empty() => {
+            let (name_, group) = match args.strip_prefix('#') {
+                Some(g) => (one_group(g)?, true),
+                None => (one_arg(args)?, false),
+            };
+            Command::Mute {
+                name: name_,
+                group,
+                muted: word == "/mute",
             }
         }
         "/_set" | "/set" if args.starts_with("receipts ") => {

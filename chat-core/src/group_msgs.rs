@@ -26,17 +26,39 @@ impl Chat {
         text: String,
     ) -> Result<Response> {
         let g = self.group_named(&group)?;
-        let (author, member_id, member_name) = match &member {
-            None => (None, g.member_id.clone(), self.profile_in(&g).display_name),
+        // Without a member: the latest message starting with the prefix, whoever wrote it
+        // (ours included), as the reference's.
+        let (quoted, member_id, member_name) = match &member {
+            None => {
+                let quoted = self
+                    .store()
+                    .latest_group_item_any(g.group_id, &prefix)?
+                    .filter(|i| i.info.is_none())
+                    .ok_or_else(|| ChatError::NoQuotedMessage(prefix.clone()))?;
+                if quoted.sent {
+                    (
+                        quoted,
+                        g.member_id.clone(),
+                        self.profile_in(&g).display_name,
+                    )
+                } else {
+                    let author = match quoted.group_member_id {
+                        Some(id) => self.store().member(id)?,
+                        None => None,
+                    };
+                    let m = author.ok_or_else(|| ChatError::NoQuotedMessage(prefix.clone()))?;
+                    (quoted, m.member_id, m.local_name)
+                }
+            }
             Some(n) => {
                 let m = self.member_by_name(&g, n)?;
-                (Some(m.group_member_id), m.member_id, m.local_name)
+                let quoted = self
+                    .store()
+                    .latest_group_item(g.group_id, Some(m.group_member_id), Some(&prefix))?
+                    .ok_or(ChatError::NoQuotedMessage(prefix))?;
+                (quoted, m.member_id, m.local_name)
             }
         };
-        let quoted = self
-            .store()
-            .latest_group_item(g.group_id, author, Some(&prefix))?
-            .ok_or(ChatError::NoQuotedMessage(prefix))?;
         let shared = quoted.shared_msg_id.clone().map(B64);
         let quote = QuotedMsg {
             msg_ref: MsgRef {

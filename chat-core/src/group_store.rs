@@ -146,6 +146,8 @@ pub struct Group {
     pub created_at: i64,
     /// The random profile the group knows us by (incognito membership).
     pub incognito: Option<Profile>,
+    /// Muted by the user (`/mute #group`): its messages are shown marked `<muted>`.
+    pub muted: bool,
 }
 
 /// A member of a group other than us.
@@ -205,7 +207,8 @@ pub struct NewMember<'a> {
 }
 
 const GROUP_COLUMNS: &str =
-    "group_id, local_name, profile, member_id, role, status, conn_request, created_at, incognito";
+    "group_id, local_name, profile, member_id, role, status, conn_request, created_at, incognito,
+     muted";
 const MEMBER_COLUMNS: &str = "group_member_id, group_id, member_id, role, category, status,
      profile, local_name, conn_id, contact_id, invited_by, created_at, show_messages,
      blocked_by_admin";
@@ -220,6 +223,7 @@ type GroupRow = (
     Option<String>,
     i64,
     Option<String>,
+    bool,
 );
 
 type MemberRow = (
@@ -239,11 +243,23 @@ fn group_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<GroupRow> {
         r.get(6)?,
         r.get(7)?,
         r.get(8)?,
+        r.get(9)?,
     ))
 }
 
 fn group_from(
-    (group_id, local_name, profile, member_id, role, status, conn_request, created_at, incognito): GroupRow,
+    (
+        group_id,
+        local_name,
+        profile,
+        member_id,
+        role,
+        status,
+        conn_request,
+        created_at,
+        incognito,
+        muted,
+    ): GroupRow,
 ) -> Result<Group> {
     Ok(Group {
         group_id,
@@ -256,6 +272,7 @@ fn group_from(
         conn_request,
         created_at,
         incognito: incognito.as_deref().map(profile_from).transpose()?,
+        muted,
     })
 }
 
@@ -345,7 +362,17 @@ impl ChatStore {
             conn_request: conn_request.map(str::to_string),
             created_at,
             incognito: None,
+            muted: false,
         })
+    }
+
+    /// Mutes (or unmutes) a group's chat.
+    pub fn set_group_muted(&self, group_id: i64, muted: bool) -> Result<()> {
+        self.db.execute(
+            "UPDATE groups SET muted = ?2 WHERE group_id = ?1",
+            params![group_id, muted],
+        )?;
+        Ok(())
     }
 
     /// Our membership in a group is incognito: the group knows us by `p`.

@@ -316,6 +316,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     "ALTER TABLE chat_items ADD COLUMN rcpt INTEGER;
      CREATE INDEX chat_items_agent_msg ON chat_items (contact_id, agent_msg_id)
         WHERE agent_msg_id IS NOT NULL;",
+    // v26: chats muted by the user (`/mute @name`, `/mute #group`)
+    "ALTER TABLE contacts ADD COLUMN muted INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE groups ADD COLUMN muted INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// The chat of private notes (`*`, `*1` in API commands).
@@ -481,6 +484,8 @@ pub struct Contact {
     pub custom_data: Option<String>,
     /// The user's chat preferences set for this contact (`/_set prefs`), if any.
     pub user_prefs: Option<serde_json::Value>,
+    /// Muted by the user (`/mute @name`): its messages are shown marked `<muted>`.
+    pub muted: bool,
 }
 
 /// What an item quotes: the quoted content as it was, and whether the item's own author
@@ -573,6 +578,7 @@ type ContactRow = (
     Option<String>,
     Option<String>,
     Option<String>,
+    bool,
 );
 
 pub(crate) type ItemRow = (
@@ -878,6 +884,7 @@ impl ChatStore {
             incognito: incognito.map(|p| profile_from(&p)).transpose()?,
             custom_data: None,
             user_prefs: None,
+            muted: false,
         })
     }
 
@@ -893,6 +900,7 @@ impl ChatStore {
             r.get(7)?,
             r.get(8)?,
             r.get(9)?,
+            r.get(10)?,
         ))
     }
 
@@ -908,6 +916,7 @@ impl ChatStore {
             incognito,
             custom_data,
             user_prefs,
+            muted,
         ): ContactRow,
     ) -> Result<Contact> {
         Ok(Contact {
@@ -924,7 +933,17 @@ impl ChatStore {
                 .map(|p| serde_json::from_str(&p))
                 .transpose()
                 .map_err(|_| StoreError::Corrupt("user_prefs"))?,
+            muted,
         })
+    }
+
+    /// Mutes (or unmutes) a contact's chat.
+    pub fn set_contact_muted(&self, contact_id: i64, muted: bool) -> Result<()> {
+        self.db.execute(
+            "UPDATE contacts SET muted = ?2 WHERE contact_id = ?1",
+            params![contact_id, muted],
+        )?;
+        Ok(())
     }
 
     /// The user's preferences for a contact (`/_set prefs`).
@@ -939,7 +958,7 @@ impl ChatStore {
     fn contact_where(&self, clause: &str, arg: rusqlite::types::Value) -> Result<Option<Contact>> {
         let sql = format!(
             "SELECT contact_id, local_name, profile, conn_id, ready, created_at, deleted_by_contact,
-                    incognito, custom_data, user_prefs
+                    incognito, custom_data, user_prefs, muted
              FROM contacts WHERE {clause}"
         );
         self.db
@@ -971,7 +990,7 @@ impl ChatStore {
     pub fn contacts(&self) -> Result<Vec<Contact>> {
         let mut st = self.db.prepare(
             "SELECT contact_id, local_name, profile, conn_id, ready, created_at, deleted_by_contact,
-                    incognito, custom_data, user_prefs
+                    incognito, custom_data, user_prefs, muted
              FROM contacts WHERE contact_id > 1 ORDER BY local_name",
         )?;
         let rows = st.query_map([], Self::contact_row)?;
@@ -1110,6 +1129,7 @@ impl ChatStore {
             incognito: None,
             custom_data: None,
             user_prefs: None,
+            muted: false,
         })
     }
 
