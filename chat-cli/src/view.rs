@@ -848,6 +848,11 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
             shown.quote = None;
             item_lines_marked(c, &shown, "[marked deleted] ")
         }
+        Event::FullyDeleted(c, item) => {
+            let mut shown = item.clone();
+            shown.quote = None;
+            muted_if(c.muted, item_lines_marked(c, &shown, "[deleted] "))
+        }
         Event::Deleted(c, None) => vec![format!(
             "{}> [deleted - original message not found]",
             view_name(&c.local_name)

@@ -255,6 +255,25 @@ fn contact_preferences() {
     bob.expect("Full deletion: enabled (you allow: yes, contact allows: always)");
     alice.expect("bob updated preferences for you:");
     alice.expect("Full deletion: enabled (you allow: always, contact allows: yes)");
+    // Full deletion on for both: a deletion for everyone removes the message on both sides.
+    bob.type_line("@alice to be gone");
+    bob.expect_item("@alice to be gone");
+    alice.expect_item("bob> to be gone");
+    bob.type_line("\\ @alice to be");
+    bob.expect("\\ @alice to be");
+    bob.expect("message deleted");
+    alice.expect_item("bob> [deleted] to be gone");
+    // Voice messages refused by bob: alice may not send one.
+    bob.type_line("/set voice @alice no");
+    bob.expect("/set voice @alice no");
+    bob.expect("you updated preferences for alice:");
+    bob.expect("Voice messages: off (you allow: no, contact allows: yes)");
+    alice.expect("bob updated preferences for you:");
+    alice.expect("Voice messages: off (you allow: default (yes), contact allows: no)");
+    let voice = r#"/_send @2 json [{"msgContent": {"type": "voice", "text": "", "duration": 3}}]"#;
+    alice.type_line(voice);
+    alice.expect(voice);
+    alice.expect("bad chat command: feature not allowed Voice messages");
     // Back to the default: off for both.
     alice.type_line(r#"/_set prefs @2 {"fullDelete": {"allow": "no"}}"#);
     alice.expect(r#"/_set prefs @2 {"fullDelete": {"allow": "no"}}"#);
@@ -268,12 +287,27 @@ fn contact_preferences() {
         "invalid chat command: usage: /set voice|calls|delete|reactions @name [yes|no|always]: \
          /set voice @bob hmm",
     );
-    // The chat keeps the changes: after the seven items, alice's own item, bob's, hers.
-    alice.type_line("/tail @bob 3");
-    alice.expect("/tail @bob 3");
+    // The chat keeps the changes: alice's own items and bob's (the message deleted fully is
+    // not there).
+    alice.type_line("/tail @bob 4");
+    alice.expect("/tail @bob 4");
     alice.expect_item("@bob Full deletion: enabled for contact");
     alice.expect_item("bob> Full deletion: enabled");
+    alice.expect_item("bob> Voice messages: off");
     alice.expect_item("@bob Full deletion: off");
+    // Reactions refused by bob: alice's is refused here.
+    bob.type_line("@alice react to this");
+    bob.expect_item("@alice react to this");
+    alice.expect_item("bob> react to this");
+    bob.type_line("/set reactions @alice no");
+    bob.expect("/set reactions @alice no");
+    bob.expect("you updated preferences for alice:");
+    bob.expect("Message reactions: off (you allow: no, contact allows: yes)");
+    alice.expect("bob updated preferences for you:");
+    alice.expect("Message reactions: off (you allow: default (yes), contact allows: no)");
+    alice.type_line("+1 @bob react");
+    alice.expect("+1 @bob react");
+    alice.expect("bad chat command: feature not allowed Message reactions");
     relay.stop();
 }
 

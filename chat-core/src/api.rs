@@ -1178,6 +1178,11 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
                        "byUser": false, "timed": true}),
             )
         }
+        Event::FullyDeleted(c, item) => tagged(
+            "chatItemsDeleted",
+            json!({"user": u, "chatItemDeletions": deletions(chat, c, &[(item.clone(), None)]),
+                   "byUser": false, "timed": false}),
+        ),
         Event::Deleted(c, None) => tagged(
             "messageError",
             json!({"user": u, "severity": "warning",

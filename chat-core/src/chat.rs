@@ -614,6 +614,8 @@ pub enum Event {
     },
     /// A contact deleted a message for everyone (none: we no longer had it).
     Deleted(Contact, Option<ChatItem>),
+    /// A contact deleted a message fully (full deletion allowed): gone here, as it was.
+    FullyDeleted(Contact, ChatItem),
     /// A contact invites us to a group.
     GroupInvited {
         /// The group.
@@ -1648,6 +1650,13 @@ impl Chat {
         reaction: serde_json::Value,
         add: bool,
     ) -> Result<Response> {
+        if add
+            && !crate::features::Prefs::of(&contact)
+                .enabled("reactions")
+                .for_user
+        {
+            return Err(ChatError::FeatureNotAllowed("Message reactions".into()));
+        }
         let key = reaction_key(&reaction).ok_or_else(|| {
             ChatError::Command(crate::command::CommandError(
                 "a reaction is {\"type\":\"emoji\",\"emoji\":\"...\"} with one emoji".into(),
@@ -1695,6 +1704,14 @@ impl Chat {
         let Some(key) = reaction_key(reaction) else {
             return Ok(());
         };
+        // Reactions we do not allow the contact are ignored, as the reference does.
+        if add
+            && !crate::features::Prefs::of(contact)
+                .enabled("reactions")
+                .for_contact
+        {
+            return Ok(());
+        }
         let item = {
             let store = self.store();
             match store.item_by_shared(contact.contact_id, true, &msg_id.0)? {
@@ -2262,6 +2279,24 @@ impl Chat {
                 }
             };
             receipt |= matches!(msg.event, ChatEvent::MsgNew(_) | ChatEvent::GrpInv(_));
+            // A voice message we do not allow the contact: not kept, an item says so.
+            if let ChatEvent::MsgNew(c) = &msg.event {
+                let voice = matches!(c.content, crate::MsgContent::Voice { .. });
+                if voice
+                    && !crate::features::Prefs::of(&contact)
+                        .enabled("voice")
+                        .for_contact
+                {
+                    let items = self.store().add_info_items(
+                        contact.contact_id,
+                        &[crate::features::InfoItem::rejected("voice")],
+                    )?;
+                    for item in items {
+                        self.emit(Event::InfoItem(contact.clone(), item)).await;
+                    }
+                    continue;
+                }
+            }
             match msg.event {
                 ChatEvent::MsgNew(c) => {
                     let item = self.received_new(&contact, msg.msg_id.as_ref(), &c).await?;

@@ -143,6 +143,11 @@ impl<'a> Prefs<'a> {
         pref_in(self.contact, feature).unwrap_or_else(|| default_pref(feature))
     }
 
+    /// Whether a feature is on for the user and for the contact.
+    pub fn enabled(&self, feature: &str) -> Enabled {
+        self.state(feature).0
+    }
+
     /// A feature's state for both sides, with its parameter (the user's time to live of
     /// disappearing messages, when on for the user) - the reference's `featureState`.
     fn state(&self, feature: &str) -> (Enabled, Option<i64>) {
@@ -316,6 +321,21 @@ pub struct InfoItem {
 }
 
 impl InfoItem {
+    /// A contact used a feature the preferences do not allow it (`rcvChatFeatureRejected`):
+    /// what it sent is not kept.
+    pub fn rejected(feature: &str) -> Self {
+        let name = ITEM_FEATURES
+            .iter()
+            .find(|(f, _)| *f == feature)
+            .map_or(feature, |(_, n)| *n);
+        InfoItem {
+            sent: false,
+            text: format!("{name}: received, prohibited"),
+            content: json!({"type": "rcvChatFeatureRejected", "feature": feature}),
+            at_epoch: false,
+        }
+    }
+
     /// The contact deleted the conversation (`x.direct.del`; the reference's
     /// `RDEContactDeleted`).
     pub fn contact_deleted() -> Self {

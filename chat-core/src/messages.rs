@@ -129,6 +129,15 @@ impl Chat {
             if m.file.is_some() && chat_id == NOTES {
                 return Err(ChatError::File("files in notes are not supported".into()));
             }
+            let voice = matches!(m.content, MsgContent::Voice { .. });
+            if voice
+                && chat_id != NOTES
+                && !crate::features::Prefs::of(&contact)
+                    .enabled("voice")
+                    .for_user
+            {
+                return Err(ChatError::FeatureNotAllowed("Voice messages".into()));
+            }
         }
         let mut sent = Vec::with_capacity(messages.len());
         for (m, quoted) in messages.into_iter().zip(quotes) {
@@ -419,6 +428,14 @@ impl Chat {
             },
         )
         .await?;
+        // Full deletion when the contact allows it us; else kept, marked.
+        if crate::features::Prefs::of(contact)
+            .enabled("fullDelete")
+            .for_user
+        {
+            self.store().delete_item(item.item_id)?;
+            return Ok((item, None));
+        }
         self.store().mark_item_deleted(item.item_id)?;
         let marked = ChatItem {
             deleted: true,
@@ -501,6 +518,15 @@ impl Chat {
             .store()
             .item_by_shared(contact.contact_id, false, &shared.0)?;
         match existing {
+            // Full deletion when we allow it the contact.
+            Some(item)
+                if crate::features::Prefs::of(contact)
+                    .enabled("fullDelete")
+                    .for_contact =>
+            {
+                self.store().delete_item(item.item_id)?;
+                self.emit(Event::FullyDeleted(contact.clone(), item)).await;
+            }
             Some(item) => {
                 self.store().mark_item_deleted(item.item_id)?;
                 self.emit(Event::Deleted(

@@ -208,6 +208,44 @@ async fn a_hostile_peer_gets_clear_errors_and_nothing_is_saved() {
         }
     }
 
+    // A voice message while alice does not allow mallory voice messages: not kept, an item
+    // says so (the reference's "Voice messages: received, prohibited").
+    let set = alice
+        .execute_line("/set voice @mallory no")
+        .await
+        .expect("/set");
+    assert!(
+        matches!(set, Response::ContactPrefsUpdated { .. }),
+        "{set:?}"
+    );
+    match chat_event(&mut events).await {
+        Event::InfoItem(_, item) => assert_eq!(item.content.text_shown(), "Voice messages: off"),
+        other => panic!("the feature's item, got {other:?}"),
+    }
+    mallory
+        .send(
+            conn,
+            &msg(
+                Some(b"voice-msg-01"),
+                ChatEvent::MsgNew(MsgContainer::simple(MsgContent::Voice {
+                    text: String::new(),
+                    duration: 3,
+                })),
+            ),
+        )
+        .await
+        .expect("send");
+    match chat_event(&mut events).await {
+        Event::InfoItem(_, item) => {
+            assert_eq!(
+                item.content.text_shown(),
+                "Voice messages: received, prohibited"
+            );
+            assert_eq!(item.info.expect("info")["type"], "rcvChatFeatureRejected");
+        }
+        other => panic!("the rejection, got {other:?}"),
+    }
+
     // Still a working chat: a message goes through, and nothing was written.
     mallory
         .send(
