@@ -602,6 +602,16 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
             if *added { "added" } else { "removed" },
             emoji(reaction)
         )],
+        Response::GroupItemsDeleted {
+            items, moderated, ..
+        } => items
+            .iter()
+            .map(|(_, _, now)| match (now, moderated) {
+                (None, _) => "message deleted".to_string(),
+                (Some(_), true) => "message marked deleted by you".to_string(),
+                (Some(_), false) => "message marked deleted".to_string(),
+            })
+            .collect(),
         Response::GroupItemDeleted {
             moderated: false, ..
         } => vec!["message marked deleted".into()],

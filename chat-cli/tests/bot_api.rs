@@ -811,6 +811,43 @@ fn bot_api_groups() {
         .await;
         let got = alice.event("newChatItems").await;
         assert_eq!(item_text(&got["chatItems"][0]), "hi alice");
+        let bobs = got["chatItems"][0]["chatItem"]["meta"]["itemId"].as_i64().expect("id");
+        let alices = sent["chatItems"][0]["chatItem"]["meta"]["itemId"].as_i64().expect("id");
+        // Items addressed by id in the group: an edit, a reaction; a member's message is not
+        // ours to edit or to delete for everyone.
+        let edited = alice
+            .ok(
+                "APIUpdateChatItem",
+                &format!("/_update item #{g} {alices} text hello everyone"),
+                "chatItemUpdated",
+            )
+            .await;
+        assert_eq!(item_text(&edited["chatItem"]), "hello everyone");
+        let updated = bob.event("chatItemUpdated").await;
+        assert_eq!(item_text(&updated["chatItem"]), "hello everyone");
+        alice
+            .ok(
+                "APIUpdateChatItem",
+                &format!("/_update item #{g} {bobs} text not mine"),
+                "chatCmdError",
+            )
+            .await;
+        let reacted = alice
+            .ok(
+                "APIChatItemReaction",
+                &format!(r#"/_reaction #{g} {bobs} on {{"type": "emoji", "emoji": "👍"}}"#),
+                "chatItemReaction",
+            )
+            .await;
+        assert_eq!(reacted["added"], true);
+        bob.event("chatItemReaction").await;
+        alice
+            .ok(
+                "APIDeleteChatItem",
+                &format!("/_delete item #{g} {bobs} broadcast"),
+                "chatCmdError",
+            )
+            .await;
         // The group's chat as a page: bob's message last, from bob, unread until read.
         let corr = alice.request(&format!("/_get chat #{g} count=2")).await;
         let page = alice.response(&corr).await;
@@ -826,6 +863,27 @@ fn bot_api_groups() {
             alice.response(&corr).await["chat"]["chatStats"]["unreadCount"],
             0
         );
+        // The owner deletes bob's message as a moderator, then her own for everyone.
+        let moderated = alice
+            .ok(
+                "APIDeleteMemberChatItem",
+                &format!("/_delete member item #{g} {bobs}"),
+                "chatItemsDeleted",
+            )
+            .await;
+        let deletion = &moderated["chatItemDeletions"][0];
+        assert_eq!(deletion["deletedChatItem"]["chatItem"]["meta"]["itemId"], bobs);
+        assert!(deletion["toChatItem"]["chatItem"]["meta"]["itemDeleted"].is_object());
+        bob.event("chatItemsDeleted").await;
+        let own = alice
+            .ok(
+                "APIDeleteChatItem",
+                &format!("/_delete item #{g} {alices} broadcast"),
+                "chatItemsDeleted",
+            )
+            .await;
+        assert_eq!(own["byUser"], true);
+        bob.event("chatItemsDeleted").await;
 
         let members = alice
             .ok("APIListMembers", &format!("/_members #{g}"), "groupMembers")

@@ -951,6 +951,24 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
             json!({"user": u, "chatItem": group_chat_item(chat, g, None, item)}),
         ),
         Response::GroupItemDeleted { .. } => tagged("cmdOk", json!({ "user_": u })),
+        Response::GroupItemsDeleted { group, items, .. } => {
+            let list: Vec<Value> = items
+                .iter()
+                .map(|(m, was, now)| {
+                    let mut d = json!({
+                        "deletedChatItem": group_chat_item(chat, group, m.as_ref(), was)
+                    });
+                    if let Some(now) = now {
+                        d["toChatItem"] = group_chat_item(chat, group, m.as_ref(), now);
+                    }
+                    d
+                })
+                .collect();
+            tagged(
+                "chatItemsDeleted",
+                json!({"user": u, "chatItemDeletions": list, "byUser": true, "timed": false}),
+            )
+        }
         Response::GroupItems(g, list) => tagged(
             "chatItems",
             json!({"user": u, "chatItems": list.iter()

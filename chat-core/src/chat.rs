@@ -243,6 +243,20 @@ pub enum Response {
     Started,
     /// `/_stop`: the chat is stopped (nothing is received or sent until `/_start`).
     Stopped,
+    /// Group items deleted through the API (`/_delete item #G`, `/_delete member item #G`):
+    /// each with its author (none: ours), as it was and as it is now (none: gone here).
+    GroupItemsDeleted {
+        /// The group.
+        group: crate::group_store::Group,
+        /// The items.
+        items: Vec<(
+            Option<crate::group_store::Member>,
+            ChatItem,
+            Option<ChatItem>,
+        )>,
+        /// Members' messages deleted by us as a moderator.
+        moderated: bool,
+    },
     /// A page of a contact's chat, or of the notes (`/_get chat @N`).
     Chat(Contact, Vec<ChatItem>),
     /// A page of a group's chat (`/_get chat #G`), each item with its author.
@@ -1567,6 +1581,42 @@ impl Chat {
             | Command::ApiGetGroupLink(_)
             | Command::GroupLinkRole { .. }
             | Command::ApiSendGroup { .. }) => self.api_group_command(c).await,
+            Command::ApiUpdateGroupItem {
+                group_id,
+                item_id,
+                content,
+            } => {
+                let g = self.group_by_id(group_id)?;
+                crate::groups::check_current(&g)?;
+                let item = self
+                    .store()
+                    .group_item(g.group_id, item_id)?
+                    .ok_or(ChatError::NoItem(item_id))?;
+                self.edit_group_item(g, item, content).await
+            }
+            Command::ApiGroupReaction {
+                group_id,
+                item_id,
+                add,
+                reaction,
+            } => {
+                let g = self.group_by_id(group_id)?;
+                crate::groups::check_current(&g)?;
+                let item = self
+                    .store()
+                    .group_item(g.group_id, item_id)?
+                    .ok_or(ChatError::NoItem(item_id))?;
+                self.react_group_item(g, item, reaction, add).await
+            }
+            Command::ApiDeleteGroupItems {
+                group_id,
+                item_ids,
+                mode,
+                moderate,
+            } => {
+                self.api_delete_group_items(group_id, item_ids, mode, moderate)
+                    .await
+            }
         }
     }
 

@@ -553,6 +553,38 @@ pub enum Command {
     },
     /// `/_delete link #<groupId>`.
     ApiDeleteGroupLink(i64),
+    /// `/_update item #<groupId> <itemId> text|json ...`: our group message edited.
+    ApiUpdateGroupItem {
+        /// The group.
+        group_id: i64,
+        /// The item.
+        item_id: i64,
+        /// The new content.
+        content: crate::protocol::MsgContent,
+    },
+    /// `/_delete item #<groupId> <ids> broadcast|internal|internalMark`, and (`moderate`)
+    /// `/_delete member item #<groupId> <ids>`: members' messages deleted by a moderator.
+    ApiDeleteGroupItems {
+        /// The group.
+        group_id: i64,
+        /// The items.
+        item_ids: Vec<i64>,
+        /// How.
+        mode: DeleteMode,
+        /// Members' messages, as a moderator.
+        moderate: bool,
+    },
+    /// `/_reaction #<groupId> <itemId> on|off <json>`.
+    ApiGroupReaction {
+        /// The group.
+        group_id: i64,
+        /// The item.
+        item_id: i64,
+        /// Added or removed.
+        add: bool,
+        /// The reaction.
+        reaction: serde_json::Value,
+    },
     /// `/_get link #<groupId>`.
     ApiGetGroupLink(i64),
     /// `/_group_profile #<groupId> <json(groupProfile)>`.
@@ -1089,9 +1121,29 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                     "usage: /_update item @<contactId> <itemId> text <message>",
                 ));
             };
-            let contact_id = contact_ref(r).ok_or_else(|| bad("bad chat reference"))?;
             let item_id = id.parse().map_err(|_| bad("bad item id"))?;
             let rest = rest.strip_prefix("live=on ").unwrap_or(rest);
+            if let Some(group_id) = group_ref(r) {
+                let content = if let Some(t) = rest.strip_prefix("text ") {
+                    crate::protocol::MsgContent::text(t)
+                } else if let Some(json) = rest.strip_prefix("json ") {
+                    let v: serde_json::Value =
+                        serde_json::from_str(json).map_err(|e| bad(&format!("bad JSON ({e})")))?;
+                    v.get("msgContent")
+                        .and_then(|c| serde_json::from_value(c.clone()).ok())
+                        .ok_or_else(|| bad("json: an object with msgContent"))?
+                } else {
+                    return Err(bad(
+                        "usage: /_update item #<groupId> <itemId> json <message>",
+                    ));
+                };
+                return Ok(Command::ApiUpdateGroupItem {
+                    group_id,
+                    item_id,
+                    content,
+                });
+            }
+            let contact_id = contact_ref(r).ok_or_else(|| bad("bad chat reference"))?;
             let text = if let Some(t) = rest.strip_prefix("text ") {
                 t.to_string()
             } else if let Some(json) = rest.strip_prefix("json ") {
@@ -1182,13 +1234,22 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             else {
                 return Err(bad("usage: /_reaction @<contactId> <itemId> on|off <json>"));
             };
-            let contact_id = contact_ref(r).ok_or_else(|| bad("bad chat reference"))?;
             let item_id = id.parse().map_err(|_| bad("bad item id"))?;
             let add = match on {
                 "on" => true,
                 "off" => false,
                 _ => return Err(bad("usage: /_reaction @<contactId> <itemId> on|off <json>")),
             };
+            if let Some(group_id) = group_ref(r) {
+                return Ok(Command::ApiGroupReaction {
+                    group_id,
+                    item_id,
+                    add,
+                    reaction: serde_json::from_str(json)
+                        .map_err(|e| bad(&format!("bad reaction ({e})")))?,
+                });
+            }
+            let contact_id = contact_ref(r).ok_or_else(|| bad("bad chat reference"))?;
             Command::Reaction {
                 contact_id,
                 item_id,
@@ -1553,12 +1614,29 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
         }
         "/_delete" => {
             let p: Vec<&str> = args.split(' ').collect();
+            if let ["member", "item", r, ids] = p[..] {
+                let group_id = group_ref(r)
+                    .ok_or_else(|| bad("usage: /_delete member item #<groupId> <itemId>[,...]"))?;
+                let item_ids = ids
+                    .split(',')
+                    .map(|i| i.parse::<i64>())
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|_| bad("bad item id"))?;
+                if item_ids.len() > MAX_DELETE_ITEMS {
+                    return Err(bad("too many items"));
+                }
+                return Ok(Command::ApiDeleteGroupItems {
+                    group_id,
+                    item_ids,
+                    mode: DeleteMode::Broadcast,
+                    moderate: true,
+                });
+            }
             let ["item", r, ids, mode] = p[..] else {
                 return Err(bad(
                     "usage: /_delete item @<contactId> <itemId>[,<itemId>...] internal|internalMark|broadcast",
                 ));
             };
-            let contact_id = contact_ref(r).ok_or_else(|| bad("bad chat reference"))?;
             let item_ids = ids
                 .split(',')
                 .map(|i| i.parse::<i64>())
@@ -1573,6 +1651,15 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 "internalMark" => DeleteMode::InternalMark,
                 _ => return Err(bad("delete mode: internal, internalMark or broadcast")),
             };
+            if let Some(group_id) = group_ref(r) {
+                return Ok(Command::ApiDeleteGroupItems {
+                    group_id,
+                    item_ids,
+                    mode,
+                    moderate: false,
+                });
+            }
+            let contact_id = contact_ref(r).ok_or_else(|| bad("bad chat reference"))?;
             Command::DeleteItem {
                 contact_id,
                 item_ids,

@@ -122,7 +122,19 @@ impl Chat {
             .store()
             .latest_group_item(g.group_id, None, prefix.as_deref())?
             .ok_or(ChatError::NoQuotedMessage(prefix.unwrap_or_default()))?;
-        let content = MsgContent::text(text);
+        self.edit_group_item(g, item, MsgContent::text(text)).await
+    }
+
+    /// Our group message edited for every member.
+    pub(crate) async fn edit_group_item(
+        &self,
+        g: Group,
+        item: ChatItem,
+        content: MsgContent,
+    ) -> Result<Response> {
+        if !item.sent || item.deleted || item.info.is_some() {
+            return Err(ChatError::CannotUpdate);
+        }
         if content == item.content {
             return Err(ChatError::CannotUpdate);
         }
@@ -154,26 +166,116 @@ impl Chat {
     ) -> Result<Response> {
         let g = self.group_named(&group)?;
         crate::groups::check_current(&g)?;
-        let (author, member_id) = match &member {
-            None => (None, None),
-            Some(n) => {
-                let m = self.member_by_name(&g, n)?;
+        let author = match &member {
+            None => None,
+            Some(n) => Some(self.member_by_name(&g, n)?),
+        };
+        let item = self
+            .store()
+            .latest_group_item(
+                g.group_id,
+                author.as_ref().map(|m| m.group_member_id),
+                Some(&prefix),
+            )?
+            .ok_or(ChatError::NoQuotedMessage(prefix))?;
+        let moderated = author.is_some();
+        self.delete_group_item(&g, &item, author.as_ref()).await?;
+        Ok(Response::GroupItemDeleted {
+            group: g,
+            moderated,
+        })
+    }
+
+    /// `/_delete item #G ids mode` and `/_delete member item #G ids`: every item is checked
+    /// before any is deleted.
+    pub(crate) async fn api_delete_group_items(
+        &self,
+        group_id: i64,
+        item_ids: Vec<i64>,
+        mode: crate::command::DeleteMode,
+        moderate: bool,
+    ) -> Result<Response> {
+        use crate::command::DeleteMode;
+        let g = self.group_by_id(group_id)?;
+        let mut items = Vec::with_capacity(item_ids.len());
+        for id in item_ids {
+            let item = self
+                .store()
+                .group_item(g.group_id, id)?
+                .ok_or(ChatError::NoItem(id))?;
+            let author = match item.group_member_id {
+                Some(m) if !item.sent => self.store().member(m)?,
+                _ => None,
+            };
+            let broadcast = mode == DeleteMode::Broadcast;
+            // Our own for everyone; members' only as a moderator (`/_delete member item`).
+            let ok = match (broadcast, moderate) {
+                (true, false) => item.sent && !item.deleted && item.info.is_none(),
+                (true, true) => !item.sent && author.is_some() && !item.deleted,
+                (false, _) => true,
+            };
+            if !ok {
+                return Err(ChatError::CannotDelete);
+            }
+            items.push((author, item));
+        }
+        if mode == DeleteMode::Broadcast {
+            crate::groups::check_current(&g)?;
+        }
+        let mut done = Vec::with_capacity(items.len());
+        for (author, item) in items {
+            let now = match mode {
+                DeleteMode::Broadcast => {
+                    Some(self.delete_group_item(&g, &item, author.as_ref()).await?)
+                }
+                DeleteMode::Internal => {
+                    self.store().delete_item(item.item_id)?;
+                    None
+                }
+                DeleteMode::InternalMark => {
+                    self.store().mark_item_deleted(item.item_id)?;
+                    Some(ChatItem {
+                        deleted: true,
+                        ..item.clone()
+                    })
+                }
+            };
+            done.push((author, item, now));
+        }
+        Ok(Response::GroupItemsDeleted {
+            group: g,
+            items: done,
+            moderated: moderate,
+        })
+    }
+
+    /// A group message deleted for everyone, marked here: ours, or (`author`) a member's by
+    /// us as a moderator or above.
+    pub(crate) async fn delete_group_item(
+        &self,
+        g: &Group,
+        item: &ChatItem,
+        author: Option<&Member>,
+    ) -> Result<ChatItem> {
+        let member_id = match author {
+            None if !item.sent => return Err(ChatError::CannotDelete),
+            None => None,
+            Some(m) => {
                 if g.role < GroupMemberRole::Moderator {
                     return Err(ChatError::GroupRole(
-                        g.local_name,
+                        g.local_name.clone(),
                         GroupMemberRole::Moderator,
                     ));
                 }
                 if m.role > g.role {
-                    return Err(ChatError::GroupRole(g.local_name, m.role));
+                    return Err(ChatError::GroupRole(g.local_name.clone(), m.role));
                 }
-                (Some(m.group_member_id), Some(m.member_id))
+                Some(m.member_id.clone())
             }
         };
-        let item = self
-            .store()
-            .latest_group_item(g.group_id, author, Some(&prefix))?
-            .ok_or(ChatError::NoQuotedMessage(prefix))?;
+        if item.deleted || item.info.is_some() {
+            return Err(ChatError::CannotDelete);
+        }
         let shared = item.shared_msg_id.clone().ok_or(ChatError::CannotDelete)?;
         let body = ChatMessage::new(
             None,
@@ -184,11 +286,11 @@ impl Chat {
             },
         )
         .encode();
-        self.broadcast(&g, &body).await?;
+        self.broadcast(g, &body).await?;
         self.store().mark_item_deleted(item.item_id)?;
-        Ok(Response::GroupItemDeleted {
-            group: g,
-            moderated: member_id.is_some(),
+        Ok(ChatItem {
+            deleted: true,
+            ..item.clone()
         })
     }
 
@@ -310,11 +412,29 @@ impl Chat {
             return Err(ChatError::FeatureNotAllowed(reactions.name.to_string()));
         }
         let reaction = serde_json::json!({"type": "emoji", "emoji": emoji});
-        let key = crate::chat::reaction_key(&reaction).ok_or(ChatError::CannotReact)?;
         let item = self
             .store()
             .latest_group_item_any(g.group_id, &prefix)?
             .ok_or(ChatError::NoQuotedMessage(prefix))?;
+        self.react_group_item(g, item, reaction, add).await
+    }
+
+    /// A reaction to a group message, told to every member.
+    pub(crate) async fn react_group_item(
+        &self,
+        g: Group,
+        item: ChatItem,
+        reaction: serde_json::Value,
+        add: bool,
+    ) -> Result<Response> {
+        let reactions = crate::group_prefs::feature("reactions").ok_or(ChatError::CannotReact)?;
+        if !crate::group_prefs::allowed(&g.profile, reactions, g.role) {
+            return Err(ChatError::FeatureNotAllowed(reactions.name.to_string()));
+        }
+        let key = crate::chat::reaction_key(&reaction).ok_or(ChatError::CannotReact)?;
+        if item.deleted || item.info.is_some() {
+            return Err(ChatError::CannotReact);
+        }
         let author = match item.group_member_id {
             None => g.member_id.clone(),
             Some(id) => {

@@ -1005,6 +1005,13 @@ impl ChatStore {
             .find(|i| prefix.is_none_or(|p| i.content.text_shown().starts_with(p))))
     }
 
+    /// A group's item by id.
+    pub fn group_item(&self, group_id: i64, item_id: i64) -> Result<Option<ChatItem>> {
+        Ok(self
+            .items_where("group_id = ?1 AND item_id = ?2", &[&group_id, &item_id])?
+            .pop())
+    }
+
     /// The latest group item not deleted that starts with `prefix`, whoever wrote it.
     pub fn latest_group_item_any(&self, group_id: i64, prefix: &str) -> Result<Option<ChatItem>> {
         let recent = self.items_where(
