@@ -885,9 +885,32 @@ fn bot_api_groups() {
         assert_eq!(own["byUser"], true);
         bob.event("chatItemsDeleted").await;
 
+        // A bot's own data about the group, then removed.
+        alice
+            .ok(
+                "APISetGroupCustomData",
+                &format!(r#"/_set custom #{g} {{"topic": "tests"}}"#),
+                "cmdOk",
+            )
+            .await;
         let members = alice
             .ok("APIListMembers", &format!("/_members #{g}"), "groupMembers")
             .await;
+        assert_eq!(members["group"]["groupInfo"]["customData"], json!({"topic": "tests"}));
+        alice
+            .ok("APISetGroupCustomData", &format!("/_set custom #{g}"), "cmdOk")
+            .await;
+        alice
+            .ok(
+                "APISetGroupCustomData",
+                &format!("/_set custom #{g} [1]"),
+                "chatCmdError",
+            )
+            .await;
+        let members = alice
+            .ok("APIListMembers", &format!("/_members #{g}"), "groupMembers")
+            .await;
+        assert!(members["group"]["groupInfo"].get("customData").is_none());
         assert_eq!(
             members["group"]["members"].as_array().map(Vec::len),
             Some(1)

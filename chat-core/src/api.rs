@@ -444,7 +444,7 @@ fn membership(chat: &Chat, g: &Group) -> Value {
 /// A group (`GroupInfo`).
 pub fn group_info(chat: &Chat, g: &Group) -> Value {
     let members = chat.store().current_members(g).unwrap_or(0);
-    json!({
+    let mut v = json!({
         "groupId": g.group_id,
         "useRelays": false,
         "localDisplayName": g.local_name,
@@ -458,7 +458,15 @@ pub fn group_info(chat: &Chat, g: &Group) -> Value {
         "chatTags": [],
         "groupSummary": {"currentMembers": members},
         "membersRequireAttention": 0,
-    })
+    });
+    if let Some(d) = g
+        .custom_data
+        .as_deref()
+        .and_then(|d| serde_json::from_str::<Value>(d).ok())
+    {
+        v["customData"] = d;
+    }
+    v
 }
 
 /// A member (`GroupMember`).

@@ -1425,6 +1425,13 @@ impl Chat {
                 self.set_contact_prefs(contact, serde_json::Value::Object(prefs))
                     .await
             }
+            Command::SetGroupCustomData { group_id, data } => {
+                let g = self.group_by_id(group_id)?;
+                let json = data.map(|d| d.to_string());
+                self.store()
+                    .set_group_custom_data(g.group_id, json.as_deref())?;
+                Ok(Response::Ok)
+            }
             Command::SetCustomData { contact_id, data } => {
                 if contact_id <= crate::store::NOTES || self.store().contact(contact_id)?.is_none()
                 {

@@ -278,6 +278,13 @@ pub enum Command {
         /// A JSON object.
         data: Option<serde_json::Value>,
     },
+    /// `/_set custom #<groupId> [json]`: a bot's own data about a group (none removes it).
+    SetGroupCustomData {
+        /// The group.
+        group_id: i64,
+        /// A JSON object.
+        data: Option<serde_json::Value>,
+    },
     /// `/i @name`, `/info @name`: about a contact.
     ContactInfo(String),
     /// `/_reaction @<contactId> <itemId> on|off <json(reaction)>`.
@@ -771,6 +778,7 @@ impl Command {
                 | Command::GetChat { .. }
                 | Command::UnreadChat { .. }
                 | Command::SetCustomData { .. }
+                | Command::SetGroupCustomData { .. }
                 | Command::ContactInfo(_)
                 | Command::ShowCode(_)
                 | Command::FileStatus(_)
@@ -1754,10 +1762,9 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 serde_json::from_str(json).map_err(|e| bad(&format!("bad profile ({e})")))?,
             )
         }
-        "/_set" if args.starts_with("custom @") => {
+        "/_set" if args.starts_with("custom @") || args.starts_with("custom #") => {
             let rest = &args["custom ".len()..];
             let (r, json) = rest.split_once(' ').unwrap_or((rest, ""));
-            let contact_id = contact_ref(r).ok_or_else(|| bad("bad chat reference"))?;
             let data = if json.trim().is_empty() {
                 None
             } else {
@@ -1771,6 +1778,10 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 }
                 Some(v)
             };
+            if let Some(group_id) = group_ref(r) {
+                return Ok(Command::SetGroupCustomData { group_id, data });
+            }
+            let contact_id = contact_ref(r).ok_or_else(|| bad("bad chat reference"))?;
             Command::SetCustomData { contact_id, data }
         }
         "/_user" if user_id(args.split(' ').next().unwrap_or_default()) => Command::ShowUser,

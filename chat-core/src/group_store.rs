@@ -148,6 +148,8 @@ pub struct Group {
     pub incognito: Option<Profile>,
     /// Muted by the user (`/mute #group`): its messages are shown marked `<muted>`.
     pub muted: bool,
+    /// A bot's own data about the group (a JSON object), if set.
+    pub custom_data: Option<String>,
 }
 
 /// A member of a group other than us.
@@ -208,7 +210,7 @@ pub struct NewMember<'a> {
 
 const GROUP_COLUMNS: &str =
     "group_id, local_name, profile, member_id, role, status, conn_request, created_at, incognito,
-     muted";
+     muted, custom_data";
 const MEMBER_COLUMNS: &str = "group_member_id, group_id, member_id, role, category, status,
      profile, local_name, conn_id, contact_id, invited_by, created_at, show_messages,
      blocked_by_admin";
@@ -224,6 +226,7 @@ type GroupRow = (
     i64,
     Option<String>,
     bool,
+    Option<String>,
 );
 
 type MemberRow = (
@@ -244,6 +247,7 @@ fn group_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<GroupRow> {
         r.get(7)?,
         r.get(8)?,
         r.get(9)?,
+        r.get(10)?,
     ))
 }
 
@@ -259,6 +263,7 @@ fn group_from(
         created_at,
         incognito,
         muted,
+        custom_data,
     ): GroupRow,
 ) -> Result<Group> {
     Ok(Group {
@@ -273,6 +278,7 @@ fn group_from(
         created_at,
         incognito: incognito.as_deref().map(profile_from).transpose()?,
         muted,
+        custom_data,
     })
 }
 
@@ -363,7 +369,17 @@ impl ChatStore {
             created_at,
             incognito: None,
             muted: false,
+            custom_data: None,
         })
+    }
+
+    /// A bot's own data about a group (none: removed).
+    pub fn set_group_custom_data(&self, group_id: i64, json: Option<&str>) -> Result<()> {
+        self.db.execute(
+            "UPDATE groups SET custom_data = ?2 WHERE group_id = ?1",
+            params![group_id, json],
+        )?;
+        Ok(())
     }
 
     /// Mutes (or unmutes) a group's chat.

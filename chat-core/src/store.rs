@@ -319,6 +319,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // v26: chats muted by the user (`/mute @name`, `/mute #group`)
     "ALTER TABLE contacts ADD COLUMN muted INTEGER NOT NULL DEFAULT 0;
      ALTER TABLE groups ADD COLUMN muted INTEGER NOT NULL DEFAULT 0;",
+    // v27: a bot's own data about a group (`/_set custom #G {...}`)
+    "ALTER TABLE groups ADD COLUMN custom_data TEXT;",
 ];
 
 /// The chat of private notes (`*`, `*1` in API commands).
