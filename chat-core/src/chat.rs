@@ -1246,7 +1246,7 @@ impl Chat {
                 Ok(Response::Users { unread })
             }
             Command::Version => Ok(Response::Version),
-            Command::StartChat => Ok(if self.start().await? {
+            Command::StartChat => Ok(if Box::pin(self.start()).await? {
                 Response::Started
             } else {
                 Response::Running
@@ -1402,7 +1402,7 @@ impl Chat {
             Command::Help(topic) => Ok(Response::Help(topic)),
             Command::SetContactPrefs { contact_id, prefs } => {
                 let contact = self.contact_by_id(contact_id)?;
-                self.set_contact_prefs(contact, prefs).await
+                Box::pin(self.set_contact_prefs(contact, prefs)).await
             }
             Command::SetContactFeature {
                 name,
@@ -1422,8 +1422,7 @@ impl Chat {
                         prefs.remove(feature);
                     }
                 }
-                self.set_contact_prefs(contact, serde_json::Value::Object(prefs))
-                    .await
+                Box::pin(self.set_contact_prefs(contact, serde_json::Value::Object(prefs))).await
             }
             Command::SetGroupCustomData { group_id, data } => {
                 let g = self.group_by_id(group_id)?;
@@ -1599,7 +1598,7 @@ impl Chat {
                     .store()
                     .group_item(g.group_id, item_id)?
                     .ok_or(ChatError::NoItem(item_id))?;
-                self.edit_group_item(g, item, content).await
+                Box::pin(self.edit_group_item(g, item, content)).await
             }
             Command::ApiGroupReaction {
                 group_id,
@@ -1613,17 +1612,14 @@ impl Chat {
                     .store()
                     .group_item(g.group_id, item_id)?
                     .ok_or(ChatError::NoItem(item_id))?;
-                self.react_group_item(g, item, reaction, add).await
+                Box::pin(self.react_group_item(g, item, reaction, add)).await
             }
             Command::ApiDeleteGroupItems {
                 group_id,
                 item_ids,
                 mode,
                 moderate,
-            } => {
-                self.api_delete_group_items(group_id, item_ids, mode, moderate)
-                    .await
-            }
+            } => Box::pin(self.api_delete_group_items(group_id, item_ids, mode, moderate)).await,
         }
     }
 

@@ -122,7 +122,7 @@ impl Chat {
             .store()
             .latest_group_item(g.group_id, None, prefix.as_deref())?
             .ok_or(ChatError::NoQuotedMessage(prefix.unwrap_or_default()))?;
-        self.edit_group_item(g, item, MsgContent::text(text)).await
+        Box::pin(self.edit_group_item(g, item, MsgContent::text(text))).await
     }
 
     /// Our group message edited for every member.
@@ -179,7 +179,7 @@ impl Chat {
             )?
             .ok_or(ChatError::NoQuotedMessage(prefix))?;
         let moderated = author.is_some();
-        self.delete_group_item(&g, &item, author.as_ref()).await?;
+        Box::pin(self.delete_group_item(&g, &item, author.as_ref())).await?;
         Ok(Response::GroupItemDeleted {
             group: g,
             moderated,
@@ -216,6 +216,18 @@ impl Chat {
             };
             if !ok {
                 return Err(ChatError::CannotDelete);
+            }
+            // A moderator or above, not above our own role: checked for all before any goes.
+            if let (true, true, Some(m)) = (broadcast, moderate, &author) {
+                if g.role < GroupMemberRole::Moderator {
+                    return Err(ChatError::GroupRole(
+                        g.local_name.clone(),
+                        GroupMemberRole::Moderator,
+                    ));
+                }
+                if m.role > g.role {
+                    return Err(ChatError::GroupRole(g.local_name.clone(), m.role));
+                }
             }
             items.push((author, item));
         }
@@ -416,7 +428,7 @@ impl Chat {
             .store()
             .latest_group_item_any(g.group_id, &prefix)?
             .ok_or(ChatError::NoQuotedMessage(prefix))?;
-        self.react_group_item(g, item, reaction, add).await
+        Box::pin(self.react_group_item(g, item, reaction, add)).await
     }
 
     /// A reaction to a group message, told to every member.
