@@ -1592,12 +1592,7 @@ impl Chat {
                 item_id,
                 content,
             } => {
-                let g = self.group_by_id(group_id)?;
-                crate::groups::check_current(&g)?;
-                let item = self
-                    .store()
-                    .group_item(g.group_id, item_id)?
-                    .ok_or(ChatError::NoItem(item_id))?;
+                let (g, item) = self.current_group_item(group_id, item_id)?;
                 Box::pin(self.edit_group_item(g, item, content)).await
             }
             Command::ApiGroupReaction {
@@ -1606,12 +1601,7 @@ impl Chat {
                 add,
                 reaction,
             } => {
-                let g = self.group_by_id(group_id)?;
-                crate::groups::check_current(&g)?;
-                let item = self
-                    .store()
-                    .group_item(g.group_id, item_id)?
-                    .ok_or(ChatError::NoItem(item_id))?;
+                let (g, item) = self.current_group_item(group_id, item_id)?;
                 Box::pin(self.react_group_item(g, item, reaction, add)).await
             }
             Command::ApiDeleteGroupItems {

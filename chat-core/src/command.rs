@@ -1622,17 +1622,22 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
         }
         "/_delete" => {
             let p: Vec<&str> = args.split(' ').collect();
-            if let ["member", "item", r, ids] = p[..] {
-                let group_id = group_ref(r)
-                    .ok_or_else(|| bad("usage: /_delete member item #<groupId> <itemId>[,...]"))?;
-                let item_ids = ids
+            // `<itemId>[,<itemId>...]`, at most MAX_DELETE_ITEMS.
+            let parse_ids = |ids: &str| -> Result<Vec<i64>, CommandError> {
+                let v = ids
                     .split(',')
                     .map(|i| i.parse::<i64>())
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(|_| bad("bad item id"))?;
-                if item_ids.len() > MAX_DELETE_ITEMS {
+                if v.len() > MAX_DELETE_ITEMS {
                     return Err(bad("too many items"));
                 }
+                Ok(v)
+            };
+            if let ["member", "item", r, ids] = p[..] {
+                let group_id = group_ref(r)
+                    .ok_or_else(|| bad("usage: /_delete member item #<groupId> <itemId>[,...]"))?;
+                let item_ids = parse_ids(ids)?;
                 return Ok(Command::ApiDeleteGroupItems {
                     group_id,
                     item_ids,
@@ -1645,14 +1650,7 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                     "usage: /_delete item @<contactId> <itemId>[,<itemId>...] internal|internalMark|broadcast",
                 ));
             };
-            let item_ids = ids
-                .split(',')
-                .map(|i| i.parse::<i64>())
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|_| bad("bad item id"))?;
-            if item_ids.len() > MAX_DELETE_ITEMS {
-                return Err(bad("too many items"));
-            }
+            let item_ids = parse_ids(ids)?;
             let mode = match mode {
                 "broadcast" => DeleteMode::Broadcast,
                 "internal" => DeleteMode::Internal,

@@ -186,6 +186,22 @@ impl Chat {
         })
     }
 
+    /// A group we are a current member of, and one of its items (`/_update item #G I`,
+    /// `/_reaction #G I`).
+    pub(crate) fn current_group_item(
+        &self,
+        group_id: i64,
+        item_id: i64,
+    ) -> Result<(Group, ChatItem)> {
+        let g = self.group_by_id(group_id)?;
+        crate::groups::check_current(&g)?;
+        let item = self
+            .store()
+            .group_item(g.group_id, item_id)?
+            .ok_or(ChatError::NoItem(item_id))?;
+        Ok((g, item))
+    }
+
     /// `/_delete item #G ids mode` and `/_delete member item #G ids`: every item is checked
     /// before any is deleted.
     pub(crate) async fn api_delete_group_items(
@@ -219,15 +235,7 @@ impl Chat {
             }
             // A moderator or above, not above our own role: checked for all before any goes.
             if let (true, true, Some(m)) = (broadcast, moderate, &author) {
-                if g.role < GroupMemberRole::Moderator {
-                    return Err(ChatError::GroupRole(
-                        g.local_name.clone(),
-                        GroupMemberRole::Moderator,
-                    ));
-                }
-                if m.role > g.role {
-                    return Err(ChatError::GroupRole(g.local_name.clone(), m.role));
-                }
+                may_moderate(&g, m)?;
             }
             items.push((author, item));
         }
@@ -273,15 +281,7 @@ impl Chat {
             None if !item.sent => return Err(ChatError::CannotDelete),
             None => None,
             Some(m) => {
-                if g.role < GroupMemberRole::Moderator {
-                    return Err(ChatError::GroupRole(
-                        g.local_name.clone(),
-                        GroupMemberRole::Moderator,
-                    ));
-                }
-                if m.role > g.role {
-                    return Err(ChatError::GroupRole(g.local_name.clone(), m.role));
-                }
+                may_moderate(g, m)?;
                 Some(m.member_id.clone())
             }
         };
@@ -565,4 +565,18 @@ impl Chat {
         }
         Ok(Response::GroupItems(g, out))
     }
+}
+
+/// We may delete `m`'s messages for everyone: a moderator or above, and not below its role.
+fn may_moderate(g: &Group, m: &Member) -> Result<()> {
+    if g.role < GroupMemberRole::Moderator {
+        return Err(ChatError::GroupRole(
+            g.local_name.clone(),
+            GroupMemberRole::Moderator,
+        ));
+    }
+    if m.role > g.role {
+        return Err(ChatError::GroupRole(g.local_name.clone(), m.role));
+    }
+    Ok(())
 }
