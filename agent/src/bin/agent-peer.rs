@@ -137,15 +137,13 @@ async fn main() -> Result<(), String> {
                 body,
                 integrity,
             } => {
-                // Stored (synced) before it is acknowledged.
+                // Stored (synced) before it is acknowledged; the line in one write, so that a
+                // kill cannot leave half a line for the next run's line to run into.
                 let integrity = integrity.map_or_else(|| "ok".into(), |e| e.to_stored());
-                writeln!(
-                    out,
-                    "{msg_id} {} {integrity}",
-                    String::from_utf8_lossy(&body)
-                )
-                .and_then(|()| out.sync_data())
-                .map_err(|e| e.to_string())?;
+                let line = format!("{msg_id} {} {integrity}\n", String::from_utf8_lossy(&body));
+                out.write_all(line.as_bytes())
+                    .and_then(|()| out.sync_data())
+                    .map_err(|e| e.to_string())?;
                 let _ = agent.ack(c, msg_id).await;
             }
             AgentEvent::Error { conn, error } => eprintln!("connection {conn}: {error}"),
