@@ -17,7 +17,21 @@ const MAIN: &[&str] = &[
     "  /d @name                delete a contact (they are told)",
     "  /p [name [full name]]   show or change your profile",
     "  /q                      quit",
-    "More: /help files, /help address, /help api",
+    "More: /help files, /help groups, /help address, /help api",
+];
+
+const GROUPS: &[&str] = &[
+    "Groups:",
+    "  /g name [full name]     create a group (/g i name: with a random profile)",
+    "  /a group name [role]    invite a contact (roles: observer, member, moderator, admin, owner)",
+    "  /j group                join a group you are invited to; /l group leaves it",
+    "  #group text             send to the group; /tail #group [n] shows the last messages",
+    "  > #group (start) text   reply quoting a message; > #group @member (start) text: a member's",
+    "  /ms group, /gs          members of a group; your groups",
+    "  /mr group member role   change a member's role; /rm group member removes it",
+    "  /create link #group     a link anyone can join by (/show link, /delete link)",
+    "  /mute #group            new messages shown marked <muted> (/unmute #group)",
+    "  /d #group               delete the group",
 ];
 
 const FILES: &[&str] = &[
@@ -49,13 +63,12 @@ pub fn lines(topic: Option<&str>) -> Vec<String> {
     let text = match topic.map(str::trim) {
         None | Some("") => MAIN,
         Some("files" | "file") => FILES,
+        Some("groups" | "group") => GROUPS,
         Some("address" | "addresses") => ADDRESS,
         Some("api" | "bot" | "bots") => API,
-        Some(other) => {
-            return vec![format!(
-                "no help on {other:?}: try /help, /help files, /help address, /help api"
-            )]
-        }
+        Some(other) => return vec![format!(
+            "no help on {other:?}: try /help, /help files, /help groups, /help address, /help api"
+        )],
     };
     text.iter().map(|s| (*s).to_string()).collect()
 }
@@ -66,7 +79,7 @@ mod tests {
 
     #[test]
     fn every_command_named_in_the_help_parses() {
-        for topic in [None, Some("files"), Some("address")] {
+        for topic in [None, Some("files"), Some("groups"), Some("address")] {
             for l in lines(topic).iter().filter(|l| l.starts_with("  ")) {
                 let cmd = l.trim_start().split("  ").next().unwrap_or_default();
                 // The first form of each line, with placeholders filled in.
@@ -76,6 +89,12 @@ mod tests {
                     .replace("[(start)] ", "")
                     .replace("[name [full name]]", "")
                     .replace("[dir/ | path]", "")
+                    .replace(" [role]", "")
+                    .replace(" [full name]", "")
+                    .replace(" [n]", "")
+                    .replace("member role", "cath admin")
+                    .replace(" member", " cath")
+                    .replace("group", "team")
                     .replace("<link>", "https://simplex.chat/invitation#/?v=2")
                     .replace("<path>", "/tmp/x")
                     .replace("<code>", "12345")
