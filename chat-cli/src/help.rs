@@ -66,9 +66,10 @@ pub fn lines(topic: Option<&str>) -> Vec<String> {
         Some("groups" | "group") => GROUPS,
         Some("address" | "addresses") => ADDRESS,
         Some("api" | "bot" | "bots") => API,
-        Some(other) => return vec![format!(
-            "no help on {other:?}: try /help, /help files, /help groups, /help address, /help api"
-        )],
+        Some(other) => {
+            let topics = "/help, /help files, /help groups, /help address, /help api";
+            return vec![format!("no help on {other:?}: try {topics}")];
+        }
     };
     text.iter().map(|s| (*s).to_string()).collect()
 }
