@@ -57,7 +57,7 @@ pub fn user(chat: &Chat) -> Value {
         "activeUser": true,
         "activeOrder": 1,
         "showNtfs": true,
-        "sendRcptsContacts": chat.receipts_on().unwrap_or(true),
+        "sendRcptsContacts": chat.receipts_on(),
         "sendRcptsSmallGroups": false,
         "autoAcceptMemberContacts": false,
         "userChatRelay": false,

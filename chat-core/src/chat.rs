@@ -787,6 +787,8 @@ pub(crate) struct Inner {
     running: std::sync::atomic::AtomicBool,
     /// Counts starts: a background task of an earlier start ends when it changes.
     generation: std::sync::atomic::AtomicU64,
+    /// Delivery receipts are sent to contacts (the stored setting, read once at open).
+    receipts: std::sync::atomic::AtomicBool,
     /// Running uploads and downloads, by file.
     pub(crate) transfers: Mutex<std::collections::HashMap<i64, tokio::task::JoinHandle<()>>>,
     /// Their progress, by file.
@@ -887,6 +889,7 @@ impl Chat {
         }
         .map_err(agent_err)?;
         let (tx, rx) = mpsc::channel(1024);
+        let receipts = store.setting(RECEIPTS_SETTING)?.as_deref() != Some("off");
         let chat = Self {
             inner: Arc::new(Inner {
                 agent,
@@ -909,6 +912,7 @@ impl Chat {
                 timers: tokio::sync::Notify::new(),
                 running: std::sync::atomic::AtomicBool::new(start),
                 generation: std::sync::atomic::AtomicU64::new(0),
+                receipts: std::sync::atomic::AtomicBool::new(receipts),
                 transfers: Mutex::new(std::collections::HashMap::new()),
                 progress: Mutex::new(std::collections::HashMap::new()),
             }),
@@ -1354,6 +1358,9 @@ impl Chat {
             Command::SetReceipts(on) => {
                 self.store()
                     .set_setting(RECEIPTS_SETTING, Some(if on { "on" } else { "off" }))?;
+                self.inner
+                    .receipts
+                    .store(on, std::sync::atomic::Ordering::SeqCst);
                 Ok(Response::Ok)
             }
             Command::ReadGroupChat(id) => {
@@ -2216,7 +2223,7 @@ impl Chat {
                 // Stored, or reported as not ours to store: the relay may drop it. With a
                 // delivery receipt (empty info, as the reference's) when one is due and the
                 // contact's agent takes them.
-                let with_receipt = matches!(outcome, Ok(true)) && self.receipts_on()?;
+                let with_receipt = matches!(outcome, Ok(true)) && self.receipts_on();
                 let acked = if with_receipt {
                     match agent.ack_with_receipt(conn, msg_id, b"").await {
                         Err(agent::agent::AgentError::Connection(_)) => {
@@ -2441,8 +2448,10 @@ impl Chat {
 
     /// Whether delivery receipts are sent to contacts (on unless turned off, as for the
     /// reference's new users).
-    pub(crate) fn receipts_on(&self) -> Result<bool> {
-        Ok(self.store().setting(RECEIPTS_SETTING)?.as_deref() != Some("off"))
+    pub(crate) fn receipts_on(&self) -> bool {
+        self.inner
+            .receipts
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 

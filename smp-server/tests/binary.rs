@@ -9,7 +9,7 @@ use simplex_crypto::{generate, KeyAlgorithm};
 use smp_proto::command::{NewQueue, QueueRequest};
 use smp_proto::{BrokerMsg, Command};
 
-use common::bin::{key_hash, smp_server, start, terminate};
+use common::bin::{key_hash, run, run_ok, smp_server, start, terminate};
 
 #[tokio::test]
 async fn init_start_and_a_queue_that_survives_kill_9() {
@@ -72,21 +72,12 @@ async fn init_start_and_a_queue_that_survives_kill_9() {
 fn a_bad_setting_is_named_and_nothing_starts() {
     let dir = tempfile::tempdir().unwrap();
     let (cfg, log) = (dir.path().join("cfg"), dir.path().join("log"));
-    assert!(smp_server(&cfg, &log)
-        .args(["init"])
-        .output()
-        .unwrap()
-        .status
-        .success());
+    run_ok(&cfg, &log, &["init"]);
     let ini = cfg.join("smp-server.ini");
     let text = std::fs::read_to_string(&ini).unwrap();
     std::fs::write(&ini, text.replace("new_queues = on", "new_queues = maybe")).unwrap();
-    let out = smp_server(&cfg, &log)
-        .args(["start", "--bind", "127.0.0.1:0"])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let (ok, err) = run(&cfg, &log, &["start", "--bind", "127.0.0.1:0"]);
+    assert!(!ok);
     assert!(err.contains("[AUTH] new_queues"), "{err}");
 }
 
@@ -96,11 +87,7 @@ fn a_bad_setting_is_named_and_nothing_starts() {
 async fn messages_survive_a_graceful_restart_and_acknowledged_ones_do_not_come_back() {
     let dir = tempfile::tempdir().unwrap();
     let (cfg, log) = (dir.path().join("cfg"), dir.path().join("log"));
-    let out = smp_server(&cfg, &log)
-        .args(["init", "-l", "-a", "ED25519"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    run_ok(&cfg, &log, &["init", "-l", "-a", "ED25519"]);
     let kh = key_hash(&cfg);
     let (rk_pub, rk) = generate(KeyAlgorithm::Ed25519).unwrap();
     let (dh_pub, dh) = generate(KeyAlgorithm::X25519).unwrap();
@@ -187,11 +174,7 @@ fn set_store_messages(cfg: &std::path::Path, mode: &str) {
 async fn journaled_messages_survive_kill_9_and_move_to_the_snapshot_and_back() {
     let dir = tempfile::tempdir().unwrap();
     let (cfg, log) = (dir.path().join("cfg"), dir.path().join("log"));
-    let out = smp_server(&cfg, &log)
-        .args(["init", "-l", "-a", "ED25519"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    run_ok(&cfg, &log, &["init", "-l", "-a", "ED25519"]);
     set_store_messages(&cfg, "journal");
     let kh = key_hash(&cfg);
     let (rk_pub, rk) = generate(KeyAlgorithm::Ed25519).unwrap();
@@ -270,23 +253,11 @@ async fn journaled_messages_survive_kill_9_and_move_to_the_snapshot_and_back() {
 
     // A relay set to `memory` refuses to start beside a journal; export moves the messages.
     set_store_messages(&cfg, "memory");
-    let out = smp_server(&cfg, &log)
-        .args(["start", "--bind", "127.0.0.1:0"])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("journal export"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (ok, err) = run(&cfg, &log, &["start", "--bind", "127.0.0.1:0"]);
+    assert!(!ok);
+    assert!(err.contains("journal export"), "{err}");
     for args in [["journal", "export", "-y"], ["journal", "delete", "-y"]] {
-        let out = smp_server(&cfg, &log).args(args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        run_ok(&cfg, &log, &args);
     }
     let (child, addr, _) = start(&cfg, &log);
     let mut c = common::connect(addr, &kh, true).await;
@@ -296,15 +267,7 @@ async fn journaled_messages_survive_kill_9_and_move_to_the_snapshot_and_back() {
     drop(c);
 
     // ... and import moves them back.
-    let out = smp_server(&cfg, &log)
-        .args(["journal", "import", "-y"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok(&cfg, &log, &["journal", "import", "-y"]);
     set_store_messages(&cfg, "journal");
     let (mut child, addr, _) = start(&cfg, &log);
     let mut c = common::connect(addr, &kh, true).await;

@@ -9,7 +9,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::bin::{key_hash, smp_server, start, terminate};
+use common::bin::{key_hash, run, start, terminate};
 use common::ini::set_ini;
 use common::pg;
 use simplex_crypto::{generate, KeyAlgorithm, PrivateKey, PublicKey};
@@ -57,16 +57,6 @@ fn use_database(cfg: &Path, schema: &str, queues_in_db: bool) {
         set_ini(&ini, "STORE_LOG", "store_queues", "database");
         set_ini(&ini, "STORE_LOG", "store_messages", "journal");
     }
-}
-
-fn run(cfg: &Path, log: &Path, args: &[&str]) -> (bool, String) {
-    let out = smp_server(cfg, log).args(args).output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
 }
 
 /// A queue created and secured through the relay at `addr`: (ids, recipient key, sender key).

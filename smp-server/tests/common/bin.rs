@@ -53,16 +53,30 @@ pub fn terminate(mut child: Child) {
     assert!(status.success(), "graceful exit: {status}");
 }
 
-/// `smp-server init -l --ip 127.0.0.1 -a ED25519`: what it printed.
-pub fn init(cfg: &std::path::Path, log: &std::path::Path) -> String {
-    let out = smp_server(cfg, log)
-        .args(["init", "-l", "--ip", "127.0.0.1", "-a", "ED25519"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
+/// Runs `smp-server <args>` to its end: whether it succeeded, and what it printed (stdout,
+/// then stderr).
+pub fn run(cfg: &std::path::Path, log: &std::path::Path, args: &[&str]) -> (bool, String) {
+    let out = smp_server(cfg, log).args(args).output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout).unwrap()
+    (out.status.success(), text)
+}
+
+/// Runs `smp-server <args>`, which must succeed; what it printed.
+pub fn run_ok(cfg: &std::path::Path, log: &std::path::Path, args: &[&str]) -> String {
+    let (ok, text) = run(cfg, log, args);
+    assert!(ok, "smp-server {args:?}: {text}");
+    text
+}
+
+/// `smp-server init -l --ip 127.0.0.1 -a ED25519`: what it printed.
+pub fn init(cfg: &std::path::Path, log: &std::path::Path) -> String {
+    run_ok(
+        cfg,
+        log,
+        &["init", "-l", "--ip", "127.0.0.1", "-a", "ED25519"],
+    )
 }
