@@ -2868,13 +2868,18 @@ async fn delivery(
     let mut backoff = FIRST_BACKOFF;
     let mut quota_wait = QUOTA_RETRY.0;
     let mut next: Option<Outgoing> = None;
+    // A refusal (AUTH) is reported once per message, not at every retry.
+    let mut refused_reported = false;
     loop {
         let (id, q, body) = match next.take() {
             Some(m) => m,
-            None => match rx.recv().await {
-                Some(m) => m,
-                None => return,
-            },
+            None => {
+                refused_reported = false;
+                match rx.recv().await {
+                    Some(m) => m,
+                    None => return,
+                }
+            }
         };
         let Some(inner) = inner.upgrade() else { return };
         let agent = Agent { inner };
@@ -2925,12 +2930,24 @@ async fn delivery(
                 None
             }
             other => {
-                agent
-                    .event(AgentEvent::Error {
-                        conn,
-                        error: format!("message {id}: {other:?}, retrying"),
-                    })
-                    .await;
+                let error = match other {
+                    // The reference's words: the queue is gone or its keys differ. Tried again
+                    // all the same, with back-off (a queue not secured yet answers so during a
+                    // handshake), but said once.
+                    Ok(BrokerMsg::Err(smp_proto::ErrorType::Auth)) if refused_reported => None,
+                    Ok(BrokerMsg::Err(smp_proto::ErrorType::Auth)) => {
+                        refused_reported = true;
+                        Some(format!(
+                            "message {id}: connection authorization failed - this could happen \
+                             if connection was deleted, secured with different credentials, or \
+                             due to a bug - please re-create the connection (retrying)"
+                        ))
+                    }
+                    other => Some(format!("message {id}: {other:?}, retrying")),
+                };
+                if let Some(error) = error {
+                    agent.event(AgentEvent::Error { conn, error }).await;
+                }
                 let b = backoff;
                 backoff = (backoff * 2).min(std::time::Duration::from_secs(30));
                 Some(b)

@@ -11,8 +11,9 @@ mod view;
 
 use std::path::PathBuf;
 
-use chat_core::chat::{Chat, ChatConfig, Response};
+use chat_core::chat::{Chat, ChatConfig, Event, Response};
 use chat_core::protocol::Profile;
+use chat_core::users::{UserEvent, Users};
 use clap::Parser;
 use input::{Input, Out};
 use smp_proto::address::SmpServer;
@@ -182,12 +183,23 @@ async fn shutdown() {
 }
 
 /// A response's lines; a chat page (`/_get chat`) is its JSON, as the reference prints it.
-fn response_lines(chat: &Chat, r: &Response) -> Vec<String> {
-    match r {
-        Response::Chat(..) | Response::GroupChat(..) => {
+fn response_lines(chat: Option<&Chat>, r: &Response) -> Vec<String> {
+    match (r, chat) {
+        (Response::Chat(..) | Response::GroupChat(..), Some(chat)) => {
             vec![chat_core::api::response(chat, r)["chat"].to_string()]
         }
-        _ => view::response(r, &chat.profile()),
+        _ => view::response(r, &chat.map(Chat::profile).unwrap_or_default()),
+    }
+}
+
+/// An event's lines: another user's marked with its name; none for a user deleted.
+fn event_lines(users: &Users, e: &UserEvent, shown: view::Shown) -> Vec<String> {
+    let lines = view::event(&e.event, shown);
+    match users.chat(e.user_id) {
+        Some(c) if c.is_active() => lines,
+        Some(c) => view::for_user(&c.profile().display_name, lines),
+        None if matches!(e.event, Event::UserDeleted | Event::Error(_)) => lines,
+        None => Vec::new(),
     }
 }
 
@@ -315,10 +327,10 @@ async fn main() {
         Input::open(&out)
     };
 
-    let store = Chat::open_store(&config).unwrap_or_else(|e| fail(&e.to_string()));
-    let new_user = match store.user() {
-        Ok(Some(_)) => None,
-        Ok(None) => Some(match &args.create_bot_display_name {
+    let prepared = Users::prepare(&config).unwrap_or_else(|e| fail(&e.to_string()));
+    let new_user = match prepared.needs_user() {
+        Ok(false) => None,
+        Ok(true) => Some(match &args.create_bot_display_name {
             Some(name) => Profile {
                 display_name: name.clone(),
                 peer_type: Some("bot".into()),
@@ -347,16 +359,18 @@ async fn main() {
         }),
         Err(e) => fail(&e.to_string()),
     };
-    let (chat, mut events) =
-        match Chat::open_with(store, &config, new_user, !args.maintenance).await {
+    let (users, mut events) =
+        match Users::open(prepared, &config, new_user, !args.maintenance).await {
             Ok(c) => c,
             Err(e) => fail(&e.to_string()),
         };
-    let p = chat.profile();
-    out.lines(&[format!(
-        "Current user: {}",
-        view::full_name(&p.display_name, &p)
-    )]);
+    if let Some(chat) = users.active() {
+        let p = chat.profile();
+        out.lines(&[format!(
+            "Current user: {}",
+            view::full_name(&p.display_name, &p)
+        )]);
+    }
     if let Some(port) = args.chat_server_port {
         // A bot's chat: no terminal (stdin is not read, so its end does not stop the chat).
         let listener = server::bind(port)
@@ -365,10 +379,10 @@ async fn main() {
         let bound = listener.local_addr().map_or(port, |a| a.port());
         out.lines(&[format!("chat server listening on ws://127.0.0.1:{bound}")]);
         tokio::select! {
-            () = server::serve(chat.clone(), events, listener) => {}
+            () = server::serve(users.clone(), events, listener) => {}
             _ = shutdown() => {}
         }
-        chat.close().await;
+        users.close().await;
         return;
     }
     let shown = view::Shown {
@@ -376,16 +390,16 @@ async fn main() {
     };
     {
         let out = out.clone();
-        let chat = chat.clone();
+        let users = users.clone();
         let mark_read = args.mark_read;
         tokio::spawn(async move {
             while let Some(e) = events.recv().await {
-                let lines = view::event(&e, shown);
+                let lines = event_lines(&users, &e, shown);
                 out.lines(&lines);
                 // The reference's --mark-read: what was shown is read.
                 if mark_read && !lines.is_empty() {
-                    let ids = view::shown_items(&e);
-                    if !ids.is_empty() {
+                    let ids = view::shown_items(&e.event);
+                    if let (false, Some(chat)) = (ids.is_empty(), users.chat(e.user_id)) {
                         if let Err(err) = chat.mark_items_read(&ids) {
                             out.lines(&view::error(&err));
                         }
@@ -397,8 +411,8 @@ async fn main() {
 
     if let Some(cmd) = &args.execute {
         out.lines(std::slice::from_ref(cmd));
-        match chat.execute_line(cmd).await {
-            Ok(r) => out.lines(&response_lines(&chat, &r)),
+        match users.execute_line(cmd).await {
+            Ok((chat, r)) => out.lines(&response_lines(chat.as_ref(), &r)),
             Err(e) => out.lines(&view::error(&e)),
         }
         tokio::time::sleep(std::time::Duration::from_secs(args.time)).await;
@@ -424,12 +438,12 @@ async fn main() {
             input.read_ahead();
         }
         let result = match cmd {
-            Ok(c) => chat.execute(c).await,
+            Ok(c) => users.execute(&line, c).await,
             Err(e) => Err(e.into()),
         };
         match result {
-            Ok(Response::Quit) => break,
-            Ok(r) => out.lines(&response_lines(&chat, &r)),
+            Ok((_, Response::Quit)) => break,
+            Ok((chat, r)) => out.lines(&response_lines(chat.as_ref(), &r)),
             Err(e) => {
                 if !echoed {
                     out.lines(std::slice::from_ref(&line));

@@ -14,7 +14,7 @@
 use std::sync::{Arc, Mutex};
 
 use chat_core::api;
-use chat_core::chat::{Chat, Event};
+use chat_core::users::{UserEvent, Users};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::net::{TcpListener, TcpStream};
@@ -59,11 +59,11 @@ pub async fn bind(port: u16) -> std::io::Result<TcpListener> {
 }
 
 /// Serves the API on `listener` until the process stops.
-pub async fn serve(chat: Chat, events: mpsc::Receiver<Event>, listener: TcpListener) {
+pub async fn serve(users: Users, events: mpsc::Receiver<UserEvent>, listener: TcpListener) {
     let clients: Shared = Arc::default();
     let (count_tx, count_rx) = watch::channel(0usize);
     let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    tokio::spawn(dispatch(chat.clone(), events, clients.clone(), count_rx));
+    tokio::spawn(dispatch(users.clone(), events, clients.clone(), count_rx));
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(s) => s,
@@ -86,11 +86,11 @@ pub async fn serve(chat: Chat, events: mpsc::Receiver<Event>, listener: TcpListe
             );
             continue;
         };
-        let chat = chat.clone();
+        let users = users.clone();
         let clients = clients.clone();
         let count_tx = count_tx.clone();
         tokio::spawn(async move {
-            if let Err(e) = client(chat, stream, clients, count_tx).await {
+            if let Err(e) = client(users, stream, clients, count_tx).await {
                 eprintln!("simplex-chat: bot API connection from {peer}: {e}");
             }
             drop(slot);
@@ -98,10 +98,10 @@ pub async fn serve(chat: Chat, events: mpsc::Receiver<Event>, listener: TcpListe
     }
 }
 
-/// Events to every connected client, waiting while there is none.
+/// Events (of every user) to every connected client, waiting while there is none.
 async fn dispatch(
-    chat: Chat,
-    mut events: mpsc::Receiver<Event>,
+    users: Users,
+    mut events: mpsc::Receiver<UserEvent>,
     clients: Shared,
     mut count: watch::Receiver<usize>,
 ) {
@@ -112,7 +112,11 @@ async fn dispatch(
         let Some(e) = events.recv().await else {
             return;
         };
-        let Some(resp) = api::event(&chat, &e) else {
+        // A deleted user's last events are not reported.
+        let Some(resp) = users
+            .chat(e.user_id)
+            .and_then(|chat| api::event(&chat, &e.event))
+        else {
             continue;
         };
         let text = json!({ "resp": resp }).to_string();
@@ -150,7 +154,7 @@ fn parse_request(text: &str) -> Result<(Value, String), String> {
 }
 
 async fn client(
-    chat: Chat,
+    users: Users,
     stream: TcpStream,
     clients: Shared,
     count: watch::Sender<usize>,
@@ -214,11 +218,11 @@ async fn client(
             let Ok(permit) = running.clone().acquire_owned().await else {
                 break;
             };
-            let chat = chat.clone();
+            let users = users.clone();
             let tx = tx.clone();
             tokio::spawn(async move {
-                let resp = match chat.execute_line(&cmd).await {
-                    Ok(r) => api::response(&chat, &r),
+                let resp = match users.execute_line(&cmd).await {
+                    Ok((chat, r)) => chat_core::users::response_json(chat.as_ref(), &r),
                     Err(e) => api::command_error(&e),
                 };
                 let _ = tx

@@ -401,11 +401,12 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
         }
         Response::ProfileChanged { from, to, told } => profile_changed(from, to, *told),
         Response::ProfileUnchanged => vec!["user profile did not change".into()],
-        Response::ActiveUser => vec![format!(
-            "user profile: {}",
-            full_name(&user.display_name, user)
-        )],
-        Response::Users { .. } => vec![format!("{} (active)", full_name(&user.display_name, user))],
+        Response::ActiveUser => vec![
+            format!("user profile: {}", full_name(&user.display_name, user)),
+            "use /p <display name> to change it".into(),
+            "(the updated profile will be sent to all your contacts)".into(),
+        ],
+        Response::UsersList(list) => users_list(list),
         Response::Version => vec![format!(
             "SimpleX Chat v{}",
             chat_core::api::REFERENCE_VERSION
@@ -1160,10 +1161,43 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
             to.name()
         )],
         Event::Error(e) => vec![format!("error: {e}")],
+        Event::UserDeleted => vec!["completed deleting user".into()],
     }
 }
 
-/// The lines of a failed command.
+/// `/users`: by name, each marked active, with its unread count when it has any.
+fn users_list(list: &[chat_core::users::UserListed]) -> Vec<String> {
+    let mut list: Vec<_> = list.iter().collect();
+    list.sort_by_key(|u| u.profile.display_name.to_lowercase());
+    if list.is_empty() {
+        return vec!["no users".into()];
+    }
+    list.iter()
+        .map(|u| {
+            let mut info = Vec::new();
+            if u.active {
+                info.push("active".to_string());
+            }
+            if u.unread > 0 {
+                info.push(format!("unread: {}", u.unread));
+            }
+            let mut line = full_name(&u.profile.display_name, &u.profile);
+            if !info.is_empty() {
+                line.push_str(&format!(" ({})", info.join(", ")));
+            }
+            line
+        })
+        .collect()
+}
+
+/// Another user's lines, as the reference marks them: `[user: name] ` before the first.
+pub fn for_user(name: &str, mut lines: Vec<String>) -> Vec<String> {
+    if let Some(first) = lines.first_mut() {
+        first.insert_str(0, &format!("[user: {}] ", view_name(name)));
+    }
+    lines
+}
+
 /// The received items an event shows (marked read with `-r`).
 pub fn shown_items(e: &Event) -> Vec<i64> {
     match e {
@@ -1174,6 +1208,7 @@ pub fn shown_items(e: &Event) -> Vec<i64> {
     }
 }
 
+/// The lines of a failed command.
 pub fn error(e: &ChatError) -> Vec<String> {
     match e {
         ChatError::Command(c) => vec![format!("invalid chat command: {c}")],
@@ -1198,7 +1233,12 @@ pub fn error(e: &ChatError) -> Vec<String> {
         | ChatError::BlockForSelf(..)
         | ChatError::IncognitoContact
         | ChatError::NotGroupMember(_)
-        | ChatError::NotStarted => vec![e.to_string()],
+        | ChatError::NotStarted
+        | ChatError::NoActiveUser
+        | ChatError::UserExists(_)
+        | ChatError::UserUnknown
+        | ChatError::DifferentActiveUser(..)
+        | ChatError::CantDeleteActiveUser(_) => vec![e.to_string()],
         other => vec![format!("chat error: {other}")],
     }
 }

@@ -700,9 +700,88 @@ fn bot_api_over_websocket() {
         alice.ok("ListUsers", "/users", "usersList").await;
         alice.ok("StartChat", "/_start", "chatStarted").await;
         alice.ok("StartChat", "/_start", "chatRunning").await;
-        alice
+        let address = alice
             .ok("APICreateMyAddress", "/_address 1", "userContactLinkCreated")
             .await;
+        let address = address["connLinkContact"]["connFullLink"]
+            .as_str()
+            .expect("link")
+            .to_string();
+
+        // A second user: created active, listed, switched to and from; commands naming a
+        // user that is not the active one refused; the first user still receives, its
+        // events marked as not the active user's.
+        let created = alice
+            .ok(
+                "CreateActiveUser",
+                r#"/_create user {"profile": {"displayName": "bot2", "fullName": ""}, "pastTimestamp": false, "userChatRelay": false, "clientService": false}"#,
+                "activeUser",
+            )
+            .await;
+        assert_eq!(created["user"]["profile"]["displayName"], "bot2");
+        assert_eq!(created["user"]["activeUser"], true);
+        let bot2 = created["user"]["userId"].as_i64().expect("userId");
+        assert_eq!(bot2, 2);
+        let users = alice.ok("ListUsers", "/users", "usersList").await;
+        let listed: Vec<(i64, bool)> = users["users"]
+            .as_array()
+            .expect("users")
+            .iter()
+            .map(|u| {
+                (
+                    u["user"]["userId"].as_i64().expect("userId"),
+                    u["user"]["activeUser"].as_bool().expect("activeUser"),
+                )
+            })
+            .collect();
+        assert_eq!(listed, [(1, false), (2, true)]);
+        let refused = alice
+            .ok("APIListContacts", "/_contacts 1", "chatCmdError")
+            .await;
+        assert_eq!(
+            refused["chatError"]["errorType"],
+            json!({"type": "differentActiveUser", "commandUserId": 1, "activeUserId": 2})
+        );
+        let contacts = alice
+            .ok("APIListContacts", "/_contacts 2", "contactsList")
+            .await;
+        assert_eq!(contacts["contacts"], json!([]));
+        let exists = alice
+            .ok(
+                "CreateActiveUser",
+                r#"/_create user {"profile": {"displayName": "bot2", "fullName": ""}, "pastTimestamp": false, "userChatRelay": false, "clientService": false}"#,
+                "chatCmdError",
+            )
+            .await;
+        assert_eq!(
+            exists["chatError"]["errorType"],
+            json!({"type": "userExists", "contactName": "bot2"})
+        );
+        bob.ok("APIConnect", &format!("/_connect 1 {address}"), "sentInvitation")
+            .await;
+        let received = alice.event("receivedContactRequest").await;
+        assert_eq!(received["user"]["userId"], 1);
+        assert_eq!(received["user"]["activeUser"], false);
+        let refused = alice
+            .ok("APIDeleteUser", "/_delete user 2 del_smp=on", "chatCmdError")
+            .await;
+        assert_eq!(
+            refused["chatError"]["errorType"],
+            json!({"type": "cantDeleteActiveUser", "userId": 2})
+        );
+        let unknown = alice
+            .ok("APISetActiveUser", "/_user 9", "chatCmdError")
+            .await;
+        assert_eq!(unknown["chatError"]["errorType"]["type"], "userUnknown");
+        let back = alice.ok("APISetActiveUser", "/_user 1", "activeUser").await;
+        assert_eq!(back["user"]["userId"], 1);
+        // Without its queues: deleted before the answer (with them, in the background).
+        alice
+            .ok("APIDeleteUser", "/_delete user 2 del_smp=off", "cmdOk")
+            .await;
+        let users = alice.ok("ListUsers", "/users", "usersList").await;
+        assert_eq!(users["users"].as_array().map(Vec::len), Some(1));
+        assert!(!dir.path().join("alice_u2_chat.db").exists());
     });
     assert!(
         alice_p.running() && bob_p.running(),

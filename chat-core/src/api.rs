@@ -8,7 +8,7 @@
 use serde_json::{json, Map, Value};
 use simplex_codec::time::UtcTime;
 
-use crate::chat::{Chat, ChatError, Event, LinkPlan, LinkStatus, Response, USER_ID};
+use crate::chat::{Chat, ChatError, Event, LinkPlan, LinkStatus, Response};
 use crate::features::{full_preferences, merged_preferences};
 use crate::group_store::{Group, Member, MemberCategory, MemberStatus};
 use crate::protocol::{GroupMemberRole, Profile, CHAT_VERSIONS};
@@ -48,13 +48,13 @@ fn local_profile(profile_id: i64, p: &Profile) -> Value {
 pub fn user(chat: &Chat) -> Value {
     let p = chat.profile();
     json!({
-        "userId": USER_ID,
+        "userId": chat.user_id(),
         "agentUserId": 1,
         "userContactId": NOTES,
         "localDisplayName": p.display_name,
         "profile": local_profile(NOTES, &p),
         "fullPreferences": full_preferences(),
-        "activeUser": true,
+        "activeUser": chat.is_active(),
         "activeOrder": 1,
         "showNtfs": true,
         "sendRcptsContacts": chat.receipts_on(),
@@ -120,7 +120,7 @@ fn note_folder(chat: &Chat, c: &Contact) -> Value {
     let unread = chat.store().is_unread(NOTES).unwrap_or(false);
     json!({
         "noteFolderId": NOTES,
-        "userId": USER_ID,
+        "userId": chat.user_id(),
         "createdAt": ts(c.created_at),
         "updatedAt": ts(c.created_at),
         "chatTs": ts(c.created_at),
@@ -615,10 +615,44 @@ pub fn chat_error(e: &ChatError) -> Value {
             json!({"message": "cannot react to this item"}),
         ),
         ChatError::CannotDelete => chat_error_type("invalidChatItemDelete", json!({})),
+        ChatError::NoActiveUser => chat_error_type("noActiveUser", json!({})),
+        ChatError::UserExists(n) => chat_error_type("userExists", json!({ "contactName": n })),
+        ChatError::UserUnknown => chat_error_type("userUnknown", json!({})),
+        ChatError::DifferentActiveUser(cmd, active) => chat_error_type(
+            "differentActiveUser",
+            json!({"commandUserId": cmd, "activeUserId": active}),
+        ),
+        ChatError::CantDeleteActiveUser(id) => {
+            chat_error_type("cantDeleteActiveUser", json!({ "userId": id }))
+        }
+        ChatError::UsersCommand => {
+            chat_error_type("commandError", json!({"message": e.to_string()}))
+        }
         ChatError::NoXftpServers | ChatError::File(_) | ChatError::Store(_) => {
             chat_error_type("internalError", json!({"message": e.to_string()}))
         }
     }
+}
+
+/// `/v` (`versionInfo`).
+pub fn version_info() -> Value {
+    tagged(
+        "versionInfo",
+        json!({"versionInfo": {
+            "version": REFERENCE_VERSION,
+            "simplexmqVersion": env!("CARGO_PKG_VERSION"),
+            "simplexmqCommit": "",
+        }, "chatMigrations": [], "agentMigrations": []}),
+    )
+}
+
+/// `/users` (`usersList`).
+pub fn users_list(list: &[crate::users::UserListed]) -> Value {
+    let users: Vec<Value> = list
+        .iter()
+        .map(|u| json!({"user": u.user, "unreadCount": u.unread}))
+        .collect();
+    tagged("usersList", json!({ "users": users }))
 }
 
 fn tagged(tag: &str, fields: Value) -> Value {
@@ -744,18 +778,8 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
         Response::ProfileUnchanged => tagged("userProfileNoChange", json!({ "user": u })),
         Response::Profile(p) => tagged("userProfile", json!({"user": u, "profile": profile(p)})),
         Response::ActiveUser => tagged("activeUser", json!({ "user": u })),
-        Response::Users { unread } => tagged(
-            "usersList",
-            json!({"users": [{"user": u, "unreadCount": unread}]}),
-        ),
-        Response::Version => tagged(
-            "versionInfo",
-            json!({"versionInfo": {
-                "version": REFERENCE_VERSION,
-                "simplexmqVersion": env!("CARGO_PKG_VERSION"),
-                "simplexmqCommit": "",
-            }, "chatMigrations": [], "agentMigrations": []}),
-        ),
+        Response::UsersList(list) => users_list(list),
+        Response::Version => version_info(),
         Response::Running => tagged("chatRunning", json!({})),
         Response::Started => tagged("chatStarted", json!({})),
         Response::ContactPrefsUpdated { from, to } => tagged(
@@ -1355,5 +1379,7 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
             "messageError",
             json!({"user": u, "severity": "error", "errorMessage": m}),
         ),
+        // The reference's agent event (`DEL_USER`) is not in the bot API.
+        Event::UserDeleted => return None,
     })
 }

@@ -143,6 +143,24 @@ pub enum ChatError {
     /// A contact or member acting beyond its role in a group (a hostile peer).
     #[error("contact {0} has insufficient permissions for this group action")]
     GroupContactRole(String),
+    /// Every user was deleted: a command that needs one has none.
+    #[error("error: active user is required")]
+    NoActiveUser,
+    /// `/create user` with a name another user has.
+    #[error("user with the name {0} already exists")]
+    UserExists(String),
+    /// `/user name`, `/_user N`: no such user.
+    #[error("user does not exist or incorrect password")]
+    UserUnknown,
+    /// An API command naming a user that is not the active one.
+    #[error("error: different active user, command user id: {0}, active user id: {1}")]
+    DifferentActiveUser(i64, i64),
+    /// `/_delete user` of the active user while there are others.
+    #[error("cannot delete active user")]
+    CantDeleteActiveUser(i64),
+    /// A command of the users host given to one user's chat.
+    #[error("this command is for the chat's users, not one user's chat")]
+    UsersCommand,
 }
 
 type Result<T> = std::result::Result<T, ChatError>;
@@ -230,11 +248,8 @@ pub enum Response {
     Profile(Profile),
     /// The user (`/user`).
     ActiveUser,
-    /// The users (`/users`): one, with its unread chats.
-    Users {
-        /// Chats marked unread.
-        unread: usize,
-    },
+    /// The users (`/users`), each with its unread items.
+    UsersList(Vec<crate::users::UserListed>),
     /// The version (`/v`).
     Version,
     /// `/_start` when the chat runs already.
@@ -551,6 +566,9 @@ pub enum Event {
     InfoItem(Contact, ChatItem),
     /// Someone asks to connect through our address.
     Request(ContactRequest),
+    /// A user deleted with its relay queues (`/_delete user N del_smp=on`): every queue's
+    /// deletion was tried and its files are gone (from the users host, never a chat).
+    UserDeleted,
     /// A request accepted at once (the address's auto-accept).
     AutoAccepted(Contact),
     /// A contact changed its profile.
@@ -770,6 +788,10 @@ pub struct ChatConfig {
 }
 
 pub(crate) struct Inner {
+    /// The user's id (several users share a database prefix: [`crate::users::Users`]).
+    user_id: std::sync::atomic::AtomicI64,
+    /// The active user: its events are shown as they are, another user's marked.
+    active: std::sync::atomic::AtomicBool,
     pub(crate) agent: Agent,
     store: Mutex<ChatStore>,
     profile: Mutex<Profile>,
@@ -892,6 +914,8 @@ impl Chat {
         let receipts = store.setting(RECEIPTS_SETTING)?.as_deref() != Some("off");
         let chat = Self {
             inner: Arc::new(Inner {
+                user_id: std::sync::atomic::AtomicI64::new(USER_ID),
+                active: std::sync::atomic::AtomicBool::new(true),
                 agent,
                 store: Mutex::new(store),
                 profile: Mutex::new(profile),
@@ -954,6 +978,26 @@ impl Chat {
             });
         }
         Ok(())
+    }
+
+    /// The user's id: 1 for a chat of its own, the registered id for one of several users.
+    pub fn user_id(&self) -> i64 {
+        self.inner.user_id.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Whether this is the active user (always, for a chat of its own).
+    pub fn is_active(&self) -> bool {
+        self.inner.active.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Sets the user's id and whether it is active (by the users host).
+    pub(crate) fn set_identity(&self, user_id: i64, active: bool) {
+        self.inner
+            .user_id
+            .store(user_id, std::sync::atomic::Ordering::SeqCst);
+        self.inner
+            .active
+            .store(active, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Whether the chat runs (not stopped by `/_stop` or opened stopped).
@@ -1080,7 +1124,19 @@ impl Chat {
     /// Parses and runs one command line.
     pub async fn execute_line(&self, line: &str) -> Result<Response> {
         let cmd = crate::command::parse(line)?;
+        self.check_user(line)?;
         self.execute(cmd).await
+    }
+
+    /// Refuses an API command naming another user (`/_contacts 2` to user 1's chat), as the
+    /// reference refuses one naming a user that is not the active one.
+    pub fn check_user(&self, line: &str) -> Result<()> {
+        match crate::command::api_user_id(line) {
+            Some(id) if id != self.user_id() => {
+                Err(ChatError::DifferentActiveUser(id, self.user_id()))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Runs a command.
@@ -1243,11 +1299,11 @@ impl Chat {
             Command::SetProfileJson(p) => self.set_profile(p).await,
             Command::ShowProfile => Ok(Response::Profile(self.profile())),
             Command::ShowUser => Ok(Response::ActiveUser),
-            Command::ListUsers => {
-                let store = self.store();
-                // Received items not read, and chats marked unread.
-                let unread = store.unread_count()? + store.unread_total()? as usize;
-                Ok(Response::Users { unread })
+            Command::ListUsers => Ok(Response::UsersList(vec![crate::users::UserListed::of(
+                self,
+            )?])),
+            Command::CreateUser(_) | Command::SetActiveUser { .. } | Command::DeleteUser { .. } => {
+                Err(ChatError::UsersCommand)
             }
             Command::Version => Ok(Response::Version),
             Command::StartChat => Ok(if Box::pin(self.start()).await? {

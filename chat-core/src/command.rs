@@ -121,6 +121,19 @@ pub enum Command {
     ShowUser,
     /// `/users`.
     ListUsers,
+    /// `/create user <name> [full name]`, `/_create user <json(newUser)>`: a new user, made
+    /// active (with a random profile when the JSON has none).
+    CreateUser(Option<crate::protocol::Profile>),
+    /// `/user <name>`, `/_user <userId>` (a password after it is ignored: no user is hidden).
+    SetActiveUser(UserRef),
+    /// `/_delete user <userId> del_smp=on|off`, `/delete user <name>` (its queues deleted on
+    /// their relays).
+    DeleteUser {
+        /// Which user.
+        user: UserRef,
+        /// Whether its queues are deleted on their relays, so that its contacts' messages fail.
+        del_smp: bool,
+    },
     /// `/v`, `/version`.
     Version,
     /// `/_start`.
@@ -742,9 +755,49 @@ pub const MAX_PAGE: usize = 1000;
 /// The most items one `/_delete item` may name.
 pub const MAX_DELETE_ITEMS: usize = 200;
 
-/// The user id of an API command: the database's one user.
+/// A user named in a command: by id (`/_user 2`) or by display name (`/user alisa`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserRef {
+    /// The user's id.
+    Id(i64),
+    /// The user's display name.
+    Name(String),
+}
+
+/// The user id of an API command (whether that user is the active one is checked where the
+/// command runs: [`api_user_id`]).
 fn user_id(s: &str) -> bool {
-    s.parse::<i64>() == Ok(crate::chat::USER_ID)
+    s.parse::<i64>().is_ok_and(|n| n >= 1)
+}
+
+/// The user an API command names (`/_contacts 2`, `/_get chats 2 ...`), when it names one:
+/// the reference runs it only for the active user.
+pub fn api_user_id(line: &str) -> Option<i64> {
+    let (word, args) = line.trim().split_once(' ')?;
+    let mut p = args.split(' ');
+    let uid = match word {
+        "/_connect" => match p.next()? {
+            "plan" => p.next()?,
+            u => u,
+        },
+        "/_address" | "/_show_address" | "/_delete_address" | "/_profile_address"
+        | "/_address_settings" | "/_group" | "/_groups" | "/_contacts" | "/_profile" => p.next()?,
+        "/_get" | "/_public" => {
+            p.next()?; // chats, group
+            p.next()?
+        }
+        "/_read" if p.next()? == "user" => p.next()?,
+        "/_set" => match (p.next()?, p.next()?) {
+            ("receipts", "contacts") => p.next()?,
+            ("accept", "member") => {
+                p.next()?; // contacts
+                p.next()?
+            }
+            _ => return None,
+        },
+        _ => return None,
+    };
+    uid.parse().ok()
 }
 
 /// Parses one input line.
@@ -762,6 +815,9 @@ impl Command {
                 | Command::Version
                 | Command::ShowUser
                 | Command::ListUsers
+                | Command::CreateUser(_)
+                | Command::SetActiveUser(_)
+                | Command::DeleteUser { .. }
                 | Command::ShowProfile
                 | Command::ShowAddress
                 | Command::Contacts
@@ -1276,6 +1332,51 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 code: (!code.is_empty()).then(|| code.to_string()),
             }
         }
+        "/create" if args.starts_with("user ") => {
+            let (display_name, full) = name(&args["user ".len()..])?;
+            Command::CreateUser(Some(crate::protocol::Profile {
+                display_name,
+                full_name: full.trim().to_string(),
+                ..Default::default()
+            }))
+        }
+        "/_create" if args.starts_with("user ") => {
+            let v: serde_json::Value = serde_json::from_str(&args["user ".len()..])
+                .map_err(|e| bad(&format!("bad user ({e})")))?;
+            let profile = match v.get("profile") {
+                None | Some(serde_json::Value::Null) if v.is_object() => None,
+                Some(p) => Some(
+                    serde_json::from_value(p.clone())
+                        .map_err(|e| bad(&format!("bad profile ({e})")))?,
+                ),
+                None => return Err(bad("usage: /_create user <json(newUser)>")),
+            };
+            Command::CreateUser(profile)
+        }
+        "/user" if !args.is_empty() => Command::SetActiveUser(UserRef::Name(name(args)?.0)),
+        "/delete" if args.starts_with("user ") => Command::DeleteUser {
+            // What follows the name is a password (ignored: no user is hidden), as in the
+            // reference, where the queues are always deleted.
+            user: UserRef::Name(name(&args["user ".len()..])?.0),
+            del_smp: true,
+        },
+        "/_delete" if args.starts_with("user ") => {
+            let p: Vec<&str> = args.split(' ').collect();
+            let usage = || bad("usage: /_delete user <userId> del_smp=on|off");
+            let id = p
+                .get(1)
+                .and_then(|i| i.parse::<i64>().ok())
+                .ok_or_else(usage)?;
+            let del_smp = match p.get(2) {
+                Some(&"del_smp=on") => true,
+                Some(&"del_smp=off") => false,
+                _ => return Err(usage()),
+            };
+            Command::DeleteUser {
+                user: UserRef::Id(id),
+                del_smp,
+            }
+        }
         "/create" if args.starts_with("link #") => {
             let (group, rest) = name(&args["link #".len()..])?;
             let role = match rest.trim() {
@@ -1782,7 +1883,12 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             let contact_id = contact_ref(r).ok_or_else(|| bad("bad chat reference"))?;
             Command::SetCustomData { contact_id, data }
         }
-        "/_user" if user_id(args.split(' ').next().unwrap_or_default()) => Command::ShowUser,
+        "/_user" => Command::SetActiveUser(UserRef::Id(
+            args.split(' ')
+                .next()
+                .and_then(|i| i.parse::<i64>().ok())
+                .ok_or_else(|| bad("usage: /_user <userId>"))?,
+        )),
         "/_get" => {
             let mut p = args.split(' ');
             let (Some("chats"), Some(uid)) = (p.next(), p.next()) else {
@@ -2340,7 +2446,10 @@ mod tests {
                 role: R::Admin
             })
         );
-        assert_eq!(parse("/_user 1"), Ok(Command::ShowUser));
+        assert_eq!(
+            parse("/_user 1"),
+            Ok(Command::SetActiveUser(UserRef::Id(1)))
+        );
         assert_eq!(parse("/_accept 7"), Ok(Command::AcceptId(7)));
         assert_eq!(parse("/_reject 7"), Ok(Command::RejectId(7)));
         assert_eq!(parse("/_contacts 1"), Ok(Command::Contacts));
@@ -2378,14 +2487,19 @@ mod tests {
             "/_send @2 json []",
             "/_send @2 json {\"msgContent\":1}",
             "/_send @2 json [{\"text\":\"no content\"}]",
-            "/_contacts 2",
+            "/_contacts 0",
             "/_delete @2 everything",
             "/a team bob chief",
             "/mr team bob",
             "/rm team",
             "#team",
             "/ms team extra",
-            "/_address 3",
+            "/_address x",
+            "/_user",
+            "/_delete user 2",
+            "/_delete user x del_smp=on",
+            "/_create user []",
+            "/_create user {\"profile\": 1}",
             "",
             "hello",
             "@bob",
@@ -2398,5 +2512,73 @@ mod tests {
             assert!(parse(bad).is_err(), "{bad}");
         }
         assert_eq!(view_name("John Doe"), "'John Doe'");
+    }
+
+    #[test]
+    fn users_commands_and_the_user_an_api_command_names() {
+        for (line, id) in [
+            ("/_contacts 2", Some(2)),
+            ("/_connect 1", Some(1)),
+            ("/_connect 3 https://simplex.chat/contact#/?v=2", Some(3)),
+            (
+                "/_connect plan 4 https://simplex.chat/contact#/?v=2",
+                Some(4),
+            ),
+            ("/_get chats 5 count=1 {}", Some(5)),
+            ("/_get chat @2 count=1", None),
+            ("/_set receipts contacts 6 on", Some(6)),
+            ("/_set accept member contacts 7 on", Some(7)),
+            ("/_set custom @2", None),
+            ("/_group 8 {}", Some(8)),
+            ("/_group_profile #1 {}", None),
+            ("/_public group 9 1 {}", Some(9)),
+            ("/_profile 10 {}", Some(10)),
+            ("/_address_settings 11 {}", Some(11)),
+            ("@bob hi", None),
+            ("/_contacts", None),
+        ] {
+            assert_eq!(api_user_id(line), id, "{line}");
+        }
+        assert_eq!(
+            parse("/create user alisa Alisa Smith"),
+            Ok(Command::CreateUser(Some(crate::protocol::Profile {
+                display_name: "alisa".into(),
+                full_name: "Alisa Smith".into(),
+                ..Default::default()
+            })))
+        );
+        assert_eq!(
+            parse(r#"/_create user {"pastTimestamp": false}"#),
+            Ok(Command::CreateUser(None))
+        );
+        let Ok(Command::CreateUser(Some(p))) =
+            parse(r#"/_create user {"profile": {"displayName": "bot2", "fullName": ""}}"#)
+        else {
+            panic!("a profile")
+        };
+        assert_eq!(p.display_name, "bot2");
+        assert_eq!(
+            parse("/user alisa"),
+            Ok(Command::SetActiveUser(UserRef::Name("alisa".into())))
+        );
+        assert_eq!(
+            parse("/_user 2 \"secret\""),
+            Ok(Command::SetActiveUser(UserRef::Id(2)))
+        );
+        assert_eq!(
+            parse("/_delete user 2 del_smp=off"),
+            Ok(Command::DeleteUser {
+                user: UserRef::Id(2),
+                del_smp: false
+            })
+        );
+        // What follows the name is a password, as in the reference: queues are deleted.
+        assert_eq!(
+            parse("/delete user alisa2 del_smp=off"),
+            Ok(Command::DeleteUser {
+                user: UserRef::Name("alisa2".into()),
+                del_smp: true
+            })
+        );
     }
 }

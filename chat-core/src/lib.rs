@@ -11,7 +11,8 @@
 //! - [`store`]: the chat database (user, contacts, requests, chat items);
 //! - [`chat`]: the engine - commands in, responses and events out, over the agent;
 //! - [`files`]: files to contacts over XFTP;
-//! - [`groups`], [`group_store`]: groups - members, introductions, group messages.
+//! - [`groups`], [`group_store`]: groups - members, introductions, group messages;
+//! - [`users`]: several users in one database prefix, each with its own chat.
 
 pub mod api;
 pub mod batch;
@@ -29,5 +30,6 @@ pub mod incognito;
 pub mod messages;
 pub mod protocol;
 pub mod store;
+pub mod users;
 
 pub use protocol::{ChatEvent, ChatMessage, MsgContainer, MsgContent, ProtocolError};

@@ -1,0 +1,639 @@
+//! Several users in one database prefix: `/create user`, `/user name`, `/users`,
+//! `/_delete user` (the reference's multi-user profiles).
+//!
+//! Each user is a chat of its own ([`Chat`]): its own chat and agent databases and its own
+//! connections to the relays (the reference's default keeps each user's traffic on separate
+//! connections too). The registry `<prefix>_users.db` lists the users, the prefix of each
+//! one's databases and which is active:
+//!
+//! ```text
+//! users(user_id AUTOINCREMENT, suffix UNIQUE, active, deleting, created_at)
+//! ```
+//!
+//! User 1 keeps `<prefix>_chat.db` and `<prefix>_agent.db` (suffix ""), so a database made
+//! before there were several users is user 1 as it is; user N's are `<prefix>_uN_chat.db`,
+//! `<prefix>_uN_agent.db` (suffix `_uN`). Ids are never reused.
+//!
+//! Commands act for the active user, as the reference's: an API command naming another user
+//! (`/_contacts 2` while user 1 is active) is refused (`differentActiveUser`). Every user
+//! receives all the time; the terminal marks another user's events `[user: name]`.
+//!
+//! Contact, group and item ids are each user's own (the reference numbers them across users):
+//! a second user's first contact is `@2` here.
+//!
+//! Deleting a user: its registry row is marked first, then its chat stops, its queues are
+//! deleted on their relays (`del_smp=on`, in the background) and its database files are
+//! removed, then the row; a deletion cut short by a crash is finished at the next start.
+//! Received files stay in the files folder.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use crate::chat::{Chat, ChatConfig, ChatError, Event, Response};
+use crate::command::{Command, UserRef};
+use crate::protocol::Profile;
+use crate::store::ChatStore;
+
+type Result<T> = std::result::Result<T, ChatError>;
+
+const REGISTRY_MIGRATIONS: &[&str] = &["CREATE TABLE users (
+        user_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        suffix TEXT NOT NULL UNIQUE,
+        active INTEGER NOT NULL DEFAULT 0,
+        deleting INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL
+     );"];
+
+/// How long deleting one queue on its relay may take when a user is deleted with its queues.
+const QUEUE_DELETE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// An event of one of the users.
+#[derive(Debug, Clone)]
+pub struct UserEvent {
+    /// Whose.
+    pub user_id: i64,
+    /// What happened.
+    pub event: Event,
+}
+
+/// A user as `/users` lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserListed {
+    /// The user's id.
+    pub user_id: i64,
+    /// The user's profile.
+    pub profile: Profile,
+    /// Whether it is the active user.
+    pub active: bool,
+    /// Received items not read, and chats marked unread.
+    pub unread: usize,
+    /// The user as the API gives it (`User`).
+    pub user: Value,
+}
+
+impl UserListed {
+    pub(crate) fn of(chat: &Chat) -> Result<Self> {
+        let unread = {
+            let store = chat.store();
+            store.unread_count()? + store.unread_total()? as usize
+        };
+        Ok(Self {
+            user_id: chat.user_id(),
+            profile: chat.profile(),
+            active: chat.is_active(),
+            unread,
+            user: crate::api::user(chat),
+        })
+    }
+}
+
+struct Row {
+    user_id: i64,
+    suffix: String,
+    active: bool,
+    deleting: bool,
+}
+
+/// The list of users (`<prefix>_users.db`).
+struct Registry {
+    db: Connection,
+}
+
+impl Registry {
+    fn open(config: &ChatConfig) -> Result<Self> {
+        let mut db =
+            agent::store::open_connection(&prefixed(config, "_users.db"), config.db_key.as_deref())
+                .map_err(crate::store::StoreError::from)?;
+        agent::store::migrate(&mut db, REGISTRY_MIGRATIONS)
+            .map_err(crate::store::StoreError::from)?;
+        Ok(Self { db })
+    }
+
+    fn rows(&self) -> Result<Vec<Row>> {
+        let mut st = self
+            .db
+            .prepare("SELECT user_id, suffix, active, deleting FROM users ORDER BY user_id")
+            .map_err(store_err)?;
+        let rows = st
+            .query_map([], |r| {
+                Ok(Row {
+                    user_id: r.get(0)?,
+                    suffix: r.get(1)?,
+                    active: r.get(2)?,
+                    deleting: r.get(3)?,
+                })
+            })
+            .map_err(store_err)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(store_err)?;
+        Ok(rows)
+    }
+
+    /// The id the next user gets: ids are never reused.
+    fn next_id(&self) -> Result<i64> {
+        let seq: Option<i64> = self
+            .db
+            .query_row(
+                "SELECT seq FROM sqlite_sequence WHERE name = 'users'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(store_err)?;
+        Ok(seq.unwrap_or(0) + 1)
+    }
+
+    /// Registers a user (made active).
+    fn add(&mut self, user_id: i64, suffix: &str) -> Result<()> {
+        let tx = self.db.transaction().map_err(store_err)?;
+        tx.execute("UPDATE users SET active = 0", [])
+            .map_err(store_err)?;
+        tx.execute(
+            "INSERT INTO users (user_id, suffix, active, created_at) VALUES (?1, ?2, 1, ?3)",
+            params![user_id, suffix, crate::store::now_ms()],
+        )
+        .map_err(store_err)?;
+        tx.commit().map_err(store_err)
+    }
+
+    fn set_active(&mut self, user_id: i64) -> Result<()> {
+        let tx = self.db.transaction().map_err(store_err)?;
+        tx.execute("UPDATE users SET active = (user_id = ?1)", [user_id])
+            .map_err(store_err)?;
+        tx.commit().map_err(store_err)
+    }
+
+    fn mark_deleting(&self, user_id: i64) -> Result<()> {
+        self.db
+            .execute(
+                "UPDATE users SET deleting = 1, active = 0 WHERE user_id = ?1",
+                [user_id],
+            )
+            .map_err(store_err)?;
+        Ok(())
+    }
+
+    fn remove(&self, user_id: i64) -> Result<()> {
+        self.db
+            .execute("DELETE FROM users WHERE user_id = ?1", [user_id])
+            .map_err(store_err)?;
+        Ok(())
+    }
+}
+
+fn store_err(e: rusqlite::Error) -> ChatError {
+    ChatError::Store(e.into())
+}
+
+/// `<prefix><tail>`.
+fn prefixed(config: &ChatConfig, tail: &str) -> PathBuf {
+    let mut p = config.db_prefix.clone().into_os_string();
+    p.push(tail);
+    PathBuf::from(p)
+}
+
+/// A user's configuration: its databases under its suffix of the prefix.
+fn config_for(base: &ChatConfig, suffix: &str) -> ChatConfig {
+    ChatConfig {
+        db_prefix: prefixed(base, suffix),
+        ..base.clone()
+    }
+}
+
+/// The files of a user's databases (and their journals) and its transfer state folder.
+fn user_files(config: &ChatConfig) -> (Vec<PathBuf>, PathBuf) {
+    let mut files = Vec::new();
+    for db in ["_chat.db", "_agent.db"] {
+        for journal in ["", "-wal", "-shm", "-journal"] {
+            files.push(prefixed(config, &format!("{db}{journal}")));
+        }
+    }
+    (files, prefixed(config, "_xftp"))
+}
+
+/// Removes a deleted user's databases and transfer state.
+fn remove_user_files(config: &ChatConfig) -> std::io::Result<()> {
+    let (files, state) = user_files(config);
+    for f in files {
+        match std::fs::remove_file(&f) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    match std::fs::remove_dir_all(&state) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Databases left at a new user's prefix by no registered user (a creation cut short): moved
+/// aside, not deleted.
+fn move_aside_leftovers(config: &ChatConfig) -> std::io::Result<()> {
+    let (files, state) = user_files(config);
+    let stamp = crate::store::now_ms();
+    for f in files.into_iter().chain(std::iter::once(state)) {
+        if std::fs::symlink_metadata(&f).is_ok() {
+            let mut aside = f.clone().into_os_string();
+            aside.push(format!(".orphan-{stamp}"));
+            std::fs::rename(&f, &aside)?;
+        }
+    }
+    Ok(())
+}
+
+/// The registry read before the users are opened: whether there is any user yet (a first
+/// start asks for a profile).
+pub struct Prepared {
+    registry: Registry,
+    rows: Vec<Row>,
+    /// User 1's chat database when nothing is registered yet: one made before there were
+    /// several users, or a first start's.
+    first: Option<ChatStore>,
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("users", &self.rows.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Prepared {
+    /// Whether no user exists: [`Users::open`] needs a profile to create one (or runs with no
+    /// user, as the reference does after its last user is deleted).
+    pub fn needs_user(&self) -> Result<bool> {
+        if !self.rows.is_empty() {
+            return Ok(false);
+        }
+        match &self.first {
+            Some(store) => Ok(store.user()?.is_none()),
+            None => Ok(true),
+        }
+    }
+}
+
+struct State {
+    chats: BTreeMap<i64, Chat>,
+    active: Option<i64>,
+}
+
+struct UsersInner {
+    config: ChatConfig,
+    registry: Mutex<Registry>,
+    state: Mutex<State>,
+    /// One user change (create, switch, delete) at a time.
+    changing: tokio::sync::Mutex<()>,
+    events: mpsc::Sender<UserEvent>,
+    /// Whether chats run (`/_stop` stops every user's; a user created then opens stopped).
+    running: std::sync::atomic::AtomicBool,
+}
+
+/// The users of a database prefix, each one's chat running.
+#[derive(Clone)]
+pub struct Users {
+    inner: Arc<UsersInner>,
+}
+
+impl std::fmt::Debug for Users {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Users").finish_non_exhaustive()
+    }
+}
+
+impl Users {
+    /// Reads the registry (creating it; a database made before there were several users is
+    /// found as user 1) and finishes deletions a crash cut short.
+    pub fn prepare(config: &ChatConfig) -> Result<Prepared> {
+        let registry = Registry::open(config)?;
+        let mut rows = registry.rows()?;
+        for r in rows.iter().filter(|r| r.deleting) {
+            remove_user_files(&config_for(config, &r.suffix))
+                .map_err(|e| ChatError::Store(e.into()))?;
+            registry.remove(r.user_id)?;
+        }
+        rows.retain(|r| !r.deleting);
+        let first = if rows.is_empty() && registry.next_id()? == 1 {
+            Some(Chat::open_store(config)?)
+        } else {
+            None
+        };
+        Ok(Prepared {
+            registry,
+            rows,
+            first,
+        })
+    }
+
+    /// Opens every user's chat (`start` false: all opened stopped, `-m`); `new_user` creates a
+    /// user when there is none. Events of every user must be read.
+    pub async fn open(
+        prepared: Prepared,
+        config: &ChatConfig,
+        new_user: Option<Profile>,
+        start: bool,
+    ) -> Result<(Self, mpsc::Receiver<UserEvent>)> {
+        let Prepared {
+            registry,
+            rows,
+            first,
+        } = prepared;
+        let (tx, rx) = mpsc::channel(1024);
+        let users = Self {
+            inner: Arc::new(UsersInner {
+                config: config.clone(),
+                registry: Mutex::new(registry),
+                state: Mutex::new(State {
+                    chats: BTreeMap::new(),
+                    active: None,
+                }),
+                changing: tokio::sync::Mutex::new(()),
+                events: tx,
+                running: std::sync::atomic::AtomicBool::new(start),
+            }),
+        };
+        if rows.is_empty() {
+            match first {
+                // User 1: a database from before the registry, or a first start's.
+                Some(store) if store.user()?.is_some() || new_user.is_some() => {
+                    users.open_chat(1, "", Some(store), new_user).await?;
+                    users.registry().add(1, "")?;
+                    users.activate(1);
+                }
+                _ => {
+                    if let Some(p) = new_user {
+                        users.create(Some(p)).await?;
+                    }
+                }
+            }
+        } else {
+            for r in &rows {
+                users.open_chat(r.user_id, &r.suffix, None, None).await?;
+            }
+            let active = rows.iter().find(|r| r.active).unwrap_or(&rows[0]).user_id;
+            users.registry().set_active(active)?;
+            users.activate(active);
+        }
+        Ok((users, rx))
+    }
+
+    fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {
+        self.inner
+            .registry
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The active user's chat (none once every user is deleted).
+    pub fn active(&self) -> Option<Chat> {
+        let st = self.state();
+        st.active.and_then(|id| st.chats.get(&id).cloned())
+    }
+
+    /// A user's chat.
+    pub fn chat(&self, user_id: i64) -> Option<Chat> {
+        self.state().chats.get(&user_id).cloned()
+    }
+
+    /// Every user's chat, by id.
+    pub fn chats(&self) -> Vec<Chat> {
+        self.state().chats.values().cloned().collect()
+    }
+
+    /// Makes a user the active one (in memory; the registry is written by the caller).
+    fn activate(&self, user_id: i64) {
+        let mut st = self.state();
+        st.active = Some(user_id);
+        for (id, chat) in &st.chats {
+            chat.set_identity(*id, *id == user_id);
+        }
+    }
+
+    /// Opens a user's chat and forwards its events.
+    async fn open_chat(
+        &self,
+        user_id: i64,
+        suffix: &str,
+        store: Option<ChatStore>,
+        new_user: Option<Profile>,
+    ) -> Result<Chat> {
+        let config = config_for(&self.inner.config, suffix);
+        let store = match store {
+            Some(s) => s,
+            None => Chat::open_store(&config)?,
+        };
+        let running = self.inner.running.load(std::sync::atomic::Ordering::SeqCst);
+        let (chat, mut events) = Chat::open_with(store, &config, new_user, running).await?;
+        chat.set_identity(user_id, false);
+        let tx = self.inner.events.clone();
+        tokio::spawn(async move {
+            while let Some(event) = events.recv().await {
+                if tx.send(UserEvent { user_id, event }).await.is_err() {
+                    break;
+                }
+            }
+        });
+        self.state().chats.insert(user_id, chat.clone());
+        Ok(chat)
+    }
+
+    /// `/create user`, `/_create user`: a new user, made active.
+    async fn create(&self, profile: Option<Profile>) -> Result<Chat> {
+        let p = profile.unwrap_or_else(crate::incognito::random_profile);
+        if p.display_name.trim().is_empty() || p.display_name.contains('\'') {
+            return Err(ChatError::InvalidName(p.display_name));
+        }
+        if self
+            .chats()
+            .iter()
+            .any(|c| c.profile().display_name == p.display_name)
+        {
+            return Err(ChatError::UserExists(p.display_name));
+        }
+        let id = self.registry().next_id()?;
+        let suffix = if id == 1 {
+            String::new()
+        } else {
+            format!("_u{id}")
+        };
+        let config = config_for(&self.inner.config, &suffix);
+        // User 1's database may be a first start's, still empty: used as it is.
+        let leftover = match id {
+            1 => Chat::open_store(&config)?.user()?.is_some(),
+            _ => true,
+        };
+        if leftover {
+            move_aside_leftovers(&config).map_err(|e| ChatError::Store(e.into()))?;
+        }
+        let chat = self.open_chat(id, &suffix, None, Some(p)).await?;
+        let added = self.registry().add(id, &suffix);
+        if let Err(e) = added {
+            self.state().chats.remove(&id);
+            chat.close().await;
+            return Err(e);
+        }
+        self.activate(id);
+        Ok(chat)
+    }
+
+    fn find(&self, user: &UserRef) -> Result<Chat> {
+        self.chats()
+            .into_iter()
+            .find(|c| match user {
+                UserRef::Id(id) => c.user_id() == *id,
+                UserRef::Name(n) => c.profile().display_name == *n,
+            })
+            .ok_or(ChatError::UserUnknown)
+    }
+
+    /// `/_delete user N del_smp=on|off`: the active user only when it is the last one.
+    async fn delete(&self, user: &UserRef, del_smp: bool) -> Result<()> {
+        let chat = self.find(user)?;
+        let user_id = chat.user_id();
+        if chat.is_active() && self.chats().len() > 1 {
+            return Err(ChatError::CantDeleteActiveUser(user_id));
+        }
+        let suffix = self
+            .registry()
+            .rows()?
+            .into_iter()
+            .find(|r| r.user_id == user_id)
+            .map(|r| r.suffix)
+            .ok_or(ChatError::UserUnknown)?;
+        self.registry().mark_deleting(user_id)?;
+        {
+            let mut st = self.state();
+            st.chats.remove(&user_id);
+            if st.active == Some(user_id) {
+                st.active = None;
+            }
+        }
+        let config = config_for(&self.inner.config, &suffix);
+        let finish = {
+            let users = self.clone();
+            move || -> Result<()> {
+                remove_user_files(&config).map_err(|e| ChatError::Store(e.into()))?;
+                users.registry().remove(user_id)
+            }
+        };
+        if !del_smp {
+            chat.close().await;
+            return finish();
+        }
+        // Deleting queues waits for their relays: in the background, as the reference's.
+        let tx = self.inner.events.clone();
+        tokio::spawn(async move {
+            if chat.is_running() {
+                for (conn, _) in chat.inner.agent.connections() {
+                    let _ = tokio::time::timeout(
+                        QUEUE_DELETE_TIMEOUT,
+                        chat.inner.agent.delete_connection(conn),
+                    )
+                    .await;
+                }
+            }
+            chat.close().await;
+            let event = match finish() {
+                Ok(()) => Event::UserDeleted,
+                Err(e) => Event::Error(format!("deleting user {user_id}: {e}")),
+            };
+            let _ = tx.send(UserEvent { user_id, event }).await;
+        });
+        Ok(())
+    }
+
+    /// Parses and runs a line for the active user, or a users command.
+    pub async fn execute_line(&self, line: &str) -> Result<(Option<Chat>, Response)> {
+        let cmd = crate::command::parse(line)?;
+        self.execute(line, cmd).await
+    }
+
+    /// Runs a command parsed from `line`: a users command here, any other for the active user
+    /// (an API command naming another user is refused). The chat the response is about comes
+    /// with it.
+    pub async fn execute(&self, line: &str, cmd: Command) -> Result<(Option<Chat>, Response)> {
+        match cmd {
+            Command::CreateUser(p) => {
+                let _g = self.inner.changing.lock().await;
+                let chat = Box::pin(self.create(p)).await?;
+                Ok((Some(chat), Response::ActiveUser))
+            }
+            Command::SetActiveUser(u) => {
+                let _g = self.inner.changing.lock().await;
+                let chat = self.find(&u)?;
+                self.registry().set_active(chat.user_id())?;
+                self.activate(chat.user_id());
+                Ok((Some(chat), Response::ActiveUser))
+            }
+            Command::DeleteUser { user, del_smp } => {
+                let _g = self.inner.changing.lock().await;
+                Box::pin(self.delete(&user, del_smp)).await?;
+                Ok((self.active(), Response::Ok))
+            }
+            Command::ListUsers => {
+                let list = self
+                    .chats()
+                    .iter()
+                    .map(UserListed::of)
+                    .collect::<Result<Vec<_>>>()?;
+                Ok((self.active(), Response::UsersList(list)))
+            }
+            Command::StartChat | Command::StopChat => {
+                let _g = self.inner.changing.lock().await;
+                let start = matches!(cmd, Command::StartChat);
+                self.inner
+                    .running
+                    .store(start, std::sync::atomic::Ordering::SeqCst);
+                let active = self.active();
+                let mut answer = None;
+                for chat in self.chats() {
+                    let r = Box::pin(chat.execute(cmd.clone())).await?;
+                    if answer.is_none()
+                        || active.as_ref().map(Chat::user_id) == Some(chat.user_id())
+                    {
+                        answer = Some(r);
+                    }
+                }
+                Ok((active, answer.unwrap_or(Response::Ok)))
+            }
+            Command::Quit => Ok((self.active(), Response::Quit)),
+            cmd => {
+                let chat = match self.active() {
+                    Some(c) => c,
+                    None if cmd == Command::Version => return Ok((None, Response::Version)),
+                    None => return Err(ChatError::NoActiveUser),
+                };
+                chat.check_user(line)?;
+                let r = Box::pin(chat.execute(cmd)).await?;
+                Ok((Some(chat), r))
+            }
+        }
+    }
+
+    /// Stops every user's chat.
+    pub async fn close(&self) {
+        for chat in self.chats() {
+            chat.close().await;
+        }
+    }
+}
+
+/// A response as the API gives it; `/users` and the answer to deleting the last user belong
+/// to no user's chat.
+pub fn response_json(chat: Option<&Chat>, r: &Response) -> Value {
+    match (chat, r) {
+        (_, Response::UsersList(list)) => crate::api::users_list(list),
+        (Some(chat), r) => crate::api::response(chat, r),
+        (None, Response::Version) => crate::api::version_info(),
+        (None, _) => serde_json::json!({"type": "cmdOk"}),
+    }
+}
