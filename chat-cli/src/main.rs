@@ -152,6 +152,7 @@ fn is_send_form(line: &str) -> bool {
     line.starts_with('@')
         || line.starts_with('#')
         || line.starts_with("/* ")
+        || line.starts_with("* <- ")
         || line.starts_with("> @")
         || line.starts_with(">> @")
         || line.starts_with("> #")

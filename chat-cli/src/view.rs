@@ -101,6 +101,10 @@ fn item_lines_marked(c: &Contact, item: &ChatItem, marker: &str) -> Vec<String> 
         )
     };
     let text = item.content.text_shown();
+    // Marked (`[marked deleted] `), the text alone, as the reference's.
+    if let (Some(f), "") = (forwarded(item), marker) {
+        return vec![format!("{head}{f}"), format!("      {text}")];
+    }
     match &item.quote {
         Some(q) => vec![
             format!(
@@ -112,6 +116,19 @@ fn item_lines_marked(c: &Contact, item: &ChatItem, marker: &str) -> Vec<String> 
         ],
         None => vec![format!("{head}{marker}{text}")],
     }
+}
+
+/// A forwarded item's mark, as the reference's: ours `<- @bob` (`<- you @bob` when we wrote
+/// the original, `<- #team` from a group), a received one `-> forwarded`.
+fn forwarded(item: &ChatItem) -> Option<String> {
+    let f = item.forward.as_ref()?;
+    let name = view_name(f["chatName"].as_str().unwrap_or_default());
+    let you = if f["msgDir"] == "snd" { "you " } else { "" };
+    Some(match f["type"].as_str() {
+        Some("contact") if item.sent => format!("<- {you}@{name}"),
+        Some("group") if item.sent => format!("<- {you}#{name}"),
+        _ => "-> forwarded".to_string(),
+    })
 }
 
 /// A muted chat's new lines, each marked ` <muted>` as the reference's terminal marks them.
@@ -242,6 +259,12 @@ fn group_item_lines(
         ),
     };
     let text = item.content.text_shown();
+    if let (Some(f), "") = (forwarded(item), marker) {
+        return vec![
+            format!("{head}{f}{suffix}"),
+            format!("      {text}{suffix}"),
+        ];
+    }
     match &item.quote {
         Some(q) => vec![
             format!(

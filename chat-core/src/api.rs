@@ -215,7 +215,7 @@ pub fn chat_item(chat: &Chat, c: &Contact, item: &ChatItem) -> Value {
         "userMention": false,
         "hasLink": false,
         "deletable": true,
-        "editable": item.sent && !item.deleted && item.info.is_none(),
+        "editable": item.sent && !item.deleted && item.info.is_none() && item.forward.is_none(),
         "showGroupAsSender": false,
         "createdAt": ts(item.item_ts),
         "updatedAt": ts(item.item_ts),
@@ -234,6 +234,9 @@ pub fn chat_item(chat: &Chat, c: &Contact, item: &ChatItem) -> Value {
     }
     if let Some(by) = item.forwarded_by {
         meta["forwardedByMember"] = by.into();
+    }
+    if let Some(f) = &item.forward {
+        meta["itemForwarded"] = f.clone();
     }
     let content_tag = if item.sent {
         "sndMsgContent"

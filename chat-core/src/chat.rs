@@ -1351,6 +1351,18 @@ impl Chat {
             Command::CancelFile(id) => self.cancel_file(id).await,
             Command::FileStatus(id) => self.file_status(id),
             Command::AddNote(text) => self.add_note(text),
+            Command::Forward {
+                to,
+                from,
+                member,
+                prefix,
+            } => Box::pin(self.forward_named(to, from, member, prefix)).await,
+            Command::ApiForward {
+                to,
+                from,
+                item_ids,
+                ttl,
+            } => Box::pin(self.forward_ids(to, from, item_ids, ttl)).await,
             Command::Chats => self.chats(),
             Command::Search(text) => self.search(&text),
             Command::ReadChat(id) => {

@@ -117,6 +117,29 @@ pub enum Command {
     Reject(String),
     /// `/_reject <contactReqId>`.
     RejectId(u64),
+    /// `@cath <- @bob prefix`, `#team <- #club [@member] prefix`, `* <- @bob prefix`: the
+    /// latest message of a chat starting with the prefix, forwarded to another.
+    Forward {
+        /// Where to.
+        to: ChatName,
+        /// From which chat.
+        from: ChatName,
+        /// The group member who wrote it (a group source).
+        member: Option<String>,
+        /// How the message starts.
+        prefix: String,
+    },
+    /// `/_forward <toChatRef> <fromChatRef> <itemId>[,<itemId>...] [ttl=N]`.
+    ApiForward {
+        /// Where to.
+        to: ChatId,
+        /// From which chat.
+        from: ChatId,
+        /// Which items, in order.
+        item_ids: Vec<i64>,
+        /// Disappearing after this many seconds (a contact target).
+        ttl: Option<i64>,
+    },
     /// `/user`.
     ShowUser,
     /// `/users`.
@@ -755,6 +778,75 @@ pub const MAX_PAGE: usize = 1000;
 /// The most items one `/_delete item` may name.
 pub const MAX_DELETE_ITEMS: usize = 200;
 
+/// A chat named in the terminal's forwarding form (`@bob`, `#team`, `*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChatName {
+    /// A contact by local name.
+    Contact(String),
+    /// A group by local name.
+    Group(String),
+    /// The note folder.
+    Notes,
+}
+
+/// A chat by id in an API command (`@2`, `#1`, `*1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChatId {
+    /// A contact (or the note folder, `*1`: contact 1).
+    Contact(i64),
+    /// A group.
+    Group(i64),
+}
+
+/// `@2`, `*1` or `#1`.
+fn chat_id(s: &str) -> Option<ChatId> {
+    match group_ref(s) {
+        Some(g) => Some(ChatId::Group(g)),
+        None => contact_ref(s).map(ChatId::Contact),
+    }
+}
+
+/// The forwarding form after its target: `<- @bob prefix`, `<- #team [@member] prefix`,
+/// `<- * prefix` (the latest message of that chat starting with the prefix); none when the
+/// text is not one.
+fn forward_form(to: ChatName, text: &str) -> Option<Result<Command, CommandError>> {
+    let source = text.strip_prefix("<- ")?;
+    let usage = || {
+        CommandError(format!(
+            "usage: <chat> <- @contact|#group [@member]|* message-start: {text}"
+        ))
+    };
+    let parsed = (|| {
+        let (from, member, prefix) = if let Some(r) = source.strip_prefix('@') {
+            let (n, p) = name(r)?;
+            (ChatName::Contact(n), None, p)
+        } else if let Some(r) = source.strip_prefix('#') {
+            let (g, after) = name(r)?;
+            match after.strip_prefix('@') {
+                Some(m) => {
+                    let (m, p) = name(m)?;
+                    (ChatName::Group(g), Some(m), p)
+                }
+                None => (ChatName::Group(g), None, after),
+            }
+        } else if let Some(p) = source.strip_prefix("* ") {
+            (ChatName::Notes, None, p)
+        } else {
+            return Err(usage());
+        };
+        if prefix.trim().is_empty() {
+            return Err(usage());
+        }
+        Ok(Command::Forward {
+            to,
+            from,
+            member,
+            prefix: prefix.to_string(),
+        })
+    })();
+    Some(parsed)
+}
+
 /// A user named in a command: by id (`/_user 2`) or by display name (`/user alisa`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UserRef {
@@ -852,25 +944,24 @@ impl Command {
 pub fn parse(line: &str) -> Result<Command, CommandError> {
     let line = line.trim_end_matches(['\r', '\n']);
     let bad = |what: &str| CommandError(format!("{what}: {line}"));
-    // The reference's forwarding forms (`@bob <- @cath hi`) are not sent as text.
-    let forward = |text: &str| {
-        ["<- @", "<- #", "<- *"]
-            .iter()
-            .any(|p| text.starts_with(p))
-            .then(|| bad("forwarding messages is not supported yet"))
-    };
     if let Some(rest) = line.strip_prefix('@') {
         let (to, text) = name(rest)?;
         if text.trim().is_empty() {
             return Err(bad("no message"));
         }
-        if let Some(e) = forward(text) {
-            return Err(e);
+        if let Some(f) = forward_form(ChatName::Contact(to.clone()), text) {
+            return f;
         }
         return Ok(Command::SendText {
             to,
             text: text.to_string(),
         });
+    }
+    if let Some(f) = line
+        .strip_prefix("* ")
+        .and_then(|text| forward_form(ChatName::Notes, text))
+    {
+        return f;
     }
     if let Some(rest) = line.strip_prefix("/* ") {
         if rest.trim().is_empty() {
@@ -1019,8 +1110,8 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
         if text.trim().is_empty() {
             return Err(bad("no message"));
         }
-        if let Some(e) = forward(text) {
-            return Err(e);
+        if let Some(f) = forward_form(ChatName::Group(group.clone()), text) {
+            return f;
         }
         return Ok(Command::SendGroup {
             group,
@@ -1883,6 +1974,32 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             let contact_id = contact_ref(r).ok_or_else(|| bad("bad chat reference"))?;
             Command::SetCustomData { contact_id, data }
         }
+        "/_forward" => {
+            let p: Vec<&str> = args.split(' ').collect();
+            let usage = || {
+                bad("usage: /_forward <toChatRef> <fromChatRef> <itemId>[,<itemId>...] [ttl=<seconds>]")
+            };
+            let (to, from, ids, ttl) = match p[..] {
+                [to, from, ids] => (to, from, ids, None),
+                [to, from, ids, ttl] => (to, from, ids, Some(ttl)),
+                _ => return Err(usage()),
+            };
+            let ttl = match ttl {
+                None => None,
+                Some(t) => Some(
+                    t.strip_prefix("ttl=")
+                        .and_then(|t| t.parse::<i64>().ok())
+                        .filter(|t| (1..=MAX_TTL).contains(t))
+                        .ok_or_else(usage)?,
+                ),
+            };
+            Command::ApiForward {
+                to: chat_id(to).ok_or_else(usage)?,
+                from: chat_id(from).ok_or_else(usage)?,
+                item_ids: id_list(ids).ok_or_else(usage)?,
+                ttl,
+            }
+        }
         "/_user" => Command::SetActiveUser(UserRef::Id(
             args.split(' ')
                 .next()
@@ -2058,8 +2175,52 @@ mod tests {
             })
         );
         assert!(parse("/freceive 3 encrypt=on").is_err());
-        assert!(parse("@bob <- @cath hi").is_err());
-        assert!(parse("#team <- #club hi").is_err());
+        assert_eq!(
+            parse("@bob <- @cath hi there"),
+            Ok(Command::Forward {
+                to: ChatName::Contact("bob".into()),
+                from: ChatName::Contact("cath".into()),
+                member: None,
+                prefix: "hi there".into()
+            })
+        );
+        assert_eq!(
+            parse("#team <- #club @'John Doe' hi"),
+            Ok(Command::Forward {
+                to: ChatName::Group("team".into()),
+                from: ChatName::Group("club".into()),
+                member: Some("John Doe".into()),
+                prefix: "hi".into()
+            })
+        );
+        assert_eq!(
+            parse("* <- * hi"),
+            Ok(Command::Forward {
+                to: ChatName::Notes,
+                from: ChatName::Notes,
+                member: None,
+                prefix: "hi".into()
+            })
+        );
+        assert_eq!(
+            parse("/_forward #1 *1 8,9 ttl=30"),
+            Ok(Command::ApiForward {
+                to: ChatId::Group(1),
+                from: ChatId::Contact(crate::store::NOTES),
+                item_ids: vec![8, 9],
+                ttl: Some(30)
+            })
+        );
+        for bad in [
+            "@bob <- @cath",
+            "@bob <- cath hi",
+            "* <- @cath ",
+            "/_forward @3 @2",
+            "/_forward @3 bob 8",
+            "/_forward @3 @2 8 ttl=0",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
         assert!(matches!(parse("@bob <-> hi"), Ok(Command::SendText { .. })));
         assert_eq!(parse("/cs"), Ok(Command::Contacts));
         assert_eq!(parse("/u"), Ok(Command::ShowUser));

@@ -132,7 +132,7 @@ impl Chat {
         item: ChatItem,
         content: MsgContent,
     ) -> Result<Response> {
-        if !item.sent || item.deleted || item.info.is_some() {
+        if !item.sent || item.deleted || item.info.is_some() || item.forward.is_some() {
             return Err(ChatError::CannotUpdate);
         }
         if content == item.content {

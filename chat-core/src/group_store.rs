@@ -955,6 +955,7 @@ impl ChatStore {
             group_member_id: member,
             forwarded_by,
             info: None,
+            forward: None,
         })
     }
 

@@ -1171,6 +1171,7 @@ impl Chat {
                     quote.as_ref(),
                     forwarded_by.map(|f| f.group_member_id),
                 )?;
+                let item = self.received_forwarded(item, c.forward)?;
                 // A disappearing message: gone here too after its time, from when it is read.
                 let item = match c.ttl {
                     Some(t) if (1..=crate::command::MAX_TTL).contains(&t) => {

@@ -20,6 +20,7 @@ pub mod chat;
 pub mod command;
 pub mod features;
 pub mod files;
+pub mod forward;
 pub mod group_files;
 pub mod group_links;
 pub mod group_msgs;

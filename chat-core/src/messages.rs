@@ -36,6 +36,19 @@ impl Chat {
         quoted: Option<ChatItem>,
         ttl: Option<i64>,
     ) -> Result<Response, ChatError> {
+        self.send_new(contact, content, quoted, ttl, None).await
+    }
+
+    /// [`Chat::send_content_timed`]; a forwarded message (`forward`: where it came from) is
+    /// sent marked forwarded and keeps its origin.
+    pub(crate) async fn send_new(
+        &self,
+        contact: Contact,
+        content: MsgContent,
+        quoted: Option<ChatItem>,
+        ttl: Option<i64>,
+        forward: Option<serde_json::Value>,
+    ) -> Result<Response, ChatError> {
         if contact.deleted_by_contact {
             return Err(ChatError::ContactDeleted(contact.local_name));
         }
@@ -45,6 +58,7 @@ impl Chat {
         };
         let mut container = MsgContainer::simple(content.clone());
         container.ttl = ttl;
+        container.forward = forward.is_some();
         let mut quote = None;
         if let Some(q) = &quoted {
             container.quote = Some(QuotedMsg {
@@ -82,6 +96,7 @@ impl Chat {
             quote: quote.as_ref(),
             edited: false,
         })?;
+        let item = self.with_forward(item, forward)?;
         let item = match ttl {
             Some(t) => self.set_timer(item, t)?,
             None => item,
@@ -245,7 +260,7 @@ impl Chat {
         self.add_note_content(MsgContent::text(text))
     }
 
-    fn add_note_content(&self, content: MsgContent) -> Result<Response, ChatError> {
+    pub(crate) fn add_note_content(&self, content: MsgContent) -> Result<Response, ChatError> {
         let notes = self.contact_by_id(NOTES)?;
         let item = self.store().add_item(&NewItem {
             contact_id: NOTES,
@@ -313,7 +328,7 @@ impl Chat {
             };
             return Ok(Response::NoteUpdated(contact, item));
         }
-        if !item.sent || item.deleted {
+        if !item.sent || item.deleted || item.forward.is_some() {
             return Err(ChatError::CannotUpdate);
         }
         let content = MsgContent::text(text);
@@ -468,6 +483,7 @@ impl Chat {
             quote: quote.as_ref(),
             edited: false,
         })?;
+        let item = self.received_forwarded(item, c.forward)?;
         // A disappearing message: gone here too after its time, from when it is read.
         match c.ttl {
             Some(t) if (1..=crate::command::MAX_TTL).contains(&t) => self.set_received_ttl(item, t),

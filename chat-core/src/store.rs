@@ -321,6 +321,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
      ALTER TABLE groups ADD COLUMN muted INTEGER NOT NULL DEFAULT 0;",
     // v27: a bot's own data about a group (`/_set custom #G {...}`)
     "ALTER TABLE groups ADD COLUMN custom_data TEXT;",
+    // v28: a forwarded item's origin (the API's `itemForwarded`: the chat it was forwarded
+    // from, or `unknown` for one received forwarded)
+    "ALTER TABLE chat_items ADD COLUMN fwd TEXT;",
 ];
 
 /// The chat of private notes (`*`, `*1` in API commands).
@@ -548,6 +551,10 @@ pub struct ChatItem {
     /// An informational item (not a message): its API content (`CIContent`); its `content`
     /// is then a text of what it says, never sent, edited, quoted or reacted to.
     pub info: Option<serde_json::Value>,
+    /// A forwarded item's origin, as the API's `itemForwarded` (`CIForwardedFrom`):
+    /// `{"type": "contact"|"group", "chatName", "msgDir", ...}`, or `{"type": "unknown"}` for
+    /// one received forwarded. Never edited.
+    pub forward: Option<serde_json::Value>,
 }
 
 /// A chat item to store.
@@ -596,6 +603,7 @@ pub(crate) type ItemRow = (
         bool,
         Option<bool>,
     ),
+    Option<String>,
 );
 
 /// A request to our address.
@@ -1190,6 +1198,7 @@ impl ChatStore {
             group_member_id: None,
             forwarded_by: None,
             info: None,
+            forward: None,
         })
     }
 
@@ -1232,6 +1241,7 @@ impl ChatStore {
                 group_member_id: None,
                 forwarded_by: None,
                 info: Some(i.content.clone()),
+                forward: None,
             });
         }
         tx.commit()?;
@@ -1250,7 +1260,7 @@ impl ChatStore {
     pub(crate) const ITEM_COLUMNS: &'static str =
         "item_id, coalesce(contact_id, 0), sent, shared_msg_id, content, item_ts, quote, edited,
          deleted, file_id, ttl, delete_at, group_id, group_member_id, forwarded_by, info,
-         unread, rcpt";
+         unread, rcpt, fwd";
 
     pub(crate) fn item_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ItemRow> {
         Ok((
@@ -1273,6 +1283,7 @@ impl ChatStore {
                 r.get(16)?,
                 r.get(17)?,
             ),
+            r.get(18)?,
         ))
     }
 
@@ -1281,6 +1292,7 @@ impl ChatStore {
             (item_id, contact_id, sent, shared_msg_id),
             (content, item_ts, quote, edited, deleted, file_id),
             (ttl, delete_at, group_id, group_member_id, forwarded_by, info, unread, receipt),
+            forward,
         ) = row;
         Ok(ChatItem {
             item_id,
@@ -1306,7 +1318,20 @@ impl ChatStore {
                 .map(|i| serde_json::from_str(&i))
                 .transpose()
                 .map_err(|_| StoreError::Corrupt("info"))?,
+            forward: forward
+                .map(|f| serde_json::from_str(&f))
+                .transpose()
+                .map_err(|_| StoreError::Corrupt("fwd"))?,
         })
+    }
+
+    /// Records a forwarded item's origin (`itemForwarded`).
+    pub fn set_item_forward(&self, item_id: i64, forward: &serde_json::Value) -> Result<()> {
+        self.db.execute(
+            "UPDATE chat_items SET fwd = ?2 WHERE item_id = ?1",
+            params![item_id, forward.to_string()],
+        )?;
+        Ok(())
     }
 
     pub(crate) fn items_where(

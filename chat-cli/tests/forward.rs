@@ -1,0 +1,117 @@
+//! Forwarding messages, as the reference's `ChatTests.Forward` (contact to contact, to and
+//! from notes, group to contact and contact to group, the origin kept, a received forwarded
+//! message, no edits, deletion for everyone): real `simplex-chat` processes and a relay on
+//! 127.0.0.1.
+
+mod common;
+
+use common::groups::{send, team};
+use common::{connect, relay, Client};
+
+fn command(c: &mut Client, line: &str) {
+    c.type_line(line);
+    c.expect(line);
+}
+
+/// A forwarded item: `head` then the text indented, as both lines of it.
+fn expect_forwarded(c: &mut Client, head: &str, text: &str) {
+    c.expect_item(head);
+    c.expect(&format!("      {text}"));
+}
+
+/// The id of the latest item of a chat, from `/_get chat` (printed as its JSON).
+fn last_item_id(c: &mut Client, chat: &str) -> i64 {
+    command(c, &format!("/_get chat {chat} count=1"));
+    let page: serde_json::Value = serde_json::from_str(&c.next()).expect("a chat's JSON");
+    page["chatItems"][0]["meta"]["itemId"]
+        .as_i64()
+        .expect("an item id")
+}
+
+#[test]
+fn forwarding_between_contacts_and_notes() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob, mut cath) = common::groups::three(dir.path(), &server);
+    connect(&mut bob, &mut cath, "Bob", "Catherine");
+
+    alice.type_line("@bob hi");
+    alice.expect_item("@bob hi");
+    bob.expect_item("alice> hi");
+    let hi = last_item_id(&mut alice, "@2");
+    bob.type_line("@alice hey");
+    bob.expect_item("@alice hey");
+    alice.expect_item("bob> hey");
+
+    // By id: ours, so `<- you @bob`.
+    command(&mut alice, &format!("/_forward @3 @2 {hi}"));
+    expect_forwarded(&mut alice, "@cath <- you @bob", "hi");
+    expect_forwarded(&mut cath, "alice> -> forwarded", "hi");
+    // By text: bob's.
+    alice.type_line("@cath <- @bob hey");
+    expect_forwarded(&mut alice, "@cath <- @bob", "hey");
+    expect_forwarded(&mut cath, "alice> -> forwarded", "hey");
+    command(&mut alice, "/tail @cath 2");
+    expect_forwarded(&mut alice, "@cath <- you @bob", "hi");
+    expect_forwarded(&mut alice, "@cath <- @bob", "hey");
+    command(&mut cath, "/tail @alice 2");
+    expect_forwarded(&mut cath, "alice> -> forwarded", "hi");
+    expect_forwarded(&mut cath, "alice> -> forwarded", "hey");
+
+    // To the notes and on from them: the first origin is kept.
+    alice.type_line("* <- @bob hi");
+    expect_forwarded(&mut alice, "* <- you @bob", "hi");
+    alice.type_line("@cath <- * hi");
+    expect_forwarded(&mut alice, "@cath <- you @bob", "hi");
+    expect_forwarded(&mut cath, "alice> -> forwarded", "hi");
+    // A note of one's own goes as a plain message.
+    alice.type_line("/* plain note");
+    alice.expect_item("* plain note");
+    alice.type_line("@cath <- * plain");
+    alice.expect_item("@cath plain note");
+    cath.expect_item("alice> plain note");
+
+    // A received forwarded message forwarded again gets the chat it comes from.
+    cath.type_line("@bob <- @alice plain");
+    expect_forwarded(&mut cath, "@bob <- @alice", "plain note");
+    expect_forwarded(&mut bob, "cath> -> forwarded", "plain note");
+    cath.type_line("* <- @alice hey");
+    expect_forwarded(&mut cath, "* <- @alice", "hey");
+
+    // Forwarded items are not edited; they are deleted for everyone as any message.
+    command(&mut alice, "! @cath (hey) edited");
+    alice.expect("cannot update this item");
+    command(&mut alice, "\\ @cath hey");
+    alice.expect("message marked deleted");
+    cath.expect_item("alice> [marked deleted] hey");
+    // No such message: nothing sent.
+    alice.type_line("@cath <- @bob nothing like this");
+    alice.expect("@cath <- @bob nothing like this");
+    let refused = alice.next();
+    assert!(refused.contains("nothing like this"), "{refused}");
+    relay.stop();
+}
+
+#[test]
+fn forwarding_with_groups() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob, mut cath) = team(dir.path(), &server);
+    send(&mut alice, "hi", &mut [&mut bob, &mut cath]);
+    send(&mut bob, "hey", &mut [&mut alice, &mut cath]);
+
+    alice.type_line("@cath <- #team hi");
+    expect_forwarded(&mut alice, "@cath <- you #team", "hi");
+    expect_forwarded(&mut cath, "alice> -> forwarded", "hi");
+    alice.type_line("@cath <- #team @bob hey");
+    expect_forwarded(&mut alice, "@cath <- #team", "hey");
+    expect_forwarded(&mut cath, "alice> -> forwarded", "hey");
+    // To the group, from a contact.
+    alice.type_line("#team <- @cath hey");
+    expect_forwarded(&mut alice, "#team <- #team", "hey");
+    expect_forwarded(&mut bob, "#team alice> -> forwarded", "hey");
+    expect_forwarded(&mut cath, "#team alice> -> forwarded", "hey");
+    command(&mut alice, "/tail #team 1");
+    expect_forwarded(&mut alice, "#team <- #team", "hey");
+    relay.stop();
+}

@@ -1,0 +1,221 @@
+//! Forwarding messages: `@cath <- @bob hi`, `#team <- #club @dan hey`, `* <- @bob hi`,
+//! `/_forward @3 @2 8`. The latest message of one chat starting with the text (or the items
+//! named) is sent to another as a new message marked forwarded (`x.msg.new` with
+//! `"forward": true`, no quote); the copy keeps where it came from (`itemForwarded`: the
+//! chat's name and the direction, `<- you @bob` when it was ours). An item forwarded again
+//! keeps its first origin; one received forwarded (origin unknown) and a note get the chat
+//! they are forwarded from - a note forwarded is sent as a plain message, as the reference's.
+//! Forwarded items are never edited. Files are not forwarded yet: an item with one is refused.
+
+use serde_json::{json, Value};
+
+use crate::chat::{Chat, ChatError, Response};
+use crate::command::{ChatId, ChatName};
+use crate::group_store::Group;
+use crate::protocol::MsgContainer;
+use crate::store::{ChatItem, Contact, NOTES};
+
+type Result<T> = std::result::Result<T, ChatError>;
+
+/// Where a forwarded message comes from or goes to.
+enum Place {
+    Contact(Contact),
+    Group(Group),
+    Notes,
+}
+
+impl Chat {
+    fn place_named(&self, name: &ChatName) -> Result<Place> {
+        Ok(match name {
+            ChatName::Contact(n) => Place::Contact(self.contact_named(n)?),
+            ChatName::Group(g) => Place::Group(self.group_named(g)?),
+            ChatName::Notes => Place::Notes,
+        })
+    }
+
+    fn place_by_id(&self, id: ChatId) -> Result<Place> {
+        Ok(match id {
+            ChatId::Contact(NOTES) => Place::Notes,
+            ChatId::Contact(c) => Place::Contact(self.contact_by_id(c)?),
+            ChatId::Group(g) => Place::Group(
+                self.store()
+                    .group(g)?
+                    .ok_or_else(|| ChatError::NoGroup(format!("#{g}")))?,
+            ),
+        })
+    }
+
+    /// `@cath <- @bob prefix` and the other terminal forms.
+    pub(crate) async fn forward_named(
+        &self,
+        to: ChatName,
+        from: ChatName,
+        member: Option<String>,
+        prefix: String,
+    ) -> Result<Response> {
+        let source = self.place_named(&from)?;
+        let item = {
+            let store = self.store();
+            match &source {
+                Place::Contact(c) => {
+                    // Ours or the contact's, whichever is later.
+                    let ours = store.latest_item(c.contact_id, true, Some(&prefix))?;
+                    let theirs = store.latest_item(c.contact_id, false, Some(&prefix))?;
+                    match (ours, theirs) {
+                        (Some(a), Some(b)) => Some(if a.item_id > b.item_id { a } else { b }),
+                        (a, b) => a.or(b),
+                    }
+                }
+                Place::Notes => store.latest_item(NOTES, true, Some(&prefix))?,
+                Place::Group(g) => match &member {
+                    Some(m) => {
+                        let m = store
+                            .member_by_name(g.group_id, m)?
+                            .ok_or_else(|| ChatError::NotGroupMember(m.clone()))?;
+                        store.latest_group_item(
+                            g.group_id,
+                            Some(m.group_member_id),
+                            Some(&prefix),
+                        )?
+                    }
+                    None => store.latest_group_item_any(g.group_id, &prefix)?,
+                },
+            }
+        };
+        let item = item.ok_or(ChatError::NoQuotedMessage(prefix))?;
+        let target = self.place_named(&to)?;
+        Box::pin(self.forward_items(target, source, vec![item], None)).await
+    }
+
+    /// `/_forward <to> <from> <itemId>[,...] [ttl=N]`.
+    pub(crate) async fn forward_ids(
+        &self,
+        to: ChatId,
+        from: ChatId,
+        item_ids: Vec<i64>,
+        ttl: Option<i64>,
+    ) -> Result<Response> {
+        let source = self.place_by_id(from)?;
+        let mut items = Vec::with_capacity(item_ids.len());
+        for id in item_ids {
+            let item = {
+                let store = self.store();
+                match &source {
+                    Place::Contact(c) => store.item(c.contact_id, id)?,
+                    Place::Notes => store.item(NOTES, id)?,
+                    Place::Group(g) => store.group_item(g.group_id, id)?,
+                }
+            };
+            items.push(item.ok_or(ChatError::NoItem(id))?);
+        }
+        let target = self.place_by_id(to)?;
+        Box::pin(self.forward_items(target, source, items, ttl)).await
+    }
+
+    /// Sends (or, to the note folder, stores) each item as a forwarded message; every item is
+    /// checked first.
+    async fn forward_items(
+        &self,
+        target: Place,
+        source: Place,
+        items: Vec<ChatItem>,
+        ttl: Option<i64>,
+    ) -> Result<Response> {
+        for item in &items {
+            if item.info.is_some() || item.deleted {
+                return Err(ChatError::NoItem(item.item_id));
+            }
+            if item.file_id.is_some() {
+                return Err(ChatError::File(
+                    "forwarding messages with files is not supported yet".into(),
+                ));
+            }
+        }
+        let mut sent = Vec::with_capacity(items.len());
+        let mut last = None;
+        for item in items {
+            let origin = match &item.forward {
+                Some(f) if f["type"] != "unknown" => Some(f.clone()),
+                _ => origin(&source, &item),
+            };
+            let content = item.content.clone();
+            let response = match &target {
+                Place::Contact(c) => {
+                    Box::pin(self.send_new(c.clone(), content, None, ttl, origin)).await?
+                }
+                Place::Group(g) => {
+                    let mut container = MsgContainer::simple(content);
+                    container.forward = origin.is_some();
+                    match Box::pin(self.send_group_container(g.clone(), container, None)).await? {
+                        Response::GroupSent(g, item) => {
+                            Response::GroupSent(g, self.with_forward(item, origin)?)
+                        }
+                        other => other,
+                    }
+                }
+                Place::Notes => match self.add_note_content(content)? {
+                    Response::Sent(c, item) => Response::Sent(c, self.with_forward(item, origin)?),
+                    other => other,
+                },
+            };
+            match response {
+                Response::Sent(c, item) => {
+                    sent.push(item);
+                    last = Some(Place::Contact(c));
+                }
+                Response::GroupSent(g, item) => {
+                    sent.push(item);
+                    last = Some(Place::Group(g));
+                }
+                other => return Ok(other),
+            }
+        }
+        Ok(match (last, sent.len()) {
+            (Some(Place::Contact(c)), 1) => Response::Sent(c, sent.remove(0)),
+            (Some(Place::Contact(c)), _) => Response::SentMany(c, sent),
+            (Some(Place::Group(g)), 1) => Response::GroupSent(g, sent.remove(0)),
+            (Some(Place::Group(g)), _) => Response::GroupSentMany(g, sent),
+            _ => Response::Ok,
+        })
+    }
+
+    /// Records where a stored item was forwarded from.
+    pub(crate) fn with_forward(
+        &self,
+        mut item: ChatItem,
+        forward: Option<Value>,
+    ) -> Result<ChatItem> {
+        if let Some(f) = forward {
+            self.store().set_item_forward(item.item_id, &f)?;
+            item.forward = Some(f);
+        }
+        Ok(item)
+    }
+
+    /// A received message marked forwarded: its origin is not known here.
+    pub(crate) fn received_forwarded(&self, item: ChatItem, forwarded: bool) -> Result<ChatItem> {
+        self.with_forward(item, forwarded.then(|| json!({"type": "unknown"})))
+    }
+}
+
+/// Where an item of `source` comes from, as the API's `itemForwarded`; none for a note.
+fn origin(source: &Place, item: &ChatItem) -> Option<Value> {
+    let dir = if item.sent { "snd" } else { "rcv" };
+    match source {
+        Place::Contact(c) => Some(json!({
+            "type": "contact",
+            "chatName": c.local_name,
+            "msgDir": dir,
+            "contactId": c.contact_id,
+            "chatItemId": item.item_id,
+        })),
+        Place::Group(g) => Some(json!({
+            "type": "group",
+            "chatName": g.local_name,
+            "msgDir": dir,
+            "groupId": g.group_id,
+            "chatItemId": item.item_id,
+        })),
+        Place::Notes => None,
+    }
+}
