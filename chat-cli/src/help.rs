@@ -9,6 +9,8 @@ const MAIN: &[&str] = &[
     "  > @name (start) text    reply quoting their message; >> quotes your own",
     "  ! @name [(start)] text  edit your message; \\ @name start deletes it for both",
     "  +1 @name start          react with a thumbs up (-1 takes it back)",
+    "  @name <- @other start   forward a message (to #group or *; from #group [@member] or *)",
+    "  /set disappear @name yes  disappearing messages [30s|5min|1h|8h|day|week|month]; no: off",
     "  /* text                 a private note; /tail * lists them",
     "  /contacts, /chats       contacts; each chat's latest message",
     "  /? text, /search text   find messages",
@@ -16,6 +18,8 @@ const MAIN: &[&str] = &[
     "  /verify @name <code>    mark the connection verified",
     "  /d @name                delete a contact (they are told)",
     "  /p [name [full name]]   show or change your profile",
+    "  /create user name       another user; /user name switches to it, /users lists them",
+    "  /delete user name       delete a user (not the active one while there are others)",
     "  /q                      quit",
     "More: /help files, /help groups, /help address, /help api",
 ];

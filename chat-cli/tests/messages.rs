@@ -284,8 +284,8 @@ fn contact_preferences() {
     alice.type_line("/set voice @bob hmm");
     alice.expect("/set voice @bob hmm");
     alice.expect(
-        "invalid chat command: usage: /set voice|calls|delete|reactions @name [yes|no|always]: \
-         /set voice @bob hmm",
+        "invalid chat command: usage: /set voice|calls|delete|reactions @name [yes|no|always], \
+         /set disappear @name [yes [30s|5min|1h|8h|day|week|month]|no]: /set voice @bob hmm",
     );
     // The chat keeps the changes: alice's own items and bob's (the message deleted fully is
     // not there).
@@ -342,5 +342,93 @@ fn muting_a_contact() {
     bob.type_line("/mute @nobody");
     bob.expect("/mute @nobody");
     bob.expect("chat error: no contact nobody");
+    relay.stop();
+}
+
+/// The id and whether it is timed, of the latest item of a chat (`/_get chat`, printed as
+/// its JSON).
+fn latest_item(c: &mut Client, chat: &str) -> (String, bool) {
+    let cmd = format!("/_get chat {chat} count=1");
+    c.type_line(&cmd);
+    c.expect(&cmd);
+    let page: serde_json::Value = serde_json::from_str(&c.next()).expect("a chat's JSON");
+    let meta = &page["chatItems"][0]["meta"];
+    (
+        meta["itemText"].as_str().unwrap_or_default().to_string(),
+        meta.get("itemTimed").is_some(),
+    )
+}
+
+/// Disappearing messages with a contact, as the reference's `testEnableTimedMessagesContact`:
+/// on for both, every message goes with the time and is gone on both sides after it (the
+/// received one from when it is read: `-r`); off, messages stay; a time to live the user
+/// does not allow is not kept.
+#[test]
+fn disappearing_messages_with_a_contact() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob) = alice_and_bob(dir.path(), &server, &["-r"]);
+    connect(&mut alice, &mut bob, "Alice", "Bob");
+    let set = r#"/_set prefs @2 {"timedMessages": {"allow": "yes", "ttl": 1}}"#;
+    alice.type_line(set);
+    alice.expect(set);
+    alice.expect("you updated preferences for bob:");
+    alice.expect("Disappearing messages: enabled (you allow: yes (1 sec), contact allows: yes)");
+    bob.expect("alice updated preferences for you:");
+    bob.expect(
+        "Disappearing messages: enabled (you allow: default (yes), contact allows: yes (1 sec))",
+    );
+    bob.type_line("/set disappear @alice yes");
+    bob.expect("/set disappear @alice yes");
+    bob.expect("you updated preferences for alice:");
+    bob.expect(
+        "Disappearing messages: enabled (you allow: yes (1 sec), contact allows: yes (1 sec))",
+    );
+    alice.expect("bob updated preferences for you:");
+    alice.expect(
+        "Disappearing messages: enabled (you allow: yes (1 sec), contact allows: yes (1 sec))",
+    );
+
+    alice.type_line("@bob hi");
+    alice.expect_item("@bob hi");
+    bob.expect_item("alice> hi");
+    bob.type_line("@alice hey");
+    bob.expect_item("@alice hey");
+    alice.expect_item("bob> hey");
+    // Gone on both sides after a second (polled: the terminal prints nothing then).
+    for (c, chat) in [(&mut alice, "@2"), (&mut bob, "@2")] {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            let (text, _) = latest_item(c, chat);
+            if text != "hi" && text != "hey" {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{}: {text} stays",
+                c.name
+            );
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+
+    // Off: messages stay; a time to live sent anyway is not kept.
+    bob.type_line("/set disappear @alice no");
+    bob.expect("/set disappear @alice no");
+    bob.expect("you updated preferences for alice:");
+    bob.expect("Disappearing messages: off (you allow: no, contact allows: yes (1 sec))");
+    alice.expect("bob updated preferences for you:");
+    alice.expect("Disappearing messages: off (you allow: yes (1 sec), contact allows: no)");
+    alice.type_line("@bob stays");
+    alice.expect_item("@bob stays");
+    bob.expect_item("alice> stays");
+    assert_eq!(latest_item(&mut alice, "@2"), ("stays".into(), false));
+    let timed =
+        r#"/_send @2 ttl=1 json [{"msgContent": {"type": "text", "text": "timed anyway"}}]"#;
+    alice.type_line(timed);
+    alice.expect(timed);
+    alice.expect_item("@bob timed anyway");
+    bob.expect_item("alice> timed anyway");
+    assert_eq!(latest_item(&mut bob, "@2"), ("timed anyway".into(), false));
     relay.stop();
 }

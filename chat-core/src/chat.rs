@@ -1483,6 +1483,7 @@ impl Chat {
                 name,
                 feature,
                 allow,
+                ttl,
             } => {
                 let contact = self.contact_named(&name)?;
                 let mut prefs = match &contact.user_prefs {
@@ -1491,7 +1492,18 @@ impl Chat {
                 };
                 match allow {
                     Some(a) => {
-                        prefs.insert(feature.into(), serde_json::json!({ "allow": a }));
+                        let mut pref = serde_json::json!({ "allow": a });
+                        // Disappearing messages on without a time: the contact's offer.
+                        let ttl = match (feature, a.as_str()) {
+                            ("timedMessages", "yes" | "always") => {
+                                ttl.or_else(|| crate::features::Prefs::of(&contact).contact_ttl())
+                            }
+                            _ => None,
+                        };
+                        if let Some(t) = ttl {
+                            pref["ttl"] = t.into();
+                        }
+                        prefs.insert(feature.into(), pref);
                     }
                     None => {
                         prefs.remove(feature);

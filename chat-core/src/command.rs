@@ -171,15 +171,18 @@ pub enum Command {
         /// `ttl`).
         prefs: serde_json::Value,
     },
-    /// `/set voice|calls|delete|reactions @name [yes|no|always]`: one preference for a contact
-    /// (without a value: back to the default).
+    /// `/set voice|calls|delete|reactions @name [yes|no|always]`,
+    /// `/set disappear @name [yes [time]|no]`: one preference for a contact (without a value:
+    /// back to the default).
     SetContactFeature {
         /// The contact.
         name: String,
-        /// The feature (`voice`, `calls`, `fullDelete`, `reactions`).
+        /// The feature (`voice`, `calls`, `fullDelete`, `reactions`, `timedMessages`).
         feature: &'static str,
         /// The new `allow`, or none for the default.
         allow: Option<String>,
+        /// Disappearing messages: the time (none: the contact's offered one).
+        ttl: Option<i64>,
     },
     /// `/_get chats <userId> [pcc=on] count=<n> <query>`.
     GetChats {
@@ -796,6 +799,31 @@ pub enum ChatId {
     Contact(i64),
     /// A group.
     Group(i64),
+}
+
+/// A time to live as the terminal writes it: the reference's words (`30s`, `5min`, `1h`,
+/// `8h`, `day`, `week`, `month`) or a number with `s`, `m`, `h`, `d`, `w`.
+fn ttl_word(t: &str) -> Option<i64> {
+    let secs = match t {
+        "5min" => 300,
+        "day" => 86400,
+        "week" => 7 * 86400,
+        "month" => 30 * 86400,
+        _ => {
+            let (n, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit())?.max(1).min(t.len()));
+            let n: i64 = n.parse().ok()?;
+            let mult = match unit {
+                "s" => 1,
+                "m" | "min" => 60,
+                "h" => 3600,
+                "d" => 86400,
+                "w" => 7 * 86400,
+                _ => return None,
+            };
+            n.checked_mul(mult)?
+        }
+    };
+    (1..=MAX_TTL).contains(&secs).then_some(secs)
 }
 
 /// `@2`, `*1` or `#1`.
@@ -1539,25 +1567,40 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             Command::SetGroupTimed { group, ttl }
         }
         "/set" if args.contains(" @") => {
-            let usage = || bad("usage: /set voice|calls|delete|reactions @name [yes|no|always]");
+            let usage = || {
+                bad("usage: /set voice|calls|delete|reactions @name [yes|no|always], /set disappear @name [yes [30s|5min|1h|8h|day|week|month]|no]")
+            };
             let (word, rest) = args.split_once(" @").unwrap_or_default();
             let feature = match word {
                 "voice" => "voice",
                 "calls" => "calls",
                 "delete" => "fullDelete",
                 "reactions" => "reactions",
+                "disappear" => "timedMessages",
                 _ => return Err(usage()),
             };
             let (contact, rest) = name(rest)?;
-            let allow = match rest.trim() {
-                "" => None,
-                a @ ("yes" | "no" | "always") => Some(a.to_string()),
+            let mut p = rest.split_whitespace();
+            let allow = match p.next() {
+                None => None,
+                Some(a @ ("yes" | "no" | "always")) => Some(a.to_string()),
                 _ => return Err(usage()),
             };
+            let ttl = match (p.next(), feature, allow.as_deref()) {
+                (None, ..) => None,
+                (Some(t), "timedMessages", Some("yes" | "always")) => {
+                    Some(ttl_word(t).ok_or_else(usage)?)
+                }
+                _ => return Err(usage()),
+            };
+            if p.next().is_some() {
+                return Err(usage());
+            }
             Command::SetContactFeature {
                 name: contact,
                 feature,
                 allow,
+                ttl,
             }
         }
         "/mute" | "/unmute" if !args.is_empty() => {
@@ -2222,6 +2265,34 @@ mod tests {
             assert!(parse(bad).is_err(), "{bad}");
         }
         assert!(matches!(parse("@bob <-> hi"), Ok(Command::SendText { .. })));
+        for (line, allow, ttl) in [
+            ("/set disappear @bob yes", Some("yes"), None),
+            ("/set disappear @bob yes 5min", Some("yes"), Some(300)),
+            ("/set disappear @bob yes day", Some("yes"), Some(86400)),
+            ("/set disappear @bob yes 8h", Some("yes"), Some(8 * 3600)),
+            ("/set disappear @bob no", Some("no"), None),
+            ("/set disappear @bob", None, None),
+        ] {
+            assert_eq!(
+                parse(line),
+                Ok(Command::SetContactFeature {
+                    name: "bob".into(),
+                    feature: "timedMessages",
+                    allow: allow.map(str::to_string),
+                    ttl
+                }),
+                "{line}"
+            );
+        }
+        for bad in [
+            "/set disappear @bob yes 0s",
+            "/set disappear @bob yes forever",
+            "/set disappear @bob no 30s",
+            "/set voice @bob yes 30s",
+            "/set disappear @bob yes 30s extra",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
         assert_eq!(parse("/cs"), Ok(Command::Contacts));
         assert_eq!(parse("/u"), Ok(Command::ShowUser));
     }

@@ -148,6 +148,29 @@ impl<'a> Prefs<'a> {
         self.state(feature).0
     }
 
+    /// The time to live of what is sent to this contact: disappearing messages on for both
+    /// sides, with the user's time (the reference's `contactTimedTTL`); none otherwise.
+    pub fn timed_ttl(&self) -> Option<i64> {
+        let (e, ttl) = self.state("timedMessages");
+        if e.for_user && e.for_contact {
+            ttl
+        } else {
+            None
+        }
+    }
+
+    /// Whether a received message's time to live is kept: disappearing messages on for both
+    /// sides (otherwise the message stays, as the reference's).
+    pub fn timed_allowed(&self) -> bool {
+        let e = self.enabled("timedMessages");
+        e.for_user && e.for_contact
+    }
+
+    /// The time to live the contact offers (its preference's).
+    pub fn contact_ttl(&self) -> Option<i64> {
+        pref_in(self.contact, "timedMessages").and_then(|p| p.ttl)
+    }
+
     /// A feature's state for both sides, with its parameter (the user's time to live of
     /// disappearing messages, when on for the user) - the reference's `featureState`.
     fn state(&self, feature: &str) -> (Enabled, Option<i64>) {

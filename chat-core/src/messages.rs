@@ -56,6 +56,8 @@ impl Chat {
             (true, Some(c)) => c,
             _ => return Err(ChatError::NotReady(contact.local_name)),
         };
+        // Disappearing messages on with this contact: each message goes with the user's time.
+        let ttl = ttl.or_else(|| crate::features::Prefs::of(&contact).timed_ttl());
         let mut container = MsgContainer::simple(content.clone());
         container.ttl = ttl;
         container.forward = forward.is_some();
@@ -484,9 +486,15 @@ impl Chat {
             edited: false,
         })?;
         let item = self.received_forwarded(item, c.forward)?;
-        // A disappearing message: gone here too after its time, from when it is read.
+        // A disappearing message: gone here too after its time, from when it is read - when
+        // disappearing messages are on with this contact (else kept, as the reference's).
         match c.ttl {
-            Some(t) if (1..=crate::command::MAX_TTL).contains(&t) => self.set_received_ttl(item, t),
+            Some(t)
+                if (1..=crate::command::MAX_TTL).contains(&t)
+                    && crate::features::Prefs::of(contact).timed_allowed() =>
+            {
+                self.set_received_ttl(item, t)
+            }
             _ => Ok(item),
         }
     }
