@@ -727,6 +727,11 @@ impl Agent {
         }
     }
 
+    /// The relay new queues are made on (and queues rotated to).
+    pub fn server(&self) -> SmpServer {
+        self.inner.server.clone()
+    }
+
     /// Whether [`Agent::close`] was called.
     pub fn is_closed(&self) -> bool {
         self.inner.closed.load(std::sync::atomic::Ordering::SeqCst)

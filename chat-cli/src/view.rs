@@ -430,6 +430,9 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
             "(the updated profile will be sent to all your contacts)".into(),
         ],
         Response::UsersList(list) => users_list(list),
+        Response::SwitchStarted(_) | Response::MemberSwitchStarted(..) => {
+            vec!["switch started".into()]
+        }
         Response::Version => vec![format!(
             "SimpleX Chat v{}",
             chat_core::api::REFERENCE_VERSION
@@ -1185,6 +1188,43 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
         )],
         Event::Error(e) => vec![format!("error: {e}")],
         Event::UserDeleted => vec!["completed deleting user".into()],
+        // The reference shows a rotation's start and end only.
+        Event::ContactSwitch {
+            contact,
+            ours,
+            phase,
+        } => match switch_phase(*phase) {
+            None => Vec::new(),
+            Some(p) if *ours => vec![format!("{}: you {p}", view_name(&contact.local_name))],
+            Some(p) => vec![format!("{} {p} for you", view_name(&contact.local_name))],
+        },
+        Event::MemberSwitch {
+            group,
+            member,
+            ours,
+            phase,
+        } => match switch_phase(*phase) {
+            None => Vec::new(),
+            Some(p) if *ours => vec![format!(
+                "#{}: you {p} for {}",
+                view_name(&group.local_name),
+                view_name(&member.local_name)
+            )],
+            Some(p) => vec![format!(
+                "#{}: {} {p} for you",
+                view_name(&group.local_name),
+                view_name(&member.local_name)
+            )],
+        },
+    }
+}
+
+/// A queue rotation's phase as the terminal says it; none for the phases it does not show.
+fn switch_phase(phase: chat_core::chat::SwitchPhase) -> Option<&'static str> {
+    match phase {
+        chat_core::chat::SwitchPhase::Started => Some("started changing address"),
+        chat_core::chat::SwitchPhase::Completed => Some("changed address"),
+        _ => None,
     }
 }
 

@@ -446,3 +446,54 @@ fn stopped_chat_and_maintenance_mode() {
     bob.expect_item("alice> yes");
     relay.stop();
 }
+
+/// `/switch bob`, as the reference's `testSwitchContact`: alice's receiving queue moves to a
+/// new one; both sides see the start and the end (and get them as items); messages go both
+/// ways on the new queues, also after both restart.
+#[test]
+fn switching_a_contacts_address() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob) = alice_and_bob(dir.path(), &server, &[]);
+    connect(&mut alice, &mut bob, "Alice", "Bob");
+    alice.type_line("/switch bob");
+    alice.expect("/switch bob");
+    // The rotation's start may be printed before the answer.
+    alice.expect_unordered(&["switch started", "bob: you started changing address"]);
+    bob.expect("alice started changing address for you");
+    bob.expect("alice changed address for you");
+    alice.expect("bob: you changed address");
+    alice.type_line("/tail @bob 2");
+    alice.expect("/tail @bob 2");
+    alice.expect_item("@bob started changing address...");
+    alice.expect_item("@bob you changed address");
+    bob.type_line("/tail @alice 2");
+    bob.expect("/tail @alice 2");
+    bob.expect_item("alice> started changing address for you...");
+    bob.expect_item("alice> changed address for you");
+    for round in ["after the switch", "after a restart"] {
+        alice.type_line(&format!("@bob hi {round}"));
+        alice.expect_item(&format!("@bob hi {round}"));
+        bob.expect_item(&format!("alice> hi {round}"));
+        bob.type_line(&format!("@alice hey {round}"));
+        bob.expect_item(&format!("@alice hey {round}"));
+        alice.expect_item(&format!("bob> hey {round}"));
+        if round == "after the switch" {
+            alice.stop();
+            bob.stop();
+            alice = Client::start(dir.path(), "alice", &server);
+            bob = Client::start(dir.path(), "bob", &server);
+            alice.expect("Current user: alice (Alice)");
+            bob.expect("Current user: bob (Bob)");
+        }
+    }
+    command_error(&mut alice, "/switch nobody");
+    relay.stop();
+}
+
+fn command_error(c: &mut Client, line: &str) {
+    c.type_line(line);
+    c.expect(line);
+    let e = c.next();
+    assert!(e.contains("nobody"), "{e}");
+}

@@ -910,3 +910,24 @@ fn muting_a_group() {
     bob.expect("#team (3 members)");
     relay.stop();
 }
+
+/// `/switch #team bob`, as the reference's `testSwitchGroupMember`: the member connection's
+/// receiving queue moves; both sides see it; the group's messages still go both ways.
+#[test]
+fn switching_a_members_address() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob, mut cath) = team(dir.path(), &server);
+    alice.type_line("/switch #team bob");
+    alice.expect("/switch #team bob");
+    alice.expect_unordered(&[
+        "switch started",
+        "#team: you started changing address for bob",
+    ]);
+    bob.expect("#team: alice started changing address for you");
+    bob.expect("#team: alice changed address for you");
+    alice.expect("#team: you changed address for bob");
+    send(&mut bob, "after the switch", &mut [&mut alice, &mut cath]);
+    send(&mut alice, "received too", &mut [&mut bob, &mut cath]);
+    relay.stop();
+}

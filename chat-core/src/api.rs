@@ -637,6 +637,20 @@ pub fn chat_error(e: &ChatError) -> Value {
     }
 }
 
+/// A queue rotation's progress (`SwitchProgress`, without the connection's statistics).
+fn switch_progress(ours: bool, phase: agent::agent::SwitchPhase) -> Value {
+    use agent::agent::SwitchPhase;
+    json!({
+        "queueDirection": if ours { "rcv" } else { "snd" },
+        "switchPhase": match phase {
+            SwitchPhase::Started => "started",
+            SwitchPhase::Confirmed => "confirmed",
+            SwitchPhase::Secured => "secured",
+            SwitchPhase::Completed => "completed",
+        },
+    })
+}
+
 /// `/v` (`versionInfo`).
 pub fn version_info() -> Value {
     tagged(
@@ -916,6 +930,14 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
         Response::SecurityCode(c, code) => tagged(
             "contactCode",
             json!({"user": u, "contact": contact(c), "connectionCode": code}),
+        ),
+        Response::SwitchStarted(c) => tagged(
+            "contactSwitchStarted",
+            json!({"user": u, "contact": contact(c)}),
+        ),
+        Response::MemberSwitchStarted(g, m) => tagged(
+            "groupMemberSwitchStarted",
+            json!({"user": u, "groupInfo": group_info(chat, g), "member": group_member(m)}),
         ),
         Response::Verified { verified, code } => tagged(
             "connectionVerified",
@@ -1384,5 +1406,23 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
         ),
         // The reference's agent event (`DEL_USER`) is not in the bot API.
         Event::UserDeleted => return None,
+        Event::ContactSwitch {
+            contact: c,
+            ours,
+            phase,
+        } => tagged(
+            "contactSwitch",
+            json!({"user": u, "contact": contact(c), "switchProgress": switch_progress(*ours, *phase)}),
+        ),
+        Event::MemberSwitch {
+            group,
+            member,
+            ours,
+            phase,
+        } => tagged(
+            "groupMemberSwitch",
+            json!({"user": u, "groupInfo": group_info(chat, group), "member": group_member(member),
+                   "switchProgress": switch_progress(*ours, *phase)}),
+        ),
     })
 }

@@ -10,6 +10,8 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+/// A queue rotation's phase (in [`Event::ContactSwitch`], [`Event::MemberSwitch`]).
+pub use agent::agent::SwitchPhase;
 use agent::agent::{Agent, AgentEvent, ConnId};
 use smp_client::ConnectOptions;
 use smp_proto::address::SmpServer;
@@ -248,6 +250,10 @@ pub enum Response {
     Profile(Profile),
     /// The user (`/user`).
     ActiveUser,
+    /// `/switch @name`: the contact's queue rotation started.
+    SwitchStarted(Contact),
+    /// `/switch #group member`: the member's queue rotation started.
+    MemberSwitchStarted(crate::group_store::Group, crate::group_store::Member),
     /// The users (`/users`), each with its unread items.
     UsersList(Vec<crate::users::UserListed>),
     /// The version (`/v`).
@@ -566,6 +572,27 @@ pub enum Event {
     InfoItem(Contact, ChatItem),
     /// Someone asks to connect through our address.
     Request(ContactRequest),
+    /// A queue rotation with a contact moved on: ours (`ours`: we started it, our receiving
+    /// queue moves) or the contact's.
+    ContactSwitch {
+        /// The contact.
+        contact: Contact,
+        /// Our receiving queue (else the contact's).
+        ours: bool,
+        /// How far.
+        phase: agent::agent::SwitchPhase,
+    },
+    /// A queue rotation with a group member moved on.
+    MemberSwitch {
+        /// The group.
+        group: crate::group_store::Group,
+        /// The member.
+        member: crate::group_store::Member,
+        /// Our receiving queue (else the member's).
+        ours: bool,
+        /// How far.
+        phase: agent::agent::SwitchPhase,
+    },
     /// A user deleted with its relay queues (`/_delete user N del_smp=on`): every queue's
     /// deletion was tried and its files are gone (from the users host, never a chat).
     UserDeleted,
@@ -1121,6 +1148,97 @@ impl Chat {
         Ok(Response::ContactPrefsUpdated { from: c, to })
     }
 
+    /// `/switch @name`: the contact's receiving queue moved to a new queue on our relay.
+    async fn switch_contact(&self, who: crate::command::ContactName) -> Result<Response> {
+        let contact = match who {
+            crate::command::ContactName::Name(n) => self.contact_named(&n)?,
+            crate::command::ContactName::Id(id) => self.contact_by_id(id)?,
+        };
+        let (Some(conn), true) = (contact.conn_id, contact.ready) else {
+            return Err(ChatError::NotReady(contact.local_name));
+        };
+        let server = self.inner.agent.server();
+        self.inner
+            .agent
+            .switch_connection(conn, server)
+            .await
+            .map_err(agent_err)?;
+        Ok(Response::SwitchStarted(contact))
+    }
+
+    /// `/switch #group member`: a connected member's.
+    async fn switch_member(
+        &self,
+        group: crate::command::ContactName,
+        member: crate::command::ContactName,
+    ) -> Result<Response> {
+        use crate::command::ContactName;
+        let g = match group {
+            ContactName::Name(n) => self.group_named(&n)?,
+            ContactName::Id(id) => self.group_by_id(id)?,
+        };
+        let m = match member {
+            ContactName::Name(n) => self.member_named(&g, &n)?,
+            ContactName::Id(id) => self
+                .store()
+                .member(id)?
+                .filter(|m| m.group_id == g.group_id)
+                .ok_or_else(|| ChatError::NotGroupMember(id.to_string()))?,
+        };
+        let conn = match (m.conn_id, m.status) {
+            (Some(c), crate::group_store::MemberStatus::Connected) => c,
+            _ => return Err(ChatError::NotGroupMember(m.local_name)),
+        };
+        let server = self.inner.agent.server();
+        self.inner
+            .agent
+            .switch_connection(conn, server)
+            .await
+            .map_err(agent_err)?;
+        Ok(Response::MemberSwitchStarted(g, m))
+    }
+
+    /// A queue rotation moved on (the agent's SWITCH): shown, and its start and end kept as
+    /// items of a direct chat.
+    async fn queue_switched(
+        &self,
+        conn: ConnId,
+        direction: agent::agent::QueueDirection,
+        phase: SwitchPhase,
+    ) -> Result<()> {
+        let ours = direction == agent::agent::QueueDirection::Receiving;
+        let contact = self.store().contact_by_conn(conn)?;
+        if let Some(contact) = contact {
+            if let Some(item) = crate::features::InfoItem::switch(ours, phase) {
+                let items = self.store().add_info_items(contact.contact_id, &[item])?;
+                for item in items {
+                    self.emit(Event::InfoItem(contact.clone(), item)).await;
+                }
+            }
+            self.emit(Event::ContactSwitch {
+                contact,
+                ours,
+                phase,
+            })
+            .await;
+            return Ok(());
+        }
+        let member = self.store().member_by_conn(conn)?;
+        if let Some(member) = member {
+            let group = self.store().group(member.group_id)?;
+            if let Some(group) = group {
+                self.emit(Event::MemberSwitch {
+                    group,
+                    member,
+                    ours,
+                    phase,
+                })
+                .await;
+            }
+        }
+        Ok(())
+    }
+
     /// Parses and runs one command line.
     pub async fn execute_line(&self, line: &str) -> Result<Response> {
         let cmd = crate::command::parse(line)?;
@@ -1306,7 +1424,7 @@ impl Chat {
                 Err(ChatError::UsersCommand)
             }
             Command::Version => Ok(Response::Version),
-            Command::StartChat => Ok(if Box::pin(self.start()).await? {
+            Command::StartChat => Ok(if on_heap(|| self.start()).await? {
                 Response::Started
             } else {
                 Response::Running
@@ -1356,13 +1474,13 @@ impl Chat {
                 from,
                 member,
                 prefix,
-            } => Box::pin(self.forward_named(to, from, member, prefix)).await,
+            } => on_heap(|| self.forward_named(to, from, member, prefix)).await,
             Command::ApiForward {
                 to,
                 from,
                 item_ids,
                 ttl,
-            } => Box::pin(self.forward_ids(to, from, item_ids, ttl)).await,
+            } => on_heap(|| self.forward_ids(to, from, item_ids, ttl)).await,
             Command::Chats => self.chats(),
             Command::Search(text) => self.search(&text),
             Command::ReadChat(id) => {
@@ -1477,7 +1595,7 @@ impl Chat {
             Command::Help(topic) => Ok(Response::Help(topic)),
             Command::SetContactPrefs { contact_id, prefs } => {
                 let contact = self.contact_by_id(contact_id)?;
-                Box::pin(self.set_contact_prefs(contact, prefs)).await
+                on_heap(|| self.set_contact_prefs(contact, prefs)).await
             }
             Command::SetContactFeature {
                 name,
@@ -1509,7 +1627,7 @@ impl Chat {
                         prefs.remove(feature);
                     }
                 }
-                Box::pin(self.set_contact_prefs(contact, serde_json::Value::Object(prefs))).await
+                on_heap(|| self.set_contact_prefs(contact, serde_json::Value::Object(prefs))).await
             }
             Command::SetGroupCustomData { group_id, data } => {
                 let g = self.group_by_id(group_id)?;
@@ -1531,6 +1649,10 @@ impl Chat {
                 let contact = self.contact_named(&name)?;
                 let verified = self.store().verified_code(contact.contact_id)?.is_some();
                 Ok(Response::ContactInfo { contact, verified })
+            }
+            Command::SwitchContact(who) => on_heap(|| self.switch_contact(who)).await,
+            Command::SwitchMember { group, member } => {
+                on_heap(|| self.switch_member(group, member)).await
             }
             Command::ShowCode(name) => {
                 let contact = self.contact_named(&name)?;
@@ -1680,7 +1802,7 @@ impl Chat {
                 content,
             } => {
                 let (g, item) = self.current_group_item(group_id, item_id)?;
-                Box::pin(self.edit_group_item(g, item, content)).await
+                on_heap(|| self.edit_group_item(g, item, content)).await
             }
             Command::ApiGroupReaction {
                 group_id,
@@ -1689,14 +1811,14 @@ impl Chat {
                 reaction,
             } => {
                 let (g, item) = self.current_group_item(group_id, item_id)?;
-                Box::pin(self.react_group_item(g, item, reaction, add)).await
+                on_heap(|| self.react_group_item(g, item, reaction, add)).await
             }
             Command::ApiDeleteGroupItems {
                 group_id,
                 item_ids,
                 mode,
                 moderate,
-            } => Box::pin(self.api_delete_group_items(group_id, item_ids, mode, moderate)).await,
+            } => on_heap(|| self.api_delete_group_items(group_id, item_ids, mode, moderate)).await,
         }
     }
 
@@ -2342,6 +2464,11 @@ impl Chat {
             // A message that came again is dropped without a word, as the reference's terminal
             // does at its default log level (ERR A_DUPLICATE).
             AgentEvent::Duplicate { .. } => {}
+            AgentEvent::Switch {
+                conn,
+                direction,
+                phase,
+            } => on_heap(|| self.queue_switched(conn, direction, phase)).await?,
             AgentEvent::Error { conn, error } => {
                 // Shown for contacts and connections being made; a group member's are not
                 // (as the reference, which silences them), nor those of connections deleted
@@ -2582,6 +2709,19 @@ pub fn verification_code(bytes: &[u8]) -> String {
         .map(|c| String::from_utf8_lossy(c).into_owned())
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// A future made and boxed in a frame of its own. `Box::pin(self.f(..))` in a big `match`
+/// (`Chat::execute`) makes the future in the caller's frame first, and a debug build gives
+/// every arm's temporary its own stack slot: the frame grows with each arm until a deep call
+/// overflows the stack. Here the caller's frame holds only the closure and the box.
+pub(crate) fn on_heap<'a, T, F>(
+    make: impl FnOnce() -> F,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>
+where
+    F: std::future::Future<Output = T> + Send + 'a,
+{
+    Box::pin(make())
 }
 
 pub(crate) fn db_path(config: &ChatConfig, which: &str) -> PathBuf {

@@ -353,6 +353,16 @@ pub enum Command {
     Help(Option<String>),
     /// `/code @name`: the connection's security code.
     ShowCode(String),
+    /// `/switch @name`, `/_switch @N`: the contact's receiving queue moved to a new queue
+    /// (queue rotation).
+    SwitchContact(ContactName),
+    /// `/switch #group member`, `/_switch #G M`: a member's.
+    SwitchMember {
+        /// The group (by name, or id).
+        group: ContactName,
+        /// The member (by name, or id).
+        member: ContactName,
+    },
     /// `/verify @name [code]`: compare with the contact's code (none: clear verification).
     Verify {
         /// The contact.
@@ -780,6 +790,15 @@ pub const MAX_PAGE: usize = 1000;
 
 /// The most items one `/_delete item` may name.
 pub const MAX_DELETE_ITEMS: usize = 200;
+
+/// A contact, group or member named by the terminal (`bob`) or by id in the API (`2`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContactName {
+    /// By local name.
+    Name(String),
+    /// By id.
+    Id(i64),
+}
 
 /// A chat named in the terminal's forwarding form (`@bob`, `#team`, `*`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1349,6 +1368,28 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             }
         }
         "/code" => Command::ShowCode(one_arg(args)?),
+        "/switch" if args.starts_with('#') => {
+            let (group, member) = name(&args[1..])?;
+            Command::SwitchMember {
+                group: ContactName::Name(group),
+                member: ContactName::Name(one_arg(member)?),
+            }
+        }
+        "/switch" => Command::SwitchContact(ContactName::Name(one_arg(args)?)),
+        "/_switch" => {
+            let usage = || bad("usage: /_switch @<contactId> | #<groupId> <groupMemberId>");
+            match args.split_once(' ') {
+                Some((g, m)) => Command::SwitchMember {
+                    group: ContactName::Id(group_ref(g).ok_or_else(usage)?),
+                    member: ContactName::Id(m.parse().map_err(|_| usage())?),
+                },
+                None => Command::SwitchContact(ContactName::Id(
+                    args.strip_prefix('@')
+                        .and_then(|c| c.parse().ok())
+                        .ok_or_else(usage)?,
+                )),
+            }
+        }
         "/g" | "/group" => {
             let (incognito, args) = match args.strip_prefix("i ") {
                 Some(rest) => (true, rest.trim_start()),
@@ -2265,6 +2306,36 @@ mod tests {
             assert!(parse(bad).is_err(), "{bad}");
         }
         assert!(matches!(parse("@bob <-> hi"), Ok(Command::SendText { .. })));
+        assert_eq!(
+            parse("/switch @'John Doe'"),
+            Ok(Command::SwitchContact(ContactName::Name("John Doe".into())))
+        );
+        assert_eq!(
+            parse("/_switch @2"),
+            Ok(Command::SwitchContact(ContactName::Id(2)))
+        );
+        assert_eq!(
+            parse("/switch #team bob"),
+            Ok(Command::SwitchMember {
+                group: ContactName::Name("team".into()),
+                member: ContactName::Name("bob".into())
+            })
+        );
+        assert_eq!(
+            parse("/_switch #1 3"),
+            Ok(Command::SwitchMember {
+                group: ContactName::Id(1),
+                member: ContactName::Id(3)
+            })
+        );
+        for bad in [
+            "/_switch 2",
+            "/_switch #1 x",
+            "/switch #team",
+            "/switch bob extra",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
         for (line, allow, ttl) in [
             ("/set disappear @bob yes", Some("yes"), None),
             ("/set disappear @bob yes 5min", Some("yes"), Some(300)),

@@ -359,6 +359,32 @@ impl InfoItem {
         }
     }
 
+    /// A queue rotation started or completed (`sndConnEvent`/`rcvConnEvent` `switchQueue`):
+    /// `ours` when our receiving queue moves; none for the phases between.
+    pub fn switch(ours: bool, phase: agent::agent::SwitchPhase) -> Option<Self> {
+        use agent::agent::SwitchPhase;
+        let (name, text) = match (phase, ours) {
+            (SwitchPhase::Started, true) => ("started", "started changing address..."),
+            (SwitchPhase::Completed, true) => ("completed", "you changed address"),
+            (SwitchPhase::Started, false) => ("started", "started changing address for you..."),
+            (SwitchPhase::Completed, false) => ("completed", "changed address for you"),
+            _ => return None,
+        };
+        let (tag, field) = if ours {
+            ("sndConnEvent", "sndConnEvent")
+        } else {
+            ("rcvConnEvent", "rcvConnEvent")
+        };
+        let mut content = json!({ "type": tag });
+        content[field] = json!({"type": "switchQueue", "phase": name});
+        Some(InfoItem {
+            sent: ours,
+            text: text.into(),
+            content,
+            at_epoch: false,
+        })
+    }
+
     /// The contact deleted the conversation (`x.direct.del`; the reference's
     /// `RDEContactDeleted`).
     pub fn contact_deleted() -> Self {

@@ -394,7 +394,7 @@ impl Chat {
     }
 
     /// A group's member by name, or the reference's error.
-    fn member_named(&self, g: &Group, name: &str) -> Result<Member> {
+    pub(crate) fn member_named(&self, g: &Group, name: &str) -> Result<Member> {
         self.store()
             .member_by_name(g.group_id, name)?
             .ok_or_else(|| ChatError::NotGroupMember(name.to_string()))
