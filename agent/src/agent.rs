@@ -284,6 +284,10 @@ pub enum AgentError {
     /// No such connection, or not in a state for this.
     #[error("connection: {0}")]
     Connection(&'static str),
+    /// Not allowed in the connection's state (the reference's `CMD PROHIBITED`): sending while
+    /// the ratchet is re-synchronised, a re-synchronisation that is not needed.
+    #[error("command is prohibited: {0}")]
+    Prohibited(&'static str),
     /// Encryption failed.
     #[error("crypto: {0}")]
     Crypto(String),
@@ -1081,7 +1085,7 @@ impl Agent {
                 return Err(AgentError::Connection("not connected"));
             }
             if !force && !matches!(c.sync, SyncState::Allowed | SyncState::Required) {
-                return Err(AgentError::Connection(
+                return Err(AgentError::Prohibited(
                     "re-synchronisation is not needed (use force)",
                 ));
             }
@@ -2007,7 +2011,7 @@ impl Agent {
             sync,
             Some(SyncState::Required | SyncState::Started | SyncState::Agreed)
         ) {
-            return Err(AgentError::Connection(
+            return Err(AgentError::Prohibited(
                 "the ratchet is being re-synchronised: sending waits for it",
             ));
         }
@@ -2281,6 +2285,9 @@ impl Agent {
         let mut for_user = None;
         let mut wake = None;
         let mut failure = None;
+        // A decryption failure that is a matter of re-synchronisation: reported as the
+        // state (RatchetSync, once per change), not as an error each time.
+        let mut sync_failure = false;
         let mut receipts_in: Vec<(i64, Vec<u8>)> = Vec::new();
         let mut eready = None;
         let mut reply_keys: Option<(PublicKey, PublicKey)> = None;
@@ -2440,12 +2447,15 @@ impl Agent {
                             SyncState::Ok | SyncState::Allowed | SyncState::Required
                         );
                         if let (Some(state), true) = (next, may_change) {
-                            c.sync = state;
-                            events.push(AgentEvent::RatchetSync {
-                                conn,
-                                state,
-                                error: Some(e.to_string()),
-                            });
+                            sync_failure = true;
+                            if c.sync != state {
+                                c.sync = state;
+                                events.push(AgentEvent::RatchetSync {
+                                    conn,
+                                    state,
+                                    error: Some(e.to_string()),
+                                });
+                            }
                         }
                     } else if !matches!(c.sync, SyncState::Ok | SyncState::Started) {
                         c.sync = SyncState::Ok;
@@ -2727,10 +2737,12 @@ impl Agent {
         for e in events {
             self.event(e).await;
         }
-        if let Some(e) = failure {
-            return Err(e);
+        match failure {
+            // Said by the RatchetSync event: acknowledged without an error of its own.
+            Some(_) if sync_failure => Ok(None),
+            Some(e) => Err(e),
+            None => Ok(for_user.map(|r| (conn_of.unwrap_or(0), r))),
         }
-        Ok(for_user.map(|r| (conn_of.unwrap_or(0), r)))
     }
 }
 

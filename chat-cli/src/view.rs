@@ -433,6 +433,9 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
         Response::SwitchStarted(_) | Response::MemberSwitchStarted(..) => {
             vec!["switch started".into()]
         }
+        Response::SyncStarted(_) | Response::MemberSyncStarted(..) => {
+            vec!["connection synchronization started".into()]
+        }
         Response::Version => vec![format!(
             "SimpleX Chat v{}",
             chat_core::api::REFERENCE_VERSION
@@ -1188,6 +1191,32 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
         )],
         Event::Error(e) => vec![format!("error: {e}")],
         Event::UserDeleted => vec!["completed deleting user".into()],
+        // `bob: connection synchronized`; after a decryption error, how to re-synchronise.
+        Event::RatchetSync {
+            contact,
+            member,
+            state,
+        } => {
+            let (who, sync) = match (contact, member) {
+                (Some(c), _) => (view_name(&c.local_name), view_name(&c.local_name)),
+                (None, Some((g, m))) => {
+                    let gm = format!("#{} {}", view_name(&g.local_name), view_name(&m.local_name));
+                    (gm.clone(), gm)
+                }
+                (None, None) => return Vec::new(),
+            };
+            let mut lines = vec![format!(
+                "{who}: {}",
+                chat_core::features::sync_state(*state).1
+            )];
+            if matches!(
+                state,
+                chat_core::chat::SyncState::Allowed | chat_core::chat::SyncState::Required
+            ) {
+                lines.push(format!("use /sync {sync} to synchronize"));
+            }
+            lines
+        }
         // The reference shows a rotation's start and end only.
         Event::ContactSwitch {
             contact,
@@ -1301,7 +1330,8 @@ pub fn error(e: &ChatError) -> Vec<String> {
         | ChatError::UserExists(_)
         | ChatError::UserUnknown
         | ChatError::DifferentActiveUser(..)
-        | ChatError::CantDeleteActiveUser(_) => vec![e.to_string()],
+        | ChatError::CantDeleteActiveUser(_)
+        | ChatError::Prohibited(_) => vec![e.to_string()],
         other => vec![format!("chat error: {other}")],
     }
 }

@@ -497,3 +497,78 @@ fn command_error(c: &mut Client, line: &str) {
     let e = c.next();
     assert!(e.contains("nobody"), "{e}");
 }
+
+/// A ratchet out of step, as the reference's `testSyncRatchet`: bob's databases restored
+/// from an old copy; alice's next message does not decrypt for him (synchronization
+/// required, sending refused) until `/sync alice`; then both agree and messages flow again.
+#[test]
+fn resynchronising_a_ratchet() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob) = alice_and_bob(dir.path(), &server, &[]);
+    connect(&mut alice, &mut bob, "Alice", "Bob");
+    let exchange = |alice: &mut Client, bob: &mut Client, text: &str| {
+        alice.type_line(&format!("@bob {text}"));
+        alice.expect_item(&format!("@bob {text}"));
+        bob.expect_item(&format!("alice> {text}"));
+        bob.type_line(&format!("@alice {text} too"));
+        bob.expect_item(&format!("@alice {text} too"));
+        alice.expect_item(&format!("bob> {text} too"));
+    };
+    exchange(&mut alice, &mut bob, "hi");
+    let files = ["bob_chat.db", "bob_agent.db"];
+    let journals = ["", "-wal", "-shm"];
+    let copy = |from: &str, to: &str| {
+        for f in files {
+            for j in journals {
+                let src = dir.path().join(format!("{f}{j}"));
+                let dst = dir.path().join(format!("{to}{f}{j}"));
+                let _ = std::fs::remove_file(&dst);
+                if src.exists() && from.is_empty() {
+                    std::fs::copy(&src, &dst).expect("copy");
+                }
+            }
+        }
+    };
+    // The old copy, taken while bob is stopped.
+    bob.stop();
+    copy("", "old-");
+    let mut bob = Client::start(dir.path(), "bob", &server);
+    bob.expect("Current user: bob (Bob)");
+    for round in ["one", "two", "three"] {
+        exchange(&mut alice, &mut bob, round);
+    }
+    bob.stop();
+    for f in files {
+        for j in journals {
+            let cur = dir.path().join(format!("{f}{j}"));
+            let _ = std::fs::remove_file(&cur);
+            let old = dir.path().join(format!("old-{f}{j}"));
+            if old.exists() {
+                std::fs::copy(&old, &cur).expect("restore");
+            }
+        }
+    }
+    let mut bob = Client::start(dir.path(), "bob", &server);
+    bob.expect("Current user: bob (Bob)");
+    alice.type_line("@bob lost");
+    alice.expect_item("@bob lost");
+    bob.expect("alice: decryption error (connection out of sync), synchronization required");
+    bob.expect("use /sync alice to synchronize");
+    bob.type_line("@alice not yet");
+    bob.expect("@alice not yet");
+    bob.expect("error: command is prohibited");
+    bob.type_line("/sync alice");
+    bob.expect("/sync alice");
+    bob.expect("connection synchronization started");
+    alice.expect("bob: connection synchronization agreed");
+    bob.expect("alice: connection synchronization agreed");
+    alice.expect("bob: connection synchronized");
+    bob.expect("alice: connection synchronized");
+    exchange(&mut alice, &mut bob, "back in step");
+    // In step: a re-synchronisation is not needed.
+    bob.type_line("/sync alice");
+    bob.expect("/sync alice");
+    bob.expect("error: command is prohibited");
+    relay.stop();
+}

@@ -619,6 +619,11 @@ pub fn chat_error(e: &ChatError) -> Value {
         ),
         ChatError::CannotDelete => chat_error_type("invalidChatItemDelete", json!({})),
         ChatError::NoActiveUser => chat_error_type("noActiveUser", json!({})),
+        ChatError::Prohibited(why) => json!({
+            "type": "errorAgent",
+            "agentError": {"type": "CMD", "cmdErr": {"type": "PROHIBITED"}, "errContext": why},
+            "agentConnId": "",
+        }),
         ChatError::UserExists(n) => chat_error_type("userExists", json!({ "contactName": n })),
         ChatError::UserUnknown => chat_error_type("userUnknown", json!({})),
         ChatError::DifferentActiveUser(cmd, active) => chat_error_type(
@@ -930,6 +935,14 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
         Response::SecurityCode(c, code) => tagged(
             "contactCode",
             json!({"user": u, "contact": contact(c), "connectionCode": code}),
+        ),
+        Response::SyncStarted(c) => tagged(
+            "contactRatchetSyncStarted",
+            json!({"user": u, "contact": contact(c)}),
+        ),
+        Response::MemberSyncStarted(g, m) => tagged(
+            "groupMemberRatchetSyncStarted",
+            json!({"user": u, "groupInfo": group_info(chat, g), "member": group_member(m)}),
         ),
         Response::SwitchStarted(c) => tagged(
             "contactSwitchStarted",
@@ -1406,6 +1419,25 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
         ),
         // The reference's agent event (`DEL_USER`) is not in the bot API.
         Event::UserDeleted => return None,
+        Event::RatchetSync {
+            contact: c,
+            member,
+            state,
+        } => {
+            let progress = json!({"ratchetSyncStatus": crate::features::sync_state(*state).0});
+            match (c, member) {
+                (Some(c), _) => tagged(
+                    "contactRatchetSync",
+                    json!({"user": u, "contact": contact(c), "ratchetSyncProgress": progress}),
+                ),
+                (None, Some((g, m))) => tagged(
+                    "groupMemberRatchetSync",
+                    json!({"user": u, "groupInfo": group_info(chat, g), "member": group_member(m),
+                           "ratchetSyncProgress": progress}),
+                ),
+                (None, None) => return None,
+            }
+        }
         Event::ContactSwitch {
             contact: c,
             ours,

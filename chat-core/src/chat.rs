@@ -12,6 +12,8 @@ use std::sync::{Arc, Mutex};
 
 /// A queue rotation's phase (in [`Event::ContactSwitch`], [`Event::MemberSwitch`]).
 pub use agent::agent::SwitchPhase;
+/// A connection's ratchet re-synchronisation state (in [`Event::RatchetSync`]).
+pub use agent::agent::SyncState;
 use agent::agent::{Agent, AgentEvent, ConnId};
 use smp_client::ConnectOptions;
 use smp_proto::address::SmpServer;
@@ -160,6 +162,10 @@ pub enum ChatError {
     /// `/_delete user` of the active user while there are others.
     #[error("cannot delete active user")]
     CantDeleteActiveUser(i64),
+    /// Not allowed in the connection's state (the agent's `CMD PROHIBITED`): a message while
+    /// the ratchet is re-synchronised, `/sync` when it is in step.
+    #[error("error: command is prohibited")]
+    Prohibited(String),
     /// A command of the users host given to one user's chat.
     #[error("this command is for the chat's users, not one user's chat")]
     UsersCommand,
@@ -169,6 +175,14 @@ type Result<T> = std::result::Result<T, ChatError>;
 
 pub(crate) fn agent_err(e: impl std::fmt::Display) -> ChatError {
     ChatError::Agent(e.to_string())
+}
+
+/// An agent error, what the connection's state does not allow told apart.
+pub(crate) fn agent_error(e: agent::agent::AgentError) -> ChatError {
+    match e {
+        agent::agent::AgentError::Prohibited(why) => ChatError::Prohibited(why.to_string()),
+        e => agent_err(e),
+    }
 }
 
 /// The other side of a file transfer.
@@ -254,6 +268,10 @@ pub enum Response {
     SwitchStarted(Contact),
     /// `/switch #group member`: the member's queue rotation started.
     MemberSwitchStarted(crate::group_store::Group, crate::group_store::Member),
+    /// `/sync @name`: the contact's ratchet re-synchronisation started.
+    SyncStarted(Contact),
+    /// `/sync #group member`: the member's.
+    MemberSyncStarted(crate::group_store::Group, crate::group_store::Member),
     /// The users (`/users`), each with its unread items.
     UsersList(Vec<crate::users::UserListed>),
     /// The version (`/v`).
@@ -581,6 +599,16 @@ pub enum Event {
         ours: bool,
         /// How far.
         phase: agent::agent::SwitchPhase,
+    },
+    /// A connection's ratchet re-synchronisation state changed: a contact's, or a group
+    /// member's (`member` with its group).
+    RatchetSync {
+        /// The contact (none for a member).
+        contact: Option<Contact>,
+        /// The member and its group.
+        member: Option<(crate::group_store::Group, crate::group_store::Member)>,
+        /// The state now.
+        state: SyncState,
     },
     /// A queue rotation with a group member moved on.
     MemberSwitch {
@@ -1166,6 +1194,114 @@ impl Chat {
         Ok(Response::SwitchStarted(contact))
     }
 
+    /// `/sync @name [force=on]`: the contact's ratchet re-synchronised (allowed after a
+    /// decryption error, or forced); the chat gets its start as an item.
+    async fn sync_contact(
+        &self,
+        who: crate::command::ContactName,
+        force: bool,
+    ) -> Result<Response> {
+        let contact = match who {
+            crate::command::ContactName::Name(n) => self.contact_named(&n)?,
+            crate::command::ContactName::Id(id) => self.contact_by_id(id)?,
+        };
+        let (Some(conn), true) = (contact.conn_id, contact.ready) else {
+            return Err(ChatError::NotReady(contact.local_name));
+        };
+        self.inner
+            .agent
+            .synchronize_ratchet(conn, force)
+            .await
+            .map_err(agent_error)?;
+        let item = crate::features::InfoItem::ratchet_sync(true, SyncState::Started);
+        let items = self.store().add_info_items(contact.contact_id, &[item])?;
+        for item in items {
+            self.emit(Event::InfoItem(contact.clone(), item)).await;
+        }
+        Ok(Response::SyncStarted(contact))
+    }
+
+    /// `/sync #group member [force=on]`: a member's.
+    async fn sync_member(
+        &self,
+        group: crate::command::ContactName,
+        member: crate::command::ContactName,
+        force: bool,
+    ) -> Result<Response> {
+        let (g, m, conn) = self.connected_member(group, member)?;
+        self.inner
+            .agent
+            .synchronize_ratchet(conn, force)
+            .await
+            .map_err(agent_error)?;
+        Ok(Response::MemberSyncStarted(g, m))
+    }
+
+    /// A connected member named by a command, with its group and connection.
+    fn connected_member(
+        &self,
+        group: crate::command::ContactName,
+        member: crate::command::ContactName,
+    ) -> Result<(
+        crate::group_store::Group,
+        crate::group_store::Member,
+        ConnId,
+    )> {
+        use crate::command::ContactName;
+        let g = match group {
+            ContactName::Name(n) => self.group_named(&n)?,
+            ContactName::Id(id) => self.group_by_id(id)?,
+        };
+        let m = match member {
+            ContactName::Name(n) => self.member_named(&g, &n)?,
+            ContactName::Id(id) => self
+                .store()
+                .member(id)?
+                .filter(|m| m.group_id == g.group_id)
+                .ok_or_else(|| ChatError::NotGroupMember(id.to_string()))?,
+        };
+        match (m.conn_id, m.status) {
+            (Some(c), crate::group_store::MemberStatus::Connected) => Ok((g, m, c)),
+            _ => Err(ChatError::NotGroupMember(m.local_name)),
+        }
+    }
+
+    /// A connection's re-synchronisation state changed (the agent's RSYNC): shown, and kept
+    /// as an item of a direct chat. Its start is the `/sync` command's (ours) or silent.
+    async fn ratchet_synced(&self, conn: ConnId, state: SyncState) -> Result<()> {
+        if state == SyncState::Started {
+            return Ok(());
+        }
+        let contact = self.store().contact_by_conn(conn)?;
+        if let Some(contact) = contact {
+            let item = crate::features::InfoItem::ratchet_sync(false, state);
+            let items = self.store().add_info_items(contact.contact_id, &[item])?;
+            for item in items {
+                self.emit(Event::InfoItem(contact.clone(), item)).await;
+            }
+            self.emit(Event::RatchetSync {
+                contact: Some(contact),
+                member: None,
+                state,
+            })
+            .await;
+            return Ok(());
+        }
+        let member = self.store().member_by_conn(conn)?;
+        if let Some(member) = member {
+            let group = self.store().group(member.group_id)?;
+            if let Some(group) = group {
+                self.emit(Event::RatchetSync {
+                    contact: None,
+                    member: Some((group, member)),
+                    state,
+                })
+                .await;
+            }
+        }
+        Ok(())
+    }
+
     /// `/switch #group member`: a connected member's.
     async fn switch_member(
         &self,
@@ -1651,6 +1787,12 @@ impl Chat {
                 Ok(Response::ContactInfo { contact, verified })
             }
             Command::SwitchContact(who) => on_heap(|| self.switch_contact(who)).await,
+            Command::SyncContact { who, force } => on_heap(|| self.sync_contact(who, force)).await,
+            Command::SyncMember {
+                group,
+                member,
+                force,
+            } => on_heap(|| self.sync_member(group, member, force)).await,
             Command::SwitchMember { group, member } => {
                 on_heap(|| self.switch_member(group, member)).await
             }
@@ -2469,6 +2611,9 @@ impl Chat {
                 direction,
                 phase,
             } => on_heap(|| self.queue_switched(conn, direction, phase)).await?,
+            AgentEvent::RatchetSync { conn, state, .. } => {
+                on_heap(|| self.ratchet_synced(conn, state)).await?
+            }
             AgentEvent::Error { conn, error } => {
                 // Shown for contacts and connections being made; a group member's are not
                 // (as the reference, which silences them), nor those of connections deleted

@@ -356,6 +356,23 @@ pub enum Command {
     /// `/switch @name`, `/_switch @N`: the contact's receiving queue moved to a new queue
     /// (queue rotation).
     SwitchContact(ContactName),
+    /// `/sync @name [force=on]`, `/_sync @N [force=on]`: the contact's ratchet
+    /// re-synchronised.
+    SyncContact {
+        /// The contact.
+        who: ContactName,
+        /// Even when it is in step.
+        force: bool,
+    },
+    /// `/sync #group member [force=on]`, `/_sync #G M [force=on]`: a member's.
+    SyncMember {
+        /// The group.
+        group: ContactName,
+        /// The member.
+        member: ContactName,
+        /// Even when it is in step.
+        force: bool,
+    },
     /// `/switch #group member`, `/_switch #G M`: a member's.
     SwitchMember {
         /// The group (by name, or id).
@@ -1368,6 +1385,43 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             }
         }
         "/code" => Command::ShowCode(one_arg(args)?),
+        "/sync" | "/_sync" => {
+            let (args, force) = match args.strip_suffix(" force=on") {
+                Some(a) => (a, true),
+                None => (args.strip_suffix(" force=off").unwrap_or(args), false),
+            };
+            let usage = || bad("usage: /sync @name [force=on], /sync #group member [force=on]");
+            match (word, args.strip_prefix('#')) {
+                ("/sync", Some(rest)) => {
+                    let (group, member) = name(rest)?;
+                    Command::SyncMember {
+                        group: ContactName::Name(group),
+                        member: ContactName::Name(one_arg(member)?),
+                        force,
+                    }
+                }
+                ("/sync", None) => Command::SyncContact {
+                    who: ContactName::Name(one_arg(args)?),
+                    force,
+                },
+                (_, Some(_)) => {
+                    let (g, m) = args.split_once(' ').ok_or_else(usage)?;
+                    Command::SyncMember {
+                        group: ContactName::Id(group_ref(g).ok_or_else(usage)?),
+                        member: ContactName::Id(m.parse().map_err(|_| usage())?),
+                        force,
+                    }
+                }
+                (_, None) => Command::SyncContact {
+                    who: ContactName::Id(
+                        args.strip_prefix('@')
+                            .and_then(|c| c.parse().ok())
+                            .ok_or_else(usage)?,
+                    ),
+                    force,
+                },
+            }
+        }
         "/switch" if args.starts_with('#') => {
             let (group, member) = name(&args[1..])?;
             Command::SwitchMember {
@@ -2328,7 +2382,40 @@ mod tests {
                 member: ContactName::Id(3)
             })
         );
+        assert_eq!(
+            parse("/sync bob force=on"),
+            Ok(Command::SyncContact {
+                who: ContactName::Name("bob".into()),
+                force: true
+            })
+        );
+        assert_eq!(
+            parse("/_sync @2"),
+            Ok(Command::SyncContact {
+                who: ContactName::Id(2),
+                force: false
+            })
+        );
+        assert_eq!(
+            parse("/sync #team 'John Doe'"),
+            Ok(Command::SyncMember {
+                group: ContactName::Name("team".into()),
+                member: ContactName::Name("John Doe".into()),
+                force: false
+            })
+        );
+        assert_eq!(
+            parse("/_sync #1 3 force=on"),
+            Ok(Command::SyncMember {
+                group: ContactName::Id(1),
+                member: ContactName::Id(3),
+                force: true
+            })
+        );
         for bad in [
+            "/_sync bob",
+            "/_sync #1",
+            "/sync",
             "/_switch 2",
             "/_switch #1 x",
             "/switch #team",

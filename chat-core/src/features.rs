@@ -385,6 +385,25 @@ impl InfoItem {
         })
     }
 
+    /// A ratchet re-synchronisation's state (`sndConnEvent`/`rcvConnEvent` `ratchetSync`):
+    /// ours when we started it.
+    pub fn ratchet_sync(ours: bool, state: agent::agent::SyncState) -> Self {
+        let (name, text) = sync_state(state);
+        let (tag, field) = if ours {
+            ("sndConnEvent", "sndConnEvent")
+        } else {
+            ("rcvConnEvent", "rcvConnEvent")
+        };
+        let mut content = json!({ "type": tag });
+        content[field] = json!({"type": "ratchetSync", "syncStatus": name});
+        InfoItem {
+            sent: ours,
+            text: text.into(),
+            content,
+            at_epoch: false,
+        }
+    }
+
     /// The contact deleted the conversation (`x.direct.del`; the reference's
     /// `RDEContactDeleted`).
     pub fn contact_deleted() -> Self {
@@ -395,6 +414,25 @@ impl InfoItem {
                             "rcvDirectEvent": {"type": "contactDeleted"}}),
             at_epoch: false,
         }
+    }
+}
+
+/// A re-synchronisation state's API name and text (the reference's
+/// `ratchetSyncStatusToText`).
+pub fn sync_state(state: agent::agent::SyncState) -> (&'static str, &'static str) {
+    use agent::agent::SyncState;
+    match state {
+        SyncState::Ok => ("ok", "connection synchronized"),
+        SyncState::Allowed => (
+            "allowed",
+            "decryption error (connection may be out of sync), synchronization allowed",
+        ),
+        SyncState::Required => (
+            "required",
+            "decryption error (connection out of sync), synchronization required",
+        ),
+        SyncState::Started => ("started", "connection synchronization started"),
+        SyncState::Agreed => ("agreed", "connection synchronization agreed"),
     }
 }
 

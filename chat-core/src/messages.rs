@@ -88,7 +88,7 @@ impl Chat {
             .agent
             .send(conn, &msg.encode())
             .await
-            .map_err(|e| ChatError::Agent(e.to_string()))?;
+            .map_err(crate::chat::agent_error)?;
         let item = self.store().add_item(&NewItem {
             contact_id: contact.contact_id,
             sent: true,
