@@ -613,6 +613,20 @@ impl Users {
                     None => return Err(ChatError::NoActiveUser),
                 };
                 chat.check_user(line)?;
+                // Users' names are unique, as the reference's.
+                let renamed = match &cmd {
+                    Command::SetProfile { display_name, .. } => Some(display_name),
+                    Command::SetProfileJson(p) => Some(&p.display_name),
+                    _ => None,
+                };
+                if let Some(name) = renamed {
+                    let taken = self.chats().iter().any(|c| {
+                        c.user_id() != chat.user_id() && c.profile().display_name == *name
+                    });
+                    if taken {
+                        return Err(ChatError::UserExists(name.clone()));
+                    }
+                }
                 let r = Box::pin(chat.execute(cmd)).await?;
                 Ok((Some(chat), r))
             }
