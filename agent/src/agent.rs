@@ -250,6 +250,40 @@ pub enum SyncState {
     Agreed,
 }
 
+/// Receiving queues to subscribe: each one's key and id.
+type QueueKeys = Vec<(PrivateKey, Vec<u8>)>;
+
+/// How long [`resubscribe_later`] waits at most between tries.
+const RESUBSCRIBE_MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A relay that could not be reached when the agent started: its connections are reported
+/// down, then it is tried again (1 s, doubling up to a minute) until its queues are
+/// subscribed and the connections reported up, or the agent is closed or dropped.
+async fn resubscribe_later(inner: std::sync::Weak<Inner>, server: SmpServer, queues: QueueKeys) {
+    let mut wait = std::time::Duration::from_secs(1);
+    let mut told = false;
+    loop {
+        {
+            let Some(inner) = inner.upgrade() else { return };
+            let agent = Agent { inner };
+            if agent.is_closed() {
+                return;
+            }
+            if !told {
+                let conns = agent.receiving_on(&server);
+                agent.event(AgentEvent::Down { conns }).await;
+                told = true;
+            } else if agent.subscribe_on(&server, &queues).await.is_ok() {
+                let conns = agent.receiving_on(&server);
+                agent.event(AgentEvent::Up { conns }).await;
+                return;
+            }
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(RESUBSCRIBE_MAX_WAIT);
+    }
+}
+
 /// Which of a connection's queues a rotation moves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QueueDirection {
@@ -623,10 +657,42 @@ impl Agent {
                 agent.deliver(conn, q, msg_id, body).await;
             }
         }
+        // Relay by relay: one that cannot be reached now does not stop the start - its
+        // connections are reported down and it is tried again in the background until they
+        // are subscribed (then reported up).
+        let mut by_server: Vec<(SmpServer, QueueKeys)> = Vec::new();
         for (server, key, rid) in queues {
-            let session = agent.session(&server).await?;
+            match by_server.iter_mut().find(|(s, _)| *s == server) {
+                Some((_, list)) => list.push((key, rid)),
+                None => by_server.push((server, vec![(key, rid)])),
+            }
+        }
+        for (server, list) in by_server {
+            if agent.subscribe_on(&server, &list).await.is_err() {
+                if agent.is_closed() {
+                    return Err(AgentError::Connection("the agent is closed"));
+                }
+                tokio::spawn(resubscribe_later(
+                    Arc::downgrade(&agent.inner),
+                    server,
+                    list,
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Subscribes queues on one relay (a queue's own answer, such as AUTH for a queue gone,
+    /// is not a failure here: only not reaching the relay is).
+    async fn subscribe_on(
+        &self,
+        server: &SmpServer,
+        queues: &[(PrivateKey, Vec<u8>)],
+    ) -> Result<()> {
+        let session = self.session(server).await?;
+        for (key, rid) in queues {
             session
-                .subscribe(&key, &rid)
+                .subscribe(key, rid)
                 .await
                 .map_err(|e| AgentError::Relay(e.to_string()))?;
         }

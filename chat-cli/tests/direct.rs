@@ -572,3 +572,21 @@ fn resynchronising_a_ratchet() {
     bob.expect("error: command is prohibited");
     relay.stop();
 }
+
+/// The relay of alice's contact is down when she starts: the client starts all the same and
+/// works on what is stored (before, the start failed on the unreachable relay).
+#[test]
+fn starts_while_its_relay_is_down() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob) = alice_and_bob(dir.path(), &server, &[]);
+    connect(&mut alice, &mut bob, "Alice", "Bob");
+    alice.stop();
+    relay.stop();
+    let mut alice = Client::start(dir.path(), "alice", &server);
+    alice.expect("Current user: alice (Alice)");
+    alice.type_line("/contacts");
+    alice.expect("/contacts");
+    alice.expect("bob (Bob)");
+    assert!(alice.running());
+}

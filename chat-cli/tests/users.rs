@@ -104,7 +104,11 @@ fn second_user_and_restart() {
         "/create user alisa",
         &["user with the name alisa already exists"],
     );
-    command(&mut alice, "/p alisa", &["user with the name alisa already exists"]);
+    command(
+        &mut alice,
+        "/p alisa",
+        &["user with the name alisa already exists"],
+    );
     command(&mut alice, "/_user 2", &[]);
     show_active_user(&mut alice, "alisa");
     command(&mut alice, "/contacts", &["bob (Bob)"]);
