@@ -274,6 +274,12 @@ async fn resubscribe_later(inner: std::sync::Weak<Inner>, server: SmpServer, que
                 agent.event(AgentEvent::Down { conns }).await;
                 told = true;
             } else if agent.subscribe_on(&server, &queues).await.is_ok() {
+                agent
+                    .inner
+                    .unreachable
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&server.to_string());
                 let conns = agent.receiving_on(&server);
                 agent.event(AgentEvent::Up { conns }).await;
                 return;
@@ -487,6 +493,8 @@ struct Inner {
     /// Set by [`Agent::close`]: nothing more is processed or sent.
     closed: std::sync::atomic::AtomicBool,
     sessions: tokio::sync::Mutex<HashMap<String, Session>>,
+    /// Relays that could not be reached when the agent started, tried again meanwhile.
+    unreachable: Mutex<std::collections::HashSet<String>>,
     state: Mutex<State>,
     events: mpsc::Sender<AgentEvent>,
     incoming: mpsc::Sender<Incoming>,
@@ -672,6 +680,12 @@ impl Agent {
                 if agent.is_closed() {
                     return Err(AgentError::Connection("the agent is closed"));
                 }
+                agent
+                    .inner
+                    .unreachable
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(server.to_string());
                 tokio::spawn(resubscribe_later(
                     Arc::downgrade(&agent.inner),
                     server,
@@ -714,6 +728,7 @@ impl Agent {
                 store: store.map(Mutex::new),
                 delivery: Mutex::default(),
                 sessions: tokio::sync::Mutex::default(),
+                unreachable: Mutex::default(),
                 closed: std::sync::atomic::AtomicBool::new(false),
                 state: Mutex::new(State {
                     awaiting: HashMap::new(),
@@ -795,6 +810,26 @@ impl Agent {
             None => Ok(0),
             Some(s) => on_store(s, |db| db.live_bytes()),
         }
+    }
+
+    /// The connections receiving on a relay that could not be reached when the agent started
+    /// (and not since): their queues are not subscribed yet.
+    pub fn unreachable(&self) -> Vec<ConnId> {
+        let servers = self
+            .inner
+            .unreachable
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let st = self.lock();
+        let mut v: Vec<ConnId> = st
+            .conns
+            .iter()
+            .filter(|(_, c)| servers.contains(&c.rcv.server.to_string()))
+            .map(|(id, _)| *id)
+            .collect();
+        v.sort_unstable();
+        v
     }
 
     /// The relay new queues are made on (and queues rotated to).
@@ -2512,6 +2547,13 @@ impl Agent {
                             c.sync,
                             SyncState::Ok | SyncState::Allowed | SyncState::Required
                         );
+                        // While a re-synchronisation runs, messages of the old ratchet that
+                        // still come are expected not to decrypt: dropped without a word.
+                        if next.is_some()
+                            && matches!(c.sync, SyncState::Started | SyncState::Agreed)
+                        {
+                            sync_failure = true;
+                        }
                         if let (Some(state), true) = (next, may_change) {
                             sync_failure = true;
                             if c.sync != state {

@@ -372,6 +372,24 @@ async fn main() {
             view::full_name(&p.display_name, &p)
         )]);
     }
+    // What each user's start reached, the active user's first (before any event is shown).
+    let mut chats = users.chats();
+    chats.sort_by_key(|c| !c.is_active());
+    for chat in chats {
+        match chat.start_summary() {
+            Ok(s) => {
+                for block in view::start_summary(&s) {
+                    let block = if chat.is_active() {
+                        block
+                    } else {
+                        view::for_user(&chat.profile().display_name, block)
+                    };
+                    out.lines(&block);
+                }
+            }
+            Err(e) => out.lines(&view::error(&e)),
+        }
+    }
     if let Some(port) = args.chat_server_port {
         // A bot's chat: no terminal (stdin is not read, so its end does not stop the chat).
         let listener = server::bind(port)

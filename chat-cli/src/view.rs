@@ -1248,6 +1248,36 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
     }
 }
 
+/// What a start prints, as the reference's subscription summary: one block per thing
+/// reported (another user's blocks each get its name: [`for_user`]).
+pub fn start_summary(s: &chat_core::chat::StartSummary) -> Vec<Vec<String>> {
+    let mut blocks = Vec::new();
+    let mut contacts = Vec::new();
+    if s.connected > 0 {
+        contacts.push(format!(
+            "{} contacts connected (use /cs for the list)",
+            s.connected
+        ));
+    }
+    if s.errors > 0 {
+        contacts.push(format!(
+            "{} contact errors (their relay cannot be reached: tried again in the background)",
+            s.errors
+        ));
+    }
+    if !contacts.is_empty() {
+        blocks.push(contacts);
+    }
+    for g in &s.groups {
+        blocks.push(vec![format!(
+            "{}#{}: connected to server(s)",
+            inc(g),
+            view_name(&g.local_name)
+        )]);
+    }
+    blocks
+}
+
 /// A queue rotation's phase as the terminal says it; none for the phases it does not show.
 fn switch_phase(phase: chat_core::chat::SwitchPhase) -> Option<&'static str> {
     match phase {

@@ -32,6 +32,7 @@ fn invitation_messages_and_a_restart() {
     bob.expect_item("@alice are you back?");
     let mut alice = Client::start(dir.path(), "alice", &server);
     alice.expect("Current user: alice (Alice)");
+    alice.expect("1 contacts connected (use /cs for the list)");
     alice.expect_item("bob> are you back?");
     alice.type_line("@bob yes");
     alice.expect_item("@bob yes");
@@ -484,7 +485,9 @@ fn switching_a_contacts_address() {
             alice = Client::start(dir.path(), "alice", &server);
             bob = Client::start(dir.path(), "bob", &server);
             alice.expect("Current user: alice (Alice)");
+            alice.expect("1 contacts connected (use /cs for the list)");
             bob.expect("Current user: bob (Bob)");
+            bob.expect("1 contacts connected (use /cs for the list)");
         }
     }
     command_error(&mut alice, "/switch nobody");
@@ -535,6 +538,7 @@ fn resynchronising_a_ratchet() {
     copy("", "old-");
     let mut bob = Client::start(dir.path(), "bob", &server);
     bob.expect("Current user: bob (Bob)");
+    bob.expect("1 contacts connected (use /cs for the list)");
     for round in ["one", "two", "three"] {
         exchange(&mut alice, &mut bob, round);
     }
@@ -551,6 +555,7 @@ fn resynchronising_a_ratchet() {
     }
     let mut bob = Client::start(dir.path(), "bob", &server);
     bob.expect("Current user: bob (Bob)");
+    bob.expect("1 contacts connected (use /cs for the list)");
     alice.type_line("@bob lost");
     alice.expect_item("@bob lost");
     bob.expect("alice: decryption error (connection out of sync), synchronization required");
@@ -585,6 +590,7 @@ fn starts_while_its_relay_is_down() {
     relay.stop();
     let mut alice = Client::start(dir.path(), "alice", &server);
     alice.expect("Current user: alice (Alice)");
+    alice.expect("1 contact errors (their relay cannot be reached: tried again in the background)");
     alice.type_line("/contacts");
     alice.expect("/contacts");
     alice.expect("bob (Bob)");

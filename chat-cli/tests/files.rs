@@ -212,6 +212,7 @@ fn transfers_survive_sigkill_of_sender_and_recipient() {
     alice.kill();
     let mut alice = Client::start_with(dir.path(), "alice", &server, &alice_args);
     alice.expect("Current user: alice (Alice)");
+    alice.expect("1 contacts connected (use /cs for the list)");
     alice.expect("completed uploading file 1 (big.bin) for bob");
     assert!(
         !state.exists(),
@@ -233,6 +234,7 @@ fn transfers_survive_sigkill_of_sender_and_recipient() {
     let partial_at_kill = has_partial(&recv);
     let mut bob = Client::start_with(dir.path(), "bob", &server, &bob_args);
     bob.expect("Current user: bob (Bob)");
+    bob.expect("1 contacts connected (use /cs for the list)");
     bob.expect("started receiving file 1 (big.bin) from alice");
     bob.expect("completed receiving file 1 (big.bin) from alice");
     let saved = recv.join("big.bin");

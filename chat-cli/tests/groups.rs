@@ -56,6 +56,8 @@ fn three_members_talk() {
     cath.stop();
     let mut cath = Client::start(dir.path(), "cath", &server);
     cath.skip_to("Current user: cath (Catherine)");
+    cath.expect("1 contacts connected (use /cs for the list)");
+    cath.expect("#team: connected to server(s)");
     send(&mut alice, "welcome back", &mut [&mut bob, &mut cath]);
     send(&mut cath, "thanks", &mut [&mut alice, &mut bob]);
     relay.stop();
@@ -760,6 +762,8 @@ fn host_killed_while_introducing() {
     dan.expect("#team: you joined the group");
     let mut alice = Client::start(dir.path(), "alice", &server);
     alice.skip_to("Current user: alice (Alice)");
+    alice.expect("3 contacts connected (use /cs for the list)");
+    alice.expect("#team: connected to server(s)");
     dan.expect_unordered(&[
         "~ #team bob> before [>>]",
         "#team: member bob (Bob) is connected",

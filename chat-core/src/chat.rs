@@ -821,6 +821,17 @@ pub enum Event {
     Error(String),
 }
 
+/// What a start reports ([`Chat::start_summary`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StartSummary {
+    /// Contacts whose queues are subscribed.
+    pub connected: usize,
+    /// Contacts on a relay that could not be reached (tried again meanwhile).
+    pub errors: usize,
+    /// Groups with a member connected.
+    pub groups: Vec<crate::group_store::Group>,
+}
+
 /// Where and how a chat runs.
 #[derive(Debug, Clone)]
 pub struct ChatConfig {
@@ -1038,6 +1049,42 @@ impl Chat {
     /// The user's id: 1 for a chat of its own, the registered id for one of several users.
     pub fn user_id(&self) -> i64 {
         self.inner.user_id.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// What a start reports (the reference's subscription summary): the contacts whose
+    /// queues are subscribed, those on a relay that could not be reached, and the groups
+    /// with a member connected. Nothing while the chat is stopped.
+    pub fn start_summary(&self) -> Result<StartSummary> {
+        let mut s = StartSummary::default();
+        if !self.is_running() {
+            return Ok(s);
+        }
+        let down = self.inner.agent.unreachable();
+        let store = self.store();
+        for c in store.contacts()? {
+            match (c.conn_id, c.ready && !c.deleted_by_contact) {
+                (Some(conn), true) if down.contains(&conn) => s.errors += 1,
+                (Some(_), true) => s.connected += 1,
+                _ => {}
+            }
+        }
+        for g in store.groups()? {
+            if !matches!(
+                g.status,
+                crate::group_store::MemberStatus::Connected
+                    | crate::group_store::MemberStatus::Creator
+            ) {
+                continue;
+            }
+            let reached = store.members(g.group_id)?.iter().any(|m| {
+                m.status == crate::group_store::MemberStatus::Connected
+                    && m.conn_id.is_some_and(|c| !down.contains(&c))
+            });
+            if reached {
+                s.groups.push(g);
+            }
+        }
+        Ok(s)
     }
 
     /// Whether this is the active user (always, for a chat of its own).
