@@ -1225,13 +1225,7 @@ impl Chat {
 
     /// `/switch @name`: the contact's receiving queue moved to a new queue on our relay.
     async fn switch_contact(&self, who: crate::command::ContactName) -> Result<Response> {
-        let contact = match who {
-            crate::command::ContactName::Name(n) => self.contact_named(&n)?,
-            crate::command::ContactName::Id(id) => self.contact_by_id(id)?,
-        };
-        let (Some(conn), true) = (contact.conn_id, contact.ready) else {
-            return Err(ChatError::NotReady(contact.local_name));
-        };
+        let (contact, conn) = self.connected_contact(who)?;
         let server = self.inner.agent.server();
         self.inner
             .agent
@@ -1248,13 +1242,7 @@ impl Chat {
         who: crate::command::ContactName,
         force: bool,
     ) -> Result<Response> {
-        let contact = match who {
-            crate::command::ContactName::Name(n) => self.contact_named(&n)?,
-            crate::command::ContactName::Id(id) => self.contact_by_id(id)?,
-        };
-        let (Some(conn), true) = (contact.conn_id, contact.ready) else {
-            return Err(ChatError::NotReady(contact.local_name));
-        };
+        let (contact, conn) = self.connected_contact(who)?;
         self.inner
             .agent
             .synchronize_ratchet(conn, force)
@@ -1282,6 +1270,18 @@ impl Chat {
             .await
             .map_err(agent_error)?;
         Ok(Response::MemberSyncStarted(g, m))
+    }
+
+    /// A connected contact named by a command, with its connection.
+    fn connected_contact(&self, who: crate::command::ContactName) -> Result<(Contact, ConnId)> {
+        let contact = match who {
+            crate::command::ContactName::Name(n) => self.contact_named(&n)?,
+            crate::command::ContactName::Id(id) => self.contact_by_id(id)?,
+        };
+        match (contact.conn_id, contact.ready) {
+            (Some(conn), true) => Ok((contact, conn)),
+            _ => Err(ChatError::NotReady(contact.local_name)),
+        }
     }
 
     /// A connected member named by a command, with its group and connection.
@@ -1355,23 +1355,7 @@ impl Chat {
         group: crate::command::ContactName,
         member: crate::command::ContactName,
     ) -> Result<Response> {
-        use crate::command::ContactName;
-        let g = match group {
-            ContactName::Name(n) => self.group_named(&n)?,
-            ContactName::Id(id) => self.group_by_id(id)?,
-        };
-        let m = match member {
-            ContactName::Name(n) => self.member_named(&g, &n)?,
-            ContactName::Id(id) => self
-                .store()
-                .member(id)?
-                .filter(|m| m.group_id == g.group_id)
-                .ok_or_else(|| ChatError::NotGroupMember(id.to_string()))?,
-        };
-        let conn = match (m.conn_id, m.status) {
-            (Some(c), crate::group_store::MemberStatus::Connected) => c,
-            _ => return Err(ChatError::NotGroupMember(m.local_name)),
-        };
+        let (g, m, conn) = self.connected_member(group, member)?;
         let server = self.inner.agent.server();
         self.inner
             .agent
