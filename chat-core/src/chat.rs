@@ -821,6 +821,14 @@ pub enum Event {
     Error(String),
 }
 
+/// The other side of an agent connection.
+// Made once per agent event and moved on: the larger variant's size is no cost.
+#[allow(clippy::large_enum_variant)]
+enum Peer {
+    Contact(Contact),
+    Member(crate::group_store::Group, crate::group_store::Member),
+}
+
 /// What a start reports ([`Chat::start_summary`]).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StartSummary {
@@ -1215,10 +1223,7 @@ impl Chat {
                 &crate::features::Prefs::of(&to),
                 true,
             );
-            let items = self.store().add_info_items(c.contact_id, &changed)?;
-            for item in items {
-                self.emit(Event::InfoItem(to.clone(), item)).await;
-            }
+            self.add_info(&to, &changed).await?;
         }
         Ok(Response::ContactPrefsUpdated { from: c, to })
     }
@@ -1249,10 +1254,7 @@ impl Chat {
             .await
             .map_err(agent_error)?;
         let item = crate::features::InfoItem::ratchet_sync(true, SyncState::Started);
-        let items = self.store().add_info_items(contact.contact_id, &[item])?;
-        for item in items {
-            self.emit(Event::InfoItem(contact.clone(), item)).await;
-        }
+        self.add_info(&contact, &[item]).await?;
         Ok(Response::SyncStarted(contact))
     }
 
@@ -1270,6 +1272,31 @@ impl Chat {
             .await
             .map_err(agent_error)?;
         Ok(Response::MemberSyncStarted(g, m))
+    }
+
+    /// Whose connection it is: a contact's, or a group member's (with its group).
+    fn peer_of(&self, conn: ConnId) -> Result<Option<Peer>> {
+        let store = self.store();
+        if let Some(c) = store.contact_by_conn(conn)? {
+            return Ok(Some(Peer::Contact(c)));
+        }
+        let Some(m) = store.member_by_conn(conn)? else {
+            return Ok(None);
+        };
+        Ok(store.group(m.group_id)?.map(|g| Peer::Member(g, m)))
+    }
+
+    /// Stores informational items in a contact's chat and reports each.
+    pub(crate) async fn add_info(
+        &self,
+        contact: &Contact,
+        items: &[crate::features::InfoItem],
+    ) -> Result<()> {
+        let stored = self.store().add_info_items(contact.contact_id, items)?;
+        for item in stored {
+            self.emit(Event::InfoItem(contact.clone(), item)).await;
+        }
+        Ok(())
     }
 
     /// A connected contact named by a command, with its connection.
@@ -1319,25 +1346,18 @@ impl Chat {
         if state == SyncState::Started {
             return Ok(());
         }
-        let contact = self.store().contact_by_conn(conn)?;
-        if let Some(contact) = contact {
-            let item = crate::features::InfoItem::ratchet_sync(false, state);
-            let items = self.store().add_info_items(contact.contact_id, &[item])?;
-            for item in items {
-                self.emit(Event::InfoItem(contact.clone(), item)).await;
+        match self.peer_of(conn)? {
+            Some(Peer::Contact(contact)) => {
+                let item = crate::features::InfoItem::ratchet_sync(false, state);
+                self.add_info(&contact, &[item]).await?;
+                self.emit(Event::RatchetSync {
+                    contact: Some(contact),
+                    member: None,
+                    state,
+                })
+                .await;
             }
-            self.emit(Event::RatchetSync {
-                contact: Some(contact),
-                member: None,
-                state,
-            })
-            .await;
-            return Ok(());
-        }
-        let member = self.store().member_by_conn(conn)?;
-        if let Some(member) = member {
-            let group = self.store().group(member.group_id)?;
-            if let Some(group) = group {
+            Some(Peer::Member(group, member)) => {
                 self.emit(Event::RatchetSync {
                     contact: None,
                     member: Some((group, member)),
@@ -1345,6 +1365,7 @@ impl Chat {
                 })
                 .await;
             }
+            None => {}
         }
         Ok(())
     }
@@ -1374,26 +1395,19 @@ impl Chat {
         phase: SwitchPhase,
     ) -> Result<()> {
         let ours = direction == agent::agent::QueueDirection::Receiving;
-        let contact = self.store().contact_by_conn(conn)?;
-        if let Some(contact) = contact {
-            if let Some(item) = crate::features::InfoItem::switch(ours, phase) {
-                let items = self.store().add_info_items(contact.contact_id, &[item])?;
-                for item in items {
-                    self.emit(Event::InfoItem(contact.clone(), item)).await;
+        match self.peer_of(conn)? {
+            Some(Peer::Contact(contact)) => {
+                if let Some(item) = crate::features::InfoItem::switch(ours, phase) {
+                    self.add_info(&contact, &[item]).await?;
                 }
+                self.emit(Event::ContactSwitch {
+                    contact,
+                    ours,
+                    phase,
+                })
+                .await;
             }
-            self.emit(Event::ContactSwitch {
-                contact,
-                ours,
-                phase,
-            })
-            .await;
-            return Ok(());
-        }
-        let member = self.store().member_by_conn(conn)?;
-        if let Some(member) = member {
-            let group = self.store().group(member.group_id)?;
-            if let Some(group) = group {
+            Some(Peer::Member(group, member)) => {
                 self.emit(Event::MemberSwitch {
                     group,
                     member,
@@ -1402,6 +1416,7 @@ impl Chat {
                 })
                 .await;
             }
+            None => {}
         }
         Ok(())
     }
@@ -2720,13 +2735,8 @@ impl Chat {
                         .enabled("voice")
                         .for_contact
                 {
-                    let items = self.store().add_info_items(
-                        contact.contact_id,
-                        &[crate::features::InfoItem::rejected("voice")],
-                    )?;
-                    for item in items {
-                        self.emit(Event::InfoItem(contact.clone(), item)).await;
-                    }
+                    self.add_info(&contact, &[crate::features::InfoItem::rejected("voice")])
+                        .await?;
                     continue;
                 }
             }
