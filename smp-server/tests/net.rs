@@ -312,8 +312,19 @@ async fn a_second_relay_on_the_same_state_folder_is_refused_before_touching_the_
         std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&log).unwrap())
     );
     first.stop();
-    // Once the first has stopped, the folder is free again.
-    start().await.unwrap().stop();
+    // Once the first has stopped, the folder is free again: its aborted tasks release the
+    // lock as they are dropped, which may take a moment (bounded here).
+    let mut tries = 0;
+    loop {
+        match start().await {
+            Ok(r) => break r.stop(),
+            Err(smp_server::StartError::Locked(_)) if tries < 100 => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("the folder is not free after the first relay stopped: {e}"),
+        }
+    }
 }
 
 async fn relay_with(opts: smp_server::StartOptions) -> (smp_server::Running, [u8; 32]) {
