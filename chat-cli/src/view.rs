@@ -430,6 +430,20 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
             "(the updated profile will be sent to all your contacts)".into(),
         ],
         Response::UsersList(list) => users_list(list),
+        Response::MemberContactCreated { group, member, .. } => vec![format!(
+            "contact for member #{} {} is created",
+            view_name(&group.local_name),
+            view_name(&member.local_name)
+        )],
+        Response::MemberContactInvited { group, member, .. } => vec![format!(
+            "sent invitation to connect directly to member #{} {}",
+            view_name(&group.local_name),
+            view_name(&member.local_name)
+        )],
+        Response::MemberContactAccepted(c) => vec![format!(
+            "{}: joining the member's invitation to connect directly",
+            view_name(&c.local_name)
+        )],
         Response::SwitchStarted(_) | Response::MemberSwitchStarted(..) => {
             vec!["switch started".into()]
         }
@@ -857,7 +871,7 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
         // Delivery receipts are printed by the reference's terminal only in its test view.
         Event::ItemStatus(..) => Vec::new(),
         Event::Updated(c, item) => item_lines_marked(c, item, "[edited] "),
-        Event::AutoReplySent(c, item) => item_lines(c, item),
+        Event::ItemSent(c, item) => item_lines(c, item),
         Event::AutoAccepted(c) => vec![format!(
             "{}: accepting contact request, you can send messages to contact",
             contact_name(c)
@@ -1217,6 +1231,36 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
             }
             lines
         }
+        Event::NoMemberContact(group, member) => vec![format!(
+            "member #{} {} does not have direct connection, creating",
+            view_name(&group.local_name),
+            view_name(&member.local_name)
+        )],
+        Event::MemberContactCreated { group, member, .. } => vec![format!(
+            "contact for member #{} {} is created",
+            view_name(&group.local_name),
+            view_name(&member.local_name)
+        )],
+        Event::MemberContactInvitation {
+            group,
+            member,
+            contact,
+        } => {
+            let mut lines = vec![format!(
+                "#{} {} is creating direct contact {} with you",
+                view_name(&group.local_name),
+                view_name(&member.local_name),
+                view_name(&contact.local_name)
+            )];
+            // Not joined at once (members' contacts are not accepted automatically): how to.
+            if contact.conn_id.is_none() {
+                lines.push(format!(
+                    "to accept: /_accept member contact @{} (to accept such contacts always: /set accept member contacts on)",
+                    contact.contact_id
+                ));
+            }
+            lines
+        }
         // The reference shows a rotation's start and end only.
         Event::ContactSwitch {
             contact,
@@ -1347,6 +1391,8 @@ pub fn error(e: &ChatError) -> Vec<String> {
         | ChatError::AlreadyMember(..)
         | ChatError::GroupContactRole(_)
         | ChatError::NotCurrentMember
+        | ChatError::BadCommand(_)
+        | ChatError::NoContactButMember(..)
         | ChatError::FeatureNotAllowed(_)
         | ChatError::GroupIncognitoCantInvite
         | ChatError::GroupLinkExists(_)

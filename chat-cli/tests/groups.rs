@@ -935,3 +935,77 @@ fn switching_a_members_address() {
     send(&mut alice, "received too", &mut [&mut bob, &mut cath]);
     relay.stop();
 }
+
+/// A direct contact with a member (`x.grp.direct.inv`, the reference's
+/// `testGroupDeleteInvitedContact` lines): `@cath hey` from bob, who has no contact cath, makes
+/// one and sends the invitation with the message; cath accepts by hand (members' contacts are
+/// not accepted automatically by default), then - the contact deleted by bob and made again -
+/// automatically.
+#[test]
+fn direct_contact_with_a_member() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob, mut cath) = team(dir.path(), &server);
+    bob.type_line("@cath hey");
+    bob.expect_unordered(&[
+        "~ @cath hey",
+        "member #team cath does not have direct connection, creating",
+        "contact for member #team cath is created",
+        "sent invitation to connect directly to member #team cath",
+    ]);
+    cath.expect_unordered(&[
+        "#team bob is creating direct contact bob with you",
+        "to accept: /_accept member contact @3 (to accept such contacts always: /set accept member contacts on)",
+        "~ bob> hey",
+    ]);
+    // Not a contact before it is accepted.
+    cath.type_line("@bob too early");
+    cath.expect("@bob too early");
+    cath.expect("chat error: contact bob is not connected yet");
+    cath.type_line("/_accept member contact @3");
+    cath.expect("/_accept member contact @3");
+    cath.expect("bob: joining the member's invitation to connect directly");
+    cath.expect("bob (Bob): contact is connected");
+    bob.expect("cath (Catherine): contact is connected");
+    bob.type_line("@cath direct now");
+    bob.expect_item("@cath direct now");
+    cath.expect_item("bob> direct now");
+    cath.type_line("/_accept member contact @3");
+    cath.expect("/_accept member contact @3");
+    cath.expect("bad chat command: contact already accepted");
+    // The group goes on as before.
+    send(&mut alice, "still here", &mut [&mut bob, &mut cath]);
+
+    // bob deletes the contact; the next message makes it again, accepted at once now.
+    cath.type_line("/set accept member contacts on");
+    cath.expect("/set accept member contacts on");
+    cath.expect("ok");
+    bob.type_line("/d cath");
+    bob.expect("/d cath");
+    bob.expect("cath: contact is deleted");
+    cath.expect("bob (Bob) deleted contact with you");
+    bob.type_line("@#team cath hello again");
+    bob.expect_unordered(&[
+        "~ @cath hello again",
+        "member #team cath does not have direct connection, creating",
+        "contact for member #team cath is created",
+        "sent invitation to connect directly to member #team cath",
+    ]);
+    cath.expect_unordered(&[
+        "#team bob is creating direct contact bob with you",
+        "~ bob> hello again",
+    ]);
+    cath.expect("bob (Bob): contact is connected");
+    bob.expect("cath (Catherine): contact is connected");
+    cath.type_line("@bob hi");
+    cath.expect_item("@bob hi");
+    bob.expect_item("cath> hi");
+    // A member's contact made twice is refused; a contact is not a member's to invite.
+    bob.type_line("/_create member contact #1 2");
+    bob.expect("/_create member contact #1 2");
+    bob.expect("bad chat command: member contact already exists");
+    bob.type_line("/_invite member contact @2 text hi");
+    bob.expect("/_invite member contact @2 text hi");
+    bob.expect("bad chat command: not a group member's contact");
+    relay.stop();
+}

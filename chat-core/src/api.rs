@@ -59,7 +59,7 @@ pub fn user(chat: &Chat) -> Value {
         "showNtfs": true,
         "sendRcptsContacts": chat.receipts_on(),
         "sendRcptsSmallGroups": false,
-        "autoAcceptMemberContacts": false,
+        "autoAcceptMemberContacts": chat.auto_accept_member_contacts(),
         "userChatRelay": false,
         "clientService": false,
     })
@@ -572,10 +572,11 @@ pub fn chat_error(e: &ChatError) -> Value {
         ChatError::GroupRole(..)
         | ChatError::GroupCannotSend(_)
         | ChatError::GroupNotInvited(_)
-        | ChatError::GroupNotJoined(_) => {
+        | ChatError::GroupNotJoined(_)
+        | ChatError::BadCommand(_) => {
             chat_error_type("commandError", json!({"message": e.to_string()}))
         }
-        ChatError::NoContact(n) => {
+        ChatError::NoContact(n) | ChatError::NoContactButMember(n, _) => {
             store_error("contactNotFoundByName", "contactName", n.as_str().into())
         }
         ChatError::NoRequest(n) => store_error(
@@ -944,6 +945,28 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
             "groupMemberRatchetSyncStarted",
             json!({"user": u, "groupInfo": group_info(chat, g), "member": group_member(m)}),
         ),
+        Response::MemberContactCreated {
+            group,
+            member,
+            contact: c,
+        } => tagged(
+            "newMemberContact",
+            json!({"user": u, "contact": contact(c), "groupInfo": group_info(chat, group),
+                   "member": group_member(member)}),
+        ),
+        Response::MemberContactInvited {
+            group,
+            member,
+            contact: c,
+        } => tagged(
+            "newMemberContactSentInv",
+            json!({"user": u, "contact": contact(c), "groupInfo": group_info(chat, group),
+                   "member": group_member(member)}),
+        ),
+        Response::MemberContactAccepted(c) => tagged(
+            "memberContactAccepted",
+            json!({"user": u, "contact": contact(c)}),
+        ),
         Response::SwitchStarted(c) => tagged(
             "contactSwitchStarted",
             json!({"user": u, "contact": contact(c)}),
@@ -1196,7 +1219,7 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
             "acceptingContactRequest",
             json!({"user": u, "contact": contact(c)}),
         ),
-        Event::AutoReplySent(c, item) => tagged(
+        Event::ItemSent(c, item) => tagged(
             "newChatItems",
             json!({"user": u, "chatItems": items(chat, c, std::slice::from_ref(item))}),
         ),
@@ -1438,6 +1461,26 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
                 (None, None) => return None,
             }
         }
+        // The terminal's line only, as the reference's (`noMemberContactCreating`).
+        Event::NoMemberContact(..) => return None,
+        Event::MemberContactCreated {
+            group,
+            member,
+            contact: c,
+        } => tagged(
+            "newMemberContact",
+            json!({"user": u, "contact": contact(c), "groupInfo": group_info(chat, group),
+                   "member": group_member(member)}),
+        ),
+        Event::MemberContactInvitation {
+            group,
+            member,
+            contact: c,
+        } => tagged(
+            "newMemberContactReceivedInv",
+            json!({"user": u, "contact": contact(c), "groupInfo": group_info(chat, group),
+                   "member": group_member(member)}),
+        ),
         Event::ContactSwitch {
             contact: c,
             ours,

@@ -20,7 +20,7 @@ use smp_proto::address::SmpServer;
 use tokio::sync::mpsc;
 
 use crate::command::Command;
-use crate::protocol::{parse_chat_messages, ChatEvent, ChatMessage, MsgContent, Profile, B64};
+use crate::protocol::{parse_chat_messages, ChatEvent, ChatMessage, Profile, B64};
 use crate::store::{ChatItem, ChatStore, Contact, ContactRequest, PendingKind};
 
 /// The chat database's user id (one user per database).
@@ -32,6 +32,9 @@ pub enum ChatError {
     /// No contact by that name.
     #[error("no contact {0}")]
     NoContact(String),
+    /// No contact by that name, but several members are called so (the first one's group).
+    #[error("no contact {0}, use @#{1} {0} <your message>")]
+    NoContactButMember(String, String),
     /// No request by that name.
     #[error("no contact request from {0}")]
     NoRequest(String),
@@ -127,6 +130,9 @@ pub enum ChatError {
     #[error("admins or above can't block member for self, use /block for all #{0} {1}")]
     BlockForSelf(String, String),
     /// Left, removed, or the group deleted: nothing can be done in it but deleting it.
+    /// A command refused for what it names (the reference's `commandError`).
+    #[error("bad chat command: {0}")]
+    BadCommand(String),
     #[error("bad chat command: not current member")]
     NotCurrentMember,
     /// No member by that name in the group.
@@ -266,6 +272,26 @@ pub enum Response {
     ActiveUser,
     /// `/switch @name`: the contact's queue rotation started.
     SwitchStarted(Contact),
+    /// A contact made for a member (`/_create member contact`).
+    MemberContactCreated {
+        /// The group.
+        group: crate::group_store::Group,
+        /// The member.
+        member: crate::group_store::Member,
+        /// Its new contact.
+        contact: Contact,
+    },
+    /// Our invitation sent to a member (`/_invite member contact`, `@bob hi`).
+    MemberContactInvited {
+        /// The group.
+        group: crate::group_store::Group,
+        /// The member.
+        member: crate::group_store::Member,
+        /// Its contact.
+        contact: Contact,
+    },
+    /// A member's invitation joined (`/_accept member contact`).
+    MemberContactAccepted(Contact),
     /// `/switch #group member`: the member's queue rotation started.
     MemberSwitchStarted(crate::group_store::Group, crate::group_store::Member),
     /// `/sync @name`: the contact's ratchet re-synchronisation started.
@@ -684,8 +710,29 @@ pub enum Event {
     FileCancelledBySender(i64, String, FilePeer),
     /// A contact edited a message.
     Updated(Contact, ChatItem),
-    /// The address's auto-reply sent to a contact accepted automatically.
-    AutoReplySent(Contact, ChatItem),
+    /// A message the chat sent by itself: the address's auto-reply to a contact accepted
+    /// automatically, or the first message to a member with the invitation to connect.
+    ItemSent(Contact, ChatItem),
+    /// `@bob hi` to a member without a contact: one is made first.
+    NoMemberContact(crate::group_store::Group, crate::group_store::Member),
+    /// A contact made for a member (on the way to sending it our invitation).
+    MemberContactCreated {
+        /// The group.
+        group: crate::group_store::Group,
+        /// The member.
+        member: crate::group_store::Member,
+        /// Its new contact.
+        contact: Contact,
+    },
+    /// A member invited us to connect directly (`x.grp.direct.inv`).
+    MemberContactInvitation {
+        /// The group.
+        group: crate::group_store::Group,
+        /// The member.
+        member: crate::group_store::Member,
+        /// Its contact here (joining its link, or waiting for the user to accept).
+        contact: Contact,
+    },
     /// Disappearing messages went (their time was up).
     TimedDeleted(Contact, Vec<ChatItem>),
     /// A contact reacted to a message (or took the reaction back).
@@ -1312,7 +1359,7 @@ impl Chat {
     }
 
     /// A connected member named by a command, with its group and connection.
-    fn connected_member(
+    pub(crate) fn connected_member(
         &self,
         group: crate::command::ContactName,
         member: crate::command::ContactName,
@@ -1558,11 +1605,24 @@ impl Chat {
                     .ok_or(ChatError::NoRequestId(id))?;
                 self.reject(req)
             }
-            Command::SendText { to, text } => {
-                let contact = self.contact_named(&to)?;
-                self.send_content(contact, MsgContent::text(text), None)
-                    .await
+            Command::SendText { to, text } => on_heap(|| self.send_text_to(to, text)).await,
+            Command::SendMemberText {
+                group,
+                member,
+                text,
+            } => on_heap(|| self.send_member_text(group, member, text)).await,
+            Command::CreateMemberContact {
+                group_id,
+                group_member_id,
+            } => on_heap(|| self.create_member_contact(group_id, group_member_id)).await,
+            Command::InviteMemberContact {
+                contact_id,
+                content,
+            } => on_heap(|| self.invite_member_contact(contact_id, content)).await,
+            Command::AcceptMemberContact(contact_id) => {
+                on_heap(|| self.accept_member_contact(contact_id)).await
             }
+            Command::SetAcceptMemberContacts(on) => self.set_auto_accept_member_contacts(on),
             Command::ApiSend { contact_id, text } => self.api_send(contact_id, text).await,
             Command::ApiSendJson {
                 chat_id,
@@ -2568,7 +2628,7 @@ impl Chat {
                     if let Some(content) = reply.and_then(|r| serde_json::from_str(&r).ok()) {
                         match self.send_content(c, content, None).await {
                             Ok(Response::Sent(c, item)) => {
-                                self.emit(Event::AutoReplySent(c, item)).await;
+                                self.emit(Event::ItemSent(c, item)).await;
                             }
                             Ok(_) => {}
                             Err(e) => self.emit(Event::Error(format!("auto-reply: {e}"))).await,

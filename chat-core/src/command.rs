@@ -207,6 +207,34 @@ pub enum Command {
         /// The message.
         text: String,
     },
+    /// `@#<group> <member> <text>`: to a group member directly (through a contact made for
+    /// it when there is none).
+    SendMemberText {
+        /// The group's local name.
+        group: String,
+        /// The member's local name.
+        member: String,
+        /// The message.
+        text: String,
+    },
+    /// `/_create member contact #<groupId> <groupMemberId>`.
+    CreateMemberContact {
+        /// The group.
+        group_id: i64,
+        /// The member.
+        group_member_id: i64,
+    },
+    /// `/_invite member contact @<contactId>[ text <text>| json <msgContent>]`.
+    InviteMemberContact {
+        /// The member's contact.
+        contact_id: i64,
+        /// The first message.
+        content: Option<crate::protocol::MsgContent>,
+    },
+    /// `/_accept member contact @<contactId>`: joins a member's invitation.
+    AcceptMemberContact(i64),
+    /// `/set accept member contacts on|off` (`/_set accept member contacts <userId> on|off`).
+    SetAcceptMemberContacts(bool),
     /// `/_send @<contactId> text <text>`.
     ApiSend {
         /// The contact's id.
@@ -1008,6 +1036,18 @@ impl Command {
 pub fn parse(line: &str) -> Result<Command, CommandError> {
     let line = line.trim_end_matches(['\r', '\n']);
     let bad = |what: &str| CommandError(format!("{what}: {line}"));
+    if let Some(rest) = line.strip_prefix("@#") {
+        let (group, rest) = name(rest)?;
+        let (member, text) = name(rest)?;
+        if text.trim().is_empty() {
+            return Err(bad("no message"));
+        }
+        return Ok(Command::SendMemberText {
+            group,
+            member,
+            text: text.to_string(),
+        });
+    }
     if let Some(rest) = line.strip_prefix('@') {
         let (to, text) = name(rest)?;
         if text.trim().is_empty() {
@@ -1708,6 +1748,61 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 group,
                 muted: word == "/mute",
             }
+        }
+        "/_set" | "/set" if args.starts_with("accept member contacts ") => {
+            let usage = || {
+                bad("usage: /set accept member contacts on|off (/_set accept member contacts 1 on|off)")
+            };
+            let rest = &args["accept member contacts ".len()..];
+            let on = match rest.split_whitespace().collect::<Vec<_>>()[..] {
+                [on] if word == "/set" => on,
+                [uid, on] if word == "/_set" && user_id(uid) => on,
+                _ => return Err(usage()),
+            };
+            Command::SetAcceptMemberContacts(match on {
+                "on" => true,
+                "off" => false,
+                _ => return Err(usage()),
+            })
+        }
+        "/_create" if args.starts_with("member contact ") => {
+            let usage = || bad("usage: /_create member contact #<groupId> <groupMemberId>");
+            let p: Vec<&str> = args["member contact ".len()..].split(' ').collect();
+            let [g, m] = p[..] else {
+                return Err(usage());
+            };
+            Command::CreateMemberContact {
+                group_id: group_ref(g).ok_or_else(usage)?,
+                group_member_id: m.parse().map_err(|_| usage())?,
+            }
+        }
+        "/_invite" if args.starts_with("member contact ") => {
+            let usage = || {
+                bad("usage: /_invite member contact @<contactId>[ text <message>| json <msgContent>]")
+            };
+            let rest = &args["member contact ".len()..];
+            let (r, content) = rest.split_once(' ').unwrap_or((rest, ""));
+            let contact_id = contact_ref(r).ok_or_else(usage)?;
+            let content = if content.is_empty() {
+                None
+            } else if let Some(t) = content.strip_prefix("text ") {
+                Some(crate::protocol::MsgContent::text(t))
+            } else if let Some(json) = content.strip_prefix("json ") {
+                Some(serde_json::from_str(json).map_err(|e| bad(&format!("bad JSON ({e})")))?)
+            } else {
+                return Err(usage());
+            };
+            Command::InviteMemberContact {
+                contact_id,
+                content,
+            }
+        }
+        "/_accept" if args.starts_with("member contact ") => {
+            let r = &args["member contact ".len()..];
+            Command::AcceptMemberContact(
+                contact_ref(r.trim())
+                    .ok_or_else(|| bad("usage: /_accept member contact @<contactId>"))?,
+            )
         }
         "/_set" | "/set" if args.starts_with("receipts ") => {
             let usage =

@@ -497,7 +497,11 @@ impl ChatStore {
         Ok(self.members_where(clause, args)?.pop())
     }
 
-    fn members_where(&self, clause: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<Member>> {
+    pub(crate) fn members_where(
+        &self,
+        clause: &str,
+        args: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<Member>> {
         let sql = format!("SELECT {MEMBER_COLUMNS} FROM group_members WHERE {clause}");
         let mut st = self.db.prepare(&sql)?;
         let rows = st.query_map(args, member_row)?;

@@ -1139,6 +1139,18 @@ impl Chat {
                 }
                 Box::pin(self.member_event(g, &author, *inner, Some(m))).await?;
             }
+            ChatEvent::GrpDirectInv {
+                conn_req, content, ..
+            } => {
+                if forwarded_by.is_some() {
+                    return Ok(()); // for us alone: never forwarded
+                }
+                let id = msg.msg_id.map(|i| i.0);
+                crate::chat::on_heap(|| {
+                    self.member_direct_invitation(g, m, conn_req, content, id.as_deref())
+                })
+                .await?;
+            }
             ChatEvent::MsgNew(c) => {
                 if m.role < GroupMemberRole::Author {
                     return Err(ChatError::GroupCannotSend(m.local_name.clone()));

@@ -28,6 +28,7 @@ pub mod group_prefs;
 pub mod group_store;
 pub mod groups;
 pub mod incognito;
+pub mod member_contacts;
 pub mod messages;
 pub mod protocol;
 pub mod store;

@@ -324,6 +324,10 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // v28: a forwarded item's origin (the API's `itemForwarded`: the chat it was forwarded
     // from, or `unknown` for one received forwarded)
     "ALTER TABLE chat_items ADD COLUMN fwd TEXT;",
+    // v29: a group member's contact's invitation (`x.grp.direct.inv`): the link - ours to
+    // send or the member's to join - and where it stands (created, sent, received, accepted)
+    "ALTER TABLE contacts ADD COLUMN grp_inv_link TEXT;
+     ALTER TABLE contacts ADD COLUMN grp_inv TEXT;",
 ];
 
 /// The chat of private notes (`*`, `*1` in API commands).
