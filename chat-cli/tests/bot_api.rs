@@ -69,6 +69,22 @@ impl Bot {
             if !event && resp["type"] == "versionInfo" {
                 return (corr, resp);
             }
+            // The member contact commands are undocumented: their contact and member are
+            // checked as the documented types.
+            if !event
+                && (resp["type"] == "newMemberContact" || resp["type"] == "newMemberContactSentInv")
+            {
+                for (field, ty) in [
+                    ("contact", "Contact"),
+                    ("groupInfo", "GroupInfo"),
+                    ("member", "GroupMember"),
+                ] {
+                    if let Err(e) = self.schema.check_type(&resp[field], ty) {
+                        panic!("{}: {e}\n{resp:#}", self.name);
+                    }
+                }
+                return (corr, resp);
+            }
             if !event && resp["type"] == "apiChat" {
                 if let Err(e) = self.schema.check_type(&resp["chat"], "AChat") {
                     panic!("{}: {e}\n{resp:#}", self.name);
@@ -1092,6 +1108,44 @@ fn bot_api_groups() {
                 "chatCmdError",
             )
             .await;
+
+        // A direct contact with a member: alice deletes her contact bob, then invites him
+        // again through the group; bob accepts such invitations at once.
+        bob.ok(
+            "APISetUserAutoAcceptMemberContacts",
+            "/_set accept member contacts 1 on",
+            "cmdOk",
+        )
+        .await;
+        let me = bob.ok("ShowActiveUser", "/user", "activeUser").await;
+        assert_eq!(me["user"]["autoAcceptMemberContacts"], true);
+        alice
+            .ok("APIDeleteChat", &format!("/_delete @{bob_contact} full"), "contactDeleted")
+            .await;
+        bob.event("contactDeletedByContact").await;
+        let corr = alice
+            .request(&format!("/_create member contact #{g} {bob_member}"))
+            .await;
+        let made = alice.response(&corr).await;
+        assert_eq!(made["type"], "newMemberContact", "{made}");
+        let new_contact = made["contact"]["contactId"].as_i64().expect("contactId");
+        let corr = alice
+            .request(&format!("/_invite member contact @{new_contact} text hi bob"))
+            .await;
+        let sent = alice.response(&corr).await;
+        assert_eq!(sent["type"], "newMemberContactSentInv", "{sent}");
+        let item = alice.event("newChatItems").await;
+        assert_eq!(item_text(&item["chatItems"][0]), "hi bob");
+        let inv = bob.event("newMemberContactReceivedInv").await;
+        assert_eq!(inv["member"]["memberRole"], "owner");
+        // After the item the deletion left in the chat.
+        let deleted = bob.event("newChatItems").await;
+        assert_eq!(item_text(&deleted["chatItems"][0]), "contact deleted");
+        let first = bob.event("newChatItems").await;
+        assert_eq!(item_text(&first["chatItems"][0]), "hi bob");
+        let connected = alice.event("contactConnected").await;
+        assert_eq!(connected["contact"]["contactId"], new_contact);
+        bob.event("contactConnected").await;
 
         let removed = alice
             .ok(
