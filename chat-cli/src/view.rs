@@ -243,15 +243,23 @@ fn group_item_lines(
     marker: &str,
     suffix: &str,
 ) -> Vec<String> {
+    // A support chat's item: `#team (support) ...`, an admin's `#team (support: cath) ...`.
+    let scope = match &item.scope {
+        None => String::new(),
+        Some(s) => match &s.name {
+            Some(n) => format!("(support: {}) ", view_name(n)),
+            None => "(support) ".into(),
+        },
+    };
     let head = match author {
         None => format!(
-            "{}{}#{} ",
+            "{}{}#{} {scope}",
             time_prefix(item.item_ts),
             inc(g),
             view_name(&g.local_name)
         ),
         Some(name) => format!(
-            "{}{}#{} {}> ",
+            "{}{}#{} {scope}{}> ",
             time_prefix(item.item_ts),
             inc(g),
             view_name(&g.local_name),
@@ -278,6 +286,14 @@ fn group_item_lines(
     }
 }
 
+/// How to accept a member pending review: `use /_accept member #1 3 <role> to accept member`.
+fn accept_hint(g: &Group, m: &chat_core::group_store::Member) -> String {
+    format!(
+        "use /_accept member #{} {} <role> to accept member",
+        g.group_id, m.group_member_id
+    )
+}
+
 /// What changed in a group's profile: its new name first (`changed to #my_team`), then the
 /// rest as the reference words it.
 fn group_update_lines(from: &Group, to: &Group) -> Vec<String> {
@@ -289,6 +305,14 @@ fn group_update_lines(from: &Group, to: &Group) -> Vec<String> {
         &from.profile,
         &to.profile,
     ));
+    // Joiners reviewed by the admins, or not (our wording).
+    let review = chat_core::admission::review_on(&to.profile);
+    if chat_core::admission::review_on(&from.profile) != review {
+        lines.push(format!(
+            "new members are reviewed by admins: {}",
+            if review { "all" } else { "off" }
+        ));
+    }
     lines
 }
 
@@ -439,6 +463,11 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
             "sent invitation to connect directly to member #{} {}",
             view_name(&group.local_name),
             view_name(&member.local_name)
+        )],
+        Response::MemberAccepted(g, m) => vec![format!(
+            "#{}: you accepted {} to the group",
+            view_name(&g.local_name),
+            view_name(&m.local_name)
         )],
         Response::MemberContactAccepted(c) => vec![format!(
             "{}: joining the member's invitation to connect directly",
@@ -838,6 +867,8 @@ fn member_line(
         MemberStatus::Creator => Some("created group"),
         MemberStatus::Removed => Some("removed"),
         MemberStatus::Left => Some("left"),
+        MemberStatus::PendingApproval => Some("pending approval"),
+        MemberStatus::PendingReview => Some("pending review"),
         _ => None,
     };
     let parts: Vec<&str> = [Some(role.name()), category, status]
@@ -1042,22 +1073,61 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
             ),
             format!("use /j {} to accept", view_name(&group.local_name)),
         ],
-        Event::UserJoinedGroup(g, _) => match &g.incognito {
-            Some(p) => vec![format!(
-                "#{}: you joined the group incognito as {}",
-                view_name(&g.local_name),
-                view_name(&p.display_name)
-            )],
-            None => vec![format!(
-                "#{}: you joined the group",
-                view_name(&g.local_name)
-            )],
-        },
+        Event::UserJoinedGroup(g, _) => {
+            // Pending: we talk with the admins until one accepts us.
+            let pending = match g.status {
+                MemberStatus::PendingApproval => ", pending approval",
+                MemberStatus::PendingReview => {
+                    ", connecting to group moderators for admission to group"
+                }
+                _ => "",
+            };
+            match &g.incognito {
+                Some(p) => vec![format!(
+                    "#{}: you joined the group incognito as {}{pending}",
+                    view_name(&g.local_name),
+                    view_name(&p.display_name)
+                )],
+                None => vec![format!(
+                    "#{}: you joined the group{pending}",
+                    view_name(&g.local_name)
+                )],
+            }
+        }
+        Event::UserAccepted { group, by } => vec![match group.status {
+            MemberStatus::PendingReview => format!(
+                "#{}: {} accepted you to the group, pending review",
+                view_name(&group.local_name),
+                view_name(&by.local_name)
+            ),
+            _ => format!("#{}: you joined the group", view_name(&group.local_name)),
+        }],
+        Event::MemberAcceptedByOther { group, by, member } => vec![format!(
+            "#{}: {} accepted {} to the group",
+            view_name(&group.local_name),
+            view_name(&by.local_name),
+            view_name(&member.local_name)
+        )],
+        Event::MemberJoined(g, m) if m.status.is_pending() => vec![format!(
+            "#{}: {} connected and pending review, {}",
+            view_name(&g.local_name),
+            view_name(&m.local_name),
+            accept_hint(g, m)
+        )],
         Event::MemberJoined(g, m) => vec![format!(
             "#{}: {} joined the group",
             view_name(&g.local_name),
             view_name(&m.local_name)
         )],
+        Event::MemberAnnounced { group, by, member } if member.status.is_pending() => {
+            vec![format!(
+                "#{}: {} added {} to the group (connecting and pending review...), {}",
+                view_name(&group.local_name),
+                view_name(&by.local_name),
+                full_name(&member.local_name, &member.profile),
+                accept_hint(group, member)
+            )]
+        }
         Event::MemberAnnounced { group, by, member } => vec![format!(
             "#{}: {} added {} to the group (connecting...)",
             view_name(&group.local_name),
@@ -1065,6 +1135,12 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
             full_name(&member.local_name, &member.profile)
         )],
         Event::MemberConnected(g, m) => vec![match m.category {
+            MemberCategory::Post if m.status.is_pending() => format!(
+                "#{}: new member {} is connected and pending review, {}",
+                view_name(&g.local_name),
+                view_name(&m.local_name),
+                accept_hint(g, m)
+            ),
             MemberCategory::Post => format!(
                 "#{}: new member {} is connected",
                 view_name(&g.local_name),

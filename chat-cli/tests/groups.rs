@@ -1009,3 +1009,81 @@ fn direct_contact_with_a_member() {
     bob.expect("bad chat command: not a group member's contact");
     relay.stop();
 }
+
+/// Joiners reviewed by the admins (`/set admission review #team all`, the reference's
+/// knocking): cath joins through the link pending review, talks with the moderators only (her
+/// support chat), the host accepts her and she joins the rest of the group.
+#[test]
+fn joiners_reviewed_by_the_admins() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob) = alice_and_bob(dir.path(), &server, &[]);
+    let mut cath = Client::start(dir.path(), "cath", &server);
+    cath.create_profile("cath", "Catherine");
+    connect(&mut alice, &mut bob, "Alice", "Bob");
+    create_team(&mut alice);
+    invite(&mut alice, &mut bob, "admin");
+    join(&mut alice, &mut bob);
+    alice.type_line("/set admission review #team all");
+    alice.expect("/set admission review #team all");
+    alice.expect("new members are reviewed by admins: all");
+    bob.expect("alice updated group #team:");
+    bob.expect("new members are reviewed by admins: all");
+    alice.type_line("/create link #team");
+    alice.expect("/create link #team");
+    alice.expect("Group link is created!");
+    alice.expect("");
+    let link = alice.next();
+    alice.skip_to("to delete it: /delete link #team (joined members will remain connected to you)");
+
+    cath.type_line(&format!("/c {link}"));
+    cath.expect(&format!("/c {link}"));
+    cath.expect("connection request sent!");
+    alice.expect("cath (Catherine): accepting request to join group #team...");
+    alice.expect("#team: cath connected and pending review, use /_accept member #1 2 <role> to accept member");
+    cath.expect_unordered(&[
+        "#team: joining the group...",
+        "#team: you joined the group, connecting to group moderators for admission to group",
+        "#team: member bob (Bob) is connected",
+    ]);
+    bob.expect("#team: alice added cath (Catherine) to the group (connecting and pending review...), use /_accept member #1 2 <role> to accept member");
+    bob.expect("#team: new member cath is connected and pending review, use /_accept member #1 2 <role> to accept member");
+
+    // Pending: cath's messages go to the moderators only, as her support chat.
+    cath.type_line("#team hello, may I join?");
+    cath.expect_item("#team (support) hello, may I join?");
+    alice.expect_item("#team (support: cath) cath> hello, may I join?");
+    bob.expect_item("#team (support: cath) cath> hello, may I join?");
+    alice.type_line("#team (support: cath) welcome, one moment");
+    alice.expect_item("#team (support: cath) welcome, one moment");
+    cath.expect_item("#team (support) alice> welcome, one moment");
+    bob.expect_item("#team (support: cath) alice> welcome, one moment");
+    // The group's own messages do not reach her yet.
+    send(&mut bob, "members only", &mut [&mut alice]);
+    cath.type_line("/ms team");
+    cath.expect("/ms team");
+    cath.expect("cath (Catherine): member, you, pending review");
+    cath.expect("alice (Alice): owner, host, connected");
+    cath.expect("bob (Bob): admin, connected");
+    // Only a pending member is accepted; a member cannot accept.
+    alice.type_line("/_accept member #1 1 member");
+    alice.expect("/_accept member #1 1 member");
+    alice.expect("bad chat command: member should be pending approval and invitee, or pending review and not invitee");
+
+    alice.type_line("/_accept member #1 2 member");
+    alice.expect("/_accept member #1 2 member");
+    alice.expect("#team: you accepted cath to the group");
+    bob.expect("#team: alice accepted cath to the group");
+    cath.expect_unordered(&[
+        "#team: you joined the group",
+        "~ #team bob> members only [>>]",
+    ]);
+    send(&mut cath, "thanks, hi all", &mut [&mut alice, &mut bob]);
+    send(&mut alice, "welcome cath", &mut [&mut bob, &mut cath]);
+    cath.type_line("/ms team");
+    cath.expect("/ms team");
+    cath.expect("cath (Catherine): member, you, connected");
+    cath.expect("alice (Alice): owner, host, connected");
+    cath.expect("bob (Bob): admin, connected");
+    relay.stop();
+}

@@ -963,6 +963,10 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
             json!({"user": u, "contact": contact(c), "groupInfo": group_info(chat, group),
                    "member": group_member(member)}),
         ),
+        Response::MemberAccepted(g, m) => tagged(
+            "memberAccepted",
+            json!({"user": u, "groupInfo": group_info(chat, g), "member": group_member(m)}),
+        ),
         Response::MemberContactAccepted(c) => tagged(
             "memberContactAccepted",
             json!({"user": u, "contact": contact(c)}),
@@ -1317,6 +1321,22 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
                        "memberRole": role}),
             )
         }
+        // Accepted: joined as far as the API says; moved on to the review: accepted by the
+        // moderator, still pending.
+        Event::UserAccepted { group, by } if !group.status.is_pending() => tagged(
+            "userJoinedGroup",
+            json!({"user": u, "groupInfo": group_info(chat, group), "hostMember": group_member(by)}),
+        ),
+        Event::UserAccepted { group, by } => tagged(
+            "memberAcceptedByOther",
+            json!({"user": u, "groupInfo": group_info(chat, group), "acceptingMember": group_member(by),
+                   "member": membership(chat, group)}),
+        ),
+        Event::MemberAcceptedByOther { group, by, member } => tagged(
+            "memberAcceptedByOther",
+            json!({"user": u, "groupInfo": group_info(chat, group), "acceptingMember": group_member(by),
+                   "member": group_member(member)}),
+        ),
         Event::UserJoinedGroup(g, host) => tagged(
             "userJoinedGroup",
             json!({"user": u, "groupInfo": group_info(chat, g), "hostMember": group_member(host)}),

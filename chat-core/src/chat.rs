@@ -292,6 +292,8 @@ pub enum Response {
     },
     /// A member's invitation joined (`/_accept member contact`).
     MemberContactAccepted(Contact),
+    /// A member pending review accepted (`/_accept member`).
+    MemberAccepted(crate::group_store::Group, crate::group_store::Member),
     /// `/switch #group member`: the member's queue rotation started.
     MemberSwitchStarted(crate::group_store::Group, crate::group_store::Member),
     /// `/sync @name`: the contact's ratchet re-synchronisation started.
@@ -713,6 +715,22 @@ pub enum Event {
     /// A message the chat sent by itself: the address's auto-reply to a contact accepted
     /// automatically, or the first message to a member with the invitation to connect.
     ItemSent(Contact, ChatItem),
+    /// A moderator accepted us to a group (or moved us on to its admins' review).
+    UserAccepted {
+        /// The group (our membership's new status and role).
+        group: crate::group_store::Group,
+        /// The moderator.
+        by: crate::group_store::Member,
+    },
+    /// Another moderator accepted a member pending review.
+    MemberAcceptedByOther {
+        /// The group.
+        group: crate::group_store::Group,
+        /// The moderator.
+        by: crate::group_store::Member,
+        /// The member accepted.
+        member: crate::group_store::Member,
+    },
     /// `@bob hi` to a member without a contact: one is made first.
     NoMemberContact(crate::group_store::Group, crate::group_store::Member),
     /// A contact made for a member (on the way to sending it our invitation).
@@ -1623,6 +1641,14 @@ impl Chat {
                 on_heap(|| self.accept_member_contact(contact_id)).await
             }
             Command::SetAcceptMemberContacts(on) => self.set_auto_accept_member_contacts(on),
+            Command::AcceptMember {
+                group_id,
+                group_member_id,
+                role,
+            } => on_heap(|| self.accept_member(group_id, group_member_id, role)).await,
+            Command::SetAdmissionReview { group, on } => {
+                on_heap(|| self.set_admission_review(group, on)).await
+            }
             Command::ApiSend { contact_id, text } => self.api_send(contact_id, text).await,
             Command::ApiSendJson {
                 chat_id,

@@ -736,8 +736,26 @@ pub enum Command {
     ApiSendGroup {
         /// The group.
         group_id: i64,
+        /// A support chat (`#1(_support)`: ours; `#1(_support:3)`: member 3's), if named.
+        scope: Option<Option<i64>>,
         /// The messages.
         messages: Vec<Composed>,
+    },
+    /// `/_accept member #<groupId> <groupMemberId> <role>`: a member pending review accepted.
+    AcceptMember {
+        /// The group.
+        group_id: i64,
+        /// The member.
+        group_member_id: i64,
+        /// Its role.
+        role: crate::protocol::GroupMemberRole,
+    },
+    /// `/set admission review #<group> all|off`: joiners reviewed by the admins.
+    SetAdmissionReview {
+        /// The group's local name.
+        group: String,
+        /// On (`all`) or off.
+        on: bool,
     },
     /// `/mr group member role`, `/member role #group @member role`.
     MemberRole {
@@ -1290,6 +1308,22 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
         "/_send" if args.starts_with('#') => {
             let usage = || bad("usage: /_send #<groupId> json [<message>, ...]");
             let (r, mut rest) = args.split_once(' ').ok_or_else(usage)?;
+            // `#1(_support)`, `#1(_support:3)`: a support chat.
+            let (r, scope) = match r.split_once("(_support") {
+                Some((g, tail)) => {
+                    let scope = match tail.strip_suffix(')') {
+                        Some("") => None,
+                        Some(m) => Some(
+                            m.strip_prefix(':')
+                                .and_then(|m| m.parse().ok())
+                                .ok_or_else(|| bad("bad chat scope"))?,
+                        ),
+                        None => return Err(bad("bad chat scope")),
+                    };
+                    (g, Some(scope))
+                }
+                None => (r, None),
+            };
             let group_id = group_ref(r).ok_or_else(|| bad("bad chat reference"))?;
             while let Some(more) = rest
                 .strip_prefix("live=on ")
@@ -1320,7 +1354,11 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             } else {
                 return Err(usage());
             };
-            Command::ApiSendGroup { group_id, messages }
+            Command::ApiSendGroup {
+                group_id,
+                scope,
+                messages,
+            }
         }
         "/_send" => {
             let (r, rest) = args
@@ -1795,6 +1833,32 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             Command::InviteMemberContact {
                 contact_id,
                 content,
+            }
+        }
+        "/_accept" if args.starts_with("member #") => {
+            let usage = || bad("usage: /_accept member #<groupId> <groupMemberId> <role>");
+            let p: Vec<&str> = args["member ".len()..].split(' ').collect();
+            let [g, m, role] = p[..] else {
+                return Err(usage());
+            };
+            Command::AcceptMember {
+                group_id: group_ref(g).ok_or_else(usage)?,
+                group_member_id: m.parse().map_err(|_| usage())?,
+                role: parse_role(role).ok_or_else(usage)?,
+            }
+        }
+        "/set" if args.starts_with("admission review ") => {
+            let usage = || bad("usage: /set admission review #<group> all|off");
+            let rest = &args["admission review ".len()..];
+            let (g, on) = rest.rsplit_once(' ').ok_or_else(usage)?;
+            let group = one_group(g.strip_prefix('#').ok_or_else(usage)?)?;
+            Command::SetAdmissionReview {
+                group,
+                on: match on {
+                    "all" => true,
+                    "off" => false,
+                    _ => return Err(usage()),
+                },
             }
         }
         "/_accept" if args.starts_with("member contact ") => {

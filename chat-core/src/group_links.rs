@@ -186,18 +186,28 @@ impl Chat {
             )));
         }
         let member_id = crate::groups::new_member_id();
+        // The group reviews joiners: the member stays pending until a moderator accepts it.
+        let review = crate::admission::review_on(&g.profile);
         let m = self.store().add_member(&NewMember {
             group_id: g.group_id,
             member_id: &member_id,
             role,
             category: MemberCategory::Invitee,
-            status: MemberStatus::Accepted,
+            status: if review {
+                MemberStatus::PendingReview
+            } else {
+                MemberStatus::Accepted
+            },
             profile: &profile,
             conn_id: None,
             contact_id: None,
             invited_by: None,
         })?;
         self.store().set_join_request(m.group_member_id, request)?;
+        if review {
+            self.store()
+                .set_member_admission(m.group_member_id, Some("joining"))?;
+        }
         let members = self.store().current_members(&g)?;
         let inv = GroupLinkInvitation {
             from_member: MemberIdRole {
@@ -243,11 +253,9 @@ impl Chat {
                 role.name()
             )));
         }
-        if !matches!(inv.accepted.as_deref(), None | Some("accepted")) {
-            return Err(ChatError::Agent(
-                "x.grp.link.inv: joining after the admins' review is not supported".into(),
-            ));
-        }
+        // Pending approval or the admins' review when the host or the group says so.
+        let status =
+            crate::admission::acceptance_status(&inv.group_profile, inv.accepted.as_deref())?;
         if self.store().member_by_conn(conn)?.is_none() {
             let host_profile = Profile {
                 display_name: inv.from_member_name.clone(),
@@ -260,7 +268,7 @@ impl Chat {
                     &inv.group_profile,
                     &inv.invited_member.member_id,
                     role,
-                    MemberStatus::Accepted,
+                    status,
                     None,
                 )?;
                 store.add_member(&NewMember {

@@ -199,6 +199,12 @@ impl Chat {
             .store()
             .group_item(g.group_id, item_id)?
             .ok_or(ChatError::NoItem(item_id))?;
+        // Changed, it would go to the whole group: not a support chat's item.
+        if item.scope.is_some() {
+            return Err(ChatError::BadCommand(
+                "items of a support chat cannot be changed or reacted to yet".into(),
+            ));
+        }
         Ok((g, item))
     }
 

@@ -78,6 +78,11 @@ pub enum MemberStatus {
     GroupDeleted,
     /// We created the group.
     Creator,
+    /// Joined through a link, waiting for the host's approval (a captcha, a bot's check).
+    PendingApproval,
+    /// Joined through a link, waiting for the group's admins to review it: it talks with
+    /// them only (its support chat) until one accepts it.
+    PendingReview,
 }
 
 impl MemberStatus {
@@ -93,6 +98,8 @@ impl MemberStatus {
             Self::Removed => "removed",
             Self::GroupDeleted => "deleted",
             Self::Creator => "creator",
+            Self::PendingApproval => "pending_approval",
+            Self::PendingReview => "pending_review",
         }
     }
 
@@ -107,8 +114,15 @@ impl MemberStatus {
             "removed" => Self::Removed,
             "deleted" => Self::GroupDeleted,
             "creator" => Self::Creator,
+            "pending_approval" => Self::PendingApproval,
+            "pending_review" => Self::PendingReview,
             _ => return None,
         })
+    }
+
+    /// Waiting for approval or the admins' review.
+    pub fn is_pending(self) -> bool {
+        matches!(self, Self::PendingApproval | Self::PendingReview)
     }
 
     /// Still in the group (not invited only, not gone).
@@ -960,6 +974,7 @@ impl ChatStore {
             forwarded_by,
             info: None,
             forward: None,
+            scope: None,
         })
     }
 
@@ -995,7 +1010,7 @@ impl ChatStore {
     /// The last `n` items of a group up to item `last` (included), oldest first.
     pub fn group_items_upto(&self, group_id: i64, n: usize, last: i64) -> Result<Vec<ChatItem>> {
         let mut v = self.items_where(
-            "group_id = ?1 AND item_id <= ?3 ORDER BY item_id DESC LIMIT ?2",
+            "group_id = ?1 AND item_id <= ?3 AND scope IS NULL ORDER BY item_id DESC LIMIT ?2",
             &[&group_id, &(n as i64), &last],
         )?;
         v.reverse();
@@ -1012,12 +1027,13 @@ impl ChatStore {
     ) -> Result<Option<ChatItem>> {
         let recent = match author {
             None => self.items_where(
-                "group_id = ?1 AND sent = 1 AND deleted = 0 ORDER BY item_id DESC LIMIT 1000",
+                "group_id = ?1 AND sent = 1 AND deleted = 0 AND scope IS NULL
+                 ORDER BY item_id DESC LIMIT 1000",
                 &[&group_id],
             )?,
             Some(m) => self.items_where(
                 "group_id = ?1 AND group_member_id = ?2 AND sent = 0 AND deleted = 0
-                 ORDER BY item_id DESC LIMIT 1000",
+                 AND scope IS NULL ORDER BY item_id DESC LIMIT 1000",
                 &[&group_id, &m],
             )?,
         };

@@ -315,6 +315,11 @@ impl Chat {
     /// `#group text`.
     pub(crate) async fn send_group_text(&self, group: String, text: String) -> Result<Response> {
         let g = self.group_named(&group)?;
+        // `#team (support) text`, `#team (support: cath) text`: a support chat.
+        if let Some((whose, text)) = self.support_target(&g, &text)? {
+            let content = MsgContent::text(text);
+            return crate::chat::on_heap(|| self.send_support(g, whose, content)).await;
+        }
         self.send_group_content(g, MsgContent::text(text)).await
     }
 
@@ -336,6 +341,10 @@ impl Chat {
         container: MsgContainer,
         quote: Option<&crate::store::ItemQuote>,
     ) -> Result<Response> {
+        // Pending the admins' review or approval: our messages go to them only.
+        if g.status.is_pending() {
+            return crate::chat::on_heap(|| self.send_support(g, None, container.content)).await;
+        }
         check_current(&g)?;
         if g.role < GroupMemberRole::Author {
             return Err(ChatError::GroupCannotSend(g.local_name));
@@ -792,19 +801,27 @@ impl Chat {
     /// A member's connection is up.
     pub(crate) async fn member_connected(&self, m: Member) -> Result<()> {
         let mut g = self.group_of(&m)?;
-        self.store()
-            .set_member_status(m.group_member_id, MemberStatus::Connected)?;
-        let m = Member {
-            status: MemberStatus::Connected,
-            ..m
+        // A member pending the admins' review stays pending, connected or not.
+        let status = if m.status.is_pending() {
+            m.status
+        } else {
+            MemberStatus::Connected
         };
+        self.store().set_member_status(m.group_member_id, status)?;
+        let m = Member { status, ..m };
         match m.category {
             MemberCategory::Host => {
-                self.store()
-                    .set_group_status(g.group_id, MemberStatus::Connected)?;
-                g.status = MemberStatus::Connected;
+                // Our membership pending: we talk with the admins only until accepted.
+                if !g.status.is_pending() {
+                    self.store()
+                        .set_group_status(g.group_id, MemberStatus::Connected)?;
+                    g.status = MemberStatus::Connected;
+                }
                 g.conn_request = None;
                 self.emit(Event::UserJoinedGroup(g, m)).await;
+            }
+            MemberCategory::Invitee if m.status.is_pending() => {
+                return crate::chat::on_heap(|| self.pending_member_connected(&g, m)).await;
             }
             MemberCategory::Invitee => {
                 // The history is what the group had when the member joined: a message sent
@@ -874,7 +891,39 @@ impl Chat {
         Ok(())
     }
 
-    async fn introduce(&self, g: &Group, new: &Member, history_upto: i64) -> Result<()> {
+    /// Introduces a new member to the others (those introduced already are skipped), then
+    /// sends it the history and the welcome message.
+    pub(crate) async fn introduce(&self, g: &Group, new: &Member, history_upto: i64) -> Result<()> {
+        self.introduce_to(g, new, false).await?;
+        let Some(new_conn) = new.conn_id else {
+            return Ok(());
+        };
+        if history_on(g) {
+            self.send_history(g, new, new_conn, history_upto).await?;
+        }
+        // The welcome message last, from us.
+        if let Some(welcome) = g.profile.description.as_ref().filter(|d| !d.is_empty()) {
+            let msg = ChatMessage::new(
+                Some(new_shared_msg_id()),
+                ChatEvent::MsgNew(MsgContainer::simple(MsgContent::text(welcome.clone()))),
+            );
+            self.inner
+                .agent
+                .send(new_conn, &msg.encode())
+                .await
+                .map_err(agent_err)?;
+        }
+        Ok(())
+    }
+
+    /// Introduces a new member to the connected members (the moderators only, for one
+    /// pending review: announced to them in its support chat's scope).
+    pub(crate) async fn introduce_to(
+        &self,
+        g: &Group,
+        new: &Member,
+        moderators_only: bool,
+    ) -> Result<()> {
         let others: Vec<Member> = self
             .store()
             .members(g.group_id)?
@@ -883,13 +932,14 @@ impl Chat {
                 o.group_member_id != new.group_member_id
                     && o.status == MemberStatus::Connected
                     && o.conn_id.is_some()
+                    && (!moderators_only || o.role >= GroupMemberRole::Moderator)
             })
             .collect();
         let announce = ChatMessage::new(
             None,
             ChatEvent::GrpMemNew {
                 member_info: member_info(new),
-                scope: None,
+                scope: moderators_only.then(|| crate::admission::scope_of(&new.member_id)),
             },
         )
         .encode();
@@ -927,21 +977,6 @@ impl Chat {
             .await?;
             self.store()
                 .intro_sent(o.group_member_id, new.group_member_id)?;
-        }
-        if history_on(g) {
-            self.send_history(g, new, new_conn, history_upto).await?;
-        }
-        // The welcome message last, from us.
-        if let Some(welcome) = g.profile.description.as_ref().filter(|d| !d.is_empty()) {
-            let msg = ChatMessage::new(
-                Some(new_shared_msg_id()),
-                ChatEvent::MsgNew(MsgContainer::simple(MsgContent::text(welcome.clone()))),
-            );
-            self.inner
-                .agent
-                .send(new_conn, &msg.encode())
-                .await
-                .map_err(agent_err)?;
         }
         Ok(())
     }
@@ -1043,8 +1078,10 @@ impl Chat {
             };
             // A host forwards what a member sends to the members it introduced and who are
             // not connected to it yet.
-            let copy =
-                (g.role >= GroupMemberRole::Admin && forwardable(&msg.event)).then(|| msg.clone());
+            // Not a support chat's message: that is for the member and the moderators only.
+            let scoped = matches!(&msg.event, ChatEvent::MsgNew(c) if c.scope.is_some());
+            let copy = (g.role >= GroupMemberRole::Admin && forwardable(&msg.event) && !scoped)
+                .then(|| msg.clone());
             let outcome = self.member_event(&g, &m, msg, None).await;
             match outcome {
                 Err(e @ ChatError::Store(_)) => return Err(e),
@@ -1139,6 +1176,14 @@ impl Chat {
                 }
                 Box::pin(self.member_event(g, &author, *inner, Some(m))).await?;
             }
+            ChatEvent::GrpLinkAcpt {
+                acceptance,
+                role,
+                member_id,
+            } => {
+                crate::chat::on_heap(|| self.link_accepted(g, m, &acceptance, role, &member_id))
+                    .await?;
+            }
             ChatEvent::GrpDirectInv {
                 conn_req, content, ..
             } => {
@@ -1152,7 +1197,8 @@ impl Chat {
                 .await?;
             }
             ChatEvent::MsgNew(c) => {
-                if m.role < GroupMemberRole::Author {
+                let scope = self.received_scope(g, m, c.scope.as_ref())?;
+                if m.role < GroupMemberRole::Author && scope.is_none() {
                     return Err(ChatError::GroupCannotSend(m.local_name.clone()));
                 }
                 if c.file.is_some() {
@@ -1184,6 +1230,16 @@ impl Chat {
                     forwarded_by.map(|f| f.group_member_id),
                 )?;
                 let item = self.received_forwarded(item, c.forward)?;
+                let item = match scope {
+                    Some(s) => {
+                        self.store().set_item_scope(item.item_id, &s)?;
+                        crate::store::ChatItem {
+                            scope: Some(s),
+                            ..item
+                        }
+                    }
+                    None => item,
+                };
                 // A disappearing message: gone here too after its time, from when it is read.
                 let item = match c.ttl {
                     Some(t) if (1..=crate::command::MAX_TTL).contains(&t) => {
@@ -1291,7 +1347,7 @@ impl Chat {
             ChatEvent::GrpInfo { group_profile } => {
                 self.group_profile_received(g, m, group_profile).await?;
             }
-            ChatEvent::GrpMemNew { member_info, .. } => {
+            ChatEvent::GrpMemNew { member_info, scope } => {
                 Self::check_host_role(m, member_info.member_role)?;
                 if member_info.member_id == g.member_id {
                     return Ok(());
@@ -1308,7 +1364,13 @@ impl Chat {
                         "x.grp.mem.new: member already exists".into(),
                     ));
                 }
-                let new = self.add_announced(g, m, &member_info)?;
+                let mut new = self.add_announced(g, m, &member_info)?;
+                // Announced in its support chat: pending the admins' review.
+                if crate::admission::scope_member(scope.as_ref())?.is_some() {
+                    self.store()
+                        .set_member_status(new.group_member_id, MemberStatus::PendingReview)?;
+                    new.status = MemberStatus::PendingReview;
+                }
                 self.emit(Event::MemberAnnounced {
                     group: g.clone(),
                     by: m.clone(),
@@ -1645,7 +1707,42 @@ impl Chat {
                 }
                 Ok(Response::MembersRemoved(g, removed))
             }
-            C::ApiSendGroup { group_id, messages } => {
+            C::ApiSendGroup {
+                group_id,
+                scope: Some(whose),
+                messages,
+            } => {
+                let g = self.group_by_id(group_id)?;
+                let whose = match whose {
+                    Some(id) => Some(
+                        self.store()
+                            .member(id)?
+                            .filter(|m| m.group_id == g.group_id)
+                            .ok_or_else(|| ChatError::NotGroupMember(id.to_string()))?,
+                    ),
+                    None => None,
+                };
+                if messages
+                    .iter()
+                    .any(|m| m.file.is_some() || m.quoted_item_id.is_some())
+                {
+                    return Err(ChatError::BadCommand(
+                        "files and quotes in support chats are not supported yet".into(),
+                    ));
+                }
+                let mut items = Vec::with_capacity(messages.len());
+                for m in messages {
+                    if let Response::GroupSent(_, item) =
+                        Box::pin(self.send_support(g.clone(), whose.clone(), m.content)).await?
+                    {
+                        items.push(item);
+                    }
+                }
+                Ok(Response::GroupSentMany(g, items))
+            }
+            C::ApiSendGroup {
+                group_id, messages, ..
+            } => {
                 let g = self.group_by_id(group_id)?;
                 if messages.iter().any(|m| m.quoted_item_id.is_some()) {
                     return Err(ChatError::File(

@@ -14,6 +14,7 @@
 //! - [`groups`], [`group_store`]: groups - members, introductions, group messages;
 //! - [`users`]: several users in one database prefix, each with its own chat.
 
+pub mod admission;
 pub mod api;
 pub mod batch;
 pub mod chat;

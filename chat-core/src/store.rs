@@ -328,6 +328,11 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // send or the member's to join - and where it stands (created, sent, received, accepted)
     "ALTER TABLE contacts ADD COLUMN grp_inv_link TEXT;
      ALTER TABLE contacts ADD COLUMN grp_inv TEXT;",
+    // v30: joiners reviewed by the admins (`memberAdmission`): a pending member's connection
+    // (`joining`, then `connected`), and the support chat a group item is in (JSON
+    // `ItemScope`; NULL: the group's own chat)
+    "ALTER TABLE group_members ADD COLUMN admission TEXT;
+     ALTER TABLE chat_items ADD COLUMN scope TEXT;",
 ];
 
 /// The chat of private notes (`*`, `*1` in API commands).
@@ -559,6 +564,21 @@ pub struct ChatItem {
     /// `{"type": "contact"|"group", "chatName", "msgDir", ...}`, or `{"type": "unknown"}` for
     /// one received forwarded. Never edited.
     pub forward: Option<serde_json::Value>,
+    /// A group item in a member's support chat (members reviewed by the admins), not in the
+    /// group's own chat.
+    pub scope: Option<ItemScope>,
+}
+
+/// The support chat a group item is in: ours with the group's admins (`member` none), or,
+/// for an admin, a member's with them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ItemScope {
+    /// The member whose support chat it is (its id here), none for ours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member: Option<i64>,
+    /// That member's name when the item was made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// A chat item to store.
@@ -607,7 +627,7 @@ pub(crate) type ItemRow = (
         bool,
         Option<bool>,
     ),
-    Option<String>,
+    (Option<String>, Option<String>),
 );
 
 /// A request to our address.
@@ -1203,6 +1223,7 @@ impl ChatStore {
             forwarded_by: None,
             info: None,
             forward: None,
+            scope: None,
         })
     }
 
@@ -1246,6 +1267,7 @@ impl ChatStore {
                 forwarded_by: None,
                 info: Some(i.content.clone()),
                 forward: None,
+                scope: None,
             });
         }
         tx.commit()?;
@@ -1264,7 +1286,7 @@ impl ChatStore {
     pub(crate) const ITEM_COLUMNS: &'static str =
         "item_id, coalesce(contact_id, 0), sent, shared_msg_id, content, item_ts, quote, edited,
          deleted, file_id, ttl, delete_at, group_id, group_member_id, forwarded_by, info,
-         unread, rcpt, fwd";
+         unread, rcpt, fwd, scope";
 
     pub(crate) fn item_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ItemRow> {
         Ok((
@@ -1287,7 +1309,7 @@ impl ChatStore {
                 r.get(16)?,
                 r.get(17)?,
             ),
-            r.get(18)?,
+            (r.get(18)?, r.get(19)?),
         ))
     }
 
@@ -1296,7 +1318,7 @@ impl ChatStore {
             (item_id, contact_id, sent, shared_msg_id),
             (content, item_ts, quote, edited, deleted, file_id),
             (ttl, delete_at, group_id, group_member_id, forwarded_by, info, unread, receipt),
-            forward,
+            (forward, scope),
         ) = row;
         Ok(ChatItem {
             item_id,
@@ -1326,7 +1348,23 @@ impl ChatStore {
                 .map(|f| serde_json::from_str(&f))
                 .transpose()
                 .map_err(|_| StoreError::Corrupt("fwd"))?,
+            scope: scope
+                .map(|s| serde_json::from_str(&s))
+                .transpose()
+                .map_err(|_| StoreError::Corrupt("scope"))?,
         })
+    }
+
+    /// Puts a group item in a member's support chat (`scope`).
+    pub fn set_item_scope(&self, item_id: i64, scope: &ItemScope) -> Result<()> {
+        self.db.execute(
+            "UPDATE chat_items SET scope = ?2 WHERE item_id = ?1",
+            params![
+                item_id,
+                serde_json::to_string(scope).map_err(|_| StoreError::Corrupt("scope"))?
+            ],
+        )?;
+        Ok(())
     }
 
     /// Records a forwarded item's origin (`itemForwarded`).
