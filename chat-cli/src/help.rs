@@ -35,6 +35,10 @@ const GROUPS: &[&str] = &[
     "  /mr group member role   change a member's role; /rm group member removes it",
     "  /create link #group     a link anyone can join by (/show link, /delete link)",
     "  /mute #group            new messages shown marked <muted> (/unmute #group)",
+    "  @#group member text     a direct message to a member (a contact is made for it)",
+    "  /set accept member contacts on  members' contacts joined at once (off: /_accept member contact @N)",
+    "  /set admission review #group all  joiners reviewed by admins (off to stop); /_accept member #G M role",
+    "  #group (support) text   while pending: to the admins; admins: #group (support: member) text",
     "  /d #group               delete the group",
 ];
 
@@ -90,6 +94,7 @@ mod tests {
                 // The first form of each line, with placeholders filled in.
                 let first = cmd.split(", ").next().unwrap_or_default();
                 let example = first
+                    .replace("accept member contacts", "ACCEPT_MC")
                     .replace("[@name] [n]", "")
                     .replace("[(start)] ", "")
                     .replace("[name [full name]]", "")
@@ -106,7 +111,8 @@ mod tests {
                     .replace("<n>", "1")
                     .replace("(start)", "(hi)")
                     .replace("start", "hi")
-                    .replace("name", "bob");
+                    .replace("name", "bob")
+                    .replace("ACCEPT_MC", "accept member contacts");
                 let example = example.trim();
                 assert!(
                     chat_core::command::parse(example).is_ok(),

@@ -455,3 +455,71 @@ impl crate::store::ChatStore {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile(admission: Option<Value>) -> GroupProfile {
+        GroupProfile {
+            display_name: "team".into(),
+            full_name: String::new(),
+            short_descr: None,
+            description: None,
+            image: None,
+            public_group: None,
+            group_preferences: None,
+            member_admission: admission,
+        }
+    }
+
+    #[test]
+    fn acceptance_and_the_groups_rules() {
+        let open = profile(None);
+        let reviewed = profile(Some(json!({"review": "all"})));
+        assert!(!review_on(&open) && review_on(&reviewed));
+        let status = |p: &GroupProfile, a: Option<&str>| acceptance_status(p, a).ok();
+        assert_eq!(status(&open, None), Some(MemberStatus::Accepted));
+        assert_eq!(
+            status(&open, Some("accepted")),
+            Some(MemberStatus::Accepted)
+        );
+        // Accepted by the host, the group still reviews (the reference's acceptanceToStatus).
+        assert_eq!(
+            status(&reviewed, Some("accepted")),
+            Some(MemberStatus::PendingReview)
+        );
+        assert_eq!(
+            status(&open, Some("pending")),
+            Some(MemberStatus::PendingApproval)
+        );
+        assert_eq!(
+            status(&open, Some("pending_review")),
+            Some(MemberStatus::PendingReview)
+        );
+        assert_eq!(status(&open, Some("maybe")), None);
+        // On and off, other admission fields kept.
+        let other = profile(Some(json!({"other": 1})));
+        let on = with_review(&other, true);
+        assert_eq!(
+            on.member_admission,
+            Some(json!({"other": 1, "review": "all"}))
+        );
+        assert_eq!(
+            with_review(&on, false).member_admission,
+            Some(json!({"other": 1}))
+        );
+        assert_eq!(with_review(&reviewed, false).member_admission, None);
+    }
+
+    #[test]
+    fn message_scopes() {
+        let id = crate::protocol::B64(vec![1, 2, 3]);
+        let s = scope_of(&id);
+        assert_eq!(s["type"], "member");
+        assert_eq!(scope_member(Some(&s)).ok().flatten(), Some(id));
+        assert!(matches!(scope_member(None), Ok(None)));
+        assert!(scope_member(Some(&json!({"type": "member"}))).is_err());
+        assert!(scope_member(Some(&json!({"type": "channel"}))).is_err());
+    }
+}

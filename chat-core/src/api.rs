@@ -528,8 +528,19 @@ pub fn group_chat_item(chat: &Chat, g: &Group, member: Option<&Member>, item: &C
         Some(m) => json!({"type": "groupRcv", "groupMember": group_member(m)}),
         None => json!({"type": "groupSnd"}),
     };
+    let mut info = json!({"type": "group", "groupInfo": group_info(chat, g)});
+    // A support chat's item: the member whose chat it is (none: ours).
+    if let Some(s) = &item.scope {
+        let whose = s
+            .member
+            .and_then(|id| chat.store().member(id).ok().flatten());
+        info["groupChatScope"] = match whose {
+            Some(m) => json!({"type": "memberSupport", "groupMember_": group_member(&m)}),
+            None => json!({"type": "memberSupport"}),
+        };
+    }
     json!({
-        "chatInfo": {"type": "group", "groupInfo": group_info(chat, g)},
+        "chatInfo": info,
         "chatItem": v,
     })
 }

@@ -3130,4 +3130,104 @@ mod tests {
             })
         );
     }
+
+    #[test]
+    fn member_contacts_and_admission_commands() {
+        use crate::protocol::GroupMemberRole;
+        assert_eq!(
+            parse("@#team bob hi there"),
+            Ok(Command::SendMemberText {
+                group: "team".into(),
+                member: "bob".into(),
+                text: "hi there".into()
+            })
+        );
+        assert_eq!(
+            parse("@#'my team' 'John Doe' hi"),
+            Ok(Command::SendMemberText {
+                group: "my team".into(),
+                member: "John Doe".into(),
+                text: "hi".into()
+            })
+        );
+        assert!(parse("@#team bob").is_err());
+        assert_eq!(
+            parse("/_create member contact #1 3"),
+            Ok(Command::CreateMemberContact {
+                group_id: 1,
+                group_member_id: 3
+            })
+        );
+        assert!(parse("/_create member contact #1").is_err());
+        assert_eq!(
+            parse("/_invite member contact @3 text hi"),
+            Ok(Command::InviteMemberContact {
+                contact_id: 3,
+                content: Some(crate::protocol::MsgContent::text("hi"))
+            })
+        );
+        assert_eq!(
+            parse("/_invite member contact @3"),
+            Ok(Command::InviteMemberContact {
+                contact_id: 3,
+                content: None
+            })
+        );
+        assert!(parse("/_invite member contact @3 hi").is_err());
+        assert_eq!(
+            parse("/_accept member contact @4"),
+            Ok(Command::AcceptMemberContact(4))
+        );
+        assert_eq!(
+            parse("/set accept member contacts on"),
+            Ok(Command::SetAcceptMemberContacts(true))
+        );
+        assert_eq!(
+            parse("/_set accept member contacts 1 off"),
+            Ok(Command::SetAcceptMemberContacts(false))
+        );
+        assert!(parse("/set accept member contacts maybe").is_err());
+        assert_eq!(
+            parse("/_accept member #1 2 member"),
+            Ok(Command::AcceptMember {
+                group_id: 1,
+                group_member_id: 2,
+                role: GroupMemberRole::Member
+            })
+        );
+        assert!(parse("/_accept member #1 2 boss").is_err());
+        assert_eq!(
+            parse("/set admission review #team all"),
+            Ok(Command::SetAdmissionReview {
+                group: "team".into(),
+                on: true
+            })
+        );
+        assert_eq!(
+            parse("/set admission review #team off"),
+            Ok(Command::SetAdmissionReview {
+                group: "team".into(),
+                on: false
+            })
+        );
+        assert!(parse("/set admission review team all").is_err());
+        let scoped = |line: &str| match parse(line) {
+            Ok(Command::ApiSendGroup {
+                group_id, scope, ..
+            }) => Some((group_id, scope)),
+            _ => None,
+        };
+        let json = r#"json [{"msgContent": {"type": "text", "text": "hi"}}]"#;
+        assert_eq!(scoped(&format!("/_send #1 {json}")), Some((1, None)));
+        assert_eq!(
+            scoped(&format!("/_send #1(_support) {json}")),
+            Some((1, Some(None)))
+        );
+        assert_eq!(
+            scoped(&format!("/_send #1(_support:3) {json}")),
+            Some((1, Some(Some(3))))
+        );
+        assert_eq!(scoped(&format!("/_send #1(_support:x) {json}")), None);
+        assert_eq!(scoped(&format!("/_send #1(_support {json}")), None);
+    }
 }
