@@ -258,12 +258,18 @@ fn group_item_lines(
             inc(g),
             view_name(&g.local_name)
         ),
+        // `bob!>`: a reply to one of our messages, as the reference marks it.
         Some(name) => format!(
-            "{}{}#{} {scope}{}> ",
+            "{}{}#{} {scope}{}{}> ",
             time_prefix(item.item_ts),
             inc(g),
             view_name(&g.local_name),
-            view_name(name)
+            view_name(name),
+            if item.quote.as_ref().and_then(|q| q.member_id.as_ref()) == Some(&g.member_id) {
+                "!"
+            } else {
+                ""
+            }
         ),
     };
     let text = item.content.text_shown();

@@ -688,10 +688,11 @@ fn quotes_edits_deletions() {
     bob.type_line("> #team @alice (hey) hi alice");
     bob.expect_item("#team > alice hey 👋");
     bob.expect("      hi alice");
-    for c in [&mut alice, &mut cath] {
-        c.expect_item("#team bob> > alice hey 👋");
-        c.expect("      hi alice");
-    }
+    // A reply to alice's message: marked `!` for her, as the reference's.
+    alice.expect_item("#team bob!> > alice hey 👋");
+    alice.expect("      hi alice");
+    cath.expect_item("#team bob> > alice hey 👋");
+    cath.expect("      hi alice");
     // Quoting one's own message.
     alice.type_line("> #team (hey) and welcome");
     alice.expect_item("#team > alice hey 👋");
@@ -898,7 +899,7 @@ fn muting_a_group() {
     cath.type_line("> #team (hi) hello too!");
     cath.expect_item("#team > alice hi");
     cath.expect("      hello too!");
-    alice.expect_item("#team cath> > alice hi");
+    alice.expect_item("#team cath!> > alice hi");
     alice.expect("      hello too!");
     bob.expect_item("#team cath> > alice hi <muted>");
     bob.expect("      hello too! <muted>");
