@@ -1177,3 +1177,121 @@ fn bot_api_groups() {
     rt.block_on(xftp.shutdown());
     smp.stop();
 }
+
+/// Joiners reviewed by the admins through the API: a group whose profile reviews joiners, a
+/// member joining by its link pending review, messages in its support chat both ways
+/// (`/_send #G(_support[:M])`, `groupChatScope`), `/_accept member` (`memberAccepted`), every
+/// frame checked against the schema.
+#[test]
+fn bot_api_member_admission() {
+    let (rt, smp, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (xftp, xftp_address) = xftp_relay(&rt, dir.path());
+    let (mut alice_p, alice_port) = start(dir.path(), "alice", &server, &xftp_address);
+    let (mut bob_p, bob_port) = start(dir.path(), "bob", &server, &xftp_address);
+    let schema = std::sync::Arc::new(Schema::load());
+    let client_rt = tokio::runtime::Runtime::new().expect("runtime");
+    client_rt.block_on(async {
+        let mut alice = Bot::connect("alice", alice_port, schema.clone()).await;
+        let mut bob = Bot::connect("bob", bob_port, schema.clone()).await;
+        let created = alice
+            .ok(
+                "APINewGroup",
+                r#"/_group 1 {"displayName": "team", "fullName": "", "memberAdmission": {"review": "all"}}"#,
+                "groupCreated",
+            )
+            .await;
+        assert_eq!(
+            created["groupInfo"]["groupProfile"]["memberAdmission"]["review"],
+            "all"
+        );
+        let g = created["groupInfo"]["groupId"].as_i64().expect("groupId");
+        let link = alice
+            .ok(
+                "APICreateGroupLink",
+                &format!("/_create link #{g} member"),
+                "groupLinkCreated",
+            )
+            .await;
+        let full = link["groupLink"]["connLinkContact"]["connFullLink"]
+            .as_str()
+            .expect("link")
+            .to_string();
+        bob.ok("APIConnect", &format!("/_connect 1 {full}"), "sentInvitation")
+            .await;
+        let joined = alice.event("joinedGroupMember").await;
+        assert_eq!(joined["member"]["memberStatus"], "pending_review");
+        let m = joined["member"]["groupMemberId"].as_i64().expect("member id");
+        let pending = bob.event("userJoinedGroup").await;
+        assert_eq!(
+            pending["groupInfo"]["membership"]["memberStatus"],
+            "pending_review"
+        );
+        let bob_g = pending["groupInfo"]["groupId"].as_i64().expect("groupId");
+
+        // The support chat: the admin to the member, the member to the admins.
+        let sent = alice
+            .ok(
+                "APISendMessages",
+                &format!("/_send #{g}(_support:{m}) json {}", text_message("who are you?")),
+                "newChatItems",
+            )
+            .await;
+        let scope = &sent["chatItems"][0]["chatInfo"]["groupChatScope"];
+        assert_eq!(scope["type"], "memberSupport");
+        assert_eq!(scope["groupMember_"]["groupMemberId"], m);
+        let got = loop {
+            let e = bob.event("newChatItems").await;
+            if item_text(&e["chatItems"][0]) == "who are you?" {
+                break e;
+            }
+        };
+        assert_eq!(got["chatItems"][0]["chatInfo"]["groupChatScope"]["type"], "memberSupport");
+        bob.ok(
+            "APISendMessages",
+            &format!("/_send #{bob_g}(_support) json {}", text_message("a friend")),
+            "newChatItems",
+        )
+        .await;
+        let answer = loop {
+            let e = alice.event("newChatItems").await;
+            if item_text(&e["chatItems"][0]) == "a friend" {
+                break e;
+            }
+        };
+        assert_eq!(
+            answer["chatItems"][0]["chatInfo"]["groupChatScope"]["groupMember_"]["groupMemberId"],
+            m
+        );
+        // A member not pending is refused; the pending one accepted.
+        alice
+            .ok("APIAcceptMember", &format!("/_accept member #{g} 9999 member"), "chatCmdError")
+            .await;
+        let accepted = alice
+            .ok(
+                "APIAcceptMember",
+                &format!("/_accept member #{g} {m} member"),
+                "memberAccepted",
+            )
+            .await;
+        assert_eq!(accepted["member"]["memberStatus"], "connected");
+        let joined = bob.event("userJoinedGroup").await;
+        assert_eq!(joined["groupInfo"]["membership"]["memberStatus"], "connected");
+        bob.ok(
+            "APISendMessages",
+            &format!("/_send #{bob_g} json {}", text_message("hello all")),
+            "newChatItems",
+        )
+        .await;
+        let main = loop {
+            let e = alice.event("newChatItems").await;
+            if item_text(&e["chatItems"][0]) == "hello all" {
+                break e;
+            }
+        };
+        assert!(main["chatItems"][0]["chatInfo"].get("groupChatScope").is_none());
+    });
+    assert!(alice_p.running() && bob_p.running());
+    rt.block_on(xftp.shutdown());
+    smp.stop();
+}
