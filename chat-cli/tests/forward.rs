@@ -115,3 +115,72 @@ fn forwarding_with_groups() {
     expect_forwarded(&mut alice, "#team <- #team", "hey");
     relay.stop();
 }
+
+/// A message with a file forwarded: the file goes again as a new upload (from where it was
+/// saved), marked forwarded; one not received cannot be forwarded. A file sent while
+/// disappearing messages are on goes with their time.
+#[test]
+fn forwarding_a_file() {
+    let (rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (_xftp, xftp_address) = common::xftp_relay(&rt, dir.path());
+    let args = ["--xftp-server", xftp_address.as_str()];
+    let (mut alice, mut bob, mut cath) = common::groups::three_with(dir.path(), &server, &args);
+    let src = dir.path().join("src");
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&src).expect("src");
+    std::fs::create_dir_all(&out).expect("out");
+    let data = common::pseudo_random(200_000, 3);
+    std::fs::write(src.join("f.bin"), &data).expect("write");
+    let path = src.join("f.bin").to_string_lossy().into_owned();
+
+    bob.type_line(&format!("/f @alice {path}"));
+    bob.expect_item(&format!("/f @alice {path}"));
+    bob.expect("use /fc 1 to cancel sending");
+    alice.expect_item("bob> sends file f.bin (195.3 KiB / 200000 bytes)");
+    alice.expect("use /fr 1 [<dir>/ | <path>] to receive it");
+    bob.expect("completed uploading file 1 (f.bin) for alice");
+    let item = last_item_id(&mut alice, "@2");
+    // Not received yet: not forwarded.
+    command(&mut alice, &format!("/_forward @3 @2 {item}"));
+    alice.expect("chat error: file 1 (f.bin) is not received: it cannot be forwarded");
+    common::groups::receive(&mut alice, 1, "f.bin", "bob", &out, "f.bin");
+
+    // Disappearing messages on with cath: the file goes with their time.
+    let set = r#"/_set prefs @3 {"timedMessages": {"allow": "yes", "ttl": 600}}"#;
+    command(&mut alice, set);
+    alice.expect("you updated preferences for cath:");
+    alice.next();
+    cath.expect("alice updated preferences for you:");
+    cath.next();
+    command(&mut cath, "/set disappear @alice yes");
+    cath.expect("you updated preferences for alice:");
+    cath.next();
+    alice.expect("cath updated preferences for you:");
+    alice.next();
+
+    let saved = out.join("f.bin").to_string_lossy().into_owned();
+    command(&mut alice, &format!("/_forward @3 @2 {item}"));
+    alice.expect_item(&format!("/f @cath {saved}"));
+    alice.expect("use /fc 2 to cancel sending");
+    cath.expect_item("alice> sends file f.bin (195.3 KiB / 200000 bytes)");
+    cath.expect("use /fr 1 [<dir>/ | <path>] to receive it");
+    alice.expect("completed uploading file 2 (f.bin) for cath");
+    let cath_out = dir.path().join("cath_out");
+    std::fs::create_dir_all(&cath_out).expect("out");
+    common::groups::receive(&mut cath, 1, "f.bin", "alice", &cath_out, "f.bin");
+    assert_eq!(std::fs::read(cath_out.join("f.bin")).expect("cath's"), data);
+    // cath's copy is marked forwarded (the API's itemForwarded); both disappear in 10 minutes.
+    command(&mut cath, "/_get chat @2 count=1");
+    let page: serde_json::Value = serde_json::from_str(&cath.next()).expect("a chat's JSON");
+    let meta = &page["chatItems"][0]["meta"];
+    assert_eq!(meta["itemForwarded"]["type"], "unknown");
+    assert_eq!(meta["itemTimed"]["ttl"], 600);
+    command(&mut alice, "/_get chat @3 count=1");
+    let page: serde_json::Value = serde_json::from_str(&alice.next()).expect("a chat's JSON");
+    let meta = &page["chatItems"][0]["meta"];
+    assert_eq!(meta["itemForwarded"]["type"], "contact");
+    assert_eq!(meta["itemTimed"]["ttl"], 600);
+    assert!(meta["itemTimed"]["deleteAt"].is_string(), "{meta}");
+    relay.stop();
+}

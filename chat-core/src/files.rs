@@ -205,7 +205,21 @@ pub(crate) fn offer_message(
     name: &str,
     size: u64,
 ) -> ChatMessage {
+    offer_message_with(shared, content, name, size, None, false)
+}
+
+/// [`offer_message`] disappearing after `ttl` seconds, marked forwarded.
+pub(crate) fn offer_message_with(
+    shared: &B64,
+    content: &MsgContent,
+    name: &str,
+    size: u64,
+    ttl: Option<i64>,
+    forward: bool,
+) -> ChatMessage {
     let mut container = MsgContainer::simple(content.clone());
+    container.ttl = ttl;
+    container.forward = forward;
     container.file = Some(FileInvitation {
         file_name: name.to_string(),
         file_size: size as i64,
@@ -315,6 +329,20 @@ impl Chat {
         path: String,
         content: MsgContent,
     ) -> Result<Response, ChatError> {
+        self.send_file_with(contact, path, content, None, None)
+            .await
+    }
+
+    /// [`Chat::send_file_to`], disappearing after `ttl` seconds (by default the contact's
+    /// time, when disappearing messages are on with it) and marked forwarded from `forward`.
+    pub(crate) async fn send_file_with(
+        &self,
+        contact: Contact,
+        path: String,
+        content: MsgContent,
+        ttl: Option<i64>,
+        forward: Option<serde_json::Value>,
+    ) -> Result<Response, ChatError> {
         if self.inner.xftp_servers.is_empty() {
             return Err(ChatError::NoXftpServers);
         }
@@ -337,7 +365,8 @@ impl Chat {
             path: Some(&source.to_string_lossy()),
             status: FileStatus::Uploading,
         })?;
-        let msg = offer_message(&shared, &content, &name, size);
+        let ttl = ttl.or_else(|| crate::features::Prefs::of(&contact).timed_ttl());
+        let msg = offer_message_with(&shared, &content, &name, size, ttl, forward.is_some());
         let conn = contact
             .conn_id
             .ok_or_else(|| ChatError::NotReady(contact.local_name.clone()))?;
@@ -361,6 +390,11 @@ impl Chat {
         let item = ChatItem {
             file_id: Some(file_id),
             ..item
+        };
+        let item = self.with_forward(item, forward)?;
+        let item = match ttl {
+            Some(t) => self.set_timer(item, t)?,
+            None => item,
         };
         self.spawn_upload(file_id);
         Ok(Response::FileSending {

@@ -5,7 +5,9 @@
 //! chat's name and the direction, `<- you @bob` when it was ours). An item forwarded again
 //! keeps its first origin; one received forwarded (origin unknown) and a note get the chat
 //! they are forwarded from - a note forwarded is sent as a plain message, as the reference's.
-//! Forwarded items are never edited. Files are not forwarded yet: an item with one is refused.
+//! Forwarded items are never edited. A message with a file is forwarded with the file as a
+//! new upload, when the file is here: one we sent (its source still there) or one received
+//! whole; not to the note folder.
 
 use serde_json::{json, Value};
 
@@ -125,12 +127,16 @@ impl Chat {
             if item.info.is_some() || item.deleted {
                 return Err(ChatError::NoItem(item.item_id));
             }
-            if item.file_id.is_some() {
-                return Err(ChatError::File(
-                    "forwarding messages with files is not supported yet".into(),
-                ));
+            if let Some(id) = item.file_id {
+                if matches!(target, Place::Notes) {
+                    return Err(ChatError::File(
+                        "files cannot be forwarded to the note folder yet".into(),
+                    ));
+                }
+                self.forwardable_file(id)?;
             }
         }
+        let single = items.len() == 1;
         let mut sent = Vec::with_capacity(items.len());
         let mut last = None;
         for item in items {
@@ -139,11 +145,21 @@ impl Chat {
                 _ => origin(&source, &item),
             };
             let content = item.content.clone();
-            let response = match &target {
-                Place::Contact(c) => {
+            let file = match item.file_id {
+                Some(id) => Some(self.forwardable_file(id)?),
+                None => None,
+            };
+            let response = match (&target, file) {
+                (Place::Contact(c), Some(path)) => {
+                    Box::pin(self.send_file_with(c.clone(), path, content, ttl, origin)).await?
+                }
+                (Place::Group(g), Some(path)) => {
+                    Box::pin(self.send_group_file_with(g.clone(), path, content, origin)).await?
+                }
+                (Place::Contact(c), None) => {
                     Box::pin(self.send_new(c.clone(), content, None, ttl, origin)).await?
                 }
-                Place::Group(g) => {
+                (Place::Group(g), None) => {
                     let mut container = MsgContainer::simple(content);
                     container.forward = origin.is_some();
                     match Box::pin(self.send_group_container(g.clone(), container, None)).await? {
@@ -153,7 +169,7 @@ impl Chat {
                         other => other,
                     }
                 }
-                Place::Notes => match self.add_note_content(content)? {
+                (Place::Notes, _) => match self.add_note_content(content)? {
                     Response::Sent(c, item) => Response::Sent(c, self.with_forward(item, origin)?),
                     other => other,
                 },
@@ -167,6 +183,20 @@ impl Chat {
                     sent.push(item);
                     last = Some(Place::Group(g));
                 }
+                // One file: its own lines (how to cancel it); among several, listed as sent.
+                r @ (Response::FileSending { .. } | Response::GroupFileSending { .. })
+                    if single =>
+                {
+                    return Ok(r)
+                }
+                Response::FileSending { contact, item, .. } => {
+                    sent.push(item);
+                    last = Some(Place::Contact(contact));
+                }
+                Response::GroupFileSending { group, item, .. } => {
+                    sent.push(item);
+                    last = Some(Place::Group(group));
+                }
                 other => return Ok(other),
             }
         }
@@ -177,6 +207,32 @@ impl Chat {
             (Some(Place::Group(g)), _) => Response::GroupSentMany(g, sent),
             _ => Response::Ok,
         })
+    }
+
+    /// Where the file of a message to forward is here: one we sent (its source) or one
+    /// received whole.
+    fn forwardable_file(&self, file_id: i64) -> Result<String> {
+        let f = self
+            .store()
+            .file(file_id)?
+            .ok_or(ChatError::NoFile(file_id))?;
+        let path = match (&f.path, f.sent, f.status) {
+            (Some(p), true, _) => p.clone(),
+            (Some(p), false, crate::store::FileStatus::Complete) => p.clone(),
+            _ => {
+                return Err(ChatError::File(format!(
+                    "file {file_id} ({}) is not received: it cannot be forwarded",
+                    f.name
+                )))
+            }
+        };
+        if !std::path::Path::new(&path).is_file() {
+            return Err(ChatError::File(format!(
+                "file {file_id} ({}) is no longer at {path}: it cannot be forwarded",
+                f.name
+            )));
+        }
+        Ok(path)
     }
 
     /// Records where a stored item was forwarded from.

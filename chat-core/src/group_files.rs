@@ -56,6 +56,18 @@ impl Chat {
         path: String,
         content: MsgContent,
     ) -> Result<Response> {
+        self.send_group_file_with(g, path, content, None).await
+    }
+
+    /// [`Chat::send_group_file_content`] marked forwarded from `forward`; with the group's
+    /// time when disappearing messages are on in it.
+    pub(crate) async fn send_group_file_with(
+        &self,
+        g: Group,
+        path: String,
+        content: MsgContent,
+        forward: Option<serde_json::Value>,
+    ) -> Result<Response> {
         crate::groups::check_current(&g)?;
         if g.role < GroupMemberRole::Author {
             return Err(ChatError::GroupCannotSend(g.local_name));
@@ -89,7 +101,16 @@ impl Chat {
             self.store()
                 .add_group_item(g.group_id, None, Some(&shared.0), &content, None, None)?;
         self.store().set_item_file(item.item_id, file_id)?;
-        let body = offer_message(&shared, &content, &name, size).encode();
+        let ttl = group_prefs::timed_ttl(&g.profile);
+        let body = crate::files::offer_message_with(
+            &shared,
+            &content,
+            &name,
+            size,
+            ttl,
+            forward.is_some(),
+        )
+        .encode();
         let sent = self.broadcast(&g, &body).await?;
         let members: Vec<i64> = sent
             .iter()
@@ -101,6 +122,11 @@ impl Chat {
         let item = ChatItem {
             file_id: Some(file_id),
             ..item
+        };
+        let item = self.with_forward(item, forward)?;
+        let item = match ttl {
+            Some(t) => self.set_timer(item, t)?,
+            None => item,
         };
         Ok(Response::GroupFileSending {
             group: g,

@@ -160,7 +160,7 @@ impl Chat {
         for (m, quoted) in messages.into_iter().zip(quotes) {
             let r = match (&m.file, chat_id == NOTES) {
                 (Some(path), _) => {
-                    self.send_file_to(contact.clone(), path.clone(), m.content)
+                    self.send_file_with(contact.clone(), path.clone(), m.content, ttl, None)
                         .await?
                 }
                 (None, true) => self.add_note_content(m.content)?,
