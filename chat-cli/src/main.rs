@@ -198,6 +198,8 @@ fn event_lines(users: &Users, e: &UserEvent, shown: view::Shown) -> Vec<String> 
     let lines = view::event(&e.event, shown);
     match users.chat(e.user_id) {
         Some(c) if c.is_active() => lines,
+        // A muted (or hidden) user's events are not shown while another is active.
+        Some(c) if !c.privacy().show_ntfs => Vec::new(),
         Some(c) => view::for_user(&c.profile().display_name, lines),
         None if matches!(e.event, Event::UserDeleted | Event::Error(_)) => lines,
         None => Vec::new(),
@@ -373,7 +375,12 @@ async fn main() {
         )]);
     }
     // What each user's start reached, the active user's first (before any event is shown).
-    let mut chats = users.chats();
+    // A muted (or hidden) user's is not shown unless it is the active one.
+    let mut chats: Vec<_> = users
+        .chats()
+        .into_iter()
+        .filter(|c| c.is_active() || c.privacy().show_ntfs)
+        .collect();
     chats.sort_by_key(|c| !c.is_active());
     for chat in chats {
         match chat.start_summary() {

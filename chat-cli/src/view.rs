@@ -470,6 +470,27 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
             view_name(&group.local_name),
             view_name(&member.local_name)
         )],
+        Response::UserPrivacy {
+            name,
+            current,
+            privacy,
+            ..
+        } => vec![
+            format!(
+                "{}user {}:",
+                if *current { "current " } else { "" },
+                view_name(name)
+            ),
+            if privacy.show_ntfs {
+                "messages are shown".into()
+            } else {
+                "messages are hidden (use /tail to view)".into()
+            },
+            format!(
+                "profile is {}",
+                if privacy.hidden { "hidden" } else { "visible" }
+            ),
+        ],
         Response::MemberAccepted(g, m) => vec![format!(
             "#{}: you accepted {} to the group",
             view_name(&g.local_name),
@@ -1426,6 +1447,12 @@ fn users_list(list: &[chat_core::users::UserListed]) -> Vec<String> {
             if u.active {
                 info.push("active".to_string());
             }
+            if u.privacy.hidden {
+                info.push("hidden".to_string());
+            }
+            if !u.privacy.show_ntfs {
+                info.push("muted".to_string());
+            }
             if u.unread > 0 {
                 info.push(format!("unread: {}", u.unread));
             }
@@ -1489,6 +1516,11 @@ pub fn error(e: &ChatError) -> Vec<String> {
         | ChatError::UserUnknown
         | ChatError::DifferentActiveUser(..)
         | ChatError::CantDeleteActiveUser(_)
+        | ChatError::UserAlreadyHidden(_)
+        | ChatError::UserNotHidden(_)
+        | ChatError::EmptyUserPassword(_)
+        | ChatError::CantHideLastUser(_)
+        | ChatError::HiddenUserAlwaysMuted(_)
         | ChatError::Prohibited(_) => vec![e.to_string()],
         other => vec![format!("chat error: {other}")],
     }

@@ -1263,6 +1263,30 @@ fn bot_api_member_admission() {
             answer["chatItems"][0]["chatInfo"]["groupChatScope"]["groupMember_"]["groupMemberId"],
             m
         );
+        // The support chat's page holds both messages; the group's own page neither.
+        let corr = alice
+            .request(&format!("/_get chat #{g}(_support:{m}) count=10"))
+            .await;
+        let page = alice.response(&corr).await;
+        let texts: Vec<&str> = page["chat"]["chatItems"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter_map(|i| i["meta"]["itemText"].as_str())
+            .collect();
+        assert_eq!(texts, ["who are you?", "a friend"], "{page}");
+        let corr = alice.request(&format!("/_get chat #{g} count=10")).await;
+        let page = alice.response(&corr).await;
+        let main: Vec<&str> = page["chat"]["chatItems"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter_map(|i| i["meta"]["itemText"].as_str())
+            .collect();
+        assert!(
+            !main.contains(&"who are you?") && !main.contains(&"a friend"),
+            "{main:?}"
+        );
         // A member not pending is refused; the pending one accepted.
         alice
             .ok("APIAcceptMember", &format!("/_accept member #{g} 9999 member"), "chatCmdError")

@@ -191,3 +191,151 @@ fn deleting_users() {
     connect_as(&mut alice, "alisa3", &mut bob);
     relay.stop();
 }
+
+/// Waits (bounded) until the latest message of `c`'s chat `chat` has its delivery receipt:
+/// the peer stored it (nothing is printed when a muted or hidden user gets it).
+fn received_by_peer(c: &mut Client, chat: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        command(c, &format!("/_get chat {chat} count=1"), &[]);
+        let page: serde_json::Value = serde_json::from_str(&c.next()).expect("a chat's JSON");
+        if page["chatItems"][0]["meta"]["itemStatus"]["type"] == "sndRcvd" {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no receipt for {chat}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// Hidden and muted users, as the reference's `testUserPrivacy`: a hidden user's messages are
+/// kept but not shown while another user is active, it is not listed, it is reached and
+/// deleted only with its password; a muted user's events are not shown either.
+#[test]
+fn hidden_and_muted_users() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob) = alice_and_bob(dir.path(), &server, &["-r"]);
+    connect(&mut alice, &mut bob, "Alice", "Bob");
+    alice.type_line("/create user alisa");
+    alice.expect("/create user alisa");
+    show_active_user(&mut alice, "alisa");
+    connect_as(&mut alice, "alisa", &mut bob);
+    let hidden = [
+        "current user alisa:",
+        "messages are hidden (use /tail to view)",
+        "profile is hidden",
+    ];
+    command(&mut alice, "/hide user my_password", &hidden);
+    // Shown while active.
+    bob.type_line("@alisa hello again");
+    bob.expect_item("@alisa hello again");
+    alice.expect_item("bob> hello again");
+    command(&mut alice, "/user alice", &[]);
+    show_active_user(&mut alice, "alice (Alice)");
+    // Not shown while another user is active, and not listed.
+    bob.type_line("@alisa this won't show");
+    bob.expect_item("@alisa this won't show");
+    received_by_peer(&mut bob, "@3");
+    command(&mut alice, "/users", &["alice (Alice) (active)"]);
+    // Only with its password.
+    command(
+        &mut alice,
+        "/user alisa",
+        &["user does not exist or incorrect password"],
+    );
+    command(
+        &mut alice,
+        "/user alisa wrong_password",
+        &["user does not exist or incorrect password"],
+    );
+    command(&mut alice, "/user alisa my_password", &[]);
+    show_active_user(&mut alice, "alisa");
+    command(
+        &mut alice,
+        "/users",
+        &["alice (Alice)", "alisa (active, hidden, muted, unread: 1)"],
+    );
+    command(&mut alice, "/tail @bob 1", &[]);
+    alice.expect_item("bob> this won't show");
+    command(
+        &mut alice,
+        "/unmute user",
+        &["hidden user always muted when inactive"],
+    );
+    command(
+        &mut alice,
+        "/hide user password",
+        &["user is already hidden"],
+    );
+    command(
+        &mut alice,
+        "/unhide user wrong_password",
+        &["user does not exist or incorrect password"],
+    );
+    command(
+        &mut alice,
+        "/unhide user my_password",
+        &[
+            "current user alisa:",
+            "messages are shown",
+            "profile is visible",
+        ],
+    );
+    command(&mut alice, "/hide user new_password", &hidden);
+    // alice the only user not hidden: she cannot be hidden.
+    command(&mut alice, "/user alice", &[]);
+    show_active_user(&mut alice, "alice (Alice)");
+    command(
+        &mut alice,
+        "/_hide user 1 \"password2\"",
+        &["cannot hide the only not hidden user"],
+    );
+    // Muting alice herself: her events not shown while alisa is active.
+    command(
+        &mut alice,
+        "/mute user",
+        &[
+            "current user alice:",
+            "messages are hidden (use /tail to view)",
+            "profile is visible",
+        ],
+    );
+    command(&mut alice, "/user alisa new_password", &[]);
+    show_active_user(&mut alice, "alisa");
+    bob.type_line("@alice muted now");
+    bob.expect_item("@alice muted now");
+    received_by_peer(&mut bob, "@2");
+    bob.type_line("@alisa but alisa sees this");
+    bob.expect_item("@alisa but alisa sees this");
+    alice.expect_item("bob> but alisa sees this");
+    command(
+        &mut alice,
+        "/_unmute user 1",
+        &["user alice:", "messages are shown", "profile is visible"],
+    );
+    bob.type_line("@alice shown again");
+    bob.expect_item("@alice shown again");
+    expect_user_item(&mut alice, "alice", "bob> shown again");
+    // A hidden user is deleted only with its password.
+    command(&mut alice, "/user alice", &[]);
+    show_active_user(&mut alice, "alice (Alice)");
+    command(
+        &mut alice,
+        "/_delete user 2 del_smp=on",
+        &["user does not exist or incorrect password"],
+    );
+    command(
+        &mut alice,
+        "/_delete user 2 del_smp=on \"wrong_password\"",
+        &["user does not exist or incorrect password"],
+    );
+    alice.type_line("/_delete user 2 del_smp=on \"new_password\"");
+    alice.expect("/_delete user 2 del_smp=on \"new_password\"");
+    alice.expect_unordered(&["ok", "completed deleting user"]);
+    // The message that came while alice was muted was not shown: unread.
+    command(&mut alice, "/users", &["alice (Alice) (active, unread: 1)"]);
+    relay.stop();
+}

@@ -47,7 +47,7 @@ fn local_profile(profile_id: i64, p: &Profile) -> Value {
 /// The user (`User`).
 pub fn user(chat: &Chat) -> Value {
     let p = chat.profile();
-    json!({
+    let mut v = json!({
         "userId": chat.user_id(),
         "agentUserId": 1,
         "userContactId": NOTES,
@@ -56,13 +56,17 @@ pub fn user(chat: &Chat) -> Value {
         "fullPreferences": full_preferences(),
         "activeUser": chat.is_active(),
         "activeOrder": 1,
-        "showNtfs": true,
+        "showNtfs": chat.privacy().show_ntfs,
         "sendRcptsContacts": chat.receipts_on(),
         "sendRcptsSmallGroups": false,
         "autoAcceptMemberContacts": chat.auto_accept_member_contacts(),
         "userChatRelay": false,
         "clientService": false,
-    })
+    });
+    if let Some(p) = chat.privacy().pwd_json() {
+        v["viewPwdHash"] = p;
+    }
+    v
 }
 
 fn connection(c: &Contact, conn: u64) -> Value {
@@ -642,6 +646,18 @@ pub fn chat_error(e: &ChatError) -> Value {
             "differentActiveUser",
             json!({"commandUserId": cmd, "activeUserId": active}),
         ),
+        ChatError::CantHideLastUser(id) => {
+            chat_error_type("cantHideLastUser", json!({"userId": id}))
+        }
+        ChatError::HiddenUserAlwaysMuted(id) => {
+            chat_error_type("hiddenUserAlwaysMuted", json!({"userId": id}))
+        }
+        ChatError::EmptyUserPassword(id) => {
+            chat_error_type("emptyUserPassword", json!({"userId": id}))
+        }
+        ChatError::UserAlreadyHidden(_) | ChatError::UserNotHidden(_) => {
+            chat_error_type("commandError", json!({"message": e.to_string()}))
+        }
         ChatError::CantDeleteActiveUser(id) => {
             chat_error_type("cantDeleteActiveUser", json!({ "userId": id }))
         }
@@ -974,6 +990,9 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
             json!({"user": u, "contact": contact(c), "groupInfo": group_info(chat, group),
                    "member": group_member(member)}),
         ),
+        Response::UserPrivacy { user, .. } => {
+            tagged("userPrivacy", json!({"user": u, "updatedUser": user}))
+        }
         Response::MemberAccepted(g, m) => tagged(
             "memberAccepted",
             json!({"user": u, "groupInfo": group_info(chat, g), "member": group_member(m)}),

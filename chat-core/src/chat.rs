@@ -166,6 +166,16 @@ pub enum ChatError {
     #[error("error: different active user, command user id: {0}, active user id: {1}")]
     DifferentActiveUser(i64, i64),
     /// `/_delete user` of the active user while there are others.
+    #[error("user is already hidden")]
+    UserAlreadyHidden(i64),
+    #[error("user is not hidden")]
+    UserNotHidden(i64),
+    #[error("user password is required")]
+    EmptyUserPassword(i64),
+    #[error("cannot hide the only not hidden user")]
+    CantHideLastUser(i64),
+    #[error("hidden user always muted when inactive")]
+    HiddenUserAlwaysMuted(i64),
     #[error("cannot delete active user")]
     CantDeleteActiveUser(i64),
     /// Not allowed in the connection's state (the agent's `CMD PROHIBITED`): a message while
@@ -294,6 +304,17 @@ pub enum Response {
     MemberContactAccepted(Contact),
     /// A member pending review accepted (`/_accept member`).
     MemberAccepted(crate::group_store::Group, crate::group_store::Member),
+    /// A user's privacy changed (`/hide user`, `/unhide user`, `/mute user`, `/unmute user`).
+    UserPrivacy {
+        /// The user (its API `User`).
+        user: serde_json::Value,
+        /// Its name.
+        name: String,
+        /// It is the active user.
+        current: bool,
+        /// Its privacy now.
+        privacy: crate::users::Privacy,
+    },
     /// `/switch #group member`: the member's queue rotation started.
     MemberSwitchStarted(crate::group_store::Group, crate::group_store::Member),
     /// `/sync @name`: the contact's ratchet re-synchronisation started.
@@ -931,6 +952,8 @@ pub(crate) struct Inner {
     user_id: std::sync::atomic::AtomicI64,
     /// The active user: its events are shown as they are, another user's marked.
     active: std::sync::atomic::AtomicBool,
+    /// The user's privacy (`/mute user`, `/hide user`), kept by the users host.
+    privacy: Mutex<crate::users::Privacy>,
     pub(crate) agent: Agent,
     store: Mutex<ChatStore>,
     profile: Mutex<Profile>,
@@ -1055,6 +1078,7 @@ impl Chat {
             inner: Arc::new(Inner {
                 user_id: std::sync::atomic::AtomicI64::new(USER_ID),
                 active: std::sync::atomic::AtomicBool::new(true),
+                privacy: Mutex::new(crate::users::Privacy::default()),
                 agent,
                 store: Mutex::new(store),
                 profile: Mutex::new(profile),
@@ -1173,6 +1197,20 @@ impl Chat {
         self.inner
             .active
             .store(active, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The user's privacy: muted, hidden.
+    pub fn privacy(&self) -> crate::users::Privacy {
+        self.inner
+            .privacy
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Sets the user's privacy (by the users host).
+    pub(crate) fn set_privacy(&self, privacy: crate::users::Privacy) {
+        *self.inner.privacy.lock().unwrap_or_else(|p| p.into_inner()) = privacy;
     }
 
     /// Whether the chat runs (not stopped by `/_stop` or opened stopped).
@@ -1688,9 +1726,12 @@ impl Chat {
             Command::ListUsers => Ok(Response::UsersList(vec![crate::users::UserListed::of(
                 self,
             )?])),
-            Command::CreateUser(_) | Command::SetActiveUser { .. } | Command::DeleteUser { .. } => {
-                Err(ChatError::UsersCommand)
-            }
+            Command::CreateUser(_)
+            | Command::SetActiveUser(..)
+            | Command::DeleteUser { .. }
+            | Command::HideUser { .. }
+            | Command::UnhideUser { .. }
+            | Command::MuteUser { .. } => Err(ChatError::UsersCommand),
             Command::Version => Ok(Response::Version),
             Command::StartChat => Ok(if on_heap(|| self.start()).await? {
                 Response::Started
@@ -1766,6 +1807,7 @@ impl Chat {
             Command::GetChat {
                 id,
                 group: false,
+                scope: _,
                 count,
                 before,
                 after,
@@ -1781,6 +1823,7 @@ impl Chat {
             Command::GetChat {
                 id,
                 group: true,
+                scope,
                 count,
                 before,
                 after,
@@ -1788,7 +1831,7 @@ impl Chat {
                 let g = self.group_by_id(id)?;
                 let items = self
                     .store()
-                    .items_page(true, g.group_id, count, before, after)?;
+                    .items_page_in(true, g.group_id, scope, count, before, after)?;
                 let mut out = Vec::with_capacity(items.len());
                 for i in items {
                     let author = match i.group_member_id {

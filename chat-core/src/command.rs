@@ -147,15 +147,41 @@ pub enum Command {
     /// `/create user <name> [full name]`, `/_create user <json(newUser)>`: a new user, made
     /// active (with a random profile when the JSON has none).
     CreateUser(Option<crate::protocol::Profile>),
-    /// `/user <name>`, `/_user <userId>` (a password after it is ignored: no user is hidden).
-    SetActiveUser(UserRef),
-    /// `/_delete user <userId> del_smp=on|off`, `/delete user <name>` (its queues deleted on
-    /// their relays).
+    /// `/user <name> [password]`, `/_user <userId> [<json(password)>]`: a hidden user only
+    /// with its password.
+    SetActiveUser(UserRef, Option<String>),
+    /// `/_delete user <userId> del_smp=on|off [<json(password)>]`, `/delete user <name>
+    /// [password]` (its queues deleted on their relays); a hidden user only with its password.
     DeleteUser {
         /// Which user.
         user: UserRef,
         /// Whether its queues are deleted on their relays, so that its contacts' messages fail.
         del_smp: bool,
+        /// Its password, for a hidden user.
+        password: Option<String>,
+    },
+    /// `/hide user <password>`, `/_hide user <userId> <json(password)>`: the user is listed
+    /// and shown only when active, reached with its password.
+    HideUser {
+        /// Which user (none: the active one).
+        user: Option<i64>,
+        /// The password.
+        password: String,
+    },
+    /// `/unhide user <password>`, `/_unhide user <userId> <json(password)>`.
+    UnhideUser {
+        /// Which user (none: the active one).
+        user: Option<i64>,
+        /// The password.
+        password: String,
+    },
+    /// `/mute user`, `/unmute user`, `/_mute user <userId>`, `/_unmute user <userId>`: the
+    /// user's events not shown while another user is active.
+    MuteUser {
+        /// Which user (none: the active one).
+        user: Option<i64>,
+        /// Muted or not.
+        muted: bool,
     },
     /// `/v`, `/version`.
     Version,
@@ -313,6 +339,8 @@ pub enum Command {
         id: i64,
         /// `#G`.
         group: bool,
+        /// A group's support chat (`#G(_support)`: ours; `#G(_support:M)`: member M's).
+        scope: Option<Option<i64>>,
         /// How many.
         count: usize,
         /// Items before this one.
@@ -795,6 +823,30 @@ fn name(s: &str) -> Result<(String, &str), CommandError> {
     Ok((n.to_string(), s[end..].strip_prefix(' ').unwrap_or("")))
 }
 
+/// A chat reference and its support scope, if it names one (`#1(_support)`: ours,
+/// `#1(_support:3)`: member 3's); none for a malformed scope.
+fn support_scope(r: &str) -> Option<(&str, Option<Option<i64>>)> {
+    let Some((g, tail)) = r.split_once("(_support") else {
+        return Some((r, None));
+    };
+    let scope = match tail.strip_suffix(')')? {
+        "" => None,
+        m => Some(m.strip_prefix(':')?.parse().ok()?),
+    };
+    Some((g, Some(scope)))
+}
+
+/// A password after a name (`/user alisa my_password`), if any.
+fn password(rest: &str) -> Option<String> {
+    let p = rest.trim();
+    (!p.is_empty()).then(|| p.to_string())
+}
+
+/// A password as the API writes it: a JSON string.
+fn json_password(s: &str) -> Option<String> {
+    serde_json::from_str::<String>(s.trim()).ok()
+}
+
 /// `(text) rest`: the text in parentheses and what follows it.
 fn paren(s: &str) -> Option<(String, &str)> {
     let inner = s.strip_prefix('(')?;
@@ -1018,8 +1070,11 @@ impl Command {
                 | Command::ShowUser
                 | Command::ListUsers
                 | Command::CreateUser(_)
-                | Command::SetActiveUser(_)
+                | Command::SetActiveUser(..)
                 | Command::DeleteUser { .. }
+                | Command::HideUser { .. }
+                | Command::UnhideUser { .. }
+                | Command::MuteUser { .. }
                 | Command::ShowProfile
                 | Command::ShowAddress
                 | Command::Contacts
@@ -1309,21 +1364,7 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             let usage = || bad("usage: /_send #<groupId> json [<message>, ...]");
             let (r, mut rest) = args.split_once(' ').ok_or_else(usage)?;
             // `#1(_support)`, `#1(_support:3)`: a support chat.
-            let (r, scope) = match r.split_once("(_support") {
-                Some((g, tail)) => {
-                    let scope = match tail.strip_suffix(')') {
-                        Some("") => None,
-                        Some(m) => Some(
-                            m.strip_prefix(':')
-                                .and_then(|m| m.parse().ok())
-                                .ok_or_else(|| bad("bad chat scope"))?,
-                        ),
-                        None => return Err(bad("bad chat scope")),
-                    };
-                    (g, Some(scope))
-                }
-                None => (r, None),
-            };
+            let (r, scope) = support_scope(r).ok_or_else(|| bad("bad chat scope"))?;
             let group_id = group_ref(r).ok_or_else(|| bad("bad chat reference"))?;
             while let Some(more) = rest
                 .strip_prefix("live=on ")
@@ -1645,12 +1686,57 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             };
             Command::CreateUser(profile)
         }
-        "/user" if !args.is_empty() => Command::SetActiveUser(UserRef::Name(name(args)?.0)),
-        "/delete" if args.starts_with("user ") => Command::DeleteUser {
-            // What follows the name is a password (ignored: no user is hidden), as in the
-            // reference, where the queues are always deleted.
-            user: UserRef::Name(name(&args["user ".len()..])?.0),
-            del_smp: true,
+        "/user" if !args.is_empty() => {
+            let (n, rest) = name(args)?;
+            Command::SetActiveUser(UserRef::Name(n), password(rest))
+        }
+        "/delete" if args.starts_with("user ") => {
+            // What follows the name is the password of a hidden user, as in the reference,
+            // where the queues are always deleted.
+            let (n, rest) = name(&args["user ".len()..])?;
+            Command::DeleteUser {
+                user: UserRef::Name(n),
+                del_smp: true,
+                password: password(rest),
+            }
+        }
+        "/hide" | "/unhide" if args.starts_with("user ") => {
+            let password = args["user ".len()..].to_string();
+            if word == "/hide" {
+                Command::HideUser {
+                    user: None,
+                    password,
+                }
+            } else {
+                Command::UnhideUser {
+                    user: None,
+                    password,
+                }
+            }
+        }
+        "/_hide" | "/_unhide" if args.starts_with("user ") => {
+            let usage = || bad(&format!("usage: {word} user <userId> <json(password)>"));
+            let (id, pwd) = args["user ".len()..].split_once(' ').ok_or_else(usage)?;
+            let user = Some(id.parse().map_err(|_| usage())?);
+            let password = json_password(pwd).ok_or_else(usage)?;
+            if word == "/_hide" {
+                Command::HideUser { user, password }
+            } else {
+                Command::UnhideUser { user, password }
+            }
+        }
+        "/mute" | "/unmute" if args == "user" => Command::MuteUser {
+            user: None,
+            muted: word == "/mute",
+        },
+        "/_mute" | "/_unmute" if args.starts_with("user ") => Command::MuteUser {
+            user: Some(
+                args["user ".len()..]
+                    .trim()
+                    .parse()
+                    .map_err(|_| bad(&format!("usage: {word} user <userId>")))?,
+            ),
+            muted: word == "/_mute",
         },
         "/_delete" if args.starts_with("user ") => {
             let p: Vec<&str> = args.split(' ').collect();
@@ -1664,9 +1750,14 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 Some(&"del_smp=off") => false,
                 _ => return Err(usage()),
             };
+            let password = match p.get(3..).map(|r| r.join(" ")) {
+                Some(pwd) if !pwd.is_empty() => Some(json_password(&pwd).ok_or_else(usage)?),
+                _ => None,
+            };
             Command::DeleteUser {
                 user: UserRef::Id(id),
                 del_smp,
+                password,
             }
         }
         "/create" if args.starts_with("link #") => {
@@ -2016,9 +2107,11 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             };
             let mut p = args["chat ".len()..].split_whitespace();
             let r = p.next().ok_or_else(usage)?;
+            let (r, scope) = support_scope(r).ok_or_else(|| bad("bad chat scope"))?;
             let (id, group) = match group_ref(r) {
                 Some(g) => (g, true),
-                None => (contact_ref(r).ok_or_else(usage)?, false),
+                None if scope.is_none() => (contact_ref(r).ok_or_else(usage)?, false),
+                None => return Err(usage()),
             };
             let (mut count, mut before, mut after) = (None, None, None);
             for opt in p {
@@ -2034,6 +2127,7 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             Command::GetChat {
                 id,
                 group,
+                scope,
                 count: count.ok_or_else(usage)?,
                 before,
                 after,
@@ -2297,12 +2391,16 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 ttl,
             }
         }
-        "/_user" => Command::SetActiveUser(UserRef::Id(
-            args.split(' ')
-                .next()
-                .and_then(|i| i.parse::<i64>().ok())
-                .ok_or_else(|| bad("usage: /_user <userId>"))?,
-        )),
+        "/_user" => {
+            let usage = || bad("usage: /_user <userId> [<json(password)>]");
+            let (id, pwd) = args.split_once(' ').unwrap_or((args, ""));
+            let id = id.parse::<i64>().map_err(|_| usage())?;
+            let password = match pwd.trim() {
+                "" => None,
+                p => Some(json_password(p).ok_or_else(usage)?),
+            };
+            Command::SetActiveUser(UserRef::Id(id), password)
+        }
         "/_get" => {
             let mut p = args.split(' ');
             let (Some("chats"), Some(uid)) = (p.next(), p.next()) else {
@@ -2997,7 +3095,7 @@ mod tests {
         );
         assert_eq!(
             parse("/_user 1"),
-            Ok(Command::SetActiveUser(UserRef::Id(1)))
+            Ok(Command::SetActiveUser(UserRef::Id(1), None))
         );
         assert_eq!(parse("/_accept 7"), Ok(Command::AcceptId(7)));
         assert_eq!(parse("/_reject 7"), Ok(Command::RejectId(7)));
@@ -3108,17 +3206,29 @@ mod tests {
         assert_eq!(p.display_name, "bot2");
         assert_eq!(
             parse("/user alisa"),
-            Ok(Command::SetActiveUser(UserRef::Name("alisa".into())))
+            Ok(Command::SetActiveUser(UserRef::Name("alisa".into()), None))
         );
         assert_eq!(
             parse("/_user 2 \"secret\""),
-            Ok(Command::SetActiveUser(UserRef::Id(2)))
+            Ok(Command::SetActiveUser(
+                UserRef::Id(2),
+                Some("secret".into())
+            ))
         );
         assert_eq!(
             parse("/_delete user 2 del_smp=off"),
             Ok(Command::DeleteUser {
                 user: UserRef::Id(2),
-                del_smp: false
+                del_smp: false,
+                password: None
+            })
+        );
+        assert_eq!(
+            parse("/_delete user 2 del_smp=on \"my pwd\""),
+            Ok(Command::DeleteUser {
+                user: UserRef::Id(2),
+                del_smp: true,
+                password: Some("my pwd".into())
             })
         );
         // What follows the name is a password, as in the reference: queues are deleted.
@@ -3126,9 +3236,55 @@ mod tests {
             parse("/delete user alisa2 del_smp=off"),
             Ok(Command::DeleteUser {
                 user: UserRef::Name("alisa2".into()),
-                del_smp: true
+                del_smp: true,
+                password: Some("del_smp=off".into())
             })
         );
+        assert_eq!(
+            parse("/user alisa my_password"),
+            Ok(Command::SetActiveUser(
+                UserRef::Name("alisa".into()),
+                Some("my_password".into())
+            ))
+        );
+        assert_eq!(
+            parse("/hide user my password"),
+            Ok(Command::HideUser {
+                user: None,
+                password: "my password".into()
+            })
+        );
+        assert_eq!(
+            parse("/_hide user 3 \"password2\""),
+            Ok(Command::HideUser {
+                user: Some(3),
+                password: "password2".into()
+            })
+        );
+        assert!(parse("/_hide user 3 password2").is_err());
+        assert_eq!(
+            parse("/_unhide user 2 \"pwd\""),
+            Ok(Command::UnhideUser {
+                user: Some(2),
+                password: "pwd".into()
+            })
+        );
+        assert_eq!(
+            parse("/unmute user"),
+            Ok(Command::MuteUser {
+                user: None,
+                muted: false
+            })
+        );
+        assert_eq!(
+            parse("/_mute user 2"),
+            Ok(Command::MuteUser {
+                user: Some(2),
+                muted: true
+            })
+        );
+        // A contact called so is muted as before.
+        assert!(matches!(parse("/mute bob"), Ok(Command::Mute { .. })));
     }
 
     #[test]
@@ -3228,6 +3384,21 @@ mod tests {
             Some((1, Some(Some(3))))
         );
         assert_eq!(scoped(&format!("/_send #1(_support:x) {json}")), None);
+        assert!(matches!(
+            parse("/_get chat #1(_support:3) count=5"),
+            Ok(Command::GetChat {
+                scope: Some(Some(3)),
+                ..
+            })
+        ));
+        assert!(matches!(
+            parse("/_get chat #1(_support) count=5"),
+            Ok(Command::GetChat {
+                scope: Some(None),
+                ..
+            })
+        ));
+        assert!(parse("/_get chat @1(_support) count=5").is_err());
         assert_eq!(scoped(&format!("/_send #1(_support {json}")), None);
     }
 }

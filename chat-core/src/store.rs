@@ -1410,16 +1410,40 @@ impl ChatStore {
         before: Option<i64>,
         after: Option<i64>,
     ) -> Result<Vec<ChatItem>> {
+        self.items_page_in(group, id, None, n, before, after)
+    }
+
+    /// [`ChatStore::items_page`] of a group's own chat (`scope` none) or of a support chat
+    /// (ours: `Some(None)`; a member's: `Some(Some(id))`).
+    pub fn items_page_in(
+        &self,
+        group: bool,
+        id: i64,
+        scope: Option<Option<i64>>,
+        n: usize,
+        before: Option<i64>,
+        after: Option<i64>,
+    ) -> Result<Vec<ChatItem>> {
         let column = if group { "group_id" } else { "contact_id" };
+        let scope = match (group, scope) {
+            (false, _) => String::new(),
+            (true, None) => " AND scope IS NULL".into(),
+            (true, Some(None)) => {
+                " AND scope IS NOT NULL AND json_extract(scope, '$.member') IS NULL".into()
+            }
+            (true, Some(Some(m))) => format!(" AND json_extract(scope, '$.member') = {m}"),
+        };
         let n = n as i64;
         match after {
             Some(a) => self.items_where(
-                &format!("{column} = ?1 AND item_id > ?2 ORDER BY item_id LIMIT ?3"),
+                &format!("{column} = ?1{scope} AND item_id > ?2 ORDER BY item_id LIMIT ?3"),
                 &[&id, &a, &n],
             ),
             None => {
                 let mut v = self.items_where(
-                    &format!("{column} = ?1 AND item_id < ?2 ORDER BY item_id DESC LIMIT ?3"),
+                    &format!(
+                        "{column} = ?1{scope} AND item_id < ?2 ORDER BY item_id DESC LIMIT ?3"
+                    ),
                     &[&id, &before.unwrap_or(i64::MAX), &n],
                 )?;
                 v.reverse();

@@ -21,6 +21,12 @@
 //! Contact, group and item ids are each user's own (the reference numbers them across users):
 //! a second user's first contact is `@2` here.
 //!
+//! A user may be muted (`/mute user`: its events are not shown while another user is
+//! active) or hidden (`/hide user <password>`: also left out of `/users` unless active, and
+//! made active or deleted only with its password - kept as SHA-512 of the password and a
+//! random salt, compared in constant time). Registry v2: `show_ntfs`, `view_pwd_hash`,
+//! `view_pwd_salt`.
+//!
 //! Deleting a user: its registry row is marked first, then its chat stops, its queues are
 //! deleted on their relays (`del_smp=on`, in the background) and its database files are
 //! removed, then the row; a deletion cut short by a crash is finished at the next start.
@@ -41,13 +47,67 @@ use crate::store::ChatStore;
 
 type Result<T> = std::result::Result<T, ChatError>;
 
-const REGISTRY_MIGRATIONS: &[&str] = &["CREATE TABLE users (
+const REGISTRY_MIGRATIONS: &[&str] = &[
+    "CREATE TABLE users (
         user_id INTEGER PRIMARY KEY AUTOINCREMENT,
         suffix TEXT NOT NULL UNIQUE,
         active INTEGER NOT NULL DEFAULT 0,
         deleting INTEGER NOT NULL DEFAULT 0,
         created_at INTEGER NOT NULL
-     );"];
+     );",
+    // v2: muted and hidden users
+    "ALTER TABLE users ADD COLUMN show_ntfs INTEGER NOT NULL DEFAULT 1;
+     ALTER TABLE users ADD COLUMN view_pwd_hash BLOB;
+     ALTER TABLE users ADD COLUMN view_pwd_salt BLOB;",
+];
+
+/// A user's privacy: muted (its events not shown while another user is active), hidden.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Privacy {
+    /// Its events are shown while another user is active.
+    pub show_ntfs: bool,
+    /// Hidden: listed and reached only with its password.
+    pub hidden: bool,
+    /// The password's hash and salt, when hidden.
+    pwd: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl Default for Privacy {
+    fn default() -> Self {
+        Self {
+            show_ntfs: true,
+            hidden: false,
+            pwd: None,
+        }
+    }
+}
+
+impl Privacy {
+    /// The API's `viewPwdHash` (`{hash, salt}` in base64), when hidden.
+    pub fn pwd_json(&self) -> Option<Value> {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        self.pwd
+            .as_ref()
+            .map(|(h, s)| serde_json::json!({"hash": b64.encode(h), "salt": b64.encode(s)}))
+    }
+
+    /// Whether `password` is the user's (any for a user not hidden).
+    fn admits(&self, password: Option<&str>) -> bool {
+        match (&self.pwd, password) {
+            (None, _) => true,
+            (Some((hash, salt)), Some(p)) => simplex_crypto::ct_eq(hash, &password_hash(p, salt)),
+            (Some(_), None) => false,
+        }
+    }
+}
+
+/// SHA-512 of the password and the salt (the reference's `viewPwdHash`).
+fn password_hash(password: &str, salt: &[u8]) -> Vec<u8> {
+    let mut data = password.as_bytes().to_vec();
+    data.extend_from_slice(salt);
+    simplex_crypto::digest::sha512(&data).to_vec()
+}
 
 /// How long deleting one queue on its relay may take when a user is deleted with its queues.
 const QUEUE_DELETE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
@@ -70,6 +130,8 @@ pub struct UserListed {
     pub profile: Profile,
     /// Whether it is the active user.
     pub active: bool,
+    /// Muted, hidden.
+    pub privacy: Privacy,
     /// Received items not read, and chats marked unread.
     pub unread: usize,
     /// The user as the API gives it (`User`).
@@ -86,6 +148,7 @@ impl UserListed {
             user_id: chat.user_id(),
             profile: chat.profile(),
             active: chat.is_active(),
+            privacy: chat.privacy(),
             unread,
             user: crate::api::user(chat),
         })
@@ -97,6 +160,7 @@ struct Row {
     suffix: String,
     active: bool,
     deleting: bool,
+    privacy: Privacy,
 }
 
 /// The list of users (`<prefix>_users.db`).
@@ -117,15 +181,26 @@ impl Registry {
     fn rows(&self) -> Result<Vec<Row>> {
         let mut st = self
             .db
-            .prepare("SELECT user_id, suffix, active, deleting FROM users ORDER BY user_id")
+            .prepare(
+                "SELECT user_id, suffix, active, deleting, show_ntfs, view_pwd_hash, view_pwd_salt
+                 FROM users ORDER BY user_id",
+            )
             .map_err(store_err)?;
         let rows = st
             .query_map([], |r| {
+                let hash: Option<Vec<u8>> = r.get(5)?;
+                let salt: Option<Vec<u8>> = r.get(6)?;
+                let pwd = hash.zip(salt);
                 Ok(Row {
                     user_id: r.get(0)?,
                     suffix: r.get(1)?,
                     active: r.get(2)?,
                     deleting: r.get(3)?,
+                    privacy: Privacy {
+                        show_ntfs: r.get(4)?,
+                        hidden: pwd.is_some(),
+                        pwd,
+                    },
                 })
             })
             .map_err(store_err)?
@@ -166,6 +241,21 @@ impl Registry {
         tx.execute("UPDATE users SET active = (user_id = ?1)", [user_id])
             .map_err(store_err)?;
         tx.commit().map_err(store_err)
+    }
+
+    fn set_privacy(&self, user_id: i64, p: &Privacy) -> Result<()> {
+        let (hash, salt) = match &p.pwd {
+            Some((h, s)) => (Some(h.as_slice()), Some(s.as_slice())),
+            None => (None, None),
+        };
+        self.db
+            .execute(
+                "UPDATE users SET show_ntfs = ?2, view_pwd_hash = ?3, view_pwd_salt = ?4
+                 WHERE user_id = ?1",
+                params![user_id, p.show_ntfs, hash, salt],
+            )
+            .map_err(store_err)?;
+        Ok(())
     }
 
     fn mark_deleting(&self, user_id: i64) -> Result<()> {
@@ -373,7 +463,8 @@ impl Users {
             }
         } else {
             for r in &rows {
-                users.open_chat(r.user_id, &r.suffix, None, None).await?;
+                let chat = users.open_chat(r.user_id, &r.suffix, None, None).await?;
+                chat.set_privacy(r.privacy.clone());
             }
             let active = rows.iter().find(|r| r.active).unwrap_or(&rows[0]).user_id;
             users.registry().set_active(active)?;
@@ -495,9 +586,96 @@ impl Users {
             .ok_or(ChatError::UserUnknown)
     }
 
-    /// `/_delete user N del_smp=on|off`: the active user only when it is the last one.
-    async fn delete(&self, user: &UserRef, del_smp: bool) -> Result<()> {
+    /// A user, with its password when it is hidden (else, as for a user that does not exist,
+    /// `userUnknown`).
+    fn find_admitted(&self, user: &UserRef, password: Option<&str>) -> Result<Chat> {
         let chat = self.find(user)?;
+        if !chat.privacy().admits(password) {
+            return Err(ChatError::UserUnknown);
+        }
+        Ok(chat)
+    }
+
+    /// The user a privacy command names (none: the active one).
+    fn privacy_target(&self, user: Option<i64>) -> Result<Chat> {
+        match user {
+            Some(id) => self.find(&UserRef::Id(id)),
+            None => self.active().ok_or(ChatError::NoActiveUser),
+        }
+    }
+
+    /// Stores and applies a user's new privacy; the response.
+    fn apply_privacy(&self, chat: &Chat, privacy: Privacy) -> Result<Response> {
+        self.registry().set_privacy(chat.user_id(), &privacy)?;
+        chat.set_privacy(privacy.clone());
+        Ok(Response::UserPrivacy {
+            user: crate::api::user(chat),
+            name: chat.profile().display_name,
+            current: chat.is_active(),
+            privacy,
+        })
+    }
+
+    /// `/hide user`, `/unhide user`, `/mute user`, `/unmute user` and their API forms.
+    fn privacy_command(&self, cmd: Command) -> Result<Response> {
+        match cmd {
+            Command::HideUser { user, password } => {
+                let chat = self.privacy_target(user)?;
+                let id = chat.user_id();
+                if chat.privacy().hidden {
+                    return Err(ChatError::UserAlreadyHidden(id));
+                }
+                if password.trim().is_empty() {
+                    return Err(ChatError::EmptyUserPassword(id));
+                }
+                let visible = self.chats().iter().filter(|c| !c.privacy().hidden).count();
+                if visible <= 1 {
+                    return Err(ChatError::CantHideLastUser(id));
+                }
+                let mut salt = vec![0u8; 16];
+                simplex_crypto::random_bytes(&mut salt);
+                let hash = password_hash(&password, &salt);
+                self.apply_privacy(
+                    &chat,
+                    Privacy {
+                        show_ntfs: false,
+                        hidden: true,
+                        pwd: Some((hash, salt)),
+                    },
+                )
+            }
+            Command::UnhideUser { user, password } => {
+                let chat = self.privacy_target(user)?;
+                let now = chat.privacy();
+                if !now.hidden {
+                    return Err(ChatError::UserNotHidden(chat.user_id()));
+                }
+                if !now.admits(Some(&password)) {
+                    return Err(ChatError::UserUnknown);
+                }
+                self.apply_privacy(&chat, Privacy::default())
+            }
+            Command::MuteUser { user, muted } => {
+                let chat = self.privacy_target(user)?;
+                let now = chat.privacy();
+                if now.hidden && !muted {
+                    return Err(ChatError::HiddenUserAlwaysMuted(chat.user_id()));
+                }
+                self.apply_privacy(
+                    &chat,
+                    Privacy {
+                        show_ntfs: !muted,
+                        ..now
+                    },
+                )
+            }
+            _ => Err(ChatError::UsersCommand),
+        }
+    }
+
+    /// `/_delete user N del_smp=on|off`: the active user only when it is the last one.
+    async fn delete(&self, user: &UserRef, del_smp: bool, password: Option<&str>) -> Result<()> {
+        let chat = self.find_admitted(user, password)?;
         let user_id = chat.user_id();
         if chat.is_active() && self.chats().len() > 1 {
             return Err(ChatError::CantDeleteActiveUser(user_id));
@@ -567,22 +745,33 @@ impl Users {
                 let chat = Box::pin(self.create(p)).await?;
                 Ok((Some(chat), Response::ActiveUser))
             }
-            Command::SetActiveUser(u) => {
+            Command::SetActiveUser(u, password) => {
                 let _g = self.inner.changing.lock().await;
-                let chat = self.find(&u)?;
+                let chat = self.find_admitted(&u, password.as_deref())?;
                 self.registry().set_active(chat.user_id())?;
                 self.activate(chat.user_id());
                 Ok((Some(chat), Response::ActiveUser))
             }
-            Command::DeleteUser { user, del_smp } => {
+            Command::DeleteUser {
+                user,
+                del_smp,
+                password,
+            } => {
                 let _g = self.inner.changing.lock().await;
-                Box::pin(self.delete(&user, del_smp)).await?;
+                Box::pin(self.delete(&user, del_smp, password.as_deref())).await?;
                 Ok((self.active(), Response::Ok))
             }
+            Command::HideUser { .. } | Command::UnhideUser { .. } | Command::MuteUser { .. } => {
+                let _g = self.inner.changing.lock().await;
+                let r = self.privacy_command(cmd)?;
+                Ok((self.active(), r))
+            }
             Command::ListUsers => {
+                // A hidden user is listed only while it is the active one.
                 let list = self
                     .chats()
                     .iter()
+                    .filter(|c| c.is_active() || !c.privacy().hidden)
                     .map(UserListed::of)
                     .collect::<Result<Vec<_>>>()?;
                 Ok((self.active(), Response::UsersList(list)))
