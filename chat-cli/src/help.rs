@@ -20,6 +20,8 @@ const MAIN: &[&str] = &[
     "  /p [name [full name]]   show or change your profile",
     "  /create user name       another user; /user name switches to it, /users lists them",
     "  /delete user name       delete a user (not the active one while there are others)",
+    "  /mute user              this user's events not shown while another is active (/unmute user)",
+    "  /hide user password     muted and unlisted too; /user name password reaches it (/unhide user)",
     "  /q                      quit",
     "More: /help files, /help groups, /help address, /help api",
 ];
