@@ -488,6 +488,14 @@ impl Chat {
             }
             Some(c) => {
                 let ours = self.store().member_contact_invitation(c.contact_id)?;
+                // Joining its previous invitation already: a new one would only make another
+                // connection (a member repeating invitations is not followed).
+                if matches!(ours, Some((_, Invitation::Accepted))) && c.conn_id.is_some() {
+                    return Err(ChatError::Agent(format!(
+                        "x.grp.direct.inv: already connecting to {}",
+                        c.local_name
+                    )));
+                }
                 let join = match ours {
                     // Both invited each other: the greater link is joined.
                     Some((own, Invitation::Created | Invitation::Sent)) => link > own,
