@@ -957,8 +957,8 @@ impl Agent {
                 return Err(AgentError::Connection("not connected"));
             }
             if c.rcv_next.is_some() || c.rcv_old.is_some() {
-                return Err(AgentError::Connection(
-                    "the connection is already switching",
+                return Err(AgentError::Prohibited(
+                    "switchConnectionAsync: already switching",
                 ));
             }
             if matches!(
@@ -1014,6 +1014,39 @@ impl Agent {
             phase: SwitchPhase::Started,
         })
         .await;
+        Ok(())
+    }
+
+    /// Stops a rotation of the receiving queue that the peer has not answered yet (the
+    /// reference's `abortConnectionSwitch`: before the peer's QKEY); the new queue is deleted
+    /// on its relay. A QKEY coming later for it is ignored.
+    pub async fn abort_switch(&self, conn: ConnId) -> Result<()> {
+        let next = {
+            let mut st = self.lock();
+            let c = st
+                .conns
+                .get_mut(&conn)
+                .ok_or(AgentError::Connection("unknown"))?;
+            if !c.rcv_next.as_ref().is_some_and(|n| n.peer_secret.is_none()) {
+                return Err(AgentError::Prohibited("abortConnectionSwitch: not allowed"));
+            }
+            let next = c.rcv_next.take();
+            self.persist(conn, c)?;
+            if let Some(n) = &next {
+                st.by_rcv.remove(&n.queue.rcv_id);
+            }
+            next
+        };
+        if let Some(n) = next {
+            let q = n.queue;
+            // Best effort: a queue the relay keeps expires there.
+            let _ = self
+                .call(&q.server, Some(&q.rcv_key), &q.rcv_id, &Command::Del)
+                .await;
+            if let Ok(session) = self.session(&q.server).await {
+                session.forget(&q.rcv_id);
+            }
+        }
         Ok(())
     }
 
@@ -2644,6 +2677,8 @@ impl Agent {
                                             SwitchPhase::Confirmed,
                                         ));
                                     }
+                                    // The answer to a rotation we aborted: nothing to do.
+                                    Err(_) if c.rcv_next.is_none() => {}
                                     Err(e) => failure = Some(e),
                                 }
                             } else if let Some(rest) = body.strip_prefix(b"QU") {

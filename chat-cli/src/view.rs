@@ -500,6 +500,9 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
             "{}: joining the member's invitation to connect directly",
             view_name(&c.local_name)
         )],
+        Response::SwitchAborted(_) | Response::MemberSwitchAborted(..) => {
+            vec!["switch aborted".into()]
+        }
         Response::SwitchStarted(_) | Response::MemberSwitchStarted(..) => {
             vec!["switch started".into()]
         }
@@ -1521,7 +1524,8 @@ pub fn error(e: &ChatError) -> Vec<String> {
         | ChatError::EmptyUserPassword(_)
         | ChatError::CantHideLastUser(_)
         | ChatError::HiddenUserAlwaysMuted(_)
-        | ChatError::Prohibited(_) => vec![e.to_string()],
+        | ChatError::Prohibited(_)
+        | ChatError::SwitchProhibited(_) => vec![e.to_string()],
         other => vec![format!("chat error: {other}")],
     }
 }

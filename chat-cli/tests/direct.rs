@@ -596,3 +596,45 @@ fn starts_while_its_relay_is_down() {
     alice.expect("bob (Bob)");
     assert!(alice.running());
 }
+
+/// A rotation the contact has not answered stopped (`/abort switch`, the reference's
+/// `testAbortSwitchContact` lines): bob is offline, alice starts and aborts; bob, back, sees the
+/// start; alice's next rotation completes on both sides.
+#[test]
+fn aborting_an_address_switch() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob) = alice_and_bob(dir.path(), &server, &[]);
+    connect(&mut alice, &mut bob, "Alice", "Bob");
+    bob.stop();
+    alice.type_line("/switch bob");
+    alice.expect("/switch bob");
+    alice.expect_unordered(&["switch started", "bob: you started changing address"]);
+    alice.type_line("/switch bob");
+    alice.expect("/switch bob");
+    alice.expect("error: command is prohibited, switchConnectionAsync: already switching");
+    alice.type_line("/abort switch bob");
+    alice.expect("/abort switch bob");
+    alice.expect("switch aborted");
+    alice.type_line("/abort switch bob");
+    alice.expect("/abort switch bob");
+    alice.expect("error: command is prohibited, abortConnectionSwitch: not allowed");
+
+    let mut bob = Client::start(dir.path(), "bob", &server);
+    bob.expect("Current user: bob (Bob)");
+    bob.expect("1 contacts connected (use /cs for the list)");
+    bob.expect("alice started changing address for you");
+    alice.type_line("/switch bob");
+    alice.expect("/switch bob");
+    alice.expect_unordered(&["switch started", "bob: you started changing address"]);
+    bob.expect("alice started changing address for you");
+    bob.expect("alice changed address for you");
+    alice.expect("bob: you changed address");
+    alice.type_line("@bob hi after all");
+    alice.expect_item("@bob hi after all");
+    bob.expect_item("alice> hi after all");
+    bob.type_line("@alice hey");
+    bob.expect_item("@alice hey");
+    alice.expect_item("bob> hey");
+    relay.stop();
+}

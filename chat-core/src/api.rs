@@ -635,7 +635,7 @@ pub fn chat_error(e: &ChatError) -> Value {
         ),
         ChatError::CannotDelete => chat_error_type("invalidChatItemDelete", json!({})),
         ChatError::NoActiveUser => chat_error_type("noActiveUser", json!({})),
-        ChatError::Prohibited(why) => json!({
+        ChatError::Prohibited(why) | ChatError::SwitchProhibited(why) => json!({
             "type": "errorAgent",
             "agentError": {"type": "CMD", "cmdErr": {"type": "PROHIBITED"}, "errContext": why},
             "agentConnId": "",
@@ -1000,6 +1000,14 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
         Response::MemberContactAccepted(c) => tagged(
             "memberContactAccepted",
             json!({"user": u, "contact": contact(c)}),
+        ),
+        Response::SwitchAborted(c) => tagged(
+            "contactSwitchAborted",
+            json!({"user": u, "contact": contact(c)}),
+        ),
+        Response::MemberSwitchAborted(g, m) => tagged(
+            "groupMemberSwitchAborted",
+            json!({"user": u, "groupInfo": group_info(chat, g), "member": group_member(m)}),
         ),
         Response::SwitchStarted(c) => tagged(
             "contactSwitchStarted",

@@ -182,6 +182,10 @@ pub enum ChatError {
     /// the ratchet is re-synchronised, `/sync` when it is in step.
     #[error("error: command is prohibited")]
     Prohibited(String),
+    /// A queue rotation not allowed now (the agent's `CMD PROHIBITED` with its context, as the
+    /// reference prints it): a second `/switch`, an `/abort switch` too late.
+    #[error("error: command is prohibited, {0}")]
+    SwitchProhibited(String),
     /// A command of the users host given to one user's chat.
     #[error("this command is for the chat's users, not one user's chat")]
     UsersCommand,
@@ -191,6 +195,14 @@ type Result<T> = std::result::Result<T, ChatError>;
 
 pub(crate) fn agent_err(e: impl std::fmt::Display) -> ChatError {
     ChatError::Agent(e.to_string())
+}
+
+/// An agent error of a queue rotation, what the connection's state does not allow told apart.
+fn switch_error(e: agent::agent::AgentError) -> ChatError {
+    match e {
+        agent::agent::AgentError::Prohibited(why) => ChatError::SwitchProhibited(why.to_string()),
+        e => agent_err(e),
+    }
 }
 
 /// An agent error, what the connection's state does not allow told apart.
@@ -282,6 +294,10 @@ pub enum Response {
     ActiveUser,
     /// `/switch @name`: the contact's queue rotation started.
     SwitchStarted(Contact),
+    /// A rotation stopped (`/abort switch @name`).
+    SwitchAborted(Contact),
+    /// A member's rotation stopped (`/abort switch #g member`).
+    MemberSwitchAborted(crate::group_store::Group, crate::group_store::Member),
     /// A contact made for a member (`/_create member contact`).
     MemberContactCreated {
         /// The group.
@@ -1339,8 +1355,34 @@ impl Chat {
             .agent
             .switch_connection(conn, server)
             .await
-            .map_err(agent_err)?;
+            .map_err(switch_error)?;
         Ok(Response::SwitchStarted(contact))
+    }
+
+    /// `/abort switch @name`: a rotation the contact has not answered yet stopped.
+    async fn abort_switch_contact(&self, who: crate::command::ContactName) -> Result<Response> {
+        let (contact, conn) = self.connected_contact(who)?;
+        self.inner
+            .agent
+            .abort_switch(conn)
+            .await
+            .map_err(switch_error)?;
+        Ok(Response::SwitchAborted(contact))
+    }
+
+    /// `/abort switch #group member`: a member's.
+    async fn abort_switch_member(
+        &self,
+        group: crate::command::ContactName,
+        member: crate::command::ContactName,
+    ) -> Result<Response> {
+        let (g, m, conn) = self.connected_member(group, member)?;
+        self.inner
+            .agent
+            .abort_switch(conn)
+            .await
+            .map_err(switch_error)?;
+        Ok(Response::MemberSwitchAborted(g, m))
     }
 
     /// `/sync @name [force=on]`: the contact's ratchet re-synchronised (allowed after a
@@ -1485,7 +1527,7 @@ impl Chat {
             .agent
             .switch_connection(conn, server)
             .await
-            .map_err(agent_err)?;
+            .map_err(switch_error)?;
         Ok(Response::MemberSwitchStarted(g, m))
     }
 
@@ -1970,6 +2012,10 @@ impl Chat {
             } => on_heap(|| self.sync_member(group, member, force)).await,
             Command::SwitchMember { group, member } => {
                 on_heap(|| self.switch_member(group, member)).await
+            }
+            Command::AbortSwitchContact(who) => on_heap(|| self.abort_switch_contact(who)).await,
+            Command::AbortSwitchMember { group, member } => {
+                on_heap(|| self.abort_switch_member(group, member)).await
             }
             Command::ShowCode(name) => {
                 let contact = self.contact_named(&name)?;

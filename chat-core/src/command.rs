@@ -429,6 +429,16 @@ pub enum Command {
         /// Even when it is in step.
         force: bool,
     },
+    /// `/abort switch @name`, `/_abort switch @N`: a rotation the contact has not answered
+    /// yet stopped.
+    AbortSwitchContact(ContactName),
+    /// `/abort switch #group member`, `/_abort switch #G M`: a member's.
+    AbortSwitchMember {
+        /// The group (by name, or id).
+        group: ContactName,
+        /// The member (by name, or id).
+        member: ContactName,
+    },
     /// `/switch #group member`, `/_switch #G M`: a member's.
     SwitchMember {
         /// The group (by name, or id).
@@ -1539,6 +1549,34 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                     ),
                     force,
                 },
+            }
+        }
+        "/abort" if args.starts_with("switch ") => {
+            let args = &args["switch ".len()..];
+            match args.strip_prefix('#') {
+                Some(rest) => {
+                    let (group, member) = name(rest)?;
+                    Command::AbortSwitchMember {
+                        group: ContactName::Name(group),
+                        member: ContactName::Name(one_arg(member)?),
+                    }
+                }
+                None => Command::AbortSwitchContact(ContactName::Name(one_arg(args)?)),
+            }
+        }
+        "/_abort" if args.starts_with("switch ") => {
+            let args = &args["switch ".len()..];
+            let usage = || bad("usage: /_abort switch @<contactId> | #<groupId> <groupMemberId>");
+            match args.split_once(' ') {
+                Some((g, m)) => Command::AbortSwitchMember {
+                    group: ContactName::Id(group_ref(g).ok_or_else(usage)?),
+                    member: ContactName::Id(m.parse().map_err(|_| usage())?),
+                },
+                None => Command::AbortSwitchContact(ContactName::Id(
+                    args.strip_prefix('@')
+                        .and_then(|c| c.parse().ok())
+                        .ok_or_else(usage)?,
+                )),
             }
         }
         "/switch" if args.starts_with('#') => {
@@ -3399,6 +3437,28 @@ mod tests {
             })
         ));
         assert!(parse("/_get chat @1(_support) count=5").is_err());
+        assert_eq!(
+            parse("/abort switch bob"),
+            Ok(Command::AbortSwitchContact(ContactName::Name("bob".into())))
+        );
+        assert_eq!(
+            parse("/abort switch #team bob"),
+            Ok(Command::AbortSwitchMember {
+                group: ContactName::Name("team".into()),
+                member: ContactName::Name("bob".into())
+            })
+        );
+        assert_eq!(
+            parse("/_abort switch @2"),
+            Ok(Command::AbortSwitchContact(ContactName::Id(2)))
+        );
+        assert_eq!(
+            parse("/_abort switch #1 3"),
+            Ok(Command::AbortSwitchMember {
+                group: ContactName::Id(1),
+                member: ContactName::Id(3)
+            })
+        );
         assert_eq!(scoped(&format!("/_send #1(_support {json}")), None);
     }
 }
