@@ -1027,7 +1027,7 @@ impl Agent {
                 .conns
                 .get_mut(&conn)
                 .ok_or(AgentError::Connection("unknown"))?;
-            if !c.rcv_next.as_ref().is_some_and(|n| n.peer_secret.is_none()) {
+            if c.rcv_next.as_ref().is_none_or(|n| n.peer_secret.is_some()) {
                 return Err(AgentError::Prohibited("abortConnectionSwitch: not allowed"));
             }
             let next = c.rcv_next.take();
