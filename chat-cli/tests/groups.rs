@@ -963,6 +963,12 @@ fn direct_contact_with_a_member() {
     cath.type_line("@bob too early");
     cath.expect("@bob too early");
     cath.expect("chat error: contact bob is not connected yet");
+    // The invitation is kept across a restart.
+    cath.stop();
+    let mut cath = Client::start(dir.path(), "cath", &server);
+    cath.expect("Current user: cath (Catherine)");
+    cath.expect("1 contacts connected (use /cs for the list)");
+    cath.expect("#team: connected to server(s)");
     cath.type_line("/_accept member contact @3");
     cath.expect("/_accept member contact @3");
     cath.expect("bob: joining the member's invitation to connect directly");
@@ -1059,6 +1065,14 @@ fn joiners_reviewed_by_the_admins() {
     alice.expect_item("#team (support: cath) welcome, one moment");
     cath.expect_item("#team (support) alice> welcome, one moment");
     bob.expect_item("#team (support: cath) alice> welcome, one moment");
+    // Restarted, she is still pending, still talking with the admins.
+    cath.stop();
+    let mut cath = Client::start(dir.path(), "cath", &server);
+    cath.expect("Current user: cath (Catherine)");
+    cath.type_line("#team (support) still here");
+    cath.expect_item("#team (support) still here");
+    alice.expect_item("#team (support: cath) cath> still here");
+    bob.expect_item("#team (support: cath) cath> still here");
     // The group's own messages do not reach her yet.
     send(&mut bob, "members only", &mut [&mut alice]);
     cath.type_line("/ms team");
