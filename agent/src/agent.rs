@@ -475,7 +475,16 @@ struct State {
     /// Without a store: hashes of sent messages awaiting the peer's receipt (the newest
     /// [`RECEIPT_HASHES`] per connection).
     sent_hashes: HashMap<ConnId, std::collections::BTreeMap<i64, Vec<u8>>>,
+    /// Delivery receipts to send, per connection: gathered for [`RECEIPT_DELAY`] (or until
+    /// [`MAX_BATCHED_RECEIPTS`]) and sent in one A_RCVD.
+    receipts: HashMap<ConnId, Vec<(i64, Vec<u8>)>>,
 }
+
+/// How long receipts wait for more to go with them in one A_RCVD.
+const RECEIPT_DELAY: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// The most receipts in one A_RCVD (about 43 bytes each).
+const MAX_BATCHED_RECEIPTS: usize = 64;
 
 /// Without a store, the hashes kept per connection for receipts.
 const RECEIPT_HASHES: usize = 4096;
@@ -737,6 +746,7 @@ impl Agent {
                     next_request: 1,
                     next: conns.keys().max().map_or(1, |m| m + 1),
                     sent_hashes: HashMap::new(),
+                    receipts: HashMap::new(),
                     deferred: HashMap::new(),
                     by_rcv: conns
                         .iter()
@@ -909,9 +919,16 @@ impl Agent {
     }
 
     /// As [`Agent::ack`], and sends the peer a delivery receipt (A_RCVD) for the message with
-    /// `info` (opaque to the agent; the chat sends none). The receipt is committed before the
-    /// acknowledgement, so a restart in between sends it once more at worst.
+    /// `info` (opaque to the agent; the chat sends none). Receipts without info are gathered
+    /// for [`RECEIPT_DELAY`] after the first and sent together in one A_RCVD (the format takes
+    /// a list): a burst of messages costs the peer one decryption per batch, not per message.
+    /// A receipt with info goes at once, alone (as before batching: committed before the
+    /// acknowledgement). A receipt still gathering when the process stops is not sent (the
+    /// message itself was stored and acknowledged: only the sender's "received" mark is lost).
     pub async fn ack_with_receipt(&self, conn: ConnId, msg_id: i64, info: &[u8]) -> Result<()> {
+        if info.is_empty() {
+            return self.ack_with_batched_receipt(conn, msg_id).await;
+        }
         let (hash, version) = {
             let st = self.lock();
             let hash = st
@@ -940,6 +957,64 @@ impl Agent {
         encode_receipts(&[(msg_id, &hash, info)], &mut amsg)?;
         self.send_agent_message(conn, amsg, false).await?;
         self.ack(conn, msg_id).await
+    }
+
+    /// [`Agent::ack_with_receipt`] of a receipt without info: acknowledged now, the receipt
+    /// gathered with the connection's next ones.
+    async fn ack_with_batched_receipt(&self, conn: ConnId, msg_id: i64) -> Result<()> {
+        let (first, full) = {
+            let mut st = self.lock();
+            let hash = st
+                .awaiting
+                .get(&conn)
+                .filter(|a| a.msg_id == msg_id)
+                .map(|a| a.msg_hash.clone())
+                .ok_or(AgentError::Connection("no such message to acknowledge"))?;
+            let c = st
+                .conns
+                .get(&conn)
+                .ok_or(AgentError::Connection("unknown"))?;
+            if c.agent_version < RECEIPTS_AGENT_VERSION {
+                return Err(AgentError::Connection(
+                    "the peer's agent does not take delivery receipts",
+                ));
+            }
+            if hash.is_empty() {
+                return Err(AgentError::Connection(
+                    "no hash kept for this message (received by an older version)",
+                ));
+            }
+            let list = st.receipts.entry(conn).or_default();
+            list.push((msg_id, hash));
+            (list.len() == 1, list.len() >= MAX_BATCHED_RECEIPTS)
+        };
+        self.ack(conn, msg_id).await?;
+        if full {
+            self.flush_receipts(conn).await?;
+        } else if first {
+            let agent = self.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(RECEIPT_DELAY).await;
+                // Best effort: a connection deleted meanwhile has nobody to tell.
+                let _ = agent.flush_receipts(conn).await;
+            });
+        }
+        Ok(())
+    }
+
+    /// Sends the connection's gathered receipts in one A_RCVD.
+    async fn flush_receipts(&self, conn: ConnId) -> Result<()> {
+        let list = self.lock().receipts.remove(&conn).unwrap_or_default();
+        if list.is_empty() || self.is_closed() {
+            return Ok(());
+        }
+        let refs: Vec<(i64, &[u8], &[u8])> = list
+            .iter()
+            .map(|(id, hash)| (*id, hash.as_slice(), &[][..]))
+            .collect();
+        let mut amsg = vec![b'V'];
+        encode_receipts(&refs, &mut amsg)?;
+        self.send_agent_message(conn, amsg, false).await.map(|_| ())
     }
 
     /// Moves the connection's receiving queue to a new queue on `server` (queue rotation, as

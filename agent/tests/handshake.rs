@@ -534,3 +534,45 @@ async fn the_legacy_handshake_with_a_peer_offering_agent_versions_before_6() {
     );
     relay.stop();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn receipts_of_a_burst_go_together() {
+    let (relay, server) = common::relay_with(transport::SignAlgorithm::Ed448).await;
+    let (alice, mut ae) = Agent::start(server.clone(), ConnectOptions::default());
+    let (bob, mut be) = Agent::start(server.clone(), ConnectOptions::default());
+    let (ca, link) = alice.create_invitation().await.unwrap();
+    let cb = bob.join(&link, b"bob").await.unwrap();
+    assert!(matches!(
+        next(&mut ae).await,
+        AgentEvent::Confirmation { .. }
+    ));
+    alice.allow(ca, b"alice").await.unwrap();
+    assert!(matches!(next(&mut ae).await, AgentEvent::Connected { .. }));
+    assert!(matches!(next(&mut be).await, AgentEvent::Info { .. }));
+    assert!(matches!(next(&mut be).await, AgentEvent::Connected { .. }));
+
+    const N: i64 = 20;
+    for i in 0..N {
+        alice.send(ca, format!("m{i}").as_bytes()).await.unwrap();
+    }
+    for id in 2..2 + N {
+        assert!(matches!(next(&mut be).await, AgentEvent::Message { msg_id, .. } if msg_id == id));
+        bob.ack_with_receipt(cb, id, b"").await.unwrap();
+    }
+    // Every message gets its receipt.
+    let mut delivered = std::collections::BTreeSet::new();
+    while delivered.len() < N as usize {
+        match next(&mut ae).await {
+            AgentEvent::Delivered { conn, msg_id, ok } => {
+                assert!(conn == ca && ok);
+                delivered.insert(msg_id);
+            }
+            e => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!(delivered, (2..2 + N).collect());
+    // In fewer A_RCVD messages than receipts: each took one of Bob's message ids.
+    let next_id = bob.send(cb, b"hi").await.unwrap();
+    assert!(next_id < 2 + N - 5, "{next_id}: receipts went one by one");
+    relay.stop();
+}
