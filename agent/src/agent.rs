@@ -929,30 +929,7 @@ impl Agent {
         if info.is_empty() {
             return self.ack_with_batched_receipt(conn, msg_id).await;
         }
-        let (hash, version) = {
-            let st = self.lock();
-            let hash = st
-                .awaiting
-                .get(&conn)
-                .filter(|a| a.msg_id == msg_id)
-                .map(|a| a.msg_hash.clone())
-                .ok_or(AgentError::Connection("no such message to acknowledge"))?;
-            let c = st
-                .conns
-                .get(&conn)
-                .ok_or(AgentError::Connection("unknown"))?;
-            (hash, c.agent_version)
-        };
-        if version < RECEIPTS_AGENT_VERSION {
-            return Err(AgentError::Connection(
-                "the peer's agent does not take delivery receipts",
-            ));
-        }
-        if hash.is_empty() {
-            return Err(AgentError::Connection(
-                "no hash kept for this message (received by an older version)",
-            ));
-        }
+        let hash = receipt_hash(&self.lock(), conn, msg_id)?;
         let mut amsg = vec![b'V'];
         encode_receipts(&[(msg_id, &hash, info)], &mut amsg)?;
         self.send_agent_message(conn, amsg, false).await?;
@@ -964,26 +941,7 @@ impl Agent {
     async fn ack_with_batched_receipt(&self, conn: ConnId, msg_id: i64) -> Result<()> {
         let (first, full) = {
             let mut st = self.lock();
-            let hash = st
-                .awaiting
-                .get(&conn)
-                .filter(|a| a.msg_id == msg_id)
-                .map(|a| a.msg_hash.clone())
-                .ok_or(AgentError::Connection("no such message to acknowledge"))?;
-            let c = st
-                .conns
-                .get(&conn)
-                .ok_or(AgentError::Connection("unknown"))?;
-            if c.agent_version < RECEIPTS_AGENT_VERSION {
-                return Err(AgentError::Connection(
-                    "the peer's agent does not take delivery receipts",
-                ));
-            }
-            if hash.is_empty() {
-                return Err(AgentError::Connection(
-                    "no hash kept for this message (received by an older version)",
-                ));
-            }
+            let hash = receipt_hash(&st, conn, msg_id)?;
             let list = st.receipts.entry(conn).or_default();
             list.push((msg_id, hash));
             (list.len() == 1, list.len() >= MAX_BATCHED_RECEIPTS)
@@ -3438,6 +3396,32 @@ fn encode_receipts(receipts: &[(i64, &[u8], &[u8])], out: &mut Vec<u8>) -> Resul
         out.extend_from_slice(info);
     }
     Ok(())
+}
+
+/// The hash a receipt for `msg_id` of `conn` carries: the message being acknowledged, from a
+/// peer whose agent takes receipts.
+fn receipt_hash(st: &State, conn: ConnId, msg_id: i64) -> Result<Vec<u8>> {
+    let hash = st
+        .awaiting
+        .get(&conn)
+        .filter(|a| a.msg_id == msg_id)
+        .map(|a| a.msg_hash.clone())
+        .ok_or(AgentError::Connection("no such message to acknowledge"))?;
+    let c = st
+        .conns
+        .get(&conn)
+        .ok_or(AgentError::Connection("unknown"))?;
+    if c.agent_version < RECEIPTS_AGENT_VERSION {
+        return Err(AgentError::Connection(
+            "the peer's agent does not take delivery receipts",
+        ));
+    }
+    if hash.is_empty() {
+        return Err(AgentError::Connection(
+            "no hash kept for this message (received by an older version)",
+        ));
+    }
+    Ok(hash)
 }
 
 /// The receipts of an A_RCVD (after its `V`): (message id, hash) each; at least one.

@@ -549,6 +549,22 @@ pub fn group_chat_item(chat: &Chat, g: &Group, member: Option<&Member>, item: &C
     })
 }
 
+/// A member's contact with its group and member (`newMemberContact` and the like).
+fn member_contact(
+    tag: &str,
+    chat: &Chat,
+    user: &Value,
+    c: &Contact,
+    g: &Group,
+    m: &Member,
+) -> Value {
+    tagged(
+        tag,
+        json!({"user": user, "contact": contact(c), "groupInfo": group_info(chat, g),
+               "member": group_member(m)}),
+    )
+}
+
 /// An error (`ChatError`).
 pub fn chat_error(e: &ChatError) -> Value {
     match e {
@@ -976,20 +992,12 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
             group,
             member,
             contact: c,
-        } => tagged(
-            "newMemberContact",
-            json!({"user": u, "contact": contact(c), "groupInfo": group_info(chat, group),
-                   "member": group_member(member)}),
-        ),
+        } => member_contact("newMemberContact", chat, &u, c, group, member),
         Response::MemberContactInvited {
             group,
             member,
             contact: c,
-        } => tagged(
-            "newMemberContactSentInv",
-            json!({"user": u, "contact": contact(c), "groupInfo": group_info(chat, group),
-                   "member": group_member(member)}),
-        ),
+        } => member_contact("newMemberContactSentInv", chat, &u, c, group, member),
         Response::UserPrivacy { user, .. } => {
             tagged("userPrivacy", json!({"user": u, "updatedUser": user}))
         }
@@ -1525,20 +1533,12 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
             group,
             member,
             contact: c,
-        } => tagged(
-            "newMemberContact",
-            json!({"user": u, "contact": contact(c), "groupInfo": group_info(chat, group),
-                   "member": group_member(member)}),
-        ),
+        } => member_contact("newMemberContact", chat, &u, c, group, member),
         Event::MemberContactInvitation {
             group,
             member,
             contact: c,
-        } => tagged(
-            "newMemberContactReceivedInv",
-            json!({"user": u, "contact": contact(c), "groupInfo": group_info(chat, group),
-                   "member": group_member(member)}),
-        ),
+        } => member_contact("newMemberContactReceivedInv", chat, &u, c, group, member),
         Event::ContactSwitch {
             contact: c,
             ours,

@@ -88,11 +88,7 @@ impl ChatStore {
         };
         let incognito_json = incognito.map(profile_json).transpose()?;
         let tx = self.db.transaction()?;
-        let next: i64 = tx.query_row(
-            "SELECT max(1, coalesce(max(contact_id), 1)) + 1 FROM contacts",
-            [],
-            |r| r.get(0),
-        )?;
+        let next = crate::store::next_contact_id(&tx)?;
         let created_at = now_ms();
         tx.execute(
             "INSERT INTO contacts (contact_id, local_name, profile, conn_id, ready, created_at,

@@ -335,6 +335,15 @@ pub(crate) const MIGRATIONS: &[&str] = &[
      ALTER TABLE chat_items ADD COLUMN scope TEXT;",
 ];
 
+/// The id a new contact gets (2 at least: 1 is the note folder).
+pub(crate) fn next_contact_id(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<i64> {
+    tx.query_row(
+        "SELECT max(1, coalesce(max(contact_id), 1)) + 1 FROM contacts",
+        [],
+        |r| r.get(0),
+    )
+}
+
 /// The chat of private notes (`*`, `*1` in API commands).
 pub const NOTES: i64 = 1;
 
@@ -872,11 +881,7 @@ impl ChatStore {
     pub fn add_contact(&mut self, conn_id: u64, profile: &Profile) -> Result<Contact> {
         let name = self.unique_name(&profile.display_name)?;
         let tx = self.db.transaction()?;
-        let next: i64 = tx.query_row(
-            "SELECT max(1, coalesce(max(contact_id), 1)) + 1 FROM contacts",
-            [],
-            |r| r.get(0),
-        )?;
+        let next = next_contact_id(&tx)?;
         let created_at = now_ms();
         // The link of the pending connection (our invitation, or the link we joined) - not of
         // our address, which stays for further requests.
@@ -1130,11 +1135,7 @@ impl ChatStore {
     /// An accepted request becomes a contact on `conn_id`, in one transaction.
     pub fn request_accepted(&mut self, req: &ContactRequest, conn_id: u64) -> Result<Contact> {
         let tx = self.db.transaction()?;
-        let next: i64 = tx.query_row(
-            "SELECT max(1, coalesce(max(contact_id), 1)) + 1 FROM contacts",
-            [],
-            |r| r.get(0),
-        )?;
+        let next = next_contact_id(&tx)?;
         tx.execute(
             "DELETE FROM requests WHERE request_id = ?1",
             [req.request_id as i64],
