@@ -930,7 +930,7 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
         // shows new items of this kind to apps only).
         Event::InfoItem(..) => Vec::new(),
         // Delivery receipts are printed by the reference's terminal only in its test view.
-        Event::ItemStatus(..) => Vec::new(),
+        Event::ItemStatus(..) | Event::GroupItemStatus(..) => Vec::new(),
         Event::Updated(c, item) => item_lines_marked(c, item, "[edited] "),
         Event::ItemSent(c, item) => item_lines(c, item),
         Event::AutoAccepted(c) => vec![format!(

@@ -1102,3 +1102,47 @@ fn joiners_reviewed_by_the_admins() {
     cath.expect("bob (Bob): admin, connected");
     relay.stop();
 }
+
+/// Delivery receipts in a small group: a message is `sndRcvd` once every member it went to
+/// acknowledged it; with receipts to groups off a member sends none.
+#[test]
+fn delivery_receipts_in_a_small_group() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob, mut cath) = team(dir.path(), &server);
+    // The status of the latest item of `#team` (1 on every side here), polled (bounded).
+    fn status_becomes(c: &mut Client, want: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            c.type_line("/_get chat #1 count=1");
+            c.expect("/_get chat #1 count=1");
+            let page: serde_json::Value = serde_json::from_str(&c.next()).expect("JSON");
+            let status = page["chatItems"][0]["meta"]["itemStatus"]["type"].clone();
+            if status == want {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{}: status {status}, not {want}",
+                c.name
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+    send(&mut alice, "hello", &mut [&mut bob, &mut cath]);
+    status_becomes(&mut alice, "sndRcvd");
+    // cath stops sending receipts to groups: bob's next message waits for hers.
+    cath.type_line("/_set receipts groups 1 off");
+    cath.expect("/_set receipts groups 1 off");
+    cath.expect("ok");
+    send(&mut bob, "hi all", &mut [&mut alice, &mut cath]);
+    // Alice's receipt came (bob's item would be sndRcvd with cath's too): still sent.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    status_becomes(&mut bob, "sndSent");
+    cath.type_line("/_set receipts groups 1 on");
+    cath.expect("/_set receipts groups 1 on");
+    cath.expect("ok");
+    send(&mut bob, "again", &mut [&mut alice, &mut cath]);
+    status_becomes(&mut bob, "sndRcvd");
+    relay.stop();
+}

@@ -58,7 +58,7 @@ pub fn user(chat: &Chat) -> Value {
         "activeOrder": 1,
         "showNtfs": chat.privacy().show_ntfs,
         "sendRcptsContacts": chat.receipts_on(),
-        "sendRcptsSmallGroups": false,
+        "sendRcptsSmallGroups": chat.group_receipts_on(),
         "autoAcceptMemberContacts": chat.auto_accept_member_contacts(),
         "userChatRelay": false,
         "clientService": false,
@@ -1257,6 +1257,10 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
             }
             v
         }
+        Event::GroupItemStatus(g, item) => tagged(
+            "chatItemsStatusesUpdated",
+            json!({"user": u, "chatItems": [group_chat_item(chat, g, None, item)]}),
+        ),
         Event::ItemStatus(c, item) => tagged(
             "chatItemsStatusesUpdated",
             json!({"user": u, "chatItems": items(chat, c, std::slice::from_ref(item))}),

@@ -650,6 +650,8 @@ pub enum Event {
     Received(Contact, ChatItem),
     /// A sent item's delivery status changed (a delivery receipt came).
     ItemStatus(Contact, ChatItem),
+    /// A group item's delivery status changed (every member acknowledged it).
+    GroupItemStatus(crate::group_store::Group, ChatItem),
     /// An informational item was added to a chat (a new chat's encryption notice and
     /// features): the API reports it, the terminal does not show it.
     InfoItem(Contact, ChatItem),
@@ -1894,6 +1896,13 @@ impl Chat {
                 }
                 Ok(Response::Ok)
             }
+            Command::SetGroupReceipts(on) => {
+                self.store().set_setting(
+                    crate::group_receipts::GROUP_RECEIPTS_SETTING,
+                    Some(if on { "on" } else { "off" }),
+                )?;
+                Ok(Response::Ok)
+            }
             Command::SetReceipts(on) => {
                 self.store()
                     .set_setting(RECEIPTS_SETTING, Some(if on { "on" } else { "off" }))?;
@@ -2788,7 +2797,7 @@ impl Chat {
                 // Stored, or reported as not ours to store: the relay may drop it. With a
                 // delivery receipt (empty info, as the reference's) when one is due and the
                 // contact's agent takes them.
-                let with_receipt = matches!(outcome, Ok(true)) && self.receipts_on();
+                let with_receipt = matches!(outcome, Ok(true));
                 let acked = if with_receipt {
                     match agent.ack_with_receipt(conn, msg_id, b"").await {
                         Err(agent::agent::AgentError::Connection(_)) => {
@@ -2821,6 +2830,11 @@ impl Chat {
                     let item = self.store().set_receipt(c.contact_id, msg_id, ok)?;
                     if let Some(item) = item {
                         self.emit(Event::ItemStatus(c, item)).await;
+                    }
+                } else {
+                    let member = self.store().member_by_conn(conn)?;
+                    if let Some(m) = member {
+                        on_heap(|| self.member_delivered(&m, msg_id, ok)).await?;
                     }
                 }
             }
@@ -2868,7 +2882,7 @@ impl Chat {
         let Some(contact) = contact else {
             let member = self.store().member_by_conn(conn)?;
             if let Some(m) = member {
-                return self.member_received(m, body).await.map(|()| false);
+                return self.member_received(m, body).await;
             }
             if self.store().conn_deletion(conn)?.is_some() {
                 return Ok(false); // a contact being deleted: nothing more is shown
@@ -3011,7 +3025,7 @@ impl Chat {
                 _ => {}
             }
         }
-        Ok(receipt)
+        Ok(receipt && self.receipts_on())
     }
 
     /// Whether delivery receipts are sent to contacts (on unless turned off, as for the

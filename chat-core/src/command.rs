@@ -351,6 +351,9 @@ pub enum Command {
     /// `/_set receipts contacts 1 on|off`, `/set receipts all on|off`: delivery receipts to
     /// contacts.
     SetReceipts(bool),
+    /// `/_set receipts groups 1 on|off [clear_overrides=on]`: delivery receipts to small
+    /// groups.
+    SetGroupReceipts(bool),
     /// `/mute @name|#group`, `/unmute ...`: a chat's messages shown marked `<muted>`.
     Mute {
         /// The contact or (`group`) the group.
@@ -1097,6 +1100,7 @@ impl Command {
                 | Command::ReadChat(_)
                 | Command::ReadGroupChat(_)
                 | Command::SetReceipts(_)
+                | Command::SetGroupReceipts(_)
                 | Command::Mute { .. }
                 | Command::GetChat { .. }
                 | Command::UnreadChat { .. }
@@ -2001,16 +2005,28 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             let usage =
                 || bad("usage: /set receipts all on|off (/_set receipts contacts 1 on|off)");
             let rest = &args["receipts ".len()..];
-            let on = match rest.split_whitespace().collect::<Vec<_>>()[..] {
-                ["all", on] if word == "/set" => on,
-                ["contacts", uid, on] if word == "/_set" && user_id(uid) => on,
+            let words = rest.split_whitespace().collect::<Vec<_>>();
+            // `clear_overrides=on`: there are no per-chat settings to clear here.
+            let words = match words[..] {
+                [ref head @ .., "clear_overrides=on" | "clear_overrides=off"] => head.to_vec(),
+                _ => words,
+            };
+            let (groups, on) = match words[..] {
+                ["all", on] if word == "/set" => (false, on),
+                ["contacts", uid, on] if word == "/_set" && user_id(uid) => (false, on),
+                ["groups", uid, on] if word == "/_set" && user_id(uid) => (true, on),
                 _ => return Err(usage()),
             };
-            Command::SetReceipts(match on {
+            let on = match on {
                 "on" => true,
                 "off" => false,
                 _ => return Err(usage()),
-            })
+            };
+            if groups {
+                Command::SetGroupReceipts(on)
+            } else {
+                Command::SetReceipts(on)
+            }
         }
         "/_set" if args.starts_with("prefs @") => {
             let rest = &args["prefs ".len()..];
@@ -3437,6 +3453,15 @@ mod tests {
             })
         ));
         assert!(parse("/_get chat @1(_support) count=5").is_err());
+        assert_eq!(
+            parse("/_set receipts groups 1 off clear_overrides=on"),
+            Ok(Command::SetGroupReceipts(false))
+        );
+        assert_eq!(
+            parse("/_set receipts contacts 1 on"),
+            Ok(Command::SetReceipts(true))
+        );
+        assert!(parse("/_set receipts groups 1 maybe").is_err());
         assert_eq!(
             parse("/abort switch bob"),
             Ok(Command::AbortSwitchContact(ContactName::Name("bob".into())))

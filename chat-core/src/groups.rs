@@ -363,7 +363,8 @@ impl Chat {
             None,
         )?;
         let body = ChatMessage::new(Some(id), ChatEvent::MsgNew(container)).encode();
-        self.broadcast(&g, &body).await?;
+        let sent = self.broadcast(&g, &body).await?;
+        self.keep_group_deliveries(&g, item.item_id, &sent)?;
         let item = match ttl {
             Some(t) => self.set_timer(item, t)?,
             None => item,
@@ -1062,8 +1063,11 @@ impl Chat {
     }
 
     /// Messages on a member's connection.
-    pub(crate) async fn member_received(&self, m: Member, body: &[u8]) -> Result<()> {
+    /// Whether a receipt is due: a new message from the member itself (not forwarded) in a
+    /// small group, receipts on.
+    pub(crate) async fn member_received(&self, m: Member, body: &[u8]) -> Result<bool> {
         let g = self.group_of(&m)?;
+        let mut receipt = false;
         for parsed in parse_chat_messages(body) {
             let msg = match parsed {
                 Ok(p) => p.msg,
@@ -1082,7 +1086,9 @@ impl Chat {
             let scoped = matches!(&msg.event, ChatEvent::MsgNew(c) if c.scope.is_some());
             let copy = (g.role >= GroupMemberRole::Admin && forwardable(&msg.event) && !scoped)
                 .then(|| msg.clone());
+            let new_message = matches!(msg.event, ChatEvent::MsgNew(_));
             let outcome = self.member_event(&g, &m, msg, None).await;
+            receipt |= new_message && outcome.is_ok();
             match outcome {
                 Err(e @ ChatError::Store(_)) => return Err(e),
                 Err(e) => {
@@ -1099,7 +1105,7 @@ impl Chat {
                 }
             }
         }
-        Ok(())
+        Ok(receipt && self.group_receipt_due(&g))
     }
 
     /// Forwards a member's message (`x.grp.msg.forward`) to the members introduced to it or

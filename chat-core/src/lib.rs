@@ -26,6 +26,7 @@ pub mod group_files;
 pub mod group_links;
 pub mod group_msgs;
 pub mod group_prefs;
+pub mod group_receipts;
 pub mod group_store;
 pub mod groups;
 pub mod incognito;

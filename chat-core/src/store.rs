@@ -333,6 +333,16 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // `ItemScope`; NULL: the group's own chat)
     "ALTER TABLE group_members ADD COLUMN admission TEXT;
      ALTER TABLE chat_items ADD COLUMN scope TEXT;",
+    // v31: where a message to a small group went (each member and the agent's message id on
+    // its connection) and that member's receipt
+    "CREATE TABLE group_deliveries (
+        item_id INTEGER NOT NULL REFERENCES chat_items ON DELETE CASCADE,
+        group_member_id INTEGER NOT NULL,
+        agent_msg_id INTEGER NOT NULL,
+        rcpt INTEGER,
+        PRIMARY KEY (group_member_id, agent_msg_id)
+     );
+     CREATE INDEX group_deliveries_item ON group_deliveries (item_id);",
 ];
 
 /// The id a new contact gets (2 at least: 1 is the note folder).
