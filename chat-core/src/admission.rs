@@ -345,7 +345,8 @@ impl Chat {
         role: GroupMemberRole,
         member_id: &MemberId,
     ) -> Result<()> {
-        if !moderator(by.role) {
+        // A moderator admits with a role up to its own.
+        if !moderator(by.role) || role > by.role {
             return Err(ChatError::GroupContactRole(by.local_name.clone()));
         }
         let status = match acceptance {
