@@ -614,12 +614,7 @@ fn incognito_group() {
     alice.expect("/gs");
     alice.expect("i #team (1 member)");
 
-    alice.type_line("/create link #team");
-    alice.expect("/create link #team");
-    alice.expect("Group link is created!");
-    alice.expect("");
-    let link = alice.next();
-    alice.skip_to("to delete it: /delete link #team (joined members will remain connected to you)");
+    let link = team_link(&mut alice);
 
     // cath joins with her profile: she knows alice only by the alias.
     cath.type_line(&format!("/c {link}"));
@@ -1036,12 +1031,7 @@ fn joiners_reviewed_by_the_admins() {
     alice.expect("new members are reviewed by admins: all");
     bob.expect("alice updated group #team:");
     bob.expect("new members are reviewed by admins: all");
-    alice.type_line("/create link #team");
-    alice.expect("/create link #team");
-    alice.expect("Group link is created!");
-    alice.expect("");
-    let link = alice.next();
-    alice.skip_to("to delete it: /delete link #team (joined members will remain connected to you)");
+    let link = team_link(&mut alice);
 
     cath.type_line(&format!("/c {link}"));
     cath.expect(&format!("/c {link}"));

@@ -25,6 +25,17 @@ pub fn create_team(host: &mut Client) {
     host.expect("to add members use /a team <name> or /create link #team");
 }
 
+/// `/create link #team` by `host`: the link.
+pub fn team_link(host: &mut Client) -> String {
+    host.type_line("/create link #team");
+    host.expect("/create link #team");
+    host.expect("Group link is created!");
+    host.expect("");
+    let link = host.next();
+    host.skip_to("to delete it: /delete link #team (joined members will remain connected to you)");
+    link
+}
+
 /// `host` invites `c` to `team` as `role` (the default, member, when empty).
 pub fn invite(host: &mut Client, c: &mut Client, role: &str) {
     let cmd = format!("/a team {} {role}", c.name);
