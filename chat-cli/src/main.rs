@@ -421,8 +421,8 @@ async fn main() {
         tokio::spawn(async move {
             while let Some(e) = events.recv().await {
                 let lines = event_lines(&users, &e, shown);
-                out.lines(&lines);
-                // The reference's --mark-read: what was shown is read.
+                // The reference's --mark-read: what is shown is read (marked first, so that a
+                // command typed after the line sees it read).
                 if mark_read && !lines.is_empty() {
                     let ids = view::shown_items(&e.event);
                     if let (false, Some(chat)) = (ids.is_empty(), users.chat(e.user_id)) {
@@ -431,6 +431,7 @@ async fn main() {
                         }
                     }
                 }
+                out.lines(&lines);
             }
         });
     }

@@ -602,6 +602,12 @@ fn bot_api_over_websocket() {
         assert_eq!(updated["toProfile"]["fullName"], "Alice Bot");
         let got = bob.event("contactUpdated").await;
         assert_eq!(got["toContact"]["profile"]["fullName"], "Alice Bot");
+        // Its item in bob's chat, with both profiles (`rcvDirectEvent` `profileUpdated`).
+        let item = bob.event("newChatItems").await;
+        let event = &item["chatItems"][0]["chatItem"]["content"]["rcvDirectEvent"];
+        assert_eq!(event["type"], "profileUpdated", "{item}");
+        assert_eq!(event["fromProfile"]["fullName"], "");
+        assert_eq!(event["toProfile"]["fullName"], "Alice Bot");
         alice
             .ok(
                 "APIUpdateProfile",
@@ -670,7 +676,18 @@ fn bot_api_over_websocket() {
             updated["toContact"]["mergedPreferences"]["voice"]["contactPreference"]["allow"],
             "no"
         );
-        let item = bob.event("newChatItems").await;
+        // The profile changes before left their items (`updated profile`) first.
+        let item = loop {
+            let e = bob.event("newChatItems").await;
+            let text = e["chatItems"][0]["chatItem"]["meta"]["itemText"].clone();
+            if text != "updated profile" {
+                break e;
+            }
+            assert_eq!(
+                e["chatItems"][0]["chatItem"]["content"]["rcvDirectEvent"]["type"],
+                "profileUpdated"
+            );
+        };
         assert_eq!(
             item["chatItems"][0]["chatItem"]["meta"]["itemText"],
             "Voice messages: off"

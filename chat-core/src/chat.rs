@@ -3005,12 +3005,23 @@ impl Chat {
                         profile,
                         ..contact.clone()
                     };
-                    // Its preferences changed what the features are: an item for each.
-                    let changed = crate::features::changed_items(
+                    // What shows of the profile changed: an item; its preferences changed
+                    // what the features are: an item for each.
+                    let mut changed = Vec::new();
+                    if crate::features::InfoItem::profile_change_shows(
+                        &contact.profile,
+                        &to.profile,
+                    ) {
+                        changed.push(crate::features::InfoItem::profile_updated(
+                            &contact.profile,
+                            &to.profile,
+                        ));
+                    }
+                    changed.extend(crate::features::changed_items(
                         &crate::features::Prefs::of(&contact),
                         &crate::features::Prefs::of(&to),
                         false,
-                    );
+                    ));
                     let items = self.store().add_info_items(to.contact_id, &changed)?;
                     self.emit(Event::ProfileUpdated {
                         from: contact.clone(),

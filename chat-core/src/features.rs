@@ -406,6 +406,33 @@ impl InfoItem {
 
     /// The contact deleted the conversation (`x.direct.del`; the reference's
     /// `RDEContactDeleted`).
+    /// The contact changed what its profile shows (`rcvDirectEvent` `profileUpdated`, as the
+    /// reference creates it when the name, full name, description, image or address change).
+    pub fn profile_updated(from: &crate::protocol::Profile, to: &crate::protocol::Profile) -> Self {
+        InfoItem {
+            sent: false,
+            text: "updated profile".into(),
+            content: json!({"type": "rcvDirectEvent",
+                            "rcvDirectEvent": {"type": "profileUpdated",
+                                               "fromProfile": crate::api::profile(from),
+                                               "toProfile": crate::api::profile(to)}}),
+            at_epoch: false,
+        }
+    }
+
+    /// Whether a profile change shows (not only preferences): the reference's rule for
+    /// [`InfoItem::profile_updated`].
+    pub fn profile_change_shows(
+        from: &crate::protocol::Profile,
+        to: &crate::protocol::Profile,
+    ) -> bool {
+        from.display_name != to.display_name
+            || from.full_name != to.full_name
+            || from.short_descr != to.short_descr
+            || from.image != to.image
+            || from.contact_link != to.contact_link
+    }
+
     pub fn contact_deleted() -> Self {
         InfoItem {
             sent: false,
