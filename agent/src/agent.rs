@@ -2710,8 +2710,11 @@ impl Agent {
                                             SwitchPhase::Confirmed,
                                         ));
                                     }
-                                    // The answer to a rotation we aborted: nothing to do.
-                                    Err(_) if c.rcv_next.is_none() => {}
+                                    // The answer to a rotation we aborted (perhaps while a
+                                    // new one is under way): nothing to do.
+                                    Err(AgentError::Connection(
+                                        "QKEY: no such queue being added",
+                                    )) => {}
                                     Err(e) => failure = Some(e),
                                 }
                             } else if let Some(rest) = body.strip_prefix(b"QU") {

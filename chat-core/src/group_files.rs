@@ -112,6 +112,7 @@ impl Chat {
         )
         .encode();
         let sent = self.broadcast(&g, &body).await?;
+        self.keep_group_deliveries(&g, item.item_id, &sent)?;
         let members: Vec<i64> = sent
             .iter()
             .filter(|(_, id)| id.is_some())
