@@ -149,7 +149,7 @@ pub enum Command {
     CreateUser(Option<crate::protocol::Profile>),
     /// `/user <name> [password]`, `/_user <userId> [<json(password)>]`: a hidden user only
     /// with its password.
-    SetActiveUser(UserRef, Option<String>),
+    SetActiveUser(UserRef, Option<Password>),
     /// `/_delete user <userId> del_smp=on|off [<json(password)>]`, `/delete user <name>
     /// [password]` (its queues deleted on their relays); a hidden user only with its password.
     DeleteUser {
@@ -158,7 +158,7 @@ pub enum Command {
         /// Whether its queues are deleted on their relays, so that its contacts' messages fail.
         del_smp: bool,
         /// Its password, for a hidden user.
-        password: Option<String>,
+        password: Option<Password>,
     },
     /// `/hide user <password>`, `/_hide user <userId> <json(password)>`: the user is listed
     /// and shown only when active, reached with its password.
@@ -166,14 +166,14 @@ pub enum Command {
         /// Which user (none: the active one).
         user: Option<i64>,
         /// The password.
-        password: String,
+        password: Password,
     },
     /// `/unhide user <password>`, `/_unhide user <userId> <json(password)>`.
     UnhideUser {
         /// Which user (none: the active one).
         user: Option<i64>,
         /// The password.
-        password: String,
+        password: Password,
     },
     /// `/mute user`, `/unmute user`, `/_mute user <userId>`, `/_unmute user <userId>`: the
     /// user's events not shown while another user is active.
@@ -849,15 +849,44 @@ fn support_scope(r: &str) -> Option<(&str, Option<Option<i64>>)> {
     Some((g, Some(scope)))
 }
 
+/// A user's password as typed: never shown (its `Debug` is `<password>`), wiped when dropped.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(pub String);
+
+impl Password {
+    /// The password.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<password>")
+    }
+}
+
+impl Drop for Password {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
+impl From<&str> for Password {
+    fn from(s: &str) -> Self {
+        Self(s.to_string())
+    }
+}
+
 /// A password after a name (`/user alisa my_password`), if any.
-fn password(rest: &str) -> Option<String> {
+fn password(rest: &str) -> Option<Password> {
     let p = rest.trim();
-    (!p.is_empty()).then(|| p.to_string())
+    (!p.is_empty()).then(|| Password(p.to_string()))
 }
 
 /// A password as the API writes it: a JSON string.
-fn json_password(s: &str) -> Option<String> {
-    serde_json::from_str::<String>(s.trim()).ok()
+fn json_password(s: &str) -> Option<Password> {
+    serde_json::from_str::<String>(s.trim()).ok().map(Password)
 }
 
 /// `(text) rest`: the text in parentheses and what follows it.
@@ -1743,7 +1772,7 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             }
         }
         "/hide" | "/unhide" if args.starts_with("user ") => {
-            let password = args["user ".len()..].to_string();
+            let password = Password(args["user ".len()..].to_string());
             if word == "/hide" {
                 Command::HideUser {
                     user: None,

@@ -62,7 +62,7 @@ const REGISTRY_MIGRATIONS: &[&str] = &[
 ];
 
 /// A user's privacy: muted (its events not shown while another user is active), hidden.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Privacy {
     /// Its events are shown while another user is active.
     pub show_ntfs: bool,
@@ -70,6 +70,16 @@ pub struct Privacy {
     pub hidden: bool,
     /// The password's hash and salt, when hidden.
     pwd: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+/// The password's hash stays out of logs.
+impl std::fmt::Debug for Privacy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Privacy")
+            .field("show_ntfs", &self.show_ntfs)
+            .field("hidden", &self.hidden)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for Privacy {
@@ -625,7 +635,7 @@ impl Users {
                 if chat.privacy().hidden {
                     return Err(ChatError::UserAlreadyHidden(id));
                 }
-                if password.trim().is_empty() {
+                if password.as_str().trim().is_empty() {
                     return Err(ChatError::EmptyUserPassword(id));
                 }
                 let visible = self.chats().iter().filter(|c| !c.privacy().hidden).count();
@@ -634,7 +644,7 @@ impl Users {
                 }
                 let mut salt = vec![0u8; 16];
                 simplex_crypto::random_bytes(&mut salt);
-                let hash = password_hash(&password, &salt);
+                let hash = password_hash(password.as_str(), &salt);
                 self.apply_privacy(
                     &chat,
                     Privacy {
@@ -650,7 +660,7 @@ impl Users {
                 if !now.hidden {
                     return Err(ChatError::UserNotHidden(chat.user_id()));
                 }
-                if !now.admits(Some(&password)) {
+                if !now.admits(Some(password.as_str())) {
                     return Err(ChatError::UserUnknown);
                 }
                 self.apply_privacy(&chat, Privacy::default())
@@ -747,7 +757,7 @@ impl Users {
             }
             Command::SetActiveUser(u, password) => {
                 let _g = self.inner.changing.lock().await;
-                let chat = self.find_admitted(&u, password.as_deref())?;
+                let chat = self.find_admitted(&u, password.as_ref().map(|p| p.as_str()))?;
                 self.registry().set_active(chat.user_id())?;
                 self.activate(chat.user_id());
                 Ok((Some(chat), Response::ActiveUser))
@@ -758,7 +768,8 @@ impl Users {
                 password,
             } => {
                 let _g = self.inner.changing.lock().await;
-                Box::pin(self.delete(&user, del_smp, password.as_deref())).await?;
+                Box::pin(self.delete(&user, del_smp, password.as_ref().map(|p| p.as_str())))
+                    .await?;
                 Ok((self.active(), Response::Ok))
             }
             Command::HideUser { .. } | Command::UnhideUser { .. } | Command::MuteUser { .. } => {
