@@ -2703,18 +2703,14 @@ impl Agent {
                                 }
                             } else if let Some(rest) = body.strip_prefix(b"QK") {
                                 match q_key(c, rest) {
-                                    Ok(secure) => {
+                                    Ok(Some(secure)) => {
                                         secure_next = Some(secure);
                                         switch_events.push((
                                             QueueDirection::Receiving,
                                             SwitchPhase::Confirmed,
                                         ));
                                     }
-                                    // The answer to a rotation we aborted (perhaps while a
-                                    // new one is under way): nothing to do.
-                                    Err(AgentError::Connection(
-                                        "QKEY: no such queue being added",
-                                    )) => {}
+                                    Ok(None) => {}
                                     Err(e) => failure = Some(e),
                                 }
                             } else if let Some(rest) = body.strip_prefix(b"QU") {
@@ -3225,8 +3221,9 @@ fn q_add(c: &mut Conn, rest: &[u8]) -> Result<Vec<u8>> {
 }
 
 /// QKEY (the sender's keys for our replacing queue): the per-queue secret, and what securing
-/// the queue (KEY) needs.
-fn q_key(c: &mut Conn, rest: &[u8]) -> Result<SecureNext> {
+/// the queue (KEY) needs; none for a queue we are not adding (the answer to a rotation we
+/// aborted, perhaps while a new one is under way: nothing to do).
+fn q_key(c: &mut Conn, rest: &[u8]) -> Result<Option<SecureNext>> {
     let bad = malformed_rotation("malformed QKEY");
     let mut r = simplex_codec::Reader::new(rest);
     if r.byte().map_err(&bad)? == 0 {
@@ -3235,23 +3232,23 @@ fn q_key(c: &mut Conn, rest: &[u8]) -> Result<SecureNext> {
     let info = QueueInfo::decode_from(&mut r).map_err(crypto)?;
     let sender_key = PublicKey::from_der(r.short_bytes().map_err(&bad)?)
         .map_err(|_| AgentError::Connection("QKEY: bad key"))?;
-    let next = c
-        .rcv_next
-        .as_mut()
-        .filter(|n| link_server(&n.queue.server) == info.server && n.queue.snd_id == info.sender_id)
-        .ok_or(AgentError::Connection("QKEY: no such queue being added"))?;
+    let Some(next) = c.rcv_next.as_mut().filter(|n| {
+        link_server(&n.queue.server) == info.server && n.queue.snd_id == info.sender_id
+    }) else {
+        return Ok(None);
+    };
     if next.peer_secret.is_some() {
         return Err(AgentError::Connection("QKEY: the queue is already secured"));
     }
     next.peer_secret =
         Some(cryptobox::shared_key(&next.queue.e2e_key, &info.dh_key).map_err(crypto)?);
-    Ok(SecureNext {
+    Ok(Some(SecureNext {
         server: next.queue.server.clone(),
         rcv_id: next.queue.rcv_id.clone(),
         rcv_key: next.queue.rcv_key.clone(),
         snd_id: next.queue.snd_id.clone(),
         sender_key,
-    })
+    }))
 }
 
 /// QUSE (the peer secured the new queue): send to it from now on, starting with QTEST; the old

@@ -123,32 +123,31 @@ impl Chat {
         items: Vec<ChatItem>,
         ttl: Option<i64>,
     ) -> Result<Response> {
+        // Every item checked first; the files' places kept for the sending.
+        let mut files = Vec::with_capacity(items.len());
         for item in &items {
             if item.info.is_some() || item.deleted {
                 return Err(ChatError::NoItem(item.item_id));
             }
-            if let Some(id) = item.file_id {
-                if matches!(target, Place::Notes) {
+            files.push(match item.file_id {
+                Some(_) if matches!(target, Place::Notes) => {
                     return Err(ChatError::File(
                         "files cannot be forwarded to the note folder yet".into(),
                     ));
                 }
-                self.forwardable_file(id)?;
-            }
+                Some(id) => Some(self.forwardable_file(id)?),
+                None => None,
+            });
         }
         let single = items.len() == 1;
         let mut sent = Vec::with_capacity(items.len());
         let mut last = None;
-        for item in items {
+        for (item, file) in items.into_iter().zip(files) {
             let origin = match &item.forward {
                 Some(f) if f["type"] != "unknown" => Some(f.clone()),
                 _ => origin(&source, &item),
             };
             let content = item.content.clone();
-            let file = match item.file_id {
-                Some(id) => Some(self.forwardable_file(id)?),
-                None => None,
-            };
             let response = match (&target, file) {
                 (Place::Contact(c), Some(path)) => {
                     Box::pin(self.send_file_with(c.clone(), path, content, ttl, origin)).await?

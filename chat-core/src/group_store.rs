@@ -125,12 +125,13 @@ impl MemberStatus {
         matches!(self, Self::PendingApproval | Self::PendingReview)
     }
 
+    /// The statuses of a member not (or no longer) in the group: invited only, or gone.
+    pub const NOT_CURRENT: [Self; 4] =
+        [Self::Invited, Self::Left, Self::Removed, Self::GroupDeleted];
+
     /// Still in the group (not invited only, not gone).
     pub fn is_current(self) -> bool {
-        !matches!(
-            self,
-            Self::Invited | Self::Left | Self::Removed | Self::GroupDeleted
-        )
+        !Self::NOT_CURRENT.contains(&self)
     }
 }
 
@@ -875,9 +876,23 @@ impl ChatStore {
 
     /// How many are in a group now: us and the members still in it.
     pub fn current_members(&self, group: &Group) -> Result<usize> {
-        let members = self.members(group.group_id)?;
+        // Counted by the database (asked per received message for receipts, per group in the
+        // API): the statuses `MemberStatus::is_current` leaves out.
+        let gone = MemberStatus::NOT_CURRENT;
+        let others: i64 = self.db.query_row(
+            "SELECT count(*) FROM group_members
+             WHERE group_id = ?1 AND status NOT IN (?2, ?3, ?4, ?5)",
+            params![
+                group.group_id,
+                gone[0].as_str(),
+                gone[1].as_str(),
+                gone[2].as_str(),
+                gone[3].as_str()
+            ],
+            |r| r.get(0),
+        )?;
         let us = usize::from(group.status.is_current());
-        Ok(us + members.iter().filter(|m| m.status.is_current()).count())
+        Ok(us + usize::try_from(others).unwrap_or(0))
     }
 
     /// Records that the host introduced `re_member` to the new member `to_member`.
