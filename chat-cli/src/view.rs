@@ -243,6 +243,10 @@ fn group_item_lines(
     marker: &str,
     suffix: &str,
 ) -> Vec<String> {
+    // The chat banner says nothing in a terminal.
+    if item.info.is_some() && item.content.text_shown().is_empty() {
+        return Vec::new();
+    }
     // A support chat's item: `#team (support) ...`, an admin's `#team (support: cath) ...`.
     let scope = match &item.scope {
         None => String::new(),
@@ -928,7 +932,10 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
         Event::Received(c, item) => muted_if(c.muted, item_lines(c, item)),
         // Created when a contact connects; shown by /tail, not as it happens (the reference
         // shows new items of this kind to apps only).
-        Event::InfoItem(..) => Vec::new(),
+        // Shown by `/tail`; the event's own lines say what happened, as the reference's.
+        Event::InfoItem(..) | Event::GroupInfoItem(..) => Vec::new(),
+        // Not shown, as the reference's (its item says it in `/tail`).
+        Event::GroupMemberUpdated { .. } => Vec::new(),
         // Delivery receipts are printed by the reference's terminal only in its test view.
         Event::ItemStatus(..) | Event::GroupItemStatus(..) => Vec::new(),
         Event::Updated(c, item) => item_lines_marked(c, item, "[edited] "),

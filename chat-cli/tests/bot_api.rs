@@ -185,14 +185,26 @@ impl Bot {
         first.expect("seven items")
     }
 
-    /// The next event with `tag` (others are kept in order).
+    /// The next event with `tag` (others are kept in order). A group's informational items
+    /// (`newChatItems` of what happened in it) are kept for [`Client::group_info_item`], as
+    /// a bot looking for messages passes them by.
     async fn event(&mut self, tag: &str) -> Value {
-        if let Some(i) = self.events.iter().position(|e| e["type"] == tag) {
+        self.event_where(|e| e["type"] == tag && !is_group_info(e))
+            .await
+    }
+
+    /// The next `newChatItems` of a group's informational item.
+    async fn group_info_item(&mut self) -> Value {
+        self.event_where(is_group_info).await
+    }
+
+    async fn event_where(&mut self, wanted: impl Fn(&Value) -> bool) -> Value {
+        if let Some(i) = self.events.iter().position(&wanted) {
             return self.events.remove(i).expect("index");
         }
         loop {
             match self.frame().await {
-                (None, e) if e["type"] == tag => return e,
+                (None, e) if wanted(&e) => return e,
                 (None, e) => self.events.push_back(e),
                 (Some(c), resp) => panic!("{}: unexpected response to {c}: {resp}", self.name),
             }
@@ -222,6 +234,20 @@ fn start(dir: &std::path::Path, name: &'static str, server: &str, xftp: &str) ->
         }
     }
     panic!("{name}: no listening line");
+}
+
+/// `newChatItems` of a group's informational items (not messages).
+fn is_group_info(e: &Value) -> bool {
+    e["type"] == "newChatItems"
+        && e["chatItems"].as_array().is_some_and(|items| {
+            items.iter().all(|ci| {
+                ci["chatInfo"]["type"] == "group"
+                    && !matches!(
+                        ci["chatItem"]["content"]["type"].as_str(),
+                        Some("sndMsgContent" | "rcvMsgContent")
+                    )
+            })
+        })
 }
 
 fn text_message(text: &str) -> String {
@@ -866,6 +892,17 @@ fn bot_api_groups() {
         assert_eq!(created["groupInfo"]["groupProfile"]["fullName"], "Our Team");
         assert_eq!(created["groupInfo"]["membership"]["memberRole"], "owner");
         let g = created["groupInfo"]["groupId"].as_i64().expect("groupId");
+        // The items a new group's chat starts with, ours (each checked against the schema).
+        let mut kinds = Vec::new();
+        for _ in 0..11 {
+            let e = alice.group_info_item().await;
+            let item = &e["chatItems"][0]["chatItem"];
+            assert_eq!(item["chatDir"]["type"], "groupSnd", "{e}");
+            assert_eq!(item["meta"]["editable"], false, "{e}");
+            kinds.push(item["content"]["type"].as_str().unwrap_or_default().to_string());
+        }
+        assert_eq!(kinds[..2], ["chatBanner", "sndGroupE2EEInfo"]);
+        assert!(kinds[2..].iter().all(|k| k == "sndGroupFeature"), "{kinds:?}");
         let added = alice
             .ok(
                 "APIAddMember",
@@ -897,6 +934,19 @@ fn bot_api_groups() {
         let host = bob.event("userJoinedGroup").await;
         assert_eq!(host["hostMember"]["memberCategory"], "host");
         assert_eq!(host["groupInfo"]["membership"]["memberStatus"], "connected");
+        // Each side's chat says who connected; the member's starts with the host's features.
+        let connected = alice.group_info_item().await;
+        let item = &connected["chatItems"][0]["chatItem"];
+        assert_eq!(item["content"]["rcvGroupEvent"]["type"], "memberConnected");
+        assert_eq!(item["chatDir"]["groupMember"]["localDisplayName"], "bob");
+        let mut last = Value::Null;
+        for _ in 0..12 {
+            last = bob.group_info_item().await;
+        }
+        let item = &last["chatItems"][0]["chatItem"];
+        assert_eq!(item["content"]["rcvGroupEvent"]["type"], "memberConnected");
+        assert_eq!(item["meta"]["itemText"], "connected");
+        assert_eq!(item["chatDir"]["groupMember"]["localDisplayName"], "alice");
 
         let sent = alice
             .ok(

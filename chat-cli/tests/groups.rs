@@ -730,11 +730,13 @@ fn quotes_edits_deletions() {
     bob.expect("-1 #team hey");
     bob.expect("removed 👍");
 
-    bob.type_line("/tail #team 3");
-    bob.expect("/tail #team 3");
+    // The role change is an item of the chat, as the reference's.
+    bob.type_line("/tail #team 4");
+    bob.expect("/tail #team 4");
     bob.expect_item("#team alice> > alice hey 👋");
     bob.expect("      and welcome");
     bob.expect_item("#team cath> [marked deleted] how are you?");
+    bob.expect_item("#team alice> changed role of cath (Catherine) to member");
     bob.expect_item("#team cath> [marked deleted] spam spam");
     relay.stop();
 }
@@ -859,7 +861,8 @@ fn disappearing_messages_in_a_group() {
             c.type_line("/tail #team 1");
             c.expect("/tail #team 1");
             let last = c.next();
-            if last.ends_with("stays") {
+            // Before the message: the preference's change, an item of the chat.
+            if last.ends_with("Disappearing messages: on (1 sec)") {
                 gone = true;
                 break;
             }
@@ -1134,5 +1137,74 @@ fn delivery_receipts_in_a_small_group() {
     cath.expect("ok");
     send(&mut bob, "again", &mut [&mut alice, &mut cath]);
     status_becomes(&mut bob, "sndRcvd");
+    relay.stop();
+}
+
+/// What happened in a group is kept as items of its chat, as the reference keeps them and
+/// prints them with `/tail`: the encryption notice and the features a chat starts with (the
+/// creator's own, the host's for a member), members connected and added, a role changed, a
+/// member gone.
+#[test]
+fn events_are_items_of_the_group_chat() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob, mut cath) = team_with(dir.path(), &server, &[]);
+    send(&mut alice, "hello", &mut [&mut bob, &mut cath]);
+    const E2EE: &str = "This conversation is protected by end-to-end encryption with perfect \
+                        forward secrecy, repudiation and break-in recovery.";
+    const FEATURES: [&str; 9] = [
+        "Disappearing messages: off",
+        "Direct messages: on",
+        "Full deletion: off",
+        "Message reactions: on",
+        "Voice messages: on",
+        "Files and media: on",
+        "SimpleX links: on",
+        "Member reports: on",
+        "Recent history: on",
+    ];
+    alice.type_line("/tail #team 20");
+    alice.expect("/tail #team 20");
+    alice.expect_item(&format!("#team {E2EE}"));
+    for f in FEATURES {
+        alice.expect_item(&format!("#team {f}"));
+    }
+    alice.expect_item("#team bob> connected");
+    alice.expect_item("#team cath> connected");
+    alice.expect_item("#team hello");
+    bob.type_line("/tail #team 20");
+    bob.expect("/tail #team 20");
+    bob.expect_item(&format!("#team alice> {E2EE}"));
+    for f in FEATURES {
+        bob.expect_item(&format!("#team alice> {f}"));
+    }
+    bob.expect_item("#team alice> connected");
+    bob.expect_item("#team alice> added cath (Catherine)");
+    bob.expect_item("#team cath> connected");
+    bob.expect_item("#team alice> hello");
+
+    alice.type_line("/mr team cath member");
+    alice.expect("/mr team cath member");
+    alice.expect("#team: you changed the role of cath to member");
+    cath.expect("#team: alice changed your role from admin to member");
+    bob.expect("#team: alice changed the role of cath from admin to member");
+    cath.type_line("/l team");
+    cath.expect("/l team");
+    cath.expect("#team: you left the group");
+    cath.expect("use /d #team to delete the group");
+    alice.expect("#team: cath left the group");
+    bob.expect("#team: cath left the group");
+    for (c, by) in [(&mut alice, ""), (&mut bob, "alice> ")] {
+        c.type_line("/tail #team 2");
+        c.expect("/tail #team 2");
+        c.expect_item(&format!(
+            "#team {by}changed role of cath (Catherine) to member"
+        ));
+        c.expect_item("#team cath> left");
+    }
+    cath.type_line("/tail #team 2");
+    cath.expect("/tail #team 2");
+    cath.expect_item("#team alice> changed your role to member");
+    cath.expect_item("#team left");
     relay.stop();
 }

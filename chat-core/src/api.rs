@@ -1467,6 +1467,11 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
                 json!({"user": u, "groupInfo": group_info(chat, g), "hostMember": group_member(&host)}),
             )
         }
+        Event::GroupMemberUpdated { group, from, to } => tagged(
+            "groupMemberUpdated",
+            json!({"user": u, "groupInfo": group_info(chat, group),
+                   "fromMember": group_member(from), "toMember": group_member(to)}),
+        ),
         Event::GroupUpdatedBy { from, to, by } => tagged(
             "groupUpdated",
             json!({"user": u, "fromGroup": group_info(chat, from), "toGroup": group_info(chat, to),
@@ -1475,6 +1480,10 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
         Event::GroupReceived(g, m, item) => tagged(
             "newChatItems",
             json!({"user": u, "chatItems": [group_chat_item(chat, g, Some(m), item)]}),
+        ),
+        Event::GroupInfoItem(g, m, item) => tagged(
+            "newChatItems",
+            json!({"user": u, "chatItems": [group_chat_item(chat, g, m.as_ref(), item)]}),
         ),
         Event::RemovedFromGroup(g, by) => tagged(
             "deletedMemberUser",

@@ -879,6 +879,12 @@ pub enum Event {
     /// The host accepted our request through its group link: joining.
     GroupLinkJoining(crate::group_store::Group),
     /// An owner changed the group's profile or preferences (`x.grp.info`).
+    /// A member's profile changed (its `x.info` in the group).
+    GroupMemberUpdated {
+        group: crate::group_store::Group,
+        from: crate::group_store::Member,
+        to: crate::group_store::Member,
+    },
     GroupUpdatedBy {
         /// Before.
         from: crate::group_store::Group,
@@ -891,6 +897,13 @@ pub enum Event {
     GroupReceived(
         crate::group_store::Group,
         crate::group_store::Member,
+        ChatItem,
+    ),
+    /// An informational item of a group's chat (what happened in it): ours, or said by a
+    /// member.
+    GroupInfoItem(
+        crate::group_store::Group,
+        Option<crate::group_store::Member>,
         ChatItem,
     ),
     /// A member removed us from a group.
@@ -1444,6 +1457,29 @@ impl Chat {
             self.emit(Event::InfoItem(contact.clone(), item)).await;
         }
         Ok(())
+    }
+
+    /// Stores informational items in a group's chat (received ones said by `by`) and
+    /// reports each. On the heap: it is awaited in the large event handlers.
+    pub(crate) fn add_group_info<'a>(
+        &'a self,
+        g: &'a crate::group_store::Group,
+        by: Option<&'a crate::group_store::Member>,
+        items: &'a [crate::features::InfoItem],
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send + 'a>> {
+        on_heap(move || async move {
+            let stored = self.store().add_group_info_items(
+                g.group_id,
+                by.map(|m| m.group_member_id),
+                items,
+            )?;
+            for item in stored {
+                let author = if item.sent { None } else { by.cloned() };
+                self.emit(Event::GroupInfoItem(g.clone(), author, item))
+                    .await;
+            }
+            Ok(())
+        })
     }
 
     /// A connected contact named by a command, with its connection.
@@ -2075,7 +2111,7 @@ impl Chat {
                 name,
                 full_name,
                 incognito,
-            } => self.new_group(name, full_name, incognito),
+            } => on_heap(|| self.new_group(name, full_name, incognito)).await,
             Command::AddMember {
                 group,
                 contact,

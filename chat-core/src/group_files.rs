@@ -415,6 +415,10 @@ impl Chat {
             .encode();
             self.broadcast(&to, &body).await?;
         }
+        if g.profile != to.profile {
+            let items = crate::group_events::updated(&g.profile, &to.profile, true);
+            self.add_group_info(&to, None, &items).await?;
+        }
         Ok(Response::GroupUpdated { from: g, to })
     }
 
@@ -450,6 +454,8 @@ impl Chat {
             local_name,
             ..g.clone()
         };
+        let items = crate::group_events::updated(&g.profile, &to.profile, false);
+        self.add_group_info(&to, Some(m), &items).await?;
         self.emit(Event::GroupUpdatedBy {
             from: g.clone(),
             to,

@@ -993,6 +993,58 @@ impl ChatStore {
         })
     }
 
+    /// Stores a group's informational items, in order: ours (`member` none) or said by a
+    /// member. A received one is unread when it asks for attention (what happened to us).
+    pub fn add_group_info_items(
+        &mut self,
+        group_id: i64,
+        member: Option<i64>,
+        items: &[crate::features::InfoItem],
+    ) -> Result<Vec<ChatItem>> {
+        let tx = self.db.transaction()?;
+        let now = now_ms();
+        let mut out = Vec::with_capacity(items.len());
+        for i in items {
+            let content = MsgContent::text(i.text.clone());
+            let json =
+                serde_json::to_string(&content).map_err(|_| StoreError::Corrupt("content"))?;
+            let info =
+                serde_json::to_string(&i.content).map_err(|_| StoreError::Corrupt("info"))?;
+            let ts = if i.at_epoch { 0 } else { now };
+            let by = if i.sent { None } else { member };
+            let unread = !i.sent && crate::group_events::requires_attention(&i.content);
+            tx.execute(
+                "INSERT INTO chat_items
+                   (group_id, group_member_id, sent, content, item_ts, info, unread)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![group_id, by, i.sent, json, ts, info, unread],
+            )?;
+            out.push(ChatItem {
+                item_id: tx.last_insert_rowid(),
+                contact_id: 0,
+                sent: i.sent,
+                shared_msg_id: None,
+                content,
+                item_ts: ts,
+                quote: None,
+                edited: false,
+                deleted: false,
+                file_id: None,
+                timed: None,
+                unread,
+                receipt: None,
+                group_id: Some(group_id),
+                group_member_id: by,
+                forwarded_by: None,
+                info: Some(i.content.clone()),
+                forward: None,
+                scope: None,
+            });
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
     /// The members a host forwards `member`'s messages to: those introduced to each other
     /// whose connection neither side has reported yet (`x.grp.mem.con`).
     pub fn forward_targets(&self, member: i64) -> Result<Vec<Member>> {
@@ -1032,6 +1084,18 @@ impl ChatStore {
         Ok(v)
     }
 
+    /// The last `n` messages of a group up to item `last` (included), oldest first: its items
+    /// without the informational ones (for the history sent to new members).
+    pub fn group_messages_upto(&self, group_id: i64, n: usize, last: i64) -> Result<Vec<ChatItem>> {
+        let mut v = self.items_where(
+            "group_id = ?1 AND item_id <= ?3 AND scope IS NULL AND info IS NULL
+             ORDER BY item_id DESC LIMIT ?2",
+            &[&group_id, &(n as i64), &last],
+        )?;
+        v.reverse();
+        Ok(v)
+    }
+
     /// The latest item of a group not deleted, ours (`author` none) or a member's, that starts
     /// with `prefix` (any, without one).
     pub fn latest_group_item(
@@ -1042,13 +1106,13 @@ impl ChatStore {
     ) -> Result<Option<ChatItem>> {
         let recent = match author {
             None => self.items_where(
-                "group_id = ?1 AND sent = 1 AND deleted = 0 AND scope IS NULL
+                "group_id = ?1 AND sent = 1 AND deleted = 0 AND scope IS NULL AND info IS NULL
                  ORDER BY item_id DESC LIMIT 1000",
                 &[&group_id],
             )?,
             Some(m) => self.items_where(
                 "group_id = ?1 AND group_member_id = ?2 AND sent = 0 AND deleted = 0
-                 AND scope IS NULL ORDER BY item_id DESC LIMIT 1000",
+                 AND scope IS NULL AND info IS NULL ORDER BY item_id DESC LIMIT 1000",
                 &[&group_id, &m],
             )?,
         };
@@ -1067,7 +1131,7 @@ impl ChatStore {
     /// The latest group item not deleted that starts with `prefix`, whoever wrote it.
     pub fn latest_group_item_any(&self, group_id: i64, prefix: &str) -> Result<Option<ChatItem>> {
         let recent = self.items_where(
-            "group_id = ?1 AND deleted = 0 ORDER BY item_id DESC LIMIT 1000",
+            "group_id = ?1 AND deleted = 0 AND info IS NULL ORDER BY item_id DESC LIMIT 1000",
             &[&group_id],
         )?;
         Ok(recent

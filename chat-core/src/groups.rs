@@ -135,17 +135,19 @@ impl Chat {
     }
 
     /// `/g name [full name]` (`incognito`: `/g i name`, we are a random profile in it).
-    pub(crate) fn new_group(
+    pub(crate) async fn new_group(
         &self,
         name: String,
         full_name: String,
         incognito: bool,
     ) -> Result<Response> {
-        let r = self.new_group_profile(GroupProfile {
-            display_name: name,
-            full_name,
-            ..GroupProfile::default()
-        })?;
+        let r = self
+            .new_group_profile(GroupProfile {
+                display_name: name,
+                full_name,
+                ..GroupProfile::default()
+            })
+            .await?;
         match r {
             Response::GroupCreated(g) if incognito => {
                 let p = crate::incognito::random_profile();
@@ -165,7 +167,7 @@ impl Chat {
     }
 
     /// `/_group 1 <json>`, `/g`: a new group of ours with this profile.
-    pub(crate) fn new_group_profile(&self, profile: GroupProfile) -> Result<Response> {
+    pub(crate) async fn new_group_profile(&self, profile: GroupProfile) -> Result<Response> {
         let name = &profile.display_name;
         if !valid_group_name(name) {
             return Err(ChatError::InvalidName(name.clone()));
@@ -177,6 +179,12 @@ impl Chat {
             MemberStatus::Creator,
             None,
         )?;
+        self.add_group_info(
+            &g,
+            None,
+            &crate::group_events::start_items(&g.profile, true),
+        )
+        .await?;
         Ok(Response::GroupCreated(g))
     }
 
@@ -473,6 +481,8 @@ impl Chat {
                 }
             }
         }
+        let item = crate::group_events::member_blocked(m.group_member_id, &m.profile, block, true);
+        self.add_group_info(&g, None, &[item]).await?;
         Ok(Response::BlockedForAll {
             group: g,
             members: vec![Member {
@@ -534,6 +544,8 @@ impl Chat {
                 self.finish_deletion(conn).await;
             }
         }
+        let item = crate::group_events::member_deleted(m.group_member_id, &m.profile, true);
+        self.add_group_info(&g, None, &[item]).await?;
         Ok(Response::MemberRemoved(g, m))
     }
 
@@ -545,6 +557,8 @@ impl Chat {
         self.end_membership(&g, Some(&body), MemberStatus::Left, None)
             .await?;
         g.status = MemberStatus::Left;
+        self.add_group_info(&g, None, &[crate::group_events::user_left()])
+            .await?;
         Ok(Response::LeftGroup(g))
     }
 
@@ -668,6 +682,8 @@ impl Chat {
         .encode();
         self.broadcast(&g, &body).await?;
         let from = m.role;
+        let item = crate::group_events::member_role(m.group_member_id, &m.profile, role, true);
+        self.add_group_info(&g, None, &[item]).await?;
         Ok(Response::RoleChanged {
             group: g,
             member: Member { role, ..m },
@@ -819,7 +835,11 @@ impl Chat {
                     g.status = MemberStatus::Connected;
                 }
                 g.conn_request = None;
-                self.emit(Event::UserJoinedGroup(g, m)).await;
+                self.emit(Event::UserJoinedGroup(g.clone(), m.clone()))
+                    .await;
+                let mut items = crate::group_events::start_items(&g.profile, false);
+                items.push(crate::group_events::member_connected());
+                self.add_group_info(&g, Some(&m), &items).await?;
             }
             MemberCategory::Invitee if m.status.is_pending() => {
                 return crate::chat::on_heap(|| self.pending_member_connected(&g, m)).await;
@@ -832,11 +852,15 @@ impl Chat {
                 self.store()
                     .set_introducing(m.group_member_id, Some(history_upto))?;
                 self.emit(Event::MemberJoined(g.clone(), m.clone())).await;
+                self.add_group_info(&g, Some(&m), &[crate::group_events::member_connected()])
+                    .await?;
                 self.finish_introduction(&g, &m, history_upto).await?;
             }
             MemberCategory::Pre | MemberCategory::Post => {
                 self.emit(Event::MemberConnected(g.clone(), m.clone()))
                     .await;
+                self.add_group_info(&g, Some(&m), &[crate::group_events::member_connected()])
+                    .await?;
                 // Tell the member who introduced us, so it stops forwarding between us.
                 let via = match m.category {
                     MemberCategory::Pre => self
@@ -988,7 +1012,7 @@ impl Chat {
     async fn send_history(&self, g: &Group, new: &Member, conn: u64, upto: i64) -> Result<()> {
         let items = self
             .store()
-            .group_items_upto(g.group_id, HISTORY_ITEMS, upto)?;
+            .group_messages_upto(g.group_id, HISTORY_ITEMS, upto)?;
         let me = self.profile_in(g);
         for item in items {
             let Some(shared) = item.shared_msg_id.clone() else {
@@ -1035,6 +1059,34 @@ impl Chat {
                 .await?;
             }
         }
+        Ok(())
+    }
+
+    /// A member's new profile (`x.info` in the group, directly or forwarded): kept, with an
+    /// item when what shows of it changed (the reference's rule, as for contacts).
+    async fn member_profile_received(
+        &self,
+        g: &Group,
+        m: &Member,
+        profile: crate::protocol::Profile,
+    ) -> Result<()> {
+        if profile == m.profile {
+            return Ok(());
+        }
+        if profile.display_name.trim().is_empty() {
+            return Err(ChatError::Agent("x.info: empty display name".into()));
+        }
+        let to = self.store().set_member_profile(m, &profile)?;
+        if crate::features::InfoItem::profile_change_shows(&m.profile, &profile) {
+            let item = crate::group_events::member_profile_updated(&m.profile, &profile);
+            self.add_group_info(g, Some(&to), &[item]).await?;
+        }
+        self.emit(Event::GroupMemberUpdated {
+            group: g.clone(),
+            from: m.clone(),
+            to,
+        })
+        .await;
         Ok(())
     }
 
@@ -1182,6 +1234,9 @@ impl Chat {
                 }
                 Box::pin(self.member_event(g, &author, *inner, Some(m))).await?;
             }
+            ChatEvent::Info { profile } => {
+                crate::chat::on_heap(|| self.member_profile_received(g, m, profile)).await?;
+            }
             ChatEvent::GrpLinkAcpt {
                 acceptance,
                 role,
@@ -1326,6 +1381,13 @@ impl Chat {
                 };
                 self.store()
                     .set_blocked_by_admin(target.group_member_id, blocked)?;
+                let item = crate::group_events::member_blocked(
+                    target.group_member_id,
+                    &target.profile,
+                    blocked,
+                    false,
+                );
+                self.add_group_info(g, Some(m), &[item]).await?;
                 self.emit(Event::MemberBlockedBy {
                     group: g.clone(),
                     by: m.clone(),
@@ -1376,6 +1438,9 @@ impl Chat {
                     self.store()
                         .set_member_status(new.group_member_id, MemberStatus::PendingReview)?;
                     new.status = MemberStatus::PendingReview;
+                } else {
+                    let item = crate::group_events::member_added(new.group_member_id, &new.profile);
+                    self.add_group_info(g, Some(m), &[item]).await?;
                 }
                 self.emit(Event::MemberAnnounced {
                     group: g.clone(),
@@ -1529,7 +1594,10 @@ impl Chat {
                         .await?;
                     let mut g = g.clone();
                     g.status = MemberStatus::Removed;
-                    self.emit(Event::RemovedFromGroup(g, m.clone())).await;
+                    self.emit(Event::RemovedFromGroup(g.clone(), m.clone()))
+                        .await;
+                    self.add_group_info(&g, Some(m), &[crate::group_events::user_deleted()])
+                        .await?;
                     return Ok(());
                 }
                 let Some(gone) = self.store().member_by_member_id(g.group_id, &member_id)? else {
@@ -1548,6 +1616,9 @@ impl Chat {
                 if let Some(conn) = gone.conn_id {
                     self.finish_deletion(conn).await;
                 }
+                let item =
+                    crate::group_events::member_deleted(gone.group_member_id, &gone.profile, false);
+                self.add_group_info(g, Some(m), &[item]).await?;
                 self.emit(Event::MemberRemovedBy {
                     group: g.clone(),
                     by: m.clone(),
@@ -1563,6 +1634,8 @@ impl Chat {
                     self.finish_deletion(conn).await;
                 }
                 self.emit(Event::MemberLeft(g.clone(), m.clone())).await;
+                self.add_group_info(g, Some(m), &[crate::group_events::member_left()])
+                    .await?;
             }
             ChatEvent::GrpDel => {
                 if m.role != GroupMemberRole::Owner {
@@ -1572,7 +1645,9 @@ impl Chat {
                     .await?;
                 let mut g = g.clone();
                 g.status = MemberStatus::GroupDeleted;
-                self.emit(Event::GroupDeletedBy(g, m.clone())).await;
+                self.emit(Event::GroupDeletedBy(g.clone(), m.clone())).await;
+                self.add_group_info(&g, Some(m), &[crate::group_events::group_deleted()])
+                    .await?;
             }
             ChatEvent::GrpMemRole { member_id, role } => {
                 let target = if member_id == g.member_id {
@@ -1602,6 +1677,13 @@ impl Chat {
                         None
                     }
                 };
+                let item = match &target {
+                    Some(t) => {
+                        crate::group_events::member_role(t.group_member_id, &t.profile, role, false)
+                    }
+                    None => crate::group_events::user_role(role),
+                };
+                self.add_group_info(&g, Some(m), &[item]).await?;
                 self.emit(Event::RoleChangedBy {
                     group: g,
                     by: m.clone(),
@@ -1625,7 +1707,7 @@ impl Chat {
     pub(crate) async fn api_group_command(&self, cmd: crate::command::Command) -> Result<Response> {
         use crate::command::Command as C;
         match cmd {
-            C::ApiNewGroup(profile) => self.new_group_profile(profile),
+            C::ApiNewGroup(profile) => self.new_group_profile(profile).await,
             C::ApiAddMember {
                 group_id,
                 contact_id,

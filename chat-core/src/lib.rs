@@ -22,6 +22,7 @@ pub mod command;
 pub mod features;
 pub mod files;
 pub mod forward;
+pub mod group_events;
 pub mod group_files;
 pub mod group_links;
 pub mod group_msgs;

@@ -66,6 +66,11 @@ fn text(id: &[u8], t: &str) -> ChatMessage {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_beyond_its_role_changes_nothing() {
+    // On the heap: the scenario's future is larger than a test thread's stack in debug builds.
+    Box::pin(scenario()).await
+}
+
+async fn scenario() {
     let (relay, server) = relay().await;
     let dir = tempfile::tempdir().expect("tmp");
     let (alice, mut a_ev) = Chat::open(
@@ -211,6 +216,13 @@ async fn a_member_beyond_its_role_changes_nothing() {
         .await
         .expect("/set voice");
     assert!(matches!(r, Response::GroupUpdated { .. }), "{r:?}");
+    // The owner's changes are items of the group's chat, reported before the answers.
+    until(&mut a_ev, |e| {
+        matches!(e, Event::GroupInfoItem(_, None, i)
+            if i.content.text_shown() == "Voice messages: off")
+        .then_some(())
+    })
+    .await;
 
     // What a member may not do, then one message it may send.
     let fake_owner = MemberInfo {
@@ -337,6 +349,43 @@ async fn a_member_beyond_its_role_changes_nothing() {
     })
     .await;
     assert_eq!(emoji, "👍");
+
+    // A member's new profile (its x.info in the group) is kept, and an item of the group's
+    // chat says so.
+    let mut renamed = profile("mallory");
+    renamed.full_name = "Mallory Mal".into();
+    mallory
+        .send(
+            conn,
+            &msg(ChatEvent::Info {
+                profile: renamed.clone(),
+            }),
+        )
+        .await
+        .expect("send");
+    let (item, _) = until(&mut a_ev, |e| match e {
+        Event::GroupInfoItem(_, Some(m), i)
+            if m.local_name == "mallory" && i.content.text_shown() == "updated profile" =>
+        {
+            Some(i.clone())
+        }
+        _ => None,
+    })
+    .await;
+    let info = item.info.expect("an informational item");
+    assert_eq!(info["rcvGroupEvent"]["type"], "memberProfileUpdated");
+    assert_eq!(info["rcvGroupEvent"]["fromProfile"]["fullName"], "");
+    assert_eq!(
+        info["rcvGroupEvent"]["toProfile"]["fullName"],
+        "Mallory Mal"
+    );
+    let (to, _) = until(&mut a_ev, |e| match e {
+        Event::GroupMemberUpdated { to, .. } => Some(to.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(to.profile, renamed);
+    assert_eq!(to.local_name, "mallory");
 
     // Removed, mallory's connection is gone: what it sends reaches no one.
     alice.execute_line("/rm team mallory").await.expect("/rm");
