@@ -11,6 +11,7 @@ const MAIN: &[&str] = &[
     "  +1 @name start          react with a thumbs up (-1 takes it back)",
     "  @name <- @other start   forward a message (to #group or *; from #group [@member] or *)",
     "  /set disappear @name yes  disappearing messages [30s|5min|1h|8h|day|week|month]; no: off",
+    "  /set receipts all on|off  delivery receipts to contacts; /receipts @name|#group on|off|default",
     "  /* text                 a private note; /tail * lists them",
     "  /contacts, /chats       contacts; each chat's latest message",
     "  /? text, /search text   find messages",
@@ -114,7 +115,8 @@ mod tests {
                     .replace("(start)", "(hi)")
                     .replace("start", "hi")
                     .replace("name", "bob")
-                    .replace("ACCEPT_MC", "accept member contacts");
+                    .replace("ACCEPT_MC", "accept member contacts")
+                    .replace("on|off", "on");
                 let example = example.trim();
                 assert!(
                     chat_core::command::parse(example).is_ok(),

@@ -420,6 +420,54 @@ fn bot_api_over_websocket() {
         );
         let corr = alice.request("/set receipts all on").await;
         assert_eq!(alice.response(&corr).await["type"], "cmdOk");
+        // The contact's own setting wins over the default: none for bob's next message.
+        let corr = alice
+            .request(&format!(
+                r#"/_settings @{bob_id} {{"enableNtfs": "all", "sendRcpts": false, "favorite": true}}"#
+            ))
+            .await;
+        assert_eq!(alice.response(&corr).await["type"], "cmdOk");
+        let sent = bob
+            .ok(
+                "APISendMessages",
+                &format!("/_send @{alice_id} json {}", text_message("quiet again")),
+                "newChatItems",
+            )
+            .await;
+        let quiet = sent["chatItems"][0]["chatItem"]["meta"]["itemId"].as_i64().expect("id");
+        let got = alice.event("newChatItems").await;
+        assert_eq!(
+            got["chatItems"][0]["chatInfo"]["contact"]["chatSettings"],
+            json!({"enableNtfs": "all", "sendRcpts": false, "favorite": true})
+        );
+        // Back to the default: the next message's receipt is the first bob gets (one for
+        // the quiet message would have come before it, on the same connection).
+        let corr = alice.request("/receipts @bob default").await;
+        assert_eq!(alice.response(&corr).await["type"], "cmdOk");
+        let sent = bob
+            .ok(
+                "APISendMessages",
+                &format!("/_send @{alice_id} json {}", text_message("loud again")),
+                "newChatItems",
+            )
+            .await;
+        let loud = sent["chatItems"][0]["chatItem"]["meta"]["itemId"].as_i64().expect("id");
+        alice.event("newChatItems").await;
+        let status = bob.event("chatItemsStatusesUpdated").await;
+        let ids: Vec<&Value> = status["chatItems"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|i| &i["chatItem"]["meta"]["itemId"])
+            .collect();
+        assert_eq!(ids, [&json!(loud)], "no receipt for {quiet}: {status}");
+        let corr = bob.request(&format!("/_get chat @{alice_id} count=2")).await;
+        let page = bob.response(&corr).await;
+        assert_eq!(page["chat"]["chatItems"][0]["meta"]["itemId"], quiet);
+        assert_eq!(
+            page["chat"]["chatItems"][0]["meta"]["itemStatus"]["type"],
+            "sndSent"
+        );
 
         // A disappearing message: timed on both sides, then gone from both.
         let sent = alice

@@ -1137,6 +1137,36 @@ fn delivery_receipts_in_a_small_group() {
     cath.expect("ok");
     send(&mut bob, "again", &mut [&mut alice, &mut cath]);
     status_becomes(&mut bob, "sndRcvd");
+    // The group's own setting wins over the user's default, both ways.
+    cath.type_line("/receipts #team off");
+    cath.expect("/receipts #team off");
+    cath.expect("ok");
+    send(&mut bob, "third", &mut [&mut alice, &mut cath]);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    status_becomes(&mut bob, "sndSent");
+    cath.type_line("/_set receipts groups 1 off");
+    cath.expect("/_set receipts groups 1 off");
+    cath.expect("ok");
+    let settings = r#"/_settings #1 {"enableNtfs": "all", "sendRcpts": true, "favorite": true}"#;
+    cath.type_line(settings);
+    cath.expect(settings);
+    cath.expect("ok");
+    send(&mut bob, "fourth", &mut [&mut alice, &mut cath]);
+    status_becomes(&mut bob, "sndRcvd");
+    cath.type_line("/_get chat #1 count=1");
+    cath.expect("/_get chat #1 count=1");
+    let page: serde_json::Value = serde_json::from_str(&cath.next()).expect("JSON");
+    assert_eq!(
+        page["chatInfo"]["groupInfo"]["chatSettings"],
+        serde_json::json!({"enableNtfs": "all", "sendRcpts": true, "favorite": true})
+    );
+    // Cleared with the default's change: none from cath again.
+    cath.type_line("/_set receipts groups 1 off clear_overrides=on");
+    cath.expect("/_set receipts groups 1 off clear_overrides=on");
+    cath.expect("ok");
+    send(&mut bob, "fifth", &mut [&mut alice, &mut cath]);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    status_becomes(&mut bob, "sndSent");
     relay.stop();
 }
 

@@ -44,6 +44,16 @@ fn local_profile(profile_id: i64, p: &Profile) -> Value {
     Value::Object(v)
 }
 
+/// A chat's settings (`ChatSettings`): `sendRcpts` only when the chat has its own.
+fn chat_settings(muted: bool, flags: crate::store::ChatFlags) -> Value {
+    let mut v =
+        json!({"enableNtfs": if muted { "none" } else { "all" }, "favorite": flags.favorite});
+    if let Some(on) = flags.send_rcpts {
+        v["sendRcpts"] = on.into();
+    }
+    v
+}
+
 /// The user (`User`).
 pub fn user(chat: &Chat) -> Value {
     let p = chat.profile();
@@ -98,7 +108,7 @@ pub fn contact(c: &Contact) -> Value {
         "profile": local_profile(c.contact_id, &c.profile),
         "contactUsed": true,
         "contactStatus": if c.deleted_by_contact { "deleted" } else { "active" },
-        "chatSettings": {"enableNtfs": if c.muted { "none" } else { "all" }, "favorite": false},
+        "chatSettings": chat_settings(c.muted, c.flags),
         "userPreferences": c.user_prefs.clone().unwrap_or_else(|| json!({})),
         "mergedPreferences": merged_preferences(&crate::features::Prefs::of(c)),
         "createdAt": ts(c.created_at),
@@ -459,7 +469,7 @@ pub fn group_info(chat: &Chat, g: &Group) -> Value {
         "localAlias": "",
         "fullGroupPreferences": crate::group_prefs::full_preferences(&g.profile),
         "membership": membership(chat, g),
-        "chatSettings": {"enableNtfs": if g.muted { "none" } else { "all" }, "favorite": false},
+        "chatSettings": chat_settings(g.muted, g.flags),
         "createdAt": ts(g.created_at),
         "updatedAt": ts(g.created_at),
         "chatTags": [],
@@ -526,6 +536,7 @@ pub fn group_chat_item(chat: &Chat, g: &Group, member: Option<&Member>, item: &C
         custom_data: None,
         user_prefs: None,
         muted: false,
+        flags: crate::store::ChatFlags::default(),
     };
     let mut v = chat_item(chat, &placeholder, item);
     v["chatDir"] = match member {

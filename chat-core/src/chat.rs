@@ -1658,8 +1658,8 @@ impl Chat {
                     conn,
                 })
             }
-            Command::ConnectIncognito(link) => self.connect(link, true).await,
-            Command::Connect(link) => self.connect(link, false).await,
+            Command::ConnectIncognito(link) => on_heap(|| self.connect(link, true)).await,
+            Command::Connect(link) => on_heap(|| self.connect(link, false)).await,
             Command::CreateAddress => {
                 if self.store().address()?.is_some() {
                     return Err(ChatError::AddressExists);
@@ -1699,7 +1699,7 @@ impl Chat {
                 };
                 let mut p = self.profile();
                 p.contact_link = link;
-                self.set_profile(p).await
+                on_heap(|| self.set_profile(p)).await
             }
             Command::AcceptIncognito(name) => {
                 let req = self
@@ -1718,14 +1718,14 @@ impl Chat {
                     .store()
                     .request_by_name(&name)?
                     .ok_or(ChatError::NoRequest(name))?;
-                self.accept(req).await
+                on_heap(|| self.accept(req)).await
             }
             Command::AcceptId(id) => {
                 let req = self
                     .store()
                     .request(id)?
                     .ok_or(ChatError::NoRequestId(id))?;
-                self.accept(req).await
+                on_heap(|| self.accept(req)).await
             }
             Command::Reject(name) => {
                 let req = self
@@ -1767,30 +1767,36 @@ impl Chat {
             Command::SetAdmissionReview { group, on } => {
                 on_heap(|| self.set_admission_review(group, on)).await
             }
-            Command::ApiSend { contact_id, text } => self.api_send(contact_id, text).await,
+            Command::ApiSend { contact_id, text } => {
+                on_heap(|| self.api_send(contact_id, text)).await
+            }
             Command::ApiSendJson {
                 chat_id,
                 ttl,
                 messages,
-            } => self.api_send_json(chat_id, ttl, messages).await,
+            } => on_heap(|| self.api_send_json(chat_id, ttl, messages)).await,
             Command::SendQuote {
                 to,
                 prefix,
                 own,
                 text,
-            } => self.send_quote(to, prefix, own, text).await,
+            } => on_heap(|| self.send_quote(to, prefix, own, text)).await,
             Command::UpdateItem {
                 contact_id,
                 item_id,
                 text,
-            } => self.update_item(contact_id, item_id, text).await,
-            Command::EditLatest { to, prefix, text } => self.edit_latest(to, prefix, text).await,
+            } => on_heap(|| self.update_item(contact_id, item_id, text)).await,
+            Command::EditLatest { to, prefix, text } => {
+                on_heap(|| self.edit_latest(to, prefix, text)).await
+            }
             Command::DeleteItem {
                 contact_id,
                 item_ids,
                 mode,
-            } => self.delete_items(contact_id, item_ids, mode).await,
-            Command::DeleteLatest { to, prefix } => self.delete_latest(to, prefix).await,
+            } => on_heap(|| self.delete_items(contact_id, item_ids, mode)).await,
+            Command::DeleteLatest { to, prefix } => {
+                on_heap(|| self.delete_latest(to, prefix)).await
+            }
             Command::SetProfile {
                 display_name,
                 full_name,
@@ -1798,9 +1804,9 @@ impl Chat {
                 let mut p = self.profile();
                 p.display_name = display_name;
                 p.full_name = full_name;
-                self.set_profile(p).await
+                on_heap(|| self.set_profile(p)).await
             }
-            Command::SetProfileJson(p) => self.set_profile(p).await,
+            Command::SetProfileJson(p) => on_heap(|| self.set_profile(p)).await,
             Command::ShowProfile => Ok(Response::Profile(self.profile())),
             Command::ShowUser => Ok(Response::ActiveUser),
             Command::ListUsers => Ok(Response::UsersList(vec![crate::users::UserListed::of(
@@ -1852,10 +1858,12 @@ impl Chat {
                 let skip = items.len().saturating_sub(count);
                 Ok(Response::Items(items.split_off(skip)))
             }
-            Command::SendFile { to, path } => self.send_file(to, path).await,
-            Command::SendImage { to, path } => self.send_image(to, path).await,
-            Command::ReceiveFile { file_id, path } => self.receive_file(file_id, path).await,
-            Command::CancelFile(id) => self.cancel_file(id).await,
+            Command::SendFile { to, path } => on_heap(|| self.send_file(to, path)).await,
+            Command::SendImage { to, path } => on_heap(|| self.send_image(to, path)).await,
+            Command::ReceiveFile { file_id, path } => {
+                on_heap(|| self.receive_file(file_id, path)).await
+            }
+            Command::CancelFile(id) => on_heap(|| self.cancel_file(id)).await,
             Command::FileStatus(id) => self.file_status(id),
             Command::AddNote(text) => self.add_note(text),
             Command::Forward {
@@ -1932,14 +1940,38 @@ impl Chat {
                 }
                 Ok(Response::Ok)
             }
-            Command::SetGroupReceipts(on) => {
+            Command::SetGroupReceipts { on, clear } => {
                 self.store().set_setting(
                     crate::group_receipts::GROUP_RECEIPTS_SETTING,
                     Some(if on { "on" } else { "off" }),
                 )?;
+                if clear {
+                    self.store().clear_group_receipts()?;
+                }
                 Ok(Response::Ok)
             }
-            Command::SetReceipts(on) => {
+            Command::SetChatReceipts { name, group, on } => {
+                self.set_chat_receipts(&name, group, on)
+            }
+            Command::ApiChatSettings {
+                contact,
+                group,
+                muted,
+                send_rcpts,
+                favorite,
+            } => self.set_chat_settings(
+                contact,
+                group,
+                muted,
+                crate::store::ChatFlags {
+                    send_rcpts,
+                    favorite,
+                },
+            ),
+            Command::SetReceipts { on, clear } => {
+                if clear {
+                    self.store().clear_contact_receipts()?;
+                }
                 self.store()
                     .set_setting(RECEIPTS_SETTING, Some(if on { "on" } else { "off" }))?;
                 self.inner
@@ -1974,7 +2006,7 @@ impl Chat {
                     .store()
                     .item(contact_id, item_id)?
                     .ok_or(ChatError::NoItem(item_id))?;
-                self.react(contact, item, reaction, add).await
+                on_heap(|| self.react(contact, item, reaction, add)).await
             }
             Command::ReactLatest {
                 to,
@@ -1988,7 +2020,7 @@ impl Chat {
                     .latest_item(contact.contact_id, false, Some(&prefix))?
                     .ok_or(ChatError::NoQuotedMessage(prefix))?;
                 let reaction = serde_json::json!({"type": "emoji", "emoji": emoji});
-                self.react(contact, item, reaction, add).await
+                on_heap(|| self.react(contact, item, reaction, add)).await
             }
             Command::Help(topic) => Ok(Response::Help(topic)),
             Command::SetContactPrefs { contact_id, prefs } => {
@@ -2104,7 +2136,7 @@ impl Chat {
                     self.store().clear_chat(contact.contact_id)?;
                     return Ok(Response::Cleared(contact));
                 }
-                self.delete_contact(contact, notify).await
+                on_heap(|| self.delete_contact(contact, notify)).await
             }
             Command::Quit => Ok(Response::Quit),
             Command::NewGroup {
@@ -2116,78 +2148,86 @@ impl Chat {
                 group,
                 contact,
                 role,
-            } => self.add_member(group, contact, role).await,
-            Command::JoinGroup(group) => self.join_group(group).await,
-            Command::SendGroup { group, text } => self.send_group_text(group, text).await,
+            } => on_heap(|| self.add_member(group, contact, role)).await,
+            Command::JoinGroup(group) => on_heap(|| self.join_group(group)).await,
+            Command::SendGroup { group, text } => {
+                on_heap(|| self.send_group_text(group, text)).await
+            }
             Command::ListGroups => self.list_groups(),
             Command::ListMembers(group) => self.list_members(group),
-            Command::RemoveMember { group, member } => self.remove_member(group, member).await,
-            Command::LeaveGroup(group) => self.leave_group(group).await,
-            Command::DeleteGroup(group) => self.delete_group(group).await,
+            Command::RemoveMember { group, member } => {
+                on_heap(|| self.remove_member(group, member)).await
+            }
+            Command::LeaveGroup(group) => on_heap(|| self.leave_group(group)).await,
+            Command::DeleteGroup(group) => on_heap(|| self.delete_group(group)).await,
             Command::MemberRole {
                 group,
                 member,
                 role,
-            } => self.change_role(group, member, role).await,
+            } => on_heap(|| self.change_role(group, member, role)).await,
             Command::BlockMember {
                 group,
                 member,
                 block,
             } => self.block_member(group, member, block),
             Command::SendGroupFile { group, path, image } => {
-                self.send_group_file(group, path, image).await
+                on_heap(|| self.send_group_file(group, path, image)).await
             }
             Command::SetGroupFeature {
                 group,
                 feature,
                 on,
                 role,
-            } => self.set_group_feature(group, feature, on, role).await,
+            } => on_heap(|| self.set_group_feature(group, feature, on, role)).await,
             Command::SendGroupQuote {
                 group,
                 member,
                 prefix,
                 text,
-            } => self.send_group_quote(group, member, prefix, text).await,
+            } => on_heap(|| self.send_group_quote(group, member, prefix, text)).await,
             Command::EditGroupLatest {
                 group,
                 prefix,
                 text,
-            } => self.edit_group_latest(group, prefix, text).await,
+            } => on_heap(|| self.edit_group_latest(group, prefix, text)).await,
             Command::DeleteGroupLatest {
                 group,
                 member,
                 prefix,
-            } => self.delete_group_latest(group, member, prefix).await,
+            } => on_heap(|| self.delete_group_latest(group, member, prefix)).await,
             Command::TailGroup { group, count } => self.group_tail(group, count),
             Command::GroupReactLatest {
                 group,
                 prefix,
                 add,
                 emoji,
-            } => self.react_group_latest(group, prefix, add, emoji).await,
+            } => on_heap(|| self.react_group_latest(group, prefix, add, emoji)).await,
             Command::BlockForAll {
                 group,
                 member,
                 block,
-            } => self.block_for_all(group, member, block).await,
-            Command::CreateGroupLink { group, role } => self.create_group_link(group, role).await,
+            } => on_heap(|| self.block_for_all(group, member, block)).await,
+            Command::CreateGroupLink { group, role } => {
+                on_heap(|| self.create_group_link(group, role)).await
+            }
             Command::ShowGroupLink(group) => self.show_group_link(group),
-            Command::DeleteGroupLink(group) => self.delete_group_link(group).await,
+            Command::DeleteGroupLink(group) => on_heap(|| self.delete_group_link(group)).await,
             Command::RenameGroup {
                 group,
                 name,
                 full_name,
-            } => self.rename_group(group, name, full_name).await,
-            Command::SetWelcome { group, text } => self.set_welcome(group, Some(text)).await,
+            } => on_heap(|| self.rename_group(group, name, full_name)).await,
+            Command::SetWelcome { group, text } => {
+                on_heap(|| self.set_welcome(group, Some(text))).await
+            }
             Command::SetGroupTimed { group, ttl } => {
                 let g = self.group_named(&group)?;
                 let profile = crate::group_prefs::with_timed(&g.profile, ttl);
-                self.update_group_profile(g, profile).await
+                on_heap(|| self.update_group_profile(g, profile)).await
             }
             Command::ApiGroupProfile { group_id, profile } => {
                 let g = self.group_by_id(group_id)?;
-                self.update_group_profile(g, profile).await
+                on_heap(|| self.update_group_profile(g, profile)).await
             }
             c @ (Command::ApiNewGroup(_)
             | Command::ApiAddMember { .. }
@@ -2203,7 +2243,7 @@ impl Chat {
             | Command::ApiDeleteGroupLink(_)
             | Command::ApiGetGroupLink(_)
             | Command::GroupLinkRole { .. }
-            | Command::ApiSendGroup { .. }) => self.api_group_command(c).await,
+            | Command::ApiSendGroup { .. }) => on_heap(|| self.api_group_command(c)).await,
             Command::ApiUpdateGroupItem {
                 group_id,
                 item_id,
@@ -2819,7 +2859,7 @@ impl Chat {
                         self.store().add_request(request, &profile)?
                     }
                 };
-                self.request_arrived(req, settings).await?;
+                on_heap(|| self.request_arrived(req, settings)).await?;
             }
             AgentEvent::Message {
                 conn, msg_id, body, ..
@@ -2856,7 +2896,7 @@ impl Chat {
                 // The contact deleted the conversation with this message.
                 let deletion = self.store().conn_deletion(conn)?;
                 if deletion == Some(None) {
-                    self.finish_deletion(conn).await;
+                    on_heap(|| self.finish_deletion(conn)).await;
                 }
                 outcome?;
             }
@@ -2902,7 +2942,7 @@ impl Chat {
                 let deletion = self.store().conn_deletion(conn)?;
                 if let Some(Some(after)) = deletion {
                     if msg_id >= after {
-                        self.finish_deletion(conn).await;
+                        on_heap(|| self.finish_deletion(conn)).await;
                     }
                 }
             }
@@ -2986,8 +3026,10 @@ impl Chat {
                         self.emit(Event::Error(e.to_string())).await;
                     }
                 }
-                ChatEvent::MsgUpdate(u) => self.received_update(&contact, &u).await?,
-                ChatEvent::MsgDel { msg_id, .. } => self.received_delete(&contact, &msg_id).await?,
+                ChatEvent::MsgUpdate(u) => on_heap(|| self.received_update(&contact, &u)).await?,
+                ChatEvent::MsgDel { msg_id, .. } => {
+                    on_heap(|| self.received_delete(&contact, &msg_id)).await?
+                }
                 ChatEvent::MsgReact {
                     msg_id,
                     reaction,
@@ -2998,7 +3040,7 @@ impl Chat {
                         .await?;
                 }
                 ChatEvent::FileCancel { msg_id } => {
-                    self.file_cancelled_by_sender(&contact, &msg_id).await?;
+                    on_heap(|| self.file_cancelled_by_sender(&contact, &msg_id)).await?;
                 }
                 ChatEvent::GrpInv(inv) => {
                     if let Err(e) = self.received_group_invitation(&contact, inv).await {
@@ -3072,7 +3114,12 @@ impl Chat {
                 _ => {}
             }
         }
-        Ok(receipt && self.receipts_on())
+        // The contact's own setting, else the user's default.
+        Ok(receipt
+            && contact
+                .flags
+                .send_rcpts
+                .unwrap_or_else(|| self.receipts_on()))
     }
 
     /// Whether delivery receipts are sent to contacts (on unless turned off, as for the

@@ -348,12 +348,39 @@ pub enum Command {
         /// Items after this one.
         after: Option<i64>,
     },
-    /// `/_set receipts contacts 1 on|off`, `/set receipts all on|off`: delivery receipts to
-    /// contacts.
-    SetReceipts(bool),
+    /// `/_set receipts contacts 1 on|off [clear_overrides=on]`, `/set receipts all on|off`
+    /// (which clears each contact's own setting too): delivery receipts to contacts.
+    SetReceipts {
+        on: bool,
+        /// Each contact's own setting back to the default.
+        clear: bool,
+    },
     /// `/_set receipts groups 1 on|off [clear_overrides=on]`: delivery receipts to small
     /// groups.
-    SetGroupReceipts(bool),
+    SetGroupReceipts {
+        on: bool,
+        /// Each group's own setting back to the default.
+        clear: bool,
+    },
+    /// `/receipts @name|#group on|off|default`: delivery receipts to one chat (none: the
+    /// user's default).
+    SetChatReceipts {
+        /// The contact or (`group`) the group.
+        name: String,
+        group: bool,
+        on: Option<bool>,
+    },
+    /// `/_settings @<contactId>|#<groupId> <json(chatSettings)>`: a chat's settings
+    /// (`enableNtfs` all or none, `sendRcpts`, `favorite`).
+    ApiChatSettings {
+        /// The contact (`@N`) or the group (`#N`).
+        contact: Option<i64>,
+        group: Option<i64>,
+        /// `enableNtfs: "none"`.
+        muted: bool,
+        send_rcpts: Option<bool>,
+        favorite: bool,
+    },
     /// `/mute @name|#group`, `/unmute ...`: a chat's messages shown marked `<muted>`.
     Mute {
         /// The contact or (`group`) the group.
@@ -1128,8 +1155,10 @@ impl Command {
                 | Command::AddNote(_)
                 | Command::ReadChat(_)
                 | Command::ReadGroupChat(_)
-                | Command::SetReceipts(_)
-                | Command::SetGroupReceipts(_)
+                | Command::SetReceipts { .. }
+                | Command::SetGroupReceipts { .. }
+                | Command::SetChatReceipts { .. }
+                | Command::ApiChatSettings { .. }
                 | Command::Mute { .. }
                 | Command::GetChat { .. }
                 | Command::UnreadChat { .. }
@@ -2035,11 +2064,13 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 || bad("usage: /set receipts all on|off (/_set receipts contacts 1 on|off)");
             let rest = &args["receipts ".len()..];
             let words = rest.split_whitespace().collect::<Vec<_>>();
-            // `clear_overrides=on`: there are no per-chat settings to clear here.
-            let words = match words[..] {
-                [ref head @ .., "clear_overrides=on" | "clear_overrides=off"] => head.to_vec(),
-                _ => words,
+            // `clear_overrides=on`: each chat's own setting back to the default.
+            let (words, clear) = match words[..] {
+                [ref head @ .., "clear_overrides=on"] => (head.to_vec(), true),
+                [ref head @ .., "clear_overrides=off"] => (head.to_vec(), false),
+                _ => (words, false),
             };
+            let all = words.first() == Some(&"all");
             let (groups, on) = match words[..] {
                 ["all", on] if word == "/set" => (false, on),
                 ["contacts", uid, on] if word == "/_set" && user_id(uid) => (false, on),
@@ -2051,10 +2082,68 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 "off" => false,
                 _ => return Err(usage()),
             };
+            // `/set receipts all`: every contact, as the reference's.
+            let clear = clear || all;
             if groups {
-                Command::SetGroupReceipts(on)
+                Command::SetGroupReceipts { on, clear }
             } else {
-                Command::SetReceipts(on)
+                Command::SetReceipts { on, clear }
+            }
+        }
+        "/receipts" => {
+            let usage = || bad("usage: /receipts @<name>|#<group> on|off|default");
+            let (chat, value) = args.rsplit_once(' ').ok_or_else(usage)?;
+            let on = match value {
+                "on" => Some(true),
+                "off" => Some(false),
+                "default" => None,
+                _ => return Err(usage()),
+            };
+            let chat = chat.trim();
+            let (n, group) = match (chat.strip_prefix('@'), chat.strip_prefix('#')) {
+                (Some(n), _) => (n, false),
+                (_, Some(g)) => (g, true),
+                _ => return Err(usage()),
+            };
+            let (name, rest) = name(n)?;
+            if !rest.is_empty() {
+                return Err(usage());
+            }
+            Command::SetChatReceipts { name, group, on }
+        }
+        "/_settings" => {
+            let usage = || bad("usage: /_settings @<contactId>|#<groupId> <json(chatSettings)>");
+            let (r, json) = args.split_once(' ').ok_or_else(usage)?;
+            let (contact, group) = match (contact_ref(r), group_ref(r)) {
+                (Some(c), _) => (Some(c), None),
+                (_, Some(g)) => (None, Some(g)),
+                _ => return Err(usage()),
+            };
+            let v: serde_json::Value =
+                serde_json::from_str(json).map_err(|e| bad(&format!("bad JSON ({e})")))?;
+            let muted = match v["enableNtfs"].as_str() {
+                Some("all") => false,
+                Some("none") => true,
+                Some("mentions") => {
+                    return Err(bad("notifications of mentions only are not supported"))
+                }
+                _ => return Err(bad("chatSettings: enableNtfs must be all or none")),
+            };
+            let send_rcpts = match &v["sendRcpts"] {
+                serde_json::Value::Null => None,
+                serde_json::Value::Bool(b) => Some(*b),
+                _ => return Err(bad("chatSettings: sendRcpts must be a boolean")),
+            };
+            let favorite = match &v["favorite"] {
+                serde_json::Value::Bool(b) => *b,
+                _ => return Err(bad("chatSettings: favorite must be a boolean")),
+            };
+            Command::ApiChatSettings {
+                contact,
+                group,
+                muted,
+                send_rcpts,
+                favorite,
             }
         }
         "/_set" if args.starts_with("prefs @") => {
@@ -3484,12 +3573,65 @@ mod tests {
         assert!(parse("/_get chat @1(_support) count=5").is_err());
         assert_eq!(
             parse("/_set receipts groups 1 off clear_overrides=on"),
-            Ok(Command::SetGroupReceipts(false))
+            Ok(Command::SetGroupReceipts {
+                on: false,
+                clear: true
+            })
         );
         assert_eq!(
             parse("/_set receipts contacts 1 on"),
-            Ok(Command::SetReceipts(true))
+            Ok(Command::SetReceipts {
+                on: true,
+                clear: false
+            })
         );
+        assert_eq!(
+            parse("/set receipts all off"),
+            Ok(Command::SetReceipts {
+                on: false,
+                clear: true
+            })
+        );
+        assert_eq!(
+            parse("/receipts @'John Doe' off"),
+            Ok(Command::SetChatReceipts {
+                name: "John Doe".into(),
+                group: false,
+                on: Some(false)
+            })
+        );
+        assert_eq!(
+            parse("/receipts #team default"),
+            Ok(Command::SetChatReceipts {
+                name: "team".into(),
+                group: true,
+                on: None
+            })
+        );
+        assert!(parse("/receipts bob on").is_err());
+        assert!(parse("/receipts @bob maybe").is_err());
+        assert_eq!(
+            parse(r#"/_settings #3 {"enableNtfs": "none", "sendRcpts": false, "favorite": true}"#),
+            Ok(Command::ApiChatSettings {
+                contact: None,
+                group: Some(3),
+                muted: true,
+                send_rcpts: Some(false),
+                favorite: true
+            })
+        );
+        assert_eq!(
+            parse(r#"/_settings @2 {"enableNtfs": "all", "favorite": false}"#),
+            Ok(Command::ApiChatSettings {
+                contact: Some(2),
+                group: None,
+                muted: false,
+                send_rcpts: None,
+                favorite: false
+            })
+        );
+        assert!(parse(r#"/_settings @2 {"enableNtfs": "mentions", "favorite": false}"#).is_err());
+        assert!(parse(r#"/_settings @2 {"enableNtfs": "all"}"#).is_err());
         assert!(parse("/_set receipts groups 1 maybe").is_err());
         assert_eq!(
             parse("/abort switch bob"),

@@ -9,9 +9,9 @@
 
 use rusqlite::{params, OptionalExtension};
 
-use crate::chat::{Chat, Event};
+use crate::chat::{Chat, ChatError, Event, Response};
 use crate::group_store::{Group, Member};
-use crate::store::{ChatItem, ChatStore, StoreError};
+use crate::store::{ChatFlags, ChatItem, ChatStore, StoreError};
 
 type Result<T> = std::result::Result<T, crate::chat::ChatError>;
 
@@ -107,9 +107,71 @@ impl Chat {
             != Some("off")
     }
 
-    /// Whether a message of `g` received directly gets a receipt: a small group, receipts on.
+    /// `/receipts @name|#group on|off|default`: the chat's own receipts setting.
+    pub(crate) fn set_chat_receipts(
+        &self,
+        name: &str,
+        group: bool,
+        on: Option<bool>,
+    ) -> Result<Response> {
+        if group {
+            let g = self.group_named(name)?;
+            let flags = ChatFlags {
+                send_rcpts: on,
+                ..g.flags
+            };
+            self.store().set_group_flags(g.group_id, flags)?;
+        } else {
+            let c = self.contact_named(name)?;
+            let flags = ChatFlags {
+                send_rcpts: on,
+                ..c.flags
+            };
+            self.store().set_contact_flags(c.contact_id, flags)?;
+        }
+        Ok(Response::Ok)
+    }
+
+    /// `/_settings @N|#G <json>`: a chat's notifications, receipts and favorite settings.
+    pub(crate) fn set_chat_settings(
+        &self,
+        contact: Option<i64>,
+        group: Option<i64>,
+        muted: bool,
+        flags: ChatFlags,
+    ) -> Result<Response> {
+        match (contact, group) {
+            (Some(id), _) => {
+                let c = self
+                    .store()
+                    .contact(id)?
+                    .filter(|c| c.contact_id != crate::store::NOTES)
+                    .ok_or_else(|| ChatError::NoContact(format!("@{id}")))?;
+                let store = self.store();
+                store.set_contact_muted(c.contact_id, muted)?;
+                store.set_contact_flags(c.contact_id, flags)?;
+            }
+            (None, Some(id)) => {
+                let g = self.group_by_id(id)?;
+                let store = self.store();
+                store.set_group_muted(g.group_id, muted)?;
+                store.set_group_flags(g.group_id, flags)?;
+            }
+            (None, None) => {
+                return Err(ChatError::Command(crate::command::CommandError(
+                    "no chat".into(),
+                )))
+            }
+        }
+        Ok(Response::Ok)
+    }
+
+    /// Whether a message of `g` received directly gets a receipt: a small group, receipts on
+    /// (the group's own setting, else the user's default for small groups).
     pub(crate) fn group_receipt_due(&self, g: &Group) -> bool {
-        self.group_receipts_on()
+        g.flags
+            .send_rcpts
+            .unwrap_or_else(|| self.group_receipts_on())
             && self
                 .store()
                 .current_members(g)

@@ -165,6 +165,8 @@ pub struct Group {
     pub muted: bool,
     /// A bot's own data about the group (a JSON object), if set.
     pub custom_data: Option<String>,
+    /// Its receipts and favorite settings.
+    pub flags: crate::store::ChatFlags,
 }
 
 /// A member of a group other than us.
@@ -225,7 +227,7 @@ pub struct NewMember<'a> {
 
 const GROUP_COLUMNS: &str =
     "group_id, local_name, profile, member_id, role, status, conn_request, created_at, incognito,
-     muted, custom_data";
+     muted, custom_data, send_rcpts, favorite";
 const MEMBER_COLUMNS: &str = "group_member_id, group_id, member_id, role, category, status,
      profile, local_name, conn_id, contact_id, invited_by, created_at, show_messages,
      blocked_by_admin";
@@ -242,6 +244,8 @@ type GroupRow = (
     Option<String>,
     bool,
     Option<String>,
+    Option<bool>,
+    bool,
 );
 
 type MemberRow = (
@@ -263,6 +267,8 @@ fn group_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<GroupRow> {
         r.get(8)?,
         r.get(9)?,
         r.get(10)?,
+        r.get(11)?,
+        r.get(12)?,
     ))
 }
 
@@ -279,6 +285,8 @@ fn group_from(
         incognito,
         muted,
         custom_data,
+        send_rcpts,
+        favorite,
     ): GroupRow,
 ) -> Result<Group> {
     Ok(Group {
@@ -294,6 +302,10 @@ fn group_from(
         incognito: incognito.as_deref().map(profile_from).transpose()?,
         muted,
         custom_data,
+        flags: crate::store::ChatFlags {
+            send_rcpts,
+            favorite,
+        },
     })
 }
 
@@ -385,7 +397,23 @@ impl ChatStore {
             incognito: None,
             muted: false,
             custom_data: None,
+            flags: crate::store::ChatFlags::default(),
         })
+    }
+
+    /// A group's receipts and favorite settings (`/receipts #g`, `/_settings #N`).
+    pub fn set_group_flags(&self, group_id: i64, flags: crate::store::ChatFlags) -> Result<()> {
+        self.db.execute(
+            "UPDATE groups SET send_rcpts = ?2, favorite = ?3 WHERE group_id = ?1",
+            params![group_id, flags.send_rcpts, flags.favorite],
+        )?;
+        Ok(())
+    }
+
+    /// Every group's receipts setting back to the user's default (`clear_overrides=on`).
+    pub fn clear_group_receipts(&self) -> Result<()> {
+        self.db.execute("UPDATE groups SET send_rcpts = NULL", [])?;
+        Ok(())
     }
 
     /// A bot's own data about a group (none: removed).

@@ -1325,7 +1325,7 @@ impl Chat {
                 }
             }
             ChatEvent::MsgUpdate(u) => {
-                self.group_update_received(g, m, u, forwarded_by).await?;
+                crate::chat::on_heap(|| self.group_update_received(g, m, u, forwarded_by)).await?;
             }
             ChatEvent::MsgReact {
                 msg_id,
@@ -1340,7 +1340,8 @@ impl Chat {
             ChatEvent::MsgDel {
                 msg_id, member_id, ..
             } => {
-                self.group_delete_received(g, m, &msg_id, member_id).await?;
+                crate::chat::on_heap(|| self.group_delete_received(g, m, &msg_id, member_id))
+                    .await?;
             }
             ChatEvent::MsgFileDescr { msg_id, file_descr } => {
                 self.group_descr_part(
@@ -1352,7 +1353,7 @@ impl Chat {
                 )?;
             }
             ChatEvent::FileCancel { msg_id } => {
-                self.group_file_cancelled(g, m, &msg_id).await?;
+                crate::chat::on_heap(|| self.group_file_cancelled(g, m, &msg_id)).await?;
             }
             ChatEvent::GrpMemRestrict {
                 member_id,
@@ -1410,10 +1411,10 @@ impl Chat {
                     group_preferences: Some(group_preferences),
                     ..g.profile.clone()
                 };
-                self.group_profile_received(g, m, profile).await?;
+                crate::chat::on_heap(|| self.group_profile_received(g, m, profile)).await?;
             }
             ChatEvent::GrpInfo { group_profile } => {
-                self.group_profile_received(g, m, group_profile).await?;
+                crate::chat::on_heap(|| self.group_profile_received(g, m, group_profile)).await?;
             }
             ChatEvent::GrpMemNew { member_info, scope } => {
                 Self::check_host_role(m, member_info.member_role)?;
@@ -1614,7 +1615,7 @@ impl Chat {
                 self.store()
                     .member_gone(&gone, MemberStatus::Removed, None)?;
                 if let Some(conn) = gone.conn_id {
-                    self.finish_deletion(conn).await;
+                    crate::chat::on_heap(|| self.finish_deletion(conn)).await;
                 }
                 let item =
                     crate::group_events::member_deleted(gone.group_member_id, &gone.profile, false);
@@ -1631,7 +1632,7 @@ impl Chat {
                 // host forwarded it).
                 self.store().member_gone(m, MemberStatus::Left, None)?;
                 if let (Some(_), Some(conn)) = (forwarded_by, m.conn_id) {
-                    self.finish_deletion(conn).await;
+                    crate::chat::on_heap(|| self.finish_deletion(conn)).await;
                 }
                 self.emit(Event::MemberLeft(g.clone(), m.clone())).await;
                 self.add_group_info(g, Some(m), &[crate::group_events::member_left()])

@@ -122,6 +122,7 @@ impl ChatStore {
             custom_data: None,
             user_prefs: None,
             muted: false,
+            flags: crate::store::ChatFlags::default(),
         })
     }
 

@@ -343,7 +343,24 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (group_member_id, agent_msg_id)
      );
      CREATE INDEX group_deliveries_item ON group_deliveries (item_id);",
+    // v32: a chat's own settings (`ChatSettings`): delivery receipts to it (NULL: the user's
+    // default for contacts or small groups), and favorite
+    "ALTER TABLE contacts ADD COLUMN send_rcpts INTEGER;
+     ALTER TABLE contacts ADD COLUMN favorite INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE groups ADD COLUMN send_rcpts INTEGER;
+     ALTER TABLE groups ADD COLUMN favorite INTEGER NOT NULL DEFAULT 0;",
 ];
+
+/// A chat's own settings beyond muting (the reference's `ChatSettings`): delivery receipts
+/// to it (none: the user's default) and favorite.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChatFlags {
+    /// Send delivery receipts to this chat (`/receipts @name on|off`); none: the user's
+    /// default (`/default`).
+    pub send_rcpts: Option<bool>,
+    /// Marked favorite (`/_settings`).
+    pub favorite: bool,
+}
 
 /// The id a new contact gets (2 at least: 1 is the note folder).
 pub(crate) fn next_contact_id(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<i64> {
@@ -519,6 +536,8 @@ pub struct Contact {
     pub user_prefs: Option<serde_json::Value>,
     /// Muted by the user (`/mute @name`): its messages are shown marked `<muted>`.
     pub muted: bool,
+    /// Its receipts and favorite settings.
+    pub flags: ChatFlags,
 }
 
 /// What an item quotes: the quoted content as it was, and whether the item's own author
@@ -630,6 +649,8 @@ type ContactRow = (
     Option<String>,
     Option<String>,
     Option<String>,
+    bool,
+    Option<bool>,
     bool,
 );
 
@@ -934,6 +955,7 @@ impl ChatStore {
             custom_data: None,
             user_prefs: None,
             muted: false,
+            flags: ChatFlags::default(),
         })
     }
 
@@ -950,6 +972,8 @@ impl ChatStore {
             r.get(8)?,
             r.get(9)?,
             r.get(10)?,
+            r.get(11)?,
+            r.get(12)?,
         ))
     }
 
@@ -966,6 +990,8 @@ impl ChatStore {
             custom_data,
             user_prefs,
             muted,
+            send_rcpts,
+            favorite,
         ): ContactRow,
     ) -> Result<Contact> {
         Ok(Contact {
@@ -983,7 +1009,27 @@ impl ChatStore {
                 .transpose()
                 .map_err(|_| StoreError::Corrupt("user_prefs"))?,
             muted,
+            flags: ChatFlags {
+                send_rcpts,
+                favorite,
+            },
         })
+    }
+
+    /// A contact's receipts and favorite settings (`/receipts @name`, `/_settings @N`).
+    pub fn set_contact_flags(&self, contact_id: i64, flags: ChatFlags) -> Result<()> {
+        self.db.execute(
+            "UPDATE contacts SET send_rcpts = ?2, favorite = ?3 WHERE contact_id = ?1",
+            params![contact_id, flags.send_rcpts, flags.favorite],
+        )?;
+        Ok(())
+    }
+
+    /// Every contact's receipts setting back to the user's default (`clear_overrides=on`).
+    pub fn clear_contact_receipts(&self) -> Result<()> {
+        self.db
+            .execute("UPDATE contacts SET send_rcpts = NULL", [])?;
+        Ok(())
     }
 
     /// Mutes (or unmutes) a contact's chat.
@@ -1007,7 +1053,7 @@ impl ChatStore {
     fn contact_where(&self, clause: &str, arg: rusqlite::types::Value) -> Result<Option<Contact>> {
         let sql = format!(
             "SELECT contact_id, local_name, profile, conn_id, ready, created_at, deleted_by_contact,
-                    incognito, custom_data, user_prefs, muted
+                    incognito, custom_data, user_prefs, muted, send_rcpts, favorite
              FROM contacts WHERE {clause}"
         );
         self.db
@@ -1039,7 +1085,7 @@ impl ChatStore {
     pub fn contacts(&self) -> Result<Vec<Contact>> {
         let mut st = self.db.prepare(
             "SELECT contact_id, local_name, profile, conn_id, ready, created_at, deleted_by_contact,
-                    incognito, custom_data, user_prefs, muted
+                    incognito, custom_data, user_prefs, muted, send_rcpts, favorite
              FROM contacts WHERE contact_id > 1 ORDER BY local_name",
         )?;
         let rows = st.query_map([], Self::contact_row)?;
@@ -1175,6 +1221,7 @@ impl ChatStore {
             custom_data: None,
             user_prefs: None,
             muted: false,
+            flags: ChatFlags::default(),
         })
     }
 
