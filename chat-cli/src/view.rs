@@ -118,6 +118,37 @@ fn item_lines_marked(c: &Contact, item: &ChatItem, marker: &str) -> Vec<String> 
     }
 }
 
+/// How a live message's line shows (the reference's marks): `None` when it is not shown
+/// (ours while typed, a received one's updates while typed), else its marker: a received
+/// new one `[LIVE started] use /show [on/off/N] `, a received one ended `[LIVE ended] `, ours
+/// ended `[LIVE] `; an item that is not live gets `usual`.
+fn live_marker(item: &ChatItem, received_new: bool, usual: &str) -> Option<String> {
+    // Edited after it ended: an edit like any other.
+    if item.edited {
+        return Some(usual.to_string());
+    }
+    match (item.live, item.sent, received_new) {
+        (Some(true), true, _) => None,
+        (Some(true), false, true) => Some(format!(
+            "[LIVE started] use /show [on/off/{}] ",
+            item.item_id
+        )),
+        (Some(true), false, false) => None,
+        (Some(false), true, false) => Some("[LIVE] ".into()),
+        (Some(false), false, false) => Some("[LIVE ended] ".into()),
+        _ => Some(usual.to_string()),
+    }
+}
+
+/// Lines without trailing spaces (a live message started empty ends with its marker).
+fn trimmed(mut lines: Vec<String>) -> Vec<String> {
+    for l in &mut lines {
+        let t = l.trim_end().len();
+        l.truncate(t);
+    }
+    lines
+}
+
 /// A forwarded item's mark, as the reference's: ours `<- @bob` (`<- you @bob` when we wrote
 /// the original, `<- #team` from a group), a received one `-> forwarded`.
 fn forwarded(item: &ChatItem) -> Option<String> {
@@ -391,9 +422,19 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
             "{}: contact request rejected",
             view_name(&req.local_name)
         )],
+        // Our live message is not shown while we type it (the reference's terminal shows it
+        // in its input line).
+        Response::Sent(_, item) if item.live == Some(true) => Vec::new(),
         Response::Sent(c, item) => item_lines(c, item),
-        Response::SentMany(c, items) => items.iter().flat_map(|i| item_lines(c, i)).collect(),
-        Response::Updated(c, item) => item_lines_marked(c, item, "[edited] "),
+        Response::SentMany(c, items) => items
+            .iter()
+            .filter(|i| i.live != Some(true))
+            .flat_map(|i| item_lines(c, i))
+            .collect(),
+        Response::Updated(c, item) => match live_marker(item, false, "[edited] ") {
+            Some(m) => item_lines_marked(c, item, &m),
+            None => Vec::new(),
+        },
         Response::NoteUpdated(..) => Vec::new(),
         Response::NotChanged(..) => vec!["message didn't change".into()],
         Response::Deleted { items, .. } => items
@@ -700,8 +741,12 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
         )],
         // The reference prints nothing until connected.
         Response::GroupJoining(_) => Vec::new(),
+        Response::GroupSent(_, item) if item.live == Some(true) => Vec::new(),
         Response::GroupSent(g, item) => group_item_lines(g, None, item, "", ""),
-        Response::GroupItemUpdated(g, item) => group_item_lines(g, None, item, "[edited] ", ""),
+        Response::GroupItemUpdated(g, item) => match live_marker(item, false, "[edited] ") {
+            Some(m) => group_item_lines(g, None, item, &m, ""),
+            None => Vec::new(),
+        },
         Response::GroupReaction {
             reaction, added, ..
         } => vec![format!(
@@ -810,6 +855,7 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
             .collect(),
         Response::GroupSentMany(g, items) => items
             .iter()
+            .filter(|i| i.live != Some(true))
             .map(|item| {
                 format!(
                     "{}#{} {}",
@@ -929,7 +975,13 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
             ],
             None => vec![format!("{}: contact is connected", contact_name(c))],
         },
-        Event::Received(c, item) => muted_if(c.muted, item_lines(c, item)),
+        Event::Received(c, item) => muted_if(
+            c.muted,
+            match live_marker(item, true, "") {
+                Some(m) => trimmed(item_lines_marked(c, item, &m)),
+                None => Vec::new(),
+            },
+        ),
         // Created when a contact connects; shown by /tail, not as it happens (the reference
         // shows new items of this kind to apps only).
         // Shown by `/tail`; the event's own lines say what happened, as the reference's.
@@ -938,7 +990,10 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
         Event::GroupMemberUpdated { .. } => Vec::new(),
         // Delivery receipts are printed by the reference's terminal only in its test view.
         Event::ItemStatus(..) | Event::GroupItemStatus(..) => Vec::new(),
-        Event::Updated(c, item) => item_lines_marked(c, item, "[edited] "),
+        Event::Updated(c, item) => match live_marker(item, false, "[edited] ") {
+            Some(m) => item_lines_marked(c, item, &m),
+            None => Vec::new(),
+        },
         Event::ItemSent(c, item) => item_lines(c, item),
         Event::AutoAccepted(c) => vec![format!(
             "{}: accepting contact request, you can send messages to contact",
@@ -1193,11 +1248,11 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
         // A muted group's messages get the mark the blocked ones carry already.
         Event::GroupReceived(g, m, item) => muted_if(
             g.muted && m.show_messages && !m.blocked_by_admin,
-            group_item_lines(
+            trimmed(group_item_lines(
                 g,
                 Some(&m.local_name),
                 item,
-                "",
+                &live_marker(item, true, "").unwrap_or_default(),
                 match (
                     item.forwarded_by.is_some(),
                     m.show_messages,
@@ -1212,7 +1267,7 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
                     (false, false, false) => " [blocked] <muted>",
                     (true, false, false) => " [>>] [blocked] <muted>",
                 },
-            ),
+            )),
         ),
         // Shown by the reference only with --reactions.
         Event::GroupReaction {
@@ -1236,9 +1291,10 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
             *added,
         ),
         Event::GroupReaction { .. } => Vec::new(),
-        Event::GroupItemUpdated(g, m, item) => {
-            group_item_lines(g, Some(&m.local_name), item, "[edited] ", "")
-        }
+        Event::GroupItemUpdated(g, m, item) => match live_marker(item, false, "[edited] ") {
+            Some(mark) => group_item_lines(g, Some(&m.local_name), item, &mark, ""),
+            None => Vec::new(),
+        },
         Event::GroupItemDeleted {
             group,
             author,

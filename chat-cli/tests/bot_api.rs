@@ -568,6 +568,42 @@ fn bot_api_over_websocket() {
             "chatItemNotChanged",
         )
         .await;
+        // A live message: live on both sides, updated while typed, ended (`itemLive`).
+        let live = bob
+            .ok(
+                "APISendMessages",
+                &format!("/_send @{alice_id} live=on json {}", text_message("typing")),
+                "newChatItems",
+            )
+            .await;
+        let live_item = &live["chatItems"][0]["chatItem"]["meta"];
+        assert_eq!(live_item["itemLive"], true, "{live_item}");
+        let live_id = live_item["itemId"].as_i64().expect("id");
+        let got = alice.event("newChatItems").await;
+        assert_eq!(got["chatItems"][0]["chatItem"]["meta"]["itemLive"], true);
+        let more = json!({"msgContent": {"type": "text", "text": "typing more"}});
+        bob.ok(
+            "APIUpdateChatItem",
+            &format!("/_update item @{alice_id} {live_id} live=on json {more}"),
+            "chatItemUpdated",
+        )
+        .await;
+        let got = alice.event("chatItemUpdated").await;
+        assert_eq!(item_text(&got["chatItem"]), "typing more");
+        assert_eq!(got["chatItem"]["chatItem"]["meta"]["itemLive"], true);
+        assert_eq!(got["chatItem"]["chatItem"]["meta"]["itemEdited"], false);
+        let done = json!({"msgContent": {"type": "text", "text": "typed"}});
+        let ended = bob
+            .ok(
+                "APIUpdateChatItem",
+                &format!("/_update item @{alice_id} {live_id} json {done}"),
+                "chatItemUpdated",
+            )
+            .await;
+        assert_eq!(ended["chatItem"]["chatItem"]["meta"]["itemLive"], false);
+        let got = alice.event("chatItemUpdated").await;
+        assert_eq!(item_text(&got["chatItem"]), "typed");
+        assert_eq!(got["chatItem"]["chatItem"]["meta"]["itemLive"], false);
         let deleted = bob
             .ok(
                 "APIDeleteChatItem",

@@ -1238,3 +1238,49 @@ fn events_are_items_of_the_group_chat() {
     cath.expect_item("#team left");
     relay.stop();
 }
+
+/// Live messages in a group, as the reference's `testGroupLiveMessage`: started on every
+/// member's side, ended by an edit (`!`) or by the API's update without `live=on`.
+#[test]
+fn live_messages_in_a_group() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob, mut cath) = team(dir.path(), &server);
+    fn started(c: &mut Client, text: &str) {
+        let l = c.next();
+        let rest = l.get(6..).unwrap_or_default();
+        assert!(
+            rest.starts_with("#team alice> [LIVE started] use /show [on/off/")
+                && l.ends_with(&format!("] {text}")),
+            "{}: {l}",
+            c.name
+        );
+    }
+    alice.type_line("/live #team hello");
+    alice.expect("/live #team hello");
+    started(&mut bob, "hello");
+    started(&mut cath, "hello");
+    alice.type_line("! #team hello there");
+    alice.expect("! #team hello there");
+    alice.expect_item("#team [LIVE] hello there");
+    bob.expect_item("#team alice> [LIVE ended] hello there");
+    cath.expect_item("#team alice> [LIVE ended] hello there");
+    let send = r#"/_send #1 live=on json [{"msgContent": {"type": "text", "text": "hi"}}]"#;
+    alice.type_line(send);
+    alice.expect(send);
+    started(&mut bob, "hi");
+    started(&mut cath, "hi");
+    alice.type_line("/_get chat #1 count=1");
+    alice.expect("/_get chat #1 count=1");
+    let page: serde_json::Value = serde_json::from_str(&alice.next()).expect("JSON");
+    let meta = &page["chatItems"][0]["meta"];
+    assert_eq!(meta["itemLive"], true, "{meta}");
+    let id = meta["itemId"].as_i64().expect("itemId");
+    let update = format!("/_update item #1 {id} text hi all");
+    alice.type_line(&update);
+    alice.expect(&update);
+    alice.expect_item("#team [LIVE] hi all");
+    bob.expect_item("#team alice> [LIVE ended] hi all");
+    cath.expect_item("#team alice> [LIVE ended] hi all");
+    relay.stop();
+}

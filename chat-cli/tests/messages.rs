@@ -432,3 +432,71 @@ fn disappearing_messages_with_a_contact() {
     assert_eq!(latest_item(&mut bob, "@2"), ("timed anyway".into(), false));
     relay.stop();
 }
+
+/// Live messages, as the reference's `testDirectLiveMessage`: `/live @bob hello` goes at once
+/// and bob sees it started; updates with `live=on` change it on both sides without a line;
+/// the update without it ends it (`[LIVE]` for alice, `[LIVE ended]` for bob), not marked
+/// edited. An empty one goes at once too, and an edit (`!`) ends it.
+#[test]
+fn live_messages() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob) = pair(dir.path(), &server);
+    alice.type_line("/live @bob hello");
+    alice.expect("/live @bob hello");
+    bob.expect_item("alice> [LIVE started] use /show [on/off/8] hello");
+    alice.type_line("/_update item @2 8 live=on text hello th");
+    alice.expect("/_update item @2 8 live=on text hello th");
+    // Still live: no line on either side; bob's item follows (polled, bounded).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        bob.type_line("/_get chat @2 count=1");
+        bob.expect("/_get chat @2 count=1");
+        let page: serde_json::Value = serde_json::from_str(&bob.next()).expect("JSON");
+        let meta = &page["chatItems"][0]["meta"];
+        if meta["itemText"] == "hello th" {
+            assert_eq!(meta["itemLive"], true, "{meta}");
+            assert_eq!(meta["itemEdited"], false, "{meta}");
+            break;
+        }
+        assert_eq!(meta["itemText"], "hello", "{meta}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the live update did not come"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    alice.type_line("/_update item @2 8 text hello there");
+    alice.expect("/_update item @2 8 text hello there");
+    alice.expect_item("@bob [LIVE] hello there");
+    bob.expect_item("alice> [LIVE ended] hello there");
+    for c in [&mut alice, &mut bob] {
+        c.type_line("/_get chat @2 count=1");
+        c.expect("/_get chat @2 count=1");
+        let page: serde_json::Value = serde_json::from_str(&c.next()).expect("JSON");
+        let meta = &page["chatItems"][0]["meta"];
+        assert_eq!(meta["itemLive"], false, "{}: {meta}", c.name);
+        assert_eq!(meta["itemEdited"], false, "{}: {meta}", c.name);
+    }
+    // Empty, then ended by an edit.
+    alice.type_line("/live @bob");
+    alice.expect("/live @bob");
+    bob.expect_item("alice> [LIVE started] use /show [on/off/9]");
+    alice.type_line("! @bob hello 2");
+    alice.expect("! @bob hello 2");
+    alice.expect_item("@bob [LIVE] hello 2");
+    bob.expect_item("alice> [LIVE ended] hello 2");
+    // Ended, it is an ordinary message: a later edit is marked so.
+    alice.type_line("! @bob hello 3");
+    alice.expect("! @bob hello 3");
+    alice.expect_item("@bob [edited] hello 3");
+    bob.expect_item("alice> [edited] hello 3");
+    // One at a time.
+    alice.type_line(
+        r#"/_send @2 live=on json [{"msgContent": {"type": "text", "text": "a"}}, {"msgContent": {"type": "text", "text": "b"}}]"#,
+    );
+    alice.next();
+    alice
+        .expect("bad chat command: invalid multi send: live and more than one quote not supported");
+    relay.stop();
+}

@@ -249,6 +249,9 @@ pub fn chat_item(chat: &Chat, c: &Contact, item: &ChatItem) -> Value {
     if let Some(by) = item.forwarded_by {
         meta["forwardedByMember"] = by.into();
     }
+    if let Some(live) = item.live {
+        meta["itemLive"] = live.into();
+    }
     if let Some(f) = &item.forward {
         meta["itemForwarded"] = f.clone();
     }

@@ -1773,8 +1773,12 @@ impl Chat {
             Command::ApiSendJson {
                 chat_id,
                 ttl,
+                live,
                 messages,
-            } => on_heap(|| self.api_send_json(chat_id, ttl, messages)).await,
+            } => on_heap(|| self.api_send_json(chat_id, ttl, live, messages)).await,
+            Command::SendLive { to, group, text } => {
+                on_heap(|| self.send_live(to, group, text)).await
+            }
             Command::SendQuote {
                 to,
                 prefix,
@@ -1785,7 +1789,8 @@ impl Chat {
                 contact_id,
                 item_id,
                 text,
-            } => on_heap(|| self.update_item(contact_id, item_id, text)).await,
+                live,
+            } => on_heap(|| self.update_item(contact_id, item_id, text, live)).await,
             Command::EditLatest { to, prefix, text } => {
                 on_heap(|| self.edit_latest(to, prefix, text)).await
             }
@@ -2248,9 +2253,10 @@ impl Chat {
                 group_id,
                 item_id,
                 content,
+                live,
             } => {
                 let (g, item) = self.current_group_item(group_id, item_id)?;
-                on_heap(|| self.edit_group_item(g, item, content)).await
+                on_heap(|| self.edit_group_item(g, item, content, live)).await
             }
             Command::ApiGroupReaction {
                 group_id,

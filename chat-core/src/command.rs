@@ -223,8 +223,19 @@ pub enum Command {
         chat_id: i64,
         /// Disappearing after this many seconds (`ttl=N`).
         ttl: Option<i64>,
+        /// A live message (`live=on`): one, updated while typed.
+        live: bool,
         /// The messages.
         messages: Vec<Composed>,
+    },
+    /// `/live @name [text]`, `/live #group [text]`: a live message, sent at once and updated
+    /// with `/_update item ... live=on`, ended by an update without it.
+    SendLive {
+        /// The contact or (`group`) the group.
+        to: String,
+        group: bool,
+        /// What it says so far (may be empty).
+        text: String,
     },
     /// `@<name> <text>`.
     SendText {
@@ -287,6 +298,8 @@ pub enum Command {
         item_id: i64,
         /// The new text.
         text: String,
+        /// A live message still typed (`live=on`); without it a live message ends.
+        live: bool,
     },
     /// `! @name [(prefix)] text`.
     EditLatest {
@@ -730,6 +743,8 @@ pub enum Command {
         item_id: i64,
         /// The new content.
         content: crate::protocol::MsgContent,
+        /// A live message still typed (`live=on`).
+        live: bool,
     },
     /// `/_delete item #<groupId> <ids> broadcast|internal|internalMark`, and (`moderate`)
     /// `/_delete member item #<groupId> <ids>`: members' messages deleted by a moderator.
@@ -806,6 +821,8 @@ pub enum Command {
         group_id: i64,
         /// A support chat (`#1(_support)`: ours; `#1(_support:3)`: member 3's), if named.
         scope: Option<Option<i64>>,
+        /// A live message (`live=on`).
+        live: bool,
         /// The messages.
         messages: Vec<Composed>,
     },
@@ -1438,11 +1455,20 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             // `#1(_support)`, `#1(_support:3)`: a support chat.
             let (r, scope) = support_scope(r).ok_or_else(|| bad("bad chat scope"))?;
             let group_id = group_ref(r).ok_or_else(|| bad("bad chat reference"))?;
-            while let Some(more) = rest
-                .strip_prefix("live=on ")
-                .or_else(|| rest.strip_prefix("sign=on "))
-            {
-                rest = more;
+            let mut live = false;
+            loop {
+                if let Some(more) = rest.strip_prefix("live=on ") {
+                    live = true;
+                    rest = more;
+                } else if let Some(more) = rest
+                    .strip_prefix("live=off ")
+                    .or_else(|| rest.strip_prefix("sign=on "))
+                    .or_else(|| rest.strip_prefix("sign=off "))
+                {
+                    rest = more;
+                } else {
+                    break;
+                }
             }
             if rest.starts_with("ttl=") {
                 return Err(bad("disappearing messages in groups are not supported yet"));
@@ -1467,9 +1493,13 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             } else {
                 return Err(usage());
             };
+            if live && scope.is_some() {
+                return Err(bad("live messages in support chats are not supported"));
+            }
             Command::ApiSendGroup {
                 group_id,
                 scope,
+                live,
                 messages,
             }
         }
@@ -1478,25 +1508,41 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 .split_once(' ')
                 .ok_or_else(|| bad("usage: /_send @<contactId> json [<message>, ...]"))?;
             let contact_id = contact_ref(r).ok_or_else(|| bad("bad chat reference"))?;
-            // Options before `json`: `ttl=N` makes the messages disappear; `live=on` and
-            // `sign=on` change nothing here (messages are sent whole; signing is for channels).
+            // Options before `json`: `ttl=N` makes the messages disappear; `live=on` sends a
+            // live message; `sign=on` changes nothing here (signing is for channels).
             let mut rest = rest;
             let mut ttl = None;
+            let mut live = false;
             while let Some((opt, more)) = rest.split_once(' ') {
-                if let Some(t) = opt.strip_prefix("ttl=") {
+                if matches!(opt, "live=off" | "sign=on" | "sign=off" | "ttl=default") {
+                    rest = more;
+                } else if let Some(t) = opt.strip_prefix("ttl=") {
                     let t: i64 = t.parse().map_err(|_| bad("ttl: seconds"))?;
                     if !(1..=MAX_TTL).contains(&t) {
                         return Err(bad("ttl: 1 second to 1 year"));
                     }
                     ttl = Some(t);
                     rest = more;
-                } else if opt == "live=on" || opt == "sign=on" {
+                } else if opt == "live=on" {
+                    live = true;
                     rest = more;
                 } else {
                     break;
                 }
             }
-            if let Some(text) = rest.strip_prefix("text ") {
+            // A text with options: as one message of the JSON form.
+            if let (Some(text), true) = (rest.strip_prefix("text "), ttl.is_some() || live) {
+                Command::ApiSendJson {
+                    chat_id: contact_id,
+                    ttl,
+                    live,
+                    messages: vec![Composed {
+                        file: None,
+                        quoted_item_id: None,
+                        content: crate::protocol::MsgContent::text(text),
+                    }],
+                }
+            } else if let Some(text) = rest.strip_prefix("text ") {
                 Command::ApiSend {
                     contact_id,
                     text: text.to_string(),
@@ -1516,6 +1562,7 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 Command::ApiSendJson {
                     chat_id: contact_id,
                     ttl,
+                    live,
                     messages,
                 }
             } else {
@@ -1532,7 +1579,10 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 ));
             };
             let item_id = id.parse().map_err(|_| bad("bad item id"))?;
-            let rest = rest.strip_prefix("live=on ").unwrap_or(rest);
+            let (rest, live) = match rest.strip_prefix("live=on ") {
+                Some(r) => (r, true),
+                None => (rest.strip_prefix("live=off ").unwrap_or(rest), false),
+            };
             if let Some(group_id) = group_ref(r) {
                 let content = if let Some(t) = rest.strip_prefix("text ") {
                     crate::protocol::MsgContent::text(t)
@@ -1551,6 +1601,7 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                     group_id,
                     item_id,
                     content,
+                    live,
                 });
             }
             let contact_id = contact_ref(r).ok_or_else(|| bad("bad chat reference"))?;
@@ -1573,6 +1624,21 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 contact_id,
                 item_id,
                 text,
+                live,
+            }
+        }
+        "/live" => {
+            let usage = || bad("usage: /live @<name> [text] or /live #<group> [text]");
+            let (to, group) = match (args.strip_prefix('@'), args.strip_prefix('#')) {
+                (Some(n), _) => (n, false),
+                (_, Some(g)) => (g, true),
+                _ => return Err(usage()),
+            };
+            let (to, text) = name(to)?;
+            Command::SendLive {
+                to,
+                group,
+                text: text.to_string(),
             }
         }
         "/code" => Command::ShowCode(one_arg(args)?),
@@ -2951,9 +3017,54 @@ mod tests {
             Ok(Command::UpdateItem {
                 contact_id: 2,
                 item_id: 8,
-                text: "hey 👋".into()
+                text: "hey 👋".into(),
+                live: false
             })
         );
+        assert_eq!(
+            parse("/_update item @2 8 live=on text hey"),
+            Ok(Command::UpdateItem {
+                contact_id: 2,
+                item_id: 8,
+                text: "hey".into(),
+                live: true
+            })
+        );
+        assert_eq!(
+            parse("/live @'John Doe' hi there"),
+            Ok(Command::SendLive {
+                to: "John Doe".into(),
+                group: false,
+                text: "hi there".into()
+            })
+        );
+        assert_eq!(
+            parse("/live #team"),
+            Ok(Command::SendLive {
+                to: "team".into(),
+                group: true,
+                text: String::new()
+            })
+        );
+        assert!(parse("/live bob").is_err());
+        // A text with options keeps them.
+        assert_eq!(
+            parse("/_send @2 ttl=1 text hello!"),
+            Ok(Command::ApiSendJson {
+                chat_id: 2,
+                ttl: Some(1),
+                live: false,
+                messages: vec![Composed {
+                    file: None,
+                    quoted_item_id: None,
+                    content: crate::protocol::MsgContent::text("hello!"),
+                }]
+            })
+        );
+        assert!(matches!(
+            parse("/_send @2 live=off ttl=default text hi"),
+            Ok(Command::ApiSend { contact_id: 2, .. })
+        ));
         assert_eq!(
             parse("/_delete item @2 9 broadcast"),
             Ok(Command::DeleteItem {
@@ -2978,6 +3089,7 @@ mod tests {
             Ok(Command::ApiSendJson {
                 chat_id: 2,
                 ttl: None,
+                live: false,
                 messages: vec![Composed {
                     file: None,
                     quoted_item_id: None,
@@ -2992,6 +3104,7 @@ mod tests {
             Ok(Command::ApiSendJson {
                 chat_id: 2,
                 ttl: Some(60),
+                live: true,
                 messages: vec![Composed {
                     file: Some("/tmp/a b.txt".into()),
                     quoted_item_id: Some(5),
@@ -3008,7 +3121,8 @@ mod tests {
             Ok(Command::UpdateItem {
                 contact_id: 2,
                 item_id: 8,
-                text: "hey".into()
+                text: "hey".into(),
+                live: false
             })
         );
         assert_eq!(

@@ -156,7 +156,7 @@ impl Chat {
                     Box::pin(self.send_group_file_with(g.clone(), path, content, origin)).await?
                 }
                 (Place::Contact(c), None) => {
-                    Box::pin(self.send_new(c.clone(), content, None, ttl, origin)).await?
+                    Box::pin(self.send_new(c.clone(), content, None, ttl, origin, false)).await?
                 }
                 (Place::Group(g), None) => {
                     let mut container = MsgContainer::simple(content);

@@ -122,7 +122,7 @@ impl Chat {
             .store()
             .latest_group_item(g.group_id, None, prefix.as_deref())?
             .ok_or(ChatError::NoQuotedMessage(prefix.unwrap_or_default()))?;
-        Box::pin(self.edit_group_item(g, item, MsgContent::text(text))).await
+        Box::pin(self.edit_group_item(g, item, MsgContent::text(text), false)).await
     }
 
     /// Our group message edited for every member.
@@ -131,29 +131,23 @@ impl Chat {
         g: Group,
         item: ChatItem,
         content: MsgContent,
+        live: bool,
     ) -> Result<Response> {
         if !item.sent || item.deleted || item.info.is_some() || item.forward.is_some() {
             return Err(ChatError::CannotUpdate);
         }
-        if content == item.content {
+        // A live message's last update may repeat its text: it still ends it.
+        let state = crate::live::next_state(&item, live);
+        if content == item.content && state.is_none() {
             return Err(ChatError::CannotUpdate);
         }
         let shared = item.shared_msg_id.clone().ok_or(ChatError::CannotUpdate)?;
-        let body = ChatMessage::new(
-            None,
-            ChatEvent::MsgUpdate(MsgUpdate::new(B64(shared), content.clone())),
-        )
-        .encode();
+        let mut update = MsgUpdate::new(B64(shared), content.clone());
+        update.live = (state == Some(true)).then_some(true);
+        let body = ChatMessage::new(None, ChatEvent::MsgUpdate(update)).encode();
         self.broadcast(&g, &body).await?;
-        self.store().update_item(item.item_id, &content)?;
-        Ok(Response::GroupItemUpdated(
-            g,
-            ChatItem {
-                content,
-                edited: true,
-                ..item
-            },
-        ))
+        let item = self.store().apply_update(item, &content, state)?;
+        Ok(Response::GroupItemUpdated(g, item))
     }
 
     /// `\ #team prefix`: our latest message starting with `prefix`, deleted for everyone;
@@ -326,14 +320,13 @@ impl Chat {
                 .group_item_by_shared(g.group_id, Some(m.group_member_id), &u.msg_id.0)?;
         let item = match existing {
             Some(item) if item.deleted => return Ok(()),
-            Some(item) if item.content == u.content => return Ok(()), // the same edit twice
             Some(item) => {
-                self.store().update_item(item.item_id, &u.content)?;
-                ChatItem {
-                    content: u.content,
-                    edited: true,
-                    ..item
+                let state = crate::live::next_state(&item, u.live == Some(true));
+                // The same edit twice (a live message's end may repeat its text).
+                if item.content == u.content && state.is_none() {
+                    return Ok(());
                 }
+                self.store().apply_update(item, &u.content, state)?
             }
             None => {
                 let item = self.store().add_group_item(

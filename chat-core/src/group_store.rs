@@ -1018,6 +1018,7 @@ impl ChatStore {
             info: None,
             forward: None,
             scope: None,
+            live: None,
         })
     }
 
@@ -1067,6 +1068,7 @@ impl ChatStore {
                 info: Some(i.content.clone()),
                 forward: None,
                 scope: None,
+                live: None,
             });
         }
         tx.commit()?;

@@ -370,6 +370,11 @@ impl Chat {
             quote,
             None,
         )?;
+        let item = if container.live == Some(true) {
+            self.store().start_live(item)?
+        } else {
+            item
+        };
         let body = ChatMessage::new(Some(id), ChatEvent::MsgNew(container)).encode();
         let sent = self.broadcast(&g, &body).await?;
         self.keep_group_deliveries(&g, item.item_id, &sent)?;
@@ -1291,6 +1296,11 @@ impl Chat {
                     forwarded_by.map(|f| f.group_member_id),
                 )?;
                 let item = self.received_forwarded(item, c.forward)?;
+                let item = if c.live == Some(true) {
+                    self.store().start_live(item)?
+                } else {
+                    item
+                };
                 let item = match scope {
                     Some(s) => {
                         self.store().set_item_scope(item.item_id, &s)?;
@@ -1800,6 +1810,7 @@ impl Chat {
                 group_id,
                 scope: Some(whose),
                 messages,
+                ..
             } => {
                 let g = self.group_by_id(group_id)?;
                 let whose = match whose {
@@ -1830,13 +1841,36 @@ impl Chat {
                 Ok(Response::GroupSentMany(g, items))
             }
             C::ApiSendGroup {
-                group_id, messages, ..
+                group_id,
+                messages,
+                live,
+                ..
             } => {
                 let g = self.group_by_id(group_id)?;
                 if messages.iter().any(|m| m.quoted_item_id.is_some()) {
                     return Err(ChatError::File(
                         "quotes in groups are not supported yet".into(),
                     ));
+                }
+                if live {
+                    crate::live::check_sendable(
+                        messages.len(),
+                        messages.iter().any(|m| m.file.is_some()),
+                    )?;
+                    let mut container = MsgContainer::simple(
+                        messages
+                            .into_iter()
+                            .next()
+                            .map(|m| m.content)
+                            .unwrap_or_else(|| MsgContent::text("")),
+                    );
+                    container.live = Some(true);
+                    return match Box::pin(self.send_group_container(g.clone(), container, None))
+                        .await?
+                    {
+                        Response::GroupSent(_, item) => Ok(Response::GroupSentMany(g, vec![item])),
+                        other => Ok(other),
+                    };
                 }
                 let mut items = Vec::with_capacity(messages.len());
                 for m in messages {

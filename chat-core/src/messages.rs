@@ -36,7 +36,8 @@ impl Chat {
         quoted: Option<ChatItem>,
         ttl: Option<i64>,
     ) -> Result<Response, ChatError> {
-        self.send_new(contact, content, quoted, ttl, None).await
+        self.send_new(contact, content, quoted, ttl, None, false)
+            .await
     }
 
     /// [`Chat::send_content_timed`]; a forwarded message (`forward`: where it came from) is
@@ -48,6 +49,7 @@ impl Chat {
         quoted: Option<ChatItem>,
         ttl: Option<i64>,
         forward: Option<serde_json::Value>,
+        live: bool,
     ) -> Result<Response, ChatError> {
         if contact.deleted_by_contact {
             return Err(ChatError::ContactDeleted(contact.local_name));
@@ -61,6 +63,7 @@ impl Chat {
         let mut container = MsgContainer::simple(content.clone());
         container.ttl = ttl;
         container.forward = forward.is_some();
+        container.live = live.then_some(true);
         let mut quote = None;
         if let Some(q) = &quoted {
             container.quote = Some(QuotedMsg {
@@ -99,6 +102,11 @@ impl Chat {
             edited: false,
         })?;
         let item = self.with_forward(item, forward)?;
+        let item = if live {
+            self.store().start_live(item)?
+        } else {
+            item
+        };
         let item = match ttl {
             Some(t) => self.set_timer(item, t)?,
             None => item,
@@ -123,9 +131,18 @@ impl Chat {
         &self,
         chat_id: i64,
         ttl: Option<i64>,
+        live: bool,
         messages: Vec<Composed>,
     ) -> Result<Response, ChatError> {
         let contact = self.contact_by_id(chat_id)?;
+        if live {
+            crate::live::check_sendable(messages.len(), messages.iter().any(|m| m.file.is_some()))?;
+            if chat_id == NOTES {
+                return Err(ChatError::BadCommand(
+                    "live messages are not supported in notes".into(),
+                ));
+            }
+        }
         let mut quotes = Vec::with_capacity(messages.len());
         for m in &messages {
             quotes.push(match m.quoted_item_id {
@@ -165,7 +182,7 @@ impl Chat {
                 }
                 (None, true) => self.add_note_content(m.content)?,
                 (None, false) => {
-                    self.send_content_timed(contact.clone(), m.content, quoted, ttl)
+                    self.send_new(contact.clone(), m.content, quoted, ttl, None, live)
                         .await?
                 }
             };
@@ -237,9 +254,10 @@ impl Chat {
         contact_id: i64,
         item_id: i64,
         text: String,
+        live: bool,
     ) -> Result<Response, ChatError> {
         let (contact, item) = self.contact_item(contact_id, item_id)?;
-        self.edit(contact, item, text).await
+        self.edit(contact, item, text, live).await
     }
 
     /// `! @name [(prefix)] text`: our latest sent message (starting with `prefix`).
@@ -254,7 +272,7 @@ impl Chat {
             .store()
             .latest_item(contact.contact_id, true, prefix.as_deref())?
             .ok_or(ChatError::NoQuotedMessage(prefix.unwrap_or_default()))?;
-        self.edit(contact, item, text).await
+        self.edit(contact, item, text, false).await
     }
 
     /// `/* text`: a note to self, stored only.
@@ -318,6 +336,7 @@ impl Chat {
         contact: Contact,
         item: ChatItem,
         text: String,
+        live: bool,
     ) -> Result<Response, ChatError> {
         if contact.contact_id == NOTES {
             // A note: changed here, nothing to tell anyone, nothing printed.
@@ -334,23 +353,18 @@ impl Chat {
             return Err(ChatError::CannotUpdate);
         }
         let content = MsgContent::text(text);
-        if content == item.content {
+        // A live message's last update may repeat its text: it still ends it.
+        let state = crate::live::next_state(&item, live);
+        if content == item.content && state.is_none() {
             return Ok(Response::NotChanged(contact, item));
         }
         let (Some(shared), Some(conn)) = (item.shared_msg_id.clone(), contact.conn_id) else {
             return Err(ChatError::CannotUpdate);
         };
-        self.send_event(
-            conn,
-            ChatEvent::MsgUpdate(MsgUpdate::new(B64(shared), content.clone())),
-        )
-        .await?;
-        self.store().update_item(item.item_id, &content)?;
-        let item = ChatItem {
-            content,
-            edited: true,
-            ..item
-        };
+        let mut update = MsgUpdate::new(B64(shared), content.clone());
+        update.live = (state == Some(true)).then_some(true);
+        self.send_event(conn, ChatEvent::MsgUpdate(update)).await?;
+        let item = self.store().apply_update(item, &content, state)?;
         Ok(Response::Updated(contact, item))
     }
 
@@ -486,6 +500,11 @@ impl Chat {
             edited: false,
         })?;
         let item = self.received_forwarded(item, c.forward)?;
+        let item = if c.live == Some(true) {
+            self.store().start_live(item)?
+        } else {
+            item
+        };
         // A disappearing message: gone here too after its time, from when it is read - when
         // disappearing messages are on with this contact (else kept, as the reference's).
         match c.ttl {
@@ -511,12 +530,8 @@ impl Chat {
         let item = match existing {
             Some(item) if item.deleted => return Ok(()),
             Some(item) => {
-                self.store().update_item(item.item_id, &u.content)?;
-                ChatItem {
-                    content: u.content.clone(),
-                    edited: true,
-                    ..item
-                }
+                let state = crate::live::next_state(&item, u.live == Some(true));
+                self.store().apply_update(item, &u.content, state)?
             }
             None => self.store().add_item(&NewItem {
                 contact_id: contact.contact_id,

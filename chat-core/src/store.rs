@@ -51,7 +51,7 @@ impl From<agent::store::StoreError> for StoreError {
     }
 }
 
-type Result<T> = std::result::Result<T, StoreError>;
+pub type Result<T> = std::result::Result<T, StoreError>;
 
 pub(crate) const MIGRATIONS: &[&str] = &[
     "CREATE TABLE users (
@@ -349,6 +349,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
      ALTER TABLE contacts ADD COLUMN favorite INTEGER NOT NULL DEFAULT 0;
      ALTER TABLE groups ADD COLUMN send_rcpts INTEGER;
      ALTER TABLE groups ADD COLUMN favorite INTEGER NOT NULL DEFAULT 0;",
+    // v33: live messages (`/live`): 1 while its author is still typing it, 0 once ended;
+    // NULL for a message that never was live
+    "ALTER TABLE chat_items ADD COLUMN live INTEGER;",
 ];
 
 /// A chat's own settings beyond muting (the reference's `ChatSettings`): delivery receipts
@@ -605,6 +608,8 @@ pub struct ChatItem {
     /// A group item in a member's support chat (members reviewed by the admins), not in the
     /// group's own chat.
     pub scope: Option<ItemScope>,
+    /// A live message (`/live`): `true` while its author types it, `false` once ended.
+    pub live: Option<bool>,
 }
 
 /// The support chat a group item is in: ours with the group's admins (`member` none), or,
@@ -667,7 +672,7 @@ pub(crate) type ItemRow = (
         bool,
         Option<bool>,
     ),
-    (Option<String>, Option<String>),
+    (Option<String>, Option<String>, Option<bool>),
 );
 
 /// A request to our address.
@@ -1282,6 +1287,7 @@ impl ChatStore {
             info: None,
             forward: None,
             scope: None,
+            live: None,
         })
     }
 
@@ -1326,6 +1332,7 @@ impl ChatStore {
                 info: Some(i.content.clone()),
                 forward: None,
                 scope: None,
+                live: None,
             });
         }
         tx.commit()?;
@@ -1344,7 +1351,7 @@ impl ChatStore {
     pub(crate) const ITEM_COLUMNS: &'static str =
         "item_id, coalesce(contact_id, 0), sent, shared_msg_id, content, item_ts, quote, edited,
          deleted, file_id, ttl, delete_at, group_id, group_member_id, forwarded_by, info,
-         unread, rcpt, fwd, scope";
+         unread, rcpt, fwd, scope, live";
 
     pub(crate) fn item_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ItemRow> {
         Ok((
@@ -1367,7 +1374,7 @@ impl ChatStore {
                 r.get(16)?,
                 r.get(17)?,
             ),
-            (r.get(18)?, r.get(19)?),
+            (r.get(18)?, r.get(19)?, r.get(20)?),
         ))
     }
 
@@ -1376,7 +1383,7 @@ impl ChatStore {
             (item_id, contact_id, sent, shared_msg_id),
             (content, item_ts, quote, edited, deleted, file_id),
             (ttl, delete_at, group_id, group_member_id, forwarded_by, info, unread, receipt),
-            (forward, scope),
+            (forward, scope, live),
         ) = row;
         Ok(ChatItem {
             item_id,
@@ -1410,7 +1417,17 @@ impl ChatStore {
                 .map(|s| serde_json::from_str(&s))
                 .transpose()
                 .map_err(|_| StoreError::Corrupt("scope"))?,
+            live,
         })
+    }
+
+    /// A live message's state: `Some(true)` while typed, `Some(false)` once ended.
+    pub fn set_item_live(&self, item_id: i64, live: Option<bool>) -> Result<()> {
+        self.db.execute(
+            "UPDATE chat_items SET live = ?2 WHERE item_id = ?1",
+            params![item_id, live],
+        )?;
+        Ok(())
     }
 
     /// Puts a group item in a member's support chat (`scope`).
