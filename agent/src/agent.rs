@@ -493,7 +493,8 @@ const RECEIPT_HASHES: usize = 4096;
 type Incoming = (SmpServer, Vec<u8>, Vec<u8>, Vec<u8>);
 
 struct Inner {
-    server: SmpServer,
+    /// The relays new queues are made on (one chosen at random for each; never empty).
+    servers: std::sync::RwLock<Vec<SmpServer>>,
     opts: ConnectOptions,
     /// Where connections are kept (none: in memory only).
     store: Option<Mutex<crate::store::Store>>,
@@ -732,7 +733,7 @@ impl Agent {
         let (incoming, mut incoming_rx) = mpsc::channel(1024);
         let agent = Self {
             inner: Arc::new(Inner {
-                server,
+                servers: std::sync::RwLock::new(vec![server]),
                 opts,
                 store: store.map(Mutex::new),
                 delivery: Mutex::default(),
@@ -842,9 +843,35 @@ impl Agent {
         v
     }
 
-    /// The relay new queues are made on (and queues rotated to).
+    /// A relay for a new queue (or a rotation): one of [`Agent::servers`], at random.
     pub fn server(&self) -> SmpServer {
-        self.inner.server.clone()
+        let servers = self.inner.servers.read().unwrap_or_else(|e| e.into_inner());
+        let mut b = [0u8; 8];
+        simplex_crypto::random_bytes(&mut b);
+        let i = (u64::from_le_bytes(b) % servers.len().max(1) as u64) as usize;
+        servers[i].clone()
+    }
+
+    /// The relays new queues are made on.
+    pub fn servers(&self) -> Vec<SmpServer> {
+        self.inner
+            .servers
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// New queues go to these relays from now on (existing ones stay where they are); an
+    /// empty list changes nothing.
+    pub fn set_servers(&self, servers: Vec<SmpServer>) {
+        if servers.is_empty() {
+            return;
+        }
+        *self
+            .inner
+            .servers
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = servers;
     }
 
     /// Whether [`Agent::close`] was called.
@@ -1440,7 +1467,7 @@ impl Agent {
             QueueMode::Messaging => QueueRequest::Messaging(None),
             QueueMode::Contact => QueueRequest::Contact(None),
         };
-        let server = self.inner.server.clone();
+        let server = self.server();
         Ok(self
             .new_queue_with(&server, request, None, x25519()?.1)
             .await?
@@ -1500,6 +1527,37 @@ impl Agent {
             },
             ids.link_id,
         ))
+    }
+
+    /// Tests a relay as the reference's `/smp test` does: connects, creates a queue and
+    /// deletes it. The step that failed (`Connect`, `CreateQueue`, `DeleteQueue`) and why.
+    pub async fn test_server(
+        &self,
+        server: &SmpServer,
+    ) -> std::result::Result<(), (&'static str, String)> {
+        self.session(server)
+            .await
+            .map_err(|e| ("Connect", e.to_string()))?;
+        let (rk_pub, rcv_key) =
+            generate(KeyAlgorithm::Ed25519).map_err(|e| ("CreateQueue", e.to_string()))?;
+        let (dh_pub, _) = x25519().map_err(|e| ("CreateQueue", e.to_string()))?;
+        let new = Command::New(NewQueue {
+            rcv_auth_key: rk_pub,
+            rcv_dh_key: dh_pub,
+            basic_auth: server.password.clone().map(String::into_bytes),
+            subscribe: false,
+            request: Some(QueueRequest::Messaging(None)),
+            ntf_creds: None,
+        });
+        let ids = match self.call(server, Some(&rcv_key), b"", &new).await {
+            Ok(BrokerMsg::Ids(ids)) => ids,
+            Ok(_) => return Err(("CreateQueue", "unexpected answer to NEW".into())),
+            Err(e) => return Err(("CreateQueue", e.to_string())),
+        };
+        self.call(server, Some(&rcv_key), &ids.rcv_id, &Command::Del)
+            .await
+            .map_err(|e| ("DeleteQueue", e.to_string()))?;
+        Ok(())
     }
 
     /// Adds a connection and stores it before anything is sent for it.
@@ -1586,7 +1644,8 @@ impl Agent {
             )),
             QueueMode::Contact => None,
         };
-        let server = link_server(&self.inner.server);
+        let queue_server = self.server();
+        let server = link_server(&queue_server);
         let build = |sender_id: Vec<u8>| ConnectionRequest {
             kind: match &x3dh {
                 Some(((k1_pub, _), (k2_pub, _))) => RequestKind::Invitation(E2eParams {
@@ -1614,7 +1673,7 @@ impl Agent {
                     QueueMode::Contact => QueueRequest::Contact(None),
                 };
                 let (rcv, _) = self
-                    .new_queue_with(&self.inner.server, request, None, e2e_key)
+                    .new_queue_with(&queue_server, request, None, e2e_key)
                     .await?;
                 let link = build(rcv.snd_id.clone());
                 (rcv, link, None)
@@ -1669,7 +1728,7 @@ impl Agent {
                     Some(id) => QueueRequest::Contact(Some((id.clone(), sid.clone(), data))),
                 };
                 let (rcv, link_id) = self
-                    .new_queue_with(&self.inner.server, request, Some(corr), e2e_key)
+                    .new_queue_with(&queue_server, request, Some(corr), e2e_key)
                     .await?;
                 if rcv.snd_id != sid {
                     return Err(AgentError::Relay("the relay changed the sender id".into()));

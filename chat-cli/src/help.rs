@@ -20,6 +20,7 @@ const MAIN: &[&str] = &[
     "  /verify @name <code>    mark the connection verified",
     "  /d @name                delete a contact (they are told)",
     "  /p [name [full name]]   show or change your profile",
+    "  /smp, /xftp             your relays; /smp <server>... sets them, /smp test <server> tries one",
     "  /create user name       another user; /user name switches to it, /users lists them",
     "  /delete user name       delete a user (not the active one while there are others)",
     "  /mute user              this user's events not shown while another is active (/unmute user)",

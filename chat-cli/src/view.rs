@@ -453,6 +453,24 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
             }
         )],
         Response::Ok => vec!["ok".into()],
+        Response::Servers(p, servers) => {
+            let mut v = vec![
+                "Your servers".to_string(),
+                format!("  {} servers", p.name()),
+            ];
+            v.extend(servers.iter().map(|s| format!("    {s}")));
+            v
+        }
+        Response::ServerTested {
+            protocol,
+            failure: None,
+            ..
+        } => vec![format!("{} server test passed", protocol.name())],
+        Response::ServerTested {
+            protocol,
+            failure: Some(f),
+            ..
+        } => chat_core::servers::failure_lines(*protocol, f),
         Response::ConnectionPlan { plan, .. } => plan.lines(),
         Response::ContactInfo { contact, verified } => {
             let mut v = vec![format!("contact ID: {}", contact.contact_id)];

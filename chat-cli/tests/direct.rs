@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{alice_and_bob, connect, invitation_link, relay, Client, ADDRESS_TAIL};
+use common::{alice_and_bob, connect, invitation_link, relay, xftp_relay, Client, ADDRESS_TAIL};
 
 #[test]
 fn invitation_messages_and_a_restart() {
@@ -637,4 +637,92 @@ fn aborting_an_address_switch() {
     bob.expect_item("@alice hey");
     alice.expect_item("bob> hey");
     relay.stop();
+}
+
+/// `/smp` and `/xftp` as the reference's: the relays in use; each tested (a queue made and
+/// deleted; a chunk uploaded, downloaded and deleted), a wrong fingerprint failing at
+/// Connect with the reference's hint; set for new queues (an invitation made after
+/// `/smp <other>` is on the other relay), kept across a restart, back with `/smp default`.
+#[test]
+fn relays_shown_tested_and_set() {
+    let (rt, relay1, server) = relay();
+    let (_rt2, relay2, server2) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (_xftp, xftp) = xftp_relay(&rt, dir.path());
+    let key_hash = |s: &str| {
+        s.trim_start_matches("smp://")
+            .split('@')
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let mut alice = Client::start_with(dir.path(), "alice", &server, &["--xftp-server", &xftp]);
+    alice.create_profile("alice", "Alice");
+    let show = |c: &mut Client, cmd: &str, kind: &str, servers: &[&str]| {
+        c.type_line(cmd);
+        c.expect(cmd);
+        c.expect("Your servers");
+        c.expect(&format!("  {kind} servers"));
+        for s in servers {
+            c.expect(&format!("    {s}"));
+        }
+    };
+    show(&mut alice, "/smp", "SMP", &[&server]);
+    show(&mut alice, "/xftp", "XFTP", &[&xftp]);
+    for (cmd, passed) in [
+        (format!("/smp test {server}"), "SMP server test passed"),
+        (format!("/xftp test {xftp}"), "XFTP server test passed"),
+    ] {
+        alice.type_line(&cmd);
+        alice.expect(&cmd);
+        alice.expect(passed);
+    }
+    // relay 2's fingerprint at relay 1's address: the TLS handshake fails.
+    let wrong = server.replace(&key_hash(&server), &key_hash(&server2));
+    let cmd = format!("/smp test {wrong}");
+    alice.type_line(&cmd);
+    alice.expect(&cmd);
+    let failed = alice.next();
+    assert!(
+        failed.starts_with("SMP server test failed at Connect, error: "),
+        "{failed}"
+    );
+    alice.expect("Possibly, certificate fingerprint in SMP server address is incorrect");
+
+    // New queues on relay 2.
+    let cmd = format!("/smp {server2}");
+    alice.type_line(&cmd);
+    alice.expect(&cmd);
+    alice.expect("ok");
+    show(&mut alice, "/smp", "SMP", &[&server2]);
+    alice.type_line("/c");
+    alice.expect("/c");
+    let link = invitation_link(&mut alice);
+    // The key hashes in the link (their `=` padding percent-encoded).
+    assert!(
+        link.contains(key_hash(&server2).trim_end_matches('=')),
+        "{link}"
+    );
+    assert!(
+        !link.contains(key_hash(&server).trim_end_matches('=')),
+        "{link}"
+    );
+    alice.type_line("/smp nonsense");
+    alice.expect("/smp nonsense");
+    let bad = alice.next();
+    assert!(
+        bad.starts_with("bad chat command: invalid SMP server nonsense"),
+        "{bad}"
+    );
+    // Kept for the user across a restart; back to the options' relay with `default`.
+    alice.stop();
+    let mut alice = Client::start_with(dir.path(), "alice", &server, &["--xftp-server", &xftp]);
+    alice.expect("Current user: alice (Alice)");
+    show(&mut alice, "/smp", "SMP", &[&server2]);
+    alice.type_line("/smp default");
+    alice.expect("/smp default");
+    alice.expect("ok");
+    show(&mut alice, "/smp", "SMP", &[&server]);
+    relay1.stop();
+    relay2.stop();
 }

@@ -1203,6 +1203,20 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
                    "toRole": to, "msgSigned": false}),
         ),
         Response::Ok | Response::Quit => tagged("cmdOk", json!({ "user_": u })),
+        // Ours (the reference answers `/smp` with its operators' servers).
+        Response::Servers(p, servers) => tagged(
+            "userProtoServers",
+            json!({"user": u, "protocol": p.name().to_lowercase(), "servers": servers}),
+        ),
+        Response::ServerTested {
+            server, failure, ..
+        } => {
+            let mut v = json!({"user": u, "testServer": server});
+            if let Some(f) = failure {
+                v["testFailure"] = json!({"testStep": f.step, "testError": f.error});
+            }
+            tagged("serverTestResult", v)
+        }
     }
 }
 

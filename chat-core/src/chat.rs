@@ -576,6 +576,14 @@ pub enum Response {
         /// Its role now.
         to: crate::protocol::GroupMemberRole,
     },
+    /// `/smp`, `/xftp`: the relays in use.
+    Servers(crate::servers::Protocol, Vec<String>),
+    /// `/smp test`, `/xftp test`: passed, or where it failed.
+    ServerTested {
+        protocol: crate::servers::Protocol,
+        server: String,
+        failure: Option<crate::servers::TestFailure>,
+    },
     /// Done.
     Ok,
     /// `/q`.
@@ -990,7 +998,11 @@ pub(crate) struct Inner {
     profile: Mutex<Profile>,
     events: mpsc::Sender<Event>,
     pub(crate) pool: Arc<xftp_client::agent::Pool>,
-    pub(crate) xftp_servers: Vec<xftp_proto::address::ServerAddress>,
+    /// The XFTP relays uploads go to (`/xftp` changes them).
+    pub(crate) xftp_servers: Mutex<Vec<xftp_proto::address::ServerAddress>>,
+    /// The relays the options named (`/smp default`, `/xftp default` go back to them).
+    pub(crate) configured_smp: Vec<SmpServer>,
+    pub(crate) configured_xftp: Vec<xftp_proto::address::ServerAddress>,
     pub(crate) files_folder: PathBuf,
     pub(crate) max_file_size: u64,
     pub(crate) auto_accept_size: u64,
@@ -1118,7 +1130,9 @@ impl Chat {
                     Some(p) => xftp_client::agent::Pool::with_socks(p.clone()),
                     None => xftp_client::agent::Pool::default(),
                 }),
-                xftp_servers: config.xftp_servers.clone(),
+                xftp_servers: Mutex::new(config.xftp_servers.clone()),
+                configured_smp: vec![config.smp_server.clone()],
+                configured_xftp: config.xftp_servers.clone(),
                 files_folder: config.files_folder.clone(),
                 max_file_size: config.max_file_size,
                 auto_accept_size: config.auto_accept_size,
@@ -1135,6 +1149,8 @@ impl Chat {
                 progress: Mutex::new(std::collections::HashMap::new()),
             }),
         };
+        // The relays the user set (`/smp`, `/xftp`) replace the configured ones.
+        chat.apply_stored_servers()?;
         tokio::spawn(chat.clone().run(agent_events));
         if start {
             chat.start_tasks()?;
@@ -1958,6 +1974,9 @@ impl Chat {
             Command::SetChatReceipts { name, group, on } => {
                 self.set_chat_receipts(&name, group, on)
             }
+            Command::ShowServers(p) => Ok(self.show_servers(p)),
+            Command::SetServers(p, list) => self.set_servers(p, list),
+            Command::TestServer(p, server) => on_heap(|| self.test_server(p, server)).await,
             Command::ApiChatSettings {
                 contact,
                 group,

@@ -375,6 +375,12 @@ pub enum Command {
         /// Each group's own setting back to the default.
         clear: bool,
     },
+    /// `/smp`, `/xftp`: the relays new queues and uploads go to.
+    ShowServers(crate::servers::Protocol),
+    /// `/smp <server>...`, `/xftp <server>...` (`default`: none, back to the options').
+    SetServers(crate::servers::Protocol, Vec<String>),
+    /// `/smp test <server>`, `/xftp test <server>`.
+    TestServer(crate::servers::Protocol, String),
     /// `/receipts @name|#group on|off|default`: delivery receipts to one chat (none: the
     /// user's default).
     SetChatReceipts {
@@ -1176,6 +1182,8 @@ impl Command {
                 | Command::SetGroupReceipts { .. }
                 | Command::SetChatReceipts { .. }
                 | Command::ApiChatSettings { .. }
+                | Command::ShowServers(_)
+                | Command::SetServers(..)
                 | Command::Mute { .. }
                 | Command::GetChat { .. }
                 | Command::UnreadChat { .. }
@@ -2154,6 +2162,21 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 Command::SetGroupReceipts { on, clear }
             } else {
                 Command::SetReceipts { on, clear }
+            }
+        }
+        "/smp" | "/xftp" => {
+            let p = if word == "/smp" {
+                crate::servers::Protocol::Smp
+            } else {
+                crate::servers::Protocol::Xftp
+            };
+            let words: Vec<&str> = args.split_whitespace().collect();
+            match words[..] {
+                [] => Command::ShowServers(p),
+                ["test", server] => Command::TestServer(p, server.to_string()),
+                ["test", ..] => return Err(bad(&format!("usage: {word} test <server>"))),
+                ["default"] => Command::SetServers(p, Vec::new()),
+                _ => Command::SetServers(p, words.iter().map(|s| s.to_string()).collect()),
             }
         }
         "/receipts" => {
@@ -3723,6 +3746,24 @@ mod tests {
             })
         );
         assert!(parse("/receipts bob on").is_err());
+        use crate::servers::Protocol;
+        assert_eq!(parse("/smp"), Ok(Command::ShowServers(Protocol::Smp)));
+        assert_eq!(
+            parse("/xftp test xftp://k@h:443"),
+            Ok(Command::TestServer(Protocol::Xftp, "xftp://k@h:443".into()))
+        );
+        assert_eq!(
+            parse("/smp smp://a@h1 smp://b@h2:5224"),
+            Ok(Command::SetServers(
+                Protocol::Smp,
+                vec!["smp://a@h1".into(), "smp://b@h2:5224".into()]
+            ))
+        );
+        assert_eq!(
+            parse("/xftp default"),
+            Ok(Command::SetServers(Protocol::Xftp, Vec::new()))
+        );
+        assert!(parse("/smp test").is_err());
         assert!(parse("/receipts @bob maybe").is_err());
         assert_eq!(
             parse(r#"/_settings #3 {"enableNtfs": "none", "sendRcpts": false, "favorite": true}"#),

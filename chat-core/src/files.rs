@@ -343,7 +343,8 @@ impl Chat {
         ttl: Option<i64>,
         forward: Option<serde_json::Value>,
     ) -> Result<Response, ChatError> {
-        if self.inner.xftp_servers.is_empty() {
+        let xftp_servers = self.xftp_servers();
+        if xftp_servers.is_empty() {
             return Err(ChatError::NoXftpServers);
         }
         if contact.deleted_by_contact {
@@ -480,7 +481,7 @@ impl Chat {
             let sent = xftp_client::agent::send_file(
                 self.inner.pool.clone(),
                 Path::new(&source),
-                &self.inner.xftp_servers,
+                &self.xftp_servers(),
                 &opts,
                 move |p| Self::set_progress(&inner, file_id, p),
             )

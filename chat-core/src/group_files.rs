@@ -81,7 +81,7 @@ impl Chat {
                 return Err(ChatError::FeatureNotAllowed(voice.name.to_string()));
             }
         }
-        if self.inner.xftp_servers.is_empty() {
+        if self.xftp_servers().is_empty() {
             return Err(ChatError::NoXftpServers);
         }
         let (name, size, source) = file_source(&path)?;

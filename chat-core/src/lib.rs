@@ -35,6 +35,7 @@ pub mod live;
 pub mod member_contacts;
 pub mod messages;
 pub mod protocol;
+pub mod servers;
 pub mod store;
 pub mod users;
 
