@@ -128,6 +128,17 @@ pub enum AgentEvent {
         /// The decryption error that caused it, if any.
         error: Option<String>,
     },
+    /// A message did not decrypt (the reference's crypto error that comes with its RSYNC):
+    /// dropped; what failed and how many messages it stands for (skipped or earlier ones;
+    /// 0 for a message of the old ratchet while a re-synchronisation runs).
+    DecryptFailed {
+        /// The connection.
+        conn: ConnId,
+        /// What failed.
+        error: DecryptError,
+        /// How many messages.
+        count: u32,
+    },
     /// The peer confirmed that it received and stored a message (a delivery receipt, A_RCVD).
     Delivered {
         /// The connection.
@@ -231,6 +242,34 @@ impl std::fmt::Display for IntegrityError {
             Self::BadId(id) => write!(f, "message {id} has an earlier id than the previous one"),
             Self::Duplicate => write!(f, "the previous message's id again"),
             Self::BadHash => write!(f, "bad previous-message hash"),
+        }
+    }
+}
+
+/// Why a message did not decrypt (the reference's `MsgDecryptError`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecryptError {
+    /// No header key opens it (`RATCHET_HEADER`).
+    Header,
+    /// Too many messages would have to be skipped (`RATCHET_SKIPPED`).
+    TooManySkipped,
+    /// Earlier than the last one and not among the skipped (`RATCHET_EARLIER`).
+    Earlier,
+    /// The body does not decrypt (`DECRYPT_AES`).
+    Other,
+    /// Of the old ratchet, while a re-synchronisation runs (`RATCHET_SYNC`).
+    Sync,
+}
+
+impl DecryptError {
+    /// Its name in the bot API (`MsgDecryptError`).
+    pub fn api_name(self) -> &'static str {
+        match self {
+            DecryptError::Header => "ratchetHeader",
+            DecryptError::TooManySkipped => "tooManySkipped",
+            DecryptError::Earlier => "ratchetEarlier",
+            DecryptError::Other => "other",
+            DecryptError::Sync => "ratchetSync",
         }
     }
 }
@@ -2659,6 +2698,21 @@ impl Agent {
                         }
                     }
                     if let Err(e) = &decrypted {
+                        let failed = match e {
+                            _ if matches!(c.sync, SyncState::Started | SyncState::Agreed) => {
+                                Some((DecryptError::Sync, 0))
+                            }
+                            RatchetError::Header => Some((DecryptError::Header, 1)),
+                            RatchetError::TooManySkipped(n) => {
+                                Some((DecryptError::TooManySkipped, *n))
+                            }
+                            RatchetError::Earlier(n) => Some((DecryptError::Earlier, *n)),
+                            RatchetError::Decrypt => Some((DecryptError::Other, 1)),
+                            _ => None,
+                        };
+                        if let Some((error, count)) = failed {
+                            events.push(AgentEvent::DecryptFailed { conn, error, count });
+                        }
                         let next = match e {
                             RatchetError::Header | RatchetError::TooManySkipped(_) => {
                                 Some(SyncState::Required)

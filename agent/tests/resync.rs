@@ -124,8 +124,14 @@ async fn a_database_restored_from_an_old_copy_recovers_by_resynchronisation() {
 
     // Bob writes: Alice cannot decrypt it and is told a re-synchronisation is required.
     bob.send(cb, b"lost").await.unwrap();
+    // First what did not decrypt (the chat keeps it as an item), then the new state.
+    let mut failed = None;
     let state = loop {
         match next(&mut ae).await {
+            AgentEvent::DecryptFailed { conn, error, count } => {
+                assert_eq!(conn, ca);
+                failed = Some((error, count));
+            }
             AgentEvent::RatchetSync { conn, state, error } => {
                 assert_eq!(conn, ca);
                 assert!(error.is_some());
@@ -136,6 +142,15 @@ async fn a_database_restored_from_an_old_copy_recovers_by_resynchronisation() {
         }
     };
     assert_eq!(state, SyncState::Required);
+    let (error, count) = failed.expect("the failure reported before the state");
+    assert!(
+        matches!(
+            error,
+            agent::agent::DecryptError::Header | agent::agent::DecryptError::TooManySkipped
+        ),
+        "{error:?}"
+    );
+    assert!(count >= 1);
     assert!(alice.send(ca, b"too early").await.is_err(), "sending waits");
 
     // Re-synchronisation: both sides reach Agreed, then Ok.

@@ -1008,6 +1008,8 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
         Event::GroupMemberUpdated { .. } => Vec::new(),
         // Delivery receipts are printed by the reference's terminal only in its test view.
         Event::ItemStatus(..) | Event::GroupItemStatus(..) => Vec::new(),
+        // An informational item counting more (decryption errors): shown by `/tail`.
+        Event::Updated(_, item) if item.info.is_some() => Vec::new(),
         Event::Updated(c, item) => match live_marker(item, false, "[edited] ") {
             Some(m) => item_lines_marked(c, item, &m),
             None => Vec::new(),

@@ -560,6 +560,16 @@ fn resynchronising_a_ratchet() {
     alice.expect_item("@bob lost");
     bob.expect("alice: decryption error (connection out of sync), synchronization required");
     bob.expect("use /sync alice to synchronize");
+    // What did not decrypt is an item of the chat, as the reference's (`rcvDecryptionError`).
+    bob.type_line("/tail @alice 1");
+    bob.expect("/tail @alice 1");
+    let l = bob.next();
+    assert!(
+        l.get(6..)
+            .unwrap_or_default()
+            .starts_with("alice> decryption error, possibly due to the device change"),
+        "{l}"
+    );
     bob.type_line("@alice not yet");
     bob.expect("@alice not yet");
     bob.expect("error: command is prohibited");

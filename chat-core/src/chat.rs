@@ -1498,6 +1498,45 @@ impl Chat {
         })
     }
 
+    /// Messages of a contact did not decrypt: an item says so, or the last one (the same
+    /// error just before) counts them too (`chatItemUpdated`), as the reference's.
+    async fn decrypt_failed(
+        &self,
+        conn: ConnId,
+        error: agent::agent::DecryptError,
+        count: u32,
+    ) -> Result<()> {
+        let Some(Peer::Contact(contact)) = self.peer_of(conn)? else {
+            return Ok(());
+        };
+        let last = self.store().items(contact.contact_id, 1)?.pop();
+        let same = last.filter(|i| {
+            i.info.as_ref().is_some_and(|v| {
+                v["type"] == "rcvDecryptionError" && v["msgDecryptError"] == error.api_name()
+            })
+        });
+        match same {
+            Some(item) => {
+                let before = item
+                    .info
+                    .as_ref()
+                    .and_then(|v| v["msgCount"].as_u64())
+                    .unwrap_or(0);
+                let total = u32::try_from(before)
+                    .unwrap_or(u32::MAX)
+                    .saturating_add(count);
+                let now = crate::features::InfoItem::decryption_error(error, total);
+                let item = self.store().update_info_item(item, &now)?;
+                self.emit(Event::Updated(contact, item)).await;
+            }
+            None => {
+                let item = crate::features::InfoItem::decryption_error(error, count);
+                self.add_info(&contact, &[item]).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// A connected contact named by a command, with its connection.
     fn connected_contact(&self, who: crate::command::ContactName) -> Result<(Contact, ConnId)> {
         let contact = match who {
@@ -1540,15 +1579,19 @@ impl Chat {
     }
 
     /// A connection's re-synchronisation state changed (the agent's RSYNC): shown, and kept
-    /// as an item of a direct chat. Its start is the `/sync` command's (ours) or silent.
-    async fn ratchet_synced(&self, conn: ConnId, state: SyncState) -> Result<()> {
+    /// as an item of a direct chat - unless a decryption error caused it (`with_error`): its
+    /// item is then the error's, as the reference's. Its start is the `/sync` command's
+    /// (ours) or silent.
+    async fn ratchet_synced(&self, conn: ConnId, state: SyncState, with_error: bool) -> Result<()> {
         if state == SyncState::Started {
             return Ok(());
         }
         match self.peer_of(conn)? {
             Some(Peer::Contact(contact)) => {
-                let item = crate::features::InfoItem::ratchet_sync(false, state);
-                self.add_info(&contact, &[item]).await?;
+                if !with_error {
+                    let item = crate::features::InfoItem::ratchet_sync(false, state);
+                    self.add_info(&contact, &[item]).await?;
+                }
                 self.emit(Event::RatchetSync {
                     contact: Some(contact),
                     member: None,
@@ -2947,8 +2990,11 @@ impl Chat {
                 direction,
                 phase,
             } => on_heap(|| self.queue_switched(conn, direction, phase)).await?,
-            AgentEvent::RatchetSync { conn, state, .. } => {
-                on_heap(|| self.ratchet_synced(conn, state)).await?
+            AgentEvent::RatchetSync { conn, state, error } => {
+                on_heap(|| self.ratchet_synced(conn, state, error.is_some())).await?
+            }
+            AgentEvent::DecryptFailed { conn, error, count } => {
+                on_heap(|| self.decrypt_failed(conn, error, count)).await?
             }
             AgentEvent::Error { conn, error } => {
                 // Shown for contacts and connections being made; a group member's are not

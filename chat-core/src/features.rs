@@ -420,6 +420,18 @@ impl InfoItem {
         }
     }
 
+    /// Messages that did not decrypt (`rcvDecryptionError`), with the reference's text:
+    /// `decryption error, possibly due to the device change (header, 2 messages)`.
+    pub fn decryption_error(error: agent::agent::DecryptError, count: u32) -> Self {
+        InfoItem {
+            sent: false,
+            text: decryption_error_text(error, count),
+            content: json!({"type": "rcvDecryptionError",
+                            "msgDecryptError": error.api_name(), "msgCount": count}),
+            at_epoch: false,
+        }
+    }
+
     /// Whether a profile change shows (not only preferences): the reference's rule for
     /// [`InfoItem::profile_updated`].
     pub fn profile_change_shows(
@@ -441,6 +453,27 @@ impl InfoItem {
                             "rcvDirectEvent": {"type": "contactDeleted"}}),
             at_epoch: false,
         }
+    }
+}
+
+/// The reference's `msgDecryptErrorText`.
+pub fn decryption_error_text(error: agent::agent::DecryptError, count: u32) -> String {
+    use agent::agent::DecryptError as E;
+    let several = (count != 1).then(|| format!("{count} messages"));
+    let with_count = |what: &str| match &several {
+        Some(n) => format!("{what}, {n}"),
+        None => what.to_string(),
+    };
+    let detail = match error {
+        E::Header => Some(with_count("header")),
+        E::TooManySkipped => Some(with_count("too many skipped messages")),
+        E::Earlier => Some(with_count("earlier message")),
+        E::Other => several,
+        E::Sync => Some("synchronization error".to_string()),
+    };
+    match detail {
+        Some(d) => format!("decryption error, possibly due to the device change ({d})"),
+        None => "decryption error, possibly due to the device change".to_string(),
     }
 }
 
@@ -519,6 +552,40 @@ pub fn changed_items(old: &Prefs<'_>, new: &Prefs<'_>, sent: bool) -> Vec<InfoIt
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decryption_error_texts() {
+        use agent::agent::DecryptError as E;
+        let t = decryption_error_text;
+        assert_eq!(
+            t(E::Header, 1),
+            "decryption error, possibly due to the device change (header)"
+        );
+        assert_eq!(
+            t(E::Header, 2),
+            "decryption error, possibly due to the device change (header, 2 messages)"
+        );
+        assert_eq!(
+            t(E::TooManySkipped, 600),
+            "decryption error, possibly due to the device change (too many skipped messages, \
+             600 messages)"
+        );
+        assert_eq!(
+            t(E::Other, 1),
+            "decryption error, possibly due to the device change"
+        );
+        assert_eq!(
+            t(E::Other, 3),
+            "decryption error, possibly due to the device change (3 messages)"
+        );
+        assert_eq!(
+            t(E::Sync, 0),
+            "decryption error, possibly due to the device change (synchronization error)"
+        );
+        let item = InfoItem::decryption_error(E::Earlier, 1);
+        assert_eq!(item.content["msgDecryptError"], "ratchetEarlier");
+        assert_eq!(item.content["msgCount"], 1);
+    }
 
     fn defaults() -> Prefs<'static> {
         Prefs {

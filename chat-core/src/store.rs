@@ -1339,6 +1339,26 @@ impl ChatStore {
         Ok(out)
     }
 
+    /// An informational item says something else now (a count of decryption errors).
+    pub fn update_info_item(
+        &self,
+        item: ChatItem,
+        now: &crate::features::InfoItem,
+    ) -> Result<ChatItem> {
+        let content = MsgContent::text(now.text.clone());
+        let json = serde_json::to_string(&content).map_err(|_| StoreError::Corrupt("content"))?;
+        let info = serde_json::to_string(&now.content).map_err(|_| StoreError::Corrupt("info"))?;
+        self.db.execute(
+            "UPDATE chat_items SET content = ?2, info = ?3 WHERE item_id = ?1",
+            params![item.item_id, json, info],
+        )?;
+        Ok(ChatItem {
+            content,
+            info: Some(now.content.clone()),
+            ..item
+        })
+    }
+
     /// Whether a contact's chat has any item.
     pub fn has_items(&self, contact_id: i64) -> Result<bool> {
         Ok(self.db.query_row(
