@@ -453,6 +453,7 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
             }
         )],
         Response::Ok => vec!["ok".into()],
+        Response::GroupRelays(g) => vec![format!("#{}: no chat relays", view_name(&g.local_name))],
         Response::Servers(p, servers) => {
             let mut v = vec![
                 "Your servers".to_string(),

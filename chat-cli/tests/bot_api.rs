@@ -963,7 +963,9 @@ fn bot_api_groups() {
             .as_i64()
             .expect("contactId");
         alice.info_items().await;
-        bob.event("contactConnected").await;
+        let alice_contact = bob.event("contactConnected").await["contact"]["contactId"]
+            .as_i64()
+            .expect("contactId");
         bob.info_items().await;
 
         let created = alice
@@ -987,6 +989,24 @@ fn bot_api_groups() {
         }
         assert_eq!(kinds[..2], ["chatBanner", "sndGroupE2EEInfo"]);
         assert!(kinds[2..].iter().all(|k| k == "sndGroupFeature"), "{kinds:?}");
+        // No chat relays serve a group here; the channels' commands are refused clearly.
+        let relays = alice
+            .ok("APIGetGroupRelays", &format!("/_get relays #{g}"), "groupRelays")
+            .await;
+        assert_eq!(relays["groupRelays"], json!([]));
+        assert_eq!(relays["groupInfo"]["groupId"], g);
+        for (api, cmd) in [
+            ("APIAddGroupRelays", format!("/_add relays #{g} 1,2")),
+            ("APIAllowRelayGroup", format!("/_relay allow #{g}")),
+            (
+                "APINewPublicGroup",
+                r#"/_public group 1 1 {"displayName": "channel", "fullName": ""}"#.to_string(),
+            ),
+        ] {
+            let refused = alice.ok(api, &cmd, "chatCmdError").await;
+            let text = refused["chatError"].to_string();
+            assert!(text.contains("chat relays (channels) are not supported"), "{text}");
+        }
         let added = alice
             .ok(
                 "APIAddMember",
@@ -1049,6 +1069,21 @@ fn bot_api_groups() {
         let dir = &got["chatItems"][0]["chatItem"]["chatDir"];
         assert_eq!(dir["type"], "groupRcv");
         assert_eq!(dir["groupMember"]["localDisplayName"], "alice");
+        // A message with its own time to live: timed on both sides.
+        let timed = alice
+            .ok(
+                "APISendMessages",
+                &format!("/_send #{g} ttl=3600 json {}", text_message("for an hour")),
+                "newChatItems",
+            )
+            .await;
+        assert_eq!(
+            timed["chatItems"][0]["chatItem"]["meta"]["itemTimed"]["ttl"],
+            3600
+        );
+        let got = bob.event("newChatItems").await;
+        assert_eq!(item_text(&got["chatItems"][0]), "for an hour");
+        assert_eq!(got["chatItems"][0]["chatItem"]["meta"]["itemTimed"]["ttl"], 3600);
         bob.ok(
             "APISendMessages",
             &format!("/_send #{bob_g} json {}", text_message("hi alice")),
@@ -1163,6 +1198,19 @@ fn bot_api_groups() {
         );
         let groups = bob.ok("APIListGroups", "/_groups 1", "groupsList").await;
         assert_eq!(groups["groups"][0]["groupSummary"]["currentMembers"], 2);
+        // Filtered: the groups alice is in, by a part of the name.
+        let with = bob
+            .ok(
+                "APIListGroups",
+                &format!("/_groups 1 @{alice_contact} our tea"),
+                "groupsList",
+            )
+            .await;
+        assert_eq!(with["groups"].as_array().map(Vec::len), Some(1), "{with}");
+        let none = bob
+            .ok("APIListGroups", "/_groups 1 elsewhere", "groupsList")
+            .await;
+        assert_eq!(none["groups"], json!([]));
 
         let role = alice
             .ok(
@@ -1301,11 +1349,29 @@ fn bot_api_groups() {
         let removed = alice
             .ok(
                 "APIRemoveMembers",
-                &format!("/_remove #{g} {bob_member}"),
+                &format!("/_remove #{g} {bob_member} messages=on"),
                 "userDeletedMembers",
             )
             .await;
         assert_eq!(removed["members"][0]["groupMemberId"], bob_member);
+        // With its messages: bob's are marked deleted here.
+        let corr = alice.request(&format!("/_get chat #{g} count=100")).await;
+        let page = alice.response(&corr).await;
+        let bob_items: Vec<&Value> = page["chat"]["chatItems"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter(|i| {
+                i["chatDir"]["type"] == "groupRcv"
+                    && i["content"]["type"] == "rcvMsgContent"
+                    && i["chatDir"]["groupMember"]["groupMemberId"] == bob_member
+            })
+            .collect();
+        assert!(!bob_items.is_empty());
+        assert!(
+            bob_items.iter().all(|i| i["meta"].get("itemDeleted").is_some()),
+            "{bob_items:?}"
+        );
         let gone = bob.event("deletedMemberUser").await;
         assert_eq!(gone["groupInfo"]["membership"]["memberStatus"], "removed");
         bob.ok(

@@ -1284,3 +1284,35 @@ fn live_messages_in_a_group() {
     cath.expect_item("#team alice> [LIVE ended] hi all");
     relay.stop();
 }
+
+/// A member removed with its messages (`/_remove #G M messages=on`): every member marks them
+/// deleted, as the reference's.
+#[test]
+fn a_member_removed_with_its_messages() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob, mut cath) = team(dir.path(), &server);
+    send(&mut cath, "spam", &mut [&mut alice, &mut bob]);
+    // cath's member id on alice's side.
+    alice.type_line("/_get chat #1 count=1");
+    alice.expect("/_get chat #1 count=1");
+    let page: serde_json::Value = serde_json::from_str(&alice.next()).expect("JSON");
+    let cath_id = page["chatItems"][0]["chatDir"]["groupMember"]["groupMemberId"]
+        .as_i64()
+        .expect("cath's member id");
+    let cmd = format!("/_remove #1 {cath_id} messages=on");
+    alice.type_line(&cmd);
+    alice.expect(&cmd);
+    alice.expect("#team: you removed cath from the group");
+    bob.expect("#team: alice removed cath from the group");
+    cath.expect("#team: alice removed you from the group");
+    cath.expect("use /d #team to delete the group");
+    for c in [&mut alice, &mut bob] {
+        c.type_line("/tail #team 2");
+        c.expect("/tail #team 2");
+        c.expect_item("#team cath> [marked deleted] spam");
+        let by = if c.name == "alice" { "" } else { "alice> " };
+        c.expect_item(&format!("#team {by}removed cath (Catherine)"));
+    }
+    relay.stop();
+}

@@ -1203,6 +1203,10 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
                    "toRole": to, "msgSigned": false}),
         ),
         Response::Ok | Response::Quit => tagged("cmdOk", json!({ "user_": u })),
+        Response::GroupRelays(g) => tagged(
+            "groupRelays",
+            json!({"user": u, "groupInfo": group_info(chat, g), "groupRelays": []}),
+        ),
         // Ours (the reference answers `/smp` with its operators' servers).
         Response::Servers(p, servers) => tagged(
             "userProtoServers",

@@ -576,6 +576,8 @@ pub enum Response {
         /// Its role now.
         to: crate::protocol::GroupMemberRole,
     },
+    /// `/_get relays #G`: the group's chat relays (none: it is no channel).
+    GroupRelays(crate::group_store::Group),
     /// `/smp`, `/xftp`: the relays in use.
     Servers(crate::servers::Protocol, Vec<String>),
     /// `/smp test`, `/xftp test`: passed, or where it failed.
@@ -2018,6 +2020,11 @@ impl Chat {
                 self.set_chat_receipts(&name, group, on)
             }
             Command::ShowServers(p) => Ok(self.show_servers(p)),
+            // Groups here are never channels: no chat relays serve them.
+            Command::GetGroupRelays(id) => Ok(Response::GroupRelays(self.group_by_id(id)?)),
+            Command::ChatRelays(api) => Err(ChatError::BadCommand(format!(
+                "{api}: chat relays (channels) are not supported by this client"
+            ))),
             Command::SetServers(p, list) => self.set_servers(p, list),
             Command::TestServer(p, server) => on_heap(|| self.test_server(p, server)).await,
             Command::ApiChatSettings {
@@ -2296,14 +2303,14 @@ impl Chat {
                 let g = self.group_by_id(group_id)?;
                 on_heap(|| self.update_group_profile(g, profile)).await
             }
-            c @ (Command::ApiNewGroup(_)
+            c @ (Command::ApiNewGroup { .. }
             | Command::ApiAddMember { .. }
             | Command::ApiJoinGroup(_)
             | Command::ApiMembersRole { .. }
             | Command::ApiRemoveMembers { .. }
             | Command::ApiLeaveGroup(_)
             | Command::ApiListMembers(_)
-            | Command::ApiListGroups
+            | Command::ApiListGroups { .. }
             | Command::ApiDeleteGroup(_)
             | Command::ApiBlockMembers { .. }
             | Command::ApiCreateGroupLink { .. }

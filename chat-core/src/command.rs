@@ -375,6 +375,11 @@ pub enum Command {
         /// Each group's own setting back to the default.
         clear: bool,
     },
+    /// `/_get relays #<groupId>`: the group's chat relays (a channel's).
+    GetGroupRelays(i64),
+    /// `/_public group ...`, `/_add relays #G ...`, `/_relay allow #G`: the chat relays'
+    /// (channels') commands, refused with a clear error (this client has no chat relays).
+    ChatRelays(&'static str),
     /// `/smp`, `/xftp`: the relays new queues and uploads go to.
     ShowServers(crate::servers::Protocol),
     /// `/smp <server>...`, `/xftp <server>...` (`default`: none, back to the options').
@@ -785,7 +790,11 @@ pub enum Command {
         profile: crate::protocol::GroupProfile,
     },
     /// `/_group <userId> <json(groupProfile)>`: a new group with that profile.
-    ApiNewGroup(crate::protocol::GroupProfile),
+    ApiNewGroup {
+        profile: crate::protocol::GroupProfile,
+        /// `incognito=on`: we are a random profile in it.
+        incognito: bool,
+    },
     /// `/_add #<groupId> <contactId> <role>`.
     ApiAddMember {
         /// The group.
@@ -812,13 +821,20 @@ pub enum Command {
         group_id: i64,
         /// The members (group member ids).
         members: Vec<i64>,
+        /// `messages=on`: their messages are deleted too, for every member.
+        messages: bool,
     },
     /// `/_leave #<groupId>`.
     ApiLeaveGroup(i64),
     /// `/_members #<groupId>`.
     ApiListMembers(i64),
     /// `/_groups <userId>`.
-    ApiListGroups,
+    ApiListGroups {
+        /// `@<contactId>`: the groups that contact is a member of.
+        contact: Option<i64>,
+        /// Only groups whose name contains this.
+        search: Option<String>,
+    },
     /// `/_delete #<groupId> full|entity`.
     ApiDeleteGroup(i64),
     /// `/_send #<groupId> json [...]`: messages to a group.
@@ -829,6 +845,8 @@ pub enum Command {
         scope: Option<Option<i64>>,
         /// A live message (`live=on`).
         live: bool,
+        /// Disappearing after this many seconds (`ttl=N`; none: the group's preference).
+        ttl: Option<i64>,
         /// The messages.
         messages: Vec<Composed>,
     },
@@ -1184,6 +1202,7 @@ impl Command {
                 | Command::ApiChatSettings { .. }
                 | Command::ShowServers(_)
                 | Command::SetServers(..)
+                | Command::GetGroupRelays(_)
                 | Command::Mute { .. }
                 | Command::GetChat { .. }
                 | Command::UnreadChat { .. }
@@ -1198,7 +1217,7 @@ impl Command {
                 | Command::ApiGetGroupLink(_)
                 | Command::GroupLinkRole { .. }
                 | Command::ApiListMembers(_)
-                | Command::ApiListGroups
+                | Command::ApiListGroups { .. }
         )
     }
 }
@@ -1464,22 +1483,23 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             let (r, scope) = support_scope(r).ok_or_else(|| bad("bad chat scope"))?;
             let group_id = group_ref(r).ok_or_else(|| bad("bad chat reference"))?;
             let mut live = false;
-            loop {
-                if let Some(more) = rest.strip_prefix("live=on ") {
-                    live = true;
-                    rest = more;
-                } else if let Some(more) = rest
-                    .strip_prefix("live=off ")
-                    .or_else(|| rest.strip_prefix("sign=on "))
-                    .or_else(|| rest.strip_prefix("sign=off "))
-                {
-                    rest = more;
-                } else {
-                    break;
+            let mut ttl = None;
+            while let Some((opt, more)) = rest.split_once(' ') {
+                match opt {
+                    "live=on" => live = true,
+                    "live=off" | "sign=on" | "sign=off" | "ttl=default" => {}
+                    _ => match opt.strip_prefix("ttl=") {
+                        Some(t) => {
+                            let t: i64 = t.parse().map_err(|_| bad("ttl: seconds"))?;
+                            if !(1..=MAX_TTL).contains(&t) {
+                                return Err(bad("ttl: 1 second to 1 year"));
+                            }
+                            ttl = Some(t);
+                        }
+                        None => break,
+                    },
                 }
-            }
-            if rest.starts_with("ttl=") {
-                return Err(bad("disappearing messages in groups are not supported yet"));
+                rest = more;
             }
             let messages = if let Some(text) = rest.strip_prefix("text ") {
                 vec![Composed {
@@ -1501,13 +1521,16 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             } else {
                 return Err(usage());
             };
-            if live && scope.is_some() {
-                return Err(bad("live messages in support chats are not supported"));
+            if (live || ttl.is_some()) && scope.is_some() {
+                return Err(bad(
+                    "live and disappearing messages in support chats are not supported",
+                ));
             }
             Command::ApiSendGroup {
                 group_id,
                 scope,
                 live,
+                ttl,
                 messages,
             }
         }
@@ -2164,6 +2187,38 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 Command::SetReceipts { on, clear }
             }
         }
+        "/_get" if args.starts_with("relays ") => Command::GetGroupRelays(
+            group_ref(args["relays ".len()..].trim())
+                .ok_or_else(|| bad("usage: /_get relays #<groupId>"))?,
+        ),
+        "/_public" if args.starts_with("group ") => {
+            let usage = || {
+                bad("usage: /_public group <userId>[ incognito=on] <relayIds> <json(groupProfile)>")
+            };
+            let rest = &args["group ".len()..];
+            let (uid, rest) = rest.split_once(' ').ok_or_else(usage)?;
+            if !user_id(uid) {
+                return Err(usage());
+            }
+            let rest = rest.strip_prefix("incognito=on ").unwrap_or(rest);
+            let (ids, json) = rest.split_once(' ').ok_or_else(usage)?;
+            id_list(ids).ok_or_else(usage)?;
+            serde_json::from_str::<crate::protocol::GroupProfile>(json)
+                .map_err(|e| bad(&format!("bad JSON ({e})")))?;
+            Command::ChatRelays("APINewPublicGroup")
+        }
+        "/_add" if args.starts_with("relays ") => {
+            let usage = || bad("usage: /_add relays #<groupId> <relayIds>");
+            let (g, ids) = args["relays ".len()..].split_once(' ').ok_or_else(usage)?;
+            group_ref(g).ok_or_else(usage)?;
+            id_list(ids.trim()).ok_or_else(usage)?;
+            Command::ChatRelays("APIAddGroupRelays")
+        }
+        "/_relay" if args.starts_with("allow ") => {
+            group_ref(args["allow ".len()..].trim())
+                .ok_or_else(|| bad("usage: /_relay allow #<groupId>"))?;
+            Command::ChatRelays("APIAllowRelayGroup")
+        }
         "/smp" | "/xftp" => {
             let p = if word == "/smp" {
                 crate::servers::Protocol::Smp
@@ -2298,10 +2353,22 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             }
         }
         "/_group" => match args.split_once(' ') {
-            Some((uid, json)) if user_id(uid) => Command::ApiNewGroup(
-                serde_json::from_str(json).map_err(|e| bad(&format!("bad group profile ({e})")))?,
-            ),
-            _ => return Err(bad("usage: /_group <userId> <json(groupProfile)>")),
+            Some((uid, rest)) if user_id(uid) => {
+                let (json, incognito) = match rest.strip_prefix("incognito=on ") {
+                    Some(j) => (j, true),
+                    None => (rest.strip_prefix("incognito=off ").unwrap_or(rest), false),
+                };
+                Command::ApiNewGroup {
+                    profile: serde_json::from_str(json)
+                        .map_err(|e| bad(&format!("bad group profile ({e})")))?,
+                    incognito,
+                }
+            }
+            _ => {
+                return Err(bad(
+                    "usage: /_group <userId>[ incognito=on] <json(groupProfile)>",
+                ))
+            }
         },
         "/_add" => {
             let p: Vec<&str> = args.split(' ').collect();
@@ -2400,7 +2467,25 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
         "/_members" => Command::ApiListMembers(
             group_ref(args).ok_or_else(|| bad("usage: /_members #<groupId>"))?,
         ),
-        "/_groups" if user_id(args) => Command::ApiListGroups,
+        "/_groups" => {
+            let usage = || bad("usage: /_groups <userId>[ @<contactId>][ <search>]");
+            let (uid, rest) = args.split_once(' ').unwrap_or((args, ""));
+            if !user_id(uid) {
+                return Err(usage());
+            }
+            let (contact, search) = match rest.strip_prefix('@') {
+                Some(r) => {
+                    let (c, s) = r.split_once(' ').unwrap_or((r, ""));
+                    (Some(c.parse().map_err(|_| usage())?), s)
+                }
+                None => (None, rest),
+            };
+            let search = search.trim();
+            Command::ApiListGroups {
+                contact,
+                search: (!search.is_empty()).then(|| search.to_string()),
+            }
+        }
         "/_member" => {
             let p: Vec<&str> = args.split(' ').collect();
             let ["role", g, ids, role] = p[..] else {
@@ -2416,17 +2501,19 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
         }
         "/_remove" => {
             let p: Vec<&str> = args.split(' ').collect();
-            let (g, ids) =
-                match p[..] {
-                    [g, ids] | [g, ids, "messages=off"] => (g, ids),
-                    [_, _, "messages=on"] => return Err(bad(
-                        "messages=on: deleting a removed member's messages is not supported yet",
-                    )),
-                    _ => return Err(bad("usage: /_remove #<groupId> <memberId>[,...]")),
-                };
+            let (g, ids, messages) = match p[..] {
+                [g, ids] | [g, ids, "messages=off"] => (g, ids, false),
+                [g, ids, "messages=on"] => (g, ids, true),
+                _ => {
+                    return Err(bad(
+                        "usage: /_remove #<groupId> <memberId>[,...][ messages=on]",
+                    ))
+                }
+            };
             Command::ApiRemoveMembers {
                 group_id: group_ref(g).ok_or_else(|| bad("bad group reference"))?,
                 members: id_list(ids).ok_or_else(|| bad("bad member ids"))?,
+                messages,
             }
         }
         "/_delete" if args.starts_with('#') => {

@@ -1075,6 +1075,15 @@ impl ChatStore {
         Ok(out)
     }
 
+    /// A removed member's messages marked deleted (`/_remove ... messages=on`); how many.
+    pub fn mark_member_items_deleted(&self, group_id: i64, member: i64) -> Result<usize> {
+        Ok(self.db.execute(
+            "UPDATE chat_items SET deleted = 1
+             WHERE group_id = ?1 AND group_member_id = ?2 AND info IS NULL AND deleted = 0",
+            params![group_id, member],
+        )?)
+    }
+
     /// The members a host forwards `member`'s messages to: those introduced to each other
     /// whose connection neither side has reported yet (`x.grp.mem.con`).
     pub fn forward_targets(&self, member: i64) -> Result<Vec<Member>> {

@@ -141,13 +141,24 @@ impl Chat {
         full_name: String,
         incognito: bool,
     ) -> Result<Response> {
-        let r = self
-            .new_group_profile(GroupProfile {
+        self.new_group_as(
+            GroupProfile {
                 display_name: name,
                 full_name,
                 ..GroupProfile::default()
-            })
-            .await?;
+            },
+            incognito,
+        )
+        .await
+    }
+
+    /// A new group of ours (`incognito`: we are a random profile in it).
+    pub(crate) async fn new_group_as(
+        &self,
+        profile: GroupProfile,
+        incognito: bool,
+    ) -> Result<Response> {
+        let r = self.new_group_profile(profile).await?;
         match r {
             Response::GroupCreated(g) if incognito => {
                 let p = crate::incognito::random_profile();
@@ -358,9 +369,12 @@ impl Chat {
             return Err(ChatError::GroupCannotSend(g.local_name));
         }
         let id = new_shared_msg_id();
-        // Disappearing messages on: each message goes with the group's time to live.
+        // Disappearing messages on: each message goes with the group's time to live (unless
+        // it has its own, `/_send #G ttl=N`).
         let mut container = container;
-        let ttl = crate::group_prefs::timed_ttl(&g.profile);
+        let ttl = container
+            .ttl
+            .or_else(|| crate::group_prefs::timed_ttl(&g.profile));
         container.ttl = ttl;
         let item = self.store().add_group_item(
             g.group_id,
@@ -522,6 +536,17 @@ impl Chat {
 
     /// Removes a member (`/rm`, `/_remove`).
     pub(crate) async fn remove(&self, g: Group, m: Member) -> Result<Response> {
+        self.remove_with(g, m, false).await
+    }
+
+    /// Removes a member; `messages`: its messages deleted too, here and (`x.grp.mem.del`
+    /// with `messages`) for every member.
+    pub(crate) async fn remove_with(
+        &self,
+        g: Group,
+        m: Member,
+        messages: bool,
+    ) -> Result<Response> {
         check_current(&g)?;
         if !member_current(&m) && m.status != MemberStatus::Invited {
             return Err(ChatError::NotGroupMember(m.local_name));
@@ -534,7 +559,7 @@ impl Chat {
             Some(new_shared_msg_id()),
             ChatEvent::GrpMemDel {
                 member_id: m.member_id.clone(),
-                messages: false,
+                messages,
             },
         )
         .encode();
@@ -544,6 +569,10 @@ impl Chat {
             .find(|(s, _)| s.group_member_id == m.group_member_id)
             .and_then(|(_, id)| *id);
         self.store().member_gone(&m, MemberStatus::Removed, after)?;
+        if messages {
+            self.store()
+                .mark_member_items_deleted(g.group_id, m.group_member_id)?;
+        }
         if after.is_none() {
             if let Some(conn) = m.conn_id {
                 self.finish_deletion(conn).await;
@@ -699,10 +728,36 @@ impl Chat {
 
     /// `/gs`.
     pub(crate) fn list_groups(&self) -> Result<Response> {
+        self.list_groups_of(None, None)
+    }
+
+    /// `/_groups 1 [@C] [search]`: the groups (those contact `C` is a current member of;
+    /// whose name contains `search`, ignoring case).
+    pub(crate) fn list_groups_of(
+        &self,
+        contact: Option<i64>,
+        search: Option<&str>,
+    ) -> Result<Response> {
         let store = self.store();
         let groups = store.groups()?;
+        let search = search.map(str::to_lowercase);
         let mut out = Vec::with_capacity(groups.len());
         for g in groups {
+            if let Some(s) = &search {
+                let name = format!("{} {}", g.local_name, g.profile.full_name).to_lowercase();
+                if !name.contains(s.as_str()) {
+                    continue;
+                }
+            }
+            if let Some(c) = contact {
+                let with = store
+                    .members(g.group_id)?
+                    .iter()
+                    .any(|m| m.contact_id == Some(c) && member_current(m));
+                if !with {
+                    continue;
+                }
+            }
             let n = store.current_members(&g)?;
             out.push((g, n));
         }
@@ -1596,7 +1651,10 @@ impl Chat {
                 };
                 self.store().set_intro_status(re, to, next)?;
             }
-            ChatEvent::GrpMemDel { member_id, .. } => {
+            ChatEvent::GrpMemDel {
+                member_id,
+                messages,
+            } => {
                 if member_id == g.member_id {
                     if m.role < GroupMemberRole::Admin || m.role < g.role {
                         return Err(ChatError::GroupContactRole(m.local_name.clone()));
@@ -1624,6 +1682,11 @@ impl Chat {
                 }
                 self.store()
                     .member_gone(&gone, MemberStatus::Removed, None)?;
+                // With its messages: each marked deleted here too.
+                if messages {
+                    self.store()
+                        .mark_member_items_deleted(g.group_id, gone.group_member_id)?;
+                }
                 if let Some(conn) = gone.conn_id {
                     crate::chat::on_heap(|| self.finish_deletion(conn)).await;
                 }
@@ -1718,7 +1781,7 @@ impl Chat {
     pub(crate) async fn api_group_command(&self, cmd: crate::command::Command) -> Result<Response> {
         use crate::command::Command as C;
         match cmd {
-            C::ApiNewGroup(profile) => self.new_group_profile(profile).await,
+            C::ApiNewGroup { profile, incognito } => self.new_group_as(profile, incognito).await,
             C::ApiAddMember {
                 group_id,
                 contact_id,
@@ -1735,7 +1798,7 @@ impl Chat {
             C::ApiJoinGroup(id) => self.join_group(self.group_by_id(id)?.local_name).await,
             C::ApiLeaveGroup(id) => self.leave_group(self.group_by_id(id)?.local_name).await,
             C::ApiListMembers(id) => self.list_members(self.group_by_id(id)?.local_name),
-            C::ApiListGroups => self.list_groups(),
+            C::ApiListGroups { contact, search } => self.list_groups_of(contact, search.as_deref()),
             C::ApiBlockMembers {
                 group_id,
                 members,
@@ -1795,12 +1858,18 @@ impl Chat {
                     to: role,
                 })
             }
-            C::ApiRemoveMembers { group_id, members } => {
+            C::ApiRemoveMembers {
+                group_id,
+                members,
+                messages,
+            } => {
                 let g = self.group_by_id(group_id)?;
                 let mut removed = Vec::with_capacity(members.len());
                 for id in members {
                     let m = self.member_by_id(&g, id)?;
-                    if let Response::MemberRemoved(_, m) = self.remove(g.clone(), m).await? {
+                    if let Response::MemberRemoved(_, m) =
+                        self.remove_with(g.clone(), m, messages).await?
+                    {
                         removed.push(m);
                     }
                 }
@@ -1844,12 +1913,20 @@ impl Chat {
                 group_id,
                 messages,
                 live,
+                ttl,
                 ..
             } => {
                 let g = self.group_by_id(group_id)?;
                 if messages.iter().any(|m| m.quoted_item_id.is_some()) {
                     return Err(ChatError::File(
                         "quotes in groups are not supported yet".into(),
+                    ));
+                }
+                if ttl.is_some() && messages.iter().any(|m| m.file.is_some()) {
+                    return Err(ChatError::BadCommand(
+                        "ttl= with files in groups is not supported (the group's disappearing \
+                         messages preference applies to files)"
+                            .into(),
                     ));
                 }
                 if live {
@@ -1865,6 +1942,7 @@ impl Chat {
                             .unwrap_or_else(|| MsgContent::text("")),
                     );
                     container.live = Some(true);
+                    container.ttl = ttl;
                     return match Box::pin(self.send_group_container(g.clone(), container, None))
                         .await?
                     {
@@ -1879,7 +1957,11 @@ impl Chat {
                             self.send_group_file_content(g.clone(), path, m.content)
                                 .await?
                         }
-                        None => self.send_group_content(g.clone(), m.content).await?,
+                        None => {
+                            let mut container = MsgContainer::simple(m.content);
+                            container.ttl = ttl;
+                            Box::pin(self.send_group_container(g.clone(), container, None)).await?
+                        }
                     };
                     match r {
                         Response::GroupSent(_, item) | Response::GroupFileSending { item, .. } => {

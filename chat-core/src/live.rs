@@ -47,6 +47,7 @@ impl crate::chat::Chat {
                 group_id: g.group_id,
                 scope: None,
                 live: true,
+                ttl: None,
                 messages,
             })
             .await

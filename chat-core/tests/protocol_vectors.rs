@@ -235,3 +235,29 @@ fn batches_parse_back_element_by_element() {
         .collect();
     assert_eq!(parsed, msgs);
 }
+
+/// Every example command of the bot API's documentation (`testdata/chat/bot_api.json`, each
+/// documented command's examples as the reference's libraries render them) parses.
+#[test]
+fn every_documented_command_example_parses() {
+    let path = format!(
+        "{}/../testdata/chat/bot_api.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let doc: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    let commands = doc["commands"].as_array().expect("commands");
+    let mut checked = 0;
+    let mut failed = Vec::new();
+    for c in commands {
+        for ex in c["examples"].as_array().into_iter().flatten() {
+            let cmd = ex["cmd"].as_str().expect("cmd");
+            checked += 1;
+            if let Err(e) = chat_core::command::parse(cmd) {
+                failed.push(format!("{}: {cmd}: {e}", c["name"]));
+            }
+        }
+    }
+    assert!(checked >= commands.len(), "{checked} examples");
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+}
