@@ -1023,56 +1023,14 @@ impl ChatStore {
     }
 
     /// Stores a group's informational items, in order: ours (`member` none) or said by a
-    /// member. A received one is unread when it asks for attention (what happened to us).
+    /// member.
     pub fn add_group_info_items(
         &mut self,
         group_id: i64,
         member: Option<i64>,
         items: &[crate::features::InfoItem],
     ) -> Result<Vec<ChatItem>> {
-        let tx = self.db.transaction()?;
-        let now = now_ms();
-        let mut out = Vec::with_capacity(items.len());
-        for i in items {
-            let content = MsgContent::text(i.text.clone());
-            let json =
-                serde_json::to_string(&content).map_err(|_| StoreError::Corrupt("content"))?;
-            let info =
-                serde_json::to_string(&i.content).map_err(|_| StoreError::Corrupt("info"))?;
-            let ts = if i.at_epoch { 0 } else { now };
-            let by = if i.sent { None } else { member };
-            let unread = !i.sent && crate::group_events::requires_attention(&i.content);
-            tx.execute(
-                "INSERT INTO chat_items
-                   (group_id, group_member_id, sent, content, item_ts, info, unread)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![group_id, by, i.sent, json, ts, info, unread],
-            )?;
-            out.push(ChatItem {
-                item_id: tx.last_insert_rowid(),
-                contact_id: 0,
-                sent: i.sent,
-                shared_msg_id: None,
-                content,
-                item_ts: ts,
-                quote: None,
-                edited: false,
-                deleted: false,
-                file_id: None,
-                timed: None,
-                unread,
-                receipt: None,
-                group_id: Some(group_id),
-                group_member_id: by,
-                forwarded_by: None,
-                info: Some(i.content.clone()),
-                forward: None,
-                scope: None,
-                live: None,
-            });
-        }
-        tx.commit()?;
-        Ok(out)
+        self.add_info_items_to(crate::store::InfoChat::Group { group_id, member }, items)
     }
 
     /// A removed member's messages marked deleted (`/_remove ... messages=on`); how many.

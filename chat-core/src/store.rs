@@ -354,6 +354,24 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     "ALTER TABLE chat_items ADD COLUMN live INTEGER;",
 ];
 
+/// Where informational items go.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum InfoChat {
+    /// A contact's chat.
+    Contact(i64),
+    /// A group's chat; received items said by `member`.
+    Group { group_id: i64, member: Option<i64> },
+}
+
+/// An informational item's stored forms: its text as a message content, that content's
+/// JSON and the item's API content's.
+fn info_columns(i: &crate::features::InfoItem) -> Result<(MsgContent, String, String)> {
+    let content = MsgContent::text(i.text.clone());
+    let json = serde_json::to_string(&content).map_err(|_| StoreError::Corrupt("content"))?;
+    let info = serde_json::to_string(&i.content).map_err(|_| StoreError::Corrupt("info"))?;
+    Ok((content, json, info))
+}
+
 /// A chat's own settings beyond muting (the reference's `ChatSettings`): delivery receipts
 /// to it (none: the user's default) and favorite.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -1297,24 +1315,41 @@ impl ChatStore {
         contact_id: i64,
         items: &[crate::features::InfoItem],
     ) -> Result<Vec<ChatItem>> {
+        self.add_info_items_to(InfoChat::Contact(contact_id), items)
+    }
+
+    /// Stores informational items in a contact's or a group's chat, in order. A group's
+    /// received one is said by `member`, and unread when it asks for attention (what
+    /// happened to us).
+    pub(crate) fn add_info_items_to(
+        &mut self,
+        chat: InfoChat,
+        items: &[crate::features::InfoItem],
+    ) -> Result<Vec<ChatItem>> {
         let tx = self.db.transaction()?;
         let now = now_ms();
         let mut out = Vec::with_capacity(items.len());
         for i in items {
-            let content = MsgContent::text(i.text.clone());
-            let json =
-                serde_json::to_string(&content).map_err(|_| StoreError::Corrupt("content"))?;
-            let info =
-                serde_json::to_string(&i.content).map_err(|_| StoreError::Corrupt("info"))?;
+            let (content, json, info) = info_columns(i)?;
             let ts = if i.at_epoch { 0 } else { now };
+            let (contact_id, group_id, by, unread) = match chat {
+                InfoChat::Contact(c) => (Some(c), None, None, false),
+                InfoChat::Group { group_id, member } => (
+                    None,
+                    Some(group_id),
+                    if i.sent { None } else { member },
+                    !i.sent && crate::group_events::requires_attention(&i.content),
+                ),
+            };
             tx.execute(
-                "INSERT INTO chat_items (contact_id, sent, content, item_ts, info)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![contact_id, i.sent, json, ts, info],
+                "INSERT INTO chat_items
+                   (contact_id, group_id, group_member_id, sent, content, item_ts, info, unread)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![contact_id, group_id, by, i.sent, json, ts, info, unread],
             )?;
             out.push(ChatItem {
                 item_id: tx.last_insert_rowid(),
-                contact_id,
+                contact_id: contact_id.unwrap_or(0),
                 sent: i.sent,
                 shared_msg_id: None,
                 content,
@@ -1324,10 +1359,10 @@ impl ChatStore {
                 deleted: false,
                 file_id: None,
                 timed: None,
-                unread: false,
+                unread,
                 receipt: None,
-                group_id: None,
-                group_member_id: None,
+                group_id,
+                group_member_id: by,
                 forwarded_by: None,
                 info: Some(i.content.clone()),
                 forward: None,
@@ -1345,9 +1380,7 @@ impl ChatStore {
         item: ChatItem,
         now: &crate::features::InfoItem,
     ) -> Result<ChatItem> {
-        let content = MsgContent::text(now.text.clone());
-        let json = serde_json::to_string(&content).map_err(|_| StoreError::Corrupt("content"))?;
-        let info = serde_json::to_string(&now.content).map_err(|_| StoreError::Corrupt("info"))?;
+        let (content, json, info) = info_columns(now)?;
         self.db.execute(
             "UPDATE chat_items SET content = ?2, info = ?3 WHERE item_id = ?1",
             params![item.item_id, json, info],
