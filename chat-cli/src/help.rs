@@ -9,6 +9,7 @@ const MAIN: &[&str] = &[
     "  > @name (start) text    reply quoting their message; >> quotes your own",
     "  ! @name [(start)] text  edit your message; \\ @name start deletes it for both",
     "  /live @name [text]      a live message, sent at once; ! @name text ends it (/live #group)",
+    "  /show on|off            live messages shown as they are typed (off by default)",
     "  +1 @name start          react with a thumbs up (-1 takes it back)",
     "  @name <- @other start   forward a message (to #group or *; from #group [@member] or *)",
     "  /set disappear @name yes  disappearing messages [30s|5min|1h|8h|day|week|month]; no: off",

@@ -189,12 +189,20 @@ fn response_lines(chat: Option<&Chat>, r: &Response) -> Vec<String> {
         (Response::Chat(..) | Response::GroupChat(..), Some(chat)) => {
             vec![chat_core::api::response(chat, r)["chat"].to_string()]
         }
+        (r, Some(chat)) if chat.show_live() => {
+            view::live_response(r).unwrap_or_else(|| view::response(r, &chat.profile()))
+        }
         _ => view::response(r, &chat.map(Chat::profile).unwrap_or_default()),
     }
 }
 
 /// An event's lines: another user's marked with its name; none for a user deleted.
 fn event_lines(users: &Users, e: &UserEvent, shown: view::Shown) -> Vec<String> {
+    // `/show on` is the user's.
+    let shown = view::Shown {
+        live: users.chat(e.user_id).is_some_and(|c| c.show_live()),
+        ..shown
+    };
     let lines = view::event(&e.event, shown);
     match users.chat(e.user_id) {
         Some(c) if c.is_active() => lines,
@@ -413,6 +421,7 @@ async fn main() {
     }
     let shown = view::Shown {
         reactions: args.reactions,
+        live: false,
     };
     {
         let out = out.clone();

@@ -25,6 +25,31 @@ fn contact_name(c: &Contact) -> String {
 pub struct Shown {
     /// `--reactions`: the contacts' and members' reactions, under the message they react to.
     pub reactions: bool,
+    /// `/show on`: live messages shown as they are typed.
+    pub live: bool,
+}
+
+/// With `/show on`, our own live message while we type it (the reference's
+/// `[LIVE started] ` mark); none for any other response.
+pub fn live_response(r: &Response) -> Option<Vec<String>> {
+    const MARK: &str = "[LIVE started] ";
+    match r {
+        Response::Sent(c, item) | Response::Updated(c, item) if item.live == Some(true) => {
+            Some(item_lines_marked(c, item, MARK))
+        }
+        Response::GroupSent(g, item) | Response::GroupItemUpdated(g, item)
+            if item.live == Some(true) =>
+        {
+            Some(group_item_lines(g, None, item, MARK, ""))
+        }
+        Response::GroupSentMany(g, items) if items.iter().any(|i| i.live == Some(true)) => Some(
+            items
+                .iter()
+                .flat_map(|i| group_item_lines(g, None, i, MARK, ""))
+                .collect(),
+        ),
+        _ => None,
+    }
 }
 
 /// A message as a reaction quotes it: its first 120 characters (`...` after a cut), one
@@ -122,7 +147,7 @@ fn item_lines_marked(c: &Contact, item: &ChatItem, marker: &str) -> Vec<String> 
 /// (ours while typed, a received one's updates while typed), else its marker: a received
 /// new one `[LIVE started] use /show [on/off/N] `, a received one ended `[LIVE ended] `, ours
 /// ended `[LIVE] `; an item that is not live gets `usual`.
-fn live_marker(item: &ChatItem, received_new: bool, usual: &str) -> Option<String> {
+fn live_marker(item: &ChatItem, received_new: bool, usual: &str, show: bool) -> Option<String> {
     // Edited after it ended: an edit like any other.
     if item.edited {
         return Some(usual.to_string());
@@ -133,7 +158,8 @@ fn live_marker(item: &ChatItem, received_new: bool, usual: &str) -> Option<Strin
             "[LIVE started] use /show [on/off/{}] ",
             item.item_id
         )),
-        (Some(true), false, false) => None,
+        // Its updates while typed, with `/show on`.
+        (Some(true), false, false) => show.then(|| "[LIVE] ".to_string()),
         (Some(false), true, false) => Some("[LIVE] ".into()),
         (Some(false), false, false) => Some("[LIVE ended] ".into()),
         _ => Some(usual.to_string()),
@@ -431,7 +457,7 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
             .filter(|i| i.live != Some(true))
             .flat_map(|i| item_lines(c, i))
             .collect(),
-        Response::Updated(c, item) => match live_marker(item, false, "[edited] ") {
+        Response::Updated(c, item) => match live_marker(item, false, "[edited] ", false) {
             Some(m) => item_lines_marked(c, item, &m),
             None => Vec::new(),
         },
@@ -762,7 +788,7 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
         Response::GroupJoining(_) => Vec::new(),
         Response::GroupSent(_, item) if item.live == Some(true) => Vec::new(),
         Response::GroupSent(g, item) => group_item_lines(g, None, item, "", ""),
-        Response::GroupItemUpdated(g, item) => match live_marker(item, false, "[edited] ") {
+        Response::GroupItemUpdated(g, item) => match live_marker(item, false, "[edited] ", false) {
             Some(m) => group_item_lines(g, None, item, &m, ""),
             None => Vec::new(),
         },
@@ -996,7 +1022,7 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
         },
         Event::Received(c, item) => muted_if(
             c.muted,
-            match live_marker(item, true, "") {
+            match live_marker(item, true, "", shown.live) {
                 Some(m) => trimmed(item_lines_marked(c, item, &m)),
                 None => Vec::new(),
             },
@@ -1011,7 +1037,7 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
         Event::ItemStatus(..) | Event::GroupItemStatus(..) => Vec::new(),
         // An informational item counting more (decryption errors): shown by `/tail`.
         Event::Updated(_, item) if item.info.is_some() => Vec::new(),
-        Event::Updated(c, item) => match live_marker(item, false, "[edited] ") {
+        Event::Updated(c, item) => match live_marker(item, false, "[edited] ", shown.live) {
             Some(m) => item_lines_marked(c, item, &m),
             None => Vec::new(),
         },
@@ -1273,7 +1299,7 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
                 g,
                 Some(&m.local_name),
                 item,
-                &live_marker(item, true, "").unwrap_or_default(),
+                &live_marker(item, true, "", shown.live).unwrap_or_default(),
                 match (
                     item.forwarded_by.is_some(),
                     m.show_messages,
@@ -1312,10 +1338,12 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
             *added,
         ),
         Event::GroupReaction { .. } => Vec::new(),
-        Event::GroupItemUpdated(g, m, item) => match live_marker(item, false, "[edited] ") {
-            Some(mark) => group_item_lines(g, Some(&m.local_name), item, &mark, ""),
-            None => Vec::new(),
-        },
+        Event::GroupItemUpdated(g, m, item) => {
+            match live_marker(item, false, "[edited] ", shown.live) {
+                Some(mark) => group_item_lines(g, Some(&m.local_name), item, &mark, ""),
+                None => Vec::new(),
+            }
+        }
         Event::GroupItemDeleted {
             group,
             author,

@@ -498,5 +498,26 @@ fn live_messages() {
     alice.next();
     alice
         .expect("bad chat command: invalid multi send: live and more than one quote not supported");
+    // `/show on`: the updates while typed are shown too (bob's first, then alice's own).
+    bob.type_line("/show on");
+    bob.expect("/show on");
+    bob.expect("ok");
+    alice.type_line("/live @bob again");
+    alice.expect("/live @bob again");
+    bob.expect_item("alice> [LIVE started] use /show [on/off/10] again");
+    alice.type_line("/_update item @2 10 live=on text again and");
+    alice.expect("/_update item @2 10 live=on text again and");
+    bob.expect_item("alice> [LIVE] again and");
+    alice.type_line("/show on");
+    alice.expect("/show on");
+    alice.expect("ok");
+    alice.type_line("/_update item @2 10 live=on text again and more");
+    alice.expect("/_update item @2 10 live=on text again and more");
+    alice.expect_item("@bob [LIVE started] again and more");
+    bob.expect_item("alice> [LIVE] again and more");
+    alice.type_line("/_update item @2 10 text done");
+    alice.expect("/_update item @2 10 text done");
+    alice.expect_item("@bob [LIVE] done");
+    bob.expect_item("alice> [LIVE ended] done");
     relay.stop();
 }

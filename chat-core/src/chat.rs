@@ -1018,6 +1018,8 @@ pub(crate) struct Inner {
     generation: std::sync::atomic::AtomicU64,
     /// Delivery receipts are sent to contacts (the stored setting, read once at open).
     receipts: std::sync::atomic::AtomicBool,
+    /// `/show on`: live messages shown as they are typed (the terminal's view; not kept).
+    show_live: std::sync::atomic::AtomicBool,
     /// Running uploads and downloads, by file.
     pub(crate) transfers: Mutex<std::collections::HashMap<i64, tokio::task::JoinHandle<()>>>,
     /// Their progress, by file.
@@ -1147,6 +1149,7 @@ impl Chat {
                 running: std::sync::atomic::AtomicBool::new(start),
                 generation: std::sync::atomic::AtomicU64::new(0),
                 receipts: std::sync::atomic::AtomicBool::new(receipts),
+                show_live: std::sync::atomic::AtomicBool::new(false),
                 transfers: Mutex::new(std::collections::HashMap::new()),
                 progress: Mutex::new(std::collections::HashMap::new()),
             }),
@@ -2020,6 +2023,12 @@ impl Chat {
                 self.set_chat_receipts(&name, group, on)
             }
             Command::ShowServers(p) => Ok(self.show_servers(p)),
+            Command::ShowLive(on) => {
+                self.inner
+                    .show_live
+                    .store(on, std::sync::atomic::Ordering::Relaxed);
+                Ok(Response::Ok)
+            }
             // Groups here are never channels: no chat relays serve them.
             Command::GetGroupRelays(id) => Ok(Response::GroupRelays(self.group_by_id(id)?)),
             Command::ChatRelays(api) => Err(ChatError::BadCommand(format!(
@@ -3198,6 +3207,13 @@ impl Chat {
                 .flags
                 .send_rcpts
                 .unwrap_or_else(|| self.receipts_on()))
+    }
+
+    /// `/show on`: live messages are shown as they are typed.
+    pub fn show_live(&self) -> bool {
+        self.inner
+            .show_live
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Whether delivery receipts are sent to contacts (on unless turned off, as for the

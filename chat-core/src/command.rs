@@ -380,6 +380,8 @@ pub enum Command {
     /// `/_public group ...`, `/_add relays #G ...`, `/_relay allow #G`: the chat relays'
     /// (channels') commands, refused with a clear error (this client has no chat relays).
     ChatRelays(&'static str),
+    /// `/show on|off`: live messages shown as they are typed (the terminal's view).
+    ShowLive(bool),
     /// `/smp`, `/xftp`: the relays new queues and uploads go to.
     ShowServers(crate::servers::Protocol),
     /// `/smp <server>...`, `/xftp <server>...` (`default`: none, back to the options').
@@ -1201,6 +1203,7 @@ impl Command {
                 | Command::SetChatReceipts { .. }
                 | Command::ApiChatSettings { .. }
                 | Command::ShowServers(_)
+                | Command::ShowLive(_)
                 | Command::SetServers(..)
                 | Command::GetGroupRelays(_)
                 | Command::Mute { .. }
@@ -2219,6 +2222,7 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 .ok_or_else(|| bad("usage: /_relay allow #<groupId>"))?;
             Command::ChatRelays("APIAllowRelayGroup")
         }
+        "/show" if args == "on" || args == "off" => Command::ShowLive(args == "on"),
         "/smp" | "/xftp" => {
             let p = if word == "/smp" {
                 crate::servers::Protocol::Smp
