@@ -1153,6 +1153,16 @@ fn delivery_receipts_in_a_small_group() {
     cath.expect("ok");
     send(&mut bob, "fourth", &mut [&mut alice, &mut cath]);
     status_becomes(&mut bob, "sndRcvd");
+    // cath's receipt for "fourth" came: one for "third" would have come before it, on the
+    // same connection - there is none.
+    bob.type_line("/_get chat #1 count=2");
+    bob.expect("/_get chat #1 count=2");
+    let page: serde_json::Value = serde_json::from_str(&bob.next()).expect("JSON");
+    assert_eq!(page["chatItems"][0]["meta"]["itemText"], "third", "{page}");
+    assert_eq!(
+        page["chatItems"][0]["meta"]["itemStatus"]["type"], "sndSent",
+        "{page}"
+    );
     cath.type_line("/_get chat #1 count=1");
     cath.expect("/_get chat #1 count=1");
     let page: serde_json::Value = serde_json::from_str(&cath.next()).expect("JSON");

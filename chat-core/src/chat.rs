@@ -2040,17 +2040,8 @@ impl Chat {
                 contact,
                 group,
                 muted,
-                send_rcpts,
-                favorite,
-            } => self.set_chat_settings(
-                contact,
-                group,
-                muted,
-                crate::store::ChatFlags {
-                    send_rcpts,
-                    favorite,
-                },
-            ),
+                flags,
+            } => self.set_chat_settings(contact, group, muted, flags),
             Command::SetReceipts { on, clear } => {
                 if clear {
                     self.store().clear_contact_receipts()?;

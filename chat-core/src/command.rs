@@ -404,8 +404,8 @@ pub enum Command {
         group: Option<i64>,
         /// `enableNtfs: "none"`.
         muted: bool,
-        send_rcpts: Option<bool>,
-        favorite: bool,
+        /// `sendRcpts`, `favorite`.
+        flags: crate::store::ChatFlags,
     },
     /// `/mute @name|#group`, `/unmute ...`: a chat's messages shown marked `<muted>`.
     Mute {
@@ -2290,8 +2290,10 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 contact,
                 group,
                 muted,
-                send_rcpts,
-                favorite,
+                flags: crate::store::ChatFlags {
+                    send_rcpts,
+                    favorite,
+                },
             }
         }
         "/_set" if args.starts_with("prefs @") => {
@@ -3862,8 +3864,10 @@ mod tests {
                 contact: None,
                 group: Some(3),
                 muted: true,
-                send_rcpts: Some(false),
-                favorite: true
+                flags: crate::store::ChatFlags {
+                    send_rcpts: Some(false),
+                    favorite: true
+                }
             })
         );
         assert_eq!(
@@ -3872,8 +3876,7 @@ mod tests {
                 contact: Some(2),
                 group: None,
                 muted: false,
-                send_rcpts: None,
-                favorite: false
+                flags: crate::store::ChatFlags::default()
             })
         );
         assert!(parse(r#"/_settings @2 {"enableNtfs": "mentions", "favorite": false}"#).is_err());
