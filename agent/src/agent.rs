@@ -534,6 +534,9 @@ type Incoming = (SmpServer, Vec<u8>, Vec<u8>, Vec<u8>);
 struct Inner {
     /// The relays new queues are made on (one chosen at random for each; never empty).
     servers: std::sync::RwLock<Vec<SmpServer>>,
+    /// Preset relays: short links to them name only the host (as the reference's
+    /// `shortLinkPresetServers`), and such links are read back with the preset's key hash.
+    link_presets: std::sync::RwLock<Vec<LinkServer>>,
     opts: ConnectOptions,
     /// Where connections are kept (none: in memory only).
     store: Option<Mutex<crate::store::Store>>,
@@ -773,6 +776,7 @@ impl Agent {
         let agent = Self {
             inner: Arc::new(Inner {
                 servers: std::sync::RwLock::new(vec![server]),
+                link_presets: std::sync::RwLock::default(),
                 opts,
                 store: store.map(Mutex::new),
                 delivery: Mutex::default(),
@@ -911,6 +915,25 @@ impl Agent {
             .servers
             .write()
             .unwrap_or_else(|e| e.into_inner()) = servers;
+    }
+
+    /// The preset relays of short links: a short link this agent makes on one of them names
+    /// only its host, and a host-only short link is read from the preset with that host (the
+    /// reference clients make and read them so).
+    pub fn set_link_presets(&self, presets: &[SmpServer]) {
+        *self
+            .inner
+            .link_presets
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = presets.iter().map(link_server).collect();
+    }
+
+    fn link_presets(&self) -> Vec<LinkServer> {
+        self.inner
+            .link_presets
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Whether [`Agent::close`] was called.
@@ -1685,6 +1708,19 @@ impl Agent {
         };
         let queue_server = self.server();
         let server = link_server(&queue_server);
+        // A relay before SMP v15 keeps no link data: only the full link then.
+        let short = match short {
+            Some(d) => {
+                let version = self
+                    .session(&queue_server)
+                    .await?
+                    .version()
+                    .await
+                    .map_err(|e| AgentError::Relay(e.to_string()))?;
+                (version >= smp_proto::command::SHORT_LINKS).then_some(d)
+            }
+            None => None,
+        };
         let build = |sender_id: Vec<u8>| ConnectionRequest {
             kind: match &x3dh {
                 Some(((k1_pub, _), (k2_pub, _))) => RequestKind::Invitation(E2eParams {
@@ -1787,7 +1823,7 @@ impl Agent {
                         QueueMode::Messaging => crate::links::ShortLinkKind::Invitation,
                         QueueMode::Contact => crate::links::ShortLinkKind::Contact,
                     },
-                    server: server.clone(),
+                    server: server.shorten(&self.link_presets()),
                     link_id,
                     link_key,
                 };
@@ -2025,13 +2061,14 @@ impl Agent {
     ) -> Result<(ConnectionRequest, Vec<u8>, Option<PrivateKey>)> {
         use crate::shortlink as sl;
         let link_err = |e: sl::LinkDataError| AgentError::Link(e.to_string());
-        if link.server.key_hash.is_empty() {
-            return Err(AgentError::Link(
-                "a short link to a preset relay (no key hash): preset relays are not configured"
-                    .into(),
-            ));
+        let link_server = link.server.restore(&self.link_presets());
+        if link_server.key_hash.is_empty() {
+            return Err(AgentError::Link(format!(
+                "a short link to {} without its key hash: not a preset relay here",
+                link_server.hosts.first().map_or("", String::as_str)
+            )));
         }
-        let server = smp_server(&link.server)?;
+        let server = smp_server(&link_server)?;
         let (answer, key, snd_key) = match link.kind {
             crate::links::ShortLinkKind::Invitation => {
                 let id = link

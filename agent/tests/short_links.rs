@@ -81,3 +81,47 @@ async fn an_invitation_joined_by_its_short_link_and_an_address_requested_by_its_
     assert!(carol.resolve_address(&bad).await.is_err());
     relay.stop();
 }
+
+/// A link on a preset relay names only the host, as the reference clients' do; an agent that
+/// knows the preset reads it, one that does not says why it cannot.
+#[tokio::test(flavor = "multi_thread")]
+async fn short_links_of_preset_relays_name_only_the_host() {
+    let (relay, server) = relay().await;
+    let (alice, mut ae) = Agent::start(server.clone(), ConnectOptions::default());
+    let (bob, mut be) = Agent::start(server.clone(), ConnectOptions::default());
+    let (carol, _ce) = Agent::start(server.clone(), ConnectOptions::default());
+    alice.set_link_presets(std::slice::from_ref(&server));
+    bob.set_link_presets(std::slice::from_ref(&server));
+
+    let (ca, full, short) = alice
+        .create_invitation_with_short_link(b"alice")
+        .await
+        .unwrap();
+    assert!(short.starts_with("https://127.0.0.1/i#"), "{short}");
+    assert!(!short.contains('?'), "host only: {short}");
+    // The full link keeps the whole address.
+    assert!(full.contains(server.port.as_str()), "{full}");
+
+    let err = carol.join(&short, b"carol").await.unwrap_err();
+    assert!(err.to_string().contains("not a preset relay here"), "{err}");
+    let cb = bob.join(&short, b"bob").await.unwrap();
+    assert!(matches!(next(&mut ae).await, AgentEvent::Confirmation { conn, .. } if conn == ca));
+    alice.allow(ca, b"alice").await.unwrap();
+    assert_eq!(next(&mut ae).await, AgentEvent::Connected { conn: ca });
+    assert!(matches!(next(&mut be).await, AgentEvent::Info { .. }));
+    assert_eq!(next(&mut be).await, AgentEvent::Connected { conn: cb });
+
+    // An address too: read back and requested through the preset.
+    let (_, full, short) = alice
+        .create_address_with_short_link(b"the address")
+        .await
+        .unwrap();
+    assert!(
+        short.starts_with("https://127.0.0.1/a#") && !short.contains('?'),
+        "{short}"
+    );
+    let (resolved, data) = bob.resolve_address(&short).await.unwrap();
+    assert_eq!((resolved, data.as_slice()), (full, &b"the address"[..]));
+    assert!(carol.resolve_address(&short).await.is_err());
+    relay.stop();
+}

@@ -82,6 +82,10 @@ struct Args {
     /// Seconds to wait after --execute.
     #[arg(short = 't', long = "time", default_value_t = 3)]
     time: u64,
+    /// What --execute shows while it waits: none (its answer only), messages (and the
+    /// messages received meanwhile), all (every event).
+    #[arg(long = "execute-log", value_name = "EXEC_LOG", value_enum, default_value_t = ExecLog::None)]
+    execute_log: ExecLog,
     /// Serve the WebSocket bot API on ws://127.0.0.1:PORT instead of the terminal (0: any free
     /// port, printed). Requests {"corrId","cmd"}, responses {"corrId","resp"}, events {"resp"}.
     #[arg(short = 'p', long = "chat-server-port")]
@@ -111,6 +115,17 @@ struct Args {
     version: bool,
     #[command(subcommand)]
     command: Option<Sub>,
+}
+
+/// What a one-command run (`-e`) shows besides the command's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ExecLog {
+    /// Every event.
+    All,
+    /// New messages (the API's `newChatItems`).
+    Messages,
+    /// Nothing.
+    None,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -427,8 +442,20 @@ async fn main() {
         let out = out.clone();
         let users = users.clone();
         let mark_read = args.mark_read;
+        let exec_log = args.execute.as_ref().map(|_| args.execute_log);
         tokio::spawn(async move {
             while let Some(e) = events.recv().await {
+                let show = match exec_log {
+                    None | Some(ExecLog::All) => true,
+                    Some(ExecLog::None) => false,
+                    Some(ExecLog::Messages) => users
+                        .chat(e.user_id)
+                        .and_then(|c| chat_core::api::event(&c, &e.event))
+                        .is_some_and(|v| v["type"] == "newChatItems"),
+                };
+                if !show {
+                    continue;
+                }
                 let lines = event_lines(&users, &e, shown);
                 // The reference's --mark-read: what is shown is read (marked first, so that a
                 // command typed after the line sees it read).
@@ -446,12 +473,13 @@ async fn main() {
     }
 
     if let Some(cmd) = &args.execute {
-        out.lines(std::slice::from_ref(cmd));
+        // The answer only, not the command (as the reference's).
         match users.execute_line(cmd).await {
             Ok((chat, r)) => out.lines(&response_lines(chat.as_ref(), &r)),
             Err(e) => out.lines(&view::error(&e)),
         }
         tokio::time::sleep(std::time::Duration::from_secs(args.time)).await;
+        users.close().await;
         return;
     }
 

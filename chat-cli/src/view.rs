@@ -1,7 +1,7 @@
 //! Output lines as the reference terminal prints them (its View.hs; testdata/chat/
 //! cli_transcripts.md).
 
-use chat_core::chat::{ChatError, Event, FilePeer, Response};
+use chat_core::chat::{ChatError, ConnLink, Event, FilePeer, Response};
 use chat_core::command::view_name;
 use chat_core::group_store::{Group, MemberCategory, MemberStatus};
 use chat_core::protocol::{GroupMemberRole, Profile};
@@ -212,6 +212,20 @@ fn link_block(head: &str, link: &str, how: &str, more: &[&str]) -> Vec<String> {
     v
 }
 
+/// The address as `/ad` and `/sa` show it: the short link, then the full one for old clients.
+fn address_block(head: &str, link: &ConnLink) -> Vec<String> {
+    let mut v = link_block(
+        head,
+        link.shown(),
+        "Anybody can send you contact requests with: /c <contact_link_above>",
+        &ADDRESS_TAIL,
+    );
+    if link.short.is_some() {
+        v.push(format!("The contact link for old clients: {}", link.full));
+    }
+    v
+}
+
 const ADDRESS_TAIL: [&str; 3] = [
     "to show it again: /sa",
     "to share with your contacts: /profile_address on",
@@ -403,27 +417,25 @@ fn peer_name(peer: &FilePeer) -> String {
 /// The lines of a command's response.
 pub fn response(r: &Response, user: &Profile) -> Vec<String> {
     match r {
-        Response::Invitation { link, .. } => link_block(
-            "pass this invitation link to your contact (via another channel): ",
-            link,
-            "and ask them to connect: /c <invitation_link_above>",
-            &[],
-        ),
+        Response::Invitation { link, short, .. } => {
+            let mut v = link_block(
+                "pass this invitation link to your contact (via another channel): ",
+                short.as_deref().unwrap_or(link),
+                "and ask them to connect: /c <invitation_link_above>",
+                &[],
+            );
+            // The reference's lines for a client that cannot read short links yet.
+            if short.is_some() {
+                v.push("The invitation link for old clients:".into());
+                v.push(link.clone());
+            }
+            v
+        }
         Response::ConfirmationSent(_) => vec!["confirmation sent!".into()],
         Response::RequestSent(_, false) => vec!["connection request sent!".into()],
         Response::RequestSent(_, true) => vec!["connection request sent incognito!".into()],
-        Response::AddressCreated(link) => link_block(
-            "Your new chat address is created!",
-            link,
-            "Anybody can send you contact requests with: /c <contact_link_above>",
-            &ADDRESS_TAIL,
-        ),
-        Response::Address(link) => link_block(
-            "Your chat address:",
-            link,
-            "Anybody can send you contact requests with: /c <contact_link_above>",
-            &ADDRESS_TAIL,
-        ),
+        Response::AddressCreated(link) => address_block("Your new chat address is created!", link),
+        Response::Address(link) => address_block("Your chat address:", link),
         Response::AddressDeleted => vec![
             "Your chat address is deleted - accepted contacts will remain connected.".into(),
             "To create a new chat address use /ad".into(),

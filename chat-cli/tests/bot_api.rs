@@ -297,6 +297,11 @@ fn bot_api_over_websocket() {
             .ok("APIShowMyAddress", &format!("/_show_address {user_id}"), "userContactLink")
             .await;
         assert_eq!(shown["contactLink"]["connLinkContact"]["connFullLink"], link.as_str());
+        // The short link too, with the profile in its data.
+        let short = created["connLinkContact"]["connShortLink"].as_str().expect("short link");
+        assert!(short.starts_with("https://127.0.0.1/a#"), "{short}");
+        assert_eq!(shown["contactLink"]["connLinkContact"]["connShortLink"], short);
+        assert_eq!(shown["contactLink"]["shortLinkDataSet"], true);
         let settings = alice
             .ok(
                 "APISetAddressSettings",
@@ -949,10 +954,12 @@ fn bot_api_groups() {
         let mut alice = Bot::connect("alice", alice_port, schema.clone()).await;
         let mut bob = Bot::connect("bob", bob_port, schema.clone()).await;
         let inv = alice.ok("APIAddContact", "/_connect 1", "invitation").await;
-        let link = inv["connLinkInvitation"]["connFullLink"]
+        // Joined by its short link.
+        let link = inv["connLinkInvitation"]["connShortLink"]
             .as_str()
-            .expect("link")
+            .expect("short link")
             .to_string();
+        assert!(link.starts_with("https://127.0.0.1/i#"), "{link}");
         bob.ok(
             "APIConnect",
             &format!("/_connect 1 {link}"),

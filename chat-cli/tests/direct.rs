@@ -7,7 +7,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{alice_and_bob, connect, invitation_link, relay, xftp_relay, Client, ADDRESS_TAIL};
+use common::{
+    address_links, alice_and_bob, connect, invitation_link, invitation_links, relay, xftp_relay,
+    Client,
+};
 
 #[test]
 fn invitation_messages_and_a_restart() {
@@ -62,11 +65,7 @@ fn address_with_requests_accepted_and_rejected() {
 
     alice.type_line("/ad");
     alice.expect("/ad");
-    let address = alice.link_block("Your new chat address is created!", &ADDRESS_TAIL);
-    assert!(
-        address.starts_with("https://simplex.chat/contact#/?v="),
-        "{address}"
-    );
+    let (short_address, address) = address_links(&mut alice, "Your new chat address is created!");
 
     bob.type_line(&format!("/c {address}"));
     bob.expect(&format!("/c {address}"));
@@ -86,9 +85,10 @@ fn address_with_requests_accepted_and_rejected() {
     bob.expect_item("@alice hey");
     alice.expect_item("bob> hey");
 
-    // Cath's request is rejected: nothing reaches her.
-    cath.type_line(&format!("/c {address}"));
-    cath.expect(&format!("/c {address}"));
+    // Cath's request, by the short link (the relay gives the address to anyone with it), is
+    // rejected: nothing reaches her.
+    cath.type_line(&format!("/c {short_address}"));
+    cath.expect(&format!("/c {short_address}"));
     cath.expect("connection request sent!");
     alice.expect("cath (Catherine) wants to connect to you!");
     alice.expect("to accept: /ac cath");
@@ -103,8 +103,8 @@ fn address_with_requests_accepted_and_rejected() {
     alice.type_line("/_show_address 1");
     alice.expect("/_show_address 1");
     assert_eq!(
-        alice.link_block("Your chat address:", &ADDRESS_TAIL),
-        address
+        address_links(&mut alice, "Your chat address:"),
+        (short_address, address)
     );
     assert!(
         cath.lines.recv_timeout(Duration::from_millis(300)).is_err(),
@@ -228,7 +228,11 @@ fn own_and_used_links_are_recognised() {
     let (mut alice, mut bob) = alice_and_bob(dir.path(), &server, &[]);
     alice.type_line("/c");
     alice.expect("/c");
-    let link = invitation_link(&mut alice);
+    // By the short link (the relay keeps the invitation; LKEY takes it), known by either.
+    let (link, full) = invitation_links(&mut alice);
+    alice.type_line(&format!("/c {full}"));
+    alice.expect(&format!("/c {full}"));
+    alice.expect("invitation link: own link");
     alice.type_line(&format!("/c {link}"));
     alice.expect(&format!("/c {link}"));
     alice.expect("invitation link: own link");
@@ -247,10 +251,12 @@ fn own_and_used_links_are_recognised() {
 
     alice.type_line("/ad");
     alice.expect("/ad");
-    let address = alice.link_block("Your new chat address is created!", &ADDRESS_TAIL);
-    alice.type_line(&format!("/_connect plan 1 {address}"));
-    alice.expect(&format!("/_connect plan 1 {address}"));
-    alice.expect("contact address: own address");
+    let (short, address) = address_links(&mut alice, "Your new chat address is created!");
+    for a in [&address, &short] {
+        alice.type_line(&format!("/_connect plan 1 {a}"));
+        alice.expect(&format!("/_connect plan 1 {a}"));
+        alice.expect("contact address: own address");
+    }
     relay.stop();
 }
 
@@ -316,7 +322,7 @@ fn address_settings_and_profile_changes() {
     cath.create_profile("cath", "Catherine");
     alice.type_line("/ad");
     alice.expect("/ad");
-    let address = alice.link_block("Your new chat address is created!", &ADDRESS_TAIL);
+    let address = address_links(&mut alice, "Your new chat address is created!").1;
     alice.type_line("/auto_accept on Hello, I am a bot");
     alice.expect("/auto_accept on Hello, I am a bot");
     alice.expect("auto_accept on");
@@ -735,4 +741,68 @@ fn relays_shown_tested_and_set() {
     show(&mut alice, "/smp", "SMP", &[&server]);
     relay1.stop();
     relay2.stop();
+}
+
+/// A one-command run (`-e CMD -t SECS`), as scripts use it: the command's answer and, with
+/// `--execute-log messages`, the messages received while it waits; by default (`none`) only the
+/// answer, as the reference's.
+#[test]
+fn one_command_runs_for_scripts() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob) = alice_and_bob(dir.path(), &server, &[]);
+    connect(&mut alice, &mut bob, "Alice", "Bob");
+    alice.stop();
+    let run = |args: &[&str]| -> Vec<String> {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_simplex-chat"))
+            .args([
+                "-d",
+                &dir.path().join("alice").to_string_lossy(),
+                "-s",
+                &server,
+            ])
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("simplex-chat runs");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| l.trim_end().to_string())
+            .collect()
+    };
+    let timed =
+        |l: &str, rest: &str| l.as_bytes().get(2) == Some(&b':') && l.get(6..) == Some(rest);
+
+    // A message sent by a script: its item.
+    let out = run(&["-e", "@bob hello from a script", "-t", "2"]);
+    assert!(
+        out.iter().any(|l| timed(l, "@bob hello from a script")),
+        "{out:?}"
+    );
+    bob.expect_item("alice> hello from a script");
+
+    // What arrives while it waits is shown with `--execute-log messages`...
+    bob.type_line("@alice reply 1");
+    bob.expect_item("@alice reply 1");
+    let out = run(&["-e", "/contacts", "-t", "3", "--execute-log", "messages"]);
+    assert!(out.iter().any(|l| l == "bob (Bob)"), "{out:?}");
+    assert!(out.iter().any(|l| timed(l, "bob> reply 1")), "{out:?}");
+
+    // ... and not by default; it was received all the same.
+    bob.type_line("@alice reply 2");
+    bob.expect_item("@alice reply 2");
+    let out = run(&["-e", "/contacts", "-t", "3"]);
+    assert!(out.iter().any(|l| l == "bob (Bob)"), "{out:?}");
+    assert!(!out.iter().any(|l| l.contains("reply 2")), "{out:?}");
+    let out = run(&["-e", "/tail @bob 1", "-t", "0"]);
+    assert!(out.iter().any(|l| timed(l, "bob> reply 2")), "{out:?}");
+
+    // A bad command: its error, and the run still ends.
+    let out = run(&["-e", "/nonsense", "-t", "0"]);
+    assert!(
+        out.iter().any(|l| l.starts_with("invalid chat command")),
+        "{out:?}"
+    );
+    relay.stop();
 }

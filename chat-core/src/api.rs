@@ -379,13 +379,26 @@ pub fn a_chat_item(chat: &Chat, c: &Contact, item: &ChatItem) -> Value {
     json!({"chatInfo": chat_info(chat, c), "chatItem": chat_item(chat, c, item)})
 }
 
+/// A link we made (`CreatedConnLink`).
+fn created_link(full: &str, short: Option<&str>) -> Value {
+    match short {
+        Some(s) => json!({"connFullLink": full, "connShortLink": s}),
+        None => json!({"connFullLink": full}),
+    }
+}
+
 /// The address with its settings (`UserContactLink`).
-fn contact_link(chat: &Chat, link: &str, settings: &crate::command::AddressSettings) -> Value {
+fn contact_link(
+    chat: &Chat,
+    link: &crate::chat::ConnLink,
+    settings: &crate::command::AddressSettings,
+) -> Value {
     let id = chat.store().address().ok().flatten().map_or(0, |(c, _)| c);
     json!({
         "userContactLinkId": id,
-        "connLinkContact": {"connFullLink": link},
-        "shortLinkDataSet": false,
+        "connLinkContact": created_link(&link.full, link.short.as_deref()),
+        // The link data holds the profile when the address was made.
+        "shortLinkDataSet": link.short.is_some(),
         "shortLinkLargeDataSet": false,
         "addressSettings": settings,
     })
@@ -804,9 +817,9 @@ fn file_meta(chat: &Chat, file_id: i64) -> Value {
 pub fn response(chat: &Chat, r: &Response) -> Value {
     let u = user(chat);
     match r {
-        Response::Invitation { link, conn } => tagged(
+        Response::Invitation { link, short, conn } => tagged(
             "invitation",
-            json!({"user": u, "connLinkInvitation": {"connFullLink": link},
+            json!({"user": u, "connLinkInvitation": created_link(link, short.as_deref()),
                    "connection": pending_connection(chat, *conn)}),
         ),
         Response::ConfirmationSent(conn) => tagged(
@@ -819,7 +832,7 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
         ),
         Response::AddressCreated(link) => tagged(
             "userContactLinkCreated",
-            json!({"user": u, "connLinkContact": {"connFullLink": link}}),
+            json!({"user": u, "connLinkContact": created_link(&link.full, link.short.as_deref())}),
         ),
         Response::Address(link) => tagged(
             "userContactLink",

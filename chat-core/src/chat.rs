@@ -244,8 +244,11 @@ impl FilePeer {
 pub enum Response {
     /// A one-time invitation link (as shown) and its pending connection.
     Invitation {
-        /// The link as the terminal shows it.
+        /// The full link as the terminal shows it.
         link: String,
+        /// The short link, when the relay keeps link data (shown first, the full one "for old
+        /// clients").
+        short: Option<String>,
         /// The agent connection waiting for the peer.
         conn: ConnId,
     },
@@ -254,13 +257,13 @@ pub enum Response {
     /// Sent a request to an address (the pending connection).
     RequestSent(ConnId, bool),
     /// A new address.
-    AddressCreated(String),
+    AddressCreated(ConnLink),
     /// The address.
-    Address(String),
+    Address(ConnLink),
     /// The address deleted.
     AddressDeleted,
     /// The address's settings changed: the address and the settings now.
-    AddressSettings(String, crate::command::AddressSettings),
+    AddressSettings(ConnLink, crate::command::AddressSettings),
     /// A request accepted: the contact is connecting.
     Accepting(Contact),
     /// A request rejected.
@@ -1040,10 +1043,76 @@ impl std::fmt::Debug for Chat {
 
 /// A link as the terminal prints it: the `https://simplex.chat` scheme.
 pub fn display_link(link: &str) -> String {
+    // A short link names its relay's host: `simplex:/a#...` is `https://<host>/a#...`.
+    if let Ok(mut short) = agent::links::ShortLink::parse(link) {
+        short.simplex_scheme = false;
+        return short.to_link();
+    }
     match link.strip_prefix("simplex:") {
         Some(rest) => format!("https://simplex.chat{rest}"),
         None => link.to_string(),
     }
+}
+
+/// A link the agent made, as shown: the full one and the short one (`""`: none).
+fn made_link(full: &str, short: &str) -> ConnLink {
+    ConnLink {
+        full: display_link(full),
+        short: (!short.is_empty()).then(|| display_link(short)),
+    }
+}
+
+/// Whether a link is an address (or a group link, requested as one) rather than a one-time
+/// invitation. A short link says so by its type; channel and relay links are refused.
+fn is_address_link(link: &str) -> Result<bool> {
+    use agent::links::{ShortLink, ShortLinkKind};
+    match ShortLink::parse(link.trim()) {
+        Ok(s) => match s.kind {
+            ShortLinkKind::Invitation => Ok(false),
+            ShortLinkKind::Contact | ShortLinkKind::Group => Ok(true),
+            ShortLinkKind::Channel | ShortLinkKind::Relay => Err(ChatError::BadCommand(
+                "a channel link: chat relays (channels) are not supported by this client".into(),
+            )),
+        },
+        Err(_) => Ok(link.contains("/contact")),
+    }
+}
+
+/// A link we made: the full link and, when its relay keeps link data, the short one (both as
+/// shown).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnLink {
+    /// The full link (`https://simplex.chat/contact#/?v=...`).
+    pub full: String,
+    /// The short link (`https://<relay host>/a#...`).
+    pub short: Option<String>,
+}
+
+impl ConnLink {
+    /// The link to pass on: the short one when there is one.
+    pub fn shown(&self) -> &str {
+        self.short.as_deref().unwrap_or(&self.full)
+    }
+}
+
+/// The largest link data sent as it is: the reference compresses larger data (with zstd, which
+/// this client does not write), sized so that it fits the relay's 13,784 bytes.
+const MAX_LINK_DATA: usize = 10_240;
+
+/// The data of our invitation and address short links (the reference's
+/// `ContactShortLinkData`): the profile a peer sees before connecting. A profile too large for
+/// it goes without its image; one still too large gets no short link (none: use the full link).
+fn short_link_data(profile: &Profile) -> Option<Vec<u8>> {
+    let data = |p: &Profile| {
+        serde_json::to_vec(&serde_json::json!({"profile": p, "business": false})).ok()
+    };
+    let d = data(profile)?;
+    if d.len() <= MAX_LINK_DATA {
+        return Some(d);
+    }
+    let mut p = profile.clone();
+    p.image = None;
+    data(&p).filter(|d| d.len() <= MAX_LINK_DATA)
 }
 
 pub(crate) fn new_shared_msg_id() -> B64 {
@@ -1693,18 +1762,7 @@ impl Chat {
         }
         let agent = &self.inner.agent;
         match cmd {
-            Command::CreateInvitation => {
-                let (conn, link) = agent.create_invitation().await.map_err(agent_err)?;
-                self.store().add_pending(
-                    conn,
-                    PendingKind::Invitation,
-                    Some(&display_link(&link)),
-                )?;
-                Ok(Response::Invitation {
-                    link: display_link(&link),
-                    conn,
-                })
-            }
+            Command::CreateInvitation => on_heap(|| self.create_invitation(None)).await,
             Command::ConnectPlan(link) => {
                 let plan = self.connection_plan(&link)?;
                 Ok(Response::ConnectionPlan {
@@ -1713,14 +1771,8 @@ impl Chat {
                 })
             }
             Command::CreateInvitationIncognito => {
-                let (conn, link) = agent.create_invitation().await.map_err(agent_err)?;
-                let store = self.store();
-                store.add_pending(conn, PendingKind::Invitation, Some(&display_link(&link)))?;
-                store.set_pending_incognito(conn, &crate::incognito::random_profile())?;
-                Ok(Response::Invitation {
-                    link: display_link(&link),
-                    conn,
-                })
+                let profile = crate::incognito::random_profile();
+                on_heap(|| self.create_invitation(Some(profile))).await
             }
             Command::ConnectIncognito(link) => on_heap(|| self.connect(link, true)).await,
             Command::Connect(link) => on_heap(|| self.connect(link, false)).await,
@@ -1728,10 +1780,23 @@ impl Chat {
                 if self.store().address()?.is_some() {
                     return Err(ChatError::AddressExists);
                 }
-                let (conn, link) = agent.create_address().await.map_err(agent_err)?;
-                self.store()
-                    .add_pending(conn, PendingKind::Address, Some(&display_link(&link)))?;
-                Ok(Response::AddressCreated(display_link(&link)))
+                let (conn, link) = match short_link_data(&self.profile()) {
+                    Some(data) => {
+                        let (conn, full, short) = agent
+                            .create_address_with_short_link(&data)
+                            .await
+                            .map_err(agent_err)?;
+                        (conn, made_link(&full, &short))
+                    }
+                    None => {
+                        let (conn, full) = agent.create_address().await.map_err(agent_err)?;
+                        (conn, made_link(&full, ""))
+                    }
+                };
+                let store = self.store();
+                store.add_pending(conn, PendingKind::Address, Some(&link.full))?;
+                store.set_pending_short_link(conn, link.short.as_deref())?;
+                Ok(Response::AddressCreated(link))
             }
             Command::DeleteAddress => {
                 let (conn, _) = self.store().address()?.ok_or(ChatError::NoAddress)?;
@@ -1753,11 +1818,11 @@ impl Chat {
                 let json =
                     serde_json::to_string(&settings).map_err(|e| ChatError::File(e.to_string()))?;
                 self.store().set_setting(ADDRESS_SETTINGS, Some(&json))?;
-                Ok(Response::AddressSettings(display_link(&link), settings))
+                Ok(Response::AddressSettings(link, settings))
             }
             Command::ProfileAddress(on) => {
                 let link = match (on, self.store().address()?) {
-                    (true, Some((_, l))) => Some(display_link(&l)),
+                    (true, Some((_, l))) => Some(l.full),
                     (true, None) => return Err(ChatError::NoAddress),
                     (false, _) => None,
                 };
@@ -1774,7 +1839,7 @@ impl Chat {
                     .await
             }
             Command::ShowAddress => match self.store().address()? {
-                Some((_, link)) => Ok(Response::Address(display_link(&link))),
+                Some((_, link)) => Ok(Response::Address(link)),
                 None => Err(ChatError::NoAddress),
             },
             Command::Accept(name) => {
@@ -2345,6 +2410,37 @@ impl Chat {
         }
     }
 
+    /// A one-time invitation (`incognito`: the random profile this contact will know us by),
+    /// with a short link when the relay keeps link data.
+    async fn create_invitation(&self, incognito: Option<Profile>) -> Result<Response> {
+        let agent = &self.inner.agent;
+        let profile = incognito.clone().unwrap_or_else(|| self.profile());
+        let (conn, link) = match short_link_data(&profile) {
+            Some(data) => {
+                let (conn, full, short) = agent
+                    .create_invitation_with_short_link(&data)
+                    .await
+                    .map_err(agent_err)?;
+                (conn, made_link(&full, &short))
+            }
+            None => {
+                let (conn, full) = agent.create_invitation().await.map_err(agent_err)?;
+                (conn, made_link(&full, ""))
+            }
+        };
+        let store = self.store();
+        store.add_pending(conn, PendingKind::Invitation, Some(&link.full))?;
+        store.set_pending_short_link(conn, link.short.as_deref())?;
+        if let Some(p) = &incognito {
+            store.set_pending_incognito(conn, p)?;
+        }
+        Ok(Response::Invitation {
+            link: link.full,
+            short: link.short,
+            conn,
+        })
+    }
+
     /// Joins an invitation or asks through an address, with the user's profile or (`incognito`)
     /// a random one for this contact only. A link of ours, or one already used, is refused
     /// with what it is.
@@ -2353,7 +2449,7 @@ impl Chat {
         if !plan.is_ok() {
             return Err(ChatError::LinkUsed(Box::new(plan)));
         }
-        let address = link.contains("/contact");
+        let address = is_address_link(&link)?;
         let shown_as = incognito.then(crate::incognito::random_profile);
         let profile = shown_as.clone().unwrap_or_else(|| self.profile());
         let info = if address {
@@ -2397,7 +2493,7 @@ impl Chat {
     /// or new. Links are compared as shown (`https://simplex.chat/...`).
     fn connection_plan(&self, link: &str) -> Result<LinkPlan> {
         let shown = display_link(link.trim());
-        let address = shown.contains("/contact");
+        let address = is_address_link(&shown)?;
         let store = self.store();
         let status = match store.pending_by_link(&shown)? {
             Some((_, PendingKind::Invitation | PendingKind::Address)) => LinkStatus::Own,

@@ -34,6 +34,7 @@ pub mod incognito;
 pub mod live;
 pub mod member_contacts;
 pub mod messages;
+pub mod presets;
 pub mod protocol;
 pub mod servers;
 pub mod store;

@@ -352,6 +352,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // v33: live messages (`/live`): 1 while its author is still typing it, 0 once ended;
     // NULL for a message that never was live
     "ALTER TABLE chat_items ADD COLUMN live INTEGER;",
+    // v34: the short link of an invitation or address we made (`https://<relay host>/i#...`),
+    // beside its full link
+    "ALTER TABLE pending ADD COLUMN short_link TEXT;",
 ];
 
 /// Where informational items go.
@@ -805,6 +808,15 @@ impl ChatStore {
         Ok(())
     }
 
+    /// Keeps the short link of an invitation or address we made (none: it has none).
+    pub fn set_pending_short_link(&self, conn_id: u64, short: Option<&str>) -> Result<()> {
+        self.db.execute(
+            "UPDATE pending SET short_link = ?2 WHERE conn_id = ?1",
+            params![conn_id as i64, short],
+        )?;
+        Ok(())
+    }
+
     /// A setting (JSON), if set.
     pub fn setting(&self, key: &str) -> Result<Option<String>> {
         Ok(self
@@ -912,14 +924,22 @@ impl ChatStore {
             .transpose()
     }
 
-    /// Our contact address: its connection and link.
-    pub fn address(&self) -> Result<Option<(u64, String)>> {
+    /// Our contact address: its connection and links.
+    pub fn address(&self) -> Result<Option<(u64, crate::chat::ConnLink)>> {
         Ok(self
             .db
             .query_row(
-                "SELECT conn_id, link FROM pending WHERE kind = 'address'",
+                "SELECT conn_id, link, short_link FROM pending WHERE kind = 'address'",
                 [],
-                |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?)),
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)? as u64,
+                        crate::chat::ConnLink {
+                            full: r.get(1)?,
+                            short: r.get(2)?,
+                        },
+                    ))
+                },
             )
             .optional()?)
     }
@@ -1837,11 +1857,11 @@ impl ChatStore {
         )
     }
 
-    /// A pending connection with `link` (as shown): its connection and kind.
+    /// A pending connection with `link` (as shown, full or short): its connection and kind.
     pub fn pending_by_link(&self, link: &str) -> Result<Option<(u64, PendingKind)>> {
         self.db
             .query_row(
-                "SELECT conn_id, kind FROM pending WHERE link = ?1 LIMIT 1",
+                "SELECT conn_id, kind FROM pending WHERE link = ?1 OR short_link = ?1 LIMIT 1",
                 [link],
                 |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?)),
             )

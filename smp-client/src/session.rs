@@ -109,6 +109,11 @@ impl Session {
         }
     }
 
+    /// The version negotiated with the relay (waiting for a connection as [`Session::call`]).
+    pub async fn version(&self) -> Result<smp_proto::version::Version, ClientError> {
+        Ok(self.client().await?.version())
+    }
+
     /// Sends one command on the live connection.
     pub async fn call(
         &self,

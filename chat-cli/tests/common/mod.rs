@@ -258,25 +258,49 @@ pub const ADDRESS_TAIL: [&str; 4] = [
     "to delete it: /da (accepted contacts will remain connected)",
 ];
 
-/// The invitation link block after `/c` (or `/c i`); the link.
-pub fn invitation_link(a: &mut Client) -> String {
-    a.link_block(
+/// The invitation link block after `/c` (or `/c i`): the short link, then the full one "for
+/// old clients" (the transcripts' block); both links.
+pub fn invitation_links(a: &mut Client) -> (String, String) {
+    let short = a.link_block(
         "pass this invitation link to your contact (via another channel):",
         &["and ask them to connect: /c <invitation_link_above>"],
-    )
+    );
+    assert!(short.starts_with("https://127.0.0.1/i#"), "{short}");
+    a.expect("The invitation link for old clients:");
+    let full = a.next();
+    assert!(
+        full.starts_with("https://simplex.chat/invitation#/?v="),
+        "{full}"
+    );
+    (short, full)
+}
+
+/// The full link of the invitation block after `/c` (or `/c i`): the transcripts join by it.
+pub fn invitation_link(a: &mut Client) -> String {
+    invitation_links(a).1
+}
+
+/// The address block after `/ad` or `/sa` (`head`: its first line): the short link, then the
+/// full one "for old clients"; both links.
+pub fn address_links(a: &mut Client, head: &str) -> (String, String) {
+    let short = a.link_block(head, &ADDRESS_TAIL);
+    assert!(short.starts_with("https://127.0.0.1/a#"), "{short}");
+    let line = a.next();
+    let full = line
+        .strip_prefix("The contact link for old clients: ")
+        .unwrap_or_else(|| panic!("{}: the full address expected, got {line:?}", a.name))
+        .to_string();
+    assert!(
+        full.starts_with("https://simplex.chat/contact#/?v="),
+        "{full}"
+    );
+    (short, full)
 }
 
 pub fn connect(a: &mut Client, b: &mut Client, a_full: &str, b_full: &str) -> String {
     a.type_line("/c");
     a.expect("/c");
-    let link = a.link_block(
-        "pass this invitation link to your contact (via another channel):",
-        &["and ask them to connect: /c <invitation_link_above>"],
-    );
-    assert!(
-        link.starts_with("https://simplex.chat/invitation#/?v="),
-        "{link}"
-    );
+    let link = invitation_link(a);
     b.type_line(&format!("/c {link}"));
     b.expect(&format!("/c {link}"));
     b.expect("confirmation sent!");
