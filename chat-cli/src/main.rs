@@ -56,6 +56,25 @@ struct Args {
     /// Connect to relays through this SOCKS5 proxy: IP:PORT, or :PORT on 127.0.0.1.
     #[arg(long = "socks-proxy", value_name = "SOCKS5")]
     socks_proxy: Option<String>,
+    /// Which connections use the SOCKS5 proxy: always (default), onion (only those to onion
+    /// hosts; the others connect directly).
+    #[arg(
+        long = "socks-mode",
+        value_name = "SOCKS_MODE",
+        default_value = "always"
+    )]
+    socks_mode: transport::hosts::SocksMode,
+    /// The relay host to prefer: onion (the onion host when a SOCKS5 proxy is used, the
+    /// default) or public; the other kind is tried after it.
+    #[arg(long = "host-mode", value_name = "HOST_MODE", default_value = "onion")]
+    host_mode: transport::hosts::HostMode,
+    /// Refuse a relay that has no host of the preferred kind.
+    #[arg(long = "required-host-mode")]
+    required_host_mode: bool,
+    /// TCP timeout in seconds: connecting may take 1.5 times as long, an answer 3 times
+    /// (default: 30 s each).
+    #[arg(long = "tcp-timeout", value_name = "TIMEOUT")]
+    tcp_timeout: Option<u64>,
     /// Accept files up to 1 MB without /fr (saved into --files-folder).
     #[arg(short = 'a', conflicts_with = "auto_accept_files")]
     auto_accept_1mb: bool,
@@ -229,6 +248,29 @@ fn event_lines(users: &Users, e: &UserEvent, shown: view::Shown) -> Vec<String> 
     }
 }
 
+/// How relays are reached: the proxy, the host choice, the timeouts.
+fn connect_options(
+    socks: Option<transport::SocksProxy>,
+    args: &Args,
+) -> smp_client::ConnectOptions {
+    let mut o = smp_client::ConnectOptions {
+        socks,
+        network: transport::hosts::NetworkMode {
+            host_mode: args.host_mode,
+            required: args.required_host_mode,
+            socks_mode: args.socks_mode,
+        },
+        ..smp_client::ConnectOptions::default()
+    };
+    // The reference's: connecting 1.5 times the TCP timeout, a background answer 3 times.
+    if let Some(t) = args.tcp_timeout.filter(|t| *t > 0) {
+        let t = std::time::Duration::from_secs(t.min(3600));
+        o.connect_timeout = t * 3 / 2;
+        o.response_timeout = t * 3;
+    }
+    o
+}
+
 fn fail(msg: &str) -> ! {
     eprintln!("simplex-chat: {msg}");
     std::process::exit(1)
@@ -335,10 +377,7 @@ async fn main() {
         db_prefix: args.database.clone(),
         db_key: args.key.clone(),
         smp_server,
-        connect: smp_client::ConnectOptions {
-            socks,
-            ..smp_client::ConnectOptions::default()
-        },
+        connect: connect_options(socks, &args),
         auto_accept_size: auto_accept,
         xftp_servers,
         files_folder: args.files_folder.clone(),

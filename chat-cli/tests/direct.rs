@@ -806,3 +806,48 @@ fn one_command_runs_for_scripts() {
     );
     relay.stop();
 }
+
+/// `--socks-mode onion`: only onion hosts go through the proxy, so a relay with a public host
+/// is reached directly even while the proxy is down; by default (`always`) every connection
+/// goes through it, so nothing is reached; `--required-host-mode` refuses a relay without an
+/// onion host. `--tcp-timeout` bounds the wait for the relay that cannot be reached.
+#[test]
+fn socks_and_host_modes() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    // A port nothing listens on: the proxy is down.
+    let proxy = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .to_string();
+    let onion = ["--socks-proxy", proxy.as_str(), "--socks-mode", "onion"];
+    let (mut alice, mut bob) = alice_and_bob(dir.path(), &server, &onion);
+    connect(&mut alice, &mut bob, "Alice", "Bob");
+    alice.type_line("@bob not through the proxy");
+    alice.expect_item("@bob not through the proxy");
+    bob.expect_item("alice> not through the proxy");
+
+    let always = ["--socks-proxy", proxy.as_str(), "--tcp-timeout", "1"];
+    let mut cath = Client::start_with(dir.path(), "cath", &server, &always);
+    cath.create_profile("cath", "Catherine");
+    cath.type_line("/c");
+    cath.expect("/c");
+    let line = cath.next();
+    assert!(line.starts_with("chat error"), "{line}");
+
+    let mut dan = Client::start_with(
+        dir.path(),
+        "dan",
+        &server,
+        &["--socks-proxy", proxy.as_str(), "--required-host-mode"],
+    );
+    dan.create_profile("dan", "Daniel");
+    dan.type_line("/c");
+    dan.expect("/c");
+    let line = dan.next();
+    assert!(
+        line.starts_with("chat error") && line.contains("no onion host"),
+        "{line}"
+    );
+    relay.stop();
+}

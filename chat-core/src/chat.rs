@@ -1199,10 +1199,10 @@ impl Chat {
                 store: Mutex::new(store),
                 profile: Mutex::new(profile),
                 events: tx,
-                pool: Arc::new(match &config.connect.socks {
-                    Some(p) => xftp_client::agent::Pool::with_socks(p.clone()),
-                    None => xftp_client::agent::Pool::default(),
-                }),
+                pool: Arc::new(xftp_client::agent::Pool::with_network(
+                    config.connect.socks.clone(),
+                    config.connect.network,
+                )),
                 xftp_servers: Mutex::new(config.xftp_servers.clone()),
                 configured_smp: vec![config.smp_server.clone()],
                 configured_xftp: config.xftp_servers.clone(),

@@ -57,6 +57,8 @@ pub struct ConnectOptions {
     pub proxy_server: bool,
     /// Connect through this SOCKS5 proxy (Tor), host names resolved by the proxy.
     pub socks: Option<transport::SocksProxy>,
+    /// Which of a relay's hosts to use and which connections go through the proxy.
+    pub network: transport::hosts::NetworkMode,
 }
 
 impl Default for ConnectOptions {
@@ -69,6 +71,7 @@ impl Default for ConnectOptions {
             keep_alive: Duration::from_secs(600),
             proxy_server: false,
             socks: None,
+            network: transport::hosts::NetworkMode::default(),
         }
     }
 }
@@ -179,8 +182,8 @@ impl SmpClient {
         Self::connect_host(&addr.ip().to_string(), addr.port(), key_hash, opts).await
     }
 
-    /// Connects to a relay by its address, trying its hosts in order (`.onion` hosts only
-    /// through a SOCKS proxy).
+    /// Connects to a relay by its address, trying its hosts in the order `opts.network` gives
+    /// (with a SOCKS proxy the onion host first; `.onion` hosts only through the proxy).
     pub async fn connect_server(
         server: &smp_proto::address::SmpServer,
         opts: ConnectOptions,
@@ -188,13 +191,16 @@ impl SmpClient {
         let kh = server
             .key_hash_array()
             .ok_or_else(|| ClientError::Handshake("the key hash is not 32 bytes".into()))?;
+        let hosts: Vec<String> = server.connect_hosts().collect();
+        let plan = transport::hosts::plan(&hosts, opts.socks.is_some(), opts.network)
+            .map_err(ClientError::Network)?;
         let mut last = ClientError::Network("no host to connect to".into());
-        for host in server.connect_hosts() {
-            if host.ends_with(".onion") && opts.socks.is_none() {
-                last = ClientError::Network(format!("{host} needs a SOCKS proxy (Tor)"));
-                continue;
-            }
-            match Self::connect_host(&host, server.port_number(), &kh, opts.clone()).await {
+        for (host, via_proxy) in plan {
+            let opts = ConnectOptions {
+                socks: opts.socks.clone().filter(|_| via_proxy),
+                ..opts.clone()
+            };
+            match Self::connect_host(&host, server.port_number(), &kh, opts).await {
                 Ok(c) => return Ok(c),
                 Err(e) if e.is_retriable() => last = e,
                 Err(e) => return Err(e),

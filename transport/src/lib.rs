@@ -13,6 +13,7 @@
 //! OpenSSL is used (vendored) because the protocol binds every command to the TLS session
 //! through tls-unique and official relays use Ed448 certificates; rustls exposes neither.
 
+pub mod hosts;
 pub mod identity;
 pub mod socks;
 pub mod tls;

@@ -68,15 +68,28 @@ pub struct Pool {
     slots: Mutex<HashMap<String, Slot>>,
     /// Where to connect instead of each relay's host (tests, proxies), by relay.
     connect_to: Mutex<HashMap<String, std::net::SocketAddr>>,
-    /// Every connection through this SOCKS5 proxy (Tor).
+    /// Connections through this SOCKS5 proxy (Tor), as `network` says.
     socks: Option<transport::SocksProxy>,
+    /// Which of a relay's hosts to use, and which connections use the proxy.
+    network: transport::hosts::NetworkMode,
 }
 
 impl Pool {
-    /// A pool whose connections all go through a SOCKS5 proxy.
+    /// A pool whose connections all go through a SOCKS5 proxy (to the onion host of a relay
+    /// that has one, else its public host).
     pub fn with_socks(proxy: transport::SocksProxy) -> Self {
+        Self::with_network(Some(proxy), transport::hosts::NetworkMode::default())
+    }
+
+    /// A pool choosing hosts and the proxy's use as `network` says (the reference's
+    /// `--host-mode`, `--required-host-mode`, `--socks-mode`).
+    pub fn with_network(
+        socks: Option<transport::SocksProxy>,
+        network: transport::hosts::NetworkMode,
+    ) -> Self {
         Self {
-            socks: Some(proxy),
+            socks,
+            network,
             ..Self::default()
         }
     }
@@ -103,12 +116,51 @@ impl Pool {
             .unwrap_or_else(|p| p.into_inner())
             .get(&addr.server.to_string())
             .copied();
-        let c = match &self.socks {
-            Some(p) => XftpConnection::connect_socks(addr, to, p).await?,
-            None => XftpConnection::connect(addr, to).await?,
+        let c = match (to, &self.socks) {
+            (Some(_), Some(p)) => XftpConnection::connect_socks(addr, to, p).await?,
+            (Some(_), None) => XftpConnection::connect(addr, to).await?,
+            (None, _) => self.connect_hosts(addr).await?,
         };
         *conn = Some(c.clone());
         Ok(c)
+    }
+
+    /// Connects to the relay's hosts in the order the network mode gives, each directly or
+    /// through the proxy; the first that answers.
+    async fn connect_hosts(&self, addr: &ServerAddress) -> Result<XftpConnection, ClientError> {
+        let shown: Vec<String> = addr
+            .server
+            .hosts
+            .iter()
+            .map(|h| h.to_string().trim_matches(['[', ']']).to_string())
+            .collect();
+        let plan =
+            transport::hosts::plan(&shown, self.socks.is_some(), self.network).map_err(|e| {
+                ClientError::Connect {
+                    addr: addr.server.to_string(),
+                    source: std::io::Error::other(e),
+                }
+            })?;
+        let mut last = None;
+        for (host, via_proxy) in plan {
+            let Some(i) = shown.iter().position(|h| *h == host) else {
+                continue;
+            };
+            let mut one = addr.clone();
+            one.server.hosts = vec![addr.server.hosts[i].clone()];
+            let r = match (&self.socks, via_proxy) {
+                (Some(p), true) => XftpConnection::connect_socks(&one, None, p).await,
+                _ => XftpConnection::connect(&one, None).await,
+            };
+            match r {
+                Ok(c) => return Ok(c),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or(ClientError::Connect {
+            addr: addr.server.to_string(),
+            source: std::io::Error::other("no host to connect to"),
+        }))
     }
 
     /// Connects to `to` instead of the host in `addr` (tests, port forwards).
