@@ -95,6 +95,10 @@ struct Args {
     /// Create a bot user with this display name on the first start (no prompt).
     #[arg(long = "create-bot-display-name")]
     create_bot_display_name: Option<String>,
+    /// The bot created with --create-bot-display-name accepts files (without it, its profile
+    /// says files are not allowed, as the reference's).
+    #[arg(long = "create-bot-allow-files", requires = "create_bot_display_name")]
+    create_bot_allow_files: bool,
     /// Run this one command, print what it answers, wait --time seconds for events, exit.
     #[arg(short = 'e', long = "execute")]
     execute: Option<String>,
@@ -399,6 +403,9 @@ async fn main() {
             Some(name) => Profile {
                 display_name: name.clone(),
                 peer_type: Some("bot".into()),
+                // The reference's bots refuse files unless allowed.
+                preferences: (!args.create_bot_allow_files)
+                    .then(|| serde_json::json!({"files": {"allow": "no"}})),
                 ..Profile::default()
             },
             None => {

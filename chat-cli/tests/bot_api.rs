@@ -213,19 +213,27 @@ impl Bot {
 }
 
 fn start(dir: &std::path::Path, name: &'static str, server: &str, xftp: &str) -> (Client, u16) {
-    let mut c = Client::start_with(
-        dir,
+    start_with(dir, name, server, xftp, &[])
+}
+
+/// As [`start`], with more options.
+fn start_with(
+    dir: &std::path::Path,
+    name: &'static str,
+    server: &str,
+    xftp: &str,
+    more: &[&str],
+) -> (Client, u16) {
+    let mut args = vec![
+        "--create-bot-display-name",
         name,
-        server,
-        &[
-            "--create-bot-display-name",
-            name,
-            "--xftp-server",
-            xftp,
-            "-p",
-            "0",
-        ],
-    );
+        "--xftp-server",
+        xftp,
+        "-p",
+        "0",
+    ];
+    args.extend_from_slice(more);
+    let mut c = Client::start_with(dir, name, server, &args);
     c.close_stdin();
     for _ in 0..10 {
         let line = c.next();
@@ -266,12 +274,24 @@ fn bot_api_over_websocket() {
     let dir = tempfile::tempdir().expect("tmp");
     let (xftp, xftp_address) = xftp_relay(&rt, dir.path());
     let (mut alice_p, alice_port) = start(dir.path(), "alice", &server, &xftp_address);
-    let (mut bob_p, bob_port) = start(dir.path(), "bob", &server, &xftp_address);
+    let (mut bob_p, bob_port) = start_with(
+        dir.path(),
+        "bob",
+        &server,
+        &xftp_address,
+        &["--create-bot-allow-files"],
+    );
     let schema = std::sync::Arc::new(Schema::load());
     let client_rt = tokio::runtime::Runtime::new().expect("runtime");
     client_rt.block_on(async {
         let mut alice = Bot::connect("alice", alice_port, schema.clone()).await;
         let mut bob = Bot::connect("bob", bob_port, schema.clone()).await;
+
+        // A bot's profile refuses files unless it was created allowing them (the reference's
+        // --create-bot-allow-files).
+        let bob_user = bob.ok("ShowActiveUser", "/user", "activeUser").await;
+        assert_eq!(bob_user["user"]["profile"]["preferences"]["files"], Value::Null);
+        assert_eq!(bob_user["user"]["fullPreferences"]["files"]["allow"], "always");
 
         // The version line bot libraries read (undocumented, used by simploxide).
         let corr = alice.request("/v").await;
@@ -282,6 +302,8 @@ fn bot_api_over_websocket() {
         let user = alice.ok("ShowActiveUser", "/user", "activeUser").await;
         assert_eq!(user["user"]["profile"]["displayName"], "alice");
         assert_eq!(user["user"]["profile"]["peerType"], "bot");
+        assert_eq!(user["user"]["profile"]["preferences"]["files"]["allow"], "no");
+        assert_eq!(user["user"]["fullPreferences"]["files"]["allow"], "no");
         let user_id = user["user"]["userId"].as_i64().expect("userId");
         alice.ok("ListUsers", "/users", "usersList").await;
 

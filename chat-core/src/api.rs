@@ -63,7 +63,7 @@ pub fn user(chat: &Chat) -> Value {
         "userContactId": NOTES,
         "localDisplayName": p.display_name,
         "profile": local_profile(NOTES, &p),
-        "fullPreferences": full_preferences(),
+        "fullPreferences": full_preferences(p.preferences.as_ref()),
         "activeUser": chat.is_active(),
         "activeOrder": 1,
         "showNtfs": chat.privacy().show_ntfs,

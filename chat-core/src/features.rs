@@ -215,11 +215,13 @@ pub fn merged_preferences(p: &Prefs<'_>) -> Value {
     Value::Object(m)
 }
 
-/// The user's full preferences (`FullPreferences`).
-pub fn full_preferences() -> Value {
+/// The user's full preferences (`FullPreferences`): the defaults, with what the user's
+/// profile says over them (a bot created without files says `files: no`).
+pub fn full_preferences(own: Option<&Value>) -> Value {
     let mut m = Map::new();
-    for (f, allow) in FEATURES {
-        m.insert(f.into(), json!({ "allow": allow }));
+    for (f, _) in FEATURES {
+        let p = pref_in(own, f).unwrap_or_else(|| default_pref(f));
+        m.insert(f.into(), p.json());
     }
     m.insert("commands".into(), json!([]));
     Value::Object(m)
