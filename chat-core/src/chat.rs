@@ -2749,7 +2749,14 @@ impl Chat {
         if p.display_name.trim().is_empty() || p.display_name.contains('\'') {
             return Err(ChatError::InvalidName(p.display_name));
         }
-        self.store().set_user(&p)?;
+        {
+            let store = self.store();
+            store.set_user(&p)?;
+            store.set_setting(
+                PROFILE_UPDATED_AT,
+                Some(&crate::store::now_ms().to_string()),
+            )?;
+        }
         *self.inner.profile.lock().unwrap_or_else(|e| e.into_inner()) = p.clone();
         let contacts = self.store().contacts()?;
         let mut told = 0;
@@ -3314,6 +3321,9 @@ impl Chat {
 
 /// The settings key of the delivery receipts to contacts (`on`/`off`).
 pub(crate) const RECEIPTS_SETTING: &str = "send_receipts_contacts";
+
+/// When the user's profile last changed (ms): groups are sent it with our next message.
+pub(crate) const PROFILE_UPDATED_AT: &str = "profile_updated_at";
 
 /// The settings key of the address's settings.
 const ADDRESS_SETTINGS: &str = "address_settings";

@@ -357,6 +357,29 @@ fn member_from(
 }
 
 impl ChatStore {
+    /// Whether our profile changed (at `updated_at`) since it last went to the group's members.
+    pub fn profile_due(&self, group_id: i64, updated_at: i64) -> Result<bool> {
+        let sent: Option<i64> = self
+            .db
+            .query_row(
+                "SELECT profile_sent_at FROM groups WHERE group_id = ?1",
+                [group_id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        Ok(sent.is_none_or(|s| s < updated_at))
+    }
+
+    /// Our profile went to the group's members now.
+    pub fn set_profile_sent(&self, group_id: i64) -> Result<()> {
+        self.db.execute(
+            "UPDATE groups SET profile_sent_at = ?2 WHERE group_id = ?1",
+            params![group_id, now_ms()],
+        )?;
+        Ok(())
+    }
+
     /// Records a group (a new one of ours, or one we are invited to) under a unique local
     /// name.
     pub fn add_group(
@@ -373,8 +396,9 @@ impl ChatStore {
         let created_at = now_ms();
         self.db.execute(
             "INSERT INTO groups
-               (local_name, profile, member_id, role, status, conn_request, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+               (local_name, profile, member_id, role, status, conn_request, created_at,
+                profile_sent_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
             params![
                 name,
                 json,

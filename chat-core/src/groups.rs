@@ -407,6 +407,42 @@ impl Chat {
         g: &Group,
         body: &[u8],
     ) -> Result<Vec<(Member, Option<i64>)>> {
+        self.send_profile_if_changed(g).await?;
+        self.send_to_members(g, body).await
+    }
+
+    /// Our profile, when it changed since it last went to this group's members, goes to them
+    /// before our next message (`x.info`, as the reference's: members who are no contacts
+    /// learn a new name or image with what we send next). Not to a group we are in
+    /// incognito: it knows another profile.
+    async fn send_profile_if_changed(&self, g: &Group) -> Result<()> {
+        if g.incognito.is_some() {
+            return Ok(());
+        }
+        let updated = self
+            .store()
+            .setting(crate::chat::PROFILE_UPDATED_AT)?
+            .and_then(|s| s.parse::<i64>().ok());
+        let Some(updated) = updated else {
+            return Ok(()); // not changed since this version
+        };
+        if !self.store().profile_due(g.group_id, updated)? {
+            return Ok(());
+        }
+        let info = ChatMessage::new(
+            Some(new_shared_msg_id()),
+            ChatEvent::Info {
+                profile: self.profile(),
+            },
+        )
+        .encode();
+        self.send_to_members(g, &info).await?;
+        self.store().set_profile_sent(g.group_id)?;
+        Ok(())
+    }
+
+    /// Sends to every connected member (see [`Chat::broadcast`]).
+    async fn send_to_members(&self, g: &Group, body: &[u8]) -> Result<Vec<(Member, Option<i64>)>> {
         let members = self.store().members(g.group_id)?;
         let mut sent = Vec::with_capacity(members.len());
         for m in members {

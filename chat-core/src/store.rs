@@ -355,6 +355,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // v34: the short link of an invitation or address we made (`https://<relay host>/i#...`),
     // beside its full link
     "ALTER TABLE pending ADD COLUMN short_link TEXT;",
+    // v35: when our profile last went to a group's members (`x.info` before our next message
+    // once the profile changed; NULL: not since this version)
+    "ALTER TABLE groups ADD COLUMN profile_sent_at INTEGER;",
 ];
 
 /// Where informational items go.
