@@ -1509,7 +1509,8 @@ fn bot_api_member_admission() {
             answer["chatItems"][0]["chatInfo"]["groupChatScope"]["groupMember_"]["groupMemberId"],
             m
         );
-        // The support chat's page holds both messages; the group's own page neither.
+        // The support chat's page holds the joiner's arrival and both messages; the group's own
+        // page none of them.
         let corr = alice
             .request(&format!("/_get chat #{g}(_support:{m}) count=10"))
             .await;
@@ -1520,7 +1521,11 @@ fn bot_api_member_admission() {
             .iter()
             .filter_map(|i| i["meta"]["itemText"].as_str())
             .collect();
-        assert_eq!(texts, ["who are you?", "a friend"], "{page}");
+        assert_eq!(
+            texts,
+            ["new member wants to join the group", "who are you?", "a friend"],
+            "{page}"
+        );
         let corr = alice.request(&format!("/_get chat #{g} count=10")).await;
         let page = alice.response(&corr).await;
         let main: Vec<&str> = page["chat"]["chatItems"]
@@ -1530,7 +1535,9 @@ fn bot_api_member_admission() {
             .filter_map(|i| i["meta"]["itemText"].as_str())
             .collect();
         assert!(
-            !main.contains(&"who are you?") && !main.contains(&"a friend"),
+            !main.contains(&"who are you?")
+                && !main.contains(&"a friend")
+                && !main.contains(&"new member wants to join the group"),
             "{main:?}"
         );
         // A member not pending is refused; the pending one accepted.

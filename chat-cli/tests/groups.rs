@@ -1100,6 +1100,52 @@ fn joiners_reviewed_by_the_admins() {
     cath.expect("cath (Catherine): member, you, connected");
     cath.expect("alice (Alice): owner, host, connected");
     cath.expect("bob (Bob): admin, connected");
+
+    // The admission as items of the support chats (the reference's texts): cath's own, and
+    // hers as alice and bob keep it (member 2 on both sides).
+    fn support_events(c: &mut Client, chat: &str) -> Vec<String> {
+        let cmd = format!("/_get chat {chat} count=20");
+        c.type_line(&cmd);
+        c.expect(&cmd);
+        let page: serde_json::Value = serde_json::from_str(&c.next()).expect("JSON");
+        page["chatItems"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter(|i| {
+                i["content"]["type"]
+                    .as_str()
+                    .is_some_and(|t| t.ends_with("GroupEvent"))
+            })
+            .map(|i| {
+                i["meta"]["itemText"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect()
+    }
+    assert_eq!(
+        support_events(&mut cath, "#1(_support)"),
+        [
+            "please wait for group moderators to review your request to join the group",
+            "accepted you"
+        ]
+    );
+    assert_eq!(
+        support_events(&mut alice, "#1(_support:2)"),
+        [
+            "new member wants to join the group",
+            "you accepted this member"
+        ]
+    );
+    assert_eq!(
+        support_events(&mut bob, "#1(_support:2)"),
+        [
+            "new member wants to join the group",
+            "accepted cath (Catherine)"
+        ]
+    );
     relay.stop();
 }
 

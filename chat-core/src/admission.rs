@@ -326,6 +326,12 @@ impl Chat {
             store.set_member_admission(m.group_member_id, None)?;
         }
         let m = Member { role, status, ..m };
+        let accepted = [crate::group_events::member_accepted(
+            m.group_member_id,
+            &m.profile,
+            true,
+        )];
+        self.add_support_info(&g, None, Some(&m), &accepted).await?;
         if ours {
             let upto = self.store().last_group_item_id(g.group_id)?;
             self.store()
@@ -368,6 +374,10 @@ impl Chat {
                 store.set_group_role(g.group_id, role)?;
             }
             let g = self.group_by_id(g.group_id)?;
+            if status == MemberStatus::Connected {
+                let accepted = [crate::group_events::user_accepted()];
+                self.add_support_info(&g, Some(by), None, &accepted).await?;
+            }
             self.emit(Event::UserAccepted {
                 group: g,
                 by: by.clone(),
@@ -392,6 +402,15 @@ impl Chat {
         }
         let m = Member { role, status, ..m };
         self.store().set_member_admission(m.group_member_id, None)?;
+        if !m.status.is_pending() {
+            let accepted = [crate::group_events::member_accepted(
+                m.group_member_id,
+                &m.profile,
+                false,
+            )];
+            self.add_support_info(g, Some(by), Some(&m), &accepted)
+                .await?;
+        }
         self.emit(Event::MemberAcceptedByOther {
             group: g.clone(),
             by: by.clone(),
@@ -414,6 +433,10 @@ impl Chat {
         self.store()
             .set_member_admission(m.group_member_id, Some("connected"))?;
         self.emit(Event::MemberJoined(g.clone(), m.clone())).await;
+        if m.status == MemberStatus::PendingReview {
+            let wants = [crate::group_events::new_member_pending_review()];
+            self.add_support_info(g, Some(&m), Some(&m), &wants).await?;
+        }
         self.send_link_host_profile(&m).await?;
         self.introduce_to(g, &m, true).await
     }

@@ -1572,6 +1572,35 @@ impl Chat {
         })
     }
 
+    /// Stores informational items in a support chat of a group (ours: `member` none; a
+    /// member's) and reports each; received ones said by `by`.
+    pub(crate) fn add_support_info<'a>(
+        &'a self,
+        g: &'a crate::group_store::Group,
+        by: Option<&'a crate::group_store::Member>,
+        member: Option<&'a crate::group_store::Member>,
+        items: &'a [crate::features::InfoItem],
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send + 'a>> {
+        on_heap(move || async move {
+            let scope = crate::store::ItemScope {
+                member: member.map(|m| m.group_member_id),
+                name: member.map(|m| m.local_name.clone()),
+            };
+            let stored = self.store().add_support_info_items(
+                g.group_id,
+                by.map(|m| m.group_member_id),
+                &scope,
+                items,
+            )?;
+            for item in stored {
+                let author = if item.sent { None } else { by.cloned() };
+                self.emit(Event::GroupInfoItem(g.clone(), author, item))
+                    .await;
+            }
+            Ok(())
+        })
+    }
+
     /// Messages of a contact did not decrypt: an item says so, or the last one (the same
     /// error just before) counts them too (`chatItemUpdated`), as the reference's.
     async fn decrypt_failed(

@@ -214,13 +214,52 @@ pub fn member_profile_updated(from: &Profile, to: &Profile) -> InfoItem {
     )
 }
 
+/// We wait for the admins' review (in our support chat).
+pub fn user_pending_review() -> InfoItem {
+    snd(
+        json!({"type": "userPendingReview"}),
+        "please wait for group moderators to review your request to join the group".into(),
+    )
+}
+
+/// A new member waits for the admins' review (in its support chat).
+pub fn new_member_pending_review() -> InfoItem {
+    rcv(
+        json!({"type": "newMemberPendingReview"}),
+        "new member wants to join the group".into(),
+    )
+}
+
+/// A member pending review was accepted: by us (`sent`), or by another moderator (in its
+/// support chat).
+pub fn member_accepted(member: i64, p: &Profile, sent: bool) -> InfoItem {
+    let event = json!({"type": "memberAccepted", "groupMemberId": member,
+                       "profile": profile_json(p)});
+    if sent {
+        snd(event, "you accepted this member".into())
+    } else {
+        rcv(event, format!("accepted {}", profile_text(p)))
+    }
+}
+
+/// A moderator accepted us (in our support chat).
+pub fn user_accepted() -> InfoItem {
+    rcv(json!({"type": "userAccepted"}), "accepted you".into())
+}
+
 /// Whether a received item asks for the user's attention (created unread): what happened to
-/// the user itself, as the reference's `ciRequiresAttention`.
+/// the user itself, or a joiner waiting for review, as the reference's `ciRequiresAttention`.
 pub fn requires_attention(content: &Value) -> bool {
     content["type"] == "rcvGroupEvent"
         && matches!(
             content["rcvGroupEvent"]["type"].as_str(),
-            Some("userRole" | "userDeleted" | "groupDeleted")
+            Some(
+                "userRole"
+                    | "userDeleted"
+                    | "groupDeleted"
+                    | "userAccepted"
+                    | "newMemberPendingReview"
+            )
         )
 }
 

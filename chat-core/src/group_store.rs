@@ -1054,7 +1054,32 @@ impl ChatStore {
         member: Option<i64>,
         items: &[crate::features::InfoItem],
     ) -> Result<Vec<ChatItem>> {
-        self.add_info_items_to(crate::store::InfoChat::Group { group_id, member }, items)
+        self.add_info_items_to(
+            crate::store::InfoChat::Group {
+                group_id,
+                member,
+                scope: None,
+            },
+            items,
+        )
+    }
+
+    /// As [`ChatStore::add_group_info_items`], in a support chat (`scope`).
+    pub fn add_support_info_items(
+        &mut self,
+        group_id: i64,
+        member: Option<i64>,
+        scope: &crate::store::ItemScope,
+        items: &[crate::features::InfoItem],
+    ) -> Result<Vec<ChatItem>> {
+        self.add_info_items_to(
+            crate::store::InfoChat::Group {
+                group_id,
+                member,
+                scope: Some(scope.clone()),
+            },
+            items,
+        )
     }
 
     /// A removed member's messages marked deleted (`/_remove ... messages=on`); how many.

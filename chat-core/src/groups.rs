@@ -936,6 +936,10 @@ impl Chat {
                 let mut items = crate::group_events::start_items(&g.profile, false);
                 items.push(crate::group_events::member_connected());
                 self.add_group_info(&g, Some(&m), &items).await?;
+                if g.status == MemberStatus::PendingReview {
+                    let wait = [crate::group_events::user_pending_review()];
+                    self.add_support_info(&g, None, None, &wait).await?;
+                }
             }
             MemberCategory::Invitee if m.status.is_pending() => {
                 return crate::chat::on_heap(|| self.pending_member_connected(&g, m)).await;
@@ -957,6 +961,11 @@ impl Chat {
                     .await;
                 self.add_group_info(&g, Some(&m), &[crate::group_events::member_connected()])
                     .await?;
+                if m.status == MemberStatus::PendingReview {
+                    let wants = [crate::group_events::new_member_pending_review()];
+                    self.add_support_info(&g, Some(&m), Some(&m), &wants)
+                        .await?;
+                }
                 // Tell the member who introduced us, so it stops forwarding between us.
                 let via = match m.category {
                     MemberCategory::Pre => self

@@ -361,12 +361,17 @@ pub(crate) const MIGRATIONS: &[&str] = &[
 ];
 
 /// Where informational items go.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) enum InfoChat {
     /// A contact's chat.
     Contact(i64),
-    /// A group's chat; received items said by `member`.
-    Group { group_id: i64, member: Option<i64> },
+    /// A group's chat (or, with a scope, a member's support chat in it); received items said
+    /// by `member`.
+    Group {
+        group_id: i64,
+        member: Option<i64>,
+        scope: Option<ItemScope>,
+    },
 }
 
 /// An informational item's stored forms: its text as a message content, that content's
@@ -1355,20 +1360,31 @@ impl ChatStore {
         for i in items {
             let (content, json, info) = info_columns(i)?;
             let ts = if i.at_epoch { 0 } else { now };
-            let (contact_id, group_id, by, unread) = match chat {
-                InfoChat::Contact(c) => (Some(c), None, None, false),
-                InfoChat::Group { group_id, member } => (
+            let (contact_id, group_id, by, unread, scope) = match &chat {
+                InfoChat::Contact(c) => (Some(*c), None, None, false, None),
+                InfoChat::Group {
+                    group_id,
+                    member,
+                    scope,
+                } => (
                     None,
-                    Some(group_id),
-                    if i.sent { None } else { member },
+                    Some(*group_id),
+                    if i.sent { None } else { *member },
                     !i.sent && crate::group_events::requires_attention(&i.content),
+                    scope.clone(),
                 ),
             };
+            let scope_json = scope
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()
+                .map_err(|_| StoreError::Corrupt("scope"))?;
             tx.execute(
                 "INSERT INTO chat_items
-                   (contact_id, group_id, group_member_id, sent, content, item_ts, info, unread)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![contact_id, group_id, by, i.sent, json, ts, info, unread],
+                   (contact_id, group_id, group_member_id, sent, content, item_ts, info, unread,
+                    scope)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![contact_id, group_id, by, i.sent, json, ts, info, unread, scope_json],
             )?;
             out.push(ChatItem {
                 item_id: tx.last_insert_rowid(),
@@ -1389,7 +1405,7 @@ impl ChatStore {
                 forwarded_by: None,
                 info: Some(i.content.clone()),
                 forward: None,
-                scope: None,
+                scope,
                 live: None,
             });
         }
