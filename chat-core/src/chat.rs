@@ -1557,19 +1557,7 @@ impl Chat {
         by: Option<&'a crate::group_store::Member>,
         items: &'a [crate::features::InfoItem],
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send + 'a>> {
-        on_heap(move || async move {
-            let stored = self.store().add_group_info_items(
-                g.group_id,
-                by.map(|m| m.group_member_id),
-                items,
-            )?;
-            for item in stored {
-                let author = if item.sent { None } else { by.cloned() };
-                self.emit(Event::GroupInfoItem(g.clone(), author, item))
-                    .await;
-            }
-            Ok(())
-        })
+        self.add_group_info_in(g, by, None, items)
     }
 
     /// Stores informational items in a support chat of a group (ours: `member` none; a
@@ -1581,15 +1569,26 @@ impl Chat {
         member: Option<&'a crate::group_store::Member>,
         items: &'a [crate::features::InfoItem],
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send + 'a>> {
+        let scope = crate::store::ItemScope {
+            member: member.map(|m| m.group_member_id),
+            name: member.map(|m| m.local_name.clone()),
+        };
+        self.add_group_info_in(g, by, Some(scope), items)
+    }
+
+    /// Stores a group's informational items, in its chat or (`scope`) a support chat.
+    fn add_group_info_in<'a>(
+        &'a self,
+        g: &'a crate::group_store::Group,
+        by: Option<&'a crate::group_store::Member>,
+        scope: Option<crate::store::ItemScope>,
+        items: &'a [crate::features::InfoItem],
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send + 'a>> {
         on_heap(move || async move {
-            let scope = crate::store::ItemScope {
-                member: member.map(|m| m.group_member_id),
-                name: member.map(|m| m.local_name.clone()),
-            };
-            let stored = self.store().add_support_info_items(
+            let stored = self.store().add_group_info_items_in(
                 g.group_id,
                 by.map(|m| m.group_member_id),
-                &scope,
+                scope,
                 items,
             )?;
             for item in stored {
@@ -1809,22 +1808,9 @@ impl Chat {
                 if self.store().address()?.is_some() {
                     return Err(ChatError::AddressExists);
                 }
-                let (conn, link) = match short_link_data(&self.profile()) {
-                    Some(data) => {
-                        let (conn, full, short) = agent
-                            .create_address_with_short_link(&data)
-                            .await
-                            .map_err(agent_err)?;
-                        (conn, made_link(&full, &short))
-                    }
-                    None => {
-                        let (conn, full) = agent.create_address().await.map_err(agent_err)?;
-                        (conn, made_link(&full, ""))
-                    }
-                };
-                let store = self.store();
-                store.add_pending(conn, PendingKind::Address, Some(&link.full))?;
-                store.set_pending_short_link(conn, link.short.as_deref())?;
+                let profile = self.profile();
+                let (_, link) =
+                    on_heap(|| self.create_link(PendingKind::Address, &profile)).await?;
                 Ok(Response::AddressCreated(link))
             }
             Command::DeleteAddress => {
@@ -2442,32 +2428,45 @@ impl Chat {
     /// A one-time invitation (`incognito`: the random profile this contact will know us by),
     /// with a short link when the relay keeps link data.
     async fn create_invitation(&self, incognito: Option<Profile>) -> Result<Response> {
-        let agent = &self.inner.agent;
         let profile = incognito.clone().unwrap_or_else(|| self.profile());
-        let (conn, link) = match short_link_data(&profile) {
-            Some(data) => {
-                let (conn, full, short) = agent
-                    .create_invitation_with_short_link(&data)
-                    .await
-                    .map_err(agent_err)?;
-                (conn, made_link(&full, &short))
-            }
-            None => {
-                let (conn, full) = agent.create_invitation().await.map_err(agent_err)?;
-                (conn, made_link(&full, ""))
-            }
-        };
-        let store = self.store();
-        store.add_pending(conn, PendingKind::Invitation, Some(&link.full))?;
-        store.set_pending_short_link(conn, link.short.as_deref())?;
+        let (conn, link) = self.create_link(PendingKind::Invitation, &profile).await?;
         if let Some(p) = &incognito {
-            store.set_pending_incognito(conn, p)?;
+            self.store().set_pending_incognito(conn, p)?;
         }
         Ok(Response::Invitation {
             link: link.full,
             short: link.short,
             conn,
         })
+    }
+
+    /// An invitation or the address (`kind`), with a short link whose data shows `profile`
+    /// when the relay keeps link data; its pending connection recorded with both links.
+    async fn create_link(
+        &self,
+        kind: PendingKind,
+        profile: &Profile,
+    ) -> Result<(ConnId, ConnLink)> {
+        let agent = &self.inner.agent;
+        let invitation = kind == PendingKind::Invitation;
+        let (conn, full, short) = match (short_link_data(profile), invitation) {
+            (Some(data), true) => agent.create_invitation_with_short_link(&data).await,
+            (Some(data), false) => agent.create_address_with_short_link(&data).await,
+            (None, true) => agent
+                .create_invitation()
+                .await
+                .map(|(c, full)| (c, full, String::new())),
+            (None, false) => agent
+                .create_address()
+                .await
+                .map(|(c, full)| (c, full, String::new())),
+        }
+        .map_err(agent_err)?;
+        let link = made_link(&full, &short);
+        let store = self.store();
+        store.add_pending(conn, kind, Some(&link.full))?;
+        store.set_pending_short_link(conn, link.short.as_deref())?;
+        Ok((conn, link))
     }
 
     /// Joins an invitation or asks through an address, with the user's profile or (`incognito`)

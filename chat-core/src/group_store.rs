@@ -1054,29 +1054,22 @@ impl ChatStore {
         member: Option<i64>,
         items: &[crate::features::InfoItem],
     ) -> Result<Vec<ChatItem>> {
-        self.add_info_items_to(
-            crate::store::InfoChat::Group {
-                group_id,
-                member,
-                scope: None,
-            },
-            items,
-        )
+        self.add_group_info_items_in(group_id, member, None, items)
     }
 
-    /// As [`ChatStore::add_group_info_items`], in a support chat (`scope`).
-    pub fn add_support_info_items(
+    /// As [`ChatStore::add_group_info_items`], in a support chat when `scope` names one.
+    pub fn add_group_info_items_in(
         &mut self,
         group_id: i64,
         member: Option<i64>,
-        scope: &crate::store::ItemScope,
+        scope: Option<crate::store::ItemScope>,
         items: &[crate::features::InfoItem],
     ) -> Result<Vec<ChatItem>> {
         self.add_info_items_to(
             crate::store::InfoChat::Group {
                 group_id,
                 member,
-                scope: Some(scope.clone()),
+                scope,
             },
             items,
         )
