@@ -1049,6 +1049,10 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
         Event::ItemStatus(..) | Event::GroupItemStatus(..) => Vec::new(),
         // An informational item counting more (decryption errors): shown by `/tail`.
         Event::Updated(_, item) if item.info.is_some() => Vec::new(),
+        // Informational items are not printed as they change (a count of decryption errors).
+        Event::Updated(_, item) | Event::GroupItemUpdated(_, _, item) if item.info.is_some() => {
+            Vec::new()
+        }
         Event::Updated(c, item) => match live_marker(item, false, "[edited] ", shown.live) {
             Some(m) => item_lines_marked(c, item, &m),
             None => Vec::new(),

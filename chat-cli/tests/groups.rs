@@ -1401,3 +1401,80 @@ fn a_changed_profile_goes_to_the_group_with_the_next_message() {
     cath.expect_item("#team bob> again");
     relay.stop();
 }
+
+/// A member's message that does not decrypt (bob's database restored from a copy older than
+/// his ratchet with alice) is an item of the group's chat said by that member, as a
+/// contact's is in its chat.
+#[test]
+fn a_members_decryption_error_is_an_item() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob, mut cath) = team(dir.path(), &server);
+    send(&mut alice, "hello", &mut [&mut bob, &mut cath]);
+    // Past what a restart prints (the start's summary), by a command's answer.
+    fn started(c: &mut Client) {
+        c.type_line("/p");
+        c.skip_to("/p");
+        c.expect("Display name: bob");
+        c.expect("Full name: Bob");
+    }
+    let files = ["bob_chat.db", "bob_agent.db"];
+    let journals = ["", "-wal", "-shm"];
+    let keep_old = |restore: bool| {
+        for f in files {
+            for j in journals {
+                let cur = dir.path().join(format!("{f}{j}"));
+                let old = dir.path().join(format!("old-{f}{j}"));
+                let (from, to) = if restore { (&old, &cur) } else { (&cur, &old) };
+                let _ = std::fs::remove_file(to);
+                if from.exists() {
+                    std::fs::copy(from, to).expect("copy");
+                }
+            }
+        }
+    };
+    bob.stop();
+    keep_old(false);
+    let mut bob = Client::start(dir.path(), "bob", &server);
+    started(&mut bob);
+    for round in ["one", "two", "three"] {
+        send(&mut alice, round, &mut [&mut bob, &mut cath]);
+        send(
+            &mut bob,
+            &format!("{round} too"),
+            &mut [&mut alice, &mut cath],
+        );
+    }
+    bob.stop();
+    keep_old(true);
+    let mut bob = Client::start(dir.path(), "bob", &server);
+    started(&mut bob);
+    alice.type_line("#team lost");
+    alice.expect_item("#team lost");
+    cath.expect_item("#team alice> lost");
+    // Bob's old ratchet cannot read it: the item says so (polled, bounded).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        bob.type_line("/tail #team 1");
+        let mut found = false;
+        for _ in 0..50 {
+            let l = bob.next();
+            if l.contains("#team alice> decryption error, possibly due to the device change") {
+                found = true;
+                break;
+            }
+            if l.get(6..).is_some_and(|r| r.starts_with("#team ")) {
+                break;
+            }
+        }
+        if found {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "bob: no decryption error item"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    relay.stop();
+}

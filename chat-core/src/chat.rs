@@ -1608,33 +1608,58 @@ impl Chat {
         error: agent::agent::DecryptError,
         count: u32,
     ) -> Result<()> {
-        let Some(Peer::Contact(contact)) = self.peer_of(conn)? else {
-            return Ok(());
-        };
-        let last = self.store().items(contact.contact_id, 1)?.pop();
-        let same = last.filter(|i| {
-            i.info.as_ref().is_some_and(|v| {
-                v["type"] == "rcvDecryptionError" && v["msgDecryptError"] == error.api_name()
+        // The same error as the chat's last item (from the same member in a group): counted
+        // there; else a new item.
+        let same_error = |last: Option<ChatItem>, member: Option<i64>| {
+            last.filter(|i| {
+                i.group_member_id == member
+                    && i.info.as_ref().is_some_and(|v| {
+                        v["type"] == "rcvDecryptionError"
+                            && v["msgDecryptError"] == error.api_name()
+                    })
             })
-        });
-        match same {
-            Some(item) => {
-                let before = item
-                    .info
-                    .as_ref()
-                    .and_then(|v| v["msgCount"].as_u64())
-                    .unwrap_or(0);
-                let total = u32::try_from(before)
-                    .unwrap_or(u32::MAX)
-                    .saturating_add(count);
-                let now = crate::features::InfoItem::decryption_error(error, total);
-                let item = self.store().update_info_item(item, &now)?;
-                self.emit(Event::Updated(contact, item)).await;
+        };
+        let counted = |item: &ChatItem| {
+            let before = item
+                .info
+                .as_ref()
+                .and_then(|v| v["msgCount"].as_u64())
+                .unwrap_or(0);
+            let total = u32::try_from(before)
+                .unwrap_or(u32::MAX)
+                .saturating_add(count);
+            crate::features::InfoItem::decryption_error(error, total)
+        };
+        match self.peer_of(conn)? {
+            Some(Peer::Contact(contact)) => {
+                let last = self.store().items(contact.contact_id, 1)?.pop();
+                match same_error(last, None) {
+                    Some(item) => {
+                        let now = counted(&item);
+                        let item = self.store().update_info_item(item, &now)?;
+                        self.emit(Event::Updated(contact, item)).await;
+                    }
+                    None => {
+                        let item = crate::features::InfoItem::decryption_error(error, count);
+                        self.add_info(&contact, &[item]).await?;
+                    }
+                }
             }
-            None => {
-                let item = crate::features::InfoItem::decryption_error(error, count);
-                self.add_info(&contact, &[item]).await?;
+            Some(Peer::Member(g, m)) => {
+                let last = self.store().group_items(g.group_id, 1)?.pop();
+                match same_error(last, Some(m.group_member_id)) {
+                    Some(item) => {
+                        let now = counted(&item);
+                        let item = self.store().update_info_item(item, &now)?;
+                        self.emit(Event::GroupItemUpdated(g, m, item)).await;
+                    }
+                    None => {
+                        let item = crate::features::InfoItem::decryption_error(error, count);
+                        self.add_group_info(&g, Some(&m), &[item]).await?;
+                    }
+                }
             }
+            None => {}
         }
         Ok(())
     }
