@@ -525,23 +525,9 @@ fn resynchronising_a_ratchet() {
         alice.expect_item(&format!("bob> {text} too"));
     };
     exchange(&mut alice, &mut bob, "hi");
-    let files = ["bob_chat.db", "bob_agent.db"];
-    let journals = ["", "-wal", "-shm"];
-    let copy = |from: &str, to: &str| {
-        for f in files {
-            for j in journals {
-                let src = dir.path().join(format!("{f}{j}"));
-                let dst = dir.path().join(format!("{to}{f}{j}"));
-                let _ = std::fs::remove_file(&dst);
-                if src.exists() && from.is_empty() {
-                    std::fs::copy(&src, &dst).expect("copy");
-                }
-            }
-        }
-    };
     // The old copy, taken while bob is stopped.
     bob.stop();
-    copy("", "old-");
+    common::keep_old_databases(dir.path(), "bob", false);
     let mut bob = Client::start(dir.path(), "bob", &server);
     bob.expect("Current user: bob (Bob)");
     bob.expect("1 contacts connected (use /cs for the list)");
@@ -549,16 +535,7 @@ fn resynchronising_a_ratchet() {
         exchange(&mut alice, &mut bob, round);
     }
     bob.stop();
-    for f in files {
-        for j in journals {
-            let cur = dir.path().join(format!("{f}{j}"));
-            let _ = std::fs::remove_file(&cur);
-            let old = dir.path().join(format!("old-{f}{j}"));
-            if old.exists() {
-                std::fs::copy(&old, &cur).expect("restore");
-            }
-        }
-    }
+    common::keep_old_databases(dir.path(), "bob", true);
     let mut bob = Client::start(dir.path(), "bob", &server);
     bob.expect("Current user: bob (Bob)");
     bob.expect("1 contacts connected (use /cs for the list)");

@@ -1418,23 +1418,8 @@ fn a_members_decryption_error_is_an_item() {
         c.expect("Display name: bob");
         c.expect("Full name: Bob");
     }
-    let files = ["bob_chat.db", "bob_agent.db"];
-    let journals = ["", "-wal", "-shm"];
-    let keep_old = |restore: bool| {
-        for f in files {
-            for j in journals {
-                let cur = dir.path().join(format!("{f}{j}"));
-                let old = dir.path().join(format!("old-{f}{j}"));
-                let (from, to) = if restore { (&old, &cur) } else { (&cur, &old) };
-                let _ = std::fs::remove_file(to);
-                if from.exists() {
-                    std::fs::copy(from, to).expect("copy");
-                }
-            }
-        }
-    };
     bob.stop();
-    keep_old(false);
+    common::keep_old_databases(dir.path(), "bob", false);
     let mut bob = Client::start(dir.path(), "bob", &server);
     started(&mut bob);
     for round in ["one", "two", "three"] {
@@ -1446,7 +1431,7 @@ fn a_members_decryption_error_is_an_item() {
         );
     }
     bob.stop();
-    keep_old(true);
+    common::keep_old_databases(dir.path(), "bob", true);
     let mut bob = Client::start(dir.path(), "bob", &server);
     started(&mut bob);
     alice.type_line("#team lost");

@@ -336,6 +336,23 @@ pub fn xftp_relay(
     (handle, address)
 }
 
+/// A stopped client's databases (`<name>_chat.db`, `<name>_agent.db` and their journals)
+/// kept aside as `old-...` (`restore` false), or put back over the current ones (`restore`
+/// true): a user restoring a backup, whose ratchets are behind its contacts'.
+pub fn keep_old_databases(dir: &std::path::Path, name: &str, restore: bool) {
+    for f in ["chat", "agent"] {
+        for j in ["", "-wal", "-shm"] {
+            let cur = dir.join(format!("{name}_{f}.db{j}"));
+            let old = dir.join(format!("old-{name}_{f}.db{j}"));
+            let (from, to) = if restore { (&old, &cur) } else { (&cur, &old) };
+            let _ = std::fs::remove_file(to);
+            if from.exists() {
+                std::fs::copy(from, to).expect("copy");
+            }
+        }
+    }
+}
+
 /// Bytes that do not repeat (xorshift from `seed`): file contents of the tests.
 pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
     let mut x = seed | 1;
