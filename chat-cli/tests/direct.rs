@@ -811,6 +811,26 @@ fn socks_and_host_modes() {
     cath.expect("/c");
     let line = cath.next();
     assert!(line.starts_with("chat error"), "{line}");
+    // A reference client's short link on a preset relay names only the host: it is read
+    // through the preset (so the proxy is tried), while an unknown host-only link is refused
+    // before any connection.
+    let key = "A".repeat(43);
+    let preset = format!("/c https://smp8.simplex.im/a#{key}");
+    cath.type_line(&preset);
+    cath.expect(&preset);
+    let line = cath.next();
+    assert!(
+        line.starts_with("chat error") && line.contains("SOCKS5"),
+        "{line}"
+    );
+    let unknown = format!("/c https://relay.example.com/a#{key}");
+    cath.type_line(&unknown);
+    cath.expect(&unknown);
+    let line = cath.next();
+    assert!(
+        line.starts_with("chat error") && line.contains("not a preset relay here"),
+        "{line}"
+    );
 
     let mut dan = Client::start_with(
         dir.path(),

@@ -1188,6 +1188,8 @@ impl Chat {
             )
         }
         .map_err(agent_err)?;
+        // Short links on the reference's preset relays name only the host.
+        agent.set_link_presets(&crate::presets::short_link_relays());
         let (tx, rx) = mpsc::channel(1024);
         let receipts = store.setting(RECEIPTS_SETTING)?.as_deref() != Some("off");
         let chat = Self {
