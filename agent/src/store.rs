@@ -117,6 +117,9 @@ pub fn open_connection(path: &Path, key: Option<&str>) -> Result<Connection> {
             .open(path)?;
     }
     let db = Connection::open(path)?;
+    // A wrong key is reported by the error below; SQLCipher's own lines about it would go to
+    // the terminal (stderr).
+    let _ = db.query_row("PRAGMA cipher_log_level = NONE", [], |_| Ok(()));
     if let Some(k) = key {
         db.pragma_update(None, "key", k)?;
     }

@@ -1653,7 +1653,13 @@ pub fn error(e: &ChatError) -> Vec<String> {
         | ChatError::CantHideLastUser(_)
         | ChatError::HiddenUserAlwaysMuted(_)
         | ChatError::Prohibited(_)
-        | ChatError::SwitchProhibited(_) => vec![e.to_string()],
+        | ChatError::SwitchProhibited(_)
+        | ChatError::ChatNotStopped
+        | ChatError::StoreChanged
+        | ChatError::DbEncrypted
+        | ChatError::DbPlaintext
+        | ChatError::DbExport(_)
+        | ChatError::DbOpen(_) => vec![e.to_string()],
         other => vec![format!("chat error: {other}")],
     }
 }

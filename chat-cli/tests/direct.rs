@@ -848,3 +848,130 @@ fn socks_and_host_modes() {
     );
     relay.stop();
 }
+
+/// `/db encrypt`, `/db key`, `/_db encryption`, `/db decrypt`, `/db test key`, as the
+/// reference's `testDatabaseEncryption`, with a second user so that every database of the
+/// prefix gets the key.
+#[test]
+fn database_encryption() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob) = alice_and_bob(dir.path(), &server, &[]);
+    connect(&mut alice, &mut bob, "Alice", "Bob");
+    alice.type_line("/create user alisa");
+    alice.expect("/create user alisa");
+    alice.expect("user profile: alisa");
+    alice.expect("use /p <display name> to change it");
+    alice.expect("(the updated profile will be sent to all your contacts)");
+    alice.type_line("/user alice");
+    alice.expect("/user alice");
+    alice.expect("user profile: alice (Alice)");
+    alice.expect("use /p <display name> to change it");
+    alice.expect("(the updated profile will be sent to all your contacts)");
+    let said = |a: &mut Client, line: &str, answer: &str| {
+        a.type_line(line);
+        a.expect(line);
+        a.expect(answer);
+    };
+    said(&mut alice, "/db encrypt mykey", "error: chat not stopped");
+    said(&mut alice, "/db decrypt mykey", "error: chat not stopped");
+    said(&mut alice, "/_stop", "chat stopped");
+    said(
+        &mut alice,
+        "/db decrypt mykey",
+        "error: chat database is not encrypted",
+    );
+    said(&mut alice, "/db encrypt mykey", "ok");
+    said(
+        &mut alice,
+        "/_start",
+        "error: chat store changed, please restart chat",
+    );
+    said(
+        &mut alice,
+        "@bob hi",
+        "error: chat store changed, please restart chat",
+    );
+    alice.stop();
+    for db in [
+        "alice_users.db",
+        "alice_chat.db",
+        "alice_agent.db",
+        "alice_u2_chat.db",
+    ] {
+        let mut head = [0u8; 16];
+        use std::io::Read;
+        std::fs::File::open(dir.path().join(db))
+            .and_then(|mut f| f.read_exact(&mut head))
+            .expect(db);
+        assert_ne!(&head, b"SQLite format 3\0", "{db} is encrypted");
+    }
+
+    // Without the key the chat does not open; with it, everything is there.
+    let wrong = std::process::Command::new(env!("CARGO_BIN_EXE_simplex-chat"))
+        .args([
+            "-d",
+            &dir.path().join("alice").to_string_lossy(),
+            "-s",
+            &server,
+        ])
+        .args(["-e", "/users"])
+        .output()
+        .expect("runs");
+    assert!(!wrong.status.success(), "opened without its key");
+    let mut alice = Client::start_with(dir.path(), "alice", &server, &["-k", "mykey", "-m"]);
+    alice.expect("Current user: alice (Alice)");
+    said(&mut alice, "/_start", "chat started");
+    alice.type_line("/users");
+    alice.expect("/users");
+    alice.expect("alice (Alice) (active)");
+    alice.expect("alisa");
+    alice.type_line("@bob hi");
+    alice.expect_item("@bob hi");
+    bob.expect_item("alice> hi");
+    bob.type_line("@alice hello");
+    bob.expect_item("@alice hello");
+    alice.expect_item("bob> hello");
+    said(&mut alice, "/_stop", "chat stopped");
+    said(
+        &mut alice,
+        "/db test key wrongkey",
+        "error opening database after encryption: wrong passphrase or invalid database file",
+    );
+    said(&mut alice, "/db test key mykey", "ok");
+    said(
+        &mut alice,
+        "/db key wrongkey nextkey",
+        "error encrypting database: wrong passphrase or invalid database file",
+    );
+    said(&mut alice, "/db key mykey nextkey", "ok");
+    said(
+        &mut alice,
+        r#"/_db encryption {"currentKey":"nextkey","newKey":"anotherkey"}"#,
+        "ok",
+    );
+    alice.stop();
+
+    let mut alice = Client::start_with(dir.path(), "alice", &server, &["-k", "anotherkey", "-m"]);
+    alice.expect("Current user: alice (Alice)");
+    said(&mut alice, "/_start", "chat started");
+    alice.type_line("@bob again");
+    alice.expect_item("@bob again");
+    bob.expect_item("alice> again");
+    said(&mut alice, "/_stop", "chat stopped");
+    said(&mut alice, "/db decrypt anotherkey", "ok");
+    alice.stop();
+
+    let mut alice = Client::start(dir.path(), "alice", &server);
+    alice.expect("Current user: alice (Alice)");
+    alice.expect("1 contacts connected (use /cs for the list)");
+    alice.type_line("/tail @bob 3");
+    alice.expect("/tail @bob 3");
+    alice.expect_item("@bob hi");
+    alice.expect_item("bob> hello");
+    alice.expect_item("@bob again");
+    alice.type_line("@bob plain again");
+    alice.expect_item("@bob plain again");
+    bob.expect_item("alice> plain again");
+    relay.stop();
+}

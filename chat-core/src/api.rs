@@ -704,12 +704,36 @@ pub fn chat_error(e: &ChatError) -> Value {
         ChatError::CantDeleteActiveUser(id) => {
             chat_error_type("cantDeleteActiveUser", json!({ "userId": id }))
         }
+        ChatError::ChatNotStopped => chat_error_type("chatNotStopped", json!({})),
+        ChatError::StoreChanged => chat_error_type("chatStoreChanged", json!({})),
+        ChatError::DbEncrypted => database_error(json!({"type": "errorEncrypted"})),
+        ChatError::DbPlaintext => database_error(json!({"type": "errorPlaintext"})),
+        ChatError::DbExport(m) => {
+            database_error(json!({"type": "errorExport", "sqliteError": sqlite_error(m)}))
+        }
+        ChatError::DbOpen(m) => {
+            database_error(json!({"type": "errorOpen", "sqliteError": sqlite_error(m)}))
+        }
         ChatError::UsersCommand => {
             chat_error_type("commandError", json!({"message": e.to_string()}))
         }
         ChatError::NoXftpServers | ChatError::File(_) | ChatError::Store(_) => {
             chat_error_type("internalError", json!({"message": e.to_string()}))
         }
+    }
+}
+
+/// The reference's `errorDatabase` (not in the bot API's schema: its commands are not either).
+fn database_error(e: Value) -> Value {
+    json!({"type": "errorDatabase", "databaseError": e})
+}
+
+/// The reference's `SQLiteError`: a file that is no database (or a wrong key), or another.
+fn sqlite_error(m: &str) -> Value {
+    if m == crate::db_key::NOT_A_DATABASE {
+        json!({"type": "errorNotADatabase", "dbFile": ""})
+    } else {
+        json!({"type": "error", "sqliteError": m})
     }
 }
 

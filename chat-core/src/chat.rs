@@ -189,6 +189,27 @@ pub enum ChatError {
     /// A command of the users host given to one user's chat.
     #[error("this command is for the chat's users, not one user's chat")]
     UsersCommand,
+    /// `/db ...` while the chat runs (`/_stop` first).
+    #[error("error: chat not stopped")]
+    ChatNotStopped,
+    /// The databases were changed under the running program (`/db ...`): only a restart
+    /// opens them again.
+    #[error("error: chat store changed, please restart chat")]
+    StoreChanged,
+    /// `/db encrypt` of encrypted databases.
+    #[error("error: chat database is already encrypted")]
+    DbEncrypted,
+    /// `/db key`, `/db decrypt` of databases that are not encrypted.
+    #[error("error: chat database is not encrypted")]
+    DbPlaintext,
+    /// The databases could not be exported with the new key (a wrong current key: `wrong
+    /// passphrase or invalid database file`); nothing was changed.
+    #[error("error encrypting database: {0}")]
+    DbExport(String),
+    /// A database did not open with the key (`/db test key`, or an export that does not read
+    /// back).
+    #[error("error opening database after encryption: {0}")]
+    DbOpen(String),
 }
 
 type Result<T> = std::result::Result<T, ChatError>;
@@ -1993,7 +2014,9 @@ impl Chat {
             | Command::DeleteUser { .. }
             | Command::HideUser { .. }
             | Command::UnhideUser { .. }
-            | Command::MuteUser { .. } => Err(ChatError::UsersCommand),
+            | Command::MuteUser { .. }
+            | Command::DbEncryption { .. }
+            | Command::DbTestKey(_) => Err(ChatError::UsersCommand),
             Command::Version => Ok(Response::Version),
             Command::StartChat => Ok(if on_heap(|| self.start()).await? {
                 Response::Started

@@ -183,6 +183,17 @@ pub enum Command {
         /// Muted or not.
         muted: bool,
     },
+    /// `/db encrypt <key>`, `/db key <current> <new>`, `/db decrypt <key>`,
+    /// `/_db encryption <json(DBEncryptionConfig)>`: every database exported with the new key
+    /// (empty: not encrypted), the chat stopped; a restart opens them.
+    DbEncryption {
+        /// The key the databases have now (empty: none).
+        current: Password,
+        /// The key they get (empty: none).
+        new: Password,
+    },
+    /// `/db test key <key>`: whether the databases open with the key.
+    DbTestKey(Password),
     /// `/v`, `/version`.
     Version,
     /// `/_start`.
@@ -1925,6 +1936,46 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 Command::UnhideUser { user, password }
             }
         }
+        "/db" => {
+            let w: Vec<&str> = args.split_whitespace().collect();
+            let key = |k: &str| Password(k.to_string());
+            match w.as_slice() {
+                ["encrypt", k] => Command::DbEncryption {
+                    current: key(""),
+                    new: key(k),
+                },
+                ["key", current, new] => Command::DbEncryption {
+                    current: key(current),
+                    new: key(new),
+                },
+                ["decrypt", k] => Command::DbEncryption {
+                    current: key(k),
+                    new: key(""),
+                },
+                ["test", "key", k] => Command::DbTestKey(key(k)),
+                _ => {
+                    return Err(bad(
+                        "usage: /db encrypt <key>, /db key <current> <new>, /db decrypt <key>, \
+                         /db test key <key>",
+                    ))
+                }
+            }
+        }
+        "/_db" if args.starts_with("encryption ") => {
+            #[derive(serde::Deserialize)]
+            #[serde(rename_all = "camelCase")]
+            struct Config {
+                current_key: String,
+                new_key: String,
+            }
+            let c: Config = serde_json::from_str(&args["encryption ".len()..]).map_err(|_| {
+                bad("usage: /_db encryption {\"currentKey\": \"...\", \"newKey\": \"...\"}")
+            })?;
+            Command::DbEncryption {
+                current: Password(c.current_key),
+                new: Password(c.new_key),
+            }
+        }
         "/mute" | "/unmute" if args == "user" => Command::MuteUser {
             user: None,
             muted: word == "/mute",
@@ -3649,6 +3700,33 @@ mod tests {
                 Some("my_password".into())
             ))
         );
+        let db = |current: &str, new: &str| {
+            Ok(Command::DbEncryption {
+                current: current.into(),
+                new: new.into(),
+            })
+        };
+        assert_eq!(parse("/db encrypt k1"), db("", "k1"));
+        assert_eq!(parse("/db key k1 k2"), db("k1", "k2"));
+        assert_eq!(parse("/db decrypt k2"), db("k2", ""));
+        assert_eq!(
+            parse(r#"/_db encryption {"currentKey":"a b","newKey":""}"#),
+            db("a b", "")
+        );
+        assert_eq!(
+            parse("/db test key k3"),
+            Ok(Command::DbTestKey("k3".into()))
+        );
+        for bad in [
+            "/db encrypt",
+            "/db key k1",
+            "/db encrypt a b",
+            "/_db encryption {}",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+        // Keys never reach a log through the command's `Debug`.
+        assert!(!format!("{:?}", parse("/db key secret1 secret2")).contains("secret"));
         assert_eq!(
             parse("/hide user my password"),
             Ok(Command::HideUser {

@@ -19,6 +19,7 @@ pub mod api;
 pub mod batch;
 pub mod chat;
 pub mod command;
+pub mod db_key;
 pub mod features;
 pub mod files;
 pub mod forward;

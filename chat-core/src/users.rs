@@ -392,6 +392,9 @@ struct UsersInner {
     events: mpsc::Sender<UserEvent>,
     /// Whether chats run (`/_stop` stops every user's; a user created then opens stopped).
     running: std::sync::atomic::AtomicBool,
+    /// The databases were given another key (`/db ...`): the open ones are stale, so nothing
+    /// but another `/db` command runs until a restart.
+    store_changed: std::sync::atomic::AtomicBool,
 }
 
 /// The users of a database prefix, each one's chat running.
@@ -455,6 +458,7 @@ impl Users {
                 changing: tokio::sync::Mutex::new(()),
                 events: tx,
                 running: std::sync::atomic::AtomicBool::new(start),
+                store_changed: std::sync::atomic::AtomicBool::new(false),
             }),
         };
         if rows.is_empty() {
@@ -749,7 +753,42 @@ impl Users {
     /// (an API command naming another user is refused). The chat the response is about comes
     /// with it.
     pub async fn execute(&self, line: &str, cmd: Command) -> Result<(Option<Chat>, Response)> {
+        let changed = self
+            .inner
+            .store_changed
+            .load(std::sync::atomic::Ordering::SeqCst);
+        if changed
+            && !matches!(
+                cmd,
+                Command::DbEncryption { .. }
+                    | Command::DbTestKey(_)
+                    | Command::Quit
+                    | Command::Version
+            )
+        {
+            return Err(ChatError::StoreChanged);
+        }
         match cmd {
+            Command::DbEncryption { current, new } => {
+                let _g = self.inner.changing.lock().await;
+                if self.inner.running.load(std::sync::atomic::Ordering::SeqCst) {
+                    return Err(ChatError::ChatNotStopped);
+                }
+                let files = self.database_files()?;
+                crate::db_key::change_key(&files, current.as_str(), new.as_str())?;
+                self.inner
+                    .store_changed
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
+                Ok((self.active(), Response::Ok))
+            }
+            Command::DbTestKey(key) => {
+                let _g = self.inner.changing.lock().await;
+                if self.inner.running.load(std::sync::atomic::Ordering::SeqCst) {
+                    return Err(ChatError::ChatNotStopped);
+                }
+                crate::db_key::test_key(&self.database_files()?, key.as_str())?;
+                Ok((self.active(), Response::Ok))
+            }
             Command::CreateUser(p) => {
                 let _g = self.inner.changing.lock().await;
                 let chat = Box::pin(self.create(p)).await?;
@@ -831,6 +870,23 @@ impl Users {
                 Ok((Some(chat), r))
             }
         }
+    }
+
+    /// Every database of the prefix: the users' list, then each user's chat and agent
+    /// databases.
+    fn database_files(&self) -> Result<Vec<PathBuf>> {
+        let config = &self.inner.config;
+        let mut files = vec![prefixed(config, "_users.db")];
+        for r in self.registry().rows()? {
+            let user = config_for(config, &r.suffix);
+            for db in ["_chat.db", "_agent.db"] {
+                let f = prefixed(&user, db);
+                if f.exists() {
+                    files.push(f);
+                }
+            }
+        }
+        Ok(files)
     }
 
     /// Stops every user's chat.
