@@ -491,6 +491,7 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
             }
         )],
         Response::Ok => vec!["ok".into()],
+        Response::ChatItemTtl(ttl) => vec![chat_item_ttl(*ttl)],
         Response::GroupRelays(g) => vec![format!("#{}: no chat relays", view_name(&g.local_name))],
         Response::Servers(p, servers) => {
             let mut v = vec![
@@ -1662,4 +1663,16 @@ pub fn error(e: &ChatError) -> Vec<String> {
         | ChatError::DbOpen(_) => vec![e.to_string()],
         other => vec![format!("chat error: {other}")],
     }
+}
+
+/// `/ttl`: the reference's `viewChatItemTTL`.
+fn chat_item_ttl(ttl: Option<i64>) -> String {
+    let after = match ttl {
+        None => return "old messages are not being deleted".into(),
+        Some(86_400) => "one day".to_string(),
+        Some(604_800) => "one week".to_string(),
+        Some(2_592_000) => "one month".to_string(),
+        Some(s) => format!("{s} second(s)"),
+    };
+    format!("old messages are set to be deleted after: {after}")
 }

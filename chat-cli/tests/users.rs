@@ -339,3 +339,108 @@ fn hidden_and_muted_users() {
     command(&mut alice, "/users", &["alice (Alice) (active, unread: 1)"]);
     relay.stop();
 }
+
+/// The items `/tail <chat> 10` shows (each without its time), read up to the answer of a
+/// `/ttl` typed after it.
+fn items_of(c: &mut Client, chat: &str) -> Vec<String> {
+    c.type_line(&format!("/tail {chat} 10"));
+    c.type_line("/ttl");
+    c.expect(&format!("/tail {chat} 10"));
+    let mut items = Vec::new();
+    loop {
+        let l = c.next();
+        if l == "/ttl" {
+            c.next(); // the expiry line
+            return items;
+        }
+        items.push(l.get(6..).unwrap_or_default().to_string());
+    }
+}
+
+/// Polls `items_of` until `done` holds (at most 15 s: the expiry runs when the oldest item's
+/// time comes).
+fn wait_items(c: &mut Client, chat: &str, done: impl Fn(&[String]) -> bool) -> Vec<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let items = items_of(c, chat);
+        if done(&items) || std::time::Instant::now() > deadline {
+            return items;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// `/ttl`, `/_ttl`, as the reference's `testUsersDifferentCIExpirationTTL`: each user's old
+/// messages are deleted after its own time, those sent after the setting too.
+#[test]
+fn message_expiry_per_user() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob) = alice_and_bob(dir.path(), &server, &[]);
+    connect(&mut alice, &mut bob, "Alice", "Bob");
+    command(&mut alice, "/ttl", &["old messages are not being deleted"]);
+    alice.type_line("@bob alice 1");
+    alice.expect_item("@bob alice 1");
+    bob.expect_item("alice> alice 1");
+    command(&mut alice, "/create user alisa", &[]);
+    show_active_user(&mut alice, "alisa");
+    connect_as(&mut alice, "alisa", &mut bob);
+    alice.type_line("@bob alisa 1");
+    alice.expect_item("@bob alisa 1");
+    bob.expect_item("alisa> alisa 1");
+    command(&mut alice, "/ttl week", &["ok"]);
+    command(
+        &mut alice,
+        "/ttl",
+        &["old messages are set to be deleted after: one week"],
+    );
+    command(
+        &mut alice,
+        "/ttl @bob day",
+        &["invalid chat command: a chat's own message expiry (/ttl @name) is not supported by this client; /ttl day|week|month|year|none sets it for every chat: /ttl @bob day"],
+    );
+    command(
+        &mut alice,
+        "/_ttl 1 1",
+        &["error: different active user, command user id: 1, active user id: 2"],
+    );
+    command(&mut alice, "/user alice", &[]);
+    show_active_user(&mut alice, "alice (Alice)");
+    command(&mut alice, "/_ttl 1 1", &["ok"]);
+    command(
+        &mut alice,
+        "/ttl",
+        &["old messages are set to be deleted after: 1 second(s)"],
+    );
+    let left = wait_items(&mut alice, "@bob", |i| {
+        !i.iter().any(|t| t.contains("alice 1"))
+    });
+    assert!(
+        !left.iter().any(|t| t.contains("alice 1")),
+        "alice's old message expired: {left:?}"
+    );
+    // A message after the setting expires too, when its own time comes.
+    bob.type_line("@alice later");
+    bob.expect_item("@alice later");
+    alice.expect_item("bob> later");
+    let left = wait_items(&mut alice, "@bob", |i| i.is_empty());
+    assert!(left.is_empty(), "every item of alice's expired: {left:?}");
+    // alisa's week has not passed.
+    command(&mut alice, "/user alisa", &[]);
+    show_active_user(&mut alice, "alisa");
+    assert!(
+        items_of(&mut alice, "@bob").contains(&"@bob alisa 1".to_string()),
+        "alisa's message is kept"
+    );
+    // None: nothing more is deleted.
+    command(&mut alice, "/user alice", &[]);
+    show_active_user(&mut alice, "alice (Alice)");
+    command(&mut alice, "/ttl none", &["ok"]);
+    command(&mut alice, "/ttl", &["old messages are not being deleted"]);
+    alice.type_line("@bob kept");
+    alice.expect_item("@bob kept");
+    bob.expect_item("alice> kept");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(items_of(&mut alice, "@bob"), vec!["@bob kept".to_string()]);
+    relay.stop();
+}

@@ -1240,6 +1240,9 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
                    "toRole": to, "msgSigned": false}),
         ),
         Response::Ok | Response::Quit => tagged("cmdOk", json!({ "user_": u })),
+        Response::ChatItemTtl(ttl) => {
+            tagged("chatItemTTL", json!({ "user": u, "chatItemTTL": ttl }))
+        }
         Response::GroupRelays(g) => tagged(
             "groupRelays",
             json!({"user": u, "groupInfo": group_info(chat, g), "groupRelays": []}),

@@ -212,6 +212,9 @@ pub enum ChatError {
     DbOpen(String),
 }
 
+/// The settings key of the user's message expiry (`/ttl`), in seconds.
+const CHAT_ITEM_TTL: &str = "chat_item_ttl";
+
 type Result<T> = std::result::Result<T, ChatError>;
 
 pub(crate) fn agent_err(e: impl std::fmt::Display) -> ChatError {
@@ -612,6 +615,8 @@ pub enum Response {
     },
     /// Done.
     Ok,
+    /// `/ttl`, `/_ttl N`: after how many seconds old messages are deleted (none: kept).
+    ChatItemTtl(Option<i64>),
     /// `/q`.
     Quit,
 }
@@ -2018,6 +2023,8 @@ impl Chat {
             | Command::DbEncryption { .. }
             | Command::DbTestKey(_) => Err(ChatError::UsersCommand),
             Command::Version => Ok(Response::Version),
+            Command::GetChatItemTtl => Ok(Response::ChatItemTtl(self.chat_item_ttl()?)),
+            Command::SetChatItemTtl(ttl) => self.set_chat_item_ttl(ttl),
             Command::StartChat => Ok(if on_heap(|| self.start()).await? {
                 Response::Started
             } else {
@@ -2899,7 +2906,18 @@ impl Chat {
                 Ok(_) => {}
                 Err(e) => self.emit(Event::Error(e.to_string())).await,
             }
-            let next = self.store().next_delete_at().ok().flatten();
+            let expiry = match self.expire_old_items(now) {
+                Ok(next) => next,
+                Err(e) => {
+                    self.emit(Event::Error(e.to_string())).await;
+                    stuck = true;
+                    None
+                }
+            };
+            let next = match (self.store().next_delete_at().ok().flatten(), expiry) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             // At most a minute at a time: the clock may jump.
             let wait = if stuck {
                 1_000
@@ -2919,6 +2937,45 @@ impl Chat {
                 return;
             }
         }
+    }
+
+    /// The user's message expiry (`/ttl`), in seconds.
+    pub(crate) fn chat_item_ttl(&self) -> Result<Option<i64>> {
+        Ok(self
+            .store()
+            .setting(CHAT_ITEM_TTL)?
+            .and_then(|v| v.parse::<i64>().ok())
+            .filter(|t| *t > 0))
+    }
+
+    /// `/ttl ...`: kept, and the expiry runs at once.
+    pub(crate) fn set_chat_item_ttl(&self, ttl: Option<i64>) -> Result<Response> {
+        let value = ttl.filter(|t| *t > 0).map(|t| t.to_string());
+        self.store().set_setting(CHAT_ITEM_TTL, value.as_deref())?;
+        self.inner.timers.notify_one();
+        Ok(Response::Ok)
+    }
+
+    /// Deletes the messages older than the user's expiry (`/ttl`), in every chat, stopping
+    /// the transfers of their files (files already saved stay on disk); when the next one
+    /// expires.
+    fn expire_old_items(&self, now: i64) -> Result<Option<i64>> {
+        let Some(ttl) = self.chat_item_ttl()? else {
+            return Ok(None);
+        };
+        let cutoff = now.saturating_sub(ttl.saturating_mul(1000));
+        loop {
+            let (deleted, files) = self.store().expire_items_before(cutoff)?;
+            for f in files {
+                self.stop_transfer(f);
+            }
+            if deleted < 1000 {
+                break;
+            }
+        }
+        // With no item left, one made from now on expires a `ttl` from now at the earliest.
+        let oldest = self.store().oldest_item_ts()?.unwrap_or(now);
+        Ok(Some(oldest.saturating_add(ttl.saturating_mul(1000))))
     }
 
     /// Makes an item disappear after `ttl` seconds; the item with its timer.

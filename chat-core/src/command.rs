@@ -194,6 +194,11 @@ pub enum Command {
     },
     /// `/db test key <key>`: whether the databases open with the key.
     DbTestKey(Password),
+    /// `/ttl`, `/_ttl <userId>`: after how long old messages are deleted.
+    GetChatItemTtl,
+    /// `/ttl day|week|month|year|none`, `/_ttl <userId> <seconds>` (0: none): messages older
+    /// than this are deleted, in every chat of the user.
+    SetChatItemTtl(Option<i64>),
     /// `/v`, `/version`.
     Version,
     /// `/_start`.
@@ -1158,7 +1163,9 @@ pub fn api_user_id(line: &str) -> Option<i64> {
             u => u,
         },
         "/_address" | "/_show_address" | "/_delete_address" | "/_profile_address"
-        | "/_address_settings" | "/_group" | "/_groups" | "/_contacts" | "/_profile" => p.next()?,
+        | "/_address_settings" | "/_group" | "/_groups" | "/_contacts" | "/_profile" | "/_ttl" => {
+            p.next()?
+        }
         "/_get" | "/_public" => {
             p.next()?; // chats, group
             p.next()?
@@ -1974,6 +1981,44 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             Command::DbEncryption {
                 current: Password(c.current_key),
                 new: Password(c.new_key),
+            }
+        }
+        "/ttl" if args.is_empty() => Command::GetChatItemTtl,
+        "/ttl" => {
+            Command::SetChatItemTtl(match args.trim() {
+                "day" => Some(86_400),
+                "week" => Some(7 * 86_400),
+                "month" => Some(30 * 86_400),
+                "year" => Some(365 * 86_400),
+                "none" => None,
+                a if a.starts_with(['@', '#', '*']) => return Err(bad(
+                    "a chat's own message expiry (/ttl @name) is not supported by this client; \
+                     /ttl day|week|month|year|none sets it for every chat",
+                )),
+                _ => return Err(bad("usage: /ttl [day|week|month|year|none]")),
+            })
+        }
+        "/_ttl" => {
+            let usage = || bad("usage: /_ttl <userId> [<seconds>]");
+            let mut w = args.split_whitespace();
+            w.next()
+                .and_then(|u| u.parse::<i64>().ok())
+                .ok_or_else(usage)?;
+            match (w.next(), w.next()) {
+                (None, _) => Command::GetChatItemTtl,
+                (Some(s), None) => {
+                    let secs: i64 = s.parse().map_err(|_| usage())?;
+                    if secs < 0 {
+                        return Err(usage());
+                    }
+                    Command::SetChatItemTtl((secs > 0).then_some(secs))
+                }
+                (Some(_), Some(_)) => {
+                    return Err(bad(
+                        "a chat's own message expiry (/_ttl <userId> <chatRef> <ttl>) is not \
+                         supported by this client",
+                    ))
+                }
             }
         }
         "/mute" | "/unmute" if args == "user" => Command::MuteUser {
@@ -3722,6 +3767,25 @@ mod tests {
             "/db key k1",
             "/db encrypt a b",
             "/_db encryption {}",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse("/ttl"), Ok(Command::GetChatItemTtl));
+        assert_eq!(
+            parse("/ttl week"),
+            Ok(Command::SetChatItemTtl(Some(604_800)))
+        );
+        assert_eq!(parse("/ttl none"), Ok(Command::SetChatItemTtl(None)));
+        assert_eq!(parse("/_ttl 1"), Ok(Command::GetChatItemTtl));
+        assert_eq!(parse("/_ttl 1 2"), Ok(Command::SetChatItemTtl(Some(2))));
+        assert_eq!(parse("/_ttl 1 0"), Ok(Command::SetChatItemTtl(None)));
+        assert_eq!(api_user_id("/_ttl 3 2"), Some(3));
+        for bad in [
+            "/ttl fortnight",
+            "/ttl @bob day",
+            "/_ttl x",
+            "/_ttl 1 -5",
+            "/_ttl 1 @2 5",
         ] {
             assert!(parse(bad).is_err(), "{bad}");
         }

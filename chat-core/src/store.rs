@@ -2069,6 +2069,30 @@ impl ChatStore {
         )?)
     }
 
+    /// Deletes up to 1,000 items made before `cutoff` (ms): the ids of their files, and how
+    /// many were deleted.
+    pub fn expire_items_before(&mut self, cutoff: i64) -> Result<(usize, Vec<i64>)> {
+        let tx = self.db.transaction()?;
+        let old: Vec<(i64, Option<i64>)> = {
+            let mut st = tx
+                .prepare("SELECT item_id, file_id FROM chat_items WHERE item_ts < ?1 LIMIT 1000")?;
+            let rows = st.query_map([cutoff], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        for (id, _) in &old {
+            tx.execute("DELETE FROM chat_items WHERE item_id = ?1", [id])?;
+        }
+        tx.commit()?;
+        Ok((old.len(), old.into_iter().filter_map(|(_, f)| f).collect()))
+    }
+
+    /// When the oldest item was made (ms).
+    pub fn oldest_item_ts(&self) -> Result<Option<i64>> {
+        Ok(self
+            .db
+            .query_row("SELECT min(item_ts) FROM chat_items", [], |r| r.get(0))?)
+    }
+
     /// Disappearing messages whose time has come (up to 1,000 at a time).
     pub fn expired_items(&self, now: i64) -> Result<Vec<ChatItem>> {
         self.items_where(
