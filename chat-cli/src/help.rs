@@ -26,7 +26,7 @@ const MAIN: &[&str] = &[
     "  /delete user name       delete a user (not the active one while there are others)",
     "  /mute user              this user's events not shown while another is active (/unmute user)",
     "  /hide user password     muted and unlisted too; /user name password reaches it (/unhide user)",
-    "  /ttl [day|week|month|year|none]  how long messages are kept (all chats of this user)",
+    "  /ttl week               delete messages after a week (day, month, year; none: keep); /ttl shows it",
     "  /db encrypt key         encrypt the databases (chat stopped with /_stop; restart with -k key);",
     "                          /db key old new, /db decrypt key, /db test key key",
     "  /q                      quit",
