@@ -235,6 +235,16 @@ const ADDRESS_TAIL: [&str; 3] = [
 /// The user's profile changed, as the reference says what changed: the name, else the full
 /// name, else the image, else the address in the profile.
 fn profile_changed(from: &Profile, to: &Profile, told: usize) -> Vec<String> {
+    let mut lines = profile_lines(from, to, told);
+    lines.extend(chat_core::features::own_pref_lines(
+        from.preferences.as_ref(),
+        to.preferences.as_ref(),
+    ));
+    lines
+}
+
+/// What changed in the user's profile besides its preferences (`viewUserProfileUpdated`).
+fn profile_lines(from: &Profile, to: &Profile, told: usize) -> Vec<String> {
     let notified = format!(" (your {told} contacts are notified)");
     let same_name = from.display_name == to.display_name;
     if !same_name {

@@ -521,3 +521,62 @@ fn live_messages() {
     bob.expect_item("alice> [LIVE ended] done");
     relay.stop();
 }
+
+/// The user's own preferences (`/set voice no`, `/set disappear no`, as the reference's
+/// `SetUserFeature`): `updated preferences:` for the user, the contact told as by `/_set
+/// prefs`, a contact's own setting still over them.
+#[test]
+fn own_preferences() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob) = pair(dir.path(), &server);
+    alice.type_line("/set voice no");
+    alice.expect("/set voice no");
+    alice.expect("updated preferences:");
+    alice.expect("Voice messages allowed: no");
+    bob.expect("alice updated preferences for you:");
+    bob.expect("Voice messages: off (you allow: default (yes), contact allows: no)");
+    let voice = r#"/_send @2 json [{"msgContent": {"type": "voice", "text": "", "duration": 3}}]"#;
+    bob.type_line(voice);
+    bob.expect(voice);
+    bob.expect("bad chat command: feature not allowed Voice messages");
+    // A contact's own setting wins over the user's.
+    alice.type_line("/set voice @bob yes");
+    alice.expect("/set voice @bob yes");
+    alice.expect("you updated preferences for bob:");
+    alice.expect("Voice messages: enabled (you allow: yes, contact allows: yes)");
+    bob.expect("alice updated preferences for you:");
+    bob.expect("Voice messages: enabled (you allow: default (yes), contact allows: yes)");
+    alice.type_line("/set disappear no");
+    alice.expect("/set disappear no");
+    alice.expect("updated preferences:");
+    alice.expect("Disappearing messages allowed: no");
+    bob.expect("alice updated preferences for you:");
+    bob.expect("Disappearing messages: off (you allow: default (yes), contact allows: no)");
+    alice.type_line("/set voice maybe");
+    alice.expect("/set voice maybe");
+    alice.expect(
+        "invalid chat command: usage: /set voice|files|calls|delete yes|no|always, \
+         /set disappear yes|no: /set voice maybe",
+    );
+    // The chat keeps the changes on both sides.
+    alice.type_line("/tail @bob 3");
+    alice.expect("/tail @bob 3");
+    alice.expect_item("@bob Voice messages: off");
+    alice.expect_item("@bob Voice messages: enabled");
+    alice.expect_item("@bob Disappearing messages: off");
+    bob.type_line("/tail @alice 3");
+    bob.expect("/tail @alice 3");
+    bob.expect_item("alice> Voice messages: off");
+    bob.expect_item("alice> Voice messages: enabled");
+    bob.expect_item("alice> Disappearing messages: off");
+    // Kept: after a restart the same setting changes nothing.
+    alice.stop();
+    let mut alice = common::Client::start(dir.path(), "alice", &server);
+    alice.expect("Current user: alice (Alice)");
+    alice.expect("1 contacts connected (use /cs for the list)");
+    alice.type_line("/set disappear no");
+    alice.expect("/set disappear no");
+    alice.expect("user profile did not change");
+    relay.stop();
+}

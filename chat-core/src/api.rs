@@ -551,6 +551,7 @@ pub fn group_chat_item(chat: &Chat, g: &Group, member: Option<&Member>, item: &C
         incognito: None,
         custom_data: None,
         user_prefs: None,
+        own_prefs: None,
         muted: false,
         flags: crate::store::ChatFlags::default(),
     };

@@ -1179,7 +1179,7 @@ impl Chat {
     /// maintenance mode, `-m`): its databases can be read, no relay is contacted, nothing is
     /// received or sent until [`Chat::start`] (`/_start`).
     pub async fn open_with(
-        store: ChatStore,
+        mut store: ChatStore,
         config: &ChatConfig,
         new_user: Option<Profile>,
         start: bool,
@@ -1438,7 +1438,12 @@ impl Chat {
     fn profile_for(&self, c: &Contact) -> Profile {
         let mut p = c.incognito.clone().unwrap_or_else(|| self.profile());
         if c.user_prefs.is_some() {
-            p.preferences = Some(crate::features::profile_preferences(c.user_prefs.as_ref()));
+            // Over the user's own (an incognito profile has none of its own).
+            let own = p.preferences.take();
+            p.preferences = Some(crate::features::profile_preferences(
+                c.user_prefs.as_ref(),
+                own.as_ref(),
+            ));
         }
         p
     }
@@ -1460,8 +1465,14 @@ impl Chat {
             user_prefs: Some(prefs.clone()),
             ..c.clone()
         };
-        let known = crate::features::profile_preferences(c.user_prefs.as_ref());
-        let changed = crate::features::profile_preferences(Some(&prefs)) != known;
+        let own = self
+            .profile_for(&Contact {
+                user_prefs: None,
+                ..c.clone()
+            })
+            .preferences;
+        let known = crate::features::profile_preferences(c.user_prefs.as_ref(), own.as_ref());
+        let changed = crate::features::profile_preferences(Some(&prefs), own.as_ref()) != known;
         self.store().set_contact_user_prefs(c.contact_id, &prefs)?;
         if changed {
             let profile = self.profile_for(&to);
@@ -2238,6 +2249,15 @@ impl Chat {
                 let contact = self.contact_by_id(contact_id)?;
                 on_heap(|| self.set_contact_prefs(contact, prefs)).await
             }
+            Command::SetUserFeature { feature, allow } => {
+                let mut p = self.profile();
+                p.preferences = Some(crate::features::with_own_pref(
+                    p.preferences.as_ref(),
+                    feature,
+                    &allow,
+                ));
+                on_heap(|| self.set_profile(p)).await
+            }
             Command::SetContactFeature {
                 name,
                 feature,
@@ -2835,7 +2855,7 @@ impl Chat {
             return Err(ChatError::InvalidName(p.display_name));
         }
         {
-            let store = self.store();
+            let mut store = self.store();
             store.set_user(&p)?;
             store.set_setting(
                 PROFILE_UPDATED_AT,
@@ -2844,6 +2864,24 @@ impl Chat {
         }
         *self.inner.profile.lock().unwrap_or_else(|e| e.into_inner()) = p.clone();
         let contacts = self.store().contacts()?;
+        if from.preferences != p.preferences {
+            // A contact whose features change with the user's own preferences gets the
+            // changes as items of its chat, as after `/_set prefs`.
+            for c in contacts.iter().filter(|c| c.ready) {
+                let before = Contact {
+                    own_prefs: from.preferences.clone(),
+                    ..c.clone()
+                };
+                let changed = crate::features::changed_items(
+                    &crate::features::Prefs::of(&before),
+                    &crate::features::Prefs::of(c),
+                    true,
+                );
+                if !changed.is_empty() {
+                    self.add_info(c, &changed).await?;
+                }
+            }
+        }
         let mut told = 0;
         // Incognito contacts know another profile: they are not told.
         for c in contacts.iter().filter(|c| c.ready && c.incognito.is_none()) {

@@ -226,6 +226,14 @@ pub enum Command {
         /// Disappearing messages: the time (none: the contact's offered one).
         ttl: Option<i64>,
     },
+    /// `/set voice|files|calls|delete yes|no|always`, `/set disappear yes|no`: one of the
+    /// user's own preferences (its profile's, the default for every contact without its own).
+    SetUserFeature {
+        /// The feature (`voice`, `files`, `calls`, `fullDelete`, `timedMessages`).
+        feature: &'static str,
+        /// The new `allow`.
+        allow: String,
+    },
     /// `/_get chats <userId> [pcc=on] count=<n> <query>`.
     GetChats {
         /// How many chats (the most recent).
@@ -2125,6 +2133,36 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 return Err(usage());
             }
             Command::SetGroupTimed { group, ttl }
+        }
+        "/set"
+            if !args.contains(" @")
+                && !args.contains(" #")
+                && matches!(
+                    args.split_whitespace().next(),
+                    Some("voice" | "files" | "calls" | "delete" | "disappear")
+                ) =>
+        {
+            let usage =
+                || bad("usage: /set voice|files|calls|delete yes|no|always, /set disappear yes|no");
+            let w: Vec<&str> = args.split_whitespace().collect();
+            let (feature, allow) = match w.as_slice() {
+                ["disappear", a @ ("yes" | "no")] => ("timedMessages", *a),
+                [f, a @ ("yes" | "no" | "always")] => (
+                    match *f {
+                        "voice" => "voice",
+                        "files" => "files",
+                        "calls" => "calls",
+                        "delete" => "fullDelete",
+                        _ => return Err(usage()),
+                    },
+                    *a,
+                ),
+                _ => return Err(usage()),
+            };
+            Command::SetUserFeature {
+                feature,
+                allow: allow.to_string(),
+            }
         }
         "/set" if args.contains(" @") => {
             let usage = || {

@@ -118,6 +118,9 @@ pub struct Prefs<'a> {
     pub user: Option<&'a Value>,
     /// Connected with an incognito profile.
     pub incognito: bool,
+    /// The user's own preferences (its profile's): what it allows a contact without its own
+    /// setting, over the defaults.
+    pub own: Option<&'a Value>,
 }
 
 impl<'a> Prefs<'a> {
@@ -127,15 +130,21 @@ impl<'a> Prefs<'a> {
             contact: c.profile.preferences.as_ref(),
             user: c.user_prefs.as_ref(),
             incognito: c.incognito.is_some(),
+            own: c.own_prefs.as_ref(),
         }
     }
 
-    /// The user's preference: the one set for the contact, or the default; and whether it
-    /// was set for the contact.
+    /// The user's preference: the one set for the contact, else the user's own (an
+    /// incognito contact's: the default), else the default; and whether it was set for the
+    /// contact.
     fn user_pref(&self, feature: &str) -> (Pref, bool) {
         match pref_in(self.user, feature) {
             Some(p) => (p, true),
-            None => (default_pref(feature), self.incognito),
+            None if self.incognito => (default_pref(feature), true),
+            None => (
+                pref_in(self.own, feature).unwrap_or_else(|| default_pref(feature)),
+                false,
+            ),
         }
     }
 
@@ -229,11 +238,12 @@ pub fn full_preferences(own: Option<&Value>) -> Value {
 
 /// The preferences a contact is sent in our profile (`x.info`) once the user set any for it:
 /// every feature's, the ones set for it over the defaults.
-pub fn profile_preferences(user: Option<&Value>) -> Value {
+pub fn profile_preferences(user: Option<&Value>, own: Option<&Value>) -> Value {
     let p = Prefs {
         contact: None,
         user,
         incognito: false,
+        own,
     };
     let mut m = Map::new();
     for (f, _) in FEATURES {
@@ -328,6 +338,45 @@ pub fn pref_lines(old: &Prefs<'_>, new: &Prefs<'_>) -> Vec<String> {
         ));
     }
     v
+}
+
+/// The lines after the user changed its own preferences (`viewPrefsUpdated`): `updated
+/// preferences:`, then `Voice messages allowed: no` for each feature whose preference changed
+/// (the defaults standing for what is not set); none when nothing changed.
+pub fn own_pref_lines(old: Option<&Value>, new: Option<&Value>) -> Vec<String> {
+    const NAMED: [(&str, &str); 6] = [
+        ("timedMessages", "Disappearing messages"),
+        ("fullDelete", "Full deletion"),
+        ("reactions", "Message reactions"),
+        ("voice", "Voice messages"),
+        ("files", "Files and media"),
+        ("calls", "Audio/video calls"),
+    ];
+    let pref = |v: Option<&Value>, f: &str| pref_in(v, f).unwrap_or_else(|| default_pref(f));
+    let lines: Vec<String> = NAMED
+        .iter()
+        .filter(|(f, _)| pref(old, f) != pref(new, f))
+        .map(|(f, name)| format!("{name} allowed: {}", pref(new, f).text()))
+        .collect();
+    if lines.is_empty() {
+        return lines;
+    }
+    std::iter::once("updated preferences:".to_string())
+        .chain(lines)
+        .collect()
+}
+
+/// The user's own preferences with one feature's `allow` changed (a disappearing messages'
+/// time kept).
+pub fn with_own_pref(own: Option<&Value>, feature: &str, allow: &str) -> Value {
+    let mut m = match own {
+        Some(Value::Object(m)) => m.clone(),
+        _ => Map::new(),
+    };
+    let mut p = pref_in(own, feature).unwrap_or_else(|| default_pref(feature));
+    p.allow = allow.to_string();
+    m.insert(feature.into(), p.json());
+    Value::Object(m)
 }
 
 /// One informational item: sent by us or not, its text (empty for the banner), its API
@@ -594,6 +643,7 @@ mod tests {
             contact: None,
             user: None,
             incognito: false,
+            own: None,
         }
     }
 
@@ -602,6 +652,7 @@ mod tests {
             contact: Some(v),
             user: None,
             incognito: false,
+            own: None,
         }
     }
 
@@ -666,13 +717,14 @@ mod tests {
             contact: None,
             user: Some(&set),
             incognito: false,
+            own: None,
         };
         assert_eq!(
             pref_lines(&defaults(), &mine),
             ["Full deletion: enabled for contact (you allow: always, contact allows: no)"]
         );
         // bob gets alice's profile with every preference.
-        let sent = profile_preferences(Some(&set));
+        let sent = profile_preferences(Some(&set), None);
         assert_eq!(sent["fullDelete"]["allow"], "always");
         assert_eq!(sent["voice"]["allow"], "yes");
         let theirs = contact(&sent);
@@ -699,6 +751,7 @@ mod tests {
             contact: None,
             user: Some(&timed),
             incognito: false,
+            own: None,
         };
         assert_eq!(
             pref_lines(&defaults(), &new),

@@ -121,6 +121,7 @@ impl ChatStore {
             incognito: incognito.cloned(),
             custom_data: None,
             user_prefs: None,
+            own_prefs: self.own_prefs.clone(),
             muted: false,
             flags: crate::store::ChatFlags::default(),
         })

@@ -566,6 +566,9 @@ pub struct Contact {
     pub custom_data: Option<String>,
     /// The user's chat preferences set for this contact (`/_set prefs`), if any.
     pub user_prefs: Option<serde_json::Value>,
+    /// The user's own preferences (its profile's): what it allows the contact where
+    /// `user_prefs` says nothing.
+    pub own_prefs: Option<serde_json::Value>,
     /// Muted by the user (`/mute @name`): its messages are shown marked `<muted>`.
     pub muted: bool,
     /// Its receipts and favorite settings.
@@ -736,6 +739,8 @@ pub(crate) fn profile_from(s: &str) -> Result<Profile> {
 #[derive(Debug)]
 pub struct ChatStore {
     pub(crate) db: Connection,
+    /// The user's own preferences (its profile's), given to every contact read.
+    pub(crate) own_prefs: Option<serde_json::Value>,
 }
 
 impl ChatStore {
@@ -756,7 +761,12 @@ impl ChatStore {
             )));
         }
         db.pragma_update(None, "foreign_keys", "ON")?;
-        Ok(Self { db })
+        let mut store = Self {
+            db,
+            own_prefs: None,
+        };
+        store.own_prefs = store.user()?.and_then(|p| p.preferences);
+        Ok(store)
     }
 
     /// The user's profile, if one was created.
@@ -771,12 +781,13 @@ impl ChatStore {
     }
 
     /// Creates or replaces the user's profile.
-    pub fn set_user(&self, p: &Profile) -> Result<()> {
+    pub fn set_user(&mut self, p: &Profile) -> Result<()> {
         self.db.execute(
             "INSERT INTO users (user_id, profile) VALUES (1, ?1)
              ON CONFLICT (user_id) DO UPDATE SET profile = excluded.profile",
             [profile_json(p)?],
         )?;
+        self.own_prefs = p.preferences.clone();
         Ok(())
     }
 
@@ -1005,6 +1016,7 @@ impl ChatStore {
             incognito: incognito.map(|p| profile_from(&p)).transpose()?,
             custom_data: None,
             user_prefs: None,
+            own_prefs: self.own_prefs.clone(),
             muted: false,
             flags: ChatFlags::default(),
         })
@@ -1029,6 +1041,7 @@ impl ChatStore {
     }
 
     fn contact_from(
+        &self,
         (
             contact_id,
             local_name,
@@ -1059,6 +1072,7 @@ impl ChatStore {
                 .map(|p| serde_json::from_str(&p))
                 .transpose()
                 .map_err(|_| StoreError::Corrupt("user_prefs"))?,
+            own_prefs: self.own_prefs.clone(),
             muted,
             flags: ChatFlags {
                 send_rcpts,
@@ -1110,7 +1124,7 @@ impl ChatStore {
         self.db
             .query_row(&sql, [arg], Self::contact_row)
             .optional()?
-            .map(Self::contact_from)
+            .map(|r| self.contact_from(r))
             .transpose()
     }
 
@@ -1140,7 +1154,7 @@ impl ChatStore {
              FROM contacts WHERE contact_id > 1 ORDER BY local_name",
         )?;
         let rows = st.query_map([], Self::contact_row)?;
-        rows.map(|r| Self::contact_from(r?)).collect()
+        rows.map(|r| self.contact_from(r?)).collect()
     }
 
     /// Marks a contact connected.
@@ -1271,6 +1285,7 @@ impl ChatStore {
             incognito: None,
             custom_data: None,
             user_prefs: None,
+            own_prefs: self.own_prefs.clone(),
             muted: false,
             flags: ChatFlags::default(),
         })
