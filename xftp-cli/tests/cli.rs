@@ -552,12 +552,16 @@ async fn a_corrupted_chunk_on_the_relay_fails_with_a_digest_error_and_no_file() 
     let dir = tempfile::tempdir().unwrap();
     let handle = RelayProcess::start(&dir.path().join("relay"), free_port());
     let rcv = send_one(dir.path(), &handle.address, "data.bin", &noise(5_000_000)).await;
-    // Flip one byte of one stored chunk.
+    // Flip one byte of one stored chunk (the folder also holds the relay's empty hidden lock
+    // file, which `read_dir` may list first).
     let chunk = std::fs::read_dir(dir.path().join("relay/files"))
         .unwrap()
         .flatten()
-        .next()
-        .unwrap()
+        .find(|e| {
+            !e.file_name().to_string_lossy().starts_with('.')
+                && e.metadata().is_ok_and(|m| m.is_file() && m.len() > 12345)
+        })
+        .expect("a stored chunk")
         .path();
     let mut bytes = std::fs::read(&chunk).unwrap();
     bytes[12345] ^= 0x40;
