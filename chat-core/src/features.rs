@@ -237,7 +237,7 @@ pub fn full_preferences(own: Option<&Value>) -> Value {
 }
 
 /// The preferences a contact is sent in our profile (`x.info`) once the user set any for it:
-/// every feature's, the ones set for it over the defaults.
+/// every feature's, the ones set for it over the user's own (`own`) over the defaults.
 pub fn profile_preferences(user: Option<&Value>, own: Option<&Value>) -> Value {
     let p = Prefs {
         contact: None,
