@@ -919,6 +919,11 @@ fn database_encryption() {
         .output()
         .expect("runs");
     assert!(!wrong.status.success(), "opened without its key");
+    assert!(
+        String::from_utf8_lossy(&wrong.stderr).contains("cannot open the chat database (wrong key"),
+        "{}",
+        String::from_utf8_lossy(&wrong.stderr)
+    );
     let mut alice = Client::start_with(dir.path(), "alice", &server, &["-k", "mykey", "-m"]);
     alice.expect("Current user: alice (Alice)");
     said(&mut alice, "/_start", "chat started");

@@ -1465,12 +1465,12 @@ impl Chat {
             user_prefs: Some(prefs.clone()),
             ..c.clone()
         };
-        let own = self
-            .profile_for(&Contact {
-                user_prefs: None,
-                ..c.clone()
-            })
-            .preferences;
+        // What the contact is sent without preferences of its own: those of the profile it
+        // knows (an incognito one has none of the user's).
+        let own = match &c.incognito {
+            Some(p) => p.preferences.clone(),
+            None => self.profile().preferences,
+        };
         let known = crate::features::profile_preferences(c.user_prefs.as_ref(), own.as_ref());
         let changed = crate::features::profile_preferences(Some(&prefs), own.as_ref()) != known;
         self.store().set_contact_user_prefs(c.contact_id, &prefs)?;

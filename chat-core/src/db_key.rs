@@ -76,11 +76,10 @@ pub fn test_key(files: &[PathBuf], key: &str) -> Result<(), ChatError> {
 
 /// The export's name beside `path`.
 fn export_path(path: &Path) -> PathBuf {
-    let mut p = path.as_os_str().to_owned();
-    p.push(".export");
-    PathBuf::from(p)
+    with_suffix(path, ".export")
 }
 
+/// `path` with `suffix` appended to its name.
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     let mut p = path.as_os_str().to_owned();
     p.push(suffix);
@@ -112,16 +111,7 @@ fn export(path: &Path, current: &str, new: &str) -> Result<(), ChatError> {
     run().map_err(|e| ChatError::DbExport(e.to_string()))?;
     drop(db);
     // Read back with the new key before anything is replaced.
-    let check = open_with(&out, new).map_err(ChatError::DbOpen)?;
-    let mode: String = check
-        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-        .map_err(|e| ChatError::DbOpen(e.to_string()))?;
-    drop(check);
-    if mode.eq_ignore_ascii_case("wal") {
-        // The export has no log of its own; nothing to carry over.
-        let _ = std::fs::remove_file(with_suffix(&out, "-wal"));
-        let _ = std::fs::remove_file(with_suffix(&out, "-shm"));
-    }
+    drop(open_with(&out, new).map_err(ChatError::DbOpen)?);
     std::fs::File::open(&out)
         .and_then(|f| f.sync_all())
         .map_err(|e| ChatError::DbExport(format!("{}: {e}", out.display())))

@@ -771,9 +771,7 @@ impl Users {
         match cmd {
             Command::DbEncryption { current, new } => {
                 let _g = self.inner.changing.lock().await;
-                if self.inner.running.load(std::sync::atomic::Ordering::SeqCst) {
-                    return Err(ChatError::ChatNotStopped);
-                }
+                self.check_stopped()?;
                 let files = self.database_files()?;
                 crate::db_key::change_key(&files, current.as_str(), new.as_str())?;
                 self.inner
@@ -783,9 +781,7 @@ impl Users {
             }
             Command::DbTestKey(key) => {
                 let _g = self.inner.changing.lock().await;
-                if self.inner.running.load(std::sync::atomic::Ordering::SeqCst) {
-                    return Err(ChatError::ChatNotStopped);
-                }
+                self.check_stopped()?;
                 crate::db_key::test_key(&self.database_files()?, key.as_str())?;
                 Ok((self.active(), Response::Ok))
             }
@@ -870,6 +866,14 @@ impl Users {
                 Ok((Some(chat), r))
             }
         }
+    }
+
+    /// `/db ...` works on the files only while no chat uses them.
+    fn check_stopped(&self) -> Result<()> {
+        if self.inner.running.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(ChatError::ChatNotStopped);
+        }
+        Ok(())
     }
 
     /// Every database of the prefix: the users' list, then each user's chat and agent
