@@ -328,14 +328,7 @@ fn group_item_lines(
     if item.info.is_some() && item.content.text_shown().is_empty() {
         return Vec::new();
     }
-    // A support chat's item: `#team (support) ...`, an admin's `#team (support: cath) ...`.
-    let scope = match &item.scope {
-        None => String::new(),
-        Some(s) => match &s.name {
-            Some(n) => format!("(support: {}) ", view_name(n)),
-            None => "(support) ".into(),
-        },
-    };
+    let scope = scope_prefix(item);
     let head = match author {
         None => format!(
             "{}{}#{} {scope}",
@@ -374,6 +367,18 @@ fn group_item_lines(
             format!("      {text}{suffix}"),
         ],
         None => vec![format!("{head}{marker}{text}{suffix}")],
+    }
+}
+
+/// A support chat's item: `(support) ` (ours with the admins), an admin's `(support: cath) `;
+/// nothing for the group's chat.
+fn scope_prefix(item: &ChatItem) -> String {
+    match &item.scope {
+        None => String::new(),
+        Some(s) => match &s.name {
+            Some(n) => format!("(support: {}) ", view_name(n)),
+            None => "(support) ".into(),
+        },
     }
 }
 
@@ -477,7 +482,18 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
         Response::SentMany(c, items) => items
             .iter()
             .filter(|i| i.live != Some(true))
-            .flat_map(|i| item_lines(c, i))
+            .flat_map(|i| {
+                // A file: its text if it has one, and how to cancel it.
+                let mut lines = match i.file_id {
+                    Some(_) if i.content.text_shown().is_empty() => Vec::new(),
+                    _ => item_lines(c, i),
+                };
+                lines.extend(
+                    i.file_id
+                        .map(|id| format!("use /fc {id} to cancel sending")),
+                );
+                lines
+            })
             .collect(),
         Response::Updated(c, item) => match live_marker(item, false, "[edited] ", false) {
             Some(m) => item_lines_marked(c, item, &m),
@@ -924,13 +940,17 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
         Response::GroupSentMany(g, items) => items
             .iter()
             .filter(|i| i.live != Some(true))
-            .map(|item| {
-                format!(
-                    "{}#{} {}",
-                    time_prefix(item.item_ts),
-                    view_name(&g.local_name),
-                    item.content.text_shown()
-                )
+            .flat_map(|item| {
+                // A file: its text if it has one, and how to cancel it.
+                let mut lines = match item.file_id {
+                    Some(_) if item.content.text_shown().is_empty() => Vec::new(),
+                    _ => group_item_lines(g, None, item, "", ""),
+                };
+                lines.extend(
+                    item.file_id
+                        .map(|id| format!("use /fc {id} to cancel sending")),
+                );
+                lines
             })
             .collect(),
         Response::LeftGroup(g) => vec![
@@ -1191,10 +1211,11 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
                 group.muted,
                 vec![
                     format!(
-                        "{}{}#{} {}> sends file {name} ({} / {size} bytes){mark}",
+                        "{}{}#{} {}{}> sends file {name} ({} / {size} bytes){mark}",
                         time_prefix(item.item_ts),
                         inc(group),
                         view_name(&group.local_name),
+                        scope_prefix(item),
                         view_name(&member.local_name),
                         chat_core::files::size_text(*size)
                     ),
@@ -1353,10 +1374,11 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
             added,
         } if shown.reactions => reaction_lines(
             format!(
-                "{}{}#{} {}> ",
+                "{}{}#{} {}{}> ",
                 time_prefix(chrono::Local::now().timestamp_millis()),
                 inc(group),
                 view_name(&group.local_name),
+                scope_prefix(item),
                 view_name(&member.local_name)
             ),
             &format!("> {}", view_name(item_author)),

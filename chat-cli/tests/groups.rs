@@ -1149,6 +1149,196 @@ fn joiners_reviewed_by_the_admins() {
     relay.stop();
 }
 
+/// The id of the latest item of `chat` (`#1`, `#1(_support:2)`) whose text is `text`.
+fn item_id(c: &mut Client, chat: &str, text: &str) -> i64 {
+    let cmd = format!("/_get chat {chat} count=50");
+    c.type_line(&cmd);
+    c.expect(&cmd);
+    let page: serde_json::Value = serde_json::from_str(&c.next()).expect("JSON");
+    page["chatItems"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .rev()
+        .find(|i| i["meta"]["itemText"] == text)
+        .and_then(|i| i["meta"]["itemId"].as_i64())
+        .unwrap_or_else(|| panic!("{}: no item {text:?} in {chat}: {page}", c.name))
+}
+
+/// A support chat carries what the group's chat does: quotes, a file (received by the
+/// member pending review, byte-identical), edits, reactions and deletions - each to the
+/// support chat's members only, shown in it on every side; quotes through the API in the
+/// group's chat too.
+#[test]
+fn support_chat_content() {
+    let (rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (_xftp, xftp_address) = xftp_relay(&rt, dir.path());
+    let args = ["--xftp-server", xftp_address.as_str()];
+    let (mut alice, mut bob) = alice_and_bob(dir.path(), &server, &args);
+    let mut cath = Client::start_with(dir.path(), "cath", &server, &args);
+    cath.create_profile("cath", "Catherine");
+    connect(&mut alice, &mut bob, "Alice", "Bob");
+    create_team(&mut alice);
+    invite(&mut alice, &mut bob, "admin");
+    join(&mut alice, &mut bob);
+    // A quote through the API in the group's chat.
+    send(&mut bob, "hello team", &mut [&mut alice]);
+    let id = item_id(&mut alice, "#1", "hello team");
+    let cmd = format!(
+        r#"/_send #1 json [{{"quotedItemId": {id}, "msgContent": {{"type": "text", "text": "hi bob"}}}}]"#
+    );
+    alice.type_line(&cmd);
+    alice.expect(&cmd);
+    alice.expect_item("#team > bob hello team");
+    alice.expect("      hi bob");
+    bob.expect_item("#team alice!> > bob hello team");
+    bob.expect("      hi bob");
+
+    alice.type_line("/set admission review #team all");
+    alice.expect("/set admission review #team all");
+    alice.expect("new members are reviewed by admins: all");
+    bob.expect("alice updated group #team:");
+    bob.expect("new members are reviewed by admins: all");
+    let link = team_link(&mut alice);
+    cath.type_line(&format!("/c {link}"));
+    cath.expect(&format!("/c {link}"));
+    cath.expect("connection request sent!");
+    alice.expect("cath (Catherine): accepting request to join group #team...");
+    alice.expect("#team: cath connected and pending review, use /_accept member #1 2 <role> to accept member");
+    cath.expect_unordered(&[
+        "#team: joining the group...",
+        "#team: you joined the group, connecting to group moderators for admission to group",
+        "#team: member bob (Bob) is connected",
+    ]);
+    bob.expect("#team: alice added cath (Catherine) to the group (connecting and pending review...), use /_accept member #1 2 <role> to accept member");
+    bob.expect("#team: new member cath is connected and pending review, use /_accept member #1 2 <role> to accept member");
+    cath.type_line("#team hello, may I join?");
+    cath.expect_item("#team (support) hello, may I join?");
+    alice.expect_item("#team (support: cath) cath> hello, may I join?");
+    bob.expect_item("#team (support: cath) cath> hello, may I join?");
+
+    // alice quotes it in cath's support chat; a quote from another chat is refused.
+    let id = item_id(&mut alice, "#1(_support:2)", "hello, may I join?");
+    let cmd = format!(
+        r#"/_send #1(_support:2) json [{{"quotedItemId": {id}, "msgContent": {{"type": "text", "text": "one question"}}}}]"#
+    );
+    alice.type_line(&cmd);
+    alice.expect(&cmd);
+    alice.expect_item("#team (support: cath) > cath hello, may I join?");
+    alice.expect("      one question");
+    cath.expect_item("#team (support) alice!> > cath hello, may I join?");
+    cath.expect("      one question");
+    bob.expect_item("#team (support: cath) alice> > cath hello, may I join?");
+    bob.expect("      one question");
+    let group_item = item_id(&mut alice, "#1", "hello team");
+    let cmd = format!(
+        r#"/_send #1(_support:2) json [{{"quotedItemId": {group_item}, "msgContent": {{"type": "text", "text": "x"}}}}]"#
+    );
+    alice.type_line(&cmd);
+    alice.expect(&cmd);
+    alice.expect(&format!(
+        "bad chat command: item {group_item} is in another chat of the group and cannot be quoted"
+    ));
+
+    // A file in the support chat (the group's files preference does not apply there).
+    let src = dir.path().join("captcha.bin");
+    let bytes = pseudo_random(70_000, 5);
+    std::fs::write(&src, &bytes).expect("write");
+    let cmd = format!(
+        r#"/_send #1(_support:2) json [{{"fileSource": {{"filePath": "{}"}}, "msgContent": {{"type": "file", "text": ""}}}}]"#,
+        src.to_string_lossy()
+    );
+    alice.type_line(&cmd);
+    alice.expect(&cmd);
+    alice.expect("use /fc 1 to cancel sending");
+    cath.expect_item("#team (support) alice> sends file captcha.bin (68.4 KiB / 70000 bytes)");
+    cath.expect("use /fr 1 [<dir>/ | <path>] to receive it");
+    bob.expect_item("#team (support: cath) alice> sends file captcha.bin (68.4 KiB / 70000 bytes)");
+    bob.expect("use /fr 1 [<dir>/ | <path>] to receive it");
+    alice.expect("completed uploading file 1 (captcha.bin) for #team");
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).expect("out");
+    receive(&mut cath, 1, "captcha.bin", "alice", &out, "captcha.bin");
+    assert_eq!(
+        std::fs::read(out.join("captcha.bin")).expect("cath's"),
+        bytes
+    );
+
+    // cath edits her message; alice reacts to it; bob deletes his own.
+    let id = item_id(&mut cath, "#1(_support)", "hello, may I join?");
+    let cmd = format!(
+        r#"/_update item #1(_support) {id} json {{"msgContent": {{"type": "text", "text": "hello, may I join, please?"}}}}"#
+    );
+    cath.type_line(&cmd);
+    cath.expect(&cmd);
+    cath.expect_item("#team (support) [edited] hello, may I join, please?");
+    alice.expect_item("#team (support: cath) cath> [edited] hello, may I join, please?");
+    bob.expect_item("#team (support: cath) cath> [edited] hello, may I join, please?");
+    let id = item_id(&mut alice, "#1(_support:2)", "hello, may I join, please?");
+    let cmd = format!(r#"/_reaction #1(_support:2) {id} on {{"type": "emoji", "emoji": "👍"}}"#);
+    alice.type_line(&cmd);
+    alice.expect(&cmd);
+    alice.expect("added 👍");
+    // cath has it with her item (reactions are not printed without `--reactions`).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        cath.type_line("/_get chat #1(_support) count=50");
+        cath.expect("/_get chat #1(_support) count=50");
+        let page: serde_json::Value = serde_json::from_str(&cath.next()).expect("JSON");
+        let item = page["chatItems"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .find(|i| i["meta"]["itemText"] == "hello, may I join, please?")
+            .cloned()
+            .expect("cath's item");
+        if item["reactions"][0]["totalReacted"] == 1 {
+            assert_eq!(item["reactions"][0]["reaction"]["emoji"], "👍", "{item}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no reaction: {item}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    bob.type_line("#team (support: cath) typo");
+    bob.expect_item("#team (support: cath) typo");
+    alice.expect_item("#team (support: cath) bob> typo");
+    cath.expect_item("#team (support) bob> typo");
+    let id = item_id(&mut bob, "#1(_support:2)", "typo");
+    let cmd = format!("/_delete item #1(_support:2) {id} broadcast");
+    bob.type_line(&cmd);
+    bob.expect(&cmd);
+    bob.expect("message marked deleted");
+    alice.expect_item("#team (support: cath) bob> [marked deleted] typo");
+    cath.expect_item("#team (support) bob> [marked deleted] typo");
+
+    // None of it reached the group's chat.
+    for c in [&mut alice, &mut bob] {
+        c.type_line("/_get chat #1 count=50");
+        c.expect("/_get chat #1 count=50");
+        let page: serde_json::Value = serde_json::from_str(&c.next()).expect("JSON");
+        let texts: Vec<&str> = page["chatItems"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter_map(|i| i["meta"]["itemText"].as_str())
+            .collect();
+        for t in [
+            "one question",
+            "captcha.bin",
+            "hello, may I join, please?",
+            "typo",
+        ] {
+            assert!(
+                !texts.iter().any(|x| x.contains(t)),
+                "{}: {t:?} in {texts:?}",
+                c.name
+            );
+        }
+    }
+    relay.stop();
+}
+
 /// Delivery receipts in a small group: a message is `sndRcvd` once every member it went to
 /// acknowledged it; with receipts to groups off a member sends none.
 #[test]

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use crate::chat::{new_shared_msg_id, Chat, ChatError, Event, Response};
 use crate::group_store::{Group, Member, MemberCategory, MemberStatus};
 use crate::protocol::{
-    ChatEvent, ChatMessage, GroupMemberRole, GroupProfile, MemberId, MsgContainer, MsgContent,
+    ChatEvent, ChatMessage, GroupMemberRole, GroupProfile, MemberId, MsgContainer,
 };
 use crate::store::ItemScope;
 
@@ -87,6 +87,18 @@ pub(crate) fn scope_of(member_id: &MemberId) -> Value {
     json!({"type": "member", "memberId": member_id})
 }
 
+/// The members of a support chat (the member whose chat it is, if connected or pending, and
+/// the connected moderators) and the scope its messages carry.
+#[derive(Clone, Debug)]
+pub(crate) struct SupportAudience {
+    /// `{"type": "member", "memberId": ...}` for the messages.
+    pub scope: Value,
+    /// The scope its items keep here.
+    pub item_scope: ItemScope,
+    /// Who gets its messages.
+    pub recipients: Vec<Member>,
+}
+
 fn moderator(role: GroupMemberRole) -> bool {
     role >= GroupMemberRole::Moderator
 }
@@ -140,21 +152,18 @@ impl Chat {
         }))
     }
 
-    /// `#team (support) text` (ours with the admins; also any message while we are pending)
-    /// or `#team (support: cath) text` (an admin to a member): to the member and the group's
-    /// moderators only.
-    pub(crate) async fn send_support(
+    /// Who writes and reads a support chat: ours with the admins (`whose` none), or - we a
+    /// moderator - a member's. Checks that we may write in it.
+    pub(crate) fn support_audience(
         &self,
-        g: Group,
-        whose: Option<Member>,
-        content: MsgContent,
-    ) -> Result<Response> {
+        g: &Group,
+        whose: Option<&Member>,
+    ) -> Result<SupportAudience> {
         // Pending, we still talk with the admins.
         if !g.status.is_pending() {
-            crate::groups::check_current(&g)?;
+            crate::groups::check_current(g)?;
         }
-        let members = self.store().members(g.group_id)?;
-        let (member_id, scope) = match &whose {
+        let (member_id, item_scope) = match whose {
             None => (
                 g.member_id.clone(),
                 ItemScope {
@@ -178,19 +187,90 @@ impl Chat {
                 )
             }
         };
-        let recipients: Vec<&Member> = members
-            .iter()
+        let recipients = self
+            .store()
+            .members(g.group_id)?
+            .into_iter()
             .filter(|o| o.conn_id.is_some())
-            .filter(|o| match &whose {
+            .filter(|o| match whose {
                 Some(w) if o.group_member_id == w.group_member_id => {
                     o.status == MemberStatus::Connected || o.status.is_pending()
                 }
                 _ => o.status == MemberStatus::Connected && moderator(o.role),
             })
             .collect();
+        Ok(SupportAudience {
+            scope: scope_of(&member_id),
+            item_scope,
+            recipients,
+        })
+    }
+
+    /// The support chat one of the group's items is in, if it is in one (its edits,
+    /// deletion and reactions go to that chat's members only).
+    pub(crate) fn item_audience(
+        &self,
+        g: &Group,
+        item: &crate::store::ChatItem,
+    ) -> Result<Option<SupportAudience>> {
+        let Some(scope) = &item.scope else {
+            return Ok(None);
+        };
+        let whose = match scope.member {
+            None => None,
+            Some(id) => Some(
+                self.store()
+                    .member(id)?
+                    .ok_or_else(|| ChatError::NotGroupMember(id.to_string()))?,
+            ),
+        };
+        self.support_audience(g, whose.as_ref()).map(Some)
+    }
+
+    /// Sends an encoded message to a support chat's members: each one's agent message id (none
+    /// where it could not be sent - reported; the others still get it).
+    pub(crate) async fn send_to_audience(
+        &self,
+        g: &Group,
+        audience: &SupportAudience,
+        body: &[u8],
+    ) -> Vec<(Member, Option<i64>)> {
+        let mut sent = Vec::with_capacity(audience.recipients.len());
+        for r in &audience.recipients {
+            let Some(conn) = r.conn_id else { continue };
+            let id = match self.inner.agent.send(conn, body).await {
+                Ok(id) => Some(id),
+                Err(e) => {
+                    self.emit(Event::Error(format!(
+                        "#{} {}: {e}",
+                        g.local_name, r.local_name
+                    )))
+                    .await;
+                    None
+                }
+            };
+            sent.push((r.clone(), id));
+        }
+        sent
+    }
+
+    /// `#team (support) text` (ours with the admins; also any message while we are pending)
+    /// or `#team (support: cath) text` (an admin to a member), or a message of `/_send
+    /// #G(_support[:M])` with what it quotes: to the member and the group's moderators only.
+    pub(crate) async fn send_support(
+        &self,
+        g: Group,
+        whose: Option<Member>,
+        container: MsgContainer,
+        quote: Option<&crate::store::ItemQuote>,
+    ) -> Result<Response> {
+        let audience = self.support_audience(&g, whose.as_ref())?;
         let id = new_shared_msg_id();
-        let mut container = MsgContainer::simple(content);
-        container.scope = Some(scope_of(&member_id));
+        let mut container = container;
+        container.scope = Some(audience.scope.clone());
+        // A support chat has no disappearing or live messages here.
+        container.ttl = None;
+        container.live = None;
         let item = {
             let store = self.store();
             let item = store.add_group_item(
@@ -198,26 +278,18 @@ impl Chat {
                 None,
                 Some(&id.0),
                 &container.content,
-                None,
+                quote,
                 None,
             )?;
-            store.set_item_scope(item.item_id, &scope)?;
+            store.set_item_scope(item.item_id, &audience.item_scope)?;
             crate::store::ChatItem {
-                scope: Some(scope),
+                scope: Some(audience.item_scope.clone()),
                 ..item
             }
         };
         let body = ChatMessage::new(Some(id), ChatEvent::MsgNew(container)).encode();
-        for r in recipients {
-            let Some(conn) = r.conn_id else { continue };
-            if let Err(e) = self.inner.agent.send(conn, &body).await {
-                self.emit(Event::Error(format!(
-                    "#{} {}: {e}",
-                    g.local_name, r.local_name
-                )))
-                .await;
-            }
-        }
+        let sent = self.send_to_audience(&g, &audience, &body).await;
+        self.keep_group_deliveries(&g, item.item_id, &sent)?;
         Ok(Response::GroupSent(g, item))
     }
 

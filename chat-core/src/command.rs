@@ -999,6 +999,12 @@ fn group_ref(s: &str) -> Option<i64> {
     s.strip_prefix('#')?.parse().ok()
 }
 
+/// The group of a chat reference naming an item's chat: `#<groupId>`, or one of its support
+/// chats (`#1(_support)`, `#1(_support:3)`) - the item, by its id, is in one chat anyway.
+fn group_item_ref(s: &str) -> Option<i64> {
+    group_ref(support_scope(s)?.0)
+}
+
 /// `1,2,3`: at most 200 ids.
 fn id_list(s: &str) -> Option<Vec<i64>> {
     let ids = s
@@ -1643,7 +1649,7 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 Some(r) => (r, true),
                 None => (rest.strip_prefix("live=off ").unwrap_or(rest), false),
             };
-            if let Some(group_id) = group_ref(r) {
+            if let Some(group_id) = group_item_ref(r) {
                 let content = if let Some(t) = rest.strip_prefix("text ") {
                     crate::protocol::MsgContent::text(t)
                 } else if let Some(json) = rest.strip_prefix("json ") {
@@ -1863,7 +1869,7 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 "off" => false,
                 _ => return Err(bad("usage: /_reaction @<contactId> <itemId> on|off <json>")),
             };
-            if let Some(group_id) = group_ref(r) {
+            if let Some(group_id) = group_item_ref(r) {
                 return Ok(Command::ApiGroupReaction {
                     group_id,
                     item_id,
@@ -2706,7 +2712,7 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 Ok(v)
             };
             if let ["member", "item", r, ids] = p[..] {
-                let group_id = group_ref(r)
+                let group_id = group_item_ref(r)
                     .ok_or_else(|| bad("usage: /_delete member item #<groupId> <itemId>[,...]"))?;
                 let item_ids = parse_ids(ids)?;
                 return Ok(Command::ApiDeleteGroupItems {
@@ -2728,7 +2734,7 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 "internalMark" => DeleteMode::InternalMark,
                 _ => return Err(bad("delete mode: internal, internalMark or broadcast")),
             };
-            if let Some(group_id) = group_ref(r) {
+            if let Some(group_id) = group_item_ref(r) {
                 return Ok(Command::ApiDeleteGroupItems {
                     group_id,
                     item_ids,
@@ -3981,6 +3987,35 @@ mod tests {
             })
         ));
         assert!(parse("/_get chat @1(_support) count=5").is_err());
+        // An item's commands name its chat, a support chat too.
+        assert!(matches!(
+            parse(
+                r#"/_update item #1(_support:3) 9 json {"msgContent": {"type": "text", "text": "x"}}"#
+            ),
+            Ok(Command::ApiUpdateGroupItem {
+                group_id: 1,
+                item_id: 9,
+                ..
+            })
+        ));
+        assert!(matches!(
+            parse(r#"/_reaction #1(_support) 9 on {"type": "emoji", "emoji": "👍"}"#),
+            Ok(Command::ApiGroupReaction {
+                group_id: 1,
+                item_id: 9,
+                add: true,
+                ..
+            })
+        ));
+        assert!(matches!(
+            parse("/_delete item #1(_support:3) 9,10 broadcast"),
+            Ok(Command::ApiDeleteGroupItems {
+                group_id: 1,
+                moderate: false,
+                ..
+            })
+        ));
+        assert!(parse("/_delete item #1(_support:x) 9 broadcast").is_err());
         assert_eq!(
             parse("/_set receipts groups 1 off clear_overrides=on"),
             Ok(Command::SetGroupReceipts {

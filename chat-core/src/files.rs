@@ -209,6 +209,17 @@ pub(crate) fn offer_message(
 }
 
 /// [`offer_message`] disappearing after `ttl` seconds, marked forwarded.
+/// What a file to a contact may come with besides its content.
+#[derive(Default)]
+pub(crate) struct FileExtras {
+    /// Disappearing after this many seconds.
+    pub ttl: Option<i64>,
+    /// Forwarded: where it came from.
+    pub forward: Option<serde_json::Value>,
+    /// The item of the chat it quotes.
+    pub quoted: Option<ChatItem>,
+}
+
 pub(crate) fn offer_message_with(
     shared: &B64,
     content: &MsgContent,
@@ -329,20 +340,25 @@ impl Chat {
         path: String,
         content: MsgContent,
     ) -> Result<Response, ChatError> {
-        self.send_file_with(contact, path, content, None, None)
+        self.send_file_with(contact, path, content, FileExtras::default())
             .await
     }
 
-    /// [`Chat::send_file_to`], disappearing after `ttl` seconds (by default the contact's
-    /// time, when disappearing messages are on with it) and marked forwarded from `forward`.
+    /// [`Chat::send_file_to`] with what `extras` add: disappearing after `ttl` seconds (by
+    /// default the contact's time, when disappearing messages are on with it), marked
+    /// forwarded, quoting an item of the chat.
     pub(crate) async fn send_file_with(
         &self,
         contact: Contact,
         path: String,
         content: MsgContent,
-        ttl: Option<i64>,
-        forward: Option<serde_json::Value>,
+        extras: FileExtras,
     ) -> Result<Response, ChatError> {
+        let FileExtras {
+            ttl,
+            forward,
+            quoted,
+        } = extras;
         let xftp_servers = self.xftp_servers();
         if xftp_servers.is_empty() {
             return Err(ChatError::NoXftpServers);
@@ -367,7 +383,11 @@ impl Chat {
             status: FileStatus::Uploading,
         })?;
         let ttl = ttl.or_else(|| crate::features::Prefs::of(&contact).timed_ttl());
-        let msg = offer_message_with(&shared, &content, &name, size, ttl, forward.is_some());
+        let mut msg = offer_message_with(&shared, &content, &name, size, ttl, forward.is_some());
+        let (msg_quote, quote) = quoted.as_ref().map(crate::messages::direct_quote).unzip();
+        if let ChatEvent::MsgNew(c) = &mut msg.event {
+            c.quote = msg_quote;
+        }
         let conn = contact
             .conn_id
             .ok_or_else(|| ChatError::NotReady(contact.local_name.clone()))?;
@@ -384,7 +404,7 @@ impl Chat {
             shared_msg_id: Some(&shared.0),
             agent_msg_id: Some(agent_msg_id),
             content: &content,
-            quote: None,
+            quote: quote.as_ref(),
             edited: false,
         })?;
         self.store().set_item_file(item.item_id, file_id)?;

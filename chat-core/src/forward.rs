@@ -150,10 +150,19 @@ impl Chat {
             let content = item.content.clone();
             let response = match (&target, file) {
                 (Place::Contact(c), Some(path)) => {
-                    Box::pin(self.send_file_with(c.clone(), path, content, ttl, origin)).await?
+                    let extras = crate::files::FileExtras {
+                        ttl,
+                        forward: origin,
+                        quoted: None,
+                    };
+                    Box::pin(self.send_file_with(c.clone(), path, content, extras)).await?
                 }
                 (Place::Group(g), Some(path)) => {
-                    Box::pin(self.send_group_file_with(g.clone(), path, content, origin)).await?
+                    let extras = crate::group_files::GroupFileExtras {
+                        forward: origin,
+                        ..Default::default()
+                    };
+                    Box::pin(self.send_group_file_with(g.clone(), path, content, extras)).await?
                 }
                 (Place::Contact(c), None) => {
                     Box::pin(self.send_new(c.clone(), content, None, ttl, origin, false)).await?

@@ -25,6 +25,17 @@ use crate::store::{ChatItem, FileStatus, FileTransfer, NewFile};
 
 type Result<T> = std::result::Result<T, ChatError>;
 
+/// What a file to a group may come with besides its content.
+#[derive(Default)]
+pub(crate) struct GroupFileExtras {
+    /// Forwarded: where it came from.
+    pub forward: Option<serde_json::Value>,
+    /// The message it quotes, and the quote our item keeps.
+    pub quote: Option<(crate::protocol::QuotedMsg, crate::store::ItemQuote)>,
+    /// A support chat (`Some(None)`: ours with the admins) instead of the whole group.
+    pub support: Option<Option<Member>>,
+}
+
 /// The files feature.
 fn files_feature() -> Feature {
     group_prefs::FEATURES[5]
@@ -56,28 +67,44 @@ impl Chat {
         path: String,
         content: MsgContent,
     ) -> Result<Response> {
-        self.send_group_file_with(g, path, content, None).await
+        self.send_group_file_with(g, path, content, GroupFileExtras::default())
+            .await
     }
 
-    /// [`Chat::send_group_file_content`] marked forwarded from `forward`; with the group's
-    /// time when disappearing messages are on in it.
+    /// [`Chat::send_group_file_content`] with what `extras` add: marked forwarded, with a
+    /// quote, or in a support chat (then to its members only; the files preference does not
+    /// apply there, as the reference's); with the group's time when disappearing messages are
+    /// on in it (not in a support chat).
     pub(crate) async fn send_group_file_with(
         &self,
         g: Group,
         path: String,
         content: MsgContent,
-        forward: Option<serde_json::Value>,
+        extras: GroupFileExtras,
     ) -> Result<Response> {
-        crate::groups::check_current(&g)?;
-        if g.role < GroupMemberRole::Author {
-            return Err(ChatError::GroupCannotSend(g.local_name));
+        let GroupFileExtras {
+            forward,
+            quote,
+            support,
+        } = extras;
+        let audience = match &support {
+            Some(whose) => Some(self.support_audience(&g, whose.as_ref())?),
+            None => None,
+        };
+        if audience.is_none() {
+            crate::groups::check_current(&g)?;
+            if g.role < GroupMemberRole::Author {
+                return Err(ChatError::GroupCannotSend(g.local_name));
+            }
+            let files = files_feature();
+            if !group_prefs::allowed(&g.profile, files, g.role) {
+                return Err(ChatError::FeatureNotAllowed(files.name.to_string()));
+            }
         }
-        let files = files_feature();
-        if !group_prefs::allowed(&g.profile, files, g.role) {
-            return Err(ChatError::FeatureNotAllowed(files.name.to_string()));
-        }
+        // Voice in a support chat: the moderators' (the reference's captchas), or as allowed.
+        let moderator_in_support = audience.is_some() && g.role >= GroupMemberRole::Moderator;
         if let (MsgContent::Voice { .. }, Some(voice)) = (&content, group_prefs::feature("voice")) {
-            if !group_prefs::allowed(&g.profile, voice, g.role) {
+            if !moderator_in_support && !group_prefs::allowed(&g.profile, voice, g.role) {
                 return Err(ChatError::FeatureNotAllowed(voice.name.to_string()));
             }
         }
@@ -97,21 +124,47 @@ impl Chat {
             path: Some(&source.to_string_lossy()),
             status: FileStatus::Uploading,
         })?;
-        let item =
-            self.store()
-                .add_group_item(g.group_id, None, Some(&shared.0), &content, None, None)?;
+        let (quote, item_quote) = quote.unzip();
+        let item = self.store().add_group_item(
+            g.group_id,
+            None,
+            Some(&shared.0),
+            &content,
+            item_quote.as_ref(),
+            None,
+        )?;
         self.store().set_item_file(item.item_id, file_id)?;
-        let ttl = group_prefs::timed_ttl(&g.profile);
-        let body = crate::files::offer_message_with(
+        let item = match &audience {
+            Some(a) => {
+                self.store().set_item_scope(item.item_id, &a.item_scope)?;
+                ChatItem {
+                    scope: Some(a.item_scope.clone()),
+                    ..item
+                }
+            }
+            None => item,
+        };
+        let ttl = match audience {
+            Some(_) => None,
+            None => group_prefs::timed_ttl(&g.profile),
+        };
+        let mut msg = crate::files::offer_message_with(
             &shared,
             &content,
             &name,
             size,
             ttl,
             forward.is_some(),
-        )
-        .encode();
-        let sent = self.broadcast(&g, &body).await?;
+        );
+        if let ChatEvent::MsgNew(c) = &mut msg.event {
+            c.quote = quote;
+            c.scope = audience.as_ref().map(|a| a.scope.clone());
+        }
+        let body = msg.encode();
+        let sent = match &audience {
+            Some(a) => self.send_to_audience(&g, a, &body).await,
+            None => self.broadcast(&g, &body).await?,
+        };
         self.keep_group_deliveries(&g, item.item_id, &sent)?;
         let members: Vec<i64> = sent
             .iter()
@@ -185,7 +238,16 @@ impl Chat {
         cancel: ChatEvent,
     ) -> Result<Vec<String>> {
         let body = ChatMessage::new(None, cancel).encode();
-        if crate::groups::check_current(g).is_ok() {
+        // A support chat's file: its members are told, not the group.
+        let item = self.store().item_by_file(f.file_id)?;
+        let audience = match &item {
+            Some(i) => self.item_audience(g, i).ok().flatten(),
+            None => None,
+        };
+        if let Some(a) = &audience {
+            self.send_to_audience(g, a, &body).await;
+        } else if item.is_none_or(|i| i.scope.is_none()) && crate::groups::check_current(g).is_ok()
+        {
             self.broadcast(g, &body).await?;
         }
         let mut names = Vec::new();

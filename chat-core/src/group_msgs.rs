@@ -28,35 +28,47 @@ impl Chat {
         let g = self.group_named(&group)?;
         // Without a member: the latest message starting with the prefix, whoever wrote it
         // (ours included), as the reference's.
-        let (quoted, member_id, member_name) = match &member {
-            None => {
-                let quoted = self
-                    .store()
-                    .latest_group_item_any(g.group_id, &prefix)?
-                    .filter(|i| i.info.is_none())
-                    .ok_or_else(|| ChatError::NoQuotedMessage(prefix.clone()))?;
-                if quoted.sent {
-                    (
-                        quoted,
-                        g.member_id.clone(),
-                        self.profile_in(&g).display_name,
-                    )
-                } else {
-                    let author = match quoted.group_member_id {
-                        Some(id) => self.store().member(id)?,
-                        None => None,
-                    };
-                    let m = author.ok_or_else(|| ChatError::NoQuotedMessage(prefix.clone()))?;
-                    (quoted, m.member_id, m.local_name)
-                }
-            }
+        let quoted = match &member {
+            None => self
+                .store()
+                .latest_group_item_any(g.group_id, &prefix)?
+                .filter(|i| i.info.is_none()),
             Some(n) => {
                 let m = self.member_by_name(&g, n)?;
-                let quoted = self
-                    .store()
-                    .latest_group_item(g.group_id, Some(m.group_member_id), Some(&prefix))?
-                    .ok_or(ChatError::NoQuotedMessage(prefix))?;
-                (quoted, m.member_id, m.local_name)
+                self.store().latest_group_item(
+                    g.group_id,
+                    Some(m.group_member_id),
+                    Some(&prefix),
+                )?
+            }
+        }
+        .ok_or_else(|| ChatError::NoQuotedMessage(prefix.clone()))?;
+        let (quote, item_quote) = self
+            .group_quote(&g, &quoted)?
+            .ok_or(ChatError::NoQuotedMessage(prefix))?;
+        let mut container = MsgContainer::simple(MsgContent::text(text));
+        container.quote = Some(quote);
+        self.send_group_container(g, container, Some(&item_quote))
+            .await
+    }
+
+    /// The quote of one of the group's messages (ours or a member's): what the message
+    /// carries and what our item keeps; none for a message whose author is gone.
+    pub(crate) fn group_quote(
+        &self,
+        g: &Group,
+        quoted: &ChatItem,
+    ) -> Result<Option<(QuotedMsg, ItemQuote)>> {
+        let (member_id, member_name) = if quoted.sent {
+            (g.member_id.clone(), self.profile_in(g).display_name)
+        } else {
+            let author = match quoted.group_member_id {
+                Some(id) => self.store().member(id)?,
+                None => None,
+            };
+            match author {
+                Some(m) => (m.member_id, m.local_name),
+                None => return Ok(None),
             }
         };
         let shared = quoted.shared_msg_id.clone().map(B64);
@@ -71,15 +83,39 @@ impl Chat {
         };
         let item_quote = ItemQuote {
             shared_msg_id: shared,
-            content: quoted.content,
+            content: quoted.content.clone(),
             by_author: quoted.sent,
             member_id: Some(member_id),
             member_name: Some(member_name),
         };
-        let mut container = MsgContainer::simple(MsgContent::text(text));
-        container.quote = Some(quote);
-        self.send_group_container(g, container, Some(&item_quote))
-            .await
+        Ok(Some((quote, item_quote)))
+    }
+
+    /// A message of the group (or of its support chat `scope`) to quote in `/_send`
+    /// (`quotedItemId`).
+    pub(crate) fn api_group_quote(
+        &self,
+        g: &Group,
+        item_id: i64,
+        scope: Option<&crate::store::ItemScope>,
+    ) -> Result<(QuotedMsg, ItemQuote)> {
+        let item = self
+            .store()
+            .group_item(g.group_id, item_id)?
+            .ok_or(ChatError::NoItem(item_id))?;
+        let not_quotable =
+            |why: &str| ChatError::BadCommand(format!("item {item_id} {why} and cannot be quoted"));
+        if item.info.is_some() {
+            return Err(not_quotable("is not a message"));
+        }
+        if item.deleted {
+            return Err(not_quotable("is deleted"));
+        }
+        if item.scope.as_ref().map(|s| s.member) != scope.map(|s| s.member) {
+            return Err(not_quotable("is in another chat of the group"));
+        }
+        self.group_quote(g, &item)?
+            .ok_or_else(|| not_quotable("is by a member no longer in the group"))
     }
 
     /// The quote of a message received in the group, with the quoted author's name here.
@@ -144,8 +180,10 @@ impl Chat {
         let shared = item.shared_msg_id.clone().ok_or(ChatError::CannotUpdate)?;
         let mut update = MsgUpdate::new(B64(shared), content.clone());
         update.live = (state == Some(true)).then_some(true);
-        let body = ChatMessage::new(None, ChatEvent::MsgUpdate(update)).encode();
-        self.broadcast(&g, &body).await?;
+        self.send_about_item(&g, &item, |scope| {
+            ChatEvent::MsgUpdate(MsgUpdate { scope, ..update })
+        })
+        .await?;
         let item = self.store().apply_update(item, &content, state)?;
         Ok(Response::GroupItemUpdated(g, item))
     }
@@ -188,18 +226,37 @@ impl Chat {
         item_id: i64,
     ) -> Result<(Group, ChatItem)> {
         let g = self.group_by_id(group_id)?;
-        crate::groups::check_current(&g)?;
         let item = self
             .store()
             .group_item(g.group_id, item_id)?
             .ok_or(ChatError::NoItem(item_id))?;
-        // Changed, it would go to the whole group: not a support chat's item.
-        if item.scope.is_some() {
-            return Err(ChatError::BadCommand(
-                "items of a support chat cannot be changed or reacted to yet".into(),
-            ));
+        // A support chat's item: its members are checked when it is sent to them (pending
+        // review, we still talk with the admins).
+        if item.scope.is_none() {
+            crate::groups::check_current(&g)?;
         }
         Ok((g, item))
+    }
+
+    /// Sends an event about one of the group's items to those who have it: the group, or
+    /// the members of the support chat it is in (`scope` then set to that chat's).
+    async fn send_about_item(
+        &self,
+        g: &Group,
+        item: &ChatItem,
+        event: impl FnOnce(Option<serde_json::Value>) -> ChatEvent,
+    ) -> Result<()> {
+        match self.item_audience(g, item)? {
+            Some(a) => {
+                let body = ChatMessage::new(None, event(Some(a.scope.clone()))).encode();
+                self.send_to_audience(g, &a, &body).await;
+            }
+            None => {
+                let body = ChatMessage::new(None, event(None)).encode();
+                self.broadcast(g, &body).await?;
+            }
+        }
+        Ok(())
     }
 
     /// `/_delete item #G ids mode` and `/_delete member item #G ids`: every item is checked
@@ -239,7 +296,8 @@ impl Chat {
             }
             items.push((author, item));
         }
-        if mode == DeleteMode::Broadcast {
+        // Pending review, our support chat's items are still deleted for its members.
+        if mode == DeleteMode::Broadcast && !g.status.is_pending() {
             crate::groups::check_current(&g)?;
         }
         let mut done = Vec::with_capacity(items.len());
@@ -289,16 +347,12 @@ impl Chat {
             return Err(ChatError::CannotDelete);
         }
         let shared = item.shared_msg_id.clone().ok_or(ChatError::CannotDelete)?;
-        let body = ChatMessage::new(
-            None,
-            ChatEvent::MsgDel {
-                msg_id: B64(shared),
-                member_id: member_id.clone(),
-                scope: None,
-            },
-        )
-        .encode();
-        self.broadcast(g, &body).await?;
+        self.send_about_item(g, item, |scope| ChatEvent::MsgDel {
+            msg_id: B64(shared),
+            member_id,
+            scope,
+        })
+        .await?;
         self.store().mark_item_deleted(item.item_id)?;
         Ok(ChatItem {
             deleted: true,
@@ -460,18 +514,15 @@ impl Chat {
         {
             return Err(ChatError::CannotReact);
         }
-        let body = ChatMessage::new(
-            None,
-            ChatEvent::MsgReact {
-                msg_id: B64(shared),
-                member_id: Some(author),
-                scope: None,
-                reaction: reaction.clone(),
-                add,
-            },
-        )
-        .encode();
-        self.broadcast(&g, &body).await?;
+        let r = reaction.clone();
+        self.send_about_item(&g, &item, |scope| ChatEvent::MsgReact {
+            msg_id: B64(shared),
+            member_id: Some(author),
+            scope,
+            reaction: r,
+            add,
+        })
+        .await?;
         self.store()
             .set_member_reaction(item.item_id, true, 0, &key, add)?;
         Ok(Response::GroupReaction {

@@ -336,8 +336,8 @@ impl Chat {
         let g = self.group_named(&group)?;
         // `#team (support) text`, `#team (support: cath) text`: a support chat.
         if let Some((whose, text)) = self.support_target(&g, &text)? {
-            let content = MsgContent::text(text);
-            return crate::chat::on_heap(|| self.send_support(g, whose, content)).await;
+            let container = MsgContainer::simple(MsgContent::text(text));
+            return crate::chat::on_heap(|| self.send_support(g, whose, container, None)).await;
         }
         self.send_group_content(g, MsgContent::text(text)).await
     }
@@ -362,7 +362,7 @@ impl Chat {
     ) -> Result<Response> {
         // Pending the admins' review or approval: our messages go to them only.
         if g.status.is_pending() {
-            return crate::chat::on_heap(|| self.send_support(g, None, container.content)).await;
+            return crate::chat::on_heap(|| self.send_support(g, None, container, quote)).await;
         }
         check_current(&g)?;
         if g.role < GroupMemberRole::Author {
@@ -1240,7 +1240,14 @@ impl Chat {
             // A host forwards what a member sends to the members it introduced and who are
             // not connected to it yet.
             // Not a support chat's message: that is for the member and the moderators only.
-            let scoped = matches!(&msg.event, ChatEvent::MsgNew(c) if c.scope.is_some());
+            let scoped = match &msg.event {
+                ChatEvent::MsgNew(c) => c.scope.is_some(),
+                ChatEvent::MsgUpdate(u) => u.scope.is_some(),
+                ChatEvent::MsgDel { scope, .. } | ChatEvent::MsgReact { scope, .. } => {
+                    scope.is_some()
+                }
+                _ => false,
+            };
             let copy = (g.role >= GroupMemberRole::Admin && forwardable(&msg.event) && !scoped)
                 .then(|| msg.clone());
             let new_message = matches!(msg.event, ChatEvent::MsgNew(_));
@@ -1367,13 +1374,18 @@ impl Chat {
                 if m.role < GroupMemberRole::Author && scope.is_none() {
                     return Err(ChatError::GroupCannotSend(m.local_name.clone()));
                 }
-                if c.file.is_some() {
+                // In a support chat files are not checked against the group's preference,
+                // nor voice messages from its moderators (the reference's captchas).
+                if c.file.is_some() && scope.is_none() {
                     self.check_group_file_allowed(g, m)?;
                 }
+                let moderator_in_support = scope.is_some() && m.role >= GroupMemberRole::Moderator;
                 if let (MsgContent::Voice { .. }, Some(voice)) =
                     (&c.content, crate::group_prefs::feature("voice"))
                 {
-                    self.check_group_feature(g, m, voice)?;
+                    if !moderator_in_support {
+                        self.check_group_feature(g, m, voice)?;
+                    }
                 }
                 if let Some(id) = &msg.msg_id {
                     if self
@@ -1936,20 +1948,47 @@ impl Chat {
                     ),
                     None => None,
                 };
-                if messages
-                    .iter()
-                    .any(|m| m.file.is_some() || m.quoted_item_id.is_some())
-                {
-                    return Err(ChatError::BadCommand(
-                        "files and quotes in support chats are not supported yet".into(),
-                    ));
+                // All checked before any is sent: we may write there, what they quote.
+                let audience = self.support_audience(&g, whose.as_ref())?;
+                let mut quotes = Vec::with_capacity(messages.len());
+                for m in &messages {
+                    quotes.push(match m.quoted_item_id {
+                        Some(id) => {
+                            Some(self.api_group_quote(&g, id, Some(&audience.item_scope))?)
+                        }
+                        None => None,
+                    });
                 }
                 let mut items = Vec::with_capacity(messages.len());
-                for m in messages {
-                    if let Response::GroupSent(_, item) =
-                        Box::pin(self.send_support(g.clone(), whose.clone(), m.content)).await?
-                    {
-                        items.push(item);
+                for (m, quote) in messages.into_iter().zip(quotes) {
+                    let r = match m.file {
+                        Some(path) => {
+                            let extras = crate::group_files::GroupFileExtras {
+                                forward: None,
+                                quote,
+                                support: Some(whose.clone()),
+                            };
+                            Box::pin(self.send_group_file_with(g.clone(), path, m.content, extras))
+                                .await?
+                        }
+                        None => {
+                            let mut container = MsgContainer::simple(m.content);
+                            let (q, item_quote) = quote.unzip();
+                            container.quote = q;
+                            Box::pin(self.send_support(
+                                g.clone(),
+                                whose.clone(),
+                                container,
+                                item_quote.as_ref(),
+                            ))
+                            .await?
+                        }
+                    };
+                    match r {
+                        Response::GroupSent(_, item) | Response::GroupFileSending { item, .. } => {
+                            items.push(item)
+                        }
+                        _ => {}
                     }
                 }
                 Ok(Response::GroupSentMany(g, items))
@@ -1962,10 +2001,12 @@ impl Chat {
                 ..
             } => {
                 let g = self.group_by_id(group_id)?;
-                if messages.iter().any(|m| m.quoted_item_id.is_some()) {
-                    return Err(ChatError::File(
-                        "quotes in groups are not supported yet".into(),
-                    ));
+                let mut quotes = Vec::with_capacity(messages.len());
+                for m in &messages {
+                    quotes.push(match m.quoted_item_id {
+                        Some(id) => Some(self.api_group_quote(&g, id, None)?),
+                        None => None,
+                    });
                 }
                 if ttl.is_some() && messages.iter().any(|m| m.file.is_some()) {
                     return Err(ChatError::BadCommand(
@@ -1979,33 +2020,49 @@ impl Chat {
                         messages.len(),
                         messages.iter().any(|m| m.file.is_some()),
                     )?;
-                    let mut container = MsgContainer::simple(
-                        messages
-                            .into_iter()
-                            .next()
-                            .map(|m| m.content)
-                            .unwrap_or_else(|| MsgContent::text("")),
-                    );
+                    let content = messages
+                        .into_iter()
+                        .next()
+                        .map(|m| m.content)
+                        .unwrap_or_else(|| MsgContent::text(""));
+                    let (quote, item_quote) = quotes.into_iter().next().flatten().unzip();
+                    let mut container = MsgContainer::simple(content);
                     container.live = Some(true);
                     container.ttl = ttl;
-                    return match Box::pin(self.send_group_container(g.clone(), container, None))
-                        .await?
+                    container.quote = quote;
+                    return match Box::pin(self.send_group_container(
+                        g.clone(),
+                        container,
+                        item_quote.as_ref(),
+                    ))
+                    .await?
                     {
                         Response::GroupSent(_, item) => Ok(Response::GroupSentMany(g, vec![item])),
                         other => Ok(other),
                     };
                 }
                 let mut items = Vec::with_capacity(messages.len());
-                for m in messages {
+                for (m, quote) in messages.into_iter().zip(quotes) {
                     let r = match m.file {
                         Some(path) => {
-                            self.send_group_file_content(g.clone(), path, m.content)
+                            let extras = crate::group_files::GroupFileExtras {
+                                quote,
+                                ..Default::default()
+                            };
+                            Box::pin(self.send_group_file_with(g.clone(), path, m.content, extras))
                                 .await?
                         }
                         None => {
+                            let (q, item_quote) = quote.unzip();
                             let mut container = MsgContainer::simple(m.content);
                             container.ttl = ttl;
-                            Box::pin(self.send_group_container(g.clone(), container, None)).await?
+                            container.quote = q;
+                            Box::pin(self.send_group_container(
+                                g.clone(),
+                                container,
+                                item_quote.as_ref(),
+                            ))
+                            .await?
                         }
                     };
                     match r {

@@ -64,26 +64,8 @@ impl Chat {
         container.ttl = ttl;
         container.forward = forward.is_some();
         container.live = live.then_some(true);
-        let mut quote = None;
-        if let Some(q) = &quoted {
-            container.quote = Some(QuotedMsg {
-                msg_ref: MsgRef {
-                    msg_id: q.shared_msg_id.clone().map(B64),
-                    sent_at: UtcTime::from_millis(q.item_ts),
-                    // Whether the quoting side (we) sent the quoted message.
-                    sent: q.sent,
-                    member_id: None,
-                },
-                content: q.content.clone(),
-            });
-            quote = Some(ItemQuote {
-                shared_msg_id: q.shared_msg_id.clone().map(B64),
-                content: q.content.clone(),
-                by_author: q.sent,
-                member_id: None,
-                member_name: None,
-            });
-        }
+        let (msg_quote, quote) = quoted.as_ref().map(direct_quote).unzip();
+        container.quote = msg_quote;
         let id = crate::chat::new_shared_msg_id();
         let msg = ChatMessage::new(Some(id.clone()), ChatEvent::MsgNew(container));
         let agent_msg_id = self
@@ -177,7 +159,12 @@ impl Chat {
         for (m, quoted) in messages.into_iter().zip(quotes) {
             let r = match (&m.file, chat_id == NOTES) {
                 (Some(path), _) => {
-                    self.send_file_with(contact.clone(), path.clone(), m.content, ttl, None)
+                    let file = crate::files::FileExtras {
+                        ttl,
+                        forward: None,
+                        quoted,
+                    };
+                    self.send_file_with(contact.clone(), path.clone(), m.content, file)
                         .await?
                 }
                 (None, true) => self.add_note_content(m.content)?,
@@ -581,4 +568,26 @@ impl Chat {
         }
         Ok(())
     }
+}
+
+/// The quote of an item of a direct chat: what the message carries and what our item keeps.
+pub(crate) fn direct_quote(q: &ChatItem) -> (QuotedMsg, ItemQuote) {
+    let msg = QuotedMsg {
+        msg_ref: MsgRef {
+            msg_id: q.shared_msg_id.clone().map(B64),
+            sent_at: UtcTime::from_millis(q.item_ts),
+            // Whether the quoting side (we) sent the quoted message.
+            sent: q.sent,
+            member_id: None,
+        },
+        content: q.content.clone(),
+    };
+    let item = ItemQuote {
+        shared_msg_id: q.shared_msg_id.clone().map(B64),
+        content: q.content.clone(),
+        by_author: q.sent,
+        member_id: None,
+        member_name: None,
+    };
+    (msg, item)
 }
