@@ -42,7 +42,7 @@ pub fn live_response(r: &Response) -> Option<Vec<String>> {
         {
             Some(group_item_lines(g, None, item, MARK, ""))
         }
-        Response::GroupSentMany(g, items) if items.iter().any(|i| i.live == Some(true)) => Some(
+        Response::GroupSentMany(g, items, _) if items.iter().any(|i| i.live == Some(true)) => Some(
             items
                 .iter()
                 .flat_map(|i| group_item_lines(g, None, i, MARK, ""))
@@ -370,6 +370,20 @@ fn group_item_lines(
     }
 }
 
+/// A file sent by `/_send` (`paths`: each file's path as given): `/f @bob path` (`chat`),
+/// then how to cancel it; nothing for an item without a file.
+fn sent_file_lines(item: &ChatItem, paths: &[(i64, String)], chat: &str) -> Vec<String> {
+    let Some(id) = item.file_id else {
+        return Vec::new();
+    };
+    let mut lines = Vec::with_capacity(2);
+    if let Some((_, path)) = paths.iter().find(|(f, _)| *f == id) {
+        lines.push(format!("{}/f {chat} {path}", time_prefix(item.item_ts)));
+    }
+    lines.push(format!("use /fc {id} to cancel sending"));
+    lines
+}
+
 /// A support chat's item: `(support) ` (ours with the admins), an admin's `(support: cath) `;
 /// nothing for the group's chat.
 fn scope_prefix(item: &ChatItem) -> String {
@@ -479,19 +493,18 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
         // in its input line).
         Response::Sent(_, item) if item.live == Some(true) => Vec::new(),
         Response::Sent(c, item) => item_lines(c, item),
-        Response::SentMany(c, items) => items
+        Response::SentMany(c, items, paths) => items
             .iter()
             .filter(|i| i.live != Some(true))
             .flat_map(|i| {
-                // A file: its text if it has one, and how to cancel it.
+                // A file: its text if it has one, then `/f @bob path` and how to cancel it,
+                // as the reference's.
                 let mut lines = match i.file_id {
                     Some(_) if i.content.text_shown().is_empty() => Vec::new(),
                     _ => item_lines(c, i),
                 };
-                lines.extend(
-                    i.file_id
-                        .map(|id| format!("use /fc {id} to cancel sending")),
-                );
+                let chat = format!("@{}", view_name(&c.local_name));
+                lines.extend(sent_file_lines(i, paths, &chat));
                 lines
             })
             .collect(),
@@ -937,19 +950,18 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
                 )
             })
             .collect(),
-        Response::GroupSentMany(g, items) => items
+        Response::GroupSentMany(g, items, paths) => items
             .iter()
             .filter(|i| i.live != Some(true))
             .flat_map(|item| {
-                // A file: its text if it has one, and how to cancel it.
+                // A file: its text if it has one, then `/f #team path` and how to cancel it,
+                // as the reference's.
                 let mut lines = match item.file_id {
                     Some(_) if item.content.text_shown().is_empty() => Vec::new(),
                     _ => group_item_lines(g, None, item, "", ""),
                 };
-                lines.extend(
-                    item.file_id
-                        .map(|id| format!("use /fc {id} to cancel sending")),
-                );
+                let chat = format!("#{}", view_name(&g.local_name));
+                lines.extend(sent_file_lines(item, paths, &chat));
                 lines
             })
             .collect(),

@@ -342,6 +342,62 @@ fn sizes_and_auto_accept() {
     rt.block_on(xftp.shutdown());
 }
 
+/// A file with text and a quote sent through the API (`/_send @N json`), as the reference's
+/// `testDeleteMemberWithMessages` shows one: the text, `/f @bob path`, how to cancel it; bob
+/// gets the quote and the file, byte-identical.
+#[test]
+fn a_file_with_text_and_a_quote_through_the_api() {
+    let Connected {
+        rt,
+        smp,
+        xftp,
+        dir,
+        mut alice,
+        mut bob,
+    } = connected_with_xftp();
+    bob.type_line("@alice send me the report");
+    bob.expect_item("@alice send me the report");
+    alice.expect_item("bob> send me the report");
+    alice.type_line("/_get chat @2 count=1");
+    alice.expect("/_get chat @2 count=1");
+    let page: serde_json::Value = serde_json::from_str(&alice.next()).expect("JSON");
+    let quoted = page["chatItems"][0]["meta"]["itemId"]
+        .as_i64()
+        .expect("item id");
+    let src = dir.path().join("report.bin");
+    let bytes = pseudo_random(70_000, 9);
+    std::fs::write(&src, &bytes).expect("write");
+    let path = src.to_string_lossy().into_owned();
+    let cmd = format!(
+        r#"/_send @2 json [{{"fileSource": {{"filePath": "{path}"}}, "quotedItemId": {quoted}, "msgContent": {{"type": "text", "text": "here it is"}}}}]"#
+    );
+    alice.type_line(&cmd);
+    alice.expect(&cmd);
+    alice.expect_item("@bob > send me the report");
+    alice.expect("      here it is");
+    alice.expect_item(&format!("/f @bob {path}"));
+    alice.expect("use /fc 1 to cancel sending");
+    // Quoting bob's message: `>` on both sides, as the reference's (`>>`: one's own).
+    bob.expect_item("alice> > send me the report");
+    bob.expect("      here it is");
+    bob.expect_item("alice> sends file report.bin (68.4 KiB / 70000 bytes)");
+    bob.expect("use /fr 1 [<dir>/ | <path>] to receive it");
+    alice.expect("completed uploading file 1 (report.bin) for bob");
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).expect("out");
+    let d = out.to_string_lossy();
+    bob.type_line(&format!("/fr 1 {d}/"));
+    bob.expect(&format!("/fr 1 {d}/"));
+    bob.expect_unordered(&[
+        format!("saving file 1 from alice to {d}/report.bin").as_str(),
+        "started receiving file 1 (report.bin) from alice",
+    ]);
+    bob.expect("completed receiving file 1 (report.bin) from alice");
+    assert_eq!(std::fs::read(out.join("report.bin")).expect("bob's"), bytes);
+    smp.stop();
+    rt.block_on(xftp.shutdown());
+}
+
 /// The sender cancels during the upload: the recipient is told, and the chunks already on the
 /// relay are deleted (the upload state recorded them); the recipient cannot receive it.
 #[test]

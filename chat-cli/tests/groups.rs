@@ -1251,6 +1251,7 @@ fn support_chat_content() {
     );
     alice.type_line(&cmd);
     alice.expect(&cmd);
+    alice.expect_item(&format!("/f #team {}", src.to_string_lossy()));
     alice.expect("use /fc 1 to cancel sending");
     cath.expect_item("#team (support) alice> sends file captcha.bin (68.4 KiB / 70000 bytes)");
     cath.expect("use /fr 1 [<dir>/ | <path>] to receive it");

@@ -883,7 +883,7 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
             "newChatItems",
             json!({"user": u, "chatItems": items(chat, c, std::slice::from_ref(item))}),
         ),
-        Response::SentMany(c, list) => tagged(
+        Response::SentMany(c, list, _) => tagged(
             "newChatItems",
             json!({"user": u, "chatItems": items(chat, c, list)}),
         ),
@@ -1220,7 +1220,7 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
                    "members": members.iter().map(group_member).collect::<Vec<_>>(),
                    "toRole": to, "msgSigned": false}),
         ),
-        Response::GroupSentMany(g, items) => tagged(
+        Response::GroupSentMany(g, items, _) => tagged(
             "newChatItems",
             json!({"user": u, "chatItems":
                 items.iter().map(|i| group_chat_item(chat, g, None, i)).collect::<Vec<_>>()}),

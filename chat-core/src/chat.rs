@@ -294,8 +294,9 @@ pub enum Response {
     Rejected(ContactRequest),
     /// A message sent.
     Sent(Contact, ChatItem),
-    /// Several messages sent at once (`/_send ... json [...]`).
-    SentMany(Contact, Vec<ChatItem>),
+    /// Several messages sent at once (`/_send ... json [...]`), with the paths of the files
+    /// among them as given (file id, path).
+    SentMany(Contact, Vec<ChatItem>, Vec<(i64, String)>),
     /// The profile changed; how many contacts were told.
     ProfileChanged {
         /// Before.
@@ -586,8 +587,9 @@ pub enum Response {
         /// The role.
         to: crate::protocol::GroupMemberRole,
     },
-    /// `/_send #`: messages sent to a group.
-    GroupSentMany(crate::group_store::Group, Vec<ChatItem>),
+    /// `/_send #`: messages sent to a group, with the paths of the files among them as given
+    /// (file id, path).
+    GroupSentMany(crate::group_store::Group, Vec<ChatItem>, Vec<(i64, String)>),
     /// `/l`: we left.
     LeftGroup(crate::group_store::Group),
     /// `/d #group`: deleted (for everyone when we owned it and were in it).

@@ -141,6 +141,7 @@ impl Chat {
         }
         let single = items.len() == 1;
         let mut sent = Vec::with_capacity(items.len());
+        let mut paths = Vec::new();
         let mut last = None;
         for (item, file) in items.into_iter().zip(files) {
             let origin = match &item.forward {
@@ -197,12 +198,24 @@ impl Chat {
                 {
                     return Ok(r)
                 }
-                Response::FileSending { contact, item, .. } => {
+                Response::FileSending {
+                    contact,
+                    item,
+                    file_id,
+                    path,
+                } => {
                     sent.push(item);
+                    paths.push((file_id, path));
                     last = Some(Place::Contact(contact));
                 }
-                Response::GroupFileSending { group, item, .. } => {
+                Response::GroupFileSending {
+                    group,
+                    item,
+                    file_id,
+                    path,
+                } => {
                     sent.push(item);
+                    paths.push((file_id, path));
                     last = Some(Place::Group(group));
                 }
                 other => return Ok(other),
@@ -210,9 +223,9 @@ impl Chat {
         }
         Ok(match (last, sent.len()) {
             (Some(Place::Contact(c)), 1) => Response::Sent(c, sent.remove(0)),
-            (Some(Place::Contact(c)), _) => Response::SentMany(c, sent),
+            (Some(Place::Contact(c)), _) => Response::SentMany(c, sent, paths),
             (Some(Place::Group(g)), 1) => Response::GroupSent(g, sent.remove(0)),
-            (Some(Place::Group(g)), _) => Response::GroupSentMany(g, sent),
+            (Some(Place::Group(g)), _) => Response::GroupSentMany(g, sent, paths),
             _ => Response::Ok,
         })
     }

@@ -1960,6 +1960,7 @@ impl Chat {
                     });
                 }
                 let mut items = Vec::with_capacity(messages.len());
+                let mut paths = Vec::new();
                 for (m, quote) in messages.into_iter().zip(quotes) {
                     let r = match m.file {
                         Some(path) => {
@@ -1985,13 +1986,20 @@ impl Chat {
                         }
                     };
                     match r {
-                        Response::GroupSent(_, item) | Response::GroupFileSending { item, .. } => {
-                            items.push(item)
+                        Response::GroupSent(_, item) => items.push(item),
+                        Response::GroupFileSending {
+                            item,
+                            file_id,
+                            path,
+                            ..
+                        } => {
+                            items.push(item);
+                            paths.push((file_id, path));
                         }
                         _ => {}
                     }
                 }
-                Ok(Response::GroupSentMany(g, items))
+                Ok(Response::GroupSentMany(g, items, paths))
             }
             C::ApiSendGroup {
                 group_id,
@@ -2037,11 +2045,14 @@ impl Chat {
                     ))
                     .await?
                     {
-                        Response::GroupSent(_, item) => Ok(Response::GroupSentMany(g, vec![item])),
+                        Response::GroupSent(_, item) => {
+                            Ok(Response::GroupSentMany(g, vec![item], Vec::new()))
+                        }
                         other => Ok(other),
                     };
                 }
                 let mut items = Vec::with_capacity(messages.len());
+                let mut paths = Vec::new();
                 for (m, quote) in messages.into_iter().zip(quotes) {
                     let r = match m.file {
                         Some(path) => {
@@ -2066,13 +2077,20 @@ impl Chat {
                         }
                     };
                     match r {
-                        Response::GroupSent(_, item) | Response::GroupFileSending { item, .. } => {
-                            items.push(item)
+                        Response::GroupSent(_, item) => items.push(item),
+                        Response::GroupFileSending {
+                            item,
+                            file_id,
+                            path,
+                            ..
+                        } => {
+                            items.push(item);
+                            paths.push((file_id, path));
                         }
                         _ => {}
                     }
                 }
-                Ok(Response::GroupSentMany(g, items))
+                Ok(Response::GroupSentMany(g, items, paths))
             }
             other => Err(ChatError::Command(crate::command::CommandError(format!(
                 "not a group command: {other:?}"

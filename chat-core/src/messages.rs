@@ -156,6 +156,7 @@ impl Chat {
             }
         }
         let mut sent = Vec::with_capacity(messages.len());
+        let mut paths = Vec::new();
         for (m, quoted) in messages.into_iter().zip(quotes) {
             let r = match (&m.file, chat_id == NOTES) {
                 (Some(path), _) => {
@@ -174,11 +175,20 @@ impl Chat {
                 }
             };
             match r {
-                Response::Sent(_, item) | Response::FileSending { item, .. } => sent.push(item),
+                Response::Sent(_, item) => sent.push(item),
+                Response::FileSending {
+                    item,
+                    file_id,
+                    path,
+                    ..
+                } => {
+                    sent.push(item);
+                    paths.push((file_id, path));
+                }
                 _ => {}
             }
         }
-        Ok(Response::SentMany(contact, sent))
+        Ok(Response::SentMany(contact, sent, paths))
     }
 
     /// `/_get chats`: the `count` most recent chats with their latest item, and whether each
