@@ -861,6 +861,7 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
                 (Some(_), false) => "message marked deleted".to_string(),
             })
             .collect(),
+        Response::GroupItemDeleted { full: true, .. } => vec!["message deleted".into()],
         Response::GroupItemDeleted {
             moderated: false, ..
         } => vec!["message marked deleted".into()],
@@ -1411,10 +1412,12 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
             item,
             by,
             own_name,
+            full,
         } => {
-            let marker = match by {
-                Some(b) => format!("[marked deleted by {}] ", view_name(&b.local_name)),
-                None => "[marked deleted] ".to_string(),
+            let marker = match (by, full) {
+                (Some(b), _) => format!("[marked deleted by {}] ", view_name(&b.local_name)),
+                (None, true) => "[deleted] ".to_string(),
+                (None, false) => "[marked deleted] ".to_string(),
             };
             // Ours, deleted by a moderator: under our name, as the reference shows it.
             let name = match (author, by) {

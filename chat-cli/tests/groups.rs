@@ -745,6 +745,33 @@ fn quotes_edits_deletions() {
     bob.expect_item("#team cath> [marked deleted] how are you?");
     bob.expect_item("#team alice> changed role of cath (Catherine) to member");
     bob.expect_item("#team cath> [marked deleted] spam spam");
+
+    // Full deletion on: an author's deletion removes the message on every side.
+    alice.type_line("/set delete #team on");
+    alice.expect("/set delete #team on");
+    alice.expect("updated group preferences:");
+    alice.expect("Full deletion: on");
+    for c in [&mut bob, &mut cath] {
+        c.expect("alice updated group #team:");
+        c.expect("updated group preferences:");
+        c.expect("Full deletion: on");
+    }
+    send(&mut cath, "oops", &mut [&mut alice, &mut bob]);
+    cath.type_line("\\ #team oops");
+    cath.expect("\\ #team oops");
+    cath.expect("message deleted");
+    alice.expect_item("#team cath> [deleted] oops");
+    bob.expect_item("#team cath> [deleted] oops");
+    for c in [&mut alice, &mut bob, &mut cath] {
+        c.type_line("/_get chat #1 count=1");
+        c.expect("/_get chat #1 count=1");
+        let page: serde_json::Value = serde_json::from_str(&c.next()).expect("JSON");
+        assert_eq!(
+            page["chatItems"][0]["meta"]["itemText"], "Full deletion: on",
+            "{}: {page}",
+            c.name
+        );
+    }
     relay.stop();
 }
 

@@ -1503,18 +1503,23 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
             author,
             item,
             by,
+            full,
             ..
         } => {
             let was = ChatItem {
                 deleted: false,
                 ..item.clone()
             };
+            let mut deletion =
+                json!({"deletedChatItem": group_chat_item(chat, group, author.as_ref(), &was)});
+            // Fully deleted: nothing left of it.
+            if !full {
+                deletion["toChatItem"] = group_chat_item(chat, group, author.as_ref(), item);
+            }
             let mut v = tagged(
                 "chatItemsDeleted",
-                json!({"user": u, "chatItemDeletions": [{
-                    "deletedChatItem": group_chat_item(chat, group, author.as_ref(), &was),
-                    "toChatItem": group_chat_item(chat, group, author.as_ref(), item),
-                }], "byUser": false, "timed": false}),
+                json!({"user": u, "chatItemDeletions": [deletion],
+                       "byUser": false, "timed": false}),
             );
             if let Some(m) = by {
                 v["byMember"] = group_member(m);

@@ -535,6 +535,8 @@ pub enum Response {
         group: crate::group_store::Group,
         /// A member's message, deleted by us as a moderator.
         moderated: bool,
+        /// Deleted, not marked (the group allows us full deletion).
+        full: bool,
     },
     /// `/tail #g`: items with their authors (none: ours), oldest first.
     GroupItems(
@@ -899,12 +901,14 @@ pub enum Event {
         group: crate::group_store::Group,
         /// Its author (none: we wrote it).
         author: Option<crate::group_store::Member>,
-        /// The item, marked deleted.
+        /// The item, marked deleted (or as it was, when `full`).
         item: ChatItem,
         /// The moderator who deleted it.
         by: Option<crate::group_store::Member>,
         /// Our name in the group (our message deleted by a moderator is shown under it).
         own_name: String,
+        /// Deleted, not marked: the group allows its author full deletion.
+        full: bool,
     },
     /// A moderator blocked (or unblocked) a member for all.
     MemberBlockedBy {

@@ -211,10 +211,11 @@ impl Chat {
             )?
             .ok_or(ChatError::NoQuotedMessage(prefix))?;
         let moderated = author.is_some();
-        Box::pin(self.delete_group_item(&g, &item, author.as_ref())).await?;
+        let now = Box::pin(self.delete_group_item(&g, &item, author.as_ref())).await?;
         Ok(Response::GroupItemDeleted {
             group: g,
             moderated,
+            full: now.is_none(),
         })
     }
 
@@ -303,9 +304,7 @@ impl Chat {
         let mut done = Vec::with_capacity(items.len());
         for (author, item) in items {
             let now = match mode {
-                DeleteMode::Broadcast => {
-                    Some(self.delete_group_item(&g, &item, author.as_ref()).await?)
-                }
+                DeleteMode::Broadcast => self.delete_group_item(&g, &item, author.as_ref()).await?,
                 DeleteMode::Internal => {
                     self.store().delete_item(item.item_id)?;
                     None
@@ -327,14 +326,15 @@ impl Chat {
         })
     }
 
-    /// A group message deleted for everyone, marked here: ours, or (`author`) a member's by
-    /// us as a moderator or above.
+    /// A group message deleted for everyone: ours, or (`author`) a member's by us as a
+    /// moderator or above. Ours is deleted here too when the group allows us full deletion
+    /// (none returned), as the reference's; else, and a member's always, it is marked.
     pub(crate) async fn delete_group_item(
         &self,
         g: &Group,
         item: &ChatItem,
         author: Option<&Member>,
-    ) -> Result<ChatItem> {
+    ) -> Result<Option<ChatItem>> {
         let member_id = match author {
             None if !item.sent => return Err(ChatError::CannotDelete),
             None => None,
@@ -347,17 +347,22 @@ impl Chat {
             return Err(ChatError::CannotDelete);
         }
         let shared = item.shared_msg_id.clone().ok_or(ChatError::CannotDelete)?;
+        let own = member_id.is_none();
         self.send_about_item(g, item, |scope| ChatEvent::MsgDel {
             msg_id: B64(shared),
             member_id,
             scope,
         })
         .await?;
+        if own && full_delete_allowed(g, g.role) {
+            self.store().delete_item(item.item_id)?;
+            return Ok(None);
+        }
         self.store().mark_item_deleted(item.item_id)?;
-        Ok(ChatItem {
+        Ok(Some(ChatItem {
             deleted: true,
             ..item.clone()
-        })
+        }))
     }
 
     /// `x.msg.update` from a member: its own message edited (one we no longer have comes as
@@ -446,16 +451,26 @@ impl Chat {
         if item.deleted {
             return Ok(());
         }
-        self.store().mark_item_deleted(item.item_id)?;
+        // Its author's own deletion, where the group allows the author full deletion: gone
+        // here too, as the reference's (a moderator's deletion is marked).
+        let full = !moderated && full_delete_allowed(g, m.role);
+        let item = if full {
+            self.store().delete_item(item.item_id)?;
+            item
+        } else {
+            self.store().mark_item_deleted(item.item_id)?;
+            ChatItem {
+                deleted: true,
+                ..item
+            }
+        };
         self.emit(Event::GroupItemDeleted {
             group: g.clone(),
             author,
-            item: ChatItem {
-                deleted: true,
-                ..item
-            },
+            item,
             by: moderated.then(|| m.clone()),
             own_name: self.profile_in(g).display_name,
+            full,
         })
         .await;
         Ok(())
@@ -615,6 +630,12 @@ impl Chat {
         }
         Ok(Response::GroupItems(g, out))
     }
+}
+
+/// The group's full deletion preference allows a member of `role` it.
+fn full_delete_allowed(g: &Group, role: GroupMemberRole) -> bool {
+    crate::group_prefs::feature("fullDelete")
+        .is_some_and(|f| crate::group_prefs::allowed(&g.profile, f, role))
 }
 
 /// We may delete `m`'s messages for everyone: a moderator or above, and not below its role.
