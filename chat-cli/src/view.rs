@@ -857,10 +857,17 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
             .iter()
             .map(|(_, _, now)| match (now, moderated) {
                 (None, _) => "message deleted".to_string(),
+                // Left as `moderated` (full deletion), or marked.
+                (Some(i), true) if i.info.is_some() => "message deleted by you".to_string(),
                 (Some(_), true) => "message marked deleted by you".to_string(),
                 (Some(_), false) => "message marked deleted".to_string(),
             })
             .collect(),
+        Response::GroupItemDeleted {
+            full: true,
+            moderated: true,
+            ..
+        } => vec!["message deleted by you".into()],
         Response::GroupItemDeleted { full: true, .. } => vec!["message deleted".into()],
         Response::GroupItemDeleted {
             moderated: false, ..
@@ -1415,7 +1422,8 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
             full,
         } => {
             let marker = match (by, full) {
-                (Some(b), _) => format!("[marked deleted by {}] ", view_name(&b.local_name)),
+                (Some(b), true) => format!("[deleted by {}] ", view_name(&b.local_name)),
+                (Some(b), false) => format!("[marked deleted by {}] ", view_name(&b.local_name)),
                 (None, true) => "[deleted] ".to_string(),
                 (None, false) => "[marked deleted] ".to_string(),
             };

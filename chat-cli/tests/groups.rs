@@ -772,6 +772,35 @@ fn quotes_edits_deletions() {
             c.name
         );
     }
+    // A moderator's deletion then leaves the reference's `moderated` item on every side.
+    send(&mut cath, "spam again", &mut [&mut alice, &mut bob]);
+    bob.type_line("\\\\ #team cath spam");
+    bob.expect("\\\\ #team cath spam");
+    bob.expect("message deleted by you");
+    alice.expect_item("#team cath> [deleted by bob] spam again");
+    cath.expect_item("#team cath> [deleted by bob] spam again");
+    for (c, content, by) in [
+        (&mut alice, "rcvModerated", "bob"),
+        (&mut bob, "rcvModerated", "bob"),
+        (&mut cath, "sndModerated", "bob"),
+    ] {
+        c.type_line("/_get chat #1 count=1");
+        c.expect("/_get chat #1 count=1");
+        let page: serde_json::Value = serde_json::from_str(&c.next()).expect("JSON");
+        let item = &page["chatItems"][0];
+        assert_eq!(item["meta"]["itemText"], "moderated", "{}: {item}", c.name);
+        assert_eq!(item["content"]["type"], content, "{}: {item}", c.name);
+        assert_eq!(
+            item["meta"]["itemDeleted"]["type"], "moderated",
+            "{}: {item}",
+            c.name
+        );
+        assert_eq!(
+            item["meta"]["itemDeleted"]["byGroupMember"]["localDisplayName"], by,
+            "{}: {item}",
+            c.name
+        );
+    }
     relay.stop();
 }
 

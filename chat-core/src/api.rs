@@ -556,6 +556,24 @@ pub fn group_chat_item(chat: &Chat, g: &Group, member: Option<&Member>, item: &C
         flags: crate::store::ChatFlags::default(),
     };
     let mut v = chat_item(chat, &placeholder, item);
+    if item.deleted {
+        // Deleted in a group: by a moderator (`moderated`, the moderator; 0 is us), or by its
+        // author.
+        let by = match item.deleted_by {
+            Some(0) => Some(group_info(chat, g)["membership"].clone()),
+            Some(id) => chat
+                .store()
+                .member(id)
+                .ok()
+                .flatten()
+                .map(|m| group_member(&m)),
+            None => None,
+        };
+        v["meta"]["itemDeleted"] = match by {
+            Some(m) => json!({"type": "moderated", "byGroupMember": m}),
+            None => json!({"type": "deleted", "chatType": "group"}),
+        };
+    }
     v["chatDir"] = match member {
         Some(m) => json!({"type": "groupRcv", "groupMember": group_member(m)}),
         None => json!({"type": "groupSnd"}),
@@ -1512,9 +1530,16 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
             };
             let mut deletion =
                 json!({"deletedChatItem": group_chat_item(chat, group, author.as_ref(), &was)});
-            // Fully deleted: nothing left of it.
-            if !full {
-                deletion["toChatItem"] = group_chat_item(chat, group, author.as_ref(), item);
+            // Fully deleted by its author: nothing left of it; by a moderator: `moderated`.
+            match (full, by) {
+                (false, _) => {
+                    deletion["toChatItem"] = group_chat_item(chat, group, author.as_ref(), item)
+                }
+                (true, Some(b)) => {
+                    let now = crate::store::moderated_form(item, b.group_member_id);
+                    deletion["toChatItem"] = group_chat_item(chat, group, author.as_ref(), &now)
+                }
+                (true, None) => {}
             }
             let mut v = tagged(
                 "chatItemsDeleted",

@@ -901,13 +901,14 @@ pub enum Event {
         group: crate::group_store::Group,
         /// Its author (none: we wrote it).
         author: Option<crate::group_store::Member>,
-        /// The item, marked deleted (or as it was, when `full`).
+        /// The item, marked deleted (its text as it was, also when `full`).
         item: ChatItem,
         /// The moderator who deleted it.
         by: Option<crate::group_store::Member>,
         /// Our name in the group (our message deleted by a moderator is shown under it).
         own_name: String,
-        /// Deleted, not marked: the group allows its author full deletion.
+        /// Deleted, not marked (the group allows it the deleting member): gone, or a
+        /// moderator's left as `moderated`.
         full: bool,
     },
     /// A moderator blocked (or unblocked) a member for all.

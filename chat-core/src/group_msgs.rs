@@ -215,7 +215,8 @@ impl Chat {
         Ok(Response::GroupItemDeleted {
             group: g,
             moderated,
-            full: now.is_none(),
+            // Gone, or (a member's) left as `moderated`.
+            full: now.is_none_or(|i| i.info.is_some()),
         })
     }
 
@@ -354,7 +355,12 @@ impl Chat {
             scope,
         })
         .await?;
-        if own && full_delete_allowed(g, g.role) {
+        let full = full_delete_allowed(g, g.role);
+        if !own {
+            // A member's, by us: marked, or its text gone (`moderated`) with full deletion.
+            return Ok(Some(self.store().moderate_item(item, 0, full)?));
+        }
+        if full {
             self.store().delete_item(item.item_id)?;
             return Ok(None);
         }
@@ -451,10 +457,18 @@ impl Chat {
         if item.deleted {
             return Ok(());
         }
-        // Its author's own deletion, where the group allows the author full deletion: gone
-        // here too, as the reference's (a moderator's deletion is marked).
-        let full = !moderated && full_delete_allowed(g, m.role);
-        let item = if full {
+        // Where the group allows the deleting member full deletion, as the reference's: its
+        // author's own deletion removes it, a moderator's leaves it `moderated`; else marked
+        // (by the moderator).
+        let full = full_delete_allowed(g, m.role);
+        let item = if moderated {
+            self.store().moderate_item(&item, m.group_member_id, full)?;
+            ChatItem {
+                deleted: true,
+                deleted_by: Some(m.group_member_id),
+                ..item
+            }
+        } else if full {
             self.store().delete_item(item.item_id)?;
             item
         } else {

@@ -1043,6 +1043,7 @@ impl ChatStore {
             forward: None,
             scope: None,
             live: None,
+            deleted_by: None,
         })
     }
 

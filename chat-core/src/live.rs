@@ -133,6 +133,7 @@ mod tests {
             forward: None,
             scope: None,
             live,
+            deleted_by: None,
         }
     }
 

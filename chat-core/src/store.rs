@@ -358,6 +358,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // v35: when our profile last went to a group's members (`x.info` before our next message
     // once the profile changed; NULL: not since this version)
     "ALTER TABLE groups ADD COLUMN profile_sent_at INTEGER;",
+    // v36: a group message deleted by a moderator: the moderator's group_member_id (0: the
+    // user); NULL otherwise
+    "ALTER TABLE chat_items ADD COLUMN deleted_by INTEGER;",
 ];
 
 /// Where informational items go.
@@ -642,6 +645,8 @@ pub struct ChatItem {
     pub scope: Option<ItemScope>,
     /// A live message (`/live`): `true` while its author types it, `false` once ended.
     pub live: Option<bool>,
+    /// A group message deleted by a moderator: the moderator's member id (0: we were).
+    pub deleted_by: Option<i64>,
 }
 
 /// The support chat a group item is in: ours with the group's admins (`member` none), or,
@@ -704,8 +709,26 @@ pub(crate) type ItemRow = (
         bool,
         Option<bool>,
     ),
-    (Option<String>, Option<String>, Option<bool>),
+    (Option<String>, Option<String>, Option<bool>, Option<i64>),
 );
+
+/// A group message as a moderator's full deletion leaves it (the reference's `moderated`):
+/// its text gone, `sndModerated` / `rcvModerated`, deleted by `by`.
+pub fn moderated_form(item: &ChatItem, by: i64) -> ChatItem {
+    let kind = if item.sent {
+        "sndModerated"
+    } else {
+        "rcvModerated"
+    };
+    ChatItem {
+        content: MsgContent::text("moderated"),
+        info: Some(serde_json::json!({ "type": kind })),
+        quote: None,
+        deleted: true,
+        deleted_by: Some(by),
+        ..item.clone()
+    }
+}
 
 /// A request to our address.
 #[derive(Debug, Clone, PartialEq)]
@@ -1349,6 +1372,7 @@ impl ChatStore {
             forward: None,
             scope: None,
             live: None,
+            deleted_by: None,
         })
     }
 
@@ -1422,6 +1446,7 @@ impl ChatStore {
                 forward: None,
                 scope,
                 live: None,
+                deleted_by: None,
             });
         }
         tx.commit()?;
@@ -1458,7 +1483,7 @@ impl ChatStore {
     pub(crate) const ITEM_COLUMNS: &'static str =
         "item_id, coalesce(contact_id, 0), sent, shared_msg_id, content, item_ts, quote, edited,
          deleted, file_id, ttl, delete_at, group_id, group_member_id, forwarded_by, info,
-         unread, rcpt, fwd, scope, live";
+         unread, rcpt, fwd, scope, live, deleted_by";
 
     pub(crate) fn item_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ItemRow> {
         Ok((
@@ -1481,7 +1506,7 @@ impl ChatStore {
                 r.get(16)?,
                 r.get(17)?,
             ),
-            (r.get(18)?, r.get(19)?, r.get(20)?),
+            (r.get(18)?, r.get(19)?, r.get(20)?, r.get(21)?),
         ))
     }
 
@@ -1490,7 +1515,7 @@ impl ChatStore {
             (item_id, contact_id, sent, shared_msg_id),
             (content, item_ts, quote, edited, deleted, file_id),
             (ttl, delete_at, group_id, group_member_id, forwarded_by, info, unread, receipt),
-            (forward, scope, live),
+            (forward, scope, live, deleted_by),
         ) = row;
         Ok(ChatItem {
             item_id,
@@ -1525,6 +1550,7 @@ impl ChatStore {
                 .transpose()
                 .map_err(|_| StoreError::Corrupt("scope"))?,
             live,
+            deleted_by,
         })
     }
 
@@ -1686,6 +1712,30 @@ impl ChatStore {
     }
 
     /// Deleted for everyone by its sender: kept, marked.
+    /// A group message deleted by a moderator (`by`: its member id, 0 for the user): marked,
+    /// or (`full`, the group allows the moderator full deletion) its content replaced by the
+    /// reference's `moderated` (`sndModerated` / `rcvModerated`); the item as it is now.
+    pub fn moderate_item(&self, item: &ChatItem, by: i64, full: bool) -> Result<ChatItem> {
+        let now = if full {
+            moderated_form(item, by)
+        } else {
+            ChatItem {
+                deleted: true,
+                deleted_by: Some(by),
+                ..item.clone()
+            }
+        };
+        let content =
+            serde_json::to_string(&now.content).map_err(|_| StoreError::Corrupt("content"))?;
+        let info = now.info.as_ref().map(|i| i.to_string());
+        self.db.execute(
+            "UPDATE chat_items SET deleted = 1, deleted_by = ?2, content = ?3, info = ?4
+             WHERE item_id = ?1",
+            params![item.item_id, by, content, info],
+        )?;
+        Ok(now)
+    }
+
     pub fn mark_item_deleted(&self, item_id: i64) -> Result<()> {
         self.db.execute(
             "UPDATE chat_items SET deleted = 1 WHERE item_id = ?1",
