@@ -1057,6 +1057,7 @@ fn member_line(
         MemberStatus::Left => Some("left"),
         MemberStatus::PendingApproval => Some("pending approval"),
         MemberStatus::PendingReview => Some("pending review"),
+        MemberStatus::Unknown => Some("status unknown"),
         _ => None,
     };
     let parts: Vec<&str> = [Some(role.name()), category, status]
@@ -1325,6 +1326,13 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
             "#{}: {} joined the group",
             view_name(&g.local_name),
             view_name(&m.local_name)
+        )],
+        // The reference's line (its directory bot's tests).
+        Event::UnknownMemberCreated { group, by, member } => vec![format!(
+            "#{}: {} forwarded a message from an unknown member, creating unknown member record {}",
+            view_name(&group.local_name),
+            view_name(&by.local_name),
+            view_name(&member.local_name)
         )],
         Event::MemberAnnounced { group, by, member } if member.status.is_pending() => {
             vec![format!(

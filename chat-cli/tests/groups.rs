@@ -298,6 +298,38 @@ fn new_member_gets_the_history() {
     relay.stop();
 }
 
+/// A message of a member who left comes in the history too: the new member records its
+/// author as an unknown member, with the reference's lines.
+#[test]
+fn history_from_a_member_who_left() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob, mut cath) = three(dir.path(), &server);
+    create_team(&mut alice);
+    invite(&mut alice, &mut bob, "");
+    join(&mut alice, &mut bob);
+    send(&mut bob, "hello from bob", &mut [&mut alice]);
+    bob.type_line("/l team");
+    bob.expect("/l team");
+    bob.expect("#team: you left the group");
+    bob.expect("use /d #team to delete the group");
+    alice.expect("#team: bob left the group");
+
+    invite(&mut alice, &mut cath, "");
+    join(&mut alice, &mut cath);
+    cath.expect("#team: alice forwarded a message from an unknown member, creating unknown member record bob");
+    cath.expect_item("#team bob> hello from bob [>>]");
+    cath.type_line("/ms team");
+    cath.expect("/ms team");
+    cath.expect_unordered(&[
+        "cath (Catherine): member, you, connected",
+        "alice (Alice): owner, host, connected",
+        "bob: author, status unknown",
+    ]);
+    send(&mut cath, "thanks", &mut [&mut alice]);
+    relay.stop();
+}
+
 /// A contact who knows us by a random profile cannot be invited to a group that knows us by
 /// our main profile (it would learn it), as the reference refuses.
 #[test]

@@ -1558,6 +1558,8 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
         ),
         // Not among the documented events.
         Event::GroupJoinRequest(..) => return None,
+        // Not in the bot API's documented events (the reference's `unknownMemberCreated`).
+        Event::UnknownMemberCreated { .. } => return None,
         Event::GroupLinkJoining(g) => {
             let host = chat
                 .store()

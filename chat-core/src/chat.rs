@@ -872,6 +872,16 @@ pub enum Event {
         /// The new member.
         member: crate::group_store::Member,
     },
+    /// A host forwarded a message from a member we did not know: recorded as an unknown
+    /// member.
+    UnknownMemberCreated {
+        /// The group.
+        group: crate::group_store::Group,
+        /// The host who forwarded it.
+        by: crate::group_store::Member,
+        /// The unknown member.
+        member: crate::group_store::Member,
+    },
     /// A member introduced to us (or we to it) is connected.
     MemberConnected(crate::group_store::Group, crate::group_store::Member),
     /// A member reacted to a message of the group.

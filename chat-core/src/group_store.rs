@@ -83,6 +83,9 @@ pub enum MemberStatus {
     /// Joined through a link, waiting for the group's admins to review it: it talks with
     /// them only (its support chat) until one accepts it.
     PendingReview,
+    /// Known only as the author of a message a host forwarded (the reference's unknown
+    /// member record): its member id and name, until it is announced or introduced.
+    Unknown,
 }
 
 impl MemberStatus {
@@ -100,6 +103,7 @@ impl MemberStatus {
             Self::Creator => "creator",
             Self::PendingApproval => "pending_approval",
             Self::PendingReview => "pending_review",
+            Self::Unknown => "unknown",
         }
     }
 
@@ -116,6 +120,7 @@ impl MemberStatus {
             "creator" => Self::Creator,
             "pending_approval" => Self::PendingApproval,
             "pending_review" => Self::PendingReview,
+            "unknown" => Self::Unknown,
             _ => return None,
         })
     }
@@ -503,6 +508,52 @@ impl ChatStore {
             params![group_id, status.as_str()],
         )?;
         Ok(())
+    }
+
+    /// How many unknown members (authors known only by forwarded messages) a group has.
+    pub fn unknown_members(&self, group_id: i64) -> Result<u64> {
+        let n: i64 = self.db.query_row(
+            "SELECT count(*) FROM group_members WHERE group_id = ?1 AND status = 'unknown'",
+            [group_id],
+            |r| r.get(0),
+        )?;
+        Ok(n.max(0) as u64)
+    }
+
+    /// An unknown member (known only by a forwarded message) announced or introduced at
+    /// last: it becomes `m` (its profile, role, category, status, connection, inviter), named
+    /// anew when its name changed.
+    pub fn adopt_unknown_member(&self, unknown: &Member, m: &NewMember<'_>) -> Result<Member> {
+        let name = if m.profile.display_name == unknown.profile.display_name {
+            unknown.local_name.clone()
+        } else {
+            self.unique_name(&m.profile.display_name)?
+        };
+        self.db.execute(
+            "UPDATE group_members SET role = ?2, category = ?3, status = ?4, profile = ?5,
+               local_name = ?6, conn_id = ?7, invited_by = ?8
+             WHERE group_member_id = ?1",
+            params![
+                unknown.group_member_id,
+                m.role.name(),
+                m.category.as_str(),
+                m.status.as_str(),
+                profile_json(m.profile)?,
+                name,
+                m.conn_id.map(|c| c as i64),
+                m.invited_by
+            ],
+        )?;
+        Ok(Member {
+            role: m.role,
+            category: m.category,
+            status: m.status,
+            profile: m.profile.clone(),
+            local_name: name,
+            conn_id: m.conn_id,
+            invited_by: m.invited_by,
+            ..unknown.clone()
+        })
     }
 
     /// Records a member; one who is a contact goes by the contact's name.
@@ -1367,5 +1418,74 @@ mod tests {
             "cath_1"
         );
         assert_eq!(store.current_members(&g).expect("n"), 4);
+    }
+
+    /// An unknown member (the author of a forwarded message) announced later becomes the
+    /// announced member: the same record, its profile, role, status and inviter, named anew.
+    #[test]
+    fn an_unknown_member_is_adopted_when_announced() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = ChatStore::open(&dir.path().join("t_chat.db"), None).expect("open");
+        let g = store
+            .add_group(
+                &GroupProfile {
+                    display_name: "team".into(),
+                    ..GroupProfile::default()
+                },
+                &B64(vec![1; 12]),
+                GroupMemberRole::Member,
+                MemberStatus::Connected,
+                None,
+            )
+            .expect("group");
+        let id = B64(vec![7; 12]);
+        let unknown = store
+            .add_member(&NewMember {
+                group_id: g.group_id,
+                member_id: &id,
+                role: GroupMemberRole::Author,
+                category: MemberCategory::Pre,
+                status: MemberStatus::Unknown,
+                profile: &profile("dan"),
+                conn_id: None,
+                contact_id: None,
+                invited_by: None,
+            })
+            .expect("unknown");
+        let read = store
+            .member_by_member_id(g.group_id, &id)
+            .expect("read")
+            .expect("there");
+        assert_eq!(read.status, MemberStatus::Unknown);
+        let mut full = profile("daniel");
+        full.full_name = "Daniel".into();
+        let adopted = store
+            .adopt_unknown_member(
+                &unknown,
+                &NewMember {
+                    group_id: g.group_id,
+                    member_id: &id,
+                    role: GroupMemberRole::Admin,
+                    category: MemberCategory::Post,
+                    status: MemberStatus::Announced,
+                    profile: &full,
+                    conn_id: Some(42),
+                    contact_id: None,
+                    invited_by: Some(1),
+                },
+            )
+            .expect("adopt");
+        let read = store
+            .member_by_member_id(g.group_id, &id)
+            .expect("read")
+            .expect("there");
+        assert_eq!(read, adopted);
+        assert_eq!(read.group_member_id, unknown.group_member_id);
+        assert_eq!(read.status, MemberStatus::Announced);
+        assert_eq!(read.role, GroupMemberRole::Admin);
+        assert_eq!(read.local_name, "daniel");
+        assert_eq!(read.profile.full_name, "Daniel");
+        assert_eq!(read.conn_id, Some(42));
+        assert_eq!(read.invited_by, Some(1));
     }
 }

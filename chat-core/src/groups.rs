@@ -117,6 +117,10 @@ pub(crate) fn valid_group_name(name: &str) -> bool {
 }
 
 /// Still in the group (not gone, not only invited).
+/// At most this many unknown members (authors of forwarded messages we were not introduced
+/// to) are recorded per group; forwards from more are refused.
+const MAX_UNKNOWN_MEMBERS: u64 = 1_000;
+
 fn member_current(m: &Member) -> bool {
     m.status.is_current()
 }
@@ -1132,13 +1136,22 @@ impl Chat {
             if file.is_none() && item.file_id.is_some() && item.content.text_shown().is_empty() {
                 continue;
             }
-            // Only authors the new member was introduced to (connected members; not those
-            // who left, were removed or are still joining): it would not know the others.
+            // Authors the new member is introduced to (connected members), and those gone or
+            // unknown here, whom it records as unknown members (as the reference's history);
+            // not members still joining, who are introduced to it after.
             let (member_id, name) = match item.group_member_id {
                 None => (g.member_id.clone(), me.display_name.clone()),
                 Some(id) => match self.store().member(id)? {
                     // Not what a member blocked for all said.
-                    Some(a) if a.status == MemberStatus::Connected && !a.blocked_by_admin => {
+                    Some(a)
+                        if matches!(
+                            a.status,
+                            MemberStatus::Connected
+                                | MemberStatus::Left
+                                | MemberStatus::Removed
+                                | MemberStatus::Unknown
+                        ) && !a.blocked_by_admin =>
+                    {
                         (a.member_id, a.profile.display_name)
                     }
                     _ => continue,
@@ -1198,17 +1211,76 @@ impl Chat {
     /// Records a member `by` announced (`x.grp.mem.new`) or forwarded (`x.grp.mem.fwd`): one
     /// who joined after us.
     fn add_announced(&self, g: &Group, by: &Member, info: &MemberInfo) -> Result<Member> {
-        Ok(self.store().add_member(&NewMember {
+        self.add_or_adopt(
+            g,
+            &NewMember {
+                group_id: g.group_id,
+                member_id: &info.member_id,
+                role: info.member_role,
+                category: MemberCategory::Post,
+                status: MemberStatus::Announced,
+                profile: &info.profile,
+                conn_id: None,
+                contact_id: None,
+                invited_by: Some(by.group_member_id),
+            },
+        )
+    }
+
+    /// Records a member announced or introduced to us - the unknown member record of it, if a
+    /// forwarded message made one, becoming it.
+    fn add_or_adopt(&self, g: &Group, new: &NewMember<'_>) -> Result<Member> {
+        let store = self.store();
+        match store.member_by_member_id(g.group_id, new.member_id)? {
+            Some(u) if u.status == MemberStatus::Unknown => {
+                Ok(store.adopt_unknown_member(&u, new)?)
+            }
+            _ => Ok(store.add_member(new)?),
+        }
+    }
+
+    /// The author of a forwarded message we know nothing of (it left before we joined, or is
+    /// not introduced yet): recorded by its member id and the name the host gave, as the
+    /// reference's unknown member (an author, `status unknown`), until it is announced.
+    async fn unknown_member(
+        &self,
+        g: &Group,
+        host: &Member,
+        member_id: &crate::protocol::MemberId,
+        name: Option<&str>,
+    ) -> Result<Member> {
+        // A host cannot fill the database with made-up authors.
+        if self.store().unknown_members(g.group_id)? >= MAX_UNKNOWN_MEMBERS {
+            return Err(ChatError::Agent(format!(
+                "x.grp.msg.forward: more than {MAX_UNKNOWN_MEMBERS} unknown members in #{}",
+                g.local_name
+            )));
+        }
+        let name = name
+            .map(str::trim)
+            .filter(|n| !n.is_empty() && !n.contains('\''));
+        let profile = crate::protocol::Profile {
+            display_name: name.unwrap_or("unknown").to_string(),
+            ..Default::default()
+        };
+        let m = self.store().add_member(&NewMember {
             group_id: g.group_id,
-            member_id: &info.member_id,
-            role: info.member_role,
-            category: MemberCategory::Post,
-            status: MemberStatus::Announced,
-            profile: &info.profile,
+            member_id,
+            role: GroupMemberRole::Author,
+            category: MemberCategory::Pre,
+            status: MemberStatus::Unknown,
+            profile: &profile,
             conn_id: None,
             contact_id: None,
-            invited_by: Some(by.group_member_id),
-        })?)
+            invited_by: None,
+        })?;
+        self.emit(Event::UnknownMemberCreated {
+            group: g.clone(),
+            by: host.clone(),
+            member: m.clone(),
+        })
+        .await;
+        Ok(m)
     }
 
     /// The sender may introduce a member with `role`: an admin at least, and not below it.
@@ -1315,6 +1387,7 @@ impl Chat {
         match msg.event {
             ChatEvent::GrpMsgForward {
                 member_id,
+                member_name,
                 msg: inner,
                 ..
             } => {
@@ -1327,22 +1400,25 @@ impl Chat {
                 let Some(member_id) = member_id else {
                     return Ok(()); // from a channel: not supported
                 };
-                let author = self
-                    .store()
-                    .member_by_member_id(g.group_id, &member_id)?
-                    .ok_or_else(|| {
-                        ChatError::Agent("x.grp.msg.forward from an unknown member".into())
-                    })?;
-                // The host's own messages come forwarded too, in the history it sends.
-                if !member_current(&author) {
-                    return Ok(());
-                }
                 // Only what a member may say to the whole group is taken when forwarded.
                 if !forwardable(&inner.event) {
                     return Err(ChatError::Agent(format!(
                         "x.grp.msg.forward: {} is not forwarded",
                         inner.event.name()
                     )));
+                }
+                let known = self.store().member_by_member_id(g.group_id, &member_id)?;
+                let author = match known {
+                    Some(a) => a,
+                    None if member_id == g.member_id => return Ok(()), // ours, back
+                    None => {
+                        self.unknown_member(g, m, &member_id, member_name.as_deref())
+                            .await?
+                    }
+                };
+                // The host's own messages come forwarded too, in the history it sends.
+                if !member_current(&author) {
+                    return Ok(());
                 }
                 Box::pin(self.member_event(g, &author, *inner, Some(m))).await?;
             }
@@ -1546,6 +1622,7 @@ impl Chat {
                 if let Some(known) = self
                     .store()
                     .member_by_member_id(g.group_id, &member_info.member_id)?
+                    .filter(|k| k.status != MemberStatus::Unknown)
                 {
                     // Announced again by the same host (it restarted while introducing).
                     if known.invited_by == Some(m.group_member_id) {
@@ -1585,7 +1662,7 @@ impl Chat {
                 if self
                     .store()
                     .member_by_member_id(g.group_id, &member_info.member_id)?
-                    .is_some()
+                    .is_some_and(|k| k.status != MemberStatus::Unknown)
                 {
                     return Ok(()); // introduced already (announced again after a restart)
                 }
@@ -1595,17 +1672,20 @@ impl Chat {
                     .create_invitation()
                     .await
                     .map_err(agent_err)?;
-                let new = self.store().add_member(&NewMember {
-                    group_id: g.group_id,
-                    member_id: &member_info.member_id,
-                    role: member_info.member_role,
-                    category: MemberCategory::Pre,
-                    status: MemberStatus::IntroInvited,
-                    profile: &member_info.profile,
-                    conn_id: Some(conn),
-                    contact_id: None,
-                    invited_by: Some(m.group_member_id),
-                })?;
+                let new = self.add_or_adopt(
+                    g,
+                    &NewMember {
+                        group_id: g.group_id,
+                        member_id: &member_info.member_id,
+                        role: member_info.member_role,
+                        category: MemberCategory::Pre,
+                        status: MemberStatus::IntroInvited,
+                        profile: &member_info.profile,
+                        conn_id: Some(conn),
+                        contact_id: None,
+                        invited_by: Some(m.group_member_id),
+                    },
+                )?;
                 // Blocked for all before we joined.
                 if member_restrictions.is_some_and(|r| r.restriction == "blocked") {
                     self.store()
@@ -1670,8 +1750,8 @@ impl Chat {
                     .member_by_member_id(g.group_id, &member_info.member_id)?;
                 let to = match existing {
                     Some(t) if t.conn_id.is_some() => return Ok(()), // joined already
-                    Some(t) => t,
-                    None => self.add_announced(g, m, &member_info)?,
+                    Some(t) if t.status != MemberStatus::Unknown => t,
+                    _ => self.add_announced(g, m, &member_info)?,
                 };
                 let info = ChatMessage::new(
                     None,
