@@ -503,6 +503,16 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
                     Some(_) if i.content.text_shown().is_empty() => Vec::new(),
                     _ => item_lines(c, i),
                 };
+                if c.contact_id == chat_core::store::NOTES {
+                    // A note's file: `* file 1 (test.jpg)`, as the reference's.
+                    if let Some((id, name)) = i
+                        .file_id
+                        .and_then(|f| paths.iter().find(|(id, _)| *id == f))
+                    {
+                        lines.push(format!("{}* file {id} ({name})", time_prefix(i.item_ts)));
+                    }
+                    return lines;
+                }
                 let chat = format!("@{}", view_name(&c.local_name));
                 lines.extend(sent_file_lines(i, paths, &chat));
                 lines

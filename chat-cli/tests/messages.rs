@@ -199,6 +199,99 @@ fn private_notes() {
     relay.stop();
 }
 
+/// Files in the notes, as the reference's `testFiles` and `testCreateMultiFiles`: a file in the
+/// files folder is kept where it is, one elsewhere is copied in (never over a file); `/fs` and
+/// `/fc` are refused for them; deleting the note removes its file, `/clear *` the rest, and
+/// the user's own file outside the folder stays.
+#[test]
+fn files_in_the_notes() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let files = dir.path().join("app_files");
+    std::fs::create_dir_all(&files).expect("files folder");
+    let folder = files.to_string_lossy().into_owned();
+    let mut alice = Client::start_with(dir.path(), "alice", &server, &["--files-folder", &folder]);
+    alice.create_profile("alice", "Alice");
+    std::fs::write(files.join("test.jpg"), b"not really a jpeg").expect("write");
+    let outside = dir.path().join("report.pdf");
+    std::fs::write(&outside, b"%PDF").expect("write");
+    // Something of the same name already in the folder: the copy takes another.
+    std::fs::write(files.join("report.pdf"), b"older").expect("write");
+
+    let cmd = format!(
+        r#"/_create *1 json [{{"msgContent": {{"type": "text", "text": "message without file"}}}}, {{"filePath": "test.jpg", "msgContent": {{"type": "text", "text": "hi myself"}}}}, {{"fileSource": {{"filePath": "{}"}}, "msgContent": {{"type": "file", "text": ""}}}}]"#,
+        outside.to_string_lossy()
+    );
+    alice.type_line(&cmd);
+    alice.expect(&cmd);
+    alice.expect_item("* message without file");
+    alice.expect_item("* hi myself");
+    alice.expect_item("* file 1 (test.jpg)");
+    alice.expect_item("* file 2 (report_1.pdf)");
+    assert_eq!(
+        std::fs::read(files.join("report_1.pdf")).expect("copy"),
+        b"%PDF"
+    );
+    assert_eq!(
+        std::fs::read(files.join("report.pdf")).expect("older"),
+        b"older"
+    );
+
+    alice.type_line("/_get chat *1 count=3");
+    alice.expect("/_get chat *1 count=3");
+    let page: serde_json::Value = serde_json::from_str(&alice.next()).expect("JSON");
+    let file = &page["chatItems"][1]["file"];
+    assert_eq!(file["fileName"], "test.jpg", "{page}");
+    assert_eq!(file["fileProtocol"], "LOCAL", "{page}");
+    assert_eq!(file["fileStatus"]["type"], "sndStored", "{page}");
+    let note_id = page["chatItems"][1]["meta"]["itemId"].as_i64().expect("id");
+
+    // Forwarded to the notes (one's own note: as a plain one), a note's file is copied with
+    // it.
+    alice.type_line("* <- * hi myself");
+    alice.expect_item("* hi myself");
+    alice.expect_item("* file 3 (test_1.jpg)");
+    assert_eq!(
+        std::fs::read(files.join("test_1.jpg")).expect("copy"),
+        b"not really a jpeg"
+    );
+
+    alice.type_line("/fs 1");
+    alice.expect("/fs 1");
+    alice.expect("bad chat command: not supported for local files");
+    alice.type_line("/fc 1");
+    alice.expect("/fc 1");
+    alice.expect("bad chat command: not supported for local files");
+
+    // Deleting a note removes its file; clearing the notes removes the rest.
+    let cmd = format!("/_delete item *1 {note_id} internal");
+    alice.type_line(&cmd);
+    alice.expect(&cmd);
+    alice.expect("message deleted");
+    assert!(
+        !files.join("test.jpg").exists(),
+        "the note's file is removed"
+    );
+    assert!(files.join("report_1.pdf").exists());
+    alice.type_line("/clear *");
+    alice.expect("/clear *");
+    alice.expect("notes: all messages are removed");
+    assert!(!files.join("report_1.pdf").exists(), "the copy is removed");
+    assert!(
+        !files.join("test_1.jpg").exists(),
+        "the forwarded copy is removed"
+    );
+    assert_eq!(std::fs::read(&outside).expect("the user's own"), b"%PDF");
+    assert_eq!(
+        std::fs::read(files.join("report.pdf")).expect("untouched"),
+        b"older"
+    );
+    alice.type_line("/fs 2");
+    alice.expect("/fs 2");
+    alice.expect("file 2 not found");
+    relay.stop();
+}
+
 /// Reactions: the reactor sees `added 👍` / `removed 👍`; with `--reactions` (the reference's
 /// option) the other side sees the message reacted to (`>>`: one it wrote) and the reaction.
 #[test]

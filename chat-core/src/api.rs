@@ -189,7 +189,8 @@ fn ci_file(chat: &Chat, file_id: i64) -> Option<Value> {
         "fileName": f.name,
         "fileSize": f.size,
         "fileStatus": st,
-        "fileProtocol": "XFTP",
+        // A note's file is kept here only.
+        "fileProtocol": if f.status == FileStatus::Stored { "LOCAL" } else { "XFTP" },
     });
     if let Some(p) = &f.path {
         v["fileSource"] = json!({ "filePath": p });

@@ -2234,6 +2234,26 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 _ => return Err(usage()),
             })
         }
+        // Notes with their files, as the reference's (`APICreateChatItems`).
+        "/_create" if args.starts_with("*1 json ") => {
+            let json = &args["*1 json ".len()..];
+            let v: serde_json::Value =
+                serde_json::from_str(json).map_err(|e| bad(&format!("bad JSON ({e})")))?;
+            let list = v
+                .as_array()
+                .filter(|l| !l.is_empty())
+                .ok_or_else(|| bad("json: a non-empty list of messages"))?;
+            Command::ApiSendJson {
+                chat_id: crate::store::NOTES,
+                ttl: None,
+                live: false,
+                messages: list
+                    .iter()
+                    .map(Composed::from_json)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| bad(&e))?,
+            }
+        }
         "/_create" if args.starts_with("member contact ") => {
             let usage = || bad("usage: /_create member contact #<groupId> <groupMemberId>");
             let p: Vec<&str> = args["member contact ".len()..].split(' ').collect();

@@ -182,6 +182,24 @@ pub(crate) fn check_offer<'a>(
 }
 
 /// Checks a file to send: its sanitized name, size and canonical path.
+impl Chat {
+    /// Where a file to send is: a relative path is in the files folder (`--files-folder`,
+    /// by default the working directory), as the reference's `toFSFilePath`; an absolute one
+    /// is itself.
+    pub(crate) fn send_path(&self, given: &str) -> String {
+        let p = Path::new(given);
+        if p.is_absolute() {
+            given.to_string()
+        } else {
+            self.inner
+                .files_folder
+                .join(p)
+                .to_string_lossy()
+                .into_owned()
+        }
+    }
+}
+
 pub(crate) fn file_source(path: &str) -> Result<(String, u64, PathBuf), ChatError> {
     let meta =
         std::fs::metadata(path).map_err(|e| ChatError::File(format!("cannot read {path}: {e}")))?;
@@ -369,7 +387,7 @@ impl Chat {
         if !contact.ready {
             return Err(ChatError::NotReady(contact.local_name));
         }
-        let (name, size, source) = file_source(&path)?;
+        let (name, size, source) = file_source(&self.send_path(&path))?;
         let shared = crate::chat::new_shared_msg_id();
         let file_id = self.store().add_file(&NewFile {
             contact_id: contact.contact_id,
@@ -703,6 +721,11 @@ impl Chat {
     /// `/fc N`.
     pub(crate) async fn cancel_file(&self, file_id: i64) -> Result<Response, ChatError> {
         let f = self.file(file_id)?;
+        if f.status == FileStatus::Stored {
+            return Err(ChatError::BadCommand(
+                "not supported for local files".into(),
+            ));
+        }
         let peer = self.file_peer(&f)?;
         let mut members = Vec::new();
         if f.sent {
@@ -780,6 +803,12 @@ impl Chat {
     /// `/fs N`.
     pub(crate) fn file_status(&self, file_id: i64) -> Result<Response, ChatError> {
         let f = self.file(file_id)?;
+        // As the reference answers for a note's file.
+        if f.status == FileStatus::Stored {
+            return Err(ChatError::BadCommand(
+                "not supported for local files".into(),
+            ));
+        }
         Ok(Response::FileStatus(status_line(
             &f,
             self.transfer_progress(file_id),

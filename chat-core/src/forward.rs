@@ -130,11 +130,6 @@ impl Chat {
                 return Err(ChatError::NoItem(item.item_id));
             }
             files.push(match item.file_id {
-                Some(_) if matches!(target, Place::Notes) => {
-                    return Err(ChatError::File(
-                        "files cannot be forwarded to the note folder yet".into(),
-                    ));
-                }
                 Some(id) => Some(self.forwardable_file(id)?),
                 None => None,
             });
@@ -178,7 +173,14 @@ impl Chat {
                         other => other,
                     }
                 }
-                (Place::Notes, _) => match self.add_note_content(content)? {
+                // A copy of the file is kept with the note (see `notes.rs`).
+                (Place::Notes, Some(path)) => {
+                    let (item, file_id, name) = self.add_note_file(&path, content)?;
+                    paths.push((file_id, name));
+                    let notes = self.contact_by_id(crate::store::NOTES)?;
+                    Response::Sent(notes, self.with_forward(item, origin)?)
+                }
+                (Place::Notes, None) => match self.add_note_content(content)? {
                     Response::Sent(c, item) => Response::Sent(c, self.with_forward(item, origin)?),
                     other => other,
                 },
@@ -222,7 +224,8 @@ impl Chat {
             }
         }
         Ok(match (last, sent.len()) {
-            (Some(Place::Contact(c)), 1) => Response::Sent(c, sent.remove(0)),
+            // A note's file is shown with its note.
+            (Some(Place::Contact(c)), 1) if paths.is_empty() => Response::Sent(c, sent.remove(0)),
             (Some(Place::Contact(c)), _) => Response::SentMany(c, sent, paths),
             (Some(Place::Group(g)), 1) => Response::GroupSent(g, sent.remove(0)),
             (Some(Place::Group(g)), _) => Response::GroupSentMany(g, sent, paths),

@@ -111,7 +111,7 @@ impl Chat {
         if self.xftp_servers().is_empty() {
             return Err(ChatError::NoXftpServers);
         }
-        let (name, size, source) = file_source(&path)?;
+        let (name, size, source) = file_source(&self.send_path(&path))?;
         let shared = crate::chat::new_shared_msg_id();
         let file_id = self.store().add_file(&NewFile {
             contact_id: 0,

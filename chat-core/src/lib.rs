@@ -35,6 +35,7 @@ pub mod incognito;
 pub mod live;
 pub mod member_contacts;
 pub mod messages;
+pub mod notes;
 pub mod presets;
 pub mod protocol;
 pub mod servers;

@@ -142,9 +142,6 @@ impl Chat {
                 }
                 None => None,
             });
-            if m.file.is_some() && chat_id == NOTES {
-                return Err(ChatError::File("files in notes are not supported".into()));
-            }
             let voice = matches!(m.content, MsgContent::Voice { .. });
             if voice
                 && chat_id != NOTES
@@ -155,11 +152,15 @@ impl Chat {
                 return Err(ChatError::FeatureNotAllowed("Voice messages".into()));
             }
         }
+        // Notes (with their files) are only kept here.
+        if chat_id == NOTES {
+            return self.create_notes(messages);
+        }
         let mut sent = Vec::with_capacity(messages.len());
         let mut paths = Vec::new();
         for (m, quoted) in messages.into_iter().zip(quotes) {
-            let r = match (&m.file, chat_id == NOTES) {
-                (Some(path), _) => {
+            let r = match &m.file {
+                Some(path) => {
                     let file = crate::files::FileExtras {
                         ttl,
                         forward: None,
@@ -168,8 +169,7 @@ impl Chat {
                     self.send_file_with(contact.clone(), path.clone(), m.content, file)
                         .await?
                 }
-                (None, true) => self.add_note_content(m.content)?,
-                (None, false) => {
+                None => {
                     self.send_new(contact.clone(), m.content, quoted, ttl, None, live)
                         .await?
                 }
@@ -324,7 +324,13 @@ impl Chat {
             None => self.contact_by_id(NOTES)?,
             Some(n) => self.contact_named(&n)?,
         };
+        // The notes' files go with them.
+        let files = match contact.contact_id {
+            NOTES => self.store().item_files(NOTES)?,
+            _ => Vec::new(),
+        };
         self.store().clear_chat(contact.contact_id)?;
+        self.remove_note_files(&files)?;
         Ok(Response::Cleared(contact))
     }
 
@@ -391,6 +397,12 @@ impl Chat {
                 DeleteMode::Broadcast => self.broadcast_delete(&contact, item).await?,
                 DeleteMode::Internal => {
                     self.store().delete_item(item.item_id)?;
+                    // A note's file goes with it.
+                    if contact_id == NOTES {
+                        if let Some(f) = item.file_id {
+                            self.remove_note_files(&[f])?;
+                        }
+                    }
                     (item, None)
                 }
                 DeleteMode::InternalMark => {

@@ -426,6 +426,8 @@ pub enum FileStatus {
     Offered,
     /// Receiving: accepted, waiting for the description or downloading.
     Accepted,
+    /// A note's file, kept in the files folder (the reference's local file, `sndStored`).
+    Stored,
 }
 
 impl FileStatus {
@@ -438,6 +440,7 @@ impl FileStatus {
             Self::Failed => "failed",
             Self::Offered => "offered",
             Self::Accepted => "accepted",
+            Self::Stored => "stored",
         }
     }
 
@@ -450,6 +453,7 @@ impl FileStatus {
             "failed" => Self::Failed,
             "offered" => Self::Offered,
             "accepted" => Self::Accepted,
+            "stored" => Self::Stored,
             _ => return None,
         })
     }
@@ -1775,6 +1779,32 @@ impl ChatStore {
     }
 
     /// Removes every item of a chat.
+    /// How many files other than `file_id` are recorded at `path`.
+    pub fn files_at(&self, path: &str, file_id: i64) -> Result<u64> {
+        let n: i64 = self.db.query_row(
+            "SELECT count(*) FROM files WHERE path = ?1 AND file_id != ?2",
+            params![path, file_id],
+            |r| r.get(0),
+        )?;
+        Ok(n.max(0) as u64)
+    }
+
+    /// The files of a chat's items.
+    pub fn item_files(&self, contact_id: i64) -> Result<Vec<i64>> {
+        let mut st = self.db.prepare(
+            "SELECT file_id FROM chat_items WHERE contact_id = ?1 AND file_id IS NOT NULL",
+        )?;
+        let rows = st.query_map([contact_id], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<i64>>>()?)
+    }
+
+    /// Forgets a file.
+    pub fn delete_file(&self, file_id: i64) -> Result<()> {
+        self.db
+            .execute("DELETE FROM files WHERE file_id = ?1", [file_id])?;
+        Ok(())
+    }
+
     pub fn clear_chat(&self, contact_id: i64) -> Result<()> {
         self.db
             .execute("DELETE FROM chat_items WHERE contact_id = ?1", [contact_id])?;
