@@ -103,11 +103,15 @@ pub enum AgentEvent {
     Down {
         /// The connections whose receiving queue is on that relay.
         conns: Vec<ConnId>,
+        /// The relay's (first) host.
+        host: String,
     },
     /// Connected to the relay again and subscribed: these connections receive again.
     Up {
         /// The connections whose receiving queue is on that relay.
         conns: Vec<ConnId>,
+        /// The relay's (first) host.
+        host: String,
     },
     /// A queue rotation moved on (SWITCH).
     Switch {
@@ -310,7 +314,8 @@ async fn resubscribe_later(inner: std::sync::Weak<Inner>, server: SmpServer, que
             }
             if !told {
                 let conns = agent.receiving_on(&server);
-                agent.event(AgentEvent::Down { conns }).await;
+                let host = host_of(&server);
+                agent.event(AgentEvent::Down { conns, host }).await;
                 told = true;
             } else if agent.subscribe_on(&server, &queues).await.is_ok() {
                 agent
@@ -320,13 +325,24 @@ async fn resubscribe_later(inner: std::sync::Weak<Inner>, server: SmpServer, que
                     .unwrap_or_else(|p| p.into_inner())
                     .remove(&server.to_string());
                 let conns = agent.receiving_on(&server);
-                agent.event(AgentEvent::Up { conns }).await;
+                let host = host_of(&server);
+                tracing::info!(target: "agent", %host, "subscribed again after start");
+                agent.event(AgentEvent::Up { conns, host }).await;
                 return;
             }
         }
+        tracing::debug!(target: "agent", host = %host_of(&server), ?wait, "relay not reached, trying again");
         tokio::time::sleep(wait).await;
         wait = (wait * 2).min(RESUBSCRIBE_MAX_WAIT);
     }
+}
+
+/// A relay's first host, as logs and events name it (never its password).
+pub fn host_of(server: &SmpServer) -> String {
+    server
+        .hosts
+        .first()
+        .map_or_else(String::new, |h| h.to_string())
 }
 
 /// Which of a connection's queues a rotation moves.
@@ -728,10 +744,16 @@ impl Agent {
             }
         }
         for (server, list) in by_server {
-            if agent.subscribe_on(&server, &list).await.is_err() {
+            if let Err(e) = agent.subscribe_on(&server, &list).await {
                 if agent.is_closed() {
                     return Err(AgentError::Connection("the agent is closed"));
                 }
+                tracing::warn!(
+                    target: "connections",
+                    host = %host_of(&server),
+                    queues = list.len(),
+                    "subscription error on start: {e}; trying again in the background"
+                );
                 agent
                     .inner
                     .unreachable
@@ -1455,9 +1477,19 @@ impl Agent {
         if let Some(s) = sessions.get(&key) {
             return Ok(s.clone());
         }
-        let (s, mut events) = Session::connect_server(server, self.inner.opts.clone())
-            .await
-            .map_err(|e| AgentError::Relay(e.to_string()))?;
+        let host = host_of(server);
+        let (s, mut events) = match Session::connect_server(server, self.inner.opts.clone()).await {
+            Ok(s) => s,
+            Err(e) => {
+                if matches!(e, smp_client::ClientError::Tls(_)) {
+                    tracing::warn!(target: "tls", %host, "TLS error: {e}");
+                } else {
+                    tracing::info!(target: "hosts", %host, "cannot connect: {e}");
+                }
+                return Err(AgentError::Relay(e.to_string()));
+            }
+        };
+        tracing::info!(target: "hosts", %host, "connected");
         let incoming = self.inner.incoming.clone();
         let weak = Arc::downgrade(&self.inner);
         let srv = server.clone();
@@ -1481,11 +1513,17 @@ impl Agent {
                 let Some(inner) = weak.upgrade() else { return };
                 let agent = Agent { inner };
                 let conns = agent.receiving_on(&srv);
+                let host = host_of(&srv);
+                if up {
+                    tracing::info!(target: "hosts", %host, "connected again");
+                } else {
+                    tracing::info!(target: "hosts", %host, "disconnected");
+                }
                 if !conns.is_empty() {
                     let e = if up {
-                        AgentEvent::Up { conns }
+                        AgentEvent::Up { conns, host }
                     } else {
-                        AgentEvent::Down { conns }
+                        AgentEvent::Down { conns, host }
                     };
                     agent.event(e).await;
                 }

@@ -77,7 +77,7 @@ async fn an_agent_starts_while_a_relay_is_down_and_subscribes_when_it_is_back() 
         .await
         .expect("the agent starts with its relay down");
     match next(&mut be).await {
-        AgentEvent::Down { conns } => assert_eq!(conns, [cb]),
+        AgentEvent::Down { conns, .. } => assert_eq!(conns, [cb]),
         other => panic!("unexpected {other:?}"),
     }
     // Alice writes meanwhile (her send waits for the relay).
@@ -100,7 +100,7 @@ async fn an_agent_starts_while_a_relay_is_down_and_subscribes_when_it_is_back() 
     let mut up = false;
     loop {
         match next(&mut be).await {
-            AgentEvent::Up { conns } => {
+            AgentEvent::Up { conns, .. } => {
                 assert_eq!(conns, [cb]);
                 up = true;
             }
@@ -114,7 +114,7 @@ async fn an_agent_starts_while_a_relay_is_down_and_subscribes_when_it_is_back() 
     }
     while !up {
         match next(&mut be).await {
-            AgentEvent::Up { conns } => {
+            AgentEvent::Up { conns, .. } => {
                 assert_eq!(conns, [cb]);
                 up = true;
             }

@@ -41,7 +41,7 @@ async fn message_counting(
                 integrity,
                 ..
             } => return (msg_id, body, integrity),
-            AgentEvent::Up { conns } => {
+            AgentEvent::Up { conns, .. } => {
                 assert_eq!(conns.len(), 1);
                 *ups += 1;
             }
@@ -116,7 +116,7 @@ async fn a_relay_restarted_mid_conversation_loses_nothing() {
     relay.stop();
     for events in [&mut ae, &mut be] {
         match next(events).await {
-            AgentEvent::Down { conns } => assert_eq!(conns.len(), 1),
+            AgentEvent::Down { conns, .. } => assert_eq!(conns.len(), 1),
             other => panic!("unexpected {other:?}"),
         }
     }

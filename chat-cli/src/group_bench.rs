@@ -137,6 +137,7 @@ pub async fn run(members: usize, messages: usize, file_bytes: Option<u64>) -> Be
             files_folder: dir.join(format!("{name}-files")),
             max_file_size: chunker::plan::DEFAULT_MAX_FILE_SIZE,
             auto_accept_size: 0,
+            event_queue: chat_core::chat::DEFAULT_EVENT_QUEUE,
         };
         let profile = Profile {
             display_name: name.clone(),

@@ -133,11 +133,112 @@ struct Args {
     /// contacted, nothing is received or sent; /_start starts it (/_stop stops it again).
     #[arg(short = 'm', long = "maintenance")]
     maintenance: bool,
+    /// Log level: debug, info, warn, error, important (the default: nothing beyond what the
+    /// terminal or the API shows). The log goes to stderr, or to --log-file.
+    #[arg(short = 'l', long = "log-level", value_name = "LEVEL", value_enum, default_value_t = LogLevel::Important)]
+    log_level: LogLevel,
+    /// Log the connections' subscription errors at start (also with -l info).
+    #[arg(short = 'c', long = "connections")]
+    log_connections: bool,
+    /// Show relays' connections lost and back ("disconnected from SMP host ...", "connected
+    /// to SMP host ...") and log connections to relays (also with -l info).
+    #[arg(long = "log-hosts")]
+    log_hosts: bool,
+    /// Log the agent's events: relays reached, subscriptions retried (also with -l debug).
+    #[arg(long = "log-agent")]
+    log_agent: bool,
+    /// Write the log to this file (appended; created readable by the owner only) instead of
+    /// stderr.
+    #[arg(long = "log-file", value_name = "FILE")]
+    log_file: Option<PathBuf>,
+    /// Log TLS errors of connections to relays.
+    #[arg(long = "log-tls-errors")]
+    log_tls_errors: bool,
+    /// How many events wait for the terminal or the bot API at most (the chat waits while
+    /// they are that many).
+    #[arg(short = 'q', long = "queue-size", value_name = "SIZE", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    queue_size: u32,
     /// Print the version (the reference release implemented, then this program's) and exit.
     #[arg(short = 'v', long = "version")]
     version: bool,
     #[command(subcommand)]
     command: Option<Sub>,
+}
+
+/// The reference's log levels (`-l`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+enum LogLevel {
+    /// Everything, the agent's too.
+    Debug,
+    /// What happens: connections to relays, subscriptions.
+    Info,
+    /// Warnings and errors.
+    Warn,
+    /// Errors.
+    Error,
+    /// Only what the terminal or the API shows (no log).
+    Important,
+}
+
+/// The log's filter for these options: the chat's errors at `-l error` and below, the
+/// agent's with `--log-agent` or `-l debug`, the connections' subscription errors with `-c`
+/// or `-l info`, the relays' hosts with `--log-hosts` or `-l info`, TLS errors with
+/// `--log-tls-errors`; none when nothing is asked (then no log is set up).
+fn log_filter(args: &Args) -> Option<String> {
+    use LogLevel as L;
+    let level = args.log_level;
+    let name = |l: LogLevel| match l {
+        L::Debug => "debug",
+        L::Info => "info",
+        L::Warn => "warn",
+        L::Error => "error",
+        L::Important => "info",
+    };
+    let mut directives = vec!["off".to_string()];
+    if level != L::Important {
+        directives.push(format!("chat={}", name(level)));
+    }
+    if args.log_agent || level == L::Debug {
+        directives.push(format!("agent={}", name(level)));
+    }
+    if args.log_connections || level <= L::Info {
+        directives.push("connections=warn".into());
+    }
+    if args.log_hosts || level <= L::Info {
+        directives.push("hosts=info".into());
+    }
+    if args.log_tls_errors {
+        directives.push("tls=warn".into());
+    }
+    (directives.len() > 1).then(|| directives.join(","))
+}
+
+/// Sets up the log the options ask for (see [`log_filter`]): to stderr, or appended to
+/// `--log-file` (created 0600).
+fn init_log(args: &Args) {
+    let Some(filter) = log_filter(args) else {
+        return;
+    };
+    let filter = tracing_subscriber::EnvFilter::new(filter);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match &args.log_file {
+        Some(path) => {
+            use std::os::unix::fs::OpenOptionsExt;
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o600)
+                .open(path)
+                .unwrap_or_else(|e| {
+                    fail(&format!("cannot open the log file {}: {e}", path.display()))
+                });
+            builder
+                .with_ansi(false)
+                .with_writer(std::sync::Mutex::new(file))
+                .init();
+        }
+        None => builder.with_writer(std::io::stderr).init(),
+    }
 }
 
 /// What a one-command run (`-e`) shows besides the command's answer.
@@ -320,6 +421,7 @@ async fn main() {
         }
         return;
     }
+    init_log(&args);
     // ',' separates a relay's hosts; spaces (as the reference) or ';' separate relays.
     let smp_servers: Vec<SmpServer> = match &args.server {
         Some(list) => relay_list(list)
@@ -386,6 +488,7 @@ async fn main() {
         xftp_servers,
         files_folder: args.files_folder.clone(),
         max_file_size: chunker::plan::DEFAULT_MAX_FILE_SIZE,
+        event_queue: args.queue_size as usize,
     };
     let out = Out::default();
     // A bot's chat (-p) and a one-command run (-e) read plain lines (the display name at a
@@ -483,6 +586,7 @@ async fn main() {
     let shown = view::Shown {
         reactions: args.reactions,
         live: false,
+        hosts: args.log_hosts || args.log_level <= LogLevel::Info,
     };
     {
         let out = out.clone();

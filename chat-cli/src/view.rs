@@ -27,6 +27,8 @@ pub struct Shown {
     pub reactions: bool,
     /// `/show on`: live messages shown as they are typed.
     pub live: bool,
+    /// `--log-hosts` (or `-l info`): relays' connections lost and back.
+    pub hosts: bool,
 }
 
 /// With `/show on`, our own live message while we type it (the reference's
@@ -1337,6 +1339,14 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
             view_name(&g.local_name),
             view_name(&m.local_name)
         )],
+        // The reference's `viewHostEvent` lines, with `--log-hosts`.
+        Event::HostConnected(host) if shown.hosts => {
+            vec![format!("connected to SMP host {host}")]
+        }
+        Event::HostDisconnected(host) if shown.hosts => {
+            vec![format!("disconnected from SMP host {host}")]
+        }
+        Event::HostConnected(_) | Event::HostDisconnected(_) => Vec::new(),
         // The reference's line (its directory bot's tests).
         Event::UnknownMemberCreated { group, by, member } => vec![format!(
             "#{}: {} forwarded a message from an unknown member, creating unknown member record {}",

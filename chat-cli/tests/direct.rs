@@ -980,3 +980,77 @@ fn database_encryption() {
     bob.expect_item("alice> plain again");
     relay.stop();
 }
+
+/// The log options: `-l info --log-file` writes what happens with the relays to a file only
+/// its owner reads; `--log-hosts` shows a relay's connection lost and back; a client without
+/// them shows neither.
+#[test]
+fn log_options() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (identity, _) =
+        transport::Identity::generate(transport::SignAlgorithm::Ed448, "localhost").expect("id");
+    let kh = identity.key_hash().expect("hash");
+    let start = |addr: std::net::SocketAddr| {
+        rt.block_on(smp_server::start(
+            addr,
+            &identity,
+            smp_server::RelayConfig::default(),
+        ))
+        .expect("relay")
+    };
+    let relay = start("127.0.0.1:0".parse().expect("addr"));
+    let addr = relay.addr;
+    let server = format!(
+        "smp://{}@127.0.0.1:{}",
+        simplex_codec::base64url::encode(&kh),
+        addr.port()
+    );
+    let dir = tempfile::tempdir().expect("tmp");
+    let log = dir.path().join("alice.log");
+    let log_arg = log.to_string_lossy().into_owned();
+    let mut alice = Client::start_with(
+        dir.path(),
+        "alice",
+        &server,
+        &["--log-hosts", "-l", "info", "--log-file", &log_arg],
+    );
+    alice.create_profile("alice", "Alice");
+    let mut bob = Client::start(dir.path(), "bob", &server);
+    bob.create_profile("bob", "Bob");
+    connect(&mut alice, &mut bob, "Alice", "Bob");
+
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&log)
+        .expect("log file")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "the log is the owner's only");
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert!(
+        text.lines()
+            .any(|l| l.contains("connected") && l.contains("127.0.0.1")),
+        "{text}"
+    );
+    assert!(
+        !text.contains(&simplex_codec::base64url::encode(&kh)),
+        "{text}"
+    );
+
+    relay.stop();
+    alice.expect("disconnected from SMP host 127.0.0.1");
+    let relay = start(addr);
+    // The client tries again with growing pauses: a minute at most.
+    assert_eq!(
+        alice.next_within(Duration::from_secs(90)),
+        "connected to SMP host 127.0.0.1"
+    );
+    relay.stop();
+    // bob, without the options, printed nothing of it: his next line is the command's.
+    bob.type_line("/contacts");
+    bob.expect("/contacts");
+    bob.expect("alice (Alice)");
+}

@@ -1559,8 +1559,11 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
         ),
         // Not among the documented events.
         Event::GroupJoinRequest(..) => return None,
-        // Not in the bot API's documented events (the reference's `unknownMemberCreated`).
-        Event::UnknownMemberCreated { .. } => return None,
+        // Not in the bot API's documented events (the reference's `unknownMemberCreated`,
+        // `hostConnected`, `hostDisconnected`).
+        Event::UnknownMemberCreated { .. }
+        | Event::HostConnected(_)
+        | Event::HostDisconnected(_) => return None,
         Event::GroupLinkJoining(g) => {
             let host = chat
                 .store()

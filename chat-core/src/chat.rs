@@ -872,6 +872,10 @@ pub enum Event {
         /// The new member.
         member: crate::group_store::Member,
     },
+    /// The connection to an SMP relay (its host) is back.
+    HostConnected(String),
+    /// The connection to an SMP relay (its host) is lost.
+    HostDisconnected(String),
     /// A host forwarded a message from a member we did not know: recorded as an unknown
     /// member.
     UnknownMemberCreated {
@@ -1032,7 +1036,13 @@ pub struct ChatConfig {
     pub max_file_size: u64,
     /// Files up to this size are accepted when offered (0: none), saved into `files_folder`.
     pub auto_accept_size: u64,
+    /// How many events wait for the client at most ([`DEFAULT_EVENT_QUEUE`], `-q`): the chat
+    /// waits while the queue is full.
+    pub event_queue: usize,
 }
+
+/// The event queue's default size, as the reference's `--queue-size`.
+pub const DEFAULT_EVENT_QUEUE: usize = 1024;
 
 pub(crate) struct Inner {
     /// The user's id (several users share a database prefix: [`crate::users::Users`]).
@@ -1233,7 +1243,7 @@ impl Chat {
         .map_err(agent_err)?;
         // Short links on the reference's preset relays name only the host.
         agent.set_link_presets(&crate::presets::short_link_relays());
-        let (tx, rx) = mpsc::channel(1024);
+        let (tx, rx) = mpsc::channel(config.event_queue.max(1));
         let receipts = store.setting(RECEIPTS_SETTING)?.as_deref() != Some("off");
         let chat = Self {
             inner: Arc::new(Inner {
@@ -3073,6 +3083,9 @@ impl Chat {
     }
 
     pub(crate) async fn emit(&self, e: Event) {
+        if let Event::Error(msg) = &e {
+            tracing::warn!(target: "chat", "{msg}");
+        }
         let _ = self.inner.events.send(e).await;
     }
 
@@ -3098,6 +3111,7 @@ impl Chat {
 
     async fn handle(&self, e: AgentEvent) -> Result<()> {
         let agent = &self.inner.agent;
+        tracing::debug!(target: "chat", event = agent_event_kind(&e), "agent event");
         match e {
             // The peer joined our invitation, or the owner of an address we asked accepted.
             AgentEvent::Confirmation { conn, info } => {
@@ -3309,6 +3323,9 @@ impl Chat {
                         .await;
                 }
             }
+            // A relay's connection lost or back (`--log-hosts` shows them).
+            AgentEvent::Down { host, .. } => self.emit(Event::HostDisconnected(host)).await,
+            AgentEvent::Up { host, .. } => self.emit(Event::HostConnected(host)).await,
             AgentEvent::Sent { conn, msg_id } => {
                 let deletion = self.store().conn_deletion(conn)?;
                 if let Some(Some(after)) = deletion {
@@ -3578,6 +3595,21 @@ pub(crate) fn db_path(config: &ChatConfig, which: &str) -> PathBuf {
     let mut p = config.db_prefix.clone().into_os_string();
     p.push(format!("_{which}.db"));
     PathBuf::from(p)
+}
+
+/// An agent event's kind, for the debug log (never its contents).
+fn agent_event_kind(e: &AgentEvent) -> &'static str {
+    match e {
+        AgentEvent::Confirmation { .. } => "confirmation",
+        AgentEvent::Info { .. } => "info",
+        AgentEvent::Connected { .. } => "connected",
+        AgentEvent::Message { .. } => "message",
+        AgentEvent::Request { .. } => "request",
+        AgentEvent::Sent { .. } => "sent",
+        AgentEvent::Down { .. } => "down",
+        AgentEvent::Up { .. } => "up",
+        _ => "other",
+    }
 }
 
 #[cfg(test)]

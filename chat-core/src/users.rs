@@ -446,7 +446,7 @@ impl Users {
             rows,
             first,
         } = prepared;
-        let (tx, rx) = mpsc::channel(1024);
+        let (tx, rx) = mpsc::channel(config.event_queue.max(1));
         let users = Self {
             inner: Arc::new(UsersInner {
                 config: config.clone(),

@@ -37,6 +37,7 @@ pub fn config(
         files_folder: dir.join(format!("{name}_files")),
         max_file_size: 1 << 20,
         auto_accept_size: 0,
+        event_queue: chat_core::chat::DEFAULT_EVENT_QUEUE,
     }
 }
 
