@@ -563,6 +563,9 @@ struct Inner {
     sessions: tokio::sync::Mutex<HashMap<String, Session>>,
     /// Relays that could not be reached when the agent started, tried again meanwhile.
     unreachable: Mutex<std::collections::HashSet<String>>,
+    /// Private routing: the destination relays reached through our relays, by destination
+    /// (`smp://` address): the proxy relay and what its PKEY told.
+    proxied: Mutex<HashMap<String, (SmpServer, smp_client::proxy::ProxiedRelay)>>,
     state: Mutex<State>,
     events: mpsc::Sender<AgentEvent>,
     incoming: mpsc::Sender<Incoming>,
@@ -804,6 +807,7 @@ impl Agent {
                 delivery: Mutex::default(),
                 sessions: tokio::sync::Mutex::default(),
                 unreachable: Mutex::default(),
+                proxied: Mutex::default(),
                 closed: std::sync::atomic::AtomicBool::new(false),
                 state: Mutex::new(State {
                     awaiting: HashMap::new(),
@@ -1561,6 +1565,134 @@ impl Agent {
         }
     }
 
+    /// [`Agent::call`] for a command to another user's queue (SEND, SKEY): through one of
+    /// our relays when private routing says so.
+    async fn call_peer(
+        &self,
+        server: &SmpServer,
+        key: Option<&PrivateKey>,
+        entity: &[u8],
+        cmd: &Command,
+    ) -> Result<BrokerMsg> {
+        match self.send_to_peer(server, key, entity, cmd).await {
+            Ok(BrokerMsg::Err(e)) => Err(AgentError::Relay(format!("{e:?}"))),
+            Ok(m) => Ok(m),
+            Err(e) => Err(AgentError::Relay(e.to_string())),
+        }
+    }
+
+    /// Whether a command to a queue on `dest` goes through one of our relays: always, to a
+    /// relay not ours (`Unknown`), or to one not ours while no SOCKS proxy hides our address
+    /// (`Unprotected`).
+    fn routes_privately(&self, dest: &SmpServer) -> bool {
+        use smp_client::PrivateRouting as P;
+        let ours = || {
+            self.servers().iter().any(|s| {
+                s.key_hash == dest.key_hash && s.hosts.iter().any(|h| dest.hosts.contains(h))
+            })
+        };
+        match self.inner.opts.private_routing {
+            P::Never => false,
+            P::Always => true,
+            P::Unknown => !ours(),
+            P::Unprotected => self.inner.opts.socks.is_none() && !ours(),
+        }
+    }
+
+    /// Sends a command to another user's queue on `dest`, through one of our relays when
+    /// [`Agent::routes_privately`] says so (then directly only if the fallback allows it and
+    /// the proxy failed); the destination's answer.
+    async fn send_to_peer(
+        &self,
+        dest: &SmpServer,
+        key: Option<&PrivateKey>,
+        entity: &[u8],
+        cmd: &Command,
+    ) -> std::result::Result<BrokerMsg, smp_client::ClientError> {
+        if self.routes_privately(dest) {
+            let failure = match self.send_proxied(dest, key, entity, cmd).await {
+                // The proxy itself failed (it could not reach the destination, ...).
+                Ok(BrokerMsg::Err(smp_proto::ErrorType::Proxy(e))) => {
+                    smp_client::ClientError::Network(format!("private routing: {e:?}"))
+                }
+                Ok(answer) => return Ok(answer),
+                Err(e) => e,
+            };
+            self.lock_proxied().remove(&dest.to_string());
+            use smp_client::RoutingFallback as F;
+            let fallback = match self.inner.opts.routing_fallback {
+                F::Yes => true,
+                F::Protected => self.inner.opts.socks.is_some(),
+                F::No => false,
+            };
+            if !fallback {
+                return Err(failure);
+            }
+            tracing::info!(target: "agent", host = %host_of(dest), "private routing failed ({failure}); sending directly");
+        }
+        match self.session(dest).await {
+            Ok(session) => session.call(key, entity, cmd).await,
+            Err(e) => Err(smp_client::ClientError::Network(e.to_string())),
+        }
+    }
+
+    fn lock_proxied(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, (SmpServer, smp_client::proxy::ProxiedRelay)>>
+    {
+        self.inner.proxied.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A command to a queue on `dest` through one of our relays (PRXY once per destination,
+    /// then PFWD): the destination's answer, or the proxy's error.
+    async fn send_proxied(
+        &self,
+        dest: &SmpServer,
+        key: Option<&PrivateKey>,
+        entity: &[u8],
+        cmd: &Command,
+    ) -> std::result::Result<BrokerMsg, smp_client::ClientError> {
+        let net = |e: AgentError| smp_client::ClientError::Network(e.to_string());
+        let known = self.lock_proxied().get(&dest.to_string()).cloned();
+        let (proxy, relay) = match known {
+            Some(pr) => pr,
+            None => {
+                // One of our relays: the first that is not the destination itself.
+                let servers = self.servers();
+                let proxy = servers
+                    .iter()
+                    .find(|s| s.key_hash != dest.key_hash)
+                    .or(servers.first())
+                    .cloned()
+                    .ok_or_else(|| smp_client::ClientError::Network("no relay".into()))?;
+                let client = self.session(&proxy).await.map_err(net)?.client().await?;
+                let addr = smp_proto::proxy::ServerAddr {
+                    hosts: dest.hosts.iter().map(ToString::to_string).collect(),
+                    port: dest.port.clone(),
+                    key_hash: dest.key_hash.clone(),
+                };
+                let auth = proxy.password.as_deref().map(str::as_bytes);
+                let relay = match smp_client::proxy::proxy_session(
+                    &client,
+                    &addr,
+                    auth,
+                    self.inner.opts.versions,
+                )
+                .await?
+                {
+                    Ok(r) => r,
+                    Err(e) => return Ok(BrokerMsg::Err(e)),
+                };
+                tracing::info!(target: "agent", dest = %host_of(dest), proxy = %host_of(&proxy), "private routing session");
+                self.lock_proxied()
+                    .insert(dest.to_string(), (proxy.clone(), relay.clone()));
+                (proxy, relay)
+            }
+        };
+        let client = self.session(&proxy).await.map_err(net)?.client().await?;
+        smp_client::proxy::send_via(&client, &relay, key, entity, cmd).await
+    }
+
     /// Creates a messaging queue on this agent's relay and subscribes to it.
     async fn new_queue(&self, mode: QueueMode) -> Result<RcvQueue> {
         let request = match mode {
@@ -1998,7 +2130,7 @@ impl Agent {
         .map_err(crypto)?;
         // An address queue is never secured: the SEND is not signed.
         let server = smp_server(&q.server)?;
-        self.call(
+        self.call_peer(
             &server,
             None,
             &q.sender_id,
@@ -2023,7 +2155,7 @@ impl Agent {
             Some(k) => k,
             None => {
                 let (sk_pub, snd_key) = generate(KeyAlgorithm::Ed25519).map_err(crypto)?;
-                self.call(&server, Some(&snd_key), &snd_id, &Command::Skey(sk_pub))
+                self.call_peer(&server, Some(&snd_key), &snd_id, &Command::Skey(sk_pub))
                     .await?;
                 snd_key
             }
@@ -2048,7 +2180,7 @@ impl Agent {
             notification: true,
             body,
         };
-        self.call(&q.server, None, &q.snd_id, &send)
+        self.call_peer(&q.server, None, &q.snd_id, &send)
             .await
             .map(|_| ())
     }
@@ -2060,7 +2192,7 @@ impl Agent {
             notification: false,
             body,
         };
-        self.call(&q.server, Some(&q.snd_key), &q.snd_id, &send)
+        self.call_peer(&q.server, Some(&q.snd_key), &q.snd_id, &send)
             .await
             .map(|_| ())
     }
@@ -3270,10 +3402,9 @@ async fn delivery(
             notification: false,
             body,
         };
-        let answer = match agent.session(&q.server).await {
-            Ok(session) => session.call(Some(&q.snd_key), &q.snd_id, &cmd).await,
-            Err(e) => Err(smp_client::ClientError::Network(e.to_string())),
-        };
+        let answer = agent
+            .send_to_peer(&q.server, Some(&q.snd_key), &q.snd_id, &cmd)
+            .await;
         let Command::Send { body, .. } = cmd else {
             return;
         };

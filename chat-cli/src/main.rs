@@ -71,6 +71,23 @@ struct Args {
     /// Refuse a relay that has no host of the preferred kind.
     #[arg(long = "required-host-mode")]
     required_host_mode: bool,
+    /// Private message routing: send to other users' queues through one of your relays, so
+    /// that their relay never sees your IP address - always, unknown (for relays not yours,
+    /// the default), unprotected (for relays not yours, without a SOCKS proxy), never.
+    #[arg(
+        long = "smp-proxy",
+        value_name = "SMP_PROXY_MODE",
+        default_value = "unknown"
+    )]
+    smp_proxy: smp_client::PrivateRouting,
+    /// When private routing fails, send directly after all: no, protected (only when a SOCKS
+    /// proxy hides your address, the default), yes.
+    #[arg(
+        long = "smp-proxy-fallback",
+        value_name = "SMP_PROXY_FALLBACK_MODE",
+        default_value = "protected"
+    )]
+    smp_proxy_fallback: smp_client::RoutingFallback,
     /// TCP timeout in seconds: connecting may take 1.5 times as long, an answer 3 times
     /// (default: 30 s each).
     #[arg(long = "tcp-timeout", value_name = "TIMEOUT")]
@@ -365,6 +382,8 @@ fn connect_options(
             required: args.required_host_mode,
             socks_mode: args.socks_mode,
         },
+        private_routing: args.smp_proxy,
+        routing_fallback: args.smp_proxy_fallback,
         ..smp_client::ConnectOptions::default()
     };
     // The reference's: connecting 1.5 times the TCP timeout, a background answer 3 times.

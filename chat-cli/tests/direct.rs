@@ -994,13 +994,25 @@ fn log_options() {
     let (identity, _) =
         transport::Identity::generate(transport::SignAlgorithm::Ed448, "localhost").expect("id");
     let kh = identity.key_hash().expect("hash");
+    // The stopped relay's listener goes when its task is dropped: the port may be busy for a
+    // moment (tried for 10 s at most).
     let start = |addr: std::net::SocketAddr| {
-        rt.block_on(smp_server::start(
-            addr,
-            &identity,
-            smp_server::RelayConfig::default(),
-        ))
-        .expect("relay")
+        let mut tries = 0;
+        loop {
+            match rt.block_on(smp_server::start(
+                addr,
+                &identity,
+                smp_server::RelayConfig::default(),
+            )) {
+                Ok(r) => return r,
+                Err(e) if tries < 200 => {
+                    tries += 1;
+                    let _ = e;
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(e) => panic!("relay: {e:?}"),
+            }
+        }
     };
     let relay = start("127.0.0.1:0".parse().expect("addr"));
     let addr = relay.addr;
@@ -1053,4 +1065,48 @@ fn log_options() {
     bob.type_line("/contacts");
     bob.expect("/contacts");
     bob.expect("alice (Alice)");
+}
+
+/// Private message routing, the reference's default (`--smp-proxy unknown`): alice on relay A
+/// and bob on relay B connect and talk, each sending to the other's queue only through its
+/// own relay (PRXY / PFWD; A and B forward with RFWD) - nothing goes directly to the other's
+/// relay, as alice's log of the routing sessions shows.
+#[test]
+fn private_routing_through_ones_own_relay() {
+    let (_rt_a, relay_a, server_a) = relay();
+    let (_rt_b, relay_b, server_b) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let log = dir.path().join("alice.log");
+    let log_arg = log.to_string_lossy().into_owned();
+    let mut alice = Client::start_with(
+        dir.path(),
+        "alice",
+        &server_a,
+        &[
+            "--log-agent",
+            "--log-file",
+            &log_arg,
+            "--smp-proxy-fallback",
+            "no",
+        ],
+    );
+    alice.create_profile("alice", "Alice");
+    let mut bob = Client::start_with(
+        dir.path(),
+        "bob",
+        &server_b,
+        &["--smp-proxy-fallback", "no"],
+    );
+    bob.create_profile("bob", "Bob");
+    connect(&mut alice, &mut bob, "Alice", "Bob");
+    alice.type_line("@bob hello through my relay");
+    alice.expect_item("@bob hello through my relay");
+    bob.expect_item("alice> hello through my relay");
+    bob.type_line("@alice and through mine");
+    bob.expect_item("@alice and through mine");
+    alice.expect_item("bob> and through mine");
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert!(text.contains("private routing session"), "{text}");
+    relay_a.stop();
+    relay_b.stop();
 }

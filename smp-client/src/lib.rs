@@ -59,6 +59,63 @@ pub struct ConnectOptions {
     pub socks: Option<transport::SocksProxy>,
     /// Which of a relay's hosts to use and which connections go through the proxy.
     pub network: transport::hosts::NetworkMode,
+    /// When messages to other users' queues go through one of our own relays (private
+    /// message routing: PRXY / PFWD), so that their relay never sees our address.
+    pub private_routing: PrivateRouting,
+    /// When a message that could not go through our relay may go directly after all.
+    pub routing_fallback: RoutingFallback,
+}
+
+/// When to route messages privately (the reference's `--smp-proxy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PrivateRouting {
+    /// Every message to another user's queue.
+    Always,
+    /// Messages to queues on relays that are not ours (the reference's default).
+    Unknown,
+    /// As `Unknown`, when our address is not hidden by a SOCKS proxy.
+    Unprotected,
+    /// Never: messages go directly to the queue's relay.
+    #[default]
+    Never,
+}
+
+impl std::str::FromStr for PrivateRouting {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "always" => Self::Always,
+            "unknown" => Self::Unknown,
+            "unprotected" => Self::Unprotected,
+            "never" => Self::Never,
+            _ => return Err(format!("{s:?}: always, unknown, unprotected or never")),
+        })
+    }
+}
+
+/// When a message may go directly after private routing failed (the reference's
+/// `--smp-proxy-fallback`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RoutingFallback {
+    /// Never: it waits and is tried through our relay again.
+    No,
+    /// When our address is hidden by a SOCKS proxy (the reference's default).
+    #[default]
+    Protected,
+    /// Always.
+    Yes,
+}
+
+impl std::str::FromStr for RoutingFallback {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "no" => Self::No,
+            "protected" => Self::Protected,
+            "yes" => Self::Yes,
+            _ => return Err(format!("{s:?}: no, protected or yes")),
+        })
+    }
 }
 
 impl Default for ConnectOptions {
@@ -72,6 +129,8 @@ impl Default for ConnectOptions {
             proxy_server: false,
             socks: None,
             network: transport::hosts::NetworkMode::default(),
+            private_routing: PrivateRouting::default(),
+            routing_fallback: RoutingFallback::default(),
         }
     }
 }

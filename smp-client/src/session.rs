@@ -95,7 +95,7 @@ impl Session {
     }
 
     /// The live connection, waiting (up to the response timeout) while reconnecting.
-    async fn client(&self) -> Result<SmpClient, ClientError> {
+    pub async fn client(&self) -> Result<SmpClient, ClientError> {
         let mut rx = self.inner.current.subscribe();
         let wait = async {
             rx.wait_for(|c| c.as_ref().is_some_and(|c| !c.is_closed()))
