@@ -1586,10 +1586,16 @@ impl Agent {
     /// (`Unprotected`).
     fn routes_privately(&self, dest: &SmpServer) -> bool {
         use smp_client::PrivateRouting as P;
+        // (On every SEND: the list is read in place, not copied.)
         let ours = || {
-            self.servers().iter().any(|s| {
-                s.key_hash == dest.key_hash && s.hosts.iter().any(|h| dest.hosts.contains(h))
-            })
+            self.inner
+                .servers
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .any(|s| {
+                    s.key_hash == dest.key_hash && s.hosts.iter().any(|h| dest.hosts.contains(h))
+                })
         };
         match self.inner.opts.private_routing {
             P::Never => false,

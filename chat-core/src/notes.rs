@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use crate::chat::{Chat, ChatError, Response};
 use crate::protocol::MsgContent;
-use crate::store::{ChatItem, FileStatus, NewFile, NewItem, NOTES};
+use crate::store::{ChatItem, FileStatus, NewFile, NOTES};
 
 type Result<T> = std::result::Result<T, ChatError>;
 
@@ -72,15 +72,9 @@ impl Chat {
                 return Err(e.into());
             }
         };
-        let item = self.store().add_item(&NewItem {
-            contact_id: NOTES,
-            sent: true,
-            shared_msg_id: None,
-            agent_msg_id: None,
-            content: &content,
-            quote: None,
-            edited: false,
-        })?;
+        let Response::Sent(_, item) = self.add_note_content(content)? else {
+            return Err(ChatError::File("the note was not stored".into()));
+        };
         self.store().set_item_file(item.item_id, file_id)?;
         Ok((
             ChatItem {
