@@ -116,7 +116,6 @@ pub(crate) fn valid_group_name(name: &str) -> bool {
         && name.len() <= 1024
 }
 
-/// Still in the group (not gone, not only invited).
 /// One message of `/_send #G json [...]` sent: its item, and its file's path as given.
 fn sent_one(r: Response, items: &mut Vec<crate::store::ChatItem>, paths: &mut Vec<(i64, String)>) {
     match r {
@@ -138,6 +137,7 @@ fn sent_one(r: Response, items: &mut Vec<crate::store::ChatItem>, paths: &mut Ve
 /// to) are recorded per group; forwards from more are refused.
 const MAX_UNKNOWN_MEMBERS: u64 = 1_000;
 
+/// Still in the group (not gone, not only invited).
 fn member_current(m: &Member) -> bool {
     m.status.is_current()
 }
@@ -1273,9 +1273,13 @@ impl Chat {
                 g.local_name
             )));
         }
-        let name = name
-            .map(str::trim)
-            .filter(|n| !n.is_empty() && !n.contains('\''));
+        // A name that shows on one line (else `unknown`).
+        let name = name.map(str::trim).filter(|n| {
+            !n.is_empty()
+                && !n.contains('\'')
+                && n.len() <= 1024
+                && !n.chars().any(char::is_control)
+        });
         let profile = crate::protocol::Profile {
             display_name: name.unwrap_or("unknown").to_string(),
             ..Default::default()
