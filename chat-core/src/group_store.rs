@@ -1488,4 +1488,40 @@ mod tests {
         assert_eq!(read.conn_id, Some(42));
         assert_eq!(read.invited_by, Some(1));
     }
+
+    /// The paths of files named alike are found however they were written, and only those.
+    #[test]
+    fn file_paths_named_match_the_last_part_only() {
+        use crate::store::{FileStatus, NewFile};
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = ChatStore::open(&dir.path().join("t_chat.db"), None).expect("open");
+        let add = |path: &str| {
+            store
+                .add_file(&NewFile {
+                    contact_id: crate::store::NOTES,
+                    group_id: None,
+                    group_member_id: None,
+                    sent: true,
+                    shared_msg_id: b"x",
+                    name: "n",
+                    size: 1,
+                    path: Some(path),
+                    status: FileStatus::Stored,
+                })
+                .expect("file")
+        };
+        let a = add("./files/test.jpg");
+        let b = add("/abs/files/test.jpg");
+        add("/abs/files/my_test.jpg");
+        add("test.jpg.part");
+        let mut found = store.file_paths_named("test.jpg", a).expect("paths");
+        found.sort();
+        assert_eq!(found, ["/abs/files/test.jpg"]);
+        let found = store.file_paths_named("test.jpg", b).expect("paths");
+        assert_eq!(found, ["./files/test.jpg"]);
+        assert!(store
+            .file_paths_named("nothing.jpg", 0)
+            .expect("paths")
+            .is_empty());
+    }
 }

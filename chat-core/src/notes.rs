@@ -39,9 +39,7 @@ impl Chat {
                 self.inner.files_folder.display()
             ))
         })?;
-        let source_text = source.to_string_lossy().into_owned();
-        let in_place = source.parent() == Some(folder.as_path())
-            && self.store().files_at(&source_text, 0)? == 0;
+        let in_place = source.parent() == Some(folder.as_path()) && !self.recorded(&source, 0)?;
         let kept = if in_place {
             source
         } else {
@@ -97,7 +95,7 @@ impl Chat {
                 continue;
             }
             if let Some(p) = &f.path {
-                if self.store().files_at(p, id)? == 0 {
+                if !self.recorded(Path::new(p), id)? {
                     match std::fs::remove_file(p) {
                         Ok(()) => {}
                         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -110,6 +108,21 @@ impl Chat {
             self.store().delete_file(id)?;
         }
         Ok(())
+    }
+
+    /// Whether a file other than `file_id` (a transfer, another note) is recorded at `path`,
+    /// however its path was written.
+    fn recorded(&self, path: &Path, file_id: i64) -> Result<bool> {
+        let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+            return Ok(false);
+        };
+        let same =
+            |p: &str| Path::new(p) == path || std::fs::canonicalize(p).is_ok_and(|c| c == path);
+        Ok(self
+            .store()
+            .file_paths_named(&name, file_id)?
+            .iter()
+            .any(|p| same(p)))
     }
 
     /// `/_create *1 json [...]` (and `/_send *1 json [...]`): notes, with their files.

@@ -1779,14 +1779,15 @@ impl ChatStore {
     }
 
     /// Removes every item of a chat.
-    /// How many files other than `file_id` are recorded at `path`.
-    pub fn files_at(&self, path: &str, file_id: i64) -> Result<u64> {
-        let n: i64 = self.db.query_row(
-            "SELECT count(*) FROM files WHERE path = ?1 AND file_id != ?2",
-            params![path, file_id],
-            |r| r.get(0),
+    /// The paths of the files other than `file_id` whose name (the path's last part) is
+    /// `name`, as recorded (a received file's may be relative).
+    pub fn file_paths_named(&self, name: &str, file_id: i64) -> Result<Vec<String>> {
+        let mut st = self.db.prepare(
+            "SELECT path FROM files WHERE file_id != ?2 AND path IS NOT NULL
+               AND (path = ?1 OR substr(path, -length(?1) - 1) = '/' || ?1)",
         )?;
-        Ok(n.max(0) as u64)
+        let rows = st.query_map(params![name, file_id], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
     }
 
     /// The files of a chat's items.
