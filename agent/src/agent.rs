@@ -2253,7 +2253,7 @@ impl Agent {
                     .ok_or(AgentError::Link("an invitation without a link id".into()))?;
                 let (sk_pub, snd_key) = generate(KeyAlgorithm::Ed25519).map_err(crypto)?;
                 let answer = self
-                    .call(&server, Some(&snd_key), id, &Command::Lkey(sk_pub))
+                    .call_peer(&server, Some(&snd_key), id, &Command::Lkey(sk_pub))
                     .await?;
                 let key = sl::invitation_key(&link.link_key).map_err(link_err)?;
                 (answer, key, Some(snd_key))
@@ -2261,7 +2261,7 @@ impl Agent {
             _ => {
                 let (id, key) = sl::contact_link_id_and_key(&link.link_key).map_err(link_err)?;
                 (
-                    self.call(&server, None, &id, &Command::Lget).await?,
+                    self.call_peer(&server, None, &id, &Command::Lget).await?,
                     key,
                     None,
                 )

@@ -1098,7 +1098,15 @@ fn private_routing_through_ones_own_relay() {
         &["--smp-proxy-fallback", "no"],
     );
     bob.create_profile("bob", "Bob");
-    connect(&mut alice, &mut bob, "Alice", "Bob");
+    // By the short link: bob reads its data and secures alice's queue (LKEY) through B too.
+    alice.type_line("/c");
+    alice.expect("/c");
+    let (short, _) = invitation_links(&mut alice);
+    bob.type_line(&format!("/c {short}"));
+    bob.expect(&format!("/c {short}"));
+    bob.expect("confirmation sent!");
+    bob.expect("alice (Alice): contact is connected");
+    alice.expect("bob (Bob): contact is connected");
     alice.type_line("@bob hello through my relay");
     alice.expect_item("@bob hello through my relay");
     bob.expect_item("alice> hello through my relay");
