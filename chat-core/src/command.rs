@@ -24,6 +24,17 @@ pub struct Composed {
 }
 
 impl Composed {
+    /// A `json [...]` argument: a non-empty list of composed messages.
+    fn list_from_json(json: &str) -> Result<Vec<Self>, String> {
+        let v: serde_json::Value =
+            serde_json::from_str(json).map_err(|e| format!("bad JSON ({e})"))?;
+        let list = v
+            .as_array()
+            .filter(|l| !l.is_empty())
+            .ok_or("json: a non-empty list of messages")?;
+        list.iter().map(Self::from_json).collect()
+    }
+
     fn from_json(v: &serde_json::Value) -> Result<Self, String> {
         let o = v.as_object().ok_or("a composed message is a JSON object")?;
         let content = o
@@ -1543,16 +1554,7 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                     content: crate::protocol::MsgContent::text(text),
                 }]
             } else if let Some(json) = rest.strip_prefix("json ") {
-                let v: serde_json::Value =
-                    serde_json::from_str(json).map_err(|e| bad(&format!("bad JSON ({e})")))?;
-                let list = v
-                    .as_array()
-                    .filter(|l| !l.is_empty())
-                    .ok_or_else(|| bad("json: a non-empty list of messages"))?;
-                list.iter()
-                    .map(Composed::from_json)
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| bad(&e))?
+                Composed::list_from_json(json).map_err(|e| bad(&e))?
             } else {
                 return Err(usage());
             };
@@ -1614,17 +1616,7 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                     text: text.to_string(),
                 }
             } else if let Some(json) = rest.strip_prefix("json ") {
-                let v: serde_json::Value =
-                    serde_json::from_str(json).map_err(|e| bad(&format!("bad JSON ({e})")))?;
-                let list = v
-                    .as_array()
-                    .filter(|l| !l.is_empty())
-                    .ok_or_else(|| bad("json: a non-empty list of messages"))?;
-                let messages = list
-                    .iter()
-                    .map(Composed::from_json)
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| bad(&e))?;
+                let messages = Composed::list_from_json(json).map_err(|e| bad(&e))?;
                 Command::ApiSendJson {
                     chat_id: contact_id,
                     ttl,
@@ -2235,25 +2227,12 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             })
         }
         // Notes with their files, as the reference's (`APICreateChatItems`).
-        "/_create" if args.starts_with("*1 json ") => {
-            let json = &args["*1 json ".len()..];
-            let v: serde_json::Value =
-                serde_json::from_str(json).map_err(|e| bad(&format!("bad JSON ({e})")))?;
-            let list = v
-                .as_array()
-                .filter(|l| !l.is_empty())
-                .ok_or_else(|| bad("json: a non-empty list of messages"))?;
-            Command::ApiSendJson {
-                chat_id: crate::store::NOTES,
-                ttl: None,
-                live: false,
-                messages: list
-                    .iter()
-                    .map(Composed::from_json)
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| bad(&e))?,
-            }
-        }
+        "/_create" if args.starts_with("*1 json ") => Command::ApiSendJson {
+            chat_id: crate::store::NOTES,
+            ttl: None,
+            live: false,
+            messages: Composed::list_from_json(&args["*1 json ".len()..]).map_err(|e| bad(&e))?,
+        },
         "/_create" if args.starts_with("member contact ") => {
             let usage = || bad("usage: /_create member contact #<groupId> <groupMemberId>");
             let p: Vec<&str> = args["member contact ".len()..].split(' ').collect();
