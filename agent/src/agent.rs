@@ -337,6 +337,15 @@ async fn resubscribe_later(inner: std::sync::Weak<Inner>, server: SmpServer, que
     }
 }
 
+/// A relay's answer as the agent's result: its ERR and a failed call are errors.
+fn relay_answer(r: std::result::Result<BrokerMsg, smp_client::ClientError>) -> Result<BrokerMsg> {
+    match r {
+        Ok(BrokerMsg::Err(e)) => Err(AgentError::Relay(format!("{e:?}"))),
+        Ok(m) => Ok(m),
+        Err(e) => Err(AgentError::Relay(e.to_string())),
+    }
+}
+
 /// A relay's first host, as logs and events name it (never its password).
 pub fn host_of(server: &SmpServer) -> String {
     server
@@ -1558,11 +1567,7 @@ impl Agent {
         cmd: &Command,
     ) -> Result<BrokerMsg> {
         let s = self.session(server).await?;
-        match s.call(key, entity, cmd).await {
-            Ok(BrokerMsg::Err(e)) => Err(AgentError::Relay(format!("{e:?}"))),
-            Ok(m) => Ok(m),
-            Err(e) => Err(AgentError::Relay(e.to_string())),
-        }
+        relay_answer(s.call(key, entity, cmd).await)
     }
 
     /// [`Agent::call`] for a command to another user's queue (SEND, SKEY): through one of
@@ -1574,11 +1579,7 @@ impl Agent {
         entity: &[u8],
         cmd: &Command,
     ) -> Result<BrokerMsg> {
-        match self.send_to_peer(server, key, entity, cmd).await {
-            Ok(BrokerMsg::Err(e)) => Err(AgentError::Relay(format!("{e:?}"))),
-            Ok(m) => Ok(m),
-            Err(e) => Err(AgentError::Relay(e.to_string())),
-        }
+        relay_answer(self.send_to_peer(server, key, entity, cmd).await)
     }
 
     /// Whether a command to a queue on `dest` goes through one of our relays: always, to a

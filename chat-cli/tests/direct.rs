@@ -994,33 +994,10 @@ fn log_options() {
     let (identity, _) =
         transport::Identity::generate(transport::SignAlgorithm::Ed448, "localhost").expect("id");
     let kh = identity.key_hash().expect("hash");
-    // The stopped relay's listener goes when its task is dropped: the port may be busy for a
-    // moment (tried for 10 s at most).
-    let start = |addr: std::net::SocketAddr| {
-        let mut tries = 0;
-        loop {
-            match rt.block_on(smp_server::start(
-                addr,
-                &identity,
-                smp_server::RelayConfig::default(),
-            )) {
-                Ok(r) => return r,
-                Err(e) if tries < 200 => {
-                    tries += 1;
-                    let _ = e;
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-                Err(e) => panic!("relay: {e:?}"),
-            }
-        }
-    };
+    let start = |addr| common::start_relay(&rt, &identity, addr);
     let relay = start("127.0.0.1:0".parse().expect("addr"));
     let addr = relay.addr;
-    let server = format!(
-        "smp://{}@127.0.0.1:{}",
-        simplex_codec::base64url::encode(&kh),
-        addr.port()
-    );
+    let server = common::relay_address(&identity, addr.port());
     let dir = tempfile::tempdir().expect("tmp");
     let log = dir.path().join("alice.log");
     let log_arg = log.to_string_lossy().into_owned();

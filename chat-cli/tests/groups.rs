@@ -1110,6 +1110,29 @@ fn direct_contact_with_a_member() {
     relay.stop();
 }
 
+/// alice (owner) turns on the review of joiners in `team`, where bob is an admin; cath joins
+/// through the group link and is pending review, with the lines of the three sides.
+fn review_joiners_and_join(alice: &mut Client, bob: &mut Client, cath: &mut Client) {
+    alice.type_line("/set admission review #team all");
+    alice.expect("/set admission review #team all");
+    alice.expect("new members are reviewed by admins: all");
+    bob.expect("alice updated group #team:");
+    bob.expect("new members are reviewed by admins: all");
+    let link = team_link(alice);
+    cath.type_line(&format!("/c {link}"));
+    cath.expect(&format!("/c {link}"));
+    cath.expect("connection request sent!");
+    alice.expect("cath (Catherine): accepting request to join group #team...");
+    alice.expect("#team: cath connected and pending review, use /_accept member #1 2 <role> to accept member");
+    cath.expect_unordered(&[
+        "#team: joining the group...",
+        "#team: you joined the group, connecting to group moderators for admission to group",
+        "#team: member bob (Bob) is connected",
+    ]);
+    bob.expect("#team: alice added cath (Catherine) to the group (connecting and pending review...), use /_accept member #1 2 <role> to accept member");
+    bob.expect("#team: new member cath is connected and pending review, use /_accept member #1 2 <role> to accept member");
+}
+
 /// Joiners reviewed by the admins (`/set admission review #team all`, the reference's
 /// knocking): cath joins through the link pending review, talks with the moderators only (her
 /// support chat), the host accepts her and she joins the rest of the group.
@@ -1124,25 +1147,7 @@ fn joiners_reviewed_by_the_admins() {
     create_team(&mut alice);
     invite(&mut alice, &mut bob, "admin");
     join(&mut alice, &mut bob);
-    alice.type_line("/set admission review #team all");
-    alice.expect("/set admission review #team all");
-    alice.expect("new members are reviewed by admins: all");
-    bob.expect("alice updated group #team:");
-    bob.expect("new members are reviewed by admins: all");
-    let link = team_link(&mut alice);
-
-    cath.type_line(&format!("/c {link}"));
-    cath.expect(&format!("/c {link}"));
-    cath.expect("connection request sent!");
-    alice.expect("cath (Catherine): accepting request to join group #team...");
-    alice.expect("#team: cath connected and pending review, use /_accept member #1 2 <role> to accept member");
-    cath.expect_unordered(&[
-        "#team: joining the group...",
-        "#team: you joined the group, connecting to group moderators for admission to group",
-        "#team: member bob (Bob) is connected",
-    ]);
-    bob.expect("#team: alice added cath (Catherine) to the group (connecting and pending review...), use /_accept member #1 2 <role> to accept member");
-    bob.expect("#team: new member cath is connected and pending review, use /_accept member #1 2 <role> to accept member");
+    review_joiners_and_join(&mut alice, &mut bob, &mut cath);
 
     // Pending: cath's messages go to the moderators only, as her support chat.
     cath.type_line("#team hello, may I join?");
@@ -1283,24 +1288,7 @@ fn support_chat_content() {
     bob.expect_item("#team alice!> > bob hello team");
     bob.expect("      hi bob");
 
-    alice.type_line("/set admission review #team all");
-    alice.expect("/set admission review #team all");
-    alice.expect("new members are reviewed by admins: all");
-    bob.expect("alice updated group #team:");
-    bob.expect("new members are reviewed by admins: all");
-    let link = team_link(&mut alice);
-    cath.type_line(&format!("/c {link}"));
-    cath.expect(&format!("/c {link}"));
-    cath.expect("connection request sent!");
-    alice.expect("cath (Catherine): accepting request to join group #team...");
-    alice.expect("#team: cath connected and pending review, use /_accept member #1 2 <role> to accept member");
-    cath.expect_unordered(&[
-        "#team: joining the group...",
-        "#team: you joined the group, connecting to group moderators for admission to group",
-        "#team: member bob (Bob) is connected",
-    ]);
-    bob.expect("#team: alice added cath (Catherine) to the group (connecting and pending review...), use /_accept member #1 2 <role> to accept member");
-    bob.expect("#team: new member cath is connected and pending review, use /_accept member #1 2 <role> to accept member");
+    review_joiners_and_join(&mut alice, &mut bob, &mut cath);
     cath.type_line("#team hello, may I join?");
     cath.expect_item("#team (support) hello, may I join?");
     alice.expect_item("#team (support: cath) cath> hello, may I join?");

@@ -3597,6 +3597,30 @@ pub(crate) fn db_path(config: &ChatConfig, which: &str) -> PathBuf {
     PathBuf::from(p)
 }
 
+/// One message of `/_send ... json [...]` sent (to a contact or a group): its item, and its
+/// file's path as given.
+pub(crate) fn collect_sent(r: Response, items: &mut Vec<ChatItem>, paths: &mut Vec<(i64, String)>) {
+    match r {
+        Response::Sent(_, item) | Response::GroupSent(_, item) => items.push(item),
+        Response::FileSending {
+            item,
+            file_id,
+            path,
+            ..
+        }
+        | Response::GroupFileSending {
+            item,
+            file_id,
+            path,
+            ..
+        } => {
+            items.push(item);
+            paths.push((file_id, path));
+        }
+        _ => {}
+    }
+}
+
 /// An agent event's kind, for the debug log (never its contents).
 fn agent_event_kind(e: &AgentEvent) -> &'static str {
     match e {

@@ -116,23 +116,6 @@ pub(crate) fn valid_group_name(name: &str) -> bool {
         && name.len() <= 1024
 }
 
-/// One message of `/_send #G json [...]` sent: its item, and its file's path as given.
-fn sent_one(r: Response, items: &mut Vec<crate::store::ChatItem>, paths: &mut Vec<(i64, String)>) {
-    match r {
-        Response::GroupSent(_, item) => items.push(item),
-        Response::GroupFileSending {
-            item,
-            file_id,
-            path,
-            ..
-        } => {
-            items.push(item);
-            paths.push((file_id, path));
-        }
-        _ => {}
-    }
-}
-
 /// At most this many unknown members (authors of forwarded messages we were not introduced
 /// to) are recorded per group; forwards from more are refused.
 const MAX_UNKNOWN_MEMBERS: u64 = 1_000;
@@ -2086,7 +2069,7 @@ impl Chat {
                             .await?
                         }
                     };
-                    sent_one(r, &mut items, &mut paths);
+                    crate::chat::collect_sent(r, &mut items, &mut paths);
                 }
                 Ok(Response::GroupSentMany(g, items, paths))
             }
@@ -2165,7 +2148,7 @@ impl Chat {
                             .await?
                         }
                     };
-                    sent_one(r, &mut items, &mut paths);
+                    crate::chat::collect_sent(r, &mut items, &mut paths);
                 }
                 Ok(Response::GroupSentMany(g, items, paths))
             }

@@ -174,19 +174,7 @@ impl Chat {
                         .await?
                 }
             };
-            match r {
-                Response::Sent(_, item) => sent.push(item),
-                Response::FileSending {
-                    item,
-                    file_id,
-                    path,
-                    ..
-                } => {
-                    sent.push(item);
-                    paths.push((file_id, path));
-                }
-                _ => {}
-            }
+            crate::chat::collect_sent(r, &mut sent, &mut paths);
         }
         Ok(Response::SentMany(contact, sent, paths))
     }

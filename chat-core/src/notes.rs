@@ -50,30 +50,40 @@ impl Chat {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or(name);
         let shared = crate::chat::new_shared_msg_id();
-        let stored = self.store().add_file(&NewFile {
-            contact_id: NOTES,
-            group_id: None,
-            group_member_id: None,
-            sent: true,
-            shared_msg_id: &shared.0,
-            name: &kept_name,
-            size,
-            path: Some(&kept.to_string_lossy()),
-            status: FileStatus::Stored,
-        });
-        let file_id = match stored {
-            Ok(id) => id,
+        let mut file_id = None;
+        let stored = (|| {
+            let id = self.store().add_file(&NewFile {
+                contact_id: NOTES,
+                group_id: None,
+                group_member_id: None,
+                sent: true,
+                shared_msg_id: &shared.0,
+                name: &kept_name,
+                size,
+                path: Some(&kept.to_string_lossy()),
+                status: FileStatus::Stored,
+            })?;
+            file_id = Some(id);
+            let Response::Sent(_, item) = self.add_note_content(content)? else {
+                return Err(ChatError::File("the note was not stored".into()));
+            };
+            self.store().set_item_file(item.item_id, id)?;
+            Ok((item, id))
+        })();
+        // Not recorded: nothing of it is left (the copy and its record go; the user's own
+        // file stays where it is).
+        let (item, file_id) = match stored {
+            Ok(r) => r,
             Err(e) => {
+                if let Some(id) = file_id {
+                    let _ = self.store().delete_file(id);
+                }
                 if !in_place {
                     let _ = std::fs::remove_file(&kept);
                 }
-                return Err(e.into());
+                return Err(e);
             }
         };
-        let Response::Sent(_, item) = self.add_note_content(content)? else {
-            return Err(ChatError::File("the note was not stored".into()));
-        };
-        self.store().set_item_file(item.item_id, file_id)?;
         Ok((
             ChatItem {
                 file_id: Some(file_id),

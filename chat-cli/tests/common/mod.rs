@@ -225,20 +225,42 @@ pub fn relay() -> (tokio::runtime::Runtime, smp_server::Running, String) {
         .expect("runtime");
     let (identity, _) =
         transport::Identity::generate(transport::SignAlgorithm::Ed448, "localhost").expect("id");
-    let kh = identity.key_hash().expect("hash");
-    let running = rt
-        .block_on(smp_server::start(
-            "127.0.0.1:0".parse().expect("addr"),
-            &identity,
-            smp_server::RelayConfig::default(),
-        ))
-        .expect("relay");
-    let address = format!(
-        "smp://{}@127.0.0.1:{}",
-        simplex_codec::base64url::encode(&kh),
-        running.addr.port()
-    );
+    let running = start_relay(&rt, &identity, "127.0.0.1:0".parse().expect("addr"));
+    let address = relay_address(&identity, running.addr.port());
     (rt, running, address)
+}
+
+/// An SMP relay with `identity` on `addr` in `rt`. A port a stopped relay just left may be
+/// busy for a moment (its listener goes when its task is dropped): tried for 10 s at most.
+pub fn start_relay(
+    rt: &tokio::runtime::Runtime,
+    identity: &transport::Identity,
+    addr: std::net::SocketAddr,
+) -> smp_server::Running {
+    let mut tries = 0;
+    loop {
+        match rt.block_on(smp_server::start(
+            addr,
+            identity,
+            smp_server::RelayConfig::default(),
+        )) {
+            Ok(r) => return r,
+            Err(_) if tries < 200 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(e) => panic!("relay: {e:?}"),
+        }
+    }
+}
+
+/// The `smp://` address of a relay with `identity` on 127.0.0.1:`port`.
+pub fn relay_address(identity: &transport::Identity, port: u16) -> String {
+    let kh = identity.key_hash().expect("hash");
+    format!(
+        "smp://{}@127.0.0.1:{port}",
+        simplex_codec::base64url::encode(&kh)
+    )
 }
 
 /// alice (Alice) and bob (Bob) on `server`, profiles created, not connected yet.
