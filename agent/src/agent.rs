@@ -491,10 +491,39 @@ struct Conn {
     legacy_peer_key: Option<PublicKey>,
     /// Legacy handshake: our HELLO is sent.
     hello_sent: bool,
+    /// An address's short link, with what changing its data takes (LSET).
+    link: Option<OwnedLink>,
     /// SHA-256 of the last ratchet messages decrypted (in memory only): one of them again is a
     /// replay, dropped without disturbing the ratchet's state (the reference checks the same
     /// hash in its store before it reports a decryption error).
     recent: std::collections::VecDeque<[u8; 32]>,
+}
+
+/// What the agent keeps of an address's short link to change its data later (LSET): the
+/// relay keeps the fixed data as it was first written, so it is kept as sent.
+#[derive(Clone)]
+struct OwnedLink {
+    kind: crate::links::ShortLinkKind,
+    link_id: Vec<u8>,
+    link_key: Vec<u8>,
+    root: PrivateKey,
+    /// The encrypted fixed data, as the relay keeps it.
+    fixed: Vec<u8>,
+    /// Requests may come to the address itself (not only through its relays).
+    direct: bool,
+}
+
+/// The data of a contact address's short link, as read with LGET.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressData {
+    /// The full link (the address).
+    pub link: String,
+    /// The owner's data (the chat's profile).
+    pub user_data: Vec<u8>,
+    /// Requests may be sent to the address itself.
+    pub direct: bool,
+    /// The addresses that take requests for it (a channel's relays), as short links.
+    pub relays: Vec<String>,
 }
 
 /// How many decrypted messages' hashes a connection remembers against replays.
@@ -1834,7 +1863,11 @@ impl Agent {
         user_data: &[u8],
     ) -> Result<(ConnId, String, String)> {
         let (id, full, short) = self
-            .create_link(QueueMode::Messaging, Some(user_data), None)
+            .create_link(
+                QueueMode::Messaging,
+                Some((user_data, crate::links::ShortLinkKind::Invitation, true)),
+                None,
+            )
             .await?;
         Ok((id, full, short.unwrap_or_default()))
     }
@@ -1861,10 +1894,107 @@ impl Agent {
         &self,
         user_data: &[u8],
     ) -> Result<(ConnId, String, String)> {
+        self.create_address_link(user_data, crate::links::ShortLinkKind::Contact, true)
+            .await
+    }
+
+    /// A contact address with a short link of `kind` (a group's `g`, a channel's `c`, a chat
+    /// relay's `r`); `direct`: requests may come to the address itself - a channel's link
+    /// says no, as requests go to its relays. The agent keeps what changing the link's data
+    /// takes ([`Agent::set_link_data`]). Returns the connection, the full link and the short
+    /// link (empty when the relay keeps no link data).
+    pub async fn create_address_link(
+        &self,
+        user_data: &[u8],
+        kind: crate::links::ShortLinkKind,
+        direct: bool,
+    ) -> Result<(ConnId, String, String)> {
+        if kind == crate::links::ShortLinkKind::Invitation {
+            return Err(AgentError::Link(
+                "an address's link is not an invitation".into(),
+            ));
+        }
         let (id, full, short) = self
-            .create_link(QueueMode::Contact, Some(user_data), None)
+            .create_link(QueueMode::Contact, Some((user_data, kind, direct)), None)
             .await?;
         Ok((id, full, short.unwrap_or_default()))
+    }
+
+    /// Changes the data of an address's short link (LSET): the owner's data and the addresses
+    /// that take requests for it (a channel's relays, as short links). The link stays the same.
+    pub async fn set_link_data(
+        &self,
+        conn: ConnId,
+        user_data: &[u8],
+        relays: &[String],
+    ) -> Result<()> {
+        use crate::shortlink::{self as sl, ConnLinkData, ContactData};
+        let link_err = |e: sl::LinkDataError| AgentError::Link(e.to_string());
+        let relays = relays
+            .iter()
+            .map(|r| crate::links::ShortLink::parse(r).map_err(|e| AgentError::Link(e.to_string())))
+            .collect::<Result<Vec<_>>>()?;
+        let (q, link) = {
+            let st = self.lock();
+            let c = st
+                .conns
+                .get(&conn)
+                .ok_or(AgentError::Connection("unknown"))?;
+            let link = c
+                .link
+                .clone()
+                .ok_or(AgentError::Connection("no short link of ours to change"))?;
+            (c.rcv.clone(), link)
+        };
+        let user = ConnLinkData::Contact {
+            versions: AGENT_VERSIONS,
+            data: ContactData {
+                direct: link.direct,
+                owners: Vec::new(),
+                relays,
+                user_data: user_data.to_vec(),
+            },
+        };
+        let md = sl::sign_user_data(&link.root, &user).map_err(link_err)?;
+        let (_, key) = sl::contact_link_id_and_key(&link.link_key).map_err(link_err)?;
+        let data = smp_proto::command::LinkData {
+            fixed: link.fixed.clone(),
+            user: sl::encrypt(&key, &md, sl::USER_DATA_LEN).map_err(link_err)?,
+        };
+        match self
+            .call(
+                &q.server,
+                Some(&q.rcv_key),
+                &q.rcv_id,
+                &Command::Lset(link.link_id, data),
+            )
+            .await?
+        {
+            BrokerMsg::Ok => Ok(()),
+            _ => Err(AgentError::Relay("unexpected answer to LSET".into())),
+        }
+    }
+
+    /// Reads a contact address's short link data (LGET), whether or not the address takes
+    /// requests itself: a channel's link names the relays to ask instead.
+    pub async fn read_address(&self, link: &str) -> Result<AddressData> {
+        let short =
+            crate::links::ShortLink::parse(link).map_err(|e| AgentError::Link(e.to_string()))?;
+        if short.kind == crate::links::ShortLinkKind::Invitation {
+            return Err(AgentError::Link(
+                "a one-time invitation is used up when it is read: join it".into(),
+            ));
+        }
+        let (req, user, _) = self.read_short(&short).await?;
+        let crate::shortlink::ConnLinkData::Contact { data, .. } = user else {
+            return Err(AgentError::Link("the link data is of another kind".into()));
+        };
+        Ok(AddressData {
+            link: req.to_uri(),
+            user_data: data.user_data,
+            direct: data.direct,
+            relays: data.relays.iter().map(|r| r.to_link()).collect(),
+        })
     }
 
     /// A new receiving queue and its link (an invitation or an address), with a short link when
@@ -1872,7 +2002,7 @@ impl Agent {
     async fn create_link(
         &self,
         mode: QueueMode,
-        short: Option<&[u8]>,
+        short: Option<(&[u8], crate::links::ShortLinkKind, bool)>,
         client_data: Option<String>,
     ) -> Result<(ConnId, String, Option<String>)> {
         let (e2e_pub, e2e_key) = x25519()?;
@@ -1918,6 +2048,7 @@ impl Agent {
             }],
             client_data: client_data.clone(),
         };
+        let mut owned = None;
         let (rcv, link, short_link) = match short {
             None => {
                 let request = match mode {
@@ -1930,7 +2061,7 @@ impl Agent {
                 let link = build(rcv.snd_id.clone());
                 (rcv, link, None)
             }
-            Some(user_data) => {
+            Some((user_data, kind, direct)) => {
                 use crate::shortlink::{self as sl, ConnLinkData, ContactData, FixedLinkData};
                 let link_err = |e: sl::LinkDataError| AgentError::Link(e.to_string());
                 // The relay takes a sender id we chose only as SHA3-384(corrId)[..24].
@@ -1953,7 +2084,7 @@ impl Agent {
                     QueueMode::Contact => ConnLinkData::Contact {
                         versions: AGENT_VERSIONS,
                         data: ContactData {
-                            direct: true,
+                            direct,
                             owners: Vec::new(),
                             relays: Vec::new(),
                             user_data: user_data.to_vec(),
@@ -1975,6 +2106,7 @@ impl Agent {
                     fixed: sl::encrypt(&key, &fd, sl::FIXED_DATA_LEN).map_err(link_err)?,
                     user: sl::encrypt(&key, &md, sl::USER_DATA_LEN).map_err(link_err)?,
                 };
+                let fixed_sent = data.fixed.clone();
                 let request = match &contact_id {
                     None => QueueRequest::Messaging(Some((sid.clone(), data))),
                     Some(id) => QueueRequest::Contact(Some((id.clone(), sid.clone(), data))),
@@ -1985,6 +2117,7 @@ impl Agent {
                 if rcv.snd_id != sid {
                     return Err(AgentError::Relay("the relay changed the sender id".into()));
                 }
+                let contact_id_kept = contact_id.clone();
                 let link_id = match (contact_id, link_id) {
                     (None, Some(id)) => Some(id),
                     (Some(ours), Some(theirs)) if ours == theirs => None,
@@ -1994,12 +2127,19 @@ impl Agent {
                         ))
                     }
                 };
+                if let (QueueMode::Contact, Some(id)) = (mode, contact_id_kept) {
+                    owned = Some(OwnedLink {
+                        kind,
+                        link_id: id,
+                        link_key: link_key.clone(),
+                        root,
+                        fixed: fixed_sent,
+                        direct,
+                    });
+                }
                 let short = crate::links::ShortLink {
                     simplex_scheme: false,
-                    kind: match mode {
-                        QueueMode::Messaging => crate::links::ShortLinkKind::Invitation,
-                        QueueMode::Contact => crate::links::ShortLinkKind::Contact,
-                    },
+                    kind,
                     server: server.shorten(&self.link_presets()),
                     link_id,
                     link_key,
@@ -2012,7 +2152,10 @@ impl Agent {
                 x3dh: Some((k1, k2)),
                 ..Conn::new(Status::Invited, rcv, AGENT_VERSIONS.max)
             })?,
-            None => self.add_conn(Conn::new(Status::Address, rcv, AGENT_VERSIONS.max))?,
+            None => self.add_conn(Conn {
+                link: owned,
+                ..Conn::new(Status::Address, rcv, AGENT_VERSIONS.max)
+            })?,
         };
         Ok((id, link.to_uri(), short_link))
     }
@@ -2236,6 +2379,26 @@ impl Agent {
         &self,
         link: &crate::links::ShortLink,
     ) -> Result<(ConnectionRequest, Vec<u8>, Option<PrivateKey>)> {
+        let (req, user, snd_key) = self.read_short(link).await?;
+        if let crate::shortlink::ConnLinkData::Contact { data, .. } = &user {
+            if !data.direct {
+                return Err(AgentError::Link(
+                    "this address takes requests only through its relays".into(),
+                ));
+            }
+        }
+        Ok((req, user.user_data().to_vec(), snd_key))
+    }
+
+    /// [`Agent::resolve_short`] without the check that the address takes requests itself.
+    async fn read_short(
+        &self,
+        link: &crate::links::ShortLink,
+    ) -> Result<(
+        ConnectionRequest,
+        crate::shortlink::ConnLinkData,
+        Option<PrivateKey>,
+    )> {
         use crate::shortlink as sl;
         let link_err = |e: sl::LinkDataError| AgentError::Link(e.to_string());
         let link_server = link.server.restore(&self.link_presets());
@@ -2289,14 +2452,7 @@ impl Agent {
         if invitation != (link.kind == crate::links::ShortLinkKind::Invitation) {
             return Err(AgentError::Link("the link data is of another kind".into()));
         }
-        if let sl::ConnLinkData::Contact { data, .. } = &user {
-            if !data.direct {
-                return Err(AgentError::Link(
-                    "this address takes requests only through its relays".into(),
-                ));
-            }
-        }
-        Ok((fixed.request, user.user_data().to_vec(), snd_key))
+        Ok((fixed.request, user, snd_key))
     }
 
     /// Joins a full link; `snd_key`: the queue is already secured with it (LKEY).
@@ -3275,6 +3431,7 @@ impl Conn {
             snd_old: None,
             legacy_peer_key: None,
             hello_sent: false,
+            link: None,
             recent: std::collections::VecDeque::new(),
         }
     }
@@ -3797,7 +3954,7 @@ mod persist {
     /// Version 2 added the relay's id of the last message received, version 3 the ratchet
     /// re-synchronisation state, version 4 the queues of a rotation, version 5 the legacy
     /// handshake's peer key and HELLO flag.
-    const VERSION: u8 = 5;
+    const VERSION: u8 = 6;
 
     #[derive(Default)]
     struct W(Vec<u8>);
@@ -4033,6 +4190,15 @@ mod persist {
             w.blob(&k.to_der());
         }
         w.flag(c.hello_sent);
+        w.flag(c.link.is_some());
+        if let Some(l) = &c.link {
+            w.u8(l.kind.letter() as u8);
+            w.blob(&l.link_id);
+            w.blob(&l.link_key);
+            w.blob(&l.root.to_der());
+            w.blob(&l.fixed);
+            w.flag(l.direct);
+        }
         Ok(w.0)
     }
 
@@ -4157,6 +4323,7 @@ mod persist {
             snd_old: None,
             legacy_peer_key: None,
             hello_sent: false,
+            link: None,
             recent: std::collections::VecDeque::new(),
         };
         let mut c = c;
@@ -4205,6 +4372,21 @@ mod persist {
         if version >= 5 {
             c.legacy_peer_key = if r.flag()? { Some(r.public()?) } else { None };
             c.hello_sent = r.flag()?;
+        }
+        if version >= 6 && r.flag()? {
+            let letter = [r.u8()?];
+            let kind = std::str::from_utf8(&letter)
+                .ok()
+                .and_then(crate::links::ShortLinkKind::from_letter)
+                .ok_or_else(|| bad(()))?;
+            c.link = Some(OwnedLink {
+                kind,
+                link_id: r.blob()?.to_vec(),
+                link_key: r.blob()?.to_vec(),
+                root: r.private()?,
+                fixed: r.blob()?.to_vec(),
+                direct: r.flag()?,
+            });
         }
         r.0.finish().map_err(bad)?;
         Ok(c)

@@ -703,7 +703,8 @@ pub enum ShortLinkKind {
 }
 
 impl ShortLinkKind {
-    fn letter(self) -> char {
+    /// The letter of the link's fragment (`a`, `g`, `c`, `r`, `i`).
+    pub fn letter(self) -> char {
         match self {
             Self::Contact => 'a',
             Self::Group => 'g',
@@ -713,7 +714,8 @@ impl ShortLinkKind {
         }
     }
 
-    fn from_letter(c: &str) -> Option<Self> {
+    /// The kind a fragment's letter names.
+    pub fn from_letter(c: &str) -> Option<Self> {
         Some(match c {
             "a" => Self::Contact,
             "g" => Self::Group,

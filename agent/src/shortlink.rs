@@ -317,6 +317,11 @@ pub fn sign_link_data(
     Ok((link_key, sign(root, fd)?, sign(root, user.encode()?)?))
 }
 
+/// Signs new user data with the root key, for LSET (the fixed data stays as it was).
+pub fn sign_user_data(root: &PrivateKey, user: &ConnLinkData) -> Result<Vec<u8>> {
+    sign(root, user.encode()?)
+}
+
 /// Encrypts a signed part, padded to `len`: `nonce ‖ crypto_box`.
 pub fn encrypt(key: &SbKey, signed: &[u8], len: usize) -> Result<Vec<u8>> {
     let padded = pad(signed, len).map_err(|_| err("link data too long"))?;

@@ -125,3 +125,69 @@ async fn short_links_of_preset_relays_name_only_the_host() {
     assert!(carol.resolve_address(&short).await.is_err());
     relay.stop();
 }
+
+/// A channel's link: it takes no requests itself (`direct` off), and its owner changes its
+/// data with LSET - the relays that take requests for it, new user data - keeping the link,
+/// also after a restart from the store. Requests to it by the link are refused with the reason.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_channel_link_names_its_relays_and_its_owner_changes_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("owner.db");
+    let (relay, server) = relay().await;
+    let open = || agent::store::Store::open(&db, None).unwrap();
+    let (owner, _oe) = Agent::open(server.clone(), ConnectOptions::default(), open())
+        .await
+        .unwrap();
+    let (relay_client, _re) = Agent::start(server.clone(), ConnectOptions::default());
+    let (reader, _rd) = Agent::start(server.clone(), ConnectOptions::default());
+
+    let (conn, full, short) = owner
+        .create_address_link(b"v1", agent::links::ShortLinkKind::Channel, false)
+        .await
+        .unwrap();
+    assert!(short.starts_with("https://127.0.0.1/c#"), "{short}");
+    let data = reader.read_address(&short).await.unwrap();
+    assert_eq!(
+        (data.link.as_str(), data.user_data.as_slice(), data.direct),
+        (full.as_str(), &b"v1"[..], false)
+    );
+    assert!(data.relays.is_empty());
+    // Not by the link itself.
+    let err = reader.join(&short, b"me").await.unwrap_err();
+    assert!(err.to_string().contains("only through its relays"), "{err}");
+
+    // A relay's own link, then the channel's data naming it.
+    let (_, _, relay_link) = relay_client
+        .create_address_link(b"relay", agent::links::ShortLinkKind::Relay, true)
+        .await
+        .unwrap();
+    assert!(
+        relay_link.starts_with("https://127.0.0.1/r#"),
+        "{relay_link}"
+    );
+    owner
+        .set_link_data(conn, b"v2", std::slice::from_ref(&relay_link))
+        .await
+        .unwrap();
+    let data = reader.read_address(&short).await.unwrap();
+    assert_eq!(data.user_data, b"v2");
+    assert_eq!(data.relays, [relay_link.clone()]);
+    assert_eq!(data.link, full);
+
+    // After a restart the owner still can.
+    owner.close().await;
+    drop(owner);
+    let (owner, _oe) = Agent::open(server.clone(), ConnectOptions::default(), open())
+        .await
+        .unwrap();
+    owner.set_link_data(conn, b"v3", &[]).await.unwrap();
+    let data = reader.read_address(&short).await.unwrap();
+    assert_eq!(
+        (data.user_data.as_slice(), data.relays.len()),
+        (&b"v3"[..], 0)
+    );
+    // Only an address of ours with a short link can be changed.
+    let (plain, _) = owner.create_address().await.unwrap();
+    assert!(owner.set_link_data(plain, b"x", &[]).await.is_err());
+    relay.stop();
+}
