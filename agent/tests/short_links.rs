@@ -171,7 +171,7 @@ async fn a_channel_link_names_its_relays_and_its_owner_changes_its_data() {
         .unwrap();
     let data = reader.read_address(&short).await.unwrap();
     assert_eq!(data.user_data, b"v2");
-    assert_eq!(data.relays, [relay_link.clone()]);
+    assert_eq!(data.relays, vec![relay_link]);
     assert_eq!(data.link, full);
 
     // After a restart the owner still can.
