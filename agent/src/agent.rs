@@ -4475,9 +4475,14 @@ mod tests {
         c.sync = SyncState::Required;
         c.sync_key_hashes = vec![[5; 32]];
         c.hello_sent = true;
-        let v5 = persist::encode(&c).unwrap();
+        let v6 = persist::encode(&c).unwrap();
+        let back = persist::decode(&v6).unwrap();
+        assert!(back.hello_sent && back.legacy_peer_key.is_none() && back.link.is_none());
+        // Version 5: without the short link's flag.
+        let mut v5 = v6[..v6.len() - 1].to_vec();
+        v5[0] = 5;
         let back = persist::decode(&v5).unwrap();
-        assert!(back.hello_sent && back.legacy_peer_key.is_none());
+        assert!(back.hello_sent && back.link.is_none());
         // Version 4: without the legacy-handshake fields (two flags).
         let mut v4 = v5[..v5.len() - 2].to_vec();
         v4[0] = 4;

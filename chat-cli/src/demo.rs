@@ -230,6 +230,7 @@ pub async fn run(size: u64, messages: usize) -> DemoResult<()> {
             max_file_size: chunker::plan::DEFAULT_MAX_FILE_SIZE,
             auto_accept_size: 0,
             event_queue: chat_core::chat::DEFAULT_EVENT_QUEUE,
+            chat_relay: false,
         })
     };
     let (alice, mut ae) = Chat::open(&config("alice")?, Some(user("alice", "Alice")))

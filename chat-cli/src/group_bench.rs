@@ -138,6 +138,7 @@ pub async fn run(members: usize, messages: usize, file_bytes: Option<u64>) -> Be
             max_file_size: chunker::plan::DEFAULT_MAX_FILE_SIZE,
             auto_accept_size: 0,
             event_queue: chat_core::chat::DEFAULT_EVENT_QUEUE,
+            chat_relay: false,
         };
         let profile = Profile {
             display_name: name.clone(),

@@ -175,6 +175,10 @@ struct Args {
     /// they are that many).
     #[arg(short = 'q', long = "queue-size", value_name = "SIZE", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     queue_size: u32,
+    /// Run as a chat relay: serve the channels whose owners ask (their requests come to this
+    /// client's address, `/ad`).
+    #[arg(long = "relay")]
+    relay: bool,
     /// Print the version (the reference release implemented, then this program's) and exit.
     #[arg(short = 'v', long = "version")]
     version: bool,
@@ -508,6 +512,7 @@ async fn main() {
         files_folder: args.files_folder.clone(),
         max_file_size: chunker::plan::DEFAULT_MAX_FILE_SIZE,
         event_queue: args.queue_size as usize,
+        chat_relay: args.relay,
     };
     let out = Out::default();
     // A bot's chat (-p) and a one-command run (-e) read plain lines (the display name at a

@@ -543,7 +543,60 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
         )],
         Response::Ok => vec!["ok".into()],
         Response::ChatItemTtl(ttl) => vec![chat_item_ttl(*ttl)],
-        Response::GroupRelays(g) => vec![format!("#{}: no chat relays", view_name(&g.local_name))],
+        Response::GroupRelays(g, relays) if relays.is_empty() => {
+            vec![format!("#{}: no chat relays", view_name(&g.local_name))]
+        }
+        Response::GroupRelays(g, relays) => {
+            let mut v = vec![format!("#{} relays:", view_name(&g.local_name))];
+            v.extend(relays.iter().map(relay_line));
+            v
+        }
+        Response::PublicGroupCreated(g, link, relays) => {
+            let mut v = vec![
+                format!(
+                    "channel #{} is created, subscribers join it by its link:",
+                    view_name(&g.local_name)
+                ),
+                link.clone(),
+            ];
+            v.extend(relays.iter().map(relay_line));
+            v
+        }
+        Response::GroupRelaysAdded(g, _, relays) => {
+            let mut v = vec![format!("#{}: relays asked", view_name(&g.local_name))];
+            v.extend(relays.iter().map(relay_line));
+            v
+        }
+        Response::PublicGroupCreationFailed(results) | Response::GroupRelaysAddFailed(results) => {
+            let mut v = vec!["no chat relay could be asked to serve the channel:".to_string()];
+            v.extend(results.iter().map(|r| {
+                format!(
+                    "  relay {}: {}",
+                    r.relay.name,
+                    r.error.as_deref().unwrap_or("asked")
+                )
+            }));
+            v
+        }
+        Response::RelayGroupAllowed(g) => vec![format!(
+            "#{}: the channel will be served again when its owner asks",
+            view_name(&g.local_name)
+        )],
+        Response::ChannelJoining(g, _) => vec![format!(
+            "#{}: joining the channel through its relays...",
+            view_name(&g.local_name)
+        )],
+        Response::ChatRelays(list) => {
+            let mut v = vec!["Your servers".to_string(), "  Chat relays".to_string()];
+            if list.is_empty() {
+                v.push("    none".into());
+            }
+            v.extend(
+                list.iter()
+                    .map(|r| format!("    {}: {}", r.name, r.address)),
+            );
+            v
+        }
         Response::Servers(p, servers) => {
             let mut v = vec![
                 "Your servers".to_string(),
@@ -1369,6 +1422,20 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
             view_name(&by.local_name),
             full_name(&member.local_name, &member.profile)
         )],
+        Event::GroupRelayUpdated(g, r) => vec![format!(
+            "#{}: relay {} is {}",
+            view_name(&g.local_name),
+            relay_name(r),
+            match r.status {
+                chat_core::channels::RelayStatus::Active => "active, subscribers join through it",
+                s => s.as_str(),
+            }
+        )],
+        Event::RelayServing(g, owner) => vec![format!(
+            "#{}: serving the channel of {} as its relay",
+            view_name(&g.local_name),
+            view_name(&owner.profile.display_name)
+        )],
         Event::MemberConnected(g, m) => vec![match m.category {
             MemberCategory::Post if m.status.is_pending() => format!(
                 "#{}: new member {} is connected and pending review, {}",
@@ -1758,4 +1825,17 @@ fn chat_item_ttl(ttl: Option<i64>) -> String {
         Some(s) => format!("{s} second(s)"),
     };
     format!("old messages are set to be deleted after: {after}")
+}
+
+/// A channel's relay by the name it was configured with (or its member name).
+fn relay_name(r: &chat_core::channels::GroupRelay) -> String {
+    match &r.chat_relay {
+        Some(c) => c.name.clone(),
+        None => view_name(&r.member.local_name),
+    }
+}
+
+/// `  relay bob_relay: invited`.
+fn relay_line(r: &chat_core::channels::GroupRelay) -> String {
+    format!("  relay {}: {}", relay_name(r), r.status.as_str())
 }

@@ -1018,23 +1018,34 @@ fn bot_api_groups() {
         }
         assert_eq!(kinds[..2], ["chatBanner", "sndGroupE2EEInfo"]);
         assert!(kinds[2..].iter().all(|k| k == "sndGroupFeature"), "{kinds:?}");
-        // No chat relays serve a group here; the channels' commands are refused clearly.
+        // A group is no channel: no relays, none to add or allow; a channel needs relays
+        // configured (`/relays`).
         let relays = alice
             .ok("APIGetGroupRelays", &format!("/_get relays #{g}"), "groupRelays")
             .await;
         assert_eq!(relays["groupRelays"], json!([]));
         assert_eq!(relays["groupInfo"]["groupId"], g);
-        for (api, cmd) in [
-            ("APIAddGroupRelays", format!("/_add relays #{g} 1,2")),
-            ("APIAllowRelayGroup", format!("/_relay allow #{g}")),
+        assert_eq!(relays["groupInfo"]["useRelays"], false);
+        for (api, cmd, why) in [
+            (
+                "APIAddGroupRelays",
+                format!("/_add relays #{g} 1,2"),
+                "relays are added by the owner of a channel",
+            ),
+            (
+                "APIAllowRelayGroup",
+                format!("/_relay allow #{g}"),
+                "not a channel this client served as a relay",
+            ),
             (
                 "APINewPublicGroup",
                 r#"/_public group 1 1 {"displayName": "channel", "fullName": ""}"#.to_string(),
+                "no chat relay 1 (see /relays)",
             ),
         ] {
             let refused = alice.ok(api, &cmd, "chatCmdError").await;
             let text = refused["chatError"].to_string();
-            assert!(text.contains("chat relays (channels) are not supported"), "{text}");
+            assert!(text.contains(why), "{text}");
         }
         let added = alice
             .ok(
@@ -1569,6 +1580,157 @@ fn bot_api_member_admission() {
         assert!(main["chatItems"][0]["chatInfo"].get("groupChatScope").is_none());
     });
     assert!(alice_p.running() && bob_p.running());
+    rt.block_on(xftp.shutdown());
+    smp.stop();
+}
+
+/// A channel through the API: an owner bot configures a chat relay (a terminal client started
+/// with `--relay`), creates the channel (`/_public group`: `publicGroupCreated`), sees the
+/// relay become active (`groupLinkDataUpdated`, `/_get relays`: `groupRelays`); a subscriber
+/// bot joins by the channel's link (`/_connect`: `sentInvitation`, then `userJoinedGroup`)
+/// and receives the owner's message forwarded by the relay; relays added again are refused.
+/// Every frame checked against the schema.
+#[test]
+fn bot_api_channels() {
+    let (rt, smp, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (xftp, xftp_address) = xftp_relay(&rt, dir.path());
+    let (mut alice_p, alice_port) = start(dir.path(), "alice", &server, &xftp_address);
+    let (mut cath_p, cath_port) = start(dir.path(), "cath", &server, &xftp_address);
+    let mut bob = Client::start_with(dir.path(), "bob", &server, &["--relay"]);
+    bob.create_profile("bob_relay", "Relay");
+    bob.type_line("/ad");
+    bob.expect("/ad");
+    let (bob_address, _) = common::address_links(&mut bob, "Your new chat address is created!");
+    let schema = std::sync::Arc::new(Schema::load());
+    let client_rt = tokio::runtime::Runtime::new().expect("runtime");
+    client_rt.block_on(async {
+        let mut alice = Bot::connect("alice", alice_port, schema.clone()).await;
+        let mut cath = Bot::connect("cath", cath_port, schema.clone()).await;
+        let corr = alice
+            .request(&format!("/relays name=bob_relay {bob_address}"))
+            .await;
+        assert_eq!(alice.response(&corr).await["type"], "cmdOk");
+
+        let created = alice
+            .ok(
+                "APINewPublicGroup",
+                r#"/_public group 1 1 {"displayName": "news", "fullName": "News"}"#,
+                "publicGroupCreated",
+            )
+            .await;
+        let g = created["groupInfo"]["groupId"].as_i64().expect("groupId");
+        assert_eq!(created["groupInfo"]["useRelays"], true);
+        assert_eq!(created["groupInfo"]["membership"]["memberRole"], "owner");
+        let link = created["groupLink"]["connLinkContact"]["connShortLink"]
+            .as_str()
+            .expect("channel link")
+            .to_string();
+        assert!(link.starts_with("https://127.0.0.1/c#"), "{link}");
+        assert_eq!(
+            created["groupInfo"]["groupProfile"]["publicGroup"]["groupLink"],
+            link.as_str()
+        );
+        let relays = created["groupRelays"].as_array().expect("relays");
+        assert_eq!(relays.len(), 1);
+        assert_eq!(relays[0]["relayStatus"], "invited");
+        assert_eq!(relays[0]["userChatRelay"]["address"], bob_address.as_str());
+        assert_eq!(
+            relays[0]["userChatRelay"]["relayProfile"]["displayName"],
+            "bob_relay"
+        );
+
+        let updated = alice.event("groupLinkDataUpdated").await;
+        assert_eq!(updated["relaysChanged"], true);
+        assert_eq!(updated["groupRelays"][0]["relayStatus"], "active");
+        let relay_link = updated["groupRelays"][0]["relayLink"]
+            .as_str()
+            .expect("relay link");
+        assert!(
+            relay_link.starts_with("https://127.0.0.1/r#"),
+            "{relay_link}"
+        );
+        let listed = alice
+            .ok(
+                "APIGetGroupRelays",
+                &format!("/_get relays #{g}"),
+                "groupRelays",
+            )
+            .await;
+        assert_eq!(listed["groupRelays"][0]["relayStatus"], "active");
+        // The same relay again: refused.
+        let again = alice
+            .ok(
+                "APIAddGroupRelays",
+                &format!("/_add relays #{g} 1"),
+                "chatCmdError",
+            )
+            .await;
+        assert!(
+            again["chatError"].to_string().contains("already serves"),
+            "{again}"
+        );
+        // A relay id not configured: refused before anything is made.
+        alice
+            .ok(
+                "APINewPublicGroup",
+                r#"/_public group 1 7 {"displayName": "other", "fullName": ""}"#,
+                "chatCmdError",
+            )
+            .await;
+
+        // The subscriber joins by the channel's link.
+        let sent = cath
+            .ok(
+                "APIConnect",
+                &format!("/_connect 1 {link}"),
+                "sentInvitation",
+            )
+            .await;
+        assert_eq!(sent["connection"]["viaContactUri"], true);
+        let joined = cath.event("userJoinedGroup").await;
+        assert_eq!(joined["groupInfo"]["useRelays"], true);
+        assert_eq!(joined["groupInfo"]["membership"]["memberRole"], "observer");
+        assert_eq!(joined["hostMember"]["memberRole"], "relay");
+        let cath_g = joined["groupInfo"]["groupId"].as_i64().expect("groupId");
+        bob.expect("#news: serving the channel of alice as its relay");
+        bob.expect("#news: you joined the group");
+        bob.expect("cath: accepting request to join group #news...");
+        bob.expect("#news: cath joined the group");
+
+        alice
+            .ok(
+                "APISendMessages",
+                &format!("/_send #{g} json {}", text_message("first post")),
+                "newChatItems",
+            )
+            .await;
+        let got = cath
+            .event_where(|e| {
+                e["type"] == "newChatItems"
+                    && e["chatItems"][0]["chatItem"]["content"]["type"] == "rcvMsgContent"
+            })
+            .await;
+        let item = &got["chatItems"][0];
+        assert_eq!(item_text(item), "first post");
+        assert_eq!(item["chatInfo"]["groupInfo"]["groupId"], cath_g);
+        assert_eq!(
+            item["chatItem"]["chatDir"]["groupMember"]["memberRole"],
+            "owner"
+        );
+        assert_eq!(
+            item["chatItem"]["chatDir"]["groupMember"]["memberProfile"]["displayName"],
+            "alice"
+        );
+        // A subscriber cannot post.
+        cath.ok(
+            "APISendMessages",
+            &format!("/_send #{cath_g} json {}", text_message("hi")),
+            "chatCmdError",
+        )
+        .await;
+    });
+    assert!(alice_p.running() && cath_p.running() && bob.running());
     rt.block_on(xftp.shutdown());
     smp.stop();
 }

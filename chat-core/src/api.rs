@@ -70,7 +70,7 @@ pub fn user(chat: &Chat) -> Value {
         "sendRcptsContacts": chat.receipts_on(),
         "sendRcptsSmallGroups": chat.group_receipts_on(),
         "autoAcceptMemberContacts": chat.auto_accept_member_contacts(),
-        "userChatRelay": false,
+        "userChatRelay": chat.is_chat_relay(),
         "clientService": false,
     });
     if let Some(p) = chat.privacy().pwd_json() {
@@ -480,7 +480,7 @@ pub fn group_info(chat: &Chat, g: &Group) -> Value {
     let members = chat.store().current_members(g).unwrap_or(0);
     let mut v = json!({
         "groupId": g.group_id,
-        "useRelays": false,
+        "useRelays": chat.store().is_channel(g.group_id).unwrap_or(false),
         "localDisplayName": g.local_name,
         "groupProfile": serde_json::to_value(&g.profile).unwrap_or(Value::Null),
         "localAlias": "",
@@ -501,6 +501,79 @@ pub fn group_info(chat: &Chat, g: &Group) -> Value {
         v["customData"] = d;
     }
     v
+}
+
+/// A configured chat relay (`UserChatRelay`).
+fn user_chat_relay(r: &crate::channels::ChatRelay, deleted: bool) -> Value {
+    json!({
+        "chatRelayId": r.id,
+        "address": r.address,
+        "relayProfile": {"displayName": r.name, "fullName": ""},
+        "domains": [],
+        "preset": false,
+        "enabled": !deleted,
+        "deleted": deleted,
+    })
+}
+
+/// A channel's relay (`GroupRelay`); on a subscriber's side (no relay configured) the relay
+/// as its link names it.
+fn group_relay(r: &crate::channels::GroupRelay) -> Value {
+    let configured = match &r.chat_relay {
+        Some(c) => user_chat_relay(c, false),
+        None => user_chat_relay(
+            &crate::channels::ChatRelay {
+                id: 0,
+                name: r.member.profile.display_name.clone(),
+                address: r.link.clone().unwrap_or_default(),
+            },
+            r.status == crate::channels::RelayStatus::Rejected,
+        ),
+    };
+    let mut v = json!({
+        "groupRelayId": r.member.group_member_id,
+        "groupMemberId": r.member.group_member_id,
+        "userChatRelay": configured,
+        "relayStatus": r.status.as_str(),
+        "relayCap": {},
+    });
+    if let Some(l) = &r.link {
+        v["relayLink"] = json!(l);
+    }
+    v
+}
+
+/// What asking a relay gave (`AddRelayResult`).
+fn add_relay_result(r: &crate::channels::AddRelayResult) -> Value {
+    let mut v = json!({"relay": user_chat_relay(&r.relay, false)});
+    if let Some(e) = &r.error {
+        v["relayError"] = json!({"errorType": {"type": "commandError", "message": e}});
+        v["relayError"]["type"] = json!("error");
+    }
+    v
+}
+
+/// A channel's link (`GroupLink`): the full link and the short one subscribers use.
+fn channel_link(chat: &Chat, g: &Group) -> Value {
+    let store = chat.store();
+    let (full, role) = match store.group_link(g.group_id) {
+        Ok(Some((_, full, role))) => (full, role),
+        _ => (String::new(), crate::protocol::GroupMemberRole::Observer),
+    };
+    let id = store
+        .group_link_id(g.group_id)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let short = store.channel_link(g.group_id).ok().flatten();
+    json!({
+        "userContactLinkId": g.group_id,
+        "connLinkContact": {"connFullLink": full, "connShortLink": short},
+        "shortLinkDataSet": true,
+        "shortLinkLargeDataSet": false,
+        "groupLinkId": simplex_codec::base64url::encode(&id),
+        "acceptMemberRole": role,
+    })
 }
 
 /// A member (`GroupMember`).
@@ -1263,9 +1336,44 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
         Response::ChatItemTtl(ttl) => {
             tagged("chatItemTTL", json!({ "user": u, "chatItemTTL": ttl }))
         }
-        Response::GroupRelays(g) => tagged(
+        Response::GroupRelays(g, relays) => tagged(
             "groupRelays",
-            json!({"user": u, "groupInfo": group_info(chat, g), "groupRelays": []}),
+            json!({"user": u, "groupInfo": group_info(chat, g),
+                   "groupRelays": relays.iter().map(group_relay).collect::<Vec<_>>()}),
+        ),
+        Response::PublicGroupCreated(g, _, relays) => tagged(
+            "publicGroupCreated",
+            json!({"user": u, "groupInfo": group_info(chat, g), "groupLink": channel_link(chat, g),
+                   "groupRelays": relays.iter().map(group_relay).collect::<Vec<_>>()}),
+        ),
+        Response::GroupRelaysAdded(g, _, relays) => tagged(
+            "groupRelaysAdded",
+            json!({"user": u, "groupInfo": group_info(chat, g), "groupLink": channel_link(chat, g),
+                   "groupRelays": relays.iter().map(group_relay).collect::<Vec<_>>()}),
+        ),
+        Response::PublicGroupCreationFailed(results) => tagged(
+            "publicGroupCreationFailed",
+            json!({"user": u, "addRelayResults": results.iter().map(add_relay_result).collect::<Vec<_>>()}),
+        ),
+        Response::GroupRelaysAddFailed(results) => tagged(
+            "groupRelaysAddFailed",
+            json!({"user": u, "addRelayResults": results.iter().map(add_relay_result).collect::<Vec<_>>()}),
+        ),
+        Response::RelayGroupAllowed(g) => tagged(
+            "relayGroupAllowed",
+            json!({"user": u, "groupInfo": group_info(chat, g)}),
+        ),
+        // A channel joined by its link: the request to its (first) relay, as a group link's.
+        Response::ChannelJoining(_, conn) => {
+            let mut c = pending_connection(chat, *conn);
+            c["pccConnStatus"] = json!({"type": "joined"});
+            c["viaContactUri"] = json!(true);
+            tagged("sentInvitation", json!({"user": u, "connection": c}))
+        }
+        // Ours: the reference lists chat relays among its operators' servers.
+        Response::ChatRelays(list) => tagged(
+            "userChatRelays",
+            json!({"user": u, "chatRelays": list.iter().map(|r| user_chat_relay(r, false)).collect::<Vec<_>>()}),
         ),
         // Ours (the reference answers `/smp` with its operators' servers).
         Response::Servers(p, servers) => tagged(
@@ -1561,6 +1669,20 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
         Event::GroupJoinRequest(..) => return None,
         // Not in the bot API's documented events (the reference's `unknownMemberCreated`,
         // `hostConnected`, `hostDisconnected`).
+        Event::GroupRelayUpdated(g, relay) => {
+            let link = channel_link(chat, g);
+            let relays = chat.store().group_relays(g.group_id).ok()?;
+            tagged(
+                "groupLinkDataUpdated",
+                json!({"user": u, "groupInfo": group_info(chat, g), "groupLink": link,
+                       "groupRelays": relays.iter().map(group_relay).collect::<Vec<_>>(),
+                       "relaysChanged": relay.status == crate::channels::RelayStatus::Active}),
+            )
+        }
+        Event::RelayServing(g, owner) => tagged(
+            "userJoinedGroup",
+            json!({"user": u, "groupInfo": group_info(chat, g), "hostMember": group_member(owner)}),
+        ),
         Event::UnknownMemberCreated { .. }
         | Event::HostConnected(_)
         | Event::HostDisconnected(_) => return None,

@@ -608,7 +608,29 @@ pub enum Response {
         to: crate::protocol::GroupMemberRole,
     },
     /// `/_get relays #G`: the group's chat relays (none: it is no channel).
-    GroupRelays(crate::group_store::Group),
+    GroupRelays(crate::group_store::Group, Vec<crate::channels::GroupRelay>),
+    /// `/_public group`: the channel, its link and its relays (asked).
+    PublicGroupCreated(
+        crate::group_store::Group,
+        String,
+        Vec<crate::channels::GroupRelay>,
+    ),
+    /// `/_public group`: no relay could be asked (nothing is kept).
+    PublicGroupCreationFailed(Vec<crate::channels::AddRelayResult>),
+    /// `/_add relays`: the channel, its link and its relays.
+    GroupRelaysAdded(
+        crate::group_store::Group,
+        String,
+        Vec<crate::channels::GroupRelay>,
+    ),
+    /// `/_add relays`: no relay could be asked.
+    GroupRelaysAddFailed(Vec<crate::channels::AddRelayResult>),
+    /// `/_relay allow #G`.
+    RelayGroupAllowed(crate::group_store::Group),
+    /// `/c <channel link>`: asked its relays (the first one's connection).
+    ChannelJoining(crate::group_store::Group, u64),
+    /// `/relays`: the configured chat relays.
+    ChatRelays(Vec<crate::channels::ChatRelay>),
     /// `/smp`, `/xftp`: the relays in use.
     Servers(crate::servers::Protocol, Vec<String>),
     /// `/smp test`, `/xftp test`: passed, or where it failed.
@@ -886,6 +908,10 @@ pub enum Event {
         /// The unknown member.
         member: crate::group_store::Member,
     },
+    /// A relay of our channel changed status (accepted, active).
+    GroupRelayUpdated(crate::group_store::Group, crate::channels::GroupRelay),
+    /// We serve a channel as its relay now (its owner asked; accepted).
+    RelayServing(crate::group_store::Group, crate::group_store::Member),
     /// A member introduced to us (or we to it) is connected.
     MemberConnected(crate::group_store::Group, crate::group_store::Member),
     /// A member reacted to a message of the group.
@@ -1039,6 +1065,8 @@ pub struct ChatConfig {
     /// How many events wait for the client at most ([`DEFAULT_EVENT_QUEUE`], `-q`): the chat
     /// waits while the queue is full.
     pub event_queue: usize,
+    /// `--relay`: serve channels whose owners ask (see [`crate::channels`]).
+    pub chat_relay: bool,
 }
 
 /// The event queue's default size, as the reference's `--queue-size`.
@@ -1076,6 +1104,8 @@ pub(crate) struct Inner {
     receipts: std::sync::atomic::AtomicBool,
     /// `/show on`: live messages shown as they are typed (the terminal's view; not kept).
     show_live: std::sync::atomic::AtomicBool,
+    /// `--relay`: this client serves channels (see [`crate::channels`]).
+    pub(crate) chat_relay: std::sync::atomic::AtomicBool,
     /// Running uploads and downloads, by file.
     pub(crate) transfers: Mutex<std::collections::HashMap<i64, tokio::task::JoinHandle<()>>>,
     /// Their progress, by file.
@@ -1115,16 +1145,23 @@ fn made_link(full: &str, short: &str) -> ConnLink {
     }
 }
 
+/// A channel's short link (`c`): joined through its relays.
+fn is_channel_link(link: &str) -> bool {
+    agent::links::ShortLink::parse(link.trim())
+        .is_ok_and(|s| s.kind == agent::links::ShortLinkKind::Channel)
+}
+
 /// Whether a link is an address (or a group link, requested as one) rather than a one-time
-/// invitation. A short link says so by its type; channel and relay links are refused.
+/// invitation. A short link says so by its type; a relay's link is not for users.
 fn is_address_link(link: &str) -> Result<bool> {
     use agent::links::{ShortLink, ShortLinkKind};
     match ShortLink::parse(link.trim()) {
         Ok(s) => match s.kind {
             ShortLinkKind::Invitation => Ok(false),
             ShortLinkKind::Contact | ShortLinkKind::Group => Ok(true),
-            ShortLinkKind::Channel | ShortLinkKind::Relay => Err(ChatError::BadCommand(
-                "a channel link: chat relays (channels) are not supported by this client".into(),
+            ShortLinkKind::Channel => Ok(true),
+            ShortLinkKind::Relay => Err(ChatError::BadCommand(
+                "a chat relay's link for a channel: join the channel by its own link".into(),
             )),
         },
         Err(_) => Ok(link.contains("/contact")),
@@ -1274,6 +1311,7 @@ impl Chat {
                 generation: std::sync::atomic::AtomicU64::new(0),
                 receipts: std::sync::atomic::AtomicBool::new(receipts),
                 show_live: std::sync::atomic::AtomicBool::new(false),
+                chat_relay: std::sync::atomic::AtomicBool::new(config.chat_relay),
                 transfers: Mutex::new(std::collections::HashMap::new()),
                 progress: Mutex::new(std::collections::HashMap::new()),
             }),
@@ -2204,11 +2242,16 @@ impl Chat {
                     .store(on, std::sync::atomic::Ordering::Relaxed);
                 Ok(Response::Ok)
             }
-            // Groups here are never channels: no chat relays serve them.
-            Command::GetGroupRelays(id) => Ok(Response::GroupRelays(self.group_by_id(id)?)),
-            Command::ChatRelays(api) => Err(ChatError::BadCommand(format!(
-                "{api}: chat relays (channels) are not supported by this client"
-            ))),
+            Command::GetGroupRelays(id) => self.get_group_relays(id),
+            Command::NewPublicGroup {
+                relay_ids,
+                profile,
+                incognito,
+            } => on_heap(|| self.new_public_group(relay_ids, profile, incognito)).await,
+            Command::AddGroupRelays(id, ids) => on_heap(|| self.add_group_relays(id, ids)).await,
+            Command::AllowRelayGroup(id) => self.allow_relay_group(id),
+            Command::SetChatRelays(list) => self.set_chat_relays(list),
+            Command::ShowChatRelays => Ok(Response::ChatRelays(self.store().chat_relays()?)),
             Command::SetServers(p, list) => self.set_servers(p, list),
             Command::TestServer(p, server) => on_heap(|| self.test_server(p, server)).await,
             Command::ApiChatSettings {
@@ -2577,6 +2620,9 @@ impl Chat {
     /// a random one for this contact only. A link of ours, or one already used, is refused
     /// with what it is.
     async fn connect(&self, link: String, incognito: bool) -> Result<Response> {
+        if is_channel_link(&link) {
+            return self.join_channel(&link, incognito).await;
+        }
         let plan = self.connection_plan(&link)?;
         if !plan.is_ok() {
             return Err(ChatError::LinkUsed(Box::new(plan)));
@@ -3117,6 +3163,11 @@ impl Chat {
             AgentEvent::Confirmation { conn, info } => {
                 let member = self.store().member_by_conn(conn)?;
                 if let Some(m) = member {
+                    if let Ok(ChatEvent::GrpRelayAcpt { relay_link }) =
+                        ChatMessage::decode(&info).map(|m| m.event)
+                    {
+                        return on_heap(|| self.relay_accepted(m, relay_link)).await;
+                    }
                     if m.category == crate::group_store::MemberCategory::Host {
                         // A group link's host announced again after a restart: allowed again.
                         if let Ok(ChatEvent::GrpLinkInv(inv)) =
@@ -3223,6 +3274,10 @@ impl Chat {
                 request,
                 info,
             } => {
+                if let Ok(ChatEvent::GrpRelayInv(inv)) = ChatMessage::decode(&info).map(|m| m.event)
+                {
+                    return on_heap(|| self.relay_invitation(request, inv)).await;
+                }
                 let link = self.store().group_link_by_conn(address)?;
                 if let Some((group_id, role)) = link {
                     return self

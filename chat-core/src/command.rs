@@ -412,9 +412,24 @@ pub enum Command {
     },
     /// `/_get relays #<groupId>`: the group's chat relays (a channel's).
     GetGroupRelays(i64),
-    /// `/_public group ...`, `/_add relays #G ...`, `/_relay allow #G`: the chat relays'
-    /// (channels') commands, refused with a clear error (this client has no chat relays).
-    ChatRelays(&'static str),
+    /// `/_public group 1 [incognito=on] <relayIds> <json>`: a new channel served by these
+    /// chat relays.
+    NewPublicGroup {
+        /// Ids of configured chat relays (`/relays`).
+        relay_ids: Vec<i64>,
+        /// The channel's profile.
+        profile: crate::protocol::GroupProfile,
+        /// We are a random profile in it.
+        incognito: bool,
+    },
+    /// `/_add relays #G <relayIds>`: more relays for our channel.
+    AddGroupRelays(i64, Vec<i64>),
+    /// `/_relay allow #G`: serve again a channel this relay left.
+    AllowRelayGroup(i64),
+    /// `/relays [name=N] <link> ...`: the chat relays new channels are served by.
+    SetChatRelays(Vec<(String, String)>),
+    /// `/relays`: the chat relays configured.
+    ShowChatRelays,
     /// `/show on|off`: live messages shown as they are typed (the terminal's view).
     ShowLive(bool),
     /// `/smp`, `/xftp`: the relays new queues and uploads go to.
@@ -1249,6 +1264,9 @@ impl Command {
                 | Command::ShowLive(_)
                 | Command::SetServers(..)
                 | Command::GetGroupRelays(_)
+                | Command::SetChatRelays(_)
+                | Command::ShowChatRelays
+                | Command::AllowRelayGroup(_)
                 | Command::Mute { .. }
                 | Command::GetChat { .. }
                 | Command::UnreadChat { .. }
@@ -2342,24 +2360,31 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             if !user_id(uid) {
                 return Err(usage());
             }
+            let incognito = rest.starts_with("incognito=on ");
             let rest = rest.strip_prefix("incognito=on ").unwrap_or(rest);
             let (ids, json) = rest.split_once(' ').ok_or_else(usage)?;
-            id_list(ids).ok_or_else(usage)?;
-            serde_json::from_str::<crate::protocol::GroupProfile>(json)
+            let relay_ids = id_list(ids).ok_or_else(usage)?;
+            let profile = serde_json::from_str::<crate::protocol::GroupProfile>(json)
                 .map_err(|e| bad(&format!("bad JSON ({e})")))?;
-            Command::ChatRelays("APINewPublicGroup")
+            Command::NewPublicGroup {
+                relay_ids,
+                profile,
+                incognito,
+            }
         }
         "/_add" if args.starts_with("relays ") => {
             let usage = || bad("usage: /_add relays #<groupId> <relayIds>");
             let (g, ids) = args["relays ".len()..].split_once(' ').ok_or_else(usage)?;
-            group_ref(g).ok_or_else(usage)?;
-            id_list(ids.trim()).ok_or_else(usage)?;
-            Command::ChatRelays("APIAddGroupRelays")
+            let g = group_ref(g).ok_or_else(usage)?;
+            Command::AddGroupRelays(g, id_list(ids.trim()).ok_or_else(usage)?)
         }
-        "/_relay" if args.starts_with("allow ") => {
+        "/_relay" if args.starts_with("allow ") => Command::AllowRelayGroup(
             group_ref(args["allow ".len()..].trim())
-                .ok_or_else(|| bad("usage: /_relay allow #<groupId>"))?;
-            Command::ChatRelays("APIAllowRelayGroup")
+                .ok_or_else(|| bad("usage: /_relay allow #<groupId>"))?,
+        ),
+        "/relays" if args.is_empty() => Command::ShowChatRelays,
+        "/relays" => {
+            Command::SetChatRelays(crate::channels::parse_relays(args).map_err(|e| bad(&e))?)
         }
         "/show" if args == "on" || args == "off" => Command::ShowLive(args == "on"),
         "/smp" | "/xftp" => {

@@ -152,8 +152,20 @@ impl Chat {
             return Ok(()); // accepted before a restart
         }
         let g = self.group_by_id(group_id)?;
+        let channel = self.is_channel(&g)?;
+        let mut chosen_id = None;
         let profile = match ChatMessage::decode(info).map(|m| m.event) {
-            Ok(ChatEvent::Contact { profile, .. } | ChatEvent::Info { profile }) => profile,
+            // A subscriber joining a channel through our (relay's) link, with its member id.
+            Ok(ChatEvent::Member {
+                profile,
+                new_member_id,
+            }) if channel => {
+                chosen_id = Some(new_member_id);
+                profile
+            }
+            Ok(ChatEvent::Contact { profile, .. } | ChatEvent::Info { profile }) if !channel => {
+                profile
+            }
             Ok(other) => {
                 let _ = self.inner.agent.reject(request);
                 return Err(ChatError::Agent(format!(
@@ -170,7 +182,13 @@ impl Chat {
                 )));
             }
         };
-        if crate::groups::check_current(&g).is_err() || g.role < GroupMemberRole::Admin {
+        // A channel's link of its owner takes no requests (they go to its relays).
+        let admits = if channel {
+            g.role == GroupMemberRole::Relay
+        } else {
+            g.role >= GroupMemberRole::Admin
+        };
+        if crate::groups::check_current(&g).is_err() || !admits {
             let _ = self.inner.agent.reject(request);
             return Ok(());
         }
@@ -185,9 +203,23 @@ impl Chat {
                 profile.display_name
             )));
         }
-        let member_id = crate::groups::new_member_id();
+        let member_id = match chosen_id {
+            Some(id) => {
+                let taken = id == g.member_id
+                    || self.store().member_by_member_id(g.group_id, &id)?.is_some();
+                if taken {
+                    let _ = self.inner.agent.reject(request);
+                    return Err(ChatError::Agent(format!(
+                        "#{}: a subscriber asked for a member id taken already",
+                        g.local_name
+                    )));
+                }
+                id
+            }
+            None => crate::groups::new_member_id(),
+        };
         // The group reviews joiners: the member stays pending until a moderator accepts it.
-        let review = crate::admission::review_on(&g.profile);
+        let review = !channel && crate::admission::review_on(&g.profile);
         let m = self.store().add_member(&NewMember {
             group_id: g.group_id,
             member_id: &member_id,
@@ -246,6 +278,36 @@ impl Chat {
     ) -> Result<()> {
         let from = inv.from_member.member_role;
         let role = inv.invited_member.member_role;
+        // A channel's relay admits us as a subscriber (an observer).
+        let known = self.store().member_by_conn(conn)?;
+        if let Some(m) = known {
+            let g = self.group_of(&m)?;
+            if from == GroupMemberRole::Relay && self.is_channel(&g)? {
+                if role != GroupMemberRole::Observer || inv.invited_member.member_id != g.member_id
+                {
+                    return Err(ChatError::Agent(
+                        "x.grp.link.inv: the relay admits us with another id or role".into(),
+                    ));
+                }
+                let taken = self
+                    .store()
+                    .member_by_member_id(g.group_id, &inv.from_member.member_id)?
+                    .is_some_and(|o| o.group_member_id != m.group_member_id);
+                if !taken {
+                    self.store().set_member_id_role(
+                        m.group_member_id,
+                        &inv.from_member.member_id,
+                        GroupMemberRole::Relay,
+                    )?;
+                }
+                return self
+                    .inner
+                    .agent
+                    .allow(conn, &self.info_as(g.incognito.as_ref()))
+                    .await
+                    .map_err(agent_err);
+            }
+        }
         if from < GroupMemberRole::Admin || role > GroupMemberRole::Member || from < role {
             return Err(ChatError::Agent(format!(
                 "x.grp.link.inv: a {} cannot admit a {}",

@@ -33,7 +33,7 @@ pub(crate) fn new_member_id() -> B64 {
     B64(id)
 }
 
-fn member_info(m: &Member) -> MemberInfo {
+pub(crate) fn member_info(m: &Member) -> MemberInfo {
     MemberInfo {
         member_id: m.member_id.clone(),
         member_role: m.role,
@@ -945,6 +945,13 @@ impl Chat {
                     self.add_support_info(&g, None, None, &wait).await?;
                 }
             }
+            // A relay of our channel: serving it (nobody to introduce it to).
+            MemberCategory::Invitee
+                if m.role == GroupMemberRole::Relay && self.is_channel(&g)? =>
+            {
+                self.emit(Event::MemberConnected(g.clone(), m.clone()))
+                    .await;
+            }
             MemberCategory::Invitee if m.status.is_pending() => {
                 return crate::chat::on_heap(|| self.pending_member_connected(&g, m)).await;
             }
@@ -1028,7 +1035,19 @@ impl Chat {
     /// Introduces a new member to the others (those introduced already are skipped), then
     /// sends it the history and the welcome message.
     pub(crate) async fn introduce(&self, g: &Group, new: &Member, history_upto: i64) -> Result<()> {
-        self.introduce_to(g, new, false).await?;
+        // A channel's subscribers are not introduced to anyone: they learn of its owners, and
+        // its history, no welcome from the relay (the description is in the profile).
+        if self.is_channel(g)? {
+            self.announce_owners(g, new).await?;
+            if history_on(g) {
+                if let Some(conn) = new.conn_id {
+                    self.send_history(g, new, conn, history_upto).await?;
+                }
+            }
+            return Ok(());
+        } else {
+            self.introduce_to(g, new, false).await?;
+        }
         let Some(new_conn) = new.conn_id else {
             return Ok(());
         };
@@ -1324,7 +1343,13 @@ impl Chat {
                 }
                 _ => false,
             };
-            let copy = (g.role >= GroupMemberRole::Admin && forwardable(&msg.event) && !scoped)
+            // A channel's relay forwards what its owners send to every subscriber.
+            let relaying = g.role == GroupMemberRole::Relay
+                && m.role == GroupMemberRole::Owner
+                && self.is_channel(&g)?;
+            let copy = ((g.role >= GroupMemberRole::Admin || relaying)
+                && forwardable(&msg.event)
+                && !scoped)
                 .then(|| msg.clone());
             let new_message = matches!(msg.event, ChatEvent::MsgNew(_));
             let outcome = self.member_event(&g, &m, msg, None).await;
@@ -1351,7 +1376,11 @@ impl Chat {
     /// Forwards a member's message (`x.grp.msg.forward`) to the members introduced to it or
     /// it to them, whose direct connection is not reported yet.
     async fn forward(&self, g: &Group, m: &Member, msg: ChatMessage) -> Result<()> {
-        let targets = self.store().forward_targets(m.group_member_id)?;
+        let targets = if g.role == GroupMemberRole::Relay && self.is_channel(g)? {
+            self.channel_forward_targets(g, m)?
+        } else {
+            self.store().forward_targets(m.group_member_id)?
+        };
         if targets.is_empty() {
             return Ok(());
         }
@@ -1398,7 +1427,8 @@ impl Chat {
                 if forwarded_by.is_some() {
                     return Ok(()); // forwarded messages never nest
                 }
-                if m.role < GroupMemberRole::Admin {
+                let relay = crate::channels::relay_of(self.is_channel(g)?, m);
+                if m.role < GroupMemberRole::Admin && !relay {
                     return Err(ChatError::GroupContactRole(m.local_name.clone()));
                 }
                 let Some(member_id) = member_id else {
@@ -1617,6 +1647,11 @@ impl Chat {
             }
             ChatEvent::GrpInfo { group_profile } => {
                 crate::chat::on_heap(|| self.group_profile_received(g, m, group_profile)).await?;
+            }
+            ChatEvent::GrpMemNew { member_info, .. }
+                if forwarded_by.is_none() && crate::channels::relay_of(self.is_channel(g)?, m) =>
+            {
+                self.channel_owner_announced(g, m, &member_info)?;
             }
             ChatEvent::GrpMemNew { member_info, scope } => {
                 Self::check_host_role(m, member_info.member_role)?;

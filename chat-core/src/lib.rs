@@ -17,6 +17,7 @@
 pub mod admission;
 pub mod api;
 pub mod batch;
+pub mod channels;
 pub mod chat;
 pub mod command;
 pub mod db_key;

@@ -764,6 +764,20 @@ pub struct GroupLinkInvitation {
     pub group_size: Option<i64>,
 }
 
+/// `x.grp.relay.inv`'s invitation (the reference's `GroupRelayInvitation`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupRelayInvitation {
+    /// The owner.
+    pub from_member: MemberIdRole,
+    /// The owner's profile.
+    pub from_member_profile: Profile,
+    /// The member id the relay gets.
+    pub relay_member_id: MemberId,
+    /// The channel's link (its data: the channel's profile).
+    pub group_link: String,
+}
+
 /// A member as introduced to others.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -896,6 +910,21 @@ pub enum ChatEvent {
     GrpLinkReject {
         /// The rejection.
         group_link_rejection: Value,
+    },
+    /// `x.grp.relay.inv`: a channel's owner asks a chat relay (a request to its address) to
+    /// serve the channel.
+    GrpRelayInv(GroupRelayInvitation),
+    /// `x.grp.relay.acpt`: the relay serves it; requests to join go to this link of its.
+    GrpRelayAcpt {
+        /// The relay's link for the channel.
+        relay_link: String,
+    },
+    /// `x.member`: a request to join a channel, to one of its relays' links.
+    Member {
+        /// The joiner's profile.
+        profile: Profile,
+        /// The member id the joiner takes.
+        new_member_id: MemberId,
     },
     /// `x.grp.link.mem`: the host's profile, to a member who joined through its group link.
     GrpLinkMem {
@@ -1097,6 +1126,9 @@ impl ChatEvent {
             Self::GrpInv(_) => "x.grp.inv",
             Self::GrpLinkInv(_) => "x.grp.link.inv",
             Self::GrpLinkMem { .. } => "x.grp.link.mem",
+            Self::GrpRelayInv(_) => "x.grp.relay.inv",
+            Self::GrpRelayAcpt { .. } => "x.grp.relay.acpt",
+            Self::Member { .. } => "x.member",
             Self::GrpLinkAcpt { .. } => "x.grp.link.acpt",
             Self::GrpLinkReject { .. } => "x.grp.link.reject",
             Self::GrpAcpt { .. } => "x.grp.acpt",
@@ -1190,6 +1222,15 @@ impl ChatEvent {
             Self::GrpInv(inv) => put(&mut o, "groupInvitation", inv),
             Self::GrpLinkInv(inv) => put(&mut o, "groupLinkInvitation", inv),
             Self::GrpLinkMem { profile } => put(&mut o, "profile", profile),
+            Self::GrpRelayInv(inv) => put(&mut o, "groupRelayInvitation", inv),
+            Self::GrpRelayAcpt { relay_link } => put(&mut o, "relayLink", relay_link),
+            Self::Member {
+                profile,
+                new_member_id,
+            } => {
+                put(&mut o, "profile", profile);
+                put(&mut o, "newMemberId", new_member_id);
+            }
             Self::GrpLinkAcpt {
                 acceptance,
                 role,
@@ -1344,6 +1385,14 @@ impl ChatEvent {
             "x.grp.link.inv" => Self::GrpLinkInv(p.req("groupLinkInvitation")?),
             "x.grp.link.mem" => Self::GrpLinkMem {
                 profile: p.req("profile")?,
+            },
+            "x.grp.relay.inv" => Self::GrpRelayInv(p.req("groupRelayInvitation")?),
+            "x.grp.relay.acpt" => Self::GrpRelayAcpt {
+                relay_link: p.req("relayLink")?,
+            },
+            "x.member" => Self::Member {
+                profile: p.req("profile")?,
+                new_member_id: p.req("newMemberId")?,
             },
             "x.grp.link.acpt" => Self::GrpLinkAcpt {
                 acceptance: p.req("acceptance")?,

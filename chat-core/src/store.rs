@@ -361,6 +361,24 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // v36: a group message deleted by a moderator: the moderator's group_member_id (0: the
     // user); NULL otherwise
     "ALTER TABLE chat_items ADD COLUMN deleted_by INTEGER;",
+    // v37: channels (chat relays): the relays the user chose; a group that is a channel, its
+    // link, and whether we (its relay) refuse to serve it again; a channel's relays
+    "CREATE TABLE chat_relays (
+        chat_relay_id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        address TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL
+     );
+     ALTER TABLE groups ADD COLUMN use_relays INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE groups ADD COLUMN channel_link TEXT;
+     ALTER TABLE groups ADD COLUMN relay_refused INTEGER NOT NULL DEFAULT 0;
+     CREATE INDEX groups_channel_link ON groups (channel_link);
+     CREATE TABLE group_relays (
+        group_member_id INTEGER PRIMARY KEY REFERENCES group_members ON DELETE CASCADE,
+        chat_relay_id INTEGER,
+        status TEXT NOT NULL,
+        relay_link TEXT
+     );",
 ];
 
 /// Where informational items go.

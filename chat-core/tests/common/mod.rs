@@ -38,6 +38,7 @@ pub fn config(
         max_file_size: 1 << 20,
         auto_accept_size: 0,
         event_queue: chat_core::chat::DEFAULT_EVENT_QUEUE,
+        chat_relay: false,
     }
 }
 

@@ -1,0 +1,1091 @@
+//! Channels, as the reference's chat relays (7.0): a channel's owner asks chat relays (clients
+//! started with `--relay`) to serve it, and subscribers join through the relays, never
+//! through the owner; the owner's messages go to its relays, which forward them to every
+//! subscriber.
+//!
+//! - The owner (`/_public group`) creates the group and its channel link: a contact address
+//!   whose short link (`c`) says it takes no requests itself (`direct` off) and whose data
+//!   is `{"groupProfile": ...}`. For each relay it chose (`/relays`), it sends a request to the
+//!   relay's address with `x.grp.relay.inv` (its member id and profile, the relay's member
+//!   id, the channel link).
+//! - The relay reads the channel link's data (LGET), records the group with the owner, makes
+//!   its own link for it (`r`, data as the channel's) and accepts with `x.grp.relay.acpt
+//!   {relayLink}`. The owner then names the relay's link in the channel link's data (LSET):
+//!   the relay is active.
+//! - A subscriber (`/c <channel link>`) reads the channel link's data, and sends `x.member
+//!   {profile, newMemberId}` to each relay's link. The relay accepts as with a group link
+//!   (`x.grp.link.inv`, the subscriber an observer), announces the owners to it (`x.grp.mem.new`,
+//!   no connection between them), sends the history, and from then on forwards what the
+//!   owners send (`x.grp.msg.forward`). Subscribers are never introduced to each other.
+
+use crate::chat::{agent_err, Chat, ChatError, Event, Response};
+use crate::group_store::{Group, Member, MemberCategory, MemberStatus, NewMember};
+use crate::protocol::{
+    ChatEvent, ChatMessage, GroupMemberRole, GroupProfile, GroupRelayInvitation, MemberIdRole,
+    Profile,
+};
+use crate::store::{ChatStore, StoreError};
+use rusqlite::{params, OptionalExtension};
+
+type Result<T> = std::result::Result<T, ChatError>;
+
+/// At most this many chat relays are configured, and serve one channel.
+pub const MAX_RELAYS: usize = 16;
+
+/// A chat relay the user chose (`/relays`): a relay client's address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatRelay {
+    /// Its id (`relayIds` of `/_public group`).
+    pub id: i64,
+    /// The name it is shown by.
+    pub name: String,
+    /// Its address (a contact address link).
+    pub address: String,
+}
+
+/// Where a channel's relay stands (the reference's `RelayStatus`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelayStatus {
+    /// Asked to serve the channel (our request sent).
+    Invited,
+    /// It accepted; its link is known.
+    Accepted,
+    /// Its link is in the channel link's data: subscribers join through it.
+    Active,
+    /// It could not be asked.
+    Rejected,
+}
+
+impl RelayStatus {
+    /// The reference's JSON name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Invited => "invited",
+            Self::Accepted => "accepted",
+            Self::Active => "active",
+            Self::Rejected => "rejected",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "invited" => Self::Invited,
+            "accepted" => Self::Accepted,
+            "active" => Self::Active,
+            "rejected" => Self::Rejected,
+            _ => return None,
+        })
+    }
+}
+
+/// A relay of a channel: its member record, the configured relay it is (owner's side), where
+/// it stands and its link.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupRelay {
+    /// The relay as a member of the group.
+    pub member: Member,
+    /// The configured relay (the owner's; none on a subscriber's side, or once removed).
+    pub chat_relay: Option<ChatRelay>,
+    /// Where it stands.
+    pub status: RelayStatus,
+    /// Its link for the channel.
+    pub link: Option<String>,
+}
+
+/// What asking one relay gave (the reference's `AddRelayResult`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AddRelayResult {
+    /// The relay.
+    pub relay: ChatRelay,
+    /// Why it could not be asked (none: asked).
+    pub error: Option<String>,
+}
+
+/// The data of a channel's link and of its relays' links (the reference's
+/// `GroupShortLinkData`).
+fn link_data(profile: &GroupProfile) -> Result<Vec<u8>> {
+    serde_json::to_vec(&serde_json::json!({ "groupProfile": profile }))
+        .map_err(|e| ChatError::Agent(format!("channel link data: {e}")))
+}
+
+/// The channel's profile from its link's data.
+fn profile_from_link_data(data: &[u8]) -> Result<GroupProfile> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Data {
+        group_profile: GroupProfile,
+    }
+    serde_json::from_slice::<Data>(data)
+        .map(|d| d.group_profile)
+        .map_err(|e| ChatError::Agent(format!("the channel link's data: {e}")))
+}
+
+fn status_from(s: &str) -> std::result::Result<RelayStatus, StoreError> {
+    RelayStatus::parse(s).ok_or(StoreError::Corrupt("relay status"))
+}
+
+impl ChatStore {
+    /// The configured chat relays, in order.
+    pub fn chat_relays(&self) -> std::result::Result<Vec<ChatRelay>, StoreError> {
+        let mut st = self.db.prepare(
+            "SELECT chat_relay_id, name, address FROM chat_relays ORDER BY chat_relay_id",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok(ChatRelay {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                address: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Sets the configured chat relays: those of the same address keep their id (and take the
+    /// new name), the others go.
+    pub fn set_chat_relays(
+        &mut self,
+        relays: &[(String, String)],
+    ) -> std::result::Result<(), StoreError> {
+        let tx = self.db.transaction()?;
+        {
+            let mut keep = Vec::new();
+            for (name, address) in relays {
+                let id: Option<i64> = tx
+                    .query_row(
+                        "SELECT chat_relay_id FROM chat_relays WHERE address = ?1",
+                        [address],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                let id = match id {
+                    Some(id) => {
+                        tx.execute(
+                            "UPDATE chat_relays SET name = ?2 WHERE chat_relay_id = ?1",
+                            params![id, name],
+                        )?;
+                        id
+                    }
+                    None => {
+                        tx.execute(
+                            "INSERT INTO chat_relays (name, address, created_at)
+                             VALUES (?1, ?2, ?3)",
+                            params![name, address, crate::store::now_ms()],
+                        )?;
+                        tx.last_insert_rowid()
+                    }
+                };
+                keep.push(id);
+            }
+            let all: Vec<i64> = {
+                let mut st = tx.prepare("SELECT chat_relay_id FROM chat_relays")?;
+                let rows = st.query_map([], |r| r.get(0))?;
+                rows.collect::<rusqlite::Result<_>>()?
+            };
+            for id in all.into_iter().filter(|id| !keep.contains(id)) {
+                tx.execute("DELETE FROM chat_relays WHERE chat_relay_id = ?1", [id])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A configured chat relay.
+    pub fn chat_relay(&self, id: i64) -> std::result::Result<Option<ChatRelay>, StoreError> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT chat_relay_id, name, address FROM chat_relays WHERE chat_relay_id = ?1",
+                [id],
+                |r| {
+                    Ok(ChatRelay {
+                        id: r.get(0)?,
+                        name: r.get(1)?,
+                        address: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Marks a group as a channel, with its link (the owner's channel link, also on the
+    /// relays' and the subscribers' sides).
+    pub fn set_channel(&self, group_id: i64, link: &str) -> std::result::Result<(), StoreError> {
+        self.db.execute(
+            "UPDATE groups SET use_relays = 1, channel_link = ?2 WHERE group_id = ?1",
+            params![group_id, link],
+        )?;
+        Ok(())
+    }
+
+    /// Whether a group is a channel.
+    pub fn is_channel(&self, group_id: i64) -> std::result::Result<bool, StoreError> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT use_relays FROM groups WHERE group_id = ?1",
+                [group_id],
+                |r| r.get::<_, bool>(0),
+            )
+            .optional()?
+            .unwrap_or(false))
+    }
+
+    /// A channel's link.
+    pub fn channel_link(&self, group_id: i64) -> std::result::Result<Option<String>, StoreError> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT channel_link FROM groups WHERE group_id = ?1",
+                [group_id],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
+    /// The channel of this link we have (the latest).
+    pub fn channel_by_link(&self, link: &str) -> std::result::Result<Option<i64>, StoreError> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT group_id FROM groups WHERE channel_link = ?1 AND use_relays = 1
+                 ORDER BY group_id DESC LIMIT 1",
+                [link],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// A relay's refusal to serve a channel again (after it left it), set or cleared.
+    pub fn set_relay_refused(
+        &self,
+        group_id: i64,
+        refused: bool,
+    ) -> std::result::Result<(), StoreError> {
+        self.db.execute(
+            "UPDATE groups SET relay_refused = ?2 WHERE group_id = ?1",
+            params![group_id, refused],
+        )?;
+        Ok(())
+    }
+
+    /// Whether we refuse to serve the channel of this link again.
+    pub fn relay_refuses(&self, link: &str) -> std::result::Result<bool, StoreError> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT 1 FROM groups WHERE channel_link = ?1 AND relay_refused = 1",
+                [link],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    /// Records a relay of a channel.
+    pub fn add_group_relay(
+        &self,
+        group_member_id: i64,
+        chat_relay_id: Option<i64>,
+        status: RelayStatus,
+        link: Option<&str>,
+    ) -> std::result::Result<(), StoreError> {
+        self.db.execute(
+            "INSERT OR REPLACE INTO group_relays (group_member_id, chat_relay_id, status, relay_link)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![group_member_id, chat_relay_id, status.as_str(), link],
+        )?;
+        Ok(())
+    }
+
+    /// A relay's new status (and its link, when it is known now).
+    pub fn set_relay_status(
+        &self,
+        group_member_id: i64,
+        status: RelayStatus,
+        link: Option<&str>,
+    ) -> std::result::Result<(), StoreError> {
+        self.db.execute(
+            "UPDATE group_relays SET status = ?2, relay_link = COALESCE(?3, relay_link)
+             WHERE group_member_id = ?1",
+            params![group_member_id, status.as_str(), link],
+        )?;
+        Ok(())
+    }
+
+    /// A channel's relays, in the order they were asked.
+    pub fn group_relays(&self, group_id: i64) -> std::result::Result<Vec<GroupRelay>, StoreError> {
+        let rows: Vec<(i64, Option<i64>, String, Option<String>)> = {
+            let mut st = self.db.prepare(
+                "SELECT r.group_member_id, r.chat_relay_id, r.status, r.relay_link
+                   FROM group_relays r JOIN group_members m USING (group_member_id)
+                  WHERE m.group_id = ?1 ORDER BY r.group_member_id",
+            )?;
+            let rows = st.query_map([group_id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        let mut out = Vec::with_capacity(rows.len());
+        for (member, chat_relay, status, link) in rows {
+            let Some(member) = self.member(member)? else {
+                continue;
+            };
+            let chat_relay = match chat_relay {
+                Some(id) => self.chat_relay(id)?,
+                None => None,
+            };
+            out.push(GroupRelay {
+                member,
+                chat_relay,
+                status: status_from(&status)?,
+                link,
+            });
+        }
+        Ok(out)
+    }
+
+    /// A relay member's record, if it is one.
+    pub fn group_relay(
+        &self,
+        group_member_id: i64,
+    ) -> std::result::Result<Option<GroupRelay>, StoreError> {
+        let Some(m) = self.member(group_member_id)? else {
+            return Ok(None);
+        };
+        Ok(self
+            .group_relays(m.group_id)?
+            .into_iter()
+            .find(|r| r.member.group_member_id == group_member_id))
+    }
+
+    /// A member's id and role, as its host told (a relay's, known once it accepted).
+    pub fn set_member_id_role(
+        &self,
+        group_member_id: i64,
+        member_id: &crate::protocol::MemberId,
+        role: GroupMemberRole,
+    ) -> std::result::Result<(), StoreError> {
+        self.db.execute(
+            "UPDATE group_members SET member_id = ?2, role = ?3 WHERE group_member_id = ?1",
+            params![group_member_id, member_id.0, role.name()],
+        )?;
+        Ok(())
+    }
+}
+
+/// A relay's name as configured: a word of letters, digits, `_`, `-` and `.`.
+fn valid_relay_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+/// `/relays [name=N] <link> ...`: the relays as given (a name defaults to `relay_K`).
+pub fn parse_relays(args: &str) -> std::result::Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    let mut name: Option<String> = None;
+    for w in args.split_whitespace() {
+        if let Some(n) = w.strip_prefix("name=") {
+            if !valid_relay_name(n) {
+                return Err(format!("bad relay name: {n}"));
+            }
+            name = Some(n.to_string());
+            continue;
+        }
+        if agent::links::ShortLink::parse(w).is_err()
+            && agent::links::ConnectionRequest::parse(w).is_err()
+        {
+            return Err(format!("not a relay address: {w}"));
+        }
+        let n = name
+            .take()
+            .unwrap_or_else(|| format!("relay_{}", out.len() + 1));
+        if out.iter().any(|(o, _): &(String, String)| *o == n) {
+            return Err(format!("two relays named {n}"));
+        }
+        out.push((n, w.to_string()));
+    }
+    if name.is_some() {
+        return Err("a name without a relay address".into());
+    }
+    if out.len() > MAX_RELAYS {
+        return Err(format!("at most {MAX_RELAYS} chat relays"));
+    }
+    Ok(out)
+}
+
+impl Chat {
+    /// `--relay`: this client serves channels whose owners ask it (requests with
+    /// `x.grp.relay.inv` to its address); without it such requests are refused.
+    pub fn set_chat_relay(&self, on: bool) {
+        self.inner
+            .chat_relay
+            .store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether this client serves channels.
+    pub fn is_chat_relay(&self) -> bool {
+        self.inner
+            .chat_relay
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Whether a group is a channel.
+    pub(crate) fn is_channel(&self, g: &Group) -> Result<bool> {
+        Ok(self.store().is_channel(g.group_id)?)
+    }
+
+    /// `/relays [name=N] <link> ...`.
+    pub(crate) fn set_chat_relays(&self, relays: Vec<(String, String)>) -> Result<Response> {
+        self.store().set_chat_relays(&relays)?;
+        Ok(Response::Ok)
+    }
+
+    /// `/_public group 1 [incognito=on] <relayIds> <json>`: a new channel served by these
+    /// relays (asked now; each is active once it accepted and its link is published).
+    pub(crate) async fn new_public_group(
+        &self,
+        relay_ids: Vec<i64>,
+        mut profile: GroupProfile,
+        incognito: bool,
+    ) -> Result<Response> {
+        let relays = self.chosen_relays(&relay_ids)?;
+        let created = self.new_group_as(profile.clone(), incognito).await?;
+        let Response::GroupCreated(g) = created else {
+            return Ok(created);
+        };
+        let made = self
+            .inner
+            .agent
+            .create_address_link(
+                &link_data(&profile)?,
+                agent::links::ShortLinkKind::Channel,
+                false,
+            )
+            .await;
+        let (conn, full, link) = match made {
+            Ok((conn, full, short)) if !short.is_empty() => (conn, full, short),
+            other => {
+                if let Ok((conn, ..)) = other {
+                    let _ = self.inner.agent.delete_connection(conn).await;
+                }
+                self.store().delete_group(g.group_id, &[])?;
+                return Err(match other {
+                    Err(e) => agent_err(e),
+                    Ok(_) => ChatError::BadCommand(
+                        "the SMP relay keeps no link data: a channel needs an SMP v15+ relay"
+                            .into(),
+                    ),
+                });
+            }
+        };
+        let mut group_id = vec![0u8; 16];
+        simplex_crypto::random_bytes(&mut group_id);
+        profile.public_group = Some(serde_json::json!({
+            "groupType": "channel",
+            "groupLink": link,
+            "publicGroupId": simplex_codec::base64url::encode(&group_id),
+        }));
+        {
+            let store = self.store();
+            let full = crate::chat::display_link(&full);
+            store.add_group_link(
+                g.group_id,
+                conn,
+                &full,
+                &group_id,
+                GroupMemberRole::Observer,
+            )?;
+            store.set_channel(g.group_id, &link)?;
+            store.set_group_profile(g.group_id, &profile)?;
+        }
+        let g = Group { profile, ..g };
+        self.publish_channel(&g).await?;
+        let results = self.invite_relays(&g, &relays).await?;
+        if results.iter().all(|r| r.error.is_some()) {
+            let _ = self.inner.agent.delete_connection(conn).await;
+            let conns: Vec<(u64, Option<i64>)> = self
+                .store()
+                .members(g.group_id)?
+                .iter()
+                .filter_map(|m| m.conn_id.map(|c| (c, None)))
+                .collect();
+            for (c, _) in &conns {
+                let _ = self.inner.agent.delete_connection(*c).await;
+            }
+            self.store().delete_group(g.group_id, &conns)?;
+            return Ok(Response::PublicGroupCreationFailed(results));
+        }
+        let relays = self.store().group_relays(g.group_id)?;
+        Ok(Response::PublicGroupCreated(g, link, relays))
+    }
+
+    /// `/_add relays #G <relayIds>`: more relays for our channel.
+    pub(crate) async fn add_group_relays(
+        &self,
+        group_id: i64,
+        relay_ids: Vec<i64>,
+    ) -> Result<Response> {
+        let g = self.group_by_id(group_id)?;
+        if !self.is_channel(&g)? || g.role != GroupMemberRole::Owner {
+            return Err(ChatError::BadCommand(format!(
+                "#{}: relays are added by the owner of a channel",
+                g.local_name
+            )));
+        }
+        crate::groups::check_current(&g)?;
+        let relays = self.chosen_relays(&relay_ids)?;
+        let serving: Vec<i64> = self
+            .store()
+            .group_relays(g.group_id)?
+            .iter()
+            .filter(|r| r.status != RelayStatus::Rejected)
+            .filter_map(|r| r.chat_relay.as_ref().map(|c| c.id))
+            .collect();
+        if let Some(r) = relays.iter().find(|r| serving.contains(&r.id)) {
+            return Err(ChatError::BadCommand(format!(
+                "#{}: relay {} already serves the channel",
+                g.local_name, r.name
+            )));
+        }
+        let results = self.invite_relays(&g, &relays).await?;
+        if results.iter().all(|r| r.error.is_some()) {
+            return Ok(Response::GroupRelaysAddFailed(results));
+        }
+        let link = self.store().channel_link(g.group_id)?.unwrap_or_default();
+        let relays = self.store().group_relays(g.group_id)?;
+        Ok(Response::GroupRelaysAdded(g, link, relays))
+    }
+
+    /// `/_get relays #G`.
+    pub(crate) fn get_group_relays(&self, group_id: i64) -> Result<Response> {
+        let g = self.group_by_id(group_id)?;
+        let relays = self.store().group_relays(g.group_id)?;
+        Ok(Response::GroupRelays(g, relays))
+    }
+
+    /// `/_relay allow #G` (a relay's operator): serve again a channel we left, when its owner
+    /// asks again.
+    pub(crate) fn allow_relay_group(&self, group_id: i64) -> Result<Response> {
+        let g = self.group_by_id(group_id)?;
+        if !self.is_channel(&g)? || g.role != GroupMemberRole::Relay {
+            return Err(ChatError::BadCommand(format!(
+                "#{}: not a channel this client served as a relay",
+                g.local_name
+            )));
+        }
+        self.store().set_relay_refused(g.group_id, false)?;
+        Ok(Response::RelayGroupAllowed(g))
+    }
+
+    fn chosen_relays(&self, ids: &[i64]) -> Result<Vec<ChatRelay>> {
+        if ids.is_empty() || ids.len() > MAX_RELAYS {
+            return Err(ChatError::BadCommand(format!(
+                "a channel needs 1 to {MAX_RELAYS} relays"
+            )));
+        }
+        let mut out: Vec<ChatRelay> = Vec::with_capacity(ids.len());
+        for id in ids {
+            let r = self.store().chat_relay(*id)?.ok_or_else(|| {
+                ChatError::BadCommand(format!("no chat relay {id} (see /relays)"))
+            })?;
+            if !out.iter().any(|o| o.id == r.id) {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Asks each relay to serve the channel (a request to its address with
+    /// `x.grp.relay.inv`).
+    async fn invite_relays(&self, g: &Group, relays: &[ChatRelay]) -> Result<Vec<AddRelayResult>> {
+        let mut results = Vec::with_capacity(relays.len());
+        let link = self.store().channel_link(g.group_id)?.unwrap_or_default();
+        for relay in relays {
+            let relay_member_id = crate::groups::new_member_id();
+            let m = self.store().add_member(&NewMember {
+                group_id: g.group_id,
+                member_id: &relay_member_id,
+                role: GroupMemberRole::Relay,
+                category: MemberCategory::Invitee,
+                status: MemberStatus::Invited,
+                profile: &Profile {
+                    display_name: relay.name.clone(),
+                    ..Profile::default()
+                },
+                conn_id: None,
+                contact_id: None,
+                invited_by: None,
+            })?;
+            let inv = GroupRelayInvitation {
+                from_member: MemberIdRole {
+                    member_id: g.member_id.clone(),
+                    member_role: g.role,
+                },
+                from_member_profile: self.profile_in(g),
+                relay_member_id,
+                group_link: link.clone(),
+            };
+            let info = ChatMessage::new(None, ChatEvent::GrpRelayInv(inv)).encode();
+            match self.inner.agent.join(&relay.address, &info).await {
+                Ok(conn) => {
+                    self.store().set_member_conn(m.group_member_id, conn)?;
+                    self.store().add_group_relay(
+                        m.group_member_id,
+                        Some(relay.id),
+                        RelayStatus::Invited,
+                        None,
+                    )?;
+                    results.push(AddRelayResult {
+                        relay: relay.clone(),
+                        error: None,
+                    });
+                }
+                Err(e) => {
+                    self.store().add_group_relay(
+                        m.group_member_id,
+                        Some(relay.id),
+                        RelayStatus::Rejected,
+                        None,
+                    )?;
+                    self.store()
+                        .set_member_status(m.group_member_id, MemberStatus::Removed)?;
+                    results.push(AddRelayResult {
+                        relay: relay.clone(),
+                        error: Some(e.to_string()),
+                    });
+                }
+            }
+        }
+        Ok(results)
+    }
+
+    /// Writes the channel link's data: the profile and the links of the relays that accepted
+    /// (LSET); those become active.
+    pub(crate) async fn publish_channel(&self, g: &Group) -> Result<Vec<GroupRelay>> {
+        let Some((conn, _, _)) = self.store().group_link(g.group_id)? else {
+            return Ok(Vec::new());
+        };
+        let relays = self.store().group_relays(g.group_id)?;
+        let serving: Vec<&GroupRelay> = relays
+            .iter()
+            .filter(|r| matches!(r.status, RelayStatus::Accepted | RelayStatus::Active))
+            .filter(|r| r.link.is_some())
+            .collect();
+        let links: Vec<String> = serving.iter().filter_map(|r| r.link.clone()).collect();
+        self.inner
+            .agent
+            .set_link_data(conn, &link_data(&g.profile)?, &links)
+            .await
+            .map_err(agent_err)?;
+        let mut activated = Vec::new();
+        for r in serving {
+            if r.status == RelayStatus::Accepted {
+                self.store().set_relay_status(
+                    r.member.group_member_id,
+                    RelayStatus::Active,
+                    None,
+                )?;
+                activated.push(GroupRelay {
+                    status: RelayStatus::Active,
+                    ..r.clone()
+                });
+            }
+        }
+        Ok(activated)
+    }
+
+    /// The owner's side: a relay accepted (its confirmation with `x.grp.relay.acpt`): allowed,
+    /// its link published in the channel link's data.
+    pub(crate) async fn relay_accepted(&self, m: Member, relay_link: String) -> Result<()> {
+        let g = self.group_of(&m)?;
+        let Some(relay) = self.store().group_relay(m.group_member_id)? else {
+            return Err(ChatError::Agent(format!(
+                "#{}: x.grp.relay.acpt from {}, who is no relay of the channel",
+                g.local_name, m.local_name
+            )));
+        };
+        let parsed = agent::links::ShortLink::parse(&relay_link)
+            .map_err(|e| ChatError::Agent(format!("x.grp.relay.acpt: bad relay link: {e}")))?;
+        if parsed.kind == agent::links::ShortLinkKind::Invitation {
+            return Err(ChatError::Agent(
+                "x.grp.relay.acpt: the relay link is an invitation".into(),
+            ));
+        }
+        if relay.status == RelayStatus::Invited {
+            self.store().set_relay_status(
+                m.group_member_id,
+                RelayStatus::Accepted,
+                Some(&relay_link),
+            )?;
+        }
+        if let Some(conn) = m.conn_id {
+            self.inner
+                .agent
+                .allow(conn, &self.info_as(g.incognito.as_ref()))
+                .await
+                .map_err(agent_err)?;
+        }
+        self.store()
+            .set_member_status(m.group_member_id, MemberStatus::Accepted)?;
+        for r in self.publish_channel(&g).await? {
+            self.emit(Event::GroupRelayUpdated(g.clone(), r)).await;
+        }
+        Ok(())
+    }
+
+    /// The relay's side: an owner asks us to serve its channel (`x.grp.relay.inv` in a
+    /// request to our address).
+    pub(crate) async fn relay_invitation(
+        &self,
+        request: u64,
+        inv: GroupRelayInvitation,
+    ) -> Result<()> {
+        if self.store().member_by_join_request(request)?.is_some() {
+            return Ok(()); // accepted before a restart
+        }
+        let refuse = |why: String| {
+            let _ = self.inner.agent.reject(request);
+            Err(ChatError::Agent(why))
+        };
+        if !self.is_chat_relay() {
+            return refuse(format!(
+                "{} asked this client to serve a channel as its relay: start with --relay to \
+                 serve channels",
+                inv.from_member_profile.display_name
+            ));
+        }
+        if inv.from_member.member_role != GroupMemberRole::Owner {
+            return refuse("x.grp.relay.inv: not from a channel's owner".into());
+        }
+        if self.store().relay_refuses(&inv.group_link)? {
+            return refuse(format!(
+                "{} asked again to serve a channel this relay left (/_relay allow #G to serve \
+                 it again)",
+                inv.from_member_profile.display_name
+            ));
+        }
+        if let Some(gid) = self.store().channel_by_link(&inv.group_link)? {
+            if self
+                .group_by_id(gid)
+                .is_ok_and(|g| crate::groups::check_current(&g).is_ok())
+            {
+                return refuse("x.grp.relay.inv: this relay serves that channel already".into());
+            }
+        }
+        let data = match self.inner.agent.read_address(&inv.group_link).await {
+            Ok(d) => d,
+            Err(e) => return refuse(format!("x.grp.relay.inv: the channel link: {e}")),
+        };
+        let profile = match profile_from_link_data(&data.user_data) {
+            Ok(p) if crate::groups::valid_group_name(&p.display_name) => p,
+            Ok(p) => {
+                return refuse(format!(
+                    "x.grp.relay.inv: bad channel name {:?}",
+                    p.display_name
+                ))
+            }
+            Err(e) => return refuse(e.to_string()),
+        };
+        if data.direct {
+            return refuse("x.grp.relay.inv: the link is no channel's".into());
+        }
+        let g = self.store().add_group(
+            &profile,
+            &inv.relay_member_id,
+            GroupMemberRole::Relay,
+            MemberStatus::Accepted,
+            None,
+        )?;
+        self.store().set_channel(g.group_id, &inv.group_link)?;
+        let owner = self.store().add_member(&NewMember {
+            group_id: g.group_id,
+            member_id: &inv.from_member.member_id,
+            role: GroupMemberRole::Owner,
+            category: MemberCategory::Host,
+            status: MemberStatus::Accepted,
+            profile: &inv.from_member_profile,
+            conn_id: None,
+            contact_id: None,
+            invited_by: None,
+        })?;
+        self.store()
+            .set_join_request(owner.group_member_id, request)?;
+        let made = self
+            .inner
+            .agent
+            .create_address_link(
+                &link_data(&profile)?,
+                agent::links::ShortLinkKind::Relay,
+                true,
+            )
+            .await;
+        let (link_conn, full, relay_link) = match made {
+            Ok((conn, full, short)) if !short.is_empty() => (conn, full, short),
+            other => {
+                if let Ok((conn, ..)) = other {
+                    let _ = self.inner.agent.delete_connection(conn).await;
+                }
+                self.store().delete_group(g.group_id, &[])?;
+                return refuse(match other {
+                    Err(e) => format!("a link for the channel: {e}"),
+                    Ok(_) => "the SMP relay keeps no link data: serving a channel needs an SMP \
+                              v15+ relay"
+                        .into(),
+                });
+            }
+        };
+        let mut link_id = vec![0u8; 16];
+        simplex_crypto::random_bytes(&mut link_id);
+        self.store().add_group_link(
+            g.group_id,
+            link_conn,
+            &crate::chat::display_link(&full),
+            &link_id,
+            GroupMemberRole::Observer,
+        )?;
+        let reply = ChatMessage::new(None, ChatEvent::GrpRelayAcpt { relay_link }).encode();
+        let conn = self
+            .inner
+            .agent
+            .accept(request, &reply)
+            .await
+            .map_err(agent_err)?;
+        self.store().set_member_conn(owner.group_member_id, conn)?;
+        self.emit(Event::RelayServing(g, owner)).await;
+        Ok(())
+    }
+
+    /// `/c <channel link>`: joins through the channel's relays (`x.member` to each relay's
+    /// link); the group is ours to read once one of them connects.
+    pub(crate) async fn join_channel(&self, link: &str, incognito: bool) -> Result<Response> {
+        let link = crate::chat::display_link(link.trim());
+        if let Some(gid) = self.store().channel_by_link(&link)? {
+            if let Ok(g) = self.group_by_id(gid) {
+                if crate::groups::check_current(&g).is_ok() {
+                    return Err(ChatError::BadCommand(format!(
+                        "you are already a member of channel #{}",
+                        g.local_name
+                    )));
+                }
+            }
+        }
+        let data = self
+            .inner
+            .agent
+            .read_address(&link)
+            .await
+            .map_err(agent_err)?;
+        let profile = profile_from_link_data(&data.user_data)?;
+        if !crate::groups::valid_group_name(&profile.display_name) {
+            return Err(ChatError::InvalidName(profile.display_name));
+        }
+        if data.relays.is_empty() {
+            return Err(ChatError::BadCommand(format!(
+                "channel {} has no active relays yet: try again later",
+                profile.display_name
+            )));
+        }
+        let shown_as = incognito.then(crate::incognito::random_profile);
+        let g = self.store().add_group(
+            &profile,
+            &crate::groups::new_member_id(),
+            GroupMemberRole::Observer,
+            MemberStatus::Accepted,
+            None,
+        )?;
+        self.store().set_channel(g.group_id, &link)?;
+        if let Some(p) = &shown_as {
+            self.store().set_group_incognito(g.group_id, p)?;
+        }
+        let g = Group {
+            incognito: shown_as,
+            ..g
+        };
+        let info = ChatMessage::new(
+            None,
+            ChatEvent::Member {
+                profile: self.profile_in(&g),
+                new_member_id: g.member_id.clone(),
+            },
+        )
+        .encode();
+        let mut joined = None;
+        let mut failure = None;
+        for (i, relay_link) in data.relays.iter().take(MAX_RELAYS).enumerate() {
+            // Its member id and profile come with its acceptance.
+            let m = self.store().add_member(&NewMember {
+                group_id: g.group_id,
+                member_id: &crate::groups::new_member_id(),
+                role: GroupMemberRole::Relay,
+                category: MemberCategory::Host,
+                status: MemberStatus::Accepted,
+                profile: &Profile {
+                    display_name: format!("relay_{}", i + 1),
+                    ..Profile::default()
+                },
+                conn_id: None,
+                contact_id: None,
+                invited_by: None,
+            })?;
+            match self.inner.agent.join(relay_link, &info).await {
+                Ok(conn) => {
+                    self.store().set_member_conn(m.group_member_id, conn)?;
+                    self.store().add_group_relay(
+                        m.group_member_id,
+                        None,
+                        RelayStatus::Invited,
+                        Some(relay_link),
+                    )?;
+                    joined = joined.or(Some(conn));
+                }
+                Err(e) => {
+                    self.store()
+                        .set_member_status(m.group_member_id, MemberStatus::Removed)?;
+                    self.store().add_group_relay(
+                        m.group_member_id,
+                        None,
+                        RelayStatus::Rejected,
+                        Some(relay_link),
+                    )?;
+                    failure = Some(e);
+                }
+            }
+        }
+        let Some(first) = joined else {
+            self.store().delete_group(g.group_id, &[])?;
+            return Err(failure.map_or_else(
+                || ChatError::BadCommand("no relay of the channel could be reached".into()),
+                agent_err,
+            ));
+        };
+        Ok(Response::ChannelJoining(g, first))
+    }
+
+    /// The relay's side: a subscriber connected - the owners announced to it (it will not
+    /// connect to them: what they send comes through us).
+    pub(crate) async fn announce_owners(&self, g: &Group, new: &Member) -> Result<()> {
+        let Some(conn) = new.conn_id else {
+            return Ok(());
+        };
+        let owners: Vec<Member> = self
+            .store()
+            .members(g.group_id)?
+            .into_iter()
+            .filter(|o| {
+                o.role == GroupMemberRole::Owner && o.group_member_id != new.group_member_id
+            })
+            .collect();
+        for o in owners {
+            let msg = ChatMessage::new(
+                None,
+                ChatEvent::GrpMemNew {
+                    member_info: crate::groups::member_info(&o),
+                    scope: None,
+                },
+            );
+            self.inner
+                .agent
+                .send(conn, &msg.encode())
+                .await
+                .map_err(agent_err)?;
+        }
+        Ok(())
+    }
+
+    /// The subscriber's side: an owner announced by a relay (`x.grp.mem.new`), recorded
+    /// without a connection (what it sends comes through the relays).
+    pub(crate) fn channel_owner_announced(
+        &self,
+        g: &Group,
+        relay: &Member,
+        info: &crate::protocol::MemberInfo,
+    ) -> Result<()> {
+        if info.member_role != GroupMemberRole::Owner {
+            return Err(ChatError::Agent(format!(
+                "#{}: relay {} announced a {}: only owners are announced in channels",
+                g.local_name,
+                relay.local_name,
+                info.member_role.name()
+            )));
+        }
+        if info.member_id == g.member_id
+            || self
+                .store()
+                .member_by_member_id(g.group_id, &info.member_id)?
+                .is_some()
+        {
+            return Ok(()); // by another relay too
+        }
+        let profile = info.profile.clone();
+        if profile.display_name.is_empty() || profile.display_name.chars().any(char::is_control) {
+            return Err(ChatError::Agent("x.grp.mem.new: bad owner name".into()));
+        }
+        self.store().add_member(&NewMember {
+            group_id: g.group_id,
+            member_id: &info.member_id,
+            role: GroupMemberRole::Owner,
+            category: MemberCategory::Pre,
+            status: MemberStatus::Announced,
+            profile: &profile,
+            conn_id: None,
+            contact_id: None,
+            invited_by: Some(relay.group_member_id),
+        })?;
+        Ok(())
+    }
+
+    /// The members a relay forwards `from`'s messages to: every connected subscriber (and
+    /// other owners).
+    pub(crate) fn channel_forward_targets(&self, g: &Group, from: &Member) -> Result<Vec<Member>> {
+        Ok(self
+            .store()
+            .members(g.group_id)?
+            .into_iter()
+            .filter(|t| {
+                t.group_member_id != from.group_member_id
+                    && t.status == MemberStatus::Connected
+                    && t.conn_id.is_some()
+            })
+            .collect())
+    }
+}
+
+/// Whether `m` may forward and announce in channel `g`: a relay of it, to us a subscriber or
+/// an owner.
+pub(crate) fn relay_of(is_channel: bool, m: &Member) -> bool {
+    is_channel && m.role == GroupMemberRole::Relay
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relays_are_parsed_with_their_names() {
+        let a = "https://127.0.0.1/a#_PffrfxdbDyYxQpUwfXbfo2fhyajcegeyRJMCjEUyes?p=44185&\
+                 c=tfFxKxleqmU1n8Q7_WV56FxNN0fj2oGV-mG7bvXLxlo";
+        let list = parse_relays(&format!("name=bob_relay {a} {a}")).unwrap_or_default();
+        assert_eq!(list.len(), 2);
+        assert_eq!(list[0].0, "bob_relay");
+        assert_eq!(list[1].0, "relay_2");
+        assert!(parse_relays("name=x").is_err());
+        assert!(parse_relays("name=a/b https://x").is_err());
+        assert!(parse_relays("not-a-link").is_err());
+        assert_eq!(parse_relays("").unwrap_or_default(), Vec::new());
+    }
+
+    #[test]
+    fn link_data_carries_the_profile() {
+        let p = GroupProfile {
+            display_name: "news".into(),
+            ..GroupProfile::default()
+        };
+        let d = link_data(&p).unwrap_or_default();
+        assert_eq!(profile_from_link_data(&d).ok(), Some(p));
+        assert!(profile_from_link_data(b"{}").is_err());
+    }
+}
