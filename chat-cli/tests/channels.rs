@@ -1,8 +1,11 @@
-//! Channels with real `simplex-chat` processes: an owner (alice), a chat relay started with
-//! `--relay` (bob), two subscribers (cath, dan). The owner configures the relay (`/relays`,
-//! the reference's lines), creates the channel (`/_public group`), the relay accepts and is
-//! published in the channel link's data; subscribers join by the channel's link through the
-//! relay, receive what the owner sends (forwarded by the relay), never each other.
+//! Channels with real `simplex-chat` processes: an owner (alice), chat relays started with
+//! `--relay` (bob, later eve), subscribers (cath, dan, fay). The owner configures the relays
+//! (`/relays`, the reference's lines), creates the channel (`/_public group`), a relay accepts
+//! and is published in the channel link's data; subscribers join by the channel's link through
+//! the relays, get the history and what the owner sends (forwarded by the relays, once with
+//! two), never each other, cannot post. A relay restarted goes on serving; one that leaves is
+//! taken out of the link's data and refuses to serve the channel again until its operator
+//! allows it; the owner's deletion reaches every subscriber through the relays.
 
 mod common;
 
@@ -98,6 +101,62 @@ fn a_channel_served_by_a_relay() {
     alice.expect("#news relays:");
     alice.expect("  relay bob_relay: active");
 
+    // A second relay; a subscriber joining now joins through both, and gets each message
+    // once.
+    let mut eve = Client::start_with(dir.path(), "eve", &server, &["--relay"]);
+    eve.create_profile("eve_relay", "Relay");
+    eve.type_line("/ad");
+    eve.expect("/ad");
+    let (eve_address, _) = address_links(&mut eve, "Your new chat address is created!");
+    let both = format!("/relays name=bob_relay {bob_address} name=eve_relay {eve_address}");
+    alice.type_line(&both);
+    alice.expect(&both);
+    alice.expect("ok");
+    alice.type_line("/_add relays #1 2");
+    alice.expect("/_add relays #1 2");
+    alice.expect("#news: relays asked");
+    alice.expect("  relay bob_relay: active");
+    alice.expect("  relay eve_relay: invited");
+    alice.expect("#news: relay eve_relay is active, subscribers join through it");
+    alice.expect("#news: member eve_relay is connected");
+    eve.expect("#news: serving the channel of alice as its relay");
+    eve.expect("#news: you joined the group");
+    let mut fay = Client::start(dir.path(), "fay", &server);
+    fay.create_profile("fay", "Fay");
+    fay.type_line(&format!("/c {link}"));
+    fay.expect(&format!("/c {link}"));
+    fay.expect("#news: joining the channel through its relays...");
+    let mut lines: Vec<String> = (0..4).map(|_| fay.next()).collect();
+    lines.sort();
+    assert!(
+        [
+            "#news: member bob_relay is connected",
+            "#news: member eve_relay is connected"
+        ]
+        .contains(&lines[0].as_str()),
+        "{lines:?}"
+    );
+    assert_eq!(lines[1], "#news: you joined the group", "{lines:?}");
+    assert!(
+        lines[2].ends_with(" #news alice> hello subscribers [>>]"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[3].ends_with(" #news alice> second post [>>]"),
+        "{lines:?}"
+    );
+    for r in [&mut bob, &mut eve] {
+        r.expect("fay (Fay): accepting request to join group #news...");
+        r.expect("#news: fay joined the group");
+    }
+    alice.type_line("#news with two relays");
+    alice.expect_item("#news with two relays");
+    bob.expect_item("#news alice> with two relays");
+    eve.expect_item("#news alice> with two relays");
+    cath.expect_item("#news alice> with two relays [>>]");
+    dan.expect_item("#news alice> with two relays [>>]");
+    fay.expect_item("#news alice> with two relays [>>]");
+
     // The relay restarts: it goes on serving.
     bob.stop();
     let mut bob = Client::start_with(dir.path(), "bob", &server, &["--relay"]);
@@ -106,7 +165,54 @@ fn a_channel_served_by_a_relay() {
     alice.type_line("#news after the restart");
     alice.expect_item("#news after the restart");
     bob.expect_item("#news alice> after the restart");
+    eve.expect_item("#news alice> after the restart");
     cath.expect_item("#news alice> after the restart [>>]");
     dan.expect_item("#news alice> after the restart [>>]");
+    fay.expect_item("#news alice> after the restart [>>]");
+
+    // A relay that left does not serve the channel again until its operator allows it; the
+    // owner takes its link out of the channel link's data.
+    eve.type_line("/leave news");
+    eve.expect("/leave news");
+    eve.expect("#news: you left the group");
+    eve.expect("use /d #news to delete the group");
+    alice.expect("#news: eve_relay left the group");
+    alice.expect("#news: relay eve_relay is inactive");
+    fay.expect("#news: eve_relay left the group");
+    alice.type_line("/_add relays #1 2");
+    alice.expect("/_add relays #1 2");
+    alice.expect("#news: relays asked");
+    alice.expect("  relay bob_relay: active");
+    alice.expect("  relay eve_relay: inactive");
+    alice.expect("  relay eve_relay: invited");
+    eve.expect(
+        "error: agent: alice asked again to serve a channel this relay left (/_relay allow #G \
+         to serve it again)",
+    );
+    eve.type_line("/_relay allow #1");
+    eve.expect("/_relay allow #1");
+    eve.expect("#news: the channel will be served again when its owner asks");
+    // Asked again (the unanswered request replaced): served.
+    alice.type_line("/_add relays #1 2");
+    alice.expect("/_add relays #1 2");
+    alice.expect("#news: relays asked");
+    alice.expect("  relay bob_relay: active");
+    alice.expect("  relay eve_relay: inactive");
+    alice.expect("  relay eve_relay: rejected");
+    alice.expect("  relay eve_relay: invited");
+    alice.expect("#news: relay eve_relay is active, subscribers join through it");
+    alice.expect("#news: member eve_relay_2 is connected");
+    eve.expect("#news_1: serving the channel of alice as its relay");
+    eve.expect("#news_1: you joined the group");
+    // The owner deletes the channel: every subscriber is told through the relays.
+    alice.type_line("/d #news");
+    alice.expect("/d #news");
+    alice.expect("#news: you deleted the group");
+    for c in [&mut cath, &mut dan, &mut fay, &mut bob] {
+        c.expect("#news: alice deleted the group");
+        c.expect("use /d #news to delete the local copy of the group");
+    }
+    eve.expect("#news_1: alice_1 deleted the group");
+    eve.expect("use /d #news_1 to delete the local copy of the group");
     relay.stop();
 }

@@ -52,6 +52,8 @@ pub enum RelayStatus {
     Accepted,
     /// Its link is in the channel link's data: subscribers join through it.
     Active,
+    /// It left or was removed: its link is no longer in the channel link's data.
+    Inactive,
     /// It could not be asked.
     Rejected,
 }
@@ -63,6 +65,7 @@ impl RelayStatus {
             Self::Invited => "invited",
             Self::Accepted => "accepted",
             Self::Active => "active",
+            Self::Inactive => "inactive",
             Self::Rejected => "rejected",
         }
     }
@@ -72,6 +75,7 @@ impl RelayStatus {
             "invited" => Self::Invited,
             "accepted" => Self::Accepted,
             "active" => Self::Active,
+            "inactive" => Self::Inactive,
             "rejected" => Self::Rejected,
             _ => return None,
         })
@@ -538,18 +542,34 @@ impl Chat {
         }
         crate::groups::check_current(&g)?;
         let relays = self.chosen_relays(&relay_ids)?;
-        let serving: Vec<i64> = self
-            .store()
-            .group_relays(g.group_id)?
+        let current = self.store().group_relays(g.group_id)?;
+        let chosen = |r: &GroupRelay| {
+            r.chat_relay
+                .as_ref()
+                .is_some_and(|c| relays.iter().any(|x| x.id == c.id))
+                && !matches!(r.member.status, MemberStatus::Left | MemberStatus::Removed)
+        };
+        if let Some(r) = current
             .iter()
-            .filter(|r| r.status != RelayStatus::Rejected)
-            .filter_map(|r| r.chat_relay.as_ref().map(|c| c.id))
-            .collect();
-        if let Some(r) = relays.iter().find(|r| serving.contains(&r.id)) {
+            .find(|r| chosen(r) && matches!(r.status, RelayStatus::Accepted | RelayStatus::Active))
+        {
             return Err(ChatError::BadCommand(format!(
                 "#{}: relay {} already serves the channel",
-                g.local_name, r.name
+                g.local_name, r.member.local_name
             )));
+        }
+        // Asked before and no answer (a relay refuses without one): asked again instead.
+        for r in current
+            .iter()
+            .filter(|r| chosen(r) && r.status == RelayStatus::Invited)
+        {
+            if let Some(conn) = r.member.conn_id {
+                let _ = self.inner.agent.delete_connection(conn).await;
+            }
+            self.store()
+                .set_relay_status(r.member.group_member_id, RelayStatus::Rejected, None)?;
+            self.store()
+                .set_member_status(r.member.group_member_id, MemberStatus::Removed)?;
         }
         let results = self.invite_relays(&g, &relays).await?;
         if results.iter().all(|r| r.error.is_some()) {
@@ -674,6 +694,7 @@ impl Chat {
             .iter()
             .filter(|r| matches!(r.status, RelayStatus::Accepted | RelayStatus::Active))
             .filter(|r| r.link.is_some())
+            .filter(|r| !matches!(r.member.status, MemberStatus::Left | MemberStatus::Removed))
             .collect();
         let links: Vec<String> = serving.iter().filter_map(|r| r.link.clone()).collect();
         self.inner
@@ -696,6 +717,32 @@ impl Chat {
             }
         }
         Ok(activated)
+    }
+
+    /// The owner's side: a relay left or was removed - its link taken out of the channel
+    /// link's data, so nobody joins through it any more.
+    pub(crate) async fn channel_relay_gone(&self, g: &Group, m: &Member) -> Result<()> {
+        if g.role != GroupMemberRole::Owner
+            || m.role != GroupMemberRole::Relay
+            || !self.is_channel(g)?
+        {
+            return Ok(());
+        }
+        let Some(relay) = self.store().group_relay(m.group_member_id)? else {
+            return Ok(());
+        };
+        self.store()
+            .set_relay_status(m.group_member_id, RelayStatus::Inactive, None)?;
+        self.publish_channel(g).await?;
+        let relay = self
+            .store()
+            .group_relay(m.group_member_id)?
+            .unwrap_or(GroupRelay {
+                status: RelayStatus::Inactive,
+                ..relay
+            });
+        self.emit(Event::GroupRelayUpdated(g.clone(), relay)).await;
+        Ok(())
     }
 
     /// The owner's side: a relay accepted (its confirmation with `x.grp.relay.acpt`): allowed,
@@ -744,8 +791,18 @@ impl Chat {
         request: u64,
         inv: GroupRelayInvitation,
     ) -> Result<()> {
-        if self.store().member_by_join_request(request)?.is_some() {
-            return Ok(()); // accepted before a restart
+        let earlier = self.store().member_by_join_request(request)?;
+        match earlier {
+            Some(m) if m.conn_id.is_some() => return Ok(()), // accepted before a restart
+            // Stopped before the acceptance: what was recorded goes, the request is taken anew.
+            Some(m) => {
+                let link = self.store().group_link(m.group_id)?;
+                if let Some((conn, _, _)) = link {
+                    let _ = self.inner.agent.delete_connection(conn).await;
+                }
+                self.store().delete_group(m.group_id, &[])?;
+            }
+            None => {}
         }
         let refuse = |why: String| {
             let _ = self.inner.agent.reject(request);
@@ -768,7 +825,9 @@ impl Chat {
                 inv.from_member_profile.display_name
             ));
         }
-        if let Some(gid) = self.store().channel_by_link(&inv.group_link)? {
+        // (Bound first: the store's lock is not held while the group is read.)
+        let served = self.store().channel_by_link(&inv.group_link)?;
+        if let Some(gid) = served {
             if self
                 .group_by_id(gid)
                 .is_ok_and(|g| crate::groups::check_current(&g).is_ok())
@@ -863,7 +922,8 @@ impl Chat {
     /// link); the group is ours to read once one of them connects.
     pub(crate) async fn join_channel(&self, link: &str, incognito: bool) -> Result<Response> {
         let link = crate::chat::display_link(link.trim());
-        if let Some(gid) = self.store().channel_by_link(&link)? {
+        let known = self.store().channel_by_link(&link)?;
+        if let Some(gid) = known {
             if let Ok(g) = self.group_by_id(gid) {
                 if crate::groups::check_current(&g).is_ok() {
                     return Err(ChatError::BadCommand(format!(

@@ -457,6 +457,16 @@ impl Chat {
         if !crate::groups::valid_group_name(&profile.display_name) {
             return Err(ChatError::InvalidName(profile.display_name));
         }
+        // A channel's profile keeps its link and id (subscribers see them).
+        let channel = self.is_channel(&g)?;
+        let profile = if channel && profile.public_group.is_none() {
+            GroupProfile {
+                public_group: g.profile.public_group.clone(),
+                ..profile
+            }
+        } else {
+            profile
+        };
         let local_name = {
             let store = self.store();
             store.set_group_profile(g.group_id, &profile)?;
@@ -476,6 +486,16 @@ impl Chat {
             )
             .encode();
             self.broadcast(&to, &body).await?;
+            // Those about to join see the new profile in the channel link's data.
+            if channel {
+                if let Err(e) = self.publish_channel(&to).await {
+                    self.emit(Event::Error(format!(
+                        "#{}: the channel link's data: {e}",
+                        to.local_name
+                    )))
+                    .await;
+                }
+            }
         }
         if g.profile != to.profile {
             let items = crate::group_events::updated(&g.profile, &to.profile, true);

@@ -300,6 +300,15 @@ impl Chat {
                         GroupMemberRole::Relay,
                     )?;
                 }
+                // Its name until its profile comes (`x.grp.link.mem`).
+                let name = &inv.from_member_name;
+                if !name.is_empty() && !name.chars().any(char::is_control) {
+                    let p = Profile {
+                        display_name: name.clone(),
+                        ..Profile::default()
+                    };
+                    self.store().set_member_profile(&m, &p)?;
+                }
                 return self
                     .inner
                     .agent

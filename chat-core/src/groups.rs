@@ -609,6 +609,11 @@ impl Chat {
             .find(|(s, _)| s.group_member_id == m.group_member_id)
             .and_then(|(_, id)| *id);
         self.store().member_gone(&m, MemberStatus::Removed, after)?;
+        let gone = Member {
+            status: MemberStatus::Removed,
+            ..m.clone()
+        };
+        crate::chat::on_heap(|| self.channel_relay_gone(&g, &gone)).await?;
         if messages {
             self.store()
                 .mark_member_items_deleted(g.group_id, m.group_member_id)?;
@@ -648,6 +653,11 @@ impl Chat {
     ) -> Result<()> {
         // Nobody joins through our link any more.
         self.drop_group_link(g).await?;
+        // A relay that stops serving a channel does not serve it again unless its operator
+        // says so (`/_relay allow #G`), as the reference's.
+        if g.role == GroupMemberRole::Relay && self.is_channel(g)? {
+            self.store().set_relay_refused(g.group_id, true)?;
+        }
         let sent = match body {
             Some(b) => self.broadcast(g, b).await?,
             None => Vec::new(),
@@ -927,6 +937,13 @@ impl Chat {
         self.store().set_member_status(m.group_member_id, status)?;
         let m = Member { status, ..m };
         match m.category {
+            // A channel's other relays: we joined with the first.
+            MemberCategory::Host
+                if g.status == MemberStatus::Connected && self.is_channel(&g)? =>
+            {
+                self.emit(Event::MemberConnected(g.clone(), m.clone()))
+                    .await;
+            }
             MemberCategory::Host => {
                 // Our membership pending: we talk with the admins only until accepted.
                 if !g.status.is_pending() {
@@ -1351,6 +1368,15 @@ impl Chat {
                 && forwardable(&msg.event)
                 && !scoped)
                 .then(|| msg.clone());
+            // The channel deleted: the subscribers are told before the relay's connections
+            // to them go.
+            let copy = match copy {
+                Some(c) if relaying && matches!(c.event, ChatEvent::GrpDel) => {
+                    self.forward(&g, &m, c).await?;
+                    None
+                }
+                c => c,
+            };
             let new_message = matches!(msg.event, ChatEvent::MsgNew(_));
             let outcome = self.member_event(&g, &m, msg, None).await;
             receipt |= new_message && outcome.is_ok();
@@ -1432,7 +1458,11 @@ impl Chat {
                     return Err(ChatError::GroupContactRole(m.local_name.clone()));
                 }
                 let Some(member_id) = member_id else {
-                    return Ok(()); // from a channel: not supported
+                    return Err(ChatError::Agent(format!(
+                        "#{}: a post from the channel itself ({}) is not shown by this client",
+                        g.local_name,
+                        inner.event.name()
+                    )));
                 };
                 // Only what a member may say to the whole group is taken when forwarded.
                 if !forwardable(&inner.event) {
@@ -1884,6 +1914,11 @@ impl Chat {
                     crate::chat::on_heap(|| self.finish_deletion(conn)).await;
                 }
                 self.emit(Event::MemberLeft(g.clone(), m.clone())).await;
+                let gone = Member {
+                    status: MemberStatus::Left,
+                    ..m.clone()
+                };
+                crate::chat::on_heap(|| self.channel_relay_gone(g, &gone)).await?;
                 self.add_group_info(g, Some(m), &[crate::group_events::member_left()])
                     .await?;
             }
