@@ -1431,6 +1431,8 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
                 s => s.as_str(),
             }
         )],
+        // Shown once it is active (the link's data written).
+        Event::GroupRelayAccepted(..) => Vec::new(),
         Event::RelayServing(g, owner) => vec![format!(
             "#{}: serving the channel of {} as its relay",
             view_name(&g.local_name),

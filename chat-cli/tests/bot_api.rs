@@ -1640,6 +1640,9 @@ fn bot_api_channels() {
             "bob_relay"
         );
 
+        let accepted = alice.event("groupRelayUpdated").await;
+        assert_eq!(accepted["groupRelay"]["relayStatus"], "accepted");
+        assert_eq!(accepted["member"]["memberRole"], "relay");
         let updated = alice.event("groupLinkDataUpdated").await;
         assert_eq!(updated["relaysChanged"], true);
         assert_eq!(updated["groupRelays"][0]["relayStatus"], "active");
@@ -1679,6 +1682,30 @@ fn bot_api_channels() {
             )
             .await;
 
+        // The channel's link as a plan: the owner's own; new to the subscriber, with the
+        // channel's profile from the link's data.
+        let own = alice
+            .ok(
+                "APIConnectPlan",
+                &format!("/_connect plan 1 {link}"),
+                "connectionPlan",
+            )
+            .await;
+        assert_eq!(own["connectionPlan"]["groupLinkPlan"]["type"], "ownLink");
+        let plan = cath
+            .ok(
+                "APIConnectPlan",
+                &format!("/_connect plan 1 {link}"),
+                "connectionPlan",
+            )
+            .await;
+        assert_eq!(plan["connectionPlan"]["type"], "groupLink");
+        assert_eq!(plan["connectionPlan"]["groupLinkPlan"]["type"], "ok");
+        assert_eq!(
+            plan["connectionPlan"]["groupLinkPlan"]["groupSLinkData_"]["groupProfile"]
+                ["displayName"],
+            "news"
+        );
         // The subscriber joins by the channel's link.
         let sent = cath
             .ok(
@@ -1692,6 +1719,14 @@ fn bot_api_channels() {
         assert_eq!(joined["groupInfo"]["useRelays"], true);
         assert_eq!(joined["groupInfo"]["membership"]["memberRole"], "observer");
         assert_eq!(joined["hostMember"]["memberRole"], "relay");
+        let known = cath
+            .ok(
+                "APIConnectPlan",
+                &format!("/_connect plan 1 {link}"),
+                "connectionPlan",
+            )
+            .await;
+        assert_eq!(known["connectionPlan"]["groupLinkPlan"]["type"], "known");
         let cath_g = joined["groupInfo"]["groupId"].as_i64().expect("groupId");
         bob.expect("#news: serving the channel of alice as its relay");
         bob.expect("#news: you joined the group");

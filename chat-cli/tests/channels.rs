@@ -92,6 +92,14 @@ fn a_channel_served_by_a_relay() {
     bob.expect("alice (Alice): owner, host, connected");
     bob.expect("cath (Catherine): observer, invited, connected");
     bob.expect("dan (Daniel): observer, invited, connected");
+    // The channel's link again: known to a subscriber, the owner's own.
+    cath.type_line(&format!("/c {link}"));
+    cath.expect(&format!("/c {link}"));
+    cath.expect("group link: known group #news");
+    cath.expect("use #news <message> to send messages");
+    alice.type_line(&format!("/c {link}"));
+    alice.expect(&format!("/c {link}"));
+    alice.expect("group link: own link for group #news");
     // Subscribers only read.
     cath.type_line("#news may I?");
     cath.expect("#news may I?");

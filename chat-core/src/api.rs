@@ -1176,7 +1176,7 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
         Response::ConnectionPlan { link, plan } => tagged(
             "connectionPlan",
             json!({"user": u, "connLink": {"connFullLink": link},
-                   "connectionPlan": connection_plan(plan)}),
+                   "connectionPlan": connection_plan(chat, plan)}),
         ),
         Response::GroupCreated(g) => tagged(
             "groupCreated",
@@ -1393,15 +1393,28 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
 }
 
 /// A link's plan (`ConnectionPlan`).
-pub fn connection_plan(plan: &LinkPlan) -> Value {
+pub fn connection_plan(chat: &Chat, plan: &LinkPlan) -> Value {
     let (kind, key, status) = match plan {
         LinkPlan::Invitation(s) => ("invitationLink", "invitationLinkPlan", s),
         LinkPlan::Address(s) => ("contactAddress", "contactAddressPlan", s),
+        LinkPlan::Channel(c) => {
+            use crate::chat::ChannelPlan;
+            let inner = match c {
+                ChannelPlan::Ok(p) => json!({"type": "ok", "groupSLinkData_": {"groupProfile": p}}),
+                ChannelPlan::NoRelays(p) => {
+                    json!({"type": "noRelays", "groupSLinkData_": {"groupProfile": p}})
+                }
+                ChannelPlan::Own(g) => json!({"type": "ownLink", "groupInfo": group_info(chat, g)}),
+                ChannelPlan::Known(g) => json!({"type": "known", "groupInfo": group_info(chat, g),
+                                                "groupUpdated": false, "linkOwners": []}),
+            };
+            return json!({"type": "groupLink", "groupLinkPlan": inner});
+        }
     };
     let inner = match (plan, status) {
         (_, LinkStatus::Ok) => json!({"type": "ok"}),
         (_, LinkStatus::Own) => json!({"type": "ownLink"}),
-        (LinkPlan::Invitation(_), LinkStatus::Connecting(c)) => {
+        (LinkPlan::Invitation(_) | LinkPlan::Channel(_), LinkStatus::Connecting(c)) => {
             let mut v = json!({"type": "connecting"});
             if let Some(c) = c {
                 v["contact_"] = contact(c);
@@ -1679,6 +1692,11 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
                        "relaysChanged": relay.status == crate::channels::RelayStatus::Active}),
             )
         }
+        Event::GroupRelayAccepted(g, relay) => tagged(
+            "groupRelayUpdated",
+            json!({"user": u, "groupInfo": group_info(chat, g), "member": group_member(&relay.member),
+                   "groupRelay": group_relay(relay)}),
+        ),
         Event::RelayServing(g, owner) => tagged(
             "userJoinedGroup",
             json!({"user": u, "groupInfo": group_info(chat, g), "hostMember": group_member(owner)}),

@@ -768,6 +768,10 @@ impl Chat {
                 RelayStatus::Accepted,
                 Some(&relay_link),
             )?;
+            let accepted = self.store().group_relay(m.group_member_id)?;
+            if let Some(r) = accepted {
+                self.emit(Event::GroupRelayAccepted(g.clone(), r)).await;
+            }
         }
         if let Some(conn) = m.conn_id {
             self.inner
@@ -918,19 +922,44 @@ impl Chat {
         Ok(())
     }
 
+    /// What a channel's link is to us (`/_connect plan`): ours, joined, or new (read from the
+    /// link's data).
+    pub(crate) async fn channel_plan(&self, link: &str) -> Result<crate::chat::LinkPlan> {
+        use crate::chat::{ChannelPlan, LinkPlan};
+        let link = crate::chat::display_link(link.trim());
+        let known = self.store().channel_by_link(&link)?;
+        if let Some(g) = known.and_then(|id| self.group_by_id(id).ok()) {
+            if crate::groups::check_current(&g).is_ok() {
+                return Ok(LinkPlan::Channel(if g.role == GroupMemberRole::Owner {
+                    ChannelPlan::Own(g)
+                } else {
+                    ChannelPlan::Known(g)
+                }));
+            }
+        }
+        let data = self
+            .inner
+            .agent
+            .read_address(&link)
+            .await
+            .map_err(agent_err)?;
+        let profile = profile_from_link_data(&data.user_data)?;
+        Ok(LinkPlan::Channel(if data.relays.is_empty() {
+            ChannelPlan::NoRelays(profile)
+        } else {
+            ChannelPlan::Ok(profile)
+        }))
+    }
+
     /// `/c <channel link>`: joins through the channel's relays (`x.member` to each relay's
     /// link); the group is ours to read once one of them connects.
     pub(crate) async fn join_channel(&self, link: &str, incognito: bool) -> Result<Response> {
         let link = crate::chat::display_link(link.trim());
         let known = self.store().channel_by_link(&link)?;
-        if let Some(gid) = known {
-            if let Ok(g) = self.group_by_id(gid) {
-                if crate::groups::check_current(&g).is_ok() {
-                    return Err(ChatError::BadCommand(format!(
-                        "you are already a member of channel #{}",
-                        g.local_name
-                    )));
-                }
+        if known.is_some() {
+            let plan = self.channel_plan(&link).await?;
+            if !plan.is_ok() {
+                return Err(ChatError::LinkUsed(Box::new(plan)));
             }
         }
         let data = self

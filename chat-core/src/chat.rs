@@ -654,6 +654,21 @@ pub enum LinkPlan {
     Invitation(LinkStatus),
     /// A contact address.
     Address(LinkStatus),
+    /// A channel's link.
+    Channel(ChannelPlan),
+}
+
+/// What a channel's link is to us.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChannelPlan {
+    /// New: joining is fine (its profile, from the link's data).
+    Ok(crate::protocol::GroupProfile),
+    /// No relay serves it yet.
+    NoRelays(crate::protocol::GroupProfile),
+    /// Our own channel.
+    Own(crate::group_store::Group),
+    /// Joined already.
+    Known(crate::group_store::Group),
 }
 
 /// Where a link stands.
@@ -677,6 +692,7 @@ impl LinkPlan {
             self,
             Self::Invitation(LinkStatus::Ok)
                 | Self::Address(LinkStatus::Ok | LinkStatus::Connecting(None))
+                | Self::Channel(ChannelPlan::Ok(_))
         )
     }
 
@@ -685,13 +701,34 @@ impl LinkPlan {
         let (head, own, status) = match self {
             Self::Invitation(s) => ("invitation link: ", "own link", s),
             Self::Address(s) => ("contact address: ", "own address", s),
+            Self::Channel(c) => {
+                let group =
+                    |g: &crate::group_store::Group| crate::command::view_name(&g.local_name);
+                return match c {
+                    ChannelPlan::Ok(p) => vec![format!(
+                        "group link: ok to connect (channel {})",
+                        crate::command::view_name(&p.display_name)
+                    )],
+                    ChannelPlan::NoRelays(p) => vec![format!(
+                        "group link: channel {} has no active relays yet",
+                        crate::command::view_name(&p.display_name)
+                    )],
+                    ChannelPlan::Own(g) => {
+                        vec![format!("group link: own link for group #{}", group(g))]
+                    }
+                    ChannelPlan::Known(g) => vec![
+                        format!("group link: known group #{}", group(g)),
+                        format!("use #{} <message> to send messages", group(g)),
+                    ],
+                };
+            }
         };
         let name = |c: &Contact| crate::command::view_name(&c.local_name);
         match status {
             LinkStatus::Ok => vec![format!("{head}ok to connect")],
             LinkStatus::Own => vec![format!("{head}{own}")],
             LinkStatus::Connecting(None) => match self {
-                Self::Invitation(_) => vec![format!("{head}connecting")],
+                Self::Invitation(_) | Self::Channel(_) => vec![format!("{head}connecting")],
                 Self::Address(_) => vec![format!("{head}connecting, allowed to reconnect")],
             },
             LinkStatus::Connecting(Some(c)) => {
@@ -908,8 +945,10 @@ pub enum Event {
         /// The unknown member.
         member: crate::group_store::Member,
     },
-    /// A relay of our channel changed status (accepted, active).
+    /// The channel link's data changed with a relay's status (active, inactive).
     GroupRelayUpdated(crate::group_store::Group, crate::channels::GroupRelay),
+    /// A relay of our channel accepted (before it is published in the link's data).
+    GroupRelayAccepted(crate::group_store::Group, crate::channels::GroupRelay),
     /// We serve a channel as its relay now (its owner asked; accepted).
     RelayServing(crate::group_store::Group, crate::group_store::Member),
     /// A member introduced to us (or we to it) is connected.
@@ -1921,7 +1960,11 @@ impl Chat {
         match cmd {
             Command::CreateInvitation => on_heap(|| self.create_invitation(None)).await,
             Command::ConnectPlan(link) => {
-                let plan = self.connection_plan(&link)?;
+                let plan = if is_channel_link(&link) {
+                    on_heap(|| self.channel_plan(&link)).await?
+                } else {
+                    self.connection_plan(&link)?
+                };
                 Ok(Response::ConnectionPlan {
                     link: display_link(link.trim()),
                     plan,
@@ -2971,7 +3014,28 @@ impl Chat {
                 }
             }
         }
+        self.update_address_data(&p).await;
         Ok(Response::ProfileChanged { from, to: p, told })
+    }
+
+    /// The address's short link shows the new profile to those about to connect (LSET). An
+    /// address made before the agent kept its link's keys (agent state v6) keeps its data.
+    async fn update_address_data(&self, p: &Profile) {
+        let address = self.store().address().ok().flatten();
+        let Some((conn, link)) = address else { return };
+        if link.short.is_none() {
+            return;
+        }
+        let Some(data) = short_link_data(p) else {
+            return;
+        };
+        match self.inner.agent.set_link_data(conn, &data, &[]).await {
+            Ok(()) | Err(agent::agent::AgentError::Connection(_)) => {}
+            Err(e) => {
+                self.emit(Event::Error(format!("the address's link data: {e}")))
+                    .await;
+            }
+        }
     }
 
     /// Sends an event that carries no message id of its own (an edit, a deletion, a
