@@ -224,3 +224,69 @@ fn a_channel_served_by_a_relay() {
     eve.expect("use /d #news_1 to delete the local copy of the group");
     relay.stop();
 }
+
+/// A file in a channel: uploaded once by the owner, forwarded by the relay to each subscriber,
+/// who receives it byte-identical.
+#[test]
+fn a_file_in_a_channel() {
+    let (rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (_xftp, xftp_address) = common::xftp_relay(&rt, dir.path());
+    let args = ["--xftp-server", xftp_address.as_str()];
+    let mut alice = Client::start_with(dir.path(), "alice", &server, &args);
+    let mut bob = Client::start_with(dir.path(), "bob", &server, &["--relay", args[0], args[1]]);
+    alice.create_profile("alice", "Alice");
+    bob.create_profile("bob_relay", "Relay");
+    bob.type_line("/ad");
+    bob.expect("/ad");
+    let (bob_address, _) = address_links(&mut bob, "Your new chat address is created!");
+    alice.type_line(&format!("/relays name=bob_relay {bob_address}"));
+    alice.expect(&format!("/relays name=bob_relay {bob_address}"));
+    alice.expect("ok");
+    let cmd = r#"/_public group 1 1 {"displayName": "news", "fullName": ""}"#;
+    alice.type_line(cmd);
+    alice.expect(cmd);
+    alice.expect("channel #news is created, subscribers join it by its link:");
+    let link = alice.next();
+    alice.expect("  relay bob_relay: invited");
+    alice.expect("#news: relay bob_relay is active, subscribers join through it");
+    alice.expect("#news: member bob_relay is connected");
+    bob.expect("#news: serving the channel of alice as its relay");
+    bob.expect("#news: you joined the group");
+    let mut subscribers = Vec::new();
+    for (name, full) in [("cath", "Catherine"), ("dan", "Daniel")] {
+        let mut c = Client::start_with(dir.path(), name, &server, &args);
+        c.create_profile(name, full);
+        c.type_line(&format!("/c {link}"));
+        c.expect(&format!("/c {link}"));
+        c.expect("#news: joining the channel through its relays...");
+        c.expect("#news: you joined the group");
+        bob.expect(&format!(
+            "{name} ({full}): accepting request to join group #news..."
+        ));
+        bob.expect(&format!("#news: {name} joined the group"));
+        subscribers.push(c);
+    }
+    let src = dir.path().join("src");
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&src).expect("src");
+    std::fs::create_dir_all(&out).expect("out");
+    let f = common::pseudo_random(70_000, 5);
+    std::fs::write(src.join("f.bin"), &f).expect("write");
+    let f_path = src.join("f.bin").to_string_lossy().into_owned();
+    alice.type_line(&format!("/f #news {f_path}"));
+    alice.expect_item(&format!("/f #news {f_path}"));
+    alice.expect("use /fc 1 to cancel sending");
+    alice.expect("completed uploading file 1 (f.bin) for #news");
+    bob.expect_item("#news alice> sends file f.bin (68.4 KiB / 70000 bytes)");
+    bob.expect("use /fr 1 [<dir>/ | <path>] to receive it");
+    for c in subscribers.iter_mut() {
+        c.expect_item("#news alice> sends file f.bin (68.4 KiB / 70000 bytes) [>>]");
+        c.expect("use /fr 1 [<dir>/ | <path>] to receive it [>>]");
+    }
+    for (c, saved) in subscribers.iter_mut().zip(["f.bin", "f_1.bin"]) {
+        common::groups::receive(c, 1, "f.bin", "alice", &out, saved);
+        assert_eq!(std::fs::read(out.join(saved)).expect("received"), f);
+    }
+    relay.stop();
+}

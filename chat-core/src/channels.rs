@@ -507,24 +507,33 @@ impl Chat {
             store.set_group_profile(g.group_id, &profile)?;
         }
         let g = Group { profile, ..g };
-        self.publish_channel(&g).await?;
-        let results = self.invite_relays(&g, &relays).await?;
-        if results.iter().all(|r| r.error.is_some()) {
-            let _ = self.inner.agent.delete_connection(conn).await;
-            let conns: Vec<(u64, Option<i64>)> = self
-                .store()
-                .members(g.group_id)?
-                .iter()
-                .filter_map(|m| m.conn_id.map(|c| (c, None)))
-                .collect();
-            for (c, _) in &conns {
-                let _ = self.inner.agent.delete_connection(*c).await;
+        if let Err(e) = self.publish_channel(&g).await {
+            self.discard_channel(&g, conn).await?;
+            return Err(e);
+        }
+        let results = match self.invite_relays(&g, &relays).await {
+            Ok(r) => r,
+            Err(e) => {
+                self.discard_channel(&g, conn).await?;
+                return Err(e);
             }
-            self.store().delete_group(g.group_id, &conns)?;
+        };
+        if results.iter().all(|r| r.error.is_some()) {
+            self.discard_channel(&g, conn).await?;
             return Ok(Response::PublicGroupCreationFailed(results));
         }
         let relays = self.store().group_relays(g.group_id)?;
         Ok(Response::PublicGroupCreated(g, link, relays))
+    }
+
+    /// A channel whose creation failed: its link, its relays' connections and its records go.
+    async fn discard_channel(&self, g: &Group, link_conn: u64) -> Result<()> {
+        let members = self.store().members(g.group_id)?;
+        for c in std::iter::once(link_conn).chain(members.iter().filter_map(|m| m.conn_id)) {
+            let _ = self.inner.agent.delete_connection(c).await;
+        }
+        self.store().delete_group(g.group_id, &[])?;
+        Ok(())
     }
 
     /// `/_add relays #G <relayIds>`: more relays for our channel.
@@ -821,6 +830,10 @@ impl Chat {
         }
         if inv.from_member.member_role != GroupMemberRole::Owner {
             return refuse("x.grp.relay.inv: not from a channel's owner".into());
+        }
+        let owner_name = &inv.from_member_profile.display_name;
+        if owner_name.trim().is_empty() || owner_name.chars().any(char::is_control) {
+            return refuse("x.grp.relay.inv: the owner's name cannot be shown".into());
         }
         if self.store().relay_refuses(&inv.group_link)? {
             return refuse(format!(
