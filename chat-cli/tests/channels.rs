@@ -11,17 +11,62 @@ mod common;
 
 use common::{address_links, relay, Client};
 
+/// A chat relay (`--relay`) with its address made: the client and the address.
+fn relay_client(
+    dir: &std::path::Path,
+    name: &'static str,
+    server: &str,
+    more: &[&str],
+) -> (Client, String) {
+    let mut args = vec!["--relay"];
+    args.extend_from_slice(more);
+    let mut r = Client::start_with(dir, name, server, &args);
+    r.create_profile(&format!("{name}_relay"), "Relay");
+    r.type_line("/ad");
+    r.expect("/ad");
+    let (address, _) = address_links(&mut r, "Your new chat address is created!");
+    (r, address)
+}
+
+/// The owner (alice) creates channel `#news` (`cmd`) served by its one configured relay
+/// (named `<relay>_relay`): the channel's link, once the relay is active and connected.
+fn create_channel(owner: &mut Client, relay: &mut Client, cmd: &str) -> String {
+    owner.type_line(cmd);
+    owner.expect(cmd);
+    owner.expect("channel #news is created, subscribers join it by its link:");
+    let link = owner.next();
+    assert!(link.starts_with("https://127.0.0.1/c#"), "{link}");
+    let name = format!("{}_relay", relay.name);
+    owner.expect(&format!("  relay {name}: invited"));
+    owner.expect(&format!(
+        "#news: relay {name} is active, subscribers join through it"
+    ));
+    owner.expect(&format!("#news: member {name} is connected"));
+    relay.expect("#news: serving the channel of alice as its relay");
+    relay.expect("#news: you joined the group");
+    link
+}
+
+/// A subscriber joins `#news` by its link through its one relay.
+fn subscribe(c: &mut Client, full: &str, link: &str, relay: &mut Client) {
+    c.type_line(&format!("/c {link}"));
+    c.expect(&format!("/c {link}"));
+    c.expect("#news: joining the channel through its relays...");
+    c.expect("#news: you joined the group");
+    relay.expect(&format!(
+        "{} ({full}): accepting request to join group #news...",
+        c.name
+    ));
+    relay.expect(&format!("#news: {} joined the group", c.name));
+}
+
 #[test]
 fn a_channel_served_by_a_relay() {
     let (_rt, relay, server) = relay();
     let dir = tempfile::tempdir().expect("tmp");
     let mut alice = Client::start(dir.path(), "alice", &server);
-    let mut bob = Client::start_with(dir.path(), "bob", &server, &["--relay"]);
     alice.create_profile("alice", "Alice");
-    bob.create_profile("bob_relay", "Relay");
-    bob.type_line("/ad");
-    bob.expect("/ad");
-    let (bob_address, _) = address_links(&mut bob, "Your new chat address is created!");
+    let (mut bob, bob_address) = relay_client(dir.path(), "bob", &server, &[]);
 
     alice.type_line(&format!("/relays name=bob_relay {bob_address}"));
     alice.expect(&format!("/relays name=bob_relay {bob_address}"));
@@ -33,24 +78,10 @@ fn a_channel_served_by_a_relay() {
     alice.expect(&format!("    bob_relay: {bob_address}"));
 
     let cmd = r#"/_public group 1 1 {"displayName": "news", "fullName": "", "description": "welcome to the news"}"#;
-    alice.type_line(cmd);
-    alice.expect(cmd);
-    alice.expect("channel #news is created, subscribers join it by its link:");
-    let link = alice.next();
-    assert!(link.starts_with("https://127.0.0.1/c#"), "{link}");
-    alice.expect("  relay bob_relay: invited");
-    alice.expect("#news: relay bob_relay is active, subscribers join through it");
-    alice.expect("#news: member bob_relay is connected");
-    bob.expect("#news: serving the channel of alice as its relay");
-    bob.expect("#news: you joined the group");
+    let link = create_channel(&mut alice, &mut bob, cmd);
     let mut cath = Client::start(dir.path(), "cath", &server);
     cath.create_profile("cath", "Catherine");
-    cath.type_line(&format!("/c {link}"));
-    cath.expect(&format!("/c {link}"));
-    cath.expect("#news: joining the channel through its relays...");
-    cath.expect("#news: you joined the group");
-    bob.expect("cath (Catherine): accepting request to join group #news...");
-    bob.expect("#news: cath joined the group");
+    subscribe(&mut cath, "Catherine", &link, &mut bob);
     alice.type_line("#news hello subscribers");
     alice.expect_item("#news hello subscribers");
     bob.expect_item("#news alice> hello subscribers");
@@ -59,13 +90,8 @@ fn a_channel_served_by_a_relay() {
     // A second subscriber: the history, then what is sent - never the other subscriber.
     let mut dan = Client::start(dir.path(), "dan", &server);
     dan.create_profile("dan", "Daniel");
-    dan.type_line(&format!("/c {link}"));
-    dan.expect(&format!("/c {link}"));
-    dan.expect("#news: joining the channel through its relays...");
-    dan.expect("#news: you joined the group");
+    subscribe(&mut dan, "Daniel", &link, &mut bob);
     dan.expect_item("#news alice> hello subscribers [>>]");
-    bob.expect("dan (Daniel): accepting request to join group #news...");
-    bob.expect("#news: dan joined the group");
     alice.type_line("#news second post");
     alice.expect_item("#news second post");
     bob.expect_item("#news alice> second post");
@@ -111,11 +137,7 @@ fn a_channel_served_by_a_relay() {
 
     // A second relay; a subscriber joining now joins through both, and gets each message
     // once.
-    let mut eve = Client::start_with(dir.path(), "eve", &server, &["--relay"]);
-    eve.create_profile("eve_relay", "Relay");
-    eve.type_line("/ad");
-    eve.expect("/ad");
-    let (eve_address, _) = address_links(&mut eve, "Your new chat address is created!");
+    let (mut eve, eve_address) = relay_client(dir.path(), "eve", &server, &[]);
     let both = format!("/relays name=bob_relay {bob_address} name=eve_relay {eve_address}");
     alice.type_line(&both);
     alice.expect(&both);
@@ -234,37 +256,18 @@ fn a_file_in_a_channel() {
     let (_xftp, xftp_address) = common::xftp_relay(&rt, dir.path());
     let args = ["--xftp-server", xftp_address.as_str()];
     let mut alice = Client::start_with(dir.path(), "alice", &server, &args);
-    let mut bob = Client::start_with(dir.path(), "bob", &server, &["--relay", args[0], args[1]]);
     alice.create_profile("alice", "Alice");
-    bob.create_profile("bob_relay", "Relay");
-    bob.type_line("/ad");
-    bob.expect("/ad");
-    let (bob_address, _) = address_links(&mut bob, "Your new chat address is created!");
+    let (mut bob, bob_address) = relay_client(dir.path(), "bob", &server, &args);
     alice.type_line(&format!("/relays name=bob_relay {bob_address}"));
     alice.expect(&format!("/relays name=bob_relay {bob_address}"));
     alice.expect("ok");
     let cmd = r#"/_public group 1 1 {"displayName": "news", "fullName": ""}"#;
-    alice.type_line(cmd);
-    alice.expect(cmd);
-    alice.expect("channel #news is created, subscribers join it by its link:");
-    let link = alice.next();
-    alice.expect("  relay bob_relay: invited");
-    alice.expect("#news: relay bob_relay is active, subscribers join through it");
-    alice.expect("#news: member bob_relay is connected");
-    bob.expect("#news: serving the channel of alice as its relay");
-    bob.expect("#news: you joined the group");
+    let link = create_channel(&mut alice, &mut bob, cmd);
     let mut subscribers = Vec::new();
     for (name, full) in [("cath", "Catherine"), ("dan", "Daniel")] {
         let mut c = Client::start_with(dir.path(), name, &server, &args);
         c.create_profile(name, full);
-        c.type_line(&format!("/c {link}"));
-        c.expect(&format!("/c {link}"));
-        c.expect("#news: joining the channel through its relays...");
-        c.expect("#news: you joined the group");
-        bob.expect(&format!(
-            "{name} ({full}): accepting request to join group #news..."
-        ));
-        bob.expect(&format!("#news: {name} joined the group"));
+        subscribe(&mut c, full, &link, &mut bob);
         subscribers.push(c);
     }
     let src = dir.path().join("src");

@@ -462,28 +462,13 @@ impl Chat {
             return Ok(created);
         };
         let made = self
-            .inner
-            .agent
-            .create_address_link(
-                &link_data(&profile)?,
-                agent::links::ShortLinkKind::Channel,
-                false,
-            )
+            .channel_address(&profile, agent::links::ShortLinkKind::Channel)
             .await;
         let (conn, full, link) = match made {
-            Ok((conn, full, short)) if !short.is_empty() => (conn, full, short),
-            other => {
-                if let Ok((conn, ..)) = other {
-                    let _ = self.inner.agent.delete_connection(conn).await;
-                }
+            Ok(l) => l,
+            Err(e) => {
                 self.store().delete_group(g.group_id, &[])?;
-                return Err(match other {
-                    Err(e) => agent_err(e),
-                    Ok(_) => ChatError::BadCommand(
-                        "the SMP relay keeps no link data: a channel needs an SMP v15+ relay"
-                            .into(),
-                    ),
-                });
+                return Err(e);
             }
         };
         let mut group_id = vec![0u8; 16];
@@ -524,6 +509,30 @@ impl Chat {
         }
         let relays = self.store().group_relays(g.group_id)?;
         Ok(Response::PublicGroupCreated(g, link, relays))
+    }
+
+    /// An address for a channel with a short link of `kind`: the owner's channel link (which
+    /// takes no requests itself) or a relay's link for it; its data the channel's profile.
+    /// The connection, the full link and the short one; none left behind on failure.
+    async fn channel_address(
+        &self,
+        profile: &GroupProfile,
+        kind: agent::links::ShortLinkKind,
+    ) -> Result<(u64, String, String)> {
+        let direct = kind != agent::links::ShortLinkKind::Channel;
+        let (conn, full, short) = self
+            .inner
+            .agent
+            .create_address_link(&link_data(profile)?, kind, direct)
+            .await
+            .map_err(agent_err)?;
+        if short.is_empty() {
+            let _ = self.inner.agent.delete_connection(conn).await;
+            return Err(ChatError::BadCommand(
+                "the SMP relay keeps no link data: channels need an SMP v15+ relay".into(),
+            ));
+        }
+        Ok((conn, full, short))
     }
 
     /// A channel whose creation failed: its link, its relays' connections and its records go.
@@ -891,27 +900,13 @@ impl Chat {
         self.store()
             .set_join_request(owner.group_member_id, request)?;
         let made = self
-            .inner
-            .agent
-            .create_address_link(
-                &link_data(&profile)?,
-                agent::links::ShortLinkKind::Relay,
-                true,
-            )
+            .channel_address(&profile, agent::links::ShortLinkKind::Relay)
             .await;
         let (link_conn, full, relay_link) = match made {
-            Ok((conn, full, short)) if !short.is_empty() => (conn, full, short),
-            other => {
-                if let Ok((conn, ..)) = other {
-                    let _ = self.inner.agent.delete_connection(conn).await;
-                }
+            Ok(l) => l,
+            Err(e) => {
                 self.store().delete_group(g.group_id, &[])?;
-                return refuse(match other {
-                    Err(e) => format!("a link for the channel: {e}"),
-                    Ok(_) => "the SMP relay keeps no link data: serving a channel needs an SMP \
-                              v15+ relay"
-                        .into(),
-                });
+                return refuse(format!("a link for the channel: {e}"));
             }
         };
         let mut link_id = vec![0u8; 16];
@@ -1082,18 +1077,15 @@ impl Chat {
             })
             .collect();
         for o in owners {
-            let msg = ChatMessage::new(
-                None,
+            let member_info = crate::groups::member_info(&o);
+            self.send_event(
+                conn,
                 ChatEvent::GrpMemNew {
-                    member_info: crate::groups::member_info(&o),
+                    member_info,
                     scope: None,
                 },
-            );
-            self.inner
-                .agent
-                .send(conn, &msg.encode())
-                .await
-                .map_err(agent_err)?;
+            )
+            .await?;
         }
         Ok(())
     }
