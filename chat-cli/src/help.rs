@@ -27,6 +27,7 @@ const MAIN: &[&str] = &[
     "  /mute user              this user's events not shown while another is active (/unmute user)",
     "  /hide user password     muted and unlisted too; /user name password reaches it (/unhide user)",
     "  /ttl week               delete messages after a week (day, month, year; none: keep); /ttl shows it",
+    "  /ttl @bob day           one chat's own expiry (also #team; none: keep; default: as the others)",
     "  /db encrypt key         encrypt the databases (chat stopped with /_stop; restart with -k key);",
     "                          /db key old new, /db decrypt key, /db test key key",
     "  /q                      quit",

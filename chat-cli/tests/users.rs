@@ -394,10 +394,12 @@ fn message_expiry_per_user() {
         "/ttl",
         &["old messages are set to be deleted after: one week"],
     );
+    // A chat's own expiry (alisa's bob: a day, over her week).
+    command(&mut alice, "/ttl @bob day", &["ok"]);
     command(
         &mut alice,
-        "/ttl @bob day",
-        &["invalid chat command: a chat's own message expiry (/ttl @name) is not supported by this client; /ttl day|week|month|year|none sets it for every chat: /ttl @bob day"],
+        "/ttl @nobody day",
+        &["chat error: no contact nobody"],
     );
     command(
         &mut alice,
@@ -442,5 +444,19 @@ fn message_expiry_per_user() {
     bob.expect_item("alice> kept");
     std::thread::sleep(std::time::Duration::from_millis(1500));
     assert_eq!(items_of(&mut alice, "@bob"), vec!["@bob kept".to_string()]);
+    // The chat's own expiry while the user's is none: its messages go after a second.
+    command(&mut alice, "/_ttl 1 @2 1", &["ok"]);
+    let left = wait_items(&mut alice, "@bob", |i| i.is_empty());
+    assert!(left.is_empty(), "the chat's own expiry: {left:?}");
+    // Back to the user's (none): kept again.
+    command(&mut alice, "/_ttl 1 @2 default", &["ok"]);
+    alice.type_line("@bob kept again");
+    alice.expect_item("@bob kept again");
+    bob.expect_item("alice> kept again");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(
+        items_of(&mut alice, "@bob"),
+        vec!["@bob kept again".to_string()]
+    );
     relay.stop();
 }

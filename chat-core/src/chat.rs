@@ -2144,6 +2144,7 @@ impl Chat {
             Command::Version => Ok(Response::Version),
             Command::GetChatItemTtl => Ok(Response::ChatItemTtl(self.chat_item_ttl()?)),
             Command::SetChatItemTtl(ttl) => self.set_chat_item_ttl(ttl),
+            Command::SetChatTtl { chat, ttl } => self.set_chat_ttl(chat, ttl),
             Command::StartChat => Ok(if on_heap(|| self.start()).await? {
                 Response::Started
             } else {
@@ -3135,12 +3136,9 @@ impl Chat {
     /// the transfers of their files (files already saved stay on disk); when the next one
     /// expires.
     fn expire_old_items(&self, now: i64) -> Result<Option<i64>> {
-        let Some(ttl) = self.chat_item_ttl()? else {
-            return Ok(None);
-        };
-        let cutoff = now.saturating_sub(ttl.saturating_mul(1000));
+        let ttl = self.chat_item_ttl()?;
         loop {
-            let (deleted, files) = self.store().expire_items_before(cutoff)?;
+            let (deleted, files) = self.store().expire_items_before(now, ttl)?;
             for f in files {
                 self.stop_transfer(f);
             }
@@ -3148,9 +3146,44 @@ impl Chat {
                 break;
             }
         }
-        // With no item left, one made from now on expires a `ttl` from now at the earliest.
-        let oldest = self.store().oldest_item_ts()?.unwrap_or(now);
-        Ok(Some(oldest.saturating_add(ttl.saturating_mul(1000))))
+        // An item made from now on expires the shortest expiry from now at the earliest.
+        let shortest = match (ttl, self.store().shortest_chat_ttl()?) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let fresh = shortest.map(|t| now.saturating_add(t.saturating_mul(1000)));
+        Ok(match (self.store().next_item_expiry(ttl)?, fresh) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        })
+    }
+
+    /// `/ttl @name week`, `/_ttl 1 #1 default`: a chat's own message expiry.
+    fn set_chat_ttl(&self, chat: crate::command::TtlChat, ttl: Option<i64>) -> Result<Response> {
+        use crate::command::TtlChat;
+        match chat {
+            TtlChat::ContactNamed(n) => {
+                let c = self.contact_named(&n)?;
+                self.store().set_contact_ttl(c.contact_id, ttl)?;
+            }
+            TtlChat::Contact(id) => {
+                let c = self
+                    .store()
+                    .contact(id)?
+                    .ok_or_else(|| ChatError::NoContact(format!("@{id}")))?;
+                self.store().set_contact_ttl(c.contact_id, ttl)?;
+            }
+            TtlChat::GroupNamed(n) => {
+                let g = self.group_named(&n)?;
+                self.store().set_group_ttl(g.group_id, ttl)?;
+            }
+            TtlChat::Group(id) => {
+                let g = self.group_by_id(id)?;
+                self.store().set_group_ttl(g.group_id, ttl)?;
+            }
+        }
+        self.inner.timers.notify_one();
+        Ok(Response::Ok)
     }
 
     /// Makes an item disappear after `ttl` seconds; the item with its timer.

@@ -210,6 +210,14 @@ pub enum Command {
     /// `/ttl day|week|month|year|none`, `/_ttl <userId> <seconds>` (0: none): messages older
     /// than this are deleted, in every chat of the user.
     SetChatItemTtl(Option<i64>),
+    /// `/ttl @name|#group day|week|month|year|none|default`, `/_ttl <userId> @<id>|#<id>
+    /// <seconds>|default` (0: never): a chat's own message expiry, over the user's.
+    SetChatTtl {
+        /// The chat.
+        chat: TtlChat,
+        /// Seconds (0: messages of this chat never expire); none: the user's expiry.
+        ttl: Option<i64>,
+    },
     /// `/v`, `/version`.
     Version,
     /// `/_start`.
@@ -927,6 +935,32 @@ pub enum Command {
         /// The new role.
         role: crate::protocol::GroupMemberRole,
     },
+}
+
+/// The chat of `/ttl @name ...` and `/_ttl 1 @2 ...`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TtlChat {
+    /// A contact by name.
+    ContactNamed(String),
+    /// A group by name.
+    GroupNamed(String),
+    /// A contact by id.
+    Contact(i64),
+    /// A group by id.
+    Group(i64),
+}
+
+/// `day|week|month|year|none|default` of `/ttl`: seconds, 0 for none, absent for default.
+fn chat_ttl_word(w: &str) -> Option<Option<i64>> {
+    Some(match w {
+        "day" => Some(86_400),
+        "week" => Some(7 * 86_400),
+        "month" => Some(30 * 86_400),
+        "year" => Some(365 * 86_400),
+        "none" => Some(0),
+        "default" => None,
+        _ => return None,
+    })
 }
 
 /// Why a line is not a command.
@@ -2008,20 +2042,28 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             }
         }
         "/ttl" if args.is_empty() => Command::GetChatItemTtl,
-        "/ttl" => {
-            Command::SetChatItemTtl(match args.trim() {
-                "day" => Some(86_400),
-                "week" => Some(7 * 86_400),
-                "month" => Some(30 * 86_400),
-                "year" => Some(365 * 86_400),
-                "none" => None,
-                a if a.starts_with(['@', '#', '*']) => return Err(bad(
-                    "a chat's own message expiry (/ttl @name) is not supported by this client; \
-                     /ttl day|week|month|year|none sets it for every chat",
-                )),
-                _ => return Err(bad("usage: /ttl [day|week|month|year|none]")),
-            })
-        }
+        "/ttl" => Command::SetChatItemTtl(match args.trim() {
+            "day" => Some(86_400),
+            "week" => Some(7 * 86_400),
+            "month" => Some(30 * 86_400),
+            "year" => Some(365 * 86_400),
+            "none" => None,
+            a if a.starts_with(['@', '#']) => {
+                let usage = || bad("usage: /ttl @name|#group day|week|month|year|none|default");
+                let group = a.starts_with('#');
+                let (n, rest) = name(&a[1..])?;
+                let ttl = chat_ttl_word(rest.trim()).ok_or_else(usage)?;
+                return Ok(Command::SetChatTtl {
+                    chat: if group {
+                        TtlChat::GroupNamed(n)
+                    } else {
+                        TtlChat::ContactNamed(n)
+                    },
+                    ttl,
+                });
+            }
+            _ => return Err(bad("usage: /ttl [day|week|month|year|none]")),
+        }),
         "/_ttl" => {
             let usage = || bad("usage: /_ttl <userId> [<seconds>]");
             let mut w = args.split_whitespace();
@@ -2037,11 +2079,28 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                     }
                     Command::SetChatItemTtl((secs > 0).then_some(secs))
                 }
-                (Some(_), Some(_)) => {
-                    return Err(bad(
-                        "a chat's own message expiry (/_ttl <userId> <chatRef> <ttl>) is not \
-                         supported by this client",
-                    ))
+                (Some(chat), Some(t)) => {
+                    let usage =
+                        || bad("usage: /_ttl <userId> @<contactId>|#<groupId> <seconds>|default");
+                    let chat = if let Some(g) = group_ref(chat) {
+                        TtlChat::Group(g)
+                    } else {
+                        TtlChat::Contact(
+                            chat.strip_prefix('@')
+                                .and_then(|c| c.parse().ok())
+                                .ok_or_else(usage)?,
+                        )
+                    };
+                    let ttl = match t {
+                        "default" => None,
+                        s => Some(
+                            s.parse::<i64>()
+                                .ok()
+                                .filter(|s| *s >= 0)
+                                .ok_or_else(usage)?,
+                        ),
+                    };
+                    Command::SetChatTtl { chat, ttl }
                 }
             }
         }
@@ -3848,12 +3907,43 @@ mod tests {
         assert_eq!(parse("/_ttl 1 2"), Ok(Command::SetChatItemTtl(Some(2))));
         assert_eq!(parse("/_ttl 1 0"), Ok(Command::SetChatItemTtl(None)));
         assert_eq!(api_user_id("/_ttl 3 2"), Some(3));
+        // A chat's own.
+        assert_eq!(
+            parse("/ttl @'John Doe' day"),
+            Ok(Command::SetChatTtl {
+                chat: TtlChat::ContactNamed("John Doe".into()),
+                ttl: Some(86_400)
+            })
+        );
+        assert_eq!(
+            parse("/ttl #team none"),
+            Ok(Command::SetChatTtl {
+                chat: TtlChat::GroupNamed("team".into()),
+                ttl: Some(0)
+            })
+        );
+        assert_eq!(
+            parse("/_ttl 1 @2 5"),
+            Ok(Command::SetChatTtl {
+                chat: TtlChat::Contact(2),
+                ttl: Some(5)
+            })
+        );
+        assert_eq!(
+            parse("/_ttl 1 #3 default"),
+            Ok(Command::SetChatTtl {
+                chat: TtlChat::Group(3),
+                ttl: None
+            })
+        );
         for bad in [
             "/ttl fortnight",
-            "/ttl @bob day",
+            "/ttl @bob fortnight",
+            "/ttl @bob",
             "/_ttl x",
             "/_ttl 1 -5",
-            "/_ttl 1 @2 5",
+            "/_ttl 1 @2 -5",
+            "/_ttl 1 @x 5",
         ] {
             assert!(parse(bad).is_err(), "{bad}");
         }

@@ -379,7 +379,17 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         status TEXT NOT NULL,
         relay_link TEXT
      );",
+    // v38: a chat's own message expiry (`/ttl @name week`): seconds, 0 never; NULL the user's
+    "ALTER TABLE contacts ADD COLUMN chat_item_ttl INTEGER;
+     ALTER TABLE groups ADD COLUMN chat_item_ttl INTEGER;",
 ];
+
+/// The items with their chat's expiry (`?2`: the user's, for chats without their own).
+const ITEM_TTL_FROM: &str = "FROM chat_items i
+    LEFT JOIN contacts c ON i.group_id IS NULL AND c.contact_id = i.contact_id
+    LEFT JOIN groups g ON g.group_id = i.group_id";
+/// The expiry of an item's chat, in seconds (0 or NULL: never).
+const ITEM_TTL: &str = "COALESCE(g.chat_item_ttl, c.chat_item_ttl, ?2)";
 
 /// Where informational items go.
 #[derive(Debug, Clone)]
@@ -2185,12 +2195,14 @@ impl ChatStore {
 
     /// Deletes up to 1,000 items made before `cutoff` (ms): the ids of their files, and how
     /// many were deleted.
-    pub fn expire_items_before(&mut self, cutoff: i64) -> Result<(usize, Vec<i64>)> {
+    pub fn expire_items_before(&mut self, now: i64, ttl: Option<i64>) -> Result<(usize, Vec<i64>)> {
         let tx = self.db.transaction()?;
         let old: Vec<(i64, Option<i64>)> = {
-            let mut st = tx
-                .prepare("SELECT item_id, file_id FROM chat_items WHERE item_ts < ?1 LIMIT 1000")?;
-            let rows = st.query_map([cutoff], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let mut st = tx.prepare(&format!(
+                "SELECT i.item_id, i.file_id {ITEM_TTL_FROM}
+                  WHERE {ITEM_TTL} > 0 AND i.item_ts < ?1 - {ITEM_TTL} * 1000 LIMIT 1000"
+            ))?;
+            let rows = st.query_map(params![now, ttl], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect::<rusqlite::Result<_>>()?
         };
         for (id, _) in &old {
@@ -2200,11 +2212,43 @@ impl ChatStore {
         Ok((old.len(), old.into_iter().filter_map(|(_, f)| f).collect()))
     }
 
-    /// When the oldest item was made (ms).
-    pub fn oldest_item_ts(&self) -> Result<Option<i64>> {
-        Ok(self
-            .db
-            .query_row("SELECT min(item_ts) FROM chat_items", [], |r| r.get(0))?)
+    /// When the next item expires (ms) with the user's expiry `ttl` and the chats' own.
+    pub fn next_item_expiry(&self, ttl: Option<i64>) -> Result<Option<i64>> {
+        Ok(self.db.query_row(
+            &format!(
+                "SELECT min(i.item_ts + {ITEM_TTL} * 1000) {ITEM_TTL_FROM} WHERE {ITEM_TTL} > 0"
+            ),
+            params![0, ttl],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// The shortest of the chats' own expiries (seconds), if any chat has one.
+    pub fn shortest_chat_ttl(&self) -> Result<Option<i64>> {
+        Ok(self.db.query_row(
+            "SELECT min(t) FROM (SELECT chat_item_ttl AS t FROM contacts
+                                 UNION ALL SELECT chat_item_ttl FROM groups) WHERE t > 0",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// A contact's own message expiry (seconds, 0 never; none: the user's).
+    pub fn set_contact_ttl(&self, contact_id: i64, ttl: Option<i64>) -> Result<()> {
+        self.db.execute(
+            "UPDATE contacts SET chat_item_ttl = ?2 WHERE contact_id = ?1",
+            params![contact_id, ttl],
+        )?;
+        Ok(())
+    }
+
+    /// A group's own message expiry, as [`ChatStore::set_contact_ttl`].
+    pub fn set_group_ttl(&self, group_id: i64, ttl: Option<i64>) -> Result<()> {
+        self.db.execute(
+            "UPDATE groups SET chat_item_ttl = ?2 WHERE group_id = ?1",
+            params![group_id, ttl],
+        )?;
+        Ok(())
     }
 
     /// Disappearing messages whose time has come (up to 1,000 at a time).
