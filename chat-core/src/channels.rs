@@ -410,6 +410,9 @@ pub fn parse_relays(args: &str) -> std::result::Result<Vec<(String, String)>, St
         if out.iter().any(|(o, _): &(String, String)| *o == n) {
             return Err(format!("two relays named {n}"));
         }
+        if out.iter().any(|(_, a)| a == w) {
+            return Err(format!("relay {w} is given twice"));
+        }
         out.push((n, w.to_string()));
     }
     if name.is_some() {
@@ -1073,7 +1076,9 @@ impl Chat {
             .members(g.group_id)?
             .into_iter()
             .filter(|o| {
-                o.role == GroupMemberRole::Owner && o.group_member_id != new.group_member_id
+                o.role == GroupMemberRole::Owner
+                    && o.group_member_id != new.group_member_id
+                    && o.status.is_current()
             })
             .collect();
         for o in owners {
@@ -1162,10 +1167,13 @@ mod tests {
     fn relays_are_parsed_with_their_names() {
         let a = "https://127.0.0.1/a#_PffrfxdbDyYxQpUwfXbfo2fhyajcegeyRJMCjEUyes?p=44185&\
                  c=tfFxKxleqmU1n8Q7_WV56FxNN0fj2oGV-mG7bvXLxlo";
-        let list = parse_relays(&format!("name=bob_relay {a} {a}")).unwrap_or_default();
+        let b = "https://127.0.0.1/a#I5-2wxW7HD1SXtax0nExbHkZNkIPacbrO-hprY14kMk?p=37345&\
+                 c=zIJOXS5PDGnZB948iaMIKs8c4dGbCvuVoO71mHzXrlI";
+        let list = parse_relays(&format!("name=bob_relay {a} {b}")).unwrap_or_default();
         assert_eq!(list.len(), 2);
         assert_eq!(list[0].0, "bob_relay");
         assert_eq!(list[1].0, "relay_2");
+        assert!(parse_relays(&format!("{a} {a}")).is_err());
         assert!(parse_relays("name=x").is_err());
         assert!(parse_relays("name=a/b https://x").is_err());
         assert!(parse_relays("not-a-link").is_err());

@@ -1472,6 +1472,18 @@ impl Chat {
                     )));
                 }
                 let known = self.store().member_by_member_id(g.group_id, &member_id)?;
+                // A channel's relay forwards its owners' posts only (announced first).
+                if relay
+                    && known
+                        .as_ref()
+                        .is_none_or(|a| a.role != GroupMemberRole::Owner)
+                {
+                    return Err(ChatError::Agent(format!(
+                        "#{}: relay {} forwarded a message from someone who is no owner of the \
+                         channel",
+                        g.local_name, m.local_name
+                    )));
+                }
                 let author = match known {
                     Some(a) => a,
                     None if member_id == g.member_id => return Ok(()), // ours, back
