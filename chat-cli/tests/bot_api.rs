@@ -1769,3 +1769,50 @@ fn bot_api_channels() {
     rt.block_on(xftp.shutdown());
     smp.stop();
 }
+
+/// A relay's connection lost and back: `hostDisconnected`, then `hostConnected` (the relay's
+/// host), checked against the schema.
+#[test]
+fn bot_api_host_events() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (identity, _) =
+        transport::Identity::generate(transport::SignAlgorithm::Ed448, "localhost").expect("id");
+    let relay = common::start_relay(&rt, &identity, "127.0.0.1:0".parse().expect("addr"));
+    let addr = relay.addr;
+    let server = common::relay_address(&identity, addr.port());
+    let dir = tempfile::tempdir().expect("tmp");
+    let (xftp, xftp_address) = xftp_relay(&rt, dir.path());
+    let (mut alice_p, alice_port) = start(dir.path(), "alice", &server, &xftp_address);
+    let schema = std::sync::Arc::new(Schema::load());
+    let client_rt = tokio::runtime::Runtime::new().expect("runtime");
+    let mut alice = client_rt.block_on(async {
+        let mut alice = Bot::connect("alice", alice_port, schema.clone()).await;
+        // A queue of its own on the relay: its address.
+        alice
+            .ok(
+                "APICreateMyAddress",
+                "/_address 1",
+                "userContactLinkCreated",
+            )
+            .await;
+        alice
+    });
+    relay.stop();
+    client_rt.block_on(async {
+        let down = alice.event("hostDisconnected").await;
+        assert_eq!(down["transportHost"], "127.0.0.1");
+        assert_eq!(down["protocol"], "smp");
+    });
+    let relay = common::start_relay(&rt, &identity, addr);
+    client_rt.block_on(async {
+        let up = alice.event("hostConnected").await;
+        assert_eq!(up["transportHost"], "127.0.0.1");
+    });
+    assert!(alice_p.running());
+    rt.block_on(xftp.shutdown());
+    relay.stop();
+}

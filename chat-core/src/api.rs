@@ -1701,9 +1701,16 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
             "userJoinedGroup",
             json!({"user": u, "groupInfo": group_info(chat, g), "hostMember": group_member(owner)}),
         ),
-        Event::UnknownMemberCreated { .. }
-        | Event::HostConnected(_)
-        | Event::HostDisconnected(_) => return None,
+        // A relay's connection lost and back (the reference's, without the user).
+        Event::HostConnected(host) => tagged(
+            "hostConnected",
+            json!({"protocol": "smp", "transportHost": host}),
+        ),
+        Event::HostDisconnected(host) => tagged(
+            "hostDisconnected",
+            json!({"protocol": "smp", "transportHost": host}),
+        ),
+        Event::UnknownMemberCreated { .. } => return None,
         Event::GroupLinkJoining(g) => {
             let host = chat
                 .store()
