@@ -1431,6 +1431,8 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
                 s => s.as_str(),
             }
         )],
+        // The removal's line says it already.
+        Event::MemberItemsDeleted { .. } => Vec::new(),
         // Shown once it is active (the link's data written).
         Event::GroupRelayAccepted(..) => Vec::new(),
         Event::RelayServing(g, owner) => vec![format!(

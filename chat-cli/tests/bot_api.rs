@@ -1386,6 +1386,29 @@ fn bot_api_groups() {
         assert_eq!(connected["contact"]["contactId"], new_contact);
         bob.event("contactConnected").await;
 
+        // A message of bob's not deleted yet (a member again), then bob removed with his
+        // messages.
+        alice
+            .ok(
+                "APIMembersRole",
+                &format!("/_member role #{g} {bob_member} member"),
+                "membersRoleUser",
+            )
+            .await;
+        bob.event("memberRole").await;
+        bob.ok(
+            "APISendMessages",
+            &format!("/_send #{bob_g} json {}", text_message("before removal")),
+            "newChatItems",
+        )
+        .await;
+        let last = alice
+            .event_where(|e| {
+                e["type"] == "newChatItems"
+                    && item_text(&e["chatItems"][0]) == "before removal"
+            })
+            .await;
+        let last_id = last["chatItems"][0]["chatItem"]["meta"]["itemId"].clone();
         let removed = alice
             .ok(
                 "APIRemoveMembers",
@@ -1412,6 +1435,13 @@ fn bot_api_groups() {
             bob_items.iter().all(|i| i["meta"].get("itemDeleted").is_some()),
             "{bob_items:?}"
         );
+        // Reported as the reference's groupChatItemsDeleted, by the user.
+        let deleted = alice.event("groupChatItemsDeleted").await;
+        assert_eq!(deleted["byUser"], true);
+        let ids = deleted["chatItemIDs"].as_array().expect("ids");
+        assert!(ids.contains(&last_id), "{deleted}");
+        let of_bob: Vec<&Value> = bob_items.iter().map(|i| &i["meta"]["itemId"]).collect();
+        assert!(ids.iter().all(|i| of_bob.contains(&i)), "{deleted}");
         let gone = bob.event("deletedMemberUser").await;
         assert_eq!(gone["groupInfo"]["membership"]["memberStatus"], "removed");
         bob.ok(

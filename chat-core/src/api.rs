@@ -1701,6 +1701,18 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
             "userJoinedGroup",
             json!({"user": u, "groupInfo": group_info(chat, g), "hostMember": group_member(owner)}),
         ),
+        Event::MemberItemsDeleted {
+            group,
+            item_ids,
+            by,
+        } => {
+            let mut v = json!({"user": u, "groupInfo": group_info(chat, group),
+                               "chatItemIDs": item_ids, "byUser": by.is_none()});
+            if let Some(m) = by {
+                v["member_"] = group_member(m);
+            }
+            tagged("groupChatItemsDeleted", v)
+        }
         // A relay's connection lost and back (the reference's, without the user).
         Event::HostConnected(host) => tagged(
             "hostConnected",

@@ -945,6 +945,16 @@ pub enum Event {
         /// The unknown member.
         member: crate::group_store::Member,
     },
+    /// A removed member's messages marked deleted (removed with its messages), by us or by
+    /// the moderator `by`.
+    MemberItemsDeleted {
+        /// The group.
+        group: crate::group_store::Group,
+        /// The items.
+        item_ids: Vec<i64>,
+        /// The moderator who removed the member (none: we did).
+        by: Option<crate::group_store::Member>,
+    },
     /// The channel link's data changed with a relay's status (active, inactive).
     GroupRelayUpdated(crate::group_store::Group, crate::channels::GroupRelay),
     /// A relay of our channel accepted (before it is published in the link's data).

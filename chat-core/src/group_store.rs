@@ -1128,12 +1128,23 @@ impl ChatStore {
     }
 
     /// A removed member's messages marked deleted (`/_remove ... messages=on`); how many.
-    pub fn mark_member_items_deleted(&self, group_id: i64, member: i64) -> Result<usize> {
-        Ok(self.db.execute(
+    pub fn mark_member_items_deleted(&mut self, group_id: i64, member: i64) -> Result<Vec<i64>> {
+        let tx = self.db.transaction()?;
+        let ids: Vec<i64> = {
+            let mut st = tx.prepare(
+                "SELECT item_id FROM chat_items
+                 WHERE group_id = ?1 AND group_member_id = ?2 AND info IS NULL AND deleted = 0",
+            )?;
+            let rows = st.query_map(params![group_id, member], |r| r.get(0))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        tx.execute(
             "UPDATE chat_items SET deleted = 1
              WHERE group_id = ?1 AND group_member_id = ?2 AND info IS NULL AND deleted = 0",
             params![group_id, member],
-        )?)
+        )?;
+        tx.commit()?;
+        Ok(ids)
     }
 
     /// The members a host forwards `member`'s messages to: those introduced to each other

@@ -615,8 +615,17 @@ impl Chat {
         };
         crate::chat::on_heap(|| self.channel_relay_gone(&g, &gone)).await?;
         if messages {
-            self.store()
+            let ids = self
+                .store()
                 .mark_member_items_deleted(g.group_id, m.group_member_id)?;
+            if !ids.is_empty() {
+                self.emit(Event::MemberItemsDeleted {
+                    group: g.clone(),
+                    item_ids: ids,
+                    by: None,
+                })
+                .await;
+            }
         }
         if after.is_none() {
             if let Some(conn) = m.conn_id {
@@ -1902,8 +1911,17 @@ impl Chat {
                     .member_gone(&gone, MemberStatus::Removed, None)?;
                 // With its messages: each marked deleted here too.
                 if messages {
-                    self.store()
+                    let ids = self
+                        .store()
                         .mark_member_items_deleted(g.group_id, gone.group_member_id)?;
+                    if !ids.is_empty() {
+                        self.emit(Event::MemberItemsDeleted {
+                            group: g.clone(),
+                            item_ids: ids,
+                            by: Some(m.clone()),
+                        })
+                        .await;
+                    }
                 }
                 if let Some(conn) = gone.conn_id {
                     crate::chat::on_heap(|| self.finish_deletion(conn)).await;
