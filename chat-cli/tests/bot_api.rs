@@ -1804,16 +1804,8 @@ fn bot_api_channels() {
 /// host), checked against the schema.
 #[test]
 fn bot_api_host_events() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let (identity, _) =
-        transport::Identity::generate(transport::SignAlgorithm::Ed448, "localhost").expect("id");
-    let relay = common::start_relay(&rt, &identity, "127.0.0.1:0".parse().expect("addr"));
+    let (rt, identity, relay, server) = common::restartable_relay();
     let addr = relay.addr;
-    let server = common::relay_address(&identity, addr.port());
     let dir = tempfile::tempdir().expect("tmp");
     let (xftp, xftp_address) = xftp_relay(&rt, dir.path());
     let (mut alice_p, alice_port) = start(dir.path(), "alice", &server, &xftp_address);

@@ -986,18 +986,10 @@ fn database_encryption() {
 /// them shows neither.
 #[test]
 fn log_options() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let (identity, _) =
-        transport::Identity::generate(transport::SignAlgorithm::Ed448, "localhost").expect("id");
+    let (rt, identity, relay, server) = common::restartable_relay();
     let kh = identity.key_hash().expect("hash");
     let start = |addr| common::start_relay(&rt, &identity, addr);
-    let relay = start("127.0.0.1:0".parse().expect("addr"));
     let addr = relay.addr;
-    let server = common::relay_address(&identity, addr.port());
     let dir = tempfile::tempdir().expect("tmp");
     let log = dir.path().join("alice.log");
     let log_arg = log.to_string_lossy().into_owned();

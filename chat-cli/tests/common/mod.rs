@@ -218,6 +218,18 @@ impl Drop for Client {
 
 /// An SMP relay on 127.0.0.1 in a runtime of its own; its address.
 pub fn relay() -> (tokio::runtime::Runtime, smp_server::Running, String) {
+    let (rt, _, running, address) = restartable_relay();
+    (rt, running, address)
+}
+
+/// As [`relay`], with the relay's identity too: stopped, it starts again on the same port
+/// with [`start_relay`] (its `addr`).
+pub fn restartable_relay() -> (
+    tokio::runtime::Runtime,
+    transport::Identity,
+    smp_server::Running,
+    String,
+) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -227,7 +239,7 @@ pub fn relay() -> (tokio::runtime::Runtime, smp_server::Running, String) {
         transport::Identity::generate(transport::SignAlgorithm::Ed448, "localhost").expect("id");
     let running = start_relay(&rt, &identity, "127.0.0.1:0".parse().expect("addr"));
     let address = relay_address(&identity, running.addr.port());
-    (rt, running, address)
+    (rt, identity, running, address)
 }
 
 /// An SMP relay with `identity` on `addr` in `rt`. A port a stopped relay just left may be
