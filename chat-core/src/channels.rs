@@ -579,6 +579,17 @@ impl Chat {
                 g.local_name, r.member.local_name
             )));
         }
+        let serving = current
+            .iter()
+            .filter(|r| !chosen(r))
+            .filter(|r| !matches!(r.status, RelayStatus::Rejected | RelayStatus::Inactive))
+            .count();
+        if serving + relays.len() > MAX_RELAYS {
+            return Err(ChatError::BadCommand(format!(
+                "#{}: at most {MAX_RELAYS} relays serve a channel",
+                g.local_name
+            )));
+        }
         // Asked before and no answer (a relay refuses without one): asked again instead.
         for r in current
             .iter()
