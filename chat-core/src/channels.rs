@@ -425,19 +425,10 @@ pub fn parse_relays(args: &str) -> std::result::Result<Vec<(String, String)>, St
 }
 
 impl Chat {
-    /// `--relay`: this client serves channels whose owners ask it (requests with
-    /// `x.grp.relay.inv` to its address); without it such requests are refused.
-    pub fn set_chat_relay(&self, on: bool) {
-        self.inner
-            .chat_relay
-            .store(on, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    /// Whether this client serves channels.
+    /// Whether this client serves channels (`--relay`: requests with `x.grp.relay.inv` to
+    /// its address are taken; without it they are refused).
     pub fn is_chat_relay(&self) -> bool {
-        self.inner
-            .chat_relay
-            .load(std::sync::atomic::Ordering::Relaxed)
+        self.inner.chat_relay
     }
 
     /// Whether a group is a channel.
@@ -932,14 +923,8 @@ impl Chat {
             &link_id,
             GroupMemberRole::Observer,
         )?;
-        let reply = ChatMessage::new(None, ChatEvent::GrpRelayAcpt { relay_link }).encode();
-        let conn = self
-            .inner
-            .agent
-            .accept(request, &reply)
-            .await
-            .map_err(agent_err)?;
-        self.store().set_member_conn(owner.group_member_id, conn)?;
+        self.accept_for_member(request, ChatEvent::GrpRelayAcpt { relay_link }, &owner)
+            .await?;
         self.emit(Event::RelayServing(g, owner)).await;
         Ok(())
     }
@@ -1162,12 +1147,6 @@ impl Chat {
             })
             .collect())
     }
-}
-
-/// Whether `m` may forward and announce in channel `g`: a relay of it, to us a subscriber or
-/// an owner.
-pub(crate) fn relay_of(is_channel: bool, m: &Member) -> bool {
-    is_channel && m.role == GroupMemberRole::Relay
 }
 
 #[cfg(test)]

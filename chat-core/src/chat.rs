@@ -1154,7 +1154,7 @@ pub(crate) struct Inner {
     /// `/show on`: live messages shown as they are typed (the terminal's view; not kept).
     show_live: std::sync::atomic::AtomicBool,
     /// `--relay`: this client serves channels (see [`crate::channels`]).
-    pub(crate) chat_relay: std::sync::atomic::AtomicBool,
+    pub(crate) chat_relay: bool,
     /// Running uploads and downloads, by file.
     pub(crate) transfers: Mutex<std::collections::HashMap<i64, tokio::task::JoinHandle<()>>>,
     /// Their progress, by file.
@@ -1360,7 +1360,7 @@ impl Chat {
                 generation: std::sync::atomic::AtomicU64::new(0),
                 receipts: std::sync::atomic::AtomicBool::new(receipts),
                 show_live: std::sync::atomic::AtomicBool::new(false),
-                chat_relay: std::sync::atomic::AtomicBool::new(config.chat_relay),
+                chat_relay: config.chat_relay,
                 transfers: Mutex::new(std::collections::HashMap::new()),
                 progress: Mutex::new(std::collections::HashMap::new()),
             }),

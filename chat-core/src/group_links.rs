@@ -256,7 +256,21 @@ impl Chat {
             business: None,
             group_size: Some(members as i64),
         };
-        let reply = ChatMessage::new(None, ChatEvent::GrpLinkInv(inv)).encode();
+        self.accept_for_member(request, ChatEvent::GrpLinkInv(inv), &m)
+            .await?;
+        self.emit(Event::GroupJoinRequest(g, m)).await;
+        Ok(())
+    }
+
+    /// Accepts a request to one of a group's addresses with `reply` in our confirmation: the
+    /// new connection is member `m`'s.
+    pub(crate) async fn accept_for_member(
+        &self,
+        request: u64,
+        reply: ChatEvent,
+        m: &Member,
+    ) -> Result<()> {
+        let reply = ChatMessage::new(None, reply).encode();
         let conn = self
             .inner
             .agent
@@ -264,7 +278,6 @@ impl Chat {
             .await
             .map_err(agent_err)?;
         self.store().set_member_conn(m.group_member_id, conn)?;
-        self.emit(Event::GroupJoinRequest(g, m)).await;
         Ok(())
     }
 

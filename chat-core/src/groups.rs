@@ -1462,7 +1462,8 @@ impl Chat {
                 if forwarded_by.is_some() {
                     return Ok(()); // forwarded messages never nest
                 }
-                let relay = crate::channels::relay_of(self.is_channel(g)?, m);
+                // (The role first: the channel is looked up only for a relay's forwards.)
+                let relay = m.role == GroupMemberRole::Relay && self.is_channel(g)?;
                 if m.role < GroupMemberRole::Admin && !relay {
                     return Err(ChatError::GroupContactRole(m.local_name.clone()));
                 }
@@ -1700,7 +1701,9 @@ impl Chat {
                 crate::chat::on_heap(|| self.group_profile_received(g, m, group_profile)).await?;
             }
             ChatEvent::GrpMemNew { member_info, .. }
-                if forwarded_by.is_none() && crate::channels::relay_of(self.is_channel(g)?, m) =>
+                if forwarded_by.is_none()
+                    && m.role == GroupMemberRole::Relay
+                    && self.is_channel(g)? =>
             {
                 self.channel_owner_announced(g, m, &member_info)?;
             }
