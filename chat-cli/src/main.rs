@@ -649,7 +649,12 @@ async fn main() {
     if let Some(cmd) = &args.execute {
         // The answer only, not the command (as the reference's).
         match users.execute_line(cmd).await {
-            Ok((chat, r)) => out.lines(&response_lines(chat.as_ref(), &r)),
+            Ok((chat, r)) => {
+                out.lines(&response_lines(chat.as_ref(), &r));
+                if let Some(chat) = chat {
+                    chat.after_response(&r).await;
+                }
+            }
             Err(e) => out.lines(&view::error(&e)),
         }
         tokio::time::sleep(std::time::Duration::from_secs(args.time)).await;
@@ -681,7 +686,12 @@ async fn main() {
         };
         match result {
             Ok((_, Response::Quit)) => break,
-            Ok((chat, r)) => out.lines(&response_lines(chat.as_ref(), &r)),
+            Ok((chat, r)) => {
+                out.lines(&response_lines(chat.as_ref(), &r));
+                if let Some(chat) = chat {
+                    chat.after_response(&r).await;
+                }
+            }
             Err(e) => {
                 if !echoed {
                     out.lines(std::slice::from_ref(&line));

@@ -221,13 +221,19 @@ async fn client(
             let users = users.clone();
             let tx = tx.clone();
             tokio::spawn(async move {
-                let resp = match users.execute_line(&cmd).await {
-                    Ok((chat, r)) => chat_core::users::response_json(chat.as_ref(), &r),
-                    Err(e) => api::command_error(&e),
+                let (resp, done) = match users.execute_line(&cmd).await {
+                    Ok((chat, r)) => (
+                        chat_core::users::response_json(chat.as_ref(), &r),
+                        chat.map(|c| (c, r)),
+                    ),
+                    Err(e) => (api::command_error(&e), None),
                 };
                 let _ = tx
                     .send(json!({"corrId": corr, "resp": resp}).to_string())
                     .await;
+                if let Some((chat, r)) = done {
+                    chat.after_response(&r).await;
+                }
                 drop(permit);
             });
         }

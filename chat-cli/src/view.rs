@@ -659,6 +659,10 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
         Response::ContactDeleted(c) => {
             vec![format!("{}: contact is deleted", view_name(&c.local_name))]
         }
+        Response::ContactAlreadyExists(c) => {
+            vec![format!("{}: contact already exists", contact_name(c))]
+        }
+        Response::PendingDeleted { conn, .. } => vec![format!("connection :{conn} deleted")],
         Response::ProfileChanged { from, to, told } => profile_changed(from, to, *told),
         Response::ProfileUnchanged => vec!["user profile did not change".into()],
         Response::ActiveUser => vec![
@@ -1158,14 +1162,13 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
         ),
         // Created when a contact connects; shown by /tail, not as it happens (the reference
         // shows new items of this kind to apps only).
-        // Shown by `/tail`; the event's own lines say what happened, as the reference's.
         Event::InfoItem(..) | Event::GroupInfoItem(..) => Vec::new(),
+        // Progress the reference's terminal does not print (the bot API reports it).
+        Event::ContactConnecting(_) | Event::ContactSndReady(_) => Vec::new(),
         // Not shown, as the reference's (its item says it in `/tail`).
         Event::GroupMemberUpdated { .. } => Vec::new(),
         // Delivery receipts are printed by the reference's terminal only in its test view.
         Event::ItemStatus(..) | Event::GroupItemStatus(..) => Vec::new(),
-        // An informational item counting more (decryption errors): shown by `/tail`.
-        Event::Updated(_, item) if item.info.is_some() => Vec::new(),
         // Informational items are not printed as they change (a count of decryption errors).
         Event::Updated(_, item) | Event::GroupItemUpdated(_, _, item) if item.info.is_some() => {
             Vec::new()

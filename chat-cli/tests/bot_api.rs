@@ -344,12 +344,36 @@ fn bot_api_over_websocket() {
             .ok("APIAcceptContact", &format!("/_accept {req_id}"), "acceptingContactRequest")
             .await;
         let bob_id = accepting["contact"]["contactId"].as_i64().expect("contactId");
+        // alice can send at once (her join secured bob's queue); bob has a contact once
+        // alice's confirmation with her profile comes.
+        let ready = alice.event("contactSndReady").await;
+        assert_eq!(ready["contact"]["contactId"], bob_id);
+        let connecting = bob.event("contactConnecting").await;
+        assert_eq!(connecting["contact"]["localDisplayName"], "alice");
         let connected = alice.event("contactConnected").await;
         assert_eq!(connected["contact"]["localDisplayName"], "bob");
         let banner = alice.info_items().await;
         let connected = bob.event("contactConnected").await;
         assert_eq!(connected["contact"]["localDisplayName"], "alice");
+        assert_eq!(connected["contact"]["contactId"], connecting["contact"]["contactId"]);
         bob.info_items().await;
+        // The address again: the contact it made.
+        let exists = bob
+            .ok("APIConnect", &format!("/_connect 1 {link}"), "contactAlreadyExists")
+            .await;
+        assert_eq!(exists["contact"]["localDisplayName"], "alice");
+        // A one-time invitation nobody used, deleted; then it is gone.
+        let inv = bob.ok("APIAddContact", "/_connect 1", "invitation").await;
+        let pcc = inv["connection"]["pccConnId"].as_i64().expect("pccConnId");
+        let deleted = bob
+            .ok("APIDeleteChat", &format!("/_delete :{pcc} full"), "contactConnectionDeleted")
+            .await;
+        assert_eq!(deleted["connection"]["pccConnId"], pcc);
+        assert_eq!(deleted["connection"]["pccConnStatus"]["type"], "new");
+        let gone = bob
+            .ok("APIDeleteChat", &format!("/_delete :{pcc} full"), "chatCmdError")
+            .await;
+        assert_eq!(gone["chatError"]["storeError"]["type"], "pendingConnectionNotFound");
         // Informational items are not messages: not edited, reacted to or quoted.
         let refused = alice
             .ok(
@@ -988,6 +1012,12 @@ fn bot_api_groups() {
             "sentConfirmation",
         )
         .await;
+        // Each side has a contact once the other's profile comes: alice with bob's
+        // confirmation, bob with alice's info.
+        let connecting = alice.event("contactConnecting").await;
+        assert_eq!(connecting["contact"]["localDisplayName"], "bob");
+        let connecting = bob.event("contactConnecting").await;
+        assert_eq!(connecting["contact"]["localDisplayName"], "alice");
         let bob_contact = alice.event("contactConnected").await["contact"]["contactId"]
             .as_i64()
             .expect("contactId");

@@ -410,6 +410,11 @@ fn pending_connection(chat: &Chat, conn: u64) -> Value {
         Ok(Some((kind, _, at))) => (Some(kind), at),
         _ => (None, now_ms()),
     };
+    pending_json(conn, kind, at)
+}
+
+/// A connection in progress (`PendingContactConnection`).
+fn pending_json(conn: u64, kind: Option<PendingKind>, at: i64) -> Value {
     let status = match kind {
         Some(PendingKind::Invitation | PendingKind::Address) | None => "new",
         Some(PendingKind::JoinedInvitation | PendingKind::JoinedAddress) => "joined",
@@ -737,6 +742,9 @@ pub fn chat_error(e: &ChatError) -> Value {
         ),
         ChatError::NoRequestId(id) => {
             store_error("contactRequestNotFound", "contactRequestId", (*id).into())
+        }
+        ChatError::NoPendingConnection(id) => {
+            store_error("pendingConnectionNotFound", "connId", (*id).into())
         }
         ChatError::NotReady(n) => store_error("contactNotReady", "contactName", n.as_str().into()),
         ChatError::ContactDeleted(n) => {
@@ -1103,6 +1111,18 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
         Response::ContactDeleted(c) => {
             tagged("contactDeleted", json!({"user": u, "contact": contact(c)}))
         }
+        Response::ContactAlreadyExists(c) => tagged(
+            "contactAlreadyExists",
+            json!({"user": u, "contact": contact(c)}),
+        ),
+        Response::PendingDeleted {
+            conn,
+            kind,
+            created_at,
+        } => tagged(
+            "contactConnectionDeleted",
+            json!({"user": u, "connection": pending_json(*conn, Some(*kind), *created_at)}),
+        ),
         Response::ContactInfo { contact: c, .. } => {
             let mut v = tagged("contactInfo", json!({"user": u, "contact": contact(c)}));
             if let Some(p) = &c.incognito {
@@ -1486,6 +1506,13 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
             "acceptingContactRequest",
             json!({"user": u, "contact": contact(c)}),
         ),
+        Event::ContactConnecting(c) => tagged(
+            "contactConnecting",
+            json!({"user": u, "contact": contact(c)}),
+        ),
+        Event::ContactSndReady(c) => {
+            tagged("contactSndReady", json!({"user": u, "contact": contact(c)}))
+        }
         Event::ItemSent(c, item) => tagged(
             "newChatItems",
             json!({"user": u, "chatItems": items(chat, c, std::slice::from_ref(item))}),

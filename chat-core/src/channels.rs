@@ -960,13 +960,18 @@ impl Chat {
 
     /// `/c <channel link>`: joins through the channel's relays (`x.member` to each relay's
     /// link); the group is ours to read once one of them connects.
-    pub(crate) async fn join_channel(&self, link: &str, incognito: bool) -> Result<Response> {
+    pub(crate) async fn join_channel(
+        &self,
+        link: &str,
+        incognito: bool,
+        api: bool,
+    ) -> Result<Response> {
         let link = crate::chat::display_link(link.trim());
         let known = self.store().channel_by_link(&link)?;
         if known.is_some() {
             let plan = self.channel_plan(&link).await?;
             if !plan.is_ok() {
-                return Err(ChatError::LinkUsed(Box::new(plan)));
+                return crate::chat::used_link(&link, plan, api);
             }
         }
         let data = self

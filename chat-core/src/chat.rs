@@ -41,9 +41,12 @@ pub enum ChatError {
     /// The contact deleted the conversation.
     #[error("contact {0} deleted the conversation: messages cannot be sent")]
     ContactDeleted(String),
-    /// `/c` with a link of ours or one already used.
+    /// `/_connect` with a link of ours or one already used.
     #[error("{}", .0.lines().join("\n"))]
     LinkUsed(Box<LinkPlan>),
+    /// `/_delete :N` of no connection in progress.
+    #[error("no connection in progress :{0}")]
+    NoPendingConnection(u64),
     /// A reaction to an item that cannot take one (deleted, a note, not connected), or too
     /// many.
     #[error("cannot react to this item")]
@@ -465,6 +468,17 @@ pub enum Response {
     Cleared(Contact),
     /// A contact deleted (`/d @name`).
     ContactDeleted(Contact),
+    /// `/_connect` of a known contact's address: that contact.
+    ContactAlreadyExists(Contact),
+    /// `/_delete :N`: a connection in progress deleted (as it was).
+    PendingDeleted {
+        /// The agent's connection id.
+        conn: u64,
+        /// What it was.
+        kind: PendingKind,
+        /// When it was made (ms).
+        created_at: i64,
+    },
     /// `/_connect plan`: what a link is to us.
     ConnectionPlan {
         /// The link, as shown.
@@ -795,6 +809,12 @@ pub enum Event {
     UserDeleted,
     /// A request accepted at once (the address's auto-accept).
     AutoAccepted(Contact),
+    /// A contact made from a connection in progress: the peer's profile came (its
+    /// confirmation to our invitation or address request, or the inviter's info).
+    ContactConnecting(Contact),
+    /// We can send to a contact whose request we accepted (our join secured its queue); it
+    /// follows the acceptance.
+    ContactSndReady(Contact),
     /// A contact changed its profile.
     ProfileUpdated {
         /// Before.
@@ -1174,6 +1194,19 @@ impl std::fmt::Debug for Chat {
 }
 
 /// A link as the terminal prints it: the `https://simplex.chat` scheme.
+/// The answer to joining a link used already (or our own): its plan for `/c`, as the
+/// reference's; for `/_connect` the known contact of an address, else an error.
+pub(crate) fn used_link(link: &str, plan: LinkPlan, api: bool) -> Result<Response> {
+    match (plan, api) {
+        (LinkPlan::Address(LinkStatus::Known(c)), true) => Ok(Response::ContactAlreadyExists(c)),
+        (plan, true) => Err(ChatError::LinkUsed(Box::new(plan))),
+        (plan, false) => Ok(Response::ConnectionPlan {
+            link: display_link(link),
+            plan,
+        }),
+    }
+}
+
 pub fn display_link(link: &str) -> String {
     // A short link names its relay's host: `simplex:/a#...` is `https://<host>/a#...`.
     if let Ok(mut short) = agent::links::ShortLink::parse(link) {
@@ -1984,8 +2017,27 @@ impl Chat {
                 let profile = crate::incognito::random_profile();
                 on_heap(|| self.create_invitation(Some(profile))).await
             }
-            Command::ConnectIncognito(link) => on_heap(|| self.connect(link, true)).await,
-            Command::Connect(link) => on_heap(|| self.connect(link, false)).await,
+            Command::ConnectIncognito(link) => on_heap(|| self.connect(link, true, false)).await,
+            Command::Connect(link) => on_heap(|| self.connect(link, false, false)).await,
+            Command::ApiConnect(link) => on_heap(|| self.connect(link, false, true)).await,
+            Command::DeletePendingConnection(conn) => {
+                // Our address is not a connection in progress (`/da` deletes it).
+                let pending = self.store().pending_conn(conn)?;
+                let Some((kind, _, created_at)) =
+                    pending.filter(|(k, ..)| *k != PendingKind::Address)
+                else {
+                    return Err(ChatError::NoPendingConnection(conn));
+                };
+                // The relay's queue goes first: a connection that cannot be deleted there
+                // stays listed (it could still connect).
+                agent.delete_connection(conn).await.map_err(agent_err)?;
+                self.store().delete_pending(conn)?;
+                Ok(Response::PendingDeleted {
+                    conn,
+                    kind,
+                    created_at,
+                })
+            }
             Command::CreateAddress => {
                 if self.store().address()?.is_some() {
                     return Err(ChatError::AddressExists);
@@ -2673,13 +2725,14 @@ impl Chat {
     /// Joins an invitation or asks through an address, with the user's profile or (`incognito`)
     /// a random one for this contact only. A link of ours, or one already used, is refused
     /// with what it is.
-    async fn connect(&self, link: String, incognito: bool) -> Result<Response> {
+    /// `/c <link>` (`api`: `/_connect`, where a used link is an error).
+    async fn connect(&self, link: String, incognito: bool, api: bool) -> Result<Response> {
         if is_channel_link(&link) {
-            return self.join_channel(&link, incognito).await;
+            return self.join_channel(&link, incognito, api).await;
         }
         let plan = self.connection_plan(&link)?;
         if !plan.is_ok() {
-            return Err(ChatError::LinkUsed(Box::new(plan)));
+            return used_link(link.trim(), plan, api);
         }
         let address = is_address_link(&link)?;
         let shown_as = incognito.then(crate::incognito::random_profile);
@@ -2944,7 +2997,8 @@ impl Chat {
                     self.store()
                         .set_send_on_connect(c.contact_id, Some(&json))?;
                 }
-                self.emit(Event::AutoAccepted(c)).await;
+                self.emit(Event::AutoAccepted(c.clone())).await;
+                self.emit(Event::ContactSndReady(c)).await;
             }
             Ok(_) => {}
             // Not accepted (the relay unreachable): shown as a request, for /ac.
@@ -3235,6 +3289,15 @@ impl Chat {
         Ok(())
     }
 
+    /// Events that follow a command's response: emitted once the response is out, so that a
+    /// bot sees them in the reference's order (an accepted request's contact can be sent to
+    /// once the acceptance is reported - our join already secured its queue).
+    pub async fn after_response(&self, r: &Response) {
+        if let Response::Accepting(c) = r {
+            self.emit(Event::ContactSndReady(c.clone())).await;
+        }
+    }
+
     pub(crate) async fn emit(&self, e: Event) {
         if let Event::Error(msg) = &e {
             tracing::warn!(target: "chat", "{msg}");
@@ -3307,18 +3370,19 @@ impl Chat {
                 let pending = self.store().pending(conn)?;
                 // Once only: a confirmation announced again after a restart finds the contact.
                 let known = self.store().contact_by_conn(conn)?.is_some();
-                if !known
+                let made = !known
                     && matches!(
                         pending,
                         Some(PendingKind::Invitation | PendingKind::JoinedAddress)
-                    )
-                {
+                    );
+                if made {
                     self.store().add_contact(conn, &profile)?;
                 }
-                let incognito = self
-                    .store()
-                    .contact_by_conn(conn)?
-                    .and_then(|c| c.incognito);
+                let contact = self.store().contact_by_conn(conn)?;
+                if let (true, Some(c)) = (made, &contact) {
+                    self.emit(Event::ContactConnecting(c.clone())).await;
+                }
+                let incognito = contact.and_then(|c| c.incognito);
                 agent
                     .allow(conn, &self.info_as(incognito.as_ref()))
                     .await
@@ -3337,7 +3401,9 @@ impl Chat {
                         self.store().set_contact_profile(c.contact_id, &profile)?;
                     }
                     None => {
-                        self.store().add_contact(conn, &profile)?;
+                        let c = self.store().add_contact(conn, &profile)?;
+                        let c = self.store().contact_by_conn(conn)?.unwrap_or(c);
+                        self.emit(Event::ContactConnecting(c)).await;
                     }
                 }
             }

@@ -96,9 +96,15 @@ pub struct AutoAccept {
 pub enum Command {
     /// `/c`, `/connect`, `/_connect <userId>`: a one-time invitation.
     CreateInvitation,
-    /// `/c <link>`, `/connect <link>`, `/_connect <userId> <link>`: join an invitation or
-    /// request a contact through an address.
+    /// `/c <link>`, `/connect <link>`: join an invitation or request a contact through an
+    /// address (a link used already answers with its plan, as the reference's).
     Connect(String),
+    /// `/_connect <userId> <link>`: as `/c`, but a link used already is an error - or the
+    /// contact, when it is a known contact's address (`contactAlreadyExists`).
+    ApiConnect(String),
+    /// `/_delete :<connId> ...`: a connection in progress (our invitation or address
+    /// request not answered yet) deleted.
+    DeletePendingConnection(u64),
     /// `/c i`, `/connect incognito`, `/_connect 1 incognito=on`: a one-time invitation with a
     /// random profile for this contact.
     CreateInvitationIncognito,
@@ -1570,7 +1576,7 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 _ => return Err(bad("usage: /_connect plan <userId> <link>")),
             },
             Some((uid, link)) if user_id(uid) && !link.trim().is_empty() => {
-                Command::Connect(link.trim().to_string())
+                Command::ApiConnect(link.trim().to_string())
             }
             _ => return Err(bad("usage: /_connect <userId> [link]")),
         },
@@ -2745,6 +2751,19 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 messages,
             }
         }
+        "/_delete" if args.starts_with(':') => {
+            let mut p = args[1..].split(' ');
+            let id = p
+                .next()
+                .and_then(|i| i.parse::<u64>().ok())
+                .ok_or_else(|| bad("usage: /_delete :<connId> full|entity"))?;
+            match (p.next(), p.next(), p.next()) {
+                (None | Some("full" | "entity"), None | Some("notify=on" | "notify=off"), None) => {
+                }
+                _ => return Err(bad("usage: /_delete :<connId> full|entity")),
+            }
+            Command::DeletePendingConnection(id)
+        }
         "/_delete" if args.starts_with('#') => {
             let p: Vec<&str> = args.split(' ').collect();
             match p[..] {
@@ -3301,8 +3320,18 @@ mod tests {
         );
         assert_eq!(
             parse("/_connect 1 simplex:/contact#/?v=2"),
-            Ok(Command::Connect("simplex:/contact#/?v=2".into()))
+            Ok(Command::ApiConnect("simplex:/contact#/?v=2".into()))
         );
+        assert_eq!(
+            parse("/_delete :7 full"),
+            Ok(Command::DeletePendingConnection(7))
+        );
+        assert_eq!(
+            parse("/_delete :7"),
+            Ok(Command::DeletePendingConnection(7))
+        );
+        assert!(parse("/_delete :x full").is_err());
+        assert!(parse("/_delete :7 messages").is_err());
         assert_eq!(
             parse("@bob hello there 🙂"),
             Ok(Command::SendText {
