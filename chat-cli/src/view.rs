@@ -445,6 +445,21 @@ fn peer_name(peer: &FilePeer) -> String {
     }
 }
 
+/// `error uploading file 1 (f.bin) for bob`, `warning receiving file 2 (g.bin) from cath`.
+fn file_trouble(status: &str, t: &chat_core::chat::FileTrouble) -> String {
+    let (what, dir) = if t.sent {
+        ("uploading", "for")
+    } else {
+        ("receiving", "from")
+    };
+    format!(
+        "{status} {what} file {} ({}) {dir} {}",
+        t.file_id,
+        t.name,
+        peer_name(&t.peer)
+    )
+}
+
 /// The lines of a command's response.
 pub fn response(r: &Response, user: &Profile) -> Vec<String> {
     match r {
@@ -1272,6 +1287,16 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
         Event::FileUploaded(id, name, p) => vec![format!(
             "completed uploading file {id} ({name}) for {}",
             peer_name(p)
+        )],
+        // The reference's terminal prints nothing when a description is complete.
+        Event::FileDescrReady(..) => Vec::new(),
+        // The reference's `error uploading file ...` / `error receiving file ...` and the
+        // error; a warning (the relay cannot be reached, the transfer tried again) in one line.
+        Event::FileFailed(t) => vec![file_trouble("error", t), t.error.clone()],
+        Event::FileWarning(t) => vec![format!(
+            "{}, trying again: {}",
+            file_trouble("warning", t),
+            t.error
         )],
         Event::FileReceiving(id, name, p) => vec![format!(
             "started receiving file {id} ({name}) from {}",

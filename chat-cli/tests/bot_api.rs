@@ -55,7 +55,13 @@ impl Bot {
         loop {
             let msg = tokio::time::timeout(WAIT, self.ws.next())
                 .await
-                .unwrap_or_else(|_| panic!("{}: nothing received in time", self.name))
+                .unwrap_or_else(|_| {
+                    let seen: Vec<String> = self.events.iter().map(|e| e.to_string()).collect();
+                    panic!(
+                        "{}: nothing received in time; events kept: {seen:#?}",
+                        self.name
+                    )
+                })
                 .expect("open")
                 .expect("frame");
             let Message::Text(t) = msg else { continue };
@@ -1867,4 +1873,121 @@ fn bot_api_host_events() {
     assert!(alice_p.running());
     rt.block_on(xftp.shutdown());
     relay.stop();
+}
+
+/// A file's relay down while the file is sent and while it is received: `sndFileWarning`,
+/// `rcvFileWarning`, and the transfers go on once the relay is back (the file byte-identical);
+/// `rcvFileDescrReady` when the description is complete; a relay that lost the file:
+/// `rcvFileError`, nothing saved. Every frame checked against the schema.
+#[test]
+fn bot_api_file_trouble() {
+    let (rt, smp, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (xftp, xftp_address) = xftp_relay(&rt, dir.path());
+    let xftp_addr = xftp.addr;
+    let (mut alice_p, alice_port) = start(dir.path(), "alice", &server, &xftp_address);
+    let (mut bob_p, bob_port) = start(dir.path(), "bob", &server, &xftp_address);
+    let schema = std::sync::Arc::new(Schema::load());
+    let client_rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (mut alice, mut bob) = client_rt.block_on(async {
+        let mut alice = Bot::connect("alice", alice_port, schema.clone()).await;
+        let mut bob = Bot::connect("bob", bob_port, schema.clone()).await;
+        let inv = alice.ok("APIAddContact", "/_connect 1", "invitation").await;
+        let link = inv["connLinkInvitation"]["connFullLink"]
+            .as_str()
+            .expect("link")
+            .to_string();
+        bob.ok(
+            "APIConnect",
+            &format!("/_connect 1 {link}"),
+            "sentConfirmation",
+        )
+        .await;
+        alice.event("contactConnected").await;
+        alice.info_items().await;
+        bob.event("contactConnected").await;
+        bob.info_items().await;
+        (alice, bob)
+    });
+    let into = dir.path().join("bob-got");
+    std::fs::create_dir_all(&into).expect("dir");
+    let bytes: Vec<u8> = (0..200_000u32).map(|i| (i * 13 + i / 509) as u8).collect();
+    let send = |name: &str| {
+        let src = dir.path().join(name);
+        std::fs::write(&src, &bytes).expect("write");
+        let msg = json!([{"fileSource": {"filePath": src.to_string_lossy()},
+            "msgContent": {"type": "file", "text": ""}, "mentions": {}}]);
+        format!("/_send @2 json {msg}")
+    };
+
+    // Sent while the relay is down: a warning, then the upload when it is back.
+    rt.block_on(xftp.shutdown());
+    let file_id = client_rt.block_on(async {
+        alice
+            .ok("APISendMessages", &send("one.bin"), "newChatItems")
+            .await;
+        let warning = alice.event("sndFileWarning").await;
+        assert_eq!(warning["fileTransferMeta"]["fileName"], "one.bin");
+        assert!(
+            warning["errorMessage"]
+                .as_str()
+                .is_some_and(|m| m.contains("connect")),
+            "{warning}"
+        );
+        let offer = bob.event("newChatItems").await;
+        offer["chatItems"][0]["chatItem"]["file"]["fileId"]
+            .as_i64()
+            .expect("fileId")
+    });
+    let xftp = common::restart_xftp_relay(&rt, dir.path(), xftp_addr, true);
+    client_rt.block_on(async {
+        alice.event("sndFileCompleteXFTP").await;
+        let ready = bob.event("rcvFileDescrReady").await;
+        assert_eq!(ready["rcvFileTransfer"]["fileId"], file_id);
+        assert_eq!(ready["rcvFileDescr"]["fileDescrComplete"], true);
+        assert!(ready["rcvFileDescr"]["fileDescrText"]
+            .as_str()
+            .is_some_and(|d| d.contains(&xftp_address)));
+        assert_eq!(ready["chatItem"]["chatItem"]["file"]["fileId"], file_id);
+    });
+
+    // Received while the relay is down: a warning, then the download when it is back.
+    rt.block_on(xftp.shutdown());
+    client_rt.block_on(async {
+        let receive = format!("/freceive {file_id} {}/", into.to_string_lossy());
+        bob.ok("ReceiveFile", &receive, "rcvFileAccepted").await;
+        bob.event("rcvFileStart").await;
+        let warning = bob.event("rcvFileWarning").await;
+        assert_eq!(warning["rcvFileTransfer"]["fileId"], file_id);
+        assert_eq!(warning["agentError"]["type"], "INTERNAL");
+    });
+    let xftp = common::restart_xftp_relay(&rt, dir.path(), xftp_addr, true);
+    client_rt.block_on(async {
+        let done = bob.event("rcvFileComplete").await;
+        assert_eq!(done["chatItem"]["chatItem"]["file"]["fileId"], file_id);
+    });
+    assert_eq!(std::fs::read(into.join("one.bin")).expect("saved"), bytes);
+
+    // A relay that lost the file: the download fails for good.
+    let file_id = client_rt.block_on(async {
+        alice
+            .ok("APISendMessages", &send("two.bin"), "newChatItems")
+            .await;
+        alice.event("sndFileCompleteXFTP").await;
+        let ready = bob.event("rcvFileDescrReady").await;
+        ready["rcvFileTransfer"]["fileId"].as_i64().expect("fileId")
+    });
+    rt.block_on(xftp.shutdown());
+    let xftp = common::restart_xftp_relay(&rt, dir.path(), xftp_addr, false);
+    client_rt.block_on(async {
+        let receive = format!("/freceive {file_id} {}/", into.to_string_lossy());
+        bob.ok("ReceiveFile", &receive, "rcvFileAccepted").await;
+        let failed = bob.event("rcvFileError").await;
+        assert_eq!(failed["rcvFileTransfer"]["fileId"], file_id);
+        assert_eq!(failed["chatItem_"]["chatItem"]["file"]["fileId"], file_id);
+    });
+    assert!(!into.join("two.bin").exists());
+    assert!(alice_p.running() && bob_p.running());
+    rt.block_on(xftp.shutdown());
+    smp.stop();
 }

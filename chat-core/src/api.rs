@@ -1546,6 +1546,34 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
             v
         }
         Event::FileAutoAccepted { file_id, .. } => item_event("rcvFileAccepted", *file_id)?,
+        Event::FileDescrReady(id, peer) => {
+            let mut v = item_event("rcvFileDescrReady", *id)?;
+            v["rcvFileTransfer"] = rcv_file_transfer(chat, *id, peer.name());
+            let f = chat.store().file(*id).ok()??;
+            v["rcvFileDescr"] = json!({"fileDescrId": id, "fileDescrText": f.descr,
+                "fileDescrPartNo": f.descr_parts, "fileDescrComplete": f.descr_complete});
+            v
+        }
+        Event::FileFailed(t) | Event::FileWarning(t) => {
+            let tag = match (matches!(e, Event::FileFailed(_)), t.sent) {
+                (true, true) => "sndFileError",
+                (true, false) => "rcvFileError",
+                (false, true) => "sndFileWarning",
+                (false, false) => "rcvFileWarning",
+            };
+            let mut v = tagged(tag, json!({"user": u}));
+            if let Some(i) = file_item(chat, t.file_id) {
+                v["chatItem_"] = i;
+            }
+            if t.sent {
+                v["fileTransferMeta"] = file_meta(chat, t.file_id);
+                v["errorMessage"] = t.error.as_str().into();
+            } else {
+                v["rcvFileTransfer"] = rcv_file_transfer(chat, t.file_id, t.peer.name());
+                v["agentError"] = json!({"type": "INTERNAL", "internalErr": t.error});
+            }
+            v
+        }
         Event::FileReceiving(id, ..) => item_event("rcvFileStart", *id)?,
         Event::FileReceived(id, ..) => item_event("rcvFileComplete", *id)?,
         Event::FileCancelledBySender(id, _, c) => {

@@ -253,6 +253,21 @@ pub enum FilePeer {
     Group(crate::group_store::Group),
 }
 
+/// A transfer's failure or trouble, for its events.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileTrouble {
+    /// The file's number.
+    pub file_id: i64,
+    /// Its name.
+    pub name: String,
+    /// The other side.
+    pub peer: FilePeer,
+    /// A file we send (else one we receive).
+    pub sent: bool,
+    /// What went wrong.
+    pub error: String,
+}
+
 impl FilePeer {
     /// The name lines show: the contact's, the member's, or the group's.
     pub fn name(&self) -> &str {
@@ -865,6 +880,13 @@ pub enum Event {
     },
     /// A file we send is uploaded and its description sent: number, name, recipient.
     FileUploaded(i64, String, FilePeer),
+    /// A transfer failed for good (the file's status is failed).
+    FileFailed(FileTrouble),
+    /// A transfer's relay cannot be reached: it is tried again until it can be (or `/fc`).
+    FileWarning(FileTrouble),
+    /// A description of a file offered to us is complete (it can be downloaded once
+    /// accepted): number, sender.
+    FileDescrReady(i64, FilePeer),
     /// A download started: number, name, sender.
     FileReceiving(i64, String, FilePeer),
     /// A file is saved and verified: number, name, sender.
@@ -3638,8 +3660,10 @@ impl Chat {
                     }
                 }
                 ChatEvent::MsgFileDescr { msg_id, file_descr } => {
-                    if let Err(e) = self.file_descr_part(&contact, &msg_id, &file_descr) {
-                        self.emit(Event::Error(e.to_string())).await;
+                    match self.file_descr_part(&contact, &msg_id, &file_descr) {
+                        Ok(Some(file_id)) => self.descr_ready(file_id).await,
+                        Ok(None) => {}
+                        Err(e) => self.emit(Event::Error(e.to_string())).await,
                     }
                 }
                 ChatEvent::MsgUpdate(u) => on_heap(|| self.received_update(&contact, &u)).await?,

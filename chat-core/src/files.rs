@@ -28,6 +28,18 @@ use crate::store::{ChatItem, Contact, FileStatus, FileTransfer, NewFile, NewItem
 /// Characters of a description per `x.msg.file.descr` (the reference's part size).
 pub const DESCR_PART_LEN: usize = 14_000;
 
+/// The first wait before a transfer whose relay could not be reached is tried again; each
+/// further wait doubles, up to [`RETRY_MAX`].
+const RETRY_FIRST: std::time::Duration = std::time::Duration::from_secs(1);
+/// The longest wait between a transfer's attempts.
+const RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Whether a transfer's error may pass by itself (a relay unreachable, a connection lost, a
+/// timeout): the transfer is tried again rather than failed.
+fn temporary(e: &xftp_client::agent::AgentError) -> bool {
+    matches!(e, xftp_client::agent::AgentError::Client(c) if c.is_retriable())
+}
+
 /// The longest description a recipient collects (a redirect keeps real ones far below).
 pub const MAX_DESCR_LEN: usize = 4 << 20;
 
@@ -465,12 +477,86 @@ impl Chat {
         let h = tokio::spawn(async move {
             if let Err(e) = chat.upload(file_id).await {
                 let _ = chat.store().set_file_status(file_id, FileStatus::Failed);
-                chat.emit(Event::Error(format!("sending file {file_id}: {e}")))
-                    .await;
+                chat.file_failed(file_id, true, e.to_string()).await;
             }
             chat.forget_transfer(file_id);
         });
         self.keep_transfer(file_id, h);
+    }
+
+    /// A transfer's failure, reported with its file and peer (a plain error when they are
+    /// gone).
+    async fn file_failed(&self, file_id: i64, sent: bool, error: String) {
+        let what = if sent { "sending" } else { "receiving" };
+        tracing::warn!(target: "chat", file_id, "{what} file failed: {error}");
+        match self.trouble(file_id, sent, error.clone()) {
+            Some(t) => self.emit(Event::FileFailed(t)).await,
+            None => {
+                self.emit(Event::Error(format!("{what} file {file_id}: {error}")))
+                    .await
+            }
+        }
+    }
+
+    fn trouble(&self, file_id: i64, sent: bool, error: String) -> Option<crate::chat::FileTrouble> {
+        let f = self.file(file_id).ok()?;
+        let peer = self.file_peer(&f).ok()?;
+        Some(crate::chat::FileTrouble {
+            file_id,
+            name: f.name,
+            peer,
+            sent,
+            error,
+        })
+    }
+
+    /// Runs a transfer's `attempt` until it succeeds or fails for good. While its relays
+    /// cannot be reached it is tried again (after 1 s, doubling to 30 s; `/fc` stops it),
+    /// with a warning when the trouble starts - once per outage: another after the transfer
+    /// moved on. Each attempt resumes where the last stopped (the upload's state file, the
+    /// download's partial file).
+    async fn with_relay_retries<T, F, Fut>(
+        &self,
+        file_id: i64,
+        sent: bool,
+        attempt: F,
+    ) -> Result<T, ChatError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, xftp_client::agent::AgentError>>,
+    {
+        let mut wait = RETRY_FIRST;
+        let mut warned_at = None;
+        loop {
+            match attempt().await {
+                Ok(v) => return Ok(v),
+                Err(e) if temporary(&e) => {
+                    let done = self.transferred(file_id);
+                    if warned_at != Some(done) {
+                        warned_at = Some(done);
+                        wait = RETRY_FIRST;
+                        let error = e.to_string();
+                        tracing::info!(target: "chat", file_id, "transfer waits for its relay: {error}");
+                        if let Some(t) = self.trouble(file_id, sent, error) {
+                            self.emit(Event::FileWarning(t)).await;
+                        }
+                    }
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(RETRY_MAX);
+                }
+                Err(e) => return Err(ChatError::File(e.to_string())),
+            }
+        }
+    }
+
+    /// Bytes a running transfer has moved so far.
+    fn transferred(&self, file_id: i64) -> u64 {
+        self.inner
+            .progress
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&file_id)
+            .map_or(0, |p| p.done)
     }
 
     fn keep_transfer(&self, file_id: i64, h: tokio::task::JoinHandle<()>) {
@@ -515,16 +601,19 @@ impl Chat {
                 state: Some(self.state_path(file_id)),
                 ..SendOptions::default()
             };
-            let inner = self.inner.clone();
-            let sent = xftp_client::agent::send_file(
-                self.inner.pool.clone(),
-                Path::new(&source),
-                &self.xftp_servers(),
-                &opts,
-                move |p| Self::set_progress(&inner, file_id, p),
-            )
-            .await
-            .map_err(|e| ChatError::File(e.to_string()))?;
+            let servers = self.xftp_servers();
+            let sent = self
+                .with_relay_retries(file_id, true, || {
+                    let inner = self.inner.clone();
+                    xftp_client::agent::send_file(
+                        self.inner.pool.clone(),
+                        Path::new(&source),
+                        &servers,
+                        &opts,
+                        move |p| Self::set_progress(&inner, file_id, p),
+                    )
+                })
+                .await?;
             if f.group_id.is_some() {
                 let all: Vec<String> = sent.recipients.iter().map(|d| d.to_yaml()).collect();
                 self.store()
@@ -654,8 +743,7 @@ impl Chat {
         let h = tokio::spawn(async move {
             if let Err(e) = chat.download(file_id).await {
                 let _ = chat.store().set_file_status(file_id, FileStatus::Failed);
-                chat.emit(Event::Error(format!("receiving file {file_id}: {e}")))
-                    .await;
+                chat.file_failed(file_id, false, e.to_string()).await;
             }
             chat.forget_transfer(file_id);
         });
@@ -693,16 +781,18 @@ impl Chat {
             ack: f.group_id.is_none(),
             ..RecvOptions::default()
         };
-        let inner = self.inner.clone();
-        let got = xftp_client::agent::receive_file(
-            self.inner.pool.clone(),
-            &desc,
-            &dir,
-            &opts,
-            move |p| Self::set_progress(&inner, file_id, p),
-        )
-        .await
-        .map_err(|e| ChatError::File(e.to_string()))?;
+        let got = self
+            .with_relay_retries(file_id, false, || {
+                let inner = self.inner.clone();
+                xftp_client::agent::receive_file(
+                    self.inner.pool.clone(),
+                    &desc,
+                    &dir,
+                    &opts,
+                    move |p| Self::set_progress(&inner, file_id, p),
+                )
+            })
+            .await?;
         // The decrypted size is the sender's own header's: it must be what the offer said.
         if got.size != f.size {
             let _ = std::fs::remove_file(&got.path);
@@ -871,35 +961,53 @@ impl Chat {
         Ok(())
     }
 
-    /// One part of a description for a file we were offered.
+    /// One part of a description for a file we were offered; the file's number when the
+    /// description is complete with it.
     pub(crate) fn file_descr_part(
         &self,
         contact: &Contact,
         shared: &B64,
         d: &FileDescr,
-    ) -> Result<(), ChatError> {
+    ) -> Result<Option<i64>, ChatError> {
         let f = self
             .store()
             .file_by_msg(contact.contact_id, false, &shared.0)?;
         self.descr_part_of(f, d)
     }
 
-    /// One part of a description for `f` (none: a file never offered).
+    /// A received file's description is complete: reported with its sender, then the
+    /// download starts if the file is accepted. (Read after the description was stored:
+    /// `/fr` may have accepted the file meanwhile - it then saw the description incomplete.)
+    pub(crate) async fn descr_ready(&self, file_id: i64) {
+        let Ok(f) = self.file(file_id) else { return };
+        if let Ok(peer) = self.file_peer(&f) {
+            self.emit(Event::FileDescrReady(file_id, peer)).await;
+        }
+        if self
+            .file(file_id)
+            .is_ok_and(|f| f.status == FileStatus::Accepted)
+        {
+            self.spawn_download(file_id);
+        }
+    }
+
+    /// One part of a description for `f` (none: a file never offered); the file's number
+    /// when the description is complete with it.
     pub(crate) fn descr_part_of(
         &self,
         f: Option<FileTransfer>,
         d: &FileDescr,
-    ) -> Result<(), ChatError> {
+    ) -> Result<Option<i64>, ChatError> {
         let Some(f) = f else {
             return Err(ChatError::File(
                 "a description for a file never offered".into(),
             ));
         };
         if matches!(f.status, FileStatus::Failed | FileStatus::Cancelled) || f.descr_complete {
-            return Ok(());
+            return Ok(None);
         }
         if d.file_descr_part_no <= f.descr_parts {
-            return Ok(()); // sent again after the sender's restart
+            return Ok(None); // sent again after the sender's restart
         }
         if d.file_descr_part_no != f.descr_parts + 1 {
             self.store()
@@ -924,12 +1032,7 @@ impl Chat {
             d.file_descr_part_no,
             d.file_descr_complete,
         )?;
-        // Read again: `/fr` may have accepted the file meanwhile (it then saw the description
-        // incomplete).
-        if d.file_descr_complete && self.file(f.file_id)?.status == FileStatus::Accepted {
-            self.spawn_download(f.file_id);
-        }
-        Ok(())
+        Ok(d.file_descr_complete.then_some(f.file_id))
     }
 
     /// The sender cancelled a file it offered.

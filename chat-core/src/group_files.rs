@@ -318,7 +318,7 @@ impl Chat {
         shared: &B64,
         d: &FileDescr,
         via: Option<i64>,
-    ) -> Result<()> {
+    ) -> Result<Option<i64>> {
         let f = self
             .store()
             .group_file_by_msg(g.group_id, m.group_member_id, &shared.0)?;
@@ -327,7 +327,7 @@ impl Chat {
             // (The store's lock is not held across the arms.)
             let first = self.store().descr_via(f.file_id)?;
             match first {
-                Some(v) if v != via => return Ok(()),
+                Some(v) if v != via => return Ok(None),
                 Some(_) => {}
                 None => self.store().set_descr_via(f.file_id, via)?,
             }

@@ -1628,13 +1628,16 @@ impl Chat {
                     .await?;
             }
             ChatEvent::MsgFileDescr { msg_id, file_descr } => {
-                self.group_descr_part(
+                let ready = self.group_descr_part(
                     g,
                     m,
                     &msg_id,
                     &file_descr,
                     forwarded_by.map(|f| f.group_member_id),
                 )?;
+                if let Some(file_id) = ready {
+                    self.descr_ready(file_id).await;
+                }
             }
             ChatEvent::FileCancel { msg_id } => {
                 crate::chat::on_heap(|| self.group_file_cancelled(g, m, &msg_id)).await?;

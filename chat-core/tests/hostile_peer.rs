@@ -120,6 +120,10 @@ async fn a_hostile_peer_gets_clear_errors_and_nothing_is_saved() {
         agent_event(&mut mallory_events).await,
         AgentEvent::Connected { .. }
     ));
+    // A contact from mallory's confirmation with its profile, then connected.
+    assert!(
+        matches!(chat_event(&mut events).await, Event::ContactConnecting(c) if c.local_name == "mallory")
+    );
     assert!(
         matches!(chat_event(&mut events).await, Event::ContactConnected(c) if c.local_name == "mallory")
     );

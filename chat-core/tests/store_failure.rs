@@ -48,8 +48,12 @@ async fn a_message_the_database_cannot_store_is_kept_at_the_relay() {
         panic!("an invitation")
     };
     bob.execute(Command::Connect(link)).await.expect("join");
+    // Each side's contact is made when the other's profile comes (bob's confirmation,
+    // alice's info), then connected.
+    assert!(matches!(event(&mut ae).await, Event::ContactConnecting(c) if c.local_name == "bob"));
     assert!(matches!(event(&mut ae).await, Event::ContactConnected(_)));
     common::info_items(&mut ae).await;
+    assert!(matches!(event(&mut be).await, Event::ContactConnecting(c) if c.local_name == "alice"));
     assert!(matches!(event(&mut be).await, Event::ContactConnected(_)));
     common::info_items(&mut be).await;
 

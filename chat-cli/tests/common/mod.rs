@@ -370,6 +370,44 @@ pub fn xftp_relay(
     (handle, address)
 }
 
+/// The XFTP relay of [`xftp_relay`] in `dir` started again on `addr` (the port it had), with
+/// its store log on (`keep_files`: files uploaded from now on survive its next restart) or
+/// off (it forgets the files it has - those uploaded while the log was on are lost to it).
+/// A port just left may be busy for a moment: tried for 10 s at most.
+#[allow(dead_code)] // not every test binary restarts an XFTP relay
+pub fn restart_xftp_relay(
+    rt: &tokio::runtime::Runtime,
+    dir: &std::path::Path,
+    addr: std::net::SocketAddr,
+    keep_files: bool,
+) -> xftp_server::ServerHandle {
+    let cfg = dir.join("xftp-cfg");
+    let ini = xftp_server::config::default_ini(
+        &dir.join("xftp-files"),
+        "10gb",
+        "127.0.0.1",
+        keep_files,
+        None,
+    );
+    std::fs::write(cfg.join(xftp_server::config::CONFIG_FILE), ini).expect("ini");
+    let mut tries = 0;
+    loop {
+        match rt.block_on(xftp_server::start(
+            &cfg,
+            &dir.join("xftp-log"),
+            std::sync::Arc::new(xftp_server::relay::SystemClock),
+            Some(addr),
+        )) {
+            Ok(h) => return h,
+            Err(_) if tries < 200 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(e) => panic!("xftp relay: {e:?}"),
+        }
+    }
+}
+
 /// A stopped client's databases (`<name>_chat.db`, `<name>_agent.db` and their journals)
 /// kept aside as `old-...` (`restore` false), or put back over the current ones (`restore`
 /// true): a user restoring a backup, whose ratchets are behind its contacts'.
