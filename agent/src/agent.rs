@@ -105,6 +105,8 @@ pub enum AgentEvent {
         conns: Vec<ConnId>,
         /// The relay's (first) host.
         host: String,
+        /// The relay's address (`smp://keyhash@hosts[:port]`, never its password).
+        server: String,
     },
     /// Connected to the relay again and subscribed: these connections receive again.
     Up {
@@ -112,6 +114,8 @@ pub enum AgentEvent {
         conns: Vec<ConnId>,
         /// The relay's (first) host.
         host: String,
+        /// The relay's address (`smp://keyhash@hosts[:port]`, never its password).
+        server: String,
     },
     /// A queue rotation moved on (SWITCH).
     Switch {
@@ -315,7 +319,14 @@ async fn resubscribe_later(inner: std::sync::Weak<Inner>, server: SmpServer, que
             if !told {
                 let conns = agent.receiving_on(&server);
                 let host = host_of(&server);
-                agent.event(AgentEvent::Down { conns, host }).await;
+                let server = address_of(&server);
+                agent
+                    .event(AgentEvent::Down {
+                        conns,
+                        host,
+                        server,
+                    })
+                    .await;
                 told = true;
             } else if agent.subscribe_on(&server, &queues).await.is_ok() {
                 agent
@@ -327,7 +338,14 @@ async fn resubscribe_later(inner: std::sync::Weak<Inner>, server: SmpServer, que
                 let conns = agent.receiving_on(&server);
                 let host = host_of(&server);
                 tracing::info!(target: "agent", %host, "subscribed again after start");
-                agent.event(AgentEvent::Up { conns, host }).await;
+                let server = address_of(&server);
+                agent
+                    .event(AgentEvent::Up {
+                        conns,
+                        host,
+                        server,
+                    })
+                    .await;
                 return;
             }
         }
@@ -344,6 +362,15 @@ fn relay_answer(r: std::result::Result<BrokerMsg, smp_client::ClientError>) -> R
         Ok(m) => Ok(m),
         Err(e) => Err(AgentError::Relay(e.to_string())),
     }
+}
+
+/// A relay's address as events show it: without its password.
+pub fn address_of(server: &SmpServer) -> String {
+    SmpServer {
+        password: None,
+        ..server.clone()
+    }
+    .to_string()
 }
 
 /// A relay's first host, as logs and events name it (never its password).
@@ -565,6 +592,10 @@ struct State {
     /// A message that arrived on a connection's new queue (rotation) while its current queue
     /// still held messages: handled once those are read, so that the order holds.
     deferred: HashMap<ConnId, Incoming>,
+    /// Connections whose old receiving queue is being retired (QUE, DEL): one retirement at
+    /// a time - two at once (the last old message acknowledged as the switch completes) would
+    /// delete the queue twice, the second DEL failing with AUTH.
+    retiring: std::collections::HashSet<ConnId>,
     /// Without a store: hashes of sent messages awaiting the peer's receipt (the newest
     /// [`RECEIPT_HASHES`] per connection).
     sent_hashes: HashMap<ConnId, std::collections::BTreeMap<i64, Vec<u8>>>,
@@ -856,6 +887,7 @@ impl Agent {
                     sent_hashes: HashMap::new(),
                     receipts: HashMap::new(),
                     deferred: HashMap::new(),
+                    retiring: std::collections::HashSet::new(),
                     by_rcv: conns
                         .iter()
                         .flat_map(|(id, c)| {
@@ -1276,12 +1308,22 @@ impl Agent {
     /// the new queue takes over and after each message read from the old one.
     async fn retire_old_queue(&self, conn: ConnId) {
         let old = {
-            let st = self.lock();
-            st.conns
+            let mut st = self.lock();
+            let old = st
+                .conns
                 .get(&conn)
-                .and_then(|c| c.rcv_old.as_ref().map(|(q, _)| q.clone()))
+                .and_then(|c| c.rcv_old.as_ref().map(|(q, _)| q.clone()));
+            match old {
+                Some(q) if st.retiring.insert(conn) => q,
+                _ => return, // none, or retired by another task right now
+            }
         };
-        let Some(old) = old else { return };
+        self.retire(conn, old).await;
+        self.lock().retiring.remove(&conn);
+    }
+
+    /// [`Agent::retire_old_queue`]'s work: the old queue deleted once empty.
+    async fn retire(&self, conn: ConnId, old: RcvQueue) {
         let info = self
             .call(&old.server, Some(&old.rcv_key), &old.rcv_id, &Command::Que)
             .await;
@@ -1563,9 +1605,17 @@ impl Agent {
                 }
                 if !conns.is_empty() {
                     let e = if up {
-                        AgentEvent::Up { conns, host }
+                        AgentEvent::Up {
+                            conns,
+                            host,
+                            server: address_of(&srv),
+                        }
                     } else {
-                        AgentEvent::Down { conns, host }
+                        AgentEvent::Down {
+                            conns,
+                            host,
+                            server: address_of(&srv),
+                        }
                     };
                     agent.event(e).await;
                 }
