@@ -1288,6 +1288,8 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
             "completed uploading file {id} ({name}) for {}",
             peer_name(p)
         )],
+        // The reference's terminal prints these only in its test view.
+        Event::SubscriptionStatus { .. } => Vec::new(),
         // The reference's terminal prints nothing when a description is complete.
         Event::FileDescrReady(..) => Vec::new(),
         // The reference's `error uploading file ...` / `error receiving file ...` and the
@@ -1621,6 +1623,9 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
             to.name()
         )],
         Event::Error(e) => vec![format!("error: {e}")],
+        Event::ConnectionError { conn, error } => {
+            vec![format!("error: connection {conn}: {error}")]
+        }
         Event::UserDeleted => vec!["completed deleting user".into()],
         // `bob: connection synchronized`; after a decryption error, how to re-synchronise.
         Event::RatchetSync {

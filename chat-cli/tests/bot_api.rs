@@ -1860,15 +1860,24 @@ fn bot_api_host_events() {
         alice
     });
     relay.stop();
-    client_rt.block_on(async {
+    let waiting = client_rt.block_on(async {
         let down = alice.event("hostDisconnected").await;
         assert_eq!(down["transportHost"], "127.0.0.1");
         assert_eq!(down["protocol"], "smp");
+        // The subscriptions of the relay's connections wait: the address's, on its address.
+        let pending = alice.event("subscriptionStatus").await;
+        assert_eq!(pending["subscriptionStatus"]["type"], "pending");
+        assert_eq!(pending["server"], server.as_str());
+        assert_eq!(pending["connections"].as_array().map(Vec::len), Some(1));
+        pending["connections"].clone()
     });
     let relay = common::start_relay(&rt, &identity, addr);
     client_rt.block_on(async {
         let up = alice.event("hostConnected").await;
         assert_eq!(up["transportHost"], "127.0.0.1");
+        let active = alice.event("subscriptionStatus").await;
+        assert_eq!(active["subscriptionStatus"]["type"], "active");
+        assert_eq!(active["connections"], waiting);
     });
     assert!(alice_p.running());
     rt.block_on(xftp.shutdown());

@@ -1546,6 +1546,23 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
             v
         }
         Event::FileAutoAccepted { file_id, .. } => item_event("rcvFileAccepted", *file_id)?,
+        Event::ConnectionError { conn, error } => tagged(
+            "chatError",
+            json!({"chatError": {"type": "errorAgent",
+                "agentError": {"type": "INTERNAL", "internalErr": error},
+                "agentConnId": conn.to_string()}}),
+        ),
+        // No user: the reference's comes from its agent, for the relay.
+        Event::SubscriptionStatus {
+            server,
+            active,
+            conns,
+        } => tagged(
+            "subscriptionStatus",
+            json!({"server": server,
+                   "subscriptionStatus": {"type": if *active { "active" } else { "pending" }},
+                   "connections": conns.iter().map(u64::to_string).collect::<Vec<_>>()}),
+        ),
         Event::FileDescrReady(id, peer) => {
             let mut v = item_event("rcvFileDescrReady", *id)?;
             v["rcvFileTransfer"] = rcv_file_transfer(chat, *id, peer.name());

@@ -880,6 +880,24 @@ pub enum Event {
     },
     /// A file we send is uploaded and its description sent: number, name, recipient.
     FileUploaded(i64, String, FilePeer),
+    /// The agent reported a failure on a contact's connection or one being made (the
+    /// reference's `chatError` with its agent error).
+    ConnectionError {
+        /// The agent's connection id.
+        conn: u64,
+        /// What failed.
+        error: String,
+    },
+    /// The connections receiving on a relay are subscribed again (`active`) or wait for it
+    /// (its connection lost).
+    SubscriptionStatus {
+        /// The relay's address (no password).
+        server: String,
+        /// Subscribed (else pending).
+        active: bool,
+        /// The agent's connection ids.
+        conns: Vec<u64>,
+    },
     /// A transfer failed for good (the file's status is failed).
     FileFailed(FileTrouble),
     /// A transfer's relay cannot be reached: it is tried again until it can be (or `/fc`).
@@ -3569,13 +3587,37 @@ impl Chat {
                     store.contact_by_conn(conn)?.is_some() || store.pending(conn)?.is_some()
                 };
                 if shown {
-                    self.emit(Event::Error(format!("connection {conn}: {error}")))
-                        .await;
+                    self.emit(Event::ConnectionError { conn, error }).await;
                 }
             }
             // A relay's connection lost or back (`--log-hosts` shows them).
-            AgentEvent::Down { host, .. } => self.emit(Event::HostDisconnected(host)).await,
-            AgentEvent::Up { host, .. } => self.emit(Event::HostConnected(host)).await,
+            // The host's event, then the subscriptions' (as the reference's CONNECT/DOWN).
+            AgentEvent::Down {
+                host,
+                server,
+                conns,
+            } => {
+                self.emit(Event::HostDisconnected(host)).await;
+                self.emit(Event::SubscriptionStatus {
+                    server,
+                    active: false,
+                    conns,
+                })
+                .await;
+            }
+            AgentEvent::Up {
+                host,
+                server,
+                conns,
+            } => {
+                self.emit(Event::HostConnected(host)).await;
+                self.emit(Event::SubscriptionStatus {
+                    server,
+                    active: true,
+                    conns,
+                })
+                .await;
+            }
             AgentEvent::Sent { conn, msg_id } => {
                 let deletion = self.store().conn_deletion(conn)?;
                 if let Some(Some(after)) = deletion {
