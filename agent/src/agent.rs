@@ -627,6 +627,11 @@ struct Inner {
     store: Option<Mutex<crate::store::Store>>,
     /// Each connection's delivery task.
     delivery: Mutex<HashMap<ConnId, Worker>>,
+    /// Per connection: held from a message's id until it is handed to the delivery task, so
+    /// that the task gets the messages in id order (an agent message answered from the receive
+    /// path, such as QKEY, and a user's message sent at the same time were delivered in the
+    /// other order, and the peer saw a skipped id).
+    send_order: Mutex<HashMap<ConnId, Arc<tokio::sync::Mutex<()>>>>,
     /// Set by [`Agent::close`]: nothing more is processed or sent.
     closed: std::sync::atomic::AtomicBool,
     sessions: tokio::sync::Mutex<HashMap<String, Session>>,
@@ -874,6 +879,7 @@ impl Agent {
                 opts,
                 store: store.map(Mutex::new),
                 delivery: Mutex::default(),
+                send_order: Mutex::default(),
                 sessions: tokio::sync::Mutex::default(),
                 unreachable: Mutex::default(),
                 proxied: Mutex::default(),
@@ -2260,6 +2266,11 @@ impl Agent {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&conn);
+        self.inner
+            .send_order
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&conn);
         let mut failed = None;
         for q in queues {
             if let Ok(session) = self.session(&q.server).await {
@@ -2710,6 +2721,15 @@ impl Agent {
     /// body, or `QC` and a queue address) with the connection's next message id; `receipt`: keep
     /// its hash for the peer's delivery receipt (user messages).
     async fn send_agent_message(&self, conn: ConnId, amsg: Vec<u8>, receipt: bool) -> Result<i64> {
+        let order = self
+            .inner
+            .send_order
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(conn)
+            .or_default()
+            .clone();
+        let _in_order = order.lock().await;
         let (q, id, sealed) = {
             let mut st = self.lock();
             let c = st
