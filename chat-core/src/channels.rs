@@ -106,9 +106,11 @@ pub struct AddRelayResult {
 }
 
 /// The data of a channel's link and of its relays' links (the reference's
-/// `GroupShortLinkData`).
+/// `GroupShortLinkData`), compressed as the reference's when large.
 fn link_data(profile: &GroupProfile) -> Result<Vec<u8>> {
-    serde_json::to_vec(&serde_json::json!({ "groupProfile": profile }))
+    let json = serde_json::to_vec(&serde_json::json!({ "groupProfile": profile }))
+        .map_err(|e| ChatError::Agent(format!("channel link data: {e}")))?;
+    crate::compress::link_data(json)
         .map_err(|e| ChatError::Agent(format!("channel link data: {e}")))
 }
 
@@ -119,7 +121,9 @@ fn profile_from_link_data(data: &[u8]) -> Result<GroupProfile> {
     struct Data {
         group_profile: GroupProfile,
     }
-    serde_json::from_slice::<Data>(data)
+    let data = crate::compress::read_link_data(data)
+        .map_err(|e| ChatError::Agent(format!("the channel link's data: {e}")))?;
+    serde_json::from_slice::<Data>(&data)
         .map(|d| d.group_profile)
         .map_err(|e| ChatError::Agent(format!("the channel link's data: {e}")))
 }

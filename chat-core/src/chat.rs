@@ -1233,7 +1233,6 @@ impl std::fmt::Debug for Chat {
     }
 }
 
-/// A link as the terminal prints it: the `https://simplex.chat` scheme.
 /// The answer to joining a link used already (or our own): its plan for `/c`, as the
 /// reference's; for `/_connect` the known contact of an address, else an error.
 pub(crate) fn used_link(link: &str, plan: LinkPlan, api: bool) -> Result<Response> {
@@ -1247,6 +1246,7 @@ pub(crate) fn used_link(link: &str, plan: LinkPlan, api: bool) -> Result<Respons
     }
 }
 
+/// A link as the terminal prints it: the `https://simplex.chat` scheme.
 pub fn display_link(link: &str) -> String {
     // A short link names its relay's host: `simplex:/a#...` is `https://<host>/a#...`.
     if let Ok(mut short) = agent::links::ShortLink::parse(link) {
@@ -1307,16 +1307,18 @@ impl ConnLink {
     }
 }
 
-/// The largest link data sent as it is: the reference compresses larger data (with zstd, which
-/// this client does not write), sized so that it fits the relay's 13,784 bytes.
-const MAX_LINK_DATA: usize = 10_240;
+/// The largest link data we send (compressed when over 10,240 bytes, as the reference's), so
+/// that it fits the relay's 13,784 bytes with the link's other fields.
+const MAX_LINK_DATA: usize = crate::compress::LINK_DATA_PLAIN_MAX;
 
 /// The data of our invitation and address short links (the reference's
-/// `ContactShortLinkData`): the profile a peer sees before connecting. A profile too large for
-/// it goes without its image; one still too large gets no short link (none: use the full link).
+/// `ContactShortLinkData`): the profile a peer sees before connecting, compressed when large.
+/// A profile too large even so goes without its image; one still too large gets no short
+/// link (none: use the full link).
 fn short_link_data(profile: &Profile) -> Option<Vec<u8>> {
     let data = |p: &Profile| {
-        serde_json::to_vec(&serde_json::json!({"profile": p, "business": false})).ok()
+        let json = serde_json::to_vec(&serde_json::json!({"profile": p, "business": false}));
+        crate::compress::link_data(json.ok()?).ok()
     };
     let d = data(profile)?;
     if d.len() <= MAX_LINK_DATA {
@@ -2068,9 +2070,11 @@ impl Chat {
                 else {
                     return Err(ChatError::NoPendingConnection(conn));
                 };
-                // The relay's queue goes first: a connection that cannot be deleted there
-                // stays listed (it could still connect).
-                agent.delete_connection(conn).await.map_err(agent_err)?;
+                // The agent forgets it even when its relay cannot be reached (the queue then
+                // expires there): the row goes either way, the failure is logged.
+                if let Err(e) = agent.delete_connection(conn).await {
+                    tracing::warn!(target: "chat", conn, "deleting a connection in progress: {e}");
+                }
                 self.store().delete_pending(conn)?;
                 Ok(Response::PendingDeleted {
                     conn,
@@ -2763,9 +2767,8 @@ impl Chat {
     }
 
     /// Joins an invitation or asks through an address, with the user's profile or (`incognito`)
-    /// a random one for this contact only. A link of ours, or one already used, is refused
-    /// with what it is.
-    /// `/c <link>` (`api`: `/_connect`, where a used link is an error).
+    /// a random one for this contact only. A link of ours, or one already used, is answered
+    /// with what it is (`api`: `/_connect`, where it is the known contact or an error).
     async fn connect(&self, link: String, incognito: bool, api: bool) -> Result<Response> {
         if is_channel_link(&link) {
             return self.join_channel(&link, incognito, api).await;
@@ -3339,8 +3342,12 @@ impl Chat {
     }
 
     pub(crate) async fn emit(&self, e: Event) {
-        if let Event::Error(msg) = &e {
-            tracing::warn!(target: "chat", "{msg}");
+        match &e {
+            Event::Error(msg) => tracing::warn!(target: "chat", "{msg}"),
+            Event::ConnectionError { conn, error } => {
+                tracing::warn!(target: "chat", conn, "connection error: {error}")
+            }
+            _ => {}
         }
         let _ = self.inner.events.send(e).await;
     }

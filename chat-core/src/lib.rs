@@ -20,6 +20,7 @@ pub mod batch;
 pub mod channels;
 pub mod chat;
 pub mod command;
+pub mod compress;
 pub mod db_key;
 pub mod features;
 pub mod files;

@@ -1712,6 +1712,63 @@ fn element(bytes: &[u8], forwarded: Option<GrpMsgForward>) -> Result<ParsedMsg> 
     }
 }
 
+/// The most all items of one compressed body decompress to: four times what one may (the
+/// reference writes one item; a hostile peer gets no more than this per message).
+const MAX_COMPRESSED_BODY: usize = 4 * crate::compress::MAX_DECOMPRESSED;
+
+/// `'X'` NonEmpty(Compressed): each item (`'0'` shortString raw, `'1'` Large zstd frame)
+/// decompressed and parsed as a body of its own - a JSON object or array, or a binary form,
+/// but not compressed again.
+fn compressed_body(rest: &[u8]) -> Vec<Result<ParsedMsg>> {
+    let mut r = Bin(rest);
+    let count = match r.byte() {
+        Ok(0) => return vec![Err(ProtocolError::Element("empty compressed body"))],
+        Ok(n) => n,
+        Err(_) => return vec![Err(ProtocolError::Element("truncated compressed body"))],
+    };
+    let mut out = Vec::new();
+    let mut total = 0usize;
+    for _ in 0..count {
+        let item = match r.byte() {
+            Ok(b'0') => r.short().map(<[u8]>::to_vec),
+            Ok(b'1') => r.large().and_then(|frame| {
+                crate::compress::decompress(frame).map_err(|_| {
+                    ProtocolError::Element(
+                        "a compressed item that does not decompress within its limit",
+                    )
+                })
+            }),
+            Ok(_) => Err(ProtocolError::Element("unknown compressed item tag")),
+            Err(e) => Err(e),
+        };
+        let item = match item {
+            Ok(i) => i,
+            Err(e) => {
+                out.push(Err(e));
+                return out;
+            }
+        };
+        total += item.len();
+        if total > MAX_COMPRESSED_BODY {
+            out.push(Err(ProtocolError::Element("a compressed body too large")));
+            return out;
+        }
+        if item.first() == Some(&b'X') {
+            out.push(Err(ProtocolError::Element(
+                "a compressed body inside a compressed body",
+            )));
+            continue;
+        }
+        out.extend(parse_chat_messages(&item));
+    }
+    if !r.0.is_empty() {
+        out.push(Err(ProtocolError::Element(
+            "bytes after the compressed body",
+        )));
+    }
+    out
+}
+
 /// Parses an agent message body into its chat messages (one result per element, so that one
 /// bad element in a batch does not lose the others).
 pub fn parse_chat_messages(body: &[u8]) -> Vec<Result<ParsedMsg>> {
@@ -1722,9 +1779,7 @@ pub fn parse_chat_messages(body: &[u8]) -> Vec<Result<ParsedMsg>> {
     };
     match body.first() {
         None => vec![Err(ProtocolError::Empty)],
-        Some(b'X') => vec![Err(ProtocolError::Unsupported(
-            "compressed bodies (chat v8+ with post-quantum encryption, not offered)",
-        ))],
+        Some(b'X') => compressed_body(&body[1..]),
         Some(b'[') => match serde_json::from_slice::<Vec<Value>>(body) {
             Ok(items) => items
                 .iter()

@@ -46,6 +46,20 @@ async fn the_address_link_data_follows_the_profile() {
         displayed(&data.user_data),
         ("alice_2".into(), "Alice Smith".into())
     );
+    // A profile over 10,240 bytes of JSON (a large image): the data is compressed, as the
+    // reference writes it ('X' and a zstd frame), and reads back whole - the image kept.
+    let image = format!("data:image/png;base64,iVBORw0KGgo{}", "AAAAQUJD".repeat(2_000));
+    let p = serde_json::json!({"displayName": "alice_2", "fullName": "Alice Smith", "image": image});
+    alice
+        .execute_line(&format!("/_profile 1 {p}"))
+        .await
+        .expect("/_profile");
+    let data = reader.read_address(&short).await.expect("link data");
+    assert_eq!(data.user_data.first(), Some(&b'X'), "compressed");
+    assert!(data.user_data.len() < 10_240);
+    let plain = chat_core::compress::read_link_data(&data.user_data).expect("decompressed");
+    let v: serde_json::Value = serde_json::from_slice(&plain).expect("JSON link data");
+    assert_eq!(v["profile"]["image"], image.as_str());
     // The same address.
     let Response::Address(again) = alice.execute_line("/sa").await.expect("/sa") else {
         panic!("the address")

@@ -236,6 +236,58 @@ fn batches_parse_back_element_by_element() {
     assert_eq!(parsed, msgs);
 }
 
+/// Compressed bodies (`'X'` NonEmpty(Compressed), as the reference sends large messages with
+/// post-quantum encryption): a zstd item holding a batch and a raw item, each parsed; a frame
+/// over the limit, a nested compressed body and bytes after the items refused.
+#[test]
+fn compressed_bodies_parse_item_by_item() {
+    let msg = |i: u8, text: &str| {
+        ChatMessage::new(
+            Some(B64(vec![i; 12])),
+            ChatEvent::MsgNew(chat_core::MsgContainer::simple(MsgContent::text(text))),
+        )
+    };
+    let long = "a long message that compresses well ".repeat(100);
+    let (one, two, three) = (msg(1, &long), msg(2, &long), msg(3, "short"));
+    let batch = [&b"["[..], &one.encode(), b",", &two.encode(), b"]"].concat();
+    let frame = chat_core::compress::compress(&batch).expect("compress");
+    assert!(frame.len() < batch.len() / 4);
+    let raw = three.encode();
+    let mut body = vec![b'X', 2, b'1'];
+    body.extend((frame.len() as u16).to_be_bytes());
+    body.extend(&frame);
+    body.extend([b'0', raw.len() as u8]);
+    body.extend(&raw);
+    let parsed: Vec<ChatMessage> = parse_chat_messages(&body)
+        .into_iter()
+        .map(|r| r.expect("element").msg)
+        .collect();
+    assert_eq!(parsed, vec![one, two, three.clone()]);
+
+    let item = |tag: u8, data: &[u8]| {
+        let mut v = vec![b'X', 1, tag];
+        v.extend((data.len() as u16).to_be_bytes());
+        v.extend(data);
+        v
+    };
+    // 1 MiB of zeros in a few bytes: not decompressed.
+    let bomb = chat_core::compress::compress(&vec![0u8; 1 << 20]).expect("compress");
+    assert!(parse_chat_messages(&item(b'1', &bomb))[0].is_err());
+    // Compressed again inside: refused.
+    let inner = chat_core::compress::compress(&item(b'1', &frame)).expect("compress");
+    assert!(parse_chat_messages(&item(b'1', &inner))[0].is_err());
+    // Bytes after the items, an unknown tag, nothing at all: errors, the good item kept.
+    let mut trailing = vec![b'X', 1, b'0', raw.len() as u8];
+    trailing.extend(&raw);
+    trailing.push(0);
+    let results = parse_chat_messages(&trailing);
+    assert_eq!(results[0].as_ref().expect("kept").msg, three);
+    assert!(results[1].is_err());
+    assert!(parse_chat_messages(&[b'X', 1, b'7', 0])[0].is_err());
+    assert!(parse_chat_messages(b"X")[0].is_err());
+    assert!(parse_chat_messages(&[b'X', 0])[0].is_err());
+}
+
 /// Every example command of the bot API's documentation (`testdata/chat/bot_api.json`, each
 /// documented command's examples as the reference's libraries render them) parses.
 #[test]
