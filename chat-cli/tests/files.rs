@@ -172,6 +172,95 @@ fn files_sent_received_and_cancelled() {
     rt.block_on(xftp.shutdown());
 }
 
+/// The XFTP relay stopped while a file is sent: a warning, and the upload completes once the
+/// relay is back; stopped while the file is received: a warning, then the download completes,
+/// byte-identical; a relay that lost the file: the reference's `error receiving file` line and
+/// the error, nothing saved.
+#[test]
+fn a_relay_down_delays_transfers_and_a_lost_file_fails() {
+    let Connected {
+        rt,
+        smp,
+        xftp,
+        dir,
+        mut alice,
+        mut bob,
+    } = connected_with_xftp();
+    let addr = xftp.addr;
+    let src = dir.path().join("f.bin");
+    std::fs::write(&src, pseudo_random(100_000, 3)).expect("write");
+    let arg = src.to_string_lossy().into_owned();
+
+    rt.block_on(xftp.shutdown());
+    alice.type_line(&format!("/f @bob {arg}"));
+    alice.expect_item(&format!("/f @bob {arg}"));
+    alice.expect("use /fc 1 to cancel sending");
+    let warning = alice.next();
+    assert!(
+        warning
+            .starts_with("warning uploading file 1 (f.bin) for bob, trying again: cannot connect"),
+        "{warning}"
+    );
+    bob.expect_item("alice> sends file f.bin (97.7 KiB / 100000 bytes)");
+    bob.expect("use /fr 1 [<dir>/ | <path>] to receive it");
+    let xftp = common::restart_xftp_relay(&rt, dir.path(), addr, true);
+    alice.expect("completed uploading file 1 (f.bin) for bob");
+
+    rt.block_on(xftp.shutdown());
+    bob.type_line("/fr 1");
+    bob.expect("/fr 1");
+    let got = lines(&mut bob, 3);
+    let saved = got
+        .iter()
+        .find_map(|l| l.strip_prefix("saving file 1 from alice to "))
+        .expect("saving line")
+        .to_string();
+    assert!(
+        got.contains("started receiving file 1 (f.bin) from alice"),
+        "{got:?}"
+    );
+    assert!(
+        got.iter()
+            .any(|l| l.starts_with("warning receiving file 1 (f.bin) from alice, trying again: ")),
+        "{got:?}"
+    );
+    let xftp = common::restart_xftp_relay(&rt, dir.path(), addr, true);
+    bob.expect("completed receiving file 1 (f.bin) from alice");
+    assert_eq!(
+        std::fs::read(&saved).expect("saved"),
+        std::fs::read(&src).expect("source")
+    );
+
+    // Uploaded, then the relay loses it: the download fails for good.
+    let g = dir.path().join("g.bin");
+    std::fs::write(&g, pseudo_random(50_000, 4)).expect("write");
+    let g_arg = g.to_string_lossy().into_owned();
+    alice.type_line(&format!("/f @bob {g_arg}"));
+    alice.expect_item(&format!("/f @bob {g_arg}"));
+    alice.expect("use /fc 2 to cancel sending");
+    bob.expect_item("alice> sends file g.bin (48.8 KiB / 50000 bytes)");
+    bob.expect("use /fr 2 [<dir>/ | <path>] to receive it");
+    alice.expect("completed uploading file 2 (g.bin) for bob");
+    rt.block_on(xftp.shutdown());
+    let xftp = common::restart_xftp_relay(&rt, dir.path(), addr, false);
+    bob.type_line("/fr 2");
+    bob.expect("/fr 2");
+    let got = lines(&mut bob, 4);
+    let target = got
+        .iter()
+        .find_map(|l| l.strip_prefix("saving file 2 from alice to "))
+        .expect("saving line")
+        .to_string();
+    assert!(
+        got.contains("error receiving file 2 (g.bin) from alice"),
+        "{got:?}"
+    );
+    assert!(got.contains("relay error: AUTH"), "{got:?}");
+    assert!(!std::path::Path::new(&target).exists(), "nothing saved");
+    rt.block_on(xftp.shutdown());
+    smp.stop();
+}
+
 /// Whether `dir` holds a partial download (`.xftp-<digest>.part`).
 fn has_partial(dir: &std::path::Path) -> bool {
     std::fs::read_dir(dir).is_ok_and(|entries| {

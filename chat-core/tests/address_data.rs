@@ -48,8 +48,12 @@ async fn the_address_link_data_follows_the_profile() {
     );
     // A profile over 10,240 bytes of JSON (a large image): the data is compressed, as the
     // reference writes it ('X' and a zstd frame), and reads back whole - the image kept.
-    let image = format!("data:image/png;base64,iVBORw0KGgo{}", "AAAAQUJD".repeat(2_000));
-    let p = serde_json::json!({"displayName": "alice_2", "fullName": "Alice Smith", "image": image});
+    let image = format!(
+        "data:image/png;base64,iVBORw0KGgo{}",
+        "AAAAQUJD".repeat(2_000)
+    );
+    let p =
+        serde_json::json!({"displayName": "alice_2", "fullName": "Alice Smith", "image": image});
     alice
         .execute_line(&format!("/_profile 1 {p}"))
         .await
