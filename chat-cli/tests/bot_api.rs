@@ -341,6 +341,15 @@ fn bot_api_over_websocket() {
             settings["contactLink"]["addressSettings"],
             json!({"businessAddress": false})
         );
+        // Business chats are not implemented: refused, the settings unchanged.
+        let refused = alice
+            .ok(
+                "APISetAddressSettings",
+                r#"/_address_settings 1 {"businessAddress": true}"#,
+                "chatCmdError",
+            )
+            .await;
+        assert!(refused.to_string().contains("business addresses"), "{refused}");
         let sent = bob.ok("APIConnect", &format!("/_connect 1 {link}"), "sentInvitation").await;
         assert_eq!(sent["connection"]["viaContactUri"], true);
         let req = alice.event("receivedContactRequest").await;

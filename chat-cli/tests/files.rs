@@ -172,6 +172,20 @@ fn files_sent_received_and_cancelled() {
     rt.block_on(xftp.shutdown());
 }
 
+/// `/fr n` of alice's file n: the next `count` lines (in any order) and where it is saved.
+fn accept_from_alice(c: &mut Client, n: u32, count: usize) -> (BTreeSet<String>, String) {
+    c.type_line(&format!("/fr {n}"));
+    c.expect(&format!("/fr {n}"));
+    let got = lines(c, count);
+    let prefix = format!("saving file {n} from alice to ");
+    let saved = got
+        .iter()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .expect("saving line")
+        .to_string();
+    (got, saved)
+}
+
 /// The XFTP relay stopped while a file is sent: a warning, and the upload completes once the
 /// relay is back; stopped while the file is received: a warning, then the download completes,
 /// byte-identical; a relay that lost the file: the reference's `error receiving file` line and
@@ -207,14 +221,7 @@ fn a_relay_down_delays_transfers_and_a_lost_file_fails() {
     alice.expect("completed uploading file 1 (f.bin) for bob");
 
     rt.block_on(xftp.shutdown());
-    bob.type_line("/fr 1");
-    bob.expect("/fr 1");
-    let got = lines(&mut bob, 3);
-    let saved = got
-        .iter()
-        .find_map(|l| l.strip_prefix("saving file 1 from alice to "))
-        .expect("saving line")
-        .to_string();
+    let (got, saved) = accept_from_alice(&mut bob, 1, 3);
     assert!(
         got.contains("started receiving file 1 (f.bin) from alice"),
         "{got:?}"
@@ -243,14 +250,7 @@ fn a_relay_down_delays_transfers_and_a_lost_file_fails() {
     alice.expect("completed uploading file 2 (g.bin) for bob");
     rt.block_on(xftp.shutdown());
     let xftp = common::restart_xftp_relay(&rt, dir.path(), addr, false);
-    bob.type_line("/fr 2");
-    bob.expect("/fr 2");
-    let got = lines(&mut bob, 4);
-    let target = got
-        .iter()
-        .find_map(|l| l.strip_prefix("saving file 2 from alice to "))
-        .expect("saving line")
-        .to_string();
+    let (got, target) = accept_from_alice(&mut bob, 2, 4);
     assert!(
         got.contains("error receiving file 2 (g.bin) from alice"),
         "{got:?}"

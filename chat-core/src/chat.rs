@@ -2107,6 +2107,13 @@ impl Chat {
                 Ok(Response::AddressDeleted)
             }
             Command::AddressSettings(settings) => {
+                // Refused rather than kept and ignored: requests would become contacts, not the
+                // business chats a bot asking for them expects.
+                if settings.business_address {
+                    return Err(ChatError::Command(crate::command::CommandError(
+                        "business addresses are not supported by this client".into(),
+                    )));
+                }
                 let (_, link) = self.store().address()?.ok_or(ChatError::NoAddress)?;
                 let json =
                     serde_json::to_string(&settings).map_err(|e| ChatError::File(e.to_string()))?;
@@ -3332,6 +3339,23 @@ impl Chat {
         Ok(())
     }
 
+    /// A relay's connection back (`up`) or lost: the host's event, then its subscriptions' (as
+    /// the reference's CONNECT/DISCONNECT, then UP/DOWN).
+    async fn relay_reached(&self, up: bool, host: String, server: String, conns: Vec<u64>) {
+        self.emit(if up {
+            Event::HostConnected(host)
+        } else {
+            Event::HostDisconnected(host)
+        })
+        .await;
+        self.emit(Event::SubscriptionStatus {
+            server,
+            active: up,
+            conns,
+        })
+        .await;
+    }
+
     /// Events that follow a command's response: emitted once the response is out, so that a
     /// bot sees them in the reference's order (an accepted request's contact can be sent to
     /// once the acceptance is reported - our join already secured its queue).
@@ -3598,33 +3622,16 @@ impl Chat {
                 }
             }
             // A relay's connection lost or back (`--log-hosts` shows them).
-            // The host's event, then the subscriptions' (as the reference's CONNECT/DOWN).
             AgentEvent::Down {
                 host,
                 server,
                 conns,
-            } => {
-                self.emit(Event::HostDisconnected(host)).await;
-                self.emit(Event::SubscriptionStatus {
-                    server,
-                    active: false,
-                    conns,
-                })
-                .await;
-            }
+            } => self.relay_reached(false, host, server, conns).await,
             AgentEvent::Up {
                 host,
                 server,
                 conns,
-            } => {
-                self.emit(Event::HostConnected(host)).await;
-                self.emit(Event::SubscriptionStatus {
-                    server,
-                    active: true,
-                    conns,
-                })
-                .await;
-            }
+            } => self.relay_reached(true, host, server, conns).await,
             AgentEvent::Sent { conn, msg_id } => {
                 let deletion = self.store().conn_deletion(conn)?;
                 if let Some(Some(after)) = deletion {

@@ -71,7 +71,7 @@ impl Composed {
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AddressSettings {
-    /// A business address (its chats are business chats): not supported, kept false.
+    /// A business address (its chats are business chats): not supported - `true` is refused.
     #[serde(default)]
     pub business_address: bool,
     /// Accept requests at once.
