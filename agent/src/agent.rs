@@ -1443,6 +1443,8 @@ impl Agent {
     /// come back and `Ok` with the first message that decrypts. Allowed when a decryption error
     /// made the state `Allowed` or `Required`, or with `force`.
     pub async fn synchronize_ratchet(&self, conn: ConnId, force: bool) -> Result<()> {
+        let order = self.send_order(conn);
+        let _in_order = order.lock().await;
         let sent = {
             let mut st = self.lock();
             let c = st
@@ -2721,14 +2723,7 @@ impl Agent {
     /// body, or `QC` and a queue address) with the connection's next message id; `receipt`: keep
     /// its hash for the peer's delivery receipt (user messages).
     async fn send_agent_message(&self, conn: ConnId, amsg: Vec<u8>, receipt: bool) -> Result<i64> {
-        let order = self
-            .inner
-            .send_order
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(conn)
-            .or_default()
-            .clone();
+        let order = self.send_order(conn);
         let _in_order = order.lock().await;
         let (q, id, sealed) = {
             let mut st = self.lock();
@@ -2783,6 +2778,18 @@ impl Agent {
         };
         self.deliver(conn, q, id, sealed).await;
         Ok(id)
+    }
+
+    /// A connection's send-order lock: held from a message's id until it is handed to the
+    /// delivery task (see `Inner::send_order`).
+    fn send_order(&self, conn: ConnId) -> Arc<tokio::sync::Mutex<()>> {
+        self.inner
+            .send_order
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(conn)
+            .or_default()
+            .clone()
     }
 
     /// Stores a connection's state with a message to send.
