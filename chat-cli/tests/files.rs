@@ -172,10 +172,16 @@ fn files_sent_received_and_cancelled() {
     rt.block_on(xftp.shutdown());
 }
 
-/// `/fr n` of alice's file n: the next `count` lines (in any order) and where it is saved.
-fn accept_from_alice(c: &mut Client, n: u32, count: usize) -> (BTreeSet<String>, String) {
-    c.type_line(&format!("/fr {n}"));
-    c.expect(&format!("/fr {n}"));
+/// `/fr n dir/` of alice's file n: the next `count` lines (in any order) and where it is saved.
+fn accept_from_alice(
+    c: &mut Client,
+    n: u32,
+    dir: &std::path::Path,
+    count: usize,
+) -> (BTreeSet<String>, String) {
+    let cmd = format!("/fr {n} {}/", dir.to_string_lossy());
+    c.type_line(&cmd);
+    c.expect(&cmd);
     let got = lines(c, count);
     let prefix = format!("saving file {n} from alice to ");
     let saved = got
@@ -221,7 +227,8 @@ fn a_relay_down_delays_transfers_and_a_lost_file_fails() {
     alice.expect("completed uploading file 1 (f.bin) for bob");
 
     rt.block_on(xftp.shutdown());
-    let (got, saved) = accept_from_alice(&mut bob, 1, 3);
+    let into = dir.path().join("bob-got");
+    let (got, saved) = accept_from_alice(&mut bob, 1, &into, 3);
     assert!(
         got.contains("started receiving file 1 (f.bin) from alice"),
         "{got:?}"
@@ -250,7 +257,7 @@ fn a_relay_down_delays_transfers_and_a_lost_file_fails() {
     alice.expect("completed uploading file 2 (g.bin) for bob");
     rt.block_on(xftp.shutdown());
     let xftp = common::restart_xftp_relay(&rt, dir.path(), addr, false);
-    let (got, target) = accept_from_alice(&mut bob, 2, 4);
+    let (got, target) = accept_from_alice(&mut bob, 2, &into, 4);
     assert!(
         got.contains("error receiving file 2 (g.bin) from alice"),
         "{got:?}"
