@@ -117,6 +117,14 @@ pub enum AgentEvent {
         /// The relay's address (`smp://keyhash@hosts[:port]`, never its password).
         server: String,
     },
+    /// Queues the relay refused to subscribe (AUTH: it no longer has them - a relay restarted
+    /// without its store, or the queue expired): these connections receive nothing more.
+    SubscriptionErrors {
+        /// The relay's address (no password).
+        server: String,
+        /// Each connection and the relay's error.
+        errors: Vec<(ConnId, String)>,
+    },
     /// A queue rotation moved on (SWITCH).
     Switch {
         /// The connection.
@@ -361,6 +369,25 @@ fn relay_answer(r: std::result::Result<BrokerMsg, smp_client::ClientError>) -> R
         Ok(BrokerMsg::Err(e)) => Err(AgentError::Relay(format!("{e:?}"))),
         Ok(m) => Ok(m),
         Err(e) => Err(AgentError::Relay(e.to_string())),
+    }
+}
+
+/// An SMP error as the relay wrote it (`AUTH`, `QUOTA`, `CMD PROHIBITED`, ...).
+fn error_name(e: &smp_proto::ErrorType) -> String {
+    let mut out = Vec::new();
+    e.encode(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A connection marked as retiring its old queue; unmarked when dropped.
+struct Retiring<'a> {
+    agent: &'a Agent,
+    conn: ConnId,
+}
+
+impl Drop for Retiring<'_> {
+    fn drop(&mut self) {
+        self.agent.lock().retiring.remove(&self.conn);
     }
 }
 
@@ -847,21 +874,50 @@ impl Agent {
         Ok(())
     }
 
-    /// Subscribes queues on one relay (a queue's own answer, such as AUTH for a queue gone,
-    /// is not a failure here: only not reaching the relay is).
+    /// Subscribes queues on one relay. A queue's own refusal (AUTH for a queue gone) is not a
+    /// failure here - only not reaching the relay is -: such connections are reported in one
+    /// [`AgentEvent::SubscriptionErrors`].
     async fn subscribe_on(
         &self,
         server: &SmpServer,
         queues: &[(PrivateKey, Vec<u8>)],
     ) -> Result<()> {
         let session = self.session(server).await?;
+        let mut refused: Vec<(Vec<u8>, String)> = Vec::new();
         for (key, rid) in queues {
-            session
+            let answer = session
                 .subscribe(key, rid)
                 .await
                 .map_err(|e| AgentError::Relay(e.to_string()))?;
+            if let BrokerMsg::Err(e) = answer {
+                refused.push((rid.clone(), error_name(&e)));
+            }
+        }
+        if !refused.is_empty() {
+            let errors: Vec<(ConnId, String)> = {
+                let st = self.lock();
+                refused
+                    .into_iter()
+                    .filter_map(|(rid, e)| st.by_rcv.get(&rid).map(|c| (*c, e)))
+                    .collect()
+            };
+            if !errors.is_empty() {
+                self.event(AgentEvent::SubscriptionErrors {
+                    server: address_of(server),
+                    errors,
+                })
+                .await;
+            }
         }
         Ok(())
+    }
+
+    /// The connections of receiving queues `rids`, each with `error`.
+    fn conns_of(&self, rids: &[Vec<u8>], error: &str) -> Vec<(ConnId, String)> {
+        let st = self.lock();
+        rids.iter()
+            .filter_map(|rid| st.by_rcv.get(rid).map(|c| (*c, error.to_string())))
+            .collect()
     }
 
     fn with_store(
@@ -1324,8 +1380,9 @@ impl Agent {
                 _ => return, // none, or retired by another task right now
             }
         };
+        // Unmarked however the retirement ends (also when its task is dropped).
+        let _marked = Retiring { agent: self, conn };
         self.retire(conn, old).await;
-        self.lock().retiring.remove(&conn);
     }
 
     /// [`Agent::retire_old_queue`]'s work: the old queue deleted once empty.
@@ -1586,8 +1643,17 @@ impl Agent {
         let weak = Arc::downgrade(&self.inner);
         let srv = server.clone();
         tokio::spawn(async move {
+            // Connections whose queues the relay refused as it was reconnected: not reported
+            // as subscribed again, but reported after the relay is (as the reference's UP,
+            // then ERRS).
+            let mut lost: Vec<(ConnId, String)> = Vec::new();
             while let Some(ev) = events.recv().await {
                 let up = match ev {
+                    Event::SubscriptionsLost(rids) => {
+                        let Some(inner) = weak.upgrade() else { return };
+                        lost = Agent { inner }.conns_of(&rids, "AUTH");
+                        continue;
+                    }
                     Event::Msg(rid, msg_id, body) => {
                         if incoming
                             .send((srv.clone(), rid, msg_id, body))
@@ -1604,14 +1670,22 @@ impl Agent {
                 };
                 let Some(inner) = weak.upgrade() else { return };
                 let agent = Agent { inner };
-                let conns = agent.receiving_on(&srv);
+                let mut conns = agent.receiving_on(&srv);
+                let any = !conns.is_empty();
+                let errors = if up {
+                    let errors = std::mem::take(&mut lost);
+                    conns.retain(|c| !errors.iter().any(|(l, _)| l == c));
+                    errors
+                } else {
+                    Vec::new()
+                };
                 let host = host_of(&srv);
                 if up {
                     tracing::info!(target: "hosts", %host, "connected again");
                 } else {
                     tracing::info!(target: "hosts", %host, "disconnected");
                 }
-                if !conns.is_empty() {
+                if any {
                     let e = if up {
                         AgentEvent::Up {
                             conns,
@@ -1626,6 +1700,14 @@ impl Agent {
                         }
                     };
                     agent.event(e).await;
+                }
+                if !errors.is_empty() {
+                    agent
+                        .event(AgentEvent::SubscriptionErrors {
+                            server: address_of(&srv),
+                            errors,
+                        })
+                        .await;
                 }
             }
         });

@@ -1290,6 +1290,11 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
         )],
         // The reference's terminal prints these only in its test view.
         Event::SubscriptionStatus { .. } => Vec::new(),
+        Event::SubscriptionErrors { server, errors } => vec![format!(
+            "error: {} connection(s) lost: {server} no longer has their queues ({})",
+            errors.len(),
+            errors.first().map(|(_, e)| e.as_str()).unwrap_or_default()
+        )],
         // The reference's terminal prints nothing when a description is complete.
         Event::FileDescrReady(..) => Vec::new(),
         // The reference's `error uploading file ...` / `error receiving file ...` and the

@@ -1845,8 +1845,10 @@ fn bot_api_channels() {
     smp.stop();
 }
 
-/// A relay's connection lost and back: `hostDisconnected`, then `hostConnected` (the relay's
-/// host), checked against the schema.
+/// A relay's connection lost and back: `hostDisconnected` and `subscriptionStatus` pending,
+/// then `hostConnected`, `chatErrors` (the relay restarted without its store lost the
+/// address's queue: AUTH) and `subscriptionStatus` active without it - checked against the
+/// schema.
 #[test]
 fn bot_api_host_events() {
     let (rt, identity, relay, server) = common::restartable_relay();
@@ -1884,9 +1886,18 @@ fn bot_api_host_events() {
     client_rt.block_on(async {
         let up = alice.event("hostConnected").await;
         assert_eq!(up["transportHost"], "127.0.0.1");
+        // The relay came back without its store: it no longer has the address's queue. That
+        // connection is reported lost (AUTH), not subscribed again.
         let active = alice.event("subscriptionStatus").await;
         assert_eq!(active["subscriptionStatus"]["type"], "active");
-        assert_eq!(active["connections"], waiting);
+        assert_eq!(active["connections"], json!([]));
+        let errors = alice.event("chatErrors").await;
+        let lost = &errors["chatErrors"][0];
+        assert_eq!(lost["type"], "errorAgent");
+        assert_eq!(lost["agentConnId"], waiting[0]);
+        assert_eq!(lost["agentError"]["type"], "SMP");
+        assert_eq!(lost["agentError"]["smpErr"]["type"], "AUTH");
+        assert_eq!(lost["agentError"]["serverAddress"], server.as_str());
     });
     assert!(alice_p.running());
     rt.block_on(xftp.shutdown());

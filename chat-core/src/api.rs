@@ -1552,6 +1552,17 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
                 "agentError": {"type": "INTERNAL", "internalErr": error},
                 "agentConnId": conn.to_string()}}),
         ),
+        // No user: the reference's comes from its agent (ERRS).
+        Event::SubscriptionErrors { server, errors } => tagged(
+            "chatErrors",
+            json!({"chatErrors": errors.iter().map(|(conn, e)| {
+                let agent_error = match e.as_str() {
+                    "AUTH" => json!({"type": "SMP", "serverAddress": server, "smpErr": {"type": "AUTH"}}),
+                    other => json!({"type": "INTERNAL", "internalErr": other}),
+                };
+                json!({"type": "errorAgent", "agentError": agent_error, "agentConnId": conn.to_string()})
+            }).collect::<Vec<_>>()}),
+        ),
         // No user: the reference's comes from its agent, for the relay.
         Event::SubscriptionStatus {
             server,

@@ -888,6 +888,14 @@ pub enum Event {
         /// What failed.
         error: String,
     },
+    /// A relay refused to subscribe these connections' queues (AUTH: it no longer has them):
+    /// they receive nothing more (the reference's `chatErrors`).
+    SubscriptionErrors {
+        /// The relay's address (no password).
+        server: String,
+        /// Each connection and the relay's error (`AUTH`, ...).
+        errors: Vec<(u64, String)>,
+    },
     /// The connections receiving on a relay are subscribed again (`active`) or wait for it
     /// (its connection lost).
     SubscriptionStatus {
@@ -3622,6 +3630,11 @@ impl Chat {
                 }
             }
             // A relay's connection lost or back (`--log-hosts` shows them).
+            AgentEvent::SubscriptionErrors { server, errors } => {
+                tracing::warn!(target: "chat", %server, count = errors.len(), "queues the relay no longer has");
+                self.emit(Event::SubscriptionErrors { server, errors })
+                    .await;
+            }
             AgentEvent::Down {
                 host,
                 server,

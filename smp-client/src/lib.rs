@@ -199,6 +199,9 @@ pub enum Event {
     Disconnected,
     /// (Sessions) connected again, with this many queues subscribed again.
     Reconnected(usize),
+    /// (Sessions) queues the relay no longer has (AUTH to SUB after a reconnection): no longer
+    /// subscribed; sent before [`Event::Reconnected`].
+    SubscriptionsLost(Vec<Vec<u8>>),
 }
 
 type Pending = Arc<Mutex<HashMap<Vec<u8>, oneshot::Sender<BrokerMsg>>>>;

@@ -236,8 +236,11 @@ async fn supervise(weak: std::sync::Weak<Inner>) {
             match inner.target.connect(&inner.opts).await {
                 Ok((client, events)) => {
                     forward(events, inner.events.clone());
-                    let resubscribed = resubscribe(&inner, &client).await;
+                    let (resubscribed, lost) = resubscribe(&inner, &client).await;
                     inner.current.send_replace(Some(client));
+                    if !lost.is_empty() {
+                        let _ = inner.events.send(Event::SubscriptionsLost(lost)).await;
+                    }
                     let _ = inner.events.send(Event::Reconnected(resubscribed)).await;
                     break;
                 }
@@ -256,8 +259,8 @@ async fn supervise(weak: std::sync::Weak<Inner>) {
 }
 
 /// Subscribes every remembered queue on a new connection (batched by `call_many`); returns
-/// how many the relay accepted. Queues the relay no longer knows (AUTH) are forgotten.
-async fn resubscribe(inner: &Inner, client: &SmpClient) -> usize {
+/// how many the relay accepted, and the queues it no longer knows (AUTH: forgotten).
+async fn resubscribe(inner: &Inner, client: &SmpClient) -> (usize, Vec<Vec<u8>>) {
     let subs: Vec<(Vec<u8>, PrivateKey)> = inner
         .subs
         .lock()
@@ -267,6 +270,7 @@ async fn resubscribe(inner: &Inner, client: &SmpClient) -> usize {
         .collect();
     let sub = Command::Sub;
     let mut ok = 0;
+    let mut lost = Vec::new();
     for chunk in subs.chunks(1000) {
         let reqs: Vec<crate::Request<'_>> =
             chunk.iter().map(|(r, k)| (Some(k), &r[..], &sub)).collect();
@@ -279,10 +283,11 @@ async fn resubscribe(inner: &Inner, client: &SmpClient) -> usize {
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
                         .remove(rid);
+                    lost.push(rid.clone());
                 }
                 _ => {}
             }
         }
     }
-    ok
+    (ok, lost)
 }
