@@ -4,7 +4,8 @@
 //!
 //! - [`protocol`]: chat messages (`{"v","msgId","event","params"}`), every event of the
 //!   reference's protocol as a type, the element forms a peer may send (JSON objects and arrays,
-//!   binary batches, forwarded and signed elements);
+//!   binary batches, forwarded, signed and compressed elements; [`compress`]: zstd as the
+//!   reference uses it);
 //! - [`api`]: the WebSocket bot API's JSON for responses, events and errors;
 //! - [`batch`]: packing encoded messages into agent messages as the reference does;
 //! - [`command`]: the terminal's and the bot API's command syntax;

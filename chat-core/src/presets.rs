@@ -1,7 +1,7 @@
 //! The reference clients' preset SMP relays (simplex-chat's `Operators/Presets.hs`).
 //!
 //! [`ENABLED`] are the relays a new user's queues go to when no relay is given. Every relay of
-//! [`SHORT_LINK_RELAYS`] (the reference's `allPresetServers`: the enabled ones, the disabled
+//! [`short_link_relays`] (the reference's `allPresetServers`: the enabled ones, the disabled
 //! ones, Flux's and one kept for testing) is a preset of short links: a short link on one of
 //! them names only its host (`https://smp8.simplex.im/a#...`), and such a link is read back
 //! with the preset's key hash. The reference never removes a relay from that list, so that

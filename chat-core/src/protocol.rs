@@ -8,7 +8,7 @@
 //! '=' count(1) Large(element)...                                       a binary batch
 //! '>' forward-header element                                           forwarded by a group host
 //! '/' 'G' NonEmpty('M' shortString(signature)) JSON                    a signed element
-//! 'X' NonEmpty(compressed)                                             zstd-compressed (chat v8+)
+//! 'X' NonEmpty('0' raw | '1' zstd frame)                              compressed (chat v8+)
 //! ```
 //!
 //! Every event of the reference has a type here; unknown events are kept as
@@ -55,7 +55,7 @@ pub enum ProtocolError {
     /// A binary element that does not parse.
     #[error("malformed element: {0}")]
     Element(&'static str),
-    /// A form this implementation does not read (compressed bodies, legacy file chunks).
+    /// A form this implementation does not read (legacy file chunks).
     #[error("unsupported element: {0}")]
     Unsupported(&'static str),
     /// Nothing to parse.
