@@ -28,6 +28,12 @@ async fn wait_for<T>(
         let left = deadline.saturating_duration_since(Instant::now());
         match tokio::time::timeout(left, events.recv()).await {
             Ok(Some(Event::Error(e))) => return Err(format!("while waiting for {what}: {e}")),
+            Ok(Some(Event::FileFailed(t))) => {
+                return Err(format!(
+                    "while waiting for {what}: file {}: {}",
+                    t.name, t.error
+                ))
+            }
             Ok(Some(e)) => {
                 if let Some(t) = pick(e) {
                     return Ok(t);

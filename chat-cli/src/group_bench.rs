@@ -200,6 +200,9 @@ pub async fn run(members: usize, messages: usize, file_bytes: Option<u64>) -> Be
                 Event::FileUploaded(..) => counts.uploaded = true,
                 Event::FileReceived(..) => counts.files_received += 1,
                 Event::Error(e) => return Err(format!("chat {i}: {e}")),
+                Event::FileFailed(t) => {
+                    return Err(format!("chat {i}: file {}: {}", t.name, t.error))
+                }
                 _ => {}
             }
         }

@@ -1679,10 +1679,12 @@ fn a_members_decryption_error_is_an_item() {
     let (mut alice, mut bob, mut cath) = team(dir.path(), &server);
     send(&mut alice, "hello", &mut [&mut bob, &mut cath]);
     // Past what a restart prints (the start's summary), by a command's answer.
+    // Started: its profile answered. (With the old databases, the decryption error of a
+    // message that waited for bob may print around the command: skipped.)
     fn started(c: &mut Client) {
         c.type_line("/p");
         c.skip_to("/p");
-        c.expect("Display name: bob");
+        c.skip_to("Display name: bob");
         c.expect("Full name: Bob");
     }
     bob.stop();
