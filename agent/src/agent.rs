@@ -336,24 +336,26 @@ async fn resubscribe_later(inner: std::sync::Weak<Inner>, server: SmpServer, que
                     })
                     .await;
                 told = true;
-            } else if agent.subscribe_on(&server, &queues).await.is_ok() {
+            } else if let Ok(refused) = agent.subscribe_on(&server, &queues).await {
                 agent
                     .inner
                     .unreachable
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .remove(&server.to_string());
-                let conns = agent.receiving_on(&server);
+                // Refused queues are not subscribed: reported after the relay is up.
+                let mut conns = agent.receiving_on(&server);
+                conns.retain(|c| !refused.iter().any(|(r, _)| r == c));
                 let host = host_of(&server);
                 tracing::info!(target: "agent", %host, "subscribed again after start");
-                let server = address_of(&server);
                 agent
                     .event(AgentEvent::Up {
                         conns,
                         host,
-                        server,
+                        server: address_of(&server),
                     })
                     .await;
+                agent.report_refused(&server, refused).await;
                 return;
             }
         }
@@ -848,40 +850,44 @@ impl Agent {
             }
         }
         for (server, list) in by_server {
-            if let Err(e) = agent.subscribe_on(&server, &list).await {
-                if agent.is_closed() {
-                    return Err(AgentError::Connection("the agent is closed"));
+            let e = match agent.subscribe_on(&server, &list).await {
+                Ok(refused) => {
+                    agent.report_refused(&server, refused).await;
+                    continue;
                 }
-                tracing::warn!(
-                    target: "connections",
-                    host = %host_of(&server),
-                    queues = list.len(),
-                    "subscription error on start: {e}; trying again in the background"
-                );
-                agent
-                    .inner
-                    .unreachable
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(server.to_string());
-                tokio::spawn(resubscribe_later(
-                    Arc::downgrade(&agent.inner),
-                    server,
-                    list,
-                ));
+                Err(e) => e,
+            };
+            if agent.is_closed() {
+                return Err(AgentError::Connection("the agent is closed"));
             }
+            tracing::warn!(
+                target: "connections",
+                host = %host_of(&server),
+                queues = list.len(),
+                "subscription error on start: {e}; trying again in the background"
+            );
+            agent
+                .inner
+                .unreachable
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(server.to_string());
+            tokio::spawn(resubscribe_later(
+                Arc::downgrade(&agent.inner),
+                server,
+                list,
+            ));
         }
         Ok(())
     }
 
-    /// Subscribes queues on one relay. A queue's own refusal (AUTH for a queue gone) is not a
-    /// failure here - only not reaching the relay is -: such connections are reported in one
-    /// [`AgentEvent::SubscriptionErrors`].
+    /// Subscribes queues on one relay; the connections whose queues it refused (AUTH for a
+    /// queue gone), with its error - not a failure here: only not reaching the relay is.
     async fn subscribe_on(
         &self,
         server: &SmpServer,
         queues: &[(PrivateKey, Vec<u8>)],
-    ) -> Result<()> {
+    ) -> Result<Vec<(ConnId, String)>> {
         let session = self.session(server).await?;
         let mut refused: Vec<(Vec<u8>, String)> = Vec::new();
         for (key, rid) in queues {
@@ -893,31 +899,27 @@ impl Agent {
                 refused.push((rid.clone(), error_name(&e)));
             }
         }
-        if !refused.is_empty() {
-            let errors: Vec<(ConnId, String)> = {
-                let st = self.lock();
-                refused
-                    .into_iter()
-                    .filter_map(|(rid, e)| st.by_rcv.get(&rid).map(|c| (*c, e)))
-                    .collect()
-            };
-            if !errors.is_empty() {
-                self.event(AgentEvent::SubscriptionErrors {
-                    server: address_of(server),
-                    errors,
-                })
-                .await;
-            }
-        }
-        Ok(())
+        Ok(self.conns_of(refused))
     }
 
-    /// The connections of receiving queues `rids`, each with `error`.
-    fn conns_of(&self, rids: &[Vec<u8>], error: &str) -> Vec<(ConnId, String)> {
+    /// The connections of receiving queues, each with its error.
+    fn conns_of(&self, refused: Vec<(Vec<u8>, String)>) -> Vec<(ConnId, String)> {
         let st = self.lock();
-        rids.iter()
-            .filter_map(|rid| st.by_rcv.get(rid).map(|c| (*c, error.to_string())))
+        refused
+            .into_iter()
+            .filter_map(|(rid, e)| st.by_rcv.get(&rid).map(|c| (*c, e)))
             .collect()
+    }
+
+    /// Connections whose queues `server` refused, reported (none: nothing).
+    async fn report_refused(&self, server: &SmpServer, errors: Vec<(ConnId, String)>) {
+        if !errors.is_empty() {
+            self.event(AgentEvent::SubscriptionErrors {
+                server: address_of(server),
+                errors,
+            })
+            .await;
+        }
     }
 
     fn with_store(
@@ -1651,7 +1653,8 @@ impl Agent {
                 let up = match ev {
                     Event::SubscriptionsLost(rids) => {
                         let Some(inner) = weak.upgrade() else { return };
-                        lost = Agent { inner }.conns_of(&rids, "AUTH");
+                        let refused = rids.into_iter().map(|r| (r, "AUTH".to_string())).collect();
+                        lost = Agent { inner }.conns_of(refused);
                         continue;
                     }
                     Event::Msg(rid, msg_id, body) => {
@@ -1701,14 +1704,7 @@ impl Agent {
                     };
                     agent.event(e).await;
                 }
-                if !errors.is_empty() {
-                    agent
-                        .event(AgentEvent::SubscriptionErrors {
-                            server: address_of(&srv),
-                            errors,
-                        })
-                        .await;
-                }
+                agent.report_refused(&srv, errors).await;
             }
         });
         sessions.insert(key, s.clone());

@@ -3454,14 +3454,16 @@ impl Chat {
                         pending,
                         Some(PendingKind::Invitation | PendingKind::JoinedAddress)
                     );
-                if made {
-                    self.store().add_contact(conn, &profile)?;
-                }
-                let contact = self.store().contact_by_conn(conn)?;
-                if let (true, Some(c)) = (made, &contact) {
-                    self.emit(Event::ContactConnecting(c.clone())).await;
-                }
-                let incognito = contact.and_then(|c| c.incognito);
+                let incognito = if made {
+                    let c = self.store().add_contact(conn, &profile)?;
+                    let incognito = c.incognito.clone();
+                    self.emit(Event::ContactConnecting(c)).await;
+                    incognito
+                } else {
+                    self.store()
+                        .contact_by_conn(conn)?
+                        .and_then(|c| c.incognito)
+                };
                 agent
                     .allow(conn, &self.info_as(incognito.as_ref()))
                     .await
@@ -3481,7 +3483,6 @@ impl Chat {
                     }
                     None => {
                         let c = self.store().add_contact(conn, &profile)?;
-                        let c = self.store().contact_by_conn(conn)?.unwrap_or(c);
                         self.emit(Event::ContactConnecting(c)).await;
                     }
                 }
