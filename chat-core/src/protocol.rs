@@ -69,12 +69,20 @@ fn json_err(e: impl std::fmt::Display) -> ProtocolError {
     ProtocolError::Json(e.to_string())
 }
 
-/// Bytes written as standard base64 with padding (shared message ids, member ids, probes).
-/// Decoding also takes the unpadded form.
+/// Bytes written as base64url with padding (shared message ids, member ids, probes): the
+/// reference's `strEncode` of a `ByteString` (`Data.ByteString.Base64.URL`), which its parser
+/// requires - a `+` or `/` fails the whole message there. Decoding also takes the unpadded
+/// form and the standard alphabet (what this program wrote before it used the reference's).
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct B64(pub Vec<u8>);
 
 const B64_ENGINE: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::URL_SAFE,
+    base64::engine::GeneralPurposeConfig::new()
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+);
+
+const B64_STANDARD: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
     &base64::alphabet::STANDARD,
     base64::engine::GeneralPurposeConfig::new()
         .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
@@ -97,6 +105,7 @@ impl<'de> Deserialize<'de> for B64 {
         let s = String::deserialize(d)?;
         B64_ENGINE
             .decode(s.as_bytes())
+            .or_else(|_| B64_STANDARD.decode(s.as_bytes()))
             .map(B64)
             .map_err(serde::de::Error::custom)
     }

@@ -313,3 +313,17 @@ fn every_documented_command_example_parses() {
     assert!(checked >= commands.len(), "{checked} examples");
     assert!(failed.is_empty(), "{}", failed.join("\n"));
 }
+
+/// Ids are written in the reference's base64url (its parser refuses `+` and `/`, failing the
+/// whole message), padded; both alphabets and the unpadded form are read.
+#[test]
+fn ids_are_base64url() {
+    use chat_core::protocol::B64;
+    let id = B64(vec![0xfb, 0xff, 0xfe, 0x01]);
+    assert_eq!(serde_json::to_value(&id).unwrap(), "-__-AQ==");
+    for written in ["-__-AQ==", "+//+AQ==", "-__-AQ"] {
+        let read: B64 = serde_json::from_value(serde_json::json!(written)).unwrap();
+        assert_eq!(read, id, "{written}");
+    }
+    assert!(serde_json::from_value::<B64>(serde_json::json!("-_/+AQ==")).is_err());
+}
