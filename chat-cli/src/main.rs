@@ -404,8 +404,19 @@ fn fail(msg: &str) -> ! {
     std::process::exit(1)
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
+    // Worker threads get the main thread's stack size: handling a peer's message nests deep
+    // futures, which a debug build copies through the stack (2 MiB, tokio's default, was
+    // found too little for a channel relay's deletion).
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(8 << 20)
+        .build()
+        .unwrap_or_else(|e| fail(&format!("cannot start the async runtime: {e}")));
+    rt.block_on(run())
+}
+
+async fn run() {
     let args = Args::parse();
     if args.version {
         println!("SimpleX Chat v{REFERENCE_VERSION}");

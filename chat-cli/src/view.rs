@@ -488,6 +488,8 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
         ],
         Response::AddressSettings(_, s) => {
             let mut v = vec![match &s.auto_accept {
+                // A business address accepts every request (as a business chat).
+                _ if s.business_address => "auto_accept on, business".to_string(),
                 Some(a) if a.accept_incognito => "auto_accept on, incognito".to_string(),
                 Some(_) => "auto_accept on".to_string(),
                 None => "auto_accept off".to_string(),
@@ -1349,6 +1351,11 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
             full_name(&m.local_name, &m.profile),
             view_name(&g.local_name)
         )],
+        Event::AcceptingBusinessRequest(g) => vec![format!(
+            "{}: accepting business address request...",
+            full_group(g)
+        )],
+        Event::GroupItemSent(g, item) => group_item_lines(g, None, item, "", ""),
         Event::GroupLinkJoining(g) => {
             vec![format!(
                 "#{}: joining the group...",

@@ -341,15 +341,15 @@ fn bot_api_over_websocket() {
             settings["contactLink"]["addressSettings"],
             json!({"businessAddress": false})
         );
-        // Business chats are not implemented: refused, the settings unchanged.
+        // A business chat is never incognito: refused, the settings unchanged.
         let refused = alice
             .ok(
                 "APISetAddressSettings",
-                r#"/_address_settings 1 {"businessAddress": true}"#,
+                r#"/_address_settings 1 {"businessAddress": true, "autoAccept": {"acceptIncognito": true}}"#,
                 "chatCmdError",
             )
             .await;
-        assert!(refused.to_string().contains("business addresses"), "{refused}");
+        assert!(refused.to_string().contains("incognito"), "{refused}");
         let sent = bob.ok("APIConnect", &format!("/_connect 1 {link}"), "sentInvitation").await;
         assert_eq!(sent["connection"]["viaContactUri"], true);
         let req = alice.event("receivedContactRequest").await;
@@ -2016,6 +2016,101 @@ fn bot_api_file_trouble() {
         assert_eq!(failed["chatItem_"]["chatItem"]["file"]["fileId"], file_id);
     });
     assert!(!into.join("two.bin").exists());
+    assert!(alice_p.running() && bob_p.running());
+    rt.block_on(xftp.shutdown());
+    smp.stop();
+}
+
+/// A bot's business address: a customer's request is accepted at once as a business chat
+/// (`acceptingBusinessRequest`, `businessChat` in both sides' `GroupInfo`), the address's
+/// auto-reply goes to the customer, and messages flow both ways as in a group - every frame
+/// against the schema.
+#[test]
+fn bot_api_business_address() {
+    let (rt, smp, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (xftp, xftp_address) = xftp_relay(&rt, dir.path());
+    let (mut alice_p, alice_port) = start(dir.path(), "alice", &server, &xftp_address);
+    let (mut bob_p, bob_port) = start(dir.path(), "bob", &server, &xftp_address);
+    let schema = std::sync::Arc::new(Schema::load());
+    let client_rt = tokio::runtime::Runtime::new().expect("runtime");
+    client_rt.block_on(async {
+        let mut alice = Bot::connect("alice", alice_port, schema.clone()).await;
+        let mut bob = Bot::connect("bob", bob_port, schema.clone()).await;
+        let created = alice
+            .ok("APICreateMyAddress", "/_address 1", "userContactLinkCreated")
+            .await;
+        let link = created["connLinkContact"]["connShortLink"]
+            .as_str()
+            .expect("short link")
+            .to_string();
+        let settings = alice
+            .ok(
+                "APISetAddressSettings",
+                r#"/_address_settings 1 {"businessAddress": true, "autoAccept": {"acceptIncognito": false}, "autoReply": {"type": "text", "text": "Welcome!"}}"#,
+                "userContactLinkUpdated",
+            )
+            .await;
+        assert_eq!(
+            settings["contactLink"]["addressSettings"]["businessAddress"],
+            true
+        );
+        bob.ok("APIConnect", &format!("/_connect 1 {link}"), "sentInvitation")
+            .await;
+
+        // The business: a group named after the customer, we its owner.
+        let accepting = alice.event("acceptingBusinessRequest").await;
+        let g = &accepting["groupInfo"];
+        assert_eq!(g["groupProfile"]["displayName"], "bob");
+        assert_eq!(g["membership"]["memberRole"], "owner");
+        let business = &g["businessChat"];
+        assert_eq!(business["chatType"], "customer");
+        assert_eq!(business["businessId"], g["membership"]["memberId"]);
+        let alice_g = g["groupId"].as_i64().expect("groupId");
+        // The customer: a group named after the business, the business its host.
+        let connecting = bob.event("groupLinkConnecting").await;
+        let bg = &connecting["groupInfo"];
+        assert_eq!(bg["groupProfile"]["displayName"], "alice");
+        assert_eq!(bg["businessChat"]["chatType"], "business");
+        assert_eq!(bg["businessChat"]["businessId"], business["businessId"]);
+        assert_eq!(bg["businessChat"]["customerId"], business["customerId"]);
+        assert_eq!(bg["businessChat"]["customerId"], bg["membership"]["memberId"]);
+        assert_eq!(connecting["hostMember"]["memberRole"], "owner");
+        let bob_g = bg["groupId"].as_i64().expect("groupId");
+
+        let joined = alice.event("joinedGroupMember").await;
+        assert_eq!(joined["member"]["memberId"], business["customerId"]);
+        let joined = bob.event("userJoinedGroup").await;
+        assert_eq!(joined["groupInfo"]["businessChat"]["chatType"], "business");
+        // The auto-reply, sent by the business once the customer is connected.
+        let sent = alice.event("newChatItems").await;
+        assert_eq!(item_text(&sent["chatItems"][0]), "Welcome!");
+        assert_eq!(sent["chatItems"][0]["chatInfo"]["groupInfo"]["groupId"], alice_g);
+        let got = bob.event("newChatItems").await;
+        assert_eq!(item_text(&got["chatItems"][0]), "Welcome!");
+
+        bob.ok(
+            "APISendMessages",
+            &format!("/_send #{bob_g} json {}", text_message("a question")),
+            "newChatItems",
+        )
+        .await;
+        let got = alice.event("newChatItems").await;
+        assert_eq!(item_text(&got["chatItems"][0]), "a question");
+        assert_eq!(
+            got["chatItems"][0]["chatInfo"]["groupInfo"]["businessChat"]["chatType"],
+            "customer"
+        );
+        alice
+            .ok(
+                "APISendMessages",
+                &format!("/_send #{alice_g} json {}", text_message("an answer")),
+                "newChatItems",
+            )
+            .await;
+        let got = bob.event("newChatItems").await;
+        assert_eq!(item_text(&got["chatItems"][0]), "an answer");
+    });
     assert!(alice_p.running() && bob_p.running());
     rt.block_on(xftp.shutdown());
     smp.stop();

@@ -1732,3 +1732,65 @@ fn a_members_decryption_error_is_an_item() {
     }
     relay.stop();
 }
+
+/// A business address (`/auto_accept on business`, the reference's `connectToBusiness`
+/// lines): a customer's request becomes a business chat - a group named after the customer on
+/// the business's side, after the business on the customer's - with the address's auto-reply;
+/// messages both ways; the customer's new profile renames the chat on the business's side.
+#[test]
+fn a_business_address_makes_business_chats() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut biz = Client::start(dir.path(), "biz", &server);
+    biz.create_profile("biz", "Biz Inc");
+    let mut cath = Client::start(dir.path(), "cath", &server);
+    cath.create_profile("cath", "Catherine");
+    biz.type_line("/ad");
+    biz.expect("/ad");
+    let address = common::address_links(&mut biz, "Your new chat address is created!").1;
+    biz.type_line("/auto_accept on incognito=on");
+    biz.expect("/auto_accept on incognito=on");
+    biz.expect("auto_accept on, incognito");
+    biz.type_line(r#"/_address_settings 1 {"businessAddress": true, "autoAccept": {"acceptIncognito": true}}"#);
+    biz.expect(r#"/_address_settings 1 {"businessAddress": true, "autoAccept": {"acceptIncognito": true}}"#);
+    biz.expect("invalid chat command: requests to business address cannot be accepted incognito");
+    biz.type_line("/auto_accept on business Welcome to Biz!");
+    biz.expect("/auto_accept on business Welcome to Biz!");
+    biz.expect("auto_accept on, business");
+    biz.expect("auto reply:");
+    biz.expect("Welcome to Biz!");
+
+    cath.type_line(&format!("/c {address}"));
+    cath.expect(&format!("/c {address}"));
+    cath.expect("connection request sent!");
+    biz.expect("#cath (Catherine): accepting business address request...");
+    cath.expect("#biz: joining the group...");
+    biz.expect("#cath: cath_1 joined the group");
+    biz.expect_item("#cath Welcome to Biz!");
+    cath.expect("#biz: you joined the group");
+    cath.expect_item("#biz biz_1> Welcome to Biz!");
+
+    cath.type_line("#biz I have a question");
+    cath.expect_item("#biz I have a question");
+    biz.expect_item("#cath cath_1> I have a question");
+    biz.type_line("#cath Ask away");
+    biz.expect_item("#cath Ask away");
+    cath.expect_item("#biz biz_1> Ask away");
+
+    cath.type_line("/gs");
+    cath.expect("/gs");
+    cath.expect("#biz (Biz Inc) (2 members)");
+    cath.type_line("/p cath Catherine Smith");
+    cath.expect("/p cath Catherine Smith");
+    cath.expect("user full name changed to Catherine Smith (your 0 contacts are notified)");
+    cath.type_line("#biz thanks");
+    cath.expect_item("#biz thanks");
+    // The new profile comes before the message (`x.info`): the chat takes its full name.
+    biz.expect("cath_1 updated group #cath:");
+    biz.expect("full name changed to: Catherine Smith");
+    biz.expect_item("#cath cath_1> thanks");
+    biz.type_line("/gs");
+    biz.expect("/gs");
+    biz.expect("#cath (Catherine Smith) (2 members)");
+    relay.stop();
+}

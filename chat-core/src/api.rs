@@ -459,7 +459,11 @@ fn chat_error_type(kind: &str, fields: Value) -> Value {
 
 /// Our membership in a group (`GroupMember` of category `user`).
 fn membership(chat: &Chat, g: &Group) -> Value {
-    let p = g.incognito.clone().unwrap_or_else(|| chat.profile());
+    let p = g
+        .incognito
+        .as_deref()
+        .cloned()
+        .unwrap_or_else(|| chat.profile());
     json!({
         "groupMemberId": 0,
         "groupId": g.group_id,
@@ -504,6 +508,9 @@ pub fn group_info(chat: &Chat, g: &Group) -> Value {
         .and_then(|d| serde_json::from_str::<Value>(d).ok())
     {
         v["customData"] = d;
+    }
+    if let Some(b) = &g.business {
+        v["businessChat"] = serde_json::to_value(b).unwrap_or(Value::Null);
     }
     v
 }
@@ -1806,6 +1813,14 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
             json!({"protocol": "smp", "transportHost": host}),
         ),
         Event::UnknownMemberCreated { .. } => return None,
+        Event::AcceptingBusinessRequest(g) => tagged(
+            "acceptingBusinessRequest",
+            json!({"user": u, "groupInfo": group_info(chat, g)}),
+        ),
+        Event::GroupItemSent(g, item) => tagged(
+            "newChatItems",
+            json!({"user": u, "chatItems": [group_chat_item(chat, g, None, item)]}),
+        ),
         Event::GroupLinkJoining(g) => {
             let host = chat
                 .store()

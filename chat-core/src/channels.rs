@@ -803,7 +803,7 @@ impl Chat {
         if let Some(conn) = m.conn_id {
             self.inner
                 .agent
-                .allow(conn, &self.info_as(g.incognito.as_ref()))
+                .allow(conn, &self.info_as(g.incognito.as_deref()))
                 .await
                 .map_err(agent_err)?;
         }
@@ -1007,7 +1007,7 @@ impl Chat {
             self.store().set_group_incognito(g.group_id, p)?;
         }
         let g = Group {
-            incognito: shown_as,
+            incognito: shown_as.map(Box::new),
             ..g
         };
         let info = ChatMessage::new(

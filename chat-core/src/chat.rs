@@ -1081,6 +1081,10 @@ pub enum Event {
     GroupJoinRequest(crate::group_store::Group, crate::group_store::Member),
     /// The host accepted our request through its group link: joining.
     GroupLinkJoining(crate::group_store::Group),
+    /// A request to our business address accepted: a business chat with the customer.
+    AcceptingBusinessRequest(crate::group_store::Group),
+    /// We sent an item to a group without a command (a business address's auto-reply).
+    GroupItemSent(crate::group_store::Group, ChatItem),
     /// An owner changed the group's profile or preferences (`x.grp.info`).
     /// A member's profile changed (its `x.info` in the group).
     GroupMemberUpdated {
@@ -1322,10 +1326,10 @@ const MAX_LINK_DATA: usize = crate::compress::LINK_DATA_PLAIN_MAX;
 /// The data of our invitation and address short links (the reference's
 /// `ContactShortLinkData`): the profile a peer sees before connecting, compressed when large.
 /// A profile too large even so goes without its image; one still too large gets no short
-/// link (none: use the full link).
-fn short_link_data(profile: &Profile) -> Option<Vec<u8>> {
+/// link (none: use the full link). `business`: a business address's.
+fn short_link_data(profile: &Profile, business: bool) -> Option<Vec<u8>> {
     let data = |p: &Profile| {
-        let json = serde_json::to_vec(&serde_json::json!({"profile": p, "business": false}));
+        let json = serde_json::to_vec(&serde_json::json!({"profile": p, "business": business}));
         crate::compress::link_data(json.ok()?).ok()
     };
     let d = data(profile)?;
@@ -2115,17 +2119,27 @@ impl Chat {
                 Ok(Response::AddressDeleted)
             }
             Command::AddressSettings(settings) => {
-                // Refused rather than kept and ignored: requests would become contacts, not the
-                // business chats a bot asking for them expects.
-                if settings.business_address {
+                // A business chat is a group we own: no random profile for it (the
+                // reference's rule).
+                let incognito = settings
+                    .auto_accept
+                    .as_ref()
+                    .is_some_and(|a| a.accept_incognito);
+                if settings.business_address && incognito {
                     return Err(ChatError::Command(crate::command::CommandError(
-                        "business addresses are not supported by this client".into(),
+                        "requests to business address cannot be accepted incognito".into(),
                     )));
                 }
                 let (_, link) = self.store().address()?.ok_or(ChatError::NoAddress)?;
+                let was = self.address_settings()?.business_address;
                 let json =
                     serde_json::to_string(&settings).map_err(|e| ChatError::File(e.to_string()))?;
                 self.store().set_setting(ADDRESS_SETTINGS, Some(&json))?;
+                // Those about to connect see whether it is a business (the link's data).
+                if was != settings.business_address {
+                    let p = self.profile();
+                    on_heap(|| self.update_address_data(&p)).await;
+                }
                 Ok(Response::AddressSettings(link, settings))
             }
             Command::ProfileAddress(on) => {
@@ -2761,7 +2775,8 @@ impl Chat {
     ) -> Result<(ConnId, ConnLink)> {
         let agent = &self.inner.agent;
         let invitation = kind == PendingKind::Invitation;
-        let (conn, full, short) = match (short_link_data(profile), invitation) {
+        let business = !invitation && self.address_settings()?.business_address;
+        let (conn, full, short) = match (short_link_data(profile, business), invitation) {
             (Some(data), true) => agent.create_invitation_with_short_link(&data).await,
             (Some(data), false) => agent.create_address_with_short_link(&data).await,
             (None, true) => agent
@@ -3149,7 +3164,8 @@ impl Chat {
         if link.short.is_none() {
             return;
         }
-        let Some(data) = short_link_data(p) else {
+        let business = self.address_settings().is_ok_and(|s| s.business_address);
+        let Some(data) = short_link_data(p, business) else {
             return;
         };
         match self.inner.agent.set_link_data(conn, &data, &[]).await {
@@ -3393,7 +3409,7 @@ impl Chat {
         }
     }
 
-    fn peer_profile(info: &[u8]) -> Result<Profile> {
+    pub(crate) fn peer_profile(info: &[u8]) -> Result<Profile> {
         match ChatMessage::decode(info).map(|m| m.event) {
             Ok(ChatEvent::Info { profile } | ChatEvent::Contact { profile, .. }) => Ok(profile),
             Ok(other) => Err(ChatError::Agent(format!(
@@ -3423,7 +3439,9 @@ impl Chat {
                             ChatMessage::decode(&info).map(|m| m.event)
                         {
                             let g = self.group_of(&m)?;
-                            return self.joined_via_link(conn, inv, g.incognito).await;
+                            return self
+                                .joined_via_link(conn, inv, g.incognito.map(|p| *p))
+                                .await;
                         }
                     }
                     return self.member_confirmation(m, &info).await;
@@ -3537,10 +3555,14 @@ impl Chat {
                         .group_join_request(group_id, role, request, &info)
                         .await;
                 }
+                let settings = self.address_settings()?;
+                // A business address: every request is a new business chat, accepted at once.
+                if settings.business_address && self.store().request(request)?.is_none() {
+                    return on_heap(|| self.business_request(request, &info)).await;
+                }
                 // Announced again after a restart: already listed - unless the address accepts
                 // at once and the accept did not happen before the restart.
                 let known = self.store().request(request)?;
-                let settings = self.address_settings()?;
                 let req = match known {
                     Some(r) if settings.auto_accept.is_some() => r,
                     Some(_) => return Ok(()),

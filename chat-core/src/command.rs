@@ -2895,12 +2895,16 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 Some("on") => {
                     let mut rest = words.next().unwrap_or("").trim();
                     let mut incognito = false;
+                    let mut business = false;
                     if let Some(r) = rest.strip_prefix("incognito=on") {
                         incognito = true;
                         rest = r.trim();
+                    } else if rest == "business" || rest.starts_with("business ") {
+                        business = true;
+                        rest = rest["business".len()..].trim();
                     }
                     Command::AddressSettings(AddressSettings {
-                        business_address: false,
+                        business_address: business,
                         auto_accept: Some(AutoAccept {
                             accept_incognito: incognito,
                         }),
@@ -2908,7 +2912,11 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                             .then(|| crate::protocol::MsgContent::text(rest)),
                     })
                 }
-                _ => return Err(bad("usage: /auto_accept on [incognito=on] [reply] | off")),
+                _ => {
+                    return Err(bad(
+                        "usage: /auto_accept on [incognito=on | business] [reply] | off",
+                    ))
+                }
             }
         }
         "/rc" | "/reject" => Command::Reject(one_arg(args)?),
@@ -3596,6 +3604,22 @@ mod tests {
                     accept_incognito: true
                 }),
                 auto_reply: Some(crate::protocol::MsgContent::text("Hello there")),
+            }))
+        );
+        assert_eq!(
+            parse("/auto_accept on business Welcome!"),
+            Ok(Command::AddressSettings(AddressSettings {
+                business_address: true,
+                auto_accept: Some(AutoAccept::default()),
+                auto_reply: Some(crate::protocol::MsgContent::text("Welcome!")),
+            }))
+        );
+        assert_eq!(
+            parse("/auto_accept on businessman"),
+            Ok(Command::AddressSettings(AddressSettings {
+                business_address: false,
+                auto_accept: Some(AutoAccept::default()),
+                auto_reply: Some(crate::protocol::MsgContent::text("businessman")),
             }))
         );
         assert_eq!(

@@ -19,7 +19,8 @@ use crate::store::{ChatItem, Contact, NOTES};
 
 type Result<T> = std::result::Result<T, ChatError>;
 
-/// Where a forwarded message comes from or goes to.
+/// Where a forwarded message comes from or goes to (one at a time, for one command).
+#[allow(clippy::large_enum_variant)]
 enum Place {
     Contact(Contact),
     Group(Group),

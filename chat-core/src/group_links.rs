@@ -325,7 +325,7 @@ impl Chat {
                 return self
                     .inner
                     .agent
-                    .allow(conn, &self.info_as(g.incognito.as_ref()))
+                    .allow(conn, &self.info_as(g.incognito.as_deref()))
                     .await
                     .map_err(agent_err);
             }
@@ -340,6 +340,7 @@ impl Chat {
         // Pending approval or the admins' review when the host or the group says so.
         let status =
             crate::admission::acceptance_status(&inv.group_profile, inv.accepted.as_deref())?;
+        let business = Self::invited_business(&inv)?;
         if self.store().member_by_conn(conn)?.is_none() {
             let host_profile = Profile {
                 display_name: inv.from_member_name.clone(),
@@ -370,8 +371,12 @@ impl Chat {
                 if let Some(p) = &incognito {
                     store.set_group_incognito(g.group_id, p)?;
                 }
+                if let Some(b) = &business {
+                    store.set_group_business(g.group_id, b)?;
+                }
                 Group {
-                    incognito: incognito.clone(),
+                    incognito: incognito.clone().map(Box::new),
+                    business: business.map(Box::new),
                     ..g
                 }
             };
@@ -384,15 +389,21 @@ impl Chat {
             .map_err(agent_err)
     }
 
-    /// `x.grp.link.mem` from the host that admitted us through its link: its profile.
-    pub(crate) fn host_profile_received(&self, m: &Member, profile: Profile) -> Result<()> {
+    /// `x.grp.link.mem` from the host that admitted us through its link: its profile (a
+    /// business chat's name too, when the host is the business).
+    pub(crate) async fn host_profile_received(
+        &self,
+        g: &Group,
+        m: &Member,
+        profile: Profile,
+    ) -> Result<()> {
         if m.category != MemberCategory::Host {
             return Err(ChatError::Agent(
                 "x.grp.link.mem can be only sent by the host".into(),
             ));
         }
         self.store().set_member_profile(m, &profile)?;
-        Ok(())
+        self.business_title_changed(g, m, &profile).await
     }
 
     /// Once a member who joined through our link is connected: our profile first (it knows

@@ -165,13 +165,15 @@ pub struct Group {
     /// When it was created here (ms since the epoch).
     pub created_at: i64,
     /// The random profile the group knows us by (incognito membership).
-    pub incognito: Option<Profile>,
+    pub incognito: Option<Box<Profile>>,
     /// Muted by the user (`/mute #group`): its messages are shown marked `<muted>`.
     pub muted: bool,
     /// A bot's own data about the group (a JSON object), if set.
     pub custom_data: Option<String>,
     /// Its receipts and favorite settings.
     pub flags: crate::store::ChatFlags,
+    /// A business chat's data (a group made through a business address).
+    pub business: Option<Box<crate::protocol::BusinessChatInfo>>,
 }
 
 /// A member of a group other than us.
@@ -232,7 +234,7 @@ pub struct NewMember<'a> {
 
 const GROUP_COLUMNS: &str =
     "group_id, local_name, profile, member_id, role, status, conn_request, created_at, incognito,
-     muted, custom_data, send_rcpts, favorite";
+     muted, custom_data, send_rcpts, favorite, business";
 const MEMBER_COLUMNS: &str = "group_member_id, group_id, member_id, role, category, status,
      profile, local_name, conn_id, contact_id, invited_by, created_at, show_messages,
      blocked_by_admin";
@@ -251,6 +253,7 @@ type GroupRow = (
     Option<String>,
     Option<bool>,
     bool,
+    Option<String>,
 );
 
 type MemberRow = (
@@ -274,6 +277,7 @@ fn group_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<GroupRow> {
         r.get(10)?,
         r.get(11)?,
         r.get(12)?,
+        r.get(13)?,
     ))
 }
 
@@ -292,6 +296,7 @@ fn group_from(
         custom_data,
         send_rcpts,
         favorite,
+        business,
     ): GroupRow,
 ) -> Result<Group> {
     Ok(Group {
@@ -304,13 +309,20 @@ fn group_from(
         status: MemberStatus::parse(&status).ok_or(StoreError::Corrupt("membership status"))?,
         conn_request,
         created_at,
-        incognito: incognito.as_deref().map(profile_from).transpose()?,
+        incognito: incognito
+            .as_deref()
+            .map(profile_from)
+            .transpose()?
+            .map(Box::new),
         muted,
         custom_data,
         flags: crate::store::ChatFlags {
             send_rcpts,
             favorite,
         },
+        business: business
+            .map(|b| serde_json::from_str(&b).map_err(|_| StoreError::Corrupt("business chat")))
+            .transpose()?,
     })
 }
 
@@ -427,7 +439,23 @@ impl ChatStore {
             muted: false,
             custom_data: None,
             flags: crate::store::ChatFlags::default(),
+            business: None,
         })
+    }
+
+    /// Marks a group as a business chat.
+    pub fn set_group_business(
+        &self,
+        group_id: i64,
+        business: &crate::protocol::BusinessChatInfo,
+    ) -> Result<()> {
+        let json =
+            serde_json::to_string(business).map_err(|_| StoreError::Corrupt("business chat"))?;
+        self.db.execute(
+            "UPDATE groups SET business = ?2 WHERE group_id = ?1",
+            params![group_id, json],
+        )?;
+        Ok(())
     }
 
     /// A group's receipts and favorite settings (`/receipts #g`, `/_settings #N`).
@@ -793,6 +821,17 @@ impl ChatStore {
     /// The member who joined through this request.
     pub fn member_by_join_request(&self, request: u64) -> Result<Option<Member>> {
         self.member_where("join_request = ?1", &[&(request as i64)])
+    }
+
+    /// Customers of our business chats accepted and not connected yet.
+    pub fn pending_business_customers(&self) -> Result<i64> {
+        Ok(self.db.query_row(
+            "SELECT count(*) FROM group_members m JOIN groups g ON g.group_id = m.group_id
+             WHERE g.business IS NOT NULL AND m.join_request IS NOT NULL
+               AND m.status = 'accepted'",
+            [],
+            |r| r.get(0),
+        )?)
     }
 
     /// The member joined through our group link.

@@ -168,7 +168,7 @@ impl Chat {
                 let p = crate::incognito::random_profile();
                 self.store().set_group_incognito(g.group_id, &p)?;
                 Ok(Response::GroupCreated(Group {
-                    incognito: Some(p),
+                    incognito: Some(Box::new(p)),
                     ..g
                 }))
             }
@@ -178,7 +178,10 @@ impl Chat {
 
     /// The profile the group knows us by: our incognito one in it, else the user's.
     pub(crate) fn profile_in(&self, g: &Group) -> crate::protocol::Profile {
-        g.incognito.clone().unwrap_or_else(|| self.profile())
+        g.incognito
+            .as_deref()
+            .cloned()
+            .unwrap_or_else(|| self.profile())
     }
 
     /// `/_group 1 <json>`, `/g`: a new group of ours with this profile.
@@ -992,6 +995,7 @@ impl Chat {
                 self.add_group_info(&g, Some(&m), &[crate::group_events::member_connected()])
                     .await?;
                 self.finish_introduction(&g, &m, history_upto).await?;
+                crate::chat::on_heap(|| self.business_auto_reply(&g, &m)).await?;
             }
             MemberCategory::Pre | MemberCategory::Post => {
                 self.emit(Event::MemberConnected(g.clone(), m.clone()))
@@ -1077,7 +1081,8 @@ impl Chat {
         let Some(new_conn) = new.conn_id else {
             return Ok(());
         };
-        if history_on(g) {
+        // A business chat's customer sees the chat from its start (the reference's rule).
+        if history_on(g) && !Self::is_customer(g, new) {
             self.send_history(g, new, new_conn, history_upto).await?;
         }
         // The welcome message last, from us.
@@ -1250,7 +1255,7 @@ impl Chat {
             to,
         })
         .await;
-        Ok(())
+        crate::chat::on_heap(|| self.business_title_changed(g, m, &profile)).await
     }
 
     /// Records a member `by` announced (`x.grp.mem.new`) or forwarded (`x.grp.mem.fwd`): one
@@ -1690,7 +1695,7 @@ impl Chat {
                 if forwarded_by.is_some() {
                     return Ok(());
                 }
-                self.host_profile_received(m, profile)?;
+                crate::chat::on_heap(|| self.host_profile_received(g, m, profile)).await?;
             }
             // Preferences alone (newer owners send them so): the profile with them.
             ChatEvent::GrpPrefs { group_preferences } => {

@@ -18,6 +18,7 @@
 pub mod admission;
 pub mod api;
 pub mod batch;
+pub mod business;
 pub mod channels;
 pub mod chat;
 pub mod command;

@@ -279,7 +279,7 @@ impl Chat {
             Some(conn),
             &link,
             Invitation::Created,
-            g.incognito.as_ref(),
+            g.incognito.as_deref(),
         )?;
         Ok(contact)
     }
@@ -474,7 +474,7 @@ impl Chat {
                     None,
                     &link,
                     Invitation::Received,
-                    g.incognito.as_ref(),
+                    g.incognito.as_deref(),
                 )?;
                 (c, true)
             }

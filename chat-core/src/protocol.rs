@@ -749,6 +749,41 @@ pub struct GroupInvitation {
     pub group_size: Option<i64>,
 }
 
+/// Whom a business chat is with, as the reference's `BusinessChatType`: `business` on the
+/// customer's side (the chat is with a business), `customer` on the business's side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum BusinessChatType {
+    /// We are the customer.
+    Business,
+    /// We are the business.
+    Customer,
+}
+
+/// A business chat (the reference's `BusinessChatInfo`): a group made when a customer asked
+/// through a business address, named after the other side - its "title member" (the business
+/// on the customer's side, the customer on the business's).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BusinessChatInfo {
+    /// Whom the chat is with.
+    pub chat_type: BusinessChatType,
+    /// The business's member id.
+    pub business_id: MemberId,
+    /// The customer's member id.
+    pub customer_id: MemberId,
+}
+
+impl BusinessChatInfo {
+    /// The member whose profile is the chat's (the other side).
+    pub fn title_member(&self) -> &MemberId {
+        match self.chat_type {
+            BusinessChatType::Business => &self.business_id,
+            BusinessChatType::Customer => &self.customer_id,
+        }
+    }
+}
+
 /// The host's answer to a request through a group link (`x.grp.link.inv`, in its
 /// confirmation): the group and the member the joiner becomes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -382,6 +382,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // v38: a chat's own message expiry (`/ttl @name week`): seconds, 0 never; NULL the user's
     "ALTER TABLE contacts ADD COLUMN chat_item_ttl INTEGER;
      ALTER TABLE groups ADD COLUMN chat_item_ttl INTEGER;",
+    // v39: a business chat's data (`BusinessChatInfo` JSON: whom it is with, the business's
+    // and the customer's member ids); NULL for other groups
+    "ALTER TABLE groups ADD COLUMN business TEXT;",
 ];
 
 /// The items with their chat's expiry (`?2`: the user's, for chats without their own).
