@@ -23,7 +23,7 @@ use smp_client::{ConnectOptions, Event, Session};
 use smp_proto::address::SmpServer;
 use smp_proto::command::{NewQueue, QueueRequest};
 use smp_proto::{BrokerMsg, Command};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 use crate::envelope::{self, AgentMessage, Envelope, PrivHeader, QueueInfo, RatchetParams};
 use crate::links::{ConnectionRequest, E2eParams, LinkServer, QueueMode, QueueUri, RequestKind};
@@ -654,13 +654,12 @@ struct Inner {
     opts: ConnectOptions,
     /// Where connections are kept (none: in memory only).
     store: Option<Mutex<crate::store::Store>>,
-    /// Each connection's delivery task.
+    /// Each connection's delivery task. A message is handed to it in the same critical
+    /// section of the state lock that gives the message its id, so the task gets every
+    /// connection's messages in id order whoever sends them (a user's message, an agent
+    /// message answered from the receive path such as QKEY, the key of a re-synchronisation
+    /// the peer started) - without an async lock the receive path would have to wait on.
     delivery: Mutex<HashMap<ConnId, Worker>>,
-    /// Per connection: held from a message's id until it is handed to the delivery task, so
-    /// that the task gets the messages in id order (an agent message answered from the receive
-    /// path, such as QKEY, and a user's message sent at the same time were delivered in the
-    /// other order, and the peer saw a skipped id).
-    send_order: Mutex<HashMap<ConnId, Arc<tokio::sync::Mutex<()>>>>,
     /// Set by [`Agent::close`]: nothing more is processed or sent.
     closed: std::sync::atomic::AtomicBool,
     sessions: tokio::sync::Mutex<HashMap<String, Session>>,
@@ -836,7 +835,12 @@ impl Agent {
                 old.or(c.snd.as_ref()).cloned()
             });
             if let Some(q) = q {
-                agent.deliver(conn, q, msg_id, body).await;
+                let m = Committed {
+                    q,
+                    msg_id,
+                    sealed: body,
+                };
+                agent.enqueue(conn, m, None);
             }
         }
         // Relay by relay: one that cannot be reached now does not stop the start - its
@@ -937,7 +941,6 @@ impl Agent {
                 opts,
                 store: store.map(Mutex::new),
                 delivery: Mutex::default(),
-                send_order: Mutex::default(),
                 sessions: tokio::sync::Mutex::default(),
                 unreachable: Mutex::default(),
                 proxied: Mutex::default(),
@@ -1502,9 +1505,8 @@ impl Agent {
     /// come back and `Ok` with the first message that decrypts. Allowed when a decryption error
     /// made the state `Allowed` or `Required`, or with `force`.
     pub async fn synchronize_ratchet(&self, conn: ConnId, force: bool) -> Result<()> {
-        let order = self.send_order(conn);
-        let _in_order = order.lock().await;
-        let sent = {
+        let slot = self.delivery_slot(conn).await;
+        {
             let mut st = self.lock();
             let c = st
                 .conns
@@ -1524,14 +1526,13 @@ impl Agent {
             c.sync = SyncState::Started;
             c.sync_keys = Some((k1, k2));
             match self.commit_ratchet_key(conn, c, &(k1_pub, k2_pub)) {
-                Ok(sent) => sent,
+                Ok(sent) => self.enqueue(conn, sent, slot),
                 Err(e) => {
                     (c.sync, c.sync_keys) = before;
                     return Err(e);
                 }
             }
-        };
-        self.deliver(conn, sent.q, sent.msg_id, sent.sealed).await;
+        }
         Ok(())
     }
 
@@ -1542,7 +1543,7 @@ impl Agent {
         conn: ConnId,
         c: &mut Conn,
         keys: &(PublicKey, PublicKey),
-    ) -> Result<RatchetKeySent> {
+    ) -> Result<Committed> {
         let q = c
             .snd
             .clone()
@@ -1568,7 +1569,7 @@ impl Agent {
             (c.snd_msg_id, c.snd_prev_hash) = before;
             return Err(e);
         }
-        Ok(RatchetKeySent {
+        Ok(Committed {
             q,
             msg_id: id,
             sealed,
@@ -2346,11 +2347,6 @@ impl Agent {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&conn);
-        self.inner
-            .send_order
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&conn);
         let mut failed = None;
         for q in queues {
             if let Ok(session) = self.session(&q.server).await {
@@ -2801,9 +2797,9 @@ impl Agent {
     /// body, or `QC` and a queue address) with the connection's next message id; `receipt`: keep
     /// its hash for the peer's delivery receipt (user messages).
     async fn send_agent_message(&self, conn: ConnId, amsg: Vec<u8>, receipt: bool) -> Result<i64> {
-        let order = self.send_order(conn);
-        let _in_order = order.lock().await;
-        let (q, id, sealed) = {
+        // A place in the delivery queue first (waiting here holds no lock).
+        let slot = self.delivery_slot(conn).await;
+        {
             let mut st = self.lock();
             let c = st
                 .conns
@@ -2852,22 +2848,17 @@ impl Agent {
                     kept.pop_first();
                 }
             }
-            (q, id, sealed)
-        };
-        self.deliver(conn, q, id, sealed).await;
-        Ok(id)
-    }
-
-    /// A connection's send-order lock: held from a message's id until it is handed to the
-    /// delivery task (see `Inner::send_order`).
-    fn send_order(&self, conn: ConnId) -> Arc<tokio::sync::Mutex<()>> {
-        self.inner
-            .send_order
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(conn)
-            .or_default()
-            .clone()
+            self.enqueue(
+                conn,
+                Committed {
+                    q,
+                    msg_id: id,
+                    sealed,
+                },
+                slot,
+            );
+            Ok(id)
+        }
     }
 
     /// Stores a connection's state with a message to send.
@@ -2889,27 +2880,43 @@ impl Agent {
         Ok(())
     }
 
-    /// Hands a sealed message to the connection's delivery task (started on first use).
-    async fn deliver(&self, conn: ConnId, q: SndQueue, msg_id: i64, body: Vec<u8>) {
-        let tx = {
-            let mut workers = self
-                .inner
-                .delivery
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            workers
-                .entry(conn)
-                .or_insert_with(|| {
-                    let (tx, rx) = mpsc::channel(DELIVERY_QUEUE);
-                    let wake = Arc::new(tokio::sync::Notify::new());
-                    let worker = delivery(Arc::downgrade(&self.inner), conn, rx, wake.clone());
-                    tokio::spawn(worker);
-                    Worker { tx, wake }
-                })
-                .tx
-                .clone()
-        };
-        let _ = tx.send((msg_id, q, body)).await;
+    /// The connection's delivery task (started on first use): its queue and its places.
+    fn worker(&self, conn: ConnId) -> (mpsc::UnboundedSender<Outgoing>, Arc<Semaphore>) {
+        let mut workers = self
+            .inner
+            .delivery
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let w = workers.entry(conn).or_insert_with(|| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            let wake = Arc::new(tokio::sync::Notify::new());
+            let worker = delivery(Arc::downgrade(&self.inner), conn, rx, wake.clone());
+            tokio::spawn(worker);
+            Worker {
+                tx,
+                wake,
+                slots: Arc::new(Semaphore::new(DELIVERY_QUEUE)),
+            }
+        });
+        (w.tx.clone(), w.slots.clone())
+    }
+
+    /// A place in the connection's delivery queue, waited for while [`DELIVERY_QUEUE`]
+    /// messages are waiting there (the peer's queue full, its relay away): what bounds the
+    /// memory a sender can fill. None once the agent is closing.
+    async fn delivery_slot(&self, conn: ConnId) -> Option<OwnedSemaphorePermit> {
+        let (_, slots) = self.worker(conn);
+        slots.acquire_owned().await.ok()
+    }
+
+    /// Hands a committed message to the connection's delivery task, never waiting: called in
+    /// the critical section that gave the message its id (see `Inner::delivery`). `slot`: its
+    /// place in the queue, if it has one (the receive path takes a free one or goes over the
+    /// bound by its one message).
+    fn enqueue(&self, conn: ConnId, m: Committed, slot: Option<OwnedSemaphorePermit>) {
+        let (tx, slots) = self.worker(conn);
+        let slot = slot.or_else(|| slots.try_acquire_owned().ok());
+        let _ = tx.send((m.msg_id, m.q, m.sealed, slot));
     }
 
     /// The peer drained the queue we send to (A_QCONT): a delivery waiting after QUOTA goes on
@@ -3081,7 +3088,7 @@ impl Agent {
         let mut receipts_in: Vec<(i64, Vec<u8>)> = Vec::new();
         let mut eready = None;
         let mut reply_keys: Option<(PublicKey, PublicKey)> = None;
-        let mut ratchet_key_sent: Option<RatchetKeySent> = None;
+        let mut ratchet_key_committed = false;
         let mut retire = None;
         let mut then_send: Vec<Vec<u8>> = Vec::new();
         let mut secure_next: Option<SecureNext> = None;
@@ -3427,7 +3434,9 @@ impl Agent {
             }
             // Our new ratchet keys (a reply to the peer's) are committed with the state.
             if let Some(keys) = &reply_keys {
-                ratchet_key_sent = Some(self.commit_ratchet_key(conn, c, keys)?);
+                let sent = self.commit_ratchet_key(conn, c, keys)?;
+                self.enqueue(conn, sent, None);
+                ratchet_key_committed = true;
             }
             // Stored before the message is acknowledged.
             match &for_user {
@@ -3440,7 +3449,7 @@ impl Agent {
                         st.unacked.insert((conn, msg_id.to_vec()), r.clone());
                     }
                 },
-                None if ratchet_key_sent.is_some() => {}
+                None if ratchet_key_committed => {}
                 None => self.persist(conn, c)?,
             }
             // Delivery receipts for messages we sent: the hash must be the one we kept.
@@ -3491,11 +3500,6 @@ impl Agent {
         if let Some(conn) = wake {
             self.continue_sending(conn);
             events.push(AgentEvent::SendingResumed { conn });
-        }
-        if let Some(RatchetKeySent { q, msg_id, sealed }) = ratchet_key_sent {
-            if let Some(conn) = conn_of {
-                self.deliver(conn, q, msg_id, sealed).await;
-            }
         }
         if let Some(conn) = eready {
             self.send_eready(conn).await;
@@ -3663,15 +3667,18 @@ fn seal_with(
     .map_err(crypto)
 }
 
-/// A sealed message for the delivery task: its id, the queue it is sealed for, the body.
-type Outgoing = (i64, SndQueue, Vec<u8>);
+/// A sealed message for the delivery task: its id, the queue it is sealed for, the body, its
+/// place in the queue (freed once the relay has it).
+type Outgoing = (i64, SndQueue, Vec<u8>, Option<OwnedSemaphorePermit>);
 
-/// Messages waiting for a connection's delivery task.
+/// Messages that may wait for a connection's delivery task before senders wait.
 const DELIVERY_QUEUE: usize = 1024;
-/// A connection's delivery task: its queue of sealed messages and its wake-up after QUOTA.
+/// A connection's delivery task: its queue of sealed messages, the places in it, its wake-up
+/// after QUOTA.
 struct Worker {
-    tx: mpsc::Sender<Outgoing>,
+    tx: mpsc::UnboundedSender<Outgoing>,
     wake: Arc<tokio::sync::Notify>,
+    slots: Arc<Semaphore>,
 }
 
 /// How long a delivery refused with QUOTA waits for the peer's A_QCONT before trying again: 1 s
@@ -3692,7 +3699,7 @@ const QUOTA_RETRY: (std::time::Duration, std::time::Duration) = (
 async fn delivery(
     inner: std::sync::Weak<Inner>,
     conn: ConnId,
-    mut rx: mpsc::Receiver<Outgoing>,
+    mut rx: mpsc::UnboundedReceiver<Outgoing>,
     wake: Arc<tokio::sync::Notify>,
 ) {
     const FIRST_BACKOFF: std::time::Duration = std::time::Duration::from_millis(100);
@@ -3702,7 +3709,7 @@ async fn delivery(
     // A refusal (AUTH) is reported once per message, not at every retry.
     let mut refused_reported = false;
     loop {
-        let (id, q, body) = match next.take() {
+        let (id, q, body, slot) = match next.take() {
             Some(m) => m,
             None => {
                 refused_reported = false;
@@ -3784,7 +3791,7 @@ async fn delivery(
             }
         };
         drop(agent);
-        next = Some((id, q, body));
+        next = Some((id, q, body, slot));
         match wait {
             Some(b) => tokio::time::sleep(b).await,
             None => {
@@ -3919,8 +3926,9 @@ fn q_use(c: &mut Conn, rest: &[u8]) -> Result<Vec<u8>> {
     Ok(qtest)
 }
 
-/// An AgentRatchetKey committed to be sent.
-struct RatchetKeySent {
+/// A message committed to be sent (its state and the pending message stored): the queue it is
+/// sealed for, its id, the sealed body.
+struct Committed {
     q: SndQueue,
     msg_id: i64,
     sealed: Vec<u8>,
