@@ -2991,8 +2991,8 @@ impl Chat {
         }
         self.store()
             .delete_contact(contact.contact_id, conn, after)?;
-        if let (Some(c), None) = (conn, after) {
-            self.finish_deletion(c).await;
+        if let Some(c) = conn {
+            self.finish_recorded_deletions(&[(c, after)]).await;
         }
         Ok(Response::ContactDeleted(contact))
     }
@@ -3018,16 +3018,25 @@ impl Chat {
     /// others when the agent reports the message sent.
     async fn resume_deletions(&self) -> Result<()> {
         let list = self.store().conn_deletions()?;
-        for (conn, after) in list {
+        self.finish_recorded_deletions(&list).await;
+        Ok(())
+    }
+
+    /// Connections just recorded for deletion (each after its message `after`, if any): those
+    /// whose message the relay has already (or that need none) deleted now, the others when
+    /// the agent reports the message sent. The report can come before the deletion is
+    /// recorded - it then found nothing to do, and without this the connection stayed.
+    pub(crate) async fn finish_recorded_deletions(&self, conns: &[(u64, Option<i64>)]) {
+        for &(conn, after) in conns {
             let waiting = match after {
-                Some(m) => self.inner.agent.is_pending(conn, m).map_err(agent_err)?,
+                // Not known: left for the report, or the next start.
+                Some(m) => self.inner.agent.is_pending(conn, m).unwrap_or(true),
                 None => false,
             };
             if !waiting {
                 self.finish_deletion(conn).await;
             }
         }
-        Ok(())
     }
 
     async fn accept(&self, req: ContactRequest) -> Result<Response> {

@@ -612,6 +612,9 @@ impl Chat {
             .find(|(s, _)| s.group_member_id == m.group_member_id)
             .and_then(|(_, id)| *id);
         self.store().member_gone(&m, MemberStatus::Removed, after)?;
+        if let Some(conn) = m.conn_id {
+            self.finish_recorded_deletions(&[(conn, after)]).await;
+        }
         let gone = Member {
             status: MemberStatus::Removed,
             ..m.clone()
@@ -680,7 +683,7 @@ impl Chat {
             .into_iter()
             .filter(|(c, _)| Some(*c) != arrived)
             .collect();
-        self.finish_unsent(&now).await;
+        self.finish_recorded_deletions(&now).await;
         Ok(())
     }
 
@@ -705,15 +708,6 @@ impl Chat {
             .collect())
     }
 
-    /// Deletes at once the recorded connections that wait for no message.
-    async fn finish_unsent(&self, conns: &[(u64, Option<i64>)]) {
-        for (conn, after) in conns {
-            if after.is_none() {
-                self.finish_deletion(*conn).await;
-            }
-        }
-    }
-
     /// `/d #group`: an owner of an active group deletes it for everyone; otherwise (invited,
     /// left, removed, deleted) only the local copy goes.
     pub(crate) async fn delete_group(&self, group: String) -> Result<Response> {
@@ -728,7 +722,7 @@ impl Chat {
         }
         let conns = self.group_conns(&g, &sent)?;
         self.store().delete_group(g.group_id, &conns)?;
-        self.finish_unsent(&conns).await;
+        self.finish_recorded_deletions(&conns).await;
         Ok(Response::GroupDeleted(g))
     }
 
