@@ -336,6 +336,69 @@ async fn a_peer_offline_for_200_messages_gets_them_all_after_quota_and_qcont() {
     relay.stop();
 }
 
+/// A peer away long enough: its relay takes 128 messages, the agent keeps 1,024 more waiting in
+/// memory (the one refused with QUOTA among them); the next `send` waits for a place instead
+/// of growing memory, and completes once the peer drains its queue - every message in order.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sender_waits_for_a_place_while_1024_messages_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("bob.db");
+    let (relay, server) = common::relay().await;
+    let open = || agent::store::Store::open(&db, Some("bob's key")).unwrap();
+    let (alice, mut alice_events) = Agent::start(server.clone(), ConnectOptions::default());
+    let (bob, mut bob_events) = Agent::open(server.clone(), ConnectOptions::default(), open())
+        .await
+        .unwrap();
+    let (conn_a, conn_b) = common::connect(&alice, &mut alice_events, &bob, &mut bob_events).await;
+    bob.close().await;
+    drop(bob);
+    drop(bob_events);
+    // Alice's events read as an application would (a full event queue stops the agent).
+    tokio::spawn(async move { while alice_events.recv().await.is_some() {} });
+
+    // 128 on the relay, 1,024 waiting here: every send so far had a place.
+    const HELD: i64 = 128 + 1024;
+    for i in 0..HELD {
+        alice.send(conn_a, format!("{i}").as_bytes()).await.unwrap();
+    }
+    let sender = alice.clone();
+    let mut last = tokio::spawn(async move { sender.send(conn_a, b"last").await });
+    let early = tokio::time::timeout(Duration::from_millis(300), &mut last).await;
+    assert!(
+        early.is_err(),
+        "a send with 1,024 messages waiting waits: {early:?}"
+    );
+
+    let (bob, mut bob_events) = Agent::open(server.clone(), ConnectOptions::default(), open())
+        .await
+        .unwrap();
+    let first_id = 2;
+    for i in 0..=HELD {
+        let body = if i == HELD {
+            b"last".to_vec()
+        } else {
+            format!("{i}").into_bytes()
+        };
+        assert_eq!(
+            next(&mut bob_events).await,
+            AgentEvent::Message {
+                conn: conn_b,
+                msg_id: i + first_id,
+                body,
+                integrity: None,
+            }
+        );
+        bob.ack(conn_b, i + first_id).await.unwrap();
+    }
+    let id = tokio::time::timeout(Duration::from_secs(20), last)
+        .await
+        .expect("the waiting send completes")
+        .unwrap()
+        .unwrap();
+    assert_eq!(id, HELD + first_id);
+    relay.stop();
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn delivery_receipts_reach_the_sender_also_across_its_restart() {
     let dir = tempfile::tempdir().unwrap();
