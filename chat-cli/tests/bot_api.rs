@@ -2055,6 +2055,16 @@ fn bot_api_business_address() {
             settings["contactLink"]["addressSettings"]["businessAddress"],
             true
         );
+        // The plan reads the short link's data: the owner's profile, a business.
+        let plan = bob
+            .ok("APIConnectPlan", &format!("/_connect plan 1 {link}"), "connectionPlan")
+            .await;
+        let plan = &plan["connectionPlan"];
+        assert_eq!(plan["type"], "contactAddress");
+        assert_eq!(plan["contactAddressPlan"]["type"], "ok");
+        let data = &plan["contactAddressPlan"]["contactSLinkData_"];
+        assert_eq!(data["business"], true);
+        assert_eq!(data["profile"]["displayName"], "alice");
         bob.ok("APIConnect", &format!("/_connect 1 {link}"), "sentInvitation")
             .await;
 

@@ -257,6 +257,10 @@ fn own_and_used_links_are_recognised() {
         alice.expect(&format!("/_connect plan 1 {a}"));
         alice.expect("contact address: own address");
     }
+    // A new address's short link: its data read from the relay (not a business).
+    bob.type_line(&format!("/_connect plan 1 {short}"));
+    bob.expect(&format!("/_connect plan 1 {short}"));
+    bob.expect("contact address: ok to connect");
     relay.stop();
 }
 

@@ -1747,7 +1747,7 @@ fn a_business_address_makes_business_chats() {
     cath.create_profile("cath", "Catherine");
     biz.type_line("/ad");
     biz.expect("/ad");
-    let address = common::address_links(&mut biz, "Your new chat address is created!").1;
+    let (short, address) = common::address_links(&mut biz, "Your new chat address is created!");
     biz.type_line("/auto_accept on incognito=on");
     biz.expect("/auto_accept on incognito=on");
     biz.expect("auto_accept on, incognito");
@@ -1760,6 +1760,10 @@ fn a_business_address_makes_business_chats() {
     biz.expect("auto reply:");
     biz.expect("Welcome to Biz!");
 
+    // Its short link's data says it is a business.
+    cath.type_line(&format!("/_connect plan 1 {short}"));
+    cath.expect(&format!("/_connect plan 1 {short}"));
+    cath.expect("business address: ok to connect");
     cath.type_line(&format!("/c {address}"));
     cath.expect(&format!("/c {address}"));
     cath.expect("connection request sent!");

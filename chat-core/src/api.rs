@@ -1424,6 +1424,11 @@ pub fn connection_plan(chat: &Chat, plan: &LinkPlan) -> Value {
     let (kind, key, status) = match plan {
         LinkPlan::Invitation(s) => ("invitationLink", "invitationLinkPlan", s),
         LinkPlan::Address(s) => ("contactAddress", "contactAddressPlan", s),
+        LinkPlan::AddressData(d) => {
+            let data = serde_json::to_value(d).unwrap_or(Value::Null);
+            return json!({"type": "contactAddress",
+                          "contactAddressPlan": {"type": "ok", "contactSLinkData_": data}});
+        }
         LinkPlan::Channel(c) => {
             use crate::chat::ChannelPlan;
             let inner = match c {
@@ -1441,7 +1446,10 @@ pub fn connection_plan(chat: &Chat, plan: &LinkPlan) -> Value {
     let inner = match (plan, status) {
         (_, LinkStatus::Ok) => json!({"type": "ok"}),
         (_, LinkStatus::Own) => json!({"type": "ownLink"}),
-        (LinkPlan::Invitation(_) | LinkPlan::Channel(_), LinkStatus::Connecting(c)) => {
+        (
+            LinkPlan::Invitation(_) | LinkPlan::Channel(_) | LinkPlan::AddressData(_),
+            LinkStatus::Connecting(c),
+        ) => {
             let mut v = json!({"type": "connecting"});
             if let Some(c) = c {
                 v["contact_"] = contact(c);

@@ -683,8 +683,24 @@ pub enum LinkPlan {
     Invitation(LinkStatus),
     /// A contact address.
     Address(LinkStatus),
+    /// A new contact address's short link, its data read (the owner's profile, whether it
+    /// is a business).
+    AddressData(ContactLinkData),
     /// A channel's link.
     Channel(ChannelPlan),
+}
+
+/// A contact address's short link data (the reference's `ContactShortLinkData`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ContactLinkData {
+    /// The owner's profile.
+    pub profile: Profile,
+    /// Its welcome message, as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<serde_json::Value>,
+    /// A business address: a request makes a business chat.
+    #[serde(default)]
+    pub business: bool,
 }
 
 /// What a channel's link is to us.
@@ -721,6 +737,7 @@ impl LinkPlan {
             self,
             Self::Invitation(LinkStatus::Ok)
                 | Self::Address(LinkStatus::Ok | LinkStatus::Connecting(None))
+                | Self::AddressData(_)
                 | Self::Channel(ChannelPlan::Ok(_))
         )
     }
@@ -730,6 +747,10 @@ impl LinkPlan {
         let (head, own, status) = match self {
             Self::Invitation(s) => ("invitation link: ", "own link", s),
             Self::Address(s) => ("contact address: ", "own address", s),
+            Self::AddressData(d) if d.business => {
+                return vec!["business address: ok to connect".into()];
+            }
+            Self::AddressData(_) => return vec!["contact address: ok to connect".into()],
             Self::Channel(c) => {
                 let group =
                     |g: &crate::group_store::Group| crate::command::view_name(&g.local_name);
@@ -757,7 +778,9 @@ impl LinkPlan {
             LinkStatus::Ok => vec![format!("{head}ok to connect")],
             LinkStatus::Own => vec![format!("{head}{own}")],
             LinkStatus::Connecting(None) => match self {
-                Self::Invitation(_) | Self::Channel(_) => vec![format!("{head}connecting")],
+                Self::Invitation(_) | Self::Channel(_) | Self::AddressData(_) => {
+                    vec![format!("{head}connecting")]
+                }
                 Self::Address(_) => vec![format!("{head}connecting, allowed to reconnect")],
             },
             LinkStatus::Connecting(Some(c)) => {
@@ -1283,6 +1306,12 @@ fn made_link(full: &str, short: &str) -> ConnLink {
 fn is_channel_link(link: &str) -> bool {
     agent::links::ShortLink::parse(link.trim())
         .is_ok_and(|s| s.kind == agent::links::ShortLinkKind::Channel)
+}
+
+/// A contact address's short link (`a`), whose data can be read without using it.
+fn is_short_address(link: &str) -> bool {
+    agent::links::ShortLink::parse(link.trim())
+        .is_ok_and(|s| s.kind == agent::links::ShortLinkKind::Contact)
 }
 
 /// Whether a link is an address (or a group link, requested as one) rather than a one-time
@@ -2060,7 +2089,13 @@ impl Chat {
                 let plan = if is_channel_link(&link) {
                     on_heap(|| self.channel_plan(&link)).await?
                 } else {
-                    self.connection_plan(&link)?
+                    match self.connection_plan(&link)? {
+                        // A new address's short link: its data read first (LGET).
+                        LinkPlan::Address(LinkStatus::Ok) if is_short_address(&link) => {
+                            on_heap(|| self.address_link_data(&link)).await?
+                        }
+                        plan => plan,
+                    }
                 };
                 Ok(Response::ConnectionPlan {
                     link: display_link(link.trim()),
@@ -2845,6 +2880,22 @@ impl Chat {
         } else {
             Response::ConfirmationSent(conn)
         })
+    }
+
+    /// A new contact address's plan with its short link's data (the owner's profile, whether
+    /// it is a business), read from its relay.
+    async fn address_link_data(&self, link: &str) -> Result<LinkPlan> {
+        let data = self
+            .inner
+            .agent
+            .read_address(link.trim())
+            .await
+            .map_err(agent_err)?;
+        let json = crate::compress::read_link_data(&data.user_data)
+            .map_err(|e| ChatError::Agent(format!("the address's link data: {e}")))?;
+        let d: ContactLinkData = serde_json::from_slice(&json)
+            .map_err(|e| ChatError::Agent(format!("the address's link data: {e}")))?;
+        Ok(LinkPlan::AddressData(d))
     }
 
     /// What `link` is to us: ours, used already (by a contact or a connection in progress),
