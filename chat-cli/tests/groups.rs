@@ -1736,7 +1736,9 @@ fn a_members_decryption_error_is_an_item() {
 /// A business address (`/auto_accept on business`, the reference's `connectToBusiness`
 /// lines): a customer's request becomes a business chat - a group named after the customer on
 /// the business's side, after the business on the customer's - with the address's auto-reply;
-/// messages both ways; the customer's new profile renames the chat on the business's side.
+/// messages both ways; staff added by the business see the chat as it does (with its history,
+/// which the customer does not get); the customer's new profile renames the chat on the
+/// business's side, for the staff too.
 #[test]
 fn a_business_address_makes_business_chats() {
     let (_rt, relay, server) = relay();
@@ -1745,6 +1747,9 @@ fn a_business_address_makes_business_chats() {
     biz.create_profile("biz", "Biz Inc");
     let mut cath = Client::start(dir.path(), "cath", &server);
     cath.create_profile("cath", "Catherine");
+    let mut bob = Client::start(dir.path(), "bob", &server);
+    bob.create_profile("bob", "Bob");
+    connect(&mut biz, &mut bob, "Biz Inc", "Bob");
     biz.type_line("/ad");
     biz.expect("/ad");
     let (short, address) = common::address_links(&mut biz, "Your new chat address is created!");
@@ -1781,9 +1786,27 @@ fn a_business_address_makes_business_chats() {
     biz.expect_item("#cath Ask away");
     cath.expect_item("#biz biz_1> Ask away");
 
+    // The business adds its staff: bob sees the chat as the business does.
+    biz.type_line("/a cath bob");
+    biz.expect("/a cath bob");
+    biz.expect("invitation to join the group #cath sent to bob");
+    bob.expect("#cath (Catherine): biz invites you to join the group as member");
+    bob.expect("use /j cath to accept");
+    bob.type_line("/j cath");
+    bob.expect("/j cath");
+    biz.expect("#cath: bob joined the group");
+    bob.expect("#cath: you joined the group");
+    // The chat's history (the customer gets none).
+    bob.expect_item("#cath biz> Welcome to Biz! [>>]");
+    bob.expect_item("#cath cath_1> I have a question [>>]");
+    bob.expect_item("#cath biz> Ask away [>>]");
+    bob.expect("#cath: member cath_1 (Catherine) is connected");
+    cath.expect("#biz: biz_1 added bob (Bob) to the group (connecting...)");
+    cath.expect("#biz: new member bob is connected");
+
     cath.type_line("/gs");
     cath.expect("/gs");
-    cath.expect("#biz (Biz Inc) (2 members)");
+    cath.expect("#biz (Biz Inc) (3 members)");
     cath.type_line("/p cath Catherine Smith");
     cath.expect("/p cath Catherine Smith");
     cath.expect("user full name changed to Catherine Smith (your 0 contacts are notified)");
@@ -1793,8 +1816,12 @@ fn a_business_address_makes_business_chats() {
     biz.expect("cath_1 updated group #cath:");
     biz.expect("full name changed to: Catherine Smith");
     biz.expect_item("#cath cath_1> thanks");
+    // bob keeps the chat's business data: it follows the customer too.
+    bob.expect("cath_1 updated group #cath:");
+    bob.expect("full name changed to: Catherine Smith");
+    bob.expect_item("#cath cath_1> thanks");
     biz.type_line("/gs");
     biz.expect("/gs");
-    biz.expect("#cath (Catherine Smith) (2 members)");
+    biz.expect("#cath (Catherine Smith) (3 members)");
     relay.stop();
 }

@@ -278,7 +278,11 @@ impl Chat {
             },
             conn_request: link,
             group_profile: g.profile.clone(),
-            business: None,
+            // Staff added to a business chat see it as we do (named after the customer).
+            business: g
+                .business
+                .as_deref()
+                .and_then(|b| serde_json::to_value(b).ok()),
             group_link_id: None,
             group_size: Some(size as i64),
         };
@@ -871,7 +875,18 @@ impl Chat {
                 contact_id: Some(contact.contact_id),
                 invited_by: None,
             })?;
-            g
+            // A business chat: kept as the inviter sees it (one it cannot read is a group).
+            let business = inv
+                .business
+                .clone()
+                .and_then(|b| serde_json::from_value::<crate::protocol::BusinessChatInfo>(b).ok());
+            if let Some(b) = &business {
+                store.set_group_business(g.group_id, b)?;
+            }
+            Group {
+                business: business.map(Box::new),
+                ..g
+            }
         };
         self.emit(Event::GroupInvited {
             group: g,
