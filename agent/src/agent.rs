@@ -1111,11 +1111,17 @@ impl Agent {
             .closed
             .store(true, std::sync::atomic::Ordering::SeqCst);
         self.inner.sessions.lock().await.clear();
-        self.inner
-            .delivery
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
+        // Senders waiting for a place go on (what they commit is sent by the next open).
+        let workers = std::mem::take(
+            &mut *self
+                .inner
+                .delivery
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        );
+        for w in workers.values() {
+            w.slots.close();
+        }
     }
 
     /// The user has stored message `msg_id` of `conn`: the relay may drop it, and the next one
@@ -2341,12 +2347,17 @@ impl Agent {
             st.unacked.retain(|(c, _), _| *c != conn);
             queues
         };
-        // The delivery task ends with its channel.
-        self.inner
+        // The delivery task ends with its channel; senders waiting for a place go on (to find
+        // the connection gone).
+        let worker = self
+            .inner
             .delivery
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&conn);
+        if let Some(w) = worker {
+            w.slots.close();
+        }
         let mut failed = None;
         for q in queues {
             if let Ok(session) = self.session(&q.server).await {
@@ -2903,7 +2914,8 @@ impl Agent {
 
     /// A place in the connection's delivery queue, waited for while [`DELIVERY_QUEUE`]
     /// messages are waiting there (the peer's queue full, its relay away): what bounds the
-    /// memory a sender can fill. None once the agent is closing.
+    /// memory a sender can fill. None when the wait was ended: the agent closed or the
+    /// connection deleted meanwhile.
     async fn delivery_slot(&self, conn: ConnId) -> Option<OwnedSemaphorePermit> {
         let (_, slots) = self.worker(conn);
         slots.acquire_owned().await.ok()
