@@ -82,11 +82,15 @@ impl Chat {
             return Ok(());
         }
         let profile = Self::peer_profile(info)?;
-        if profile.display_name.trim().is_empty() {
+        // The chat is named after the customer: a name it can go by (shown on one line, typed).
+        if profile.display_name.trim().is_empty()
+            || !crate::groups::valid_group_name(&profile.display_name)
+        {
             let _ = self.inner.agent.reject(request);
-            return Err(ChatError::Agent(
-                "a request to the business address without a name".into(),
-            ));
+            return Err(ChatError::Agent(format!(
+                "a request to the business address with an unusable name {:?}: rejected",
+                profile.display_name
+            )));
         }
         if self.store().pending_business_customers()? >= crate::groups::MAX_PENDING_LINK_JOINERS {
             let _ = self.inner.agent.reject(request);
