@@ -234,26 +234,8 @@ impl Chat {
             image: p.image.clone(),
             ..g.profile.clone()
         };
-        if profile == g.profile {
-            return Ok(());
-        }
-        let local_name = {
-            let store = self.store();
-            store.set_group_profile(g.group_id, &profile)?;
-            store.rename_group(g.group_id, &g.local_name, &profile.display_name)?
-        };
-        let to = Group {
-            profile,
-            local_name,
-            ..g.clone()
-        };
-        self.emit(Event::GroupUpdatedBy {
-            from: g.clone(),
-            to,
-            by: m.clone(),
-        })
-        .await;
-        Ok(())
+        // As the reference's `updateGroupProfileFromMember`: no items in the chat.
+        self.group_profile_from(g, m, profile, false).await
     }
 }
 

@@ -523,6 +523,19 @@ impl Chat {
                 ..profile
             }
         };
+        self.group_profile_from(g, m, profile, true).await
+    }
+
+    /// A group's new profile that member `m` brought (an owner's `x.grp.info`, a business
+    /// chat's title member's profile): kept, the group renamed after it, with items of what
+    /// changed when `items`; nothing when it is the same.
+    pub(crate) async fn group_profile_from(
+        &self,
+        g: &Group,
+        m: &Member,
+        profile: GroupProfile,
+        items: bool,
+    ) -> Result<()> {
         if profile == g.profile {
             return Ok(());
         }
@@ -536,8 +549,10 @@ impl Chat {
             local_name,
             ..g.clone()
         };
-        let items = crate::group_events::updated(&g.profile, &to.profile, false);
-        self.add_group_info(&to, Some(m), &items).await?;
+        if items {
+            let items = crate::group_events::updated(&g.profile, &to.profile, false);
+            self.add_group_info(&to, Some(m), &items).await?;
+        }
         self.emit(Event::GroupUpdatedBy {
             from: g.clone(),
             to,
