@@ -1738,7 +1738,7 @@ fn a_members_decryption_error_is_an_item() {
 /// the business's side, after the business on the customer's - with the address's auto-reply;
 /// messages both ways; staff added by the business see the chat as it does (with its history,
 /// which the customer does not get); the customer's new profile renames the chat on the
-/// business's side, for the staff too.
+/// business's side, for the staff too, and again after the business restarts.
 #[test]
 fn a_business_address_makes_business_chats() {
     let (_rt, relay, server) = relay();
@@ -1823,5 +1823,21 @@ fn a_business_address_makes_business_chats() {
     biz.type_line("/gs");
     biz.expect("/gs");
     biz.expect("#cath (Catherine Smith) (3 members)");
+
+    // After a restart the chat is still a business chat (its data kept, schema v39).
+    biz.stop();
+    let mut biz = Client::start(dir.path(), "biz", &server);
+    biz.type_line("/p");
+    biz.skip_to("/p");
+    biz.skip_to("Display name: biz");
+    biz.expect("Full name: Biz Inc");
+    cath.type_line("/p cath Cathy");
+    cath.expect("/p cath Cathy");
+    cath.expect("user full name changed to Cathy (your 0 contacts are notified)");
+    cath.type_line("#biz still here");
+    cath.expect_item("#biz still here");
+    biz.expect("cath_1 updated group #cath:");
+    biz.expect("full name changed to: Cathy");
+    biz.expect_item("#cath cath_1> still here");
     relay.stop();
 }
