@@ -2914,9 +2914,13 @@ impl Agent {
 
     /// A place in the connection's delivery queue, waited for while [`DELIVERY_QUEUE`]
     /// messages are waiting there (the peer's queue full, its relay away): what bounds the
-    /// memory a sender can fill. None when the wait was ended: the agent closed or the
-    /// connection deleted meanwhile.
+    /// memory a sender can fill. None for an unknown connection, or when the wait was ended:
+    /// the agent closed or the connection deleted meanwhile.
     async fn delivery_slot(&self, conn: ConnId) -> Option<OwnedSemaphorePermit> {
+        // No task for a connection that does not exist (the caller then finds it unknown).
+        if !self.lock().conns.contains_key(&conn) {
+            return None;
+        }
         let (_, slots) = self.worker(conn);
         slots.acquire_owned().await.ok()
     }

@@ -340,7 +340,14 @@ impl Chat {
         // Pending approval or the admins' review when the host or the group says so.
         let status =
             crate::admission::acceptance_status(&inv.group_profile, inv.accepted.as_deref())?;
-        let business = Self::invited_business(&inv)?;
+        // Business data that does not fit the invitation is left out (joined as a group).
+        let business = match Self::invited_business(&inv) {
+            Ok(b) => b,
+            Err(e) => {
+                self.emit(Event::Error(e.to_string())).await;
+                None
+            }
+        };
         if self.store().member_by_conn(conn)?.is_none() {
             let host_profile = Profile {
                 display_name: inv.from_member_name.clone(),
