@@ -110,8 +110,14 @@ impl Chat {
             business_id: our_id.clone(),
             customer_id: customer_id.clone(),
         };
+        // The group, its data, the customer and the request it answers: all or nothing (a
+        // restart in between would leave a group the request's next announcement ignores).
         let (g, m) = {
             let store = self.store();
+            let tx = store
+                .db
+                .unchecked_transaction()
+                .map_err(crate::store::StoreError::from)?;
             let g = store.add_group(
                 &business_group_profile(&profile, prefs.clone()),
                 &our_id,
@@ -132,6 +138,7 @@ impl Chat {
                 invited_by: None,
             })?;
             store.set_join_request(m.group_member_id, request)?;
+            tx.commit().map_err(crate::store::StoreError::from)?;
             (
                 Group {
                     business: Some(Box::new(business.clone())),

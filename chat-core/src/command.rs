@@ -122,7 +122,7 @@ pub enum Command {
     AcceptIncognito(String),
     /// `/da`, `/delete_address`, `/_delete_address <userId>`.
     DeleteAddress,
-    /// `/_address_settings <userId> <json>`, `/auto_accept on [incognito=on] [text]`,
+    /// `/_address_settings <userId> <json>`, `/auto_accept on [incognito=on | business] [text]`,
     /// `/auto_accept off`.
     AddressSettings(AddressSettings),
     /// `/pa on|off`, `/profile_address on|off`, `/_profile_address <userId> on|off`: the
