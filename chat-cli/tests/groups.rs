@@ -1738,7 +1738,8 @@ fn a_members_decryption_error_is_an_item() {
 /// the business's side, after the business on the customer's - with the address's auto-reply;
 /// messages both ways; staff added by the business see the chat as it does (with its history,
 /// which the customer does not get); the customer's new profile renames the chat on the
-/// business's side, for the staff too, and again after the business restarts.
+/// business's side, for the staff too, and again after the business restarts; the business's
+/// new profile renames it on the customer's side, after the customer restarts.
 #[test]
 fn a_business_address_makes_business_chats() {
     let (_rt, relay, server) = relay();
@@ -1839,5 +1840,21 @@ fn a_business_address_makes_business_chats() {
     biz.expect("cath_1 updated group #cath:");
     biz.expect("full name changed to: Cathy");
     biz.expect_item("#cath cath_1> still here");
+
+    // The customer's side follows the business, also after the customer restarts.
+    cath.stop();
+    let mut cath = Client::start(dir.path(), "cath", &server);
+    cath.type_line("/p");
+    cath.skip_to("/p");
+    cath.skip_to("Display name: cath");
+    cath.expect("Full name: Cathy");
+    biz.type_line("/p biz Biz Corp");
+    biz.expect("/p biz Biz Corp");
+    biz.expect("user full name changed to Biz Corp (your 1 contacts are notified)");
+    biz.type_line("#cath our new name");
+    biz.expect_item("#cath our new name");
+    cath.expect("biz_1 updated group #biz:");
+    cath.expect("full name changed to: Biz Corp");
+    cath.expect_item("#biz biz_1> our new name");
     relay.stop();
 }
