@@ -1013,10 +1013,7 @@ impl Agent {
     /// the store's pending sends; without a store: unknown, false).
     pub fn is_pending(&self, conn: ConnId, msg_id: i64) -> Result<bool> {
         match &self.inner.store {
-            Some(store) => {
-                let pending = on_store(store, |db| db.pending())?;
-                Ok(pending.iter().any(|p| p.0 == conn && p.1 == msg_id))
-            }
+            Some(store) => on_store(store, |db| db.is_pending(conn, msg_id)),
             None => Ok(false),
         }
     }

@@ -400,6 +400,15 @@ impl Store {
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 
+    /// Whether message `msg_id` of a connection still waits to be accepted by its relay.
+    pub fn is_pending(&self, conn_id: u64, msg_id: i64) -> Result<bool> {
+        Ok(self.db.query_row(
+            "SELECT EXISTS (SELECT 1 FROM pending_sends WHERE conn_id = ?1 AND msg_id = ?2)",
+            params![conn_id as i64, msg_id],
+            |r| r.get(0),
+        )?)
+    }
+
     /// Deletes a connection.
     pub fn delete(&self, conn_id: u64) -> Result<()> {
         self.db.execute(
@@ -524,9 +533,13 @@ mod tests {
         // The new table works: a hash kept with a pending message, gone once delivered.
         s.save_with_pending(7, b"\x00", 6, b"sealed", Some(&[9; 32]), b"queue")
             .unwrap();
+        assert!(s.is_pending(7, 6).unwrap());
+        assert!(!s.is_pending(7, 5).unwrap() && !s.is_pending(8, 6).unwrap());
         assert_eq!(s.sent_hash(7, 6).unwrap(), Some(vec![9; 32]));
         s.delivered(7, 6).unwrap();
         assert_eq!(s.sent_hash(7, 6).unwrap(), None);
+        s.sent(7, 6).unwrap();
+        assert!(!s.is_pending(7, 6).unwrap());
     }
 
     #[test]

@@ -3616,13 +3616,14 @@ impl Chat {
                         .await;
                 }
                 let settings = self.address_settings()?;
-                // A business address: every request is a new business chat, accepted at once.
-                if settings.business_address && self.store().request(request)?.is_none() {
+                let known = self.store().request(request)?;
+                // A business address: every request is a new business chat, accepted at once
+                // (one listed before the address became one stays a request).
+                if settings.business_address && known.is_none() {
                     return on_heap(|| self.business_request(request, &info)).await;
                 }
                 // Announced again after a restart: already listed - unless the address accepts
                 // at once and the accept did not happen before the restart.
-                let known = self.store().request(request)?;
                 let req = match known {
                     Some(r) if settings.auto_accept.is_some() => r,
                     Some(_) => return Ok(()),
