@@ -88,6 +88,14 @@ struct Args {
         default_value = "protected"
     )]
     smp_proxy_fallback: smp_client::RoutingFallback,
+    /// Reach every relay on port 443 when its address names no port, with ALPN http/1.1 (as
+    /// --smp-web-port-servers all): for networks that let only web traffic through.
+    #[arg(long = "smp-web-port", conflicts_with = "smp_web_port_servers")]
+    smp_web_port: bool,
+    /// Which relays are reached on port 443 when their address names no port, with ALPN
+    /// http/1.1: all, preset (the preset operators' relays, the default), off.
+    #[arg(long = "smp-web-port-servers", value_name = "SERVERS")]
+    smp_web_port_servers: Option<transport::hosts::WebPort>,
     /// TCP timeout in seconds: connecting may take 1.5 times as long, an answer 3 times
     /// (default: 30 s each).
     #[arg(long = "tcp-timeout", value_name = "TIMEOUT")]
@@ -385,6 +393,11 @@ fn connect_options(
             host_mode: args.host_mode,
             required: args.required_host_mode,
             socks_mode: args.socks_mode,
+            web_port: if args.smp_web_port {
+                transport::hosts::WebPort::All
+            } else {
+                args.smp_web_port_servers.unwrap_or_default()
+            },
         },
         private_routing: args.smp_proxy,
         routing_fallback: args.smp_proxy_fallback,

@@ -28,11 +28,12 @@ struct Connected {
     bob: Client,
 }
 
-fn connected_with_xftp() -> Connected {
+fn connected_with_xftp(more: &[&str]) -> Connected {
     let (rt, smp, server) = relay();
     let dir = tempfile::tempdir().expect("tmp");
     let (xftp, xftp_address) = xftp_relay(&rt, dir.path());
-    let args = ["--xftp-server", xftp_address.as_str()];
+    let mut args = vec!["--xftp-server", xftp_address.as_str()];
+    args.extend_from_slice(more);
     let (mut alice, mut bob) = alice_and_bob(dir.path(), &server, &args);
     connect(&mut alice, &mut bob, "Alice", "Bob");
     Connected {
@@ -205,7 +206,7 @@ fn a_relay_down_delays_transfers_and_a_lost_file_fails() {
         dir,
         mut alice,
         mut bob,
-    } = connected_with_xftp();
+    } = connected_with_xftp(&[]);
     let addr = xftp.addr;
     let src = dir.path().join("f.bin");
     std::fs::write(&src, pseudo_random(100_000, 3)).expect("write");
@@ -440,7 +441,8 @@ fn sizes_and_auto_accept() {
 
 /// A file with text and a quote sent through the API (`/_send @N json`), as the reference's
 /// `testDeleteMemberWithMessages` shows one: the text, `/f @bob path`, how to cancel it; bob
-/// gets the quote and the file, byte-identical.
+/// gets the quote and the file, byte-identical. Both reach the relays as relays on the web port
+/// (`--smp-web-port`: ALPN `http/1.1`, the addresses' own ports).
 #[test]
 fn a_file_with_text_and_a_quote_through_the_api() {
     let Connected {
@@ -450,7 +452,7 @@ fn a_file_with_text_and_a_quote_through_the_api() {
         dir,
         mut alice,
         mut bob,
-    } = connected_with_xftp();
+    } = connected_with_xftp(&["--smp-web-port"]);
     bob.type_line("@alice send me the report");
     bob.expect_item("@alice send me the report");
     alice.expect_item("bob> send me the report");
@@ -505,7 +507,7 @@ fn cancel_during_upload_deletes_the_uploaded_chunks() {
         dir,
         mut alice,
         mut bob,
-    } = connected_with_xftp();
+    } = connected_with_xftp(&[]);
     let src = dir.path().join("big.bin");
     std::fs::write(&src, pseudo_random(100 << 20, 5)).expect("write");
     let arg = src.to_string_lossy().into_owned();
@@ -564,7 +566,7 @@ fn a_1_gib_file() {
         dir,
         mut alice,
         mut bob,
-    } = connected_with_xftp();
+    } = connected_with_xftp(&[]);
     let src = dir.path().join("gib.bin");
     let mut sent_hash = simplex_crypto::digest::Sha256::new();
     {

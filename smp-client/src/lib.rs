@@ -231,6 +231,30 @@ impl Drop for Closer {
     }
 }
 
+/// The port and ALPN of a connection to `server`, as the reference's `useWebPort`: a relay on
+/// the web port is reached with ALPN `http/1.1`, on port 443 when its address names none; the
+/// others with `smp/1` on the address's port (5223 when none).
+pub fn port_and_alpn(
+    server: &smp_proto::address::SmpServer,
+    web_port: transport::hosts::WebPort,
+) -> (u16, &'static [u8]) {
+    let first = server
+        .hosts
+        .first()
+        .map(|h| h.to_string())
+        .unwrap_or_default();
+    if web_port.applies(&first) {
+        let port = if server.port.is_empty() {
+            443
+        } else {
+            server.port_number()
+        };
+        (port, transport::ALPN_HTTP11)
+    } else {
+        (server.port_number(), transport::ALPN_SMP)
+    }
+}
+
 /// A request for [`SmpClient::call_many`]: authorizing key, entity id, command.
 pub type Request<'a> = (Option<&'a PrivateKey>, &'a [u8], &'a Command);
 
@@ -256,13 +280,21 @@ impl SmpClient {
         let hosts: Vec<String> = server.connect_hosts().collect();
         let plan = transport::hosts::plan(&hosts, opts.socks.is_some(), opts.network)
             .map_err(ClientError::Network)?;
+        let (port, alpn) = port_and_alpn(server, opts.network.web_port);
         let mut last = ClientError::Network("no host to connect to".into());
         for (host, via_proxy) in plan {
             let opts = ConnectOptions {
                 socks: opts.socks.clone().filter(|_| via_proxy),
                 ..opts.clone()
             };
-            match Self::connect_host(&host, server.port_number(), &kh, opts).await {
+            let r = tokio::time::timeout(
+                opts.connect_timeout,
+                Self::connect_inner(&host, port, &kh, &opts, alpn),
+            )
+            .await
+            .map_err(|_| ClientError::Timeout)
+            .and_then(|r| r);
+            match r {
                 Ok(c) => return Ok(c),
                 Err(e) if e.is_retriable() => last = e,
                 Err(e) => return Err(e),
@@ -281,7 +313,7 @@ impl SmpClient {
     ) -> Result<(Self, mpsc::Receiver<Event>), ClientError> {
         tokio::time::timeout(
             opts.connect_timeout,
-            Self::connect_inner(host, port, key_hash, &opts),
+            Self::connect_inner(host, port, key_hash, &opts, transport::ALPN_SMP),
         )
         .await
         .map_err(|_| ClientError::Timeout)?
@@ -292,6 +324,7 @@ impl SmpClient {
         port: u16,
         key_hash: &[u8; 32],
         opts: &ConnectOptions,
+        alpn: &[u8],
     ) -> Result<(Self, mpsc::Receiver<Event>), ClientError> {
         let net = |e: std::io::Error| ClientError::Network(e.to_string());
         let tcp = match &opts.socks {
@@ -304,7 +337,7 @@ impl SmpClient {
             }
         };
         let _ = tcp.set_nodelay(true);
-        let connector = transport::shared_client_connector(transport::ALPN_SMP)
+        let connector = transport::shared_client_connector(alpn)
             .map_err(|e| ClientError::Tls(e.to_string()))?;
         let mut tls = transport::connect(connector, tcp, key_hash)
             .await

@@ -358,6 +358,58 @@ async fn a_relay_reached_by_its_address_tries_each_host() {
     assert!(e.to_string().contains("SOCKS"), "{e}");
 }
 
+/// The web port (`--smp-web-port[-servers]`): port 443 and ALPN `http/1.1` for a preset
+/// operator's relay whose address names no port, as the reference's `useWebPort`; our relay
+/// speaks SMP at the current versions over `http/1.1` (a client without SNI).
+#[tokio::test]
+async fn a_relay_on_the_web_port_is_reached_with_http_alpn() {
+    use transport::hosts::WebPort;
+    let parse = |s: &str| s.parse::<smp_proto::address::SmpServer>().unwrap();
+    let kh = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    let preset = parse(&format!(
+        "smp://{kh}@smp8.simplex.im,beccx4yfxxbvyhqy.onion"
+    ));
+    let own = parse(&format!("smp://{kh}@relay.example.com"));
+    let own_port = parse(&format!("smp://{kh}@relay.example.com:7000"));
+    let preset_port = parse(&format!("smp://{kh}@smp8.simplex.im:5223"));
+    let http: &[u8] = b"http/1.1";
+    let smp: &[u8] = b"smp/1";
+    assert_eq!(
+        smp_client::port_and_alpn(&preset, WebPort::Preset),
+        (443, http)
+    );
+    assert_eq!(
+        smp_client::port_and_alpn(&preset, WebPort::Off),
+        (5223, smp)
+    );
+    assert_eq!(
+        smp_client::port_and_alpn(&preset_port, WebPort::Preset),
+        (5223, http)
+    );
+    assert_eq!(
+        smp_client::port_and_alpn(&own, WebPort::Preset),
+        (5223, smp)
+    );
+    assert_eq!(smp_client::port_and_alpn(&own, WebPort::All), (443, http));
+    assert_eq!(
+        smp_client::port_and_alpn(&own_port, WebPort::All),
+        (7000, http)
+    );
+
+    let (relay, kh) = relay().await;
+    let fp = simplex_codec::base64url::encode(&kh);
+    let server = parse(&format!("smp://{fp}@127.0.0.1:{}", relay.addr.port()));
+    let mut opts = ConnectOptions::default();
+    opts.network.web_port = WebPort::All;
+    let (c, _) = SmpClient::connect_server(&server, opts).await.unwrap();
+    // A relay that took no ALPN would have offered the legacy version only.
+    assert_eq!(c.server_range(), smp_proto::version::SUPPORTED);
+    assert_eq!(
+        c.call(None, b"", &Command::Ping).await.unwrap(),
+        BrokerMsg::Pong
+    );
+}
+
 /// A TCP forwarder to `upstream` whose current connections can be frozen: bytes stop flowing
 /// both ways but the sockets stay open (a relay that hangs, a dead NAT mapping). Connections
 /// made after the freeze flow normally.

@@ -1,7 +1,7 @@
 //! The relay on the network: TLS, the SMP handshake, then blocks both ways.
 //!
 //! ```text
-//! accept ─► TLS (ALPN smp/1: versions 6..18; none: 6 only) ─► server hello (session key
+//! accept ─► TLS (ALPN smp/1, h2 or http/1.1: versions 6..18; none: 6 only) ─► server hello (session key
 //!   signed with the online key) ─► client hello (version, key hash, its session key)
 //!   ─► reader: block ─► decrypt (v11+ with a key) ─► transmissions ─► Relay::handle
 //!   ─► writer: answers and pushes, batched into blocks as the reference packs them
@@ -165,7 +165,9 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     tls: &mut tokio_openssl::SslStream<S>,
     endpoint: &Endpoint,
 ) -> Result<Session, ConnError> {
-    let range = if tls.ssl().selected_alpn_protocol() == Some(transport::ALPN_SMP) {
+    // As the reference: any ALPN negotiated (`smp/1`, or `h2` / `http/1.1` of a client on the
+    // web port) gets the current versions; none, the legacy one.
+    let range = if tls.ssl().selected_alpn_protocol().is_some() {
         smp_proto::version::SUPPORTED
     } else {
         smp_proto::version::LEGACY

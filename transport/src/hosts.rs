@@ -52,6 +52,56 @@ impl std::str::FromStr for SocksMode {
     }
 }
 
+/// Which relays are reached on the web port (443) with ALPN `http/1.1`, as the reference's
+/// `--smp-web-port-servers` (`SMPWebPortServers`): a network that lets only web traffic
+/// through lets these connections through too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WebPort {
+    /// Every relay (`all`, `--smp-web-port`).
+    All,
+    /// Relays whose first host is a domain of the preset operators (`preset`, the default).
+    #[default]
+    Preset,
+    /// None (`off`).
+    Off,
+}
+
+impl std::str::FromStr for WebPort {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "all" => Ok(Self::All),
+            "preset" => Ok(Self::Preset),
+            "off" => Ok(Self::Off),
+            _ => Err(format!("{s:?}: web port servers are all, preset or off")),
+        }
+    }
+}
+
+/// The preset operators' domains (the reference's `presetDomains`): a host ending in one of
+/// them is a preset relay's.
+pub const PRESET_DOMAINS: [&str; 2] = [".simplex.im", ".simplexonflux.com"];
+
+impl WebPort {
+    /// Whether a relay whose first host is `first_host` is reached on the web port. As the
+    /// reference, the first host decides for all of them (an onion host of a preset relay
+    /// too); an IP address or an onion host first is never a preset domain.
+    pub fn applies(self, first_host: &str) -> bool {
+        match self {
+            Self::All => true,
+            Self::Off => false,
+            Self::Preset => {
+                let h = first_host.trim_end_matches('.').to_ascii_lowercase();
+                !is_onion(&h)
+                    && h.parse::<std::net::IpAddr>().is_err()
+                    && !h.starts_with('[')
+                    && PRESET_DOMAINS.iter().any(|d| h.ends_with(d))
+            }
+        }
+    }
+}
+
 /// How hosts are chosen and reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct NetworkMode {
@@ -61,6 +111,8 @@ pub struct NetworkMode {
     pub required: bool,
     /// Which connections use the proxy.
     pub socks_mode: SocksMode,
+    /// Which relays are reached on the web port.
+    pub web_port: WebPort,
 }
 
 /// Whether `host` is a Tor onion service.
@@ -118,7 +170,30 @@ mod tests {
             host_mode,
             required,
             socks_mode,
+            ..NetworkMode::default()
         }
+    }
+
+    #[test]
+    fn the_web_port_for_preset_domains_by_default() {
+        let preset = WebPort::default();
+        assert_eq!(preset, WebPort::Preset);
+        assert!(preset.applies("smp8.simplex.im"));
+        assert!(preset.applies("SMP8.SimpleX.IM."));
+        assert!(preset.applies("smp1.simplexonflux.com"));
+        // Not a subdomain of a preset domain, or not a domain.
+        assert!(!preset.applies("simplex.im"));
+        assert!(!preset.applies("smp.notsimplex.im.example.com"));
+        assert!(!preset.applies("relay.example.com"));
+        assert!(!preset.applies("beccx4yfxxbvyhqy.onion"));
+        assert!(!preset.applies("127.0.0.1"));
+        assert!(!preset.applies("[::1]"));
+        assert!(WebPort::All.applies("127.0.0.1"));
+        assert!(!WebPort::Off.applies("smp8.simplex.im"));
+        assert_eq!("all".parse(), Ok(WebPort::All));
+        assert_eq!("preset".parse(), Ok(WebPort::Preset));
+        assert_eq!("off".parse(), Ok(WebPort::Off));
+        assert!("on".parse::<WebPort>().is_err());
     }
 
     #[test]

@@ -23,5 +23,5 @@ pub use socks::{SocksAuth, SocksProxy};
 pub use tls::{
     client_connector, client_connector_for, connect, server_acceptor, server_acceptor_with_web,
     session_id, shared_client_connector, smp_server_acceptor, verify_server_chain, TlsError,
-    WebCertificate, ALPN_SMP, ALPN_XFTP,
+    WebCertificate, ALPN_HTTP11, ALPN_SMP, ALPN_XFTP,
 };

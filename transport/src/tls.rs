@@ -17,6 +17,12 @@ use crate::identity::Identity;
 pub const ALPN_XFTP: &[u8] = b"xftp/1";
 /// ALPN of SMP clients (without it, a relay offers only the legacy version).
 pub const ALPN_SMP: &[u8] = b"smp/1";
+/// ALPN of clients on a relay's web port (443): SMP and XFTP clients offer it instead of their
+/// own, so the connection looks like a browser's to a network that filters them.
+pub const ALPN_HTTP11: &[u8] = b"http/1.1";
+/// The SMP relay's ALPN preference, as the reference's (`smp/1`, `h2`, `http/1.1`): any of
+/// them negotiated gets the current versions; a client that sends no SNI speaks SMP over it.
+const SMP_SERVER_ALPN: [&[u8]; 3] = [b"smp/1", b"h2", b"http/1.1"];
 /// The relay's ALPN preference: the first of these the client offers is chosen.
 const SERVER_ALPN: [&[u8]; 3] = [b"xftp/1", b"h2", b"http/1.1"];
 /// TLS 1.3 suites: ChaCha20-Poly1305 only.
@@ -166,7 +172,8 @@ fn set_identity(
     Ok(())
 }
 
-/// The SMP relay's acceptor: the same TLS as the XFTP relay, ALPN `smp/1` or none.
+/// The SMP relay's acceptor: the same TLS as the XFTP relay, ALPN `smp/1` (or `h2`,
+/// `http/1.1` of clients on the web port) or none.
 pub fn smp_server_acceptor(identity: &Identity) -> Result<SslAcceptor, TlsError> {
     let mut b = SslAcceptor::mozilla_modern_v5(SslMethod::tls_server())?;
     b.set_min_proto_version(Some(SslVersion::TLS1_2))?;
@@ -177,11 +184,10 @@ pub fn smp_server_acceptor(identity: &Identity) -> Result<SslAcceptor, TlsError>
     // (~33 KiB) are freed between records.
     b.set_mode(openssl::ssl::SslMode::RELEASE_BUFFERS);
     b.set_alpn_select_callback(|_, client| {
-        if alpn_offers(client, ALPN_SMP) {
-            Ok(ALPN_SMP)
-        } else {
-            Err(AlpnError::NOACK)
-        }
+        SMP_SERVER_ALPN
+            .into_iter()
+            .find(|ours| alpn_offers(client, ours))
+            .ok_or(AlpnError::NOACK)
     });
     Ok(b.build())
 }
@@ -224,15 +230,18 @@ pub fn client_connector() -> Result<SslConnector, TlsError> {
     client_connector_for(ALPN_XFTP)
 }
 
-/// The process-wide connector for `xftp/1` or `smp/1` (anything else: `smp/1`). An OpenSSL
+/// The process-wide connector for `xftp/1`, `http/1.1` or `smp/1` (anything else: `smp/1`). An OpenSSL
 /// context is large (its own certificate store and provider state: about 0.8 MiB measured
 /// per SMP connection): connections share one instead of carrying their own.
 pub fn shared_client_connector(alpn_proto: &[u8]) -> Result<&'static SslConnector, TlsError> {
     use std::sync::OnceLock;
     static XFTP: OnceLock<SslConnector> = OnceLock::new();
     static SMP: OnceLock<SslConnector> = OnceLock::new();
+    static HTTP11: OnceLock<SslConnector> = OnceLock::new();
     let (cell, proto) = if alpn_proto == ALPN_XFTP {
         (&XFTP, ALPN_XFTP)
+    } else if alpn_proto == ALPN_HTTP11 {
+        (&HTTP11, ALPN_HTTP11)
     } else {
         (&SMP, ALPN_SMP)
     };
@@ -243,7 +252,7 @@ pub fn shared_client_connector(alpn_proto: &[u8]) -> Result<&'static SslConnecto
     Ok(cell.get_or_init(|| c))
 }
 
-/// A client connector offering `alpn` (`xftp/1` or `smp/1`).
+/// A client connector offering `alpn` (`xftp/1`, `smp/1` or `http/1.1`).
 pub fn client_connector_for(alpn_proto: &[u8]) -> Result<SslConnector, TlsError> {
     let mut b = SslConnector::builder(SslMethod::tls_client())?;
     b.set_min_proto_version(Some(SslVersion::TLS1_2))?;

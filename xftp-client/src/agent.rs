@@ -94,6 +94,18 @@ impl Pool {
         }
     }
 
+    /// Whether `addr` is reached as a relay on the web port (ALPN `http/1.1`): the first host
+    /// decides, as for SMP relays. XFTP's own port is 443 already.
+    fn web_port(&self, addr: &ServerAddress) -> bool {
+        let first = addr
+            .server
+            .hosts
+            .first()
+            .map(|h| h.to_string())
+            .unwrap_or_default();
+        self.network.web_port.applies(&first)
+    }
+
     fn slot(&self, addr: &ServerAddress) -> Slot {
         self.slots
             .lock()
@@ -116,10 +128,12 @@ impl Pool {
             .unwrap_or_else(|p| p.into_inner())
             .get(&addr.server.to_string())
             .copied();
-        let c = match (to, &self.socks) {
-            (Some(_), Some(p)) => XftpConnection::connect_socks(addr, to, p).await?,
-            (Some(_), None) => XftpConnection::connect(addr, to).await?,
-            (None, _) => self.connect_hosts(addr).await?,
+        let c = match to {
+            Some(_) => {
+                XftpConnection::connect_native(addr, to, self.socks.as_ref(), self.web_port(addr))
+                    .await?
+            }
+            None => self.connect_hosts(addr).await?,
         };
         *conn = Some(c.clone());
         Ok(c)
@@ -148,10 +162,8 @@ impl Pool {
             };
             let mut one = addr.clone();
             one.server.hosts = vec![addr.server.hosts[i].clone()];
-            let r = match (&self.socks, via_proxy) {
-                (Some(p), true) => XftpConnection::connect_socks(&one, None, p).await,
-                _ => XftpConnection::connect(&one, None).await,
-            };
+            let socks = self.socks.as_ref().filter(|_| via_proxy);
+            let r = XftpConnection::connect_native(&one, None, socks, self.web_port(addr)).await;
             match r {
                 Ok(c) => return Ok(c),
                 Err(e) => last = Some(e),

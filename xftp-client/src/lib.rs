@@ -121,22 +121,7 @@ impl XftpConnection {
     pub async fn connect(addr: &ServerAddress, connect_to: Option<SocketAddr>) -> Result<Self> {
         tokio::time::timeout(
             CONNECT_TIMEOUT,
-            Self::connect_inner(addr, connect_to, None, None, None),
-        )
-        .await
-        .map_err(|_| ClientError::Timeout("connect"))?
-    }
-
-    /// Like [`XftpConnection::connect`], through a SOCKS5 proxy (Tor): the relay's host name
-    /// is resolved by the proxy.
-    pub async fn connect_socks(
-        addr: &ServerAddress,
-        connect_to: Option<SocketAddr>,
-        socks: &transport::SocksProxy,
-    ) -> Result<Self> {
-        tokio::time::timeout(
-            CONNECT_TIMEOUT,
-            Self::connect_inner(addr, connect_to, None, None, Some(socks)),
+            Self::connect_inner(addr, connect_to, None, None, None, transport::ALPN_XFTP),
         )
         .await
         .map_err(|_| ClientError::Timeout("connect"))?
@@ -151,7 +136,14 @@ impl XftpConnection {
     ) -> Result<Self> {
         tokio::time::timeout(
             CONNECT_TIMEOUT,
-            Self::connect_inner(addr, connect_to, None, Some(local), None),
+            Self::connect_inner(
+                addr,
+                connect_to,
+                None,
+                Some(local),
+                None,
+                transport::ALPN_XFTP,
+            ),
         )
         .await
         .map_err(|_| ClientError::Timeout("connect"))?
@@ -167,7 +159,38 @@ impl XftpConnection {
     ) -> Result<Self> {
         tokio::time::timeout(
             CONNECT_TIMEOUT,
-            Self::connect_inner(addr, connect_to, Some(web), None, None),
+            Self::connect_inner(
+                addr,
+                connect_to,
+                Some(web),
+                None,
+                None,
+                transport::ALPN_XFTP,
+            ),
+        )
+        .await
+        .map_err(|_| ClientError::Timeout("connect"))?
+    }
+
+    /// Like [`XftpConnection::connect`] (through `socks` when given: the relay's host name is
+    /// resolved by the proxy), offering ALPN
+    /// `http/1.1` instead of `xftp/1` when `web_port`: a relay reached on the web port, as the
+    /// reference's `useWebPort` (`--smp-web-port[-servers]`); the relay does the XFTP
+    /// handshake over either.
+    pub async fn connect_native(
+        addr: &ServerAddress,
+        connect_to: Option<SocketAddr>,
+        socks: Option<&transport::SocksProxy>,
+        web_port: bool,
+    ) -> Result<Self> {
+        let alpn = if web_port {
+            transport::ALPN_HTTP11
+        } else {
+            transport::ALPN_XFTP
+        };
+        tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            Self::connect_inner(addr, connect_to, None, None, socks, alpn),
         )
         .await
         .map_err(|_| ClientError::Timeout("connect"))?
@@ -179,6 +202,7 @@ impl XftpConnection {
         web: Option<&WebOptions>,
         local: Option<std::net::IpAddr>,
         socks: Option<&transport::SocksProxy>,
+        alpn: &'static [u8],
     ) -> Result<Self> {
         let host = addr.server.host().to_string();
         let port = addr.server.port_number();
@@ -232,7 +256,7 @@ impl XftpConnection {
         let _ = tcp.set_nodelay(true);
         let tls = match web {
             None => {
-                let connector = transport::shared_client_connector(transport::ALPN_XFTP)?;
+                let connector = transport::shared_client_connector(alpn)?;
                 transport::connect(connector, tcp, &addr.server.key_hash).await?
             }
             Some(w) => web_tls(tcp, w).await?,
