@@ -298,6 +298,59 @@ fn new_member_gets_the_history() {
     relay.stop();
 }
 
+/// What the host sends to the group while a member it invited is not connected yet is kept
+/// and sent once it is (the reference's pending group messages): without the history, the
+/// messages themselves; with it, one copy (the history's) of each.
+#[test]
+fn messages_wait_for_a_member_still_joining() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob, mut cath) = three(dir.path(), &server);
+    create_team(&mut alice);
+    alice.type_line("/set history #team off");
+    alice.expect("/set history #team off");
+    alice.expect("updated group preferences:");
+    alice.expect("Recent history: off");
+    invite(&mut alice, &mut bob, "");
+    alice.type_line("#team sent while you were invited");
+    alice.expect_item("#team sent while you were invited");
+    bob.type_line("/j team");
+    bob.expect("/j team");
+    // Invited, accepted or connected by now: it arrives once, whichever.
+    alice.type_line("#team sent while you were joining");
+    alice.expect_item("#team sent while you were joining");
+    alice.expect("#team: bob joined the group");
+    bob.expect("#team: you joined the group");
+    bob.expect_item("#team alice> sent while you were invited");
+    bob.expect_item("#team alice> sent while you were joining");
+    send(&mut bob, "got both", &mut [&mut alice]);
+
+    // With the history on, a message kept for cath is in her history too: one copy.
+    alice.type_line("/set history #team on");
+    alice.expect("/set history #team on");
+    alice.expect("updated group preferences:");
+    alice.expect("Recent history: on");
+    bob.expect("alice updated group #team:");
+    bob.expect("updated group preferences:");
+    bob.expect("Recent history: on");
+    invite(&mut alice, &mut cath, "");
+    alice.type_line("#team sent while cath was invited");
+    alice.expect_item("#team sent while cath was invited");
+    bob.expect_item("#team alice> sent while cath was invited");
+    join(&mut alice, &mut cath);
+    cath.expect_unordered(&[
+        "~ #team alice> sent while you were invited [>>]",
+        "~ #team alice> sent while you were joining [>>]",
+        "~ #team bob> got both [>>]",
+        "~ #team alice> sent while cath was invited [>>]",
+        "#team: member bob (Bob) is connected",
+    ]);
+    bob.expect("#team: alice added cath (Catherine) to the group (connecting...)");
+    bob.expect("#team: new member cath is connected");
+    send(&mut bob, "welcome cath", &mut [&mut alice, &mut cath]);
+    relay.stop();
+}
+
 /// A message of a member who left comes in the history too: the new member records its
 /// author as an unknown member, with the reference's lines.
 #[test]

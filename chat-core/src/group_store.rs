@@ -232,6 +232,11 @@ pub struct NewMember<'a> {
     pub invited_by: Option<i64>,
 }
 
+/// At most this many messages are kept for one member whose connection is not up yet (one
+/// invited and never joining): more are not kept - a member who joins gets the group's recent
+/// history besides.
+pub const MAX_PENDING_MESSAGES: i64 = 1_000;
+
 const GROUP_COLUMNS: &str =
     "group_id, local_name, profile, member_id, role, status, conn_request, created_at, incognito,
      muted, custom_data, send_rcpts, favorite, business";
@@ -689,11 +694,54 @@ impl ChatStore {
         self.members_where("group_id = ?1 ORDER BY group_member_id", &[&group_id])
     }
 
-    /// A member's new status.
+    /// A member's new status. A member gone is sent nothing it was waiting for.
     pub fn set_member_status(&self, group_member_id: i64, status: MemberStatus) -> Result<()> {
         self.db.execute(
             "UPDATE group_members SET status = ?2 WHERE group_member_id = ?1",
             params![group_member_id, status.as_str()],
+        )?;
+        if matches!(
+            status,
+            MemberStatus::Left | MemberStatus::Removed | MemberStatus::GroupDeleted
+        ) {
+            self.db.execute(
+                "DELETE FROM pending_group_messages WHERE group_member_id = ?1",
+                [group_member_id],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Keeps a message for a member whose connection is not up yet (invited or accepted, as
+    /// the member's row says now); false when not kept: it connected meanwhile, or holds
+    /// [`MAX_PENDING_MESSAGES`] already.
+    pub fn add_pending_message(&self, group_member_id: i64, body: &[u8]) -> Result<bool> {
+        let n = self.db.execute(
+            "INSERT INTO pending_group_messages (group_member_id, body, created_at)
+             SELECT ?1, ?2, ?3
+             WHERE (SELECT status FROM group_members WHERE group_member_id = ?1)
+                   IN ('invited', 'accepted')
+               AND (SELECT count(*) FROM pending_group_messages WHERE group_member_id = ?1) < ?4",
+            params![group_member_id, body, now_ms(), MAX_PENDING_MESSAGES],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// The messages kept for a member, oldest first: (id, body).
+    pub fn pending_messages(&self, group_member_id: i64) -> Result<Vec<(i64, Vec<u8>)>> {
+        let mut st = self.db.prepare(
+            "SELECT pending_id, body FROM pending_group_messages
+             WHERE group_member_id = ?1 ORDER BY pending_id",
+        )?;
+        let rows = st.query_map([group_member_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// A kept message was handed to the agent.
+    pub fn delete_pending_message(&self, pending_id: i64) -> Result<()> {
+        self.db.execute(
+            "DELETE FROM pending_group_messages WHERE pending_id = ?1",
+            [pending_id],
         )?;
         Ok(())
     }
@@ -1468,6 +1516,69 @@ mod tests {
             "cath_1"
         );
         assert_eq!(store.current_members(&g).expect("n"), 4);
+    }
+
+    /// Messages kept for a member still joining: in order, at most [`MAX_PENDING_MESSAGES`],
+    /// none once it is connected, dropped when it is gone.
+    #[test]
+    fn messages_kept_for_a_member_still_joining() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = ChatStore::open(&dir.path().join("t_chat.db"), None).expect("open");
+        let g = store
+            .add_group(
+                &GroupProfile {
+                    display_name: "team".into(),
+                    ..GroupProfile::default()
+                },
+                &B64(vec![1; 12]),
+                GroupMemberRole::Owner,
+                MemberStatus::Creator,
+                None,
+            )
+            .expect("group");
+        let add = |id: u8, name: &str| {
+            store
+                .add_member(&NewMember {
+                    group_id: g.group_id,
+                    member_id: &B64(vec![id; 12]),
+                    role: GroupMemberRole::Member,
+                    category: MemberCategory::Invitee,
+                    status: MemberStatus::Invited,
+                    profile: &profile(name),
+                    conn_id: None,
+                    contact_id: None,
+                    invited_by: None,
+                })
+                .expect("member")
+                .group_member_id
+        };
+        let (bob, cath) = (add(2, "bob"), add(3, "cath"));
+        assert!(store.add_pending_message(bob, b"one").expect("kept"));
+        store
+            .set_member_status(bob, MemberStatus::Accepted)
+            .expect("accepted");
+        assert!(store.add_pending_message(bob, b"two").expect("kept"));
+        let kept = store.pending_messages(bob).expect("kept");
+        let bodies: Vec<&[u8]> = kept.iter().map(|(_, b)| b.as_slice()).collect();
+        assert_eq!(bodies, [b"one".as_slice(), b"two"]);
+        store.delete_pending_message(kept[0].0).expect("sent");
+        assert_eq!(store.pending_messages(bob).expect("left").len(), 1);
+        store
+            .set_member_status(bob, MemberStatus::Connected)
+            .expect("connected");
+        assert!(!store.add_pending_message(bob, b"three").expect("not kept"));
+        assert_eq!(store.pending_messages(bob).expect("left").len(), 1);
+
+        for i in 0..MAX_PENDING_MESSAGES {
+            assert!(store
+                .add_pending_message(cath, &i.to_be_bytes())
+                .expect("kept"));
+        }
+        assert!(!store.add_pending_message(cath, b"more").expect("full"));
+        store
+            .set_member_status(cath, MemberStatus::Removed)
+            .expect("removed");
+        assert!(store.pending_messages(cath).expect("none").is_empty());
     }
 
     /// An unknown member (the author of a forwarded message) announced later becomes the

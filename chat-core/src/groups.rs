@@ -120,6 +120,16 @@ pub(crate) fn valid_group_name(name: &str) -> bool {
 /// to) are recorded per group; forwards from more are refused.
 const MAX_UNKNOWN_MEMBERS: u64 = 1_000;
 
+/// A member whose messages are kept until its connection is up (the reference's
+/// `MSAPending`): one we invited (by `/a` or our link) that has not connected yet, not a
+/// channel's relay. Members introduced to us get ours forwarded by their host meanwhile; one
+/// pending the admins' approval or review gets only its support chat.
+fn awaits_pending(m: &Member) -> bool {
+    m.category == MemberCategory::Invitee
+        && m.role != GroupMemberRole::Relay
+        && matches!(m.status, MemberStatus::Invited | MemberStatus::Accepted)
+}
+
 /// Still in the group (not gone, not only invited).
 fn member_current(m: &Member) -> bool {
     m.status.is_current()
@@ -452,11 +462,25 @@ impl Chat {
         Ok(())
     }
 
-    /// Sends to every connected member (see [`Chat::broadcast`]).
+    /// Sends to every connected member (see [`Chat::broadcast`]); a member we invited whose
+    /// connection is not up yet gets it when it is (kept until then).
     async fn send_to_members(&self, g: &Group, body: &[u8]) -> Result<Vec<(Member, Option<i64>)>> {
         let members = self.store().members(g.group_id)?;
         let mut sent = Vec::with_capacity(members.len());
         for m in members {
+            let m = if m.status != MemberStatus::Connected && awaits_pending(&m) {
+                if self.store().add_pending_message(m.group_member_id, body)? {
+                    continue;
+                }
+                // Not kept: connected since it was read (the kept ones went to it then, this
+                // one goes now) or too many kept.
+                match self.store().member(m.group_member_id)? {
+                    Some(now) => now,
+                    None => continue,
+                }
+            } else {
+                m
+            };
             if m.status != MemberStatus::Connected {
                 continue;
             }
@@ -1050,7 +1074,31 @@ impl Chat {
     async fn finish_introduction(&self, g: &Group, m: &Member, history_upto: i64) -> Result<()> {
         self.send_link_host_profile(m).await?;
         self.introduce(g, m, history_upto).await?;
+        self.send_pending(g, m).await?;
         self.store().set_introducing(m.group_member_id, None)?;
+        Ok(())
+    }
+
+    /// What was sent to the group while the member was connecting, now that it is: after the
+    /// history (new messages among it are in the history too, and the member keeps one
+    /// copy), so everything arrives in the order it was sent. Each is forgotten once the agent
+    /// has it: after a restart in between, the rest goes.
+    async fn send_pending(&self, g: &Group, m: &Member) -> Result<()> {
+        let Some(conn) = m.conn_id else {
+            return Ok(());
+        };
+        let pending = self.store().pending_messages(m.group_member_id)?;
+        for (id, body) in pending {
+            if let Err(e) = self.inner.agent.send(conn, &body).await {
+                self.emit(Event::Error(format!(
+                    "#{} {}: {e}",
+                    g.local_name, m.local_name
+                )))
+                .await;
+                return Ok(());
+            }
+            self.store().delete_pending_message(id)?;
+        }
         Ok(())
     }
 

@@ -385,6 +385,15 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // v39: a business chat's data (`BusinessChatInfo` JSON: whom it is with, the business's
     // and the customer's member ids); NULL for other groups
     "ALTER TABLE groups ADD COLUMN business TEXT;",
+    // v40: messages to group members we invited whose connection is not up yet (the
+    // reference's pending_group_messages), sent when it is
+    "CREATE TABLE pending_group_messages (
+        pending_id INTEGER PRIMARY KEY,
+        group_member_id INTEGER NOT NULL REFERENCES group_members ON DELETE CASCADE,
+        body BLOB NOT NULL,
+        created_at INTEGER NOT NULL
+     );
+     CREATE INDEX pending_group_messages_member ON pending_group_messages (group_member_id);",
 ];
 
 /// The items with their chat's expiry (`?2`: the user's, for chats without their own).
