@@ -28,6 +28,99 @@ pub enum StoreError {
     /// The database is from a newer version of this program.
     #[error("the database has schema version {0}, newer than this program's {1}")]
     TooNew(i64, i64),
+    /// The copy of the database made before upgrading it failed (it is not upgraded).
+    #[error("cannot back up the database to {0} before upgrading it: {1}")]
+    Backup(String, std::io::Error),
+}
+
+/// Where the copy of a database goes before its schema is upgraded (the reference's
+/// `--backup-directory` and `--disable-backup`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MigrationBackup {
+    /// `<database file>.bak` beside the database (the default).
+    Beside,
+    /// `<database file name>.bak` in this directory.
+    Into(std::path::PathBuf),
+    /// No copy.
+    Off,
+}
+
+/// What is done around the upgrade of an existing database: a copy first, `VACUUM` after
+/// (the reference's `--disable-vacuum` turns it off). A new database is neither copied nor
+/// vacuumed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationOptions {
+    /// The copy made first.
+    pub backup: MigrationBackup,
+    /// `VACUUM` once upgraded.
+    pub vacuum: bool,
+}
+
+static MIGRATION_OPTIONS: std::sync::RwLock<MigrationOptions> =
+    std::sync::RwLock::new(MigrationOptions {
+        backup: MigrationBackup::Beside,
+        vacuum: true,
+    });
+
+/// Sets what is done around upgrades for the databases this process opens from now on.
+pub fn set_migration_options(options: MigrationOptions) {
+    *MIGRATION_OPTIONS.write().unwrap_or_else(|p| p.into_inner()) = options;
+}
+
+fn migration_options() -> MigrationOptions {
+    MIGRATION_OPTIONS
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
+}
+
+/// Copies the database file at `db_path` to `<name>.bak` as `backup` says, through a
+/// temporary file renamed into place (a link at the name is replaced, never followed);
+/// created 0600 and synced. The database is checkpointed first, so the file alone holds it.
+fn back_up(db: &Connection, db_path: &Path, backup: &MigrationBackup) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let Some(name) = db_path.file_name() else {
+        return Ok(());
+    };
+    let mut bak_name = name.to_os_string();
+    bak_name.push(".bak");
+    let dest = match backup {
+        MigrationBackup::Off => return Ok(()),
+        MigrationBackup::Beside => db_path.with_file_name(&bak_name),
+        MigrationBackup::Into(dir) => dir.join(&bak_name),
+    };
+    db.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+    let shown = dest.display().to_string();
+    let fail = |e: std::io::Error| StoreError::Backup(shown.clone(), e);
+    let mut tmp_name = bak_name.clone();
+    tmp_name.push(".tmp");
+    let tmp = dest.with_file_name(tmp_name);
+    match std::fs::remove_file(&tmp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(fail(e)),
+        _ => {}
+    }
+    let mut src = std::fs::File::open(db_path).map_err(fail)?;
+    let mut out = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(fail)?;
+    let copied = std::io::copy(&mut src, &mut out)
+        .and_then(|_| out.flush())
+        .and_then(|_| out.sync_all())
+        .and_then(|_| std::fs::rename(&tmp, &dest));
+    if let Err(e) = copied {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(fail(e));
+    }
+    if let Some(dir) = dest.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
 }
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -144,13 +237,34 @@ pub fn schema_version_of(db: &Connection) -> Result<i64> {
 }
 
 /// Applies the `migrations` not yet applied, in order, each in its own transaction; refuses a
-/// database from a newer program ([`StoreError::TooNew`]).
+/// database from a newer program ([`StoreError::TooNew`]). An existing database is copied
+/// first and vacuumed after, as [`set_migration_options`] says.
 pub fn migrate(db: &mut Connection, migrations: &[&str]) -> Result<()> {
+    migrate_with(db, migrations, &migration_options())
+}
+
+/// [`migrate`] with these options.
+pub fn migrate_with(
+    db: &mut Connection,
+    migrations: &[&str],
+    options: &MigrationOptions,
+) -> Result<()> {
     db.execute_batch("CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY);")?;
     let current = schema_version_of(db)?;
     let known = migrations.len() as i64;
     if current > known {
         return Err(StoreError::TooNew(current, known));
+    }
+    // An existing database to upgrade: copied first (the reference's backup), vacuumed after.
+    let upgrade = current > 0 && current < known;
+    if upgrade {
+        if let Some(path) = db
+            .path()
+            .filter(|p| !p.is_empty())
+            .map(std::path::PathBuf::from)
+        {
+            back_up(db, &path, &options.backup)?;
+        }
     }
     for (i, sql) in migrations.iter().enumerate().skip(current as usize) {
         let tx = db.transaction()?;
@@ -160,6 +274,9 @@ pub fn migrate(db: &mut Connection, migrations: &[&str]) -> Result<()> {
             [i as i64 + 1],
         )?;
         tx.commit()?;
+    }
+    if upgrade && options.vacuum {
+        db.execute_batch("VACUUM")?;
     }
     Ok(())
 }
@@ -466,6 +583,75 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An existing database is copied to `<file>.bak` (0600, as it was: its version and rows)
+    /// before an upgrade, beside it or into a directory, or not at all; a new one is not; a
+    /// link at the backup's name is replaced, not followed.
+    #[test]
+    fn a_database_is_backed_up_before_an_upgrade() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let steps: [&str; 2] = [
+            "CREATE TABLE t (x INTEGER);",
+            "ALTER TABLE t ADD COLUMN y INTEGER;",
+        ];
+        let opts = |backup| MigrationOptions {
+            backup,
+            vacuum: true,
+        };
+        let old = |name: &str| {
+            let path = dir.path().join(name);
+            let mut db = open_connection(&path, Some("k")).unwrap();
+            migrate_with(&mut db, &steps[..1], &opts(MigrationBackup::Beside)).unwrap();
+            db.execute("INSERT INTO t (x) VALUES (7)", []).unwrap();
+            (db, path)
+        };
+        // A new database: nothing to copy.
+        assert!(!dir.path().join("a.db.bak").exists());
+        let (mut db, _) = old("a.db");
+        assert!(
+            !dir.path().join("a.db.bak").exists(),
+            "a new database is not copied"
+        );
+        // A link where the copy goes: replaced, its target untouched.
+        let target = dir.path().join("target");
+        std::fs::write(&target, b"mine").unwrap();
+        std::os::unix::fs::symlink(&target, dir.path().join("a.db.bak")).unwrap();
+        migrate_with(&mut db, &steps, &opts(MigrationBackup::Beside)).unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"mine");
+        let bak = dir.path().join("a.db.bak");
+        let meta = std::fs::symlink_metadata(&bak).unwrap();
+        assert!(meta.file_type().is_file());
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        let copy = open_connection(&bak, Some("k")).unwrap();
+        assert_eq!(schema_version_of(&copy).unwrap(), 1);
+        let x: i64 = copy.query_row("SELECT x FROM t", [], |r| r.get(0)).unwrap();
+        assert_eq!(x, 7);
+        assert_eq!(schema_version_of(&db).unwrap(), 2);
+
+        let elsewhere = dir.path().join("backups");
+        std::fs::create_dir(&elsewhere).unwrap();
+        let (mut db, _) = old("b.db");
+        migrate_with(
+            &mut db,
+            &steps,
+            &opts(MigrationBackup::Into(elsewhere.clone())),
+        )
+        .unwrap();
+        assert!(elsewhere.join("b.db.bak").exists());
+        assert!(!dir.path().join("b.db.bak").exists());
+
+        let (mut db, _) = old("c.db");
+        migrate_with(&mut db, &steps, &opts(MigrationBackup::Off)).unwrap();
+        assert!(!dir.path().join("c.db.bak").exists());
+
+        // A copy that cannot be made: the database is not upgraded.
+        let (mut db, _) = old("d.db");
+        let missing = dir.path().join("no such dir");
+        let e = migrate_with(&mut db, &steps, &opts(MigrationBackup::Into(missing)));
+        assert!(matches!(e, Err(StoreError::Backup(..))), "{e:?}");
+        assert_eq!(schema_version_of(&db).unwrap(), 1);
+    }
 
     #[test]
     fn encrypted_store_round_trip_wrong_key_and_rekey() {

@@ -107,9 +107,23 @@ struct Args {
     #[arg(long = "auto-accept-files", value_name = "FILE_SIZE")]
     auto_accept_files: Option<String>,
     /// Accepted for compatibility: database migrations are always applied at start (each in a
-    /// transaction; an older program refuses a newer database).
+    /// transaction, after a copy of the database; an older program refuses a newer database).
     #[arg(short = 'y', long = "yes-migrate")]
     yes_migrate: bool,
+    /// Directory for the copy of each database (<file>.bak) made before it is upgraded
+    /// (default: beside the database).
+    #[arg(
+        long = "backup-directory",
+        value_name = "DIR",
+        conflicts_with = "disable_backup"
+    )]
+    backup_directory: Option<PathBuf>,
+    /// No copy of the databases before they are upgraded.
+    #[arg(long = "disable-backup")]
+    disable_backup: bool,
+    /// No VACUUM of the databases after they are upgraded.
+    #[arg(long = "disable-vacuum")]
+    disable_vacuum: bool,
     /// This device's name, shown to a desktop or mobile controller (accepted for
     /// compatibility: remote control is not implemented).
     #[arg(long = "device-name", value_name = "DEVICE")]
@@ -469,6 +483,16 @@ async fn run() {
         return;
     }
     init_log(&args);
+    chat_core::store::set_migration_options(chat_core::store::MigrationOptions {
+        backup: match &args.backup_directory {
+            _ if args.disable_backup => chat_core::store::MigrationBackup::Off,
+            Some(d) if !d.as_os_str().is_empty() => {
+                chat_core::store::MigrationBackup::Into(d.clone())
+            }
+            _ => chat_core::store::MigrationBackup::Beside,
+        },
+        vacuum: !args.disable_vacuum,
+    });
     // ',' separates a relay's hosts; spaces (as the reference) or ';' separate relays.
     let smp_servers: Vec<SmpServer> = match &args.server {
         Some(list) => relay_list(list)

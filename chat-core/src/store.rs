@@ -37,6 +37,9 @@ pub enum StoreError {
     /// From a newer version of this program.
     #[error("the chat database has schema version {0}, newer than this program's {1}")]
     TooNew(i64, i64),
+    /// The copy made before an upgrade failed (the database is not upgraded).
+    #[error("cannot back up the database to {0} before upgrading it: {1}")]
+    Backup(String, std::io::Error),
 }
 
 impl From<agent::store::StoreError> for StoreError {
@@ -47,6 +50,7 @@ impl From<agent::store::StoreError> for StoreError {
             A::Db(e) => Self::Db(e),
             A::Io(e) => Self::Io(e),
             A::TooNew(have, known) => Self::TooNew(have, known),
+            A::Backup(to, e) => Self::Backup(to, e),
         }
     }
 }
@@ -801,6 +805,8 @@ pub(crate) fn profile_json(p: &Profile) -> Result<String> {
 pub(crate) fn profile_from(s: &str) -> Result<Profile> {
     serde_json::from_str(s).map_err(|_| StoreError::Corrupt("profile"))
 }
+
+pub use agent::store::{set_migration_options, MigrationBackup, MigrationOptions};
 
 /// The chat database.
 #[derive(Debug)]
