@@ -163,6 +163,10 @@ struct Args {
     /// nothing to mute.
     #[arg(long = "mute")]
     mute: bool,
+    /// Accepted for compatibility: instant (inline, over SMP) files are the legacy file
+    /// protocol; files come and go over XFTP here, accepted with /fr or -a.
+    #[arg(short = 'f', long = "allow-instant-files")]
+    allow_instant_files: bool,
     /// Accepted for compatibility: this client writes no temporary encrypted files (files are
     /// encrypted and decrypted as they stream; a partial download stays beside its
     /// destination, to be resumed and renamed into place).
@@ -531,6 +535,7 @@ async fn run() {
         args.yes_migrate,
         &args.device_name,
         args.mute,
+        args.allow_instant_files,
         &args.temp_folder,
     );
     if let Some(dir) = args.database.parent() {
