@@ -2120,6 +2120,18 @@ fn bot_api_business_address() {
             .await;
         let got = bob.event("newChatItems").await;
         assert_eq!(item_text(&got["chatItems"][0]), "an answer");
+        // The address used: its plan is the business chat.
+        let plan = bob
+            .ok("APIConnectPlan", &format!("/_connect plan 1 {link}"), "connectionPlan")
+            .await;
+        let plan = &plan["connectionPlan"];
+        assert_eq!(plan["type"], "groupLink");
+        assert_eq!(plan["groupLinkPlan"]["type"], "known");
+        assert_eq!(plan["groupLinkPlan"]["groupInfo"]["groupId"], bob_g);
+        assert_eq!(
+            plan["groupLinkPlan"]["groupInfo"]["businessChat"]["chatType"],
+            "business"
+        );
     });
     assert!(alice_p.running() && bob_p.running());
     rt.block_on(xftp.shutdown());

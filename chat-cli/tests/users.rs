@@ -461,54 +461,58 @@ fn message_expiry_per_user() {
     relay.stop();
 }
 
-/// A database of the previous release (its last migration, v40, undone) is upgraded at start
-/// after a copy of it: `<file>.bak` beside it by default, in `--backup-directory`, none with
-/// `--disable-backup`; the user's contacts and messages go on.
+/// A database of an earlier release (the users registry with its v2 undone) is upgraded at
+/// start after a copy of it: `<file>.bak` beside it by default, in `--backup-directory`, none
+/// with `--disable-backup`; the user's contacts and messages go on.
 #[test]
 fn a_database_is_backed_up_before_its_upgrade() {
     let (_rt, relay, server) = relay();
     let dir = tempfile::tempdir().expect("tmp");
     let (mut alice, mut bob) = alice_and_bob(dir.path(), &server, &[]);
     connect(&mut alice, &mut bob, "Alice", "Bob");
-    let chat_db = dir.path().join("alice_chat.db");
+    let users_db = dir.path().join("alice_users.db");
     let version = |path: &std::path::Path| -> i64 {
         let db = rusqlite::Connection::open(path).expect("open");
         db.query_row("SELECT max(version) FROM migrations", [], |r| r.get(0))
             .expect("version")
     };
-    let undo_v40 = || {
-        let db = rusqlite::Connection::open(&chat_db).expect("open");
+    let undo_v2 = || {
+        let db = rusqlite::Connection::open(&users_db).expect("open");
         db.execute_batch(
-            "DROP TABLE pending_group_messages; DELETE FROM migrations WHERE version = 40;",
+            "ALTER TABLE users DROP COLUMN show_ntfs;
+             ALTER TABLE users DROP COLUMN view_pwd_hash;
+             ALTER TABLE users DROP COLUMN view_pwd_salt;
+             DELETE FROM migrations WHERE version = 2;",
         )
-        .expect("v39 again");
+        .expect("v1 again");
     };
     let backups = dir.path().join("backups");
     std::fs::create_dir(&backups).expect("dir");
     let backups_arg = backups.to_string_lossy().into_owned();
+    let beside = dir.path().join("alice_users.db.bak");
     let runs: [(&[&str], std::path::PathBuf); 3] = [
-        (&[], dir.path().join("alice_chat.db.bak")),
+        (&[], beside.clone()),
         (
             &["--backup-directory", &backups_arg],
-            backups.join("alice_chat.db.bak"),
+            backups.join("alice_users.db.bak"),
         ),
         (&["--disable-backup"], std::path::PathBuf::new()),
     ];
     for (i, (args, bak)) in runs.iter().enumerate() {
         alice.stop();
-        undo_v40();
-        let _ = std::fs::remove_file(dir.path().join("alice_chat.db.bak"));
+        undo_v2();
+        let _ = std::fs::remove_file(&beside);
         alice = Client::start_with(dir.path(), "alice", &server, args);
         alice.expect("Current user: alice (Alice)");
         alice.expect("1 contacts connected (use /cs for the list)");
-        assert_eq!(version(&chat_db), 40);
+        assert_eq!(version(&users_db), 2);
         if bak.as_os_str().is_empty() {
-            assert!(!dir.path().join("alice_chat.db.bak").exists());
+            assert!(!beside.exists());
         } else {
             assert!(bak.exists(), "no copy at {}", bak.display());
             assert_eq!(
                 version(bak),
-                39,
+                1,
                 "the copy is the database before its upgrade"
             );
         }

@@ -1442,12 +1442,33 @@ pub fn connection_plan(chat: &Chat, plan: &LinkPlan) -> Value {
             };
             return json!({"type": "groupLink", "groupLinkPlan": inner});
         }
+        LinkPlan::Group(p) => {
+            use crate::chat::GroupLinkPlan;
+            let inner = match p {
+                GroupLinkPlan::Ok => json!({"type": "ok"}),
+                GroupLinkPlan::Own(g) => {
+                    json!({"type": "ownLink", "groupInfo": group_info(chat, g)})
+                }
+                GroupLinkPlan::ConnectingReconnect => json!({"type": "connectingConfirmReconnect"}),
+                GroupLinkPlan::Connecting(g) => {
+                    json!({"type": "connectingProhibit", "groupInfo_": group_info(chat, g)})
+                }
+                GroupLinkPlan::Known(g) => {
+                    json!({"type": "known", "groupInfo": group_info(chat, g),
+                                                  "groupUpdated": false, "linkOwners": []})
+                }
+            };
+            return json!({"type": "groupLink", "groupLinkPlan": inner});
+        }
     };
     let inner = match (plan, status) {
         (_, LinkStatus::Ok) => json!({"type": "ok"}),
         (_, LinkStatus::Own) => json!({"type": "ownLink"}),
         (
-            LinkPlan::Invitation(_) | LinkPlan::Channel(_) | LinkPlan::AddressData(_),
+            LinkPlan::Invitation(_)
+            | LinkPlan::Channel(_)
+            | LinkPlan::AddressData(_)
+            | LinkPlan::Group(_),
             LinkStatus::Connecting(c),
         ) => {
             let mut v = json!({"type": "connecting"});

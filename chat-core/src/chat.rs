@@ -688,6 +688,24 @@ pub enum LinkPlan {
     AddressData(ContactLinkData),
     /// A channel's link.
     Channel(ChannelPlan),
+    /// A group's link, or a business address used already.
+    Group(GroupLinkPlan),
+}
+
+/// What a group's link is to us (the reference's `GroupLinkPlan`); a business address joined
+/// already is its business chat's.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GroupLinkPlan {
+    /// New: joining is fine.
+    Ok,
+    /// Our own group's link.
+    Own(crate::group_store::Group),
+    /// Asked to join, no answer yet: asking again is allowed.
+    ConnectingReconnect,
+    /// Joining that group.
+    Connecting(crate::group_store::Group),
+    /// Joined already.
+    Known(crate::group_store::Group),
 }
 
 /// A contact address's short link data (the reference's `ContactShortLinkData`).
@@ -739,6 +757,7 @@ impl LinkPlan {
                 | Self::Address(LinkStatus::Ok | LinkStatus::Connecting(None))
                 | Self::AddressData(_)
                 | Self::Channel(ChannelPlan::Ok(_))
+                | Self::Group(GroupLinkPlan::Ok | GroupLinkPlan::ConnectingReconnect)
         )
     }
 
@@ -751,6 +770,31 @@ impl LinkPlan {
                 return vec!["business address: ok to connect".into()];
             }
             Self::AddressData(_) => return vec!["contact address: ok to connect".into()],
+            Self::Group(p) => {
+                let group =
+                    |g: &crate::group_store::Group| crate::command::view_name(&g.local_name);
+                return match p {
+                    GroupLinkPlan::Ok => vec!["group link: ok to connect".into()],
+                    GroupLinkPlan::Own(g) => {
+                        vec![format!("group link: own link for group #{}", group(g))]
+                    }
+                    GroupLinkPlan::ConnectingReconnect => {
+                        vec!["group link: connecting, allowed to reconnect".into()]
+                    }
+                    GroupLinkPlan::Connecting(g) => {
+                        vec![format!("group link: connecting to group #{}", group(g))]
+                    }
+                    // A business address used: its business chat (the reference's lines).
+                    GroupLinkPlan::Known(g) if g.business.is_some() => vec![
+                        format!("business address: known business #{}", group(g)),
+                        format!("use #{} <message> to send messages", group(g)),
+                    ],
+                    GroupLinkPlan::Known(g) => vec![
+                        format!("group link: known group #{}", group(g)),
+                        format!("use #{} <message> to send messages", group(g)),
+                    ],
+                };
+            }
             Self::Channel(c) => {
                 let group =
                     |g: &crate::group_store::Group| crate::command::view_name(&g.local_name);
@@ -778,7 +822,7 @@ impl LinkPlan {
             LinkStatus::Ok => vec![format!("{head}ok to connect")],
             LinkStatus::Own => vec![format!("{head}{own}")],
             LinkStatus::Connecting(None) => match self {
-                Self::Invitation(_) | Self::Channel(_) | Self::AddressData(_) => {
+                Self::Invitation(_) | Self::Channel(_) | Self::AddressData(_) | Self::Group(_) => {
                     vec![format!("{head}connecting")]
                 }
                 Self::Address(_) => vec![format!("{head}connecting, allowed to reconnect")],
@@ -2903,6 +2947,11 @@ impl Chat {
     fn connection_plan(&self, link: &str) -> Result<LinkPlan> {
         let shown = display_link(link.trim());
         let address = is_address_link(&shown)?;
+        if address {
+            if let Some(plan) = self.group_link_plan(&shown)? {
+                return Ok(LinkPlan::Group(plan));
+            }
+        }
         let store = self.store();
         let status = match store.pending_by_link(&shown)? {
             Some((_, PendingKind::Invitation | PendingKind::Address)) => LinkStatus::Own,
@@ -2920,6 +2969,42 @@ impl Chat {
         } else {
             LinkPlan::Invitation(status)
         })
+    }
+
+    /// What an address link (as shown) is to us when it is a group's: our group's link, the
+    /// link a group was joined by (a group link, or a business address: its business chat),
+    /// a group link asked through already, or a new group link; none for a contact address
+    /// not used for a group.
+    fn group_link_plan(&self, shown: &str) -> Result<Option<GroupLinkPlan>> {
+        let store = self.store();
+        if let Some(id) = store.group_by_own_link(shown)? {
+            if let Some(g) = store.group(id)? {
+                return Ok(Some(GroupLinkPlan::Own(g)));
+            }
+        }
+        if let Some(id) = store.group_by_via_link(shown)? {
+            if let Some(g) = store.group(id)? {
+                use crate::group_store::MemberStatus as S;
+                match g.status {
+                    // Gone from it: joining again is fine.
+                    S::Left | S::Removed | S::GroupDeleted => {}
+                    S::Invited | S::Accepted | S::IntroInvited | S::Announced | S::Unknown => {
+                        return Ok(Some(GroupLinkPlan::Connecting(g)))
+                    }
+                    _ => return Ok(Some(GroupLinkPlan::Known(g))),
+                }
+            }
+        }
+        let group_link = crate::group_links::is_group_link(shown)
+            || agent::links::ShortLink::parse(shown)
+                .is_ok_and(|s| s.kind == agent::links::ShortLinkKind::Group);
+        if !group_link {
+            return Ok(None);
+        }
+        Ok(Some(match store.pending_by_link(shown)? {
+            Some((_, PendingKind::JoinedAddress)) => GroupLinkPlan::ConnectingReconnect,
+            _ => GroupLinkPlan::Ok,
+        }))
     }
 
     /// Reacts to an item of a contact's chat (sent or received), telling the contact.

@@ -374,6 +374,10 @@ impl Chat {
                     contact_id: None,
                     invited_by: None,
                 })?;
+                // The link it was joined by: its plan says the group is known from now on.
+                if let Some((_, Some(link), _)) = store.pending_conn(conn)? {
+                    store.set_group_via_link(g.group_id, &link)?;
+                }
                 store.delete_pending(conn)?;
                 if let Some(p) = &incognito {
                     store.set_group_incognito(g.group_id, p)?;

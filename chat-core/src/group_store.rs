@@ -712,6 +712,39 @@ impl ChatStore {
         Ok(())
     }
 
+    /// Records the link the group was joined by (as used).
+    pub fn set_group_via_link(&self, group_id: i64, link: &str) -> Result<()> {
+        self.db.execute(
+            "UPDATE groups SET via_link = ?2 WHERE group_id = ?1",
+            params![group_id, link],
+        )?;
+        Ok(())
+    }
+
+    /// The group last joined by `link` (as used).
+    pub fn group_by_via_link(&self, link: &str) -> Result<Option<i64>> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT group_id FROM groups WHERE via_link = ?1 ORDER BY group_id DESC LIMIT 1",
+                [link],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// The group whose link of ours is `link` (as shown).
+    pub fn group_by_own_link(&self, link: &str) -> Result<Option<i64>> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT group_id FROM group_links WHERE link = ?1 LIMIT 1",
+                [link],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
     /// Keeps a message for a member whose connection is not up yet (invited or accepted, as
     /// the member's row says now); false when not kept: it connected meanwhile, or holds
     /// [`MAX_PENDING_MESSAGES`] already.

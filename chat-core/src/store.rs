@@ -398,6 +398,10 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         created_at INTEGER NOT NULL
      );
      CREATE INDEX pending_group_messages_member ON pending_group_messages (group_member_id);",
+    // v41: the link a group was joined by (a group link, or a business address), as used: its
+    // connection plan says the group is known
+    "ALTER TABLE groups ADD COLUMN via_link TEXT;
+     CREATE INDEX groups_via_link ON groups (via_link);",
 ];
 
 /// The items with their chat's expiry (`?2`: the user's, for chats without their own).
