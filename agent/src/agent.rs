@@ -2060,6 +2060,22 @@ impl Agent {
         Ok((id, full, short.unwrap_or_default()))
     }
 
+    /// A contact address on `server` rather than one of the agent's relays (a chat relay's
+    /// address on the relay its operator chose, `--relay-address-server`), with a short link
+    /// when `user_data` is given and the relay keeps link data. Returns the connection, the
+    /// full link and the short link (empty: none).
+    pub async fn create_address_on(
+        &self,
+        server: SmpServer,
+        user_data: Option<&[u8]>,
+    ) -> Result<(ConnId, String, String)> {
+        let short = user_data.map(|d| (d, crate::links::ShortLinkKind::Contact, true));
+        let (id, full, short) = self
+            .create_link_on(Some(server), QueueMode::Contact, short, None)
+            .await?;
+        Ok((id, full, short.unwrap_or_default()))
+    }
+
     /// Changes the data of an address's short link (LSET): the owner's data and the addresses
     /// that take requests for it (a channel's relays, as short links). The link stays the same.
     pub async fn set_link_data(
@@ -2145,6 +2161,17 @@ impl Agent {
         short: Option<(&[u8], crate::links::ShortLinkKind, bool)>,
         client_data: Option<String>,
     ) -> Result<(ConnId, String, Option<String>)> {
+        self.create_link_on(None, mode, short, client_data).await
+    }
+
+    /// [`Agent::create_link`] on `on` (else one of the agent's relays).
+    async fn create_link_on(
+        &self,
+        on: Option<SmpServer>,
+        mode: QueueMode,
+        short: Option<(&[u8], crate::links::ShortLinkKind, bool)>,
+        client_data: Option<String>,
+    ) -> Result<(ConnId, String, Option<String>)> {
         let (e2e_pub, e2e_key) = x25519()?;
         let x3dh = match mode {
             QueueMode::Messaging => Some((
@@ -2153,7 +2180,7 @@ impl Agent {
             )),
             QueueMode::Contact => None,
         };
-        let queue_server = self.server();
+        let queue_server = on.unwrap_or_else(|| self.server());
         let server = link_server(&queue_server);
         // A relay before SMP v15 keeps no link data: only the full link then.
         let short = match short {

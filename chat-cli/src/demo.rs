@@ -237,6 +237,7 @@ pub async fn run(size: u64, messages: usize) -> DemoResult<()> {
             auto_accept_size: 0,
             event_queue: chat_core::chat::DEFAULT_EVENT_QUEUE,
             chat_relay: false,
+            relay_address_server: None,
         })
     };
     let (alice, mut ae) = Chat::open(&config("alice")?, Some(user("alice", "Alice")))

@@ -139,6 +139,7 @@ pub async fn run(members: usize, messages: usize, file_bytes: Option<u64>) -> Be
             auto_accept_size: 0,
             event_queue: chat_core::chat::DEFAULT_EVENT_QUEUE,
             chat_relay: false,
+            relay_address_server: None,
         };
         let profile = Profile {
             display_name: name.clone(),

@@ -205,6 +205,14 @@ struct Args {
     /// client's address, `/ad`).
     #[arg(long = "relay")]
     relay: bool,
+    /// The SMP relay this chat relay's address (/ad) is made on (default: one of -s); only
+    /// with --relay.
+    #[arg(
+        long = "relay-address-server",
+        value_name = "SERVER",
+        requires = "relay"
+    )]
+    relay_address_server: Option<String>,
     /// Print the version (the reference release implemented, then this program's) and exit.
     #[arg(short = 'v', long = "version")]
     version: bool,
@@ -566,6 +574,13 @@ async fn run() {
         max_file_size: chunker::plan::DEFAULT_MAX_FILE_SIZE,
         event_queue: args.queue_size as usize,
         chat_relay: args.relay,
+        relay_address_server: args.relay_address_server.as_ref().map(|s| {
+            s.trim().parse().unwrap_or_else(|e| {
+                fail(&format!(
+                    "bad SMP relay address {s:?} (--relay-address-server): {e}"
+                ))
+            })
+        }),
     };
     let out = Out::default();
     // A bot's chat (-p) and a one-command run (-e) read plain lines (the display name at a

@@ -249,6 +249,8 @@ fn a_channel_served_by_a_relay() {
 
 /// A file in a channel: uploaded once by the owner, forwarded by the relay to each subscriber,
 /// who receives it byte-identical.
+/// The relay's address is made on the SMP relay its operator chose
+/// (`--relay-address-server`), not on its `-s` one.
 #[test]
 fn a_file_in_a_channel() {
     let (rt, relay, server) = relay();
@@ -257,7 +259,25 @@ fn a_file_in_a_channel() {
     let args = ["--xftp-server", xftp_address.as_str()];
     let mut alice = Client::start_with(dir.path(), "alice", &server, &args);
     alice.create_profile("alice", "Alice");
-    let (mut bob, bob_address) = relay_client(dir.path(), "bob", &server, &args);
+    let (identity, _) =
+        transport::Identity::generate(transport::SignAlgorithm::Ed448, "localhost").expect("id");
+    let second = common::start_relay(&rt, &identity, "127.0.0.1:0".parse().expect("addr"));
+    let second_address = common::relay_address(&identity, second.addr.port());
+    let relay_args = [
+        "--xftp-server",
+        xftp_address.as_str(),
+        "--relay-address-server",
+        second_address.as_str(),
+    ];
+    let (mut bob, bob_address) = relay_client(dir.path(), "bob", &server, &relay_args);
+    bob.type_line("/sa");
+    bob.expect("/sa");
+    let (_, bob_full) = address_links(&mut bob, "Your chat address:");
+    let fingerprint = simplex_codec::base64url::encode(&identity.key_hash().expect("hash"));
+    assert!(
+        bob_full.contains(fingerprint.trim_end_matches('=')),
+        "the address is not on the chosen relay: {bob_full}"
+    );
     alice.type_line(&format!("/relays name=bob_relay {bob_address}"));
     alice.expect(&format!("/relays name=bob_relay {bob_address}"));
     alice.expect("ok");

@@ -1255,6 +1255,9 @@ pub struct ChatConfig {
     pub event_queue: usize,
     /// `--relay`: serve channels whose owners ask (see [`crate::channels`]).
     pub chat_relay: bool,
+    /// `--relay-address-server`: the SMP relay a chat relay's address is made on (else one of
+    /// `smp_servers`).
+    pub relay_address_server: Option<SmpServer>,
 }
 
 /// The event queue's default size, as the reference's `--queue-size`.
@@ -1294,6 +1297,8 @@ pub(crate) struct Inner {
     show_live: std::sync::atomic::AtomicBool,
     /// `--relay`: this client serves channels (see [`crate::channels`]).
     pub(crate) chat_relay: bool,
+    /// `--relay-address-server`: where a chat relay's address is made.
+    pub(crate) relay_address_server: Option<SmpServer>,
     /// Running uploads and downloads, by file.
     pub(crate) transfers: Mutex<std::collections::HashMap<i64, tokio::task::JoinHandle<()>>>,
     /// Their progress, by file.
@@ -1521,6 +1526,7 @@ impl Chat {
                 receipts: std::sync::atomic::AtomicBool::new(receipts),
                 show_live: std::sync::atomic::AtomicBool::new(false),
                 chat_relay: config.chat_relay,
+                relay_address_server: config.relay_address_server.clone(),
                 transfers: Mutex::new(std::collections::HashMap::new()),
                 progress: Mutex::new(std::collections::HashMap::new()),
             }),
@@ -2855,7 +2861,24 @@ impl Chat {
         let agent = &self.inner.agent;
         let invitation = kind == PendingKind::Invitation;
         let business = !invitation && self.address_settings()?.business_address;
-        let (conn, full, short) = match (short_link_data(profile, business), invitation) {
+        // A chat relay's address: on the relay its operator chose.
+        let relay_server = match &self.inner.relay_address_server {
+            Some(s) if !invitation && self.inner.chat_relay => Some(s.clone()),
+            _ => None,
+        };
+        let data = short_link_data(profile, business);
+        if let Some(server) = relay_server {
+            let (conn, full, short) = agent
+                .create_address_on(server, data.as_deref())
+                .await
+                .map_err(agent_err)?;
+            let link = made_link(&full, &short);
+            let store = self.store();
+            store.add_pending(conn, kind, Some(&link.full))?;
+            store.set_pending_short_link(conn, link.short.as_deref())?;
+            return Ok((conn, link));
+        }
+        let (conn, full, short) = match (data, invitation) {
             (Some(data), true) => agent.create_invitation_with_short_link(&data).await,
             (Some(data), false) => agent.create_address_with_short_link(&data).await,
             (None, true) => agent

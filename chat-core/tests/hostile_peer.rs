@@ -86,6 +86,7 @@ async fn a_hostile_peer_gets_clear_errors_and_nothing_is_saved() {
         auto_accept_size: 0,
         event_queue: chat_core::chat::DEFAULT_EVENT_QUEUE,
         chat_relay: false,
+        relay_address_server: None,
     };
     let alice_profile = Profile {
         display_name: "alice".into(),

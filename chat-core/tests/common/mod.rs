@@ -39,6 +39,7 @@ pub fn config(
         auto_accept_size: 0,
         event_queue: chat_core::chat::DEFAULT_EVENT_QUEUE,
         chat_relay: false,
+        relay_address_server: None,
     }
 }
 
