@@ -1412,6 +1412,22 @@ mod tests {
     use super::*;
     use crate::store::NewItem;
 
+    /// Group `team` with us in `role`, `status`.
+    fn team(store: &ChatStore, role: GroupMemberRole, status: MemberStatus) -> Group {
+        store
+            .add_group(
+                &GroupProfile {
+                    display_name: "team".into(),
+                    ..GroupProfile::default()
+                },
+                &B64(vec![1; 12]),
+                role,
+                status,
+                None,
+            )
+            .expect("group")
+    }
+
     fn profile(name: &str) -> Profile {
         Profile {
             display_name: name.into(),
@@ -1496,18 +1512,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         let mut store = ChatStore::open(&dir.path().join("t_chat.db"), None).expect("open");
         let bob = store.add_contact(7, &profile("bob")).expect("contact");
-        let g = store
-            .add_group(
-                &GroupProfile {
-                    display_name: "team".into(),
-                    ..GroupProfile::default()
-                },
-                &B64(vec![1; 12]),
-                GroupMemberRole::Owner,
-                MemberStatus::Creator,
-                None,
-            )
-            .expect("group");
+        let g = team(&store, GroupMemberRole::Owner, MemberStatus::Creator);
         let add = |id: u8, contact: Option<i64>, name: &str| {
             store
                 .add_member(&NewMember {
@@ -1557,18 +1562,7 @@ mod tests {
     fn messages_kept_for_a_member_still_joining() {
         let dir = tempfile::tempdir().expect("tmp");
         let store = ChatStore::open(&dir.path().join("t_chat.db"), None).expect("open");
-        let g = store
-            .add_group(
-                &GroupProfile {
-                    display_name: "team".into(),
-                    ..GroupProfile::default()
-                },
-                &B64(vec![1; 12]),
-                GroupMemberRole::Owner,
-                MemberStatus::Creator,
-                None,
-            )
-            .expect("group");
+        let g = team(&store, GroupMemberRole::Owner, MemberStatus::Creator);
         let add = |id: u8, name: &str| {
             store
                 .add_member(&NewMember {
@@ -1620,18 +1614,7 @@ mod tests {
     fn an_unknown_member_is_adopted_when_announced() {
         let dir = tempfile::tempdir().expect("tmp");
         let store = ChatStore::open(&dir.path().join("t_chat.db"), None).expect("open");
-        let g = store
-            .add_group(
-                &GroupProfile {
-                    display_name: "team".into(),
-                    ..GroupProfile::default()
-                },
-                &B64(vec![1; 12]),
-                GroupMemberRole::Member,
-                MemberStatus::Connected,
-                None,
-            )
-            .expect("group");
+        let g = team(&store, GroupMemberRole::Member, MemberStatus::Connected);
         let id = B64(vec![7; 12]);
         let unknown = store
             .add_member(&NewMember {
