@@ -783,6 +783,8 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
             })
             .collect(),
         Response::Items(items) => items.iter().flat_map(|(c, i)| item_lines(c, i)).collect(),
+        // The reference's `CRChatItemId`.
+        Response::ItemId(id) => vec![id.map_or_else(|| "no item".to_string(), |i| i.to_string())],
         Response::FileSending {
             contact,
             item,

@@ -1677,6 +1677,14 @@ fn live_messages_in_a_group() {
     alice.expect_item("#team [LIVE] hi all");
     bob.expect_item("#team alice> [LIVE ended] hi all");
     cath.expect_item("#team alice> [LIVE ended] hi all");
+    // The group's last item by `/last_item_id #team`, shown by `/show N`.
+    bob.type_line("/last_item_id #team");
+    bob.expect("/last_item_id #team");
+    let last = bob.next();
+    assert!(last.parse::<i64>().is_ok(), "{last}");
+    bob.type_line(&format!("/show {last}"));
+    bob.expect(&format!("/show {last}"));
+    bob.expect_item("#team alice> hi all");
     relay.stop();
 }
 

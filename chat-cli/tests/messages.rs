@@ -612,6 +612,29 @@ fn live_messages() {
     alice.expect("/_update item @2 10 text done");
     alice.expect_item("@bob [LIVE] done");
     bob.expect_item("alice> [LIVE ended] done");
+    // The hint's `/show N`: that item as `/tail` prints it; `/last_item_id [chat] [N]`, as the
+    // reference's tests use it; `/show` alone is `/show on`.
+    bob.type_line("/last_item_id");
+    bob.expect("/last_item_id");
+    bob.expect("10");
+    bob.type_line("/show 10");
+    bob.expect("/show 10");
+    bob.expect_item("alice> done");
+    bob.type_line("/last_item_id @alice 1");
+    bob.expect("/last_item_id @alice 1");
+    bob.expect("9");
+    bob.type_line("/show 9");
+    bob.expect("/show 9");
+    bob.expect_item("alice> hello 3");
+    bob.type_line("/show 999");
+    bob.expect("/show 999");
+    bob.expect("chat error: no chat item 999");
+    bob.type_line("/last_item_id @alice 99");
+    bob.expect("/last_item_id @alice 99");
+    bob.expect("no item");
+    bob.type_line("/show");
+    bob.expect("/show");
+    bob.expect("ok");
     relay.stop();
 }
 

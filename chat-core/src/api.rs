@@ -1057,6 +1057,13 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
             "contactsList",
             json!({"user": u, "contacts": cs.iter().map(contact).collect::<Vec<_>>()}),
         ),
+        Response::ItemId(id) => {
+            let mut v = json!({ "user": u });
+            if let Some(id) = id {
+                v["chatItemId"] = (*id).into();
+            }
+            tagged("chatItemId", v)
+        }
         Response::Items(list) => tagged(
             "chatItems",
             json!({"user": u, "chatItems":

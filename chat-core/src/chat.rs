@@ -420,6 +420,8 @@ pub enum Response {
     Contacts(Vec<Contact>),
     /// Chat items, oldest first, with their contacts.
     Items(Vec<(Contact, ChatItem)>),
+    /// An item's id (`/last_item_id`; none: no item).
+    ItemId(Option<i64>),
     /// A file is being sent (`/f`): the offer's item, the file's number, the path as given.
     FileSending {
         /// The contact.
@@ -2500,6 +2502,35 @@ impl Chat {
                 self.set_chat_receipts(&name, group, on)
             }
             Command::ShowServers(p) => Ok(self.show_servers(p)),
+            Command::ShowItem(id) => self.show_item(id),
+            Command::LastItemId { chat, index } => {
+                let store = self.store();
+                let chat = match chat {
+                    None => None,
+                    Some(crate::command::ChatName::Contact(n)) => Some((
+                        Some(
+                            store
+                                .contact_by_name(&n)?
+                                .ok_or(ChatError::NoContact(n))?
+                                .contact_id,
+                        ),
+                        None,
+                    )),
+                    Some(crate::command::ChatName::Notes) => {
+                        Some((Some(crate::store::NOTES), None))
+                    }
+                    Some(crate::command::ChatName::Group(n)) => Some((
+                        None,
+                        Some(
+                            store
+                                .group_by_name(&n)?
+                                .ok_or(ChatError::NoGroup(n))?
+                                .group_id,
+                        ),
+                    )),
+                };
+                Ok(Response::ItemId(store.last_item_id(chat, index)?))
+            }
             Command::ShowLive(on) => {
                 self.inner
                     .show_live
@@ -2992,6 +3023,34 @@ impl Chat {
         } else {
             LinkPlan::Invitation(status)
         })
+    }
+
+    /// `/show N`: the item with that id, in its chat (a contact's, the notes' or a group's).
+    fn show_item(&self, item_id: i64) -> Result<Response> {
+        let store = self.store();
+        match store.item_chat(item_id)? {
+            Some((Some(contact_id), _)) => {
+                let c = store
+                    .contact(contact_id)?
+                    .ok_or(ChatError::NoItem(item_id))?;
+                let item = store
+                    .item(contact_id, item_id)?
+                    .ok_or(ChatError::NoItem(item_id))?;
+                Ok(Response::Items(vec![(c, item)]))
+            }
+            Some((None, Some(group_id))) => {
+                let g = store.group(group_id)?.ok_or(ChatError::NoItem(item_id))?;
+                let item = store
+                    .group_item(group_id, item_id)?
+                    .ok_or(ChatError::NoItem(item_id))?;
+                let author = match item.group_member_id {
+                    Some(id) => Some(store.member(id)?.ok_or(ChatError::NoItem(item_id))?),
+                    None => None,
+                };
+                Ok(Response::GroupItems(g, vec![(author, item)]))
+            }
+            _ => Err(ChatError::NoItem(item_id)),
+        }
     }
 
     /// What an address link (as shown) is to us when it is a group's: our group's link, the

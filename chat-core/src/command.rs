@@ -444,8 +444,19 @@ pub enum Command {
     SetChatRelays(Vec<(String, String)>),
     /// `/relays`: the chat relays configured.
     ShowChatRelays,
-    /// `/show on|off`: live messages shown as they are typed (the terminal's view).
+    /// `/show on|off` (`/show`: on): live messages shown as they are typed (the terminal's
+    /// view).
     ShowLive(bool),
+    /// `/show N`: the item with that id, as `/tail` prints it.
+    ShowItem(i64),
+    /// `/last_item_id [chat] [N]`: the id of the last item (of that chat), or of the `N`th
+    /// before it.
+    LastItemId {
+        /// The chat (none: all of the user's).
+        chat: Option<ChatName>,
+        /// How many items back from the last.
+        index: usize,
+    },
     /// `/smp`, `/xftp`: the relays new queues and uploads go to.
     ShowServers(crate::servers::Protocol),
     /// `/smp <server>...`, `/xftp <server>...` (`default`: none, back to the options').
@@ -1302,6 +1313,8 @@ impl Command {
                 | Command::ApiChatSettings { .. }
                 | Command::ShowServers(_)
                 | Command::ShowLive(_)
+                | Command::ShowItem(_)
+                | Command::LastItemId { .. }
                 | Command::SetServers(..)
                 | Command::GetGroupRelays(_)
                 | Command::SetChatRelays(_)
@@ -2451,7 +2464,32 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
         "/relays" => {
             Command::SetChatRelays(crate::channels::parse_relays(args).map_err(|e| bad(&e))?)
         }
-        "/show" if args == "on" || args == "off" => Command::ShowLive(args == "on"),
+        "/show" if args.is_empty() || args == "on" || args == "off" => {
+            Command::ShowLive(args != "off")
+        }
+        "/show" if !args.is_empty() && args.bytes().all(|b| b.is_ascii_digit()) => {
+            Command::ShowItem(args.parse().map_err(|_| bad("bad item id"))?)
+        }
+        "/last_item_id" => {
+            let (chat, rest) = if let Some(r) = args.strip_prefix('@') {
+                let (n, rest) = name(r)?;
+                (Some(ChatName::Contact(n)), rest)
+            } else if let Some(r) = args.strip_prefix('#') {
+                let (g, rest) = name(r)?;
+                (Some(ChatName::Group(g)), rest)
+            } else if args == "*" || args.starts_with("* ") {
+                (Some(ChatName::Notes), &args[1..])
+            } else {
+                (None, args)
+            };
+            let index = match rest.trim() {
+                "" => 0,
+                n => n
+                    .parse()
+                    .map_err(|_| bad("usage: /last_item_id [chat] [N]"))?,
+            };
+            Command::LastItemId { chat, index }
+        }
         "/smp" | "/xftp" => {
             let p = if word == "/smp" {
                 crate::servers::Protocol::Smp

@@ -2022,6 +2022,47 @@ impl ChatStore {
         )
     }
 
+    /// The chat of an item: its contact (the notes' too) or its group.
+    pub fn item_chat(&self, item_id: i64) -> Result<Option<(Option<i64>, Option<i64>)>> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT contact_id, group_id FROM chat_items WHERE item_id = ?1",
+                [item_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    /// The id of the last item, or of the `index`th before it: of a chat (a contact's or the
+    /// notes', or a group's main chat), or of all.
+    pub fn last_item_id(
+        &self,
+        chat: Option<(Option<i64>, Option<i64>)>,
+        index: usize,
+    ) -> Result<Option<i64>> {
+        let offset = i64::try_from(index).unwrap_or(i64::MAX);
+        let last = |filter: &str, id: i64| {
+            self.db
+                .query_row(
+                    &format!(
+                        "SELECT item_id FROM chat_items WHERE {filter}
+                         ORDER BY item_id DESC LIMIT 1 OFFSET ?2"
+                    ),
+                    params![id, offset],
+                    |r| r.get(0),
+                )
+                .optional()
+        };
+        Ok(match chat {
+            // Every item (the id is not used).
+            None => last("?1 = ?1", 0)?,
+            Some((Some(c), _)) => last("contact_id = ?1", c)?,
+            Some((None, Some(g))) => last("group_id = ?1 AND scope IS NULL", g)?,
+            Some((None, None)) => None,
+        })
+    }
+
     /// A pending connection with `link` (as shown, full or short): its connection and kind.
     pub fn pending_by_link(&self, link: &str) -> Result<Option<(u64, PendingKind)>> {
         self.db
