@@ -31,7 +31,8 @@ const MAIN: &[&str] = &[
     "  /db encrypt key         encrypt the databases (chat stopped with /_stop; restart with -k key);",
     "                          /db key old new, /db decrypt key, /db test key key",
     "  /q                      quit",
-    "More: /help files, /help groups, /help address, /help api",
+    "More: /help files, /help groups, /help address, /help incognito, /help settings, /help db,",
+    "      /help api (short: /hf, /hg, /ha, /hi, /hs, /hd)",
 ];
 
 const GROUPS: &[&str] = &[
@@ -69,6 +70,34 @@ const ADDRESS: &[&str] = &[
     "  /_connect plan 1 <link> what a link is to you: your own, known, or new",
 ];
 
+const INCOGNITO: &[&str] = &[
+    "Incognito (a random profile instead of yours, for one contact or group):",
+    "  /c i                    a one-time invitation; /c i <link> connects by one",
+    "  /ac i name              accept a request to your address incognito",
+    "  /g i name               a group you are in with a random profile",
+    "  /i @name                the profile the contact knows you by",
+];
+
+const SETTINGS: &[&str] = &[
+    "Settings:",
+    "  /set receipts all on|off  delivery receipts to contacts; /receipts @name|#group on|off|default",
+    "  /set voice|files|delete|calls yes|no|always  what your contacts may send you",
+    "  /set disappear @name yes  disappearing messages with a contact; /set disappear #group on [ttl]",
+    "  /ttl week               delete messages after a week (day, month, year; none: keep)",
+    "  /smp, /xftp             your relays; /smp <server>... sets them, /smp test <server> tries one",
+    "  /mute @name, /mute #group  no notification of new messages (/unmute)",
+];
+
+const DB: &[&str] = &[
+    "Database (stop the chat first: /_stop; start it again: /_start):",
+    "  /db encrypt key         encrypt the databases (restart with -k key)",
+    "  /db key old new         change the key; /db decrypt key removes it",
+    "  /db test key <key>      check a key",
+    "Before a newer version upgrades a database it is copied to <file>.bak (--backup-directory).",
+];
+
+const REMOTE: &[&str] = &["Remote control (desktop and mobile) is not implemented in this client."];
+
 const API: &[&str] = &[
     "Bots: start with -p PORT for the WebSocket API on 127.0.0.1 (stdin is then not read).",
     "Send {\"corrId\":\"1\",\"cmd\":\"/_send @2 json [...]\"}; answers carry the corrId, events do not.",
@@ -83,9 +112,16 @@ pub fn lines(topic: Option<&str>) -> Vec<String> {
         Some("files" | "file") => FILES,
         Some("groups" | "group") => GROUPS,
         Some("address" | "addresses") => ADDRESS,
+        // Contacts and messages are the main help's.
+        Some("contacts" | "contact" | "messages" | "message") => MAIN,
+        Some("incognito") => INCOGNITO,
+        Some("settings") => SETTINGS,
+        Some("db" | "database") => DB,
+        Some("remote") => REMOTE,
         Some("api" | "bot" | "bots") => API,
         Some(other) => {
-            let topics = "/help, /help files, /help groups, /help address, /help api";
+            let topics = "/help, /help files, /help groups, /help address, /help incognito, \
+                          /help settings, /help db, /help api";
             return vec![format!("no help on {other:?}: try {topics}")];
         }
     };
@@ -98,7 +134,15 @@ mod tests {
 
     #[test]
     fn every_command_named_in_the_help_parses() {
-        for topic in [None, Some("files"), Some("groups"), Some("address")] {
+        for topic in [
+            None,
+            Some("files"),
+            Some("groups"),
+            Some("address"),
+            Some("incognito"),
+            Some("settings"),
+            Some("db"),
+        ] {
             for l in lines(topic).iter().filter(|l| l.starts_with("  ")) {
                 let cmd = l.trim_start().split("  ").next().unwrap_or_default();
                 // The first form of each line, with placeholders filled in.
@@ -123,6 +167,10 @@ mod tests {
                     .replace("start", "hi")
                     .replace("name", "bob")
                     .replace("ACCEPT_MC", "accept member contacts")
+                    .replace("voice|files|delete|calls yes|no|always", "voice yes")
+                    .replace("[ttl]", "")
+                    .replace("old new", "k1 k2")
+                    .replace("<key>", "k1")
                     .replace("on|off", "on");
                 let example = example.trim();
                 assert!(

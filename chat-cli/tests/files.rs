@@ -492,6 +492,33 @@ fn a_file_with_text_and_a_quote_through_the_api() {
     ]);
     bob.expect("completed receiving file 1 (report.bin) from alice");
     assert_eq!(std::fs::read(out.join("report.bin")).expect("bob's"), bytes);
+    // Received, it is sent on as a new file (`/ff`, the reference's `ForwardFile`).
+    let saved = out.join("report.bin").to_string_lossy().into_owned();
+    bob.type_line("/ff @alice 1");
+    bob.expect("/ff @alice 1");
+    bob.expect_item(&format!("/f @alice {saved}"));
+    bob.expect("use /fc 2 to cancel sending");
+    alice.expect_item("bob> sends file report.bin (68.4 KiB / 70000 bytes)");
+    alice.expect("use /fr 2 [<dir>/ | <path>] to receive it");
+    bob.expect("completed uploading file 2 (report.bin) for alice");
+    let back = dir.path().join("back");
+    std::fs::create_dir_all(&back).expect("back");
+    let b = back.to_string_lossy();
+    alice.type_line(&format!("/fr 2 {b}/"));
+    alice.expect(&format!("/fr 2 {b}/"));
+    alice.expect_unordered(&[
+        format!("saving file 2 from bob to {b}/report.bin").as_str(),
+        "started receiving file 2 (report.bin) from bob",
+    ]);
+    alice.expect("completed receiving file 2 (report.bin) from bob");
+    assert_eq!(
+        std::fs::read(back.join("report.bin")).expect("alice's"),
+        bytes
+    );
+    // A file not received cannot be.
+    alice.type_line("/ff @bob 7");
+    alice.expect("/ff @bob 7");
+    alice.expect("file 7 not found");
     smp.stop();
     rt.block_on(xftp.shutdown());
 }

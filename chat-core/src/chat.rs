@@ -2407,6 +2407,23 @@ impl Chat {
                 Ok(Response::Items(items.split_off(skip)))
             }
             Command::SendFile { to, path } => on_heap(|| self.send_file(to, path)).await,
+            Command::ForwardFile { to, file_id, image } => {
+                let path = self.forwardable_file(file_id)?;
+                match (to, image) {
+                    (crate::command::ChatName::Group(group), _) => {
+                        on_heap(|| self.send_group_file(group, path, image)).await
+                    }
+                    (crate::command::ChatName::Contact(to), true) => {
+                        on_heap(|| self.send_image(to, path)).await
+                    }
+                    (crate::command::ChatName::Contact(to), false) => {
+                        on_heap(|| self.send_file(to, path)).await
+                    }
+                    (crate::command::ChatName::Notes, _) => Err(ChatError::BadCommand(
+                        "a file is forwarded to a contact or a group".into(),
+                    )),
+                }
+            }
             Command::SendImage { to, path } => on_heap(|| self.send_image(to, path)).await,
             Command::ReceiveFile { file_id, path } => {
                 on_heap(|| self.receive_file(file_id, path)).await

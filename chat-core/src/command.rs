@@ -616,6 +616,16 @@ pub enum Command {
         /// The image file.
         path: String,
     },
+    /// `/ff @name N`, `/fforward #group N` (`/imgf`, `/image_forward`: as an image): file `N`
+    /// (received, or sent) sent again to the chat, as `/f` with its path.
+    ForwardFile {
+        /// The chat (a contact or a group).
+        to: ChatName,
+        /// The file's number.
+        file_id: i64,
+        /// Offered as an image.
+        image: bool,
+    },
     /// `/fr N [path]`, `/freceive N [path]`.
     ReceiveFile {
         /// The file's number.
@@ -1918,6 +1928,25 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
         "/mr" => member_role(args)?,
         "/member" if args.starts_with("role ") => member_role(&args[5..])?,
         "/help" | "/h" => Command::Help((!args.is_empty()).then(|| args.to_string())),
+        // The reference's short forms of `/help <topic>`.
+        "/hf" | "/hg" | "/hc" | "/ha" | "/hi" | "/hm" | "/hs" | "/hd" | "/hr"
+            if args.is_empty() =>
+        {
+            Command::Help(Some(
+                match word {
+                    "/hf" => "files",
+                    "/hg" => "groups",
+                    "/hc" => "contacts",
+                    "/ha" => "address",
+                    "/hi" => "incognito",
+                    "/hm" => "messages",
+                    "/hs" => "settings",
+                    "/hd" => "db",
+                    _ => "remote",
+                }
+                .to_string(),
+            ))
+        }
         "/?" if args.is_empty() => Command::Help(None),
         "/_reaction" => {
             let mut p = args.splitn(4, ' ');
@@ -3144,6 +3173,23 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 Command::SendFile { to, path }
             }
         }
+        "/ff" | "/fforward" | "/imgf" | "/image_forward" => {
+            let usage = || bad("usage: /ff @name|#group <file number>");
+            let (to, n) = if let Some(r) = args.strip_prefix('@') {
+                let (n, rest) = name(r)?;
+                (ChatName::Contact(n), rest)
+            } else if let Some(r) = args.strip_prefix('#') {
+                let (g, rest) = name(r)?;
+                (ChatName::Group(g), rest)
+            } else {
+                return Err(usage());
+            };
+            Command::ForwardFile {
+                to,
+                file_id: n.trim().parse().map_err(|_| usage())?,
+                image: word.starts_with("/im"),
+            }
+        }
         "/fr" | "/freceive" => {
             let (n, mut path) = args.split_once(' ').unwrap_or((args, ""));
             let file_id = n.parse().map_err(|_| bad("usage: /fr N [path]"))?;
@@ -3615,6 +3661,32 @@ mod tests {
             Ok(Command::Help(Some("files".into())))
         );
         assert_eq!(parse("/?"), Ok(Command::Help(None)));
+        assert_eq!(parse("/hf"), Ok(Command::Help(Some("files".into()))));
+        assert_eq!(parse("/hd"), Ok(Command::Help(Some("db".into()))));
+        assert_eq!(parse("/show"), Ok(Command::ShowLive(true)));
+        assert_eq!(parse("/show 12"), Ok(Command::ShowItem(12)));
+        assert_eq!(
+            parse("/last_item_id #team 2"),
+            Ok(Command::LastItemId {
+                chat: Some(ChatName::Group("team".into())),
+                index: 2
+            })
+        );
+        assert_eq!(
+            parse("/last_item_id"),
+            Ok(Command::LastItemId {
+                chat: None,
+                index: 0
+            })
+        );
+        assert_eq!(
+            parse("/imgf @bob 3"),
+            Ok(Command::ForwardFile {
+                to: ChatName::Contact("bob".into()),
+                file_id: 3,
+                image: true
+            })
+        );
         assert_eq!(parse("/accept bob"), Ok(Command::Accept("bob".into())));
         assert_eq!(
             parse("/img @bob ./cat.png"),

@@ -236,7 +236,7 @@ impl Chat {
 
     /// Where the file of a message to forward is here: one we sent (its source) or one
     /// received whole.
-    fn forwardable_file(&self, file_id: i64) -> Result<String> {
+    pub(crate) fn forwardable_file(&self, file_id: i64) -> Result<String> {
         let f = self
             .store()
             .file(file_id)?
