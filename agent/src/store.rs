@@ -90,9 +90,18 @@ fn back_up(db: &Connection, db_path: &Path, backup: &MigrationBackup) -> Result<
         MigrationBackup::Beside => db_path.with_file_name(&bak_name),
         MigrationBackup::Into(dir) => dir.join(&bak_name),
     };
-    db.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
     let shown = dest.display().to_string();
     let fail = |e: std::io::Error| StoreError::Backup(shown.clone(), e);
+    // Everything into the file first: a copy of the file alone must be the whole database.
+    let (busy, log, done): (i64, i64, i64) =
+        db.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+    if busy != 0 || log != done {
+        return Err(fail(std::io::Error::other(
+            "the database is in use by another connection",
+        )));
+    }
     let mut tmp_name = bak_name.clone();
     tmp_name.push(".tmp");
     let tmp = dest.with_file_name(tmp_name);

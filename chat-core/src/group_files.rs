@@ -163,7 +163,7 @@ impl Chat {
         let body = msg.encode();
         let sent = match &audience {
             Some(a) => self.send_to_audience(&g, a, &body).await,
-            None => self.broadcast(&g, &body).await?,
+            None => self.broadcast_with(&g, &body, false).await?,
         };
         self.keep_group_deliveries(&g, item.item_id, &sent)?;
         let members: Vec<i64> = sent
@@ -248,7 +248,7 @@ impl Chat {
             self.send_to_audience(g, a, &body).await;
         } else if item.is_none_or(|i| i.scope.is_none()) && crate::groups::check_current(g).is_ok()
         {
-            self.broadcast(g, &body).await?;
+            self.broadcast_with(g, &body, false).await?;
         }
         let mut names = Vec::new();
         let members = self.store().group_file_members(f.file_id)?;

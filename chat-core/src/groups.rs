@@ -428,8 +428,20 @@ impl Chat {
         g: &Group,
         body: &[u8],
     ) -> Result<Vec<(Member, Option<i64>)>> {
+        self.broadcast_with(g, body, true).await
+    }
+
+    /// [`Chat::broadcast`]; `keep`: members still joining get it once connected (not a file's
+    /// offer or cancellation: each member's description of a file goes only to those connected
+    /// when it is uploaded - a member joining later gets the file with the history).
+    pub(crate) async fn broadcast_with(
+        &self,
+        g: &Group,
+        body: &[u8],
+        keep: bool,
+    ) -> Result<Vec<(Member, Option<i64>)>> {
         self.send_profile_if_changed(g).await?;
-        self.send_to_members(g, body).await
+        self.send_to_members(g, body, keep).await
     }
 
     /// Our profile, when it changed since it last went to this group's members, goes to them
@@ -457,18 +469,23 @@ impl Chat {
             },
         )
         .encode();
-        self.send_to_members(g, &info).await?;
+        self.send_to_members(g, &info, true).await?;
         self.store().set_profile_sent(g.group_id)?;
         Ok(())
     }
 
     /// Sends to every connected member (see [`Chat::broadcast`]); a member we invited whose
     /// connection is not up yet gets it when it is (kept until then).
-    async fn send_to_members(&self, g: &Group, body: &[u8]) -> Result<Vec<(Member, Option<i64>)>> {
+    async fn send_to_members(
+        &self,
+        g: &Group,
+        body: &[u8],
+        keep: bool,
+    ) -> Result<Vec<(Member, Option<i64>)>> {
         let members = self.store().members(g.group_id)?;
         let mut sent = Vec::with_capacity(members.len());
         for m in members {
-            let m = if m.status != MemberStatus::Connected && awaits_pending(&m) {
+            let m = if keep && m.status != MemberStatus::Connected && awaits_pending(&m) {
                 if self.store().add_pending_message(m.group_member_id, body)? {
                     continue;
                 }
