@@ -281,8 +281,8 @@ fn a_file_in_a_channel() {
     alice.type_line(&format!("/relays name=bob_relay {bob_address}"));
     alice.expect(&format!("/relays name=bob_relay {bob_address}"));
     alice.expect("ok");
-    let cmd = r#"/_public group 1 1 {"displayName": "news", "fullName": ""}"#;
-    let link = create_channel(&mut alice, &mut bob, cmd);
+    // The terminal's form of `/_public group`.
+    let link = create_channel(&mut alice, &mut bob, "/public group relays=1 #news");
     let mut subscribers = Vec::new();
     for (name, full) in [("cath", "Catherine"), ("dan", "Daniel")] {
         let mut c = Client::start_with(dir.path(), name, &server, &args);

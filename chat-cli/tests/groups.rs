@@ -992,6 +992,21 @@ fn group_name_and_welcome() {
         c.expect("#my_team: alice added dan (Daniel) to the group (connecting...)");
         c.expect("#my_team: new member dan is connected");
     }
+    // The reference's other forms: `/group_descr #g text`, `/delete welcome #g`.
+    alice.type_line("/group_descr #my_team Hello again");
+    alice.expect("/group_descr #my_team Hello again");
+    alice.expect("welcome message changed to:");
+    alice.expect("Hello again");
+    alice.type_line("/delete welcome #my_team");
+    alice.expect("/delete welcome #my_team");
+    alice.expect("welcome message removed");
+    for c in [&mut bob, &mut cath, &mut dan] {
+        c.expect("alice updated group #my_team:");
+        c.expect("welcome message changed to:");
+        c.expect("Hello again");
+        c.expect("alice updated group #my_team:");
+        c.expect("welcome message removed");
+    }
     relay.stop();
 }
 

@@ -2830,9 +2830,7 @@ impl Chat {
                 name,
                 full_name,
             } => on_heap(|| self.rename_group(group, name, full_name)).await,
-            Command::SetWelcome { group, text } => {
-                on_heap(|| self.set_welcome(group, Some(text))).await
-            }
+            Command::SetWelcome { group, text } => on_heap(|| self.set_welcome(group, text)).await,
             Command::SetGroupTimed { group, ttl } => {
                 let g = self.group_named(&group)?;
                 let profile = crate::group_prefs::with_timed(&g.profile, ttl);

@@ -800,12 +800,13 @@ pub enum Command {
         /// The time to live (none: off).
         ttl: Option<i64>,
     },
-    /// `/set welcome #group text`: the welcome message new members get (owners).
+    /// `/set welcome #group text` (`/group_descr #group text`): the welcome message new
+    /// members get (owners); `/delete welcome #group` (`/group_descr #group`): none.
     SetWelcome {
         /// The group.
         group: String,
-        /// The message.
-        text: String,
+        /// The message (none: deleted).
+        text: Option<String>,
     },
     /// `/_block #<groupId> <memberId>[,...] blocked=on|off`: block members for all.
     ApiBlockMembers {
@@ -1880,6 +1881,34 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 incognito,
             }
         }
+        // The terminal's form of `/_public group`: `/pg [i] relays=1,2 #news [full name]`.
+        "/pg" | "/public" if word == "/pg" || args.starts_with("group ") => {
+            let usage = || bad("usage: /public group [i] relays=<relayIds> #name [full name]");
+            let rest = if word == "/pg" {
+                args
+            } else {
+                args["group ".len()..].trim_start()
+            };
+            let (incognito, rest) = match rest.strip_prefix("i ") {
+                Some(r) => (true, r.trim_start()),
+                None => (false, rest),
+            };
+            let (ids, rest) = rest
+                .strip_prefix("relays=")
+                .and_then(|r| r.split_once(' '))
+                .ok_or_else(usage)?;
+            let relay_ids = id_list(ids).ok_or_else(usage)?;
+            let (n, full) = name(rest.trim_start().strip_prefix('#').ok_or_else(usage)?)?;
+            Command::NewPublicGroup {
+                relay_ids,
+                profile: crate::protocol::GroupProfile {
+                    display_name: n,
+                    full_name: full.trim().to_string(),
+                    ..crate::protocol::GroupProfile::default()
+                },
+                incognito,
+            }
+        }
         "/a" | "/add" => {
             let usage =
                 || bad("usage: /a <group> <contact> [owner|admin|moderator|member|observer]");
@@ -2197,6 +2226,13 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
         }
         "/show" if args.starts_with("link #") => {
             Command::ShowGroupLink(one_group(&args["link ".len()..])?)
+        }
+        "/delete" if args.starts_with("welcome #") => {
+            let (group, rest) = name(&args["welcome #".len()..])?;
+            if !rest.trim().is_empty() {
+                return Err(bad("usage: /delete welcome #group"));
+            }
+            Command::SetWelcome { group, text: None }
         }
         "/delete" if args.starts_with("link #") => {
             Command::DeleteGroupLink(one_group(&args["link ".len()..])?)
@@ -2613,7 +2649,14 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             }
             Command::SetWelcome {
                 group,
-                text: text.to_string(),
+                text: Some(text.to_string()),
+            }
+        }
+        "/group_descr" => {
+            let (group, text) = name(args.strip_prefix('#').unwrap_or(args))?;
+            Command::SetWelcome {
+                group,
+                text: (!text.trim().is_empty()).then(|| text.to_string()),
             }
         }
         "/gp" | "/group_profile" => {
@@ -3664,6 +3707,47 @@ mod tests {
         assert_eq!(parse("/hf"), Ok(Command::Help(Some("files".into()))));
         assert_eq!(parse("/hd"), Ok(Command::Help(Some("db".into()))));
         assert_eq!(parse("/show"), Ok(Command::ShowLive(true)));
+        match parse("/public group relays=1,2 #news Daily News") {
+            Ok(Command::NewPublicGroup {
+                relay_ids,
+                profile,
+                incognito: false,
+            }) => {
+                assert_eq!(relay_ids, [1, 2]);
+                assert_eq!(profile.display_name, "news");
+                assert_eq!(profile.full_name, "Daily News");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            parse("/pg i relays=3 #news"),
+            Ok(Command::NewPublicGroup {
+                incognito: true,
+                ..
+            })
+        ));
+        assert!(parse("/pg #news").is_err());
+        assert_eq!(
+            parse("/delete welcome #team"),
+            Ok(Command::SetWelcome {
+                group: "team".into(),
+                text: None
+            })
+        );
+        assert_eq!(
+            parse("/group_descr #team hello all"),
+            Ok(Command::SetWelcome {
+                group: "team".into(),
+                text: Some("hello all".into())
+            })
+        );
+        assert_eq!(
+            parse("/group_descr #team"),
+            Ok(Command::SetWelcome {
+                group: "team".into(),
+                text: None
+            })
+        );
         assert_eq!(parse("/show 12"), Ok(Command::ShowItem(12)));
         assert_eq!(
             parse("/last_item_id #team 2"),
