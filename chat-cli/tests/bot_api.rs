@@ -907,8 +907,13 @@ fn bot_api_over_websocket() {
             .await;
         assert_eq!(refused["chatError"]["errorType"]["type"], "chatNotStarted");
         alice.ok("ListUsers", "/users", "usersList").await;
+        // `/_check running` (the reference's `CheckChatRunning`, not in the bot API's list).
+        let corr = alice.request("/_check running").await;
+        assert_eq!(alice.response(&corr).await["type"], "chatStopped");
         alice.ok("StartChat", "/_start", "chatStarted").await;
         alice.ok("StartChat", "/_start", "chatRunning").await;
+        let corr = alice.request("/_check running").await;
+        assert_eq!(alice.response(&corr).await["type"], "chatRunning");
         let address = alice
             .ok("APICreateMyAddress", "/_address 1", "userContactLinkCreated")
             .await;

@@ -1142,8 +1142,9 @@ fn direct_contact_with_a_member() {
     cath.expect("Current user: cath (Catherine)");
     cath.expect("1 contacts connected (use /cs for the list)");
     cath.expect("#team: connected to server(s)");
-    cath.type_line("/_accept member contact @3");
-    cath.expect("/_accept member contact @3");
+    // By name (the reference's `/accept_member_contact @bob`).
+    cath.type_line("/accept_member_contact @bob");
+    cath.expect("/accept_member_contact @bob");
     cath.expect("bob: joining the member's invitation to connect directly");
     cath.expect("bob (Bob): contact is connected");
     bob.expect("cath (Catherine): contact is connected");

@@ -2296,6 +2296,14 @@ impl Chat {
             Command::AcceptMemberContact(contact_id) => {
                 on_heap(|| self.accept_member_contact(contact_id)).await
             }
+            Command::AcceptMemberContactNamed(n) => {
+                let contact_id = self
+                    .store()
+                    .contact_by_name(&n)?
+                    .ok_or(ChatError::NoContact(n))?
+                    .contact_id;
+                on_heap(|| self.accept_member_contact(contact_id)).await
+            }
             Command::SetAcceptMemberContacts(on) => self.set_auto_accept_member_contacts(on),
             Command::AcceptMember {
                 group_id,
@@ -2371,6 +2379,11 @@ impl Chat {
                 Response::Started
             } else {
                 Response::Running
+            }),
+            Command::CheckRunning => Ok(if self.is_running() {
+                Response::Running
+            } else {
+                Response::Stopped
             }),
             Command::StopChat => {
                 self.close().await;

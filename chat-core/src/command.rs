@@ -317,8 +317,12 @@ pub enum Command {
         /// The first message.
         content: Option<crate::protocol::MsgContent>,
     },
+    /// `/_check running`: whether the chat is running (`chatRunning` / `chatStopped`).
+    CheckRunning,
     /// `/_accept member contact @<contactId>`: joins a member's invitation.
     AcceptMemberContact(i64),
+    /// `/accept_member_contact @name`: the same by the contact's name.
+    AcceptMemberContactNamed(String),
     /// `/set accept member contacts on|off` (`/_set accept member contacts <userId> on|off`).
     SetAcceptMemberContacts(bool),
     /// `/_send @<contactId> text <text>`.
@@ -1295,6 +1299,7 @@ impl Command {
         matches!(
             self,
             Command::StartChat
+                | Command::CheckRunning
                 | Command::StopChat
                 | Command::Quit
                 | Command::Help(_)
@@ -2452,6 +2457,13 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 },
             }
         }
+        "/accept_member_contact" => {
+            let (n, rest) = name(args.strip_prefix('@').unwrap_or(args))?;
+            if !rest.trim().is_empty() {
+                return Err(bad("usage: /accept_member_contact @name"));
+            }
+            Command::AcceptMemberContactNamed(n)
+        }
         "/_accept" if args.starts_with("member contact ") => {
             let r = &args["member contact ".len()..];
             Command::AcceptMemberContact(
@@ -3044,6 +3056,7 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
         "/users" if args.is_empty() => Command::ListUsers,
         "/v" | "/version" if args.is_empty() => Command::Version,
         "/_start" => Command::StartChat,
+        "/_check" if args == "running" => Command::CheckRunning,
         "/_stop" if args.is_empty() => Command::StopChat,
         "/_contacts" if user_id(args) => Command::Contacts,
         "/_profile" => {
@@ -3727,6 +3740,11 @@ mod tests {
             })
         ));
         assert!(parse("/pg #news").is_err());
+        assert_eq!(parse("/_check running"), Ok(Command::CheckRunning));
+        assert_eq!(
+            parse("/accept_member_contact @bob"),
+            Ok(Command::AcceptMemberContactNamed("bob".into()))
+        );
         assert_eq!(
             parse("/delete welcome #team"),
             Ok(Command::SetWelcome {
