@@ -483,14 +483,7 @@ fn a_file_with_text_and_a_quote_through_the_api() {
     alice.expect("completed uploading file 1 (report.bin) for bob");
     let out = dir.path().join("out");
     std::fs::create_dir_all(&out).expect("out");
-    let d = out.to_string_lossy();
-    bob.type_line(&format!("/fr 1 {d}/"));
-    bob.expect(&format!("/fr 1 {d}/"));
-    bob.expect_unordered(&[
-        format!("saving file 1 from alice to {d}/report.bin").as_str(),
-        "started receiving file 1 (report.bin) from alice",
-    ]);
-    bob.expect("completed receiving file 1 (report.bin) from alice");
+    common::groups::receive(&mut bob, 1, "report.bin", "alice", &out, "report.bin");
     assert_eq!(std::fs::read(out.join("report.bin")).expect("bob's"), bytes);
     // Received, it is sent on as a new file (`/ff`, the reference's `ForwardFile`).
     let saved = out.join("report.bin").to_string_lossy().into_owned();
@@ -503,14 +496,7 @@ fn a_file_with_text_and_a_quote_through_the_api() {
     bob.expect("completed uploading file 2 (report.bin) for alice");
     let back = dir.path().join("back");
     std::fs::create_dir_all(&back).expect("back");
-    let b = back.to_string_lossy();
-    alice.type_line(&format!("/fr 2 {b}/"));
-    alice.expect(&format!("/fr 2 {b}/"));
-    alice.expect_unordered(&[
-        format!("saving file 2 from bob to {b}/report.bin").as_str(),
-        "started receiving file 2 (report.bin) from bob",
-    ]);
-    alice.expect("completed receiving file 2 (report.bin) from bob");
+    common::groups::receive(&mut alice, 2, "report.bin", "bob", &back, "report.bin");
     assert_eq!(
         std::fs::read(back.join("report.bin")).expect("alice's"),
         bytes
