@@ -783,6 +783,18 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
             })
             .collect(),
         Response::Items(items) => items.iter().flat_map(|(c, i)| item_lines(c, i)).collect(),
+        // The reference's `viewContactAliasUpdated`.
+        Response::ContactAliasUpdated(c) if c.local_alias.is_empty() => {
+            vec![format!(
+                "contact {} alias removed",
+                view_name(&c.local_name)
+            )]
+        }
+        Response::ContactAliasUpdated(c) => vec![format!(
+            "contact {} alias updated: {}",
+            view_name(&c.local_name),
+            c.local_alias
+        )],
         // The reference's `CRChatItemId`.
         Response::ItemId(id) => vec![id.map_or_else(|| "no item".to_string(), |i| i.to_string())],
         Response::FileSending {

@@ -91,6 +91,17 @@ impl Bot {
                 }
                 return (corr, resp);
             }
+            // So is `/_set alias`'s: its contact is checked as the documented type.
+            if !event && resp["type"] == "contactAliasUpdated" {
+                if let Err(e) = self.schema.check_type(&resp["toContact"], "Contact") {
+                    panic!(
+                        "{}: {e}
+{resp:#}",
+                        self.name
+                    );
+                }
+                return (corr, resp);
+            }
             if !event && resp["type"] == "apiChat" {
                 if let Err(e) = self.schema.check_type(&resp["chat"], "AChat") {
                     panic!("{}: {e}\n{resp:#}", self.name);
@@ -757,6 +768,20 @@ fn bot_api_over_websocket() {
             .await;
         assert_eq!(contacts["contacts"][0]["localDisplayName"], "bob");
         assert_eq!(contacts["contacts"][0]["customData"], json!({"tier": "gold"}));
+        // The user's own name for the contact (the reference's `APISetContactAlias`).
+        let corr = alice
+            .request(&format!("/_set alias @{bob_id} Bob from sales"))
+            .await;
+        let updated = alice.response(&corr).await;
+        assert_eq!(updated["type"], "contactAliasUpdated", "{updated}");
+        assert_eq!(updated["toContact"]["profile"]["localAlias"], "Bob from sales");
+        let contacts = alice
+            .ok("APIListContacts", &format!("/_contacts {user_id}"), "contactsList")
+            .await;
+        assert_eq!(
+            contacts["contacts"][0]["profile"]["localAlias"],
+            "Bob from sales"
+        );
         alice.ok("APISetActiveUser", "/_user 1", "activeUser").await;
         let chats = alice
             .ok(

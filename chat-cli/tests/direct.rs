@@ -248,6 +248,13 @@ fn own_and_used_links_are_recognised() {
     bob.expect(&format!("/c {link}"));
     bob.expect("invitation link: known contact alice");
     bob.expect("use @alice <message> to send messages");
+    // The user's own name for a contact, kept apart from its profile.
+    alice.type_line("/_set alias @2 Bob from work");
+    alice.expect("/_set alias @2 Bob from work");
+    alice.expect("contact bob alias updated: Bob from work");
+    alice.type_line("/_set alias @2");
+    alice.expect("/_set alias @2");
+    alice.expect("contact bob alias removed");
 
     alice.type_line("/ad");
     alice.expect("/ad");

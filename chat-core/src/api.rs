@@ -102,10 +102,12 @@ fn connection(c: &Contact, conn: u64) -> Value {
 
 /// A contact (`Contact`).
 pub fn contact(c: &Contact) -> Value {
+    let mut profile_with_alias = local_profile(c.contact_id, &c.profile);
+    profile_with_alias["localAlias"] = c.local_alias.clone().into();
     let mut v = json!({
         "contactId": c.contact_id,
         "localDisplayName": c.local_name,
-        "profile": local_profile(c.contact_id, &c.profile),
+        "profile": profile_with_alias,
         "contactUsed": true,
         "contactStatus": if c.deleted_by_contact { "deleted" } else { "active" },
         "chatSettings": chat_settings(c.muted, c.flags),
@@ -636,6 +638,7 @@ pub fn group_chat_item(chat: &Chat, g: &Group, member: Option<&Member>, item: &C
         deleted_by_contact: false,
         incognito: None,
         custom_data: None,
+        local_alias: String::new(),
         user_prefs: None,
         own_prefs: None,
         muted: false,
@@ -1056,6 +1059,10 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
         Response::Contacts(cs) => tagged(
             "contactsList",
             json!({"user": u, "contacts": cs.iter().map(contact).collect::<Vec<_>>()}),
+        ),
+        Response::ContactAliasUpdated(c) => tagged(
+            "contactAliasUpdated",
+            json!({"user": u, "toContact": contact(c)}),
         ),
         Response::ItemId(id) => {
             let mut v = json!({ "user": u });

@@ -422,6 +422,8 @@ pub enum Response {
     Items(Vec<(Contact, ChatItem)>),
     /// An item's id (`/last_item_id`; none: no item).
     ItemId(Option<i64>),
+    /// A contact's alias changed (`/_set alias`): the contact now.
+    ContactAliasUpdated(Contact),
     /// A file is being sent (`/f`): the offer's item, the file's number, the path as given.
     FileSending {
         /// The contact.
@@ -2691,6 +2693,20 @@ impl Chat {
                 self.store()
                     .set_group_custom_data(g.group_id, json.as_deref())?;
                 Ok(Response::Ok)
+            }
+            Command::SetContactAlias { contact_id, alias } => {
+                let store = self.store();
+                if contact_id <= crate::store::NOTES {
+                    return Err(ChatError::NoContact(format!("@{contact_id}")));
+                }
+                let c = store
+                    .contact(contact_id)?
+                    .ok_or_else(|| ChatError::NoContact(format!("@{contact_id}")))?;
+                store.set_contact_alias(contact_id, &alias)?;
+                Ok(Response::ContactAliasUpdated(Contact {
+                    local_alias: alias,
+                    ..c
+                }))
             }
             Command::SetCustomData { contact_id, data } => {
                 if contact_id <= crate::store::NOTES || self.store().contact(contact_id)?.is_none()

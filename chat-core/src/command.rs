@@ -502,6 +502,13 @@ pub enum Command {
     /// `/clear *`, `/clear @name`: remove a chat's items.
     ClearChat(Option<String>),
     /// `/_set custom @<contactId> [json]`: a bot's own data about a contact (none: cleared).
+    /// `/_set alias @<contactId> [text]`: the user's own name for a contact (none removes it).
+    SetContactAlias {
+        /// The contact.
+        contact_id: i64,
+        /// The alias (empty: none).
+        alias: String,
+    },
     SetCustomData {
         /// The contact.
         contact_id: i64,
@@ -1134,6 +1141,9 @@ pub const MAX_TTL: i64 = 365 * 24 * 3600;
 /// The largest custom data of a contact (`/_set custom`).
 pub const MAX_CUSTOM_DATA: usize = 64 * 1024;
 
+/// The longest contact alias (`/_set alias`), in bytes.
+pub const MAX_ALIAS: usize = 1024;
+
 /// The most items `/_get chat` returns at once.
 pub const MAX_PAGE: usize = 1000;
 
@@ -1340,6 +1350,7 @@ impl Command {
                 | Command::GetChat { .. }
                 | Command::UnreadChat { .. }
                 | Command::SetCustomData { .. }
+                | Command::SetContactAlias { .. }
                 | Command::SetGroupCustomData { .. }
                 | Command::ContactInfo(_)
                 | Command::ShowCode(_)
@@ -3070,6 +3081,20 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 serde_json::from_str(json).map_err(|e| bad(&format!("bad profile ({e})")))?,
             )
         }
+        "/_set" if args.starts_with("alias @") => {
+            let rest = &args["alias ".len()..];
+            let (r, alias) = rest.split_once(' ').unwrap_or((rest, ""));
+            let contact_id =
+                contact_ref(r).ok_or_else(|| bad("usage: /_set alias @<contactId> [alias]"))?;
+            let alias = alias.trim();
+            if alias.len() > MAX_ALIAS || alias.chars().any(char::is_control) {
+                return Err(bad("an alias is one line of at most 1 KiB"));
+            }
+            Command::SetContactAlias {
+                contact_id,
+                alias: alias.to_string(),
+            }
+        }
         "/_set" if args.starts_with("custom @") || args.starts_with("custom #") => {
             let rest = &args["custom ".len()..];
             let (r, json) = rest.split_once(' ').unwrap_or((rest, ""));
@@ -3741,6 +3766,21 @@ mod tests {
         ));
         assert!(parse("/pg #news").is_err());
         assert_eq!(parse("/_check running"), Ok(Command::CheckRunning));
+        assert_eq!(
+            parse("/_set alias @2 Bobby T"),
+            Ok(Command::SetContactAlias {
+                contact_id: 2,
+                alias: "Bobby T".into()
+            })
+        );
+        assert_eq!(
+            parse("/_set alias @2"),
+            Ok(Command::SetContactAlias {
+                contact_id: 2,
+                alias: String::new()
+            })
+        );
+        assert!(parse(&format!("/_set alias @2 {}", "x".repeat(1025))).is_err());
         assert_eq!(
             parse("/accept_member_contact @bob"),
             Ok(Command::AcceptMemberContactNamed("bob".into()))

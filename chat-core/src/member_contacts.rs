@@ -120,6 +120,7 @@ impl ChatStore {
             deleted_by_contact: false,
             incognito: incognito.cloned(),
             custom_data: None,
+            local_alias: String::new(),
             user_prefs: None,
             own_prefs: self.own_prefs.clone(),
             muted: false,

@@ -402,6 +402,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // connection plan says the group is known
     "ALTER TABLE groups ADD COLUMN via_link TEXT;
      CREATE INDEX groups_via_link ON groups (via_link);",
+    // v42: the user's own name for a contact (`/_set alias @N text`); empty: none
+    "ALTER TABLE contacts ADD COLUMN local_alias TEXT NOT NULL DEFAULT '';",
 ];
 
 /// The items with their chat's expiry (`?2`: the user's, for chats without their own).
@@ -619,6 +621,8 @@ pub struct Contact {
     pub incognito: Option<Profile>,
     /// A bot's own data about the contact (a JSON object), if set.
     pub custom_data: Option<String>,
+    /// The user's own name for the contact (`/_set alias @N text`; empty: none).
+    pub local_alias: String,
     /// The user's chat preferences set for this contact (`/_set prefs`), if any.
     pub user_prefs: Option<serde_json::Value>,
     /// The user's own preferences (its profile's): what it allows the contact where
@@ -746,6 +750,7 @@ type ContactRow = (
     bool,
     Option<bool>,
     bool,
+    String,
 );
 
 pub(crate) type ItemRow = (
@@ -965,6 +970,15 @@ impl ChatStore {
         Ok(v)
     }
 
+    /// The user's own name for a contact (empty: none).
+    pub fn set_contact_alias(&self, contact_id: i64, alias: &str) -> Result<()> {
+        self.db.execute(
+            "UPDATE contacts SET local_alias = ?2 WHERE contact_id = ?1",
+            params![contact_id, alias],
+        )?;
+        Ok(())
+    }
+
     /// Sets (or clears) a contact's custom data (a JSON object).
     pub fn set_custom_data(&self, contact_id: i64, json: Option<&str>) -> Result<()> {
         self.db.execute(
@@ -1092,6 +1106,7 @@ impl ChatStore {
             deleted_by_contact: false,
             incognito: incognito.map(|p| profile_from(&p)).transpose()?,
             custom_data: None,
+            local_alias: String::new(),
             user_prefs: None,
             own_prefs: self.own_prefs.clone(),
             muted: false,
@@ -1114,6 +1129,7 @@ impl ChatStore {
             r.get(10)?,
             r.get(11)?,
             r.get(12)?,
+            r.get(13)?,
         ))
     }
 
@@ -1133,6 +1149,7 @@ impl ChatStore {
             muted,
             send_rcpts,
             favorite,
+            local_alias,
         ): ContactRow,
     ) -> Result<Contact> {
         Ok(Contact {
@@ -1145,6 +1162,7 @@ impl ChatStore {
             deleted_by_contact,
             incognito: incognito.map(|p| profile_from(&p)).transpose()?,
             custom_data,
+            local_alias,
             user_prefs: user_prefs
                 .map(|p| serde_json::from_str(&p))
                 .transpose()
@@ -1195,7 +1213,7 @@ impl ChatStore {
     fn contact_where(&self, clause: &str, arg: rusqlite::types::Value) -> Result<Option<Contact>> {
         let sql = format!(
             "SELECT contact_id, local_name, profile, conn_id, ready, created_at, deleted_by_contact,
-                    incognito, custom_data, user_prefs, muted, send_rcpts, favorite
+                    incognito, custom_data, user_prefs, muted, send_rcpts, favorite, local_alias
              FROM contacts WHERE {clause}"
         );
         self.db
@@ -1227,7 +1245,7 @@ impl ChatStore {
     pub fn contacts(&self) -> Result<Vec<Contact>> {
         let mut st = self.db.prepare(
             "SELECT contact_id, local_name, profile, conn_id, ready, created_at, deleted_by_contact,
-                    incognito, custom_data, user_prefs, muted, send_rcpts, favorite
+                    incognito, custom_data, user_prefs, muted, send_rcpts, favorite, local_alias
              FROM contacts WHERE contact_id > 1 ORDER BY local_name",
         )?;
         let rows = st.query_map([], Self::contact_row)?;
@@ -1361,6 +1379,7 @@ impl ChatStore {
             deleted_by_contact: false,
             incognito: None,
             custom_data: None,
+            local_alias: String::new(),
             user_prefs: None,
             own_prefs: self.own_prefs.clone(),
             muted: false,
