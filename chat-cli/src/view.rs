@@ -795,6 +795,14 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
             view_name(&c.local_name),
             c.local_alias
         )],
+        Response::GroupAliasUpdated(g) if g.local_alias.is_empty() => {
+            vec![format!("group #{} alias removed", view_name(&g.local_name))]
+        }
+        Response::GroupAliasUpdated(g) => vec![format!(
+            "group #{} alias updated: {}",
+            view_name(&g.local_name),
+            g.local_alias
+        )],
         // The reference's `CRChatItemId`.
         Response::ItemId(id) => vec![id.map_or_else(|| "no item".to_string(), |i| i.to_string())],
         Response::FileSending {

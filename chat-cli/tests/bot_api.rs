@@ -91,16 +91,17 @@ impl Bot {
                 }
                 return (corr, resp);
             }
-            // So is `/_set alias`'s: its contact is checked as the documented type.
-            if !event && resp["type"] == "contactAliasUpdated" {
-                if let Err(e) = self.schema.check_type(&resp["toContact"], "Contact") {
-                    panic!(
-                        "{}: {e}
-{resp:#}",
-                        self.name
-                    );
+            // So are `/_set alias`'s: the contact or group is checked as the documented type.
+            for (tag, field, ty) in [
+                ("contactAliasUpdated", "toContact", "Contact"),
+                ("groupAliasUpdated", "toGroup", "GroupInfo"),
+            ] {
+                if !event && resp["type"] == tag {
+                    if let Err(e) = self.schema.check_type(&resp[field], ty) {
+                        panic!("{}: {e}\n{resp:#}", self.name);
+                    }
+                    return (corr, resp);
                 }
-                return (corr, resp);
             }
             if !event && resp["type"] == "apiChat" {
                 if let Err(e) = self.schema.check_type(&resp["chat"], "AChat") {
@@ -1326,6 +1327,16 @@ fn bot_api_groups() {
             .ok("APIListGroups", "/_groups 1 elsewhere", "groupsList")
             .await;
         assert_eq!(none["groups"], json!([]));
+        // The user's own name for the group (the reference's `APISetGroupAlias`).
+        let gid = groups["groups"][0]["groupId"]
+            .as_i64()
+            .expect("groupId");
+        let corr = bob.request(&format!("/_set alias #{gid} Tea club")).await;
+        let updated = bob.response(&corr).await;
+        assert_eq!(updated["type"], "groupAliasUpdated", "{updated}");
+        assert_eq!(updated["toGroup"]["localAlias"], "Tea club");
+        let groups = bob.ok("APIListGroups", "/_groups 1", "groupsList").await;
+        assert_eq!(groups["groups"][0]["localAlias"], "Tea club");
 
         let role = alice
             .ok(

@@ -992,6 +992,10 @@ fn group_name_and_welcome() {
         c.expect("#my_team: alice added dan (Daniel) to the group (connecting...)");
         c.expect("#my_team: new member dan is connected");
     }
+    // The user's own name for the group (`/_set alias #N`): only here.
+    alice.type_line("/_set alias #1 Our team");
+    alice.expect("/_set alias #1 Our team");
+    alice.expect("group #my_team alias updated: Our team");
     // The reference's other forms: `/group_descr #g text`, `/delete welcome #g`.
     alice.type_line("/group_descr #my_team Hello again");
     alice.expect("/group_descr #my_team Hello again");

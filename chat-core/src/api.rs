@@ -494,7 +494,7 @@ pub fn group_info(chat: &Chat, g: &Group) -> Value {
         "useRelays": chat.store().is_channel(g.group_id).unwrap_or(false),
         "localDisplayName": g.local_name,
         "groupProfile": serde_json::to_value(&g.profile).unwrap_or(Value::Null),
-        "localAlias": "",
+        "localAlias": g.local_alias,
         "fullGroupPreferences": crate::group_prefs::full_preferences(&g.profile),
         "membership": membership(chat, g),
         "chatSettings": chat_settings(g.muted, g.flags),
@@ -1063,6 +1063,10 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
         Response::ContactAliasUpdated(c) => tagged(
             "contactAliasUpdated",
             json!({"user": u, "toContact": contact(c)}),
+        ),
+        Response::GroupAliasUpdated(g) => tagged(
+            "groupAliasUpdated",
+            json!({"user": u, "toGroup": group_info(chat, g)}),
         ),
         Response::ItemId(id) => {
             let mut v = json!({ "user": u });

@@ -424,6 +424,8 @@ pub enum Response {
     ItemId(Option<i64>),
     /// A contact's alias changed (`/_set alias`): the contact now.
     ContactAliasUpdated(Contact),
+    /// A group's alias changed (`/_set alias #N`): the group now.
+    GroupAliasUpdated(crate::group_store::Group),
     /// A file is being sent (`/f`): the offer's item, the file's number, the path as given.
     FileSending {
         /// The contact.
@@ -2706,6 +2708,14 @@ impl Chat {
                 Ok(Response::ContactAliasUpdated(Contact {
                     local_alias: alias,
                     ..c
+                }))
+            }
+            Command::SetGroupAlias { group_id, alias } => {
+                let g = self.group_by_id(group_id)?;
+                self.store().set_group_alias(group_id, &alias)?;
+                Ok(Response::GroupAliasUpdated(crate::group_store::Group {
+                    local_alias: alias,
+                    ..g
                 }))
             }
             Command::SetCustomData { contact_id, data } => {

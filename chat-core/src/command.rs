@@ -509,6 +509,13 @@ pub enum Command {
         /// The alias (empty: none).
         alias: String,
     },
+    /// `/_set alias #<groupId> [text]`: the user's own name for a group.
+    SetGroupAlias {
+        /// The group.
+        group_id: i64,
+        /// The alias (empty: none).
+        alias: String,
+    },
     SetCustomData {
         /// The contact.
         contact_id: i64,
@@ -1351,6 +1358,7 @@ impl Command {
                 | Command::UnreadChat { .. }
                 | Command::SetCustomData { .. }
                 | Command::SetContactAlias { .. }
+                | Command::SetGroupAlias { .. }
                 | Command::SetGroupCustomData { .. }
                 | Command::ContactInfo(_)
                 | Command::ShowCode(_)
@@ -3081,19 +3089,20 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 serde_json::from_str(json).map_err(|e| bad(&format!("bad profile ({e})")))?,
             )
         }
-        "/_set" if args.starts_with("alias @") => {
+        "/_set" if args.starts_with("alias @") || args.starts_with("alias #") => {
             let rest = &args["alias ".len()..];
             let (r, alias) = rest.split_once(' ').unwrap_or((rest, ""));
-            let contact_id =
-                contact_ref(r).ok_or_else(|| bad("usage: /_set alias @<contactId> [alias]"))?;
             let alias = alias.trim();
             if alias.len() > MAX_ALIAS || alias.chars().any(char::is_control) {
                 return Err(bad("an alias is one line of at most 1 KiB"));
             }
-            Command::SetContactAlias {
-                contact_id,
-                alias: alias.to_string(),
+            let alias = alias.to_string();
+            if let Some(group_id) = group_ref(r) {
+                return Ok(Command::SetGroupAlias { group_id, alias });
             }
+            let contact_id = contact_ref(r)
+                .ok_or_else(|| bad("usage: /_set alias @<contactId>|#<groupId> [alias]"))?;
+            Command::SetContactAlias { contact_id, alias }
         }
         "/_set" if args.starts_with("custom @") || args.starts_with("custom #") => {
             let rest = &args["custom ".len()..];
@@ -3781,6 +3790,13 @@ mod tests {
             })
         );
         assert!(parse(&format!("/_set alias @2 {}", "x".repeat(1025))).is_err());
+        assert_eq!(
+            parse("/_set alias #1 Weekly"),
+            Ok(Command::SetGroupAlias {
+                group_id: 1,
+                alias: "Weekly".into()
+            })
+        );
         assert_eq!(
             parse("/accept_member_contact @bob"),
             Ok(Command::AcceptMemberContactNamed("bob".into()))

@@ -170,6 +170,8 @@ pub struct Group {
     pub muted: bool,
     /// A bot's own data about the group (a JSON object), if set.
     pub custom_data: Option<String>,
+    /// The user's own name for the group (`/_set alias #N text`; empty: none).
+    pub local_alias: String,
     /// Its receipts and favorite settings.
     pub flags: crate::store::ChatFlags,
     /// A business chat's data (a group made through a business address).
@@ -239,7 +241,7 @@ pub const MAX_PENDING_MESSAGES: i64 = 1_000;
 
 const GROUP_COLUMNS: &str =
     "group_id, local_name, profile, member_id, role, status, conn_request, created_at, incognito,
-     muted, custom_data, send_rcpts, favorite, business";
+     muted, custom_data, send_rcpts, favorite, business, local_alias";
 const MEMBER_COLUMNS: &str = "group_member_id, group_id, member_id, role, category, status,
      profile, local_name, conn_id, contact_id, invited_by, created_at, show_messages,
      blocked_by_admin";
@@ -259,6 +261,7 @@ type GroupRow = (
     Option<bool>,
     bool,
     Option<String>,
+    String,
 );
 
 type MemberRow = (
@@ -283,6 +286,7 @@ fn group_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<GroupRow> {
         r.get(11)?,
         r.get(12)?,
         r.get(13)?,
+        r.get(14)?,
     ))
 }
 
@@ -302,6 +306,7 @@ fn group_from(
         send_rcpts,
         favorite,
         business,
+        local_alias,
     ): GroupRow,
 ) -> Result<Group> {
     Ok(Group {
@@ -321,6 +326,7 @@ fn group_from(
             .map(Box::new),
         muted,
         custom_data,
+        local_alias,
         flags: crate::store::ChatFlags {
             send_rcpts,
             favorite,
@@ -443,6 +449,7 @@ impl ChatStore {
             incognito: None,
             muted: false,
             custom_data: None,
+            local_alias: String::new(),
             flags: crate::store::ChatFlags::default(),
             business: None,
         })
@@ -475,6 +482,15 @@ impl ChatStore {
     /// Every group's receipts setting back to the user's default (`clear_overrides=on`).
     pub fn clear_group_receipts(&self) -> Result<()> {
         self.db.execute("UPDATE groups SET send_rcpts = NULL", [])?;
+        Ok(())
+    }
+
+    /// The user's own name for a group (empty: none).
+    pub fn set_group_alias(&self, group_id: i64, alias: &str) -> Result<()> {
+        self.db.execute(
+            "UPDATE groups SET local_alias = ?2 WHERE group_id = ?1",
+            params![group_id, alias],
+        )?;
         Ok(())
     }
 

@@ -404,6 +404,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
      CREATE INDEX groups_via_link ON groups (via_link);",
     // v42: the user's own name for a contact (`/_set alias @N text`); empty: none
     "ALTER TABLE contacts ADD COLUMN local_alias TEXT NOT NULL DEFAULT '';",
+    // v43: the user's own name for a group (`/_set alias #N text`); empty: none
+    "ALTER TABLE groups ADD COLUMN local_alias TEXT NOT NULL DEFAULT '';",
 ];
 
 /// The items with their chat's expiry (`?2`: the user's, for chats without their own).
