@@ -284,8 +284,10 @@ pub fn migrate_with(
         )?;
         tx.commit()?;
     }
+    // Best effort: VACUUM needs room for a copy of the database; failing (a full disk), it
+    // leaves the database as it was, upgraded and whole, and the start goes on.
     if upgrade && options.vacuum {
-        db.execute_batch("VACUUM")?;
+        let _ = db.execute_batch("VACUUM");
     }
     Ok(())
 }
