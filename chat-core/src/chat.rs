@@ -2952,25 +2952,15 @@ impl Chat {
             _ => None,
         };
         let data = short_link_data(profile, business);
-        if let Some(server) = relay_server {
-            let (conn, full, short) = agent
-                .create_address_on(server, data.as_deref())
-                .await
-                .map_err(agent_err)?;
-            let link = made_link(&full, &short);
-            let store = self.store();
-            store.add_pending(conn, kind, Some(&link.full))?;
-            store.set_pending_short_link(conn, link.short.as_deref())?;
-            return Ok((conn, link));
-        }
-        let (conn, full, short) = match (data, invitation) {
-            (Some(data), true) => agent.create_invitation_with_short_link(&data).await,
-            (Some(data), false) => agent.create_address_with_short_link(&data).await,
-            (None, true) => agent
+        let (conn, full, short) = match (data, invitation, relay_server) {
+            (data, false, Some(server)) => agent.create_address_on(server, data.as_deref()).await,
+            (Some(data), true, _) => agent.create_invitation_with_short_link(&data).await,
+            (Some(data), false, None) => agent.create_address_with_short_link(&data).await,
+            (None, true, _) => agent
                 .create_invitation()
                 .await
                 .map(|(c, full)| (c, full, String::new())),
-            (None, false) => agent
+            (None, false, None) => agent
                 .create_address()
                 .await
                 .map(|(c, full)| (c, full, String::new())),

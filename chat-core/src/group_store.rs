@@ -1428,6 +1428,28 @@ mod tests {
     use super::*;
     use crate::store::NewItem;
 
+    /// A member of `g` (id bytes `id`, role member), a contact's when `contact`.
+    fn member(
+        store: &ChatStore,
+        g: &Group,
+        (id, name): (u8, &str),
+        category: MemberCategory,
+        status: MemberStatus,
+        contact: Option<i64>,
+    ) -> Result<Member> {
+        store.add_member(&NewMember {
+            group_id: g.group_id,
+            member_id: &B64(vec![id; 12]),
+            role: GroupMemberRole::Member,
+            category,
+            status,
+            profile: &profile(name),
+            conn_id: None,
+            contact_id: contact,
+            invited_by: None,
+        })
+    }
+
     /// Group `team` with us in `role`, `status`.
     fn team(store: &ChatStore, role: GroupMemberRole, status: MemberStatus) -> Group {
         store
@@ -1530,37 +1552,15 @@ mod tests {
         let bob = store.add_contact(7, &profile("bob")).expect("contact");
         let g = team(&store, GroupMemberRole::Owner, MemberStatus::Creator);
         let add = |id: u8, contact: Option<i64>, name: &str| {
-            store
-                .add_member(&NewMember {
-                    group_id: g.group_id,
-                    member_id: &B64(vec![id; 12]),
-                    role: GroupMemberRole::Member,
-                    category: MemberCategory::Post,
-                    status: MemberStatus::Announced,
-                    profile: &profile(name),
-                    conn_id: None,
-                    contact_id: contact,
-                    invited_by: None,
-                })
-                .expect("member")
+            let (post, announced) = (MemberCategory::Post, MemberStatus::Announced);
+            member(&store, &g, (id, name), post, announced, contact).expect("member")
         };
         assert_eq!(add(2, Some(bob.contact_id), "bob").local_name, "bob");
         assert_eq!(add(3, None, "bob").local_name, "bob_1");
         assert_eq!(add(4, None, "cath").local_name, "cath");
         // The same member id twice in a group is refused.
-        assert!(store
-            .add_member(&NewMember {
-                group_id: g.group_id,
-                member_id: &B64(vec![4; 12]),
-                role: GroupMemberRole::Member,
-                category: MemberCategory::Post,
-                status: MemberStatus::Announced,
-                profile: &profile("dan"),
-                conn_id: None,
-                contact_id: None,
-                invited_by: None,
-            })
-            .is_err());
+        let (post, announced) = (MemberCategory::Post, MemberStatus::Announced);
+        assert!(member(&store, &g, (4, "dan"), post, announced, None).is_err());
         // A contact named as a member who is no contact gets the next name.
         assert_eq!(
             store
@@ -1580,18 +1580,8 @@ mod tests {
         let store = ChatStore::open(&dir.path().join("t_chat.db"), None).expect("open");
         let g = team(&store, GroupMemberRole::Owner, MemberStatus::Creator);
         let add = |id: u8, name: &str| {
-            store
-                .add_member(&NewMember {
-                    group_id: g.group_id,
-                    member_id: &B64(vec![id; 12]),
-                    role: GroupMemberRole::Member,
-                    category: MemberCategory::Invitee,
-                    status: MemberStatus::Invited,
-                    profile: &profile(name),
-                    conn_id: None,
-                    contact_id: None,
-                    invited_by: None,
-                })
+            let (invitee, invited) = (MemberCategory::Invitee, MemberStatus::Invited);
+            member(&store, &g, (id, name), invitee, invited, None)
                 .expect("member")
                 .group_member_id
         };

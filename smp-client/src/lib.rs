@@ -287,14 +287,7 @@ impl SmpClient {
                 socks: opts.socks.clone().filter(|_| via_proxy),
                 ..opts.clone()
             };
-            let r = tokio::time::timeout(
-                opts.connect_timeout,
-                Self::connect_inner(&host, port, &kh, &opts, alpn),
-            )
-            .await
-            .map_err(|_| ClientError::Timeout)
-            .and_then(|r| r);
-            match r {
+            match Self::connect_timed(&host, port, &kh, &opts, alpn).await {
                 Ok(c) => return Ok(c),
                 Err(e) if e.is_retriable() => last = e,
                 Err(e) => return Err(e),
@@ -311,9 +304,20 @@ impl SmpClient {
         key_hash: &[u8; 32],
         opts: ConnectOptions,
     ) -> Result<(Self, mpsc::Receiver<Event>), ClientError> {
+        Self::connect_timed(host, port, key_hash, &opts, transport::ALPN_SMP).await
+    }
+
+    /// [`SmpClient::connect_inner`] within the options' connect timeout.
+    async fn connect_timed(
+        host: &str,
+        port: u16,
+        key_hash: &[u8; 32],
+        opts: &ConnectOptions,
+        alpn: &[u8],
+    ) -> Result<(Self, mpsc::Receiver<Event>), ClientError> {
         tokio::time::timeout(
             opts.connect_timeout,
-            Self::connect_inner(host, port, key_hash, &opts, transport::ALPN_SMP),
+            Self::connect_inner(host, port, key_hash, opts, alpn),
         )
         .await
         .map_err(|_| ClientError::Timeout)?

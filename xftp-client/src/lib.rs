@@ -119,12 +119,7 @@ impl XftpConnection {
     /// Connects to `addr` (or to `connect_to` instead of its host, for tests and proxies),
     /// pins its identity and performs the handshake.
     pub async fn connect(addr: &ServerAddress, connect_to: Option<SocketAddr>) -> Result<Self> {
-        tokio::time::timeout(
-            CONNECT_TIMEOUT,
-            Self::connect_inner(addr, connect_to, None, None, None, transport::ALPN_XFTP),
-        )
-        .await
-        .map_err(|_| ClientError::Timeout("connect"))?
+        Self::connect_native(addr, connect_to, None, false).await
     }
 
     /// Like [`XftpConnection::connect`], from the local address `local` (a multi-homed host,
