@@ -2019,12 +2019,27 @@ impl Agent {
     }
 
     /// A contact address whose link carries `client_data` (the link's `data` parameter, e.g. a
-    /// group link's `{"type":"group","groupLinkId":"..."}`), read by whoever uses it.
-    pub async fn create_address_with_data(&self, client_data: &str) -> Result<(ConnId, String)> {
-        let (id, full, _) = self
-            .create_link(QueueMode::Contact, None, Some(client_data.to_string()))
+    /// group link's `{"type":"group","groupLinkId":"..."}`), read by whoever uses it; with a
+    /// short link of `kind` when `short` holds its user data and the relay keeps link data.
+    /// Returns the connection, the full link and the short link (empty: none).
+    pub async fn create_address_with_data(
+        &self,
+        client_data: &str,
+        short: Option<(&[u8], crate::links::ShortLinkKind)>,
+    ) -> Result<(ConnId, String, String)> {
+        if short.is_some_and(|(_, k)| k == crate::links::ShortLinkKind::Invitation) {
+            return Err(AgentError::Link(
+                "an address's link is not an invitation".into(),
+            ));
+        }
+        let (id, full, short) = self
+            .create_link(
+                QueueMode::Contact,
+                short.map(|(d, k)| (d, k, true)),
+                Some(client_data.to_string()),
+            )
             .await?;
-        Ok((id, full))
+        Ok((id, full, short.unwrap_or_default()))
     }
 
     /// As [`Agent::create_address`], with a short link too (the address and `user_data`

@@ -104,6 +104,50 @@ fn time_prefix(ms: i64) -> String {
     }
 }
 
+/// A time in full, local: `2026-12-05 01:02:03` (`/item info`).
+fn full_time(ms: i64) -> String {
+    use chrono::TimeZone;
+    match chrono::Local.timestamp_millis_opt(ms).single() {
+        Some(t) => t.format("%Y-%m-%d %H:%M:%S").to_string(),
+        None => ms.to_string(),
+    }
+}
+
+/// `/item info`: the reference's lines (`sent at: ...`, `received at: ...`, `to be deleted
+/// at: ...`, `message history:` with each version newest first, `forwarded from: @bob, chat
+/// item id: 5`). A received item's time is when it came (the sender's is not kept).
+fn item_info_lines(info: &chat_core::item_info::ItemInfo) -> Vec<String> {
+    let item = &info.item.item;
+    let mut v = vec![format!("sent at: {}", full_time(item.item_ts))];
+    if !item.sent {
+        v.push(format!("received at: {}", full_time(item.item_ts)));
+    }
+    if let Some((_, Some(at))) = item.timed {
+        v.push(format!("to be deleted at: {}", full_time(at)));
+    }
+    if !info.versions.is_empty() {
+        v.push("message history:".into());
+        for (ts, content) in &info.versions {
+            let text = content.text_shown();
+            let mut lines = text.lines();
+            v.push(format!(
+                "{}: {}",
+                full_time(*ts),
+                lines.next().unwrap_or_default()
+            ));
+            v.extend(lines.map(str::to_string));
+        }
+    }
+    if let Some(from) = &info.forwarded_from {
+        v.push(format!(
+            "forwarded from: {}, chat item id: {}",
+            from.chat.shown(),
+            from.item.item_id
+        ));
+    }
+    v
+}
+
 /// An item's lines: `HH:MM @bob text` or `HH:MM bob> text`, after `marker` (`[edited] `);
 /// a quote goes on the first line (`> quoted` or `>> quoted` when the item's author wrote
 /// it) and the text on the next, indented by 6 spaces.
@@ -783,6 +827,7 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
             })
             .collect(),
         Response::Items(items) => items.iter().flat_map(|(c, i)| item_lines(c, i)).collect(),
+        Response::ItemInfo(info) => item_info_lines(info),
         // The reference's `viewContactAliasUpdated`.
         Response::ContactAliasUpdated(c) if c.local_alias.is_empty() => {
             vec![format!(
@@ -876,14 +921,14 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
             created,
         } => {
             let n = view_name(&group.local_name);
-            vec![
+            let mut v = vec![
                 if *created {
                     "Group link is created!".into()
                 } else {
                     "Group link:".into()
                 },
                 String::new(),
-                link.clone(),
+                link.shown().to_string(),
                 String::new(),
                 format!(
                     "Anybody can connect to you and join group as {} with: /c <group_link_above>",
@@ -893,7 +938,12 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
                 format!(
                     "to delete it: /delete link #{n} (joined members will remain connected to you)"
                 ),
-            ]
+            ];
+            // As the address: the short link first, the full one for old clients after.
+            if link.short.is_some() {
+                v.push(format!("The group link for old clients: {}", link.full));
+            }
+            v
         }
         Response::BlockedForAll {
             group,

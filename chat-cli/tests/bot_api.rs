@@ -92,9 +92,11 @@ impl Bot {
                 return (corr, resp);
             }
             // So are `/_set alias`'s: the contact or group is checked as the documented type.
+            // `/_get item info`'s: its item (and the one it was forwarded from) as `AChatItem`.
             for (tag, field, ty) in [
                 ("contactAliasUpdated", "toContact", "Contact"),
                 ("groupAliasUpdated", "toGroup", "GroupInfo"),
+                ("chatItemInfo", "chatItem", "AChatItem"),
             ] {
                 if !event && resp["type"] == tag {
                     if let Err(e) = self.schema.check_type(&resp[field], ty) {
@@ -640,6 +642,20 @@ fn bot_api_over_websocket() {
         assert_eq!(updated["chatItem"]["chatItem"]["meta"]["itemEdited"], true);
         let got = alice.event("chatItemUpdated").await;
         assert_eq!(item_text(&got["chatItem"]), "hello, alice");
+        // Its versions, newest first (the reference's `APIGetChatItemInfo`, not in the bot
+        // API's list; its item checked as `AChatItem`).
+        let corr = bob
+            .request(&format!("/_get item info @{alice_id} {bob_item}"))
+            .await;
+        let info = bob.response(&corr).await;
+        assert_eq!(info["type"], "chatItemInfo", "{info}");
+        assert_eq!(item_text(&info["chatItem"]), "hello, alice");
+        let versions = info["chatItemInfo"]["itemVersions"]
+            .as_array()
+            .expect("versions");
+        assert_eq!(versions.len(), 2, "{info}");
+        assert_eq!(versions[0]["msgContent"]["text"], "hello, alice");
+        assert_eq!(versions[1]["msgContent"]["text"], "hello alice");
         bob.ok(
             "APIUpdateChatItem",
             &format!("/_update item @{alice_id} {bob_item} json {edit}"),
@@ -1386,9 +1402,23 @@ fn bot_api_groups() {
             .expect("link");
         assert!(full.contains("data="), "{full}");
         assert_eq!(link["groupLink"]["acceptMemberRole"], "member");
-        alice
+        // Its short link (`g`) carries the group's profile, read before joining.
+        let short = link["groupLink"]["connLinkContact"]["connShortLink"]
+            .as_str()
+            .expect("short link")
+            .to_string();
+        assert!(short.contains("/g#"), "{short}");
+        assert_eq!(link["groupLink"]["shortLinkDataSet"], true);
+        let shown = alice
             .ok("APIGetGroupLink", &format!("/_get link #{g}"), "groupLink")
             .await;
+        assert_eq!(shown["groupLink"]["connLinkContact"]["connShortLink"], short);
+        let plan = bob
+            .ok("APIConnectPlan", &format!("/_connect plan 1 {short}"), "connectionPlan")
+            .await;
+        let group_plan = &plan["connectionPlan"]["groupLinkPlan"];
+        assert_eq!(group_plan["type"], "ok", "{plan}");
+        assert_eq!(group_plan["groupSLinkData_"]["groupProfile"]["displayName"], "team");
         let observer = alice
             .ok(
                 "APIGroupLinkMemberRole",
@@ -1404,16 +1434,6 @@ fn bot_api_groups() {
                 "chatCmdError",
             )
             .await;
-        alice
-            .ok(
-                "APIDeleteGroupLink",
-                &format!("/_delete link #{g}"),
-                "groupLinkDeleted",
-            )
-            .await;
-        alice
-            .ok("APIGetGroupLink", &format!("/_get link #{g}"), "chatCmdError")
-            .await;
         let updated = alice
             .ok(
                 "APIUpdateGroupProfile",
@@ -1426,6 +1446,22 @@ fn bot_api_groups() {
         assert_eq!(updated["toGroup"]["groupProfile"]["description"], "Welcome!");
         let seen = bob.event("groupUpdated").await;
         assert_eq!(seen["toGroup"]["groupProfile"]["description"], "Welcome!");
+        // The link's data follows the profile.
+        let plan = bob
+            .ok("APIConnectPlan", &format!("/_connect plan 1 {short}"), "connectionPlan")
+            .await;
+        let data = &plan["connectionPlan"]["groupLinkPlan"]["groupSLinkData_"];
+        assert_eq!(data["groupProfile"]["description"], "Welcome!", "{plan}");
+        alice
+            .ok(
+                "APIDeleteGroupLink",
+                &format!("/_delete link #{g}"),
+                "groupLinkDeleted",
+            )
+            .await;
+        alice
+            .ok("APIGetGroupLink", &format!("/_get link #{g}"), "chatCmdError")
+            .await;
         alice
             .ok(
                 "APIAddMember",

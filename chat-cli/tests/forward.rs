@@ -57,6 +57,22 @@ fn forwarding_between_contacts_and_notes() {
     command(&mut cath, "/tail @alice 2");
     expect_forwarded(&mut cath, "alice> -> forwarded", "hi");
     expect_forwarded(&mut cath, "alice> -> forwarded", "hey");
+    // Its information names the item it came from, as the reference's.
+    let hey = last_item_id(&mut alice, "@2");
+    command(&mut alice, "/item info @cath hey");
+    assert!(alice.next().starts_with("sent at: "));
+    alice.expect("message history:");
+    assert!(alice.next().ends_with(": hey"));
+    alice.expect(&format!("forwarded from: @bob, chat item id: {hey}"));
+    // Received: the time it came too; its origin is not known to cath.
+    command(&mut cath, "/item info @alice hey");
+    assert!(cath.next().starts_with("sent at: "));
+    assert!(cath.next().starts_with("received at: "));
+    cath.expect("message history:");
+    assert!(cath.next().ends_with(": hey"));
+    command(&mut cath, "/item info @alice nothing like this");
+    let refused = cath.next();
+    assert!(refused.contains("nothing like this"), "{refused}");
 
     // To the notes and on from them: the first origin is kept.
     alice.type_line("* <- @bob hi");

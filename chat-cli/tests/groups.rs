@@ -536,22 +536,32 @@ fn group_link() {
     alice.expect("/create link #team");
     alice.expect("Group link is created!");
     alice.expect("");
+    // A short link (`g`) on a relay that keeps link data, as the reference's.
     let link = alice.next();
-    assert!(
-        link.starts_with("https://simplex.chat/contact#/?v="),
-        "{link}"
-    );
-    assert!(link.contains("data="), "{link}");
+    assert!(link.starts_with("https://127.0.0.1/g#"), "{link}");
     alice.expect("");
     alice.expect("Anybody can connect to you and join group as member with: /c <group_link_above>");
     alice.expect("to show it again: /show link #team");
     alice.expect("to delete it: /delete link #team (joined members will remain connected to you)");
+    let line = alice.next();
+    let full = line
+        .strip_prefix("The group link for old clients: ")
+        .unwrap_or_else(|| panic!("the full group link expected, got {line:?}"))
+        .to_string();
+    assert!(
+        full.starts_with("https://simplex.chat/contact#/?v="),
+        "{full}"
+    );
+    assert!(full.contains("data="), "{full}");
     alice.type_line("/create link #team");
     alice.expect("/create link #team");
     alice.expect("you already have link for this group, to show: /show link #team");
     // Its plan: ours for alice, new for bob.
     alice.type_line(&format!("/c {link}"));
     alice.expect(&format!("/c {link}"));
+    alice.expect("group link: own link for group #team");
+    alice.type_line(&format!("/c {full}"));
+    alice.expect(&format!("/c {full}"));
     alice.expect("group link: own link for group #team");
     bob.type_line(&format!("/_connect plan 1 {link}"));
     bob.expect(&format!("/_connect plan 1 {link}"));
@@ -571,8 +581,9 @@ fn group_link() {
     bob.expect("group link: known group #team");
     bob.expect("use #team <message> to send messages");
 
-    cath.type_line(&format!("/c {link}"));
-    cath.expect(&format!("/c {link}"));
+    // The full link works as well (old clients).
+    cath.type_line(&format!("/c {full}"));
+    cath.expect(&format!("/c {full}"));
     cath.expect("connection request sent!");
     alice.expect("cath (Catherine): accepting request to join group #team...");
     alice.expect("#team: cath joined the group");
@@ -599,6 +610,7 @@ fn group_link() {
     alice.expect("");
     alice.expect(&link);
     alice.skip_to("to delete it: /delete link #team (joined members will remain connected to you)");
+    alice.expect(&format!("The group link for old clients: {full}"));
     // Joiners from now on come in as observers; an admin role is refused.
     alice.type_line("/set link role #team observer");
     alice.expect("/set link role #team observer");
@@ -610,6 +622,7 @@ fn group_link() {
         "Anybody can connect to you and join group as observer with: /c <group_link_above>",
     );
     alice.skip_to("to delete it: /delete link #team (joined members will remain connected to you)");
+    alice.expect(&format!("The group link for old clients: {full}"));
     alice.type_line("/set link role #team admin");
     alice.expect("/set link role #team admin");
     alice.expect("#team: initial role for group member cannot be admin");

@@ -68,6 +68,31 @@ fn edits() {
     alice.expect("/_update item @2 8 text greetings 🤝");
     alice.expect_item("@bob [edited] greetings 🤝");
     bob.expect_item("alice> [edited] greetings 🤝");
+    // Every version is kept, newest first (the unchanged edit is none), as the reference's
+    // `/item info` and `/_get item info` show them.
+    let history = ["greetings 🤝", "hey 👋", "hello 🙂"];
+    for (c, cmd) in [
+        (&mut alice, "/item info @bob greet"),
+        (&mut bob, "/_get item info @2 8"),
+    ] {
+        c.type_line(cmd);
+        c.expect(cmd);
+        assert!(c.next().starts_with("sent at: "));
+        if c.name == "bob" {
+            assert!(c.next().starts_with("received at: "));
+        }
+        c.expect("message history:");
+        for text in history {
+            let line = c.next();
+            assert!(line.ends_with(&format!(": {text}")), "{line}");
+        }
+    }
+    // A message never edited: its one version.
+    bob.type_line("/item info @alice hey alice");
+    bob.expect("/item info @alice hey alice");
+    assert!(bob.next().starts_with("sent at: "));
+    bob.expect("message history:");
+    assert!(bob.next().ends_with(": hey alice"));
     alice.type_line("/_update item @2 9 text updating bob's message");
     alice.expect("/_update item @2 9 text updating bob's message");
     alice.expect("cannot update this item");

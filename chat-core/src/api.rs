@@ -382,6 +382,15 @@ pub fn a_chat_item(chat: &Chat, c: &Contact, item: &ChatItem) -> Value {
     json!({"chatInfo": chat_info(chat, c), "chatItem": chat_item(chat, c, item)})
 }
 
+/// An item with its chat (`AChatItem`), of a contact's chat or a group's.
+fn item_in_chat(chat: &Chat, i: &crate::item_info::ItemInChat) -> Value {
+    use crate::item_info::ItemChat;
+    match &i.chat {
+        ItemChat::Contact(c) => a_chat_item(chat, c, &i.item),
+        ItemChat::Group(g, author) => group_chat_item(chat, g, author.as_ref(), &i.item),
+    }
+}
+
 /// A link we made (`CreatedConnLink`).
 fn created_link(full: &str, short: Option<&str>) -> Value {
     match short {
@@ -1075,6 +1084,25 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
             }
             tagged("chatItemId", v)
         }
+        Response::ItemInfo(info) => {
+            let versions: Vec<Value> = info
+                .versions
+                .iter()
+                .enumerate()
+                .map(|(i, (at, content))| {
+                    json!({"chatItemVersionId": info.versions.len() - i,
+                           "msgContent": content, "itemVersionTs": ts(*at), "createdAt": ts(*at)})
+                })
+                .collect();
+            let mut v = json!({"itemVersions": versions});
+            if let Some(from) = &info.forwarded_from {
+                v["forwardedFromChatItem"] = item_in_chat(chat, from);
+            }
+            tagged(
+                "chatItemInfo",
+                json!({"user": u, "chatItem": item_in_chat(chat, &info.item), "chatItemInfo": v}),
+            )
+        }
         Response::Items(list) => tagged(
             "chatItems",
             json!({"user": u, "chatItems":
@@ -1264,8 +1292,8 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
                 },
                 json!({"user": u, "groupInfo": group_info(chat, group), "groupLink": {
                     "userContactLinkId": group.group_id,
-                    "connLinkContact": {"connFullLink": link},
-                    "shortLinkDataSet": false,
+                    "connLinkContact": created_link(&link.full, link.short.as_deref()),
+                    "shortLinkDataSet": link.short.is_some(),
                     "shortLinkLargeDataSet": false,
                     "groupLinkId": simplex_codec::base64url::encode(&id),
                     "acceptMemberRole": role,
@@ -1463,7 +1491,10 @@ pub fn connection_plan(chat: &Chat, plan: &LinkPlan) -> Value {
         LinkPlan::Group(p) => {
             use crate::chat::GroupLinkPlan;
             let inner = match p {
-                GroupLinkPlan::Ok => json!({"type": "ok"}),
+                GroupLinkPlan::Ok(None) => json!({"type": "ok"}),
+                GroupLinkPlan::Ok(Some(p)) => {
+                    json!({"type": "ok", "groupSLinkData_": {"groupProfile": p}})
+                }
                 GroupLinkPlan::Own(g) => {
                     json!({"type": "ownLink", "groupInfo": group_info(chat, g)})
                 }

@@ -105,17 +105,17 @@ pub struct AddRelayResult {
     pub error: Option<String>,
 }
 
-/// The data of a channel's link and of its relays' links (the reference's
-/// `GroupShortLinkData`), compressed as the reference's when large.
-fn link_data(profile: &GroupProfile) -> Result<Vec<u8>> {
+/// The data of a group's or a channel's link and of a channel's relays' links (the
+/// reference's `GroupShortLinkData`), compressed as the reference's when large.
+pub(crate) fn link_data(profile: &GroupProfile) -> Result<Vec<u8>> {
     let json = serde_json::to_vec(&serde_json::json!({ "groupProfile": profile }))
         .map_err(|e| ChatError::Agent(format!("channel link data: {e}")))?;
     crate::compress::link_data(json)
         .map_err(|e| ChatError::Agent(format!("channel link data: {e}")))
 }
 
-/// The channel's profile from its link's data.
-fn profile_from_link_data(data: &[u8]) -> Result<GroupProfile> {
+/// The group's or channel's profile from its link's data.
+pub(crate) fn profile_from_link_data(data: &[u8]) -> Result<GroupProfile> {
     #[derive(serde::Deserialize)]
     #[serde(rename_all = "camelCase")]
     struct Data {
@@ -478,7 +478,11 @@ impl Chat {
         }));
         {
             let store = self.store();
-            let full = crate::chat::display_link(&full);
+            // The channel's short link is its own (`groups.channel_link`).
+            let full = crate::chat::ConnLink {
+                full: crate::chat::display_link(&full),
+                short: None,
+            };
             store.add_group_link(
                 g.group_id,
                 conn,
@@ -920,10 +924,14 @@ impl Chat {
         };
         let mut link_id = vec![0u8; 16];
         simplex_crypto::random_bytes(&mut link_id);
+        let link = crate::chat::ConnLink {
+            full: crate::chat::display_link(&full),
+            short: None,
+        };
         self.store().add_group_link(
             g.group_id,
             link_conn,
-            &crate::chat::display_link(&full),
+            &link,
             &link_id,
             GroupMemberRole::Observer,
         )?;

@@ -500,6 +500,8 @@ pub enum Response {
         /// When it was made (ms).
         created_at: i64,
     },
+    /// `/item info`, `/_get item info`: an item's times, versions and origin.
+    ItemInfo(Box<crate::item_info::ItemInfo>),
     /// `/_connect plan`: what a link is to us.
     ConnectionPlan {
         /// The link, as shown.
@@ -591,8 +593,8 @@ pub enum Response {
     GroupLink {
         /// The group.
         group: crate::group_store::Group,
-        /// The link.
-        link: String,
+        /// The link: the full one and, when its relay keeps link data, the short one.
+        link: ConnLink,
         /// The role joiners get.
         role: crate::protocol::GroupMemberRole,
         /// Just created.
@@ -702,8 +704,8 @@ pub enum LinkPlan {
 /// already is its business chat's.
 #[derive(Debug, Clone, PartialEq)]
 pub enum GroupLinkPlan {
-    /// New: joining is fine.
-    Ok,
+    /// New: joining is fine (the group's profile, when read from its short link's data).
+    Ok(Option<crate::protocol::GroupProfile>),
     /// Our own group's link.
     Own(crate::group_store::Group),
     /// Asked to join, no answer yet: asking again is allowed.
@@ -763,7 +765,7 @@ impl LinkPlan {
                 | Self::Address(LinkStatus::Ok | LinkStatus::Connecting(None))
                 | Self::AddressData(_)
                 | Self::Channel(ChannelPlan::Ok(_))
-                | Self::Group(GroupLinkPlan::Ok | GroupLinkPlan::ConnectingReconnect)
+                | Self::Group(GroupLinkPlan::Ok(_) | GroupLinkPlan::ConnectingReconnect)
         )
     }
 
@@ -780,7 +782,7 @@ impl LinkPlan {
                 let group =
                     |g: &crate::group_store::Group| crate::command::view_name(&g.local_name);
                 return match p {
-                    GroupLinkPlan::Ok => vec!["group link: ok to connect".into()],
+                    GroupLinkPlan::Ok(_) => vec!["group link: ok to connect".into()],
                     GroupLinkPlan::Own(g) => {
                         vec![format!("group link: own link for group #{}", group(g))]
                     }
@@ -1350,7 +1352,7 @@ pub fn display_link(link: &str) -> String {
 }
 
 /// A link the agent made, as shown: the full one and the short one (`""`: none).
-fn made_link(full: &str, short: &str) -> ConnLink {
+pub(crate) fn made_link(full: &str, short: &str) -> ConnLink {
     ConnLink {
         full: display_link(full),
         short: (!short.is_empty()).then(|| display_link(short)),
@@ -1367,6 +1369,13 @@ fn is_channel_link(link: &str) -> bool {
 fn is_short_address(link: &str) -> bool {
     agent::links::ShortLink::parse(link.trim())
         .is_ok_and(|s| s.kind == agent::links::ShortLinkKind::Contact)
+}
+
+/// A group link's short link (`g`), whose data (the group's profile) can be read without
+/// using it.
+fn is_short_group_link(link: &str) -> bool {
+    agent::links::ShortLink::parse(link.trim())
+        .is_ok_and(|s| s.kind == agent::links::ShortLinkKind::Group)
 }
 
 /// Whether a link is an address (or a group link, requested as one) rather than a one-time
@@ -2150,6 +2159,10 @@ impl Chat {
                         LinkPlan::Address(LinkStatus::Ok) if is_short_address(&link) => {
                             on_heap(|| self.address_link_data(&link)).await?
                         }
+                        // A new group's short link: the group's profile read first (LGET).
+                        LinkPlan::Group(GroupLinkPlan::Ok(None)) if is_short_group_link(&link) => {
+                            on_heap(|| self.group_link_data(&link)).await?
+                        }
                         plan => plan,
                     }
                 };
@@ -2537,6 +2550,8 @@ impl Chat {
             }
             Command::ShowServers(p) => Ok(self.show_servers(p)),
             Command::ShowItem(id) => self.show_item(id),
+            Command::ItemInfo { chat, prefix } => self.item_info_named(chat, prefix),
+            Command::ApiItemInfo { chat, item_id } => self.item_info_by_id(chat, item_id),
             Command::LastItemId { chat, index } => {
                 let store = self.store();
                 let chat = match chat {
@@ -3040,6 +3055,18 @@ impl Chat {
         Ok(LinkPlan::AddressData(d))
     }
 
+    /// A new group's short link's plan with the group's profile, read from its relay.
+    async fn group_link_data(&self, link: &str) -> Result<LinkPlan> {
+        let data = self
+            .inner
+            .agent
+            .read_address(link.trim())
+            .await
+            .map_err(agent_err)?;
+        let profile = crate::channels::profile_from_link_data(&data.user_data)?;
+        Ok(LinkPlan::Group(GroupLinkPlan::Ok(Some(profile))))
+    }
+
     /// What `link` is to us: ours, used already (by a contact or a connection in progress),
     /// or new. Links are compared as shown (`https://simplex.chat/...`).
     fn connection_plan(&self, link: &str) -> Result<LinkPlan> {
@@ -3121,15 +3148,13 @@ impl Chat {
                 }
             }
         }
-        let group_link = crate::group_links::is_group_link(shown)
-            || agent::links::ShortLink::parse(shown)
-                .is_ok_and(|s| s.kind == agent::links::ShortLinkKind::Group);
+        let group_link = crate::group_links::is_group_link(shown) || is_short_group_link(shown);
         if !group_link {
             return Ok(None);
         }
         Ok(Some(match store.pending_by_link(shown)? {
             Some((_, PendingKind::JoinedAddress)) => GroupLinkPlan::ConnectingReconnect,
-            _ => GroupLinkPlan::Ok,
+            _ => GroupLinkPlan::Ok(None),
         }))
     }
 

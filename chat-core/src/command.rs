@@ -453,6 +453,21 @@ pub enum Command {
     ShowLive(bool),
     /// `/show N`: the item with that id, as `/tail` prints it.
     ShowItem(i64),
+    /// `/item info <chat> <text>`: the latest message of that chat starting with the text:
+    /// when it was sent and received, its versions, where it was forwarded from.
+    ItemInfo {
+        /// The chat.
+        chat: ChatName,
+        /// The start of the message's text.
+        prefix: String,
+    },
+    /// `/_get item info <chat> <itemId>`.
+    ApiItemInfo {
+        /// The chat (`@2`, `#1`, `*1`).
+        chat: ChatId,
+        /// The item.
+        item_id: i64,
+    },
     /// `/last_item_id [chat] [N]`: the id of the last item (of that chat), or of the `N`th
     /// before it.
     LastItemId {
@@ -1347,6 +1362,8 @@ impl Command {
                 | Command::ShowServers(_)
                 | Command::ShowLive(_)
                 | Command::ShowItem(_)
+                | Command::ItemInfo { .. }
+                | Command::ApiItemInfo { .. }
                 | Command::LastItemId { .. }
                 | Command::SetServers(..)
                 | Command::GetGroupRelays(_)
@@ -2519,6 +2536,40 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 Command::SetGroupReceipts { on, clear }
             } else {
                 Command::SetReceipts { on, clear }
+            }
+        }
+        "/_get" if args.starts_with("item info ") => {
+            let usage = || bad("usage: /_get item info <chatRef> <itemId>");
+            let (chat, id) = args["item info ".len()..]
+                .trim()
+                .split_once(' ')
+                .ok_or_else(usage)?;
+            Command::ApiItemInfo {
+                chat: chat_id(chat).ok_or_else(usage)?,
+                item_id: id.trim().parse().map_err(|_| usage())?,
+            }
+        }
+        "/item" if args.starts_with("info ") => {
+            let usage = || bad("usage: /item info @contact|#group|* <message start>");
+            let rest = args["info ".len()..].trim_start();
+            let (chat, prefix) = if let Some(r) = rest.strip_prefix('@') {
+                let (n, p) = name(r)?;
+                (ChatName::Contact(n), p)
+            } else if let Some(r) = rest.strip_prefix('#') {
+                let (g, p) = name(r)?;
+                (ChatName::Group(g), p)
+            } else if let Some(p) = rest.strip_prefix("* ") {
+                (ChatName::Notes, p)
+            } else {
+                return Err(usage());
+            };
+            let prefix = prefix.trim();
+            if prefix.is_empty() {
+                return Err(usage());
+            }
+            Command::ItemInfo {
+                chat,
+                prefix: prefix.to_string(),
             }
         }
         "/_get" if args.starts_with("relays ") => Command::GetGroupRelays(

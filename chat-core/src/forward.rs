@@ -21,14 +21,14 @@ type Result<T> = std::result::Result<T, ChatError>;
 
 /// Where a forwarded message comes from or goes to (one at a time, for one command).
 #[allow(clippy::large_enum_variant)]
-enum Place {
+pub(crate) enum Place {
     Contact(Contact),
     Group(Group),
     Notes,
 }
 
 impl Chat {
-    fn place_named(&self, name: &ChatName) -> Result<Place> {
+    pub(crate) fn place_named(&self, name: &ChatName) -> Result<Place> {
         Ok(match name {
             ChatName::Contact(n) => Place::Contact(self.contact_named(n)?),
             ChatName::Group(g) => Place::Group(self.group_named(g)?),
@@ -36,7 +36,7 @@ impl Chat {
         })
     }
 
-    fn place_by_id(&self, id: ChatId) -> Result<Place> {
+    pub(crate) fn place_by_id(&self, id: ChatId) -> Result<Place> {
         Ok(match id {
             ChatId::Contact(NOTES) => Place::Notes,
             ChatId::Contact(c) => Place::Contact(self.contact_by_id(c)?),
@@ -57,37 +57,53 @@ impl Chat {
         prefix: String,
     ) -> Result<Response> {
         let source = self.place_named(&from)?;
-        let item = {
-            let store = self.store();
-            match &source {
-                Place::Contact(c) => {
-                    // Ours or the contact's, whichever is later.
-                    let ours = store.latest_item(c.contact_id, true, Some(&prefix))?;
-                    let theirs = store.latest_item(c.contact_id, false, Some(&prefix))?;
-                    match (ours, theirs) {
-                        (Some(a), Some(b)) => Some(if a.item_id > b.item_id { a } else { b }),
-                        (a, b) => a.or(b),
-                    }
-                }
-                Place::Notes => store.latest_item(NOTES, true, Some(&prefix))?,
-                Place::Group(g) => match &member {
-                    Some(m) => {
-                        let m = store
-                            .member_by_name(g.group_id, m)?
-                            .ok_or_else(|| ChatError::NotGroupMember(m.clone()))?;
-                        store.latest_group_item(
-                            g.group_id,
-                            Some(m.group_member_id),
-                            Some(&prefix),
-                        )?
-                    }
-                    None => store.latest_group_item_any(g.group_id, &prefix)?,
-                },
-            }
-        };
-        let item = item.ok_or(ChatError::NoQuotedMessage(prefix))?;
+        let item = self.item_by_prefix(&source, member.as_deref(), &prefix)?;
         let target = self.place_named(&to)?;
         Box::pin(self.forward_items(target, source, vec![item], None)).await
+    }
+
+    /// The latest message of a chat (by `member`, of a group) whose text starts with
+    /// `prefix`, ours or theirs.
+    pub(crate) fn item_by_prefix(
+        &self,
+        place: &Place,
+        member: Option<&str>,
+        prefix: &str,
+    ) -> Result<ChatItem> {
+        let store = self.store();
+        let item = match place {
+            Place::Contact(c) => {
+                // Ours or the contact's, whichever is later.
+                let ours = store.latest_item(c.contact_id, true, Some(prefix))?;
+                let theirs = store.latest_item(c.contact_id, false, Some(prefix))?;
+                match (ours, theirs) {
+                    (Some(a), Some(b)) => Some(if a.item_id > b.item_id { a } else { b }),
+                    (a, b) => a.or(b),
+                }
+            }
+            Place::Notes => store.latest_item(NOTES, true, Some(prefix))?,
+            Place::Group(g) => match member {
+                Some(m) => {
+                    let m = store
+                        .member_by_name(g.group_id, m)?
+                        .ok_or_else(|| ChatError::NotGroupMember(m.to_string()))?;
+                    store.latest_group_item(g.group_id, Some(m.group_member_id), Some(prefix))?
+                }
+                None => store.latest_group_item_any(g.group_id, prefix)?,
+            },
+        };
+        item.ok_or_else(|| ChatError::NoQuotedMessage(prefix.to_string()))
+    }
+
+    /// An item of a chat by its id.
+    pub(crate) fn item_in(&self, place: &Place, item_id: i64) -> Result<ChatItem> {
+        let store = self.store();
+        let item = match place {
+            Place::Contact(c) => store.item(c.contact_id, item_id)?,
+            Place::Notes => store.item(NOTES, item_id)?,
+            Place::Group(g) => store.group_item(g.group_id, item_id)?,
+        };
+        item.ok_or(ChatError::NoItem(item_id))
     }
 
     /// `/_forward <to> <from> <itemId>[,...] [ttl=N]`.
@@ -101,15 +117,7 @@ impl Chat {
         let source = self.place_by_id(from)?;
         let mut items = Vec::with_capacity(item_ids.len());
         for id in item_ids {
-            let item = {
-                let store = self.store();
-                match &source {
-                    Place::Contact(c) => store.item(c.contact_id, id)?,
-                    Place::Notes => store.item(NOTES, id)?,
-                    Place::Group(g) => store.group_item(g.group_id, id)?,
-                }
-            };
-            items.push(item.ok_or(ChatError::NoItem(id))?);
+            items.push(self.item_in(&source, id)?);
         }
         let target = self.place_by_id(to)?;
         Box::pin(self.forward_items(target, source, items, ttl)).await

@@ -495,6 +495,8 @@ impl Chat {
                     )))
                     .await;
                 }
+            } else if g.profile != to.profile {
+                self.update_group_link_data(&to).await;
             }
         }
         if g.profile != to.profile {
@@ -553,6 +555,8 @@ impl Chat {
             let items = crate::group_events::updated(&g.profile, &to.profile, false);
             self.add_group_info(&to, Some(m), &items).await?;
         }
+        // Our group link (an admin's) shows the new profile too.
+        self.update_group_link_data(&to).await;
         self.emit(Event::GroupUpdatedBy {
             from: g.clone(),
             to,

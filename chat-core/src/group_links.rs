@@ -31,6 +31,24 @@ fn link_data(link_id: &[u8]) -> String {
     .to_string()
 }
 
+/// The data of a group link's short link (the reference's `GroupShortLinkData`): the group's
+/// profile, without its image when too large with it; none when too large even so (the full
+/// link only).
+fn short_link_data(profile: &crate::protocol::GroupProfile) -> Option<Vec<u8>> {
+    let max = crate::compress::LINK_DATA_PLAIN_MAX;
+    if let Some(d) = crate::channels::link_data(profile)
+        .ok()
+        .filter(|d| d.len() <= max)
+    {
+        return Some(d);
+    }
+    let mut p = profile.clone();
+    p.image = None;
+    crate::channels::link_data(&p)
+        .ok()
+        .filter(|d| d.len() <= max)
+}
+
 /// A link is a group link (its `data` names a group link id).
 pub fn is_group_link(link: &str) -> bool {
     agent::links::ConnectionRequest::parse(link.trim())
@@ -59,18 +77,23 @@ impl Chat {
             return Err(ChatError::GroupLinkExists(g.local_name));
         }
         let link_id = new_link_id();
-        let (conn, link) = self
+        // The short link (`g`) shows the group's profile to whoever is about to join.
+        let data = short_link_data(&g.profile);
+        let short = data
+            .as_deref()
+            .map(|d| (d, agent::links::ShortLinkKind::Group));
+        let (conn, full, short) = self
             .inner
             .agent
-            .create_address_with_data(&link_data(&link_id))
+            .create_address_with_data(&link_data(&link_id), short)
             .await
             .map_err(agent_err)?;
-        let shown = crate::chat::display_link(&link);
+        let link = crate::chat::made_link(&full, &short);
         self.store()
-            .add_group_link(g.group_id, conn, &shown, &link_id, role)?;
+            .add_group_link(g.group_id, conn, &link, &link_id, role)?;
         Ok(Response::GroupLink {
             group: g,
-            link: shown,
+            link,
             role,
             created: true,
         })
@@ -79,16 +102,43 @@ impl Chat {
     /// `/show link #team`.
     pub(crate) fn show_group_link(&self, group: String) -> Result<Response> {
         let g = self.group_named(&group)?;
-        let (_, link, role) = self
-            .store()
+        let store = self.store();
+        let (_, full, role) = store
             .group_link(g.group_id)?
             .ok_or_else(|| ChatError::NoGroupLink(g.local_name.clone()))?;
+        let short = store.group_short_link(g.group_id)?;
         Ok(Response::GroupLink {
             group: g,
-            link,
+            link: crate::chat::ConnLink { full, short },
             role,
             created: false,
         })
+    }
+
+    /// The group link's short link shows the group's new profile to those about to join
+    /// (LSET); a link without a short one has nothing to change.
+    pub(crate) async fn update_group_link_data(&self, g: &Group) {
+        let link = self.store().group_link(g.group_id).ok().flatten();
+        let Some((conn, _, _)) = link else { return };
+        if self
+            .store()
+            .group_short_link(g.group_id)
+            .ok()
+            .flatten()
+            .is_none()
+        {
+            return;
+        }
+        let Some(data) = short_link_data(&g.profile) else {
+            return;
+        };
+        if let Err(e) = self.inner.agent.set_link_data(conn, &data, &[]).await {
+            self.emit(Event::Error(format!(
+                "#{}: the group link's data: {e}",
+                g.local_name
+            )))
+            .await;
+        }
     }
 
     /// `/set link role #team member`: the role the link gives those who join from now on

@@ -754,7 +754,7 @@ impl ChatStore {
         Ok(self
             .db
             .query_row(
-                "SELECT group_id FROM group_links WHERE link = ?1 LIMIT 1",
+                "SELECT group_id FROM group_links WHERE link = ?1 OR short_link = ?1 LIMIT 1",
                 [link],
                 |r| r.get(0),
             )
@@ -822,28 +822,43 @@ impl ChatStore {
         Ok(())
     }
 
-    /// A group's link: its connection, the link and the role joiners get.
+    /// A group's link: its connection, the link (full and, when its relay keeps link data,
+    /// short; as shown) and the role joiners get.
     pub fn add_group_link(
         &self,
         group_id: i64,
         conn_id: u64,
-        link: &str,
+        link: &crate::chat::ConnLink,
         link_id: &[u8],
         role: GroupMemberRole,
     ) -> Result<()> {
         self.db.execute(
-            "INSERT INTO group_links (group_id, conn_id, link, link_id, role, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO group_links (group_id, conn_id, link, short_link, link_id, role, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
                 group_id,
                 conn_id as i64,
-                link,
+                link.full,
+                link.short,
                 link_id,
                 role.name(),
                 now_ms()
             ],
         )?;
         Ok(())
+    }
+
+    /// A group link's short link, when it has one.
+    pub fn group_short_link(&self, group_id: i64) -> Result<Option<String>> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT short_link FROM group_links WHERE group_id = ?1",
+                [group_id],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()?
+            .flatten())
     }
 
     /// The role a group's link gives joiners; false without a link.
@@ -1574,6 +1589,40 @@ mod tests {
 
     /// Messages kept for a member still joining: in order, at most [`MAX_PENDING_MESSAGES`],
     /// none once it is connected, dropped when it is gone.
+    /// Edits keep the item's versions, newest first, the original at the item's time: an edit
+    /// to the same content adds none, and past the limit the item still changes while its
+    /// history does not grow.
+    #[test]
+    fn edits_keep_versions_up_to_the_limit() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut store = ChatStore::open(&dir.path().join("t_chat.db"), None).expect("open");
+        let g = team(&store, GroupMemberRole::Owner, MemberStatus::Creator);
+        let text = |s: &str| MsgContent::text(s);
+        let item = store
+            .add_group_item(g.group_id, None, Some(b"m1"), &text("v0"), None, None)
+            .expect("item");
+        assert!(store.item_versions(item.item_id).expect("none").is_empty());
+        store.update_item(item.item_id, &text("v0")).expect("same");
+        assert!(store.item_versions(item.item_id).expect("none").is_empty());
+        store.update_item(item.item_id, &text("v1")).expect("edit");
+        let v = store.item_versions(item.item_id).expect("versions");
+        assert_eq!(v, vec![(v[0].0, text("v1")), (item.item_ts, text("v0"))]);
+        for n in 2..=150 {
+            store
+                .update_item(item.item_id, &text(&format!("v{n}")))
+                .expect("edit");
+        }
+        let v = store.item_versions(item.item_id).expect("versions");
+        assert_eq!(v.len() as i64, crate::store::MAX_ITEM_VERSIONS);
+        assert_eq!(v[0].1, text("v99"));
+        assert_eq!(v[99].1, text("v0"));
+        let now = store.group_item(g.group_id, item.item_id).expect("read");
+        assert_eq!(now.expect("item").content, text("v150"));
+        // Versions go with their item.
+        store.delete_group(g.group_id, &[]).expect("deleted");
+        assert!(store.item_versions(item.item_id).expect("none").is_empty());
+    }
+
     #[test]
     fn messages_kept_for_a_member_still_joining() {
         let dir = tempfile::tempdir().expect("tmp");

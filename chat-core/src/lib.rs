@@ -36,6 +36,7 @@ pub mod group_receipts;
 pub mod group_store;
 pub mod groups;
 pub mod incognito;
+pub mod item_info;
 pub mod live;
 pub mod member_contacts;
 pub mod messages;

@@ -406,7 +406,24 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     "ALTER TABLE contacts ADD COLUMN local_alias TEXT NOT NULL DEFAULT '';",
     // v43: the user's own name for a group (`/_set alias #N text`); empty: none
     "ALTER TABLE groups ADD COLUMN local_alias TEXT NOT NULL DEFAULT '';",
+    // v44: a group link's short link (`https://<relay>/g#...`, as shown), when its relay keeps
+    // link data; NULL: the full link only
+    "ALTER TABLE group_links ADD COLUMN short_link TEXT;
+     CREATE INDEX group_links_short_link ON group_links (short_link);",
+    // v45: an edited item's contents (`/item info`): the original at the item's time, then
+    // each edit's; none for an item never edited
+    "CREATE TABLE chat_item_versions (
+        version_id INTEGER PRIMARY KEY,
+        item_id INTEGER NOT NULL REFERENCES chat_items ON DELETE CASCADE,
+        content TEXT NOT NULL,
+        version_ts INTEGER NOT NULL
+     );
+     CREATE INDEX chat_item_versions_item ON chat_item_versions (item_id);",
 ];
+
+/// The most versions an edited item keeps (the original among them): edits beyond change the
+/// item, not its history - a peer editing one message without end fills no disk.
+pub const MAX_ITEM_VERSIONS: i64 = 100;
 
 /// The items with their chat's expiry (`?2`: the user's, for chats without their own).
 const ITEM_TTL_FROM: &str = "FROM chat_items i
@@ -1776,14 +1793,60 @@ impl ChatStore {
             .find(|i| prefix.is_none_or(|p| i.content.text_shown().starts_with(p))))
     }
 
-    /// An edit: the new content, marked edited.
+    /// An edit: the new content, marked edited. An edit that changes the content is kept as a
+    /// version (now), after the original (at the item's time) on the first one; at most
+    /// [`MAX_ITEM_VERSIONS`].
     pub fn update_item(&self, item_id: i64, content: &MsgContent) -> Result<()> {
         let json = serde_json::to_string(content).map_err(|_| StoreError::Corrupt("content"))?;
-        self.db.execute(
+        let tx = self.db.unchecked_transaction()?;
+        let current: Option<(String, i64)> = tx
+            .query_row(
+                "SELECT content, item_ts FROM chat_items WHERE item_id = ?1",
+                [item_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        if let Some((old, ts)) = current.filter(|(old, _)| *old != json) {
+            let kept: i64 = tx.query_row(
+                "SELECT count(*) FROM chat_item_versions WHERE item_id = ?1",
+                [item_id],
+                |r| r.get(0),
+            )?;
+            let insert = "INSERT INTO chat_item_versions (item_id, content, version_ts)
+                          VALUES (?1, ?2, ?3)";
+            if kept == 0 {
+                tx.execute(insert, params![item_id, old, ts])?;
+            }
+            if kept.max(1) < MAX_ITEM_VERSIONS {
+                tx.execute(insert, params![item_id, json, now_ms()])?;
+            }
+        }
+        tx.execute(
             "UPDATE chat_items SET content = ?2, edited = 1 WHERE item_id = ?1",
             params![item_id, json],
         )?;
+        tx.commit()?;
         Ok(())
+    }
+
+    /// An edited item's versions, newest first: (when, in ms; content); none for one never
+    /// edited.
+    pub fn item_versions(&self, item_id: i64) -> Result<Vec<(i64, MsgContent)>> {
+        let mut st = self.db.prepare(
+            "SELECT version_ts, content FROM chat_item_versions
+             WHERE item_id = ?1 ORDER BY version_id DESC",
+        )?;
+        let rows = st.query_map([item_id], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })?;
+        let mut v = Vec::new();
+        for row in rows {
+            let (ts, json) = row?;
+            let content =
+                serde_json::from_str(&json).map_err(|_| StoreError::Corrupt("item version"))?;
+            v.push((ts, content));
+        }
+        Ok(v)
     }
 
     /// Deleted for everyone by its sender: kept, marked.

@@ -25,7 +25,8 @@ pub fn create_team(host: &mut Client) {
     host.expect("to add members use /a team <name> or /create link #team");
 }
 
-/// `/create link #team` by `host`: the link.
+/// `/create link #team` by `host`: the link (the short one), the full one for old clients after
+/// the block.
 pub fn team_link(host: &mut Client) -> String {
     host.type_line("/create link #team");
     host.expect("/create link #team");
@@ -33,6 +34,11 @@ pub fn team_link(host: &mut Client) -> String {
     host.expect("");
     let link = host.next();
     host.skip_to("to delete it: /delete link #team (joined members will remain connected to you)");
+    let line = host.next();
+    assert!(
+        line.starts_with("The group link for old clients: https://simplex.chat/contact#/"),
+        "{line}"
+    );
     link
 }
 
