@@ -1101,6 +1101,30 @@ impl Agent {
         self.inner.closed.load(std::sync::atomic::Ordering::SeqCst)
     }
 
+    /// Reconnects to every relay the agent is connected to now (the reference's
+    /// `reconnectAllServers`, e.g. after a network change): each connection is dropped and made
+    /// again, its queues subscribed again. Returns how many relays.
+    pub async fn reconnect_all(&self) -> usize {
+        let sessions = self.inner.sessions.lock().await;
+        for s in sessions.values() {
+            s.reconnect();
+        }
+        sessions.len()
+    }
+
+    /// Reconnects to one relay (the reference's `reconnectSMPServer`); false when the agent
+    /// is not connected to it.
+    pub async fn reconnect_server(&self, server: &SmpServer) -> bool {
+        let sessions = self.inner.sessions.lock().await;
+        match sessions.get(&server.to_string()) {
+            Some(s) => {
+                s.reconnect();
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Stops the agent: its relay connections close, nothing more is processed or sent (what
     /// was committed is sent again by the next [`Agent::open`]).
     pub async fn close(&self) {
@@ -2142,6 +2166,118 @@ impl Agent {
             .await?
         {
             BrokerMsg::Ok => Ok(()),
+            _ => Err(AgentError::Relay("unexpected answer to LSET".into())),
+        }
+    }
+
+    /// A short link of `kind` for an address made without one (the reference's
+    /// `setConnShortLink` of a contact connection without link credentials): `request` is the
+    /// address's full link as made, kept as the link's fixed data, `user_data` its data
+    /// (LSET). The link's keys are stored before the relay is asked, so a retry after a
+    /// failure sets the same link. An address with a short link already keeps it, its data
+    /// changed. Returns the short link.
+    pub async fn add_short_link(
+        &self,
+        conn: ConnId,
+        request: &str,
+        user_data: &[u8],
+        kind: crate::links::ShortLinkKind,
+    ) -> Result<String> {
+        use crate::shortlink::{self as sl, ConnLinkData, ContactData, FixedLinkData};
+        if kind == crate::links::ShortLinkKind::Invitation {
+            return Err(AgentError::Link(
+                "an address's link is not an invitation".into(),
+            ));
+        }
+        let link_err = |e: sl::LinkDataError| AgentError::Link(e.to_string());
+        let (q, existing) = {
+            let st = self.lock();
+            let c = st
+                .conns
+                .get(&conn)
+                .ok_or(AgentError::Connection("unknown"))?;
+            if c.status != Status::Address {
+                return Err(AgentError::Connection("not an address"));
+            }
+            (c.rcv.clone(), c.link.clone())
+        };
+        let short = |kind, link_key: Vec<u8>| crate::links::ShortLink {
+            simplex_scheme: false,
+            kind,
+            server: link_server(&q.server).shorten(&self.link_presets()),
+            link_id: None,
+            link_key,
+        };
+        if let Some(l) = existing {
+            self.set_link_data(conn, user_data, &[]).await?;
+            return Ok(short(l.kind, l.link_key).to_link());
+        }
+        let req = ConnectionRequest::parse(request).map_err(|e| AgentError::Link(e.to_string()))?;
+        let own = matches!(req.kind, RequestKind::Contact)
+            && req.queues.len() == 1
+            && req.queues[0].sender_id == q.snd_id;
+        if !own {
+            return Err(AgentError::Link("the link is not this address's".into()));
+        }
+        let version = self
+            .session(&q.server)
+            .await?
+            .version()
+            .await
+            .map_err(|e| AgentError::Relay(e.to_string()))?;
+        if version < smp_proto::command::SHORT_LINKS {
+            return Err(AgentError::Link(
+                "the address's relay keeps no link data".into(),
+            ));
+        }
+        let (root_pub, root) = generate(KeyAlgorithm::Ed25519).map_err(crypto)?;
+        let fixed = FixedLinkData {
+            versions: AGENT_VERSIONS,
+            root_key: root_pub,
+            request: req,
+            entity_id: None,
+        };
+        let user = ConnLinkData::Contact {
+            versions: AGENT_VERSIONS,
+            data: ContactData {
+                direct: true,
+                owners: Vec::new(),
+                relays: Vec::new(),
+                user_data: user_data.to_vec(),
+            },
+        };
+        let (link_key, fd, md) = sl::sign_link_data(&root, &fixed, &user).map_err(link_err)?;
+        let (link_id, key) = sl::contact_link_id_and_key(&link_key).map_err(link_err)?;
+        let data = smp_proto::command::LinkData {
+            fixed: sl::encrypt(&key, &fd, sl::FIXED_DATA_LEN).map_err(link_err)?,
+            user: sl::encrypt(&key, &md, sl::USER_DATA_LEN).map_err(link_err)?,
+        };
+        {
+            let mut st = self.lock();
+            let c = st
+                .conns
+                .get_mut(&conn)
+                .ok_or(AgentError::Connection("unknown"))?;
+            c.link = Some(OwnedLink {
+                kind,
+                link_id: link_id.clone(),
+                link_key: link_key.clone(),
+                root,
+                fixed: data.fixed.clone(),
+                direct: true,
+            });
+            self.persist(conn, c)?;
+        }
+        match self
+            .call(
+                &q.server,
+                Some(&q.rcv_key),
+                &q.rcv_id,
+                &Command::Lset(link_id, data),
+            )
+            .await?
+        {
+            BrokerMsg::Ok => Ok(short(kind, link_key).to_link()),
             _ => Err(AgentError::Relay("unexpected answer to LSET".into())),
         }
     }

@@ -82,6 +82,62 @@ async fn an_invitation_joined_by_its_short_link_and_an_address_requested_by_its_
     relay.stop();
 }
 
+/// An address made without a short link gets one later (the reference's `setConnShortLink`):
+/// the link resolves to the address as made, with its data; asked again, the same link with new
+/// data; requests come by it; another address's link or an invitation is refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_short_link_added_to_an_address_made_without_one() {
+    let (relay, server) = relay().await;
+    let (alice, mut ae) = Agent::start(server.clone(), ConnectOptions::default());
+    let (carol, _ce) = Agent::start(server.clone(), ConnectOptions::default());
+    let data = r#"{"type":"group","groupLinkId":"AAAA"}"#;
+    let (address, full, none) = alice.create_address_with_data(data, None).await.unwrap();
+    assert!(none.is_empty(), "no short link asked for: {none}");
+    let (other, other_full) = alice.create_address().await.unwrap();
+    let kind = agent::links::ShortLinkKind::Group;
+    let refused = alice
+        .add_short_link(address, &other_full, b"v1", kind)
+        .await;
+    assert!(refused.is_err(), "{refused:?}");
+    let refused = alice
+        .add_short_link(other, &full, b"v1", agent::links::ShortLinkKind::Invitation)
+        .await;
+    assert!(refused.is_err(), "{refused:?}");
+
+    let short = alice
+        .add_short_link(address, &full, b"v1", kind)
+        .await
+        .unwrap();
+    assert!(short.starts_with("https://127.0.0.1/g#"), "{short}");
+    let read = carol.read_address(&short).await.unwrap();
+    assert_eq!(
+        (read.link.as_str(), read.user_data.as_slice()),
+        (full.as_str(), &b"v1"[..])
+    );
+    assert!(
+        read.link.contains("data="),
+        "the link's own data is kept: {}",
+        read.link
+    );
+    let again = alice
+        .add_short_link(address, &full, b"v2", kind)
+        .await
+        .unwrap();
+    assert_eq!(again, short);
+    assert_eq!(carol.read_address(&short).await.unwrap().user_data, b"v2");
+
+    carol.join(&short, b"carol").await.unwrap();
+    match next(&mut ae).await {
+        AgentEvent::Request {
+            address: a, info, ..
+        } => {
+            assert_eq!((a, info.as_slice()), (address, &b"carol"[..]));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    relay.stop();
+}
+
 /// A link on a preset relay names only the host, as the reference clients' do; an agent that
 /// knows the preset reads it, one that does not says why it cannot.
 #[tokio::test(flavor = "multi_thread")]

@@ -32,7 +32,7 @@ const MAIN: &[&str] = &[
     "                          /db key old new, /db decrypt key, /db test key key",
     "  /q                      quit",
     "More: /help files, /help groups, /help address, /help incognito, /help settings, /help db,",
-    "      /help api (short: /hf, /hg, /ha, /hi, /hs, /hd)",
+    "      /help api (short: /hf, /hg, /ha, /hi, /hs, /hd), /markdown, /welcome",
 ];
 
 const GROUPS: &[&str] = &[
@@ -98,6 +98,26 @@ const DB: &[&str] = &[
 
 const REMOTE: &[&str] = &["Remote control (desktop and mobile) is not implemented in this client."];
 
+const MARKDOWN: &[&str] = &[
+    "Markdown in messages (sent as typed; the apps show it formatted):",
+    "  *bold*                  bold text",
+    "  _italic_                italic text",
+    "  ~strike~                struck through",
+    "  `code`                  monospace (```...``` for several lines)",
+    "  !1 text!                colored: 1 red, 2 green, 3 blue, 4 yellow, 5 cyan, 6 magenta",
+    "  #secret#                hidden until tapped",
+    "  https://..., SimpleX links, emails and phone numbers are shown as links",
+];
+
+const WELCOME: &[&str] = &[
+    "Welcome to SimpleX Chat - the messenger without user identifiers!",
+    "To connect: /c makes a one-time invitation link for a contact, /c <link> uses one;",
+    "  /ad creates your address for anyone to ask to connect.",
+    "Send files with /f @name <path>; make groups with /g name.",
+    "To ask the SimpleX Chat team: /simplex (a contact request to their address).",
+    "Commands: /help; formatting: /markdown; to quit: /q.",
+];
+
 const API: &[&str] = &[
     "Bots: start with -p PORT for the WebSocket API on 127.0.0.1 (stdin is then not read).",
     "Send {\"corrId\":\"1\",\"cmd\":\"/_send @2 json [...]\"}; answers carry the corrId, events do not.",
@@ -119,6 +139,8 @@ pub fn lines(topic: Option<&str>) -> Vec<String> {
         Some("db" | "database") => DB,
         Some("remote") => REMOTE,
         Some("api" | "bot" | "bots") => API,
+        Some("markdown") => MARKDOWN,
+        Some("welcome") => WELCOME,
         Some(other) => {
             let topics = "/help, /help files, /help groups, /help address, /help incognito, \
                           /help settings, /help db, /help api";

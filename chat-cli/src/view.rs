@@ -828,6 +828,34 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
             .collect(),
         Response::Items(items) => items.iter().flat_map(|(c, i)| item_lines(c, i)).collect(),
         Response::ItemInfo(info) => item_info_lines(info),
+        Response::GroupWelcome(g) => match &g.profile.description {
+            None => vec!["No welcome message!".into()],
+            Some(d) => std::iter::once("Welcome message:".to_string())
+                .chain(d.lines().map(str::to_string))
+                .collect(),
+        },
+        // The reference's line: `/feed (2) 12:34 text` (`, 1 failures` when some failed).
+        Response::Broadcast {
+            content,
+            sent,
+            failed,
+            at,
+        } => {
+            let failures = if *failed > 0 {
+                format!(", {failed} failures")
+            } else {
+                String::new()
+            };
+            let text = content.text_shown();
+            let mut lines = text.lines();
+            let mut v = vec![format!(
+                "/feed ({sent}{failures}) {}{}",
+                time_prefix(*at),
+                lines.next().unwrap_or_default()
+            )];
+            v.extend(lines.map(str::to_string));
+            v
+        }
         // The reference's `viewContactAliasUpdated`.
         Response::ContactAliasUpdated(c) if c.local_alias.is_empty() => {
             vec![format!(
@@ -840,6 +868,13 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
             view_name(&c.local_name),
             c.local_alias
         )],
+        // The reference's `viewConnectionAliasUpdated`.
+        Response::ConnectionAliasUpdated { conn, alias } if alias.is_empty() => {
+            vec![format!("connection {conn} alias removed")]
+        }
+        Response::ConnectionAliasUpdated { conn, alias } => {
+            vec![format!("connection {conn} alias updated: {alias}")]
+        }
         Response::GroupAliasUpdated(g) if g.local_alias.is_empty() => {
             vec![format!("group #{} alias removed", view_name(&g.local_name))]
         }

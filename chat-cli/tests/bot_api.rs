@@ -97,6 +97,11 @@ impl Bot {
                 ("contactAliasUpdated", "toContact", "Contact"),
                 ("groupAliasUpdated", "toGroup", "GroupInfo"),
                 ("chatItemInfo", "chatItem", "AChatItem"),
+                (
+                    "connectionAliasUpdated",
+                    "toConnection",
+                    "PendingContactConnection",
+                ),
             ] {
                 if !event && resp["type"] == tag {
                     if let Err(e) = self.schema.check_type(&resp[field], ty) {
@@ -344,6 +349,14 @@ fn bot_api_over_websocket() {
         assert!(short.starts_with("https://127.0.0.1/a#"), "{short}");
         assert_eq!(shown["contactLink"]["connLinkContact"]["connShortLink"], short);
         assert_eq!(shown["contactLink"]["shortLinkDataSet"], true);
+        // `/_short_link_address` (not in the bot API's list): an address with a short link
+        // keeps it (its data written again).
+        let corr = alice
+            .request(&format!("/_short_link_address {user_id}"))
+            .await;
+        let again = alice.response(&corr).await;
+        assert_eq!(again["type"], "userContactLink", "{again}");
+        assert_eq!(again["contactLink"]["connLinkContact"]["connShortLink"], short);
         let settings = alice
             .ok(
                 "APISetAddressSettings",
@@ -394,6 +407,15 @@ fn bot_api_over_websocket() {
         // A one-time invitation nobody used, deleted; then it is gone.
         let inv = bob.ok("APIAddContact", "/_connect 1", "invitation").await;
         let pcc = inv["connection"]["pccConnId"].as_i64().expect("pccConnId");
+        // Its alias (the reference's `APISetConnectionAlias`, not in the bot API's list; the
+        // connection checked as `PendingContactConnection`).
+        let corr = bob.request(&format!("/_set alias :{pcc} for the shop")).await;
+        let named = bob.response(&corr).await;
+        assert_eq!(named["type"], "connectionAliasUpdated", "{named}");
+        assert_eq!(named["toConnection"]["pccConnId"], pcc);
+        assert_eq!(named["toConnection"]["localAlias"], "for the shop");
+        let corr = bob.request("/_set alias :999999 nobody").await;
+        assert_eq!(bob.response(&corr).await["type"], "chatCmdError");
         let deleted = bob
             .ok("APIDeleteChat", &format!("/_delete :{pcc} full"), "contactConnectionDeleted")
             .await;
@@ -768,6 +790,22 @@ fn bot_api_over_websocket() {
             .as_str()
             .is_some_and(|i| i.starts_with("data:image/png;base64,")));
         assert_eq!(item["file"]["fileName"], "cat.png");
+        // Received once its description is here, as `/fr N` without a path (the reference's
+        // `SetFileToReceive`, not in the bot API's list: `ok`).
+        let image_id = item["file"]["fileId"].as_i64().expect("fileId");
+        let corr = alice
+            .request(&format!("/_set_file_to_receive {image_id} approved_relays=on"))
+            .await;
+        assert_eq!(alice.response(&corr).await["type"], "cmdOk");
+        let done = alice.event("rcvFileComplete").await;
+        let saved = done["chatItem"]["chatItem"]["file"]["fileSource"]["filePath"]
+            .as_str()
+            .expect("saved where")
+            .to_string();
+        assert_eq!(
+            std::fs::read(&saved).expect("saved"),
+            [0x89, b'P', b'N', b'G', 1, 2, 3]
+        );
         let corr = bob.request(&format!("/img @alice {}", src.to_string_lossy())).await;
         let refused = bob.response(&corr).await;
         assert_eq!(refused["type"], "chatCmdError", "not an image: {refused}");
@@ -1413,6 +1451,11 @@ fn bot_api_groups() {
             .ok("APIGetGroupLink", &format!("/_get link #{g}"), "groupLink")
             .await;
         assert_eq!(shown["groupLink"]["connLinkContact"]["connShortLink"], short);
+        // `/_short link #G` (not in the bot API's list): a link with a short one keeps it.
+        let corr = alice.request(&format!("/_short link #{g}")).await;
+        let again = alice.response(&corr).await;
+        assert_eq!(again["type"], "groupLink", "{again}");
+        assert_eq!(again["groupLink"]["connLinkContact"]["connShortLink"], short);
         let plan = bob
             .ok("APIConnectPlan", &format!("/_connect plan 1 {short}"), "connectionPlan")
             .await;

@@ -973,6 +973,9 @@ fn group_name_and_welcome() {
     alice.expect_item("#my_team bob> hi");
     cath.expect_item("#my_team bob> hi");
 
+    bob.type_line("/show welcome #my_team");
+    bob.expect("/show welcome #my_team");
+    bob.expect("No welcome message!");
     alice.type_line("/set welcome my_team Welcome to the team!");
     alice.expect("/set welcome my_team Welcome to the team!");
     alice.expect("welcome message changed to:");
@@ -982,6 +985,10 @@ fn group_name_and_welcome() {
         c.expect("welcome message changed to:");
         c.expect("Welcome to the team!");
     }
+    bob.type_line("/show welcome #my_team");
+    bob.expect("/show welcome #my_team");
+    bob.expect("Welcome message:");
+    bob.expect("Welcome to the team!");
 
     let mut dan = Client::start(dir.path(), "dan", &server);
     dan.create_profile("dan", "Daniel");

@@ -721,3 +721,61 @@ fn own_preferences() {
     alice.expect("user profile did not change");
     relay.stop();
 }
+
+/// `/feed text` (the reference's `SendMessageBroadcast`): one message to every connected
+/// contact, each kept in its chat; the line counts them.
+#[test]
+fn a_feed_message_goes_to_every_contact() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob, mut cath) = common::groups::three(dir.path(), &server);
+    alice.type_line("/feed hello all");
+    alice.expect("/feed hello all");
+    let line = alice.next();
+    let (head, text) = line.split_at("/feed (2) ".len());
+    assert_eq!(head, "/feed (2) ", "{line}");
+    assert!(
+        text.ends_with(" hello all") && text.len() == "12:34 hello all".len(),
+        "{line}"
+    );
+    bob.expect_item("alice> hello all");
+    cath.expect_item("alice> hello all");
+    for (name, c) in [("bob", &mut bob), ("cath", &mut cath)] {
+        alice.type_line(&format!("/tail @{name} 1"));
+        alice.expect(&format!("/tail @{name} 1"));
+        alice.expect_item(&format!("@{name} hello all"));
+        c.type_line("@alice thanks");
+        c.expect_item("@alice thanks");
+        alice.expect_item(&format!("{name}> thanks"));
+    }
+    relay.stop();
+}
+
+/// `/reconnect` (the reference's `ReconnectAllServers`, after a network change): the relay
+/// connections are made again with their queues subscribed, so messages keep arriving;
+/// `/reconnect 1 <server>` does one relay, and a relay not connected is refused.
+#[test]
+fn reconnecting_to_the_relays() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob) = pair(dir.path(), &server);
+    alice.type_line("/reconnect");
+    alice.expect("/reconnect");
+    alice.expect("ok");
+    bob.type_line("@alice after reconnecting");
+    bob.expect_item("@alice after reconnecting");
+    alice.expect_item("bob> after reconnecting");
+    let one = format!("/reconnect 1 {server}");
+    alice.type_line(&one);
+    alice.expect(&one);
+    alice.expect("ok");
+    bob.type_line("@alice once more");
+    bob.expect_item("@alice once more");
+    alice.expect_item("bob> once more");
+    let other = "/reconnect 1 smp://AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=@127.0.0.1:1";
+    alice.type_line(other);
+    alice.expect(other);
+    let refused = alice.next();
+    assert!(refused.contains("not connected to 127.0.0.1"), "{refused}");
+    relay.stop();
+}

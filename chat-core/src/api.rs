@@ -421,10 +421,12 @@ fn pending_connection(chat: &Chat, conn: u64) -> Value {
         Ok(Some((kind, _, at))) => (Some(kind), at),
         _ => (None, now_ms()),
     };
-    pending_json(conn, kind, at)
+    let mut v = pending_json(conn, kind, at);
+    v["localAlias"] = json!(chat.store().pending_alias(conn).unwrap_or_default());
+    v
 }
 
-/// A connection in progress (`PendingContactConnection`).
+/// A connection in progress (`PendingContactConnection`), without its alias.
 fn pending_json(conn: u64, kind: Option<PendingKind>, at: i64) -> Value {
     let status = match kind {
         Some(PendingKind::Invitation | PendingKind::Address) | None => "new",
@@ -1073,6 +1075,10 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
             "contactAliasUpdated",
             json!({"user": u, "toContact": contact(c)}),
         ),
+        Response::ConnectionAliasUpdated { conn, .. } => tagged(
+            "connectionAliasUpdated",
+            json!({"user": u, "toConnection": pending_connection(chat, *conn)}),
+        ),
         Response::GroupAliasUpdated(g) => tagged(
             "groupAliasUpdated",
             json!({"user": u, "toGroup": group_info(chat, g)}),
@@ -1084,6 +1090,20 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
             }
             tagged("chatItemId", v)
         }
+        Response::GroupWelcome(g) => tagged(
+            "groupDescription",
+            json!({"user": u, "groupInfo": group_info(chat, g)}),
+        ),
+        Response::Broadcast {
+            content,
+            sent,
+            failed,
+            at,
+        } => tagged(
+            "broadcastSent",
+            json!({"user": u, "msgContent": content, "successes": sent, "failures": failed,
+                   "timestamp": ts(*at)}),
+        ),
         Response::ItemInfo(info) => {
             let versions: Vec<Value> = info
                 .versions

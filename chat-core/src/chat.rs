@@ -426,6 +426,13 @@ pub enum Response {
     ContactAliasUpdated(Contact),
     /// A group's alias changed (`/_set alias #N`): the group now.
     GroupAliasUpdated(crate::group_store::Group),
+    /// `/_set alias :N`: a connection in progress's new alias (empty: removed).
+    ConnectionAliasUpdated {
+        /// The connection.
+        conn: ConnId,
+        /// The alias.
+        alias: String,
+    },
     /// A file is being sent (`/f`): the offer's item, the file's number, the path as given.
     FileSending {
         /// The contact.
@@ -682,6 +689,19 @@ pub enum Response {
     ChatItemTtl(Option<i64>),
     /// `/q`.
     Quit,
+    /// `/show welcome #g`: the group (its welcome message is its profile's description).
+    GroupWelcome(crate::group_store::Group),
+    /// `/feed text`: sent to this many contacts, failed to that many.
+    Broadcast {
+        /// What was sent.
+        content: crate::protocol::MsgContent,
+        /// Contacts it was sent to.
+        sent: usize,
+        /// Contacts it could not be sent to.
+        failed: usize,
+        /// When (ms).
+        at: i64,
+    },
 }
 
 /// What a link is to us (the reference's connection plan, seed v5.4).
@@ -2725,6 +2745,12 @@ impl Chat {
                     ..c
                 }))
             }
+            Command::SetConnectionAlias { conn, alias } => {
+                if !self.store().set_pending_alias(conn, &alias)? {
+                    return Err(ChatError::NoPendingConnection(conn));
+                }
+                Ok(Response::ConnectionAliasUpdated { conn, alias })
+            }
             Command::SetGroupAlias { group_id, alias } => {
                 let g = self.group_by_id(group_id)?;
                 self.store().set_group_alias(group_id, &alias)?;
@@ -2806,6 +2832,41 @@ impl Chat {
                 on_heap(|| self.delete_contact(contact, notify)).await
             }
             Command::Quit => Ok(Response::Quit),
+            Command::SetFileToReceive(file_id) => {
+                on_heap(|| self.receive_file(file_id, None)).await?;
+                Ok(Response::Ok)
+            }
+            Command::Reconnect(None) => {
+                let n = agent.reconnect_all().await;
+                tracing::info!(target: "chat", relays = n, "reconnecting");
+                Ok(Response::Ok)
+            }
+            Command::Reconnect(Some(server)) => {
+                let server: SmpServer = server
+                    .parse()
+                    .map_err(|e| ChatError::BadCommand(format!("bad SMP server: {e}")))?;
+                if !agent.reconnect_server(&server).await {
+                    return Err(ChatError::BadCommand(format!(
+                        "not connected to {}",
+                        server
+                            .hosts
+                            .first()
+                            .map(ToString::to_string)
+                            .unwrap_or_default()
+                    )));
+                }
+                Ok(Response::Ok)
+            }
+            Command::AddAddressShortLink => on_heap(|| self.add_address_short_link()).await,
+            Command::AddGroupShortLink(group_id) => {
+                on_heap(|| self.add_group_short_link(group_id)).await
+            }
+            Command::ShowWelcome(group) => Ok(Response::GroupWelcome(self.group_named(&group)?)),
+            Command::Feed(text) => on_heap(|| self.feed(text)).await,
+            Command::ConnectSimplex { incognito } => {
+                let link = crate::presets::SIMPLEX_TEAM_ADDRESS.to_string();
+                on_heap(|| self.connect(link, incognito, false)).await
+            }
             Command::NewGroup {
                 name,
                 full_name,
@@ -3450,6 +3511,32 @@ impl Chat {
         }
         self.update_address_data(&p).await;
         Ok(Response::ProfileChanged { from, to: p, told })
+    }
+
+    /// `/_short_link_address`: a short link for the address made without one (on a relay that
+    /// kept no link data then, or by an older version); with one, its data is written again.
+    async fn add_address_short_link(&self) -> Result<Response> {
+        let (conn, link) = self.store().address()?.ok_or(ChatError::NoAddress)?;
+        let business = self.address_settings()?.business_address;
+        let data = short_link_data(&self.profile(), business)
+            .ok_or_else(|| ChatError::Agent("the profile is too large for link data".into()))?;
+        let short = self
+            .inner
+            .agent
+            .add_short_link(
+                conn,
+                &link.full,
+                &data,
+                agent::links::ShortLinkKind::Contact,
+            )
+            .await
+            .map_err(agent_err)?;
+        let short = display_link(&short);
+        self.store().set_pending_short_link(conn, Some(&short))?;
+        Ok(Response::Address(ConnLink {
+            full: link.full,
+            short: Some(short),
+        }))
     }
 
     /// The address's short link shows the new profile to those about to connect (LSET). An

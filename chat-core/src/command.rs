@@ -524,6 +524,13 @@ pub enum Command {
         /// The alias (empty: none).
         alias: String,
     },
+    /// `/_set alias :<connId> [text]`: the user's own name for a connection in progress.
+    SetConnectionAlias {
+        /// The connection (`:N`).
+        conn: u64,
+        /// The alias (empty: none).
+        alias: String,
+    },
     /// `/_set alias #<groupId> [text]`: the user's own name for a group.
     SetGroupAlias {
         /// The group.
@@ -672,6 +679,26 @@ pub enum Command {
     FileStatus(i64),
     /// `/q`, `/quit`.
     Quit,
+    /// `/_set_file_to_receive N`: file N received (into the files folder) once its description
+    /// is here, as `/fr N` without a path; answered `ok`.
+    SetFileToReceive(i64),
+    /// `/reconnect`: every relay connection made again (after a network change);
+    /// `/reconnect <userId> <server>`: one relay's.
+    Reconnect(Option<String>),
+    /// `/_short_link_address <userId>`: a short link for the address made without one (its
+    /// data changed when it has one).
+    AddAddressShortLink,
+    /// `/_short link #<groupId>`: a short link for the group's link made without one.
+    AddGroupShortLink(i64),
+    /// `/show welcome #group`: the group's welcome message.
+    ShowWelcome(String),
+    /// `/feed text`: the message to every connected contact.
+    Feed(String),
+    /// `/simplex [i]`: a contact request to the SimpleX Chat team's address.
+    ConnectSimplex {
+        /// With a random profile for this contact.
+        incognito: bool,
+    },
     /// `/g name [full name]`, `/group #name [full name]`: a new group, ours.
     NewGroup {
         /// Its name.
@@ -1300,10 +1327,17 @@ pub fn api_user_id(line: &str) -> Option<i64> {
             "plan" => p.next()?,
             u => u,
         },
-        "/_address" | "/_show_address" | "/_delete_address" | "/_profile_address"
-        | "/_address_settings" | "/_group" | "/_groups" | "/_contacts" | "/_profile" | "/_ttl" => {
-            p.next()?
-        }
+        "/_address"
+        | "/_show_address"
+        | "/_delete_address"
+        | "/_profile_address"
+        | "/_short_link_address"
+        | "/_address_settings"
+        | "/_group"
+        | "/_groups"
+        | "/_contacts"
+        | "/_profile"
+        | "/_ttl" => p.next()?,
         "/_get" | "/_public" => {
             p.next()?; // chats, group
             p.next()?
@@ -1363,6 +1397,7 @@ impl Command {
                 | Command::ShowLive(_)
                 | Command::ShowItem(_)
                 | Command::ItemInfo { .. }
+                | Command::ShowWelcome(_)
                 | Command::ApiItemInfo { .. }
                 | Command::LastItemId { .. }
                 | Command::SetServers(..)
@@ -1376,6 +1411,7 @@ impl Command {
                 | Command::SetCustomData { .. }
                 | Command::SetContactAlias { .. }
                 | Command::SetGroupAlias { .. }
+                | Command::SetConnectionAlias { .. }
                 | Command::SetGroupCustomData { .. }
                 | Command::ContactInfo(_)
                 | Command::ShowCode(_)
@@ -2268,6 +2304,16 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
         "/show" if args.starts_with("link #") => {
             Command::ShowGroupLink(one_group(&args["link ".len()..])?)
         }
+        "/show" if args.starts_with("welcome #") => {
+            Command::ShowWelcome(one_group(&args["welcome ".len()..])?)
+        }
+        "/feed" if !args.trim().is_empty() => Command::Feed(args.to_string()),
+        "/simplex" if args.is_empty() => Command::ConnectSimplex { incognito: false },
+        "/simplex" if args == "i" || args == "incognito" => {
+            Command::ConnectSimplex { incognito: true }
+        }
+        "/markdown" | "/m" if args.is_empty() => Command::Help(Some("markdown".into())),
+        "/welcome" | "/w" if args.is_empty() => Command::Help(Some("welcome".into())),
         "/delete" if args.starts_with("welcome #") => {
             let (group, rest) = name(&args["welcome #".len()..])?;
             if !rest.trim().is_empty() {
@@ -3047,6 +3093,18 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
         "/_address" if user_id(args) => Command::CreateAddress,
         "/sa" | "/show_address" if args.is_empty() => Command::ShowAddress,
         "/_show_address" if user_id(args) => Command::ShowAddress,
+        "/_short_link_address" if user_id(args) => Command::AddAddressShortLink,
+        "/reconnect" if args.is_empty() => Command::Reconnect(None),
+        "/reconnect" => match args.split_once(' ') {
+            Some((uid, server)) if user_id(uid) && !server.trim().is_empty() => {
+                Command::Reconnect(Some(server.trim().to_string()))
+            }
+            _ => return Err(bad("usage: /reconnect [<userId> <smp server>]")),
+        },
+        "/_short" if args.starts_with("link #") => Command::AddGroupShortLink(
+            group_ref(args["link ".len()..].trim())
+                .ok_or_else(|| bad("usage: /_short link #<groupId>"))?,
+        ),
         "/ac" | "/accept" if args.starts_with("i ") || args.starts_with("incognito ") => {
             let rest = args.split_once(' ').map_or("", |(_, r)| r);
             Command::AcceptIncognito(one_arg(rest)?)
@@ -3140,7 +3198,11 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 serde_json::from_str(json).map_err(|e| bad(&format!("bad profile ({e})")))?,
             )
         }
-        "/_set" if args.starts_with("alias @") || args.starts_with("alias #") => {
+        "/_set"
+            if args.starts_with("alias @")
+                || args.starts_with("alias #")
+                || args.starts_with("alias :") =>
+        {
             let rest = &args["alias ".len()..];
             let (r, alias) = rest.split_once(' ').unwrap_or((rest, ""));
             let alias = alias.trim();
@@ -3151,8 +3213,12 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             if let Some(group_id) = group_ref(r) {
                 return Ok(Command::SetGroupAlias { group_id, alias });
             }
-            let contact_id = contact_ref(r)
-                .ok_or_else(|| bad("usage: /_set alias @<contactId>|#<groupId> [alias]"))?;
+            if let Some(conn) = r.strip_prefix(':').and_then(|n| n.parse().ok()) {
+                return Ok(Command::SetConnectionAlias { conn, alias });
+            }
+            let contact_id = contact_ref(r).ok_or_else(|| {
+                bad("usage: /_set alias @<contactId>|#<groupId>|:<connId> [alias]")
+            })?;
             Command::SetContactAlias { contact_id, alias }
         }
         "/_set" if args.starts_with("custom @") || args.starts_with("custom #") => {
@@ -3330,6 +3396,25 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 file_id: n.trim().parse().map_err(|_| usage())?,
                 image: word.starts_with("/im"),
             }
+        }
+        "/_set_file_to_receive" => {
+            let usage =
+                || bad("usage: /_set_file_to_receive <fileId> [approved_relays=on] [encrypt=off]");
+            let mut words = args.split_whitespace();
+            let file_id = words
+                .next()
+                .and_then(|n| n.parse().ok())
+                .ok_or_else(usage)?;
+            for w in words {
+                match w {
+                    "approved_relays=on" | "approved_relays=off" | "encrypt=off" => {}
+                    "encrypt=on" => {
+                        return Err(bad("encrypt=on: files encrypted on disk are not supported"))
+                    }
+                    _ => return Err(usage()),
+                }
+            }
+            Command::SetFileToReceive(file_id)
         }
         "/fr" | "/freceive" => {
             let (n, mut path) = args.split_once(' ').unwrap_or((args, ""));
@@ -3804,6 +3889,40 @@ mod tests {
         assert_eq!(parse("/?"), Ok(Command::Help(None)));
         assert_eq!(parse("/hf"), Ok(Command::Help(Some("files".into()))));
         assert_eq!(parse("/hd"), Ok(Command::Help(Some("db".into()))));
+        assert_eq!(parse("/m"), Ok(Command::Help(Some("markdown".into()))));
+        assert_eq!(
+            parse("/markdown"),
+            Ok(Command::Help(Some("markdown".into())))
+        );
+        assert_eq!(parse("/w"), Ok(Command::Help(Some("welcome".into()))));
+        assert_eq!(
+            parse("/show welcome #team"),
+            Ok(Command::ShowWelcome("team".into()))
+        );
+        assert_eq!(
+            parse("/feed hello all"),
+            Ok(Command::Feed("hello all".into()))
+        );
+        assert!(parse("/feed").is_err());
+        assert_eq!(
+            parse("/simplex i"),
+            Ok(Command::ConnectSimplex { incognito: true })
+        );
+        assert_eq!(
+            parse("/item info @'John Doe' hi there"),
+            Ok(Command::ItemInfo {
+                chat: ChatName::Contact("John Doe".into()),
+                prefix: "hi there".into(),
+            })
+        );
+        assert_eq!(
+            parse("/_get item info #1 12"),
+            Ok(Command::ApiItemInfo {
+                chat: ChatId::Group(1),
+                item_id: 12,
+            })
+        );
+        assert!(parse("/item info @bob").is_err());
         assert_eq!(parse("/show"), Ok(Command::ShowLive(true)));
         match parse("/public group relays=1,2 #news Daily News") {
             Ok(Command::NewPublicGroup {
@@ -3841,6 +3960,32 @@ mod tests {
             })
         );
         assert!(parse(&format!("/_set alias @2 {}", "x".repeat(1025))).is_err());
+        assert_eq!(
+            parse("/_set alias :7 the shop"),
+            Ok(Command::SetConnectionAlias {
+                conn: 7,
+                alias: "the shop".into()
+            })
+        );
+        assert!(parse("/_set alias :x the shop").is_err());
+        assert_eq!(
+            parse("/_short_link_address 1"),
+            Ok(Command::AddAddressShortLink)
+        );
+        assert_eq!(parse("/_short link #3"), Ok(Command::AddGroupShortLink(3)));
+        assert!(parse("/_short link 3").is_err());
+        assert_eq!(parse("/reconnect"), Ok(Command::Reconnect(None)));
+        assert_eq!(
+            parse("/_set_file_to_receive 3 approved_relays=on"),
+            Ok(Command::SetFileToReceive(3))
+        );
+        assert!(parse("/_set_file_to_receive 3 encrypt=on").is_err());
+        assert!(parse("/_set_file_to_receive x").is_err());
+        assert_eq!(
+            parse("/reconnect 1 smp://a@b"),
+            Ok(Command::Reconnect(Some("smp://a@b".into())))
+        );
+        assert!(parse("/reconnect smp://a@b").is_err());
         assert_eq!(
             parse("/_set alias #1 Weekly"),
             Ok(Command::SetGroupAlias {

@@ -115,6 +115,44 @@ impl Chat {
         })
     }
 
+    /// `/_short link #G`: a short link for the group's link made without one (on a relay that
+    /// kept no link data then, or by an older version); with one, its data is written again.
+    pub(crate) async fn add_group_short_link(&self, group_id: i64) -> Result<Response> {
+        let g = self.group_by_id(group_id)?;
+        if self.is_channel(&g)? {
+            return Err(ChatError::BadCommand(
+                "a channel's link is a short link already".into(),
+            ));
+        }
+        if g.role < GroupMemberRole::Admin {
+            return Err(ChatError::GroupRole(g.local_name, GroupMemberRole::Admin));
+        }
+        let (conn, full, role) = self
+            .store()
+            .group_link(g.group_id)?
+            .ok_or_else(|| ChatError::NoGroupLink(g.local_name.clone()))?;
+        let data = short_link_data(&g.profile).ok_or_else(|| {
+            ChatError::Agent("the group's profile is too large for link data".into())
+        })?;
+        let short = self
+            .inner
+            .agent
+            .add_short_link(conn, &full, &data, agent::links::ShortLinkKind::Group)
+            .await
+            .map_err(agent_err)?;
+        let short = crate::chat::display_link(&short);
+        self.store().set_group_short_link(g.group_id, &short)?;
+        Ok(Response::GroupLink {
+            group: g,
+            link: crate::chat::ConnLink {
+                full,
+                short: Some(short),
+            },
+            role,
+            created: false,
+        })
+    }
+
     /// The group link's short link shows the group's new profile to those about to join
     /// (LSET); a link without a short one has nothing to change.
     pub(crate) async fn update_group_link_data(&self, g: &Group) {

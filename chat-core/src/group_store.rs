@@ -848,6 +848,15 @@ impl ChatStore {
         Ok(())
     }
 
+    /// A group link's short link, added to a link made without one.
+    pub fn set_group_short_link(&self, group_id: i64, short: &str) -> Result<()> {
+        self.db.execute(
+            "UPDATE group_links SET short_link = ?2 WHERE group_id = ?1",
+            params![group_id, short],
+        )?;
+        Ok(())
+    }
+
     /// A group link's short link, when it has one.
     pub fn group_short_link(&self, group_id: i64) -> Result<Option<String>> {
         Ok(self

@@ -96,6 +96,29 @@ impl Chat {
         Ok(Response::Sent(contact, item))
     }
 
+    /// `/feed text`: the message to every contact it can go to now (connected, not deleted
+    /// by them), each kept in its chat as any message; how many took it and how many not.
+    pub(crate) async fn feed(&self, text: String) -> Result<Response, ChatError> {
+        let content = MsgContent::text(text);
+        let contacts = self.store().contacts()?;
+        let (mut sent, mut failed) = (0, 0);
+        for c in contacts
+            .into_iter()
+            .filter(|c| c.ready && c.conn_id.is_some() && !c.deleted_by_contact)
+        {
+            match self.send_content(c, content.clone(), None).await {
+                Ok(_) => sent += 1,
+                Err(_) => failed += 1,
+            }
+        }
+        Ok(Response::Broadcast {
+            content,
+            sent,
+            failed,
+            at: crate::store::now_ms(),
+        })
+    }
+
     /// `/_send @<contactId> text <text>`.
     pub(crate) async fn api_send(
         &self,

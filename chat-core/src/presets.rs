@@ -9,6 +9,9 @@
 
 use smp_proto::address::SmpServer;
 
+/// The SimpleX Chat team's contact address (`/simplex`), as the reference has it.
+pub const SIMPLEX_TEAM_ADDRESS: &str = "https://simplex.chat/contact#/?v=1&smp=smp%3A%2F%2FPQUV2eL0t7OStZOoAsPEV2QYWt4-xilbakvGUGOItUo%3D%40smp6.simplex.im%2FK1rslx-m5bpXVIdMZg9NLUZ_8JBm8xTt%23MCowBQYDK2VuAyEALDeVe-sG8mRY22LsXlPgiwTNs9dbiLrNuA7f3ZMAJ2w%3D";
+
 /// The relays new users' queues are created on (clear-net host, then the onion host).
 pub const ENABLED: &[&str] = &[
     "smp://0YuTwO05YJWS8rkjn9eLJDjQhFKvIYd8d4xG8X1blIU=@smp8.simplex.im,beccx4yfxxbvyhqypaavemqurytl6hozr47wfc7uuecacjqdvwpw2xid.onion",
@@ -51,6 +54,16 @@ pub fn short_link_relays() -> Vec<SmpServer> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `/simplex` asks through the team's address: a contact address on `smp6.simplex.im`.
+    #[test]
+    fn the_team_address_is_a_contact_address() {
+        let r = agent::links::ConnectionRequest::parse(SIMPLEX_TEAM_ADDRESS).expect("parses");
+        assert_eq!(r.kind, agent::links::RequestKind::Contact);
+        assert_eq!(r.queues.len(), 1);
+        let uri = r.queues[0].to_uri();
+        assert!(uri.contains("@smp6.simplex.im/"), "{uri}");
+    }
 
     #[test]
     fn every_preset_parses_with_both_hosts_and_no_host_twice() {

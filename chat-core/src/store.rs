@@ -419,6 +419,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         version_ts INTEGER NOT NULL
      );
      CREATE INDEX chat_item_versions_item ON chat_item_versions (item_id);",
+    // v46: the user's own name for a connection in progress (`/_set alias :N text`)
+    "ALTER TABLE pending ADD COLUMN local_alias TEXT NOT NULL DEFAULT '';",
 ];
 
 /// The most versions an edited item keeps (the original among them): edits beyond change the
@@ -1014,6 +1016,28 @@ impl ChatStore {
             params![contact_id, profile_json(p)?],
         )?;
         Ok(())
+    }
+
+    /// The user's own name for a connection in progress (empty: none); false: no such
+    /// connection (the address is none).
+    pub fn set_pending_alias(&self, conn_id: u64, alias: &str) -> Result<bool> {
+        Ok(self.db.execute(
+            "UPDATE pending SET local_alias = ?2 WHERE conn_id = ?1 AND kind != 'address'",
+            params![conn_id as i64, alias],
+        )? == 1)
+    }
+
+    /// A connection in progress's alias (empty: none).
+    pub fn pending_alias(&self, conn_id: u64) -> Result<String> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT local_alias FROM pending WHERE conn_id = ?1",
+                [conn_id as i64],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or_default())
     }
 
     /// The random profile a pending connection shows instead of the user's.

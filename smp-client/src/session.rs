@@ -109,6 +109,15 @@ impl Session {
         }
     }
 
+    /// Drops the live connection now (a network change): the session reconnects at once and
+    /// subscribes its queues again, as after a lost connection ([`Event::Disconnected`], then
+    /// [`Event::Reconnected`]). Nothing while it is reconnecting already.
+    pub fn reconnect(&self) {
+        if let Some(c) = self.inner.current.borrow().as_ref() {
+            c.abort();
+        }
+    }
+
     /// The version negotiated with the relay (waiting for a connection as [`Session::call`]).
     pub async fn version(&self) -> Result<smp_proto::version::Version, ClientError> {
         Ok(self.client().await?.version())

@@ -191,6 +191,52 @@ async fn a_session_reconnects_and_subscribes_again_after_the_relay_restarts() {
     running.stop();
 }
 
+/// `Session::reconnect` (a network change, the chat's `/reconnect`): the connection is made
+/// again at once with its queues subscribed, and a message sent then arrives.
+#[tokio::test]
+async fn a_session_reconnects_on_request_and_subscribes_again() {
+    let (running, kh) = relay().await;
+    let (session, mut events) =
+        smp_client::Session::connect(running.addr, &kh, ConnectOptions::default())
+            .await
+            .unwrap();
+    let (cmd, rk) = new(false);
+    let BrokerMsg::Ids(ids) = session.call(Some(&rk), b"", &cmd).await.unwrap() else {
+        panic!()
+    };
+    session.subscribe(&rk, &ids.rcv_id).await.unwrap();
+    let first = session.client().await.unwrap().session_id().to_vec();
+    session.reconnect();
+    assert_eq!(connection_event(&mut events).await, Event::Disconnected);
+    assert_eq!(connection_event(&mut events).await, Event::Reconnected(1));
+    let second = session.client().await.unwrap().session_id().to_vec();
+    assert_ne!(first, second, "a new connection");
+    let (s, _) = SmpClient::connect(running.addr, &kh, ConnectOptions::default())
+        .await
+        .unwrap();
+    let send = Command::Send {
+        notification: false,
+        body: b"after reconnect".to_vec(),
+    };
+    assert_eq!(
+        s.call(None, &ids.snd_id, &send).await.unwrap(),
+        BrokerMsg::Ok
+    );
+    let got = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            match events.recv().await {
+                Some(Event::Msg(rid, _, _)) => return rid,
+                Some(_) => continue,
+                None => panic!("events ended"),
+            }
+        }
+    })
+    .await
+    .expect("the message");
+    assert_eq!(got, ids.rcv_id);
+    running.stop();
+}
+
 #[tokio::test]
 async fn dropping_the_client_or_the_session_closes_the_connection() {
     let (running, kh) = relay().await;

@@ -1603,6 +1603,16 @@ impl Relay {
             Some((l, d)) if *l != lid || d.fixed != data.fixed => return err(ErrorType::Auth),
             _ => {}
         }
+        // A link id another queue holds is not taken over (its readers would get this
+        // queue's data); the reference's in-memory store would overwrite the index.
+        if st
+            .store
+            .by_link
+            .get(&lid)
+            .is_some_and(|r| r.as_slice() != rid)
+        {
+            return err(ErrorType::Auth);
+        }
         if !v.log(st, storelog::link_line(rid, &lid, &data)) {
             return err(ErrorType::Internal);
         }

@@ -97,6 +97,53 @@ async fn contact_address_data_and_one_time_invitation_data() {
         BrokerMsg::Err(ErrorType::Auth)
     );
 
+    // A contact queue made without a link gets one later (LSET), but not another queue's.
+    let rk3 = generate(KeyAlgorithm::Ed25519).unwrap().1;
+    let new = Command::New(NewQueue {
+        rcv_auth_key: simplex_crypto::public_key(&rk3).unwrap(),
+        rcv_dh_key: generate(KeyAlgorithm::X25519).unwrap().0,
+        basic_auth: None,
+        subscribe: false,
+        request: Some(QueueRequest::Contact(None)),
+        ntf_creds: None,
+    });
+    let plain = match other.call(Some(&rk3), b"", &new).await.unwrap() {
+        BrokerMsg::Ids(ids) => ids,
+        other => panic!("{other:?}"),
+    };
+    let lset_of = |l: &[u8], d| Command::Lset(l.to_vec(), d);
+    assert_eq!(
+        other
+            .call(
+                Some(&rk3),
+                &plain.rcv_id,
+                &lset_of(&lid, data(b"fixed", b"hijack"))
+            )
+            .await
+            .unwrap(),
+        BrokerMsg::Err(ErrorType::Auth)
+    );
+    assert_eq!(
+        other.call(None, &lid, &Command::Lget).await.unwrap(),
+        BrokerMsg::Lnk(ids.snd_id.clone(), data(b"fixed", b"profile v2"))
+    );
+    let added = vec![7u8; 24];
+    assert_eq!(
+        other
+            .call(
+                Some(&rk3),
+                &plain.rcv_id,
+                &lset_of(&added, data(b"later", b"v1"))
+            )
+            .await
+            .unwrap(),
+        BrokerMsg::Ok
+    );
+    assert_eq!(
+        owner.call(None, &added, &Command::Lget).await.unwrap(),
+        BrokerMsg::Lnk(plain.snd_id.clone(), data(b"later", b"v1"))
+    );
+
     // A one-time invitation: the relay picks the link id; LKEY secures and reads at once.
     let rk2 = generate(KeyAlgorithm::Ed25519).unwrap().1;
     let inv = new_with_link(&owner, &rk2, |sid| {
