@@ -798,10 +798,11 @@ fn bot_api_over_websocket() {
             .await;
         assert_eq!(alice.response(&corr).await["type"], "cmdOk");
         let done = alice.event("rcvFileComplete").await;
+        // Into the default files folder (`.`: the client runs in the test's directory).
         let saved = done["chatItem"]["chatItem"]["file"]["fileSource"]["filePath"]
             .as_str()
-            .expect("saved where")
-            .to_string();
+            .expect("saved where");
+        let saved = dir.path().join(saved);
         assert_eq!(
             std::fs::read(&saved).expect("saved"),
             [0x89, b'P', b'N', b'G', 1, 2, 3]

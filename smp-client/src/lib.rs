@@ -540,6 +540,11 @@ impl SmpClient {
         out
     }
 
+    /// How many calls wait for their answer.
+    pub fn in_flight(&self) -> usize {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
     fn forget(&self, corr: &[u8]) {
         self.pending
             .lock()

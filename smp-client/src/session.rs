@@ -109,13 +109,24 @@ impl Session {
         }
     }
 
-    /// Drops the live connection now (a network change): the session reconnects at once and
-    /// subscribes its queues again, as after a lost connection ([`Event::Disconnected`], then
-    /// [`Event::Reconnected`]). Nothing while it is reconnecting already.
+    /// Replaces the live connection (a network change): calls from now on wait for a new
+    /// one; the old one closes once the calls it carries are answered (at most the response
+    /// timeout), and the session reconnects and subscribes its queues again, as after a lost
+    /// connection ([`Event::Disconnected`], then [`Event::Reconnected`]). Nothing while it is
+    /// reconnecting already.
     pub fn reconnect(&self) {
-        if let Some(c) = self.inner.current.borrow().as_ref() {
-            c.abort();
-        }
+        let Some(old) = self.inner.current.send_replace(None) else {
+            return;
+        };
+        let wait = self.inner.opts.response_timeout;
+        tokio::spawn(async move {
+            const STEP: Duration = Duration::from_millis(10);
+            let started = tokio::time::Instant::now();
+            while old.in_flight() > 0 && !old.is_closed() && started.elapsed() < wait {
+                tokio::time::sleep(STEP).await;
+            }
+            old.abort();
+        });
     }
 
     /// The version negotiated with the relay (waiting for a connection as [`Session::call`]).
@@ -226,9 +237,9 @@ async fn supervise(weak: std::sync::Weak<Inner>) {
             tokio::select! {
                 _ = closing => break,
                 () = tokio::time::sleep(interval) => {
-                    let Some(client) = weak.upgrade().and_then(|i| i.current.borrow().clone()) else {
-                        return;
-                    };
+                    let Some(inner) = weak.upgrade() else { return };
+                    // Taken out by `reconnect`: closing already.
+                    let Some(client) = inner.current.borrow().clone() else { break };
                     if !matches!(client.call(None, b"", &Command::Ping).await, Ok(BrokerMsg::Pong)) {
                         client.abort();
                     }

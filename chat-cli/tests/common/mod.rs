@@ -31,7 +31,9 @@ impl Client {
         server: &str,
         more: &[&str],
     ) -> Self {
+        // In the test's directory: a relative path (the default files folder, `.`) stays in it.
         let mut child = Command::new(env!("CARGO_BIN_EXE_simplex-chat"))
+            .current_dir(dir)
             .args(["-d", &dir.join(name).to_string_lossy(), "-s", server])
             .args(more)
             .stdin(Stdio::piped())
