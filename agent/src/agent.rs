@@ -708,6 +708,71 @@ fn x25519() -> Result<(PublicKey, PrivateKey)> {
     generate(KeyAlgorithm::X25519).map_err(crypto)
 }
 
+/// A new short link's keys and its data for the relay.
+struct NewLinkData {
+    /// The link's key (the hash of its fixed data).
+    link_key: Vec<u8>,
+    /// The root signing key.
+    root: PrivateKey,
+    /// An address's link id (an invitation's is the relay's).
+    link_id: Option<Vec<u8>>,
+    /// The encrypted fixed and user data.
+    data: smp_proto::command::LinkData,
+}
+
+/// A new short link's data for `request` (the link's fixed data), signed with a new root key and
+/// encrypted under the link's key: an invitation's user data as it is, an address's as
+/// `ContactData` (`direct`: requests may come to it).
+fn new_link_data(
+    request: ConnectionRequest,
+    mode: QueueMode,
+    user_data: &[u8],
+    direct: bool,
+) -> Result<NewLinkData> {
+    use crate::shortlink::{self as sl, ConnLinkData, ContactData, FixedLinkData};
+    let link_err = |e: sl::LinkDataError| AgentError::Link(e.to_string());
+    let (root_pub, root) = generate(KeyAlgorithm::Ed25519).map_err(crypto)?;
+    let fixed = FixedLinkData {
+        versions: AGENT_VERSIONS,
+        root_key: root_pub,
+        request,
+        entity_id: None,
+    };
+    let user = match mode {
+        QueueMode::Messaging => ConnLinkData::Invitation {
+            versions: AGENT_VERSIONS,
+            user_data: user_data.to_vec(),
+        },
+        QueueMode::Contact => ConnLinkData::Contact {
+            versions: AGENT_VERSIONS,
+            data: ContactData {
+                direct,
+                owners: Vec::new(),
+                relays: Vec::new(),
+                user_data: user_data.to_vec(),
+            },
+        },
+    };
+    let (link_key, fd, md) = sl::sign_link_data(&root, &fixed, &user).map_err(link_err)?;
+    let (key, link_id) = match mode {
+        QueueMode::Messaging => (sl::invitation_key(&link_key).map_err(link_err)?, None),
+        QueueMode::Contact => {
+            let (id, key) = sl::contact_link_id_and_key(&link_key).map_err(link_err)?;
+            (key, Some(id))
+        }
+    };
+    let data = smp_proto::command::LinkData {
+        fixed: sl::encrypt(&key, &fd, sl::FIXED_DATA_LEN).map_err(link_err)?,
+        user: sl::encrypt(&key, &md, sl::USER_DATA_LEN).map_err(link_err)?,
+    };
+    Ok(NewLinkData {
+        link_key,
+        root,
+        link_id,
+        data,
+    })
+}
+
 fn link_server(s: &SmpServer) -> LinkServer {
     LinkServer {
         hosts: s.hosts.iter().map(ToString::to_string).collect(),
@@ -2183,13 +2248,11 @@ impl Agent {
         user_data: &[u8],
         kind: crate::links::ShortLinkKind,
     ) -> Result<String> {
-        use crate::shortlink::{self as sl, ConnLinkData, ContactData, FixedLinkData};
         if kind == crate::links::ShortLinkKind::Invitation {
             return Err(AgentError::Link(
                 "an address's link is not an invitation".into(),
             ));
         }
-        let link_err = |e: sl::LinkDataError| AgentError::Link(e.to_string());
         let (q, existing) = {
             let st = self.lock();
             let c = st
@@ -2230,28 +2293,13 @@ impl Agent {
                 "the address's relay keeps no link data".into(),
             ));
         }
-        let (root_pub, root) = generate(KeyAlgorithm::Ed25519).map_err(crypto)?;
-        let fixed = FixedLinkData {
-            versions: AGENT_VERSIONS,
-            root_key: root_pub,
-            request: req,
-            entity_id: None,
-        };
-        let user = ConnLinkData::Contact {
-            versions: AGENT_VERSIONS,
-            data: ContactData {
-                direct: true,
-                owners: Vec::new(),
-                relays: Vec::new(),
-                user_data: user_data.to_vec(),
-            },
-        };
-        let (link_key, fd, md) = sl::sign_link_data(&root, &fixed, &user).map_err(link_err)?;
-        let (link_id, key) = sl::contact_link_id_and_key(&link_key).map_err(link_err)?;
-        let data = smp_proto::command::LinkData {
-            fixed: sl::encrypt(&key, &fd, sl::FIXED_DATA_LEN).map_err(link_err)?,
-            user: sl::encrypt(&key, &md, sl::USER_DATA_LEN).map_err(link_err)?,
-        };
+        let NewLinkData {
+            link_key,
+            root,
+            link_id,
+            data,
+        } = new_link_data(req, QueueMode::Contact, user_data, true)?;
+        let link_id = link_id.ok_or(AgentError::Link("an address's link has an id".into()))?;
         {
             let mut st = self.lock();
             let c = st
@@ -2380,50 +2428,17 @@ impl Agent {
                 (rcv, link, None)
             }
             Some((user_data, kind, direct)) => {
-                use crate::shortlink::{self as sl, ConnLinkData, ContactData, FixedLinkData};
-                let link_err = |e: sl::LinkDataError| AgentError::Link(e.to_string());
                 // The relay takes a sender id we chose only as SHA3-384(corrId)[..24].
                 let mut corr = [0u8; 24];
                 simplex_crypto::random_bytes(&mut corr);
                 let sid = simplex_crypto::digest::sha3_384(&corr).map_err(crypto)?[..24].to_vec();
                 let link = build(sid.clone());
-                let (root_pub, root) = generate(KeyAlgorithm::Ed25519).map_err(crypto)?;
-                let fixed = FixedLinkData {
-                    versions: AGENT_VERSIONS,
-                    root_key: root_pub,
-                    request: link.clone(),
-                    entity_id: None,
-                };
-                let user = match mode {
-                    QueueMode::Messaging => ConnLinkData::Invitation {
-                        versions: AGENT_VERSIONS,
-                        user_data: user_data.to_vec(),
-                    },
-                    QueueMode::Contact => ConnLinkData::Contact {
-                        versions: AGENT_VERSIONS,
-                        data: ContactData {
-                            direct,
-                            owners: Vec::new(),
-                            relays: Vec::new(),
-                            user_data: user_data.to_vec(),
-                        },
-                    },
-                };
-                let (link_key, fd, md) =
-                    sl::sign_link_data(&root, &fixed, &user).map_err(link_err)?;
-                let (key, contact_id) = match mode {
-                    QueueMode::Messaging => {
-                        (sl::invitation_key(&link_key).map_err(link_err)?, None)
-                    }
-                    QueueMode::Contact => {
-                        let (id, key) = sl::contact_link_id_and_key(&link_key).map_err(link_err)?;
-                        (key, Some(id))
-                    }
-                };
-                let data = smp_proto::command::LinkData {
-                    fixed: sl::encrypt(&key, &fd, sl::FIXED_DATA_LEN).map_err(link_err)?,
-                    user: sl::encrypt(&key, &md, sl::USER_DATA_LEN).map_err(link_err)?,
-                };
+                let NewLinkData {
+                    link_key,
+                    root,
+                    link_id: contact_id,
+                    data,
+                } = new_link_data(link.clone(), mode, user_data, direct)?;
                 let fixed_sent = data.fixed.clone();
                 let request = match &contact_id {
                     None => QueueRequest::Messaging(Some((sid.clone(), data))),

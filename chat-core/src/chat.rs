@@ -3103,13 +3103,8 @@ impl Chat {
     /// A new contact address's plan with its short link's data (the owner's profile, whether
     /// it is a business), read from its relay.
     async fn address_link_data(&self, link: &str) -> Result<LinkPlan> {
-        let data = self
-            .inner
-            .agent
-            .read_address(link.trim())
-            .await
-            .map_err(agent_err)?;
-        let json = crate::compress::read_link_data(&data.user_data)
+        let data = self.link_user_data(link).await?;
+        let json = crate::compress::read_link_data(&data)
             .map_err(|e| ChatError::Agent(format!("the address's link data: {e}")))?;
         let d: ContactLinkData = serde_json::from_slice(&json)
             .map_err(|e| ChatError::Agent(format!("the address's link data: {e}")))?;
@@ -3118,14 +3113,19 @@ impl Chat {
 
     /// A new group's short link's plan with the group's profile, read from its relay.
     async fn group_link_data(&self, link: &str) -> Result<LinkPlan> {
-        let data = self
-            .inner
+        let data = self.link_user_data(link).await?;
+        let profile = crate::channels::profile_from_link_data(&data)?;
+        Ok(LinkPlan::Group(GroupLinkPlan::Ok(Some(profile))))
+    }
+
+    /// The owner's data of an address's (or a group link's) short link, read from its relay.
+    async fn link_user_data(&self, link: &str) -> Result<Vec<u8>> {
+        self.inner
             .agent
             .read_address(link.trim())
             .await
-            .map_err(agent_err)?;
-        let profile = crate::channels::profile_from_link_data(&data.user_data)?;
-        Ok(LinkPlan::Group(GroupLinkPlan::Ok(Some(profile))))
+            .map(|d| d.user_data)
+            .map_err(agent_err)
     }
 
     /// What `link` is to us: ours, used already (by a contact or a connection in progress),

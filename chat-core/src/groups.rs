@@ -1373,10 +1373,28 @@ impl Chat {
         member_id: &crate::protocol::MemberId,
         name: Option<&str>,
     ) -> Result<Member> {
-        // A host cannot fill the database with made-up authors.
+        let m = self.create_unknown_member(g, member_id, name)?;
+        self.emit(Event::UnknownMemberCreated {
+            group: g.clone(),
+            by: host.clone(),
+            member: m.clone(),
+        })
+        .await;
+        Ok(m)
+    }
+
+    /// A member we know nothing of, recorded by its member id and `name` (else `unknown`) as
+    /// the reference's unknown member (an author, `status unknown`), until it is announced.
+    pub(crate) fn create_unknown_member(
+        &self,
+        g: &Group,
+        member_id: &crate::protocol::MemberId,
+        name: Option<&str>,
+    ) -> Result<Member> {
+        // A host cannot fill the database with made-up members.
         if self.store().unknown_members(g.group_id)? >= MAX_UNKNOWN_MEMBERS {
             return Err(ChatError::Agent(format!(
-                "x.grp.msg.forward: more than {MAX_UNKNOWN_MEMBERS} unknown members in #{}",
+                "more than {MAX_UNKNOWN_MEMBERS} unknown members in #{}",
                 g.local_name
             )));
         }
@@ -1391,7 +1409,7 @@ impl Chat {
             display_name: name.unwrap_or("unknown").to_string(),
             ..Default::default()
         };
-        let m = self.store().add_member(&NewMember {
+        Ok(self.store().add_member(&NewMember {
             group_id: g.group_id,
             member_id,
             role: GroupMemberRole::Author,
@@ -1401,14 +1419,7 @@ impl Chat {
             conn_id: None,
             contact_id: None,
             invited_by: None,
-        })?;
-        self.emit(Event::UnknownMemberCreated {
-            group: g.clone(),
-            by: host.clone(),
-            member: m.clone(),
-        })
-        .await;
-        Ok(m)
+        })?)
     }
 
     /// The sender may introduce a member with `role`: an admin at least, and not below it.
@@ -1728,15 +1739,6 @@ impl Chat {
                 if member_id == g.member_id {
                     return Ok(()); // about us: we are not told, nothing changes here
                 }
-                let target = self
-                    .store()
-                    .member_by_member_id(g.group_id, &member_id)?
-                    .ok_or_else(|| {
-                        ChatError::Agent("x.grp.mem.restrict with unknown member ID".into())
-                    })?;
-                if m.role < GroupMemberRole::Moderator || m.role < target.role {
-                    return Err(ChatError::GroupContactRole(m.local_name.clone()));
-                }
                 let blocked = match member_restrictions.restriction.as_str() {
                     "blocked" => true,
                     "unrestricted" => false,
@@ -1746,6 +1748,24 @@ impl Chat {
                         )))
                     }
                 };
+                // Only a moderator may block: checked before a member we do not know is
+                // recorded for it.
+                if m.role < GroupMemberRole::Moderator {
+                    return Err(ChatError::GroupContactRole(m.local_name.clone()));
+                }
+                // A member we do not know (it left before we joined, or is not introduced
+                // yet): recorded, as the reference's, so its messages come blocked.
+                let known = self.store().member_by_member_id(g.group_id, &member_id)?;
+                let target = match known {
+                    Some(t) => t,
+                    None => self.create_unknown_member(g, &member_id, None)?,
+                };
+                if m.role < target.role {
+                    return Err(ChatError::GroupContactRole(m.local_name.clone()));
+                }
+                if target.blocked_by_admin == blocked {
+                    return Ok(()); // as it is already: no item, nothing to tell
+                }
                 self.store()
                     .set_blocked_by_admin(target.group_member_id, blocked)?;
                 let item = crate::group_events::member_blocked(

@@ -254,6 +254,13 @@ async fn scenario() {
                 restriction: "blocked".into(),
             },
         }),
+        // A member nobody knows, blocked by a member: refused before anything is recorded.
+        msg(ChatEvent::GrpMemRestrict {
+            member_id: B64(vec![7; 12]),
+            member_restrictions: chat_core::protocol::MemberRestrictions {
+                restriction: "blocked".into(),
+            },
+        }),
         msg(ChatEvent::GrpMemRole {
             member_id: bob_id.clone(),
             role: GroupMemberRole::Observer,
@@ -280,7 +287,7 @@ async fn scenario() {
     })
     .await;
     let errors = seen.iter().filter(|e| matches!(e, Event::Error(_))).count();
-    assert_eq!(errors, 12, "one clear error per refused event: {seen:?}");
+    assert_eq!(errors, 13, "one clear error per refused event: {seen:?}");
     assert!(
         seen.iter().any(|e| matches!(e, Event::Error(t)
             if t.contains("Files and media: received, prohibited"))),
@@ -386,6 +393,48 @@ async fn scenario() {
     .await;
     assert_eq!(to.profile, renamed);
     assert_eq!(to.local_name, "mallory");
+
+    // A moderator blocks a member alice does not know (as the reference's): recorded as an
+    // unknown member, blocked, once - the same block again changes nothing.
+    alice
+        .execute_line("/mr team mallory moderator")
+        .await
+        .expect("/mr");
+    let block = msg(ChatEvent::GrpMemRestrict {
+        member_id: B64(vec![7; 12]),
+        member_restrictions: chat_core::protocol::MemberRestrictions {
+            restriction: "blocked".into(),
+        },
+    });
+    mallory.send(conn, &block).await.expect("send");
+    mallory.send(conn, &block).await.expect("send");
+    mallory
+        .send(conn, &text(b"after-blocks", "blocked one").encode())
+        .await
+        .expect("send");
+    let ((), seen) = until(&mut a_ev, |e| {
+        matches!(e, Event::GroupReceived(_, m, i) if m.local_name == "mallory"
+            && i.content.text_shown() == "blocked one")
+        .then_some(())
+    })
+    .await;
+    let blocks: Vec<_> = seen
+        .iter()
+        .filter_map(|e| match e {
+            Event::MemberBlockedBy { by, member, .. } => Some((by, member)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(blocks.len(), 1, "{seen:?}");
+    let (by, unknown) = blocks[0];
+    assert_eq!(by.local_name, "mallory");
+    assert_eq!(unknown.status, MemberStatus::Unknown);
+    assert_eq!(unknown.member_id, B64(vec![7; 12]));
+    assert!(unknown.blocked_by_admin);
+    assert!(
+        !seen.iter().any(|e| matches!(e, Event::Error(_))),
+        "{seen:?}"
+    );
 
     // Removed, mallory's connection is gone: what it sends reaches no one.
     alice.execute_line("/rm team mallory").await.expect("/rm");
