@@ -1167,8 +1167,9 @@ impl Agent {
     }
 
     /// Reconnects to every relay the agent is connected to now (the reference's
-    /// `reconnectAllServers`, e.g. after a network change): each connection is dropped and made
-    /// again, its queues subscribed again. Returns how many relays.
+    /// `reconnectAllServers`, e.g. after a network change): each connection is replaced
+    /// ([`Session::reconnect`]: the calls it carries are answered first), its queues subscribed
+    /// again. Returns how many relays.
     pub async fn reconnect_all(&self) -> usize {
         let sessions = self.inner.sessions.lock().await;
         for s in sessions.values() {

@@ -104,6 +104,14 @@ fn time_prefix(ms: i64) -> String {
     }
 }
 
+/// A text's lines, the first after `head` (the reference's `prependFirst`).
+fn head_lines(head: String, text: &str) -> Vec<String> {
+    let mut lines = text.lines();
+    let mut v = vec![head + lines.next().unwrap_or_default()];
+    v.extend(lines.map(str::to_string));
+    v
+}
+
 /// A time in full, local: `2026-12-05 01:02:03` (`/item info`).
 fn full_time(ms: i64) -> String {
     use chrono::TimeZone;
@@ -128,14 +136,10 @@ fn item_info_lines(info: &chat_core::item_info::ItemInfo) -> Vec<String> {
     if !info.versions.is_empty() {
         v.push("message history:".into());
         for (ts, content) in &info.versions {
-            let text = content.text_shown();
-            let mut lines = text.lines();
-            v.push(format!(
-                "{}: {}",
-                full_time(*ts),
-                lines.next().unwrap_or_default()
+            v.extend(head_lines(
+                format!("{}: ", full_time(*ts)),
+                &content.text_shown(),
             ));
-            v.extend(lines.map(str::to_string));
         }
     }
     if let Some(from) = &info.forwarded_from {
@@ -846,15 +850,10 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
             } else {
                 String::new()
             };
-            let text = content.text_shown();
-            let mut lines = text.lines();
-            let mut v = vec![format!(
-                "/feed ({sent}{failures}) {}{}",
-                time_prefix(*at),
-                lines.next().unwrap_or_default()
-            )];
-            v.extend(lines.map(str::to_string));
-            v
+            head_lines(
+                format!("/feed ({sent}{failures}) {}", time_prefix(*at)),
+                &content.text_shown(),
+            )
         }
         // The reference's `viewContactAliasUpdated`.
         Response::ContactAliasUpdated(c) if c.local_alias.is_empty() => {

@@ -1626,7 +1626,14 @@ mod tests {
         assert_eq!(v[0].1, text("v99"));
         assert_eq!(v[99].1, text("v0"));
         let now = store.group_item(g.group_id, item.item_id).expect("read");
-        assert_eq!(now.expect("item").content, text("v150"));
+        let now = now.expect("item");
+        assert_eq!(now.content, text("v150"));
+        // Marked deleted, its text stays and so do its versions; deleted in full, they go.
+        store.moderate_item(&now, 0, false).expect("marked");
+        assert_eq!(store.item_versions(item.item_id).expect("kept").len(), 100);
+        store.moderate_item(&now, 0, true).expect("deleted");
+        assert!(store.item_versions(item.item_id).expect("gone").is_empty());
+        store.update_item(item.item_id, &text("v1")).expect("edit");
         // Versions go with their item.
         store.delete_group(g.group_id, &[]).expect("deleted");
         assert!(store.item_versions(item.item_id).expect("none").is_empty());

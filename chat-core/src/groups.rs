@@ -1758,6 +1758,8 @@ impl Chat {
                 let known = self.store().member_by_member_id(g.group_id, &member_id)?;
                 let target = match known {
                     Some(t) => t,
+                    // Unblocking one we do not know changes nothing.
+                    None if !blocked => return Ok(()),
                     None => self.create_unknown_member(g, &member_id, None)?,
                 };
                 if m.role < target.role {

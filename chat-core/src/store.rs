@@ -1890,11 +1890,20 @@ impl ChatStore {
         let content =
             serde_json::to_string(&now.content).map_err(|_| StoreError::Corrupt("content"))?;
         let info = now.info.as_ref().map(|i| i.to_string());
-        self.db.execute(
+        let tx = self.db.unchecked_transaction()?;
+        tx.execute(
             "UPDATE chat_items SET deleted = 1, deleted_by = ?2, content = ?3, info = ?4
              WHERE item_id = ?1",
             params![item.item_id, by, content, info],
         )?;
+        // Its text gone, its earlier versions go too (`/item info` shows none).
+        if full {
+            tx.execute(
+                "DELETE FROM chat_item_versions WHERE item_id = ?1",
+                [item.item_id],
+            )?;
+        }
+        tx.commit()?;
         Ok(now)
     }
 
