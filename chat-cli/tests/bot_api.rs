@@ -1240,6 +1240,20 @@ fn bot_api_groups() {
         let dir = &got["chatItems"][0]["chatItem"]["chatDir"];
         assert_eq!(dir["type"], "groupRcv");
         assert_eq!(dir["groupMember"]["localDisplayName"], "alice");
+        // bob's receipt (a small group): the item's information names him, received.
+        alice.event("chatItemsStatusesUpdated").await;
+        let hello_id = sent["chatItems"][0]["chatItem"]["meta"]["itemId"].clone();
+        let corr = alice
+            .request(&format!("/_get item info #{g} {hello_id}"))
+            .await;
+        let info = alice.response(&corr).await;
+        assert_eq!(info["type"], "chatItemInfo", "{info}");
+        assert_eq!(
+            info["chatItemInfo"]["memberDeliveryStatuses"],
+            json!([{"groupMemberId": bob_member,
+                    "memberDeliveryStatus": {"type": "rcvd", "msgRcptStatus": "ok"}}]),
+            "{info}"
+        );
         // A message with its own time to live: timed on both sides.
         let timed = alice
             .ok(

@@ -1115,6 +1115,21 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
                 })
                 .collect();
             let mut v = json!({"itemVersions": versions});
+            // The reference's `GroupSndStatus`: sent, or received (ok or a bad hash).
+            if let Some(d) = &info.deliveries {
+                let statuses: Vec<Value> = d
+                    .iter()
+                    .map(|(member, rcpt)| {
+                        let status = match rcpt {
+                            None => json!({"type": "sent"}),
+                            Some(true) => json!({"type": "rcvd", "msgRcptStatus": "ok"}),
+                            Some(false) => json!({"type": "rcvd", "msgRcptStatus": "badMsgHash"}),
+                        };
+                        json!({"groupMemberId": member, "memberDeliveryStatus": status})
+                    })
+                    .collect();
+                v["memberDeliveryStatuses"] = json!(statuses);
+            }
             if let Some(from) = &info.forwarded_from {
                 v["forwardedFromChatItem"] = item_in_chat(chat, from);
             }

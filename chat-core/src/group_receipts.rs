@@ -46,6 +46,20 @@ impl ChatStore {
         written
     }
 
+    /// Where a message to a small group went and what came back: each member and its receipt
+    /// (`true` ok, `false` a bad hash, none yet), by member.
+    pub fn group_delivery_statuses(
+        &self,
+        item_id: i64,
+    ) -> std::result::Result<Vec<(i64, Option<bool>)>, StoreError> {
+        let mut st = self.db.prepare(
+            "SELECT group_member_id, rcpt FROM group_deliveries
+             WHERE item_id = ?1 ORDER BY group_member_id",
+        )?;
+        let rows = st.query_map([item_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// A member's receipt for the message with `agent_msg_id` on its connection: the group
     /// item, marked received once every member it went to acknowledged it (then returned).
     pub fn group_delivered(

@@ -1,7 +1,8 @@
 //! An item's information, as the reference's `/item info <chat> <text>` and `/_get item info
 //! <chat> <itemId>`: when it was sent (and received), when it disappears, its contents before
-//! each edit (`chat_item_versions`, kept by [`crate::store::ChatStore::update_item`]) and the
-//! item it was forwarded from, when that is still here.
+//! each edit (`chat_item_versions`, kept by [`crate::store::ChatStore::update_item`]), the
+//! item it was forwarded from, when that is still here, and for a message we sent to a small
+//! group, each member's receipt (`group_deliveries`).
 
 use crate::chat::{Chat, ChatError, Response};
 use crate::command::{ChatId, ChatName};
@@ -52,6 +53,9 @@ pub struct ItemInfo {
     pub versions: Vec<(i64, MsgContent)>,
     /// The item it was forwarded from, when that is still here.
     pub forwarded_from: Option<ItemInChat>,
+    /// A message we sent to a small group: each member it went to and its receipt (`true`
+    /// ok, `false` a bad hash, none yet); none for other items.
+    pub deliveries: Option<Vec<(i64, Option<bool>)>>,
 }
 
 impl Chat {
@@ -78,11 +82,18 @@ impl Chat {
             .forward
             .as_ref()
             .and_then(|f| self.forward_source(f).ok().flatten());
+        let deliveries = match (&place, item.sent) {
+            (Place::Group(_), true) => {
+                Some(self.store().group_delivery_statuses(item.item_id)?).filter(|d| !d.is_empty())
+            }
+            _ => None,
+        };
         let item = self.in_chat(place, item)?;
         Ok(Response::ItemInfo(Box::new(ItemInfo {
             item,
             versions,
             forwarded_from,
+            deliveries,
         })))
     }
 
