@@ -111,16 +111,13 @@ async fn contact_address_data_and_one_time_invitation_data() {
         BrokerMsg::Ids(ids) => ids,
         other => panic!("{other:?}"),
     };
-    let lset_of = |l: &[u8], d| Command::Lset(l.to_vec(), d);
+    let lset_on_plain = |l: &[u8], d| {
+        let cmd = Command::Lset(l.to_vec(), d);
+        let (other, rk3, rid) = (&other, &rk3, plain.rcv_id.clone());
+        async move { other.call(Some(rk3), &rid, &cmd).await.unwrap() }
+    };
     assert_eq!(
-        other
-            .call(
-                Some(&rk3),
-                &plain.rcv_id,
-                &lset_of(&lid, data(b"fixed", b"hijack"))
-            )
-            .await
-            .unwrap(),
+        lset_on_plain(&lid, data(b"fixed", b"hijack")).await,
         BrokerMsg::Err(ErrorType::Auth)
     );
     assert_eq!(
@@ -129,14 +126,7 @@ async fn contact_address_data_and_one_time_invitation_data() {
     );
     let added = vec![7u8; 24];
     assert_eq!(
-        other
-            .call(
-                Some(&rk3),
-                &plain.rcv_id,
-                &lset_of(&added, data(b"later", b"v1"))
-            )
-            .await
-            .unwrap(),
+        lset_on_plain(&added, data(b"later", b"v1")).await,
         BrokerMsg::Ok
     );
     assert_eq!(
