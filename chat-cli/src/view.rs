@@ -380,6 +380,13 @@ fn group_item_lines(
     }
     let scope = scope_prefix(item);
     let head = match author {
+        // A post as the channel itself (`#news> text`; never in a support chat).
+        None if !item.sent && item.info.is_none() => format!(
+            "{}{}#{}> ",
+            time_prefix(item.item_ts),
+            inc(g),
+            view_name(&g.local_name)
+        ),
         None => format!(
             "{}{}#{} {scope}",
             time_prefix(item.item_ts),
@@ -1606,6 +1613,21 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
                 full_name(&m.local_name, &m.profile)
             ),
         }],
+        // A post as the channel itself (the reference's `#news> text`, ` [>>]` through a relay).
+        Event::ChannelPost(g, item) => muted_if(
+            g.muted,
+            trimmed(group_item_lines(
+                g,
+                None,
+                item,
+                "",
+                if item.forwarded_by.is_some() {
+                    " [>>]"
+                } else {
+                    ""
+                },
+            )),
+        ),
         // ` [>>]`: forwarded by a member (the host) until the author's connection is up.
         // A muted group's messages get the mark the blocked ones carry already.
         Event::GroupReceived(g, m, item) => muted_if(

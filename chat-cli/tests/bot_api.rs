@@ -1967,6 +1967,26 @@ fn bot_api_channels() {
             item["chatItem"]["chatDir"]["groupMember"]["memberProfile"]["displayName"],
             "alice"
         );
+        // A post as the channel itself: no member at the subscriber (`channelRcv`).
+        alice
+            .ok(
+                "APISendMessages",
+                &format!(
+                    "/_send #{g}(as_group=on) json {}",
+                    text_message("from news")
+                ),
+                "newChatItems",
+            )
+            .await;
+        let got = cath
+            .event_where(|e| {
+                e["type"] == "newChatItems"
+                    && e["chatItems"][0]["chatItem"]["content"]["type"] == "rcvMsgContent"
+            })
+            .await;
+        let item = &got["chatItems"][0];
+        assert_eq!(item_text(item), "from news");
+        assert_eq!(item["chatItem"]["chatDir"], json!({"type": "channelRcv"}));
         // A subscriber cannot post.
         cath.ok(
             "APISendMessages",

@@ -676,6 +676,8 @@ pub fn group_chat_item(chat: &Chat, g: &Group, member: Option<&Member>, item: &C
     }
     v["chatDir"] = match member {
         Some(m) => json!({"type": "groupRcv", "groupMember": group_member(m)}),
+        // A post as the channel itself, received: no member.
+        None if !item.sent && item.info.is_none() => json!({"type": "channelRcv"}),
         None => json!({"type": "groupSnd"}),
     };
     let mut info = json!({"type": "group", "groupInfo": group_info(chat, g)});
@@ -1959,6 +1961,10 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
         Event::GroupReceived(g, m, item) => tagged(
             "newChatItems",
             json!({"user": u, "chatItems": [group_chat_item(chat, g, Some(m), item)]}),
+        ),
+        Event::ChannelPost(g, item) => tagged(
+            "newChatItems",
+            json!({"user": u, "chatItems": [group_chat_item(chat, g, None, item)]}),
         ),
         Event::GroupInfoItem(g, m, item) => tagged(
             "newChatItems",

@@ -1195,6 +1195,8 @@ pub enum Event {
         /// The owner.
         by: crate::group_store::Member,
     },
+    /// A post a channel's owner made as the channel itself arrived (`#news> text`).
+    ChannelPost(crate::group_store::Group, ChatItem),
     /// A group message arrived.
     GroupReceived(
         crate::group_store::Group,

@@ -995,6 +995,8 @@ pub enum Command {
         live: bool,
         /// Disappearing after this many seconds (`ttl=N`; none: the group's preference).
         ttl: Option<i64>,
+        /// Posted as the channel itself, not as its owner (`#1(as_group=on)`).
+        as_group: bool,
         /// The messages.
         messages: Vec<Composed>,
     },
@@ -1684,6 +1686,11 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
         "/_send" if args.starts_with('#') => {
             let usage = || bad("usage: /_send #<groupId> json [<message>, ...]");
             let (r, mut rest) = args.split_once(' ').ok_or_else(usage)?;
+            // `#1(as_group=on)`: a channel's post as the channel itself.
+            let (r, as_group) = match r.strip_suffix("(as_group=on)") {
+                Some(r) => (r, true),
+                None => (r.strip_suffix("(as_group=off)").unwrap_or(r), false),
+            };
             // `#1(_support)`, `#1(_support:3)`: a support chat.
             let (r, scope) = support_scope(r).ok_or_else(|| bad("bad chat scope"))?;
             let group_id = group_ref(r).ok_or_else(|| bad("bad chat reference"))?;
@@ -1722,11 +1729,17 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                     "live and disappearing messages in support chats are not supported",
                 ));
             }
+            if as_group && (live || scope.is_some()) {
+                return Err(bad(
+                    "a post as the channel is neither live nor in a support chat",
+                ));
+            }
             Command::ApiSendGroup {
                 group_id,
                 scope,
                 live,
                 ttl,
+                as_group,
                 messages,
             }
         }
@@ -4603,6 +4616,22 @@ mod tests {
             Some((1, Some(Some(3))))
         );
         assert_eq!(scoped(&format!("/_send #1(_support:x) {json}")), None);
+        assert!(matches!(
+            parse(&format!("/_send #4(as_group=on) {json}")),
+            Ok(Command::ApiSendGroup {
+                group_id: 4,
+                as_group: true,
+                ..
+            })
+        ));
+        assert!(matches!(
+            parse(&format!("/_send #4(as_group=off) {json}")),
+            Ok(Command::ApiSendGroup {
+                as_group: false,
+                ..
+            })
+        ));
+        assert!(parse(&format!("/_send #4(as_group=on) live=on {json}")).is_err());
         assert!(matches!(
             parse("/_get chat #1(_support:3) count=5"),
             Ok(Command::GetChat {

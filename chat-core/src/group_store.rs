@@ -1210,6 +1210,59 @@ impl ChatStore {
         quote: Option<&ItemQuote>,
         forwarded_by: Option<i64>,
     ) -> Result<ChatItem> {
+        self.insert_group_item(
+            group_id,
+            member,
+            member.is_none(),
+            shared_msg_id,
+            content,
+            quote,
+            forwarded_by,
+        )
+    }
+
+    /// A post a channel's owner made as the channel itself (no author), received (through
+    /// the relay `forwarded_by`, or by the relay from the owner).
+    pub fn add_channel_post(
+        &self,
+        group_id: i64,
+        shared_msg_id: Option<&[u8]>,
+        content: &MsgContent,
+        forwarded_by: Option<i64>,
+    ) -> Result<ChatItem> {
+        self.insert_group_item(
+            group_id,
+            None,
+            false,
+            shared_msg_id,
+            content,
+            None,
+            forwarded_by,
+        )
+    }
+
+    /// Whether a post as the channel with this shared id is stored already (it comes through
+    /// every relay).
+    pub fn has_channel_post(&self, group_id: i64, shared_msg_id: &[u8]) -> Result<bool> {
+        Ok(self.db.query_row(
+            "SELECT EXISTS (SELECT 1 FROM chat_items WHERE group_id = ?1
+               AND group_member_id IS NULL AND sent = 0 AND info IS NULL AND shared_msg_id = ?2)",
+            params![group_id, shared_msg_id],
+            |r| r.get(0),
+        )?)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn insert_group_item(
+        &self,
+        group_id: i64,
+        member: Option<i64>,
+        sent: bool,
+        shared_msg_id: Option<&[u8]>,
+        content: &MsgContent,
+        quote: Option<&ItemQuote>,
+        forwarded_by: Option<i64>,
+    ) -> Result<ChatItem> {
         let json = serde_json::to_string(content).map_err(|_| StoreError::Corrupt("content"))?;
         let quote_json = quote
             .map(serde_json::to_string)
@@ -1224,19 +1277,19 @@ impl ChatStore {
             params![
                 group_id,
                 member,
-                member.is_none(),
+                sent,
                 shared_msg_id,
                 json,
                 ts,
                 quote_json,
                 forwarded_by,
-                member.is_some()
+                !sent
             ],
         )?;
         Ok(ChatItem {
             item_id: self.db.last_insert_rowid(),
             contact_id: 0,
-            sent: member.is_none(),
+            sent,
             shared_msg_id: shared_msg_id.map(<[u8]>::to_vec),
             content: content.clone(),
             item_ts: ts,
@@ -1245,7 +1298,7 @@ impl ChatStore {
             deleted: false,
             file_id: None,
             timed: None,
-            unread: member.is_some(),
+            unread: !sent,
             receipt: None,
             group_id: Some(group_id),
             group_member_id: member,

@@ -1263,8 +1263,10 @@ impl Chat {
             // Authors the new member is introduced to (connected members), and those gone or
             // unknown here, whom it records as unknown members (as the reference's history);
             // not members still joining, who are introduced to it after.
-            let (member_id, name) = match item.group_member_id {
-                None => (g.member_id.clone(), me.display_name.clone()),
+            // A post as the channel itself (received by us its relay) goes without an author.
+            let author = match item.group_member_id {
+                None if !item.sent => None,
+                None => Some((g.member_id.clone(), me.display_name.clone())),
                 Some(id) => match self.store().member(id)? {
                     // Not what a member blocked for all said.
                     Some(a)
@@ -1276,24 +1278,26 @@ impl Chat {
                                 | MemberStatus::Unknown
                         ) && !a.blocked_by_admin =>
                     {
-                        (a.member_id, a.profile.display_name)
+                        Some((a.member_id, a.profile.display_name))
                     }
                     _ => continue,
                 },
             };
             let msgs = match &file {
                 Some((f, descr)) => Self::history_file_messages(&item, &shared, f, descr),
-                None => vec![ChatMessage::new(
-                    Some(B64(shared)),
-                    ChatEvent::MsgNew(MsgContainer::simple(item.content.clone())),
-                )],
+                None => {
+                    let mut c = MsgContainer::simple(item.content.clone());
+                    c.as_group = author.is_none().then_some(true);
+                    vec![ChatMessage::new(Some(B64(shared)), ChatEvent::MsgNew(c))]
+                }
             };
+            let (member_id, name) = author.unzip();
             for inner in msgs {
                 self.send_event(
                     conn,
                     ChatEvent::GrpMsgForward {
-                        member_id: Some(member_id.clone()),
-                        member_name: Some(name.clone()),
+                        member_id: member_id.clone(),
+                        member_name: name.clone(),
                         msg: Box::new(inner),
                         msg_ts: simplex_codec::time::UtcTime::from_millis(item.item_ts),
                     },
@@ -1422,6 +1426,45 @@ impl Chat {
         })?)
     }
 
+    /// A post a channel's owner made as the channel itself (`asGroup`): from the owner to us
+    /// its relay (`relay` none), or forwarded by the relay `relay` without the owner's name;
+    /// kept once (it comes through every relay) without an author. Text only: a file, a
+    /// quote or a live post as the channel is refused with why.
+    async fn channel_post(
+        &self,
+        g: &Group,
+        msg_id: Option<&crate::protocol::SharedMsgId>,
+        c: MsgContainer,
+        relay: Option<&Member>,
+    ) -> Result<()> {
+        if c.file.is_some() || c.quote.is_some() || c.live == Some(true) || c.scope.is_some() {
+            return Err(ChatError::Agent(format!(
+                "#{}: a post as the channel with a file, a quote or typed live is not shown by \
+                 this client",
+                g.local_name
+            )));
+        }
+        if let Some(id) = msg_id {
+            if self.store().has_channel_post(g.group_id, &id.0)? {
+                return Ok(()); // through another relay
+            }
+        }
+        let item = self.store().add_channel_post(
+            g.group_id,
+            msg_id.map(|i| i.0.as_slice()),
+            &c.content,
+            relay.map(|r| r.group_member_id),
+        )?;
+        let item = match c.ttl {
+            Some(t) if (1..=crate::command::MAX_TTL).contains(&t) => {
+                self.set_received_ttl(item, t)?
+            }
+            _ => item,
+        };
+        self.emit(Event::ChannelPost(g.clone(), item)).await;
+        Ok(())
+    }
+
     /// The sender may introduce a member with `role`: an admin at least, and not below it.
     fn check_host_role(m: &Member, role: GroupMemberRole) -> Result<()> {
         if m.role < GroupMemberRole::Admin || m.role < role {
@@ -1499,9 +1542,11 @@ impl Chat {
     }
 
     /// Forwards a member's message (`x.grp.msg.forward`) to the members introduced to it or
-    /// it to them, whose direct connection is not reported yet.
+    /// it to them, whose direct connection is not reported yet. A channel's relay forwards
+    /// its owner's post as the channel without naming the owner.
     async fn forward(&self, g: &Group, m: &Member, msg: ChatMessage) -> Result<()> {
-        let targets = if g.role == GroupMemberRole::Relay && self.is_channel(g)? {
+        let channel_relay = g.role == GroupMemberRole::Relay && self.is_channel(g)?;
+        let targets = if channel_relay {
             self.channel_forward_targets(g, m)?
         } else {
             self.store().forward_targets(m.group_member_id)?
@@ -1509,11 +1554,14 @@ impl Chat {
         if targets.is_empty() {
             return Ok(());
         }
+        let as_channel = channel_relay
+            && m.role == GroupMemberRole::Owner
+            && matches!(&msg.event, ChatEvent::MsgNew(c) if c.as_group == Some(true));
         let body = ChatMessage::new(
             None,
             ChatEvent::GrpMsgForward {
-                member_id: Some(m.member_id.clone()),
-                member_name: Some(m.profile.display_name.clone()),
+                member_id: (!as_channel).then(|| m.member_id.clone()),
+                member_name: (!as_channel).then(|| m.profile.display_name.clone()),
                 msg: Box::new(msg),
                 msg_ts: simplex_codec::time::UtcTime::from_millis(crate::store::now_ms()),
             },
@@ -1558,11 +1606,18 @@ impl Chat {
                     return Err(ChatError::GroupContactRole(m.local_name.clone()));
                 }
                 let Some(member_id) = member_id else {
-                    return Err(ChatError::Agent(format!(
-                        "#{}: a post from the channel itself ({}) is not shown by this client",
-                        g.local_name,
-                        inner.event.name()
-                    )));
+                    // A post as the channel itself, forwarded by its relay.
+                    let ChatMessage { msg_id, event, .. } = *inner;
+                    return match event {
+                        ChatEvent::MsgNew(c) if relay => {
+                            self.channel_post(g, msg_id.as_ref(), c, Some(m)).await
+                        }
+                        other => Err(ChatError::Agent(format!(
+                            "#{}: a post from the channel itself ({}) is not shown by this client",
+                            g.local_name,
+                            other.name()
+                        ))),
+                    };
                 };
                 // Only what a member may say to the whole group is taken when forwarded.
                 if !forwardable(&inner.event) {
@@ -1620,6 +1675,19 @@ impl Chat {
                     self.member_direct_invitation(g, m, conn_req, content, id.as_deref())
                 })
                 .await?;
+            }
+            // The owner's post as the channel itself, to us its relay.
+            ChatEvent::MsgNew(c) if c.as_group == Some(true) && forwarded_by.is_none() => {
+                let owner_to_relay = m.role == GroupMemberRole::Owner
+                    && g.role == GroupMemberRole::Relay
+                    && self.is_channel(g)?;
+                if !owner_to_relay {
+                    return Err(ChatError::Agent(format!(
+                        "#{}: only a channel's owner posts as the channel",
+                        g.local_name
+                    )));
+                }
+                self.channel_post(g, msg.msg_id.as_ref(), c, None).await?;
             }
             ChatEvent::MsgNew(c) => {
                 let scope = self.received_scope(g, m, c.scope.as_ref())?;
@@ -2285,9 +2353,26 @@ impl Chat {
                 messages,
                 live,
                 ttl,
+                as_group,
                 ..
             } => {
                 let g = self.group_by_id(group_id)?;
+                // As the channel itself: its owner's text posts only.
+                if as_group {
+                    if !(self.is_channel(&g)? && g.role == GroupMemberRole::Owner) {
+                        return Err(ChatError::BadCommand(
+                            "only a channel's owner posts as the channel".into(),
+                        ));
+                    }
+                    if messages
+                        .iter()
+                        .any(|m| m.file.is_some() || m.quoted_item_id.is_some())
+                    {
+                        return Err(ChatError::BadCommand(
+                            "a post as the channel is text without a file or a quote".into(),
+                        ));
+                    }
+                }
                 let mut quotes = Vec::with_capacity(messages.len());
                 for m in &messages {
                     quotes.push(match m.quoted_item_id {
@@ -2347,6 +2432,7 @@ impl Chat {
                             let mut container = MsgContainer::simple(m.content);
                             container.ttl = ttl;
                             container.quote = q;
+                            container.as_group = as_group.then_some(true);
                             Box::pin(self.send_group_container(
                                 g.clone(),
                                 container,

@@ -48,6 +48,7 @@ impl crate::chat::Chat {
                 scope: None,
                 live: true,
                 ttl: None,
+                as_group: false,
                 messages,
             })
             .await
