@@ -1676,12 +1676,15 @@ impl Chat {
                 })
                 .await?;
             }
-            // The owner's post as the channel itself, to us its relay.
-            ChatEvent::MsgNew(c) if c.as_group == Some(true) && forwarded_by.is_none() => {
-                let owner_to_relay = m.role == GroupMemberRole::Owner
-                    && g.role == GroupMemberRole::Relay
-                    && self.is_channel(g)?;
-                if !owner_to_relay {
+            // The owner's post as the channel itself, to us its relay (elsewhere the flag is
+            // not ours to act on: the message is taken as its sender's).
+            ChatEvent::MsgNew(c)
+                if c.as_group == Some(true)
+                    && forwarded_by.is_none()
+                    && g.role == GroupMemberRole::Relay =>
+            {
+                let from_owner = m.role == GroupMemberRole::Owner && self.is_channel(g)?;
+                if !from_owner {
                     return Err(ChatError::Agent(format!(
                         "#{}: only a channel's owner posts as the channel",
                         g.local_name
