@@ -1943,21 +1943,21 @@ fn bot_api_channels() {
         bob.expect("cath: accepting request to join group #news...");
         bob.expect("#news: cath joined the group");
 
-        alice
-            .ok(
-                "APISendMessages",
-                &format!("/_send #{g} json {}", text_message("first post")),
-                "newChatItems",
-            )
-            .await;
-        let got = cath
-            .event_where(|e| {
-                e["type"] == "newChatItems"
-                    && e["chatItems"][0]["chatItem"]["content"]["type"] == "rcvMsgContent"
-            })
-            .await;
-        let item = &got["chatItems"][0];
-        assert_eq!(item_text(item), "first post");
+        // The owner posts (`chat`: the channel as the API names it); cath's message item.
+        async fn post(alice: &mut Bot, cath: &mut Bot, chat: &str, text: &str) -> Value {
+            let cmd = format!("/_send {chat} json {}", text_message(text));
+            alice.ok("APISendMessages", &cmd, "newChatItems").await;
+            let got = cath
+                .event_where(|e| {
+                    e["type"] == "newChatItems"
+                        && e["chatItems"][0]["chatItem"]["content"]["type"] == "rcvMsgContent"
+                })
+                .await;
+            let item = got["chatItems"][0].clone();
+            assert_eq!(item_text(&item), text);
+            item
+        }
+        let item = &post(&mut alice, &mut cath, &format!("#{g}"), "first post").await;
         assert_eq!(item["chatInfo"]["groupInfo"]["groupId"], cath_g);
         assert_eq!(
             item["chatItem"]["chatDir"]["groupMember"]["memberRole"],
@@ -1968,24 +1968,8 @@ fn bot_api_channels() {
             "alice"
         );
         // A post as the channel itself: no member at the subscriber (`channelRcv`).
-        alice
-            .ok(
-                "APISendMessages",
-                &format!(
-                    "/_send #{g}(as_group=on) json {}",
-                    text_message("from news")
-                ),
-                "newChatItems",
-            )
-            .await;
-        let got = cath
-            .event_where(|e| {
-                e["type"] == "newChatItems"
-                    && e["chatItems"][0]["chatItem"]["content"]["type"] == "rcvMsgContent"
-            })
-            .await;
-        let item = &got["chatItems"][0];
-        assert_eq!(item_text(item), "from news");
+        let as_channel = format!("#{g}(as_group=on)");
+        let item = post(&mut alice, &mut cath, &as_channel, "from news").await;
         assert_eq!(item["chatItem"]["chatDir"], json!({"type": "channelRcv"}));
         // A subscriber cannot post.
         cath.ok(
