@@ -381,7 +381,7 @@ fn group_item_lines(
     let scope = scope_prefix(item);
     let head = match author {
         // A post as the channel itself (`#news> text`; never in a support chat).
-        None if !item.sent && item.info.is_none() => format!(
+        None if item.is_channel_post() => format!(
             "{}{}#{}> ",
             time_prefix(item.item_ts),
             inc(g),

@@ -677,7 +677,7 @@ pub fn group_chat_item(chat: &Chat, g: &Group, member: Option<&Member>, item: &C
     v["chatDir"] = match member {
         Some(m) => json!({"type": "groupRcv", "groupMember": group_member(m)}),
         // A post as the channel itself, received: no member.
-        None if !item.sent && item.info.is_none() => json!({"type": "channelRcv"}),
+        None if item.is_channel_post() => json!({"type": "channelRcv"}),
         None => json!({"type": "groupSnd"}),
     };
     let mut info = json!({"type": "group", "groupInfo": group_info(chat, g)});

@@ -105,13 +105,18 @@ pub struct AddRelayResult {
     pub error: Option<String>,
 }
 
-/// The data of a group's or a channel's link and of a channel's relays' links (the
+/// The data of a channel's link and of its relays' links (the
 /// reference's `GroupShortLinkData`), compressed as the reference's when large.
-pub(crate) fn link_data(profile: &GroupProfile) -> Result<Vec<u8>> {
-    let json = serde_json::to_vec(&serde_json::json!({ "groupProfile": profile }))
-        .map_err(|e| ChatError::Agent(format!("channel link data: {e}")))?;
+fn link_data(profile: &GroupProfile) -> Result<Vec<u8>> {
+    let json =
+        link_data_json(profile).map_err(|e| ChatError::Agent(format!("channel link data: {e}")))?;
     crate::compress::link_data(json)
         .map_err(|e| ChatError::Agent(format!("channel link data: {e}")))
+}
+
+/// `GroupShortLinkData` as JSON, before compression.
+pub(crate) fn link_data_json(profile: &GroupProfile) -> serde_json::Result<Vec<u8>> {
+    serde_json::to_vec(&serde_json::json!({ "groupProfile": profile }))
 }
 
 /// The group's or channel's profile from its link's data.

@@ -1381,23 +1381,15 @@ pub(crate) fn made_link(full: &str, short: &str) -> ConnLink {
     }
 }
 
-/// A channel's short link (`c`): joined through its relays.
+/// Whether `link` is a short link of `kind`: a channel's (`c`, joined through its relays), a
+/// contact address's (`a`) or a group link's (`g`, whose data can be read without using it).
+fn is_short(link: &str, kind: agent::links::ShortLinkKind) -> bool {
+    agent::links::ShortLink::parse(link.trim()).is_ok_and(|s| s.kind == kind)
+}
+
+/// A channel's short link (`c`).
 fn is_channel_link(link: &str) -> bool {
-    agent::links::ShortLink::parse(link.trim())
-        .is_ok_and(|s| s.kind == agent::links::ShortLinkKind::Channel)
-}
-
-/// A contact address's short link (`a`), whose data can be read without using it.
-fn is_short_address(link: &str) -> bool {
-    agent::links::ShortLink::parse(link.trim())
-        .is_ok_and(|s| s.kind == agent::links::ShortLinkKind::Contact)
-}
-
-/// A group link's short link (`g`), whose data (the group's profile) can be read without
-/// using it.
-fn is_short_group_link(link: &str) -> bool {
-    agent::links::ShortLink::parse(link.trim())
-        .is_ok_and(|s| s.kind == agent::links::ShortLinkKind::Group)
+    is_short(link, agent::links::ShortLinkKind::Channel)
 }
 
 /// Whether a link is an address (or a group link, requested as one) rather than a one-time
@@ -1443,17 +1435,30 @@ const MAX_LINK_DATA: usize = crate::compress::LINK_DATA_PLAIN_MAX;
 /// A profile too large even so goes without its image; one still too large gets no short
 /// link (none: use the full link). `business`: a business address's.
 fn short_link_data(profile: &Profile, business: bool) -> Option<Vec<u8>> {
-    let data = |p: &Profile| {
-        let json = serde_json::to_vec(&serde_json::json!({"profile": p, "business": business}));
-        crate::compress::link_data(json.ok()?).ok()
+    fitting_link_data(
+        profile,
+        |p| p.image = None,
+        |p| serde_json::to_vec(&serde_json::json!({"profile": p, "business": business})).ok(),
+    )
+}
+
+/// Link data of `value` (its JSON by `json`, compressed when large) within [`MAX_LINK_DATA`]:
+/// as it is, else without what `strip` takes out (its image); none when too large even so.
+pub(crate) fn fitting_link_data<T: Clone>(
+    value: &T,
+    strip: impl Fn(&mut T),
+    json: impl Fn(&T) -> Option<Vec<u8>>,
+) -> Option<Vec<u8>> {
+    let data = |v: &T| {
+        json(v)
+            .and_then(|j| crate::compress::link_data(j).ok())
+            .filter(|d| d.len() <= MAX_LINK_DATA)
     };
-    let d = data(profile)?;
-    if d.len() <= MAX_LINK_DATA {
-        return Some(d);
-    }
-    let mut p = profile.clone();
-    p.image = None;
-    data(&p).filter(|d| d.len() <= MAX_LINK_DATA)
+    data(value).or_else(|| {
+        let mut v = value.clone();
+        strip(&mut v);
+        data(&v)
+    })
 }
 
 pub(crate) fn new_shared_msg_id() -> B64 {
@@ -2178,11 +2183,15 @@ impl Chat {
                 } else {
                     match self.connection_plan(&link)? {
                         // A new address's short link: its data read first (LGET).
-                        LinkPlan::Address(LinkStatus::Ok) if is_short_address(&link) => {
+                        LinkPlan::Address(LinkStatus::Ok)
+                            if is_short(&link, agent::links::ShortLinkKind::Contact) =>
+                        {
                             on_heap(|| self.address_link_data(&link)).await?
                         }
                         // A new group's short link: the group's profile read first (LGET).
-                        LinkPlan::Group(GroupLinkPlan::Ok(None)) if is_short_group_link(&link) => {
+                        LinkPlan::Group(GroupLinkPlan::Ok(None))
+                            if is_short(&link, agent::links::ShortLinkKind::Group) =>
+                        {
                             on_heap(|| self.group_link_data(&link)).await?
                         }
                         plan => plan,
@@ -3211,7 +3220,8 @@ impl Chat {
                 }
             }
         }
-        let group_link = crate::group_links::is_group_link(shown) || is_short_group_link(shown);
+        let group_link = crate::group_links::is_group_link(shown)
+            || is_short(shown, agent::links::ShortLinkKind::Group);
         if !group_link {
             return Ok(None);
         }

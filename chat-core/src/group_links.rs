@@ -35,18 +35,11 @@ fn link_data(link_id: &[u8]) -> String {
 /// profile, without its image when too large with it; none when too large even so (the full
 /// link only).
 fn short_link_data(profile: &crate::protocol::GroupProfile) -> Option<Vec<u8>> {
-    let max = crate::compress::LINK_DATA_PLAIN_MAX;
-    if let Some(d) = crate::channels::link_data(profile)
-        .ok()
-        .filter(|d| d.len() <= max)
-    {
-        return Some(d);
-    }
-    let mut p = profile.clone();
-    p.image = None;
-    crate::channels::link_data(&p)
-        .ok()
-        .filter(|d| d.len() <= max)
+    crate::chat::fitting_link_data(
+        profile,
+        |p| p.image = None,
+        |p| crate::channels::link_data_json(p).ok(),
+    )
 }
 
 /// A link is a group link (its `data` names a group link id).

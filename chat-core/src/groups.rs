@@ -1265,7 +1265,7 @@ impl Chat {
             // not members still joining, who are introduced to it after.
             // A post as the channel itself (received by us its relay) goes without an author.
             let author = match item.group_member_id {
-                None if !item.sent => None,
+                None if item.is_channel_post() => None,
                 None => Some((g.member_id.clone(), me.display_name.clone())),
                 Some(id) => match self.store().member(id)? {
                     // Not what a member blocked for all said.

@@ -726,6 +726,17 @@ pub struct ChatItem {
     pub deleted_by: Option<i64>,
 }
 
+impl ChatItem {
+    /// A post a channel's owner made as the channel itself, received: a group message
+    /// without an author that we did not send.
+    pub fn is_channel_post(&self) -> bool {
+        self.group_id.is_some()
+            && self.group_member_id.is_none()
+            && !self.sent
+            && self.info.is_none()
+    }
+}
+
 /// The support chat a group item is in: ours with the group's admins (`member` none), or,
 /// for an admin, a member's with them.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
