@@ -103,10 +103,8 @@ impl Client {
         let mut left: Vec<&str> = expected.to_vec();
         while !left.is_empty() {
             let got = self.next();
-            let b = got.as_bytes();
-            let timed = got.len() > 6 && b[2] == b':' && b[5] == b' ';
             let pos = left.iter().position(|e| match e.strip_prefix("~ ") {
-                Some(rest) => timed && &got[6..] == rest,
+                Some(rest) => item_text(&got) == Some(rest),
                 None => got == *e,
             });
             match pos {
@@ -121,17 +119,9 @@ impl Client {
     /// A chat item line: `HH:MM ` then `rest`.
     pub fn expect_item(&mut self, rest: &str) {
         let got = self.next();
-        let b = got.as_bytes();
-        assert!(
-            got.len() > 6
-                && b[..2].iter().all(u8::is_ascii_digit)
-                && b[2] == b':'
-                && b[3..5].iter().all(u8::is_ascii_digit)
-                && b[5] == b' ',
-            "{}: no time prefix in {got:?}",
-            self.name
-        );
-        assert_eq!(&got[6..], rest, "{}", self.name);
+        let text =
+            item_text(&got).unwrap_or_else(|| panic!("{}: no time prefix in {got:?}", self.name));
+        assert_eq!(text, rest, "{}", self.name);
     }
 
     /// Lines until one ending with `expected` (the first start's banner; the prompt
@@ -219,6 +209,17 @@ impl Drop for Client {
 }
 
 /// An SMP relay on 127.0.0.1 in a runtime of its own; its address.
+/// A chat item line's text after its `HH:MM ` time (none: not an item line).
+pub fn item_text(line: &str) -> Option<&str> {
+    let b = line.as_bytes();
+    let timed = line.len() > 6
+        && b[..2].iter().all(u8::is_ascii_digit)
+        && b[2] == b':'
+        && b[3..5].iter().all(u8::is_ascii_digit)
+        && b[5] == b' ';
+    timed.then(|| &line[6..])
+}
+
 pub fn relay() -> (tokio::runtime::Runtime, smp_server::Running, String) {
     let (rt, _, running, address) = restartable_relay();
     (rt, running, address)
