@@ -535,6 +535,18 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
         Response::ConfirmationSent(_) => vec!["confirmation sent!".into()],
         Response::RequestSent(_, false) => vec!["connection request sent!".into()],
         Response::RequestSent(_, true) => vec!["connection request sent incognito!".into()],
+        Response::PreparedContact(c, _) => {
+            vec![format!("{}: contact is prepared", view_name(&c.local_name))]
+        }
+        Response::StartedConnection(c, None) => {
+            vec![format!("{}: connection started", view_name(&c.local_name))]
+        }
+        Response::StartedConnection(c, Some(_)) => {
+            vec![format!(
+                "{}: connection started incognito",
+                view_name(&c.local_name)
+            )]
+        }
         Response::AddressCreated(link) => address_block("Your new chat address is created!", link),
         Response::Address(link) => address_block("Your chat address:", link),
         Response::AddressDeleted => vec![
@@ -1349,14 +1361,23 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
         )],
         Event::Request(req) => {
             let n = view_name(&req.local_name);
-            vec![
-                format!(
-                    "{} wants to connect to you!",
-                    full_name(&req.local_name, &req.profile)
-                ),
-                format!("to accept: /ac {n}"),
-                format!("to reject: /rc {n} (the sender will NOT be notified)"),
-            ]
+            let mut v = vec![format!(
+                "{} wants to connect to you!",
+                full_name(&req.local_name, &req.profile)
+            )];
+            // The message the request came with, as a received message.
+            if let Some(m) = &req.message {
+                v.push(format!(
+                    "{}{n}> {}",
+                    time_prefix(req.created_at),
+                    m.content.text_shown()
+                ));
+            }
+            v.push(format!("to accept: /ac {n}"));
+            v.push(format!(
+                "to reject: /rc {n} (the sender will NOT be notified)"
+            ));
+            v
         }
         Event::ProfileUpdated { from, to } => {
             let mut v = contact_updated(from, to);

@@ -97,6 +97,9 @@ impl Bot {
                 ("contactAliasUpdated", "toContact", "Contact"),
                 ("groupAliasUpdated", "toGroup", "GroupInfo"),
                 ("chatItemInfo", "chatItem", "AChatItem"),
+                // `/_prepare contact`'s and `/_connect contact @N`'s (documented later).
+                ("newPreparedChat", "chat", "AChat"),
+                ("startedConnectionToContact", "contact", "Contact"),
                 (
                     "connectionAliasUpdated",
                     "toConnection",
@@ -2270,6 +2273,146 @@ fn bot_api_business_address() {
         assert_eq!(
             plan["groupLinkPlan"]["groupInfo"]["businessChat"]["chatType"],
             "business"
+        );
+    });
+    assert!(alice_p.running() && bob_p.running());
+    rt.block_on(xftp.shutdown());
+    smp.stop();
+}
+
+/// `/_prepare contact` with a plan's link data, then `/_connect contact @N` with a message:
+/// the prepared contact (`preparedContact` in its chat) takes the connection over, the
+/// message opens both chats under one shared id.
+#[test]
+fn bot_api_prepared_contact() {
+    let (rt, smp, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (xftp, xftp_address) = xftp_relay(&rt, dir.path());
+    let (mut alice_p, alice_port) = start(dir.path(), "alice", &server, &xftp_address);
+    let (mut bob_p, bob_port) = start(dir.path(), "bob", &server, &xftp_address);
+    let schema = std::sync::Arc::new(Schema::load());
+    let client_rt = tokio::runtime::Runtime::new().expect("runtime");
+    client_rt.block_on(async {
+        let mut alice = Bot::connect("alice", alice_port, schema.clone()).await;
+        let mut bob = Bot::connect("bob", bob_port, schema.clone()).await;
+        let created = alice
+            .ok(
+                "APICreateMyAddress",
+                "/_address 1",
+                "userContactLinkCreated",
+            )
+            .await;
+        let link = &created["connLinkContact"];
+        let short = link["connShortLink"].as_str().expect("short").to_string();
+        let full = link["connFullLink"].as_str().expect("full").to_string();
+        let plan = bob
+            .ok(
+                "APIConnectPlan",
+                &format!("/_connect plan 1 {short}"),
+                "connectionPlan",
+            )
+            .await;
+        let data = plan["connectionPlan"]["contactAddressPlan"]["contactSLinkData_"].clone();
+        assert_eq!(data["profile"]["displayName"], "alice");
+
+        let corr = bob
+            .request(&format!("/_prepare contact 1 {full} {short} {data}"))
+            .await;
+        let prepared = bob.response(&corr).await;
+        assert_eq!(prepared["type"], "newPreparedChat", "{prepared:#}");
+        let chat = &prepared["chat"];
+        let contact = &chat["chatInfo"]["contact"];
+        assert_eq!(contact["localDisplayName"], "alice");
+        assert!(contact.get("activeConn").is_none(), "{contact:#}");
+        let p = &contact["preparedContact"];
+        assert_eq!(p["uiConnLinkType"], "CON");
+        assert_eq!(p["connLinkToConnect"]["connShortLink"], short.as_str());
+        assert_eq!(p["connLinkToConnect"]["connFullLink"], full.as_str());
+        let kinds: Vec<&str> = chat["chatItems"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|i| i["content"]["type"].as_str().unwrap_or_default())
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "chatBanner",
+                "rcvDirectE2EEInfo",
+                "rcvChatFeature",
+                "rcvChatFeature",
+                "rcvChatFeature",
+                "rcvChatFeature",
+                "rcvChatFeature"
+            ]
+        );
+        let id = contact["contactId"].as_i64().expect("contactId");
+
+        let corr = bob
+            .request(&format!("/_connect contact @{id} text hello"))
+            .await;
+        let started = bob.response(&corr).await;
+        assert_eq!(started["type"], "startedConnectionToContact", "{started:#}");
+        assert_eq!(started["contact"]["contactId"], id);
+        let sent = bob.event("newChatItems").await;
+        assert_eq!(item_text(&sent["chatItems"][0]), "hello");
+        assert_eq!(
+            sent["chatItems"][0]["chatItem"]["chatDir"]["type"],
+            "directSnd"
+        );
+        let shared = sent["chatItems"][0]["chatItem"]["meta"]["itemSharedMsgId"].clone();
+        assert!(shared.is_string(), "{sent:#}");
+        let corr = bob.request(&format!("/_connect contact @{id}")).await;
+        let again = bob.response(&corr).await;
+        assert_eq!(again["type"], "chatCmdError", "{again:#}");
+
+        let req = alice.event("receivedContactRequest").await;
+        assert_eq!(req["contactRequest"]["requestSharedMsgId"], shared);
+        let req_id = req["contactRequest"]["contactRequestId"]
+            .as_i64()
+            .expect("id");
+        let accepting = alice
+            .ok(
+                "APIAcceptContact",
+                &format!("/_accept {req_id}"),
+                "acceptingContactRequest",
+            )
+            .await;
+        let bob_id = accepting["contact"]["contactId"]
+            .as_i64()
+            .expect("contactId");
+        let connecting = bob.event("contactConnecting").await;
+        assert_eq!(connecting["contact"]["contactId"], id);
+        let connected = bob.event("contactConnected").await;
+        assert_eq!(connected["contact"]["contactId"], id);
+        assert_eq!(connected["contact"]["localDisplayName"], "alice");
+        let connected = alice.event("contactConnected").await;
+        assert_eq!(connected["contact"]["contactId"], bob_id);
+
+        // The message opens alice's chat (after its banner), with bob's shared id.
+        let corr = alice
+            .request(&format!("/_get chat @{bob_id} count=20"))
+            .await;
+        let got = alice.response(&corr).await;
+        assert_eq!(got["chat"]["chatItems"][0]["content"]["type"], "chatBanner");
+        let first = &got["chat"]["chatItems"][1];
+        assert_eq!(first["content"]["msgContent"]["text"], "hello", "{got:#}");
+        assert_eq!(first["chatDir"]["type"], "directRcv");
+        assert_eq!(first["meta"]["itemSharedMsgId"], shared);
+        // Bob's one contact is the prepared one, connected.
+        let corr = bob.request(&format!("/_get chat @{id} count=20")).await;
+        let got = bob.response(&corr).await;
+        assert!(
+            got["chat"]["chatInfo"]["contact"]["activeConn"].is_object(),
+            "{got:#}"
+        );
+        let list = bob
+            .ok("APIListContacts", "/_contacts 1", "contactsList")
+            .await;
+        assert_eq!(
+            list["contacts"].as_array().map(Vec::len),
+            Some(1),
+            "{list:#}"
         );
     });
     assert!(alice_p.running() && bob_p.running());

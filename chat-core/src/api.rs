@@ -145,13 +145,30 @@ fn note_folder(chat: &Chat, c: &Contact) -> Value {
     })
 }
 
-/// A chat (`ChatInfo`): a contact's, or the note folder.
+/// A chat (`ChatInfo`): a contact's (with the link it was prepared from, if any), or the
+/// note folder.
 pub fn chat_info(chat: &Chat, c: &Contact) -> Value {
     if c.contact_id == NOTES {
         json!({"type": "local", "noteFolder": note_folder(chat, c)})
     } else {
-        json!({"type": "direct", "contact": contact(c)})
+        let mut v = contact(c);
+        if let Ok(Some(p)) = chat.store().prepared_contact(c.contact_id) {
+            v["preparedContact"] = json!(p);
+        }
+        json!({"type": "direct", "contact": v})
     }
+}
+
+/// A direct chat with these items (`Chat`).
+fn direct_chat(chat: &Chat, c: &Contact, items: &[ChatItem]) -> Value {
+    json!({
+        "chatInfo": chat_info(chat, c),
+        "chatItems": items.iter().map(|i| chat_item(chat, c, i)).collect::<Vec<_>>(),
+        "chatStats": {
+            "unreadCount": chat.store().unread_items(Some(c.contact_id), None).unwrap_or(0),
+            "unreadMentions": 0, "reportsCount": 0, "minUnreadItemId": 0,
+            "unreadChat": chat.store().is_unread(c.contact_id).unwrap_or(false)},
+    })
 }
 
 fn file_status(sent: bool, s: FileStatus) -> &'static str {
@@ -445,7 +462,7 @@ fn pending_json(conn: u64, kind: Option<PendingKind>, at: i64) -> Value {
 
 /// A request to the user's address (`UserContactRequest`).
 pub fn contact_request(r: &ContactRequest) -> Value {
-    json!({
+    let mut v = json!({
         "contactRequestId": r.request_id,
         "agentInvitationId": r.request_id.to_string(),
         "cReqChatVRange": version_range(),
@@ -455,7 +472,11 @@ pub fn contact_request(r: &ContactRequest) -> Value {
         "createdAt": ts(r.created_at),
         "updatedAt": ts(r.created_at),
         "pqSupport": false,
-    })
+    });
+    if let Some(m) = &r.message {
+        v["requestSharedMsgId"] = json!(m.shared_msg_id);
+    }
+    v
 }
 
 fn store_error(kind: &str, key: &str, value: Value) -> Value {
@@ -978,6 +999,17 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
             "sentInvitation",
             json!({"user": u, "connection": pending_connection(chat, *conn)}),
         ),
+        Response::PreparedContact(c, items) => tagged(
+            "newPreparedChat",
+            json!({"user": u, "chat": direct_chat(chat, c, items)}),
+        ),
+        Response::StartedConnection(c, incognito) => {
+            let mut v = json!({"user": u, "contact": chat_info(chat, c)["contact"].take()});
+            if let Some(p) = incognito {
+                v["customUserProfile"] = profile(p);
+            }
+            tagged("startedConnectionToContact", v)
+        }
         Response::AddressCreated(link) => tagged(
             "userContactLinkCreated",
             json!({"user": u, "connLinkContact": created_link(&link.full, link.short.as_deref())}),
@@ -1030,14 +1062,7 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
         Response::Stopped => tagged("chatStopped", json!({})),
         Response::Chat(c, items) => tagged(
             "apiChat",
-            json!({"user": u, "chat": {
-                "chatInfo": chat_info(chat, c),
-                "chatItems": items.iter().map(|i| chat_item(chat, c, i)).collect::<Vec<_>>(),
-                "chatStats": {
-                    "unreadCount": chat.store().unread_items(Some(c.contact_id), None).unwrap_or(0),
-                    "unreadMentions": 0, "reportsCount": 0, "minUnreadItemId": 0,
-                    "unreadChat": chat.store().is_unread(c.contact_id).unwrap_or(false)},
-            }}),
+            json!({"user": u, "chat": direct_chat(chat, c, items)}),
         ),
         Response::GroupChat(g, items) => tagged(
             "apiChat",
@@ -1569,7 +1594,9 @@ pub fn connection_plan(chat: &Chat, plan: &LinkPlan) -> Value {
         (LinkPlan::Address(_), LinkStatus::Connecting(Some(c))) => {
             json!({"type": "connectingProhibit", "contact": contact(c)})
         }
-        (_, LinkStatus::Known(c)) => json!({"type": "known", "contact": contact(c)}),
+        (_, LinkStatus::Known(c) | LinkStatus::Prepared(c)) => {
+            json!({"type": "known", "contact": chat_info(chat, c)["contact"].take()})
+        }
     };
     let mut v = json!({ "type": kind });
     v[key] = inner;

@@ -298,6 +298,11 @@ pub enum Response {
     ConfirmationSent(ConnId),
     /// Sent a request to an address (the pending connection).
     RequestSent(ConnId, bool),
+    /// A contact prepared from a link's data (`/_prepare contact`), with its chat's items.
+    PreparedContact(Contact, Vec<ChatItem>),
+    /// A prepared contact's connection started (`/_connect contact @N`), with the random
+    /// profile it knows us by (incognito).
+    StartedConnection(Contact, Option<Profile>),
     /// A new address.
     AddressCreated(ConnLink),
     /// The address.
@@ -773,6 +778,9 @@ pub enum LinkStatus {
     Connecting(Option<Contact>),
     /// Used already: this contact.
     Known(Contact),
+    /// A contact prepared from it, not connected yet (`/_connect contact @N` or `/c` with
+    /// the link connects it).
+    Prepared(Contact),
 }
 
 impl LinkPlan {
@@ -862,6 +870,7 @@ impl LinkPlan {
                 format!("{head}known contact {}", name(c)),
                 format!("use @{} <message> to send messages", name(c)),
             ],
+            LinkStatus::Prepared(c) => vec![format!("{head}known prepared contact {}", name(c))],
         }
     }
 }
@@ -1388,13 +1397,13 @@ fn is_short(link: &str, kind: agent::links::ShortLinkKind) -> bool {
 }
 
 /// A channel's short link (`c`).
-fn is_channel_link(link: &str) -> bool {
+pub(crate) fn is_channel_link(link: &str) -> bool {
     is_short(link, agent::links::ShortLinkKind::Channel)
 }
 
 /// Whether a link is an address (or a group link, requested as one) rather than a one-time
 /// invitation. A short link says so by its type; a relay's link is not for users.
-fn is_address_link(link: &str) -> Result<bool> {
+pub(crate) fn is_address_link(link: &str) -> Result<bool> {
     use agent::links::{ShortLink, ShortLinkKind};
     match ShortLink::parse(link.trim()) {
         Ok(s) => match s.kind {
@@ -2177,6 +2186,14 @@ impl Chat {
         let agent = &self.inner.agent;
         match cmd {
             Command::CreateInvitation => on_heap(|| self.create_invitation(None)).await,
+            Command::PrepareContact { link, short, data } => {
+                self.prepare_contact(&link, short.as_deref(), &data)
+            }
+            Command::ConnectPreparedContact {
+                contact_id,
+                incognito,
+                content,
+            } => on_heap(|| self.connect_prepared_contact(contact_id, incognito, content)).await,
             Command::ConnectPlan(link) => {
                 let plan = if is_channel_link(&link) {
                     on_heap(|| self.channel_plan(&link)).await?
@@ -3068,6 +3085,12 @@ impl Chat {
             return self.join_channel(&link, incognito, api).await;
         }
         let plan = self.connection_plan(&link)?;
+        if let LinkPlan::Address(LinkStatus::Prepared(c))
+        | LinkPlan::Invitation(LinkStatus::Prepared(c)) = plan
+        {
+            // Prepared from this link: connecting it is connecting that contact.
+            return on_heap(|| self.connect_prepared_contact(c.contact_id, incognito, None)).await;
+        }
         if !plan.is_ok() {
             return used_link(link.trim(), plan, api);
         }
@@ -3141,7 +3164,7 @@ impl Chat {
 
     /// What `link` is to us: ours, used already (by a contact or a connection in progress),
     /// or new. Links are compared as shown (`https://simplex.chat/...`).
-    fn connection_plan(&self, link: &str) -> Result<LinkPlan> {
+    pub(crate) fn connection_plan(&self, link: &str) -> Result<LinkPlan> {
         let shown = display_link(link.trim());
         let address = is_address_link(&shown)?;
         if address {
@@ -3155,8 +3178,19 @@ impl Chat {
             Some((_, PendingKind::JoinedInvitation | PendingKind::JoinedAddress)) => {
                 LinkStatus::Connecting(None)
             }
-            None => match store.contact_by_link(&shown)? {
+            None => match store
+                .contact_by_link(&shown)?
+                .map_or_else(|| store.prepared_contact_by_link(&shown), |c| Ok(Some(c)))?
+            {
                 Some(c) if c.ready => LinkStatus::Known(c),
+                // Prepared from it: connecting is connecting that contact, until it is started.
+                Some(c)
+                    if c.conn_id.is_none()
+                        && store.pending_for_contact(c.contact_id)?.is_none()
+                        && store.prepared_contact(c.contact_id)?.is_some() =>
+                {
+                    LinkStatus::Prepared(c)
+                }
                 Some(c) => LinkStatus::Connecting(Some(c)),
                 None => LinkStatus::Ok,
             },
@@ -3343,7 +3377,12 @@ impl Chat {
         for file_id in files {
             self.stop_transfer(file_id);
         }
-        let conn = contact.conn_id;
+        // A prepared contact's connection in progress goes with it.
+        let started = match contact.conn_id {
+            Some(_) => None,
+            None => self.store().pending_for_contact(contact.contact_id)?,
+        };
+        let conn = contact.conn_id.or(started);
         let mut after = None;
         if let (true, true, Some(c)) = (notify, contact.ready, conn) {
             // Not told (the relay is unreachable) is no reason to keep the contact.
@@ -3351,6 +3390,9 @@ impl Chat {
         }
         self.store()
             .delete_contact(contact.contact_id, conn, after)?;
+        if let Some(c) = started {
+            self.store().delete_pending(c)?;
+        }
         if let Some(c) = conn {
             self.finish_recorded_deletions(&[(c, after)]).await;
         }
@@ -3415,6 +3457,10 @@ impl Chat {
         if let Some(p) = incognito {
             self.store().set_contact_incognito(contact.contact_id, &p)?;
             contact.incognito = Some(p);
+        }
+        // The message the request came with opens the contact's chat.
+        if let Some(msg) = &req.message {
+            self.request_message_item(&contact, msg)?;
         }
         Ok(Response::Accepting(contact))
     }
@@ -3913,7 +3959,11 @@ impl Chat {
                     self.emit(Event::ContactConnected(c.clone())).await;
                     // The chat's informational items, as the reference creates them when a
                     // contact connects (the banner only in a chat without items).
-                    let info = {
+                    // A prepared contact's chat has them from when it was prepared.
+                    let prepared = self.store().prepared_contact(c.contact_id)?.is_some();
+                    let info = if prepared {
+                        Vec::new()
+                    } else {
                         let mut store = self.store();
                         let banner = !store.has_items(c.contact_id)?;
                         let items =
@@ -3964,7 +4014,17 @@ impl Chat {
                     Some(_) => return Ok(()),
                     None => {
                         let profile = Self::peer_profile(&info)?;
-                        self.store().add_request(request, &profile)?
+                        let message = match ChatMessage::decode(&info).map(|m| m.event) {
+                            Ok(ChatEvent::Contact {
+                                request_msg: Some((shared_msg_id, content)),
+                                ..
+                            }) => Some(crate::store::RequestMsg {
+                                shared_msg_id,
+                                content,
+                            }),
+                            _ => None,
+                        };
+                        self.store().add_request(request, &profile, message)?
                     }
                 };
                 on_heap(|| self.request_arrived(req, settings)).await?;

@@ -112,6 +112,26 @@ pub enum Command {
     ConnectIncognito(String),
     /// `/_connect plan <userId> <link>`: what the link is to us.
     ConnectPlan(String),
+    /// `/_prepare contact <userId> <fullLink>[ <shortLink>] <json>`: a contact made from a
+    /// link's data (`ContactShortLinkData`, as a plan shows it) before connecting to it.
+    PrepareContact {
+        /// The full link.
+        link: String,
+        /// Its short link, if any.
+        short: Option<String>,
+        /// The link's data: the profile, the welcome message, whether it is a business's.
+        data: Box<crate::chat::ContactLinkData>,
+    },
+    /// `/_connect contact @<contactId>[ incognito=on|off][ text <text>| json <msgContent>]`:
+    /// connects a prepared contact by its link, with a first message.
+    ConnectPreparedContact {
+        /// The prepared contact.
+        contact_id: i64,
+        /// With a random profile for this contact.
+        incognito: bool,
+        /// The first message (with the request, for an address).
+        content: Option<crate::protocol::MsgContent>,
+    },
     /// `/ad`, `/address`, `/_address <userId>`.
     CreateAddress,
     /// `/sa`, `/show_address`, `/_show_address <userId>`.
@@ -1340,7 +1360,7 @@ pub fn api_user_id(line: &str) -> Option<i64> {
         | "/_contacts"
         | "/_profile"
         | "/_ttl" => p.next()?,
-        "/_get" | "/_public" => {
+        "/_get" | "/_public" | "/_prepare" => {
             p.next()?; // chats, group
             p.next()?
         }
@@ -1668,6 +1688,62 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             Command::ConnectIncognito(link.to_string())
         }
         "/c" | "/connect" => Command::Connect(args.to_string()),
+        "/_prepare" => {
+            let usage = || {
+                bad("usage: /_prepare contact <userId> <fullLink>[ <shortLink>] <json linkData>")
+            };
+            let rest = args.strip_prefix("contact ").ok_or_else(usage)?;
+            let (uid, rest) = rest.split_once(' ').ok_or_else(usage)?;
+            // The links, then the data (a JSON object).
+            let (links, json) = rest.split_once(" {").ok_or_else(usage)?;
+            if !user_id(uid) {
+                return Err(usage());
+            }
+            let (link, short) = match links.trim().split_once(' ') {
+                Some((full, short)) if !short.contains(' ') => (full, Some(short.to_string())),
+                Some(_) => return Err(usage()),
+                None => (links.trim(), None),
+            };
+            if link.is_empty() {
+                return Err(usage());
+            }
+            let data = serde_json::from_str(&format!("{{{json}"))
+                .map_err(|e| bad(&format!("bad link data JSON ({e})")))?;
+            Command::PrepareContact {
+                link: link.to_string(),
+                short,
+                data: Box::new(data),
+            }
+        }
+        "/_connect" if args.starts_with("contact @") => {
+            let usage = || {
+                bad("usage: /_connect contact @<contactId>[ incognito=on|off][ text <message>| json <msgContent>]")
+            };
+            let rest = &args["contact ".len()..];
+            let (r, mut rest) = rest.split_once(' ').unwrap_or((rest, ""));
+            let contact_id = contact_ref(r).ok_or_else(usage)?;
+            let mut incognito = false;
+            for (flag, on) in [("incognito=on", true), ("incognito=off", false)] {
+                if rest == flag || rest.starts_with(&format!("{flag} ")) {
+                    incognito = on;
+                    rest = rest[flag.len()..].trim_start();
+                }
+            }
+            let content = if rest.is_empty() {
+                None
+            } else if let Some(t) = rest.strip_prefix("text ") {
+                Some(crate::protocol::MsgContent::text(t))
+            } else if let Some(json) = rest.strip_prefix("json ") {
+                Some(serde_json::from_str(json).map_err(|e| bad(&format!("bad JSON ({e})")))?)
+            } else {
+                return Err(usage());
+            };
+            Command::ConnectPreparedContact {
+                contact_id,
+                incognito,
+                content,
+            }
+        }
         "/_connect" => match args.split_once(' ') {
             None if user_id(args) => Command::CreateInvitation,
             Some((uid, "incognito=off")) if user_id(uid) => Command::CreateInvitation,
@@ -4780,5 +4856,72 @@ mod tests {
             })
         );
         assert_eq!(scoped(&format!("/_send #1(_support {json}")), None);
+    }
+
+    #[test]
+    fn parses_prepared_contacts() {
+        let data = r#"{"profile":{"displayName":"alice","fullName":"Alice"},"message":{"type":"text","text":"hi"}}"#;
+        let Ok(Command::PrepareContact {
+            link,
+            short,
+            data: d,
+        }) = parse(&format!(
+            "/_prepare contact 1 https://simplex.chat/contact#/?v=2 https://h/a#x {data}"
+        ))
+        else {
+            panic!("not parsed");
+        };
+        assert_eq!(link, "https://simplex.chat/contact#/?v=2");
+        assert_eq!(short.as_deref(), Some("https://h/a#x"));
+        assert_eq!(d.profile.display_name, "alice");
+        assert!(!d.business);
+        assert!(d.message.is_some());
+        let Ok(Command::PrepareContact { short, .. }) = parse(&format!(
+            "/_prepare contact 1 simplex:/invitation#/?v=2 {data}"
+        )) else {
+            panic!("not parsed");
+        };
+        assert_eq!(short, None);
+        for bad in [
+            format!("/_prepare contact x link {data}"),
+            format!("/_prepare contact 1 {data}"),
+            format!("/_prepare contact 1 a b c {data}"),
+            "/_prepare contact 1 link".to_string(),
+            "/_prepare contact 1 link {\"profile\":{}}".to_string(),
+            format!("/_prepare group 1 link {data}"),
+        ] {
+            assert!(parse(&bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            api_user_id(&format!("/_prepare contact 2 l {data}")),
+            Some(2)
+        );
+        assert_eq!(
+            parse("/_connect contact @3"),
+            Ok(Command::ConnectPreparedContact {
+                contact_id: 3,
+                incognito: false,
+                content: None
+            })
+        );
+        assert_eq!(
+            parse("/_connect contact @3 incognito=on text hi there"),
+            Ok(Command::ConnectPreparedContact {
+                contact_id: 3,
+                incognito: true,
+                content: Some(crate::protocol::MsgContent::text("hi there"))
+            })
+        );
+        assert_eq!(
+            parse(r#"/_connect contact @3 incognito=off json {"type":"text","text":"hi"}"#),
+            Ok(Command::ConnectPreparedContact {
+                contact_id: 3,
+                incognito: false,
+                content: Some(crate::protocol::MsgContent::text("hi"))
+            })
+        );
+        assert!(parse("/_connect contact @x").is_err());
+        assert!(parse("/_connect contact @3 hello").is_err());
+        assert!(parse("/_connect contact @3 json {").is_err());
     }
 }

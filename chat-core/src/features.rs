@@ -550,15 +550,20 @@ pub fn sync_state(state: agent::agent::SyncState) -> (&'static str, &'static str
 /// The items a direct chat starts with once the contact is connected (the reference's
 /// `CIChatBanner` when the chat has no items yet, `CIRcvDirectE2EEInfo`, then
 /// `createFeatureEnabledItems`).
+/// The banner a chat starts with (dated at the epoch, not printed).
+pub fn banner_item() -> InfoItem {
+    InfoItem {
+        sent: true,
+        text: String::new(),
+        content: json!({"type": "chatBanner"}),
+        at_epoch: true,
+    }
+}
+
 pub fn start_items(p: &Prefs<'_>, banner: bool) -> Vec<InfoItem> {
     let mut v = Vec::with_capacity(2 + ITEM_FEATURES.len());
     if banner {
-        v.push(InfoItem {
-            sent: true,
-            text: String::new(),
-            content: json!({"type": "chatBanner"}),
-            at_epoch: true,
-        });
+        v.push(banner_item());
     }
     v.push(InfoItem {
         sent: false,

@@ -41,6 +41,7 @@ pub mod live;
 pub mod member_contacts;
 pub mod messages;
 pub mod notes;
+pub mod prepared;
 pub mod presets;
 pub mod protocol;
 pub mod servers;

@@ -421,6 +421,12 @@ pub(crate) const MIGRATIONS: &[&str] = &[
      CREATE INDEX chat_item_versions_item ON chat_item_versions (item_id);",
     // v46: the user's own name for a connection in progress (`/_set alias :N text`)
     "ALTER TABLE pending ADD COLUMN local_alias TEXT NOT NULL DEFAULT '';",
+    // v47: a prepared contact (`/_prepare contact`): the link to connect by, kept as JSON
+    // (`PreparedContact`); the connection started for it (`/_connect contact @N`); a request's
+    // message (`x.contact`'s `msgId` and `content`), as JSON
+    "ALTER TABLE contacts ADD COLUMN prepared TEXT;
+     ALTER TABLE pending ADD COLUMN contact_id INTEGER REFERENCES contacts ON DELETE CASCADE;
+     ALTER TABLE requests ADD COLUMN request_msg TEXT;",
 ];
 
 /// The most versions an edited item keeps (the original among them): edits beyond change the
@@ -830,6 +836,18 @@ pub struct ContactRequest {
     pub profile: Profile,
     /// When it arrived (ms since the epoch).
     pub created_at: i64,
+    /// The message that came with it (`x.contact`'s `msgId` and `content`), if any.
+    pub message: Option<RequestMsg>,
+}
+
+/// A message sent with a contact request: its shared id and content.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RequestMsg {
+    /// Its shared id (the requester's item has the same).
+    #[serde(rename = "msgId")]
+    pub shared_msg_id: crate::protocol::SharedMsgId,
+    /// What it says.
+    pub content: MsgContent,
 }
 
 /// Milliseconds since the epoch, now.
@@ -1117,6 +1135,31 @@ impl ChatStore {
 
     /// A new contact on `conn_id` (the pending row goes in the same transaction).
     pub fn add_contact(&mut self, conn_id: u64, profile: &Profile) -> Result<Contact> {
+        // A connection started for a prepared contact: that contact takes it (its local name
+        // kept, its profile the peer's).
+        let prepared: Option<i64> = self
+            .db
+            .query_row(
+                "SELECT p.contact_id FROM pending p JOIN contacts c ON c.contact_id = p.contact_id
+                 WHERE p.conn_id = ?1 AND p.kind != 'address' AND c.conn_id IS NULL",
+                [conn_id as i64],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(contact_id) = prepared {
+            let tx = self.db.transaction()?;
+            tx.execute(
+                "UPDATE contacts SET conn_id = ?2, profile = ?3,
+                        incognito = (SELECT incognito FROM pending WHERE conn_id = ?2)
+                 WHERE contact_id = ?1",
+                params![contact_id, conn_id as i64, profile_json(profile)?],
+            )?;
+            tx.execute("DELETE FROM pending WHERE conn_id = ?1", [conn_id as i64])?;
+            tx.commit()?;
+            return self
+                .contact(contact_id)?
+                .ok_or(StoreError::Corrupt("prepared contact"));
+        }
         let name = self.unique_name(&profile.display_name)?;
         let tx = self.db.transaction()?;
         let next = next_contact_id(&tx)?;
@@ -1338,19 +1381,37 @@ impl ChatStore {
     }
 
     /// Records a request to our address under a unique local name.
-    pub fn add_request(&self, request_id: u64, profile: &Profile) -> Result<ContactRequest> {
+    pub fn add_request(
+        &self,
+        request_id: u64,
+        profile: &Profile,
+        message: Option<RequestMsg>,
+    ) -> Result<ContactRequest> {
         let name = self.unique_name(&profile.display_name)?;
         let created_at = now_ms();
+        let msg_json = message
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|_| StoreError::Corrupt("request message"))?;
         self.db.execute(
-            "INSERT OR REPLACE INTO requests (request_id, local_name, profile, created_at)
-             VALUES (?1, ?2, ?3, ?4)",
-            params![request_id as i64, name, profile_json(profile)?, created_at],
+            "INSERT OR REPLACE INTO requests (request_id, local_name, profile, created_at,
+                                              request_msg)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                request_id as i64,
+                name,
+                profile_json(profile)?,
+                created_at,
+                msg_json
+            ],
         )?;
         Ok(ContactRequest {
             request_id,
             local_name: name,
             profile: profile.clone(),
             created_at,
+            message,
         })
     }
 
@@ -1370,7 +1431,8 @@ impl ChatStore {
         arg: rusqlite::types::Value,
     ) -> Result<Option<ContactRequest>> {
         let sql = format!(
-            "SELECT request_id, local_name, profile, created_at FROM requests WHERE {clause}"
+            "SELECT request_id, local_name, profile, created_at, request_msg FROM requests
+             WHERE {clause}"
         );
         self.db
             .query_row(&sql, [arg], |r| {
@@ -1379,15 +1441,18 @@ impl ChatStore {
                     r.get::<_, String>(1)?,
                     r.get::<_, String>(2)?,
                     r.get::<_, i64>(3)?,
+                    r.get::<_, Option<String>>(4)?,
                 ))
             })
             .optional()?
-            .map(|(id, local_name, p, created_at)| {
+            .map(|(id, local_name, p, created_at, msg)| {
                 Ok(ContactRequest {
                     request_id: id as u64,
                     local_name,
                     profile: profile_from(&p)?,
                     created_at,
+                    // A message this version cannot read is dropped, not the request.
+                    message: msg.and_then(|m| serde_json::from_str(&m).ok()),
                 })
             })
             .transpose()

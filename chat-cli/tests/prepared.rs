@@ -1,0 +1,183 @@
+//! Prepared contacts (`/_prepare contact`, `/_connect contact @N`): a contact made from a
+//! link's data before connecting, then connected with a first message - by an address (the
+//! message goes with the request and opens the chat on both sides) and by a one-time
+//! invitation (sent once connected); the prepared contact takes the connection over.
+
+mod common;
+
+use common::{address_links, alice_and_bob, invitation_links, relay};
+
+/// The link data a plan of alice's link shows (`ContactShortLinkData`).
+const ALICE_DATA: &str =
+    r#"{"profile":{"displayName":"alice","fullName":"Alice"},"business":false}"#;
+
+#[test]
+fn a_prepared_contact_connects_by_an_address_with_a_message() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob) = alice_and_bob(dir.path(), &server, &[]);
+    alice.type_line("/ad");
+    alice.expect("/ad");
+    let (short, full) = address_links(&mut alice, "Your new chat address is created!");
+
+    // Bad forms and data refused, nothing made.
+    for (cmd, err) in [
+        (
+            format!("/_prepare contact 1 {full} {short}"),
+            "invalid chat command: usage: /_prepare contact <userId> <fullLink>[ <shortLink>] <json linkData>: ",
+        ),
+        (
+            format!("/_prepare contact 1 {full} {{\"profile\":1}}"),
+            "invalid chat command: bad link data JSON",
+        ),
+        (
+            format!(
+                "/_prepare contact 1 {full} {}",
+                ALICE_DATA.replace("false", "true")
+            ),
+            "bad chat command: a business address: connect by it (/c <link>) for its business chat",
+        ),
+    ] {
+        bob.type_line(&cmd);
+        bob.expect(&cmd);
+        let got = bob.next();
+        assert!(got.starts_with(err), "{got:?} for {cmd}");
+    }
+
+    let cmd = format!("/_prepare contact 1 {full} {short} {ALICE_DATA}");
+    bob.type_line(&cmd);
+    bob.expect(&cmd);
+    bob.expect("alice: contact is prepared");
+    // The link is known now: by either form, and preparing it again is refused.
+    for link in [&short, &full] {
+        bob.type_line(&format!("/_connect plan 1 {link}"));
+        bob.expect(&format!("/_connect plan 1 {link}"));
+        bob.expect("contact address: known prepared contact alice");
+    }
+    bob.type_line(&cmd);
+    bob.expect(&cmd);
+    bob.expect("contact address: known prepared contact alice");
+    // Nothing can be sent before it is connected.
+    bob.type_line("@alice too early");
+    bob.expect("@alice too early");
+    bob.expect("chat error: contact alice is not connected yet");
+
+    bob.type_line("/_connect contact @2 text hello, it's bob");
+    bob.expect("/_connect contact @2 text hello, it's bob");
+    bob.expect_unordered(&["alice: connection started", "~ @alice hello, it's bob"]);
+    alice.expect("bob (Bob) wants to connect to you!");
+    alice.expect_item("bob> hello, it's bob");
+    alice.expect("to accept: /ac bob");
+    alice.expect("to reject: /rc bob (the sender will NOT be notified)");
+    // Started once: again is refused.
+    bob.type_line("/_connect contact @2");
+    bob.expect("/_connect contact @2");
+    bob.expect("bad chat command: the contact's connection is started already");
+
+    alice.type_line("/ac bob");
+    alice.expect("/ac bob");
+    alice.expect("bob (Bob): accepting contact request, you can send messages to contact");
+    bob.expect("alice (Alice): contact is connected");
+    alice.expect("bob (Bob): contact is connected");
+    bob.type_line("@alice hi");
+    bob.expect_item("@alice hi");
+    alice.expect_item("bob> hi");
+    alice.type_line("@bob welcome");
+    alice.expect_item("@bob welcome");
+    bob.expect_item("alice> welcome");
+
+    // One contact on bob's side (the prepared one, its name kept), the first message in both
+    // chats.
+    bob.type_line("/contacts");
+    bob.expect("/contacts");
+    bob.expect("alice (Alice)");
+    bob.type_line("/tail @alice 3");
+    bob.expect("/tail @alice 3");
+    for line in ["@alice hello, it's bob", "@alice hi", "alice> welcome"] {
+        bob.expect_item(line);
+    }
+    // Alice's chat opens with the request's message, then what a new contact's chat has.
+    alice.type_line("/tail @bob 9");
+    alice.expect("/tail @bob 9");
+    for line in [
+        "bob> hello, it's bob",
+        "bob> This conversation is protected by end-to-end encryption with perfect forward \
+         secrecy, repudiation and break-in recovery.",
+        "bob> Disappearing messages: allowed",
+        "bob> Full deletion: off",
+        "bob> Message reactions: enabled",
+        "bob> Voice messages: enabled",
+        "bob> Audio/video calls: enabled",
+        "bob> hi",
+        "@bob welcome",
+    ] {
+        alice.expect_item(line);
+    }
+    relay.stop();
+}
+
+#[test]
+fn a_prepared_contact_connects_by_an_invitation() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob) = alice_and_bob(dir.path(), &server, &[]);
+    alice.type_line("/c");
+    alice.expect("/c");
+    let (short, full) = invitation_links(&mut alice);
+    let cmd = format!("/_prepare contact 1 {full} {short} {ALICE_DATA}");
+    bob.type_line(&cmd);
+    bob.expect(&cmd);
+    bob.expect("alice: contact is prepared");
+    bob.type_line(&format!("/_connect plan 1 {short}"));
+    bob.expect(&format!("/_connect plan 1 {short}"));
+    bob.expect("invitation link: known prepared contact alice");
+
+    // The message waits for the connection.
+    bob.type_line("/_connect contact @2 json {\"type\":\"text\",\"text\":\"hi alice\"}");
+    bob.expect("/_connect contact @2 json {\"type\":\"text\",\"text\":\"hi alice\"}");
+    bob.expect("alice: connection started");
+    bob.expect_unordered(&["alice (Alice): contact is connected", "~ @alice hi alice"]);
+    alice.expect_unordered(&["bob (Bob): contact is connected", "~ bob> hi alice"]);
+    alice.type_line("@bob hello");
+    alice.expect_item("@bob hello");
+    bob.expect_item("alice> hello");
+    bob.type_line("/contacts");
+    bob.expect("/contacts");
+    bob.expect("alice (Alice)");
+
+    // `/c` with a prepared contact's link connects that contact.
+    alice.type_line("/c");
+    alice.expect("/c");
+    let (short, full) = invitation_links(&mut alice);
+    let cmd = format!("/_prepare contact 1 {full} {short} {ALICE_DATA}");
+    bob.type_line(&cmd);
+    bob.expect(&cmd);
+    bob.expect("alice_1: contact is prepared");
+    bob.type_line(&format!("/c {short}"));
+    bob.expect(&format!("/c {short}"));
+    bob.expect("alice_1: connection started");
+    bob.expect("alice_1 (Alice): contact is connected");
+    alice.expect("bob_1 (Bob): contact is connected");
+    bob.type_line("/contacts");
+    bob.expect("/contacts");
+    bob.expect_unordered(&["alice (Alice)", "alice_1 (Alice)"]);
+
+    // A prepared contact deleted: the link is new again.
+    alice.type_line("/c");
+    alice.expect("/c");
+    let (short, full) = invitation_links(&mut alice);
+    let cmd = format!("/_prepare contact 1 {full} {short} {ALICE_DATA}");
+    bob.type_line(&cmd);
+    bob.expect(&cmd);
+    bob.expect("alice_2: contact is prepared");
+    bob.type_line(&format!("/_connect plan 1 {full}"));
+    bob.expect(&format!("/_connect plan 1 {full}"));
+    bob.expect("invitation link: known prepared contact alice_2");
+    bob.type_line("/d @alice_2");
+    bob.expect("/d @alice_2");
+    bob.expect("alice_2: contact is deleted");
+    bob.type_line(&format!("/_connect plan 1 {full}"));
+    bob.expect(&format!("/_connect plan 1 {full}"));
+    bob.expect("invitation link: ok to connect");
+    relay.stop();
+}

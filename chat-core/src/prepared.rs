@@ -1,0 +1,399 @@
+//! Prepared contacts (the reference's `/_prepare contact` and `/_connect contact @N`): a
+//! contact made from a link's data before any connection - its profile, the chat's first
+//! items and the address's welcome message, as a plan showed them - then connected by the
+//! link when the user chooses, with a first message:
+//!
+//! - an address's link: the request (`x.contact`) carries the message (`msgId`, `content`)
+//!   and the welcome message's shared id (`welcomeMsgId`); the sent item is in the chat at
+//!   once, under the same shared id the address's owner gets it with;
+//! - a one-time invitation: the message is sent once the contact is connected.
+//!
+//! The connection started is recorded with the contact (`pending.contact_id`): when the peer
+//! answers, that contact takes it over (its local name kept, its profile the peer's), instead
+//! of a new contact being made.
+//!
+//! ```text
+//! contacts.prepared    -- PreparedContact (JSON): the link, its kind, the messages' ids
+//! pending.contact_id   -- the prepared contact a connection in progress is for
+//! requests.request_msg -- a request's message (RequestMsg, JSON), ours to accept with it
+//! ```
+
+use rusqlite::{params, OptionalExtension};
+
+use crate::chat::{
+    agent_err, display_link, is_address_link, is_channel_link, new_shared_msg_id, Chat, ChatError,
+    ContactLinkData, Event, LinkPlan, LinkStatus, Response,
+};
+use crate::protocol::{ChatEvent, ChatMessage, MsgContent, Profile, SharedMsgId};
+use crate::store::{
+    now_ms, profile_json, ChatFlags, ChatItem, ChatStore, Contact, NewItem, PendingKind, StoreError,
+};
+
+type Result<T> = std::result::Result<T, ChatError>;
+
+/// A link as the API shows a prepared contact's (`CreatedConnLink`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PreparedLink {
+    /// The full link.
+    pub conn_full_link: String,
+    /// Its short link, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conn_short_link: Option<String>,
+}
+
+/// What a prepared contact connects by (the reference's `PreparedContact`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PreparedContact {
+    /// The link.
+    pub conn_link_to_connect: PreparedLink,
+    /// `INV` (a one-time invitation) or `CON` (an address).
+    pub ui_conn_link_type: String,
+    /// The welcome message's shared id (the item made from the link's data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub welcome_shared_msg_id: Option<SharedMsgId>,
+    /// The first message's shared id, once one was sent with the request (kept: a retry
+    /// sends the same).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_shared_msg_id: Option<SharedMsgId>,
+}
+
+impl PreparedContact {
+    /// An address's link (else a one-time invitation).
+    pub fn is_address(&self) -> bool {
+        self.ui_conn_link_type == "CON"
+    }
+}
+
+/// A command refused for what it names (`bad chat command: ...`).
+fn command_error(what: &str) -> ChatError {
+    ChatError::BadCommand(what.into())
+}
+
+impl ChatStore {
+    /// A new contact made from a link's data, not connected: `via_link` (as shown) is the
+    /// link it is for.
+    pub fn add_prepared_contact(
+        &mut self,
+        profile: &Profile,
+        prepared: &PreparedContact,
+        via_link: &str,
+    ) -> std::result::Result<Contact, StoreError> {
+        let name = self.unique_name(&profile.display_name)?;
+        let json =
+            serde_json::to_string(prepared).map_err(|_| StoreError::Corrupt("prepared contact"))?;
+        let tx = self.db.transaction()?;
+        let next = crate::store::next_contact_id(&tx)?;
+        let created_at = now_ms();
+        tx.execute(
+            "INSERT INTO contacts (contact_id, local_name, profile, conn_id, ready, created_at,
+                                   via_link, prepared)
+             VALUES (?1, ?2, ?3, NULL, 0, ?4, ?5, ?6)",
+            params![
+                next,
+                name,
+                profile_json(profile)?,
+                created_at,
+                via_link,
+                json
+            ],
+        )?;
+        tx.commit()?;
+        Ok(Contact {
+            contact_id: next,
+            local_name: name,
+            profile: profile.clone(),
+            conn_id: None,
+            ready: false,
+            created_at,
+            deleted_by_contact: false,
+            incognito: None,
+            custom_data: None,
+            local_alias: String::new(),
+            user_prefs: None,
+            own_prefs: self.own_prefs.clone(),
+            muted: false,
+            flags: ChatFlags::default(),
+        })
+    }
+
+    /// A contact's prepared link, when it was made from one.
+    pub fn prepared_contact(
+        &self,
+        contact_id: i64,
+    ) -> std::result::Result<Option<PreparedContact>, StoreError> {
+        let json: Option<String> = self
+            .db
+            .query_row(
+                "SELECT prepared FROM contacts WHERE contact_id = ?1",
+                [contact_id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        json.map(|j| serde_json::from_str(&j).map_err(|_| StoreError::Corrupt("prepared contact")))
+            .transpose()
+    }
+
+    /// Rewrites a contact's prepared link (the first message's shared id recorded).
+    pub fn set_prepared_contact(
+        &self,
+        contact_id: i64,
+        prepared: &PreparedContact,
+    ) -> std::result::Result<(), StoreError> {
+        let json =
+            serde_json::to_string(prepared).map_err(|_| StoreError::Corrupt("prepared contact"))?;
+        self.db.execute(
+            "UPDATE contacts SET prepared = ?2 WHERE contact_id = ?1",
+            params![contact_id, json],
+        )?;
+        Ok(())
+    }
+
+    /// Records the prepared contact a connection in progress is for.
+    pub fn set_pending_contact(
+        &self,
+        conn_id: u64,
+        contact_id: i64,
+    ) -> std::result::Result<(), StoreError> {
+        self.db.execute(
+            "UPDATE pending SET contact_id = ?2 WHERE conn_id = ?1",
+            params![conn_id as i64, contact_id],
+        )?;
+        Ok(())
+    }
+
+    /// The contact prepared from a link (`shown`, as the terminal shows links: its full or
+    /// its short form).
+    pub fn prepared_contact_by_link(
+        &self,
+        shown: &str,
+    ) -> std::result::Result<Option<Contact>, StoreError> {
+        let mut st = self.db.prepare(
+            "SELECT contact_id, prepared FROM contacts WHERE prepared IS NOT NULL
+             ORDER BY contact_id DESC",
+        )?;
+        let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+        for row in rows {
+            let (id, json) = row?;
+            let Ok(p) = serde_json::from_str::<PreparedContact>(&json) else {
+                continue;
+            };
+            let link = &p.conn_link_to_connect;
+            let matches = std::iter::once(&link.conn_full_link)
+                .chain(link.conn_short_link.as_ref())
+                .any(|l| display_link(l.trim()) == shown);
+            if matches {
+                return self.contact(id);
+            }
+        }
+        Ok(None)
+    }
+
+    /// The connection in progress for a prepared contact, if one was started.
+    pub fn pending_for_contact(
+        &self,
+        contact_id: i64,
+    ) -> std::result::Result<Option<u64>, StoreError> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT conn_id FROM pending WHERE contact_id = ?1",
+                [contact_id],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()?
+            .map(|c| c as u64))
+    }
+}
+
+impl Chat {
+    /// `/_prepare contact`: a contact from a link's data (`data`, as a plan read it), not
+    /// connected yet, with the chat's first items and the welcome message.
+    pub(crate) fn prepare_contact(
+        &self,
+        link: &str,
+        short: Option<&str>,
+        data: &ContactLinkData,
+    ) -> Result<Response> {
+        if data.business {
+            return Err(command_error(
+                "a business address: connect by it (/c <link>) for its business chat",
+            ));
+        }
+        if is_channel_link(link) || short.is_some_and(is_channel_link) {
+            return Err(command_error("a channel's link: join it with /c <link>"));
+        }
+        let address = is_address_link(link)?;
+        if short.is_some_and(|s| is_address_link(s).ok() != Some(address)) {
+            return Err(command_error(
+                "the short link is not of the full link's kind",
+            ));
+        }
+        let shown = display_link(short.unwrap_or(link).trim());
+        let plan = self.connection_plan(&shown)?;
+        let used = match &plan {
+            LinkPlan::Address(s) | LinkPlan::Invitation(s) => !matches!(s, LinkStatus::Ok),
+            LinkPlan::Group(_) => {
+                return Err(command_error("a group's link: join it with /c <link>"));
+            }
+            _ => false,
+        };
+        if used {
+            return Err(ChatError::LinkUsed(Box::new(plan)));
+        }
+        let welcome = match &data.message {
+            Some(m) => Some(
+                serde_json::from_value::<MsgContent>(m.clone())
+                    .map_err(|e| command_error(&format!("the welcome message: {e}")))?,
+            ),
+            None => None,
+        };
+        let prepared = PreparedContact {
+            conn_link_to_connect: PreparedLink {
+                conn_full_link: link.trim().to_string(),
+                conn_short_link: short.map(|s| s.trim().to_string()),
+            },
+            ui_conn_link_type: if address { "CON" } else { "INV" }.into(),
+            welcome_shared_msg_id: welcome.as_ref().map(|_| new_shared_msg_id()),
+            request_shared_msg_id: None,
+        };
+        let mut store = self.store();
+        let c = store.add_prepared_contact(&data.profile, &prepared, &shown)?;
+        let start = crate::features::start_items(&crate::features::Prefs::of(&c), true);
+        let mut items = store.add_info_items(c.contact_id, &start)?;
+        if let Some(content) = &welcome {
+            items.push(store.add_item(&NewItem {
+                contact_id: c.contact_id,
+                sent: false,
+                shared_msg_id: prepared.welcome_shared_msg_id.as_ref().map(|i| &i.0[..]),
+                agent_msg_id: None,
+                content,
+                quote: None,
+                edited: false,
+            })?);
+        }
+        Ok(Response::PreparedContact(c, items))
+    }
+
+    /// `/_connect contact @N`: connects a prepared contact by its link (`incognito`: with a
+    /// random profile for it), with a first message: in the request to an address (its item
+    /// in the chat at once), or, by an invitation, once connected.
+    pub(crate) async fn connect_prepared_contact(
+        &self,
+        contact_id: i64,
+        incognito: bool,
+        content: Option<MsgContent>,
+    ) -> Result<Response> {
+        let c = self.contact_by_id(contact_id)?;
+        let mut prepared = self
+            .store()
+            .prepared_contact(contact_id)?
+            .ok_or_else(|| command_error("the contact has no link to connect"))?;
+        if c.conn_id.is_some() || self.store().pending_for_contact(contact_id)?.is_some() {
+            return Err(command_error("the contact's connection is started already"));
+        }
+        let shown_as = incognito.then(crate::incognito::random_profile);
+        let profile = shown_as.clone().unwrap_or_else(|| self.profile());
+        let link = prepared.conn_link_to_connect.conn_full_link.clone();
+        let address = prepared.is_address();
+        let request_msg = match (&content, address) {
+            (Some(mc), true) => {
+                let id = match &prepared.request_shared_msg_id {
+                    Some(id) => id.clone(),
+                    None => {
+                        let id = new_shared_msg_id();
+                        prepared.request_shared_msg_id = Some(id.clone());
+                        self.store().set_prepared_contact(contact_id, &prepared)?;
+                        id
+                    }
+                };
+                Some((id, mc.clone()))
+            }
+            _ => None,
+        };
+        let info = if address {
+            ChatMessage::new(
+                None,
+                ChatEvent::Contact {
+                    profile,
+                    contact_req_id: Some(new_shared_msg_id()),
+                    welcome_msg_id: prepared.welcome_shared_msg_id.clone(),
+                    request_msg: request_msg.clone(),
+                },
+            )
+            .encode()
+        } else {
+            self.info_as(shown_as.as_ref())
+        };
+        let conn = self
+            .inner
+            .agent
+            .join(&link, &info)
+            .await
+            .map_err(agent_err)?;
+        let kind = if address {
+            PendingKind::JoinedAddress
+        } else {
+            PendingKind::JoinedInvitation
+        };
+        let shown_link = display_link(
+            prepared
+                .conn_link_to_connect
+                .conn_short_link
+                .as_deref()
+                .unwrap_or(&link),
+        );
+        {
+            let store = self.store();
+            store.add_pending(conn, kind, Some(&shown_link))?;
+            store.set_pending_contact(conn, contact_id)?;
+            if let Some(p) = &shown_as {
+                store.set_pending_incognito(conn, p)?;
+            }
+        }
+        match (content, request_msg) {
+            (_, Some((id, mc))) => {
+                let item = self.store().add_item(&NewItem {
+                    contact_id,
+                    sent: true,
+                    shared_msg_id: Some(&id.0),
+                    agent_msg_id: None,
+                    content: &mc,
+                    quote: None,
+                    edited: false,
+                })?;
+                self.emit(Event::ItemSent(c.clone(), item)).await;
+            }
+            // By an invitation: sent once connected, as an address's auto-reply is.
+            (Some(mc), None) => {
+                let json = serde_json::to_string(&mc)
+                    .map_err(|e| command_error(&format!("the message: {e}")))?;
+                self.store().set_send_on_connect(contact_id, Some(&json))?;
+            }
+            (None, None) => {}
+        }
+        Ok(Response::StartedConnection(c, shown_as))
+    }
+
+    /// A request's message, in the chat of the contact it made (under the requester's shared
+    /// id), after the chat's banner.
+    pub(crate) fn request_message_item(
+        &self,
+        c: &Contact,
+        msg: &crate::store::RequestMsg,
+    ) -> Result<ChatItem> {
+        let mut store = self.store();
+        store.add_info_items(c.contact_id, &[crate::features::banner_item()])?;
+        Ok(store.add_item(&NewItem {
+            contact_id: c.contact_id,
+            sent: false,
+            shared_msg_id: Some(&msg.shared_msg_id.0),
+            agent_msg_id: None,
+            content: &msg.content,
+            quote: None,
+            edited: false,
+        })?)
+    }
+}
