@@ -1703,6 +1703,10 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
                 None => Vec::new(),
             }
         }
+        Event::ChannelPostUpdated(g, item) => muted_if(
+            g.muted,
+            trimmed(group_item_lines(g, None, item, "[edited] ", "")),
+        ),
         Event::GroupItemDeleted {
             group,
             author,

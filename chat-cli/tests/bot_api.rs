@@ -1972,8 +1972,44 @@ fn bot_api_channels() {
         );
         // A post as the channel itself: no member at the subscriber (`channelRcv`).
         let as_channel = format!("#{g}(as_group=on)");
-        let item = post(&mut alice, &mut cath, &as_channel, "from news").await;
+        let cmd = format!("/_send {as_channel} json {}", text_message("from news"));
+        let own = alice.ok("APISendMessages", &cmd, "newChatItems").await;
+        let own_id = own["chatItems"][0]["chatItem"]["meta"]["itemId"]
+            .as_i64()
+            .expect("itemId");
+        let got = cath
+            .event_where(|e| {
+                e["type"] == "newChatItems"
+                    && e["chatItems"][0]["chatItem"]["content"]["type"] == "rcvMsgContent"
+            })
+            .await;
+        let item = &got["chatItems"][0];
+        assert_eq!(item_text(item), "from news");
         assert_eq!(item["chatItem"]["chatDir"], json!({"type": "channelRcv"}));
+        // Live as the channel is refused; the post's edit and deletion are the channel's.
+        let live = format!("/_send {as_channel} live=on json {}", text_message("typing"));
+        alice.ok("APISendMessages", &live, "chatCmdError").await;
+        alice
+            .ok(
+                "APIUpdateChatItem",
+                &format!("/_update item #{g} {own_id} json {}", json!({"msgContent": {"type": "text", "text": "from news, edited"}, "mentions": {}})),
+                "chatItemUpdated",
+            )
+            .await;
+        let edited = cath.event("chatItemUpdated").await;
+        assert_eq!(edited["chatItem"]["chatItem"]["chatDir"], json!({"type": "channelRcv"}));
+        assert_eq!(item_text(&edited["chatItem"]), "from news, edited");
+        alice
+            .ok(
+                "APIDeleteChatItem",
+                &format!("/_delete item #{g} {own_id} broadcast"),
+                "chatItemsDeleted",
+            )
+            .await;
+        let deleted = cath.event("chatItemsDeleted").await;
+        let d = &deleted["chatItemDeletions"][0];
+        assert_eq!(d["deletedChatItem"]["chatItem"]["chatDir"], json!({"type": "channelRcv"}));
+        assert_eq!(d["toChatItem"]["chatItem"]["meta"]["itemDeleted"]["type"], "deleted");
         // A subscriber cannot post.
         cath.ok(
             "APISendMessages",

@@ -207,6 +207,36 @@ fn a_channel_served_by_a_relay() {
     dan.expect_item("#news alice> with two relays [>>]");
     fay.expect_item("#news alice> with two relays [>>]");
 
+    // The owner edits and deletes its post as the channel: as the channel's everywhere, once
+    // though both relays send them (eve, a relay since, never had the post).
+    alice.type_line("! #news (from the channel) from the channel, edited");
+    alice.expect("! #news (from the channel) from the channel, edited");
+    alice.expect_item("#news [edited] from the channel, edited");
+    bob.expect_item("#news> [edited] from the channel, edited");
+    for s in [&mut cath, &mut dan, &mut fay] {
+        s.expect_item("#news> [edited] from the channel, edited");
+    }
+    alice.type_line("\\ #news from the channel");
+    alice.expect("\\ #news from the channel");
+    alice.expect("message marked deleted");
+    bob.expect_item("#news> [marked deleted] from the channel, edited");
+    for s in [&mut cath, &mut dan, &mut fay] {
+        s.expect_item("#news> [marked deleted] from the channel, edited");
+    }
+    alice.type_line("#news after the edit");
+    alice.expect_item("#news after the edit");
+    bob.expect_item("#news alice> after the edit");
+    eve.expect_item("#news alice> after the edit");
+    for s in [&mut cath, &mut dan, &mut fay] {
+        s.expect_item("#news alice> after the edit [>>]");
+    }
+    cath.type_line("/tail #news 4");
+    cath.expect("/tail #news 4");
+    cath.expect_item("#news> [marked deleted] from the channel, edited [>>]");
+    cath.expect_item("#news alice> second post [>>]");
+    cath.expect_item("#news alice> with two relays [>>]");
+    cath.expect_item("#news alice> after the edit [>>]");
+
     // The relay restarts: it goes on serving.
     bob.stop();
     let mut bob = Client::start_with(dir.path(), "bob", &server, &["--relay"]);

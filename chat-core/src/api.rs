@@ -1993,6 +1993,10 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
             "newChatItems",
             json!({"user": u, "chatItems": [group_chat_item(chat, g, None, item)]}),
         ),
+        Event::ChannelPostUpdated(g, item) => tagged(
+            "chatItemUpdated",
+            json!({"user": u, "chatItem": group_chat_item(chat, g, None, item)}),
+        ),
         Event::GroupInfoItem(g, m, item) => tagged(
             "newChatItems",
             json!({"user": u, "chatItems": [group_chat_item(chat, g, m.as_ref(), item)]}),

@@ -1206,6 +1206,8 @@ pub enum Event {
     },
     /// A post a channel's owner made as the channel itself arrived (`#news> text`).
     ChannelPost(crate::group_store::Group, ChatItem),
+    /// A post as the channel itself edited by its owner.
+    ChannelPostUpdated(crate::group_store::Group, ChatItem),
     /// A group message arrived.
     GroupReceived(
         crate::group_store::Group,

@@ -180,6 +180,8 @@ impl Chat {
         let shared = item.shared_msg_id.clone().ok_or(ChatError::CannotUpdate)?;
         let mut update = MsgUpdate::new(B64(shared), content.clone());
         update.live = (state == Some(true)).then_some(true);
+        // A post as the channel is edited as the channel's.
+        update.as_group = self.store().sent_as_channel(item.item_id)?.then_some(true);
         self.send_about_item(&g, &item, |scope| {
             ChatEvent::MsgUpdate(MsgUpdate { scope, ..update })
         })
@@ -380,6 +382,17 @@ impl Chat {
         u: MsgUpdate,
         forwarded_by: Option<&Member>,
     ) -> Result<()> {
+        // The owner's edit of a post as the channel, to us its relay (elsewhere the flag is
+        // not ours to act on: the edit is taken as its sender's).
+        if u.as_group == Some(true) && forwarded_by.is_none() && g.role == GroupMemberRole::Relay {
+            if !(m.role == GroupMemberRole::Owner && self.is_channel(g)?) {
+                return Err(ChatError::Agent(format!(
+                    "#{}: only a channel's owner edits a post as the channel",
+                    g.local_name
+                )));
+            }
+            return self.channel_post_edited(g, u).await;
+        }
         let existing =
             self.store()
                 .group_item_by_shared(g.group_id, Some(m.group_member_id), &u.msg_id.0)?;
@@ -423,6 +436,24 @@ impl Chat {
         shared: &B64,
         member_id: Option<B64>,
     ) -> Result<()> {
+        // The owner's deletion of a post as the channel, to us its relay: not one of the
+        // owner's own posts, a post of the channel's.
+        if member_id.is_none()
+            && g.role == GroupMemberRole::Relay
+            && m.role == GroupMemberRole::Owner
+            && self.is_channel(g)?
+        {
+            let (own, channel) = {
+                let store = self.store();
+                (
+                    store.group_item_by_shared(g.group_id, Some(m.group_member_id), &shared.0)?,
+                    store.channel_post_by_shared(g.group_id, &shared.0)?,
+                )
+            };
+            if own.is_none() && channel.is_some() {
+                return self.channel_post_deleted(g, shared).await;
+            }
+        }
         // The author: the sender, or the member the moderator names (us, or another).
         let (author, author_id): (Option<Member>, Option<i64>) = match &member_id {
             None => (Some(m.clone()), Some(m.group_member_id)),
@@ -647,7 +678,7 @@ impl Chat {
 }
 
 /// The group's full deletion preference allows a member of `role` it.
-fn full_delete_allowed(g: &Group, role: GroupMemberRole) -> bool {
+pub(crate) fn full_delete_allowed(g: &Group, role: GroupMemberRole) -> bool {
     crate::group_prefs::feature("fullDelete")
         .is_some_and(|f| crate::group_prefs::allowed(&g.profile, f, role))
 }

@@ -1241,6 +1241,43 @@ impl ChatStore {
         )
     }
 
+    /// Records our group item as sent as the channel itself (its edits go as the channel's).
+    pub fn set_sent_as_channel(&self, item_id: i64) -> Result<()> {
+        self.db.execute(
+            "UPDATE chat_items SET as_group = 1 WHERE item_id = ?1 AND sent = 1",
+            [item_id],
+        )?;
+        Ok(())
+    }
+
+    /// Whether our group item was sent as the channel itself.
+    pub fn sent_as_channel(&self, item_id: i64) -> Result<bool> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT as_group FROM chat_items WHERE item_id = ?1",
+                [item_id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(false))
+    }
+
+    /// A received post as the channel (no author) by its shared id.
+    pub fn channel_post_by_shared(
+        &self,
+        group_id: i64,
+        shared_msg_id: &[u8],
+    ) -> Result<Option<ChatItem>> {
+        Ok(self
+            .items_where(
+                "group_id = ?1 AND group_member_id IS NULL AND sent = 0 AND info IS NULL
+                 AND shared_msg_id = ?2 LIMIT 1",
+                &[&group_id, &shared_msg_id],
+            )?
+            .pop())
+    }
+
     /// Whether a post as the channel with this shared id is stored already (it comes through
     /// every relay).
     pub fn has_channel_post(&self, group_id: i64, shared_msg_id: &[u8]) -> Result<bool> {

@@ -405,6 +405,9 @@ impl Chat {
             quote,
             None,
         )?;
+        if container.as_group == Some(true) {
+            self.store().set_sent_as_channel(item.item_id)?;
+        }
         let item = if container.live == Some(true) {
             self.store().start_live(item)?
         } else {
@@ -1465,6 +1468,91 @@ impl Chat {
         Ok(())
     }
 
+    /// Whether a channel owner's message (to us, its relay) is about a post as the channel
+    /// itself: such a post, its edit, or the deletion of one (by its shared id: not one of
+    /// the owner's own posts).
+    fn about_channel_post(&self, g: &Group, owner: &Member, msg: &ChatMessage) -> Result<bool> {
+        Ok(match &msg.event {
+            ChatEvent::MsgNew(c) => c.as_group == Some(true),
+            ChatEvent::MsgUpdate(u) => u.as_group == Some(true),
+            ChatEvent::MsgDel {
+                msg_id,
+                member_id: None,
+                ..
+            } => {
+                let store = self.store();
+                store
+                    .group_item_by_shared(g.group_id, Some(owner.group_member_id), &msg_id.0)?
+                    .is_none()
+                    && store
+                        .channel_post_by_shared(g.group_id, &msg_id.0)?
+                        .is_some()
+            }
+            _ => false,
+        })
+    }
+
+    /// An edit of a post as the channel: by its owner to us its relay, or forwarded by a
+    /// relay. Text only, not live (as the post); an edit of a post we do not have, or of a
+    /// deleted one, changes nothing.
+    pub(crate) async fn channel_post_edited(
+        &self,
+        g: &Group,
+        u: crate::protocol::MsgUpdate,
+    ) -> Result<()> {
+        if u.live == Some(true) || !matches!(u.content, MsgContent::Text { .. }) {
+            return Err(ChatError::Agent(format!(
+                "#{}: an edit of a post as the channel to other than text, or typed live, is \
+                 not shown by this client",
+                g.local_name
+            )));
+        }
+        let Some(item) = self
+            .store()
+            .channel_post_by_shared(g.group_id, &u.msg_id.0)?
+        else {
+            return Ok(());
+        };
+        if item.deleted || item.content == u.content {
+            return Ok(());
+        }
+        let item = self.store().apply_update(item, &u.content, None)?;
+        self.emit(Event::ChannelPostUpdated(g.clone(), item)).await;
+        Ok(())
+    }
+
+    /// A post as the channel deleted by its owner (to us its relay, or forwarded by a relay):
+    /// removed where the channel allows full deletion, else marked.
+    pub(crate) async fn channel_post_deleted(&self, g: &Group, shared: &B64) -> Result<()> {
+        let Some(item) = self.store().channel_post_by_shared(g.group_id, &shared.0)? else {
+            return Ok(()); // never had it, or through another relay
+        };
+        if item.deleted {
+            return Ok(());
+        }
+        let full = crate::group_msgs::full_delete_allowed(g, GroupMemberRole::Owner);
+        let item = if full {
+            self.store().delete_item(item.item_id)?;
+            item
+        } else {
+            self.store().mark_item_deleted(item.item_id)?;
+            crate::store::ChatItem {
+                deleted: true,
+                ..item
+            }
+        };
+        self.emit(Event::GroupItemDeleted {
+            group: g.clone(),
+            author: None,
+            item,
+            by: None,
+            own_name: self.profile_in(g).display_name,
+            full,
+        })
+        .await;
+        Ok(())
+    }
+
     /// The sender may introduce a member with `role`: an admin at least, and not below it.
     fn check_host_role(m: &Member, role: GroupMemberRole) -> Result<()> {
         if m.role < GroupMemberRole::Admin || m.role < role {
@@ -1514,11 +1602,14 @@ impl Chat {
             // to them go.
             let copy = match copy {
                 Some(c) if relaying && matches!(c.event, ChatEvent::GrpDel) => {
-                    self.forward(&g, &m, c).await?;
+                    self.forward(&g, &m, c, false).await?;
                     None
                 }
                 c => c,
             };
+            // The owner's post as the channel itself, its edit or deletion: forwarded as the
+            // channel's (decided before a deletion takes the post away).
+            let as_channel = relaying && self.about_channel_post(&g, &m, &msg)?;
             let new_message = matches!(msg.event, ChatEvent::MsgNew(_));
             let outcome = self.member_event(&g, &m, msg, None).await;
             receipt |= new_message && outcome.is_ok();
@@ -1533,7 +1624,7 @@ impl Chat {
                 }
                 Ok(()) => {
                     if let Some(orig) = copy {
-                        self.forward(&g, &m, orig).await?;
+                        self.forward(&g, &m, orig, as_channel).await?;
                     }
                 }
             }
@@ -1544,7 +1635,13 @@ impl Chat {
     /// Forwards a member's message (`x.grp.msg.forward`) to the members introduced to it or
     /// it to them, whose direct connection is not reported yet. A channel's relay forwards
     /// its owner's post as the channel without naming the owner.
-    async fn forward(&self, g: &Group, m: &Member, msg: ChatMessage) -> Result<()> {
+    async fn forward(
+        &self,
+        g: &Group,
+        m: &Member,
+        msg: ChatMessage,
+        as_channel: bool,
+    ) -> Result<()> {
         let channel_relay = g.role == GroupMemberRole::Relay && self.is_channel(g)?;
         let targets = if channel_relay {
             self.channel_forward_targets(g, m)?
@@ -1554,9 +1651,7 @@ impl Chat {
         if targets.is_empty() {
             return Ok(());
         }
-        let as_channel = channel_relay
-            && m.role == GroupMemberRole::Owner
-            && matches!(&msg.event, ChatEvent::MsgNew(c) if c.as_group == Some(true));
+        let as_channel = channel_relay && m.role == GroupMemberRole::Owner && as_channel;
         let body = ChatMessage::new(
             None,
             ChatEvent::GrpMsgForward {
@@ -1612,6 +1707,12 @@ impl Chat {
                         ChatEvent::MsgNew(c) if relay => {
                             self.channel_post(g, msg_id.as_ref(), c, Some(m)).await
                         }
+                        ChatEvent::MsgUpdate(u) if relay => self.channel_post_edited(g, u).await,
+                        ChatEvent::MsgDel {
+                            msg_id,
+                            member_id: None,
+                            ..
+                        } if relay => self.channel_post_deleted(g, &msg_id).await,
                         other => Err(ChatError::Agent(format!(
                             "#{}: a post from the channel itself ({}) is not shown by this client",
                             g.local_name,
@@ -2367,12 +2468,14 @@ impl Chat {
                             "only a channel's owner posts as the channel".into(),
                         ));
                     }
-                    if messages
-                        .iter()
-                        .any(|m| m.file.is_some() || m.quoted_item_id.is_some())
+                    if live
+                        || messages
+                            .iter()
+                            .any(|m| m.file.is_some() || m.quoted_item_id.is_some())
                     {
                         return Err(ChatError::BadCommand(
-                            "a post as the channel is text without a file or a quote".into(),
+                            "a post as the channel is text without a file or a quote, not live"
+                                .into(),
                         ));
                     }
                 }

@@ -427,6 +427,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     "ALTER TABLE contacts ADD COLUMN prepared TEXT;
      ALTER TABLE pending ADD COLUMN contact_id INTEGER REFERENCES contacts ON DELETE CASCADE;
      ALTER TABLE requests ADD COLUMN request_msg TEXT;",
+    // v48: our channel post sent as the channel itself (`/_send #G(as_group=on)`): its edits
+    // go as the channel's too
+    "ALTER TABLE chat_items ADD COLUMN as_group INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// The most versions an edited item keeps (the original among them): edits beyond change the
