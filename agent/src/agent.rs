@@ -393,6 +393,22 @@ impl Drop for Retiring<'_> {
     }
 }
 
+/// What a relay says of a queue we receive from (the reference's `ServerQueueInfo`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerQueueInfo {
+    /// The relay's address (without its password).
+    pub server: String,
+    /// The queue's recipient id (base64url).
+    pub rcv_id: String,
+    /// Its sender id (base64url).
+    pub snd_id: String,
+    /// `new`, `secured` or `active`.
+    pub status: &'static str,
+    /// The relay's answer to QUE, as it came (its JSON `QueueInfo`: `qiSnd`, `qiNtf`,
+    /// `qiSub`, `qiSize`, `qiMsg`).
+    pub info: String,
+}
+
 /// A relay's address as events show it: without its password.
 pub fn address_of(server: &SmpServer) -> String {
     SmpServer {
@@ -1176,6 +1192,45 @@ impl Agent {
             s.reconnect();
         }
         sessions.len()
+    }
+
+    /// What the relay says of the queue `conn` receives from (QUE; the reference's
+    /// `getConnectionQueueInfo`): the relay, the queue's ids, its status here and the relay's
+    /// answer (its JSON `QueueInfo`).
+    pub async fn queue_info(&self, conn: ConnId) -> Result<ServerQueueInfo> {
+        let (q, status) = {
+            let st = self.lock();
+            let c = st
+                .conns
+                .get(&conn)
+                .ok_or(AgentError::Connection("no such connection"))?;
+            (c.rcv.clone(), c.status)
+        };
+        let info = match self
+            .call(&q.server, Some(&q.rcv_key), &q.rcv_id, &Command::Que)
+            .await?
+        {
+            BrokerMsg::Info(json) => String::from_utf8(json)
+                .map_err(|_| AgentError::Relay("the queue's information is not text".into()))?,
+            _ => {
+                return Err(AgentError::Relay(
+                    "QUE answered with something else than INFO".into(),
+                ))
+            }
+        };
+        let b64 = simplex_codec::base64url::encode;
+        Ok(ServerQueueInfo {
+            server: address_of(&q.server),
+            rcv_id: b64(&q.rcv_id),
+            snd_id: b64(&q.snd_id),
+            // The reference's queue statuses: waiting for the sender, secured, in use.
+            status: match status {
+                Status::Invited | Status::Address => "new",
+                Status::Confirmed | Status::Joined | Status::AwaitingHello => "secured",
+                Status::Connected => "active",
+            },
+            info,
+        })
     }
 
     /// Reconnects to one relay (the reference's `reconnectSMPServer`); false when the agent

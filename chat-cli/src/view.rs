@@ -535,6 +535,7 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
         Response::ConfirmationSent(_) => vec!["confirmation sent!".into()],
         Response::RequestSent(_, false) => vec!["connection request sent!".into()],
         Response::RequestSent(_, true) => vec!["connection request sent incognito!".into()],
+        Response::QueueInfo(q) => vec![format!("server queue info: {q}")],
         Response::PreparedContact(c, _) => {
             vec![format!("{}: contact is prepared", view_name(&c.local_name))]
         }

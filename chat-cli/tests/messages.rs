@@ -779,3 +779,34 @@ fn reconnecting_to_the_relays() {
     assert!(refused.contains("not connected to 127.0.0.1"), "{refused}");
     relay.stop();
 }
+
+/// `/queue info @bob`, `/qi @bob`, `/_queue info @N`: what the relay says of the queue bob's
+/// messages come to (QUE) - the relay, the queue's ids, active, secured by bob, subscribed by
+/// this client, the messages waiting; an unknown contact refused.
+#[test]
+fn queue_info_of_a_contact() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob) = alice_and_bob(dir.path(), &server, &[]);
+    connect(&mut alice, &mut bob, "Alice", "Bob");
+    for cmd in ["/queue info @bob", "/qi bob", "/_queue info @2"] {
+        alice.type_line(cmd);
+        alice.expect(cmd);
+        let line = alice.next();
+        let json = line
+            .strip_prefix("server queue info: ")
+            .unwrap_or_else(|| panic!("{line}"));
+        let v: serde_json::Value = serde_json::from_str(json).expect("JSON");
+        assert_eq!(v["server"], server.as_str(), "{v}");
+        assert_eq!(v["status"], "active", "{v}");
+        assert!(v["rcvId"].as_str().is_some_and(|s| !s.is_empty()), "{v}");
+        assert!(v["sndId"].as_str().is_some_and(|s| !s.is_empty()), "{v}");
+        assert_eq!(v["info"]["qiSnd"], true, "{v}");
+        assert_eq!(v["info"]["qiSize"], 0, "{v}");
+        assert_eq!(v["info"]["qiSub"]["qSubThread"], "subThread", "{v}");
+    }
+    alice.type_line("/qi @nobody");
+    alice.expect("/qi @nobody");
+    alice.expect("chat error: no contact nobody");
+    relay.stop();
+}

@@ -999,6 +999,7 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
             "sentInvitation",
             json!({"user": u, "connection": pending_connection(chat, *conn)}),
         ),
+        Response::QueueInfo(q) => tagged("queueInfo", json!({"user": u, "queueInfo": q})),
         Response::PreparedContact(c, items) => tagged(
             "newPreparedChat",
             json!({"user": u, "chat": direct_chat(chat, c, items)}),

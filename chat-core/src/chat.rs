@@ -298,6 +298,8 @@ pub enum Response {
     ConfirmationSent(ConnId),
     /// Sent a request to an address (the pending connection).
     RequestSent(ConnId, bool),
+    /// What the relay says of a connection's receiving queue (`ServerQueueInfo` JSON).
+    QueueInfo(serde_json::Value),
     /// A contact prepared from a link's data (`/_prepare contact`), with its chat's items.
     PreparedContact(Contact, Vec<ChatItem>),
     /// A prepared contact's connection started (`/_connect contact @N`), with the random
@@ -1836,6 +1838,21 @@ impl Chat {
         Ok(Response::SwitchStarted(contact))
     }
 
+    /// What the relay says of a connection's receiving queue (QUE), as the reference's
+    /// `ServerQueueInfo` JSON (its `info` as the relay wrote it).
+    async fn queue_info(&self, conn: ConnId) -> Result<Response> {
+        let q = self.inner.agent.queue_info(conn).await.map_err(agent_err)?;
+        let info: serde_json::Value = serde_json::from_str(&q.info)
+            .map_err(|e| ChatError::Agent(format!("the relay's queue information: {e}")))?;
+        Ok(Response::QueueInfo(serde_json::json!({
+            "server": q.server,
+            "rcvId": q.rcv_id,
+            "sndId": q.snd_id,
+            "status": q.status,
+            "info": info,
+        })))
+    }
+
     /// `/abort switch @name`: a rotation the contact has not answered yet stopped.
     async fn abort_switch_contact(&self, who: crate::command::ContactName) -> Result<Response> {
         let (contact, conn) = self.connected_contact(who)?;
@@ -2812,6 +2829,14 @@ impl Chat {
             } => on_heap(|| self.sync_member(group, member, force)).await,
             Command::SwitchMember { group, member } => {
                 on_heap(|| self.switch_member(group, member)).await
+            }
+            Command::QueueInfo(who) => {
+                let (_, conn) = self.connected_contact(who)?;
+                self.queue_info(conn).await
+            }
+            Command::MemberQueueInfo { group, member } => {
+                let (_, _, conn) = self.connected_member(group, member)?;
+                self.queue_info(conn).await
             }
             Command::AbortSwitchContact(who) => on_heap(|| self.abort_switch_contact(who)).await,
             Command::AbortSwitchMember { group, member } => {

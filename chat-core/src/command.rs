@@ -630,6 +630,16 @@ pub enum Command {
         /// The member (by name, or id).
         member: ContactName,
     },
+    /// `/queue info @name`, `/qi @name`, `/_queue info @N`: what the relay says of the
+    /// queue the contact's messages come to (QUE).
+    QueueInfo(ContactName),
+    /// `/queue info #group @member`, `/qi #group @member`, `/_queue info #G M`: a member's.
+    MemberQueueInfo {
+        /// The group (by name, or id).
+        group: ContactName,
+        /// The member (by name, or id).
+        member: ContactName,
+    },
     /// `/switch #group member`, `/_switch #G M`: a member's.
     SwitchMember {
         /// The group (by name, or id).
@@ -2008,6 +2018,38 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 },
                 None => Command::AbortSwitchContact(ContactName::Id(
                     args.strip_prefix('@')
+                        .and_then(|c| c.parse().ok())
+                        .ok_or_else(usage)?,
+                )),
+            }
+        }
+        "/qi" | "/queue" => {
+            let usage = || bad("usage: /queue info @name | /queue info #group @member");
+            let rest = match word {
+                "/queue" => args.strip_prefix("info ").ok_or_else(usage)?.trim_start(),
+                _ => args,
+            };
+            match rest.strip_prefix('#') {
+                Some(g) => {
+                    let (group, member) = name(g)?;
+                    Command::MemberQueueInfo {
+                        group: ContactName::Name(group),
+                        member: ContactName::Name(one_arg(member.trim_start())?),
+                    }
+                }
+                None => Command::QueueInfo(ContactName::Name(one_arg(rest)?)),
+            }
+        }
+        "/_queue" => {
+            let usage = || bad("usage: /_queue info @<contactId> | #<groupId> <groupMemberId>");
+            let rest = args.strip_prefix("info ").ok_or_else(usage)?;
+            match rest.split_once(' ') {
+                Some((g, m)) => Command::MemberQueueInfo {
+                    group: ContactName::Id(group_ref(g).ok_or_else(usage)?),
+                    member: ContactName::Id(m.parse().map_err(|_| usage())?),
+                },
+                None => Command::QueueInfo(ContactName::Id(
+                    rest.strip_prefix('@')
                         .and_then(|c| c.parse().ok())
                         .ok_or_else(usage)?,
                 )),
@@ -4923,5 +4965,46 @@ mod tests {
         assert!(parse("/_connect contact @x").is_err());
         assert!(parse("/_connect contact @3 hello").is_err());
         assert!(parse("/_connect contact @3 json {").is_err());
+    }
+
+    #[test]
+    fn parses_queue_info() {
+        let name = |n: &str| ContactName::Name(n.into());
+        for cmd in ["/queue info @bob", "/queue info bob", "/qi @bob", "/qi bob"] {
+            assert_eq!(parse(cmd), Ok(Command::QueueInfo(name("bob"))), "{cmd}");
+        }
+        assert_eq!(
+            parse("/qi @'John Doe'"),
+            Ok(Command::QueueInfo(name("John Doe")))
+        );
+        for cmd in ["/queue info #team @bob", "/qi #team bob"] {
+            assert_eq!(
+                parse(cmd),
+                Ok(Command::MemberQueueInfo {
+                    group: name("team"),
+                    member: name("bob")
+                }),
+                "{cmd}"
+            );
+        }
+        assert_eq!(
+            parse("/_queue info @3"),
+            Ok(Command::QueueInfo(ContactName::Id(3)))
+        );
+        assert_eq!(
+            parse("/_queue info #1 4"),
+            Ok(Command::MemberQueueInfo {
+                group: ContactName::Id(1),
+                member: ContactName::Id(4)
+            })
+        );
+        for bad in [
+            "/queue bob",
+            "/_queue info bob",
+            "/_queue info #x 4",
+            "/_queue @3",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -1439,18 +1439,19 @@ impl Relay {
                 self.delete_queue(st, conn, rid);
                 one(BrokerMsg::Ok)
             }
-            Command::Que => one(match st.store.queues.get(rid) {
-                Some(q) => BrokerMsg::Info(
-                    format!(
-                        "{{\"qiSnd\":{},\"qiNtf\":{},\"qiSize\":{}}}",
-                        q.rec.sender_key.is_some(),
-                        q.rec.notifier.is_some(),
-                        q.msgs.len()
-                    )
-                    .into_bytes(),
-                ),
-                None => err(ErrorType::Internal),
-            }),
+            Command::Que => {
+                // This connection's subscription to the queue, if any: by SUB, or taken by
+                // GET (subscribing prohibited); the message delivered and not acknowledged.
+                let sub = match (st.subs.get(rid), st.gets.get(&(conn.id, rid.to_vec()))) {
+                    (Some(s), _) if s.conn == conn.id => Some(("subThread", s.delivered)),
+                    (_, Some(d)) => Some(("prohibitSub", *d)),
+                    _ => None,
+                };
+                one(match st.store.queues.get(rid) {
+                    Some(q) => BrokerMsg::Info(queue_info_json(q, sub).into_bytes()),
+                    None => err(ErrorType::Internal),
+                })
+            }
             _ => one(err(ErrorType::Internal)),
         }
     }
@@ -1685,6 +1686,37 @@ impl Relay {
         }
         st.gets.retain(|(_, r), _| r != rid);
     }
+}
+
+/// A queue's information (QUE's answer, the reference's `QueueInfo` JSON): secured by its
+/// sender, with notifications, the asking connection's subscription (its state and the
+/// message delivered), the messages stored, and the first of them.
+fn queue_info_json(q: &storelog::Queue, sub: Option<(&str, Option<[u8; ID_LEN]>)>) -> String {
+    use base64::Engine;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let mut s = format!(
+        "{{\"qiSnd\":{},\"qiNtf\":{}",
+        q.rec.sender_key.is_some(),
+        q.rec.notifier.is_some()
+    );
+    if let Some((thread, delivered)) = sub {
+        s.push_str(&format!(",\"qiSub\":{{\"qSubThread\":\"{thread}\""));
+        if let Some(id) = delivered {
+            s.push_str(&format!(",\"qDelivered\":\"{}\"", b64(&id)));
+        }
+        s.push('}');
+    }
+    s.push_str(&format!(",\"qiSize\":{}", q.msgs.len()));
+    if let Some(m) = q.msgs.peek() {
+        s.push_str(&format!(
+            ",\"qiMsg\":{{\"msgId\":\"{}\",\"msgTs\":\"{}\",\"msgType\":\"{}\"}}",
+            b64(&m.id),
+            simplex_codec::time::UtcTime::from_millis(m.ts.saturating_mul(1000)),
+            if m.body.is_some() { "message" } else { "quota" }
+        ));
+    }
+    s.push('}');
+    s
 }
 
 fn base64url_of(b: &[u8]) -> String {

@@ -505,3 +505,60 @@ fn messages_expire_after_the_ttl_on_send_and_in_the_sweep() {
     let next = c.one(&relay, Some(&q.rcv_key), &q.rcv_id, &Command::Get);
     assert!(open_msg(&q, &next).1.ends_with(b"new"));
 }
+
+/// QUE (the reference's `QueueInfo` JSON): secured or not, the asking connection's
+/// subscription with the message delivered to it, the messages stored and the first of them;
+/// another connection sees no subscription of its own.
+#[test]
+fn que_tells_the_queue_its_subscription_and_its_first_message() {
+    let relay = Relay::new(RelayConfig::default()).unwrap();
+    let (mut r, mut other, mut s) = (client(&relay), client(&relay), client(&relay));
+    let q = new_queue(&relay, &mut r, false, KeyAlgorithm::Ed25519);
+    let info = |c: &mut Client| -> serde_json::Value {
+        match c.one(&relay, Some(&q.rcv_key), &q.rcv_id, &Command::Que) {
+            BrokerMsg::Info(json) => serde_json::from_slice(&json).unwrap(),
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(
+        info(&mut r),
+        serde_json::json!({"qiSnd": false, "qiNtf": false, "qiSize": 0})
+    );
+    assert_eq!(s.one(&relay, None, &q.snd_id, &send(b"one")), BrokerMsg::Ok);
+    assert_eq!(s.one(&relay, None, &q.snd_id, &send(b"two")), BrokerMsg::Ok);
+    let out = r.run(&relay, Some(&q.rcv_key), &q.rcv_id, &Command::Sub);
+    let (id, _) = open_msg(&q, &out[1].msg);
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&id);
+    let v = info(&mut r);
+    assert_eq!(
+        v["qiSub"],
+        serde_json::json!({"qSubThread": "subThread", "qDelivered": b64})
+    );
+    assert_eq!(v["qiSize"], 2);
+    assert_eq!(v["qiMsg"]["msgId"], b64.as_str());
+    assert_eq!(v["qiMsg"]["msgType"], "message");
+    let ts = v["qiMsg"]["msgTs"].as_str().unwrap();
+    assert!(ts.ends_with('Z') && ts.len() >= 20, "{ts}");
+    assert!(v.get("qiSub").is_some());
+    // Another connection with the key: the queue, without a subscription of its own.
+    let v = info(&mut other);
+    assert!(v.get("qiSub").is_none(), "{v}");
+    assert_eq!(v["qiSize"], 2);
+    // Acknowledged: the next message is the first.
+    let next = r.one(
+        &relay,
+        Some(&q.rcv_key),
+        &q.rcv_id,
+        &Command::Ack(id.clone()),
+    );
+    let (id2, _) = open_msg(&q, &next);
+    let v = info(&mut r);
+    assert_eq!(v["qiSize"], 1);
+    assert_eq!(
+        v["qiMsg"]["msgId"],
+        base64::engine::general_purpose::STANDARD
+            .encode(&id2)
+            .as_str()
+    );
+}
