@@ -536,6 +536,18 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
         Response::RequestSent(_, false) => vec!["connection request sent!".into()],
         Response::RequestSent(_, true) => vec!["connection request sent incognito!".into()],
         Response::QueueInfo(q) => vec![format!("server queue info: {q}")],
+        Response::PreparedGroup(g, _) => {
+            vec![format!("#{}: group is prepared", view_name(&g.local_name))]
+        }
+        Response::StartedConnectionToGroup(g, None) => {
+            vec![format!("#{}: connection started", view_name(&g.local_name))]
+        }
+        Response::StartedConnectionToGroup(g, Some(_)) => {
+            vec![format!(
+                "#{}: connection started incognito",
+                view_name(&g.local_name)
+            )]
+        }
         Response::PreparedContact(c, _) => {
             vec![format!("{}: contact is prepared", view_name(&c.local_name))]
         }

@@ -100,6 +100,7 @@ impl Bot {
                 // `/_prepare contact`'s and `/_connect contact @N`'s (documented later).
                 ("newPreparedChat", "chat", "AChat"),
                 ("startedConnectionToContact", "contact", "Contact"),
+                ("startedConnectionToGroup", "groupInfo", "GroupInfo"),
                 (
                     "connectionAliasUpdated",
                     "toConnection",
@@ -2452,6 +2453,114 @@ fn bot_api_prepared_contact() {
         );
     });
     assert!(alice_p.running() && bob_p.running());
+    rt.block_on(xftp.shutdown());
+    smp.stop();
+}
+
+/// The bot libraries' way into a channel: the plan's link data, `/_prepare group ...
+/// direct=off` (`newPreparedChat`, its `GroupInfo` with `preparedGroup`), `/_connect group
+/// #G` (`startedConnectionToGroup`), then the usual `userJoinedGroup` of the same group.
+#[test]
+fn bot_api_prepared_channel() {
+    let (rt, smp, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (xftp, xftp_address) = xftp_relay(&rt, dir.path());
+    let (mut alice_p, alice_port) = start(dir.path(), "alice", &server, &xftp_address);
+    let (mut cath_p, cath_port) = start(dir.path(), "cath", &server, &xftp_address);
+    let mut bob = Client::start_with(dir.path(), "bob", &server, &["--relay"]);
+    bob.create_profile("bob_relay", "Relay");
+    bob.type_line("/ad");
+    bob.expect("/ad");
+    let (bob_address, _) = common::address_links(&mut bob, "Your new chat address is created!");
+    let schema = std::sync::Arc::new(Schema::load());
+    let client_rt = tokio::runtime::Runtime::new().expect("runtime");
+    client_rt.block_on(async {
+        let mut alice = Bot::connect("alice", alice_port, schema.clone()).await;
+        let mut cath = Bot::connect("cath", cath_port, schema.clone()).await;
+        let corr = alice
+            .request(&format!("/relays name=bob_relay {bob_address}"))
+            .await;
+        assert_eq!(alice.response(&corr).await["type"], "cmdOk");
+        let created = alice
+            .ok(
+                "APINewPublicGroup",
+                r#"/_public group 1 1 {"displayName": "news", "fullName": "News"}"#,
+                "publicGroupCreated",
+            )
+            .await;
+        let link = created["groupLink"]["connLinkContact"]["connShortLink"]
+            .as_str()
+            .expect("channel link")
+            .to_string();
+        alice.event("groupLinkDataUpdated").await;
+        bob.expect("#news: serving the channel of alice as its relay");
+        bob.expect("#news: you joined the group");
+
+        let plan = cath
+            .ok(
+                "APIConnectPlan",
+                &format!("/_connect plan 1 {link}"),
+                "connectionPlan",
+            )
+            .await;
+        let data = plan["connectionPlan"]["groupLinkPlan"]["groupSLinkData_"].clone();
+        assert_eq!(data["groupProfile"]["displayName"], "news");
+        let corr = cath
+            .request(&format!("/_prepare group 1 {link} direct=off {data}"))
+            .await;
+        let prepared = cath.response(&corr).await;
+        assert_eq!(prepared["type"], "newPreparedChat", "{prepared:#}");
+        let g = &prepared["chat"]["chatInfo"]["groupInfo"];
+        assert_eq!(g["useRelays"], true);
+        assert_eq!(g["preparedGroup"]["connLinkStartedConnection"], false);
+        assert_eq!(
+            g["preparedGroup"]["connLinkToConnect"]["connFullLink"],
+            link.as_str()
+        );
+        let g_id = g["groupId"].as_i64().expect("groupId");
+        let known = cath
+            .ok(
+                "APIConnectPlan",
+                &format!("/_connect plan 1 {link}"),
+                "connectionPlan",
+            )
+            .await;
+        assert_eq!(known["connectionPlan"]["groupLinkPlan"]["type"], "known");
+
+        let corr = cath.request(&format!("/_connect group #{g_id}")).await;
+        let started = cath.response(&corr).await;
+        assert_eq!(started["type"], "startedConnectionToGroup", "{started:#}");
+        assert_eq!(started["groupInfo"]["groupId"], g_id);
+        assert_eq!(
+            started["groupInfo"]["preparedGroup"]["connLinkStartedConnection"],
+            true
+        );
+        let joined = cath.event("userJoinedGroup").await;
+        assert_eq!(joined["groupInfo"]["groupId"], g_id);
+        assert_eq!(joined["groupInfo"]["membership"]["memberRole"], "observer");
+        bob.expect("cath: accepting request to join group #news...");
+        bob.expect("#news: cath joined the group");
+        let alice_g = created["groupInfo"]["groupId"].as_i64().expect("groupId");
+        alice
+            .ok(
+                "APISendMessages",
+                &format!("/_send #{alice_g} json {}", text_message("first post")),
+                "newChatItems",
+            )
+            .await;
+        let got = cath
+            .event_where(|e| {
+                e["type"] == "newChatItems"
+                    && e["chatItems"][0]["chatItem"]["content"]["type"] == "rcvMsgContent"
+            })
+            .await;
+        assert_eq!(
+            got["chatItems"][0]["chatInfo"]["groupInfo"]["groupId"],
+            g_id
+        );
+        assert_eq!(item_text(&got["chatItems"][0]), "first post");
+    });
+    assert!(alice_p.running() && cath_p.running() && bob.running());
     rt.block_on(xftp.shutdown());
     smp.stop();
 }

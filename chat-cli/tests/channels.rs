@@ -363,3 +363,51 @@ fn a_file_in_a_channel() {
     }
     relay.stop();
 }
+
+/// A channel prepared from its link's data (`/_prepare group ... direct=off`), then joined
+/// (`/_connect group #G`) through its relay: the prepared group is the channel joined; the
+/// plan says so at each step.
+#[test]
+fn a_prepared_channel_is_joined_through_its_relay() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut alice = Client::start(dir.path(), "alice", &server);
+    alice.create_profile("alice", "Alice");
+    let (mut bob, bob_address) = relay_client(dir.path(), "bob", &server, &[]);
+    alice.type_line(&format!("/relays name=bob_relay {bob_address}"));
+    alice.expect(&format!("/relays name=bob_relay {bob_address}"));
+    alice.expect("ok");
+    let cmd = r#"/_public group 1 1 {"displayName": "news", "fullName": ""}"#;
+    let link = create_channel(&mut alice, &mut bob, cmd);
+    let mut cath = Client::start(dir.path(), "cath", &server);
+    cath.create_profile("cath", "Catherine");
+
+    let data = r#"{"groupProfile": {"displayName": "news", "fullName": ""}}"#;
+    let prepare = format!("/_prepare group 1 {link} direct=off {data}");
+    cath.type_line(&prepare);
+    cath.expect(&prepare);
+    cath.expect("#news: group is prepared");
+    cath.type_line(&format!("/_connect plan 1 {link}"));
+    cath.expect(&format!("/_connect plan 1 {link}"));
+    cath.expect("group link: known prepared group #news");
+    // Prepared once.
+    cath.type_line(&prepare);
+    cath.expect(&prepare);
+    cath.expect("bad chat command: this channel is known already: see /_connect plan");
+
+    cath.type_line("/_connect group #1");
+    cath.expect("/_connect group #1");
+    cath.expect("#news: connection started");
+    cath.expect("#news: you joined the group");
+    bob.expect("cath (Catherine): accepting request to join group #news...");
+    bob.expect("#news: cath joined the group");
+    alice.type_line("#news hello subscribers");
+    alice.expect_item("#news hello subscribers");
+    bob.expect_item("#news alice> hello subscribers");
+    cath.expect_item("#news alice> hello subscribers [>>]");
+    cath.type_line(&format!("/c {link}"));
+    cath.expect(&format!("/c {link}"));
+    cath.expect("group link: known group #news");
+    cath.expect("use #news <message> to send messages");
+    relay.stop();
+}

@@ -24,18 +24,11 @@ fn a_prepared_contact_connects_by_an_address_with_a_message() {
     for (cmd, err) in [
         (
             format!("/_prepare contact 1 {full} {short}"),
-            "invalid chat command: usage: /_prepare contact <userId> <fullLink>[ <shortLink>] <json linkData>: ",
+            "invalid chat command: usage: /_prepare contact <userId> <fullLink>[ <shortLink>] <json linkData>",
         ),
         (
             format!("/_prepare contact 1 {full} {{\"profile\":1}}"),
             "invalid chat command: bad link data JSON",
-        ),
-        (
-            format!(
-                "/_prepare contact 1 {full} {}",
-                ALICE_DATA.replace("false", "true")
-            ),
-            "bad chat command: a business address: connect by it (/c <link>) for its business chat",
         ),
     ] {
         bob.type_line(&cmd);
@@ -179,5 +172,125 @@ fn a_prepared_contact_connects_by_an_invitation() {
     bob.type_line(&format!("/_connect plan 1 {full}"));
     bob.expect(&format!("/_connect plan 1 {full}"));
     bob.expect("invitation link: ok to connect");
+    relay.stop();
+}
+
+/// `/_prepare group` of a group link, then `/_connect group #G`: the prepared group is the
+/// group joined (its id and name kept); a second start refused; the plan by either link says
+/// what it is at each step.
+#[test]
+fn a_prepared_group_joins_by_its_group_link() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob) = alice_and_bob(dir.path(), &server, &[]);
+    alice.type_line("/g team");
+    alice.expect("/g team");
+    alice.expect("group #team is created");
+    alice.expect("to add members use /a team <name> or /create link #team");
+    alice.type_line("/create link #team");
+    alice.expect("/create link #team");
+    alice.expect("Group link is created!");
+    alice.expect("");
+    let short = alice.next();
+    alice.skip_to("to delete it: /delete link #team (joined members will remain connected to you)");
+    let line = alice.next();
+    let full = line
+        .strip_prefix("The group link for old clients: ")
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_string();
+
+    let data = r#"{"groupProfile":{"displayName":"team","fullName":""}}"#;
+    // A channel's flag with a group's link: refused.
+    let cmd = format!("/_prepare group 1 {full} {short} direct=off {data}");
+    bob.type_line(&cmd);
+    bob.expect(&cmd);
+    bob.expect("bad chat command: a channel is joined by its short link (https://<relay>/c#...)");
+    let cmd = format!("/_prepare group 1 {full} {short} {data}");
+    bob.type_line(&cmd);
+    bob.expect(&cmd);
+    bob.expect("#team: group is prepared");
+    bob.type_line(&format!("/_connect plan 1 {short}"));
+    bob.expect(&format!("/_connect plan 1 {short}"));
+    bob.expect("group link: known prepared group #team");
+    // Nothing is sent to a group not joined yet (the reference's words for it).
+    bob.type_line("#team too early");
+    bob.expect("#team too early");
+    bob.expect("you cannot invite other members yet, try later");
+    bob.type_line("/_connect group #1 text hello");
+    bob.expect("/_connect group #1 text hello");
+    bob.expect("bad chat command: a first message with joining a group is not sent by this client");
+
+    bob.type_line("/_connect group #1");
+    bob.expect("/_connect group #1");
+    bob.expect("#team: connection started");
+    alice.expect("bob (Bob): accepting request to join group #team...");
+    alice.expect("#team: bob joined the group");
+    bob.expect("#team: joining the group...");
+    bob.expect("#team: you joined the group");
+    bob.type_line("#team hi all");
+    bob.expect_item("#team hi all");
+    alice.expect_item("#team bob> hi all");
+    bob.type_line("/_connect group #1");
+    bob.expect("/_connect group #1");
+    bob.expect("bad chat command: the group's connection is started already");
+    bob.type_line(&format!("/c {short}"));
+    bob.expect(&format!("/c {short}"));
+    bob.expect("group link: known group #team");
+    bob.expect("use #team <message> to send messages");
+    // One group, the prepared one (the next line is the next command's).
+    bob.type_line("/gs");
+    bob.expect("/gs");
+    let line = bob.next();
+    assert!(line.starts_with("#team"), "{line}");
+    bob.type_line(&format!("/_connect plan 1 {full}"));
+    bob.expect(&format!("/_connect plan 1 {full}"));
+    bob.expect("group link: known group #team");
+    relay.stop();
+}
+
+/// `/_prepare contact` of a business address's data makes a prepared group (the business
+/// card); `/_connect group #G` asks the business, whose acceptance makes it the business chat.
+#[test]
+fn a_prepared_business_card_becomes_the_business_chat() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut biz = common::Client::start(dir.path(), "biz", &server);
+    biz.create_profile("biz", "Biz Inc");
+    let mut cath = common::Client::start(dir.path(), "cath", &server);
+    cath.create_profile("cath", "Catherine");
+    biz.type_line("/ad");
+    biz.expect("/ad");
+    let (short, full) = address_links(&mut biz, "Your new chat address is created!");
+    biz.type_line("/auto_accept on business Welcome to Biz!");
+    biz.expect("/auto_accept on business Welcome to Biz!");
+    biz.expect("auto_accept on, business");
+    biz.expect("auto reply:");
+    biz.expect("Welcome to Biz!");
+
+    let data = r#"{"profile":{"displayName":"biz","fullName":"Biz Inc"},"business":true}"#;
+    let cmd = format!("/_prepare contact 1 {full} {short} {data}");
+    cath.type_line(&cmd);
+    cath.expect(&cmd);
+    cath.expect("#biz: group is prepared");
+    cath.type_line(&format!("/_connect plan 1 {short}"));
+    cath.expect(&format!("/_connect plan 1 {short}"));
+    cath.expect("group link: known prepared group #biz");
+    cath.type_line("/_connect group #1");
+    cath.expect("/_connect group #1");
+    cath.expect("#biz: connection started");
+    biz.expect("#cath (Catherine): accepting business address request...");
+    cath.expect_unordered(&[
+        "#biz: joining the group...",
+        "#biz: you joined the group",
+        "~ #biz biz_1> Welcome to Biz!",
+    ]);
+    biz.expect_unordered(&["#cath: cath_1 joined the group", "~ #cath Welcome to Biz!"]);
+    cath.type_line(&format!("/c {full}"));
+    cath.expect(&format!("/c {full}"));
+    cath.expect("business address: known business #biz");
+    cath.expect("use #biz <message> to send messages");
+    cath.type_line("#biz a question");
+    cath.expect_item("#biz a question");
+    biz.expect_item("#cath cath_1> a question");
     relay.stop();
 }

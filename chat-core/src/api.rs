@@ -546,6 +546,13 @@ pub fn group_info(chat: &Chat, g: &Group) -> Value {
     if let Some(b) = &g.business {
         v["businessChat"] = serde_json::to_value(b).unwrap_or(Value::Null);
     }
+    if let Ok(Some(p)) = chat.store().prepared_group(g.group_id) {
+        let mut p = json!(p);
+        if let Some(o) = p.as_object_mut() {
+            o.remove("useRelays"); // ours: `useRelays` of the group says it
+        }
+        v["preparedGroup"] = p;
+    }
     v
 }
 
@@ -1000,6 +1007,24 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
             json!({"user": u, "connection": pending_connection(chat, *conn)}),
         ),
         Response::QueueInfo(q) => tagged("queueInfo", json!({"user": u, "queueInfo": q})),
+        Response::PreparedGroup(g, items) => tagged(
+            "newPreparedChat",
+            json!({"user": u, "chat": {
+                "chatInfo": {"type": "group", "groupInfo": group_info(chat, g)},
+                "chatItems": items.iter()
+                    .map(|i| group_chat_item(chat, g, None, i)["chatItem"].clone())
+                    .collect::<Vec<_>>(),
+                "chatStats": {"unreadCount": 0, "unreadMentions": 0, "reportsCount": 0,
+                              "minUnreadItemId": 0, "unreadChat": false},
+            }}),
+        ),
+        Response::StartedConnectionToGroup(g, incognito) => {
+            let mut v = json!({"user": u, "groupInfo": group_info(chat, g)});
+            if let Some(p) = incognito {
+                v["customUserProfile"] = profile(p);
+            }
+            tagged("startedConnectionToGroup", v)
+        }
         Response::PreparedContact(c, items) => tagged(
             "newPreparedChat",
             json!({"user": u, "chat": direct_chat(chat, c, items)}),
@@ -1546,8 +1571,10 @@ pub fn connection_plan(chat: &Chat, plan: &LinkPlan) -> Value {
                     json!({"type": "noRelays", "groupSLinkData_": {"groupProfile": p}})
                 }
                 ChannelPlan::Own(g) => json!({"type": "ownLink", "groupInfo": group_info(chat, g)}),
-                ChannelPlan::Known(g) => json!({"type": "known", "groupInfo": group_info(chat, g),
-                                                "groupUpdated": false, "linkOwners": []}),
+                ChannelPlan::Known(g) | ChannelPlan::Prepared(g) => {
+                    json!({"type": "known", "groupInfo": group_info(chat, g),
+                           "groupUpdated": false, "linkOwners": []})
+                }
             };
             return json!({"type": "groupLink", "groupLinkPlan": inner});
         }
@@ -1565,7 +1592,7 @@ pub fn connection_plan(chat: &Chat, plan: &LinkPlan) -> Value {
                 GroupLinkPlan::Connecting(g) => {
                     json!({"type": "connectingProhibit", "groupInfo_": group_info(chat, g)})
                 }
-                GroupLinkPlan::Known(g) => {
+                GroupLinkPlan::Known(g) | GroupLinkPlan::Prepared(g) => {
                     json!({"type": "known", "groupInfo": group_info(chat, g),
                                                   "groupUpdated": false, "linkOwners": []})
                 }

@@ -953,6 +953,10 @@ impl Chat {
         let link = crate::chat::display_link(link.trim());
         let known = self.store().channel_by_link(&link)?;
         if let Some(g) = known.and_then(|id| self.group_by_id(id).ok()) {
+            let prepared = self.store().prepared_group(g.group_id)?;
+            if prepared.is_some_and(|p| !p.conn_link_started_connection) {
+                return Ok(LinkPlan::Channel(ChannelPlan::Prepared(g)));
+            }
             if crate::groups::check_current(&g).is_ok() {
                 return Ok(LinkPlan::Channel(if g.role == GroupMemberRole::Owner {
                     ChannelPlan::Own(g)
@@ -987,6 +991,11 @@ impl Chat {
         let known = self.store().channel_by_link(&link)?;
         if known.is_some() {
             let plan = self.channel_plan(&link).await?;
+            if let crate::chat::LinkPlan::Channel(crate::chat::ChannelPlan::Prepared(g)) = plan {
+                // Prepared from this link: joining is joining that group.
+                return crate::chat::on_heap(|| self.connect_prepared_group(g.group_id, incognito))
+                    .await;
+            }
             if !plan.is_ok() {
                 return crate::chat::used_link(&link, plan, api);
             }
@@ -1008,14 +1017,38 @@ impl Chat {
             )));
         }
         let shown_as = incognito.then(crate::incognito::random_profile);
+        let g = self.add_channel_group(&profile, &link)?;
+        match self.join_relays(g.clone(), &data.relays, shown_as).await {
+            Ok((g, first)) => Ok(Response::ChannelJoining(g, first)),
+            Err(e) => {
+                self.store().delete_group(g.group_id, &[])?;
+                Err(e)
+            }
+        }
+    }
+
+    /// A channel's group, as a subscriber (an observer) joining it by `link` (as shown).
+    pub(crate) fn add_channel_group(&self, profile: &GroupProfile, link: &str) -> Result<Group> {
         let g = self.store().add_group(
-            &profile,
+            profile,
             &crate::groups::new_member_id(),
             GroupMemberRole::Observer,
             MemberStatus::Accepted,
             None,
         )?;
-        self.store().set_channel(g.group_id, &link)?;
+        self.store().set_channel(g.group_id, link)?;
+        Ok(g)
+    }
+
+    /// Joins a channel's group `g` through its relays (`x.member` to each relay's link, as
+    /// `shown_as` when incognito): the group and the first relay connection made. None made:
+    /// the error (the relays tried are recorded as rejected).
+    pub(crate) async fn join_relays(
+        &self,
+        g: Group,
+        relays: &[String],
+        shown_as: Option<Profile>,
+    ) -> Result<(Group, agent::agent::ConnId)> {
         if let Some(p) = &shown_as {
             self.store().set_group_incognito(g.group_id, p)?;
         }
@@ -1033,7 +1066,7 @@ impl Chat {
         .encode();
         let mut joined = None;
         let mut failure = None;
-        for (i, relay_link) in data.relays.iter().take(MAX_RELAYS).enumerate() {
+        for (i, relay_link) in relays.iter().take(MAX_RELAYS).enumerate() {
             // Its member id and profile come with its acceptance.
             let m = self.store().add_member(&NewMember {
                 group_id: g.group_id,
@@ -1074,13 +1107,12 @@ impl Chat {
             }
         }
         let Some(first) = joined else {
-            self.store().delete_group(g.group_id, &[])?;
             return Err(failure.map_or_else(
                 || ChatError::BadCommand("no relay of the channel could be reached".into()),
                 agent_err,
             ));
         };
-        Ok(Response::ChannelJoining(g, first))
+        Ok((g, first))
     }
 
     /// The relay's side: a subscriber connected - the owners announced to it (it will not

@@ -300,6 +300,11 @@ pub enum Response {
     RequestSent(ConnId, bool),
     /// What the relay says of a connection's receiving queue (`ServerQueueInfo` JSON).
     QueueInfo(serde_json::Value),
+    /// A group prepared from its link's data (`/_prepare group`), with its chat's items.
+    PreparedGroup(crate::group_store::Group, Vec<ChatItem>),
+    /// A prepared group's joining started (`/_connect group #G`), with the random profile it
+    /// knows us by (incognito).
+    StartedConnectionToGroup(crate::group_store::Group, Option<Profile>),
     /// A contact prepared from a link's data (`/_prepare contact`), with its chat's items.
     PreparedContact(Contact, Vec<ChatItem>),
     /// A prepared contact's connection started (`/_connect contact @N`), with the random
@@ -741,6 +746,8 @@ pub enum GroupLinkPlan {
     Connecting(crate::group_store::Group),
     /// Joined already.
     Known(crate::group_store::Group),
+    /// Prepared from it, not joined yet (`/_connect group #G` or `/c` with the link joins).
+    Prepared(crate::group_store::Group),
 }
 
 /// A contact address's short link data (the reference's `ContactShortLinkData`).
@@ -767,6 +774,8 @@ pub enum ChannelPlan {
     Own(crate::group_store::Group),
     /// Joined already.
     Known(crate::group_store::Group),
+    /// Prepared from it, not joined yet (`/_connect group #G` or `/c` with the link joins).
+    Prepared(crate::group_store::Group),
 }
 
 /// Where a link stands.
@@ -831,6 +840,9 @@ impl LinkPlan {
                         format!("group link: known group #{}", group(g)),
                         format!("use #{} <message> to send messages", group(g)),
                     ],
+                    GroupLinkPlan::Prepared(g) => {
+                        vec![format!("group link: known prepared group #{}", group(g))]
+                    }
                 };
             }
             Self::Channel(c) => {
@@ -852,6 +864,9 @@ impl LinkPlan {
                         format!("group link: known group #{}", group(g)),
                         format!("use #{} <message> to send messages", group(g)),
                     ],
+                    ChannelPlan::Prepared(g) => {
+                        vec![format!("group link: known prepared group #{}", group(g))]
+                    }
                 };
             }
         };
@@ -2213,6 +2228,24 @@ impl Chat {
                 incognito,
                 content,
             } => on_heap(|| self.connect_prepared_contact(contact_id, incognito, content)).await,
+            Command::PrepareGroup {
+                link,
+                short,
+                direct,
+                data,
+            } => self.prepare_group(&link, short.as_deref(), direct, &data),
+            Command::ConnectPreparedGroup {
+                group_id,
+                incognito,
+                content,
+            } => {
+                if content.is_some() {
+                    return Err(ChatError::BadCommand(
+                        "a first message with joining a group is not sent by this client".into(),
+                    ));
+                }
+                on_heap(|| self.connect_prepared_group(group_id, incognito)).await
+            }
             Command::ConnectPlan(link) => {
                 let plan = if is_channel_link(&link) {
                     on_heap(|| self.channel_plan(&link)).await?
@@ -3118,6 +3151,9 @@ impl Chat {
             // Prepared from this link: connecting it is connecting that contact.
             return on_heap(|| self.connect_prepared_contact(c.contact_id, incognito, None)).await;
         }
+        if let LinkPlan::Group(GroupLinkPlan::Prepared(g)) = plan {
+            return on_heap(|| self.connect_prepared_group(g.group_id, incognito)).await;
+        }
         if !plan.is_ok() {
             return used_link(link.trim(), plan, api);
         }
@@ -3268,9 +3304,19 @@ impl Chat {
                 return Ok(Some(GroupLinkPlan::Own(g)));
             }
         }
-        if let Some(id) = store.group_by_via_link(shown)? {
+        let joined = match store.group_by_via_link(shown)? {
+            Some(id) => Some(id),
+            None => store.prepared_group_by_link(shown)?,
+        };
+        if let Some(id) = joined {
             if let Some(g) = store.group(id)? {
                 use crate::group_store::MemberStatus as S;
+                if store
+                    .prepared_group(id)?
+                    .is_some_and(|p| !p.conn_link_started_connection)
+                {
+                    return Ok(Some(GroupLinkPlan::Prepared(g)));
+                }
                 match g.status {
                     // Gone from it: joining again is fine.
                     S::Left | S::Removed | S::GroupDeleted => {}

@@ -122,6 +122,29 @@ pub enum Command {
         /// The link's data: the profile, the welcome message, whether it is a business's.
         data: Box<crate::chat::ContactLinkData>,
     },
+    /// `/_prepare group <userId> <fullLink>[ <shortLink>][ direct=on|off] <json>`: a group
+    /// made from its link's data (`GroupShortLinkData`) before joining: by its group link
+    /// (`direct=on`, the default) or a channel through its relays (`direct=off`).
+    PrepareGroup {
+        /// The full link.
+        link: String,
+        /// Its short link, if any.
+        short: Option<String>,
+        /// Joined by its group link (else a channel, through its relays).
+        direct: bool,
+        /// The link's data: the group's profile.
+        data: Box<crate::prepared::GroupLinkData>,
+    },
+    /// `/_connect group #<groupId>[ incognito=on|off][ text <text>| json <msgContent>]`: joins
+    /// a prepared group.
+    ConnectPreparedGroup {
+        /// The prepared group.
+        group_id: i64,
+        /// With a random profile for this group.
+        incognito: bool,
+        /// A first message (not sent by this client: refused).
+        content: Option<crate::protocol::MsgContent>,
+    },
     /// `/_connect contact @<contactId>[ incognito=on|off][ text <text>| json <msgContent>]`:
     /// connects a prepared contact by its link, with a first message.
     ConnectPreparedContact {
@@ -1700,16 +1723,30 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
         "/c" | "/connect" => Command::Connect(args.to_string()),
         "/_prepare" => {
             let usage = || {
-                bad("usage: /_prepare contact <userId> <fullLink>[ <shortLink>] <json linkData>")
+                bad("usage: /_prepare contact <userId> <fullLink>[ <shortLink>] <json linkData> | /_prepare group <userId> <fullLink>[ <shortLink>][ direct=on|off] <json linkData>")
             };
-            let rest = args.strip_prefix("contact ").ok_or_else(usage)?;
+            let (group, rest) = match (args.strip_prefix("contact "), args.strip_prefix("group ")) {
+                (Some(r), _) => (false, r),
+                (_, Some(r)) => (true, r),
+                _ => return Err(usage()),
+            };
             let (uid, rest) = rest.split_once(' ').ok_or_else(usage)?;
             // The links, then the data (a JSON object).
             let (links, json) = rest.split_once(" {").ok_or_else(usage)?;
             if !user_id(uid) {
                 return Err(usage());
             }
-            let (link, short) = match links.trim().split_once(' ') {
+            let mut links = links.trim();
+            let mut direct = true;
+            if group {
+                for (flag, on) in [(" direct=on", true), (" direct=off", false)] {
+                    if let Some(l) = links.strip_suffix(flag) {
+                        links = l.trim_end();
+                        direct = on;
+                    }
+                }
+            }
+            let (link, short) = match links.split_once(' ') {
                 Some((full, short)) if !short.contains(' ') => (full, Some(short.to_string())),
                 Some(_) => return Err(usage()),
                 None => (links.trim(), None),
@@ -1717,21 +1754,34 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             if link.is_empty() {
                 return Err(usage());
             }
-            let data = serde_json::from_str(&format!("{{{json}"))
-                .map_err(|e| bad(&format!("bad link data JSON ({e})")))?;
-            Command::PrepareContact {
-                link: link.to_string(),
-                short,
-                data: Box::new(data),
+            let json = format!("{{{json}");
+            let bad_json = |e: serde_json::Error| bad(&format!("bad link data JSON ({e})"));
+            if group {
+                Command::PrepareGroup {
+                    link: link.to_string(),
+                    short,
+                    direct,
+                    data: Box::new(serde_json::from_str(&json).map_err(bad_json)?),
+                }
+            } else {
+                Command::PrepareContact {
+                    link: link.to_string(),
+                    short,
+                    data: Box::new(serde_json::from_str(&json).map_err(bad_json)?),
+                }
             }
         }
-        "/_connect" if args.starts_with("contact @") => {
+        "/_connect" if args.starts_with("contact @") || args.starts_with("group #") => {
             let usage = || {
-                bad("usage: /_connect contact @<contactId>[ incognito=on|off][ text <message>| json <msgContent>]")
+                bad("usage: /_connect contact @<contactId> | group #<groupId>[ incognito=on|off][ text <message>| json <msgContent>]")
             };
-            let rest = &args["contact ".len()..];
+            let (kind, rest) = args.split_once(' ').ok_or_else(usage)?;
             let (r, mut rest) = rest.split_once(' ').unwrap_or((rest, ""));
-            let contact_id = contact_ref(r).ok_or_else(usage)?;
+            let id = match kind {
+                "group" => group_ref(r),
+                _ => contact_ref(r),
+            }
+            .ok_or_else(usage)?;
             let mut incognito = false;
             for (flag, on) in [("incognito=on", true), ("incognito=off", false)] {
                 if rest == flag || rest.starts_with(&format!("{flag} ")) {
@@ -1748,10 +1798,17 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             } else {
                 return Err(usage());
             };
-            Command::ConnectPreparedContact {
-                contact_id,
-                incognito,
-                content,
+            match kind {
+                "group" => Command::ConnectPreparedGroup {
+                    group_id: id,
+                    incognito,
+                    content,
+                },
+                _ => Command::ConnectPreparedContact {
+                    contact_id: id,
+                    incognito,
+                    content,
+                },
             }
         }
         "/_connect" => match args.split_once(' ') {
@@ -4962,6 +5019,37 @@ mod tests {
                 content: Some(crate::protocol::MsgContent::text("hi"))
             })
         );
+        let g = r#"{"groupProfile":{"displayName":"team","fullName":""}}"#;
+        for (cmd, direct, short) in [
+            (format!("/_prepare group 1 https://h/g#x {g}"), true, None),
+            (
+                format!("/_prepare group 1 full https://h/c#y direct=off {g}"),
+                false,
+                Some("https://h/c#y"),
+            ),
+            (format!("/_prepare group 1 full direct=on {g}"), true, None),
+        ] {
+            let Ok(Command::PrepareGroup {
+                direct: d,
+                short: s,
+                data,
+                ..
+            }) = parse(&cmd)
+            else {
+                panic!("{cmd}");
+            };
+            assert_eq!((d, s.as_deref()), (direct, short), "{cmd}");
+            assert_eq!(data.group_profile.display_name, "team");
+        }
+        assert_eq!(
+            parse("/_connect group #2 incognito=on"),
+            Ok(Command::ConnectPreparedGroup {
+                group_id: 2,
+                incognito: true,
+                content: None
+            })
+        );
+        assert!(parse("/_connect group @2").is_err());
         assert!(parse("/_connect contact @x").is_err());
         assert!(parse("/_connect contact @3 hello").is_err());
         assert!(parse("/_connect contact @3 json {").is_err());

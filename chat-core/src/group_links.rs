@@ -437,13 +437,23 @@ impl Chat {
             };
             let g = {
                 let store = self.store();
-                let g = store.add_group(
-                    &inv.group_profile,
-                    &inv.invited_member.member_id,
-                    role,
-                    status,
-                    None,
-                )?;
+                // Joined for a prepared group: that group is the one joined.
+                let g = match store.pending_group(conn)? {
+                    Some(id) if store.group(id)?.is_some() => store.take_prepared_group(
+                        id,
+                        &inv.group_profile,
+                        &inv.invited_member.member_id,
+                        role,
+                        status,
+                    )?,
+                    _ => store.add_group(
+                        &inv.group_profile,
+                        &inv.invited_member.member_id,
+                        role,
+                        status,
+                        None,
+                    )?,
+                };
                 store.add_member(&NewMember {
                     group_id: g.group_id,
                     member_id: &inv.from_member.member_id,

@@ -768,7 +768,11 @@ impl Chat {
             let body = ChatMessage::new(Some(new_shared_msg_id()), ChatEvent::GrpDel).encode();
             sent = self.broadcast(&g, &body).await?;
         }
-        let conns = self.group_conns(&g, &sent)?;
+        let mut conns = self.group_conns(&g, &sent)?;
+        // A prepared group's connection in progress goes with it.
+        if let Some(c) = self.store().pending_for_group(g.group_id)? {
+            conns.push((c, None));
+        }
         self.store().delete_group(g.group_id, &conns)?;
         self.finish_recorded_deletions(&conns).await;
         Ok(Response::GroupDeleted(g))
@@ -1020,6 +1024,10 @@ impl Chat {
                 self.emit(Event::UserJoinedGroup(g.clone(), m.clone()))
                     .await;
                 let mut items = crate::group_events::start_items(&g.profile, false);
+                // A prepared group's chat has its banner from when it was prepared.
+                if self.store().prepared_group(g.group_id)?.is_some() {
+                    items.retain(|i| i.content["type"] != "chatBanner");
+                }
                 items.push(crate::group_events::member_connected());
                 self.add_group_info(&g, Some(&m), &items).await?;
                 if g.status == MemberStatus::PendingReview {

@@ -218,9 +218,18 @@ impl Chat {
         data: &ContactLinkData,
     ) -> Result<Response> {
         if data.business {
-            return Err(command_error(
-                "a business address: connect by it (/c <link>) for its business chat",
-            ));
+            // A business address: its chat is a group (the reference's business card), named
+            // after the business.
+            let p = &data.profile;
+            let group = GroupLinkData {
+                group_profile: crate::protocol::GroupProfile {
+                    display_name: p.display_name.clone(),
+                    full_name: p.full_name.clone(),
+                    image: p.image.clone(),
+                    ..Default::default()
+                },
+            };
+            return self.prepare_group(link, short, true, &group);
         }
         if is_channel_link(link) || short.is_some_and(is_channel_link) {
             return Err(command_error("a channel's link: join it with /c <link>"));
@@ -395,5 +404,321 @@ impl Chat {
             quote: None,
             edited: false,
         })?)
+    }
+}
+
+/// What a prepared group joins by (the reference's `PreparedGroup`, with whether it is a
+/// channel joined through its relays).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PreparedGroup {
+    /// The link.
+    pub conn_link_to_connect: PreparedLink,
+    /// A connection was made for it (the reference's UI lock).
+    pub conn_link_prepared_connection: bool,
+    /// Joining was started (`/_connect group #G`).
+    pub conn_link_started_connection: bool,
+    /// The welcome message's shared id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub welcome_shared_msg_id: Option<SharedMsgId>,
+    /// The first message's shared id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_shared_msg_id: Option<SharedMsgId>,
+    /// A channel, joined through its relays (else by its group link or business address).
+    #[serde(default)]
+    pub use_relays: bool,
+}
+
+impl ChatStore {
+    /// Records a group as prepared from a link (or its state changed).
+    pub fn set_prepared_group(
+        &self,
+        group_id: i64,
+        prepared: &PreparedGroup,
+    ) -> std::result::Result<(), StoreError> {
+        let json =
+            serde_json::to_string(prepared).map_err(|_| StoreError::Corrupt("prepared group"))?;
+        self.db.execute(
+            "UPDATE groups SET prepared = ?2 WHERE group_id = ?1",
+            params![group_id, json],
+        )?;
+        Ok(())
+    }
+
+    /// A group's prepared link, when it was made from one.
+    pub fn prepared_group(
+        &self,
+        group_id: i64,
+    ) -> std::result::Result<Option<PreparedGroup>, StoreError> {
+        let json: Option<String> = self
+            .db
+            .query_row(
+                "SELECT prepared FROM groups WHERE group_id = ?1",
+                [group_id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        json.map(|j| serde_json::from_str(&j).map_err(|_| StoreError::Corrupt("prepared group")))
+            .transpose()
+    }
+
+    /// Records the prepared group a connection in progress is for.
+    pub fn set_pending_group(
+        &self,
+        conn_id: u64,
+        group_id: i64,
+    ) -> std::result::Result<(), StoreError> {
+        self.db.execute(
+            "UPDATE pending SET group_id = ?2 WHERE conn_id = ?1",
+            params![conn_id as i64, group_id],
+        )?;
+        Ok(())
+    }
+
+    /// The connection in progress for a prepared group, if one was started.
+    pub fn pending_for_group(&self, group_id: i64) -> std::result::Result<Option<u64>, StoreError> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT conn_id FROM pending WHERE group_id = ?1",
+                [group_id],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()?
+            .map(|c| c as u64))
+    }
+
+    /// The prepared group a connection in progress is for, if any.
+    pub fn pending_group(&self, conn_id: u64) -> std::result::Result<Option<i64>, StoreError> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT group_id FROM pending WHERE conn_id = ?1",
+                [conn_id as i64],
+                |r| r.get::<_, Option<i64>>(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
+    /// The group prepared from a link (`shown`, as the terminal shows links: its full or its
+    /// short form).
+    pub fn prepared_group_by_link(
+        &self,
+        shown: &str,
+    ) -> std::result::Result<Option<i64>, StoreError> {
+        let mut st = self.db.prepare(
+            "SELECT group_id, prepared FROM groups WHERE prepared IS NOT NULL
+             ORDER BY group_id DESC",
+        )?;
+        let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+        for row in rows {
+            let (id, json) = row?;
+            let Ok(p) = serde_json::from_str::<PreparedGroup>(&json) else {
+                continue;
+            };
+            let link = &p.conn_link_to_connect;
+            if std::iter::once(&link.conn_full_link)
+                .chain(link.conn_short_link.as_ref())
+                .any(|l| display_link(l.trim()) == shown)
+            {
+                return Ok(Some(id));
+            }
+        }
+        Ok(None)
+    }
+
+    /// A prepared group joined: it becomes the group the host's invitation describes (our
+    /// member id and role in it, our status, its profile); its local name stays.
+    pub fn take_prepared_group(
+        &self,
+        group_id: i64,
+        profile: &crate::protocol::GroupProfile,
+        member_id: &crate::protocol::MemberId,
+        role: crate::protocol::GroupMemberRole,
+        status: crate::group_store::MemberStatus,
+    ) -> std::result::Result<crate::group_store::Group, StoreError> {
+        let json =
+            serde_json::to_string(profile).map_err(|_| StoreError::Corrupt("group profile"))?;
+        self.db.execute(
+            "UPDATE groups SET profile = ?2, member_id = ?3, role = ?4, status = ?5
+             WHERE group_id = ?1",
+            params![group_id, json, member_id.0, role.name(), status.as_str()],
+        )?;
+        self.group(group_id)?
+            .ok_or(StoreError::Corrupt("prepared group"))
+    }
+}
+
+/// The data of a group's short link (the reference's `GroupShortLinkData`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupLinkData {
+    /// The group's profile.
+    pub group_profile: crate::protocol::GroupProfile,
+}
+
+impl Chat {
+    /// `/_prepare group`: a group from its link's data (`data`, as a plan read it), not joined
+    /// yet: a channel (`direct` off: joined through its relays, by its short link) or a group
+    /// joined by its group link.
+    pub(crate) fn prepare_group(
+        &self,
+        link: &str,
+        short: Option<&str>,
+        direct: bool,
+        data: &GroupLinkData,
+    ) -> Result<Response> {
+        let profile = &data.group_profile;
+        if !crate::groups::valid_group_name(&profile.display_name) {
+            return Err(ChatError::InvalidName(profile.display_name.clone()));
+        }
+        let links = std::iter::once(link).chain(short);
+        let channel_link = links.clone().find(|l| is_channel_link(l));
+        let (shown, role) = if direct {
+            if channel_link.is_some() {
+                return Err(command_error(
+                    "a channel's link: prepare it with direct=off",
+                ));
+            }
+            if links.clone().any(|l| !is_address_link(l).unwrap_or(false)) {
+                return Err(command_error("not a group's link"));
+            }
+            let shown = display_link(short.unwrap_or(link).trim());
+            match self.connection_plan(&shown)? {
+                LinkPlan::Group(crate::chat::GroupLinkPlan::Ok(_)) => {}
+                LinkPlan::Address(LinkStatus::Ok) => {}
+                plan => return Err(ChatError::LinkUsed(Box::new(plan))),
+            }
+            (shown, crate::protocol::GroupMemberRole::Member)
+        } else {
+            let Some(c) = channel_link else {
+                return Err(command_error(
+                    "a channel is joined by its short link (https://<relay>/c#...)",
+                ));
+            };
+            let shown = display_link(c.trim());
+            if self.store().channel_by_link(&shown)?.is_some() {
+                return Err(command_error(
+                    "this channel is known already: see /_connect plan",
+                ));
+            }
+            (shown, crate::protocol::GroupMemberRole::Observer)
+        };
+        let prepared = PreparedGroup {
+            conn_link_to_connect: PreparedLink {
+                conn_full_link: link.trim().to_string(),
+                conn_short_link: short.map(|s| s.trim().to_string()),
+            },
+            conn_link_prepared_connection: false,
+            conn_link_started_connection: false,
+            welcome_shared_msg_id: None,
+            request_shared_msg_id: None,
+            use_relays: !direct,
+        };
+        let g = if direct {
+            let store = self.store();
+            let g = store.add_group(
+                profile,
+                &crate::groups::new_member_id(),
+                role,
+                crate::group_store::MemberStatus::Accepted,
+                None,
+            )?;
+            store.set_group_via_link(g.group_id, &shown)?;
+            g
+        } else {
+            self.add_channel_group(profile, &shown)?
+        };
+        let items = {
+            let mut store = self.store();
+            store.set_prepared_group(g.group_id, &prepared)?;
+            store.add_info_items_to(
+                crate::store::InfoChat::Group {
+                    group_id: g.group_id,
+                    member: None,
+                    scope: None,
+                },
+                &[crate::features::banner_item()],
+            )?
+        };
+        Ok(Response::PreparedGroup(g, items))
+    }
+
+    /// `/_connect group #G`: joins a prepared group by its link (`incognito`: as a random
+    /// profile): a channel through its relays, a group by its group link (the host's
+    /// invitation then makes this group the one joined).
+    pub(crate) async fn connect_prepared_group(
+        &self,
+        group_id: i64,
+        incognito: bool,
+    ) -> Result<Response> {
+        let g = self.group_by_id(group_id)?;
+        let mut prepared = self
+            .store()
+            .prepared_group(group_id)?
+            .ok_or_else(|| command_error("the group has no link to connect"))?;
+        if prepared.conn_link_started_connection {
+            return Err(command_error("the group's connection is started already"));
+        }
+        let shown_as = incognito.then(crate::incognito::random_profile);
+        let link = &prepared.conn_link_to_connect;
+        let g = if prepared.use_relays {
+            let short = std::iter::once(&link.conn_full_link)
+                .chain(link.conn_short_link.as_ref())
+                .find(|l| is_channel_link(l))
+                .ok_or_else(|| command_error("the channel's short link is not known"))?
+                .clone();
+            let data = self
+                .inner
+                .agent
+                .read_address(&short)
+                .await
+                .map_err(agent_err)?;
+            if data.relays.is_empty() {
+                return Err(ChatError::BadCommand(format!(
+                    "channel {} has no active relays yet: try again later",
+                    g.profile.display_name
+                )));
+            }
+            let (g, _) = self.join_relays(g, &data.relays, shown_as.clone()).await?;
+            g
+        } else {
+            let profile = shown_as.clone().unwrap_or_else(|| self.profile());
+            let info = ChatMessage::new(
+                None,
+                ChatEvent::Contact {
+                    profile,
+                    contact_req_id: Some(new_shared_msg_id()),
+                    welcome_msg_id: None,
+                    request_msg: None,
+                },
+            )
+            .encode();
+            let conn = self
+                .inner
+                .agent
+                .join(&link.conn_full_link, &info)
+                .await
+                .map_err(agent_err)?;
+            let shown_link = display_link(
+                link.conn_short_link
+                    .as_deref()
+                    .unwrap_or(&link.conn_full_link),
+            );
+            let store = self.store();
+            store.add_pending(conn, PendingKind::JoinedAddress, Some(&shown_link))?;
+            store.set_pending_group(conn, group_id)?;
+            if let Some(p) = &shown_as {
+                store.set_pending_incognito(conn, p)?;
+                store.set_group_incognito(group_id, p)?;
+            }
+            g
+        };
+        prepared.conn_link_prepared_connection = true;
+        prepared.conn_link_started_connection = true;
+        self.store().set_prepared_group(group_id, &prepared)?;
+        Ok(Response::StartedConnectionToGroup(g, shown_as))
     }
 }

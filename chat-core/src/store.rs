@@ -430,6 +430,10 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // v48: our channel post sent as the channel itself (`/_send #G(as_group=on)`): its edits
     // go as the channel's too
     "ALTER TABLE chat_items ADD COLUMN as_group INTEGER NOT NULL DEFAULT 0;",
+    // v49: a prepared group (`/_prepare group`): the link to join by, kept as JSON
+    // (`PreparedGroup`); the connection started for it (`/_connect group #G`)
+    "ALTER TABLE groups ADD COLUMN prepared TEXT;
+     ALTER TABLE pending ADD COLUMN group_id INTEGER REFERENCES groups ON DELETE CASCADE;",
 ];
 
 /// The most versions an edited item keeps (the original among them): edits beyond change the
