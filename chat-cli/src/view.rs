@@ -536,6 +536,24 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
         Response::RequestSent(_, false) => vec!["connection request sent!".into()],
         Response::RequestSent(_, true) => vec!["connection request sent incognito!".into()],
         Response::QueueInfo(q) => vec![format!("server queue info: {q}")],
+        Response::NetworkConfig(c) => {
+            // Microseconds in the JSON.
+            let secs = |key: &str| c[key].as_u64().unwrap_or(0) as f64 / 1e6;
+            vec![
+                match c["socksProxy"].as_str() {
+                    Some(s) => format!("using SOCKS5 proxy {s}"),
+                    None => "direct network connection".into(),
+                },
+                format!(
+                    "TCP timeouts: connecting {} s, answers {} s",
+                    secs("tcpConnectTimeout"),
+                    secs("tcpTimeout")
+                ),
+                "set at start with -x, --socks-proxy, --socks-mode, --host-mode, --smp-proxy, \
+                 --smp-proxy-fallback, --tcp-timeout"
+                    .into(),
+            ]
+        }
         Response::PreparedGroup(g, _) => {
             vec![format!("#{}: group is prepared", view_name(&g.local_name))]
         }

@@ -72,7 +72,11 @@ impl Bot {
             let event = corr.is_none();
             // `/v`'s answer is undocumented (bot_api.json's transport notes describe it); the
             // test checks its keys itself. So is `/_get chat`'s, whose chat is an `AChat`.
-            if !event && resp["type"] == "versionInfo" {
+            // So are `/network`'s and `/_queue info`'s: their tests check their keys.
+            if !event
+                && ["versionInfo", "networkConfig", "queueInfo"]
+                    .contains(&resp["type"].as_str().unwrap_or(""))
+            {
                 return (corr, resp);
             }
             // The member contact commands are undocumented: their contact and member are
@@ -403,6 +407,19 @@ fn bot_api_over_websocket() {
         assert_eq!(connected["contact"]["localDisplayName"], "alice");
         assert_eq!(connected["contact"]["contactId"], connecting["contact"]["contactId"]);
         bob.info_items().await;
+        // The relay's word on the queue bob's messages come to; the network settings.
+        let corr = alice.request(&format!("/_queue info @{bob_id}")).await;
+        let q = alice.response(&corr).await;
+        assert_eq!(q["type"], "queueInfo", "{q:#}");
+        assert_eq!(q["queueInfo"]["status"], "active");
+        assert_eq!(q["queueInfo"]["info"]["qiSnd"], true);
+        assert!(q["queueInfo"]["info"]["qiSize"].is_u64(), "{q:#}");
+        let corr = alice.request("/network").await;
+        let n = alice.response(&corr).await;
+        assert_eq!(n["type"], "networkConfig", "{n:#}");
+        assert_eq!(n["networkConfig"]["tcpTimeout"], 30_000_000);
+        assert_eq!(n["networkConfig"]["smpProxyMode"], "unknown");
+        assert!(n["networkConfig"].get("socksProxy").is_none(), "{n:#}");
         // The address again: the contact it made.
         let exists = bob
             .ok("APIConnect", &format!("/_connect 1 {link}"), "contactAlreadyExists")

@@ -814,10 +814,33 @@ fn socks_and_host_modes() {
     alice.type_line("@bob not through the proxy");
     alice.expect_item("@bob not through the proxy");
     bob.expect_item("alice> not through the proxy");
+    // `/network` says what is in effect; changing it is for the start options.
+    for c in [&mut alice, &mut bob] {
+        c.type_line("/network");
+        c.expect("/network");
+        c.expect(&format!("using SOCKS5 proxy {proxy}"));
+        c.expect("TCP timeouts: connecting 30 s, answers 30 s");
+        c.expect(
+            "set at start with -x, --socks-proxy, --socks-mode, --host-mode, --smp-proxy, \
+             --smp-proxy-fallback, --tcp-timeout",
+        );
+    }
+    alice.type_line("/net socks=off");
+    alice.expect("/net socks=off");
+    let line = alice.next();
+    assert!(
+        line.contains("the options the client was started with"),
+        "{line}"
+    );
 
     let always = ["--socks-proxy", proxy.as_str(), "--tcp-timeout", "1"];
     let mut cath = Client::start_with(dir.path(), "cath", &server, &always);
     cath.create_profile("cath", "Catherine");
+    cath.type_line("/net");
+    cath.expect("/net");
+    cath.expect(&format!("using SOCKS5 proxy {proxy}"));
+    cath.expect("TCP timeouts: connecting 1.5 s, answers 3 s");
+    cath.skip_to("--tcp-timeout");
     cath.type_line("/c");
     cath.expect("/c");
     let line = cath.next();

@@ -808,5 +808,10 @@ fn queue_info_of_a_contact() {
     alice.type_line("/qi @nobody");
     alice.expect("/qi @nobody");
     alice.expect("chat error: no contact nobody");
+    alice.type_line("/network");
+    alice.expect("/network");
+    alice.expect("direct network connection");
+    alice.expect("TCP timeouts: connecting 30 s, answers 30 s");
+    alice.skip_to("--tcp-timeout");
     relay.stop();
 }

@@ -556,6 +556,47 @@ pub fn group_info(chat: &Chat, g: &Group) -> Value {
     v
 }
 
+/// The network settings in effect as the reference's `NetworkConfig` (the fields this client
+/// has; times in microseconds).
+pub fn network_config(o: &smp_client::ConnectOptions) -> Value {
+    use transport::hosts::{HostMode, SocksMode, WebPort};
+    let mut v = json!({
+        "socksMode": match o.network.socks_mode {
+            SocksMode::Always => "always",
+            SocksMode::Onion => "onion",
+        },
+        "hostMode": match o.network.host_mode {
+            HostMode::OnionViaSocks => "onionViaSocks",
+            HostMode::Public => "public",
+        },
+        "requiredHostMode": o.network.required,
+        "sessionMode": "user",
+        "smpProxyMode": match o.private_routing {
+            smp_client::PrivateRouting::Always => "always",
+            smp_client::PrivateRouting::Unknown => "unknown",
+            smp_client::PrivateRouting::Unprotected => "unprotected",
+            smp_client::PrivateRouting::Never => "never",
+        },
+        "smpProxyFallback": match o.routing_fallback {
+            smp_client::RoutingFallback::No => "prohibit",
+            smp_client::RoutingFallback::Protected => "allowProtected",
+            smp_client::RoutingFallback::Yes => "allow",
+        },
+        "smpWebPortServers": match o.network.web_port {
+            WebPort::All => "all",
+            WebPort::Preset => "preset",
+            WebPort::Off => "off",
+        },
+        "tcpConnectTimeout": o.connect_timeout.as_micros() as u64,
+        "tcpTimeout": o.response_timeout.as_micros() as u64,
+        "smpPingInterval": o.keep_alive.as_micros() as u64,
+    });
+    if let Some(s) = &o.socks {
+        v["socksProxy"] = s.addr.to_string().into();
+    }
+    v
+}
+
 /// A configured chat relay (`UserChatRelay`).
 fn user_chat_relay(r: &crate::channels::ChatRelay, deleted: bool) -> Value {
     json!({
@@ -1007,6 +1048,7 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
             json!({"user": u, "connection": pending_connection(chat, *conn)}),
         ),
         Response::QueueInfo(q) => tagged("queueInfo", json!({"user": u, "queueInfo": q})),
+        Response::NetworkConfig(c) => tagged("networkConfig", json!({"networkConfig": c})),
         Response::PreparedGroup(g, items) => tagged(
             "newPreparedChat",
             json!({"user": u, "chat": {

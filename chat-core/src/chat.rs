@@ -300,6 +300,8 @@ pub enum Response {
     RequestSent(ConnId, bool),
     /// What the relay says of a connection's receiving queue (`ServerQueueInfo` JSON).
     QueueInfo(serde_json::Value),
+    /// The network settings in effect (`/network`), as the reference's `NetworkConfig` JSON.
+    NetworkConfig(serde_json::Value),
     /// A group prepared from its link's data (`/_prepare group`), with its chat's items.
     PreparedGroup(crate::group_store::Group, Vec<ChatItem>),
     /// A prepared group's joining started (`/_connect group #G`), with the random profile it
@@ -1335,6 +1337,8 @@ pub(crate) struct Inner {
     pub(crate) pool: Arc<xftp_client::agent::Pool>,
     /// The XFTP relays uploads go to (`/xftp` changes them).
     pub(crate) xftp_servers: Mutex<Vec<xftp_proto::address::ServerAddress>>,
+    /// The network settings in effect (the start options: `/network` shows them).
+    pub(crate) network: ConnectOptions,
     /// The relays the options named (`/smp default`, `/xftp default` go back to them).
     pub(crate) configured_smp: Vec<SmpServer>,
     pub(crate) configured_xftp: Vec<xftp_proto::address::ServerAddress>,
@@ -1580,6 +1584,7 @@ impl Chat {
                     config.connect.network,
                 )),
                 xftp_servers: Mutex::new(config.xftp_servers.clone()),
+                network: config.connect.clone(),
                 configured_smp: vec![config.smp_server.clone()],
                 configured_xftp: config.xftp_servers.clone(),
                 files_folder: config.files_folder.clone(),
@@ -2863,6 +2868,15 @@ impl Chat {
             Command::SwitchMember { group, member } => {
                 on_heap(|| self.switch_member(group, member)).await
             }
+            Command::ShowNetwork => Ok(Response::NetworkConfig(crate::api::network_config(
+                &self.inner.network,
+            ))),
+            Command::SetNetwork => Err(ChatError::BadCommand(
+                "the network settings are the options the client was started with (-x, \
+                 --socks-proxy, --socks-mode, --host-mode, --smp-proxy, --smp-proxy-fallback, \
+                 --tcp-timeout)"
+                    .into(),
+            )),
             Command::QueueInfo(who) => {
                 let (_, conn) = self.connected_contact(who)?;
                 self.queue_info(conn).await

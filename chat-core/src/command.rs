@@ -653,6 +653,10 @@ pub enum Command {
         /// The member (by name, or id).
         member: ContactName,
     },
+    /// `/network`, `/net`: the network settings in effect.
+    ShowNetwork,
+    /// `/network <settings>`, `/_network <json>`: refused - the settings are the start options.
+    SetNetwork,
     /// `/queue info @name`, `/qi @name`, `/_queue info @N`: what the relay says of the
     /// queue the contact's messages come to (QUE).
     QueueInfo(ContactName),
@@ -2080,6 +2084,8 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 )),
             }
         }
+        "/network" | "/net" if args.is_empty() => Command::ShowNetwork,
+        "/network" | "/net" | "/_network" => Command::SetNetwork,
         "/qi" | "/queue" => {
             let usage = || bad("usage: /queue info @name | /queue info #group @member");
             let rest = match word {
@@ -5093,6 +5099,11 @@ mod tests {
             "/_queue @3",
         ] {
             assert!(parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse("/network"), Ok(Command::ShowNetwork));
+        assert_eq!(parse("/net"), Ok(Command::ShowNetwork));
+        for set in ["/network socks=on", "/net timeout=10", "/_network {}"] {
+            assert_eq!(parse(set), Ok(Command::SetNetwork), "{set}");
         }
     }
 }
