@@ -569,10 +569,10 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
         Response::PreparedContact(c, _) => {
             vec![format!("{}: contact is prepared", view_name(&c.local_name))]
         }
-        Response::StartedConnection(c, None) => {
+        Response::StartedConnectionToContact(c, None) => {
             vec![format!("{}: connection started", view_name(&c.local_name))]
         }
-        Response::StartedConnection(c, Some(_)) => {
+        Response::StartedConnectionToContact(c, Some(_)) => {
             vec![format!(
                 "{}: connection started incognito",
                 view_name(&c.local_name)

@@ -1071,7 +1071,7 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
             "newPreparedChat",
             json!({"user": u, "chat": direct_chat(chat, c, items)}),
         ),
-        Response::StartedConnection(c, incognito) => {
+        Response::StartedConnectionToContact(c, incognito) => {
             let mut v = json!({"user": u, "contact": chat_info(chat, c)["contact"].take()});
             if let Some(p) = incognito {
                 v["customUserProfile"] = profile(p);

@@ -311,7 +311,7 @@ pub enum Response {
     PreparedContact(Contact, Vec<ChatItem>),
     /// A prepared contact's connection started (`/_connect contact @N`), with the random
     /// profile it knows us by (incognito).
-    StartedConnection(Contact, Option<Profile>),
+    StartedConnectionToContact(Contact, Option<Profile>),
     /// A new address.
     AddressCreated(ConnLink),
     /// The address.

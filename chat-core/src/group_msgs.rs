@@ -442,17 +442,9 @@ impl Chat {
             && g.role == GroupMemberRole::Relay
             && m.role == GroupMemberRole::Owner
             && self.is_channel(g)?
+            && self.deletes_channel_post(g, m, shared)?
         {
-            let (own, channel) = {
-                let store = self.store();
-                (
-                    store.group_item_by_shared(g.group_id, Some(m.group_member_id), &shared.0)?,
-                    store.channel_post_by_shared(g.group_id, &shared.0)?,
-                )
-            };
-            if own.is_none() && channel.is_some() {
-                return self.channel_post_deleted(g, shared).await;
-            }
+            return self.channel_post_deleted(g, shared).await;
         }
         // The author: the sender, or the member the moderator names (us, or another).
         let (author, author_id): (Option<Member>, Option<i64>) = match &member_id {

@@ -521,6 +521,15 @@ impl ChatStore {
         Ok(())
     }
 
+    /// The group known by the user's own profile again.
+    pub fn clear_group_incognito(&self, group_id: i64) -> Result<()> {
+        self.db.execute(
+            "UPDATE groups SET incognito = NULL WHERE group_id = ?1",
+            [group_id],
+        )?;
+        Ok(())
+    }
+
     fn group_where(&self, clause: &str, arg: rusqlite::types::Value) -> Result<Option<Group>> {
         let sql = format!("SELECT {GROUP_COLUMNS} FROM groups WHERE {clause}");
         self.db

@@ -1487,17 +1487,26 @@ impl Chat {
                 msg_id,
                 member_id: None,
                 ..
-            } => {
-                let store = self.store();
-                store
-                    .group_item_by_shared(g.group_id, Some(owner.group_member_id), &msg_id.0)?
-                    .is_none()
-                    && store
-                        .channel_post_by_shared(g.group_id, &msg_id.0)?
-                        .is_some()
-            }
+            } => self.deletes_channel_post(g, owner, msg_id)?,
             _ => false,
         })
+    }
+
+    /// Whether an owner's `x.msg.del` of `shared` (without a member id) is of a post as the
+    /// channel: not one of the owner's own posts, one of the channel's.
+    pub(crate) fn deletes_channel_post(
+        &self,
+        g: &Group,
+        owner: &Member,
+        shared: &B64,
+    ) -> Result<bool> {
+        let store = self.store();
+        Ok(store
+            .group_item_by_shared(g.group_id, Some(owner.group_member_id), &shared.0)?
+            .is_none()
+            && store
+                .channel_post_by_shared(g.group_id, &shared.0)?
+                .is_some())
     }
 
     /// An edit of a post as the channel: by its owner to us its relay, or forwarded by a

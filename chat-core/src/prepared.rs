@@ -170,22 +170,39 @@ impl ChatStore {
         &self,
         shown: &str,
     ) -> std::result::Result<Option<Contact>, StoreError> {
-        let mut st = self.db.prepare(
-            "SELECT contact_id, prepared FROM contacts WHERE prepared IS NOT NULL
-             ORDER BY contact_id DESC",
-        )?;
+        let sql = "SELECT contact_id, prepared FROM contacts WHERE prepared IS NOT NULL
+                   ORDER BY contact_id DESC";
+        match self.prepared_by_link(sql, shown)? {
+            Some(id) => self.contact(id),
+            None => Ok(None),
+        }
+    }
+
+    /// The id (of the rows `sql` selects: id, prepared JSON) of the chat prepared from a link
+    /// (`shown`: its full or its short form, as shown).
+    fn prepared_by_link(
+        &self,
+        sql: &str,
+        shown: &str,
+    ) -> std::result::Result<Option<i64>, StoreError> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Prepared {
+            conn_link_to_connect: PreparedLink,
+        }
+        let mut st = self.db.prepare(sql)?;
         let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
         for row in rows {
             let (id, json) = row?;
-            let Ok(p) = serde_json::from_str::<PreparedContact>(&json) else {
+            let Ok(p) = serde_json::from_str::<Prepared>(&json) else {
                 continue;
             };
             let link = &p.conn_link_to_connect;
-            let matches = std::iter::once(&link.conn_full_link)
+            if std::iter::once(&link.conn_full_link)
                 .chain(link.conn_short_link.as_ref())
-                .any(|l| display_link(l.trim()) == shown);
-            if matches {
-                return self.contact(id);
+                .any(|l| display_link(l.trim()) == shown)
+            {
+                return Ok(Some(id));
             }
         }
         Ok(None)
@@ -383,7 +400,7 @@ impl Chat {
             }
             (None, None) => {}
         }
-        Ok(Response::StartedConnection(c, shown_as))
+        Ok(Response::StartedConnectionToContact(c, shown_as))
     }
 
     /// A request's message, in the chat of the contact it made (under the requester's shared
@@ -508,25 +525,9 @@ impl ChatStore {
         &self,
         shown: &str,
     ) -> std::result::Result<Option<i64>, StoreError> {
-        let mut st = self.db.prepare(
-            "SELECT group_id, prepared FROM groups WHERE prepared IS NOT NULL
-             ORDER BY group_id DESC",
-        )?;
-        let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
-        for row in rows {
-            let (id, json) = row?;
-            let Ok(p) = serde_json::from_str::<PreparedGroup>(&json) else {
-                continue;
-            };
-            let link = &p.conn_link_to_connect;
-            if std::iter::once(&link.conn_full_link)
-                .chain(link.conn_short_link.as_ref())
-                .any(|l| display_link(l.trim()) == shown)
-            {
-                return Ok(Some(id));
-            }
-        }
-        Ok(None)
+        let sql = "SELECT group_id, prepared FROM groups WHERE prepared IS NOT NULL
+                   ORDER BY group_id DESC";
+        self.prepared_by_link(sql, shown)
     }
 
     /// A prepared group joined: it becomes the group the host's invitation describes (our
@@ -682,8 +683,16 @@ impl Chat {
                     g.profile.display_name
                 )));
             }
-            let (g, _) = self.join_relays(g, &data.relays, shown_as.clone()).await?;
-            g
+            match self.join_relays(g, &data.relays, shown_as.clone()).await {
+                Ok((g, _)) => g,
+                Err(e) => {
+                    // Not joined: a later try starts afresh (not as this random profile).
+                    if shown_as.is_some() {
+                        self.store().clear_group_incognito(group_id)?;
+                    }
+                    return Err(e);
+                }
+            }
         } else {
             let profile = shown_as.clone().unwrap_or_else(|| self.profile());
             let info = ChatMessage::new(
