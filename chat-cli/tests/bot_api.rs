@@ -2260,6 +2260,8 @@ fn bot_api_business_address() {
         assert_eq!(plan["contactAddressPlan"]["type"], "ok");
         let data = &plan["contactAddressPlan"]["contactSLinkData_"];
         assert_eq!(data["business"], true);
+        // Its welcome message: the auto-reply.
+        assert_eq!(data["message"], json!({"type": "text", "text": "Welcome!"}));
         assert_eq!(data["profile"]["displayName"], "alice");
         bob.ok("APIConnect", &format!("/_connect 1 {link}"), "sentInvitation")
             .await;

@@ -294,3 +294,53 @@ fn a_prepared_business_card_becomes_the_business_chat() {
     biz.expect_item("#cath cath_1> a question");
     relay.stop();
 }
+
+/// An address's welcome message (its auto-reply, in the link's data): a contact prepared from
+/// the data has it as the chat's first message; when the address accepts, the auto-reply goes
+/// as an edit of that message (its text changed since: brought up to date), not as another.
+#[test]
+fn the_welcome_message_of_a_prepared_contact_is_brought_up_to_date() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob) = alice_and_bob(dir.path(), &server, &[]);
+    alice.type_line("/ad");
+    alice.expect("/ad");
+    let (short, full) = address_links(&mut alice, "Your new chat address is created!");
+    alice.type_line("/auto_accept on Welcome!");
+    alice.expect("/auto_accept on Welcome!");
+    alice.expect("auto_accept on");
+    alice.expect("auto reply:");
+    alice.expect("Welcome!");
+
+    let data = r#"{"profile":{"displayName":"alice","fullName":"Alice"},"message":{"type":"text","text":"Welcome!"},"business":false}"#;
+    let cmd = format!("/_prepare contact 1 {full} {short} {data}");
+    bob.type_line(&cmd);
+    bob.expect(&cmd);
+    bob.expect("alice: contact is prepared");
+    bob.type_line("/tail @alice 1");
+    bob.expect("/tail @alice 1");
+    bob.expect_item("alice> Welcome!");
+
+    alice.type_line("/auto_accept on Welcome, glad you came!");
+    alice.expect("/auto_accept on Welcome, glad you came!");
+    alice.expect("auto_accept on");
+    alice.expect("auto reply:");
+    alice.expect("Welcome, glad you came!");
+
+    bob.type_line("/_connect contact @2");
+    bob.expect("/_connect contact @2");
+    bob.expect("alice: connection started");
+    alice.expect("bob (Bob): accepting contact request, you can send messages to contact");
+    alice.expect("bob (Bob): contact is connected");
+    bob.expect("alice (Alice): contact is connected");
+    bob.expect_item("alice> [edited] Welcome, glad you came!");
+    // One welcome message in bob's chat, up to date; none sent again by alice.
+    bob.type_line("/tail @alice 2");
+    bob.expect("/tail @alice 2");
+    bob.expect_item("alice> Audio/video calls: enabled");
+    bob.expect_item("alice> Welcome, glad you came!");
+    alice.type_line("@bob hi");
+    alice.expect_item("@bob hi");
+    bob.expect_item("alice> hi");
+    relay.stop();
+}

@@ -1463,14 +1463,28 @@ impl ConnLink {
 const MAX_LINK_DATA: usize = crate::compress::LINK_DATA_PLAIN_MAX;
 
 /// The data of our invitation and address short links (the reference's
-/// `ContactShortLinkData`): the profile a peer sees before connecting, compressed when large.
-/// A profile too large even so goes without its image; one still too large gets no short
-/// link (none: use the full link). `business`: a business address's.
-fn short_link_data(profile: &Profile, business: bool) -> Option<Vec<u8>> {
+/// `ContactShortLinkData`): the profile a peer sees before connecting, compressed when large;
+/// an address's says whether it is a business and has its welcome message (the auto-reply).
+/// Data too large even so goes without the profile's image and the welcome message; still
+/// too large, there is no short link (none: use the full link).
+fn short_link_data(
+    profile: &Profile,
+    business: bool,
+    welcome: Option<&crate::protocol::MsgContent>,
+) -> Option<Vec<u8>> {
     fitting_link_data(
-        profile,
-        |p| p.image = None,
-        |p| serde_json::to_vec(&serde_json::json!({"profile": p, "business": business})).ok(),
+        &(profile.clone(), welcome.cloned()),
+        |(p, w)| {
+            p.image = None;
+            *w = None;
+        },
+        |(p, w)| {
+            let mut v = serde_json::json!({"profile": p, "business": business});
+            if let Some(m) = w {
+                v["message"] = serde_json::to_value(m).ok()?;
+            }
+            serde_json::to_vec(&v).ok()
+        },
     )
 }
 
@@ -2340,12 +2354,15 @@ impl Chat {
                     )));
                 }
                 let (_, link) = self.store().address()?.ok_or(ChatError::NoAddress)?;
-                let was = self.address_settings()?.business_address;
+                let was = self.address_settings()?;
                 let json =
                     serde_json::to_string(&settings).map_err(|e| ChatError::File(e.to_string()))?;
                 self.store().set_setting(ADDRESS_SETTINGS, Some(&json))?;
-                // Those about to connect see whether it is a business (the link's data).
-                if was != settings.business_address {
+                // Those about to connect see whether it is a business and its welcome
+                // message (the link's data).
+                if was.business_address != settings.business_address
+                    || was.auto_reply != settings.auto_reply
+                {
                     let p = self.profile();
                     on_heap(|| self.update_address_data(&p)).await;
                 }
@@ -3123,13 +3140,18 @@ impl Chat {
     ) -> Result<(ConnId, ConnLink)> {
         let agent = &self.inner.agent;
         let invitation = kind == PendingKind::Invitation;
-        let business = !invitation && self.address_settings()?.business_address;
+        let settings = if invitation {
+            crate::command::AddressSettings::default()
+        } else {
+            self.address_settings()?
+        };
+        let business = settings.business_address;
         // A chat relay's address: on the relay its operator chose.
         let relay_server = match &self.inner.relay_address_server {
             Some(s) if !invitation && self.inner.chat_relay => Some(s.clone()),
             _ => None,
         };
-        let data = short_link_data(profile, business);
+        let data = short_link_data(profile, business, settings.auto_reply.as_ref());
         let (conn, full, short) = match (data, invitation, relay_server) {
             (data, false, Some(server)) => agent.create_address_on(server, data.as_deref()).await,
             (Some(data), true, _) => agent.create_invitation_with_short_link(&data).await,
@@ -3567,8 +3589,15 @@ impl Chat {
         match self.accept_as(req.clone(), incognito).await {
             Ok(Response::Accepting(c)) => {
                 if let Some(reply) = &settings.auto_reply {
-                    let json =
-                        serde_json::to_string(reply).map_err(|e| ChatError::File(e.to_string()))?;
+                    // The requester has it as the welcome message (from the link's data): it
+                    // goes as an edit of that message, bringing it up to date.
+                    let json = match &req.welcome_msg_id {
+                        Some(id) => serde_json::to_string(&serde_json::json!({
+                            "welcomeMsgId": id, "content": reply
+                        })),
+                        None => serde_json::to_string(reply),
+                    }
+                    .map_err(|e| ChatError::File(e.to_string()))?;
                     self.store()
                         .set_send_on_connect(c.contact_id, Some(&json))?;
                 }
@@ -3662,9 +3691,13 @@ impl Chat {
     /// kept no link data then, or by an older version); with one, its data is written again.
     async fn add_address_short_link(&self) -> Result<Response> {
         let (conn, link) = self.store().address()?.ok_or(ChatError::NoAddress)?;
-        let business = self.address_settings()?.business_address;
-        let data = short_link_data(&self.profile(), business)
-            .ok_or_else(|| ChatError::Agent("the profile is too large for link data".into()))?;
+        let settings = self.address_settings()?;
+        let data = short_link_data(
+            &self.profile(),
+            settings.business_address,
+            settings.auto_reply.as_ref(),
+        )
+        .ok_or_else(|| ChatError::Agent("the profile is too large for link data".into()))?;
         let short = self
             .inner
             .agent
@@ -3692,8 +3725,10 @@ impl Chat {
         if link.short.is_none() {
             return;
         }
-        let business = self.address_settings().is_ok_and(|s| s.business_address);
-        let Some(data) = short_link_data(p, business) else {
+        let settings = self.address_settings().unwrap_or_default();
+        let Some(data) =
+            short_link_data(p, settings.business_address, settings.auto_reply.as_ref())
+        else {
             return;
         };
         match self.inner.agent.set_link_data(conn, &data, &[]).await {
@@ -4060,8 +4095,28 @@ impl Chat {
                     for item in info {
                         self.emit(Event::InfoItem(c.clone(), item)).await;
                     }
-                    // The address's auto-reply, once the contact accepted automatically is here.
-                    if let Some(content) = reply.and_then(|r| serde_json::from_str(&r).ok()) {
+                    // The address's auto-reply (or a prepared contact's first message), once the
+                    // contact is here: an edit of the welcome message the requester has from
+                    // the link's data, else a message.
+                    let reply: Option<serde_json::Value> =
+                        reply.and_then(|r| serde_json::from_str(&r).ok());
+                    let welcome = reply.as_ref().and_then(|r| {
+                        let id = serde_json::from_value(r.get("welcomeMsgId")?.clone()).ok()?;
+                        let content = serde_json::from_value(r.get("content")?.clone()).ok()?;
+                        Some((id, content))
+                    });
+                    if let Some((id, content)) = welcome {
+                        let update =
+                            ChatEvent::MsgUpdate(crate::protocol::MsgUpdate::new(id, content));
+                        let sent = match c.conn_id {
+                            Some(conn) => self.send_event(conn, update).await.map(|_| ()),
+                            None => Ok(()),
+                        };
+                        if let Err(e) = sent {
+                            self.emit(Event::Error(format!("auto-reply: {e}"))).await;
+                        }
+                    } else if let Some(content) = reply.and_then(|r| serde_json::from_value(r).ok())
+                    {
                         match self.send_content(c, content, None).await {
                             Ok(Response::Sent(c, item)) => {
                                 self.emit(Event::ItemSent(c, item)).await;
@@ -4101,17 +4156,24 @@ impl Chat {
                     Some(_) => return Ok(()),
                     None => {
                         let profile = Self::peer_profile(&info)?;
-                        let message = match ChatMessage::decode(&info).map(|m| m.event) {
+                        let (message, welcome) = match ChatMessage::decode(&info).map(|m| m.event) {
                             Ok(ChatEvent::Contact {
-                                request_msg: Some((shared_msg_id, content)),
+                                request_msg,
+                                welcome_msg_id,
                                 ..
-                            }) => Some(crate::store::RequestMsg {
-                                shared_msg_id,
-                                content,
-                            }),
-                            _ => None,
+                            }) => (
+                                request_msg.map(|(shared_msg_id, content)| {
+                                    crate::store::RequestMsg {
+                                        shared_msg_id,
+                                        content,
+                                    }
+                                }),
+                                welcome_msg_id,
+                            ),
+                            _ => (None, None),
                         };
-                        self.store().add_request(request, &profile, message)?
+                        self.store()
+                            .add_request(request, &profile, message, welcome)?
                     }
                 };
                 on_heap(|| self.request_arrived(req, settings)).await?;

@@ -434,6 +434,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // (`PreparedGroup`); the connection started for it (`/_connect group #G`)
     "ALTER TABLE groups ADD COLUMN prepared TEXT;
      ALTER TABLE pending ADD COLUMN group_id INTEGER REFERENCES groups ON DELETE CASCADE;",
+    // v50: the shared id a requester gave our address's welcome message (`welcomeMsgId`): the
+    // auto-reply goes as an edit of it
+    "ALTER TABLE requests ADD COLUMN welcome_msg_id BLOB;",
 ];
 
 /// The most versions an edited item keeps (the original among them): edits beyond change the
@@ -845,6 +848,8 @@ pub struct ContactRequest {
     pub created_at: i64,
     /// The message that came with it (`x.contact`'s `msgId` and `content`), if any.
     pub message: Option<RequestMsg>,
+    /// The shared id the requester gave our welcome message (`welcomeMsgId`), if any.
+    pub welcome_msg_id: Option<crate::protocol::SharedMsgId>,
 }
 
 /// A message sent with a contact request: its shared id and content.
@@ -1393,6 +1398,7 @@ impl ChatStore {
         request_id: u64,
         profile: &Profile,
         message: Option<RequestMsg>,
+        welcome_msg_id: Option<crate::protocol::SharedMsgId>,
     ) -> Result<ContactRequest> {
         let name = self.unique_name(&profile.display_name)?;
         let created_at = now_ms();
@@ -1403,14 +1409,15 @@ impl ChatStore {
             .map_err(|_| StoreError::Corrupt("request message"))?;
         self.db.execute(
             "INSERT OR REPLACE INTO requests (request_id, local_name, profile, created_at,
-                                              request_msg)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+                                              request_msg, welcome_msg_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
                 request_id as i64,
                 name,
                 profile_json(profile)?,
                 created_at,
-                msg_json
+                msg_json,
+                welcome_msg_id.as_ref().map(|w| w.0.as_slice())
             ],
         )?;
         Ok(ContactRequest {
@@ -1419,6 +1426,7 @@ impl ChatStore {
             profile: profile.clone(),
             created_at,
             message,
+            welcome_msg_id,
         })
     }
 
@@ -1438,8 +1446,8 @@ impl ChatStore {
         arg: rusqlite::types::Value,
     ) -> Result<Option<ContactRequest>> {
         let sql = format!(
-            "SELECT request_id, local_name, profile, created_at, request_msg FROM requests
-             WHERE {clause}"
+            "SELECT request_id, local_name, profile, created_at, request_msg, welcome_msg_id
+             FROM requests WHERE {clause}"
         );
         self.db
             .query_row(&sql, [arg], |r| {
@@ -1449,10 +1457,11 @@ impl ChatStore {
                     r.get::<_, String>(2)?,
                     r.get::<_, i64>(3)?,
                     r.get::<_, Option<String>>(4)?,
+                    r.get::<_, Option<Vec<u8>>>(5)?,
                 ))
             })
             .optional()?
-            .map(|(id, local_name, p, created_at, msg)| {
+            .map(|(id, local_name, p, created_at, msg, welcome)| {
                 Ok(ContactRequest {
                     request_id: id as u64,
                     local_name,
@@ -1460,6 +1469,7 @@ impl ChatStore {
                     created_at,
                     // A message this version cannot read is dropped, not the request.
                     message: msg.and_then(|m| serde_json::from_str(&m).ok()),
+                    welcome_msg_id: welcome.map(crate::protocol::B64),
                 })
             })
             .transpose()
