@@ -1441,6 +1441,22 @@ pub(crate) fn is_address_link(link: &str) -> Result<bool> {
     }
 }
 
+/// What [`Chat::join_link`] joins, and as whom.
+pub(crate) struct JoinLink<'a> {
+    /// The link.
+    pub link: &'a str,
+    /// An address (else a one-time invitation).
+    pub address: bool,
+    /// The random profile shown instead of the user's.
+    pub shown_as: Option<&'a Profile>,
+    /// The link as the connection in progress keeps it.
+    pub shown_link: &'a str,
+    /// The address's welcome message as the requester has it (its shared id).
+    pub welcome_msg_id: Option<crate::protocol::SharedMsgId>,
+    /// A first message with the request.
+    pub request_msg: Option<(crate::protocol::SharedMsgId, crate::protocol::MsgContent)>,
+}
+
 /// A link we made: the full link and, when its relay keeps link data, the short one (both as
 /// shown).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -3195,42 +3211,57 @@ impl Chat {
         }
         let address = is_address_link(&link)?;
         let shown_as = incognito.then(crate::incognito::random_profile);
-        let profile = shown_as.clone().unwrap_or_else(|| self.profile());
-        let info = if address {
-            ChatMessage::new(
-                None,
-                ChatEvent::Contact {
-                    profile,
-                    contact_req_id: Some(new_shared_msg_id()),
-                    welcome_msg_id: None,
-                    request_msg: None,
-                },
-            )
-            .encode()
-        } else {
-            self.info_as(shown_as.as_ref())
+        let join = JoinLink {
+            link: &link,
+            address,
+            shown_as: shown_as.as_ref(),
+            shown_link: &display_link(link.trim()),
+            welcome_msg_id: None,
+            request_msg: None,
         };
-        let conn = self
-            .inner
-            .agent
-            .join(&link, &info)
-            .await
-            .map_err(agent_err)?;
-        let kind = if address {
-            PendingKind::JoinedAddress
-        } else {
-            PendingKind::JoinedInvitation
-        };
-        let store = self.store();
-        store.add_pending(conn, kind, Some(&display_link(link.trim())))?;
-        if let Some(p) = &shown_as {
-            store.set_pending_incognito(conn, p)?;
-        }
+        let conn = self.join_link(join).await?;
         Ok(if address {
             Response::RequestSent(conn, shown_as.is_some())
         } else {
             Response::ConfirmationSent(conn)
         })
+    }
+
+    /// Joins a one-time invitation, or asks through an address (`x.contact` with the profile
+    /// shown, the welcome message's id and a first message); the connection in progress is
+    /// recorded (for `shown_link`, with the random profile shown).
+    pub(crate) async fn join_link(&self, j: JoinLink<'_>) -> Result<ConnId> {
+        let info = if j.address {
+            ChatMessage::new(
+                None,
+                ChatEvent::Contact {
+                    profile: j.shown_as.cloned().unwrap_or_else(|| self.profile()),
+                    contact_req_id: Some(new_shared_msg_id()),
+                    welcome_msg_id: j.welcome_msg_id,
+                    request_msg: j.request_msg,
+                },
+            )
+            .encode()
+        } else {
+            self.info_as(j.shown_as)
+        };
+        let conn = self
+            .inner
+            .agent
+            .join(j.link, &info)
+            .await
+            .map_err(agent_err)?;
+        let kind = if j.address {
+            PendingKind::JoinedAddress
+        } else {
+            PendingKind::JoinedInvitation
+        };
+        let store = self.store();
+        store.add_pending(conn, kind, Some(j.shown_link))?;
+        if let Some(p) = j.shown_as {
+            store.set_pending_incognito(conn, p)?;
+        }
+        Ok(conn)
     }
 
     /// A new contact address's plan with its short link's data (the owner's profile, whether

@@ -22,12 +22,10 @@ use rusqlite::{params, OptionalExtension};
 
 use crate::chat::{
     agent_err, display_link, is_address_link, is_channel_link, new_shared_msg_id, Chat, ChatError,
-    ContactLinkData, Event, LinkPlan, LinkStatus, Response,
+    ContactLinkData, Event, JoinLink, LinkPlan, LinkStatus, Response,
 };
-use crate::protocol::{ChatEvent, ChatMessage, MsgContent, Profile, SharedMsgId};
-use crate::store::{
-    now_ms, profile_json, ChatFlags, ChatItem, ChatStore, Contact, NewItem, PendingKind, StoreError,
-};
+use crate::protocol::{MsgContent, Profile, SharedMsgId};
+use crate::store::{now_ms, profile_json, ChatItem, ChatStore, Contact, NewItem, StoreError};
 
 type Result<T> = std::result::Result<T, ChatError>;
 
@@ -100,22 +98,7 @@ impl ChatStore {
             ],
         )?;
         tx.commit()?;
-        Ok(Contact {
-            contact_id: next,
-            local_name: name,
-            profile: profile.clone(),
-            conn_id: None,
-            ready: false,
-            created_at,
-            deleted_by_contact: false,
-            incognito: None,
-            custom_data: None,
-            local_alias: String::new(),
-            user_prefs: None,
-            own_prefs: self.own_prefs.clone(),
-            muted: false,
-            flags: ChatFlags::default(),
-        })
+        Ok(self.new_contact(next, &name, profile, None, created_at))
     }
 
     /// A contact's prepared link, when it was made from one.
@@ -123,16 +106,26 @@ impl ChatStore {
         &self,
         contact_id: i64,
     ) -> std::result::Result<Option<PreparedContact>, StoreError> {
+        self.prepared_json(
+            "SELECT prepared FROM contacts WHERE contact_id = ?1",
+            contact_id,
+            "prepared contact",
+        )
+    }
+
+    /// The prepared JSON (of the row `sql` selects by `id`), read.
+    fn prepared_json<T: serde::de::DeserializeOwned>(
+        &self,
+        sql: &str,
+        id: i64,
+        what: &'static str,
+    ) -> std::result::Result<Option<T>, StoreError> {
         let json: Option<String> = self
             .db
-            .query_row(
-                "SELECT prepared FROM contacts WHERE contact_id = ?1",
-                [contact_id],
-                |r| r.get(0),
-            )
+            .query_row(sql, [id], |r| r.get(0))
             .optional()?
             .flatten();
-        json.map(|j| serde_json::from_str(&j).map_err(|_| StoreError::Corrupt("prepared contact")))
+        json.map(|j| serde_json::from_str(&j).map_err(|_| StoreError::Corrupt(what)))
             .transpose()
     }
 
@@ -321,7 +314,6 @@ impl Chat {
             return Err(command_error("the contact's connection is started already"));
         }
         let shown_as = incognito.then(crate::incognito::random_profile);
-        let profile = shown_as.clone().unwrap_or_else(|| self.profile());
         let link = prepared.conn_link_to_connect.conn_full_link.clone();
         let address = prepared.is_address();
         let request_msg = match (&content, address) {
@@ -339,31 +331,6 @@ impl Chat {
             }
             _ => None,
         };
-        let info = if address {
-            ChatMessage::new(
-                None,
-                ChatEvent::Contact {
-                    profile,
-                    contact_req_id: Some(new_shared_msg_id()),
-                    welcome_msg_id: prepared.welcome_shared_msg_id.clone(),
-                    request_msg: request_msg.clone(),
-                },
-            )
-            .encode()
-        } else {
-            self.info_as(shown_as.as_ref())
-        };
-        let conn = self
-            .inner
-            .agent
-            .join(&link, &info)
-            .await
-            .map_err(agent_err)?;
-        let kind = if address {
-            PendingKind::JoinedAddress
-        } else {
-            PendingKind::JoinedInvitation
-        };
         let shown_link = display_link(
             prepared
                 .conn_link_to_connect
@@ -371,14 +338,17 @@ impl Chat {
                 .as_deref()
                 .unwrap_or(&link),
         );
-        {
-            let store = self.store();
-            store.add_pending(conn, kind, Some(&shown_link))?;
-            store.set_pending_contact(conn, contact_id)?;
-            if let Some(p) = &shown_as {
-                store.set_pending_incognito(conn, p)?;
-            }
-        }
+        let conn = self
+            .join_link(JoinLink {
+                link: &link,
+                address,
+                shown_as: shown_as.as_ref(),
+                shown_link: &shown_link,
+                welcome_msg_id: prepared.welcome_shared_msg_id.clone(),
+                request_msg: request_msg.clone(),
+            })
+            .await?;
+        self.store().set_pending_contact(conn, contact_id)?;
         match (content, request_msg) {
             (_, Some((id, mc))) => {
                 let item = self.store().add_item(&NewItem {
@@ -467,17 +437,11 @@ impl ChatStore {
         &self,
         group_id: i64,
     ) -> std::result::Result<Option<PreparedGroup>, StoreError> {
-        let json: Option<String> = self
-            .db
-            .query_row(
-                "SELECT prepared FROM groups WHERE group_id = ?1",
-                [group_id],
-                |r| r.get(0),
-            )
-            .optional()?
-            .flatten();
-        json.map(|j| serde_json::from_str(&j).map_err(|_| StoreError::Corrupt("prepared group")))
-            .transpose()
+        self.prepared_json(
+            "SELECT prepared FROM groups WHERE group_id = ?1",
+            group_id,
+            "prepared group",
+        )
     }
 
     /// Records the prepared group a connection in progress is for.
@@ -694,33 +658,24 @@ impl Chat {
                 }
             }
         } else {
-            let profile = shown_as.clone().unwrap_or_else(|| self.profile());
-            let info = ChatMessage::new(
-                None,
-                ChatEvent::Contact {
-                    profile,
-                    contact_req_id: Some(new_shared_msg_id()),
-                    welcome_msg_id: None,
-                    request_msg: None,
-                },
-            )
-            .encode();
-            let conn = self
-                .inner
-                .agent
-                .join(&link.conn_full_link, &info)
-                .await
-                .map_err(agent_err)?;
             let shown_link = display_link(
                 link.conn_short_link
                     .as_deref()
                     .unwrap_or(&link.conn_full_link),
             );
+            let conn = self
+                .join_link(JoinLink {
+                    link: &link.conn_full_link,
+                    address: true,
+                    shown_as: shown_as.as_ref(),
+                    shown_link: &shown_link,
+                    welcome_msg_id: None,
+                    request_msg: None,
+                })
+                .await?;
             let store = self.store();
-            store.add_pending(conn, PendingKind::JoinedAddress, Some(&shown_link))?;
             store.set_pending_group(conn, group_id)?;
             if let Some(p) = &shown_as {
-                store.set_pending_incognito(conn, p)?;
                 store.set_group_incognito(group_id, p)?;
             }
             g

@@ -1505,11 +1505,29 @@ impl ChatStore {
             ],
         )?;
         tx.commit()?;
-        Ok(Contact {
-            contact_id: next,
-            local_name: req.local_name.clone(),
-            profile: req.profile.clone(),
-            conn_id: Some(conn_id),
+        Ok(self.new_contact(
+            next,
+            &req.local_name,
+            &req.profile,
+            Some(conn_id),
+            created_at,
+        ))
+    }
+
+    /// A contact just made: not ready, nothing set by the user yet.
+    pub(crate) fn new_contact(
+        &self,
+        contact_id: i64,
+        local_name: &str,
+        profile: &Profile,
+        conn_id: Option<u64>,
+        created_at: i64,
+    ) -> Contact {
+        Contact {
+            contact_id,
+            local_name: local_name.to_string(),
+            profile: profile.clone(),
+            conn_id,
             ready: false,
             created_at,
             deleted_by_contact: false,
@@ -1520,7 +1538,7 @@ impl ChatStore {
             own_prefs: self.own_prefs.clone(),
             muted: false,
             flags: ChatFlags::default(),
-        })
+        }
     }
 
     /// Forgets a request.
