@@ -274,7 +274,7 @@ fn a_prepared_business_card_becomes_the_business_chat() {
     cath.expect("#biz: group is prepared");
     cath.type_line(&format!("/_connect plan 1 {short}"));
     cath.expect(&format!("/_connect plan 1 {short}"));
-    cath.expect("group link: known prepared group #biz");
+    cath.expect("business address: known prepared business #biz");
     cath.type_line("/_connect group #1");
     cath.expect("/_connect group #1");
     cath.expect("#biz: connection started");

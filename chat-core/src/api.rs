@@ -549,7 +549,9 @@ pub fn group_info(chat: &Chat, g: &Group) -> Value {
     if let Ok(Some(p)) = chat.store().prepared_group(g.group_id) {
         let mut p = json!(p);
         if let Some(o) = p.as_object_mut() {
-            o.remove("useRelays"); // ours: `useRelays` of the group says it
+            // Ours: the group's `useRelays` says the one, the business card the other.
+            o.remove("useRelays");
+            o.remove("business");
         }
         v["preparedGroup"] = p;
     }
@@ -1634,7 +1636,7 @@ pub fn connection_plan(chat: &Chat, plan: &LinkPlan) -> Value {
                 GroupLinkPlan::Connecting(g) => {
                     json!({"type": "connectingProhibit", "groupInfo_": group_info(chat, g)})
                 }
-                GroupLinkPlan::Known(g) | GroupLinkPlan::Prepared(g) => {
+                GroupLinkPlan::Known(g) | GroupLinkPlan::Prepared(g, _) => {
                     json!({"type": "known", "groupInfo": group_info(chat, g),
                                                   "groupUpdated": false, "linkOwners": []})
                 }

@@ -748,8 +748,9 @@ pub enum GroupLinkPlan {
     Connecting(crate::group_store::Group),
     /// Joined already.
     Known(crate::group_store::Group),
-    /// Prepared from it, not joined yet (`/_connect group #G` or `/c` with the link joins).
-    Prepared(crate::group_store::Group),
+    /// Prepared from it, not joined yet (`/_connect group #G` or `/c` with the link joins);
+    /// `true`: a business's card (from its address).
+    Prepared(crate::group_store::Group, bool),
 }
 
 /// A contact address's short link data (the reference's `ContactShortLinkData`).
@@ -842,7 +843,13 @@ impl LinkPlan {
                         format!("group link: known group #{}", group(g)),
                         format!("use #{} <message> to send messages", group(g)),
                     ],
-                    GroupLinkPlan::Prepared(g) => {
+                    GroupLinkPlan::Prepared(g, true) => {
+                        vec![format!(
+                            "business address: known prepared business #{}",
+                            group(g)
+                        )]
+                    }
+                    GroupLinkPlan::Prepared(g, false) => {
                         vec![format!("group link: known prepared group #{}", group(g))]
                     }
                 };
@@ -2268,7 +2275,7 @@ impl Chat {
                 short,
                 direct,
                 data,
-            } => self.prepare_group(&link, short.as_deref(), direct, &data),
+            } => self.prepare_group(&link, short.as_deref(), direct, false, &data),
             Command::ConnectPreparedGroup {
                 group_id,
                 incognito,
@@ -3203,7 +3210,7 @@ impl Chat {
             // Prepared from this link: connecting it is connecting that contact.
             return on_heap(|| self.connect_prepared_contact(c.contact_id, incognito, None)).await;
         }
-        if let LinkPlan::Group(GroupLinkPlan::Prepared(g)) = plan {
+        if let LinkPlan::Group(GroupLinkPlan::Prepared(g, _)) = plan {
             return on_heap(|| self.connect_prepared_group(g.group_id, incognito)).await;
         }
         if !plan.is_ok() {
@@ -3378,11 +3385,11 @@ impl Chat {
         if let Some(id) = joined {
             if let Some(g) = store.group(id)? {
                 use crate::group_store::MemberStatus as S;
-                if store
-                    .prepared_group(id)?
-                    .is_some_and(|p| !p.conn_link_started_connection)
-                {
-                    return Ok(Some(GroupLinkPlan::Prepared(g)));
+                match store.prepared_group(id)? {
+                    Some(p) if !p.conn_link_started_connection => {
+                        return Ok(Some(GroupLinkPlan::Prepared(g, p.business)));
+                    }
+                    _ => {}
                 }
                 match g.status {
                     // Gone from it: joining again is fine.

@@ -239,7 +239,7 @@ impl Chat {
                     ..Default::default()
                 },
             };
-            return self.prepare_group(link, short, true, &group);
+            return self.prepare_group(link, short, true, true, &group);
         }
         if is_channel_link(link) || short.is_some_and(is_channel_link) {
             return Err(command_error("a channel's link: join it with /c <link>"));
@@ -414,6 +414,9 @@ pub struct PreparedGroup {
     /// A channel, joined through its relays (else by its group link or business address).
     #[serde(default)]
     pub use_relays: bool,
+    /// A business's card, from its address's data (its chat becomes a business chat).
+    #[serde(default)]
+    pub business: bool,
 }
 
 impl ChatStore {
@@ -533,6 +536,7 @@ impl Chat {
         link: &str,
         short: Option<&str>,
         direct: bool,
+        business: bool,
         data: &GroupLinkData,
     ) -> Result<Response> {
         let profile = &data.group_profile;
@@ -581,6 +585,7 @@ impl Chat {
             welcome_shared_msg_id: None,
             request_shared_msg_id: None,
             use_relays: !direct,
+            business,
         };
         let g = if direct {
             let store = self.store();
