@@ -7,8 +7,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use agent::agent::{Agent, AgentEvent, ConnId};
 use chat_core::chat::{Chat, Event, Response};
 use chat_core::group_store::MemberStatus;
@@ -16,46 +14,8 @@ use chat_core::protocol::{
     ChatEvent, ChatMessage, ChatVersions, GroupMemberRole, MemberInfo, MsgContainer, MsgContent,
     B64, CHAT_VERSIONS,
 };
-use common::{config, profile, relay};
+use common::{agent_event, config, msg, profile, relay, until};
 use smp_client::ConnectOptions;
-use tokio::sync::mpsc::Receiver;
-
-const WAIT: Duration = Duration::from_secs(20);
-
-/// The next chat event that `pick` selects (others are skipped and returned too).
-async fn until<T>(
-    events: &mut Receiver<Event>,
-    mut pick: impl FnMut(&Event) -> Option<T>,
-) -> (T, Vec<Event>) {
-    let mut skipped = Vec::new();
-    loop {
-        let e = tokio::time::timeout(WAIT, events.recv())
-            .await
-            .expect("a chat event in time")
-            .expect("events open");
-        if let Some(t) = pick(&e) {
-            return (t, skipped);
-        }
-        skipped.push(e);
-    }
-}
-
-/// The next agent event that is not a delivery report.
-async fn agent_event(events: &mut Receiver<AgentEvent>) -> AgentEvent {
-    loop {
-        let e = tokio::time::timeout(WAIT, events.recv())
-            .await
-            .expect("an agent event in time")
-            .expect("events open");
-        if !matches!(e, AgentEvent::Sent { .. } | AgentEvent::Delivered { .. }) {
-            return e;
-        }
-    }
-}
-
-fn msg(event: ChatEvent) -> Vec<u8> {
-    ChatMessage::new(None, event).encode()
-}
 
 fn text(id: &[u8], t: &str) -> ChatMessage {
     ChatMessage::new(

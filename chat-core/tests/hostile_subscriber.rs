@@ -6,46 +6,11 @@
 
 mod common;
 
-use std::time::Duration;
-
 use agent::agent::{Agent, AgentEvent};
 use chat_core::chat::{Chat, Event, Response};
 use chat_core::protocol::{ChatEvent, ChatMessage, MsgContainer, MsgContent, MsgUpdate, B64};
-use common::{config, profile, relay};
+use common::{agent_event, config, msg, profile, relay, until};
 use smp_client::ConnectOptions;
-use tokio::sync::mpsc::Receiver;
-
-const WAIT: Duration = Duration::from_secs(20);
-
-/// The next chat event that `pick` selects (others are skipped).
-async fn until<T>(events: &mut Receiver<Event>, mut pick: impl FnMut(&Event) -> Option<T>) -> T {
-    loop {
-        let e = tokio::time::timeout(WAIT, events.recv())
-            .await
-            .expect("a chat event in time")
-            .expect("events open");
-        if let Some(t) = pick(&e) {
-            return t;
-        }
-    }
-}
-
-/// The next agent event that is not a delivery report.
-async fn agent_event(events: &mut Receiver<AgentEvent>) -> AgentEvent {
-    loop {
-        let e = tokio::time::timeout(WAIT, events.recv())
-            .await
-            .expect("an agent event in time")
-            .expect("events open");
-        if !matches!(e, AgentEvent::Sent { .. } | AgentEvent::Delivered { .. }) {
-            return e;
-        }
-    }
-}
-
-fn msg(event: ChatEvent) -> Vec<u8> {
-    ChatMessage::new(None, event).encode()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscriber_cannot_post_edit_or_delete_as_the_channel() {

@@ -68,3 +68,45 @@ pub async fn info_items(events: &mut tokio::sync::mpsc::Receiver<chat_core::chat
         }
     }
 }
+
+/// How long a test waits for an event.
+pub const WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// The next chat event that `pick` selects, with the events skipped before it.
+pub async fn until<T>(
+    events: &mut tokio::sync::mpsc::Receiver<chat_core::chat::Event>,
+    mut pick: impl FnMut(&chat_core::chat::Event) -> Option<T>,
+) -> (T, Vec<chat_core::chat::Event>) {
+    let mut skipped = Vec::new();
+    loop {
+        let e = tokio::time::timeout(WAIT, events.recv())
+            .await
+            .expect("a chat event in time")
+            .expect("events open");
+        if let Some(t) = pick(&e) {
+            return (t, skipped);
+        }
+        skipped.push(e);
+    }
+}
+
+/// The next agent event that is not a delivery report.
+pub async fn agent_event(
+    events: &mut tokio::sync::mpsc::Receiver<agent::agent::AgentEvent>,
+) -> agent::agent::AgentEvent {
+    use agent::agent::AgentEvent;
+    loop {
+        let e = tokio::time::timeout(WAIT, events.recv())
+            .await
+            .expect("an agent event in time")
+            .expect("events open");
+        if !matches!(e, AgentEvent::Sent { .. } | AgentEvent::Delivered { .. }) {
+            return e;
+        }
+    }
+}
+
+/// A chat message without a shared id, encoded.
+pub fn msg(event: chat_core::protocol::ChatEvent) -> Vec<u8> {
+    chat_core::protocol::ChatMessage::new(None, event).encode()
+}
