@@ -365,7 +365,7 @@ fn a_file_in_a_channel() {
 }
 
 /// A channel prepared from its link's data (`/_prepare group ... direct=off`), then joined
-/// (`/_connect group #G`) through its relay: the prepared group is the channel joined; the
+/// (`/c` with its link) through its relay: the prepared group is the channel joined; the
 /// plan says so at each step.
 #[test]
 fn a_prepared_channel_is_joined_through_its_relay() {
@@ -395,8 +395,9 @@ fn a_prepared_channel_is_joined_through_its_relay() {
     cath.expect(&prepare);
     cath.expect("bad chat command: this channel is known already: see /_connect plan");
 
-    cath.type_line("/_connect group #1");
-    cath.expect("/_connect group #1");
+    // `/c` with the prepared channel's link joins it (`/_connect group #G` in bot_api.rs).
+    cath.type_line(&format!("/c {link}"));
+    cath.expect(&format!("/c {link}"));
     cath.expect("#news: connection started");
     cath.expect("#news: you joined the group");
     bob.expect("cath (Catherine): accepting request to join group #news...");
