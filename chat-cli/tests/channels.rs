@@ -394,6 +394,10 @@ fn a_prepared_channel_is_joined_through_its_relay() {
     cath.type_line(&prepare);
     cath.expect(&prepare);
     cath.expect("bad chat command: this channel is known already: see /_connect plan");
+    // A channel is joined without a first message (its relays take no request's message).
+    cath.type_line("/_connect group #1 text hi");
+    cath.expect("/_connect group #1 text hi");
+    cath.expect("bad chat command: a channel is joined without a message: send it once joined");
 
     // `/c` with the prepared channel's link joins it (`/_connect group #G` in bot_api.rs).
     cath.type_line(&format!("/c {link}"));

@@ -216,13 +216,11 @@ fn a_prepared_group_joins_by_its_group_link() {
     bob.type_line("#team too early");
     bob.expect("#team too early");
     bob.expect("you cannot invite other members yet, try later");
+    // A first message goes with the request: in bob's chat at once; the group's host, as
+    // the reference's, does not show it.
     bob.type_line("/_connect group #1 text hello");
     bob.expect("/_connect group #1 text hello");
-    bob.expect("bad chat command: a first message with joining a group is not sent by this client");
-
-    bob.type_line("/_connect group #1");
-    bob.expect("/_connect group #1");
-    bob.expect("#team: connection started");
+    bob.expect_unordered(&["#team: connection started", "~ #team hello"]);
     alice.expect("bob (Bob): accepting request to join group #team...");
     alice.expect("#team: bob joined the group");
     bob.expect("#team: joining the group...");
@@ -275,9 +273,11 @@ fn a_prepared_business_card_becomes_the_business_chat() {
     cath.type_line(&format!("/_connect plan 1 {short}"));
     cath.expect(&format!("/_connect plan 1 {short}"));
     cath.expect("business address: known prepared business #biz");
-    cath.type_line("/_connect group #1");
-    cath.expect("/_connect group #1");
-    cath.expect("#biz: connection started");
+    // The first message goes with the request: the business shows it as the customer's.
+    cath.type_line("/_connect group #1 json {\"type\":\"text\",\"text\":\"hello biz\"}");
+    cath.expect("/_connect group #1 json {\"type\":\"text\",\"text\":\"hello biz\"}");
+    cath.expect_unordered(&["#biz: connection started", "~ #biz hello biz"]);
+    biz.expect_item("#cath cath_1> hello biz");
     biz.expect("#cath (Catherine): accepting business address request...");
     cath.expect_unordered(&[
         "#biz: joining the group...",
@@ -292,6 +292,12 @@ fn a_prepared_business_card_becomes_the_business_chat() {
     cath.type_line("#biz a question");
     cath.expect_item("#biz a question");
     biz.expect_item("#cath cath_1> a question");
+    // The first message is in both chats under one shared id: the customer's edit of it
+    // reaches it.
+    cath.type_line("! #biz (hello biz) hello business");
+    cath.expect("! #biz (hello biz) hello business");
+    cath.expect_item("#biz [edited] hello business");
+    biz.expect_item("#cath cath_1> [edited] hello business");
     relay.stop();
 }
 

@@ -18,8 +18,8 @@
 use crate::chat::{Chat, ChatError, Event};
 use crate::group_store::{Group, Member, MemberCategory, MemberStatus, NewMember};
 use crate::protocol::{
-    BusinessChatInfo, BusinessChatType, ChatEvent, GroupLinkInvitation, GroupMemberRole,
-    GroupProfile, MemberIdRole, Profile,
+    BusinessChatInfo, BusinessChatType, ChatEvent, ChatMessage, GroupLinkInvitation,
+    GroupMemberRole, GroupProfile, MemberIdRole, Profile,
 };
 use serde_json::{json, Value};
 
@@ -172,6 +172,24 @@ impl Chat {
         {
             self.store().delete_group(g.group_id, &[])?;
             return Err(e);
+        }
+        // The message the request came with: the customer's, in the new chat (under the
+        // customer's shared id: its edits and deletion find it).
+        if let Ok(ChatEvent::Contact {
+            request_msg: Some((id, content)),
+            ..
+        }) = ChatMessage::decode(info).map(|m| m.event)
+        {
+            let item = self.store().add_group_item(
+                g.group_id,
+                Some(m.group_member_id),
+                Some(&id.0),
+                &content,
+                None,
+                None,
+            )?;
+            self.emit(Event::GroupReceived(g.clone(), m.clone(), item))
+                .await;
         }
         self.emit(Event::AcceptingBusinessRequest(g)).await;
         Ok(())

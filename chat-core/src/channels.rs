@@ -993,8 +993,10 @@ impl Chat {
             let plan = self.channel_plan(&link).await?;
             if let crate::chat::LinkPlan::Channel(crate::chat::ChannelPlan::Prepared(g)) = plan {
                 // Prepared from this link: joining is joining that group.
-                return crate::chat::on_heap(|| self.connect_prepared_group(g.group_id, incognito))
-                    .await;
+                return crate::chat::on_heap(|| {
+                    self.connect_prepared_group(g.group_id, incognito, None)
+                })
+                .await;
             }
             if !plan.is_ok() {
                 return crate::chat::used_link(&link, plan, api);

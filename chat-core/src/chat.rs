@@ -1215,7 +1215,6 @@ pub enum Event {
     AcceptingBusinessRequest(crate::group_store::Group),
     /// We sent an item to a group without a command (a business address's auto-reply).
     GroupItemSent(crate::group_store::Group, ChatItem),
-    /// An owner changed the group's profile or preferences (`x.grp.info`).
     /// A member's profile changed (its `x.info` in the group).
     GroupMemberUpdated {
         group: crate::group_store::Group,
@@ -1230,6 +1229,7 @@ pub enum Event {
         /// The owner.
         by: crate::group_store::Member,
     },
+    /// An owner changed the group's profile or preferences (`x.grp.info`): above.
     /// A post a channel's owner made as the channel itself arrived (`#news> text`).
     ChannelPost(crate::group_store::Group, ChatItem),
     /// A post as the channel itself edited by its owner.
@@ -2280,14 +2280,7 @@ impl Chat {
                 group_id,
                 incognito,
                 content,
-            } => {
-                if content.is_some() {
-                    return Err(ChatError::BadCommand(
-                        "a first message with joining a group is not sent by this client".into(),
-                    ));
-                }
-                on_heap(|| self.connect_prepared_group(group_id, incognito)).await
-            }
+            } => on_heap(|| self.connect_prepared_group(group_id, incognito, content)).await,
             Command::ConnectPlan(link) => {
                 let plan = if is_channel_link(&link) {
                     on_heap(|| self.channel_plan(&link)).await?
@@ -3211,7 +3204,7 @@ impl Chat {
             return on_heap(|| self.connect_prepared_contact(c.contact_id, incognito, None)).await;
         }
         if let LinkPlan::Group(GroupLinkPlan::Prepared(g, _)) = plan {
-            return on_heap(|| self.connect_prepared_group(g.group_id, incognito)).await;
+            return on_heap(|| self.connect_prepared_group(g.group_id, incognito, None)).await;
         }
         if !plan.is_ok() {
             return used_link(link.trim(), plan, api);

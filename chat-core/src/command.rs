@@ -142,7 +142,7 @@ pub enum Command {
         group_id: i64,
         /// With a random profile for this group.
         incognito: bool,
-        /// A first message (not sent by this client: refused).
+        /// A first message, with the request (not with a channel's).
         content: Option<crate::protocol::MsgContent>,
     },
     /// `/_connect contact @<contactId>[ incognito=on|off][ text <text>| json <msgContent>]`:

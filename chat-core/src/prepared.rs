@@ -618,11 +618,15 @@ impl Chat {
 
     /// `/_connect group #G`: joins a prepared group by its link (`incognito`: as a random
     /// profile): a channel through its relays, a group by its group link (the host's
-    /// invitation then makes this group the one joined).
+    /// invitation then makes this group the one joined) or a business address, with a first
+    /// message in the request (`x.contact`), its item in the chat at once under the shared id
+    /// the host gets (a business shows it as the customer's; a group's host, as the
+    /// reference's, does not show it).
     pub(crate) async fn connect_prepared_group(
         &self,
         group_id: i64,
         incognito: bool,
+        content: Option<MsgContent>,
     ) -> Result<Response> {
         let g = self.group_by_id(group_id)?;
         let mut prepared = self
@@ -632,6 +636,27 @@ impl Chat {
         if prepared.conn_link_started_connection {
             return Err(command_error("the group's connection is started already"));
         }
+        if content.is_some() && prepared.use_relays {
+            return Err(command_error(
+                "a channel is joined without a message: send it once joined",
+            ));
+        }
+        // Kept once chosen: a retry after an error sends the same message under the same id.
+        let request_msg = match content {
+            Some(mc) => {
+                let id = match &prepared.request_shared_msg_id {
+                    Some(id) => id.clone(),
+                    None => {
+                        let id = new_shared_msg_id();
+                        prepared.request_shared_msg_id = Some(id.clone());
+                        self.store().set_prepared_group(group_id, &prepared)?;
+                        id
+                    }
+                };
+                Some((id, mc))
+            }
+            None => None,
+        };
         let shown_as = incognito.then(crate::incognito::random_profile);
         let link = &prepared.conn_link_to_connect;
         let g = if prepared.use_relays {
@@ -674,8 +699,8 @@ impl Chat {
                     address: true,
                     shown_as: shown_as.as_ref(),
                     shown_link: &shown_link,
-                    welcome_msg_id: None,
-                    request_msg: None,
+                    welcome_msg_id: prepared.welcome_shared_msg_id.clone(),
+                    request_msg: request_msg.clone(),
                 })
                 .await?;
             let store = self.store();
@@ -688,6 +713,12 @@ impl Chat {
         prepared.conn_link_prepared_connection = true;
         prepared.conn_link_started_connection = true;
         self.store().set_prepared_group(group_id, &prepared)?;
+        if let Some((id, mc)) = request_msg {
+            let item = self
+                .store()
+                .add_group_item(group_id, None, Some(&id.0), &mc, None, None)?;
+            self.emit(Event::GroupItemSent(g.clone(), item)).await;
+        }
         Ok(Response::StartedConnectionToGroup(g, shown_as))
     }
 }
