@@ -2476,6 +2476,98 @@ fn bot_api_prepared_contact() {
     smp.stop();
 }
 
+/// A business address's card: `/_prepare contact` of its data makes a group with the
+/// welcome message from a stand-in for the business; `/_connect group #G` with a message sends
+/// it with the request (the business shows it as the customer's); the business's auto-reply
+/// brings the welcome message up to date as an edit (`chatItemUpdated`), not a second one.
+#[test]
+fn bot_api_prepared_business_card() {
+    let (rt, smp, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (xftp, xftp_address) = xftp_relay(&rt, dir.path());
+    let (mut alice_p, alice_port) = start(dir.path(), "alice", &server, &xftp_address);
+    let (mut bob_p, bob_port) = start(dir.path(), "bob", &server, &xftp_address);
+    let schema = std::sync::Arc::new(Schema::load());
+    let client_rt = tokio::runtime::Runtime::new().expect("runtime");
+    client_rt.block_on(async {
+        let mut alice = Bot::connect("alice", alice_port, schema.clone()).await;
+        let mut bob = Bot::connect("bob", bob_port, schema.clone()).await;
+        let created = alice
+            .ok("APICreateMyAddress", "/_address 1", "userContactLinkCreated")
+            .await;
+        let link = &created["connLinkContact"];
+        let short = link["connShortLink"].as_str().expect("short").to_string();
+        let full = link["connFullLink"].as_str().expect("full").to_string();
+        alice
+            .ok(
+                "APISetAddressSettings",
+                r#"/_address_settings 1 {"businessAddress": true, "autoAccept": {"acceptIncognito": false}, "autoReply": {"type": "text", "text": "Welcome!"}}"#,
+                "userContactLinkUpdated",
+            )
+            .await;
+        let plan = bob
+            .ok("APIConnectPlan", &format!("/_connect plan 1 {short}"), "connectionPlan")
+            .await;
+        let mut data = plan["connectionPlan"]["contactAddressPlan"]["contactSLinkData_"].clone();
+        assert_eq!(data["business"], true);
+        // An older welcome message (as data read before the business changed it).
+        data["message"] = json!({"type": "text", "text": "Hello!"});
+
+        let corr = bob
+            .request(&format!("/_prepare contact 1 {full} {short} {data}"))
+            .await;
+        let prepared = bob.response(&corr).await;
+        assert_eq!(prepared["type"], "newPreparedChat", "{prepared:#}");
+        let g = &prepared["chat"]["chatInfo"]["groupInfo"];
+        assert_eq!(g["preparedGroup"]["connLinkStartedConnection"], false);
+        let g_id = g["groupId"].as_i64().expect("groupId");
+        let welcome = prepared["chat"]["chatItems"]
+            .as_array()
+            .and_then(|i| i.last())
+            .expect("the welcome message")
+            .clone();
+        assert_eq!(welcome["chatDir"]["type"], "groupRcv", "{welcome:#}");
+        assert_eq!(welcome["chatDir"]["groupMember"]["memberCategory"], "host");
+        assert_eq!(welcome["content"]["msgContent"]["text"], "Hello!");
+        let welcome_id = welcome["meta"]["itemId"].clone();
+
+        let corr = bob
+            .request(&format!(
+                "/_connect group #{g_id} json {}",
+                json!({"type": "text", "text": "hi, a question"})
+            ))
+            .await;
+        let started = bob.response(&corr).await;
+        assert_eq!(started["type"], "startedConnectionToGroup", "{started:#}");
+        let sent = bob.event("newChatItems").await;
+        assert_eq!(item_text(&sent["chatItems"][0]), "hi, a question");
+        assert_eq!(sent["chatItems"][0]["chatItem"]["chatDir"]["type"], "groupSnd");
+        let shared = sent["chatItems"][0]["chatItem"]["meta"]["itemSharedMsgId"].clone();
+        assert!(shared.is_string(), "{sent:#}");
+
+        // The business: the customer's message in the new chat, under bob's shared id.
+        let got = alice.event("newChatItems").await;
+        assert_eq!(item_text(&got["chatItems"][0]), "hi, a question");
+        assert_eq!(got["chatItems"][0]["chatItem"]["chatDir"]["type"], "groupRcv");
+        assert_eq!(got["chatItems"][0]["chatItem"]["meta"]["itemSharedMsgId"], shared);
+        alice.event("acceptingBusinessRequest").await;
+        let joined = bob.event("userJoinedGroup").await;
+        assert_eq!(joined["groupInfo"]["groupId"], g_id);
+        // The auto-reply: the business's item, the customer's welcome message edited.
+        let sent = alice.event("newChatItems").await;
+        assert_eq!(item_text(&sent["chatItems"][0]), "Welcome!");
+        let updated = bob.event("chatItemUpdated").await;
+        let item = &updated["chatItem"]["chatItem"];
+        assert_eq!(item["meta"]["itemId"], welcome_id, "{updated:#}");
+        assert_eq!(item["content"]["msgContent"]["text"], "Welcome!");
+        assert_eq!(item["chatDir"]["groupMember"]["memberCategory"], "host");
+        assert_eq!(item["chatDir"]["groupMember"]["memberStatus"], "connected");
+    });
+    assert!(alice_p.running() && bob_p.running());
+    rt.block_on(xftp.shutdown());
+    smp.stop();
+}
+
 /// The bot libraries' way into a channel: the plan's link data, `/_prepare group ...
 /// direct=off` (`newPreparedChat`, its `GroupInfo` with `preparedGroup`), `/_connect group
 /// #G` (`startedConnectionToGroup`), then the usual `userJoinedGroup` of the same group.
@@ -2503,7 +2595,7 @@ fn bot_api_prepared_channel() {
         let created = alice
             .ok(
                 "APINewPublicGroup",
-                r#"/_public group 1 1 {"displayName": "news", "fullName": "News"}"#,
+                r#"/_public group 1 1 {"displayName": "news", "fullName": "News", "description": "about the news"}"#,
                 "publicGroupCreated",
             )
             .await;
@@ -2536,6 +2628,11 @@ fn bot_api_prepared_channel() {
             g["preparedGroup"]["connLinkToConnect"]["connFullLink"],
             link.as_str()
         );
+        // The channel's description is its welcome message: the channel's post.
+        let items = prepared["chat"]["chatItems"].as_array().expect("items");
+        let welcome = items.last().expect("the welcome message");
+        assert_eq!(welcome["chatDir"]["type"], "channelRcv", "{welcome:#}");
+        assert_eq!(welcome["content"]["msgContent"]["text"], "about the news");
         let g_id = g["groupId"].as_i64().expect("groupId");
         let known = cath
             .ok(

@@ -382,11 +382,16 @@ fn a_prepared_channel_is_joined_through_its_relay() {
     let mut cath = Client::start(dir.path(), "cath", &server);
     cath.create_profile("cath", "Catherine");
 
-    let data = r#"{"groupProfile": {"displayName": "news", "fullName": ""}}"#;
+    // The channel's description (as the link's data would have it) is its welcome message:
+    // the prepared channel opens with it, as the channel's post.
+    let data = r#"{"groupProfile": {"displayName": "news", "fullName": "", "description": "about the news"}}"#;
     let prepare = format!("/_prepare group 1 {link} direct=off {data}");
     cath.type_line(&prepare);
     cath.expect(&prepare);
     cath.expect("#news: group is prepared");
+    cath.type_line("/tail #news 1");
+    cath.expect("/tail #news 1");
+    cath.expect_item("#news> about the news");
     cath.type_line(&format!("/_connect plan 1 {link}"));
     cath.expect(&format!("/_connect plan 1 {link}"));
     cath.expect("group link: known prepared group #news");

@@ -198,8 +198,12 @@ fn a_prepared_group_joins_by_its_group_link() {
         .strip_prefix("The group link for old clients: ")
         .unwrap_or_else(|| panic!("{line}"))
         .to_string();
+    alice.type_line("/set welcome team Welcome to the team!");
+    alice.expect("/set welcome team Welcome to the team!");
+    alice.expect("welcome message changed to:");
+    alice.expect("Welcome to the team!");
 
-    let data = r#"{"groupProfile":{"displayName":"team","fullName":""}}"#;
+    let data = r#"{"groupProfile":{"displayName":"team","fullName":"","description":"Welcome to the team!"}}"#;
     // A channel's flag with a group's link: refused.
     let cmd = format!("/_prepare group 1 {full} {short} direct=off {data}");
     bob.type_line(&cmd);
@@ -209,6 +213,11 @@ fn a_prepared_group_joins_by_its_group_link() {
     bob.type_line(&cmd);
     bob.expect(&cmd);
     bob.expect("#team: group is prepared");
+    // The group's welcome message (its description) opens the chat, from a stand-in for the
+    // host.
+    bob.type_line("/tail #team 1");
+    bob.expect("/tail #team 1");
+    bob.expect_item("#team team_1> Welcome to the team!");
     bob.type_line(&format!("/_connect plan 1 {short}"));
     bob.expect(&format!("/_connect plan 1 {short}"));
     bob.expect("group link: known prepared group #team");
@@ -225,9 +234,15 @@ fn a_prepared_group_joins_by_its_group_link() {
     alice.expect("#team: bob joined the group");
     bob.expect("#team: joining the group...");
     bob.expect("#team: you joined the group");
+    // The welcome message is not sent again (bob has it): his next line is his message's.
     bob.type_line("#team hi all");
     bob.expect_item("#team hi all");
     alice.expect_item("#team bob> hi all");
+    // It is the host's now: the host that admitted bob took the stand-in's place.
+    bob.type_line("/tail #team 40");
+    bob.expect("/tail #team 40");
+    bob.skip_to("#team alice> Welcome to the team!");
+    bob.skip_to("#team hi all");
     bob.type_line("/_connect group #1");
     bob.expect("/_connect group #1");
     bob.expect("bad chat command: the group's connection is started already");
@@ -265,11 +280,16 @@ fn a_prepared_business_card_becomes_the_business_chat() {
     biz.expect("auto reply:");
     biz.expect("Welcome to Biz!");
 
-    let data = r#"{"profile":{"displayName":"biz","fullName":"Biz Inc"},"business":true}"#;
+    // The link's data has an older welcome message: the card opens with it, from the
+    // business.
+    let data = r#"{"profile":{"displayName":"biz","fullName":"Biz Inc"},"message":{"type":"text","text":"Welcome!"},"business":true}"#;
     let cmd = format!("/_prepare contact 1 {full} {short} {data}");
     cath.type_line(&cmd);
     cath.expect(&cmd);
     cath.expect("#biz: group is prepared");
+    cath.type_line("/tail #biz 1");
+    cath.expect("/tail #biz 1");
+    cath.expect_item("#biz biz_1> Welcome!");
     cath.type_line(&format!("/_connect plan 1 {short}"));
     cath.expect(&format!("/_connect plan 1 {short}"));
     cath.expect("business address: known prepared business #biz");
@@ -282,11 +302,30 @@ fn a_prepared_business_card_becomes_the_business_chat() {
     cath.expect_unordered(&[
         "#biz: joining the group...",
         "#biz: you joined the group",
-        "~ #biz biz_1> Welcome to Biz!",
+        "~ #biz biz_1> [edited] Welcome to Biz!",
     ]);
     biz.expect_unordered(&["#cath: cath_1 joined the group", "~ #cath Welcome to Biz!"]);
+    // One welcome message in cath's chat, up to date, from the business that answered, then
+    // cath's first message (the chat's informational items follow, up to the next command).
+    cath.type_line("/tail #biz 20");
+    cath.expect("/tail #biz 20");
+    let mut welcome = Vec::new();
+    loop {
+        let line = cath.next();
+        if line.ends_with("#biz hello biz") {
+            break;
+        }
+        if line.contains("Welcome") {
+            welcome.push(line);
+        }
+    }
+    assert_eq!(welcome.len(), 1, "{welcome:?}");
+    assert!(
+        welcome[0].ends_with("#biz biz_1> Welcome to Biz!"),
+        "{welcome:?}"
+    );
     cath.type_line(&format!("/c {full}"));
-    cath.expect(&format!("/c {full}"));
+    cath.skip_to(&format!("/c {full}"));
     cath.expect("business address: known business #biz");
     cath.expect("use #biz <message> to send messages");
     cath.type_line("#biz a question");

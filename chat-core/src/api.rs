@@ -1056,7 +1056,12 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
             json!({"user": u, "chat": {
                 "chatInfo": {"type": "group", "groupInfo": group_info(chat, g)},
                 "chatItems": items.iter()
-                    .map(|i| group_chat_item(chat, g, None, i)["chatItem"].clone())
+                    .map(|i| {
+                        // The welcome message's author: the stand-in for the host.
+                        let m = i.group_member_id
+                            .and_then(|id| chat.store().member(id).ok().flatten());
+                        group_chat_item(chat, g, m.as_ref(), i)["chatItem"].clone()
+                    })
                     .collect::<Vec<_>>(),
                 "chatStats": {"unreadCount": 0, "unreadMentions": 0, "reportsCount": 0,
                               "minUnreadItemId": 0, "unreadChat": false},

@@ -82,6 +82,16 @@ impl Chat {
             return Ok(());
         }
         let profile = Self::peer_profile(info)?;
+        // The request's message and the welcome message's id (the customer has it from the
+        // link's data).
+        let (request_msg, welcome) = match ChatMessage::decode(info).map(|m| m.event) {
+            Ok(ChatEvent::Contact {
+                request_msg,
+                welcome_msg_id,
+                ..
+            }) => (request_msg, welcome_msg_id),
+            _ => (None, None),
+        };
         // The chat is named after the customer: a name it can go by (shown on one line, typed).
         if profile.display_name.trim().is_empty()
             || !crate::groups::valid_group_name(&profile.display_name)
@@ -138,6 +148,9 @@ impl Chat {
                 invited_by: None,
             })?;
             store.set_join_request(m.group_member_id, request)?;
+            if let Some(id) = &welcome {
+                store.set_member_welcome(m.group_member_id, id)?;
+            }
             tx.commit().map_err(crate::store::StoreError::from)?;
             (
                 Group {
@@ -175,11 +188,7 @@ impl Chat {
         }
         // The message the request came with: the customer's, in the new chat (under the
         // customer's shared id: its edits and deletion find it).
-        if let Ok(ChatEvent::Contact {
-            request_msg: Some((id, content)),
-            ..
-        }) = ChatMessage::decode(info).map(|m| m.event)
-        {
+        if let Some((id, content)) = request_msg {
             let item = self.store().add_group_item(
                 g.group_id,
                 Some(m.group_member_id),
@@ -229,6 +238,25 @@ impl Chat {
         let Some(reply) = self.address_settings()?.auto_reply else {
             return Ok(());
         };
+        // The customer has the welcome message from the link's data: the auto-reply goes as
+        // an edit of it (bringing it up to date), to the customer only, as the reference's.
+        let welcome = self.store().member_welcome(m.group_member_id)?;
+        if let (Some(id), Some(conn)) = (welcome, m.conn_id) {
+            let item =
+                self.store()
+                    .add_group_item(g.group_id, None, Some(&id.0), &reply, None, None)?;
+            self.emit(Event::GroupItemSent(g.clone(), item)).await;
+            let update = ChatMessage::new(
+                Some(crate::chat::new_shared_msg_id()),
+                ChatEvent::MsgUpdate(crate::protocol::MsgUpdate::new(id, reply)),
+            );
+            self.inner
+                .agent
+                .send(conn, &update.encode())
+                .await
+                .map_err(crate::chat::agent_err)?;
+            return Ok(());
+        }
         if let crate::chat::Response::GroupSent(g, item) =
             self.send_group_content(g.clone(), reply).await?
         {

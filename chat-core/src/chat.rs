@@ -2275,7 +2275,7 @@ impl Chat {
                 short,
                 direct,
                 data,
-            } => self.prepare_group(&link, short.as_deref(), direct, false, &data),
+            } => self.prepare_group(&link, short.as_deref(), direct, None, &data),
             Command::ConnectPreparedGroup {
                 group_id,
                 incognito,

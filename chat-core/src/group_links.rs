@@ -235,6 +235,7 @@ impl Chat {
         let g = self.group_by_id(group_id)?;
         let channel = self.is_channel(&g)?;
         let mut chosen_id = None;
+        let mut welcome = None;
         let profile = match ChatMessage::decode(info).map(|m| m.event) {
             // A subscriber joining a channel through our (relay's) link, with its member id.
             Ok(ChatEvent::Member {
@@ -244,9 +245,17 @@ impl Chat {
                 chosen_id = Some(new_member_id);
                 profile
             }
-            Ok(ChatEvent::Contact { profile, .. } | ChatEvent::Info { profile }) if !channel => {
+            // A request's message is not shown (as the reference's host); the welcome
+            // message's id says the joiner has it from the link's data.
+            Ok(ChatEvent::Contact {
+                profile,
+                welcome_msg_id,
+                ..
+            }) if !channel => {
+                welcome = welcome_msg_id;
                 profile
             }
+            Ok(ChatEvent::Info { profile }) if !channel => profile,
             Ok(other) => {
                 let _ = self.inner.agent.reject(request);
                 return Err(ChatError::Agent(format!(
@@ -317,6 +326,9 @@ impl Chat {
             invited_by: None,
         })?;
         self.store().set_join_request(m.group_member_id, request)?;
+        if let Some(id) = &welcome {
+            self.store().set_member_welcome(m.group_member_id, id)?;
+        }
         if review {
             self.store()
                 .set_member_admission(m.group_member_id, Some("joining"))?;
@@ -454,7 +466,7 @@ impl Chat {
                         None,
                     )?,
                 };
-                store.add_member(&NewMember {
+                let host = NewMember {
                     group_id: g.group_id,
                     member_id: &inv.from_member.member_id,
                     role: from,
@@ -464,7 +476,13 @@ impl Chat {
                     conn_id: Some(conn),
                     contact_id: None,
                     invited_by: None,
-                })?;
+                };
+                // A prepared group's welcome message came from a stand-in for the host: the
+                // host is it (its edit of the welcome message finds it).
+                match store.host_stand_in(g.group_id)? {
+                    Some(s) => store.adopt_host_stand_in(&s, &host)?,
+                    None => store.add_member(&host)?,
+                };
                 // The link it was joined by: its plan says the group is known from now on.
                 if let Some((_, Some(link), _)) = store.pending_conn(conn)? {
                     store.set_group_via_link(g.group_id, &link)?;

@@ -948,6 +948,59 @@ impl ChatStore {
         Ok(())
     }
 
+    /// Records the shared id a joining member gave the welcome message it has (from the
+    /// link's data).
+    pub fn set_member_welcome(
+        &self,
+        group_member_id: i64,
+        id: &crate::protocol::SharedMsgId,
+    ) -> Result<()> {
+        self.db.execute(
+            "UPDATE group_members SET welcome_msg_id = ?2 WHERE group_member_id = ?1",
+            params![group_member_id, id.0],
+        )?;
+        Ok(())
+    }
+
+    /// The shared id a joining member gave the welcome message it has, if it gave one.
+    pub fn member_welcome(
+        &self,
+        group_member_id: i64,
+    ) -> Result<Option<crate::protocol::SharedMsgId>> {
+        let id: Option<Option<Vec<u8>>> = self
+            .db
+            .query_row(
+                "SELECT welcome_msg_id FROM group_members WHERE group_member_id = ?1",
+                [group_member_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(id.flatten().map(crate::protocol::B64))
+    }
+
+    /// A prepared group's stand-in for its host (the welcome message's author) becomes the
+    /// host that admitted us: its member id, role, profile and connection from the invitation.
+    pub fn adopt_host_stand_in(&self, stand_in: &Member, m: &NewMember<'_>) -> Result<Member> {
+        self.db.execute(
+            "UPDATE group_members SET member_id = ?2 WHERE group_member_id = ?1",
+            params![stand_in.group_member_id, m.member_id.0],
+        )?;
+        let host = self.adopt_unknown_member(stand_in, m)?;
+        Ok(Member {
+            member_id: m.member_id.clone(),
+            ..host
+        })
+    }
+
+    /// A prepared group's stand-in for its host, if it has one (known by nothing but the
+    /// welcome message).
+    pub fn host_stand_in(&self, group_id: i64) -> Result<Option<Member>> {
+        self.member_where(
+            "group_id = ?1 AND category = 'host' AND status = 'unknown' AND conn_id IS NULL",
+            &[&group_id],
+        )
+    }
+
     /// The member who joined through this request.
     pub fn member_by_join_request(&self, request: u64) -> Result<Option<Member>> {
         self.member_where("join_request = ?1", &[&(request as i64)])

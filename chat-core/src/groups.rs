@@ -1170,8 +1170,14 @@ impl Chat {
         if history_on(g) && !Self::is_customer(g, new) {
             self.send_history(g, new, new_conn, history_upto).await?;
         }
-        // The welcome message last, from us.
-        if let Some(welcome) = g.profile.description.as_ref().filter(|d| !d.is_empty()) {
+        // The welcome message last, from us - unless the member has it from the link's data.
+        let has_it = self.store().member_welcome(new.group_member_id)?.is_some();
+        if let Some(welcome) = g
+            .profile
+            .description
+            .as_ref()
+            .filter(|d| !d.is_empty() && !has_it)
+        {
             let msg = ChatMessage::new(
                 Some(new_shared_msg_id()),
                 ChatEvent::MsgNew(MsgContainer::simple(MsgContent::text(welcome.clone()))),

@@ -239,7 +239,11 @@ impl Chat {
                     ..Default::default()
                 },
             };
-            return self.prepare_group(link, short, true, true, &group);
+            let business = BusinessCard {
+                profile: p.clone(),
+                welcome: welcome_of(data)?,
+            };
+            return self.prepare_group(link, short, true, Some(business), &group);
         }
         if is_channel_link(link) || short.is_some_and(is_channel_link) {
             return Err(command_error("a channel's link: join it with /c <link>"));
@@ -262,13 +266,7 @@ impl Chat {
         if used {
             return Err(ChatError::LinkUsed(Box::new(plan)));
         }
-        let welcome = match &data.message {
-            Some(m) => Some(
-                serde_json::from_value::<MsgContent>(m.clone())
-                    .map_err(|e| command_error(&format!("the welcome message: {e}")))?,
-            ),
-            None => None,
-        };
+        let welcome = welcome_of(data)?;
         let prepared = PreparedContact {
             conn_link_to_connect: PreparedLink {
                 conn_full_link: link.trim().to_string(),
@@ -392,6 +390,23 @@ impl Chat {
             edited: false,
         })?)
     }
+}
+
+/// An address's welcome message, from its link's data.
+fn welcome_of(data: &ContactLinkData) -> Result<Option<MsgContent>> {
+    match &data.message {
+        Some(m) => serde_json::from_value::<MsgContent>(m.clone())
+            .map(Some)
+            .map_err(|e| command_error(&format!("the welcome message: {e}"))),
+        None => Ok(None),
+    }
+}
+
+/// A business address's data, prepared as its business chat: the business's profile (the
+/// host's until it connects) and its welcome message.
+pub(crate) struct BusinessCard {
+    profile: crate::protocol::Profile,
+    welcome: Option<MsgContent>,
 }
 
 /// What a prepared group joins by (the reference's `PreparedGroup`, with whether it is a
@@ -529,14 +544,17 @@ pub struct GroupLinkData {
 
 impl Chat {
     /// `/_prepare group`: a group from its link's data (`data`, as a plan read it), not joined
-    /// yet: a channel (`direct` off: joined through its relays, by its short link) or a group
-    /// joined by its group link.
+    /// yet: a channel (`direct` off: joined through its relays, by its short link), a group
+    /// joined by its group link or a business's chat. The chat opens with the welcome message
+    /// (a group's description, a business's message): a channel's as the channel's post, a
+    /// group's from a stand-in for its host (the host that admits us takes its place), under
+    /// a shared id the request carries (`welcomeMsgId`: the host does not send it again).
     pub(crate) fn prepare_group(
         &self,
         link: &str,
         short: Option<&str>,
         direct: bool,
-        business: bool,
+        business: Option<BusinessCard>,
         data: &GroupLinkData,
     ) -> Result<Response> {
         let profile = &data.group_profile;
@@ -585,7 +603,19 @@ impl Chat {
             welcome_shared_msg_id: None,
             request_shared_msg_id: None,
             use_relays: !direct,
-            business,
+            business: business.is_some(),
+        };
+        let welcome = match &business {
+            Some(b) => b.welcome.clone(),
+            None => profile
+                .description
+                .as_ref()
+                .filter(|d| !d.trim().is_empty())
+                .map(|d| MsgContent::text(d.clone())),
+        };
+        let prepared = PreparedGroup {
+            welcome_shared_msg_id: welcome.as_ref().map(|_| new_shared_msg_id()),
+            ..prepared
         };
         let g = if direct {
             let store = self.store();
@@ -604,14 +634,48 @@ impl Chat {
         let items = {
             let mut store = self.store();
             store.set_prepared_group(g.group_id, &prepared)?;
-            store.add_info_items_to(
+            let mut items = store.add_info_items_to(
                 crate::store::InfoChat::Group {
                     group_id: g.group_id,
                     member: None,
                     scope: None,
                 },
                 &[crate::features::banner_item()],
-            )?
+            )?;
+            if let (Some(content), Some(id)) = (&welcome, &prepared.welcome_shared_msg_id) {
+                let item = if direct {
+                    let host = match &business {
+                        Some(b) => b.profile.clone(),
+                        None => crate::protocol::Profile {
+                            display_name: profile.display_name.clone(),
+                            ..Default::default()
+                        },
+                    };
+                    let m = store.add_member(&crate::group_store::NewMember {
+                        group_id: g.group_id,
+                        member_id: &crate::groups::new_member_id(),
+                        role: crate::protocol::GroupMemberRole::Admin,
+                        category: crate::group_store::MemberCategory::Host,
+                        status: crate::group_store::MemberStatus::Unknown,
+                        profile: &host,
+                        conn_id: None,
+                        contact_id: None,
+                        invited_by: None,
+                    })?;
+                    store.add_group_item(
+                        g.group_id,
+                        Some(m.group_member_id),
+                        Some(&id.0),
+                        content,
+                        None,
+                        None,
+                    )?
+                } else {
+                    store.add_channel_post(g.group_id, Some(&id.0), content, None)?
+                };
+                items.push(item);
+            }
+            items
         };
         Ok(Response::PreparedGroup(g, items))
     }

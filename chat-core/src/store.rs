@@ -437,6 +437,10 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // v50: the shared id a requester gave our address's welcome message (`welcomeMsgId`): the
     // auto-reply goes as an edit of it
     "ALTER TABLE requests ADD COLUMN welcome_msg_id BLOB;",
+    // v51: the shared id a member joining by our group link or business address gave the
+    // welcome message it has from the link's data (`welcomeMsgId`): the group's welcome is not
+    // sent again, the business's auto-reply goes as an edit of it
+    "ALTER TABLE group_members ADD COLUMN welcome_msg_id BLOB;",
 ];
 
 /// The most versions an edited item keeps (the original among them): edits beyond change the
