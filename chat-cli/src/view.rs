@@ -1521,7 +1521,7 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
             full_group(g)
         )],
         Event::GroupItemSent(g, item) => group_item_lines(g, None, item, "", ""),
-        Event::GroupLinkJoining(g) => {
+        Event::GroupLinkJoining(g, _) => {
             vec![format!(
                 "#{}: joining the group...",
                 view_name(&g.local_name)

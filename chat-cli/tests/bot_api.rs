@@ -2568,6 +2568,71 @@ fn bot_api_prepared_business_card() {
     smp.stop();
 }
 
+/// A contact's card of an address that turned business after its data was read: the
+/// business chat replaces the card (`businessLinkConnecting` with the card as `fromContact`).
+#[test]
+fn bot_api_business_link_connecting() {
+    let (rt, smp, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (xftp, xftp_address) = xftp_relay(&rt, dir.path());
+    let (mut alice_p, alice_port) = start(dir.path(), "alice", &server, &xftp_address);
+    let (mut bob_p, bob_port) = start(dir.path(), "bob", &server, &xftp_address);
+    let schema = std::sync::Arc::new(Schema::load());
+    let client_rt = tokio::runtime::Runtime::new().expect("runtime");
+    client_rt.block_on(async {
+        let mut alice = Bot::connect("alice", alice_port, schema.clone()).await;
+        let mut bob = Bot::connect("bob", bob_port, schema.clone()).await;
+        let created = alice
+            .ok("APICreateMyAddress", "/_address 1", "userContactLinkCreated")
+            .await;
+        let link = &created["connLinkContact"];
+        let short = link["connShortLink"].as_str().expect("short").to_string();
+        let full = link["connFullLink"].as_str().expect("full").to_string();
+        let plan = bob
+            .ok("APIConnectPlan", &format!("/_connect plan 1 {short}"), "connectionPlan")
+            .await;
+        let data = plan["connectionPlan"]["contactAddressPlan"]["contactSLinkData_"].clone();
+        assert_eq!(data["business"], false);
+        let corr = bob
+            .request(&format!("/_prepare contact 1 {full} {short} {data}"))
+            .await;
+        let prepared = bob.response(&corr).await;
+        assert_eq!(prepared["type"], "newPreparedChat", "{prepared:#}");
+        let id = prepared["chat"]["chatInfo"]["contact"]["contactId"]
+            .as_i64()
+            .expect("contactId");
+        alice
+            .ok(
+                "APISetAddressSettings",
+                r#"/_address_settings 1 {"businessAddress": true, "autoAccept": {"acceptIncognito": false}}"#,
+                "userContactLinkUpdated",
+            )
+            .await;
+
+        // (`/_connect contact` is not in the documented commands yet: sent as is.)
+        let corr = bob.request(&format!("/_connect contact @{id}")).await;
+        let started = bob.response(&corr).await;
+        assert_eq!(started["type"], "startedConnectionToContact", "{started:#}");
+        alice.event("acceptingBusinessRequest").await;
+        let connecting = bob.event("businessLinkConnecting").await;
+        assert_eq!(connecting["fromContact"]["contactId"], id, "{connecting:#}");
+        let g = &connecting["groupInfo"];
+        assert_eq!(g["businessChat"]["chatType"], "business");
+        assert_eq!(g["localDisplayName"], "alice");
+        assert_eq!(connecting["hostMember"]["memberRole"], "owner");
+        let joined = bob.event("userJoinedGroup").await;
+        assert_eq!(joined["groupInfo"]["groupId"], g["groupId"]);
+        // The card is gone.
+        let list = bob
+            .ok("APIListContacts", "/_contacts 1", "contactsList")
+            .await;
+        assert_eq!(list["contacts"], json!([]), "{list:#}");
+    });
+    assert!(alice_p.running() && bob_p.running());
+    rt.block_on(xftp.shutdown());
+    smp.stop();
+}
+
 /// The bot libraries' way into a channel: the plan's link data, `/_prepare group ...
 /// direct=off` (`newPreparedChat`, its `GroupInfo` with `preparedGroup`), `/_connect group
 /// #G` (`startedConnectionToGroup`), then the usual `userJoinedGroup` of the same group.

@@ -389,3 +389,46 @@ fn the_welcome_message_of_a_prepared_contact_is_brought_up_to_date() {
     bob.expect_item("alice> hi");
     relay.stop();
 }
+
+/// A contact's card of an address that became a business's since its data was read: the
+/// business answers with its chat, which replaces the card (the reference's
+/// `businessLinkConnecting`): one chat, the business's, named as the card was.
+#[test]
+fn a_prepared_contact_of_an_address_turned_business_becomes_the_business_chat() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut biz = common::Client::start(dir.path(), "biz", &server);
+    biz.create_profile("biz", "Biz Inc");
+    let mut cath = common::Client::start(dir.path(), "cath", &server);
+    cath.create_profile("cath", "Catherine");
+    biz.type_line("/ad");
+    biz.expect("/ad");
+    let (short, full) = address_links(&mut biz, "Your new chat address is created!");
+    let data = r#"{"profile":{"displayName":"biz","fullName":"Biz Inc"},"business":false}"#;
+    let cmd = format!("/_prepare contact 1 {full} {short} {data}");
+    cath.type_line(&cmd);
+    cath.expect(&cmd);
+    cath.expect("biz: contact is prepared");
+    biz.type_line("/auto_accept on business");
+    biz.expect("/auto_accept on business");
+    biz.expect("auto_accept on, business");
+
+    cath.type_line("/_connect contact @2");
+    cath.expect("/_connect contact @2");
+    cath.expect("biz: connection started");
+    biz.expect("#cath (Catherine): accepting business address request...");
+    cath.expect("#biz: joining the group...");
+    cath.expect("#biz: you joined the group");
+    biz.expect("#cath: cath_1 joined the group");
+    cath.type_line("#biz hello");
+    cath.expect_item("#biz hello");
+    biz.expect_item("#cath cath_1> hello");
+    // The card is gone: no contact, the address known as the business chat.
+    cath.type_line("/contacts");
+    cath.expect("/contacts");
+    cath.type_line(&format!("/_connect plan 1 {short}"));
+    cath.expect(&format!("/_connect plan 1 {short}"));
+    cath.expect("business address: known business #biz");
+    cath.expect("use #biz <message> to send messages");
+    relay.stop();
+}

@@ -2040,17 +2040,22 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
             "newChatItems",
             json!({"user": u, "chatItems": [group_chat_item(chat, g, None, item)]}),
         ),
-        Event::GroupLinkJoining(g) => {
+        Event::GroupLinkJoining(g, card) => {
             let host = chat
                 .store()
                 .members(g.group_id)
                 .ok()?
                 .into_iter()
                 .find(|m| m.category == crate::group_store::MemberCategory::Host)?;
-            tagged(
-                "groupLinkConnecting",
-                json!({"user": u, "groupInfo": group_info(chat, g), "hostMember": group_member(&host)}),
-            )
+            let mut v = json!({"user": u, "groupInfo": group_info(chat, g),
+                               "hostMember": group_member(&host)});
+            match card {
+                Some(c) => {
+                    v["fromContact"] = chat_info(chat, c)["contact"].take();
+                    tagged("businessLinkConnecting", v)
+                }
+                None => tagged("groupLinkConnecting", v),
+            }
         }
         Event::GroupMemberUpdated { group, from, to } => tagged(
             "groupMemberUpdated",

@@ -1210,7 +1210,9 @@ pub enum Event {
     /// A request through our group link, accepted: the new member.
     GroupJoinRequest(crate::group_store::Group, crate::group_store::Member),
     /// The host accepted our request through its group link: joining.
-    GroupLinkJoining(crate::group_store::Group),
+    /// With the prepared contact it replaces, when a contact's card answered as a business
+    /// (the reference's `businessLinkConnecting`).
+    GroupLinkJoining(crate::group_store::Group, Option<Box<Contact>>),
     /// A request to our business address accepted: a business chat with the customer.
     AcceptingBusinessRequest(crate::group_store::Group),
     /// We sent an item to a group without a command (a business address's auto-reply).

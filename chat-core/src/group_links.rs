@@ -447,8 +447,19 @@ impl Chat {
                 full_name: String::new(),
                 ..Profile::default()
             };
-            let g = {
-                let store = self.store();
+            let (g, card) = {
+                let mut store = self.store();
+                // A prepared contact whose address answered as a business: the business chat
+                // replaces its card (the reference's `deleteContactCardKeepConn`).
+                // (Deleted first: the chat may take the name the card had.)
+                let card = match store.pending_contact(conn)? {
+                    Some(id) => store.contact(id)?,
+                    None => None,
+                };
+                if let Some(c) = &card {
+                    store.detach_pending_contact(conn)?;
+                    store.delete_contact(c.contact_id, None, None)?;
+                }
                 // Joined for a prepared group: that group is the one joined.
                 let g = match store.pending_group(conn)? {
                     Some(id) if store.group(id)?.is_some() => store.take_prepared_group(
@@ -494,13 +505,14 @@ impl Chat {
                 if let Some(b) = &business {
                     store.set_group_business(g.group_id, b)?;
                 }
-                Group {
+                let g = Group {
                     incognito: incognito.clone().map(Box::new),
                     business: business.map(Box::new),
                     ..g
-                }
+                };
+                (g, card.map(Box::new))
             };
-            self.emit(Event::GroupLinkJoining(g)).await;
+            self.emit(Event::GroupLinkJoining(g, card)).await;
         }
         self.inner
             .agent

@@ -201,6 +201,29 @@ impl ChatStore {
         Ok(None)
     }
 
+    /// The prepared contact a connection in progress is for, if it is for one.
+    pub fn pending_contact(&self, conn_id: u64) -> std::result::Result<Option<i64>, StoreError> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT contact_id FROM pending WHERE conn_id = ?1",
+                [conn_id as i64],
+                |r| r.get::<_, Option<i64>>(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
+    /// A connection in progress no longer for a prepared contact (the contact deleted, the
+    /// connection kept).
+    pub fn detach_pending_contact(&self, conn_id: u64) -> std::result::Result<(), StoreError> {
+        self.db.execute(
+            "UPDATE pending SET contact_id = NULL WHERE conn_id = ?1",
+            [conn_id as i64],
+        )?;
+        Ok(())
+    }
+
     /// The connection in progress for a prepared contact, if one was started.
     pub fn pending_for_contact(
         &self,
