@@ -2004,6 +2004,39 @@ fn bot_api_channels() {
         let item = &got["chatItems"][0];
         assert_eq!(item_text(item), "from news");
         assert_eq!(item["chatItem"]["chatDir"], json!({"type": "channelRcv"}));
+        // A subscriber's reaction to the post as the channel (no author named): its relay
+        // takes it and tells the owner who reacted, to the owner's own post.
+        let cath_item = item["chatItem"]["meta"]["itemId"].as_i64().expect("itemId");
+        let thumbs = json!({"type": "emoji", "emoji": "👍"});
+        let reacted = cath
+            .ok(
+                "APIChatItemReaction",
+                &format!("/_reaction #{cath_g} {cath_item} on {thumbs}"),
+                "chatItemReaction",
+            )
+            .await;
+        let reactions = &reacted["reaction"]["chatReaction"]["chatItem"]["reactions"];
+        assert_eq!(reactions[0]["userReacted"], true, "{reacted:#}");
+        let got = alice.event("chatItemReaction").await;
+        let r = &got["reaction"]["chatReaction"];
+        assert_eq!(r["chatItem"]["meta"]["itemId"], own_id, "{got:#}");
+        assert_eq!(r["chatDir"]["groupMember"]["memberProfile"]["displayName"], "cath");
+        assert_eq!(r["reaction"]["emoji"], "👍");
+        // The owner's reaction to it reaches the subscribers (the owner named).
+        alice
+            .ok(
+                "APIChatItemReaction",
+                &format!("/_reaction #{g} {own_id} on {thumbs}"),
+                "chatItemReaction",
+            )
+            .await;
+        let got = cath.event("chatItemReaction").await;
+        let r = &got["reaction"]["chatReaction"];
+        assert_eq!(r["chatItem"]["meta"]["itemId"], cath_item, "{got:#}");
+        assert_eq!(r["chatItem"]["chatDir"], json!({"type": "channelRcv"}));
+        assert_eq!(r["chatDir"]["groupMember"]["memberRole"], "owner");
+        let reactions = &r["chatItem"]["reactions"];
+        assert_eq!(reactions[0]["totalReacted"], 2, "{reactions}");
         // Live as the channel is refused; the post's edit and deletion are the channel's.
         let live = format!("/_send {as_channel} live=on json {}", text_message("typing"));
         alice.ok("APISendMessages", &live, "chatCmdError").await;

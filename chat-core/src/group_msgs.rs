@@ -552,14 +552,19 @@ impl Chat {
         if item.deleted || item.info.is_some() {
             return Err(ChatError::CannotReact);
         }
+        // A post as the channel itself (received, or ours sent as the channel) has no
+        // author: the reaction names none, as the reference's.
+        let as_channel =
+            item.is_channel_post() || (item.sent && self.store().sent_as_channel(item.item_id)?);
         let author = match item.group_member_id {
-            None => g.member_id.clone(),
-            Some(id) => {
+            _ if as_channel => None,
+            None => Some(g.member_id.clone()),
+            Some(id) => Some(
                 self.store()
                     .member(id)?
                     .ok_or(ChatError::CannotReact)?
-                    .member_id
-            }
+                    .member_id,
+            ),
         };
         let shared = item.shared_msg_id.clone().ok_or(ChatError::CannotReact)?;
         if add && self.store().member_reaction_count(item.item_id, 0)? >= crate::chat::MAX_REACTIONS
@@ -569,7 +574,7 @@ impl Chat {
         let r = reaction.clone();
         self.send_about_item(&g, &item, |scope| ChatEvent::MsgReact {
             msg_id: B64(shared),
-            member_id: Some(author),
+            member_id: author,
             scope,
             reaction: r,
             add,
@@ -586,8 +591,10 @@ impl Chat {
     }
 
     /// `x.msg.react` from a member: to one of our messages or a member's, named by its
-    /// author's member id; unknown messages and malformed reactions are ignored, as the
-    /// reference does, and so are reactions when the group does not allow them.
+    /// author's member id, or (no member id) to a post as the channel itself - one we
+    /// received or ours sent as the channel; unknown messages and malformed reactions are
+    /// ignored, as the reference does, and so are reactions when the group does not allow
+    /// them.
     pub(crate) async fn group_reaction_received(
         &self,
         g: &Group,
@@ -603,6 +610,21 @@ impl Chat {
         let feature = crate::group_prefs::feature("reactions").ok_or(ChatError::CannotReact)?;
         if !crate::group_prefs::allowed(&g.profile, feature, m.role) {
             return Ok(());
+        }
+        if member_id.is_none() {
+            let item = {
+                let store = self.store();
+                match store.channel_post_by_shared(g.group_id, &shared.0)? {
+                    Some(i) => Some(i),
+                    None => store
+                        .group_item_by_shared(g.group_id, None, &shared.0)?
+                        .filter(|i| store.sent_as_channel(i.item_id).unwrap_or(false)),
+                }
+            };
+            let Some(item) = item else { return Ok(()) };
+            return self
+                .record_group_reaction(g, m, item, g.local_name.clone(), &key, reaction, add)
+                .await;
         }
         let (author, author_name) = match &member_id {
             Some(id) if *id == g.member_id => (
@@ -622,6 +644,23 @@ impl Chat {
             .store()
             .group_item_by_shared(g.group_id, author, &shared.0)?;
         let Some(item) = item else { return Ok(()) };
+        self.record_group_reaction(g, m, item, author_name, &key, reaction, add)
+            .await
+    }
+
+    /// A member's reaction to an item, kept (at most [`crate::chat::MAX_REACTIONS`] per
+    /// member; none to a deleted item) and shown when it changed anything.
+    #[allow(clippy::too_many_arguments)]
+    async fn record_group_reaction(
+        &self,
+        g: &Group,
+        m: &Member,
+        item: ChatItem,
+        item_author: String,
+        key: &str,
+        reaction: serde_json::Value,
+        add: bool,
+    ) -> Result<()> {
         if item.deleted {
             return Ok(());
         }
@@ -635,13 +674,13 @@ impl Chat {
         }
         if self
             .store()
-            .set_member_reaction(item.item_id, false, m.group_member_id, &key, add)?
+            .set_member_reaction(item.item_id, false, m.group_member_id, key, add)?
         {
             self.emit(Event::GroupReaction {
                 group: g.clone(),
                 member: m.clone(),
                 item,
-                item_author: author_name,
+                item_author,
                 reaction,
                 added: add,
             })

@@ -1621,11 +1621,25 @@ impl Chat {
                 && forwardable(&msg.event)
                 && !scoped)
                 .then(|| msg.clone());
+            // A subscriber's reaction to a post as the channel: its relay tells the channel's
+            // owners who reacted (subscribers are not told of each other).
+            let for_owners = (g.role == GroupMemberRole::Relay
+                && m.role < GroupMemberRole::Owner
+                && !scoped
+                && matches!(
+                    msg.event,
+                    ChatEvent::MsgReact {
+                        member_id: None,
+                        ..
+                    }
+                )
+                && self.is_channel(&g)?)
+            .then(|| msg.clone());
             // The channel deleted: the subscribers are told before the relay's connections
             // to them go.
             let copy = match copy {
                 Some(c) if relaying && matches!(c.event, ChatEvent::GrpDel) => {
-                    self.forward(&g, &m, c, false).await?;
+                    self.forward(&g, &m, c, false, false).await?;
                     None
                 }
                 c => c,
@@ -1647,7 +1661,10 @@ impl Chat {
                 }
                 Ok(()) => {
                     if let Some(orig) = copy {
-                        self.forward(&g, &m, orig, as_channel).await?;
+                        self.forward(&g, &m, orig, as_channel, false).await?;
+                    }
+                    if let Some(orig) = for_owners {
+                        self.forward(&g, &m, orig, false, true).await?;
                     }
                 }
             }
@@ -1657,17 +1674,23 @@ impl Chat {
 
     /// Forwards a member's message (`x.grp.msg.forward`) to the members introduced to it or
     /// it to them, whose direct connection is not reported yet. A channel's relay forwards
-    /// its owner's post as the channel without naming the owner.
+    /// its owner's post as the channel without naming the owner, and (`to_owners`) a
+    /// subscriber's reaction to the owners only.
     async fn forward(
         &self,
         g: &Group,
         m: &Member,
         msg: ChatMessage,
         as_channel: bool,
+        to_owners: bool,
     ) -> Result<()> {
         let channel_relay = g.role == GroupMemberRole::Relay && self.is_channel(g)?;
         let targets = if channel_relay {
-            self.channel_forward_targets(g, m)?
+            let mut t = self.channel_forward_targets(g, m)?;
+            if to_owners {
+                t.retain(|t| t.role == GroupMemberRole::Owner);
+            }
+            t
         } else {
             self.store().forward_targets(m.group_member_id)?
         };
@@ -1751,8 +1774,18 @@ impl Chat {
                     )));
                 }
                 let known = self.store().member_by_member_id(g.group_id, &member_id)?;
-                // A channel's relay forwards its owners' posts only (announced first).
+                // A channel's relay forwards its owners' posts only (announced first) - and,
+                // to the owners, subscribers' reactions to the posts as the channel.
+                let reaction_to_owner = g.role == GroupMemberRole::Owner
+                    && matches!(
+                        inner.event,
+                        ChatEvent::MsgReact {
+                            member_id: None,
+                            ..
+                        }
+                    );
                 if relay
+                    && !reaction_to_owner
                     && known
                         .as_ref()
                         .is_none_or(|a| a.role != GroupMemberRole::Owner)
@@ -1903,8 +1936,10 @@ impl Chat {
                 add,
                 ..
             } => {
-                self.group_reaction_received(g, m, &msg_id, member_id, reaction, add)
-                    .await?;
+                crate::chat::on_heap(|| {
+                    self.group_reaction_received(g, m, &msg_id, member_id, reaction, add)
+                })
+                .await?;
             }
             ChatEvent::MsgDel {
                 msg_id, member_id, ..
