@@ -1350,6 +1350,44 @@ fn bot_api_groups() {
             alice.response(&corr).await["chat"]["chatStats"]["unreadCount"],
             0
         );
+        // A mention (`mentions`: each name in the text and its group member id): on both
+        // sides, bob's item says he is mentioned. A name not in the text is refused.
+        let mention = json!([{"msgContent": {"type": "text", "text": "@bob, see this"},
+                               "mentions": {"bob": bob_member}}]);
+        let sent_m = alice
+            .ok(
+                "APISendMessages",
+                &format!("/_send #{g} json {mention}"),
+                "newChatItems",
+            )
+            .await;
+        let m = &sent_m["chatItems"][0]["chatItem"]["mentions"]["bob"];
+        assert_eq!(m["memberRef"]["groupMemberId"], bob_member, "{sent_m:#}");
+        assert_eq!(sent_m["chatItems"][0]["chatItem"]["meta"]["userMention"], false);
+        let got = bob.event("newChatItems").await;
+        let item = &got["chatItems"][0]["chatItem"];
+        assert_eq!(item["meta"]["userMention"], true, "{got:#}");
+        assert_eq!(
+            item["mentions"]["bob"]["memberRef"]["groupMemberId"],
+            host["groupInfo"]["membership"]["groupMemberId"]
+        );
+        assert_eq!(item["mentions"]["bob"]["memberId"], m["memberId"]);
+        let hidden = json!([{"msgContent": {"type": "text", "text": "see this"},
+                             "mentions": {"bob": bob_member}}]);
+        alice
+            .ok(
+                "APISendMessages",
+                &format!("/_send #{g} json {hidden}"),
+                "chatCmdError",
+            )
+            .await;
+        // The terminal's `#team text` mentions the members its text names.
+        let corr = bob.request("#team thanks @alice!").await;
+        assert_eq!(bob.response(&corr).await["type"], "newChatItems");
+        let got = alice.event("newChatItems").await;
+        let item = &got["chatItems"][0]["chatItem"];
+        assert_eq!(item["meta"]["userMention"], true, "{got:#}");
+        assert_eq!(item["mentions"]["alice"]["memberRef"]["memberRole"], "owner");
         // The owner deletes bob's message as a moderator, then her own for everyone.
         let moderated = alice
             .ok(

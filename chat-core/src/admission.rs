@@ -282,6 +282,10 @@ impl Chat {
                 None,
             )?;
             store.set_item_scope(item.item_id, &audience.item_scope)?;
+            store.set_item_mentions(
+                item.item_id,
+                &crate::mentions::member_ids(&container.mentions),
+            )?;
             crate::store::ChatItem {
                 scope: Some(audience.item_scope.clone()),
                 ..item

@@ -751,6 +751,35 @@ pub fn group_chat_item(chat: &Chat, g: &Group, member: Option<&Member>, item: &C
         None if item.is_channel_post() => json!({"type": "channelRcv"}),
         None => json!({"type": "groupSnd"}),
     };
+    // The members it mentions (`CIMention`: the member as known here, if it is), and whether
+    // we are one of them.
+    let mentions = chat.store().item_mentions(item.item_id).unwrap_or_default();
+    if !mentions.is_empty() {
+        let mut out = serde_json::Map::new();
+        for (name, id) in &mentions {
+            let mut m = json!({"memberId": id});
+            if *id == g.member_id {
+                let me = &group_info(chat, g)["membership"];
+                m["memberRef"] = json!({
+                    "groupMemberId": me["groupMemberId"],
+                    "displayName": me["memberProfile"]["displayName"],
+                    "localAlias": "",
+                    "memberRole": g.role,
+                });
+            } else if let Ok(Some(known)) = chat.store().member_by_member_id(g.group_id, id) {
+                m["memberRef"] = json!({
+                    "groupMemberId": known.group_member_id,
+                    "displayName": known.profile.display_name,
+                    "localAlias": "",
+                    "memberRole": known.role,
+                });
+            }
+            out.insert(name.clone(), m);
+        }
+        v["mentions"] = Value::Object(out);
+        v["meta"]["userMention"] =
+            json!(!item.sent && mentions.values().any(|id| *id == g.member_id));
+    }
     let mut info = json!({"type": "group", "groupInfo": group_info(chat, g)});
     // A support chat's item: the member whose chat it is (none: ours).
     if let Some(s) = &item.scope {

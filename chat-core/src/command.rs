@@ -21,6 +21,8 @@ pub struct Composed {
     pub quoted_item_id: Option<i64>,
     /// The content.
     pub content: crate::protocol::MsgContent,
+    /// The group members it mentions: each name (as in the text) and its group member id.
+    pub mentions: std::collections::BTreeMap<String, i64>,
 }
 
 impl Composed {
@@ -59,10 +61,16 @@ impl Composed {
             None | Some(serde_json::Value::Null) => None,
             Some(q) => Some(q.as_i64().ok_or("quotedItemId is a number")?),
         };
+        let mentions = match o.get("mentions") {
+            None | Some(serde_json::Value::Null) => Default::default(),
+            Some(m) => serde_json::from_value(m.clone())
+                .map_err(|_| "mentions: each name's group member id")?,
+        };
         Ok(Self {
             file,
             quoted_item_id,
             content,
+            mentions,
         })
     }
 }
@@ -1865,6 +1873,7 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                     file: None,
                     quoted_item_id: None,
                     content: crate::protocol::MsgContent::text(text),
+                    mentions: Default::default(),
                 }]
             } else if let Some(json) = rest.strip_prefix("json ") {
                 Composed::list_from_json(json).map_err(|e| bad(&e))?
@@ -1927,6 +1936,7 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                         file: None,
                         quoted_item_id: None,
                         content: crate::protocol::MsgContent::text(text),
+                        mentions: Default::default(),
                     }],
                 }
             } else if let Some(text) = rest.strip_prefix("text ") {
@@ -3938,6 +3948,7 @@ mod tests {
                     file: None,
                     quoted_item_id: None,
                     content: crate::protocol::MsgContent::text("hello!"),
+                    mentions: Default::default(),
                 }]
             })
         );
@@ -3974,6 +3985,7 @@ mod tests {
                     file: None,
                     quoted_item_id: None,
                     content: crate::protocol::MsgContent::text("hello"),
+                    mentions: Default::default(),
                 }]
             })
         );
@@ -3991,6 +4003,7 @@ mod tests {
                     content: crate::protocol::MsgContent::File {
                         text: String::new()
                     },
+                    mentions: Default::default(),
                 }]
             })
         );

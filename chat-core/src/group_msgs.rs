@@ -46,8 +46,9 @@ impl Chat {
         let (quote, item_quote) = self
             .group_quote(&g, &quoted)?
             .ok_or(ChatError::NoQuotedMessage(prefix))?;
-        let mut container = MsgContainer::simple(MsgContent::text(text));
+        let mut container = MsgContainer::simple(MsgContent::text(text.clone()));
         container.quote = Some(quote);
+        container.mentions = self.sent_mentions(&g, &text, None)?;
         self.send_group_container(g, container, Some(&item_quote))
             .await
     }
@@ -179,6 +180,9 @@ impl Chat {
         }
         let shared = item.shared_msg_id.clone().ok_or(ChatError::CannotUpdate)?;
         let mut update = MsgUpdate::new(B64(shared), content.clone());
+        // The members the new text names are mentioned (anew).
+        update.mentions = self.sent_mentions(&g, crate::mentions::content_text(&content), None)?;
+        let mentioned = crate::mentions::member_ids(&update.mentions);
         update.live = (state == Some(true)).then_some(true);
         // A post as the channel is edited as the channel's.
         update.as_group = self.store().sent_as_channel(item.item_id)?.then_some(true);
@@ -186,6 +190,7 @@ impl Chat {
             ChatEvent::MsgUpdate(MsgUpdate { scope, ..update })
         })
         .await?;
+        self.store().set_item_mentions(item.item_id, &mentioned)?;
         let item = self.store().apply_update(item, &content, state)?;
         Ok(Response::GroupItemUpdated(g, item))
     }
@@ -396,6 +401,8 @@ impl Chat {
         let existing =
             self.store()
                 .group_item_by_shared(g.group_id, Some(m.group_member_id), &u.msg_id.0)?;
+        let mentions =
+            crate::mentions::received(crate::mentions::content_text(&u.content), &u.mentions);
         let item = match existing {
             Some(item) if item.deleted => return Ok(()),
             Some(item) => {
@@ -422,6 +429,8 @@ impl Chat {
                 }
             }
         };
+        // An edit mentions anew.
+        self.store().set_item_mentions(item.item_id, &mentions)?;
         self.emit(Event::GroupItemUpdated(g.clone(), m.clone(), item))
             .await;
         Ok(())

@@ -357,10 +357,14 @@ impl Chat {
         let g = self.group_named(&group)?;
         // `#team (support) text`, `#team (support: cath) text`: a support chat.
         if let Some((whose, text)) = self.support_target(&g, &text)? {
-            let container = MsgContainer::simple(MsgContent::text(text));
+            let mut container = MsgContainer::simple(MsgContent::text(text));
+            container.mentions = self.sent_mentions(&g, text, None)?;
             return crate::chat::on_heap(|| self.send_support(g, whose, container, None)).await;
         }
-        self.send_group_content(g, MsgContent::text(text)).await
+        // Members the text names (`@alice`, `@'John Doe'`) are mentioned.
+        let mut container = MsgContainer::simple(MsgContent::text(text.clone()));
+        container.mentions = self.sent_mentions(&g, &text, None)?;
+        self.send_group_container(g, container, None).await
     }
 
     /// Stores `content` as sent to the group, then sends it to every connected member (a
@@ -407,6 +411,12 @@ impl Chat {
         )?;
         if container.as_group == Some(true) {
             self.store().set_sent_as_channel(item.item_id)?;
+        }
+        if !container.mentions.is_empty() {
+            self.store().set_item_mentions(
+                item.item_id,
+                &crate::mentions::member_ids(&container.mentions),
+            )?;
         }
         let item = if container.live == Some(true) {
             self.store().start_live(item)?
@@ -1887,6 +1897,13 @@ impl Chat {
                     quote.as_ref(),
                     forwarded_by.map(|f| f.group_member_id),
                 )?;
+                let mentions = crate::mentions::received(
+                    crate::mentions::content_text(&c.content),
+                    &c.mentions,
+                );
+                if !mentions.is_empty() {
+                    self.store().set_item_mentions(item.item_id, &mentions)?;
+                }
                 let item = self.received_forwarded(item, c.forward)?;
                 let item = if c.live == Some(true) {
                     self.store().start_live(item)?
@@ -2538,11 +2555,14 @@ impl Chat {
                     }
                 }
                 let mut quotes = Vec::with_capacity(messages.len());
+                let mut mentions = Vec::with_capacity(messages.len());
                 for m in &messages {
                     quotes.push(match m.quoted_item_id {
                         Some(id) => Some(self.api_group_quote(&g, id, None)?),
                         None => None,
                     });
+                    let text = crate::mentions::content_text(&m.content);
+                    mentions.push(self.sent_mentions(&g, text, Some(&m.mentions))?);
                 }
                 if ttl.is_some() && messages.iter().any(|m| m.file.is_some()) {
                     return Err(ChatError::BadCommand(
@@ -2563,6 +2583,7 @@ impl Chat {
                         .unwrap_or_else(|| MsgContent::text(""));
                     let (quote, item_quote) = quotes.into_iter().next().flatten().unzip();
                     let mut container = MsgContainer::simple(content);
+                    container.mentions = mentions.into_iter().next().unwrap_or_default();
                     container.live = Some(true);
                     container.ttl = ttl;
                     container.quote = quote;
@@ -2581,7 +2602,7 @@ impl Chat {
                 }
                 let mut items = Vec::with_capacity(messages.len());
                 let mut paths = Vec::new();
-                for (m, quote) in messages.into_iter().zip(quotes) {
+                for ((m, quote), mentioned) in messages.into_iter().zip(quotes).zip(mentions) {
                     let r = match m.file {
                         Some(path) => {
                             let extras = crate::group_files::GroupFileExtras {
@@ -2596,6 +2617,7 @@ impl Chat {
                             let mut container = MsgContainer::simple(m.content);
                             container.ttl = ttl;
                             container.quote = q;
+                            container.mentions = mentioned;
                             container.as_group = as_group.then_some(true);
                             Box::pin(self.send_group_container(
                                 g.clone(),

@@ -39,6 +39,7 @@ pub mod incognito;
 pub mod item_info;
 pub mod live;
 pub mod member_contacts;
+pub mod mentions;
 pub mod messages;
 pub mod notes;
 pub mod prepared;

@@ -40,6 +40,7 @@ impl crate::chat::Chat {
             file: None,
             quoted_item_id: None,
             content: MsgContent::text(text),
+            mentions: Default::default(),
         }];
         if group {
             let g = self.group_named(&to)?;

@@ -441,6 +441,13 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // welcome message it has from the link's data (`welcomeMsgId`): the group's welcome is not
     // sent again, the business's auto-reply goes as an edit of it
     "ALTER TABLE group_members ADD COLUMN welcome_msg_id BLOB;",
+    // v52: the members a group item mentions (`mentions.rs`)
+    "CREATE TABLE item_mentions (
+        item_id INTEGER NOT NULL REFERENCES chat_items ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        member_id BLOB NOT NULL,
+        PRIMARY KEY (item_id, name)
+     );",
 ];
 
 /// The most versions an edited item keeps (the original among them): edits beyond change the
