@@ -1326,7 +1326,7 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
             ],
             None => vec![format!("{}: contact is connected", contact_name(c))],
         },
-        Event::Received(c, item) => muted_if(
+        Event::Received(c, item) | Event::ReceivedCaption(c, item) => muted_if(
             c.muted,
             match live_marker(item, true, "", shown.live) {
                 Some(m) => trimmed(item_lines_marked(c, item, &m)),
@@ -1682,7 +1682,7 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
         ),
         // ` [>>]`: forwarded by a member (the host) until the author's connection is up.
         // A muted group's messages get the mark the blocked ones carry already.
-        Event::GroupReceived(g, m, item) => muted_if(
+        Event::GroupReceived(g, m, item) | Event::GroupReceivedCaption(g, m, item) => muted_if(
             g.muted && m.show_messages && !m.blocked_by_admin,
             trimmed(group_item_lines(
                 g,

@@ -769,12 +769,14 @@ fn bot_api_over_websocket() {
         let bytes: Vec<u8> = (0..300_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
         std::fs::write(&src, &bytes).expect("write");
         let file_msg = json!([{"fileSource": {"filePath": src.to_string_lossy()},
-            "msgContent": {"type": "file", "text": ""}, "mentions": {}}]);
+            "msgContent": {"type": "file", "text": "the report"}, "mentions": {}}]);
         let sent = bob
             .ok("APISendMessages", &format!("/_send @{alice_id} json {file_msg}"), "newChatItems")
             .await;
         assert_eq!(sent["chatItems"][0]["chatItem"]["file"]["fileName"], "report.bin");
+        // One item with its caption and its file (the caption is not an item of its own).
         let offer = alice.event("newChatItems").await;
+        assert_eq!(item_text(&offer["chatItems"][0]), "the report");
         let file = &offer["chatItems"][0]["chatItem"]["file"];
         assert_eq!(file["fileSize"], 300_000);
         assert_eq!(file["fileStatus"]["type"], "rcvInvitation");
@@ -1113,6 +1115,7 @@ fn bot_api_over_websocket() {
 fn bot_api_groups() {
     let (rt, smp, server) = relay();
     let dir = tempfile::tempdir().expect("tmp");
+    let work = dir.path().to_path_buf();
     let (xftp, xftp_address) = xftp_relay(&rt, dir.path());
     let (mut alice_p, alice_port) = start(dir.path(), "alice", &server, &xftp_address);
     let (mut bob_p, bob_port) = start(dir.path(), "bob", &server, &xftp_address);
@@ -1372,6 +1375,9 @@ fn bot_api_groups() {
             host["groupInfo"]["membership"]["groupMemberId"]
         );
         assert_eq!(item["mentions"]["bob"]["memberId"], m["memberId"]);
+        let corr = bob.request(&format!("/_get chat #{bob_g} count=1")).await;
+        let page = bob.response(&corr).await;
+        assert_eq!(page["chat"]["chatStats"]["unreadMentions"], 1, "{page:#}");
         let hidden = json!([{"msgContent": {"type": "text", "text": "see this"},
                              "mentions": {"bob": bob_member}}]);
         alice
@@ -1388,6 +1394,25 @@ fn bot_api_groups() {
         let item = &got["chatItems"][0]["chatItem"];
         assert_eq!(item["meta"]["userMention"], true, "{got:#}");
         assert_eq!(item["mentions"]["alice"]["memberRef"]["memberRole"], "owner");
+        // A file's caption mentions as a text does.
+        let src = work.join("notes.txt");
+        std::fs::write(&src, b"minutes").expect("write");
+        let file_msg = json!([{"fileSource": {"filePath": src.to_string_lossy()},
+            "msgContent": {"type": "file", "text": "@bob the minutes"},
+            "mentions": {"bob": bob_member}}]);
+        alice
+            .ok(
+                "APISendMessages",
+                &format!("/_send #{g} json {file_msg}"),
+                "newChatItems",
+            )
+            .await;
+        let got = bob.event("newChatItems").await;
+        let item = &got["chatItems"][0]["chatItem"];
+        assert_eq!(item["meta"]["userMention"], true, "{got:#}");
+        // One item, with its file and its caption's mention (not a caption's item besides).
+        assert_eq!(item["content"]["msgContent"]["type"], "file", "{got:#}");
+        assert!(item["file"]["fileId"].is_i64(), "{got:#}");
         // The owner deletes bob's message as a moderator, then her own for everyone.
         let moderated = alice
             .ok(

@@ -1177,7 +1177,9 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
                     .collect::<Vec<_>>(),
                 "chatStats": {
                     "unreadCount": chat.store().unread_items(None, Some(g.group_id)).unwrap_or(0),
-                    "unreadMentions": 0, "reportsCount": 0, "minUnreadItemId": 0,
+                    "unreadMentions": chat.store().unread_mentions(g.group_id, &g.member_id)
+                        .unwrap_or(0),
+                    "reportsCount": 0, "minUnreadItemId": 0,
                     "unreadChat": false},
             }}),
         ),
@@ -2148,6 +2150,8 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
         ),
         // The reference's agent event (`DEL_USER`) is not in the bot API.
         Event::UserDeleted => return None,
+        // A file's caption: the item is reported once, with its file, as the offer.
+        Event::ReceivedCaption(..) | Event::GroupReceivedCaption(..) => return None,
         Event::RatchetSync {
             contact: c,
             member,

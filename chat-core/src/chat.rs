@@ -909,6 +909,9 @@ pub enum Event {
     ContactConnected(Contact),
     /// A message arrived.
     Received(Contact, ChatItem),
+    /// A received file's caption: the terminal's line before the offer's; the API reports
+    /// the item once, with its file, as the offer (`FileOffered`).
+    ReceivedCaption(Contact, ChatItem),
     /// A sent item's delivery status changed (a delivery receipt came).
     ItemStatus(Contact, ChatItem),
     /// A group item's delivery status changed (every member acknowledged it).
@@ -1238,6 +1241,13 @@ pub enum Event {
     ChannelPostUpdated(crate::group_store::Group, ChatItem),
     /// A group message arrived.
     GroupReceived(
+        crate::group_store::Group,
+        crate::group_store::Member,
+        ChatItem,
+    ),
+    /// A received group file's caption (as [`Event::ReceivedCaption`]: the API reports the
+    /// item with its offer, `GroupFileOffered`).
+    GroupReceivedCaption(
         crate::group_store::Group,
         crate::group_store::Member,
         ChatItem,
@@ -4377,8 +4387,11 @@ impl Chat {
                 ChatEvent::MsgNew(c) => {
                     let item = self.received_new(&contact, msg.msg_id.as_ref(), &c).await?;
                     let item_id = item.item_id;
-                    if c.file.is_none() || !c.content.text_shown().is_empty() {
+                    if c.file.is_none() {
                         self.emit(Event::Received(contact.clone(), item)).await;
+                    } else if !c.content.text_shown().is_empty() {
+                        self.emit(Event::ReceivedCaption(contact.clone(), item))
+                            .await;
                     }
                     if let Some(inv) = &c.file {
                         if let Err(e) = self

@@ -34,6 +34,8 @@ pub(crate) struct GroupFileExtras {
     pub quote: Option<(crate::protocol::QuotedMsg, crate::store::ItemQuote)>,
     /// A support chat (`Some(None)`: ours with the admins) instead of the whole group.
     pub support: Option<Option<Member>>,
+    /// The members its caption mentions.
+    pub mentions: std::collections::BTreeMap<String, crate::protocol::MsgMention>,
 }
 
 /// The files feature.
@@ -86,6 +88,7 @@ impl Chat {
             forward,
             quote,
             support,
+            mentions,
         } = extras;
         let audience = match &support {
             Some(whose) => Some(self.support_audience(&g, whose.as_ref())?),
@@ -134,6 +137,10 @@ impl Chat {
             None,
         )?;
         self.store().set_item_file(item.item_id, file_id)?;
+        if !mentions.is_empty() {
+            self.store()
+                .set_item_mentions(item.item_id, &crate::mentions::member_ids(&mentions))?;
+        }
         let item = match &audience {
             Some(a) => {
                 self.store().set_item_scope(item.item_id, &a.item_scope)?;
@@ -159,6 +166,7 @@ impl Chat {
         if let ChatEvent::MsgNew(c) = &mut msg.event {
             c.quote = quote;
             c.scope = audience.as_ref().map(|a| a.scope.clone());
+            c.mentions = mentions;
         }
         let body = msg.encode();
         let sent = match &audience {

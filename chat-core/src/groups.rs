@@ -1927,19 +1927,28 @@ impl Chat {
                     }
                     _ => item,
                 };
-                if c.file.is_none() || !c.content.text_shown().is_empty() {
+                if c.file.is_none() {
                     self.emit(Event::GroupReceived(g.clone(), m.clone(), item.clone()))
                         .await;
+                } else if !c.content.text_shown().is_empty() {
+                    self.emit(Event::GroupReceivedCaption(
+                        g.clone(),
+                        m.clone(),
+                        item.clone(),
+                    ))
+                    .await;
                 }
                 if let Some(inv) = &c.file {
-                    self.group_file_offered(
-                        g,
-                        m,
-                        msg.msg_id.as_ref(),
-                        inv,
-                        &item,
-                        forwarded_by.is_some(),
-                    )
+                    crate::chat::on_heap(|| {
+                        self.group_file_offered(
+                            g,
+                            m,
+                            msg.msg_id.as_ref(),
+                            inv,
+                            &item,
+                            forwarded_by.is_some(),
+                        )
+                    })
                     .await?;
                 }
             }
@@ -2489,6 +2498,7 @@ impl Chat {
                 // All checked before any is sent: we may write there, what they quote.
                 let audience = self.support_audience(&g, whose.as_ref())?;
                 let mut quotes = Vec::with_capacity(messages.len());
+                let mut mentions = Vec::with_capacity(messages.len());
                 for m in &messages {
                     quotes.push(match m.quoted_item_id {
                         Some(id) => {
@@ -2496,16 +2506,19 @@ impl Chat {
                         }
                         None => None,
                     });
+                    let text = crate::mentions::content_text(&m.content);
+                    mentions.push(self.sent_mentions(&g, text, Some(&m.mentions))?);
                 }
                 let mut items = Vec::with_capacity(messages.len());
                 let mut paths = Vec::new();
-                for (m, quote) in messages.into_iter().zip(quotes) {
+                for ((m, quote), mentioned) in messages.into_iter().zip(quotes).zip(mentions) {
                     let r = match m.file {
                         Some(path) => {
                             let extras = crate::group_files::GroupFileExtras {
                                 forward: None,
                                 quote,
                                 support: Some(whose.clone()),
+                                mentions: mentioned,
                             };
                             Box::pin(self.send_group_file_with(g.clone(), path, m.content, extras))
                                 .await?
@@ -2514,6 +2527,7 @@ impl Chat {
                             let mut container = MsgContainer::simple(m.content);
                             let (q, item_quote) = quote.unzip();
                             container.quote = q;
+                            container.mentions = mentioned;
                             Box::pin(self.send_support(
                                 g.clone(),
                                 whose.clone(),
@@ -2607,6 +2621,7 @@ impl Chat {
                         Some(path) => {
                             let extras = crate::group_files::GroupFileExtras {
                                 quote,
+                                mentions: mentioned,
                                 ..Default::default()
                             };
                             Box::pin(self.send_group_file_with(g.clone(), path, m.content, extras))

@@ -226,6 +226,21 @@ impl ChatStore {
         Ok(())
     }
 
+    /// How many unread items of a group mention us (`member_id`: ours in it).
+    pub fn unread_mentions(
+        &self,
+        group_id: i64,
+        member_id: &MemberId,
+    ) -> std::result::Result<i64, StoreError> {
+        Ok(self.db.query_row(
+            "SELECT count(DISTINCT i.item_id) FROM chat_items i
+               JOIN item_mentions m ON m.item_id = i.item_id
+             WHERE i.group_id = ?1 AND i.unread = 1 AND m.member_id = ?2",
+            params![group_id, member_id.0],
+            |r| r.get(0),
+        )?)
+    }
+
     /// An item's mentions: each name's member id.
     pub fn item_mentions(
         &self,
