@@ -238,6 +238,12 @@ fn forwarded(item: &ChatItem) -> Option<String> {
     })
 }
 
+/// A group item's lines are marked muted: the group is muted, and (muted but for mentions)
+/// the item does not mention us or reply to us.
+fn group_muted(g: &Group, item: &ChatItem) -> bool {
+    g.muted && !(g.mentions_only && item.user_mention)
+}
+
 /// A muted chat's new lines, each marked ` <muted>` as the reference's terminal marks them.
 fn muted_if(muted: bool, lines: Vec<String>) -> Vec<String> {
     if !muted {
@@ -393,14 +399,17 @@ fn group_item_lines(
             inc(g),
             view_name(&g.local_name)
         ),
-        // `bob!>`: a reply to one of our messages, as the reference marks it.
+        // `bob!>`: a message that mentions us or replies to one of ours, as the reference
+        // marks it.
         Some(name) => format!(
             "{}{}#{} {scope}{}{}> ",
             time_prefix(item.item_ts),
             inc(g),
             view_name(&g.local_name),
             view_name(name),
-            if item.quote.as_ref().and_then(|q| q.member_id.as_ref()) == Some(&g.member_id) {
+            if item.user_mention
+                || item.quote.as_ref().and_then(|q| q.member_id.as_ref()) == Some(&g.member_id)
+            {
                 "!"
             } else {
                 ""
@@ -1274,8 +1283,13 @@ fn group_line(g: &Group, members: usize) -> String {
         MemberStatus::Left => delete("you left"),
         MemberStatus::GroupDeleted => delete("group deleted"),
         _ if g.muted => format!(
-            " ({members} member{}, muted, you can /unmute #{n})",
-            if members == 1 { "" } else { "s" }
+            " ({members} member{}, {}, you can /unmute #{n})",
+            if members == 1 { "" } else { "s" },
+            if g.mentions_only {
+                "mentions only"
+            } else {
+                "muted"
+            }
         ),
         _ => format!(" ({members} member{})", if members == 1 { "" } else { "s" }),
     };
@@ -1496,7 +1510,7 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
         } => {
             let mark = if *forwarded { " [>>]" } else { "" };
             muted_if(
-                group.muted,
+                group_muted(group, item),
                 vec![
                     format!(
                         "{}{}#{} {}{}> sends file {name} ({} / {size} bytes){mark}",
@@ -1683,7 +1697,7 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
         // ` [>>]`: forwarded by a member (the host) until the author's connection is up.
         // A muted group's messages get the mark the blocked ones carry already.
         Event::GroupReceived(g, m, item) | Event::GroupReceivedCaption(g, m, item) => muted_if(
-            g.muted && m.show_messages && !m.blocked_by_admin,
+            group_muted(g, item) && m.show_messages && !m.blocked_by_admin,
             trimmed(group_item_lines(
                 g,
                 Some(&m.local_name),

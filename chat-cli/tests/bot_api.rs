@@ -1375,9 +1375,20 @@ fn bot_api_groups() {
             host["groupInfo"]["membership"]["groupMemberId"]
         );
         assert_eq!(item["mentions"]["bob"]["memberId"], m["memberId"]);
+        // Notifications of mentions only: the group's chat settings say so.
+        let corr = bob
+            .request(&format!(
+                r#"/_settings #{bob_g} {{"enableNtfs": "mentions", "favorite": false}}"#
+            ))
+            .await;
+        assert_eq!(bob.response(&corr).await["type"], "cmdOk");
         let corr = bob.request(&format!("/_get chat #{bob_g} count=1")).await;
         let page = bob.response(&corr).await;
         assert_eq!(page["chat"]["chatStats"]["unreadMentions"], 1, "{page:#}");
+        assert_eq!(
+            page["chat"]["chatInfo"]["groupInfo"]["chatSettings"]["enableNtfs"],
+            "mentions"
+        );
         let hidden = json!([{"msgContent": {"type": "text", "text": "see this"},
                              "mentions": {"bob": bob_member}}]);
         alice

@@ -1103,6 +1103,36 @@ fn muting_a_group() {
     bob.type_line("/gs");
     bob.expect("/gs");
     bob.expect("#team (3 members, muted, you can /unmute #team)");
+    // Mentions only (the reference's `/unmute mentions`): a reply to bob's message and a
+    // mention of him are shown as usual (`alice!>`), the rest still marked.
+    bob.type_line("#team hello");
+    bob.expect_item("#team hello");
+    alice.expect_item("#team bob> hello");
+    cath.expect_item("#team bob> hello");
+    bob.type_line("/unmute mentions #team");
+    bob.expect("/unmute mentions #team");
+    bob.expect("ok");
+    alice.type_line("> #team @bob (hello) hey bob!");
+    alice.expect_item("#team > bob hello");
+    alice.expect("      hey bob!");
+    bob.expect_item("#team alice!> > bob hello");
+    bob.expect("      hey bob!");
+    cath.expect_item("#team alice> > bob hello");
+    cath.expect("      hey bob!");
+    alice.type_line("> #team @cath (hello too) hey cath!");
+    alice.expect_item("#team > cath hello too!");
+    alice.expect("      hey cath!");
+    bob.expect_item("#team alice> > cath hello too! <muted>");
+    bob.expect("      hey cath! <muted>");
+    cath.expect_item("#team alice!> > cath hello too!");
+    cath.expect("      hey cath!");
+    alice.type_line("#team @bob look");
+    alice.expect_item("#team @bob look");
+    bob.expect_item("#team alice!> @bob look");
+    cath.expect_item("#team alice> @bob look");
+    bob.type_line("/gs");
+    bob.expect("/gs");
+    bob.expect("#team (3 members, mentions only, you can /unmute #team)");
     bob.type_line("/unmute #team");
     bob.expect("/unmute #team");
     bob.expect("ok");

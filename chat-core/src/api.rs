@@ -521,6 +521,10 @@ fn membership(chat: &Chat, g: &Group) -> Value {
 /// A group (`GroupInfo`).
 pub fn group_info(chat: &Chat, g: &Group) -> Value {
     let members = chat.store().current_members(g).unwrap_or(0);
+    let mut settings = chat_settings(g.muted, g.flags);
+    if g.mentions_only {
+        settings["enableNtfs"] = json!("mentions");
+    }
     let mut v = json!({
         "groupId": g.group_id,
         "useRelays": chat.store().is_channel(g.group_id).unwrap_or(false),
@@ -529,7 +533,7 @@ pub fn group_info(chat: &Chat, g: &Group) -> Value {
         "localAlias": g.local_alias,
         "fullGroupPreferences": crate::group_prefs::full_preferences(&g.profile),
         "membership": membership(chat, g),
-        "chatSettings": chat_settings(g.muted, g.flags),
+        "chatSettings": settings,
         "createdAt": ts(g.created_at),
         "updatedAt": ts(g.created_at),
         "chatTags": [],
@@ -777,9 +781,8 @@ pub fn group_chat_item(chat: &Chat, g: &Group, member: Option<&Member>, item: &C
             out.insert(name.clone(), m);
         }
         v["mentions"] = Value::Object(out);
-        v["meta"]["userMention"] =
-            json!(!item.sent && mentions.values().any(|id| *id == g.member_id));
     }
+    v["meta"]["userMention"] = json!(item.user_mention);
     let mut info = json!({"type": "group", "groupInfo": group_info(chat, g)});
     // A support chat's item: the member whose chat it is (none: ours).
     if let Some(s) = &item.scope {
@@ -1177,8 +1180,7 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
                     .collect::<Vec<_>>(),
                 "chatStats": {
                     "unreadCount": chat.store().unread_items(None, Some(g.group_id)).unwrap_or(0),
-                    "unreadMentions": chat.store().unread_mentions(g.group_id, &g.member_id)
-                        .unwrap_or(0),
+                    "unreadMentions": chat.store().unread_mentions(g.group_id).unwrap_or(0),
                     "reportsCount": 0, "minUnreadItemId": 0,
                     "unreadChat": false},
             }}),

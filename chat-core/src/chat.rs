@@ -2675,10 +2675,16 @@ impl Chat {
                 }
                 Ok(Response::GroupChat(g, out))
             }
-            Command::Mute { name, group, muted } => {
+            Command::Mute {
+                name,
+                group,
+                muted,
+                mentions_only,
+            } => {
                 if group {
                     let g = self.group_named(&name)?;
-                    self.store().set_group_muted(g.group_id, muted)?;
+                    self.store()
+                        .set_group_muted(g.group_id, muted, mentions_only)?;
                 } else {
                     let c = self.contact_named(&name)?;
                     self.store().set_contact_muted(c.contact_id, muted)?;
@@ -2752,8 +2758,9 @@ impl Chat {
                 contact,
                 group,
                 muted,
+                mentions_only,
                 flags,
-            } => self.set_chat_settings(contact, group, muted, flags),
+            } => self.set_chat_settings(contact, group, (muted, mentions_only), flags),
             Command::SetReceipts { on, clear } => {
                 if clear {
                     self.store().clear_contact_receipts()?;

@@ -547,12 +547,15 @@ pub enum Command {
         /// The contact (`@N`) or the group (`#N`).
         contact: Option<i64>,
         group: Option<i64>,
-        /// `enableNtfs: "none"`.
+        /// `enableNtfs: "none"` (or `"mentions"`).
         muted: bool,
+        /// `enableNtfs: "mentions"` (groups): muted but for mentions of us.
+        mentions_only: bool,
         /// `sendRcpts`, `favorite`.
         flags: crate::store::ChatFlags,
     },
-    /// `/mute @name|#group`, `/unmute ...`: a chat's messages shown marked `<muted>`.
+    /// `/mute @name|#group`, `/unmute ...`: a chat's messages shown marked `<muted>`;
+    /// `/unmute mentions #group`: but for those that mention us or reply to us.
     Mute {
         /// The contact or (`group`) the group.
         name: String,
@@ -560,6 +563,8 @@ pub enum Command {
         group: bool,
         /// Muted, or unmuted.
         muted: bool,
+        /// Muted but for mentions of us (groups).
+        mentions_only: bool,
     },
     /// `/_read chat #<groupId>`: every received item of a group read.
     ReadGroupChat(i64),
@@ -2652,6 +2657,13 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             }
         }
         "/mute" | "/unmute" if !args.is_empty() => {
+            // `/unmute mentions #team`: muted but for mentions of us (groups only).
+            let (args, mentions_only) = match args.strip_prefix("mentions ") {
+                Some(rest) if word == "/unmute" && rest.trim_start().starts_with('#') => {
+                    (rest.trim_start(), true)
+                }
+                _ => (args, false),
+            };
             let (name_, group) = match args.strip_prefix('#') {
                 Some(g) => (one_group(g)?, true),
                 None => (one_arg(args)?, false),
@@ -2659,7 +2671,8 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             Command::Mute {
                 name: name_,
                 group,
-                muted: word == "/mute",
+                muted: word == "/mute" || mentions_only,
+                mentions_only,
             }
         }
         "/_set" | "/set" if args.starts_with("accept member contacts ") => {
@@ -2933,13 +2946,18 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             };
             let v: serde_json::Value =
                 serde_json::from_str(json).map_err(|e| bad(&format!("bad JSON ({e})")))?;
-            let muted = match v["enableNtfs"].as_str() {
-                Some("all") => false,
-                Some("none") => true,
+            let (muted, mentions_only) = match v["enableNtfs"].as_str() {
+                Some("all") => (false, false),
+                Some("none") => (true, false),
+                Some("mentions") if group.is_some() => (true, true),
                 Some("mentions") => {
-                    return Err(bad("notifications of mentions only are not supported"))
+                    return Err(bad("notifications of mentions only are for groups"))
                 }
-                _ => return Err(bad("chatSettings: enableNtfs must be all or none")),
+                _ => {
+                    return Err(bad(
+                        "chatSettings: enableNtfs must be all, none or mentions",
+                    ))
+                }
             };
             let send_rcpts = match &v["sendRcpts"] {
                 serde_json::Value::Null => None,
@@ -2954,6 +2972,7 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 contact,
                 group,
                 muted,
+                mentions_only,
                 flags: crate::store::ChatFlags {
                     send_rcpts,
                     favorite,
@@ -4933,6 +4952,7 @@ mod tests {
                 contact: None,
                 group: Some(3),
                 muted: true,
+                mentions_only: false,
                 flags: crate::store::ChatFlags {
                     send_rcpts: Some(false),
                     favorite: true
@@ -4945,10 +4965,36 @@ mod tests {
                 contact: Some(2),
                 group: None,
                 muted: false,
+                mentions_only: false,
                 flags: crate::store::ChatFlags::default()
             })
         );
         assert!(parse(r#"/_settings @2 {"enableNtfs": "mentions", "favorite": false}"#).is_err());
+        assert!(matches!(
+            parse(r#"/_settings #2 {"enableNtfs": "mentions", "favorite": false}"#),
+            Ok(Command::ApiChatSettings {
+                muted: true,
+                mentions_only: true,
+                ..
+            })
+        ));
+        assert_eq!(
+            parse("/unmute mentions #team"),
+            Ok(Command::Mute {
+                name: "team".into(),
+                group: true,
+                muted: true,
+                mentions_only: true
+            })
+        );
+        // A contact called `mentions`: unmuted as before.
+        assert!(matches!(
+            parse("/unmute mentions"),
+            Ok(Command::Mute {
+                mentions_only: false,
+                ..
+            })
+        ));
         assert!(parse(r#"/_settings @2 {"enableNtfs": "all"}"#).is_err());
         assert!(parse("/_set receipts groups 1 maybe").is_err());
         assert_eq!(

@@ -431,6 +431,12 @@ impl Chat {
         };
         // An edit mentions anew.
         self.store().set_item_mentions(item.item_id, &mentions)?;
+        let for_us = crate::mentions::for_us(g, &mentions, item.quote.as_ref());
+        self.store().set_user_mention(item.item_id, for_us)?;
+        let item = ChatItem {
+            user_mention: for_us,
+            ..item
+        };
         self.emit(Event::GroupItemUpdated(g.clone(), m.clone(), item))
             .await;
         Ok(())

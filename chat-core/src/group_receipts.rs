@@ -151,7 +151,7 @@ impl Chat {
         &self,
         contact: Option<i64>,
         group: Option<i64>,
-        muted: bool,
+        (muted, mentions_only): (bool, bool),
         flags: ChatFlags,
     ) -> Result<Response> {
         match (contact, group) {
@@ -168,7 +168,7 @@ impl Chat {
             (None, Some(id)) => {
                 let g = self.group_by_id(id)?;
                 let store = self.store();
-                store.set_group_muted(g.group_id, muted)?;
+                store.set_group_muted(g.group_id, muted, mentions_only)?;
                 store.set_group_flags(g.group_id, flags)?;
             }
             (None, None) => {

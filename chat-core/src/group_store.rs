@@ -168,6 +168,9 @@ pub struct Group {
     pub incognito: Option<Box<Profile>>,
     /// Muted by the user (`/mute #group`): its messages are shown marked `<muted>`.
     pub muted: bool,
+    /// Muted but for what mentions us or replies to us (`/unmute mentions #group`, the
+    /// reference's notifications of mentions only): those are shown as usual.
+    pub mentions_only: bool,
     /// A bot's own data about the group (a JSON object), if set.
     pub custom_data: Option<String>,
     /// The user's own name for the group (`/_set alias #N text`; empty: none).
@@ -256,7 +259,7 @@ type GroupRow = (
     Option<String>,
     i64,
     Option<String>,
-    bool,
+    i64,
     Option<String>,
     Option<bool>,
     bool,
@@ -324,7 +327,9 @@ fn group_from(
             .map(profile_from)
             .transpose()?
             .map(Box::new),
-        muted,
+        // 0: not muted, 1: muted, 2: muted but for mentions of us.
+        muted: muted != 0,
+        mentions_only: muted == 2,
         custom_data,
         local_alias,
         flags: crate::store::ChatFlags {
@@ -448,6 +453,7 @@ impl ChatStore {
             created_at,
             incognito: None,
             muted: false,
+            mentions_only: false,
             custom_data: None,
             local_alias: String::new(),
             flags: crate::store::ChatFlags::default(),
@@ -503,11 +509,16 @@ impl ChatStore {
         Ok(())
     }
 
-    /// Mutes (or unmutes) a group's chat.
-    pub fn set_group_muted(&self, group_id: i64, muted: bool) -> Result<()> {
+    /// Mutes (or unmutes) a group's chat; `mentions_only`: muted but for what mentions us.
+    pub fn set_group_muted(&self, group_id: i64, muted: bool, mentions_only: bool) -> Result<()> {
+        let level = match (muted, mentions_only) {
+            (false, _) => 0,
+            (true, false) => 1,
+            (true, true) => 2,
+        };
         self.db.execute(
             "UPDATE groups SET muted = ?2 WHERE group_id = ?1",
-            params![group_id, muted],
+            params![group_id, level],
         )?;
         Ok(())
     }
@@ -1407,6 +1418,7 @@ impl ChatStore {
             scope: None,
             live: None,
             deleted_by: None,
+            user_mention: false,
         })
     }
 

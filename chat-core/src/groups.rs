@@ -1904,6 +1904,15 @@ impl Chat {
                 if !mentions.is_empty() {
                     self.store().set_item_mentions(item.item_id, &mentions)?;
                 }
+                let item = if crate::mentions::for_us(g, &mentions, quote.as_ref()) {
+                    self.store().set_user_mention(item.item_id, true)?;
+                    crate::store::ChatItem {
+                        user_mention: true,
+                        ..item
+                    }
+                } else {
+                    item
+                };
                 let item = self.received_forwarded(item, c.forward)?;
                 let item = if c.live == Some(true) {
                     self.store().start_live(item)?

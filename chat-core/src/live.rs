@@ -136,6 +136,7 @@ mod tests {
             scope: None,
             live,
             deleted_by: None,
+            user_mention: false,
         }
     }
 

@@ -190,6 +190,17 @@ pub fn member_ids(mentions: &BTreeMap<String, MsgMention>) -> BTreeMap<String, M
         .collect()
 }
 
+/// Whether a received message in `g` is for us: it mentions us, or replies to one of our
+/// messages (the reference's `userMention`).
+pub fn for_us(
+    g: &Group,
+    mentions: &BTreeMap<String, MemberId>,
+    quote: Option<&crate::store::ItemQuote>,
+) -> bool {
+    mentions.values().any(|id| *id == g.member_id)
+        || quote.and_then(|q| q.member_id.as_ref()) == Some(&g.member_id)
+}
+
 /// The mentions kept of a received message: the names its text mentions, in order, that
 /// `mentions` gives a member id for, each member once, at most [`MAX_RCV_MENTIONS`].
 pub fn received(text: &str, mentions: &BTreeMap<String, MsgMention>) -> BTreeMap<String, MemberId> {
@@ -226,19 +237,23 @@ impl ChatStore {
         Ok(())
     }
 
-    /// How many unread items of a group mention us (`member_id`: ours in it).
-    pub fn unread_mentions(
-        &self,
-        group_id: i64,
-        member_id: &MemberId,
-    ) -> std::result::Result<i64, StoreError> {
+    /// How many unread items of a group mention us or reply to ours.
+    pub fn unread_mentions(&self, group_id: i64) -> std::result::Result<i64, StoreError> {
         Ok(self.db.query_row(
-            "SELECT count(DISTINCT i.item_id) FROM chat_items i
-               JOIN item_mentions m ON m.item_id = i.item_id
-             WHERE i.group_id = ?1 AND i.unread = 1 AND m.member_id = ?2",
-            params![group_id, member_id.0],
+            "SELECT count(*) FROM chat_items
+             WHERE group_id = ?1 AND unread = 1 AND user_mention = 1",
+            [group_id],
             |r| r.get(0),
         )?)
+    }
+
+    /// Records whether a received item mentions us or replies to one of ours.
+    pub fn set_user_mention(&self, item_id: i64, on: bool) -> std::result::Result<(), StoreError> {
+        self.db.execute(
+            "UPDATE chat_items SET user_mention = ?2 WHERE item_id = ?1",
+            params![item_id, on],
+        )?;
+        Ok(())
     }
 
     /// An item's mentions: each name's member id.

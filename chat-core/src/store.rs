@@ -448,6 +448,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         member_id BLOB NOT NULL,
         PRIMARY KEY (item_id, name)
      );",
+    // v53: a received group item that mentions us or replies to one of ours
+    "ALTER TABLE chat_items ADD COLUMN user_mention INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// The most versions an edited item keeps (the original among them): edits beyond change the
@@ -751,6 +753,9 @@ pub struct ChatItem {
     pub live: Option<bool>,
     /// A group message deleted by a moderator: the moderator's member id (0: we were).
     pub deleted_by: Option<i64>,
+    /// A received group message that mentions us or replies to one of ours (the reference's
+    /// `userMention`: `bob!>` in the terminal).
+    pub user_mention: bool,
 }
 
 impl ChatItem {
@@ -825,7 +830,13 @@ pub(crate) type ItemRow = (
         bool,
         Option<bool>,
     ),
-    (Option<String>, Option<String>, Option<bool>, Option<i64>),
+    (
+        Option<String>,
+        Option<String>,
+        Option<bool>,
+        Option<i64>,
+        bool,
+    ),
 );
 
 /// A group message as a moderator's full deletion leaves it (the reference's `moderated`):
@@ -1611,6 +1622,7 @@ impl ChatStore {
             scope: None,
             live: None,
             deleted_by: None,
+            user_mention: false,
         })
     }
 
@@ -1685,6 +1697,7 @@ impl ChatStore {
                 scope,
                 live: None,
                 deleted_by: None,
+                user_mention: false,
             });
         }
         tx.commit()?;
@@ -1721,7 +1734,7 @@ impl ChatStore {
     pub(crate) const ITEM_COLUMNS: &'static str =
         "item_id, coalesce(contact_id, 0), sent, shared_msg_id, content, item_ts, quote, edited,
          deleted, file_id, ttl, delete_at, group_id, group_member_id, forwarded_by, info,
-         unread, rcpt, fwd, scope, live, deleted_by";
+         unread, rcpt, fwd, scope, live, deleted_by, user_mention";
 
     pub(crate) fn item_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ItemRow> {
         Ok((
@@ -1744,7 +1757,7 @@ impl ChatStore {
                 r.get(16)?,
                 r.get(17)?,
             ),
-            (r.get(18)?, r.get(19)?, r.get(20)?, r.get(21)?),
+            (r.get(18)?, r.get(19)?, r.get(20)?, r.get(21)?, r.get(22)?),
         ))
     }
 
@@ -1753,7 +1766,7 @@ impl ChatStore {
             (item_id, contact_id, sent, shared_msg_id),
             (content, item_ts, quote, edited, deleted, file_id),
             (ttl, delete_at, group_id, group_member_id, forwarded_by, info, unread, receipt),
-            (forward, scope, live, deleted_by),
+            (forward, scope, live, deleted_by, user_mention),
         ) = row;
         Ok(ChatItem {
             item_id,
@@ -1789,6 +1802,7 @@ impl ChatStore {
                 .map_err(|_| StoreError::Corrupt("scope"))?,
             live,
             deleted_by,
+            user_mention,
         })
     }
 
