@@ -667,7 +667,8 @@ struct Inner {
     /// Preset relays: short links to them name only the host (as the reference's
     /// `shortLinkPresetServers`), and such links are read back with the preset's key hash.
     link_presets: std::sync::RwLock<Vec<LinkServer>>,
-    opts: ConnectOptions,
+    /// How to connect to relays (changed by [`Agent::set_options`]).
+    opts: std::sync::RwLock<ConnectOptions>,
     /// Where connections are kept (none: in memory only).
     store: Option<Mutex<crate::store::Store>>,
     /// Each connection's delivery task. A message is handed to it in the same critical
@@ -1019,7 +1020,7 @@ impl Agent {
             inner: Arc::new(Inner {
                 servers: std::sync::RwLock::new(vec![server]),
                 link_presets: std::sync::RwLock::default(),
-                opts,
+                opts: std::sync::RwLock::new(opts),
                 store: store.map(Mutex::new),
                 delivery: Mutex::default(),
                 sessions: tokio::sync::Mutex::default(),
@@ -1231,6 +1232,32 @@ impl Agent {
             },
             info,
         })
+    }
+
+    /// The connection options in effect.
+    pub fn options(&self) -> ConnectOptions {
+        self.inner
+            .opts
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// New connection options (the reference's `setNetworkConfig`: a SOCKS proxy, host
+    /// modes, private routing, timeouts): every relay connection is made again with them, its
+    /// queues subscribed again. Returns how many relays.
+    pub async fn set_options(&self, opts: ConnectOptions) -> usize {
+        *self
+            .inner
+            .opts
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = opts.clone();
+        let sessions = self.inner.sessions.lock().await;
+        for s in sessions.values() {
+            s.set_options(opts.clone());
+            s.reconnect();
+        }
+        sessions.len()
     }
 
     /// Reconnects to one relay (the reference's `reconnectSMPServer`); false when the agent
@@ -1778,7 +1805,7 @@ impl Agent {
             return Ok(s.clone());
         }
         let host = host_of(server);
-        let (s, mut events) = match Session::connect_server(server, self.inner.opts.clone()).await {
+        let (s, mut events) = match Session::connect_server(server, self.options()).await {
             Ok(s) => s,
             Err(e) => {
                 if matches!(e, smp_client::ClientError::Tls(_)) {
@@ -1912,11 +1939,11 @@ impl Agent {
                     s.key_hash == dest.key_hash && s.hosts.iter().any(|h| dest.hosts.contains(h))
                 })
         };
-        match self.inner.opts.private_routing {
+        match self.options().private_routing {
             P::Never => false,
             P::Always => true,
             P::Unknown => !ours(),
-            P::Unprotected => self.inner.opts.socks.is_none() && !ours(),
+            P::Unprotected => self.options().socks.is_none() && !ours(),
         }
     }
 
@@ -1941,9 +1968,9 @@ impl Agent {
             };
             self.lock_proxied().remove(&dest.to_string());
             use smp_client::RoutingFallback as F;
-            let fallback = match self.inner.opts.routing_fallback {
+            let fallback = match self.options().routing_fallback {
                 F::Yes => true,
-                F::Protected => self.inner.opts.socks.is_some(),
+                F::Protected => self.options().socks.is_some(),
                 F::No => false,
             };
             if !fallback {
@@ -1997,7 +2024,7 @@ impl Agent {
                     &client,
                     &addr,
                     auth,
-                    self.inner.opts.versions,
+                    self.options().versions,
                 )
                 .await?
                 {

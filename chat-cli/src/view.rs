@@ -558,8 +558,8 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
                     secs("tcpConnectTimeout"),
                     secs("tcpTimeout")
                 ),
-                "set at start with -x, --socks-proxy, --socks-mode, --host-mode, --smp-proxy, \
-                 --smp-proxy-fallback, --tcp-timeout"
+                "to change: /network socks=on|off|<ip:port> [socks-mode=always|onion] \
+                 [host-mode=onion|public] [smp-proxy=...] [timeout=<seconds>]"
                     .into(),
             ]
         }

@@ -420,6 +420,17 @@ fn bot_api_over_websocket() {
         assert_eq!(n["networkConfig"]["tcpTimeout"], 30_000_000);
         assert_eq!(n["networkConfig"]["smpProxyMode"], "unknown");
         assert!(n["networkConfig"].get("socksProxy").is_none(), "{n:#}");
+        // Changed while running (`/_network`: the keys given), the connections made again.
+        let corr = alice
+            .request(r#"/_network {"tcpTimeout": 20000000, "smpProxyMode": "never"}"#)
+            .await;
+        assert_eq!(alice.response(&corr).await["type"], "cmdOk");
+        let corr = alice.request("/network").await;
+        let n = alice.response(&corr).await;
+        assert_eq!(n["networkConfig"]["tcpTimeout"], 20_000_000, "{n:#}");
+        assert_eq!(n["networkConfig"]["smpProxyMode"], "never");
+        let corr = alice.request(r#"/_network {"tcpTimeout": "soon"}"#).await;
+        assert_eq!(alice.response(&corr).await["type"], "chatCmdError");
         // The address again: the contact it made.
         let exists = bob
             .ok("APIConnect", &format!("/_connect 1 {link}"), "contactAlreadyExists")

@@ -814,24 +814,41 @@ fn socks_and_host_modes() {
     alice.type_line("@bob not through the proxy");
     alice.expect_item("@bob not through the proxy");
     bob.expect_item("alice> not through the proxy");
-    // `/network` says what is in effect; changing it is for the start options.
+    // `/network` says what is in effect.
+    const CHANGE: &str = "to change: /network socks=on|off|<ip:port> [socks-mode=always|onion] \
+                          [host-mode=onion|public] [smp-proxy=...] [timeout=<seconds>]";
     for c in [&mut alice, &mut bob] {
         c.type_line("/network");
         c.expect("/network");
         c.expect(&format!("using SOCKS5 proxy {proxy}"));
         c.expect("TCP timeouts: connecting 30 s, answers 30 s");
-        c.expect(
-            "set at start with -x, --socks-proxy, --socks-mode, --host-mode, --smp-proxy, \
-             --smp-proxy-fallback, --tcp-timeout",
-        );
+        c.expect(CHANGE);
     }
-    alice.type_line("/net socks=off");
-    alice.expect("/net socks=off");
+    // Changed while running: every proxied connection now goes through the (down) proxy -
+    // bob's relay connection is made again through it and fails, so alice's message waits;
+    // back to a direct connection, it arrives.
+    let always = format!("/network socks={proxy} timeout=1");
+    bob.type_line(&always);
+    bob.expect(&always);
+    bob.expect(&format!("using SOCKS5 proxy {proxy}"));
+    bob.expect("TCP timeouts: connecting 1.5 s, answers 3 s");
+    bob.expect(CHANGE);
+    alice.type_line("@bob while bob's proxy is down");
+    alice.expect_item("@bob while bob's proxy is down");
+    bob.type_line("/c");
+    bob.expect("/c");
+    let line = bob.next();
+    assert!(line.starts_with("chat error"), "{line}");
+    bob.type_line("/net socks=off");
+    bob.expect("/net socks=off");
+    bob.expect("direct network connection");
+    bob.expect("TCP timeouts: connecting 1.5 s, answers 3 s");
+    bob.expect(CHANGE);
+    bob.skip_to("alice> while bob's proxy is down");
+    alice.type_line("/net socks=nowhere");
+    alice.expect("/net socks=nowhere");
     let line = alice.next();
-    assert!(
-        line.contains("the options the client was started with"),
-        "{line}"
-    );
+    assert!(line.contains("not a SOCKS proxy address"), "{line}");
 
     let always = ["--socks-proxy", proxy.as_str(), "--tcp-timeout", "1"];
     let mut cath = Client::start_with(dir.path(), "cath", &server, &always);
@@ -840,7 +857,7 @@ fn socks_and_host_modes() {
     cath.expect("/net");
     cath.expect(&format!("using SOCKS5 proxy {proxy}"));
     cath.expect("TCP timeouts: connecting 1.5 s, answers 3 s");
-    cath.skip_to("--tcp-timeout");
+    cath.expect(CHANGE);
     cath.type_line("/c");
     cath.expect("/c");
     let line = cath.next();

@@ -812,6 +812,6 @@ fn queue_info_of_a_contact() {
     alice.expect("/network");
     alice.expect("direct network connection");
     alice.expect("TCP timeouts: connecting 30 s, answers 30 s");
-    alice.skip_to("--tcp-timeout");
+    alice.skip_to("[timeout=<seconds>]");
     relay.stop();
 }

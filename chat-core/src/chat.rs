@@ -1356,8 +1356,6 @@ pub(crate) struct Inner {
     pub(crate) pool: Arc<xftp_client::agent::Pool>,
     /// The XFTP relays uploads go to (`/xftp` changes them).
     pub(crate) xftp_servers: Mutex<Vec<xftp_proto::address::ServerAddress>>,
-    /// The network settings in effect (the start options: `/network` shows them).
-    pub(crate) network: ConnectOptions,
     /// The relays the options named (`/smp default`, `/xftp default` go back to them).
     pub(crate) configured_smp: Vec<SmpServer>,
     pub(crate) configured_xftp: Vec<xftp_proto::address::ServerAddress>,
@@ -1633,7 +1631,6 @@ impl Chat {
                     config.connect.network,
                 )),
                 xftp_servers: Mutex::new(config.xftp_servers.clone()),
-                network: config.connect.clone(),
                 configured_smp: vec![config.smp_server.clone()],
                 configured_xftp: config.xftp_servers.clone(),
                 files_folder: config.files_folder.clone(),
@@ -2921,14 +2918,20 @@ impl Chat {
                 on_heap(|| self.switch_member(group, member)).await
             }
             Command::ShowNetwork => Ok(Response::NetworkConfig(crate::api::network_config(
-                &self.inner.network,
+                &self.network(),
             ))),
-            Command::SetNetwork => Err(ChatError::BadCommand(
-                "the network settings are the options the client was started with (-x, \
-                 --socks-proxy, --socks-mode, --host-mode, --smp-proxy, --smp-proxy-fallback, \
-                 --tcp-timeout)"
-                    .into(),
-            )),
+            // (With several users, `Users` applies it to each.)
+            Command::SetNetwork(change) => {
+                let opts = crate::network::changed(&self.network(), &change)
+                    .map_err(ChatError::BadCommand)?;
+                self.set_network(opts.clone()).await;
+                Ok(match change {
+                    crate::network::NetworkChange::Simple(_) => {
+                        Response::NetworkConfig(crate::api::network_config(&opts))
+                    }
+                    crate::network::NetworkChange::Json(_) => Response::Ok,
+                })
+            }
             Command::QueueInfo(who) => {
                 let (_, conn) = self.connected_contact(who)?;
                 self.queue_info(conn).await

@@ -668,8 +668,8 @@ pub enum Command {
     },
     /// `/network`, `/net`: the network settings in effect.
     ShowNetwork,
-    /// `/network <settings>`, `/_network <json>`: refused - the settings are the start options.
-    SetNetwork,
+    /// `/network <settings>`, `/_network <json>`: new network settings (`network.rs`).
+    SetNetwork(crate::network::NetworkChange),
     /// `/queue info @name`, `/qi @name`, `/_queue info @N`: what the relay says of the
     /// queue the contact's messages come to (QUE).
     QueueInfo(ContactName),
@@ -2100,7 +2100,12 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             }
         }
         "/network" | "/net" if args.is_empty() => Command::ShowNetwork,
-        "/network" | "/net" | "/_network" => Command::SetNetwork,
+        "/network" | "/net" => {
+            Command::SetNetwork(crate::network::NetworkChange::Simple(args.to_string()))
+        }
+        "/_network" => Command::SetNetwork(crate::network::NetworkChange::Json(
+            serde_json::from_str(args).map_err(|e| bad(&format!("bad JSON ({e})")))?,
+        )),
         "/qi" | "/queue" => {
             let usage = || bad("usage: /queue info @name | /queue info #group @member");
             let rest = match word {
@@ -5161,8 +5166,16 @@ mod tests {
         }
         assert_eq!(parse("/network"), Ok(Command::ShowNetwork));
         assert_eq!(parse("/net"), Ok(Command::ShowNetwork));
-        for set in ["/network socks=on", "/net timeout=10", "/_network {}"] {
-            assert_eq!(parse(set), Ok(Command::SetNetwork), "{set}");
-        }
+        assert_eq!(
+            parse("/network socks=on"),
+            Ok(Command::SetNetwork(crate::network::NetworkChange::Simple(
+                "socks=on".into()
+            )))
+        );
+        assert!(matches!(
+            parse(r#"/_network {"socksProxy": null}"#),
+            Ok(Command::SetNetwork(crate::network::NetworkChange::Json(_)))
+        ));
+        assert!(parse("/_network {").is_err());
     }
 }

@@ -531,7 +531,11 @@ impl Users {
         store: Option<ChatStore>,
         new_user: Option<Profile>,
     ) -> Result<Chat> {
-        let config = config_for(&self.inner.config, suffix);
+        let mut config = config_for(&self.inner.config, suffix);
+        // The network settings in effect (`/network` may have changed the start options).
+        if let Some(other) = self.chats().first() {
+            config.connect = other.network();
+        }
         let store = match store {
             Some(s) => s,
             None => Chat::open_store(&config)?,
@@ -841,6 +845,19 @@ impl Users {
                 Ok((active, answer.unwrap_or(Response::Ok)))
             }
             Command::Quit => Ok((self.active(), Response::Quit)),
+            // The network settings are every user's (the active one's answer).
+            Command::SetNetwork(change) => {
+                let chat = self.active().ok_or(ChatError::NoActiveUser)?;
+                chat.check_user(line)?;
+                let r = Box::pin(chat.execute(Command::SetNetwork(change))).await?;
+                let opts = chat.network();
+                for other in self.chats() {
+                    if other.user_id() != chat.user_id() {
+                        other.set_network(opts.clone()).await;
+                    }
+                }
+                Ok((Some(chat), r))
+            }
             cmd => {
                 let chat = match self.active() {
                     Some(c) => c,

@@ -49,12 +49,23 @@ impl Target {
 #[derive(Debug)]
 struct Inner {
     target: Target,
-    opts: ConnectOptions,
+    /// How to connect (changed by [`Session::set_options`]: the next connection uses them).
+    opts: std::sync::RwLock<ConnectOptions>,
     /// The live connection; `None` while reconnecting.
     current: watch::Sender<Option<SmpClient>>,
     /// Queues to subscribe again after a reconnection: recipient id → key.
     subs: Mutex<HashMap<Vec<u8>, PrivateKey>>,
     events: mpsc::Sender<Event>,
+}
+
+impl Inner {
+    /// The connection options in effect.
+    fn options(&self) -> ConnectOptions {
+        self.opts
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
 }
 
 impl Session {
@@ -85,7 +96,7 @@ impl Session {
         let (current, _) = watch::channel(Some(client));
         let inner = Arc::new(Inner {
             target,
-            opts,
+            opts: std::sync::RwLock::new(opts),
             current,
             subs: Mutex::default(),
             events: ev_tx,
@@ -102,11 +113,21 @@ impl Session {
                 .await
                 .map(|c| c.clone())
         };
-        match tokio::time::timeout(self.inner.opts.response_timeout, wait).await {
+        match tokio::time::timeout(self.inner.options().response_timeout, wait).await {
             Ok(Ok(c)) => c.ok_or(ClientError::Closed),
             Ok(Err(_)) => Err(ClientError::Closed),
             Err(_) => Err(ClientError::Timeout),
         }
+    }
+
+    /// New connection options (a proxy, timeouts, host modes): the connections made from now
+    /// on use them; [`Session::reconnect`] applies them to this one.
+    pub fn set_options(&self, opts: ConnectOptions) {
+        *self
+            .inner
+            .opts
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = opts;
     }
 
     /// Replaces the live connection (a network change): calls from now on wait for a new
@@ -118,7 +139,7 @@ impl Session {
         let Some(old) = self.inner.current.send_replace(None) else {
             return;
         };
-        let wait = self.inner.opts.response_timeout;
+        let wait = self.inner.options().response_timeout;
         tokio::spawn(async move {
             const STEP: Duration = Duration::from_millis(10);
             let started = tokio::time::Instant::now();
@@ -230,7 +251,7 @@ async fn supervise(weak: std::sync::Weak<Inner>) {
         // Keep-alive: a PING when the interval passes; no answer means a dead connection.
         loop {
             let interval = match weak.upgrade() {
-                Some(i) => i.opts.keep_alive,
+                Some(i) => i.options().keep_alive,
                 None => return,
             };
             let closing = async { closed.wait_for(|c| *c).await.is_ok() };
@@ -253,7 +274,8 @@ async fn supervise(weak: std::sync::Weak<Inner>) {
         let mut backoff = Duration::from_millis(100);
         loop {
             let Some(inner) = weak.upgrade() else { return };
-            match inner.target.connect(&inner.opts).await {
+            let opts = inner.options();
+            match inner.target.connect(&opts).await {
                 Ok((client, events)) => {
                     forward(events, inner.events.clone());
                     let (resubscribed, lost) = resubscribe(&inner, &client).await;

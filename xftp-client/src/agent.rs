@@ -68,10 +68,9 @@ pub struct Pool {
     slots: Mutex<HashMap<String, Slot>>,
     /// Where to connect instead of each relay's host (tests, proxies), by relay.
     connect_to: Mutex<HashMap<String, std::net::SocketAddr>>,
-    /// Connections through this SOCKS5 proxy (Tor), as `network` says.
-    socks: Option<transport::SocksProxy>,
-    /// Which of a relay's hosts to use, and which connections use the proxy.
-    network: transport::hosts::NetworkMode,
+    /// Connections through this SOCKS5 proxy (Tor), as the network mode says, and which of a
+    /// relay's hosts to use (changed by [`Pool::set_network`]).
+    net: Mutex<(Option<transport::SocksProxy>, transport::hosts::NetworkMode)>,
 }
 
 impl Pool {
@@ -88,10 +87,25 @@ impl Pool {
         network: transport::hosts::NetworkMode,
     ) -> Self {
         Self {
-            socks,
-            network,
+            net: Mutex::new((socks, network)),
             ..Self::default()
         }
+    }
+
+    /// The proxy and network mode in effect.
+    fn network(&self) -> (Option<transport::SocksProxy>, transport::hosts::NetworkMode) {
+        self.net.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// A new proxy and network mode: the open connections are dropped (a transfer using one
+    /// finishes its request on it), the next ones are made with these.
+    pub fn set_network(
+        &self,
+        socks: Option<transport::SocksProxy>,
+        network: transport::hosts::NetworkMode,
+    ) {
+        *self.net.lock().unwrap_or_else(|p| p.into_inner()) = (socks, network);
+        self.slots.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
     /// Whether `addr` is reached as a relay on the web port (ALPN `http/1.1`): the first host
@@ -103,7 +117,7 @@ impl Pool {
             .first()
             .map(|h| h.to_string())
             .unwrap_or_default();
-        self.network.web_port.applies(&first)
+        self.network().1.web_port.applies(&first)
     }
 
     fn slot(&self, addr: &ServerAddress) -> Slot {
@@ -130,7 +144,8 @@ impl Pool {
             .copied();
         let c = match to {
             Some(_) => {
-                XftpConnection::connect_native(addr, to, self.socks.as_ref(), self.web_port(addr))
+                let (socks, _) = self.network();
+                XftpConnection::connect_native(addr, to, socks.as_ref(), self.web_port(addr))
                     .await?
             }
             None => self.connect_hosts(addr).await?,
@@ -148,13 +163,13 @@ impl Pool {
             .iter()
             .map(|h| h.to_string().trim_matches(['[', ']']).to_string())
             .collect();
-        let plan =
-            transport::hosts::plan(&shown, self.socks.is_some(), self.network).map_err(|e| {
-                ClientError::Connect {
-                    addr: addr.server.to_string(),
-                    source: std::io::Error::other(e),
-                }
-            })?;
+        let (proxy, network) = self.network();
+        let plan = transport::hosts::plan(&shown, proxy.is_some(), network).map_err(|e| {
+            ClientError::Connect {
+                addr: addr.server.to_string(),
+                source: std::io::Error::other(e),
+            }
+        })?;
         let mut last = None;
         for (host, via_proxy) in plan {
             let Some(i) = shown.iter().position(|h| *h == host) else {
@@ -162,7 +177,7 @@ impl Pool {
             };
             let mut one = addr.clone();
             one.server.hosts = vec![addr.server.hosts[i].clone()];
-            let socks = self.socks.as_ref().filter(|_| via_proxy);
+            let socks = proxy.as_ref().filter(|_| via_proxy);
             let r = XftpConnection::connect_native(&one, None, socks, self.web_port(addr)).await;
             match r {
                 Ok(c) => return Ok(c),
