@@ -189,6 +189,20 @@ impl Bot {
         resp
     }
 
+    /// A new address (`/_address 1`): its short and full links.
+    async fn new_address(&mut self) -> (String, String) {
+        let created = self
+            .ok(
+                "APICreateMyAddress",
+                "/_address 1",
+                "userContactLinkCreated",
+            )
+            .await;
+        let link = &created["connLinkContact"];
+        let text = |key: &str| link[key].as_str().expect("link").to_string();
+        (text("connShortLink"), text("connFullLink"))
+    }
+
     /// The seven informational items a new direct chat starts with (reported as
     /// `newChatItems` after `contactConnected`): the banner, the encryption notice and the
     /// five features of two default users, with their ids (one more each).
@@ -2469,16 +2483,7 @@ fn bot_api_prepared_contact() {
     client_rt.block_on(async {
         let mut alice = Bot::connect("alice", alice_port, schema.clone()).await;
         let mut bob = Bot::connect("bob", bob_port, schema.clone()).await;
-        let created = alice
-            .ok(
-                "APICreateMyAddress",
-                "/_address 1",
-                "userContactLinkCreated",
-            )
-            .await;
-        let link = &created["connLinkContact"];
-        let short = link["connShortLink"].as_str().expect("short").to_string();
-        let full = link["connFullLink"].as_str().expect("full").to_string();
+        let (short, full) = alice.new_address().await;
         let plan = bob
             .ok(
                 "APIConnectPlan",
@@ -2610,12 +2615,7 @@ fn bot_api_prepared_business_card() {
     client_rt.block_on(async {
         let mut alice = Bot::connect("alice", alice_port, schema.clone()).await;
         let mut bob = Bot::connect("bob", bob_port, schema.clone()).await;
-        let created = alice
-            .ok("APICreateMyAddress", "/_address 1", "userContactLinkCreated")
-            .await;
-        let link = &created["connLinkContact"];
-        let short = link["connShortLink"].as_str().expect("short").to_string();
-        let full = link["connFullLink"].as_str().expect("full").to_string();
+        let (short, full) = alice.new_address().await;
         alice
             .ok(
                 "APISetAddressSettings",
@@ -2700,12 +2700,7 @@ fn bot_api_business_link_connecting() {
     client_rt.block_on(async {
         let mut alice = Bot::connect("alice", alice_port, schema.clone()).await;
         let mut bob = Bot::connect("bob", bob_port, schema.clone()).await;
-        let created = alice
-            .ok("APICreateMyAddress", "/_address 1", "userContactLinkCreated")
-            .await;
-        let link = &created["connLinkContact"];
-        let short = link["connShortLink"].as_str().expect("short").to_string();
-        let full = link["connFullLink"].as_str().expect("full").to_string();
+        let (short, full) = alice.new_address().await;
         let plan = bob
             .ok("APIConnectPlan", &format!("/_connect plan 1 {short}"), "connectionPlan")
             .await;

@@ -824,21 +824,22 @@ fn socks_and_host_modes() {
         c.expect("TCP timeouts: connecting 30 s, answers 30 s");
         c.expect(CHANGE);
     }
-    // Changed while running: every proxied connection now goes through the (down) proxy -
-    // bob's relay connection is made again through it and fails, so alice's message waits;
-    // back to a direct connection, it arrives.
+    // Changed while running: every connection now goes through the (down) proxy - bob's
+    // relay connection is made again through it and fails (a new invitation cannot be made;
+    // by then the old connection is closed), so alice's message waits; back to a direct
+    // connection, it arrives.
     let always = format!("/network socks={proxy} timeout=1");
     bob.type_line(&always);
     bob.expect(&always);
     bob.expect(&format!("using SOCKS5 proxy {proxy}"));
     bob.expect("TCP timeouts: connecting 1.5 s, answers 3 s");
     bob.expect(CHANGE);
-    alice.type_line("@bob while bob's proxy is down");
-    alice.expect_item("@bob while bob's proxy is down");
     bob.type_line("/c");
     bob.expect("/c");
     let line = bob.next();
     assert!(line.starts_with("chat error"), "{line}");
+    alice.type_line("@bob while bob's proxy is down");
+    alice.expect_item("@bob while bob's proxy is down");
     bob.type_line("/net socks=off");
     bob.expect("/net socks=off");
     bob.expect("direct network connection");

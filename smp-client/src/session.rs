@@ -51,6 +51,8 @@ struct Inner {
     target: Target,
     /// How to connect (changed by [`Session::set_options`]: the next connection uses them).
     opts: std::sync::RwLock<ConnectOptions>,
+    /// Wakes a reconnection waiting between tries (new options: try them at once).
+    retry_now: Arc<tokio::sync::Notify>,
     /// The live connection; `None` while reconnecting.
     current: watch::Sender<Option<SmpClient>>,
     /// Queues to subscribe again after a reconnection: recipient id → key.
@@ -97,6 +99,7 @@ impl Session {
         let inner = Arc::new(Inner {
             target,
             opts: std::sync::RwLock::new(opts),
+            retry_now: Arc::default(),
             current,
             subs: Mutex::default(),
             events: ev_tx,
@@ -128,6 +131,8 @@ impl Session {
             .opts
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = opts;
+        // A reconnection waiting between tries tries the new options at once.
+        self.inner.retry_now.notify_one();
     }
 
     /// Replaces the live connection (a network change): calls from now on wait for a new
@@ -293,9 +298,12 @@ async fn supervise(weak: std::sync::Weak<Inner>) {
                 }
                 Err(_) => {}
             }
+            let retry_now = inner.retry_now.clone();
             drop(inner);
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(MAX_BACKOFF);
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => backoff = (backoff * 2).min(MAX_BACKOFF),
+                _ = retry_now.notified() => backoff = Duration::from_millis(100),
+            }
         }
     }
 }
