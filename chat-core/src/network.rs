@@ -1,7 +1,8 @@
 //! Network settings changed while running (the reference's `/network` and `/_network`): a
 //! SOCKS5 proxy, which connections use it, the relay hosts to prefer, private routing and the
 //! timeouts. Every relay connection of every user is made again with them (queues subscribed
-//! again), and file transfers' next connections use them.
+//! again), and file transfers' next connections use them - until the client stops (each start
+//! begins with the start options, as the reference's terminal).
 //!
 //! `/network socks=on|off|<ip:port> [socks-mode=always|onion] [host-mode=onion|public]
 //! [required-host-mode] [smp-proxy=always|unknown|unprotected|never]
