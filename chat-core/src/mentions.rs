@@ -287,6 +287,9 @@ impl Chat {
         explicit: Option<&BTreeMap<String, i64>>,
     ) -> Result<BTreeMap<String, MsgMention>> {
         let named = mentioned_names(text);
+        if named.is_empty() && explicit.is_none_or(BTreeMap::is_empty) {
+            return Ok(BTreeMap::new());
+        }
         let invalid = |why: &str| ChatError::BadCommand(format!("invalid mention: {why}"));
         let mut out = BTreeMap::new();
         match explicit {

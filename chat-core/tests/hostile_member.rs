@@ -317,6 +317,63 @@ async fn scenario() {
     .await;
     assert_eq!(emoji, "👍");
 
+    // A flood of mentions: hundreds in the message's map (as many as a message holds), a dozen
+    // names in its text, one member under several names. Only names in the text are kept,
+    // each member once, at most five; alice is told she is mentioned.
+    let mut flood = MsgContainer::simple(MsgContent::text(
+        "@a0 @a1 @b0 @ghost @c0 @c1 @c2 @c3 @c4 @c5 @c6 look",
+    ));
+    for i in 0..250u32 {
+        let id = match i % 3 {
+            0 => alice_id.clone(),
+            1 => bob_id.clone(),
+            _ => B64(i.to_be_bytes().to_vec()),
+        };
+        flood.mentions.insert(
+            format!("x{i}"),
+            chat_core::protocol::MsgMention { member_id: id },
+        );
+    }
+    for (name, id) in [("a0", &alice_id), ("a1", &alice_id), ("b0", &bob_id)] {
+        flood.mentions.insert(
+            name.into(),
+            chat_core::protocol::MsgMention {
+                member_id: id.clone(),
+            },
+        );
+    }
+    for i in 0..7u8 {
+        flood.mentions.insert(
+            format!("c{i}"),
+            chat_core::protocol::MsgMention {
+                member_id: B64(vec![9, i]),
+            },
+        );
+    }
+    let body = ChatMessage::new(Some(B64(b"flood".to_vec())), ChatEvent::MsgNew(flood)).encode();
+    mallory.send(conn, &body).await.expect("send");
+    let (item, _) = until(&mut a_ev, |e| match e {
+        Event::GroupReceived(_, m, i) if m.local_name == "mallory" => Some(i.clone()),
+        _ => None,
+    })
+    .await;
+    assert!(item.user_mention, "{item:?}");
+    let Response::GroupChat(g, _) = alice
+        .execute_line("/_get chat #1 count=1")
+        .await
+        .expect("/_get chat")
+    else {
+        panic!("the chat")
+    };
+    let json = chat_core::api::group_chat_item(&alice, &g, None, &item);
+    let kept = json["chatItem"]["mentions"]
+        .as_object()
+        .expect("mentions")
+        .keys()
+        .cloned()
+        .collect::<Vec<_>>();
+    assert_eq!(kept, ["a0", "b0", "c0", "c1", "c2"], "{json:#}");
+
     // A member's new profile (its x.info in the group) is kept, and an item of the group's
     // chat says so.
     let mut renamed = profile("mallory");
