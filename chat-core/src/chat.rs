@@ -4063,15 +4063,42 @@ impl Chat {
                     return self.member_confirmation(m, &info).await;
                 }
                 let pending = self.store().pending(conn)?;
-                if let (Some(PendingKind::JoinedAddress), Ok(ChatEvent::GrpLinkReject { .. })) =
-                    (pending, ChatMessage::decode(&info).map(|m| m.event))
+                if let (
+                    Some(PendingKind::JoinedAddress),
+                    Ok(ChatEvent::GrpLinkReject {
+                        group_link_rejection,
+                    }),
+                ) = (pending, ChatMessage::decode(&info).map(|m| m.event))
                 {
-                    // The group's admins refused us: nothing joins, the connection goes.
+                    // The group's admins refused us: nothing joins, the connection goes. A
+                    // prepared group stays, to be joined again (`/_connect group #G`: the
+                    // reference's reasons are a name refused - one may change it first).
+                    let prepared = self.store().pending_group(conn)?;
                     self.store().delete_pending(conn)?;
                     let _ = self.inner.agent.delete_connection(conn).await;
-                    return Err(ChatError::Agent(
-                        "the group's admins rejected the request to join".into(),
-                    ));
+                    let reason = match &group_link_rejection["rejectionReason"] {
+                        serde_json::Value::Object(o) => o
+                            .get("type")
+                            .and_then(|t| t.as_str())
+                            .map(|t| format!(" ({})", t.chars().take(64).collect::<String>())),
+                        _ => None,
+                    }
+                    .unwrap_or_default();
+                    let mut whose = String::new();
+                    if let Some(id) = prepared {
+                        let store = self.store();
+                        if let (Some(g), Some(mut p)) =
+                            (store.group(id)?, store.prepared_group(id)?)
+                        {
+                            p.conn_link_prepared_connection = false;
+                            p.conn_link_started_connection = false;
+                            store.set_prepared_group(id, &p)?;
+                            whose = format!("#{}: ", g.local_name);
+                        }
+                    }
+                    return Err(ChatError::Agent(format!(
+                        "{whose}the group's admins rejected the request to join{reason}"
+                    )));
                 }
                 if let (Some(PendingKind::JoinedAddress), Ok(ChatEvent::GrpLinkInv(inv))) =
                     (pending, ChatMessage::decode(&info).map(|m| m.event))
