@@ -4093,6 +4093,8 @@ impl Chat {
                             p.conn_link_prepared_connection = false;
                             p.conn_link_started_connection = false;
                             store.set_prepared_group(id, &p)?;
+                            // A new try chooses anew whether to be incognito.
+                            store.clear_group_incognito(id)?;
                             whose = format!("#{}: ", g.local_name);
                         }
                     }
