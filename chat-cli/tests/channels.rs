@@ -60,17 +60,22 @@ fn subscribe(c: &mut Client, full: &str, link: &str, relay: &mut Client) {
     relay.expect(&format!("#news: {} joined the group", c.name));
 }
 
+/// alice, whose chat relay is bob (`/relays name=bob_relay <bob's address>`).
+fn owner_with_relay(dir: &std::path::Path, server: &str) -> (Client, Client, String) {
+    let mut alice = Client::start(dir, "alice", server);
+    alice.create_profile("alice", "Alice");
+    let (bob, bob_address) = relay_client(dir, "bob", server, &[]);
+    alice.type_line(&format!("/relays name=bob_relay {bob_address}"));
+    alice.expect(&format!("/relays name=bob_relay {bob_address}"));
+    alice.expect("ok");
+    (alice, bob, bob_address)
+}
+
 #[test]
 fn a_channel_served_by_a_relay() {
     let (_rt, relay, server) = relay();
     let dir = tempfile::tempdir().expect("tmp");
-    let mut alice = Client::start(dir.path(), "alice", &server);
-    alice.create_profile("alice", "Alice");
-    let (mut bob, bob_address) = relay_client(dir.path(), "bob", &server, &[]);
-
-    alice.type_line(&format!("/relays name=bob_relay {bob_address}"));
-    alice.expect(&format!("/relays name=bob_relay {bob_address}"));
-    alice.expect("ok");
+    let (mut alice, mut bob, bob_address) = owner_with_relay(dir.path(), &server);
     alice.type_line("/relays");
     alice.expect("/relays");
     alice.expect("Your servers");
@@ -371,12 +376,7 @@ fn a_file_in_a_channel() {
 fn a_prepared_channel_is_joined_through_its_relay() {
     let (_rt, relay, server) = relay();
     let dir = tempfile::tempdir().expect("tmp");
-    let mut alice = Client::start(dir.path(), "alice", &server);
-    alice.create_profile("alice", "Alice");
-    let (mut bob, bob_address) = relay_client(dir.path(), "bob", &server, &[]);
-    alice.type_line(&format!("/relays name=bob_relay {bob_address}"));
-    alice.expect(&format!("/relays name=bob_relay {bob_address}"));
-    alice.expect("ok");
+    let (mut alice, mut bob, _) = owner_with_relay(dir.path(), &server);
     let cmd = r#"/_public group 1 1 {"displayName": "news", "fullName": ""}"#;
     let link = create_channel(&mut alice, &mut bob, cmd);
     let mut cath = Client::start(dir.path(), "cath", &server);

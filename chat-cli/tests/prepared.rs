@@ -7,6 +7,21 @@ mod common;
 
 use common::{address_links, alice_and_bob, invitation_links, relay};
 
+/// biz (with an address: its short and full links) and cath, a customer to be.
+fn biz_and_cath(
+    dir: &std::path::Path,
+    server: &str,
+) -> (common::Client, common::Client, String, String) {
+    let mut biz = common::Client::start(dir, "biz", server);
+    biz.create_profile("biz", "Biz Inc");
+    let mut cath = common::Client::start(dir, "cath", server);
+    cath.create_profile("cath", "Catherine");
+    biz.type_line("/ad");
+    biz.expect("/ad");
+    let (short, full) = address_links(&mut biz, "Your new chat address is created!");
+    (biz, cath, short, full)
+}
+
 /// The link data a plan of alice's link shows (`ContactShortLinkData`).
 const ALICE_DATA: &str =
     r#"{"profile":{"displayName":"alice","fullName":"Alice"},"business":false}"#;
@@ -267,13 +282,7 @@ fn a_prepared_group_joins_by_its_group_link() {
 fn a_prepared_business_card_becomes_the_business_chat() {
     let (_rt, relay, server) = relay();
     let dir = tempfile::tempdir().expect("tmp");
-    let mut biz = common::Client::start(dir.path(), "biz", &server);
-    biz.create_profile("biz", "Biz Inc");
-    let mut cath = common::Client::start(dir.path(), "cath", &server);
-    cath.create_profile("cath", "Catherine");
-    biz.type_line("/ad");
-    biz.expect("/ad");
-    let (short, full) = address_links(&mut biz, "Your new chat address is created!");
+    let (mut biz, mut cath, short, full) = biz_and_cath(dir.path(), &server);
     biz.type_line("/auto_accept on business Welcome to Biz!");
     biz.expect("/auto_accept on business Welcome to Biz!");
     biz.expect("auto_accept on, business");
@@ -397,13 +406,7 @@ fn the_welcome_message_of_a_prepared_contact_is_brought_up_to_date() {
 fn a_prepared_contact_of_an_address_turned_business_becomes_the_business_chat() {
     let (_rt, relay, server) = relay();
     let dir = tempfile::tempdir().expect("tmp");
-    let mut biz = common::Client::start(dir.path(), "biz", &server);
-    biz.create_profile("biz", "Biz Inc");
-    let mut cath = common::Client::start(dir.path(), "cath", &server);
-    cath.create_profile("cath", "Catherine");
-    biz.type_line("/ad");
-    biz.expect("/ad");
-    let (short, full) = address_links(&mut biz, "Your new chat address is created!");
+    let (mut biz, mut cath, short, full) = biz_and_cath(dir.path(), &server);
     let data = r#"{"profile":{"displayName":"biz","fullName":"Biz Inc"},"business":false}"#;
     let cmd = format!("/_prepare contact 1 {full} {short} {data}");
     cath.type_line(&cmd);

@@ -129,19 +129,31 @@ impl ChatStore {
             .transpose()
     }
 
+    /// Writes a prepared chat's JSON (`sql`: `?1` the id, `?2` the JSON).
+    fn set_prepared_json<T: serde::Serialize>(
+        &self,
+        sql: &str,
+        id: i64,
+        value: &T,
+        what: &'static str,
+    ) -> std::result::Result<(), StoreError> {
+        let json = serde_json::to_string(value).map_err(|_| StoreError::Corrupt(what))?;
+        self.db.execute(sql, params![id, json])?;
+        Ok(())
+    }
+
     /// Rewrites a contact's prepared link (the first message's shared id recorded).
     pub fn set_prepared_contact(
         &self,
         contact_id: i64,
         prepared: &PreparedContact,
     ) -> std::result::Result<(), StoreError> {
-        let json =
-            serde_json::to_string(prepared).map_err(|_| StoreError::Corrupt("prepared contact"))?;
-        self.db.execute(
+        self.set_prepared_json(
             "UPDATE contacts SET prepared = ?2 WHERE contact_id = ?1",
-            params![contact_id, json],
-        )?;
-        Ok(())
+            contact_id,
+            prepared,
+            "prepared contact",
+        )
     }
 
     /// Records the prepared contact a connection in progress is for.
@@ -464,13 +476,12 @@ impl ChatStore {
         group_id: i64,
         prepared: &PreparedGroup,
     ) -> std::result::Result<(), StoreError> {
-        let json =
-            serde_json::to_string(prepared).map_err(|_| StoreError::Corrupt("prepared group"))?;
-        self.db.execute(
+        self.set_prepared_json(
             "UPDATE groups SET prepared = ?2 WHERE group_id = ?1",
-            params![group_id, json],
-        )?;
-        Ok(())
+            group_id,
+            prepared,
+            "prepared group",
+        )
     }
 
     /// A group's prepared link, when it was made from one.

@@ -8,13 +8,13 @@
 mod common;
 
 use agent::agent::{Agent, AgentEvent, ConnId};
-use chat_core::chat::{Chat, Event, Response};
+use chat_core::chat::{Event, Response};
 use chat_core::group_store::MemberStatus;
 use chat_core::protocol::{
     ChatEvent, ChatMessage, ChatVersions, GroupMemberRole, MemberInfo, MsgContainer, MsgContent,
     B64, CHAT_VERSIONS,
 };
-use common::{agent_event, config, msg, profile, relay, until};
+use common::{agent_event, msg, open, profile, relay, until};
 use smp_client::ConnectOptions;
 
 fn text(id: &[u8], t: &str) -> ChatMessage {
@@ -33,15 +33,8 @@ async fn a_member_beyond_its_role_changes_nothing() {
 async fn scenario() {
     let (relay, server) = relay().await;
     let dir = tempfile::tempdir().expect("tmp");
-    let (alice, mut a_ev) = Chat::open(
-        &config(dir.path(), "alice", &server),
-        Some(profile("alice")),
-    )
-    .await
-    .expect("alice");
-    let (bob, mut b_ev) = Chat::open(&config(dir.path(), "bob", &server), Some(profile("bob")))
-        .await
-        .expect("bob");
+    let (alice, mut a_ev) = open(dir.path(), "alice", &server).await;
+    let (bob, mut b_ev) = open(dir.path(), "bob", &server).await;
     let (mallory, mut m_ev) = Agent::start(server, ConnectOptions::default());
 
     // bob and mallory are alice's contacts.

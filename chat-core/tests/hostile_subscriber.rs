@@ -9,7 +9,7 @@ mod common;
 use agent::agent::{Agent, AgentEvent};
 use chat_core::chat::{Chat, Event, Response};
 use chat_core::protocol::{ChatEvent, ChatMessage, MsgContainer, MsgContent, MsgUpdate, B64};
-use common::{agent_event, config, msg, profile, relay, until};
+use common::{agent_event, config, msg, open, profile, relay, until};
 use smp_client::ConnectOptions;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -21,12 +21,7 @@ async fn a_subscriber_cannot_post_edit_or_delete_as_the_channel() {
 async fn scenario() {
     let (_relay, server) = relay().await;
     let dir = tempfile::tempdir().expect("tmp");
-    let (alice, mut a_ev) = Chat::open(
-        &config(dir.path(), "alice", &server),
-        Some(profile("alice")),
-    )
-    .await
-    .expect("alice");
+    let (alice, mut a_ev) = open(dir.path(), "alice", &server).await;
     let mut bob_config = config(dir.path(), "bob", &server);
     bob_config.chat_relay = true;
     let (bob, mut b_ev) = Chat::open(&bob_config, Some(profile("bob_relay")))

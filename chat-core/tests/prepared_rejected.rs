@@ -5,9 +5,9 @@
 mod common;
 
 use agent::agent::{Agent, AgentEvent};
-use chat_core::chat::{Chat, Event, Response};
+use chat_core::chat::{Event, Response};
 use chat_core::protocol::{ChatEvent, ChatMessage};
-use common::{agent_event, config, profile, relay, until};
+use common::{agent_event, open, relay, until};
 use smp_client::ConnectOptions;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -19,12 +19,7 @@ async fn a_rejected_prepared_group_can_be_joined_again() {
 async fn scenario() {
     let (relay, server) = relay().await;
     let dir = tempfile::tempdir().expect("tmp");
-    let (alice, mut a_ev) = Chat::open(
-        &config(dir.path(), "alice", &server),
-        Some(profile("alice")),
-    )
-    .await
-    .expect("alice");
+    let (alice, mut a_ev) = open(dir.path(), "alice", &server).await;
     // The host: a bare agent with an address, rejecting every request.
     let (host, mut h_ev) = Agent::start(server, ConnectOptions::default());
     let (_, link) = host.create_address().await.expect("address");

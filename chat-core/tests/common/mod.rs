@@ -43,6 +43,20 @@ pub fn config(
     }
 }
 
+/// A chat named `name` (its profile too), with [`config`]: the chat and its events.
+pub async fn open(
+    dir: &std::path::Path,
+    name: &str,
+    server: &smp_proto::address::SmpServer,
+) -> (
+    chat_core::chat::Chat,
+    tokio::sync::mpsc::Receiver<chat_core::chat::Event>,
+) {
+    chat_core::chat::Chat::open(&config(dir, name, server), Some(profile(name)))
+        .await
+        .expect(name)
+}
+
 /// A profile with this display name and no full name.
 pub fn profile(name: &str) -> chat_core::protocol::Profile {
     chat_core::protocol::Profile {
