@@ -2264,7 +2264,9 @@ impl Agent {
     }
 
     /// Changes the data of an address's short link (LSET): the owner's data and the addresses
-    /// that take requests for it (a channel's relays, as short links). The link stays the same.
+    /// that take requests for it (a channel's relays, as short links); of an invitation's, the
+    /// owner's data only, until it is used (the relay refuses once the queue is secured). The
+    /// link stays the same.
     pub async fn set_link_data(
         &self,
         conn: ConnId,
@@ -2289,17 +2291,29 @@ impl Agent {
                 .ok_or(AgentError::Connection("no short link of ours to change"))?;
             (c.rcv.clone(), link)
         };
-        let user = ConnLinkData::Contact {
-            versions: AGENT_VERSIONS,
-            data: ContactData {
-                direct: link.direct,
-                owners: Vec::new(),
-                relays,
+        let (user, key) = if link.kind == crate::links::ShortLinkKind::Invitation {
+            if !relays.is_empty() {
+                return Err(AgentError::Link("an invitation names no relays".into()));
+            }
+            let user = ConnLinkData::Invitation {
+                versions: AGENT_VERSIONS,
                 user_data: user_data.to_vec(),
-            },
+            };
+            (user, sl::invitation_key(&link.link_key).map_err(link_err)?)
+        } else {
+            let user = ConnLinkData::Contact {
+                versions: AGENT_VERSIONS,
+                data: ContactData {
+                    direct: link.direct,
+                    owners: Vec::new(),
+                    relays,
+                    user_data: user_data.to_vec(),
+                },
+            };
+            let (_, key) = sl::contact_link_id_and_key(&link.link_key).map_err(link_err)?;
+            (user, key)
         };
         let md = sl::sign_user_data(&link.root, &user).map_err(link_err)?;
-        let (_, key) = sl::contact_link_id_and_key(&link.link_key).map_err(link_err)?;
         let data = smp_proto::command::LinkData {
             fixed: link.fixed.clone(),
             user: sl::encrypt(&key, &md, sl::USER_DATA_LEN).map_err(link_err)?,
@@ -2543,7 +2557,9 @@ impl Agent {
                         ))
                     }
                 };
-                if let (QueueMode::Contact, Some(id)) = (mode, contact_id_kept) {
+                // What changing the link's data takes (LSET): an address's link id is ours,
+                // an invitation's the relay's.
+                if let Some(id) = contact_id_kept.or_else(|| link_id.clone()) {
                     owned = Some(OwnedLink {
                         kind,
                         link_id: id,
@@ -2566,6 +2582,7 @@ impl Agent {
         let id = match x3dh {
             Some(((_, k1), (_, k2))) => self.add_conn(Conn {
                 x3dh: Some((k1, k2)),
+                link: owned,
                 ..Conn::new(Status::Invited, rcv, AGENT_VERSIONS.max)
             })?,
             None => self.add_conn(Conn {
@@ -2771,12 +2788,20 @@ impl Agent {
     /// Joins an invitation with this side's info (its profile); the initiator's info and the
     /// connection follow as events.
     pub async fn join(&self, link: &str, info: &[u8]) -> Result<ConnId> {
+        self.join_with_data(link, info).await.map(|(conn, _)| conn)
+    }
+
+    /// As [`Agent::join`], with the owner's data of a short link (an invitation's: the
+    /// inviter's data as it was when the link was used; empty for a full link).
+    pub async fn join_with_data(&self, link: &str, info: &[u8]) -> Result<(ConnId, Vec<u8>)> {
         if let Ok(short) = crate::links::ShortLink::parse(link) {
-            let (req, _, snd_key) = self.resolve_short(&short).await?;
-            return self.join_request(&req, info, snd_key).await;
+            let (req, data, snd_key) = self.resolve_short(&short).await?;
+            let conn = self.join_request(&req, info, snd_key).await?;
+            return Ok((conn, data));
         }
         let req = ConnectionRequest::parse(link).map_err(|e| AgentError::Link(e.to_string()))?;
-        self.join_request(&req, info, None).await
+        let conn = self.join_request(&req, info, None).await?;
+        Ok((conn, Vec::new()))
     }
 
     /// The full link behind a contact address's short link and the owner's user data (LGET:

@@ -247,3 +247,50 @@ async fn a_channel_link_names_its_relays_and_its_owner_changes_its_data() {
     assert!(owner.set_link_data(plain, b"x", &[]).await.is_err());
     relay.stop();
 }
+
+/// An invitation's short link data changes until the invitation is used (the reference's
+/// `setConnShortLink` of an invitation: a chat's incognito profile chosen after the link was
+/// made), also after a restart; its joiner reads the data as it was then; once used, the relay
+/// refuses a change (the queue is secured).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_invitation_link_data_changes_until_it_is_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("alice.db");
+    let (relay, server) = relay().await;
+    let open = || agent::store::Store::open(&db, None).unwrap();
+    let (alice, _ae) = Agent::open(server.clone(), ConnectOptions::default(), open())
+        .await
+        .unwrap();
+    let (bob, _be) = Agent::start(server.clone(), ConnectOptions::default());
+
+    let (ca, _, short) = alice
+        .create_invitation_with_short_link(b"alice")
+        .await
+        .unwrap();
+    alice
+        .set_link_data(ca, b"a random profile", &[])
+        .await
+        .unwrap();
+    // An invitation names no relays.
+    let (_, _, relay_link) = bob
+        .create_address_link(b"relay", agent::links::ShortLinkKind::Relay, true)
+        .await
+        .unwrap();
+    let err = alice
+        .set_link_data(ca, b"x", std::slice::from_ref(&relay_link))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("names no relays"), "{err}");
+    alice.close().await;
+    drop(alice);
+    let (alice, _ae) = Agent::open(server.clone(), ConnectOptions::default(), open())
+        .await
+        .unwrap();
+    alice.set_link_data(ca, b"alice again", &[]).await.unwrap();
+
+    let (_, data) = bob.join_with_data(&short, b"bob").await.unwrap();
+    assert_eq!(data, b"alice again");
+    let err = alice.set_link_data(ca, b"too late", &[]).await.unwrap_err();
+    assert!(err.to_string().to_lowercase().contains("auth"), "{err}");
+    relay.stop();
+}

@@ -76,6 +76,7 @@ const INCOGNITO: &[&str] = &[
     "  /ac i name              accept a request to your address incognito",
     "  /g i name               a group you are in with a random profile",
     "  /i @name                the profile the contact knows you by",
+    "  /_set incognito :1 on   invitation 1, not used yet, shows a random profile (off: yours)",
 ];
 
 const SETTINGS: &[&str] = &[

@@ -541,6 +541,43 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
             }
             v
         }
+        Response::ConnectionIncognitoUpdated { conn, incognito } => vec![format!(
+            "connection {conn} changed to {}incognito",
+            if incognito.is_some() { "" } else { "non " }
+        )],
+        Response::UserChanged(c) => {
+            let users = format!(
+                "changed from user {} to user {}",
+                view_name(&user.display_name),
+                view_name(&c.new_user_name)
+            );
+            // The name in the other user's chats, when it is not the same.
+            let named = |from: &String, to: &String, prefix: &str| {
+                if from == to {
+                    String::new()
+                } else {
+                    format!(", as {prefix}{}", view_name(to))
+                }
+            };
+            match &c.moved {
+                chat_core::moves::Moved::Connection { conn, link, short } => vec![
+                    format!("connection {conn} {users}, new link:"),
+                    String::new(),
+                    short.clone().unwrap_or_else(|| link.clone()),
+                    String::new(),
+                ],
+                chat_core::moves::Moved::Contact(from, to) => vec![format!(
+                    "contact {} {users}{}",
+                    view_name(from),
+                    named(from, to, "")
+                )],
+                chat_core::moves::Moved::Group(from, to) => vec![format!(
+                    "group #{} {users}{}",
+                    view_name(from),
+                    named(from, to, "#")
+                )],
+            }
+        }
         Response::ConfirmationSent(_) => vec!["confirmation sent!".into()],
         Response::RequestSent(_, false) => vec!["connection request sent!".into()],
         Response::RequestSent(_, true) => vec!["connection request sent incognito!".into()],
@@ -2022,6 +2059,7 @@ pub fn error(e: &ChatError) -> Vec<String> {
         | ChatError::CannotUpdate
         | ChatError::CannotDelete
         | ChatError::NoGroup(_)
+        | ChatError::NoGroupId(_)
         | ChatError::GroupRole(..)
         | ChatError::GroupCannotSend(_)
         | ChatError::GroupNotJoined(_)
@@ -2057,7 +2095,9 @@ pub fn error(e: &ChatError) -> Vec<String> {
         | ChatError::DbEncrypted
         | ChatError::DbPlaintext
         | ChatError::DbExport(_)
-        | ChatError::DbOpen(_) => vec![e.to_string()],
+        | ChatError::DbOpen(_)
+        | ChatError::IncognitoChangeProhibited
+        | ChatError::UserChangeProhibited => vec![e.to_string()],
         other => vec![format!("chat error: {other}")],
     }
 }

@@ -22,6 +22,44 @@ type Ws = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
 
 const WAIT: Duration = Duration::from_secs(30);
 
+/// Undocumented responses (or documented later) whose fields are checked as the documented
+/// types: `/_set alias`'s, `/_get item info`'s, `/_prepare`'s and `/_connect ... @N`'s, the
+/// app's incognito and user changes.
+const TYPED_FIELDS: &[(&str, &str, &str)] = &[
+    ("contactAliasUpdated", "toContact", "Contact"),
+    ("groupAliasUpdated", "toGroup", "GroupInfo"),
+    ("chatItemInfo", "chatItem", "AChatItem"),
+    // `/_prepare contact`'s and `/_connect contact @N`'s (documented later).
+    ("newPreparedChat", "chat", "AChat"),
+    ("startedConnectionToContact", "contact", "Contact"),
+    ("startedConnectionToGroup", "groupInfo", "GroupInfo"),
+    (
+        "connectionAliasUpdated",
+        "toConnection",
+        "PendingContactConnection",
+    ),
+    // The app's: an invitation's incognito, chats moved to another user.
+    (
+        "connectionIncognitoUpdated",
+        "toConnection",
+        "PendingContactConnection",
+    ),
+    (
+        "connectionUserChanged",
+        "fromConnection",
+        "PendingContactConnection",
+    ),
+    (
+        "connectionUserChanged",
+        "toConnection",
+        "PendingContactConnection",
+    ),
+    ("contactUserChanged", "fromContact", "Contact"),
+    ("contactUserChanged", "toContact", "Contact"),
+    ("groupUserChanged", "fromGroup", "GroupInfo"),
+    ("groupUserChanged", "toGroup", "GroupInfo"),
+];
+
 struct Bot {
     name: &'static str,
     ws: Ws,
@@ -97,26 +135,22 @@ impl Bot {
             }
             // So are `/_set alias`'s: the contact or group is checked as the documented type.
             // `/_get item info`'s: its item (and the one it was forwarded from) as `AChatItem`.
-            for (tag, field, ty) in [
-                ("contactAliasUpdated", "toContact", "Contact"),
-                ("groupAliasUpdated", "toGroup", "GroupInfo"),
-                ("chatItemInfo", "chatItem", "AChatItem"),
-                // `/_prepare contact`'s and `/_connect contact @N`'s (documented later).
-                ("newPreparedChat", "chat", "AChat"),
-                ("startedConnectionToContact", "contact", "Contact"),
-                ("startedConnectionToGroup", "groupInfo", "GroupInfo"),
-                (
-                    "connectionAliasUpdated",
-                    "toConnection",
-                    "PendingContactConnection",
-                ),
-            ] {
-                if !event && resp["type"] == tag {
-                    if let Err(e) = self.schema.check_type(&resp[field], ty) {
+            let checked: Vec<_> = TYPED_FIELDS
+                .iter()
+                .filter(|(tag, ..)| !event && resp["type"] == *tag)
+                .collect();
+            for (tag, field, ty) in &checked {
+                if let Err(e) = self.schema.check_type(&resp[*field], ty) {
+                    panic!("{}: {e}\n{resp:#}", self.name);
+                }
+                if tag.ends_with("UserChanged") {
+                    if let Err(e) = self.schema.check_type(&resp["newUser"], "User") {
                         panic!("{}: {e}\n{resp:#}", self.name);
                     }
-                    return (corr, resp);
                 }
+            }
+            if !checked.is_empty() {
+                return (corr, resp);
             }
             if !event && resp["type"] == "apiChat" {
                 if let Err(e) = self.schema.check_type(&resp["chat"], "AChat") {
@@ -1099,6 +1133,55 @@ fn bot_api_over_websocket() {
         assert_eq!(
             exists["chatError"]["errorType"],
             json!({"type": "userExists", "contactName": "bot2"})
+        );
+        // An invitation of bot2's made incognito, then moved to the first user (the app's
+        // forms, undocumented; their chats checked as the documented types).
+        let inv = alice.ok("APIAddContact", "/_connect 2", "invitation").await;
+        let conn = inv["connection"]["pccConnId"].as_u64().expect("pccConnId");
+        let link = inv["connLinkInvitation"].clone();
+        assert_eq!(inv["connection"]["connLinkInv"], link);
+        let corr = alice.request(&format!("/_set incognito :{conn} on")).await;
+        let r = alice.response(&corr).await;
+        assert_eq!(r["type"], "connectionIncognitoUpdated", "{r}");
+        assert_eq!(r["toConnection"]["customUserProfileId"], conn);
+        assert!(r["customUserProfile"]["displayName"].is_string(), "{r}");
+        let corr = alice.request(&format!("/_set incognito :{conn} on")).await;
+        let r = alice.response(&corr).await;
+        assert_eq!(
+            r["chatError"]["errorType"]["type"],
+            "connectionIncognitoChangeProhibited",
+            "{r}"
+        );
+        let corr = alice.request(&format!("/_set conn user :{conn} 1")).await;
+        let r = alice.response(&corr).await;
+        assert_eq!(r["type"], "connectionUserChanged", "{r}");
+        assert_eq!((&r["user"]["userId"], &r["newUser"]["userId"]), (&json!(2), &json!(1)));
+        assert_eq!(r["fromConnection"]["pccConnId"], conn);
+        assert_eq!(r["fromConnection"]["connLinkInv"], link);
+        // A new invitation of the first user's: a new link, not incognito.
+        assert!(r["toConnection"]["connLinkInv"]["connFullLink"].is_string(), "{r}");
+        assert_ne!(r["toConnection"]["connLinkInv"], link);
+        assert!(r["toConnection"].get("customUserProfileId").is_none(), "{r}");
+        let corr = alice.request(&format!("/_set conn user :{conn} 1")).await;
+        let r = alice.response(&corr).await;
+        assert_eq!(r["chatError"]["storeError"]["type"], "pendingConnectionNotFound", "{r}");
+        // A prepared contact of bot2's (bob's address) moved to the first user.
+        let (short, full) = bob.new_address().await;
+        let data = r#"{"profile":{"displayName":"bob","fullName":""},"business":false}"#;
+        let corr = alice
+            .request(&format!("/_prepare contact 2 {full} {short} {data}"))
+            .await;
+        let prepared = alice.response(&corr).await;
+        let id = prepared["chat"]["chatInfo"]["contact"]["contactId"].clone();
+        let corr = alice.request(&format!("/_set contact user @{id} 1")).await;
+        let r = alice.response(&corr).await;
+        assert_eq!(r["type"], "contactUserChanged", "{r}");
+        assert_eq!((&r["user"]["userId"], &r["newUser"]["userId"]), (&json!(2), &json!(1)));
+        assert_eq!(r["fromContact"]["contactId"], id);
+        assert_eq!(r["toContact"]["localDisplayName"], "bob");
+        assert_eq!(
+            r["toContact"]["preparedContact"]["connLinkToConnect"],
+            json!({"connFullLink": full, "connShortLink": short})
         );
         bob.ok("APIConnect", &format!("/_connect 1 {address}"), "sentInvitation")
             .await;

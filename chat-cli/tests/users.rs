@@ -523,3 +523,209 @@ fn a_database_is_backed_up_before_its_upgrade() {
     }
     relay.stop();
 }
+
+/// An invitation not used yet made incognito and back (the reference's
+/// `testSetConnectionIncognito`, `testConnectionIncognitoUnchangedErrors`), then chats that do
+/// not connect yet moved to another user (`testChangePCCUser` and the app's `/_set contact
+/// user`, `/_set group user`): made again in the other user's database, gone from this one's.
+#[test]
+fn invitations_and_prepared_chats_change_incognito_and_user() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob) = alice_and_bob(dir.path(), &server, &[]);
+    alice.type_line("/c");
+    alice.expect("/c");
+    let (short, _) = common::invitation_links(&mut alice);
+    command(
+        &mut alice,
+        "/_set incognito :1 off",
+        &["incognito mode change prohibited"],
+    );
+    command(
+        &mut alice,
+        "/_set incognito :1 on",
+        &["connection 1 changed to incognito"],
+    );
+    command(
+        &mut alice,
+        "/_set incognito :1 on",
+        &["incognito mode change prohibited"],
+    );
+    command(
+        &mut alice,
+        "/_set incognito :1 off",
+        &["connection 1 changed to non incognito"],
+    );
+    command(
+        &mut alice,
+        "/_set incognito :1 on",
+        &["connection 1 changed to incognito"],
+    );
+    command(
+        &mut alice,
+        "/_set incognito :9 on",
+        &["chat error: no connection in progress :9"],
+    );
+    // Bob joins by the short link (its data changed each time): alice connects as a random
+    // profile.
+    bob.type_line(&format!("/c {short}"));
+    bob.expect(&format!("/c {short}"));
+    bob.expect("confirmation sent!");
+    let line = alice.next();
+    let random = line
+        .strip_prefix(
+            "bob (Bob): contact is connected, your incognito profile for this contact is ",
+        )
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_string();
+    alice.expect("use /i bob to print out this incognito profile again");
+    bob.expect(&format!("{random}: contact is connected"));
+    // Used: no longer a connection in progress.
+    command(
+        &mut alice,
+        "/_set incognito :1 off",
+        &["chat error: no connection in progress :1"],
+    );
+
+    // Two more users; alice is active again.
+    for name in ["alisa", "alisa2"] {
+        command(&mut alice, &format!("/create user {name}"), &[]);
+        show_active_user(&mut alice, name);
+    }
+    command(&mut alice, "/user alice", &[]);
+    show_active_user(&mut alice, "alice (Alice)");
+
+    // An invitation moves to alisa: a new link, the old one works no more.
+    alice.type_line("/c");
+    alice.expect("/c");
+    let (old_short, _) = common::invitation_links(&mut alice);
+    let conn = 2; // the invitation above was 1 (bob's contact's connection now)
+    command(
+        &mut alice,
+        &format!("/_set conn user :{conn} 9"),
+        &["user does not exist or incorrect password"],
+    );
+    alice.type_line(&format!("/_set conn user :{conn} 2"));
+    alice.expect(&format!("/_set conn user :{conn} 2"));
+    alice.expect(&format!(
+        "connection {conn} changed from user alice to user alisa, new link:"
+    ));
+    alice.expect("");
+    let new_short = alice.next();
+    assert!(new_short.starts_with("https://127.0.0.1/i#"), "{new_short}");
+    assert_ne!(new_short, old_short);
+    alice.expect("");
+    command(
+        &mut alice,
+        &format!("/_delete :{conn}"),
+        &[&format!("chat error: no connection in progress :{conn}")],
+    );
+    bob.type_line(&format!("/c {old_short}"));
+    bob.expect(&format!("/c {old_short}"));
+    let line = bob.next();
+    assert!(line.starts_with("chat error: "), "{line}");
+    bob.type_line(&format!("/c {new_short}"));
+    bob.expect(&format!("/c {new_short}"));
+    bob.expect("confirmation sent!");
+    bob.expect("alisa: contact is connected");
+    alice.expect("[user: alisa] bob (Bob): contact is connected");
+
+    // A prepared contact (bob's address, with its welcome message) moves to alisa2, where
+    // its name is free: it connects from there, the welcome message and the link with it.
+    bob.type_line("/ad");
+    bob.expect("/ad");
+    let (short, full) = common::address_links(&mut bob, "Your new chat address is created!");
+    let data = r#"{"profile":{"displayName":"bob","fullName":"Bob"},"message":{"type":"text","text":"Hi, it's bob"},"business":false}"#;
+    let cmd = format!("/_prepare contact 1 {full} {short} {data}");
+    command(&mut alice, &cmd, &["bob_1: contact is prepared"]);
+    command(
+        &mut alice,
+        "/_set contact user @3 3",
+        &["contact bob_1 changed from user alice to user alisa2, as bob"],
+    );
+    command(
+        &mut alice,
+        "/_set contact user @3 3",
+        &["chat error: no contact @3"],
+    );
+    command(
+        &mut alice,
+        "/_set contact user @2 3",
+        &["bad chat command: contact doesn't have link to connect"],
+    );
+    command(&mut alice, "/user alisa2", &[]);
+    show_active_user(&mut alice, "alisa2");
+    command(&mut alice, "/tail @bob 1", &[]);
+    alice.expect_item("bob> Hi, it's bob");
+    alice.type_line("/_connect contact @2 text hello from alisa2");
+    alice.expect("/_connect contact @2 text hello from alisa2");
+    alice.expect_unordered(&["bob: connection started", "~ @bob hello from alisa2"]);
+    bob.expect("alisa2 wants to connect to you!");
+    bob.expect_item("alisa2> hello from alisa2");
+    bob.skip_to("to reject: /rc alisa2 (the sender will NOT be notified)");
+    command(
+        &mut bob,
+        "/ac alisa2",
+        &["alisa2: accepting contact request, you can send messages to contact"],
+    );
+    bob.expect("alisa2: contact is connected");
+    alice.expect("bob (Bob): contact is connected");
+
+    // A prepared group (bob's group link, its welcome message) moves from alisa2 to alisa
+    // and is joined from there.
+    command(
+        &mut bob,
+        "/g club",
+        &[
+            "group #club is created",
+            "to add members use /a club <name> or /create link #club",
+        ],
+    );
+    command(
+        &mut bob,
+        "/set welcome club Welcome to the club!",
+        &["welcome message changed to:", "Welcome to the club!"],
+    );
+    command(
+        &mut bob,
+        "/create link #club",
+        &["Group link is created!", ""],
+    );
+    let short = bob.next();
+    bob.skip_to("to delete it: /delete link #club (joined members will remain connected to you)");
+    let line = bob.next();
+    let full = line
+        .strip_prefix("The group link for old clients: ")
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_string();
+    let data = r#"{"groupProfile":{"displayName":"club","fullName":"","description":"Welcome to the club!"}}"#;
+    command(
+        &mut alice,
+        &format!("/_prepare group 3 {full} {short} {data}"),
+        &["#club: group is prepared"],
+    );
+    command(
+        &mut alice,
+        "/_set group user #1 2",
+        &["group #club changed from user alisa2 to user alisa"],
+    );
+    command(&mut alice, "/_set group user #1 2", &["no group #1"]);
+    command(&mut alice, "/user alisa", &[]);
+    show_active_user(&mut alice, "alisa");
+    command(&mut alice, "/tail #club 1", &[]);
+    alice.expect_item("#club club_1> Welcome to the club!");
+    alice.type_line("/_connect group #1");
+    alice.expect("/_connect group #1");
+    alice.expect("#club: connection started");
+    // (bob knows alisa as a contact already: the member is alisa_1 to him.)
+    bob.expect("alisa_1: accepting request to join group #club...");
+    bob.expect("#club: alisa_1 joined the group");
+    alice.expect("#club: joining the group...");
+    alice.expect("#club: you joined the group");
+    // The welcome message is not sent again: the next item is bob's message (alisa has a
+    // contact bob already: the host is bob_1 here).
+    bob.type_line("#club hi alisa");
+    bob.expect_item("#club hi alisa");
+    alice.expect_item("#club bob_1> hi alisa");
+    relay.stop();
+}

@@ -433,13 +433,25 @@ fn contact_link(
     })
 }
 
-fn pending_connection(chat: &Chat, conn: u64) -> Value {
-    let (kind, at) = match chat.store().pending_conn(conn) {
-        Ok(Some((kind, _, at))) => (Some(kind), at),
-        _ => (None, now_ms()),
+pub(crate) fn pending_connection(chat: &Chat, conn: u64) -> Value {
+    let (kind, link, at) = match chat.store().pending_conn(conn) {
+        Ok(Some((kind, link, at))) => (Some(kind), link, at),
+        _ => (None, None, now_ms()),
     };
     let mut v = pending_json(conn, kind, at);
-    v["localAlias"] = json!(chat.store().pending_alias(conn).unwrap_or_default());
+    let store = chat.store();
+    v["localAlias"] = json!(store.pending_alias(conn).unwrap_or_default());
+    // An invitation of ours: its links, and whether it shows a random profile (no profile
+    // ids here: the connection's own id stands for it).
+    if kind == Some(PendingKind::Invitation) {
+        if let Some(full) = &link {
+            let short = store.pending_short_link(conn).ok().flatten();
+            v["connLinkInv"] = created_link(full, short.as_deref());
+        }
+        if store.pending_incognito(conn).ok().flatten().is_some() {
+            v["customUserProfileId"] = json!(conn);
+        }
+    }
     v
 }
 
@@ -820,6 +832,7 @@ fn member_contact(
 pub fn chat_error(e: &ChatError) -> Value {
     match e {
         ChatError::NoGroup(n) => store_error("groupNotFoundByName", "groupName", n.as_str().into()),
+        ChatError::NoGroupId(id) => store_error("groupNotFound", "groupId", (*id).into()),
         ChatError::GroupIncognitoCantInvite => {
             chat_error_type("groupIncognitoCantInvite", json!({}))
         }
@@ -871,6 +884,12 @@ pub fn chat_error(e: &ChatError) -> Value {
         }
         ChatError::NoPendingConnection(id) => {
             store_error("pendingConnectionNotFound", "connId", (*id).into())
+        }
+        ChatError::IncognitoChangeProhibited => {
+            chat_error_type("connectionIncognitoChangeProhibited", json!({}))
+        }
+        ChatError::UserChangeProhibited => {
+            chat_error_type("connectionUserChangeProhibited", json!({}))
         }
         ChatError::NotReady(n) => store_error("contactNotReady", "contactName", n.as_str().into()),
         ChatError::ContactDeleted(n) => {
@@ -1073,6 +1092,28 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
             json!({"user": u, "connLinkInvitation": created_link(link, short.as_deref()),
                    "connection": pending_connection(chat, *conn)}),
         ),
+        Response::ConnectionIncognitoUpdated { conn, incognito } => {
+            let mut v = json!({"user": u, "toConnection": pending_connection(chat, *conn)});
+            if let Some(p) = incognito {
+                v["customUserProfile"] = profile(p);
+            }
+            tagged("connectionIncognitoUpdated", v)
+        }
+        Response::UserChanged(c) => {
+            let (tag, from, to) = match &c.moved {
+                crate::moves::Moved::Connection { .. } => {
+                    ("connectionUserChanged", "fromConnection", "toConnection")
+                }
+                crate::moves::Moved::Contact(..) => {
+                    ("contactUserChanged", "fromContact", "toContact")
+                }
+                crate::moves::Moved::Group(..) => ("groupUserChanged", "fromGroup", "toGroup"),
+            };
+            let mut v = json!({"user": u, "newUser": c.new_user});
+            v[from] = c.from.clone();
+            v[to] = c.to.clone();
+            tagged(tag, v)
+        }
         Response::ConfirmationSent(conn) => tagged(
             "sentConfirmation",
             json!({"user": u, "connection": pending_connection(chat, *conn)}),

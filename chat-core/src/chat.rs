@@ -47,6 +47,12 @@ pub enum ChatError {
     /// `/_delete :N` of no connection in progress.
     #[error("no connection in progress :{0}")]
     NoPendingConnection(u64),
+    /// `/_set incognito :N` of a connection used already, or to what it is.
+    #[error("incognito mode change prohibited")]
+    IncognitoChangeProhibited,
+    /// `/_set conn user :N` of a connection used already.
+    #[error("connection user change prohibited")]
+    UserChangeProhibited,
     /// A reaction to an item that cannot take one (deleted, a note, not connected), or too
     /// many.
     #[error("cannot react to this item")]
@@ -105,6 +111,9 @@ pub enum ChatError {
     /// No group by that name.
     #[error("no group #{0}")]
     NoGroup(String),
+    /// No group by that id (API commands).
+    #[error("no group #{0}")]
+    NoGroupId(i64),
     /// Our role in the group is too low for the action.
     #[error("#{0}: you have insufficient permissions for this action, the required role is {role}", role = .1.name())]
     GroupRole(String, crate::protocol::GroupMemberRole),
@@ -294,6 +303,15 @@ pub enum Response {
         /// The agent connection waiting for the peer.
         conn: ConnId,
     },
+    /// An invitation not used yet shows a new random profile (or the user's again: none).
+    ConnectionIncognitoUpdated {
+        /// The connection.
+        conn: ConnId,
+        /// The random profile it shows now.
+        incognito: Option<Profile>,
+    },
+    /// A chat moved to another user.
+    UserChanged(Box<crate::moves::UserChange>),
     /// Joined an invitation (the pending connection).
     ConfirmationSent(ConnId),
     /// Sent a request to an address (the pending connection).
@@ -1500,7 +1518,7 @@ const MAX_LINK_DATA: usize = crate::compress::LINK_DATA_PLAIN_MAX;
 /// an address's says whether it is a business and has its welcome message (the auto-reply).
 /// Data too large even so goes without the profile's image and the welcome message; still
 /// too large, there is no short link (none: use the full link).
-fn short_link_data(
+pub(crate) fn short_link_data(
     profile: &Profile,
     business: bool,
     welcome: Option<&crate::protocol::MsgContent>,
@@ -2534,7 +2552,11 @@ impl Chat {
             | Command::UnhideUser { .. }
             | Command::MuteUser { .. }
             | Command::DbEncryption { .. }
-            | Command::DbTestKey(_) => Err(ChatError::UsersCommand),
+            | Command::DbTestKey(_)
+            | Command::ChangeUser { .. } => Err(ChatError::UsersCommand),
+            Command::SetConnectionIncognito { conn, on } => {
+                on_heap(|| self.set_connection_incognito(conn, on)).await
+            }
             Command::Version => Ok(Response::Version),
             Command::GetChatItemTtl => Ok(Response::ChatItemTtl(self.chat_item_ttl()?)),
             Command::SetChatItemTtl(ttl) => self.set_chat_item_ttl(ttl),
@@ -3156,11 +3178,11 @@ impl Chat {
 
     /// A one-time invitation (`incognito`: the random profile this contact will know us by),
     /// with a short link when the relay keeps link data.
-    async fn create_invitation(&self, incognito: Option<Profile>) -> Result<Response> {
+    pub(crate) async fn create_invitation(&self, incognito: Option<Profile>) -> Result<Response> {
         let profile = incognito.clone().unwrap_or_else(|| self.profile());
         let (conn, link) = self.create_link(PendingKind::Invitation, &profile).await?;
         if let Some(p) = &incognito {
-            self.store().set_pending_incognito(conn, p)?;
+            self.store().set_pending_incognito(conn, Some(p))?;
         }
         Ok(Response::Invitation {
             link: link.full,
@@ -3281,7 +3303,7 @@ impl Chat {
         let store = self.store();
         store.add_pending(conn, kind, Some(j.shown_link))?;
         if let Some(p) = j.shown_as {
-            store.set_pending_incognito(conn, p)?;
+            store.set_pending_incognito(conn, Some(p))?;
         }
         Ok(conn)
     }
@@ -3534,7 +3556,7 @@ impl Chat {
     /// Deletes a contact with its chat: told with `x.direct.del` (`notify`, when connected),
     /// its connection deleted once that is sent (at once otherwise). The deletion is recorded
     /// before anything is sent: a restart finishes it.
-    async fn delete_contact(&self, contact: Contact, notify: bool) -> Result<Response> {
+    pub(crate) async fn delete_contact(&self, contact: Contact, notify: bool) -> Result<Response> {
         let files = self.store().files_of(contact.contact_id)?;
         for file_id in files {
             self.stop_transfer(file_id);

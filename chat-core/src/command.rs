@@ -580,6 +580,23 @@ pub enum Command {
         /// The alias (empty: none).
         alias: String,
     },
+    /// `/_set incognito :<connId> on|off`: an invitation not used yet shows a new random
+    /// profile (on) or the user's (off).
+    SetConnectionIncognito {
+        /// The connection (`:N`).
+        conn: u64,
+        /// Incognito.
+        on: bool,
+    },
+    /// `/_set conn user :<connId> <userId>`, `/_set contact user @<contactId> <userId>`,
+    /// `/_set group user #<groupId> <userId>`: an invitation not used yet, a prepared contact
+    /// or group not connecting yet moved to another user.
+    ChangeUser {
+        /// What moves.
+        what: crate::moves::Movable,
+        /// The user it moves to.
+        user_id: i64,
+    },
     /// `/_set alias :<connId> [text]`: the user's own name for a connection in progress.
     SetConnectionAlias {
         /// The connection (`:N`).
@@ -3426,6 +3443,49 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 serde_json::from_str(json).map_err(|e| bad(&format!("bad profile ({e})")))?,
             )
         }
+        "/_set" if args.starts_with("incognito :") => {
+            let usage = || bad("usage: /_set incognito :<connId> on|off");
+            let (conn, on) = args["incognito :".len()..]
+                .split_once(' ')
+                .ok_or_else(usage)?;
+            let on = match on.trim() {
+                "on" => true,
+                "off" => false,
+                _ => return Err(usage()),
+            };
+            Command::SetConnectionIncognito {
+                conn: conn.parse().map_err(|_| usage())?,
+                on,
+            }
+        }
+        "/_set"
+            if args.starts_with("conn user :")
+                || args.starts_with("contact user @")
+                || args.starts_with("group user #") =>
+        {
+            let usage = || {
+                bad(
+                    "usage: /_set conn user :<connId> <userId>, /_set contact user @<contactId> \
+                     <userId>, /_set group user #<groupId> <userId>",
+                )
+            };
+            let (kind, rest) = args.split_once(" user ").ok_or_else(usage)?;
+            let (r, user) = rest.split_once(' ').ok_or_else(usage)?;
+            let id = |prefix: char| -> Result<i64, CommandError> {
+                r.strip_prefix(prefix)
+                    .and_then(|n| n.parse().ok())
+                    .ok_or_else(usage)
+            };
+            let what = match kind {
+                "conn" => crate::moves::Movable::Connection(id(':')? as u64),
+                "contact" => crate::moves::Movable::Contact(id('@')?),
+                _ => crate::moves::Movable::Group(id('#')?),
+            };
+            Command::ChangeUser {
+                what,
+                user_id: user.trim().parse().map_err(|_| usage())?,
+            }
+        }
         "/_set"
             if args.starts_with("alias @")
                 || args.starts_with("alias #")
@@ -4199,6 +4259,42 @@ mod tests {
             })
         );
         assert!(parse("/_set alias :x the shop").is_err());
+        assert_eq!(
+            parse("/_set incognito :3 on"),
+            Ok(Command::SetConnectionIncognito { conn: 3, on: true })
+        );
+        assert_eq!(
+            parse("/_set incognito :3 off"),
+            Ok(Command::SetConnectionIncognito { conn: 3, on: false })
+        );
+        for bad in [
+            "/_set incognito :3",
+            "/_set incognito :x on",
+            "/_set incognito :3 yes",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+        use crate::moves::Movable;
+        for (line, what) in [
+            ("/_set conn user :3 2", Movable::Connection(3)),
+            ("/_set contact user @4 2", Movable::Contact(4)),
+            ("/_set group user #5 2", Movable::Group(5)),
+        ] {
+            assert_eq!(
+                parse(line),
+                Ok(Command::ChangeUser { what, user_id: 2 }),
+                "{line}"
+            );
+        }
+        for bad in [
+            "/_set conn user :3",
+            "/_set conn user @3 2",
+            "/_set contact user #3 2",
+            "/_set group user #x 2",
+            "/_set group user #3 two",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
         assert_eq!(
             parse("/_short_link_address 1"),
             Ok(Command::AddAddressShortLink)

@@ -43,7 +43,7 @@ impl Chat {
             ChatId::Group(g) => Place::Group(
                 self.store()
                     .group(g)?
-                    .ok_or_else(|| ChatError::NoGroup(format!("#{g}")))?,
+                    .ok_or_else(|| ChatError::NoGroupId(g))?,
             ),
         })
     }

@@ -145,7 +145,7 @@ impl Chat {
     pub(crate) fn group_of(&self, m: &Member) -> Result<Group> {
         self.store()
             .group(m.group_id)?
-            .ok_or_else(|| ChatError::NoGroup(format!("#{}", m.group_id)))
+            .ok_or_else(|| ChatError::NoGroupId(m.group_id))
     }
 
     /// `/g name [full name]` (`incognito`: `/g i name`, we are a random profile in it).
@@ -617,7 +617,7 @@ impl Chat {
     pub(crate) fn group_by_id(&self, group_id: i64) -> Result<Group> {
         self.store()
             .group(group_id)?
-            .ok_or_else(|| ChatError::NoGroup(format!("#{group_id}")))
+            .ok_or_else(|| ChatError::NoGroupId(group_id))
     }
 
     /// A member of `g` by its id (API commands).

@@ -41,6 +41,7 @@ pub mod live;
 pub mod member_contacts;
 pub mod mentions;
 pub mod messages;
+pub mod moves;
 pub mod network;
 pub mod notes;
 pub mod prepared;

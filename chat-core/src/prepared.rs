@@ -311,22 +311,42 @@ impl Chat {
             welcome_shared_msg_id: welcome.as_ref().map(|_| new_shared_msg_id()),
             request_shared_msg_id: None,
         };
+        let (c, items) =
+            self.add_prepared_contact_chat(&data.profile, &prepared, welcome.as_ref())?;
+        Ok(Response::PreparedContact(c, items))
+    }
+
+    /// A prepared contact's chat made: the contact (`profile`, connecting by `prepared`), the
+    /// chat's first items by this user's preferences and the welcome message.
+    pub(crate) fn add_prepared_contact_chat(
+        &self,
+        profile: &Profile,
+        prepared: &PreparedContact,
+        welcome: Option<&MsgContent>,
+    ) -> Result<(Contact, Vec<ChatItem>)> {
+        let link = &prepared.conn_link_to_connect;
+        let shown = display_link(
+            link.conn_short_link
+                .as_deref()
+                .unwrap_or(&link.conn_full_link)
+                .trim(),
+        );
         let mut store = self.store();
-        let c = store.add_prepared_contact(&data.profile, &prepared, &shown)?;
+        let c = store.add_prepared_contact(profile, prepared, &shown)?;
         let start = crate::features::start_items(&crate::features::Prefs::of(&c), true);
         let mut items = store.add_info_items(c.contact_id, &start)?;
-        if let Some(content) = &welcome {
+        if let (Some(content), Some(id)) = (welcome, &prepared.welcome_shared_msg_id) {
             items.push(store.add_item(&NewItem {
                 contact_id: c.contact_id,
                 sent: false,
-                shared_msg_id: prepared.welcome_shared_msg_id.as_ref().map(|i| &i.0[..]),
+                shared_msg_id: Some(&id.0),
                 agent_msg_id: None,
                 content,
                 quote: None,
                 edited: false,
             })?);
         }
-        Ok(Response::PreparedContact(c, items))
+        Ok((c, items))
     }
 
     /// `/_connect contact @N`: connects a prepared contact by its link (`incognito`: with a
@@ -597,7 +617,7 @@ impl Chat {
         }
         let links = std::iter::once(link).chain(short);
         let channel_link = links.clone().find(|l| is_channel_link(l));
-        let (shown, role) = if direct {
+        if direct {
             if channel_link.is_some() {
                 return Err(command_error(
                     "a channel's link: prepare it with direct=off",
@@ -612,21 +632,22 @@ impl Chat {
                 LinkPlan::Address(LinkStatus::Ok) => {}
                 plan => return Err(ChatError::LinkUsed(Box::new(plan))),
             }
-            (shown, crate::protocol::GroupMemberRole::Member)
         } else {
             let Some(c) = channel_link else {
                 return Err(command_error(
                     "a channel is joined by its short link (https://<relay>/c#...)",
                 ));
             };
-            let shown = display_link(c.trim());
-            if self.store().channel_by_link(&shown)?.is_some() {
+            if self
+                .store()
+                .channel_by_link(&display_link(c.trim()))?
+                .is_some()
+            {
                 return Err(command_error(
                     "this channel is known already: see /_connect plan",
                 ));
             }
-            (shown, crate::protocol::GroupMemberRole::Observer)
-        };
+        }
         let prepared = PreparedGroup {
             conn_link_to_connect: PreparedLink {
                 conn_full_link: link.trim().to_string(),
@@ -651,6 +672,51 @@ impl Chat {
             welcome_shared_msg_id: welcome.as_ref().map(|_| new_shared_msg_id()),
             ..prepared
         };
+        // The welcome message's author until the host admits us: a stand-in for it.
+        let host = match business {
+            Some(b) => b.profile,
+            None => crate::protocol::Profile {
+                display_name: profile.display_name.clone(),
+                ..Default::default()
+            },
+        };
+        let (g, items) =
+            self.add_prepared_group_chat(profile, &prepared, &host, welcome.as_ref())?;
+        Ok(Response::PreparedGroup(g, items))
+    }
+
+    /// A prepared group's chat made: the group (`profile`, joined by `prepared`), its first
+    /// items and the welcome message - a channel's as the channel's post, a group's from a
+    /// stand-in for its host (`host`: its profile).
+    pub(crate) fn add_prepared_group_chat(
+        &self,
+        profile: &crate::protocol::GroupProfile,
+        prepared: &PreparedGroup,
+        host: &Profile,
+        welcome: Option<&MsgContent>,
+    ) -> Result<(crate::group_store::Group, Vec<ChatItem>)> {
+        let direct = !prepared.use_relays;
+        let link = &prepared.conn_link_to_connect;
+        let links = std::iter::once(&link.conn_full_link).chain(link.conn_short_link.as_ref());
+        let shown = if direct {
+            display_link(
+                link.conn_short_link
+                    .as_deref()
+                    .unwrap_or(&link.conn_full_link)
+                    .trim(),
+            )
+        } else {
+            let c = links
+                .clone()
+                .find(|l| is_channel_link(l))
+                .ok_or_else(|| command_error("the channel's short link is not known"))?;
+            display_link(c.trim())
+        };
+        let role = if direct {
+            crate::protocol::GroupMemberRole::Member
+        } else {
+            crate::protocol::GroupMemberRole::Observer
+        };
         let g = if direct {
             let store = self.store();
             let g = store.add_group(
@@ -667,7 +733,7 @@ impl Chat {
         };
         let items = {
             let mut store = self.store();
-            store.set_prepared_group(g.group_id, &prepared)?;
+            store.set_prepared_group(g.group_id, prepared)?;
             let mut items = store.add_info_items_to(
                 crate::store::InfoChat::Group {
                     group_id: g.group_id,
@@ -676,22 +742,15 @@ impl Chat {
                 },
                 &[crate::features::banner_item()],
             )?;
-            if let (Some(content), Some(id)) = (&welcome, &prepared.welcome_shared_msg_id) {
+            if let (Some(content), Some(id)) = (welcome, &prepared.welcome_shared_msg_id) {
                 let item = if direct {
-                    let host = match &business {
-                        Some(b) => b.profile.clone(),
-                        None => crate::protocol::Profile {
-                            display_name: profile.display_name.clone(),
-                            ..Default::default()
-                        },
-                    };
                     let m = store.add_member(&crate::group_store::NewMember {
                         group_id: g.group_id,
                         member_id: &crate::groups::new_member_id(),
                         role: crate::protocol::GroupMemberRole::Admin,
                         category: crate::group_store::MemberCategory::Host,
                         status: crate::group_store::MemberStatus::Unknown,
-                        profile: &host,
+                        profile: host,
                         conn_id: None,
                         contact_id: None,
                         invited_by: None,
@@ -711,7 +770,7 @@ impl Chat {
             }
             items
         };
-        Ok(Response::PreparedGroup(g, items))
+        Ok((g, items))
     }
 
     /// `/_connect group #G`: joins a prepared group by its link (`incognito`: as a random

@@ -1103,13 +1103,28 @@ impl ChatStore {
             .unwrap_or_default())
     }
 
-    /// The random profile a pending connection shows instead of the user's.
-    pub fn set_pending_incognito(&self, conn_id: u64, p: &Profile) -> Result<()> {
+    /// The random profile a pending connection shows instead of the user's (none: the
+    /// user's).
+    pub fn set_pending_incognito(&self, conn_id: u64, p: Option<&Profile>) -> Result<()> {
+        let json = p.map(profile_json).transpose()?;
         self.db.execute(
             "UPDATE pending SET incognito = ?2 WHERE conn_id = ?1",
-            params![conn_id as i64, profile_json(p)?],
+            params![conn_id as i64, json],
         )?;
         Ok(())
+    }
+
+    /// The short link of an invitation or address we made, if it has one.
+    pub fn pending_short_link(&self, conn_id: u64) -> Result<Option<String>> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT short_link FROM pending WHERE conn_id = ?1",
+                [conn_id as i64],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()?
+            .flatten())
     }
 
     /// The random profile a pending connection shows instead of the user's.

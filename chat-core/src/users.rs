@@ -845,6 +845,18 @@ impl Users {
                 Ok((active, answer.unwrap_or(Response::Ok)))
             }
             Command::Quit => Ok((self.active(), Response::Quit)),
+            // Moved from the active user to another (made there, then deleted here): no user
+            // is created or deleted meanwhile.
+            Command::ChangeUser { what, user_id } => {
+                let _g = self.inner.changing.lock().await;
+                let chat = self.active().ok_or(ChatError::NoActiveUser)?;
+                let to = self.find(&UserRef::Id(user_id))?;
+                if !chat.is_running() || !to.is_running() {
+                    return Err(ChatError::NotStarted);
+                }
+                let r = Box::pin(chat.move_to_user(what, &to)).await?;
+                Ok((Some(chat), r))
+            }
             // The network settings are every user's (the active one's answer).
             Command::SetNetwork(change) => {
                 let chat = self.active().ok_or(ChatError::NoActiveUser)?;
