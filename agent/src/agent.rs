@@ -177,6 +177,16 @@ pub enum AgentEvent {
         /// The connection.
         conn: ConnId,
     },
+    /// The relay refused a user's message with AUTH on an established connection (the
+    /// peer's queue is gone or secured with other keys: the peer deleted the connection):
+    /// the message is dropped, not retried, and the next one is tried - the reference's `MERR`
+    /// with `SMP AUTH`.
+    Refused {
+        /// The connection.
+        conn: ConnId,
+        /// The message.
+        msg_id: i64,
+    },
     /// Something failed on a connection (the connection stays usable where it can).
     Error {
         /// The connection (0: not known).
@@ -907,7 +917,7 @@ impl Agent {
             });
         }
         // Messages committed but not accepted by the relay before the stop go out first.
-        for (conn, msg_id, body, snd_id) in pending {
+        for (conn, msg_id, body, snd_id, user) in pending {
             // The queue it was sealed for: the current one, or the one a rotation replaced.
             let q = agent.lock().conns.get(&conn).and_then(|c| {
                 let old = c
@@ -921,6 +931,7 @@ impl Agent {
                     q,
                     msg_id,
                     sealed: body,
+                    user,
                 };
                 agent.enqueue(conn, m, None);
             }
@@ -1748,6 +1759,7 @@ impl Agent {
             q,
             msg_id: id,
             sealed,
+            user: false,
         })
     }
 
@@ -3163,6 +3175,7 @@ impl Agent {
                     q,
                     msg_id: id,
                     sealed,
+                    user: receipt,
                 },
                 slot,
             );
@@ -3230,7 +3243,7 @@ impl Agent {
     fn enqueue(&self, conn: ConnId, m: Committed, slot: Option<OwnedSemaphorePermit>) {
         let (tx, slots) = self.worker(conn);
         let slot = slot.or_else(|| slots.try_acquire_owned().ok());
-        let _ = tx.send((m.msg_id, m.q, m.sealed, slot));
+        let _ = tx.send((m.msg_id, m.q, m.sealed, m.user, slot));
     }
 
     /// The peer drained the queue we send to (A_QCONT): a delivery waiting after QUOTA goes on
@@ -3983,7 +3996,9 @@ fn seal_with(
 
 /// A sealed message for the delivery task: its id, the queue it is sealed for, the body, its
 /// place in the queue (freed once the relay has it).
-type Outgoing = (i64, SndQueue, Vec<u8>, Option<OwnedSemaphorePermit>);
+/// A message for the relay: its id, its queue, its sealed body, whether it is a user's
+/// message, its place in the delivery queue.
+type Outgoing = (i64, SndQueue, Vec<u8>, bool, Option<OwnedSemaphorePermit>);
 
 /// Messages that may wait for a connection's delivery task before senders wait.
 const DELIVERY_QUEUE: usize = 1024;
@@ -4023,7 +4038,7 @@ async fn delivery(
     // A refusal (AUTH) is reported once per message, not at every retry.
     let mut refused_reported = false;
     loop {
-        let (id, q, body, slot) = match next.take() {
+        let (id, q, body, user, slot) = match next.take() {
             Some(m) => m,
             None => {
                 refused_reported = false;
@@ -4071,6 +4086,41 @@ async fn delivery(
                     }
                 }
             }
+            // On an established connection the queue is gone for good (the peer deleted it):
+            // the message is dropped, as the reference's (a queue not secured yet, during a
+            // handshake, answers so too - then it is tried again). A user's is reported as
+            // refused, the agent's own (a receipt, a rotation step) as an error.
+            Ok(BrokerMsg::Err(smp_proto::ErrorType::Auth))
+                if agent
+                    .lock()
+                    .conns
+                    .get(&conn)
+                    .is_some_and(|c| c.status == Status::Connected) =>
+            {
+                let dropped = match &agent.inner.store {
+                    Some(store) => {
+                        on_store(store, |db| db.sent(conn, id)).map_err(|e| e.to_string())
+                    }
+                    None => Ok(()),
+                };
+                if let Err(error) = dropped {
+                    agent.event(AgentEvent::Error { conn, error }).await;
+                }
+                let event = if user {
+                    AgentEvent::Refused { conn, msg_id: id }
+                } else {
+                    AgentEvent::Error {
+                        conn,
+                        error: format!(
+                            "message {id}: connection authorization failed - the peer's queue \
+                             is gone; dropped"
+                        ),
+                    }
+                };
+                agent.event(event).await;
+                backoff = FIRST_BACKOFF;
+                continue;
+            }
             Ok(BrokerMsg::Err(smp_proto::ErrorType::Quota)) => {
                 agent
                     .event(AgentEvent::Error {
@@ -4105,7 +4155,7 @@ async fn delivery(
             }
         };
         drop(agent);
-        next = Some((id, q, body, slot));
+        next = Some((id, q, body, user, slot));
         match wait {
             Some(b) => tokio::time::sleep(b).await,
             None => {
@@ -4246,6 +4296,8 @@ struct Committed {
     q: SndQueue,
     msg_id: i64,
     sealed: Vec<u8>,
+    /// A user's message (not the agent's own).
+    user: bool,
 }
 
 /// What the peer's new ratchet keys led to.

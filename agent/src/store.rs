@@ -203,8 +203,8 @@ pub struct Received {
 pub type StoredRequest = (u64, u64, String, Vec<u8>);
 
 /// A message not yet accepted by the relay: connection, message id, sealed body, the sender
-/// id of its queue.
-pub type PendingSend = (u64, i64, Vec<u8>, Option<Vec<u8>>);
+/// id of its queue, whether it is a user's message (its hash kept for a receipt).
+pub type PendingSend = (u64, i64, Vec<u8>, Option<Vec<u8>>, bool);
 
 /// Opens (creating, mode 0600) an SQLite database at `path`, encrypted with `key` when given
 /// (SQLCipher), in WAL mode with `synchronous = FULL` and foreign keys on. A wrong key, or a
@@ -520,10 +520,19 @@ impl Store {
     /// each is sealed for (`None`: stored before schema v6, the connection's queue).
     pub fn pending(&self) -> Result<Vec<PendingSend>> {
         let mut q = self.db.prepare(
-            "SELECT conn_id, msg_id, body, snd_id FROM pending_sends ORDER BY conn_id, msg_id",
+            "SELECT p.conn_id, p.msg_id, p.body, p.snd_id,
+                    EXISTS (SELECT 1 FROM sent_hashes h
+                            WHERE h.conn_id = p.conn_id AND h.msg_id = p.msg_id)
+             FROM pending_sends p ORDER BY p.conn_id, p.msg_id",
         )?;
         let rows = q.query_map([], |r| {
-            Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?, r.get(3)?))
+            Ok((
+                r.get::<_, i64>(0)? as u64,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+            ))
         })?;
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
@@ -730,6 +739,12 @@ mod tests {
         // The new table works: a hash kept with a pending message, gone once delivered.
         s.save_with_pending(7, b"\x00", 6, b"sealed", Some(&[9; 32]), b"queue")
             .unwrap();
+        // An agent's own message (no hash) beside it: the user's is known as such.
+        s.save_with_pending(7, b"\x00", 7, b"agent's", None, b"queue")
+            .unwrap();
+        let users: Vec<(i64, bool)> = s.pending().unwrap().iter().map(|p| (p.1, p.4)).collect();
+        assert_eq!(users, [(6, true), (7, false)]);
+        s.sent(7, 7).unwrap();
         assert!(s.is_pending(7, 6).unwrap());
         assert!(!s.is_pending(7, 5).unwrap() && !s.is_pending(8, 6).unwrap());
         assert_eq!(s.sent_hash(7, 6).unwrap(), Some(vec![9; 32]));

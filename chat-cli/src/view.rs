@@ -1870,6 +1870,25 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
             to.name()
         )],
         Event::Error(e) => vec![format!("error: {e}")],
+        // The reference's lines (names quoted when they have spaces, as commands take them).
+        Event::MessageRefused(c, conn) => vec![format!(
+            "[{}, contactId: {}, connId: {conn}] error: {}",
+            view_name(&c.local_name),
+            c.contact_id,
+            chat_core::disable::AUTH_REFUSED
+        )],
+        Event::ContactDisabled(c) => {
+            let n = view_name(&c.local_name);
+            vec![format!(
+                "[{n}] connection is disabled, to enable: /enable {n}, to delete: /d {n}"
+            )]
+        }
+        Event::MemberDisabled(g, m) => {
+            let (g, m) = (view_name(&g.local_name), view_name(&m.local_name));
+            vec![format!(
+                "[#{g} {m}] connection is disabled, to enable: /enable #{g} {m}"
+            )]
+        }
         Event::ConnectionError { conn, error } => {
             vec![format!("error: connection {conn}: {error}")]
         }
@@ -2097,7 +2116,8 @@ pub fn error(e: &ChatError) -> Vec<String> {
         | ChatError::DbExport(_)
         | ChatError::DbOpen(_)
         | ChatError::IncognitoChangeProhibited
-        | ChatError::UserChangeProhibited => vec![e.to_string()],
+        | ChatError::UserChangeProhibited
+        | ChatError::ContactDisabled(_) => vec![e.to_string()],
         other => vec![format!("chat error: {other}")],
     }
 }

@@ -2315,6 +2315,87 @@ fn bot_api_host_events() {
     relay.stop();
 }
 
+/// A contact that deleted us without telling: each message the relay refuses is a
+/// `chatError` (`errorAgent`, SMP AUTH), the 10th also says the contact is disabled
+/// (`contactDisabled`), sending is then refused until `/_enable @N`; the contact's
+/// `authErrCounter` counts them. Every frame checked against the schema.
+#[test]
+fn bot_api_refused_messages() {
+    let (rt, smp, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (xftp, xftp_address) = xftp_relay(&rt, dir.path());
+    let (mut alice_p, alice_port) = start(dir.path(), "alice", &server, &xftp_address);
+    let (mut bob_p, bob_port) = start(dir.path(), "bob", &server, &xftp_address);
+    let schema = std::sync::Arc::new(Schema::load());
+    let client_rt = tokio::runtime::Runtime::new().expect("runtime");
+    client_rt.block_on(async {
+        let mut alice = Bot::connect("alice", alice_port, schema.clone()).await;
+        let mut bob = Bot::connect("bob", bob_port, schema.clone()).await;
+        let inv = alice.ok("APIAddContact", "/_connect 1", "invitation").await;
+        let link = inv["connLinkInvitation"]["connFullLink"]
+            .as_str()
+            .expect("link")
+            .to_string();
+        bob.ok(
+            "APIConnect",
+            &format!("/_connect 1 {link}"),
+            "sentConfirmation",
+        )
+        .await;
+        let bob_id = alice.event("contactConnected").await["contact"]["contactId"]
+            .as_i64()
+            .expect("contactId");
+        let alice_id = bob.event("contactConnected").await["contact"]["contactId"]
+            .as_i64()
+            .expect("contactId");
+        bob.ok(
+            "APIDeleteChat",
+            &format!("/_delete @{alice_id} full notify=off"),
+            "contactDeleted",
+        )
+        .await;
+        let send = format!("/_send @{bob_id} text hey");
+        for i in 1..=10 {
+            alice.ok("APISendMessages", &send, "newChatItems").await;
+            let e = alice
+                .event_where(|e| e["type"] == "chatError" && e["chatError"]["type"] == "errorAgent")
+                .await;
+            assert_eq!(e["chatError"]["agentError"]["type"], "SMP", "{e}");
+            assert_eq!(
+                e["chatError"]["agentError"]["smpErr"]["type"], "AUTH",
+                "{e}"
+            );
+            if i == 10 {
+                let e = alice
+                    .event_where(|e| e["type"] == "chatError" && e["chatError"]["type"] == "error")
+                    .await;
+                let t = &e["chatError"]["errorType"];
+                assert_eq!(t["type"], "contactDisabled", "{e}");
+                assert_eq!(t["contact"]["contactId"], bob_id);
+                assert_eq!(t["contact"]["activeConn"]["authErrCounter"], 10);
+            }
+        }
+        let refused = alice.ok("APISendMessages", &send, "chatCmdError").await;
+        assert_eq!(
+            refused["chatError"]["errorType"]["message"],
+            "bob: disabled, to enable: /enable bob, to delete: /d bob"
+        );
+        let corr = alice.request(&format!("/_enable @{bob_id}")).await;
+        assert_eq!(alice.response(&corr).await["type"], "cmdOk");
+        let contacts = alice
+            .ok("APIListContacts", "/_contacts 1", "contactsList")
+            .await;
+        assert_eq!(contacts["contacts"][0]["activeConn"]["authErrCounter"], 0);
+        alice.ok("APISendMessages", &send, "newChatItems").await;
+        alice
+            .event_where(|e| e["type"] == "chatError" && e["chatError"]["type"] == "errorAgent")
+            .await;
+    });
+    assert!(alice_p.running() && bob_p.running());
+    rt.block_on(xftp.shutdown());
+    smp.stop();
+}
+
 /// A file's relay down while the file is sent and while it is received: `sndFileWarning`,
 /// `rcvFileWarning`, and the transfers go on once the relay is back (the file byte-identical);
 /// `rcvFileDescrReady` when the description is complete; a relay that lost the file:

@@ -181,6 +181,67 @@ fn contact_deleted_and_told() {
     relay.stop();
 }
 
+/// A contact that deleted us without telling (its queue gone): each message the relay
+/// refuses (AUTH) is reported, not retried for ever; after 10 the contact is disabled until
+/// `/enable` - the reference's `testRepeatAuthErrorsDisableContact`.
+#[test]
+fn repeated_refusals_disable_a_contact() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob) = alice_and_bob(dir.path(), &server, &[]);
+    connect(&mut alice, &mut bob, "Alice", "Bob");
+    alice.type_line("@bob hi");
+    alice.expect_item("@bob hi");
+    bob.expect_item("alice> hi");
+    bob.type_line("/_delete @2 notify=off");
+    bob.expect("/_delete @2 notify=off");
+    bob.expect("alice: contact is deleted");
+    // The sent item and the relay's refusal, in either order (delivery runs on its own).
+    // The 10th refusal disables the contact (its line after the refusal's).
+    let sent_and_refused = |alice: &mut Client, last: bool| {
+        alice.type_line("@bob hey");
+        let refused = "[bob, contactId: 2, connId: 1] error: connection authorization failed - \
+                       this could happen if connection was deleted, secured with different \
+                       credentials, or due to a bug - please re-create the connection";
+        let disabled = "[bob] connection is disabled, to enable: /enable bob, to delete: /d bob";
+        let mut lines = vec![alice.next(), alice.next()];
+        if last {
+            lines.push(alice.next());
+        }
+        let item = lines
+            .iter()
+            .position(|l| l.ends_with(" @bob hey") && l.len() == "HH:MM @bob hey".len())
+            .unwrap_or_else(|| panic!("no sent item in {lines:?}"));
+        lines.remove(item);
+        let mut want = vec![refused];
+        if last {
+            want.push(disabled);
+        }
+        assert_eq!(lines, want);
+    };
+    for i in 0..10 {
+        sent_and_refused(&mut alice, i == 9);
+    }
+    alice.type_line("@bob hey");
+    alice.expect("@bob hey");
+    alice.expect("bob: disabled, to enable: /enable bob, to delete: /d bob");
+    alice.type_line("/enable bob");
+    alice.expect("/enable bob");
+    alice.expect("ok");
+    // Counted afresh, and kept: a restart does not enable the contact again.
+    for i in 0..10 {
+        sent_and_refused(&mut alice, i == 9);
+    }
+    alice.stop();
+    let mut alice = Client::start(dir.path(), "alice", &server);
+    alice.skip_to("Current user: alice (Alice)");
+    alice.type_line("@bob hey");
+    // (After the start's summary lines.)
+    alice.skip_to("@bob hey");
+    alice.expect("bob: disabled, to enable: /enable bob, to delete: /d bob");
+    relay.stop();
+}
+
 /// `/code` shows the same security code on both sides; `/verify` with it verifies the
 /// connection, with another code it says so and shows the current one.
 #[test]

@@ -2021,3 +2021,47 @@ fn a_business_address_makes_business_chats() {
     cath.expect_item("#biz biz_1> our new name");
     relay.stop();
 }
+
+/// A member whose queues are gone without a word (its user deleted with its queues): the
+/// host's messages to it are refused (AUTH) - counted silently, as the reference's group
+/// errors - and after 10 it is disabled: sent nothing until `/enable #team cath`, which
+/// counts afresh.
+#[test]
+fn a_member_whose_queue_is_gone_is_disabled() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob, mut cath) = team(dir.path(), &server);
+    cath.type_line("/_delete user 1 del_smp=on");
+    cath.expect("/_delete user 1 del_smp=on");
+    cath.expect_unordered(&["ok", "completed deleting user"]);
+    // The 10th refusal's line and the 10th message's item: in either order.
+    let disabled = "[#team cath] connection is disabled, to enable: /enable #team cath";
+    let ten = |alice: &mut Client, bob: &mut Client, prefix: &str| {
+        for i in 0..10 {
+            let text = format!("{prefix} {i}");
+            alice.type_line(&format!("#team {text}"));
+            let item = format!("~ #team {text}");
+            if i < 9 {
+                alice.expect_unordered(&[&item]);
+            } else {
+                alice.expect_unordered(&[&item, disabled]);
+            }
+            bob.expect_item(&format!("#team alice> {text}"));
+        }
+    };
+    ten(&mut alice, &mut bob, "message");
+    // Disabled: cath is sent nothing (a refusal would say it is disabled again); bob still
+    // gets everything.
+    for i in 0..3 {
+        let text = format!("more {i}");
+        alice.type_line(&format!("#team {text}"));
+        alice.expect_item(&format!("#team {text}"));
+        bob.expect_item(&format!("#team alice> {text}"));
+    }
+    alice.type_line("/enable #team cath");
+    alice.expect("/enable #team cath");
+    alice.expect("ok");
+    ten(&mut alice, &mut bob, "again");
+    drop(cath);
+    relay.stop();
+}

@@ -94,7 +94,7 @@ fn connection(c: &Contact, conn: u64) -> Value {
         "entityId": c.contact_id,
         "pqSupport": false,
         "pqEncryption": false,
-        "authErrCounter": 0,
+        "authErrCounter": c.auth_errors,
         "quotaErrCounter": 0,
         "createdAt": ts(c.created_at),
     })
@@ -741,6 +741,7 @@ pub fn group_chat_item(chat: &Chat, g: &Group, member: Option<&Member>, item: &C
         own_prefs: None,
         muted: false,
         flags: crate::store::ChatFlags::default(),
+        auth_errors: 0,
     };
     let mut v = chat_item(chat, &placeholder, item);
     if item.deleted {
@@ -884,6 +885,11 @@ pub fn chat_error(e: &ChatError) -> Value {
         }
         ChatError::NoPendingConnection(id) => {
             store_error("pendingConnectionNotFound", "connId", (*id).into())
+        }
+        // The reference's `contactDisabled` carries the whole contact: said as a command
+        // error here.
+        ChatError::ContactDisabled(_) => {
+            chat_error_type("commandError", json!({"message": e.to_string()}))
         }
         ChatError::IncognitoChangeProhibited => {
             chat_error_type("connectionIncognitoChangeProhibited", json!({}))
@@ -1846,6 +1852,20 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
             v
         }
         Event::FileAutoAccepted { file_id, .. } => item_event("rcvFileAccepted", *file_id)?,
+        Event::MessageRefused(_, conn) => tagged(
+            "chatError",
+            json!({"chatError": {"type": "errorAgent",
+                "agentError": {"type": "SMP", "serverAddress": "", "smpErr": {"type": "AUTH"}},
+                "agentConnId": conn.to_string()}}),
+        ),
+        Event::ContactDisabled(c) => tagged(
+            "chatError",
+            json!({"chatError": {"type": "error",
+                "errorType": {"type": "contactDisabled", "contact": contact(c)}}}),
+        ),
+        // The reference's carries the member's connection (`connectionDisabled`), which is
+        // not kept here as such: the terminal's line only.
+        Event::MemberDisabled(..) => return None,
         Event::ConnectionError { conn, error } => tagged(
             "chatError",
             json!({"chatError": {"type": "errorAgent",

@@ -47,6 +47,9 @@ pub enum ChatError {
     /// `/_delete :N` of no connection in progress.
     #[error("no connection in progress :{0}")]
     NoPendingConnection(u64),
+    /// Sending to a contact disabled after repeated refusals (AUTH).
+    #[error("{0}: disabled, to enable: /enable {0}, to delete: /d {0}")]
+    ContactDisabled(String),
     /// `/_set incognito :N` of a connection used already, or to what it is.
     #[error("incognito mode change prohibited")]
     IncognitoChangeProhibited,
@@ -1031,6 +1034,13 @@ pub enum Event {
     },
     /// A file we send is uploaded and its description sent: number, name, recipient.
     FileUploaded(i64, String, FilePeer),
+    /// A message to the contact (on connection `.1`) the relay refused with AUTH: not sent
+    /// (the reference's `chatError` with `SMP AUTH`).
+    MessageRefused(Contact, ConnId),
+    /// The contact's messages were refused too often: disabled until `/enable`.
+    ContactDisabled(Contact),
+    /// A member's messages were refused too often: sent nothing until `/enable #g m`.
+    MemberDisabled(crate::group_store::Group, crate::group_store::Member),
     /// The agent reported a failure on a contact's connection or one being made (the
     /// reference's `chatError` with its agent error).
     ConnectionError {
@@ -2936,6 +2946,17 @@ impl Chat {
                 member,
                 force,
             } => on_heap(|| self.sync_member(group, member, force)).await,
+            Command::EnableContact(who) => {
+                let c = match who {
+                    crate::command::ContactName::Name(n) => self.contact_named(&n)?,
+                    crate::command::ContactName::Id(id) => self.contact_by_id(id)?,
+                };
+                self.enable_contact(c)
+            }
+            Command::EnableMember { group, member } => {
+                let (_, m, _) = self.connected_member(group, member)?;
+                self.enable_member(&m)
+            }
             Command::SwitchMember { group, member } => {
                 on_heap(|| self.switch_member(group, member)).await
             }
@@ -4285,7 +4306,9 @@ impl Chat {
             AgentEvent::Message {
                 conn, msg_id, body, ..
             } => {
-                let outcome = self.received(conn, &body).await;
+                // On the heap, as the other large handlers: the receive path's future is
+                // large in debug builds and this frame would hold it on a worker's stack.
+                let outcome = on_heap(|| self.received(conn, &body)).await;
                 // A message our database could not store is not acknowledged: the relay keeps
                 // it and hands it again after a restart (nothing acknowledged is lost).
                 if let Err(e @ ChatError::Store(_)) = outcome {
@@ -4349,6 +4372,9 @@ impl Chat {
             AgentEvent::DecryptFailed { conn, error, count } => {
                 on_heap(|| self.decrypt_failed(conn, error, count)).await?
             }
+            AgentEvent::Refused { conn, msg_id } => {
+                on_heap(|| self.message_refused(conn, msg_id)).await?
+            }
             AgentEvent::Error { conn, error } => {
                 // Shown for contacts and connections being made; a group member's are not
                 // (as the reference, which silences them), nor those of connections deleted
@@ -4397,7 +4423,7 @@ impl Chat {
         let Some(contact) = contact else {
             let member = self.store().member_by_conn(conn)?;
             if let Some(m) = member {
-                return self.member_received(m, body).await;
+                return on_heap(|| self.member_received(m, body)).await;
             }
             if self.store().conn_deletion(conn)?.is_some() {
                 return Ok(false); // a contact being deleted: nothing more is shown

@@ -673,6 +673,16 @@ pub enum Command {
         /// Even when it is in step.
         force: bool,
     },
+    /// `/enable @name`, `/_enable @N`: a contact disabled after repeated refusals (AUTH)
+    /// enabled again (`disable.rs`).
+    EnableContact(ContactName),
+    /// `/enable #group member`, `/_enable #G M`: a member's.
+    EnableMember {
+        /// The group (by name, or id).
+        group: ContactName,
+        /// The member (by name, or id).
+        member: ContactName,
+    },
     /// `/abort switch @name`, `/_abort switch @N`: a rotation the contact has not answered
     /// yet stopped.
     AbortSwitchContact(ContactName),
@@ -2051,6 +2061,31 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             }
         }
         "/code" => Command::ShowCode(one_arg(args)?),
+        "/enable" | "/_enable" => {
+            let usage = || bad("usage: /enable @name, /enable #group member");
+            match (word, args.strip_prefix('#')) {
+                ("/enable", Some(rest)) => {
+                    let (group, member) = name(rest)?;
+                    Command::EnableMember {
+                        group: ContactName::Name(group),
+                        member: ContactName::Name(one_arg(member)?),
+                    }
+                }
+                ("/enable", None) => Command::EnableContact(ContactName::Name(one_arg(args)?)),
+                (_, Some(_)) => {
+                    let (g, m) = args.split_once(' ').ok_or_else(usage)?;
+                    Command::EnableMember {
+                        group: ContactName::Id(group_ref(g).ok_or_else(usage)?),
+                        member: ContactName::Id(m.trim().parse().map_err(|_| usage())?),
+                    }
+                }
+                (_, None) => Command::EnableContact(ContactName::Id(
+                    args.strip_prefix('@')
+                        .and_then(|c| c.parse().ok())
+                        .ok_or_else(usage)?,
+                )),
+            }
+        }
         "/sync" | "/_sync" => {
             let (args, force) = match args.strip_suffix(" force=on") {
                 Some(a) => (a, true),
@@ -3262,12 +3297,20 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 .next()
                 .and_then(contact_ref)
                 .ok_or_else(|| bad("bad chat reference"))?;
-            let (messages_only, mut notify) = match p.next() {
+            // No mode: full (the reference's older form, `/_delete @N [notify=off]`).
+            let mode = p.next();
+            let (messages_only, mut notify) = match mode {
                 Some("full" | "entity") => (false, true),
                 Some("messages") => (true, false),
+                None | Some("notify=on") => (false, true),
+                Some("notify=off") => (false, false),
                 _ => return Err(bad("usage: /_delete @<contactId> full|entity|messages")),
             };
+            let notify_given = mode.is_some_and(|m| m.starts_with("notify="));
             match p.next() {
+                Some(_) if notify_given => {
+                    return Err(bad("usage: /_delete @<contactId> [notify=off]"))
+                }
                 None => {}
                 Some("notify=off") if !messages_only => notify = false,
                 Some("notify=on") if !messages_only => {}
@@ -3864,6 +3907,41 @@ mod tests {
             })
         );
         assert_eq!(
+            parse("/enable bob"),
+            Ok(Command::EnableContact(ContactName::Name("bob".into())))
+        );
+        assert_eq!(
+            parse("/enable @'John Doe'"),
+            Ok(Command::EnableContact(ContactName::Name("John Doe".into())))
+        );
+        assert_eq!(
+            parse("/_enable @2"),
+            Ok(Command::EnableContact(ContactName::Id(2)))
+        );
+        assert_eq!(
+            parse("/enable #team bob"),
+            Ok(Command::EnableMember {
+                group: ContactName::Name("team".into()),
+                member: ContactName::Name("bob".into()),
+            })
+        );
+        assert_eq!(
+            parse("/_enable #1 3"),
+            Ok(Command::EnableMember {
+                group: ContactName::Id(1),
+                member: ContactName::Id(3),
+            })
+        );
+        for bad in [
+            "/_enable bob",
+            "/_enable #1",
+            "/enable",
+            "/_enable #1 x",
+            "/enable #team",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
             parse("/_sync #1 3 force=on"),
             Ok(Command::SyncMember {
                 group: ContactName::Id(1),
@@ -4120,6 +4198,23 @@ mod tests {
                 messages_only: false
             })
         );
+        for (line, notify) in [
+            ("/_delete @3", true),
+            ("/_delete @3 notify=off", false),
+            ("/_delete @3 notify=on", true),
+        ] {
+            assert_eq!(
+                parse(line),
+                Ok(Command::DeleteContact {
+                    name: None,
+                    id: Some(3),
+                    notify,
+                    messages_only: false
+                }),
+                "{line}"
+            );
+        }
+        assert!(parse("/_delete @3 notify=off full").is_err());
         assert_eq!(
             parse("/_delete @3 messages"),
             Ok(Command::DeleteContact {

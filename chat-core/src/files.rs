@@ -399,6 +399,7 @@ impl Chat {
         if !contact.ready {
             return Err(ChatError::NotReady(contact.local_name));
         }
+        crate::disable::check_enabled(&contact)?;
         let (name, size, source) = file_source(&self.send_path(&path))?;
         let shared = crate::chat::new_shared_msg_id();
         let file_id = self.store().add_file(&NewFile {
@@ -464,6 +465,7 @@ impl Chat {
         if !contact.ready || contact.conn_id.is_none() {
             return Err(ChatError::NotReady(name.to_string()));
         }
+        crate::disable::check_enabled(&contact)?;
         Ok(contact)
     }
 

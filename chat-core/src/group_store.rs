@@ -212,6 +212,9 @@ pub struct Member {
     pub show_messages: bool,
     /// Blocked for all by a moderator or above (`/block for all`, `x.grp.mem.restrict`).
     pub blocked_by_admin: bool,
+    /// Messages to it the relay refused (AUTH) since it was enabled: at
+    /// [`crate::disable::AUTH_ERR_DISABLE_COUNT`] it is disabled (sent nothing).
+    pub auth_errors: i64,
 }
 
 /// A member to record.
@@ -247,7 +250,7 @@ const GROUP_COLUMNS: &str =
      muted, custom_data, send_rcpts, favorite, business, local_alias";
 const MEMBER_COLUMNS: &str = "group_member_id, group_id, member_id, role, category, status,
      profile, local_name, conn_id, contact_id, invited_by, created_at, show_messages,
-     blocked_by_admin";
+     blocked_by_admin, auth_errors";
 
 type GroupRow = (
     i64,
@@ -270,7 +273,7 @@ type GroupRow = (
 type MemberRow = (
     (i64, i64, Vec<u8>, String, String, String),
     (String, String, Option<i64>, Option<i64>, Option<i64>, i64),
-    (bool, bool),
+    (bool, bool, i64),
 );
 
 fn group_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<GroupRow> {
@@ -360,7 +363,7 @@ fn member_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MemberRow> {
             r.get(10)?,
             r.get(11)?,
         ),
-        (r.get(12)?, r.get(13)?),
+        (r.get(12)?, r.get(13)?, r.get(14)?),
     ))
 }
 
@@ -368,7 +371,7 @@ fn member_from(
     (
         (group_member_id, group_id, member_id, role, category, status),
         (profile, local_name, conn_id, contact_id, invited_by, created_at),
-        (show_messages, blocked_by_admin),
+        (show_messages, blocked_by_admin, auth_errors),
     ): MemberRow,
 ) -> Result<Member> {
     Ok(Member {
@@ -386,6 +389,7 @@ fn member_from(
         created_at,
         show_messages,
         blocked_by_admin,
+        auth_errors,
     })
 }
 
@@ -677,6 +681,7 @@ impl ChatStore {
             created_at,
             show_messages: true,
             blocked_by_admin: false,
+            auth_errors: 0,
         })
     }
 

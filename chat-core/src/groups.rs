@@ -511,7 +511,11 @@ impl Chat {
             } else {
                 m
             };
-            if m.status != MemberStatus::Connected {
+            // A disabled member (its queue refused our messages: it is gone) is sent nothing
+            // until enabled, as the reference's.
+            if m.status != MemberStatus::Connected
+                || m.auth_errors >= crate::disable::AUTH_ERR_DISABLE_COUNT
+            {
                 continue;
             }
             let Some(conn) = m.conn_id else { continue };
@@ -1658,7 +1662,7 @@ impl Chat {
             // channel's (decided before a deletion takes the post away).
             let as_channel = relaying && self.about_channel_post(&g, &m, &msg)?;
             let new_message = matches!(msg.event, ChatEvent::MsgNew(_));
-            let outcome = self.member_event(&g, &m, msg, None).await;
+            let outcome = crate::chat::on_heap(|| self.member_event(&g, &m, msg, None)).await;
             receipt |= new_message && outcome.is_ok();
             match outcome {
                 Err(e @ ChatError::Store(_)) => return Err(e),

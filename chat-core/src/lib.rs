@@ -24,6 +24,7 @@ pub mod chat;
 pub mod command;
 pub mod compress;
 pub mod db_key;
+pub mod disable;
 pub mod features;
 pub mod files;
 pub mod forward;

@@ -125,6 +125,7 @@ impl ChatStore {
             own_prefs: self.own_prefs.clone(),
             muted: false,
             flags: crate::store::ChatFlags::default(),
+            auth_errors: 0,
         })
     }
 

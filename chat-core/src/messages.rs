@@ -58,6 +58,7 @@ impl Chat {
             (true, Some(c)) => c,
             _ => return Err(ChatError::NotReady(contact.local_name)),
         };
+        crate::disable::check_enabled(&contact)?;
         // Disappearing messages on with this contact: each message goes with the user's time.
         let ttl = ttl.or_else(|| crate::features::Prefs::of(&contact).timed_ttl());
         let mut container = MsgContainer::simple(content.clone());
@@ -375,6 +376,7 @@ impl Chat {
         let (Some(shared), Some(conn)) = (item.shared_msg_id.clone(), contact.conn_id) else {
             return Err(ChatError::CannotUpdate);
         };
+        crate::disable::check_enabled(&contact)?;
         let mut update = MsgUpdate::new(B64(shared), content.clone());
         update.live = (state == Some(true)).then_some(true);
         self.send_event(conn, ChatEvent::MsgUpdate(update)).await?;

@@ -450,6 +450,10 @@ pub(crate) const MIGRATIONS: &[&str] = &[
      );",
     // v53: a received group item that mentions us or replies to one of ours
     "ALTER TABLE chat_items ADD COLUMN user_mention INTEGER NOT NULL DEFAULT 0;",
+    // v54: messages the relay refused with AUTH since the contact or member was enabled
+    // (`disable.rs`)
+    "ALTER TABLE contacts ADD COLUMN auth_errors INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE group_members ADD COLUMN auth_errors INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// The most versions an edited item keeps (the original among them): edits beyond change the
@@ -682,6 +686,9 @@ pub struct Contact {
     pub muted: bool,
     /// Its receipts and favorite settings.
     pub flags: ChatFlags,
+    /// Messages the relay refused (AUTH) since the contact was last enabled: at
+    /// [`crate::disable::AUTH_ERR_DISABLE_COUNT`] the contact is disabled.
+    pub auth_errors: i64,
 }
 
 /// What an item quotes: the quoted content as it was, and whether the item's own author
@@ -815,6 +822,7 @@ type ContactRow = (
     Option<bool>,
     bool,
     String,
+    i64,
 );
 
 pub(crate) type ItemRow = (
@@ -1257,6 +1265,7 @@ impl ChatStore {
             own_prefs: self.own_prefs.clone(),
             muted: false,
             flags: ChatFlags::default(),
+            auth_errors: 0,
         })
     }
 
@@ -1276,6 +1285,7 @@ impl ChatStore {
             r.get(11)?,
             r.get(12)?,
             r.get(13)?,
+            r.get(14)?,
         ))
     }
 
@@ -1296,6 +1306,7 @@ impl ChatStore {
             send_rcpts,
             favorite,
             local_alias,
+            auth_errors,
         ): ContactRow,
     ) -> Result<Contact> {
         Ok(Contact {
@@ -1319,6 +1330,7 @@ impl ChatStore {
                 send_rcpts,
                 favorite,
             },
+            auth_errors,
         })
     }
 
@@ -1359,7 +1371,8 @@ impl ChatStore {
     fn contact_where(&self, clause: &str, arg: rusqlite::types::Value) -> Result<Option<Contact>> {
         let sql = format!(
             "SELECT contact_id, local_name, profile, conn_id, ready, created_at, deleted_by_contact,
-                    incognito, custom_data, user_prefs, muted, send_rcpts, favorite, local_alias
+                    incognito, custom_data, user_prefs, muted, send_rcpts, favorite, local_alias,
+                    auth_errors
              FROM contacts WHERE {clause}"
         );
         self.db
@@ -1391,7 +1404,8 @@ impl ChatStore {
     pub fn contacts(&self) -> Result<Vec<Contact>> {
         let mut st = self.db.prepare(
             "SELECT contact_id, local_name, profile, conn_id, ready, created_at, deleted_by_contact,
-                    incognito, custom_data, user_prefs, muted, send_rcpts, favorite, local_alias
+                    incognito, custom_data, user_prefs, muted, send_rcpts, favorite, local_alias,
+                    auth_errors
              FROM contacts WHERE contact_id > 1 ORDER BY local_name",
         )?;
         let rows = st.query_map([], Self::contact_row)?;
@@ -1575,6 +1589,7 @@ impl ChatStore {
             own_prefs: self.own_prefs.clone(),
             muted: false,
             flags: ChatFlags::default(),
+            auth_errors: 0,
         }
     }
 
