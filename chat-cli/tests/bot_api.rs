@@ -2356,7 +2356,16 @@ fn bot_api_refused_messages() {
         .await;
         let send = format!("/_send @{bob_id} text hey");
         for i in 1..=10 {
-            alice.ok("APISendMessages", &send, "newChatItems").await;
+            let sent = alice.ok("APISendMessages", &send, "newChatItems").await;
+            let item_id = sent["chatItems"][0]["chatItem"]["meta"]["itemId"].clone();
+            // The item is marked not delivered.
+            let status = alice.event("chatItemsStatusesUpdated").await;
+            let item = &status["chatItems"][0]["chatItem"];
+            assert_eq!(item["meta"]["itemId"], item_id);
+            assert_eq!(
+                item["meta"]["itemStatus"],
+                json!({"type": "sndError", "agentError": {"type": "auth"}})
+            );
             let e = alice
                 .event_where(|e| e["type"] == "chatError" && e["chatError"]["type"] == "errorAgent")
                 .await;

@@ -231,11 +231,13 @@ pub fn chat_item(chat: &Chat, c: &Contact, item: &ChatItem) -> Value {
     let notes = c.contact_id == NOTES;
     let status = match (notes, item.sent) {
         (true, _) => json!({"type": "sndNew"}),
-        (false, true) => match item.receipt {
-            Some(ok) => json!({"type": "sndRcvd",
+        (false, true) => match (&item.snd_error, item.receipt) {
+            // Refused by the relay: not delivered (the reference's `sndError`).
+            (Some(e), _) => json!({"type": "sndError", "agentError": {"type": e}}),
+            (None, Some(ok)) => json!({"type": "sndRcvd",
                 "msgRcptStatus": if ok { "ok" } else { "badMsgHash" },
                 "sndProgress": "complete"}),
-            None => json!({"type": "sndSent", "sndProgress": "complete"}),
+            (None, None) => json!({"type": "sndSent", "sndProgress": "complete"}),
         },
         (false, false) if item.unread => json!({"type": "rcvNew"}),
         (false, false) => json!({"type": "rcvRead"}),

@@ -81,6 +81,11 @@ impl Chat {
             };
             tracing::warn!(target: "chat", conn, msg_id, count, "a message refused (AUTH)");
             self.emit(Event::MessageRefused(c.clone(), conn)).await;
+            // The item of the message, if it was one (not a reaction, an edit, ...).
+            let item = self.store().set_snd_error(c.contact_id, msg_id, "auth")?;
+            if let Some(item) = item {
+                self.emit(Event::ItemStatus(c.clone(), item)).await;
+            }
             // (At or over, as the reference's: a disabled contact is sent nothing more.)
             if count >= AUTH_ERR_DISABLE_COUNT {
                 self.emit(Event::ContactDisabled(c)).await;

@@ -1424,6 +1424,7 @@ impl ChatStore {
             live: None,
             deleted_by: None,
             user_mention: false,
+            snd_error: None,
         })
     }
 

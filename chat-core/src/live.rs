@@ -137,6 +137,7 @@ mod tests {
             live,
             deleted_by: None,
             user_mention: false,
+            snd_error: None,
         }
     }
 

@@ -454,6 +454,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // (`disable.rs`)
     "ALTER TABLE contacts ADD COLUMN auth_errors INTEGER NOT NULL DEFAULT 0;
      ALTER TABLE group_members ADD COLUMN auth_errors INTEGER NOT NULL DEFAULT 0;",
+    // v55: why a sent message was not delivered (`auth`: the relay refused it)
+    "ALTER TABLE chat_items ADD COLUMN snd_error TEXT;",
 ];
 
 /// The most versions an edited item keeps (the original among them): edits beyond change the
@@ -763,6 +765,9 @@ pub struct ChatItem {
     /// A received group message that mentions us or replies to one of ours (the reference's
     /// `userMention`: `bob!>` in the terminal).
     pub user_mention: bool,
+    /// Why a sent message was not delivered (the reference's `SndError` tag: `auth`, the
+    /// peer's queue gone), if it was not.
+    pub snd_error: Option<String>,
 }
 
 impl ChatItem {
@@ -844,6 +849,7 @@ pub(crate) type ItemRow = (
         Option<bool>,
         Option<i64>,
         bool,
+        Option<String>,
     ),
 );
 
@@ -1653,6 +1659,7 @@ impl ChatStore {
             live: None,
             deleted_by: None,
             user_mention: false,
+            snd_error: None,
         })
     }
 
@@ -1728,6 +1735,7 @@ impl ChatStore {
                 live: None,
                 deleted_by: None,
                 user_mention: false,
+                snd_error: None,
             });
         }
         tx.commit()?;
@@ -1764,7 +1772,7 @@ impl ChatStore {
     pub(crate) const ITEM_COLUMNS: &'static str =
         "item_id, coalesce(contact_id, 0), sent, shared_msg_id, content, item_ts, quote, edited,
          deleted, file_id, ttl, delete_at, group_id, group_member_id, forwarded_by, info,
-         unread, rcpt, fwd, scope, live, deleted_by, user_mention";
+         unread, rcpt, fwd, scope, live, deleted_by, user_mention, snd_error";
 
     pub(crate) fn item_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ItemRow> {
         Ok((
@@ -1787,7 +1795,14 @@ impl ChatStore {
                 r.get(16)?,
                 r.get(17)?,
             ),
-            (r.get(18)?, r.get(19)?, r.get(20)?, r.get(21)?, r.get(22)?),
+            (
+                r.get(18)?,
+                r.get(19)?,
+                r.get(20)?,
+                r.get(21)?,
+                r.get(22)?,
+                r.get(23)?,
+            ),
         ))
     }
 
@@ -1796,7 +1811,7 @@ impl ChatStore {
             (item_id, contact_id, sent, shared_msg_id),
             (content, item_ts, quote, edited, deleted, file_id),
             (ttl, delete_at, group_id, group_member_id, forwarded_by, info, unread, receipt),
-            (forward, scope, live, deleted_by, user_mention),
+            (forward, scope, live, deleted_by, user_mention, snd_error),
         ) = row;
         Ok(ChatItem {
             item_id,
@@ -1833,6 +1848,7 @@ impl ChatStore {
             live,
             deleted_by,
             user_mention,
+            snd_error,
         })
     }
 
@@ -2519,6 +2535,30 @@ impl ChatStore {
         );
         self.db.execute_batch("PRAGMA synchronous = FULL")?;
         let n = n?;
+        if n == 0 {
+            return Ok(None);
+        }
+        Ok(self
+            .items_where(
+                "contact_id = ?1 AND agent_msg_id = ?2 AND sent = 1",
+                &[&contact_id, &agent_msg_id],
+            )?
+            .pop())
+    }
+
+    /// A sent message the relay refused (`error`: the reference's `SndError` tag); the item,
+    /// if the message was one.
+    pub fn set_snd_error(
+        &self,
+        contact_id: i64,
+        agent_msg_id: i64,
+        error: &str,
+    ) -> Result<Option<ChatItem>> {
+        let n = self.db.execute(
+            "UPDATE chat_items SET snd_error = ?3
+             WHERE contact_id = ?1 AND agent_msg_id = ?2 AND sent = 1",
+            params![contact_id, agent_msg_id, error],
+        )?;
         if n == 0 {
             return Ok(None);
         }
