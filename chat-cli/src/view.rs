@@ -578,6 +578,31 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
                 )],
             }
         }
+        // Ours (the reference's terminal prints its JSON): one line a tag, in order.
+        Response::ChatTags(tags) | Response::TagsUpdated(tags, _) => {
+            let mut v: Vec<String> = tags
+                .iter()
+                .map(|t| {
+                    let emoji = t
+                        .chat_tag_emoji
+                        .as_deref()
+                        .map(|e| format!("{e} "))
+                        .unwrap_or_default();
+                    format!("tag {}: {emoji}{}", t.chat_tag_id, t.chat_tag_text)
+                })
+                .collect();
+            if let Response::TagsUpdated(_, ids) = r {
+                let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
+                v.push(match ids.is_empty() {
+                    true => "chat tags: none".into(),
+                    false => format!("chat tags: {}", ids.join(", ")),
+                });
+            }
+            if v.is_empty() {
+                v.push("no tags".into());
+            }
+            v
+        }
         Response::ConfirmationSent(_) => vec!["confirmation sent!".into()],
         Response::RequestSent(_, false) => vec!["connection request sent!".into()],
         Response::RequestSent(_, true) => vec!["connection request sent incognito!".into()],

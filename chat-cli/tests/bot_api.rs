@@ -58,6 +58,9 @@ const TYPED_FIELDS: &[(&str, &str, &str)] = &[
     ("contactUserChanged", "toContact", "Contact"),
     ("groupUserChanged", "fromGroup", "GroupInfo"),
     ("groupUserChanged", "toGroup", "GroupInfo"),
+    // Chat tags (`ChatTag` is not in the schema: the user checked).
+    ("chatTags", "user", "User"),
+    ("tagsUpdated", "user", "User"),
 ];
 
 struct Bot {
@@ -200,6 +203,12 @@ impl Bot {
                 (None, e) => self.events.push_back(e),
             }
         }
+    }
+
+    /// Sends an undocumented command; its response.
+    async fn ask(&mut self, cmd: &str) -> Value {
+        let corr = self.request(cmd).await;
+        self.response(&corr).await
     }
 
     /// Runs a documented command (`api`: its name in bot_api.json): the response, whose tag
@@ -2315,12 +2324,13 @@ fn bot_api_host_events() {
     relay.stop();
 }
 
-/// A contact that deleted us without telling: each message the relay refuses is a
-/// `chatError` (`errorAgent`, SMP AUTH), the 10th also says the contact is disabled
-/// (`contactDisabled`), sending is then refused until `/_enable @N`; the contact's
-/// `authErrCounter` counts them. Every frame checked against the schema.
+/// A contact's chat tagged (the app's tag commands), then the contact deletes us without
+/// telling: each message the relay refuses is a `chatError` (`errorAgent`, SMP AUTH) and its
+/// item `sndError`, the 10th also says the contact is disabled (`contactDisabled`), sending
+/// is then refused until `/_enable @N`; the contact's `authErrCounter` counts them. Every
+/// frame checked against the schema.
 #[test]
-fn bot_api_refused_messages() {
+fn bot_api_chat_tags_and_refused_messages() {
     let (rt, smp, server) = relay();
     let dir = tempfile::tempdir().expect("tmp");
     let (xftp, xftp_address) = xftp_relay(&rt, dir.path());
@@ -2354,6 +2364,67 @@ fn bot_api_refused_messages() {
             "contactDeleted",
         )
         .await;
+        // Chat tags (the app's, undocumented): made, put on the contact's chat, in its
+        // `chatTags`, reordered, changed, deleted (off the chat too).
+        let tags = |r: &Value| -> Vec<(i64, String)> {
+            r["userTags"]
+                .as_array()
+                .expect("userTags")
+                .iter()
+                .map(|t| {
+                    let id = t["chatTagId"].as_i64().expect("chatTagId");
+                    let text = t["chatTagText"].as_str().expect("chatTagText");
+                    let emoji = t["chatTagEmoji"].as_str().unwrap_or("");
+                    (id, format!("{emoji}{text}"))
+                })
+                .collect()
+        };
+        let r = alice
+            .ask(r#"/_create tag {"text": "work", "emoji": "💼"}"#)
+            .await;
+        assert_eq!(r["type"], "chatTags", "{r}");
+        let r = alice.ask(r#"/_create tag {"text": "friends"}"#).await;
+        let made = tags(&r);
+        assert_eq!(
+            made.iter().map(|t| t.1.as_str()).collect::<Vec<_>>(),
+            ["💼work", "friends"]
+        );
+        let (work, friends) = (made[0].0, made[1].0);
+        let r = alice
+            .ask(&format!("/_tags @{bob_id} {friends},{work}"))
+            .await;
+        assert_eq!(r["type"], "tagsUpdated", "{r}");
+        let mut both = vec![work, friends];
+        both.sort_unstable();
+        assert_eq!(r["chatTags"], json!(both));
+        let contacts = alice.ask("/_contacts 1").await;
+        assert_eq!(contacts["contacts"][0]["chatTags"], json!(both));
+        let r = alice.ask(&format!("/_tags @{bob_id} 999")).await;
+        assert_eq!(r["type"], "chatCmdError", "{r}");
+        assert_eq!(
+            alice.ask(&format!("/_reorder tags {friends},{work}")).await["type"],
+            "cmdOk"
+        );
+        let r = alice
+            .ask(&format!(r#"/_update tag {work} {{"text": "job"}}"#))
+            .await;
+        assert_eq!(r["type"], "cmdOk", "{r}");
+        let r = alice.ask("/_get tags 1").await;
+        assert_eq!(
+            tags(&r),
+            [(friends, "friends".into()), (work, "job".into())]
+        );
+        assert_eq!(
+            alice.ask(&format!("/_delete tag {friends}")).await["type"],
+            "cmdOk"
+        );
+        let contacts = alice.ask("/_contacts 1").await;
+        assert_eq!(contacts["contacts"][0]["chatTags"], json!([work]));
+        let r = alice.ask(r#"/_create tag {"text": ""}"#).await;
+        assert_eq!(r["type"], "chatCmdError", "{r}");
+        let r = alice.ask(&format!("/_tags @{bob_id}")).await;
+        assert_eq!(r["chatTags"], json!([]));
+
         let send = format!("/_send @{bob_id} text hey");
         for i in 1..=10 {
             let sent = alice.ok("APISendMessages", &send, "newChatItems").await;

@@ -181,6 +181,44 @@ fn contact_deleted_and_told() {
     relay.stop();
 }
 
+/// Chat tags in the terminal (the app's commands; our lines): made, put on a chat, listed.
+#[test]
+fn chat_tags_in_the_terminal() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob) = alice_and_bob(dir.path(), &server, &[]);
+    connect(&mut alice, &mut bob, "Alice", "Bob");
+    for (line, answer) in [
+        ("/_get tags 1", vec!["no tags"]),
+        (
+            r#"/_create tag {"text": "work", "emoji": "💼"}"#,
+            vec!["tag 1: 💼 work"],
+        ),
+        (
+            r#"/_create tag {"text": "family"}"#,
+            vec!["tag 1: 💼 work", "tag 2: family"],
+        ),
+        (
+            "/_tags @2 2",
+            vec!["tag 1: 💼 work", "tag 2: family", "chat tags: 2"],
+        ),
+        ("/_reorder tags 2", vec!["ok"]),
+        ("/_get tags 1", vec!["tag 2: family", "tag 1: 💼 work"]),
+        (
+            "/_tags @2",
+            vec!["tag 2: family", "tag 1: 💼 work", "chat tags: none"],
+        ),
+        ("/_tags @2 7", vec!["bad chat command: no tag 7"]),
+    ] {
+        alice.type_line(line);
+        alice.expect(line);
+        for l in answer {
+            alice.expect(l);
+        }
+    }
+    relay.stop();
+}
+
 /// A contact that deleted us without telling (its queue gone): each message the relay
 /// refuses (AUTH) is reported, not retried for ever; after 10 the contact is disabled until
 /// `/enable` - the reference's `testRepeatAuthErrorsDisableContact`.

@@ -116,7 +116,7 @@ pub fn contact(c: &Contact) -> Value {
         "createdAt": ts(c.created_at),
         "updatedAt": ts(c.created_at),
         "contactGrpInvSent": false,
-        "chatTags": [],
+        "chatTags": c.tags,
         "chatDeleted": false,
     });
     if let Some(conn) = c.conn_id {
@@ -550,7 +550,7 @@ pub fn group_info(chat: &Chat, g: &Group) -> Value {
         "chatSettings": settings,
         "createdAt": ts(g.created_at),
         "updatedAt": ts(g.created_at),
-        "chatTags": [],
+        "chatTags": g.tags,
         "groupSummary": {"currentMembers": members},
         "membersRequireAttention": 0,
     });
@@ -744,6 +744,7 @@ pub fn group_chat_item(chat: &Chat, g: &Group, member: Option<&Member>, item: &C
         muted: false,
         flags: crate::store::ChatFlags::default(),
         auth_errors: 0,
+        tags: Vec::new(),
     };
     let mut v = chat_item(chat, &placeholder, item);
     if item.deleted {
@@ -1122,6 +1123,11 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
             v[to] = c.to.clone();
             tagged(tag, v)
         }
+        Response::ChatTags(tags) => tagged("chatTags", json!({"user": u, "userTags": tags})),
+        Response::TagsUpdated(tags, chat_tags) => tagged(
+            "tagsUpdated",
+            json!({"user": u, "userTags": tags, "chatTags": chat_tags}),
+        ),
         Response::ConfirmationSent(conn) => tagged(
             "sentConfirmation",
             json!({"user": u, "connection": pending_connection(chat, *conn)}),

@@ -315,6 +315,10 @@ pub enum Response {
     },
     /// A chat moved to another user.
     UserChanged(Box<crate::moves::UserChange>),
+    /// The user's chat tags.
+    ChatTags(Vec<crate::tags::ChatTag>),
+    /// The user's chat tags and a chat's, by id.
+    TagsUpdated(Vec<crate::tags::ChatTag>, Vec<i64>),
     /// Joined an invitation (the pending connection).
     ConfirmationSent(ConnId),
     /// Sent a request to an address (the pending connection).
@@ -2564,6 +2568,10 @@ impl Chat {
             | Command::DbEncryption { .. }
             | Command::DbTestKey(_)
             | Command::ChangeUser { .. } => Err(ChatError::UsersCommand),
+            Command::GetChatTags => Ok(Response::ChatTags(self.store().chat_tags()?)),
+            Command::CreateChatTag(d) => self.create_chat_tag(d),
+            Command::SetChatTags { chat, ids } => self.set_chat_tags(chat, ids),
+            Command::ChangeChatTag(change) => self.change_chat_tag(change),
             Command::SetConnectionIncognito { conn, on } => {
                 on_heap(|| self.set_connection_incognito(conn, on)).await
             }

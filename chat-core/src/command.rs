@@ -580,6 +580,19 @@ pub enum Command {
         /// The alias (empty: none).
         alias: String,
     },
+    /// `/_get tags <userId>`: the user's chat tags (`tags.rs`).
+    GetChatTags,
+    /// `/_create tag <json>`: a new chat tag.
+    CreateChatTag(crate::tags::TagData),
+    /// `/_tags @N|#G [id,id,...]`: a chat's tags.
+    SetChatTags {
+        /// The chat.
+        chat: crate::tags::TaggedChat,
+        /// Its tags now (none: no tag).
+        ids: Vec<i64>,
+    },
+    /// `/_update tag`, `/_delete tag`, `/_reorder tags`.
+    ChangeChatTag(crate::tags::TagChange),
     /// `/_set incognito :<connId> on|off`: an invitation not used yet shows a new random
     /// profile (on) or the user's (off).
     SetConnectionIncognito {
@@ -1272,6 +1285,23 @@ fn contact_ref(s: &str) -> Option<i64> {
         return (s == "*1").then_some(crate::store::NOTES);
     }
     s.strip_prefix('@')?.parse().ok()
+}
+
+/// A tag's data from its JSON (`{"text": ..., "emoji": ...}`), checked.
+fn tag_data(json: &str) -> Result<crate::tags::TagData, String> {
+    serde_json::from_str::<crate::tags::TagData>(json.trim())
+        .map_err(|e| format!("bad tag JSON ({e})"))?
+        .checked()
+}
+
+/// `1,2,3`: tag ids (at most [`crate::tags::MAX_TAGS`]).
+fn tag_ids(s: &str) -> Option<Vec<i64>> {
+    let ids = s
+        .trim()
+        .split(',')
+        .map(|i| i.trim().parse().ok())
+        .collect::<Option<Vec<i64>>>()?;
+    (!ids.is_empty() && ids.len() <= crate::tags::MAX_TAGS).then_some(ids)
 }
 
 /// A name as the reference shows it: quoted when it has a space.
@@ -1987,6 +2017,53 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             } else {
                 return Err(bad("usage: /_send @<contactId> json [<message>, ...]"));
             }
+        }
+        "/_update" if args.starts_with("tag ") => {
+            let (id, json) = args["tag ".len()..]
+                .split_once(' ')
+                .ok_or_else(|| bad("usage: /_update tag <tagId> <json>"))?;
+            Command::ChangeChatTag(crate::tags::TagChange::Update(
+                id.parse()
+                    .map_err(|_| bad("usage: /_update tag <tagId> <json>"))?,
+                tag_data(json).map_err(|e| bad(&e))?,
+            ))
+        }
+        "/_create" if args.starts_with("tag ") => {
+            Command::CreateChatTag(tag_data(&args["tag ".len()..]).map_err(|e| bad(&e))?)
+        }
+        "/_delete" if args.starts_with("tag ") => {
+            Command::ChangeChatTag(crate::tags::TagChange::Delete(
+                args["tag ".len()..]
+                    .trim()
+                    .parse()
+                    .map_err(|_| bad("usage: /_delete tag <tagId>"))?,
+            ))
+        }
+        "/_reorder" if args.starts_with("tags ") => {
+            Command::ChangeChatTag(crate::tags::TagChange::Reorder(
+                tag_ids(&args["tags ".len()..])
+                    .ok_or_else(|| bad("usage: /_reorder tags <tagId>[,<tagId>...]"))?,
+            ))
+        }
+        "/_get" if args.starts_with("tags ") => {
+            if !user_id(args["tags ".len()..].trim()) {
+                return Err(bad("usage: /_get tags <userId>"));
+            }
+            Command::GetChatTags
+        }
+        "/_tags" => {
+            let usage = || bad("usage: /_tags @<contactId>|#<groupId> [<tagId>[,<tagId>...]]");
+            let (r, ids) = args.split_once(' ').unwrap_or((args, ""));
+            let chat = match (contact_ref(r), group_ref(r)) {
+                (Some(c), _) if c > crate::store::NOTES => crate::tags::TaggedChat::Contact(c),
+                (_, Some(g)) => crate::tags::TaggedChat::Group(g),
+                _ => return Err(usage()),
+            };
+            let ids = match ids.trim() {
+                "" => Vec::new(),
+                list => tag_ids(list).ok_or_else(usage)?,
+            };
+            Command::SetChatTags { chat, ids }
         }
         "/_update" => {
             let mut p = args.splitn(4, ' ');
@@ -4354,6 +4431,61 @@ mod tests {
             })
         );
         assert!(parse("/_set alias :x the shop").is_err());
+        use crate::tags::{TagChange, TagData, TaggedChat};
+        assert_eq!(
+            parse(r#"/_create tag {"text": " work ", "emoji": "💼"}"#),
+            Ok(Command::CreateChatTag(TagData {
+                text: "work".into(),
+                emoji: Some("💼".into())
+            }))
+        );
+        assert_eq!(
+            parse(r#"/_update tag 2 {"text": "job"}"#),
+            Ok(Command::ChangeChatTag(TagChange::Update(
+                2,
+                TagData {
+                    text: "job".into(),
+                    emoji: None
+                }
+            )))
+        );
+        assert_eq!(
+            parse("/_tags @3 1,2"),
+            Ok(Command::SetChatTags {
+                chat: TaggedChat::Contact(3),
+                ids: vec![1, 2]
+            })
+        );
+        assert_eq!(
+            parse("/_tags #4"),
+            Ok(Command::SetChatTags {
+                chat: TaggedChat::Group(4),
+                ids: vec![]
+            })
+        );
+        assert_eq!(
+            parse("/_reorder tags 2,1"),
+            Ok(Command::ChangeChatTag(TagChange::Reorder(vec![2, 1])))
+        );
+        assert_eq!(
+            parse("/_delete tag 2"),
+            Ok(Command::ChangeChatTag(TagChange::Delete(2)))
+        );
+        assert_eq!(parse("/_get tags 1"), Ok(Command::GetChatTags));
+        for bad in [
+            r#"/_create tag {"text": ""}"#,
+            r#"/_create tag {"text": "a\nb"}"#,
+            r#"/_create tag {"text": "a", "color": 1}"#,
+            "/_create tag text",
+            "/_tags @1 1",
+            "/_tags bob 1",
+            "/_tags @3 1,x",
+            "/_reorder tags",
+            "/_delete tag x",
+            "/_get tags x",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
         assert_eq!(
             parse("/_set incognito :3 on"),
             Ok(Command::SetConnectionIncognito { conn: 3, on: true })

@@ -179,6 +179,8 @@ pub struct Group {
     pub flags: crate::store::ChatFlags,
     /// A business chat's data (a group made through a business address).
     pub business: Option<Box<crate::protocol::BusinessChatInfo>>,
+    /// The user's tags on its chat (`tags.rs`), by id.
+    pub tags: Vec<i64>,
 }
 
 /// A member of a group other than us.
@@ -247,7 +249,8 @@ pub const MAX_PENDING_MESSAGES: i64 = 1_000;
 
 const GROUP_COLUMNS: &str =
     "group_id, local_name, profile, member_id, role, status, conn_request, created_at, incognito,
-     muted, custom_data, send_rcpts, favorite, business, local_alias";
+     muted, custom_data, send_rcpts, favorite, business, local_alias,
+     (SELECT group_concat(t.tag_id) FROM chat_tags_chats t WHERE t.group_id = groups.group_id)";
 const MEMBER_COLUMNS: &str = "group_member_id, group_id, member_id, role, category, status,
      profile, local_name, conn_id, contact_id, invited_by, created_at, show_messages,
      blocked_by_admin, auth_errors";
@@ -268,6 +271,7 @@ type GroupRow = (
     bool,
     Option<String>,
     String,
+    Option<String>,
 );
 
 type MemberRow = (
@@ -293,6 +297,7 @@ fn group_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<GroupRow> {
         r.get(12)?,
         r.get(13)?,
         r.get(14)?,
+        r.get(15)?,
     ))
 }
 
@@ -313,6 +318,7 @@ fn group_from(
         favorite,
         business,
         local_alias,
+        tags,
     ): GroupRow,
 ) -> Result<Group> {
     Ok(Group {
@@ -342,6 +348,7 @@ fn group_from(
         business: business
             .map(|b| serde_json::from_str(&b).map_err(|_| StoreError::Corrupt("business chat")))
             .transpose()?,
+        tags: crate::tags::tag_ids(tags.as_deref()),
     })
 }
 
@@ -462,6 +469,7 @@ impl ChatStore {
             local_alias: String::new(),
             flags: crate::store::ChatFlags::default(),
             business: None,
+            tags: Vec::new(),
         })
     }
 

@@ -50,6 +50,7 @@ pub mod presets;
 pub mod protocol;
 pub mod servers;
 pub mod store;
+pub mod tags;
 pub mod users;
 
 pub use protocol::{ChatEvent, ChatMessage, MsgContainer, MsgContent, ProtocolError};

@@ -126,6 +126,7 @@ impl ChatStore {
             muted: false,
             flags: crate::store::ChatFlags::default(),
             auth_errors: 0,
+            tags: Vec::new(),
         })
     }
 

@@ -456,6 +456,22 @@ pub(crate) const MIGRATIONS: &[&str] = &[
      ALTER TABLE group_members ADD COLUMN auth_errors INTEGER NOT NULL DEFAULT 0;",
     // v55: why a sent message was not delivered (`auth`: the relay refused it)
     "ALTER TABLE chat_items ADD COLUMN snd_error TEXT;",
+    // v56: the user's chat tags (`tags.rs`) and the chats they are on
+    "CREATE TABLE chat_tags (
+        tag_id INTEGER PRIMARY KEY,
+        text TEXT NOT NULL,
+        emoji TEXT,
+        tag_order INTEGER NOT NULL
+     );
+     CREATE TABLE chat_tags_chats (
+        tag_id INTEGER NOT NULL REFERENCES chat_tags ON DELETE CASCADE,
+        contact_id INTEGER REFERENCES contacts ON DELETE CASCADE,
+        group_id INTEGER REFERENCES groups ON DELETE CASCADE,
+        UNIQUE (tag_id, contact_id),
+        UNIQUE (tag_id, group_id)
+     );
+     CREATE INDEX chat_tags_chats_contact ON chat_tags_chats (contact_id);
+     CREATE INDEX chat_tags_chats_group ON chat_tags_chats (group_id);",
 ];
 
 /// The most versions an edited item keeps (the original among them): edits beyond change the
@@ -691,6 +707,8 @@ pub struct Contact {
     /// Messages the relay refused (AUTH) since the contact was last enabled: at
     /// [`crate::disable::AUTH_ERR_DISABLE_COUNT`] the contact is disabled.
     pub auth_errors: i64,
+    /// The user's tags on its chat (`tags.rs`), by id.
+    pub tags: Vec<i64>,
 }
 
 /// What an item quotes: the quoted content as it was, and whether the item's own author
@@ -828,6 +846,7 @@ type ContactRow = (
     bool,
     String,
     i64,
+    Option<String>,
 );
 
 pub(crate) type ItemRow = (
@@ -1272,6 +1291,7 @@ impl ChatStore {
             muted: false,
             flags: ChatFlags::default(),
             auth_errors: 0,
+            tags: Vec::new(),
         })
     }
 
@@ -1292,6 +1312,7 @@ impl ChatStore {
             r.get(12)?,
             r.get(13)?,
             r.get(14)?,
+            r.get(15)?,
         ))
     }
 
@@ -1313,6 +1334,7 @@ impl ChatStore {
             favorite,
             local_alias,
             auth_errors,
+            tags,
         ): ContactRow,
     ) -> Result<Contact> {
         Ok(Contact {
@@ -1337,6 +1359,7 @@ impl ChatStore {
                 favorite,
             },
             auth_errors,
+            tags: crate::tags::tag_ids(tags.as_deref()),
         })
     }
 
@@ -1378,7 +1401,8 @@ impl ChatStore {
         let sql = format!(
             "SELECT contact_id, local_name, profile, conn_id, ready, created_at, deleted_by_contact,
                     incognito, custom_data, user_prefs, muted, send_rcpts, favorite, local_alias,
-                    auth_errors
+                    auth_errors, (SELECT group_concat(t.tag_id) FROM chat_tags_chats t
+                                  WHERE t.contact_id = contacts.contact_id)
              FROM contacts WHERE {clause}"
         );
         self.db
@@ -1411,7 +1435,8 @@ impl ChatStore {
         let mut st = self.db.prepare(
             "SELECT contact_id, local_name, profile, conn_id, ready, created_at, deleted_by_contact,
                     incognito, custom_data, user_prefs, muted, send_rcpts, favorite, local_alias,
-                    auth_errors
+                    auth_errors, (SELECT group_concat(t.tag_id) FROM chat_tags_chats t
+                                  WHERE t.contact_id = contacts.contact_id)
              FROM contacts WHERE contact_id > 1 ORDER BY local_name",
         )?;
         let rows = st.query_map([], Self::contact_row)?;
@@ -1596,6 +1621,7 @@ impl ChatStore {
             muted: false,
             flags: ChatFlags::default(),
             auth_errors: 0,
+            tags: Vec::new(),
         }
     }
 
