@@ -3994,10 +3994,8 @@ fn seal_with(
     .map_err(crypto)
 }
 
-/// A sealed message for the delivery task: its id, the queue it is sealed for, the body, its
-/// place in the queue (freed once the relay has it).
-/// A message for the relay: its id, its queue, its sealed body, whether it is a user's
-/// message, its place in the delivery queue.
+/// A sealed message for the delivery task: its id, the queue it is sealed for, the body,
+/// whether it is a user's message, its place in the queue (freed once the relay has it).
 type Outgoing = (i64, SndQueue, Vec<u8>, bool, Option<OwnedSemaphorePermit>);
 
 /// Messages that may wait for a connection's delivery task before senders wait.

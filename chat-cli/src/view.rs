@@ -578,6 +578,19 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
                 )],
             }
         }
+        // The reference's `ok` or its errors; where the archive is (ours).
+        Response::ArchiveExported(path, skipped) => {
+            let mut v = match skipped.is_empty() {
+                true => vec!["ok".to_string()],
+                false => vec![format!("archive export errors: {}", skipped.join("; "))],
+            };
+            v.push(format!("archive: {}", path.display()));
+            v
+        }
+        Response::ArchiveImported(skipped) => match skipped.is_empty() {
+            true => vec!["ok".into()],
+            false => vec![format!("archive import errors: {}", skipped.join("; "))],
+        },
         // Ours (the reference's terminal prints its JSON): one line a tag, in order.
         Response::ChatTags(tags) | Response::TagsUpdated(tags, _) => {
             let mut v: Vec<String> = tags
@@ -2140,6 +2153,7 @@ pub fn error(e: &ChatError) -> Vec<String> {
         | ChatError::DbPlaintext
         | ChatError::DbExport(_)
         | ChatError::DbOpen(_)
+        | ChatError::Archive(_)
         | ChatError::IncognitoChangeProhibited
         | ChatError::UserChangeProhibited
         | ChatError::ContactDisabled(_) => vec![e.to_string()],

@@ -729,3 +729,80 @@ fn invitations_and_prepared_chats_change_incognito_and_user() {
     alice.expect_item("#club bob_1> hi alisa");
     relay.stop();
 }
+
+/// `/db export` and `/_db import` (the reference's archives): both users' databases and the
+/// files folder in one zip, made while the chat is stopped; read back, the chat is as it was
+/// then (a note made since is gone, the current databases moved aside), after a restart, and
+/// the contacts still talk.
+#[test]
+fn an_archive_exported_and_imported() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob) = alice_and_bob(dir.path(), &server, &[]);
+    connect(&mut alice, &mut bob, "Alice", "Bob");
+    alice.type_line("@bob before the backup");
+    alice.expect_item("@bob before the backup");
+    bob.expect_item("alice> before the backup");
+    command(&mut alice, "/create user alisa", &[]);
+    show_active_user(&mut alice, "alisa");
+    command(&mut alice, "/user alice", &[]);
+    show_active_user(&mut alice, "alice (Alice)");
+
+    let archive = dir.path().join("backup.zip");
+    let export = format!(r#"/_db export {{"archivePath": "{}"}}"#, archive.display());
+    command(&mut alice, &export, &["error: chat not stopped"]);
+    command(&mut alice, "/_stop", &["chat stopped"]);
+    command(
+        &mut alice,
+        &export,
+        &["ok", &format!("archive: {}", archive.display())],
+    );
+    // Not over an existing file.
+    alice.type_line(&export);
+    alice.expect(&export);
+    let line = alice.next();
+    assert!(
+        line.starts_with("error: ") && line.contains("exists"),
+        "{line}"
+    );
+    command(&mut alice, "/_start", &["chat started"]);
+    alice.type_line("/* made after the backup");
+    alice.expect_item("* made after the backup");
+
+    let import = format!(r#"/_db import {{"archivePath": "{}"}}"#, archive.display());
+    command(&mut alice, &import, &["error: chat not stopped"]);
+    command(&mut alice, "/_stop", &["chat stopped"]);
+    command(&mut alice, &import, &["ok"]);
+    command(
+        &mut alice,
+        "/contacts",
+        &["error: chat store changed, please restart chat"],
+    );
+    alice.stop();
+    let aside = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("alice_chat.db.before-import-")
+        })
+        .count();
+    assert_eq!(aside, 1, "the databases replaced are kept");
+
+    let mut alice = Client::start(dir.path(), "alice", &server);
+    alice.skip_to("Current user: alice (Alice)");
+    alice.type_line("/users");
+    alice.skip_to("/users");
+    alice.expect("alice (Alice) (active)");
+    alice.expect("alisa");
+    alice.type_line("/tail *1");
+    alice.expect("/tail *1");
+    alice.type_line("@bob after the restore");
+    alice.expect_item("@bob after the restore");
+    bob.expect_item("alice> after the restore");
+    bob.type_line("@alice welcome back");
+    bob.expect_item("@alice welcome back");
+    alice.expect_item("bob> welcome back");
+    relay.stop();
+}

@@ -966,6 +966,7 @@ pub fn chat_error(e: &ChatError) -> Value {
         ChatError::DbExport(m) => {
             database_error(json!({"type": "errorExport", "sqliteError": sqlite_error(m)}))
         }
+        ChatError::Archive(m) => chat_error_type("exception", json!({ "message": m })),
         ChatError::DbOpen(m) => {
             database_error(json!({"type": "errorOpen", "sqliteError": sqlite_error(m)}))
         }
@@ -1122,6 +1123,18 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
             v[from] = c.from.clone();
             v[to] = c.to.clone();
             tagged(tag, v)
+        }
+        // The reference's `archiveErrors` are typed (`ArchiveError`); here each says what.
+        Response::ArchiveExported(_, skipped) | Response::ArchiveImported(skipped) => {
+            let errors: Vec<Value> = skipped
+                .iter()
+                .map(|s| json!({"type": "import", "importError": s}))
+                .collect();
+            let tag = match r {
+                Response::ArchiveExported(..) => "archiveExported",
+                _ => "archiveImported",
+            };
+            tagged(tag, json!({ "archiveErrors": errors }))
         }
         Response::ChatTags(tags) => tagged("chatTags", json!({"user": u, "userTags": tags})),
         Response::TagsUpdated(tags, chat_tags) => tagged(

@@ -221,6 +221,10 @@ pub enum ChatError {
     /// passphrase or invalid database file`); nothing was changed.
     #[error("error encrypting database: {0}")]
     DbExport(String),
+    /// An archive could not be written or read (`/db export`, `/_db import`); nothing was
+    /// changed.
+    #[error("error: {0}")]
+    Archive(String),
     /// A database did not open with the key (`/db test key`, or an export that does not read
     /// back).
     #[error("error opening database after encryption: {0}")]
@@ -315,6 +319,10 @@ pub enum Response {
     },
     /// A chat moved to another user.
     UserChanged(Box<crate::moves::UserChange>),
+    /// An archive written (`/db export`): where, and the files that could not be read.
+    ArchiveExported(std::path::PathBuf, Vec<String>),
+    /// An archive read (`/_db import`): the entries not taken.
+    ArchiveImported(Vec<String>),
     /// The user's chat tags.
     ChatTags(Vec<crate::tags::ChatTag>),
     /// The user's chat tags and a chat's, by id.
@@ -2567,6 +2575,8 @@ impl Chat {
             | Command::MuteUser { .. }
             | Command::DbEncryption { .. }
             | Command::DbTestKey(_)
+            | Command::DbExport(_)
+            | Command::DbImport(_)
             | Command::ChangeUser { .. } => Err(ChatError::UsersCommand),
             Command::GetChatTags => Ok(Response::ChatTags(self.store().chat_tags()?)),
             Command::CreateChatTag(d) => self.create_chat_tag(d),

@@ -262,6 +262,12 @@ pub enum Command {
     },
     /// `/db test key <key>`: whether the databases open with the key.
     DbTestKey(Password),
+    /// `/db export`, `/_db export <json>`: every database and received file in a zip file
+    /// (none: `simplex-chat.<time>.zip` here), the chat stopped (`archive.rs`).
+    DbExport(Option<crate::archive::ArchiveConfig>),
+    /// `/_db import <json>`: an archive's databases in place of these (moved aside), its
+    /// files in the files folder, the chat stopped; a restart opens them.
+    DbImport(crate::archive::ArchiveConfig),
     /// `/ttl`, `/_ttl <userId>`: after how long old messages are deleted.
     GetChatItemTtl,
     /// `/ttl day|week|month|year|none`, `/_ttl <userId> <seconds>` (0: none): messages older
@@ -2515,12 +2521,25 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                     new: key(""),
                 },
                 ["test", "key", k] => Command::DbTestKey(key(k)),
+                ["export"] => Command::DbExport(None),
                 _ => {
                     return Err(bad(
                         "usage: /db encrypt <key>, /db key <current> <new>, /db decrypt <key>, \
-                         /db test key <key>",
+                         /db test key <key>, /db export",
                     ))
                 }
+            }
+        }
+        "/_db" if args.starts_with("export ") || args.starts_with("import ") => {
+            let (word, json) = args.split_once(' ').unwrap_or((args, ""));
+            let config: crate::archive::ArchiveConfig = serde_json::from_str(json.trim())
+                .map_err(|e| bad(&format!("bad archive config ({e})")))?;
+            if config.archive_path.trim().is_empty() {
+                return Err(bad("the archive's path is empty"));
+            }
+            match word {
+                "export" => Command::DbExport(Some(config)),
+                _ => Command::DbImport(config),
             }
         }
         "/_db" if args.starts_with("encryption ") => {

@@ -17,6 +17,7 @@
 
 pub mod admission;
 pub mod api;
+pub mod archive;
 pub mod batch;
 pub mod business;
 pub mod channels;

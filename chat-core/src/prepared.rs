@@ -697,7 +697,6 @@ impl Chat {
     ) -> Result<(crate::group_store::Group, Vec<ChatItem>)> {
         let direct = !prepared.use_relays;
         let link = &prepared.conn_link_to_connect;
-        let links = std::iter::once(&link.conn_full_link).chain(link.conn_short_link.as_ref());
         let shown = if direct {
             display_link(
                 link.conn_short_link
@@ -706,8 +705,8 @@ impl Chat {
                     .trim(),
             )
         } else {
-            let c = links
-                .clone()
+            let c = std::iter::once(&link.conn_full_link)
+                .chain(link.conn_short_link.as_ref())
                 .find(|l| is_channel_link(l))
                 .ok_or_else(|| command_error("the channel's short link is not known"))?;
             display_link(c.trim())

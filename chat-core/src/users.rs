@@ -766,6 +766,8 @@ impl Users {
                 cmd,
                 Command::DbEncryption { .. }
                     | Command::DbTestKey(_)
+                    | Command::DbExport(_)
+                    | Command::DbImport(_)
                     | Command::Quit
                     | Command::Version
             )
@@ -782,6 +784,49 @@ impl Users {
                     .store_changed
                     .store(true, std::sync::atomic::Ordering::SeqCst);
                 Ok((self.active(), Response::Ok))
+            }
+            Command::DbExport(config) => {
+                let _g = self.inner.changing.lock().await;
+                self.check_stopped()?;
+                let (path, compress) = match &config {
+                    Some(c) => (
+                        PathBuf::from(&c.archive_path),
+                        !c.disable_compression.unwrap_or(false),
+                    ),
+                    // The reference's name: `simplex-chat.2026-12-05T093000Z.zip`.
+                    None => {
+                        let t = simplex_codec::time::UtcTime::from_millis(crate::store::now_ms())
+                            .to_string();
+                        let t: String = t.chars().take(19).filter(|c| *c != ':').collect();
+                        (PathBuf::from(format!("simplex-chat.{t}Z.zip")), true)
+                    }
+                };
+                let config = &self.inner.config;
+                let skipped = crate::archive::export(
+                    &config.db_prefix,
+                    &self.database_files()?,
+                    &config.files_folder,
+                    &path,
+                    compress,
+                )
+                .map_err(|e| ChatError::Archive(e.to_string()))?;
+                Ok((self.active(), Response::ArchiveExported(path, skipped)))
+            }
+            Command::DbImport(c) => {
+                let _g = self.inner.changing.lock().await;
+                self.check_stopped()?;
+                let config = &self.inner.config;
+                let skipped = crate::archive::import(
+                    &config.db_prefix,
+                    &config.files_folder,
+                    std::path::Path::new(&c.archive_path),
+                )
+                .map_err(|e| ChatError::Archive(e.to_string()))?;
+                // The databases open as they are now after a restart.
+                self.inner
+                    .store_changed
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
+                Ok((self.active(), Response::ArchiveImported(skipped)))
             }
             Command::DbTestKey(key) => {
                 let _g = self.inner.changing.lock().await;
