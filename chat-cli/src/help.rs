@@ -94,6 +94,8 @@ const DB: &[&str] = &[
     "  /db encrypt key         encrypt the databases (restart with -k key)",
     "  /db key old new         change the key; /db decrypt key removes it",
     "  /db test key <key>      check a key",
+    "  /db export              a zip of every database and received file (simplex-chat.<time>Z.zip)",
+    "  /_db import {\"archivePath\": \"<file>\"}  read one back (the current databases moved aside)",
     "Before a newer version upgrades a database it is copied to <file>.bak (--backup-directory).",
 ];
 

@@ -4491,6 +4491,29 @@ mod tests {
             Ok(Command::ChangeChatTag(TagChange::Delete(2)))
         );
         assert_eq!(parse("/_get tags 1"), Ok(Command::GetChatTags));
+        use crate::archive::ArchiveConfig;
+        let config = |p: &str, off: Option<bool>| ArchiveConfig {
+            archive_path: p.into(),
+            disable_compression: off,
+            parent_temp_directory: None,
+        };
+        assert_eq!(parse("/db export"), Ok(Command::DbExport(None)));
+        assert_eq!(
+            parse(r#"/_db export {"archivePath": "/tmp/a.zip", "disableCompression": true}"#),
+            Ok(Command::DbExport(Some(config("/tmp/a.zip", Some(true)))))
+        );
+        assert_eq!(
+            parse(r#"/_db import {"archivePath": "a.zip"}"#),
+            Ok(Command::DbImport(config("a.zip", None)))
+        );
+        for bad in [
+            r#"/_db import {"archivePath": ""}"#,
+            "/_db import a.zip",
+            "/_db export",
+            "/db export now",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
         for bad in [
             r#"/_create tag {"text": ""}"#,
             r#"/_create tag {"text": "a\nb"}"#,
