@@ -272,14 +272,33 @@ pub fn import(prefix: &Path, files_folder: &Path, from: &Path) -> Result<Vec<Str
             }
         }
     }
+    // A failure halfway puts back what was moved (the current databases stay in use).
+    let mut moved: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let undo = |moved: &[(PathBuf, PathBuf)], placed: &[PathBuf]| {
+        for p in placed {
+            let _ = std::fs::remove_file(p);
+        }
+        for (from, aside) in moved.iter().rev() {
+            let _ = std::fs::rename(aside, from);
+        }
+    };
     for p in &current {
         if std::fs::symlink_metadata(p).is_ok() {
             let aside = with(p, &format!(".before-import-{stamp}"));
-            std::fs::rename(p, &aside).map_err(|e| fail(&staged, io(p)(e)))?;
+            if let Err(e) = std::fs::rename(p, &aside) {
+                undo(&moved, &[]);
+                return Err(fail(&staged, io(p)(e)));
+            }
+            moved.push((p.clone(), aside));
         }
     }
+    let mut placed = Vec::new();
     for (tmp, dest) in &staged {
-        std::fs::rename(tmp, dest).map_err(io(dest))?;
+        if let Err(e) = std::fs::rename(tmp, dest) {
+            undo(&moved, &placed);
+            return Err(fail(&staged, io(dest)(e)));
+        }
+        placed.push(dest.clone());
     }
     // Then the files, each under a name no file has.
     if !files.is_empty() {

@@ -4517,7 +4517,6 @@ mod tests {
         for bad in [
             r#"/_create tag {"text": ""}"#,
             r#"/_create tag {"text": "a\nb"}"#,
-            r#"/_create tag {"text": "a", "color": 1}"#,
             "/_create tag text",
             "/_tags @1 1",
             "/_tags bob 1",

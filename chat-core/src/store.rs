@@ -2560,10 +2560,14 @@ impl ChatStore {
             params![contact_id, agent_msg_id, ok],
         );
         self.db.execute_batch("PRAGMA synchronous = FULL")?;
-        let n = n?;
-        if n == 0 {
+        if n? == 0 {
             return Ok(None);
         }
+        self.sent_item_of(contact_id, agent_msg_id)
+    }
+
+    /// Our item of a message the agent sent to a contact (by its message id).
+    fn sent_item_of(&self, contact_id: i64, agent_msg_id: i64) -> Result<Option<ChatItem>> {
         Ok(self
             .items_where(
                 "contact_id = ?1 AND agent_msg_id = ?2 AND sent = 1",
@@ -2588,12 +2592,7 @@ impl ChatStore {
         if n == 0 {
             return Ok(None);
         }
-        Ok(self
-            .items_where(
-                "contact_id = ?1 AND agent_msg_id = ?2 AND sent = 1",
-                &[&contact_id, &agent_msg_id],
-            )?
-            .pop())
+        self.sent_item_of(contact_id, agent_msg_id)
     }
 
     /// When the next disappearing message goes (ms), if any.

@@ -44,7 +44,6 @@ pub struct ChatTag {
 
 /// What a tag is made or changed with (`ChatTagData`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct TagData {
     /// Its emoji, if any.
     #[serde(default)]
