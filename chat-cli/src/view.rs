@@ -591,6 +591,7 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
             true => vec!["ok".into()],
             false => vec![format!("archive import errors: {}", skipped.join("; "))],
         },
+        Response::AppSettings(s) => vec![format!("app settings: {s}")],
         // Ours (the reference's terminal prints its JSON): one line a tag, in order.
         Response::ChatTags(tags) | Response::TagsUpdated(tags, _) => {
             let mut v: Vec<String> = tags

@@ -58,6 +58,8 @@ const TYPED_FIELDS: &[(&str, &str, &str)] = &[
     ("contactUserChanged", "toContact", "Contact"),
     ("groupUserChanged", "fromGroup", "GroupInfo"),
     ("groupUserChanged", "toGroup", "GroupInfo"),
+    // The apps' settings (`AppSettings` is not in the schema: an object).
+    ("appSettings", "appSettings", "object"),
     // Chat tags (`ChatTag` is not in the schema: the user checked).
     ("chatTags", "user", "User"),
     ("tagsUpdated", "user", "User"),
@@ -2424,6 +2426,22 @@ fn bot_api_chat_tags_and_refused_messages() {
         assert_eq!(r["type"], "chatCmdError", "{r}");
         let r = alice.ask(&format!("/_tags @{bob_id}")).await;
         assert_eq!(r["chatTags"], json!([]));
+
+        // The apps' settings: saved, then read over the defaults given (saved ones win).
+        let r = alice
+            .ask(r#"/_save app settings {"uiTheme": "dark", "privacyLinkPreviews": false}"#)
+            .await;
+        assert_eq!(r["type"], "cmdOk", "{r}");
+        let r = alice
+            .ask(r#"/_get app settings {"uiTheme": "light", "networkProxy": null, "uiProfileImageCornerRadius": 22.5}"#)
+            .await;
+        assert_eq!(
+            r["appSettings"],
+            json!({"uiTheme": "dark", "privacyLinkPreviews": false, "networkProxy": null,
+                   "uiProfileImageCornerRadius": 22.5})
+        );
+        let r = alice.ask("/_save app settings [1]").await;
+        assert_eq!(r["type"], "chatCmdError", "{r}");
 
         let send = format!("/_send @{bob_id} text hey");
         for i in 1..=10 {

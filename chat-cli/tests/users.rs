@@ -476,13 +476,15 @@ fn a_database_is_backed_up_before_its_upgrade() {
         db.query_row("SELECT max(version) FROM migrations", [], |r| r.get(0))
             .expect("version")
     };
-    let undo_v2 = || {
+    // The registry as version 1 made it (v2: privacy, v3: app settings undone).
+    let undo_to_v1 = || {
         let db = rusqlite::Connection::open(&users_db).expect("open");
         db.execute_batch(
-            "ALTER TABLE users DROP COLUMN show_ntfs;
+            "DROP TABLE app_settings;
+             ALTER TABLE users DROP COLUMN show_ntfs;
              ALTER TABLE users DROP COLUMN view_pwd_hash;
              ALTER TABLE users DROP COLUMN view_pwd_salt;
-             DELETE FROM migrations WHERE version = 2;",
+             DELETE FROM migrations WHERE version >= 2;",
         )
         .expect("v1 again");
     };
@@ -500,12 +502,12 @@ fn a_database_is_backed_up_before_its_upgrade() {
     ];
     for (i, (args, bak)) in runs.iter().enumerate() {
         alice.stop();
-        undo_v2();
+        undo_to_v1();
         let _ = std::fs::remove_file(&beside);
         alice = Client::start_with(dir.path(), "alice", &server, args);
         alice.expect("Current user: alice (Alice)");
         alice.expect("1 contacts connected (use /cs for the list)");
-        assert_eq!(version(&users_db), 2);
+        assert_eq!(version(&users_db), 3);
         if bak.as_os_str().is_empty() {
             assert!(!beside.exists());
         } else {

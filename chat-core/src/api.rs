@@ -1136,6 +1136,7 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
             };
             tagged(tag, json!({ "archiveErrors": errors }))
         }
+        Response::AppSettings(s) => tagged("appSettings", json!({ "appSettings": s })),
         Response::ChatTags(tags) => tagged("chatTags", json!({"user": u, "userTags": tags})),
         Response::TagsUpdated(tags, chat_tags) => tagged(
             "tagsUpdated",

@@ -323,6 +323,8 @@ pub enum Response {
     ArchiveExported(std::path::PathBuf, Vec<String>),
     /// An archive read (`/_db import`): the entries not taken.
     ArchiveImported(Vec<String>),
+    /// The apps' settings (saved over the defaults given).
+    AppSettings(serde_json::Value),
     /// The user's chat tags.
     ChatTags(Vec<crate::tags::ChatTag>),
     /// The user's chat tags and a chat's, by id.
@@ -2577,6 +2579,8 @@ impl Chat {
             | Command::DbTestKey(_)
             | Command::DbExport(_)
             | Command::DbImport(_)
+            | Command::SaveAppSettings(_)
+            | Command::GetAppSettings(_)
             | Command::ChangeUser { .. } => Err(ChatError::UsersCommand),
             Command::GetChatTags => Ok(Response::ChatTags(self.store().chat_tags()?)),
             Command::CreateChatTag(d) => self.create_chat_tag(d),

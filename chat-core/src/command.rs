@@ -586,6 +586,10 @@ pub enum Command {
         /// The alias (empty: none).
         alias: String,
     },
+    /// `/_save app settings <json>`: the apps' settings (an object), kept for every user.
+    SaveAppSettings(serde_json::Value),
+    /// `/_get app settings [<json>]`: the saved settings over the defaults given.
+    GetAppSettings(Option<serde_json::Value>),
     /// `/_get tags <userId>`: the user's chat tags (`tags.rs`).
     GetChatTags,
     /// `/_create tag <json>`: a new chat tag.
@@ -2050,6 +2054,29 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 tag_ids(&args["tags ".len()..])
                     .ok_or_else(|| bad("usage: /_reorder tags <tagId>[,<tagId>...]"))?,
             ))
+        }
+        "/_save" if args.starts_with("app settings") => {
+            let json = args["app settings".len()..].trim();
+            if json.len() > crate::users::MAX_APP_SETTINGS {
+                return Err(bad("app settings are at most 64 KiB of JSON"));
+            }
+            match serde_json::from_str::<serde_json::Value>(json) {
+                Ok(v @ serde_json::Value::Object(_)) => Command::SaveAppSettings(v),
+                _ => return Err(bad("usage: /_save app settings <json object>")),
+            }
+        }
+        "/_get" if args.starts_with("app settings") => {
+            let json = args["app settings".len()..].trim();
+            if json.is_empty() {
+                Command::GetAppSettings(None)
+            } else if json.len() > crate::users::MAX_APP_SETTINGS {
+                return Err(bad("app settings are at most 64 KiB of JSON"));
+            } else {
+                match serde_json::from_str::<serde_json::Value>(json) {
+                    Ok(v @ serde_json::Value::Object(_)) => Command::GetAppSettings(Some(v)),
+                    _ => return Err(bad("usage: /_get app settings [<json object>]")),
+                }
+            }
         }
         "/_get" if args.starts_with("tags ") => {
             if !user_id(args["tags ".len()..].trim()) {
@@ -4491,6 +4518,29 @@ mod tests {
             Ok(Command::ChangeChatTag(TagChange::Delete(2)))
         );
         assert_eq!(parse("/_get tags 1"), Ok(Command::GetChatTags));
+        assert_eq!(
+            parse(r#"/_save app settings {"networkConfig": null, "uiTheme": "dark"}"#),
+            Ok(Command::SaveAppSettings(
+                serde_json::json!({"networkConfig": null, "uiTheme": "dark"})
+            ))
+        );
+        assert_eq!(
+            parse("/_get app settings"),
+            Ok(Command::GetAppSettings(None))
+        );
+        assert_eq!(
+            parse(r#"/_get app settings {"uiTheme": "light"}"#),
+            Ok(Command::GetAppSettings(Some(
+                serde_json::json!({"uiTheme": "light"})
+            )))
+        );
+        for bad in [
+            "/_save app settings",
+            "/_save app settings [1]",
+            "/_get app settings 1",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
         use crate::archive::ArchiveConfig;
         let config = |p: &str, off: Option<bool>| ArchiveConfig {
             archive_path: p.into(),

@@ -59,7 +59,32 @@ const REGISTRY_MIGRATIONS: &[&str] = &[
     "ALTER TABLE users ADD COLUMN show_ntfs INTEGER NOT NULL DEFAULT 1;
      ALTER TABLE users ADD COLUMN view_pwd_hash BLOB;
      ALTER TABLE users ADD COLUMN view_pwd_salt BLOB;",
+    // v3: the apps' settings (`/_save app settings`): every user's
+    "CREATE TABLE app_settings (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        settings TEXT NOT NULL
+     );",
 ];
+
+/// App settings kept at most (bytes of JSON).
+pub const MAX_APP_SETTINGS: usize = 64 << 10;
+
+/// The stored settings over `defaults` (the reference's `combineAppSettings`: what was saved
+/// wins, what was not comes from the defaults given).
+fn merged_settings(defaults: Option<&Value>, stored: Option<&Value>) -> Value {
+    let mut out = match defaults {
+        Some(Value::Object(d)) => d.clone(),
+        _ => serde_json::Map::new(),
+    };
+    if let Some(Value::Object(s)) = stored {
+        for (k, v) in s {
+            if !v.is_null() {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    Value::Object(out)
+}
 
 /// A user's privacy: muted (its events not shown while another user is active), hidden.
 #[derive(Clone, PartialEq, Eq)]
@@ -217,6 +242,33 @@ impl Registry {
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(store_err)?;
         Ok(rows)
+    }
+
+    /// The saved app settings, if any.
+    fn app_settings(&self) -> Result<Option<Value>> {
+        let json: Option<String> = self
+            .db
+            .query_row("SELECT settings FROM app_settings WHERE id = 1", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(store_err)?;
+        json.map(|j| {
+            serde_json::from_str(&j)
+                .map_err(|_| ChatError::Store(crate::store::StoreError::Corrupt("app settings")))
+        })
+        .transpose()
+    }
+
+    fn save_app_settings(&self, settings: &Value) -> Result<()> {
+        self.db
+            .execute(
+                "INSERT INTO app_settings (id, settings) VALUES (1, ?1)
+                 ON CONFLICT (id) DO UPDATE SET settings = excluded.settings",
+                [settings.to_string()],
+            )
+            .map_err(store_err)?;
+        Ok(())
     }
 
     /// The id the next user gets: ids are never reused.
@@ -890,6 +942,15 @@ impl Users {
                 Ok((active, answer.unwrap_or(Response::Ok)))
             }
             Command::Quit => Ok((self.active(), Response::Quit)),
+            Command::SaveAppSettings(settings) => {
+                self.registry().save_app_settings(&settings)?;
+                Ok((self.active(), Response::Ok))
+            }
+            Command::GetAppSettings(defaults) => {
+                let stored = self.registry().app_settings()?;
+                let merged = merged_settings(defaults.as_ref(), stored.as_ref());
+                Ok((self.active(), Response::AppSettings(merged)))
+            }
             // Moved from the active user to another (made there, then deleted here): no user
             // is created or deleted meanwhile.
             Command::ChangeUser { what, user_id } => {
@@ -980,6 +1041,10 @@ impl Users {
 pub fn response_json(chat: Option<&Chat>, r: &Response) -> Value {
     match (chat, r) {
         (_, Response::UsersList(list)) => crate::api::users_list(list),
+        // Every user's, so none is needed.
+        (None, Response::AppSettings(s)) => {
+            serde_json::json!({"type": "appSettings", "appSettings": s})
+        }
         (Some(chat), r) => crate::api::response(chat, r),
         (None, Response::Version) => crate::api::version_info(),
         (None, _) => serde_json::json!({"type": "cmdOk"}),
