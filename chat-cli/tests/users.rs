@@ -538,36 +538,22 @@ fn invitations_and_prepared_chats_change_incognito_and_user() {
     alice.type_line("/c");
     alice.expect("/c");
     let (short, _) = common::invitation_links(&mut alice);
-    command(
-        &mut alice,
-        "/_set incognito :1 off",
-        &["incognito mode change prohibited"],
-    );
-    command(
-        &mut alice,
-        "/_set incognito :1 on",
-        &["connection 1 changed to incognito"],
-    );
-    command(
-        &mut alice,
-        "/_set incognito :1 on",
-        &["incognito mode change prohibited"],
-    );
-    command(
-        &mut alice,
-        "/_set incognito :1 off",
-        &["connection 1 changed to non incognito"],
-    );
-    command(
-        &mut alice,
-        "/_set incognito :1 on",
-        &["connection 1 changed to incognito"],
-    );
-    command(
-        &mut alice,
-        "/_set incognito :9 on",
-        &["chat error: no connection in progress :9"],
-    );
+    for (line, answer) in [
+        ("/_set incognito :1 off", "incognito mode change prohibited"),
+        ("/_set incognito :1 on", "connection 1 changed to incognito"),
+        ("/_set incognito :1 on", "incognito mode change prohibited"),
+        (
+            "/_set incognito :1 off",
+            "connection 1 changed to non incognito",
+        ),
+        ("/_set incognito :1 on", "connection 1 changed to incognito"),
+        (
+            "/_set incognito :9 on",
+            "chat error: no connection in progress :9",
+        ),
+    ] {
+        command(&mut alice, line, &[answer]);
+    }
     // Bob joins by the short link (its data changed each time): alice connects as a random
     // profile.
     bob.type_line(&format!("/c {short}"));
