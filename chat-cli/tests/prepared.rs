@@ -435,3 +435,47 @@ fn a_prepared_contact_of_an_address_turned_business_becomes_the_business_chat() 
     cath.expect("use #biz <message> to send messages");
     relay.stop();
 }
+
+/// A business card moved to another user (`/_set group user`, the app's) before it connects:
+/// the welcome message from the business comes with it, and it becomes that user's business
+/// chat, the auto-reply an edit of the welcome message as on a card never moved.
+#[test]
+fn a_business_card_moved_to_another_user_connects_from_there() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut biz, mut cath, short, full) = biz_and_cath(dir.path(), &server);
+    biz.type_line("/auto_accept on business Welcome to Biz!");
+    biz.expect("/auto_accept on business Welcome to Biz!");
+    biz.expect("auto_accept on, business");
+    biz.expect("auto reply:");
+    biz.expect("Welcome to Biz!");
+    cath.type_line("/create user kate");
+    cath.skip_to("(the updated profile will be sent to all your contacts)");
+    cath.type_line("/user cath");
+    cath.skip_to("(the updated profile will be sent to all your contacts)");
+    let data = r#"{"profile":{"displayName":"biz","fullName":"Biz Inc"},"message":{"type":"text","text":"Welcome!"},"business":true}"#;
+    let cmd = format!("/_prepare contact 1 {full} {short} {data}");
+    cath.type_line(&cmd);
+    cath.expect(&cmd);
+    cath.expect("#biz: group is prepared");
+    cath.type_line("/_set group user #1 2");
+    cath.expect("/_set group user #1 2");
+    cath.expect("group #biz changed from user cath to user kate");
+    cath.type_line("/user kate");
+    cath.skip_to("(the updated profile will be sent to all your contacts)");
+    cath.type_line("/tail #biz 1");
+    cath.expect("/tail #biz 1");
+    cath.expect_item("#biz biz_1> Welcome!");
+    cath.type_line("/_connect group #1 text hello from kate");
+    cath.expect("/_connect group #1 text hello from kate");
+    cath.expect_unordered(&["#biz: connection started", "~ #biz hello from kate"]);
+    biz.expect_item("#kate kate_1> hello from kate");
+    biz.expect("#kate: accepting business address request...");
+    cath.expect_unordered(&[
+        "#biz: joining the group...",
+        "#biz: you joined the group",
+        "~ #biz biz_1> [edited] Welcome to Biz!",
+    ]);
+    biz.expect_unordered(&["#kate: kate_1 joined the group", "~ #kate Welcome to Biz!"]);
+    relay.stop();
+}
