@@ -22,6 +22,18 @@ fn biz_and_cath(
     (biz, cath, short, full)
 }
 
+/// biz's address made a business address whose auto-reply is `Welcome to Biz!`.
+fn business_auto_reply(biz: &mut common::Client) {
+    biz.type_line("/auto_accept on business Welcome to Biz!");
+    biz.expect("/auto_accept on business Welcome to Biz!");
+    biz.expect("auto_accept on, business");
+    biz.expect("auto reply:");
+    biz.expect("Welcome to Biz!");
+}
+
+/// A business card's link data with an older welcome message than the auto-reply.
+const BIZ_CARD_DATA: &str = r#"{"profile":{"displayName":"biz","fullName":"Biz Inc"},"message":{"type":"text","text":"Welcome!"},"business":true}"#;
+
 /// The link data a plan of alice's link shows (`ContactShortLinkData`).
 const ALICE_DATA: &str =
     r#"{"profile":{"displayName":"alice","fullName":"Alice"},"business":false}"#;
@@ -283,16 +295,11 @@ fn a_prepared_business_card_becomes_the_business_chat() {
     let (_rt, relay, server) = relay();
     let dir = tempfile::tempdir().expect("tmp");
     let (mut biz, mut cath, short, full) = biz_and_cath(dir.path(), &server);
-    biz.type_line("/auto_accept on business Welcome to Biz!");
-    biz.expect("/auto_accept on business Welcome to Biz!");
-    biz.expect("auto_accept on, business");
-    biz.expect("auto reply:");
-    biz.expect("Welcome to Biz!");
+    business_auto_reply(&mut biz);
 
     // The link's data has an older welcome message: the card opens with it, from the
     // business.
-    let data = r#"{"profile":{"displayName":"biz","fullName":"Biz Inc"},"message":{"type":"text","text":"Welcome!"},"business":true}"#;
-    let cmd = format!("/_prepare contact 1 {full} {short} {data}");
+    let cmd = format!("/_prepare contact 1 {full} {short} {BIZ_CARD_DATA}");
     cath.type_line(&cmd);
     cath.expect(&cmd);
     cath.expect("#biz: group is prepared");
@@ -444,17 +451,12 @@ fn a_business_card_moved_to_another_user_connects_from_there() {
     let (_rt, relay, server) = relay();
     let dir = tempfile::tempdir().expect("tmp");
     let (mut biz, mut cath, short, full) = biz_and_cath(dir.path(), &server);
-    biz.type_line("/auto_accept on business Welcome to Biz!");
-    biz.expect("/auto_accept on business Welcome to Biz!");
-    biz.expect("auto_accept on, business");
-    biz.expect("auto reply:");
-    biz.expect("Welcome to Biz!");
+    business_auto_reply(&mut biz);
     cath.type_line("/create user kate");
     cath.skip_to("(the updated profile will be sent to all your contacts)");
     cath.type_line("/user cath");
     cath.skip_to("(the updated profile will be sent to all your contacts)");
-    let data = r#"{"profile":{"displayName":"biz","fullName":"Biz Inc"},"message":{"type":"text","text":"Welcome!"},"business":true}"#;
-    let cmd = format!("/_prepare contact 1 {full} {short} {data}");
+    let cmd = format!("/_prepare contact 1 {full} {short} {BIZ_CARD_DATA}");
     cath.type_line(&cmd);
     cath.expect(&cmd);
     cath.expect("#biz: group is prepared");
