@@ -429,11 +429,9 @@ fn connect_options(
         routing_fallback: args.smp_proxy_fallback,
         ..smp_client::ConnectOptions::default()
     };
-    // The reference's: connecting 1.5 times the TCP timeout, a background answer 3 times.
+    // 0 is refused there; here it leaves the defaults, as before.
     if let Some(t) = args.tcp_timeout.filter(|t| *t > 0) {
-        let t = std::time::Duration::from_secs(t.min(3600));
-        o.connect_timeout = t * 3 / 2;
-        o.response_timeout = t * 3;
+        let _ = chat_core::network::set_timeout(&mut o, t);
     }
     o
 }

@@ -38,9 +38,9 @@ fn proxy(s: &str) -> Result<SocksProxy, String> {
     }
 }
 
-/// The TCP timeout as the terminal's `--tcp-timeout` sets it: connecting 1.5 times, an
-/// answer 3 times as long.
-fn set_timeout(o: &mut ConnectOptions, secs: u64) -> Result<(), String> {
+/// The TCP timeout as the terminal's `--tcp-timeout` sets it (the reference's): connecting
+/// 1.5 times, an answer 3 times as long, at most an hour.
+pub fn set_timeout(o: &mut ConnectOptions, secs: u64) -> Result<(), String> {
     if secs == 0 {
         return Err("timeout: at least 1 second".into());
     }
