@@ -1027,6 +1027,7 @@ impl Agent {
     ) -> (Self, mpsc::Receiver<AgentEvent>) {
         let (events, events_rx) = mpsc::channel(1024);
         let (incoming, mut incoming_rx) = mpsc::channel(1024);
+        let id_base = store.as_ref().map_or(0, crate::store::Store::id_base);
         let agent = Self {
             inner: Arc::new(Inner {
                 servers: std::sync::RwLock::new(vec![server]),
@@ -1042,8 +1043,8 @@ impl Agent {
                     awaiting: HashMap::new(),
                     unacked: HashMap::new(),
                     requests: HashMap::new(),
-                    next_request: 1,
-                    next: conns.keys().max().map_or(1, |m| m + 1),
+                    next_request: id_base + 1,
+                    next: conns.keys().max().map_or(1, |m| m + 1).max(id_base + 1),
                     sent_hashes: HashMap::new(),
                     receipts: HashMap::new(),
                     deferred: HashMap::new(),

@@ -296,6 +296,9 @@ pub fn migrate_with(
 #[derive(Debug)]
 pub struct Store {
     db: Connection,
+    /// New connections and requests are numbered above this (0: from 1); see
+    /// [`Store::set_id_base`].
+    id_base: u64,
 }
 
 impl Store {
@@ -306,7 +309,7 @@ impl Store {
         // SQLCipher's `secure_delete` stays on: freed pages (old ratchet states, acknowledged
         // messages) are overwritten, not left for whoever later holds the key (forward secrecy);
         // it costs ~30 us per deleted 16 KB message (measured with the agent bench).
-        let store = Self { db };
+        let store = Self { db, id_base: 0 };
         // Hashes of messages whose receipt never came.
         store.db.execute(
             "DELETE FROM sent_hashes WHERE sent_at < ?1",
@@ -321,6 +324,19 @@ impl Store {
             [],
         )?;
         Ok(store)
+    }
+
+    /// Numbers the connections and requests made from now on above `base` (those stored
+    /// keep their numbers): several agents whose numbers must not meet (the chat's users, each
+    /// with its own database) are given ranges of their own. Set before [`crate::Agent`]
+    /// opens the store.
+    pub fn set_id_base(&mut self, base: u64) {
+        self.id_base = base;
+    }
+
+    /// See [`Store::set_id_base`].
+    pub fn id_base(&self) -> u64 {
+        self.id_base
     }
 
     /// The applied schema version.

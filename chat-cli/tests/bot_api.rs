@@ -1149,6 +1149,8 @@ fn bot_api_over_websocket() {
         // forms, undocumented; their chats checked as the documented types).
         let inv = alice.ok("APIAddContact", "/_connect 2", "invitation").await;
         let conn = inv["connection"]["pccConnId"].as_u64().expect("pccConnId");
+        // Ids are unique across users, as the reference's: bot2 numbers from 1,000,000,001.
+        assert!(conn > 1_000_000_000, "{conn}");
         let link = inv["connLinkInvitation"].clone();
         assert_eq!(inv["connection"]["connLinkInv"], link);
         let corr = alice.request(&format!("/_set incognito :{conn} on")).await;
@@ -1184,9 +1186,22 @@ fn bot_api_over_websocket() {
             .await;
         let prepared = alice.response(&corr).await;
         let id = prepared["chat"]["chatInfo"]["contact"]["contactId"].clone();
+        assert_eq!(id, 1_000_000_002);
         let corr = alice.request(&format!("/_set contact user @{id} 1")).await;
         let r = alice.response(&corr).await;
         assert_eq!(r["type"], "contactUserChanged", "{r}");
+        // The first user's contact (its own ids) is not reached while bot2 is active: a
+        // message meant for bot2's chat never goes to another user's.
+        let moved = r["toContact"]["contactId"].as_i64().expect("contactId");
+        assert!(moved < 1_000_000_000, "{r}");
+        let other = alice
+            .ok(
+                "APISendMessages",
+                &format!("/_send @{moved} json {}", text_message("not yours")),
+                "chatCmdError",
+            )
+            .await;
+        assert_eq!(other["chatError"]["storeError"]["type"], "contactNotFound", "{other}");
         assert_eq!((&r["user"]["userId"], &r["newUser"]["userId"]), (&json!(2), &json!(1)));
         assert_eq!(r["fromContact"]["contactId"], id);
         assert_eq!(r["toContact"]["localDisplayName"], "bob");

@@ -468,8 +468,9 @@ fn a_business_card_moved_to_another_user_connects_from_there() {
     cath.type_line("/tail #biz 1");
     cath.expect("/tail #biz 1");
     cath.expect_item("#biz biz_1> Welcome!");
-    cath.type_line("/_connect group #1 text hello from kate");
-    cath.expect("/_connect group #1 text hello from kate");
+    // Ids are unique across users: kate (user 2) numbers hers from 1,000,000,001.
+    cath.type_line("/_connect group #1000000001 text hello from kate");
+    cath.expect("/_connect group #1000000001 text hello from kate");
     cath.expect_unordered(&["#biz: connection started", "~ #biz hello from kate"]);
     biz.expect_item("#kate kate_1> hello from kate");
     biz.expect("#kate: accepting business address request...");

@@ -645,8 +645,9 @@ fn invitations_and_prepared_chats_change_incognito_and_user() {
     show_active_user(&mut alice, "alisa2");
     command(&mut alice, "/tail @bob 1", &[]);
     alice.expect_item("bob> Hi, it's bob");
-    alice.type_line("/_connect contact @2 text hello from alisa2");
-    alice.expect("/_connect contact @2 text hello from alisa2");
+    // Ids are unique across users: alisa2 (user 3) numbers hers from 2,000,000,001.
+    alice.type_line("/_connect contact @2000000002 text hello from alisa2");
+    alice.expect("/_connect contact @2000000002 text hello from alisa2");
     alice.expect_unordered(&["bob: connection started", "~ @bob hello from alisa2"]);
     bob.expect("alisa2 wants to connect to you!");
     bob.expect_item("alisa2> hello from alisa2");
@@ -694,16 +695,20 @@ fn invitations_and_prepared_chats_change_incognito_and_user() {
     );
     command(
         &mut alice,
-        "/_set group user #1 2",
+        "/_set group user #2000000001 2",
         &["group #club changed from user alisa2 to user alisa"],
     );
-    command(&mut alice, "/_set group user #1 2", &["no group #1"]);
+    command(
+        &mut alice,
+        "/_set group user #2000000001 2",
+        &["no group #2000000001"],
+    );
     command(&mut alice, "/user alisa", &[]);
     show_active_user(&mut alice, "alisa");
     command(&mut alice, "/tail #club 1", &[]);
     alice.expect_item("#club club_1> Welcome to the club!");
-    alice.type_line("/_connect group #1");
-    alice.expect("/_connect group #1");
+    alice.type_line("/_connect group #1000000001");
+    alice.expect("/_connect group #1000000001");
     alice.expect("#club: connection started");
     // (bob knows alisa as a contact already: the member is alisa_1 to him.)
     bob.expect("alisa_1: accepting request to join group #club...");

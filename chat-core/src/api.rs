@@ -875,8 +875,13 @@ pub fn chat_error(e: &ChatError) -> Value {
         | ChatError::BadCommand(_) => {
             chat_error_type("commandError", json!({"message": e.to_string()}))
         }
+        // A contact named by its id (`@2` of an API command): the reference's
+        // `contactNotFound` with the id.
         ChatError::NoContact(n) | ChatError::NoContactButMember(n, _) => {
-            store_error("contactNotFoundByName", "contactName", n.as_str().into())
+            match n.strip_prefix('@').and_then(|id| id.parse::<i64>().ok()) {
+                Some(id) => store_error("contactNotFound", "contactId", id.into()),
+                None => store_error("contactNotFoundByName", "contactName", n.as_str().into()),
+            }
         }
         ChatError::NoRequest(n) => store_error(
             "contactRequestNotFoundByName",

@@ -159,6 +159,7 @@ impl ChatStore {
         &mut self,
         relays: &[(String, String)],
     ) -> std::result::Result<(), StoreError> {
+        let base = self.id_base;
         let tx = self.db.transaction()?;
         {
             let mut keep = Vec::new();
@@ -179,12 +180,14 @@ impl ChatStore {
                         id
                     }
                     None => {
+                        let id =
+                            crate::store::next_row_id(&tx, "chat_relays", "chat_relay_id", base)?;
                         tx.execute(
-                            "INSERT INTO chat_relays (name, address, created_at)
-                             VALUES (?1, ?2, ?3)",
-                            params![name, address, crate::store::now_ms()],
+                            "INSERT INTO chat_relays (name, address, created_at, chat_relay_id)
+                             VALUES (?1, ?2, ?3, ?4)",
+                            params![name, address, crate::store::now_ms(), id],
                         )?;
-                        tx.last_insert_rowid()
+                        id
                     }
                 };
                 keep.push(id);

@@ -1637,9 +1637,10 @@ impl Chat {
                 )))
             }
         };
-        let agent_store =
+        let mut agent_store =
             agent::store::Store::open(&db_path(config, "agent"), config.db_key.as_deref())
                 .map_err(agent_err)?;
+        agent_store.set_id_base(store.id_base().max(0) as u64);
         let (agent, agent_events) = if start {
             Agent::open(
                 config.smp_server.clone(),

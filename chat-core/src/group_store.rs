@@ -438,11 +438,12 @@ impl ChatStore {
         let json =
             serde_json::to_string(profile).map_err(|_| StoreError::Corrupt("group profile"))?;
         let created_at = now_ms();
+        let group_id = crate::store::next_row_id(&self.db, "groups", "group_id", self.id_base)?;
         self.db.execute(
             "INSERT INTO groups
                (local_name, profile, member_id, role, status, conn_request, created_at,
-                profile_sent_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+                profile_sent_at, group_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)",
             params![
                 name,
                 json,
@@ -450,11 +451,12 @@ impl ChatStore {
                 role.name(),
                 status.as_str(),
                 conn_request,
-                created_at
+                created_at,
+                group_id
             ],
         )?;
         Ok(Group {
-            group_id: self.db.last_insert_rowid(),
+            group_id,
             local_name: name,
             profile: profile.clone(),
             member_id: member_id.clone(),
@@ -655,11 +657,13 @@ impl ChatStore {
             None => self.unique_name(&m.profile.display_name)?,
         };
         let created_at = now_ms();
+        let group_member_id =
+            crate::store::next_row_id(&self.db, "group_members", "group_member_id", self.id_base)?;
         self.db.execute(
             "INSERT INTO group_members
                (group_id, member_id, role, category, status, profile, local_name, conn_id,
-                contact_id, invited_by, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                contact_id, invited_by, created_at, group_member_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             params![
                 m.group_id,
                 m.member_id.0,
@@ -671,11 +675,12 @@ impl ChatStore {
                 m.conn_id.map(|c| c as i64),
                 m.contact_id,
                 m.invited_by,
-                created_at
+                created_at,
+                group_member_id
             ],
         )?;
         Ok(Member {
-            group_member_id: self.db.last_insert_rowid(),
+            group_member_id,
             group_id: m.group_id,
             member_id: m.member_id.clone(),
             role: m.role,

@@ -87,8 +87,9 @@ impl ChatStore {
             Some(_) => self.unique_name(&m.profile.display_name)?,
         };
         let incognito_json = incognito.map(profile_json).transpose()?;
+        let base = self.id_base;
         let tx = self.db.transaction()?;
-        let next = crate::store::next_contact_id(&tx)?;
+        let next = crate::store::next_contact_id(&tx, base)?;
         let created_at = now_ms();
         tx.execute(
             "INSERT INTO contacts (contact_id, local_name, profile, conn_id, ready, created_at,

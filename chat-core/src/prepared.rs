@@ -81,8 +81,9 @@ impl ChatStore {
         let name = self.unique_name(&profile.display_name)?;
         let json =
             serde_json::to_string(prepared).map_err(|_| StoreError::Corrupt("prepared contact"))?;
+        let base = self.id_base;
         let tx = self.db.transaction()?;
-        let next = crate::store::next_contact_id(&tx)?;
+        let next = crate::store::next_contact_id(&tx, base)?;
         let created_at = now_ms();
         tx.execute(
             "INSERT INTO contacts (contact_id, local_name, profile, conn_id, ready, created_at,

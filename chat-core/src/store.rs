@@ -520,13 +520,32 @@ pub struct ChatFlags {
 }
 
 /// The id a new contact gets (2 at least: 1 is the note folder).
-pub(crate) fn next_contact_id(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<i64> {
+pub(crate) fn next_contact_id(tx: &rusqlite::Transaction<'_>, base: i64) -> rusqlite::Result<i64> {
     tx.query_row(
-        "SELECT max(1, coalesce(max(contact_id), 1)) + 1 FROM contacts",
-        [],
+        "SELECT max(?1 + 1, coalesce(max(contact_id), 1)) + 1 FROM contacts",
+        [base],
         |r| r.get(0),
     )
 }
+
+/// The id of a new row of `table` (whose key is `column`): the next above the user's id base
+/// ([`ChatStore::set_id_base`]) and above every row's.
+pub(crate) fn next_row_id(
+    db: &Connection,
+    table: &str,
+    column: &str,
+    base: i64,
+) -> rusqlite::Result<i64> {
+    db.query_row(
+        &format!("SELECT max(?1, coalesce(max({column}), 0)) + 1 FROM {table}"),
+        [base],
+        |r| r.get(0),
+    )
+}
+
+/// How many ids each user has ([`ChatStore::set_id_base`]): user N numbers its new rows from
+/// `(N - 1) * USER_ID_RANGE + 1`.
+pub const USER_ID_RANGE: i64 = 1_000_000_000;
 
 /// The chat of private notes (`*`, `*1` in API commands).
 pub const NOTES: i64 = 1;
@@ -940,6 +959,9 @@ pub struct ChatStore {
     pub(crate) db: Connection,
     /// The user's own preferences (its profile's), given to every contact read.
     pub(crate) own_prefs: Option<serde_json::Value>,
+    /// New contacts, groups, members, items, files, tags and relays are numbered above this
+    /// ([`ChatStore::set_id_base`]).
+    pub(crate) id_base: i64,
 }
 
 impl ChatStore {
@@ -963,9 +985,39 @@ impl ChatStore {
         let mut store = Self {
             db,
             own_prefs: None,
+            id_base: 0,
         };
         store.own_prefs = store.user()?.and_then(|p| p.preferences);
         Ok(store)
+    }
+
+    /// Numbers the rows made from now on (contacts, groups, members, chat items, files, tags,
+    /// chat relays; and the agent's connections and requests, [`agent::store::Store`]) above
+    /// `base`, as the reference numbers them across its users: each user has a database of its
+    /// own here, so each is given its own range and an id of one user's chat is never another
+    /// user's (an API command naming it acts on nothing). Rows stored before keep their ids.
+    pub fn set_id_base(&mut self, base: i64) -> Result<()> {
+        self.id_base = base.max(0);
+        if self.id_base > 0 {
+            // chat_items is AUTOINCREMENT: its counter is SQLite's sqlite_sequence row.
+            let tx = self.db.transaction()?;
+            tx.execute(
+                "UPDATE sqlite_sequence SET seq = ?1 WHERE name = 'chat_items' AND seq < ?1",
+                [self.id_base],
+            )?;
+            tx.execute(
+                "INSERT INTO sqlite_sequence (name, seq) SELECT 'chat_items', ?1
+                 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'chat_items')",
+                [self.id_base],
+            )?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// See [`ChatStore::set_id_base`].
+    pub fn id_base(&self) -> i64 {
+        self.id_base
     }
 
     /// The user's profile, if one was created.
@@ -1243,8 +1295,9 @@ impl ChatStore {
                 .ok_or(StoreError::Corrupt("prepared contact"));
         }
         let name = self.unique_name(&profile.display_name)?;
+        let base = self.id_base;
         let tx = self.db.transaction()?;
-        let next = next_contact_id(&tx)?;
+        let next = next_contact_id(&tx, base)?;
         let created_at = now_ms();
         // The link of the pending connection (our invitation, or the link we joined) - not of
         // our address, which stays for further requests.
@@ -1568,8 +1621,9 @@ impl ChatStore {
 
     /// An accepted request becomes a contact on `conn_id`, in one transaction.
     pub fn request_accepted(&mut self, req: &ContactRequest, conn_id: u64) -> Result<Contact> {
+        let base = self.id_base;
         let tx = self.db.transaction()?;
-        let next = next_contact_id(&tx)?;
+        let next = next_contact_id(&tx, base)?;
         tx.execute(
             "DELETE FROM requests WHERE request_id = ?1",
             [req.request_id as i64],
@@ -2688,10 +2742,11 @@ impl ChatStore {
 
     /// Records a file; its id.
     pub fn add_file(&self, f: &NewFile<'_>) -> Result<i64> {
+        let id = next_row_id(&self.db, "files", "file_id", self.id_base)?;
         self.db.execute(
             "INSERT INTO files (contact_id, sent, shared_msg_id, name, size, path, status, created_at,
-                                group_id, group_member_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                                group_id, group_member_id, file_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![
                 (f.group_id.is_none()).then_some(f.contact_id),
                 f.sent,
@@ -2702,10 +2757,11 @@ impl ChatStore {
                 f.status.as_str(),
                 now_ms(),
                 f.group_id,
-                f.group_member_id
+                f.group_member_id,
+                id
             ],
         )?;
-        Ok(self.db.last_insert_rowid())
+        Ok(id)
     }
 
     fn file_where(

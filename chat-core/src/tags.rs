@@ -109,10 +109,11 @@ impl ChatStore {
     }
 
     fn add_chat_tag(&self, d: &TagData) -> std::result::Result<(), StoreError> {
+        let id = crate::store::next_row_id(&self.db, "chat_tags", "tag_id", self.id_base)?;
         self.db.execute(
-            "INSERT INTO chat_tags (text, emoji, tag_order)
-             VALUES (?1, ?2, (SELECT coalesce(max(tag_order), 0) + 1 FROM chat_tags))",
-            params![d.text, d.emoji],
+            "INSERT INTO chat_tags (text, emoji, tag_order, tag_id)
+             VALUES (?1, ?2, (SELECT coalesce(max(tag_order), 0) + 1 FROM chat_tags), ?3)",
+            params![d.text, d.emoji, id],
         )?;
         Ok(())
     }

@@ -18,8 +18,12 @@
 //! (`/_contacts 2` while user 1 is active) is refused (`differentActiveUser`). Every user
 //! receives all the time; the terminal marks another user's events `[user: name]`.
 //!
-//! Contact, group and item ids are each user's own (the reference numbers them across users):
-//! a second user's first contact is `@2` here.
+//! Ids are unique across users, as the reference's: each user's database numbers its new
+//! contacts, groups, members, items, files, tags, chat relays, connections and requests from
+//! `(user_id - 1) * 1,000,000,000` on (`ChatStore::set_id_base`), so a second user's first
+//! contact is `@1000000002`, and an API command naming another user's chat finds nothing in
+//! the active user's (the reference's `contact not found` ...). Rows made before this
+//! numbering keep their ids.
 //!
 //! A user may be muted (`/mute user`: its events are not shown while another user is
 //! active) or hidden (`/hide user <password>`: also left out of `/users` unless active, and
@@ -588,10 +592,13 @@ impl Users {
         if let Some(other) = self.chats().first() {
             config.connect = other.network();
         }
-        let store = match store {
+        let mut store = match store {
             Some(s) => s,
             None => Chat::open_store(&config)?,
         };
+        // Each user numbers its chats in a range of its own (the reference's ids are unique
+        // across its users).
+        store.set_id_base((user_id - 1).max(0) * crate::store::USER_ID_RANGE)?;
         let running = self.inner.running.load(std::sync::atomic::Ordering::SeqCst);
         let (chat, mut events) = Chat::open_with(store, &config, new_user, running).await?;
         chat.set_identity(user_id, false);
