@@ -1804,14 +1804,23 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
             reaction,
             added,
         } if shown.reactions => reaction_lines(
-            format!(
-                "{}{}#{} {}{}> ",
-                time_prefix(chrono::Local::now().timestamp_millis()),
-                inc(group),
-                view_name(&group.local_name),
-                scope_prefix(item),
-                view_name(&member.local_name)
-            ),
+            // Someone in a channel whom its relay does not name: the channel's, as its posts.
+            match member {
+                Some(member) => format!(
+                    "{}{}#{} {}{}> ",
+                    time_prefix(chrono::Local::now().timestamp_millis()),
+                    inc(group),
+                    view_name(&group.local_name),
+                    scope_prefix(item),
+                    view_name(&member.local_name)
+                ),
+                None => format!(
+                    "{}{}#{}> ",
+                    time_prefix(chrono::Local::now().timestamp_millis()),
+                    inc(group),
+                    view_name(&group.local_name),
+                ),
+            },
             &format!("> {}", view_name(item_author)),
             item,
             reaction,

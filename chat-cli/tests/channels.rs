@@ -302,6 +302,89 @@ fn a_channel_served_by_a_relay() {
     relay.stop();
 }
 
+/// Reactions in a channel (every client with `--reactions`): the relay tells the owner who
+/// reacted and the other subscribers only that someone did (the reference's relays), never the
+/// reactor itself; the owner's own reactions reach the subscribers as the channel's too.
+#[test]
+fn reactions_in_a_channel_name_the_reactor_to_the_owner_only() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let shown = ["--reactions"];
+    let mut alice = Client::start_with(dir.path(), "alice", &server, &shown);
+    alice.create_profile("alice", "Alice");
+    let (mut bob, bob_address) = relay_client(dir.path(), "bob", &server, &[]);
+    alice.type_line(&format!("/relays name=bob_relay {bob_address}"));
+    alice.expect(&format!("/relays name=bob_relay {bob_address}"));
+    alice.expect("ok");
+    let cmd = r#"/_public group 1 1 {"displayName": "news", "fullName": ""}"#;
+    let link = create_channel(&mut alice, &mut bob, cmd);
+    let mut subscribers: Vec<Client> = [("cath", "Catherine"), ("dan", "Daniel")]
+        .into_iter()
+        .map(|(name, full)| {
+            let mut c = Client::start_with(dir.path(), name, &server, &shown);
+            c.create_profile(name, full);
+            subscribe(&mut c, full, &link, &mut bob);
+            c
+        })
+        .collect();
+    let [cath, dan] = &mut subscribers[..] else {
+        unreachable!()
+    };
+    alice.type_line("#news hello subscribers");
+    alice.expect_item("#news hello subscribers");
+    bob.expect_item("#news alice> hello subscribers");
+    cath.expect_item("#news alice> hello subscribers [>>]");
+    dan.expect_item("#news alice> hello subscribers [>>]");
+
+    // cath reacts: alice is told it was cath, dan only that someone did.
+    cath.type_line("+1 #news hello");
+    cath.expect("+1 #news hello");
+    cath.expect("added 👍");
+    // (The owner learns of a subscriber this way: the reference's line.)
+    alice.expect(
+        "#news: bob_relay forwarded a message from an unknown member, creating unknown member \
+         record cath",
+    );
+    alice.expect_item("#news cath> > alice hello subscribers");
+    alice.expect("    + 👍");
+    dan.expect_item("#news> > alice hello subscribers");
+    dan.expect("    + 👍");
+    // dan too; then cath takes hers back.
+    dan.type_line("+1 #news hello");
+    dan.expect("+1 #news hello");
+    dan.expect("added 👍");
+    alice.expect(
+        "#news: bob_relay forwarded a message from an unknown member, creating unknown member \
+         record dan",
+    );
+    alice.expect_item("#news dan> > alice hello subscribers");
+    alice.expect("    + 👍");
+    cath.expect_item("#news> > alice hello subscribers");
+    cath.expect("    + 👍");
+    cath.type_line("-1 #news hello");
+    cath.expect("-1 #news hello");
+    cath.expect("removed 👍");
+    alice.expect_item("#news cath> > alice hello subscribers");
+    alice.expect("    - 👍");
+    dan.expect_item("#news> > alice hello subscribers");
+    dan.expect("    - 👍");
+    // The owner's reaction: the channel's to the subscribers.
+    alice.type_line("+🚀 #news hello");
+    alice.expect("+🚀 #news hello");
+    alice.expect("added 🚀");
+    for s in [&mut *cath, &mut *dan] {
+        s.expect_item("#news> > alice hello subscribers");
+        s.expect("    + 🚀");
+    }
+    // No reaction came back to its reactor: the next line everyone sees is the next post.
+    alice.type_line("#news next");
+    alice.expect_item("#news next");
+    bob.expect_item("#news alice> next");
+    cath.expect_item("#news alice> next [>>]");
+    dan.expect_item("#news alice> next [>>]");
+    relay.stop();
+}
+
 /// A file in a channel: uploaded once by the owner, forwarded by the relay to each subscriber,
 /// who receives it byte-identical.
 /// The relay's address is made on the SMP relay its operator chose

@@ -347,12 +347,13 @@ fn a_reaction(chat: &Chat, c: &Contact, item: &ChatItem, reaction: &Value, by_us
     })
 }
 
-/// `chatItemReaction` in a group: ours (`by` none) or a member's.
+/// `chatItemReaction` in a group, `chat_dir` saying whose: ours, a member's or (a channel's
+/// relay naming no one) the channel's.
 fn group_reaction(
     chat: &Chat,
     user: Value,
     g: &Group,
-    by: Option<&Member>,
+    chat_dir: Value,
     item: &ChatItem,
     reaction: &Value,
     added: bool,
@@ -367,10 +368,7 @@ fn group_reaction(
         json!({"user": user, "added": added, "reaction": {
             "chatInfo": a["chatInfo"],
             "chatReaction": {
-                "chatDir": match by {
-                    Some(m) => json!({"type": "groupRcv", "groupMember": group_member(m)}),
-                    None => json!({"type": "groupSnd"}),
-                },
+                "chatDir": chat_dir,
                 "chatItem": a["chatItem"],
                 "sentAt": ts(now_ms()),
                 "reaction": reaction,
@@ -1549,7 +1547,15 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
             item,
             reaction,
             added,
-        } => group_reaction(chat, u, group, None, item, reaction, *added),
+        } => group_reaction(
+            chat,
+            u,
+            group,
+            json!({"type": "groupSnd"}),
+            item,
+            reaction,
+            *added,
+        ),
         Response::GroupItemUpdated(g, item) => tagged(
             "chatItemUpdated",
             json!({"user": u, "chatItem": group_chat_item(chat, g, None, item)}),
@@ -2063,7 +2069,14 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
             reaction,
             added,
             ..
-        } => group_reaction(chat, u, group, Some(member), item, reaction, *added),
+        } => {
+            // Someone in a channel whom its relay does not name: the channel's.
+            let dir = match member {
+                Some(m) => json!({"type": "groupRcv", "groupMember": group_member(m)}),
+                None => json!({"type": "channelRcv"}),
+            };
+            group_reaction(chat, u, group, dir, item, reaction, *added)
+        }
         Event::GroupItemUpdated(g, m, item) => tagged(
             "chatItemUpdated",
             json!({"user": u, "chatItem": group_chat_item(chat, g, Some(m), item)}),

@@ -1210,8 +1210,8 @@ pub enum Event {
     GroupReaction {
         /// The group.
         group: crate::group_store::Group,
-        /// The member.
-        member: crate::group_store::Member,
+        /// The member (none: someone in a channel, whom its relay does not name).
+        member: Option<crate::group_store::Member>,
         /// The item reacted to.
         item: ChatItem,
         /// Who wrote that item (our name when it is ours).

@@ -609,7 +609,7 @@ impl Chat {
     /// author's member id, or (no member id) to a post as the channel itself - one we
     /// received or ours sent as the channel; unknown messages and malformed reactions are
     /// ignored, as the reference does, and so are reactions when the group does not allow
-    /// them.
+    /// them. Whether it changed anything (a channel's relay forwards only those).
     pub(crate) async fn group_reaction_received(
         &self,
         g: &Group,
@@ -618,82 +618,137 @@ impl Chat {
         member_id: Option<B64>,
         reaction: serde_json::Value,
         add: bool,
+    ) -> Result<bool> {
+        let Some(key) = crate::chat::reaction_key(&reaction) else {
+            return Ok(false);
+        };
+        let feature = crate::group_prefs::feature("reactions").ok_or(ChatError::CannotReact)?;
+        if !crate::group_prefs::allowed(&g.profile, feature, m.role) {
+            return Ok(false);
+        }
+        let Some((item, item_author)) = self.reacted_item(g, shared, member_id.as_ref())? else {
+            return Ok(false);
+        };
+        self.record_group_reaction(g, Some(m), item, item_author, &key, reaction, add)
+            .await
+    }
+
+    /// A reaction in a channel forwarded by its relay without saying who reacted (the
+    /// reference's relays tell subscribers only that someone did): counted on the item among
+    /// its anonymous reactions, when the channel allows reactions. The relay checked the
+    /// reactor (one of each emoji, at most three); an owner is told who reacted instead and
+    /// ignores these.
+    pub(crate) async fn channel_reaction_received(
+        &self,
+        g: &Group,
+        shared: &B64,
+        member_id: Option<B64>,
+        reaction: serde_json::Value,
+        add: bool,
     ) -> Result<()> {
+        if g.role == crate::protocol::GroupMemberRole::Owner {
+            return Ok(());
+        }
         let Some(key) = crate::chat::reaction_key(&reaction) else {
             return Ok(());
         };
         let feature = crate::group_prefs::feature("reactions").ok_or(ChatError::CannotReact)?;
-        if !crate::group_prefs::allowed(&g.profile, feature, m.role) {
+        // Whether the channel allows reactions at all (who may react, the relay checked).
+        if !crate::group_prefs::allowed(
+            &g.profile,
+            feature,
+            crate::protocol::GroupMemberRole::Owner,
+        ) {
             return Ok(());
         }
-        if member_id.is_none() {
-            let item = {
-                let store = self.store();
-                match store.channel_post_by_shared(g.group_id, &shared.0)? {
-                    Some(i) => Some(i),
-                    None => store
-                        .group_item_by_shared(g.group_id, None, &shared.0)?
-                        .filter(|i| store.sent_as_channel(i.item_id).unwrap_or(false)),
-                }
-            };
-            let Some(item) = item else { return Ok(()) };
-            return self
-                .record_group_reaction(g, m, item, g.local_name.clone(), &key, reaction, add)
-                .await;
-        }
-        let (author, author_name) = match &member_id {
-            Some(id) if *id == g.member_id => (
-                None,
-                match &g.incognito {
-                    Some(p) => p.display_name.clone(),
-                    None => self.profile().display_name,
-                },
-            ),
-            Some(id) => match self.store().member_by_member_id(g.group_id, id)? {
-                Some(a) => (Some(a.group_member_id), a.local_name),
-                None => return Ok(()),
-            },
-            None => return Ok(()),
+        let Some((item, item_author)) = self.reacted_item(g, shared, member_id.as_ref())? else {
+            return Ok(());
         };
-        let item = self
-            .store()
-            .group_item_by_shared(g.group_id, author, &shared.0)?;
-        let Some(item) = item else { return Ok(()) };
-        self.record_group_reaction(g, m, item, author_name, &key, reaction, add)
-            .await
+        self.record_group_reaction(g, None, item, item_author, &key, reaction, add)
+            .await?;
+        Ok(())
     }
 
-    /// A member's reaction to an item, kept (at most [`crate::chat::MAX_REACTIONS`] per
-    /// member; none to a deleted item) and shown when it changed anything.
+    /// The item a reaction names: a member's (its author's member id; ours when it is our
+    /// member id) or, without a member id, a post as the channel itself - one we received
+    /// or ours sent as the channel; with its author's name (the channel's for a post as the
+    /// channel).
+    fn reacted_item(
+        &self,
+        g: &Group,
+        shared: &B64,
+        member_id: Option<&B64>,
+    ) -> Result<Option<(ChatItem, String)>> {
+        let store = self.store();
+        let Some(id) = member_id else {
+            let item = match store.channel_post_by_shared(g.group_id, &shared.0)? {
+                Some(i) => Some(i),
+                None => store
+                    .group_item_by_shared(g.group_id, None, &shared.0)?
+                    .filter(|i| store.sent_as_channel(i.item_id).unwrap_or(false)),
+            };
+            return Ok(item.map(|i| (i, g.local_name.clone())));
+        };
+        let (author, author_name) = if *id == g.member_id {
+            let ours = match &g.incognito {
+                Some(p) => p.display_name.clone(),
+                None => self.profile().display_name,
+            };
+            (None, ours)
+        } else {
+            match store.member_by_member_id(g.group_id, id)? {
+                Some(a) => (Some(a.group_member_id), a.local_name),
+                None => return Ok(None),
+            }
+        };
+        Ok(store
+            .group_item_by_shared(g.group_id, author, &shared.0)?
+            .map(|i| (i, author_name)))
+    }
+
+    /// A member's reaction to an item (`m` none: an anonymous one in a channel), kept (at
+    /// most [`crate::chat::MAX_REACTIONS`] per member; none to a deleted item) and shown
+    /// when it changed anything; whether it did.
     #[allow(clippy::too_many_arguments)]
     async fn record_group_reaction(
         &self,
         g: &Group,
-        m: &Member,
+        m: Option<&Member>,
         item: ChatItem,
         item_author: String,
         key: &str,
         reaction: serde_json::Value,
         add: bool,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         if item.deleted {
-            return Ok(());
+            return Ok(false);
         }
-        if add
-            && self
+        let changed = match m {
+            Some(m) => {
+                if add
+                    && self
+                        .store()
+                        .member_reaction_count(item.item_id, m.group_member_id)?
+                        >= crate::chat::MAX_REACTIONS
+                {
+                    return Ok(false);
+                }
+                self.store().set_member_reaction(
+                    item.item_id,
+                    false,
+                    m.group_member_id,
+                    key,
+                    add,
+                )?
+            }
+            None => self
                 .store()
-                .member_reaction_count(item.item_id, m.group_member_id)?
-                >= crate::chat::MAX_REACTIONS
-        {
-            return Ok(());
-        }
-        if self
-            .store()
-            .set_member_reaction(item.item_id, false, m.group_member_id, key, add)?
-        {
+                .set_anonymous_reaction(item.item_id, key, add)?,
+        };
+        if changed {
             self.emit(Event::GroupReaction {
                 group: g.clone(),
-                member: m.clone(),
+                member: m.cloned(),
                 item,
                 item_author,
                 reaction,
@@ -701,7 +756,7 @@ impl Chat {
             })
             .await;
         }
-        Ok(())
+        Ok(changed)
     }
 
     /// `/tail #team [n]`: the group's last `n` items with their authors (none: ours).

@@ -1955,4 +1955,57 @@ mod tests {
             .expect("paths")
             .is_empty());
     }
+
+    /// A channel's anonymous reactions: each counted, a removal takes one away (never ours or
+    /// a member's), none past the bound.
+    #[test]
+    fn anonymous_reactions_count_and_are_bounded() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = ChatStore::open(&dir.path().join("a_chat.db"), None).expect("open");
+        store
+            .db
+            .execute_batch(
+                "INSERT INTO contacts (contact_id, local_name, profile, conn_id, ready, created_at)
+                   VALUES (2, 'bob', '{\"displayName\":\"bob\",\"fullName\":\"\"}', 7, 1, 0);
+                 INSERT INTO chat_items (item_id, contact_id, sent, content, item_ts)
+                   VALUES (5, 2, 1, '{\"type\":\"text\",\"text\":\"hi\"}', 1);",
+            )
+            .expect("rows");
+        let thumbs = r#"{"type":"emoji","emoji":"👍"}"#;
+        assert!(store
+            .set_member_reaction(5, true, 0, thumbs, true)
+            .expect("ours"));
+        for _ in 0..3 {
+            assert!(store.set_anonymous_reaction(5, thumbs, true).expect("add"));
+        }
+        assert_eq!(
+            store.reactions(5).expect("reactions"),
+            [(thumbs.to_string(), 4, true)]
+        );
+        for _ in 0..3 {
+            assert!(store
+                .set_anonymous_reaction(5, thumbs, false)
+                .expect("remove"));
+        }
+        // Ours stays: a removal without an anonymous one left changes nothing.
+        assert!(!store
+            .set_anonymous_reaction(5, thumbs, false)
+            .expect("remove"));
+        assert_eq!(
+            store.reactions(5).expect("reactions"),
+            [(thumbs.to_string(), 1, true)]
+        );
+        store
+            .db
+            .execute(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?2)
+                 INSERT INTO reactions (item_id, by_us, by_member, reaction, created_at)
+                 SELECT 5, 0, -i, ?1, 0 FROM n",
+                rusqlite::params![thumbs, crate::store::MAX_ANONYMOUS_REACTIONS],
+            )
+            .expect("as many as the bound");
+        assert!(!store
+            .set_anonymous_reaction(5, thumbs, true)
+            .expect("past the bound"));
+    }
 }

@@ -62,6 +62,16 @@ pub(crate) fn check_current(g: &Group) -> Result<()> {
 
 /// What a host forwards between members not connected yet (the reference's list), and what
 /// it takes when forwarded.
+/// Whom a channel's relay forwards a message to (other groups' hosts: every member waiting).
+#[derive(Clone, Copy)]
+enum Audience {
+    All,
+    /// The channel's owners only.
+    Owners,
+    /// Everyone but the owners.
+    Subscribers,
+}
+
 fn forwardable(e: &ChatEvent) -> bool {
     matches!(
         e,
@@ -1631,29 +1641,58 @@ impl Chat {
             let relaying = g.role == GroupMemberRole::Relay
                 && m.role == GroupMemberRole::Owner
                 && self.is_channel(&g)?;
+            // A reaction in a channel (an owner's or a subscriber's): its relay tells the
+            // owners who reacted and the subscribers only that someone did (the reference's
+            // relays: subscribers are not told of each other) - once it is counted here.
+            if g.role == GroupMemberRole::Relay && !scoped && self.is_channel(&g)? {
+                if let ChatEvent::MsgReact {
+                    msg_id,
+                    member_id,
+                    reaction,
+                    add,
+                    ..
+                } = &msg.event
+                {
+                    let counted = crate::chat::on_heap(|| {
+                        self.group_reaction_received(
+                            &g,
+                            &m,
+                            msg_id,
+                            member_id.clone(),
+                            reaction.clone(),
+                            *add,
+                        )
+                    })
+                    .await;
+                    match counted {
+                        Ok(true) => {
+                            self.forward(&g, &m, msg.clone(), false, Audience::Owners)
+                                .await?;
+                            self.forward(&g, &m, msg, true, Audience::Subscribers)
+                                .await?;
+                        }
+                        Ok(false) => {}
+                        Err(e @ ChatError::Store(_)) => return Err(e),
+                        Err(e) => {
+                            self.emit(Event::Error(format!(
+                                "#{} {}: {e}",
+                                g.local_name, m.local_name
+                            )))
+                            .await;
+                        }
+                    }
+                    continue;
+                }
+            }
             let copy = ((g.role >= GroupMemberRole::Admin || relaying)
                 && forwardable(&msg.event)
                 && !scoped)
                 .then(|| msg.clone());
-            // A subscriber's reaction to a post as the channel: its relay tells the channel's
-            // owners who reacted (subscribers are not told of each other).
-            let for_owners = (g.role == GroupMemberRole::Relay
-                && m.role < GroupMemberRole::Owner
-                && !scoped
-                && matches!(
-                    msg.event,
-                    ChatEvent::MsgReact {
-                        member_id: None,
-                        ..
-                    }
-                )
-                && self.is_channel(&g)?)
-            .then(|| msg.clone());
             // The channel deleted: the subscribers are told before the relay's connections
             // to them go.
             let copy = match copy {
                 Some(c) if relaying && matches!(c.event, ChatEvent::GrpDel) => {
-                    self.forward(&g, &m, c, false, false).await?;
+                    self.forward(&g, &m, c, false, Audience::All).await?;
                     None
                 }
                 c => c,
@@ -1675,10 +1714,8 @@ impl Chat {
                 }
                 Ok(()) => {
                     if let Some(orig) = copy {
-                        self.forward(&g, &m, orig, as_channel, false).await?;
-                    }
-                    if let Some(orig) = for_owners {
-                        self.forward(&g, &m, orig, false, true).await?;
+                        self.forward(&g, &m, orig, as_channel, Audience::All)
+                            .await?;
                     }
                 }
             }
@@ -1688,21 +1725,24 @@ impl Chat {
 
     /// Forwards a member's message (`x.grp.msg.forward`) to the members introduced to it or
     /// it to them, whose direct connection is not reported yet. A channel's relay forwards
-    /// its owner's post as the channel without naming the owner, and (`to_owners`) a
-    /// subscriber's reaction to the owners only.
+    /// to its members (`to`: all, or only the owners or only the others) - an owner's post
+    /// as the channel (`as_channel`) and any reaction to the subscribers without naming who
+    /// sent it.
     async fn forward(
         &self,
         g: &Group,
         m: &Member,
         msg: ChatMessage,
         as_channel: bool,
-        to_owners: bool,
+        to: Audience,
     ) -> Result<()> {
         let channel_relay = g.role == GroupMemberRole::Relay && self.is_channel(g)?;
         let targets = if channel_relay {
             let mut t = self.channel_forward_targets(g, m)?;
-            if to_owners {
-                t.retain(|t| t.role == GroupMemberRole::Owner);
+            match to {
+                Audience::All => {}
+                Audience::Owners => t.retain(|t| t.role == GroupMemberRole::Owner),
+                Audience::Subscribers => t.retain(|t| t.role != GroupMemberRole::Owner),
             }
             t
         } else {
@@ -1711,7 +1751,10 @@ impl Chat {
         if targets.is_empty() {
             return Ok(());
         }
-        let as_channel = channel_relay && m.role == GroupMemberRole::Owner && as_channel;
+        let as_channel = channel_relay
+            && as_channel
+            && (m.role == GroupMemberRole::Owner
+                || matches!(msg.event, ChatEvent::MsgReact { .. }));
         let body = ChatMessage::new(
             None,
             ChatEvent::GrpMsgForward {
@@ -1773,6 +1816,17 @@ impl Chat {
                             member_id: None,
                             ..
                         } if relay => self.channel_post_deleted(g, &msg_id).await,
+                        // Someone's reaction, not named to subscribers.
+                        ChatEvent::MsgReact {
+                            msg_id,
+                            member_id,
+                            reaction,
+                            add,
+                            ..
+                        } if relay => {
+                            self.channel_reaction_received(g, &msg_id, member_id, reaction, add)
+                                .await
+                        }
                         other => Err(ChatError::Agent(format!(
                             "#{}: a post from the channel itself ({}) is not shown by this client",
                             g.local_name,
@@ -1789,15 +1843,9 @@ impl Chat {
                 }
                 let known = self.store().member_by_member_id(g.group_id, &member_id)?;
                 // A channel's relay forwards its owners' posts only (announced first) - and,
-                // to the owners, subscribers' reactions to the posts as the channel.
+                // to the owners, everyone's reactions with who reacted.
                 let reaction_to_owner = g.role == GroupMemberRole::Owner
-                    && matches!(
-                        inner.event,
-                        ChatEvent::MsgReact {
-                            member_id: None,
-                            ..
-                        }
-                    );
+                    && matches!(inner.event, ChatEvent::MsgReact { .. });
                 if relay
                     && !reaction_to_owner
                     && known

@@ -543,6 +543,10 @@ pub(crate) fn next_row_id(
     )
 }
 
+/// The most anonymous reactions kept on one item ([`ChatStore::set_anonymous_reaction`]): a
+/// relay that floods them does not grow the database without bound.
+pub const MAX_ANONYMOUS_REACTIONS: i64 = 100_000;
+
 /// How many ids each user has ([`ChatStore::set_id_base`]): user N numbers its new rows from
 /// `(N - 1) * USER_ID_RANGE + 1`.
 pub const USER_ID_RANGE: i64 = 1_000_000_000;
@@ -2491,6 +2495,32 @@ impl ChatStore {
                 "DELETE FROM reactions
                  WHERE item_id = ?1 AND by_us = ?2 AND by_member = ?3 AND reaction = ?4",
                 params![item_id, by_us, by_member, reaction],
+            )?
+        };
+        Ok(n > 0)
+    }
+
+    /// A reaction to an item in a channel whose relay does not say who reacted (a
+    /// subscriber's, told to the other subscribers): kept as one of the item's anonymous
+    /// reactions (`by_member` below 0, each its own row, so they count), at most
+    /// [`MAX_ANONYMOUS_REACTIONS`] per item; a removal takes one of that emoji away. Whether it
+    /// changed anything.
+    pub fn set_anonymous_reaction(&self, item_id: i64, reaction: &str, add: bool) -> Result<bool> {
+        let n = if add {
+            self.db.execute(
+                "INSERT INTO reactions (item_id, by_us, by_member, reaction, created_at)
+                 SELECT ?1, 0, coalesce(min(by_member), 0) - 1, ?2, ?3
+                   FROM reactions WHERE item_id = ?1 AND by_member < 0
+                 HAVING count(*) < ?4",
+                params![item_id, reaction, now_ms(), MAX_ANONYMOUS_REACTIONS],
+            )?
+        } else {
+            self.db.execute(
+                "DELETE FROM reactions WHERE rowid = (
+                    SELECT rowid FROM reactions
+                     WHERE item_id = ?1 AND by_us = 0 AND by_member < 0 AND reaction = ?2
+                     LIMIT 1)",
+                params![item_id, reaction],
             )?
         };
         Ok(n > 0)

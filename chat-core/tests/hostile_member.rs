@@ -302,7 +302,9 @@ async fn scenario() {
             item,
             added: true,
             ..
-        } if member.local_name == "bob" && item.content.text_shown() == "still here" => {
+        } if member.as_ref().is_some_and(|m| m.local_name == "bob")
+            && item.content.text_shown() == "still here" =>
+        {
             reaction["emoji"].as_str().map(str::to_string)
         }
         _ => None,

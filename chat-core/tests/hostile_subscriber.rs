@@ -174,4 +174,45 @@ async fn scenario() {
         [("from the channel".to_string(), false)],
         "{items:?}"
     );
+
+    // Reactions: the relay forwards only those it counted - a removal of a reaction mallory
+    // never made and a second 👍 would take away or add to others' counts at the subscribers,
+    // who are not told who reacted; the owner is told who did.
+    let react = |emoji: &str, add: bool| {
+        msg(ChatEvent::MsgReact {
+            msg_id: shared.clone(),
+            member_id: None,
+            scope: None,
+            reaction: serde_json::json!({"type": "emoji", "emoji": emoji}),
+            add,
+        })
+    };
+    for (emoji, add) in [("👍", false), ("👍", true), ("👍", true), ("🚀", true)] {
+        mallory.send(conn, &react(emoji, add)).await.expect("send");
+    }
+    let mut told = Vec::new();
+    until(&mut a_ev, |e| {
+        if let Event::GroupReaction {
+            member,
+            reaction,
+            added,
+            ..
+        } = e
+        {
+            let emoji = reaction["emoji"].as_str().unwrap_or_default().to_string();
+            let by = member.as_ref().map(|m| m.local_name.clone());
+            told.push((emoji.clone(), *added, by));
+            return (emoji == "🚀").then_some(());
+        }
+        None
+    })
+    .await;
+    let mallory_name = Some("mallory".to_string());
+    assert_eq!(
+        told,
+        [
+            ("👍".to_string(), true, mallory_name.clone()),
+            ("🚀".to_string(), true, mallory_name)
+        ]
+    );
 }
