@@ -1585,16 +1585,19 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
             forwarded,
         } => {
             let mark = if *forwarded { " [>>]" } else { "" };
+            // A post as the channel itself: `#news> sends file ...`.
+            let from = match member {
+                Some(m) => format!(" {}{}", scope_prefix(item), view_name(&m.local_name)),
+                None => String::new(),
+            };
             muted_if(
                 group_muted(group, item),
                 vec![
                     format!(
-                        "{}{}#{} {}{}> sends file {name} ({} / {size} bytes){mark}",
+                        "{}{}#{}{from}> sends file {name} ({} / {size} bytes){mark}",
                         time_prefix(item.item_ts),
                         inc(group),
                         view_name(&group.local_name),
-                        scope_prefix(item),
-                        view_name(&member.local_name),
                         chat_core::files::size_text(*size)
                     ),
                     format!("use /fr {file_id} [<dir>/ | <path>] to receive it{mark}"),

@@ -2271,6 +2271,37 @@ fn bot_api_channels() {
         let d = &deleted["chatItemDeletions"][0];
         assert_eq!(d["deletedChatItem"]["chatItem"]["chatDir"], json!({"type": "channelRcv"}));
         assert_eq!(d["toChatItem"]["chatItem"]["meta"]["itemDeleted"]["type"], "deleted");
+        // A file posted as the channel: cath is offered it by the channel and receives it.
+        let src = dir.path().join("news.bin");
+        std::fs::write(&src, b"the channel's file").expect("write");
+        let file_msg = json!([{"fileSource": {"filePath": src.to_string_lossy()},
+                               "msgContent": {"type": "file", "text": ""}}]);
+        alice
+            .ok("APISendMessages", &format!("/_send {as_channel} json {file_msg}"), "newChatItems")
+            .await;
+        let offer = cath
+            .event_where(|e| {
+                e["type"] == "newChatItems" && e["chatItems"][0]["chatItem"]["file"].is_object()
+            })
+            .await;
+        let item = &offer["chatItems"][0]["chatItem"];
+        assert_eq!(item["chatDir"], json!({"type": "channelRcv"}), "{offer:#}");
+        assert_eq!(item["file"]["fileName"], "news.bin");
+        let file_id = item["file"]["fileId"].as_i64().expect("fileId");
+        let into = dir.path().join("cath-got");
+        std::fs::create_dir_all(&into).expect("dir");
+        cath.ok(
+            "ReceiveFile",
+            &format!("/freceive {file_id} {}/", into.to_string_lossy()),
+            "rcvFileAccepted",
+        )
+        .await;
+        let done = cath.event("rcvFileComplete").await;
+        assert_eq!(done["chatItem"]["chatItem"]["chatDir"], json!({"type": "channelRcv"}));
+        assert_eq!(
+            std::fs::read(into.join("news.bin")).expect("saved"),
+            b"the channel's file"
+        );
         // A subscriber cannot post.
         cath.ok(
             "APISendMessages",

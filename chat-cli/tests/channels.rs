@@ -449,6 +449,67 @@ fn a_file_in_a_channel() {
         common::groups::receive(c, 1, "f.bin", "alice", &out, saved);
         assert_eq!(std::fs::read(out.join(saved)).expect("received"), f);
     }
+
+    // A file posted as the channel itself: no author at the relay and the subscribers, who
+    // receive it from the channel.
+    let g = common::pseudo_random(70_000, 6);
+    std::fs::write(src.join("g.bin"), &g).expect("write");
+    let g_path = src.join("g.bin").to_string_lossy().into_owned();
+    let cmd = format!(
+        r#"/_send #1(as_group=on) json [{{"fileSource": {{"filePath": "{g_path}"}}, "msgContent": {{"type": "file", "text": ""}}}}]"#
+    );
+    alice.type_line(&cmd);
+    alice.expect(&cmd);
+    alice.expect_item(&format!("/f #news {g_path}"));
+    alice.expect("use /fc 2 to cancel sending");
+    alice.expect("completed uploading file 2 (g.bin) for #news");
+    bob.expect_item("#news> sends file g.bin (68.4 KiB / 70000 bytes)");
+    bob.expect("use /fr 2 [<dir>/ | <path>] to receive it");
+    for c in subscribers.iter_mut() {
+        c.expect_item("#news> sends file g.bin (68.4 KiB / 70000 bytes) [>>]");
+        c.expect("use /fr 2 [<dir>/ | <path>] to receive it [>>]");
+    }
+    for (c, saved) in subscribers.iter_mut().zip(["g.bin", "g_1.bin"]) {
+        common::groups::receive(c, 2, "g.bin", "#news", &out, saved);
+        assert_eq!(std::fs::read(out.join(saved)).expect("received"), g);
+    }
+    // A subscriber joining later gets it in the history, from the channel too.
+    let mut eve = Client::start_with(dir.path(), "eve", &server, &args);
+    eve.create_profile("eve", "Eve");
+    subscribe(&mut eve, "Eve", &link, &mut bob);
+    eve.expect_item("#news alice> sends file f.bin (68.4 KiB / 70000 bytes) [>>]");
+    eve.expect("use /fr 1 [<dir>/ | <path>] to receive it [>>]");
+    eve.expect_item("#news> sends file g.bin (68.4 KiB / 70000 bytes) [>>]");
+    eve.expect("use /fr 2 [<dir>/ | <path>] to receive it [>>]");
+    common::groups::receive(&mut eve, 2, "g.bin", "#news", &out, "g_2.bin");
+    assert_eq!(std::fs::read(out.join("g_2.bin")).expect("received"), g);
+    // Cancelled by the owner: the channel's file cannot be received any more.
+    std::fs::write(src.join("h.bin"), common::pseudo_random(70_000, 7)).expect("write");
+    let h_path = src.join("h.bin").to_string_lossy().into_owned();
+    let cmd = format!(
+        r#"/_send #1(as_group=on) json [{{"fileSource": {{"filePath": "{h_path}"}}, "msgContent": {{"type": "file", "text": ""}}}}]"#
+    );
+    alice.type_line(&cmd);
+    alice.expect(&cmd);
+    alice.expect_item(&format!("/f #news {h_path}"));
+    alice.expect("use /fc 3 to cancel sending");
+    alice.expect("completed uploading file 3 (h.bin) for #news");
+    subscribers.push(eve);
+    bob.skip_to("use /fr 3 [<dir>/ | <path>] to receive it");
+    for c in subscribers.iter_mut() {
+        c.skip_to("use /fr 3 [<dir>/ | <path>] to receive it [>>]");
+    }
+    alice.type_line("/fc 3");
+    alice.expect("/fc 3");
+    alice.expect("cancelled sending file 3 (h.bin) to bob_relay");
+    for c in std::iter::once(&mut bob).chain(subscribers.iter_mut()) {
+        c.expect("#news cancelled sending file 3 (h.bin)");
+    }
+    let d = out.to_string_lossy();
+    let cath = &mut subscribers[0];
+    cath.type_line(&format!("/fr 3 {d}/"));
+    cath.expect(&format!("/fr 3 {d}/"));
+    cath.expect("file cancelled: h.bin");
     relay.stop();
 }
 

@@ -2060,7 +2060,7 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
             ..
         } => tagged(
             "newChatItems",
-            json!({"user": u, "chatItems": [group_chat_item(chat, group, Some(member), item)]}),
+            json!({"user": u, "chatItems": [group_chat_item(chat, group, member.as_ref(), item)]}),
         ),
         Event::GroupReaction {
             group,

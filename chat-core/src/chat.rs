@@ -1024,8 +1024,8 @@ pub enum Event {
     GroupFileOffered {
         /// The group.
         group: crate::group_store::Group,
-        /// The sender.
-        member: crate::group_store::Member,
+        /// The sender (none: a channel's post as the channel itself).
+        member: Option<crate::group_store::Member>,
         /// The offer's chat item.
         item: ChatItem,
         /// The file's number.

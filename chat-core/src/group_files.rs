@@ -36,6 +36,8 @@ pub(crate) struct GroupFileExtras {
     pub support: Option<Option<Member>>,
     /// The members its caption mentions.
     pub mentions: std::collections::BTreeMap<String, crate::protocol::MsgMention>,
+    /// Posted as the channel itself (its owner's, `/_send #G(as_group=on)`).
+    pub as_channel: bool,
 }
 
 /// The files feature.
@@ -89,6 +91,7 @@ impl Chat {
             quote,
             support,
             mentions,
+            as_channel,
         } = extras;
         let audience = match &support {
             Some(whose) => Some(self.support_audience(&g, whose.as_ref())?),
@@ -137,6 +140,9 @@ impl Chat {
             None,
         )?;
         self.store().set_item_file(item.item_id, file_id)?;
+        if as_channel {
+            self.store().set_sent_as_channel(item.item_id)?;
+        }
         if !mentions.is_empty() {
             self.store()
                 .set_item_mentions(item.item_id, &crate::mentions::member_ids(&mentions))?;
@@ -167,6 +173,7 @@ impl Chat {
             c.quote = quote;
             c.scope = audience.as_ref().map(|a| a.scope.clone());
             c.mentions = mentions;
+            c.as_group = as_channel.then_some(true);
         }
         let body = msg.encode();
         let sent = match &audience {
@@ -269,22 +276,23 @@ impl Chat {
     }
 
     /// A member offers a file in the group (`item` holds the message; `forwarded`: the
-    /// host forwarded it).
+    /// host forwarded it); `m` none: a channel's post as the channel itself.
     pub(crate) async fn group_file_offered(
         &self,
         g: &Group,
-        m: &Member,
+        m: Option<&Member>,
         shared: Option<&B64>,
         inv: &FileInvitation,
         item: &ChatItem,
         forwarded: bool,
     ) -> Result<()> {
-        let (shared, name) = crate::files::check_offer(&m.local_name, shared, inv)?;
+        let from = m.map_or(&g.local_name, |m| &m.local_name);
+        let (shared, name) = crate::files::check_offer(from, shared, inv)?;
         let size = inv.file_size as u64;
         let file_id = self.store().add_file(&NewFile {
             contact_id: 0,
             group_id: Some(g.group_id),
-            group_member_id: Some(m.group_member_id),
+            group_member_id: m.map(|m| m.group_member_id),
             sent: false,
             shared_msg_id: &shared.0,
             name: &name,
@@ -295,7 +303,7 @@ impl Chat {
         self.store().set_item_file(item.item_id, file_id)?;
         self.emit(Event::GroupFileOffered {
             group: g.clone(),
-            member: m.clone(),
+            member: m.cloned(),
             item: ChatItem {
                 file_id: Some(file_id),
                 ..item.clone()
@@ -307,7 +315,7 @@ impl Chat {
         })
         .await;
         // Not from a member we hide.
-        if m.show_messages
+        if m.is_none_or(|m| m.show_messages)
             && size <= self.inner.auto_accept_size
             && size <= self.inner.max_file_size
         {
@@ -327,9 +335,7 @@ impl Chat {
         d: &FileDescr,
         via: Option<i64>,
     ) -> Result<Option<i64>> {
-        let f = self
-            .store()
-            .group_file_by_msg(g.group_id, m.group_member_id, &shared.0)?;
+        let f = self.offered_file(g, m, shared)?;
         if let Some(f) = &f {
             let via = via.unwrap_or(0);
             // (The store's lock is not held across the arms.)
@@ -353,7 +359,54 @@ impl Chat {
         let f = self
             .store()
             .group_file_by_msg(g.group_id, m.group_member_id, &shared.0)?;
-        self.cancelled_by_sender(f, FilePeer::Member(g.clone(), m.clone()))
+        let (f, peer) = match f {
+            Some(f) => (Some(f), FilePeer::Member(g.clone(), m.clone())),
+            None => (self.offered_file(g, m, shared)?, FilePeer::Group(g.clone())),
+        };
+        self.cancelled_by_sender(f, peer).await
+    }
+
+    /// The file a member's description or cancellation is about: one it offered, or - from
+    /// an owner to us a channel's relay - one of the channel's posts as the channel itself.
+    fn offered_file(&self, g: &Group, m: &Member, shared: &B64) -> Result<Option<FileTransfer>> {
+        let store = self.store();
+        Ok(
+            match store.group_file_by_msg(g.group_id, m.group_member_id, &shared.0)? {
+                Some(f) => Some(f),
+                None if m.role == GroupMemberRole::Owner => {
+                    store.channel_file_by_msg(g.group_id, &shared.0)?
+                }
+                None => None,
+            },
+        )
+    }
+
+    /// A part of the description of a file a channel's post as the channel offers, forwarded
+    /// by the relay `via` (the parts of one file all come through one relay).
+    pub(crate) fn channel_descr_part(
+        &self,
+        g: &Group,
+        shared: &B64,
+        d: &FileDescr,
+        via: i64,
+    ) -> Result<Option<i64>> {
+        let f = self.store().channel_file_by_msg(g.group_id, &shared.0)?;
+        if let Some(f) = &f {
+            let first = self.store().descr_via(f.file_id)?;
+            match first {
+                Some(v) if v != via => return Ok(None),
+                Some(_) => {}
+                None => self.store().set_descr_via(f.file_id, via)?,
+            }
+        }
+        self.descr_part_of(f, d)
+    }
+
+    /// The sender cancelled a file a channel's post as the channel offered (forwarded by its
+    /// relay).
+    pub(crate) async fn channel_file_cancelled(&self, g: &Group, shared: &B64) -> Result<()> {
+        let f = self.store().channel_file_by_msg(g.group_id, &shared.0)?;
+        self.cancelled_by_sender(f, FilePeer::Group(g.clone()))
             .await
     }
 

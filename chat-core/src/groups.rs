@@ -1478,10 +1478,10 @@ impl Chat {
         c: MsgContainer,
         relay: Option<&Member>,
     ) -> Result<()> {
-        if c.file.is_some() || c.quote.is_some() || c.live == Some(true) || c.scope.is_some() {
+        if c.quote.is_some() || c.live == Some(true) || c.scope.is_some() {
             return Err(ChatError::Agent(format!(
-                "#{}: a post as the channel with a file, a quote or typed live is not shown by \
-                 this client",
+                "#{}: a post as the channel with a quote or typed live is not shown by this \
+                 client",
                 g.local_name
             )));
         }
@@ -1502,7 +1502,16 @@ impl Chat {
             }
             _ => item,
         };
-        self.emit(Event::ChannelPost(g.clone(), item)).await;
+        // A file's offer shows as the file (its caption, if any, first).
+        if c.file.is_none() || !c.content.text_shown().is_empty() {
+            self.emit(Event::ChannelPost(g.clone(), item.clone())).await;
+        }
+        if let Some(inv) = &c.file {
+            crate::chat::on_heap(|| {
+                self.group_file_offered(g, None, msg_id, inv, &item, relay.is_some())
+            })
+            .await?;
+        }
         Ok(())
     }
 
@@ -1513,6 +1522,11 @@ impl Chat {
         Ok(match &msg.event {
             ChatEvent::MsgNew(c) => c.as_group == Some(true),
             ChatEvent::MsgUpdate(u) => u.as_group == Some(true),
+            // The description or cancellation of the file of one.
+            ChatEvent::MsgFileDescr { msg_id, .. } | ChatEvent::FileCancel { msg_id } => self
+                .store()
+                .channel_file_by_msg(g.group_id, &msg_id.0)?
+                .is_some(),
             ChatEvent::MsgDel {
                 msg_id,
                 member_id: None,
@@ -1816,6 +1830,23 @@ impl Chat {
                             member_id: None,
                             ..
                         } if relay => self.channel_post_deleted(g, &msg_id).await,
+                        // The file of a post as the channel: its description, its
+                        // cancellation.
+                        ChatEvent::MsgFileDescr { msg_id, file_descr } if relay => {
+                            let ready = self.channel_descr_part(
+                                g,
+                                &msg_id,
+                                &file_descr,
+                                m.group_member_id,
+                            )?;
+                            if let Some(file_id) = ready {
+                                self.descr_ready(file_id).await;
+                            }
+                            Ok(())
+                        }
+                        ChatEvent::FileCancel { msg_id } if relay => {
+                            crate::chat::on_heap(|| self.channel_file_cancelled(g, &msg_id)).await
+                        }
                         // Someone's reaction, not named to subscribers.
                         ChatEvent::MsgReact {
                             msg_id,
@@ -2003,7 +2034,7 @@ impl Chat {
                     crate::chat::on_heap(|| {
                         self.group_file_offered(
                             g,
-                            m,
+                            Some(m),
                             msg.msg_id.as_ref(),
                             inv,
                             &item,
@@ -2580,6 +2611,7 @@ impl Chat {
                                 quote,
                                 support: Some(whose.clone()),
                                 mentions: mentioned,
+                                as_channel: false,
                             };
                             Box::pin(self.send_group_file_with(g.clone(), path, m.content, extras))
                                 .await?
@@ -2611,21 +2643,16 @@ impl Chat {
                 ..
             } => {
                 let g = self.group_by_id(group_id)?;
-                // As the channel itself: its owner's text posts only.
+                // As the channel itself: its owner's posts (text or files) only.
                 if as_group {
                     if !(self.is_channel(&g)? && g.role == GroupMemberRole::Owner) {
                         return Err(ChatError::BadCommand(
                             "only a channel's owner posts as the channel".into(),
                         ));
                     }
-                    if live
-                        || messages
-                            .iter()
-                            .any(|m| m.file.is_some() || m.quoted_item_id.is_some())
-                    {
+                    if live || messages.iter().any(|m| m.quoted_item_id.is_some()) {
                         return Err(ChatError::BadCommand(
-                            "a post as the channel is text without a file or a quote, not live"
-                                .into(),
+                            "a post as the channel is not live and quotes nothing".into(),
                         ));
                     }
                 }
@@ -2683,6 +2710,7 @@ impl Chat {
                             let extras = crate::group_files::GroupFileExtras {
                                 quote,
                                 mentions: mentioned,
+                                as_channel: as_group,
                                 ..Default::default()
                             };
                             Box::pin(self.send_group_file_with(g.clone(), path, m.content, extras))

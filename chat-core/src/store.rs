@@ -2885,6 +2885,18 @@ impl ChatStore {
         )
     }
 
+    /// A file a channel's post as the channel itself offers (received: no member offered it).
+    pub fn channel_file_by_msg(
+        &self,
+        group_id: i64,
+        shared_msg_id: &[u8],
+    ) -> Result<Option<FileTransfer>> {
+        self.file_where(
+            "group_id = ?1 AND group_member_id IS NULL AND sent = 0 AND shared_msg_id = ?2",
+            &[&group_id, &shared_msg_id],
+        )
+    }
+
     /// The members a group file was offered to.
     pub fn add_group_file_members(&mut self, file_id: i64, members: &[i64]) -> Result<()> {
         let tx = self.db.transaction()?;
