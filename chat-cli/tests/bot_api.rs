@@ -2247,6 +2247,28 @@ fn bot_api_channels() {
         assert_eq!(r["chatDir"], json!({"type": "channelRcv"}), "{got:#}");
         let reactions = &r["chatItem"]["reactions"];
         assert_eq!(reactions[0]["totalReacted"], 2, "{reactions}");
+        // A post as the channel quoting that post: the quote is the channel's at the
+        // subscriber (`channelRcv`, its item there), ours at the owner.
+        let reply = json!([{"quotedItemId": own_id,
+                            "msgContent": {"type": "text", "text": "a reply"}}]);
+        let sent = alice
+            .ok("APISendMessages", &format!("/_send {as_channel} json {reply}"), "newChatItems")
+            .await;
+        let quoted = &sent["chatItems"][0]["chatItem"]["quotedItem"];
+        assert_eq!(quoted["chatDir"], json!({"type": "groupSnd"}), "{sent:#}");
+        assert_eq!(quoted["itemId"], own_id);
+        let got = cath
+            .event_where(|e| {
+                e["type"] == "newChatItems"
+                    && e["chatItems"][0]["chatItem"]["content"]["type"] == "rcvMsgContent"
+            })
+            .await;
+        let item = &got["chatItems"][0]["chatItem"];
+        assert_eq!(item["chatDir"], json!({"type": "channelRcv"}), "{got:#}");
+        assert_eq!(item_text(&got["chatItems"][0]), "a reply");
+        assert_eq!(item["quotedItem"]["chatDir"], json!({"type": "channelRcv"}), "{got:#}");
+        assert_eq!(item["quotedItem"]["itemId"], cath_item);
+        assert_eq!(item["quotedItem"]["content"]["text"], "from news");
         // Live as the channel is refused; the post's edit and deletion are the channel's.
         let live = format!("/_send {as_channel} live=on json {}", text_message("typing"));
         alice.ok("APISendMessages", &live, "chatCmdError").await;

@@ -304,9 +304,10 @@ fn a_channel_served_by_a_relay() {
 
 /// Reactions in a channel (every client with `--reactions`): the relay tells the owner who
 /// reacted and the other subscribers only that someone did (the reference's relays), never the
-/// reactor itself; the owner's own reactions reach the subscribers as the channel's too.
+/// reactor itself; the owner's own reactions reach the subscribers as the channel's too. A
+/// post as the channel is quoted as the channel's (also in a later subscriber's history).
 #[test]
-fn reactions_in_a_channel_name_the_reactor_to_the_owner_only() {
+fn reactions_and_quotes_in_a_channel() {
     let (_rt, relay, server) = relay();
     let dir = tempfile::tempdir().expect("tmp");
     let shown = ["--reactions"];
@@ -382,6 +383,35 @@ fn reactions_in_a_channel_name_the_reactor_to_the_owner_only() {
     bob.expect_item("#news alice> next");
     cath.expect_item("#news alice> next [>>]");
     dan.expect_item("#news alice> next [>>]");
+
+    // A post as the channel quoted (by the owner's own post, then by one as the channel): the
+    // quote names the channel, not the owner who wrote it.
+    let as_channel =
+        r#"/_send #1(as_group=on) json [{"msgContent": {"type": "text", "text": "channel news"}}]"#;
+    alice.type_line(as_channel);
+    alice.expect(as_channel);
+    alice.expect_item("#news channel news");
+    bob.expect_item("#news> channel news");
+    cath.expect_item("#news> channel news [>>]");
+    dan.expect_item("#news> channel news [>>]");
+    alice.type_line("> #news (channel news) about that");
+    alice.expect_item("#news > #news channel news");
+    alice.expect("      about that");
+    bob.expect_item("#news alice> > #news channel news");
+    bob.expect("      about that");
+    for s in [&mut *cath, &mut *dan] {
+        s.expect_item("#news alice> > #news channel news [>>]");
+        s.expect("      about that [>>]");
+    }
+    // A subscriber joining now gets the quote in the history too.
+    let mut eve = Client::start_with(dir.path(), "eve", &server, &shown);
+    eve.create_profile("eve", "Eve");
+    subscribe(&mut eve, "Eve", &link, &mut bob);
+    eve.expect_item("#news alice> hello subscribers [>>]");
+    eve.expect_item("#news alice> next [>>]");
+    eve.expect_item("#news> channel news [>>]");
+    eve.expect_item("#news alice> > #news channel news [>>]");
+    eve.expect("      about that [>>]");
     relay.stop();
 }
 

@@ -321,6 +321,51 @@ pub fn chat_item(chat: &Chat, c: &Contact, item: &ChatItem) -> Value {
     v
 }
 
+/// A group item's `quotedItem` (`CIQuote`): whose the quoted message is - ours, a member's or
+/// (no member id, in a channel) the channel's - and its item here when we have it.
+fn group_quote(chat: &Chat, g: &Group, q: &crate::store::ItemQuote, out: &mut Value) {
+    let Some(obj) = out.as_object_mut() else {
+        return;
+    };
+    obj.remove("itemId");
+    obj.remove("chatDir");
+    let store = chat.store();
+    let shared = q.shared_msg_id.as_ref().map(|s| s.0.as_slice());
+    let find = |member: Option<i64>| {
+        shared.and_then(|s| {
+            store
+                .group_item_by_shared(g.group_id, member, s)
+                .ok()
+                .flatten()
+        })
+    };
+    let (dir, quoted) = match &q.member_id {
+        Some(id) if *id == g.member_id => (Some(json!({"type": "groupSnd"})), find(None)),
+        Some(id) => match store.member_by_member_id(g.group_id, id).ok().flatten() {
+            Some(m) => (
+                Some(json!({"type": "groupRcv", "groupMember": group_member(&m)})),
+                find(Some(m.group_member_id)),
+            ),
+            None => (None, None),
+        },
+        None => match shared.and_then(|s| store.channel_post_by_shared(g.group_id, s).ok()?) {
+            Some(post) => (Some(json!({"type": "channelRcv"})), Some(post)),
+            // Ours, sent as the channel.
+            None => match find(None) {
+                Some(ours) => (Some(json!({"type": "groupSnd"})), Some(ours)),
+                None => (None, None),
+            },
+        },
+    };
+    if let Some(d) = dir {
+        obj.insert("chatDir".into(), d);
+    }
+    if let Some(i) = quoted {
+        obj.insert("itemId".into(), i.item_id.into());
+        obj.insert("sentAt".into(), ts(i.item_ts));
+    }
+}
+
 /// An item's reactions (`[CIReactionCount]`).
 fn reactions(chat: &Chat, item_id: i64) -> Value {
     let list = chat.store().reactions(item_id).unwrap_or_default();
@@ -769,6 +814,9 @@ pub fn group_chat_item(chat: &Chat, g: &Group, member: Option<&Member>, item: &C
         None if item.is_channel_post() => json!({"type": "channelRcv"}),
         None => json!({"type": "groupSnd"}),
     };
+    if let Some(q) = &item.quote {
+        group_quote(chat, g, q, &mut v["quotedItem"]);
+    }
     // The members it mentions (`CIMention`: the member as known here, if it is), and whether
     // we are one of them.
     let mentions = chat.store().item_mentions(item.item_id).unwrap_or_default();

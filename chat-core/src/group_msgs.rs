@@ -60,15 +60,21 @@ impl Chat {
         g: &Group,
         quoted: &ChatItem,
     ) -> Result<Option<(QuotedMsg, ItemQuote)>> {
-        let (member_id, member_name) = if quoted.sent {
-            (g.member_id.clone(), self.profile_in(g).display_name)
+        // A post as the channel itself (received, or ours sent so) is quoted as the
+        // channel's: no member named, the channel's name shown.
+        let channel_post = quoted.is_channel_post()
+            || (quoted.sent && self.store().sent_as_channel(quoted.item_id)?);
+        let (member_id, member_name) = if channel_post {
+            (None, format!("#{}", g.local_name))
+        } else if quoted.sent {
+            (Some(g.member_id.clone()), self.profile_in(g).display_name)
         } else {
             let author = match quoted.group_member_id {
                 Some(id) => self.store().member(id)?,
                 None => None,
             };
             match author {
-                Some(m) => (m.member_id, m.local_name),
+                Some(m) => (Some(m.member_id), m.local_name),
                 None => return Ok(None),
             }
         };
@@ -78,7 +84,7 @@ impl Chat {
                 msg_id: shared.clone(),
                 sent_at: UtcTime::from_millis(quoted.item_ts),
                 sent: quoted.sent,
-                member_id: Some(member_id.clone()),
+                member_id: member_id.clone(),
             },
             content: quoted.content.clone(),
         };
@@ -86,7 +92,7 @@ impl Chat {
             shared_msg_id: shared,
             content: quoted.content.clone(),
             by_author: quoted.sent,
-            member_id: Some(member_id),
+            member_id,
             member_name: Some(member_name),
         };
         Ok(Some((quote, item_quote)))
@@ -127,6 +133,8 @@ impl Chat {
                 .store()
                 .member_by_member_id(g.group_id, id)?
                 .map(|m| m.local_name),
+            // A post as the channel itself.
+            None if self.is_channel(g)? => Some(format!("#{}", g.local_name)),
             None => None,
         };
         Ok(ItemQuote {

@@ -1319,6 +1319,7 @@ impl ChatStore {
         group_id: i64,
         shared_msg_id: Option<&[u8]>,
         content: &MsgContent,
+        quote: Option<&ItemQuote>,
         forwarded_by: Option<i64>,
     ) -> Result<ChatItem> {
         self.insert_group_item(
@@ -1327,7 +1328,7 @@ impl ChatStore {
             false,
             shared_msg_id,
             content,
-            None,
+            quote,
             forwarded_by,
         )
     }

@@ -1329,6 +1329,17 @@ impl Chat {
                 None => {
                     let mut c = MsgContainer::simple(item.content.clone());
                     c.as_group = author.is_none().then_some(true);
+                    // What it quotes, as its author quoted it (the time is the quoting
+                    // item's: the quoted one's is not kept with the quote, nor read).
+                    c.quote = item.quote.as_ref().map(|q| crate::protocol::QuotedMsg {
+                        msg_ref: crate::protocol::MsgRef {
+                            msg_id: q.shared_msg_id.clone(),
+                            sent_at: simplex_codec::time::UtcTime::from_millis(item.item_ts),
+                            sent: q.by_author,
+                            member_id: q.member_id.clone(),
+                        },
+                        content: q.content.clone(),
+                    });
                     vec![ChatMessage::new(Some(B64(shared)), ChatEvent::MsgNew(c))]
                 }
             };
@@ -1478,10 +1489,9 @@ impl Chat {
         c: MsgContainer,
         relay: Option<&Member>,
     ) -> Result<()> {
-        if c.quote.is_some() || c.live == Some(true) || c.scope.is_some() {
+        if c.live == Some(true) || c.scope.is_some() {
             return Err(ChatError::Agent(format!(
-                "#{}: a post as the channel with a quote or typed live is not shown by this \
-                 client",
+                "#{}: a post as the channel typed live is not shown by this client",
                 g.local_name
             )));
         }
@@ -1490,10 +1500,15 @@ impl Chat {
                 return Ok(()); // through another relay
             }
         }
+        let quote = match &c.quote {
+            Some(q) => Some(self.received_group_quote(g, q)?),
+            None => None,
+        };
         let item = self.store().add_channel_post(
             g.group_id,
             msg_id.map(|i| i.0.as_slice()),
             &c.content,
+            quote.as_ref(),
             relay.map(|r| r.group_member_id),
         )?;
         let item = match c.ttl {
@@ -2650,9 +2665,9 @@ impl Chat {
                             "only a channel's owner posts as the channel".into(),
                         ));
                     }
-                    if live || messages.iter().any(|m| m.quoted_item_id.is_some()) {
+                    if live {
                         return Err(ChatError::BadCommand(
-                            "a post as the channel is not live and quotes nothing".into(),
+                            "a post as the channel is not live".into(),
                         ));
                     }
                 }

@@ -764,7 +764,7 @@ impl Chat {
                         None,
                     )?
                 } else {
-                    store.add_channel_post(g.group_id, Some(&id.0), content, None)?
+                    store.add_channel_post(g.group_id, Some(&id.0), content, None, None)?
                 };
                 items.push(item);
             }
