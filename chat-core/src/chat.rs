@@ -4469,6 +4469,15 @@ impl Chat {
         let mut receipt = false;
         for parsed in parse_chat_messages(body) {
             let msg = match parsed {
+                // Only a group's host or relay forwards: a contact's forward is nobody's.
+                Ok(p) if p.forward.is_some() => {
+                    self.emit(Event::Error(format!(
+                        "{}: a forwarded message from a contact is ignored",
+                        crate::command::view_name(&contact.local_name)
+                    )))
+                    .await;
+                    continue;
+                }
                 Ok(p) => p.msg,
                 Err(e) => {
                     self.emit(Event::Error(format!(

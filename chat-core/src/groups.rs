@@ -1645,6 +1645,28 @@ impl Chat {
         let mut receipt = false;
         for parsed in parse_chat_messages(body) {
             let msg = match parsed {
+                // The binary form of a forward (`>`, the reference's newer hosts and relays):
+                // taken as `x.grp.msg.forward` is, with the same checks - never as the
+                // forwarding member's own message.
+                Ok(crate::protocol::ParsedMsg {
+                    forward: Some(header),
+                    msg,
+                    ..
+                }) => {
+                    let (member_id, member_name) = match header.sender {
+                        crate::protocol::FwdSender::Member(id, name) => (Some(B64(id)), Some(name)),
+                        crate::protocol::FwdSender::Channel => (None, None),
+                    };
+                    ChatMessage::new(
+                        None,
+                        ChatEvent::GrpMsgForward {
+                            member_id,
+                            member_name,
+                            msg: Box::new(msg),
+                            msg_ts: header.broker_ts,
+                        },
+                    )
+                }
                 Ok(p) => p.msg,
                 Err(e) => {
                     self.emit(Event::Error(format!(

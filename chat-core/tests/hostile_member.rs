@@ -24,6 +24,21 @@ fn text(id: &[u8], t: &str) -> ChatMessage {
     )
 }
 
+/// A batch (`=`) of one binary forward element (`>`): sender `M` (member id, name), the
+/// time in seconds, then the message's JSON - the reference's encoding.
+fn binary_forward(member_id: &[u8], name: &str, inner: &ChatMessage) -> Vec<u8> {
+    let mut element = vec![b'>', b'M', member_id.len() as u8];
+    element.extend_from_slice(member_id);
+    element.push(name.len() as u8);
+    element.extend_from_slice(name.as_bytes());
+    element.extend_from_slice(&1_700_000_000i64.to_be_bytes());
+    element.extend_from_slice(&inner.encode());
+    let mut body = vec![b'=', 1];
+    body.extend_from_slice(&(element.len() as u16).to_be_bytes());
+    body.extend_from_slice(&element);
+    body
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_beyond_its_role_changes_nothing() {
     // On the heap: the scenario's future is larger than a test thread's stack in debug builds.
@@ -228,6 +243,9 @@ async fn scenario() {
         br#"{"v":"1","msgId":"AQID","event":"x.msg.new","params":{"content":{"type":"file","text":""},"file":{"fileName":"x.bin","fileSize":10,"fileDescr":{"fileDescrText":"","fileDescrPartNo":0,"fileDescrComplete":false}}}}"#.to_vec(),
         br#"{"v":"1","event":"x.grp.info","params":{"groupProfile":{"displayName":"team","fullName":"","groupPreferences":{"files":{"enable":"on"}}}}}"#.to_vec(),
         br#"{"v":"1","msgId":"BAUG","event":"x.msg.new","params":{"content":{"type":"voice","text":"","duration":3}}}"#.to_vec(),
+        // The binary form of a forward "from bob" (a batch of one `>` element): refused as
+        // the JSON one is, not taken as mallory's own message.
+        binary_forward(&bob_id.0, "bob", &text(b"bin-not-bob", "bob never wrote this either")),
         text(b"mallory-says", "just a member").encode(),
     ];
     for body in hostile {
@@ -240,7 +258,7 @@ async fn scenario() {
     })
     .await;
     let errors = seen.iter().filter(|e| matches!(e, Event::Error(_))).count();
-    assert_eq!(errors, 13, "one clear error per refused event: {seen:?}");
+    assert_eq!(errors, 14, "one clear error per refused event: {seen:?}");
     assert!(
         seen.iter().any(|e| matches!(e, Event::Error(t)
             if t.contains("Files and media: received, prohibited"))),
