@@ -238,6 +238,7 @@ pub async fn run(size: u64, messages: usize) -> DemoResult<()> {
             event_queue: chat_core::chat::DEFAULT_EVENT_QUEUE,
             chat_relay: false,
             relay_address_server: None,
+            relay_max_channels: chat_core::channels::DEFAULT_MAX_CHANNELS,
         })
     };
     let (alice, mut ae) = Chat::open(&config("alice")?, Some(user("alice", "Alice")))

@@ -140,6 +140,7 @@ pub async fn run(members: usize, messages: usize, file_bytes: Option<u64>) -> Be
             event_queue: chat_core::chat::DEFAULT_EVENT_QUEUE,
             chat_relay: false,
             relay_address_server: None,
+            relay_max_channels: chat_core::channels::DEFAULT_MAX_CHANNELS,
         };
         let profile = Profile {
             display_name: name.clone(),

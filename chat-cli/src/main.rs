@@ -213,6 +213,15 @@ struct Args {
         requires = "relay"
     )]
     relay_address_server: Option<String>,
+    /// The most channels this chat relay serves at once: owners asking for more are refused
+    /// (only with --relay).
+    #[arg(
+        long = "relay-max-channels",
+        value_name = "N",
+        default_value_t = chat_core::channels::DEFAULT_MAX_CHANNELS,
+        requires = "relay"
+    )]
+    relay_max_channels: usize,
     /// Print the version (the reference release implemented, then this program's) and exit.
     #[arg(short = 'v', long = "version")]
     version: bool,
@@ -579,6 +588,7 @@ async fn run() {
                 ))
             })
         }),
+        relay_max_channels: args.relay_max_channels,
     };
     let out = Out::default();
     // A bot's chat (-p) and a one-command run (-e) read plain lines (the display name at a

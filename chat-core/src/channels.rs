@@ -32,6 +32,11 @@ type Result<T> = std::result::Result<T, ChatError>;
 /// At most this many chat relays are configured, and serve one channel.
 pub const MAX_RELAYS: usize = 16;
 
+/// The most channels a chat relay serves at once by default (`--relay-max-channels`): each
+/// is a group, an address on an SMP relay and a connection per subscriber, so owners cannot
+/// make a relay take on work without bound.
+pub const DEFAULT_MAX_CHANNELS: usize = 10_000;
+
 /// A chat relay the user chose (`/relays`): a relay client's address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChatRelay {
@@ -283,6 +288,18 @@ impl ChatStore {
             params![group_id, refused],
         )?;
         Ok(())
+    }
+
+    /// How many channels we serve as their relay (those we left or were removed from, or
+    /// that were deleted, not counted).
+    pub fn served_channels(&self) -> std::result::Result<usize, StoreError> {
+        let n: i64 = self.db.query_row(
+            "SELECT count(*) FROM groups
+             WHERE role = 'relay' AND status NOT IN ('left', 'removed', 'deleted')",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(n.max(0) as usize)
     }
 
     /// Whether we refuse to serve the channel of this link again.
@@ -869,6 +886,14 @@ impl Chat {
             return refuse(format!(
                 "{} asked again to serve a channel this relay left (/_relay allow #G to serve \
                  it again)",
+                inv.from_member_profile.display_name
+            ));
+        }
+        let serving = self.store().served_channels()?;
+        if serving >= self.inner.relay_max_channels {
+            return refuse(format!(
+                "{} asked this relay to serve a channel: it serves {serving} channels, the \
+                 most it serves (--relay-max-channels)",
                 inv.from_member_profile.display_name
             ));
         }

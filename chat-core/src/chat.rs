@@ -1379,6 +1379,9 @@ pub struct ChatConfig {
     /// `--relay-address-server`: the SMP relay a chat relay's address is made on (else one of
     /// `smp_servers`).
     pub relay_address_server: Option<SmpServer>,
+    /// `--relay-max-channels`: the most channels a chat relay serves at once
+    /// ([`crate::channels::DEFAULT_MAX_CHANNELS`]); more owners asking are refused.
+    pub relay_max_channels: usize,
 }
 
 /// The event queue's default size, as the reference's `--queue-size`.
@@ -1420,6 +1423,8 @@ pub(crate) struct Inner {
     pub(crate) chat_relay: bool,
     /// `--relay-address-server`: where a chat relay's address is made.
     pub(crate) relay_address_server: Option<SmpServer>,
+    /// `--relay-max-channels`.
+    pub(crate) relay_max_channels: usize,
     /// Running uploads and downloads, by file.
     pub(crate) transfers: Mutex<std::collections::HashMap<i64, tokio::task::JoinHandle<()>>>,
     /// Their progress, by file.
@@ -1691,6 +1696,7 @@ impl Chat {
                 show_live: std::sync::atomic::AtomicBool::new(false),
                 chat_relay: config.chat_relay,
                 relay_address_server: config.relay_address_server.clone(),
+                relay_max_channels: config.relay_max_channels,
                 transfers: Mutex::new(std::collections::HashMap::new()),
                 progress: Mutex::new(std::collections::HashMap::new()),
             }),

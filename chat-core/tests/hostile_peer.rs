@@ -87,6 +87,7 @@ async fn a_hostile_peer_gets_clear_errors_and_nothing_is_saved() {
         event_queue: chat_core::chat::DEFAULT_EVENT_QUEUE,
         chat_relay: false,
         relay_address_server: None,
+        relay_max_channels: chat_core::channels::DEFAULT_MAX_CHANNELS,
     };
     let alice_profile = Profile {
         display_name: "alice".into(),

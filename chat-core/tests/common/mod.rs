@@ -40,6 +40,7 @@ pub fn config(
         event_queue: chat_core::chat::DEFAULT_EVENT_QUEUE,
         chat_relay: false,
         relay_address_server: None,
+        relay_max_channels: chat_core::channels::DEFAULT_MAX_CHANNELS,
     }
 }
 
