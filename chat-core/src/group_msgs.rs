@@ -61,9 +61,11 @@ impl Chat {
         quoted: &ChatItem,
     ) -> Result<Option<(QuotedMsg, ItemQuote)>> {
         // A post as the channel itself (received, or ours sent so) is quoted as the
-        // channel's: no member named, the channel's name shown.
-        let channel_post = quoted.is_channel_post()
-            || (quoted.sent && self.store().sent_as_channel(quoted.item_id)?);
+        // channel's: no member named, the channel's name shown. (Elsewhere an item without
+        // its member is one whose member's record is gone: not quoted.)
+        let channel_post = (quoted.is_channel_post()
+            || (quoted.sent && self.store().sent_as_channel(quoted.item_id)?))
+            && self.is_channel(g)?;
         let (member_id, member_name) = if channel_post {
             (None, format!("#{}", g.local_name))
         } else if quoted.sent {

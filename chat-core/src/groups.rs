@@ -60,8 +60,6 @@ pub(crate) fn check_current(g: &Group) -> Result<()> {
     }
 }
 
-/// What a host forwards between members not connected yet (the reference's list), and what
-/// it takes when forwarded.
 /// Whom a channel's relay forwards a message to (other groups' hosts: every member waiting).
 #[derive(Clone, Copy)]
 enum Audience {
@@ -72,6 +70,8 @@ enum Audience {
     Subscribers,
 }
 
+/// What a host forwards between members not connected yet (the reference's list), and what
+/// it takes when forwarded.
 fn forwardable(e: &ChatEvent) -> bool {
     matches!(
         e,
@@ -1695,7 +1695,11 @@ impl Chat {
             // A reaction in a channel (an owner's or a subscriber's): its relay tells the
             // owners who reacted and the subscribers only that someone did (the reference's
             // relays: subscribers are not told of each other) - once it is counted here.
-            if g.role == GroupMemberRole::Relay && !scoped && self.is_channel(&g)? {
+            // (The channel is looked up only for a reaction at a relay.)
+            let reaction_at_relay = g.role == GroupMemberRole::Relay
+                && !scoped
+                && matches!(msg.event, ChatEvent::MsgReact { .. });
+            if reaction_at_relay && self.is_channel(&g)? {
                 if let ChatEvent::MsgReact {
                     msg_id,
                     member_id,

@@ -20,10 +20,10 @@
 //!
 //! Ids are unique across users, as the reference's: each user's database numbers its new
 //! contacts, groups, members, items, files, tags, chat relays, connections and requests from
-//! `(user_id - 1) * 1,000,000,000` on (`ChatStore::set_id_base`), so a second user's first
+//! `(user_id - 1) * 1,000,000,000 + 1` on (`ChatStore::set_id_base`), so a second user's first
 //! contact is `@1000000002`, and an API command naming another user's chat finds nothing in
-//! the active user's (the reference's `contact not found` ...). Rows made before this
-//! numbering keep their ids.
+//! the active user's (`contactNotFound`, `no group #N`, as the reference's errors). Rows
+//! made before this numbering keep their ids.
 //!
 //! A user may be muted (`/mute user`: its events are not shown while another user is
 //! active) or hidden (`/hide user <password>`: also left out of `/users` unless active, and
