@@ -1425,6 +1425,9 @@ pub(crate) struct Inner {
     pub(crate) relay_address_server: Option<SmpServer>,
     /// `--relay-max-channels`.
     pub(crate) relay_max_channels: usize,
+    /// Messages the relay refused before their item was recorded (see
+    /// [`Chat::record_sent_item`]).
+    pub(crate) early_refusals: Mutex<std::collections::VecDeque<(ConnId, i64)>>,
     /// Running uploads and downloads, by file.
     pub(crate) transfers: Mutex<std::collections::HashMap<i64, tokio::task::JoinHandle<()>>>,
     /// Their progress, by file.
@@ -1697,6 +1700,7 @@ impl Chat {
                 chat_relay: config.chat_relay,
                 relay_address_server: config.relay_address_server.clone(),
                 relay_max_channels: config.relay_max_channels,
+                early_refusals: Mutex::default(),
                 transfers: Mutex::new(std::collections::HashMap::new()),
                 progress: Mutex::new(std::collections::HashMap::new()),
             }),

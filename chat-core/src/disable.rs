@@ -26,6 +26,10 @@ pub const AUTH_REFUSED: &str = "connection authorization failed - this could hap
     connection was deleted, secured with different credentials, or due to a bug - please \
     re-create the connection";
 
+/// Refusals kept of messages whose item is not recorded yet (a refusal of a reaction or an
+/// edit has none: the oldest go first).
+const EARLY_REFUSALS: usize = 256;
+
 /// Refused when the contact is disabled (`bob: disabled, to enable: ...`).
 pub(crate) fn check_enabled(c: &Contact) -> Result<()> {
     if c.auth_errors >= AUTH_ERR_DISABLE_COUNT {
@@ -81,8 +85,24 @@ impl Chat {
             };
             tracing::warn!(target: "chat", conn, msg_id, count, "a message refused (AUTH)");
             self.emit(Event::MessageRefused(c.clone(), conn)).await;
-            // The item of the message, if it was one (not a reaction, an edit, ...).
-            let item = self.store().set_snd_error(c.contact_id, msg_id, "auth")?;
+            // The item of the message, if it was one (not a reaction, an edit, ...). The relay
+            // may refuse a message before its sender has recorded the item: the refusal is
+            // kept for it then ([`Chat::record_sent_item`]; the same lock orders the two).
+            let item = {
+                let mut early = self
+                    .inner
+                    .early_refusals
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
+                let item = self.store().set_snd_error(c.contact_id, msg_id, "auth")?;
+                if item.is_none() {
+                    if early.len() >= EARLY_REFUSALS {
+                        early.pop_front();
+                    }
+                    early.push_back((conn, msg_id));
+                }
+                item
+            };
             if let Some(item) = item {
                 self.emit(Event::ItemStatus(c.clone(), item)).await;
             }
@@ -106,6 +126,31 @@ impl Chat {
             }
         }
         Ok(())
+    }
+
+    /// Records the item of a message just sent to a contact (`add`, with its agent message id
+    /// `msg_id` on `conn`): marked refused (`sndError` `auth`) when the relay refused the
+    /// message before this; whether it was.
+    pub(crate) fn record_sent_item(
+        &self,
+        conn: ConnId,
+        msg_id: i64,
+        add: impl FnOnce(&ChatStore) -> std::result::Result<crate::store::ChatItem, StoreError>,
+    ) -> Result<(crate::store::ChatItem, bool)> {
+        let mut early = self
+            .inner
+            .early_refusals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let store = self.store();
+        let item = add(&store)?;
+        if let Some(at) = early.iter().position(|r| *r == (conn, msg_id)) {
+            early.remove(at);
+            if let Some(refused) = store.set_snd_error(item.contact_id, msg_id, "auth")? {
+                return Ok((refused, true));
+            }
+        }
+        Ok((item, false))
     }
 
     /// `/enable bob`, `/_enable @N`: the contact's refusals forgotten (it can be sent to).

@@ -429,20 +429,27 @@ impl Chat {
                 return Err(ChatError::Agent(e.to_string()));
             }
         };
-        let item = self.store().add_item(&NewItem {
-            contact_id: contact.contact_id,
-            sent: true,
-            shared_msg_id: Some(&shared.0),
-            agent_msg_id: Some(agent_msg_id),
-            content: &content,
-            quote: quote.as_ref(),
-            edited: false,
+        let (item, refused) = self.record_sent_item(conn, agent_msg_id, |store| {
+            store.add_item(&NewItem {
+                contact_id: contact.contact_id,
+                sent: true,
+                shared_msg_id: Some(&shared.0),
+                agent_msg_id: Some(agent_msg_id),
+                content: &content,
+                quote: quote.as_ref(),
+                edited: false,
+            })
         })?;
         self.store().set_item_file(item.item_id, file_id)?;
         let item = ChatItem {
             file_id: Some(file_id),
             ..item
         };
+        // Refused already (the contact's queue is gone): said as for any refusal.
+        if refused {
+            let status = Event::ItemStatus(contact.clone(), item.clone());
+            crate::chat::on_heap(|| self.emit(status)).await;
+        }
         let item = self.with_forward(item, forward)?;
         let item = match ttl {
             Some(t) => self.set_timer(item, t)?,

@@ -75,14 +75,16 @@ impl Chat {
             .send(conn, &msg.encode())
             .await
             .map_err(crate::chat::agent_error)?;
-        let item = self.store().add_item(&NewItem {
-            contact_id: contact.contact_id,
-            sent: true,
-            shared_msg_id: Some(&id.0),
-            agent_msg_id: Some(agent_msg_id),
-            content: &content,
-            quote: quote.as_ref(),
-            edited: false,
+        let (item, refused) = self.record_sent_item(conn, agent_msg_id, |store| {
+            store.add_item(&NewItem {
+                contact_id: contact.contact_id,
+                sent: true,
+                shared_msg_id: Some(&id.0),
+                agent_msg_id: Some(agent_msg_id),
+                content: &content,
+                quote: quote.as_ref(),
+                edited: false,
+            })
         })?;
         let item = self.with_forward(item, forward)?;
         let item = if live {
@@ -94,6 +96,11 @@ impl Chat {
             Some(t) => self.set_timer(item, t)?,
             None => item,
         };
+        // Refused already (the contact's queue is gone): said as for any refusal.
+        if refused {
+            let status = Event::ItemStatus(contact.clone(), item.clone());
+            crate::chat::on_heap(|| self.emit(status)).await;
+        }
         Ok(Response::Sent(contact, item))
     }
 
