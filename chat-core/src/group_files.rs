@@ -336,8 +336,19 @@ impl Chat {
         via: Option<i64>,
     ) -> Result<Option<i64>> {
         let f = self.offered_file(g, m, shared)?;
+        self.descr_part_via(f, d, via.unwrap_or(0))
+    }
+
+    /// A description part of group file `f` that came one way (`via`: the member who
+    /// forwarded it, 0 its author): the first part decides the way, parts of another are
+    /// ignored.
+    fn descr_part_via(
+        &self,
+        f: Option<FileTransfer>,
+        d: &FileDescr,
+        via: i64,
+    ) -> Result<Option<i64>> {
         if let Some(f) = &f {
-            let via = via.unwrap_or(0);
             // (The store's lock is not held across the arms.)
             let first = self.store().descr_via(f.file_id)?;
             match first {
@@ -391,15 +402,7 @@ impl Chat {
         via: i64,
     ) -> Result<Option<i64>> {
         let f = self.store().channel_file_by_msg(g.group_id, &shared.0)?;
-        if let Some(f) = &f {
-            let first = self.store().descr_via(f.file_id)?;
-            match first {
-                Some(v) if v != via => return Ok(None),
-                Some(_) => {}
-                None => self.store().set_descr_via(f.file_id, via)?,
-            }
-        }
-        self.descr_part_of(f, d)
+        self.descr_part_via(f, d, via)
     }
 
     /// The sender cancelled a file a channel's post as the channel offered (forwarded by its

@@ -532,11 +532,7 @@ impl Chat {
             let id = match self.inner.agent.send(conn, body).await {
                 Ok(id) => Some(id),
                 Err(e) => {
-                    self.emit(Event::Error(format!(
-                        "#{} {}: {e}",
-                        g.local_name, m.local_name
-                    )))
-                    .await;
+                    self.member_error(g, &m, e).await;
                     None
                 }
             };
@@ -607,11 +603,7 @@ impl Chat {
             }
             if let Some(conn) = o.conn_id {
                 if let Err(e) = self.inner.agent.send(conn, &body).await {
-                    self.emit(Event::Error(format!(
-                        "#{} {}: {e}",
-                        g.local_name, o.local_name
-                    )))
-                    .await;
+                    self.member_error(&g, &o, e).await;
                 }
             }
         }
@@ -1142,11 +1134,7 @@ impl Chat {
         let pending = self.store().pending_messages(m.group_member_id)?;
         for (id, body) in pending {
             if let Err(e) = self.inner.agent.send(conn, &body).await {
-                self.emit(Event::Error(format!(
-                    "#{} {}: {e}",
-                    g.local_name, m.local_name
-                )))
-                .await;
+                self.member_error(g, m, e).await;
                 return Ok(());
             }
             self.store().delete_pending_message(id)?;
@@ -1259,11 +1247,7 @@ impl Chat {
                 .add_intro(o.group_member_id, new.group_member_id)?;
             if let Some(conn) = o.conn_id {
                 if let Err(e) = self.inner.agent.send(conn, &announce).await {
-                    self.emit(Event::Error(format!(
-                        "#{} {}: {e}",
-                        g.local_name, o.local_name
-                    )))
-                    .await;
+                    self.member_error(g, o, e).await;
                 }
             }
             self.send_event(
@@ -1637,6 +1621,15 @@ impl Chat {
         Ok(())
     }
 
+    /// A member's message that went wrong, reported (`#team bob: why`).
+    async fn member_error(&self, g: &Group, m: &Member, e: impl std::fmt::Display) {
+        self.emit(Event::Error(format!(
+            "#{} {}: {e}",
+            g.local_name, m.local_name
+        )))
+        .await;
+    }
+
     /// Messages on a member's connection.
     /// Whether a receipt is due: a new message from the member itself (not forwarded) in a
     /// small group, receipts on.
@@ -1669,11 +1662,7 @@ impl Chat {
                 }
                 Ok(p) => p.msg,
                 Err(e) => {
-                    self.emit(Event::Error(format!(
-                        "#{} {}: {e}",
-                        g.local_name, m.local_name
-                    )))
-                    .await;
+                    self.member_error(&g, &m, e).await;
                     continue;
                 }
             };
@@ -1729,11 +1718,7 @@ impl Chat {
                         Ok(false) => {}
                         Err(e @ ChatError::Store(_)) => return Err(e),
                         Err(e) => {
-                            self.emit(Event::Error(format!(
-                                "#{} {}: {e}",
-                                g.local_name, m.local_name
-                            )))
-                            .await;
+                            self.member_error(&g, &m, e).await;
                         }
                     }
                     continue;
@@ -1761,11 +1746,7 @@ impl Chat {
             match outcome {
                 Err(e @ ChatError::Store(_)) => return Err(e),
                 Err(e) => {
-                    self.emit(Event::Error(format!(
-                        "#{} {}: {e}",
-                        g.local_name, m.local_name
-                    )))
-                    .await;
+                    self.member_error(&g, &m, e).await;
                 }
                 Ok(()) => {
                     if let Some(orig) = copy {
