@@ -7,9 +7,9 @@
 mod common;
 
 use agent::agent::{Agent, AgentEvent};
-use chat_core::chat::{Chat, Event, Response};
+use chat_core::chat::{Event, Response};
 use chat_core::protocol::{ChatEvent, ChatMessage, MsgContainer, MsgContent, MsgUpdate, B64};
-use common::{agent_event, config, msg, open, profile, relay, until};
+use common::{agent_event, msg, owner_and_relay, profile, relay, until};
 use smp_client::ConnectOptions;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -21,20 +21,12 @@ async fn a_subscriber_cannot_post_edit_or_delete_as_the_channel() {
 async fn scenario() {
     let (_relay, server) = relay().await;
     let dir = tempfile::tempdir().expect("tmp");
-    let (alice, mut a_ev) = open(dir.path(), "alice", &server).await;
-    let mut bob_config = config(dir.path(), "bob", &server);
-    bob_config.chat_relay = true;
-    let (bob, mut b_ev) = Chat::open(&bob_config, Some(profile("bob_relay")))
-        .await
-        .expect("bob");
-    let Response::AddressCreated(address) = bob.execute_line("/ad").await.expect("/ad") else {
-        panic!("an address")
-    };
-    let address = address.short.unwrap_or(address.full);
-    alice
-        .execute_line(&format!("/relays name=bob_relay {address}"))
-        .await
-        .expect("/relays");
+    let ((alice, mut a_ev), (bob, mut b_ev)) = owner_and_relay(
+        dir.path(),
+        &server,
+        chat_core::channels::DEFAULT_MAX_CHANNELS,
+    )
+    .await;
     let created = alice
         .execute_line(r#"/_public group 1 1 {"displayName": "news", "fullName": ""}"#)
         .await

@@ -4,8 +4,8 @@
 mod common;
 
 use chat_core::channels::RelayStatus;
-use chat_core::chat::{Chat, Event, Response};
-use common::{config, open, profile, relay, until};
+use chat_core::chat::{Event, Response};
+use common::{owner_and_relay, relay, until};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_relay_serves_at_most_its_channels() {
@@ -16,21 +16,7 @@ async fn a_relay_serves_at_most_its_channels() {
 async fn scenario() {
     let (_relay, server) = relay().await;
     let dir = tempfile::tempdir().expect("tmp");
-    let (alice, mut a_ev) = open(dir.path(), "alice", &server).await;
-    let mut bob_config = config(dir.path(), "bob", &server);
-    bob_config.chat_relay = true;
-    bob_config.relay_max_channels = 1;
-    let (bob, mut b_ev) = Chat::open(&bob_config, Some(profile("bob_relay")))
-        .await
-        .expect("bob");
-    let Response::AddressCreated(address) = bob.execute_line("/ad").await.expect("/ad") else {
-        panic!("an address")
-    };
-    let address = address.short.unwrap_or(address.full);
-    alice
-        .execute_line(&format!("/relays name=bob_relay {address}"))
-        .await
-        .expect("/relays");
+    let ((alice, mut a_ev), (bob, mut b_ev)) = owner_and_relay(dir.path(), &server, 1).await;
     alice
         .execute_line(r#"/_public group 1 1 {"displayName": "news", "fullName": ""}"#)
         .await

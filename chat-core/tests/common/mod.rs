@@ -44,6 +44,43 @@ pub fn config(
     }
 }
 
+/// alice, a channel's owner-to-be, and bob, a chat relay (serving at most `max_channels`)
+/// whose address alice configured (`/relays name=bob_relay ...`): each chat and its events.
+pub async fn owner_and_relay(
+    dir: &std::path::Path,
+    server: &smp_proto::address::SmpServer,
+    max_channels: usize,
+) -> (
+    (
+        chat_core::chat::Chat,
+        tokio::sync::mpsc::Receiver<chat_core::chat::Event>,
+    ),
+    (
+        chat_core::chat::Chat,
+        tokio::sync::mpsc::Receiver<chat_core::chat::Event>,
+    ),
+) {
+    let alice = open(dir, "alice", server).await;
+    let mut bob_config = config(dir, "bob", server);
+    bob_config.chat_relay = true;
+    bob_config.relay_max_channels = max_channels;
+    let bob = chat_core::chat::Chat::open(&bob_config, Some(profile("bob_relay")))
+        .await
+        .expect("bob");
+    let chat_core::chat::Response::AddressCreated(address) =
+        bob.0.execute_line("/ad").await.expect("/ad")
+    else {
+        panic!("an address")
+    };
+    let address = address.short.unwrap_or(address.full);
+    alice
+        .0
+        .execute_line(&format!("/relays name=bob_relay {address}"))
+        .await
+        .expect("/relays");
+    (alice, bob)
+}
+
 /// A chat named `name` (its profile too), with [`config`]: the chat and its events.
 pub async fn open(
     dir: &std::path::Path,
