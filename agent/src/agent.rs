@@ -657,6 +657,9 @@ struct State {
     /// Delivery receipts to send, per connection: gathered for [`RECEIPT_DELAY`] (or until
     /// [`MAX_BATCHED_RECEIPTS`]) and sent in one A_RCVD.
     receipts: HashMap<ConnId, Vec<(i64, Vec<u8>)>>,
+    /// Without a store: invitation short links read, by link id (see
+    /// [`Agent::read_invitation`]).
+    inv_links: HashMap<Vec<u8>, crate::store::InvShortLink>,
 }
 
 /// How long receipts wait for more to go with them in one A_RCVD.
@@ -1047,6 +1050,7 @@ impl Agent {
                     next: conns.keys().max().map_or(1, |m| m + 1).max(id_base + 1),
                     sent_hashes: HashMap::new(),
                     receipts: HashMap::new(),
+                    inv_links: HashMap::new(),
                     deferred: HashMap::new(),
                     retiring: std::collections::HashSet::new(),
                     by_rcv: conns
@@ -2462,6 +2466,72 @@ impl Agent {
         })
     }
 
+    /// Reads a one-time invitation's short link data (LKEY): the inviter's user data. Reading
+    /// it secures the invitation's queue with a sender key of ours (no one else can use the
+    /// invitation then), kept to join it later by its short or its full link (the reference's
+    /// plan of an invitation's short link).
+    pub async fn read_invitation(&self, link: &str) -> Result<Vec<u8>> {
+        let short =
+            crate::links::ShortLink::parse(link).map_err(|e| AgentError::Link(e.to_string()))?;
+        if short.kind != crate::links::ShortLinkKind::Invitation {
+            return Err(AgentError::Link("not a one-time invitation".into()));
+        }
+        let (_, user, _) = self.read_short(&short).await?;
+        Ok(user.user_data().to_vec())
+    }
+
+    /// An invitation short link read before, by its link id.
+    fn inv_link(&self, link_id: &[u8]) -> Result<Option<crate::store::InvShortLink>> {
+        match &self.inner.store {
+            Some(store) => on_store(store, |db| db.inv_short_link(link_id)),
+            None => Ok(self.lock().inv_links.get(link_id).cloned()),
+        }
+    }
+
+    /// Keeps an invitation short link read (durably, before its key is used).
+    fn save_inv_link(&self, link_id: &[u8], l: &crate::store::InvShortLink) -> Result<()> {
+        match &self.inner.store {
+            Some(store) => on_store(store, |db| db.save_inv_short_link(link_id, l)),
+            None => {
+                self.lock().inv_links.insert(link_id.to_vec(), l.clone());
+                Ok(())
+            }
+        }
+    }
+
+    /// The sender key an invitation's queue was secured with when its short link was read
+    /// (LKEY), if it was: by the queue's relay (its hosts) and sender id.
+    fn inv_link_key(&self, hosts: &[String], snd_id: &[u8]) -> Result<Option<PrivateKey>> {
+        let links = match &self.inner.store {
+            Some(store) => on_store(store, |db| db.inv_short_links_by_sender(snd_id))?,
+            None => self
+                .lock()
+                .inv_links
+                .values()
+                .filter(|l| l.snd_id.as_deref() == Some(snd_id))
+                .cloned()
+                .collect(),
+        };
+        links
+            .iter()
+            .find(|l| hosts.contains(&l.host))
+            .map(|l| PrivateKey::from_der(&l.snd_key).map_err(crypto))
+            .transpose()
+    }
+
+    /// Forgets the invitation short links of a queue joined.
+    fn forget_inv_links(&self, snd_id: &[u8]) -> Result<()> {
+        match &self.inner.store {
+            Some(store) => on_store(store, |db| db.delete_inv_short_links(snd_id)),
+            None => {
+                self.lock()
+                    .inv_links
+                    .retain(|_, l| l.snd_id.as_deref() != Some(snd_id));
+                Ok(())
+            }
+        }
+    }
+
     /// A new receiving queue and its link (an invitation or an address), with a short link when
     /// `short` holds the user data for it.
     async fn create_link(
@@ -2868,13 +2938,34 @@ impl Agent {
             )));
         }
         let server = smp_server(&link_server)?;
+        let host = link.server.hosts.first().cloned().unwrap_or_default();
         let (answer, key, snd_key) = match link.kind {
             crate::links::ShortLinkKind::Invitation => {
                 let id = link
                     .link_id
                     .as_deref()
                     .ok_or(AgentError::Link("an invitation without a link id".into()))?;
-                let (sk_pub, snd_key) = generate(KeyAlgorithm::Ed25519).map_err(crypto)?;
+                // Read before (a plan): the same key again - LKEY with it answers again, and
+                // the join uses it. Else a new key, kept before the relay secures the queue
+                // with it (a crash after LKEY must not lose it: the invitation would be lost).
+                let kept = self
+                    .inv_link(id)?
+                    .filter(|l| l.host == host && l.link_key == link.link_key);
+                let snd_key = match kept {
+                    Some(l) => PrivateKey::from_der(&l.snd_key).map_err(crypto)?,
+                    None => {
+                        let (_, snd_key) = generate(KeyAlgorithm::Ed25519).map_err(crypto)?;
+                        let l = crate::store::InvShortLink {
+                            host: host.clone(),
+                            link_key: link.link_key.clone(),
+                            snd_key: zeroize::Zeroizing::new(snd_key.to_der()),
+                            snd_id: None,
+                        };
+                        self.save_inv_link(id, &l)?;
+                        snd_key
+                    }
+                };
+                let sk_pub = simplex_crypto::public_key(&snd_key).map_err(crypto)?;
                 let answer = self
                     .call_peer(&server, Some(&snd_key), id, &Command::Lkey(sk_pub))
                     .await?;
@@ -2911,6 +3002,16 @@ impl Agent {
         if invitation != (link.kind == crate::links::ShortLinkKind::Invitation) {
             return Err(AgentError::Link("the link data is of another kind".into()));
         }
+        // The key kept is found again by the queue's sender id when the full link is joined.
+        if let (Some(id), Some(k)) = (link.link_id.as_deref(), &snd_key) {
+            let l = crate::store::InvShortLink {
+                host,
+                link_key: link.link_key.clone(),
+                snd_key: zeroize::Zeroizing::new(k.to_der()),
+                snd_id: Some(sid),
+            };
+            self.save_inv_link(id, &l)?;
+        }
         Ok((fixed.request, user, snd_key))
     }
 
@@ -2937,6 +3038,11 @@ impl Agent {
             .first()
             .ok_or(AgentError::Link("no queue".into()))?;
         let server_a = smp_server(&qa.server)?;
+        // Its short link read before (a plan): the queue is secured with the key kept then.
+        let snd_key = match snd_key {
+            Some(k) => Some(k),
+            None => self.inv_link_key(&qa.server.hosts, &qa.sender_id)?,
+        };
         // Older agents, or a queue its sender may not secure: the legacy handshake - our key
         // goes in the confirmation and the initiator secures its queue with it (KEY).
         let legacy = agent_version < FAST_HANDSHAKE || qa.mode != Some(QueueMode::Messaging);
@@ -2998,6 +3104,9 @@ impl Agent {
         } else {
             self.send_envelope(&snd, &env, true).await?;
         }
+        // Joined: its short link's key is not needed any more (a failure leaves a row that
+        // nothing reads again).
+        let _ = self.forget_inv_links(&qa.sender_id);
         Ok(id)
     }
 

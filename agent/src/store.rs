@@ -172,7 +172,40 @@ const MIGRATIONS: &[&str] = &[
         info BLOB NOT NULL
      );",
     "ALTER TABLE pending_sends ADD COLUMN snd_id BLOB;",
+    // v7: invitation short links read (LKEY secures the queue with our key): the key, kept
+    // for joining the invitation after its plan, by the link's id and the queue's sender id
+    "CREATE TABLE inv_short_links (
+        link_id BLOB PRIMARY KEY,
+        host TEXT NOT NULL,
+        link_key BLOB NOT NULL,
+        snd_key BLOB NOT NULL,
+        snd_id BLOB
+     );
+     CREATE INDEX inv_short_links_snd_id ON inv_short_links (snd_id);",
 ];
+
+/// An invitation short link read (LKEY): the relay's host, the link's key, the sender key
+/// the queue is secured with (DER) and, once the relay answered, the queue's sender id.
+#[derive(Clone)]
+pub struct InvShortLink {
+    /// The short link's first host.
+    pub host: String,
+    /// The link's key (from the link).
+    pub link_key: Vec<u8>,
+    /// The sender key (DER): LKEY secured the queue with it.
+    pub snd_key: zeroize::Zeroizing<Vec<u8>>,
+    /// The queue's sender id, once known.
+    pub snd_id: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for InvShortLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The keys stay out of logs.
+        f.debug_struct("InvShortLink")
+            .field("host", &self.host)
+            .finish_non_exhaustive()
+    }
+}
 
 /// How long the hash of a sent message is kept for the peer's delivery receipt.
 pub const RECEIPT_WAIT_SECS: i64 = 30 * 86_400;
@@ -342,6 +375,58 @@ impl Store {
     /// The applied schema version.
     pub fn schema_version(&self) -> Result<i64> {
         schema_version_of(&self.db)
+    }
+
+    /// The invitation short link with this id, as read before.
+    pub fn inv_short_link(&self, link_id: &[u8]) -> Result<Option<InvShortLink>> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT host, link_key, snd_key, snd_id FROM inv_short_links WHERE link_id = ?1",
+                [link_id],
+                |r| {
+                    Ok(InvShortLink {
+                        host: r.get(0)?,
+                        link_key: r.get(1)?,
+                        snd_key: zeroize::Zeroizing::new(r.get(2)?),
+                        snd_id: r.get(3)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Keeps an invitation short link's sender key (replacing one kept for the same id).
+    pub fn save_inv_short_link(&self, link_id: &[u8], l: &InvShortLink) -> Result<()> {
+        self.db.execute(
+            "INSERT OR REPLACE INTO inv_short_links (link_id, host, link_key, snd_key, snd_id)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![link_id, l.host, l.link_key, l.snd_key.as_slice(), l.snd_id],
+        )?;
+        Ok(())
+    }
+
+    /// The invitation short links read whose queue has this sender id.
+    pub fn inv_short_links_by_sender(&self, snd_id: &[u8]) -> Result<Vec<InvShortLink>> {
+        let mut q = self.db.prepare(
+            "SELECT host, link_key, snd_key, snd_id FROM inv_short_links WHERE snd_id = ?1",
+        )?;
+        let rows = q.query_map([snd_id], |r| {
+            Ok(InvShortLink {
+                host: r.get(0)?,
+                link_key: r.get(1)?,
+                snd_key: zeroize::Zeroizing::new(r.get(2)?),
+                snd_id: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// Forgets the invitation short links of the queue with this sender id (joined).
+    pub fn delete_inv_short_links(&self, snd_id: &[u8]) -> Result<()> {
+        self.db
+            .execute("DELETE FROM inv_short_links WHERE snd_id = ?1", [snd_id])?;
+        Ok(())
     }
 
     /// Stores a connection's state (replacing the previous one), durably.
@@ -695,7 +780,7 @@ mod tests {
         let path = dir.path().join("agent.db");
         {
             let s = Store::open(&path, Some("first key")).unwrap();
-            assert_eq!(s.schema_version().unwrap(), 6);
+            assert_eq!(s.schema_version().unwrap(), 7);
             s.save(1, b"state one").unwrap();
             s.save(2, b"state two").unwrap();
             s.save(1, b"state one, later").unwrap();
@@ -746,7 +831,7 @@ mod tests {
             .unwrap();
         }
         let mut s = Store::open(&path, Some("k")).unwrap();
-        assert_eq!(s.schema_version().unwrap(), 6);
+        assert_eq!(s.schema_version().unwrap(), 7);
         let r = s.received(7, &[1, 2]).unwrap().unwrap();
         assert_eq!(
             (r.msg_id, r.body.as_slice(), r.msg_hash.len()),

@@ -294,3 +294,98 @@ async fn an_invitation_link_data_changes_until_it_is_used() {
     assert!(err.to_string().to_lowercase().contains("auth"), "{err}");
     relay.stop();
 }
+
+/// An invitation's short link read before it is joined (the reference's plan of it): LKEY
+/// secures its queue with a key the reader keeps - reading again gives the data again, no one
+/// else can read or join it, and the reader joins it later by its full link (as a prepared
+/// contact does), after a restart too, or by its short link; the key is forgotten once joined.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_invitation_read_before_it_is_joined() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("bob.db");
+    let (relay, server) = relay().await;
+    let open = || agent::store::Store::open(&db, None).unwrap();
+    let (alice, mut ae) = Agent::start(server.clone(), ConnectOptions::default());
+    let (bob, _be) = Agent::open(server.clone(), ConnectOptions::default(), open())
+        .await
+        .unwrap();
+    let (carol, _ce) = Agent::start(server.clone(), ConnectOptions::default());
+
+    let (ca, full, short) = alice
+        .create_invitation_with_short_link(b"alice's profile")
+        .await
+        .unwrap();
+    assert_eq!(
+        bob.read_invitation(&short).await.unwrap(),
+        b"alice's profile"
+    );
+    assert_eq!(
+        bob.read_invitation(&short).await.unwrap(),
+        b"alice's profile"
+    );
+    // Only an invitation is read so.
+    let (_, _, address) = alice
+        .create_address_with_short_link(b"address")
+        .await
+        .unwrap();
+    assert!(bob.read_invitation(&address).await.is_err());
+    // Secured for bob: carol can neither read nor join it.
+    let err = carol.read_invitation(&short).await.unwrap_err();
+    assert!(err.to_string().to_lowercase().contains("auth"), "{err}");
+    assert!(carol.join(&full, b"carol").await.is_err());
+
+    // bob restarts and joins by the full link: the key kept secures nothing new, it is used.
+    bob.close().await;
+    drop(bob);
+    let (bob, mut be) = Agent::open(server.clone(), ConnectOptions::default(), open())
+        .await
+        .unwrap();
+    let cb = bob.join(&full, b"bob").await.unwrap();
+    assert_eq!(
+        next(&mut ae).await,
+        AgentEvent::Confirmation {
+            conn: ca,
+            info: b"bob".to_vec()
+        }
+    );
+    alice.allow(ca, b"alice").await.unwrap();
+    assert_eq!(next(&mut ae).await, AgentEvent::Connected { conn: ca });
+    assert!(matches!(next(&mut be).await, AgentEvent::Info { .. }));
+    assert_eq!(next(&mut be).await, AgentEvent::Connected { conn: cb });
+    bob.send(cb, b"read, then joined").await.unwrap();
+    assert!(matches!(
+        next(&mut ae).await,
+        AgentEvent::Message { ref body, .. } if body == b"read, then joined"
+    ));
+    bob.close().await;
+    drop(bob);
+    // Joined: the key is not kept any more.
+    let link_id = agent::links::ShortLink::parse(&short)
+        .unwrap()
+        .link_id
+        .unwrap();
+    assert!(open().inv_short_link(&link_id).unwrap().is_none());
+
+    // Read, then joined by its short link (an agent without a store).
+    let (ca2, _, short2) = alice
+        .create_invitation_with_short_link(b"alice again")
+        .await
+        .unwrap();
+    assert_eq!(
+        carol.read_invitation(&short2).await.unwrap(),
+        b"alice again"
+    );
+    let (_, data) = carol.join_with_data(&short2, b"carol").await.unwrap();
+    assert_eq!(data, b"alice again");
+    loop {
+        match next(&mut ae).await {
+            AgentEvent::Confirmation { conn, info } => {
+                assert_eq!((conn, info.as_slice()), (ca2, &b"carol"[..]));
+                break;
+            }
+            AgentEvent::Message { .. } => alice.ack(ca, 2).await.unwrap(),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    relay.stop();
+}

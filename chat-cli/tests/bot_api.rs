@@ -2925,6 +2925,60 @@ fn bot_api_prepared_contact() {
             Some(1),
             "{list:#}"
         );
+
+        // A one-time invitation's short link: its plan reads the inviter's profile (and
+        // secures the invitation for bob); prepared from it, the contact connects by its full
+        // link with the key the plan kept - nobody else can use it meanwhile.
+        let inv = alice.ok("APIAddContact", "/_connect 1", "invitation").await;
+        let link = &inv["connLinkInvitation"];
+        let short = link["connShortLink"]
+            .as_str()
+            .expect("short link")
+            .to_string();
+        let full = link["connFullLink"]
+            .as_str()
+            .expect("full link")
+            .to_string();
+        let plan = bob
+            .ok(
+                "APIConnectPlan",
+                &format!("/_connect plan 1 {short}"),
+                "connectionPlan",
+            )
+            .await;
+        assert_eq!(plan["connectionPlan"]["type"], "invitationLink", "{plan:#}");
+        let inv_plan = &plan["connectionPlan"]["invitationLinkPlan"];
+        assert_eq!(inv_plan["type"], "ok");
+        let data = inv_plan["contactSLinkData_"].clone();
+        assert_eq!(data["profile"]["displayName"], "alice", "{plan:#}");
+        // Asked again: the same (the key kept answers again).
+        let again = bob
+            .ok(
+                "APIConnectPlan",
+                &format!("/_connect plan 1 {short}"),
+                "connectionPlan",
+            )
+            .await;
+        assert_eq!(
+            again["connectionPlan"]["invitationLinkPlan"]["contactSLinkData_"],
+            data
+        );
+        let corr = bob
+            .request(&format!("/_prepare contact 1 {full} {short} {data}"))
+            .await;
+        let prepared = bob.response(&corr).await;
+        assert_eq!(prepared["type"], "newPreparedChat", "{prepared:#}");
+        let contact = &prepared["chat"]["chatInfo"]["contact"];
+        assert_eq!(contact["localDisplayName"], "alice_1");
+        assert_eq!(contact["preparedContact"]["uiConnLinkType"], "INV");
+        let id = contact["contactId"].as_i64().expect("contactId");
+        let corr = bob.request(&format!("/_connect contact @{id}")).await;
+        let started = bob.response(&corr).await;
+        assert_eq!(started["type"], "startedConnectionToContact", "{started:#}");
+        let connected = bob.event("contactConnected").await;
+        assert_eq!(connected["contact"]["contactId"], id);
+        let connected = alice.event("contactConnected").await;
+        assert_eq!(connected["contact"]["localDisplayName"], "bob_1");
     });
     assert!(alice_p.running() && bob_p.running());
     rt.block_on(xftp.shutdown());

@@ -1773,6 +1773,11 @@ pub fn connection_plan(chat: &Chat, plan: &LinkPlan) -> Value {
             return json!({"type": "contactAddress",
                           "contactAddressPlan": {"type": "ok", "contactSLinkData_": data}});
         }
+        LinkPlan::InvitationData(d) => {
+            let data = serde_json::to_value(d).unwrap_or(Value::Null);
+            return json!({"type": "invitationLink",
+                          "invitationLinkPlan": {"type": "ok", "contactSLinkData_": data}});
+        }
         LinkPlan::Channel(c) => {
             use crate::chat::ChannelPlan;
             let inner = match c {
@@ -1815,6 +1820,7 @@ pub fn connection_plan(chat: &Chat, plan: &LinkPlan) -> Value {
         (_, LinkStatus::Own) => json!({"type": "ownLink"}),
         (
             LinkPlan::Invitation(_)
+            | LinkPlan::InvitationData(_)
             | LinkPlan::Channel(_)
             | LinkPlan::AddressData(_)
             | LinkPlan::Group(_),

@@ -758,6 +758,9 @@ pub enum Response {
 pub enum LinkPlan {
     /// A one-time invitation link.
     Invitation(LinkStatus),
+    /// A new invitation's short link, its data read (the inviter's profile): reading it
+    /// secured the invitation's queue for us, as the reference's plan does.
+    InvitationData(ContactLinkData),
     /// A contact address.
     Address(LinkStatus),
     /// A new contact address's short link, its data read (the owner's profile, whether it
@@ -841,6 +844,7 @@ impl LinkPlan {
             Self::Invitation(LinkStatus::Ok)
                 | Self::Address(LinkStatus::Ok | LinkStatus::Connecting(None))
                 | Self::AddressData(_)
+                | Self::InvitationData(_)
                 | Self::Channel(ChannelPlan::Ok(_))
                 | Self::Group(GroupLinkPlan::Ok(_) | GroupLinkPlan::ConnectingReconnect)
         )
@@ -855,6 +859,7 @@ impl LinkPlan {
                 return vec!["business address: ok to connect".into()];
             }
             Self::AddressData(_) => return vec!["contact address: ok to connect".into()],
+            Self::InvitationData(_) => return vec!["invitation link: ok to connect".into()],
             Self::Group(p) => {
                 let group =
                     |g: &crate::group_store::Group| crate::command::view_name(&g.local_name);
@@ -919,7 +924,11 @@ impl LinkPlan {
             LinkStatus::Ok => vec![format!("{head}ok to connect")],
             LinkStatus::Own => vec![format!("{head}{own}")],
             LinkStatus::Connecting(None) => match self {
-                Self::Invitation(_) | Self::Channel(_) | Self::AddressData(_) | Self::Group(_) => {
+                Self::Invitation(_)
+                | Self::InvitationData(_)
+                | Self::Channel(_)
+                | Self::AddressData(_)
+                | Self::Group(_) => {
                     vec![format!("{head}connecting")]
                 }
                 Self::Address(_) => vec![format!("{head}connecting, allowed to reconnect")],
@@ -1482,6 +1491,14 @@ pub(crate) fn made_link(full: &str, short: &str) -> ConnLink {
 
 /// Whether `link` is a short link of `kind`: a channel's (`c`, joined through its relays), a
 /// contact address's (`a`) or a group link's (`g`, whose data can be read without using it).
+/// The data of an address's or an invitation's (`what`) short link: the owner's profile, its
+/// welcome message, whether it is a business.
+fn contact_link_data(data: &[u8], what: &str) -> Result<ContactLinkData> {
+    let bad = |e: &dyn std::fmt::Display| ChatError::Agent(format!("the {what}'s link data: {e}"));
+    let json = crate::compress::read_link_data(data).map_err(|e| bad(&e))?;
+    serde_json::from_slice(&json).map_err(|e| bad(&e))
+}
+
 fn is_short(link: &str, kind: agent::links::ShortLinkKind) -> bool {
     agent::links::ShortLink::parse(link.trim()).is_ok_and(|s| s.kind == kind)
 }
@@ -2353,6 +2370,13 @@ impl Chat {
                             if is_short(&link, agent::links::ShortLinkKind::Contact) =>
                         {
                             on_heap(|| self.address_link_data(&link)).await?
+                        }
+                        // A new invitation's short link: the inviter's profile read first
+                        // (LKEY: the invitation is ours to join from then on).
+                        LinkPlan::Invitation(LinkStatus::Ok)
+                            if is_short(&link, agent::links::ShortLinkKind::Invitation) =>
+                        {
+                            on_heap(|| self.invitation_link_data(&link)).await?
                         }
                         // A new group's short link: the group's profile read first (LGET).
                         LinkPlan::Group(GroupLinkPlan::Ok(None))
@@ -3366,11 +3390,20 @@ impl Chat {
     /// it is a business), read from its relay.
     async fn address_link_data(&self, link: &str) -> Result<LinkPlan> {
         let data = self.link_user_data(link).await?;
-        let json = crate::compress::read_link_data(&data)
-            .map_err(|e| ChatError::Agent(format!("the address's link data: {e}")))?;
-        let d: ContactLinkData = serde_json::from_slice(&json)
-            .map_err(|e| ChatError::Agent(format!("the address's link data: {e}")))?;
-        Ok(LinkPlan::AddressData(d))
+        contact_link_data(&data, "address").map(LinkPlan::AddressData)
+    }
+
+    /// A new invitation's plan with its short link's data (the inviter's profile), read from
+    /// its relay: the invitation's queue is secured with a key the join uses (no one else can
+    /// join it then).
+    async fn invitation_link_data(&self, link: &str) -> Result<LinkPlan> {
+        let data = self
+            .inner
+            .agent
+            .read_invitation(link.trim())
+            .await
+            .map_err(agent_err)?;
+        contact_link_data(&data, "invitation").map(LinkPlan::InvitationData)
     }
 
     /// A new group's short link's plan with the group's profile, read from its relay.
