@@ -2564,6 +2564,103 @@ fn bot_api_chat_tags_and_refused_messages() {
     smp.stop();
 }
 
+/// A member whose queues are gone without a word (its user deleted with them): the host's
+/// message to the small group is refused for it (AUTH) - silently, as the reference's group
+/// errors - and the item's information says so for that member (`memberDeliveryStatuses`:
+/// `error` with the `SndError`).
+#[test]
+fn bot_api_member_refused() {
+    let (rt, smp, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (xftp, xftp_address) = xftp_relay(&rt, dir.path());
+    let (mut alice_p, alice_port) = start(dir.path(), "alice", &server, &xftp_address);
+    let (bob_p, bob_port) = start(dir.path(), "bob", &server, &xftp_address);
+    let schema = std::sync::Arc::new(Schema::load());
+    let client_rt = tokio::runtime::Runtime::new().expect("runtime");
+    client_rt.block_on(async {
+        let mut alice = Bot::connect("alice", alice_port, schema.clone()).await;
+        let mut bob = Bot::connect("bob", bob_port, schema.clone()).await;
+        let inv = alice.ok("APIAddContact", "/_connect 1", "invitation").await;
+        let link = inv["connLinkInvitation"]["connFullLink"]
+            .as_str()
+            .expect("link")
+            .to_string();
+        bob.ok(
+            "APIConnect",
+            &format!("/_connect 1 {link}"),
+            "sentConfirmation",
+        )
+        .await;
+        let bob_contact = alice.event("contactConnected").await["contact"]["contactId"]
+            .as_i64()
+            .expect("contactId");
+        bob.event("contactConnected").await;
+        let created = alice
+            .ok(
+                "APINewGroup",
+                r#"/_group 1 {"displayName": "team", "fullName": ""}"#,
+                "groupCreated",
+            )
+            .await;
+        let g = created["groupInfo"]["groupId"].as_i64().expect("groupId");
+        let added = alice
+            .ok(
+                "APIAddMember",
+                &format!("/_add #{g} {bob_contact} member"),
+                "sentGroupInvitation",
+            )
+            .await;
+        let bob_member = added["member"]["groupMemberId"].as_i64().expect("member");
+        let invited = bob.event("receivedGroupInvitation").await;
+        let bob_g = invited["groupInfo"]["groupId"].as_i64().expect("groupId");
+        bob.ok(
+            "APIJoinGroup",
+            &format!("/_join #{bob_g}"),
+            "userAcceptedGroupSent",
+        )
+        .await;
+        alice.event("joinedGroupMember").await;
+        bob.event("userJoinedGroup").await;
+
+        // The API says nothing when the queues are gone (the deletion goes on after `cmdOk`),
+        // and nothing of a member's refusal (as the reference's): messages are sent and each
+        // item's information asked until one shows the refusal (bounded: 10 messages, 2 s
+        // each) - a message sent before the queues went is delivered.
+        let corr = bob.request("/_delete user 1 del_smp=on").await;
+        assert_eq!(bob.response(&corr).await["type"], "cmdOk");
+        let refused = json!([{"groupMemberId": bob_member,
+            "memberDeliveryStatus": {"type": "error", "agentError": {"type": "auth"}}}]);
+        let mut statuses = Value::Null;
+        'messages: for i in 0..10 {
+            let sent = alice
+                .ok(
+                    "APISendMessages",
+                    &format!("/_send #{g} json {}", text_message(&format!("there? {i}"))),
+                    "newChatItems",
+                )
+                .await;
+            let item_id = sent["chatItems"][0]["chatItem"]["meta"]["itemId"].clone();
+            for _ in 0..100 {
+                let corr = alice
+                    .request(&format!("/_get item info #{g} {item_id}"))
+                    .await;
+                let info = alice.response(&corr).await;
+                assert_eq!(info["type"], "chatItemInfo", "{info}");
+                statuses = info["chatItemInfo"]["memberDeliveryStatuses"].clone();
+                if statuses == refused {
+                    break 'messages;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        }
+        assert_eq!(statuses, refused);
+    });
+    assert!(alice_p.running());
+    drop(bob_p);
+    rt.block_on(xftp.shutdown());
+    smp.stop();
+}
+
 /// A file's relay down while the file is sent and while it is received: `sndFileWarning`,
 /// `rcvFileWarning`, and the transfers go on once the relay is back (the file byte-identical);
 /// `rcvFileDescrReady` when the description is complete; a relay that lost the file:

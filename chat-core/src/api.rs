@@ -1370,15 +1370,24 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
                 })
                 .collect();
             let mut v = json!({"itemVersions": versions});
-            // The reference's `GroupSndStatus`: sent, or received (ok or a bad hash).
+            // The reference's `GroupSndStatus`: sent, received (ok or a bad hash), or an error
+            // (`SndError`).
             if let Some(d) = &info.deliveries {
+                use crate::group_receipts::MemberDelivery;
                 let statuses: Vec<Value> = d
                     .iter()
-                    .map(|(member, rcpt)| {
-                        let status = match rcpt {
-                            None => json!({"type": "sent"}),
-                            Some(true) => json!({"type": "rcvd", "msgRcptStatus": "ok"}),
-                            Some(false) => json!({"type": "rcvd", "msgRcptStatus": "badMsgHash"}),
+                    .map(|(member, status)| {
+                        let status = match status {
+                            MemberDelivery::Sent => json!({"type": "sent"}),
+                            MemberDelivery::Received(true) => {
+                                json!({"type": "rcvd", "msgRcptStatus": "ok"})
+                            }
+                            MemberDelivery::Received(false) => {
+                                json!({"type": "rcvd", "msgRcptStatus": "badMsgHash"})
+                            }
+                            MemberDelivery::Error(e) => {
+                                json!({"type": "error", "agentError": {"type": e}})
+                            }
                         };
                         json!({"groupMemberId": member, "memberDeliveryStatus": status})
                     })

@@ -120,6 +120,29 @@ impl Chat {
                 ..m
             };
             tracing::warn!(target: "chat", conn, msg_id, count, "a member's message refused (AUTH)");
+            // Marked on the member's delivery of a message to a small group (silently, as the
+            // reference's group errors); kept when its row is not written yet.
+            {
+                let mut early = self
+                    .inner
+                    .early_refusals
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
+                let marked =
+                    self.store()
+                        .group_delivery_failed(m.group_member_id, msg_id, "auth")?;
+                let small = || -> Result<bool> {
+                    let g = self.group_by_id(m.group_id)?;
+                    let n = self.store().current_members(&g)?;
+                    Ok(n <= crate::group_receipts::SMALL_GROUP)
+                };
+                if !marked && small()? {
+                    if early.len() >= EARLY_REFUSALS {
+                        early.pop_front();
+                    }
+                    early.push_back((conn, msg_id));
+                }
+            }
             if count >= AUTH_ERR_DISABLE_COUNT {
                 let g = self.group_by_id(m.group_id)?;
                 self.emit(Event::MemberDisabled(g, m)).await;

@@ -21,6 +21,17 @@ pub const SMALL_GROUP: usize = 20;
 /// The settings key of receipts to small groups (`on`/`off`, on by default).
 pub(crate) const GROUP_RECEIPTS_SETTING: &str = "send_receipts_small_groups";
 
+/// Where a message to a small group stands with one member (the reference's `GroupSndStatus`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemberDelivery {
+    /// Sent, no receipt yet.
+    Sent,
+    /// Its receipt came: `true` ok, `false` a bad hash.
+    Received(bool),
+    /// Not delivered: why (`auth`: the relay refused it, the member's queue gone).
+    Error(String),
+}
+
 impl ChatStore {
     /// Records where a group item went: each member and the agent's message id on its
     /// connection (not waiting for the disk: a row lost in a crash loses only a receipt mark).
@@ -46,18 +57,40 @@ impl ChatStore {
         written
     }
 
-    /// Where a message to a small group went and what came back: each member and its receipt
-    /// (`true` ok, `false` a bad hash, none yet), by member.
+    /// Where a message to a small group went and what came back, by member.
     pub fn group_delivery_statuses(
         &self,
         item_id: i64,
-    ) -> std::result::Result<Vec<(i64, Option<bool>)>, StoreError> {
+    ) -> std::result::Result<Vec<(i64, MemberDelivery)>, StoreError> {
         let mut st = self.db.prepare(
-            "SELECT group_member_id, rcpt FROM group_deliveries
+            "SELECT group_member_id, rcpt, snd_error FROM group_deliveries
              WHERE item_id = ?1 ORDER BY group_member_id",
         )?;
-        let rows = st.query_map([item_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let rows = st.query_map([item_id], |r| {
+            let status = match (r.get::<_, Option<String>>(2)?, r.get::<_, Option<bool>>(1)?) {
+                (Some(e), _) => MemberDelivery::Error(e),
+                (None, Some(ok)) => MemberDelivery::Received(ok),
+                (None, None) => MemberDelivery::Sent,
+            };
+            Ok((r.get(0)?, status))
+        })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// A member's message with `agent_msg_id` on its connection not delivered (`error`):
+    /// whether it was one to a small group (its row marked).
+    pub fn group_delivery_failed(
+        &self,
+        group_member_id: i64,
+        agent_msg_id: i64,
+        error: &str,
+    ) -> std::result::Result<bool, StoreError> {
+        let n = self.db.execute(
+            "UPDATE group_deliveries SET snd_error = ?3
+             WHERE group_member_id = ?1 AND agent_msg_id = ?2",
+            params![group_member_id, agent_msg_id, error],
+        )?;
+        Ok(n > 0)
     }
 
     /// A member's receipt for the message with `agent_msg_id` on its connection: the group
@@ -206,7 +239,24 @@ impl Chat {
             .iter()
             .filter_map(|(m, id)| id.map(|id| (m.group_member_id, id)))
             .collect();
-        self.store().add_group_deliveries(item_id, &rows)?;
+        // A member's relay may refuse the message before its row is written: the refusal
+        // was kept ([`Chat::message_refused`]) and is applied now, under the same lock.
+        let mut early = self
+            .inner
+            .early_refusals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let mut store = self.store();
+        store.add_group_deliveries(item_id, &rows)?;
+        for (m, id) in sent {
+            let (Some(conn), Some(id)) = (m.conn_id, *id) else {
+                continue;
+            };
+            if let Some(at) = early.iter().position(|r| *r == (conn, id)) {
+                early.remove(at);
+                store.group_delivery_failed(m.group_member_id, id, "auth")?;
+            }
+        }
         Ok(())
     }
 

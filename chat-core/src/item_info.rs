@@ -53,9 +53,9 @@ pub struct ItemInfo {
     pub versions: Vec<(i64, MsgContent)>,
     /// The item it was forwarded from, when that is still here.
     pub forwarded_from: Option<ItemInChat>,
-    /// A message we sent to a small group: each member it went to and its receipt (`true`
-    /// ok, `false` a bad hash, none yet); none for other items.
-    pub deliveries: Option<Vec<(i64, Option<bool>)>>,
+    /// A message we sent to a small group: each member it went to and where it stands
+    /// (sent, received, not delivered); none for other items.
+    pub deliveries: Option<Vec<(i64, crate::group_receipts::MemberDelivery)>>,
 }
 
 impl Chat {

@@ -472,6 +472,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
      );
      CREATE INDEX chat_tags_chats_contact ON chat_tags_chats (contact_id);
      CREATE INDEX chat_tags_chats_group ON chat_tags_chats (group_id);",
+    // v57: why a message to a small group did not reach a member (`auth`: the relay refused
+    // it; `group_receipts.rs`)
+    "ALTER TABLE group_deliveries ADD COLUMN snd_error TEXT;",
 ];
 
 /// The most versions an edited item keeps (the original among them): edits beyond change the
