@@ -1765,7 +1765,7 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
                 g,
                 None,
                 item,
-                "",
+                &live_marker(item, true, "", shown.live).unwrap_or_default(),
                 if item.forwarded_by.is_some() {
                     " [>>]"
                 } else {
@@ -1836,10 +1836,15 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
                 None => Vec::new(),
             }
         }
-        Event::ChannelPostUpdated(g, item) => muted_if(
-            g.muted,
-            trimmed(group_item_lines(g, None, item, "[edited] ", "")),
-        ),
+        // A live post's updates while typed show only with `/show on`, as a member's.
+        Event::ChannelPostUpdated(g, item) => {
+            match live_marker(item, false, "[edited] ", shown.live) {
+                Some(mark) => {
+                    muted_if(g.muted, trimmed(group_item_lines(g, None, item, &mark, "")))
+                }
+                None => Vec::new(),
+            }
+        }
         Event::GroupItemDeleted {
             group,
             author,

@@ -2269,9 +2269,40 @@ fn bot_api_channels() {
         assert_eq!(item["quotedItem"]["chatDir"], json!({"type": "channelRcv"}), "{got:#}");
         assert_eq!(item["quotedItem"]["itemId"], cath_item);
         assert_eq!(item["quotedItem"]["content"]["text"], "from news");
-        // Live as the channel is refused; the post's edit and deletion are the channel's.
+        // Live as the channel: live at the subscriber too, updated while typed, ended.
         let live = format!("/_send {as_channel} live=on json {}", text_message("typing"));
-        alice.ok("APISendMessages", &live, "chatCmdError").await;
+        let sent = alice.ok("APISendMessages", &live, "newChatItems").await;
+        let meta = &sent["chatItems"][0]["chatItem"]["meta"];
+        assert_eq!(meta["itemLive"], true, "{sent:#}");
+        let live_id = meta["itemId"].as_i64().expect("itemId");
+        let got = cath
+            .event_where(|e| {
+                e["type"] == "newChatItems"
+                    && e["chatItems"][0]["chatItem"]["content"]["type"] == "rcvMsgContent"
+            })
+            .await;
+        let item = &got["chatItems"][0]["chatItem"];
+        assert_eq!(item["chatDir"], json!({"type": "channelRcv"}), "{got:#}");
+        assert_eq!(item["meta"]["itemLive"], true, "{got:#}");
+        assert_eq!(item_text(&got["chatItems"][0]), "typing");
+        for (text, still) in [("typing more", true), ("typed", false)] {
+            let flag = if still { " live=on" } else { "" };
+            let update = json!({"msgContent": {"type": "text", "text": text}, "mentions": {}});
+            alice
+                .ok(
+                    "APIUpdateChatItem",
+                    &format!("/_update item #{g} {live_id}{flag} json {update}"),
+                    "chatItemUpdated",
+                )
+                .await;
+            let got = cath.event("chatItemUpdated").await;
+            let item = &got["chatItem"]["chatItem"];
+            assert_eq!(item["chatDir"], json!({"type": "channelRcv"}), "{got:#}");
+            assert_eq!(item_text(&got["chatItem"]), text);
+            assert_eq!(item["meta"]["itemLive"], still, "{got:#}");
+            assert_eq!(item["meta"]["itemEdited"], false, "{got:#}");
+        }
+        // The post's edit and deletion are the channel's.
         alice
             .ok(
                 "APIUpdateChatItem",

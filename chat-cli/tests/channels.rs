@@ -121,6 +121,36 @@ fn a_channel_served_by_a_relay() {
     bob.expect_item("#news alice> second post");
     cath.expect_item("#news alice> second post [>>]");
     dan.expect_item("#news alice> second post [>>]");
+    // A live post as the channel: started live at the relay and the subscribers, then
+    // ended by its update - as a member's live message, without an author.
+    let live = r#"/_send #1(as_group=on) live=on json [{"msgContent": {"type": "text", "text": "breaking"}}]"#;
+    alice.type_line(live);
+    alice.expect(live);
+    fn started(c: &mut Client, text: &str) {
+        let l = c.next();
+        let rest = l.get(6..).unwrap_or_default();
+        assert!(
+            rest.starts_with("#news> [LIVE started] use /show [on/off/") && l.contains(text),
+            "{}: {l}",
+            c.name
+        );
+    }
+    started(&mut bob, "] breaking");
+    started(&mut cath, "] breaking [>>]");
+    started(&mut dan, "] breaking [>>]");
+    alice.type_line("/_get chat #1 count=1");
+    alice.expect("/_get chat #1 count=1");
+    let page: serde_json::Value = serde_json::from_str(&alice.next()).expect("JSON");
+    let meta = &page["chatItems"][0]["meta"];
+    assert_eq!(meta["itemLive"], true, "{meta}");
+    let id = meta["itemId"].as_i64().expect("itemId");
+    let update = format!("/_update item #1 {id} text breaking news");
+    alice.type_line(&update);
+    alice.expect(&update);
+    alice.expect_item("#news [LIVE] breaking news");
+    bob.expect_item("#news> [LIVE ended] breaking news");
+    cath.expect_item("#news> [LIVE ended] breaking news");
+    dan.expect_item("#news> [LIVE ended] breaking news");
     // Subscribers know the relay and the owner, not each other; the owner knows its relay.
     cath.type_line("/ms news");
     cath.expect("/ms news");
@@ -180,7 +210,7 @@ fn a_channel_served_by_a_relay() {
     fay.type_line(&format!("/c {link}"));
     fay.expect(&format!("/c {link}"));
     fay.expect("#news: joining the channel through its relays...");
-    let mut lines: Vec<String> = (0..5).map(|_| fay.next()).collect();
+    let mut lines: Vec<String> = (0..6).map(|_| fay.next()).collect();
     lines.sort();
     assert!(
         [
@@ -196,6 +226,7 @@ fn a_channel_served_by_a_relay() {
         " #news alice> hello subscribers [>>]",
         " #news> from the channel [>>]",
         " #news alice> second post [>>]",
+        " #news> breaking news [>>]",
     ] {
         let n = lines.iter().filter(|l| l.ends_with(post)).count();
         assert_eq!(n, 1, "{post}: {lines:?}");
@@ -235,10 +266,11 @@ fn a_channel_served_by_a_relay() {
     for s in [&mut cath, &mut dan, &mut fay] {
         s.expect_item("#news alice> after the edit [>>]");
     }
-    cath.type_line("/tail #news 4");
-    cath.expect("/tail #news 4");
+    cath.type_line("/tail #news 5");
+    cath.expect("/tail #news 5");
     cath.expect_item("#news> [marked deleted] from the channel, edited [>>]");
     cath.expect_item("#news alice> second post [>>]");
+    cath.expect_item("#news> breaking news [>>]");
     cath.expect_item("#news alice> with two relays [>>]");
     cath.expect_item("#news alice> after the edit [>>]");
 

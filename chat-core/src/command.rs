@@ -1957,10 +1957,8 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                     "live and disappearing messages in support chats are not supported",
                 ));
             }
-            if as_group && (live || scope.is_some()) {
-                return Err(bad(
-                    "a post as the channel is neither live nor in a support chat",
-                ));
+            if as_group && scope.is_some() {
+                return Err(bad("a post as the channel is not in a support chat"));
             }
             Command::ApiSendGroup {
                 group_id,
@@ -5263,7 +5261,14 @@ mod tests {
                 ..
             })
         ));
-        assert!(parse(&format!("/_send #4(as_group=on) live=on {json}")).is_err());
+        assert!(matches!(
+            parse(&format!("/_send #4(as_group=on) live=on {json}")),
+            Ok(Command::ApiSendGroup {
+                as_group: true,
+                live: true,
+                ..
+            })
+        ));
         assert!(matches!(
             parse("/_get chat #1(_support:3) count=5"),
             Ok(Command::GetChat {

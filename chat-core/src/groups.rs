@@ -1464,8 +1464,8 @@ impl Chat {
 
     /// A post a channel's owner made as the channel itself (`asGroup`): from the owner to us
     /// its relay (`relay` none), or forwarded by the relay `relay` without the owner's name;
-    /// kept once (it comes through every relay) without an author. Text only: a file, a
-    /// quote or a live post as the channel is refused with why.
+    /// kept once (it comes through every relay) without an author. It may be live (typed,
+    /// its updates follow), quote, or offer a file; one in a support chat is refused.
     async fn channel_post(
         &self,
         g: &Group,
@@ -1473,9 +1473,9 @@ impl Chat {
         c: MsgContainer,
         relay: Option<&Member>,
     ) -> Result<()> {
-        if c.live == Some(true) || c.scope.is_some() {
+        if c.scope.is_some() {
             return Err(ChatError::Agent(format!(
-                "#{}: a post as the channel typed live is not shown by this client",
+                "#{}: a post as the channel in a support chat is not shown by this client",
                 g.local_name
             )));
         }
@@ -1500,6 +1500,12 @@ impl Chat {
                 self.set_received_ttl(item, t)?
             }
             _ => item,
+        };
+        // Typed live (a file is not: its flag is ignored).
+        let item = if c.live == Some(true) && c.file.is_none() {
+            self.store().start_live(item)?
+        } else {
+            item
         };
         // A file's offer shows as the file (its caption, if any, first).
         if c.file.is_none() || !c.content.text_shown().is_empty() {
@@ -1553,17 +1559,17 @@ impl Chat {
     }
 
     /// An edit of a post as the channel: by its owner to us its relay, or forwarded by a
-    /// relay. Text only, not live (as the post); an edit of a post we do not have, or of a
-    /// deleted one, changes nothing.
+    /// relay; a live post's update (ending it unless it says `live`). Text only; an edit of a
+    /// post we do not have, or of a deleted one, changes nothing.
     pub(crate) async fn channel_post_edited(
         &self,
         g: &Group,
         u: crate::protocol::MsgUpdate,
     ) -> Result<()> {
-        if u.live == Some(true) || !matches!(u.content, MsgContent::Text { .. }) {
+        if !matches!(u.content, MsgContent::Text { .. }) {
             return Err(ChatError::Agent(format!(
-                "#{}: an edit of a post as the channel to other than text, or typed live, is \
-                 not shown by this client",
+                "#{}: an edit of a post as the channel to other than text is not shown by \
+                 this client",
                 g.local_name
             )));
         }
@@ -1573,10 +1579,12 @@ impl Chat {
         else {
             return Ok(());
         };
-        if item.deleted || item.content == u.content {
+        // A live post's last update may repeat its text: it still ends it.
+        let state = crate::live::next_state(&item, u.live == Some(true));
+        if item.deleted || (item.content == u.content && state.is_none()) {
             return Ok(());
         }
-        let item = self.store().apply_update(item, &u.content, None)?;
+        let item = self.store().apply_update(item, &u.content, state)?;
         self.emit(Event::ChannelPostUpdated(g.clone(), item)).await;
         Ok(())
     }
@@ -2666,17 +2674,10 @@ impl Chat {
             } => {
                 let g = self.group_by_id(group_id)?;
                 // As the channel itself: its owner's posts (text or files) only.
-                if as_group {
-                    if !(self.is_channel(&g)? && g.role == GroupMemberRole::Owner) {
-                        return Err(ChatError::BadCommand(
-                            "only a channel's owner posts as the channel".into(),
-                        ));
-                    }
-                    if live {
-                        return Err(ChatError::BadCommand(
-                            "a post as the channel is not live".into(),
-                        ));
-                    }
+                if as_group && !(self.is_channel(&g)? && g.role == GroupMemberRole::Owner) {
+                    return Err(ChatError::BadCommand(
+                        "only a channel's owner posts as the channel".into(),
+                    ));
                 }
                 let mut quotes = Vec::with_capacity(messages.len());
                 let mut mentions = Vec::with_capacity(messages.len());
@@ -2711,6 +2712,7 @@ impl Chat {
                     container.live = Some(true);
                     container.ttl = ttl;
                     container.quote = quote;
+                    container.as_group = as_group.then_some(true);
                     return match Box::pin(self.send_group_container(
                         g.clone(),
                         container,
