@@ -8,7 +8,7 @@ const MAIN: &[&str] = &[
     "  @name text              send a message; /tail [@name] [n] shows the last ones",
     "  > @name (start) text    reply quoting their message; >> quotes your own",
     "  ! @name [(start)] text  edit your message; \\ @name start deletes it for both",
-    "  /live @name [text]      a live message, sent at once; ! @name text ends it (/live #group)",
+    "  /live @name [text]      a live message typed on: sent as you type, Enter ends it (/live #group)",
     "  /show on|off            live messages shown as they are typed (off by default)",
     "  +1 @name start          react with a thumbs up (-1 takes it back)",
     "  @name <- @other start   forward a message (to #group or *; from #group [@member] or *)",

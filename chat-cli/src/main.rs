@@ -363,6 +363,141 @@ fn is_send_form(line: &str) -> bool {
         || line.starts_with("/file ")
 }
 
+/// A live message being typed on the terminal (the reference's `/live @bob`): the line
+/// editor's line is its text, sent while it changes - every 3 seconds to a contact, 5 to a
+/// group, a whole word at a time - and for the last time, ended, with Enter.
+struct LiveTyping {
+    chat: Chat,
+    /// `@bob`, `#team`.
+    name: String,
+    /// The contact or the group, and the item.
+    to: LiveTo,
+    /// Its text when it started.
+    text: String,
+    stop: tokio::sync::watch::Sender<bool>,
+    updates: tokio::task::JoinHandle<()>,
+}
+
+#[derive(Clone, Copy)]
+enum LiveTo {
+    Contact(i64, i64),
+    Group(i64, i64),
+}
+
+impl LiveTo {
+    /// The update of the item to `text` (`live`: still typed).
+    fn update(self, text: &str, live: bool) -> chat_core::command::Command {
+        use chat_core::command::Command;
+        match self {
+            Self::Contact(contact_id, item_id) => Command::UpdateItem {
+                contact_id,
+                item_id,
+                text: text.to_string(),
+                live,
+            },
+            Self::Group(group_id, item_id) => Command::ApiUpdateGroupItem {
+                group_id,
+                item_id,
+                content: chat_core::protocol::MsgContent::text(text),
+                live,
+            },
+        }
+    }
+}
+
+impl LiveTyping {
+    /// Live typing of the message `r` started, if it did (`to`, `group`: as `/live` named
+    /// the chat); `typed`: the line editor's line.
+    fn start(
+        chat: &Chat,
+        r: &Response,
+        to: &str,
+        group: bool,
+        typed: std::sync::Arc<std::sync::Mutex<String>>,
+    ) -> Option<Self> {
+        let (target, item, every) = match r {
+            Response::SentMany(c, items, _) => {
+                let item = items.first()?;
+                (
+                    LiveTo::Contact(c.contact_id, item.item_id),
+                    item,
+                    std::time::Duration::from_secs(3),
+                )
+            }
+            Response::Sent(c, item) => (
+                LiveTo::Contact(c.contact_id, item.item_id),
+                item,
+                std::time::Duration::from_secs(3),
+            ),
+            Response::GroupSentMany(g, items, _) => {
+                let item = items.first()?;
+                (
+                    LiveTo::Group(g.group_id, item.item_id),
+                    item,
+                    std::time::Duration::from_secs(5),
+                )
+            }
+            Response::GroupSent(g, item) => (
+                LiveTo::Group(g.group_id, item.item_id),
+                item,
+                std::time::Duration::from_secs(5),
+            ),
+            _ => return None,
+        };
+        if item.live != Some(true) {
+            return None;
+        }
+        let text = item.content.text_shown().to_string();
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let updates = {
+            let chat = chat.clone();
+            let mut sent = text.clone();
+            let mut last = text.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        () = tokio::time::sleep(every) => {}
+                        _ = stopped.changed() => return,
+                    }
+                    let now = typed.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                    if let Some(t) = input::live_text(&now, &last, &sent) {
+                        // A failed update is tried again with the next change (as the
+                        // reference's); the end reports its own.
+                        if chat.execute(target.update(&t, true)).await.is_ok() {
+                            sent = t;
+                        }
+                    }
+                    last = now;
+                }
+            })
+        };
+        let sigil = if group { '#' } else { '@' };
+        Some(Self {
+            chat: chat.clone(),
+            name: format!("{sigil}{}", chat_core::command::view_name(to)),
+            to: target,
+            text,
+            stop,
+            updates,
+        })
+    }
+
+    /// The line editor's prompt while it is typed (the reference's, without the blinking).
+    fn prompt(&self) -> String {
+        format!("> {} [LIVE] ", self.name)
+    }
+
+    /// Ends it with `text`: the updates stop (one under way completes), the last goes.
+    async fn end(self, out: &Out, text: &str) {
+        let _ = self.stop.send(true);
+        let _ = self.updates.await;
+        match self.chat.execute(self.to.update(text, false)).await {
+            Ok(r) => out.lines(&view::response(&r, &self.chat.profile())),
+            Err(e) => out.lines(&view::error(&e)),
+        }
+    }
+}
+
 /// The relays of a list separated by spaces or ';'.
 fn relay_list(list: &str) -> impl Iterator<Item = &str> {
     list.split([' ', ';', '\n'])
@@ -619,7 +754,11 @@ async fn run() {
                     "It is only stored on your device and you can change it later.".into(),
                 ]);
                 loop {
-                    match input.read("display name: ").await {
+                    match input
+                        .read("display name: ")
+                        .await
+                        .map(|t| t.map(|t| t.line))
+                    {
                         Ok(Some(l)) if !l.trim().is_empty() && !l.contains('\'') => {
                             break Profile {
                                 display_name: l.trim().to_string(),
@@ -738,12 +877,32 @@ async fn run() {
         return;
     }
 
+    // A live message typed on the terminal (the reference's `/live` mode), if one is.
+    let mut live: Option<LiveTyping> = None;
     loop {
-        let line = match input.read("").await {
-            Ok(Some(l)) => l,
+        let read = match &live {
+            Some(l) => input.read_from(&l.prompt(), &l.text).await,
+            None => input.read("").await,
+        };
+        let typed = match read {
+            Ok(Some(t)) => t,
             Ok(None) => break,
             Err(e) => fail(&format!("reading input: {e}")),
         };
+        let mut line = typed.line;
+        if let Some(l) = live.take() {
+            // Enter ends the live message with the line as typed; Alt-Enter (or Ctrl-L)
+            // starts the next one to the same chat.
+            let name = l.name.clone();
+            l.end(&out, &line).await;
+            if !typed.live {
+                continue;
+            }
+            line = format!("/live {name}");
+        } else if typed.live && line.len() > 1 && (line.starts_with('@') || line.starts_with('#')) {
+            // Alt-Enter on a message: sent live, typed on.
+            line = format!("/live {line}");
+        }
         if line.trim().is_empty() {
             continue;
         }
@@ -753,7 +912,15 @@ async fn run() {
             out.lines(std::slice::from_ref(&line));
         }
         let cmd = chat_core::command::parse(&line);
-        if !matches!(cmd, Ok(chat_core::command::Command::Quit)) {
+        // A live message started on a terminal is typed on from the line editor: the next
+        // line starts with its text (so it is not read ahead).
+        let live_to = match &cmd {
+            Ok(chat_core::command::Command::SendLive { to, group, .. }) => {
+                input.typing().map(|typed| (to.clone(), *group, typed))
+            }
+            _ => None,
+        };
+        if !matches!(cmd, Ok(chat_core::command::Command::Quit)) && live_to.is_none() {
             input.read_ahead();
         }
         let result = match cmd {
@@ -764,6 +931,9 @@ async fn run() {
             Ok((_, Response::Quit)) => break,
             Ok((chat, r)) => {
                 out.lines(&response_lines(chat.as_ref(), &r));
+                if let (Some(chat), Some((to, group, typed))) = (&chat, live_to) {
+                    live = LiveTyping::start(chat, &r, &to, group, typed);
+                }
                 if let Some(chat) = chat {
                     chat.after_response(&r).await;
                 }

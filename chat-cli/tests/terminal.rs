@@ -191,3 +191,89 @@ fn the_line_editor_recalls_history() {
     assert!(status.success(), "did not quit on /q: {status}");
     relay.stop();
 }
+
+/// The reference's live typing on a terminal: after `/live @bob hello` the line editor holds
+/// the message, typed on; what is typed reaches bob while it changes (a whole word at a time,
+/// every 3 seconds), Enter ends it with the line as typed. Ctrl-L sends a message live;
+/// Alt-Enter ends one and starts the next to the same contact.
+#[test]
+fn a_live_message_is_typed_on() {
+    let (_rt, relay, server) = common::relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob) = common::alice_and_bob(dir.path(), &server, &[]);
+    common::connect(&mut alice, &mut bob, "Alice", "Bob");
+    alice.stop();
+    bob.type_line("/show on");
+    bob.expect("/show on");
+    bob.expect("ok");
+    // alice again, on a terminal.
+    let (mut master, slave) = openpty();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_simplex-chat"));
+    cmd.current_dir(dir.path())
+        .args([
+            "-d",
+            &dir.path().join("alice").to_string_lossy(),
+            "-s",
+            &server,
+        ])
+        .stdin(Stdio::from(slave.try_clone().expect("dup")))
+        .stdout(Stdio::from(slave.try_clone().expect("dup")))
+        .stderr(Stdio::from(slave));
+    controlling_terminal(&mut cmd);
+    let mut child = cmd.spawn().expect("simplex-chat starts");
+    drop(cmd);
+    let _kill = KillOnDrop(child.id());
+    let mut seen = String::new();
+    assert!(
+        read_until(&mut master, &mut seen, "1 contacts connected", 1),
+        "{seen}"
+    );
+    let started = |bob: &mut common::Client, text: &str| {
+        let l = bob.next();
+        let rest = l.get(6..).unwrap_or_default();
+        assert!(
+            rest.starts_with("alice> [LIVE started] use /show [on/off/") && l.ends_with(text),
+            "{l}"
+        );
+    };
+    type_keys(&mut master, &mut seen, &line("/live @bob hello"));
+    started(&mut bob, "] hello");
+    // The line editor holds the message (its prompt says so): typed on, the whole words
+    // reach bob while it is typed.
+    assert!(
+        read_until(&mut master, &mut seen, "> @bob [LIVE] hello", 1),
+        "{seen}"
+    );
+    let mut keys = line(" there");
+    keys.pop();
+    type_keys(&mut master, &mut seen, &keys);
+    bob.expect_item("alice> [LIVE] hello");
+    type_keys(&mut master, &mut seen, &[b"\r"]);
+    bob.expect_item("alice> [LIVE ended] hello there");
+    assert!(
+        read_until(&mut master, &mut seen, "@bob [LIVE] hello there", 1),
+        "{seen}"
+    );
+    // Ctrl-L sends a message live; Alt-Enter ends it as it is and starts the next; Enter
+    // ends that one.
+    let mut keys = line("@bob hi");
+    keys.pop();
+    keys.push(b"\x0c");
+    type_keys(&mut master, &mut seen, &keys);
+    started(&mut bob, "] hi");
+    type_keys(&mut master, &mut seen, &[b"!", b"\x1b\r"]);
+    bob.expect_item("alice> [LIVE ended] hi!");
+    started(&mut bob, "]");
+    type_keys(&mut master, &mut seen, &line("yo"));
+    bob.expect_item("alice> [LIVE ended] yo");
+    type_keys(&mut master, &mut seen, &line("/q"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().expect("wait").is_none() && Instant::now() < deadline {
+        let _ = read_some(&mut master, &mut seen);
+    }
+    assert!(
+        child.try_wait().expect("wait").is_some(),
+        "did not quit: {seen}"
+    );
+    relay.stop();
+}
