@@ -189,8 +189,9 @@ fn a_channel_served_by_a_relay() {
     alice.expect("#news relays:");
     alice.expect("  relay bob_relay: active");
 
-    // A second relay; a subscriber joining now joins through both, and gets each message
-    // once.
+    // A second relay: the subscribers are told of it (`x.grp.relay.new` from the owner,
+    // through the first relay) and join through it too; a subscriber joining now joins
+    // through both; each gets every message once.
     let (mut eve, eve_address) = relay_client(dir.path(), "eve", &server, &[]);
     let both = format!("/relays name=bob_relay {bob_address} name=eve_relay {eve_address}");
     alice.type_line(&both);
@@ -204,7 +205,15 @@ fn a_channel_served_by_a_relay() {
     alice.expect("#news: relay eve_relay is active, subscribers join through it");
     alice.expect("#news: member eve_relay is connected");
     eve.expect("#news: serving the channel of alice as its relay");
-    eve.expect("#news: you joined the group");
+    eve.expect_unordered(&[
+        "#news: you joined the group",
+        "cath (Catherine): accepting request to join group #news...",
+        "#news: cath joined the group",
+        "dan (Daniel): accepting request to join group #news...",
+        "#news: dan joined the group",
+    ]);
+    cath.expect("#news: member eve_relay is connected");
+    dan.expect("#news: member eve_relay is connected");
     let mut fay = Client::start(dir.path(), "fay", &server);
     fay.create_profile("fay", "Fay");
     fay.type_line(&format!("/c {link}"));
@@ -295,7 +304,9 @@ fn a_channel_served_by_a_relay() {
     eve.expect("use /d #news to delete the group");
     alice.expect("#news: eve_relay left the group");
     alice.expect("#news: relay eve_relay is inactive");
-    fay.expect("#news: eve_relay left the group");
+    for s in [&mut cath, &mut dan, &mut fay] {
+        s.expect("#news: eve_relay left the group");
+    }
     alice.type_line("/_add relays #1 2");
     alice.expect("/_add relays #1 2");
     alice.expect("#news: relays asked");
@@ -320,7 +331,19 @@ fn a_channel_served_by_a_relay() {
     alice.expect("#news: relay eve_relay is active, subscribers join through it");
     alice.expect("#news: member eve_relay_2 is connected");
     eve.expect("#news_1: serving the channel of alice as its relay");
-    eve.expect("#news_1: you joined the group");
+    // Its new link announced: the subscribers join through it again.
+    eve.expect_unordered(&[
+        "#news_1: you joined the group",
+        "cath_1 (Catherine): accepting request to join group #news_1...",
+        "#news_1: cath_1 joined the group",
+        "dan_1 (Daniel): accepting request to join group #news_1...",
+        "#news_1: dan_1 joined the group",
+        "fay_1 (Fay): accepting request to join group #news_1...",
+        "#news_1: fay_1 joined the group",
+    ]);
+    for s in [&mut cath, &mut dan, &mut fay] {
+        s.expect("#news: member eve_relay_1 is connected");
+    }
     // The owner deletes the channel: every subscriber is told through the relays.
     alice.type_line("/d #news");
     alice.expect("/d #news");

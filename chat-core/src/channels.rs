@@ -838,10 +838,49 @@ impl Chat {
         }
         self.store()
             .set_member_status(m.group_member_id, MemberStatus::Accepted)?;
+        // Relays serving already: the channel may have subscribers, told of the new ones.
+        let serving = self
+            .store()
+            .group_relays(g.group_id)?
+            .iter()
+            .filter(|r| r.status == RelayStatus::Active)
+            .count();
         for r in self.publish_channel(&g).await? {
-            self.emit(Event::GroupRelayUpdated(g.clone(), r)).await;
+            self.emit(Event::GroupRelayUpdated(g.clone(), r.clone()))
+                .await;
+            if let (true, Some(link)) = (serving > 0, r.link) {
+                let msg = ChatMessage::new(None, ChatEvent::GrpRelayNew { relay_link: link });
+                self.broadcast(&g, &msg.encode()).await?;
+            }
         }
         Ok(())
+    }
+
+    /// A subscriber's side: an owner announced a new relay of the channel (`x.grp.relay.new`,
+    /// forwarded by a relay): joined through it too, as through the channel's relays at the
+    /// start - unless it is one of ours already (or was), or the channel has as many as a
+    /// channel may.
+    pub(crate) async fn channel_relay_announced(&self, g: &Group, link: &str) -> Result<()> {
+        let parsed = agent::links::ShortLink::parse(link)
+            .map_err(|e| ChatError::Agent(format!("x.grp.relay.new: bad relay link: {e}")))?;
+        if parsed.kind == agent::links::ShortLinkKind::Invitation {
+            return Err(ChatError::Agent(
+                "x.grp.relay.new: the relay link is an invitation".into(),
+            ));
+        }
+        let shown = crate::chat::display_link(link.trim());
+        let relays = self.store().group_relays(g.group_id)?;
+        let known = relays.iter().any(|r| {
+            r.link
+                .as_deref()
+                .is_some_and(|l| crate::chat::display_link(l) == shown)
+        });
+        if known || relays.len() >= MAX_RELAYS {
+            return Ok(());
+        }
+        self.join_relays(g.clone(), &[link.to_string()], None)
+            .await
+            .map(|_| ())
     }
 
     /// The relay's side: an owner asks us to serve its channel (`x.grp.relay.inv` in a
@@ -1082,9 +1121,13 @@ impl Chat {
         if let Some(p) = &shown_as {
             self.store().set_group_incognito(g.group_id, p)?;
         }
-        let g = Group {
-            incognito: shown_as.map(Box::new),
-            ..g
+        // (A relay announced later: the channel knows us as it did - incognito or not.)
+        let g = match shown_as {
+            Some(p) => Group {
+                incognito: Some(Box::new(p)),
+                ..g
+            },
+            None => g,
         };
         let info = ChatMessage::new(
             None,
@@ -1096,6 +1139,8 @@ impl Chat {
         .encode();
         let mut joined = None;
         let mut failure = None;
+        // Numbered after those joined before (a relay announced later).
+        let before = self.store().group_relays(g.group_id)?.len();
         for (i, relay_link) in relays.iter().take(MAX_RELAYS).enumerate() {
             // Its member id and profile come with its acceptance.
             let m = self.store().add_member(&NewMember {
@@ -1105,7 +1150,7 @@ impl Chat {
                 category: MemberCategory::Host,
                 status: MemberStatus::Accepted,
                 profile: &Profile {
-                    display_name: format!("relay_{}", i + 1),
+                    display_name: format!("relay_{}", before + i + 1),
                     ..Profile::default()
                 },
                 conn_id: None,

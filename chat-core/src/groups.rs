@@ -90,6 +90,7 @@ fn forwardable(e: &ChatEvent) -> bool {
             | ChatEvent::GrpDel
             | ChatEvent::GrpInfo { .. }
             | ChatEvent::GrpPrefs { .. }
+            | ChatEvent::GrpRelayNew { .. }
     )
 }
 
@@ -2181,6 +2182,22 @@ impl Chat {
             }
             ChatEvent::GrpInfo { group_profile } => {
                 crate::chat::on_heap(|| self.group_profile_received(g, m, group_profile)).await?;
+            }
+            // A channel's new relay, announced by an owner through a relay: a subscriber joins
+            // through it too (its relays forward it as it is; others have nothing to do).
+            ChatEvent::GrpRelayNew { relay_link } => {
+                if m.role != GroupMemberRole::Owner {
+                    return Err(ChatError::Agent(format!(
+                        "#{}: x.grp.relay.new from {}, who is no owner",
+                        g.local_name, m.local_name
+                    )));
+                }
+                let subscriber = forwarded_by.is_some_and(|r| r.role == GroupMemberRole::Relay)
+                    && g.role < GroupMemberRole::Owner
+                    && self.is_channel(g)?;
+                if subscriber {
+                    crate::chat::on_heap(|| self.channel_relay_announced(g, &relay_link)).await?;
+                }
             }
             ChatEvent::GrpMemNew { member_info, .. }
                 if forwarded_by.is_none()

@@ -963,6 +963,12 @@ pub enum ChatEvent {
         /// The relay's link for the channel.
         relay_link: String,
     },
+    /// `x.grp.relay.new`: an owner announces a relay that began serving the channel, so that
+    /// its subscribers join through it too (forwarded by the relays).
+    GrpRelayNew {
+        /// The new relay's link for the channel.
+        relay_link: String,
+    },
     /// `x.member`: a request to join a channel, to one of its relays' links.
     Member {
         /// The joiner's profile.
@@ -1172,6 +1178,7 @@ impl ChatEvent {
             Self::GrpLinkMem { .. } => "x.grp.link.mem",
             Self::GrpRelayInv(_) => "x.grp.relay.inv",
             Self::GrpRelayAcpt { .. } => "x.grp.relay.acpt",
+            Self::GrpRelayNew { .. } => "x.grp.relay.new",
             Self::Member { .. } => "x.member",
             Self::GrpLinkAcpt { .. } => "x.grp.link.acpt",
             Self::GrpLinkReject { .. } => "x.grp.link.reject",
@@ -1267,7 +1274,9 @@ impl ChatEvent {
             Self::GrpLinkInv(inv) => put(&mut o, "groupLinkInvitation", inv),
             Self::GrpLinkMem { profile } => put(&mut o, "profile", profile),
             Self::GrpRelayInv(inv) => put(&mut o, "groupRelayInvitation", inv),
-            Self::GrpRelayAcpt { relay_link } => put(&mut o, "relayLink", relay_link),
+            Self::GrpRelayAcpt { relay_link } | Self::GrpRelayNew { relay_link } => {
+                put(&mut o, "relayLink", relay_link)
+            }
             Self::Member {
                 profile,
                 new_member_id,
@@ -1432,6 +1441,9 @@ impl ChatEvent {
             },
             "x.grp.relay.inv" => Self::GrpRelayInv(p.req("groupRelayInvitation")?),
             "x.grp.relay.acpt" => Self::GrpRelayAcpt {
+                relay_link: p.req("relayLink")?,
+            },
+            "x.grp.relay.new" => Self::GrpRelayNew {
                 relay_link: p.req("relayLink")?,
             },
             "x.member" => Self::Member {

@@ -2,7 +2,8 @@
 //! (bob, a chat relay) and then sends what only the channel's owner may - a post, an edit and
 //! a deletion as the channel itself. The relay refuses the post and the edit with a clear
 //! error, the deletion of a post that is not the subscriber's changes nothing: the channel's
-//! post stays as its owner wrote it.
+//! post stays as its owner wrote it. Its reactions are counted once; its announcement of a
+//! "new relay" (its own address) is refused, not passed on.
 
 mod common;
 
@@ -207,4 +208,17 @@ async fn scenario() {
             ("🚀".to_string(), true, mallory_name)
         ]
     );
+
+    // mallory announces a "new relay" of its own (a subscriber following it would join
+    // through mallory's address): the relay refuses it, nothing is passed on.
+    let (_, fake) = mallory.create_address().await.expect("address");
+    mallory
+        .send(conn, &msg(ChatEvent::GrpRelayNew { relay_link: fake }))
+        .await
+        .expect("send");
+    until(&mut b_ev, |e| {
+        matches!(e, Event::Error(s) if s.contains("x.grp.relay.new from mallory, who is no owner"))
+            .then_some(())
+    })
+    .await;
 }
