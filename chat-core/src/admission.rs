@@ -508,13 +508,20 @@ impl Chat {
     pub(crate) async fn pending_member_connected(&self, g: &Group, m: Member) -> Result<()> {
         self.store()
             .set_member_admission(m.group_member_id, Some("connected"))?;
-        self.emit(Event::MemberJoined(g.clone(), m.clone())).await;
+        // Introduced to the moderators before anyone hears of it: an acceptance the event
+        // brings about at once (a bot's) would otherwise reach them before the member does,
+        // and they would never see it accepted.
+        let introduced = match self.send_link_host_profile(&m).await {
+            Ok(()) => self.introduce_to(g, &m, true).await,
+            Err(e) => Err(e),
+        };
+        // Its support chat starts with its arrival, before anything the event brings about.
         if m.status == MemberStatus::PendingReview {
             let wants = [crate::group_events::new_member_pending_review()];
             self.add_support_info(g, Some(&m), Some(&m), &wants).await?;
         }
-        self.send_link_host_profile(&m).await?;
-        self.introduce_to(g, &m, true).await
+        self.emit(Event::MemberJoined(g.clone(), m.clone())).await;
+        introduced
     }
 
     async fn finish_accepted_introduction(&self, g: &Group, m: &Member, upto: i64) -> Result<()> {

@@ -1069,10 +1069,15 @@ impl Chat {
                 // Recorded until done: a restart in the middle finishes the introduction.
                 self.store()
                     .set_introducing(m.group_member_id, Some(history_upto))?;
-                self.emit(Event::MemberJoined(g.clone(), m.clone())).await;
+                // Introduced to the members before anyone hears of it: what the event brings
+                // about at once (a bot changing its role, removing it) would otherwise reach
+                // them before the member does.
+                let introduced = self.finish_introduction(&g, &m, history_upto).await;
+                // Its "connected" item first: before anything the event brings about.
                 self.add_group_info(&g, Some(&m), &[crate::group_events::member_connected()])
                     .await?;
-                self.finish_introduction(&g, &m, history_upto).await?;
+                self.emit(Event::MemberJoined(g.clone(), m.clone())).await;
+                introduced?;
                 crate::chat::on_heap(|| self.business_auto_reply(&g, &m)).await?;
             }
             MemberCategory::Pre | MemberCategory::Post => {
