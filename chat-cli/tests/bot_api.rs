@@ -3372,3 +3372,268 @@ fn bot_api_prepared_channel() {
     rt.block_on(xftp.shutdown());
     smp.stop();
 }
+
+/// The documented events no other test here brings about, each checked against the schema:
+/// a request accepted by the address on its own (`acceptingContactRequest`), a file accepted
+/// by `-a` (`rcvFileAccepted`), a file's offer cancelled by its sender
+/// (`rcvFileSndCancelled`), a deletion of a message no longer here (`messageError`), and a
+/// member's view of its group: a member announced by the host
+/// (`joinedGroupMemberConnecting`), another member's new profile (`groupMemberUpdated`),
+/// blocked for all (`memberBlockedForAll`), removed (`deletedMember`), the group deleted
+/// (`groupDeleted`), a joiner the owner accepted (an admin's `memberAcceptedByOther`); the
+/// host's of a member leaving (`leftMember`).
+#[test]
+fn bot_api_more_events() {
+    let (rt, smp, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (xftp, xftp_address) = xftp_relay(&rt, dir.path());
+    let files = ["--create-bot-allow-files"];
+    let (mut alice_p, alice_port) = start_with(dir.path(), "alice", &server, &xftp_address, &files);
+    let (mut bob_p, bob_port) = start_with(
+        dir.path(),
+        "bob",
+        &server,
+        &xftp_address,
+        &["--create-bot-allow-files", "--auto-accept-files", "1mb"],
+    );
+    let (mut cath_p, cath_port) = start_with(dir.path(), "cath", &server, &xftp_address, &files);
+    let schema = std::sync::Arc::new(Schema::load());
+    let client_rt = tokio::runtime::Runtime::new().expect("runtime");
+    client_rt.block_on(async {
+        let mut alice = Bot::connect("alice", alice_port, schema.clone()).await;
+        let mut bob = Bot::connect("bob", bob_port, schema.clone()).await;
+        let mut cath = Bot::connect("cath", cath_port, schema.clone()).await;
+        // alice's address accepts requests itself.
+        let (link, _) = alice.new_address().await;
+        alice
+            .ok(
+                "APISetAddressSettings",
+                r#"/_address_settings 1 {"businessAddress": false, "autoAccept": {"acceptIncognito": false}}"#,
+                "userContactLinkUpdated",
+            )
+            .await;
+        let mut ids = Vec::new();
+        for (peer, name) in [(&mut bob, "bob"), (&mut cath, "cath")] {
+            peer.ok("APIConnect", &format!("/_connect 1 {link}"), "sentInvitation")
+                .await;
+            let accepting = alice.event("acceptingContactRequest").await;
+            assert_eq!(accepting["contact"]["localDisplayName"], name, "{accepting:#}");
+            let id = alice.event("contactConnected").await["contact"]["contactId"]
+                .as_i64()
+                .expect("contactId");
+            let alice_id = peer.event("contactConnected").await["contact"]["contactId"]
+                .as_i64()
+                .expect("contactId");
+            ids.push((id, alice_id));
+        }
+        let [(bob_id, alice_at_bob), (cath_id, _)] = ids[..] else {
+            panic!("two contacts")
+        };
+
+        // A file to bob, who accepts files up to 1 MB on his own.
+        let src = dir.path().join("small.bin");
+        std::fs::write(&src, b"accepted by -a").expect("write");
+        let file_msg = |text: &str| {
+            json!([{"fileSource": {"filePath": src.to_string_lossy()},
+                    "msgContent": {"type": "file", "text": text}, "mentions": {}}])
+        };
+        alice
+            .ok(
+                "APISendMessages",
+                &format!("/_send @{bob_id} json {}", file_msg("")),
+                "newChatItems",
+            )
+            .await;
+        let accepted = bob.event("rcvFileAccepted").await;
+        assert_eq!(
+            accepted["chatItem"]["chatItem"]["file"]["fileName"],
+            "small.bin"
+        );
+        bob.event("rcvFileComplete").await;
+        // One to cath, who has not accepted it when alice cancels it.
+        let sent = alice
+            .ok(
+                "APISendMessages",
+                &format!("/_send @{cath_id} json {}", file_msg("never mind")),
+                "newChatItems",
+            )
+            .await;
+        let file_id = sent["chatItems"][0]["chatItem"]["file"]["fileId"]
+            .as_i64()
+            .expect("fileId");
+        cath.event("newChatItems").await;
+        alice
+            .ok("CancelFile", &format!("/fcancel {file_id}"), "sndFileCancelled")
+            .await;
+        let cancelled = cath.event("rcvFileSndCancelled").await;
+        assert_eq!(
+            cancelled["chatItem"]["chatItem"]["file"]["fileStatus"]["type"],
+            "rcvCancelled"
+        );
+
+        // A message bob deleted here, then alice for everyone: there is nothing to delete.
+        let sent = alice
+            .ok(
+                "APISendMessages",
+                &format!("/_send @{bob_id} json {}", text_message("soon gone")),
+                "newChatItems",
+            )
+            .await;
+        let alice_item = sent["chatItems"][0]["chatItem"]["meta"]["itemId"].clone();
+        let got = bob
+            .event_where(|e| {
+                e["type"] == "newChatItems" && item_text(&e["chatItems"][0]) == "soon gone"
+            })
+            .await;
+        let bob_item = got["chatItems"][0]["chatItem"]["meta"]["itemId"].clone();
+        bob.ok(
+            "APIDeleteChatItem",
+            &format!("/_delete item @{alice_at_bob} {bob_item} internal"),
+            "chatItemsDeleted",
+        )
+        .await;
+        alice
+            .ok(
+                "APIDeleteChatItem",
+                &format!("/_delete item @{bob_id} {alice_item} broadcast"),
+                "chatItemsDeleted",
+            )
+            .await;
+        let warned = bob.event("messageError").await;
+        assert_eq!(warned["severity"], "warning", "{warned:#}");
+
+        // A group: bob joins, then cath - announced to bob by alice, then connected to him.
+        let created = alice
+            .ok("APINewGroup", r#"/_group 1 {"displayName": "team", "fullName": ""}"#, "groupCreated")
+            .await;
+        let g = created["groupInfo"]["groupId"].as_i64().expect("groupId");
+        let mut members = Vec::new();
+        for (peer, id) in [(&mut bob, bob_id), (&mut cath, cath_id)] {
+            let added = alice
+                .ok(
+                    "APIAddMember",
+                    &format!("/_add #{g} {id} member"),
+                    "sentGroupInvitation",
+                )
+                .await;
+            members.push(added["member"]["groupMemberId"].as_i64().expect("member"));
+            let invited = peer.event("receivedGroupInvitation").await;
+            let pg = invited["groupInfo"]["groupId"].as_i64().expect("groupId");
+            peer.ok("APIJoinGroup", &format!("/_join #{pg}"), "userAcceptedGroupSent")
+                .await;
+            peer.event("userJoinedGroup").await;
+            alice.event("joinedGroupMember").await;
+        }
+        let cath_member = members[1];
+        let announced = bob.event("joinedGroupMemberConnecting").await;
+        assert_eq!(announced["member"]["localDisplayName"], "cath", "{announced:#}");
+        assert_eq!(announced["hostMember"]["localDisplayName"], "alice");
+        bob.event("connectedToGroupMember").await;
+        cath.event("connectedToGroupMember").await;
+        // cath's new profile reaches bob (no contact of hers) with her next message.
+        cath.ok(
+            "APIUpdateProfile",
+            r#"/_profile 1 {"displayName": "cath", "fullName": "Catherine"}"#,
+            "userProfileUpdated",
+        )
+        .await;
+        let cath_g = {
+            let corr = cath.request("/_groups 1").await;
+            cath.response(&corr).await["groups"][0]["groupId"]
+                .as_i64()
+                .expect("groupId")
+        };
+        cath.ok(
+            "APISendMessages",
+            &format!("/_send #{cath_g} json {}", text_message("hi team")),
+            "newChatItems",
+        )
+        .await;
+        let updated = bob.event("groupMemberUpdated").await;
+        assert_eq!(updated["toMember"]["memberProfile"]["fullName"], "Catherine", "{updated:#}");
+        // Blocked for all, removed, the group deleted: bob is told each.
+        alice
+            .ok(
+                "APIBlockMembersForAll",
+                &format!("/_block #{g} {cath_member} blocked=on"),
+                "membersBlockedForAllUser",
+            )
+            .await;
+        let blocked = bob.event("memberBlockedForAll").await;
+        assert_eq!(blocked["member"]["localDisplayName"], "cath", "{blocked:#}");
+        assert_eq!(blocked["blocked"], true);
+        alice
+            .ok(
+                "APIRemoveMembers",
+                &format!("/_remove #{g} {cath_member}"),
+                "userDeletedMembers",
+            )
+            .await;
+        let removed = bob.event("deletedMember").await;
+        assert_eq!(removed["deletedMember"]["localDisplayName"], "cath", "{removed:#}");
+        cath.event("deletedMemberUser").await;
+        alice
+            .ok("APIDeleteChat", &format!("/_delete #{g} full"), "groupDeletedUser")
+            .await;
+        let deleted = bob.event("groupDeleted").await;
+        assert_eq!(deleted["member"]["localDisplayName"], "alice", "{deleted:#}");
+
+        // A group whose joiners the admins review: bob an admin, cath joining by its link;
+        // alice accepts her - bob is told. Then bob leaves: alice is told.
+        let created = alice
+            .ok(
+                "APINewGroup",
+                r#"/_group 1 {"displayName": "club", "fullName": "", "memberAdmission": {"review": "all"}}"#,
+                "groupCreated",
+            )
+            .await;
+        let club = created["groupInfo"]["groupId"].as_i64().expect("groupId");
+        alice
+            .ok(
+                "APIAddMember",
+                &format!("/_add #{club} {bob_id} admin"),
+                "sentGroupInvitation",
+            )
+            .await;
+        let invited = bob.event("receivedGroupInvitation").await;
+        let bob_club = invited["groupInfo"]["groupId"].as_i64().expect("groupId");
+        bob.ok("APIJoinGroup", &format!("/_join #{bob_club}"), "userAcceptedGroupSent")
+            .await;
+        bob.event("userJoinedGroup").await;
+        alice.event("joinedGroupMember").await;
+        let link = alice
+            .ok(
+                "APICreateGroupLink",
+                &format!("/_create link #{club} member"),
+                "groupLinkCreated",
+            )
+            .await;
+        let full = link["groupLink"]["connLinkContact"]["connFullLink"]
+            .as_str()
+            .expect("link")
+            .to_string();
+        cath.ok("APIConnect", &format!("/_connect 1 {full}"), "sentInvitation")
+            .await;
+        let joined = alice.event("joinedGroupMember").await;
+        assert_eq!(joined["member"]["memberStatus"], "pending_review");
+        let m = joined["member"]["groupMemberId"].as_i64().expect("member id");
+        cath.event("userJoinedGroup").await;
+        alice
+            .ok(
+                "APIAcceptMember",
+                &format!("/_accept member #{club} {m} member"),
+                "memberAccepted",
+            )
+            .await;
+        let by_other = bob.event("memberAcceptedByOther").await;
+        assert_eq!(by_other["acceptingMember"]["localDisplayName"], "alice", "{by_other:#}");
+        assert_eq!(by_other["member"]["memberProfile"]["displayName"], "cath");
+        bob.ok("APILeaveGroup", &format!("/_leave #{bob_club}"), "leftMemberUser")
+            .await;
+        let left = alice.event("leftMember").await;
+        assert_eq!(left["member"]["localDisplayName"], "bob", "{left:#}");
+    });
+    assert!(alice_p.running() && bob_p.running() && cath_p.running());
+    rt.block_on(xftp.shutdown());
+    smp.stop();
+}
