@@ -886,7 +886,15 @@ async fn run() {
         };
         let typed = match read {
             Ok(Some(t)) => t,
-            Ok(None) => break,
+            Ok(None) => {
+                // The input ended (Ctrl-D, Ctrl-C) while a live message was typed: it ends as
+                // it was typed, not left live.
+                if let (Some(l), Some(typed)) = (live.take(), input.typing()) {
+                    let text = typed.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                    l.end(&out, &text).await;
+                }
+                break;
+            }
             Err(e) => fail(&format!("reading input: {e}")),
         };
         let mut line = typed.line;

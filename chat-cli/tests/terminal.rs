@@ -195,7 +195,7 @@ fn the_line_editor_recalls_history() {
 /// The reference's live typing on a terminal: after `/live @bob hello` the line editor holds
 /// the message, typed on; what is typed reaches bob while it changes (a whole word at a time,
 /// every 3 seconds), Enter ends it with the line as typed. Ctrl-L sends a message live;
-/// Alt-Enter ends one and starts the next to the same contact.
+/// Alt-Enter ends one and starts the next to the same contact; Ctrl-C ends it and the client.
 #[test]
 fn a_live_message_is_typed_on() {
     let (_rt, relay, server) = common::relay();
@@ -266,14 +266,22 @@ fn a_live_message_is_typed_on() {
     started(&mut bob, "]");
     type_keys(&mut master, &mut seen, &line("yo"));
     bob.expect_item("alice> [LIVE ended] yo");
-    type_keys(&mut master, &mut seen, &line("/q"));
+    // Ctrl-C while one is typed: it ends as typed (not left live), and the client exits.
+    type_keys(&mut master, &mut seen, &line("/live @bob bye"));
+    started(&mut bob, "] bye");
+    let mut keys = line(" now");
+    keys.pop();
+    keys.push(b"\x03");
+    type_keys(&mut master, &mut seen, &keys);
+    bob.expect_item("alice> [LIVE ended] bye now");
     let deadline = Instant::now() + Duration::from_secs(30);
     while child.try_wait().expect("wait").is_none() && Instant::now() < deadline {
         let _ = read_some(&mut master, &mut seen);
     }
+    let status = child.try_wait().expect("wait");
     assert!(
-        child.try_wait().expect("wait").is_some(),
-        "did not quit: {seen}"
+        status.is_some_and(|s| s.success()),
+        "did not exit: {status:?} {seen}"
     );
     relay.stop();
 }
