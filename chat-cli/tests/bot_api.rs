@@ -234,6 +234,69 @@ impl Bot {
         resp
     }
 
+    /// Connects to `other` by a one-time invitation of ours (its full link), both connected:
+    /// (`other`'s contact id here, ours there).
+    async fn invite(&mut self, other: &mut Bot) -> (i64, i64) {
+        let inv = self.ok("APIAddContact", "/_connect 1", "invitation").await;
+        let link = inv["connLinkInvitation"]["connFullLink"]
+            .as_str()
+            .expect("link")
+            .to_string();
+        other
+            .ok(
+                "APIConnect",
+                &format!("/_connect 1 {link}"),
+                "sentConfirmation",
+            )
+            .await;
+        let contact = |e: Value| e["contact"]["contactId"].as_i64().expect("contactId");
+        let here = contact(self.event("contactConnected").await);
+        (here, contact(other.event("contactConnected").await))
+    }
+
+    /// A new group of ours named `name` (profile JSON fields after the name: `more`): its id.
+    async fn new_group(&mut self, name: &str, more: &str) -> i64 {
+        let created = self
+            .ok(
+                "APINewGroup",
+                &format!(r#"/_group 1 {{"displayName": "{name}", "fullName": ""{more}}}"#),
+                "groupCreated",
+            )
+            .await;
+        created["groupInfo"]["groupId"].as_i64().expect("groupId")
+    }
+
+    /// Our contact `contact` (`member`) added to our group `g` with `role`, joined: (its
+    /// member id here, the group's id there).
+    async fn add_joined(
+        &mut self,
+        g: i64,
+        member: &mut Bot,
+        contact: i64,
+        role: &str,
+    ) -> (i64, i64) {
+        let added = self
+            .ok(
+                "APIAddMember",
+                &format!("/_add #{g} {contact} {role}"),
+                "sentGroupInvitation",
+            )
+            .await;
+        let m = added["member"]["groupMemberId"].as_i64().expect("member");
+        let invited = member.event("receivedGroupInvitation").await;
+        let there = invited["groupInfo"]["groupId"].as_i64().expect("groupId");
+        member
+            .ok(
+                "APIJoinGroup",
+                &format!("/_join #{there}"),
+                "userAcceptedGroupSent",
+            )
+            .await;
+        member.event("userJoinedGroup").await;
+        self.event("joinedGroupMember").await;
+        (m, there)
+    }
+
     /// A new address (`/_address 1`): its short and full links.
     async fn new_address(&mut self) -> (String, String) {
         let created = self
@@ -2444,23 +2507,7 @@ fn bot_api_chat_tags_and_refused_messages() {
     client_rt.block_on(async {
         let mut alice = Bot::connect("alice", alice_port, schema.clone()).await;
         let mut bob = Bot::connect("bob", bob_port, schema.clone()).await;
-        let inv = alice.ok("APIAddContact", "/_connect 1", "invitation").await;
-        let link = inv["connLinkInvitation"]["connFullLink"]
-            .as_str()
-            .expect("link")
-            .to_string();
-        bob.ok(
-            "APIConnect",
-            &format!("/_connect 1 {link}"),
-            "sentConfirmation",
-        )
-        .await;
-        let bob_id = alice.event("contactConnected").await["contact"]["contactId"]
-            .as_i64()
-            .expect("contactId");
-        let alice_id = bob.event("contactConnected").await["contact"]["contactId"]
-            .as_i64()
-            .expect("contactId");
+        let (bob_id, alice_id) = alice.invite(&mut bob).await;
         bob.ok(
             "APIDeleteChat",
             &format!("/_delete @{alice_id} full notify=off"),
@@ -2611,47 +2658,9 @@ fn bot_api_member_refused() {
     client_rt.block_on(async {
         let mut alice = Bot::connect("alice", alice_port, schema.clone()).await;
         let mut bob = Bot::connect("bob", bob_port, schema.clone()).await;
-        let inv = alice.ok("APIAddContact", "/_connect 1", "invitation").await;
-        let link = inv["connLinkInvitation"]["connFullLink"]
-            .as_str()
-            .expect("link")
-            .to_string();
-        bob.ok(
-            "APIConnect",
-            &format!("/_connect 1 {link}"),
-            "sentConfirmation",
-        )
-        .await;
-        let bob_contact = alice.event("contactConnected").await["contact"]["contactId"]
-            .as_i64()
-            .expect("contactId");
-        bob.event("contactConnected").await;
-        let created = alice
-            .ok(
-                "APINewGroup",
-                r#"/_group 1 {"displayName": "team", "fullName": ""}"#,
-                "groupCreated",
-            )
-            .await;
-        let g = created["groupInfo"]["groupId"].as_i64().expect("groupId");
-        let added = alice
-            .ok(
-                "APIAddMember",
-                &format!("/_add #{g} {bob_contact} member"),
-                "sentGroupInvitation",
-            )
-            .await;
-        let bob_member = added["member"]["groupMemberId"].as_i64().expect("member");
-        let invited = bob.event("receivedGroupInvitation").await;
-        let bob_g = invited["groupInfo"]["groupId"].as_i64().expect("groupId");
-        bob.ok(
-            "APIJoinGroup",
-            &format!("/_join #{bob_g}"),
-            "userAcceptedGroupSent",
-        )
-        .await;
-        alice.event("joinedGroupMember").await;
-        bob.event("userJoinedGroup").await;
+        let (bob_contact, _) = alice.invite(&mut bob).await;
+        let g = alice.new_group("team", "").await;
+        let (bob_member, _) = alice.add_joined(g, &mut bob, bob_contact, "member").await;
 
         // The API says nothing when the queues are gone (the deletion goes on after `cmdOk`),
         // and nothing of a member's refusal (as the reference's): messages are sent and each
@@ -3503,28 +3512,9 @@ fn bot_api_more_events() {
         assert_eq!(warned["severity"], "warning", "{warned:#}");
 
         // A group: bob joins, then cath - announced to bob by alice, then connected to him.
-        let created = alice
-            .ok("APINewGroup", r#"/_group 1 {"displayName": "team", "fullName": ""}"#, "groupCreated")
-            .await;
-        let g = created["groupInfo"]["groupId"].as_i64().expect("groupId");
-        let mut members = Vec::new();
-        for (peer, id) in [(&mut bob, bob_id), (&mut cath, cath_id)] {
-            let added = alice
-                .ok(
-                    "APIAddMember",
-                    &format!("/_add #{g} {id} member"),
-                    "sentGroupInvitation",
-                )
-                .await;
-            members.push(added["member"]["groupMemberId"].as_i64().expect("member"));
-            let invited = peer.event("receivedGroupInvitation").await;
-            let pg = invited["groupInfo"]["groupId"].as_i64().expect("groupId");
-            peer.ok("APIJoinGroup", &format!("/_join #{pg}"), "userAcceptedGroupSent")
-                .await;
-            peer.event("userJoinedGroup").await;
-            alice.event("joinedGroupMember").await;
-        }
-        let cath_member = members[1];
+        let g = alice.new_group("team", "").await;
+        alice.add_joined(g, &mut bob, bob_id, "member").await;
+        let (cath_member, cath_g) = alice.add_joined(g, &mut cath, cath_id, "member").await;
         let announced = bob.event("joinedGroupMemberConnecting").await;
         assert_eq!(announced["member"]["localDisplayName"], "cath", "{announced:#}");
         assert_eq!(announced["hostMember"]["localDisplayName"], "alice");
@@ -3537,12 +3527,6 @@ fn bot_api_more_events() {
             "userProfileUpdated",
         )
         .await;
-        let cath_g = {
-            let corr = cath.request("/_groups 1").await;
-            cath.response(&corr).await["groups"][0]["groupId"]
-                .as_i64()
-                .expect("groupId")
-        };
         cath.ok(
             "APISendMessages",
             &format!("/_send #{cath_g} json {}", text_message("hi team")),
@@ -3580,27 +3564,10 @@ fn bot_api_more_events() {
 
         // A group whose joiners the admins review: bob an admin, cath joining by its link;
         // alice accepts her - bob is told. Then bob leaves: alice is told.
-        let created = alice
-            .ok(
-                "APINewGroup",
-                r#"/_group 1 {"displayName": "club", "fullName": "", "memberAdmission": {"review": "all"}}"#,
-                "groupCreated",
-            )
+        let club = alice
+            .new_group("club", r#", "memberAdmission": {"review": "all"}"#)
             .await;
-        let club = created["groupInfo"]["groupId"].as_i64().expect("groupId");
-        alice
-            .ok(
-                "APIAddMember",
-                &format!("/_add #{club} {bob_id} admin"),
-                "sentGroupInvitation",
-            )
-            .await;
-        let invited = bob.event("receivedGroupInvitation").await;
-        let bob_club = invited["groupInfo"]["groupId"].as_i64().expect("groupId");
-        bob.ok("APIJoinGroup", &format!("/_join #{bob_club}"), "userAcceptedGroupSent")
-            .await;
-        bob.event("userJoinedGroup").await;
-        alice.event("joinedGroupMember").await;
+        let (_, bob_club) = alice.add_joined(club, &mut bob, bob_id, "admin").await;
         let link = alice
             .ok(
                 "APICreateGroupLink",
