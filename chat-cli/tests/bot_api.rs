@@ -297,6 +297,21 @@ impl Bot {
         (m, there)
     }
 
+    /// A new link of our group `g` for joiners taking `role`: its full link.
+    async fn group_link(&mut self, g: i64, role: &str) -> String {
+        let link = self
+            .ok(
+                "APICreateGroupLink",
+                &format!("/_create link #{g} {role}"),
+                "groupLinkCreated",
+            )
+            .await;
+        link["groupLink"]["connLinkContact"]["connFullLink"]
+            .as_str()
+            .expect("link")
+            .to_string()
+    }
+
     /// A new address (`/_address 1`): its short and full links.
     async fn new_address(&mut self) -> (String, String) {
         let created = self
@@ -1965,17 +1980,7 @@ fn bot_api_member_admission() {
             "all"
         );
         let g = created["groupInfo"]["groupId"].as_i64().expect("groupId");
-        let link = alice
-            .ok(
-                "APICreateGroupLink",
-                &format!("/_create link #{g} member"),
-                "groupLinkCreated",
-            )
-            .await;
-        let full = link["groupLink"]["connLinkContact"]["connFullLink"]
-            .as_str()
-            .expect("link")
-            .to_string();
+        let full = alice.group_link(g, "member").await;
         bob.ok("APIConnect", &format!("/_connect 1 {full}"), "sentInvitation")
             .await;
         let joined = alice.event("joinedGroupMember").await;
@@ -3568,17 +3573,7 @@ fn bot_api_more_events() {
             .new_group("club", r#", "memberAdmission": {"review": "all"}"#)
             .await;
         let (_, bob_club) = alice.add_joined(club, &mut bob, bob_id, "admin").await;
-        let link = alice
-            .ok(
-                "APICreateGroupLink",
-                &format!("/_create link #{club} member"),
-                "groupLinkCreated",
-            )
-            .await;
-        let full = link["groupLink"]["connLinkContact"]["connFullLink"]
-            .as_str()
-            .expect("link")
-            .to_string();
+        let full = alice.group_link(club, "member").await;
         cath.ok("APIConnect", &format!("/_connect 1 {full}"), "sentInvitation")
             .await;
         let joined = alice.event("joinedGroupMember").await;

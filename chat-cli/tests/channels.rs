@@ -138,9 +138,7 @@ fn a_channel_served_by_a_relay() {
     started(&mut bob, "] breaking");
     started(&mut cath, "] breaking [>>]");
     started(&mut dan, "] breaking [>>]");
-    alice.type_line("/_get chat #1 count=1");
-    alice.expect("/_get chat #1 count=1");
-    let page: serde_json::Value = serde_json::from_str(&alice.next()).expect("JSON");
+    let page = alice.page("#1", 1);
     let meta = &page["chatItems"][0]["meta"];
     assert_eq!(meta["itemLive"], true, "{meta}");
     let id = meta["itemId"].as_i64().expect("itemId");

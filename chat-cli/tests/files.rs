@@ -456,9 +456,7 @@ fn a_file_with_text_and_a_quote_through_the_api() {
     bob.type_line("@alice send me the report");
     bob.expect_item("@alice send me the report");
     alice.expect_item("bob> send me the report");
-    alice.type_line("/_get chat @2 count=1");
-    alice.expect("/_get chat @2 count=1");
-    let page: serde_json::Value = serde_json::from_str(&alice.next()).expect("JSON");
+    let page = alice.page("@2", 1);
     let quoted = page["chatItems"][0]["meta"]["itemId"]
         .as_i64()
         .expect("item id");

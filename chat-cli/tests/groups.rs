@@ -1735,9 +1735,7 @@ fn live_messages_in_a_group() {
     alice.expect(send);
     started(&mut bob, "hi");
     started(&mut cath, "hi");
-    alice.type_line("/_get chat #1 count=1");
-    alice.expect("/_get chat #1 count=1");
-    let page: serde_json::Value = serde_json::from_str(&alice.next()).expect("JSON");
+    let page = alice.page("#1", 1);
     let meta = &page["chatItems"][0]["meta"];
     assert_eq!(meta["itemLive"], true, "{meta}");
     let id = meta["itemId"].as_i64().expect("itemId");
@@ -1767,9 +1765,7 @@ fn a_member_removed_with_its_messages() {
     let (mut alice, mut bob, mut cath) = team(dir.path(), &server);
     send(&mut cath, "spam", &mut [&mut alice, &mut bob]);
     // cath's member id on alice's side.
-    alice.type_line("/_get chat #1 count=1");
-    alice.expect("/_get chat #1 count=1");
-    let page: serde_json::Value = serde_json::from_str(&alice.next()).expect("JSON");
+    let page = alice.page("#1", 1);
     let cath_id = page["chatItems"][0]["chatDir"]["groupMember"]["groupMemberId"]
         .as_i64()
         .expect("cath's member id");

@@ -262,9 +262,7 @@ fn files_in_the_notes() {
         b"older"
     );
 
-    alice.type_line("/_get chat *1 count=3");
-    alice.expect("/_get chat *1 count=3");
-    let page: serde_json::Value = serde_json::from_str(&alice.next()).expect("JSON");
+    let page = alice.page("*1", 3);
     let file = &page["chatItems"][1]["file"];
     assert_eq!(file["fileName"], "test.jpg", "{page}");
     assert_eq!(file["fileProtocol"], "LOCAL", "{page}");

@@ -116,6 +116,26 @@ fn controlling_terminal(cmd: &mut Command) {
     }
 }
 
+/// `simplex-chat` for user `name` (database in `dir`, which is its working directory) on a new
+/// pseudo-terminal: the terminal's master side and the child.
+fn on_terminal(
+    dir: &std::path::Path,
+    name: &str,
+    server: &str,
+) -> (std::fs::File, std::process::Child) {
+    let (master, slave) = openpty();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_simplex-chat"));
+    cmd.current_dir(dir)
+        .args(["-d", &dir.join(name).to_string_lossy(), "-s", server])
+        .stdin(Stdio::from(slave.try_clone().expect("dup")))
+        .stdout(Stdio::from(slave.try_clone().expect("dup")))
+        .stderr(Stdio::from(slave));
+    controlling_terminal(&mut cmd);
+    let child = cmd.spawn().expect("simplex-chat starts");
+    drop(cmd); // the terminal's slave side belongs to the child only
+    (master, child)
+}
+
 /// SIGKILL for the child when the test ends, passed or not.
 struct KillOnDrop(u32);
 
@@ -133,20 +153,7 @@ impl Drop for KillOnDrop {
 fn the_line_editor_recalls_history() {
     let (_rt, relay, server) = common::relay();
     let dir = tempfile::tempdir().expect("tmp");
-    let (mut master, slave) = openpty();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_simplex-chat"));
-    cmd.args([
-        "-d",
-        &dir.path().join("alice").to_string_lossy(),
-        "-s",
-        &server,
-    ])
-    .stdin(Stdio::from(slave.try_clone().expect("dup")))
-    .stdout(Stdio::from(slave.try_clone().expect("dup")))
-    .stderr(Stdio::from(slave));
-    controlling_terminal(&mut cmd);
-    let mut child = cmd.spawn().expect("simplex-chat starts");
-    drop(cmd); // the terminal's slave side belongs to the child only
+    let (mut master, mut child) = on_terminal(dir.path(), "alice", &server);
     let _kill = KillOnDrop(child.id());
     let mut seen = String::new();
     assert!(
@@ -207,21 +214,7 @@ fn a_live_message_is_typed_on() {
     bob.expect("/show on");
     bob.expect("ok");
     // alice again, on a terminal.
-    let (mut master, slave) = openpty();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_simplex-chat"));
-    cmd.current_dir(dir.path())
-        .args([
-            "-d",
-            &dir.path().join("alice").to_string_lossy(),
-            "-s",
-            &server,
-        ])
-        .stdin(Stdio::from(slave.try_clone().expect("dup")))
-        .stdout(Stdio::from(slave.try_clone().expect("dup")))
-        .stderr(Stdio::from(slave));
-    controlling_terminal(&mut cmd);
-    let mut child = cmd.spawn().expect("simplex-chat starts");
-    drop(cmd);
+    let (mut master, mut child) = on_terminal(dir.path(), "alice", &server);
     let _kill = KillOnDrop(child.id());
     let mut seen = String::new();
     assert!(

@@ -116,6 +116,15 @@ impl Client {
         }
     }
 
+    /// A chat's page as the terminal prints it (`/_get chat <chat> count=<n>`: one line of
+    /// JSON).
+    pub fn page(&mut self, chat: &str, n: usize) -> serde_json::Value {
+        let cmd = format!("/_get chat {chat} count={n}");
+        self.type_line(&cmd);
+        self.expect(&cmd);
+        serde_json::from_str(&self.next()).expect("a chat's JSON")
+    }
+
     /// A chat item line: `HH:MM ` then `rest`.
     pub fn expect_item(&mut self, rest: &str) {
         let got = self.next();
