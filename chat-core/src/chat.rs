@@ -1489,8 +1489,6 @@ pub(crate) fn made_link(full: &str, short: &str) -> ConnLink {
     }
 }
 
-/// Whether `link` is a short link of `kind`: a channel's (`c`, joined through its relays), a
-/// contact address's (`a`) or a group link's (`g`, whose data can be read without using it).
 /// The data of an address's or an invitation's (`what`) short link: the owner's profile, its
 /// welcome message, whether it is a business.
 fn contact_link_data(data: &[u8], what: &str) -> Result<ContactLinkData> {
@@ -1499,6 +1497,9 @@ fn contact_link_data(data: &[u8], what: &str) -> Result<ContactLinkData> {
     serde_json::from_slice(&json).map_err(|e| bad(&e))
 }
 
+/// Whether `link` is a short link of `kind`: a channel's (`c`, joined through its relays), a
+/// contact address's (`a`), a group link's (`g`, whose data can be read without using it) or
+/// an invitation's (`i`, whose data is read by securing its queue).
 fn is_short(link: &str, kind: agent::links::ShortLinkKind) -> bool {
     agent::links::ShortLink::parse(link.trim()).is_ok_and(|s| s.kind == kind)
 }
