@@ -77,14 +77,139 @@ pub struct Ask {
     initial: String,
 }
 
+/// The names Tab completes: the active user's contacts and groups (read when Tab is pressed).
+pub type Names = Box<dyn Fn() -> (Vec<String>, Vec<String>) + Send + Sync>;
+
+/// The commands Tab completes after `/` (as the reference's terminal, those of this client).
+const COMMANDS: &[&str] = &[
+    "accept",
+    "add",
+    "address",
+    "auto_accept",
+    "clear",
+    "code",
+    "connect",
+    "contacts",
+    "create link",
+    "create user",
+    "delete",
+    "delete link",
+    "delete user",
+    "delete_address",
+    "fcancel",
+    "file",
+    "fforward",
+    "freceive",
+    "fstatus",
+    "group",
+    "groups",
+    "help",
+    "hide user",
+    "image",
+    "info",
+    "join",
+    "leave",
+    "live",
+    "member role",
+    "members",
+    "mute",
+    "mute user",
+    "profile",
+    "quit",
+    "reject",
+    "remove",
+    "search",
+    "set delete",
+    "set direct",
+    "set disappear",
+    "set link role",
+    "set voice",
+    "show link",
+    "show_address",
+    "tail",
+    "unhide user",
+    "unmute",
+    "unmute user",
+    "user",
+    "users",
+    "verify",
+];
+
+/// What Tab completes in `line` before `pos`: where the completed word starts, and the
+/// candidates. A command after `/` at the start; a contact after `@`, a group after `#`
+/// (at the start, after a space or after `>`, `!` or `\`), names with spaces quoted; a
+/// unique candidate with a space after it.
+pub fn complete(
+    line: &str,
+    pos: usize,
+    names: &dyn Fn() -> (Vec<String>, Vec<String>),
+) -> (usize, Vec<String>) {
+    let Some(head) = line.get(..pos) else {
+        return (pos, Vec::new());
+    };
+    let finish = |start: usize, mut found: Vec<String>| {
+        if let [one] = found.as_mut_slice() {
+            one.push(' ');
+        }
+        (start, found)
+    };
+    if let Some(cmd) = head.strip_prefix('/') {
+        if !cmd.contains(char::is_whitespace) {
+            let found = COMMANDS
+                .iter()
+                .filter(|c| c.starts_with(cmd))
+                .map(|c| format!("/{c}"))
+                .collect();
+            return finish(0, found);
+        }
+    }
+    let Some((at, sigil)) = head
+        .char_indices()
+        .rev()
+        .find(|(_, c)| *c == '@' || *c == '#')
+    else {
+        return (pos, Vec::new());
+    };
+    let word = &head[at + 1..];
+    let before = head[..at].chars().next_back();
+    let starts_word = before.is_none_or(|c| c.is_whitespace() || matches!(c, '>' | '!' | '\\'));
+    if !starts_word || word.contains(char::is_whitespace) && !word.starts_with('\'') {
+        return (pos, Vec::new());
+    }
+    let typed = word.trim_start_matches('\'').to_lowercase();
+    let (contacts, groups) = names();
+    let pool = if sigil == '@' { contacts } else { groups };
+    let found = pool
+        .into_iter()
+        .filter(|n| n.to_lowercase().starts_with(&typed))
+        .map(|n| chat_core::command::view_name(&n))
+        .collect();
+    finish(at + 1, found)
+}
+
 /// The line editor's helper: it sees the line after every edit (the hinter is asked on each
-/// one) and keeps it for a live message's updates; it offers no hints.
+/// one) and keeps it for a live message's updates (it offers no hints); Tab completes
+/// commands and names ([`complete`]).
 struct Watch {
     typed: Arc<Mutex<String>>,
+    names: Arc<Mutex<Option<Names>>>,
 }
 
 impl rustyline::completion::Completer for Watch {
     type Candidate = String;
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _ctx: &rustyline::Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<String>)> {
+        let names = self.names.lock().unwrap_or_else(|p| p.into_inner());
+        let none = || (Vec::new(), Vec::new());
+        Ok(match names.as_ref() {
+            Some(f) => complete(line, pos, f.as_ref()),
+            None => complete(line, pos, &none),
+        })
+    }
 }
 
 impl rustyline::hint::Hinter for Watch {
@@ -131,6 +256,8 @@ pub enum Input {
         reading: bool,
         /// The line as it is being typed.
         typed: Arc<Mutex<String>>,
+        /// Where Tab's names come from, once there is a chat.
+        names: Arc<Mutex<Option<Names>>>,
     },
 }
 
@@ -146,15 +273,20 @@ impl Input {
         if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
             return Self::plain();
         }
-        let config = rustyline::Config::default();
+        // Tab as a shell's: the common start of the candidates, then the list of them.
+        let config = rustyline::Config::builder()
+            .completion_type(rustyline::CompletionType::List)
+            .build();
         let Ok(mut editor) =
             rustyline::Editor::<Watch, rustyline::history::DefaultHistory>::with_config(config)
         else {
             return Self::plain();
         };
         let typed = Arc::new(Mutex::new(String::new()));
+        let names: Arc<Mutex<Option<Names>>> = Arc::default();
         editor.set_helper(Some(Watch {
             typed: typed.clone(),
+            names: names.clone(),
         }));
         let live_key = Arc::new(std::sync::atomic::AtomicBool::new(false));
         for key in [
@@ -204,6 +336,14 @@ impl Input {
             lines: line_rx,
             reading: false,
             typed,
+            names,
+        }
+    }
+
+    /// Where Tab's names come from (the line editor's; plain lines complete nothing).
+    pub fn complete_names(&self, f: Names) {
+        if let Self::Editor { names, .. } = self {
+            *names.lock().unwrap_or_else(|p| p.into_inner()) = Some(f);
         }
     }
 
@@ -264,6 +404,7 @@ impl Input {
                 lines,
                 reading,
                 typed,
+                ..
             } => {
                 if !*reading {
                     initial.clone_into(&mut typed.lock().unwrap_or_else(|p| p.into_inner()));
@@ -303,6 +444,47 @@ pub fn live_text(typed: &str, last_typed: &str, sent: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn tab_completes_commands_and_names() {
+        use super::complete;
+        let names = || {
+            (
+                vec!["bob".to_string(), "Bobby".into(), "John Doe".into()],
+                vec!["team".to_string(), "tea club".into()],
+            )
+        };
+        assert_eq!(complete("/ta", 3, &names), (0, vec!["/tail ".into()]));
+        assert_eq!(complete("/mute", 5, &names).1, ["/mute", "/mute user"]);
+        assert_eq!(
+            complete("@bo", 3, &names),
+            (1, vec!["bob".into(), "Bobby".into()])
+        );
+        assert_eq!(complete("@j", 2, &names), (1, vec!["'John Doe' ".into()]));
+        assert_eq!(
+            complete("@'John D", 8, &names),
+            (1, vec!["'John Doe' ".into()])
+        );
+        assert_eq!(complete("/t #tea", 7, &names).1, ["team", "'tea club'"]);
+        assert_eq!(complete("> @b", 4, &names).1, ["bob", "Bobby"]);
+        assert_eq!(complete("!@bobb", 6, &names), (2, vec!["Bobby ".into()]));
+        // A message's text completes nothing; nor does an address.
+        assert!(complete("@bob hello th", 13, &names).1.is_empty());
+        assert!(complete("mail me@bo", 10, &names).1.is_empty());
+    }
+
+    #[test]
+    fn the_commands_completed_are_this_clients() {
+        for cmd in super::COMMANDS {
+            let known = ["", " @a", " #a", " a", " #a @b", " #a b", " a b", " #a a b"]
+                .iter()
+                .any(|args| {
+                    !matches!(chat_core::command::parse(&format!("/{cmd}{args}")),
+                        Err(e) if e.to_string().starts_with("invalid chat command"))
+                });
+            assert!(known, "/{cmd} is not a command here");
+        }
+    }
+
     #[test]
     fn a_live_message_is_sent_a_whole_word_at_a_time() {
         use super::live_text;

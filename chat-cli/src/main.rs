@@ -877,6 +877,13 @@ async fn run() {
         return;
     }
 
+    // Tab completes the active user's contacts and groups (read when it is pressed).
+    {
+        let users = users.clone();
+        input.complete_names(Box::new(move || {
+            users.active().map(|c| c.chat_names()).unwrap_or_default()
+        }));
+    }
     // A live message typed on the terminal (the reference's `/live` mode), if one is.
     let mut live: Option<LiveTyping> = None;
     loop {

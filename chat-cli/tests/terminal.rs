@@ -229,6 +229,12 @@ fn a_live_message_is_typed_on() {
             "{l}"
         );
     };
+    // Tab completes a contact's name (and a space after the only one).
+    let mut keys = line("@b");
+    keys.pop();
+    keys.extend([&b"\t"[..], b"h", b"i", b"\r"]);
+    type_keys(&mut master, &mut seen, &keys);
+    bob.expect_item("alice> hi");
     type_keys(&mut master, &mut seen, &line("/live @bob hello"));
     started(&mut bob, "] hello");
     // The line editor holds the message (its prompt says so): typed on, the whole words

@@ -1886,6 +1886,21 @@ impl Chat {
             .ok_or_else(|| ChatError::NoContact(name.to_string()))
     }
 
+    /// The local names of the user's contacts and groups (the terminal's Tab completion);
+    /// empty when the store cannot be read.
+    pub fn chat_names(&self) -> (Vec<String>, Vec<String>) {
+        let store = self.store();
+        let contacts = store
+            .contacts()
+            .map(|cs| cs.into_iter().map(|c| c.local_name).collect())
+            .unwrap_or_default();
+        let groups = store
+            .groups()
+            .map(|gs| gs.into_iter().map(|g| g.local_name).collect())
+            .unwrap_or_default();
+        (contacts, groups)
+    }
+
     /// The user's profile.
     pub fn profile(&self) -> Profile {
         self.inner
