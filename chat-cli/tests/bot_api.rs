@@ -3387,6 +3387,58 @@ fn bot_api_prepared_channel() {
     smp.stop();
 }
 
+/// A file whose relay refuses it for good (new files there need a password alice was not
+/// given): `sndFileError` with the file's item, checked against the schema.
+#[test]
+fn bot_api_file_refused_by_its_relay() {
+    let (rt, smp, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (xftp, xftp_address) = xftp_relay(&rt, dir.path());
+    let closed_dir = dir.path().join("closed");
+    std::fs::create_dir_all(&closed_dir).expect("dir");
+    let (closed, closed_address) =
+        common::xftp_relay_with(&rt, &closed_dir, Some("not-given-to-alice"));
+    assert!(!closed_address.contains("not-given"), "{closed_address}");
+    let files = ["--create-bot-allow-files"];
+    let (mut alice_p, alice_port) =
+        start_with(dir.path(), "alice", &server, &closed_address, &files);
+    let (mut bob_p, bob_port) = start_with(dir.path(), "bob", &server, &xftp_address, &files);
+    let schema = std::sync::Arc::new(Schema::load());
+    let client_rt = tokio::runtime::Runtime::new().expect("runtime");
+    client_rt.block_on(async {
+        let mut alice = Bot::connect("alice", alice_port, schema.clone()).await;
+        let mut bob = Bot::connect("bob", bob_port, schema.clone()).await;
+        let (bob_id, _) = alice.invite(&mut bob).await;
+        let src = dir.path().join("refused.bin");
+        std::fs::write(&src, b"nowhere to go").expect("write");
+        let file_msg = json!([{"fileSource": {"filePath": src.to_string_lossy()},
+                               "msgContent": {"type": "file", "text": ""}, "mentions": {}}]);
+        let sent = alice
+            .ok(
+                "APISendMessages",
+                &format!("/_send @{bob_id} json {file_msg}"),
+                "newChatItems",
+            )
+            .await;
+        let file_id = sent["chatItems"][0]["chatItem"]["file"]["fileId"].clone();
+        let failed = alice.event("sndFileError").await;
+        assert_eq!(
+            failed["chatItem_"]["chatItem"]["file"]["fileId"], file_id,
+            "{failed:#}"
+        );
+        assert!(
+            failed["errorMessage"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{failed:#}"
+        );
+    });
+    assert!(alice_p.running() && bob_p.running());
+    rt.block_on(xftp.shutdown());
+    rt.block_on(closed.shutdown());
+    smp.stop();
+}
+
 /// The documented events no other test here brings about, each checked against the schema:
 /// a request accepted by the address on its own (`acceptingContactRequest`), a file accepted
 /// by `-a` (`rcvFileAccepted`), a file's offer cancelled by its sender

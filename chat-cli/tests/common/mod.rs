@@ -360,6 +360,15 @@ pub fn xftp_relay(
     rt: &tokio::runtime::Runtime,
     dir: &std::path::Path,
 ) -> (xftp_server::ServerHandle, String) {
+    xftp_relay_with(rt, dir, None)
+}
+
+/// [`xftp_relay`] whose new files need `password` (its address as returned without it).
+pub fn xftp_relay_with(
+    rt: &tokio::runtime::Runtime,
+    dir: &std::path::Path,
+    password: Option<&str>,
+) -> (xftp_server::ServerHandle, String) {
     let cfg = dir.join("xftp-cfg");
     let files = dir.join("xftp-files");
     std::fs::create_dir_all(&cfg).expect("cfg dir");
@@ -368,7 +377,7 @@ pub fn xftp_relay(
         transport::Identity::generate(transport::SignAlgorithm::Ed25519, "127.0.0.1")
             .expect("identity");
     identity.write_new(&ca_key, &cfg).expect("certificates");
-    let ini = xftp_server::config::default_ini(&files, "10gb", "127.0.0.1", false, None);
+    let ini = xftp_server::config::default_ini(&files, "10gb", "127.0.0.1", false, password);
     std::fs::write(cfg.join(xftp_server::config::CONFIG_FILE), ini).expect("ini");
     let handle = rt
         .block_on(xftp_server::start(
