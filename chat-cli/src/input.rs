@@ -71,10 +71,12 @@ pub struct Typed {
 }
 
 /// What the line editor's thread is asked for: a line after `prompt`, the line starting as
-/// `initial` (a live message's text, typed on).
+/// `initial` (a live message's text, typed on), kept in the history after `kept_after` (a live
+/// message's `@bob`: recalled, it is a message to send again).
 pub struct Ask {
     prompt: String,
     initial: String,
+    kept_after: String,
 }
 
 /// The names Tab completes: the active user's contacts and groups (read when Tab is pressed).
@@ -314,7 +316,12 @@ impl Input {
                 let line = match read {
                     Ok(l) => {
                         if !l.trim().is_empty() {
-                            let _ = editor.add_history_entry(l.as_str());
+                            let kept = if ask.kept_after.is_empty() {
+                                l.clone()
+                            } else {
+                                format!("{} {l}", ask.kept_after)
+                            };
+                            let _ = editor.add_history_entry(kept.as_str());
                         }
                         Some(Typed {
                             line: l,
@@ -355,6 +362,7 @@ impl Input {
                 let ask = Ask {
                     prompt: String::new(),
                     initial: String::new(),
+                    kept_after: String::new(),
                 };
                 *reading = asks.send(ask).is_ok();
             }
@@ -377,15 +385,17 @@ impl Input {
 
     /// The next line after showing `prompt` (none at the end of input).
     pub async fn read(&mut self, prompt: &str) -> std::io::Result<Option<Typed>> {
-        self.read_from(prompt, "").await
+        self.read_from(prompt, "", "").await
     }
 
     /// The next line after showing `prompt`, the line starting as `initial` (the line
-    /// editor's; plain lines start empty). A line already being read keeps its start.
+    /// editor's; plain lines start empty), kept in the history after `kept_after` (a live
+    /// message's chat). A line already being read keeps its start.
     pub async fn read_from(
         &mut self,
         prompt: &str,
         initial: &str,
+        kept_after: &str,
     ) -> std::io::Result<Option<Typed>> {
         match self {
             Self::Plain(lines) => {
@@ -411,6 +421,7 @@ impl Input {
                     let ask = Ask {
                         prompt: prompt.to_string(),
                         initial: initial.to_string(),
+                        kept_after: kept_after.to_string(),
                     };
                     if asks.send(ask).is_err() {
                         return Ok(None);

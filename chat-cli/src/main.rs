@@ -888,7 +888,7 @@ async fn run() {
     let mut live: Option<LiveTyping> = None;
     loop {
         let read = match &live {
-            Some(l) => input.read_from(&l.prompt(), &l.text).await,
+            Some(l) => input.read_from(&l.prompt(), &l.text, &l.name).await,
             None => input.read("").await,
         };
         let typed = match read {

@@ -253,6 +253,9 @@ fn a_live_message_is_typed_on() {
         read_until(&mut master, &mut seen, "@bob [LIVE] hello there", 1),
         "{seen}"
     );
+    // The history keeps it with its chat: recalled (up arrow), it is a message to send.
+    type_keys(&mut master, &mut seen, &[b"\x1b[A", b"\r"]);
+    bob.expect_item("alice> hello there");
     // Ctrl-L sends a message live; Alt-Enter ends it as it is and starts the next; Enter
     // ends that one.
     let mut keys = line("@bob hi");
