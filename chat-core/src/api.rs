@@ -1827,25 +1827,19 @@ pub fn connection_plan(chat: &Chat, plan: &LinkPlan) -> Value {
     let inner = match (plan, status) {
         (_, LinkStatus::Ok) => json!({"type": "ok"}),
         (_, LinkStatus::Own) => json!({"type": "ownLink"}),
-        (
-            LinkPlan::Invitation(_)
-            | LinkPlan::InvitationData(_)
-            | LinkPlan::Channel(_)
-            | LinkPlan::AddressData(_)
-            | LinkPlan::Group(_),
-            LinkStatus::Connecting(c),
-        ) => {
-            let mut v = json!({"type": "connecting"});
-            if let Some(c) = c {
-                v["contact_"] = contact(c);
-            }
-            v
-        }
         (LinkPlan::Address(_), LinkStatus::Connecting(None)) => {
             json!({"type": "connectingConfirmReconnect"})
         }
         (LinkPlan::Address(_), LinkStatus::Connecting(Some(c))) => {
             json!({"type": "connectingProhibit", "contact": contact(c)})
+        }
+        // (Only an invitation's status gets here: the other plans returned above.)
+        (_, LinkStatus::Connecting(c)) => {
+            let mut v = json!({"type": "connecting"});
+            if let Some(c) = c {
+                v["contact_"] = contact(c);
+            }
+            v
         }
         (_, LinkStatus::Known(c) | LinkStatus::Prepared(c)) => {
             json!({"type": "known", "contact": chat_info(chat, c)["contact"].take()})

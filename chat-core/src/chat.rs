@@ -924,14 +924,9 @@ impl LinkPlan {
             LinkStatus::Ok => vec![format!("{head}ok to connect")],
             LinkStatus::Own => vec![format!("{head}{own}")],
             LinkStatus::Connecting(None) => match self {
-                Self::Invitation(_)
-                | Self::InvitationData(_)
-                | Self::Channel(_)
-                | Self::AddressData(_)
-                | Self::Group(_) => {
-                    vec![format!("{head}connecting")]
-                }
                 Self::Address(_) => vec![format!("{head}connecting, allowed to reconnect")],
+                // (Only an invitation's status gets here: the other plans returned above.)
+                _ => vec![format!("{head}connecting")],
             },
             LinkStatus::Connecting(Some(c)) => {
                 vec![format!("{head}connecting to contact {}", name(c))]

@@ -30,6 +30,15 @@ pub const AUTH_REFUSED: &str = "connection authorization failed - this could hap
 /// edit has none: the oldest go first).
 const EARLY_REFUSALS: usize = 256;
 
+/// Keeps a refusal that came before its item or delivery row was written (the oldest goes
+/// past [`EARLY_REFUSALS`]).
+fn keep_early(early: &mut std::collections::VecDeque<(ConnId, i64)>, conn: ConnId, msg_id: i64) {
+    if early.len() >= EARLY_REFUSALS {
+        early.pop_front();
+    }
+    early.push_back((conn, msg_id));
+}
+
 /// Refused when the contact is disabled (`bob: disabled, to enable: ...`).
 pub(crate) fn check_enabled(c: &Contact) -> Result<()> {
     if c.auth_errors >= AUTH_ERR_DISABLE_COUNT {
@@ -96,10 +105,7 @@ impl Chat {
                     .unwrap_or_else(|p| p.into_inner());
                 let item = self.store().set_snd_error(c.contact_id, msg_id, "auth")?;
                 if item.is_none() {
-                    if early.len() >= EARLY_REFUSALS {
-                        early.pop_front();
-                    }
-                    early.push_back((conn, msg_id));
+                    keep_early(&mut early, conn, msg_id);
                 }
                 item
             };
@@ -137,10 +143,7 @@ impl Chat {
                     Ok(n <= crate::group_receipts::SMALL_GROUP)
                 };
                 if !marked && small()? {
-                    if early.len() >= EARLY_REFUSALS {
-                        early.pop_front();
-                    }
-                    early.push_back((conn, msg_id));
+                    keep_early(&mut early, conn, msg_id);
                 }
             }
             if count >= AUTH_ERR_DISABLE_COUNT {
