@@ -1358,6 +1358,7 @@ fn group_line(g: &Group, members: usize) -> String {
         MemberStatus::Removed => delete("you are removed"),
         MemberStatus::Left => delete("you left"),
         MemberStatus::GroupDeleted => delete("group deleted"),
+        MemberStatus::Rejected => delete("request to join rejected"),
         _ if g.muted => format!(
             " ({members} member{}, {}, you can /unmute #{n})",
             if members == 1 { "" } else { "s" },
@@ -1614,6 +1615,19 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
             full_group(g)
         )],
         Event::GroupItemSent(g, item) => group_item_lines(g, None, item, "", ""),
+        // A refused request is told by the rejection's line, not as joining.
+        Event::GroupLinkJoining(g, _) if g.status == MemberStatus::Rejected => Vec::new(),
+        Event::GroupLinkRejected { group, reason } => {
+            let reason = if reason.is_empty() {
+                String::new()
+            } else {
+                format!(" ({reason})")
+            };
+            vec![format!(
+                "#{}: the group's admins rejected the request to join{reason}",
+                view_name(&group.local_name)
+            )]
+        }
         Event::GroupLinkJoining(g, _) => {
             vec![format!(
                 "#{}: joining the group...",

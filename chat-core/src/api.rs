@@ -2223,6 +2223,8 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
             json!({"protocol": "smp", "transportHost": host}),
         ),
         Event::UnknownMemberCreated { .. } => return None,
+        // A terminal event in the reference (`groupLinkConnecting` told the bot).
+        Event::GroupLinkRejected { .. } => return None,
         Event::AcceptingBusinessRequest(g) => tagged(
             "acceptingBusinessRequest",
             json!({"user": u, "groupInfo": group_info(chat, g)}),

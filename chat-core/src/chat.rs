@@ -144,10 +144,11 @@ pub enum ChatError {
     /// Admins block members for all, not for themselves.
     #[error("admins or above can't block member for self, use /block for all #{0} {1}")]
     BlockForSelf(String, String),
-    /// Left, removed, or the group deleted: nothing can be done in it but deleting it.
     /// A command refused for what it names (the reference's `commandError`).
     #[error("bad chat command: {0}")]
     BadCommand(String),
+    /// Left, removed, the group deleted or our request to join rejected: nothing can be done
+    /// in it but deleting it.
     #[error("bad chat command: not current member")]
     NotCurrentMember,
     /// No member by that name in the group.
@@ -1262,6 +1263,14 @@ pub enum Event {
     /// With the prepared contact it replaces, when a contact's card answered as a business
     /// (the reference's `businessLinkConnecting`).
     GroupLinkJoining(crate::group_store::Group, Option<Box<Contact>>),
+    /// The group's admins refused our request through its link (`x.grp.link.reject`, the
+    /// reference's terminal event `groupLinkRejected`): our membership is `rejected`.
+    GroupLinkRejected {
+        /// The group, kept.
+        group: crate::group_store::Group,
+        /// The rejection's reason (`longName`, `blockedName`, ...), as the host sent it.
+        reason: String,
+    },
     /// A request to our business address accepted: a business chat with the customer.
     AcceptingBusinessRequest(crate::group_store::Group),
     /// We sent an item to a group without a command (a business address's auto-reply).
@@ -4190,37 +4199,7 @@ impl Chat {
                     }),
                 ) = (pending, ChatMessage::decode(&info).map(|m| m.event))
                 {
-                    // The group's admins refused us: nothing joins, the connection goes. A
-                    // prepared group stays, to be joined again (`/_connect group #G`: the
-                    // reference's reasons are a name refused - one may change it first).
-                    let prepared = self.store().pending_group(conn)?;
-                    self.store().delete_pending(conn)?;
-                    let _ = self.inner.agent.delete_connection(conn).await;
-                    let reason = match &group_link_rejection["rejectionReason"] {
-                        serde_json::Value::Object(o) => o
-                            .get("type")
-                            .and_then(|t| t.as_str())
-                            .map(|t| format!(" ({})", t.chars().take(64).collect::<String>())),
-                        _ => None,
-                    }
-                    .unwrap_or_default();
-                    let mut whose = String::new();
-                    if let Some(id) = prepared {
-                        let store = self.store();
-                        if let (Some(g), Some(mut p)) =
-                            (store.group(id)?, store.prepared_group(id)?)
-                        {
-                            p.conn_link_prepared_connection = false;
-                            p.conn_link_started_connection = false;
-                            store.set_prepared_group(id, &p)?;
-                            // A new try chooses anew whether to be incognito.
-                            store.clear_group_incognito(id)?;
-                            whose = format!("#{}: ", g.local_name);
-                        }
-                    }
-                    return Err(ChatError::Agent(format!(
-                        "{whose}the group's admins rejected the request to join{reason}"
-                    )));
+                    return on_heap(|| self.rejected_via_link(conn, group_link_rejection)).await;
                 }
                 if let (Some(PendingKind::JoinedAddress), Ok(ChatEvent::GrpLinkInv(inv))) =
                     (pending, ChatMessage::decode(&info).map(|m| m.event))

@@ -15,6 +15,21 @@ use crate::protocol::{
 
 type Result<T> = std::result::Result<T, ChatError>;
 
+/// The name of a host known by its member id only (a rejection does not name it): the
+/// first characters of the id's base64, as the reference names it.
+fn host_name_from_id(id: &crate::protocol::MemberId) -> String {
+    let name: String = simplex_codec::base64url::encode(&id.0)
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(7)
+        .collect();
+    if name.is_empty() {
+        "host".into()
+    } else {
+        name
+    }
+}
+
 /// A new group link id: 16 random bytes, as the reference's.
 fn new_link_id() -> Vec<u8> {
     let mut id = vec![0u8; 16];
@@ -519,6 +534,115 @@ impl Chat {
             .allow(conn, &self.info_as(incognito.as_ref()))
             .await
             .map_err(agent_err)
+    }
+
+    /// `x.grp.link.reject`: the group's admins refused our request through its link (the
+    /// reference's hosts refuse a name they do not take). As the reference's, the group is
+    /// kept with our membership `rejected` - a prepared group becomes it, a link joined with
+    /// `/c` makes one - and its host is known by a name made of its member id; the connection
+    /// goes (nothing more comes on it). `groupLinkConnecting` tells a bot (the membership's
+    /// status says why), the terminal prints the reason. Joining again takes deleting the
+    /// group (`/d #team`) first, as the reference's.
+    pub(crate) async fn rejected_via_link(
+        &self,
+        conn: u64,
+        rejection: serde_json::Value,
+    ) -> Result<()> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Rejection {
+            from_member: MemberIdRole,
+            invited_member: MemberIdRole,
+            group_profile: crate::protocol::GroupProfile,
+            #[serde(default)]
+            rejection_reason: serde_json::Value,
+        }
+        let parsed = serde_json::from_value::<Rejection>(rejection);
+        // Nothing more comes on the connection, whatever the rejection says.
+        let prepared = self.store().pending_group(conn)?;
+        let link = self.store().pending_conn(conn)?.and_then(|(_, l, _)| l);
+        let incognito = self.store().pending_incognito(conn)?;
+        self.store().delete_pending(conn)?;
+        let _ = self.inner.agent.delete_connection(conn).await;
+        let r = parsed.map_err(|e| ChatError::Agent(format!("x.grp.link.reject: {e}")))?;
+        let reason = match &r.rejection_reason {
+            serde_json::Value::Object(o) => o
+                .get("type")
+                .and_then(|t| t.as_str())
+                .map(|t| t.chars().filter(|c| !c.is_control()).take(64).collect())
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
+        let g = {
+            let store = self.store();
+            let prepared = match prepared {
+                Some(id) => store.group(id)?,
+                None => None,
+            };
+            let g = match prepared {
+                Some(p) => {
+                    // Its name as the link's data gave it, unless the host sent a valid one.
+                    let profile = if crate::groups::valid_group_name(&r.group_profile.display_name)
+                    {
+                        &r.group_profile
+                    } else {
+                        &p.profile
+                    };
+                    store.take_prepared_group(
+                        p.group_id,
+                        profile,
+                        &r.invited_member.member_id,
+                        r.invited_member.member_role,
+                        MemberStatus::Rejected,
+                    )?
+                }
+                None if crate::groups::valid_group_name(&r.group_profile.display_name) => store
+                    .add_group(
+                        &r.group_profile,
+                        &r.invited_member.member_id,
+                        r.invited_member.member_role,
+                        MemberStatus::Rejected,
+                        None,
+                    )?,
+                None => {
+                    return Err(ChatError::InvalidName(r.group_profile.display_name.clone()));
+                }
+            };
+            let name = host_name_from_id(&r.from_member.member_id);
+            let host_profile = Profile {
+                display_name: name,
+                ..Profile::default()
+            };
+            let host = NewMember {
+                group_id: g.group_id,
+                member_id: &r.from_member.member_id,
+                role: r.from_member.member_role,
+                category: MemberCategory::Host,
+                status: MemberStatus::Accepted,
+                profile: &host_profile,
+                conn_id: None,
+                contact_id: None,
+                invited_by: None,
+            };
+            match store.host_stand_in(g.group_id)? {
+                Some(s) => store.adopt_host_stand_in(&s, &host)?,
+                None => store.add_member(&host)?,
+            };
+            if let Some(link) = &link {
+                store.set_group_via_link(g.group_id, link)?;
+            }
+            if let Some(p) = &incognito {
+                store.set_group_incognito(g.group_id, p)?;
+            }
+            Group {
+                incognito: incognito.map(Box::new),
+                ..g
+            }
+        };
+        self.emit(Event::GroupLinkJoining(g.clone(), None)).await;
+        self.emit(Event::GroupLinkRejected { group: g, reason })
+            .await;
+        Ok(())
     }
 
     /// `x.grp.link.mem` from the host that admitted us through its link: its profile (a

@@ -86,6 +86,9 @@ pub enum MemberStatus {
     /// Known only as the author of a message a host forwarded (the reference's unknown
     /// member record): its member id and name, until it is announced or introduced.
     Unknown,
+    /// Our request to join through a link was refused by the group's admins
+    /// (`x.grp.link.reject`): the group is kept, nothing more comes from it.
+    Rejected,
 }
 
 impl MemberStatus {
@@ -104,6 +107,7 @@ impl MemberStatus {
             Self::PendingApproval => "pending_approval",
             Self::PendingReview => "pending_review",
             Self::Unknown => "unknown",
+            Self::Rejected => "rejected",
         }
     }
 
@@ -121,6 +125,7 @@ impl MemberStatus {
             "pending_approval" => Self::PendingApproval,
             "pending_review" => Self::PendingReview,
             "unknown" => Self::Unknown,
+            "rejected" => Self::Rejected,
             _ => return None,
         })
     }
@@ -130,9 +135,15 @@ impl MemberStatus {
         matches!(self, Self::PendingApproval | Self::PendingReview)
     }
 
-    /// The statuses of a member not (or no longer) in the group: invited only, or gone.
-    pub const NOT_CURRENT: [Self; 4] =
-        [Self::Invited, Self::Left, Self::Removed, Self::GroupDeleted];
+    /// The statuses of a member not (or no longer) in the group: invited only, gone, or
+    /// refused.
+    pub const NOT_CURRENT: [Self; 5] = [
+        Self::Invited,
+        Self::Left,
+        Self::Removed,
+        Self::GroupDeleted,
+        Self::Rejected,
+    ];
 
     /// Still in the group (not invited only, not gone).
     pub fn is_current(self) -> bool {
@@ -1235,13 +1246,14 @@ impl ChatStore {
         let gone = MemberStatus::NOT_CURRENT;
         let others: i64 = self.db.query_row(
             "SELECT count(*) FROM group_members
-             WHERE group_id = ?1 AND status NOT IN (?2, ?3, ?4, ?5)",
+             WHERE group_id = ?1 AND status NOT IN (?2, ?3, ?4, ?5, ?6)",
             params![
                 group.group_id,
                 gone[0].as_str(),
                 gone[1].as_str(),
                 gone[2].as_str(),
-                gone[3].as_str()
+                gone[3].as_str(),
+                gone[4].as_str()
             ],
             |r| r.get(0),
         )?;

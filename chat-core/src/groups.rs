@@ -53,9 +53,10 @@ pub(crate) fn check_current(g: &Group) -> Result<()> {
     match g.status {
         MemberStatus::Creator | MemberStatus::Connected => Ok(()),
         MemberStatus::Invited => Err(ChatError::GroupNotJoined(g.local_name.clone())),
-        MemberStatus::Left | MemberStatus::Removed | MemberStatus::GroupDeleted => {
-            Err(ChatError::NotCurrentMember)
-        }
+        MemberStatus::Left
+        | MemberStatus::Removed
+        | MemberStatus::GroupDeleted
+        | MemberStatus::Rejected => Err(ChatError::NotCurrentMember),
         _ => Err(ChatError::GroupNotActive(g.local_name.clone())),
     }
 }

@@ -790,6 +790,13 @@ impl Chat {
             .store()
             .prepared_group(group_id)?
             .ok_or_else(|| command_error("the group has no link to connect"))?;
+        if g.status == crate::group_store::MemberStatus::Rejected {
+            return Err(command_error(&format!(
+                "the request to join was rejected: to join again, delete the group (/d #{}) \
+                 and connect by its link",
+                g.local_name
+            )));
+        }
         if prepared.conn_link_started_connection {
             return Err(command_error("the group's connection is started already"));
         }
