@@ -96,6 +96,7 @@ const DB: &[&str] = &[
     "  /db test key <key>      check a key",
     "  /db export              a zip of every database and received file (simplex-chat.<time>Z.zip)",
     "  /_db import {\"archivePath\": \"<file>\"}  read one back (the current databases moved aside)",
+    "  /_db delete             delete every database (received files stay); a restart starts afresh",
     "Before a newer version upgrades a database it is copied to <file>.bak (--backup-directory).",
 ];
 

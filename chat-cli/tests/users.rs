@@ -726,7 +726,7 @@ fn invitations_and_prepared_chats_change_incognito_and_user() {
 /// `/db export` and `/_db import` (the reference's archives): both users' databases and the
 /// files folder in one zip, made while the chat is stopped; read back, the chat is as it was
 /// then (a note made since is gone, the current databases moved aside), after a restart, and
-/// the contacts still talk.
+/// the contacts still talk. Then `/_db delete`: the databases gone, a new start afresh.
 #[test]
 fn an_archive_exported_and_imported() {
     let (_rt, relay, server) = relay();
@@ -797,5 +797,30 @@ fn an_archive_exported_and_imported() {
     bob.type_line("@alice welcome back");
     bob.expect_item("@alice welcome back");
     alice.expect_item("bob> welcome back");
+
+    // `/_db delete`, as the reference's: the chat stopped first; every database of the
+    // prefix goes (the files folder's files stay: they are the user's), nothing else runs
+    // until a restart, which starts afresh.
+    command(&mut alice, "/_db delete", &["error: chat not stopped"]);
+    command(&mut alice, "/_stop", &["chat stopped"]);
+    command(&mut alice, "/_db delete", &["ok"]);
+    command(
+        &mut alice,
+        "/_start",
+        &["error: chat store changed, please restart chat"],
+    );
+    alice.stop();
+    let left: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("alice_") && !n.contains(".before-import-"))
+        .collect();
+    assert!(left.is_empty(), "databases left: {left:?}");
+    assert!(archive.is_file(), "the archive, in the files folder, stays");
+    let mut alice = Client::start(dir.path(), "alice", &server);
+    alice.create_profile("alice2", "Alice Again");
+    command(&mut alice, "/contacts", &[]);
+    command(&mut alice, "/users", &["alice2 (Alice Again) (active)"]);
     relay.stop();
 }

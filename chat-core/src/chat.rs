@@ -222,8 +222,8 @@ pub enum ChatError {
     /// passphrase or invalid database file`); nothing was changed.
     #[error("error encrypting database: {0}")]
     DbExport(String),
-    /// An archive could not be written or read (`/db export`, `/_db import`); nothing was
-    /// changed.
+    /// An archive could not be written or read (`/db export`, `/_db import`; nothing was
+    /// changed), or a database could not be deleted (`/_db delete`; those before it were).
     #[error("error: {0}")]
     Archive(String),
     /// A database did not open with the key (`/db test key`, or an export that does not read
@@ -2634,6 +2634,7 @@ impl Chat {
             | Command::DbTestKey(_)
             | Command::DbExport(_)
             | Command::DbImport(_)
+            | Command::DbDelete
             | Command::SaveAppSettings(_)
             | Command::GetAppSettings(_)
             | Command::ChangeUser { .. } => Err(ChatError::UsersCommand),

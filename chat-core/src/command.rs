@@ -268,6 +268,9 @@ pub enum Command {
     /// `/_db import <json>`: an archive's databases in place of these (moved aside), its
     /// files in the files folder, the chat stopped; a restart opens them.
     DbImport(crate::archive::ArchiveConfig),
+    /// `/_db delete`: every database of the prefix deleted, the chat stopped; a restart
+    /// starts afresh (an archive may be imported first).
+    DbDelete,
     /// `/ttl`, `/_ttl <userId>`: after how long old messages are deleted.
     GetChatItemTtl,
     /// `/ttl day|week|month|year|none`, `/_ttl <userId> <seconds>` (0: none): messages older
@@ -2555,6 +2558,7 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 }
             }
         }
+        "/_db" if args == "delete" => Command::DbDelete,
         "/_db" if args.starts_with("export ") || args.starts_with("import ") => {
             let (word, json) = args.split_once(' ').unwrap_or((args, ""));
             let config: crate::archive::ArchiveConfig = serde_json::from_str(json.trim())
@@ -4546,6 +4550,8 @@ mod tests {
             parent_temp_directory: None,
         };
         assert_eq!(parse("/db export"), Ok(Command::DbExport(None)));
+        assert_eq!(parse("/_db delete"), Ok(Command::DbDelete));
+        assert!(parse("/_db delete all").is_err());
         assert_eq!(
             parse(r#"/_db export {"archivePath": "/tmp/a.zip", "disableCompression": true}"#),
             Ok(Command::DbExport(Some(config("/tmp/a.zip", Some(true)))))

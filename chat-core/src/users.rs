@@ -827,6 +827,7 @@ impl Users {
                     | Command::DbTestKey(_)
                     | Command::DbExport(_)
                     | Command::DbImport(_)
+                    | Command::DbDelete
                     | Command::Quit
                     | Command::Version
             )
@@ -886,6 +887,34 @@ impl Users {
                     .store_changed
                     .store(true, std::sync::atomic::Ordering::SeqCst);
                 Ok((self.active(), Response::ArchiveImported(skipped)))
+            }
+            Command::DbDelete => {
+                let _g = self.inner.changing.lock().await;
+                self.check_stopped()?;
+                // Asked for by name: the databases go (as the reference's), with their
+                // journals. The files folder's files are the user's and stay (the reference
+                // deletes the folder; here it may be any folder, the working one by default).
+                for db in self.database_files()? {
+                    for tail in ["", "-wal", "-shm", "-journal"] {
+                        let mut f = db.clone().into_os_string();
+                        f.push(tail);
+                        match std::fs::remove_file(&f) {
+                            Ok(()) => {}
+                            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                            Err(e) => {
+                                return Err(ChatError::Archive(format!(
+                                    "cannot delete {}: {e}",
+                                    PathBuf::from(f).display()
+                                )))
+                            }
+                        }
+                    }
+                }
+                // Nothing opens them again but a restart.
+                self.inner
+                    .store_changed
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
+                Ok((self.active(), Response::Ok))
             }
             Command::DbTestKey(key) => {
                 let _g = self.inner.changing.lock().await;
