@@ -18,6 +18,7 @@ const MAIN: &[&str] = &[
     "  /contacts, /chats       contacts; each chat's latest message",
     "  /? text, /search text   find messages",
     "  /i @name, /code @name   contact info; the security code to compare",
+    "  /call @name             a video call: its page opens in a browser (the link is shown)",
     "  /verify @name <code>    mark the connection verified",
     "  /d @name                delete a contact (they are told)",
     "  /p [name [full name]]   show or change your profile",

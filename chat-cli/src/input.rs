@@ -88,6 +88,7 @@ const COMMANDS: &[&str] = &[
     "add",
     "address",
     "auto_accept",
+    "call",
     "clear",
     "code",
     "connect",

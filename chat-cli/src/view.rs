@@ -743,6 +743,8 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
         )],
         Response::Ok => vec!["ok".into()],
         Response::ChatItemTtl(ttl) => vec![chat_item_ttl(*ttl)],
+        // The reference's terminal prints nothing for it (its apps show the calls).
+        Response::CallInvitations(_) => Vec::new(),
         Response::GroupRelays(g, relays) if relays.is_empty() => {
             vec![format!("#{}: no chat relays", view_name(&g.local_name))]
         }
@@ -1615,6 +1617,7 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
             full_group(g)
         )],
         Event::GroupItemSent(g, item) => group_item_lines(g, None, item, "", ""),
+        Event::Call(c) => call_lines(c),
         // A refused request is told by the rejection's line, not as joining.
         Event::GroupLinkJoining(g, _) if g.status == MemberStatus::Rejected => Vec::new(),
         Event::GroupLinkRejected { group, reason } => {
@@ -2138,10 +2141,74 @@ pub fn shown_items(e: &Event) -> Vec<i64> {
     }
 }
 
+/// A contact's call signalling, as the reference's terminal shows it: the link of the call
+/// page to continue in a browser, or the data to paste into it.
+fn call_lines(e: &chat_core::calls::CallEvent) -> Vec<String> {
+    use chat_core::calls::{
+        browsers_note, call_kind, call_page_link, page_answer, page_command, CallEvent,
+    };
+    match e {
+        CallEvent::Invitation(i) => vec![
+            format!(
+                "{} wants to connect with you via WebRTC {}",
+                view_name(&i.contact.local_name),
+                call_kind(&i.call_type)
+            ),
+            format!(
+                "To accept the call, please open the link below in your browser{}",
+                browsers_note(&i.call_type)
+            ),
+            String::new(),
+            call_page_link(
+                &page_command(i.call_type.media, i.shared_key.as_deref(), None),
+                i.contact.contact_id,
+            ),
+        ],
+        CallEvent::Offer {
+            contact,
+            call_type,
+            offer,
+            shared_key,
+            ..
+        } => vec![
+            format!(
+                "{} accepted your WebRTC {}",
+                view_name(&contact.local_name),
+                call_kind(call_type)
+            ),
+            format!(
+                "To connect, please open the link below in your browser{}",
+                browsers_note(call_type)
+            ),
+            String::new(),
+            call_page_link(
+                &page_command(call_type.media, shared_key.as_deref(), Some(offer)),
+                contact.contact_id,
+            ),
+        ],
+        CallEvent::Answer { contact, answer } => vec![
+            format!("{} continued the WebRTC call", view_name(&contact.local_name)),
+            "To connect, please paste the data below in your browser window you opened earlier and click Connect button".into(),
+            String::new(),
+            page_answer(answer),
+        ],
+        CallEvent::ExtraInfo { contact, .. } => vec![format!(
+            "call extra info from {}",
+            view_name(&contact.local_name)
+        )],
+        CallEvent::Ended(contact) => {
+            vec![format!("call with {} ended", view_name(&contact.local_name))]
+        }
+    }
+}
+
 /// The lines of a failed command.
 pub fn error(e: &ChatError) -> Vec<String> {
     match e {
         ChatError::Command(c) => vec![format!("invalid chat command: {c}")],
+        // As the reference's terminal: a call command in the wrong state prints nothing.
+        ChatError::CallState(_) => Vec::new(),
+        ChatError::NoCurrentCall => vec![e.to_string()],
         ChatError::LinkUsed(plan) => plan.lines(),
         ChatError::FileCancelled(_)
         | ChatError::NoFile(_)

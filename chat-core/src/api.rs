@@ -878,6 +878,60 @@ fn member_contact(
     )
 }
 
+/// A call we are invited to (`RcvCallInvitation`).
+fn call_invitation(chat: &Chat, i: &crate::calls::RcvCallInvitation) -> Value {
+    let mut v = json!({"user": user(chat), "contact": contact(&i.contact),
+                       "callType": crate::calls::call_type_json(&i.call_type),
+                       "callUUID": i.call_uuid, "callTs": ts(i.call_ts)});
+    if let Some(k) = &i.shared_key {
+        v["sharedKey"] = json!(k);
+    }
+    v
+}
+
+/// A contact's call signalling, as the reference's events (`callInvitation`, `callOffer`,
+/// `callAnswer`, `callExtraInfo`, `callEnded`).
+fn call_event(chat: &Chat, u: Value, e: &crate::calls::CallEvent) -> Value {
+    use crate::calls::CallEvent;
+    let tagged = |t: &str, mut v: Value| {
+        v["type"] = json!(t);
+        v
+    };
+    match e {
+        CallEvent::Invitation(i) => tagged(
+            "callInvitation",
+            json!({ "callInvitation": call_invitation(chat, i) }),
+        ),
+        CallEvent::Offer {
+            contact: c,
+            call_type,
+            offer,
+            shared_key,
+            ask_confirmation,
+        } => {
+            let mut v = json!({"user": u, "contact": contact(c),
+                               "callType": crate::calls::call_type_json(call_type),
+                               "offer": offer, "askConfirmation": ask_confirmation});
+            if let Some(k) = shared_key {
+                v["sharedKey"] = json!(k);
+            }
+            tagged("callOffer", v)
+        }
+        CallEvent::Answer { contact: c, answer } => tagged(
+            "callAnswer",
+            json!({"user": u, "contact": contact(c), "answer": answer}),
+        ),
+        CallEvent::ExtraInfo {
+            contact: c,
+            extra_info,
+        } => tagged(
+            "callExtraInfo",
+            json!({"user": u, "contact": contact(c), "extraInfo": extra_info}),
+        ),
+        CallEvent::Ended(c) => tagged("callEnded", json!({"user": u, "contact": contact(c)})),
+    }
+}
+
 /// An error (`ChatError`).
 pub fn chat_error(e: &ChatError) -> Value {
     match e {
@@ -899,6 +953,10 @@ pub fn chat_error(e: &ChatError) -> Value {
         ),
         ChatError::NotCurrentMember => {
             chat_error_type("commandError", json!({"message": "not current member"}))
+        }
+        ChatError::NoCurrentCall => chat_error_type("noCurrentCall", json!({})),
+        ChatError::CallState(tag) => {
+            chat_error_type("callState", json!({ "currentCallState": tag }))
         }
         ChatError::NotGroupMember(_) => chat_error_type("groupMemberNotFound", json!({})),
         ChatError::IncognitoContact => chat_error_type("contactIncognitoCantInvite", json!({})),
@@ -1713,6 +1771,10 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
                    "toRole": to, "msgSigned": false}),
         ),
         Response::Ok | Response::Quit => tagged("cmdOk", json!({ "user_": u })),
+        Response::CallInvitations(list) => tagged(
+            "callInvitations",
+            json!({ "callInvitations": list.iter().map(|i| call_invitation(chat, i)).collect::<Vec<_>>() }),
+        ),
         Response::ChatItemTtl(ttl) => {
             tagged("chatItemTTL", json!({ "user": u, "chatItemTTL": ttl }))
         }
@@ -2233,6 +2295,7 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
             "newChatItems",
             json!({"user": u, "chatItems": [group_chat_item(chat, g, None, item)]}),
         ),
+        Event::Call(c) => call_event(chat, u, c),
         Event::GroupLinkJoining(g, card) => {
             let host = chat
                 .store()

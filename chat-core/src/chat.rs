@@ -151,6 +151,13 @@ pub enum ChatError {
     /// in it but deleting it.
     #[error("bad chat command: not current member")]
     NotCurrentMember,
+    /// A call command with no call with the contact (`/_call ...`).
+    #[error("no call in progress")]
+    NoCurrentCall,
+    /// A call command the call's state does not allow (the state's name; the reference's
+    /// terminal prints nothing for it).
+    #[error("call state: {0}")]
+    CallState(&'static str),
     /// No member by that name in the group.
     #[error("contact {0} is not a group member")]
     NotGroupMember(String),
@@ -735,6 +742,8 @@ pub enum Response {
     },
     /// Done.
     Ok,
+    /// `/_call get`: the calls we are invited to, not answered yet.
+    CallInvitations(Vec<crate::calls::RcvCallInvitation>),
     /// `/ttl`, `/_ttl N`: after how many seconds old messages are deleted (none: kept).
     ChatItemTtl(Option<i64>),
     /// `/q`.
@@ -1263,6 +1272,9 @@ pub enum Event {
     /// With the prepared contact it replaces, when a contact's card answered as a business
     /// (the reference's `businessLinkConnecting`).
     GroupLinkJoining(crate::group_store::Group, Option<Box<Contact>>),
+    /// A contact's call signalling (`calls.rs`): an invitation, its offer, answer, more ICE
+    /// candidates, its end.
+    Call(crate::calls::CallEvent),
     /// The group's admins refused our request through its link (`x.grp.link.reject`, the
     /// reference's terminal event `groupLinkRejected`): our membership is `rejected`.
     GroupLinkRejected {
@@ -1432,6 +1444,8 @@ pub(crate) struct Inner {
     receipts: std::sync::atomic::AtomicBool,
     /// `/show on`: live messages shown as they are typed (the terminal's view; not kept).
     show_live: std::sync::atomic::AtomicBool,
+    /// The calls in progress, by contact (`calls.rs`; not kept across restarts).
+    pub(crate) calls: std::sync::Mutex<crate::calls::Calls>,
     /// `--relay`: this client serves channels (see [`crate::channels`]).
     pub(crate) chat_relay: bool,
     /// `--relay-address-server`: where a chat relay's address is made.
@@ -1719,6 +1733,7 @@ impl Chat {
                 generation: std::sync::atomic::AtomicU64::new(0),
                 receipts: std::sync::atomic::AtomicBool::new(receipts),
                 show_live: std::sync::atomic::AtomicBool::new(false),
+                calls: std::sync::Mutex::new(crate::calls::Calls::new()),
                 chat_relay: config.chat_relay,
                 relay_address_server: config.relay_address_server.clone(),
                 relay_max_channels: config.relay_max_channels,
@@ -2210,7 +2225,10 @@ impl Chat {
     }
 
     /// A connected contact named by a command, with its connection.
-    fn connected_contact(&self, who: crate::command::ContactName) -> Result<(Contact, ConnId)> {
+    pub(crate) fn connected_contact(
+        &self,
+        who: crate::command::ContactName,
+    ) -> Result<(Contact, ConnId)> {
         let contact = match who {
             crate::command::ContactName::Name(n) => self.contact_named(&n)?,
             crate::command::ContactName::Id(id) => self.contact_by_id(id)?,
@@ -3024,6 +3042,14 @@ impl Chat {
                 member,
                 force,
             } => on_heap(|| self.sync_member(group, member, force)).await,
+            Command::CallInvite(who, t) => on_heap(|| self.call_invite(who, t)).await,
+            Command::CallReject(c) => self.call_reject(c).await,
+            Command::CallOffer(c, o) => on_heap(|| self.call_offer(c, o)).await,
+            Command::CallAnswer(c, s) => on_heap(|| self.call_answer(c, s)).await,
+            Command::CallExtra(c, i) => on_heap(|| self.call_extra(c, i)).await,
+            Command::CallEnd(c) => on_heap(|| self.call_end(c)).await,
+            Command::CallStatus(c, s) => self.call_status(c, s).await,
+            Command::CallGet => self.call_invitations(),
             Command::EnableContact(who) => {
                 let c = match who {
                     crate::command::ContactName::Name(n) => self.contact_named(&n)?,
@@ -4585,6 +4611,24 @@ impl Chat {
                         }
                         self.emit(Event::Error(e.to_string())).await;
                     }
+                }
+                ChatEvent::CallInv {
+                    call_id,
+                    invitation,
+                } => {
+                    on_heap(|| self.received_call_invitation(&contact, call_id, invitation)).await?
+                }
+                ChatEvent::CallOffer { call_id, offer } => {
+                    on_heap(|| self.received_call_offer(&contact, &call_id, offer)).await?
+                }
+                ChatEvent::CallAnswer { call_id, answer } => {
+                    on_heap(|| self.received_call_answer(&contact, &call_id, answer)).await?
+                }
+                ChatEvent::CallExtra { call_id, extra } => {
+                    on_heap(|| self.received_call_extra(&contact, &call_id, extra)).await?
+                }
+                ChatEvent::CallEnd { call_id } => {
+                    on_heap(|| self.received_call_end(&contact, &call_id)).await?
                 }
                 ChatEvent::DirectDel => {
                     if let Some(c) = contact.conn_id {

@@ -702,6 +702,23 @@ pub enum Command {
     /// `/enable @name`, `/_enable @N`: a contact disabled after repeated refusals (AUTH)
     /// enabled again (`disable.rs`).
     EnableContact(ContactName),
+    /// `/_call invite @N <callType>`, `/call @name` (a video call, encrypted): calls a
+    /// contact (`calls.rs`).
+    CallInvite(ContactName, crate::calls::CallType),
+    /// `/_call reject @N`: declines a call.
+    CallReject(i64),
+    /// `/_call offer @N <offer>`: accepts a call.
+    CallOffer(i64, crate::calls::WebRtcCallOffer),
+    /// `/_call answer @N <session>`: answers the callee's offer.
+    CallAnswer(i64, crate::calls::WebRtcSession),
+    /// `/_call extra @N <info>`: more ICE candidates.
+    CallExtra(i64, crate::calls::WebRtcExtraInfo),
+    /// `/_call end @N`: ends a call.
+    CallEnd(i64),
+    /// `/_call status @N connecting|connected|disconnected|failed`: the call's connection.
+    CallStatus(i64, crate::calls::WebRtcStatus),
+    /// `/_call get`: the calls we are invited to.
+    CallGet,
     /// `/enable #group member`, `/_enable #G M`: a member's.
     EnableMember {
         /// The group (by name, or id).
@@ -1290,6 +1307,39 @@ fn id_list(s: &str) -> Option<Vec<i64>> {
 /// A role's name.
 fn parse_role(s: &str) -> Option<crate::protocol::GroupMemberRole> {
     serde_json::from_value(serde_json::Value::String(s.to_string())).ok()
+}
+
+/// `/_call <verb> @N [json]` (the apps' call commands).
+fn parse_call(args: &str) -> Result<Command, String> {
+    let usage = || {
+        "usage: /_call invite|offer|answer|extra @<contactId> <json>, \
+         /_call reject|end @<contactId>, /_call status @<contactId> <status>, /_call get"
+            .to_string()
+    };
+    if args == "get" {
+        return Ok(Command::CallGet);
+    }
+    let (verb, rest) = args.split_once(' ').ok_or_else(usage)?;
+    let (who, arg) = rest.split_once(' ').unwrap_or((rest, ""));
+    let id: i64 = who
+        .strip_prefix('@')
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(usage)?;
+    fn json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, String> {
+        serde_json::from_str(s.trim()).map_err(|e| format!("bad call data ({e})"))
+    }
+    Ok(match (verb, arg.trim()) {
+        ("invite", a) => Command::CallInvite(ContactName::Id(id), json(a)?),
+        ("offer", a) => Command::CallOffer(id, json(a)?),
+        ("answer", a) => Command::CallAnswer(id, json(a)?),
+        ("extra", a) => Command::CallExtra(id, json(a)?),
+        ("reject", "") => Command::CallReject(id),
+        ("end", "") => Command::CallEnd(id),
+        ("status", s) => {
+            Command::CallStatus(id, crate::calls::WebRtcStatus::parse(s).ok_or_else(usage)?)
+        }
+        _ => return Err(usage()),
+    })
 }
 
 /// `@<contactId>`, or `*<n>` for the note folder.
@@ -2172,6 +2222,14 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             }
         }
         "/code" => Command::ShowCode(one_arg(args)?),
+        "/call" => {
+            let name = args.strip_prefix('@').unwrap_or(args);
+            Command::CallInvite(
+                ContactName::Name(one_arg(name)?),
+                crate::calls::CallType::DEFAULT,
+            )
+        }
+        "/_call" => parse_call(args).map_err(|e| bad(&e))?,
         "/enable" | "/_enable" => {
             let usage = || bad("usage: /enable @name, /enable #group member");
             match (word, args.strip_prefix('#')) {

@@ -20,6 +20,7 @@ pub mod api;
 pub mod archive;
 pub mod batch;
 pub mod business;
+pub mod calls;
 pub mod channels;
 pub mod chat;
 pub mod command;

@@ -935,6 +935,39 @@ pub enum ChatEvent {
     },
     /// `x.direct.del`: the contact deleted the conversation.
     DirectDel,
+    /// `x.call.inv`: the contact calls (`calls.rs`).
+    CallInv {
+        /// The call.
+        call_id: B64,
+        /// The kind of call and the caller's key.
+        invitation: crate::calls::CallInvitation,
+    },
+    /// `x.call.offer`: the callee accepts the call.
+    CallOffer {
+        /// The call.
+        call_id: B64,
+        /// The callee's session and key.
+        offer: crate::calls::CallOffer,
+    },
+    /// `x.call.answer`: the caller's answer to the offer.
+    CallAnswer {
+        /// The call.
+        call_id: B64,
+        /// The caller's session.
+        answer: crate::calls::CallAnswer,
+    },
+    /// `x.call.extra`: more ICE candidates.
+    CallExtra {
+        /// The call.
+        call_id: B64,
+        /// The candidates.
+        extra: crate::calls::CallExtraInfo,
+    },
+    /// `x.call.end`: either side ended the call.
+    CallEnd {
+        /// The call.
+        call_id: B64,
+    },
     /// `x.grp.inv`.
     GrpInv(GroupInvitation),
     /// `x.grp.link.inv`: the host accepted a request through its group link.
@@ -1173,6 +1206,11 @@ impl ChatEvent {
             Self::Info { .. } => "x.info",
             Self::Contact { .. } => "x.contact",
             Self::DirectDel => "x.direct.del",
+            Self::CallInv { .. } => "x.call.inv",
+            Self::CallOffer { .. } => "x.call.offer",
+            Self::CallAnswer { .. } => "x.call.answer",
+            Self::CallExtra { .. } => "x.call.extra",
+            Self::CallEnd { .. } => "x.call.end",
             Self::GrpInv(_) => "x.grp.inv",
             Self::GrpLinkInv(_) => "x.grp.link.inv",
             Self::GrpLinkMem { .. } => "x.grp.link.mem",
@@ -1376,6 +1414,26 @@ impl ChatEvent {
             Self::InfoProbe { probe } | Self::InfoProbeOk { probe } => put(&mut o, "probe", probe),
             Self::InfoProbeCheck { probe_hash } => put(&mut o, "probeHash", probe_hash),
             Self::MsgDeleted | Self::DirectDel | Self::GrpLeave | Self::GrpDel | Self::Ok => {}
+            Self::CallInv {
+                call_id,
+                invitation,
+            } => {
+                put(&mut o, "callId", call_id);
+                put(&mut o, "invitation", invitation);
+            }
+            Self::CallOffer { call_id, offer } => {
+                put(&mut o, "callId", call_id);
+                put(&mut o, "offer", offer);
+            }
+            Self::CallAnswer { call_id, answer } => {
+                put(&mut o, "callId", call_id);
+                put(&mut o, "answer", answer);
+            }
+            Self::CallExtra { call_id, extra } => {
+                put(&mut o, "callId", call_id);
+                put(&mut o, "extra", extra);
+            }
+            Self::CallEnd { call_id } => put(&mut o, "callId", call_id),
             Self::Unknown { params, .. } => return params.clone(),
         }
         o
@@ -1434,6 +1492,25 @@ impl ChatEvent {
                 }
             }
             "x.direct.del" => Self::DirectDel,
+            "x.call.inv" => Self::CallInv {
+                call_id: p.req("callId")?,
+                invitation: p.req("invitation")?,
+            },
+            "x.call.offer" => Self::CallOffer {
+                call_id: p.req("callId")?,
+                offer: p.req("offer")?,
+            },
+            "x.call.answer" => Self::CallAnswer {
+                call_id: p.req("callId")?,
+                answer: p.req("answer")?,
+            },
+            "x.call.extra" => Self::CallExtra {
+                call_id: p.req("callId")?,
+                extra: p.req("extra")?,
+            },
+            "x.call.end" => Self::CallEnd {
+                call_id: p.req("callId")?,
+            },
             "x.grp.inv" => Self::GrpInv(p.req("groupInvitation")?),
             "x.grp.link.inv" => Self::GrpLinkInv(p.req("groupLinkInvitation")?),
             "x.grp.link.mem" => Self::GrpLinkMem {

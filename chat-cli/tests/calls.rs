@@ -1,0 +1,99 @@
+//! A call between two terminal clients, as the reference's terminal shows it (its
+//! `testNegotiateCall`): the invitation with the link of the call page, the offer's link, the
+//! answer to paste, more ICE candidates, the end - and each step's item in `/tail`.
+
+mod common;
+
+use common::{alice_and_bob, connect, relay, Client};
+
+const BROWSERS: &str = " (only Chrome and Safari support e2e encryption for WebRTC, Safari may require enabling WebRTC insertable streams)";
+
+/// The call page's link: its command (form-encoded JSON, checked to start as `command`) and
+/// the contact id it names.
+fn page_link(c: &mut Client, command: &str) -> i64 {
+    let link = c.next();
+    let rest = link
+        .strip_prefix("https://simplex.chat/call#command=")
+        .unwrap_or_else(|| panic!("a call page link: {link}"));
+    assert!(rest.starts_with(command), "{link}");
+    let (_, id) = rest.rsplit_once("&contact_id=").expect("contact_id");
+    id.parse().expect("a contact id")
+}
+
+fn command(c: &mut Client, line: &str, answer: &[&str]) {
+    c.type_line(line);
+    c.expect(line);
+    for l in answer {
+        c.expect(l);
+    }
+}
+
+#[test]
+fn a_call_negotiated_and_ended() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob) = alice_and_bob(dir.path(), &server, &[]);
+    connect(&mut alice, &mut bob, "Alice", "Bob");
+
+    // The form-encoded start of each page command (`{"type":"start","media":"video","aesKey"`).
+    let start = "%7B%22type%22%3A%22start%22%2C%22media%22%3A%22video%22%2C%22aesKey%22%3A%22";
+    let offer = "%7B%22type%22%3A%22offer%22%2C%22offer%22%3A%22%7B%7D%22%2C%22iceCandidates%22%3A%22%5B%5D%22%2C%22media%22%3A%22video%22%2C%22aesKey%22%3A%22";
+
+    command(&mut alice, "/call @bob", &["ok"]);
+    bob.expect("alice wants to connect with you via WebRTC video call (e2e encrypted)");
+    bob.expect(&format!(
+        "To accept the call, please open the link below in your browser{BROWSERS}"
+    ));
+    bob.expect("");
+    let alice_id = page_link(&mut bob, start);
+
+    let session = r#"{"rtcSession": "{}", "rtcIceCandidates": "[]"}"#;
+    let accept = format!(
+        r#"/_call offer @{alice_id} {{"callType": {{"media": "video", "capabilities": {{"encryption": true}}}}, "rtcSession": {session}}}"#
+    );
+    command(&mut bob, &accept, &["ok"]);
+    alice.expect("bob accepted your WebRTC video call (e2e encrypted)");
+    alice.expect(&format!(
+        "To connect, please open the link below in your browser{BROWSERS}"
+    ));
+    alice.expect("");
+    let bob_id = page_link(&mut alice, offer);
+
+    command(
+        &mut alice,
+        &format!("/_call answer @{bob_id} {session}"),
+        &["ok"],
+    );
+    bob.expect("alice continued the WebRTC call");
+    bob.expect("To connect, please paste the data below in your browser window you opened earlier and click Connect button");
+    bob.expect("");
+    bob.expect(r#"{"type":"answer","answer":"{}","iceCandidates":"[]"}"#);
+
+    command(
+        &mut alice,
+        &format!(r#"/_call extra @{bob_id} {{"rtcIceCandidates": "[]"}}"#),
+        &["ok"],
+    );
+    bob.expect("call extra info from alice");
+    command(
+        &mut bob,
+        &format!("/_call status @{alice_id} connected"),
+        &["ok"],
+    );
+    command(&mut bob, &format!("/_call end @{alice_id}"), &["ok"]);
+    alice.expect("call with bob ended");
+    // Nothing in progress now.
+    command(
+        &mut bob,
+        &format!("/_call end @{alice_id}"),
+        &["no call in progress"],
+    );
+
+    alice.type_line("/tail @bob 1");
+    alice.expect("/tail @bob 1");
+    alice.expect_item("@bob outgoing call: ended (00:00)");
+    bob.type_line("/tail @alice 1");
+    bob.expect("/tail @alice 1");
+    bob.expect_item("alice> incoming call: ended (00:00)");
+    relay.stop();
+}
