@@ -153,8 +153,14 @@ fn store_ops(dir: &std::path::Path, n: i64) {
     let mut t = [Duration::ZERO; 4];
     for i in 0..n {
         let t0 = Instant::now();
-        s.save_with_pending(3, &state, i, &body, Some(&[1u8; 32]), b"snd")
-            .expect("pending");
+        let pending = agent::store::NewPending {
+            msg_id: i,
+            body: &body,
+            receipt_hash: Some(&[1u8; 32]),
+            snd_id: b"snd",
+            notify: true,
+        };
+        s.save_with_pending(3, &state, &pending).expect("pending");
         t[0] += t0.elapsed();
         let t0 = Instant::now();
         s.sent(3, i).expect("sent");
@@ -165,6 +171,7 @@ fn store_ops(dir: &std::path::Path, n: i64) {
             body: vec![1u8; 1024],
             integrity: None,
             msg_hash: vec![2u8; 32],
+            notified: true,
         };
         let t0 = Instant::now();
         s.save_with_received(5, &state, &r).expect("received");

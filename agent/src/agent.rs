@@ -79,6 +79,8 @@ pub enum AgentEvent {
         body: Vec<u8>,
         /// `None` if ids and hashes continue as expected, else what is wrong.
         integrity: Option<IntegrityError>,
+        /// Its sender set the notification flag (a message that wakes a phone's app).
+        notified: bool,
     },
     /// A request to a contact address: accept it with [`Agent::accept`] or ignore it with
     /// [`Agent::reject`].
@@ -920,7 +922,7 @@ impl Agent {
             });
         }
         // Messages committed but not accepted by the relay before the stop go out first.
-        for (conn, msg_id, body, snd_id, user) in pending {
+        for (conn, msg_id, body, snd_id, user, notify) in pending {
             // The queue it was sealed for: the current one, or the one a rotation replaced.
             let q = agent.lock().conns.get(&conn).and_then(|c| {
                 let old = c
@@ -935,6 +937,7 @@ impl Agent {
                     msg_id,
                     sealed: body,
                     user,
+                    notify,
                 };
                 agent.enqueue(conn, m, None);
             }
@@ -1375,7 +1378,7 @@ impl Agent {
         let hash = receipt_hash(&self.lock(), conn, msg_id)?;
         let mut amsg = vec![b'V'];
         encode_receipts(&[(msg_id, &hash, info)], &mut amsg)?;
-        self.send_agent_message(conn, amsg, false).await?;
+        self.send_agent_message(conn, amsg, false, false).await?;
         self.ack(conn, msg_id).await
     }
 
@@ -1415,7 +1418,9 @@ impl Agent {
             .collect();
         let mut amsg = vec![b'V'];
         encode_receipts(&refs, &mut amsg)?;
-        self.send_agent_message(conn, amsg, false).await.map(|_| ())
+        self.send_agent_message(conn, amsg, false, false)
+            .await
+            .map(|_| ())
     }
 
     /// Moves the connection's receiving queue to a new queue on `server` (queue rotation, as
@@ -1476,7 +1481,7 @@ impl Agent {
             }
         }
         // The new queue is committed with the QADD that announces it.
-        if let Err(e) = self.send_agent_message(conn, qadd, false).await {
+        if let Err(e) = self.send_agent_message(conn, qadd, false, false).await {
             let mut st = self.lock();
             st.by_rcv.remove(&rid);
             if let Some(c) = st.conns.get_mut(&conn) {
@@ -1541,7 +1546,7 @@ impl Agent {
             quse.push(1);
             encode_queue_address(&s.server, &s.snd_id, &mut quse)?;
             quse.push(b'T');
-            self.send_agent_message(conn, quse, false).await
+            self.send_agent_message(conn, quse, false, false).await
         };
         match step.await {
             Ok(_) => {
@@ -1756,7 +1761,14 @@ impl Agent {
         let id = c.snd_msg_id + 1;
         c.snd_msg_id = id;
         c.snd_prev_hash = simplex_crypto::digest::sha256(b"R").to_vec();
-        if let Err(e) = self.persist_pending(conn, c, id, &sealed, None, &q.snd_id) {
+        let pending = crate::store::NewPending {
+            msg_id: id,
+            body: &sealed,
+            receipt_hash: None,
+            snd_id: &q.snd_id,
+            notify: true,
+        };
+        if let Err(e) = self.persist_pending(conn, c, &pending) {
             (c.snd_msg_id, c.snd_prev_hash) = before;
             return Err(e);
         }
@@ -1765,12 +1777,16 @@ impl Agent {
             msg_id: id,
             sealed,
             user: false,
+            notify: true,
         })
     }
 
     /// HELLO (legacy handshake): our side's queue is secured.
     async fn send_hello(&self, conn: ConnId) {
-        match self.send_agent_message(conn, b"H".to_vec(), false).await {
+        match self
+            .send_agent_message(conn, b"H".to_vec(), false, true)
+            .await
+        {
             Ok(_) => {
                 let mut st = self.lock();
                 if let Some(c) = st.conns.get_mut(&conn) {
@@ -1794,7 +1810,7 @@ impl Agent {
         let Some(last) = last else { return };
         let mut amsg = vec![b'E'];
         amsg.extend_from_slice(&last.to_be_bytes());
-        if let Err(e) = self.send_agent_message(conn, amsg, false).await {
+        if let Err(e) = self.send_agent_message(conn, amsg, false, true).await {
             self.event(AgentEvent::Error {
                 conn,
                 error: format!("EREADY: {e}"),
@@ -2799,14 +2815,15 @@ impl Agent {
             envelope::CONFIRMATION_LEN,
         )
         .map_err(crypto)?;
-        // An address queue is never secured: the SEND is not signed.
+        // An address queue is never secured: the SEND is not signed. It wakes the address
+        // owner's app, as the reference's (`sendInvitation`).
         let server = smp_server(&q.server)?;
         self.call_peer(
             &server,
             None,
             &q.sender_id,
             &Command::Send {
-                notification: false,
+                notification: true,
                 body,
             },
         )
@@ -2859,8 +2876,9 @@ impl Agent {
     /// Seals and sends an envelope to the peer's queue.
     async fn send_envelope(&self, q: &SndQueue, env: &Envelope, confirmation: bool) -> Result<()> {
         let body = seal_for(q, env, confirmation)?;
+        // A confirmation wakes the peer's app, as the reference's (`sendConfirmation`).
         let send = Command::Send {
-            notification: false,
+            notification: confirmation,
             body,
         };
         self.call_peer(&q.server, Some(&q.snd_key), &q.snd_id, &send)
@@ -3199,8 +3217,16 @@ impl Agent {
 
     /// Sends a message: it is encrypted and committed with the connection's state, returned
     /// with its id at once, and delivered in order by the connection's delivery task (also
-    /// after a restart) - [`AgentEvent::Sent`] when the relay has it.
+    /// after a restart) - [`AgentEvent::Sent`] when the relay has it. Without the
+    /// notification flag: see [`Agent::send_with`].
     pub async fn send(&self, conn: ConnId, body: &[u8]) -> Result<i64> {
+        self.send_with(conn, body, false).await
+    }
+
+    /// [`Agent::send`]; `notify`: the relay's SEND carries the notification flag, so a peer
+    /// whose queue has a notifier (a phone's app) is woken for it - the reference's chat sets
+    /// it for new messages, invitations and calls.
+    pub async fn send_with(&self, conn: ConnId, body: &[u8], notify: bool) -> Result<i64> {
         let (sync, status) = match self.lock().conns.get(&conn) {
             Some(c) => (Some(c.sync), Some(c.status)),
             None => (None, None),
@@ -3221,13 +3247,19 @@ impl Agent {
         let mut amsg = Vec::with_capacity(body.len() + 1);
         amsg.push(b'M');
         amsg.extend_from_slice(body);
-        self.send_agent_message(conn, amsg, true).await
+        self.send_agent_message(conn, amsg, true, notify).await
     }
 
     /// Sends an agent message (`amsg`: the message's tag and content, e.g. `M` and the user's
     /// body, or `QC` and a queue address) with the connection's next message id; `receipt`: keep
     /// its hash for the peer's delivery receipt (user messages).
-    async fn send_agent_message(&self, conn: ConnId, amsg: Vec<u8>, receipt: bool) -> Result<i64> {
+    async fn send_agent_message(
+        &self,
+        conn: ConnId,
+        amsg: Vec<u8>,
+        receipt: bool,
+        notify: bool,
+    ) -> Result<i64> {
         // A place in the delivery queue first (waiting here holds no lock).
         let slot = self.delivery_slot(conn).await;
         {
@@ -3268,7 +3300,14 @@ impl Agent {
             c.snd_msg_id = id;
             c.snd_prev_hash = simplex_crypto::digest::sha256(&am).to_vec();
             let hash = receipt.then(|| c.snd_prev_hash.clone());
-            if let Err(e) = self.persist_pending(conn, c, id, &sealed, hash.as_deref(), &q.snd_id) {
+            let pending = crate::store::NewPending {
+                msg_id: id,
+                body: &sealed,
+                receipt_hash: hash.as_deref(),
+                snd_id: &q.snd_id,
+                notify,
+            };
+            if let Err(e) = self.persist_pending(conn, c, &pending) {
                 (c.ratchet, c.snd_msg_id, c.snd_prev_hash) = old;
                 return Err(e);
             }
@@ -3286,6 +3325,7 @@ impl Agent {
                     msg_id: id,
                     sealed,
                     user: receipt,
+                    notify,
                 },
                 slot,
             );
@@ -3298,16 +3338,11 @@ impl Agent {
         &self,
         id: ConnId,
         conn: &Conn,
-        msg_id: i64,
-        body: &[u8],
-        receipt_hash: Option<&[u8]>,
-        snd_id: &[u8],
+        m: &crate::store::NewPending<'_>,
     ) -> Result<()> {
         if let Some(store) = &self.inner.store {
             let state = persist::encode(conn)?;
-            on_store(store, |db| {
-                db.save_with_pending(id, &state, msg_id, body, receipt_hash, snd_id)
-            })?;
+            on_store(store, |db| db.save_with_pending(id, &state, m))?;
         }
         Ok(())
     }
@@ -3353,7 +3388,7 @@ impl Agent {
     fn enqueue(&self, conn: ConnId, m: Committed, slot: Option<OwnedSemaphorePermit>) {
         let (tx, slots) = self.worker(conn);
         let slot = slot.or_else(|| slots.try_acquire_owned().ok());
-        let _ = tx.send((m.msg_id, m.q, m.sealed, m.user, slot));
+        let _ = tx.send((m.msg_id, m.q, m.sealed, m.user, m.notify, slot));
     }
 
     /// The peer drained the queue we send to (A_QCONT): a delivery waiting after QUOTA goes on
@@ -3386,7 +3421,9 @@ impl Agent {
         };
         let mut amsg = b"QC".to_vec();
         encode_queue_address(&server, &snd_id, &mut amsg)?;
-        self.send_agent_message(conn, amsg, false).await.map(|_| ())
+        self.send_agent_message(conn, amsg, false, false)
+            .await
+            .map(|_| ())
     }
 
     /// Handles a MSG from a relay, then ACKs it (the answer may be the next message).
@@ -3439,6 +3476,7 @@ impl Agent {
                         msg_id: r.msg_id,
                         body: r.body,
                         integrity: r.integrity,
+                        notified: r.notified,
                     })
                     .await;
                     return;
@@ -3513,6 +3551,8 @@ impl Agent {
         let send_body = plain
             .get(10..)
             .ok_or(AgentError::Crypto("short message".into()))?;
+        // The sender's notification flag (`T`).
+        let notified = plain.get(8) == Some(&b'T');
         let (_, sender_key) = envelope::public_header(send_body).map_err(crypto)?;
         let mut events = Vec::new();
         let mut new_request = None;
@@ -3758,6 +3798,7 @@ impl Agent {
                                     body: user.to_vec(),
                                     integrity,
                                     msg_hash,
+                                    notified,
                                 });
                             } else if let Some(addr) = body.strip_prefix(b"QC") {
                                 match decode_queue_address(addr) {
@@ -3973,7 +4014,7 @@ impl Agent {
                 .await;
             }
             for amsg in then_send {
-                if let Err(e) = self.send_agent_message(conn, amsg, false).await {
+                if let Err(e) = self.send_agent_message(conn, amsg, false, false).await {
                     self.event(AgentEvent::Error {
                         conn,
                         error: format!("queue rotation: {e}"),
@@ -4106,7 +4147,16 @@ fn seal_with(
 
 /// A sealed message for the delivery task: its id, the queue it is sealed for, the body,
 /// whether it is a user's message, its place in the queue (freed once the relay has it).
-type Outgoing = (i64, SndQueue, Vec<u8>, bool, Option<OwnedSemaphorePermit>);
+/// A message to deliver: its id, the queue, the sealed body, whether it is a user's, whether
+/// its SEND notifies, its place in the queue.
+type Outgoing = (
+    i64,
+    SndQueue,
+    Vec<u8>,
+    bool,
+    bool,
+    Option<OwnedSemaphorePermit>,
+);
 
 /// Messages that may wait for a connection's delivery task before senders wait.
 const DELIVERY_QUEUE: usize = 1024;
@@ -4146,7 +4196,7 @@ async fn delivery(
     // A refusal (AUTH) is reported once per message, not at every retry.
     let mut refused_reported = false;
     loop {
-        let (id, q, body, user, slot) = match next.take() {
+        let (id, q, body, user, notify, slot) = match next.take() {
             Some(m) => m,
             None => {
                 refused_reported = false;
@@ -4162,7 +4212,7 @@ async fn delivery(
             return;
         }
         let cmd = Command::Send {
-            notification: false,
+            notification: notify,
             body,
         };
         let answer = agent
@@ -4263,7 +4313,7 @@ async fn delivery(
             }
         };
         drop(agent);
-        next = Some((id, q, body, user, slot));
+        next = Some((id, q, body, user, notify, slot));
         match wait {
             Some(b) => tokio::time::sleep(b).await,
             None => {
@@ -4406,6 +4456,8 @@ struct Committed {
     sealed: Vec<u8>,
     /// A user's message (not the agent's own).
     user: bool,
+    /// Its SEND carries the notification flag.
+    notify: bool,
 }
 
 /// What the peer's new ratchet keys led to.

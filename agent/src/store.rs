@@ -182,6 +182,10 @@ const MIGRATIONS: &[&str] = &[
         snd_id BLOB
      );
      CREATE INDEX inv_short_links_snd_id ON inv_short_links (snd_id);",
+    // v8: the notification flag of a message's SEND: of a pending one (sent with it), of a
+    // received one (as its sender set it)
+    "ALTER TABLE pending_sends ADD COLUMN notify INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE received ADD COLUMN notified INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// An invitation short link read (LKEY): the relay's host, the link's key, the sender key
@@ -229,6 +233,23 @@ pub struct Received {
     pub integrity: Option<crate::agent::IntegrityError>,
     /// SHA-256 of the agent message (what a delivery receipt carries).
     pub msg_hash: Vec<u8>,
+    /// Its sender set the notification flag.
+    pub notified: bool,
+}
+
+/// A message committed to be sent, stored with its connection's state until the relay has it.
+#[derive(Debug, Clone, Copy)]
+pub struct NewPending<'a> {
+    /// Its id.
+    pub msg_id: i64,
+    /// The sealed body.
+    pub body: &'a [u8],
+    /// A user's message: the hash its delivery receipt will carry.
+    pub receipt_hash: Option<&'a [u8]>,
+    /// The sender id of the queue it is sealed for.
+    pub snd_id: &'a [u8],
+    /// Its SEND carries the notification flag.
+    pub notify: bool,
 }
 
 /// A request to an address kept until it is answered: id, address, the requester's
@@ -237,7 +258,7 @@ pub type StoredRequest = (u64, u64, String, Vec<u8>);
 
 /// A message not yet accepted by the relay: connection, message id, sealed body, the sender
 /// id of its queue, whether it is a user's message (its hash kept for a receipt).
-pub type PendingSend = (u64, i64, Vec<u8>, Option<Vec<u8>>, bool);
+pub type PendingSend = (u64, i64, Vec<u8>, Option<Vec<u8>>, bool, bool);
 
 /// Opens (creating, mode 0600) an SQLite database at `path`, encrypted with `key` when given
 /// (SQLCipher), in WAL mode with `synchronous = FULL` and foreign keys on. A wrong key, or a
@@ -445,11 +466,15 @@ impl Store {
         &mut self,
         conn_id: u64,
         state: &[u8],
-        msg_id: i64,
-        body: &[u8],
-        receipt_hash: Option<&[u8]>,
-        snd_id: &[u8],
+        m: &NewPending<'_>,
     ) -> Result<()> {
+        let NewPending {
+            msg_id,
+            body,
+            receipt_hash,
+            snd_id,
+            notify,
+        } = *m;
         let tx = self.db.transaction()?;
         tx.prepare_cached(
             "INSERT INTO connections (conn_id, state) VALUES (?1, ?2)
@@ -457,10 +482,10 @@ impl Store {
         )?
         .execute(params![conn_id as i64, state])?;
         tx.prepare_cached(
-            "INSERT OR REPLACE INTO pending_sends (conn_id, msg_id, body, snd_id)
-             VALUES (?1, ?2, ?3, ?4)",
+            "INSERT OR REPLACE INTO pending_sends (conn_id, msg_id, body, snd_id, notify)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
         )?
-        .execute(params![conn_id as i64, msg_id, body, snd_id])?;
+        .execute(params![conn_id as i64, msg_id, body, snd_id, notify])?;
         if let Some(hash) = receipt_hash {
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO sent_hashes (conn_id, msg_id, msg_hash, sent_at)
@@ -483,8 +508,8 @@ impl Store {
         .execute(params![conn_id as i64, state])?;
         tx.prepare_cached(
             "INSERT OR REPLACE INTO received
-             (conn_id, relay_msg_id, msg_id, body, integrity, msg_hash)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+             (conn_id, relay_msg_id, msg_id, body, integrity, msg_hash, notified)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?
         .execute(params![
             conn_id as i64,
@@ -494,7 +519,8 @@ impl Store {
             r.integrity
                 .as_ref()
                 .map(crate::agent::IntegrityError::to_stored),
-            r.msg_hash
+            r.msg_hash,
+            r.notified
         ])?;
         // Older rows of the connection were acknowledged (the relay sends the next message only
         // after the ACK) and their deletion was lost or is still on its way.
@@ -509,7 +535,7 @@ impl Store {
         Ok(self
             .db
             .query_row(
-                "SELECT msg_id, body, integrity, msg_hash FROM received
+                "SELECT msg_id, body, integrity, msg_hash, notified FROM received
                  WHERE conn_id = ?1 AND relay_msg_id = ?2",
                 params![conn_id as i64, relay_msg_id],
                 |r| {
@@ -522,6 +548,7 @@ impl Store {
                             .and_then(|t| crate::agent::IntegrityError::from_stored(&t)),
                         // Stored before schema v4: no hash, so no receipt can match it.
                         msg_hash: r.get::<_, Option<Vec<u8>>>(3)?.unwrap_or_default(),
+                        notified: r.get(4)?,
                     })
                 },
             )
@@ -623,7 +650,8 @@ impl Store {
         let mut q = self.db.prepare(
             "SELECT p.conn_id, p.msg_id, p.body, p.snd_id,
                     EXISTS (SELECT 1 FROM sent_hashes h
-                            WHERE h.conn_id = p.conn_id AND h.msg_id = p.msg_id)
+                            WHERE h.conn_id = p.conn_id AND h.msg_id = p.msg_id),
+                    p.notify
              FROM pending_sends p ORDER BY p.conn_id, p.msg_id",
         )?;
         let rows = q.query_map([], |r| {
@@ -633,6 +661,7 @@ impl Store {
                 r.get(2)?,
                 r.get(3)?,
                 r.get(4)?,
+                r.get(5)?,
             ))
         })?;
         Ok(rows.collect::<std::result::Result<_, _>>()?)
@@ -780,7 +809,7 @@ mod tests {
         let path = dir.path().join("agent.db");
         {
             let s = Store::open(&path, Some("first key")).unwrap();
-            assert_eq!(s.schema_version().unwrap(), 7);
+            assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
             s.save(1, b"state one").unwrap();
             s.save(2, b"state two").unwrap();
             s.save(1, b"state one, later").unwrap();
@@ -831,20 +860,33 @@ mod tests {
             .unwrap();
         }
         let mut s = Store::open(&path, Some("k")).unwrap();
-        assert_eq!(s.schema_version().unwrap(), 7);
+        assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
         let r = s.received(7, &[1, 2]).unwrap().unwrap();
         assert_eq!(
             (r.msg_id, r.body.as_slice(), r.msg_hash.len()),
             (5, &b"hi"[..], 0)
         );
         // The new table works: a hash kept with a pending message, gone once delivered.
-        s.save_with_pending(7, b"\x00", 6, b"sealed", Some(&[9; 32]), b"queue")
+        let pending = |msg_id, body, receipt_hash, notify| NewPending {
+            msg_id,
+            body,
+            receipt_hash,
+            snd_id: b"queue",
+            notify,
+        };
+        s.save_with_pending(7, b"\x00", &pending(6, b"sealed", Some(&[9; 32]), true))
             .unwrap();
-        // An agent's own message (no hash) beside it: the user's is known as such.
-        s.save_with_pending(7, b"\x00", 7, b"agent's", None, b"queue")
+        // An agent's own message (no hash) beside it: the user's is known as such; whether
+        // each notifies is kept for its SEND after a restart.
+        s.save_with_pending(7, b"\x00", &pending(7, b"agent's", None, false))
             .unwrap();
-        let users: Vec<(i64, bool)> = s.pending().unwrap().iter().map(|p| (p.1, p.4)).collect();
-        assert_eq!(users, [(6, true), (7, false)]);
+        let users: Vec<(i64, bool, bool)> = s
+            .pending()
+            .unwrap()
+            .iter()
+            .map(|p| (p.1, p.4, p.5))
+            .collect();
+        assert_eq!(users, [(6, true, true), (7, false, false)]);
         s.sent(7, 7).unwrap();
         assert!(s.is_pending(7, 6).unwrap());
         assert!(!s.is_pending(7, 5).unwrap() && !s.is_pending(8, 6).unwrap());
@@ -865,6 +907,7 @@ mod tests {
             body: vec![id],
             integrity: None,
             msg_hash: vec![id; 32],
+            notified: id == 6,
         };
         {
             let mut s = Store::open(&path, Some("k")).unwrap();

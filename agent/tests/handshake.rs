@@ -69,7 +69,8 @@ async fn invitation_handshake_and_messages_across_two_relays() {
                 conn: conn_b,
                 msg_id: round + 2,
                 body: format!("a{round}").into_bytes(),
-                integrity: None
+                integrity: None,
+                notified: false,
             }
         );
         bob.ack(conn_b, round + 2).await.unwrap();
@@ -79,7 +80,8 @@ async fn invitation_handshake_and_messages_across_two_relays() {
                 conn: conn_a,
                 msg_id: round + 2,
                 body: format!("b{round}").into_bytes(),
-                integrity: None
+                integrity: None,
+                notified: false,
             }
         );
         alice.ack(conn_a, round + 2).await.unwrap();
@@ -141,6 +143,7 @@ async fn an_agent_restarted_from_its_encrypted_store_goes_on() {
         msg_id: i + 2,
         body: format!("while away {i}").into_bytes(),
         integrity: None,
+        notified: false,
     };
     assert_eq!(next(&mut alice_events).await, away(0));
     alice.close().await;
@@ -174,7 +177,8 @@ async fn an_agent_restarted_from_its_encrypted_store_goes_on() {
             conn: conn_b,
             msg_id: 3,
             body: b"after".to_vec(),
-            integrity: None
+            integrity: None,
+            notified: false,
         }
     );
     relay.stop();
@@ -304,6 +308,7 @@ async fn a_peer_offline_for_200_messages_gets_them_all_after_quota_and_qcont() {
                 msg_id: i + 2,
                 body: format!("{i}").into_bytes(),
                 integrity: None,
+                notified: false,
             }
         );
         bob.ack(conn_b, i + 2).await.unwrap();
@@ -390,6 +395,7 @@ async fn a_sender_waits_for_a_place_while_1024_messages_wait() {
                 msg_id: i + first_id,
                 body: format!("{i}").into_bytes(),
                 integrity: None,
+                notified: false,
             }
         );
         bob.ack(conn_b, i + first_id).await.unwrap();
@@ -481,7 +487,8 @@ async fn delivery_receipts_reach_the_sender_also_across_its_restart() {
             conn: ca,
             msg_id: 4,
             body: b"hi".to_vec(),
-            integrity: None
+            integrity: None,
+            notified: false,
         }
     );
     alice.ack(ca, 4).await.unwrap();
@@ -585,7 +592,8 @@ async fn the_legacy_handshake_with_a_peer_offering_agent_versions_before_6() {
             conn: ca,
             msg_id: 3,
             body: b"hi".to_vec(),
-            integrity: None
+            integrity: None,
+            notified: false,
         }
     );
     alice.ack(ca, 3).await.unwrap();
@@ -596,7 +604,8 @@ async fn the_legacy_handshake_with_a_peer_offering_agent_versions_before_6() {
             conn: cb,
             msg_id: 3,
             body: b"hello bob".to_vec(),
-            integrity: None
+            integrity: None,
+            notified: false,
         }
     );
     relay.stop();

@@ -95,7 +95,8 @@ async fn reordered_and_replayed_messages_are_reported_and_the_connection_goes_on
             conn: cb,
             msg_id: 6,
             body: b"four".to_vec(),
-            integrity: None
+            integrity: None,
+            notified: false,
         }
     );
     bob.ack(cb, 6).await.unwrap();

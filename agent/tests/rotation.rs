@@ -25,6 +25,7 @@ async fn message(
                 msg_id,
                 body,
                 integrity,
+                notified: false,
             } => {
                 agent.ack(conn, msg_id).await.unwrap();
                 return (body, integrity);

@@ -238,7 +238,7 @@ impl Chat {
         let mut sent = Vec::with_capacity(audience.recipients.len());
         for r in &audience.recipients {
             let Some(conn) = r.conn_id else { continue };
-            let id = match self.inner.agent.send(conn, body).await {
+            let id = match self.send_body(conn, body).await {
                 Ok(id) => Some(id),
                 Err(e) => {
                     self.emit(Event::Error(format!(
@@ -379,7 +379,7 @@ impl Chat {
             let to = o.group_member_id == m.group_member_id
                 || (o.status == MemberStatus::Connected && moderator(o.role));
             if let (true, Some(conn)) = (to, o.conn_id) {
-                if let Err(e) = self.inner.agent.send(conn, &accept).await {
+                if let Err(e) = self.send_body(conn, &accept).await {
                     self.emit(Event::Error(format!(
                         "#{} {}: {e}",
                         g.local_name, o.local_name

@@ -250,9 +250,7 @@ impl Chat {
                 Some(crate::chat::new_shared_msg_id()),
                 ChatEvent::MsgUpdate(crate::protocol::MsgUpdate::new(id, reply)),
             );
-            self.inner
-                .agent
-                .send(conn, &update.encode())
+            self.send_body(conn, &update.encode())
                 .await
                 .map_err(crate::chat::agent_err)?;
             return Ok(());

@@ -1983,7 +1983,7 @@ impl Chat {
         if changed {
             let profile = self.profile_for(&to);
             let info = ChatMessage::new(None, ChatEvent::Info { profile }).encode();
-            if let Err(e) = self.inner.agent.send(conn, &info).await {
+            if let Err(e) = self.send_body(conn, &info).await {
                 self.emit(Event::Error(format!("sending preferences: {e}")))
                     .await;
             }
@@ -3887,7 +3887,7 @@ impl Chat {
                     },
                 )
                 .encode();
-                if self.inner.agent.send(conn, &info).await.is_ok() {
+                if self.send_body(conn, &info).await.is_ok() {
                     told += 1;
                 }
             }
@@ -3949,15 +3949,22 @@ impl Chat {
         }
     }
 
+    /// Sends an encoded chat message on a connection; the agent's message id. Its SEND wakes
+    /// the peer's app for the events the reference's chat notifies (`protocol::notifies`).
+    pub(crate) async fn send_body(
+        &self,
+        conn: ConnId,
+        body: &[u8],
+    ) -> std::result::Result<i64, agent::agent::AgentError> {
+        let notify = crate::protocol::notifies(body);
+        self.inner.agent.send_with(conn, body, notify).await
+    }
+
     /// Sends an event that carries no message id of its own (an edit, a deletion, a
     /// reaction, ...) to a contact's connection; the agent's message id.
     pub(crate) async fn send_event(&self, conn: ConnId, event: ChatEvent) -> Result<i64> {
         let msg = ChatMessage::new(None, event);
-        self.inner
-            .agent
-            .send(conn, &msg.encode())
-            .await
-            .map_err(agent_err)
+        self.send_body(conn, &msg.encode()).await.map_err(agent_err)
     }
 
     /// Deletes disappearing messages when their time comes (woken early when a new timer is
@@ -4548,7 +4555,11 @@ impl Chat {
                     continue;
                 }
             };
-            receipt |= matches!(msg.event, ChatEvent::MsgNew(_) | ChatEvent::GrpInv(_));
+            // The reference's `hasDeliveryReceipt`: a new message, a group invitation, a call.
+            receipt |= matches!(
+                msg.event,
+                ChatEvent::MsgNew(_) | ChatEvent::GrpInv(_) | ChatEvent::CallInv { .. }
+            );
             // A voice message we do not allow the contact: not kept, an item says so.
             if let ChatEvent::MsgNew(c) = &msg.event {
                 let voice = matches!(c.content, crate::MsgContent::Voice { .. });

@@ -422,7 +422,7 @@ impl Chat {
         let conn = contact
             .conn_id
             .ok_or_else(|| ChatError::NotReady(contact.local_name.clone()))?;
-        let agent_msg_id = match self.inner.agent.send(conn, &msg.encode()).await {
+        let agent_msg_id = match self.send_body(conn, &msg.encode()).await {
             Ok(id) => id,
             Err(e) => {
                 self.store().set_file_status(file_id, FileStatus::Failed)?;
@@ -654,9 +654,7 @@ impl Chat {
             .conn_id
             .ok_or_else(|| ChatError::NotReady(contact.local_name.clone()))?;
         for msg in descr_messages(&f.shared_msg_id, &f.descr) {
-            self.inner
-                .agent
-                .send(conn, &msg.encode())
+            self.send_body(conn, &msg.encode())
                 .await
                 .map_err(|e| ChatError::Agent(e.to_string()))?;
         }

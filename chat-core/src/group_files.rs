@@ -218,7 +218,7 @@ impl Chat {
                 .and_then(|m| m.conn_id)
             {
                 for msg in descr_messages(&f.shared_msg_id, &descr) {
-                    if let Err(e) = self.inner.agent.send(conn, &msg.encode()).await {
+                    if let Err(e) = self.send_body(conn, &msg.encode()).await {
                         let name = m.as_ref().map_or(String::new(), |m| m.local_name.clone());
                         self.emit(Event::Error(format!(
                             "#{} {name}: sending the description of file {}: {e}",

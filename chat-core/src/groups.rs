@@ -531,7 +531,7 @@ impl Chat {
                 continue;
             }
             let Some(conn) = m.conn_id else { continue };
-            let id = match self.inner.agent.send(conn, body).await {
+            let id = match self.send_body(conn, body).await {
                 Ok(id) => Some(id),
                 Err(e) => {
                     self.member_error(g, &m, e).await;
@@ -604,7 +604,7 @@ impl Chat {
                 continue;
             }
             if let Some(conn) = o.conn_id {
-                if let Err(e) = self.inner.agent.send(conn, &body).await {
+                if let Err(e) = self.send_body(conn, &body).await {
                     self.member_error(&g, &o, e).await;
                 }
             }
@@ -1140,7 +1140,7 @@ impl Chat {
         };
         let pending = self.store().pending_messages(m.group_member_id)?;
         for (id, body) in pending {
-            if let Err(e) = self.inner.agent.send(conn, &body).await {
+            if let Err(e) = self.send_body(conn, &body).await {
                 self.member_error(g, m, e).await;
                 return Ok(());
             }
@@ -1201,9 +1201,7 @@ impl Chat {
                 Some(new_shared_msg_id()),
                 ChatEvent::MsgNew(MsgContainer::simple(MsgContent::text(welcome.clone()))),
             );
-            self.inner
-                .agent
-                .send(new_conn, &msg.encode())
+            self.send_body(new_conn, &msg.encode())
                 .await
                 .map_err(agent_err)?;
         }
@@ -1253,7 +1251,7 @@ impl Chat {
             self.store()
                 .add_intro(o.group_member_id, new.group_member_id)?;
             if let Some(conn) = o.conn_id {
-                if let Err(e) = self.inner.agent.send(conn, &announce).await {
+                if let Err(e) = self.send_body(conn, &announce).await {
                     self.member_error(g, o, e).await;
                 }
             }
@@ -1818,7 +1816,7 @@ impl Chat {
         .encode();
         for t in targets {
             let Some(conn) = t.conn_id else { continue };
-            if let Err(e) = self.inner.agent.send(conn, &body).await {
+            if let Err(e) = self.send_body(conn, &body).await {
                 self.emit(Event::Error(format!(
                     "#{} {}: forwarding: {e}",
                     g.local_name, t.local_name

@@ -320,9 +320,7 @@ impl Chat {
                 scope: None,
             },
         );
-        self.inner
-            .agent
-            .send(conn, &msg.encode())
+        self.send_body(conn, &msg.encode())
             .await
             .map_err(agent_err)?;
         let item = {

@@ -70,9 +70,7 @@ impl Chat {
         let id = crate::chat::new_shared_msg_id();
         let msg = ChatMessage::new(Some(id.clone()), ChatEvent::MsgNew(container));
         let agent_msg_id = self
-            .inner
-            .agent
-            .send(conn, &msg.encode())
+            .send_body(conn, &msg.encode())
             .await
             .map_err(crate::chat::agent_error)?;
         let (item, refused) = self.record_sent_item(conn, agent_msg_id, |store| {

@@ -1176,6 +1176,30 @@ impl Params<'_> {
     }
 }
 
+/// The events whose SEND carries the notification flag, waking a phone's app (the
+/// reference's `hasNotification`): a new message, a file (legacy), a contact request, a group
+/// invitation, a member introduction passed on, a group deleted, a call.
+const NOTIFYING: [&str; 7] = [
+    "x.msg.new",
+    "x.file",
+    "x.contact",
+    "x.grp.inv",
+    "x.grp.mem.fwd",
+    "x.grp.del",
+    "x.call.inv",
+];
+
+/// Whether an encoded chat message (ours: [`ChatMessage::encode`], whose first key is
+/// `event`) is one of the events that notify.
+pub fn notifies(body: &[u8]) -> bool {
+    const HEAD: &[u8] = b"{\"event\":\"";
+    let Some(rest) = body.strip_prefix(HEAD) else {
+        return false;
+    };
+    let end = rest.iter().take(32).position(|b| *b == b'"');
+    end.is_some_and(|n| NOTIFYING.iter().any(|t| t.as_bytes() == &rest[..n]))
+}
+
 fn put<T: Serialize>(o: &mut Map<String, Value>, key: &str, v: &T) {
     // Our own types always serialize (no maps with non-string keys, no failing serializers).
     if let Ok(v) = serde_json::to_value(v) {
@@ -1941,5 +1965,34 @@ pub fn parse_chat_messages(body: &[u8]) -> Vec<Result<ParsedMsg>> {
             out
         }
         Some(_) => vec![element(body, None)],
+    }
+}
+
+#[cfg(test)]
+mod notify_tests {
+    use super::*;
+
+    #[test]
+    fn the_events_that_notify_are_the_references() {
+        let new = ChatMessage::new(
+            Some(B64(vec![1; 12])),
+            ChatEvent::MsgNew(MsgContainer::simple(MsgContent::text("hi"))),
+        );
+        assert!(notifies(&new.encode()), "a new message");
+        let end = ChatMessage::new(
+            None,
+            ChatEvent::CallEnd {
+                call_id: B64(vec![2]),
+            },
+        );
+        assert!(!notifies(&end.encode()), "a call's end");
+        let del = ChatMessage::new(None, ChatEvent::GrpDel);
+        assert!(notifies(&del.encode()), "a group deleted");
+        let leave = ChatMessage::new(None, ChatEvent::GrpLeave);
+        assert!(!notifies(&leave.encode()), "a member leaving");
+        // Not ours, or not a message: nothing notifies.
+        assert!(!notifies(br#"{"msgId":"AQ","event":"x.msg.new"}"#));
+        assert!(!notifies(b"X\x00\x01"));
+        assert!(!notifies(br#"{"event":"x.msg.new.later"}"#));
     }
 }

@@ -115,8 +115,15 @@ async fn scenario() {
         .expect("/a mallory");
     let inv = match agent_event(&mut m_ev).await {
         AgentEvent::Message {
-            conn, msg_id, body, ..
+            conn,
+            msg_id,
+            body,
+            notified,
+            ..
         } if conn == contact_conn => {
+            // An invitation wakes the invitee's app (the SEND's notification flag), as the
+            // reference's.
+            assert!(notified, "x.grp.inv notifies");
             mallory.ack(conn, msg_id).await.expect("ack");
             match ChatMessage::decode(&body).expect("chat message").event {
                 ChatEvent::GrpInv(inv) => inv,
@@ -160,11 +167,13 @@ async fn scenario() {
                 conn: c,
                 msg_id,
                 body,
+                notified,
                 ..
             } if c == conn => {
                 mallory.ack(c, msg_id).await.expect("ack");
                 if let Ok(m) = ChatMessage::decode(&body) {
                     if let ChatEvent::GrpMemIntro { member_info, .. } = m.event {
+                        assert!(!notified, "an introduction does not notify");
                         break member_info.member_id;
                     }
                 }

@@ -136,6 +136,7 @@ async fn main() -> Result<(), String> {
                 msg_id,
                 body,
                 integrity,
+                ..
             } => {
                 // Stored (synced) before it is acknowledged; the line in one write, so that a
                 // kill cannot leave half a line for the next run's line to run into.
