@@ -2160,7 +2160,11 @@ fn call_lines(e: &chat_core::calls::CallEvent) -> Vec<String> {
             ),
             String::new(),
             call_page_link(
-                &page_command(i.call_type.media, i.shared_key.as_deref(), None),
+                &page_command(
+                    i.call_type.media,
+                    i.shared_key.as_ref().map(|k| k.as_str()),
+                    None,
+                ),
                 i.contact.contact_id,
             ),
         ],
@@ -2182,7 +2186,11 @@ fn call_lines(e: &chat_core::calls::CallEvent) -> Vec<String> {
             ),
             String::new(),
             call_page_link(
-                &page_command(call_type.media, shared_key.as_deref(), Some(offer)),
+                &page_command(
+                    call_type.media,
+                    shared_key.as_ref().map(|k| k.as_str()),
+                    Some(offer),
+                ),
                 contact.contact_id,
             ),
         ],

@@ -884,7 +884,7 @@ fn call_invitation(chat: &Chat, i: &crate::calls::RcvCallInvitation) -> Value {
                        "callType": crate::calls::call_type_json(&i.call_type),
                        "callUUID": i.call_uuid, "callTs": ts(i.call_ts)});
     if let Some(k) = &i.shared_key {
-        v["sharedKey"] = json!(k);
+        v["sharedKey"] = json!(k.as_str());
     }
     v
 }
@@ -913,7 +913,7 @@ fn call_event(chat: &Chat, u: Value, e: &crate::calls::CallEvent) -> Value {
                                "callType": crate::calls::call_type_json(call_type),
                                "offer": offer, "askConfirmation": ask_confirmation});
             if let Some(k) = shared_key {
-                v["sharedKey"] = json!(k);
+                v["sharedKey"] = json!(k.as_str());
             }
             tagged("callOffer", v)
         }

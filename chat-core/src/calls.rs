@@ -305,8 +305,8 @@ pub struct RcvCallInvitation {
     pub contact: Contact,
     /// The kind of call.
     pub call_type: CallType,
-    /// The agreed key, for an encrypted call (base64url).
-    pub shared_key: Option<String>,
+    /// The agreed key, for an encrypted call.
+    pub shared_key: Option<CallKey>,
     /// The call's UUID (the apps' call kit).
     pub call_uuid: String,
     /// When it came (ms).
@@ -328,7 +328,7 @@ pub enum CallEvent {
         /// Its session.
         offer: WebRtcSession,
         /// The agreed key.
-        shared_key: Option<String>,
+        shared_key: Option<CallKey>,
         /// Not encrypted though we asked.
         ask_confirmation: bool,
     },
@@ -369,12 +369,30 @@ fn shared(ours: &simplex_crypto::PrivateKey, theirs: &B64) -> Option<Zeroizing<V
         .map(Zeroizing::new)
 }
 
-/// A key as the API and the call page take it (base64url, padded: the reference's
-/// `strEncode` of a key).
-fn key_text(k: &Option<Zeroizing<Vec<u8>>>) -> Option<String> {
+/// A call's agreed key as the API and the call page take it (base64url, padded: the
+/// reference's `strEncode` of a key); wiped when dropped, never shown in debug output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CallKey(Zeroizing<String>);
+
+impl CallKey {
+    /// The key's text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for CallKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CallKey(..)")
+    }
+}
+
+fn key_text(k: &Option<Zeroizing<Vec<u8>>>) -> Option<CallKey> {
     k.as_ref().map(|k| {
         use base64::Engine;
-        base64::engine::general_purpose::URL_SAFE.encode(k.as_slice())
+        CallKey(Zeroizing::new(
+            base64::engine::general_purpose::URL_SAFE.encode(k.as_slice()),
+        ))
     })
 }
 
@@ -622,7 +640,7 @@ impl Chat {
 
     /// `/_call get`: the calls we are invited to, not answered yet.
     pub(crate) fn call_invitations(&self) -> Result<Response> {
-        let invited: Vec<(i64, CallType, Option<String>, String, i64)> = self
+        let invited: Vec<(i64, CallType, Option<CallKey>, String, i64)> = self
             .calls()
             .iter()
             .filter_map(|(c, call)| match &call.state {

@@ -15,8 +15,9 @@ use crate::protocol::{
 
 type Result<T> = std::result::Result<T, ChatError>;
 
-/// The name of a host known by its member id only (a rejection does not name it): the
-/// first characters of the id's base64, as the reference names it.
+/// The name of a host known by its member id only (a rejection does not name it; the
+/// reference too names such a host from its member id): the first characters of the id's
+/// base64.
 fn host_name_from_id(id: &crate::protocol::MemberId) -> String {
     let name: String = simplex_codec::base64url::encode(&id.0)
         .chars()
