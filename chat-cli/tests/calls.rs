@@ -20,14 +20,6 @@ fn page_link(c: &mut Client, command: &str) -> i64 {
     id.parse().expect("a contact id")
 }
 
-fn command(c: &mut Client, line: &str, answer: &[&str]) {
-    c.type_line(line);
-    c.expect(line);
-    for l in answer {
-        c.expect(l);
-    }
-}
-
 #[test]
 fn a_call_negotiated_and_ended() {
     let (_rt, relay, server) = relay();
@@ -39,7 +31,7 @@ fn a_call_negotiated_and_ended() {
     let start = "%7B%22type%22%3A%22start%22%2C%22media%22%3A%22video%22%2C%22aesKey%22%3A%22";
     let offer = "%7B%22type%22%3A%22offer%22%2C%22offer%22%3A%22%7B%7D%22%2C%22iceCandidates%22%3A%22%5B%5D%22%2C%22media%22%3A%22video%22%2C%22aesKey%22%3A%22";
 
-    command(&mut alice, "/call @bob", &["ok"]);
+    alice.command("/call @bob", &["ok"]);
     bob.expect("alice wants to connect with you via WebRTC video call (e2e encrypted)");
     bob.expect(&format!(
         "To accept the call, please open the link below in your browser{BROWSERS}"
@@ -51,7 +43,7 @@ fn a_call_negotiated_and_ended() {
     let accept = format!(
         r#"/_call offer @{alice_id} {{"callType": {{"media": "video", "capabilities": {{"encryption": true}}}}, "rtcSession": {session}}}"#
     );
-    command(&mut bob, &accept, &["ok"]);
+    bob.command(&accept, &["ok"]);
     alice.expect("bob accepted your WebRTC video call (e2e encrypted)");
     alice.expect(&format!(
         "To connect, please open the link below in your browser{BROWSERS}"
@@ -59,35 +51,22 @@ fn a_call_negotiated_and_ended() {
     alice.expect("");
     let bob_id = page_link(&mut alice, offer);
 
-    command(
-        &mut alice,
-        &format!("/_call answer @{bob_id} {session}"),
-        &["ok"],
-    );
+    alice.command(&format!("/_call answer @{bob_id} {session}"), &["ok"]);
     bob.expect("alice continued the WebRTC call");
     bob.expect("To connect, please paste the data below in your browser window you opened earlier and click Connect button");
     bob.expect("");
     bob.expect(r#"{"type":"answer","answer":"{}","iceCandidates":"[]"}"#);
 
-    command(
-        &mut alice,
+    alice.command(
         &format!(r#"/_call extra @{bob_id} {{"rtcIceCandidates": "[]"}}"#),
         &["ok"],
     );
     bob.expect("call extra info from alice");
-    command(
-        &mut bob,
-        &format!("/_call status @{alice_id} connected"),
-        &["ok"],
-    );
-    command(&mut bob, &format!("/_call end @{alice_id}"), &["ok"]);
+    bob.command(&format!("/_call status @{alice_id} connected"), &["ok"]);
+    bob.command(&format!("/_call end @{alice_id}"), &["ok"]);
     alice.expect("call with bob ended");
     // Nothing in progress now.
-    command(
-        &mut bob,
-        &format!("/_call end @{alice_id}"),
-        &["no call in progress"],
-    );
+    bob.command(&format!("/_call end @{alice_id}"), &["no call in progress"]);
 
     alice.type_line("/tail @bob 1");
     alice.expect("/tail @bob 1");

@@ -43,14 +43,6 @@ fn connect_link(alice: &mut Client) -> String {
     common::invitation_link(alice)
 }
 
-fn command(c: &mut Client, line: &str, answer: &[&str]) {
-    c.type_line(line);
-    c.expect(line);
-    for l in answer {
-        c.expect(l);
-    }
-}
-
 #[test]
 fn second_user_and_restart() {
     let (_rt, relay, server) = relay();
@@ -71,17 +63,17 @@ fn second_user_and_restart() {
     bob.expect_item("@alisa hey");
     alice.expect_item("bob> hey");
 
-    command(&mut alice, "/user", &[]);
+    alice.command("/user", &[]);
     show_active_user(&mut alice, "alisa");
-    command(&mut alice, "/users", &["alice (Alice)", "alisa (active)"]);
+    alice.command("/users", &["alice (Alice)", "alisa (active)"]);
     // The first user receives while not active.
     bob.type_line("@alice hey alice");
     bob.expect_item("@alice hey alice");
     expect_user_item(&mut alice, "alice", "bob> hey alice");
 
-    command(&mut alice, "/user alice", &[]);
+    alice.command("/user alice", &[]);
     show_active_user(&mut alice, "alice (Alice)");
-    command(&mut alice, "/users", &["alice (Alice) (active)", "alisa"]);
+    alice.command("/users", &["alice (Alice) (active)", "alisa"]);
     alice.type_line("@bob hi bob");
     alice.expect_item("@bob hi bob");
     bob.expect_item("alice> hi bob");
@@ -89,29 +81,22 @@ fn second_user_and_restart() {
     bob.expect_item("@alisa hey alisa");
     expect_user_item(&mut alice, "alisa", "bob> hey alisa");
     // An API command for a user that is not the active one is refused.
-    command(
-        &mut alice,
+    alice.command(
         "/_contacts 2",
         &["error: different active user, command user id: 2, active user id: 1"],
     );
-    command(
-        &mut alice,
+    alice.command(
         "/user nobody",
         &["user does not exist or incorrect password"],
     );
-    command(
-        &mut alice,
+    alice.command(
         "/create user alisa",
         &["user with the name alisa already exists"],
     );
-    command(
-        &mut alice,
-        "/p alisa",
-        &["user with the name alisa already exists"],
-    );
-    command(&mut alice, "/_user 2", &[]);
+    alice.command("/p alisa", &["user with the name alisa already exists"]);
+    alice.command("/_user 2", &[]);
     show_active_user(&mut alice, "alisa");
-    command(&mut alice, "/contacts", &["bob (Bob)"]);
+    alice.command("/contacts", &["bob (Bob)"]);
 
     // After a restart both users receive; the active one is the one that was.
     alice.stop();
@@ -136,25 +121,24 @@ fn deleting_users() {
     let dir = tempfile::tempdir().expect("tmp");
     let (mut alice, mut bob) = alice_and_bob(dir.path(), &server, &["-r"]);
     connect(&mut alice, &mut bob, "Alice", "Bob");
-    command(&mut alice, "/create user alisa", &[]);
+    alice.command("/create user alisa", &[]);
     show_active_user(&mut alice, "alisa");
     connect_as(&mut alice, "alisa", &mut bob);
     assert!(dir.path().join("alice_u2_chat.db").exists());
 
     // Not the active user while there is another.
-    command(
-        &mut alice,
+    alice.command(
         "/_delete user 2 del_smp=off",
         &["cannot delete active user"],
     );
-    command(&mut alice, "/user alice", &[]);
+    alice.command("/user alice", &[]);
     show_active_user(&mut alice, "alice (Alice)");
     // With its queues (bob's messages to alisa fail from then on): the answer, and the end
     // of the deletion in the background - either may come first, as in the reference's test.
     alice.type_line("/delete user alisa");
     alice.expect("/delete user alisa");
     alice.expect_unordered(&["ok", "completed deleting user"]);
-    command(&mut alice, "/users", &["alice (Alice) (active)"]);
+    alice.command("/users", &["alice (Alice) (active)"]);
     for f in ["alice_u2_chat.db", "alice_u2_agent.db"] {
         assert!(!dir.path().join(f).exists(), "{f} is left");
     }
@@ -176,12 +160,12 @@ fn deleting_users() {
     bob.expect_item("alice> still here");
 
     // The last user can be deleted: then there is none until one is created.
-    command(&mut alice, "/_delete user 1 del_smp=off", &["ok"]);
-    command(&mut alice, "/users", &["no users"]);
-    command(&mut alice, "/contacts", &["error: active user is required"]);
-    command(&mut alice, "/create user alisa3", &[]);
+    alice.command("/_delete user 1 del_smp=off", &["ok"]);
+    alice.command("/users", &["no users"]);
+    alice.command("/contacts", &["error: active user is required"]);
+    alice.command("/create user alisa3", &[]);
     show_active_user(&mut alice, "alisa3");
-    command(&mut alice, "/users", &["alisa3 (active)"]);
+    alice.command("/users", &["alisa3 (active)"]);
     assert!(dir.path().join("alice_u3_chat.db").exists());
     assert!(!dir.path().join("alice_chat.db").exists());
     // A restart finds the user made last.
@@ -197,7 +181,7 @@ fn deleting_users() {
 fn received_by_peer(c: &mut Client, chat: &str) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     loop {
-        command(c, &format!("/_get chat {chat} count=1"), &[]);
+        c.command(&format!("/_get chat {chat} count=1"), &[]);
         let page: serde_json::Value = serde_json::from_str(&c.next()).expect("a chat's JSON");
         if page["chatItems"][0]["meta"]["itemStatus"]["type"] == "sndRcvd" {
             return;
@@ -228,55 +212,42 @@ fn hidden_and_muted_users() {
         "messages are hidden (use /tail to view)",
         "profile is hidden",
     ];
-    command(&mut alice, "/hide user my_password", &hidden);
+    alice.command("/hide user my_password", &hidden);
     // Shown while active.
     bob.type_line("@alisa hello again");
     bob.expect_item("@alisa hello again");
     alice.expect_item("bob> hello again");
-    command(&mut alice, "/user alice", &[]);
+    alice.command("/user alice", &[]);
     show_active_user(&mut alice, "alice (Alice)");
     // Not shown while another user is active, and not listed.
     bob.type_line("@alisa this won't show");
     bob.expect_item("@alisa this won't show");
     received_by_peer(&mut bob, "@3");
-    command(&mut alice, "/users", &["alice (Alice) (active)"]);
+    alice.command("/users", &["alice (Alice) (active)"]);
     // Only with its password.
-    command(
-        &mut alice,
+    alice.command(
         "/user alisa",
         &["user does not exist or incorrect password"],
     );
-    command(
-        &mut alice,
+    alice.command(
         "/user alisa wrong_password",
         &["user does not exist or incorrect password"],
     );
-    command(&mut alice, "/user alisa my_password", &[]);
+    alice.command("/user alisa my_password", &[]);
     show_active_user(&mut alice, "alisa");
-    command(
-        &mut alice,
+    alice.command(
         "/users",
         &["alice (Alice)", "alisa (active, hidden, muted, unread: 1)"],
     );
-    command(&mut alice, "/tail @bob 1", &[]);
+    alice.command("/tail @bob 1", &[]);
     alice.expect_item("bob> this won't show");
-    command(
-        &mut alice,
-        "/unmute user",
-        &["hidden user always muted when inactive"],
-    );
-    command(
-        &mut alice,
-        "/hide user password",
-        &["user is already hidden"],
-    );
-    command(
-        &mut alice,
+    alice.command("/unmute user", &["hidden user always muted when inactive"]);
+    alice.command("/hide user password", &["user is already hidden"]);
+    alice.command(
         "/unhide user wrong_password",
         &["user does not exist or incorrect password"],
     );
-    command(
-        &mut alice,
+    alice.command(
         "/unhide user my_password",
         &[
             "current user alisa:",
@@ -284,18 +255,16 @@ fn hidden_and_muted_users() {
             "profile is visible",
         ],
     );
-    command(&mut alice, "/hide user new_password", &hidden);
+    alice.command("/hide user new_password", &hidden);
     // alice the only user not hidden: she cannot be hidden.
-    command(&mut alice, "/user alice", &[]);
+    alice.command("/user alice", &[]);
     show_active_user(&mut alice, "alice (Alice)");
-    command(
-        &mut alice,
+    alice.command(
         "/_hide user 1 \"password2\"",
         &["cannot hide the only not hidden user"],
     );
     // Muting alice herself: her events not shown while alisa is active.
-    command(
-        &mut alice,
+    alice.command(
         "/mute user",
         &[
             "current user alice:",
@@ -303,7 +272,7 @@ fn hidden_and_muted_users() {
             "profile is visible",
         ],
     );
-    command(&mut alice, "/user alisa new_password", &[]);
+    alice.command("/user alisa new_password", &[]);
     show_active_user(&mut alice, "alisa");
     bob.type_line("@alice muted now");
     bob.expect_item("@alice muted now");
@@ -311,8 +280,7 @@ fn hidden_and_muted_users() {
     bob.type_line("@alisa but alisa sees this");
     bob.expect_item("@alisa but alisa sees this");
     alice.expect_item("bob> but alisa sees this");
-    command(
-        &mut alice,
+    alice.command(
         "/_unmute user 1",
         &["user alice:", "messages are shown", "profile is visible"],
     );
@@ -320,15 +288,13 @@ fn hidden_and_muted_users() {
     bob.expect_item("@alice shown again");
     expect_user_item(&mut alice, "alice", "bob> shown again");
     // A hidden user is deleted only with its password.
-    command(&mut alice, "/user alice", &[]);
+    alice.command("/user alice", &[]);
     show_active_user(&mut alice, "alice (Alice)");
-    command(
-        &mut alice,
+    alice.command(
         "/_delete user 2 del_smp=on",
         &["user does not exist or incorrect password"],
     );
-    command(
-        &mut alice,
+    alice.command(
         "/_delete user 2 del_smp=on \"wrong_password\"",
         &["user does not exist or incorrect password"],
     );
@@ -336,7 +302,7 @@ fn hidden_and_muted_users() {
     alice.expect("/_delete user 2 del_smp=on \"new_password\"");
     alice.expect_unordered(&["ok", "completed deleting user"]);
     // The message that came while alice was muted was not shown: unread.
-    command(&mut alice, "/users", &["alice (Alice) (active, unread: 1)"]);
+    alice.command("/users", &["alice (Alice) (active, unread: 1)"]);
     relay.stop();
 }
 
@@ -378,39 +344,32 @@ fn message_expiry_per_user() {
     let dir = tempfile::tempdir().expect("tmp");
     let (mut alice, mut bob) = alice_and_bob(dir.path(), &server, &[]);
     connect(&mut alice, &mut bob, "Alice", "Bob");
-    command(&mut alice, "/ttl", &["old messages are not being deleted"]);
+    alice.command("/ttl", &["old messages are not being deleted"]);
     alice.type_line("@bob alice 1");
     alice.expect_item("@bob alice 1");
     bob.expect_item("alice> alice 1");
-    command(&mut alice, "/create user alisa", &[]);
+    alice.command("/create user alisa", &[]);
     show_active_user(&mut alice, "alisa");
     connect_as(&mut alice, "alisa", &mut bob);
     alice.type_line("@bob alisa 1");
     alice.expect_item("@bob alisa 1");
     bob.expect_item("alisa> alisa 1");
-    command(&mut alice, "/ttl week", &["ok"]);
-    command(
-        &mut alice,
+    alice.command("/ttl week", &["ok"]);
+    alice.command(
         "/ttl",
         &["old messages are set to be deleted after: one week"],
     );
     // A chat's own expiry (alisa's bob: a day, over her week).
-    command(&mut alice, "/ttl @bob day", &["ok"]);
-    command(
-        &mut alice,
-        "/ttl @nobody day",
-        &["chat error: no contact nobody"],
-    );
-    command(
-        &mut alice,
+    alice.command("/ttl @bob day", &["ok"]);
+    alice.command("/ttl @nobody day", &["chat error: no contact nobody"]);
+    alice.command(
         "/_ttl 1 1",
         &["error: different active user, command user id: 1, active user id: 2"],
     );
-    command(&mut alice, "/user alice", &[]);
+    alice.command("/user alice", &[]);
     show_active_user(&mut alice, "alice (Alice)");
-    command(&mut alice, "/_ttl 1 1", &["ok"]);
-    command(
-        &mut alice,
+    alice.command("/_ttl 1 1", &["ok"]);
+    alice.command(
         "/ttl",
         &["old messages are set to be deleted after: 1 second(s)"],
     );
@@ -428,28 +387,28 @@ fn message_expiry_per_user() {
     let left = wait_items(&mut alice, "@bob", |i| i.is_empty());
     assert!(left.is_empty(), "every item of alice's expired: {left:?}");
     // alisa's week has not passed.
-    command(&mut alice, "/user alisa", &[]);
+    alice.command("/user alisa", &[]);
     show_active_user(&mut alice, "alisa");
     assert!(
         items_of(&mut alice, "@bob").contains(&"@bob alisa 1".to_string()),
         "alisa's message is kept"
     );
     // None: nothing more is deleted.
-    command(&mut alice, "/user alice", &[]);
+    alice.command("/user alice", &[]);
     show_active_user(&mut alice, "alice (Alice)");
-    command(&mut alice, "/ttl none", &["ok"]);
-    command(&mut alice, "/ttl", &["old messages are not being deleted"]);
+    alice.command("/ttl none", &["ok"]);
+    alice.command("/ttl", &["old messages are not being deleted"]);
     alice.type_line("@bob kept");
     alice.expect_item("@bob kept");
     bob.expect_item("alice> kept");
     std::thread::sleep(std::time::Duration::from_millis(1500));
     assert_eq!(items_of(&mut alice, "@bob"), vec!["@bob kept".to_string()]);
     // The chat's own expiry while the user's is none: its messages go after a second.
-    command(&mut alice, "/_ttl 1 @2 1", &["ok"]);
+    alice.command("/_ttl 1 @2 1", &["ok"]);
     let left = wait_items(&mut alice, "@bob", |i| i.is_empty());
     assert!(left.is_empty(), "the chat's own expiry: {left:?}");
     // Back to the user's (none): kept again.
-    command(&mut alice, "/_ttl 1 @2 default", &["ok"]);
+    alice.command("/_ttl 1 @2 default", &["ok"]);
     alice.type_line("@bob kept again");
     alice.expect_item("@bob kept again");
     bob.expect_item("alice> kept again");
@@ -552,7 +511,7 @@ fn invitations_and_prepared_chats_change_incognito_and_user() {
             "chat error: no connection in progress :9",
         ),
     ] {
-        command(&mut alice, line, &[answer]);
+        alice.command(line, &[answer]);
     }
     // Bob joins by the short link (its data changed each time): alice connects as a random
     // profile.
@@ -569,18 +528,17 @@ fn invitations_and_prepared_chats_change_incognito_and_user() {
     alice.expect("use /i bob to print out this incognito profile again");
     bob.expect(&format!("{random}: contact is connected"));
     // Used: no longer a connection in progress.
-    command(
-        &mut alice,
+    alice.command(
         "/_set incognito :1 off",
         &["chat error: no connection in progress :1"],
     );
 
     // Two more users; alice is active again.
     for name in ["alisa", "alisa2"] {
-        command(&mut alice, &format!("/create user {name}"), &[]);
+        alice.command(&format!("/create user {name}"), &[]);
         show_active_user(&mut alice, name);
     }
-    command(&mut alice, "/user alice", &[]);
+    alice.command("/user alice", &[]);
     show_active_user(&mut alice, "alice (Alice)");
 
     // An invitation moves to alisa: a new link, the old one works no more.
@@ -588,8 +546,7 @@ fn invitations_and_prepared_chats_change_incognito_and_user() {
     alice.expect("/c");
     let (old_short, _) = common::invitation_links(&mut alice);
     let conn = 2; // the invitation above was 1 (bob's contact's connection now)
-    command(
-        &mut alice,
+    alice.command(
         &format!("/_set conn user :{conn} 9"),
         &["user does not exist or incorrect password"],
     );
@@ -603,8 +560,7 @@ fn invitations_and_prepared_chats_change_incognito_and_user() {
     assert!(new_short.starts_with("https://127.0.0.1/i#"), "{new_short}");
     assert_ne!(new_short, old_short);
     alice.expect("");
-    command(
-        &mut alice,
+    alice.command(
         &format!("/_delete :{conn}"),
         &[&format!("chat error: no connection in progress :{conn}")],
     );
@@ -625,25 +581,19 @@ fn invitations_and_prepared_chats_change_incognito_and_user() {
     let (short, full) = common::address_links(&mut bob, "Your new chat address is created!");
     let data = r#"{"profile":{"displayName":"bob","fullName":"Bob"},"message":{"type":"text","text":"Hi, it's bob"},"business":false}"#;
     let cmd = format!("/_prepare contact 1 {full} {short} {data}");
-    command(&mut alice, &cmd, &["bob_1: contact is prepared"]);
-    command(
-        &mut alice,
+    alice.command(&cmd, &["bob_1: contact is prepared"]);
+    alice.command(
         "/_set contact user @3 3",
         &["contact bob_1 changed from user alice to user alisa2, as bob"],
     );
-    command(
-        &mut alice,
-        "/_set contact user @3 3",
-        &["chat error: no contact @3"],
-    );
-    command(
-        &mut alice,
+    alice.command("/_set contact user @3 3", &["chat error: no contact @3"]);
+    alice.command(
         "/_set contact user @2 3",
         &["bad chat command: contact doesn't have link to connect"],
     );
-    command(&mut alice, "/user alisa2", &[]);
+    alice.command("/user alisa2", &[]);
     show_active_user(&mut alice, "alisa2");
-    command(&mut alice, "/tail @bob 1", &[]);
+    alice.command("/tail @bob 1", &[]);
     alice.expect_item("bob> Hi, it's bob");
     // Ids are unique across users: alisa2 (user 3) numbers hers from 2,000,000,001.
     alice.type_line("/_connect contact @2000000002 text hello from alisa2");
@@ -652,8 +602,7 @@ fn invitations_and_prepared_chats_change_incognito_and_user() {
     bob.expect("alisa2 wants to connect to you!");
     bob.expect_item("alisa2> hello from alisa2");
     bob.skip_to("to reject: /rc alisa2 (the sender will NOT be notified)");
-    command(
-        &mut bob,
+    bob.command(
         "/ac alisa2",
         &["alisa2: accepting contact request, you can send messages to contact"],
     );
@@ -662,24 +611,18 @@ fn invitations_and_prepared_chats_change_incognito_and_user() {
 
     // A prepared group (bob's group link, its welcome message) moves from alisa2 to alisa
     // and is joined from there.
-    command(
-        &mut bob,
+    bob.command(
         "/g club",
         &[
             "group #club is created",
             "to add members use /a club <name> or /create link #club",
         ],
     );
-    command(
-        &mut bob,
+    bob.command(
         "/set welcome club Welcome to the club!",
         &["welcome message changed to:", "Welcome to the club!"],
     );
-    command(
-        &mut bob,
-        "/create link #club",
-        &["Group link is created!", ""],
-    );
+    bob.command("/create link #club", &["Group link is created!", ""]);
     let short = bob.next();
     bob.skip_to("to delete it: /delete link #club (joined members will remain connected to you)");
     let line = bob.next();
@@ -688,24 +631,18 @@ fn invitations_and_prepared_chats_change_incognito_and_user() {
         .unwrap_or_else(|| panic!("{line}"))
         .to_string();
     let data = r#"{"groupProfile":{"displayName":"club","fullName":"","description":"Welcome to the club!"}}"#;
-    command(
-        &mut alice,
+    alice.command(
         &format!("/_prepare group 3 {full} {short} {data}"),
         &["#club: group is prepared"],
     );
-    command(
-        &mut alice,
+    alice.command(
         "/_set group user #2000000001 2",
         &["group #club changed from user alisa2 to user alisa"],
     );
-    command(
-        &mut alice,
-        "/_set group user #2000000001 2",
-        &["no group #2000000001"],
-    );
-    command(&mut alice, "/user alisa", &[]);
+    alice.command("/_set group user #2000000001 2", &["no group #2000000001"]);
+    alice.command("/user alisa", &[]);
     show_active_user(&mut alice, "alisa");
-    command(&mut alice, "/tail #club 1", &[]);
+    alice.command("/tail #club 1", &[]);
     alice.expect_item("#club club_1> Welcome to the club!");
     alice.type_line("/_connect group #1000000001");
     alice.expect("/_connect group #1000000001");
@@ -736,20 +673,16 @@ fn an_archive_exported_and_imported() {
     alice.type_line("@bob before the backup");
     alice.expect_item("@bob before the backup");
     bob.expect_item("alice> before the backup");
-    command(&mut alice, "/create user alisa", &[]);
+    alice.command("/create user alisa", &[]);
     show_active_user(&mut alice, "alisa");
-    command(&mut alice, "/user alice", &[]);
+    alice.command("/user alice", &[]);
     show_active_user(&mut alice, "alice (Alice)");
 
     let archive = dir.path().join("backup.zip");
     let export = format!(r#"/_db export {{"archivePath": "{}"}}"#, archive.display());
-    command(&mut alice, &export, &["error: chat not stopped"]);
-    command(&mut alice, "/_stop", &["chat stopped"]);
-    command(
-        &mut alice,
-        &export,
-        &["ok", &format!("archive: {}", archive.display())],
-    );
+    alice.command(&export, &["error: chat not stopped"]);
+    alice.command("/_stop", &["chat stopped"]);
+    alice.command(&export, &["ok", &format!("archive: {}", archive.display())]);
     // Not over an existing file.
     alice.type_line(&export);
     alice.expect(&export);
@@ -758,16 +691,15 @@ fn an_archive_exported_and_imported() {
         line.starts_with("error: ") && line.contains("exists"),
         "{line}"
     );
-    command(&mut alice, "/_start", &["chat started"]);
+    alice.command("/_start", &["chat started"]);
     alice.type_line("/* made after the backup");
     alice.expect_item("* made after the backup");
 
     let import = format!(r#"/_db import {{"archivePath": "{}"}}"#, archive.display());
-    command(&mut alice, &import, &["error: chat not stopped"]);
-    command(&mut alice, "/_stop", &["chat stopped"]);
-    command(&mut alice, &import, &["ok"]);
-    command(
-        &mut alice,
+    alice.command(&import, &["error: chat not stopped"]);
+    alice.command("/_stop", &["chat stopped"]);
+    alice.command(&import, &["ok"]);
+    alice.command(
         "/contacts",
         &["error: chat store changed, please restart chat"],
     );
@@ -801,20 +733,15 @@ fn an_archive_exported_and_imported() {
     // `/_db delete`, as the reference's: the chat stopped first; every database of the
     // prefix goes (the files folder's files stay: they are the user's), nothing else runs
     // but an archive's import until a restart.
-    command(&mut alice, "/_db delete", &["error: chat not stopped"]);
-    command(&mut alice, "/_stop", &["chat stopped"]);
+    alice.command("/_db delete", &["error: chat not stopped"]);
+    alice.command("/_stop", &["chat stopped"]);
     // A backup of now (an older one would take the ratchets back: the contact's messages
     // since would not decrypt).
     let latest = dir.path().join("latest.zip");
     let export = format!(r#"/_db export {{"archivePath": "{}"}}"#, latest.display());
-    command(
-        &mut alice,
-        &export,
-        &["ok", &format!("archive: {}", latest.display())],
-    );
-    command(&mut alice, "/_db delete", &["ok"]);
-    command(
-        &mut alice,
+    alice.command(&export, &["ok", &format!("archive: {}", latest.display())]);
+    alice.command("/_db delete", &["ok"]);
+    alice.command(
         "/_start",
         &["error: chat store changed, please restart chat"],
     );
@@ -828,7 +755,7 @@ fn an_archive_exported_and_imported() {
     assert!(archive.is_file(), "the archive, in the files folder, stays");
     // Restored from the archive (as the reference's test does), it works after a restart.
     let import = format!(r#"/_db import {{"archivePath": "{}"}}"#, latest.display());
-    command(&mut alice, &import, &["ok"]);
+    alice.command(&import, &["ok"]);
     alice.stop();
     let mut alice = Client::start(dir.path(), "alice", &server);
     alice.skip_to("Current user: alice (Alice)");

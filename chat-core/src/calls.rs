@@ -509,7 +509,7 @@ impl Chat {
         offer: WebRtcCallOffer,
     ) -> Result<Response> {
         let (contact, conn) = self.connected_contact(ContactName::Id(contact_id))?;
-        let mut call = self.current_call(contact_id)?;
+        let call = self.current_call(contact_id)?;
         let CallState::InvitationReceived { local_public, .. } = &call.state else {
             return Err(self.keep_call(contact_id, call));
         };
@@ -522,25 +522,31 @@ impl Chat {
                 None
             },
         };
-        let sent = self
-            .send_event(
-                conn,
-                ChatEvent::CallOffer {
-                    call_id: B64(call.call_id.clone()),
-                    offer: msg,
-                },
-            )
-            .await;
-        if let Err(e) = sent {
-            // Not sent: the invitation stays to be answered again.
-            self.calls().insert(contact_id, call);
+        let event = ChatEvent::CallOffer {
+            call_id: B64(call.call_id.clone()),
+            offer: msg,
+        };
+        let step = (CallState::OfferSent, ItemStatus::Accepted.item(false, 0));
+        self.call_step(&contact, conn, call, event, step).await
+    }
+
+    /// A call's next step of ours: `event` sent, then the call is in the step's state and
+    /// its item says the step's (not sent: the call stays as it was, to be tried again).
+    async fn call_step(
+        &self,
+        contact: &Contact,
+        conn: agent::agent::ConnId,
+        mut call: Call,
+        event: ChatEvent,
+        (state, item): (CallState, InfoItem),
+    ) -> Result<Response> {
+        if let Err(e) = self.send_event(conn, event).await {
+            self.calls().insert(contact.contact_id, call);
             return Err(e);
         }
-        call.state = CallState::OfferSent;
-        let call = self
-            .set_call_item_kept(&contact, call, ItemStatus::Accepted.item(false, 0))
-            .await?;
-        self.calls().insert(contact_id, call);
+        call.state = state;
+        let call = self.set_call_item_kept(contact, call, item).await?;
+        self.calls().insert(contact.contact_id, call);
         Ok(Response::Ok)
     }
 
@@ -551,31 +557,18 @@ impl Chat {
         session: WebRtcSession,
     ) -> Result<Response> {
         let (contact, conn) = self.connected_contact(ContactName::Id(contact_id))?;
-        let mut call = self.current_call(contact_id)?;
+        let call = self.current_call(contact_id)?;
         if !matches!(call.state, CallState::OfferReceived) {
             return Err(self.keep_call(contact_id, call));
         }
-        let sent = self
-            .send_event(
-                conn,
-                ChatEvent::CallAnswer {
-                    call_id: B64(call.call_id.clone()),
-                    answer: CallAnswer {
-                        rtc_session: session,
-                    },
-                },
-            )
-            .await;
-        if let Err(e) = sent {
-            self.calls().insert(contact_id, call);
-            return Err(e);
-        }
-        call.state = CallState::Negotiated;
-        let call = self
-            .set_call_item_kept(&contact, call, ItemStatus::Negotiated.item(true, 0))
-            .await?;
-        self.calls().insert(contact_id, call);
-        Ok(Response::Ok)
+        let event = ChatEvent::CallAnswer {
+            call_id: B64(call.call_id.clone()),
+            answer: CallAnswer {
+                rtc_session: session,
+            },
+        };
+        let step = (CallState::Negotiated, ItemStatus::Negotiated.item(true, 0));
+        self.call_step(&contact, conn, call, event, step).await
     }
 
     /// `/_call extra @N <info>`: more ICE candidates to the other side.

@@ -144,6 +144,15 @@ impl Client {
         panic!("{}: never printed {expected:?}", self.name);
     }
 
+    /// Types a command: its echo, then exactly the lines `answer`.
+    pub fn command(&mut self, line: &str, answer: &[&str]) {
+        self.type_line(line);
+        self.expect(line);
+        for l in answer {
+            self.expect(l);
+        }
+    }
+
     /// Creates the profile on the first start: display name at the prompt, then the full name.
     pub fn create_profile(&mut self, display: &str, full: &str) {
         self.type_line(display);
