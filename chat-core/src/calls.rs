@@ -20,6 +20,8 @@
 //! in the invitation, the callee's in its offer; both derive the same shared key, which the
 //! browser page uses to encrypt the media frames (`aesKey`). One call per contact, kept in
 //! memory (a call does not survive a restart here; the reference keeps a received invitation).
+//! Call commands and the contacts' call events take turns (`Inner::call_turn`, the
+//! reference's per-contact lock): a command and an event on the same call never interleave.
 
 use std::collections::HashMap;
 
@@ -438,6 +440,7 @@ impl Chat {
         who: ContactName,
         call_type: CallType,
     ) -> Result<Response> {
+        let _turn = self.inner.call_turn.lock().await;
         let (contact, conn) = self.connected_contact(who)?;
         if !crate::features::Prefs::of(&contact)
             .enabled("calls")
@@ -490,6 +493,7 @@ impl Chat {
     /// `/_call reject @N`: declines a call we were invited to (nothing is sent: the caller's
     /// call stays unanswered).
     pub(crate) async fn call_reject(&self, contact_id: i64) -> Result<Response> {
+        let _turn = self.inner.call_turn.lock().await;
         let contact = self.contact_by_id(contact_id)?;
         let call = self.current_call(contact_id)?;
         if !matches!(call.state, CallState::InvitationReceived { .. }) {
@@ -508,6 +512,7 @@ impl Chat {
         contact_id: i64,
         offer: WebRtcCallOffer,
     ) -> Result<Response> {
+        let _turn = self.inner.call_turn.lock().await;
         let (contact, conn) = self.connected_contact(ContactName::Id(contact_id))?;
         let call = self.current_call(contact_id)?;
         let CallState::InvitationReceived { local_public, .. } = &call.state else {
@@ -556,6 +561,7 @@ impl Chat {
         contact_id: i64,
         session: WebRtcSession,
     ) -> Result<Response> {
+        let _turn = self.inner.call_turn.lock().await;
         let (contact, conn) = self.connected_contact(ContactName::Id(contact_id))?;
         let call = self.current_call(contact_id)?;
         if !matches!(call.state, CallState::OfferReceived) {
@@ -577,6 +583,7 @@ impl Chat {
         contact_id: i64,
         info: WebRtcExtraInfo,
     ) -> Result<Response> {
+        let _turn = self.inner.call_turn.lock().await;
         let (_, conn) = self.connected_contact(ContactName::Id(contact_id))?;
         let call = self.current_call(contact_id)?;
         if !matches!(call.state, CallState::OfferSent | CallState::Negotiated) {
@@ -599,6 +606,7 @@ impl Chat {
 
     /// `/_call end @N`: ends the call (either side).
     pub(crate) async fn call_end(&self, contact_id: i64) -> Result<Response> {
+        let _turn = self.inner.call_turn.lock().await;
         let (contact, conn) = self.connected_contact(ContactName::Id(contact_id))?;
         let call = self.current_call(contact_id)?;
         let sent = self
@@ -624,6 +632,7 @@ impl Chat {
         contact_id: i64,
         status: WebRtcStatus,
     ) -> Result<Response> {
+        let _turn = self.inner.call_turn.lock().await;
         let contact = self.contact_by_id(contact_id)?;
         let call = self.current_call(contact_id)?;
         let call = self.status_item(&contact, call, status).await?;
@@ -674,6 +683,7 @@ impl Chat {
         call_id: B64,
         invitation: CallInvitation,
     ) -> Result<()> {
+        let _turn = self.inner.call_turn.lock().await;
         if !crate::features::Prefs::of(contact)
             .enabled("calls")
             .for_contact
@@ -731,6 +741,7 @@ impl Chat {
         call_id: &B64,
         offer: CallOffer,
     ) -> Result<()> {
+        let _turn = self.inner.call_turn.lock().await;
         let Some(mut call) = self.call_for(contact, call_id, "x.call.offer").await else {
             return Ok(());
         };
@@ -769,6 +780,7 @@ impl Chat {
         call_id: &B64,
         answer: CallAnswer,
     ) -> Result<()> {
+        let _turn = self.inner.call_turn.lock().await;
         let Some(mut call) = self.call_for(contact, call_id, "x.call.answer").await else {
             return Ok(());
         };
@@ -795,6 +807,7 @@ impl Chat {
         call_id: &B64,
         extra: CallExtraInfo,
     ) -> Result<()> {
+        let _turn = self.inner.call_turn.lock().await;
         let Some(call) = self.call_for(contact, call_id, "x.call.extra").await else {
             return Ok(());
         };
@@ -812,6 +825,7 @@ impl Chat {
 
     /// `x.call.end`: the other side ended the call.
     pub(crate) async fn received_call_end(&self, contact: &Contact, call_id: &B64) -> Result<()> {
+        let _turn = self.inner.call_turn.lock().await;
         let Some(call) = self.call_for(contact, call_id, "x.call.end").await else {
             return Ok(());
         };

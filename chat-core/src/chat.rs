@@ -1446,6 +1446,8 @@ pub(crate) struct Inner {
     show_live: std::sync::atomic::AtomicBool,
     /// The calls in progress, by contact (`calls.rs`; not kept across restarts).
     pub(crate) calls: std::sync::Mutex<crate::calls::Calls>,
+    /// Held by a call command or a contact's call event for all its work: one at a time.
+    pub(crate) call_turn: tokio::sync::Mutex<()>,
     /// `--relay`: this client serves channels (see [`crate::channels`]).
     pub(crate) chat_relay: bool,
     /// `--relay-address-server`: where a chat relay's address is made.
@@ -1734,6 +1736,7 @@ impl Chat {
                 receipts: std::sync::atomic::AtomicBool::new(receipts),
                 show_live: std::sync::atomic::AtomicBool::new(false),
                 calls: std::sync::Mutex::new(crate::calls::Calls::new()),
+                call_turn: tokio::sync::Mutex::new(()),
                 chat_relay: config.chat_relay,
                 relay_address_server: config.relay_address_server.clone(),
                 relay_max_channels: config.relay_max_channels,
