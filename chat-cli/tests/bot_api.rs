@@ -3826,8 +3826,17 @@ fn bot_api_calls() {
         assert_eq!(gone["type"], "chatCmdError", "{gone}");
         assert_eq!(gone["chatError"]["errorType"]["type"], "noCurrentCall");
 
-        // A call ended before it is answered: missed on both sides; an offer out of turn
-        // is refused with the call's state.
+        // A call ended before it is answered: missed on both sides (alice's item, with
+        // disappearing messages on, disappears in her time); an offer out of turn is refused
+        // with the call's state.
+        let prefs = r#"{"timedMessages": {"allow": "yes", "ttl": 3600}}"#;
+        alice
+            .ok(
+                "APISetContactPrefs",
+                &format!("/_set prefs @{a} {prefs}"),
+                "contactPrefsUpdated",
+            )
+            .await;
         let audio = r#"{"media": "audio", "capabilities": {"encryption": false}}"#;
         alice.ask(&format!("/_call invite @{a} {audio}")).await;
         alice.event("newChatItems").await;
@@ -3847,6 +3856,9 @@ fn bot_api_calls() {
         alice.ask(&format!("/_call end @{a}")).await;
         let updated = alice.event("chatItemUpdated").await;
         assert_eq!(item(&updated).2, "outgoing call: missed");
+        let timed = &updated["chatItem"]["chatItem"]["meta"]["itemTimed"];
+        assert_eq!(timed["ttl"], 3600, "{updated}");
+        assert!(timed["deleteAt"].is_string(), "{updated}");
         bob.event("callEnded").await;
         let updated = bob.event("chatItemUpdated").await;
         assert_eq!(item(&updated).2, "incoming call: missed");

@@ -900,9 +900,33 @@ impl Chat {
         let item = self.store().item(contact.contact_id, call.item_id)?;
         if let Some(item) = item {
             let item = self.store().update_info_item(item, &now)?;
+            let item = self.timed_if_over(contact, item)?;
             self.emit(Event::Updated(contact.clone(), item)).await;
         }
         Ok(())
+    }
+
+    /// A call item whose call is over (missed, rejected, ended, failed) disappears with the
+    /// contact's disappearing messages, as the reference's (`callTimed`).
+    fn timed_if_over(&self, contact: &Contact, item: ChatItem) -> Result<ChatItem> {
+        let over = item
+            .info
+            .as_ref()
+            .and_then(|i| i["status"].as_str())
+            .and_then(ItemStatus::parse)
+            .is_some_and(|s| {
+                matches!(
+                    s,
+                    ItemStatus::Missed
+                        | ItemStatus::Rejected
+                        | ItemStatus::Ended
+                        | ItemStatus::Error
+                )
+            });
+        match (over, crate::features::Prefs::of(contact).timed_ttl()) {
+            (true, Some(ttl)) => self.set_timer(item, ttl),
+            _ => Ok(item),
+        }
     }
 
     /// As [`Chat::set_call_item`], for a call that goes on (its item's time restarts).
@@ -966,6 +990,7 @@ impl Chat {
         let item = self
             .store()
             .update_info_item(item, &st.item(sent, duration))?;
+        let item = self.timed_if_over(contact, item)?;
         self.emit(Event::Updated(contact.clone(), item)).await;
         Ok(true)
     }
