@@ -1,7 +1,8 @@
 //! A hostile peer: a bare agent that connects to a chat like any contact and then sends what
 //! no honest client sends - a file description with a part missing, parts of a file never
-//! offered, malformed chat JSON, a file bigger than the recipient accepts, a legacy offer. The
-//! chat reports each with a clear error, saves nothing and keeps working.
+//! offered, malformed chat JSON, a file bigger than the recipient accepts, a legacy offer, call
+//! events that fit no call (or a call with a key that is not one). The chat reports each with
+//! a clear error, saves nothing and keeps working.
 
 mod common;
 
@@ -252,6 +253,89 @@ async fn a_hostile_peer_gets_clear_errors_and_nothing_is_saved() {
             assert_eq!(item.info.expect("info")["type"], "rcvChatFeatureRejected");
         }
         other => panic!("the rejection, got {other:?}"),
+    }
+
+    // Call events that fit no call: an error line each, nothing changes.
+    let session = chat_core::calls::WebRtcSession {
+        rtc_session: "{}".into(),
+        rtc_ice_candidates: "[]".into(),
+    };
+    let video = chat_core::calls::CallType::DEFAULT;
+    let bogus_offer = ChatEvent::CallOffer {
+        call_id: B64(vec![7; 16]),
+        offer: chat_core::calls::CallOffer {
+            call_type: video,
+            rtc_session: session.clone(),
+            call_dh_pub_key: None,
+        },
+    };
+    mallory
+        .send(conn, &msg(None, bogus_offer))
+        .await
+        .expect("send");
+    match chat_event(&mut events).await {
+        Event::Error(e) => assert_eq!(e, "x.call.offer: no current call"),
+        other => panic!("an error line, got {other:?}"),
+    }
+    // A call whose key is not a key: offered, not encrypted (no shared key); its end under
+    // another call's id changes nothing, an answer out of turn neither.
+    let inv = ChatEvent::CallInv {
+        call_id: B64(vec![1; 16]),
+        invitation: chat_core::calls::CallInvitation {
+            call_type: video,
+            call_dh_pub_key: Some(B64(b"not a key".to_vec())),
+        },
+    };
+    mallory.send(conn, &msg(None, inv)).await.expect("send");
+    match chat_event(&mut events).await {
+        Event::Call(chat_core::calls::CallEvent::Invitation(i)) => {
+            assert!(i.shared_key.is_none(), "no key agreed with a bad key")
+        }
+        other => panic!("the invitation, got {other:?}"),
+    }
+    assert!(matches!(chat_event(&mut events).await, Event::InfoItem(..)));
+    let wrong_end = ChatEvent::CallEnd {
+        call_id: B64(vec![2; 16]),
+    };
+    mallory
+        .send(conn, &msg(None, wrong_end))
+        .await
+        .expect("send");
+    match chat_event(&mut events).await {
+        Event::Error(e) => assert_eq!(e, "x.call.end: wrong contact or callId"),
+        other => panic!("an error line, got {other:?}"),
+    }
+    let answer = ChatEvent::CallAnswer {
+        call_id: B64(vec![1; 16]),
+        answer: chat_core::calls::CallAnswer {
+            rtc_session: session,
+        },
+    };
+    mallory.send(conn, &msg(None, answer)).await.expect("send");
+    match chat_event(&mut events).await {
+        Event::Error(e) => assert_eq!(e, "x.call.answer: wrong call state invitationReceived"),
+        other => panic!("an error line, got {other:?}"),
+    }
+    // The call is still there to be declined.
+    let mallory_id = alice
+        .execute_line("/_call get")
+        .await
+        .map(|r| match r {
+            Response::CallInvitations(list) => list.first().map(|i| i.contact.contact_id),
+            _ => None,
+        })
+        .expect("/_call get")
+        .expect("the invitation is kept");
+    let declined = alice
+        .execute_line(&format!("/_call reject @{mallory_id}"))
+        .await
+        .expect("reject");
+    assert!(matches!(declined, Response::Ok), "{declined:?}");
+    match chat_event(&mut events).await {
+        Event::Updated(_, item) => {
+            assert_eq!(item.content.text_shown(), "incoming call: rejected")
+        }
+        other => panic!("the call's item, got {other:?}"),
     }
 
     // Still a working chat: a message goes through, and nothing was written.
