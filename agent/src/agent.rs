@@ -3252,7 +3252,8 @@ impl Agent {
 
     /// Sends an agent message (`amsg`: the message's tag and content, e.g. `M` and the user's
     /// body, or `QC` and a queue address) with the connection's next message id; `receipt`: keep
-    /// its hash for the peer's delivery receipt (user messages).
+    /// its hash for the peer's delivery receipt (user messages); `notify`: its SEND carries the
+    /// notification flag.
     async fn send_agent_message(
         &self,
         conn: ConnId,
