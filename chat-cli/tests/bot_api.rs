@@ -2639,6 +2639,35 @@ fn bot_api_chat_tags_and_refused_messages() {
         let r = alice.ask("/_save app settings [1]").await;
         assert_eq!(r["type"], "chatCmdError", "{r}");
 
+        // The apps' theme overrides: the user's (in the `User` of every response), a
+        // contact's and a group's (in `uiThemes`, checked as the documented types), removed
+        // without JSON; a mode that is no mode, or another user's, refused.
+        let theme = r##"{"dark": {"mode": "dark", "colors": {"accent": "#ff00ff00"}}}"##;
+        let r = alice.ask(&format!("/_set theme user 1 {theme}")).await;
+        assert_eq!(r["type"], "cmdOk", "{r}");
+        assert_eq!(
+            r["user_"]["uiThemes"]["dark"]["colors"]["accent"], "#ff00ff00",
+            "{r}"
+        );
+        let r = alice.ask(&format!("/_set theme @{bob_id} {theme}")).await;
+        assert_eq!(r["type"], "cmdOk", "{r}");
+        let contacts = alice.ask("/_contacts 1").await;
+        assert_eq!(contacts["contacts"][0]["uiThemes"]["dark"]["mode"], "dark");
+        let club = alice.new_group("club", "").await;
+        let r = alice.ask(&format!("/_set theme #{club} {theme}")).await;
+        assert_eq!(r["type"], "cmdOk", "{r}");
+        let groups = alice.ask("/_groups 1").await;
+        assert_eq!(groups["groups"][0]["uiThemes"]["dark"]["mode"], "dark", "{groups}");
+        alice.ask(&format!("/_set theme @{bob_id}")).await;
+        let contacts = alice.ask("/_contacts 1").await;
+        assert!(contacts["contacts"][0].get("uiThemes").is_none(), "{contacts}");
+        let r = alice
+            .ask(r#"/_set theme user 1 {"dark": {"mode": "dim", "colors": {}}}"#)
+            .await;
+        assert_eq!(r["type"], "chatCmdError", "{r}");
+        let r = alice.ask(&format!("/_set theme user 2 {theme}")).await;
+        assert_eq!(r["type"], "chatCmdError", "{r}");
+
         let send = format!("/_send @{bob_id} text hey");
         for i in 1..=10 {
             let sent = alice.ok("APISendMessages", &send, "newChatItems").await;

@@ -76,6 +76,14 @@ pub fn user(chat: &Chat) -> Value {
     if let Some(p) = chat.privacy().pwd_json() {
         v["viewPwdHash"] = p;
     }
+    let themes = chat
+        .store()
+        .setting(crate::themes::USER_THEMES)
+        .ok()
+        .flatten();
+    if let Some(t) = crate::themes::json(themes.as_deref()) {
+        v["uiThemes"] = t;
+    }
     v
 }
 
@@ -128,6 +136,9 @@ pub fn contact(c: &Contact) -> Value {
         .and_then(|d| serde_json::from_str::<Value>(d).ok())
     {
         v["customData"] = d;
+    }
+    if let Some(t) = crate::themes::json(c.ui_themes.as_deref()) {
+        v["uiThemes"] = t;
     }
     v
 }
@@ -607,6 +618,9 @@ pub fn group_info(chat: &Chat, g: &Group) -> Value {
     if let Some(b) = &g.business {
         v["businessChat"] = serde_json::to_value(b).unwrap_or(Value::Null);
     }
+    if let Some(t) = crate::themes::json(g.ui_themes.as_deref()) {
+        v["uiThemes"] = t;
+    }
     if let Ok(Some(p)) = chat.store().prepared_group(g.group_id) {
         let mut p = json!(p);
         if let Some(o) = p.as_object_mut() {
@@ -788,6 +802,7 @@ pub fn group_chat_item(chat: &Chat, g: &Group, member: Option<&Member>, item: &C
         flags: crate::store::ChatFlags::default(),
         auth_errors: 0,
         tags: Vec::new(),
+        ui_themes: None,
     };
     let mut v = chat_item(chat, &placeholder, item);
     if item.deleted {

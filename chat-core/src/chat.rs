@@ -3045,6 +3045,8 @@ impl Chat {
                 member,
                 force,
             } => on_heap(|| self.sync_member(group, member, force)).await,
+            Command::SetUserThemes(json) => self.set_user_themes(json.as_deref()),
+            Command::SetChatThemes { chat, json } => self.set_chat_themes(chat, json.as_deref()),
             Command::CallInvite(who, t) => on_heap(|| self.call_invite(who, t)).await,
             Command::CallReject(c) => self.call_reject(c).await,
             Command::CallOffer(c, o) => on_heap(|| self.call_offer(c, o)).await,

@@ -597,6 +597,16 @@ pub enum Command {
     GetChatTags,
     /// `/_create tag <json>`: a new chat tag.
     CreateChatTag(crate::tags::TagData),
+    /// `/_set theme user <userId> [json]`: the user's theme overrides (the apps'; none:
+    /// removed) - `themes.rs`.
+    SetUserThemes(Option<String>),
+    /// `/_set theme @N|#G [json]`: a chat's theme overrides.
+    SetChatThemes {
+        /// The chat.
+        chat: crate::tags::TaggedChat,
+        /// The overrides (none: removed).
+        json: Option<String>,
+    },
     /// `/_tags @N|#G [id,id,...]`: a chat's tags.
     SetChatTags {
         /// The chat.
@@ -1536,7 +1546,7 @@ pub fn api_user_id(line: &str) -> Option<i64> {
         }
         "/_read" if p.next()? == "user" => p.next()?,
         "/_set" => match (p.next()?, p.next()?) {
-            ("receipts", "contacts") => p.next()?,
+            ("receipts", "contacts") | ("theme", "user") => p.next()?,
             ("accept", "member") => {
                 p.next()?; // contacts
                 p.next()?
@@ -3217,6 +3227,36 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                     send_rcpts,
                     favorite,
                 },
+            }
+        }
+        "/_set" if args.starts_with("theme ") => {
+            let usage = || {
+                bad("usage: /_set theme user <userId> [json], /_set theme @<contactId>|#<groupId> [json]")
+            };
+            let rest = &args["theme ".len()..];
+            let json = |j: &str| (!j.trim().is_empty()).then(|| j.trim().to_string());
+            match rest.strip_prefix("user ") {
+                Some(u) => {
+                    let (id, j) = u.split_once(' ').unwrap_or((u, ""));
+                    if !user_id(id) {
+                        return Err(usage());
+                    }
+                    Command::SetUserThemes(json(j))
+                }
+                None => {
+                    let (r, j) = rest.split_once(' ').unwrap_or((rest, ""));
+                    let chat = match (contact_ref(r), group_ref(r)) {
+                        (Some(c), _) if c > crate::store::NOTES => {
+                            crate::tags::TaggedChat::Contact(c)
+                        }
+                        (_, Some(g)) => crate::tags::TaggedChat::Group(g),
+                        _ => return Err(usage()),
+                    };
+                    Command::SetChatThemes {
+                        chat,
+                        json: json(j),
+                    }
+                }
             }
         }
         "/_set" if args.starts_with("prefs @") => {

@@ -192,6 +192,8 @@ pub struct Group {
     pub business: Option<Box<crate::protocol::BusinessChatInfo>>,
     /// The user's tags on its chat (`tags.rs`), by id.
     pub tags: Vec<i64>,
+    /// The apps' theme overrides of its chat (`themes.rs`; kept JSON).
+    pub ui_themes: Option<String>,
 }
 
 /// A member of a group other than us.
@@ -261,7 +263,8 @@ pub const MAX_PENDING_MESSAGES: i64 = 1_000;
 const GROUP_COLUMNS: &str =
     "group_id, local_name, profile, member_id, role, status, conn_request, created_at, incognito,
      muted, custom_data, send_rcpts, favorite, business, local_alias,
-     (SELECT group_concat(t.tag_id) FROM chat_tags_chats t WHERE t.group_id = groups.group_id)";
+     (SELECT group_concat(t.tag_id) FROM chat_tags_chats t WHERE t.group_id = groups.group_id),
+     ui_themes";
 const MEMBER_COLUMNS: &str = "group_member_id, group_id, member_id, role, category, status,
      profile, local_name, conn_id, contact_id, invited_by, created_at, show_messages,
      blocked_by_admin, auth_errors";
@@ -282,6 +285,7 @@ type GroupRow = (
     bool,
     Option<String>,
     String,
+    Option<String>,
     Option<String>,
 );
 
@@ -309,6 +313,7 @@ fn group_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<GroupRow> {
         r.get(13)?,
         r.get(14)?,
         r.get(15)?,
+        r.get(16)?,
     ))
 }
 
@@ -330,6 +335,7 @@ fn group_from(
         business,
         local_alias,
         tags,
+        ui_themes,
     ): GroupRow,
 ) -> Result<Group> {
     Ok(Group {
@@ -360,6 +366,7 @@ fn group_from(
             .map(|b| serde_json::from_str(&b).map_err(|_| StoreError::Corrupt("business chat")))
             .transpose()?,
         tags: crate::tags::tag_ids(tags.as_deref()),
+        ui_themes,
     })
 }
 
@@ -483,6 +490,7 @@ impl ChatStore {
             flags: crate::store::ChatFlags::default(),
             business: None,
             tags: Vec::new(),
+            ui_themes: None,
         })
     }
 
@@ -513,6 +521,16 @@ impl ChatStore {
     /// Every group's receipts setting back to the user's default (`clear_overrides=on`).
     pub fn clear_group_receipts(&self) -> Result<()> {
         self.db.execute("UPDATE groups SET send_rcpts = NULL", [])?;
+        Ok(())
+    }
+
+    /// A group's theme overrides (`/_set theme #N`; none: removed), as `themes::parse` kept
+    /// them.
+    pub fn set_group_themes(&self, group_id: i64, themes: Option<&str>) -> Result<()> {
+        self.db.execute(
+            "UPDATE groups SET ui_themes = ?2 WHERE group_id = ?1",
+            params![group_id, themes],
+        )?;
         Ok(())
     }
 

@@ -53,6 +53,7 @@ pub mod protocol;
 pub mod servers;
 pub mod store;
 pub mod tags;
+pub mod themes;
 pub mod users;
 
 pub use protocol::{ChatEvent, ChatMessage, MsgContainer, MsgContent, ProtocolError};

@@ -128,6 +128,7 @@ impl ChatStore {
             flags: crate::store::ChatFlags::default(),
             auth_errors: 0,
             tags: Vec::new(),
+            ui_themes: None,
         })
     }
 

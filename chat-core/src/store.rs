@@ -475,6 +475,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // v57: why a message to a small group did not reach a member (`auth`: the relay refused
     // it; `group_receipts.rs`)
     "ALTER TABLE group_deliveries ADD COLUMN snd_error TEXT;",
+    // v58: the apps' theme overrides of a contact's and a group's chat (`themes.rs`)
+    "ALTER TABLE contacts ADD COLUMN ui_themes TEXT;
+     ALTER TABLE groups ADD COLUMN ui_themes TEXT;",
 ];
 
 /// The most versions an edited item keeps (the original among them): edits beyond change the
@@ -735,6 +738,8 @@ pub struct Contact {
     pub auth_errors: i64,
     /// The user's tags on its chat (`tags.rs`), by id.
     pub tags: Vec<i64>,
+    /// The apps' theme overrides of its chat (`themes.rs`; kept JSON).
+    pub ui_themes: Option<String>,
 }
 
 /// What an item quotes: the quoted content as it was, and whether the item's own author
@@ -872,6 +877,7 @@ type ContactRow = (
     bool,
     String,
     i64,
+    Option<String>,
     Option<String>,
 );
 
@@ -1352,6 +1358,7 @@ impl ChatStore {
             flags: ChatFlags::default(),
             auth_errors: 0,
             tags: Vec::new(),
+            ui_themes: None,
         })
     }
 
@@ -1373,6 +1380,7 @@ impl ChatStore {
             r.get(13)?,
             r.get(14)?,
             r.get(15)?,
+            r.get(16)?,
         ))
     }
 
@@ -1395,6 +1403,7 @@ impl ChatStore {
             local_alias,
             auth_errors,
             tags,
+            ui_themes,
         ): ContactRow,
     ) -> Result<Contact> {
         Ok(Contact {
@@ -1420,7 +1429,18 @@ impl ChatStore {
             },
             auth_errors,
             tags: crate::tags::tag_ids(tags.as_deref()),
+            ui_themes,
         })
+    }
+
+    /// A contact's theme overrides (`/_set theme @N`; none: removed), as `themes::parse`
+    /// kept them.
+    pub fn set_contact_themes(&self, contact_id: i64, themes: Option<&str>) -> Result<()> {
+        self.db.execute(
+            "UPDATE contacts SET ui_themes = ?2 WHERE contact_id = ?1",
+            params![contact_id, themes],
+        )?;
+        Ok(())
     }
 
     /// A contact's receipts and favorite settings (`/receipts @name`, `/_settings @N`).
@@ -1462,7 +1482,8 @@ impl ChatStore {
             "SELECT contact_id, local_name, profile, conn_id, ready, created_at, deleted_by_contact,
                     incognito, custom_data, user_prefs, muted, send_rcpts, favorite, local_alias,
                     auth_errors, (SELECT group_concat(t.tag_id) FROM chat_tags_chats t
-                                  WHERE t.contact_id = contacts.contact_id)
+                                  WHERE t.contact_id = contacts.contact_id),
+                    ui_themes
              FROM contacts WHERE {clause}"
         );
         self.db
@@ -1496,7 +1517,8 @@ impl ChatStore {
             "SELECT contact_id, local_name, profile, conn_id, ready, created_at, deleted_by_contact,
                     incognito, custom_data, user_prefs, muted, send_rcpts, favorite, local_alias,
                     auth_errors, (SELECT group_concat(t.tag_id) FROM chat_tags_chats t
-                                  WHERE t.contact_id = contacts.contact_id)
+                                  WHERE t.contact_id = contacts.contact_id),
+                    ui_themes
              FROM contacts WHERE contact_id > 1 ORDER BY local_name",
         )?;
         let rows = st.query_map([], Self::contact_row)?;
@@ -1683,6 +1705,7 @@ impl ChatStore {
             flags: ChatFlags::default(),
             auth_errors: 0,
             tags: Vec::new(),
+            ui_themes: None,
         }
     }
 
