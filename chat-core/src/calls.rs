@@ -835,6 +835,11 @@ impl Chat {
             .await
     }
 
+    /// A deleted contact's call, forgotten.
+    pub(crate) fn forget_call(&self, contact_id: i64) {
+        self.calls().remove(&contact_id);
+    }
+
     /// The calls in progress.
     fn calls(&self) -> std::sync::MutexGuard<'_, Calls> {
         self.inner

@@ -3713,6 +3713,8 @@ impl Chat {
         }
         self.store()
             .delete_contact(contact.contact_id, conn, after)?;
+        // A call with it ends with it (its item went with the chat).
+        self.forget_call(contact.contact_id);
         if let Some(c) = started {
             self.store().delete_pending(c)?;
         }
