@@ -76,3 +76,46 @@ fn a_call_negotiated_and_ended() {
     bob.expect_item("alice> incoming call: ended (00:00)");
     relay.stop();
 }
+
+/// The page's key in a call link (form-encoded, as printed).
+fn link_key(link: &str) -> &str {
+    let (_, rest) = link
+        .split_once("aesKey%22%3A%22")
+        .expect("a key in the link");
+    rest.split_once("%22").expect("the key's end").0
+}
+
+/// A call bob is invited to survives his restart (kept as the reference keeps it): after it he
+/// accepts, and both sides' pages get the same key.
+#[test]
+fn a_call_invitation_survives_a_restart() {
+    let (_rt, relay, server) = relay();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut alice, mut bob) = alice_and_bob(dir.path(), &server, &[]);
+    connect(&mut alice, &mut bob, "Alice", "Bob");
+
+    alice.command("/call @bob", &["ok"]);
+    bob.expect("alice wants to connect with you via WebRTC video call (e2e encrypted)");
+    bob.next();
+    bob.expect("");
+    let link = bob.next();
+    let bob_key = link_key(&link).to_string();
+    let (_, alice_id) = link.rsplit_once("&contact_id=").expect("contact_id");
+    let alice_id: i64 = alice_id.parse().expect("an id");
+
+    bob.stop();
+    let mut bob = Client::start(dir.path(), "bob", &server);
+    bob.skip_to("Current user: bob (Bob)");
+    let accept = format!(
+        r#"/_call offer @{alice_id} {{"callType": {{"media": "video", "capabilities": {{"encryption": true}}}}, "rtcSession": {{"rtcSession": "{{}}", "rtcIceCandidates": "[]"}}}}"#
+    );
+    bob.type_line(&accept);
+    bob.skip_to(&accept);
+    bob.expect("ok");
+    alice.expect("bob accepted your WebRTC video call (e2e encrypted)");
+    alice.next();
+    alice.expect("");
+    let link = alice.next();
+    assert_eq!(link_key(&link), bob_key, "both pages get the same key");
+    relay.stop();
+}

@@ -18,8 +18,10 @@
 //!
 //! An encrypted call (`capabilities.encryption`) agrees an X25519 key: the caller's public key
 //! in the invitation, the callee's in its offer; both derive the same shared key, which the
-//! browser page uses to encrypt the media frames (`aesKey`). One call per contact, kept in
-//! memory (a call does not survive a restart here; the reference keeps a received invitation).
+//! browser page uses to encrypt the media frames (`aesKey`). One call per contact, in memory;
+//! a received invitation not answered yet is also kept in the database (schema v59, with its
+//! agreed key: encrypted with the database) and comes back after a restart, as the
+//! reference's.
 //! Call commands and the contacts' call events take turns (`Inner::call_turn`, the
 //! reference's per-contact lock): a command and an event on the same call never interleave.
 
@@ -482,6 +484,7 @@ impl Chat {
             },
         };
         let old = self.calls().insert(contact.contact_id, call);
+        self.keep_stored(contact.contact_id)?;
         if let Some(old) = old {
             self.call_status_changed(&contact, &old, WebRtcStatus::Disconnected)
                 .await?;
@@ -501,6 +504,7 @@ impl Chat {
             self.calls().insert(contact_id, call);
             return Err(ChatError::CallState(tag));
         }
+        self.keep_stored(contact_id)?;
         self.set_call_item(&contact, &call, ItemStatus::Rejected.item(false, 0))
             .await?;
         Ok(Response::Ok)
@@ -552,6 +556,7 @@ impl Chat {
         call.state = state;
         let call = self.set_call_item_kept(contact, call, item).await?;
         self.calls().insert(contact.contact_id, call);
+        self.keep_stored(contact.contact_id)?;
         Ok(Response::Ok)
     }
 
@@ -621,6 +626,7 @@ impl Chat {
             self.calls().insert(contact_id, call);
             return Err(e);
         }
+        self.keep_stored(contact_id)?;
         self.call_status_changed(&contact, &call, WebRtcStatus::Disconnected)
             .await?;
         Ok(Response::Ok)
@@ -724,6 +730,7 @@ impl Chat {
             call_ts: call.call_ts,
         };
         let old = self.calls().insert(contact.contact_id, call);
+        self.keep_stored(contact.contact_id)?;
         if let Some(old) = old {
             self.call_status_changed(contact, &old, WebRtcStatus::Disconnected)
                 .await?;
@@ -829,6 +836,7 @@ impl Chat {
         let Some(call) = self.call_for(contact, call_id, "x.call.end").await else {
             return Ok(());
         };
+        self.keep_stored(contact.contact_id)?;
         self.emit(Event::Call(CallEvent::Ended(contact.clone())))
             .await;
         self.call_status_changed(contact, &call, WebRtcStatus::Disconnected)
@@ -838,6 +846,63 @@ impl Chat {
     /// A deleted contact's call, forgotten.
     pub(crate) fn forget_call(&self, contact_id: i64) {
         self.calls().remove(&contact_id);
+    }
+
+    /// The received invitations kept before a restart, back in memory (at the start).
+    pub(crate) fn load_calls(&self) -> Result<()> {
+        let stored = self.store().stored_calls()?;
+        let now = crate::store::now_ms();
+        for (contact_id, c) in stored {
+            let Ok(peer_type) = serde_json::from_str::<CallType>(&c.call_type) else {
+                continue;
+            };
+            let call = Call {
+                call_id: c.call_id,
+                call_uuid: c.call_uuid,
+                item_id: c.item_id,
+                item_changed: now,
+                call_ts: c.call_ts,
+                state: CallState::InvitationReceived {
+                    peer_type,
+                    local_public: c.local_public.map(B64),
+                    shared_key: c.shared_key,
+                },
+            };
+            self.calls().insert(contact_id, call);
+        }
+        Ok(())
+    }
+
+    /// The contact's call as kept across a restart: a received invitation not answered
+    /// yet, nothing otherwise (the reference keeps the same).
+    fn keep_stored(&self, contact_id: i64) -> Result<()> {
+        let stored = match self.calls().get(&contact_id) {
+            Some(Call {
+                call_id,
+                call_uuid,
+                item_id,
+                call_ts,
+                state:
+                    CallState::InvitationReceived {
+                        peer_type,
+                        local_public,
+                        shared_key,
+                    },
+                ..
+            }) => Some(crate::store::StoredCall {
+                call_id: call_id.clone(),
+                call_uuid: call_uuid.clone(),
+                item_id: *item_id,
+                call_type: serde_json::to_string(peer_type)
+                    .map_err(|e| ChatError::Agent(format!("call type: {e}")))?,
+                local_public: local_public.as_ref().map(|k| k.0.clone()),
+                shared_key: shared_key.clone(),
+                call_ts: *call_ts,
+            }),
+            _ => None,
+        };
+        self.store().set_stored_call(contact_id, stored.as_ref())?;
+        Ok(())
     }
 
     /// The calls in progress.

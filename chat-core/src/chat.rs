@@ -1747,6 +1747,8 @@ impl Chat {
         };
         // The relays the user set (`/smp`, `/xftp`) replace the configured ones.
         chat.apply_stored_servers()?;
+        // Calls we were invited to before a stop, still to be answered.
+        chat.load_calls()?;
         tokio::spawn(chat.clone().run(agent_events));
         if start {
             chat.start_tasks()?;

@@ -478,6 +478,17 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // v58: the apps' theme overrides of a contact's and a group's chat (`themes.rs`)
     "ALTER TABLE contacts ADD COLUMN ui_themes TEXT;
      ALTER TABLE groups ADD COLUMN ui_themes TEXT;",
+    // v59: a call we are invited to and have not answered (`calls.rs`), kept across a restart
+    "CREATE TABLE calls (
+        contact_id INTEGER PRIMARY KEY REFERENCES contacts ON DELETE CASCADE,
+        call_id BLOB NOT NULL,
+        call_uuid TEXT NOT NULL,
+        item_id INTEGER NOT NULL,
+        call_type TEXT NOT NULL,
+        local_public BLOB,
+        shared_key BLOB,
+        call_ts INTEGER NOT NULL
+     );",
 ];
 
 /// The most versions an edited item keeps (the original among them): edits beyond change the
@@ -859,6 +870,37 @@ pub struct NewItem<'a> {
     pub quote: Option<&'a ItemQuote>,
     /// Arrived as an edit of a message we no longer have.
     pub edited: bool,
+}
+
+/// A received call invitation as kept (`calls.rs`): the call, its item, its kind (JSON), our
+/// public key for the offer and the agreed key.
+pub struct StoredCall {
+    /// The call's id.
+    pub call_id: Vec<u8>,
+    /// Its UUID.
+    pub call_uuid: String,
+    /// Its item.
+    pub item_id: i64,
+    /// Its kind (`CallType` JSON).
+    pub call_type: String,
+    /// Our X25519 key for the offer (SubjectPublicKeyInfo).
+    pub local_public: Option<Vec<u8>>,
+    /// The agreed key.
+    pub shared_key: Option<zeroize::Zeroizing<Vec<u8>>>,
+    /// When it came (ms).
+    pub call_ts: i64,
+}
+
+impl std::fmt::Debug for StoredCall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the agreed key.
+        f.debug_struct("StoredCall")
+            .field("call_uuid", &self.call_uuid)
+            .field("item_id", &self.item_id)
+            .field("call_type", &self.call_type)
+            .field("call_ts", &self.call_ts)
+            .finish_non_exhaustive()
+    }
 }
 
 type ContactRow = (
@@ -1431,6 +1473,56 @@ impl ChatStore {
             tags: crate::tags::tag_ids(tags.as_deref()),
             ui_themes,
         })
+    }
+
+    /// A received call invitation kept (replacing the contact's), or none for the contact.
+    pub fn set_stored_call(&self, contact_id: i64, call: Option<&StoredCall>) -> Result<()> {
+        match call {
+            Some(c) => self.db.execute(
+                "INSERT OR REPLACE INTO calls
+                   (contact_id, call_id, call_uuid, item_id, call_type, local_public, shared_key,
+                    call_ts)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    contact_id,
+                    c.call_id,
+                    c.call_uuid,
+                    c.item_id,
+                    c.call_type,
+                    c.local_public,
+                    c.shared_key.as_deref().map(|k| k.as_slice()),
+                    c.call_ts
+                ],
+            )?,
+            None => self
+                .db
+                .execute("DELETE FROM calls WHERE contact_id = ?1", [contact_id])?,
+        };
+        Ok(())
+    }
+
+    /// The received call invitations kept, by contact.
+    pub fn stored_calls(&self) -> Result<Vec<(i64, StoredCall)>> {
+        let mut st = self.db.prepare(
+            "SELECT contact_id, call_id, call_uuid, item_id, call_type, local_public, shared_key,
+                    call_ts
+             FROM calls",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                StoredCall {
+                    call_id: r.get(1)?,
+                    call_uuid: r.get(2)?,
+                    item_id: r.get(3)?,
+                    call_type: r.get(4)?,
+                    local_public: r.get(5)?,
+                    shared_key: r.get::<_, Option<Vec<u8>>>(6)?.map(zeroize::Zeroizing::new),
+                    call_ts: r.get(7)?,
+                },
+            ))
+        })?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 
     /// A contact's theme overrides (`/_set theme @N`; none: removed), as `themes::parse`
