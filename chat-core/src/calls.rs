@@ -554,9 +554,7 @@ impl Chat {
             return Err(e);
         }
         call.state = state;
-        let call = self.set_call_item_kept(contact, call, item).await?;
-        self.calls().insert(contact.contact_id, call);
-        self.keep_stored(contact.contact_id)?;
+        self.set_call_item_kept(contact, call, item).await?;
         Ok(Response::Ok)
     }
 
@@ -640,10 +638,14 @@ impl Chat {
     ) -> Result<Response> {
         let _turn = self.inner.call_turn.lock().await;
         let contact = self.contact_by_id(contact_id)?;
-        let call = self.current_call(contact_id)?;
-        let call = self.status_item(&contact, call, status).await?;
+        let mut call = self.current_call(contact_id)?;
+        let changed = self.advance_item(&contact, &call, status).await;
+        // Its item's time restarts when it changed; the call is kept whatever happened.
+        if matches!(changed, Ok(true)) {
+            call.item_changed = crate::store::now_ms();
+        }
         self.calls().insert(contact_id, call);
-        Ok(Response::Ok)
+        changed.map(|_| Response::Ok)
     }
 
     /// `/_call get`: the calls we are invited to, not answered yet.
@@ -773,11 +775,8 @@ impl Chat {
         };
         call.state = CallState::OfferReceived;
         self.emit(Event::Call(event)).await;
-        let call = self
-            .set_call_item_kept(contact, call, ItemStatus::Accepted.item(true, 0))
-            .await?;
-        self.calls().insert(contact.contact_id, call);
-        Ok(())
+        self.set_call_item_kept(contact, call, ItemStatus::Accepted.item(true, 0))
+            .await
     }
 
     /// `x.call.answer`: the caller answered our offer.
@@ -800,11 +799,8 @@ impl Chat {
             answer: answer.rtc_session,
         }))
         .await;
-        let call = self
-            .set_call_item_kept(contact, call, ItemStatus::Negotiated.item(false, 0))
-            .await?;
-        self.calls().insert(contact.contact_id, call);
-        Ok(())
+        self.set_call_item_kept(contact, call, ItemStatus::Negotiated.item(false, 0))
+            .await
     }
 
     /// `x.call.extra`: more ICE candidates from the other side.
@@ -999,30 +995,25 @@ impl Chat {
         }
     }
 
-    /// As [`Chat::set_call_item`], for a call that goes on (its item's time restarts).
+    /// As [`Chat::set_call_item`], for a call that goes on: kept first, in memory and as
+    /// kept across a restart (a failure to store its item loses no call), its item's time
+    /// restarted.
     async fn set_call_item_kept(
         &self,
         contact: &Contact,
         mut call: Call,
         now: InfoItem,
-    ) -> Result<Call> {
-        self.set_call_item(contact, &call, now).await?;
+    ) -> Result<()> {
         call.item_changed = crate::store::now_ms();
-        Ok(call)
-    }
-
-    /// A call's item after the call's status `status` (the call kept, its item's time
-    /// restarted when it changed).
-    async fn status_item(
-        &self,
-        contact: &Contact,
-        mut call: Call,
-        status: WebRtcStatus,
-    ) -> Result<Call> {
-        if self.advance_item(contact, &call, status).await? {
-            call.item_changed = crate::store::now_ms();
+        let item = call.item_id;
+        self.calls().insert(contact.contact_id, call);
+        self.keep_stored(contact.contact_id)?;
+        let item = self.store().item(contact.contact_id, item)?;
+        if let Some(item) = item {
+            let item = self.store().update_info_item(item, &now)?;
+            self.emit(Event::Updated(contact.clone(), item)).await;
         }
-        Ok(call)
+        Ok(())
     }
 
     /// The call ended: its item says so (the call is not kept).
