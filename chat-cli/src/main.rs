@@ -415,34 +415,23 @@ impl LiveTyping {
         group: bool,
         typed: std::sync::Arc<std::sync::Mutex<String>>,
     ) -> Option<Self> {
-        let (target, item, every) = match r {
+        let (item, target) = match r {
             Response::SentMany(c, items, _) => {
                 let item = items.first()?;
-                (
-                    LiveTo::Contact(c.contact_id, item.item_id),
-                    item,
-                    std::time::Duration::from_secs(3),
-                )
+                (item, LiveTo::Contact(c.contact_id, item.item_id))
             }
-            Response::Sent(c, item) => (
-                LiveTo::Contact(c.contact_id, item.item_id),
-                item,
-                std::time::Duration::from_secs(3),
-            ),
+            Response::Sent(c, item) => (item, LiveTo::Contact(c.contact_id, item.item_id)),
             Response::GroupSentMany(g, items, _) => {
                 let item = items.first()?;
-                (
-                    LiveTo::Group(g.group_id, item.item_id),
-                    item,
-                    std::time::Duration::from_secs(5),
-                )
+                (item, LiveTo::Group(g.group_id, item.item_id))
             }
-            Response::GroupSent(g, item) => (
-                LiveTo::Group(g.group_id, item.item_id),
-                item,
-                std::time::Duration::from_secs(5),
-            ),
+            Response::GroupSent(g, item) => (item, LiveTo::Group(g.group_id, item.item_id)),
             _ => return None,
+        };
+        // A contact's live message is updated every 3 s, a group's every 5 s.
+        let every = match target {
+            LiveTo::Contact(..) => std::time::Duration::from_secs(3),
+            LiveTo::Group(..) => std::time::Duration::from_secs(5),
         };
         if item.live != Some(true) {
             return None;

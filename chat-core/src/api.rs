@@ -76,12 +76,7 @@ pub fn user(chat: &Chat) -> Value {
     if let Some(p) = chat.privacy().pwd_json() {
         v["viewPwdHash"] = p;
     }
-    let themes = chat
-        .store()
-        .setting(crate::themes::USER_THEMES)
-        .ok()
-        .flatten();
-    if let Some(t) = crate::themes::json(themes.as_deref()) {
+    if let Some(t) = chat.user_themes() {
         v["uiThemes"] = t;
     }
     v

@@ -505,7 +505,7 @@ impl Chat {
             return Err(ChatError::CallState(tag));
         }
         self.keep_stored(contact_id)?;
-        self.set_call_item(&contact, &call, ItemStatus::Rejected.item(false, 0))
+        self.set_call_item(&contact, call.item_id, ItemStatus::Rejected.item(false, 0))
             .await?;
         Ok(Response::Ok)
     }
@@ -709,9 +709,16 @@ impl Chat {
             (false, _) => (None, None),
         };
         let item = self.call_item(contact, ItemStatus::Pending.item(false, 0))?;
+        let invitation = RcvCallInvitation {
+            contact: contact.clone(),
+            call_type,
+            shared_key: key_text(&shared_key),
+            call_uuid: new_uuid(),
+            call_ts: item.item_ts,
+        };
         let call = Call {
             call_id: call_id.0,
-            call_uuid: new_uuid(),
+            call_uuid: invitation.call_uuid.clone(),
             item_id: item.item_id,
             item_changed: crate::store::now_ms(),
             call_ts: item.item_ts,
@@ -720,16 +727,6 @@ impl Chat {
                 local_public,
                 shared_key,
             },
-        };
-        let invitation = RcvCallInvitation {
-            contact: contact.clone(),
-            call_type,
-            shared_key: match &call.state {
-                CallState::InvitationReceived { shared_key, .. } => key_text(shared_key),
-                _ => None,
-            },
-            call_uuid: call.call_uuid.clone(),
-            call_ts: call.call_ts,
         };
         let old = self.calls().insert(contact.contact_id, call);
         self.keep_stored(contact.contact_id)?;
@@ -962,8 +959,8 @@ impl Chat {
     }
 
     /// The call's item says `now`; reported.
-    async fn set_call_item(&self, contact: &Contact, call: &Call, now: InfoItem) -> Result<()> {
-        let item = self.store().item(contact.contact_id, call.item_id)?;
+    async fn set_call_item(&self, contact: &Contact, item_id: i64, now: InfoItem) -> Result<()> {
+        let item = self.store().item(contact.contact_id, item_id)?;
         if let Some(item) = item {
             let item = self.store().update_info_item(item, &now)?;
             let item = self.timed_if_over(contact, item)?;
@@ -1005,15 +1002,10 @@ impl Chat {
         now: InfoItem,
     ) -> Result<()> {
         call.item_changed = crate::store::now_ms();
-        let item = call.item_id;
+        let item_id = call.item_id;
         self.calls().insert(contact.contact_id, call);
         self.keep_stored(contact.contact_id)?;
-        let item = self.store().item(contact.contact_id, item)?;
-        if let Some(item) = item {
-            let item = self.store().update_info_item(item, &now)?;
-            self.emit(Event::Updated(contact.clone(), item)).await;
-        }
-        Ok(())
+        self.set_call_item(contact, item_id, now).await
     }
 
     /// The call ended: its item says so (the call is not kept).

@@ -1448,6 +1448,9 @@ pub(crate) struct Inner {
     pub(crate) calls: std::sync::Mutex<crate::calls::Calls>,
     /// Held by a call command or a contact's call event for all its work: one at a time.
     pub(crate) call_turn: tokio::sync::Mutex<()>,
+    /// The user's theme overrides as the API gives them (`themes.rs`; kept in the settings,
+    /// here for every `User` the API writes).
+    pub(crate) user_themes: Mutex<Option<serde_json::Value>>,
     /// `--relay`: this client serves channels (see [`crate::channels`]).
     pub(crate) chat_relay: bool,
     /// `--relay-address-server`: where a chat relay's address is made.
@@ -1706,6 +1709,8 @@ impl Chat {
         agent.set_link_presets(&crate::presets::short_link_relays());
         let (tx, rx) = mpsc::channel(config.event_queue.max(1));
         let receipts = store.setting(RECEIPTS_SETTING)?.as_deref() != Some("off");
+        let user_themes =
+            crate::themes::json(store.setting(crate::themes::USER_THEMES)?.as_deref());
         let chat = Self {
             inner: Arc::new(Inner {
                 user_id: std::sync::atomic::AtomicI64::new(USER_ID),
@@ -1737,6 +1742,7 @@ impl Chat {
                 show_live: std::sync::atomic::AtomicBool::new(false),
                 calls: std::sync::Mutex::new(crate::calls::Calls::new()),
                 call_turn: tokio::sync::Mutex::new(()),
+                user_themes: Mutex::new(user_themes),
                 chat_relay: config.chat_relay,
                 relay_address_server: config.relay_address_server.clone(),
                 relay_max_channels: config.relay_max_channels,

@@ -146,7 +146,21 @@ impl crate::chat::Chat {
     ) -> Result<crate::chat::Response, crate::chat::ChatError> {
         let kept = parse(json).map_err(crate::chat::ChatError::BadCommand)?;
         self.store().set_setting(USER_THEMES, kept.as_deref())?;
+        *self
+            .inner
+            .user_themes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = self::json(kept.as_deref());
         Ok(crate::chat::Response::Ok)
+    }
+
+    /// The user's overrides as the API gives them (`uiThemes`).
+    pub(crate) fn user_themes(&self) -> Option<serde_json::Value> {
+        self.inner
+            .user_themes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// `/_set theme @N|#N [json]`: a contact's or a group's overrides.
