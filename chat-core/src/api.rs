@@ -774,7 +774,16 @@ pub fn group_member(m: &Member) -> Value {
     if let Some(c) = m.contact_id {
         v["memberContactId"] = c.into();
     }
+    if let Some(k) = &m.member_key {
+        v["memberPubKey"] = crate::group_keys::key_text(k).into();
+    }
     v
+}
+
+/// Whether our own change to a group went signed (`msgSigned` of the API's answers): a
+/// channel where we have a key (`group_keys.rs`).
+fn msg_signed(chat: &Chat, g: &Group) -> bool {
+    chat.signs_in(g).unwrap_or(false)
 }
 
 /// A group's item with its chat (`AChatItem`): sent by us, or by `member`.
@@ -1718,7 +1727,7 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
             "membersBlockedForAllUser",
             json!({"user": u, "groupInfo": group_info(chat, group),
                    "members": members.iter().map(group_member).collect::<Vec<_>>(),
-                   "blocked": blocked, "msgSigned": false}),
+                   "blocked": blocked, "msgSigned": msg_signed(chat, group)}),
         ),
         Response::GroupLinkDeleted(g) => tagged(
             "groupLinkDeleted",
@@ -1727,7 +1736,7 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
         Response::GroupUpdated { from, to } => tagged(
             "groupUpdated",
             json!({"user": u, "fromGroup": group_info(chat, from), "toGroup": group_info(chat, to),
-                   "msgSigned": false}),
+                   "msgSigned": msg_signed(chat, to)}),
         ),
         Response::GroupSent(g, item) => tagged(
             "newChatItems",
@@ -1746,19 +1755,19 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
         Response::MemberRemoved(g, m) => tagged(
             "userDeletedMembers",
             json!({"user": u, "groupInfo": group_info(chat, g), "members": [group_member(m)],
-                   "withMessages": false, "msgSigned": false}),
+                   "withMessages": false, "msgSigned": msg_signed(chat, g)}),
         ),
         Response::MembersRemoved(g, ms) => tagged(
             "userDeletedMembers",
             json!({"user": u, "groupInfo": group_info(chat, g),
                    "members": ms.iter().map(group_member).collect::<Vec<_>>(),
-                   "withMessages": false, "msgSigned": false}),
+                   "withMessages": false, "msgSigned": msg_signed(chat, g)}),
         ),
         Response::MembersRoleChanged { group, members, to } => tagged(
             "membersRoleUser",
             json!({"user": u, "groupInfo": group_info(chat, group),
                    "members": members.iter().map(group_member).collect::<Vec<_>>(),
-                   "toRole": to, "msgSigned": false}),
+                   "toRole": to, "msgSigned": msg_signed(chat, group)}),
         ),
         Response::GroupSentMany(g, items, _) => tagged(
             "newChatItems",
@@ -1771,14 +1780,14 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
         ),
         Response::GroupDeleted(g) => tagged(
             "groupDeletedUser",
-            json!({"user": u, "groupInfo": group_info(chat, g), "msgSigned": false}),
+            json!({"user": u, "groupInfo": group_info(chat, g), "msgSigned": msg_signed(chat, g)}),
         ),
         Response::RoleChanged {
             group, member, to, ..
         } => tagged(
             "membersRoleUser",
             json!({"user": u, "groupInfo": group_info(chat, group), "members": [group_member(member)],
-                   "toRole": to, "msgSigned": false}),
+                   "toRole": to, "msgSigned": msg_signed(chat, group)}),
         ),
         Response::Ok | Response::Quit => tagged("cmdOk", json!({ "user_": u })),
         Response::CallInvitations(list) => tagged(

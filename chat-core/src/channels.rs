@@ -518,6 +518,8 @@ impl Chat {
             store.set_channel(g.group_id, &link)?;
             store.set_group_profile(g.group_id, &profile)?;
         }
+        // Our signing key in the channel (its public half goes to the relays).
+        self.own_key_in(g.group_id)?;
         let g = Group { profile, ..g };
         if let Err(e) = self.publish_channel(&g).await {
             self.discard_channel(&g, conn).await?;
@@ -680,6 +682,7 @@ impl Chat {
     async fn invite_relays(&self, g: &Group, relays: &[ChatRelay]) -> Result<Vec<AddRelayResult>> {
         let mut results = Vec::with_capacity(relays.len());
         let link = self.store().channel_link(g.group_id)?.unwrap_or_default();
+        let own_key = crate::group_keys::key_text(&self.own_key_in(g.group_id)?);
         for relay in relays {
             let relay_member_id = crate::groups::new_member_id();
             let m = self.store().add_member(&NewMember {
@@ -704,6 +707,7 @@ impl Chat {
                 from_member_profile: self.profile_in(g),
                 relay_member_id,
                 group_link: link.clone(),
+                from_member_key: Some(own_key.clone()),
             };
             let info = ChatMessage::new(None, ChatEvent::GrpRelayInv(inv)).encode();
             match self.inner.agent.join(&relay.address, &info).await {
@@ -982,6 +986,10 @@ impl Chat {
             contact_id: None,
             invited_by: None,
         })?;
+        if let Err(e) = self.keep_member_key(&owner, inv.from_member_key.as_deref()) {
+            self.store().delete_group(g.group_id, &[])?;
+            return refuse(format!("x.grp.relay.inv: {e}"));
+        }
         self.store()
             .set_join_request(owner.group_member_id, request)?;
         let made = self
@@ -1106,6 +1114,7 @@ impl Chat {
             None,
         )?;
         self.store().set_channel(g.group_id, link)?;
+        self.own_key_in(g.group_id)?;
         Ok(g)
     }
 
@@ -1129,11 +1138,14 @@ impl Chat {
             },
             None => g,
         };
+        // (A channel joined before keys gets one now.)
+        let key = crate::group_keys::key_text(&self.own_key_in(g.group_id)?);
         let info = ChatMessage::new(
             None,
             ChatEvent::Member {
                 profile: self.profile_in(&g),
                 new_member_id: g.member_id.clone(),
+                new_member_key: Some(key),
             },
         )
         .encode();
@@ -1248,7 +1260,15 @@ impl Chat {
         if profile.display_name.is_empty() || profile.display_name.chars().any(char::is_control) {
             return Err(ChatError::Agent("x.grp.mem.new: bad owner name".into()));
         }
-        self.store().add_member(&NewMember {
+        // Its key, checked before anything is recorded.
+        let key = match &info.member_key {
+            Some(serde_json::Value::String(k)) => {
+                Some(crate::group_keys::parse_key(k).map_err(ChatError::Agent)?)
+            }
+            Some(_) => return Err(ChatError::Agent("x.grp.mem.new: bad member key".into())),
+            None => None,
+        };
+        let owner = self.store().add_member(&NewMember {
             group_id: g.group_id,
             member_id: &info.member_id,
             role: GroupMemberRole::Owner,
@@ -1259,6 +1279,9 @@ impl Chat {
             contact_id: None,
             invited_by: Some(relay.group_member_id),
         })?;
+        if let Some(k) = key {
+            self.store().set_member_key(owner.group_member_id, &k)?;
+        }
         Ok(())
     }
 

@@ -4183,15 +4183,24 @@ impl Chat {
         }
     }
 
-    pub(crate) async fn emit(&self, e: Event) {
-        match &e {
-            Event::Error(msg) => tracing::warn!(target: "chat", "{msg}"),
-            Event::ConnectionError { conn, error } => {
-                tracing::warn!(target: "chat", conn, "connection error: {error}")
+    /// Reports an event to the client (the terminal or the bot API); errors are logged too.
+    /// On the heap: events carry groups and members by value, and an emit awaited deep in the
+    /// handling of a message would otherwise hold one in every frame above it (debug builds'
+    /// thread stacks are small).
+    pub(crate) fn emit(
+        &self,
+        e: Event,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        Box::pin(async move {
+            match &e {
+                Event::Error(msg) => tracing::warn!(target: "chat", "{msg}"),
+                Event::ConnectionError { conn, error } => {
+                    tracing::warn!(target: "chat", conn, "connection error: {error}")
+                }
+                _ => {}
             }
-            _ => {}
-        }
-        let _ = self.inner.events.send(e).await;
+            let _ = self.inner.events.send(e).await;
+        })
     }
 
     /// Handles the agent's events until it stops.

@@ -251,13 +251,28 @@ impl Chat {
         let g = self.group_by_id(group_id)?;
         let channel = self.is_channel(&g)?;
         let mut chosen_id = None;
+        let mut chosen_key = None;
         let mut welcome = None;
         let profile = match ChatMessage::decode(info).map(|m| m.event) {
             // A subscriber joining a channel through our (relay's) link, with its member id.
             Ok(ChatEvent::Member {
                 profile,
                 new_member_id,
+                new_member_key,
             }) if channel => {
+                // Its signing key (`group_keys.rs`), checked before anything is recorded.
+                if let Some(k) = &new_member_key {
+                    match crate::group_keys::parse_key(k) {
+                        Ok(der) => chosen_key = Some(der),
+                        Err(e) => {
+                            let _ = self.inner.agent.reject(request);
+                            return Err(ChatError::Agent(format!(
+                                "#{}: a request to join: {e}",
+                                g.local_name
+                            )));
+                        }
+                    }
+                }
                 chosen_id = Some(new_member_id);
                 profile
             }
@@ -342,6 +357,13 @@ impl Chat {
             invited_by: None,
         })?;
         self.store().set_join_request(m.group_member_id, request)?;
+        if let Some(k) = &chosen_key {
+            self.store().set_member_key(m.group_member_id, k)?;
+        }
+        let m = Member {
+            member_key: chosen_key,
+            ..m
+        };
         if let Some(id) = &welcome {
             self.store().set_member_welcome(m.group_member_id, id)?;
         }

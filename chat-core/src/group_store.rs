@@ -230,6 +230,8 @@ pub struct Member {
     /// Messages to it the relay refused (AUTH) since it was enabled: at
     /// [`crate::disable::AUTH_ERR_DISABLE_COUNT`] it is disabled (sent nothing).
     pub auth_errors: i64,
+    /// Its signing key in a channel (an Ed25519 public key, X.509 DER), when it gave one.
+    pub member_key: Option<Vec<u8>>,
 }
 
 /// A member to record.
@@ -267,7 +269,7 @@ const GROUP_COLUMNS: &str =
      ui_themes";
 const MEMBER_COLUMNS: &str = "group_member_id, group_id, member_id, role, category, status,
      profile, local_name, conn_id, contact_id, invited_by, created_at, show_messages,
-     blocked_by_admin, auth_errors";
+     blocked_by_admin, auth_errors, member_key";
 
 type GroupRow = (
     i64,
@@ -292,7 +294,7 @@ type GroupRow = (
 type MemberRow = (
     (i64, i64, Vec<u8>, String, String, String),
     (String, String, Option<i64>, Option<i64>, Option<i64>, i64),
-    (bool, bool, i64),
+    (bool, bool, i64, Option<Vec<u8>>),
 );
 
 fn group_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<GroupRow> {
@@ -388,7 +390,7 @@ fn member_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MemberRow> {
             r.get(10)?,
             r.get(11)?,
         ),
-        (r.get(12)?, r.get(13)?, r.get(14)?),
+        (r.get(12)?, r.get(13)?, r.get(14)?, r.get(15)?),
     ))
 }
 
@@ -396,7 +398,7 @@ fn member_from(
     (
         (group_member_id, group_id, member_id, role, category, status),
         (profile, local_name, conn_id, contact_id, invited_by, created_at),
-        (show_messages, blocked_by_admin, auth_errors),
+        (show_messages, blocked_by_admin, auth_errors, member_key),
     ): MemberRow,
 ) -> Result<Member> {
     Ok(Member {
@@ -415,6 +417,7 @@ fn member_from(
         show_messages,
         blocked_by_admin,
         auth_errors,
+        member_key,
     })
 }
 
@@ -724,6 +727,7 @@ impl ChatStore {
             show_messages: true,
             blocked_by_admin: false,
             auth_errors: 0,
+            member_key: None,
         })
     }
 

@@ -39,7 +39,10 @@ pub(crate) fn member_info(m: &Member) -> MemberInfo {
         member_role: m.role,
         v: Some(ChatVersions(CHAT_VERSIONS)),
         profile: m.profile.clone(),
-        member_key: None,
+        member_key: m
+            .member_key
+            .as_deref()
+            .map(|k| serde_json::Value::String(crate::group_keys::key_text(k))),
     }
 }
 
@@ -507,6 +510,8 @@ impl Chat {
         body: &[u8],
         keep: bool,
     ) -> Result<Vec<(Member, Option<i64>)>> {
+        // Signed in a channel when it changes the channel's state (`group_keys.rs`).
+        let body = &*self.signed_body(g, body)?;
         let members = self.store().members(g.group_id)?;
         let mut sent = Vec::with_capacity(members.len());
         for m in members {
@@ -1650,6 +1655,18 @@ impl Chat {
         let g = self.group_of(&m)?;
         let mut receipt = false;
         for parsed in parse_chat_messages(body) {
+            // A channel's state changes are signed by their authors (`group_keys.rs`): checked
+            // here, before anything is done with them; a relay keeps the signature to forward.
+            let signed = match &parsed {
+                Ok(p) => match self.check_signature(&g, &m, p) {
+                    Ok(()) => p.signed.clone().filter(|_| p.forward.is_none()),
+                    Err(e) => {
+                        self.member_error(&g, &m, e).await;
+                        continue;
+                    }
+                },
+                Err(_) => None,
+            };
             let msg = match parsed {
                 // The binary form of a forward (`>`, the reference's newer hosts and relays):
                 // taken as `x.grp.msg.forward` is, with the same checks - never as the
@@ -1723,10 +1740,15 @@ impl Chat {
                     .await;
                     match counted {
                         Ok(true) => {
-                            self.forward(&g, &m, msg.clone(), false, Audience::Owners)
-                                .await?;
-                            self.forward(&g, &m, msg, true, Audience::Subscribers)
-                                .await?;
+                            let owners = msg.clone();
+                            crate::chat::on_heap(|| {
+                                self.forward(&g, &m, owners, None, false, Audience::Owners)
+                            })
+                            .await?;
+                            crate::chat::on_heap(|| {
+                                self.forward(&g, &m, msg, None, true, Audience::Subscribers)
+                            })
+                            .await?;
                         }
                         Ok(false) => {}
                         Err(e @ ChatError::Store(_)) => return Err(e),
@@ -1745,7 +1767,10 @@ impl Chat {
             // to them go.
             let copy = match copy {
                 Some(c) if relaying && matches!(c.event, ChatEvent::GrpDel) => {
-                    self.forward(&g, &m, c, false, Audience::All).await?;
+                    crate::chat::on_heap(|| {
+                        self.forward(&g, &m, c, signed.as_ref(), false, Audience::All)
+                    })
+                    .await?;
                     None
                 }
                 c => c,
@@ -1763,8 +1788,10 @@ impl Chat {
                 }
                 Ok(()) => {
                     if let Some(orig) = copy {
-                        self.forward(&g, &m, orig, as_channel, Audience::All)
-                            .await?;
+                        crate::chat::on_heap(|| {
+                            self.forward(&g, &m, orig, signed.as_ref(), as_channel, Audience::All)
+                        })
+                        .await?;
                     }
                 }
             }
@@ -1782,6 +1809,7 @@ impl Chat {
         g: &Group,
         m: &Member,
         msg: ChatMessage,
+        signed: Option<&crate::protocol::SignedMsg>,
         as_channel: bool,
         to: Audience,
     ) -> Result<()> {
@@ -1804,16 +1832,34 @@ impl Chat {
             && as_channel
             && (m.role == GroupMemberRole::Owner
                 || matches!(msg.event, ChatEvent::MsgReact { .. }));
-        let body = ChatMessage::new(
-            None,
-            ChatEvent::GrpMsgForward {
-                member_id: (!as_channel).then(|| m.member_id.clone()),
-                member_name: (!as_channel).then(|| m.profile.display_name.clone()),
-                msg: Box::new(msg),
-                msg_ts: simplex_codec::time::UtcTime::from_millis(crate::store::now_ms()),
-            },
-        )
-        .encode();
+        let now = simplex_codec::time::UtcTime::from_millis(crate::store::now_ms());
+        let body = match signed {
+            // A signed event goes on as it was signed, in the binary envelope (a channel's
+            // relay; the reference's relays forward so).
+            Some(s) if channel_relay && !as_channel => crate::group_keys::forward_signed(
+                &crate::protocol::GrpMsgForward {
+                    sender: crate::protocol::FwdSender::Member(
+                        m.member_id.0.clone(),
+                        m.profile.display_name.clone(),
+                    ),
+                    broker_ts: simplex_codec::time::UtcTime {
+                        secs: now.secs,
+                        nanos: 0,
+                    },
+                },
+                s,
+            ),
+            _ => ChatMessage::new(
+                None,
+                ChatEvent::GrpMsgForward {
+                    member_id: (!as_channel).then(|| m.member_id.clone()),
+                    member_name: (!as_channel).then(|| m.profile.display_name.clone()),
+                    msg: Box::new(msg),
+                    msg_ts: now,
+                },
+            )
+            .encode(),
+        };
         for t in targets {
             let Some(conn) = t.conn_id else { continue };
             if let Err(e) = self.send_body(conn, &body).await {

@@ -32,6 +32,7 @@ pub mod files;
 pub mod forward;
 pub mod group_events;
 pub mod group_files;
+pub mod group_keys;
 pub mod group_links;
 pub mod group_msgs;
 pub mod group_prefs;

@@ -820,6 +820,10 @@ pub struct GroupRelayInvitation {
     pub relay_member_id: MemberId,
     /// The channel's link (its data: the channel's profile).
     pub group_link: String,
+    /// The owner's signing key in the channel (`group_keys.rs`; the reference's newer owners
+    /// send it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_member_key: Option<String>,
 }
 
 /// A member as introduced to others.
@@ -1008,6 +1012,9 @@ pub enum ChatEvent {
         profile: Profile,
         /// The member id the joiner takes.
         new_member_id: MemberId,
+        /// The joiner's signing key in the channel (`group_keys.rs`; the reference requires
+        /// it, older clients of ours did not send it).
+        new_member_key: Option<String>,
     },
     /// `x.grp.link.mem`: the host's profile, to a member who joined through its group link.
     GrpLinkMem {
@@ -1192,12 +1199,28 @@ const NOTIFYING: [&str; 7] = [
 /// Whether an encoded chat message (ours: [`ChatMessage::encode`], whose first key is
 /// `event`) is one of the events that notify.
 pub fn notifies(body: &[u8]) -> bool {
+    event_of(body).is_some_and(|e| NOTIFYING.iter().any(|t| t.as_bytes() == e))
+}
+
+/// The event name of an encoded chat message of ours (its first key is `event`), signed
+/// (`'/'`, [`crate::group_keys::sign_element`]) or not.
+pub fn event_of(body: &[u8]) -> Option<&[u8]> {
     const HEAD: &[u8] = b"{\"event\":\"";
-    let Some(rest) = body.strip_prefix(HEAD) else {
-        return false;
+    let json = match body.first() {
+        Some(b'/') => {
+            let mut r = Bin(&body[1..]);
+            r.byte().ok()?; // the binding
+            for _ in 0..r.byte().ok()? {
+                r.byte().ok()?;
+                r.short().ok()?;
+            }
+            r.0
+        }
+        _ => body,
     };
-    let end = rest.iter().take(32).position(|b| *b == b'"');
-    end.is_some_and(|n| NOTIFYING.iter().any(|t| t.as_bytes() == &rest[..n]))
+    let rest = json.strip_prefix(HEAD)?;
+    let end = rest.iter().take(32).position(|b| *b == b'"')?;
+    Some(&rest[..end])
 }
 
 fn put<T: Serialize>(o: &mut Map<String, Value>, key: &str, v: &T) {
@@ -1342,9 +1365,11 @@ impl ChatEvent {
             Self::Member {
                 profile,
                 new_member_id,
+                new_member_key,
             } => {
                 put(&mut o, "profile", profile);
                 put(&mut o, "newMemberId", new_member_id);
+                put_opt(&mut o, "newMemberKey", new_member_key);
             }
             Self::GrpLinkAcpt {
                 acceptance,
@@ -1550,6 +1575,7 @@ impl ChatEvent {
             "x.member" => Self::Member {
                 profile: p.req("profile")?,
                 new_member_id: p.req("newMemberId")?,
+                new_member_key: p.opt("newMemberKey")?,
             },
             "x.grp.link.acpt" => Self::GrpLinkAcpt {
                 acceptance: p.req("acceptance")?,

@@ -489,6 +489,13 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         shared_key BLOB,
         call_ts INTEGER NOT NULL
      );",
+    // v60: channels' member keys (`group_keys.rs`): each member's public signing key, and our
+    // own private key in each channel we are a member of
+    "ALTER TABLE group_members ADD COLUMN member_key BLOB;
+     CREATE TABLE group_keys (
+        group_id INTEGER PRIMARY KEY REFERENCES groups ON DELETE CASCADE,
+        member_priv_key BLOB NOT NULL
+     );",
 ];
 
 /// The most versions an edited item keeps (the original among them): edits beyond change the

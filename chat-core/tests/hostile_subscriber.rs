@@ -52,6 +52,8 @@ async fn scenario() {
             &msg(ChatEvent::Member {
                 profile: profile("mallory"),
                 new_member_id: B64(vec![7; 12]),
+                // A client that gives no key (ours before keys): taken as before.
+                new_member_key: None,
             }),
         )
         .await

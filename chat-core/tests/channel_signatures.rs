@@ -1,0 +1,261 @@
+//! Member keys and signed events in a channel (`chat_core::group_keys`), with a real relay:
+//! alice owns the channel, bob serves it as its relay, cath subscribes with our client and
+//! mallory with a bare agent. The relay keeps each member's key as given (the owner's with
+//! its invitation, a subscriber's with its request) and announces the owner with hers; an
+//! event that must be signed is refused unsigned or with a bad signature, taken signed; the
+//! owner's signed profile change reaches the subscribers through the relay with its signature
+//! (the binary forward) and is taken there after it is checked against her announced key.
+
+mod common;
+
+use agent::agent::{Agent, AgentEvent};
+use chat_core::chat::{Event, Response};
+use chat_core::group_keys::{key_text, parse_key, sign_element, verify};
+use chat_core::protocol::{parse_chat_messages, ChatEvent, ChatMessage, Profile, B64};
+use common::{agent_event, msg, open, owner_and_relay, profile, relay, until};
+use simplex_crypto::keys::KeyAlgorithm;
+use smp_client::ConnectOptions;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channel_events_are_signed_and_checked() {
+    // On the heap: the scenario's future is larger than a test thread's stack in debug builds.
+    Box::pin(scenario()).await
+}
+
+/// A member's key as a chat reports it (`/_members`), by display name.
+async fn key_of(chat: &chat_core::chat::Chat, group: i64, name: &str) -> Option<Vec<u8>> {
+    let Response::Members(_, members) = chat
+        .execute_line(&format!("/_members #{group}"))
+        .await
+        .expect("/_members")
+    else {
+        panic!("members")
+    };
+    members
+        .into_iter()
+        .find(|m| m.profile.display_name == name)
+        .unwrap_or_else(|| panic!("{name} is no member"))
+        .member_key
+}
+
+async fn scenario() {
+    let (_relay, server) = relay().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let ((alice, mut a_ev), (bob, mut b_ev)) = owner_and_relay(
+        dir.path(),
+        &server,
+        chat_core::channels::DEFAULT_MAX_CHANNELS,
+    )
+    .await;
+    let created = alice
+        .execute_line(r#"/_public group 1 1 {"displayName": "news", "fullName": ""}"#)
+        .await
+        .expect("/_public group");
+    let Response::PublicGroupCreated(channel, link, _) = created else {
+        panic!("{created:?}")
+    };
+    let (served, _) = until(&mut b_ev, |e| match e {
+        Event::RelayServing(g, _) => Some(g.group_id),
+        _ => None,
+    })
+    .await;
+    until(&mut a_ev, |e| {
+        matches!(e, Event::GroupRelayUpdated(_, r)
+            if r.status == chat_core::channels::RelayStatus::Active)
+        .then_some(())
+    })
+    .await;
+    // The relay has alice's key from her invitation: an Ed25519 key.
+    let alice_key = key_of(&bob, served, "alice").await.expect("alice's key");
+    assert_eq!(parse_key(&key_text(&alice_key)).expect("a key"), alice_key);
+
+    // cath subscribes with our client: the relay has her key, she has alice's from the relay.
+    let (cath, mut c_ev) = open(dir.path(), "cath", &server).await;
+    cath.execute_line(&format!("/c {link}")).await.expect("/c");
+    let (joined, _) = until(&mut c_ev, |e| match e {
+        Event::UserJoinedGroup(g, _) => Some(g.group_id),
+        _ => None,
+    })
+    .await;
+    let cath_key = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        loop {
+            if let Some(k) = key_of(&bob, served, "cath").await {
+                return k;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("cath's key at the relay");
+    assert_eq!(parse_key(&key_text(&cath_key)).expect("a key"), cath_key);
+    let announced = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        loop {
+            let Response::Members(_, members) = cath
+                .execute_line(&format!("/_members #{joined}"))
+                .await
+                .expect("/_members")
+            else {
+                panic!("members")
+            };
+            if let Some(a) = members
+                .into_iter()
+                .find(|m| m.profile.display_name == "alice")
+            {
+                return a.member_key;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("alice announced to cath");
+    assert_eq!(announced.as_ref(), Some(&alice_key));
+
+    // mallory subscribes with a bare agent and a key of her own.
+    let (public, private) =
+        simplex_crypto::asymmetric::generate(KeyAlgorithm::Ed25519).expect("keys");
+    let mallory_id = B64(vec![7; 12]);
+    let (mallory, mut m_ev) = Agent::start(server, ConnectOptions::default());
+    let data = mallory.read_address(&link).await.expect("the link's data");
+    let link_data: serde_json::Value = serde_json::from_slice(&data.user_data).expect("JSON");
+    let group_id = simplex_codec::base64url::decode(
+        link_data["groupProfile"]["publicGroup"]["publicGroupId"]
+            .as_str()
+            .expect("the channel's id"),
+    )
+    .expect("base64url");
+    let relay_link = data.relays.first().expect("a relay").clone();
+    let conn = mallory
+        .join(
+            &relay_link,
+            &msg(ChatEvent::Member {
+                profile: profile("mallory"),
+                new_member_id: mallory_id.clone(),
+                new_member_key: Some(key_text(&public.to_der())),
+            }),
+        )
+        .await
+        .expect("join");
+    match agent_event(&mut m_ev).await {
+        AgentEvent::Confirmation { conn: c, .. } if c == conn => mallory
+            .allow(
+                conn,
+                &msg(ChatEvent::Info {
+                    profile: profile("mallory"),
+                }),
+            )
+            .await
+            .expect("allow"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        key_of(&bob, served, "mallory").await,
+        Some(public.to_der()),
+        "the key mallory gave"
+    );
+
+    // Unsigned, signed with another key, signed for another channel: refused by the relay.
+    mallory
+        .send(conn, &msg(ChatEvent::GrpLeave))
+        .await
+        .expect("send");
+    until(&mut b_ev, |e| {
+        matches!(e, Event::Error(s) if s.contains("x.grp.leave from mallory is not signed"))
+            .then_some(())
+    })
+    .await;
+    let renamed = |name: &str| {
+        msg(ChatEvent::Info {
+            profile: Profile {
+                display_name: name.into(),
+                ..Profile::default()
+            },
+        })
+    };
+    let (_, other) = simplex_crypto::asymmetric::generate(KeyAlgorithm::Ed25519).expect("keys");
+    let forged = sign_element(&other, &group_id, &mallory_id.0, &renamed("eve")).expect("sign");
+    mallory.send(conn, &forged).await.expect("send");
+    until(&mut b_ev, |e| {
+        matches!(e, Event::Error(s) if s.contains("x.info from mallory: a bad signature"))
+            .then_some(())
+    })
+    .await;
+    let elsewhere =
+        sign_element(&private, b"another channel", &mallory_id.0, &renamed("eve")).expect("sign");
+    mallory.send(conn, &elsewhere).await.expect("send");
+    until(&mut b_ev, |e| {
+        matches!(e, Event::Error(s) if s.contains("x.info from mallory: a bad signature"))
+            .then_some(())
+    })
+    .await;
+    // Signed as it should be: taken.
+    let good =
+        sign_element(&private, &group_id, &mallory_id.0, &renamed("mallory2")).expect("sign");
+    mallory.send(conn, &good).await.expect("send");
+    until(&mut b_ev, |e| match e {
+        Event::GroupMemberUpdated { to, .. } => {
+            (to.profile.display_name == "mallory2").then_some(())
+        }
+        Event::Error(s) => panic!("{s}"),
+        _ => None,
+    })
+    .await;
+
+    // alice changes the channel's profile: signed by her, the API says so.
+    let changed = alice
+        .execute_line(&format!(
+            r#"/_group_profile #{} {{"displayName": "news", "fullName": "News daily", "publicGroup": {}}}"#,
+            channel.group_id,
+            serde_json::to_string(&channel.profile.public_group).expect("JSON")
+        ))
+        .await
+        .expect("/_group_profile");
+    let json = chat_core::api::response(&alice, &changed);
+    assert_eq!(json["type"], "groupUpdated", "{json}");
+    assert_eq!(json["msgSigned"], true, "{json}");
+    // mallory gets it from the relay as alice signed it (the binary forward), and the
+    // signature is alice's over this channel and her member id.
+    let forwarded = loop {
+        match agent_event(&mut m_ev).await {
+            AgentEvent::Message {
+                conn: c,
+                msg_id,
+                body,
+                ..
+            } if c == conn => {
+                mallory.ack(c, msg_id).await.expect("ack");
+                let found = parse_chat_messages(&body)
+                    .into_iter()
+                    .flatten()
+                    .find(|p| p.msg.event.name() == "x.grp.info");
+                if let Some(p) = found {
+                    break p;
+                }
+            }
+            _ => {}
+        }
+    };
+    let header = forwarded.forward.expect("forwarded by the relay");
+    let chat_core::protocol::FwdSender::Member(author, name) = header.sender else {
+        panic!("not as the channel")
+    };
+    assert_eq!(name, "alice");
+    let signed = forwarded.signed.expect("with alice's signature");
+    assert!(verify(&alice_key, &group_id, &author, &signed));
+    let ChatEvent::GrpInfo { group_profile } = ChatMessage::decode(&signed.body)
+        .expect("the signed JSON")
+        .event
+    else {
+        panic!("x.grp.info")
+    };
+    assert_eq!(group_profile.full_name, "News daily");
+    // cath checked it against alice's key and took it.
+    until(&mut c_ev, |e| match e {
+        Event::GroupUpdatedBy { to, by, .. } => {
+            assert_eq!(by.profile.display_name, "alice");
+            (to.profile.full_name == "News daily").then_some(())
+        }
+        Event::Error(s) => panic!("{s}"),
+        _ => None,
+    })
+    .await;
+}
