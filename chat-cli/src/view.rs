@@ -1739,6 +1739,8 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
             view_name(&by.local_name),
             full_name(&member.local_name, &member.profile)
         )],
+        // The reference's terminal shows nothing when only the count changed.
+        Event::ChannelCountPublished(..) => vec![],
         Event::GroupRelayUpdated(g, r) => vec![format!(
             "#{}: relay {} is {}",
             view_name(&g.local_name),

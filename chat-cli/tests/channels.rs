@@ -47,8 +47,9 @@ fn create_channel(owner: &mut Client, relay: &mut Client, cmd: &str) -> String {
     link
 }
 
-/// A subscriber joins `#news` by its link through its one relay.
-fn subscribe(c: &mut Client, full: &str, link: &str, relay: &mut Client) {
+/// A subscriber joins `#news` by its link through its one relay, which announces it to the
+/// owner.
+fn subscribe(c: &mut Client, full: &str, link: &str, relay: &mut Client, owner: &mut Client) {
     c.type_line(&format!("/c {link}"));
     c.expect(&format!("/c {link}"));
     c.expect("#news: joining the channel through its relays...");
@@ -58,6 +59,21 @@ fn subscribe(c: &mut Client, full: &str, link: &str, relay: &mut Client) {
         c.name
     ));
     relay.expect(&format!("#news: {} joined the group", c.name));
+    announced(owner, c.name, full);
+}
+
+/// The owner's line for a subscriber a relay announced (the reference's
+/// `joinedGroupMemberConnecting` line; whichever relay announced it first).
+fn announced(owner: &mut Client, name: &str, full: &str) {
+    let line = owner.next();
+    assert!(
+        line.starts_with("#news: ")
+            && line.ends_with(&format!(
+                "added {name} ({full}) to the group (connecting...)"
+            )),
+        "{}: {line}",
+        owner.name
+    );
 }
 
 /// alice, whose chat relay is bob (`/relays name=bob_relay <bob's address>`).
@@ -86,7 +102,7 @@ fn a_channel_served_by_a_relay() {
     let link = create_channel(&mut alice, &mut bob, cmd);
     let mut cath = Client::start(dir.path(), "cath", &server);
     cath.create_profile("cath", "Catherine");
-    subscribe(&mut cath, "Catherine", &link, &mut bob);
+    subscribe(&mut cath, "Catherine", &link, &mut bob, &mut alice);
     alice.type_line("#news hello subscribers");
     alice.expect_item("#news hello subscribers");
     bob.expect_item("#news alice> hello subscribers");
@@ -113,7 +129,7 @@ fn a_channel_served_by_a_relay() {
     // what is sent - never the other subscriber.
     let mut dan = Client::start(dir.path(), "dan", &server);
     dan.create_profile("dan", "Daniel");
-    subscribe(&mut dan, "Daniel", &link, &mut bob);
+    subscribe(&mut dan, "Daniel", &link, &mut bob, &mut alice);
     dan.expect_item("#news alice> hello subscribers [>>]");
     dan.expect_item("#news> from the channel [>>]");
     alice.type_line("#news second post");
@@ -149,7 +165,8 @@ fn a_channel_served_by_a_relay() {
     bob.expect_item("#news> [LIVE ended] breaking news");
     cath.expect_item("#news> [LIVE ended] breaking news");
     dan.expect_item("#news> [LIVE ended] breaking news");
-    // Subscribers know the relay and the owner, not each other; the owner knows its relay.
+    // Subscribers know the relay and the owner, not each other; the owner knows its relay and
+    // the subscribers its relay announced (never connected to them).
     cath.type_line("/ms news");
     cath.expect("/ms news");
     cath.expect("cath (Catherine): observer, you, connected");
@@ -164,6 +181,8 @@ fn a_channel_served_by_a_relay() {
     alice.expect("/ms news");
     alice.expect("alice (Alice): owner, you, created group");
     alice.expect("bob_relay: relay, invited, connected");
+    alice.expect("cath (Catherine): observer");
+    alice.expect("dan (Daniel): observer");
     bob.type_line("/ms news");
     bob.expect("/ms news");
     bob.expect("bob_relay (Relay): relay, you, connected");
@@ -242,6 +261,8 @@ fn a_channel_served_by_a_relay() {
         r.expect("fay (Fay): accepting request to join group #news...");
         r.expect("#news: fay joined the group");
     }
+    // Both relays announce fay: the owner shows the first.
+    announced(&mut alice, "fay", "Fay");
     alice.type_line("#news with two relays");
     alice.expect_item("#news with two relays");
     bob.expect_item("#news alice> with two relays");
@@ -377,7 +398,7 @@ fn reactions_and_quotes_in_a_channel() {
         .map(|(name, full)| {
             let mut c = Client::start_with(dir.path(), name, &server, &shown);
             c.create_profile(name, full);
-            subscribe(&mut c, full, &link, &mut bob);
+            subscribe(&mut c, full, &link, &mut bob, &mut alice);
             c
         })
         .collect();
@@ -394,11 +415,7 @@ fn reactions_and_quotes_in_a_channel() {
     cath.type_line("+1 #news hello");
     cath.expect("+1 #news hello");
     cath.expect("added 👍");
-    // (The owner learns of a subscriber this way: the reference's line.)
-    alice.expect(
-        "#news: bob_relay forwarded a message from an unknown member, creating unknown member \
-         record cath",
-    );
+    // (The owner knows cath: her relay announced her when she joined.)
     alice.expect_item("#news cath> > alice hello subscribers");
     alice.expect("    + 👍");
     dan.expect_item("#news> > alice hello subscribers");
@@ -407,10 +424,6 @@ fn reactions_and_quotes_in_a_channel() {
     dan.type_line("+1 #news hello");
     dan.expect("+1 #news hello");
     dan.expect("added 👍");
-    alice.expect(
-        "#news: bob_relay forwarded a message from an unknown member, creating unknown member \
-         record dan",
-    );
     alice.expect_item("#news dan> > alice hello subscribers");
     alice.expect("    + 👍");
     cath.expect_item("#news> > alice hello subscribers");
@@ -459,7 +472,7 @@ fn reactions_and_quotes_in_a_channel() {
     // A subscriber joining now gets the quote in the history too.
     let mut eve = Client::start_with(dir.path(), "eve", &server, &shown);
     eve.create_profile("eve", "Eve");
-    subscribe(&mut eve, "Eve", &link, &mut bob);
+    subscribe(&mut eve, "Eve", &link, &mut bob, &mut alice);
     eve.expect_item("#news alice> hello subscribers [>>]");
     eve.expect_item("#news alice> next [>>]");
     eve.expect_item("#news> channel news [>>]");
@@ -508,7 +521,7 @@ fn a_file_in_a_channel() {
     for (name, full) in [("cath", "Catherine"), ("dan", "Daniel")] {
         let mut c = Client::start_with(dir.path(), name, &server, &args);
         c.create_profile(name, full);
-        subscribe(&mut c, full, &link, &mut bob);
+        subscribe(&mut c, full, &link, &mut bob, &mut alice);
         subscribers.push(c);
     }
     let src = dir.path().join("src");
@@ -559,7 +572,7 @@ fn a_file_in_a_channel() {
     // A subscriber joining later gets it in the history, from the channel too.
     let mut eve = Client::start_with(dir.path(), "eve", &server, &args);
     eve.create_profile("eve", "Eve");
-    subscribe(&mut eve, "Eve", &link, &mut bob);
+    subscribe(&mut eve, "Eve", &link, &mut bob, &mut alice);
     eve.expect_item("#news alice> sends file f.bin (68.4 KiB / 70000 bytes) [>>]");
     eve.expect("use /fr 1 [<dir>/ | <path>] to receive it [>>]");
     eve.expect_item("#news> sends file g.bin (68.4 KiB / 70000 bytes) [>>]");
@@ -638,6 +651,7 @@ fn a_prepared_channel_is_joined_through_its_relay() {
     cath.expect("#news: you joined the group");
     bob.expect("cath (Catherine): accepting request to join group #news...");
     bob.expect("#news: cath joined the group");
+    announced(&mut alice, "cath", "Catherine");
     alice.type_line("#news hello subscribers");
     alice.expect_item("#news hello subscribers");
     bob.expect_item("#news alice> hello subscribers");

@@ -600,7 +600,7 @@ pub fn group_info(chat: &Chat, g: &Group) -> Value {
         "createdAt": ts(g.created_at),
         "updatedAt": ts(g.created_at),
         "chatTags": g.tags,
-        "groupSummary": {"currentMembers": members},
+        "groupSummary": group_summary(chat, g, members),
         "membersRequireAttention": 0,
     });
     if let Some(d) = g
@@ -776,6 +776,25 @@ pub fn group_member(m: &Member) -> Value {
     }
     if let Some(k) = &m.member_key {
         v["memberPubKey"] = crate::group_keys::key_text(k).into();
+    }
+    v
+}
+
+/// `GroupSummary`: the members we know of, and a channel's count (its owner's, or what its
+/// link said when we joined).
+fn group_summary(chat: &Chat, g: &Group, members: usize) -> Value {
+    let mut v = json!({ "currentMembers": members });
+    if let Ok(Some(n)) = chat.store().public_member_count(g.group_id) {
+        v["publicMemberCount"] = n.into();
+    }
+    v
+}
+
+/// A channel link's data as the API gives it (`GroupShortLinkData`): its profile and count.
+fn channel_link_json(p: &crate::protocol::GroupProfile, count: Option<i64>) -> Value {
+    let mut v = json!({ "groupProfile": p });
+    if let Some(n) = count {
+        v["publicGroupData"] = json!({ "publicMemberCount": n });
     }
     v
 }
@@ -1871,9 +1890,11 @@ pub fn connection_plan(chat: &Chat, plan: &LinkPlan) -> Value {
         LinkPlan::Channel(c) => {
             use crate::chat::ChannelPlan;
             let inner = match c {
-                ChannelPlan::Ok(p) => json!({"type": "ok", "groupSLinkData_": {"groupProfile": p}}),
-                ChannelPlan::NoRelays(p) => {
-                    json!({"type": "noRelays", "groupSLinkData_": {"groupProfile": p}})
+                ChannelPlan::Ok(p, n) => {
+                    json!({"type": "ok", "groupSLinkData_": channel_link_json(p, *n)})
+                }
+                ChannelPlan::NoRelays(p, n) => {
+                    json!({"type": "noRelays", "groupSLinkData_": channel_link_json(p, *n)})
                 }
                 ChannelPlan::Own(g) => json!({"type": "ownLink", "groupInfo": group_info(chat, g)}),
                 ChannelPlan::Known(g) | ChannelPlan::Prepared(g) => {
@@ -2271,6 +2292,16 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
                 json!({"user": u, "groupInfo": group_info(chat, g), "groupLink": link,
                        "groupRelays": relays.iter().map(group_relay).collect::<Vec<_>>(),
                        "relaysChanged": relay.status == crate::channels::RelayStatus::Active}),
+            )
+        }
+        Event::ChannelCountPublished(g, _) => {
+            let link = channel_link(chat, g);
+            let relays = chat.store().group_relays(g.group_id).ok()?;
+            tagged(
+                "groupLinkDataUpdated",
+                json!({"user": u, "groupInfo": group_info(chat, g), "groupLink": link,
+                       "groupRelays": relays.iter().map(group_relay).collect::<Vec<_>>(),
+                       "relaysChanged": false}),
             )
         }
         Event::GroupRelayAccepted(g, relay) => tagged(

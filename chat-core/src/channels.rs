@@ -124,6 +124,35 @@ pub(crate) fn link_data_json(profile: &GroupProfile) -> serde_json::Result<Vec<u
     serde_json::to_vec(&serde_json::json!({ "groupProfile": profile }))
 }
 
+/// The channel link's data as its owner writes it: the profile and how many the channel has
+/// (`publicGroupData.publicMemberCount`, the reference's subscriber count).
+fn channel_link_data(profile: &GroupProfile, count: i64) -> Result<Vec<u8>> {
+    let json = serde_json::to_vec(&serde_json::json!({
+        "groupProfile": profile,
+        "publicGroupData": {"publicMemberCount": count},
+    }))
+    .map_err(|e| ChatError::Agent(format!("channel link data: {e}")))?;
+    crate::compress::link_data(json)
+        .map_err(|e| ChatError::Agent(format!("channel link data: {e}")))
+}
+
+/// The most members a channel's count may say (a larger one in a link's data is not kept).
+pub const MAX_MEMBER_COUNT: i64 = 1 << 40;
+
+/// The subscriber count in a channel link's data, when there is one (and it is sane).
+pub(crate) fn count_from_link_data(data: &[u8]) -> Option<i64> {
+    let data = crate::compress::read_link_data(data).ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&data).ok()?;
+    v.get("publicGroupData")?
+        .get("publicMemberCount")?
+        .as_i64()
+        .filter(|n| (0..=MAX_MEMBER_COUNT).contains(n))
+}
+
+/// How long an owner waits after a change of its channel's count before it writes the link's
+/// data: a burst of joins is written once.
+const COUNT_SETTLE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The group's or channel's profile from its link's data.
 pub(crate) fn profile_from_link_data(data: &[u8]) -> Result<GroupProfile> {
     #[derive(serde::Deserialize)]
@@ -211,6 +240,35 @@ impl ChatStore {
     }
 
     /// A configured chat relay.
+    /// A channel's count of members (its owner's, or its link's at joining), when known.
+    pub fn public_member_count(
+        &self,
+        group_id: i64,
+    ) -> std::result::Result<Option<i64>, StoreError> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT public_member_count FROM groups WHERE group_id = ?1",
+                [group_id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
+    /// Keeps a channel's count of members.
+    pub fn set_public_member_count(
+        &self,
+        group_id: i64,
+        count: i64,
+    ) -> std::result::Result<(), StoreError> {
+        self.db.execute(
+            "UPDATE groups SET public_member_count = ?2 WHERE group_id = ?1",
+            rusqlite::params![group_id, count],
+        )?;
+        Ok(())
+    }
+
     pub fn chat_relay(&self, id: i64) -> std::result::Result<Option<ChatRelay>, StoreError> {
         Ok(self
             .db
@@ -757,9 +815,17 @@ impl Chat {
             .filter(|r| !matches!(r.member.status, MemberStatus::Left | MemberStatus::Removed))
             .collect();
         let links: Vec<String> = serving.iter().filter_map(|r| r.link.clone()).collect();
+        let data = match g.role {
+            GroupMemberRole::Owner => {
+                let count = self.public_member_count(g)?;
+                self.store().set_public_member_count(g.group_id, count)?;
+                channel_link_data(&g.profile, count)?
+            }
+            _ => link_data(&g.profile)?,
+        };
         self.inner
             .agent
-            .set_link_data(conn, &link_data(&g.profile)?, &links)
+            .set_link_data(conn, &data, &links)
             .await
             .map_err(agent_err)?;
         let mut activated = Vec::new();
@@ -777,6 +843,74 @@ impl Chat {
             }
         }
         Ok(activated)
+    }
+
+    /// How many a channel of ours has, as its owner knows: itself and every current member
+    /// but its relays (the reference's `publicMemberCount`).
+    pub(crate) fn public_member_count(&self, g: &Group) -> Result<i64> {
+        let others = self
+            .store()
+            .members(g.group_id)?
+            .iter()
+            .filter(|m| m.role != GroupMemberRole::Relay && m.status.is_current())
+            .count();
+        Ok(1 + others as i64)
+    }
+
+    /// Our channel's count changed (a subscriber announced, leaving or removed): its link's
+    /// data is written again once the changes settle ([`COUNT_SETTLE`]; one write for a
+    /// burst).
+    pub(crate) fn count_changed(&self, g: &Group) {
+        if g.role != GroupMemberRole::Owner || !self.is_channel(g).unwrap_or(false) {
+            return;
+        }
+        // Known here at once; the link's readers learn it after the write.
+        let counted = self
+            .public_member_count(g)
+            .and_then(|n| Ok(self.store().set_public_member_count(g.group_id, n)?));
+        if let Err(e) = counted {
+            tracing::warn!(target: "chat", "#{}: counting its members: {e}", g.local_name);
+        }
+        let first = self
+            .inner
+            .counts_due
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(g.group_id);
+        if !first {
+            return;
+        }
+        let chat = self.clone();
+        let group_id = g.group_id;
+        tokio::spawn(async move {
+            tokio::time::sleep(COUNT_SETTLE).await;
+            chat.inner
+                .counts_due
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .remove(&group_id);
+            let Ok(g) = chat.group_by_id(group_id) else {
+                return; // deleted meanwhile
+            };
+            if crate::groups::check_current(&g).is_err() || !chat.is_channel(&g).unwrap_or(false) {
+                return;
+            }
+            match chat.publish_channel(&g).await {
+                Ok(_) => {
+                    let n = chat.store().public_member_count(g.group_id).ok().flatten();
+                    if let Some(n) = n {
+                        chat.emit(Event::ChannelCountPublished(g, n)).await;
+                    }
+                }
+                Err(e) => {
+                    chat.emit(Event::Error(format!(
+                        "#{}: the channel link's data: {e}",
+                        g.local_name
+                    )))
+                    .await
+                }
+            }
+        });
     }
 
     /// The owner's side: a relay left or was removed - its link taken out of the channel
@@ -1047,10 +1181,11 @@ impl Chat {
             .await
             .map_err(agent_err)?;
         let profile = profile_from_link_data(&data.user_data)?;
+        let count = count_from_link_data(&data.user_data);
         Ok(LinkPlan::Channel(if data.relays.is_empty() {
-            ChannelPlan::NoRelays(profile)
+            ChannelPlan::NoRelays(profile, count)
         } else {
-            ChannelPlan::Ok(profile)
+            ChannelPlan::Ok(profile, count)
         }))
     }
 
@@ -1095,6 +1230,9 @@ impl Chat {
         }
         let shown_as = incognito.then(crate::incognito::random_profile);
         let g = self.add_channel_group(&profile, &link)?;
+        if let Some(n) = count_from_link_data(&data.user_data) {
+            self.store().set_public_member_count(g.group_id, n)?;
+        }
         match self.join_relays(g.clone(), &data.relays, shown_as).await {
             Ok((g, first)) => Ok(Response::ChannelJoining(g, first)),
             Err(e) => {
@@ -1202,8 +1340,10 @@ impl Chat {
         Ok((g, first))
     }
 
-    /// The relay's side: a subscriber connected - the owners announced to it (it will not
-    /// connect to them: what they send comes through us).
+    /// The relay's side: a subscriber connected - announced to the owners (`x.grp.mem.new`,
+    /// with its key: they count it), and the owners introduced to it (`x.grp.mem.intro`, as
+    /// the reference's relays' `introduceInChannel`; no connection follows either way: what
+    /// they send each other comes through us).
     pub(crate) async fn announce_owners(&self, g: &Group, new: &Member) -> Result<()> {
         let Some(conn) = new.conn_id else {
             return Ok(());
@@ -1218,13 +1358,34 @@ impl Chat {
                     && o.status.is_current()
             })
             .collect();
+        if new.role < GroupMemberRole::Owner {
+            let announce = ChatMessage::new(
+                None,
+                ChatEvent::GrpMemNew {
+                    member_info: crate::groups::member_info(new),
+                    scope: None,
+                },
+            )
+            .encode();
+            for o in owners
+                .iter()
+                .filter(|o| o.status == MemberStatus::Connected)
+            {
+                let Some(owner_conn) = o.conn_id else {
+                    continue;
+                };
+                if let Err(e) = self.send_body(owner_conn, &announce).await {
+                    self.member_error(g, o, e).await;
+                }
+            }
+        }
         for o in owners {
             let member_info = crate::groups::member_info(&o);
             self.send_event(
                 conn,
-                ChatEvent::GrpMemNew {
+                ChatEvent::GrpMemIntro {
                     member_info,
-                    scope: None,
+                    member_restrictions: None,
                 },
             )
             .await?;
@@ -1232,8 +1393,9 @@ impl Chat {
         Ok(())
     }
 
-    /// The subscriber's side: an owner announced by a relay (`x.grp.mem.new`), recorded
-    /// without a connection (what it sends comes through the relays).
+    /// The subscriber's side: an owner introduced by a relay (`x.grp.mem.intro`, as the
+    /// reference's relays; `x.grp.mem.new` from ours before), recorded without a connection
+    /// (what it sends comes through the relays).
     pub(crate) fn channel_owner_announced(
         &self,
         g: &Group,
@@ -1248,17 +1410,60 @@ impl Chat {
                 info.member_role.name()
             )));
         }
+        self.relay_announced(g, relay, info).map(|_| ())
+    }
+
+    /// The owner's side: a relay announced a subscriber that joined through it
+    /// (`x.grp.mem.new`, the reference's relays' `introduceInChannel`), recorded without a
+    /// connection and counted in the channel link's data.
+    pub(crate) async fn channel_subscriber_announced(
+        &self,
+        g: &Group,
+        relay: &Member,
+        info: &crate::protocol::MemberInfo,
+    ) -> Result<()> {
+        if info.member_role >= GroupMemberRole::Moderator {
+            return Err(ChatError::Agent(format!(
+                "#{}: relay {} announced a subscriber as {}",
+                g.local_name,
+                relay.local_name,
+                info.member_role.name()
+            )));
+        }
+        if let Some(member) = self.relay_announced(g, relay, info)? {
+            self.emit(Event::MemberAnnounced {
+                group: g.clone(),
+                by: relay.clone(),
+                member,
+            })
+            .await;
+            self.count_changed(g);
+        }
+        Ok(())
+    }
+
+    /// A member a relay announced, recorded (with its key) unless known already: another relay
+    /// of the channel announces it too.
+    fn relay_announced(
+        &self,
+        g: &Group,
+        relay: &Member,
+        info: &crate::protocol::MemberInfo,
+    ) -> Result<Option<Member>> {
         if info.member_id == g.member_id
             || self
                 .store()
                 .member_by_member_id(g.group_id, &info.member_id)?
                 .is_some()
         {
-            return Ok(()); // by another relay too
+            return Ok(None); // by another relay too
         }
         let profile = info.profile.clone();
         if profile.display_name.is_empty() || profile.display_name.chars().any(char::is_control) {
-            return Err(ChatError::Agent("x.grp.mem.new: bad owner name".into()));
+            return Err(ChatError::Agent(format!(
+                "#{}: relay {} announced a member with a bad name",
+                g.local_name, relay.local_name
+            )));
         }
         // Its key, checked before anything is recorded.
         let key = match &info.member_key {
@@ -1268,10 +1473,10 @@ impl Chat {
             Some(_) => return Err(ChatError::Agent("x.grp.mem.new: bad member key".into())),
             None => None,
         };
-        let owner = self.store().add_member(&NewMember {
+        let member = self.store().add_member(&NewMember {
             group_id: g.group_id,
             member_id: &info.member_id,
-            role: GroupMemberRole::Owner,
+            role: info.member_role,
             category: MemberCategory::Pre,
             status: MemberStatus::Announced,
             profile: &profile,
@@ -1279,10 +1484,13 @@ impl Chat {
             contact_id: None,
             invited_by: Some(relay.group_member_id),
         })?;
-        if let Some(k) = key {
-            self.store().set_member_key(owner.group_member_id, &k)?;
+        if let Some(k) = &key {
+            self.store().set_member_key(member.group_member_id, k)?;
         }
-        Ok(())
+        Ok(Some(Member {
+            member_key: key,
+            ..member
+        }))
     }
 
     /// The members a relay forwards `from`'s messages to: every connected subscriber (and

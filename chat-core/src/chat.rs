@@ -817,10 +817,10 @@ pub struct ContactLinkData {
 /// What a channel's link is to us.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ChannelPlan {
-    /// New: joining is fine (its profile, from the link's data).
-    Ok(crate::protocol::GroupProfile),
+    /// New: joining is fine (its profile and count of members, from the link's data).
+    Ok(crate::protocol::GroupProfile, Option<i64>),
     /// No relay serves it yet.
-    NoRelays(crate::protocol::GroupProfile),
+    NoRelays(crate::protocol::GroupProfile, Option<i64>),
     /// Our own channel.
     Own(crate::group_store::Group),
     /// Joined already.
@@ -855,7 +855,7 @@ impl LinkPlan {
                 | Self::Address(LinkStatus::Ok | LinkStatus::Connecting(None))
                 | Self::AddressData(_)
                 | Self::InvitationData(_)
-                | Self::Channel(ChannelPlan::Ok(_))
+                | Self::Channel(ChannelPlan::Ok(..))
                 | Self::Group(GroupLinkPlan::Ok(_) | GroupLinkPlan::ConnectingReconnect)
         )
     }
@@ -908,11 +908,11 @@ impl LinkPlan {
                 let group =
                     |g: &crate::group_store::Group| crate::command::view_name(&g.local_name);
                 return match c {
-                    ChannelPlan::Ok(p) => vec![format!(
+                    ChannelPlan::Ok(p, _) => vec![format!(
                         "group link: ok to connect (channel {})",
                         crate::command::view_name(&p.display_name)
                     )],
-                    ChannelPlan::NoRelays(p) => vec![format!(
+                    ChannelPlan::NoRelays(p, _) => vec![format!(
                         "group link: channel {} has no active relays yet",
                         crate::command::view_name(&p.display_name)
                     )],
@@ -1214,6 +1214,9 @@ pub enum Event {
     },
     /// The channel link's data changed with a relay's status (active, inactive).
     GroupRelayUpdated(crate::group_store::Group, crate::channels::GroupRelay),
+    /// Our channel's link data was written with a new count of its members (nothing shown;
+    /// the API's `groupLinkDataUpdated` with `relaysChanged` false, as the reference's).
+    ChannelCountPublished(crate::group_store::Group, i64),
     /// A relay of our channel accepted (before it is published in the link's data).
     GroupRelayAccepted(crate::group_store::Group, crate::channels::GroupRelay),
     /// We serve a channel as its relay now (its owner asked; accepted).
@@ -1451,6 +1454,9 @@ pub(crate) struct Inner {
     /// The user's theme overrides as the API gives them (`themes.rs`; kept in the settings,
     /// here for every `User` the API writes).
     pub(crate) user_themes: Mutex<Option<serde_json::Value>>,
+    /// Channels of ours whose subscriber count changed and whose link's data is about to be
+    /// rewritten (`channels.rs` `count_changed`).
+    pub(crate) counts_due: Mutex<std::collections::HashSet<i64>>,
     /// `--relay`: this client serves channels (see [`crate::channels`]).
     pub(crate) chat_relay: bool,
     /// `--relay-address-server`: where a chat relay's address is made.
@@ -1743,6 +1749,7 @@ impl Chat {
                 calls: std::sync::Mutex::new(crate::calls::Calls::new()),
                 call_turn: tokio::sync::Mutex::new(()),
                 user_themes: Mutex::new(user_themes),
+                counts_due: Mutex::default(),
                 chat_relay: config.chat_relay,
                 relay_address_server: config.relay_address_server.clone(),
                 relay_max_channels: config.relay_max_channels,

@@ -683,6 +683,9 @@ impl Chat {
             .find(|(s, _)| s.group_member_id == m.group_member_id)
             .and_then(|(_, id)| *id);
         self.store().member_gone(&m, MemberStatus::Removed, after)?;
+        if m.role != GroupMemberRole::Relay {
+            self.count_changed(&g); // one fewer in our channel
+        }
         if let Some(conn) = m.conn_id {
             self.finish_recorded_deletions(&[(conn, after)]).await;
         }
@@ -1640,7 +1643,7 @@ impl Chat {
     }
 
     /// A member's message that went wrong, reported (`#team bob: why`).
-    async fn member_error(&self, g: &Group, m: &Member, e: impl std::fmt::Display) {
+    pub(crate) async fn member_error(&self, g: &Group, m: &Member, e: impl std::fmt::Display) {
         self.emit(Event::Error(format!(
             "#{} {}: {e}",
             g.local_name, m.local_name
@@ -1775,6 +1778,12 @@ impl Chat {
                 }
                 c => c,
             };
+            // A subscriber leaving: its relay tells the owners (they count it).
+            let leaving = (g.role == GroupMemberRole::Relay
+                && m.role < GroupMemberRole::Owner
+                && matches!(msg.event, ChatEvent::GrpLeave)
+                && self.is_channel(&g)?)
+            .then(|| msg.clone());
             // The owner's post as the channel itself, its edit or deletion: forwarded as the
             // channel's (decided before a deletion takes the post away).
             let as_channel = relaying && self.about_channel_post(&g, &m, &msg)?;
@@ -1787,6 +1796,12 @@ impl Chat {
                     self.member_error(&g, &m, e).await;
                 }
                 Ok(()) => {
+                    if let Some(leave) = leaving {
+                        crate::chat::on_heap(|| {
+                            self.forward(&g, &m, leave, signed.as_ref(), false, Audience::Owners)
+                        })
+                        .await?;
+                    }
                     if let Some(orig) = copy {
                         crate::chat::on_heap(|| {
                             self.forward(&g, &m, orig, signed.as_ref(), as_channel, Audience::All)
@@ -1955,11 +1970,14 @@ impl Chat {
                 }
                 let known = self.store().member_by_member_id(g.group_id, &member_id)?;
                 // A channel's relay forwards its owners' posts only (announced first) - and,
-                // to the owners, everyone's reactions with who reacted.
-                let reaction_to_owner = g.role == GroupMemberRole::Owner
-                    && matches!(inner.event, ChatEvent::MsgReact { .. });
+                // to the owners, everyone's reactions with who reacted and subscribers leaving.
+                let to_owner_from_anyone = g.role == GroupMemberRole::Owner
+                    && matches!(
+                        inner.event,
+                        ChatEvent::MsgReact { .. } | ChatEvent::GrpLeave
+                    );
                 if relay
-                    && !reaction_to_owner
+                    && !to_owner_from_anyone
                     && known
                         .as_ref()
                         .is_none_or(|a| a.role != GroupMemberRole::Owner)
@@ -2249,12 +2267,19 @@ impl Chat {
                     crate::chat::on_heap(|| self.channel_relay_announced(g, &relay_link)).await?;
                 }
             }
+            // A channel's relay announces: to its owners, each subscriber that joins through
+            // it; to a subscriber, the owners (ours before they were introduced).
             ChatEvent::GrpMemNew { member_info, .. }
                 if forwarded_by.is_none()
                     && m.role == GroupMemberRole::Relay
                     && self.is_channel(g)? =>
             {
-                self.channel_owner_announced(g, m, &member_info)?;
+                if g.role == GroupMemberRole::Owner {
+                    crate::chat::on_heap(|| self.channel_subscriber_announced(g, m, &member_info))
+                        .await?;
+                } else {
+                    self.channel_owner_announced(g, m, &member_info)?;
+                }
             }
             ChatEvent::GrpMemNew { member_info, scope } => {
                 Self::check_host_role(m, member_info.member_role)?;
@@ -2290,6 +2315,15 @@ impl Chat {
                     member: new,
                 })
                 .await;
+            }
+            // A channel's relay introduces its owners to us (the reference's relays; ours
+            // announced them with `x.grp.mem.new` before): recorded, no connection follows.
+            ChatEvent::GrpMemIntro { member_info, .. }
+                if forwarded_by.is_none()
+                    && m.role == GroupMemberRole::Relay
+                    && self.is_channel(g)? =>
+            {
+                self.channel_owner_announced(g, m, &member_info)?;
             }
             ChatEvent::GrpMemIntro {
                 member_info,
@@ -2501,6 +2535,10 @@ impl Chat {
                     ..m.clone()
                 };
                 crate::chat::on_heap(|| self.channel_relay_gone(g, &gone)).await?;
+                // A subscriber of our channel left (its relay told us): one fewer.
+                if m.role != GroupMemberRole::Relay {
+                    self.count_changed(g);
+                }
                 self.add_group_info(g, Some(m), &[crate::group_events::member_left()])
                     .await?;
             }

@@ -496,6 +496,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         group_id INTEGER PRIMARY KEY REFERENCES groups ON DELETE CASCADE,
         member_priv_key BLOB NOT NULL
      );",
+    // v61: how many a channel has (`channels.rs`): its owner's count, or the one its link's
+    // data said when a subscriber joined
+    "ALTER TABLE groups ADD COLUMN public_member_count INTEGER;",
 ];
 
 /// The most versions an edited item keeps (the original among them): edits beyond change the
