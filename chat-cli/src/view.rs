@@ -1637,7 +1637,7 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
                 view_name(&g.local_name)
             )]
         }
-        Event::GroupUpdatedBy { from, to, by } => {
+        Event::GroupUpdatedBy { from, to, by, .. } => {
             let lines = group_update_lines(from, to);
             if lines.is_empty() {
                 return Vec::new();
@@ -1886,7 +1886,9 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
             };
             group_item_lines(group, name, item, &marker, "")
         }
-        Event::MemberBlockedBy { group, by, member } => vec![format!(
+        Event::MemberBlockedBy {
+            group, by, member, ..
+        } => vec![format!(
             "#{}: {} {} {}",
             view_name(&group.local_name),
             view_name(&by.local_name),
@@ -1897,7 +1899,7 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
             },
             view_name(&member.local_name)
         )],
-        Event::RemovedFromGroup(g, by) => vec![
+        Event::RemovedFromGroup(g, by, _) => vec![
             format!(
                 "#{}: {} removed you from the group",
                 view_name(&g.local_name),
@@ -1905,18 +1907,20 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
             ),
             format!("use /d #{} to delete the group", view_name(&g.local_name)),
         ],
-        Event::MemberRemovedBy { group, by, member } => vec![format!(
+        Event::MemberRemovedBy {
+            group, by, member, ..
+        } => vec![format!(
             "#{}: {} removed {} from the group",
             view_name(&group.local_name),
             view_name(&by.local_name),
             view_name(&member.local_name)
         )],
-        Event::MemberLeft(g, m) => vec![format!(
+        Event::MemberLeft(g, m, _) => vec![format!(
             "#{}: {} left the group",
             view_name(&g.local_name),
             view_name(&m.local_name)
         )],
-        Event::GroupDeletedBy(g, by) => vec![
+        Event::GroupDeletedBy(g, by, _) => vec![
             format!(
                 "#{}: {} deleted the group",
                 view_name(&g.local_name),
@@ -1933,6 +1937,7 @@ pub fn event(e: &Event, shown: Shown) -> Vec<String> {
             member,
             from,
             to,
+            ..
         } => vec![format!(
             "#{}: {} changed {} from {} to {}",
             view_name(&group.local_name),

@@ -1175,6 +1175,14 @@ pub fn users_list(list: &[crate::users::UserListed]) -> Value {
     tagged("usersList", json!({ "users": users }))
 }
 
+/// An event's fields with `msgSigned` (`MsgSigStatus`) when it came signed.
+fn with_sig(mut fields: Value, signed: Option<crate::group_keys::SigStatus>) -> Value {
+    if let Some(s) = signed.and_then(crate::group_keys::SigStatus::api) {
+        fields["msgSigned"] = s.into();
+    }
+    fields
+}
+
 fn tagged(tag: &str, fields: Value) -> Value {
     let mut v = json!({ "type": tag });
     if let (Value::Object(m), Value::Object(f)) = (&mut v, fields) {
@@ -2275,10 +2283,18 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
             }
             v
         }
-        Event::MemberBlockedBy { group, by, member } => tagged(
+        Event::MemberBlockedBy {
+            group,
+            by,
+            member,
+            signed,
+        } => tagged(
             "memberBlockedForAll",
-            json!({"user": u, "groupInfo": group_info(chat, group), "byMember": group_member(by),
+            with_sig(
+                json!({"user": u, "groupInfo": group_info(chat, group), "byMember": group_member(by),
                    "member": group_member(member), "blocked": member.blocked_by_admin}),
+                *signed,
+            ),
         ),
         // Not among the documented events.
         Event::GroupJoinRequest(..) => return None,
@@ -2368,10 +2384,18 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
             json!({"user": u, "groupInfo": group_info(chat, group),
                    "fromMember": group_member(from), "toMember": group_member(to)}),
         ),
-        Event::GroupUpdatedBy { from, to, by } => tagged(
+        Event::GroupUpdatedBy {
+            from,
+            to,
+            by,
+            signed,
+        } => tagged(
             "groupUpdated",
-            json!({"user": u, "fromGroup": group_info(chat, from), "toGroup": group_info(chat, to),
+            with_sig(
+                json!({"user": u, "fromGroup": group_info(chat, from), "toGroup": group_info(chat, to),
                    "member_": group_member(by)}),
+                *signed,
+            ),
         ),
         Event::GroupReceived(g, m, item) => tagged(
             "newChatItems",
@@ -2389,23 +2413,40 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
             "newChatItems",
             json!({"user": u, "chatItems": [group_chat_item(chat, g, m.as_ref(), item)]}),
         ),
-        Event::RemovedFromGroup(g, by) => tagged(
+        Event::RemovedFromGroup(g, by, signed) => tagged(
             "deletedMemberUser",
-            json!({"user": u, "groupInfo": group_info(chat, g), "member": group_member(by),
+            with_sig(
+                json!({"user": u, "groupInfo": group_info(chat, g), "member": group_member(by),
                    "withMessages": false}),
+                *signed,
+            ),
         ),
-        Event::MemberRemovedBy { group, by, member } => tagged(
+        Event::MemberRemovedBy {
+            group,
+            by,
+            member,
+            signed,
+        } => tagged(
             "deletedMember",
-            json!({"user": u, "groupInfo": group_info(chat, group), "byMember": group_member(by),
+            with_sig(
+                json!({"user": u, "groupInfo": group_info(chat, group), "byMember": group_member(by),
                    "deletedMember": group_member(member), "withMessages": false}),
+                *signed,
+            ),
         ),
-        Event::MemberLeft(g, m) => tagged(
+        Event::MemberLeft(g, m, signed) => tagged(
             "leftMember",
-            json!({"user": u, "groupInfo": group_info(chat, g), "member": group_member(m)}),
+            with_sig(
+                json!({"user": u, "groupInfo": group_info(chat, g), "member": group_member(m)}),
+                *signed,
+            ),
         ),
-        Event::GroupDeletedBy(g, m) => tagged(
+        Event::GroupDeletedBy(g, m, signed) => tagged(
             "groupDeleted",
-            json!({"user": u, "groupInfo": group_info(chat, g), "member": group_member(m)}),
+            with_sig(
+                json!({"user": u, "groupInfo": group_info(chat, g), "member": group_member(m)}),
+                *signed,
+            ),
         ),
         Event::RoleChangedBy {
             group,
@@ -2413,11 +2454,15 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
             member,
             from,
             to,
+            signed,
         } => tagged(
             "memberRole",
-            json!({"user": u, "groupInfo": group_info(chat, group), "byMember": group_member(by),
-                   "member": member.as_ref().map_or_else(|| membership(chat, group), group_member),
-                   "fromRole": from, "toRole": to}),
+            with_sig(
+                json!({"user": u, "groupInfo": group_info(chat, group), "byMember": group_member(by),
+                       "member": member.as_ref().map_or_else(|| membership(chat, group), group_member),
+                       "fromRole": from, "toRole": to}),
+                *signed,
+            ),
         ),
         Event::Error(m) => tagged(
             "messageError",

@@ -1268,6 +1268,8 @@ pub enum Event {
         by: crate::group_store::Member,
         /// The member as it is now.
         member: crate::group_store::Member,
+        /// Its signature, when it came signed (`group_keys.rs`; the API's `msgSigned`).
+        signed: Option<crate::group_keys::SigStatus>,
     },
     /// A request through our group link, accepted: the new member.
     GroupJoinRequest(crate::group_store::Group, crate::group_store::Member),
@@ -1303,6 +1305,8 @@ pub enum Event {
         to: crate::group_store::Group,
         /// The owner.
         by: crate::group_store::Member,
+        /// Its signature, when it came signed (`group_keys.rs`; the API's `msgSigned`).
+        signed: Option<crate::group_keys::SigStatus>,
     },
     /// An owner changed the group's profile or preferences (`x.grp.info`): above.
     /// A post a channel's owner made as the channel itself arrived (`#news> text`).
@@ -1330,7 +1334,11 @@ pub enum Event {
         ChatItem,
     ),
     /// A member removed us from a group.
-    RemovedFromGroup(crate::group_store::Group, crate::group_store::Member),
+    RemovedFromGroup(
+        crate::group_store::Group,
+        crate::group_store::Member,
+        Option<crate::group_keys::SigStatus>,
+    ),
     /// A member removed another.
     MemberRemovedBy {
         /// The group.
@@ -1339,11 +1347,21 @@ pub enum Event {
         by: crate::group_store::Member,
         /// The member removed.
         member: crate::group_store::Member,
+        /// Its signature, when it came signed (`group_keys.rs`; the API's `msgSigned`).
+        signed: Option<crate::group_keys::SigStatus>,
     },
     /// A member left.
-    MemberLeft(crate::group_store::Group, crate::group_store::Member),
+    MemberLeft(
+        crate::group_store::Group,
+        crate::group_store::Member,
+        Option<crate::group_keys::SigStatus>,
+    ),
     /// The owner deleted the group.
-    GroupDeletedBy(crate::group_store::Group, crate::group_store::Member),
+    GroupDeletedBy(
+        crate::group_store::Group,
+        crate::group_store::Member,
+        Option<crate::group_keys::SigStatus>,
+    ),
     /// A member changed a member's role (ours: `member` none).
     RoleChangedBy {
         /// The group.
@@ -1356,6 +1374,8 @@ pub enum Event {
         from: crate::protocol::GroupMemberRole,
         /// The role now.
         to: crate::protocol::GroupMemberRole,
+        /// Its signature, when it came signed (`group_keys.rs`; the API's `msgSigned`).
+        signed: Option<crate::group_keys::SigStatus>,
     },
     /// Something went wrong in the background.
     Error(String),

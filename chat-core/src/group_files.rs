@@ -625,6 +625,7 @@ impl Chat {
             from: g.clone(),
             to,
             by: m.clone(),
+            signed: crate::group_keys::received_sig(),
         })
         .await;
         Ok(())

@@ -155,6 +155,28 @@ pub fn forward_signed(header: &GrpMsgForward, signed: &SignedMsg) -> Vec<u8> {
     out
 }
 
+tokio::task_local! {
+    /// The signature of the event being handled (set around its handling, read where its
+    /// chat event is made).
+    static RECEIVED_SIG: SigStatus;
+}
+
+/// The signature of the received event being handled, when it came signed.
+pub(crate) fn received_sig() -> Option<SigStatus> {
+    RECEIVED_SIG
+        .try_with(|s| *s)
+        .ok()
+        .filter(|s| *s != SigStatus::Unsigned)
+}
+
+/// Handles a received event (`work`) knowing its signature ([`received_sig`]).
+pub(crate) async fn with_received_sig<T>(
+    status: SigStatus,
+    work: impl std::future::Future<Output = T>,
+) -> T {
+    RECEIVED_SIG.scope(status, work).await
+}
+
 /// How a received event stood with its signature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SigStatus {
@@ -309,7 +331,7 @@ impl Chat {
         g: &Group,
         m: &Member,
         p: &crate::protocol::ParsedMsg,
-    ) -> Result<()> {
+    ) -> Result<SigStatus> {
         use crate::protocol::ChatEvent;
         let (author_id, event, signed) = match (&p.forward, &p.msg.event) {
             (Some(h), ev) => match &h.sender {
@@ -324,10 +346,10 @@ impl Chat {
             (None, ev) => (Some(m.member_id.0.as_slice()), ev.name(), p.signed.as_ref()),
         };
         if signed.is_none() && !requires_signature(event) {
-            return Ok(());
+            return Ok(SigStatus::Unsigned);
         }
         if !self.is_channel(g)? {
-            return Ok(());
+            return Ok(SigStatus::Unsigned);
         }
         let author = match author_id {
             Some(id) if id == m.member_id.0.as_slice() => Some(m.clone()),
@@ -336,9 +358,10 @@ impl Chat {
                 .member_by_member_id(g.group_id, &crate::protocol::B64(id.to_vec()))?,
             None => None,
         };
-        let Some(author) = author else { return Ok(()) };
+        let Some(author) = author else {
+            return Ok(SigStatus::Unsigned);
+        };
         check(g, &author, event, signed)
-            .map(|_| ())
             .map_err(|e| ChatError::Agent(format!("#{}: {e}", g.local_name)))
     }
 

@@ -1660,15 +1660,15 @@ impl Chat {
         for parsed in parse_chat_messages(body) {
             // A channel's state changes are signed by their authors (`group_keys.rs`): checked
             // here, before anything is done with them; a relay keeps the signature to forward.
-            let signed = match &parsed {
+            let (signed, sig) = match &parsed {
                 Ok(p) => match self.check_signature(&g, &m, p) {
-                    Ok(()) => p.signed.clone().filter(|_| p.forward.is_none()),
+                    Ok(s) => (p.signed.clone().filter(|_| p.forward.is_none()), s),
                     Err(e) => {
                         self.member_error(&g, &m, e).await;
                         continue;
                     }
                 },
-                Err(_) => None,
+                Err(_) => (None, crate::group_keys::SigStatus::Unsigned),
             };
             let msg = match parsed {
                 // The binary form of a forward (`>`, the reference's newer hosts and relays):
@@ -1788,7 +1788,10 @@ impl Chat {
             // channel's (decided before a deletion takes the post away).
             let as_channel = relaying && self.about_channel_post(&g, &m, &msg)?;
             let new_message = matches!(msg.event, ChatEvent::MsgNew(_));
-            let outcome = crate::chat::on_heap(|| self.member_event(&g, &m, msg, None)).await;
+            let outcome = crate::chat::on_heap(|| {
+                crate::group_keys::with_received_sig(sig, self.member_event(&g, &m, msg, None))
+            })
+            .await;
             receipt |= new_message && outcome.is_ok();
             match outcome {
                 Err(e @ ChatError::Store(_)) => return Err(e),
@@ -2231,6 +2234,7 @@ impl Chat {
                         blocked_by_admin: blocked,
                         ..target
                     },
+                    signed: crate::group_keys::received_sig(),
                 })
                 .await;
             }
@@ -2476,8 +2480,12 @@ impl Chat {
                         .await?;
                     let mut g = g.clone();
                     g.status = MemberStatus::Removed;
-                    self.emit(Event::RemovedFromGroup(g.clone(), m.clone()))
-                        .await;
+                    self.emit(Event::RemovedFromGroup(
+                        g.clone(),
+                        m.clone(),
+                        crate::group_keys::received_sig(),
+                    ))
+                    .await;
                     self.add_group_info(&g, Some(m), &[crate::group_events::user_deleted()])
                         .await?;
                     return Ok(());
@@ -2519,6 +2527,7 @@ impl Chat {
                     group: g.clone(),
                     by: m.clone(),
                     member: gone,
+                    signed: crate::group_keys::received_sig(),
                 })
                 .await;
             }
@@ -2529,7 +2538,12 @@ impl Chat {
                 if let (Some(_), Some(conn)) = (forwarded_by, m.conn_id) {
                     crate::chat::on_heap(|| self.finish_deletion(conn)).await;
                 }
-                self.emit(Event::MemberLeft(g.clone(), m.clone())).await;
+                self.emit(Event::MemberLeft(
+                    g.clone(),
+                    m.clone(),
+                    crate::group_keys::received_sig(),
+                ))
+                .await;
                 let gone = Member {
                     status: MemberStatus::Left,
                     ..m.clone()
@@ -2550,7 +2564,12 @@ impl Chat {
                     .await?;
                 let mut g = g.clone();
                 g.status = MemberStatus::GroupDeleted;
-                self.emit(Event::GroupDeletedBy(g.clone(), m.clone())).await;
+                self.emit(Event::GroupDeletedBy(
+                    g.clone(),
+                    m.clone(),
+                    crate::group_keys::received_sig(),
+                ))
+                .await;
                 self.add_group_info(&g, Some(m), &[crate::group_events::group_deleted()])
                     .await?;
             }
@@ -2595,6 +2614,7 @@ impl Chat {
                     member: target,
                     from,
                     to: role,
+                    signed: crate::group_keys::received_sig(),
                 })
                 .await;
             }

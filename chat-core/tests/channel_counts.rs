@@ -117,12 +117,13 @@ async fn scenario() {
     cath.execute_line(&format!("/_leave #{joined}"))
         .await
         .expect("/_leave");
-    until(&mut a_ev, |e| match e {
-        Event::MemberLeft(_, m) => (m.profile.display_name == "cath").then_some(()),
+    let (signed, _) = until(&mut a_ev, |e| match e {
+        Event::MemberLeft(_, m, signed) => (m.profile.display_name == "cath").then_some(*signed),
         Event::Error(s) => panic!("{s}"),
         _ => None,
     })
     .await;
+    assert_eq!(signed, Some(chat_core::group_keys::SigStatus::Verified));
     assert_eq!(published(&mut a_ev).await, 2);
 
     // alice removes dan: 1.

@@ -250,8 +250,11 @@ async fn scenario() {
     assert_eq!(group_profile.full_name, "News daily");
     // cath checked it against alice's key and took it.
     until(&mut c_ev, |e| match e {
-        Event::GroupUpdatedBy { to, by, .. } => {
+        Event::GroupUpdatedBy { to, by, signed, .. } => {
             assert_eq!(by.profile.display_name, "alice");
+            assert_eq!(*signed, Some(chat_core::group_keys::SigStatus::Verified));
+            let json = chat_core::api::event(&cath, e).expect("an API event");
+            assert_eq!(json["msgSigned"], "verified", "{json}");
             (to.profile.full_name == "News daily").then_some(())
         }
         Event::Error(s) => panic!("{s}"),
