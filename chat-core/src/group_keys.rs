@@ -452,6 +452,94 @@ mod tests {
         assert!(parse_key(&key_text(&x.to_der())).is_err());
     }
 
+    /// The checks a subscriber makes of what its relay forwards from an owner (and a relay of
+    /// what a member sends): with the author's key, without one, signed or not.
+    #[test]
+    fn events_are_checked_against_the_authors_key() {
+        use crate::group_store::{MemberCategory, MemberStatus, NewMember};
+        use crate::protocol::{GroupMemberRole, GroupProfile, Profile, B64};
+        let dir = tempfile::tempdir().unwrap();
+        let store = ChatStore::open(&dir.path().join("t_chat.db"), None).unwrap();
+        let channel_id = b"sixteen byte id!";
+        let g = store
+            .add_group(
+                &GroupProfile {
+                    display_name: "news".into(),
+                    public_group: Some(serde_json::json!({
+                        "groupType": "channel",
+                        "groupLink": "https://localhost/c#x",
+                        "publicGroupId": simplex_codec::base64url::encode(channel_id),
+                    })),
+                    ..GroupProfile::default()
+                },
+                &B64(vec![1; 12]),
+                GroupMemberRole::Observer,
+                MemberStatus::Connected,
+                None,
+            )
+            .unwrap();
+        let add = |id: u8, name: &str| {
+            store
+                .add_member(&NewMember {
+                    group_id: g.group_id,
+                    member_id: &B64(vec![id; 12]),
+                    role: GroupMemberRole::Owner,
+                    category: MemberCategory::Pre,
+                    status: MemberStatus::Announced,
+                    profile: &Profile {
+                        display_name: name.into(),
+                        ..Profile::default()
+                    },
+                    conn_id: None,
+                    contact_id: None,
+                    invited_by: None,
+                })
+                .unwrap()
+        };
+        let (public, private) = keys();
+        let alice = Member {
+            member_key: Some(public.to_der()),
+            ..add(2, "alice")
+        };
+        let keyless = add(3, "bob");
+        let info = br#"{"v":"1-16","event":"x.grp.info","params":{"groupProfile":{"displayName":"news","fullName":"x"}}}"#;
+        let signed_by = |key: &PrivateKey, channel: &[u8], member: &[u8]| {
+            parsed(&sign_element(key, channel, member, info).unwrap())
+                .signed
+                .unwrap()
+        };
+        let good = signed_by(&private, channel_id, &[2; 12]);
+        assert_eq!(
+            check(&g, &alice, "x.grp.info", Some(&good)),
+            Ok(SigStatus::Verified)
+        );
+        // Another key, another channel, bob's id: refused.
+        for bad in [
+            signed_by(&keys().1, channel_id, &[2; 12]),
+            signed_by(&private, b"another channel", &[2; 12]),
+            signed_by(&private, channel_id, &[3; 12]),
+        ] {
+            let e = check(&g, &alice, "x.grp.info", Some(&bad)).unwrap_err();
+            assert!(e.contains("a bad signature"), "{e}");
+        }
+        // Unsigned: refused where it must be signed, taken where not.
+        let e = check(&g, &alice, "x.grp.info", None).unwrap_err();
+        assert_eq!(e, "x.grp.info from alice is not signed");
+        assert_eq!(
+            check(&g, &alice, "x.msg.new", None),
+            Ok(SigStatus::Unsigned)
+        );
+        // An author without a key: nothing to check with.
+        assert_eq!(
+            check(&g, &keyless, "x.grp.info", None),
+            Ok(SigStatus::Unsigned)
+        );
+        assert_eq!(
+            check(&g, &keyless, "x.grp.info", Some(&good)),
+            Ok(SigStatus::NoKey)
+        );
+    }
+
     #[test]
     fn the_signed_events() {
         for e in [
