@@ -608,6 +608,10 @@ pub struct AddressData {
     pub direct: bool,
     /// The addresses that take requests for it (a channel's relays), as short links.
     pub relays: Vec<String>,
+    /// Its owners besides the link's root key (`OwnerAuth`, each authorized by the root key or
+    /// an earlier owner - checked when read): application ids (a channel's member ids) and
+    /// their Ed25519 keys (X.509 DER).
+    pub owners: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 /// How many decrypted messages' hashes a connection remembers against replays.
@@ -2306,6 +2310,20 @@ impl Agent {
         user_data: &[u8],
         relays: &[String],
     ) -> Result<()> {
+        self.set_link_data_with_owners(conn, user_data, relays, &[])
+            .await
+    }
+
+    /// [`Agent::set_link_data`] with the address's owners (an application id and an Ed25519
+    /// key, X.509 DER, each): written as the reference's `OwnerAuth`, each authorized by the
+    /// link's root key (its signature over the id and the key's DER).
+    pub async fn set_link_data_with_owners(
+        &self,
+        conn: ConnId,
+        user_data: &[u8],
+        relays: &[String],
+        owners: &[(Vec<u8>, Vec<u8>)],
+    ) -> Result<()> {
         use crate::shortlink::{self as sl, ConnLinkData, ContactData};
         let link_err = |e: sl::LinkDataError| AgentError::Link(e.to_string());
         let relays = relays
@@ -2334,11 +2352,27 @@ impl Agent {
             };
             (user, sl::invitation_key(&link.link_key).map_err(link_err)?)
         } else {
+            let owners = owners
+                .iter()
+                .map(|(id, key)| {
+                    let owner_key = simplex_crypto::keys::PublicKey::from_der(key)
+                        .map_err(|e| AgentError::Link(format!("an owner's key: {e}")))?;
+                    let mut signed = id.clone();
+                    signed.extend_from_slice(key);
+                    let signature = simplex_crypto::asymmetric::sign(&link.root, &signed)
+                        .map_err(|e| AgentError::Link(e.to_string()))?;
+                    Ok(sl::OwnerAuth {
+                        owner_id: id.clone(),
+                        owner_key,
+                        signature,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
             let user = ConnLinkData::Contact {
                 versions: AGENT_VERSIONS,
                 data: ContactData {
                     direct: link.direct,
-                    owners: Vec::new(),
+                    owners,
                     relays,
                     user_data: user_data.to_vec(),
                 },
@@ -2479,6 +2513,11 @@ impl Agent {
             user_data: data.user_data,
             direct: data.direct,
             relays: data.relays.iter().map(|r| r.to_link()).collect(),
+            owners: data
+                .owners
+                .iter()
+                .map(|o| (o.owner_id.clone(), o.owner_key.to_der()))
+                .collect(),
         })
     }
 

@@ -227,8 +227,28 @@ async fn a_channel_link_names_its_relays_and_its_owner_changes_its_data() {
         .unwrap();
     let data = reader.read_address(&short).await.unwrap();
     assert_eq!(data.user_data, b"v2");
-    assert_eq!(data.relays, vec![relay_link]);
+    assert_eq!(data.relays, vec![relay_link.clone()]);
     assert_eq!(data.link, full);
+    assert!(data.owners.is_empty());
+
+    // An owner named in the data (`OwnerAuth`, signed by the link's root key): its reader
+    // gets the id and the key, checked. A key that is none is refused before anything is
+    // written.
+    let (owner_key, _) =
+        simplex_crypto::asymmetric::generate(simplex_crypto::keys::KeyAlgorithm::Ed25519).unwrap();
+    let owners = vec![(b"owner id".to_vec(), owner_key.to_der())];
+    owner
+        .set_link_data_with_owners(conn, b"v2", std::slice::from_ref(&relay_link), &owners)
+        .await
+        .unwrap();
+    let data = reader.read_address(&short).await.unwrap();
+    assert_eq!(data.owners, owners);
+    let bad = [(b"x".to_vec(), b"not a key".to_vec())];
+    assert!(owner
+        .set_link_data_with_owners(conn, b"v9", &[], &bad)
+        .await
+        .is_err());
+    assert_eq!(reader.read_address(&short).await.unwrap().user_data, b"v2");
 
     // After a restart the owner still can.
     owner.close().await;

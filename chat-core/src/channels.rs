@@ -823,9 +823,15 @@ impl Chat {
             }
             _ => link_data(&g.profile)?,
         };
+        // The owner in the link's data (`OwnerAuth`, authorized by the link's root key):
+        // subscribers take its key from there, not from a relay.
+        let owners = match g.role {
+            GroupMemberRole::Owner => vec![(g.member_id.0.clone(), self.own_key_in(g.group_id)?)],
+            _ => Vec::new(),
+        };
         self.inner
             .agent
-            .set_link_data(conn, &data, &links)
+            .set_link_data_with_owners(conn, &data, &links, &owners)
             .await
             .map_err(agent_err)?;
         let mut activated = Vec::new();
@@ -1101,6 +1107,36 @@ impl Chat {
         if data.direct {
             return refuse("x.grp.relay.inv: the link is no channel's".into());
         }
+        // A link that names its owners names the one asking, with the key it gave.
+        let owner_key =
+            if data.owners.is_empty() {
+                None
+            } else {
+                let named = data
+                    .owners
+                    .iter()
+                    .find(|(id, _)| *id == inv.from_member.member_id.0)
+                    .map(|(_, k)| k.clone());
+                let Some(key) = named else {
+                    return refuse(
+                        "x.grp.relay.inv: the channel's link does not name its sender".into(),
+                    );
+                };
+                let given = inv
+                    .from_member_key
+                    .as_deref()
+                    .map(crate::group_keys::parse_key)
+                    .transpose();
+                match given {
+                    Ok(Some(k)) if k != key => return refuse(
+                        "x.grp.relay.inv: the owner's key is not the one the channel's link names"
+                            .into(),
+                    ),
+                    Err(e) => return refuse(format!("x.grp.relay.inv: {e}")),
+                    _ => {}
+                }
+                Some(crate::group_keys::key_text(&key))
+            };
         let g = self.store().add_group(
             &profile,
             &inv.relay_member_id,
@@ -1120,7 +1156,9 @@ impl Chat {
             contact_id: None,
             invited_by: None,
         })?;
-        if let Err(e) = self.keep_member_key(&owner, inv.from_member_key.as_deref()) {
+        self.store().set_link_owners(g.group_id, &data.owners)?;
+        let owner_key = owner_key.or(inv.from_member_key.clone());
+        if let Err(e) = self.keep_member_key(&owner, owner_key.as_deref()) {
             self.store().delete_group(g.group_id, &[])?;
             return refuse(format!("x.grp.relay.inv: {e}"));
         }
@@ -1233,6 +1271,7 @@ impl Chat {
         if let Some(n) = count_from_link_data(&data.user_data) {
             self.store().set_public_member_count(g.group_id, n)?;
         }
+        self.store().set_link_owners(g.group_id, &data.owners)?;
         match self.join_relays(g.clone(), &data.relays, shown_as).await {
             Ok((g, first)) => Ok(Response::ChannelJoining(g, first)),
             Err(e) => {
@@ -1472,6 +1511,12 @@ impl Chat {
             }
             Some(_) => return Err(ChatError::Agent("x.grp.mem.new: bad member key".into())),
             None => None,
+        };
+        // An owner's key is the one the channel's link names, when it names owners.
+        let key = if info.member_role == GroupMemberRole::Owner {
+            self.owner_key(g, &info.member_id.0, key)?
+        } else {
+            key
         };
         let member = self.store().add_member(&NewMember {
             group_id: g.group_id,

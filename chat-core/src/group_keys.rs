@@ -35,6 +35,9 @@ use crate::store::{ChatStore, StoreError};
 
 type Result<T> = std::result::Result<T, ChatError>;
 
+/// An owner a channel's link names: its member id and its key (X.509 DER).
+pub type LinkOwner = (Vec<u8>, Vec<u8>);
+
 /// The events a member signs in a channel (the reference's `requiresSignature`, and
 /// `x.grp.relay.new`, which its newer owners sign too).
 pub fn requires_signature(event: &str) -> bool {
@@ -262,6 +265,34 @@ impl ChatStore {
         Ok(())
     }
 
+    /// Keeps a channel's owners as its link's data names them (replacing those kept).
+    pub fn set_link_owners(
+        &self,
+        group_id: i64,
+        owners: &[LinkOwner],
+    ) -> std::result::Result<(), StoreError> {
+        let tx = self.db.unchecked_transaction()?;
+        tx.execute("DELETE FROM channel_owners WHERE group_id = ?1", [group_id])?;
+        for (id, key) in owners {
+            tx.execute(
+                "INSERT OR REPLACE INTO channel_owners (group_id, member_id, member_key)
+                 VALUES (?1, ?2, ?3)",
+                params![group_id, id, key],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The owners a channel's link named: none for a channel whose link names none.
+    pub fn link_owners(&self, group_id: i64) -> std::result::Result<Vec<LinkOwner>, StoreError> {
+        let mut st = self
+            .db
+            .prepare("SELECT member_id, member_key FROM channel_owners WHERE group_id = ?1")?;
+        let rows = st.query_map([group_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// Keeps a member's public key (DER).
     pub fn set_member_key(
         &self,
@@ -289,6 +320,35 @@ impl Chat {
             .map_err(|e| ChatError::Agent(e.to_string()))?;
         store.set_own_member_key(group_id, &private)?;
         Ok(public.to_der())
+    }
+
+    /// The key of an owner that a relay announces (with `announced`, its key as the relay
+    /// says): the one the channel's link names for it when the link names owners - the
+    /// relay's must then be that one, and an owner the link does not name is refused -, else
+    /// the relay's.
+    pub(crate) fn owner_key(
+        &self,
+        g: &Group,
+        member_id: &[u8],
+        announced: Option<Vec<u8>>,
+    ) -> Result<Option<Vec<u8>>> {
+        let owners = self.store().link_owners(g.group_id)?;
+        if owners.is_empty() {
+            return Ok(announced);
+        }
+        let Some((_, key)) = owners.into_iter().find(|(id, _)| id == member_id) else {
+            return Err(ChatError::Agent(format!(
+                "#{}: an owner the channel's link does not name",
+                g.local_name
+            )));
+        };
+        if announced.as_ref().is_some_and(|a| *a != key) {
+            return Err(ChatError::Agent(format!(
+                "#{}: an owner's key that is not the one the channel's link names",
+                g.local_name
+            )));
+        }
+        Ok(Some(key))
     }
 
     /// A received member key kept for `m` (a bad one is an error: nothing kept).

@@ -841,6 +841,8 @@ impl Chat {
                     g.profile.display_name
                 )));
             }
+            // Its owners' keys as the link names them (`group_keys.rs`).
+            self.store().set_link_owners(group_id, &data.owners)?;
             match self.join_relays(g, &data.relays, shown_as.clone()).await {
                 Ok((g, _)) => g,
                 Err(e) => {

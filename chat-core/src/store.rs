@@ -499,6 +499,14 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // v61: how many a channel has (`channels.rs`): its owner's count, or the one its link's
     // data said when a subscriber joined
     "ALTER TABLE groups ADD COLUMN public_member_count INTEGER;",
+    // v62: a channel's owners as its link's data names them (`group_keys.rs`), each with the
+    // key the link's root key authorized
+    "CREATE TABLE channel_owners (
+        group_id INTEGER NOT NULL REFERENCES groups ON DELETE CASCADE,
+        member_id BLOB NOT NULL,
+        member_key BLOB NOT NULL,
+        PRIMARY KEY (group_id, member_id)
+     );",
 ];
 
 /// The most versions an edited item keeps (the original among them): edits beyond change the

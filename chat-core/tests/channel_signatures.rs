@@ -123,6 +123,10 @@ async fn scenario() {
             .expect("the channel's id"),
     )
     .expect("base64url");
+    // The link names alice as its owner with her key (`OwnerAuth`, checked against the link's
+    // root key when read): the key her relay and her subscribers have.
+    assert_eq!(data.owners.len(), 1, "{:?}", data.owners);
+    assert_eq!(data.owners[0].1, alice_key);
     let relay_link = data.relays.first().expect("a relay").clone();
     let conn = mallory
         .join(
