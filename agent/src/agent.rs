@@ -612,6 +612,9 @@ pub struct AddressData {
     /// an earlier owner - checked when read): application ids (a channel's member ids) and
     /// their Ed25519 keys (X.509 DER).
     pub owners: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The link's root key (X.509 DER): what signed its data - and what a chat relay's
+    /// answer to a relay test is signed with.
+    pub root_key: Vec<u8>,
 }
 
 /// How many decrypted messages' hashes a connection remembers against replays.
@@ -2399,6 +2402,22 @@ impl Agent {
         }
     }
 
+    /// Signs `msg` with the root key of the short link of our address `conn` (a chat relay's
+    /// answer to a relay test proves it holds the address it was asked at).
+    pub fn sign_with_link_key(&self, conn: ConnId, msg: &[u8]) -> Result<Vec<u8>> {
+        let st = self.lock();
+        let c = st
+            .conns
+            .get(&conn)
+            .ok_or(AgentError::Connection("unknown"))?;
+        let link = c
+            .link
+            .as_ref()
+            .ok_or(AgentError::Connection("no short link of ours"))?;
+        simplex_crypto::asymmetric::sign(&link.root, msg)
+            .map_err(|e| AgentError::Link(e.to_string()))
+    }
+
     /// A short link of `kind` for an address made without one (the reference's
     /// `setConnShortLink` of a contact connection without link credentials): `request` is the
     /// address's full link as made, kept as the link's fixed data, `user_data` its data
@@ -2504,7 +2523,7 @@ impl Agent {
                 "a one-time invitation is used up when it is read: join it".into(),
             ));
         }
-        let (req, user, _) = self.read_short(&short).await?;
+        let (req, user, _, root) = self.read_short(&short).await?;
         let crate::shortlink::ConnLinkData::Contact { data, .. } = user else {
             return Err(AgentError::Link("the link data is of another kind".into()));
         };
@@ -2518,6 +2537,7 @@ impl Agent {
                 .iter()
                 .map(|o| (o.owner_id.clone(), o.owner_key.to_der()))
                 .collect(),
+            root_key: root.to_der(),
         })
     }
 
@@ -2531,7 +2551,7 @@ impl Agent {
         if short.kind != crate::links::ShortLinkKind::Invitation {
             return Err(AgentError::Link("not a one-time invitation".into()));
         }
-        let (_, user, _) = self.read_short(&short).await?;
+        let (_, user, _, _) = self.read_short(&short).await?;
         Ok(user.user_data().to_vec())
     }
 
@@ -2965,7 +2985,7 @@ impl Agent {
         &self,
         link: &crate::links::ShortLink,
     ) -> Result<(ConnectionRequest, Vec<u8>, Option<PrivateKey>)> {
-        let (req, user, snd_key) = self.read_short(link).await?;
+        let (req, user, snd_key, _) = self.read_short(link).await?;
         if let crate::shortlink::ConnLinkData::Contact { data, .. } = &user {
             if !data.direct {
                 return Err(AgentError::Link(
@@ -2984,6 +3004,7 @@ impl Agent {
         ConnectionRequest,
         crate::shortlink::ConnLinkData,
         Option<PrivateKey>,
+        PublicKey,
     )> {
         use crate::shortlink as sl;
         let link_err = |e: sl::LinkDataError| AgentError::Link(e.to_string());
@@ -3069,7 +3090,7 @@ impl Agent {
             };
             self.save_inv_link(id, &l)?;
         }
-        Ok((fixed.request, user, snd_key))
+        Ok((fixed.request, user, snd_key, fixed.root_key))
     }
 
     /// Joins a full link; `snd_key`: the queue is already secured with it (LKEY).

@@ -22,7 +22,7 @@ use crate::chat::{agent_err, Chat, ChatError, Event, Response};
 use crate::group_store::{Group, Member, MemberCategory, MemberStatus, NewMember};
 use crate::protocol::{
     ChatEvent, ChatMessage, GroupMemberRole, GroupProfile, GroupRelayInvitation, MemberIdRole,
-    Profile,
+    Profile, B64,
 };
 use crate::store::{ChatStore, StoreError};
 use rusqlite::{params, OptionalExtension};
@@ -1190,6 +1190,52 @@ impl Chat {
         self.accept_for_member(request, ChatEvent::GrpRelayAcpt { relay_link }, &owner)
             .await?;
         self.emit(Event::RelayServing(g, owner)).await;
+        Ok(())
+    }
+
+    /// An owner tests this client as a chat relay (`x.grp.relay.test` to our address, as the
+    /// reference's owners do before asking a relay): the challenge signed with the address
+    /// link's root key goes back in the acceptance, and the connection made for it is deleted
+    /// (the test is all it was for). Refused by a client that serves no channels.
+    pub(crate) async fn relay_test(
+        &self,
+        address: u64,
+        request: u64,
+        challenge: B64,
+    ) -> Result<()> {
+        if !self.is_chat_relay() {
+            let _ = self.inner.agent.reject(request);
+            return Err(ChatError::Agent(
+                "this client was tested as a chat relay: start with --relay to serve channels"
+                    .into(),
+            ));
+        }
+        if challenge.0.is_empty() || challenge.0.len() > 1024 {
+            let _ = self.inner.agent.reject(request);
+            return Err(ChatError::Agent("x.grp.relay.test: a bad challenge".into()));
+        }
+        let signature = self
+            .inner
+            .agent
+            .sign_with_link_key(address, &challenge.0)
+            .map_err(agent_err)?;
+        let answer = ChatMessage::new(
+            None,
+            ChatEvent::GrpRelayTest {
+                challenge,
+                signature: Some(B64(signature)),
+            },
+        )
+        .encode();
+        let conn = self
+            .inner
+            .agent
+            .accept(request, &answer)
+            .await
+            .map_err(agent_err)?;
+        if let Err(e) = self.inner.agent.delete_connection(conn).await {
+            tracing::warn!(target: "chat", "a relay test's connection: {e}");
+        }
         Ok(())
     }
 

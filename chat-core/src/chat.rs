@@ -4398,9 +4398,14 @@ impl Chat {
                 request,
                 info,
             } => {
-                if let Ok(ChatEvent::GrpRelayInv(inv)) = ChatMessage::decode(&info).map(|m| m.event)
-                {
-                    return on_heap(|| self.relay_invitation(request, inv)).await;
+                match ChatMessage::decode(&info).map(|m| m.event) {
+                    Ok(ChatEvent::GrpRelayInv(inv)) => {
+                        return on_heap(|| self.relay_invitation(request, inv)).await;
+                    }
+                    Ok(ChatEvent::GrpRelayTest { challenge, .. }) => {
+                        return on_heap(|| self.relay_test(address, request, challenge)).await;
+                    }
+                    _ => {}
                 }
                 let link = self.store().group_link_by_conn(address)?;
                 if let Some((group_id, role)) = link {

@@ -1000,6 +1000,15 @@ pub enum ChatEvent {
         /// The relay's link for the channel.
         relay_link: String,
     },
+    /// `x.grp.relay.test`: an owner's test of a chat relay's address (its request to the
+    /// address with a random challenge), answered in the relay's acceptance with the challenge
+    /// signed by the address link's root key (the reference's relay test).
+    GrpRelayTest {
+        /// The challenge (base64url).
+        challenge: B64,
+        /// The relay's signature of it (in the answer).
+        signature: Option<B64>,
+    },
     /// `x.grp.relay.new`: an owner announces a relay that began serving the channel, so that
     /// its subscribers join through it too (forwarded by the relays).
     GrpRelayNew {
@@ -1264,6 +1273,7 @@ impl ChatEvent {
             Self::GrpRelayInv(_) => "x.grp.relay.inv",
             Self::GrpRelayAcpt { .. } => "x.grp.relay.acpt",
             Self::GrpRelayNew { .. } => "x.grp.relay.new",
+            Self::GrpRelayTest { .. } => "x.grp.relay.test",
             Self::Member { .. } => "x.member",
             Self::GrpLinkAcpt { .. } => "x.grp.link.acpt",
             Self::GrpLinkReject { .. } => "x.grp.link.reject",
@@ -1359,6 +1369,13 @@ impl ChatEvent {
             Self::GrpLinkInv(inv) => put(&mut o, "groupLinkInvitation", inv),
             Self::GrpLinkMem { profile } => put(&mut o, "profile", profile),
             Self::GrpRelayInv(inv) => put(&mut o, "groupRelayInvitation", inv),
+            Self::GrpRelayTest {
+                challenge,
+                signature,
+            } => {
+                put(&mut o, "challenge", challenge);
+                put_opt(&mut o, "signature", signature);
+            }
             Self::GrpRelayAcpt { relay_link } | Self::GrpRelayNew { relay_link } => {
                 put(&mut o, "relayLink", relay_link)
             }
@@ -1568,6 +1585,10 @@ impl ChatEvent {
             "x.grp.relay.inv" => Self::GrpRelayInv(p.req("groupRelayInvitation")?),
             "x.grp.relay.acpt" => Self::GrpRelayAcpt {
                 relay_link: p.req("relayLink")?,
+            },
+            "x.grp.relay.test" => Self::GrpRelayTest {
+                challenge: p.req("challenge")?,
+                signature: p.opt("signature")?,
             },
             "x.grp.relay.new" => Self::GrpRelayNew {
                 relay_link: p.req("relayLink")?,

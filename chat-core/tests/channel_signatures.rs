@@ -266,3 +266,75 @@ async fn scenario() {
     })
     .await;
 }
+
+/// An owner's test of a chat relay (`x.grp.relay.test`, as the reference's owners make before
+/// asking one): the relay answers in its acceptance with the challenge signed by its address
+/// link's root key; a client that serves no channels refuses the request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_proves_it_holds_its_address() {
+    Box::pin(relay_test()).await
+}
+
+async fn relay_test() {
+    let (_relay, server) = relay().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let ((alice, mut a_ev), (bob, _b_ev)) = owner_and_relay(
+        dir.path(),
+        &server,
+        chat_core::channels::DEFAULT_MAX_CHANNELS,
+    )
+    .await;
+    let Response::Address(bob_address) = bob.execute_line("/sa").await.expect("/sa") else {
+        panic!("bob's address")
+    };
+    let bob_address = bob_address.short.expect("a short link");
+    let (tester, mut t_ev) = Agent::start(server.clone(), ConnectOptions::default());
+    let data = tester
+        .read_address(&bob_address)
+        .await
+        .expect("the link's data");
+    let root = simplex_crypto::keys::PublicKey::from_der(&data.root_key).expect("a key");
+    let challenge = B64(b"a random challenge of 32 bytes!!".to_vec());
+    let test = msg(ChatEvent::GrpRelayTest {
+        challenge: challenge.clone(),
+        signature: None,
+    });
+    let conn = tester.join(&bob_address, &test).await.expect("join");
+    let answer = match agent_event(&mut t_ev).await {
+        AgentEvent::Confirmation { conn: c, info, .. } if c == conn => {
+            ChatMessage::decode(&info).expect("the answer").event
+        }
+        other => panic!("{other:?}"),
+    };
+    let ChatEvent::GrpRelayTest {
+        challenge: echoed,
+        signature: Some(sig),
+    } = answer
+    else {
+        panic!("{answer:?}")
+    };
+    assert_eq!(echoed, challenge);
+    assert!(simplex_crypto::asymmetric::verify(
+        &root,
+        &challenge.0,
+        &sig.0
+    ));
+    assert!(!simplex_crypto::asymmetric::verify(
+        &root,
+        b"another challenge",
+        &sig.0
+    ));
+
+    // alice serves no channels: her address refuses a test.
+    let Response::AddressCreated(alice_address) = alice.execute_line("/ad").await.expect("/ad")
+    else {
+        panic!("alice's address")
+    };
+    let alice_address = alice_address.short.expect("a short link");
+    tester.join(&alice_address, &test).await.expect("join");
+    until(&mut a_ev, |e| match e {
+        Event::Error(s) => s.contains("tested as a chat relay").then_some(()),
+        _ => None,
+    })
+    .await;
+}

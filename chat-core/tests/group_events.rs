@@ -94,6 +94,22 @@ fn check_meaning(id: &str, m: &ChatMessage) {
         "x.grp.link.mem" => assert!(matches!(ev,
             ChatEvent::GrpLinkMem { profile } if profile.display_name == "alice"
                 && profile.full_name == "Alice")),
+        "x.member with its key" => match ev {
+            ChatEvent::Member {
+                profile,
+                new_member_id,
+                new_member_key: Some(k),
+            } => {
+                assert_eq!(profile.display_name, "alice");
+                assert_eq!(*new_member_id, id1234());
+                let der = chat_core::group_keys::parse_key(k).expect("an Ed25519 key");
+                assert_eq!(&der[12..], (1..=32).collect::<Vec<u8>>().as_slice());
+            }
+            other => panic!("{id}: {other:?}"),
+        },
+        "x.grp.relay.test answer" => assert!(matches!(ev,
+            ChatEvent::GrpRelayTest { challenge, signature: Some(s) }
+                if *challenge == id1234() && s.0 == [5, 6, 7, 8])),
         other => panic!("no meaning written for case {other:?}"),
     }
 }
@@ -101,7 +117,7 @@ fn check_meaning(id: &str, m: &ChatMessage) {
 #[test]
 fn every_case_decodes_and_re_encodes() {
     let cases = cases();
-    assert_eq!(cases.len(), 12);
+    assert_eq!(cases.len(), 14);
     for c in cases {
         let id = c["id"].as_str().expect("id");
         let json = c["json"].as_str().expect("json");
