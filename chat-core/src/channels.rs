@@ -854,13 +854,7 @@ impl Chat {
     /// How many a channel of ours has, as its owner knows: itself and every current member
     /// but its relays (the reference's `publicMemberCount`).
     pub(crate) fn public_member_count(&self, g: &Group) -> Result<i64> {
-        let others = self
-            .store()
-            .members(g.group_id)?
-            .iter()
-            .filter(|m| m.role != GroupMemberRole::Relay && m.status.is_current())
-            .count();
-        Ok(1 + others as i64)
+        Ok(1 + self.store().current_non_relays(g.group_id)? as i64)
     }
 
     /// Our channel's count changed (a subscriber announced, leaving or removed): its link's
@@ -1433,15 +1427,15 @@ impl Chat {
         let Some(conn) = new.conn_id else {
             return Ok(());
         };
+        // (The owners only, read by the database: a relay's channel may have many members.)
         let owners: Vec<Member> = self
             .store()
-            .members(g.group_id)?
+            .members_where(
+                "group_id = ?1 AND role = ?2",
+                &[&g.group_id, &GroupMemberRole::Owner.name()],
+            )?
             .into_iter()
-            .filter(|o| {
-                o.role == GroupMemberRole::Owner
-                    && o.group_member_id != new.group_member_id
-                    && o.status.is_current()
-            })
+            .filter(|o| o.group_member_id != new.group_member_id && o.status.is_current())
             .collect();
         if new.role < GroupMemberRole::Owner {
             let announce = ChatMessage::new(

@@ -1261,6 +1261,27 @@ impl ChatStore {
         Ok(())
     }
 
+    /// How many current members a group has besides us and its relays (counted by the
+    /// database: a channel's owner asks at every change of its subscribers).
+    pub fn current_non_relays(&self, group_id: i64) -> Result<usize> {
+        let gone = MemberStatus::NOT_CURRENT;
+        let n: i64 = self.db.query_row(
+            "SELECT count(*) FROM group_members
+             WHERE group_id = ?1 AND role != ?2 AND status NOT IN (?3, ?4, ?5, ?6, ?7)",
+            params![
+                group_id,
+                GroupMemberRole::Relay.name(),
+                gone[0].as_str(),
+                gone[1].as_str(),
+                gone[2].as_str(),
+                gone[3].as_str(),
+                gone[4].as_str()
+            ],
+            |r| r.get(0),
+        )?;
+        Ok(n as usize)
+    }
+
     /// How many are in a group now: us and the members still in it.
     pub fn current_members(&self, group: &Group) -> Result<usize> {
         // Counted by the database (asked per received message for receipts, per group in the
