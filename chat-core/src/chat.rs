@@ -1621,6 +1621,7 @@ pub(crate) fn short_link_data(
     profile: &Profile,
     business: bool,
     welcome: Option<&crate::protocol::MsgContent>,
+    relay: bool,
 ) -> Option<Vec<u8>> {
     fitting_link_data(
         &(profile.clone(), welcome.cloned()),
@@ -1632,6 +1633,21 @@ pub(crate) fn short_link_data(
             let mut v = serde_json::json!({"profile": p, "business": business});
             if let Some(m) = w {
                 v["message"] = serde_json::to_value(m).ok()?;
+            }
+            // A chat relay's address also reads as the reference's `RelayAddressLinkData`
+            // (its owners read the relay's profile there when they test and add it).
+            if relay {
+                let mut r = serde_json::json!({
+                    "displayName": p.display_name,
+                    "fullName": p.full_name,
+                });
+                if let Some(d) = &p.short_descr {
+                    r["shortDescr"] = d.clone().into();
+                }
+                if let Some(i) = &p.image {
+                    r["image"] = i.clone().into();
+                }
+                v["relayProfile"] = r;
             }
             serde_json::to_vec(&v).ok()
         },
@@ -3376,7 +3392,12 @@ impl Chat {
             Some(s) if !invitation && self.inner.chat_relay => Some(s.clone()),
             _ => None,
         };
-        let data = short_link_data(profile, business, settings.auto_reply.as_ref());
+        let data = short_link_data(
+            profile,
+            business,
+            settings.auto_reply.as_ref(),
+            !invitation && self.inner.chat_relay,
+        );
         let (conn, full, short) = match (data, invitation, relay_server) {
             (data, false, Some(server)) => agent.create_address_on(server, data.as_deref()).await,
             (Some(data), true, _) => agent.create_invitation_with_short_link(&data).await,
@@ -3947,6 +3968,7 @@ impl Chat {
             &self.profile(),
             settings.business_address,
             settings.auto_reply.as_ref(),
+            self.inner.chat_relay,
         )
         .ok_or_else(|| ChatError::Agent("the profile is too large for link data".into()))?;
         let short = self
@@ -3977,9 +3999,12 @@ impl Chat {
             return;
         }
         let settings = self.address_settings().unwrap_or_default();
-        let Some(data) =
-            short_link_data(p, settings.business_address, settings.auto_reply.as_ref())
-        else {
+        let Some(data) = short_link_data(
+            p,
+            settings.business_address,
+            settings.auto_reply.as_ref(),
+            self.inner.chat_relay,
+        ) else {
             return;
         };
         match self.inner.agent.set_link_data(conn, &data, &[]).await {

@@ -89,7 +89,7 @@ impl Chat {
         };
         if self.store().pending_short_link(conn)?.is_some() {
             let shown = incognito.clone().unwrap_or_else(|| self.profile());
-            let data = crate::chat::short_link_data(&shown, false, None)
+            let data = crate::chat::short_link_data(&shown, false, None, false)
                 .ok_or_else(|| command_error("the profile does not fit in the link's data"))?;
             self.inner
                 .agent

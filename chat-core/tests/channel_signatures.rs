@@ -293,6 +293,12 @@ async fn relay_test() {
         .read_address(&bob_address)
         .await
         .expect("the link's data");
+    // The relay's address data reads as a contact's (`profile`) and as the reference's
+    // `RelayAddressLinkData` (`relayProfile`).
+    let json: serde_json::Value = serde_json::from_slice(&data.user_data).expect("JSON");
+    assert_eq!(json["profile"]["displayName"], "bob_relay", "{json}");
+    assert_eq!(json["relayProfile"]["displayName"], "bob_relay", "{json}");
+    assert_eq!(json["relayProfile"]["fullName"], "", "{json}");
     let root = simplex_crypto::keys::PublicKey::from_der(&data.root_key).expect("a key");
     let challenge = B64(b"a random challenge of 32 bytes!!".to_vec());
     let test = msg(ChatEvent::GrpRelayTest {
