@@ -2307,6 +2307,25 @@ fn bot_api_channels() {
             item["chatItem"]["chatDir"]["groupMember"]["memberProfile"]["displayName"],
             "alice"
         );
+        // A post alice signs (`sign=on`): `msgVerified` on both sides (checked against the
+        // schema's `CIMeta`).
+        let cmd = format!("/_send #{g} sign=on json {}", text_message("signed post"));
+        let own = alice.ok("APISendMessages", &cmd, "newChatItems").await;
+        assert_eq!(
+            own["chatItems"][0]["chatItem"]["meta"]["msgVerified"],
+            json!({"type": "signed", "sigStatus": "verified"})
+        );
+        let got = cath
+            .event_where(|e| {
+                e["type"] == "newChatItems"
+                    && e["chatItems"][0]["chatItem"]["content"]["type"] == "rcvMsgContent"
+            })
+            .await;
+        assert_eq!(item_text(&got["chatItems"][0]), "signed post");
+        assert_eq!(
+            got["chatItems"][0]["chatItem"]["meta"]["msgVerified"],
+            json!({"type": "signed", "sigStatus": "verified"})
+        );
         // A post as the channel itself: no member at the subscriber (`channelRcv`).
         let as_channel = format!("#{g}(as_group=on)");
         let cmd = format!("/_send {as_channel} json {}", text_message("from news"));

@@ -283,6 +283,10 @@ pub fn chat_item(chat: &Chat, c: &Contact, item: &ChatItem) -> Value {
     if let Some(f) = &item.forward {
         meta["itemForwarded"] = f.clone();
     }
+    // A group message signed (`MsgVerified`): with how its signature stood.
+    if let Some(s) = &item.msg_signed {
+        meta["msgVerified"] = json!({"type": "signed", "sigStatus": s});
+    }
     let content_tag = if item.sent {
         "sndMsgContent"
     } else {

@@ -1147,6 +1147,8 @@ pub enum Command {
         ttl: Option<i64>,
         /// Posted as the channel itself, not as its owner (`#1(as_group=on)`).
         as_group: bool,
+        /// Signed by us (`sign=on`; in a channel, `group_keys.rs`).
+        sign: bool,
         /// The messages.
         messages: Vec<Composed>,
     },
@@ -1986,10 +1988,12 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             let group_id = group_ref(r).ok_or_else(|| bad("bad chat reference"))?;
             let mut live = false;
             let mut ttl = None;
+            let mut sign = false;
             while let Some((opt, more)) = rest.split_once(' ') {
                 match opt {
                     "live=on" => live = true,
-                    "live=off" | "sign=on" | "sign=off" | "ttl=default" => {}
+                    "sign=on" => sign = true,
+                    "live=off" | "sign=off" | "ttl=default" => {}
                     _ => match opt.strip_prefix("ttl=") {
                         Some(t) => {
                             let t: i64 = t.parse().map_err(|_| bad("ttl: seconds"))?;
@@ -2029,6 +2033,7 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 live,
                 ttl,
                 as_group,
+                sign,
                 messages,
             }
         }
@@ -5372,6 +5377,18 @@ mod tests {
                 live: true,
                 ..
             })
+        ));
+        assert!(matches!(
+            parse(&format!("/_send #4 sign=on {json}")),
+            Ok(Command::ApiSendGroup {
+                sign: true,
+                live: false,
+                ..
+            })
+        ));
+        assert!(matches!(
+            parse(&format!("/_send #4 sign=off {json}")),
+            Ok(Command::ApiSendGroup { sign: false, .. })
         ));
         assert!(matches!(
             parse("/_get chat #1(_support:3) count=5"),

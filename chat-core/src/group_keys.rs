@@ -425,6 +425,33 @@ impl Chat {
             .map_err(|e| ChatError::Agent(format!("#{}: {e}", g.local_name)))
     }
 
+    /// A message of ours signed at our asking (`sign=on`: a post, its edit) in channel `g`:
+    /// none where it is not a channel or we have no key there (the reference's is a no-op
+    /// there too); refused for a post as the channel (a signature would name its owner, and
+    /// its relays forward it without one).
+    pub(crate) fn sign_content(
+        &self,
+        g: &Group,
+        body: &[u8],
+        as_channel: bool,
+    ) -> Result<Option<Vec<u8>>> {
+        if !self.is_channel(g)? {
+            return Ok(None);
+        }
+        if as_channel {
+            return Err(ChatError::BadCommand(
+                "a post as the channel is not signed (sign=on names its owner)".into(),
+            ));
+        }
+        let key = self.store().own_member_key(g.group_id)?;
+        let (Some(key), Some(group_id)) = (key, public_group_id(g)) else {
+            return Ok(None);
+        };
+        sign_element(&key, &group_id, &g.member_id.0, body)
+            .map(Some)
+            .map_err(ChatError::Agent)
+    }
+
     /// Whether what we send in `g` is signed (a channel where we have a key): the API's
     /// `msgSigned` of our own changes.
     pub(crate) fn signs_in(&self, g: &Group) -> Result<bool> {

@@ -196,10 +196,25 @@ impl Chat {
         update.live = (state == Some(true)).then_some(true);
         // A post as the channel is edited as the channel's.
         update.as_group = self.store().sent_as_channel(item.item_id)?.then_some(true);
-        self.send_about_item(&g, &item, |scope| {
-            ChatEvent::MsgUpdate(MsgUpdate { scope, ..update })
-        })
-        .await?;
+        // A signed post's edit is signed too (`group_keys.rs`; as the reference's).
+        let signed = match (&item.msg_signed, item.scope.is_some()) {
+            (Some(_), false) => {
+                let body = ChatMessage::new(None, ChatEvent::MsgUpdate(update.clone())).encode();
+                self.sign_content(&g, &body, false)?
+            }
+            _ => None,
+        };
+        match signed {
+            Some(body) => {
+                self.broadcast(&g, &body).await?;
+            }
+            None => {
+                self.send_about_item(&g, &item, |scope| {
+                    ChatEvent::MsgUpdate(MsgUpdate { scope, ..update })
+                })
+                .await?
+            }
+        }
         self.store().set_item_mentions(item.item_id, &mentioned)?;
         let item = self.store().apply_update(item, &content, state)?;
         Ok(Response::GroupItemUpdated(g, item))
@@ -438,6 +453,18 @@ impl Chat {
                     ..item
                 }
             }
+        };
+        // Signed as the edit came (`group_keys.rs`): an unsigned edit of a signed message
+        // leaves it unsigned (the reference's: a relay cannot keep a badge on its own text).
+        let signed = crate::group_keys::received_sig().and_then(crate::group_keys::SigStatus::api);
+        let item = if item.msg_signed.as_deref() != signed {
+            self.store().set_item_signed(item.item_id, signed)?;
+            ChatItem {
+                msg_signed: signed.map(str::to_string),
+                ..item
+            }
+        } else {
+            item
         };
         // An edit mentions anew.
         self.store().set_item_mentions(item.item_id, &mentions)?;

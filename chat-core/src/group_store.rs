@@ -1494,6 +1494,7 @@ impl ChatStore {
             deleted_by: None,
             user_mention: false,
             snd_error: None,
+            msg_signed: None,
         })
     }
 

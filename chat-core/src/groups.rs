@@ -400,6 +400,19 @@ impl Chat {
         container: MsgContainer,
         quote: Option<&crate::store::ItemQuote>,
     ) -> Result<Response> {
+        self.send_group_container_signed(g, container, quote, false)
+            .await
+    }
+
+    /// [`Chat::send_group_container`]; `sign`: signed by us (`sign=on`), in a channel where
+    /// we have a key (elsewhere, as the reference's, it changes nothing).
+    pub(crate) async fn send_group_container_signed(
+        &self,
+        g: Group,
+        container: MsgContainer,
+        quote: Option<&crate::store::ItemQuote>,
+        sign: bool,
+    ) -> Result<Response> {
         // Pending the admins' review or approval: our messages go to them only.
         if g.status.is_pending() {
             return crate::chat::on_heap(|| self.send_support(g, None, container, quote)).await;
@@ -438,7 +451,23 @@ impl Chat {
         } else {
             item
         };
+        let as_channel = container.as_group == Some(true);
         let body = ChatMessage::new(Some(id), ChatEvent::MsgNew(container)).encode();
+        let (body, item) = match sign {
+            true => match self.sign_content(&g, &body, as_channel)? {
+                Some(signed) => {
+                    self.store()
+                        .set_item_signed(item.item_id, Some("verified"))?;
+                    let item = crate::store::ChatItem {
+                        msg_signed: Some("verified".into()),
+                        ..item
+                    };
+                    (signed, item)
+                }
+                None => (body, item),
+            },
+            false => (body, item),
+        };
         let sent = self.broadcast(&g, &body).await?;
         self.keep_group_deliveries(&g, item.item_id, &sent)?;
         let item = match ttl {
@@ -2082,6 +2111,19 @@ impl Chat {
                     quote.as_ref(),
                     forwarded_by.map(|f| f.group_member_id),
                 )?;
+                // Came signed (`group_keys.rs`): kept with how its signature stood.
+                let signed =
+                    crate::group_keys::received_sig().and_then(crate::group_keys::SigStatus::api);
+                let item = match signed {
+                    Some(s) => {
+                        self.store().set_item_signed(item.item_id, Some(s))?;
+                        crate::store::ChatItem {
+                            msg_signed: Some(s.into()),
+                            ..item
+                        }
+                    }
+                    None => item,
+                };
                 let mentions = crate::mentions::received(
                     crate::mentions::content_text(&c.content),
                     &c.mentions,
@@ -2795,6 +2837,7 @@ impl Chat {
                 live,
                 ttl,
                 as_group,
+                sign,
                 ..
             } => {
                 let g = self.group_by_id(group_id)?;
@@ -2802,6 +2845,17 @@ impl Chat {
                 if as_group && !(self.is_channel(&g)? && g.role == GroupMemberRole::Owner) {
                     return Err(ChatError::BadCommand(
                         "only a channel's owner posts as the channel".into(),
+                    ));
+                }
+                // Signed posts (`group_keys.rs`): text, as ourselves.
+                if sign && as_group {
+                    return Err(ChatError::BadCommand(
+                        "a post as the channel is not signed (sign=on names its owner)".into(),
+                    ));
+                }
+                if sign && messages.iter().any(|m| m.file.is_some()) {
+                    return Err(ChatError::BadCommand(
+                        "sign=on signs text messages here, not files".into(),
                     ));
                 }
                 let mut quotes = Vec::with_capacity(messages.len());
@@ -2838,10 +2892,11 @@ impl Chat {
                     container.ttl = ttl;
                     container.quote = quote;
                     container.as_group = as_group.then_some(true);
-                    return match Box::pin(self.send_group_container(
+                    return match Box::pin(self.send_group_container_signed(
                         g.clone(),
                         container,
                         item_quote.as_ref(),
+                        sign,
                     ))
                     .await?
                     {
@@ -2872,10 +2927,11 @@ impl Chat {
                             container.quote = q;
                             container.mentions = mentioned;
                             container.as_group = as_group.then_some(true);
-                            Box::pin(self.send_group_container(
+                            Box::pin(self.send_group_container_signed(
                                 g.clone(),
                                 container,
                                 item_quote.as_ref(),
+                                sign,
                             ))
                             .await?
                         }

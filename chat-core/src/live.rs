@@ -50,6 +50,7 @@ impl crate::chat::Chat {
                 live: true,
                 ttl: None,
                 as_group: false,
+                sign: false,
                 messages,
             })
             .await
@@ -138,6 +139,7 @@ mod tests {
             deleted_by: None,
             user_mention: false,
             snd_error: None,
+            msg_signed: None,
         }
     }
 

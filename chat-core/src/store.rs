@@ -507,6 +507,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         member_key BLOB NOT NULL,
         PRIMARY KEY (group_id, member_id)
      );",
+    // v63: a group message that came (or went) signed (`group_keys.rs`): `verified` or
+    // `signedNoKey`
+    "ALTER TABLE chat_items ADD COLUMN msg_signed TEXT;",
 ];
 
 /// The most versions an edited item keeps (the original among them): edits beyond change the
@@ -846,6 +849,9 @@ pub struct ChatItem {
     /// Why a sent message was not delivered (the reference's `SndError` tag: `auth`, the
     /// peer's queue gone), if it was not.
     pub snd_error: Option<String>,
+    /// A group message that came or went signed (`group_keys.rs`): `verified` (the author's
+    /// key checked it; ours when we signed) or `signedNoKey`.
+    pub msg_signed: Option<String>,
 }
 
 impl ChatItem {
@@ -960,6 +966,7 @@ pub(crate) type ItemRow = (
         Option<bool>,
         Option<i64>,
         bool,
+        Option<String>,
         Option<String>,
     ),
 );
@@ -1880,6 +1887,7 @@ impl ChatStore {
             deleted_by: None,
             user_mention: false,
             snd_error: None,
+            msg_signed: None,
         })
     }
 
@@ -1956,6 +1964,7 @@ impl ChatStore {
                 deleted_by: None,
                 user_mention: false,
                 snd_error: None,
+                msg_signed: None,
             });
         }
         tx.commit()?;
@@ -1992,7 +2001,7 @@ impl ChatStore {
     pub(crate) const ITEM_COLUMNS: &'static str =
         "item_id, coalesce(contact_id, 0), sent, shared_msg_id, content, item_ts, quote, edited,
          deleted, file_id, ttl, delete_at, group_id, group_member_id, forwarded_by, info,
-         unread, rcpt, fwd, scope, live, deleted_by, user_mention, snd_error";
+         unread, rcpt, fwd, scope, live, deleted_by, user_mention, snd_error, msg_signed";
 
     pub(crate) fn item_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ItemRow> {
         Ok((
@@ -2022,6 +2031,7 @@ impl ChatStore {
                 r.get(21)?,
                 r.get(22)?,
                 r.get(23)?,
+                r.get(24)?,
             ),
         ))
     }
@@ -2031,7 +2041,7 @@ impl ChatStore {
             (item_id, contact_id, sent, shared_msg_id),
             (content, item_ts, quote, edited, deleted, file_id),
             (ttl, delete_at, group_id, group_member_id, forwarded_by, info, unread, receipt),
-            (forward, scope, live, deleted_by, user_mention, snd_error),
+            (forward, scope, live, deleted_by, user_mention, snd_error, msg_signed),
         ) = row;
         Ok(ChatItem {
             item_id,
@@ -2069,6 +2079,7 @@ impl ChatStore {
             deleted_by,
             user_mention,
             snd_error,
+            msg_signed,
         })
     }
 
@@ -2798,6 +2809,15 @@ impl ChatStore {
 
     /// A sent message the relay refused (`error`: the reference's `SndError` tag); the item,
     /// if the message was one.
+    /// Marks an item signed (`verified`, `signedNoKey`) or not (none).
+    pub fn set_item_signed(&self, item_id: i64, signed: Option<&str>) -> Result<()> {
+        self.db.execute(
+            "UPDATE chat_items SET msg_signed = ?2 WHERE item_id = ?1",
+            params![item_id, signed],
+        )?;
+        Ok(())
+    }
+
     pub fn set_snd_error(
         &self,
         contact_id: i64,

@@ -265,6 +265,81 @@ async fn scenario() {
         _ => None,
     })
     .await;
+
+    // A post alice signs at her asking (`sign=on`): hers marked signed, forwarded with her
+    // signature, checked and marked at cath; its edit signed too. Not as the channel.
+    let as_channel = alice
+        .execute_line(&format!(
+            r#"/_send #{}(as_group=on) sign=on json [{{"msgContent": {{"type": "text", "text": "x"}}}}]"#,
+            channel.group_id
+        ))
+        .await;
+    assert!(as_channel.is_err(), "{as_channel:?}");
+    let sent = alice
+        .execute_line(&format!(
+            r#"/_send #{} sign=on json [{{"msgContent": {{"type": "text", "text": "signed post"}}}}]"#,
+            channel.group_id
+        ))
+        .await
+        .expect("/_send sign=on");
+    let json = chat_core::api::response(&alice, &sent);
+    let meta = &json["chatItems"][0]["chatItem"]["meta"];
+    assert_eq!(meta["msgVerified"]["type"], "signed", "{json}");
+    assert_eq!(meta["msgVerified"]["sigStatus"], "verified", "{json}");
+    let item_id = meta["itemId"].as_i64().expect("its id");
+    let post = loop {
+        match agent_event(&mut m_ev).await {
+            AgentEvent::Message {
+                conn: c,
+                msg_id,
+                body,
+                ..
+            } if c == conn => {
+                mallory.ack(c, msg_id).await.expect("ack");
+                let found = parse_chat_messages(&body)
+                    .into_iter()
+                    .flatten()
+                    .find(|p| p.msg.event.name() == "x.msg.new");
+                if let Some(p) = found {
+                    break p;
+                }
+            }
+            _ => {}
+        }
+    };
+    let signed = post.signed.expect("with alice's signature");
+    assert!(verify(&alice_key, &group_id, &author, &signed));
+    let (received, _) = until(&mut c_ev, |e| match e {
+        Event::GroupReceived(_, m, item) if m.profile.display_name == "alice" => {
+            let json = chat_core::api::event(&cath, e).expect("an API event");
+            Some((item.msg_signed.clone(), json))
+        }
+        Event::Error(s) => panic!("{s}"),
+        _ => None,
+    })
+    .await;
+    assert_eq!(received.0.as_deref(), Some("verified"));
+    assert_eq!(
+        received.1["chatItems"][0]["chatItem"]["meta"]["msgVerified"]["sigStatus"], "verified",
+        "{}",
+        received.1
+    );
+    alice
+        .execute_line(&format!(
+            r#"/_update item #{} {item_id} json {{"msgContent": {{"type": "text", "text": "signed post, edited"}}}}"#,
+            channel.group_id
+        ))
+        .await
+        .expect("/_update item");
+    until(&mut c_ev, |e| match e {
+        Event::GroupItemUpdated(_, _, item) => {
+            assert_eq!(item.msg_signed.as_deref(), Some("verified"));
+            Some(())
+        }
+        Event::Error(s) => panic!("{s}"),
+        _ => None,
+    })
+    .await;
 }
 
 /// An owner's test of a chat relay (`x.grp.relay.test`, as the reference's owners make before
