@@ -149,6 +149,9 @@ pub(crate) fn count_from_link_data(data: &[u8]) -> Option<i64> {
         .filter(|n| (0..=MAX_MEMBER_COUNT).contains(n))
 }
 
+/// The longest challenge a chat relay signs in a relay test (`relay_test`).
+const MAX_TEST_CHALLENGE: usize = 32;
+
 /// How long an owner waits after a change of its channel's count before it writes the link's
 /// data: a burst of joins is written once.
 const COUNT_SETTLE: std::time::Duration = std::time::Duration::from_secs(2);
@@ -889,6 +892,10 @@ impl Chat {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .remove(&group_id);
+            // Stopped meanwhile: the count is kept, the next change (or write) publishes it.
+            if !chat.is_running() {
+                return;
+            }
             let Ok(g) = chat.group_by_id(group_id) else {
                 return; // deleted meanwhile
             };
@@ -1204,7 +1211,9 @@ impl Chat {
                     .into(),
             ));
         }
-        if challenge.0.is_empty() || challenge.0.len() > 1024 {
+        // A random challenge (the reference's owners send 32 bytes): nothing longer is signed
+        // with the address's key, which also signs the link's own data.
+        if challenge.0.is_empty() || challenge.0.len() > MAX_TEST_CHALLENGE {
             let _ = self.inner.agent.reject(request);
             return Err(ChatError::Agent("x.grp.relay.test: a bad challenge".into()));
         }

@@ -238,12 +238,12 @@ impl ChatStore {
         &self,
         group_id: i64,
     ) -> std::result::Result<Option<PrivateKey>, StoreError> {
-        let der: Option<Vec<u8>> = self
+        let der: Option<zeroize::Zeroizing<Vec<u8>>> = self
             .db
             .query_row(
                 "SELECT member_priv_key FROM group_keys WHERE group_id = ?1",
                 [group_id],
-                |r| r.get(0),
+                |r| r.get::<_, Vec<u8>>(0).map(zeroize::Zeroizing::new),
             )
             .optional()?;
         der.map(|d| PrivateKey::from_der(&d).map_err(|_| StoreError::Corrupt("member key")))

@@ -353,7 +353,7 @@ async fn a_relay_proves_it_holds_its_address() {
 async fn relay_test() {
     let (_relay, server) = relay().await;
     let dir = tempfile::tempdir().expect("tmp");
-    let ((alice, mut a_ev), (bob, _b_ev)) = owner_and_relay(
+    let ((alice, mut a_ev), (bob, mut b_ev)) = owner_and_relay(
         dir.path(),
         &server,
         chat_core::channels::DEFAULT_MAX_CHANNELS,
@@ -405,6 +405,19 @@ async fn relay_test() {
         b"another challenge",
         &sig.0
     ));
+    // A longer "challenge" (what could pass for data the key signs) is refused.
+    let long = msg(ChatEvent::GrpRelayTest {
+        challenge: B64(vec![7; 33]),
+        signature: None,
+    });
+    tester.join(&bob_address, &long).await.expect("join");
+    until(&mut b_ev, |e| match e {
+        Event::Error(s) => s
+            .contains("x.grp.relay.test: a bad challenge")
+            .then_some(()),
+        _ => None,
+    })
+    .await;
 
     // alice serves no channels: her address refuses a test.
     let Response::AddressCreated(alice_address) = alice.execute_line("/ad").await.expect("/ad")
