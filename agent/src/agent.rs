@@ -2333,18 +2333,7 @@ impl Agent {
             .iter()
             .map(|r| crate::links::ShortLink::parse(r).map_err(|e| AgentError::Link(e.to_string())))
             .collect::<Result<Vec<_>>>()?;
-        let (q, link) = {
-            let st = self.lock();
-            let c = st
-                .conns
-                .get(&conn)
-                .ok_or(AgentError::Connection("unknown"))?;
-            let link = c
-                .link
-                .clone()
-                .ok_or(AgentError::Connection("no short link of ours to change"))?;
-            (c.rcv.clone(), link)
-        };
+        let (q, link) = self.owned_link(conn)?;
         let (user, key) = if link.kind == crate::links::ShortLinkKind::Invitation {
             if !relays.is_empty() {
                 return Err(AgentError::Link("an invitation names no relays".into()));
@@ -2405,6 +2394,14 @@ impl Agent {
     /// Signs `msg` with the root key of the short link of our address `conn` (a chat relay's
     /// answer to a relay test proves it holds the address it was asked at).
     pub fn sign_with_link_key(&self, conn: ConnId, msg: &[u8]) -> Result<Vec<u8>> {
+        let (_, link) = self.owned_link(conn)?;
+        simplex_crypto::asymmetric::sign(&link.root, msg)
+            .map_err(|e| AgentError::Link(e.to_string()))
+    }
+
+    /// Our connection's receiving queue and the short link we keep for it (an address's or
+    /// an invitation's).
+    fn owned_link(&self, conn: ConnId) -> Result<(RcvQueue, OwnedLink)> {
         let st = self.lock();
         let c = st
             .conns
@@ -2412,10 +2409,9 @@ impl Agent {
             .ok_or(AgentError::Connection("unknown"))?;
         let link = c
             .link
-            .as_ref()
-            .ok_or(AgentError::Connection("no short link of ours"))?;
-        simplex_crypto::asymmetric::sign(&link.root, msg)
-            .map_err(|e| AgentError::Link(e.to_string()))
+            .clone()
+            .ok_or(AgentError::Connection("no short link of ours to change"))?;
+        Ok((c.rcv.clone(), link))
     }
 
     /// A short link of `kind` for an address made without one (the reference's

@@ -794,6 +794,19 @@ fn group_summary(chat: &Chat, g: &Group, members: usize) -> Value {
     v
 }
 
+/// `groupLinkDataUpdated`: our channel link's data written (`relays_changed`: a relay became
+/// active in it; else only its count changed).
+fn link_data_updated(chat: &Chat, u: &Value, g: &Group, relays_changed: bool) -> Option<Value> {
+    let link = channel_link(chat, g);
+    let relays = chat.store().group_relays(g.group_id).ok()?;
+    Some(tagged(
+        "groupLinkDataUpdated",
+        json!({"user": u, "groupInfo": group_info(chat, g), "groupLink": link,
+               "groupRelays": relays.iter().map(group_relay).collect::<Vec<_>>(),
+               "relaysChanged": relays_changed}),
+    ))
+}
+
 /// A channel link's data as the API gives it (`GroupShortLinkData`): its profile and count.
 fn channel_link_json(p: &crate::protocol::GroupProfile, count: Option<i64>) -> Value {
     let mut v = json!({ "groupProfile": p });
@@ -2304,26 +2317,13 @@ pub fn event(chat: &Chat, e: &Event) -> Option<Value> {
         Event::GroupJoinRequest(..) => return None,
         // Not in the bot API's documented events (the reference's `unknownMemberCreated`,
         // `hostConnected`, `hostDisconnected`).
-        Event::GroupRelayUpdated(g, relay) => {
-            let link = channel_link(chat, g);
-            let relays = chat.store().group_relays(g.group_id).ok()?;
-            tagged(
-                "groupLinkDataUpdated",
-                json!({"user": u, "groupInfo": group_info(chat, g), "groupLink": link,
-                       "groupRelays": relays.iter().map(group_relay).collect::<Vec<_>>(),
-                       "relaysChanged": relay.status == crate::channels::RelayStatus::Active}),
-            )
-        }
-        Event::ChannelCountPublished(g, _) => {
-            let link = channel_link(chat, g);
-            let relays = chat.store().group_relays(g.group_id).ok()?;
-            tagged(
-                "groupLinkDataUpdated",
-                json!({"user": u, "groupInfo": group_info(chat, g), "groupLink": link,
-                       "groupRelays": relays.iter().map(group_relay).collect::<Vec<_>>(),
-                       "relaysChanged": false}),
-            )
-        }
+        Event::GroupRelayUpdated(g, relay) => link_data_updated(
+            chat,
+            &u,
+            g,
+            relay.status == crate::channels::RelayStatus::Active,
+        )?,
+        Event::ChannelCountPublished(g, _) => link_data_updated(chat, &u, g, false)?,
         Event::GroupRelayAccepted(g, relay) => tagged(
             "groupRelayUpdated",
             json!({"user": u, "groupInfo": group_info(chat, g), "member": group_member(&relay.member),

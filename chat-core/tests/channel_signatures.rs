@@ -22,6 +22,37 @@ async fn channel_events_are_signed_and_checked() {
     Box::pin(scenario()).await
 }
 
+/// The next element of event `event` a bare agent receives on `conn` (what came before it
+/// acknowledged and passed over).
+async fn next_element(
+    agent: &Agent,
+    events: &mut tokio::sync::mpsc::Receiver<AgentEvent>,
+    conn: agent::agent::ConnId,
+    event: &str,
+) -> chat_core::protocol::ParsedMsg {
+    loop {
+        if let AgentEvent::Message {
+            conn: c,
+            msg_id,
+            body,
+            ..
+        } = agent_event(events).await
+        {
+            if c != conn {
+                continue;
+            }
+            agent.ack(c, msg_id).await.expect("ack");
+            let found = parse_chat_messages(&body)
+                .into_iter()
+                .flatten()
+                .find(|p| p.msg.event.name() == event);
+            if let Some(p) = found {
+                return p;
+            }
+        }
+    }
+}
+
 /// A member's key as a chat reports it (`/_members`), by display name.
 async fn key_of(chat: &chat_core::chat::Chat, group: i64, name: &str) -> Option<Vec<u8>> {
     let Response::Members(_, members) = chat
@@ -218,26 +249,7 @@ async fn scenario() {
     assert_eq!(json["msgSigned"], true, "{json}");
     // mallory gets it from the relay as alice signed it (the binary forward), and the
     // signature is alice's over this channel and her member id.
-    let forwarded = loop {
-        match agent_event(&mut m_ev).await {
-            AgentEvent::Message {
-                conn: c,
-                msg_id,
-                body,
-                ..
-            } if c == conn => {
-                mallory.ack(c, msg_id).await.expect("ack");
-                let found = parse_chat_messages(&body)
-                    .into_iter()
-                    .flatten()
-                    .find(|p| p.msg.event.name() == "x.grp.info");
-                if let Some(p) = found {
-                    break p;
-                }
-            }
-            _ => {}
-        }
-    };
+    let forwarded = next_element(&mallory, &mut m_ev, conn, "x.grp.info").await;
     let header = forwarded.forward.expect("forwarded by the relay");
     let chat_core::protocol::FwdSender::Member(author, name) = header.sender else {
         panic!("not as the channel")
@@ -287,26 +299,7 @@ async fn scenario() {
     assert_eq!(meta["msgVerified"]["type"], "signed", "{json}");
     assert_eq!(meta["msgVerified"]["sigStatus"], "verified", "{json}");
     let item_id = meta["itemId"].as_i64().expect("its id");
-    let post = loop {
-        match agent_event(&mut m_ev).await {
-            AgentEvent::Message {
-                conn: c,
-                msg_id,
-                body,
-                ..
-            } if c == conn => {
-                mallory.ack(c, msg_id).await.expect("ack");
-                let found = parse_chat_messages(&body)
-                    .into_iter()
-                    .flatten()
-                    .find(|p| p.msg.event.name() == "x.msg.new");
-                if let Some(p) = found {
-                    break p;
-                }
-            }
-            _ => {}
-        }
-    };
+    let post = next_element(&mallory, &mut m_ev, conn, "x.msg.new").await;
     let signed = post.signed.expect("with alice's signature");
     assert!(verify(&alice_key, &group_id, &author, &signed));
     let (received, _) = until(&mut c_ev, |e| match e {
