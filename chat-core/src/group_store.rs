@@ -1264,44 +1264,37 @@ impl ChatStore {
     /// How many current members a group has besides us and its relays (counted by the
     /// database: a channel's owner asks at every change of its subscribers).
     pub fn current_non_relays(&self, group_id: i64) -> Result<usize> {
-        let gone = MemberStatus::NOT_CURRENT;
-        let n: i64 = self.db.query_row(
-            "SELECT count(*) FROM group_members
-             WHERE group_id = ?1 AND role != ?2 AND status NOT IN (?3, ?4, ?5, ?6, ?7)",
-            params![
-                group_id,
-                GroupMemberRole::Relay.name(),
-                gone[0].as_str(),
-                gone[1].as_str(),
-                gone[2].as_str(),
-                gone[3].as_str(),
-                gone[4].as_str()
-            ],
-            |r| r.get(0),
-        )?;
-        Ok(n as usize)
+        self.count_current(group_id, Some(GroupMemberRole::Relay))
     }
 
     /// How many are in a group now: us and the members still in it.
     pub fn current_members(&self, group: &Group) -> Result<usize> {
         // Counted by the database (asked per received message for receipts, per group in the
-        // API): the statuses `MemberStatus::is_current` leaves out.
+        // API).
+        let us = usize::from(group.status.is_current());
+        Ok(us + self.count_current(group.group_id, None)?)
+    }
+
+    /// The members of a group (not us) whose status `MemberStatus::is_current` keeps, but
+    /// those of role `but`.
+    fn count_current(&self, group_id: i64, but: Option<GroupMemberRole>) -> Result<usize> {
         let gone = MemberStatus::NOT_CURRENT;
-        let others: i64 = self.db.query_row(
+        let n: i64 = self.db.query_row(
             "SELECT count(*) FROM group_members
-             WHERE group_id = ?1 AND status NOT IN (?2, ?3, ?4, ?5, ?6)",
+             WHERE group_id = ?1 AND status NOT IN (?2, ?3, ?4, ?5, ?6)
+               AND (?7 IS NULL OR role != ?7)",
             params![
-                group.group_id,
+                group_id,
                 gone[0].as_str(),
                 gone[1].as_str(),
                 gone[2].as_str(),
                 gone[3].as_str(),
-                gone[4].as_str()
+                gone[4].as_str(),
+                but.map(GroupMemberRole::name)
             ],
             |r| r.get(0),
         )?;
-        let us = usize::from(group.status.is_current());
-        Ok(us + usize::try_from(others).unwrap_or(0))
+        Ok(usize::try_from(n).unwrap_or(0))
     }
 
     /// Records that the host introduced `re_member` to the new member `to_member`.
