@@ -2037,6 +2037,17 @@ mod notify_tests {
         assert!(notifies(&del.encode()), "a group deleted");
         let leave = ChatMessage::new(None, ChatEvent::GrpLeave);
         assert!(!notifies(&leave.encode()), "a member leaving");
+        // Signed in a channel (`'/'` before the JSON): the same.
+        let (_, key) =
+            simplex_crypto::asymmetric::generate(simplex_crypto::keys::KeyAlgorithm::Ed25519)
+                .unwrap();
+        let signed = |m: &ChatMessage| {
+            crate::group_keys::sign_element(&key, b"channel", b"member", &m.encode()).unwrap()
+        };
+        assert!(notifies(&signed(&del)), "a channel deleted, signed");
+        assert!(!notifies(&signed(&leave)), "a subscriber leaving, signed");
+        assert_eq!(event_of(&signed(&del)), Some(&b"x.grp.del"[..]));
+        assert_eq!(event_of(b"/G"), None);
         // Not ours, or not a message: nothing notifies.
         assert!(!notifies(br#"{"msgId":"AQ","event":"x.msg.new"}"#));
         assert!(!notifies(b"X\x00\x01"));
