@@ -44,6 +44,7 @@ const GROUPS: &[&str] = &[
     "  #group text             send to the group; /tail #group [n] shows the last messages",
     "  > #group (start) text   reply quoting a message; > #group @member (start) text: a member's",
     "  /ms group, /gs          members of a group; your groups",
+    "  /i #group [member]      a group's id and size; a member's id",
     "  /mr group member role   change a member's role; /rm group member removes it",
     "  /create link #group     a link anyone can join by (/show link, /delete link)",
     "  /mute #group            new messages shown marked <muted> (/unmute #group)",

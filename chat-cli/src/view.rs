@@ -818,6 +818,21 @@ pub fn response(r: &Response, user: &Profile) -> Vec<String> {
             ..
         } => chat_core::servers::failure_lines(*protocol, f),
         Response::ConnectionPlan { plan, .. } => plan.lines(),
+        // The reference's lines (its `viewGroupInfo`, `viewGroupMemberInfo`).
+        Response::GroupInfo { group, members } => vec![
+            format!("group ID: {}", group.group_id),
+            format!("current members: {members}"),
+        ],
+        Response::MemberInfo { group, member } => {
+            let mut v = vec![
+                format!("group ID: {}", group.group_id),
+                format!("member ID: {}", member.group_member_id),
+            ];
+            if member.conn_id.is_none() {
+                v.push("member not connected".into());
+            }
+            v
+        }
         Response::ContactInfo { contact, verified } => {
             let mut v = vec![format!("contact ID: {}", contact.contact_id)];
             v.push(match &contact.incognito {

@@ -183,6 +183,17 @@ fn a_channel_served_by_a_relay() {
     alice.expect("bob_relay: relay, invited, connected");
     alice.expect("cath (Catherine): observer");
     alice.expect("dan (Daniel): observer");
+    alice.type_line("/i #news");
+    alice.expect("/i #news");
+    let id = alice.next();
+    assert!(id.starts_with("group ID: "), "{id}");
+    alice.expect("current members: 4");
+    alice.type_line("/i #news cath");
+    alice.expect("/i #news cath");
+    alice.expect(&id);
+    let member = alice.next();
+    assert!(member.starts_with("member ID: "), "{member}");
+    alice.expect("member not connected");
     bob.type_line("/ms news");
     bob.expect("/ms news");
     bob.expect("bob_relay (Relay): relay, you, connected");

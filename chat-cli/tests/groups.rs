@@ -35,6 +35,20 @@ fn three_members_talk() {
     cath.expect("cath (Catherine): admin, you, connected");
     cath.expect("alice (Alice): owner, host, connected");
     cath.expect("bob (Bob): admin, connected");
+    // The reference's `/i #group` and `/i #group member` lines.
+    alice.type_line("/i #team");
+    alice.expect("/i #team");
+    let id = alice.next();
+    assert!(id.starts_with("group ID: "), "{id}");
+    alice.expect("current members: 3");
+    alice.type_line("/i #team bob");
+    alice.expect("/i #team bob");
+    alice.expect(&id);
+    let member = alice.next();
+    assert!(member.starts_with("member ID: "), "{member}");
+    alice.type_line("/i #team dan");
+    alice.expect("/i #team dan");
+    alice.expect("contact dan is not a group member");
 
     // Roles: an admin cannot make an owner; a contact already in the group is refused.
     bob.type_line("/g club");

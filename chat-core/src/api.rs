@@ -1596,6 +1596,16 @@ pub fn response(chat: &Chat, r: &Response) -> Value {
             "contactConnectionDeleted",
             json!({"user": u, "connection": pending_json(*conn, Some(*kind), *created_at)}),
         ),
+        // The reference's `groupInfo` and `groupMemberInfo` (undocumented in the bot API).
+        Response::GroupInfo { group, members } => tagged(
+            "groupInfo",
+            json!({"user": u, "groupInfo": group_info(chat, group),
+                   "groupSummary": group_summary(chat, group, *members)}),
+        ),
+        Response::MemberInfo { group, member } => tagged(
+            "groupMemberInfo",
+            json!({"user": u, "groupInfo": group_info(chat, group), "member": group_member(member)}),
+        ),
         Response::ContactInfo { contact: c, .. } => {
             let mut v = tagged("contactInfo", json!({"user": u, "contact": contact(c)}));
             if let Some(p) = &c.incognito {

@@ -595,6 +595,20 @@ pub enum Response {
         /// The security code is verified.
         verified: bool,
     },
+    /// `/i #group`: the group and how many are in it (us among them).
+    GroupInfo {
+        /// The group.
+        group: crate::group_store::Group,
+        /// How many are in it now.
+        members: usize,
+    },
+    /// `/i #group member`: a member.
+    MemberInfo {
+        /// The group.
+        group: crate::group_store::Group,
+        /// The member.
+        member: crate::group_store::Member,
+    },
     /// `/verify @name [code]`: verified, or not (and the current code).
     Verified {
         /// The code given matches (and is now recorded).
@@ -3088,6 +3102,29 @@ impl Chat {
                 let contact = self.contact_named(&name)?;
                 let verified = self.store().verified_code(contact.contact_id)?.is_some();
                 Ok(Response::ContactInfo { contact, verified })
+            }
+            Command::GroupInfo(group) => {
+                let group = match group {
+                    crate::command::ContactName::Name(n) => self.group_named(&n)?,
+                    crate::command::ContactName::Id(id) => self.group_by_id(id)?,
+                };
+                let members = self.store().current_members(&group)?;
+                Ok(Response::GroupInfo { group, members })
+            }
+            Command::MemberInfo { group, member } => {
+                let group = match group {
+                    crate::command::ContactName::Name(n) => self.group_named(&n)?,
+                    crate::command::ContactName::Id(id) => self.group_by_id(id)?,
+                };
+                let member = match member {
+                    crate::command::ContactName::Name(n) => self.member_named(&group, &n)?,
+                    crate::command::ContactName::Id(id) => self
+                        .store()
+                        .member(id)?
+                        .filter(|m| m.group_id == group.group_id)
+                        .ok_or_else(|| ChatError::NotGroupMember(id.to_string()))?,
+                };
+                Ok(Response::MemberInfo { group, member })
             }
             Command::SwitchContact(who) => on_heap(|| self.switch_contact(who)).await,
             Command::SyncContact { who, force } => on_heap(|| self.sync_contact(who, force)).await,

@@ -662,6 +662,15 @@ pub enum Command {
     },
     /// `/i @name`, `/info @name`: about a contact.
     ContactInfo(String),
+    /// `/i #group`, `/_info #<groupId>`: about a group (its id and how many are in it).
+    GroupInfo(ContactName),
+    /// `/i #group member`, `/_info #<groupId> <groupMemberId>`: about a member.
+    MemberInfo {
+        /// The group.
+        group: ContactName,
+        /// The member.
+        member: ContactName,
+    },
     /// `/_reaction @<contactId> <itemId> on|off <json(reaction)>`.
     Reaction {
         /// The contact.
@@ -1618,6 +1627,8 @@ impl Command {
                 | Command::SetConnectionAlias { .. }
                 | Command::SetGroupCustomData { .. }
                 | Command::ContactInfo(_)
+                | Command::GroupInfo(_)
+                | Command::MemberInfo { .. }
                 | Command::ShowCode(_)
                 | Command::FileStatus(_)
                 | Command::ListGroups
@@ -2535,7 +2546,36 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                     .map_err(|e| bad(&format!("bad reaction ({e})")))?,
             }
         }
-        "/i" | "/info" => Command::ContactInfo(one_arg(args)?),
+        "/i" | "/info" => match args.strip_prefix('#') {
+            // A group, or one of its members.
+            Some(rest) => {
+                let (group, member) = name(rest)?;
+                match member.trim() {
+                    "" => Command::GroupInfo(ContactName::Name(group)),
+                    m => Command::MemberInfo {
+                        group: ContactName::Name(group),
+                        member: ContactName::Name(one_arg(m)?),
+                    },
+                }
+            }
+            None => Command::ContactInfo(one_arg(args)?),
+        },
+        "/_info" => {
+            let usage = || bad("usage: /_info #<groupId> [<groupMemberId>]");
+            let rest = args.strip_prefix('#').ok_or_else(usage)?;
+            let (g, m) = match rest.split_once(' ') {
+                Some((g, m)) => (g, Some(m)),
+                None => (rest, None),
+            };
+            let group = ContactName::Id(g.parse().map_err(|_| usage())?);
+            match m {
+                None => Command::GroupInfo(group),
+                Some(m) => Command::MemberInfo {
+                    group,
+                    member: ContactName::Id(m.trim().parse().map_err(|_| usage())?),
+                },
+            }
+        }
         "/verify" => {
             let a = args.strip_prefix('@').unwrap_or(args);
             let (n, rest) = name(a)?;
@@ -5390,6 +5430,31 @@ mod tests {
             parse(&format!("/_send #4 sign=off {json}")),
             Ok(Command::ApiSendGroup { sign: false, .. })
         ));
+        // `/i`: a contact, a group, a member; `/_info` by ids.
+        assert_eq!(parse("/i bob"), Ok(Command::ContactInfo("bob".into())));
+        assert_eq!(
+            parse("/i #team"),
+            Ok(Command::GroupInfo(ContactName::Name("team".into())))
+        );
+        assert_eq!(
+            parse("/info #team 'John Doe'"),
+            Ok(Command::MemberInfo {
+                group: ContactName::Name("team".into()),
+                member: ContactName::Name("John Doe".into()),
+            })
+        );
+        assert_eq!(
+            parse("/_info #2"),
+            Ok(Command::GroupInfo(ContactName::Id(2)))
+        );
+        assert_eq!(
+            parse("/_info #2 5"),
+            Ok(Command::MemberInfo {
+                group: ContactName::Id(2),
+                member: ContactName::Id(5),
+            })
+        );
+        assert!(parse("/_info #x").is_err());
         assert!(matches!(
             parse("/_get chat #1(_support:3) count=5"),
             Ok(Command::GetChat {
