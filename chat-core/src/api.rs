@@ -788,8 +788,11 @@ pub fn group_member(m: &Member) -> Value {
 /// link said when we joined).
 fn group_summary(chat: &Chat, g: &Group, members: usize) -> Value {
     let mut v = json!({ "currentMembers": members });
-    if let Ok(Some(n)) = chat.store().public_member_count(g.group_id) {
-        v["publicMemberCount"] = n.into();
+    // (Only a channel has a count: no query for other groups.)
+    if g.profile.public_group.is_some() {
+        if let Ok(Some(n)) = chat.store().public_member_count(g.group_id) {
+            v["publicMemberCount"] = n.into();
+        }
     }
     v
 }
