@@ -854,6 +854,34 @@ impl Chat {
         Ok(activated)
     }
 
+    /// `/_get group link data #G`: the channel's link data read again, its count kept (a
+    /// subscriber's was the one read when it joined); the group's info as `/i #group`.
+    pub(crate) async fn refresh_channel_data(&self, group_id: i64) -> Result<Response> {
+        let g = self.group_by_id(group_id)?;
+        // (The store's lock is not held while it is asked again.)
+        let link = self.store().channel_link(g.group_id)?;
+        let link =
+            link.ok_or_else(|| ChatError::BadCommand("group link data not available".into()))?;
+        if g.role == GroupMemberRole::Owner {
+            // Ours: counted here.
+            let n = self.public_member_count(&g)?;
+            self.store().set_public_member_count(g.group_id, n)?;
+        } else {
+            let data = self
+                .inner
+                .agent
+                .read_address(&link)
+                .await
+                .map_err(agent_err)?;
+            let n = count_from_link_data(&data.user_data).ok_or_else(|| {
+                ChatError::BadCommand("no public group data in the channel's link".into())
+            })?;
+            self.store().set_public_member_count(g.group_id, n)?;
+        }
+        let members = self.store().current_members(&g)?;
+        Ok(Response::GroupInfo { group: g, members })
+    }
+
     /// How many a channel of ours has, as its owner knows: itself and every current member
     /// but its relays (the reference's `publicMemberCount`).
     pub(crate) fn public_member_count(&self, g: &Group) -> Result<i64> {

@@ -2936,6 +2936,7 @@ impl Chat {
                 Ok(Response::Ok)
             }
             Command::GetGroupRelays(id) => self.get_group_relays(id),
+            Command::RefreshChannelData(id) => on_heap(|| self.refresh_channel_data(id)).await,
             Command::NewPublicGroup {
                 relay_ids,
                 profile,

@@ -490,6 +490,9 @@ pub enum Command {
     },
     /// `/_get relays #<groupId>`: the group's chat relays (a channel's).
     GetGroupRelays(i64),
+    /// `/_get group link data #<groupId>`: a channel's link data read again - its count of
+    /// members refreshed (the reference's `APIGetUpdatedGroupLinkData`).
+    RefreshChannelData(i64),
     /// `/_public group 1 [incognito=on] <relayIds> <json>`: a new channel served by these
     /// chat relays.
     NewPublicGroup {
@@ -3130,6 +3133,10 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 prefix: prefix.to_string(),
             }
         }
+        "/_get" if args.starts_with("group link data ") => Command::RefreshChannelData(
+            group_ref(args["group link data ".len()..].trim())
+                .ok_or_else(|| bad("usage: /_get group link data #<groupId>"))?,
+        ),
         "/_get" if args.starts_with("relays ") => Command::GetGroupRelays(
             group_ref(args["relays ".len()..].trim())
                 .ok_or_else(|| bad("usage: /_get relays #<groupId>"))?,

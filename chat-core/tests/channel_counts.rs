@@ -111,6 +111,18 @@ async fn scenario() {
     assert_eq!(link_count(&dan, &link).await, Some(2));
     dan.execute_line(&format!("/c {link}")).await.expect("/c");
     assert_eq!(published(&mut a_ev).await, 3);
+    // cath reads the link again (`/_get group link data #G`): 3 now.
+    let r = cath
+        .execute_line(&format!("/_get group link data #{joined}"))
+        .await
+        .expect("/_get group link data");
+    let json = chat_core::api::response(&cath, &r);
+    assert_eq!(json["type"], "groupInfo", "{json}");
+    assert_eq!(json["groupSummary"]["publicMemberCount"], 3, "{json}");
+    assert_eq!(
+        json["groupInfo"]["groupSummary"]["publicMemberCount"], 3,
+        "{json}"
+    );
 
     // cath leaves: the relay tells alice (cath's leave is signed: the relay and alice check
     // it against cath's key), 2.
