@@ -2349,8 +2349,12 @@ impl Agent {
                 .map(|(id, key)| {
                     let owner_key = simplex_crypto::keys::PublicKey::from_der(key)
                         .map_err(|e| AgentError::Link(format!("an owner's key: {e}")))?;
+                    if owner_key.algorithm() != KeyAlgorithm::Ed25519 {
+                        return Err(AgentError::Link("an owner's key is not Ed25519".into()));
+                    }
+                    // Signed as it is read back: the id and the key's own DER.
                     let mut signed = id.clone();
-                    signed.extend_from_slice(key);
+                    signed.extend_from_slice(&owner_key.to_der());
                     let signature = simplex_crypto::asymmetric::sign(&link.root, &signed)
                         .map_err(|e| AgentError::Link(e.to_string()))?;
                     Ok(sl::OwnerAuth {
@@ -2410,7 +2414,7 @@ impl Agent {
         let link = c
             .link
             .clone()
-            .ok_or(AgentError::Connection("no short link of ours to change"))?;
+            .ok_or(AgentError::Connection("no short link of ours"))?;
         Ok((c.rcv.clone(), link))
     }
 

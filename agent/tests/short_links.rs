@@ -248,6 +248,13 @@ async fn a_channel_link_names_its_relays_and_its_owner_changes_its_data() {
         .set_link_data_with_owners(conn, b"v9", &[], &bad)
         .await
         .is_err());
+    let (x25519, _) =
+        simplex_crypto::asymmetric::generate(simplex_crypto::keys::KeyAlgorithm::X25519).unwrap();
+    let not_ed25519 = [(b"x".to_vec(), x25519.to_der())];
+    assert!(owner
+        .set_link_data_with_owners(conn, b"v9", &[], &not_ed25519)
+        .await
+        .is_err());
     assert_eq!(reader.read_address(&short).await.unwrap().user_data, b"v2");
 
     // After a restart the owner still can.
